@@ -1,0 +1,309 @@
+// The seam between iovh and the kernel (../shared/DESIGN.md, "the one principle").
+//
+// Everything above this file is shared by both backends. `native` implements it
+// with the C core (one C function per ioctl) and node:fs; `mock` implements it
+// with the simulated kernel in src/mock/. Each DeviceOps method is exactly one
+// kernel operation (one ioctl, open, close, mmap, pread, pwrite, ...), takes the
+// fields userspace can set (so the mock can apply the kernel's validation to
+// them, invalid values included), and throws a SystemError (src/kernel/errors.ts)
+// with the kernel's errno. u64 kernel fields are bigint.
+
+export type Fd = number;
+
+// ---------------------------------------------------------------- files
+
+export type FileKind = 'file' | 'dir' | 'link' | 'chardev' | 'other';
+
+export interface FileStat {
+  kind: FileKind;
+  /** permission bits, e.g. 0o644 */
+  mode: number;
+  size: number;
+  /** device number for chardevs (major << 8 | minor in the old encoding is not used: separate fields) */
+  major?: number;
+  minor?: number;
+}
+
+export interface WriteOptions {
+  /** O_APPEND instead of O_TRUNC: tracefs `kprobe_events` clears every probe on a truncating open. */
+  append?: boolean;
+}
+
+/**
+ * File access to /sys, /proc, /dev/kmsg, tracefs (/sys/kernel/tracing) and
+ * debugfs (/sys/kernel/debug), with the kernel's text formats and errno.
+ * Paths are absolute. Every call is synchronous: these are pseudo-files.
+ */
+export interface FileOps {
+  /** Whole file, read(2) until EOF. */
+  readFile(path: string): Uint8Array;
+  /** Same as readFile, decoded as UTF-8. */
+  readText(path: string): string;
+  /** One write(2) of `data` (sysfs stores see exactly this buffer). */
+  writeFile(path: string, data: string, options?: WriteOptions): void;
+  readdir(path: string): string[];
+  /** Link text as the kernel returns it (sysfs links are relative). */
+  readlink(path: string): string;
+  /** stat(2): follows links. */
+  stat(path: string): FileStat;
+  /** lstat(2): does not follow the last link. */
+  lstat(path: string): FileStat;
+  exists(path: string): boolean;
+  mkdir(path: string): void;
+  rmdir(path: string): void;
+  /**
+   * Record-oriented read of `/dev/kmsg`: opens O_RDONLY|O_NONBLOCK, returns one
+   * string per read(2) until EAGAIN (EPIPE, a record overwritten while reading,
+   * is skipped as the kernel documents in Documentation/ABI/testing/dev-kmsg).
+   */
+  readRecords(path: string): string[];
+}
+
+// ---------------------------------------------------------------- devices
+
+export interface VfioGroupStatus {
+  flags: number;
+}
+
+export interface VfioDeviceInfo {
+  flags: number;
+  numRegions: number;
+  numIrqs: number;
+  capOffset: number;
+}
+
+export interface VfioRegionInfo {
+  index: number;
+  flags: number;
+  capOffset: number;
+  size: bigint;
+  offset: bigint;
+  /**
+   * The bytes of the info buffer after the fixed 32-byte struct, when the kernel
+   * set VFIO_REGION_INFO_FLAG_CAPS (the capability chain, offsets relative to the
+   * start of the struct). Empty when there are none.
+   */
+  caps: Uint8Array;
+}
+
+/** VFIO_DEVICE_FEATURE with DMA_BUF (kernel-abi §3.2). */
+export interface VfioDmaBufRequest {
+  regionIndex: number;
+  openFlags: number;
+  /** struct vfio_device_feature_dma_buf.flags; the kernel requires 0. */
+  flags?: number;
+  /** [offset0, length0, offset1, length1, ...] relative to the BAR start. */
+  ranges: BigUint64Array;
+  /** nr_ranges field; defaults to ranges.length / 2. Overridable to test validation. */
+  nrRanges?: number;
+  /** vfio_device_feature.flags; defaults to GET | DMA_BUF (0x1000B). */
+  featureFlags?: number;
+  /** vfio_device_feature.argsz; defaults to 8 + 16 + 16 * ranges. */
+  argsz?: number;
+}
+
+export interface DrmVersion {
+  major: number;
+  minor: number;
+  patchlevel: number;
+  name: string;
+  date: string;
+  desc: string;
+}
+
+export interface XeGemCreate {
+  size: bigint;
+  /** bitmask of memory-region instances (bit n = instance n from the MEM_REGIONS query) */
+  placement: number;
+  flags?: number;
+  vmId?: number;
+  cpuCaching?: number;
+}
+
+export interface XeBindOp {
+  obj: number;
+  patIndex: number;
+  objOffset: bigint;
+  range: bigint;
+  addr: bigint;
+  op: number;
+  flags?: number;
+  /** for MAP_USERPTR: the user pointer (shares the obj_offset union slot) */
+  userptr?: bigint;
+  prefetchMemRegionInstance?: number;
+}
+
+export interface XeSync {
+  type: number;
+  flags: number;
+  /** syncobj handle (SYNCOBJ, TIMELINE_SYNCOBJ) */
+  handle?: number;
+  /** user fence address (USER_FENCE) */
+  addr?: bigint;
+  timelineValue?: bigint;
+}
+
+export interface XeVmBind {
+  vmId: number;
+  execQueueId?: number;
+  binds: XeBindOp[];
+  syncs?: XeSync[];
+}
+
+export interface XeEngineInstance {
+  engineClass: number;
+  engineInstance: number;
+  gtId: number;
+}
+
+export interface XeExecQueueCreate {
+  vmId: number;
+  width: number;
+  /** width * numPlacements instances */
+  instances: XeEngineInstance[];
+  flags?: number;
+}
+
+export interface XeExec {
+  execQueueId: number;
+  address: bigint;
+  syncs?: XeSync[];
+  numBatchBuffer?: number;
+}
+
+export interface XeWaitUserFence {
+  addr: bigint;
+  op: number;
+  flags?: number;
+  value: bigint;
+  mask: bigint;
+  /** ns; relative unless ABSTIME; negative waits forever */
+  timeout: bigint;
+  execQueueId?: number;
+}
+
+export interface UdmabufCreate {
+  memfd: Fd;
+  offset: bigint;
+  size: bigint;
+  flags?: number;
+}
+
+/** First mismatch found by a pattern verify (src/kernel/pattern.ts). */
+export interface PatternMismatch {
+  /** byte offset of the first mismatching 8-byte word, relative to the checked span */
+  offset: number;
+  expected: bigint;
+  actual: bigint;
+}
+
+/** A mapping made by mmap(2). Access is bounds-checked; after unmap() it throws. */
+export interface Mapping {
+  readonly length: number;
+  /** CPU virtual address of byte 0 (synthetic in the mock). */
+  readonly address: bigint;
+  read(offset: number, length: number): Uint8Array;
+  write(offset: number, data: Uint8Array): void;
+  /** Fill [offset, offset+length) with the pattern of (seed, base + offset). */
+  fill(offset: number, length: number, seed: bigint, base: bigint): void;
+  /** Verify [offset, offset+length) against the pattern of (seed, base + offset). */
+  verify(offset: number, length: number, seed: bigint, base: bigint): PatternMismatch | null;
+  /** munmap(2); idempotent. */
+  unmap(): void;
+}
+
+/**
+ * Device calls. One method, one kernel operation; errors are SystemErrors with
+ * `syscall`, `request` (the ioctl name) and `path` (the device the fd came from).
+ * Waits that may block return Promises and run off the JS thread.
+ */
+export interface DeviceOps {
+  open(path: string, flags: number): Fd;
+  close(fd: Fd): void;
+
+  // VFIO container (/dev/vfio/vfio)
+  vfioGetApiVersion(fd: Fd): number;
+  vfioCheckExtension(fd: Fd, extension: number): number;
+  vfioSetIommu(fd: Fd, type: number): void;
+  // VFIO group (/dev/vfio/N)
+  vfioGroupGetStatus(fd: Fd): VfioGroupStatus;
+  vfioGroupSetContainer(groupFd: Fd, containerFd: Fd): void;
+  vfioGroupUnsetContainer(groupFd: Fd): void;
+  vfioGroupGetDeviceFd(groupFd: Fd, bdf: string): Fd;
+  // VFIO device
+  vfioDeviceGetInfo(fd: Fd): VfioDeviceInfo;
+  vfioDeviceGetRegionInfo(fd: Fd, index: number): VfioRegionInfo;
+  /** pread(2) on the device fd at `offset` (region offset + offset within the region). */
+  vfioRegionRead(fd: Fd, offset: bigint, length: number): Uint8Array;
+  /** pwrite(2); returns bytes written. */
+  vfioRegionWrite(fd: Fd, offset: bigint, data: Uint8Array): number;
+  vfioDeviceReset(fd: Fd): Promise<void>;
+  /** VFIO_DEVICE_FEATURE with a raw payload; returns the ioctl's return value. */
+  vfioDeviceFeature(fd: Fd, flags: number, payload?: Uint8Array, argsz?: number): number;
+  /** VFIO_DEVICE_FEATURE GET DMA_BUF; returns the new dma-buf fd. */
+  vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd;
+  // VFIO cdev + iommufd (kernel-abi §4); absent on Debian's 7.2 (no IOMMUFD)
+  vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags?: number): number;
+  iommuIoasAlloc(iommufd: Fd): number;
+  vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void;
+  vfioDeviceDetachIommufdPt(fd: Fd): void;
+
+  /** mmap(2) of a device, dma-buf or DRM fd. */
+  mmap(fd: Fd, offset: bigint, length: number, prot: number): Mapping;
+
+  // DRM core (/dev/dri/renderD*, /dev/dri/card*)
+  drmVersion(fd: Fd): DrmVersion;
+  drmGetCap(fd: Fd, capability: bigint): bigint;
+  drmPrimeFdToHandle(fd: Fd, dmabufFd: Fd): number;
+  drmPrimeHandleToFd(fd: Fd, handle: number, flags: number): Fd;
+  drmGemClose(fd: Fd, handle: number): void;
+  drmSyncobjCreate(fd: Fd, flags: number): number;
+  drmSyncobjDestroy(fd: Fd, handle: number): void;
+  /** DRM_IOCTL_SYNCOBJ_WAIT; timeoutNs is absolute CLOCK_MONOTONIC; resolves first_signaled. */
+  drmSyncobjWait(fd: Fd, handles: number[], timeoutNs: bigint, flags: number): Promise<number>;
+
+  // Xe
+  /** DRM_IOCTL_XE_DEVICE_QUERY with size 0: returns the size the kernel wants. */
+  xeDeviceQuerySize(fd: Fd, query: number): number;
+  /** DRM_IOCTL_XE_DEVICE_QUERY with a buffer of `size` bytes: returns the raw bytes. */
+  xeDeviceQuery(fd: Fd, query: number, size: number): Uint8Array;
+  xeGemCreate(fd: Fd, args: XeGemCreate): number;
+  xeGemMmapOffset(fd: Fd, handle: number, flags?: number): bigint;
+  xeVmCreate(fd: Fd, flags: number): number;
+  xeVmDestroy(fd: Fd, vmId: number): void;
+  xeVmBind(fd: Fd, args: XeVmBind): void;
+  xeExecQueueCreate(fd: Fd, args: XeExecQueueCreate): number;
+  xeExecQueueDestroy(fd: Fd, execQueueId: number): void;
+  xeExec(fd: Fd, args: XeExec): void;
+  /** Resolves the remaining timeout the kernel wrote back. */
+  xeWaitUserFence(fd: Fd, args: XeWaitUserFence): Promise<bigint>;
+
+  // dma-buf
+  dmaBufSetName(fd: Fd, name: string): void;
+  dmaBufSync(fd: Fd, flags: bigint): void;
+
+  // memfd + udmabuf (the system-memory control exporter)
+  memfdCreate(name: string, flags: number): Fd;
+  ftruncate(fd: Fd, size: bigint): void;
+  addSeals(fd: Fd, seals: number): void;
+  udmabufCreate(fd: Fd, args: UdmabufCreate): Fd;
+}
+
+// ---------------------------------------------------------------- backend
+
+export type BackendName = 'native' | 'mock';
+export type BackendChoice = BackendName | 'auto';
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Why this backend was chosen (printed by `auto`). */
+  readonly reason: string;
+  readonly dev: DeviceOps;
+  readonly fs: FileOps;
+  /**
+   * End of the process's use of the kernel: closes what is still open (the mock
+   * models process exit: fds released, vfio devices closed) and, for the mock,
+   * saves its state file. Idempotent.
+   */
+  close(): void;
+}

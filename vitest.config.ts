@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// forks: every test file gets its own process, so fds, mmaps and the addon's
+// state die with it, and a native crash kills one file, not the run.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
