@@ -1,0 +1,321 @@
+// Interfaces inside the simulated kernel: what the platform (PCI and SR-IOV,
+// memory, xe PF provisioning, dma-buf core, vfio-pci, files and fds, log and
+// trace) offers to the device models built on it (the xe DRM device in
+// src/mock/xe/, vgem, udmabuf). The platform implements these; the device
+// models depend on nothing else of it.
+//
+// Kernel facts cite ../shared/rfc-model.md and ../shared/research/kernel-abi.md.
+
+import type { DeviceOps } from '../backend/types.js';
+
+// ------------------------------------------------------------ profiles
+
+/**
+ * rfc-model.md "Quirks of the RFC as posted" by number, plus the revoked-buffer
+ * attach bypass of kernel-abi §11.2 and the 7.2 deferred-unmap revoke hang of
+ * kernel-abi §11.6.
+ */
+export type QuirkId =
+  | 'last-page' // 1: owner-VF search rejects the last page of the VF BAR
+  | 'silent-untranslated' // 2: translation reports success without translating
+  | 'first-range-vf' // 3: only the first range picks the VF (not reachable through vfio)
+  | 'unprovisioned-oops' // 4: VF without LMEM quota: NULL dereference
+  | 'vf-other-bus' // 5: owner search walks only the PF's bus
+  | 'ranges-leak' // 6: the core's range container is never unmapped
+  | 'order-from-length' // 7: entry order from the length rounded up to a power of two
+  | 'contiguity' // 8: each range assumed contiguous in the LMEM object
+  | 'revoked-attach-bypass' // kernel-abi §11.2: IOV match returns before the revoked check
+  | 'deferred-unmap-hang'; // kernel-abi §11.6: xe defers unmap, vfio revoke waits forever
+
+export type ProfileName = 'upstream' | 'rfc-v1' | 'fixed';
+
+export interface Profile {
+  readonly name: ProfileName;
+  /** `uname -r` the profile reports. */
+  readonly release: string;
+  /** The interconnect series is applied (rfc-v1, fixed). */
+  readonly interconnect: boolean;
+  has(quirk: QuirkId): boolean;
+  /** Function names /proc/kallsyms lists, with their type letter (t static, T global). */
+  readonly symbols: ReadonlyMap<string, 't' | 'T'>;
+}
+
+// ------------------------------------------------------------ kernel services
+
+/** printk levels (include/linux/kern_levels.h). */
+export const enum LogLevel {
+  EMERG = 0,
+  ALERT = 1,
+  CRIT = 2,
+  ERR = 3,
+  WARNING = 4,
+  NOTICE = 5,
+  INFO = 6,
+  DEBUG = 7,
+}
+
+/** A kernel object kmemleak tracks (rfc-model quirk 6). */
+export interface KernelAlloc {
+  readonly size: number;
+  /** kfree(): the object is gone and never reported. */
+  free(): void;
+  /** Drop the last reference without freeing: kmemleak reports it at the next scan. */
+  orphan(): void;
+}
+
+export interface KernelServices {
+  readonly profile: Profile;
+  /** pid and comm of the calling process (for trace lines and hung-task reports). */
+  readonly pid: number;
+  readonly comm: string;
+  /** Monotonic kernel time in microseconds (kmsg and trace timestamps). */
+  now(): bigint;
+  /** A `/dev/kmsg` record; `source` is the dev_printk prefix, e.g. `xe 0000:03:00.0`. */
+  log(level: LogLevel, source: string | null, text: string): void;
+  /** WARN_ON(): the WARNING splat with `site` (`func+0x1c/0x80 [module]`), taints W. */
+  warn(site: string, text: string): void;
+  /** An oops (e.g. a NULL dereference): BUG line, Oops, call trace; taints D. Never throws. */
+  oops(kind: string, site: string): void;
+  /**
+   * A kprobe/kretprobe hit at `symbol`. The tracer prints a line in ftrace's
+   * format only if the harness armed a probe there (through kprobe_events) and
+   * enabled it; otherwise nothing. `values` are the fetch-args a probe may ask
+   * for: `arg1`..`arg6` at entry, `retval` at return.
+   */
+  trace(symbol: string, kind: 'entry' | 'return', values: Readonly<Record<string, bigint | number>>): void;
+  /** kmalloc() of a tracked object. */
+  alloc(what: string, size: number): KernelAlloc;
+}
+
+// ------------------------------------------------------------ memory
+
+/** Sparse byte store: unwritten bytes read as zero; resident memory grows with what is written. */
+export interface SparseMemory {
+  readonly size: bigint;
+  read(address: bigint, length: number): Uint8Array;
+  write(address: bigint, data: Uint8Array): void;
+  residentBytes(): number;
+}
+
+/**
+ * The CPU/PCI physical address space: system RAM, and PCI memory BARs routed
+ * to their device (a VF's BAR 2 goes through the LMTT to its LMEM object).
+ * Reads of an address nobody decodes return all ones (a PCIe unsupported
+ * request); writes there are dropped.
+ */
+export interface PhysicalBus {
+  read(address: bigint, length: number): Uint8Array;
+  write(address: bigint, data: Uint8Array): void;
+  /** `ram` for system RAM (page_is_ram), `mmio` inside a decoded BAR, `none` otherwise. */
+  classify(address: bigint): 'ram' | 'mmio' | 'none';
+}
+
+// ------------------------------------------------------------ PCI
+
+export interface PciBar {
+  readonly index: number;
+  readonly start: bigint;
+  readonly size: bigint;
+  /** `none`: not implemented (size 0). */
+  readonly kind: 'mem64' | 'mem32' | 'io' | 'none';
+  readonly prefetchable: boolean;
+}
+
+export interface PciDevice {
+  readonly bdf: string; // 0000:03:00.0
+  readonly domain: number;
+  readonly bus: number;
+  readonly devfn: number;
+  readonly vendor: number;
+  readonly device: number;
+  readonly isVirtfn: boolean;
+  readonly physfn: PciDevice | null;
+  /** 0-based VF index (virtfnN); VF id in xe terms is vfIndex + 1. */
+  readonly vfIndex: number | null;
+  readonly bars: readonly PciBar[];
+  readonly driver: string | null;
+  readonly iommuGroup: number | null;
+}
+
+export interface PciBus {
+  device(bdf: string): PciDevice | undefined;
+  /** Devices whose bus number is `bus`, in devfn order (pci_walk_bus of one bus). */
+  devicesOnBus(domain: number, bus: number): PciDevice[];
+  /** Enabled VFs of a PF, by index. */
+  vfsOf(pf: PciDevice): PciDevice[];
+}
+
+// ------------------------------------------------------------ xe PF provisioning
+
+/** One contiguous piece of VRAM, by device physical address. */
+export interface VramBlock {
+  readonly dpa: bigint;
+  readonly size: bigint;
+}
+
+/**
+ * The PF-side buffer object backing a VF's LMEM quota (kernel-abi §9): pinned
+ * VRAM, not forced contiguous. VF BAR 2 offset X is object offset X.
+ */
+export interface LmemObject {
+  readonly vfid: number; // 1-based
+  readonly size: bigint;
+  readonly blocks: readonly VramBlock[];
+  /** DPA of object offset `offset` through the block list (the LMTT's view). */
+  dpaAt(offset: bigint): bigint;
+  /** xe_bo_get / xe_bo_put. The platform refuses to release a quota while refs > 0. */
+  get(): void;
+  put(): void;
+  readonly refs: number;
+}
+
+export interface XePfState {
+  readonly pf: PciDevice;
+  /** VRAM by DPA. */
+  readonly vram: SparseMemory;
+  /** xe runs as SR-IOV PF on this device (IS_SRIOV_PF). */
+  readonly pfMode: boolean;
+  /** xe_gt_sriov_pf_config_get_lmem_obj(gt, vfid): null when the VF has no LMEM quota. */
+  lmemObj(vfid: number): LmemObject | null;
+  /** Allocate a PF-owned VRAM buffer (ordinary xe BOs); null when VRAM is exhausted. */
+  allocVram(size: bigint): VramBlock[] | null;
+  freeVram(blocks: readonly VramBlock[]): void;
+}
+
+// ------------------------------------------------------------ dma-buf core
+
+/** An interconnect offer: the IOV interconnect is (device, BAR) (rfc-model "Attach: negotiation"). */
+export interface InterconnectOffer {
+  readonly type: 'iov';
+  readonly dev: PciDevice;
+  readonly bar: number;
+}
+
+/** struct dma_buf_attach_ops of an importer. */
+export interface ImporterOps {
+  readonly allowPeer2peer: boolean;
+  /** Present means the importer is revocable (dma_buf_attach_revocable, kernel-abi §3.4). */
+  readonly invalidateMappings?: (attachment: Attachment) => void;
+  /** RFC: the importer's list for dma_buf_match_interconnects; absent on non-RFC importers. */
+  readonly interconnects?: readonly InterconnectOffer[];
+}
+
+export interface Attachment {
+  readonly dmabuf: DmaBufObject;
+  /** dev_name() of the importer, as bufinfo prints it. */
+  readonly devName: string;
+  readonly dev: PciDevice | null;
+  readonly importer: ImporterOps;
+  readonly dynamic: boolean;
+  /** The negotiated interconnect (RFC), or null: P2P / sg path. */
+  readonly interconnect: InterconnectOffer | null;
+}
+
+/** dma_buf_map_attachment result: address-only scatter-gather entries (bus or IOVA addresses). */
+export interface SgTable {
+  readonly entries: readonly { readonly address: bigint; readonly length: bigint }[];
+}
+
+/** dma_buf_map_interconnect result (RFC v1 `struct dma_buf_ranges`): [start, end] inclusive. */
+export interface InterconnectRanges {
+  readonly ranges: readonly { readonly start: bigint; readonly end: bigint }[];
+}
+
+export interface DmaBufObject {
+  readonly ino: number;
+  readonly size: bigint;
+  /** `vfio_pci_core`, `xe`, `udmabuf`, ... */
+  readonly expName: string;
+  readonly name: string | null;
+  readonly attachments: readonly Attachment[];
+}
+
+/** An exporter's dma_buf_ops, as the core calls them. Errors are SystemErrors. */
+export interface ExporterOps {
+  attach(attachment: Attachment & { interconnectAllowed: boolean }): InterconnectOffer | null;
+  detach?(attachment: Attachment): void;
+  map(attachment: Attachment): SgTable;
+  unmap(attachment: Attachment, sgt: SgTable): void;
+  mapInterconnect?(attachment: Attachment): InterconnectRanges;
+  unmapInterconnect?(attachment: Attachment, ranges: InterconnectRanges): void;
+  release(): void;
+}
+
+export interface DmaBufCore {
+  /** dma_buf_export + dma_buf_fd: a new dma-buf, installed as an fd of the process. */
+  export(expName: string, size: bigint, ops: ExporterOps, openFlags: number): { dmabuf: DmaBufObject; fd: number };
+  /** dma_buf_get(fd): EBADF for a closed fd, EINVAL for an fd that is not a dma-buf. */
+  get(fd: number): DmaBufObject;
+  /** Take / drop a file reference (an importer's BO holds one). */
+  ref(dmabuf: DmaBufObject): void;
+  unref(dmabuf: DmaBufObject): void;
+  /** dma_buf_dynamic_attach (dynamic = importer ops with invalidateMappings) or dma_buf_attach. */
+  attach(dmabuf: DmaBufObject, devName: string, dev: PciDevice | null, importer: ImporterOps): Attachment;
+  detach(attachment: Attachment): void;
+  mapAttachment(attachment: Attachment): SgTable;
+  unmapAttachment(attachment: Attachment, sgt: SgTable): void;
+  /** RFC: EINVAL non-dynamic, EOPNOTSUPP without interconnect allowed (rfc-model "Map"). */
+  mapInterconnect(attachment: Attachment): InterconnectRanges;
+  unmapInterconnect(attachment: Attachment, ranges: InterconnectRanges): void;
+}
+
+// ------------------------------------------------------------ files and fds
+
+/**
+ * The handlers a kernel file implements: the DeviceOps methods that take an fd,
+ * without it. A DeviceOps call on an fd whose file lacks the handler fails with
+ * ENOTTY (unknown ioctl), like the kernel's `default: return -ENOTTY`.
+ */
+export type FileHandlers = {
+  [K in keyof DeviceOps as DeviceOps[K] extends (fd: number, ...rest: never[]) => unknown ? K : never]?: DeviceOps[K] extends (
+    fd: number,
+    ...rest: infer A
+  ) => infer R
+    ? (...args: A) => R
+    : never;
+};
+
+export interface KernelFile {
+  /** What /proc/self/fd/N links to: `/dev/vfio/12`, `anon_inode:[vfio-device]`, `/dmabuf:`. */
+  readonly path: string;
+  readonly handlers: Omit<FileHandlers, 'close'>;
+  /** Lines of /proc/self/fdinfo/N after pos/flags/mnt_id/ino (e.g. `size:\t4096`). */
+  fdinfo(): string[];
+  /** Last close of the file (fput). */
+  release(): void;
+}
+
+export interface FdTable {
+  /** Install a file as the lowest free fd (EMFILE beyond the limit). */
+  install(file: KernelFile, flags: number): number;
+  /** The file behind an fd: EBADF when closed. */
+  get(fd: number): KernelFile;
+  /** Another reference to an open file's object, for dma_buf_get-style lookups. */
+  has(fd: number): boolean;
+}
+
+/** A character device node under /dev: open(2) makes a new file. */
+export interface CharDevice {
+  readonly path: string;
+  readonly major: number;
+  readonly minor: number;
+  readonly mode: number;
+  open(flags: number): KernelFile;
+}
+
+/** What the platform hands to a device model when it is created. */
+export interface MockPlatform {
+  readonly kernel: KernelServices;
+  readonly pci: PciBus;
+  readonly bus: PhysicalBus;
+  readonly dmabuf: DmaBufCore;
+  readonly fds: FdTable;
+  /** The xe PF state of an xe-driven PF (null if the device is not an xe PF). */
+  xePf(pf: PciDevice): XePfState | null;
+  /** Add or remove a /dev node (a DRM minor appears when xe binds). */
+  addCharDevice(dev: CharDevice): void;
+  removeCharDevice(path: string): void;
+  /** Add a read-only text file (sysfs/debugfs/proc) rendered on each read. */
+  addTextFile(path: string, render: () => string, mode?: number): void;
+  removeFile(path: string): void;
+}
