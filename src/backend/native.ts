@@ -1,0 +1,635 @@
+// The native backend: DeviceOps through the C core (src/native/addon.ts) and
+// FileOps through node:fs under a root directory ('/' on a real machine, a
+// fixture tree in tests).
+//
+// Every error is a SystemError carrying the path of the device or file: paths
+// of fds opened here are remembered; fds the kernel hands back from an ioctl
+// are named after where they came from (`vfio:<bdf>` for a device fd from a
+// VFIO group, `dmabuf:<source>` for a dma-buf, `memfd:<name>`), because
+// "EINVAL, ioctl VFIO_DEVICE_FEATURE" alone does not say which device refused.
+//
+// When the addon did not build or load, FileOps still work and every device
+// call throws NativeUnavailableError, which names the fix.
+import {
+  closeSync,
+  constants as fsc,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  rmdirSync,
+  statSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type {
+  Backend,
+  DeviceOps,
+  DrmVersion,
+  Fd,
+  FileKind,
+  FileOps,
+  FileStat,
+  Mapping,
+  PatternMismatch,
+  UdmabufCreate,
+  VfioDmaBufRequest,
+  VfioRegionInfo,
+  WriteOptions,
+  XeSync,
+} from './types.js';
+import { ADDON_FIX, isAddonErrno, loadAddon, type Addon, type AddonMapping, type AddonXeSync } from '../native/addon.js';
+import { Errno, SystemError } from '../kernel/errors.js';
+import { VFIO } from '../kernel/uapi.js';
+
+export interface NativeBackendOptions {
+  /** Directory that stands for '/' in file paths (default '/'). Device nodes are opened under it too. */
+  root?: string;
+  /** Why native was chosen (Backend.reason). */
+  reason?: string;
+}
+
+/** Thrown by every device call when the addon is unavailable. */
+export class NativeUnavailableError extends Error {
+  readonly code = 'ERR_IOVH_NO_ADDON';
+  constructor(reason: string) {
+    super(`native addon unavailable (${reason}); ${ADDON_FIX}`);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** sizeof(struct vfio_region_info) (kernel-abi §2). */
+const REGION_INFO_SIZE = 32;
+/** A capability chain larger than this is not one vfio-pci builds; stop rather than loop. */
+const REGION_INFO_MAX = 64 * 1024;
+/** drm_version strings: xe's name/date/desc are short; retry once with the lengths the kernel reported. */
+const DRM_VERSION_BUFFER = 128;
+
+export function createNativeBackend(options: NativeBackendOptions = {}): Backend {
+  const root = resolve(options.root ?? '/');
+  const load = loadAddon();
+  const fs = new NativeFiles(root);
+  const dev = new NativeDevices(root, load.addon, load.error ?? 'unknown reason');
+  let closed = false;
+  return {
+    name: 'native',
+    reason: options.reason ?? 'native',
+    dev,
+    fs,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      dev.closeAll();
+    },
+  };
+}
+
+// ------------------------------------------------------------------ files
+
+function fromFsError(e: unknown, path: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.errno === 'number' && typeof err.syscall === 'string') {
+    return new SystemError({ errno: err.errno, syscall: err.syscall, path });
+  }
+  return e;
+}
+
+function kindOf(st: BigIntStats): FileKind {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'link';
+  if (st.isCharacterDevice()) return 'chardev';
+  return 'other';
+}
+
+function toFileStat(st: BigIntStats): FileStat {
+  const out: FileStat = { kind: kindOf(st), mode: Number(st.mode & 0o7777n), size: Number(st.size) };
+  if (st.isCharacterDevice() || st.isBlockDevice()) {
+    // glibc's gnu_dev_major/minor (sys/sysmacros.h): the 64-bit dev_t encoding.
+    const d = st.rdev;
+    out.major = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
+    out.minor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
+  }
+  return out;
+}
+
+class NativeFiles implements FileOps {
+  constructor(private readonly root: string) {}
+
+  private real(path: string): string {
+    if (typeof path !== 'string' || !isAbsolute(path)) throw new TypeError(`path must be absolute, got ${String(path)}`);
+    return this.root === '/' ? path : join(this.root, path);
+  }
+
+  private io<T>(path: string, fn: (real: string) => T): T {
+    const real = this.real(path);
+    try {
+      return fn(real);
+    } catch (e) {
+      throw fromFsError(e, path);
+    }
+  }
+
+  readFile(path: string): Uint8Array {
+    return this.io(path, (real) => {
+      // read(2) until EOF: sysfs reports 4096 and procfs 0 as st_size, neither is the length.
+      const fd = openSync(real, fsc.O_RDONLY);
+      try {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        for (;;) {
+          const chunk = Buffer.allocUnsafe(65536);
+          const n = readSync(fd, chunk, 0, chunk.length, null);
+          if (n === 0) break;
+          chunks.push(chunk.subarray(0, n));
+          total += n;
+        }
+        return new Uint8Array(Buffer.concat(chunks, total));
+      } finally {
+        closeSync(fd);
+      }
+    });
+  }
+
+  readText(path: string): string {
+    return Buffer.from(this.readFile(path)).toString('utf8');
+  }
+
+  writeFile(path: string, data: string, options: WriteOptions = {}): void {
+    this.io(path, (real) => {
+      // No O_CREAT: a missing attribute is ENOENT, as in sysfs. O_TRUNC is ignored by
+      // sysfs but not by tracefs (kprobe_events), hence the append option.
+      const flags = fsc.O_WRONLY | (options.append ? fsc.O_APPEND : fsc.O_TRUNC);
+      const fd = openSync(real, flags);
+      try {
+        const buf = Buffer.from(data, 'utf8');
+        const n = writeSync(fd, buf, 0, buf.length);
+        if (n !== buf.length) {
+          throw new SystemError({ errno: Errno.EIO, syscall: 'write', path, detail: `short write: ${n} of ${buf.length} bytes` });
+        }
+      } finally {
+        closeSync(fd);
+      }
+    });
+  }
+
+  readdir(path: string): string[] {
+    return this.io(path, (real) => readdirSync(real));
+  }
+
+  readlink(path: string): string {
+    return this.io(path, (real) => readlinkSync(real));
+  }
+
+  stat(path: string): FileStat {
+    return this.io(path, (real) => toFileStat(statSync(real, { bigint: true })));
+  }
+
+  lstat(path: string): FileStat {
+    return this.io(path, (real) => toFileStat(lstatSync(real, { bigint: true })));
+  }
+
+  exists(path: string): boolean {
+    return existsSync(this.real(path));
+  }
+
+  mkdir(path: string): void {
+    this.io(path, (real) => mkdirSync(real));
+  }
+
+  rmdir(path: string): void {
+    this.io(path, (real) => rmdirSync(real));
+  }
+
+  readRecords(path: string): string[] {
+    return this.io(path, (real) => {
+      const fd = openSync(real, fsc.O_RDONLY | fsc.O_NONBLOCK);
+      const records: string[] = [];
+      try {
+        // /dev/kmsg returns one record per read(2) and needs a buffer that holds it
+        // (EINVAL otherwise); records are at most about 1 KiB (printk's LOG_LINE_MAX).
+        const buf = Buffer.allocUnsafe(16384);
+        for (;;) {
+          let n: number;
+          try {
+            n = readSync(fd, buf, 0, buf.length, null);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === 'EAGAIN') break;
+            // Documentation/ABI/testing/dev-kmsg: EPIPE means records were overwritten
+            // before we read them; the next read continues with the oldest one left.
+            if (code === 'EPIPE') continue;
+            throw e;
+          }
+          if (n === 0) break;
+          records.push(buf.toString('utf8', 0, n));
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return records;
+    });
+  }
+}
+
+// ------------------------------------------------------------------ devices
+
+interface LiveMapping {
+  mapping: AddonMapping;
+}
+
+function toAddonSyncs(syncs: XeSync[] | undefined): AddonXeSync[] {
+  return (syncs ?? []).map((s) => {
+    const out: AddonXeSync = { type: s.type, flags: s.flags };
+    if (s.handle !== undefined) out.handle = s.handle;
+    if (s.addr !== undefined) out.addr = s.addr;
+    if (s.timelineValue !== undefined) out.timelineValue = s.timelineValue;
+    return out;
+  });
+}
+
+class NativeMapping implements Mapping {
+  constructor(
+    private readonly m: AddonMapping,
+    private readonly path: string,
+    private readonly forget: () => void,
+  ) {}
+
+  get length(): number {
+    return this.m.length;
+  }
+
+  get address(): bigint {
+    return this.m.address;
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    return this.m.read(offset, length);
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    this.m.write(offset, data);
+  }
+
+  fill(offset: number, length: number, seed: bigint, base: bigint): void {
+    this.m.fill(offset, length, seed, base + BigInt(offset));
+  }
+
+  verify(offset: number, length: number, seed: bigint, base: bigint): PatternMismatch | null {
+    return this.m.verify(offset, length, seed, base + BigInt(offset));
+  }
+
+  unmap(): void {
+    if (!this.m.mapped) return;
+    try {
+      this.m.unmap();
+    } catch (e) {
+      throw fromAddonError(e, this.path);
+    } finally {
+      this.forget();
+    }
+  }
+}
+
+function fromAddonError(e: unknown, path: string | undefined, stack?: string): unknown {
+  if (!isAddonErrno(e)) return e;
+  const init: ConstructorParameters<typeof SystemError>[0] = { errno: e.errno, syscall: e.syscall };
+  if (e.request !== undefined) init.request = e.request;
+  if (path !== undefined) init.path = path;
+  const err = new SystemError(init);
+  if (stack !== undefined) err.stack = `${err.name}: ${err.message}\n${stack}`;
+  return err;
+}
+
+/** The caller's stack, captured before an asynchronous call leaves the JS thread. */
+function callerStack(): string {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, callerStack);
+  return (holder.stack ?? '').split('\n').slice(2).join('\n');
+}
+
+class NativeDevices implements DeviceOps {
+  /** fd -> what it is (device path or a description of where it came from). */
+  private readonly fds = new Map<Fd, string>();
+  private readonly mappings = new Set<LiveMapping>();
+
+  constructor(
+    private readonly root: string,
+    private readonly maybeAddon: Addon | null,
+    private readonly unavailable: string,
+  ) {}
+
+  private get addon(): Addon {
+    if (!this.maybeAddon) throw new NativeUnavailableError(this.unavailable);
+    return this.maybeAddon;
+  }
+
+  private pathOf(fd: Fd): string | undefined {
+    return this.fds.get(fd);
+  }
+
+  /** Run one addon call; a failed syscall becomes a SystemError with the fd's path. */
+  private sys<T>(fd: Fd | undefined, fn: (addon: Addon) => T, path?: string): T {
+    const addon = this.addon;
+    try {
+      return fn(addon);
+    } catch (e) {
+      throw fromAddonError(e, path ?? (fd === undefined ? undefined : this.pathOf(fd)));
+    }
+  }
+
+  private async sysAsync<T>(fd: Fd, fn: (addon: Addon) => Promise<T>): Promise<T> {
+    const addon = this.addon;
+    const stack = callerStack();
+    const path = this.pathOf(fd);
+    try {
+      return await fn(addon);
+    } catch (e) {
+      throw fromAddonError(e, path, stack);
+    }
+  }
+
+  private remember(fd: Fd, what: string): Fd {
+    this.fds.set(fd, what);
+    return fd;
+  }
+
+  closeAll(): void {
+    for (const live of [...this.mappings]) {
+      // Process teardown: a munmap that fails leaves nothing to do but report it.
+      try {
+        live.mapping.unmap();
+      } catch (e) {
+        process.emitWarning(`iovh: munmap at teardown failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    this.mappings.clear();
+    const open = [...this.fds.keys()].reverse();
+    for (const fd of open) {
+      try {
+        this.close(fd);
+      } catch (e) {
+        process.emitWarning(`iovh: close(${fd}) at teardown failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  open(path: string, flags: number): Fd {
+    if (typeof path !== 'string' || !isAbsolute(path)) throw new TypeError(`device path must be absolute, got ${String(path)}`);
+    const real = this.root === '/' ? path : join(this.root, path);
+    return this.remember(
+      this.sys(undefined, (a) => a.open(real, flags), path),
+      path,
+    );
+  }
+
+  close(fd: Fd): void {
+    const path = this.pathOf(fd);
+    try {
+      this.sys(fd, (a) => a.close(fd), path);
+    } finally {
+      // close(2) releases the descriptor even when it reports an error (EIO, EINTR).
+      this.fds.delete(fd);
+    }
+  }
+
+  vfioGetApiVersion(fd: Fd): number {
+    return this.sys(fd, (a) => a.vfioGetApiVersion(fd));
+  }
+
+  vfioCheckExtension(fd: Fd, extension: number): number {
+    return this.sys(fd, (a) => a.vfioCheckExtension(fd, extension));
+  }
+
+  vfioSetIommu(fd: Fd, type: number): void {
+    this.sys(fd, (a) => a.vfioSetIommu(fd, type));
+  }
+
+  vfioGroupGetStatus(fd: Fd): { flags: number } {
+    return { flags: this.sys(fd, (a) => a.vfioGroupGetStatus(fd)).flags };
+  }
+
+  vfioGroupSetContainer(groupFd: Fd, containerFd: Fd): void {
+    this.sys(groupFd, (a) => a.vfioGroupSetContainer(groupFd, containerFd));
+  }
+
+  vfioGroupUnsetContainer(groupFd: Fd): void {
+    this.sys(groupFd, (a) => a.vfioGroupUnsetContainer(groupFd));
+  }
+
+  vfioGroupGetDeviceFd(groupFd: Fd, bdf: string): Fd {
+    return this.remember(
+      this.sys(groupFd, (a) => a.vfioGroupGetDeviceFd(groupFd, bdf)),
+      `vfio:${bdf}`,
+    );
+  }
+
+  vfioDeviceGetInfo(fd: Fd): { flags: number; numRegions: number; numIrqs: number; capOffset: number } {
+    const info = this.sys(fd, (a) => a.vfioDeviceGetInfo(fd));
+    return { flags: info.flags, numRegions: info.numRegions, numIrqs: info.numIrqs, capOffset: info.capOffset };
+  }
+
+  vfioDeviceGetRegionInfo(fd: Fd, index: number): VfioRegionInfo {
+    // vfio_pci_ioctl_get_region_info (7.2): when the capability chain does not fit,
+    // the kernel sets argsz to the size needed and cap_offset to 0; ask again.
+    let info = this.sys(fd, (a) => a.vfioDeviceGetRegionInfo(fd, index, REGION_INFO_SIZE));
+    if (info.argsz > REGION_INFO_SIZE && info.argsz <= REGION_INFO_MAX && (info.flags & VFIO.REGION_INFO_FLAG_CAPS) !== 0) {
+      const argsz = info.argsz;
+      info = this.sys(fd, (a) => a.vfioDeviceGetRegionInfo(fd, index, argsz));
+    }
+    return { index: info.index, flags: info.flags, capOffset: info.capOffset, size: info.size, offset: info.offset, caps: info.caps };
+  }
+
+  vfioRegionRead(fd: Fd, offset: bigint, length: number): Uint8Array {
+    return this.sys(fd, (a) => a.pread(fd, offset, length));
+  }
+
+  vfioRegionWrite(fd: Fd, offset: bigint, data: Uint8Array): number {
+    return this.sys(fd, (a) => a.pwrite(fd, offset, data));
+  }
+
+  vfioDeviceReset(fd: Fd): Promise<void> {
+    return this.sysAsync(fd, (a) => a.vfioDeviceReset(fd));
+  }
+
+  vfioDeviceFeature(fd: Fd, flags: number, payload: Uint8Array = new Uint8Array(0), argsz?: number): number {
+    const size = argsz ?? 8 + payload.byteLength;
+    return this.sys(fd, (a) => a.vfioDeviceFeature(fd, flags, payload, size));
+  }
+
+  vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd {
+    const ranges = request.ranges;
+    if (!(ranges instanceof BigUint64Array)) throw new TypeError('ranges must be a BigUint64Array of [offset, length] pairs');
+    if (ranges.length % 2 !== 0) throw new RangeError(`ranges must hold [offset, length] pairs, got ${ranges.length} values`);
+    const n = ranges.length / 2;
+    const featureFlags = request.featureFlags ?? VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF;
+    const argsz = request.argsz ?? 8 + 16 + 16 * n;
+    const nrRanges = request.nrRanges ?? n;
+    const dmabuf = this.sys(fd, (a) =>
+      a.vfioDeviceFeatureDmaBuf(fd, featureFlags, argsz, request.regionIndex, request.openFlags, request.flags ?? 0, nrRanges, ranges),
+    );
+    return this.remember(dmabuf, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
+  }
+
+  vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags = 0): number {
+    return this.sys(fd, (a) => a.vfioDeviceBindIommufd(fd, iommufd, flags));
+  }
+
+  iommuIoasAlloc(iommufd: Fd): number {
+    return this.sys(iommufd, (a) => a.iommuIoasAlloc(iommufd));
+  }
+
+  vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void {
+    this.sys(fd, (a) => a.vfioDeviceAttachIommufdPt(fd, ptId));
+  }
+
+  vfioDeviceDetachIommufdPt(fd: Fd): void {
+    this.sys(fd, (a) => a.vfioDeviceDetachIommufdPt(fd));
+  }
+
+  mmap(fd: Fd, offset: bigint, length: number, prot: number): Mapping {
+    const path = this.pathOf(fd) ?? `fd ${fd}`;
+    const m = this.sys(fd, (a) => a.mmap(fd, offset, length, prot));
+    const live: LiveMapping = { mapping: m };
+    this.mappings.add(live);
+    return new NativeMapping(m, path, () => this.mappings.delete(live));
+  }
+
+  drmVersion(fd: Fd): DrmVersion {
+    let v = this.sys(fd, (a) => a.drmVersion(fd, DRM_VERSION_BUFFER));
+    const longest = Math.max(v.nameLen, v.dateLen, v.descLen);
+    if (longest > DRM_VERSION_BUFFER) v = this.sys(fd, (a) => a.drmVersion(fd, longest));
+    return { major: v.major, minor: v.minor, patchlevel: v.patchlevel, name: v.name, date: v.date, desc: v.desc };
+  }
+
+  drmGetCap(fd: Fd, capability: bigint): bigint {
+    return this.sys(fd, (a) => a.drmGetCap(fd, capability));
+  }
+
+  drmPrimeFdToHandle(fd: Fd, dmabufFd: Fd): number {
+    return this.sys(fd, (a) => a.drmPrimeFdToHandle(fd, dmabufFd));
+  }
+
+  drmPrimeHandleToFd(fd: Fd, handle: number, flags: number): Fd {
+    const out = this.sys(fd, (a) => a.drmPrimeHandleToFd(fd, handle, flags));
+    return this.remember(out, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
+  }
+
+  drmGemClose(fd: Fd, handle: number): void {
+    this.sys(fd, (a) => a.drmGemClose(fd, handle));
+  }
+
+  drmSyncobjCreate(fd: Fd, flags: number): number {
+    return this.sys(fd, (a) => a.drmSyncobjCreate(fd, flags));
+  }
+
+  drmSyncobjDestroy(fd: Fd, handle: number): void {
+    this.sys(fd, (a) => a.drmSyncobjDestroy(fd, handle));
+  }
+
+  drmSyncobjWait(fd: Fd, handles: number[], timeoutNs: bigint, flags: number): Promise<number> {
+    if (!Array.isArray(handles)) return Promise.reject(new TypeError('handles must be an array of syncobj handles'));
+    const arr = Uint32Array.from(handles);
+    return this.sysAsync(fd, (a) => a.drmSyncobjWait(fd, arr, timeoutNs, flags));
+  }
+
+  xeDeviceQuerySize(fd: Fd, query: number): number {
+    return this.sys(fd, (a) => a.xeDeviceQuery(fd, query, 0)).size;
+  }
+
+  xeDeviceQuery(fd: Fd, query: number, size: number): Uint8Array {
+    return this.sys(fd, (a) => a.xeDeviceQuery(fd, query, size)).data;
+  }
+
+  xeGemCreate(fd: Fd, args: { size: bigint; placement: number; flags?: number; vmId?: number; cpuCaching?: number }): number {
+    return this.sys(fd, (a) => a.xeGemCreate(fd, args.size, args.placement, args.flags ?? 0, args.vmId ?? 0, args.cpuCaching ?? 0));
+  }
+
+  xeGemMmapOffset(fd: Fd, handle: number, flags = 0): bigint {
+    return this.sys(fd, (a) => a.xeGemMmapOffset(fd, handle, flags));
+  }
+
+  xeVmCreate(fd: Fd, flags: number): number {
+    return this.sys(fd, (a) => a.xeVmCreate(fd, flags));
+  }
+
+  xeVmDestroy(fd: Fd, vmId: number): void {
+    this.sys(fd, (a) => a.xeVmDestroy(fd, vmId));
+  }
+
+  xeVmBind(fd: Fd, args: Parameters<DeviceOps['xeVmBind']>[1]): void {
+    if (!Array.isArray(args.binds)) throw new TypeError('binds must be an array');
+    const binds = args.binds.map((b) => ({
+      obj: b.obj,
+      patIndex: b.patIndex,
+      // obj_offset and userptr share one union slot (kernel-abi §7).
+      objOffset: b.userptr ?? b.objOffset,
+      range: b.range,
+      addr: b.addr,
+      op: b.op,
+      flags: b.flags ?? 0,
+      prefetchMemRegionInstance: b.prefetchMemRegionInstance ?? 0,
+    }));
+    this.sys(fd, (a) => a.xeVmBind(fd, args.vmId, args.execQueueId ?? 0, binds, toAddonSyncs(args.syncs)));
+  }
+
+  xeExecQueueCreate(fd: Fd, args: Parameters<DeviceOps['xeExecQueueCreate']>[1]): number {
+    if (!Array.isArray(args.instances)) throw new TypeError('instances must be an array');
+    // struct drm_xe_engine_class_instance is four u16 (kernel-abi §7).
+    const inst = new Uint16Array(args.instances.length * 4);
+    args.instances.forEach((e, i) => {
+      inst[i * 4] = e.engineClass;
+      inst[i * 4 + 1] = e.engineInstance;
+      inst[i * 4 + 2] = e.gtId;
+    });
+    const width = args.width;
+    const numPlacements = width > 0 ? Math.floor(args.instances.length / width) : 0;
+    return this.sys(fd, (a) => a.xeExecQueueCreate(fd, args.vmId, width, numPlacements, args.flags ?? 0, inst));
+  }
+
+  xeExecQueueDestroy(fd: Fd, execQueueId: number): void {
+    this.sys(fd, (a) => a.xeExecQueueDestroy(fd, execQueueId));
+  }
+
+  xeExec(fd: Fd, args: Parameters<DeviceOps['xeExec']>[1]): void {
+    this.sys(fd, (a) => a.xeExec(fd, args.execQueueId, args.address, args.numBatchBuffer ?? 1, toAddonSyncs(args.syncs)));
+  }
+
+  xeWaitUserFence(fd: Fd, args: Parameters<DeviceOps['xeWaitUserFence']>[1]): Promise<bigint> {
+    return this.sysAsync(fd, (a) =>
+      a.xeWaitUserFence(fd, args.addr, args.op, args.flags ?? 0, args.value, args.mask, args.timeout, args.execQueueId ?? 0),
+    );
+  }
+
+  dmaBufSetName(fd: Fd, name: string): void {
+    this.sys(fd, (a) => a.dmaBufSetName(fd, name));
+  }
+
+  dmaBufSync(fd: Fd, flags: bigint): void {
+    this.sys(fd, (a) => a.dmaBufSync(fd, flags));
+  }
+
+  memfdCreate(name: string, flags: number): Fd {
+    return this.remember(
+      this.sys(undefined, (a) => a.memfdCreate(name, flags), `memfd:${name}`),
+      `memfd:${name}`,
+    );
+  }
+
+  ftruncate(fd: Fd, size: bigint): void {
+    this.sys(fd, (a) => a.ftruncate(fd, size));
+  }
+
+  addSeals(fd: Fd, seals: number): void {
+    this.sys(fd, (a) => a.addSeals(fd, seals));
+  }
+
+  udmabufCreate(fd: Fd, args: UdmabufCreate): Fd {
+    const out = this.sys(fd, (a) => a.udmabufCreate(fd, args.memfd, args.flags ?? 0, args.offset, args.size));
+    return this.remember(out, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
+  }
+}
