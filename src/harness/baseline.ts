@@ -1,0 +1,133 @@
+// Baselines: the statuses a given kernel is expected to produce, per scenario
+// id (../shared/DESIGN.md "Evidence and verdicts"). A result is then
+// `expected`, a `regression`, `fixed`, `changed` or `unlisted` (src/report/model.ts).
+//
+// Format (docs/report-schema.md, "Baseline files"):
+//   { "schema": "iovh-baseline/1", "name": "rfc-v1", "profile": "rfc-v1",
+//     "description": "...",
+//     "scenarios": { "caps/kernel": "pass",
+//                    "edge/last-page": { "status": "fail", "quirks": ["last-page"], "note": "..." } } }
+// Each mock profile ships baselines/<profile>.json.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isBad, isStatus, STATUSES, type BaselineEntryResult, type Status } from '../report/model.js';
+
+export const BASELINE_SCHEMA = 'iovh-baseline/1';
+
+export interface BaselineEntry {
+  status: Status;
+  quirks: string[];
+  note: string | null;
+}
+
+export interface Baseline {
+  path: string;
+  name: string;
+  profile: string | null;
+  description: string | null;
+  scenarios: Map<string, BaselineEntry>;
+}
+
+/** A baseline file that cannot be read or does not validate: one line naming the file and the field. */
+export class BaselineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BaselineError';
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function parseBaseline(text: string, path: string): Baseline {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new BaselineError(`baseline ${path}: not JSON (${(e as Error).message})`);
+  }
+  if (!isObject(doc)) throw new BaselineError(`baseline ${path}: the top level must be an object`);
+  if (doc.schema !== BASELINE_SCHEMA) {
+    throw new BaselineError(`baseline ${path}: field "schema" must be "${BASELINE_SCHEMA}", got ${JSON.stringify(doc.schema)}`);
+  }
+  if (typeof doc.name !== 'string' || doc.name === '') throw new BaselineError(`baseline ${path}: field "name" must be a non-empty string`);
+  if (doc.profile !== undefined && doc.profile !== null && typeof doc.profile !== 'string') {
+    throw new BaselineError(`baseline ${path}: field "profile" must be a string`);
+  }
+  if (doc.description !== undefined && typeof doc.description !== 'string') {
+    throw new BaselineError(`baseline ${path}: field "description" must be a string`);
+  }
+  if (!isObject(doc.scenarios)) throw new BaselineError(`baseline ${path}: field "scenarios" must be an object of scenario id -> status`);
+  const scenarios = new Map<string, BaselineEntry>();
+  for (const [id, value] of Object.entries(doc.scenarios)) {
+    const where = `baseline ${path}: scenarios["${id}"]`;
+    if (isStatus(value)) {
+      scenarios.set(id, { status: value, quirks: [], note: null });
+      continue;
+    }
+    if (!isObject(value)) throw new BaselineError(`${where} must be a status (${STATUSES.join(', ')}) or an object with "status"`);
+    if (!isStatus(value.status)) throw new BaselineError(`${where}.status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(value.status)}`);
+    let quirks: string[] = [];
+    if (value.quirks !== undefined) {
+      if (!Array.isArray(value.quirks) || !value.quirks.every((q) => typeof q === 'string')) {
+        throw new BaselineError(`${where}.quirks must be an array of quirk ids`);
+      }
+      quirks = [...(value.quirks as string[])].sort();
+    }
+    if (value.note !== undefined && typeof value.note !== 'string') throw new BaselineError(`${where}.note must be a string`);
+    for (const key of Object.keys(value)) {
+      if (!['status', 'quirks', 'note'].includes(key)) throw new BaselineError(`${where} has an unknown field "${key}"`);
+    }
+    scenarios.set(id, { status: value.status, quirks, note: typeof value.note === 'string' ? value.note : null });
+  }
+  return {
+    path,
+    name: doc.name,
+    profile: typeof doc.profile === 'string' ? doc.profile : null,
+    description: typeof doc.description === 'string' ? doc.description : null,
+    scenarios,
+  };
+}
+
+export function loadBaseline(path: string): Baseline {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new BaselineError(`baseline ${path}: cannot read it (${code})`);
+  }
+  return parseBaseline(text, path);
+}
+
+/** The baseline a mock profile ships: <package>/baselines/<profile>.json. */
+export function shippedBaselinePath(profile: string): string {
+  return fileURLToPath(new URL(`../../baselines/${profile}.json`, import.meta.url));
+}
+
+/**
+ * Compare one result with its baseline entry. `quirks` are the quirk ids the
+ * scenario named; when the baseline lists quirks for a bad status, a failure
+ * that names other quirks is a regression: it fails for another reason.
+ */
+export function judge(entry: BaselineEntry | undefined, status: Status, quirks: readonly string[]): BaselineEntryResult {
+  if (!entry) return { expected: status, quirks: [], verdict: 'unlisted', note: 'the baseline has no entry for this scenario' };
+  const base = { expected: entry.status, quirks: entry.quirks };
+  const found = [...new Set(quirks)].sort();
+  if (status === entry.status) {
+    if (isBad(status) && entry.quirks.length > 0 && !sameSet(entry.quirks, found)) {
+      const named = found.length > 0 ? found.join(', ') : 'no quirk';
+      return { ...base, verdict: 'regression', note: `expected ${status} naming ${entry.quirks.join(', ')}, got ${status} naming ${named}` };
+    }
+    return { ...base, verdict: 'expected', note: null };
+  }
+  if (isBad(status)) return { ...base, verdict: 'regression', note: `expected ${entry.status}, got ${status}` };
+  if (status === 'pass' && isBad(entry.status)) return { ...base, verdict: 'fixed', note: `expected ${entry.status}, now passes` };
+  return { ...base, verdict: 'changed', note: `expected ${entry.status}, got ${status}` };
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,45 @@
+// The run's summary and exit status (../shared/DESIGN.md): 0 no unexpected
+// failure; 1 an unexpected fail/warn/crash/timeout; 77 everything skipped;
+// 130/143 when SIGINT/SIGTERM stopped the run (the shell's 128 + signal, so a
+// CI never mistakes an interrupted run for a verdict). Usage errors (2) never
+// get this far.
+
+import { isBad, STATUSES, VERDICTS, type RunSummary, type ScenarioResult, type Status, type Verdict } from '../report/model.js';
+
+export const EXIT = { OK: 0, UNEXPECTED: 1, USAGE: 2, ALL_SKIPPED: 77, SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The capability probe is bookkeeping, not a verdict: "everything skipped" ignores it. */
+export const CAPS_ID = 'caps/kernel';
+
+/** A bad status that no baseline entry expects (with no baseline, every bad status). */
+export function isUnexpected(r: ScenarioResult): boolean {
+  return isBad(r.status) && r.baseline?.verdict !== 'expected';
+}
+
+export function summarize(results: readonly ScenarioResult[], interrupted: { signal: string } | null): RunSummary {
+  const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+  const byVerdict = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const r of results) {
+    byStatus[r.status] += 1;
+    if (r.baseline) byVerdict[r.baseline.verdict] += 1;
+  }
+  const unexpected = results.filter(isUnexpected).map((r) => r.id);
+  const verdicts = results.filter((r) => r.id !== CAPS_ID);
+  let exitCode: number;
+  let exitReason: string;
+  if (interrupted) {
+    exitCode = interrupted.signal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT;
+    exitReason = `interrupted by ${interrupted.signal}: results are partial`;
+  } else if (unexpected.length > 0) {
+    exitCode = EXIT.UNEXPECTED;
+    exitReason = `${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`;
+  } else if (verdicts.length > 0 && verdicts.every((r) => r.status === 'skip')) {
+    exitCode = EXIT.ALL_SKIPPED;
+    exitReason = 'every scenario was skipped: nothing was validated';
+  } else {
+    exitCode = EXIT.OK;
+    const expectedBad = results.filter((r) => isBad(r.status)).length;
+    exitReason = expectedBad > 0 ? `no unexpected result (${expectedBad} known ${expectedBad === 1 ? 'failure' : 'failures'} match the baseline)` : 'no unexpected result';
+  }
+  return { total: results.length, byStatus, byVerdict, unexpected, exitCode, exitReason };
+}

@@ -1,0 +1,147 @@
+// Output for people: a progress line while the run goes (rewritten in place on
+// a TTY, one plain line per scenario otherwise), then a table of scenario,
+// status, path, baseline verdict and one-line reason, then a summary. Colours
+// only on a TTY and without NO_COLOR (https://no-color.org), via picocolors.
+
+import pc from 'picocolors';
+import Table from 'cli-table3';
+import type { RunResult, ScenarioResult, Status, Verdict } from './model.js';
+
+type Colors = ReturnType<typeof pc.createColors>;
+
+export interface HumanStyle {
+  color: boolean;
+  /** Rewrite the progress line in place (a TTY). */
+  tty: boolean;
+  /** Terminal width for the reason column; 100 when unknown. */
+  columns: number;
+}
+
+/** Colours and in-place progress only on a TTY and without NO_COLOR. */
+export function styleFor(stream: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): HumanStyle {
+  const tty = stream.isTTY === true;
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  return { color: tty && !noColor && env.TERM !== 'dumb', tty, columns: stream.columns && stream.columns > 40 ? stream.columns : 100 };
+}
+
+function colors(style: HumanStyle): Colors {
+  return pc.createColors(style.color);
+}
+
+export function paintStatus(status: Status, c: Colors): string {
+  switch (status) {
+    case 'pass':
+      return c.green(status);
+    case 'fail':
+      return c.red(status);
+    case 'crash':
+      return c.bold(c.red(status));
+    case 'timeout':
+      return c.red(status);
+    case 'warn':
+      return c.yellow(status);
+    case 'skip':
+      return c.dim(status);
+  }
+}
+
+function paintVerdict(verdict: Verdict | undefined, c: Colors): string {
+  switch (verdict) {
+    case undefined:
+      return '';
+    case 'expected':
+      return c.dim(verdict);
+    case 'regression':
+      return c.bold(c.red(verdict));
+    case 'fixed':
+      return c.green(verdict);
+    case 'changed':
+      return c.yellow(verdict);
+    case 'unlisted':
+      return c.yellow(verdict);
+  }
+}
+
+function clip(text: string, width: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= width ? line : `${line.slice(0, Math.max(1, width - 1))}…`;
+}
+
+function counter(index: number, total: number): string {
+  const w = String(total).length;
+  return `[${String(index).padStart(w)}/${total}]`;
+}
+
+/**
+ * The line shown while scenario `index` of `total` runs. On a TTY it is
+ * written with a carriage return and no newline, so the next one replaces it.
+ */
+export function progressStart(index: number, total: number, id: string, style: HumanStyle): string {
+  if (!style.tty) return '';
+  const c = colors(style);
+  return `\r\x1b[2K${c.dim(counter(index, total))} ${id} …`;
+}
+
+/** The line left behind once scenario `index` has a result. */
+export function progressDone(index: number, total: number, r: ScenarioResult, style: HumanStyle): string {
+  const c = colors(style);
+  const path = r.path ? ` (${r.path})` : '';
+  const verdict = r.baseline && r.baseline.verdict !== 'expected' ? ` [${paintVerdict(r.baseline.verdict, c)}]` : '';
+  const head = `${c.dim(counter(index, total))} ${r.id}: ${paintStatus(r.status, c)}${path}${verdict}`;
+  const reason = r.status === 'pass' ? '' : ` — ${clip(r.reason, Math.max(30, style.columns - head.length - 8))}`;
+  return `${style.tty ? '\r\x1b[2K' : ''}${head}${reason}\n`;
+}
+
+export function renderTable(run: RunResult, style: HumanStyle): string {
+  const c = colors(style);
+  const withBaseline = run.baseline !== null;
+  const head = ['scenario', 'status', 'path', ...(withBaseline ? ['baseline'] : []), 'reason'];
+  const fixed = 30 + 9 + 14 + (withBaseline ? 12 : 0) + head.length * 3;
+  const reasonWidth = Math.max(30, Math.min(90, style.columns - fixed));
+  const table = new Table({
+    head: head.map((h) => c.bold(h)),
+    style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
+    wordWrap: false,
+  });
+  for (const r of run.scenarios) {
+    table.push([
+      r.id,
+      paintStatus(r.status, c),
+      r.path ?? '',
+      ...(withBaseline ? [paintVerdict(r.baseline?.verdict, c)] : []),
+      clip(r.reason, reasonWidth),
+    ]);
+  }
+  return `${table.toString()}\n`;
+}
+
+export function renderSummary(run: RunResult, style: HumanStyle): string {
+  const c = colors(style);
+  const s = run.summary;
+  const lines: string[] = [];
+  const counts = (Object.entries(s.byStatus) as [Status, number][])
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${paintStatus(status, c)}`)
+    .join(', ');
+  lines.push(`${s.total} scenarios: ${counts || 'none'} in ${(run.durationMs / 1000).toFixed(1)} s`);
+  if (run.baseline) {
+    const v = (Object.entries(s.byVerdict) as [Verdict, number][])
+      .filter(([, n]) => n > 0)
+      .map(([verdict, n]) => `${n} ${paintVerdict(verdict, c)}`)
+      .join(', ');
+    lines.push(`baseline ${run.baseline.name} (${run.baseline.path}): ${v || 'nothing compared'}`);
+  }
+  const known = run.scenarios.filter((r) => r.baseline?.verdict === 'expected' && r.status !== 'pass' && r.status !== 'skip');
+  if (known.length > 0) {
+    lines.push('known defects of this kernel (expected by the baseline):');
+    for (const r of known) {
+      const quirks = r.quirks.map((q) => (q.number !== null ? `quirk ${q.number} (${q.id})` : q.id)).join(', ');
+      lines.push(`  ${r.id}: ${r.status}${quirks ? ` — ${quirks}` : ''}`);
+    }
+  }
+  if (run.interrupted) lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
+  lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);
+  const verdict = s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);
+  lines.push(`exit ${s.exitCode}: ${verdict}`);
+  return `${lines.join('\n')}\n`;
+}

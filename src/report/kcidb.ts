@@ -1,0 +1,98 @@
+// KCIDB-shaped JSON for KernelCI (kernelci/kcidb-io, schema v4.5: the last
+// with `waived`): { version, tests: [...] }. One test object per scenario,
+// with `path` under `iovh.`, `status` from the KCIDB priority list
+// FAIL > ERROR > MISS > PASS > DONE > SKIP, `waived` for failures the baseline
+// expects (reported without alerting anyone), `log_excerpt` (<= 16 KiB) with
+// the reason and the kernel's complaints, and our own fields under `misc`.
+//
+// Mapping: pass -> PASS; fail, warn, crash -> FAIL (the kernel under test is
+// faulty: it failed a check, complained, or oopsed); timeout -> ERROR (the
+// test did not complete, the kernel's state is unknown); a harness error ->
+// ERROR; skip -> SKIP; a scenario the run never reached (interrupted) -> MISS.
+
+import type { RunResult, ScenarioResult, Json } from './model.js';
+
+export const KCIDB_VERSION = { major: 4, minor: 5 } as const;
+const LOG_EXCERPT_MAX = 16384;
+
+export type KcidbStatus = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
+
+export interface KcidbOptions {
+  /** CI system name, KCIDB origin pattern `^[a-z0-9_]+$`. */
+  origin?: string;
+  /** ID of the tested build (`origin:...`); defaults to `<origin>:<kernel release>`. */
+  buildId?: string;
+}
+
+export function kcidbStatus(r: ScenarioResult): KcidbStatus {
+  if (r.error?.kind === 'harness') return 'ERROR';
+  switch (r.status) {
+    case 'pass':
+      return 'PASS';
+    case 'fail':
+    case 'warn':
+    case 'crash':
+      return 'FAIL';
+    case 'timeout':
+      return 'ERROR';
+    case 'skip':
+      return r.evidence.notRun === true ? 'MISS' : 'SKIP';
+  }
+}
+
+/** KCIDB test paths allow `[.a-zA-Z0-9_-]`: `export/single-range` -> `iovh.export.single-range`. */
+export function kcidbPath(id: string): string {
+  return `iovh.${id.replace(/\//g, '.').replace(/[^.a-zA-Z0-9_-]/g, '_')}`;
+}
+
+function excerpt(r: ScenarioResult): string {
+  const lines = [`${r.status}: ${r.reason}`];
+  for (const q of r.quirks) lines.push(`quirk ${q.number ?? '-'} ${q.id}: ${q.evidence}`);
+  lines.push(...r.cleanliness.kernelComplaints);
+  lines.push(...r.log);
+  let text = `${lines.join('\n')}\n`;
+  // Truncate on a character boundary, counting UTF-8 bytes like the database does.
+  while (Buffer.byteLength(text, 'utf8') > LOG_EXCERPT_MAX) text = text.slice(0, Math.floor(text.length * 0.9));
+  return text.replace(/\0/g, '');
+}
+
+/** KCIDB: "no properties can be null"; a missing value is an absent key. */
+function withoutNulls(o: { [k: string]: Json }): { [k: string]: Json } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
+}
+
+export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string {
+  const origin = options.origin ?? 'iovh';
+  if (!/^[a-z0-9_]+$/.test(origin)) throw new RangeError(`KCIDB origin must match ^[a-z0-9_]+$, got '${origin}'`);
+  const buildId = options.buildId ?? `${origin}:${run.kernel.release ?? 'unknown'}`;
+  if (!buildId.startsWith(`${origin}:`)) throw new RangeError(`KCIDB build id must start with '${origin}:', got '${buildId}'`);
+  const runId = run.startedAt.replace(/[^0-9]/g, '').slice(0, 17);
+  const tests = run.scenarios.map((r): Json => {
+    const status = kcidbStatus(r);
+    const test: { [k: string]: Json } = {
+      build_id: buildId,
+      id: `${origin}:${runId}:${r.id}`,
+      origin,
+      path: kcidbPath(r.id),
+      status,
+      waived: r.baseline?.verdict === 'expected' && (status === 'FAIL' || status === 'ERROR'),
+      start_time: r.startedAt,
+      duration: r.durationMs / 1000,
+      log_excerpt: excerpt(r),
+      comment: r.title,
+      environment: {
+        comment: `iovh ${run.tool.version}, backend ${run.backend.name}${run.backend.profile ? ` (${run.backend.profile})` : ''}`,
+        misc: withoutNulls({ backend_reason: run.backend.reason, kernel_release: run.kernel.release }),
+      },
+      misc: withoutNulls({
+        iovh_status: r.status,
+        path: r.path,
+        expected_path: r.expectedPath,
+        quirks: r.quirks.map((q) => q.id),
+        baseline: r.baseline ? { expected: r.baseline.expected, verdict: r.baseline.verdict } : null,
+      }),
+    };
+    return test;
+  });
+  return `${JSON.stringify({ version: KCIDB_VERSION, tests }, null, 2)}\n`;
+}

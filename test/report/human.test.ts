@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { progressDone, progressStart, renderSummary, renderTable, styleFor } from '../../src/report/human.js';
+import { mixedRun } from './fixture.js';
+
+const ANSI = /\x1b\[/;
+const plain = { color: false, tty: false, columns: 120 };
+const tty = { color: true, tty: true, columns: 120 };
+
+describe('human output', () => {
+  it('colours only on a TTY and without NO_COLOR', () => {
+    expect(styleFor({ isTTY: false }, {}).color).toBe(false);
+    expect(styleFor({ isTTY: true }, {}).color).toBe(true);
+    expect(styleFor({ isTTY: true }, { NO_COLOR: '1' }).color).toBe(false);
+    expect(styleFor({ isTTY: true }, { TERM: 'dumb' }).color).toBe(false);
+  });
+
+  it('plain output has no escape sequences and one line per finished scenario', () => {
+    const r = mixedRun();
+    expect(progressStart(1, 10, 'caps/kernel', plain)).toBe('');
+    const line = progressDone(4, 10, r.scenarios[3]!, plain);
+    expect(line).toMatch(/^\[ 4\/10\] edge\/last-page: fail \(untranslated\) — range in the last BAR page/);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line).not.toMatch(ANSI);
+    expect(renderTable(r, plain)).not.toMatch(ANSI);
+    expect(renderSummary(r, plain)).not.toMatch(ANSI);
+  });
+
+  it('on a TTY the progress line is rewritten in place, with colour', () => {
+    const r = mixedRun();
+    expect(progressStart(2, 10, 'export/single-range', tty)).toMatch(/^\r\x1b\[2K/);
+    expect(progressDone(6, 10, r.scenarios[5]!, tty)).toMatch(ANSI);
+  });
+
+  it('the table lists scenario, status, path, baseline verdict and reason', () => {
+    const table = renderTable(mixedRun(), plain);
+    for (const h of ['scenario', 'status', 'path', 'baseline', 'reason']) expect(table).toContain(h);
+    expect(table).toMatch(/edge\/last-page\s+│\s+fail\s+│\s+untranslated\s+│\s+expected/);
+    expect(table).toMatch(/data\/gpu-write-cpu-read\s+│\s+fail\s+│\s+│\s+regression/);
+  });
+
+  it('the summary counts statuses, names known defects with their quirks, and explains the exit', () => {
+    const s = renderSummary(mixedRun(), plain);
+    expect(s).toMatch(/^10 scenarios: 3 pass, 3 fail, 1 skip, 1 warn, 1 crash, 1 timeout/);
+    expect(s).toContain('edge/last-page: fail — quirk 1 (last-page)');
+    expect(s).toContain('edge/unprovisioned-vf: crash — quirk 4 (unprovisioned-oops)');
+    expect(s).toMatch(/exit 1: 4 unexpected results: data\/gpu-write-cpu-read, lifecycle\/revoke-on-reset, leak\/fds-and-buffers, stress\/max-ranges/);
+  });
+});
