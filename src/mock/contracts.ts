@@ -25,7 +25,8 @@ export type QuirkId =
   | 'order-from-length' // 7: entry order from the length rounded up to a power of two
   | 'contiguity' // 8: each range assumed contiguous in the LMEM object
   | 'revoked-attach-bypass' // kernel-abi §11.2: IOV match returns before the revoked check
-  | 'deferred-unmap-hang'; // kernel-abi §11.6: xe defers unmap, vfio revoke waits forever
+  | 'deferred-unmap-hang' // kernel-abi §11.6: xe defers unmap, vfio revoke waits forever
+  | 'quota-unchecked'; // kernel-abi §11.3: no offset+length <= LMEM quota check (rfc-v1: WARN in xe_res_first, then a wrapped DPA)
 
 export type ProfileName = 'upstream' | 'rfc-v1' | 'fixed';
 
@@ -108,6 +109,24 @@ export interface PhysicalBus {
   write(address: bigint, data: Uint8Array): void;
   /** `ram` for system RAM (page_is_ram), `mmio` inside a decoded BAR, `none` otherwise. */
   classify(address: bigint): 'ram' | 'mmio' | 'none';
+}
+
+/** A physically contiguous piece of system RAM. */
+export interface PhysRange {
+  readonly address: bigint;
+  readonly length: bigint;
+}
+
+/**
+ * System RAM pages for kernel allocations that the bus must reach (xe
+ * system-memory BOs: the GPU, the CPU mapping and a dma-buf export all use
+ * their physical addresses through PhysicalBus).
+ */
+export interface SystemRam {
+  readonly size: bigint;
+  /** alloc_pages() for `size` bytes (a page multiple): the chunks, or null when RAM is exhausted. Contents read as zero. */
+  alloc(size: bigint): readonly PhysRange[] | null;
+  free(chunks: readonly PhysRange[]): void;
 }
 
 // ------------------------------------------------------------ PCI
@@ -198,6 +217,14 @@ export interface ImporterOps {
   readonly invalidateMappings?: (attachment: Attachment) => void;
   /** RFC: the importer's list for dma_buf_match_interconnects; absent on non-RFC importers. */
   readonly interconnects?: readonly InterconnectOffer[];
+  /**
+   * RFC: the importer's supports_interconnects op (xe_dma_buf_supports_interconnects).
+   * The core calls it when the exporter's attach asks the importer to match
+   * (an exporter that offers interconnects, on an attachment with interconnect
+   * allowed), before matching `interconnects`; the importer records its own
+   * trace hit there. Absent on non-RFC importers.
+   */
+  readonly supportsInterconnects?: (attachment: Attachment, offers: readonly InterconnectOffer[]) => void;
 }
 
 export interface Attachment {
@@ -241,9 +268,16 @@ export interface ExporterOps {
   release(): void;
 }
 
+/**
+ * The dma-buf core. Each method records the trace hits of its own kernel
+ * function (dma_buf_map_attachment, dma_buf_map_interconnect, ...) for every
+ * caller; device models record only the hits of their own functions.
+ */
 export interface DmaBufCore {
   /** dma_buf_export + dma_buf_fd: a new dma-buf, installed as an fd of the process. */
   export(expName: string, size: bigint, ops: ExporterOps, openFlags: number): { dmabuf: DmaBufObject; fd: number };
+  /** dma_buf_fd() again for a dma-buf that exists (PRIME re-export of the same object): a new fd, one more file reference. */
+  fd(dmabuf: DmaBufObject, openFlags: number): number;
   /** dma_buf_get(fd): EBADF for a closed fd, EINVAL for an fd that is not a dma-buf. */
   get(fd: number): DmaBufObject;
   /** Take / drop a file reference (an importer's BO holds one). */
@@ -308,6 +342,7 @@ export interface MockPlatform {
   readonly kernel: KernelServices;
   readonly pci: PciBus;
   readonly bus: PhysicalBus;
+  readonly ram: SystemRam;
   readonly dmabuf: DmaBufCore;
   readonly fds: FdTable;
   /** The xe PF state of an xe-driven PF (null if the device is not an xe PF). */
