@@ -207,8 +207,13 @@ export function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-/** Where the addon may be, in order: cmake-js Release, then Debug (the IOVH_SANITIZE build). */
-export function addonCandidates(root = packageRoot()): string[] {
+/**
+ * Where the addon may be, in order: cmake-js Release, then Debug (the
+ * IOVH_SANITIZE build). IOVH_ADDON names one file instead (e.g. to run the
+ * suite against the sanitizer build while a Release build exists).
+ */
+export function addonCandidates(root = packageRoot(), env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.IOVH_ADDON) return [env.IOVH_ADDON];
   return [join(root, 'build', 'Release', 'iovh.node'), join(root, 'build', 'Debug', 'iovh.node')];
 }
 
