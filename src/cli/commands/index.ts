@@ -2,7 +2,19 @@
 // (so global options are added to it too), and reports its exit status through
 // `setStatus`.
 import type { Command } from 'commander';
+import { registerBind, registerUnbind } from './bind.js';
+import { registerProvision } from './provision.js';
+import { registerRestore } from './restore.js';
+import { registerSetup } from './setup.js';
+import { registerVfs } from './vfs.js';
 
 export type Register = (program: Command, setStatus: (code: number) => void) => Command;
 
-export const commands: Register[] = [];
+export const commands: Register[] = [
+  registerVfs,
+  registerProvision,
+  registerBind,
+  registerUnbind,
+  registerSetup,
+  registerRestore,
+];

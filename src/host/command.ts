@@ -1,0 +1,255 @@
+// How every bring-up command runs, from the CLI's parsed options to its exit
+// status: open the backend, read the machine, build a plan (input checked
+// before anything is written), print it (--dry-run stops there), journal and
+// apply it, close the backend on every path (the mock saves its state there).
+import { resolve } from 'node:path';
+import type { Backend } from '../backend/types.js';
+import { openBackend } from '../backend/select.js';
+import { CliError, UsageError } from '../cli/errors.js';
+import type { GlobalOptions } from '../cli/global.js';
+import { ApplyFailed, Interrupted, applyPlan } from './apply.js';
+import { BringupError, InputError } from './errors.js';
+import { Journal, findStale, processAlive, stateDir, targetLabel, type JournalTarget } from './journal.js';
+import { formatStep, stepWrite, type Plan } from './plan.js';
+import { NotAvailable, type PlanContext } from './planner.js';
+import { planRestore, undoRecords } from './restore.js';
+import { PlanState } from './state.js';
+import { SysReader } from './sysfs.js';
+import { discover } from './topology.js';
+import type { ApplyHooks } from './writes.js';
+
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const stdio: CommandIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+/** Exit status of an answer "this machine cannot do that" (DESIGN.md: 77, everything skipped). */
+export const EXIT_NOT_AVAILABLE = 77;
+/** Exit status after SIGINT/SIGTERM stopped a command between two writes (128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+
+/** Turns bring-up's own errors into the CLI's (one line, exit 2 for input, 1 otherwise). */
+export function cliError(e: unknown): unknown {
+  if (e instanceof InputError) return new UsageError(e.message);
+  if (e instanceof BringupError) return new CliError(e.message, 1);
+  return e;
+}
+
+/** Opens the backend the global options ask for, runs `fn`, and closes the backend whatever happens. */
+export async function withBackend<T>(opts: GlobalOptions, fn: (backend: Backend) => Promise<T> | T): Promise<T> {
+  const backend = await openBackend({
+    backend: opts.backend,
+    mockState: opts.mockState,
+    topology: opts.topology,
+    profile: opts.profile,
+    root: opts.root,
+  });
+  try {
+    return await fn(backend);
+  } catch (e) {
+    throw cliError(e);
+  } finally {
+    backend.close();
+  }
+}
+
+/** The machine a backend acts on, for the journal; null for a mock that forgets its kernel at exit. */
+export function journalTarget(backend: Backend, opts: GlobalOptions): JournalTarget | null {
+  if (backend.name === 'native') return { backend: 'native', where: resolve(opts.root ?? '/') };
+  return opts.mockState ? { backend: 'mock', where: resolve(opts.mockState) } : null;
+}
+
+export function openJournal(backend: Backend, opts: GlobalOptions): Journal {
+  const target = journalTarget(backend, opts);
+  return target ? Journal.open(stateDir(), target) : Journal.memory({ backend: 'mock', where: '(no --mock-state)' });
+}
+
+/** The line every command prints on stderr for each journal left by a process that died mid-change. */
+export function staleNotices(dir = stateDir()): string[] {
+  return findStale(dir).map(
+    (s) =>
+      `iovh: note: \`iovh ${s.begin.command}\` (pid ${s.begin.pid}) died after ${s.writes} journaled write${s.writes === 1 ? '' : 's'} to ${targetLabel(s.target)}; run \`iovh restore\`${s.target.backend === 'mock' ? ` --mock-state ${s.target.where}` : ''} to undo them`,
+  );
+}
+
+/**
+ * Test hooks (docs/bringup.md "Testing the journal"): IOVH_TEST_KILL_AFTER=n
+ * kills the process with SIGKILL right after its n-th sysfs write,
+ * IOVH_TEST_KILL_BEFORE=n right after the n-th journal entry (before the
+ * write); IOVH_TEST_SIGINT_AFTER=n sends it SIGINT after the n-th write. The
+ * backend is closed first, as the kernel outlives a killed process: the mock
+ * saves its state there, like the real sysfs keeps the writes.
+ */
+export function testHooks(backend: Backend, env: NodeJS.ProcessEnv = process.env): ApplyHooks | undefined {
+  const at = (name: string): number | null => {
+    const v = env[name];
+    return v && /^\d+$/.test(v) ? Number(v) : null;
+  };
+  const killAfter = at('IOVH_TEST_KILL_AFTER');
+  const killBefore = at('IOVH_TEST_KILL_BEFORE');
+  const sigintAfter = at('IOVH_TEST_SIGINT_AFTER');
+  if (killAfter === null && killBefore === null && sigintAfter === null) return undefined;
+  const die = () => {
+    backend.close();
+    process.kill(process.pid, 'SIGKILL');
+  };
+  return {
+    beforeWrite: (n) => {
+      if (n === killBefore) die();
+    },
+    afterWrite: (n) => {
+      if (n === killAfter) die();
+      if (n === sigintAfter) process.kill(process.pid, 'SIGINT');
+    },
+  };
+}
+
+export function renderPlan(plan: Plan): string {
+  const n = plan.steps.length;
+  const lines = [`plan: ${plan.title} (${n} write${n === 1 ? '' : 's'})`];
+  plan.steps.forEach((s, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${formatStep(s)}    # ${s.why}`));
+  for (const note of plan.notes) lines.push(`note: ${note}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function planJson(plan: Plan): object {
+  return {
+    title: plan.title,
+    writes: plan.steps.map((s) => ({ ...stepWrite(s), why: s.why })),
+    notes: plan.notes,
+  };
+}
+
+export interface StateChangeOptions extends GlobalOptions {
+  dryRun?: boolean;
+}
+
+/**
+ * Runs one state-changing command. `build` computes the plan from the
+ * machine as it is (and validates the input before any step exists).
+ * Returns the exit status.
+ */
+export async function runStateChange(
+  command: string,
+  opts: StateChangeOptions,
+  build: (ctx: PlanContext) => Plan,
+  io: CommandIo = stdio,
+): Promise<number> {
+  return withBackend(opts, async (backend) => {
+    const reader = new SysReader(backend.fs);
+    let plan: Plan;
+    try {
+      plan = build({ state: PlanState.from(discover(backend.fs)), reader });
+    } catch (e) {
+      if (e instanceof NotAvailable) {
+        io.err(`iovh: ${command.split(' ')[0]}: ${e.message}\n`);
+        return EXIT_NOT_AVAILABLE;
+      }
+      throw e;
+    }
+    const json = opts.json === true;
+    if (opts.dryRun) {
+      io.out(json ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n` : `${renderPlan(plan)}dry run: nothing was written\n`);
+      return 0;
+    }
+    if (plan.steps.length === 0) {
+      io.out(json ? `${JSON.stringify({ ...planJson(plan), applied: 0 }, null, 2)}\n` : `nothing to do: ${plan.title} already holds\n`);
+      return 0;
+    }
+    preflight(backend, plan);
+    const journal = openJournal(backend, opts);
+    journal.begin(command);
+    if (!json) io.out(renderPlan(plan));
+    let status: 'ok' | 'failed' | 'rolled-back' | 'interrupted' = 'failed';
+    try {
+      const applied = await applyPlan(backend.fs, plan, journal, {
+        hooks: testHooks(backend),
+        out: { step: (line) => (json ? undefined : io.out(`${line}\n`)) },
+        rollbackNote: (line) => io.err(`rollback: ${line}\n`),
+      });
+      status = 'ok';
+      const where = journal.file ? `journaled in ${journal.file}` : 'not journaled: the mock without --mock-state forgets them at exit';
+      io.out(json ? `${JSON.stringify({ ...planJson(plan), applied, journal: journal.file }, null, 2)}\n` : `done: ${applied} write${applied === 1 ? '' : 's'}, ${where}; \`iovh restore\` undoes them\n`);
+      return 0;
+    } catch (e) {
+      if (e instanceof Interrupted) {
+        status = 'interrupted';
+        io.err(`iovh: ${command.split(' ')[0]}: ${e.message}; \`iovh restore\` undoes the ${e.done} made\n`);
+        return EXIT_INTERRUPTED;
+      }
+      if (e instanceof ApplyFailed) status = e.rolledBack ? 'rolled-back' : 'failed';
+      throw e;
+    } finally {
+      journal.end(status);
+      if (status === 'rolled-back') journal.dropIfSettled();
+    }
+  });
+}
+
+/** `iovh restore`: undo every pending journaled write of this backend's machine, newest first. */
+export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio): Promise<number> {
+  return withBackend(opts, async (backend) => {
+    const target = journalTarget(backend, opts);
+    if (!target) {
+      io.out('nothing to restore: the mock without --mock-state keeps no state between commands\n');
+      return 0;
+    }
+    const journal = Journal.open(stateDir(), target);
+    const pending = journal.pending();
+    const label = targetLabel(target);
+    if (pending.length === 0) {
+      if (journal.openSessions().every((s) => !processAlive(s.begin.pid, s.begin.boot))) {
+        if (!opts.dryRun && journal.file && journal.all().length > 0) {
+          journal.begin('restore');
+          journal.end('ok');
+          journal.dropIfSettled();
+        }
+      }
+      io.out(`nothing to restore on ${label}\n`);
+      return 0;
+    }
+    const plan = planRestore(backend.fs, pending, label);
+    if (opts.dryRun) {
+      io.out(opts.json ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n` : `${renderPlan(plan)}dry run: nothing was written\n`);
+      return 0;
+    }
+    preflight(backend, plan);
+    journal.begin('restore');
+    let status: 'ok' | 'failed' = 'failed';
+    try {
+      if (!opts.json) io.out(`restore: ${label}, ${pending.length} journaled write${pending.length === 1 ? '' : 's'} to undo\n`);
+      const writes = undoRecords(new SysReader(backend.fs), journal, pending, testHooks(backend), (line) => (opts.json ? undefined : io.out(`${line}\n`)));
+      status = 'ok';
+      io.out(opts.json ? `${JSON.stringify({ restored: pending.length, writes, target }, null, 2)}\n` : `restored: ${pending.length} journaled write${pending.length === 1 ? '' : 's'} undone with ${writes} write${writes === 1 ? '' : 's'}\n`);
+      return 0;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      const left = journal.pending().length;
+      throw new CliError(`restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`iovh restore\` again)`, 1);
+    } finally {
+      journal.end(status);
+      if (status === 'ok') journal.dropIfSettled();
+    }
+  });
+}
+
+/**
+ * Permission checks before the first write: the native backend writes the
+ * real sysfs, which only root may; and no planned target may be read-only.
+ */
+function preflight(backend: Backend, plan: Plan): void {
+  if (backend.name === 'native' && process.getuid && process.getuid() !== 0) {
+    throw new CliError('permission denied: changing sysfs needs root; run as root (sudo); nothing was written', 1);
+  }
+  for (const s of plan.steps) {
+    const { path } = stepWrite(s);
+    if (!backend.fs.exists(path)) continue; // a VF the plan creates
+    const mode = backend.fs.stat(path).mode;
+    if ((mode & 0o222) === 0) throw new CliError(`cannot write ${path}: it is read-only (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); nothing was written`, 1);
+  }
+}

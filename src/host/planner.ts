@@ -1,0 +1,319 @@
+// Plans for each bring-up command, with the ordering pitfalls of
+// anchors.md "Pitfalls" and kernel-abi §9 built in:
+// - sriov_drivers_autoprobe goes to 0 right before sriov_numvfs is written,
+//   or the PF's driver (xe) binds the new VFs itself;
+// - sriov_numvfs goes to 0 before another non-zero count (EBUSY otherwise);
+// - before VFs go away, each VF's driver, override and quota are undone as
+//   steps of their own, so that the journal holds them and restore can bring
+//   them back (disabling VFs would drop them without a trace);
+// - a VF is bound by driver_override then drivers_probe with its own BDF, so
+//   exactly that one device is probed;
+// - an override is cleared by writing a newline and reading "(null)" back.
+// Every builder validates its input before producing a single step, and
+// returns no steps when the machine is already as asked (idempotence).
+import { normalizeBdf } from './bdf.js';
+import { BringupError, InputError } from './errors.js';
+import { canonical, type Plan, type Step } from './plan.js';
+import { VRAM_ALIGNMENT } from './provisioning.js';
+import { formatSize } from './size.js';
+import { applyNumvfs, type PfState, type PlanState, type VfState } from './state.js';
+import { SysReader, devicePath, driverPath } from './sysfs.js';
+
+/** What the planner needs from the live machine besides the predicted state. */
+export interface PlanContext {
+  state: PlanState;
+  reader: SysReader;
+}
+
+// ------------------------------------------------------------ input
+
+/** A BDF that must name an SR-IOV PF. */
+export function requirePf(ctx: PlanContext, text: string): PfState {
+  const bdf = normalizeBdf(text, 'PF');
+  const pf = ctx.state.pf(bdf);
+  if (pf) return pf;
+  const vf = ctx.state.vf(bdf);
+  if (vf) throw new InputError(`${bdf} is VF ${vf.vf.id} of ${vf.pf.bdf}; this command takes a PF (try ${vf.pf.bdf})`);
+  if (ctx.reader.exists(devicePath(bdf))) {
+    if (ctx.reader.exists(devicePath(bdf, 'physfn'))) throw new InputError(`${bdf} is a VF; this command takes a PF`);
+    throw new InputError(`${bdf} is not an SR-IOV PF (it has no sriov_totalvfs)`);
+  }
+  throw new InputError(`no PCI device ${bdf} on this machine (see \`iovh topology\`)`);
+}
+
+/** A BDF that must name an enabled VF. */
+export function requireVf(ctx: PlanContext, text: string): { pf: PfState; vf: VfState } {
+  const bdf = normalizeBdf(text, 'VF');
+  const hit = ctx.state.vf(bdf);
+  if (hit) return hit;
+  const pf = ctx.state.pf(bdf);
+  if (pf) {
+    const first = [...pf.vfs.values()][0];
+    const hint = first ? ` (its VFs start at ${first.bdf})` : ' (it has no VFs enabled: `iovh vfs enable`)';
+    throw new InputError(`${bdf} is a PF; this command takes a VF${hint}`);
+  }
+  if (ctx.reader.exists(devicePath(bdf))) throw new InputError(`${bdf} is not an SR-IOV VF`);
+  throw new InputError(`no PCI device ${bdf} on this machine (see \`iovh topology\`)`);
+}
+
+function requireCount(pf: PfState, n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new InputError(`${what}: '${n}' is not a VF count`);
+  if (n > pf.totalvfs) throw new InputError(`${what}: ${n} VFs exceeds sriov_totalvfs of ${pf.bdf} (${pf.totalvfs})`);
+}
+
+/** A VF count typed by a user. */
+export function parseCount(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new InputError(`${what}: '${text}' is not a VF count`);
+  return Number(text.trim());
+}
+
+function requireDriverLoaded(ctx: PlanContext, driver: string): void {
+  if (!/^[A-Za-z0-9_.-]+$/.test(driver)) throw new InputError(`'${driver}' is not a driver name`);
+  if (!ctx.reader.exists(driverPath(driver))) {
+    throw new BringupError(`driver ${driver} is not loaded (no ${driverPath(driver)}); load it first: modprobe ${driver}`);
+  }
+}
+
+function requireSrIovDriver(pf: PfState): void {
+  // Only the PF driver's sriov_configure creates VFs: ENOENT without one (kernel-abi §9).
+  if (pf.driver === null) throw new BringupError(`${pf.bdf} has no driver bound; its driver creates the VFs (bind it first, e.g. modprobe xe)`);
+}
+
+// ------------------------------------------------------------ steps
+
+function setAutoprobe(pf: PfState, on: boolean, why: string): Step {
+  const before = pf.autoprobe === null ? null : pf.autoprobe ? '1' : '0';
+  pf.autoprobe = on;
+  return { op: 'set', path: devicePath(pf.bdf, 'sriov_drivers_autoprobe'), kind: 'bool', value: on ? '1' : '0', before, why };
+}
+
+function setNumvfs(pf: PfState, n: number, why: string): Step {
+  const before = String(pf.numvfs);
+  applyNumvfs(pf, n);
+  return { op: 'set', path: devicePath(pf.bdf, 'sriov_numvfs'), kind: 'count', value: String(n), before, why };
+}
+
+function setOverride(vf: VfState, driver: string | null, why: string): Step {
+  const before = vf.override ?? '';
+  vf.override = driver;
+  return { op: 'set', path: devicePath(vf.bdf, 'driver_override'), kind: 'override', value: driver ?? '', before, why };
+}
+
+function unbind(vf: VfState, why: string): Step {
+  const driver = vf.driver!;
+  vf.driver = null;
+  return { op: 'unbind', bdf: vf.bdf, driver, why };
+}
+
+function setQuotas(pf: PfState, id: number, bytes: bigint, why: string): Step[] {
+  const iface = pf.provisioning!;
+  const paths = iface.quotaPaths(id);
+  const before = pf.quotas.get(id);
+  pf.quotas.set(id, bytes);
+  // One file per tile (debugfs); planned only for single-tile PFs, see requireProvisioning.
+  return paths.map((path) => ({ op: 'set', path, kind: 'u64', value: bytes.toString(), before: before === undefined || before === null ? null : before.toString(), why }));
+}
+
+/**
+ * Steps that take a VF back to no driver, no override and (when `quota`) no
+ * VRAM, so that each is journaled before the VF disappears.
+ */
+function releaseVf(pf: PfState, vf: VfState, quota: boolean): Step[] {
+  const steps: Step[] = [];
+  if (vf.driver !== null) steps.push(unbind(vf, `VF ${vf.id} leaves ${vf.driver} before VFs are removed`));
+  if (vf.override !== null) steps.push(setOverride(vf, null, `VF ${vf.id}: clear driver_override before VFs are removed`));
+  const q = pf.quotas.get(vf.id);
+  if (quota && pf.provisioning && q !== undefined && q !== 0n) {
+    steps.push(...setQuotas(pf, vf.id, 0n, `VF ${vf.id}: release its VRAM quota before VFs are removed (restore gives it back)`));
+  }
+  return steps;
+}
+
+function changeCount(pf: PfState, n: number): Step[] {
+  if (pf.numvfs === n) return [];
+  requireSrIovDriver(pf);
+  const steps: Step[] = [];
+  if (pf.numvfs > 0) {
+    for (const vf of [...pf.vfs.values()]) steps.push(...releaseVf(pf, vf, pf.provisioning !== null));
+  }
+  if (n > 0 && pf.autoprobe !== false) steps.push(setAutoprobe(pf, false, 'autoprobe off first, so no driver (xe) grabs the new VFs'));
+  if (pf.numvfs > 0) steps.push(setNumvfs(pf, 0, n > 0 ? `the count can only change from 0 (EBUSY otherwise)` : 'disable the VFs'));
+  if (n > 0) steps.push(setNumvfs(pf, n, `create ${n} VF${n > 1 ? 's' : ''}`));
+  return steps;
+}
+
+function requireProvisioning(pf: PfState): void {
+  if (!pf.provisioning) throw new NotAvailable(`VRAM provisioning on ${pf.bdf}: ${pf.provisioningNote}`);
+  if (pf.provisioning.tiles > 1) {
+    throw new BringupError(
+      `${pf.bdf} has ${pf.provisioning.tiles} tiles and only per-tile debugfs quotas (dri/${pf.bdf}/sriov/vfN/tileT/vram_quota); iovh sets one quota per VF: use a kernel with sriov_admin (7.0+)`,
+    );
+  }
+}
+
+function requireQuota(bytes: bigint, what: string): void {
+  if (bytes % VRAM_ALIGNMENT !== 0n) {
+    throw new InputError(`${what}: ${formatSize(bytes)} is not a multiple of 2 MiB (xe provisions VRAM in 2 MiB units and would round it up)`);
+  }
+}
+
+function quotaSteps(pf: PfState, id: number, bytes: bigint): Step[] {
+  const current = pf.quotas.get(id);
+  if (current === bytes) return [];
+  return setQuotas(pf, id, bytes, `VF ${id} gets ${formatSize(bytes)} of VRAM`);
+}
+
+function bindSteps(vf: VfState, driver: string): Step[] {
+  const steps: Step[] = [];
+  if (vf.driver !== null && vf.driver !== driver) steps.push(unbind(vf, `release VF ${vf.id} from ${vf.driver}`));
+  if (vf.override !== driver) steps.push(setOverride(vf, driver, `only ${driver} may bind VF ${vf.id}`));
+  if (vf.driver !== driver) {
+    vf.driver = driver;
+    steps.push({ op: 'probe', bdf: vf.bdf, driver, why: `probe exactly VF ${vf.id}: it binds to ${driver}` });
+  }
+  return steps;
+}
+
+function unbindSteps(vf: VfState): Step[] {
+  const steps: Step[] = [];
+  if (vf.driver !== null) steps.push(unbind(vf, `release VF ${vf.id} from ${vf.driver}`));
+  if (vf.override !== null) steps.push(setOverride(vf, null, `VF ${vf.id}: clear driver_override (a newline clears it)`));
+  return steps;
+}
+
+/** Something this machine cannot do at all (no xe, no provisioning files): an answer, not an error. */
+export class NotAvailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAvailable';
+  }
+}
+
+// ------------------------------------------------------------ commands
+
+export function planVfsEnable(ctx: PlanContext, pfText: string, countText: string): Plan {
+  const pf = requirePf(ctx, pfText);
+  const n = parseCount(countText, 'vfs enable');
+  requireCount(pf, n, 'vfs enable');
+  if (n === 0) throw new InputError('vfs enable: the count must be at least 1 (use `iovh vfs disable PF` to remove VFs)');
+  return { title: `enable ${n} VF${n > 1 ? 's' : ''} on ${pf.bdf}`, steps: changeCount(pf, n), notes: enableNotes(pf, n) };
+}
+
+function enableNotes(pf: PfState, n: number): string[] {
+  if (!pf.provisioning) return [];
+  return [`${pf.bdf}: xe provisions VRAM for the new VF${n > 1 ? 's' : ''} itself unless a quota was set before; see \`iovh topology\``];
+}
+
+export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
+  const pf = requirePf(ctx, pfText);
+  return { title: `disable the VFs of ${pf.bdf}`, steps: changeCount(pf, 0), notes: [] };
+}
+
+export function planProvision(ctx: PlanContext, pfText: string, vfText: string, sizeBytes: bigint): Plan {
+  const pf = requirePf(ctx, pfText);
+  const id = parseCount(vfText, '--vf');
+  if (id < 1 || id > pf.totalvfs) throw new InputError(`--vf: VF ${id} does not exist on ${pf.bdf} (VFs are numbered 1..${pf.totalvfs}, like sriov_admin/vfN)`);
+  requireQuota(sizeBytes, '--vram');
+  requireProvisioning(pf);
+  const notes = id > pf.numvfs ? [`VF ${id} is not enabled yet: xe keeps the quota for when it is (and then does not auto-provision)`] : [];
+  return { title: `give VF ${id} of ${pf.bdf} ${formatSize(sizeBytes)} of VRAM`, steps: quotaSteps(pf, id, sizeBytes), notes };
+}
+
+export function planBind(ctx: PlanContext, vfText: string, driver: string): Plan {
+  const { vf } = requireVf(ctx, vfText);
+  requireDriverLoaded(ctx, driver);
+  requireIommu(vf, driver);
+  return { title: `bind ${vf.bdf} to ${driver}`, steps: bindSteps(vf, driver), notes: [] };
+}
+
+function requireIommu(vf: VfState, driver: string): void {
+  // vfio-pci refuses a device without an IOMMU group (probe fails -EINVAL; research/qemu-ci.md "IOMMU=none").
+  if (driver === 'vfio-pci' && vf.iommuGroup === null) {
+    throw new BringupError(`${vf.bdf} has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on iommu=pt; see \`iovh doctor\`)`);
+  }
+}
+
+export function planUnbind(ctx: PlanContext, vfText: string): Plan {
+  const { vf } = requireVf(ctx, vfText);
+  return { title: `unbind ${vf.bdf}`, steps: unbindSteps(vf), notes: [] };
+}
+
+// ------------------------------------------------------------ setup
+
+/** A declared state (docs/bringup.md, schema iovh-setup/1), validated by setup-schema.ts. */
+export interface SetupSpec {
+  pfs: SetupPf[];
+}
+
+export interface SetupPf {
+  pf: string;
+  numvfs?: number;
+  vfs: SetupVf[];
+}
+
+export interface SetupVf {
+  vf: number;
+  vram?: bigint;
+  /** a driver name; null: no driver and no override */
+  driver?: string | null;
+}
+
+export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Plan {
+  const steps: Step[] = [];
+  const notes: string[] = [];
+  // Validate everything before planning anything.
+  const resolved = spec.pfs.map((p, i) => {
+    const at = `${where}: pfs[${i}]`;
+    const pf = withPath(`${at}.pf`, () => requirePf(ctx, p.pf));
+    const count = p.numvfs ?? pf.numvfs;
+    if (p.numvfs !== undefined) requireCount(pf, p.numvfs, `${at}.numvfs`);
+    p.vfs.forEach((v, j) => {
+      const vat = `${at}.vfs[${j}]`;
+      if (v.vf < 1 || v.vf > count) throw new InputError(`${vat}.vf: VF ${v.vf} does not exist with ${count} VF${count === 1 ? '' : 's'} on ${pf.bdf}`);
+      if (v.vram !== undefined) {
+        requireQuota(v.vram, `${vat}.vram`);
+        requireProvisioning(pf);
+      }
+      if (typeof v.driver === 'string') requireDriverLoaded(ctx, v.driver);
+    });
+    return { pf, spec: p };
+  });
+  const seen = new Set<string>();
+  for (const { pf } of resolved) {
+    if (seen.has(pf.bdf)) throw new InputError(`${where}: ${pf.bdf} appears twice in pfs`);
+    seen.add(pf.bdf);
+  }
+  for (const { pf, spec: p } of resolved) {
+    if (p.numvfs !== undefined && p.numvfs !== pf.numvfs) {
+      steps.push(...changeCount(pf, p.numvfs));
+      if (p.numvfs > 0 && p.vfs.every((v) => v.vram === undefined)) notes.push(...enableNotes(pf, p.numvfs));
+    }
+    for (const v of p.vfs) if (v.vram !== undefined) steps.push(...quotaSteps(pf, v.vf, v.vram));
+    for (const v of p.vfs) {
+      if (v.driver === undefined) continue;
+      const vf = pf.vfs.get(v.vf)!;
+      if (v.driver === null) steps.push(...unbindSteps(vf));
+      else {
+        requireIommu(vf, v.driver);
+        steps.push(...bindSteps(vf, v.driver));
+      }
+    }
+  }
+  return { title: `set up ${resolved.map((r) => r.pf.bdf).join(', ')}`, steps, notes };
+}
+
+/** Runs `check`; an InputError it throws gets `at` (the field's path) in front of its message. */
+function withPath<T>(at: string, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`${at}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** True when a step's `before` agrees with what the attribute reads now (null: not predicted). */
+export function beforeMatches(step: Step & { op: 'set' }, raw: string): boolean {
+  if (step.before === null) return true;
+  return canonical(step.kind, raw) === step.before;
+}

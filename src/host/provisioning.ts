@@ -1,0 +1,85 @@
+// Where an xe PF keeps its VFs' VRAM quotas. Three generations coexist
+// (kernel-abi §9 and §11.11; anchors "Pitfalls: path churn"), probed in order
+// of preference:
+//   sriov_admin  /sys/bus/pci/devices/<PF>/sriov_admin/vfN/profile/vram_quota (sysfs, 7.0+)
+//   debugfs      /sys/kernel/debug/dri/<PF>/sriov/vfN/tileT/vram_quota         (tile layout)
+//   legacy       /sys/kernel/debug/dri/<X>/gt0/vfN/lmem_quota                    (older kernels;
+//                X is the PF's BDF or its DRM minor)
+// Quotas are u64 bytes; xe rounds a request up to 2 MiB
+// (drivers/gpu/drm/xe/xe_gt_sriov_pf_config.c pf_get_lmem_alignment), so
+// bring-up only asks for multiples of it and verifies the read-back exactly.
+import { DEBUGFS, SysReader, devicePath, parseU64 } from './sysfs.js';
+
+export type ProvisioningKind = 'sriov_admin' | 'debugfs' | 'legacy';
+
+/** xe provisions VRAM in 2 MiB units (pf_get_lmem_alignment). */
+export const VRAM_ALIGNMENT = 2n * 1024n * 1024n;
+
+export interface Provisioning {
+  readonly kind: ProvisioningKind;
+  /** Tiles whose quota files exist (debugfs); 1 for the others. */
+  readonly tiles: number;
+  /** The file(s) that hold VF `vfId`'s quota (1-based), one per tile for debugfs. */
+  quotaPaths(vfId: number): string[];
+}
+
+export type ProvisioningProbe = { iface: Provisioning; reason: string } | { iface: null; reason: string };
+
+export function probeProvisioning(r: SysReader, pf: string, driver: string | null): ProvisioningProbe {
+  if (driver !== 'xe') {
+    const what = driver === null ? 'no driver' : `driver ${driver}`;
+    return { iface: null, reason: `not available: ${pf} has ${what}; VRAM provisioning is an xe PF feature` };
+  }
+  const admin = (vf: number) => devicePath(pf, `sriov_admin/vf${vf}/profile/vram_quota`);
+  if (r.exists(admin(1))) {
+    return { iface: { kind: 'sriov_admin', tiles: 1, quotaPaths: (vf) => [admin(vf)] }, reason: 'sysfs sriov_admin (vfN/profile/vram_quota)' };
+  }
+  const sriov = `${DEBUGFS}/dri/${pf}/sriov`;
+  const tiles = r
+    .list(`${sriov}/vf1`)
+    .filter((n) => /^tile\d+$/.test(n))
+    .map((n) => Number(n.slice(4)))
+    .sort((a, b) => a - b)
+    .filter((t) => r.exists(`${sriov}/vf1/tile${t}/vram_quota`));
+  if (tiles.length > 0) {
+    return {
+      iface: { kind: 'debugfs', tiles: tiles.length, quotaPaths: (vf) => tiles.map((t) => `${sriov}/vf${vf}/tile${t}/vram_quota`) },
+      reason: `debugfs dri/${pf}/sriov/vfN/tileT/vram_quota (${tiles.length} tile${tiles.length > 1 ? 's' : ''})`,
+    };
+  }
+  const dir = legacyDir(r, pf);
+  if (dir !== null && r.exists(`${dir}/gt0/vf1/lmem_quota`)) {
+    return { iface: { kind: 'legacy', tiles: 1, quotaPaths: (vf) => [`${dir}/gt0/vf${vf}/lmem_quota`] }, reason: `debugfs ${dir.slice(DEBUGFS.length + 1)}/gt0/vfN/lmem_quota (legacy)` };
+  }
+  if (!r.exists(`${DEBUGFS}/dri`)) {
+    return { iface: null, reason: 'not available: no sriov_admin/vfN/profile/vram_quota and debugfs is not mounted or not readable (mount -t debugfs none /sys/kernel/debug, as root)' };
+  }
+  return { iface: null, reason: `not available: ${pf} is an xe PF without VRAM quota files (an integrated GPU has no VRAM to provision)` };
+}
+
+/**
+ * The debugfs directory of a DRM device: dri/<BDF> on current kernels, or the
+ * dri/<minor> whose `name` reads "xe dev=<BDF> ..." (drivers/gpu/drm/drm_debugfs.c drm_name_info).
+ */
+function legacyDir(r: SysReader, pf: string): string | null {
+  const root = `${DEBUGFS}/dri`;
+  if (r.exists(`${root}/${pf}`)) return `${root}/${pf}`;
+  for (const entry of r.list(root)) {
+    if (!/^\d+$/.test(entry)) continue;
+    const name = r.maybe(`${root}/${entry}/name`);
+    if (name !== null && new RegExp(`\\bdev=${pf.replace(/\./g, '\\.')}\\b`).test(name)) return `${root}/${entry}`;
+  }
+  return null;
+}
+
+/** The VF's quota (sum over tiles), or null when a file cannot be read. */
+export function readQuota(r: SysReader, iface: Provisioning, vfId: number): bigint | null {
+  let total = 0n;
+  for (const p of iface.quotaPaths(vfId)) {
+    const raw = r.maybe(p);
+    const v = raw === null ? null : parseU64(raw);
+    if (v === null) return null;
+    total += v;
+  }
+  return total;
+}

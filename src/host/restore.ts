@@ -1,0 +1,181 @@
+// Undoing journaled writes, newest first, each verified by reading back
+// (anchors §(d).4; the VFIO selftests' cleanup.sh replays its records the
+// same way). Undo is by state, not by replaying inverse writes blindly: a
+// record whose target already holds what the write replaced needs nothing,
+// which is what makes restore safe after a kill between a journal entry and
+// its write, and after a restore that was itself interrupted.
+import type { FileOps } from '../backend/types.js';
+import { isErrno } from '../kernel/errors.js';
+import { formatBdf, parseBdf, vfAddress } from './bdf.js';
+import { BringupError } from './errors.js';
+import type { Journal, WriteRecord } from './journal.js';
+import { canonical, formatStep, stepWrite, type AttrKind, type Plan, type Step } from './plan.js';
+import { SysReader, devicePath, parseDecimal } from './sysfs.js';
+import { countWrite, verify, type ApplyHooks } from './writes.js';
+
+/** What undo needs to know about the machine: the live kernel, or a prediction on top of it (--dry-run). */
+export interface StateView {
+  /** An attribute's canonical text, or null when the file does not exist. */
+  attr(path: string, kind: AttrKind): string | null;
+  /** The driver a device is bound to ('' for none). */
+  driver(bdf: string): string;
+  exists(bdf: string): boolean;
+  /** Records the effect of a step (the live view has nothing to record: the kernel did it). */
+  apply(step: Step): void;
+}
+
+export class LiveView implements StateView {
+  constructor(readonly r: SysReader) {}
+
+  attr(path: string, kind: AttrKind): string | null {
+    try {
+      const raw = this.r.fs.readText(path);
+      return canonical(kind, raw) ?? raw.replace(/\n$/, '');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return null;
+      throw e;
+    }
+  }
+
+  driver(bdf: string): string {
+    return this.r.driverOf(bdf) ?? '';
+  }
+
+  exists(bdf: string): boolean {
+    return this.r.exists(devicePath(bdf));
+  }
+
+  apply(): void {}
+}
+
+/**
+ * The live machine with the predicted effect of steps laid over it: a set
+ * attribute reads its new value, a bound device its driver, and a VF count
+ * creates unbound VFs without override (or removes them) at the addresses
+ * First VF Offset and VF Stride give (drivers/pci/iov.c).
+ */
+export class PredictedView implements StateView {
+  private attrs = new Map<string, string | null>();
+  private drivers = new Map<string, string>();
+  private present = new Map<string, boolean>();
+
+  constructor(readonly live: LiveView) {}
+
+  attr(path: string, kind: AttrKind): string | null {
+    if (this.attrs.has(path)) return this.attrs.get(path)!;
+    const dev = /^\/sys\/bus\/pci\/devices\/([^/]+)\//.exec(path);
+    if (dev && this.present.get(dev[1]!) === false) return null;
+    return this.live.attr(path, kind);
+  }
+
+  driver(bdf: string): string {
+    if (this.drivers.has(bdf)) return this.drivers.get(bdf)!;
+    return this.live.driver(bdf);
+  }
+
+  exists(bdf: string): boolean {
+    return this.present.get(bdf) ?? this.live.exists(bdf);
+  }
+
+  apply(step: Step): void {
+    switch (step.op) {
+      case 'set':
+        this.attrs.set(step.path, step.value);
+        if (step.kind === 'count' && step.path.endsWith('/sriov_numvfs')) this.numvfs(step.path.split('/')[5]!, Number(step.value));
+        return;
+      case 'unbind':
+        this.drivers.set(step.bdf, '');
+        return;
+      case 'bind':
+      case 'probe':
+        this.drivers.set(step.bdf, step.driver);
+        return;
+    }
+  }
+
+  private numvfs(pf: string, n: number): void {
+    const a = parseBdf(pf);
+    const offset = parseDecimal(this.live.r.maybe(devicePath(pf, 'sriov_offset')) ?? '') ?? 0;
+    const stride = parseDecimal(this.live.r.maybe(devicePath(pf, 'sriov_stride')) ?? '') ?? 0;
+    const total = parseDecimal(this.live.r.maybe(devicePath(pf, 'sriov_totalvfs')) ?? '') ?? 0;
+    if (!a) return;
+    for (let id = 1; id <= total; id++) {
+      const v = vfAddress(a, offset, stride, id);
+      if (!v) continue;
+      const bdf = formatBdf(v);
+      const on = id <= n;
+      this.present.set(bdf, on);
+      this.drivers.set(bdf, '');
+      for (const [path] of this.attrs) if (path.startsWith(`${devicePath(bdf)}/`)) this.attrs.delete(path);
+      if (on) this.attrs.set(devicePath(bdf, 'driver_override'), '');
+    }
+    // xe provisions new VFs itself (kernel-abi §9): their quotas are unknown until read.
+    for (const [path] of this.attrs) if (path.includes('/sriov_admin/vf') || path.includes(`/dri/${pf}/`)) this.attrs.delete(path);
+  }
+}
+
+/** The writes that take one journal record back to what it replaced, given what its target holds now. */
+export function undoSteps(view: StateView, rec: WriteRecord): Step[] {
+  const step = rec.step;
+  const why = `undo #${rec.seq}`;
+  if (step.op === 'set') {
+    const now = view.attr(step.path, step.kind);
+    if (now === rec.before) return [];
+    if (now === null) {
+      // The attribute went away with its device (a VF removed after this write): nothing is left to restore on it.
+      if (/\/driver_override$/.test(step.path) || step.path.includes('/sriov_admin/vf') || step.path.includes('/sys/kernel/debug/')) return [];
+      throw new BringupError(`cannot restore ${step.path} to '${rec.before}': it no longer exists`);
+    }
+    const back: Step = { ...step, value: rec.before, before: now, why };
+    // A VF count changes only through 0 (EBUSY otherwise, kernel-abi §9).
+    if (step.kind === 'count' && now !== '0' && rec.before !== '0') return [{ ...step, value: '0', before: now, why }, { ...back, before: '0' }];
+    return [back];
+  }
+  // Driver steps: the device must end up bound to what it had before ('' = none).
+  if (!view.exists(step.bdf)) {
+    if (rec.before === '') return [];
+    throw new BringupError(`cannot rebind ${step.bdf} to ${rec.before}: the device no longer exists`);
+  }
+  const now = view.driver(step.bdf);
+  if (now === rec.before) return [];
+  const out: Step[] = [];
+  if (now !== '') out.push({ op: 'unbind', bdf: step.bdf, driver: now, why });
+  if (rec.before !== '') out.push({ op: 'bind', bdf: step.bdf, driver: rec.before, why });
+  return out;
+}
+
+/** The restore plan as --dry-run prints it: the writes undo would make if the kernel does as predicted. */
+export function planRestore(fs: FileOps, records: WriteRecord[], label: string): Plan {
+  const view = new PredictedView(new LiveView(new SysReader(fs)));
+  const steps: Step[] = [];
+  for (const rec of [...records].reverse()) {
+    for (const s of undoSteps(view, rec)) {
+      steps.push(s);
+      view.apply(s);
+    }
+  }
+  return { title: `restore ${label} (${records.length} journaled write${records.length === 1 ? '' : 's'})`, steps, notes: [] };
+}
+
+/**
+ * Undoes records newest first, each write verified, marking a record undone
+ * in the journal as soon as its target is back. Throws at the first that
+ * cannot be undone; a later restore resumes there.
+ */
+export function undoRecords(r: SysReader, journal: Journal, records: WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): number {
+  const view = new LiveView(r);
+  let writes = 0;
+  for (const rec of [...records].reverse()) {
+    for (const step of undoSteps(view, rec)) {
+      countWrite(hooks, 'before');
+      const w = stepWrite(step);
+      say(`+ ${formatStep(step)}`);
+      r.fs.writeFile(w.path, w.data);
+      countWrite(hooks, 'after');
+      verify(r, step);
+      writes += 1;
+    }
+    journal.recordUndone(rec.seq);
+  }
+  return writes;
+}

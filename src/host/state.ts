@@ -1,0 +1,109 @@
+// The part of the machine's state a plan changes, as a plan predicts it. It
+// starts as what discovery read and each planned step updates it the way the
+// kernel will (drivers/pci/iov.c: enabling VFs creates them unbound when
+// autoprobe is off, with no override; disabling removes them and releases
+// their provisioning, kernel-abi §9).
+import { formatBdf, parseBdf, vfAddress } from './bdf.js';
+import type { Provisioning } from './provisioning.js';
+import type { HostTopology, PfInfo } from './topology.js';
+
+export interface VfState {
+  id: number;
+  bdf: string;
+  driver: string | null;
+  override: string | null;
+  iommuGroup: number | null;
+}
+
+export interface PfState {
+  bdf: string;
+  driver: string | null;
+  totalvfs: number;
+  numvfs: number;
+  autoprobe: boolean | null;
+  offset: number;
+  stride: number;
+  iommuGroup: number | null;
+  provisioning: Provisioning | null;
+  provisioningNote: string;
+  /**
+   * VRAM quota by VF id, for every id up to totalvfs when the PF has a
+   * provisioning interface; null: unknown (xe chooses it when VFs are enabled).
+   */
+  quotas: Map<number, bigint | null>;
+  /** enabled VFs by id (1-based) */
+  vfs: Map<number, VfState>;
+}
+
+export class PlanState {
+  readonly pfs = new Map<string, PfState>();
+
+  static from(topology: HostTopology): PlanState {
+    const s = new PlanState();
+    for (const pf of topology.pfs) s.pfs.set(pf.bdf, pfState(pf));
+    return s;
+  }
+
+  pf(bdf: string): PfState | undefined {
+    return this.pfs.get(bdf);
+  }
+
+  /** The PF and VF state of a VF's BDF, when the VF exists (or is predicted to). */
+  vf(bdf: string): { pf: PfState; vf: VfState } | undefined {
+    for (const pf of this.pfs.values()) {
+      for (const vf of pf.vfs.values()) if (vf.bdf === bdf) return { pf, vf };
+    }
+    return undefined;
+  }
+}
+
+function pfState(pf: PfInfo): PfState {
+  const vfs = new Map<number, VfState>();
+  for (const vf of pf.vfs) {
+    vfs.set(vf.id, { id: vf.id, bdf: vf.bdf, driver: vf.driver, override: vf.override, iommuGroup: vf.iommuGroup });
+  }
+  const quotas = new Map<number, bigint | null>();
+  pf.quotas.forEach((q, i) => quotas.set(i + 1, q));
+  return {
+    bdf: pf.bdf,
+    driver: pf.driver,
+    totalvfs: pf.totalvfs,
+    numvfs: pf.numvfs,
+    autoprobe: pf.autoprobe,
+    offset: pf.offset,
+    stride: pf.stride,
+    iommuGroup: pf.iommuGroup,
+    provisioning: pf.provisioning,
+    provisioningNote: pf.provisioningNote,
+    quotas,
+    vfs,
+  };
+}
+
+/** The BDF VF `id` will have (First VF Offset and VF Stride); null if it does not fit. */
+export function predictVfBdf(pf: PfState, id: number): string | null {
+  const a = parseBdf(pf.bdf);
+  if (!a) return null;
+  const v = vfAddress(a, pf.offset, pf.stride, id);
+  return v ? formatBdf(v) : null;
+}
+
+/**
+ * sriov_numvfs = n. Disabling removes the VFs and releases all their
+ * provisioning; enabling creates VFs 1..n unbound (autoprobe is off in every
+ * plan that enables) with no override. xe auto-provisions VFs that were given
+ * no quota before (kernel-abi §9): their quotas are unknown until read, while
+ * a quota set before enabling stays.
+ */
+export function applyNumvfs(pf: PfState, n: number): void {
+  pf.numvfs = n;
+  pf.vfs.clear();
+  if (n === 0) {
+    for (const id of pf.quotas.keys()) pf.quotas.set(id, 0n);
+    return;
+  }
+  for (let id = 1; id <= n; id++) {
+    pf.vfs.set(id, { id, bdf: predictVfBdf(pf, id) ?? `${pf.bdf}+vf${id}`, driver: null, override: null, iommuGroup: pf.iommuGroup });
+    if (pf.quotas.has(id) && (pf.quotas.get(id) ?? 0n) === 0n) pf.quotas.set(id, null);
+  }
+}

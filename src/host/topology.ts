@@ -1,0 +1,197 @@
+// What the PCI core shows of SR-IOV: every PF (a device with
+// sriov_totalvfs), its VFs through the virtfnN links (0-based: virtfn0 is VF
+// 1, kernel-abi §9), drivers, overrides, IOMMU groups, BARs, and VRAM quotas
+// from whichever provisioning interface the PF has. Reads only.
+import type { FileOps } from '../backend/types.js';
+import { parseBdf } from './bdf.js';
+import { probeProvisioning, readQuota, type Provisioning } from './provisioning.js';
+import {
+  IORESOURCE_PREFETCH,
+  IOMMU_GROUPS,
+  PCI_DEVICES,
+  PCI_IOV_RESOURCES,
+  SysReader,
+  barKind,
+  devicePath,
+  parseBool,
+  parseDecimal,
+  parseHex,
+  parseResource,
+  type BarKind,
+} from './sysfs.js';
+
+export interface Bar {
+  index: number;
+  start: bigint;
+  size: bigint;
+  kind: BarKind;
+  prefetchable: boolean;
+}
+
+export interface VfInfo {
+  /** 1-based, xe's vfN; virtfn(id - 1) */
+  id: number;
+  bdf: string;
+  vendor: number | null;
+  device: number | null;
+  driver: string | null;
+  override: string | null;
+  iommuGroup: number | null;
+  bars: Bar[];
+  /** bytes; null when the PF has no provisioning interface or the file cannot be read */
+  vramQuota: bigint | null;
+}
+
+export interface PfInfo {
+  bdf: string;
+  vendor: number | null;
+  device: number | null;
+  class: number | null;
+  driver: string | null;
+  iommuGroup: number | null;
+  totalvfs: number;
+  numvfs: number;
+  /** sriov_drivers_autoprobe; null when unreadable */
+  autoprobe: boolean | null;
+  /** First VF Offset and VF Stride (sriov_offset, sriov_stride) */
+  offset: number;
+  stride: number;
+  vfDevice: number | null;
+  bars: Bar[];
+  /** Per-VF BAR sizes: the PF's IOV resource divided by totalvfs (drivers/pci/iov.c sriov_init). */
+  vfBars: Bar[];
+  provisioning: Provisioning | null;
+  /** Why provisioning is (not) available, in words. */
+  provisioningNote: string;
+  /**
+   * Quota of every VF id 1..totalvfs, enabled or not (xe keeps a quota set
+   * before enabling, kernel-abi §9); index id-1; empty without provisioning.
+   */
+  quotas: (bigint | null)[];
+  vfs: VfInfo[];
+}
+
+export interface HostTopology {
+  pfs: PfInfo[];
+  /** Number of IOMMU groups (0: no IOMMU, or it is off). */
+  iommuGroups: number;
+}
+
+function bars(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
+  const raw = r.maybe(devicePath(bdf, 'resource'));
+  if (raw === null) return { std: [], iov: [] };
+  const lines = parseResource(raw);
+  const toBar = (l: (typeof lines)[number], index: number): Bar => ({
+    index,
+    start: l.start,
+    size: l.size,
+    kind: barKind(l),
+    prefetchable: (l.flags & IORESOURCE_PREFETCH) !== 0,
+  });
+  const std = lines.filter((l) => l.index < 6).map((l) => toBar(l, l.index));
+  const iov = lines.filter((l) => l.index >= PCI_IOV_RESOURCES && l.index < PCI_IOV_RESOURCES + 6).map((l) => toBar(l, l.index - PCI_IOV_RESOURCES));
+  return { std, iov };
+}
+
+function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null): VfInfo {
+  return {
+    id,
+    bdf,
+    vendor: hexOrNull(r.maybe(devicePath(bdf, 'vendor'))),
+    device: hexOrNull(r.maybe(devicePath(bdf, 'device'))),
+    driver: r.driverOf(bdf),
+    override: r.overrideOf(bdf),
+    iommuGroup: r.iommuGroupOf(bdf),
+    bars: bars(r, bdf).std,
+    vramQuota: quota,
+  };
+}
+
+function hexOrNull(raw: string | null): number | null {
+  return raw === null ? null : parseHex(raw);
+}
+
+function decOr(raw: string | null, fallback: number): number {
+  const v = raw === null ? null : parseDecimal(raw);
+  return v ?? fallback;
+}
+
+/** One PF: null when `bdf` is not an SR-IOV PF (no sriov_totalvfs). */
+export function readPf(r: SysReader, bdf: string): PfInfo | null {
+  const totalRaw = r.maybe(devicePath(bdf, 'sriov_totalvfs'));
+  if (totalRaw === null) return null;
+  const driver = r.driverOf(bdf);
+  const probe = probeProvisioning(r, bdf, driver);
+  const b = bars(r, bdf);
+  const totalvfs = decOr(totalRaw, 0);
+  const vfBars = b.iov.map((bar) => ({ ...bar, size: totalvfs > 0 && bar.size > 0n ? bar.size / BigInt(totalvfs) : 0n }));
+  const numvfs = decOr(r.maybe(devicePath(bdf, 'sriov_numvfs')), 0);
+  const autoRaw = r.maybe(devicePath(bdf, 'sriov_drivers_autoprobe'));
+  const quotas: (bigint | null)[] = [];
+  if (probe.iface) for (let id = 1; id <= totalvfs; id++) quotas.push(readQuota(r, probe.iface, id));
+  const vfs: VfInfo[] = [];
+  for (let i = 0; i < numvfs; i++) {
+    const vf = r.linkName(devicePath(bdf, `virtfn${i}`));
+    if (vf !== null) vfs.push(readVf(r, i + 1, vf, quotas[i] ?? null));
+  }
+  const vfDeviceRaw = r.maybe(devicePath(bdf, 'sriov_vf_device'));
+  return {
+    bdf,
+    vendor: hexOrNull(r.maybe(devicePath(bdf, 'vendor'))),
+    device: hexOrNull(r.maybe(devicePath(bdf, 'device'))),
+    class: hexOrNull(r.maybe(devicePath(bdf, 'class'))),
+    driver,
+    iommuGroup: r.iommuGroupOf(bdf),
+    totalvfs,
+    numvfs,
+    autoprobe: autoRaw === null ? null : parseBool(autoRaw),
+    offset: decOr(r.maybe(devicePath(bdf, 'sriov_offset')), 0),
+    stride: decOr(r.maybe(devicePath(bdf, 'sriov_stride')), 0),
+    vfDevice: hexOrNull(vfDeviceRaw),
+    bars: b.std,
+    vfBars,
+    provisioning: probe.iface,
+    provisioningNote: probe.reason,
+    quotas,
+    vfs,
+  };
+}
+
+/** PCI devices in sysfs, sorted by address. */
+export function listDevices(r: SysReader): string[] {
+  return r
+    .list(PCI_DEVICES)
+    .filter((n) => parseBdf(n) !== null)
+    .sort();
+}
+
+export function discover(fs: FileOps): HostTopology {
+  const r = new SysReader(fs);
+  const pfs: PfInfo[] = [];
+  for (const bdf of listDevices(r)) {
+    // A VF never has sriov_totalvfs; the physfn link is checked too because a
+    // VF with its own SR-IOV capability is not something to bring up here.
+    if (r.exists(devicePath(bdf, 'physfn'))) continue;
+    const pf = readPf(r, bdf);
+    if (pf) pfs.push(pf);
+  }
+  return { pfs, iommuGroups: r.list(IOMMU_GROUPS).length };
+}
+
+/** What a BDF names on this machine. */
+export type DeviceRole = { role: 'pf'; pf: PfInfo } | { role: 'vf'; pf: string; id: number } | { role: 'other' } | { role: 'absent' };
+
+export function roleOf(r: SysReader, bdf: string): DeviceRole {
+  if (!r.exists(devicePath(bdf))) return { role: 'absent' };
+  const physfn = r.linkName(devicePath(bdf, 'physfn'));
+  if (physfn !== null) {
+    const numvfs = decOr(r.maybe(devicePath(physfn, 'sriov_numvfs')), 0);
+    for (let i = 0; i < numvfs; i++) {
+      if (r.linkName(devicePath(physfn, `virtfn${i}`)) === bdf) return { role: 'vf', pf: physfn, id: i + 1 };
+    }
+    return { role: 'vf', pf: physfn, id: 0 };
+  }
+  const pf = readPf(r, bdf);
+  if (pf) return { role: 'pf', pf };
+  return { role: 'other' };
+}

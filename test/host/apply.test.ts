@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApplyFailed, Interrupted, applyPlan } from '../../src/host/apply.js';
+import { Journal, type WriteRecord } from '../../src/host/journal.js';
+import { formatStep, stepWrite } from '../../src/host/plan.js';
+import { planBind, planProvision, planSetup, planVfsEnable } from '../../src/host/planner.js';
+import { planRestore, undoRecords } from '../../src/host/restore.js';
+import { SysReader } from '../../src/host/sysfs.js';
+import { contextOf, fakeMachine, tempDir } from './helpers.js';
+import type { FakeKernel } from './fake-kernel.js';
+
+const PF = '0000:03:00.0';
+const dev = (bdf: string, attr: string) => `/sys/bus/pci/devices/${bdf}/${attr}`;
+const quiet = { out: { step: () => undefined } };
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+function journalIn(): Journal {
+  const d = tempDir('iovh-apply-');
+  dirs.push(d);
+  return Journal.open(d.path, { backend: 'mock', where: '/test/state.json' });
+}
+
+async function run(k: FakeKernel, j: Journal, build: Parameters<typeof planSetup>[0] extends infer C ? (ctx: C) => ReturnType<typeof planSetup> : never) {
+  const plan = build(contextOf(k));
+  j.begin('test');
+  try {
+    return { plan, applied: await applyPlan(k, plan, j, quiet) };
+  } finally {
+    j.end('ok');
+  }
+}
+
+function restoreAll(k: FakeKernel, j: Journal): number {
+  return undoRecords(new SysReader(k), j, j.pending(), undefined, () => undefined);
+}
+
+describe('apply', () => {
+  it('makes exactly the planned writes, journaling each one before it', async () => {
+    const k = fakeMachine();
+    const j = journalIn();
+    const { plan, applied } = await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 1n << 30n, driver: 'vfio-pci' }, { vf: 2, driver: 'vfio-pci' }] }] }));
+    expect(applied).toBe(plan.steps.length);
+    expect(k.writes).toEqual(plan.steps.map(stepWrite));
+    const lines = readFileSync(j.file!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: string; before?: string });
+    expect(lines.map((l) => l.t)).toEqual(['journal', 'begin', ...plan.steps.map(() => 'write'), 'end']);
+    const befores = (lines.filter((l) => l.t === 'write') as { before: string }[]).map((l) => l.before);
+    expect(befores).toEqual(['1', '0', '1073741824', '', '', '', '']);
+    expect(k.devs.get('0000:03:00.1')!.driver).toBe('vfio-pci');
+    expect(k.devs.get('0000:03:00.2')!.driver).toBe('vfio-pci');
+    expect(k.pfs.get(PF)!.quotas[0]).toBe(1n << 30n);
+  });
+
+  it('restore after a normal run puts every attribute back, and a second restore has nothing to do', async () => {
+    const k = fakeMachine();
+    const before = k.snapshot();
+    const j = journalIn();
+    await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 3, vfs: [{ vf: 1, vram: 4n << 30n, driver: 'vfio-pci' }, { vf: 3, driver: 'vfio-pci' }] }] }));
+    expect(k.snapshot()).not.toBe(before);
+    j.begin('restore');
+    restoreAll(k, j);
+    j.end('ok');
+    expect(k.snapshot()).toBe(before);
+    expect(j.pending()).toEqual([]);
+    expect(j.dropIfSettled()).toBe(true);
+  });
+
+  it('restores a VF that was bound to xe back to xe (override restored before the rebind)', async () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    k.writeFile(dev('0000:03:00.1', 'driver_override'), 'xe\n');
+    const before = k.snapshot();
+    k.writes.length = 0;
+    const j = journalIn();
+    await run(k, j, (ctx) => planBind(ctx, '0000:03:00.1', 'vfio-pci'));
+    expect(k.devs.get('0000:03:00.1')!.driver).toBe('vfio-pci');
+    restoreAll(k, j);
+    expect(k.snapshot()).toBe(before);
+  });
+
+  it('a second run of the same command changes nothing', async () => {
+    const k = fakeMachine();
+    const j = journalIn();
+    await run(k, j, (ctx) => planVfsEnable(ctx, PF, '2'));
+    const n = k.writes.length;
+    const again = await run(k, j, (ctx) => planVfsEnable(ctx, PF, '2'));
+    expect(again.applied).toBe(0);
+    expect(k.writes.length).toBe(n);
+  });
+
+  it('fails when the kernel clamps a write, and rolls the command back', async () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    const before = k.snapshot();
+    const quota = dev(PF, 'sriov_admin/vf2/profile/vram_quota');
+    let once = true;
+    k.clamp.set(quota, (v) => (once ? ((once = false), String(512n << 20n)) : v));
+    const j = journalIn();
+    const err = await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 2n << 30n }, { vf: 2, vram: 2n << 30n }] }] })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyFailed);
+    expect((err as ApplyFailed).rolledBack).toBe(true);
+    expect((err as Error).message).toMatch(/step 2 of 2 .* failed: the kernel did not take .* reads '536870912', expected '2147483648' \(clamped, rounded or ignored\); rolled back with 2 writes/);
+    expect(k.snapshot()).toBe(before);
+    expect(j.pending()).toEqual([]);
+  });
+
+  it('fails when the kernel ignores a write (driver_override that does not stick)', async () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '1\n');
+    k.ignore.add(dev('0000:03:00.1', 'driver_override'));
+    const j = journalIn();
+    const err = await run(k, j, (ctx) => planBind(ctx, '0000:03:00.1', 'vfio-pci')).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/driver_override reads \(null\), expected 'vfio-pci'/);
+    expect((err as Error).message).toMatch(/nothing was changed/);
+  });
+
+  it("reports a write's errno and rolls back what came before it", async () => {
+    const k = fakeMachine();
+    const before = k.snapshot();
+    k.failWrite = { nth: 2, code: 'ENOMEM' };
+    const j = journalIn();
+    const err = await run(k, j, (ctx) => planVfsEnable(ctx, PF, '4')).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/step 2 of 2 \(echo 4 > .*sriov_numvfs\) failed: ENOMEM.*; rolled back with 1 write$/);
+    expect(k.snapshot()).toBe(before);
+  });
+
+  it('refuses to write when the machine changed since the plan was made', async () => {
+    const k = fakeMachine();
+    const plan = planVfsEnable(contextOf(k), PF, '2');
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writes.length = 0;
+    const j = journalIn();
+    j.begin('test');
+    const err = await applyPlan(k, plan, j, quiet).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/sriov_drivers_autoprobe is '0', not '1' as planned: the machine changed/);
+    expect(k.writes).toEqual([]);
+  });
+
+  it('stops between two writes on SIGINT and leaves the journal for restore', async () => {
+    const k = fakeMachine();
+    const before = k.snapshot();
+    const j = journalIn();
+    const plan = planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, driver: 'vfio-pci' }] }] });
+    j.begin('test');
+    let seen = 0;
+    const err = await applyPlan(k, plan, j, {
+      hooks: { afterWrite: () => void (++seen === 2 && process.kill(process.pid, 'SIGINT')) },
+      out: { step: () => undefined },
+    }).catch((e: unknown) => e);
+    j.end('interrupted');
+    expect(err).toBeInstanceOf(Interrupted);
+    expect((err as Interrupted).done).toBe(2);
+    expect((err as Interrupted).message).toBe(`interrupted by SIGINT after 2 of ${plan.steps.length} writes`);
+    expect(k.writes.length).toBe(2);
+    expect(j.pending().length).toBe(k.writes.length);
+    restoreAll(k, j);
+    expect(k.snapshot()).toBe(before);
+  });
+});
+
+describe('restore', () => {
+  it('skips records whose target already holds what they replaced (a kill before the write)', async () => {
+    const k = fakeMachine();
+    const before = k.snapshot();
+    const j = journalIn();
+    const plan = planVfsEnable(contextOf(k), PF, '2');
+    j.begin('test');
+    // Journal both entries, make only the first write: what a kill between entry 2 and its write leaves.
+    j.recordWrite(plan.steps[0]!, '1');
+    k.writeFile(stepWrite(plan.steps[0]!).path, stepWrite(plan.steps[0]!).data);
+    j.recordWrite(plan.steps[1]!, '0');
+    const writes = restoreAll(k, j);
+    expect(writes).toBe(1);
+    expect(k.snapshot()).toBe(before);
+  });
+
+  it('--dry-run predicts the writes restore then makes', async () => {
+    const k = fakeMachine();
+    const j = journalIn();
+    await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 2n << 30n, driver: 'vfio-pci' }] }] }));
+    const predicted = planRestore(k, j.pending(), 'x').steps.map(stepWrite);
+    k.writes.length = 0;
+    restoreAll(k, j);
+    expect(k.writes).toEqual(predicted);
+    expect(predicted.map((w) => formatStep({ op: 'set', path: w.path, kind: 'count', value: w.data.trim(), before: null, why: '' }))[0]).toBe(
+      'echo 0000:03:00.1 > /sys/bus/pci/drivers/vfio-pci/unbind',
+    );
+  });
+
+  it('says which record it could not undo, and leaves it pending', async () => {
+    const k = fakeMachine();
+    const j = journalIn();
+    await run(k, j, (ctx) => planProvision(ctx, PF, '1', 2n << 30n));
+    k.failWrite = { nth: k.writes.length + 1, code: 'EIO' };
+    expect(() => restoreAll(k, j)).toThrow(/EIO/);
+    expect(j.pending().length).toBe(1);
+    expect((j.pending()[0] as WriteRecord).step.op).toBe('set');
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { BringupError, InputError } from '../../src/host/errors.js';
+import { formatStep, stepWrite } from '../../src/host/plan.js';
+import { NotAvailable, planBind, planProvision, planSetup, planUnbind, planVfsDisable, planVfsEnable } from '../../src/host/planner.js';
+import { contextOf, fakeMachine, IGB_PF, XE_PF } from './helpers.js';
+
+const PF = '0000:03:00.0';
+const dev = (bdf: string, attr: string) => `/sys/bus/pci/devices/${bdf}/${attr}`;
+
+describe('plans', () => {
+  it('turns autoprobe off before writing sriov_numvfs (anchors "Pitfalls")', () => {
+    const k = fakeMachine();
+    const plan = planVfsEnable(contextOf(k), '03:00.0', '2');
+    expect(plan.steps.map(formatStep)).toEqual([`echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`, `echo 2 > ${dev(PF, 'sriov_numvfs')}`]);
+    expect(stepWrite(plan.steps[1]!)).toEqual({ path: dev(PF, 'sriov_numvfs'), data: '2\n' });
+  });
+
+  it('goes through 0 to change a count, releasing each VF first so the journal holds it', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // autoprobe on: xe binds both VFs
+    k.writeFile(dev('0000:03:00.1', 'driver_override'), 'xe\n');
+    const lines = planVfsEnable(contextOf(k), PF, '4').steps.map(formatStep);
+    expect(lines).toEqual([
+      'echo 0000:03:00.1 > /sys/bus/pci/drivers/xe/unbind',
+      `echo > ${dev('0000:03:00.1', 'driver_override')}`,
+      `echo 0 > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`,
+      'echo 0000:03:00.2 > /sys/bus/pci/drivers/xe/unbind',
+      `echo 0 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`,
+      `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
+      `echo 0 > ${dev(PF, 'sriov_numvfs')}`,
+      `echo 4 > ${dev(PF, 'sriov_numvfs')}`,
+    ]);
+  });
+
+  it('is empty when the machine already is as asked (idempotence)', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '3\n');
+    expect(planVfsEnable(contextOf(k), PF, '3').steps).toEqual([]);
+    expect(planVfsDisable(contextOf(fakeMachine()), PF).steps).toEqual([]);
+    k.writeFile(dev('0000:03:00.2', 'driver_override'), 'vfio-pci\n');
+    k.writeFile('/sys/bus/pci/drivers_probe', '0000:03:00.2\n');
+    expect(planBind(contextOf(k), '0000:03:00.2', 'vfio-pci').steps).toEqual([]);
+    expect(planProvision(contextOf(k), PF, '1', 1n << 30n).steps).toEqual([]);
+    expect(planUnbind(contextOf(k), '0000:03:00.1').steps).toEqual([]);
+  });
+
+  it('binds by override then drivers_probe of exactly that VF', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // bound to xe by autoprobe
+    const lines = planBind(contextOf(k), '0000:03:00.2', 'vfio-pci').steps.map(formatStep);
+    expect(lines).toEqual([
+      'echo 0000:03:00.2 > /sys/bus/pci/drivers/xe/unbind',
+      `echo vfio-pci > ${dev('0000:03:00.2', 'driver_override')}`,
+      'echo 0000:03:00.2 > /sys/bus/pci/drivers_probe',
+    ]);
+    expect(planUnbind(contextOf(k), '0000:03:00.2').steps.map(formatStep)).toEqual(['echo 0000:03:00.2 > /sys/bus/pci/drivers/xe/unbind']);
+  });
+
+  it('rejects bad input before planning a single write', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    const ctx = contextOf(k);
+    expect(() => planVfsEnable(ctx, '0000:09:00.0', '2')).toThrow(new InputError('no PCI device 0000:09:00.0 on this machine (see `iovh topology`)'));
+    expect(() => planVfsEnable(ctx, '0000:03:00.1', '2')).toThrow(/0000:03:00.1 is VF 1 of 0000:03:00.0; this command takes a PF/);
+    expect(() => planVfsEnable(ctx, '0000:00:02.0', '2')).toThrow(/not an SR-IOV PF/);
+    expect(() => planVfsEnable(ctx, PF, '9')).toThrow(/9 VFs exceeds sriov_totalvfs of 0000:03:00.0 \(8\)/);
+    expect(() => planVfsEnable(ctx, PF, 'two')).toThrow(InputError);
+    expect(() => planVfsEnable(ctx, PF, '0')).toThrow(/vfs disable/);
+    expect(() => planBind(ctx, PF, 'vfio-pci')).toThrow(/is a PF; this command takes a VF \(its VFs start at 0000:03:00.1\)/);
+    expect(() => planProvision(ctx, PF, '9', 1n << 30n)).toThrow(/VF 9 does not exist/);
+    expect(() => planProvision(ctx, PF, '1', (1n << 30n) + 4096n)).toThrow(/not a multiple of 2 MiB/);
+    expect(() => planBind(ctx, '0000:03:00.1', 'nosuchdrv')).toThrow(BringupError);
+    expect(() => planBind(ctx, '0000:03:00.1', 'vfio pci')).toThrow(InputError);
+  });
+
+  it('answers "not available" for provisioning on a PF that is not xe', () => {
+    const ctx = contextOf(fakeMachine());
+    expect(() => planProvision(ctx, IGB_PF.bdf, '1', 1n << 30n)).toThrow(NotAvailable);
+    expect(() => planProvision(ctx, IGB_PF.bdf, '1', 1n << 30n)).toThrow(/driver igb; VRAM provisioning is an xe PF feature/);
+  });
+
+  it('refuses vfio-pci for a VF without an IOMMU group, and VFs of a PF without a driver', () => {
+    const k = fakeMachine([{ ...XE_PF, iommuGroup: null }]);
+    k.writeFile(dev(PF, 'sriov_numvfs'), '1\n');
+    expect(() => planBind(contextOf(k), '0000:03:00.1', 'vfio-pci')).toThrow(/no IOMMU group/);
+    const k2 = fakeMachine([{ ...XE_PF, driver: null }]);
+    expect(() => planVfsEnable(contextOf(k2), PF, '1')).toThrow(/has no driver bound/);
+  });
+
+  it('plans a whole setup against the predicted state: VFs that do not exist yet get bound', () => {
+    const k = fakeMachine();
+    const plan = planSetup(contextOf(k), {
+      pfs: [
+        {
+          pf: PF,
+          numvfs: 2,
+          vfs: [
+            { vf: 1, vram: 1n << 30n, driver: 'vfio-pci' },
+            { vf: 2, vram: 2n << 30n },
+          ],
+        },
+      ],
+    });
+    expect(plan.steps.map(formatStep)).toEqual([
+      `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
+      `echo 2 > ${dev(PF, 'sriov_numvfs')}`,
+      `echo 1073741824 > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`,
+      `echo 2147483648 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`,
+      `echo vfio-pci > ${dev('0000:03:00.1', 'driver_override')}`,
+      'echo 0000:03:00.1 > /sys/bus/pci/drivers_probe',
+    ]);
+    expect(() => planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 3, driver: 'vfio-pci' }] }] }, 'p.json')).toThrow(
+      'p.json: pfs[0].vfs[0].vf: VF 3 does not exist with 2 VFs on 0000:03:00.0',
+    );
+    expect(() => planSetup(contextOf(k), { pfs: [{ pf: '0000:03:00.1', vfs: [] }] }, 'p.json')).toThrow(/^p.json: pfs\[0\].pf: no PCI device/);
+    expect(() => planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 99, vfs: [] }] }, 'p.json')).toThrow(/^p.json: pfs\[0\].numvfs: 99 VFs exceeds/);
+  });
+});
