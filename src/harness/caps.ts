@@ -1,0 +1,298 @@
+// The capability probe (`caps/kernel`, always run first): what this kernel and
+// machine offer, each with one line saying how to get it when it is missing,
+// so every later skip cites a capability and its fix (STYLE.md: "skips say how
+// to enable"). Reads sysfs/procfs/debugfs/tracefs; opens the VF through VFIO
+// only for the DMA_BUF feature PROBE (kernel-abi §3.1), and closes it again.
+
+import type { Backend } from '../backend/types.js';
+import { openVfioDevice, VfioContainer } from '../kernel/vfio.js';
+import { listDrmNodes, findRenderNodes, DrmDevice } from '../kernel/drm.js';
+import { VFIO } from '../kernel/uapi.js';
+import { isErrno } from '../kernel/errors.js';
+import type { Json, JsonObject } from '../report/model.js';
+import { scanSymbols, type SymbolScan } from './symbols.js';
+import { chooseTarget, discoverPfs, lmemBar, TargetError, type PfInfo, type Target } from './target.js';
+import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
+
+export interface Capability {
+  ok: boolean;
+  /** What was found, or why it is missing. */
+  detail: string;
+  /** How to get it when missing. */
+  enable: string | null;
+}
+
+export type CapabilityName =
+  | 'target'
+  | 'dmaBufExport'
+  | 'lmemBar'
+  | 'interconnect'
+  | 'sgProbes'
+  | 'provisioning'
+  | 'iommu'
+  | 'tracefs'
+  | 'kmemleak'
+  | 'kmsg'
+  | 'bufinfo'
+  | 'xe'
+  | 'vgem'
+  | 'udmabuf';
+
+export interface Capabilities {
+  release: string | null;
+  version: string | null;
+  cmdline: string | null;
+  caps: Record<CapabilityName, Capability>;
+  target: Target | null;
+  pfs: PfInfo[];
+  symbols: SymbolScan;
+  tracefsRoot: string | null;
+  xeNode: string | null;
+  vgemNode: string | null;
+  /** The IOMMU mode in words: `vfio group, TYPE1v2`, `iommufd (cdev)`, `noiommu`, `none`. */
+  iommuMode: string;
+}
+
+function have(detail: string): Capability {
+  return { ok: true, detail, enable: null };
+}
+
+function lack(detail: string, enable: string): Capability {
+  return { ok: false, detail, enable };
+}
+
+function readText(backend: Backend, path: string): string | null {
+  try {
+    return backend.fs.readText(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+const TRACEFS_ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+function probeTracefs(backend: Backend): { cap: Capability; root: string | null } {
+  const root = TRACEFS_ROOTS.find((r) => backend.fs.exists(`${r}/kprobe_events`)) ?? null;
+  if (!root) {
+    const mounted = TRACEFS_ROOTS.find((r) => backend.fs.exists(`${r}/trace`));
+    return mounted
+      ? { cap: lack(`${mounted} has no kprobe_events`, 'boot a kernel with CONFIG_KPROBE_EVENTS=y'), root: null }
+      : { cap: lack('tracefs is not mounted', 'mount -t tracefs nodev /sys/kernel/tracing (kernel needs CONFIG_FTRACE, CONFIG_KPROBE_EVENTS)'), root: null };
+  }
+  if (!backend.fs.exists(`${root}/instances`)) {
+    return { cap: lack(`${root} has no instances/ directory`, 'use a kernel with ftrace instances (any kernel since 3.10)'), root: null };
+  }
+  return { cap: have(`kprobe events at ${root}`), root };
+}
+
+function probeIommu(backend: Backend, target: Target | null): { cap: Capability; mode: string } {
+  let groups = 0;
+  try {
+    groups = backend.fs.readdir('/sys/kernel/iommu_groups').length;
+  } catch {
+    groups = 0;
+  }
+  const noiommu = readText(backend, '/sys/module/vfio/parameters/enable_unsafe_noiommu_mode');
+  const iommufd = backend.fs.exists('/dev/iommu');
+  const hasVfio = backend.fs.exists('/dev/vfio/vfio');
+  if (!hasVfio && !iommufd) {
+    return { cap: lack('no /dev/vfio/vfio and no /dev/iommu', 'modprobe vfio-pci (and boot with intel_iommu=on or an IOMMU enabled)'), mode: 'none' };
+  }
+  let container = '';
+  if (hasVfio) {
+    try {
+      const c = VfioContainer.open(backend);
+      try {
+        const types = [
+          c.checkExtension(VFIO.TYPE1v2_IOMMU) > 0 ? 'TYPE1v2' : null,
+          c.checkExtension(VFIO.TYPE1_IOMMU) > 0 ? 'TYPE1' : null,
+          c.checkExtension(VFIO.NOIOMMU_IOMMU) > 0 ? 'NOIOMMU' : null,
+        ].filter((t): t is string => t !== null);
+        container = types.length > 0 ? types.join('/') : 'no IOMMU type';
+      } finally {
+        c.close();
+      }
+    } catch (e) {
+      container = `container unusable (${codeOf(e)})`;
+    }
+  }
+  const cdev = target ? backend.fs.exists(`/sys/bus/pci/devices/${target.vf.bdf}/vfio-dev`) && iommufd : false;
+  const mode = cdev ? 'iommufd (cdev)' : noiommu === 'Y' && groups === 0 ? 'noiommu' : hasVfio ? `vfio group, ${container}` : 'iommufd (cdev)';
+  if (groups === 0 && noiommu !== 'Y') {
+    return { cap: lack(`no IOMMU groups (${mode})`, 'enable the IOMMU: boot with intel_iommu=on (or the platform equivalent)'), mode };
+  }
+  return { cap: have(`${mode}, ${groups} IOMMU groups`), mode };
+}
+
+function probeDmaBuf(backend: Backend, target: Target | null): Capability {
+  if (!target) return lack('no VF on vfio-pci to probe', 'bind a VF to vfio-pci (iovh bind <VF> vfio-pci)');
+  let device;
+  try {
+    device = openVfioDevice(backend, target.vf.bdf);
+  } catch (e) {
+    return lack(`cannot open VF ${target.vf.bdf} through VFIO: ${e instanceof Error ? e.message : String(e)}`, 'make sure no other process (a VMM) holds the VF, and run as root');
+  }
+  try {
+    const probe = device.probeFeature(VFIO.FEATURE_DMA_BUF);
+    if (probe.supported) return have(`VFIO_DEVICE_FEATURE PROBE|GET|DMA_BUF on ${target.vf.bdf} returned 0`);
+    const why = isErrno(probe.error, 'EOPNOTSUPP')
+      ? 'the VF driver does not export dma-bufs (EOPNOTSUPP: xe-vfio-pci and other variant drivers do not, kernel-abi §3.3)'
+      : 'the kernel does not know VFIO_DEVICE_FEATURE_DMA_BUF (ENOTTY: built without CONFIG_VFIO_PCI_DMABUF, or older than 6.19)';
+    return lack(why, isErrno(probe.error, 'EOPNOTSUPP') ? `bind ${target.vf.bdf} to plain vfio-pci` : 'boot Linux 6.19+ with CONFIG_VFIO_PCI_DMABUF=y (needs PCI_P2PDMA)');
+  } catch (e) {
+    return lack(`PROBE failed: ${e instanceof Error ? e.message : String(e)}`, 'check dmesg for vfio-pci errors');
+  } finally {
+    device.close();
+  }
+}
+
+function probeXe(backend: Backend, target: Target | null): { cap: Capability; node: string | null } {
+  if (!target) return { cap: lack('no PF under test', 'bring up an xe PF with VFs'), node: null };
+  if (target.pf.driver !== 'xe') {
+    return { cap: lack(`PF ${target.pf.bdf} is driven by ${target.pf.driver ?? 'no driver'}, not xe`, 'run on an Intel GPU PF bound to xe (BMG, ATS-M, ...)'), node: null };
+  }
+  const node = listDrmNodes(backend).find((n) => n.kind === 'render' && n.bdf === target.pf.bdf);
+  if (!node) return { cap: lack(`no DRM render node for ${target.pf.bdf}`, 'check that xe probed the PF (dmesg) and /dev/dri exists'), node: null };
+  try {
+    const drm = DrmDevice.open(backend, node.path);
+    try {
+      const name = drm.version().name;
+      if (name !== 'xe') return { cap: lack(`${node.path} is driven by ${name}`, 'run on an xe PF'), node: null };
+    } finally {
+      drm.close();
+    }
+  } catch (e) {
+    return { cap: lack(`cannot open ${node.path} (${codeOf(e)})`, 'run as root or join the render group'), node: null };
+  }
+  return { cap: have(`xe PF ${target.pf.bdf} at ${node.path}`), node: node.path };
+}
+
+function probeVgem(backend: Backend): { cap: Capability; node: string | null } {
+  try {
+    const nodes = findRenderNodes(backend, 'vgem');
+    if (nodes.length > 0) return { cap: have(`vgem at ${nodes[0]!.path}`), node: nodes[0]!.path };
+  } catch (e) {
+    return { cap: lack(`cannot list DRM render nodes (${codeOf(e)})`, 'run as root'), node: null };
+  }
+  return { cap: lack('no vgem render node', 'modprobe vgem (CONFIG_DRM_VGEM)'), node: null };
+}
+
+export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null }): Capabilities {
+  const fs = backend.fs;
+  const release = readText(backend, '/proc/sys/kernel/osrelease');
+  const version = readText(backend, '/proc/version');
+  const cmdline = readText(backend, '/proc/cmdline');
+  const pfs = discoverPfs(fs);
+  let target: Target | null = null;
+  let targetCap: Capability;
+  try {
+    target = chooseTarget(pfs, want);
+    targetCap = have(`PF ${target.pf.bdf} (${target.pf.driver ?? 'no driver'}), VF ${target.vf.bdf} on vfio-pci: ${target.why}`);
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    targetCap = lack(e.message, e.enable);
+  }
+  const symbols = scanSymbols(fs);
+  const interconnect: Capability = !symbols.readable
+    ? lack(symbols.why ?? '/proc/kallsyms unreadable', 'run as root (kernel.kptr_restrict hides nothing but names need /proc)')
+    : symbols.revision
+      ? have(`interconnect series ${symbols.revision.name}: ${symbols.revision.markers.join(', ')} present`)
+      : lack(
+          `no interconnect symbols in /proc/kallsyms (${symbols.rows.map((r) => `${r.name}: ${r.missing.join(', ')} missing`).join('; ')})`,
+          'boot a kernel with the dma-buf interconnect series ("dma-buf: Add support for mapping dmabufs via interconnects")',
+        );
+  const sgProbes: Capability =
+    symbols.sg.missing.length === 0 ? have(`${symbols.sg.present.join(', ')} present`) : lack(`${symbols.sg.missing.join(', ')} missing from /proc/kallsyms`, 'boot Linux 6.19+ with vfio dma-buf export');
+  const provIface = target?.pf.provisioning ?? null;
+  const provisioning: Capability = provIface
+    ? have(`${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'}`)
+    : lack(target ? `no VRAM provisioning interface on ${target.pf.bdf}` : 'no PF', 'use an xe PF on a dGPU (sysfs sriov_admin needs Linux 7.0+; debugfs needs CONFIG_DEBUG_FS)');
+  const lmem = target ? lmemBar(target.vf) : null;
+  const lmemCap: Capability = lmem
+    ? have(`VF ${target!.vf.bdf} BAR 2: 0x${lmem.start.toString(16)}, ${lmem.size} bytes`)
+    : lack(target ? `VF ${target.vf.bdf} has no memory BAR 2 (not an xe VF with LMEM)` : 'no VF', 'run on an xe PF whose VFs have an LMEM BAR (discrete GPU)');
+  const iommu = probeIommu(backend, target);
+  const tracefs = probeTracefs(backend);
+  const kmsg = KmsgMonitor.open(fs);
+  const kmemleak: Capability = fs.exists(KMEMLEAK)
+    ? have(KMEMLEAK)
+    : lack(`no ${KMEMLEAK}`, 'boot a kernel with CONFIG_DEBUG_KMEMLEAK=y and kmemleak=on, with debugfs mounted');
+  const bufinfo: Capability = fs.exists(BUFINFO) ? have(BUFINFO) : lack(`no ${BUFINFO}`, 'mount debugfs (mount -t debugfs none /sys/kernel/debug), CONFIG_DEBUG_FS=y');
+  const xe = probeXe(backend, target);
+  const vgem = probeVgem(backend);
+  const udmabuf: Capability = fs.exists('/dev/udmabuf') ? have('/dev/udmabuf') : lack('no /dev/udmabuf', 'modprobe udmabuf (CONFIG_UDMABUF)');
+  return {
+    release,
+    version,
+    cmdline,
+    caps: {
+      target: targetCap,
+      dmaBufExport: probeDmaBuf(backend, target),
+      lmemBar: lmemCap,
+      interconnect,
+      sgProbes,
+      provisioning,
+      iommu: iommu.cap,
+      tracefs: tracefs.cap,
+      kmemleak,
+      kmsg: kmsg.available ? have('/dev/kmsg') : lack(kmsg.why ?? '/dev/kmsg unreadable', 'run as root'),
+      bufinfo,
+      xe: xe.cap,
+      vgem: vgem.cap,
+      udmabuf,
+    },
+    target,
+    pfs,
+    symbols,
+    tracefsRoot: tracefs.root,
+    xeNode: xe.node,
+    vgemNode: vgem.node,
+    iommuMode: iommu.mode,
+  };
+}
+
+/** The capabilities as JSON for the report. */
+export function capabilitiesJson(c: Capabilities): JsonObject {
+  const caps: { [k: string]: Json } = {};
+  for (const [name, cap] of Object.entries(c.caps)) caps[name] = { ok: cap.ok, detail: cap.detail, enable: cap.enable };
+  return {
+    release: c.release,
+    version: c.version,
+    cmdline: c.cmdline,
+    iommuMode: c.iommuMode,
+    interconnectRevision: c.symbols.revision?.name ?? null,
+    symbolRows: c.symbols.rows.map((r) => ({ revision: r.name, present: r.present, missing: r.missing })),
+    tracefs: c.tracefsRoot,
+    xeNode: c.xeNode,
+    vgemNode: c.vgemNode,
+    caps,
+  };
+}
+
+/** The topology as JSON for the report. */
+export function topologyJson(c: Capabilities): JsonObject {
+  return {
+    target: c.target ? { pf: c.target.pf.bdf, vf: c.target.vf.bdf, vfioVfs: c.target.vfioVfs.map((v) => v.bdf), why: c.target.why } : null,
+    pfs: c.pfs.map((pf) => ({
+      bdf: pf.bdf,
+      driver: pf.driver,
+      device: pf.vendor !== null && pf.device !== null ? `${pf.vendor.toString(16).padStart(4, '0')}:${pf.device.toString(16).padStart(4, '0')}` : null,
+      totalVfs: pf.totalVfs,
+      numVfs: pf.numVfs,
+      offset: pf.offset,
+      stride: pf.stride,
+      provisioning: pf.provisioning,
+      vfs: pf.vfs.map((vf) => {
+        const bar2 = lmemBar(vf);
+        return {
+          bdf: vf.bdf,
+          index: vf.index,
+          driver: vf.driver,
+          iommuGroup: vf.iommuGroup,
+          bar2: bar2 ? { start: `0x${bar2.start.toString(16)}`, size: `0x${bar2.size.toString(16)}` } : null,
+          quota: vf.quota === null ? null : `0x${vf.quota.toString(16)}`,
+        };
+      }),
+    })),
+  };
+}

@@ -1,0 +1,118 @@
+// The ScenarioContext the runner hands to each scenario: evidence, checks,
+// quirk findings, the cleanup stack, and the stop signal.
+
+import type { Backend } from '../backend/types.js';
+import type { Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
+import { QUIRKS, type QuirkName } from './quirks.js';
+import { ScenarioStopped, SkipScenario, type ScenarioContext } from './scenario.js';
+import type { Capabilities } from './caps.js';
+import type { Target } from './target.js';
+import type { Timing } from './timing.js';
+import type { KmsgMonitor, KmsgRecord } from './monitors.js';
+
+/** How bad each path is, for scenarios with several imports: the worst one is the scenario's path. */
+const PATH_RANK: Record<PathClass, number> = { iov: 0, p2p: 1, refused: 2, unknown: 3, untranslated: 4 };
+
+export interface Cleanup {
+  label: string;
+  fn: () => void | Promise<void>;
+}
+
+export class Context implements ScenarioContext {
+  readonly evidence: JsonObject = {};
+  readonly failures: string[] = [];
+  readonly quirks: QuirkFinding[] = [];
+  readonly notes: string[] = [];
+  path: PathClass | null = null;
+  private readonly cleanups: Cleanup[] = [];
+  private readonly controller = new AbortController();
+
+  constructor(
+    readonly backend: Backend,
+    readonly caps: Capabilities,
+    readonly target: Target | null,
+    readonly timing: Timing,
+    private readonly kmsg: KmsgMonitor,
+    private readonly kmsgStart: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The runner stops waiting (timeout, interrupt). */
+  stop(reason: string): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new ScenarioStopped(reason));
+  }
+
+  abortIfStopped(): void {
+    if (this.controller.signal.aborted) throw this.controller.signal.reason instanceof Error ? this.controller.signal.reason : new ScenarioStopped('stopped');
+  }
+
+  defer(label: string, fn: () => void | Promise<void>): void {
+    this.cleanups.push({ label, fn });
+  }
+
+  /** Take the registered cleanups, newest first, leaving the stack empty (late registrations start a new stack). */
+  takeCleanups(): Cleanup[] {
+    return this.cleanups.splice(0, this.cleanups.length).reverse();
+  }
+
+  record(key: string, value: Json): void {
+    this.evidence[key] = value;
+  }
+
+  append(key: string, value: Json): void {
+    const list = this.evidence[key];
+    if (Array.isArray(list)) list.push(value);
+    else this.evidence[key] = [value];
+  }
+
+  check(ok: boolean, message: string): boolean {
+    if (!ok) this.failures.push(message);
+    return ok;
+  }
+
+  fail(message: string): void {
+    this.failures.push(message);
+  }
+
+  quirk(id: QuirkName, evidence: string): void {
+    const q = QUIRKS[id];
+    if (this.quirks.some((f) => f.id === id)) return;
+    this.quirks.push({ id, number: q.number, title: q.title, evidence });
+    this.failures.push(`${q.source} (${q.title}): ${evidence}`);
+  }
+
+  note(message: string): void {
+    this.notes.push(message);
+  }
+
+  skip(capability: string, why: string, enable: string): never {
+    throw new SkipScenario(capability, why, enable);
+  }
+
+  setPath(path: PathClass): void {
+    if (this.path === null || PATH_RANK[path] > PATH_RANK[this.path]) this.path = path;
+  }
+
+  kmsgSinceStart(): KmsgRecord[] {
+    return this.kmsg.since(this.kmsgStart);
+  }
+
+  sleep(ms: number): Promise<void> {
+    const signal = this.controller.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,212 @@
+// Kernel monitors around each scenario (../shared/DESIGN.md, "cleanliness"):
+// the kernel log (/dev/kmsg), the taint mask, kmemleak, our own fds
+// (/proc/self/fd) and the dma-buf objects in debugfs bufinfo. Each reads
+// through FileOps only, so it runs the same on a real kernel and on the mock.
+// What cannot be read (no debugfs, /dev/kmsg restricted) is reported as
+// unavailable with the reason, never as clean.
+
+import type { FileOps } from '../backend/types.js';
+import { parseBufinfo, type BufinfoObject } from '../kernel/bufinfo.js';
+import { errnoName } from '../kernel/errors.js';
+
+// ------------------------------------------------------------------ kmsg
+
+export interface KmsgRecord {
+  level: number;
+  seq: number;
+  usec: number;
+  text: string;
+}
+
+/**
+ * One /dev/kmsg record: `prio,seq,usec,flags[,...];text`, then optional
+ * ` KEY=value` dictionary lines (Documentation/ABI/testing/dev-kmsg). The
+ * level is prio & 7; the text keeps the kernel's \xNN escapes.
+ */
+export function parseKmsgRecord(record: string): KmsgRecord | null {
+  const semi = record.indexOf(';');
+  if (semi < 0) return null;
+  const head = record.slice(0, semi).split(',');
+  if (head.length < 3) return null;
+  const prio = Number(head[0]);
+  const seq = Number(head[1]);
+  const usec = Number(head[2]);
+  if (!Number.isInteger(prio) || !Number.isInteger(seq) || !Number.isFinite(usec)) return null;
+  const text = record.slice(semi + 1).split('\n')[0]!;
+  return { level: prio & 7, seq, usec, text };
+}
+
+/** Lines that mean the kernel crashed (arch/x86/mm/fault.c, kernel/panic.c, mm/kasan/report.c). */
+const CRASH = /\bOops\b|BUG: unable to handle|BUG: kernel NULL pointer|kernel BUG at|general protection fault|Kernel panic|BUG: KASAN/;
+/** Lines that mean it complained (WARN_ON, hung task, UBSAN, refcount and list debugging, kmemleak). */
+const COMPLAINT = /WARNING:|\bBUG: |INFO: task .* blocked for more than|UBSAN:|refcount_t:|list_(add|del) corruption|kmemleak: \d+ new suspected/;
+
+export function isCrashLine(text: string): boolean {
+  return CRASH.test(text);
+}
+
+export function isComplaintLine(text: string): boolean {
+  return CRASH.test(text) || COMPLAINT.test(text);
+}
+
+export function formatKmsg(r: KmsgRecord): string {
+  return `[${(r.usec / 1e6).toFixed(6).padStart(13)}] ${r.text}`;
+}
+
+export class KmsgMonitor {
+  private constructor(
+    private readonly fs: FileOps,
+    readonly available: boolean,
+    readonly why: string | null,
+  ) {}
+
+  static open(fs: FileOps): KmsgMonitor {
+    try {
+      fs.readRecords('/dev/kmsg');
+      return new KmsgMonitor(fs, true, null);
+    } catch (e) {
+      return new KmsgMonitor(fs, false, `/dev/kmsg unreadable (${codeOf(e)}): run as root or set kernel.dmesg_restrict=0`);
+    }
+  }
+
+  /** Every record still in the ring buffer, parsed. */
+  records(): KmsgRecord[] {
+    if (!this.available) return [];
+    const out: KmsgRecord[] = [];
+    for (const raw of this.fs.readRecords('/dev/kmsg')) {
+      const r = parseKmsgRecord(raw);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** The sequence number of the newest record (-1 when empty): later records are "new". */
+  position(): number {
+    const all = this.records();
+    return all.length > 0 ? all[all.length - 1]!.seq : -1;
+  }
+
+  since(seq: number): KmsgRecord[] {
+    return this.records().filter((r) => r.seq > seq);
+  }
+}
+
+// ------------------------------------------------------------------ taint
+
+/** /proc/sys/kernel/tainted bits, in order (kernel/panic.c taint_flags; Documentation/admin-guide/tainted-kernels.rst). */
+export const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
+/** Taints that mean the kernel died or memory is bad: D (oops), M (machine check), B (bad page). */
+export const CRASH_TAINTS = new Set(['D', 'M', 'B']);
+
+export function taintLetters(mask: number): string[] {
+  const out: string[] = [];
+  for (let bit = 0; bit < TAINT_LETTERS.length; bit++) if (mask & (1 << bit)) out.push(TAINT_LETTERS[bit]!);
+  return out;
+}
+
+export function readTaint(fs: FileOps): number | null {
+  try {
+    const n = Number(fs.readText('/proc/sys/kernel/tainted').trim());
+    return Number.isInteger(n) && n >= 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+// ------------------------------------------------------------------ kmemleak
+
+export const KMEMLEAK = '/sys/kernel/debug/kmemleak';
+
+/** Blocks of a kmemleak report: `unreferenced object 0x... (size N):` then indented lines (mm/kmemleak.c print_unreferenced). */
+export function parseKmemleak(report: string): string[][] {
+  const blocks: string[][] = [];
+  for (const line of report.split('\n')) {
+    if (line.startsWith('unreferenced object')) blocks.push([line]);
+    else if (blocks.length > 0 && line.trim() !== '') blocks[blocks.length - 1]!.push(line.trim());
+  }
+  return blocks;
+}
+
+export class KmemleakMonitor {
+  private constructor(
+    private readonly fs: FileOps,
+    readonly available: boolean,
+    readonly why: string | null,
+  ) {}
+
+  static open(fs: FileOps): KmemleakMonitor {
+    if (!fs.exists(KMEMLEAK)) {
+      return new KmemleakMonitor(fs, false, `no ${KMEMLEAK}: boot a kernel with CONFIG_DEBUG_KMEMLEAK (and kmemleak=on), with debugfs mounted`);
+    }
+    return new KmemleakMonitor(fs, true, null);
+  }
+
+  /**
+   * Start a window: scan, then `clear` marks every current suspect as
+   * reported, so the next report lists only objects leaked after this point
+   * (Documentation/dev-tools/kmemleak.rst).
+   */
+  begin(): void {
+    this.fs.writeFile(KMEMLEAK, 'scan');
+    this.fs.writeFile(KMEMLEAK, 'clear');
+  }
+
+  /** Scan and return the objects reported since begin(). */
+  end(): string[][] {
+    this.fs.writeFile(KMEMLEAK, 'scan');
+    return parseKmemleak(this.fs.readText(KMEMLEAK));
+  }
+}
+
+// ------------------------------------------------------------------ fds
+
+/** fd targets that are ours to account for: VFIO, DRM, dma-buf, udmabuf, iommufd, memfd, sync files. */
+const KERNEL_OBJECT_FD = /^(\/dev\/(vfio|dri|udmabuf|iommu)\b|anon_inode:\[?(dmabuf|vfio-device|drm_syncobj_file|sync_file|iommufd)\]?|\/dmabuf:|\/memfd:)/;
+
+export function isKernelObjectFd(target: string): boolean {
+  return KERNEL_OBJECT_FD.test(target);
+}
+
+/** Our open fds on kernel objects, as `fd -> target` (/proc/self/fd links). */
+export function openKernelFds(fs: FileOps): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of fs.readdir('/proc/self/fd')) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd)) continue;
+    let target: string;
+    try {
+      target = fs.readlink(`/proc/self/fd/${name}`);
+    } catch {
+      // Closed between readdir and readlink (the listing fd itself, natively): not ours.
+      continue;
+    }
+    if (isKernelObjectFd(target)) out.set(fd, target);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ bufinfo
+
+export const BUFINFO = '/sys/kernel/debug/dma_buf/bufinfo';
+
+export function readBufinfo(fs: FileOps): Map<number, BufinfoObject> | null {
+  try {
+    return new Map(parseBufinfo(fs.readText(BUFINFO)).objects.map((o) => [o.ino, o]));
+  } catch {
+    return null;
+  }
+}
+
+export function describeBuffer(o: BufinfoObject): string {
+  const attached = o.attached.length > 0 ? `, attached to ${o.attached.join(' ')}` : '';
+  return `ino ${o.ino} ${o.expName} ${o.size} bytes, ${o.count} refs${o.name ? ` '${o.name}'` : ''}${attached}`;
+}
+
+export function codeOf(e: unknown): string {
+  if (typeof e === 'object' && e !== null) {
+    const { code, errno } = e as { code?: unknown; errno?: unknown };
+    if (typeof code === 'string') return code;
+    if (typeof errno === 'number') return errnoName(errno);
+  }
+  return e instanceof Error ? e.message : String(e);
+}

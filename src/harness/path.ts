@@ -1,0 +1,81 @@
+// Path classification (../shared/DESIGN.md "Evidence and verdicts") from the
+// kprobe hits of one import's window (import, bind, first use) and from the
+// errno of each step:
+//
+//   refused       an errno at import, bind or exec
+//   p2p           the ordinary scatter-gather map ran (vfio_pci_dma_buf_map /
+//                 dma_buf_map_attachment), whether or not an interconnect was
+//                 negotiated first: a fallback is p2p, never iov
+//   iov           an interconnect was negotiated or its ranges handed over,
+//                 and the LMEM object lookup returned non-NULL (translated)
+//   untranslated  negotiated and mapped, but neither translated nor
+//                 scatter-gather mapped (rfc-model quirk 2)
+//   unknown       no probe that could tell fired, or none could be armed
+//
+// Data alone cannot tell iov from p2p (DESIGN.md); the trace can.
+
+import type { PathClass } from '../report/model.js';
+import type { ProbeKey } from './symbols.js';
+import { argValue, isErrValue, type TraceHit } from './tracefs.js';
+
+export interface PathInput {
+  /** The step that failed and its errno name, when one did. */
+  refused: { step: string; code: string } | null;
+  hits: readonly TraceHit[];
+  /** Probe keys that were armed for the window. */
+  armed: ReadonlySet<ProbeKey>;
+}
+
+export interface PathVerdict {
+  path: PathClass;
+  why: string;
+  negotiated: boolean;
+  mappedInterconnect: boolean;
+  sgMapped: boolean;
+  /** vfid arguments of the LMEM-object lookups (VF index + 1). */
+  lookupVfids: number[];
+  translated: boolean;
+}
+
+const DECIDING: ProbeKey[] = ['match', 'exporterMatch', 'mapInterconnect', 'exporterMapInterconnect', 'translateRet', 'exporterSgMap', 'sgMap'];
+
+function ret(h: TraceHit): bigint | null {
+  return argValue(h.args.ret);
+}
+
+export function classifyPath(input: PathInput): PathVerdict {
+  const { hits } = input;
+  const of = (key: ProbeKey): TraceHit[] => hits.filter((h) => h.key === key);
+  const negotiated = of('match').some((h) => ret(h) === 1n) || of('exporterMatch').some((h) => (ret(h) ?? 0n) !== 0n);
+  const mappedInterconnect =
+    of('mapInterconnect').some((h) => {
+      const v = ret(h);
+      return v !== null && v !== 0n && !isErrValue(v);
+    }) || of('exporterMapInterconnect').some((h) => ret(h) === 0n);
+  const sgMapped = of('exporterSgMap').length > 0 || of('sgMap').length > 0;
+  const lookupVfids = of('translate')
+    .map((h) => argValue(h.args.vfid))
+    .filter((v): v is bigint => v !== null)
+    .map((v) => Number(v));
+  const translated = of('translateRet').some((h) => {
+    const v = ret(h);
+    return v !== null && v !== 0n && !isErrValue(v);
+  });
+  const base = { negotiated, mappedInterconnect, sgMapped, lookupVfids, translated };
+  if (input.refused) return { ...base, path: 'refused', why: `${input.refused.step} failed with ${input.refused.code}` };
+  if (sgMapped) {
+    const via = of('exporterSgMap').length > 0 ? 'vfio_pci_dma_buf_map' : 'dma_buf_map_attachment';
+    const fell = negotiated || mappedInterconnect ? ' after an interconnect was negotiated: the IOV path fell back' : '';
+    return { ...base, path: 'p2p', why: `the ordinary scatter-gather map ran (${via})${fell}` };
+  }
+  if (translated && (negotiated || mappedInterconnect)) {
+    return { ...base, path: 'iov', why: `interconnect negotiated, ranges mapped and translated (LMEM object of vfid ${lookupVfids.join(', ') || '?'})` };
+  }
+  if (negotiated || mappedInterconnect) {
+    const lookup = lookupVfids.length > 0 ? `the LMEM-object lookup for vfid ${lookupVfids.join(', ')} returned NULL` : 'no LMEM-object lookup happened';
+    return { ...base, path: 'untranslated', why: `interconnect negotiated${mappedInterconnect ? ' and mapped' : ''}, but ${lookup} and no scatter-gather map ran` };
+  }
+  const armed = DECIDING.filter((k) => input.armed.has(k));
+  if (armed.length === 0) return { ...base, path: 'unknown', why: 'no probe that could tell the path could be armed' };
+  return { ...base, path: 'unknown', why: `none of the armed probes (${armed.join(', ')}) fired: the import was never mapped in the window` };
+}
