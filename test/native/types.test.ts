@@ -149,7 +149,7 @@ describe('argument checking', () => {
   }
 
   itNative('malformed bind ops and syncs are TypeErrors naming the field', (a) => {
-    const op = { obj: 1, patIndex: 2, objOffset: 0n, range: 4096n, addr: 0n, op: 0 };
+    const op = { obj: 1, patIndex: 2, objOffset: 0n, range: 4096n, addr: 0n, op: 0, flags: 0, prefetchMemRegionInstance: 0 };
     expect(() => a.xeVmBind(fd, 1, 0, [{ ...op, range: 4096 } as never], [])).toThrow(/binds\[0\]\.range must be a bigint/);
     expect(() => a.xeVmBind(fd, 1, 0, [op, { ...op, obj: 'x' } as never], [])).toThrow(/binds\[1\]\.obj must be a number/);
     expect(() => a.xeVmBind(fd, 1, 0, [op], [{ flags: 1 } as never])).toThrow(/syncs\[0\]\.type is required/);
