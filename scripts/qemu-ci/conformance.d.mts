@@ -1,0 +1,54 @@
+// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/**
+ * Compare per scenario. `rules` maps a scenario id to the kernel rule it
+ * exercises.
+ * @param {ScenarioResult[]} real
+ * @param {ScenarioResult[]} model
+ * @param {Record<string, string>} rules
+ * @returns {Comparison[]}
+ */
+export function compareResults(real: ScenarioResult[], model: ScenarioResult[], rules: Record<string, string>): Comparison[];
+/**
+ * One line per disagreement, naming the scenario and the rule to fix.
+ * @param {Comparison} c
+ */
+export function describeDisagreement(c: Comparison): string;
+/**
+ * Enable VFs on the mock's SR-IOV PF and bind VF 0 to vfio-pci, with the
+ * same sysfs writes the guest's /init makes (init.sh; kernel-abi §9).
+ * @param {import('../../src/backend/types.js').Backend} backend
+ */
+export function bringUpMock(backend: import("../../src/backend/types.js").Backend): {
+    pf: string;
+    vf: string;
+};
+/** Why the mock cannot be run from this checkout, or null when it can. */
+export function mockUnavailable(repo?: string): string | null;
+/**
+ * The scenarios on the mock.
+ * @param {{ repo?: string, profile?: string }} [o]
+ * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
+ */
+export function runOnMock(o?: {
+    repo?: string;
+    profile?: string;
+}): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
+export const GUEST_DIR: string;
+export const IGB_TOPOLOGY: import("url").URL;
+/** Variants whose device the igb-like topology models. */
+export const CONFORMANCE_DEVICE: "igb";
+export type ScenarioResult = {
+    id: string;
+    status: string;
+    path?: string | null;
+    errno?: string | null;
+    detail?: string;
+};
+export type Comparison = {
+    id: string;
+    agree: boolean;
+    real: ScenarioResult | null;
+    model: ScenarioResult | null;
+    diffs: string[];
+    rule: string;
+};

@@ -1,0 +1,7 @@
+// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/** Generate into a temporary folder; returns path -> text for DECLARED. */
+export function generate(): Map<string, string>;
+/** Paths (relative to the checkout) whose committed declaration differs from a fresh one. */
+export function stale(): string[];
+/** Modules with a committed declaration: every module the tests import. */
+export const DECLARED: string[];

@@ -1,0 +1,72 @@
+// @ts-check
+// The QEMU CI is plain JavaScript (it runs before anything is built, and the
+// guest has no TypeScript loader), typed with JSDoc and checked by
+// scripts/qemu-ci/tsconfig.json. The TypeScript tests import it through
+// .d.mts declarations generated from that JSDoc, committed next to each
+// module. `node scripts/qemu-ci/declarations.mjs` regenerates them;
+// `--check` fails when one is missing or stale (test/qemu/declarations.test.ts).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { repoRoot } from './paths.mjs';
+
+/** Modules with a committed declaration: every module the tests import. */
+export const DECLARED = [
+  'scripts/qemu-ci/apt.mjs',
+  'scripts/qemu-ci/boot.mjs',
+  'scripts/qemu-ci/conformance.mjs',
+  'scripts/qemu-ci/cpio.mjs',
+  'scripts/qemu-ci/declarations.mjs',
+  'scripts/qemu-ci/paths.mjs',
+  'scripts/qemu-ci/setup.mjs',
+  'scripts/qemu-ci/variants.mjs',
+  'scripts/qemu-ci/verdict.mjs',
+  'test/qemu/guest/scenarios.mjs',
+];
+
+const HEADER = '// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.\n';
+
+/** Generate into a temporary folder; returns path -> text for DECLARED. */
+export function generate() {
+  const out = mkdtempSync(join(tmpdir(), 'iovh-qemu-dts-'));
+  try {
+    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', join(repoRoot, 'scripts', 'qemu-ci', 'tsconfig.json'), '--noEmit', 'false', '--declaration',
+      '--emitDeclarationOnly', '--outDir', out, '--rootDir', repoRoot], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`tsc failed:\n${(r.stdout + r.stderr).trim()}`);
+    /** @type {Map<string, string>} */
+    const texts = new Map();
+    for (const mod of DECLARED) {
+      const dts = mod.replace(/\.mjs$/, '.d.mts');
+      const file = join(out, dts);
+      if (!existsSync(file)) throw new Error(`tsc wrote no ${dts} (have: ${readdirSync(out).join(', ')})`);
+      texts.set(dts, HEADER + readFileSync(file, 'utf8'));
+    }
+    return texts;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Paths (relative to the checkout) whose committed declaration differs from a fresh one. */
+export function stale() {
+  const bad = [];
+  for (const [dts, text] of generate()) {
+    const file = join(repoRoot, dts);
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) bad.push(relative(repoRoot, file));
+  }
+  return bad;
+}
+
+if (process.argv[1] && process.argv[1].endsWith('declarations.mjs')) {
+  if (process.argv[2] === '--check') {
+    const bad = stale();
+    if (bad.length) {
+      process.stderr.write(`stale declarations: ${bad.join(', ')} (run node scripts/qemu-ci/declarations.mjs)\n`);
+      process.exitCode = 1;
+    }
+  } else {
+    for (const [dts, text] of generate()) writeFileSync(join(repoRoot, dts), text);
+  }
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// @ts-check
+// `npm run test:qemu`: boots Debian sid's kernel under QEMU (TCG) with an
+// emulated IOMMU and SR-IOV device, runs iovh's native backend there, checks
+// that the mock agrees with that kernel, and ends with one line
+// "qemu: N passed, N failed, N skipped". Exit 0 only when nothing failed.
+// See scripts/qemu-ci/README.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCi, measureWallTime } from './ci.mjs';
+import { setup } from './setup.mjs';
+import { cachePaths } from './paths.mjs';
+import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
+
+const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|list] [options]
+
+  run       (default) set up (cached), boot the variants, compare the mock
+  setup     install qemu-system-x86 >= 8.0 if missing, fetch and unpack the
+            newest Debian sid kernel, busybox-static and kmod (cached)
+  bench     wall time from start to verdict with the packages cached (JSON)
+  list      the variants
+
+options:
+  --variants <a,b|all>   default: ${DEFAULT_VARIANTS.join(',')}
+  --timeout <seconds>    hard wall-clock limit per guest (default 240)
+  --no-conformance       do not run the scenarios on the mock
+  --refresh              resolve and download the sid packages again
+  --json <file>          also write the summary there (always written to
+                         .cache/qemu-ci/summary.json)`;
+
+class UsageError extends Error {}
+
+/** @param {string[]} argv */
+function parse(argv) {
+  const o = { command: 'run', variants: DEFAULT_VARIANTS, timeout: 240, conformance: true, refresh: false, json: /** @type {string | null} */ (null) };
+  const args = [...argv];
+  if (args[0] && !args[0].startsWith('-')) o.command = /** @type {string} */ (args.shift());
+  if (!['run', 'setup', 'bench', 'list', 'help'].includes(o.command)) throw new UsageError(`unknown command '${o.command}'`);
+  while (args.length) {
+    const a = /** @type {string} */ (args.shift());
+    const value = () => {
+      const v = args.shift();
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--variants') o.variants = value().split(',').filter(Boolean);
+    else if (a === '--timeout') {
+      const t = Number(value());
+      if (!Number.isFinite(t) || t < 20 || t > 3600) throw new UsageError('--timeout must be between 20 and 3600 seconds');
+      o.timeout = t;
+    } else if (a === '--no-conformance') o.conformance = false;
+    else if (a === '--refresh') o.refresh = true;
+    else if (a === '--json') o.json = value();
+    else if (a === '--help' || a === '-h') o.command = 'help';
+    else throw new UsageError(`unknown option '${a}'`);
+  }
+  try {
+    pickVariants(o.variants);
+  } catch (e) {
+    throw new UsageError(/** @type {Error} */ (e).message);
+  }
+  return o;
+}
+
+const secs = (/** @type {number | null} */ n) => (n === null ? '-' : `${n.toFixed(1)} s`);
+
+/** @param {import('./ci.mjs').CiSummary} s */
+function printSummary(s) {
+  const out = (/** @type {string} */ line) => process.stdout.write(`${line}\n`);
+  for (const b of s.boots) {
+    const sc = b.results?.scenarios ?? [];
+    const n = (/** @type {string} */ st) => sc.filter((r) => r.status === st).length;
+    out(`${b.status.toUpperCase().padEnd(6)} ${b.variant.padEnd(20)} wall ${secs(b.wallSeconds)}, verdict at ${secs(b.verdictSeconds)}; ` +
+      `${n('pass')} passed, ${sc.length - n('pass') - n('skip')} failed, ${n('skip')} skipped`);
+    out(`       ${b.reason}`);
+    for (const r of sc.filter((x) => x.status !== 'pass')) out(`       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`);
+    out(`       log: ${b.logPath}`);
+    if (b.status !== 'pass') {
+      out('       --- serial log, last lines:');
+      for (const l of b.logTail.split('\n')) out(`       | ${l}`);
+    }
+  }
+  out(`${s.conformance.status.toUpperCase().padEnd(6)} model conformance (mock upstream profile vs ${s.conformance.against ?? 'no guest'}): ${s.conformance.detail}`);
+  for (const d of s.conformance.disagreements) out(`       ${d}`);
+  out(`timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, guests ${secs(s.timing.bootsSeconds)}, total ${secs(s.timing.totalSeconds)}`);
+  out(`qemu: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
+}
+
+async function main() {
+  let o;
+  try {
+    o = parse(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`qemu-ci: ${e.message} (run with --help for usage)\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (o.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (o.command === 'list') {
+    for (const v of VARIANTS) process.stdout.write(`${v.name}\t${v.device}\t${v.iommu}-iommu${DEFAULT_VARIANTS.includes(v.name) ? '\t(default)' : ''}\n`);
+    return 0;
+  }
+  if (o.command === 'setup') {
+    const r = setup({ paths: cachePaths(), refresh: o.refresh });
+    process.stdout.write(`qemu-ci: QEMU ${r.qemu.version} (${r.qemu.path}); kernel ${r.manifest.kernel.release} ${r.manifest.kernel.version}; ` +
+      `busybox ${r.manifest.busybox.version}; kmod ${r.manifest.kmod.version}; ${r.cached ? 'cached' : `set up in ${r.seconds.toFixed(1)} s`}\n`);
+    return 0;
+  }
+  if (o.command === 'bench') {
+    const m = await measureWallTime({ variants: o.variants, timeoutSeconds: o.timeout });
+    process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+    return m.ok ? 0 : 1;
+  }
+  const summary = await runCi({ variants: o.variants, timeoutSeconds: o.timeout, conformance: o.conformance, refresh: o.refresh });
+  const paths = cachePaths();
+  mkdirSync(paths.root, { recursive: true });
+  const json = `${JSON.stringify(summary, null, 2)}\n`;
+  writeFileSync(join(paths.root, 'summary.json'), json);
+  if (o.json) writeFileSync(o.json, json);
+  printSummary(summary);
+  return summary.failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    // Setup problems (no QEMU, no network, no root) are one loud line, not a stack trace.
+    process.stderr.write(`qemu-ci: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (process.env.IOVH_DEBUG === '1' && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.stdout.write('qemu: 0 passed, 1 failed, 0 skipped\n');
+    process.exitCode = 1;
+  },
+);

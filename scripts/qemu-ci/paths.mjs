@@ -1,0 +1,35 @@
+// @ts-check
+// Where the QEMU CI keeps things. Everything downloaded or built lives under
+// one git-ignored cache directory (default `.cache/qemu-ci/` of the checkout,
+// or $IOVH_QEMU_CACHE), so a second run reuses it and `rm -rf` resets it.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout's root (this file is scripts/qemu-ci/paths.mjs). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** @param {string} [cache] */
+export function cachePaths(cache = process.env.IOVH_QEMU_CACHE || join(repoRoot, '.cache', 'qemu-ci')) {
+  const root = resolve(cache);
+  return {
+    root,
+    /** private apt configuration seeing Debian sid */
+    aptSid: join(root, 'apt', 'sid'),
+    /** private apt configuration seeing this system's release and its backports */
+    aptHost: join(root, 'apt', 'host'),
+    debs: join(root, 'debs'),
+    /** extracted kernel packages: kernel/usr/lib/modules/<release>/{vmlinuz,kernel/...} */
+    kernel: join(root, 'kernel'),
+    busybox: join(root, 'busybox'),
+    kmod: join(root, 'kmod'),
+    /** written last by setup: what the cache holds */
+    manifest: join(root, 'manifest.json'),
+    initramfs: join(root, 'initramfs'),
+    logs: join(root, 'logs'),
+    /** one directory per guest run, shared writable over 9p */
+    results: join(root, 'results'),
+    lock: join(root, 'setup.lock'),
+  };
+}
+
+/** @typedef {ReturnType<typeof cachePaths>} CachePaths */

@@ -1,0 +1,77 @@
+// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/** @param {string[]} names */
+export function pickVariants(names: string[]): Variant[];
+/**
+ * Modules the guest loads, in this order, by name (modprobe resolves their
+ * dependencies). virtio_iommu goes first: the device drivers must find their
+ * IOMMU at probe time, or igb's probe is deferred and SR-IOV cannot be
+ * configured (research/qemu-ci.md, "What failed"). vfio_iommu_type1 is a
+ * soft dependency of vfio that modprobe would load on demand; there is no
+ * modprobe in the guest, so it is named. udmabuf is built in (CONFIG_UDMABUF=y).
+ * @param {Variant} v
+ */
+export function moduleNames(v: Variant): string[];
+/**
+ * @typedef {object} MachineOptions
+ * @property {string} kernel       vmlinuz
+ * @property {string} initrd
+ * @property {string} resultsDir   host folder the guest may write
+ * @property {string} append       guest parameters (iovh.*), joined to the kernel's
+ * @property {number} [smp]
+ * @property {string} [memory]
+ */
+/**
+ * A value inside a QEMU `key=value,...` option: commas are doubled (QemuOpts).
+ * @param {string} s
+ */
+export function qemuOptValue(s: string): string;
+/**
+ * QEMU arguments for a variant. The serial console goes to stdout, where the
+ * host reads it; `-no-reboot` turns the kernel's reboot after a panic
+ * (panic=-1) into QEMU's exit.
+ * @param {Variant} v
+ * @param {MachineOptions} o
+ */
+export function qemuArgs(v: Variant, o: MachineOptions): string[];
+/** @typedef {'igb' | 'nvme'} DeviceKind */
+/** @typedef {'intel' | 'virtio'} IommuKind */
+/**
+ * @typedef {object} Variant
+ * @property {string} name
+ * @property {DeviceKind} device
+ * @property {IommuKind} iommu
+ */
+/** @type {Variant[]} */
+export const VARIANTS: Variant[];
+/**
+ * What CI runs by default: each device and each IOMMU once, in two VMs that
+ * run side by side on two cores (research/qemu-ci.md: two -smp 1 VMs in
+ * parallel take about the time of one).
+ */
+export const DEFAULT_VARIANTS: string[];
+/** Number of VFs the guest enables. */
+export const NUM_VFS: 2;
+export type MachineOptions = {
+    /**
+     * vmlinuz
+     */
+    kernel: string;
+    initrd: string;
+    /**
+     * host folder the guest may write
+     */
+    resultsDir: string;
+    /**
+     * guest parameters (iovh.*), joined to the kernel's
+     */
+    append: string;
+    smp?: number | undefined;
+    memory?: string | undefined;
+};
+export type DeviceKind = "igb" | "nvme";
+export type IommuKind = "intel" | "virtio";
+export type Variant = {
+    name: string;
+    device: DeviceKind;
+    iommu: IommuKind;
+};

@@ -1,0 +1,132 @@
+// @ts-check
+// The machines the QEMU CI boots: a q35 PC under TCG with an emulated IOMMU
+// (Intel VT-d or virtio-iommu) and an emulated SR-IOV device (igb NIC or NVMe
+// controller) behind a PCIe root port, plus two virtio-9p shares: this host's
+// root, read-only (the guest runs this machine's node and the built addon),
+// and a writable results folder. Facts from research/qemu-ci.md.
+
+/** @typedef {'igb' | 'nvme'} DeviceKind */
+/** @typedef {'intel' | 'virtio'} IommuKind */
+
+/**
+ * @typedef {object} Variant
+ * @property {string} name
+ * @property {DeviceKind} device
+ * @property {IommuKind} iommu
+ */
+
+/** @type {Variant[]} */
+export const VARIANTS = [
+  { name: 'igb-intel-iommu', device: 'igb', iommu: 'intel' },
+  { name: 'nvme-virtio-iommu', device: 'nvme', iommu: 'virtio' },
+  { name: 'igb-virtio-iommu', device: 'igb', iommu: 'virtio' },
+  { name: 'nvme-intel-iommu', device: 'nvme', iommu: 'intel' },
+];
+
+/**
+ * What CI runs by default: each device and each IOMMU once, in two VMs that
+ * run side by side on two cores (research/qemu-ci.md: two -smp 1 VMs in
+ * parallel take about the time of one).
+ */
+export const DEFAULT_VARIANTS = ['igb-intel-iommu', 'nvme-virtio-iommu'];
+
+/** @param {string[]} names */
+export function pickVariants(names) {
+  if (names.length === 1 && names[0] === 'all') return VARIANTS.slice();
+  return names.map((n) => {
+    const v = VARIANTS.find((x) => x.name === n);
+    if (!v) throw new RangeError(`unknown variant '${n}' (choose from ${VARIANTS.map((x) => x.name).join(', ')}, or all)`);
+    return v;
+  });
+}
+
+/** Number of VFs the guest enables. */
+export const NUM_VFS = 2;
+
+/**
+ * Modules the guest loads, in this order, by name (modprobe resolves their
+ * dependencies). virtio_iommu goes first: the device drivers must find their
+ * IOMMU at probe time, or igb's probe is deferred and SR-IOV cannot be
+ * configured (research/qemu-ci.md, "What failed"). vfio_iommu_type1 is a
+ * soft dependency of vfio that modprobe would load on demand; there is no
+ * modprobe in the guest, so it is named. udmabuf is built in (CONFIG_UDMABUF=y).
+ * @param {Variant} v
+ */
+export function moduleNames(v) {
+  return [
+    ...(v.iommu === 'virtio' ? ['virtio_iommu'] : []),
+    '9pnet_virtio',
+    '9p',
+    'vfio_iommu_type1',
+    'vfio-pci',
+    v.device,
+    'vgem',
+  ];
+}
+
+/**
+ * @typedef {object} MachineOptions
+ * @property {string} kernel       vmlinuz
+ * @property {string} initrd
+ * @property {string} resultsDir   host folder the guest may write
+ * @property {string} append       guest parameters (iovh.*), joined to the kernel's
+ * @property {number} [smp]
+ * @property {string} [memory]
+ */
+
+/**
+ * A value inside a QEMU `key=value,...` option: commas are doubled (QemuOpts).
+ * @param {string} s
+ */
+export function qemuOptValue(s) {
+  return s.replaceAll(',', ',,');
+}
+
+/**
+ * QEMU arguments for a variant. The serial console goes to stdout, where the
+ * host reads it; `-no-reboot` turns the kernel's reboot after a panic
+ * (panic=-1) into QEMU's exit.
+ * @param {Variant} v
+ * @param {MachineOptions} o
+ */
+export function qemuArgs(v, o) {
+  const args = [
+    '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
+    '-smp', String(o.smp ?? 1), '-m', o.memory ?? '512M',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none',
+    '-serial', 'stdio', '-no-reboot',
+    '-kernel', o.kernel, '-initrd', o.initrd,
+  ];
+  const append = ['console=ttyS0', 'panic=-1', 'quiet'];
+  if (v.iommu === 'intel') {
+    args.push('-device', 'intel-iommu');
+    // CONFIG_INTEL_IOMMU_DEFAULT_ON is not set in Debian's config.
+    append.push('intel_iommu=on');
+  } else {
+    args.push('-device', 'virtio-iommu-pci');
+    // virtio-iommu has no interrupt remapping; type1 refuses to attach a group
+    // without it (EPERM, "No interrupt remapping support") unless told so.
+    append.push('vfio_iommu_type1.allow_unsafe_interrupts=1');
+  }
+  args.push('-device', 'pcie-root-port,id=rp1,chassis=1,slot=1');
+  if (v.device === 'igb') {
+    args.push('-device', 'igb,bus=rp1,id=pf0');
+  } else {
+    // QEMU requires max_ioqpairs - sriov_vq_flexible >= 2; each VF needs a
+    // flexible VQ and VI resource pair (hw/nvme/ctrl.c, research/qemu-ci.md).
+    args.push(
+      '-device', 'nvme-subsys,id=subsys0,nqn=subsys0',
+      '-device',
+      `nvme,bus=rp1,id=pf0,serial=iovh0001,subsys=subsys0,sriov_max_vfs=${NUM_VFS},` +
+        `sriov_vq_flexible=${NUM_VFS * 2 + 2},sriov_vi_flexible=${NUM_VFS},max_ioqpairs=${NUM_VFS * 2 + 4},msix_qsize=${NUM_VFS + 2}`,
+    );
+  }
+  args.push(
+    '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on',
+    '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
+    '-fsdev', `local,id=results,path=${qemuOptValue(o.resultsDir)},security_model=none`,
+    '-device', 'virtio-9p-pci,fsdev=results,mount_tag=results',
+  );
+  args.push('-append', `${append.join(' ')} ${o.append}`.trim());
+  return args;
+}

@@ -1,0 +1,155 @@
+// @ts-check
+// Reading a guest's serial log and results into one verdict. The guest's /init
+// (init.sh) ends with exactly one "IOVH-VERDICT <nonce> <what>" line; the
+// nonce is random per boot and appears nowhere else, so an echoed command line
+// or an old log cannot pass for a verdict. A guest that panics, hangs, exits
+// without a verdict or prints nothing gets a verdict that says so, never a pass.
+
+/**
+ * @typedef {'pass' | 'fail' | 'panic' | 'hang' | 'silent' | 'crash' | 'error'} BootStatus
+ *
+ * @typedef {object} GuestScenario
+ * @property {string} id
+ * @property {'pass' | 'fail' | 'skip' | 'warn' | 'crash'} status
+ * @property {string | null} [path]
+ * @property {string | null} [errno]
+ * @property {string} [detail]
+ * @property {number} [ms]
+ *
+ * @typedef {object} GuestResults
+ * @property {string} nonce
+ * @property {string} [variant]
+ * @property {string} [kernel]
+ * @property {GuestScenario[]} scenarios
+ *
+ * @typedef {object} SerialLog
+ * @property {{ kind: 'rc', rc: number } | { kind: 'timeout' } | { kind: 'error', step: string } | null} verdict
+ * @property {string[]} progress      "IOVH-QEMU" lines, without the prefix
+ * @property {string[]} errors        "IOVH-QEMU-ERROR" lines, without the prefix
+ * @property {string | null} panic    the "Kernel panic - not syncing" line
+ * @property {string[]} oopses        BUG:/Oops:/WARNING: lines the console printed
+ * @property {number} lines
+ */
+
+/** @param {string} line a serial line, possibly with a printk timestamp */
+function strip(line) {
+  return line.replace(/\r$/, '').replace(/^\[\s*\d+\.\d+\]\s?/, '');
+}
+
+/**
+ * @param {string} text  the serial log
+ * @param {string} nonce
+ * @returns {SerialLog}
+ */
+export function parseSerial(text, nonce) {
+  /** @type {SerialLog} */
+  const out = { verdict: null, progress: [], errors: [], panic: null, oopses: [], lines: 0 };
+  const lines = text.split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  out.lines = lines.length;
+  for (const raw of lines) {
+    const line = strip(raw);
+    if (line.startsWith('IOVH-QEMU-ERROR ')) out.errors.push(line.slice(16));
+    else if (line.startsWith('IOVH-QEMU ')) out.progress.push(line.slice(10));
+    else if (line.startsWith('IOVH-VERDICT ')) {
+      const [, got, what = ''] = line.split(' ');
+      if (got !== nonce) continue;
+      let m;
+      if ((m = /^rc=(\d+)$/.exec(what))) out.verdict = { kind: 'rc', rc: Number(m[1]) };
+      else if (what === 'timeout') out.verdict = { kind: 'timeout' };
+      else if ((m = /^error=(\S+)$/.exec(what))) out.verdict = { kind: 'error', step: m[1] };
+    } else if (out.panic === null && /Kernel panic - not syncing/.test(line)) out.panic = line.trim();
+    else if (/^(BUG: |Oops: |WARNING: |general protection fault|kernel BUG at)/.test(line.trim())) out.oopses.push(line.trim());
+  }
+  return out;
+}
+
+/**
+ * Validate a guest results object (read from the shared folder).
+ * @param {unknown} data
+ * @param {string} nonce
+ * @returns {{ ok: true, results: GuestResults } | { ok: false, reason: string }}
+ */
+export function checkResults(data, nonce) {
+  if (typeof data !== 'object' || data === null) return { ok: false, reason: 'results are not a JSON object' };
+  const r = /** @type {Record<string, unknown>} */ (data);
+  if (r.nonce !== nonce) return { ok: false, reason: `results belong to another boot (nonce ${String(r.nonce)}, expected ${nonce})` };
+  if (!Array.isArray(r.scenarios)) return { ok: false, reason: 'results have no scenarios array' };
+  const statuses = new Set(['pass', 'fail', 'skip', 'warn', 'crash']);
+  for (const s of r.scenarios) {
+    if (typeof s !== 'object' || s === null || typeof s.id !== 'string' || !statuses.has(s.status)) {
+      return { ok: false, reason: `malformed scenario entry ${JSON.stringify(s).slice(0, 120)}` };
+    }
+  }
+  if (r.scenarios.length === 0) return { ok: false, reason: 'the guest ran no scenario' };
+  return { ok: true, results: /** @type {GuestResults} */ (/** @type {unknown} */ (r)) };
+}
+
+/**
+ * @typedef {object} BootOutcome
+ * @property {string} log          serial log text
+ * @property {string} nonce
+ * @property {boolean} timedOut    the host's wall-clock limit killed QEMU
+ * @property {number} timeoutSeconds
+ * @property {number | null} exitCode  QEMU's
+ * @property {string | null} signal
+ * @property {string} qemuStderr
+ * @property {unknown} [resultsData]   parsed results.json, if the file existed and parsed
+ * @property {string} [resultsError]   why it could not be read
+ */
+
+/**
+ * @param {BootOutcome} o
+ * @returns {{ status: BootStatus, reason: string, serial: SerialLog, results: GuestResults | null }}
+ */
+export function classify(o) {
+  const serial = parseSerial(o.log, o.nonce);
+  const where = serial.progress.length ? `; last step: ${serial.progress[serial.progress.length - 1]}` : '';
+  const checked = o.resultsData === undefined ? null : checkResults(o.resultsData, o.nonce);
+  const results = checked && checked.ok ? checked.results : null;
+  const failing = results ? results.scenarios.filter((s) => s.status === 'fail' || s.status === 'crash' || s.status === 'warn') : [];
+  const failText = failing
+    .slice(0, 6)
+    .map((s) => `${s.id}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`)
+    .join('; ');
+
+  if (serial.panic) return { status: 'panic', reason: `kernel panic: ${serial.panic}${where}`, serial, results };
+  if (o.timedOut) {
+    if (serial.lines === 0) return { status: 'silent', reason: `the guest printed nothing in ${o.timeoutSeconds} s`, serial, results };
+    return { status: 'hang', reason: `no verdict after ${o.timeoutSeconds} s (wall-clock limit)${where}`, serial, results };
+  }
+  if (!serial.verdict) {
+    if (serial.lines === 0) {
+      const err = o.qemuStderr.trim().split('\n').slice(-3).join(' | ');
+      return { status: 'silent', reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) and the guest printed nothing${err ? `: ${err}` : ''}`, serial, results };
+    }
+    return { status: 'crash', reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) without a verdict from the guest${where}`, serial, results };
+  }
+  if (serial.verdict.kind === 'timeout') {
+    return { status: 'hang', reason: `the guest program did not finish within the guest watchdog${where}`, serial, results };
+  }
+  if (serial.verdict.kind === 'error') {
+    return { status: 'error', reason: `guest step '${serial.verdict.step}' failed: ${serial.errors.join(' / ') || 'no message'}`, serial, results };
+  }
+  if (!checked) return { status: 'fail', reason: `the guest exited rc=${serial.verdict.rc} but left no results (${o.resultsError ?? 'no results.json'})`, serial, results };
+  if (!checked.ok) return { status: 'fail', reason: `guest results rejected: ${checked.reason}`, serial, results };
+  if (failing.length) return { status: 'fail', reason: `${failing.length} scenario(s) failed: ${failText}`, serial, results };
+  if (serial.verdict.rc !== 0) return { status: 'fail', reason: `the guest program exited rc=${serial.verdict.rc}`, serial, results };
+  if (serial.oopses.length) {
+    return { status: 'fail', reason: `the kernel console printed ${serial.oopses.length} oops/warning line(s): ${serial.oopses[0]}`, serial, results };
+  }
+  if (!checked.results.scenarios.some((s) => s.status === 'pass')) {
+    return { status: 'fail', reason: 'every scenario was skipped: nothing was proven', serial, results };
+  }
+  return { status: 'pass', reason: `${checked.results.scenarios.filter((s) => s.status === 'pass').length} scenarios passed`, serial, results };
+}
+
+/**
+ * The last `n` lines of a log, for reports.
+ * @param {string} text @param {number} [n]
+ */
+export function tail(text, n = 30) {
+  const lines = text.replace(/\r/g, '').split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-n).join('\n');
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { compareResults, describeDisagreement } from '../../scripts/qemu-ci/conformance.mjs';
+import { SCENARIOS, RULES } from './guest/scenarios.mjs';
+
+const kernel = [
+  { id: 'export.probe', status: 'pass', path: null, errno: null, detail: 'supported' },
+  { id: 'errno.offset-overflow', status: 'pass', path: null, errno: 'EOVERFLOW', detail: 'EOVERFLOW' },
+  { id: 'import.vgem-refused', status: 'pass', path: 'refused', errno: 'EOPNOTSUPP', detail: 'EOPNOTSUPP' },
+  { id: 'errno.bar-empty', status: 'skip', path: null, errno: null, detail: 'no empty BAR' },
+];
+
+describe('compareResults', () => {
+  it('agrees when status, path and errno agree, whatever the details say', () => {
+    const mock = kernel.map((r) => ({ ...r, detail: 'the mock words it differently' }));
+    const rows = compareResults(kernel, mock, RULES);
+    expect(rows.every((r) => r.agree)).toBe(true);
+    expect(rows).toHaveLength(4);
+  });
+
+  it('names the scenario, both results and the rule to fix', () => {
+    const mock = kernel.map((r) => (r.id === 'errno.offset-overflow' ? { ...r, status: 'fail', errno: 'EINVAL', detail: 'expected EOVERFLOW, got EINVAL' } : r));
+    const rows = compareResults(kernel, mock, RULES);
+    const bad = rows.filter((r) => !r.agree);
+    expect(bad.map((r) => r.id)).toEqual(['errno.offset-overflow']);
+    expect(bad[0]!.diffs).toEqual(['status: kernel pass, mock fail', 'errno: kernel EOVERFLOW, mock EINVAL']);
+    const line = describeDisagreement(bad[0]!);
+    expect(line).toMatch(/^errno\.offset-overflow: kernel pass EOVERFLOW vs mock fail EINVAL/);
+    expect(line).toContain('Model rule to fix: DMA_BUF BAR start + offset overflowing is EOVERFLOW');
+  });
+
+  it('catches a path difference and a scenario only one side ran', () => {
+    const mock = [...kernel.filter((r) => r.id !== 'export.probe').map((r) => (r.id === 'import.vgem-refused' ? { ...r, path: 'p2p' } : r)), { id: 'extra', status: 'pass' }];
+    const rows = compareResults(kernel, mock, RULES);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get('import.vgem-refused')!.diffs).toEqual(['path: kernel refused, mock p2p']);
+    expect(byId.get('export.probe')!.diffs).toEqual(['the mock did not run it']);
+    expect(byId.get('extra')!.diffs).toEqual(['the real kernel did not run it']);
+    expect(byId.get('extra')!.rule).toBe('no rule recorded for this scenario');
+  });
+
+  it('treats a skip on one side only as a disagreement', () => {
+    const mock = kernel.map((r) => (r.id === 'errno.bar-empty' ? { ...r, status: 'pass', errno: 'ENODEV' } : r));
+    expect(compareResults(kernel, mock, RULES).filter((r) => !r.agree).map((r) => r.id)).toEqual(['errno.bar-empty']);
+  });
+});
+
+describe('the scenario catalog', () => {
+  it('has unique ids, each with a title and the kernel rule it exercises', () => {
+    const ids = SCENARIOS.map((s) => s.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const s of SCENARIOS) {
+      expect(s.title.length, s.id).toBeGreaterThan(5);
+      expect(RULES[s.id], `RULES['${s.id}']`).toBeTruthy();
+    }
+    expect(Object.keys(RULES).sort()).toEqual([...ids].sort());
+  });
+
+  it('names only prerequisites some scenario provides', () => {
+    const known = new Set(['device', 'bars', 'vgem', 'emptyBar']);
+    for (const s of SCENARIOS) for (const n of s.needs) expect(known.has(n), `${s.id} needs ${n}`).toBe(true);
+  });
+});

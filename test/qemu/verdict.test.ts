@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { classify, parseSerial, checkResults, tail, type BootOutcome } from '../../scripts/qemu-ci/verdict.mjs';
+
+const NONCE = '0123456789abcdef';
+
+function outcome(log: string, extra: Partial<BootOutcome> = {}): BootOutcome {
+  return { log, nonce: NONCE, timedOut: false, timeoutSeconds: 60, exitCode: 0, signal: null, qemuStderr: '', ...extra };
+}
+
+const goodResults = {
+  nonce: NONCE,
+  scenarios: [
+    { id: 'a', status: 'pass', path: null, errno: null, detail: 'ok' },
+    { id: 'b', status: 'skip', path: null, errno: null, detail: 'no vgem' },
+  ],
+};
+
+const bootLog = [
+  '[    2.1] Run /init as init process',
+  'IOVH-QEMU 4.18 init variant=igb-intel-iommu kernel=7.2.13+deb14-amd64',
+  'IOVH-QEMU 6.49 run /work/main/test/qemu/guest/main.mjs',
+].join('\r\n');
+
+describe('parseSerial', () => {
+  it('reads progress, errors and the verdict of this boot only', () => {
+    const log = `${bootLog}\r\nIOVH-VERDICT ffffffffffffffff rc=0\r\nIOVH-QEMU-ERROR run: oops\r\nIOVH-VERDICT ${NONCE} rc=3\r\n`;
+    const s = parseSerial(log, NONCE);
+    expect(s.verdict).toEqual({ kind: 'rc', rc: 3 });
+    expect(s.progress).toEqual(['4.18 init variant=igb-intel-iommu kernel=7.2.13+deb14-amd64', '6.49 run /work/main/test/qemu/guest/main.mjs']);
+    expect(s.errors).toEqual(['run: oops']);
+  });
+
+  it('does not take the kernel command line echo for a verdict', () => {
+    // The kernel prints its command line; it holds the nonce but never the verdict line.
+    const log = `[    0.0] Command line: console=ttyS0 iovh.nonce=${NONCE} IOVH-VERDICT ${NONCE} rc=0\n`;
+    expect(parseSerial(log, NONCE).verdict).toBeNull();
+  });
+
+  it('finds panics and oopses behind printk timestamps', () => {
+    const s = parseSerial('[   5.5] BUG: kernel NULL pointer dereference, address: 0\n[   5.6] Kernel panic - not syncing: Fatal exception\n', NONCE);
+    expect(s.panic).toBe('Kernel panic - not syncing: Fatal exception');
+    expect(s.oopses).toEqual(['BUG: kernel NULL pointer dereference, address: 0']);
+  });
+
+  it('reads the timeout and error verdicts', () => {
+    expect(parseSerial(`IOVH-VERDICT ${NONCE} timeout\n`, NONCE).verdict).toEqual({ kind: 'timeout' });
+    expect(parseSerial(`IOVH-VERDICT ${NONCE} error=bringup\n`, NONCE).verdict).toEqual({ kind: 'error', step: 'bringup' });
+    expect(parseSerial(`IOVH-VERDICT ${NONCE} maybe\n`, NONCE).verdict).toBeNull();
+  });
+});
+
+describe('checkResults', () => {
+  it('accepts well-formed results of this boot', () => {
+    expect(checkResults(goodResults, NONCE).ok).toBe(true);
+  });
+  it.each([
+    [null, 'not a JSON object'],
+    [{ ...goodResults, nonce: 'old' }, 'another boot'],
+    [{ nonce: NONCE }, 'no scenarios'],
+    [{ nonce: NONCE, scenarios: [] }, 'no scenario'],
+    [{ nonce: NONCE, scenarios: [{ id: 'x', status: 'great' }] }, 'malformed'],
+  ])('rejects %j', (data, why) => {
+    const r = checkResults(data, NONCE);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toContain(why);
+  });
+});
+
+describe('classify', () => {
+  it('passes a guest that said rc=0 and left good results', () => {
+    const c = classify(outcome(`${bootLog}\nIOVH-VERDICT ${NONCE} rc=0\n`, { resultsData: goodResults }));
+    expect(c.status).toBe('pass');
+    expect(c.reason).toBe('1 scenarios passed');
+  });
+
+  it('reports a panic as a panic even when results exist', () => {
+    const c = classify(outcome(`${bootLog}\nKernel panic - not syncing: Attempted to kill init!\n`, { resultsData: goodResults }));
+    expect(c.status).toBe('panic');
+    expect(c.reason).toContain('Attempted to kill init');
+    expect(c.reason).toContain('last step: 6.49 run');
+  });
+
+  it('reports a hang at the wall-clock limit with the last step', () => {
+    const c = classify(outcome(bootLog, { timedOut: true, exitCode: null, signal: 'SIGTERM' }));
+    expect(c.status).toBe('hang');
+    expect(c.reason).toContain('no verdict after 60 s');
+    expect(c.reason).toContain('6.49 run');
+  });
+
+  it('reports a silent guest, whether it was killed or exited', () => {
+    expect(classify(outcome('', { timedOut: true, exitCode: null, signal: 'SIGTERM' })).status).toBe('silent');
+    const c = classify(outcome('', { exitCode: 1, qemuStderr: 'qemu: could not load kernel\n' }));
+    expect(c.status).toBe('silent');
+    expect(c.reason).toContain('could not load kernel');
+  });
+
+  it('reports QEMU exiting without a verdict as a crash, a wrong nonce included', () => {
+    expect(classify(outcome(bootLog, { exitCode: 0 })).status).toBe('crash');
+    expect(classify(outcome(`${bootLog}\nIOVH-VERDICT 0000000000000000 rc=0\n`, { resultsData: goodResults })).status).toBe('crash');
+  });
+
+  it('reports the guest watchdog and failed init steps', () => {
+    expect(classify(outcome(`IOVH-VERDICT ${NONCE} timeout\n`)).status).toBe('hang');
+    const e = classify(outcome(`IOVH-QEMU-ERROR bringup: no SR-IOV PF\nIOVH-VERDICT ${NONCE} error=bringup\n`));
+    expect(e.status).toBe('error');
+    expect(e.reason).toContain('no SR-IOV PF');
+  });
+
+  it('fails rc=0 without results, with stale results, or with only skips', () => {
+    const log = `IOVH-VERDICT ${NONCE} rc=0\n`;
+    expect(classify(outcome(log, { resultsError: 'ENOENT' })).reason).toContain('left no results (ENOENT)');
+    expect(classify(outcome(log, { resultsData: { ...goodResults, nonce: 'x' } })).status).toBe('fail');
+    const skipped = { nonce: NONCE, scenarios: [{ id: 'a', status: 'skip', detail: 'n/a' }] };
+    expect(classify(outcome(log, { resultsData: skipped })).reason).toContain('every scenario was skipped');
+  });
+
+  it('fails on a failing, warning or crashing scenario and names it', () => {
+    for (const status of ['fail', 'warn', 'crash']) {
+      const data = { nonce: NONCE, scenarios: [...goodResults.scenarios, { id: 'errno.past-end', status, detail: 'expected EINVAL, got ENODEV' }] };
+      const c = classify(outcome(`IOVH-VERDICT ${NONCE} rc=0\n`, { resultsData: data }));
+      expect(c.status).toBe('fail');
+      expect(c.reason).toContain(`errno.past-end: ${status} (expected EINVAL, got ENODEV)`);
+    }
+  });
+
+  it('fails a non-zero exit even when every scenario passed', () => {
+    expect(classify(outcome(`IOVH-VERDICT ${NONCE} rc=1\n`, { resultsData: goodResults })).status).toBe('fail');
+  });
+
+  it('fails when the console showed an oops the results do not mention', () => {
+    const c = classify(outcome(`[ 9.0] BUG: unable to handle page fault\nIOVH-VERDICT ${NONCE} rc=0\n`, { resultsData: goodResults }));
+    expect(c.status).toBe('fail');
+    expect(c.reason).toContain('BUG: unable to handle page fault');
+  });
+});
+
+describe('tail', () => {
+  it('keeps the last lines without carriage returns', () => {
+    expect(tail('a\r\nb\r\nc\r\n', 2)).toBe('b\nc');
+  });
+});
