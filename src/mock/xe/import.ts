@@ -1,0 +1,243 @@
+// A foreign dma-buf imported by xe (PRIME_FD_TO_HANDLE): an sg BO whose pages
+// are mapped only when it is first validated, at VM bind or exec
+// (kernel-abi §7, rfc-model "Map"). This is xe_bo_move_dmabuf() and
+// xe_ttm_bo_delete_mem_notify() as RFC 7/8 changed them, plus
+// xe_dma_buf_move_notify() (the importer's invalidate_mappings).
+//
+// Mapping kinds, by what a GPU access to the BO reaches:
+//   sg      - the exporter's scatter-gather addresses on the bus (P2P onto a VF BAR, or RAM)
+//   iov     - translated DPAs in the PF's VRAM (the IOV interconnect)
+//   nowhere - rfc-model quirk 2: neither translated addresses nor an sg table
+//             (writes are dropped, reads return zero)
+
+import type { Attachment, DmaBufObject, ImporterOps, InterconnectRanges, KernelAlloc, LmemObject, QuirkId, SgTable } from '../contracts.js';
+import type { XeBo } from './bo.js';
+import type { XeDevice } from './device.js';
+import { ExtentMap, ExtentMapBuilder, toSafe } from './extents.js';
+import { errnoOf, KernelError } from './kerror.js';
+import { LMEM_BAR, translate } from './translate.js';
+
+type Mapped =
+  | { kind: 'sg'; sgt: SgTable; map: ExtentMap }
+  | { kind: 'iov'; map: ExtentMap }
+  | { kind: 'nowhere' };
+
+/** What the BO keeps of an IOV translation (bo->dma_data and, when released properly, the ranges). */
+interface IovState {
+  lmem: LmemObject;
+  dmaAddr: KernelAlloc;
+  /** The core's range container while it is still mapped; null once handed back or leaked. */
+  ranges: InterconnectRanges | null;
+}
+
+export type ImportPath = 'unmapped' | 'sg' | 'iov' | 'nowhere' | 'evicted';
+
+export class ImportedBo {
+  readonly attachment: Attachment;
+  private mapped: Mapped | null = null;
+  private evicted = false;
+  /** A scatter-gather mapping left in place by an eviction (xe_bo_move_dmabuf defers the unmap). */
+  private deferredSg: SgTable | null = null;
+  /** attach->allow_ic: cleared for good once the interconnect could not be used (RFC 7/8). */
+  private allowIc = true;
+  private iov: IovState | null = null;
+  /** bo->dma_data.dma_addr left by a translation that oopsed: freed with the BO. */
+  private oopsDmaAddr: KernelAlloc | null = null;
+  private detached = false;
+
+  constructor(
+    private readonly dev: XeDevice,
+    private readonly bo: XeBo,
+    readonly dmabuf: DmaBufObject,
+  ) {
+    const platform = dev.platform;
+    const ops: ImporterOps = {
+      allowPeer2peer: true,
+      invalidateMappings: () => this.moveNotify(),
+      ...(platform.kernel.profile.interconnect
+        ? {
+            interconnects: [{ type: 'iov' as const, dev: dev.pf, bar: LMEM_BAR }],
+            supportsInterconnects: (attachment: Attachment, offers: readonly unknown[]) => {
+              platform.kernel.trace('xe_dma_buf_supports_interconnects', 'entry', {
+                arg1: dev.ptr(attachment),
+                arg2: dev.ptr(offers),
+                arg3: offers.length,
+              });
+            },
+          }
+        : {}),
+    };
+    // dma_buf_dynamic_attach() in xe_gem_prime_import: attach errors fail the import.
+    this.attachment = platform.dmabuf.attach(dmabuf, dev.pf.bdf, dev.pf, ops);
+    // drm_gem_prime_import_dev keeps its own reference on the dma-buf (import_attach).
+    platform.dmabuf.ref(dmabuf);
+  }
+
+  private quirk(q: QuirkId): boolean {
+    return this.dev.platform.kernel.profile.has(q);
+  }
+
+  /** Which path a GPU access takes now (for tests and the debug view). */
+  get path(): ImportPath {
+    if (this.evicted) return 'evicted';
+    return this.mapped?.kind ?? 'unmapped';
+  }
+
+  get usable(): boolean {
+    return this.mapped !== null && !this.evicted;
+  }
+
+  /**
+   * Validation: move the sg BO to XE_PL_TT, i.e. map it (xe_bo_move_dmabuf).
+   * Throws a KernelError (or the platform's SystemError) when the map fails.
+   */
+  validate(): void {
+    if (this.usable) return;
+    const core = this.dev.platform.dmabuf;
+    const att = this.attachment;
+    // "if (ttm_bo->sg) dma_buf_unmap_attachment(...)": the deferred unmap happens here.
+    if (this.deferredSg) {
+      const sg = this.deferredSg;
+      this.deferredSg = null;
+      core.unmapAttachment(att, sg);
+    }
+    this.mapped = null;
+    let allowIc = this.allowIc && att.interconnect?.type === 'iov';
+    if (allowIc) {
+      let ranges: InterconnectRanges | null = null;
+      try {
+        ranges = core.mapInterconnect(att);
+      } catch (e) {
+        if (errnoOf(e) === null) throw e;
+        allowIc = false;
+      }
+      if (ranges) allowIc = this.useInterconnect(ranges);
+      this.allowIc = allowIc;
+    }
+    if (!allowIc) {
+      const sgt = core.mapAttachment(att);
+      const b = new ExtentMapBuilder();
+      for (const e of sgt.entries) b.add(toSafe(e.address, 'sg address'), toSafe(e.length, 'sg length'));
+      this.mapped = { kind: 'sg', sgt, map: b.build() };
+    }
+    this.evicted = false;
+  }
+
+  /** The IOV branch of xe_bo_move_dmabuf; false means "fall back to the sg path". */
+  private useInterconnect(ranges: InterconnectRanges): boolean {
+    const dev = this.dev;
+    const core = dev.platform.dmabuf;
+    const t = translate({ platform: dev.platform, pf: dev.pf, xePf: dev.xePf, ptr: (o) => dev.ptr(o), boPtr: dev.ptr(this.bo), rangesPtr: dev.ptr(ranges) }, ranges);
+    const leak = this.quirk('ranges-leak');
+    switch (t.kind) {
+      case 'iov': {
+        if (this.iov) this.dropIov(leak);
+        this.iov = { lmem: t.lmem, dmaAddr: t.dmaAddr, ranges };
+        if (leak) this.leakRanges();
+        this.mapped = { kind: 'iov', map: t.table };
+        return true;
+      }
+      case 'untranslated': {
+        // xe_bo_xarray_to_dma_addr returned 0: the ranges are not handed back either.
+        if (leak) this.orphanRanges(ranges);
+        else core.unmapInterconnect(this.attachment, ranges);
+        this.mapped = { kind: 'nowhere' };
+        return true;
+      }
+      case 'failed':
+        core.unmapInterconnect(this.attachment, ranges);
+        return false;
+      case 'oops':
+        // The task dies inside the kernel: nothing hands the ranges back.
+        this.orphanRanges(ranges);
+        this.oopsDmaAddr = t.dmaAddr;
+        throw new KernelError(14, `kernel oops translating the import: ${t.why}`);
+    }
+  }
+
+  /**
+   * rfc-model quirk 6: after a successful map xe keeps only the translated
+   * array; the core's struct dma_buf_ranges and vfio's range array are never
+   * unmapped, so kmemleak finds them unreferenced.
+   */
+  private leakRanges(): void {
+    const r = this.iov?.ranges;
+    if (!r || !this.iov) return;
+    this.iov.ranges = null;
+    this.orphanRanges(r);
+  }
+
+  private orphanRanges(r: InterconnectRanges): void {
+    const k = this.dev.platform.kernel;
+    k.alloc('struct dma_buf_ranges', 24).orphan();
+    k.alloc('struct range array', 16 * r.ranges.length).orphan();
+  }
+
+  /**
+   * Release the translation state. With `leak` (rfc-v1 re-translation after an
+   * eviction) the old dma_addr array is overwritten and the LMEM reference
+   * taken for it is never put.
+   */
+  private dropIov(leak: boolean): void {
+    const s = this.iov;
+    this.iov = null;
+    if (!s) return;
+    if (leak) {
+      s.dmaAddr.orphan();
+      return;
+    }
+    if (s.ranges) this.dev.platform.dmabuf.unmapInterconnect(this.attachment, s.ranges);
+    s.lmem.put();
+    s.dmaAddr.free();
+  }
+
+  /**
+   * xe_dma_buf_move_notify(): evict to system memory. The VMAs must be
+   * revalidated before the GPU uses the BO again. xe defers the unmap of an
+   * sg mapping to the next map or to BO destruction (kernel-abi §11.6,
+   * `deferred-unmap-hang`); without the quirk the model unmaps at once.
+   */
+  moveNotify(): void {
+    this.dev.platform.kernel.trace('xe_dma_buf_move_notify', 'entry', { arg1: this.dev.ptr(this.attachment) });
+    if (!this.mapped || this.evicted) return;
+    this.evicted = true;
+    const m = this.mapped;
+    this.mapped = null;
+    if (this.quirk('deferred-unmap-hang')) {
+      if (m.kind === 'sg') this.deferredSg = m.sgt;
+      return;
+    }
+    if (m.kind === 'sg') this.dev.platform.dmabuf.unmapAttachment(this.attachment, m.sgt);
+    if (m.kind === 'iov') this.dropIov(false);
+  }
+
+  /** xe_ttm_bo_delete_mem_notify() then drm_prime_gem_destroy(). */
+  destroy(): void {
+    if (this.detached) return;
+    this.detached = true;
+    const core = this.dev.platform.dmabuf;
+    const sg = this.deferredSg ?? (this.mapped?.kind === 'sg' ? this.mapped.sgt : null);
+    this.deferredSg = null;
+    this.mapped = null;
+    if (sg) core.unmapAttachment(this.attachment, sg);
+    // "if (bo->is_devmem_external) { xe_bo_put(lmem_obj); kfree(dma_addr); }"
+    this.dropIov(false);
+    this.oopsDmaAddr?.free();
+    this.oopsDmaAddr = null;
+    core.detach(this.attachment);
+    core.unref(this.dmabuf);
+  }
+
+  /** GPU read of BO bytes [offset, offset + length) through the current mapping. */
+  read(offset: number, length: number): Uint8Array {
+    const m = this.mapped;
+    if (!m || m.kind === 'nowhere') return new Uint8Array(length);
+    return m.map.read(m.kind === 'iov' ? this.dev.xePf.vram : this.dev.platform.bus, offset, length);
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    const m = this.mapped;
+    if (!m || m.kind === 'nowhere') return;
+    m.map.write(m.kind === 'iov' ? this.dev.xePf.vram : this.dev.platform.bus, offset, data);
+  }
+}

@@ -1,0 +1,191 @@
+// The IOV path inside xe: turning the VF BAR ranges the exporter hands over
+// (dma_buf_map_interconnect) into device physical addresses in the VF's LMEM
+// object. This is RFC 7/8 (xe_bo_xarray_to_dma_addr, xe_find_vf_dev,
+// xe_bo_translate_io_xarray_to_dpa in drivers/gpu/drm/xe/xe_bo.c of the seed,
+// ../shared/seeds/000_*.txt) restated in ../shared/rfc-model.md "Map: the IOV
+// path inside xe". Each RFC quirk is gated by the profile; with a quirk off
+// the model does what the series meant (the `fixed` profile).
+
+import type { InterconnectRanges, KernelAlloc, LmemObject, MockPlatform, PciDevice, QuirkId, XePfState } from '../contracts.js';
+import { ExtentMap, ExtentMapBuilder, toSafe } from './extents.js';
+import { PAGE } from './hw.js';
+
+/** regs/xe_bars.h: LMEM_BAR = 2, the VF BAR that windows its LMEM quota. */
+export const LMEM_BAR = 2;
+/** sizeof(struct drm_pagemap_addr): the per-entry size of bo->dma_data.dma_addr. */
+const PAGEMAP_ADDR_SIZE = 16;
+
+export type Translation =
+  /** Translated: GPU accesses go to `table` (BO offset -> DPA), DM bit set in the PTEs. */
+  | { kind: 'iov'; table: ExtentMap; lmem: LmemObject; vfid: number; dmaAddr: KernelAlloc }
+  /** rfc-model quirk 2: "success" without translating; the BO has neither DPAs nor an sg table. */
+  | { kind: 'untranslated'; why: string }
+  /** The translation refused: xe unmaps the interconnect and falls back to the sg path (rfc-model Map step 4). */
+  | { kind: 'failed'; why: string }
+  /** rfc-model quirk 4: a NULL dereference; the kernel oopsed in the middle of the ioctl. */
+  | { kind: 'oops'; why: string; dmaAddr: KernelAlloc };
+
+export interface TranslateContext {
+  readonly platform: MockPlatform;
+  readonly pf: PciDevice;
+  readonly xePf: XePfState;
+  /** Synthetic kernel pointers for the fetch-args a kprobe would see. */
+  ptr(obj: object): bigint;
+  readonly boPtr: bigint;
+  readonly rangesPtr: bigint;
+}
+
+function has(ctx: TranslateContext, q: QuirkId): boolean {
+  return ctx.platform.kernel.profile.has(q);
+}
+
+/** get_order(): the smallest order with PAGE_SIZE << order >= size. */
+export function getOrder(size: number): number {
+  let order = 0;
+  while (PAGE * 2 ** order < size) order++;
+  return order;
+}
+
+function lmemBar(dev: PciDevice): { start: number; size: number } | null {
+  const bar = dev.bars.find((b) => b.index === LMEM_BAR);
+  if (!bar || bar.kind === 'none' || bar.size === 0n) return null;
+  return { start: toSafe(bar.start, 'BAR start'), size: toSafe(bar.size, 'BAR size') };
+}
+
+/**
+ * xe_find_vf_dev(): the VF whose BAR 2 window holds `phys`.
+ * rfc-v1 walks pf_pdev->bus->devices only (quirk 5), skips physical
+ * functions, and accepts `phys < start + len - PAGE_SIZE` (quirk 1). The
+ * intent: every VF of this PF, the whole window.
+ */
+function findVf(ctx: TranslateContext, phys: number): PciDevice | null {
+  const { platform, pf } = ctx;
+  const k = platform.kernel;
+  k.trace('xe_find_vf_dev', 'entry', { arg1: ctx.ptr(ctx.xePf), arg2: BigInt(phys) });
+  const candidates = has(ctx, 'vf-other-bus')
+    ? platform.pci.devicesOnBus(pf.domain, pf.bus).filter((d) => !(d === pf || (!d.isVirtfn && platform.pci.vfsOf(d).length > 0)))
+    : platform.pci.vfsOf(pf);
+  const lastPage = has(ctx, 'last-page') ? PAGE : 0;
+  let found: PciDevice | null = null;
+  for (const d of candidates) {
+    const bar = lmemBar(d);
+    if (bar && phys >= bar.start && phys < bar.start + bar.size - lastPage) {
+      found = d;
+      break;
+    }
+  }
+  k.trace('xe_find_vf_dev', 'return', { retval: found ? ctx.ptr(found) : 0n });
+  return found;
+}
+
+/**
+ * __xe_bo_addr() through xe_res_first() on the LMEM object's VRAM blocks.
+ * Past the last block the cursor keeps subtracting the last block's size
+ * without advancing (the `next != head` test in xe_res_first), so an offset
+ * beyond the object wraps inside its last block.
+ */
+function lmemDpa(blocks: readonly { dpa: number; size: number }[], map: ExtentMap, offset: number): number {
+  if (offset < map.total) return map.addressOf(offset);
+  let start = offset;
+  let i = 0;
+  while (start >= blocks[i]!.size) {
+    start -= blocks[i]!.size;
+    if (i + 1 < blocks.length) i++;
+  }
+  return blocks[i]!.dpa + start;
+}
+
+export function translate(ctx: TranslateContext, ranges: InterconnectRanges): Translation {
+  const k = ctx.platform.kernel;
+  const silent = has(ctx, 'silent-untranslated');
+  k.trace('xe_bo_xarray_to_dma_addr', 'entry', { arg1: ctx.rangesPtr, arg2: ctx.boPtr });
+  const result = translateRanges(ctx, ranges, silent);
+  // The RFC's function returns 0 for the silent cases too; -EINVAL stands for
+  // the intended refusals, -EFAULT for the oops (the task dies there in reality).
+  const retval = result.kind === 'iov' || result.kind === 'untranslated' ? 0 : result.kind === 'failed' ? -22 : -14;
+  if (result.kind !== 'oops') k.trace('xe_bo_xarray_to_dma_addr', 'return', { retval });
+  return result;
+}
+
+function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, silent: boolean): Translation {
+  const { platform, xePf } = ctx;
+  const k = platform.kernel;
+  const refuse = (why: string): Translation => (silent ? { kind: 'untranslated', why } : { kind: 'failed', why });
+
+  // "if (!IS_SRIOV_PF(xe)) return 0;"
+  if (!xePf.pfMode) return refuse('xe does not run as SR-IOV PF');
+  const list = ranges.ranges;
+  if (list.length === 0) return refuse('no ranges');
+  const first = toSafe(list[0]!.start, 'range start');
+  // "if (page_is_ram(PFN_DOWN(range->start))) return 0;"
+  if (platform.bus.classify(list[0]!.start) === 'ram') return refuse('the first range is system RAM');
+  const vf = findVf(ctx, first);
+  if (!vf) return refuse('no VF of this PF owns the first range');
+  // "vfid = pci_iov_vf_id(pdev); if (vfid < 0) return 0;"
+  if (vf.vfIndex === null) return refuse(`${vf.bdf} is not a VF`);
+  const bar = lmemBar(vf)!;
+
+  // "dma_addr = kmalloc_array(ranges->nranges, sizeof(*dma_addr))", then
+  // is_devmem_external is set before the translation runs.
+  const vfid = vf.vfIndex + 1;
+  k.trace('xe_bo_translate_io_xarray_to_dpa', 'entry', { arg1: ctx.boPtr, arg2: ctx.rangesPtr, arg3: BigInt(bar.start), arg4: vf.vfIndex });
+  k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'entry', { arg1: ctx.ptr(xePf.pf), arg2: vfid });
+  const lmem = xePf.lmemObj(vfid);
+  k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'return', { retval: lmem ? ctx.ptr(lmem) : 0n });
+
+  if (!lmem) {
+    if (has(ctx, 'unprovisioned-oops')) {
+      // xe_bo_get(NULL) is harmless; xe_bo_addr(NULL, ...) reads bo->ttm.pin_count.
+      const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * list.length);
+      k.oops('NULL pointer dereference', 'xe_bo_addr+0x1c/0x90 [xe]');
+      return { kind: 'oops', why: `VF ${vfid} (${vf.bdf}) has no LMEM object`, dmaAddr };
+    }
+    return { kind: 'failed', why: `VF ${vfid} (${vf.bdf}) has no LMEM quota` };
+  }
+
+  const blocks = lmem.blocks.map((b) => ({ dpa: toSafe(b.dpa, 'DPA'), size: toSafe(b.size, 'block size') }));
+  const blockMap = ExtentMap.of(blocks.map((b) => [b.dpa, b.size] as const));
+  const lmemSize = toSafe(lmem.size, 'LMEM size');
+  const checkVf = !has(ctx, 'first-range-vf');
+  const checkQuota = !has(ctx, 'quota-unchecked');
+  const orderFromLength = has(ctx, 'order-from-length');
+  const contiguous = has(ctx, 'contiguity');
+
+  const table = new ExtentMapBuilder();
+  for (let i = 0; i < list.length; i++) {
+    const start = toSafe(list[i]!.start, 'range start');
+    const len = toSafe(list[i]!.end, 'range end') - start + 1;
+    if (checkVf && (start < bar.start || start + len > bar.start + bar.size)) {
+      return { kind: 'failed', why: `range ${i} at 0x${start.toString(16)} is not in ${vf.bdf}'s BAR ${LMEM_BAR}` };
+    }
+    // rfc-model quirk 3: every range is taken relative to the first range's VF.
+    const offset = start - bar.start;
+    if (offset + len > lmemSize) {
+      if (checkQuota) return { kind: 'failed', why: `range ${i} ends 0x${(offset + len).toString(16)} into VF ${vfid}'s LMEM, past its 0x${lmemSize.toString(16)} quota` };
+      // kernel-abi §11.3: nothing checks the quota; xe_bo_addr(lmem_obj, offset, len)
+      // reaches xe_res_first(), whose XE_WARN_ON(start + size > res->size) fires.
+      k.warn('xe_bo_addr+0x7b/0x90 [xe]', 'drivers/gpu/drm/xe/xe_res_cursor.h:73');
+    }
+    if (contiguous) {
+      // rfc-model quirks 7 and 8: one DPA per range, from its start alone,
+      // covering PAGE_SIZE << get_order(len) bytes in the walk (xe_res_first_dma).
+      const dpa = lmemDpa(blocks, blockMap, offset);
+      table.add(dpa, orderFromLength ? PAGE * 2 ** getOrder(len) : len);
+    } else {
+      // The intent: follow the LMEM object's blocks, one entry per contiguous piece.
+      let done = 0;
+      while (done < len) {
+        const at = offset + done;
+        const b = blockMap.find(at);
+        // Past the object (only with quota-unchecked) the rest is one wrapped piece.
+        const piece = b < 0 ? len - done : Math.min(len - done, blockMap.extent(b)[0] + blockMap.extent(b)[2] - at);
+        table.add(lmemDpa(blocks, blockMap, at), orderFromLength ? PAGE * 2 ** getOrder(piece) : piece);
+        done += piece;
+      }
+    }
+  }
+  // "bo->dma_data.lmem_obj = xe_bo_get(lmem_obj)"
+  lmem.get();
+  const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * table.count);
+  return { kind: 'iov', table: table.build(), lmem, vfid, dmaAddr };
+}
