@@ -28,6 +28,10 @@ export type BootOptions = {
      * guest program (default GUEST_ENTRY)
      */
     entry?: string | undefined;
+    /**
+     * more kernel parameters (debugging: loglevel=7, ...)
+     */
+    extraAppend?: string | undefined;
 };
 export type BootReport = {
     variant: string;

@@ -24,6 +24,7 @@ export const GUEST_ENTRY = join(repoRoot, 'test', 'qemu', 'guest', 'main.mjs');
  * @property {number} [smp]
  * @property {string} [memory]
  * @property {string} [entry]          guest program (default GUEST_ENTRY)
+ * @property {string} [extraAppend]    more kernel parameters (debugging: loglevel=7, ...)
  *
  * @typedef {object} BootReport
  * @property {string} variant
@@ -74,6 +75,7 @@ export async function boot(o) {
     `iovh.repo=${cmdlineSafe('checkout', repoRoot)}`,
     `iovh.numvfs=${NUM_VFS}`,
     `iovh.timeout=${guestTimeout}`,
+    ...(o.extraAppend ? [o.extraAppend] : []),
   ].join(' ');
   const args = qemuArgs(o.variant, { kernel: o.kernel, initrd: o.initrd, resultsDir, append, smp: o.smp, memory: o.memory });
 

@@ -101,7 +101,10 @@ export async function runCi(o = {}) {
   const parallel = o.parallel ?? Math.max(1, availableParallelism());
   log(`qemu-ci: booting ${variants.map((v) => v.name).join(', ')} (${Math.min(parallel, variants.length)} at a time, -smp 1 each)`);
   const boots = await pool(variants, parallel, (v) =>
-    boot({ variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd: ir.path, paths, timeoutSeconds: o.timeoutSeconds }),
+    boot({
+      variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd: ir.path, paths, timeoutSeconds: o.timeoutSeconds,
+      extraAppend: process.env.IOVH_QEMU_APPEND,
+    }),
   );
   const tBoots = performance.now();
 

@@ -1,5 +1,9 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
-/** Generate into a temporary folder; returns path -> text for DECLARED. */
+/**
+ * Type-check the JSDoc (scripts/qemu-ci/tsconfig.json) and generate the
+ * declarations; returns path -> text for DECLARED. Throws with tsc's output
+ * when the check fails.
+ */
 export function generate(): Map<string, string>;
 /** Paths (relative to the checkout) whose committed declaration differs from a fresh one. */
 export function stale(): string[];

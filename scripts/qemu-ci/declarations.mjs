@@ -1,12 +1,13 @@
 // @ts-check
 // The QEMU CI is plain JavaScript (it runs before anything is built, and the
-// guest has no TypeScript loader), typed with JSDoc and checked by
-// scripts/qemu-ci/tsconfig.json. The TypeScript tests import it through
+// guest has no TypeScript loader), typed with JSDoc and checked with
+// scripts/qemu-ci/tsconfig.json (by generate() below: `tsc -p` in place would
+// read the committed declarations instead of the JSDoc). The TypeScript tests import it through
 // .d.mts declarations generated from that JSDoc, committed next to each
 // module. `node scripts/qemu-ci/declarations.mjs` regenerates them;
 // `--check` fails when one is missing or stale (test/qemu/declarations.test.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { repoRoot } from './paths.mjs';
@@ -27,25 +28,48 @@ export const DECLARED = [
 
 const HEADER = '// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.\n';
 
-/** Generate into a temporary folder; returns path -> text for DECLARED. */
+/**
+ * A mirror of the checkout without the committed declarations: TypeScript
+ * prefers foo.d.mts over foo.mjs, so checking or generating in place would
+ * read the old declarations instead of the JSDoc. The modules are copied;
+ * src/, node_modules/ and the root tsconfig are linked.
+ * @param {string} into
+ */
+function mirror(into) {
+  for (const dir of ['scripts/qemu-ci', 'test/qemu/guest']) {
+    mkdirSync(join(into, dir), { recursive: true });
+    for (const name of readdirSync(join(repoRoot, dir))) {
+      if (name.endsWith('.mjs') || name === 'tsconfig.json') copyFileSync(join(repoRoot, dir, name), join(into, dir, name));
+    }
+  }
+  for (const link of ['src', 'node_modules', 'tsconfig.json']) symlinkSync(join(repoRoot, link), join(into, link));
+}
+
+/**
+ * Type-check the JSDoc (scripts/qemu-ci/tsconfig.json) and generate the
+ * declarations; returns path -> text for DECLARED. Throws with tsc's output
+ * when the check fails.
+ */
 export function generate() {
-  const out = mkdtempSync(join(tmpdir(), 'iovh-qemu-dts-'));
+  const tree = mkdtempSync(join(tmpdir(), 'iovh-qemu-dts-'));
   try {
+    mirror(tree);
+    const out = join(tree, 'out');
     const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = spawnSync(process.execPath, [tsc, '-p', join(repoRoot, 'scripts', 'qemu-ci', 'tsconfig.json'), '--noEmit', 'false', '--declaration',
-      '--emitDeclarationOnly', '--outDir', out, '--rootDir', repoRoot], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [tsc, '-p', join(tree, 'scripts', 'qemu-ci', 'tsconfig.json'), '--noEmit', 'false', '--declaration',
+      '--emitDeclarationOnly', '--outDir', out, '--rootDir', tree], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tsc failed:\n${(r.stdout + r.stderr).trim()}`);
     /** @type {Map<string, string>} */
     const texts = new Map();
     for (const mod of DECLARED) {
       const dts = mod.replace(/\.mjs$/, '.d.mts');
       const file = join(out, dts);
-      if (!existsSync(file)) throw new Error(`tsc wrote no ${dts} (have: ${readdirSync(out).join(', ')})`);
+      if (!existsSync(file)) throw new Error(`tsc wrote no ${dts}`);
       texts.set(dts, HEADER + readFileSync(file, 'utf8'));
     }
     return texts;
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    rmSync(tree, { recursive: true, force: true });
   }
 }
 

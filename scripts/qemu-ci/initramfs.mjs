@@ -5,7 +5,7 @@
 // under a name derived from its inputs, so an unchanged setup reuses it.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cpioNewc } from './cpio.mjs';
@@ -90,5 +90,12 @@ export function buildInitramfs({ paths, manifest, variants }) {
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, gzipSync(cpioNewc(entries), { level: 1 }));
   renameSync(tmp, out);
+  // Older builds (another init.sh, another kernel): keep the three newest.
+  const old = readdirSync(paths.initramfs)
+    .filter((n) => /^initramfs-[0-9a-f]+\.cpio\.gz$/.test(n))
+    .map((n) => ({ n, t: statSync(join(paths.initramfs, n)).mtimeMs }))
+    .sort((a, b) => b.t - a.t)
+    .slice(3);
+  for (const { n } of old) rmSync(join(paths.initramfs, n), { force: true });
   return { path: out, cached: false, lists };
 }

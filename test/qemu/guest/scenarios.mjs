@@ -254,6 +254,10 @@ scenario('vfio.regions', 'region info: BARs, ROM, config space', ['device'], (ct
   return pass(parts.join(', '));
 });
 
+scenario('vfio.region-vga', 'region info of the VGA region on a device without VGA', ['device'], (ctx) =>
+  expectErrno(ctx, 'VFIO_DEVICE_GET_REGION_INFO(8)', 'EINVAL', () => dev(ctx).regionInfo(ctx.lib.uapi.VFIO.PCI_VGA_REGION_INDEX)),
+);
+
 scenario('vfio.region-mmap', 'mmap of a memory BAR reads what pread reads', ['device', 'bars'], (ctx) => {
   const { PROT } = ctx.lib.uapi;
   const bar = firstBar(ctx);
@@ -553,7 +557,8 @@ scenario('lifecycle.close-device-after-export', 'close the VF (last close) while
 scenario('lifecycle.reopen', 'open the VF again after its last close and export', [], (ctx) => {
   const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
   try {
-    const bar = device.regionInfos().find((r) => r.index < 6 && r.size > 0n);
+    // BARs only: GET_REGION_INFO of the VGA region is EINVAL on a device without VGA (vfio.region-vga).
+    const bar = [0, 1, 2, 3, 4, 5].map((i) => device.regionInfo(i)).find((r) => r.size > 0n);
     if (!bar) return fail('reopened device has no non-empty BAR');
     const buf = device.exportDmaBuf({ region: bar.index, ranges: [{ offset: 0, length: PAGE }] });
     buf.close();
@@ -690,6 +695,7 @@ export const RULES = {
   'vfio.container': 'VFIO container: GET_API_VERSION is 0; CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU) > 0 (kernel-abi §1, §4)',
   'vfio.open': 'VFIO group path: group VIABLE, SET_CONTAINER, SET_IOMMU(TYPE1v2), GET_DEVICE_FD(BDF); device info has FLAGS_PCI and 9 regions (kernel-abi §2, §4)',
   'vfio.regions': 'vfio-pci region info: BARn at index << 40, empty BAR flags 0 size 0, memory BAR READ|WRITE|MMAP, CONFIG 4096 bytes READ|WRITE (kernel-abi §2)',
+  'vfio.region-vga': 'vfio-pci GET_REGION_INFO of the VGA region (8) is EINVAL when the device has no VGA (vfio_pci_ioctl_get_region_info: !vdev->has_vga)',
   'vfio.region-mmap': 'vfio-pci region mmap and pread read the same BAR bytes (kernel-abi §2)',
   'export.probe': 'VFIO_DEVICE_FEATURE PROBE|GET DMA_BUF returns 0 on plain vfio-pci (kernel-abi §3.2)',
   'export.probe-bare': 'vfio_check_feature: PROBE returns 0 before GET/SET are looked at (drivers/vfio/vfio_main.c)',
