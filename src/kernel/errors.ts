@@ -94,7 +94,8 @@ export const Errno = {
 } as const;
 export type ErrnoName = keyof typeof Errno;
 
-const extraNames: Record<number, string> = { 95: 'EOPNOTSUPP', 117: 'EUCLEAN' };
+// libuv has no name for these (getSystemErrorName answers "Unknown system error -62").
+const extraNames: Record<number, string> = { 35: 'EDEADLK', 62: 'ETIME', 77: 'EBADFD', 95: 'EOPNOTSUPP', 117: 'EUCLEAN' };
 
 export function errnoName(errno: number): string {
   const n = -Math.abs(errno);
