@@ -15,10 +15,10 @@ mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$CACHE/debs"
 # The first Debian archive (not -security, not -updates-only) in the system's sources:
 # deb822 *.sources stanzas, then one-line sources.list entries.
 find_archive() {
-  local f
+  local f hit
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
-    awk '
+    hit=$(awk '
       function flush() {
         if (types ~ /(^| )deb( |$)/ && uris != "" && suites != "" && suites !~ /-security/ && comps ~ /(^| )main( |$)/) {
           split(uris, u, " "); print u[1] "\t" key; found = 1; exit
@@ -33,11 +33,12 @@ find_archive() {
       tolower($1) == "components:" { $1 = ""; comps = $0 }
       tolower($1) == "signed-by:" { key = $2 }
       END { if (!found) flush() }
-    ' "$f" && return 0
+    ' "$f")
+    if [ -n "$hit" ]; then echo "$hit"; return 0; fi
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] || continue
-    awk '
+    hit=$(awk '
       $1 == "deb" {
         opts = ""; i = 2
         if ($2 ~ /^\[/) { while ($i !~ /\]$/) { opts = opts " " $i; i++ } opts = opts " " $i; i++ }
@@ -46,17 +47,8 @@ find_archive() {
         key = ""
         if (match(opts, /signed-by=[^] ]+/)) key = substr(opts, RSTART + 10, RLENGTH - 10)
         print uri "\t" key; exit
-      }
-    ' "$f" | grep -q . && { awk '
-      $1 == "deb" {
-        opts = ""; i = 2
-        if ($2 ~ /^\[/) { while ($i !~ /\]$/) { opts = opts " " $i; i++ } opts = opts " " $i; i++ }
-        uri = $i; suite = $(i + 1)
-        if (suite ~ /-security/ || uri ~ /security/) next
-        key = ""
-        if (match(opts, /signed-by=[^] ]+/)) key = substr(opts, RSTART + 10, RLENGTH - 10)
-        print uri "\t" key; exit
-      }' "$f"; return 0; }
+      }' "$f")
+    if [ -n "$hit" ]; then echo "$hit"; return 0; fi
   done
   return 1
 }

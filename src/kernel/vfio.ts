@@ -10,6 +10,9 @@ import type { Backend, Fd, Mapping, VfioDeviceInfo, VfioGroupStatus, VfioRegionI
 import { isErrno, SystemError } from './errors.js';
 import { O, PROT, VFIO } from './uapi.js';
 import { DmaBuf } from './dmabuf.js';
+import { VFIO_CAP_LAYOUT } from './layout.js';
+
+export { VFIO_CAP_LAYOUT };
 
 // ------------------------------------------------------------------ helpers
 
@@ -65,10 +68,10 @@ export class RegionCapParseError extends Error {
   }
 }
 
-/** sizeof(struct vfio_region_info): cap offsets count from the start of the struct. */
-const REGION_INFO_SIZE = 32;
-/** sizeof(struct vfio_info_cap_header). */
-const CAP_HEADER_SIZE = 8;
+const C = VFIO_CAP_LAYOUT;
+/** Cap offsets count from the start of struct vfio_region_info. */
+const REGION_INFO_SIZE = C.vfio_region_info.size;
+const CAP_HEADER_SIZE = C.vfio_info_cap_header.size;
 
 /**
  * Walk the capability chain. `caps` holds the bytes after the 32-byte
@@ -89,27 +92,31 @@ export function parseRegionCaps(caps: Uint8Array, capOffset: number): RegionCap[
     if (rel < 0 || rel + CAP_HEADER_SIZE > caps.byteLength) {
       throw new RegionCapParseError(`capability at offset ${at} lies outside the ${caps.byteLength + REGION_INFO_SIZE}-byte info`);
     }
-    const id = dv.getUint16(rel, true);
-    const version = dv.getUint16(rel + 2, true);
-    const next = dv.getUint32(rel + 4, true);
+    const id = dv.getUint16(rel + C.vfio_info_cap_header.id, true);
+    const version = dv.getUint16(rel + C.vfio_info_cap_header.version, true);
+    const next = dv.getUint32(rel + C.vfio_info_cap_header.next, true);
     const end = next !== 0 && next > at ? next - REGION_INFO_SIZE : caps.byteLength;
     const need = (n: number): void => {
       if (rel + n > caps.byteLength) throw new RegionCapParseError(`capability ${id} at offset ${at} needs ${n} bytes, ${caps.byteLength - rel} present`);
     };
     if (id === VFIO.REGION_INFO_CAP_SPARSE_MMAP) {
       // struct vfio_region_info_cap_sparse_mmap: header, u32 nr_areas, u32 reserved, areas[] of {u64 offset, u64 size}.
-      need(16);
-      const nr = dv.getUint32(rel + 8, true);
-      need(16 + 16 * nr);
+      const SM = C.vfio_region_info_cap_sparse_mmap;
+      const A = C.vfio_region_sparse_mmap_area;
+      need(SM.size);
+      const nr = dv.getUint32(rel + SM.nr_areas, true);
+      need(SM.areas + A.size * nr);
       const areas: SparseMmapArea[] = [];
       for (let i = 0; i < nr; i++) {
-        areas.push({ offset: dv.getBigUint64(rel + 16 + 16 * i, true), size: dv.getBigUint64(rel + 24 + 16 * i, true) });
+        const at = rel + SM.areas + A.size * i;
+        areas.push({ offset: dv.getBigUint64(at + A.offset, true), size: dv.getBigUint64(at + A.size_field, true) });
       }
       out.push({ id, version, kind: 'sparse-mmap', areas });
     } else if (id === VFIO.REGION_INFO_CAP_TYPE) {
       // struct vfio_region_info_cap_type: header, u32 type, u32 subtype.
-      need(16);
-      out.push({ id, version, kind: 'type', type: dv.getUint32(rel + 8, true), subtype: dv.getUint32(rel + 12, true) });
+      const T = C.vfio_region_info_cap_type;
+      need(T.size);
+      out.push({ id, version, kind: 'type', type: dv.getUint32(rel + T.type, true), subtype: dv.getUint32(rel + T.subtype, true) });
     } else if (id === VFIO.REGION_INFO_CAP_MSIX_MAPPABLE) {
       out.push({ id, version, kind: 'msix-mappable' });
     } else {

@@ -4,6 +4,11 @@
 // include/uapi/drm/xe_drm.h of Linux 7.2 (kernel-abi §7), little-endian x86_64;
 // `npm run abi-check` proves the sizes and offsets below against the real
 // header (native/uapi/xe_drm.h asserts the same numbers in C).
+import { XE_QUERY_LAYOUT } from './layout.js';
+
+export { XE_QUERY_LAYOUT };
+
+const L = XE_QUERY_LAYOUT;
 
 export class XeQueryParseError extends Error {
   constructor(message: string) {
@@ -16,11 +21,13 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Check a `u32 count` header followed by `count` fixed-size entries from offset 8. */
+/** Every answer is a `u32 count, u32 pad` header followed by `count` fixed-size entries. */
+const HEADER = 8;
+
 function entries(bytes: Uint8Array, what: string, entrySize: number): number {
-  if (bytes.byteLength < 8) throw new XeQueryParseError(`${what}: ${bytes.byteLength} bytes, the header alone is 8`);
+  if (bytes.byteLength < HEADER) throw new XeQueryParseError(`${what}: ${bytes.byteLength} bytes, the header alone is ${HEADER}`);
   const n = view(bytes).getUint32(0, true);
-  const need = 8 + n * entrySize;
+  const need = HEADER + n * entrySize;
   if (bytes.byteLength < need) throw new XeQueryParseError(`${what}: ${n} entries need ${need} bytes, got ${bytes.byteLength}`);
   return n;
 }
@@ -34,8 +41,9 @@ export interface XeEngine {
   gtId: number;
 }
 
-/** struct drm_xe_engine is 32 bytes: the instance, then reserved[3] u64. */
-export const XE_ENGINE_SIZE = 32;
+/** struct drm_xe_engine: the instance, then reserved[3] u64. */
+export const XE_ENGINE_SIZE = L.drm_xe_engine.size;
+const EI = L.drm_xe_engine_class_instance;
 
 /** struct drm_xe_query_engines: u32 num_engines, u32 pad, drm_xe_engine engines[]. */
 export function parseEngines(bytes: Uint8Array): XeEngine[] {
@@ -43,21 +51,21 @@ export function parseEngines(bytes: Uint8Array): XeEngine[] {
   const dv = view(bytes);
   const out: XeEngine[] = [];
   for (let i = 0; i < n; i++) {
-    const at = 8 + i * XE_ENGINE_SIZE;
-    out.push({ engineClass: dv.getUint16(at, true), engineInstance: dv.getUint16(at + 2, true), gtId: dv.getUint16(at + 4, true) });
+    const at = L.drm_xe_query_engines.engines + i * XE_ENGINE_SIZE + L.drm_xe_engine.instance;
+    out.push({ engineClass: dv.getUint16(at + EI.engine_class, true), engineInstance: dv.getUint16(at + EI.engine_instance, true), gtId: dv.getUint16(at + EI.gt_id, true) });
   }
   return out;
 }
 
 export function encodeEngines(engines: readonly XeEngine[]): Uint8Array {
-  const out = new Uint8Array(8 + engines.length * XE_ENGINE_SIZE);
+  const out = new Uint8Array(L.drm_xe_query_engines.engines + engines.length * XE_ENGINE_SIZE);
   const dv = view(out);
-  dv.setUint32(0, engines.length, true);
+  dv.setUint32(L.drm_xe_query_engines.num_engines, engines.length, true);
   engines.forEach((e, i) => {
-    const at = 8 + i * XE_ENGINE_SIZE;
-    dv.setUint16(at, e.engineClass, true);
-    dv.setUint16(at + 2, e.engineInstance, true);
-    dv.setUint16(at + 4, e.gtId, true);
+    const at = L.drm_xe_query_engines.engines + i * XE_ENGINE_SIZE + L.drm_xe_engine.instance;
+    dv.setUint16(at + EI.engine_class, e.engineClass, true);
+    dv.setUint16(at + EI.engine_instance, e.engineInstance, true);
+    dv.setUint16(at + EI.gt_id, e.gtId, true);
   });
   return out;
 }
@@ -76,8 +84,9 @@ export interface XeMemRegion {
   cpuVisibleUsed: bigint;
 }
 
-/** struct drm_xe_mem_region (88 bytes). */
-export const XE_MEM_REGION_SIZE = 88;
+/** struct drm_xe_mem_region. */
+export const XE_MEM_REGION_SIZE = L.drm_xe_mem_region.size;
+const MR = L.drm_xe_mem_region;
 
 /** struct drm_xe_query_mem_regions: u32 num_mem_regions, u32 pad, drm_xe_mem_region mem_regions[]. */
 export function parseMemRegions(bytes: Uint8Array): XeMemRegion[] {
@@ -85,33 +94,33 @@ export function parseMemRegions(bytes: Uint8Array): XeMemRegion[] {
   const dv = view(bytes);
   const out: XeMemRegion[] = [];
   for (let i = 0; i < n; i++) {
-    const at = 8 + i * XE_MEM_REGION_SIZE;
+    const at = L.drm_xe_query_mem_regions.mem_regions + i * XE_MEM_REGION_SIZE;
     out.push({
-      memClass: dv.getUint16(at, true),
-      instance: dv.getUint16(at + 2, true),
-      minPageSize: dv.getUint32(at + 4, true),
-      totalSize: dv.getBigUint64(at + 8, true),
-      used: dv.getBigUint64(at + 16, true),
-      cpuVisibleSize: dv.getBigUint64(at + 24, true),
-      cpuVisibleUsed: dv.getBigUint64(at + 32, true),
+      memClass: dv.getUint16(at + MR.mem_class, true),
+      instance: dv.getUint16(at + MR.instance, true),
+      minPageSize: dv.getUint32(at + MR.min_page_size, true),
+      totalSize: dv.getBigUint64(at + MR.total_size, true),
+      used: dv.getBigUint64(at + MR.used, true),
+      cpuVisibleSize: dv.getBigUint64(at + MR.cpu_visible_size, true),
+      cpuVisibleUsed: dv.getBigUint64(at + MR.cpu_visible_used, true),
     });
   }
   return out;
 }
 
 export function encodeMemRegions(regions: readonly XeMemRegion[]): Uint8Array {
-  const out = new Uint8Array(8 + regions.length * XE_MEM_REGION_SIZE);
+  const out = new Uint8Array(L.drm_xe_query_mem_regions.mem_regions + regions.length * XE_MEM_REGION_SIZE);
   const dv = view(out);
-  dv.setUint32(0, regions.length, true);
+  dv.setUint32(L.drm_xe_query_mem_regions.num_mem_regions, regions.length, true);
   regions.forEach((r, i) => {
-    const at = 8 + i * XE_MEM_REGION_SIZE;
-    dv.setUint16(at, r.memClass, true);
-    dv.setUint16(at + 2, r.instance, true);
-    dv.setUint32(at + 4, r.minPageSize, true);
-    dv.setBigUint64(at + 8, r.totalSize, true);
-    dv.setBigUint64(at + 16, r.used, true);
-    dv.setBigUint64(at + 24, r.cpuVisibleSize, true);
-    dv.setBigUint64(at + 32, r.cpuVisibleUsed, true);
+    const at = L.drm_xe_query_mem_regions.mem_regions + i * XE_MEM_REGION_SIZE;
+    dv.setUint16(at + MR.mem_class, r.memClass, true);
+    dv.setUint16(at + MR.instance, r.instance, true);
+    dv.setUint32(at + MR.min_page_size, r.minPageSize, true);
+    dv.setBigUint64(at + MR.total_size, r.totalSize, true);
+    dv.setBigUint64(at + MR.used, r.used, true);
+    dv.setBigUint64(at + MR.cpu_visible_size, r.cpuVisibleSize, true);
+    dv.setBigUint64(at + MR.cpu_visible_used, r.cpuVisibleUsed, true);
   });
   return out;
 }
@@ -138,7 +147,7 @@ export function parseConfig(bytes: Uint8Array): XeConfig {
   const n = entries(bytes, 'config query', 8);
   const dv = view(bytes);
   const info: bigint[] = [];
-  for (let i = 0; i < n; i++) info.push(dv.getBigUint64(8 + 8 * i, true));
+  for (let i = 0; i < n; i++) info.push(dv.getBigUint64(L.drm_xe_query_config.info + 8 * i, true));
   if (n < 4) throw new XeQueryParseError(`config query: ${n} params, need at least 4 (REV_AND_DEVICE_ID, FLAGS, MIN_ALIGNMENT, VA_BITS)`);
   const rev = info[0]!;
   const flags = info[1]!;
@@ -155,10 +164,10 @@ export function parseConfig(bytes: Uint8Array): XeConfig {
 }
 
 export function encodeConfig(info: readonly bigint[]): Uint8Array {
-  const out = new Uint8Array(8 + info.length * 8);
+  const out = new Uint8Array(L.drm_xe_query_config.info + info.length * 8);
   const dv = view(out);
-  dv.setUint32(0, info.length, true);
-  info.forEach((v, i) => dv.setBigUint64(8 + 8 * i, v, true));
+  dv.setUint32(L.drm_xe_query_config.num_params, info.length, true);
+  info.forEach((v, i) => dv.setBigUint64(L.drm_xe_query_config.info + 8 * i, v, true));
   return out;
 }
 
@@ -178,8 +187,9 @@ export interface XeGt {
   ipVerRev: number;
 }
 
-/** struct drm_xe_gt (96 bytes). */
-export const XE_GT_SIZE = 96;
+/** struct drm_xe_gt. */
+export const XE_GT_SIZE = L.drm_xe_gt.size;
+const GT = L.drm_xe_gt;
 
 /** struct drm_xe_query_gt_list: u32 num_gt, u32 pad, drm_xe_gt gt_list[]. */
 export function parseGtList(bytes: Uint8Array): XeGt[] {
@@ -187,37 +197,37 @@ export function parseGtList(bytes: Uint8Array): XeGt[] {
   const dv = view(bytes);
   const out: XeGt[] = [];
   for (let i = 0; i < n; i++) {
-    const at = 8 + i * XE_GT_SIZE;
+    const at = L.drm_xe_query_gt_list.gt_list + i * XE_GT_SIZE;
     out.push({
-      type: dv.getUint16(at, true),
-      tileId: dv.getUint16(at + 2, true),
-      gtId: dv.getUint16(at + 4, true),
-      referenceClock: dv.getUint32(at + 12, true),
-      nearMemRegions: dv.getBigUint64(at + 16, true),
-      farMemRegions: dv.getBigUint64(at + 24, true),
-      ipVerMajor: dv.getUint16(at + 32, true),
-      ipVerMinor: dv.getUint16(at + 34, true),
-      ipVerRev: dv.getUint16(at + 36, true),
+      type: dv.getUint16(at + GT.type, true),
+      tileId: dv.getUint16(at + GT.tile_id, true),
+      gtId: dv.getUint16(at + GT.gt_id, true),
+      referenceClock: dv.getUint32(at + GT.reference_clock, true),
+      nearMemRegions: dv.getBigUint64(at + GT.near_mem_regions, true),
+      farMemRegions: dv.getBigUint64(at + GT.far_mem_regions, true),
+      ipVerMajor: dv.getUint16(at + GT.ip_ver_major, true),
+      ipVerMinor: dv.getUint16(at + GT.ip_ver_minor, true),
+      ipVerRev: dv.getUint16(at + GT.ip_ver_rev, true),
     });
   }
   return out;
 }
 
 export function encodeGtList(gts: readonly XeGt[]): Uint8Array {
-  const out = new Uint8Array(8 + gts.length * XE_GT_SIZE);
+  const out = new Uint8Array(L.drm_xe_query_gt_list.gt_list + gts.length * XE_GT_SIZE);
   const dv = view(out);
-  dv.setUint32(0, gts.length, true);
+  dv.setUint32(L.drm_xe_query_gt_list.num_gt, gts.length, true);
   gts.forEach((g, i) => {
-    const at = 8 + i * XE_GT_SIZE;
-    dv.setUint16(at, g.type, true);
-    dv.setUint16(at + 2, g.tileId, true);
-    dv.setUint16(at + 4, g.gtId, true);
-    dv.setUint32(at + 12, g.referenceClock, true);
-    dv.setBigUint64(at + 16, g.nearMemRegions, true);
-    dv.setBigUint64(at + 24, g.farMemRegions, true);
-    dv.setUint16(at + 32, g.ipVerMajor, true);
-    dv.setUint16(at + 34, g.ipVerMinor, true);
-    dv.setUint16(at + 36, g.ipVerRev, true);
+    const at = L.drm_xe_query_gt_list.gt_list + i * XE_GT_SIZE;
+    dv.setUint16(at + GT.type, g.type, true);
+    dv.setUint16(at + GT.tile_id, g.tileId, true);
+    dv.setUint16(at + GT.gt_id, g.gtId, true);
+    dv.setUint32(at + GT.reference_clock, g.referenceClock, true);
+    dv.setBigUint64(at + GT.near_mem_regions, g.nearMemRegions, true);
+    dv.setBigUint64(at + GT.far_mem_regions, g.farMemRegions, true);
+    dv.setUint16(at + GT.ip_ver_major, g.ipVerMajor, true);
+    dv.setUint16(at + GT.ip_ver_minor, g.ipVerMinor, true);
+    dv.setUint16(at + GT.ip_ver_rev, g.ipVerRev, true);
   });
   return out;
 }
