@@ -22,6 +22,16 @@ export function bringUpMock(backend: import("../../src/backend/types.js").Backen
     pf: string;
     vf: string;
 };
+/**
+ * The fixture text for a passing igb guest's results: what the real kernel
+ * said per scenario, with the kernel and QEMU it came from.
+ * @param {import('./boot.mjs').BootReport} boot
+ * @param {{ kernel: string, qemu: string }} versions
+ */
+export function fixtureFrom(boot: import("./boot.mjs").BootReport, versions: {
+    kernel: string;
+    qemu: string;
+}): string;
 /** Why the mock cannot be run from this checkout, or null when it can. */
 export function mockUnavailable(repo?: string): string | null;
 /**
@@ -35,6 +45,12 @@ export function runOnMock(o?: {
 }): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
 export const GUEST_DIR: string;
 export const IGB_TOPOLOGY: import("url").URL;
+/**
+ * The igb guest's results, recorded from a passing run (`main.mjs record`):
+ * test/qemu/conformance-mock.test.ts compares the mock with them on every
+ * `npm test`, without QEMU.
+ */
+export const KERNEL_FIXTURE: string;
 /** Variants whose device the igb-like topology models. */
 export const CONFORMANCE_DEVICE: "igb";
 export type ScenarioResult = {

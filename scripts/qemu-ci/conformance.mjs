@@ -13,6 +13,12 @@ import { repoRoot } from './paths.mjs';
 
 export const GUEST_DIR = join(repoRoot, 'test', 'qemu', 'guest');
 export const IGB_TOPOLOGY = new URL('./topology-igb.json', import.meta.url);
+/**
+ * The igb guest's results, recorded from a passing run (`main.mjs record`):
+ * test/qemu/conformance-mock.test.ts compares the mock with them on every
+ * `npm test`, without QEMU.
+ */
+export const KERNEL_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'kernel-igb.json');
 /** Variants whose device the igb-like topology models. */
 export const CONFORMANCE_DEVICE = 'igb';
 
@@ -82,6 +88,24 @@ export function bringUpMock(backend) {
   const driver = fs.readlink(`${base}/${vf}/driver`).split('/').pop();
   if (driver !== 'vfio-pci') throw new Error(`mock VF ${vf} bound to ${driver}, not vfio-pci`);
   return { pf, vf };
+}
+
+/**
+ * The fixture text for a passing igb guest's results: what the real kernel
+ * said per scenario, with the kernel and QEMU it came from.
+ * @param {import('./boot.mjs').BootReport} boot
+ * @param {{ kernel: string, qemu: string }} versions
+ */
+export function fixtureFrom(boot, versions) {
+  if (boot.status !== 'pass' || !boot.results) throw new Error(`${boot.variant} did not pass (${boot.status}: ${boot.reason}); record only a passing run`);
+  const doc = {
+    recordedAt: new Date().toISOString(),
+    variant: boot.variant,
+    kernel: versions.kernel,
+    qemu: versions.qemu,
+    scenarios: boot.results.scenarios.map((s) => ({ id: s.id, status: s.status, path: s.path ?? null, errno: s.errno ?? null, detail: s.detail ?? '' })),
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** Why the mock cannot be run from this checkout, or null when it can. */

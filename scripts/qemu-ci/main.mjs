@@ -5,19 +5,22 @@
 // that the mock agrees with that kernel, and ends with one line
 // "qemu: N passed, N failed, N skipped". Exit 0 only when nothing failed.
 // See scripts/qemu-ci/README.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { runCi, measureWallTime } from './ci.mjs';
 import { setup } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
+import { CONFORMANCE_DEVICE, KERNEL_FIXTURE, fixtureFrom } from './conformance.mjs';
 
-const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|list] [options]
+const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|record|list] [options]
 
   run       (default) set up (cached), boot the variants, compare the mock
   setup     install qemu-system-x86 >= 8.0 if missing, fetch and unpack the
             newest Debian sid kernel, busybox-static and kmod (cached)
   bench     wall time from start to verdict with the packages cached (JSON)
+  record    save the last run's igb results as the kernel fixture the mock
+            is compared with in npm test (test/qemu/fixtures/kernel-igb.json)
   list      the variants
 
 options:
@@ -30,12 +33,15 @@ options:
 
 class UsageError extends Error {}
 
+/** The command being run, for the error path: only `run` owes a counts line. */
+let current = 'run';
+
 /** @param {string[]} argv */
 function parse(argv) {
   const o = { command: 'run', variants: DEFAULT_VARIANTS, timeout: 240, conformance: true, refresh: false, json: /** @type {string | null} */ (null) };
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) o.command = /** @type {string} */ (args.shift());
-  if (!['run', 'setup', 'bench', 'list', 'help'].includes(o.command)) throw new UsageError(`unknown command '${o.command}'`);
+  if (!['run', 'setup', 'bench', 'record', 'list', 'help'].includes(o.command)) throw new UsageError(`unknown command '${o.command}'`);
   while (args.length) {
     const a = /** @type {string} */ (args.shift());
     const value = () => {
@@ -97,6 +103,7 @@ async function main() {
     }
     throw e;
   }
+  current = o.command;
   if (o.command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -109,6 +116,23 @@ async function main() {
     const r = setup({ paths: cachePaths(), refresh: o.refresh });
     process.stdout.write(`qemu-ci: QEMU ${r.qemu.version} (${r.qemu.path}); kernel ${r.manifest.kernel.release} ${r.manifest.kernel.version}; ` +
       `busybox ${r.manifest.busybox.version}; kmod ${r.manifest.kmod.version}; ${r.cached ? 'cached' : `set up in ${r.seconds.toFixed(1)} s`}\n`);
+    return 0;
+  }
+  if (o.command === 'record') {
+    const file = join(cachePaths().root, 'summary.json');
+    /** @type {import('./ci.mjs').CiSummary} */
+    let last;
+    try {
+      last = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`no summary of a previous run in ${file} (${/** @type {Error} */ (e).message}); run npm run test:qemu first`);
+    }
+    const device = new Map(VARIANTS.map((v) => [v.name, v.device]));
+    const boot = last.boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE);
+    if (!boot) throw new Error(`the last run booted no ${CONFORMANCE_DEVICE} variant`);
+    mkdirSync(dirname(KERNEL_FIXTURE), { recursive: true });
+    writeFileSync(KERNEL_FIXTURE, fixtureFrom(boot, last.versions));
+    process.stdout.write(`qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}\n`);
     return 0;
   }
   if (o.command === 'bench') {
@@ -134,7 +158,7 @@ main().then(
     // Setup problems (no QEMU, no network, no root) are one loud line, not a stack trace.
     process.stderr.write(`qemu-ci: ${e instanceof Error ? e.message : String(e)}\n`);
     if (process.env.IOVH_DEBUG === '1' && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-    process.stdout.write('qemu: 0 passed, 1 failed, 0 skipped\n');
+    if (current === 'run') process.stdout.write('qemu: 0 passed, 1 failed, 0 skipped\n');
     process.exitCode = 1;
   },
 );

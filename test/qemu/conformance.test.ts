@@ -60,3 +60,15 @@ describe('the scenario catalog', () => {
     for (const s of SCENARIOS) for (const n of s.needs) expect(known.has(n), `${s.id} needs ${n}`).toBe(true);
   });
 });
+
+describe('the recorded kernel results', () => {
+  it('cover exactly the current catalog (re-record: npm run test:qemu && node scripts/qemu-ci/main.mjs record)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { KERNEL_FIXTURE } = await import('../../scripts/qemu-ci/conformance.mjs');
+    const fixture = JSON.parse(readFileSync(KERNEL_FIXTURE, 'utf8')) as { kernel: string; scenarios: Array<{ id: string; status: string }> };
+    expect(fixture.scenarios.map((s) => s.id)).toEqual(SCENARIOS.map((s) => s.id));
+    expect(fixture.kernel).toMatch(/^\d+\.\d+/);
+    // Recorded from a passing run: every scenario the kernel could run passed.
+    expect(fixture.scenarios.filter((s) => s.status !== 'pass' && s.status !== 'skip')).toEqual([]);
+  });
+});
