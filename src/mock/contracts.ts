@@ -334,6 +334,13 @@ export interface CharDevice {
   readonly major: number;
   readonly minor: number;
   readonly mode: number;
+  /**
+   * The device the node belongs to, for its sysfs class entry: a DRM minor
+   * /dev/dri/renderD128 of PF 0000:03:00.0 appears as /sys/class/drm/renderD128
+   * with `device` linking to the PF, and as /sys/bus/pci/devices/0000:03:00.0/drm/renderD128
+   * (what src/kernel/drm.ts reads to find a PF's nodes).
+   */
+  readonly parent?: PciDevice;
   open(flags: number): KernelFile;
 }
 

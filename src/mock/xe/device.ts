@@ -86,6 +86,7 @@ export class XeDevice {
       major: DRM_MAJOR,
       minor,
       mode,
+      parent: this.pf,
       open: (flags: number) => this.open(path, flags),
     });
     this.platform.addCharDevice(node(card, this.minor, 0o660));

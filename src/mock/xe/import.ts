@@ -148,8 +148,10 @@ export class ImportedBo {
         core.unmapInterconnect(this.attachment, ranges);
         return false;
       case 'oops':
-        // The task dies inside the kernel: nothing hands the ranges back.
+        // The task dies inside the kernel: nothing hands the ranges back, and
+        // a second oops overwrites the array the first one left on the BO.
         this.orphanRanges(ranges);
+        this.oopsDmaAddr?.orphan();
         this.oopsDmaAddr = t.dmaAddr;
         throw new KernelError(14, `kernel oops translating the import: ${t.why}`);
     }
