@@ -488,7 +488,7 @@ export class VfioBuf {
   private readonly paddrs: [bigint, bigint][];
 
   constructor(
-    private readonly p: FakePlatform,
+    p: FakePlatform,
     readonly vf: PciDevice,
     readonly bar: number,
     ranges: readonly [bigint, bigint][],
