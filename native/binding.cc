@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -260,6 +261,41 @@ struct AddonData {
   Napi::FunctionReference mappingCtor;
 };
 
+// Mapping accesses run under the C core's SIGBUS guard (mem_guarded): memory
+// that lost its backing ends the access with EFAULT instead of killing Node.
+struct Access {
+  enum { kCopy, kFill, kVerify } op;
+  unsigned char *dst;
+  const unsigned char *src;
+  size_t length;
+  uint64_t seed, address;
+  int found;
+  pattern_mismatch mismatch;
+};
+
+void runAccess(void *p) {
+  auto *a = static_cast<Access *>(p);
+  switch (a->op) {
+    case Access::kCopy:
+      std::memcpy(a->dst, a->src, a->length);
+      break;
+    case Access::kFill:
+      pattern_fill(a->dst, a->length, a->seed, a->address);
+      break;
+    case Access::kVerify:
+      a->found = pattern_verify(a->src, a->length, a->seed, a->address, &a->mismatch);
+      break;
+  }
+}
+
+void guardedAccess(Napi::Env env, Access &a) {
+  if (mem_guarded(runAccess, &a) < 0) {
+    Napi::Error e = errnoError(env, EFAULT, "mmap access", nullptr);
+    e.Set("signal", Napi::String::New(env, "SIGBUS"));
+    throw e;
+  }
+}
+
 struct MapInit {
   void *addr;
   size_t length;
@@ -325,7 +361,10 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     live(info.Env());
     bounds(info.Env(), offset, length);
     Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), length);
-    if (length) std::memcpy(out.Data(), addr_ + offset, length);
+    if (length) {
+      Access acc{Access::kCopy, out.Data(), addr_ + offset, length, 0, 0, 0, {}};
+      guardedAccess(info.Env(), acc);
+    }
     return out;
   }
 
@@ -335,7 +374,10 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     Napi::Uint8Array data = a.bytes(1);
     live(info.Env());
     bounds(info.Env(), offset, data.ByteLength());
-    if (data.ByteLength()) std::memcpy(addr_ + offset, data.Data(), data.ByteLength());
+    if (data.ByteLength()) {
+      Access acc{Access::kCopy, addr_ + offset, data.Data(), data.ByteLength(), 0, 0, 0, {}};
+      guardedAccess(info.Env(), acc);
+    }
     return info.Env().Undefined();
   }
 
@@ -346,7 +388,8 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     live(info.Env());
     bounds(info.Env(), offset, length);
     checkSpan(info.Env(), length, address);
-    pattern_fill(addr_ + offset, length, seed, address);
+    Access acc{Access::kFill, addr_ + offset, nullptr, length, seed, address, 0, {}};
+    guardedAccess(info.Env(), acc);
     return info.Env().Undefined();
   }
 
@@ -357,9 +400,9 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     live(info.Env());
     bounds(info.Env(), offset, length);
     checkSpan(info.Env(), length, address);
-    pattern_mismatch m{};
-    int found = pattern_verify(addr_ + offset, length, seed, address, &m);
-    return mismatchValue(info.Env(), found, m);
+    Access acc{Access::kVerify, nullptr, addr_ + offset, length, seed, address, 0, {}};
+    guardedAccess(info.Env(), acc);
+    return mismatchValue(info.Env(), acc.found, acc.mismatch);
   }
 
   Napi::Value Unmap(const Napi::CallbackInfo &info) {
@@ -1151,7 +1194,13 @@ IOVH_FN(UdmabufCreate) {
 
 // ------------------------------------------------------------------ module
 
+std::once_flag guardOnce;
+int guardInstalled = 0;
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // One SIGBUS handler per process, even if several environments load the addon.
+  std::call_once(guardOnce, [] { guardInstalled = __mem_guard_install(); });
+  if (guardInstalled < 0) throw errnoError(env, -guardInstalled, "sigaction", nullptr);
   auto *data = new AddonData();
   data->mappingCtor = Napi::Persistent(Mapping::Define(env));
   env.SetInstanceData<AddonData>(data);

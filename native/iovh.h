@@ -94,6 +94,10 @@ int __mem_map(int fd, uint64_t offset, size_t length, int prot, void **addr);
 int __mem_map_anon(size_t length, void **addr);
 int __mem_protect(void *addr, size_t length, int prot);
 int __mem_unmap(void *addr, size_t length);
+/* Catch SIGBUS from mapped memory that lost its backing (once per process). */
+int __mem_guard_install(void);
+/* Run access(arg); a SIGBUS inside it ends it early and returns -EFAULT. */
+int mem_guarded(void (*access)(void *), void *arg);
 
 /* mem.c: the data pattern of src/kernel/pattern.ts. `address` is the absolute
  * address of buf[0] (a multiple of 8), `len` a multiple of 8. */

@@ -267,20 +267,28 @@ class NativeMapping implements Mapping {
     return this.m.address;
   }
 
+  private access<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw fromAddonError(e, this.path);
+    }
+  }
+
   read(offset: number, length: number): Uint8Array {
-    return this.m.read(offset, length);
+    return this.access(() => this.m.read(offset, length));
   }
 
   write(offset: number, data: Uint8Array): void {
-    this.m.write(offset, data);
+    this.access(() => this.m.write(offset, data));
   }
 
   fill(offset: number, length: number, seed: bigint, base: bigint): void {
-    this.m.fill(offset, length, seed, base + BigInt(offset));
+    this.access(() => this.m.fill(offset, length, seed, base + BigInt(offset)));
   }
 
   verify(offset: number, length: number, seed: bigint, base: bigint): PatternMismatch | null {
-    return this.m.verify(offset, length, seed, base + BigInt(offset));
+    return this.access(() => this.m.verify(offset, length, seed, base + BigInt(offset)));
   }
 
   unmap(): void {
@@ -300,6 +308,7 @@ function fromAddonError(e: unknown, path: string | undefined, stack?: string): u
   const init: ConstructorParameters<typeof SystemError>[0] = { errno: e.errno, syscall: e.syscall };
   if (e.request !== undefined) init.request = e.request;
   if (path !== undefined) init.path = path;
+  if (e.signal === 'SIGBUS') init.detail = 'SIGBUS: the mapped memory is no longer backed (file truncated, or device memory disabled or in reset)';
   const err = new SystemError(init);
   if (stack !== undefined) err.stack = `${err.name}: ${err.message}\n${stack}`;
   return err;

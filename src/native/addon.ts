@@ -26,13 +26,20 @@ export interface AddonErrno extends Error {
   code: string;
   syscall: string;
   request?: string;
+  /** Set when a signal (SIGBUS) ended a mapping access. */
+  signal?: string;
 }
 
 export function isAddonErrno(e: unknown): e is AddonErrno {
   return e instanceof Error && typeof (e as Partial<AddonErrno>).errno === 'number' && typeof (e as Partial<AddonErrno>).syscall === 'string';
 }
 
-/** An mmap(2) made by the addon. Bounds-checked; every method but unmap() throws after unmap(). */
+/**
+ * An mmap(2) made by the addon. Bounds-checked; every method but unmap()
+ * throws after unmap(). An access that meets memory which lost its backing
+ * (SIGBUS: a truncated file, a VFIO BAR being reset) throws an AddonErrno
+ * with errno EFAULT, syscall 'mmap access' and `signal: 'SIGBUS'`.
+ */
 export interface AddonMapping {
   readonly length: number;
   readonly address: bigint;

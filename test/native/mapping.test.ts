@@ -82,3 +82,31 @@ describe('Mapping', () => {
     expect(() => new Ctor(1234, 4096)).toThrow(TypeError);
   });
 });
+
+describe('SIGBUS guard', () => {
+  itNative('an access to pages past the end of the file is an EFAULT SystemError, not a crash', () => {
+    const fd = memfd(8192n);
+    const m = backend.dev.mmap(fd, 0n, 16384, PROT.READ | PROT.WRITE);
+    m.write(0, new Uint8Array([1, 2, 3]));
+    const expectFault = (f: () => unknown) =>
+      expect(f).toThrow(expect.objectContaining({ code: 'EFAULT', errno: -14, syscall: 'mmap access', path: 'memfd:iovh-map' }));
+    expectFault(() => m.read(8192, 8));
+    expectFault(() => m.write(12288, new Uint8Array(8)));
+    expectFault(() => m.fill(0, 16384, 1n, 0n));
+    expectFault(() => m.verify(4096, 8192, 1n, 0n));
+    // The fill stopped at the fault, having written the backed part; the mapping
+    // still works there, and the process is fine.
+    m.write(0, new Uint8Array([4, 5, 6]));
+    expect([...m.read(0, 3)]).toEqual([4, 5, 6]);
+    expect(() => m.read(8192, 8)).toThrow(/SIGBUS/);
+  });
+
+  itNative('a file truncated under a live mapping faults the same way', () => {
+    const fd = memfd(65536n);
+    const m = backend.dev.mmap(fd, 0n, 65536, PROT.READ | PROT.WRITE);
+    m.fill(0, 65536, 3n, 0n);
+    backend.dev.ftruncate(fd, 4096n);
+    expect(m.verify(0, 4096, 3n, 0n)).toBeNull();
+    expect(() => m.verify(0, 65536, 3n, 0n)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+  });
+});
