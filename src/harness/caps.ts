@@ -6,7 +6,7 @@
 
 import type { Backend } from '../backend/types.js';
 import { openVfioDevice, VfioContainer } from '../kernel/vfio.js';
-import { listDrmNodes, findRenderNodes, DrmDevice } from '../kernel/drm.js';
+import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../kernel/drm.js';
 import { VFIO } from '../kernel/uapi.js';
 import { isErrno } from '../kernel/errors.js';
 import type { Json, JsonObject } from '../report/model.js';
@@ -49,6 +49,8 @@ export interface Capabilities {
   tracefsRoot: string | null;
   xeNode: string | null;
   vgemNode: string | null;
+  /** /dev/dri nodes and the PCI device behind each. */
+  drmNodes: DrmNode[];
   /** The IOMMU mode in words: `vfio group, TYPE1v2`, `iommufd (cdev)`, `noiommu`, `none`. */
   iommuMode: string;
 }
@@ -177,6 +179,14 @@ function probeVgem(backend: Backend): { cap: Capability; node: string | null } {
   return { cap: lack('no vgem render node', 'modprobe vgem (CONFIG_DRM_VGEM)'), node: null };
 }
 
+function safeDrmNodes(backend: Backend): DrmNode[] {
+  try {
+    return listDrmNodes(backend);
+  } catch {
+    return [];
+  }
+}
+
 export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null }): Capabilities {
   const fs = backend.fs;
   const release = readText(backend, '/proc/sys/kernel/osrelease');
@@ -247,6 +257,7 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     tracefsRoot: tracefs.root,
     xeNode: xe.node,
     vgemNode: vgem.node,
+    drmNodes: safeDrmNodes(backend),
     iommuMode: iommu.mode,
   };
 }

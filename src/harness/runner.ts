@@ -39,7 +39,7 @@ import {
   taintLetters,
   codeOf,
 } from './monitors.js';
-import { SkipScenario, type Scenario } from './scenario.js';
+import { SkipScenario, type Scenario, type ShapeFactory } from './scenario.js';
 import { CAPS_ID, summarize } from './summary.js';
 import type { Timing } from './timing.js';
 import type { BufinfoObject } from '../kernel/bufinfo.js';
@@ -64,6 +64,8 @@ export interface RunnerOptions {
   /** Aborted with the signal's name (`SIGINT`, `SIGTERM`) to stop the run. */
   interrupt?: AbortSignal;
   progress?: ProgressSink;
+  /** Mock only: builds a sibling kernel with the shape a scenario needs (scenario.ts TopologyShape). */
+  siblings?: ShapeFactory;
 }
 
 const LOG_CAP = 200;
@@ -83,6 +85,7 @@ function failedCapabilities(message: string): Capabilities {
     tracefsRoot: null,
     xeNode: null,
     vgemNode: null,
+    drmNodes: [],
     iommuMode: 'unknown',
   };
 }
@@ -299,7 +302,6 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
   async function runOne(scenario: Scenario): Promise<ScenarioResult> {
     const startedAt = new Date().toISOString();
     const s0 = performance.now();
-    const window = monitors.begin(scenario.kmemleak === true);
     let probeError: Outcome | null = null;
     if (scenario.id === CAPS_ID || caps === null) {
       try {
@@ -309,8 +311,26 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
         if (scenario.id === CAPS_ID) probeError = { kind: 'threw', error: e };
       }
     }
-    const current: Capabilities = caps!;
-    const ctx = new Context(o.backend, current, current.target, o.timing, monitors.kmsg, window.kmsgStart);
+    // The machine this scenario runs on: the one under test, or a sibling mock kernel of the shape it needs.
+    let backend = o.backend;
+    let current: Capabilities = caps!;
+    let mon = monitors;
+    let sibling: { backend: Backend; description: string } | null = null;
+    if (!probeError && scenario.shape && !scenario.shape.present(current) && o.siblings) {
+      sibling = o.siblings(scenario.shape.need);
+      if (sibling) {
+        backend = sibling.backend;
+        mon = new Monitors(backend);
+        try {
+          current = probeCapabilities(backend, {});
+        } catch (e) {
+          current = failedCapabilities(e instanceof Error ? e.message : String(e));
+        }
+      }
+    }
+    const window = mon.begin(scenario.kmemleak === true);
+    const ctx = new Context(backend, current, current.target, o.timing, mon.kmsg, window.kmsgStart);
+    if (sibling) ctx.record('declaredTopology', sibling.description);
     const timeoutMs = o.timeoutMs;
     let settled = true;
     const runPromise: Promise<Outcome> | null = probeError
@@ -358,8 +378,12 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       await runCleanups();
       if (!settled) ctx.record('stillRunning', 'the scenario had not unwound after its cleanups and the grace period');
     }
-    const mon = await monitors.end(window, sleepPlain, o.timing);
-    const composed = compose(outcome, ctx, timeoutMs, settled, mon, cleanupFailures);
+    const ended = await mon.end(window, sleepPlain, o.timing);
+    if (sibling) {
+      monitors.complaints.push(...mon.complaints);
+      sibling.backend.close();
+    }
+    const composed = compose(outcome, ctx, timeoutMs, settled, ended, cleanupFailures);
     if (scenario.id === CAPS_ID) ctx.record('capabilities', capabilitiesJson(current));
     const baseline = o.baseline
       ? judge(
@@ -378,12 +402,12 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       skip: composed.skip,
       quirks: ctx.quirks,
       evidence: ctx.evidence,
-      cleanliness: mon.cleanliness,
+      cleanliness: ended.cleanliness,
       startedAt,
       durationMs: Math.round((performance.now() - s0) * 1000) / 1000,
       timeoutMs,
       baseline,
-      log: mon.log,
+      log: ended.log,
       error: composed.error,
       cleanup: { ran, failed: cleanupFailures },
     };

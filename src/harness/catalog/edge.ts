@@ -1,0 +1,306 @@
+// edge/*: the corners of the translation where the RFC as posted is wrong
+// (rfc-model.md "Quirks"): the last page of the VF BAR (1), silent
+// non-translation (2), unprovisioned VFs (4), VFs on another bus (5), ranges
+// whose length is not a power of two pages (7), LMEM objects made of several
+// VRAM blocks (8), and ranges beyond the VF's quota (kernel-abi §11.3). Each
+// scenario names the quirk when it sees it, with the evidence.
+
+import { buildCopyBatch } from '../../kernel/batch.js';
+import type { DmaRange } from '../../kernel/vfio.js';
+import { hex } from '../../report/model.js';
+import type { Capabilities } from '../caps.js';
+import { barAccess, cpuWriteGpuRead, describeMismatch, gpuWriteCpuRead, rangePages, type BarAccess, type DataPage } from '../data.js';
+import { Gpu } from '../gpu.js';
+import { importAndBind, requireIov, type Imported } from '../imports.js';
+import { isCrashLine } from '../monitors.js';
+import type { Scenario, ScenarioContext } from '../scenario.js';
+import { exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
+import { busOf, lmemBar, type VfInfo } from '../target.js';
+import type { TraceSession } from '../tracefs.js';
+import { expectIov, lmemSpan } from './import.js';
+
+interface Opened {
+  gpu: Gpu;
+  trace: TraceSession | null;
+  bar: BarAccess;
+  imp: Imported;
+  ranges: DmaRange[];
+}
+
+function openAndImport(ctx: ScenarioContext, vf: VfInfo, ranges: DmaRange[], label: string, gpu?: Gpu, trace?: TraceSession | null): Opened {
+  const g = gpu ?? Gpu.open(ctx);
+  const t = trace === undefined ? startTrace(ctx) : trace;
+  const device = openVf(ctx, vf.bdf);
+  const buf = exportDmaBuf(ctx, device, { region: 2, ranges });
+  ctx.append('exports', { label, vf: vf.bdf, ranges: rangesJson(ranges) });
+  const imp = importAndBind(ctx, g, t, buf, totalLength(ranges), label);
+  return { gpu: g, trace: t, bar: barAccess(ctx, device, 2), imp, ranges };
+}
+
+/** The negotiated-but-untranslated signature of rfc-model quirk 2, with the quirk that led there. */
+function untranslated(ctx: ScenarioContext, imp: Imported, cause: 'last-page' | 'vf-other-bus', evidence: string): void {
+  ctx.quirk(cause, evidence);
+  ctx.quirk(
+    'silent-untranslated',
+    `${imp.label}: ${imp.verdict.why}; the bind still reported success, with neither translated addresses nor a scatter-gather table`,
+  );
+}
+
+function vfWhere(caps: Capabilities, want: (vf: VfInfo) => boolean): VfInfo | null {
+  return caps.target?.vfioVfs.find(want) ?? null;
+}
+
+export const edgeLastPage: Scenario = {
+  id: 'edge/last-page',
+  title: 'last page of the VF BAR',
+  description:
+    "Imports a range that starts in the last page of the VF's BAR 2 window (a VF whose LMEM quota fills the whole BAR, so the page " +
+    'is real memory), and, as a control, the page before it. Both must take the IOV path for this VF and carry GPU-written data to ' +
+    "the CPU's BAR 2 view. RFC v1's owner-VF search accepts an address only below start + size - PAGE_SIZE (rfc-model quirk 1), so " +
+    'the last page is negotiated but never translated, and the bind silently succeeds without it (quirk 2).',
+  expectedPath: 'iov',
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const vf = vfWhere(ctx.caps, (v) => {
+      const bar = lmemBar(v);
+      return bar !== null && v.quota !== null && v.quota >= bar.size;
+    });
+    if (!vf) {
+      const t = ctx.target!.vf;
+      ctx.skip(
+        'provisioning',
+        "no VF on vfio-pci has an LMEM quota as large as its BAR 2, so the BAR's last page is not memory",
+        `iovh provision ${ctx.target!.pf.bdf} --vf ${t.index + 1} --vram ${lmemBar(t)?.size ?? 'BAR-size'}`,
+      );
+    }
+    const size = lmemBar(vf)!.size;
+    const gpu = Gpu.open(ctx);
+    const trace = startTrace(ctx);
+    ctx.record('vf', vf.bdf);
+    ctx.record('barSize', hex(size));
+    const control = openAndImport(ctx, vf, [{ offset: size - 2n * PAGE, length: PAGE }], 'page before the last', gpu, trace);
+    const controlOk = expectIov(ctx, control.imp, vf);
+    const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', gpu, trace);
+    ctx.setPath(last.imp.verdict.path);
+    if (last.imp.verdict.path === 'untranslated') {
+      untranslated(
+        ctx,
+        last.imp,
+        'last-page',
+        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated and mapped but never translated${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.index + 1}` : ''}`,
+      );
+    } else {
+      expectIov(ctx, last.imp, vf);
+    }
+    if (last.imp.bound) {
+      const check = await gpuWriteCpuRead(ctx, gpu, last.bar, last.imp.bound, rangePages(last.ranges));
+      ctx.check(check.ok, `last page: ${describeMismatch(check)}`);
+    }
+    if (ctx.failures.length === 0) ctx.note('the last page of BAR 2 translates like any other, data verified');
+  },
+};
+
+export const edgeUnprovisionedVf: Scenario = {
+  id: 'edge/unprovisioned-vf',
+  title: 'VF without LMEM',
+  description:
+    'Imports a range of BAR 2 of a VF whose LMEM quota is zero (its BAR exists, no memory backs it). The kernel may refuse the ' +
+    'import or bind, or fall back to the P2P path, but it must not crash: RFC v1 looks up the VF\'s LMEM object, gets NULL and ' +
+    'dereferences it (rfc-model quirk 4: an oops).',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const vf = vfWhere(ctx.caps, (v) => v.quota === 0n && lmemBar(v) !== null);
+    if (!vf) {
+      ctx.skip('provisioning', 'no VF on vfio-pci has a zero LMEM quota', `iovh provision ${ctx.target!.pf.bdf} --vf N --vram 0, for a VF bound to vfio-pci`);
+    }
+    ctx.record('vf', vf.bdf);
+    const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `unprovisioned VF ${vf.bdf}`);
+    ctx.setPath(o.imp.verdict.path);
+    const oops = ctx.kmsgSinceStart().find((r) => isCrashLine(r.text));
+    if (oops) {
+      ctx.quirk('unprovisioned-oops', `importing BAR 2 of VF ${vf.bdf} (quota 0) crashed the kernel: ${oops.text}${o.imp.refused ? `; ${o.imp.refused.step} returned ${o.imp.refused.code}` : ''}`);
+      return;
+    }
+    if (o.imp.verdict.path === 'iov') {
+      ctx.fail(`${o.imp.label}: the IOV path translated a VF with no LMEM (${o.imp.verdict.why})`);
+      return;
+    }
+    if (ctx.check(o.imp.verdict.path === 'refused' || o.imp.verdict.path === 'p2p', `${o.imp.label}: path ${o.imp.verdict.path} (${o.imp.verdict.why})`)) {
+      ctx.note(`no crash: ${o.imp.verdict.path} (${o.imp.verdict.why})`);
+    }
+  },
+};
+
+export const edgeVfNextBus: Scenario = {
+  id: 'edge/vf-next-bus',
+  title: 'VF on the next bus number',
+  description:
+    "Imports from a VF whose routing ID (the PF's First VF Offset and VF Stride) puts it on the bus after the PF's. The owner-VF " +
+    "search must find it; RFC v1 walks only the PF's own bus (rfc-model quirk 5), so the range is negotiated but never translated " +
+    '(quirk 2). Needs such a VF; on the mock the harness declares a topology with one.',
+  expectedPath: 'iov',
+  shape: { need: { vfOnNextBus: true }, present: (caps) => vfWhere(caps, (v) => caps.target !== null && busOf(v.bdf) !== busOf(caps.target.pf.bdf) && lmemSpan(v) > 0n) !== null },
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const pf = ctx.target!.pf;
+    const vf = vfWhere(ctx.caps, (v) => busOf(v.bdf) !== busOf(pf.bdf) && lmemSpan(v) >= PAGE);
+    if (!vf) {
+      ctx.skip(
+        'target',
+        `every VF of ${pf.bdf} on vfio-pci sits on its bus (First VF Offset ${pf.offset}, VF Stride ${pf.stride})`,
+        'enable enough VFs for the routing IDs to reach the next bus, on a PF whose offset/stride allow it',
+      );
+    }
+    ctx.record('vf', vf.bdf);
+    ctx.record('pfBus', hex(busOf(pf.bdf)));
+    ctx.record('vfBus', hex(busOf(vf.bdf)));
+    const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `VF ${vf.bdf} (bus ${hex(busOf(vf.bdf))})`);
+    ctx.setPath(o.imp.verdict.path);
+    if (o.imp.verdict.path === 'untranslated') {
+      untranslated(ctx, o.imp, 'vf-other-bus', `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated and mapped, but the owner-VF search never found it`);
+    } else if (expectIov(ctx, o.imp, vf) && o.imp.bound) {
+      const check = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, rangePages(o.ranges));
+      if (ctx.check(check.ok, describeMismatch(check))) ctx.note(`VF on bus ${hex(busOf(vf.bdf))} found and translated, data verified`);
+    }
+  },
+};
+
+export const edgeNpotRanges: Scenario = {
+  id: 'edge/npot-ranges',
+  title: 'ranges of non-power-of-two pages',
+  description:
+    'Imports two ranges in one dma-buf, the first three pages long and the second one page, far from it, and has the GPU write ' +
+    'the first and last page of each through the import. Every page must land at its own BAR 2 offset. RFC v1 records each ' +
+    'range with the order of its length rounded up to a power of two pages (rfc-model quirk 7), so the GPU walk reads the fourth ' +
+    'page after range 1, memory that was never exported, where range 2 should start; the scenario finds where the bytes landed.',
+  expectedPath: 'iov',
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const vf = ctx.target!.vf;
+    if (lmemSpan(vf) < 32n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 32 pages needed`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    const ranges = [
+      { offset: 0n, length: 3n * PAGE },
+      { offset: 16n * PAGE, length: PAGE },
+    ];
+    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} 3 + 1 pages`);
+    if (!expectIov(ctx, o.imp, vf) || !o.imp.bound) return;
+    const pages = rangePages(ranges);
+    const check = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    if (check.ok) {
+      ctx.note('both ranges verified at their own offsets');
+      return;
+    }
+    // Where did range 2's bytes go? Quirk 7 walks BO offset 3 pages through range 1's entry (order: 4 pages), i.e. to range 1 + 3 pages.
+    const r2 = check.pages.find((p) => p.range === 1)!;
+    const suspect = ranges[0]!.offset + r2.boOffset;
+    const there = o.bar.verify(suspect, Number(PAGE), check.seed, r2.barOffset);
+    if (r2.mismatch && there === null) {
+      ctx.quirk(
+        'order-from-length',
+        `range 1 is 3 pages; the GPU write meant for range 2 (BAR 2 offset ${hex(r2.barOffset)}) landed at ${hex(suspect)}, ` +
+          'inside range 1\'s 3 pages rounded up to 4: a page that was never exported',
+      );
+    } else {
+      ctx.fail(describeMismatch(check));
+    }
+  },
+};
+
+export const edgeLmemDiscontiguous: Scenario = {
+  id: 'edge/lmem-discontiguous',
+  title: 'LMEM object in several VRAM blocks',
+  description:
+    "Imports one range spanning many 2 MiB boundaries of the VF's LMEM (the VF's LMEM object is pinned VRAM that is not forced " +
+    'contiguous, kernel-abi §9) and checks GPU-written data at the pages on both sides of every boundary through BAR 2, which ' +
+    'the LMTT maps block by block. RFC v1 translates each range from its start address alone, assuming contiguity (rfc-model ' +
+    'quirk 8): past the first block boundary the bytes land elsewhere. On the mock the harness declares a topology whose VRAM ' +
+    'is handed out in small blocks.',
+  expectedPath: 'iov',
+  shape: { need: { vramBlockSize: 2n << 20n }, present: () => false },
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const vf = ctx.target!.vf;
+    const span = lmemSpan(vf);
+    const chunk = 2n << 20n;
+    const length = span >= 64n << 20n ? 32n << 20n : (span / chunk) * chunk - chunk;
+    if (length < 2n * chunk) ctx.skip('provisioning', `VF ${vf.bdf} has ${span} bytes of LMEM; at least 6 MiB needed to cross two 2 MiB boundaries`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    // Start mid-chunk so that the range's first page is not on a boundary itself.
+    const start = chunk / 2n;
+    const ranges = [{ offset: start, length }];
+    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} ${length >> 20n} MiB`);
+    if (!expectIov(ctx, o.imp, vf) || !o.imp.bound) return;
+    const pages: DataPage[] = [];
+    for (let b = chunk; b < start + length; b += chunk) {
+      pages.push({ range: 0, which: 'last', boOffset: b - PAGE - start, barOffset: b - PAGE });
+      pages.push({ range: 0, which: 'first', boOffset: b - start, barOffset: b });
+    }
+    ctx.record('boundaries', pages.length / 2);
+    const check = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    const firstBad = check.pages.find((p) => p.mismatch);
+    if (!firstBad) {
+      ctx.note(`${pages.length / 2} boundaries of 2 MiB crossed, every page at its own offset`);
+      return;
+    }
+    const goodBefore = check.pages.filter((p) => p.barOffset < firstBad.barOffset).every((p) => !p.mismatch);
+    if (goodBefore) {
+      ctx.quirk(
+        'contiguity',
+        `pages up to BAR 2 offset ${hex(firstBad.barOffset - PAGE)} verified, the page at ${hex(firstBad.barOffset)} (a 2 MiB boundary) did not: ` +
+          'the range was translated from its start alone, as if the LMEM object were contiguous',
+      );
+    } else {
+      ctx.fail(describeMismatch(check));
+    }
+    // The reverse direction must agree with what the GPU saw.
+    const back = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    ctx.record('reverse', back.ok);
+  },
+};
+
+export const edgeBeyondQuota: Scenario = {
+  id: 'edge/beyond-quota',
+  title: "range beyond the VF's quota",
+  description:
+    "Exports a page of BAR 2 just past the VF's LMEM quota (vfio bounds the request by the BAR, which can be larger than the quota, " +
+    'kernel-abi §3.3, §9), imports and binds it, has the GPU write the pattern into it and copy it back. The kernel may refuse the ' +
+    'import or map nothing there, but the GPU must not reach real memory: RFC v1 does not check the range against the quota ' +
+    '(kernel-abi §11.3) and translates it into VRAM outside the VF (another VF\'s, or the PF\'s).',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const vf = vfWhere(ctx.caps, (v) => {
+      const bar = lmemBar(v);
+      return bar !== null && v.quota !== null && v.quota > 0n && v.quota + PAGE <= bar.size;
+    });
+    if (!vf) ctx.skip('provisioning', 'no VF on vfio-pci has an LMEM quota smaller than its BAR 2', 'provision a VF below its BAR size (iovh provision <PF> --vf N --vram <smaller>)');
+    const offset = vf.quota!;
+    ctx.record('vf', vf.bdf);
+    ctx.record('quota', hex(offset));
+    const o = openAndImport(ctx, vf, [{ offset, length: PAGE }], `VF ${vf.bdf} page at the quota`);
+    ctx.setPath(o.imp.verdict.path);
+    if (!o.imp.bound) {
+      ctx.note(`refused: ${o.imp.verdict.why}`);
+      return;
+    }
+    // Write through the import, read back through it: if the GPU reads its own pattern back, the page is real memory outside the quota.
+    const pages = rangePages(o.ranges);
+    const wrote = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    const seed = wrote.seed;
+    const dst = o.gpu.sysmem(PAGE);
+    await o.gpu.exec(buildCopyBatch([{ src: o.imp.bound.va!, dst: dst.va, length: Number(PAGE) }]), Math.max(2000, ctx.timing.stallMs * 2));
+    const reachable = dst.map.verify(0, Number(PAGE), seed, offset) === null;
+    ctx.record('gpuReadBack', reachable);
+    if (reachable) {
+      ctx.quirk(
+        'quota-unchecked',
+        `BAR 2 offset ${hex(offset)} is past VF ${vf.bdf}'s quota (${hex(vf.quota!)}), yet the import (${o.imp.verdict.path}) let the GPU write and read back real memory there`,
+      );
+    } else {
+      ctx.note(`path ${o.imp.verdict.path}: nothing past the quota is reachable (CPU sees ${wrote.ok ? 'the pattern?!' : 'no pattern'})`);
+      ctx.check(!wrote.ok, `the CPU read the GPU's pattern at ${hex(offset)} through BAR 2, past the quota where the LMTT maps nothing`);
+    }
+  },
+};
+
+export const edgeScenarios: Scenario[] = [edgeLastPage, edgeUnprovisionedVf, edgeVfNextBus, edgeNpotRanges, edgeLmemDiscontiguous, edgeBeyondQuota];

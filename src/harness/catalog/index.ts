@@ -1,0 +1,29 @@
+// The scenario catalog, in run order. Ids are stable: baselines, CI history
+// and the LAVA/KCIDB test paths key on them. The capability probe is first;
+// the lifecycle scenarios come after everything that needs the VFs as they
+// were set up (vf-disable-while-imported takes them away and puts them back).
+
+import type { Scenario } from '../scenario.js';
+import { capsKernel } from './caps.js';
+import { exportScenarios } from './export.js';
+import { importScenarios } from './import.js';
+import { dataScenarios } from './data.js';
+import { edgeScenarios } from './edge.js';
+import { leakScenarios } from './leak.js';
+import { stressScenarios } from './stress.js';
+import { lifecycleScenarios } from './lifecycle.js';
+
+export const CATALOG: readonly Scenario[] = [
+  capsKernel,
+  ...exportScenarios,
+  ...importScenarios,
+  ...dataScenarios,
+  ...edgeScenarios,
+  ...lifecycleScenarios,
+  ...leakScenarios,
+  ...stressScenarios,
+];
+
+export function scenarioById(id: string): Scenario | undefined {
+  return CATALOG.find((s) => s.id === id);
+}

@@ -1,0 +1,279 @@
+// lifecycle/*: revoke and teardown under an import (rfc-model "Revoke and
+// teardown", kernel-abi §3.5). None of them may crash the kernel, leak the
+// LMEM object reference, or let the PF keep reaching memory that is no longer
+// the VF's.
+//
+// Safety first (kernel-abi §11.6): on 7.2, vfio's revoke waits, without a
+// timeout, for every mapping to be unmapped, and xe defers the unmap after
+// invalidate until the next map or the BO's destruction. A synchronous
+// close(2) of the VFIO device under an import would then sleep in the kernel
+// forever, with this process stuck in it. So before closing a device under an
+// import, the scenarios first revoke through VFIO_DEVICE_RESET, which runs off
+// the JS thread and can be waited on: a reset still pending after
+// `timing.stallMs` is the deferred-unmap hang, reported as such and unblocked
+// by releasing the import (unbind + GEM close), never a hung harness.
+
+import { buildStoreBatch } from '../../kernel/batch.js';
+import { parseDmaBufFdinfo } from '../../kernel/fdinfo.js';
+import type { VfioDevice } from '../../kernel/vfio.js';
+import { hex } from '../../report/model.js';
+import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, rangePages } from '../data.js';
+import { Gpu, type Bound } from '../gpu.js';
+import { importAndBind, requireImport, type Imported } from '../imports.js';
+import type { Scenario, ScenarioContext } from '../scenario.js';
+import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
+import { discoverPfs, type VfInfo } from '../target.js';
+import { lmemSpan } from './import.js';
+import { disableVfs, restoreSriov, snapshotSriov } from '../sriov.js';
+
+const RANGES = [{ offset: 0n, length: 4n * PAGE }];
+
+interface Live {
+  gpu: Gpu;
+  device: VfioDevice;
+  imp: Imported;
+  vf: VfInfo;
+}
+
+async function importWithData(ctx: ScenarioContext): Promise<Live | null> {
+  requireImport(ctx);
+  const vf = ctx.target!.vf;
+  if (lmemSpan(vf) < 4n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+  const gpu = Gpu.open(ctx);
+  const trace = startTrace(ctx);
+  const device = openVf(ctx, vf.bdf);
+  const buf = exportDmaBuf(ctx, device, { region: 2, ranges: RANGES });
+  ctx.record('ranges', rangesJson(RANGES));
+  const imp = importAndBind(ctx, gpu, trace, buf, totalLength(RANGES), `VF ${vf.bdf}`);
+  ctx.setPath(imp.verdict.path);
+  if (!imp.bound) {
+    ctx.fail(`the import was refused before any revoke (${imp.verdict.why})`);
+    return null;
+  }
+  const check = await gpuWriteCpuRead(ctx, gpu, barAccess(ctx, device, 2), imp.bound, rangePages(RANGES));
+  if (!ctx.check(check.ok, `before the revoke: ${describeMismatch(check)}`)) return null;
+  return { gpu, device, imp, vf };
+}
+
+export interface ResetOutcome {
+  stalled: boolean;
+  completed: boolean;
+  code: string | null;
+}
+
+/**
+ * VFIO_DEVICE_RESET with a stall watch: when it is still pending after
+ * `stallMs`, release `importers` (the kernel-abi §11.6 unblock) and wait
+ * once more. Records what happened.
+ */
+export async function resetWatchingStall(ctx: ScenarioContext, device: VfioDevice, importers: Bound[]): Promise<ResetOutcome> {
+  let settled: { code: string | null } | null = null;
+  const pending = device.reset().then(
+    () => {
+      settled = { code: null };
+    },
+    (e: unknown) => {
+      settled = { code: (e as { code?: string }).code ?? String(e) };
+    },
+  );
+  const waitFor = async (): Promise<boolean> => {
+    await Promise.race([pending, ctx.sleep(ctx.timing.stallMs)]);
+    return settled !== null;
+  };
+  if (await waitFor()) {
+    const out = { stalled: false, completed: true, code: (settled as { code: string | null } | null)?.code ?? null };
+    ctx.record('reset', { stalled: false, result: out.code ?? 'ok' });
+    return out;
+  }
+  for (const b of importers) b.release();
+  const completed = await waitFor();
+  const code = completed ? ((settled as { code: string | null } | null)?.code ?? null) : null;
+  ctx.record('reset', { stalled: true, stallMs: ctx.timing.stallMs, completedAfterRelease: completed, result: completed ? (code ?? 'ok') : 'still pending' });
+  return { stalled: true, completed, code };
+}
+
+function reportStall(ctx: ScenarioContext, r: ResetOutcome, what: string): void {
+  const after = r.completed
+    ? 'it completed as soon as the import was unbound and its GEM handle closed'
+    : 'it had not completed even after the import was released: the VF may stay wedged until reboot';
+  ctx.quirk(
+    'deferred-unmap-hang',
+    `VFIO_DEVICE_RESET was still pending ${ctx.timing.stallMs} ms after it was issued while xe held a mapping of the VF's dma-buf; ${after} ` +
+      `(xe defers the unmap on invalidate, vfio's revoke waits for it)${what ? `; ${what}` : ''}`,
+  );
+}
+
+export const lifecycleRevokeOnReset: Scenario = {
+  id: 'lifecycle/revoke-on-reset',
+  title: 'revoke by VF reset',
+  description:
+    'Imports and binds a VF dma-buf, verifies data through it, then resets the VF (VFIO_DEVICE_RESET, an FLR), which revokes the ' +
+    'buffer for its duration (kernel-abi §3.5). The reset must complete while xe holds the import, and afterwards the import must ' +
+    're-map and carry data again. A reset that stays pending until the importer lets go is the deferred-unmap hang of ' +
+    'kernel-abi §11.6: reported, and unblocked by releasing the import, so the harness never hangs.',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    const live = await importWithData(ctx);
+    if (!live) return;
+    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
+    if (r.stalled) {
+      reportStall(ctx, r, '');
+      return;
+    }
+    if (!ctx.check(r.code === null, `VFIO_DEVICE_RESET failed with ${r.code}`)) return;
+    // Un-revoked after the reset: a new bind maps the import again (importers remap lazily, kernel-abi §3.5).
+    const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
+    ctx.record('rebind', again.code ?? 'ok');
+    if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`)) return;
+    const check = await gpuWriteCpuRead(ctx, live.gpu, barAccess(ctx, live.device, 2), again.value as Bound, rangePages(RANGES));
+    if (ctx.check(check.ok, `after the reset: ${describeMismatch(check)}`)) ctx.note('the reset completed under the import, which re-mapped and carried data again');
+  },
+};
+
+export const lifecycleRevokeOnClose: Scenario = {
+  id: 'lifecycle/revoke-on-close',
+  title: 'revoke by closing the VFIO device',
+  description:
+    'Imports and binds a VF dma-buf, then closes the VF\'s VFIO device, which revokes the buffer for good (kernel-abi §3.5): the ' +
+    'dma-buf fd stays valid, but a new mapping of the import must fail with ENODEV and the PF must no longer reach the VF\'s ' +
+    'memory. Before closing, a reset checks that a revoke does not block on the importer (kernel-abi §11.6); on a kernel where it ' +
+    'does, closing would hang this process in the kernel, so that is reported instead.',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    const live = await importWithData(ctx);
+    if (!live) return;
+    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
+    if (r.stalled) {
+      reportStall(ctx, r, 'closing the VFIO device under an import would block the same way, so it was not attempted');
+      return;
+    }
+    const bound = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
+    if (!ctx.check(bound.code === null, `after the reset, binding the import again failed with ${bound.code}`)) return;
+    live.device.close();
+    const buf = live.imp.handle!.dmabuf!;
+    const fdinfo = errnoOf(() => parseDmaBufFdinfo(ctx.backend.fs.readText(`/proc/self/fdinfo/${buf.fd}`)));
+    ctx.check(fdinfo.code === null, `the dma-buf fd became unusable (${fdinfo.code}) when the VFIO device was closed`);
+    const rebind = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
+    ctx.record('mapAfterClose', rebind.code ?? 'success');
+    if (rebind.code === null) {
+      // The import was mapped again although its exporter revoked it for good: can the GPU still reach the VF's memory?
+      const reached = await gpuReachesVf(ctx, live.gpu, rebind.value as Bound, live.vf);
+      ctx.quirk(
+        'revoked-attach-bypass',
+        `after the VFIO device was closed (permanent revoke), VM_BIND mapped the import again through the ${live.imp.verdict.path} path` +
+          `${reached ? ', and a GPU write through it reached the VF\'s BAR 2' : ''}: the revoked check is bypassed`,
+      );
+      return;
+    }
+    if (ctx.check(rebind.code === 'ENODEV', `mapping the import after the close failed with ${rebind.code}, expected ENODEV (kernel-abi §3.5)`)) {
+      ctx.note('closed under an import: fd still valid, new mappings refused with ENODEV');
+    }
+  },
+};
+
+/** GPU-write a page through `bound` and look for it through a freshly opened VFIO device of `vf`. */
+async function gpuReachesVf(ctx: ScenarioContext, gpu: Gpu, bound: Bound, vf: VfInfo): Promise<boolean> {
+  const seed = freshSeed();
+  const device = openVf(ctx, vf.bdf);
+  const bar = barAccess(ctx, device, 2);
+  bar.zero(RANGES[0]!.offset, Number(PAGE));
+  try {
+    await gpu.exec(buildStoreBatch([{ va: bound.va!, length: Number(PAGE), seed, base: RANGES[0]!.offset }]), Math.max(2000, ctx.timing.stallMs * 2));
+  } catch (e) {
+    ctx.record('execAfterRevoke', (e as { code?: string }).code ?? String(e));
+    return false;
+  }
+  const reached = bar.verify(RANGES[0]!.offset, Number(PAGE), seed, RANGES[0]!.offset) === null;
+  ctx.record('gpuWriteAfterRevoke', { seed: hex(seed), reachedVf: reached });
+  return reached;
+}
+
+export const lifecycleAttachAfterRevoke: Scenario = {
+  id: 'lifecycle/attach-after-revoke',
+  title: 'import after revoke',
+  description:
+    "Exports a VF dma-buf, closes the VF's VFIO device (a permanent revoke while nobody imports it, so nothing can block), then " +
+    "imports the revoked buffer into the PF's xe and binds it. vfio's attach refuses a revoked buffer with ENODEV, as does its map " +
+    '(kernel-abi §3.4). RFC v1 returns from attach on a successful IOV match before the revoked check, and its interconnect map ' +
+    'checks nothing (kernel-abi §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF\'s memory through it.',
+  expectedPath: 'refused',
+  async run(ctx: ScenarioContext) {
+    requireImport(ctx);
+    const vf = ctx.target!.vf;
+    if (lmemSpan(vf) < 4n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    const gpu = Gpu.open(ctx);
+    const trace = startTrace(ctx);
+    const device = openVf(ctx, vf.bdf);
+    const buf = exportDmaBuf(ctx, device, { region: 2, ranges: RANGES });
+    device.close();
+    const imp = importAndBind(ctx, gpu, trace, buf, totalLength(RANGES), `revoked dma-buf of ${vf.bdf}`);
+    ctx.setPath(imp.verdict.path);
+    if (imp.refused) {
+      if (ctx.check(imp.refused.code === 'ENODEV', `${imp.refused.step} of a revoked dma-buf failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`)) {
+        ctx.note(`refused at ${imp.refused.step} with ENODEV`);
+      }
+      return;
+    }
+    const reached = await gpuReachesVf(ctx, gpu, imp.bound!, vf);
+    ctx.quirk(
+      'revoked-attach-bypass',
+      `a dma-buf revoked by closing its VFIO device was attached and mapped (${imp.verdict.why})${reached ? ', and a GPU write through it landed in the VF\'s LMEM' : ''}`,
+    );
+  },
+};
+
+export const lifecycleVfDisableWhileImported: Scenario = {
+  id: 'lifecycle/vf-disable-while-imported',
+  title: 'VFs disabled under an import',
+  description:
+    'Imports and binds a VF dma-buf, closes the VF\'s VFIO device (after checking that a revoke does not block, as in ' +
+    'lifecycle/revoke-on-close), then disables the PF\'s VFs (sriov_numvfs = 0) while xe still holds the import. The kernel must not ' +
+    'crash and the import must not map again (ENODEV). Then the import is released and the VFs are put back exactly as they were ' +
+    '(count, autoprobe, quotas, vfio-pci bindings), every value read back; a difference is a failure.',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    const live = await importWithData(ctx);
+    if (!live) return;
+    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
+    if (r.stalled) {
+      reportStall(ctx, r, 'closing the VFIO device and disabling the VFs under an import would block the same way, so it was not attempted');
+      return;
+    }
+    const fs = ctx.backend.fs;
+    const pf = discoverPfs(fs).find((p) => p.bdf === ctx.target!.pf.bdf);
+    if (!pf) throw new Error(`PF ${ctx.target!.pf.bdf} vanished before the scenario changed anything`);
+    const snap = snapshotSriov(pf);
+    const writes: string[] = [];
+    ctx.record('writes', writes);
+    let restored = false;
+    const held: Bound[] = [live.imp.bound!];
+    const restore = (): void => {
+      if (restored) return;
+      restored = true;
+      // The imports go first: nothing may hold the VF's LMEM when its quota is written back.
+      for (const b of held) b.release();
+      const diffs = restoreSriov(fs, snap, (line) => writes.push(line));
+      if (diffs.length > 0) throw new Error(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
+    };
+    ctx.defer(`restore the VFs of ${snap.pf}`, restore);
+    live.device.close();
+    disableVfs(fs, snap, (line) => writes.push(line));
+    ctx.check(!fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`), `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`);
+    const rebind = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
+    ctx.record('mapAfterDisable', rebind.code ?? 'success');
+    if (rebind.code === null) {
+      held.push(rebind.value as Bound);
+      ctx.quirk('revoked-attach-bypass', `after VF ${live.vf.bdf} was disabled, VM_BIND mapped its dma-buf again (${live.imp.verdict.path} path)`);
+    } else {
+      ctx.check(rebind.code === 'ENODEV', `mapping the import of a disabled VF failed with ${rebind.code}, expected ENODEV`);
+    }
+    try {
+      restore();
+    } catch (e) {
+      ctx.fail(e instanceof Error ? e.message : String(e));
+    }
+    if (ctx.failures.length === 0) ctx.note(`VFs disabled under an import without a crash, the mapping refused, ${snap.numVfs} VFs restored as they were`);
+  },
+};
+
+export const lifecycleScenarios: Scenario[] = [lifecycleRevokeOnReset, lifecycleRevokeOnClose, lifecycleVfDisableWhileImported, lifecycleAttachAfterRevoke];

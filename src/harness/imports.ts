@@ -1,0 +1,76 @@
+// One import, observed: PRIME import into the PF's xe, VM bind (where xe maps
+// the dma-buf, rfc-model "Map"), with the trace window around both, and the
+// path it took (path.ts). Every import a scenario makes is appended to its
+// `imports` evidence.
+
+import type { DmaBuf } from '../kernel/dmabuf.js';
+import type { PrimeImport } from '../kernel/drm.js';
+import { SystemError } from '../kernel/errors.js';
+import type { Json } from '../report/model.js';
+import type { Bound, Gpu } from './gpu.js';
+import { classifyPath, type PathVerdict } from './path.js';
+import type { ScenarioContext } from './scenario.js';
+import { armedKeys, requireCaps } from './steps.js';
+import type { TraceHit, TraceSession } from './tracefs.js';
+
+export interface Imported {
+  label: string;
+  handle: PrimeImport | null;
+  bound: Bound | null;
+  size: bigint;
+  verdict: PathVerdict;
+  refused: { step: string; code: string } | null;
+  hits: TraceHit[];
+}
+
+/**
+ * Import `dmabuf` into xe and bind all of it. An errno at either step is the
+ * `refused` path (recorded, not thrown); anything else propagates.
+ */
+export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSession | null, dmabuf: DmaBuf, size: bigint, label: string): Imported {
+  trace?.clear();
+  let handle: PrimeImport | null = null;
+  let bound: Bound | null = null;
+  let refused: { step: string; code: string } | null = null;
+  try {
+    handle = gpu.import(dmabuf);
+  } catch (e) {
+    if (!(e instanceof SystemError)) throw e;
+    refused = { step: 'PRIME import', code: e.code };
+  }
+  if (handle) {
+    try {
+      bound = gpu.bind(handle, size);
+    } catch (e) {
+      if (!(e instanceof SystemError)) throw e;
+      refused = { step: 'VM bind', code: e.code };
+    }
+  }
+  const hits = trace ? trace.hits() : [];
+  const verdict = classifyPath({ refused, hits, armed: armedKeys(trace) });
+  const entry: { [k: string]: Json } = {
+    label,
+    path: verdict.path,
+    why: verdict.why,
+    refused: refused ? `${refused.step}: ${refused.code}` : null,
+    lookupVfids: verdict.lookupVfids,
+  };
+  if (trace) entry.trace = trace.evidence(hits);
+  ctx.append('imports', entry);
+  return { label, handle, bound, size, verdict, refused, hits };
+}
+
+/**
+ * What an IOV scenario needs: a VF with an LMEM BAR exported by vfio, an xe
+ * PF, the interconnect series (its symbols), and tracefs to tell iov from p2p
+ * (data alone cannot: DESIGN.md). The interconnect is checked before tracefs
+ * so that a kernel without the series says so first.
+ */
+export function requireIov(ctx: ScenarioContext): void {
+  requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'xe', 'interconnect', 'tracefs');
+}
+
+/** What a scenario that imports into xe (any path) needs. */
+export function requireImport(ctx: ScenarioContext): void {
+  requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'xe');
+}

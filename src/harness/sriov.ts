@@ -1,0 +1,113 @@
+// Taking a PF's VFs away and putting them back exactly as they were, for
+// lifecycle/vf-disable-while-imported. The snapshot is what sysfs says before
+// (kernel-abi §9): sriov_numvfs, sriov_drivers_autoprobe, and per VF its
+// driver, driver_override and VRAM quota. Restoring follows the bring-up
+// ordering rules (anchors.md "Pitfalls", src/host/planner.ts): quotas are
+// written while the VFs are disabled (a non-zero quota set before enabling
+// keeps xe from auto-provisioning, so VFs that had none get none), autoprobe
+// off before sriov_numvfs, each VF bound by driver_override then
+// drivers_probe, autoprobe back last; then every value is read back and any
+// difference is an error.
+
+import type { FileOps } from '../backend/types.js';
+import { PCI_DEVICES, quotaPath, readQuota, type PfInfo } from './target.js';
+
+export interface VfSnapshot {
+  id: number;
+  bdf: string;
+  driver: string | null;
+  override: string | null;
+  quota: bigint | null;
+}
+
+export interface SriovSnapshot {
+  pf: string;
+  numVfs: number;
+  autoprobe: boolean | null;
+  provisioning: PfInfo['provisioning'];
+  vfs: VfSnapshot[];
+}
+
+export function snapshotSriov(pf: PfInfo): SriovSnapshot {
+  return {
+    pf: pf.bdf,
+    numVfs: pf.numVfs,
+    autoprobe: pf.autoprobe,
+    provisioning: pf.provisioning,
+    vfs: pf.vfs.map((v) => ({ id: v.index + 1, bdf: v.bdf, driver: v.driver, override: v.override, quota: v.quota })),
+  };
+}
+
+function write(fs: FileOps, path: string, data: string, log: (line: string) => void): void {
+  log(`+ echo ${JSON.stringify(data.trim() === '' ? '\\n' : data.trim())} > ${path}`);
+  fs.writeFile(path, data);
+}
+
+/** sriov_numvfs = 0: the kernel unbinds and removes every VF (drivers/pci/iov.c). */
+export function disableVfs(fs: FileOps, s: SriovSnapshot, log: (line: string) => void): void {
+  write(fs, `${PCI_DEVICES}/${s.pf}/sriov_numvfs`, '0', log);
+}
+
+/** Bring the VFs back as snapshotted; returns the differences that remain (empty: restored). */
+export function restoreSriov(fs: FileOps, s: SriovSnapshot, log: (line: string) => void): string[] {
+  const dir = `${PCI_DEVICES}/${s.pf}`;
+  const deferredQuotas: VfSnapshot[] = [];
+  const numvfs = Number(fs.readText(`${dir}/sriov_numvfs`).trim());
+  if (numvfs !== s.numVfs) {
+    if (numvfs !== 0) write(fs, `${dir}/sriov_numvfs`, '0', log);
+    for (const v of s.vfs) {
+      if (v.quota === null || v.quota === 0n) continue;
+      const path = quotaPath(fs, s.pf, v.id, s.provisioning);
+      if (path && fs.exists(path)) write(fs, path, v.quota.toString(), log);
+      else deferredQuotas.push(v);
+    }
+    if (s.numVfs > 0) {
+      write(fs, `${dir}/sriov_drivers_autoprobe`, '0', log);
+      write(fs, `${dir}/sriov_numvfs`, String(s.numVfs), log);
+    }
+  }
+  for (const v of deferredQuotas) {
+    const path = quotaPath(fs, s.pf, v.id, s.provisioning);
+    if (path) write(fs, path, v.quota!.toString(), log);
+  }
+  for (const v of s.vfs) {
+    const vdir = `${PCI_DEVICES}/${v.bdf}`;
+    if (v.override !== null) write(fs, `${vdir}/driver_override`, v.override, log);
+    if (v.driver !== null && !fs.exists(`${vdir}/driver`)) write(fs, '/sys/bus/pci/drivers_probe', v.bdf, log);
+  }
+  if (s.autoprobe !== null) write(fs, `${dir}/sriov_drivers_autoprobe`, s.autoprobe ? '1' : '0', log);
+  return compareSriov(fs, s);
+}
+
+function readOr(fs: FileOps, path: string): string | null {
+  try {
+    return fs.readText(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+export function compareSriov(fs: FileOps, s: SriovSnapshot): string[] {
+  const dir = `${PCI_DEVICES}/${s.pf}`;
+  const diffs: string[] = [];
+  const numvfs = readOr(fs, `${dir}/sriov_numvfs`);
+  if (numvfs !== String(s.numVfs)) diffs.push(`${s.pf} sriov_numvfs is ${numvfs}, was ${s.numVfs}`);
+  const ap = readOr(fs, `${dir}/sriov_drivers_autoprobe`);
+  if (s.autoprobe !== null && ap !== (s.autoprobe ? '1' : '0')) diffs.push(`${s.pf} sriov_drivers_autoprobe is ${ap}, was ${s.autoprobe ? 1 : 0}`);
+  for (const v of s.vfs) {
+    const vdir = `${PCI_DEVICES}/${v.bdf}`;
+    let driver: string | null = null;
+    try {
+      driver = fs.readlink(`${vdir}/driver`).split('/').pop() ?? null;
+    } catch {
+      driver = null;
+    }
+    if (driver !== v.driver) diffs.push(`${v.bdf} driver is ${driver ?? 'none'}, was ${v.driver ?? 'none'}`);
+    const ov = readOr(fs, `${vdir}/driver_override`);
+    const override = ov === null || ov === '(null)' || ov === '' ? null : ov;
+    if (override !== v.override) diffs.push(`${v.bdf} driver_override is ${override ?? '(null)'}, was ${v.override ?? '(null)'}`);
+    const q = readQuota(fs, s.pf, v.id, s.provisioning);
+    if (q !== v.quota) diffs.push(`VF ${v.id} quota is ${q ?? 'unknown'}, was ${v.quota ?? 'unknown'}`);
+  }
+  return diffs;
+}

@@ -1,0 +1,119 @@
+// Building blocks the scenarios share: requiring a capability (a skip that
+// cites it), opening the VF through VFIO, exporting ranges, a trace session
+// for the scenario's window, and small formatting helpers. Every object that
+// holds a kernel resource is registered on the cleanup stack when it is made.
+
+import { openVfioDevice, VfioDevice, VfioSetupError, type DmaRange, type ExportDmaBufOptions } from '../kernel/vfio.js';
+import type { DmaBuf } from '../kernel/dmabuf.js';
+import { SystemError } from '../kernel/errors.js';
+import { PAGE_SIZE } from '../kernel/uapi.js';
+import { hex, type Json } from '../report/model.js';
+import type { CapabilityName } from './caps.js';
+import type { ScenarioContext } from './scenario.js';
+import { SG_PROBES, type ProbeKey } from './symbols.js';
+import { TraceSession } from './tracefs.js';
+import { IORESOURCE_MEM, lmemBar, type Bar, type Target, type VfInfo } from './target.js';
+
+export const PAGE = BigInt(PAGE_SIZE);
+
+/** Skip unless every named capability is present; the skip cites the first missing one and how to get it. */
+export function requireCaps(ctx: ScenarioContext, ...names: CapabilityName[]): void {
+  for (const name of names) {
+    const cap = ctx.caps.caps[name];
+    if (!cap.ok) ctx.skip(name, cap.detail, cap.enable ?? 'see caps/kernel');
+  }
+}
+
+export function requireTarget(ctx: ScenarioContext): Target {
+  requireCaps(ctx, 'target');
+  return ctx.target!;
+}
+
+/**
+ * The BAR the export scenarios use: the VF's LMEM BAR 2 on an xe VF
+ * (kernel-abi §9), else the first memory BAR of at least a page (an igb or
+ * nvme VF in QEMU: research/qemu-ci.md), so export checks run on any VF.
+ */
+export function exportBar(vf: VfInfo): Bar | null {
+  const lmem = lmemBar(vf);
+  if (lmem) return lmem;
+  return vf.bars.slice(0, 6).find((b) => b.size >= PAGE && (b.flags & IORESOURCE_MEM) !== 0n) ?? null;
+}
+
+export function requireExportBar(ctx: ScenarioContext, vf: VfInfo): Bar {
+  const bar = exportBar(vf);
+  if (!bar) ctx.skip('target', `VF ${vf.bdf} has no memory BAR of at least a page to export`, 'use a VF with a memory BAR (an xe VF exports BAR 2)');
+  return bar;
+}
+
+/** Open a VF through VFIO, closed by the cleanup stack. A VF another process holds is a skip, not a failure. */
+export function openVf(ctx: ScenarioContext, bdf: string): VfioDevice {
+  let device: VfioDevice;
+  try {
+    device = openVfioDevice(ctx.backend, bdf);
+  } catch (e) {
+    if (e instanceof VfioSetupError) ctx.skip('target', `cannot open ${bdf} through VFIO: ${e.message}`, 'free the VF (no VMM may hold it) and bind it to vfio-pci');
+    throw e;
+  }
+  ctx.defer(`close VFIO device ${bdf}`, () => device.close());
+  return device;
+}
+
+/** A dma-buf of `ranges` of `region`, closed by the cleanup stack. */
+export function exportDmaBuf(ctx: ScenarioContext, device: VfioDevice, options: ExportDmaBufOptions): DmaBuf {
+  const buf = device.exportDmaBuf(options);
+  ctx.defer(`close dma-buf fd ${buf.fd}`, () => buf.close());
+  return buf;
+}
+
+export function rangesJson(ranges: readonly DmaRange[]): Json {
+  return ranges.map((r) => ({ offset: hex(BigInt(r.offset)), length: hex(BigInt(r.length)) }));
+}
+
+export function totalLength(ranges: readonly DmaRange[]): bigint {
+  return ranges.reduce((s, r) => s + BigInt(r.length), 0n);
+}
+
+/** Run `fn`; a SystemError becomes its errno name, success is null. */
+export function errnoOf(fn: () => unknown): { code: string | null; value: unknown } {
+  try {
+    return { code: null, value: fn() };
+  } catch (e) {
+    if (e instanceof SystemError) return { code: e.code, value: null };
+    throw e;
+  }
+}
+
+export async function errnoOfAsync(fn: () => Promise<unknown>): Promise<{ code: string | null; value: unknown }> {
+  try {
+    return { code: null, value: await fn() };
+  } catch (e) {
+    if (e instanceof SystemError) return { code: e.code, value: null };
+    throw e;
+  }
+}
+
+/**
+ * A kprobe session for the scenario's window, armed with this kernel's
+ * revision row plus the scatter-gather probes, torn down by the cleanup
+ * stack. Null when tracefs or the symbols are missing: callers that need the
+ * path must skip (without trace, iov and p2p look the same, DESIGN.md).
+ */
+export function startTrace(ctx: ScenarioContext): TraceSession | null {
+  const root = ctx.caps.tracefsRoot;
+  if (!root || !ctx.caps.caps.tracefs.ok) return null;
+  const session = TraceSession.create(ctx.backend.fs, root);
+  ctx.defer('remove kprobes and the trace instance', () => session.close());
+  const points = [...(ctx.caps.symbols.revision?.probes ?? []), ...SG_PROBES];
+  session.arm(points, ctx.caps.symbols.symbols);
+  return session;
+}
+
+export function armedKeys(trace: TraceSession | null): Set<ProbeKey> {
+  return new Set(trace?.armedProbes.map((a) => a.point.key) ?? []);
+}
+
+/** Pages of `length` bytes, as a count. */
+export function pages(length: bigint): number {
+  return Number(length / PAGE);
+}
