@@ -79,6 +79,10 @@ export type SerialLog = {
      */
     errors: string[];
     /**
+     * "IOVH-SCENARIO" lines (one per finished scenario), without the prefix
+     */
+    scenarios: string[];
+    /**
      * the "Kernel panic - not syncing" line
      */
     panic: string | null;

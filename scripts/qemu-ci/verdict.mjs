@@ -26,6 +26,7 @@
  * @property {{ kind: 'rc', rc: number } | { kind: 'timeout' } | { kind: 'error', step: string } | null} verdict
  * @property {string[]} progress      "IOVH-QEMU" lines, without the prefix
  * @property {string[]} errors        "IOVH-QEMU-ERROR" lines, without the prefix
+ * @property {string[]} scenarios     "IOVH-SCENARIO" lines (one per finished scenario), without the prefix
  * @property {string | null} panic    the "Kernel panic - not syncing" line
  * @property {string[]} oopses        BUG:/Oops:/WARNING: lines the console printed
  * @property {number} lines
@@ -43,7 +44,7 @@ function strip(line) {
  */
 export function parseSerial(text, nonce) {
   /** @type {SerialLog} */
-  const out = { verdict: null, progress: [], errors: [], panic: null, oopses: [], lines: 0 };
+  const out = { verdict: null, progress: [], errors: [], scenarios: [], panic: null, oopses: [], lines: 0 };
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   out.lines = lines.length;
@@ -51,6 +52,7 @@ export function parseSerial(text, nonce) {
     const line = strip(raw);
     if (line.startsWith('IOVH-QEMU-ERROR ')) out.errors.push(line.slice(16));
     else if (line.startsWith('IOVH-QEMU ')) out.progress.push(line.slice(10));
+    else if (line.startsWith('IOVH-SCENARIO ')) out.scenarios.push(line.slice(14));
     else if (line.startsWith('IOVH-VERDICT ')) {
       const [, got, what = ''] = line.split(' ');
       if (got !== nonce) continue;
@@ -104,7 +106,8 @@ export function checkResults(data, nonce) {
  */
 export function classify(o) {
   const serial = parseSerial(o.log, o.nonce);
-  const where = serial.progress.length ? `; last step: ${serial.progress[serial.progress.length - 1]}` : '';
+  const lastScenario = serial.scenarios.length ? `, after scenario ${serial.scenarios[serial.scenarios.length - 1].split(' :: ')[0]}` : '';
+  const where = serial.progress.length ? `; last step: ${serial.progress[serial.progress.length - 1]}${lastScenario}` : '';
   const checked = o.resultsData === undefined ? null : checkResults(o.resultsData, o.nonce);
   const results = checked && checked.ok ? checked.results : null;
   const failing = results ? results.scenarios.filter((s) => s.status === 'fail' || s.status === 'crash' || s.status === 'warn') : [];
@@ -131,7 +134,7 @@ export function classify(o) {
   if (serial.verdict.kind === 'error') {
     return { status: 'error', reason: `guest step '${serial.verdict.step}' failed: ${serial.errors.join(' / ') || 'no message'}`, serial, results };
   }
-  if (!checked) return { status: 'fail', reason: `the guest exited rc=${serial.verdict.rc} but left no results (${o.resultsError ?? 'no results.json'})`, serial, results };
+  if (!checked) return { status: 'fail', reason: `the guest exited rc=${serial.verdict.rc} but left no results (${o.resultsError ?? 'no results.json'})${where}`, serial, results };
   if (!checked.ok) return { status: 'fail', reason: `guest results rejected: ${checked.reason}`, serial, results };
   if (failing.length) return { status: 'fail', reason: `${failing.length} scenario(s) failed: ${failText}`, serial, results };
   if (serial.verdict.rc !== 0) return { status: 'fail', reason: `the guest program exited rc=${serial.verdict.rc}`, serial, results };

@@ -80,11 +80,13 @@ describe('classify', () => {
     expect(c.reason).toContain('last step: 6.49 run');
   });
 
-  it('reports a hang at the wall-clock limit with the last step', () => {
-    const c = classify(outcome(bootLog, { timedOut: true, exitCode: null, signal: 'SIGTERM' }));
+  it('reports a hang at the wall-clock limit with the last step and scenario', () => {
+    const log = `${bootLog}\r\nIOVH-SCENARIO pass vfio.open :: 0000:01:10.0 in group 6\r\nIOVH-SCENARIO fail errno.set EINVAL :: x\r\n`;
+    const c = classify(outcome(log, { timedOut: true, exitCode: null, signal: 'SIGTERM' }));
     expect(c.status).toBe('hang');
     expect(c.reason).toContain('no verdict after 60 s');
-    expect(c.reason).toContain('6.49 run');
+    expect(c.reason).toContain('last step: 6.49 run /work/main/test/qemu/guest/main.mjs, after scenario fail errno.set EINVAL');
+    expect(c.serial.scenarios).toHaveLength(2);
   });
 
   it('reports a silent guest, whether it was killed or exited', () => {
