@@ -50,7 +50,7 @@ import {
   type HwEngine,
 } from './hw.js';
 import { ImportedBo } from './import.js';
-import { asIoctlError, KernelError, kfail } from './kerror.js';
+import { asIoctlError, errnoOf, KernelError, kfail } from './kerror.js';
 import { XeMapping } from './mapping.js';
 import { ExecQueue } from './queue.js';
 import { Fence, monotonicNs, sleepNs, STUB_FENCE, Syncobj } from './sync.js';
@@ -240,6 +240,20 @@ export class DrmFile implements KernelFile {
 
   /** drm_gem_prime_fd_to_handle + xe_gem_prime_import. */
   private fdToHandle(fd: number): number {
+    const k = this.dev.platform.kernel;
+    k.trace('drm_gem_prime_fd_to_handle', 'entry', { arg1: this.dev.ptr(this.dev), arg2: this.dev.ptr(this), arg3: fd });
+    try {
+      const handle = this.fdToHandleLocked(fd);
+      k.trace('drm_gem_prime_fd_to_handle', 'return', { retval: 0 });
+      return handle;
+    } catch (e) {
+      const errno = errnoOf(e);
+      if (errno !== null) k.trace('drm_gem_prime_fd_to_handle', 'return', { retval: -errno });
+      throw e;
+    }
+  }
+
+  private fdToHandleLocked(fd: number): number {
     const core = this.dev.platform.dmabuf;
     const buf = core.get(fd);
     const cached = this.prime.get(buf);
@@ -257,6 +271,8 @@ export class DrmFile implements KernelFile {
   }
 
   private importForeign(buf: DmaBufObject): XeBo {
+    const k = this.dev.platform.kernel;
+    k.trace('xe_gem_prime_import', 'entry', { arg1: this.dev.ptr(this.dev), arg2: this.dev.ptr(buf) });
     const size = toSafe(buf.size, 'dma-buf size');
     const bo = new XeBo(this.dev, { size, placement: 0, flags: 0, cpuCaching: 0, vm: null });
     try {
@@ -265,9 +281,12 @@ export class DrmFile implements KernelFile {
       // the half-made object is freed (xe_gem_prime_import's out_err)
       bo.get();
       bo.put();
+      const errno = errnoOf(e);
+      if (errno !== null) k.trace('xe_gem_prime_import', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
       throw e;
     }
     bo.dmabuf = buf;
+    k.trace('xe_gem_prime_import', 'return', { retval: this.dev.ptr(bo) });
     return bo;
   }
 

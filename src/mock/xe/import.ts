@@ -93,6 +93,8 @@ export class ImportedBo {
    */
   validate(): void {
     if (this.usable) return;
+    // ttm_bo_validate -> xe_bo_move(bo, evict=false, ..., new_mem = XE_PL_TT)
+    this.dev.platform.kernel.trace('xe_bo_move', 'entry', { arg1: this.dev.ptr(this.bo), arg2: 0 });
     const core = this.dev.platform.dmabuf;
     const att = this.attachment;
     // "if (ttm_bo->sg) dma_buf_unmap_attachment(...)": the deferred unmap happens here.
@@ -202,6 +204,8 @@ export class ImportedBo {
   moveNotify(): void {
     this.dev.platform.kernel.trace('xe_dma_buf_move_notify', 'entry', { arg1: this.dev.ptr(this.attachment) });
     if (!this.mapped || this.evicted) return;
+    // xe_bo_evict -> xe_bo_move(bo, evict=true, ..., new_mem = XE_PL_SYSTEM)
+    this.dev.platform.kernel.trace('xe_bo_move', 'entry', { arg1: this.dev.ptr(this.bo), arg2: 1 });
     this.evicted = true;
     const m = this.mapped;
     this.mapped = null;

@@ -62,6 +62,8 @@ describe('DRM_IOCTL_PRIME_FD_TO_HANDLE', () => {
     expect(att.importer.allowPeer2peer).toBe(true);
     // nothing is mapped at import: the mapping is made at first validation
     expect(v.maps + v.interconnectMaps).toBe(0);
+    expect(p.kernel.hits('xe_bo_move').length).toBe(0);
+    expect(p.kernel.hits('xe_gem_prime_import', 'return')[0]!.values.retval).toBeGreaterThan(0xffff000000000000n);
     expect(p.xe.liveObjects()).toMatchObject({ bos: 1, imports: 1 });
   });
 
@@ -94,6 +96,9 @@ describe('DRM_IOCTL_PRIME_FD_TO_HANDLE', () => {
     v.revoked = true;
     expectErrno(() => p.dev.drmPrimeFdToHandle(xe.fd, v.fd), 'ENODEV');
     expect(p.xe.liveObjects().bos).toBe(0);
+    // what kretprobes on the import path fetch: an ERR_PTR and -ENODEV
+    expect(p.kernel.hits('xe_gem_prime_import', 'return')[0]!.values.retval).toBe(BigInt.asUintN(64, -19n));
+    expect(p.kernel.hits('drm_gem_prime_fd_to_handle', 'return')[0]!.values.retval).toBe(-19);
   });
 
   it('holds dma-buf references as the kernel does and drops them all on close', () => {
