@@ -225,11 +225,7 @@ export class Journal {
     const dir = dirname(this.file);
     const created = !existsSync(this.file);
     if (created) {
-      try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-      } catch (e) {
-        throw journalError(dir, e);
-      }
+      mkdirs(dir);
     }
     let fd: number;
     try {
@@ -245,6 +241,23 @@ export class Journal {
       closeSync(fd);
     }
     if (created) fsyncDir(dir);
+  }
+}
+
+/**
+ * mkdir -p, one component at a time: Node's recursive mkdir loops forever
+ * where mkdir(2) keeps answering ENOENT under an existing parent (procfs).
+ */
+function mkdirs(dir: string): void {
+  const parts = resolve(dir).split('/').filter((p) => p.length > 0);
+  let at = '';
+  for (const part of parts) {
+    at += `/${part}`;
+    try {
+      mkdirSync(at, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw journalError(dir, e);
+    }
   }
 }
 

@@ -3,18 +3,24 @@
 // `setStatus`.
 import type { Command } from 'commander';
 import { registerBind, registerUnbind } from './bind.js';
+import { registerCapture } from './capture.js';
+import { registerDoctor } from './doctor.js';
 import { registerProvision } from './provision.js';
 import { registerRestore } from './restore.js';
 import { registerSetup } from './setup.js';
+import { registerTopology } from './topology.js';
 import { registerVfs } from './vfs.js';
 
 export type Register = (program: Command, setStatus: (code: number) => void) => Command;
 
 export const commands: Register[] = [
+  registerDoctor,
+  registerTopology,
   registerVfs,
   registerProvision,
   registerBind,
   registerUnbind,
   registerSetup,
   registerRestore,
+  registerCapture,
 ];

@@ -1,0 +1,244 @@
+// `iovh capture`: the machine's SR-IOV PFs as a topology file
+// (docs/topology.md, schema iovh-topology/1) that the mock loads with
+// --topology, so a lab machine can be replayed in CI. Reads only: sysfs for
+// the PCI side (resource, sriov_*, config space for the VF Resizable BAR),
+// debugfs/sysfs for the provisioning interface, /proc/iomem for RAM, and one
+// DRM_XE_DEVICE_QUERY for an xe PF's VRAM size.
+import type { Backend } from '../backend/types.js';
+import { isErrno } from '../kernel/errors.js';
+import { XE } from '../kernel/uapi.js';
+import { XeDevice } from '../kernel/xe.js';
+import { listDrmNodes } from '../kernel/drm.js';
+import { SysReader, devicePath, parseHex } from './sysfs.js';
+import { discover, type Bar, type PfInfo } from './topology.js';
+
+export const TOPOLOGY_SCHEMA = 'iovh-topology/1';
+
+export interface CapturedBar {
+  index: number;
+  start: string;
+  size: string;
+  kind: 'mem64' | 'mem32' | 'io';
+  prefetchable: boolean;
+  resizableSizes?: string;
+}
+
+export interface CapturedDevice {
+  bdf: string;
+  vendor: string;
+  device: string;
+  class: string;
+  subsystemVendor?: string;
+  subsystemDevice?: string;
+  revision?: string;
+  driver: string | null;
+  driverOverride: string | null;
+  iommuGroup: number | null;
+  parent?: string;
+  bars: CapturedBar[];
+  sriov: {
+    totalvfs: number;
+    numvfs: number;
+    offset: number;
+    stride: number;
+    vfDevice: string;
+    autoprobe: boolean;
+    vfBars: CapturedBar[];
+    vfs: { index: number; driver: string | null; driverOverride: string | null; iommuGroup: number | null; vramQuota: string | null }[];
+  };
+  xe?: { vram: string; tiles: number; provisioning?: 'sriov_admin' | 'debugfs' | 'legacy' };
+}
+
+export interface CapturedTopology {
+  schema: typeof TOPOLOGY_SCHEMA;
+  machine?: string;
+  kernel?: { release?: string; cmdline?: string };
+  ram?: { start: string; size: string }[];
+  devices: CapturedDevice[];
+}
+
+export interface CaptureResult {
+  topology: CapturedTopology;
+  /** What could not be captured and what the mock will assume instead, one line each. */
+  notes: string[];
+}
+
+const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+const hex4 = (v: number) => `0x${v.toString(16).padStart(4, '0')}`;
+
+function capturedBar(b: Bar): CapturedBar | null {
+  if (b.kind === 'none') return null;
+  return { index: b.index, start: hex(b.start), size: hex(b.size), kind: b.kind, prefetchable: b.prefetchable };
+}
+
+/**
+ * Supported sizes of the VF Resizable BAR for VF BAR `index`: the extended
+ * capability 0x24 (PCI_EXT_CAP_ID_VF_REBAR, include/uapi/linux/pci_regs.h),
+ * whose capability register holds the sizes in bits 4..31 (bit 4 = 1 MiB),
+ * i.e. bit n of (cap >> 4) is 2^n MiB. Null when config space past the first
+ * 256 bytes cannot be read (not root) or the capability is absent.
+ */
+export function vfRebarSizes(config: Uint8Array, index: number): bigint | null {
+  if (config.length < 0x104) return null;
+  const dv = new DataView(config.buffer, config.byteOffset, config.byteLength);
+  let at = 0x100;
+  for (let hops = 0; hops < 64 && at >= 0x100 && at + 4 <= config.length; hops++) {
+    const header = dv.getUint32(at, true);
+    if (header === 0 || header === 0xffffffff) return null;
+    const id = header & 0xffff;
+    if (id === 0x24) {
+      // PCI_REBAR_CTRL bits 7:5: number of resizable BARs; each entry is cap (4) + ctrl (4).
+      const count = (dv.getUint32(at + 8, true) >> 5) & 7;
+      for (let i = 0; i < count && at + 8 + i * 8 + 4 <= config.length; i++) {
+        const cap = dv.getUint32(at + 4 + i * 8, true);
+        const ctrl = dv.getUint32(at + 8 + i * 8, true);
+        if ((ctrl & 7) === index) return BigInt(cap >>> 4);
+      }
+      return null;
+    }
+    at = header >>> 20;
+  }
+  return null;
+}
+
+/** System RAM ranges from /proc/iomem (addresses read as zero for non-root: then unknown). */
+export function parseIomemRam(text: string): { start: bigint; size: bigint }[] | null {
+  const out: { start: bigint; size: bigint }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) : System RAM$/i.exec(line);
+    if (!m) continue;
+    const start = BigInt(`0x${m[1]}`);
+    const end = BigInt(`0x${m[2]}`);
+    if (end === 0n) return null;
+    // The mock wants page-aligned ranges; the firmware's first page and odd tails are dropped.
+    const s = ((start + 4095n) / 4096n) * 4096n;
+    const e = ((end + 1n) / 4096n) * 4096n;
+    if (e > s) out.push({ start: s, size: e - s });
+  }
+  return out.length ? out : null;
+}
+
+function dmi(r: SysReader): string | undefined {
+  const f = (n: string) => r.maybe(`/sys/class/dmi/id/${n}`)?.trim() || null;
+  const vendor = f('sys_vendor');
+  const product = f('product_name');
+  if (!vendor && !product) return undefined;
+  const bios = [f('bios_version'), f('bios_date')].filter(Boolean).join(' ');
+  return `${[vendor, product].filter(Boolean).join(' ')}${bios ? `, BIOS ${bios}` : ''}`;
+}
+
+/** VRAM of an xe PF, from DRM_XE_DEVICE_QUERY_MEM_REGIONS on its render node (kernel-abi §7). */
+function xeVram(backend: Backend, pf: string): { vram: bigint; tiles: number } | null {
+  const node = listDrmNodes(backend).find((n) => n.kind === 'render' && n.bdf === pf);
+  if (!node) return null;
+  const dev = XeDevice.open(backend, node.path);
+  try {
+    const vram = dev.memRegions().filter((m) => m.memClass === XE.MEM_REGION_CLASS_VRAM);
+    if (vram.length === 0) return null;
+    return { vram: vram.reduce((a, m) => a + m.totalSize, 0n), tiles: vram.length };
+  } finally {
+    dev.close();
+  }
+}
+
+function parentOf(r: SysReader, bdf: string): string | undefined {
+  try {
+    const link = r.fs.readlink(devicePath(bdf));
+    const m = /devices\/(pci[0-9a-f]{4}:[0-9a-f]{2}(?:\/[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])*)\/[^/]+$/.exec(link);
+    return m ? m[1] : undefined;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'EINVAL')) return undefined;
+    throw e;
+  }
+}
+
+function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]): CapturedDevice {
+  const opt = (attr: string) => {
+    const raw = r.maybe(devicePath(pf.bdf, attr));
+    const v = raw === null ? null : parseHex(raw);
+    return v === null ? undefined : v;
+  };
+  let config: Uint8Array | null = null;
+  try {
+    config = r.fs.readFile(devicePath(pf.bdf, 'config'));
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT') && !isErrno(e, 'EACCES') && !isErrno(e, 'EPERM')) throw e;
+  }
+  const vfBars = pf.vfBars.map(capturedBar).filter((b): b is CapturedBar => b !== null);
+  for (const b of vfBars) {
+    const sizes = config ? vfRebarSizes(config, b.index) : null;
+    if (sizes !== null) b.resizableSizes = hex(sizes);
+  }
+  if (pf.driver === 'xe' && config !== null && config.length <= 0x100) notes.push(`${pf.bdf}: config space beyond 256 bytes is root-only: VF Resizable BAR sizes not captured`);
+  const sub = { subsystemVendor: opt('subsystem_vendor'), subsystemDevice: opt('subsystem_device'), revision: opt('revision') };
+  const dev: CapturedDevice = {
+    bdf: pf.bdf,
+    vendor: hex4(pf.vendor ?? 0xffff),
+    device: hex4(pf.device ?? 0xffff),
+    class: `0x${(pf.class ?? 0).toString(16).padStart(6, '0')}`,
+    ...(sub.subsystemVendor !== undefined ? { subsystemVendor: hex4(sub.subsystemVendor) } : {}),
+    ...(sub.subsystemDevice !== undefined ? { subsystemDevice: hex4(sub.subsystemDevice) } : {}),
+    ...(sub.revision !== undefined ? { revision: `0x${sub.revision.toString(16).padStart(2, '0')}` } : {}),
+    driver: pf.driver,
+    driverOverride: r.overrideOf(pf.bdf),
+    iommuGroup: pf.iommuGroup,
+    bars: pf.bars.map(capturedBar).filter((b): b is CapturedBar => b !== null),
+    sriov: {
+      totalvfs: pf.totalvfs,
+      numvfs: pf.vfs.length,
+      offset: pf.offset,
+      stride: pf.stride,
+      vfDevice: hex4(pf.vfDevice ?? pf.device ?? 0xffff),
+      autoprobe: pf.autoprobe ?? true,
+      vfBars,
+      vfs: pf.vfs.map((vf, index) => ({
+        index,
+        driver: vf.driver,
+        driverOverride: vf.override,
+        iommuGroup: vf.iommuGroup,
+        vramQuota: vf.vramQuota === null ? null : hex(vf.vramQuota),
+      })),
+    },
+  };
+  const parent = parentOf(r, pf.bdf);
+  if (parent) dev.parent = parent;
+  if (pf.driver === 'xe') {
+    let v: { vram: bigint; tiles: number } | null = null;
+    try {
+      v = xeVram(backend, pf.bdf);
+    } catch (e) {
+      notes.push(`${pf.bdf}: VRAM query failed (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (v === null) {
+      const bar2 = pf.bars.find((b) => b.index === 2);
+      v = { vram: bar2?.size ?? 0n, tiles: pf.provisioning?.tiles ?? 1 };
+      notes.push(`${pf.bdf}: VRAM size taken from BAR 2 (${hex(v.vram)}): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`);
+    }
+    dev.xe = { vram: hex(v.vram), tiles: v.tiles, ...(pf.provisioning ? { provisioning: pf.provisioning.kind } : {}) };
+  }
+  return dev;
+}
+
+export function capture(backend: Backend): CaptureResult {
+  const r = new SysReader(backend.fs);
+  const notes: string[] = [];
+  const t = discover(backend.fs);
+  const topology: CapturedTopology = { schema: TOPOLOGY_SCHEMA, devices: [] };
+  const machine = dmi(r);
+  if (machine) topology.machine = machine;
+  const release = r.maybe('/proc/sys/kernel/osrelease')?.trim();
+  const cmdline = r.maybe('/proc/cmdline')?.trim();
+  if (release || cmdline) topology.kernel = { ...(release ? { release } : {}), ...(cmdline ? { cmdline } : {}) };
+  const iomem = r.maybe('/proc/iomem');
+  const ram = iomem === null ? null : parseIomemRam(iomem);
+  if (ram) topology.ram = ram.map((x) => ({ start: hex(x.start), size: hex(x.size) }));
+  else notes.push('System RAM ranges not captured (/proc/iomem shows addresses to root only): the mock assumes its default RAM map');
+  for (const pf of t.pfs) topology.devices.push(capturePf(backend, r, pf, notes));
+  return { topology, notes };
+}
+
+/** The name a topology file gets by default: the first PF's device, e.g. `topology-8086-e20b.json`. */
+export function defaultCaptureName(t: CapturedTopology): string {
+  const d = t.devices[0];
+  return d ? `topology-${d.vendor.slice(2)}-${d.device.slice(2)}.json` : 'topology.json';
+}

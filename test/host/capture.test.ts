@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNativeBackend } from '../../src/backend/native.js';
+import { capture, parseIomemRam, vfRebarSizes } from '../../src/host/capture.js';
+import { FixtureTree, resourceText } from './fixture-tree.js';
+import { tempDir } from './helpers.js';
+
+const GiB = 1n << 30n;
+const MiB = 1n << 20n;
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+/** Config space with a VF Resizable BAR capability at 0x100 for BAR 2 supporting 2 MiB..16 GiB. */
+function configWithVfRebar(): Uint8Array {
+  const b = new Uint8Array(4096);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0x100, (0x140 << 20) | (1 << 16) | 0x000e, true); // ARI, next capability at 0x140
+  dv.setUint32(0x140, (0 << 20) | (1 << 16) | 0x0024, true);
+  dv.setUint32(0x144, 0x7ffe << 4, true); // sizes: bits 1..14 -> 2 MiB .. 16 GiB
+  dv.setUint32(0x148, (1 << 5) | 2, true); // one resizable BAR, index 2
+  return b;
+}
+
+describe('capture', () => {
+  it('finds the VF Resizable BAR sizes in config space (PCI_EXT_CAP_ID_VF_REBAR)', () => {
+    expect(vfRebarSizes(configWithVfRebar(), 2)).toBe(0x7ffen);
+    expect(vfRebarSizes(configWithVfRebar(), 0)).toBeNull();
+    expect(vfRebarSizes(new Uint8Array(256), 2)).toBeNull();
+  });
+
+  it('reads System RAM from /proc/iomem, unknown when the addresses are hidden', () => {
+    expect(parseIomemRam('00000000-00000fff : Reserved\n00001000-0009ffff : System RAM\n00100000-7fffffff : System RAM\n  01000000-01ffffff : Kernel code\n')).toEqual([
+      { start: 0x1000n, size: 0x9f000n },
+      { start: 0x100000n, size: 0x7ff00000n },
+    ]);
+    expect(parseIomemRam('00000000-00000000 : System RAM\n')).toBeNull();
+  });
+
+  it('records a PF, its VF BARs and VFs in the iovh-topology/1 shape', () => {
+    const d = tempDir('iovh-capture-');
+    dirs.push(d);
+    const t = new FixtureTree(d.path);
+    const pf = '0000:03:00.0';
+    t.device(
+      pf,
+      { vendor: '0x8086', device: '0xe20b', class: '0x030000', subsystem_vendor: '0x8086', subsystem_device: '0x1100', revision: '0x00', sriov_totalvfs: '24', sriov_numvfs: '1', sriov_offset: '1', sriov_stride: '1', sriov_vf_device: 'e20b', sriov_drivers_autoprobe: '0' },
+      { driver: 'xe', group: 13, resource: resourceText({ 0: [0x88000000n, 16n * MiB, 0x140204], 2: [0x4000000000n, 16n * GiB, 0x14220c], 7: [0x89000000n, 24n * 16n * MiB, 0x140204], 9: [0x4400000000n, 24n * GiB, 0x14220c] }) },
+    );
+    t.file(`/sys/devices/pci0000:00/${pf}/config`, configWithVfRebar());
+    t.vf(pf, 0, '0000:03:00.1', { vendor: '0x8086', device: '0xe20b' }, { driver: 'vfio-pci', group: 21 });
+    t.file('/sys/devices/pci0000:00/0000:03:00.1/driver_override', 'vfio-pci\n');
+    t.file(`/sys/devices/pci0000:00/${pf}/sriov_admin/vf1/profile/vram_quota`, `${2n * GiB}\n`);
+    t.file('/proc/sys/kernel/osrelease', '7.2.13\n');
+    t.file('/proc/iomem', '00100000-7fffffff : System RAM\n100000000-47fffffff : System RAM\n');
+    t.file('/sys/class/dmi/id/sys_vendor', 'ACME\n');
+    t.file('/sys/class/dmi/id/product_name', 'Lab 1\n');
+    const { topology, notes } = capture(createNativeBackend({ root: d.path }));
+    expect(topology.schema).toBe('iovh-topology/1');
+    expect(topology.machine).toBe('ACME Lab 1');
+    expect(topology.kernel).toEqual({ release: '7.2.13' });
+    expect(topology.ram).toEqual([
+      { start: '0x100000', size: '0x7ff00000' },
+      { start: '0x100000000', size: '0x380000000' },
+    ]);
+    const dev = topology.devices[0]!;
+    expect(dev).toMatchObject({ bdf: pf, vendor: '0x8086', device: '0xe20b', class: '0x030000', subsystemVendor: '0x8086', subsystemDevice: '0x1100', revision: '0x00', driver: 'xe', iommuGroup: 13, parent: 'pci0000:00' });
+    expect(dev.bars).toEqual([
+      { index: 0, start: '0x88000000', size: '0x1000000', kind: 'mem64', prefetchable: false },
+      { index: 2, start: '0x4000000000', size: '0x400000000', kind: 'mem64', prefetchable: true },
+    ]);
+    expect(dev.sriov).toMatchObject({ totalvfs: 24, numvfs: 1, offset: 1, stride: 1, vfDevice: '0xe20b', autoprobe: false });
+    expect(dev.sriov.vfBars).toEqual([
+      { index: 0, start: '0x89000000', size: '0x1000000', kind: 'mem64', prefetchable: false },
+      { index: 2, start: '0x4400000000', size: '0x40000000', kind: 'mem64', prefetchable: true, resizableSizes: '0x7ffe' },
+    ]);
+    expect(dev.sriov.vfs).toEqual([{ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 21, vramQuota: '0x80000000' }]);
+    expect(dev.xe).toEqual({ vram: '0x400000000', tiles: 1, provisioning: 'sriov_admin' });
+    expect(notes).toEqual([`${pf}: VRAM size taken from BAR 2 (0x400000000): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`]);
+  });
+});

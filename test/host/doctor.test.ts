@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNativeBackend } from '../../src/backend/native.js';
+import { parseKernelConfig, renderChecks, runDoctor, summarize, type Check } from '../../src/host/doctor.js';
+import { FixtureTree, resourceText } from './fixture-tree.js';
+import { tempDir } from './helpers.js';
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+function byId(checks: Check[]): Record<string, Check> {
+  return Object.fromEntries(checks.map((c) => [c.id, c]));
+}
+
+function tree(): FixtureTree {
+  const d = tempDir('iovh-doctor-');
+  dirs.push(d);
+  return new FixtureTree(d.path);
+}
+
+describe('doctor', () => {
+  it('passes a ready lab machine and names what is present', () => {
+    const t = tree();
+    t.file('/proc/sys/kernel/osrelease', '7.2.13-iovh\n');
+    t.file('/proc/cmdline', 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 intel_iommu=on iommu=pt\n');
+    t.config(
+      ['VFIO=m', 'VFIO_PCI=m', 'VFIO_PCI_DMABUF=y', 'PCI_P2PDMA=y', 'PCI_IOV=y', 'DRM_XE=m', 'IOMMUFD=y', 'DEBUG_FS=y', 'KPROBES=y', 'KPROBE_EVENTS=y', 'DEBUG_KMEMLEAK=y', 'VFIO_IOMMU_TYPE1=m']
+        .map((l) => `CONFIG_${l}`)
+        .join('\n'),
+    );
+    t.file('/proc/kallsyms', 'ffffffff81000000 T dma_buf_match_interconnects\nffffffff81000100 t vfio_pci_match_interconnect\t[vfio_pci]\n');
+    for (const m of ['vfio', 'vfio_iommu_type1', 'vfio_pci', 'xe']) t.dir(`/sys/module/${m}`);
+    t.file('/dev/vfio/vfio', '', 0o666);
+    t.file('/dev/dri/renderD128', '', 0o666);
+    t.dir('/sys/kernel/debug/dri');
+    t.file('/sys/kernel/tracing/kprobe_events', '');
+    t.device('0000:03:00.0', { vendor: '0x8086', device: '0xe20b', class: '0x030000', sriov_totalvfs: '24', sriov_numvfs: '0', sriov_offset: '1', sriov_stride: '1' }, { driver: 'xe', group: 13, resource: resourceText({}) });
+    t.file('/sys/devices/pci0000:00/0000:03:00.0/sriov_admin/vf1/profile/vram_quota', '0\n');
+    const checks = runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 });
+    const c = byId(checks);
+    expect(summarize(checks)).toEqual({ pass: checks.length, warn: 0, fail: 0 });
+    expect(c['kernel.release']!.detail).toBe('Linux 7.2.13-iovh');
+    expect(c['config.VFIO_PCI_DMABUF']!.detail).toBe('CONFIG_VFIO_PCI_DMABUF=y');
+    expect(c['iommu']!.detail).toBe('1 IOMMU group (cmdline: intel_iommu=on iommu=pt)');
+    expect(c['interconnect']!.detail).toBe('interconnect series present: dma_buf_match_interconnects, vfio_pci_match_interconnect');
+    expect(c['provisioning.0000:03:00.0']!.detail).toMatch(/sriov_admin/);
+  });
+
+  it('fails what iovh cannot work without, warns about lost evidence, with a fix each', () => {
+    const t = tree();
+    t.file('/proc/version', 'Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) #1 SMP\n');
+    t.file('/boot/config-6.1.0-18-amd64', 'CONFIG_VFIO=m\nCONFIG_VFIO_PCI=m\n# CONFIG_VFIO_PCI_DMABUF is not set\nCONFIG_PCI_IOV=y\nCONFIG_PCI_P2PDMA=y\n');
+    t.file('/proc/cmdline', 'root=/dev/sda1 quiet\n');
+    t.file('/proc/kallsyms', 'ffffffff81000000 T dma_buf_export\n');
+    t.device('0000:01:00.0', { vendor: '0x8086', device: '0x10c9', class: '0x020000', sriov_totalvfs: '7', sriov_numvfs: '0', sriov_offset: '128', sriov_stride: '2' }, { driver: 'igb' });
+    const checks = runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 1000 });
+    const c = byId(checks);
+    expect(c['kernel.release']!.detail).toBe('Linux 6.1.0-18-amd64');
+    expect(c['kernel.config']!.detail).toBe('read /boot/config-6.1.0-18-amd64');
+    expect(c['config.VFIO_PCI_DMABUF']).toMatchObject({ status: 'fail', fix: 'use a kernel built with CONFIG_VFIO_PCI_DMABUF=y or =m' });
+    expect(c['config.KPROBES']!.status).toBe('warn');
+    expect(c['iommu']).toMatchObject({ status: 'fail', detail: 'no IOMMU groups: the IOMMU is off or absent (no iommu options on the cmdline)' });
+    expect(c['iommu']!.fix).toMatch(/intel_iommu=on/);
+    expect(c['module.vfio_pci']).toMatchObject({ status: 'fail', fix: 'modprobe vfio-pci' });
+    expect(c['dev.vfio']!.status).toBe('fail');
+    expect(c['interconnect']!.status).toBe('warn');
+    expect(c['provisioning.0000:01:00.0']).toMatchObject({ status: 'warn' });
+    expect(c['provisioning.0000:01:00.0']!.detail).toMatch(/not available: 0000:01:00.0 has driver igb/);
+    for (const x of checks.filter((x) => x.status !== 'pass')) expect(x.fix, x.id).toBeTruthy();
+    const text = renderChecks(checks, 'backend: native (fixture)');
+    expect(text).toMatch(/^fail  iommu {20}/m);
+    expect(text).toMatch(/fix: boot with intel_iommu=on/);
+    expect(text.trim().split('\n').pop()).toMatch(/^\d+ pass, \d+ warn, \d+ fail$/);
+  });
+
+  it('reads kernel configs, ignoring what is not set', () => {
+    const cfg = parseKernelConfig('# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C="x y"\n');
+    expect([...cfg]).toEqual([
+      ['CONFIG_A', 'y'],
+      ['CONFIG_C', '"x y"'],
+    ]);
+  });
+});

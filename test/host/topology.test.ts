@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNativeBackend } from '../../src/backend/native.js';
+import { discover, roleOf } from '../../src/host/topology.js';
+import { SysReader, parseOverride, parseResource, barKind } from '../../src/host/sysfs.js';
+import { topologyJson, topologyTree } from '../../src/host/render.js';
+import { FixtureTree, resourceText } from './fixture-tree.js';
+import { fakeMachine, tempDir } from './helpers.js';
+
+const GiB = 1n << 30n;
+const MiB = 1n << 20n;
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+/** A BMG-like xe PF with 2 of 24 VFs, VF 1 on vfio-pci, provisioning in sriov_admin. */
+function labMachine(): string {
+  const d = tempDir('iovh-fixture-');
+  dirs.push(d);
+  const t = new FixtureTree(d.path);
+  const pf = '0000:03:00.0';
+  t.device(
+    pf,
+    { vendor: '0x8086', device: '0xe20b', class: '0x030000', sriov_totalvfs: '24', sriov_numvfs: '2', sriov_offset: '1', sriov_stride: '1', sriov_vf_device: 'e20b', sriov_drivers_autoprobe: '0' },
+    { driver: 'xe', group: 13, resource: resourceText({ 0: [0x88000000n, 16n * MiB, 0x140204], 2: [0x4000000000n, 16n * GiB, 0x14220c], 9: [0x4400000000n, 24n * GiB, 0x14220c] }) },
+  );
+  t.vf(pf, 0, '0000:03:00.1', { vendor: '0x8086', device: '0xe20b' }, { driver: 'vfio-pci', group: 21, resource: resourceText({ 2: [0x4400000000n, GiB, 0x14220c] }) });
+  t.vf(pf, 1, '0000:03:00.2', { vendor: '0x8086', device: '0xe20b' }, { group: 22 });
+  t.file('/sys/devices/pci0000:00/0000:03:00.1/driver_override', 'vfio-pci\n');
+  for (let vf = 1; vf <= 24; vf++) t.file(`/sys/devices/pci0000:00/${pf}/sriov_admin/vf${vf}/profile/vram_quota`, vf <= 2 ? `${vf * 1024 * 1024 * 1024}\n` : '0\n');
+  t.device('0000:00:02.0', { vendor: '0x8086', device: '0x1234', class: '0x060400' }, {});
+  return d.path;
+}
+
+describe('topology discovery', () => {
+  it('reads PFs, VFs, drivers, overrides, groups, BARs and quotas through the native FileOps', () => {
+    const b = createNativeBackend({ root: labMachine() });
+    const t = discover(b.fs);
+    expect(t.pfs.map((p) => p.bdf)).toEqual(['0000:03:00.0']);
+    const pf = t.pfs[0]!;
+    expect(pf).toMatchObject({ vendor: 0x8086, device: 0xe20b, driver: 'xe', totalvfs: 24, numvfs: 2, autoprobe: false, offset: 1, stride: 1, vfDevice: 0xe20b, iommuGroup: 13 });
+    expect(pf.provisioning?.kind).toBe('sriov_admin');
+    expect(pf.bars.filter((x) => x.kind !== 'none').map((x) => [x.index, x.size, x.kind, x.prefetchable])).toEqual([
+      [0, 16n * MiB, 'mem64', false],
+      [2, 16n * GiB, 'mem64', true],
+    ]);
+    // The PF's IOV resource holds totalvfs VF BARs (drivers/pci/iov.c sriov_init).
+    expect(pf.vfBars.find((x) => x.index === 2)?.size).toBe(GiB);
+    expect(pf.vfs.map((v) => [v.id, v.bdf, v.driver, v.override, v.iommuGroup, v.vramQuota])).toEqual([
+      [1, '0000:03:00.1', 'vfio-pci', 'vfio-pci', 21, GiB],
+      [2, '0000:03:00.2', null, null, 22, 2n * GiB],
+    ]);
+    expect(t.iommuGroups).toBe(3);
+    const r = new SysReader(b.fs);
+    expect(roleOf(r, '0000:03:00.2')).toEqual({ role: 'vf', pf: '0000:03:00.0', id: 2 });
+    expect(roleOf(r, '0000:00:02.0')).toEqual({ role: 'other' });
+    expect(roleOf(r, '0000:09:00.0')).toEqual({ role: 'absent' });
+  });
+
+  it('renders a tree for people and JSON for scripts', () => {
+    const b = createNativeBackend({ root: labMachine() });
+    const t = discover(b.fs);
+    const extras = { backend: { name: 'native', reason: 'fixture' }, pendingWrites: 3 };
+    const tree = topologyTree(t, extras);
+    expect(tree).toContain('0000:03:00.0  8086:e20b  xe  VFs 2/24  autoprobe off  offset 1 stride 1  group 13');
+    expect(tree).toContain('├─ VF 1  0000:03:00.1  vfio-pci (override vfio-pci)  group 21  VRAM 1 GiB');
+    expect(tree).toContain('└─ VF 2  0000:03:00.2  no driver  group 22  VRAM 2 GiB');
+    expect(tree).toContain('3 journaled writes not yet undone');
+    const json = JSON.parse(JSON.stringify(topologyJson(t, extras))) as { pfs: { vfs: { vramQuota: number }[]; bars: { start: string; size: number }[] }[] };
+    expect(json.pfs[0]!.vfs[1]!.vramQuota).toBe(2 * 1024 ** 3);
+    expect(json.pfs[0]!.bars[1]).toMatchObject({ start: '0x4000000000', size: 16 * 1024 ** 3 });
+  });
+
+  it('says "not available" for provisioning on a PF without xe, and works the same over the fake kernel', () => {
+    const t = discover(fakeMachine());
+    const igb = t.pfs.find((p) => p.driver === 'igb')!;
+    expect(igb.provisioning).toBeNull();
+    expect(igb.provisioningNote).toMatch(/^not available: 0000:01:00.0 has driver igb/);
+    expect(t.pfs.find((p) => p.driver === 'xe')!.provisioning?.kind).toBe('sriov_admin');
+  });
+
+  it('parses sysfs texts as the kernel prints them', () => {
+    expect(parseOverride('(null)\n')).toBeNull();
+    expect(parseOverride('\n')).toBeNull();
+    expect(parseOverride('vfio-pci\n')).toBe('vfio-pci');
+    const lines = parseResource(resourceText({ 0: [0xa0000000n, 0x1000n, 0x40200], 4: [0xe000n, 0x20n, 0x40101] }));
+    expect(lines).toHaveLength(13);
+    expect(barKind(lines[0]!)).toBe('mem32');
+    expect(barKind(lines[4]!)).toBe('io');
+    expect(barKind(lines[1]!)).toBe('none');
+  });
+});
