@@ -21,9 +21,18 @@ if (process.env.IOVH_SKIP_NATIVE === '1') {
 } else if (!existsSync(bin('cmake-js'))) {
   console.warn('iovh: cmake-js is not installed; the native addon was not built');
 } else {
-  const args = ['compile', '--log-level', 'warn'];
-  if (process.env.IOVH_SANITIZE === '1') args.push('--CDIOVH_SANITIZE=ON', '--debug');
+  // `rebuild` (configure from scratch, then build): cmake-js `compile` reuses an
+  // existing build/ without reconfiguring, so switching IOVH_SANITIZE on or off
+  // would silently keep the old flags. The option is always passed explicitly.
+  const sanitize = process.env.IOVH_SANITIZE === '1';
+  const args = ['rebuild', '--log-level', 'warn', `--CDIOVH_SANITIZE=${sanitize ? 'ON' : 'OFF'}`];
+  if (sanitize) args.push('--debug');
   nativeOk = run(bin('cmake-js'), args) === 0;
+  if (nativeOk && sanitize) {
+    const asan = spawnSync(process.env.CC ?? 'cc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).stdout?.trim();
+    console.warn('iovh: built build/Debug/iovh.node with ASan and UBSan. Node must load the ASan runtime first:');
+    console.warn(`iovh:   LD_PRELOAD=${asan || '$(cc -print-file-name=libasan.so)'} ASAN_OPTIONS=detect_leaks=0 npx vitest run test/native`);
+  }
   if (!nativeOk) {
     console.warn('iovh: building the native addon failed (see above). iovh will use the mock backend;');
     console.warn('iovh: install cmake and a C/C++ compiler, then run `npm rebuild iovh`.');
