@@ -6,7 +6,7 @@
 //
 // Kernel facts cite ../shared/rfc-model.md and ../shared/research/kernel-abi.md.
 
-import type { DeviceOps } from '../backend/types.js';
+import type { DeviceOps, Mapping } from '../backend/types.js';
 
 // ------------------------------------------------------------ profiles
 
@@ -241,11 +241,15 @@ export interface Attachment {
 /** dma_buf_map_attachment result: address-only scatter-gather entries (bus or IOVA addresses). */
 export interface SgTable {
   readonly entries: readonly { readonly address: bigint; readonly length: bigint }[];
+  /** The same entries packed as [address0, length0, address1, length1, ...] (the platform's exporters set it; cheap for 262,144 ranges). */
+  readonly packed?: BigUint64Array;
 }
 
 /** dma_buf_map_interconnect result (RFC v1 `struct dma_buf_ranges`): [start, end] inclusive. */
 export interface InterconnectRanges {
   readonly ranges: readonly { readonly start: bigint; readonly end: bigint }[];
+  /** The same ranges packed as [start0, end0, start1, end1, ...] (end inclusive), when the exporter provides it. */
+  readonly packed?: BigUint64Array;
 }
 
 export interface DmaBufObject {
@@ -265,6 +269,8 @@ export interface ExporterOps {
   unmap(attachment: Attachment, sgt: SgTable): void;
   mapInterconnect?(attachment: Attachment): InterconnectRanges;
   unmapInterconnect?(attachment: Attachment, ranges: InterconnectRanges): void;
+  /** dma_buf_ops.mmap; absent (vfio_pci_core) makes mmap of the dma-buf fd fail EINVAL. Offset and length are checked by the core. */
+  mmap?(offset: bigint, length: number, prot: number): Mapping;
   release(): void;
 }
 

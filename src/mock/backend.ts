@@ -1,0 +1,154 @@
+// The mock backend: the simulated kernel behind the same Backend as the
+// native one (../shared/DESIGN.md, "the one principle"). `kernel` is the
+// control surface tests and the harness's fault sweep use; nothing on the
+// product path needs it.
+
+import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
+import type { ErrnoName } from '../kernel/errors.js';
+import type { Profile, ProfileName } from './contracts.js';
+import { MockKernel, type LiveCounts } from './platform.js';
+import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
+import { loadState, saveState, topologyKey, type MockState } from './state.js';
+import { Syscalls, type OpKind } from './syscalls.js';
+import { defaultTopology, loadTopologyFile, MockConfigError, parseTopology, type Topology } from './topology.js';
+import { readFileSync } from 'node:fs';
+
+export { isProfileName, PROFILE_NAMES, MockConfigError };
+export type { LiveCounts, OpKind, Topology };
+
+export interface MockOptions {
+  /** Kernel profile (default `rfc-v1`, or the state file's). */
+  profile?: ProfileName;
+  /** Topology JSON file, or the topology itself (default: one BMG-like PF, src/mock/topology.ts). */
+  topology?: string | Topology;
+  /** State file kept across invocations (--mock-state / IOVH_MOCK_STATE). */
+  statePath?: string;
+  /** Why the mock was chosen (Backend.reason). */
+  reason?: string;
+}
+
+export interface FaultSpec {
+  /** Fail the nth matching operation from now (1 = the next one). */
+  nth: number;
+  /** Count only operations of this kind: a DeviceOps or FileOps method name. */
+  kind?: OpKind;
+  /** The errno it fails with (name or number). */
+  errno: ErrnoName | number;
+}
+
+/** The mock kernel's control surface: fault injection, counts, snapshots. */
+export interface MockControl {
+  readonly profile: Profile;
+  /** Kernel operations so far (every DeviceOps and FileOps call), or those of one kind. */
+  operations(kind?: OpKind): number;
+  /** Arm a fault; several may be armed at once. */
+  injectFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  /** Armed faults that have not fired yet. */
+  pendingFaults(): number;
+  /** Live kernel objects. */
+  live(): LiveCounts;
+  /** Every file under `root` (default /sys without debugfs and tracefs) as path -> content, links as `-> target`. */
+  snapshotSysfs(root?: string): Map<string, string>;
+  /** /proc/sys/kernel/tainted */
+  readonly taint: number;
+  /** Bytes of simulated memory actually held (VRAM, RAM, BAR scratch). */
+  residentBytes(): number;
+  /** The platform object, for model tests (src/mock/platform.ts). */
+  readonly platform: MockKernel;
+}
+
+export interface MockBackend extends Backend {
+  readonly name: 'mock';
+  readonly kernel: MockControl;
+}
+
+const FIRST_PID = 4242;
+
+function resolveTopology(t: string | Topology | undefined): { json: Topology; source: string } | null {
+  if (t === undefined) return null;
+  if (typeof t === 'string') {
+    // loadTopologyFile validates; the JSON form is kept for the state file.
+    loadTopologyFile(t);
+    return { json: JSON.parse(readFileSync(t, 'utf8')) as Topology, source: `topology ${t}` };
+  }
+  return { json: t, source: 'topology' };
+}
+
+export function createMockBackend(options: MockOptions = {}): MockBackend {
+  if (options.profile !== undefined && !isProfileName(options.profile)) {
+    throw new MockConfigError(`profile: unknown profile '${String(options.profile)}' (choose one of ${PROFILE_NAMES.join(', ')})`);
+  }
+  const state: MockState | null = options.statePath ? loadState(options.statePath) : null;
+  const given = resolveTopology(options.topology);
+  if (state && given && topologyKey(given.json) !== topologyKey(state.topology)) {
+    throw new MockConfigError(`state file ${options.statePath}: topology: it was made with another topology; pass the same --topology or remove the state file`);
+  }
+  if (state && options.profile !== undefined && options.profile !== state.profile) {
+    throw new MockConfigError(`state file ${options.statePath}: profile: it was made with profile '${state.profile}', not '${options.profile}'; remove the state file to change profile`);
+  }
+  const topoJson = given?.json ?? state?.topology ?? defaultTopology();
+  const parsed = parseTopology(topoJson, given?.source ?? (state ? `state file ${options.statePath}: topology` : 'default topology'));
+  const profileName = state?.profile ?? options.profile ?? DEFAULT_PROFILE;
+  const profile = getProfile(profileName, parsed.release ?? undefined);
+  const pid = state?.nextPid ?? FIRST_PID;
+
+  const k = new MockKernel(profile, parsed, pid);
+  if (state) {
+    try {
+      k.pci.load(state.pci);
+      k.boot(state.devices, state.pci.autoprobe);
+      k.kernel.load(state.kernel);
+    } catch (e) {
+      if (e instanceof MockConfigError) throw e;
+      throw new MockConfigError(`state file ${options.statePath}: devices: cannot be restored on this topology (${(e as Error).message})`);
+    }
+  } else {
+    k.boot(null, true);
+  }
+
+  const sys = new Syscalls(k.kernel, k.fds, k.vfs, k.files, () => k.kernel.poll());
+  const dev: DeviceOps = sys.deviceOps((name, flags) => k.sysmem.memfdCreate(name, flags));
+  const fs: FileOps = sys.fileOps();
+  let closed = false;
+
+  const control: MockControl = {
+    profile,
+    operations: (kind) => sys.operations(kind),
+    injectFault: (f) => sys.inject(f),
+    clearFaults: () => sys.clearFaults(),
+    pendingFaults: () => sys.pendingFaults(),
+    live: () => k.live(),
+    snapshotSysfs: (root) => k.files.snapshot(root ?? '/sys'),
+    get taint() {
+      return k.kernel.taint;
+    },
+    residentBytes: () => k.residentBytes(),
+    platform: k,
+  };
+
+  return {
+    name: 'mock',
+    reason: options.reason ?? `mock kernel, profile ${profile.name}`,
+    dev,
+    fs,
+    kernel: control,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      k.exitProcess();
+      sys.closed = true;
+      if (options.statePath) {
+        saveState(options.statePath, {
+          schema: 'iovh-mock-state/1',
+          profile: profile.name,
+          topology: topoJson,
+          nextPid: pid + 1,
+          pci: k.pci.save(),
+          devices: k.deviceStates(),
+          kernel: k.kernel.save(),
+        });
+      }
+    },
+  };
+}

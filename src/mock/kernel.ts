@@ -1,0 +1,239 @@
+// Kernel services every model uses (contracts.ts KernelServices): the clock,
+// printk into /dev/kmsg, WARN and oops splats with their taint, the hung-task
+// report, kprobe hits into tracefs, and kmemleak-tracked allocations.
+//
+// Time is deterministic: the clock advances by a fixed step per kernel
+// operation (src/mock/syscalls.ts) and by one microsecond per timestamp taken,
+// so the same sequence of calls gives the same log and trace, byte for byte.
+
+import { LogLevel, type KernelAlloc, type KernelServices } from './contracts.js';
+import { Kmsg, type KmsgState } from './kmsg.js';
+import { Kmemleak, type KmemleakState } from './kmemleak.js';
+import { Tracefs, type TracefsState } from './tracefs.js';
+import type { ProfileImpl } from './profiles.js';
+import type { Vfs } from './vfs.js';
+
+/** include/linux/panic.h taint bits, in taint_flags[] order with their letters. */
+const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
+export const TAINT_DIE = 7; // D
+export const TAINT_WARN = 9; // W
+
+/** Boot-to-now at the first operation of a fresh mock kernel. */
+const BOOT_USEC = 12_480_000n;
+/** Per-operation step: every syscall takes a millisecond of kernel time. */
+const OP_USEC = 1000n;
+/** HZ=250 (Debian), INITIAL_JIFFIES = -300 * HZ as u32. */
+const INITIAL_JIFFIES = 4294892296n;
+/** hung_task_timeout_secs = 120 (CONFIG_DEFAULT_HUNG_TASK_TIMEOUT); the report comes on the next check. */
+const HUNG_SECS = 122n;
+
+export interface KernelCoreState {
+  usec: string;
+  taint: number;
+  oopses: number;
+  kmsg: KmsgState;
+  kmemleak: KmemleakState;
+  tracefs: TracefsState;
+}
+
+interface Waiter {
+  readonly ready: () => boolean;
+  readonly done: () => void;
+}
+
+export class KernelCore implements KernelServices {
+  private usec = BOOT_USEC;
+  taint = 0;
+  private oopses = 0;
+  readonly kmsg: Kmsg;
+  readonly kmemleak: Kmemleak;
+  readonly tracefs: Tracefs;
+  private waiters: Waiter[] = [];
+  private polling = false;
+  comm = 'node';
+
+  constructor(
+    readonly profile: ProfileImpl,
+    public pid: number,
+    vfs: Vfs,
+    private readonly hardware: string,
+  ) {
+    this.kmsg = new Kmsg(() => this.now());
+    const task = () => ({ comm: this.comm, pid: this.pid });
+    this.kmemleak = new Kmemleak(() => this.jiffies(), task, (t) => this.log(LogLevel.INFO, null, t));
+    this.tracefs = new Tracefs(vfs, profile, () => this.now(), task);
+  }
+
+  now(): bigint {
+    return this.usec++;
+  }
+
+  /** One kernel operation happened (syscall boundary). */
+  tick(): void {
+    this.usec += OP_USEC;
+  }
+
+  jiffies(): bigint {
+    return INITIAL_JIFFIES + (this.usec * 250n) / 1_000_000n;
+  }
+
+  log(level: LogLevel, source: string | null, text: string): void {
+    const dict: string[] = [];
+    let line = text;
+    if (source !== null) {
+      line = `${source}: ${text}`;
+      const dev = source.split(' ')[1];
+      if (dev && /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(dev)) dict.push('SUBSYSTEM=pci', `DEVICE=+pci:${dev}`);
+      else if (dev) dict.push(`DEVICE=+${dev}`);
+    }
+    for (const l of line.split('\n')) this.kmsg.append(level, l, dict);
+  }
+
+  taintString(): string {
+    if (this.taint === 0) return 'Not tainted';
+    let s = '';
+    for (let i = 0; i < TAINT_LETTERS.length; i++) {
+      const set = (this.taint & (1 << i)) !== 0;
+      s += set ? TAINT_LETTERS[i] : i === 0 ? 'G' : ' ';
+    }
+    return `Tainted: ${s}`;
+  }
+
+  private cpuLine(): string {
+    return `CPU: 0 UID: 0 PID: ${this.pid} Comm: ${this.comm} ${this.taintString()} ${this.profile.release} #1 PREEMPT(lazy) `;
+  }
+
+  private modulesLine(): string {
+    return 'Modules linked in: xe drm_kms_helper drm vgem vfio_pci vfio_pci_core vfio_iommu_type1 vfio irqbypass';
+  }
+
+  warn(site: string, text: string): void {
+    const L = LogLevel.WARNING;
+    this.log(L, null, '------------[ cut here ]------------');
+    if (text !== '') this.log(L, null, text);
+    this.log(L, null, `WARNING: CPU: 0 PID: ${this.pid} at ${site}`);
+    this.log(L, null, this.modulesLine());
+    this.log(L, null, this.cpuLine());
+    this.log(L, null, `Hardware name: ${this.hardware}`);
+    this.log(L, null, `RIP: 0010:${site}`);
+    this.log(L, null, 'Call Trace:');
+    this.log(L, null, ' <TASK>');
+    this.log(L, null, ` ${site}`);
+    this.log(L, null, ' __x64_sys_ioctl+0x94/0xd0');
+    this.log(L, null, ' do_syscall_64+0x82/0x1a0');
+    this.log(L, null, ' entry_SYSCALL_64_after_hwframe+0x76/0x7e');
+    this.log(L, null, ' </TASK>');
+    this.log(L, null, '---[ end trace 0000000000000000 ]---');
+    this.taint |= 1 << TAINT_WARN;
+  }
+
+  oops(kind: string, site: string): void {
+    const L = LogLevel.ALERT;
+    this.oopses++;
+    const nullDeref = /null/i.test(kind);
+    this.log(L, null, nullDeref ? 'BUG: kernel NULL pointer dereference, address: 0000000000000000' : `BUG: ${kind}`);
+    this.log(L, null, '#PF: supervisor read access in kernel mode');
+    this.log(L, null, '#PF: error_code(0x0000) - not-present page');
+    this.log(LogLevel.INFO, null, 'PGD 0 P4D 0 ');
+    this.log(LogLevel.WARNING, null, `Oops: Oops: 0000 [#${this.oopses}] SMP NOPTI`);
+    this.log(LogLevel.WARNING, null, this.cpuLine());
+    this.log(LogLevel.WARNING, null, `Hardware name: ${this.hardware}`);
+    this.log(LogLevel.WARNING, null, `RIP: 0010:${site}`);
+    this.log(LogLevel.WARNING, null, 'Call Trace:');
+    this.log(LogLevel.WARNING, null, ' <TASK>');
+    this.log(LogLevel.WARNING, null, ' ? __die+0x23/0x70');
+    this.log(LogLevel.WARNING, null, ' ? page_fault_oops+0x173/0x5b0');
+    this.log(LogLevel.WARNING, null, ` ${site}`);
+    this.log(LogLevel.WARNING, null, ' __x64_sys_ioctl+0x94/0xd0');
+    this.log(LogLevel.WARNING, null, ' do_syscall_64+0x82/0x1a0');
+    this.log(LogLevel.WARNING, null, ' entry_SYSCALL_64_after_hwframe+0x76/0x7e');
+    this.log(LogLevel.WARNING, null, ' </TASK>');
+    this.log(LogLevel.WARNING, null, this.modulesLine());
+    this.log(LogLevel.WARNING, null, 'CR2: 0000000000000000');
+    this.log(LogLevel.WARNING, null, '---[ end trace 0000000000000000 ]---');
+    this.taint |= 1 << TAINT_DIE;
+  }
+
+  /**
+   * The calling task would sleep in D state until some other event: the
+   * hung-task detector reports it (kernel/hung_task.c check_hung_task) after
+   * hung_task_timeout_secs, so the clock jumps by that much.
+   */
+  hungTask(stack: readonly string[]): void {
+    this.usec += HUNG_SECS * 1_000_000n;
+    this.log(LogLevel.ERR, null, `INFO: task ${this.comm}:${this.pid} blocked for more than ${HUNG_SECS} seconds.`);
+    this.log(LogLevel.ERR, null, `      ${this.taintString()} ${this.profile.release} #1`);
+    this.log(LogLevel.ERR, null, '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.');
+    this.log(LogLevel.INFO, null, `task:${this.comm.padEnd(15)} state:D stack:0     pid:${String(this.pid).padEnd(5)} tgid:${String(this.pid).padEnd(5)} ppid:1      task_flags:0x400100 flags:0x00004002`);
+    this.log(LogLevel.INFO, null, 'Call Trace:');
+    this.log(LogLevel.INFO, null, ' <TASK>');
+    for (const f of [' __schedule+0x3f2/0xb80', ' schedule+0x27/0xf0', ' schedule_timeout+0x15d/0x170', ' __wait_for_common+0x90/0x1c0', ...stack.map((s) => ` ${s}`)]) {
+      this.log(LogLevel.INFO, null, f);
+    }
+    this.log(LogLevel.INFO, null, ' </TASK>');
+  }
+
+  trace(symbol: string, kind: 'entry' | 'return', values: Readonly<Record<string, bigint | number>>): void {
+    this.tracefs.hit(symbol, kind, values);
+  }
+
+  alloc(what: string, size: number): KernelAlloc {
+    return this.kmemleak.alloc(what, size);
+  }
+
+  /**
+   * Something the kernel waits for without blocking the JS thread: `done` runs
+   * as soon as `ready()` holds (checked after every kernel operation and
+   * whenever a model calls poll()).
+   */
+  waitFor(ready: () => boolean, done: () => void): void {
+    if (ready()) {
+      done();
+      return;
+    }
+    this.waiters.push({ ready, done });
+  }
+
+  pendingWaits(): number {
+    return this.waiters.length;
+  }
+
+  poll(): void {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      let progress = true;
+      while (progress) {
+        progress = false;
+        for (const w of [...this.waiters]) {
+          if (!this.waiters.includes(w) || !w.ready()) continue;
+          this.waiters = this.waiters.filter((x) => x !== w);
+          w.done();
+          progress = true;
+        }
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  save(): KernelCoreState {
+    return {
+      usec: this.usec.toString(),
+      taint: this.taint,
+      oopses: this.oopses,
+      kmsg: this.kmsg.save(),
+      kmemleak: this.kmemleak.save(),
+      tracefs: this.tracefs.save(),
+    };
+  }
+
+  load(s: KernelCoreState): void {
+    this.usec = BigInt(s.usec);
+    this.taint = s.taint;
+    this.oopses = s.oopses;
+    this.kmsg.load(s.kmsg);
+    this.kmemleak.load(s.kmemleak);
+    this.tracefs.load(s.tracefs);
+  }
+}

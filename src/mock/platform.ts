@@ -1,0 +1,435 @@
+// The simulated kernel as one object: it boots the machine of a topology
+// under a profile, owns every subsystem (vfs, PCI and SR-IOV, the xe PF
+// provisioning, memory and the physical bus, dma-buf core, vfio-pci, vgem,
+// udmabuf, kernel services), and implements contracts.ts MockPlatform for the
+// device models. When xe binds a PF it creates the PF's provisioning state
+// (src/mock/xe-pf.ts) and the xe DRM device of src/mock/xe/
+// (createXeDriver(platform, pf, { minor }).bind()), which registers
+// /dev/dri/card<minor> and renderD<128+minor> through addCharDevice.
+
+import { LogLevel, type CharDevice, type MockPlatform, type PciBar, type PciDevice } from './contracts.js';
+import { fail } from './errno.js';
+import { DmaBufCoreImpl } from './dmabuf.js';
+import { FdTableImpl } from './fds.js';
+import { MockFiles } from './files.js';
+import { KernelCore } from './kernel.js';
+import { MappingRegistry } from './mapping.js';
+import { ChunkedMemory } from './memory.js';
+import { PciDev, PciSubsystem, type PciDriverModel } from './pci.js';
+import { PhysicalBusImpl } from './physbus.js';
+import { buildModules, buildProcfs } from './procfs.js';
+import type { ProfileImpl } from './profiles.js';
+import { SysMem, SystemRamImpl } from './sysmem.js';
+import type { BarSpec, DeviceSpec, ParsedTopology } from './topology.js';
+import { VfioSubsystem } from './vfio.js';
+import { Vfs } from './vfs.js';
+import { Vgem } from './vgem.js';
+import { XePf, type XePfSaved } from './xe-pf.js';
+import { createXeDriver, type XeDriver, type XeLiveObjects } from './xe/index.js';
+import { relativeLink } from './vfs.js';
+
+/** Per-device state a state file carries over (src/mock/state.ts). */
+export interface DeviceState {
+  bdf: string;
+  driver: string | null;
+  driverOverride: string | null;
+  sriov?: {
+    numvfs: number;
+    autoprobe: boolean;
+    vfs: { driver: string | null; driverOverride: string | null; iommuGroup: number | null }[];
+  };
+  xe?: XePfSaved;
+}
+
+export interface LiveCounts {
+  /** fds the process holds (beyond stdio) */
+  fds: number;
+  /** kernel files alive (fds plus files kept by the kernel: an importer's dma-buf, a mapping's file) */
+  openFiles: number;
+  dmabufs: number;
+  attachments: number;
+  /** dma_buf_map_attachment maps not unmapped */
+  sgMaps: number;
+  /** dma_buf_map_interconnect maps not unmapped */
+  interconnectMaps: number;
+  vfioDevicesOpen: number;
+  vfioGroupsOpen: number;
+  /** mmaps of the process (platform mappings and xe BO mappings) */
+  mappings: number;
+  /** xe GEM objects, imports, VMs, exec queues, syncobjs, DRM files */
+  bos: number;
+  imports: number;
+  vms: number;
+  execQueues: number;
+  syncobjs: number;
+  drmFiles: number;
+  vgemObjects: number;
+  lmemObjects: number;
+  memfds: number;
+  udmabufs: number;
+  /** kernel waits not finished (a revoke waiting for an importer to unmap) */
+  pendingWaits: number;
+}
+
+function barsOf(spec: readonly BarSpec[]): PciBar[] {
+  return spec.map((b) => ({ index: b.index, start: b.start, size: b.size, kind: b.kind, prefetchable: b.prefetchable }));
+}
+
+export class MockKernel implements MockPlatform {
+  readonly vfs = new Vfs();
+  readonly kernel: KernelCore;
+  readonly fds = new FdTableImpl();
+  readonly pci: PciSubsystem;
+  readonly bus: PhysicalBusImpl;
+  readonly ram: SystemRamImpl;
+  readonly dmabuf: DmaBufCoreImpl;
+  readonly vfio: VfioSubsystem;
+  readonly sysmem: SysMem;
+  readonly vgem: Vgem;
+  readonly maps = new MappingRegistry();
+  readonly files: MockFiles;
+  private readonly xePfs = new Map<PciDev, XePf>();
+  private readonly vram = new Map<string, ChunkedMemory>();
+  private readonly xeDrivers = new Map<PciDev, XeDriver>();
+  private readonly xeMinors = new Map<string, number>();
+  /** VF driver_override / IOMMU group to restore when a PF's VFs are next enabled (boot from state). */
+  private readonly vfRestore = new Map<PciDev, { driverOverride: string | null; iommuGroup: number | null }[]>();
+
+  constructor(
+    readonly profile: ProfileImpl,
+    readonly topology: ParsedTopology,
+    pid: number,
+  ) {
+    this.kernel = new KernelCore(profile, pid, this.vfs, topology.machine);
+    this.files = new MockFiles(this.vfs);
+    this.pci = new PciSubsystem(this.vfs, this.kernel);
+    this.bus = new PhysicalBusImpl(
+      topology.ram,
+      this.pci,
+      (pf) => this.xePfs.get(pf) ?? null,
+      (pf) => this.vram.get(pf.bdf) ?? null,
+      (dev) => this.vfio.decodes(dev),
+    );
+    this.ram = new SystemRamImpl(topology.ram, this.bus);
+    this.dmabuf = new DmaBufCoreImpl(this.kernel, this.fds);
+    this.vfio = new VfioSubsystem(this.kernel, this.vfs, this.pci, this.fds, this.dmabuf, this.bus, { xeOfPf: (pf) => this.xePfs.get(pf) ?? null, p2p: topology.p2p }, this.maps);
+    this.sysmem = new SysMem(this.kernel, this.fds, this.dmabuf, this.bus, this.ram, this.vfs, this.maps);
+    this.pci.onBindingChange = () => this.bus.invalidate();
+
+    let minor = 0;
+    for (const d of topology.devices) if (d.xe) this.xeMinors.set(d.bdf, minor++);
+    this.pci.registerDriver(this.xeModel());
+    this.pci.registerDriver(this.vfio.driverModel());
+    for (const name of this.otherDrivers()) this.pci.registerDriver(this.genericModel(name));
+    this.vgem = new Vgem(this.kernel, this.fds, this.dmabuf, this.vfs, minor);
+    this.staticFiles();
+    buildModules(this.vfs);
+    const cmdline = topology.cmdline ?? `BOOT_IMAGE=/boot/vmlinuz-${profile.release} root=UUID=6f1c2e0a-5b1d-4c7e-9a0e-1f0c2b3d4e5f ro quiet intel_iommu=on`;
+    buildProcfs(this.vfs, this.kernel, this.fds, profile, cmdline);
+    this.kernel.log(LogLevel.NOTICE, null, `Linux version ${profile.release} (iovh@mock) #1 SMP PREEMPT_DYNAMIC`);
+    this.kernel.log(LogLevel.INFO, null, `Command line: ${cmdline}`);
+    this.kernel.log(LogLevel.INFO, null, 'DMAR: IOMMU enabled');
+  }
+
+  // ------------------------------------------------------------ MockPlatform
+
+  xePf(pf: PciDevice): XePf | null {
+    const d = this.pci.device(pf.bdf);
+    return d ? (this.xePfs.get(d) ?? null) : null;
+  }
+
+  addCharDevice(dev: CharDevice): void {
+    this.vfs.addChar(dev.path, dev);
+  }
+
+  removeCharDevice(path: string): void {
+    this.vfs.remove(path);
+  }
+
+  addTextFile(path: string, render: () => string, mode?: number): void {
+    this.vfs.addText(path, render, mode);
+  }
+
+  removeFile(path: string): void {
+    this.vfs.remove(path);
+  }
+
+  // ------------------------------------------------------------ drivers
+
+  private otherDrivers(): string[] {
+    const names = new Set<string>();
+    for (const d of this.topology.devices) {
+      if (d.driver && d.driver !== 'xe' && d.driver !== 'vfio-pci') names.add(d.driver);
+      for (const v of d.sriov?.vfs ?? []) if (v.driver && v.driver !== 'xe' && v.driver !== 'vfio-pci') names.add(v.driver);
+    }
+    return [...names].sort();
+  }
+
+  /** A driver the topology names that the mock does not model beyond binding (igb, nvme, ...). */
+  private genericModel(name: string): PciDriverModel {
+    const ids = new Set<string>();
+    for (const d of this.topology.devices) {
+      if (d.driver === name) ids.add(`${d.vendor}:${d.device}`);
+      if (d.sriov?.vfs.some((v) => v.driver === name)) ids.add(`${d.vendor}:${d.sriov.vfDevice}`);
+    }
+    return {
+      name,
+      module: name.replace(/-/g, '_'),
+      matchStatic: (dev) => (ids.has(`${dev.vendor}:${dev.device}`) ? 'match' : 'none'),
+      probe: () => undefined,
+      remove: () => undefined,
+      sriovConfigure: (pf, n) => {
+        if (n === 0) this.pci.disableVfs(pf, () => this.bus.invalidate());
+        else this.pci.enableVfs(pf, n, this.takeRestore(pf));
+        this.bus.invalidate();
+        return n;
+      },
+    };
+  }
+
+  private takeRestore(pf: PciDev) {
+    const r = this.vfRestore.get(pf);
+    this.vfRestore.delete(pf);
+    return r;
+  }
+
+  /** xe (drivers/gpu/drm/xe/xe_pci.c): PFs of the topology's xe devices and their VFs (same ID lists). */
+  private xeModel(): PciDriverModel {
+    const ids = new Set<number>();
+    for (const d of this.topology.devices) {
+      if (!d.xe) continue;
+      ids.add(d.device);
+      if (d.sriov) ids.add(d.sriov.vfDevice);
+    }
+    return {
+      name: 'xe',
+      module: 'xe',
+      matchStatic: (dev) => (dev.vendor === 0x8086 && ids.has(dev.device) ? 'match' : 'none'),
+      probe: (dev) => this.xeProbe(dev),
+      remove: (dev) => this.xeRemove(dev),
+      sriovConfigure: (pf, n) => {
+        const xe = this.xePfs.get(pf);
+        if (!xe) fail('ENODEV');
+        if (n === 0) {
+          xe.disableVfs();
+          return 0;
+        }
+        return xe.enableVfs(n);
+      },
+    };
+  }
+
+  private xeProbe(dev: PciDev): void {
+    const src = `xe ${dev.bdf}`;
+    if (dev.isVirtfn) {
+      this.kernel.log(LogLevel.INFO, src, '[drm] Running in SR-IOV VF mode');
+      return;
+    }
+    const spec = dev.spec?.xe;
+    if (!spec) fail('ENODEV');
+    let vram = this.vram.get(dev.bdf);
+    if (!vram) {
+      vram = new ChunkedMemory(spec.vram);
+      this.vram.set(dev.bdf, vram);
+    }
+    const minor = this.xeMinors.get(dev.bdf) ?? 0;
+    const dbg = `/sys/kernel/debug/dri/${dev.bdf}`;
+    this.vfs.mkdirp(dbg);
+    this.vfs.addLink(`/sys/kernel/debug/dri/${minor}`, dev.bdf);
+    this.vfs.addLink(`/sys/kernel/debug/dri/${128 + minor}`, dev.bdf);
+    this.kernel.log(LogLevel.INFO, src, `[drm] Found battlemage (device ID ${dev.device.toString(16)}) discrete display version 14.01 stepping B0`);
+    const xe = new XePf(dev, spec, vram, this.vfs, this.kernel, {
+      enable: (pf, n) => {
+        const vfs = this.pci.enableVfs(pf, n, this.takeRestore(pf));
+        xe.linkVfs(vfs);
+        this.bus.invalidate();
+      },
+      disable: (pf, then) =>
+        this.pci.disableVfs(pf, () => {
+          this.bus.invalidate();
+          then();
+        }),
+    });
+    this.xePfs.set(dev, xe);
+    this.kernel.log(LogLevel.INFO, src, `[drm] Initialized xe 1.1.0 for ${dev.bdf} on minor ${minor}`);
+    const drm = createXeDriver(this, dev, { minor });
+    drm.bind();
+    this.xeDrivers.set(dev, drm);
+    this.vfs.addLink(`/sys/class/drm/card${minor}`, relativeLink('/sys/class/drm', `${dev.sysPath}/drm/card${minor}`), true);
+    this.vfs.addLink(`/sys/class/drm/renderD${128 + minor}`, relativeLink('/sys/class/drm', `${dev.sysPath}/drm/renderD${128 + minor}`), true);
+    this.vfs.addText(`${dev.sysPath}/drm/card${minor}/dev`, () => `226:${minor}\n`);
+    this.vfs.addText(`${dev.sysPath}/drm/renderD${128 + minor}/dev`, () => `226:${128 + minor}\n`);
+    this.bus.invalidate();
+  }
+
+  private xeRemove(dev: PciDev): (() => boolean) | void {
+    if (dev.isVirtfn) return;
+    const xe = this.xePfs.get(dev);
+    if (!xe) return;
+    let done = false;
+    // xe_pci_remove: SR-IOV off first (which may wait for a VF's vfio users), then the DRM device goes.
+    xe.destroy(() => {
+      const minor = this.xeMinors.get(dev.bdf) ?? 0;
+      this.xeDrivers.get(dev)?.unbind();
+      this.xeDrivers.delete(dev);
+      this.xePfs.delete(dev);
+      this.vfs.remove(`/sys/kernel/debug/dri/${minor}`);
+      this.vfs.remove(`/sys/kernel/debug/dri/${128 + minor}`);
+      this.vfs.remove(`/sys/class/drm/card${minor}`);
+      this.vfs.remove(`/sys/class/drm/renderD${128 + minor}`);
+      this.vfs.remove(`${dev.sysPath}/drm`);
+      this.bus.invalidate();
+      done = true;
+    });
+    if (!done) return () => done;
+  }
+
+  // ------------------------------------------------------------ boot
+
+  private staticFiles(): void {
+    const v = this.vfs;
+    v.mkdirp('/sys/kernel/debug/dri');
+    v.addText('/sys/kernel/debug/dma_buf/bufinfo', () => this.dmabuf.bufinfo());
+    v.addFile('/sys/kernel/debug/kmemleak', { mode: 0o644, show: () => this.kernel.kmemleak.report(), store: (d) => this.kernel.kmemleak.command(d) });
+    v.addChar(
+      '/dev/kmsg',
+      { path: '/dev/kmsg', major: 1, minor: 11, mode: 0o644, open: () => ({ path: '/dev/kmsg', handlers: {}, fdinfo: () => [], release: () => undefined }) },
+      { records: () => this.kernel.kmsg.formatted(), write: (d) => this.kernel.kmsg.writeUser(d) },
+    );
+    v.addChar('/dev/null', { path: '/dev/null', major: 1, minor: 3, mode: 0o666, open: () => ({ path: '/dev/null', handlers: {}, fdinfo: () => [], release: () => undefined }) });
+    v.addText(`/boot/config-${this.profile.release}`, () => this.profile.config);
+    v.addLink('/sys/class/iommu/dmar0', '../../devices/virtual/iommu/dmar0');
+    v.addText('/sys/devices/virtual/iommu/dmar0/intel-iommu/version', () => '6:0\n');
+    v.addText('/sys/class/dmi/id/product_name', () => `${this.topology.machine.split(',')[0]}\n`);
+  }
+
+  /** Create the topology's devices and bring them to the topology's (or a saved) state. */
+  boot(saved: readonly DeviceState[] | null, busAutoprobe: boolean): void {
+    this.pci.setBusAutoprobe(false);
+    const specs = new Map<string, DeviceSpec>(this.topology.devices.map((d) => [d.bdf, d]));
+    const state = new Map<string, DeviceState>((saved ?? []).map((s) => [s.bdf, s]));
+    const devs: PciDev[] = [];
+    for (const d of this.topology.devices) {
+      const s = state.get(d.bdf);
+      const dev = new PciDev(d.bdf, d.domain, d.bus, d.devfn, d.vendor, d.device, d.class, d.subsystemVendor, d.subsystemDevice, d.revision, d.parent, barsOf(d.bars), null, null, d, d.iommuGroup, s ? s.driverOverride : d.driverOverride);
+      if (d.sriov) dev.sriov = { spec: d.sriov, numvfs: 0, autoprobe: s?.sriov?.autoprobe ?? d.sriov.autoprobe, vfs: [], vfBarSizes: new Map(), disabling: false };
+      this.kernel.log(LogLevel.INFO, `pci ${d.bdf}`, `[${hex4(d.vendor)}:${hex4(d.device)}] type 00 class 0x${d.class.toString(16).padStart(6, '0')} PCIe Endpoint`);
+      this.pci.add(dev, false);
+      devs.push(dev);
+    }
+    for (const dev of devs) {
+      const spec = specs.get(dev.bdf)!;
+      const s = state.get(dev.bdf);
+      const driver = s ? s.driver : spec.driver;
+      if (driver && !this.pci.bindTo(dev, driver)) this.kernel.log(LogLevel.WARNING, `pci ${dev.bdf}`, `could not bind ${driver} at boot`);
+    }
+    for (const dev of devs) {
+      const spec = specs.get(dev.bdf)!;
+      if (!spec.sriov || !dev.sriov) continue;
+      const s = state.get(dev.bdf);
+      const vfs = s?.sriov
+        ? s.sriov.vfs
+        : spec.sriov.vfs.map((v) => ({ driver: v.driver, driverOverride: v.driverOverride, iommuGroup: v.iommuGroup }));
+      const n = s?.sriov ? s.sriov.numvfs : spec.sriov.numvfs;
+      const xe = this.xePfs.get(dev);
+      if (xe && s?.xe && !xe.load(s.xe)) throw new Error(`saved provisioning of ${dev.bdf} does not fit its VRAM`);
+      if (xe && !s) {
+        for (const v of spec.sriov.vfs) if (v.vramQuota !== null && v.vramQuota > 0n) for (let t = 0; t < spec.xe!.tiles; t++) xe.setQuota(v.index + 1, t, v.vramQuota / BigInt(spec.xe!.tiles));
+      }
+      if (n === 0) continue;
+      if (dev.driver === null) throw new Error(`${dev.bdf} has ${n} VFs but no driver to enable them`);
+      this.vfRestore.set(dev, vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })));
+      if (xe) xe.enableVfs(n);
+      else this.genericModel(dev.driver).sriovConfigure!(dev, n);
+      for (const [i, vf] of dev.sriov.vfs.entries()) {
+        const want = vfs[i]?.driver ?? null;
+        if (want && !this.pci.bindTo(vf, want)) this.kernel.log(LogLevel.WARNING, `pci ${vf.bdf}`, `could not bind ${want} at boot`);
+      }
+    }
+    this.pci.setBusAutoprobe(busAutoprobe);
+    this.bus.invalidate();
+  }
+
+  /** What a state file keeps of the devices. */
+  deviceStates(): DeviceState[] {
+    const out: DeviceState[] = [];
+    for (const d of this.topology.devices) {
+      const dev = this.pci.device(d.bdf);
+      if (!dev) continue;
+      const s: DeviceState = { bdf: d.bdf, driver: dev.driver, driverOverride: dev.driverOverride };
+      if (dev.sriov) {
+        s.sriov = {
+          numvfs: dev.sriov.numvfs,
+          autoprobe: dev.sriov.autoprobe,
+          vfs: dev.sriov.vfs.map((v) => ({ driver: v.driver, driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
+        };
+      }
+      const xe = this.xePfs.get(dev);
+      if (xe) s.xe = xe.save();
+      out.push(s);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ process
+
+  /** Process exit: mappings go (exit_mm), then every fd in order (exit_files), then xe's own per-process state. */
+  exitProcess(): void {
+    this.maps.unmapAll();
+    for (const fd of this.fds.list()) this.fds.close(fd);
+    for (const d of this.xeDrivers.values()) d.processExit();
+    this.kernel.poll();
+  }
+
+  live(): LiveCounts {
+    const core = this.dmabuf.live();
+    const v = this.vfio.live();
+    const sys = this.sysmem.live();
+    const xe: XeLiveObjects = { files: 0, bos: 0, imports: 0, vms: 0, execQueues: 0, syncobjs: 0, mappings: 0 };
+    for (const d of this.xeDrivers.values()) {
+      const l = d.liveObjects();
+      for (const k of Object.keys(xe) as (keyof XeLiveObjects)[]) xe[k] += l[k];
+    }
+    let lmem = 0;
+    for (const x of this.xePfs.values()) lmem += x.liveLmemObjects();
+    return {
+      fds: this.fds.list().length,
+      openFiles: this.fds.openFiles(),
+      dmabufs: core.dmabufs,
+      attachments: core.attachments,
+      sgMaps: core.sgMaps,
+      interconnectMaps: core.interconnectMaps,
+      vfioDevicesOpen: v.vfioDevicesOpen,
+      vfioGroupsOpen: v.vfioGroupsOpen,
+      mappings: this.maps.live.size + xe.mappings,
+      bos: xe.bos,
+      imports: xe.imports,
+      vms: xe.vms,
+      execQueues: xe.execQueues,
+      syncobjs: xe.syncobjs,
+      drmFiles: xe.files,
+      vgemObjects: this.vgem.objects,
+      lmemObjects: lmem,
+      memfds: sys.memfds,
+      udmabufs: sys.udmabufs,
+      pendingWaits: this.kernel.pendingWaits(),
+    };
+  }
+
+  /** Bytes the simulated machine holds (VRAM, RAM and BAR scratch actually written). */
+  residentBytes(): number {
+    let n = this.bus.residentBytes();
+    for (const m of this.vram.values()) n += m.residentBytes();
+    return n;
+  }
+
+  /** The xe DRM device of a PF (for tests). */
+  xeDriver(bdf: string): XeDriver | undefined {
+    const d = this.pci.device(bdf);
+    return d ? this.xeDrivers.get(d) : undefined;
+  }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, '0');
+}

@@ -1,0 +1,95 @@
+// The mock kernel's state file (--mock-state FILE / IOVH_MOCK_STATE): what a
+// real machine keeps between two commands run against it. Kept: the topology
+// and profile it was booted with, every device's driver and driver_override,
+// SR-IOV numvfs, autoprobe and the VFs' drivers, overrides and IOMMU groups,
+// xe provisioning (quotas with their VRAM blocks, spare, scheduling profile),
+// new_id entries, /sys/bus/pci/drivers_autoprobe, taint, the kernel log, the
+// clock, kmemleak's unreferenced objects, tracefs probes, instances and
+// buffers. Not kept: memory contents and anything a process holds (fds,
+// mappings, dma-bufs, imports): they end with the process that made them.
+//
+// Written atomically (temp file + rename). A missing file is a fresh kernel.
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { ProfileName } from './contracts.js';
+import type { KernelCoreState } from './kernel.js';
+import type { PciState } from './pci.js';
+import type { DeviceState } from './platform.js';
+import { isProfileName } from './profiles.js';
+import { MockConfigError, type Topology } from './topology.js';
+
+export const STATE_SCHEMA = 'iovh-mock-state/1';
+
+export interface MockState {
+  schema: typeof STATE_SCHEMA;
+  profile: ProfileName;
+  topology: Topology;
+  /** pid of the next process (each CLI invocation is a new process). */
+  nextPid: number;
+  pci: PciState;
+  devices: DeviceState[];
+  kernel: KernelCoreState;
+}
+
+/** JSON with bigints as decimal strings (the loaders take strings back with BigInt()). */
+export function stateJson(state: MockState): string {
+  return `${JSON.stringify(state, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
+export function saveState(path: string, state: MockState): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, stateJson(state));
+  renameSync(tmp, path);
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Read a state file: null when it does not exist; MockConfigError naming the field when it does not validate. */
+export function loadState(path: string): MockState | null {
+  if (!existsSync(path)) return null;
+  const bad = (field: string, problem: string): never => {
+    throw new MockConfigError(`state file ${path}: ${field}: ${problem}`);
+  };
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return bad('(file)', code ? `cannot read (${code})` : `not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObj(json)) return bad('(root)', 'expected a JSON object');
+  if (json.schema !== STATE_SCHEMA) return bad('schema', `expected "${STATE_SCHEMA}", got ${JSON.stringify(json.schema)}`);
+  if (typeof json.profile !== 'string' || !isProfileName(json.profile)) return bad('profile', `unknown profile ${JSON.stringify(json.profile)}`);
+  if (!isObj(json.topology)) return bad('topology', 'expected an object');
+  if (typeof json.nextPid !== 'number' || !Number.isInteger(json.nextPid) || json.nextPid < 2) return bad('nextPid', 'expected an integer >= 2');
+  if (!isObj(json.pci) || typeof json.pci.autoprobe !== 'boolean' || !isObj(json.pci.dynIds)) return bad('pci', 'expected {autoprobe, dynIds}');
+  if (!Array.isArray(json.devices)) return bad('devices', 'expected an array');
+  for (const [i, d] of (json.devices as unknown[]).entries()) {
+    if (!isObj(d) || typeof d.bdf !== 'string') return bad(`devices[${i}]`, 'expected an object with a bdf');
+    if (d.driver !== null && typeof d.driver !== 'string') return bad(`devices[${i}].driver`, 'expected a string or null');
+    if (d.driverOverride !== null && typeof d.driverOverride !== 'string') return bad(`devices[${i}].driverOverride`, 'expected a string or null');
+    if (d.sriov !== undefined) {
+      const s = d.sriov;
+      if (!isObj(s) || typeof s.numvfs !== 'number' || typeof s.autoprobe !== 'boolean' || !Array.isArray(s.vfs) || s.vfs.length !== s.numvfs) {
+        return bad(`devices[${i}].sriov`, 'expected {numvfs, autoprobe, vfs[numvfs]}');
+      }
+    }
+  }
+  const k = json.kernel;
+  if (!isObj(k) || typeof k.usec !== 'string' || typeof k.taint !== 'number' || !isObj(k.kmsg) || !isObj(k.kmemleak) || !isObj(k.tracefs)) {
+    return bad('kernel', 'expected {usec, taint, oopses, kmsg, kmemleak, tracefs}');
+  }
+  return json as unknown as MockState;
+}
+
+/** Canonical form of a topology, to tell whether a state file was made from the same one. */
+export function topologyKey(t: Topology): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (isObj(v)) return Object.fromEntries(Object.keys(v).sort().map((key) => [key, sort(v[key])]));
+    return v;
+  };
+  return JSON.stringify(sort(t));
+}

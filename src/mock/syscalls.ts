@@ -1,0 +1,315 @@
+// The syscall boundary of the mock: every DeviceOps and FileOps call is one
+// kernel operation. Here it is counted, checked against armed faults, ticks
+// the kernel clock, is dispatched to the file's handler (DeviceOps: missing
+// handler = the kernel's answer for an op the file does not implement), and
+// its KernelErrno becomes the SystemError userspace sees.
+
+import type { DeviceOps, FileOps } from '../backend/types.js';
+import { Errno, SystemError, type ErrnoName } from '../kernel/errors.js';
+import { isKernelErrno, fail } from './errno.js';
+import type { FdTableImpl } from './fds.js';
+import { O_LARGEFILE } from './fds.js';
+import type { KernelCore } from './kernel.js';
+import type { KernelFile } from './contracts.js';
+import { VChar, VDir, type Vfs } from './vfs.js';
+import { O } from '../kernel/uapi.js';
+
+export type DeviceOpKind = keyof DeviceOps;
+export type FileOpKind = keyof FileOps;
+export type OpKind = DeviceOpKind | FileOpKind;
+
+/** syscall and ioctl name per DeviceOps method (the names native/*.c reports). */
+const CALLS: Record<DeviceOpKind, [syscall: string, request?: string]> = {
+  open: ['open'],
+  close: ['close'],
+  vfioGetApiVersion: ['ioctl', 'VFIO_GET_API_VERSION'],
+  vfioCheckExtension: ['ioctl', 'VFIO_CHECK_EXTENSION'],
+  vfioSetIommu: ['ioctl', 'VFIO_SET_IOMMU'],
+  vfioGroupGetStatus: ['ioctl', 'VFIO_GROUP_GET_STATUS'],
+  vfioGroupSetContainer: ['ioctl', 'VFIO_GROUP_SET_CONTAINER'],
+  vfioGroupUnsetContainer: ['ioctl', 'VFIO_GROUP_UNSET_CONTAINER'],
+  vfioGroupGetDeviceFd: ['ioctl', 'VFIO_GROUP_GET_DEVICE_FD'],
+  vfioDeviceGetInfo: ['ioctl', 'VFIO_DEVICE_GET_INFO'],
+  vfioDeviceGetRegionInfo: ['ioctl', 'VFIO_DEVICE_GET_REGION_INFO'],
+  vfioRegionRead: ['pread'],
+  vfioRegionWrite: ['pwrite'],
+  vfioDeviceReset: ['ioctl', 'VFIO_DEVICE_RESET'],
+  vfioDeviceFeature: ['ioctl', 'VFIO_DEVICE_FEATURE'],
+  vfioDmaBufGet: ['ioctl', 'VFIO_DEVICE_FEATURE'],
+  vfioDeviceBindIommufd: ['ioctl', 'VFIO_DEVICE_BIND_IOMMUFD'],
+  iommuIoasAlloc: ['ioctl', 'IOMMU_IOAS_ALLOC'],
+  vfioDeviceAttachIommufdPt: ['ioctl', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT'],
+  vfioDeviceDetachIommufdPt: ['ioctl', 'VFIO_DEVICE_DETACH_IOMMUFD_PT'],
+  mmap: ['mmap'],
+  drmVersion: ['ioctl', 'DRM_IOCTL_VERSION'],
+  drmGetCap: ['ioctl', 'DRM_IOCTL_GET_CAP'],
+  drmPrimeFdToHandle: ['ioctl', 'DRM_IOCTL_PRIME_FD_TO_HANDLE'],
+  drmPrimeHandleToFd: ['ioctl', 'DRM_IOCTL_PRIME_HANDLE_TO_FD'],
+  drmGemClose: ['ioctl', 'DRM_IOCTL_GEM_CLOSE'],
+  drmSyncobjCreate: ['ioctl', 'DRM_IOCTL_SYNCOBJ_CREATE'],
+  drmSyncobjDestroy: ['ioctl', 'DRM_IOCTL_SYNCOBJ_DESTROY'],
+  drmSyncobjWait: ['ioctl', 'DRM_IOCTL_SYNCOBJ_WAIT'],
+  xeDeviceQuerySize: ['ioctl', 'DRM_IOCTL_XE_DEVICE_QUERY'],
+  xeDeviceQuery: ['ioctl', 'DRM_IOCTL_XE_DEVICE_QUERY'],
+  xeGemCreate: ['ioctl', 'DRM_IOCTL_XE_GEM_CREATE'],
+  xeGemMmapOffset: ['ioctl', 'DRM_IOCTL_XE_GEM_MMAP_OFFSET'],
+  xeVmCreate: ['ioctl', 'DRM_IOCTL_XE_VM_CREATE'],
+  xeVmDestroy: ['ioctl', 'DRM_IOCTL_XE_VM_DESTROY'],
+  xeVmBind: ['ioctl', 'DRM_IOCTL_XE_VM_BIND'],
+  xeExecQueueCreate: ['ioctl', 'DRM_IOCTL_XE_EXEC_QUEUE_CREATE'],
+  xeExecQueueDestroy: ['ioctl', 'DRM_IOCTL_XE_EXEC_QUEUE_DESTROY'],
+  xeExec: ['ioctl', 'DRM_IOCTL_XE_EXEC'],
+  xeWaitUserFence: ['ioctl', 'DRM_IOCTL_XE_WAIT_USER_FENCE'],
+  dmaBufSetName: ['ioctl', 'DMA_BUF_SET_NAME_B'],
+  dmaBufSync: ['ioctl', 'DMA_BUF_IOCTL_SYNC'],
+  memfdCreate: ['memfd_create'],
+  ftruncate: ['ftruncate'],
+  addSeals: ['fcntl', 'F_ADD_SEALS'],
+  udmabufCreate: ['ioctl', 'UDMABUF_CREATE'],
+};
+
+const ASYNC = new Set<DeviceOpKind>(['vfioDeviceReset', 'drmSyncobjWait', 'xeWaitUserFence']);
+
+/** What a file without the handler answers: ioctls ENOTTY; mmap ENODEV; read/write, ftruncate and fcntl seals EINVAL. */
+function missing(kind: DeviceOpKind): ErrnoName {
+  switch (kind) {
+    case 'mmap':
+      return 'ENODEV';
+    case 'vfioRegionRead':
+    case 'vfioRegionWrite':
+    case 'ftruncate':
+    case 'addSeals':
+      return 'EINVAL';
+    default:
+      return 'ENOTTY';
+  }
+}
+
+const FILE_SYSCALL: Record<FileOpKind, string> = {
+  readFile: 'open',
+  readText: 'open',
+  writeFile: 'open',
+  readdir: 'scandir',
+  readlink: 'readlink',
+  stat: 'stat',
+  lstat: 'lstat',
+  exists: 'access',
+  mkdir: 'mkdir',
+  rmdir: 'rmdir',
+  readRecords: 'open',
+};
+
+export interface Fault {
+  /** 1 = the next matching operation */
+  nth: number;
+  kind?: OpKind;
+  errno: ErrnoName | number;
+}
+
+interface Armed {
+  left: number;
+  kind: OpKind | undefined;
+  errno: number;
+}
+
+/** A file opened on a non-device node (a sysfs attribute, a directory): no ioctls. */
+class PlainFile implements KernelFile {
+  readonly handlers = {};
+  constructor(readonly path: string) {}
+  fdinfo(): string[] {
+    return [];
+  }
+  release(): void {}
+}
+
+export class Syscalls {
+  private total = 0;
+  private readonly byKind = new Map<OpKind, number>();
+  private armed: Armed[] = [];
+  closed = false;
+
+  constructor(
+    private readonly kernel: KernelCore,
+    private readonly fds: FdTableImpl,
+    private readonly vfs: Vfs,
+    private readonly files: FileOps,
+    /** Releases pending at process exit and everything the kernel does after an operation. */
+    private readonly after: () => void = () => undefined,
+  ) {}
+
+  operations(kind?: OpKind): number {
+    return kind === undefined ? this.total : (this.byKind.get(kind) ?? 0);
+  }
+
+  inject(f: Fault): void {
+    if (!Number.isInteger(f.nth) || f.nth < 1) throw new RangeError(`fault nth must be a positive integer, got ${f.nth}`);
+    const errno = typeof f.errno === 'number' ? Math.abs(f.errno) : Errno[f.errno];
+    if (!errno) throw new RangeError(`unknown errno ${String(f.errno)}`);
+    this.armed.push({ left: f.nth, kind: f.kind, errno });
+  }
+
+  clearFaults(): void {
+    this.armed = [];
+  }
+
+  pendingFaults(): number {
+    return this.armed.length;
+  }
+
+  /** Count the operation; the errno of a fault that fires now, else 0. */
+  private begin(kind: OpKind): number {
+    if (this.closed) throw new Error(`mock backend is closed (${kind} after close())`);
+    this.total++;
+    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+    this.kernel.tick();
+    let fire = 0;
+    for (const a of this.armed) {
+      if (a.kind !== undefined && a.kind !== kind) continue;
+      if (--a.left === 0 && fire === 0) fire = a.errno;
+    }
+    this.armed = this.armed.filter((a) => a.left > 0);
+    return fire;
+  }
+
+  private convert(e: unknown, kind: DeviceOpKind, path: string | undefined): unknown {
+    if (!isKernelErrno(e)) return e;
+    const [syscall, request] = CALLS[kind];
+    return new SystemError({ errno: e.errno, syscall, ...(request ? { request } : {}), ...(path ? { path } : {}), ...(e.detail ? { detail: e.detail } : {}) });
+  }
+
+  private injected(errno: number, kind: DeviceOpKind, path: string | undefined): SystemError {
+    const [syscall, request] = CALLS[kind];
+    return new SystemError({ errno, syscall, ...(request ? { request } : {}), ...(path ? { path } : {}), detail: 'injected fault' });
+  }
+
+  private pathOf(fd: number): string | undefined {
+    return this.fds.has(fd) ? this.fds.get(fd).path : undefined;
+  }
+
+  /** One DeviceOps call on an fd. */
+  private call(kind: DeviceOpKind, fd: number, args: unknown[]): unknown {
+    const fault = this.begin(kind);
+    const path = this.pathOf(fd);
+    const isAsync = ASYNC.has(kind);
+    try {
+      if (kind === 'close') {
+        // close(2) releases the fd even when it reports an error.
+        try {
+          this.fds.close(fd);
+        } finally {
+          this.after();
+        }
+        if (fault) throw this.injected(fault, kind, path);
+        return undefined;
+      }
+      if (fault) throw this.injected(fault, kind, path);
+      const file = this.fds.get(fd);
+      const h = (file.handlers as Record<string, ((...a: unknown[]) => unknown) | undefined>)[kind];
+      if (!h) fail(missing(kind));
+      const r = h(...args);
+      if (r instanceof Promise) {
+        return r.then(
+          (v) => {
+            this.after();
+            return v;
+          },
+          (e: unknown) => {
+            this.after();
+            throw this.convert(e, kind, path);
+          },
+        );
+      }
+      this.after();
+      return r;
+    } catch (e) {
+      this.after();
+      const err = this.convert(e, kind, path);
+      if (isAsync) return Promise.reject(err);
+      throw err;
+    }
+  }
+
+  private open(path: string, flags: number): number {
+    const fault = this.begin('open');
+    try {
+      if (fault) throw this.injected(fault, 'open', path);
+      const node = this.vfs.lookup(path, true);
+      let file: KernelFile;
+      if (node instanceof VChar) {
+        file = node.dev.open(flags);
+      } else {
+        if (node instanceof VDir && (flags & 3) !== O.RDONLY) fail('EISDIR');
+        file = new PlainFile(this.vfs.pathOf(node));
+      }
+      const meta = this.fds.meta(file);
+      meta.flags = (flags & (3 | O.NONBLOCK)) | O_LARGEFILE;
+      let fd: number;
+      try {
+        fd = this.fds.install(file, flags);
+      } catch (e) {
+        file.release();
+        throw e;
+      }
+      return fd;
+    } catch (e) {
+      throw this.convert(e, 'open', path);
+    } finally {
+      this.after();
+    }
+  }
+
+  private memfdCreate(name: string, flags: number, impl: (name: string, flags: number) => number): number {
+    const fault = this.begin('memfdCreate');
+    try {
+      if (fault) throw this.injected(fault, 'memfdCreate', undefined);
+      return impl(name, flags);
+    } catch (e) {
+      throw this.convert(e, 'memfdCreate', undefined);
+    } finally {
+      this.after();
+    }
+  }
+
+  /** DeviceOps: every method is one operation. */
+  deviceOps(memfdCreate: (name: string, flags: number) => number): DeviceOps {
+    const target: Record<string, unknown> = {};
+    for (const kind of Object.keys(CALLS) as DeviceOpKind[]) {
+      if (kind === 'open') target[kind] = (path: string, flags: number) => this.open(path, flags);
+      else if (kind === 'memfdCreate') target[kind] = (name: string, flags: number) => this.memfdCreate(name, flags, memfdCreate);
+      else target[kind] = (fd: number, ...args: unknown[]) => this.call(kind, fd, args);
+    }
+    return target as unknown as DeviceOps;
+  }
+
+  /** FileOps: every method is one operation, with the injected errno as node:fs would report it. */
+  fileOps(): FileOps {
+    const files = this.files;
+    const wrap = <K extends FileOpKind>(kind: K) =>
+      ((...args: unknown[]) => {
+        const fault = this.begin(kind);
+        try {
+          if (fault) {
+            if (kind === 'exists') return false;
+            throw new SystemError({ errno: fault, syscall: FILE_SYSCALL[kind], path: String(args[0]), detail: 'injected fault' });
+          }
+          return (files[kind] as (...a: unknown[]) => unknown).apply(files, args);
+        } finally {
+          this.after();
+        }
+      }) as FileOps[K];
+    return {
+      readFile: wrap('readFile'),
+      readText: wrap('readText'),
+      writeFile: wrap('writeFile'),
+      readdir: wrap('readdir'),
+      readlink: wrap('readlink'),
+      stat: wrap('stat'),
+      lstat: wrap('lstat'),
+      exists: wrap('exists'),
+      mkdir: wrap('mkdir'),
+      rmdir: wrap('rmdir'),
+      readRecords: wrap('readRecords'),
+    };
+  }
+}
+

@@ -1,0 +1,481 @@
+// The machine the mock kernel runs on: PCI devices (with SR-IOV and xe data),
+// system RAM, and how P2P between them is routed. docs/topology.md documents
+// the JSON format (`iovh-topology/1`); `iovh capture` writes it from a real
+// machine's sysfs and the mock loads it with --topology.
+//
+// `Topology` is the JSON shape (u64 values are hex strings, because JSON
+// numbers cannot hold them). parseTopology() validates it and gives the typed
+// form the platform uses; any problem is a MockConfigError naming the source
+// and the field, in one line.
+
+import { readFileSync } from 'node:fs';
+
+export class MockConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MockConfigError';
+  }
+}
+
+export const TOPOLOGY_SCHEMA = 'iovh-topology/1';
+
+// ------------------------------------------------------------ JSON shape
+
+export interface TopologyBarJson {
+  index: number;
+  start: string;
+  /** For a VF BAR: the size of one VF's BAR at enumeration. */
+  size: string;
+  kind: 'mem64' | 'mem32' | 'io';
+  prefetchable?: boolean;
+  /** VF Resizable BAR: supported sizes, bit n = 2^n MiB (PCIe r6.0 §7.8.7; kernel-abi §9). */
+  resizableSizes?: string;
+}
+
+export interface TopologyVfJson {
+  index: number;
+  driver?: string | null;
+  driverOverride?: string | null;
+  iommuGroup?: number | null;
+  /** xe: the VF's VRAM quota when the state was captured (bytes, hex). */
+  vramQuota?: string | null;
+}
+
+export interface TopologySriovJson {
+  totalvfs: number;
+  numvfs?: number;
+  offset: number;
+  stride: number;
+  vfDevice: string;
+  autoprobe?: boolean;
+  vfBars: TopologyBarJson[];
+  vfs?: TopologyVfJson[];
+}
+
+export interface TopologyXeJson {
+  vram: string;
+  tiles?: number;
+  provisioning?: 'sriov_admin' | 'debugfs' | 'legacy';
+  /** Cap on VRAM allocation blocks, to force discontiguous LMEM objects. */
+  vramBlockSize?: string | null;
+  /** VRAM the PF driver keeps for itself at probe (firmware, page tables). */
+  pfReserved?: string;
+  /** xe's spare LMEM (pf_get_spare_lmem; at least 128 MiB). */
+  vramSpare?: string;
+  /** xe runs as SR-IOV PF (IS_SRIOV_PF); false models a PF-capable GPU in native mode. */
+  pfMode?: boolean;
+}
+
+export interface TopologyDeviceJson {
+  bdf: string;
+  vendor: string;
+  device: string;
+  class: string;
+  subsystemVendor?: string;
+  subsystemDevice?: string;
+  revision?: string;
+  driver?: string | null;
+  driverOverride?: string | null;
+  iommuGroup?: number | null;
+  /** The device's parent under /sys/devices, e.g. `pci0000:00/0000:00:01.0`. */
+  parent?: string;
+  bars: TopologyBarJson[];
+  sriov?: TopologySriovJson;
+  xe?: TopologyXeJson;
+}
+
+export interface Topology {
+  schema: typeof TOPOLOGY_SCHEMA;
+  /** What /sys/class/dmi says, shown in splats' "Hardware name:". */
+  machine?: string;
+  kernel?: { release?: string; cmdline?: string };
+  /** System RAM ranges (page_is_ram). */
+  ram?: { start: string; size: string }[];
+  /** P2P between a PF and its VFs: `switch` (bus addresses) or `none` (pci_p2pdma refuses). */
+  p2p?: 'switch' | 'none';
+  devices: TopologyDeviceJson[];
+}
+
+// ------------------------------------------------------------ typed form
+
+export interface BarSpec {
+  readonly index: number;
+  readonly start: bigint;
+  readonly size: bigint;
+  readonly kind: 'mem64' | 'mem32' | 'io';
+  readonly prefetchable: boolean;
+  readonly resizableSizes: bigint | null;
+}
+
+export interface VfSpec {
+  readonly index: number;
+  readonly driver: string | null;
+  readonly driverOverride: string | null;
+  readonly iommuGroup: number | null;
+  readonly vramQuota: bigint | null;
+}
+
+export interface SriovSpec {
+  readonly totalvfs: number;
+  readonly numvfs: number;
+  readonly offset: number;
+  readonly stride: number;
+  readonly vfDevice: number;
+  readonly autoprobe: boolean;
+  readonly vfBars: readonly BarSpec[];
+  readonly vfs: readonly VfSpec[];
+}
+
+export interface XeSpec {
+  readonly vram: bigint;
+  readonly tiles: number;
+  readonly provisioning: 'sriov_admin' | 'debugfs' | 'legacy';
+  readonly vramBlockSize: bigint | null;
+  readonly pfReserved: bigint;
+  readonly vramSpare: bigint;
+  readonly pfMode: boolean;
+}
+
+export interface DeviceSpec {
+  readonly bdf: string;
+  readonly domain: number;
+  readonly bus: number;
+  readonly devfn: number;
+  readonly vendor: number;
+  readonly device: number;
+  readonly class: number;
+  readonly subsystemVendor: number;
+  readonly subsystemDevice: number;
+  readonly revision: number;
+  readonly driver: string | null;
+  readonly driverOverride: string | null;
+  readonly iommuGroup: number | null;
+  readonly parent: string;
+  readonly bars: readonly BarSpec[];
+  readonly sriov: SriovSpec | null;
+  readonly xe: XeSpec | null;
+}
+
+export interface ParsedTopology {
+  readonly machine: string;
+  readonly release: string | null;
+  readonly cmdline: string | null;
+  readonly ram: readonly { start: bigint; size: bigint }[];
+  readonly p2p: 'switch' | 'none';
+  readonly devices: readonly DeviceSpec[];
+}
+
+// ------------------------------------------------------------ default
+
+const GiB = 1n << 30n;
+const MiB = 1n << 20n;
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+/**
+ * One Battlemage-like PF (8086:e20b) at 0000:03:00.0 behind the card's own
+ * switch, 16 GiB of VRAM, 24 VFs with 1 GiB VF BAR2 each at enumeration and a
+ * VF Resizable BAR (2 MiB .. 16 GiB) that xe grows when fewer VFs are enabled
+ * (kernel-abi §9: pci_iov_vf_bar_get_sizes / resize_vf_vram_bar). RAM has the
+ * usual hole below 4 GiB where the non-prefetchable BARs live.
+ */
+export function defaultTopology(): Topology {
+  return {
+    schema: TOPOLOGY_SCHEMA,
+    machine: 'iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026',
+    ram: [
+      { start: '0x0', size: hex(2n * GiB) },
+      { start: hex(4n * GiB), size: hex(14n * GiB) },
+    ],
+    p2p: 'switch',
+    devices: [
+      {
+        bdf: '0000:03:00.0',
+        vendor: '0x8086',
+        device: '0xe20b',
+        class: '0x030000',
+        subsystemVendor: '0x8086',
+        subsystemDevice: '0x1100',
+        revision: '0x00',
+        driver: 'xe',
+        driverOverride: null,
+        iommuGroup: 13,
+        parent: 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0',
+        bars: [
+          { index: 0, start: hex(0x88000000n), size: hex(16n * MiB), kind: 'mem64', prefetchable: false },
+          { index: 2, start: hex(0x4000000000n), size: hex(16n * GiB), kind: 'mem64', prefetchable: true },
+        ],
+        sriov: {
+          totalvfs: 24,
+          numvfs: 0,
+          offset: 1,
+          stride: 1,
+          vfDevice: '0xe20b',
+          autoprobe: true,
+          vfBars: [
+            { index: 0, start: hex(0x89000000n), size: hex(16n * MiB), kind: 'mem64', prefetchable: false },
+            { index: 2, start: hex(0x4400000000n), size: hex(GiB), kind: 'mem64', prefetchable: true, resizableSizes: '0x7ffe' },
+          ],
+          vfs: [],
+        },
+        xe: {
+          vram: hex(16n * GiB),
+          tiles: 1,
+          provisioning: 'sriov_admin',
+          vramBlockSize: null,
+          pfReserved: hex(64n * MiB),
+          vramSpare: hex(128n * MiB),
+          pfMode: true,
+        },
+      },
+    ],
+  };
+}
+
+// ------------------------------------------------------------ validation
+
+class Ctx {
+  constructor(readonly source: string) {}
+  fail(field: string, problem: string): never {
+    throw new MockConfigError(`${this.source}: ${field}: ${problem}`);
+  }
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function u64(ctx: Ctx, field: string, v: unknown): bigint {
+  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(v)) ctx.fail(field, `expected a hex string like "0x1000", got ${JSON.stringify(v)}`);
+  return BigInt(v);
+}
+
+function hexNum(ctx: Ctx, field: string, v: unknown, max: number): number {
+  const n = u64(ctx, field, v);
+  if (n > BigInt(max)) ctx.fail(field, `must be at most 0x${max.toString(16)}`);
+  return Number(n);
+}
+
+function int(ctx: Ctx, field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) ctx.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optString(ctx: Ctx, field: string, v: unknown, re: RegExp): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || !re.test(v)) ctx.fail(field, `invalid value ${JSON.stringify(v)}`);
+  return v;
+}
+
+function bool(ctx: Ctx, field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') ctx.fail(field, `expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+const DRIVER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const PARENT_RE = /^pci[0-9a-f]{4}:[0-9a-f]{2}(\/[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])*$/;
+
+export function parseBdf(bdf: string): { domain: number; bus: number; devfn: number } {
+  const [d, b, rest] = bdf.split(':') as [string, string, string];
+  const [dev, fn] = rest.split('.') as [string, string];
+  return { domain: parseInt(d, 16), bus: parseInt(b, 16), devfn: (parseInt(dev, 16) << 3) | parseInt(fn, 10) };
+}
+
+export function formatBdf(domain: number, bus: number, devfn: number): string {
+  const h = (n: number, w: number) => n.toString(16).padStart(w, '0');
+  return `${h(domain, 4)}:${h(bus, 2)}:${h(devfn >> 3, 2)}.${devfn & 7}`;
+}
+
+function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
+  if (!Array.isArray(v)) ctx.fail(field, 'expected an array of BARs');
+  const seen = new Set<number>();
+  return v.map((b: unknown, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObj(b)) ctx.fail(f, 'expected an object');
+    const index = int(ctx, `${f}.index`, b.index, 0, 5);
+    if (seen.has(index)) ctx.fail(`${f}.index`, `BAR ${index} listed twice`);
+    seen.add(index);
+    const kind = b.kind;
+    if (kind !== 'mem64' && kind !== 'mem32' && kind !== 'io') ctx.fail(`${f}.kind`, 'expected "mem64", "mem32" or "io"');
+    const start = u64(ctx, `${f}.start`, b.start);
+    const size = u64(ctx, `${f}.size`, b.size);
+    if (size === 0n || (size & (size - 1n)) !== 0n) ctx.fail(`${f}.size`, 'a BAR size is a non-zero power of two');
+    if (kind !== 'io' && size < 4096n && vf) ctx.fail(`${f}.size`, 'a VF memory BAR is at least 4 KiB');
+    if (start % size !== 0n) ctx.fail(`${f}.start`, `must be aligned to the BAR size ${hex(size)}`);
+    if (kind === 'mem32' && start + size > 1n << 32n) ctx.fail(`${f}.start`, 'a 32-bit BAR must end below 4 GiB');
+    let resizableSizes: bigint | null = null;
+    if (b.resizableSizes !== undefined) {
+      if (!vf || index !== 2) ctx.fail(`${f}.resizableSizes`, 'only VF BAR 2 is modelled as resizable');
+      resizableSizes = u64(ctx, `${f}.resizableSizes`, b.resizableSizes);
+      if (resizableSizes === 0n) ctx.fail(`${f}.resizableSizes`, 'needs at least one size bit');
+    }
+    return { index, start, size, kind, prefetchable: bool(ctx, `${f}.prefetchable`, b.prefetchable, false), resizableSizes };
+  });
+}
+
+/** VF BAR2 size for `numVfs` (pci_iov_vf_bar_get_sizes + xe's __fls pick; kernel-abi §9). */
+export function vfBarSize(bar: BarSpec, totalvfs: number, numVfs: number): bigint {
+  if (bar.resizableSizes === null || numVfs === 0) return bar.size;
+  const reservation = bar.size * BigInt(totalvfs);
+  const perVf = reservation / BigInt(numVfs);
+  let pow = 1n;
+  while (pow <= perVf) pow <<= 1n; // roundup_pow_of_two(perVf + 1)
+  const sizes = ((pow - 1n) >> 20n) & bar.resizableSizes;
+  if (sizes === 0n) return bar.size;
+  let bit = 0n;
+  for (let b = 0n; b < 64n; b++) if ((sizes >> b) & 1n) bit = b;
+  return MiB << bit;
+}
+
+/** BDF of VF `index` (0-based): routing ID = PF RID + offset + stride * index (PCIe SR-IOV §9.3.3.9/10). */
+export function vfBdf(pf: { domain: number; bus: number; devfn: number }, offset: number, stride: number, index: number): { bus: number; devfn: number } | null {
+  const rid = ((pf.bus << 8) | pf.devfn) + offset + stride * index;
+  if (rid > 0xffff) return null;
+  return { bus: rid >> 8, devfn: rid & 0xff };
+}
+
+export function parseTopology(input: unknown, source = 'topology'): ParsedTopology {
+  const ctx: Ctx = new Ctx(source);
+  if (!isObj(input)) ctx.fail('(root)', 'expected a JSON object');
+  if (input.schema !== TOPOLOGY_SCHEMA) ctx.fail('schema', `expected "${TOPOLOGY_SCHEMA}", got ${JSON.stringify(input.schema)}`);
+  const kernel = input.kernel;
+  if (kernel !== undefined && !isObj(kernel)) ctx.fail('kernel', 'expected an object');
+  const release = optString(ctx, 'kernel.release', kernel?.release, /^[A-Za-z0-9._+~-]{1,64}$/);
+  const cmdline = optString(ctx, 'kernel.cmdline', kernel?.cmdline, /^[^\n]{0,4096}$/);
+  const machine = optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
+  const p2p = input.p2p ?? 'switch';
+  if (p2p !== 'switch' && p2p !== 'none') ctx.fail('p2p', 'expected "switch" or "none"');
+  const ramIn = input.ram ?? [{ start: '0x0', size: '0x80000000' }, { start: '0x100000000', size: '0x380000000' }];
+  if (!Array.isArray(ramIn) || ramIn.length === 0) ctx.fail('ram', 'expected a non-empty array of {start, size}');
+  const ram = ramIn.map((r: unknown, i) => {
+    if (!isObj(r)) ctx.fail(`ram[${i}]`, 'expected an object');
+    const start = u64(ctx, `ram[${i}].start`, r.start);
+    const size = u64(ctx, `ram[${i}].size`, r.size);
+    if (size === 0n || start % 4096n !== 0n || size % 4096n !== 0n) ctx.fail(`ram[${i}]`, 'start and size must be non-zero multiples of 4096');
+    return { start, size };
+  });
+  if (!Array.isArray(input.devices) || input.devices.length === 0) ctx.fail('devices', 'expected a non-empty array');
+  const devices: DeviceSpec[] = [];
+  const bdfs = new Set<string>();
+  for (const [i, d] of (input.devices as unknown[]).entries()) {
+    const f = `devices[${i}]`;
+    if (!isObj(d)) ctx.fail(f, 'expected an object');
+    if (typeof d.bdf !== 'string' || !BDF_RE.test(d.bdf)) ctx.fail(`${f}.bdf`, `expected a lowercase BDF like "0000:03:00.0", got ${JSON.stringify(d.bdf)}`);
+    if (bdfs.has(d.bdf)) ctx.fail(`${f}.bdf`, `${d.bdf} listed twice`);
+    bdfs.add(d.bdf);
+    const loc = parseBdf(d.bdf);
+    const parent = optString(ctx, `${f}.parent`, d.parent, PARENT_RE) ?? `pci${d.bdf.slice(0, 4)}:00`;
+    let sriov: SriovSpec | null = null;
+    if (d.sriov !== undefined) {
+      const s = d.sriov;
+      const sf = `${f}.sriov`;
+      if (!isObj(s)) ctx.fail(sf, 'expected an object');
+      const totalvfs = int(ctx, `${sf}.totalvfs`, s.totalvfs, 1, 255);
+      const numvfs = int(ctx, `${sf}.numvfs`, s.numvfs ?? 0, 0, totalvfs);
+      const offset = int(ctx, `${sf}.offset`, s.offset, 1, 0xffff);
+      const stride = int(ctx, `${sf}.stride`, s.stride, 0, 0xffff);
+      if (stride === 0 && totalvfs > 1) ctx.fail(`${sf}.stride`, 'must be non-zero with more than one VF');
+      for (let n = 0; n < totalvfs; n++) {
+        const at = vfBdf(loc, offset, stride, n);
+        if (!at) ctx.fail(`${sf}.offset`, `VF ${n} would land beyond bus 0xff`);
+        const b = formatBdf(loc.domain, at.bus, at.devfn);
+        if (bdfs.has(b) || (input.devices as unknown[]).some((o) => isObj(o) && o.bdf === b)) ctx.fail(`${sf}.offset`, `VF ${n} would be ${b}, which is another device`);
+      }
+      const vfBars = bars(ctx, `${sf}.vfBars`, s.vfBars, true);
+      const vfsIn = s.vfs ?? [];
+      if (!Array.isArray(vfsIn)) ctx.fail(`${sf}.vfs`, 'expected an array');
+      if (vfsIn.length !== numvfs) ctx.fail(`${sf}.vfs`, `lists ${vfsIn.length} VFs but numvfs is ${numvfs}`);
+      const vfs = vfsIn.map((v: unknown, n) => {
+        const vf = `${sf}.vfs[${n}]`;
+        if (!isObj(v)) ctx.fail(vf, 'expected an object');
+        const index = int(ctx, `${vf}.index`, v.index, 0, numvfs - 1);
+        if (index !== n) ctx.fail(`${vf}.index`, `expected ${n} (VFs in order)`);
+        return {
+          index,
+          driver: optString(ctx, `${vf}.driver`, v.driver, DRIVER_RE),
+          driverOverride: optString(ctx, `${vf}.driverOverride`, v.driverOverride, DRIVER_RE),
+          iommuGroup: v.iommuGroup === undefined || v.iommuGroup === null ? null : int(ctx, `${vf}.iommuGroup`, v.iommuGroup, 0, 1 << 20),
+          vramQuota: v.vramQuota === undefined || v.vramQuota === null ? null : u64(ctx, `${vf}.vramQuota`, v.vramQuota),
+        };
+      });
+      sriov = {
+        totalvfs,
+        numvfs,
+        offset,
+        stride,
+        vfDevice: hexNum(ctx, `${sf}.vfDevice`, s.vfDevice, 0xffff),
+        autoprobe: bool(ctx, `${sf}.autoprobe`, s.autoprobe, true),
+        vfBars,
+        vfs,
+      };
+    }
+    let xe: XeSpec | null = null;
+    if (d.xe !== undefined) {
+      const x = d.xe;
+      const xf = `${f}.xe`;
+      if (!isObj(x)) ctx.fail(xf, 'expected an object');
+      const vram = u64(ctx, `${xf}.vram`, x.vram);
+      if (vram < 256n * MiB || vram % (2n * MiB) !== 0n) ctx.fail(`${xf}.vram`, 'must be a multiple of 2 MiB and at least 256 MiB');
+      const provisioning = x.provisioning ?? 'sriov_admin';
+      if (provisioning !== 'sriov_admin' && provisioning !== 'debugfs' && provisioning !== 'legacy') ctx.fail(`${xf}.provisioning`, 'expected "sriov_admin", "debugfs" or "legacy"');
+      let vramBlockSize: bigint | null = null;
+      if (x.vramBlockSize !== undefined && x.vramBlockSize !== null) {
+        vramBlockSize = u64(ctx, `${xf}.vramBlockSize`, x.vramBlockSize);
+        if (vramBlockSize < 2n * MiB || (vramBlockSize & (vramBlockSize - 1n)) !== 0n) ctx.fail(`${xf}.vramBlockSize`, 'must be a power of two of at least 2 MiB (xe allocates LMEM in 2 MiB blocks)');
+      }
+      const pfReserved = x.pfReserved === undefined ? 64n * MiB : u64(ctx, `${xf}.pfReserved`, x.pfReserved);
+      const vramSpare = x.vramSpare === undefined ? 128n * MiB : u64(ctx, `${xf}.vramSpare`, x.vramSpare);
+      if (pfReserved + vramSpare >= vram) ctx.fail(`${xf}.pfReserved`, 'reserved plus spare VRAM leaves nothing for VFs');
+      const tiles = int(ctx, `${xf}.tiles`, x.tiles ?? 1, 1, 4);
+      xe = { vram, tiles, provisioning, vramBlockSize, pfReserved, vramSpare, pfMode: bool(ctx, `${xf}.pfMode`, x.pfMode, true) };
+      if (sriov && !sriov.vfBars.some((b) => b.index === 2)) ctx.fail(`${f}.sriov.vfBars`, 'an xe PF needs VF BAR 2 (the VF LMEM BAR)');
+    }
+    devices.push({
+      bdf: d.bdf,
+      ...loc,
+      vendor: hexNum(ctx, `${f}.vendor`, d.vendor, 0xffff),
+      device: hexNum(ctx, `${f}.device`, d.device, 0xffff),
+      class: hexNum(ctx, `${f}.class`, d.class, 0xffffff),
+      subsystemVendor: d.subsystemVendor === undefined ? 0 : hexNum(ctx, `${f}.subsystemVendor`, d.subsystemVendor, 0xffff),
+      subsystemDevice: d.subsystemDevice === undefined ? 0 : hexNum(ctx, `${f}.subsystemDevice`, d.subsystemDevice, 0xffff),
+      revision: d.revision === undefined ? 0 : hexNum(ctx, `${f}.revision`, d.revision, 0xff),
+      driver: optString(ctx, `${f}.driver`, d.driver, DRIVER_RE),
+      driverOverride: optString(ctx, `${f}.driverOverride`, d.driverOverride, DRIVER_RE),
+      iommuGroup: d.iommuGroup === undefined || d.iommuGroup === null ? null : int(ctx, `${f}.iommuGroup`, d.iommuGroup, 0, 1 << 20),
+      parent,
+      bars: bars(ctx, `${f}.bars`, d.bars, false),
+      sriov,
+      xe,
+    });
+  }
+  // Address map: no BAR (or whole VF BAR reservation) may overlap RAM or another BAR.
+  const spans: { what: string; start: bigint; end: bigint }[] = ram.map((r, i) => ({ what: `ram[${i}]`, start: r.start, end: r.start + r.size }));
+  for (const [i, d] of devices.entries()) {
+    for (const b of d.bars) spans.push({ what: `devices[${i}].bars (BAR ${b.index})`, start: b.start, end: b.start + b.size });
+    for (const b of d.sriov?.vfBars ?? []) spans.push({ what: `devices[${i}].sriov.vfBars (BAR ${b.index})`, start: b.start, end: b.start + b.size * BigInt(d.sriov!.totalvfs) });
+  }
+  spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]!.start < spans[i - 1]!.end) ctx.fail(spans[i]!.what, `overlaps ${spans[i - 1]!.what}`);
+  }
+  return { machine, release, cmdline, ram, p2p, devices };
+}
+
+/** Read and validate a topology file. */
+export function loadTopologyFile(path: string): ParsedTopology {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'error';
+    throw new MockConfigError(`topology ${path}: cannot read (${code})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new MockConfigError(`topology ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseTopology(json, `topology ${path}`);
+}

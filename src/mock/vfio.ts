@@ -1,0 +1,937 @@
+// vfio-pci with the legacy group/container API and dma-buf export
+// (drivers/vfio/{vfio_main.c,group.c,container.c},
+// drivers/vfio/pci/{vfio_pci_core.c,vfio_pci_config.c,vfio_pci_dmabuf.c};
+// kernel-abi §1-§4, §11) plus the RFC's IOV interconnect exporter (seed 4/8).
+//
+// Debian 7.2 has no IOMMUFD and no VFIO_NOIOMMU (kernel-abi §4), so there is
+// no /dev/iommu, no /dev/vfio/devices and the cdev ioctls are unknown (ENOTTY).
+//
+// Revoke (kernel-abi §3.5): invalidate_mappings to every importer, then wait
+// until every map is unmapped. The wait never blocks the JS thread: a
+// VFIO_DEVICE_RESET stays pending (its promise resolves when the last map goes),
+// and a synchronous path that would sleep (close, a config write) logs the
+// hung-task report and completes when the importer unmaps.
+
+import { LogLevel, type Attachment, type InterconnectOffer, type InterconnectRanges, type KernelFile, type SgTable } from './contracts.js';
+import type { Mapping, VfioDeviceInfo, VfioDmaBufRequest, VfioGroupStatus, VfioRegionInfo } from '../backend/types.js';
+import { fail, KernelErrno } from './errno.js';
+import type { FdTableImpl } from './fds.js';
+import { MNT, O_LARGEFILE } from './fds.js';
+import type { KernelCore } from './kernel.js';
+import type { DmaBufCoreImpl, DmaBufImpl } from './dmabuf.js';
+import { rangesFromPacked, sgFromPacked, type AttachmentImpl } from './dmabuf.js';
+import type { MappingRegistry } from './mapping.js';
+import type { PciDev, PciDriverModel, PciSubsystem } from './pci.js';
+import type { PhysicalBusImpl } from './physbus.js';
+import type { XePf } from './xe-pf.js';
+import type { Vfs } from './vfs.js';
+import { O, VFIO } from '../kernel/uapi.js';
+
+const SHIFT = 40n;
+const REGION_MASK = (1n << SHIFT) - 1n;
+const KMALLOC_MAX_SIZE = 4 * 1024 * 1024; // SLUB: 2^(MAX_PAGE_ORDER + PAGE_SHIFT)
+const VFIO_GROUP_MAJOR = 243;
+
+const FEATURE_MIGRATION_SET = new Set([1, 2, 6, 7, 8, 9, 12]);
+
+/** Virtual config space layout of a VF as vfio-pci presents it. */
+const CFG = { COMMAND: 0x04, PM: 0x40, PMCSR: 0x44, EXP: 0x60, DEVCAP: 0x64, DEVCTL: 0x68 } as const;
+
+type Power = 'D0' | 'D3hot';
+
+export interface VfioHooks {
+  /** The xe PF of a VF, for the FLR's LMEM sanitize (null when xe does not drive the PF). */
+  xeOfPf(pf: PciDev): XePf | null;
+  /** PCI P2P between this VF and an importer: `switch` gives bus addresses, `none` refuses. */
+  p2p: 'switch' | 'none';
+}
+
+// ------------------------------------------------------------ objects
+
+class VfioDmaBuf {
+  vdev: VfioDevice | null;
+  revoked: boolean;
+  /** Outstanding maps (the kref the revoke waits on). */
+  outstanding = 0;
+  dmabuf!: DmaBufImpl;
+
+  constructor(
+    vdev: VfioDevice,
+    readonly region: number,
+    /** [paddr0, len0, paddr1, len1, ...] */
+    readonly phys: BigUint64Array,
+    readonly size: bigint,
+  ) {
+    this.vdev = vdev;
+    this.revoked = !vdev.memoryEnabled();
+  }
+}
+
+class VfioDevice {
+  openCount = 0;
+  readonly files = new Set<VfioDeviceFile>();
+  readonly dmabufs = new Set<VfioDmaBuf>();
+  power: Power = 'D0';
+  lowPower = false;
+  /** Virtual PCI_COMMAND memory bit (a VF has no_command_memory: it never stops decoding). */
+  commandMemory = true;
+  readonly vconfig: Uint8Array;
+  /** vfio_unregister_group_dev started: new opens and exports get ENODEV. */
+  unregistering = false;
+  /** A revoke (reset, close, config write) is waiting for importers. */
+  busy = 0;
+
+  constructor(
+    readonly pci: PciDev,
+    readonly group: VfioGroup,
+  ) {
+    this.vconfig = buildVconfig(pci);
+  }
+
+  /** __vfio_pci_memory_enabled: below D3hot and (no_command_memory or COMMAND.MEMORY). */
+  memoryEnabled(): boolean {
+    return this.power === 'D0' && !this.lowPower && (this.pci.isVirtfn || this.commandMemory);
+  }
+
+  get sysfsPath(): string {
+    return this.pci.sysPath;
+  }
+}
+
+class VfioGroup {
+  readonly devices = new Set<VfioDevice>();
+  file: VfioGroupFile | null = null;
+  container: VfioContainerFile | null = null;
+  openDevices = 0;
+  constructor(readonly id: number) {}
+}
+
+// ------------------------------------------------------------ subsystem
+
+export class VfioSubsystem {
+  private readonly groups = new Map<number, VfioGroup>();
+  private readonly devices = new Map<PciDev, VfioDevice>();
+
+  constructor(
+    readonly kernel: KernelCore,
+    readonly vfs: Vfs,
+    readonly pci: PciSubsystem,
+    readonly fds: FdTableImpl,
+    readonly dmabuf: DmaBufCoreImpl,
+    readonly bus: PhysicalBusImpl,
+    readonly hooks: VfioHooks,
+    readonly maps: MappingRegistry,
+  ) {
+    vfs.mkdirp('/dev/vfio');
+    vfs.addChar('/dev/vfio/vfio', {
+      path: '/dev/vfio/vfio',
+      major: 10,
+      minor: 196,
+      mode: 0o666,
+      open: () => {
+        const f = new VfioContainerFile(this);
+        this.fds.describe(f, { mntId: MNT.devtmpfs, ino: 1001, flags: O.RDWR | O_LARGEFILE });
+        return f;
+      },
+    });
+  }
+
+  /** Does this device answer memory cycles (for the physical bus). */
+  decodes(dev: PciDev): boolean {
+    const v = this.devices.get(dev);
+    return !v || v.power === 'D0';
+  }
+
+  live(): { vfioDevicesOpen: number; vfioGroupsOpen: number; vfioDmabufs: number } {
+    let open = 0;
+    let bufs = 0;
+    for (const d of this.devices.values()) {
+      if (d.openCount > 0) open++;
+      bufs += d.dmabufs.size;
+    }
+    let groups = 0;
+    for (const g of this.groups.values()) if (g.file) groups++;
+    return { vfioDevicesOpen: open, vfioGroupsOpen: groups, vfioDmabufs: bufs };
+  }
+
+  // ------------------------------------------------------------ the vfio-pci driver
+
+  driverModel(): PciDriverModel {
+    return {
+      name: 'vfio-pci',
+      module: 'vfio_pci',
+      // vfio_pci_table: PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) only.
+      matchStatic: () => 'override-only',
+      probe: (dev) => this.probe(dev),
+      remove: (dev) => this.remove(dev),
+      sriovConfigure: (pf, n) => {
+        // vfio_pci_core_sriov_configure: plain pci_enable_sriov / pci_disable_sriov.
+        if (n === 0) {
+          this.pci.disableVfs(pf, () => undefined);
+          return 0;
+        }
+        this.pci.enableVfs(pf, n);
+        return n;
+      },
+    };
+  }
+
+  /** vfio_pci_probe -> vfio_pci_core_register_device -> vfio_register_group_dev. */
+  private probe(dev: PciDev): void {
+    // Without an IOMMU group (and no VFIO_NOIOMMU) vfio_group_find_or_alloc fails: research/qemu-ci.md.
+    if (dev.iommuGroup === null) fail('EINVAL', 'no iommu_group');
+    if (dev.klass >> 8 === 0x0604) fail('EINVAL', 'bridges are not supported');
+    let group = this.groups.get(dev.iommuGroup);
+    if (!group) {
+      group = new VfioGroup(dev.iommuGroup);
+      this.groups.set(dev.iommuGroup, group);
+      const g = group;
+      this.vfs.addChar(`/dev/vfio/${g.id}`, {
+        path: `/dev/vfio/${g.id}`,
+        major: VFIO_GROUP_MAJOR,
+        minor: g.id,
+        mode: 0o600,
+        open: () => this.openGroup(g),
+      });
+    }
+    const vdev = new VfioDevice(dev, group);
+    group.devices.add(vdev);
+    this.devices.set(dev, vdev);
+  }
+
+  /** vfio_pci_remove -> vfio_unregister_group_dev: waits until every device fd is closed. */
+  private remove(dev: PciDev): (() => boolean) | void {
+    const vdev = this.devices.get(dev);
+    if (!vdev) return;
+    vdev.unregistering = true;
+    const finish = () => {
+      const g = vdev.group;
+      g.devices.delete(vdev);
+      this.devices.delete(dev);
+      if (g.devices.size === 0) {
+        this.groups.delete(g.id);
+        this.vfs.remove(`/dev/vfio/${g.id}`);
+      }
+    };
+    if (vdev.openCount === 0 && vdev.busy === 0) {
+      finish();
+      return;
+    }
+    this.kernel.log(LogLevel.INFO, `vfio-pci ${dev.bdf}`, 'Relaying device request to user (#0)');
+    this.kernel.log(LogLevel.INFO, `vfio-pci ${dev.bdf}`, `Device is currently in use, task "${this.kernel.comm}" (${this.kernel.pid}) blocked until device is released`);
+    return () => {
+      if (vdev.openCount > 0 || vdev.busy > 0) return false;
+      if (this.devices.has(dev)) finish();
+      return true;
+    };
+  }
+
+  // ------------------------------------------------------------ group
+
+  private openGroup(g: VfioGroup): KernelFile {
+    // vfio_group_fops_open: one opener at a time.
+    if (g.file) fail('EBUSY');
+    if (g.devices.size === 0) fail('ENODEV');
+    const f = new VfioGroupFile(this, g);
+    g.file = f;
+    this.fds.describe(f, { mntId: MNT.devtmpfs, ino: 1100 + g.id, flags: O.RDWR | O_LARGEFILE });
+    return f;
+  }
+
+  /** Group viability: no device of the IOMMU group is owned by a kernel driver that uses the DMA API. */
+  viable(g: VfioGroup): boolean {
+    for (const d of this.pci.groupMembers(g.id)) if (d.driver !== null && d.driver !== 'vfio-pci') return false;
+    return true;
+  }
+
+  groupStatus(g: VfioGroup): VfioGroupStatus {
+    if (g.container) return { flags: VFIO.GROUP_FLAGS_VIABLE | VFIO.GROUP_FLAGS_CONTAINER_SET };
+    return { flags: this.viable(g) ? VFIO.GROUP_FLAGS_VIABLE : 0 };
+  }
+
+  setContainer(g: VfioGroup, containerFd: number): void {
+    if (g.container) fail('EINVAL', 'container already set');
+    const f = this.fds.get(containerFd);
+    if (!(f instanceof VfioContainerFile)) fail('EINVAL', 'not a VFIO container');
+    // iommu_group_claim_dma_owner: EBUSY while a kernel driver owns a device of the group.
+    if (!this.viable(g)) fail('EBUSY', 'group not viable');
+    g.container = f;
+    f.groups.add(g);
+    this.fds.ref(f);
+  }
+
+  unsetContainer(g: VfioGroup): void {
+    if (!g.container) fail('EINVAL', 'no container');
+    if (g.openDevices > 0) fail('EBUSY', 'device fds are open');
+    this.detachContainer(g);
+  }
+
+  private detachContainer(g: VfioGroup): void {
+    const c = g.container;
+    if (!c) return;
+    g.container = null;
+    c.groups.delete(g);
+    // The IOMMU driver goes with the last group (__vfio_container_release_driver).
+    if (c.groups.size === 0) c.iommu = null;
+    this.fds.unref(c);
+  }
+
+  releaseGroup(g: VfioGroup): void {
+    this.detachContainer(g);
+    g.file = null;
+  }
+
+  /** VFIO_GROUP_GET_DEVICE_FD: "BDF[ vf_token=UUID]" (vfio_pci_core_match). */
+  getDeviceFd(g: VfioGroup, groupFile: VfioGroupFile, name: string): number {
+    if (!g.container || g.container.iommu === null) fail('EINVAL', 'no container or IOMMU set');
+    let vdev: VfioDevice | undefined;
+    for (const d of g.devices) {
+      const bdf = d.pci.bdf;
+      if (name === bdf) vdev = d;
+      else if (name.startsWith(`${bdf} `)) {
+        const rest = name.slice(bdf.length + 1);
+        const m = /^vf_token=([0-9a-fA-F-]{36})$/.exec(rest);
+        if (!m) fail('EINVAL', 'bad vf_token');
+        // vfio_pci_validate_vf_token: a VF whose PF is not on vfio-pci takes no token.
+        if (d.pci.physfn && d.pci.physfn.driver !== 'vfio-pci') {
+          this.kernel.log(LogLevel.INFO, `vfio-pci ${bdf}`, 'VF token incorrectly provided, PF not bound to vfio-pci');
+          fail('EINVAL', 'VF token given but the PF is not bound to vfio-pci');
+        }
+        vdev = d;
+      }
+    }
+    if (!vdev || vdev.unregistering) fail('ENODEV', `no device ${name} in group ${g.id}`);
+    const file = new VfioDeviceFile(this, vdev, groupFile);
+    this.fds.describe(file, { mntId: MNT.anonInode, ino: 1063, flags: O.RDWR });
+    const fd = this.fds.install(file, O.CLOEXEC);
+    if (vdev.openCount++ === 0) this.enable(vdev);
+    vdev.files.add(file);
+    g.openDevices++;
+    this.fds.ref(groupFile);
+    return fd;
+  }
+
+  /** vfio_pci_core_enable: enable the device and reset it (a VF FLR; xe clears the VF's LMEM). */
+  private enable(vdev: VfioDevice): void {
+    const src = `vfio-pci ${vdev.pci.bdf}`;
+    this.kernel.log(LogLevel.INFO, src, 'enabling device (0000 -> 0002)');
+    this.flr(vdev);
+    vdev.power = 'D0';
+    vdev.lowPower = false;
+    vdev.commandMemory = true;
+  }
+
+  /** pci_try_reset_function on a VF: FLR, which xe handles by sanitizing the VF's LMEM. */
+  private flr(vdev: VfioDevice): void {
+    const src = `vfio-pci ${vdev.pci.bdf}`;
+    this.kernel.log(LogLevel.INFO, src, 'resetting');
+    const pf = vdev.pci.physfn;
+    if (pf && vdev.pci.vfIndex !== null) this.hooks.xeOfPf(pf)?.sanitize(vdev.pci.vfIndex + 1);
+    vdev.vconfig.set(buildVconfig(vdev.pci));
+    this.kernel.log(LogLevel.INFO, src, 'reset done');
+  }
+
+  // ------------------------------------------------------------ revoke
+
+  /**
+   * vfio_pci_dma_buf_move(vdev, true) for every dma-buf, or the permanent
+   * cleanup at last close (`permanent`). Returns the readiness of the wait.
+   */
+  private revoke(vdev: VfioDevice, permanent: boolean): () => boolean {
+    const bufs = [...vdev.dmabufs];
+    this.kernel.trace(permanent ? 'vfio_pci_dma_buf_cleanup' : 'vfio_pci_dma_buf_move', 'entry', { arg2: 1 });
+    for (const p of bufs) {
+      if (p.revoked && !permanent) continue;
+      p.revoked = true;
+      if (permanent) {
+        p.vdev = null;
+        vdev.dmabufs.delete(p);
+      }
+      this.invalidate(p);
+    }
+    return () => bufs.every((p) => p.outstanding === 0);
+  }
+
+  /** dma_buf_invalidate_mappings: every importer's invalidate_mappings. */
+  private invalidate(p: VfioDmaBuf): void {
+    this.kernel.trace('dma_buf_invalidate_mappings', 'entry', { arg1: p.dmabuf.ptr });
+    for (const a of [...p.dmabuf.attachments]) a.importer.invalidateMappings?.(a);
+  }
+
+  /** Un-revoke: invalidate while still revoked, then clear `revoked` (kernel-abi §3.5). */
+  private unrevoke(vdev: VfioDevice): void {
+    if (!vdev.memoryEnabled()) return;
+    this.kernel.trace('vfio_pci_dma_buf_move', 'entry', { arg2: 0 });
+    for (const p of vdev.dmabufs) {
+      if (!p.revoked) continue;
+      this.invalidate(p);
+      p.revoked = false;
+    }
+  }
+
+  /**
+   * Run `work` after a revoke's wait, holding the device busy. From a
+   * synchronous syscall (`stack` given) a wait that cannot finish now is
+   * reported as a hung task.
+   */
+  private afterRevoke(vdev: VfioDevice, ready: () => boolean, work: () => void, stack: readonly string[] | null): void {
+    vdev.busy++;
+    const done = () => {
+      vdev.busy--;
+      work();
+      this.kernel.poll();
+    };
+    if (ready()) {
+      done();
+      return;
+    }
+    if (stack) this.kernel.hungTask(stack);
+    this.kernel.waitFor(ready, done);
+  }
+
+  /** Last close of a device fd: permanent revoke, disable (with an FLR), then the fd's references go. */
+  closeDevice(file: VfioDeviceFile): void {
+    const vdev = file.vdev;
+    vdev.files.delete(file);
+    const release = () => {
+      vdev.group.openDevices--;
+      this.fds.unref(file.groupFile);
+    };
+    if (--vdev.openCount > 0) {
+      release();
+      return;
+    }
+    const ready = this.revoke(vdev, true);
+    this.afterRevoke(
+      vdev,
+      ready,
+      () => {
+        for (const p of vdev.dmabufs) p.vdev = null;
+        vdev.dmabufs.clear();
+        // vfio_pci_core_disable: another function reset when the device is released.
+        this.flr(vdev);
+        vdev.lowPower = false;
+        vdev.power = 'D0';
+        release();
+      },
+      ['vfio_pci_dma_buf_cleanup+0xc2/0xe0 [vfio_pci_core]', 'vfio_pci_core_close_device+0x61/0xe0 [vfio_pci_core]', 'vfio_df_close+0x4f/0x80 [vfio]', 'vfio_device_fops_release+0x39/0x60 [vfio]', '__fput+0xed/0x2d0', 'task_work_run+0x5d/0xa0', 'syscall_exit_to_user_mode+0x1d6/0x1f0', 'do_syscall_64+0x8e/0x1a0'],
+    );
+  }
+
+  /** VFIO_DEVICE_RESET: revoke, wait, FLR, un-revoke; the promise settles when done. */
+  reset(file: VfioDeviceFile): Promise<void> {
+    const vdev = file.vdev;
+    this.fds.ref(file);
+    return new Promise<void>((resolve) => {
+      const ready = this.revoke(vdev, false);
+      this.afterRevoke(
+        vdev,
+        ready,
+        () => {
+          this.flr(vdev);
+          this.unrevoke(vdev);
+          this.fds.unref(file);
+          resolve();
+        },
+        null,
+      );
+    });
+  }
+
+  // ------------------------------------------------------------ config space
+
+  configRead(vdev: VfioDevice, pos: number, length: number): Uint8Array {
+    if (pos >= vdev.vconfig.length) fail('EINVAL');
+    return vdev.vconfig.slice(pos, Math.min(vdev.vconfig.length, pos + length));
+  }
+
+  configWrite(vdev: VfioDevice, pos: number, data: Uint8Array): number {
+    if (pos >= vdev.vconfig.length) fail('EINVAL');
+    const n = Math.min(data.length, vdev.vconfig.length - pos);
+    const before = new DataView(vdev.vconfig.slice().buffer);
+    const next = vdev.vconfig.slice();
+    next.set(data.subarray(0, n), pos);
+    const after = new DataView(next.buffer);
+    const touches = (off: number, size: number) => pos < off + size && pos + n > off;
+    // Only the emulated, writable fields change; the rest of the virtual config is read-only.
+    const cfg = new DataView(vdev.vconfig.buffer);
+    const stack = (what: string) => [`vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]`, what, 'vfio_pci_config_rw+0x1a8/0x3c0 [vfio_pci_core]', 'vfs_write+0xf3/0x450', 'ksys_pwrite64+0x7a/0xb0'];
+    if (touches(CFG.COMMAND, 2)) {
+      const wasMem = (before.getUint16(CFG.COMMAND, true) & 2) !== 0;
+      const nowMem = (after.getUint16(CFG.COMMAND, true) & 2) !== 0;
+      cfg.setUint16(CFG.COMMAND, after.getUint16(CFG.COMMAND, true) & 0x0547, true);
+      vdev.commandMemory = nowMem;
+      if (wasMem && !nowMem) {
+        // A VF keeps decoding (no_command_memory): revoke, then at once un-revoke (kernel-abi §11.5).
+        const ready = this.revoke(vdev, false);
+        this.afterRevoke(vdev, ready, () => this.unrevoke(vdev), stack('vfio_basic_config_write+0x1f4/0x2c0 [vfio_pci_core]'));
+      }
+    }
+    if (touches(CFG.PMCSR, 2)) {
+      const state = after.getUint16(CFG.PMCSR, true) & 3;
+      cfg.setUint16(CFG.PMCSR, (cfg.getUint16(CFG.PMCSR, true) & ~3) | state, true);
+      if (state === 3 && vdev.power === 'D0') {
+        vdev.power = 'D3hot';
+        const ready = this.revoke(vdev, false);
+        this.afterRevoke(vdev, ready, () => undefined, stack('vfio_pm_config_write+0xc1/0x180 [vfio_pci_core]'));
+        this.bus.invalidate();
+      } else if (state === 0 && vdev.power === 'D3hot') {
+        vdev.power = 'D0';
+        this.bus.invalidate();
+        this.unrevoke(vdev);
+      }
+    }
+    if (touches(CFG.DEVCTL, 2)) {
+      const v = after.getUint16(CFG.DEVCTL, true);
+      cfg.setUint16(CFG.DEVCTL, v & ~0x8000, true);
+      if ((v & 0x8000) !== 0) {
+        const ready = this.revoke(vdev, false);
+        this.afterRevoke(
+          vdev,
+          ready,
+          () => {
+            this.flr(vdev);
+            this.unrevoke(vdev);
+          },
+          stack('vfio_exp_config_write+0xd2/0x110 [vfio_pci_core]'),
+        );
+      }
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------ VFIO_DEVICE_FEATURE
+
+  /** vfio_ioctl_device_feature (vfio_main.c) then vfio_pci_core_ioctl_feature. */
+  feature(file: VfioDeviceFile, flags: number, payload: Uint8Array, argsz: number): number {
+    const vdev = file.vdev;
+    if (argsz < 8) fail('EINVAL', 'argsz < 8');
+    if ((flags >>> 0) & ~(VFIO.DEVICE_FEATURE_MASK | VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_PROBE)) fail('EINVAL', 'unknown flag bits');
+    const get = (flags & VFIO.DEVICE_FEATURE_GET) !== 0;
+    const set = (flags & VFIO.DEVICE_FEATURE_SET) !== 0;
+    const probe = (flags & VFIO.DEVICE_FEATURE_PROBE) !== 0;
+    if (get && set && !probe) fail('EINVAL', 'GET and SET without PROBE');
+    const index = flags & VFIO.DEVICE_FEATURE_MASK;
+    const size = argsz - 8;
+    // No migration or DMA logging ops on vfio-pci.
+    if (FEATURE_MIGRATION_SET.has(index)) fail('ENOTTY');
+    switch (index) {
+      case VFIO.FEATURE_PCI_VF_TOKEN:
+        // Only a PF bound to vfio-pci with SR-IOV has a vf_token.
+        fail('ENOTTY');
+      case VFIO.FEATURE_LOW_POWER_ENTRY: {
+        const r = checkFeature(flags, size, VFIO.DEVICE_FEATURE_SET, 0);
+        if (r !== 1) return r;
+        return this.lowPowerEntry(vdev);
+      }
+      case VFIO.FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP: {
+        const r = checkFeature(flags, size, VFIO.DEVICE_FEATURE_SET, 8);
+        if (r !== 1) return r;
+        if (payload.length < 8) fail('EFAULT');
+        const efd = new DataView(payload.buffer, payload.byteOffset, payload.length).getInt32(0, true);
+        // eventfd_ctx_fdget: a closed fd is EBADF, any other file is not an eventfd (EINVAL).
+        if (!this.fds.has(efd)) fail('EBADF');
+        fail('EINVAL', 'not an eventfd');
+      }
+      case VFIO.FEATURE_LOW_POWER_EXIT: {
+        const r = checkFeature(flags, size, VFIO.DEVICE_FEATURE_SET, 0);
+        if (r !== 1) return r;
+        if (vdev.lowPower) {
+          vdev.lowPower = false;
+          this.bus.invalidate();
+          this.unrevoke(vdev);
+        }
+        return 0;
+      }
+      case VFIO.FEATURE_DMA_BUF:
+        return this.dmaBufFeature(file, flags, payload, size);
+      default:
+        fail('ENOTTY', `feature ${index}`);
+    }
+  }
+
+  private lowPowerEntry(vdev: VfioDevice): number {
+    if (vdev.lowPower) fail('EINVAL', 'already in low power');
+    vdev.lowPower = true;
+    this.bus.invalidate();
+    const ready = this.revoke(vdev, false);
+    this.afterRevoke(vdev, ready, () => undefined, ['vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]', 'vfio_pci_runtime_pm_entry+0x52/0x90 [vfio_pci_core]', 'vfio_pci_core_ioctl_feature+0x10e/0x210 [vfio_pci_core]']);
+    return 0;
+  }
+
+  /** vfio_pci_core_feature_dma_buf, in the kernel's order (kernel-abi §3.3). */
+  private dmaBufFeature(file: VfioDeviceFile, flags: number, payload: Uint8Array, size: number): number {
+    const vdev = file.vdev;
+    this.kernel.trace('vfio_pci_core_feature_dma_buf', 'entry', { arg2: flags, arg4: size });
+    const r = checkFeature(flags, size, VFIO.DEVICE_FEATURE_GET, 16);
+    if (r !== 1) return r;
+    if (payload.length < 16) fail('EFAULT');
+    const dv = new DataView(payload.buffer, payload.byteOffset, payload.length);
+    const regionIndex = dv.getUint32(0, true);
+    const openFlags = dv.getUint32(4, true);
+    const bufFlags = dv.getUint32(8, true);
+    const nr = dv.getUint32(12, true);
+    if (nr === 0 || bufFlags !== 0) fail('EINVAL', 'nr_ranges == 0 or flags != 0');
+    if (regionIndex >= VFIO.PCI_ROM_REGION_INDEX) fail('ENODEV', `region ${regionIndex} is not a BAR`);
+    const bar = vdev.pci.bar(regionIndex);
+    // vfio_pci_core_get_iomap: the BAR must exist and be claimed.
+    if (!bar) fail('ENODEV', `BAR ${regionIndex} not implemented`);
+    // memdup_array_user: kmalloc caps the copy at KMALLOC_MAX_SIZE.
+    if (nr * 16 > KMALLOC_MAX_SIZE) fail('ENOMEM', `${nr} ranges exceed the kmalloc limit`);
+    if (payload.length < 16 + nr * 16) fail('EFAULT', 'ranges beyond the user buffer');
+    const ranges = new BigUint64Array(nr * 2);
+    for (let i = 0; i < nr * 2; i++) ranges[i] = dv.getBigUint64(16 + i * 8, true);
+    // validate_dmabuf_input
+    let length = 0n;
+    for (let i = 0; i < nr; i++) {
+      const off = ranges[2 * i]!;
+      const len = ranges[2 * i + 1]!;
+      if (len === 0n || off % 4096n !== 0n || len % 4096n !== 0n) fail('EINVAL', `range ${i} empty or not page aligned`);
+      length += len;
+      if (length > 0xffffffffffffffffn) fail('EINVAL', 'total length overflows');
+    }
+    if ((length & (1n << 63n)) !== 0n) fail('EINVAL', 'total length too large (DMA_IOVA_USE_SWIOTLB bit)');
+    // pcim_p2pdma_provider: only memory BARs have a P2P provider.
+    if (bar.kind === 'io') fail('EINVAL', 'I/O BAR');
+    // vfio_pci_core_fill_phys_vec: bounds against the whole BAR.
+    const phys = new BigUint64Array(nr * 2);
+    const end = bar.start + bar.size;
+    for (let i = 0; i < nr; i++) {
+      const off = ranges[2 * i]!;
+      const len = ranges[2 * i + 1]!;
+      const start = bar.start + off;
+      if (start > 0xffffffffffffffffn || start + len > 0xffffffffffffffffn) fail('EOVERFLOW', `range ${i} overflows`);
+      if (start + len > end) fail('EINVAL', `range ${i} ends beyond BAR ${regionIndex}`);
+      phys[2 * i] = start;
+      phys[2 * i + 1] = len;
+    }
+    if (vdev.unregistering) fail('ENODEV', 'device is being unregistered');
+    const priv = new VfioDmaBuf(vdev, regionIndex, phys, length);
+    const { dmabuf, fd } = this.dmabuf.export('vfio_pci_core', length, this.exporterOps(priv), openFlags);
+    priv.dmabuf = dmabuf;
+    vdev.dmabufs.add(priv);
+    this.kernel.trace('vfio_pci_core_feature_dma_buf', 'return', { retval: fd });
+    return fd;
+  }
+
+  // ------------------------------------------------------------ exporter ops
+
+  private exporterOps(priv: VfioDmaBuf) {
+    const k = this.kernel;
+    const profile = k.profile;
+    const bypass = profile.has('revoked-attach-bypass');
+    const offer = (): InterconnectOffer[] => (priv.vdev ? [{ type: 'iov', dev: priv.vdev.pci, bar: priv.region }] : []);
+    return {
+      attach: (att: Attachment & { interconnectAllowed: boolean }): InterconnectOffer | null => {
+        const a = att as AttachmentImpl;
+        k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
+        const ret = (errno: number) => k.trace('vfio_pci_dma_buf_attach', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
+        // The series' intent (fixed): a revoked buffer is refused before any negotiation.
+        if (profile.interconnect && !bypass && priv.revoked) {
+          ret(19);
+          fail('ENODEV', 'dma-buf revoked');
+        }
+        let matched: InterconnectOffer | null = null;
+        if (profile.interconnect && a.interconnectAllowed) {
+          // vfio_pci_match_interconnects -> the importer's supports_interconnects -> dma_buf_match_interconnects.
+          matched = this.dmabuf.matchInterconnects(a, offer(), (exp, imp) => {
+            k.trace('vfio_pci_match_interconnect', 'entry', {});
+            // vfio_pci_match_iov_interconnect: importer is the VF's physfn, same BAR.
+            const ok = imp.dev === (exp.dev.physfn ?? null) && imp.bar === exp.bar;
+            k.trace('vfio_pci_match_interconnect', 'return', { retval: ok ? 1n : 0n });
+            return ok;
+          });
+          // RFC v1: a successful match returns before the peer2peer and revoked checks (kernel-abi §11.2).
+          if (matched) {
+            k.trace('vfio_pci_dma_buf_attach', 'return', { retval: 0n });
+            return matched;
+          }
+        }
+        // 7.2 vfio_pci_dma_buf_attach (kernel-abi §3.4).
+        if (!a.peer2peer) {
+          ret(95);
+          fail('EOPNOTSUPP', 'importer is not peer2peer');
+        }
+        if (priv.revoked) {
+          ret(19);
+          fail('ENODEV', 'dma-buf revoked');
+        }
+        if (!a.dynamic) {
+          ret(95);
+          fail('EOPNOTSUPP', 'importer cannot handle revoke');
+        }
+        k.trace('vfio_pci_dma_buf_attach', 'return', { retval: 0n });
+        return null;
+      },
+      map: (att: Attachment): SgTable => {
+        k.trace('vfio_pci_dma_buf_map', 'entry', { arg1: (att as AttachmentImpl).ptr });
+        if (priv.revoked) fail('ENODEV', 'dma-buf revoked');
+        if (this.hooks.p2p === 'none') {
+          const client = att.devName;
+          k.log(LogLevel.WARNING, `vfio-pci ${priv.vdev?.pci.bdf ?? '?'}`, `cannot be used for peer-to-peer DMA as the client and provider (${client}) do not share an upstream bridge or whitelisted host bridge`);
+          k.log(LogLevel.WARNING, null, `pci:${client}: to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=${client}`);
+          fail('EINVAL', 'pci_p2pdma_map_type: NOT_SUPPORTED');
+        }
+        // PCI_P2PDMA_MAP_BUS_ADDR: bus addresses = CPU physical addresses on x86 (no bus offset).
+        priv.outstanding++;
+        return sgFromPacked(priv.phys.slice());
+      },
+      unmap: (): void => {
+        if (priv.outstanding > 0) priv.outstanding--;
+      },
+      mapInterconnect: (att: Attachment): InterconnectRanges => {
+        k.trace('vfio_pci_map_interconnect', 'entry', { arg1: (att as AttachmentImpl).ptr });
+        // The fixed series checks revoke here and counts the map; RFC v1 does neither (kernel-abi §11.2).
+        if (!bypass) {
+          if (priv.revoked) {
+            k.trace('vfio_pci_map_interconnect', 'return', { retval: BigInt.asUintN(64, -19n) });
+            fail('ENODEV', 'dma-buf revoked');
+          }
+          priv.outstanding++;
+        }
+        const packed = new BigUint64Array(priv.phys.length);
+        for (let i = 0; i < priv.phys.length; i += 2) {
+          packed[i] = priv.phys[i]!;
+          packed[i + 1] = priv.phys[i]! + priv.phys[i + 1]! - 1n;
+        }
+        k.trace('vfio_pci_map_interconnect', 'return', { retval: 0n });
+        return rangesFromPacked(packed);
+      },
+      unmapInterconnect: (): void => {
+        k.trace('vfio_pci_unmap_interconnect', 'entry', {});
+        if (!bypass && priv.outstanding > 0) priv.outstanding--;
+      },
+      release: (): void => {
+        k.trace('vfio_pci_dma_buf_release', 'entry', {});
+        priv.vdev?.dmabufs.delete(priv);
+        priv.vdev = null;
+      },
+    };
+  }
+
+  // ------------------------------------------------------------ regions
+
+  regionInfo(vdev: VfioDevice, index: number): VfioRegionInfo {
+    const offset = BigInt(index) << SHIFT;
+    const none = { index, flags: 0, capOffset: 0, size: 0n, offset, caps: new Uint8Array(0) };
+    if (index < 0 || index >= VFIO.PCI_NUM_REGIONS) fail('EINVAL', `region ${index}`);
+    if (index <= 5) {
+      const bar = vdev.pci.bar(index);
+      if (!bar) return none;
+      let flags = VFIO.REGION_INFO_FLAG_READ | VFIO.REGION_INFO_FLAG_WRITE;
+      if (bar.kind !== 'io' && bar.size >= 4096n) flags |= VFIO.REGION_INFO_FLAG_MMAP;
+      // The MSI-X table lives in BAR 0 of an xe VF: a header-only MSIX_MAPPABLE capability.
+      if (index === 0) {
+        const caps = new Uint8Array(8);
+        const dv = new DataView(caps.buffer);
+        dv.setUint16(0, VFIO.REGION_INFO_CAP_MSIX_MAPPABLE, true);
+        dv.setUint16(2, 1, true);
+        return { index, flags: flags | VFIO.REGION_INFO_FLAG_CAPS, capOffset: 32, size: bar.size, offset, caps };
+      }
+      return { index, flags, capOffset: 0, size: bar.size, offset, caps: new Uint8Array(0) };
+    }
+    if (index === VFIO.PCI_ROM_REGION_INDEX) return none; // a VF has no ROM
+    if (index === VFIO.PCI_CONFIG_REGION_INDEX) {
+      return { index, flags: VFIO.REGION_INFO_FLAG_READ | VFIO.REGION_INFO_FLAG_WRITE, capOffset: 0, size: 4096n, offset, caps: new Uint8Array(0) };
+    }
+    fail('EINVAL', 'no VGA region'); // vdev->has_vga is false
+  }
+
+  /** pread/pwrite on the device fd (vfio_pci_rw). */
+  regionRw(vdev: VfioDevice, offset: bigint, length: number, data: Uint8Array | null): Uint8Array | number {
+    const index = Number(offset >> SHIFT);
+    const pos = offset & REGION_MASK;
+    if (index >= VFIO.PCI_NUM_REGIONS || offset < 0n) fail('EINVAL');
+    if (index === VFIO.PCI_CONFIG_REGION_INDEX) {
+      return data ? this.configWrite(vdev, Number(pos), data) : this.configRead(vdev, Number(pos), length);
+    }
+    if (index > 5) fail('EINVAL', `region ${index} is not readable`);
+    const bar = vdev.pci.bar(index);
+    if (!bar || pos >= bar.size) fail('EINVAL');
+    // vfio_pci_core_do_io_rw: memory BARs need memory enabled (EIO in D3 / low power).
+    if (bar.kind !== 'io' && !vdev.memoryEnabled()) fail('EIO');
+    const n = Number(bar.size - pos < BigInt(data ? data.length : length) ? bar.size - pos : BigInt(data ? data.length : length));
+    if (data) {
+      this.bus.write(bar.start + pos, data.subarray(0, n));
+      return n;
+    }
+    return this.bus.read(bar.start + pos, n);
+  }
+
+  /** vfio_pci_core_mmap: BARs only, page aligned, within the BAR. */
+  mmap(file: VfioDeviceFile, offset: bigint, length: number): Mapping {
+    const vdev = file.vdev;
+    const index = Number(offset >> SHIFT);
+    if (length <= 0 || offset % 4096n !== 0n) fail('EINVAL');
+    if (index >= VFIO.PCI_ROM_REGION_INDEX) fail('EINVAL', `region ${index} cannot be mmapped`);
+    const bar = vdev.pci.bar(index);
+    if (!bar || bar.kind === 'io' || bar.size < 4096n) fail('EINVAL', `BAR ${index} cannot be mmapped`);
+    const start = offset & REGION_MASK;
+    const reqLen = BigInt(Math.ceil(length / 4096) * 4096);
+    if (start + reqLen > bar.size) fail('EINVAL', 'mapping beyond the BAR');
+    this.fds.ref(file);
+    const base = bar.start + start;
+    return this.maps.create(
+      length,
+      {
+        read: (o, out) => out.set(this.bus.read(base + BigInt(o), out.length)),
+        write: (o, d) => this.bus.write(base + BigInt(o), d),
+        // vfio_pci_mmap_huge_fault: SIGBUS while memory is disabled or the device is in low power.
+        check: () => {
+          if (!vdev.memoryEnabled()) throw new KernelErrno(14, 'SIGBUS: BAR access while the device is in D3 or low power');
+        },
+      },
+      () => this.fds.unref(file),
+    );
+  }
+}
+
+/** vfio_check_feature: 1 = go on, 0 = PROBE answered, throws EINVAL. */
+function checkFeature(flags: number, argsz: number, supported: number, minsz: number): number {
+  if ((flags & (VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET)) & ~supported) fail('EINVAL', 'unsupported GET/SET');
+  if (flags & VFIO.DEVICE_FEATURE_PROBE) return 0;
+  if (!(flags & (VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET))) fail('EINVAL', 'neither GET nor SET');
+  if (argsz < minsz) fail('EINVAL', 'payload too small');
+  return 1;
+}
+
+function buildVconfig(pci: PciDev): Uint8Array {
+  const c = pci.config.slice();
+  const dv = new DataView(c.buffer);
+  dv.setUint16(CFG.COMMAND, 0x0006, true); // memory + bus master, as vfio enables it
+  dv.setUint16(0x06, 0x0010, true);
+  dv.setUint8(0x34, CFG.PM);
+  // PM capability: next = PCIe, PMC version 3, PMCSR D0.
+  dv.setUint8(CFG.PM, 0x01);
+  dv.setUint8(CFG.PM + 1, CFG.EXP);
+  dv.setUint16(CFG.PM + 2, 0x0003, true);
+  dv.setUint16(CFG.PMCSR, 0x0008, true); // No_Soft_Reset
+  // PCIe capability v2, endpoint; DEVCAP with Function Level Reset.
+  dv.setUint8(CFG.EXP, 0x10);
+  dv.setUint8(CFG.EXP + 1, 0x00);
+  dv.setUint16(CFG.EXP + 2, 0x0002, true);
+  dv.setUint32(CFG.DEVCAP, 0x10008fc0, true);
+  dv.setUint16(CFG.DEVCTL, 0x2810, true);
+  return c;
+}
+
+// ------------------------------------------------------------ files
+
+export class VfioContainerFile implements KernelFile {
+  readonly path = '/dev/vfio/vfio';
+  readonly groups = new Set<VfioGroup>();
+  iommu: number | null = null;
+  readonly handlers: KernelFile['handlers'];
+
+  constructor(private readonly sys: VfioSubsystem) {
+    this.handlers = {
+      vfioGetApiVersion: () => VFIO.API_VERSION,
+      vfioCheckExtension: (ext: number) => {
+        // Type1 is the only IOMMU driver (container.c: the first driver that answers).
+        if (ext === VFIO.TYPE1_IOMMU || ext === VFIO.TYPE1v2_IOMMU || ext === 9 || ext === 10) return 1;
+        if (ext === 4) return this.iommu === null ? 0 : 1; // VFIO_DMA_CC_IOMMU: Intel VT-d enforces coherency
+        return 0;
+      },
+      vfioSetIommu: (type: number) => {
+        if (this.groups.size === 0 || this.iommu !== null) fail('EINVAL', 'no group attached or IOMMU already set');
+        if (type !== VFIO.TYPE1_IOMMU && type !== VFIO.TYPE1v2_IOMMU) fail('ENODEV', `no IOMMU driver for type ${type}`);
+        this.iommu = type;
+      },
+    };
+  }
+
+  fdinfo(): string[] {
+    return [];
+  }
+
+  release(): void {
+    this.iommu = null;
+  }
+
+  get subsystem(): VfioSubsystem {
+    return this.sys;
+  }
+}
+
+class VfioGroupFile implements KernelFile {
+  readonly handlers: KernelFile['handlers'];
+
+  constructor(
+    private readonly sys: VfioSubsystem,
+    readonly group: VfioGroup,
+  ) {
+    this.handlers = {
+      vfioGroupGetStatus: () => sys.groupStatus(group),
+      vfioGroupSetContainer: (containerFd: number) => sys.setContainer(group, containerFd),
+      vfioGroupUnsetContainer: () => sys.unsetContainer(group),
+      vfioGroupGetDeviceFd: (bdf: string) => sys.getDeviceFd(group, this, bdf),
+    };
+  }
+
+  get path(): string {
+    return `/dev/vfio/${this.group.id}`;
+  }
+
+  fdinfo(): string[] {
+    return [];
+  }
+
+  release(): void {
+    this.sys.releaseGroup(this.group);
+  }
+}
+
+export class VfioDeviceFile implements KernelFile {
+  readonly path = 'anon_inode:[vfio-device]';
+  readonly handlers: KernelFile['handlers'];
+
+  constructor(
+    private readonly sys: VfioSubsystem,
+    readonly vdev: VfioDevice,
+    readonly groupFile: VfioGroupFile,
+  ) {
+    const info: VfioDeviceInfo = { flags: VFIO.DEVICE_FLAGS_RESET | VFIO.DEVICE_FLAGS_PCI, numRegions: VFIO.PCI_NUM_REGIONS, numIrqs: 5, capOffset: 0 };
+    this.handlers = {
+      vfioDeviceGetInfo: () => ({ ...info }),
+      vfioDeviceGetRegionInfo: (index: number) => sys.regionInfo(vdev, index),
+      vfioRegionRead: (offset: bigint, length: number) => sys.regionRw(vdev, offset, length, null) as Uint8Array,
+      vfioRegionWrite: (offset: bigint, data: Uint8Array) => sys.regionRw(vdev, offset, data.length, data) as number,
+      vfioDeviceReset: () => sys.reset(this),
+      vfioDeviceFeature: (flags: number, payload?: Uint8Array, argsz?: number) => {
+        const p = payload ?? new Uint8Array(0);
+        return sys.feature(this, flags, p, argsz ?? 8 + p.length);
+      },
+      vfioDmaBufGet: (req: VfioDmaBufRequest) => {
+        const { payload, argsz, flags } = encodeDmaBufRequest(req);
+        return sys.feature(this, flags, payload, argsz);
+      },
+      mmap: (offset: bigint, length: number) => sys.mmap(this, offset, length),
+    };
+  }
+
+  fdinfo(): string[] {
+    return [`vfio-device-syspath: ${this.vdev.sysfsPath}`];
+  }
+
+  release(): void {
+    this.sys.closeDevice(this);
+  }
+}
+
+/** struct vfio_device_feature_dma_buf after the feature header (kernel-abi §3.2). */
+export function encodeDmaBufRequest(req: VfioDmaBufRequest): { payload: Uint8Array; argsz: number; flags: number } {
+  const given = Math.floor(req.ranges.length / 2);
+  const nr = req.nrRanges ?? given;
+  const payload = new Uint8Array(16 + given * 16);
+  const dv = new DataView(payload.buffer);
+  dv.setUint32(0, req.regionIndex >>> 0, true);
+  dv.setUint32(4, req.openFlags >>> 0, true);
+  dv.setUint32(8, (req.flags ?? 0) >>> 0, true);
+  dv.setUint32(12, nr >>> 0, true);
+  for (let i = 0; i < given * 2; i++) dv.setBigUint64(16 + i * 8, req.ranges[i]!, true);
+  return {
+    payload,
+    argsz: req.argsz ?? 8 + 16 + 16 * given,
+    flags: req.featureFlags ?? VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF,
+  };
+}
