@@ -143,6 +143,17 @@ describe('other syscalls', () => {
     expect(caught(() => backend.dev.vfioRegionRead(fd, 1n << 63n, 8))).toMatchObject({ code: 'EINVAL', syscall: 'pread' });
   });
 
+  itNative('a DMA_BUF request with 262,144 ranges (the kernel\'s kmalloc cap) reaches the kernel', () => {
+    const fd = backend.dev.open('/dev/null', O.RDWR);
+    const ranges = new BigUint64Array(2 * 262_144);
+    for (let i = 0; i < 262_144; i++) {
+      ranges[2 * i] = BigInt(i) * 4096n;
+      ranges[2 * i + 1] = 4096n;
+    }
+    expect(caught(() => backend.dev.vfioDmaBufGet(fd, { regionIndex: 2, openFlags: O.RDWR, ranges }))).toMatchObject({ code: 'ENOTTY' });
+    expect(caught(() => backend.dev.vfioDmaBufGet(fd, { regionIndex: 2, openFlags: O.RDWR, ranges, nrRanges: 300_000 }))).toMatchObject({ code: 'ENOTTY' });
+  });
+
   itNative('a sealed memfd refuses to shrink (EPERM from ftruncate)', () => {
     const fd = backend.dev.memfdCreate('iovh-seal', MFD.CLOEXEC | MFD.ALLOW_SEALING);
     backend.dev.ftruncate(fd, 65536n);
