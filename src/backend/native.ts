@@ -325,6 +325,8 @@ class NativeDevices implements DeviceOps {
   /** fd -> what it is (device path or a description of where it came from). */
   private readonly fds = new Map<Fd, string>();
   private readonly mappings = new Set<LiveMapping>();
+  /** After Backend.close(): fd numbers may have been reused, so nothing may touch them. */
+  private ended = false;
 
   constructor(
     private readonly root: string,
@@ -333,6 +335,7 @@ class NativeDevices implements DeviceOps {
   ) {}
 
   private get addon(): Addon {
+    if (this.ended) throw new Error('iovh: the native backend was closed; open a new one');
     if (!this.maybeAddon) throw new NativeUnavailableError(this.unavailable);
     return this.maybeAddon;
   }
@@ -385,6 +388,7 @@ class NativeDevices implements DeviceOps {
         process.emitWarning(`iovh: close(${fd}) at teardown failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    this.ended = true;
   }
 
   open(path: string, flags: number): Fd {
@@ -397,6 +401,9 @@ class NativeDevices implements DeviceOps {
   }
 
   close(fd: Fd): void {
+    // Teardown closed every fd already (the mock models process exit the same way):
+    // an owner's idempotent close() afterwards has nothing left to do.
+    if (this.ended) return;
     const path = this.pathOf(fd);
     try {
       this.sys(fd, (a) => a.close(fd), path);

@@ -156,6 +156,15 @@ describe('native devices under a root', () => {
     b.close();
     for (const fd of fds) expect(() => fstatSync(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
     b.close();
+    // The numbers may belong to someone else now: an owner's late close() does nothing, other calls refuse.
+    const reused = openSync('/dev/null', 'r');
+    try {
+      b.dev.close(reused);
+      expect(() => fstatSync(reused)).not.toThrow();
+      expect(() => b.dev.vfioGetApiVersion(reused)).toThrow(/native backend was closed/);
+    } finally {
+      closeSync(reused);
+    }
   });
 });
 
