@@ -189,8 +189,9 @@ function safeDrmNodes(backend: Backend): DrmNode[] {
 
 export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null }): Capabilities {
   const fs = backend.fs;
-  const release = readText(backend, '/proc/sys/kernel/osrelease');
   const version = readText(backend, '/proc/version');
+  // uname -r: /proc/sys/kernel/osrelease, else the release word of /proc/version (fs/proc/version.c: "Linux version %s ...").
+  const release = readText(backend, '/proc/sys/kernel/osrelease') ?? (version ? (/^Linux version (\S+)/.exec(version)?.[1] ?? null) : null);
   const cmdline = readText(backend, '/proc/cmdline');
   const pfs = discoverPfs(fs);
   let target: Target | null = null;

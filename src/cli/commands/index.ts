@@ -7,6 +7,7 @@ import { registerCapture } from './capture.js';
 import { registerDoctor } from './doctor.js';
 import { registerProvision } from './provision.js';
 import { registerRestore } from './restore.js';
+import { registerRun } from './run.js';
 import { registerSetup } from './setup.js';
 import { registerTopology } from './topology.js';
 import { registerVfs } from './vfs.js';
@@ -23,4 +24,5 @@ export const commands: Register[] = [
   registerSetup,
   registerRestore,
   registerCapture,
+  registerRun,
 ];

@@ -1,0 +1,253 @@
+// `iovh run`: the validation harness (src/harness/) and its reports
+// (src/report/). `--list` needs no device and no addon: it never opens a
+// backend. Everything the user typed is validated before the backend opens;
+// the backend is closed whatever happens (the mock saves --mock-state there).
+//
+// Output: the human progress, table and summary on stdout (on stderr when
+// `--json -` puts the JSON report on stdout), plus any report files asked for.
+// Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors.
+
+import { writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { openBackend } from '../../backend/select.js';
+import type { Backend } from '../../backend/types.js';
+import { globalOptions, type GlobalOptions } from '../global.js';
+import { CliError, UsageError } from '../errors.js';
+import { VERSION } from '../../version.js';
+import { CATALOG } from '../../harness/catalog/index.js';
+import { makeFilter, FilterError } from '../../harness/filter.js';
+import { BaselineError, loadBaseline, shippedBaselinePath, type Baseline } from '../../harness/baseline.js';
+import { runScenarios, type ProgressSink } from '../../harness/runner.js';
+import type { Scenario } from '../../harness/scenario.js';
+import { CAPS_ID } from '../../harness/summary.js';
+import { normalizeBdf } from '../../harness/target.js';
+import { REAL_KERNEL_TIMING, SIMULATED_KERNEL_TIMING } from '../../harness/timing.js';
+import { prepareMock } from '../../harness/mockenv.js';
+import type { RunResult } from '../../report/model.js';
+import { progressDone, progressStart, renderSummary, renderTable, styleFor } from '../../report/human.js';
+import { renderJson } from '../../report/json.js';
+import { renderJunit } from '../../report/junit.js';
+import { renderKtap } from '../../report/ktap.js';
+import { renderKcidb } from '../../report/kcidb.js';
+
+interface RunOptions {
+  list?: boolean;
+  verbose?: boolean;
+  filter: string[];
+  json?: string;
+  junit?: string;
+  ktap?: string;
+  kcidb?: string;
+  kcidbOrigin?: string;
+  kcidbBuildId?: string;
+  baseline?: string | false;
+  timeout: string;
+  pf?: string;
+  vf?: string;
+}
+
+const DEFAULT_TIMEOUT_S = 60;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function wrap(text: string, width: number, indent: string): string {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(indent + line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) out.push(indent + line);
+  return out.join('\n');
+}
+
+export function renderList(scenarios: readonly Scenario[], verbose: boolean): string {
+  const width = Math.max(...scenarios.map((s) => s.id.length));
+  if (!verbose) return `${scenarios.map((s) => `${s.id.padEnd(width)}  ${s.title}`).join('\n')}\n`;
+  return `${scenarios
+    .map((s) => {
+      const path = s.expectedPath ? ` (expects path ${s.expectedPath})` : '';
+      return `${s.id} — ${s.title}${path}\n${wrap(s.description, 76, '    ')}`;
+    })
+    .join('\n\n')}\n`;
+}
+
+interface Validated {
+  scenarios: Scenario[];
+  timeoutMs: number;
+  pf: string | null;
+  vf: string | null;
+  baseline: Baseline | null | undefined;
+}
+
+/** Everything the user typed, checked before any backend opens. */
+function validate(o: RunOptions): Validated {
+  let filter: (id: string) => boolean;
+  try {
+    filter = makeFilter(o.filter);
+  } catch (e) {
+    if (e instanceof FilterError) throw new UsageError(e.message);
+    throw e;
+  }
+  const chosen = CATALOG.filter((s) => filter(s.id));
+  if (o.filter.length > 0 && chosen.every((s) => s.id === CAPS_ID) && !o.filter.some((f) => makeFilter([f])(CAPS_ID))) {
+    throw new UsageError(`no scenario matches --filter ${o.filter.map((f) => `'${f}'`).join(' ')} (see iovh run --list)`);
+  }
+  const scenarios = o.list ? chosen : [CATALOG.find((s) => s.id === CAPS_ID)!, ...chosen.filter((s) => s.id !== CAPS_ID)];
+  if (!/^\d+(\.\d+)?$/.test(o.timeout) || Number(o.timeout) <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${o.timeout}'`);
+  const bdf = (flag: string, v: string | undefined): string | null => {
+    if (v === undefined) return null;
+    const n = normalizeBdf(v);
+    if (!n) throw new UsageError(`${flag} '${v}' is not a PCI address (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.1)`);
+    return n;
+  };
+  const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb].filter((f) => f === '-').length;
+  if (stdoutUsers > 1) throw new UsageError('only one report can go to stdout (-)');
+  if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin)) throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
+  let baseline: Baseline | null | undefined;
+  if (o.baseline === false) baseline = null;
+  else if (typeof o.baseline === 'string') {
+    try {
+      baseline = loadBaseline(o.baseline);
+    } catch (e) {
+      if (e instanceof BaselineError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  return { scenarios, timeoutMs: Math.round(Number(o.timeout) * 1000), pf: bdf('--pf', o.pf), vf: bdf('--vf', o.vf), baseline };
+}
+
+function write(path: string, text: string, what: string): void {
+  if (path === '-') {
+    process.stdout.write(text);
+    return;
+  }
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new CliError(`cannot write the ${what} report to ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 1);
+  }
+}
+
+function writeReports(run: RunResult, o: RunOptions): void {
+  if (o.json) write(o.json, renderJson(run), 'JSON');
+  if (o.junit) write(o.junit, renderJunit(run), 'JUnit');
+  if (o.ktap) write(o.ktap, renderKtap(run), 'KTAP');
+  if (o.kcidb) {
+    const options: { origin?: string; buildId?: string } = {};
+    if (o.kcidbOrigin) options.origin = o.kcidbOrigin;
+    if (o.kcidbBuildId) options.buildId = o.kcidbBuildId;
+    let text: string;
+    try {
+      text = renderKcidb(run, options);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    write(o.kcidb, text, 'KCIDB');
+  }
+}
+
+/** SIGINT/SIGTERM: the first stops the run after the current scenario's cleanups; a second one exits at once. */
+function trapSignals(): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const handler = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\niovh: ${sig} again: exiting without waiting for cleanups\n`);
+      process.exit(sig === 'SIGTERM' ? 143 : 130);
+    }
+    process.stderr.write(`\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<number> {
+  const v = validate(o);
+  if (o.list) {
+    process.stdout.write(renderList(v.scenarios, o.verbose === true));
+    return 0;
+  }
+  const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' ? process.stderr : process.stdout;
+  const style = styleFor(human);
+  let backend: Backend = await openBackend({ backend: g.backend, mockState: g.mockState, topology: g.topology, profile: g.profile, root: g.root });
+  const signals = trapSignals();
+  try {
+    const mock = backend.name === 'mock' ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology }) : null;
+    if (mock) backend = mock.backend;
+    let baseline = v.baseline;
+    if (baseline === undefined && mock) {
+      try {
+        baseline = loadBaseline(shippedBaselinePath(mock.profile));
+      } catch (e) {
+        if (e instanceof BaselineError) throw new CliError(`the shipped baseline of profile ${mock.profile} is unusable: ${e.message}`, 99);
+        throw e;
+      }
+    }
+    const progress: ProgressSink = {
+      start: (i, n, s) => human.write(progressStart(i, n, s.id, style)),
+      done: (i, n, r) => human.write(progressDone(i, n, r, style)),
+    };
+    const run = await runScenarios({
+      backend,
+      backendInfo: { name: backend.name, reason: backend.reason, profile: mock?.profile ?? null },
+      scenarios: v.scenarios,
+      timeoutMs: v.timeoutMs,
+      timing: backend.name === 'mock' ? SIMULATED_KERNEL_TIMING : REAL_KERNEL_TIMING,
+      want: { pf: v.pf, vf: v.vf },
+      baseline: baseline ?? null,
+      filters: o.filter,
+      setup: mock?.setup ?? [],
+      toolVersion: VERSION,
+      interrupt: signals.signal,
+      progress,
+      ...(mock ? { siblings: mock.siblings } : {}),
+    });
+    human.write('\n');
+    human.write(renderTable(run, style));
+    human.write(renderSummary(run, style));
+    writeReports(run, o);
+    return run.summary.exitCode;
+  } finally {
+    signals.release();
+    backend.close();
+  }
+}
+
+export function registerRun(program: Command, setStatus: (code: number) => void): Command {
+  const cmd = program
+    .command('run')
+    .description('run the validation scenarios and report (on the mock when this machine has no SR-IOV GPU)')
+    .option('--list', 'list the scenarios and exit (opens no device)')
+    .option('--verbose', 'with --list: each scenario with its description')
+    .addOption(new Option('--filter <glob>', 'run the scenarios matching GLOB (repeatable; a leading ! excludes)').argParser(collect).default([]))
+    .option('--json <file>', 'write the JSON report (docs/report-schema.md) to FILE, or - for stdout')
+    .option('--junit <file>', 'write a JUnit XML report to FILE (or -)')
+    .option('--ktap <file>', 'write a KTAP version 1 report to FILE (or -)')
+    .option('--kcidb <file>', 'write KCIDB-shaped JSON (schema v4.5) to FILE (or -)')
+    .option('--kcidb-origin <name>', 'KCIDB origin (CI system name)', undefined)
+    .option('--kcidb-build-id <id>', 'KCIDB build id (origin:...); default <origin>:<kernel release>')
+    .option('--baseline <file>', 'expected statuses per scenario (default on the mock: baselines/<profile>.json)')
+    .option('--no-baseline', 'judge without a baseline: every failure is unexpected')
+    .option('--timeout <seconds>', 'per-scenario timeout', String(DEFAULT_TIMEOUT_S))
+    .option('--pf <bdf>', 'the PF under test')
+    .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
+    .action(async (_o: unknown, c: Command) => {
+      const opts = c.opts() as RunOptions;
+      setStatus(await runCommand(opts, globalOptions(c)));
+    });
+  return cmd;
+}
