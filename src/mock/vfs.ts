@@ -155,8 +155,10 @@ export function joinPath(...parts: string[]): string {
 export function relativeLink(fromDir: string, to: string): string {
   const a = splitPath(fromDir);
   const b = splitPath(to);
+  // kernfs_get_target_path: the common base is an ancestor of the target's parent,
+  // so a link to an ancestor goes one level above it and names it.
   let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  while (i < a.length && i < b.length - 1 && a[i] === b[i]) i++;
   const ups = a.length - i;
   const rest = b.slice(i);
   const parts = [...Array<string>(ups).fill('..'), ...rest];
