@@ -147,7 +147,27 @@ export interface RenderNode extends DrmNode {
 }
 
 const NODE = /^(renderD|card)(\d+)$/;
-const BDF_TAIL = /([0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7])$/;
+const BDF = '([0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7])';
+/** /sys/class/drm/<node> -> ../../devices/pci0000:00/.../0000:03:00.0/drm/<node> */
+const CLASS_LINK = new RegExp(`${BDF}/drm/[^/]+$`);
+/** /sys/class/drm/<node>/device -> ../../../0000:03:00.0 */
+const DEVICE_LINK = new RegExp(`${BDF}$`);
+
+/** The PCI device under a DRM minor, from its sysfs class link (or its `device` link); null for platform devices. */
+function pciParent(backend: Backend, name: string): string | null {
+  try {
+    const viaClass = CLASS_LINK.exec(backend.fs.readlink(`/sys/class/drm/${name}`))?.[1];
+    if (viaClass) return viaClass;
+  } catch {
+    // No class link (a node made by hand, or a fixture without sysfs): try the device link.
+  }
+  try {
+    return DEVICE_LINK.exec(backend.fs.readlink(`/sys/class/drm/${name}/device`))?.[1] ?? null;
+  } catch {
+    // Neither link: the node is still usable, its PCI parent unknown.
+    return null;
+  }
+}
 
 /** DRM nodes under /dev/dri, with the PCI device sysfs names for each. Reads only. */
 export function listDrmNodes(backend: Backend): DrmNode[] {
@@ -156,14 +176,7 @@ export function listDrmNodes(backend: Backend): DrmNode[] {
   for (const name of backend.fs.readdir('/dev/dri').sort()) {
     const m = NODE.exec(name);
     if (!m) continue;
-    let bdf: string | null = null;
-    try {
-      bdf = BDF_TAIL.exec(backend.fs.readlink(`/sys/class/drm/${name}/device`))?.[1] ?? null;
-    } catch {
-      // No sysfs entry (a node made by hand, or a fixture without one): the node is still usable.
-      bdf = null;
-    }
-    out.push({ path: `/dev/dri/${name}`, kind: m[1] === 'renderD' ? 'render' : 'card', minor: Number(m[2]), bdf });
+    out.push({ path: `/dev/dri/${name}`, kind: m[1] === 'renderD' ? 'render' : 'card', minor: Number(m[2]), bdf: pciParent(backend, name) });
   }
   return out;
 }

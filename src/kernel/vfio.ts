@@ -335,11 +335,23 @@ export class VfioDevice {
     return region;
   }
 
-  /** Every region the device reports (num_regions from GET_INFO). */
+  /**
+   * Every region the device has, among the num_regions indices GET_INFO
+   * reports. An index the kernel answers EINVAL for is absent and left out:
+   * vfio-pci counts the VGA index but refuses it on a device without VGA
+   * (vfio_pci_ioctl_get_region_info, drivers/vfio/pci/vfio_pci_core.c:
+   * `if (!vdev->has_vga) return -EINVAL`).
+   */
   regionInfos(): VfioRegion[] {
     const n = this.info().numRegions;
     const out: VfioRegion[] = [];
-    for (let i = 0; i < n; i++) out.push(this.regionInfo(i));
+    for (let i = 0; i < n; i++) {
+      try {
+        out.push(this.regionInfo(i));
+      } catch (e) {
+        if (!isErrno(e, 'EINVAL')) throw e;
+      }
+    }
     return out;
   }
 

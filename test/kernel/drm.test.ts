@@ -9,11 +9,13 @@ const version = (name: string): DrmVersion => ({ major: 1, minor: 1, patchlevel:
 
 const tree: FakeTree = {
   files: { '/dev/dri/card0': '', '/dev/dri/renderD128': '', '/dev/dri/renderD129': '', '/dev/dri/by-path': '' },
+  // renderD128 as the kernel links it; card0 with only a device link; renderD129 a platform device.
   links: {
-    '/sys/class/drm/renderD128/device': '../../../0000:03:00.0',
+    '/sys/class/drm/renderD128': '../../devices/pci0000:00/0000:00:01.0/0000:03:00.0/drm/renderD128',
     '/sys/class/drm/card0/device': '../../../0000:03:00.0',
-    '/sys/class/drm/renderD129/device': '../../../vgem',
+    '/sys/class/drm/renderD129': '../../devices/platform/vgem/drm/renderD129',
   },
+  dirs: ['/sys/devices/pci0000:00/0000:00:01.0/0000:03:00.0/drm/renderD128', '/sys/devices/platform/vgem/drm/renderD129'],
 };
 
 describe('DRM node discovery', () => {

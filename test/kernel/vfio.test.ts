@@ -286,12 +286,25 @@ describe('VfioDevice', () => {
     expect(b.ops()).toEqual(['vfioDeviceGetRegionInfo', 'vfioDeviceGetRegionInfo']);
   });
 
-  it('lists every region GET_INFO reports', () => {
+  it('lists every region GET_INFO reports, leaving out the ones the kernel says are absent (EINVAL)', () => {
     const { dev } = device({
       vfioDeviceGetInfo: () => ({ flags: 3, numRegions: 9, numIrqs: 5, capOffset: 0 }),
-      vfioDeviceGetRegionInfo: (_fd, i) => ({ ...bar2, index: i }),
+      vfioDeviceGetRegionInfo: (_fd, i) => {
+        if (i === VFIO.PCI_VGA_REGION_INDEX) throw new SystemError({ errno: Errno.EINVAL, syscall: 'ioctl', request: 'VFIO_DEVICE_GET_REGION_INFO' });
+        return { ...bar2, index: i };
+      },
     });
-    expect(dev.regionInfos().map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(dev.regionInfos().map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('does not hide other region info errors', () => {
+    const { dev } = device({
+      vfioDeviceGetInfo: () => ({ flags: 3, numRegions: 9, numIrqs: 5, capOffset: 0 }),
+      vfioDeviceGetRegionInfo: () => {
+        throw new SystemError({ errno: Errno.EFAULT, syscall: 'ioctl', request: 'VFIO_DEVICE_GET_REGION_INFO' });
+      },
+    });
+    expect(() => dev.regionInfos()).toThrow(/EFAULT/);
   });
 
   it('reads, writes and maps at the region offset the kernel reported', () => {
