@@ -146,7 +146,8 @@ export class VfioSubsystem {
     let open = 0;
     let bufs = 0;
     for (const d of this.devices.values()) {
-      if (d.openCount > 0) open++;
+      // a close still waiting for importers counts as open: the release has not happened
+      if (d.openCount > 0 || d.busy > 0) open++;
       bufs += d.dmabufs.size;
     }
     let groups = 0;
