@@ -1,0 +1,178 @@
+// createMockBackend: options, fault injection, operation counts, process
+// exit, the state file across invocations, and the sysfs snapshot.
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
+import { O } from '../../src/kernel/uapi.js';
+import { enableVfs, expectErrno, exportBar2, GiB, kmsg, mock, openVfio, PF, PF_DIR, topology, VF0 } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'iovh-mock-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('fault injection', () => {
+  it('fails the nth operation with the chosen errno, without its effect; counts every DeviceOps and FileOps call', () => {
+    const b = mock();
+    const n0 = b.kernel.operations();
+    b.fs.readText(`${PF_DIR}/vendor`);
+    b.dev.open('/dev/vfio/vfio', O.RDWR);
+    expect(b.kernel.operations() - n0).toBe(2);
+    expect(b.kernel.operations('open')).toBe(1);
+    b.kernel.injectFault({ nth: 2, errno: 'EIO' });
+    b.fs.readText(`${PF_DIR}/vendor`);
+    const e = expectErrno(() => b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '2'), 'EIO');
+    expect(e.message).toContain('injected fault');
+    expect(b.fs.readText(`${PF_DIR}/sriov_numvfs`)).toBe('0\n'); // no effect
+    expect(b.kernel.pendingFaults()).toBe(0);
+  });
+
+  it('the nth of one kind: other operations do not count; exists() reports false like fs.existsSync', () => {
+    const b = mock();
+    b.kernel.injectFault({ nth: 2, kind: 'open', errno: 'EMFILE' });
+    b.fs.readText(`${PF_DIR}/vendor`);
+    const c = b.dev.open('/dev/vfio/vfio', O.RDWR);
+    b.fs.readdir('/dev');
+    const e = expectErrno(() => b.dev.open('/dev/vfio/vfio', O.RDWR), 'EMFILE');
+    expect(e.syscall).toBe('open');
+    expect(e.path).toBe('/dev/vfio/vfio');
+    b.kernel.injectFault({ nth: 1, kind: 'exists', errno: 'EACCES' });
+    expect(b.fs.exists('/dev/vfio/vfio')).toBe(false);
+    expect(b.fs.exists('/dev/vfio/vfio')).toBe(true);
+    // close(2) reports the error but the fd is gone anyway
+    b.kernel.injectFault({ nth: 1, kind: 'close', errno: 'EINTR' });
+    expectErrno(() => b.dev.close(c), 'EINTR');
+    expectErrno(() => b.dev.close(c), 'EBADF');
+    expect(() => b.kernel.injectFault({ nth: 0, errno: 'EIO' })).toThrow(RangeError);
+  });
+
+  it('an injected ioctl error names the request; async operations reject', async () => {
+    const b = mock();
+    enableVfs(b, 1);
+    const v = openVfio(b);
+    b.kernel.injectFault({ nth: 1, kind: 'vfioDmaBufGet', errno: 'ENOMEM' });
+    const e = expectErrno(() => exportBar2(b, v.device), 'ENOMEM');
+    expect(e.request).toBe('VFIO_DEVICE_FEATURE');
+    expect(b.kernel.live().dmabufs).toBe(0);
+    b.kernel.injectFault({ nth: 1, errno: 'EIO' });
+    await expect(b.dev.vfioDeviceReset(v.device)).rejects.toMatchObject({ code: 'EIO', request: 'VFIO_DEVICE_RESET' });
+  });
+});
+
+describe('process exit and live counts', () => {
+  it('close() releases every fd and mapping and leaves nothing live; further calls fail', () => {
+    const b = mock();
+    enableVfs(b, 1);
+    const v = openVfio(b);
+    const fd = exportBar2(b, v.device);
+    const r = b.dev.open('/dev/dri/renderD128', O.RDWR);
+    b.dev.drmPrimeFdToHandle(r, fd);
+    b.dev.mmap(v.device, 2n << 40n, 4096, 3);
+    const live = b.kernel.live();
+    expect(live).toMatchObject({ fds: 5, dmabufs: 1, attachments: 1, vfioDevicesOpen: 1, mappings: 1, imports: 1 });
+    b.close();
+    expect(b.kernel.live()).toMatchObject({ fds: 0, openFiles: 0, dmabufs: 0, attachments: 0, vfioDevicesOpen: 0, vfioGroupsOpen: 0, mappings: 0, bos: 0, pendingWaits: 0 });
+    b.close();
+    expect(() => b.fs.readText('/proc/version')).toThrow(/closed/);
+  });
+
+  it('a topology of 24 VFs and 16 GiB of VRAM holds only what was written', () => {
+    const b = mock();
+    enableVfs(b, 24, [0, 23]);
+    const v = openVfio(b);
+    const m = b.dev.mmap(v.device, 2n << 40n, 1 << 20, 3);
+    m.fill(0, 1 << 20, 1n, 0n);
+    expect(b.kernel.residentBytes()).toBeLessThanOrEqual(2 << 20);
+    expect(b.fs.readText(`${PF_DIR}/sriov_admin/vf24/profile/vram_quota`).trim()).not.toBe('0');
+  });
+});
+
+describe('state file', () => {
+  it('carries numvfs, overrides, bindings, quotas, taint, the log and tracefs probes across invocations', () => {
+    const path = join(dir, 'state1.json');
+    const a = createMockBackend({ statePath: path, profile: 'fixed' });
+    a.fs.writeFile(`${PF_DIR}/sriov_admin/vf1/profile/vram_quota`, String(GiB));
+    enableVfs(a, 2);
+    a.fs.writeFile('/sys/kernel/tracing/kprobe_events', 'p:iovh/m dma_buf_map_interconnect');
+    a.fs.writeFile('/dev/kmsg', 'iovh: marker one');
+    a.kernel.platform.kernel.warn('x+0x0/0x10', '');
+    const snap = a.kernel.snapshotSysfs();
+    const open = openVfio(a);
+    void open;
+    a.close();
+    expect(existsSync(path)).toBe(true);
+    expect(readFileSync(path, 'utf8')).toContain('"schema": "iovh-mock-state/1"');
+
+    const b = createMockBackend({ statePath: path });
+    expect(b.kernel.profile.name).toBe('fixed');
+    expect(b.fs.readText(`${PF_DIR}/sriov_numvfs`)).toBe('2\n');
+    expect(b.fs.readlink(`/sys/bus/pci/devices/${VF0}/driver`)).toMatch(/vfio-pci$/);
+    expect(b.fs.readText(`${PF_DIR}/sriov_admin/vf1/profile/vram_quota`)).toBe(`${GiB}\n`);
+    expect(b.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('p:iovh/m dma_buf_map_interconnect\n');
+    expect(kmsg(b)).toContain('iovh: marker one');
+    expect(b.kernel.taint).toBe(512);
+    // a new process: another pid, no fds, the same sysfs (the device was reset at close)
+    expect(b.fs.readlink('/proc/self')).toBe('4243');
+    expect(b.kernel.live().fds).toBe(0);
+    const now = b.kernel.snapshotSysfs();
+    expect([...now.entries()].filter(([k, v]) => snap.get(k) !== v)).toEqual([]);
+    expect(now.size).toBe(snap.size);
+    // the xe provisioning kept its blocks
+    const k = b.kernel.platform;
+    expect(k.xePf(k.pci.device(PF)!)!.lmemObj(1)!.size).toBe(GiB);
+    b.close();
+  });
+
+  it('refuses a state made with another topology or profile, and a corrupt file, naming the field', () => {
+    const path = join(dir, 'state2.json');
+    createMockBackend({ statePath: path }).close();
+    expect(() => createMockBackend({ statePath: path, profile: 'upstream' })).toThrow(/state file .*: profile: it was made with profile 'rfc-v1'/);
+    const other = topology((t) => (t.devices[0]!.sriov!.totalvfs = 8));
+    expect(() => createMockBackend({ statePath: path, topology: other })).toThrow(/: topology: it was made with another topology/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"schema": "iovh-mock-state/1", "profile": "fixed"}');
+    expect(() => createMockBackend({ statePath: bad })).toThrow(MockConfigError);
+    expect(() => createMockBackend({ statePath: bad })).toThrow(/state file .*bad\.json: topology: expected an object/);
+    writeFileSync(bad, 'not json');
+    expect(() => createMockBackend({ statePath: bad })).toThrow(/bad\.json: \(file\): not valid JSON/);
+  });
+
+  it('writes atomically and loads a missing file as a fresh kernel', () => {
+    const path = join(dir, 'fresh.json');
+    const b = createMockBackend({ statePath: path });
+    expect(b.fs.readText(`${PF_DIR}/sriov_numvfs`)).toBe('0\n');
+    b.close();
+    expect(existsSync(`${path}.tmp-${process.pid}`)).toBe(false);
+    JSON.parse(readFileSync(path, 'utf8'));
+  });
+});
+
+describe('options', () => {
+  it('an unknown profile or an invalid topology is a MockConfigError with a one-line message', () => {
+    expect(() => createMockBackend({ profile: 'nope' as 'fixed' })).toThrow(MockConfigError);
+    const t = topology((t) => (t.devices[0]!.bdf = '0000:3:00.0'));
+    const e = (() => {
+      try {
+        createMockBackend({ topology: t });
+      } catch (x) {
+        return x as Error;
+      }
+      throw new Error('no error');
+    })();
+    expect(e).toBeInstanceOf(MockConfigError);
+    expect(e.message).toBe('topology: devices[0].bdf: expected a lowercase BDF like "0000:03:00.0", got "0000:3:00.0"');
+    expect(e.message).not.toContain('\n');
+  });
+
+  it('loads a topology file; reason defaults to the profile', () => {
+    const path = join(dir, 'topo.json');
+    writeFileSync(path, JSON.stringify(topology((t) => (t.devices[0]!.sriov!.totalvfs = 4))));
+    const b = createMockBackend({ topology: path, reason: 'because' });
+    expect(b.reason).toBe('because');
+    expect(b.name).toBe('mock');
+    expect(b.fs.readText(`${PF_DIR}/sriov_totalvfs`)).toBe('4\n');
+    expect(createMockBackend().reason).toBe('mock kernel, profile rfc-v1');
+    expect(() => createMockBackend({ topology: join(dir, 'missing.json') })).toThrow(/topology .*missing\.json: cannot read \(ENOENT\)/);
+    void PF;
+  });
+});

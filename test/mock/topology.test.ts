@@ -1,0 +1,168 @@
+// The topology format (docs/topology.md): validation messages, the VF BAR2
+// sizing rule, VF routing IDs, and the building blocks under the platform
+// (kstrto parsers, the buddy allocator, sparse memory, path walks).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { defaultTopology, formatBdf, parseBdf, parseTopology, vfBarSize, vfBdf, type Topology } from '../../src/mock/topology.js';
+import { kstrtobool, kstrtoull, kstrtouint } from '../../src/mock/kstrto.js';
+import { BuddyAllocator } from '../../src/mock/vram.js';
+import { ChunkedMemory } from '../../src/mock/memory.js';
+import { Vfs, relativeLink } from '../../src/mock/vfs.js';
+import { KernelErrno } from '../../src/mock/errno.js';
+
+const GiB = 1n << 30n;
+
+function bad(edit: (t: Topology) => void): string {
+  const t = defaultTopology();
+  edit(t);
+  try {
+    parseTopology(t, 'topology t.json');
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('topology validated');
+}
+
+describe('topology validation', () => {
+  it('accepts the default and names the field of every problem', () => {
+    expect(parseTopology(defaultTopology()).devices).toHaveLength(1);
+    expect(bad((t) => ((t as { schema: string }).schema = 'x'))).toBe('topology t.json: schema: expected "iovh-topology/1", got "x"');
+    expect(bad((t) => (t.devices[0]!.vendor = '8086'))).toMatch(/^topology t\.json: devices\[0\]\.vendor: expected a hex string/);
+    expect(bad((t) => (t.devices[0]!.bars[1]!.size = '0x3000'))).toBe('topology t.json: devices[0].bars[1].size: a BAR size is a non-zero power of two');
+    expect(bad((t) => (t.devices[0]!.bars[1]!.start = '0x4000001000'))).toMatch(/devices\[0\]\.bars\[1\]\.start: must be aligned/);
+    expect(bad((t) => (t.devices[0]!.sriov!.numvfs = 2))).toBe('topology t.json: devices[0].sriov.vfs: lists 0 VFs but numvfs is 2');
+    expect(bad((t) => (t.devices[0]!.sriov!.totalvfs = 0))).toMatch(/sriov\.totalvfs: expected an integer in \[1, 255\]/);
+    expect(bad((t) => (t.devices[0]!.xe!.vramBlockSize = '0x1000'))).toMatch(/xe\.vramBlockSize: must be a power of two of at least 2 MiB/);
+    expect(bad((t) => (t.devices[0]!.xe!.provisioning = 'magic' as 'legacy'))).toMatch(/xe\.provisioning: expected/);
+    expect(bad((t) => (t.devices[0]!.sriov!.offset = 0xffff))).toMatch(/sriov\.offset: VF \d+ would land beyond bus 0xff/);
+    expect(bad((t) => t.devices.push({ ...t.devices[0]!, bdf: '0000:03:00.1', sriov: undefined as never, xe: undefined as never }))).toMatch(/VF 0 would be 0000:03:00\.1, which is another device/);
+    expect(bad((t) => (t.devices[0]!.bars[0]!.start = '0x100000000'))).toMatch(/overlaps ram\[1\]/);
+    expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(/devices\[0\]\.driver: invalid value/);
+    expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe('topology t.json: p2p: expected "switch" or "none"');
+  });
+
+  it('current VFs carry driver, override, group and quota', () => {
+    const t = defaultTopology();
+    const s = t.devices[0]!.sriov!;
+    s.numvfs = 1;
+    s.vfs = [{ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 40, vramQuota: '0x40000000' }];
+    const p = parseTopology(t);
+    expect(p.devices[0]!.sriov!.vfs[0]).toEqual({ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 40, vramQuota: GiB });
+  });
+});
+
+describe('SR-IOV arithmetic', () => {
+  it('VF BAR2 size: the largest supported power of two that fits reservation / numvfs', () => {
+    const bar = parseTopology(defaultTopology()).devices[0]!.sriov!.vfBars.find((b) => b.index === 2)!;
+    expect(vfBarSize(bar, 24, 24)).toBe(GiB);
+    expect(vfBarSize(bar, 24, 3)).toBe(8n * GiB);
+    expect(vfBarSize(bar, 24, 2)).toBe(8n * GiB);
+    expect(vfBarSize(bar, 24, 1)).toBe(16n * GiB); // 24 GiB fits, but 16 GiB is the largest size bit
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), (n) => {
+        const s = vfBarSize(bar, 24, n);
+        return s * BigInt(n) <= 24n * GiB && (s & (s - 1n)) === 0n;
+      }),
+    );
+  });
+
+  it('routing IDs: PF RID + offset + stride * index, BDFs round-trip', () => {
+    const pf = parseBdf('0000:03:00.0');
+    expect(vfBdf(pf, 1, 1, 7)).toEqual({ bus: 3, devfn: 8 });
+    expect(vfBdf(pf, 0x100, 1, 0)).toEqual({ bus: 4, devfn: 0 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0, max: 0xff }), (d, bus, devfn) => {
+        const s = formatBdf(d, bus, devfn);
+        expect(parseBdf(s)).toEqual({ domain: d, bus, devfn });
+      }),
+    );
+  });
+});
+
+describe('kstrto parsers', () => {
+  const errno = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as KernelErrno).errno;
+    }
+    return 0;
+  };
+  it('accept one number with an optional single newline; EINVAL otherwise, ERANGE on overflow', () => {
+    expect(kstrtoull('0x10\n')).toBe(16n);
+    expect(kstrtoull('010')).toBe(8n);
+    expect(kstrtoull('+7')).toBe(7n);
+    expect(errno(() => kstrtoull('7\n\n'))).toBe(22);
+    expect(errno(() => kstrtoull(' 7'))).toBe(22);
+    expect(errno(() => kstrtoull(''))).toBe(22);
+    expect(errno(() => kstrtoull('0x1ffffffffffffffff'))).toBe(34);
+    expect(errno(() => kstrtouint('65536', 16))).toBe(34);
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (v) => kstrtoull(`${v}\n`) === v && kstrtoull(`0x${v.toString(16)}`) === v));
+  });
+  it('kstrtobool looks at the first characters only', () => {
+    for (const s of ['1', 'y', 'Yes', 'true', 'on\n']) expect(kstrtobool(s)).toBe(true);
+    for (const s of ['0', 'n', 'No', 'false', 'off']) expect(kstrtobool(s)).toBe(false);
+    expect(errno(() => kstrtobool('o'))).toBe(22);
+    expect(errno(() => kstrtobool('2'))).toBe(22);
+  });
+});
+
+describe('buddy allocator', () => {
+  it('allocations are disjoint, inside the pool, sized as asked, and freeing restores everything', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 3 }), (sizes, capLog) => {
+        const MB2 = 2 * 1024 * 1024;
+        const a = new BuddyAllocator(0, 256 * MB2);
+        const cap = capLog === 0 ? Infinity : MB2 << (capLog - 1);
+        const got: { dpa: bigint; size: bigint }[][] = [];
+        for (const s of sizes) {
+          const blocks = a.alloc(s * MB2, MB2, cap);
+          if (!blocks) continue;
+          expect(blocks.reduce((x, b) => x + b.size, 0n)).toBe(BigInt(s * MB2));
+          for (const b of blocks) expect(b.size).toBeLessThanOrEqual(BigInt(Math.min(cap, 1 << 30)));
+          got.push(blocks);
+        }
+        const flat = got.flat().sort((x, y) => (x.dpa < y.dpa ? -1 : 1));
+        for (let i = 1; i < flat.length; i++) expect(flat[i]!.dpa).toBeGreaterThanOrEqual(flat[i - 1]!.dpa + flat[i - 1]!.size);
+        for (const b of flat) expect(b.dpa + b.size).toBeLessThanOrEqual(BigInt(256 * MB2));
+        for (const g of got) a.freeBlocks(g);
+        expect(a.availBytes()).toBe(256 * MB2);
+        expect(a.alloc(256 * MB2, MB2)).toHaveLength(1); // fully coalesced again
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('fails without side effects when the pool is full', () => {
+    const a = new BuddyAllocator(0, 8 << 20);
+    expect(a.alloc(6 << 20, 2 << 20)).not.toBeNull();
+    expect(a.alloc(4 << 20, 2 << 20)).toBeNull();
+    expect(a.availBytes()).toBe(2 << 20);
+  });
+});
+
+describe('sparse memory and the namespace', () => {
+  it('unwritten bytes read zero; resident memory grows with writes; clear frees', () => {
+    const m = new ChunkedMemory(16n * GiB);
+    expect(m.read(5n * GiB, 4)).toEqual(new Uint8Array(4));
+    m.write(GiB - 2n, Uint8Array.from([1, 2, 3, 4]));
+    expect(m.read(GiB - 2n, 4)).toEqual(Uint8Array.from([1, 2, 3, 4]));
+    expect(m.residentBytes()).toBe(2 * 65536);
+    m.clear(GiB - 65536n, 131072n);
+    expect(m.residentBytes()).toBe(0);
+    expect(() => m.read(16n * GiB - 2n, 4)).toThrow(RangeError);
+  });
+
+  it('paths: .. after a link applies to its target; loops are ELOOP; relative links like sysfs', () => {
+    const v = new Vfs();
+    v.addText('/sys/devices/a/b/file', () => 'x');
+    v.addLink('/sys/bus/dev', '../devices/a/b');
+    expect(v.realpath('/sys/bus/dev/file')).toBe('/sys/devices/a/b/file');
+    expect(v.realpath('/sys/bus/dev/..')).toBe('/sys/devices/a');
+    v.addLink('/sys/loop', 'loop');
+    expect(() => v.lookup('/sys/loop/x')).toThrow(expect.objectContaining({ errno: 40 }));
+    expect(() => v.lookup('/sys/devices/a/b/file/x')).toThrow(expect.objectContaining({ errno: 20 }));
+    expect(relativeLink('/sys/devices/p/pf/sriov_admin/vf1', '/sys/devices/p/vf')).toBe('../../../vf');
+    expect(relativeLink('/sys/devices/p/pf/sriov_admin/pf', '/sys/devices/p/pf')).toBe('../../../pf');
+  });
+});
