@@ -552,12 +552,15 @@ IOVH_FN(Pread) {
     uint64_t offset = a.u64(1);
     size_t length = a.size(2);
     if (length > kMaxTransfer) a.rangeError(2, "exceeds the 1 GiB read limit");
-    std::vector<unsigned char> buf(length);
-    ssize_t n = __fd_pread(fd, buf.data(), length, offset);
-    check(info.Env(), n, "pread");
-    Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(n));
-    if (n) std::memcpy(out.Data(), buf.data(), static_cast<size_t>(n));
-    return out;
+    Napi::Env env = info.Env();
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
+    ssize_t n = __fd_pread(fd, out.Data(), length, offset);
+    check(env, n, "pread");
+    if (static_cast<size_t>(n) == length) return out;
+    // A short read (end of file, end of a region): return just what was read.
+    Napi::Uint8Array shorter = Napi::Uint8Array::New(env, static_cast<size_t>(n));
+    if (n) std::memcpy(shorter.Data(), out.Data(), static_cast<size_t>(n));
+    return shorter;
   });
 }
 
