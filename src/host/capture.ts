@@ -169,7 +169,14 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
     const sizes = config ? vfRebarSizes(config, b.index) : null;
     if (sizes !== null) b.resizableSizes = hex(sizes);
   }
-  if (pf.driver === 'xe' && config !== null && config.length <= 0x100) notes.push(`${pf.bdf}: config space beyond 256 bytes is root-only: VF Resizable BAR sizes not captured`);
+  for (const b of vfBars.filter((x) => x.resizableSizes === undefined)) {
+    // A VF whose BAR is not the enumeration size was resized (xe grows VF BAR 2 for fewer VFs, kernel-abi §9).
+    const resized = pf.vfs.find((vf) => vf.bars.some((x) => x.index === b.index && x.kind !== 'none' && hex(x.size) !== b.size));
+    if (resized) {
+      const why = config === null || config.length <= 0x100 ? 'config space past 256 bytes needs root' : 'no VF Resizable BAR capability found in config space';
+      notes.push(`${pf.bdf}: VF BAR ${b.index} was resized (${resized.bdf} has ${hex(resized.bars.find((x) => x.index === b.index)!.size)}) but its supported sizes are unknown (${why}): the mock will keep it at ${b.size}`);
+    }
+  }
   const sub = { subsystemVendor: opt('subsystem_vendor'), subsystemDevice: opt('subsystem_device'), revision: opt('revision') };
   const dev: CapturedDevice = {
     bdf: pf.bdf,

@@ -141,6 +141,7 @@ export async function runStateChange(
   io: CommandIo = stdio,
 ): Promise<number> {
   return withBackend(opts, async (backend) => {
+    autoNote(backend, opts, io);
     const reader = new SysReader(backend.fs);
     let plan: Plan;
     try {
@@ -170,7 +171,7 @@ export async function runStateChange(
       const applied = await applyPlan(backend.fs, plan, journal, {
         hooks: testHooks(backend),
         out: { step: (line) => (json ? undefined : io.out(`${line}\n`)) },
-        rollbackNote: (line) => io.err(`rollback: ${line}\n`),
+        rollbackNote: (line) => (json ? undefined : io.out(`rollback: ${line}\n`)),
       });
       status = 'ok';
       const where = journal.file ? `journaled in ${journal.file}` : 'not journaled: the mock without --mock-state forgets them at exit';
@@ -191,9 +192,21 @@ export async function runStateChange(
   });
 }
 
+/**
+ * `auto` picks the mock on a machine without enabled VFs (src/backend/select.ts),
+ * which is exactly a machine someone is about to bring up: say which kernel a
+ * state-changing command acts on, so nobody believes the real one changed.
+ */
+function autoNote(backend: Backend, opts: GlobalOptions, io: CommandIo): void {
+  if ((opts.backend ?? 'auto') === 'auto' && backend.name === 'mock') {
+    io.err(`iovh: note: acting on the mock kernel (${backend.reason}); use --backend native to change this machine\n`);
+  }
+}
+
 /** `iovh restore`: undo every pending journaled write of this backend's machine, newest first. */
 export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio): Promise<number> {
   return withBackend(opts, async (backend) => {
+    autoNote(backend, opts, io);
     const target = journalTarget(backend, opts);
     if (!target) {
       io.out('nothing to restore: the mock without --mock-state keeps no state between commands\n');

@@ -192,8 +192,8 @@ export function summarize(checks: Check[]): Record<CheckStatus, number> {
 export function renderChecks(checks: Check[], backendLine: string): string {
   const lines = [backendLine];
   for (const c of checks) {
-    lines.push(`${c.status.padEnd(4)}  ${c.id.padEnd(24)} ${c.detail}`);
-    if (c.fix && c.status !== 'pass') lines.push(`      ${''.padEnd(24)} fix: ${c.fix}`);
+    lines.push(`${c.status.padEnd(4)}  ${c.id.padEnd(26)} ${c.detail}`);
+    if (c.fix && c.status !== 'pass') lines.push(`      ${''.padEnd(26)} fix: ${c.fix}`);
   }
   const s = summarize(checks);
   lines.push(`${s.pass} pass, ${s.warn} warn, ${s.fail} fail`);

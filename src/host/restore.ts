@@ -154,7 +154,7 @@ export function planRestore(fs: FileOps, records: WriteRecord[], label: string):
       view.apply(s);
     }
   }
-  return { title: `restore ${label} (${records.length} journaled write${records.length === 1 ? '' : 's'})`, steps, notes: [] };
+  return { title: `undo ${records.length} journaled write${records.length === 1 ? '' : 's'} on ${label}`, steps, notes: [] };
 }
 
 /**

@@ -67,7 +67,7 @@ describe('doctor', () => {
     expect(c['provisioning.0000:01:00.0']!.detail).toMatch(/not available: 0000:01:00.0 has driver igb/);
     for (const x of checks.filter((x) => x.status !== 'pass')) expect(x.fix, x.id).toBeTruthy();
     const text = renderChecks(checks, 'backend: native (fixture)');
-    expect(text).toMatch(/^fail  iommu {20}/m);
+    expect(text).toMatch(/^fail  iommu {22}/m);
     expect(text).toMatch(/fix: boot with intel_iommu=on/);
     expect(text.trim().split('\n').pop()).toMatch(/^\d+ pass, \d+ warn, \d+ fail$/);
   });

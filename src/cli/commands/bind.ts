@@ -2,37 +2,33 @@
 // driver_override then drivers_probe with that VF's address, so exactly one
 // device is probed (kernel-abi §4; anchors "Pitfalls").
 import type { Command } from 'commander';
-import { addGlobalOptions, globalOptions } from '../global.js';
+import { globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../../host/command.js';
 import { planBind, planUnbind } from '../../host/planner.js';
 
 export function registerBind(program: Command, setStatus: (code: number) => void): Command {
-  return addGlobalOptions(
-    program
-      .command('bind')
-      .description('bind a VF to a driver (vfio-pci): release it from its driver, set driver_override, probe that VF')
-      .argument('<VF>', 'the VF, DDDD:BB:DD.F or BB:DD.F')
-      .argument('<DRIVER>', 'driver name, e.g. vfio-pci')
-      .option('--dry-run', 'print the plan and write nothing')
-      .option('--json', 'print the plan and its outcome as JSON')
-      .action(async (vf: string, driver: string, _o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-        setStatus(await runStateChange(`bind ${vf} ${driver}`, opts, (ctx) => planBind(ctx, vf, driver)));
-      }),
-  );
+  return program
+    .command('bind')
+    .description('bind a VF to a driver (vfio-pci): release it from its driver, set driver_override, probe that VF')
+    .argument('<VF>', 'the VF, DDDD:BB:DD.F or BB:DD.F')
+    .argument('<DRIVER>', 'driver name, e.g. vfio-pci')
+    .option('--dry-run', 'print the plan and write nothing')
+    .option('--json', 'print the plan and its outcome as JSON')
+    .action(async (vf: string, driver: string, _o: unknown, cmd: Command) => {
+      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      setStatus(await runStateChange(`bind ${vf} ${driver}`, opts, (ctx) => planBind(ctx, vf, driver)));
+    });
 }
 
 export function registerUnbind(program: Command, setStatus: (code: number) => void): Command {
-  return addGlobalOptions(
-    program
-      .command('unbind')
-      .description('release a VF from its driver and clear its driver_override (verified to read "(null)")')
-      .argument('<VF>', 'the VF, DDDD:BB:DD.F or BB:DD.F')
-      .option('--dry-run', 'print the plan and write nothing')
-      .option('--json', 'print the plan and its outcome as JSON')
-      .action(async (vf: string, _o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-        setStatus(await runStateChange(`unbind ${vf}`, opts, (ctx) => planUnbind(ctx, vf)));
-      }),
-  );
+  return program
+    .command('unbind')
+    .description('release a VF from its driver and clear its driver_override (verified to read "(null)")')
+    .argument('<VF>', 'the VF, DDDD:BB:DD.F or BB:DD.F')
+    .option('--dry-run', 'print the plan and write nothing')
+    .option('--json', 'print the plan and its outcome as JSON')
+    .action(async (vf: string, _o: unknown, cmd: Command) => {
+      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      setStatus(await runStateChange(`unbind ${vf}`, opts, (ctx) => planUnbind(ctx, vf)));
+    });
 }

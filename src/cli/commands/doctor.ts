@@ -3,28 +3,26 @@
 // provisioning interface), each check with its fix (src/host/doctor.ts).
 // Exit 1 when a check fails, 0 otherwise.
 import type { Command } from 'commander';
-import { addGlobalOptions, globalOptions } from '../global.js';
+import { globalOptions } from '../global.js';
 import { stdio, withBackend } from '../../host/command.js';
 import { renderChecks, runDoctor, summarize } from '../../host/doctor.js';
 
 export function registerDoctor(program: Command, setStatus: (code: number) => void): Command {
-  return addGlobalOptions(
-    program
-      .command('doctor')
-      .description('check that this machine can run iovh (kernel config, IOMMU, modules, permissions, debugfs, tracefs, interconnect symbols, provisioning)')
-      .option('--json', 'print the checks as JSON')
-      .action(async (_o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() };
-        const code = await withBackend(opts, (backend) => {
-          // The mock models a root process; natively the answer depends on who runs iovh.
-          const uid = backend.name === 'mock' ? 0 : process.getuid ? process.getuid() : null;
-          const checks = runDoctor(backend.fs, { uid });
-          const summary = summarize(checks);
-          if (opts.json === true) stdio.out(`${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`);
-          else stdio.out(renderChecks(checks, `backend: ${backend.name} (${backend.reason})`));
-          return summary.fail > 0 ? 1 : 0;
-        });
-        setStatus(code);
-      }),
-  );
+  return program
+    .command('doctor')
+    .description('check that this machine can run iovh (kernel config, IOMMU, modules, permissions, debugfs, tracefs, interconnect symbols, provisioning)')
+    .option('--json', 'print the checks as JSON')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = { ...globalOptions(cmd), ...cmd.opts() };
+      const code = await withBackend(opts, (backend) => {
+        // The mock models a root process; natively the answer depends on who runs iovh.
+        const uid = backend.name === 'mock' ? 0 : process.getuid ? process.getuid() : null;
+        const checks = runDoctor(backend.fs, { uid });
+        const summary = summarize(checks);
+        if (opts.json === true) stdio.out(`${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`);
+        else stdio.out(renderChecks(checks, `backend: ${backend.name} (${backend.reason})`));
+        return summary.fail > 0 ? 1 : 0;
+      });
+      setStatus(code);
+    });
 }

@@ -6,7 +6,7 @@
 // line on stderr before it runs, so nobody keeps working on a machine left
 // half-changed without knowing.
 import type { Command } from 'commander';
-import { addGlobalOptions, globalOptions } from '../global.js';
+import { globalOptions } from '../global.js';
 import { runRestore, staleNotices, type StateChangeOptions } from '../../host/command.js';
 
 export function registerRestore(program: Command, setStatus: (code: number) => void): Command {
@@ -14,15 +14,13 @@ export function registerRestore(program: Command, setStatus: (code: number) => v
     if (action.name() === 'restore') return;
     for (const line of staleNotices()) process.stderr.write(`${line}\n`);
   });
-  return addGlobalOptions(
-    program
-      .command('restore')
-      .description('undo journaled bring-up writes in reverse, verifying each (after a normal run, Ctrl-C or a kill)')
-      .option('--dry-run', 'print the writes restore would make and write nothing')
-      .option('--json', 'print the outcome as JSON')
-      .action(async (_o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-        setStatus(await runRestore(opts));
-      }),
-  );
+  return program
+    .command('restore')
+    .description('undo journaled bring-up writes in reverse, verifying each (after a normal run, Ctrl-C or a kill)')
+    .option('--dry-run', 'print the writes restore would make and write nothing')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      setStatus(await runRestore(opts));
+    });
 }

@@ -4,36 +4,34 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { addGlobalOptions, globalOptions } from '../global.js';
+import { globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../../host/command.js';
 import { planSetup } from '../../host/planner.js';
 import { parseSetup } from '../../host/setup-schema.js';
 import { InputError } from '../../host/errors.js';
 
 export function registerSetup(program: Command, setStatus: (code: number) => void): Command {
-  return addGlobalOptions(
-    program
-      .command('setup')
-      .description('bring about a declared PF/VF state (iovh-setup/1: VF counts, VRAM quotas, drivers) as one journaled plan')
-      .argument('<PLAN.json>', 'the declared state (see docs/bringup.md)')
-      .option('--dry-run', 'print the plan and write nothing')
-      .option('--json', 'print the plan and its outcome as JSON')
-      .action(async (file: string, _o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-        let text: string;
-        try {
-          text = readFileSync(file, 'utf8');
-        } catch (e) {
-          throw new UsageError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-        }
-        let spec;
-        try {
-          spec = parseSetup(file, text);
-        } catch (e) {
-          if (e instanceof InputError) throw new UsageError(e.message);
-          throw e;
-        }
-        setStatus(await runStateChange(`setup ${file}`, opts, (ctx) => planSetup(ctx, spec, file)));
-      }),
-  );
+  return program
+    .command('setup')
+    .description('bring about a declared PF/VF state (iovh-setup/1: VF counts, VRAM quotas, drivers) as one journaled plan')
+    .argument('<PLAN.json>', 'the declared state (see docs/bringup.md)')
+    .option('--dry-run', 'print the plan and write nothing')
+    .option('--json', 'print the plan and its outcome as JSON')
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new UsageError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      }
+      let spec;
+      try {
+        spec = parseSetup(file, text);
+      } catch (e) {
+        if (e instanceof InputError) throw new UsageError(e.message);
+        throw e;
+      }
+      setStatus(await runStateChange(`setup ${file}`, opts, (ctx) => planSetup(ctx, spec, file)));
+    });
 }

@@ -1,26 +1,24 @@
 // `iovh topology [--json]`: every SR-IOV PF and its VFs, read from sysfs
 // (src/host/topology.ts); a tree for people, JSON for scripts. Reads only.
 import type { Command } from 'commander';
-import { addGlobalOptions, globalOptions } from '../global.js';
+import { globalOptions } from '../global.js';
 import { openJournal, stdio, withBackend } from '../../host/command.js';
 import { topologyJson, topologyTree } from '../../host/render.js';
 import { discover } from '../../host/topology.js';
 
 export function registerTopology(program: Command, setStatus: (code: number) => void): Command {
-  return addGlobalOptions(
-    program
-      .command('topology')
-      .description('list SR-IOV PFs and their VFs: drivers, overrides, IOMMU groups, BARs, VRAM quotas')
-      .option('--json', 'print JSON (schema iovh-host-topology/1) instead of a tree')
-      .action(async (_o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() };
-        const code = await withBackend(opts, (backend) => {
-          const t = discover(backend.fs);
-          const extras = { backend: { name: backend.name, reason: backend.reason }, pendingWrites: openJournal(backend, opts).pending().length };
-          stdio.out(opts.json === true ? `${JSON.stringify(topologyJson(t, extras), null, 2)}\n` : topologyTree(t, extras));
-          return 0;
-        });
-        setStatus(code);
-      }),
-  );
+  return program
+    .command('topology')
+    .description('list SR-IOV PFs and their VFs: drivers, overrides, IOMMU groups, BARs, VRAM quotas')
+    .option('--json', 'print JSON (schema iovh-host-topology/1) instead of a tree')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = { ...globalOptions(cmd), ...cmd.opts() };
+      const code = await withBackend(opts, (backend) => {
+        const t = discover(backend.fs);
+        const extras = { backend: { name: backend.name, reason: backend.reason }, pendingWrites: openJournal(backend, opts).pending().length };
+        stdio.out(opts.json === true ? `${JSON.stringify(topologyJson(t, extras), null, 2)}\n` : topologyTree(t, extras));
+        return 0;
+      });
+      setStatus(code);
+    });
 }

@@ -1,0 +1,246 @@
+// The bring-up commands end to end against the mock kernel, in process, with
+// its state kept across commands in a --mock-state file (issue 5 "Done when").
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Lab, attr, diffSnapshots, iovh } from './helpers.js';
+
+const PF = '0000:03:00.0';
+const IGB = join(import.meta.dirname, 'fixtures/qemu-igb.json');
+let lab: Lab;
+beforeEach(() => {
+  lab = new Lab();
+});
+afterEach(() => lab.remove());
+
+/** `iovh run` is the harness's; the script includes it once it is registered (`iovh run --help` exits 0). */
+async function hasRun(): Promise<boolean> {
+  return (await iovh('run', '--help')).code === 0;
+}
+
+describe('bring-up on the mock', () => {
+  it('enable, provision, bind two VFs, (run,) restore: sysfs is byte-for-byte as found', async () => {
+    const before = lab.sysfs();
+    expect((await lab.run('vfs', 'enable', PF, '4')).code).toBe(0);
+    expect((await lab.run('provision', PF, '--vf', '1', '--vram', '2G')).code).toBe(0);
+    expect((await iovh('provision', '03:00.0', '--vf', '2', '--vram', '0x80000000', '--backend', 'mock', '--mock-state', lab.state)).code).toBe(0);
+    expect((await lab.run('bind', '0000:03:00.1', 'vfio-pci')).code).toBe(0);
+    expect((await iovh('--mock-state', lab.state, 'bind', '03:00.2', 'vfio-pci', '--backend=mock')).code).toBe(0);
+    const during = lab.sysfs();
+    expect(attr(during, PF, 'sriov_numvfs')).toBe('4\n');
+    expect(attr(during, '0000:03:00.2', 'driver_override')).toBe('vfio-pci\n');
+    expect(attr(during, PF, 'sriov_admin/vf1/profile/vram_quota')).toBe(`${2 * 1024 ** 3}\n`);
+    const topo = JSON.parse((await lab.run('topology', '--json')).out) as { pfs: { vfs: { driver: string | null; vramQuota: number }[] }[]; pendingWrites: number };
+    expect(topo.pfs[0]!.vfs.map((v) => v.driver)).toEqual(['vfio-pci', 'vfio-pci', null, null]);
+    expect(topo.pfs[0]!.vfs[1]!.vramQuota).toBe(2 * 1024 ** 3);
+    expect(topo.pendingWrites).toBe(8);
+    if (await hasRun()) {
+      // The verdicts are the harness's business; here it must accept the global options and not crash.
+      const run = await lab.run('run');
+      expect(run.code, run.err).not.toBe(2);
+      expect(run.err).not.toMatch(/\n {4}at /);
+    }
+    const restored = await lab.run('restore');
+    expect(restored.code, restored.err).toBe(0);
+    expect(restored.out).toMatch(/^restored: 8 journaled writes undone with \d+ writes$/m);
+    expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+    // The journal is gone, and a second restore has nothing to do.
+    expect(readdirSync(lab.stateDir)).toEqual([]);
+    expect((await lab.run('restore')).out).toBe(`nothing to restore on mock state ${lab.state}\n`);
+  });
+
+  it('running a command twice changes nothing the second time', async () => {
+    const cases: string[][] = [
+      ['vfs', 'enable', PF, '2'],
+      ['provision', PF, '--vf', '1', '--vram', '1G'],
+      ['bind', '0000:03:00.1', 'vfio-pci'],
+      ['unbind', '0000:03:00.1'],
+      ['vfs', 'disable', PF],
+    ];
+    for (const argv of cases) {
+      const first = await lab.run(...argv);
+      expect(first.code, `${argv.join(' ')}: ${first.err}`).toBe(0);
+      expect(first.out).toMatch(/^done: \d+ writes?/m);
+      const snap = lab.sysfs();
+      const second = await lab.run(...argv);
+      expect(second.code).toBe(0);
+      expect(second.out, argv.join(' ')).toMatch(/^nothing to do: .* already holds$/m);
+      expect(diffSnapshots(snap, lab.sysfs())).toEqual([]);
+    }
+  });
+
+  it('restores VF drivers, overrides and quotas that a disable took away', async () => {
+    await lab.run('vfs', 'enable', PF, '3');
+    await lab.run('provision', PF, '--vf', '2', '--vram', '1G');
+    await lab.run('bind', '0000:03:00.2', 'vfio-pci');
+    // Start from here: the journal so far is settled by a restore point.
+    const journal = readdirSync(lab.stateDir)[0]!;
+    expect(journal).toMatch(/^journal-mock-[0-9a-f]{16}\.jsonl$/);
+    const withVfs = lab.sysfs();
+    const disable = await lab.run('vfs', 'disable', PF);
+    expect(disable.code, disable.err).toBe(0);
+    expect(disable.out).toContain('echo 0000:03:00.2 > /sys/bus/pci/drivers/vfio-pci/unbind');
+    expect(disable.out).toContain('echo > /sys/bus/pci/devices/0000:03:00.2/driver_override');
+    expect(attr(lab.sysfs(), PF, 'sriov_numvfs')).toBe('0\n');
+    // Undo only the disable: restore undoes newest first; compare after the disable's records are undone.
+    const restore = await lab.run('restore', '--dry-run');
+    expect(restore.out).toContain(`echo 3 > /sys/bus/pci/devices/${PF}/sriov_numvfs`);
+    expect(restore.out).toContain('echo vfio-pci > /sys/bus/pci/devices/0000:03:00.2/driver_override');
+    expect(restore.out).toContain('echo 0000:03:00.2 > /sys/bus/pci/drivers/vfio-pci/bind');
+    expect(restore.out).toContain(`echo 1073741824 > /sys/bus/pci/devices/${PF}/sriov_admin/vf2/profile/vram_quota`);
+    expect(attr(withVfs, '0000:03:00.2', 'driver_override')).toBe('vfio-pci\n');
+    const done = await lab.run('restore');
+    expect(done.code, done.err).toBe(0);
+    expect(done.out).toContain('echo 0000:03:00.2 > /sys/bus/pci/drivers/vfio-pci/bind');
+  });
+
+  it('sets up a declared state from a plan file, and the same file again is a no-op', async () => {
+    const before = lab.sysfs();
+    const plan = lab.file(
+      'lab.json',
+      JSON.stringify({
+        schema: 'iovh-setup/1',
+        pfs: [{ pf: '03:00.0', numvfs: 4, vfs: [{ vf: 1, vram: '2G', driver: 'vfio-pci' }, { vf: 2, vram: 2147483648, driver: 'vfio-pci' }, { vf: 4, driver: null }] }],
+      }),
+    );
+    const dry = await lab.run('setup', plan, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/^plan: set up 0000:03:00.0 \(8 writes\)$/m);
+    expect(dry.out).toMatch(/dry run: nothing was written\n$/);
+    expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+    const real = await lab.run('setup', plan);
+    expect(real.code, real.err).toBe(0);
+    expect((await lab.run('setup', plan)).out).toMatch(/^nothing to do/m);
+    expect((await lab.run('restore')).code).toBe(0);
+    expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+  });
+
+  it('answers with a plan in JSON, and with the journal it was written to', async () => {
+    const dry = JSON.parse((await lab.run('vfs', 'enable', PF, '2', '--dry-run', '--json')).out) as { writes: { path: string; data: string }[]; dryRun: boolean };
+    expect(dry.dryRun).toBe(true);
+    expect(dry.writes).toEqual([
+      { path: `/sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe`, data: '0\n', why: expect.any(String) },
+      { path: `/sys/bus/pci/devices/${PF}/sriov_numvfs`, data: '2\n', why: expect.any(String) },
+    ]);
+    const real = JSON.parse((await lab.run('vfs', 'enable', PF, '2', '--json')).out) as { applied: number; journal: string };
+    expect(real.applied).toBe(2);
+    expect(existsSync(real.journal)).toBe(true);
+  });
+});
+
+describe('bad input: one line, exit 2, nothing written', () => {
+  const bad: [string[], RegExp][] = [
+    [['vfs', 'enable', '0000:09:00.0', '2'], /^iovh: no PCI device 0000:09:00.0 on this machine/],
+    [['vfs', 'enable', 'not-a-bdf', '2'], /^iovh: 'not-a-bdf' is not a PCI address for the PF/],
+    [['vfs', 'enable', PF, '25'], /^iovh: vfs enable: 25 VFs exceeds sriov_totalvfs of 0000:03:00.0 \(24\)/],
+    [['vfs', 'enable', PF, '-1'], /^iovh: /],
+    [['vfs', 'enable', PF, 'many'], /^iovh: vfs enable: 'many' is not a VF count/],
+    [['provision', PF, '--vf', '1', '--vram', '4X'], /^iovh: --vram: '4X' is not a size/],
+    [['provision', PF, '--vf', '1', '--vram', '1.001G'], /^iovh: --vram: .* is not a size|not a multiple of 2 MiB/],
+    [['provision', PF, '--vf', '25', '--vram', '1G'], /^iovh: --vf: VF 25 does not exist on 0000:03:00.0/],
+    [['provision', PF, '--vram', '1G'], /required option '--vf <K>'/],
+    [['bind', PF, 'vfio-pci'], /^iovh: 0000:03:00.0 is a PF; this command takes a VF/],
+    [['bind', '0000:03:00.1', 'vfio pci'], /^iovh: 'vfio pci' is not a driver name/],
+    [['unbind', '0000:03:00.7'], /^iovh: no PCI device 0000:03:00.7/],
+    [['setup', '/nonexistent/plan.json'], /^iovh: \/nonexistent\/plan.json: cannot read it \(ENOENT\)/],
+    [['vfs', 'enable', PF, '2', '--backend', 'bogus'], /argument 'bogus' is invalid/],
+  ];
+  for (const [argv, message] of bad) {
+    it(`iovh ${argv.join(' ')}`, async () => {
+      await lab.run('vfs', 'enable', PF, '1');
+      const before = lab.sysfs();
+      const r = await lab.run(...argv);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(/\n {4}at /);
+      if (!/required option|invalid/.test(message.source)) expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+    });
+  }
+
+  it('a plan file that does not validate names the file and the field', async () => {
+    const cases: [object | string, RegExp][] = [
+      ['{ not json', /p.json: not valid JSON/],
+      [{ schema: 'iovh-setup/2', pfs: [] }, /p.json: schema: expected "iovh-setup\/1", got "iovh-setup\/2"/],
+      [{ schema: 'iovh-setup/1', pfs: [] }, /p.json: pfs: expected a non-empty array of PFs/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2.5 }] }, /p.json: pfs\[0\].numvfs: expected a whole number >= 0, got 2.5/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, vram: '2X' }] }] }, /p.json: pfs\[0\].vfs\[0\].vram: "2X" is not a size/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, drvier: 'vfio-pci' }] }] }, /p.json: pfs\[0\].vfs\[0\].drvier: unknown field \(expected vf, vram, driver\)/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: 'zz', vfs: [] }] }, /p.json: pfs\[0\].pf: 'zz' is not a PCI address/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 3, driver: 'vfio-pci' }] }] }, /p.json: pfs\[0\].vfs\[0\].vf: VF 3 does not exist with 2 VFs/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 99 }] }, /p.json: pfs\[0\].numvfs: 99 VFs exceeds sriov_totalvfs/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: '0000:03:00.1', vfs: [] }] }, /p.json: pfs\[0\].pf: 0000:03:00.1 is VF 1 of 0000:03:00.0; this command takes a PF/],
+      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1 }, { vf: 1 }] }] }, /p.json: pfs\[0\].vfs\[1\].vf: VF 1 is listed twice/],
+    ];
+    await lab.run('vfs', 'enable', PF, '1');
+    for (const [doc, message] of cases) {
+      const before = lab.sysfs();
+      const file = lab.file('p.json', typeof doc === 'string' ? doc : JSON.stringify(doc));
+      const r = await lab.run('setup', file);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err.replace(file, 'p.json')).toMatch(message);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+    }
+  });
+
+  it('a driver that is not loaded is an operational error, before any write', async () => {
+    await lab.run('vfs', 'enable', PF, '1');
+    const before = lab.sysfs();
+    const r = await lab.run('bind', '0000:03:00.1', 'nosuchdriver');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('iovh: driver nosuchdriver is not loaded (no /sys/bus/pci/drivers/nosuchdriver); load it first: modprobe nosuchdriver\n');
+    expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+  });
+});
+
+describe('an emulated SR-IOV NIC (the QEMU guest: igb, no xe)', () => {
+  it('enables VFs, binds one to vfio-pci, shows it, answers "not available" for provisioning, restores', async () => {
+    const run = (...argv: string[]) => iovh('--backend', 'mock', '--topology', IGB, '--mock-state', lab.state, ...argv);
+    const before = lab.sysfs(IGB);
+    const en = await run('vfs', 'enable', '0000:01:00.0', '2');
+    expect(en.code, en.err).toBe(0);
+    const bind = await run('bind', '0000:01:10.0', 'vfio-pci');
+    expect(bind.code, bind.err).toBe(0);
+    const t = await run('topology');
+    expect(t.out).toContain('0000:01:00.0  8086:10c9  igb  VFs 2/7  autoprobe off  offset 128 stride 2');
+    expect(t.out).toMatch(/├─ VF 1 {2}0000:01:10\.0 {2}vfio-pci \(override vfio-pci\)/);
+    expect(t.out).toMatch(/└─ VF 2 {2}0000:01:10\.2 {2}no driver/);
+    expect(t.out).toContain('VRAM provisioning: not available: 0000:01:00.0 has driver igb; VRAM provisioning is an xe PF feature');
+    const prov = await run('provision', '0000:01:00.0', '--vf', '1', '--vram', '1G');
+    expect(prov.code).toBe(77);
+    expect(prov.err).toBe('iovh: provision: VRAM provisioning on 0000:01:00.0: not available: 0000:01:00.0 has driver igb; VRAM provisioning is an xe PF feature\n');
+    const doc = JSON.parse((await run('doctor', '--json')).out) as { checks: { id: string; status: string }[] };
+    expect(doc.checks.find((c) => c.id === 'provisioning.0000:01:00.0')?.status).toBe('warn');
+    const r = await run('restore');
+    expect(r.code, r.err).toBe(0);
+    expect(diffSnapshots(before, lab.sysfs(IGB))).toEqual([]);
+  });
+});
+
+describe('capture', () => {
+  it('records the mock machine as a topology file the mock loads back into the same topology', async () => {
+    await lab.run('vfs', 'enable', PF, '2');
+    await lab.run('bind', '0000:03:00.2', 'vfio-pci');
+    await lab.run('provision', PF, '--vf', '1', '--vram', '1G');
+    const out = join(lab.dir, 'captured.json');
+    const c = await lab.run('capture', '--out', out);
+    expect(c.code, c.err).toBe(0);
+    expect(c.err).toContain(`1 PF written to ${out}`);
+    // The mock's config space has no VF Resizable BAR capability, so the resize xe made is reported, not invented.
+    expect(c.err).toMatch(/VF BAR 2 was resized \(0000:03:00.1 has 0x200000000\) but its supported sizes are unknown \(no VF Resizable BAR capability found in config space\)/);
+    type Pf = { vfs: { bars: { index: number }[] }[] };
+    const withoutVfBar2 = (pfs: Pf[]) => pfs.map((p) => ({ ...p, vfs: p.vfs.map((v) => ({ ...v, bars: v.bars.filter((b) => b.index !== 2) })) }));
+    const original = JSON.parse((await lab.run('topology', '--json')).out) as { pfs: Pf[] };
+    const replayed = JSON.parse((await iovh('--backend', 'mock', '--topology', out, 'topology', '--json')).out) as { pfs: Pf[] };
+    expect(withoutVfBar2(replayed.pfs)).toEqual(withoutVfBar2(original.pfs));
+    expect(JSON.stringify(replayed.pfs)).toContain('"driver":"vfio-pci","override":"vfio-pci"');
+  });
+
+  it('says so when there is nothing to capture', async () => {
+    const empty = lab.file('none.json', JSON.stringify({ schema: 'iovh-topology/1', devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }] }));
+    const r = await iovh('--backend', 'mock', '--topology', empty, 'capture');
+    expect(r.code).toBe(77);
+    expect(r.err).toBe('iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n');
+  });
+});

@@ -1,0 +1,100 @@
+// The plan printed by --dry-run is exactly the sequence of writes the real run
+// makes: the writes are recorded at the FileOps seam of the backend the
+// command opens (openBackend is wrapped), not taken from iovh's own output.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Backend } from '../../src/backend/types.js';
+import { Lab } from './helpers.js';
+
+const recorded: { path: string; data: string }[] = [];
+
+vi.mock('../../src/backend/select.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/backend/select.js')>();
+  return {
+    ...real,
+    openBackend: async (...args: Parameters<typeof real.openBackend>): Promise<Backend> => {
+      const b = await real.openBackend(...args);
+      const fs = b.fs;
+      const recordingFs: typeof fs = Object.create(fs) as typeof fs;
+      recordingFs.writeFile = (path, data, options) => {
+        recorded.push({ path, data });
+        return fs.writeFile(path, data, options);
+      };
+      return { name: b.name, reason: b.reason, dev: b.dev, fs: recordingFs, close: () => b.close() };
+    },
+  };
+});
+
+const PF = '0000:03:00.0';
+let lab: Lab;
+beforeEach(() => {
+  lab = new Lab();
+  recorded.length = 0;
+});
+afterEach(() => lab.remove());
+
+/** The writes a --dry-run plan lists, from its `echo DATA > PATH` lines. */
+function planned(out: string): { path: string; data: string }[] {
+  const writes: { path: string; data: string }[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^ +\d+\. echo(?: (.*?))? > (\S+)    # /.exec(line);
+    if (m) writes.push({ path: m[2]!, data: `${m[1] ?? ''}\n` });
+  }
+  return writes;
+}
+
+async function dryThenReal(...argv: string[]): Promise<{ plan: { path: string; data: string }[]; made: { path: string; data: string }[] }> {
+  const dry = await lab.run(...argv, '--dry-run');
+  expect(dry.code, dry.err).toBe(0);
+  expect(recorded, 'a dry run writes nothing').toEqual([]);
+  const real = await lab.run(...argv);
+  expect(real.code, real.err).toBe(0);
+  const made = recorded.splice(0);
+  return { plan: planned(dry.out), made };
+}
+
+describe('--dry-run prints exactly the writes the real run makes', () => {
+  it('for every command of a bring-up and its restore', async () => {
+    const script: string[][] = [
+      ['vfs', 'enable', PF, '4'],
+      ['bind', '0000:03:00.1', 'vfio-pci'],
+      ['bind', '0000:03:00.2', 'vfio-pci'],
+      ['unbind', '0000:03:00.2'],
+      ['vfs', 'enable', PF, '2'],
+      ['provision', PF, '--vf', '1', '--vram', '2G'],
+      ['provision', PF, '--vf', '2', '--vram', '1536M'],
+      ['bind', '0000:03:00.2', 'vfio-pci'],
+      ['vfs', 'disable', PF],
+      ['restore'],
+    ];
+    let total = 0;
+    for (const argv of script) {
+      const { plan, made } = await dryThenReal(...argv);
+      expect(made, argv.join(' ')).toEqual(plan);
+      expect(made.length, argv.join(' ')).toBeGreaterThan(0);
+      total += made.length;
+    }
+    expect(total).toBeGreaterThan(20);
+  });
+
+  it('for a setup file that creates VFs and binds ones that do not exist yet', async () => {
+    const plan = lab.file(
+      'p.json',
+      JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 3, vfs: [{ vf: 1, vram: '1G', driver: 'vfio-pci' }, { vf: 3, vram: '4G', driver: 'vfio-pci' }] }] }),
+    );
+    const { plan: p, made } = await dryThenReal('setup', plan);
+    expect(made).toEqual(p);
+    expect(made.map((w) => w.path.split('/').pop())).toEqual([
+      'sriov_drivers_autoprobe',
+      'sriov_numvfs',
+      'vram_quota',
+      'vram_quota',
+      'driver_override',
+      'drivers_probe',
+      'driver_override',
+      'drivers_probe',
+    ]);
+    // And back, also as planned.
+    const back = await dryThenReal('restore');
+    expect(back.made).toEqual(back.plan);
+  });
+});

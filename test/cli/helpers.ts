@@ -1,0 +1,115 @@
+// Running iovh in the test process (main(argv), output captured) and, where a
+// real kill is needed, as a child process from a one-file bundle of the CLI.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { createMockBackend } from '../../src/mock/backend.js';
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs `iovh argv` in this process and returns its exit status and output. */
+export async function iovh(...argv: string[]): Promise<CliResult> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  });
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+/** A scratch directory for one test: the journal's state dir and the mock's state file. */
+export class Lab {
+  readonly dir = mkdtempSync(join(tmpdir(), 'iovh-cli-'));
+  readonly state = join(this.dir, 'mock-state.json');
+  readonly stateDir = join(this.dir, 'iovh-state');
+  private readonly savedEnv = process.env.IOVH_STATE_DIR;
+
+  constructor() {
+    process.env.IOVH_STATE_DIR = this.stateDir;
+  }
+
+  /** `iovh --backend mock --mock-state <state> ...argv`, in process. */
+  run(...argv: string[]): Promise<CliResult> {
+    return iovh('--backend', 'mock', '--mock-state', this.state, ...argv);
+  }
+
+  file(name: string, content: string): string {
+    const p = join(this.dir, name);
+    writeFileSync(p, content);
+    return p;
+  }
+
+  /** Every sysfs file of the mock kernel in the state file, as path -> content (MockControl.snapshotSysfs). */
+  sysfs(topology?: string): Map<string, string> {
+    const b = createMockBackend({ statePath: this.state, ...(topology ? { topology } : {}) });
+    try {
+      return b.kernel.snapshotSysfs();
+    } finally {
+      b.close();
+    }
+  }
+
+  remove(): void {
+    if (this.savedEnv === undefined) delete process.env.IOVH_STATE_DIR;
+    else process.env.IOVH_STATE_DIR = this.savedEnv;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A device attribute in a snapshot, which is keyed by the real path under /sys/devices. */
+export function attr(snapshot: Map<string, string>, bdf: string, name: string): string | undefined {
+  for (const [k, v] of snapshot) if (k.endsWith(`/${bdf}/${name}`)) return v;
+  return undefined;
+}
+
+/** Paths whose content differs between two snapshots (added, removed or changed). */
+export function diffSnapshots(a: Map<string, string>, b: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of a) if (b.get(k) !== v) out.push(`${k}: ${JSON.stringify(v)} -> ${JSON.stringify(b.get(k))}`);
+  for (const k of b.keys()) if (!a.has(k)) out.push(`${k}: (absent) -> ${JSON.stringify(b.get(k))}`);
+  return out;
+}
+
+/** A one-file bundle of the CLI (rolldown, which vitest's vite uses) for child processes that must really die. */
+export async function bundleCli(dir: string): Promise<string> {
+  const { build } = await import('rolldown');
+  const file = join(dir, 'bundle', 'main.js');
+  await build({
+    input: join(import.meta.dirname, '../../src/cli/main.ts'),
+    platform: 'node',
+    output: { file, format: 'esm' },
+    logLevel: 'silent',
+  });
+  return file;
+}
+
+export interface ChildResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+/** Runs the bundled CLI as a child process with extra environment. */
+export function spawnCli(bundle: string, argv: string[], env: Record<string, string>): ChildResult {
+  const r = spawnSync(process.execPath, [bundle, ...argv], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+}
