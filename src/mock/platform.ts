@@ -92,6 +92,7 @@ export class MockKernel implements MockPlatform {
   private readonly vram = new Map<string, ChunkedMemory>();
   private readonly xeDrivers = new Map<PciDev, XeDriver>();
   private readonly xeMinors = new Map<string, number>();
+  private readonly classEntries = new Map<string, string[]>();
   /** VF driver_override / IOMMU group to restore when a PF's VFs are next enabled (boot from state). */
   private readonly vfRestore = new Map<PciDev, { driverOverride: string | null; iommuGroup: number | null }[]>();
 
@@ -138,12 +139,29 @@ export class MockKernel implements MockPlatform {
     return d ? (this.xePfs.get(d) ?? null) : null;
   }
 
+  /**
+   * A /dev node; with a PCI parent it also gets its class entry, as a DRM minor
+   * does (drivers/gpu/drm/drm_sysfs.c): <device>/drm/<name>/{dev,device,subsystem}
+   * and /sys/class/drm/<name> linking there.
+   */
   addCharDevice(dev: CharDevice): void {
     this.vfs.addChar(dev.path, dev);
+    const parent = dev.parent ? this.pci.device(dev.parent.bdf) : undefined;
+    if (!parent) return;
+    const cls = dev.path.startsWith('/dev/dri/') ? 'drm' : 'misc';
+    const name = dev.path.split('/').pop()!;
+    const dir = `${parent.sysPath}/${cls}/${name}`;
+    this.vfs.addText(`${dir}/dev`, () => `${dev.major}:${dev.minor}\n`);
+    this.vfs.addLink(`${dir}/device`, relativeLink(dir, parent.sysPath), true);
+    this.vfs.addLink(`${dir}/subsystem`, relativeLink(dir, `/sys/class/${cls}`), true);
+    this.vfs.addLink(`/sys/class/${cls}/${name}`, relativeLink(`/sys/class/${cls}`, dir), true);
+    this.classEntries.set(dev.path, [dir, `/sys/class/${cls}/${name}`]);
   }
 
   removeCharDevice(path: string): void {
     this.vfs.remove(path);
+    for (const p of this.classEntries.get(path) ?? []) this.vfs.remove(p);
+    this.classEntries.delete(path);
   }
 
   addTextFile(path: string, render: () => string, mode?: number): void {
@@ -255,10 +273,6 @@ export class MockKernel implements MockPlatform {
     const drm = createXeDriver(this, dev, { minor });
     drm.bind();
     this.xeDrivers.set(dev, drm);
-    this.vfs.addLink(`/sys/class/drm/card${minor}`, relativeLink('/sys/class/drm', `${dev.sysPath}/drm/card${minor}`), true);
-    this.vfs.addLink(`/sys/class/drm/renderD${128 + minor}`, relativeLink('/sys/class/drm', `${dev.sysPath}/drm/renderD${128 + minor}`), true);
-    this.vfs.addText(`${dev.sysPath}/drm/card${minor}/dev`, () => `226:${minor}\n`);
-    this.vfs.addText(`${dev.sysPath}/drm/renderD${128 + minor}/dev`, () => `226:${128 + minor}\n`);
     this.bus.invalidate();
   }
 
@@ -275,9 +289,6 @@ export class MockKernel implements MockPlatform {
       this.xePfs.delete(dev);
       this.vfs.remove(`/sys/kernel/debug/dri/${minor}`);
       this.vfs.remove(`/sys/kernel/debug/dri/${128 + minor}`);
-      this.vfs.remove(`/sys/class/drm/card${minor}`);
-      this.vfs.remove(`/sys/class/drm/renderD${128 + minor}`);
-      this.vfs.remove(`${dev.sysPath}/drm`);
       this.bus.invalidate();
       done = true;
     });

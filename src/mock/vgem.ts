@@ -168,6 +168,7 @@ export class Vgem {
       });
       const name = path.slice('/dev/dri/'.length);
       vfs.addText(`${sys}/drm/${name}/dev`, () => `${DRM_MAJOR}:${minor}\n`);
+      vfs.addLink(`${sys}/drm/${name}/device`, '../../../vgem');
       vfs.addLink(`/sys/class/drm/${name}`, `../../devices/platform/vgem/drm/${name}`);
     }
     vfs.addText('/sys/kernel/debug/dri/vgem/name', () => 'vgem dev=vgem unique=vgem\n');
