@@ -148,12 +148,12 @@ function probeDmaBuf(backend: Backend, target: Target | null): Capability {
   }
 }
 
-function probeXe(backend: Backend, target: Target | null): { cap: Capability; node: string | null } {
+function probeXe(backend: Backend, target: Target | null, nodes: DrmNode[]): { cap: Capability; node: string | null } {
   if (!target) return { cap: lack('no PF under test', 'bring up an xe PF with VFs'), node: null };
   if (target.pf.driver !== 'xe') {
     return { cap: lack(`PF ${target.pf.bdf} is driven by ${target.pf.driver ?? 'no driver'}, not xe`, 'run on an Intel GPU PF bound to xe (BMG, ATS-M, ...)'), node: null };
   }
-  const node = listDrmNodes(backend).find((n) => n.kind === 'render' && n.bdf === target.pf.bdf);
+  const node = nodes.find((n) => n.kind === 'render' && n.bdf === target.pf.bdf);
   if (!node) return { cap: lack(`no DRM render node for ${target.pf.bdf}`, 'check that xe probed the PF (dmesg) and /dev/dri exists'), node: null };
   try {
     const drm = DrmDevice.open(backend, node.path);
@@ -179,12 +179,29 @@ function probeVgem(backend: Backend): { cap: Capability; node: string | null } {
   return { cap: lack('no vgem render node', 'modprobe vgem (CONFIG_DRM_VGEM)'), node: null };
 }
 
+/**
+ * /dev/dri nodes with the PCI device behind each. The device comes from the
+ * node's `device` link, else from the class link itself, which points into
+ * the device's directory (/sys/class/drm/renderD128 ->
+ * ../../devices/pci0000:00/.../0000:03:00.0/drm/renderD128; drivers/gpu/drm/drm_sysfs.c).
+ */
 function safeDrmNodes(backend: Backend): DrmNode[] {
+  let nodes: DrmNode[];
   try {
-    return listDrmNodes(backend);
+    nodes = listDrmNodes(backend);
   } catch {
     return [];
   }
+  return nodes.map((n) => {
+    if (n.bdf !== null) return n;
+    try {
+      const link = backend.fs.readlink(`/sys/class/drm/${n.path.slice('/dev/dri/'.length)}`);
+      const m = /([0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7])\/drm\/[^/]+$/.exec(link);
+      return m ? { ...n, bdf: m[1]! } : n;
+    } catch {
+      return n;
+    }
+  });
 }
 
 export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null }): Capabilities {
@@ -229,7 +246,8 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     ? have(KMEMLEAK)
     : lack(`no ${KMEMLEAK}`, 'boot a kernel with CONFIG_DEBUG_KMEMLEAK=y and kmemleak=on, with debugfs mounted');
   const bufinfo: Capability = fs.exists(BUFINFO) ? have(BUFINFO) : lack(`no ${BUFINFO}`, 'mount debugfs (mount -t debugfs none /sys/kernel/debug), CONFIG_DEBUG_FS=y');
-  const xe = probeXe(backend, target);
+  const drmNodes = safeDrmNodes(backend);
+  const xe = probeXe(backend, target, drmNodes);
   const vgem = probeVgem(backend);
   const udmabuf: Capability = fs.exists('/dev/udmabuf') ? have('/dev/udmabuf') : lack('no /dev/udmabuf', 'modprobe udmabuf (CONFIG_UDMABUF)');
   return {
@@ -258,7 +276,7 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     tracefsRoot: tracefs.root,
     xeNode: xe.node,
     vgemNode: vgem.node,
-    drmNodes: safeDrmNodes(backend),
+    drmNodes,
     iommuMode: iommu.mode,
   };
 }

@@ -10,7 +10,7 @@ import type { Target } from './target.js';
 import type { Timing } from './timing.js';
 import type { KmsgMonitor, KmsgRecord } from './monitors.js';
 
-/** How bad each path is, for scenarios with several imports: the worst one is the scenario's path. */
+/** How bad each path is, for scenarios with several imports: the worst one is the scenario's path (the expected one counts as best). */
 const PATH_RANK: Record<PathClass, number> = { iov: 0, p2p: 1, refused: 2, unknown: 3, untranslated: 4 };
 
 export interface Cleanup {
@@ -34,6 +34,8 @@ export class Context implements ScenarioContext {
     readonly timing: Timing,
     private readonly kmsg: KmsgMonitor,
     private readonly kmsgStart: number,
+    /** The scenario's expected path: any other path outranks it when several imports are recorded. */
+    private readonly expectedPath: PathClass | null = null,
   ) {}
 
   get signal(): AbortSignal {
@@ -93,7 +95,8 @@ export class Context implements ScenarioContext {
   }
 
   setPath(path: PathClass): void {
-    if (this.path === null || PATH_RANK[path] > PATH_RANK[this.path]) this.path = path;
+    const rank = (p: PathClass): number => (p === this.expectedPath ? -1 : PATH_RANK[p]);
+    if (this.path === null || rank(path) > rank(this.path)) this.path = path;
   }
 
   kmsgSinceStart(): KmsgRecord[] {

@@ -11,14 +11,15 @@
 // land at another offset, in another VF, or from a previous run never verify
 // (src/kernel/pattern.ts); each check uses a fresh random seed, and the CPU
 // clears the pages first, so a write that went nowhere reads as zeros.
-// Verification runs in C on a mapping (Mapping.verify: native/mem.c) when the
-// BAR can be mmapped through VFIO, else on a VFIO region read with the
-// TypeScript twin of the pattern.
+// Verification runs in C (native/mem.c) on the native backend: on a mapping
+// (Mapping.verify) when the BAR can be mmapped through VFIO, else on the bytes
+// of a VFIO region read (src/native/pattern.ts; its TypeScript twin where the
+// addon is not loaded).
 
 import { randomBytes } from 'node:crypto';
 import type { Mapping, PatternMismatch } from '../backend/types.js';
 import { buildCopyBatch, buildStoreBatch } from '../kernel/batch.js';
-import { patternFillTs, patternVerifyTs } from '../kernel/pattern.js';
+import { patternFill, patternVerify } from '../native/pattern.js';
 import { VFIO } from '../kernel/uapi.js';
 import type { DmaRange, VfioDevice } from '../kernel/vfio.js';
 import { hex, type Json } from '../report/model.js';
@@ -51,11 +52,17 @@ export function rangePages(ranges: readonly DmaRange[]): DataPage[] {
 
 /** CPU access to a BAR through VFIO: an mmap of the region when VFIO allows it, else pread/pwrite. */
 export interface BarAccess {
-  method: 'vfio-mmap' | 'vfio-region-rw';
+  method: 'vfio-mmap' | 'vfio-region-rw' | 'bo-mmap';
   fill(offset: bigint, length: number, seed: bigint, base: bigint): void;
   verify(offset: bigint, length: number, seed: bigint, base: bigint): PatternMismatch | null;
   zero(offset: bigint, length: number): void;
   read(offset: bigint, length: number): Uint8Array;
+  /**
+   * Drop the mapping now (also done by the cleanup stack). An mmap holds a
+   * reference on the VFIO device file: until it goes, closing the device fd
+   * is not its last close, and nothing is revoked (kernel-abi §3.5).
+   */
+  release(): void;
 }
 
 export function barAccess(ctx: ScenarioContext, device: VfioDevice, region: number): BarAccess {
@@ -63,24 +70,44 @@ export function barAccess(ctx: ScenarioContext, device: VfioDevice, region: numb
   if ((info.flags & VFIO.REGION_INFO_FLAG_MMAP) !== 0 && info.size <= BigInt(Number.MAX_SAFE_INTEGER)) {
     const map: Mapping = device.mmapRegion(region);
     ctx.defer(`munmap BAR ${region} of ${device.bdf}`, () => map.unmap());
-    return {
-      method: 'vfio-mmap',
-      fill: (o, n, seed, base) => map.fill(Number(o), n, seed, base),
-      verify: (o, n, seed, base) => map.verify(Number(o), n, seed, base),
-      zero: (o, n) => map.write(Number(o), new Uint8Array(n)),
-      read: (o, n) => map.read(Number(o), n),
-    };
+    return mappedAccess(map, 'vfio-mmap');
   }
   return {
     method: 'vfio-region-rw',
     fill: (o, n, seed, base) => {
       const buf = new Uint8Array(n);
-      patternFillTs(buf, seed, base);
+      patternFill(buf, seed, base);
       device.write(region, o, buf);
     },
-    verify: (o, n, seed, base) => patternVerifyTs(device.read(region, o, n), seed, base),
+    verify: (o, n, seed, base) => patternVerify(device.read(region, o, n), seed, base),
     zero: (o, n) => void device.write(region, o, new Uint8Array(n)),
     read: (o, n) => device.read(region, o, n),
+    release: () => undefined,
+  };
+}
+
+/**
+ * Pattern access through a Mapping. Mapping.fill/verify take the pattern
+ * address of byte 0 of the mapping (`base + offset` is the address at
+ * `offset`, src/backend/types.ts); ours take the address of the first byte of
+ * the span, so they pass `base - offset`, or, when that would be negative,
+ * verify a copy of the bytes (src/native/pattern.ts: C where the addon is loaded).
+ */
+export function mappedAccess(map: Mapping, method: BarAccess['method']): BarAccess {
+  return {
+    method,
+    fill: (o, n, seed, base) => {
+      if (base >= o) map.fill(Number(o), n, seed, base - o);
+      else {
+        const buf = new Uint8Array(n);
+        patternFill(buf, seed, base);
+        map.write(Number(o), buf);
+      }
+    },
+    verify: (o, n, seed, base) => (base >= o ? map.verify(Number(o), n, seed, base - o) : patternVerify(map.read(Number(o), n), seed, base)),
+    zero: (o, n) => map.write(Number(o), new Uint8Array(n)),
+    read: (o, n) => map.read(Number(o), n),
+    release: () => map.unmap(),
   };
 }
 
@@ -120,7 +147,8 @@ export async function cpuWriteGpuRead(ctx: ScenarioContext, gpu: Gpu, bar: BarAc
   const dst = gpu.sysmem(BigInt(pages.length) * PAGE);
   const batch = buildCopyBatch(pages.map((p, i) => ({ src: bound.va! + p.boOffset, dst: dst.va + BigInt(i) * PAGE, length: Number(PAGE) })));
   await gpu.exec(batch, execWaitMs(ctx));
-  const results = pages.map((p, i) => ({ ...p, mismatch: dst.map.verify(i * Number(PAGE), Number(PAGE), seed, p.barOffset) }));
+  const sys = mappedAccess(dst.map, 'bo-mmap');
+  const results = pages.map((p, i) => ({ ...p, mismatch: sys.verify(BigInt(i) * PAGE, Number(PAGE), seed, p.barOffset) }));
   return record(ctx, { direction: 'cpu-write-gpu-read', seed, method: `CPU write via ${bar.method}, MI_COPY_MEM_MEM to system memory`, pages: results, ok: results.every((r) => !r.mismatch) });
 }
 

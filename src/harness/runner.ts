@@ -329,7 +329,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       }
     }
     const window = mon.begin(scenario.kmemleak === true);
-    const ctx = new Context(backend, current, current.target, o.timing, mon.kmsg, window.kmsgStart);
+    const ctx = new Context(backend, current, current.target, o.timing, mon.kmsg, window.kmsgStart, scenario.expectedPath);
     if (sibling) ctx.record('declaredTopology', sibling.description);
     const timeoutMs = o.timeoutMs;
     let settled = true;

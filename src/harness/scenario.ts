@@ -99,7 +99,7 @@ export interface ScenarioContext {
   /** Skip: `capability` missing, `why` in one line, `enable` says how to get it. Never returns. */
   skip(capability: string, why: string, enable: string): never;
 
-  /** The path the kernel took (the last call wins; scenarios with several imports record the worst). */
+  /** The path the kernel took; with several imports the scenario's path is the worst (the expected path is the best). */
   setPath(path: PathClass): void;
 
   /** Kernel log records printed since the scenario started (empty when /dev/kmsg is unreadable). */

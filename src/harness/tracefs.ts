@@ -59,6 +59,8 @@ export function isErrValue(v: bigint): boolean {
   return u >= 0xfffffffffffff001n;
 }
 
+let sessions = 0;
+
 export interface ArmedProbe {
   point: ProbePoint;
   event: string;
@@ -76,9 +78,14 @@ export class TraceSession {
     readonly instance: string,
   ) {}
 
-  /** A session over tracefs at `root`; nothing is written until arm(). */
+  /**
+   * A session over tracefs at `root`; nothing is written until arm(). Names
+   * are unique per process and session (`iovh_<pid>_<n>`), so two sessions
+   * never collide on an event name (EEXIST) and leftovers name their owner.
+   */
   static create(fs: FileOps, root: string, tag = String(process.pid)): TraceSession {
-    const name = `iovh_${tag.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    sessions += 1;
+    const name = `iovh_${tag.replace(/[^A-Za-z0-9_]/g, '_')}_${sessions}`;
     return new TraceSession(fs, root, name, name);
   }
 

@@ -13,7 +13,7 @@ export interface HumanStyle {
   color: boolean;
   /** Rewrite the progress line in place (a TTY). */
   tty: boolean;
-  /** Terminal width for the reason column; 100 when unknown. */
+  /** Terminal width for the reason column; 180 when not a terminal. */
   columns: number;
 }
 
@@ -21,7 +21,8 @@ export interface HumanStyle {
 export function styleFor(stream: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): HumanStyle {
   const tty = stream.isTTY === true;
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
-  return { color: tty && !noColor && env.TERM !== 'dumb', tty, columns: stream.columns && stream.columns > 40 ? stream.columns : 100 };
+  // Not a terminal (a CI log, a file): wide lines are cheap there and cut reasons are not.
+  return { color: tty && !noColor && env.TERM !== 'dumb', tty, columns: stream.columns && stream.columns > 40 ? stream.columns : 180 };
 }
 
 function colors(style: HumanStyle): Colors {
@@ -97,7 +98,7 @@ export function renderTable(run: RunResult, style: HumanStyle): string {
   const withBaseline = run.baseline !== null;
   const head = ['scenario', 'status', 'path', ...(withBaseline ? ['baseline'] : []), 'reason'];
   const fixed = 30 + 9 + 14 + (withBaseline ? 12 : 0) + head.length * 3;
-  const reasonWidth = Math.max(30, Math.min(90, style.columns - fixed));
+  const reasonWidth = Math.max(30, Math.min(style.tty ? 90 : 120, style.columns - fixed));
   const table = new Table({
     head: head.map((h) => c.bold(h)),
     style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
@@ -135,7 +136,7 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
   if (known.length > 0) {
     lines.push('known defects of this kernel (expected by the baseline):');
     for (const r of known) {
-      const quirks = r.quirks.map((q) => (q.number !== null ? `quirk ${q.number} (${q.id})` : q.id)).join(', ');
+      const quirks = r.quirks.map((q) => `${q.number !== null ? `quirk ${q.number}` : q.id}: ${q.title}`).join('; ');
       lines.push(`  ${r.id}: ${r.status}${quirks ? ` — ${quirks}` : ''}`);
     }
   }

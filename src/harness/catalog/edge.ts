@@ -6,7 +6,7 @@
 // scenario names the quirk when it sees it, with the evidence.
 
 import { buildCopyBatch } from '../../kernel/batch.js';
-import type { DmaRange } from '../../kernel/vfio.js';
+import type { DmaRange, VfioDevice } from '../../kernel/vfio.js';
 import { hex } from '../../report/model.js';
 import type { Capabilities } from '../caps.js';
 import { barAccess, cpuWriteGpuRead, describeMismatch, gpuWriteCpuRead, rangePages, type BarAccess, type DataPage } from '../data.js';
@@ -27,10 +27,17 @@ interface Opened {
   ranges: DmaRange[];
 }
 
-function openAndImport(ctx: ScenarioContext, vf: VfInfo, ranges: DmaRange[], label: string, gpu?: Gpu, trace?: TraceSession | null): Opened {
-  const g = gpu ?? Gpu.open(ctx);
-  const t = trace === undefined ? startTrace(ctx) : trace;
-  const device = openVf(ctx, vf.bdf);
+interface Shared {
+  gpu?: Gpu;
+  trace?: TraceSession | null;
+  /** A VFIO group has one opener: a scenario importing twice from one VF reuses its device. */
+  device?: VfioDevice;
+}
+
+function openAndImport(ctx: ScenarioContext, vf: VfInfo, ranges: DmaRange[], label: string, shared: Shared = {}): Opened {
+  const g = shared.gpu ?? Gpu.open(ctx);
+  const t = shared.trace === undefined ? startTrace(ctx) : shared.trace;
+  const device = shared.device ?? openVf(ctx, vf.bdf);
   const buf = exportDmaBuf(ctx, device, { region: 2, ranges });
   ctx.append('exports', { label, vf: vf.bdf, ranges: rangesJson(ranges) });
   const imp = importAndBind(ctx, g, t, buf, totalLength(ranges), label);
@@ -78,9 +85,10 @@ export const edgeLastPage: Scenario = {
     const trace = startTrace(ctx);
     ctx.record('vf', vf.bdf);
     ctx.record('barSize', hex(size));
-    const control = openAndImport(ctx, vf, [{ offset: size - 2n * PAGE, length: PAGE }], 'page before the last', gpu, trace);
+    const device = openVf(ctx, vf.bdf);
+    const control = openAndImport(ctx, vf, [{ offset: size - 2n * PAGE, length: PAGE }], 'page before the last', { gpu, trace, device });
     const controlOk = expectIov(ctx, control.imp, vf);
-    const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', gpu, trace);
+    const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', { gpu, trace, device });
     ctx.setPath(last.imp.verdict.path);
     if (last.imp.verdict.path === 'untranslated') {
       untranslated(

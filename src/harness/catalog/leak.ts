@@ -2,7 +2,7 @@
 // our own process (fds, dma-buf objects).
 
 import type { Json } from '../../report/model.js';
-import { openVfioDevice } from '../../kernel/vfio.js';
+import { openVfioDevice, VfioSetupError, type VfioDevice } from '../../kernel/vfio.js';
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireImport } from '../imports.js';
 import { describeBuffer, KmemleakMonitor, openKernelFds, readBufinfo } from '../monitors.js';
@@ -88,7 +88,13 @@ export const leakFdsAndBuffers: Scenario = {
     const rounds: Json[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       ctx.abortIfStopped();
-      const device = openVfioDevice(ctx.backend, target.vf.bdf);
+      let device: VfioDevice;
+      try {
+        device = openVfioDevice(ctx.backend, target.vf.bdf);
+      } catch (e) {
+        if (e instanceof VfioSetupError) ctx.skip('target', `round ${i + 1}: cannot open ${target.vf.bdf} through VFIO: ${e.message}`, 'free the VF and bind it to vfio-pci');
+        throw e;
+      }
       ctx.defer(`close VFIO device (round ${i + 1})`, () => device.close());
       const buf = device.exportDmaBuf({ region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
       ctx.defer(`close dma-buf (round ${i + 1})`, () => buf.close());

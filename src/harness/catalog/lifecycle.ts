@@ -15,9 +15,10 @@
 
 import { buildStoreBatch } from '../../kernel/batch.js';
 import { parseDmaBufFdinfo } from '../../kernel/fdinfo.js';
+import { VFIO } from '../../kernel/uapi.js';
 import type { VfioDevice } from '../../kernel/vfio.js';
 import { hex } from '../../report/model.js';
-import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, rangePages } from '../data.js';
+import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, rangePages, type BarAccess } from '../data.js';
 import { Gpu, type Bound } from '../gpu.js';
 import { importAndBind, requireImport, type Imported } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -31,6 +32,7 @@ const RANGES = [{ offset: 0n, length: 4n * PAGE }];
 interface Live {
   gpu: Gpu;
   device: VfioDevice;
+  bar: BarAccess;
   imp: Imported;
   vf: VfInfo;
 }
@@ -50,9 +52,10 @@ async function importWithData(ctx: ScenarioContext): Promise<Live | null> {
     ctx.fail(`the import was refused before any revoke (${imp.verdict.why})`);
     return null;
   }
-  const check = await gpuWriteCpuRead(ctx, gpu, barAccess(ctx, device, 2), imp.bound, rangePages(RANGES));
+  const bar = barAccess(ctx, device, 2);
+  const check = await gpuWriteCpuRead(ctx, gpu, bar, imp.bound, rangePages(RANGES));
   if (!ctx.check(check.ok, `before the revoke: ${describeMismatch(check)}`)) return null;
-  return { gpu, device, imp, vf };
+  return { gpu, device, bar, imp, vf };
 }
 
 export interface ResetOutcome {
@@ -125,7 +128,7 @@ export const lifecycleRevokeOnReset: Scenario = {
     const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
     ctx.record('rebind', again.code ?? 'ok');
     if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`)) return;
-    const check = await gpuWriteCpuRead(ctx, live.gpu, barAccess(ctx, live.device, 2), again.value as Bound, rangePages(RANGES));
+    const check = await gpuWriteCpuRead(ctx, live.gpu, live.bar, again.value as Bound, rangePages(RANGES));
     if (ctx.check(check.ok, `after the reset: ${describeMismatch(check)}`)) ctx.note('the reset completed under the import, which re-mapped and carried data again');
   },
 };
@@ -149,6 +152,8 @@ export const lifecycleRevokeOnClose: Scenario = {
     }
     const bound = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
     if (!ctx.check(bound.code === null, `after the reset, binding the import again failed with ${bound.code}`)) return;
+    // The BAR mapping holds the device file: unmap it so that close() is the last close, the one that revokes.
+    live.bar.release();
     live.device.close();
     const buf = live.imp.handle!.dmabuf!;
     const fdinfo = errnoOf(() => parseDmaBufFdinfo(ctx.backend.fs.readText(`/proc/self/fdinfo/${buf.fd}`)));
@@ -185,6 +190,8 @@ async function gpuReachesVf(ctx: ScenarioContext, gpu: Gpu, bound: Bound, vf: Vf
   }
   const reached = bar.verify(RANGES[0]!.offset, Number(PAGE), seed, RANGES[0]!.offset) === null;
   ctx.record('gpuWriteAfterRevoke', { seed: hex(seed), reachedVf: reached });
+  bar.release();
+  device.close();
   return reached;
 }
 
@@ -192,10 +199,12 @@ export const lifecycleAttachAfterRevoke: Scenario = {
   id: 'lifecycle/attach-after-revoke',
   title: 'import after revoke',
   description:
-    "Exports a VF dma-buf, closes the VF's VFIO device (a permanent revoke while nobody imports it, so nothing can block), then " +
-    "imports the revoked buffer into the PF's xe and binds it. vfio's attach refuses a revoked buffer with ENODEV, as does its map " +
-    '(kernel-abi §3.4). RFC v1 returns from attach on a successful IOV match before the revoked check, and its interconnect map ' +
-    'checks nothing (kernel-abi §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF\'s memory through it.',
+    "Exports a VF dma-buf and revokes it while nobody imports it (so nothing can block): first with VFIO_DEVICE_FEATURE " +
+    'LOW_POWER_ENTRY, which keeps it revoked until LOW_POWER_EXIT while the device stays open, then for good by closing the VF\'s ' +
+    "VFIO device. Each time the revoked buffer is imported into the PF's xe and bound: vfio's attach and map refuse a revoked " +
+    'buffer with ENODEV (kernel-abi §3.4). RFC v1 returns from attach on a successful IOV match before the revoked check and its ' +
+    'interconnect map checks nothing (kernel-abi §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF\'s ' +
+    'memory through it.',
   expectedPath: 'refused',
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
@@ -204,21 +213,64 @@ export const lifecycleAttachAfterRevoke: Scenario = {
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
+    const bar = barAccess(ctx, device, 2);
     const buf = exportDmaBuf(ctx, device, { region: 2, ranges: RANGES });
+    const size = totalLength(RANGES);
+    const page = RANGES[0]!.offset;
+    // A revoke that keeps the device open (kernel-abi §3.5: runtime low power, until LOW_POWER_EXIT).
+    bar.zero(page, Number(PAGE));
+    const entry = errnoOf(() => device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY));
+    ctx.record('lowPowerEntry', entry.code ?? 'ok');
+    if (entry.code === null) {
+      let low = true;
+      const exit = (): void => {
+        if (!low) return;
+        low = false;
+        device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_EXIT);
+      };
+      ctx.defer(`LOW_POWER_EXIT on ${vf.bdf}`, exit);
+      const imp = importAndBind(ctx, gpu, trace, buf, size, `dma-buf of ${vf.bdf} revoked by LOW_POWER_ENTRY`);
+      ctx.setPath(imp.verdict.path);
+      if (imp.refused) {
+        ctx.check(imp.refused.code === 'ENODEV', `${imp.refused.step} of a buffer revoked by LOW_POWER_ENTRY failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`);
+        exit();
+      } else {
+        const seed = freshSeed();
+        let wrote = true;
+        try {
+          await gpu.exec(buildStoreBatch([{ va: imp.bound!.va!, length: Number(PAGE), seed, base: page }]), Math.max(2000, ctx.timing.stallMs * 2));
+        } catch (e) {
+          wrote = false;
+          ctx.record('execWhileRevoked', (e as { code?: string }).code ?? String(e));
+        }
+        exit();
+        const reached = wrote && bar.verify(page, Number(PAGE), seed, page) === null;
+        ctx.record('gpuWriteWhileRevoked', { seed: hex(seed), reachedVf: reached });
+        imp.bound?.release();
+        ctx.quirk(
+          'revoked-attach-bypass',
+          `a dma-buf revoked by VFIO_DEVICE_FEATURE LOW_POWER_ENTRY was attached and mapped (${imp.verdict.why})` +
+            `${reached ? ", and a GPU write through it landed in the VF's LMEM" : ''}`,
+        );
+      }
+    } else {
+      ctx.note(`LOW_POWER_ENTRY not available (${entry.code}): only the close revoke was checked`);
+    }
+    // For good: the last close of the device (the BAR mapping holds the file, so it goes first).
+    bar.release();
     device.close();
-    const imp = importAndBind(ctx, gpu, trace, buf, totalLength(RANGES), `revoked dma-buf of ${vf.bdf}`);
+    const imp = importAndBind(ctx, gpu, trace, buf, size, `dma-buf of ${vf.bdf} after its VFIO device was closed`);
     ctx.setPath(imp.verdict.path);
     if (imp.refused) {
-      if (ctx.check(imp.refused.code === 'ENODEV', `${imp.refused.step} of a revoked dma-buf failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`)) {
-        ctx.note(`refused at ${imp.refused.step} with ENODEV`);
-      }
-      return;
+      ctx.check(imp.refused.code === 'ENODEV', `${imp.refused.step} of a buffer whose VFIO device was closed failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`);
+    } else {
+      const reached = await gpuReachesVf(ctx, gpu, imp.bound!, vf);
+      ctx.quirk(
+        'revoked-attach-bypass',
+        `a dma-buf revoked by closing its VFIO device was attached and mapped (${imp.verdict.why})${reached ? ", and a GPU write through it landed in the VF's LMEM" : ''}`,
+      );
     }
-    const reached = await gpuReachesVf(ctx, gpu, imp.bound!, vf);
-    ctx.quirk(
-      'revoked-attach-bypass',
-      `a dma-buf revoked by closing its VFIO device was attached and mapped (${imp.verdict.why})${reached ? ', and a GPU write through it landed in the VF\'s LMEM' : ''}`,
-    );
+    if (ctx.failures.length === 0) ctx.note(`revoked buffers refused with ENODEV${entry.code === null ? ' (low power and after close)' : ' (after close)'}`);
   },
 };
 
@@ -256,6 +308,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       if (diffs.length > 0) throw new Error(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
     };
     ctx.defer(`restore the VFs of ${snap.pf}`, restore);
+    live.bar.release();
     live.device.close();
     disableVfs(fs, snap, (line) => writes.push(line));
     ctx.check(!fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`), `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`);
