@@ -1,0 +1,127 @@
+// The runner against the real mock kernel: leftovers are reported, a kernel
+// wait blocked by an importer times out and its cleanups unblock it, an
+// interrupt still runs every cleanup.
+import { describe, expect, it } from 'vitest';
+import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
+import { defaultTopology } from '../../src/mock/topology.js';
+import { declareTopology } from '../../src/harness/mockenv.js';
+import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
+import { scenarioById } from '../../src/harness/catalog/index.js';
+import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
+import { exportDmaBuf, openVf, PAGE, requireCaps } from '../../src/harness/steps.js';
+import { openVfioDevice } from '../../src/kernel/vfio.js';
+import { Gpu } from '../../src/harness/gpu.js';
+import { importAndBind } from '../../src/harness/imports.js';
+import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
+
+function mock(profile: 'rfc-v1' | 'fixed' | 'upstream'): MockBackend {
+  return createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });
+}
+
+function options(backend: MockBackend, scenarios: Scenario[], over: Partial<RunnerOptions> = {}): RunnerOptions {
+  return {
+    backend,
+    backendInfo: { name: 'mock', reason: 'test', profile: backend.kernel.profile.name },
+    scenarios: [scenarioById('caps/kernel')!, ...scenarios],
+    timeoutMs: 60_000,
+    timing: SIMULATED_KERNEL_TIMING,
+    want: { pf: null, vf: null },
+    baseline: null,
+    filters: [],
+    setup: [],
+    toolVersion: 'test',
+    ...over,
+  };
+}
+
+const leaky: Scenario = {
+  id: 'test/leaky',
+  title: 'leaves a dma-buf open',
+  description: 'exports and forgets to close',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    requireCaps(ctx, 'target');
+    const device = openVfioDevice(ctx.backend, ctx.target!.vf.bdf);
+    ctx.defer('close the device', () => device.close());
+    device.exportDmaBuf({ region: 2, ranges: [{ offset: 0n, length: PAGE }] });
+  },
+};
+
+describe('the runner on the mock kernel', () => {
+  it('a scenario that leaves a dma-buf fd open is reported with the fd and the buffer, not hidden', async () => {
+    const b = mock('fixed');
+    try {
+      const run = await runScenarios(options(b, [leaky]));
+      const r = run.scenarios[1]!;
+      expect(r.status).toBe('warn');
+      expect(r.cleanliness.fdsLeft).toHaveLength(1);
+      expect(r.cleanliness.fdsLeft[0]).toMatch(/^fd \d+ -> .*dmabuf/);
+      expect(r.cleanliness.dmabufsLeft).toHaveLength(1);
+      expect(r.cleanliness.dmabufsLeft[0]).toMatch(/vfio_pci_core 4096 bytes/);
+      expect(r.reason).toMatch(/^left 1 fd open .*; left 1 dma-buf behind/);
+      expect(run.summary.exitCode).toBe(1);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('a VFIO reset blocked by an xe import times out; the cleanups unblock it and the run goes on', async () => {
+    const b = mock('upstream');
+    const blocked: Scenario = {
+      id: 'test/blocked-reset',
+      title: 'reset under an import, no stall watch',
+      description: 'kernel-abi §11.6 without the harness precaution',
+      expectedPath: null,
+      async run(ctx: ScenarioContext) {
+        const gpu = Gpu.open(ctx);
+        const device = openVf(ctx, ctx.target!.vf.bdf);
+        const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
+        const imp = importAndBind(ctx, gpu, null, buf, PAGE, 'import');
+        ctx.check(imp.bound !== null, 'bound');
+        await device.reset();
+        ctx.record('resetReturned', true);
+      },
+    };
+    try {
+      const run = await runScenarios(options(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 300 }));
+      const r = run.scenarios[1]!;
+      expect(r.status).toBe('timeout');
+      expect(r.reason).toBe('no result after 300 ms; cleanups ran');
+      expect(r.evidence.resetReturned).toBe(true);
+      expect(run.scenarios[2]!.status).toBe('pass');
+      expect(b.kernel.live()).toMatchObject({ dmabufs: 0 });
+    } finally {
+      b.close();
+    }
+  });
+
+  it('an interrupt mid-scenario runs every cleanup: nothing stays open in the kernel', async () => {
+    const b = mock('fixed');
+    const interrupt = new AbortController();
+    const stopper: Scenario = {
+      id: 'test/interrupted',
+      title: 'opens everything, then the user presses Ctrl-C',
+      description: 'interrupt',
+      expectedPath: null,
+      async run(ctx: ScenarioContext) {
+        const gpu = Gpu.open(ctx);
+        const device = openVf(ctx, ctx.target!.vf.bdf);
+        const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
+        importAndBind(ctx, gpu, null, buf, PAGE, 'import');
+        interrupt.abort('SIGINT');
+        await new Promise<void>(() => undefined);
+      },
+    };
+    try {
+      const before = b.kernel.live();
+      const run = await runScenarios(options(b, [stopper, scenarioById('export/single-range')!], { interrupt: interrupt.signal }));
+      expect(run.interrupted).toEqual({ signal: 'SIGINT' });
+      expect(run.scenarios.map((s) => s.status)).toEqual(['pass', 'skip', 'skip']);
+      expect(run.scenarios[1]!.cleanup.failed).toEqual([]);
+      expect(run.summary.exitCode).toBe(130);
+      expect(b.kernel.live()).toEqual(before);
+    } finally {
+      b.close();
+    }
+  });
+});
