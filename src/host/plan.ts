@@ -12,7 +12,20 @@ export type AttrKind = 'bool' | 'count' | 'override' | 'u64';
 
 export type Step =
   /** Write `value` to an attribute; it must then read back as `value` (in `kind`'s canonical form). */
-  | { op: 'set'; path: string; kind: AttrKind; value: string; before: string | null; why: string }
+  | {
+      op: 'set';
+      path: string;
+      kind: AttrKind;
+      value: string;
+      before: string | null;
+      why: string;
+      /**
+       * A VRAM quota of a VF that was enabled when the plan was made: the
+       * kernel releases it when the VF goes away (kernel-abi §9), so there is
+       * nothing to restore once the VF is gone.
+       */
+      enabledVf?: { pf: string; id: number };
+    }
   /** Release a device from its driver: BDF to /sys/bus/pci/drivers/<driver>/unbind. */
   | { op: 'unbind'; bdf: string; driver: string; why: string }
   /** Probe exactly one device (it binds to its driver_override): BDF to /sys/bus/pci/drivers_probe. */

@@ -110,8 +110,9 @@ function setQuotas(pf: PfState, id: number, bytes: bigint, why: string): Step[] 
   const paths = iface.quotaPaths(id);
   const before = pf.quotas.get(id);
   pf.quotas.set(id, bytes);
+  const enabledVf = pf.vfs.has(id) ? { enabledVf: { pf: pf.bdf, id } } : {};
   // One file per tile (debugfs); planned only for single-tile PFs, see requireProvisioning.
-  return paths.map((path) => ({ op: 'set', path, kind: 'u64', value: bytes.toString(), before: before === undefined || before === null ? null : before.toString(), why }));
+  return paths.map((path) => ({ op: 'set', path, kind: 'u64', value: bytes.toString(), before: before === undefined || before === null ? null : before.toString(), why, ...enabledVf }));
 }
 
 /**

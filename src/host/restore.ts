@@ -119,6 +119,12 @@ export function undoSteps(view: StateView, rec: WriteRecord): Step[] {
   const step = rec.step;
   const why = `undo #${rec.seq}`;
   if (step.op === 'set') {
+    if (step.enabledVf) {
+      // The quota belonged to an enabled VF; with the VF gone the kernel released it, and
+      // writing the old value now would preset a quota for a VF that has none (kernel-abi §9).
+      const numvfs = view.attr(devicePath(step.enabledVf.pf, 'sriov_numvfs'), 'count');
+      if (numvfs !== null && Number(numvfs) < step.enabledVf.id) return [];
+    }
     const now = view.attr(step.path, step.kind);
     if (now === rec.before) return [];
     if (now === null) {

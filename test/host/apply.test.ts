@@ -189,6 +189,23 @@ describe('restore', () => {
     );
   });
 
+  it('does not preset the quota of a VF that someone else removed meanwhile (xe released it with the VF)', async () => {
+    const k = fakeMachine();
+    const j = journalIn();
+    await run(k, j, (ctx) => planVfsEnable(ctx, PF, '2'));
+    await run(k, j, (ctx) => planProvision(ctx, PF, '2', 2n << 30n));
+    // Another tool disables the VFs between bring-up and restore.
+    k.writeFile(dev(PF, 'sriov_numvfs'), '0\n');
+    k.writes.length = 0;
+    restoreAll(k, j);
+    expect(k.writes).toEqual([{ path: dev(PF, 'sriov_drivers_autoprobe'), data: '1\n' }]);
+    expect(k.pfs.get(PF)!.quotas[1]).toBe(0n);
+    // A quota journaled for a VF that was not enabled is restored even with no VFs.
+    await run(k, j, (ctx) => planProvision(ctx, PF, '3', 2n << 30n));
+    restoreAll(k, j);
+    expect(k.pfs.get(PF)!.quotas[2]).toBe(0n);
+  });
+
   it('says which record it could not undo, and leaves it pending', async () => {
     const k = fakeMachine();
     const j = journalIn();
