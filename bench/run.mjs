@@ -5,8 +5,8 @@
 //
 // Environment: IOVH_BENCH_MB (buffer size, default 256), IOVH_BENCH_REPS
 // (timed passes per side, default 8), CC (C compiler, default cc).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,22 @@ const figures = [
       const tv = best(() => load.addon.patternVerify(a, 7n, 0n), reps);
       const tc = best(() => Buffer.compare(a, b), reps);
       return { value: tc / tv, unit: 'ratio', detail: `patternVerify ${(len / tv / 1e9).toFixed(1)} GB/s, Buffer.compare ${(len / tc / 1e9).toFixed(1)} GB/s` };
+    },
+  },
+  {
+    id: 'harness.catalog_mock_seconds',
+    title: 'iovh run: the whole catalog on the mock (rfc-v1), wall time of the command',
+    goal: { op: '<=', value: 10 },
+    run() {
+      if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) return { skip: 'dist/ not built; run npm run build:ts' };
+      mkdirSync(cache, { recursive: true });
+      const report = join(cache, 'catalog-mock.json');
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, [join(root, 'bin', 'iovh.js'), 'run', '--backend', 'mock', '--profile', 'rfc-v1', '--json', report], { encoding: 'utf8' });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r.status !== 0) throw new Error(`iovh run exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+      const j = JSON.parse(readFileSync(report, 'utf8'));
+      return { value: seconds, unit: 's', detail: `${j.scenarios.length} scenarios (${j.summary.exitReason}); ${(j.durationMs / 1000).toFixed(1)} s inside the harness` };
     },
   },
 ];
