@@ -41,7 +41,7 @@ describe('human output', () => {
   it('the summary counts statuses, names known defects with their quirks, and explains the exit', () => {
     const s = renderSummary(mixedRun(), plain);
     expect(s).toMatch(/^10 scenarios: 3 pass, 3 fail, 1 skip, 1 warn, 1 crash, 1 timeout/);
-    expect(s).toContain('edge/last-page: fail — quirk 1: last page of the VF BAR is not recognised');
+    expect(s).toContain('edge/last-page: fail — quirk 1: last page of the VF BAR not recognised');
     expect(s).toContain('edge/unprovisioned-vf: crash — quirk 4: unprovisioned VF');
     expect(s).toMatch(/exit 1: 4 unexpected results: data\/gpu-write-cpu-read, lifecycle\/revoke-on-reset, leak\/fds-and-buffers, stress\/max-ranges/);
   });
