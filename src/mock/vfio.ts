@@ -580,32 +580,11 @@ export class VfioSubsystem {
     // memdup_array_user: kmalloc caps the copy at KMALLOC_MAX_SIZE.
     if (nr * 16 > KMALLOC_MAX_SIZE) fail('ENOMEM', `${nr} ranges exceed the kmalloc limit`);
     if (payload.length < 16 + nr * 16) fail('EFAULT', 'ranges beyond the user buffer');
+    // copy_from_user of the range array (one memcpy, then a typed view; x86 is little-endian)
     const ranges = new BigUint64Array(nr * 2);
-    for (let i = 0; i < nr * 2; i++) ranges[i] = dv.getBigUint64(16 + i * 8, true);
-    // validate_dmabuf_input
-    let length = 0n;
-    for (let i = 0; i < nr; i++) {
-      const off = ranges[2 * i]!;
-      const len = ranges[2 * i + 1]!;
-      if (len === 0n || off % 4096n !== 0n || len % 4096n !== 0n) fail('EINVAL', `range ${i} empty or not page aligned`);
-      length += len;
-      if (length > 0xffffffffffffffffn) fail('EINVAL', 'total length overflows');
-    }
-    if ((length & (1n << 63n)) !== 0n) fail('EINVAL', 'total length too large (DMA_IOVA_USE_SWIOTLB bit)');
-    // pcim_p2pdma_provider: only memory BARs have a P2P provider.
-    if (bar.kind === 'io') fail('EINVAL', 'I/O BAR');
-    // vfio_pci_core_fill_phys_vec: bounds against the whole BAR.
-    const phys = new BigUint64Array(nr * 2);
-    const end = bar.start + bar.size;
-    for (let i = 0; i < nr; i++) {
-      const off = ranges[2 * i]!;
-      const len = ranges[2 * i + 1]!;
-      const start = bar.start + off;
-      if (start > 0xffffffffffffffffn || start + len > 0xffffffffffffffffn) fail('EOVERFLOW', `range ${i} overflows`);
-      if (start + len > end) fail('EINVAL', `range ${i} ends beyond BAR ${regionIndex}`);
-      phys[2 * i] = start;
-      phys[2 * i + 1] = len;
-    }
+    new Uint8Array(ranges.buffer).set(payload.subarray(16, 16 + nr * 16));
+    const checked = checkRanges(ranges, nr, bar.start, bar.size, bar.kind === 'io', regionIndex);
+    const { phys, length } = checked;
     if (vdev.unregistering) fail('ENODEV', 'device is being unregistered');
     const priv = new VfioDmaBuf(vdev, regionIndex, phys, length);
     const { dmabuf, fd } = this.dmabuf.export('vfio_pci_core', length, this.exporterOps(priv), openFlags);
@@ -690,11 +669,7 @@ export class VfioSubsystem {
           }
           priv.outstanding++;
         }
-        const packed = new BigUint64Array(priv.phys.length);
-        for (let i = 0; i < priv.phys.length; i += 2) {
-          packed[i] = priv.phys[i]!;
-          packed[i + 1] = priv.phys[i]! + priv.phys[i + 1]! - 1n;
-        }
+        const packed = inclusiveRanges(priv.phys);
         k.trace('vfio_pci_map_interconnect', 'return', { retval: 0n });
         return rangesFromPacked(packed);
       },
@@ -785,6 +760,100 @@ export class VfioSubsystem {
       () => this.fds.unref(file),
     );
   }
+}
+
+const TWO32 = 2 ** 32;
+
+/**
+ * validate_dmabuf_input, the P2P provider check, then vfio_pci_core_fill_phys_vec
+ * (kernel-abi §3.3 order). Ranges whose every value is below 2^53 take a
+ * Number path (no BigInt per range: a 262,144-range export stays cheap); the
+ * BigInt path is the reference for the rest.
+ */
+export function checkRanges(ranges: BigUint64Array, nr: number, barStart: bigint, barSize: bigint, io: boolean, region: number): { phys: BigUint64Array; length: bigint } {
+  const u32 = new Uint32Array(ranges.buffer, ranges.byteOffset, nr * 4);
+  let small = barStart + barSize < 1n << 52n;
+  for (let i = 1; small && i < u32.length; i += 2) if (u32[i]! >= 0x100000) small = false;
+  const phys = new BigUint64Array(nr * 2);
+  if (small) {
+    let length = 0;
+    for (let i = 0; i < nr; i++) {
+      const offLo = u32[4 * i]!;
+      const lenLo = u32[4 * i + 2]!;
+      const len = lenLo + u32[4 * i + 3]! * TWO32;
+      if (len === 0 || offLo % 4096 !== 0 || lenLo % 4096 !== 0) fail('EINVAL', `range ${i} empty or not page aligned`);
+      length += len;
+    }
+    if (length >= 2 ** 53) return checkRangesBig(ranges, nr, barStart, barSize, io, region);
+    if (io) fail('EINVAL', 'I/O BAR');
+    const base = Number(barStart);
+    const end = base + Number(barSize);
+    const out = new Uint32Array(phys.buffer);
+    for (let i = 0; i < nr; i++) {
+      const off = u32[4 * i]! + u32[4 * i + 1]! * TWO32;
+      const len = u32[4 * i + 2]! + u32[4 * i + 3]! * TWO32;
+      const start = base + off;
+      if (start + len > end) fail('EINVAL', `range ${i} ends beyond BAR ${region}`);
+      const hi = Math.floor(start / TWO32);
+      out[4 * i] = start - hi * TWO32;
+      out[4 * i + 1] = hi;
+      out[4 * i + 2] = u32[4 * i + 2]!;
+      out[4 * i + 3] = u32[4 * i + 3]!;
+    }
+    return { phys, length: BigInt(length) };
+  }
+  return checkRangesBig(ranges, nr, barStart, barSize, io, region);
+}
+
+export function checkRangesBig(ranges: BigUint64Array, nr: number, barStart: bigint, barSize: bigint, io: boolean, region: number): { phys: BigUint64Array; length: bigint } {
+  let length = 0n;
+  for (let i = 0; i < nr; i++) {
+    const off = ranges[2 * i]!;
+    const len = ranges[2 * i + 1]!;
+    if (len === 0n || off % 4096n !== 0n || len % 4096n !== 0n) fail('EINVAL', `range ${i} empty or not page aligned`);
+    length += len;
+    if (length > 0xffffffffffffffffn) fail('EINVAL', 'total length overflows');
+  }
+  // dma_iova_try_alloc would WARN on a size with the DMA_IOVA_USE_SWIOTLB bit.
+  if ((length & (1n << 63n)) !== 0n) fail('EINVAL', 'total length too large (DMA_IOVA_USE_SWIOTLB bit)');
+  // pcim_p2pdma_provider: only memory BARs have a P2P provider.
+  if (io) fail('EINVAL', 'I/O BAR');
+  const phys = new BigUint64Array(nr * 2);
+  const end = barStart + barSize;
+  for (let i = 0; i < nr; i++) {
+    const off = ranges[2 * i]!;
+    const len = ranges[2 * i + 1]!;
+    const start = barStart + off;
+    if (start > 0xffffffffffffffffn || start + len > 0xffffffffffffffffn) fail('EOVERFLOW', `range ${i} overflows`);
+    if (start + len > end) fail('EINVAL', `range ${i} ends beyond BAR ${region}`);
+    phys[2 * i] = start;
+    phys[2 * i + 1] = len;
+  }
+  return { phys, length };
+}
+
+/** [paddr, len, ...] to [start, end (inclusive), ...] (vfio_pci_map_iov_interconnect). */
+export function inclusiveRanges(phys: BigUint64Array): BigUint64Array {
+  const out = new BigUint64Array(phys.length);
+  const p = new Uint32Array(phys.buffer, phys.byteOffset, phys.length * 2);
+  const o = new Uint32Array(out.buffer);
+  for (let i = 0; i < phys.length; i += 2) {
+    const lo = p[2 * i]!;
+    const hi = p[2 * i + 1]!;
+    const lenLo = p[2 * i + 2]!;
+    const lenHi = p[2 * i + 3]!;
+    o[2 * i] = lo;
+    o[2 * i + 1] = hi;
+    if (hi < 0x100000 && lenHi < 0x100000) {
+      const end = lo + hi * TWO32 + lenLo + lenHi * TWO32 - 1;
+      const eh = Math.floor(end / TWO32);
+      o[2 * i + 2] = end - eh * TWO32;
+      o[2 * i + 3] = eh;
+    } else {
+      out[i + 1] = phys[i]! + phys[i + 1]! - 1n;
+    }
+  }
+  return out;
 }
 
 /** vfio_check_feature: 1 = go on, 0 = PROBE answered, throws EINVAL. */
@@ -929,7 +998,7 @@ export function encodeDmaBufRequest(req: VfioDmaBufRequest): { payload: Uint8Arr
   dv.setUint32(4, req.openFlags >>> 0, true);
   dv.setUint32(8, (req.flags ?? 0) >>> 0, true);
   dv.setUint32(12, nr >>> 0, true);
-  for (let i = 0; i < given * 2; i++) dv.setBigUint64(16 + i * 8, req.ranges[i]!, true);
+  new BigUint64Array(payload.buffer, 16, given * 2).set(req.ranges.subarray(0, given * 2));
   return {
     payload,
     argsz: req.argsz ?? 8 + 16 + 16 * given,

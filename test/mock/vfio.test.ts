@@ -252,3 +252,34 @@ describe('revoke', () => {
     expect(b.fs.readText(`/sys/bus/pci/devices/${PF}/sriov_numvfs`)).toBe('0\n');
   });
 });
+
+describe('range checks: the Number fast path agrees with the BigInt reference', () => {
+  it('same errno, phys and length for random requests', async () => {
+    const fc = (await import('fast-check')).default;
+    const { checkRanges, checkRangesBig, inclusiveRanges } = await import('../../src/mock/vfio.js');
+    const outcome = (fn: () => { phys: BigUint64Array; length: bigint }) => {
+      try {
+        const r = fn();
+        return { phys: Array.from(r.phys), length: r.length };
+      } catch (e) {
+        return { errno: (e as { errno: number }).errno };
+      }
+    };
+    const value = fc.oneof(fc.constantFrom(0n, 4096n, 100n, 1n << 20n, 8n << 30n), fc.bigInt({ min: 0n, max: 1n << 36n }).map((v) => v & ~0xfffn));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(value, value), { minLength: 1, maxLength: 20 }), fc.boolean(), (pairs, io) => {
+        const ranges = BigUint64Array.from(pairs.flat());
+        const start = 0x4400000000n;
+        const size = 8n << 30n;
+        const fast = outcome(() => checkRanges(ranges, pairs.length, start, size, io, 2));
+        const big = outcome(() => checkRangesBig(ranges, pairs.length, start, size, io, 2));
+        expect(fast).toEqual(big);
+        if ('phys' in big) {
+          const inc = inclusiveRanges(BigUint64Array.from(big.phys as bigint[]));
+          for (let i = 0; i < pairs.length; i++) expect(inc[2 * i + 1]).toBe(big.phys[2 * i]! + big.phys[2 * i + 1]! - 1n);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
