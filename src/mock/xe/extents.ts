@@ -77,6 +77,18 @@ export class ExtentMap {
     return [this.starts[i]!, this.addrs[i]!, this.lens[i]!];
   }
 
+  startOf(i: number): number {
+    return this.starts[i]!;
+  }
+
+  addressAt(i: number): number {
+    return this.addrs[i]!;
+  }
+
+  lengthOf(i: number): number {
+    return this.lens[i]!;
+  }
+
   /** Index of the extent holding linear offset `offset`, or -1 past the end. */
   find(offset: number): number {
     if (offset < 0 || offset >= this.total) return -1;
@@ -123,4 +135,30 @@ export class ExtentMap {
   write(target: AddressTarget, offset: number, data: Uint8Array): void {
     this.walk(offset, data.byteLength, (a, len, pos) => target.write(BigInt(a), data.subarray(pos, pos + len)));
   }
+}
+
+/**
+ * [a0, b0, a1, b1, ...] pairs as numbers, from the packed BigUint64Array the
+ * platform's exporters provide (InterconnectRanges.packed, SgTable.packed) or
+ * from the object list. One pass, no per-entry objects.
+ */
+export function pairsOf(packed: BigUint64Array | undefined, list: () => readonly (readonly [bigint, bigint])[], what: string): Float64Array {
+  if (packed) {
+    // Read the u64s as little-endian u32 halves (x86_64, like the kernel): no bigint per element.
+    const halves = new Uint32Array(packed.buffer, packed.byteOffset, packed.length * 2);
+    const out = new Float64Array(packed.length);
+    for (let i = 0; i < packed.length; i++) {
+      const hi = halves[2 * i + 1]!;
+      if (hi >= 0x200000) throw new RangeError(`${what} 0x${packed[i]!.toString(16)} is outside the model's address range`);
+      out[i] = hi * 0x1_0000_0000 + halves[2 * i]!;
+    }
+    return out;
+  }
+  const l = list();
+  const out = new Float64Array(2 * l.length);
+  l.forEach(([a, b], i) => {
+    out[2 * i] = toSafe(a, what);
+    out[2 * i + 1] = toSafe(b, what);
+  });
+  return out;
 }

@@ -13,7 +13,7 @@
 import type { Attachment, DmaBufObject, ImporterOps, InterconnectRanges, KernelAlloc, LmemObject, QuirkId, SgTable } from '../contracts.js';
 import type { XeBo } from './bo.js';
 import type { XeDevice } from './device.js';
-import { ExtentMap, ExtentMapBuilder, toSafe } from './extents.js';
+import { ExtentMap, ExtentMapBuilder, pairsOf } from './extents.js';
 import { errnoOf, KernelError } from './kerror.js';
 import { LMEM_BAR, translate } from './translate.js';
 
@@ -118,8 +118,9 @@ export class ImportedBo {
     }
     if (!allowIc) {
       const sgt = core.mapAttachment(att);
+      const pairs = pairsOf(sgt.packed, () => sgt.entries.map((e) => [e.address, e.length] as const), 'sg entry');
       const b = new ExtentMapBuilder();
-      for (const e of sgt.entries) b.add(toSafe(e.address, 'sg address'), toSafe(e.length, 'sg length'));
+      for (let i = 0; i < pairs.length; i += 2) b.add(pairs[i]!, pairs[i + 1]!);
       this.mapped = { kind: 'sg', sgt, map: b.build() };
     }
     this.evicted = false;
@@ -174,7 +175,7 @@ export class ImportedBo {
   private orphanRanges(r: InterconnectRanges): void {
     const k = this.dev.platform.kernel;
     k.alloc('struct dma_buf_ranges', 24).orphan();
-    k.alloc('struct range array', 16 * r.ranges.length).orphan();
+    k.alloc('struct range array', 16 * (r.packed ? r.packed.length / 2 : r.ranges.length)).orphan();
   }
 
   /**

@@ -7,7 +7,7 @@
 // the model does what the series meant (the `fixed` profile).
 
 import type { InterconnectRanges, KernelAlloc, LmemObject, MockPlatform, PciDevice, QuirkId, XePfState } from '../contracts.js';
-import { ExtentMap, ExtentMapBuilder, toSafe } from './extents.js';
+import { ExtentMap, ExtentMapBuilder, pairsOf, toSafe } from './extents.js';
 import { PAGE } from './hw.js';
 
 /** regs/xe_bars.h: LMEM_BAR = 2, the VF BAR that windows its LMEM quota. */
@@ -114,11 +114,13 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
 
   // "if (!IS_SRIOV_PF(xe)) return 0;"
   if (!xePf.pfMode) return refuse('xe does not run as SR-IOV PF');
-  const list = ranges.ranges;
-  if (list.length === 0) return refuse('no ranges');
-  const first = toSafe(list[0]!.start, 'range start');
+  // [start0, end0, start1, end1, ...], end inclusive
+  const list = pairsOf(ranges.packed, () => ranges.ranges.map((r) => [r.start, r.end] as const), 'interconnect range');
+  const count = list.length / 2;
+  if (count === 0) return refuse('no ranges');
+  const first = list[0]!;
   // "if (page_is_ram(PFN_DOWN(range->start))) return 0;"
-  if (platform.bus.classify(list[0]!.start) === 'ram') return refuse('the first range is system RAM');
+  if (platform.bus.classify(BigInt(first)) === 'ram') return refuse('the first range is system RAM');
   const vf = findVf(ctx, first);
   if (!vf) return refuse('no VF of this PF owns the first range');
   // "vfid = pci_iov_vf_id(pdev); if (vfid < 0) return 0;"
@@ -136,7 +138,7 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
   if (!lmem) {
     if (has(ctx, 'unprovisioned-oops')) {
       // xe_bo_get(NULL) is harmless; xe_bo_addr(NULL, ...) reads bo->ttm.pin_count.
-      const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * list.length);
+      const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * count);
       k.oops('NULL pointer dereference', 'xe_bo_addr+0x1c/0x90 [xe]');
       return { kind: 'oops', why: `VF ${vfid} (${vf.bdf}) has no LMEM object`, dmaAddr };
     }
@@ -152,9 +154,9 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
   const contiguous = has(ctx, 'contiguity');
 
   const table = new ExtentMapBuilder();
-  for (let i = 0; i < list.length; i++) {
-    const start = toSafe(list[i]!.start, 'range start');
-    const len = toSafe(list[i]!.end, 'range end') - start + 1;
+  for (let i = 0; i < count; i++) {
+    const start = list[2 * i]!;
+    const len = list[2 * i + 1]! - start + 1;
     if (checkVf && (start < bar.start || start + len > bar.start + bar.size)) {
       return { kind: 'failed', why: `range ${i} at 0x${start.toString(16)} is not in ${vf.bdf}'s BAR ${LMEM_BAR}` };
     }
@@ -177,9 +179,18 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
       while (done < len) {
         const at = offset + done;
         const b = blockMap.find(at);
-        // Past the object (only with quota-unchecked) the rest is one wrapped piece.
-        const piece = b < 0 ? len - done : Math.min(len - done, blockMap.extent(b)[0] + blockMap.extent(b)[2] - at);
-        table.add(lmemDpa(blocks, blockMap, at), orderFromLength ? PAGE * 2 ** getOrder(piece) : piece);
+        let piece: number;
+        let dpa: number;
+        if (b < 0) {
+          // Past the object (only with quota-unchecked) the rest is one wrapped piece.
+          piece = len - done;
+          dpa = lmemDpa(blocks, blockMap, at);
+        } else {
+          const within = at - blockMap.startOf(b);
+          piece = Math.min(len - done, blockMap.lengthOf(b) - within);
+          dpa = blockMap.addressAt(b) + within;
+        }
+        table.add(dpa, orderFromLength ? PAGE * 2 ** getOrder(piece) : piece);
         done += piece;
       }
     }
