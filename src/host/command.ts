@@ -69,11 +69,17 @@ export function openJournal(backend: Backend, opts: GlobalOptions): Journal {
   return target ? Journal.open(stateDir(), target) : Journal.memory({ backend: 'mock', where: '(no --mock-state)' });
 }
 
+/** The restore command line for a journal's target (auto could pick the mock on a machine without VFs). */
+export function restoreCommand(t: JournalTarget): string {
+  if (t.backend === 'mock') return `iovh restore --backend mock --mock-state ${t.where}`;
+  return t.where === '/' ? 'iovh restore --backend native' : `iovh restore --backend native --root ${t.where}`;
+}
+
 /** The line every command prints on stderr for each journal left by a process that died mid-change. */
 export function staleNotices(dir = stateDir()): string[] {
   return findStale(dir).map(
     (s) =>
-      `iovh: note: \`iovh ${s.begin.command}\` (pid ${s.begin.pid}) died after ${s.writes} journaled write${s.writes === 1 ? '' : 's'} to ${targetLabel(s.target)}; run \`iovh restore\`${s.target.backend === 'mock' ? ` --mock-state ${s.target.where}` : ''} to undo them`,
+      `iovh: note: \`iovh ${s.begin.command}\` (pid ${s.begin.pid}) died after ${s.writes} journaled write${s.writes === 1 ? '' : 's'} to ${targetLabel(s.target)}; run \`${restoreCommand(s.target)}\` to undo them`,
   );
 }
 
@@ -174,13 +180,13 @@ export async function runStateChange(
         rollbackNote: (line) => (json ? undefined : io.out(`rollback: ${line}\n`)),
       });
       status = 'ok';
-      const where = journal.file ? `journaled in ${journal.file}` : 'not journaled: the mock without --mock-state forgets them at exit';
-      io.out(json ? `${JSON.stringify({ ...planJson(plan), applied, journal: journal.file }, null, 2)}\n` : `done: ${applied} write${applied === 1 ? '' : 's'}, ${where}; \`iovh restore\` undoes them\n`);
+      const where = journal.file ? `journaled in ${journal.file}; \`${restoreCommand(journal.target)}\` undoes them` : 'not journaled: the mock without --mock-state forgets them at exit';
+      io.out(json ? `${JSON.stringify({ ...planJson(plan), applied, journal: journal.file }, null, 2)}\n` : `done: ${applied} write${applied === 1 ? '' : 's'}, ${where}\n`);
       return 0;
     } catch (e) {
       if (e instanceof Interrupted) {
         status = 'interrupted';
-        io.err(`iovh: ${command.split(' ')[0]}: ${e.message}; \`iovh restore\` undoes the ${e.done} made\n`);
+        io.err(`iovh: ${command.split(' ')[0]}: ${e.message}; \`${journal.file ? restoreCommand(journal.target) : 'iovh restore'}\` undoes the ${e.done} made\n`);
         return EXIT_INTERRUPTED;
       }
       if (e instanceof ApplyFailed) status = e.rolledBack ? 'rolled-back' : 'failed';

@@ -73,7 +73,6 @@ describe('bring-up on the mock', () => {
     await lab.run('vfs', 'enable', PF, '3');
     await lab.run('provision', PF, '--vf', '2', '--vram', '1G');
     await lab.run('bind', '0000:03:00.2', 'vfio-pci');
-    // Start from here: the journal so far is settled by a restore point.
     const journal = readdirSync(lab.stateDir)[0]!;
     expect(journal).toMatch(/^journal-mock-[0-9a-f]{16}\.jsonl$/);
     const withVfs = lab.sysfs();
@@ -82,7 +81,7 @@ describe('bring-up on the mock', () => {
     expect(disable.out).toContain('echo 0000:03:00.2 > /sys/bus/pci/drivers/vfio-pci/unbind');
     expect(disable.out).toContain('echo > /sys/bus/pci/devices/0000:03:00.2/driver_override');
     expect(attr(lab.sysfs(), PF, 'sriov_numvfs')).toBe('0\n');
-    // Undo only the disable: restore undoes newest first; compare after the disable's records are undone.
+    // Restore undoes the disable first (newest first): the VFs come back with their override, driver and quota.
     const restore = await lab.run('restore', '--dry-run');
     expect(restore.out).toContain(`echo 3 > /sys/bus/pci/devices/${PF}/sriov_numvfs`);
     expect(restore.out).toContain('echo vfio-pci > /sys/bus/pci/devices/0000:03:00.2/driver_override');
