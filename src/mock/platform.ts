@@ -311,7 +311,39 @@ export class MockKernel implements MockPlatform {
     v.addText(`/boot/config-${this.profile.release}`, () => this.profile.config);
     v.addLink('/sys/class/iommu/dmar0', '../../devices/virtual/iommu/dmar0');
     v.addText('/sys/devices/virtual/iommu/dmar0/intel-iommu/version', () => '6:0\n');
-    v.addText('/sys/class/dmi/id/product_name', () => `${this.topology.machine.split(',')[0]}\n`);
+    // DMI: the topology's machine line is "<vendor> <product>, BIOS <version> <date>" (what `iovh capture` writes).
+    const dmi = /^(\S+)\s+(.*?)(?:, BIOS (\S+)(?: (\S+))?)?$/.exec(this.topology.machine);
+    const id = (n: string, value: string | undefined) => {
+      if (value) this.vfs.addText(`/sys/class/dmi/id/${n}`, () => `${value}\n`);
+    };
+    id('sys_vendor', dmi?.[1]);
+    id('product_name', dmi?.[2]);
+    id('bios_version', dmi?.[3]);
+    id('bios_date', dmi?.[4]);
+    v.addText('/proc/sys/kernel/osrelease', () => `${this.profile.release}\n`);
+    v.addText('/proc/sys/kernel/ostype', () => 'Linux\n');
+    v.addText('/proc/sys/kernel/random/boot_id', () => `${this.bootId()}\n`);
+    v.addText('/proc/iomem', () => this.iomem());
+  }
+
+  /** Stable for one mock machine and profile: a state file continues the same boot. */
+  private bootId(): string {
+    let h = 0x811c9dc5;
+    for (const ch of `${this.profile.name}|${this.topology.machine}|${this.topology.devices.map((d) => d.bdf).join(',')}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    const hex = (h.toString(16).padStart(8, '0') + 'a1b2c3d4e5f60718293a4b5c').slice(0, 32);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  }
+
+  /** /proc/iomem as root sees it (kernel/resource.c r_show: %0*llx with at least 8 digits). */
+  private iomem(): string {
+    const rows: { start: bigint; end: bigint; name: string; depth: number }[] = [];
+    for (const r of this.topology.ram) rows.push({ start: r.start, end: r.start + r.size - 1n, name: 'System RAM', depth: 0 });
+    for (const d of this.pci.all()) {
+      for (const b of d.bars) if (b.kind !== 'io' && b.kind !== 'none') rows.push({ start: b.start, end: b.start + b.size - 1n, name: d.bdf, depth: 0 });
+    }
+    rows.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    const x = (v: bigint) => v.toString(16).padStart(8, '0');
+    return rows.map((r) => `${'  '.repeat(r.depth)}${x(r.start)}-${x(r.end)} : ${r.name}\n`).join('');
   }
 
   /** Create the topology's devices and bring them to the topology's (or a saved) state. */

@@ -213,3 +213,23 @@ describe('tracefs', () => {
     expectErrno(() => b.fs.writeFile(`${T}/set_event`, 'nope:nothing'), 'EINVAL');
   });
 });
+
+describe('what capture and doctor read', () => {
+  it('osrelease, boot_id, iomem System RAM lines and DMI ids that rebuild the machine line', async () => {
+    const { parseIomemRam } = await import('../../src/host/capture.js');
+    const b = mock({ profile: 'upstream' });
+    expect(b.fs.readText('/proc/sys/kernel/osrelease')).toBe('7.2.13\n');
+    const id = b.fs.readText('/proc/sys/kernel/random/boot_id');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}\n$/);
+    expect(mock({ profile: 'upstream' }).fs.readText('/proc/sys/kernel/random/boot_id')).toBe(id);
+    const iomem = b.fs.readText('/proc/iomem');
+    expect(iomem).toContain('00000000-7fffffff : System RAM\n');
+    expect(iomem).toContain('4000000000-43ffffffff : 0000:03:00.0\n');
+    expect(parseIomemRam(iomem)).toEqual([
+      { start: 0n, size: 0x80000000n },
+      { start: 0x100000000n, size: 0x380000000n },
+    ]);
+    const dmi = (n: string) => b.fs.readText(`/sys/class/dmi/id/${n}`).trim();
+    expect(`${dmi('sys_vendor')} ${dmi('product_name')}, BIOS ${dmi('bios_version')} ${dmi('bios_date')}`).toBe('iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026');
+  });
+});
