@@ -385,6 +385,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     }
     const composed = compose(outcome, ctx, timeoutMs, settled, ended, cleanupFailures);
     if (scenario.id === CAPS_ID) ctx.record('capabilities', capabilitiesJson(current));
+    if (ctx.failures.length > 1) ctx.record('failures', [...ctx.failures]);
     const baseline = o.baseline
       ? judge(
           o.baseline.scenarios.get(scenario.id),

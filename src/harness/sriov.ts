@@ -48,35 +48,47 @@ export function disableVfs(fs: FileOps, s: SriovSnapshot, log: (line: string) =>
   write(fs, `${PCI_DEVICES}/${s.pf}/sriov_numvfs`, '0', log);
 }
 
-/** Bring the VFs back as snapshotted; returns the differences that remain (empty: restored). */
+/**
+ * Bring the VFs back as snapshotted; returns the differences that remain
+ * (empty: restored). A write the kernel refuses does not stop the rest (a VF
+ * without its quota is better than no VFs): it is reported with the others.
+ */
 export function restoreSriov(fs: FileOps, s: SriovSnapshot, log: (line: string) => void): string[] {
   const dir = `${PCI_DEVICES}/${s.pf}`;
+  const refused: string[] = [];
+  const tryWrite = (path: string, data: string): void => {
+    try {
+      write(fs, path, data, log);
+    } catch (e) {
+      refused.push(`${path} <- ${data.trim()}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
   const deferredQuotas: VfSnapshot[] = [];
   const numvfs = Number(fs.readText(`${dir}/sriov_numvfs`).trim());
   if (numvfs !== s.numVfs) {
-    if (numvfs !== 0) write(fs, `${dir}/sriov_numvfs`, '0', log);
+    if (numvfs !== 0) tryWrite(`${dir}/sriov_numvfs`, '0');
     for (const v of s.vfs) {
       if (v.quota === null || v.quota === 0n) continue;
       const path = quotaPath(fs, s.pf, v.id, s.provisioning);
-      if (path && fs.exists(path)) write(fs, path, v.quota.toString(), log);
+      if (path && fs.exists(path)) tryWrite(path, v.quota.toString());
       else deferredQuotas.push(v);
     }
     if (s.numVfs > 0) {
-      write(fs, `${dir}/sriov_drivers_autoprobe`, '0', log);
-      write(fs, `${dir}/sriov_numvfs`, String(s.numVfs), log);
+      tryWrite(`${dir}/sriov_drivers_autoprobe`, '0');
+      tryWrite(`${dir}/sriov_numvfs`, String(s.numVfs));
     }
   }
   for (const v of deferredQuotas) {
     const path = quotaPath(fs, s.pf, v.id, s.provisioning);
-    if (path) write(fs, path, v.quota!.toString(), log);
+    if (path) tryWrite(path, v.quota!.toString());
   }
   for (const v of s.vfs) {
     const vdir = `${PCI_DEVICES}/${v.bdf}`;
-    if (v.override !== null) write(fs, `${vdir}/driver_override`, v.override, log);
-    if (v.driver !== null && !fs.exists(`${vdir}/driver`)) write(fs, '/sys/bus/pci/drivers_probe', v.bdf, log);
+    if (v.override !== null) tryWrite(`${vdir}/driver_override`, v.override);
+    if (v.driver !== null && !fs.exists(`${vdir}/driver`)) tryWrite('/sys/bus/pci/drivers_probe', v.bdf);
   }
-  if (s.autoprobe !== null) write(fs, `${dir}/sriov_drivers_autoprobe`, s.autoprobe ? '1' : '0', log);
-  return compareSriov(fs, s);
+  if (s.autoprobe !== null) tryWrite(`${dir}/sriov_drivers_autoprobe`, s.autoprobe ? '1' : '0');
+  return [...refused.map((r) => `refused: ${r}`), ...compareSriov(fs, s)];
 }
 
 function readOr(fs: FileOps, path: string): string | null {

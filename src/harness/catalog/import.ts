@@ -16,7 +16,7 @@ import { barAccess, describeMismatch, gpuWriteCpuRead, rangePages, freshSeed } f
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireImport, requireIov, type Imported } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, requireTarget, startTrace, totalLength } from '../steps.js';
+import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, requireExportBar, requireTarget, startTrace, totalLength } from '../steps.js';
 import { lmemBar, type VfInfo } from '../target.js';
 
 /** The bytes of BAR 2 that are the VF's LMEM: its quota when known, else the BAR (kernel-abi §9: the BAR can exceed the quota). */
@@ -194,9 +194,9 @@ export const importNonP2pImporter: Scenario = {
   async run(ctx: ScenarioContext) {
     const target = requireTarget(ctx);
     requireCaps(ctx, 'dmaBufExport', 'vgem');
+    const bar = requireExportBar(ctx, target.vf);
     const device = openVf(ctx, target.vf.bdf);
-    const region = lmemBar(target.vf) ? 2 : (target.vf.bars.find((b) => b.size >= PAGE)?.index ?? 0);
-    const buf = exportDmaBuf(ctx, device, { region, ranges: [{ offset: 0n, length: PAGE }] });
+    const buf = exportDmaBuf(ctx, device, { region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
     const vgem = DrmDevice.open(ctx.backend, ctx.caps.vgemNode!);
     ctx.defer('close vgem', () => vgem.close());
     const got = errnoOf(() => vgem.primeImport(buf));
