@@ -177,6 +177,20 @@ export class Journal {
    * same target; a stale one (its process died) is closed as interrupted.
    */
   begin(command: string): number {
+    if (this.file) {
+      this.lock(command);
+      // Another process may have appended since this journal was opened.
+      if (existsSync(this.file)) this.records = parseRecords(this.file, readFileSync(this.file, 'utf8'));
+    }
+    try {
+      return this.beginLocked(command);
+    } catch (e) {
+      this.unlock();
+      throw e;
+    }
+  }
+
+  private beginLocked(command: string): number {
     for (const s of this.openSessions()) {
       if (s.begin.pid !== process.pid && processAlive(s.begin.pid, s.begin.boot)) {
         throw new BringupError(`another iovh (pid ${s.begin.pid}, \`iovh ${s.begin.command}\`) is changing ${targetLabel(this.target)}; wait for it to finish`);
@@ -206,6 +220,52 @@ export class Journal {
     if (this.session === 0) return;
     this.append({ t: 'end', session: this.session, status });
     this.session = 0;
+    this.unlock();
+  }
+
+  private get lockFile(): string | null {
+    return this.file ? `${this.file}.lock` : null;
+  }
+
+  /**
+   * One bring-up at a time per target: the lock file is created with O_EXCL
+   * and names its owner; a lock whose owner died (a kill) is taken over.
+   */
+  private lock(command: string): void {
+    const path = this.lockFile!;
+    mkdirs(dirname(path));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let fd: number;
+      try {
+        fd = openSync(path, 'wx', 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw journalError(dirname(path), e);
+        let owner: { pid?: number; boot?: string | null; command?: string } = {};
+        try {
+          owner = JSON.parse(readFileSync(path, 'utf8')) as typeof owner;
+        } catch {
+          // Empty or cut short: its writer died between create and write, so the lock is stale.
+        }
+        if (typeof owner.pid === 'number' && owner.pid !== process.pid && processAlive(owner.pid, owner.boot ?? null)) {
+          throw new BringupError(`another iovh (pid ${owner.pid}, \`iovh ${owner.command ?? '?'}\`) is changing ${targetLabel(this.target)}; wait for it to finish`);
+        }
+        unlinkSync(path);
+        continue;
+      }
+      try {
+        writeSync(fd, JSON.stringify({ pid: process.pid, boot: bootId(), command }));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    }
+    throw new BringupError(`cannot take the journal lock ${path}; remove it if no iovh is running`);
+  }
+
+  private unlock(): void {
+    const path = this.lockFile;
+    if (path && existsSync(path)) unlinkSync(path);
   }
 
   /** Removes the file once nothing is left to undo and no session is open. */

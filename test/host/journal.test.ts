@@ -105,6 +105,27 @@ describe('journal', () => {
     expect(() => Journal.open(d, mockTarget).begin('vfs disable')).toThrow(/another iovh \(pid \d+, `iovh setup x`\) is changing mock state/);
   });
 
+  it('locks the target while a session is open; a lock left by a dead process is taken over', () => {
+    const d = dir();
+    const a = Journal.open(d, mockTarget);
+    a.begin('vfs enable 0000:03:00.0 2');
+    expect(existsSync(`${a.file!}.lock`)).toBe(true);
+    a.end('ok');
+    expect(existsSync(`${a.file!}.lock`)).toBe(false);
+    // A live owner (this test's parent process) blocks; a dead one does not.
+    writeFileSync(`${a.file!}.lock`, JSON.stringify({ pid: process.ppid, boot: null, command: 'setup lab.json' }));
+    expect(() => Journal.open(d, mockTarget).begin('restore')).toThrow(/another iovh \(pid \d+, `iovh setup lab.json`\) is changing mock state/);
+    writeFileSync(`${a.file!}.lock`, JSON.stringify({ pid: deadPid(), boot: null, command: 'setup lab.json' }));
+    const b = Journal.open(d, mockTarget);
+    expect(b.begin('restore')).toBe(2);
+    b.end('ok');
+    // A lock cut short by a kill between create and write is stale too.
+    writeFileSync(`${a.file!}.lock`, '');
+    const c = Journal.open(d, mockTarget);
+    c.begin('restore');
+    c.end('ok');
+  });
+
   it('says where it could not keep the journal and how to fix it', () => {
     const j = Journal.open('/proc/iovh-cannot-exist', mockTarget);
     expect(() => j.begin('x')).toThrow(/cannot keep the bring-up journal in \/proc\/iovh-cannot-exist \(E[A-Z]+\); set IOVH_STATE_DIR/);
