@@ -1,0 +1,144 @@
+// Harness pieces against the mock kernel: the capability probe per profile,
+// kprobe sessions that leave tracefs as they found it, and SR-IOV
+// snapshot/restore that leaves sysfs byte for byte as it was.
+import { describe, expect, it } from 'vitest';
+import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
+import { defaultTopology } from '../../src/mock/topology.js';
+import { declareTopology, shapeTopology } from '../../src/harness/mockenv.js';
+import { probeCapabilities } from '../../src/harness/caps.js';
+import { TraceSession } from '../../src/harness/tracefs.js';
+import { REVISIONS, SG_PROBES } from '../../src/harness/symbols.js';
+import { discoverPfs, chooseTarget, TargetError } from '../../src/harness/target.js';
+import { disableVfs, restoreSriov, snapshotSriov } from '../../src/harness/sriov.js';
+
+function mock(profile: 'rfc-v1' | 'fixed' | 'upstream', declared = true): MockBackend {
+  return createMockBackend(declared ? { profile, topology: declareTopology(defaultTopology())!.topology } : { profile });
+}
+
+function using<T>(b: MockBackend, f: (b: MockBackend) => T): T {
+  try {
+    return f(b);
+  } finally {
+    b.close();
+  }
+}
+
+describe('capability probe on the mock', () => {
+  it('rfc-v1: every capability, the rfc-v1 symbol row, the declared VFs', () => {
+    using(mock('rfc-v1'), (b) => {
+      const c = probeCapabilities(b, {});
+      const missing = Object.entries(c.caps).filter(([, v]) => !v.ok);
+      expect(missing).toEqual([]);
+      expect(c.symbols.revision?.name).toBe('rfc-v1');
+      expect(c.release).toBe('7.2.13-rfc-iov-v1');
+      expect(c.target?.vf.bdf).toBe('0000:03:00.1');
+      expect(c.target?.vfioVfs.map((v) => v.quota === 0n)).toEqual([false, false, false, true]);
+      expect(c.caps.dmaBufExport.detail).toMatch(/PROBE\|GET\|DMA_BUF on 0000:03:00.1 returned 0/);
+      expect(c.iommuMode).toMatch(/vfio group, TYPE1v2/);
+      expect(c.target?.pf.provisioning).toBe('sriov_admin');
+    });
+  });
+
+  it('upstream: no interconnect row, and the reason lists the missing symbols', () => {
+    using(mock('upstream'), (b) => {
+      const c = probeCapabilities(b, {});
+      expect(c.symbols.revision).toBeNull();
+      expect(c.caps.interconnect.ok).toBe(false);
+      expect(c.caps.interconnect.detail).toMatch(/dma_buf_match_interconnects, .*missing/);
+      expect(c.caps.sgProbes.ok).toBe(true);
+    });
+  });
+
+  it('a fresh mock has no VF on vfio-pci: the target capability says how to get one', () => {
+    using(mock('rfc-v1', false), (b) => {
+      const c = probeCapabilities(b, {});
+      expect(c.target).toBeNull();
+      expect(c.caps.target.enable).toMatch(/iovh vfs enable 0000:03:00.0 2 && iovh bind <VF> vfio-pci/);
+      expect(c.caps.dmaBufExport.ok).toBe(false);
+    });
+  });
+
+  it('--pf/--vf pick the target, and a wrong one is explained', () => {
+    using(mock('fixed'), (b) => {
+      const pfs = discoverPfs(b.fs);
+      expect(chooseTarget(pfs, { vf: '0000:03:00.3' }).vf.index).toBe(2);
+      expect(() => chooseTarget(pfs, { vf: '0000:03:00.0' })).toThrow(TargetError);
+      expect(() => chooseTarget(pfs, { pf: '0000:05:00.0' })).toThrow(/no SR-IOV PF at that address/);
+    });
+  });
+});
+
+describe('kprobe sessions', () => {
+  it('arm in their own group and instance, see hits, and leave kprobe_events and instances as they were', () => {
+    using(mock('rfc-v1'), (b) => {
+      const root = '/sys/kernel/tracing';
+      const before = { events: b.fs.readText(`${root}/kprobe_events`), instances: b.fs.readdir(`${root}/instances`) };
+      const c = probeCapabilities(b, {});
+      const s = TraceSession.create(b.fs, root);
+      s.arm([...REVISIONS[0]!.probes, ...SG_PROBES], c.symbols.symbols);
+      expect(s.unavailable).toEqual([]);
+      expect(b.fs.readText(`${root}/kprobe_events`)).toMatch(new RegExp(`^r:${s.group}/match_r dma_buf_match_interconnects ret=\\$retval$`, 'm'));
+      expect(s.hits()).toEqual([]);
+      s.close();
+      expect(b.fs.readText(`${root}/kprobe_events`)).toBe(before.events);
+      expect(b.fs.readdir(`${root}/instances`)).toEqual(before.instances);
+    });
+  });
+
+  it('a symbol the kernel does not have is reported as unavailable, never armed', () => {
+    using(mock('upstream'), (b) => {
+      const c = probeCapabilities(b, {});
+      const s = TraceSession.create(b.fs, '/sys/kernel/tracing');
+      s.arm(REVISIONS[0]!.probes, c.symbols.symbols);
+      expect(s.unavailable.map((u) => u.why)).toContain('dma_buf_match_interconnects not in /proc/kallsyms');
+      expect(s.armedProbes.map((a) => a.point.symbol)).toEqual(['xe_gt_sriov_pf_config_get_lmem_obj', 'xe_gt_sriov_pf_config_get_lmem_obj']);
+      s.close();
+    });
+  });
+});
+
+describe('SR-IOV snapshot and restore', () => {
+  it('disabling the VFs and restoring them leaves sysfs byte for byte as it was', () => {
+    using(mock('fixed'), (b) => {
+      const before = b.kernel.snapshotSysfs();
+      const pf = discoverPfs(b.fs)[0]!;
+      const snap = snapshotSriov(pf);
+      const log: string[] = [];
+      disableVfs(b.fs, snap, (l) => log.push(l));
+      expect(discoverPfs(b.fs)[0]!.numVfs).toBe(0);
+      expect(restoreSriov(b.fs, snap, (l) => log.push(l))).toEqual([]);
+      expect(log[0]).toBe('+ echo "0" > /sys/bus/pci/devices/0000:03:00.0/sriov_numvfs');
+      const after = b.kernel.snapshotSysfs();
+      const diff = [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k));
+      expect(diff).toEqual([]);
+    });
+  });
+});
+
+describe('declared topologies', () => {
+  it('the catalog shape: four VFs on vfio-pci, VF 1 filling its BAR, VF 4 without LMEM', () => {
+    const d = declareTopology(defaultTopology())!;
+    const pf = d.topology.devices[0]!;
+    expect(pf.sriov!.numvfs).toBe(4);
+    expect(pf.sriov!.vfs!.map((v) => [v.driver, v.vramQuota])).toEqual([
+      ['vfio-pci', '0x100000000'],
+      ['vfio-pci', '0x40000000'],
+      ['vfio-pci', '0x40000000'],
+      ['vfio-pci', null],
+    ]);
+    expect(d.setup.join('\n')).toMatch(/VF 1 4 GiB, VF 2 1 GiB, VF 3 1 GiB, VF 4 none \(VF BAR 2 is 4 GiB\)/);
+  });
+
+  it('shapes: VFs on the next bus, small VRAM blocks, a second PF; each validates', () => {
+    const base = declareTopology(defaultTopology())!.topology;
+    const next = shapeTopology(base, { vfOnNextBus: true })!;
+    using(createMockBackend({ topology: next.topology }), (b) => {
+      expect(discoverPfs(b.fs)[0]!.vfs[0]!.bdf).toBe('0000:04:00.0');
+    });
+    expect(shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology.devices[0]!.xe!.vramBlockSize).toBe('0x200000');
+    const two = shapeTopology(base, { secondPf: true })!;
+    using(createMockBackend({ topology: two.topology }), (b) => {
+      expect(discoverPfs(b.fs).map((p) => [p.bdf, p.driver])).toEqual([['0000:03:00.0', 'xe'], ['0000:13:00.0', 'xe']]);
+    });
+  });
+});
