@@ -189,6 +189,7 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
     driver: pf.driver,
     driverOverride: r.overrideOf(pf.bdf),
     iommuGroup: pf.iommuGroup,
+    ...(parentOf(r, pf.bdf) ? { parent: parentOf(r, pf.bdf)! } : {}),
     bars: pf.bars.map(capturedBar).filter((b): b is CapturedBar => b !== null),
     sriov: {
       totalvfs: pf.totalvfs,
@@ -207,8 +208,6 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
       })),
     },
   };
-  const parent = parentOf(r, pf.bdf);
-  if (parent) dev.parent = parent;
   if (pf.driver === 'xe') {
     let v: { vram: bigint; tiles: number } | null = null;
     try {
@@ -230,22 +229,22 @@ export function capture(backend: Backend): CaptureResult {
   const r = new SysReader(backend.fs);
   const notes: string[] = [];
   const t = discover(backend.fs);
-  const topology: CapturedTopology = { schema: TOPOLOGY_SCHEMA, devices: [] };
   const machine = dmi(r);
-  if (machine) topology.machine = machine;
   const release = r.maybe('/proc/sys/kernel/osrelease')?.trim();
   const cmdline = r.maybe('/proc/cmdline')?.trim();
-  if (release || cmdline) topology.kernel = { ...(release ? { release } : {}), ...(cmdline ? { cmdline } : {}) };
   const iomem = r.maybe('/proc/iomem');
   const ram = iomem === null ? null : parseIomemRam(iomem);
-  if (ram) topology.ram = ram.map((x) => ({ start: hex(x.start), size: hex(x.size) }));
-  else notes.push('System RAM ranges not captured (/proc/iomem shows addresses to root only): the mock assumes its default RAM map');
-  for (const pf of t.pfs) topology.devices.push(capturePf(backend, r, pf, notes));
-  return { topology, notes };
-}
-
-/** The name a topology file gets by default: the first PF's device, e.g. `topology-8086-e20b.json`. */
-export function defaultCaptureName(t: CapturedTopology): string {
-  const d = t.devices[0];
-  return d ? `topology-${d.vendor.slice(2)}-${d.device.slice(2)}.json` : 'topology.json';
+  if (!ram) notes.push('System RAM ranges not captured (/proc/iomem shows addresses to root only): the mock assumes its default RAM map');
+  const devices = t.pfs.map((pf) => capturePf(backend, r, pf, notes));
+  // Keys in the order docs/topology.md lists them, for people reading the file.
+  return {
+    topology: {
+      schema: TOPOLOGY_SCHEMA,
+      ...(machine ? { machine } : {}),
+      ...(release || cmdline ? { kernel: { ...(release ? { release } : {}), ...(cmdline ? { cmdline } : {}) } } : {}),
+      ...(ram ? { ram: ram.map((x) => ({ start: hex(x.start), size: hex(x.size) })) } : {}),
+      devices,
+    },
+    notes,
+  };
 }
