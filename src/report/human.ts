@@ -116,6 +116,23 @@ export function renderTable(run: RunResult, style: HumanStyle): string {
   return `${table.toString()}\n`;
 }
 
+/** `--verbose`: for every scenario that did not simply pass, the whole reason and its evidence in words. */
+export function renderDetails(run: RunResult, style: HumanStyle): string {
+  const c = colors(style);
+  const out: string[] = [];
+  for (const r of run.scenarios) {
+    if (r.status === 'pass') continue;
+    out.push(`${c.bold(r.id)}: ${paintStatus(r.status, c)}${r.path ? ` (path ${r.path}${r.expectedPath && r.expectedPath !== r.path ? `, expected ${r.expectedPath}` : ''})` : ''}`);
+    out.push(`  ${r.reason}`);
+    if (r.skip) out.push(`  to enable: ${r.skip.enable}`);
+    for (const q of r.quirks) out.push(`  ${q.number !== null ? `quirk ${q.number}` : q.id} (${q.title}): ${q.evidence}`);
+    for (const line of r.cleanliness.kernelComplaints.slice(0, 8)) out.push(`  kernel: ${line}`);
+    for (const u of r.cleanliness.unavailable) out.push(`  not measured: ${u}`);
+    if (r.error?.stack && r.error.kind === 'harness') out.push(...r.error.stack.split('\n').slice(0, 6).map((l) => `  ${l}`));
+  }
+  return out.length > 0 ? `${out.join('\n')}\n` : '';
+}
+
 export function renderSummary(run: RunResult, style: HumanStyle): string {
   const c = colors(style);
   const s = run.summary;

@@ -46,3 +46,14 @@ describe('human output', () => {
     expect(s).toMatch(/exit 1: 4 unexpected results: data\/gpu-write-cpu-read, lifecycle\/revoke-on-reset, leak\/fds-and-buffers, stress\/max-ranges/);
   });
 });
+
+describe('human details (--verbose)', () => {
+  it('explain every result that is not a plain pass: reason, how to enable, quirk evidence', async () => {
+    const { renderDetails } = await import('../../src/report/human.js');
+    const d = renderDetails(mixedRun(), { color: false, tty: false, columns: 120 });
+    expect(d).toContain('import/iov-single-range: skip\n  no interconnect symbols in /proc/kallsyms\n  to enable: boot a kernel with the RFC series');
+    expect(d).toContain('edge/last-page: fail (path untranslated, expected iov)');
+    expect(d).toContain('  quirk 1 (last page of the VF BAR not recognised): no lmem_obj call # for vfid 1');
+    expect(d).not.toContain('export/single-range');
+  });
+});

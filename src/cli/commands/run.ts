@@ -24,7 +24,7 @@ import { normalizeBdf } from '../../harness/target.js';
 import { REAL_KERNEL_TIMING, SIMULATED_KERNEL_TIMING } from '../../harness/timing.js';
 import { prepareMock } from '../../harness/mockenv.js';
 import type { RunResult } from '../../report/model.js';
-import { progressDone, progressStart, renderSummary, renderTable, styleFor } from '../../report/human.js';
+import { progressDone, progressStart, renderDetails, renderSummary, renderTable, styleFor } from '../../report/human.js';
 import { renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
 import { renderKtap } from '../../report/ktap.js';
@@ -218,6 +218,7 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
     });
     human.write('\n');
     human.write(renderTable(run, style));
+    if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
     human.write(renderSummary(run, style));
     writeReports(run, o);
     return run.summary.exitCode;
@@ -232,7 +233,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .command('run')
     .description('run the validation scenarios and report (on the mock when this machine has no SR-IOV GPU)')
     .option('--list', 'list the scenarios and exit (opens no device)')
-    .option('--verbose', 'with --list: each scenario with its description')
+    .option('--verbose', 'with --list: each scenario with its description; with a run: the evidence of every result that is not a plain pass')
     .addOption(new Option('--filter <glob>', 'run the scenarios matching GLOB (repeatable; a leading ! excludes)').argParser(collect).default([]))
     .option('--json <file>', 'write the JSON report (docs/report-schema.md) to FILE, or - for stdout')
     .option('--junit <file>', 'write a JUnit XML report to FILE (or -)')
