@@ -637,7 +637,19 @@ export class DrmFile implements KernelFile {
   private vmBind(args: XeVmBind): void {
     const vm = this.vm(args.vmId);
     if (!vm) kfail('EINVAL', `no VM ${args.vmId}`);
-    const binds = args.binds;
+    // struct drm_xe_vm_bind_op as the kernel reads it: u64/u32/u16 fields, whatever JS passed
+    const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+    const binds: XeBindOp[] = args.binds.map((b) => ({
+      obj: b.obj >>> 0,
+      patIndex: b.patIndex & 0xffff,
+      objOffset: u64(b.objOffset),
+      range: u64(b.range),
+      addr: u64(b.addr),
+      op: b.op >>> 0,
+      flags: (b.flags ?? 0) >>> 0,
+      ...(b.userptr !== undefined ? { userptr: u64(b.userptr) } : {}),
+      prefetchMemRegionInstance: (b.prefetchMemRegionInstance ?? 0) >>> 0,
+    }));
     for (const b of binds) this.checkBindOp(vm, b);
     if (args.execQueueId) {
       const q = this.queues.get(args.execQueueId);

@@ -197,3 +197,16 @@ describe('VM_BIND effects', () => {
     expect(p.xe.liveObjects()).toMatchObject({ bos: 0, vms: 0 });
   });
 });
+
+describe('VM_BIND reads the fields as the kernel does', () => {
+  it('a negative address is a u64 past the VM (EINVAL), a pat_index above u16 wraps', () => {
+    const { p, xe } = rig();
+    const vm = xe.vmCreate();
+    const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
+    expectErrno(() => p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, addr: -0x10000n })] }), 'EINVAL');
+    // 0x10002 as a u16 is 2: a valid coherent index, and the BO is mapped
+    p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, patIndex: 0x10002 })] });
+    runner(xe, vm).run(new BatchBuilder().storeDword(0x100000n, 0xabcd).end());
+    expect(new DataView(bo.mmap().read(0, 4).buffer).getUint32(0, true)).toBe(0xabcd);
+  });
+});
