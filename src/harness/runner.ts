@@ -285,6 +285,8 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
 
   for (let i = 0; i < total; i++) {
     const scenario = o.scenarios[i]!;
+    // Let the event loop turn between scenarios, so that a signal that arrived during one is seen before the next starts.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const signal = interruptedBy();
     if (signal) {
       interrupted = { signal };

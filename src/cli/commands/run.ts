@@ -197,8 +197,13 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
         throw e;
       }
     }
+    // Test hook (test/cli/run-signal.test.ts): IOVH_TEST_SIGINT_AT=<scenario id> makes the process send itself SIGINT as that scenario starts.
+    const sigintAt = process.env.IOVH_TEST_SIGINT_AT;
     const progress: ProgressSink = {
-      start: (i, n, s) => human.write(progressStart(i, n, s.id, style)),
+      start: (i, n, s) => {
+        human.write(progressStart(i, n, s.id, style));
+        if (sigintAt === s.id) process.kill(process.pid, 'SIGINT');
+      },
       done: (i, n, r) => human.write(progressDone(i, n, r, style)),
     };
     const run = await runScenarios({
