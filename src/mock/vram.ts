@@ -122,7 +122,8 @@ export class BuddyAllocator {
     while (order < root.order) {
       const size = this.chunk * 2 ** order;
       const rel = off - root.start;
-      const buddy = root.start + (rel ^ size);
+      // rel ^ size, without 32-bit bitwise operators (VRAM offsets exceed 2^31)
+      const buddy = root.start + (Math.floor(rel / size) % 2 === 0 ? rel + size : rel - size);
       if (this.freeOrder.get(buddy) !== order) break;
       this.take(buddy, order);
       off = Math.min(off, buddy);

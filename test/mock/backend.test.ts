@@ -137,6 +137,26 @@ describe('state file', () => {
     expect(() => createMockBackend({ statePath: bad })).toThrow(/bad\.json: \(file\): not valid JSON/);
   });
 
+  it('restores provisioning made after re-enabling VFs and re-provisioning in one process', () => {
+    const path = join(dir, 'state3.json');
+    const step = (fn: (b: ReturnType<typeof createMockBackend>) => void) => {
+      const b = createMockBackend({ statePath: path });
+      fn(b);
+      b.close();
+    };
+    step((b) => enableVfs(b, 4, []));
+    step((b) => {
+      b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0');
+      b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '2');
+      b.fs.writeFile(`${PF_DIR}/sriov_admin/vf1/profile/vram_quota`, String(2n * GiB));
+    });
+    step((b) => {
+      expect(b.fs.readText(`${PF_DIR}/sriov_admin/vf1/profile/vram_quota`)).toBe(`${2n * GiB}\n`);
+      b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0');
+    });
+    step((b) => expect(b.fs.readText(`${PF_DIR}/sriov_numvfs`)).toBe('0\n'));
+  });
+
   it('writes atomically and loads a missing file as a fresh kernel', () => {
     const path = join(dir, 'fresh.json');
     const b = createMockBackend({ statePath: path });
