@@ -20,12 +20,55 @@ export interface StateView {
   /** The driver a device is bound to ('' for none). */
   driver(bdf: string): string;
   exists(bdf: string): boolean;
-  /** Records the effect of a step (the live view has nothing to record: the kernel did it). */
+  /**
+   * False for a VRAM quota whose value xe chose itself after this restore
+   * changed the VF count (auto-provisioning, kernel-abi §9): restore then
+   * writes the journaled value whatever the file reads, so that --dry-run,
+   * which cannot know xe's choice, predicts exactly the writes the run makes.
+   */
+  known(step: Step): boolean;
+  /** Records the effect of a step made (or, for --dry-run, predicted). */
   apply(step: Step): void;
 }
 
+/** The PF whose sriov_numvfs a step writes, or null. */
+function numvfsPf(step: Step): string | null {
+  if (step.op !== 'set' || step.kind !== 'count') return null;
+  const m = /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_numvfs$/.exec(step.path);
+  return m ? m[1]! : null;
+}
+
+/** The PF whose VRAM quota a step writes, or null. */
+function quotaPf(step: Step): string | null {
+  if (step.op !== 'set' || step.kind !== 'u64') return null;
+  if (step.enabledVf) return step.enabledVf.pf;
+  const m = /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_admin\//.exec(step.path) ?? /^\/sys\/kernel\/debug\/dri\/([^/]+)\/sriov\//.exec(step.path);
+  return m ? m[1]! : null;
+}
+
+/** Which PFs' VF counts this restore changed, for StateView.known. */
+class Recount {
+  private readonly pfs = new Set<string>();
+
+  note(step: Step): void {
+    const pf = numvfsPf(step);
+    if (pf) this.pfs.add(pf);
+  }
+
+  known(step: Step): boolean {
+    const pf = quotaPf(step);
+    return pf === null || !this.pfs.has(pf);
+  }
+}
+
 export class LiveView implements StateView {
+  private readonly recount = new Recount();
+
   constructor(readonly r: SysReader) {}
+
+  known(step: Step): boolean {
+    return this.recount.known(step);
+  }
 
   attr(path: string, kind: AttrKind): string | null {
     try {
@@ -45,7 +88,9 @@ export class LiveView implements StateView {
     return this.r.exists(devicePath(bdf));
   }
 
-  apply(): void {}
+  apply(step: Step): void {
+    this.recount.note(step);
+  }
 }
 
 /**
@@ -58,8 +103,13 @@ export class PredictedView implements StateView {
   private attrs = new Map<string, string | null>();
   private drivers = new Map<string, string>();
   private present = new Map<string, boolean>();
+  private readonly recount = new Recount();
 
   constructor(readonly live: LiveView) {}
+
+  known(step: Step): boolean {
+    return this.recount.known(step);
+  }
 
   attr(path: string, kind: AttrKind): string | null {
     if (this.attrs.has(path)) return this.attrs.get(path)!;
@@ -78,6 +128,7 @@ export class PredictedView implements StateView {
   }
 
   apply(step: Step): void {
+    this.recount.note(step);
     switch (step.op) {
       case 'set':
         this.attrs.set(step.path, step.value);
@@ -126,7 +177,7 @@ export function undoSteps(view: StateView, rec: WriteRecord): Step[] {
       if (numvfs !== null && Number(numvfs) < step.enabledVf.id) return [];
     }
     const now = view.attr(step.path, step.kind);
-    if (now === rec.before) return [];
+    if (now === rec.before && view.known(step)) return [];
     if (now === null) {
       // The attribute went away with its device (a VF removed after this write): nothing is left to restore on it.
       if (/\/driver_override$/.test(step.path) || step.path.includes('/sriov_admin/vf') || step.path.includes('/sys/kernel/debug/')) return [];
@@ -179,6 +230,7 @@ export function undoRecords(r: SysReader, journal: Journal, records: WriteRecord
       r.fs.writeFile(w.path, w.data);
       countWrite(hooks, 'after');
       verify(r, step);
+      view.apply(step);
       writes += 1;
     }
     journal.recordUndone(rec.seq);
