@@ -231,10 +231,12 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
         );
   const sgProbes: Capability =
     symbols.sg.missing.length === 0 ? have(`${symbols.sg.present.join(', ')} present`) : lack(`${symbols.sg.missing.join(', ')} missing from /proc/kallsyms`, 'boot Linux 6.19+ with vfio dma-buf export');
-  const provIface = target?.pf.provisioning ?? null;
+  // The provisioning interface is the PF's, whether or not a VF is ready for the scenarios yet.
+  const provPf = target?.pf ?? pfs.find((p) => p.driver === 'xe') ?? pfs[0] ?? null;
+  const provIface = provPf?.provisioning ?? null;
   const provisioning: Capability = provIface
-    ? have(`${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'}`)
-    : lack(target ? `no VRAM provisioning interface on ${target.pf.bdf}` : 'no PF', 'use an xe PF on a dGPU (sysfs sriov_admin needs Linux 7.0+; debugfs needs CONFIG_DEBUG_FS)');
+    ? have(`${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'} on ${provPf!.bdf}`)
+    : lack(provPf ? `no VRAM provisioning interface on ${provPf.bdf}` : 'no SR-IOV PF', 'use an xe PF on a dGPU (sysfs sriov_admin needs Linux 7.0+; debugfs needs CONFIG_DEBUG_FS)');
   const lmem = target ? lmemBar(target.vf) : null;
   const lmemCap: Capability = lmem
     ? have(`VF ${target!.vf.bdf} BAR 2: 0x${lmem.start.toString(16)}, ${lmem.size} bytes`)
