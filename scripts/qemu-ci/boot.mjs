@@ -69,7 +69,6 @@ export async function boot(o) {
   const append = [
     `iovh.variant=${o.variant.name}`,
     `iovh.nonce=${nonce}`,
-    `iovh.results=${cmdlineSafe('results folder', resultsDir)}`,
     `iovh.node=${cmdlineSafe('node', realpathSync(process.execPath))}`,
     `iovh.run=${cmdlineSafe('guest program', o.entry ?? GUEST_ENTRY)}`,
     `iovh.repo=${cmdlineSafe('checkout', repoRoot)}`,

@@ -2,7 +2,7 @@
 // The QEMU CI as a function: setup (cached), initramfs, the variants' guests
 // side by side, model conformance, and one summary with counts. main.mjs is
 // its command line; the benchmark suite imports measureWallTime().
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +10,7 @@ import { cachePaths, repoRoot } from './paths.mjs';
 import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
+import { buildBundle } from './bundle.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
 import { compareResults, describeDisagreement, mockUnavailable, runOnMock, CONFORMANCE_DEVICE, GUEST_DIR } from './conformance.mjs';
 
@@ -32,7 +33,7 @@ import { compareResults, describeDisagreement, mockUnavailable, runOnMock, CONFO
  * @property {import('./boot.mjs').BootReport[]} boots
  * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }> }} conformance
  * @property {Check[]} checks            every counted item
- * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number }} timing
+ * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number, bundle: { files: number, bytes: number } }} timing
  * @property {{ kernel: string, qemu: string }} versions
  */
 
@@ -57,6 +58,30 @@ function prune(dir, keep) {
   }
   const byAge = names.map((n) => ({ n, t: statSync(join(dir, n)).mtimeMs })).sort((a, b) => b.t - a.t);
   for (const { n } of byAge.slice(keep)) rmSync(join(dir, n), { recursive: true, force: true });
+}
+
+/**
+ * Remove per-boot initrds left by runs that died (their pid is gone).
+ * @param {string} dir
+ */
+function pruneInitrds(dir) {
+  let names;
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^boot-(\d+)-\d+\.img$/.exec(n);
+    if (!m) continue;
+    let alive = true;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) rmSync(join(dir, n), { force: true });
+  }
 }
 
 /**
@@ -93,6 +118,12 @@ export async function runCi(o = {}) {
   const s = setup({ paths, refresh: o.refresh ?? false, log });
   const tSetup = performance.now();
   const ir = buildInitramfs({ paths, manifest: s.manifest, variants });
+  // The checkout's runtime files go after the cached base archive: they
+  // change with every build, the base only with the kernel or init.sh.
+  pruneInitrds(paths.initramfs);
+  const bundle = buildBundle(repoRoot);
+  const initrd = join(paths.initramfs, `boot-${process.pid}-${Date.now()}.img`);
+  writeFileSync(initrd, Buffer.concat([readFileSync(ir.path), bundle.archive]));
   const tInitramfs = performance.now();
   log(`qemu-ci: kernel ${s.manifest.kernel.release} (${s.cached ? 'cached' : `downloaded in ${s.seconds.toFixed(1)} s`}), QEMU ${s.qemu.version}, initramfs ${ir.cached ? 'cached' : 'built'}`);
 
@@ -100,12 +131,18 @@ export async function runCi(o = {}) {
   prune(paths.results, 20);
   const parallel = o.parallel ?? Math.max(1, availableParallelism());
   log(`qemu-ci: booting ${variants.map((v) => v.name).join(', ')} (${Math.min(parallel, variants.length)} at a time, -smp 1 each)`);
-  const boots = await pool(variants, parallel, (v) =>
-    boot({
-      variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd: ir.path, paths, timeoutSeconds: o.timeoutSeconds,
-      extraAppend: process.env.IOVH_QEMU_APPEND,
-    }),
-  );
+  /** @type {import('./boot.mjs').BootReport[]} */
+  let boots;
+  try {
+    boots = await pool(variants, parallel, (v) =>
+      boot({
+        variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd, paths, timeoutSeconds: o.timeoutSeconds,
+        extraAppend: process.env.IOVH_QEMU_APPEND,
+      }),
+    );
+  } finally {
+    rmSync(initrd, { force: true });
+  }
   const tBoots = performance.now();
 
   /** @type {Check[]} */
@@ -120,7 +157,7 @@ export async function runCi(o = {}) {
 
   /** @type {CiSummary['conformance']} */
   let conformance = { status: 'skip', detail: 'not requested (--no-conformance)', disagreements: [], compared: 0, against: null, rows: [] };
-  if (o.conformance ?? true) conformance = await conform(boots, variants, log);
+  if (o.conformance ?? true) conformance = await conform(boots, variants, paths, log);
   if (conformance.status === 'skip') checks.push({ name: 'model conformance', status: 'skip', detail: conformance.detail });
   else if (conformance.compared === 0) checks.push({ name: 'model conformance', status: 'fail', detail: conformance.detail });
   else {
@@ -143,6 +180,7 @@ export async function runCi(o = {}) {
       initramfsSeconds: (tInitramfs - tSetup) / 1000,
       bootsSeconds: (tBoots - tInitramfs) / 1000,
       totalSeconds: (performance.now() - t0) / 1000,
+      bundle: { files: bundle.files, bytes: bundle.bytes },
     },
     versions: { kernel: s.manifest.kernel.release, qemu: s.qemu.version },
   };
@@ -151,10 +189,11 @@ export async function runCi(o = {}) {
 /**
  * @param {import('./boot.mjs').BootReport[]} boots
  * @param {import('./variants.mjs').Variant[]} variants
+ * @param {import('./paths.mjs').CachePaths} paths
  * @param {(s: string) => void} log
  * @returns {Promise<CiSummary['conformance']>}
  */
-async function conform(boots, variants, log) {
+async function conform(boots, variants, paths, log) {
   const device = new Map(variants.map((v) => [v.name, v.device]));
   const real = boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE && b.results);
   if (!real || !real.results) {
@@ -171,13 +210,15 @@ async function conform(boots, variants, log) {
   }
   log(`qemu-ci: model conformance: the scenarios on the mock (upstream profile, igb-like topology) against ${real.variant}`);
   const { RULES } = await import(pathToFileURL(join(GUEST_DIR, 'scenarios.mjs')).href);
+  const { FLOW_RULES } = await import(pathToFileURL(join(GUEST_DIR, 'flow.mjs')).href);
   let model;
   try {
-    model = await runOnMock();
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    model = await runOnMock({ outDir: join(paths.results, `mock-upstream-igb-${stamp}`), log: join(paths.logs, `mock-upstream-igb-${stamp}.log`) });
   } catch (e) {
     return { status: 'fail', detail: `the scenarios could not run on the mock: ${e instanceof Error ? e.message : String(e)}`, disagreements: [], compared: 0, against: real.variant, rows: [] };
   }
-  const rows = compareResults(real.results.scenarios, model, RULES);
+  const rows = compareResults(real.results.scenarios, model, { ...FLOW_RULES, ...RULES });
   const disagreements = rows.filter((r) => !r.agree).map(describeDisagreement);
   return {
     status: disagreements.length ? 'fail' : 'pass',

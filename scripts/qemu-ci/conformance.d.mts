@@ -9,19 +9,16 @@
  */
 export function compareResults(real: ScenarioResult[], model: ScenarioResult[], rules: Record<string, string>): Comparison[];
 /**
+ * The rule to name for a scenario id: ours from `rules`; for a harness
+ * scenario (`run:<id>`), the behaviour its description states.
+ * @param {Record<string, string>} rules @param {string} id
+ */
+export function ruleFor(rules: Record<string, string>, id: string): string;
+/**
  * One line per disagreement, naming the scenario and the rule to fix.
  * @param {Comparison} c
  */
 export function describeDisagreement(c: Comparison): string;
-/**
- * Enable VFs on the mock's SR-IOV PF and bind VF 0 to vfio-pci, with the
- * same sysfs writes the guest's /init makes (init.sh; kernel-abi §9).
- * @param {import('../../src/backend/types.js').Backend} backend
- */
-export function bringUpMock(backend: import("../../src/backend/types.js").Backend): {
-    pf: string;
-    vf: string;
-};
 /**
  * The fixture text for a passing igb guest's results: what the real kernel
  * said per scenario, with the kernel and QEMU it came from.
@@ -35,13 +32,17 @@ export function fixtureFrom(boot: import("./boot.mjs").BootReport, versions: {
 /** Why the mock cannot be run from this checkout, or null when it can. */
 export function mockUnavailable(repo?: string): string | null;
 /**
- * The scenarios on the mock.
- * @param {{ repo?: string, profile?: string }} [o]
+ * The guest program (test/qemu/guest/main.mjs) on the mock: the same flow
+ * and scenarios the guest ran, with the upstream profile and the igb-like
+ * topology, in a child process whose output goes to `log`.
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
-export function runOnMock(o?: {
+export function runOnMock(o: {
     repo?: string;
     profile?: string;
+    outDir: string;
+    log: string;
 }): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
 export const GUEST_DIR: string;
 export const IGB_TOPOLOGY: import("url").URL;

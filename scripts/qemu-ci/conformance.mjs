@@ -6,9 +6,11 @@
 // names the scenario and the kernel rule (scenarios.mjs RULES) the model has
 // to follow. A scenario the guest could not run (skip) is compared too: the
 // mock must not claim more than the real kernel showed.
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { repoRoot } from './paths.mjs';
 
 export const GUEST_DIR = join(repoRoot, 'test', 'qemu', 'guest');
@@ -56,8 +58,19 @@ export function compareResults(real, model, rules) {
       if ((r.path ?? null) !== (m.path ?? null)) diffs.push(`path: kernel ${r.path ?? 'none'}, mock ${m.path ?? 'none'}`);
       if ((r.errno ?? null) !== (m.errno ?? null)) diffs.push(`errno: kernel ${r.errno ?? 'none'}, mock ${m.errno ?? 'none'}`);
     }
-    return { id, agree: diffs.length === 0, real: r, model: m, diffs, rule: rules[id] ?? 'no rule recorded for this scenario' };
+    return { id, agree: diffs.length === 0, real: r, model: m, diffs, rule: ruleFor(rules, id) };
   });
+}
+
+/**
+ * The rule to name for a scenario id: ours from `rules`; for a harness
+ * scenario (`run:<id>`), the behaviour its description states.
+ * @param {Record<string, string>} rules @param {string} id
+ */
+export function ruleFor(rules, id) {
+  if (rules[id]) return rules[id];
+  if (id.startsWith('run:')) return `the kernel behaviour harness scenario ${id.slice(4)} checks (\`iovh run --list --verbose\`)`;
+  return 'no rule recorded for this scenario';
 }
 
 /**
@@ -67,27 +80,6 @@ export function compareResults(real, model, rules) {
 export function describeDisagreement(c) {
   const detail = c.model?.detail ? ` (mock said: ${c.model.detail})` : '';
   return `${c.id}: kernel ${show(c.real)} vs mock ${show(c.model)} -- ${c.diffs.join('; ')}${detail}. Model rule to fix: ${c.rule}`;
-}
-
-/**
- * Enable VFs on the mock's SR-IOV PF and bind VF 0 to vfio-pci, with the
- * same sysfs writes the guest's /init makes (init.sh; kernel-abi §9).
- * @param {import('../../src/backend/types.js').Backend} backend
- */
-export function bringUpMock(backend) {
-  const fs = backend.fs;
-  const base = '/sys/bus/pci/devices';
-  const pf = fs.readdir(base).sort().find((d) => fs.exists(`${base}/${d}/sriov_totalvfs`));
-  if (!pf) throw new Error('the mock topology has no SR-IOV PF (no sriov_totalvfs under /sys/bus/pci/devices)');
-  fs.writeFile(`${base}/${pf}/sriov_drivers_autoprobe`, '0');
-  fs.writeFile(`${base}/${pf}/sriov_numvfs`, '2');
-  const vf = fs.readlink(`${base}/${pf}/virtfn0`).split('/').pop();
-  if (!vf) throw new Error(`mock PF ${pf}: virtfn0 links nowhere`);
-  fs.writeFile(`${base}/${vf}/driver_override`, 'vfio-pci');
-  fs.writeFile('/sys/bus/pci/drivers_probe', vf);
-  const driver = fs.readlink(`${base}/${vf}/driver`).split('/').pop();
-  if (driver !== 'vfio-pci') throw new Error(`mock VF ${vf} bound to ${driver}, not vfio-pci`);
-  return { pf, vf };
 }
 
 /**
@@ -110,29 +102,48 @@ export function fixtureFrom(boot, versions) {
 
 /** Why the mock cannot be run from this checkout, or null when it can. */
 export function mockUnavailable(repo = repoRoot) {
-  if (!existsSync(join(repo, 'dist', 'mock', 'backend.js'))) return 'the mock backend is not built (no dist/mock/backend.js: run `npm run build:ts`)';
-  if (!existsSync(IGB_TOPOLOGY)) return `no igb-like topology at ${IGB_TOPOLOGY.pathname}`;
+  for (const f of ['mock/backend.js', 'cli/main.js']) {
+    if (!existsSync(join(repo, 'dist', f))) return `dist/${f} is not built (run \`npm run build:ts\`)`;
+  }
+  if (!existsSync(IGB_TOPOLOGY)) return `no igb-like topology at ${fileURLToPath(IGB_TOPOLOGY)}`;
   return null;
 }
 
 /**
- * The scenarios on the mock.
- * @param {{ repo?: string, profile?: string }} [o]
+ * The guest program (test/qemu/guest/main.mjs) on the mock: the same flow
+ * and scenarios the guest ran, with the upstream profile and the igb-like
+ * topology, in a child process whose output goes to `log`.
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
-export async function runOnMock(o = {}) {
+export async function runOnMock(o) {
   const repo = o.repo ?? repoRoot;
   const why = mockUnavailable(repo);
   if (why) throw new Error(why);
-  const { loadLib } = await import(pathToFileURL(join(GUEST_DIR, 'lib.mjs')).href);
-  const { runScenarios } = await import(pathToFileURL(join(GUEST_DIR, 'scenarios.mjs')).href);
-  const { lib } = await loadLib(repo);
-  const mock = await import(pathToFileURL(join(repo, 'dist', 'mock', 'backend.js')).href);
-  const backend = mock.createMockBackend({ profile: o.profile ?? 'upstream', topology: IGB_TOPOLOGY.pathname, reason: 'QEMU CI model conformance' });
+  mkdirSync(o.outDir, { recursive: true });
+  const out = join(o.outDir, 'results.json');
+  rmSync(out, { force: true });
+  const nonce = randomBytes(8).toString('hex');
+  const args = [join(GUEST_DIR, 'main.mjs'), '--backend', 'mock', '--topology', fileURLToPath(IGB_TOPOLOGY), '--profile', o.profile ?? 'upstream',
+    '--out', out, '--nonce', nonce, '--variant', 'mock-upstream-igb', '--repo', repo];
+  const logFd = openSync(o.log, 'w');
+  /** @type {number | null} */
+  let code;
   try {
-    const { pf, vf } = bringUpMock(backend);
-    return await runScenarios({ backend, lib, vf, pf });
+    code = await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] });
+      child.on('error', reject);
+      child.on('close', (c) => resolve(c));
+    });
   } finally {
-    backend.close();
+    closeSync(logFd);
   }
+  let data;
+  try {
+    data = JSON.parse(readFileSync(out, 'utf8'));
+  } catch (e) {
+    throw new Error(`the guest program on the mock exited ${code} and left no results (${/** @type {Error} */ (e).message}); see ${o.log}`);
+  }
+  if (data.nonce !== nonce || !Array.isArray(data.scenarios)) throw new Error(`${out} is not this run's results; see ${o.log}`);
+  return data.scenarios;
 }

@@ -23,6 +23,7 @@ export const DECLARED = [
   'scripts/qemu-ci/setup.mjs',
   'scripts/qemu-ci/variants.mjs',
   'scripts/qemu-ci/verdict.mjs',
+  'test/qemu/guest/flow.mjs',
   'test/qemu/guest/scenarios.mjs',
 ];
 
@@ -32,7 +33,7 @@ const HEADER = '// Generated from the JSDoc of the .mjs next to this file by scr
  * A mirror of the checkout without the committed declarations: TypeScript
  * prefers foo.d.mts over foo.mjs, so checking or generating in place would
  * read the old declarations instead of the JSDoc. The modules are copied;
- * src/, node_modules/ and the root tsconfig are linked.
+ * src/, node_modules/, the root tsconfig and package.json (ES modules) are linked.
  * @param {string} into
  */
 function mirror(into) {
@@ -42,7 +43,7 @@ function mirror(into) {
       if (name.endsWith('.mjs') || name === 'tsconfig.json') copyFileSync(join(repoRoot, dir, name), join(into, dir, name));
     }
   }
-  for (const link of ['src', 'node_modules', 'tsconfig.json']) symlinkSync(join(repoRoot, link), join(into, link));
+  for (const link of ['src', 'node_modules', 'tsconfig.json', 'package.json']) symlinkSync(join(repoRoot, link), join(into, link));
 }
 
 /**

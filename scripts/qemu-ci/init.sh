@@ -1,8 +1,10 @@
 #!/bin/busybox sh
 # /init of the QEMU CI guest (busybox sh). Loads the variant's modules, mounts
-# the host's root (read-only) and the results folder over 9p, brings up the
-# emulated PF's VFs and binds VF 0 to vfio-pci, runs the guest program with
-# this host's node inside a chroot of the host root, and ends with exactly one
+# the host's root (read-only) and the results folder over 9p, lays the
+# checkout's runtime files (the bundle the host appended to this initramfs,
+# scripts/qemu-ci/bundle.mjs) over the checkout's path, runs the guest program
+# with this host's node inside a chroot of the host root (the program brings
+# up the VFs with iovh's own commands), and ends with exactly one
 #   IOVH-VERDICT <nonce> rc=<n> | timeout | error=<step>
 # line on the serial console, which the host parses, then powers off.
 # Progress lines start with "IOVH-QEMU <uptime>" so the host can tell where a
@@ -16,18 +18,17 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
 CMDLINE=$(cat /proc/cmdline)
-VARIANT=; NONCE=none; RESULTS=; NODE=; RUN=; NUMVFS=2; GTIMEOUT=60; BRINGUP=sysfs; REPO=
+VARIANT=; NONCE=none; NODE=; RUN=; NUMVFS=2; GTIMEOUT=60; REPO=
+RESULTS=/run/iovh-results
 for a in $CMDLINE; do
   case $a in
     iovh.variant=*) VARIANT=${a#iovh.variant=} ;;
     iovh.nonce=*) NONCE=${a#iovh.nonce=} ;;
-    iovh.results=*) RESULTS=${a#iovh.results=} ;;
     iovh.node=*) NODE=${a#iovh.node=} ;;
     iovh.run=*) RUN=${a#iovh.run=} ;;
     iovh.repo=*) REPO=${a#iovh.repo=} ;;
     iovh.numvfs=*) NUMVFS=${a#iovh.numvfs=} ;;
     iovh.timeout=*) GTIMEOUT=${a#iovh.timeout=} ;;
-    iovh.bringup=*) BRINGUP=${a#iovh.bringup=} ;;
   esac
 done
 
@@ -69,31 +70,11 @@ mount -o rbind /sys /host/sys || die mount "sys in the host root"
 mount -o rbind /dev /host/dev || die mount "dev in the host root"
 mount -t tmpfs tmpfs /host/tmp || die mount "tmpfs on /tmp"
 mount -t tmpfs tmpfs /host/run || die mount "tmpfs on /run"
-[ -n "$RESULTS" ] || die params "no iovh.results"
+mkdir -p "/host$RESULTS"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none results "/host$RESULTS" || die mount "9p results share on $RESULTS"
+[ -n "$REPO" ] && [ -d "/iovh-bundle$REPO" ] || die bundle "no checkout bundle for '$REPO' in the initramfs"
+mount -o bind "/iovh-bundle$REPO" "/host$REPO" || die mount "the checkout bundle on $REPO"
 step "shares mounted"
-
-# Bring-up (kernel-abi §9): the PF is the device with sriov_totalvfs; its
-# driver (igb, nvme) must be bound since its sriov_configure creates the VFs.
-# Autoprobe off first, so no VF driver grabs the VFs before vfio-pci.
-PF=
-for d in /sys/bus/pci/devices/*; do
-  if [ -e "$d/sriov_totalvfs" ]; then PF=$d; break; fi
-done
-[ -n "$PF" ] || die bringup "no SR-IOV PF in /sys/bus/pci/devices"
-PFBDF=$(basename "$PF")
-[ -e "$PF/driver" ] || die bringup "PF $PFBDF has no driver bound (the IOMMU was not ready at probe?)"
-echo 0 > "$PF/sriov_drivers_autoprobe" || die bringup "sriov_drivers_autoprobe"
-echo "$NUMVFS" > "$PF/sriov_numvfs" || die bringup "enabling $NUMVFS VFs on $PFBDF"
-[ -e "$PF/virtfn0" ] || die bringup "PF $PFBDF has no virtfn0 after sriov_numvfs=$NUMVFS"
-VF=$(basename "$(readlink "$PF/virtfn0")")
-echo vfio-pci > "/sys/bus/pci/devices/$VF/driver_override" || die bringup "driver_override of $VF"
-echo "$VF" > /sys/bus/pci/drivers_probe || die bringup "probing $VF with vfio-pci"
-DRV=$(basename "$(readlink "/sys/bus/pci/devices/$VF/driver")" 2>/dev/null)
-[ "$DRV" = vfio-pci ] || die bringup "VF $VF bound to '$DRV', not vfio-pci"
-GROUP=$(basename "$(readlink "/sys/bus/pci/devices/$VF/iommu_group")" 2>/dev/null)
-[ -e "/dev/vfio/$GROUP" ] || die bringup "no /dev/vfio/$GROUP for VF $VF"
-step "bringup pf=$PFBDF vf=$VF group=$GROUP driver=$DRV"
 
 [ -n "$NODE" ] && [ -n "$RUN" ] || die params "no iovh.node or iovh.run"
 # A guest watchdog below the host's wall-clock limit: if the program hangs
@@ -109,8 +90,8 @@ step "bringup pf=$PFBDF vf=$VF group=$GROUP driver=$DRV"
 WATCHDOG=$!
 step "run $RUN"
 chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp IOVH_QEMU_GUEST=1 \
-  "$NODE" "$RUN" --out "$RESULTS/results.json" --nonce "$NONCE" --variant "$VARIANT" \
-  --pf "$PFBDF" --vf "$VF" --repo "$REPO"
+  IOVH_STATE_DIR=/run/iovh "$NODE" --jitless "$RUN" --out "$RESULTS/results.json" --nonce "$NONCE" --variant "$VARIANT" \
+  --numvfs "$NUMVFS" --repo "$REPO"
 RC=$?
 kill "$WATCHDOG" 2>/dev/null
 step "run exited rc=$RC"

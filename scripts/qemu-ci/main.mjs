@@ -79,7 +79,12 @@ function printSummary(s) {
     out(`${b.status.toUpperCase().padEnd(6)} ${b.variant.padEnd(20)} wall ${secs(b.wallSeconds)}, verdict at ${secs(b.verdictSeconds)}; ` +
       `${n('pass')} passed, ${sc.length - n('pass') - n('skip')} failed, ${n('skip')} skipped`);
     out(`       ${b.reason}`);
-    for (const r of sc.filter((x) => x.status !== 'pass')) out(`       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`);
+    for (const r of sc.filter((x) => x.status !== 'pass' && x.status !== 'skip')) out(`       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`);
+    // Skips grouped by reason: the harness skips whole families for one missing capability.
+    /** @type {Map<string, string[]>} */
+    const skips = new Map();
+    for (const r of sc.filter((x) => x.status === 'skip')) skips.set(r.detail ?? '', [...(skips.get(r.detail ?? '') ?? []), r.id]);
+    for (const [why, ids] of skips) out(`       skip ${ids.length > 3 ? `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more` : ids.join(', ')}: ${why}`);
     out(`       log: ${b.logPath}`);
     if (b.status !== 'pass') {
       out('       --- serial log, last lines:');

@@ -1,14 +1,35 @@
 // @ts-check
-// iovh's modules as the scenarios use them, loaded from a checkout's dist/
-// (what `npm run build:ts` compiles): the guest has no TypeScript loader.
+// iovh's modules as the guest program uses them, loaded from a checkout's
+// dist/ (what `npm run build:ts` compiles): neither the guest nor the host's
+// conformance run has a TypeScript loader. The kernel wrappers the scenarios
+// call are typed from src/; the entry points (backends, CLI) by the little
+// this program uses of them, so type-checking it does not pull in all of src/.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** @param {string} repo the checkout */
+/**
+ * @typedef {import('../../../src/backend/types.js').Backend} Backend
+ * @typedef {{ createNativeBackend(o: { reason?: string }): Backend }} NativeModule
+ * @typedef {{ loadAddon(): { addon: unknown, error?: string } }} AddonModule
+ * @typedef {{ createMockBackend(o: { statePath?: string, topology?: string, profile?: 'upstream' | 'rfc-v1' | 'fixed', reason?: string }): Backend }} MockModule
+ * @typedef {{ main(argv: string[]): Promise<number> }} CliModule
+ */
+
+/**
+ * @param {string} repo the checkout
+ */
 export async function loadLib(repo) {
-  const mod = (/** @type {string} */ p) => import(pathToFileURL(join(repo, 'dist', p)).href);
-  const [vfio, drm, bufinfo, uapi, native, addon] = await Promise.all([
-    mod('kernel/vfio.js'), mod('kernel/drm.js'), mod('kernel/bufinfo.js'), mod('kernel/uapi.js'), mod('backend/native.js'), mod('native/addon.js'),
+  /** @param {string} p */
+  const mod = (p) => import(pathToFileURL(join(repo, 'dist', p)).href);
+  const [vfio, drm, bufinfo, uapi, native, addon, mock, cli] = await Promise.all([
+    /** @type {Promise<typeof import('../../../src/kernel/vfio.js')>} */ (mod('kernel/vfio.js')),
+    /** @type {Promise<typeof import('../../../src/kernel/drm.js')>} */ (mod('kernel/drm.js')),
+    /** @type {Promise<typeof import('../../../src/kernel/bufinfo.js')>} */ (mod('kernel/bufinfo.js')),
+    /** @type {Promise<typeof import('../../../src/kernel/uapi.js')>} */ (mod('kernel/uapi.js')),
+    /** @type {Promise<NativeModule>} */ (mod('backend/native.js')),
+    /** @type {Promise<AddonModule>} */ (mod('native/addon.js')),
+    /** @type {Promise<MockModule>} */ (mod('mock/backend.js')),
+    /** @type {Promise<CliModule>} */ (mod('cli/main.js')),
   ]);
-  return { lib: { vfio, drm, bufinfo, uapi }, native, addon };
+  return { lib: { vfio, drm, bufinfo, uapi }, native, addon, mock, cli };
 }

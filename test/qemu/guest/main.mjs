@@ -1,64 +1,95 @@
 #!/usr/bin/env node
 // @ts-check
-// The program the QEMU guest's /init runs (scripts/qemu-ci/init.sh), with this
-// host's node, inside a chroot of the host's root: it loads iovh from the
-// checkout's dist/ (compiled by `npm run build:ts`) and the built addon,
-// opens the native backend, runs the scenarios of scenarios.mjs against the
-// guest's real kernel, prints one line per scenario on the console, and writes
-// results.json for the host. Exit 0 when nothing failed.
+// The program the QEMU guest's /init runs (scripts/qemu-ci/init.sh) with this
+// host's node, inside a chroot of the host's root, against the guest's real
+// kernel (--backend native); and the program the model conformance check runs
+// on the host against the mock (--backend mock). It loads iovh from the
+// checkout's dist/ (compiled by `npm run build:ts`), runs flow.mjs (bring-up
+// with iovh's commands, the scenarios, `iovh run`, `iovh restore`), prints one
+// line per result, and writes results.json. Exit 0 when nothing failed.
 //
-//   node main.mjs --out <file> --nonce <n> --variant <v> --pf <bdf> --vf <bdf> --repo <dir>
-import { renameSync, writeFileSync } from 'node:fs';
-import { runScenarios } from './scenarios.mjs';
+//   node main.mjs --out <file> --nonce <n> --variant <v> --repo <dir> [--numvfs 2]
+//                 [--backend native | --backend mock --topology <file> --profile <name>]
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { loadLib } from './lib.mjs';
+import { runFlow } from './flow.mjs';
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
   /** @type {Record<string, string>} */
-  const out = {};
+  const out = { backend: 'native', numvfs: '2', profile: 'upstream' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i];
     const v = argv[i + 1];
     if (!k.startsWith('--') || v === undefined) throw new Error(`bad arguments near '${k}' (expected --name value pairs)`);
     out[k.slice(2)] = v;
   }
-  for (const k of ['out', 'nonce', 'variant', 'pf', 'vf', 'repo']) if (!out[k]) throw new Error(`missing --${k}`);
+  for (const k of ['out', 'nonce', 'variant', 'repo']) if (!out[k]) throw new Error(`missing --${k}`);
+  if (out.backend !== 'native' && out.backend !== 'mock') throw new Error(`--backend must be native or mock, not '${out.backend}'`);
+  if (out.backend === 'mock' && !out.topology) throw new Error('--backend mock needs --topology');
+  if (!/^[1-9]\d*$/.test(out.numvfs)) throw new Error(`--numvfs must be a positive integer, not '${out.numvfs}'`);
   return out;
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const started = new Date().toISOString();
-  const kernel = (await import('node:os')).release();
-  /** @type {Array<Record<string, unknown>>} */
+  const startedAt = new Date().toISOString();
+  const outDir = dirname(args.out);
+  mkdirSync(outDir, { recursive: true });
+  /** @type {import('./scenarios.mjs').Result[]} */
   let results = [];
-  let fatal = null;
+  /** @type {string | null} */
+  let pf = null;
+  /** @type {string | null} */
+  let vf = null;
+  // The mock keeps its kernel in a state file between the CLI's invocations;
+  // the journal of the bring-up goes to a private folder (never the host's
+  // /var/lib/iovh). In the guest /init points IOVH_STATE_DIR at a tmpfs.
+  const scratch = args.backend === 'mock' ? mkdtempSync(join(tmpdir(), 'iovh-conformance-')) : null;
+  if (scratch) process.env.IOVH_STATE_DIR = join(scratch, 'state');
+  const print = (/** @type {import('./scenarios.mjs').Result} */ r) =>
+    console.log(`IOVH-SCENARIO ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''} :: ${r.detail}`);
   try {
-    const { lib, native, addon } = await loadLib(args.repo);
-    const loaded = addon.loadAddon();
-    if (!loaded.addon) throw new Error(`the native addon did not load: ${loaded.error} (build it on the host: npm run build:native)`);
-    const backend = native.createNativeBackend({ reason: 'QEMU CI guest' });
-    try {
-      results = await runScenarios({
-        backend, lib, vf: args.vf, pf: args.pf,
-        onResult: (r) => console.log(`IOVH-SCENARIO ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''} :: ${r.detail}`),
-      });
-    } finally {
-      backend.close();
+    const t0 = performance.now();
+    const { lib, native, addon, mock, cli } = await loadLib(args.repo);
+    console.log(`IOVH-GUEST iovh loaded in ${Math.round(performance.now() - t0)} ms (node up ${Math.round(process.uptime() * 1000)} ms)`);
+    /** @type {() => import('../../../src/backend/types.js').Backend} */
+    let open;
+    /** @type {string[]} */
+    let backendArgs;
+    if (args.backend === 'native') {
+      const loaded = addon.loadAddon();
+      if (!loaded.addon) throw new Error(`the native addon did not load: ${loaded.error} (build it on the host: npm run build:native)`);
+      open = () => native.createNativeBackend({ reason: 'QEMU CI guest' });
+      backendArgs = ['--backend', 'native'];
+    } else {
+      const statePath = join(/** @type {string} */ (scratch), 'mock-state.json');
+      const profile = /** @type {'upstream' | 'rfc-v1' | 'fixed'} */ (args.profile);
+      open = () => mock.createMockBackend({ statePath, topology: args.topology, profile, reason: 'QEMU CI model conformance' });
+      // The first open writes the state file the CLI's invocations then share.
+      open().close();
+      backendArgs = ['--backend', 'mock', '--mock-state', statePath, '--topology', args.topology, '--profile', args.profile];
     }
+    const flow = await runFlow({ lib, cli: cli.main, open, backendArgs, numvfs: Number(args.numvfs), outDir, onResult: print });
+    ({ results, pf, vf } = flow);
   } catch (e) {
-    fatal = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    console.log(`IOVH-SCENARIO fail guest.setup :: ${fatal}`);
-    results.push({ id: 'guest.setup', title: 'load iovh and open the native backend', status: 'fail', path: null, errno: null, detail: fatal, ms: 0 });
+    const fatal = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const r = { id: 'guest.setup', title: 'load iovh and open the backend', status: /** @type {const} */ ('fail'), path: null, errno: null, detail: fatal, ms: 0 };
+    print(r);
+    results.push(r);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
   const doc = {
     nonce: args.nonce,
     variant: args.variant,
-    kernel,
-    backend: 'native',
-    pf: args.pf,
-    vf: args.vf,
-    startedAt: started,
+    kernel: release(),
+    backend: args.backend,
+    pf,
+    vf,
+    startedAt,
     finishedAt: new Date().toISOString(),
     scenarios: results,
   };

@@ -1,0 +1,198 @@
+// @ts-check
+// What the QEMU guest does from its first sysfs read to putting the machine
+// back, and what the model conformance check repeats on the mock: iovh's own
+// commands bring the PF's VFs up and bind VF 0 to vfio-pci (`iovh capture`,
+// `vfs enable`, `bind`), the scenarios of scenarios.mjs run on the
+// Backend seam, `iovh run` runs the harness catalog, and `iovh restore`
+// undoes the bring-up, checked against what sysfs said before. The commands
+// run in this process through the CLI's main() (dist/cli/main.js), as
+// bin/iovh.js runs them: under TCG each new node process costs seconds.
+// `iovh doctor` is left out: like the harness's capability probe it parses
+// all of /proc/kallsyms, 8-14 s under TCG, and `iovh run` already probes.
+//
+// Every step becomes a result like a scenario's ({ id, status, path, errno,
+// detail }), so the host compares the guest's and the mock's step by step.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runScenarios } from './scenarios.mjs';
+
+/**
+ * @typedef {import('./scenarios.mjs').Result} Result
+ * @typedef {import('./scenarios.mjs').Lib} Lib
+ * @typedef {import('../../../src/backend/types.js').Backend} Backend
+ *
+ * @typedef {object} FlowOptions
+ * @property {Lib} lib
+ * @property {(argv: string[]) => Promise<number>} cli   src/cli/main.ts main()
+ * @property {() => Backend} open                        a backend on the same kernel the CLI acts on
+ * @property {string[]} backendArgs                      what selects that kernel on the CLI
+ * @property {number} numvfs
+ * @property {string} outDir                             where artifacts go (topology.json, iovh-run.json)
+ * @property {(r: Result) => void} [onResult]
+ */
+
+const SYS = '/sys/bus/pci/devices';
+
+/**
+ * The kernel rule each step relies on, as the mock must model it (see RULES
+ * in scenarios.mjs; the conformance check names it on a disagreement).
+ * @type {Record<string, string>}
+ */
+export const FLOW_RULES = {
+  'cli.find-pf': 'an SR-IOV PF has sriov_totalvfs in /sys/bus/pci/devices/<PF> (kernel-abi §9)',
+  'cli.capture': "an SR-IOV PF's sysfs: vendor, device, class, resource, driver and iommu_group links, sriov_{totalvfs,numvfs,offset,stride,vf_device} (kernel-abi §9)",
+  'cli.vfs-enable': 'sriov_drivers_autoprobe=0 then sriov_numvfs=N creates N VFs and sriov_numvfs reads N back (kernel-abi §9)',
+  'cli.bind': "driver_override=vfio-pci then drivers_probe=<VF> binds exactly that VF; its driver link names vfio-pci (kernel-abi §4, §9)",
+  'cli.run': 'iovh run ends with exit 0 (nothing unexpected) or 77 (everything skipped) on a kernel that behaves',
+  'cli.restore': "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (kernel-abi §9)",
+};
+
+/**
+ * The harness's result for one of its scenarios, as a flow result: status
+ * and path as the harness judged them, errno = the code of the error that
+ * ended the scenario, if any (docs/report-schema.md).
+ * @param {{ id: string, title: string, status: string, path: string | null, reason: string, error: { code: string | null } | null, durationMs: number }} s
+ * @returns {Result}
+ */
+export function fromHarness(s) {
+  // A harness timeout is a failure here: the host's verdict has no timeout status per scenario.
+  const status = /** @type {Result['status']} */ (s.status === 'timeout' ? 'fail' : s.status);
+  return {
+    id: `run:${s.id}`,
+    title: s.title,
+    status,
+    path: s.path,
+    errno: s.error?.code ?? null,
+    detail: s.status === 'timeout' ? `timeout: ${s.reason}` : s.reason,
+    ms: Math.round(s.durationMs * 10) / 10,
+  };
+}
+
+/**
+ * @param {FlowOptions} o
+ * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null }>}
+ */
+export async function runFlow(o) {
+  /** @type {Result[]} */
+  const results = [];
+  /** @param {string} id @param {string} title @param {() => Promise<Omit<Result, 'id' | 'title' | 'ms'>>} fn */
+  const step = async (id, title, fn) => {
+    const t0 = performance.now();
+    /** @type {Omit<Result, 'id' | 'title' | 'ms'>} */
+    let out;
+    try {
+      out = await fn();
+    } catch (e) {
+      const err = /** @type {Error & { code?: unknown }} */ (e);
+      out = { status: 'fail', path: null, errno: typeof err.code === 'string' ? err.code : null, detail: `${err.name}: ${err.message}` };
+    }
+    const r = { id, title, ...out, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    results.push(r);
+    o.onResult?.(r);
+    return r;
+  };
+  /** @param {string} detail */
+  const ok = (detail) => ({ status: /** @type {const} */ ('pass'), path: null, errno: null, detail });
+  /** @param {string} detail */
+  const bad = (detail) => ({ status: /** @type {const} */ ('fail'), path: null, errno: null, detail });
+  /** @param {string} detail */
+  const skipped = (detail) => ({ status: /** @type {const} */ ('skip'), path: null, errno: null, detail });
+  /** @template T @param {(b: Backend) => T} fn */
+  const withBackend = (fn) => {
+    const b = o.open();
+    try {
+      return fn(b);
+    } finally {
+      b.close();
+    }
+  };
+  /** @param {string[]} argv */
+  const iovh = async (argv) => o.cli([...argv, ...o.backendArgs]);
+
+  // The PF: the first device with sriov_totalvfs (kernel-abi §9), and what
+  // its SR-IOV files say before iovh touches anything.
+  const before = withBackend((b) => {
+    const pf = b.fs.readdir(SYS).sort().find((d) => b.fs.exists(`${SYS}/${d}/sriov_totalvfs`)) ?? null;
+    if (!pf) return null;
+    const read = (/** @type {string} */ f) => b.fs.readText(`${SYS}/${pf}/${f}`).trim();
+    return { pf, numvfs: read('sriov_numvfs'), autoprobe: read('sriov_drivers_autoprobe'), totalvfs: Number(read('sriov_totalvfs')) };
+  });
+  if (!before) {
+    await step('cli.find-pf', 'an SR-IOV PF to bring up', async () => bad('no device with sriov_totalvfs under /sys/bus/pci/devices'));
+    return { results, pf: null, vf: null };
+  }
+  const pf = before.pf;
+
+  await step('cli.capture', 'iovh capture records the PF as a topology', async () => {
+    const file = join(o.outDir, 'topology.json');
+    const code = await iovh(['capture', '--out', file]);
+    if (code !== 0) return bad(`iovh capture exited ${code}`);
+    const t = JSON.parse(readFileSync(file, 'utf8'));
+    const dev = Array.isArray(t.devices) ? t.devices.find((/** @type {{ bdf?: string }} */ d) => d.bdf === pf) : undefined;
+    if (t.schema !== 'iovh-topology/1' || !dev) return bad(`${file}: schema ${t.schema}, ${pf} ${dev ? 'present' : 'missing'}`);
+    return ok(`${pf} ${dev.vendor}:${dev.device} with ${dev.sriov?.totalvfs} VFs, in ${file}`);
+  });
+
+  const enabled = await step('cli.vfs-enable', `iovh vfs enable ${pf} ${o.numvfs}`, async () => {
+    const code = await iovh(['vfs', 'enable', pf, String(o.numvfs)]);
+    if (code !== 0) return bad(`exited ${code}`);
+    const n = withBackend((b) => b.fs.readText(`${SYS}/${pf}/sriov_numvfs`).trim());
+    return n === String(o.numvfs) ? ok(`sriov_numvfs reads ${n}`) : bad(`exit 0 but sriov_numvfs reads ${n}`);
+  });
+
+  /** @type {string | null} */
+  let vf = null;
+  const bound = await step('cli.bind', 'iovh bind VF 0 vfio-pci', async () => {
+    if (enabled.status !== 'pass') return skipped('needs cli.vfs-enable to pass');
+    vf = withBackend((b) => b.fs.readlink(`${SYS}/${pf}/virtfn0`).split('/').pop() ?? null);
+    if (!vf) return bad(`${pf}/virtfn0 links nowhere`);
+    const code = await iovh(['bind', vf, 'vfio-pci']);
+    if (code !== 0) return bad(`exited ${code}`);
+    const target = /** @type {string} */ (vf);
+    const driver = withBackend((b) => b.fs.readlink(`${SYS}/${target}/driver`).split('/').pop());
+    return driver === 'vfio-pci' ? ok(`${vf} bound to vfio-pci`) : bad(`exit 0 but ${vf} is bound to ${driver}`);
+  });
+
+  if (bound.status === 'pass' && vf) {
+    const target = /** @type {string} */ (vf);
+    const backend = o.open();
+    try {
+      results.push(...(await runScenarios({ backend, lib: o.lib, vf: target, pf, onResult: o.onResult })));
+    } finally {
+      backend.close();
+    }
+    await step('cli.run', `iovh run --pf ${pf} --vf ${vf}`, async () => {
+      const file = join(o.outDir, 'iovh-run.json');
+      const code = await iovh(['run', '--no-baseline', '--pf', pf, '--vf', target, '--json', file]);
+      const report = JSON.parse(readFileSync(file, 'utf8'));
+      const harness = /** @type {Parameters<typeof fromHarness>[0][]} */ (report.scenarios);
+      for (const s of harness) {
+        const r = fromHarness(s);
+        results.push(r);
+        o.onResult?.(r);
+      }
+      // 0: nothing unexpected; 77: everything skipped (DESIGN.md "Exit status").
+      if (code !== 0 && code !== 77) return bad(`exited ${code}: ${report.summary?.exitReason ?? 'no summary'}`);
+      return ok(`exit ${code}: ${harness.length} scenarios, ${report.summary?.exitReason ?? ''}`);
+    });
+  } else {
+    await step('cli.run', 'iovh run', async () => skipped('needs cli.bind to pass'));
+  }
+
+  await step('cli.restore', 'iovh restore puts the PF back as it was', async () => {
+    const code = await iovh(['restore']);
+    if (code !== 0) return bad(`exited ${code}`);
+    const after = withBackend((b) => ({
+      numvfs: b.fs.readText(`${SYS}/${pf}/sriov_numvfs`).trim(),
+      autoprobe: b.fs.readText(`${SYS}/${pf}/sriov_drivers_autoprobe`).trim(),
+      vfGone: vf === null || !b.fs.exists(`${SYS}/${vf}`),
+    }));
+    const diffs = [];
+    if (after.numvfs !== before.numvfs) diffs.push(`sriov_numvfs ${after.numvfs}, was ${before.numvfs}`);
+    if (after.autoprobe !== before.autoprobe) diffs.push(`sriov_drivers_autoprobe ${after.autoprobe}, was ${before.autoprobe}`);
+    if (!after.vfGone) diffs.push(`${vf} still exists`);
+    return diffs.length ? bad(`after restore: ${diffs.join('; ')}`) : ok(`sriov_numvfs ${after.numvfs}, autoprobe ${after.autoprobe}: as before`);
+  });
+
+  return { results, pf, vf };
+}
