@@ -13,7 +13,7 @@
 // returns no steps when the machine is already as asked (idempotence).
 import { normalizeBdf } from './bdf.js';
 import { BringupError, InputError } from './errors.js';
-import { canonical, type Plan, type Step } from './plan.js';
+import type { Plan, Step } from './plan.js';
 import { VRAM_ALIGNMENT } from './provisioning.js';
 import { formatSize } from './size.js';
 import { applyNumvfs, type PfState, type PlanState, type VfState } from './state.js';
@@ -311,10 +311,4 @@ function withPath<T>(at: string, check: () => T): T {
     if (e instanceof InputError) throw new InputError(`${at}: ${e.message}`);
     throw e;
   }
-}
-
-/** True when a step's `before` agrees with what the attribute reads now (null: not predicted). */
-export function beforeMatches(step: Step & { op: 'set' }, raw: string): boolean {
-  if (step.before === null) return true;
-  return canonical(step.kind, raw) === step.before;
 }

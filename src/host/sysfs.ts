@@ -119,11 +119,6 @@ export function barKind(line: ResourceLine): BarKind {
 export class SysReader {
   constructor(readonly fs: FileOps) {}
 
-  /** The attribute's text without the trailing newline; throws the kernel's error. */
-  text(path: string): string {
-    return attrText(this.fs.readText(path));
-  }
-
   /**
    * The attribute's text, or null when it does not exist (ENOENT) or the
    * kernel refuses to show it to us (ENODEV, EACCES, EPERM, EIO): discovery
