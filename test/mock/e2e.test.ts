@@ -23,6 +23,9 @@ const PROBES = [
 
 interface Rig {
   b: ReturnType<typeof mock>;
+  device: number;
+  vm: ReturnType<XeDevice['vmCreate']>;
+  imp: ReturnType<XeDevice['primeImport']>;
   bar: ReturnType<ReturnType<typeof mock>['dev']['mmap']>;
   xe: XeDevice;
   /** GPU: store the pattern (seed) over [offset, offset + length) of the import, mapped at VA */
@@ -54,6 +57,9 @@ function rig(profile: ProfileName, opts: { topology?: Topology; quotas?: bigint[
   const queue = xe.execQueueCreate(vm, [xe.engineOfClass(XE.ENGINE_CLASS_COPY)!]);
   return {
     b,
+    device: v.device,
+    vm,
+    imp,
     bar,
     xe,
     gpuStore(seed, length, offset = 0n) {
@@ -159,6 +165,28 @@ describe('the same import, per profile', () => {
     const log = r.b.kernel.platform.kernel.kmsg.formatted().join('');
     expect(log).toMatch(/INFO: task node:\d+ blocked for more than 122 seconds\./);
     expect(r.b.kernel.live()).toMatchObject({ fds: 0, dmabufs: 0, vfioDevicesOpen: 0, pendingWaits: 0 });
+  });
+
+  it('upstream: a reset with an xe P2P import stays pending until xe lets its deferred map go', async () => {
+    const r = rig('upstream');
+    r.gpuStore(18n, 4096);
+    let done = false;
+    const reset = r.b.dev.vfioDeviceReset(r.device).then(() => (done = true));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(done).toBe(false);
+    expect(r.b.kernel.live().pendingWaits).toBe(1);
+    r.vm.unmap(VA, 2n * MiB); // the VMA held the BO; its teardown unmaps
+    r.imp.close();
+    await reset;
+    expect(r.b.kernel.live().pendingWaits).toBe(0);
+  });
+
+  it('fixed: the same reset completes at once (xe unmaps on invalidate) and the next bind maps again', async () => {
+    const r = rig('fixed');
+    r.gpuStore(19n, 4096);
+    await r.b.dev.vfioDeviceReset(r.device);
+    r.gpuStore(20n, 4096);
+    expect(r.bar.verify(0, 4096, 20n, 0n)).toBeNull();
   });
 
   it('the DRM minors have class entries that name the PF, and go when xe unbinds', () => {
