@@ -12,24 +12,14 @@ import type { Journal } from './journal.js';
 import { formatStep, stepWrite, type Plan, type Step } from './plan.js';
 import { undoRecords } from './restore.js';
 import { SysReader, devicePath } from './sysfs.js';
-import { countWrite, currentOf, describe, expectedBefore, verify, type ApplyHooks } from './writes.js';
+import { Interrupted, SignalWatch, countWrite, currentOf, describe, expectedBefore, verify, type ApplyHooks } from './writes.js';
 
+export { Interrupted } from './writes.js';
 export type { ApplyHooks } from './writes.js';
 
 export interface ApplyOutput {
   /** One line per write as it is made (`+ echo 0 > ...`). */
   step(line: string): void;
-}
-
-export class Interrupted extends Error {
-  constructor(
-    readonly signal: string,
-    readonly done: number,
-    readonly total: number,
-  ) {
-    super(`interrupted by ${signal} after ${done} of ${total} writes`);
-    this.name = 'Interrupted';
-  }
 }
 
 /** The failed step, with what was rolled back. */
@@ -81,18 +71,11 @@ export interface ApplyOptions {
  */
 export async function applyPlan(fs: FileOps, plan: Plan, journal: Journal, options: ApplyOptions): Promise<number> {
   const r = new SysReader(fs);
-  let signal: string | null = null;
-  const onSignal = (s: NodeJS.Signals) => {
-    signal = s;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = new SignalWatch();
   let done = 0;
   try {
     for (const step of plan.steps) {
-      // Let a pending signal be delivered between two writes, never within one.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (signal !== null) throw new Interrupted(signal, done, plan.steps.length);
+      if (await signals.stopRequested()) throw new Interrupted(signals.signal!, done, plan.steps.length);
       try {
         applyStep(r, journal, step, options.hooks, options.out);
       } catch (e) {
@@ -112,11 +95,8 @@ export async function applyPlan(fs: FileOps, plan: Plan, journal: Journal, optio
       }
       done += 1;
     }
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (signal !== null && done < plan.steps.length) throw new Interrupted(signal, done, plan.steps.length);
     return done;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.stop();
   }
 }

@@ -12,7 +12,7 @@ import { BringupError, InputError } from './errors.js';
 import { Journal, findStale, processAlive, stateDir, targetLabel, type JournalTarget } from './journal.js';
 import { formatStep, stepWrite, type Plan } from './plan.js';
 import { NotAvailable, type PlanContext } from './planner.js';
-import { planRestore, undoRecords } from './restore.js';
+import { planRestore, restoreRecords } from './restore.js';
 import { PlanState } from './state.js';
 import { SysReader } from './sysfs.js';
 import { discover } from './topology.js';
@@ -239,16 +239,21 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
     }
     preflight(backend, plan);
     journal.begin('restore');
-    let status: 'ok' | 'failed' = 'failed';
+    let status: 'ok' | 'failed' | 'interrupted' = 'failed';
     try {
       if (!opts.json) io.out(`restore: ${label}, ${pending.length} journaled write${pending.length === 1 ? '' : 's'} to undo\n`);
-      const writes = undoRecords(new SysReader(backend.fs), journal, pending, testHooks(backend), (line) => (opts.json ? undefined : io.out(`${line}\n`)));
+      const writes = await restoreRecords(new SysReader(backend.fs), journal, pending, testHooks(backend), (line) => (opts.json ? undefined : io.out(`${line}\n`)));
       status = 'ok';
       io.out(opts.json ? `${JSON.stringify({ restored: pending.length, writes, target }, null, 2)}\n` : `restored: ${pending.length} journaled write${pending.length === 1 ? '' : 's'} undone with ${writes} write${writes === 1 ? '' : 's'}\n`);
       return 0;
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
       const left = journal.pending().length;
+      if (e instanceof Interrupted) {
+        status = 'interrupted';
+        io.err(`iovh: restore: ${e.message}; run \`${restoreCommand(target)}\` again to undo the ${left} left\n`);
+        return EXIT_INTERRUPTED;
+      }
+      const why = e instanceof Error ? e.message : String(e);
       throw new CliError(`restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`iovh restore\` again)`, 1);
     } finally {
       journal.end(status);

@@ -11,7 +11,7 @@ import { BringupError } from './errors.js';
 import type { Journal, WriteRecord } from './journal.js';
 import { canonical, formatStep, stepWrite, type AttrKind, type Plan, type Step } from './plan.js';
 import { SysReader, devicePath, parseDecimal } from './sysfs.js';
-import { countWrite, verify, type ApplyHooks } from './writes.js';
+import { Interrupted, SignalWatch, countWrite, verify, type ApplyHooks } from './writes.js';
 
 /** What undo needs to know about the machine: the live kernel, or a prediction on top of it (--dry-run). */
 export interface StateView {
@@ -214,26 +214,53 @@ export function planRestore(fs: FileOps, records: WriteRecord[], label: string):
   return { title: `undo ${records.length} journaled write${records.length === 1 ? '' : 's'} on ${label}`, steps, notes: [] };
 }
 
+/** Undoes one record: the writes that bring its target back, each verified; then marks it undone. */
+function undoOne(r: SysReader, view: LiveView, journal: Journal, rec: WriteRecord, hooks: ApplyHooks | undefined, say: (line: string) => void): number {
+  let writes = 0;
+  for (const step of undoSteps(view, rec)) {
+    countWrite(hooks, 'before');
+    const w = stepWrite(step);
+    say(`+ ${formatStep(step)}`);
+    r.fs.writeFile(w.path, w.data);
+    countWrite(hooks, 'after');
+    verify(r, step);
+    view.apply(step);
+    writes += 1;
+  }
+  journal.recordUndone(rec.seq);
+  return writes;
+}
+
 /**
  * Undoes records newest first, each write verified, marking a record undone
  * in the journal as soon as its target is back. Throws at the first that
- * cannot be undone; a later restore resumes there.
+ * cannot be undone; a later restore resumes there. Returns the writes made.
  */
 export function undoRecords(r: SysReader, journal: Journal, records: WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): number {
   const view = new LiveView(r);
   let writes = 0;
-  for (const rec of [...records].reverse()) {
-    for (const step of undoSteps(view, rec)) {
-      countWrite(hooks, 'before');
-      const w = stepWrite(step);
-      say(`+ ${formatStep(step)}`);
-      r.fs.writeFile(w.path, w.data);
-      countWrite(hooks, 'after');
-      verify(r, step);
-      view.apply(step);
-      writes += 1;
-    }
-    journal.recordUndone(rec.seq);
-  }
+  for (const rec of [...records].reverse()) writes += undoOne(r, view, journal, rec, hooks, say);
   return writes;
+}
+
+/**
+ * undoRecords for `iovh restore`: SIGINT or SIGTERM stops it between two
+ * records (Interrupted), with the journal saying which are undone, so that
+ * the next restore goes on from there.
+ */
+export async function restoreRecords(r: SysReader, journal: Journal, records: WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): Promise<number> {
+  const view = new LiveView(r);
+  const signals = new SignalWatch();
+  let writes = 0;
+  let done = 0;
+  try {
+    for (const rec of [...records].reverse()) {
+      if (await signals.stopRequested()) throw new Interrupted(signals.signal!, done, records.length, 'journaled writes undone');
+      writes += undoOne(r, view, journal, rec, hooks, say);
+      done += 1;
+    }
+    return writes;
+  } finally {
+    signals.stop();
+  }
 }

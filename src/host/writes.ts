@@ -85,3 +85,44 @@ function verifyVfs(r: SysReader, pfDir: string, n: number): void {
   }
   if (r.linkName(`${pfDir}/virtfn${n}`) !== null) throw new BringupError(`${pfDir}/sriov_numvfs reads ${n} but virtfn${n} still exists`);
 }
+
+/** SIGINT or SIGTERM stopped a bring-up or restore between two writes. */
+export class Interrupted extends Error {
+  constructor(
+    readonly signal: string,
+    readonly done: number,
+    readonly total: number,
+    what = 'writes',
+  ) {
+    super(`interrupted by ${signal} after ${done} of ${total} ${what}`);
+    this.name = 'Interrupted';
+  }
+}
+
+/**
+ * Catches SIGINT and SIGTERM while a sequence of writes runs, so that it stops
+ * between two writes, never within one, and the process ends on its own terms
+ * (the journal says where it stopped; the mock saves its state at close).
+ */
+export class SignalWatch {
+  signal: string | null = null;
+  private readonly onSignal = (s: NodeJS.Signals) => {
+    this.signal = s;
+  };
+
+  constructor() {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  /** Lets a pending signal be delivered; true when one arrived. */
+  async stopRequested(): Promise<boolean> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return this.signal !== null;
+  }
+
+  stop(): void {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+}

@@ -115,6 +115,18 @@ describe('kill sweep', () => {
     }
   }, 120_000);
 
+  it('Ctrl-C during restore stops between two records, and the next restore finishes', async () => {
+    load(lab, checkpoints[SCRIPT.length]!);
+    const r = child(lab, ['restore'], { IOVH_TEST_SIGINT_AFTER: '2' });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(130);
+    expect(r.err).toMatch(/^iovh: restore: interrupted by SIGINT after 2 of 8 journaled writes undone; run `iovh restore --backend mock --mock-state \S+` again to undo the 6 left$/m);
+    expect((await lab.run('topology')).err).toBe('');
+    const again = await lab.run('restore');
+    expect(again.out).toMatch(/^restored: 6 journaled writes undone/m);
+    expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+  }, 60_000);
+
   it('Ctrl-C stops between two writes, says so, and restore undoes what was made', async () => {
     const own = new Lab();
     try {
