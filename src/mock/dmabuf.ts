@@ -229,11 +229,6 @@ export class DmaBufCoreImpl implements DmaBufCore {
     return buf;
   }
 
-  /** Is this file a dma-buf (for vgem/xe PRIME lookups). */
-  isDmaBufFile(f: KernelFile): boolean {
-    return f instanceof DmaBufFile;
-  }
-
   ref(dmabuf: DmaBufObject): void {
     this.fds.ref(this.asImpl(dmabuf).file);
   }

@@ -148,11 +148,6 @@ export class Kmemleak {
       this.objects.set(address, { ...o, address, jiffies: BigInt(o.jiffies) });
     }
   }
-
-  /** Process exit: objects still live belong to open files that are being released, not leaks. */
-  liveObjects(): number {
-    return this.liveTracked();
-  }
 }
 
 function crc(s: string): string {

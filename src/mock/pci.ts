@@ -5,7 +5,7 @@
 // removal, IOMMU groups and every sysfs file of it.
 
 import { LogLevel, type PciBar, type PciBus, type PciDevice } from './contracts.js';
-import { fail, KernelErrno } from './errno.js';
+import { fail, isKernelErrno, KernelErrno } from './errno.js';
 import { kstrtobool, kstrtouint, sysfsStreq } from './kstrto.js';
 import type { KernelCore } from './kernel.js';
 import { relativeLink, type Vfs } from './vfs.js';
@@ -500,7 +500,9 @@ export class PciSubsystem implements PciBus {
     let n: number;
     try {
       n = kstrtouint(buf, 16);
-    } catch {
+    } catch (e) {
+      // "if (kstrtou16(buf, 0, &num_vfs) < 0) return -EINVAL;": overflow (ERANGE) is reported as EINVAL too.
+      if (!isKernelErrno(e)) throw e;
       fail('EINVAL');
     }
     if (n > s.spec.totalvfs) fail('ERANGE');

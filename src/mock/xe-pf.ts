@@ -416,8 +416,8 @@ export class XePf implements XePfState {
     });
     const bulk = `${base}/.bulk_profile`;
     const allVfs = () => this.configs;
-    v.addFile(`${bulk}/exec_quantum_ms`, { store: (d) => allVfs().forEach((c, i) => (c.execQuantumMs = this.u32(d, i + 1))) });
-    v.addFile(`${bulk}/preempt_timeout_us`, { store: (d) => allVfs().forEach((c, i) => (c.preemptTimeoutUs = this.u32(d, i + 1))) });
+    v.addFile(`${bulk}/exec_quantum_ms`, { store: (d) => allVfs().forEach((c) => (c.execQuantumMs = kstrtouint(d))) });
+    v.addFile(`${bulk}/preempt_timeout_us`, { store: (d) => allVfs().forEach((c) => (c.preemptTimeoutUs = kstrtouint(d))) });
     v.addFile(`${bulk}/sched_priority`, {
       store: (d) => {
         const p = SCHED_PRIORITIES.find((x) => sysfsStreq(x, d));
@@ -439,8 +439,8 @@ export class XePf implements XePfState {
     for (let vfid = 1; vfid <= this.totalvfs; vfid++) {
       const c = () => this.configs[vfid - 1]!;
       const d = `${base}/vf${vfid}`;
-      v.addFile(`${d}/profile/exec_quantum_ms`, { show: () => `${c().execQuantumMs}\n`, store: (x) => (c().execQuantumMs = this.u32(x, vfid)) });
-      v.addFile(`${d}/profile/preempt_timeout_us`, { show: () => `${c().preemptTimeoutUs}\n`, store: (x) => (c().preemptTimeoutUs = this.u32(x, vfid)) });
+      v.addFile(`${d}/profile/exec_quantum_ms`, { show: () => `${c().execQuantumMs}\n`, store: (x) => (c().execQuantumMs = kstrtouint(x)) });
+      v.addFile(`${d}/profile/preempt_timeout_us`, { show: () => `${c().preemptTimeoutUs}\n`, store: (x) => (c().preemptTimeoutUs = kstrtouint(x)) });
       v.addFile(`${d}/profile/sched_priority`, prio(() => c().schedPriority, (p) => (c().schedPriority = p)));
       v.addFile(`${d}/profile/vram_quota`, { show: () => `${this.quotaTotal(vfid)}\n`, store: (x) => this.setQuotaAllTiles(vfid, kstrtoull(x)) });
       v.addFile(`${d}/stop`, {
@@ -451,10 +451,6 @@ export class XePf implements XePfState {
         },
       });
     }
-  }
-
-  private u32(d: string, _vfid: number): number {
-    return kstrtouint(d);
   }
 
   /** sriov_admin/vfN/device appears with the VF (xe_sriov_pf_sysfs_link_vfs). */
