@@ -35,10 +35,9 @@ describe('bring-up on the mock', () => {
     expect(topo.pfs[0]!.vfs[1]!.vramQuota).toBe(2 * 1024 ** 3);
     expect(topo.pendingWrites).toBe(8);
     if (await hasRun()) {
-      // The verdicts are the harness's business; here it must accept the global options and not crash.
+      // On the mock, run exits 0 when the kernel behaves as its profile's baseline says (DESIGN.md).
       const run = await lab.run('run');
-      expect(run.code, run.err).not.toBe(2);
-      expect(run.err).not.toMatch(/\n {4}at /);
+      expect(run.code, run.err).toBe(0);
     }
     const restored = await lab.run('restore');
     expect(restored.code, restored.err).toBe(0);
