@@ -47,6 +47,7 @@ export class MockFiles implements FileOps {
     const node = wrap('open', path, () => this.vfs.lookup(path, true));
     if (node instanceof VDir) return wrap('read', path, () => fail('EISDIR'));
     if (node instanceof VChar) {
+      // /dev/kmsg read to its current end (a blocking reader would then wait; the mock returns).
       if (node.stream) return new TextEncoder().encode(node.stream.records().join(''));
       // open(2) runs the device's open (group exclusivity and all), read(2) has no handler.
       const file = wrap('open', path, () => node.dev.open(O.RDONLY));
