@@ -73,7 +73,9 @@ mount -t tmpfs tmpfs /host/run || die mount "tmpfs on /run"
 mkdir -p "/host$RESULTS"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none results "/host$RESULTS" || die mount "9p results share on $RESULTS"
 [ -n "$REPO" ] && [ -d "/iovh-bundle$REPO" ] || die bundle "no checkout bundle for '$REPO' in the initramfs"
-mount -o bind "/iovh-bundle$REPO" "/host$REPO" || die mount "the checkout bundle on $REPO"
+# A checkout under /tmp or /run is hidden by the tmpfs above: make its mount point there.
+mkdir -p "/host$REPO" 2>/dev/null
+out=$(mount -o bind "/iovh-bundle$REPO" "/host$REPO" 2>&1) || die mount "the checkout bundle on $REPO: $out"
 step "shares mounted"
 
 [ -n "$NODE" ] && [ -n "$RUN" ] || die params "no iovh.node or iovh.run"
