@@ -19,6 +19,14 @@ export interface SelectOptions {
   profile?: string;
   /** native: read /sys, /proc and /dev under this directory */
   root?: string;
+  /**
+   * `run` (default) validates: native needs VFs, /dev/vfio and the addon.
+   * `host` inspects or changes the machine (doctor, topology, bring-up): native
+   * as soon as the machine has an SR-IOV PF, VFs or not, and without the addon
+   * (file access only) — acting on the mock while a real PF sits there would
+   * be a trap for the very user who is bringing that PF up.
+   */
+  purpose?: 'run' | 'host';
 }
 
 export interface NativeFitness {
@@ -49,12 +57,35 @@ export function nativeFitness(root = '/'): NativeFitness {
   return { ok: false, reason: 'no SR-IOV PF with VFs enabled (see `iovh vfs enable`)' };
 }
 
+/** Does this machine have an SR-IOV capable PF (VFs enabled or not)? Reads only. */
+export function hostFitness(root = '/'): NativeFitness {
+  const devices = join(root, 'sys/bus/pci/devices');
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(devices);
+  } catch {
+    return { ok: false, reason: `cannot list ${devices}` };
+  }
+  for (const bdf of entries) {
+    try {
+      const total = Number(readFileSync(join(devices, bdf, 'sriov_totalvfs'), 'utf8').trim());
+      if (total > 0) return { ok: true, reason: `SR-IOV PF ${bdf} (up to ${total} VFs)` };
+    } catch {
+      // not SR-IOV capable
+    }
+  }
+  return { ok: false, reason: 'no SR-IOV capable PF on this machine' };
+}
+
 export async function openBackend(options: SelectOptions = {}): Promise<Backend> {
   const choice = options.backend ?? 'auto';
-  const profile = options.profile;
-  if (profile !== undefined && !isProfileName(profile)) {
-    throw new UsageError(`unknown profile '${profile}' (choose one of ${PROFILE_NAMES.join(', ')})`);
+  if (options.purpose === 'host' && choice !== 'mock') {
+    const fit = hostFitness(options.root);
+    if (choice === 'native') return createNativeBackend({ root: options.root, reason: `--backend native${fit.ok ? `: ${fit.reason}` : ''}` });
+    if (fit.ok) return createNativeBackend({ root: options.root, reason: `auto: ${fit.reason}` });
+    return mock({ profile: checkedProfile(options.profile), topology: options.topology, statePath: options.mockState, reason: `auto: mock, because ${fit.reason}` });
   }
+  const profile = checkedProfile(options.profile);
   if (choice === 'native' || choice === 'auto') {
     const fit = nativeFitness(options.root);
     if (choice === 'native') {
@@ -66,6 +97,13 @@ export async function openBackend(options: SelectOptions = {}): Promise<Backend>
     return mock({ profile, topology: options.topology, statePath: options.mockState, reason: `auto: mock, because ${fit.reason}` });
   }
   return mock({ profile, topology: options.topology, statePath: options.mockState, reason: '--backend mock' });
+}
+
+function checkedProfile(profile: string | undefined): MockOptions['profile'] {
+  if (profile !== undefined && !isProfileName(profile)) {
+    throw new UsageError(`unknown profile '${profile}' (choose one of ${PROFILE_NAMES.join(', ')})`);
+  }
+  return profile;
 }
 
 function mock(options: MockOptions): Backend {

@@ -48,6 +48,7 @@ export async function withBackend<T>(opts: GlobalOptions, fn: (backend: Backend)
     topology: opts.topology,
     profile: opts.profile,
     root: opts.root,
+    purpose: 'host',
   });
   try {
     return await fn(backend);
