@@ -12,7 +12,7 @@ import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 import { buildBundle } from './bundle.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
-import { compareResults, describeDisagreement, mockUnavailable, runOnMock, CONFORMANCE_DEVICE, GUEST_DIR } from './conformance.mjs';
+import { compareResults, describeDisagreement, mockUnavailable, runOnMock, topologyDifferences, CONFORMANCE_DEVICE, GUEST_DIR, IGB_TOPOLOGY } from './conformance.mjs';
 
 /**
  * @typedef {object} CiOptions
@@ -31,7 +31,7 @@ import { compareResults, describeDisagreement, mockUnavailable, runOnMock, CONFO
  * @property {number} failed
  * @property {number} skipped
  * @property {import('./boot.mjs').BootReport[]} boots
- * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }> }} conformance
+ * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string }} conformance
  * @property {Check[]} checks            every counted item
  * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number, bundle: { files: number, bytes: number } }} timing
  * @property {{ kernel: string, qemu: string }} versions
@@ -211,22 +211,41 @@ async function conform(boots, variants, paths, log) {
   log(`qemu-ci: model conformance: the scenarios on the mock (upstream profile, igb-like topology) against ${real.variant}`);
   const { RULES } = await import(pathToFileURL(join(GUEST_DIR, 'scenarios.mjs')).href);
   const { FLOW_RULES } = await import(pathToFileURL(join(GUEST_DIR, 'flow.mjs')).href);
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const mockLog = join(paths.logs, `mock-upstream-igb-${stamp}.log`);
   let model;
   try {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    model = await runOnMock({ outDir: join(paths.results, `mock-upstream-igb-${stamp}`), log: join(paths.logs, `mock-upstream-igb-${stamp}.log`) });
+    model = await runOnMock({ outDir: join(paths.results, `mock-upstream-igb-${stamp}`), log: mockLog });
   } catch (e) {
-    return { status: 'fail', detail: `the scenarios could not run on the mock: ${e instanceof Error ? e.message : String(e)}`, disagreements: [], compared: 0, against: real.variant, rows: [] };
+    return { status: 'fail', detail: `the scenarios could not run on the mock: ${e instanceof Error ? e.message : String(e)}`, disagreements: [], compared: 0, against: real.variant, rows: [], log: mockLog };
   }
   const rows = compareResults(real.results.scenarios, model, { ...FLOW_RULES, ...RULES });
-  const disagreements = rows.filter((r) => !r.agree).map(describeDisagreement);
+  // The mock's topology must still be the machine the guest is: a QEMU whose
+  // igb changed shape makes the comparison meaningless until the file follows.
+  let topoDiffs;
+  try {
+    const captured = JSON.parse(readFileSync(join(real.resultsDir, 'topology.json'), 'utf8'));
+    topoDiffs = topologyDifferences(captured, JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8')));
+  } catch (e) {
+    topoDiffs = [`the guest's captured topology could not be read (${e instanceof Error ? e.message : String(e)})`];
+  }
+  rows.push({
+    id: 'topology',
+    agree: topoDiffs.length === 0,
+    real: null,
+    model: null,
+    diffs: topoDiffs,
+    rule: 'scripts/qemu-ci/topology-igb.json describes the igb guest (update it from the guest\'s topology.json)',
+  });
+  const disagreements = rows.filter((r) => !r.agree).map((r) => (r.id === 'topology' ? `topology: ${r.diffs.join('; ')}. Fix: ${r.rule}` : describeDisagreement(r)));
   return {
     status: disagreements.length ? 'fail' : 'pass',
     detail: disagreements.length ? `${disagreements.length} of ${rows.length} scenarios disagree` : `all ${rows.length} scenarios agree`,
     disagreements,
     compared: rows.length,
     against: real.variant,
-    rows: rows.map((r) => ({ id: r.id, agree: r.agree, line: r.agree ? '' : describeDisagreement(r) })),
+    rows: rows.map((r) => ({ id: r.id, agree: r.agree, line: r.agree ? '' : r.id === 'topology' ? `topology: ${r.diffs.join('; ')}` : describeDisagreement(r) })),
+    log: mockLog,
   };
 }
 

@@ -91,7 +91,7 @@ step "shares mounted"
 ) &
 WATCHDOG=$!
 step "run $RUN"
-chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp IOVH_QEMU_GUEST=1 \
+chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp IOVH_QEMU_GUEST=1 NO_COLOR=1 \
   IOVH_STATE_DIR=/run/iovh "$NODE" --jitless "$RUN" --out "$RESULTS/results.json" --nonce "$NONCE" --variant "$VARIANT" \
   --numvfs "$NUMVFS" --repo "$REPO"
 RC=$?

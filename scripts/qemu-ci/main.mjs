@@ -93,6 +93,7 @@ function printSummary(s) {
   }
   out(`${s.conformance.status.toUpperCase().padEnd(6)} model conformance (mock upstream profile vs ${s.conformance.against ?? 'no guest'}): ${s.conformance.detail}`);
   for (const d of s.conformance.disagreements) out(`       ${d}`);
+  if (s.conformance.log && s.conformance.status !== 'pass') out(`       log: ${s.conformance.log}`);
   out(`timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, guests ${secs(s.timing.bootsSeconds)}, total ${secs(s.timing.totalSeconds)}`);
   out(`qemu: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
 }

@@ -79,3 +79,24 @@ describe('the recorded kernel results', () => {
     expect(fixture.scenarios.filter((s) => s.status !== 'pass' && s.status !== 'skip')).toEqual([]);
   });
 });
+
+describe('topologyDifferences', () => {
+  it('accepts the committed igb topology against itself and names what changed', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { IGB_TOPOLOGY, topologyDifferences } = await import('../../scripts/qemu-ci/conformance.mjs');
+    const committed = JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8'));
+    expect(topologyDifferences(committed, committed)).toEqual([]);
+    const captured = structuredClone(committed);
+    // What capture writes today (README, "The igb topology") is tolerated: VF BAR size, the I/O BAR.
+    captured.devices[0].sriov.vfBars[0].size = '0x4924';
+    captured.devices[0].bars.push({ index: 2, start: '0xc000', size: '0x20', kind: 'io', prefetchable: false });
+    expect(topologyDifferences(captured, committed)).toEqual([]);
+    captured.devices[0].sriov.totalvfs = 8;
+    captured.devices[0].bars[0].size = '0x40000';
+    expect(topologyDifferences(captured, committed)).toEqual([
+      '0000:01:00.0 memory BARs: guest 0:mem32:0x40000 1:mem32:0x20000 3:mem64:0x4000, topology-igb.json 0:mem32:0x20000 1:mem32:0x20000 3:mem64:0x4000',
+      '0000:01:00.0 sriov.totalvfs: guest 8, topology-igb.json 7',
+    ]);
+    expect(topologyDifferences({ devices: [] }, committed)).toEqual(['0000:01:00.0: not in the captured topology']);
+  });
+});
