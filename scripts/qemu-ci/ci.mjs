@@ -2,7 +2,7 @@
 // The QEMU CI as a function: setup (cached), initramfs, the variants' guests
 // side by side, model conformance, and one summary with counts. main.mjs is
 // its command line; the benchmark suite imports measureWallTime().
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,7 +10,6 @@ import { cachePaths, repoRoot } from './paths.mjs';
 import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
-import { buildBundle } from './bundle.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
 import { compareResults, describeDisagreement, mockUnavailable, runOnMock, topologyDifferences, CONFORMANCE_DEVICE, GUEST_DIR, IGB_TOPOLOGY } from './conformance.mjs';
 
@@ -33,7 +32,7 @@ import { compareResults, describeDisagreement, mockUnavailable, runOnMock, topol
  * @property {import('./boot.mjs').BootReport[]} boots
  * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string }} conformance
  * @property {Check[]} checks            every counted item
- * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number, bundle: { files: number, bytes: number } }} timing
+ * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number }} timing
  * @property {{ kernel: string, qemu: string }} versions
  */
 
@@ -63,30 +62,6 @@ function prune(dir, keep) {
   }
   const byAge = names.map((n) => ({ n, t: statSync(join(dir, n)).mtimeMs })).sort((a, b) => b.t - a.t);
   for (const { n } of byAge.slice(keep)) rmSync(join(dir, n), { recursive: true, force: true });
-}
-
-/**
- * Remove per-boot initrds left by runs that died (their pid is gone).
- * @param {string} dir
- */
-function pruneInitrds(dir) {
-  let names;
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = /^boot-(\d+)-\d+\.img$/.exec(n);
-    if (!m) continue;
-    let alive = true;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch {
-      alive = false;
-    }
-    if (!alive) rmSync(join(dir, n), { force: true });
-  }
 }
 
 /**
@@ -123,12 +98,6 @@ export async function runCi(o = {}) {
   const s = setup({ paths, refresh: o.refresh ?? false, log });
   const tSetup = performance.now();
   const ir = buildInitramfs({ paths, manifest: s.manifest, variants });
-  // The checkout's runtime files go after the cached base archive: they
-  // change with every build, the base only with the kernel or init.sh.
-  pruneInitrds(paths.initramfs);
-  const bundle = buildBundle(repoRoot);
-  const initrd = join(paths.initramfs, `boot-${process.pid}-${Date.now()}.img`);
-  writeFileSync(initrd, Buffer.concat([readFileSync(ir.path), bundle.archive]));
   const tInitramfs = performance.now();
   log(`qemu-ci: kernel ${s.manifest.kernel.release} (${s.cached ? 'cached' : `downloaded in ${s.seconds.toFixed(1)} s`}), QEMU ${s.qemu.version}, initramfs ${ir.cached ? 'cached' : 'built'}`);
 
@@ -136,18 +105,12 @@ export async function runCi(o = {}) {
   prune(paths.results, 20);
   const parallel = o.parallel ?? Math.max(1, availableParallelism());
   log(`qemu-ci: booting ${variants.map((v) => v.name).join(', ')} (${Math.min(parallel, variants.length)} at a time, -smp 1 each)`);
-  /** @type {import('./boot.mjs').BootReport[]} */
-  let boots;
-  try {
-    boots = await pool(variants, parallel, (v) =>
-      boot({
-        variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd, paths, timeoutSeconds: o.timeoutSeconds,
-        extraAppend: process.env.IOVH_QEMU_APPEND,
-      }),
-    );
-  } finally {
-    rmSync(initrd, { force: true });
-  }
+  const boots = await pool(variants, parallel, (v) =>
+    boot({
+      variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd: ir.path, paths, timeoutSeconds: o.timeoutSeconds,
+      extraAppend: process.env.IOVH_QEMU_APPEND,
+    }),
+  );
   const tBoots = performance.now();
 
   /** @type {Check[]} */
@@ -185,7 +148,6 @@ export async function runCi(o = {}) {
       initramfsSeconds: (tInitramfs - tSetup) / 1000,
       bootsSeconds: (tBoots - tInitramfs) / 1000,
       totalSeconds: (performance.now() - t0) / 1000,
-      bundle: { files: bundle.files, bytes: bundle.bytes },
     },
     versions: { kernel: s.manifest.kernel.release, qemu: s.qemu.version },
   };

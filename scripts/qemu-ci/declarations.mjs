@@ -16,7 +16,6 @@ import { repoRoot } from './paths.mjs';
 export const DECLARED = [
   'scripts/qemu-ci/apt.mjs',
   'scripts/qemu-ci/boot.mjs',
-  'scripts/qemu-ci/bundle.mjs',
   'scripts/qemu-ci/conformance.mjs',
   'scripts/qemu-ci/cpio.mjs',
   'scripts/qemu-ci/declarations.mjs',

@@ -1,10 +1,8 @@
 #!/bin/busybox sh
 # /init of the QEMU CI guest (busybox sh). Loads the variant's modules, mounts
-# the host's root (read-only) and the results folder over 9p, lays the
-# checkout's runtime files (the bundle the host appended to this initramfs,
-# scripts/qemu-ci/bundle.mjs) over the checkout's path, runs the guest program
-# with this host's node inside a chroot of the host root (the program brings
-# up the VFs with iovh's own commands), and ends with exactly one
+# the host's root (read-only) and the results folder over 9p, runs the guest
+# program with this host's node inside a chroot of the host root (the program
+# brings up the VFs with iovh's own commands), and ends with exactly one
 #   IOVH-VERDICT <nonce> rc=<n> | timeout | error=<step>
 # line on the serial console, which the host parses, then powers off.
 # Progress lines start with "IOVH-QEMU <uptime>" so the host can tell where a
@@ -68,14 +66,12 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose hostroo
 mount -t proc proc /host/proc || die mount "proc in the host root"
 mount -o rbind /sys /host/sys || die mount "sys in the host root"
 mount -o rbind /dev /host/dev || die mount "dev in the host root"
-mount -t tmpfs tmpfs /host/tmp || die mount "tmpfs on /tmp"
+# Writable scratch on /run only: a tmpfs on /tmp would hide a checkout there.
 mount -t tmpfs tmpfs /host/run || die mount "tmpfs on /run"
+mkdir -p /host/run/tmp
 mkdir -p "/host$RESULTS"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none results "/host$RESULTS" || die mount "9p results share on $RESULTS"
-[ -n "$REPO" ] && [ -d "/iovh-bundle$REPO" ] || die bundle "no checkout bundle for '$REPO' in the initramfs"
-# A checkout under /tmp or /run is hidden by the tmpfs above: make its mount point there.
-mkdir -p "/host$REPO" 2>/dev/null
-out=$(mount -o bind "/iovh-bundle$REPO" "/host$REPO" 2>&1) || die mount "the checkout bundle on $REPO: $out"
+[ -n "$REPO" ] && [ -d "/host$REPO" ] || die params "no checkout '$REPO' in the host root"
 step "shares mounted"
 
 [ -n "$NODE" ] && [ -n "$RUN" ] || die params "no iovh.node or iovh.run"
@@ -91,7 +87,7 @@ step "shares mounted"
 ) &
 WATCHDOG=$!
 step "run $RUN"
-chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp IOVH_QEMU_GUEST=1 NO_COLOR=1 \
+chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/run/tmp TMPDIR=/run/tmp IOVH_QEMU_GUEST=1 NO_COLOR=1 \
   IOVH_STATE_DIR=/run/iovh "$NODE" --jitless "$RUN" --out "$RESULTS/results.json" --nonce "$NONCE" --variant "$VARIANT" \
   --numvfs "$NUMVFS" --repo "$REPO"
 RC=$?
