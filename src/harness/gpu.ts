@@ -36,24 +36,34 @@ export class Bound {
     return !this.live;
   }
 
-  /** Unbind (if bound) and close the GEM handle; idempotent. Errors of both steps are reported together. */
+  /**
+   * Unbind (if bound) and close the GEM handle; idempotent. Both steps are
+   * tried; the first error is rethrown as it came (a SystemError stays one,
+   * so the report says the kernel refused, not that the harness broke), with
+   * the step and any second error added to its message.
+   */
   release(): void {
     if (!this.live) return;
     this.live = false;
-    const errors: string[] = [];
+    const errors: Array<{ step: string; error: unknown }> = [];
     if (this.va !== null) {
       try {
         this.gpu.vm.unmap(this.va, alignUp(this.size, 4096n));
       } catch (e) {
-        errors.push(`unbind 0x${this.va.toString(16)}: ${e instanceof Error ? e.message : String(e)}`);
+        errors.push({ step: `unbind 0x${this.va.toString(16)}`, error: e });
       }
     }
     try {
       this.handle.close();
     } catch (e) {
-      errors.push(`GEM close ${this.handle.handle}: ${e instanceof Error ? e.message : String(e)}`);
+      errors.push({ step: `GEM close ${this.handle.handle}`, error: e });
     }
-    if (errors.length > 0) throw new Error(errors.join('; '));
+    const [first, second] = errors;
+    if (!first) return;
+    const text = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+    if (!(first.error instanceof Error)) throw new Error(errors.map((x) => `${x.step}: ${text(x.error)}`).join('; '));
+    first.error.message = `${first.step}: ${first.error.message}${second ? `; ${second.step}: ${text(second.error)}` : ''}`;
+    throw first.error;
   }
 }
 

@@ -54,11 +54,27 @@ export function formatKmsg(r: KmsgRecord): string {
 }
 
 export class KmsgMonitor {
+  /**
+   * Why a read failed in the current window (position() opens one), or null.
+   * A read that fails mid-run (EIO, EINVAL for a record larger than the
+   * buffer, a permission change) loses the window's log, not the run: the
+   * window then reports kmsg as unavailable, with the errno.
+   */
+  private failure: string | null = null;
+
   private constructor(
     private readonly fs: FileOps,
-    readonly available: boolean,
-    readonly why: string | null,
+    private readonly readable: boolean,
+    private readonly unreadable: string | null,
   ) {}
+
+  get available(): boolean {
+    return this.readable && this.failure === null;
+  }
+
+  get why(): string | null {
+    return this.failure ?? this.unreadable;
+  }
 
   static open(fs: FileOps): KmsgMonitor {
     try {
@@ -69,24 +85,41 @@ export class KmsgMonitor {
     }
   }
 
-  /** Every record still in the ring buffer, parsed. */
+  /** Every record still in the ring buffer, parsed ([] when the read fails: see `failure`). */
   records(): KmsgRecord[] {
-    if (!this.available) return [];
+    if (!this.readable) return [];
+    let raws: string[];
+    try {
+      raws = this.fs.readRecords('/dev/kmsg');
+    } catch (e) {
+      this.failure = `/dev/kmsg read failed during the run (${codeOf(e)})`;
+      return [];
+    }
     const out: KmsgRecord[] = [];
-    for (const raw of this.fs.readRecords('/dev/kmsg')) {
+    for (const raw of raws) {
       const r = parseKmsgRecord(raw);
       if (r) out.push(r);
     }
     return out;
   }
 
-  /** The sequence number of the newest record (-1 when empty): later records are "new". */
+  /**
+   * Start a window: the sequence number of the newest record (-1 when
+   * empty); later records are "new". NaN when the read failed: since(NaN)
+   * then returns nothing rather than every old record.
+   */
   position(): number {
+    this.failure = null;
     const all = this.records();
+    if (this.failure !== null) return NaN;
     return all.length > 0 ? all[all.length - 1]!.seq : -1;
   }
 
   since(seq: number): KmsgRecord[] {
+    if (Number.isNaN(seq)) {
+      this.failure ??= '/dev/kmsg could not be read when the scenario started';
+      return [];
+    }
     return this.records().filter((r) => r.seq > seq);
   }
 }

@@ -10,6 +10,7 @@
 // difference is an error.
 
 import type { FileOps } from '../backend/types.js';
+import { isErrno } from '../kernel/errors.js';
 import { PCI_DEVICES, quotaPath, readQuota, type PfInfo } from './target.js';
 
 export interface VfSnapshot {
@@ -38,6 +39,43 @@ export function snapshotSriov(pf: PfInfo): SriovSnapshot {
   };
 }
 
+/**
+ * Fields of a snapshot that sysfs did not answer for, read again strictly.
+ * discoverPfs() takes any read error for "absent" (right for discovery); for a
+ * snapshot that is restored and compared later, an unreadable `driver` link
+ * or `driver_override` would be restored as none and compared as none, so a
+ * VF would silently lose its binding. ENOENT is an answer (no driver, no
+ * attribute); any other errno, or a value that differs from the snapshot,
+ * makes the snapshot untrustworthy. Empty: every field was read.
+ */
+export function unreadableSnapshot(fs: FileOps, s: SriovSnapshot): string[] {
+  const out: string[] = [];
+  const strict = <T>(path: string, read: () => T): T | null | undefined => {
+    try {
+      return read();
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return null;
+      out.push(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  };
+  const dir = `${PCI_DEVICES}/${s.pf}`;
+  const numvfs = strict(`${dir}/sriov_numvfs`, () => fs.readText(`${dir}/sriov_numvfs`).trim());
+  if (typeof numvfs === 'string' && numvfs !== String(s.numVfs)) out.push(`${dir}/sriov_numvfs reads ${numvfs}, the snapshot says ${s.numVfs}`);
+  const ap = strict(`${dir}/sriov_drivers_autoprobe`, () => fs.readText(`${dir}/sriov_drivers_autoprobe`).trim());
+  if (typeof ap === 'string' && (s.autoprobe === null || ap !== (s.autoprobe ? '1' : '0'))) out.push(`${dir}/sriov_drivers_autoprobe reads ${ap}, the snapshot says ${s.autoprobe ?? 'unknown'}`);
+  if (s.vfs.length !== s.numVfs) out.push(`${s.vfs.length} of ${s.numVfs} VFs could be listed`);
+  for (const v of s.vfs) {
+    const vdir = `${PCI_DEVICES}/${v.bdf}`;
+    const driver = strict(`${vdir}/driver`, () => fs.readlink(`${vdir}/driver`).split('/').pop() ?? null);
+    if (driver !== undefined && driver !== v.driver) out.push(`${vdir}/driver is ${driver ?? 'none'}, the snapshot says ${v.driver ?? 'none'}`);
+    const ov = strict(`${vdir}/driver_override`, () => fs.readText(`${vdir}/driver_override`).trim());
+    const override = ov === null || ov === undefined || ov === '(null)' || ov === '' ? null : ov;
+    if (ov !== undefined && override !== v.override) out.push(`${vdir}/driver_override is ${override ?? '(null)'}, the snapshot says ${v.override ?? '(null)'}`);
+  }
+  return out;
+}
+
 function write(fs: FileOps, path: string, data: string, log: (line: string) => void): void {
   log(`+ echo ${JSON.stringify(data.trim() === '' ? '\\n' : data.trim())} > ${path}`);
   fs.writeFile(path, data);
@@ -64,7 +102,13 @@ export function restoreSriov(fs: FileOps, s: SriovSnapshot, log: (line: string) 
     }
   };
   const deferredQuotas: VfSnapshot[] = [];
-  const numvfs = Number(fs.readText(`${dir}/sriov_numvfs`).trim());
+  // Unreadable: unknown, so the whole sequence runs (writing 0 when it is 0 already is harmless).
+  let numvfs: number | null = null;
+  try {
+    numvfs = Number(fs.readText(`${dir}/sriov_numvfs`).trim());
+  } catch (e) {
+    refused.push(`${dir}/sriov_numvfs could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (numvfs !== s.numVfs) {
     if (numvfs !== 0) tryWrite(`${dir}/sriov_numvfs`, '0');
     for (const v of s.vfs) {

@@ -23,9 +23,9 @@ import { Gpu, type Bound } from '../gpu.js';
 import { importAndBind, requireImport, type Imported } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
-import { discoverPfs, type VfInfo } from '../target.js';
+import { discoverPfs, PCI_DEVICES, type VfInfo } from '../target.js';
 import { lmemSpan } from './import.js';
-import { disableVfs, restoreSriov, snapshotSriov } from '../sriov.js';
+import { disableVfs, restoreSriov, snapshotSriov, unreadableSnapshot } from '../sriov.js';
 
 const RANGES = [{ offset: 0n, length: 4n * PAGE }];
 
@@ -293,8 +293,18 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     }
     const fs = ctx.backend.fs;
     const pf = discoverPfs(fs).find((p) => p.bdf === ctx.target!.pf.bdf);
-    if (!pf) throw new Error(`PF ${ctx.target!.pf.bdf} vanished before the scenario changed anything`);
+    if (!pf) {
+      ctx.fail(`PF ${ctx.target!.pf.bdf} is not in ${PCI_DEVICES} any more (or sysfs could not be listed); nothing was changed`);
+      return;
+    }
     const snap = snapshotSriov(pf);
+    // A snapshot field that could not be read (an errno, not ENOENT) would be restored as "none" and compared as such:
+    // a VF would silently lose its binding. Then nothing is changed.
+    const unreadable = unreadableSnapshot(fs, snap);
+    if (unreadable.length > 0) {
+      ctx.fail(`the VFs of ${snap.pf} cannot be snapshotted, so they were not disabled: ${unreadable.join('; ')}`);
+      return;
+    }
     const writes: string[] = [];
     ctx.record('writes', writes);
     let restored = false;
@@ -302,10 +312,28 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     const restore = (): void => {
       if (restored) return;
       restored = true;
-      // The imports go first: nothing may hold the VF's LMEM when its quota is written back.
-      for (const b of held) b.release();
-      const diffs = restoreSriov(fs, snap, (line) => writes.push(line));
-      if (diffs.length > 0) throw new Error(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
+      // The imports go first: nothing may hold the VF's LMEM when its quota is written back. A release the kernel
+      // refuses must not keep the VFs from coming back: it is reported with what the restore leaves different.
+      const problems: string[] = [];
+      for (const b of held) {
+        try {
+          b.release();
+        } catch (e) {
+          problems.push(`releasing the import failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      let diffs: string[];
+      try {
+        diffs = restoreSriov(fs, snap, (line) => writes.push(line));
+      } catch (e) {
+        diffs = [`the restore stopped: ${e instanceof Error ? e.message : String(e)}`];
+      }
+      if (diffs.length > 0) problems.push(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
+      if (problems.length > 0) {
+        // In the evidence too: the result's reason shows only the first failure, and this one means the machine changed.
+        ctx.record('notRestored', problems);
+        throw new Error(problems.join('; '));
+      }
     };
     ctx.defer(`restore the VFs of ${snap.pf}`, restore);
     live.bar.release();
