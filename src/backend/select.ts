@@ -34,46 +34,46 @@ export interface NativeFitness {
   reason: string;
 }
 
+/** SR-IOV PFs under `root` with their sysfs counts; a device without the attribute is no PF. Reads only. */
+function scanPfs(root: string, attribute: 'sriov_numvfs' | 'sriov_totalvfs'): { bdf: string; count: number }[] | string {
+  const devices = join(root, 'sys/bus/pci/devices');
+  let entries: string[];
+  try {
+    entries = readdirSync(devices);
+  } catch {
+    return `cannot list ${devices}`;
+  }
+  const found: { bdf: string; count: number }[] = [];
+  for (const bdf of entries) {
+    let text: string;
+    try {
+      text = readFileSync(join(devices, bdf, attribute), 'utf8');
+    } catch {
+      continue; // not SR-IOV capable
+    }
+    found.push({ bdf, count: Number(text.trim()) });
+  }
+  return found;
+}
+
 /** Does this machine look like one the native backend should run on? Reads only. */
 export function nativeFitness(root = '/'): NativeFitness {
   const addon = loadAddon();
   if (!addon.addon) return { ok: false, reason: `native addon unavailable (${addon.error}); run \`npm rebuild iovh\`` };
   if (!existsSync(join(root, 'dev/vfio/vfio'))) return { ok: false, reason: 'no /dev/vfio/vfio (vfio not loaded, or no IOMMU)' };
-  const devices = join(root, 'sys/bus/pci/devices');
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(devices);
-  } catch {
-    return { ok: false, reason: `cannot list ${devices}` };
-  }
-  for (const bdf of entries) {
-    try {
-      const n = Number(readFileSync(join(devices, bdf, 'sriov_numvfs'), 'utf8').trim());
-      if (n > 0) return { ok: true, reason: `SR-IOV PF ${bdf} has ${n} VFs enabled and /dev/vfio exists` };
-    } catch {
-      // not a PF
-    }
-  }
+  const pfs = scanPfs(root, 'sriov_numvfs');
+  if (typeof pfs === 'string') return { ok: false, reason: pfs };
+  const pf = pfs.find((p) => p.count > 0);
+  if (pf) return { ok: true, reason: `SR-IOV PF ${pf.bdf} has ${pf.count} VFs enabled and /dev/vfio exists` };
   return { ok: false, reason: 'no SR-IOV PF with VFs enabled (see `iovh vfs enable`)' };
 }
 
 /** Does this machine have an SR-IOV capable PF (VFs enabled or not)? Reads only. */
 export function hostFitness(root = '/'): NativeFitness {
-  const devices = join(root, 'sys/bus/pci/devices');
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(devices);
-  } catch {
-    return { ok: false, reason: `cannot list ${devices}` };
-  }
-  for (const bdf of entries) {
-    try {
-      const total = Number(readFileSync(join(devices, bdf, 'sriov_totalvfs'), 'utf8').trim());
-      if (total > 0) return { ok: true, reason: `SR-IOV PF ${bdf} (up to ${total} VFs)` };
-    } catch {
-      // not SR-IOV capable
-    }
-  }
+  const pfs = scanPfs(root, 'sriov_totalvfs');
+  if (typeof pfs === 'string') return { ok: false, reason: pfs };
+  const pf = pfs.find((p) => p.count > 0);
+  if (pf) return { ok: true, reason: `SR-IOV PF ${pf.bdf} (up to ${pf.count} VFs)` };
   return { ok: false, reason: 'no SR-IOV capable PF on this machine' };
 }
 
