@@ -33,6 +33,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Messages often quote what the user typed ('0000:03:00.0\n' from a file, a
+ * path with a newline): control characters are escaped so that an error is
+ * always one line.
+ */
+export function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // --help and --version exit 0; everything else commander raises is usage.
@@ -40,19 +49,19 @@ export function reportError(e: unknown): number {
     return 2;
   }
   if (e instanceof UsageError) {
-    process.stderr.write(`iovh: ${e.message}\n`);
+    process.stderr.write(`iovh: ${oneLine(e.message)}\n`);
     return 2;
   }
   if (e instanceof CliError) {
-    process.stderr.write(`iovh: ${e.message}\n`);
+    process.stderr.write(`iovh: ${oneLine(e.message)}\n`);
     return e.exitCode;
   }
   if (e instanceof SystemError) {
-    process.stderr.write(`iovh: ${e.message}\n`);
+    process.stderr.write(`iovh: ${oneLine(e.message)}\n`);
     return 1;
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  process.stderr.write(`iovh: internal error: ${err.message}\n`);
+  process.stderr.write(`iovh: internal error: ${oneLine(err.message)}\n`);
   if (process.env.IOVH_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
   return 99;
 }

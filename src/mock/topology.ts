@@ -272,7 +272,8 @@ function bool(ctx: Ctx, field: string, v: unknown, dflt: boolean): boolean {
   return v;
 }
 
-const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+// Device numbers are 5 bits (0..0x1f): the kernel never names 0000:03:20.0 (drivers/pci/probe.c pci_setup_device).
+const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
 const DRIVER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const PARENT_RE = /^pci[0-9a-f]{4}:[0-9a-f]{2}(\/[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])*$/;
 

@@ -1,0 +1,136 @@
+// PCI addresses and sizes as users type them (issue 7, item 4). The
+// codebase reads BDFs in four places: bring-up (src/host/bdf.ts, the one
+// users meet in `iovh vfs/bind/setup`), the harness (`iovh run --pf/--vf`,
+// src/harness/target.ts), the VFIO wrappers (src/kernel/vfio.ts isBdf, sysfs
+// names only) and the mock's topology files. Random and near-miss strings must
+// get the same answer from all of them, and none may throw anything but its
+// own one-line error. Sizes: the forms of docs/bringup.md against an
+// independent reading of them.
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import { formatBdf, normalizeBdf as hostNormalize, parseBdf } from '../../src/host/bdf.js';
+import { InputError } from '../../src/host/errors.js';
+import { UsageError } from '../../src/cli/errors.js';
+import { reportError } from '../../src/cli/main.js';
+import { parseSize, requireSize } from '../../src/host/size.js';
+import { normalizeBdf as harnessNormalize } from '../../src/harness/target.js';
+import { isBdf } from '../../src/kernel/vfio.js';
+import { defaultTopology, MockConfigError, parseTopology } from '../../src/mock/topology.js';
+
+/** Strings that look like BDFs: right shape, wrong digits, case, spaces, short form, wide domains, slots and functions out of range. */
+const bdfLike = fc.oneof(
+  fc.tuple(fc.integer({ min: 0, max: 0x1ffff }), fc.integer({ min: 0, max: 0x1ff }), fc.integer({ min: 0, max: 0x3f }), fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.boolean(), fc.constantFrom('', ' ', '\n')).map(
+    ([d, b, s, f, short, upper, pad]) => {
+      const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+      const text = `${short ? '' : `${hex(d, 4)}:`}${hex(b, 2)}:${hex(s, 2)}.${f}`;
+      return `${pad}${upper ? text.toUpperCase() : text}${pad}`;
+    },
+  ),
+  fc.stringMatching(/^[0-9a-fA-Fg:. x]{0,16}$/),
+  fc.string({ maxLength: 14 }),
+);
+
+/** How many lines the CLI prints for the user-input error `f` throws (as the commands do: InputError -> UsageError). */
+function cliLines(f: () => unknown): number {
+  let message = '';
+  try {
+    f();
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    expect(reportError(new UsageError(message))).toBe(2);
+    const out = spy.mock.calls.map((c) => String(c[0])).join('');
+    return out.split('\n').length - 1;
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('BDF parsers agree', () => {
+  it('bring-up, the harness and the VFIO wrappers accept the same addresses and name them the same', () => {
+    fc.assert(
+      fc.property(bdfLike, (s) => {
+        const host = parseBdf(s);
+        const harness = harnessNormalize(s);
+        const canonical = host ? formatBdf(host) : null;
+        // Domains past 0xffff (Intel VMD) print with more digits; bring-up reads them, the harness's --pf does not.
+        const wideDomain = host !== null && host.domain > 0xffff;
+        if (!wideDomain) expect(harness, JSON.stringify(s)).toBe(canonical);
+        else expect(harness).toBeNull();
+        // isBdf takes only the exact sysfs spelling.
+        expect(isBdf(s), JSON.stringify(s)).toBe(canonical !== null && canonical === s && !wideDomain);
+        if (canonical === null) {
+          expect(() => hostNormalize(s, 'PF')).toThrow(InputError);
+          expect(cliLines(() => hostNormalize(s, 'PF')), JSON.stringify(s)).toBe(1);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('a mock topology file takes a device address exactly when the kernel could have named it', () => {
+    fc.assert(
+      fc.property(bdfLike, (s) => {
+        const t = defaultTopology();
+        t.devices[0]!.bdf = s;
+        let accepted = true;
+        try {
+          parseTopology(t, 'topology');
+        } catch (e) {
+          if (!(e instanceof MockConfigError)) throw e;
+          expect(e.message).toMatch(/^topology: devices\[0\]\.bdf: /);
+          expect(e.message).not.toContain('\n');
+          accepted = false;
+        }
+        expect(accepted, JSON.stringify(s)).toBe(isBdf(s));
+      }),
+      { numRuns: 600 },
+    );
+  });
+});
+
+/** An independent reading of the size forms docs/bringup.md lists. */
+function expectedSize(digits: string, frac: string, unit: string, suffix: string): bigint | null {
+  const shift: Record<string, bigint> = { '': 0n, K: 10n, M: 20n, G: 30n, T: 40n, P: 50n };
+  if (suffix.toLowerCase() === 'ib' && unit === '') return null;
+  const num = BigInt(digits + frac) << shift[unit.toUpperCase()]!;
+  const den = 10n ** BigInt(frac.length);
+  if (num % den !== 0n) return null;
+  const v = num / den;
+  return v < 1n << 64n ? v : null;
+}
+
+describe('sizes', () => {
+  it('number, optional fraction, binary unit with or without iB: the value, or null when not whole bytes or past u64', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[0-9]{1,21}$/),
+        fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9]{1,4}$/)),
+        fc.constantFrom('', 'K', 'M', 'G', 'T', 'P', 'k', 'm', 'g'),
+        fc.constantFrom('', 'B', 'iB', 'ib', 'b'),
+        fc.constantFrom('', ' '),
+        (digits, frac, unit, suffix, space) => {
+          const text = `${digits}${frac ? `.${frac}` : ''}${space}${unit}${suffix}`;
+          expect(parseSize(text), text).toBe(expectedSize(digits, frac, unit, suffix));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on any text, and what it reads is a u64', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 24 }), fc.stringMatching(/^[0-9a-fxA-FX.KMGTPEiB -]{0,24}$/)), (s) => {
+        const v = parseSize(s);
+        if (v !== null) expect(v >= 0n && v < 1n << 64n).toBe(true);
+        else {
+          expect(() => requireSize(s, '--vram')).toThrow(new InputError(`--vram: '${s}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`));
+          expect(cliLines(() => requireSize(s, '--vram')), JSON.stringify(s)).toBe(1);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
