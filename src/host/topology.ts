@@ -58,7 +58,10 @@ export interface PfInfo {
   stride: number;
   vfDevice: number | null;
   bars: Bar[];
-  /** Per-VF BAR sizes: the PF's IOV resource divided by totalvfs (drivers/pci/iov.c sriov_init). */
+  /**
+   * One VF's BAR at enumeration, per VF BAR index, start = the IOV resource's
+   * start: see perVfBarSize() for how the size is found.
+   */
   vfBars: Bar[];
   provisioning: Provisioning | null;
   /** Why provisioning is (not) available, in words. */
@@ -107,6 +110,37 @@ function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null): Vf
   };
 }
 
+/**
+ * One VF's BAR `index` at enumeration, from the PF's IOV resource (resource
+ * 7+index) and, when VFs exist, a VF's own `resource` line.
+ *
+ * drivers/pci/iov.c sriov_init sizes the IOV resource as the VF BAR size
+ * (a power of two: BARs are naturally sized) times the SR-IOV capability's
+ * TotalVFs, and pci_iov_add_virtfn gives each VF pci_iov_resource_size(), the
+ * per-VF size. But `sriov_totalvfs` shows driver_max_VFs, which a driver may
+ * cap below the capability's TotalVFs (igb: pci_sriov_set_totalvfs(7) on an
+ * 82576 whose capability says 8), so the IOV resource divided by
+ * sriov_totalvfs need not be a VF BAR size (0x20000 / 7 = 18724).
+ *
+ * A VF's own BAR is the per-VF size unless the PF driver resized it through
+ * the VF Resizable BAR (pci_iov_vf_bar_set_size changes the per-VF size and
+ * leaves the IOV resource alone; xe grows VF BAR 2 when fewer VFs are
+ * enabled, kernel-abi §9), which shows as a VF BAR larger than the IOV
+ * resource can hold for sriov_totalvfs VFs: then, as without VFs, the size is
+ * the largest power of two <= resource / sriov_totalvfs that divides the
+ * resource. That is exact whenever the capability's TotalVFs is less than
+ * twice sriov_totalvfs.
+ */
+export function perVfBarSize(iovSize: bigint, totalvfs: number, vfSize: bigint | null): bigint {
+  if (iovSize === 0n || totalvfs <= 0) return 0n;
+  const slot = iovSize / BigInt(totalvfs);
+  if (vfSize !== null && vfSize > 0n && (vfSize & (vfSize - 1n)) === 0n && vfSize <= slot && iovSize % vfSize === 0n) return vfSize;
+  let size = 1n;
+  while (size * 2n <= slot) size *= 2n;
+  while (size > 1n && iovSize % size !== 0n) size /= 2n;
+  return size;
+}
+
 function hexOrNull(raw: string | null): number | null {
   return raw === null ? null : parseHex(raw);
 }
@@ -124,7 +158,6 @@ export function readPf(r: SysReader, bdf: string): PfInfo | null {
   const probe = probeProvisioning(r, bdf, driver);
   const b = bars(r, bdf);
   const totalvfs = decOr(totalRaw, 0);
-  const vfBars = b.iov.map((bar) => ({ ...bar, size: totalvfs > 0 && bar.size > 0n ? bar.size / BigInt(totalvfs) : 0n }));
   const numvfs = decOr(r.maybe(devicePath(bdf, 'sriov_numvfs')), 0);
   const autoRaw = r.maybe(devicePath(bdf, 'sriov_drivers_autoprobe'));
   const quotas: (bigint | null)[] = [];
@@ -134,6 +167,10 @@ export function readPf(r: SysReader, bdf: string): PfInfo | null {
     const vf = r.linkName(devicePath(bdf, `virtfn${i}`));
     if (vf !== null) vfs.push(readVf(r, i + 1, vf, quotas[i] ?? null));
   }
+  const vfBars = b.iov.map((bar) => {
+    const own = vfs[0]?.bars.find((x) => x.index === bar.index && x.kind !== 'none');
+    return { ...bar, size: perVfBarSize(bar.size, totalvfs, own?.size ?? null) };
+  });
   const vfDeviceRaw = r.maybe(devicePath(bdf, 'sriov_vf_device'));
   return {
     bdf,

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNativeBackend } from '../../src/backend/native.js';
 import { capture, parseIomemRam, vfRebarSizes } from '../../src/host/capture.js';
-import { FixtureTree, resourceText } from './fixture-tree.js';
+import { FixtureTree, igbTree, resourceText } from './fixture-tree.js';
+import { parseTopology } from '../../src/mock/topology.js';
 import { tempDir } from './helpers.js';
 
 const GiB = 1n << 30n;
@@ -75,5 +76,22 @@ describe('capture', () => {
     expect(dev.sriov.vfs).toEqual([{ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 21, vramQuota: '0x80000000' }]);
     expect(dev.xe).toEqual({ vram: '0x400000000', tiles: 1, provisioning: 'sriov_admin' });
     expect(notes).toEqual([`${pf}: VRAM size taken from BAR 2 (0x400000000): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`]);
+  });
+});
+
+describe('capture of an igb PF (sriov_totalvfs below the capability TotalVFs)', () => {
+  it('writes power-of-two VF BARs the mock accepts, with or without VFs', () => {
+    for (const vfs of [0, 2]) {
+      const d = tempDir('iovh-capture-');
+      dirs.push(d);
+      igbTree(new FixtureTree(d.path), vfs);
+      const { topology } = capture(createNativeBackend({ root: d.path }));
+      expect(topology.devices[0]!.sriov.vfBars.map((b) => [b.index, b.start, b.size])).toEqual([
+        [0, '0xfe800000', '0x4000'],
+        [3, '0xfe820000', '0x4000'],
+      ]);
+      const parsed = parseTopology(JSON.parse(JSON.stringify(topology)), 'topology igb.json');
+      expect(parsed.devices[0]!.sriov!.vfBars.map((b) => b.size)).toEqual([0x4000n, 0x4000n]);
+    }
   });
 });

@@ -67,3 +67,36 @@ export function resourceText(entries: Record<number, [bigint, bigint, number]>):
   }
   return `${lines.join('\n')}\n`;
 }
+
+const KiB = 1024n;
+
+/**
+ * An 82576 as QEMU's igb models it at 0000:01:00.0 with `vfs` VFs: the SR-IOV
+ * capability says TotalVFs 8, so sriov_init sized each IOV resource as
+ * 8 x 16 KiB, while igb caps sriov_totalvfs at 7 (pci_sriov_set_totalvfs).
+ * `io` adds the PF's I/O-port BAR 2 (QEMU's igb has one at 0xc000, 32 bytes).
+ */
+export function igbTree(t: FixtureTree, vfs: number, io = false): FixtureTree {
+  const pf = '0000:01:00.0';
+  const resources: Record<number, [bigint, bigint, number]> = {
+    0: [0xfe400000n, 128n * KiB, 0x40200],
+    1: [0xfe420000n, 128n * KiB, 0x40200],
+    3: [0xfe440000n, 16n * KiB, 0x140204],
+    7: [0xfe800000n, 8n * 16n * KiB, 0x14220c],
+    10: [0xfe820000n, 8n * 16n * KiB, 0x14220c],
+  };
+  if (io) resources[2] = [0xc000n, 0x20n, 0x40101];
+  t.device(
+    pf,
+    { vendor: '0x8086', device: '0x10c9', class: '0x020000', sriov_totalvfs: '7', sriov_numvfs: String(vfs), sriov_offset: '128', sriov_stride: '2', sriov_vf_device: '10ca', sriov_drivers_autoprobe: '1' },
+    { driver: 'igb', group: 5, resource: resourceText(resources) },
+  );
+  for (let i = 0; i < vfs; i++) {
+    const at = 0xfe800000n + 16n * KiB * BigInt(i);
+    // Routing ID 0x0100 + offset 0x80 + stride 2 * i: 0000:01:10.0, 0000:01:10.2, ...
+    const devfn = 0x80 + 2 * i;
+    const bdf = `0000:01:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
+    t.vf(pf, i, bdf, { vendor: '0x8086', device: '0x10ca' }, { group: 6 + i, resource: resourceText({ 0: [at, 16n * KiB, 0x14220c], 3: [at + 0x20000n, 16n * KiB, 0x14220c] }) });
+  }
+  return t;
+}

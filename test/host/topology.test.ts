@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { createNativeBackend } from '../../src/backend/native.js';
-import { discover, roleOf } from '../../src/host/topology.js';
+import { discover, perVfBarSize, roleOf } from '../../src/host/topology.js';
 import { SysReader, parseOverride, parseResource, barKind } from '../../src/host/sysfs.js';
 import { topologyJson, topologyTree } from '../../src/host/render.js';
-import { FixtureTree, resourceText } from './fixture-tree.js';
+import { FixtureTree, igbTree, resourceText } from './fixture-tree.js';
 import { fakeMachine, tempDir } from './helpers.js';
 
 const GiB = 1n << 30n;
@@ -86,5 +87,51 @@ describe('topology discovery', () => {
     expect(barKind(lines[0]!)).toBe('mem32');
     expect(barKind(lines[4]!)).toBe('io');
     expect(barKind(lines[1]!)).toBe('none');
+  });
+});
+
+const KiB = 1024n;
+
+function igbMachine(vfs: number): string {
+  const d = tempDir('iovh-fixture-');
+  dirs.push(d);
+  igbTree(new FixtureTree(d.path), vfs);
+  return d.path;
+}
+
+describe('VF BAR size (drivers/pci/iov.c sriov_init, pci_iov_add_virtfn)', () => {
+  it('is a power of two even when the driver caps sriov_totalvfs below the capability (igb: 8 slots, 7 VFs)', () => {
+    for (const vfs of [0, 2]) {
+      const pf = discover(createNativeBackend({ root: igbMachine(vfs) }).fs).pfs[0]!;
+      expect(pf.vfBars.filter((b) => b.kind !== 'none').map((b) => [b.index, b.start, b.size])).toEqual([
+        [0, 0xfe800000n, 16n * KiB],
+        [3, 0xfe820000n, 16n * KiB],
+      ]);
+    }
+  });
+
+  it("takes a VF's own BAR when VFs exist, the power-of-two rule otherwise, and ignores a BAR the PF driver grew", () => {
+    // No VF: the largest power of two <= resource / sriov_totalvfs that divides the resource.
+    expect(perVfBarSize(128n * KiB, 7, null)).toBe(16n * KiB);
+    expect(perVfBarSize(24n * GiB, 24, null)).toBe(GiB);
+    expect(perVfBarSize(3n * 64n * KiB, 2, null)).toBe(64n * KiB); // 96 KiB slot, 64 KiB divides 192 KiB
+    expect(perVfBarSize(0n, 7, null)).toBe(0n);
+    // Capability TotalVFs 8, driver cap 4: only a VF can tell 16 KiB from 32 KiB.
+    expect(perVfBarSize(128n * KiB, 4, null)).toBe(32n * KiB);
+    expect(perVfBarSize(128n * KiB, 4, 16n * KiB)).toBe(16n * KiB);
+    // xe resized VF BAR 2 to 8 GiB for 2 of 24 VFs: the IOV resource still holds 24 x 1 GiB.
+    expect(perVfBarSize(24n * GiB, 24, 8n * GiB)).toBe(GiB);
+    fc.assert(
+      fc.property(fc.integer({ min: 12, max: 40 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 254 }), (log2, cap, less) => {
+        const bar = 1n << BigInt(log2);
+        const totalvfs = Math.max(1, cap - Math.min(less, Math.floor(cap / 2)));
+        const size = perVfBarSize(bar * BigInt(cap), totalvfs, null);
+        expect(size & (size - 1n)).toBe(0n);
+        expect((bar * BigInt(cap)) % size).toBe(0n);
+        // Exact when the driver leaves more than half of the capability's VFs.
+        if (2 * totalvfs > cap) expect(size).toBe(bar);
+        expect(perVfBarSize(bar * BigInt(cap), totalvfs, bar)).toBe(bar);
+      }),
+    );
   });
 });
