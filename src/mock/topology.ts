@@ -272,6 +272,9 @@ function bool(ctx: Ctx, field: string, v: unknown, dflt: boolean): boolean {
   return v;
 }
 
+/** One past the last x86 I/O port (IO_SPACE_LIMIT 0xffff). */
+const IO_SPACE_END = 0x10000n;
+
 // Device numbers are 5 bits (0..0x1f): the kernel never names 0000:03:20.0 (drivers/pci/probe.c pci_setup_device).
 const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
 const DRIVER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -450,15 +453,32 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       xe,
     });
   }
-  // Address map: no BAR (or whole VF BAR reservation) may overlap RAM or another BAR.
-  const spans: { what: string; start: bigint; end: bigint }[] = ram.map((r, i) => ({ what: `ram[${i}]`, start: r.start, end: r.start + r.size }));
+  // Two address spaces: memory BARs (and whole VF BAR reservations) share the
+  // physical address map with RAM; I/O-port BARs live in the separate port
+  // space (IORESOURCE_IO under ioport_resource, kernel/resource.c), which
+  // x86 limits to 64 KiB (IO_SPACE_LIMIT 0xffff, arch/x86/include/asm/io.h).
+  // No span may overlap another of its own space.
+  type Span = { what: string; start: bigint; end: bigint };
+  const memory: Span[] = ram.map((r, i) => ({ what: `ram[${i}]`, start: r.start, end: r.start + r.size }));
+  const ports: Span[] = [];
   for (const [i, d] of devices.entries()) {
-    for (const b of d.bars) spans.push({ what: `devices[${i}].bars (BAR ${b.index})`, start: b.start, end: b.start + b.size });
-    for (const b of d.sriov?.vfBars ?? []) spans.push({ what: `devices[${i}].sriov.vfBars (BAR ${b.index})`, start: b.start, end: b.start + b.size * BigInt(d.sriov!.totalvfs) });
+    for (const [j, b] of d.bars.entries()) {
+      const span = { what: `devices[${i}].bars (BAR ${b.index})`, start: b.start, end: b.start + b.size };
+      if (b.kind !== 'io') memory.push(span);
+      else if (span.end > IO_SPACE_END) ctx.fail(`devices[${i}].bars[${j}].start`, `an I/O BAR must end within the 64 KiB port space (0x0-0xffff)`);
+      else ports.push(span);
+    }
+    for (const [j, b] of (d.sriov?.vfBars ?? []).entries()) {
+      // VF BARs are memory BARs only (PCI-SIG SR-IOV 1.1 §3.3.14: VFs do not support I/O space).
+      if (b.kind === 'io') ctx.fail(`devices[${i}].sriov.vfBars[${j}].kind`, 'a VF BAR is a memory BAR (VFs have no I/O space)');
+      memory.push({ what: `devices[${i}].sriov.vfBars (BAR ${b.index})`, start: b.start, end: b.start + b.size * BigInt(d.sriov!.totalvfs) });
+    }
   }
-  spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i]!.start < spans[i - 1]!.end) ctx.fail(spans[i]!.what, `overlaps ${spans[i - 1]!.what}`);
+  for (const spans of [memory, ports]) {
+    spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (let i = 1; i < spans.length; i++) {
+      if (spans[i]!.start < spans[i - 1]!.end) ctx.fail(spans[i]!.what, `overlaps ${spans[i - 1]!.what}`);
+    }
   }
   return { machine, release, cmdline, ram, p2p, devices };
 }

@@ -95,3 +95,16 @@ describe('capture of an igb PF (sriov_totalvfs below the capability TotalVFs)', 
     }
   });
 });
+
+describe('capture of a PF with an I/O-port BAR (QEMU igb: BAR 2, 32 ports at 0xc000)', () => {
+  it('keeps the I/O BAR and the mock loads it even where RAM has the same numbers', () => {
+    const d = tempDir('iovh-capture-');
+    dirs.push(d);
+    igbTree(new FixtureTree(d.path), 0, true).file('/proc/iomem', '00001000-0009efff : System RAM\n00100000-1ffdffff : System RAM\n');
+    const { topology } = capture(createNativeBackend({ root: d.path }));
+    expect(topology.devices[0]!.bars.find((b) => b.index === 2)).toEqual({ index: 2, start: '0xc000', size: '0x20', kind: 'io', prefetchable: false });
+    const parsed = parseTopology(JSON.parse(JSON.stringify(topology)), 'topology igb.json');
+    expect(parsed.ram[0]).toEqual({ start: 0x1000n, size: 0x9e000n });
+    expect(parsed.devices[0]!.bars.map((b) => [b.index, b.kind])).toEqual([[0, 'mem32'], [1, 'mem32'], [2, 'io'], [3, 'mem64']]);
+  });
+});

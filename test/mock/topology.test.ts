@@ -9,6 +9,8 @@ import { BuddyAllocator } from '../../src/mock/vram.js';
 import { ChunkedMemory } from '../../src/mock/memory.js';
 import { Vfs, relativeLink } from '../../src/mock/vfs.js';
 import { KernelErrno } from '../../src/mock/errno.js';
+import { createMockBackend } from '../../src/mock/backend.js';
+import { O, VFIO } from '../../src/kernel/uapi.js';
 
 const GiB = 1n << 30n;
 
@@ -176,5 +178,52 @@ describe('sparse memory and the namespace', () => {
     expect(() => v.lookup('/sys/devices/a/b/file/x')).toThrow(expect.objectContaining({ errno: 20 }));
     expect(relativeLink('/sys/devices/p/pf/sriov_admin/vf1', '/sys/devices/p/vf')).toBe('../../../vf');
     expect(relativeLink('/sys/devices/p/pf/sriov_admin/pf', '/sys/devices/p/pf')).toBe('../../../pf');
+  });
+});
+
+describe('I/O-port BARs (the port space, not the memory map)', () => {
+  /** The default machine plus a NIC on vfio-pci whose BAR 2 is 32 I/O ports at 0x1000 (inside ram[0]'s numbers). */
+  function withIoBar(edit: (t: Topology) => void = () => {}): Topology {
+    const t = defaultTopology();
+    t.devices.push({
+      bdf: '0000:05:00.0', vendor: '0x8086', device: '0x10c9', class: '0x020000', driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 40,
+      bars: [
+        { index: 0, start: '0xc0000000', size: '0x20000', kind: 'mem32', prefetchable: false },
+        { index: 2, start: '0x1000', size: '0x20', kind: 'io', prefetchable: false },
+      ],
+    });
+    edit(t);
+    return t;
+  }
+
+  it('are checked against each other and the 64 KiB port space, never against RAM or memory BARs', () => {
+    expect(parseTopology(withIoBar()).devices[1]!.bars[1]).toMatchObject({ kind: 'io', start: 0x1000n, size: 0x20n });
+    // Same numbers as the PF's memory BAR 0: another address space.
+    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[1]!.start = '0x88000000')))).toThrow(/bars\[1\]\.start: an I\/O BAR must end within the 64 KiB port space/);
+    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[1]!.start = '0xffe0')))).not.toThrow();
+    const twoIo = withIoBar((t) => t.devices[1]!.bars.push({ index: 4, start: '0x1010', size: '0x10', kind: 'io', prefetchable: false }));
+    expect(() => parseTopology(twoIo, 'topology t.json')).toThrow('topology t.json: devices[1].bars (BAR 4): overlaps devices[1].bars (BAR 2)');
+    // Memory BARs still may not overlap RAM.
+    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[0]!.start = '0x100000')))).toThrow(/overlaps ram\[0\]/);
+    const vfIo = withIoBar((t) => (t.devices[0]!.sriov!.vfBars[0]!.kind = 'io'));
+    expect(() => parseTopology(vfIo)).toThrow(/sriov\.vfBars\[0\]\.kind: a VF BAR is a memory BAR/);
+  });
+
+  it('show in resource, not in /proc/iomem, and a DMA_BUF export of one is EINVAL (kernel-abi §3.3)', () => {
+    const b = createMockBackend({ topology: withIoBar() });
+    const lines = new TextDecoder().decode(b.fs.readFile('/sys/bus/pci/devices/0000:05:00.0/resource')).split('\n');
+    expect(lines[2]).toBe('0x0000000000001000 0x000000000000101f 0x0000000000040101');
+    expect(new TextDecoder().decode(b.fs.readFile('/proc/iomem'))).not.toMatch(/^00001000-/m);
+    const d = b.dev;
+    const container = d.open('/dev/vfio/vfio', O.RDWR);
+    const group = d.open('/dev/vfio/40', O.RDWR);
+    d.vfioGroupSetContainer(group, container);
+    d.vfioSetIommu(container, VFIO.TYPE1v2_IOMMU);
+    const device = d.vfioGroupGetDeviceFd(group, '0000:05:00.0');
+    const get = (regionIndex: number) => d.vfioDmaBufGet(device, { regionIndex, openFlags: O.RDWR | O.CLOEXEC, ranges: BigUint64Array.from([0n, 4096n]) });
+    expect(() => get(2)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const fd = get(0);
+    expect(fd).toBeGreaterThan(0);
+    d.close(fd);
   });
 });
