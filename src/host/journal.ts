@@ -85,20 +85,53 @@ export function processAlive(pid: number, boot: string | null): boolean {
   }
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+function isStep(v: unknown): v is Step {
+  if (!isObj(v) || !isStr(v.why)) return false;
+  if (v.op === 'set') return isStr(v.path) && ['bool', 'count', 'override', 'u64'].includes(v.kind as string) && isStr(v.value) && (v.before === null || isStr(v.before));
+  return ['unbind', 'probe', 'bind'].includes(v.op as string) && isStr(v.bdf) && isStr(v.driver);
+}
+
+/** A line that parses but is not one of our records (edited by hand, written by another tool) is damage too. */
+function isRecord(v: unknown): v is JournalRecord {
+  if (!isObj(v)) return false;
+  switch (v.t) {
+    case 'journal':
+      return isStr(v.schema) && isObj(v.target) && (v.target.backend === 'native' || v.target.backend === 'mock') && isStr(v.target.where);
+    case 'begin':
+      return isInt(v.session) && isInt(v.pid) && (v.boot === null || isStr(v.boot)) && isStr(v.command);
+    case 'write':
+      return isInt(v.session) && isInt(v.seq) && isStep(v.step) && isStr(v.before);
+    case 'undone':
+      return isInt(v.seq);
+    case 'end':
+      return isInt(v.session) && ['ok', 'failed', 'rolled-back', 'interrupted'].includes(v.status as string);
+    default:
+      return false;
+  }
+}
+
 function parseRecords(file: string, text: string): JournalRecord[] {
   const out: JournalRecord[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
+    let record: unknown;
     try {
-      out.push(JSON.parse(line) as JournalRecord);
+      record = JSON.parse(line);
     } catch {
       // A kill can only cut the last line short (each record is one write(2)
       // followed by fsync); anything else is damage we must not guess about.
       if (i < lines.length - 2 || lines.slice(i + 1).some((l) => l.trim() !== '')) {
         throw new BringupError(`journal ${file} is damaged at line ${i + 1}; inspect it, then remove it to start over`);
       }
+      return;
     }
+    if (!isRecord(record)) throw new BringupError(`journal ${file} is damaged at line ${i + 1} (not an iovh journal record); inspect it, then remove it to start over`);
+    out.push(record);
   });
   return out;
 }

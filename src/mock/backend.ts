@@ -104,7 +104,14 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       throw new MockConfigError(`state file ${options.statePath}: devices: cannot be restored on this topology (${(e as Error).message})`);
     }
   } else {
-    k.boot(null, true);
+    try {
+      k.boot(null, true);
+    } catch (e) {
+      // A topology that validates but cannot boot (VFs on a PF without a driver to enable them, ...) is the
+      // file's problem: say so in one line, as for a state file.
+      if (e instanceof MockConfigError) throw e;
+      throw new MockConfigError(`${given?.source ?? 'default topology'}: cannot boot this machine (${(e as Error).message})`);
+    }
   }
 
   const sys = new Syscalls(k.kernel, k.fds, k.vfs, k.files, () => k.kernel.poll());
