@@ -9,6 +9,7 @@
 // "Where a harness can see each branch"): static functions may be inlined.
 
 import type { FileOps } from '../backend/types.js';
+import { findKallsyms } from '../kernel/kallsyms.js';
 
 /** What a probe point shows (the classifier in path.ts reads these keys). */
 export type ProbeKey =
@@ -64,16 +65,9 @@ export const REVISIONS: Revision[] = [
   },
 ];
 
-/** Function names in /proc/kallsyms (`address type name [module]`), text symbols only. */
-export function parseKallsyms(text: string): Set<string> {
-  const out = new Set<string>();
-  for (const line of text.split('\n')) {
-    const parts = line.trim().split(/\s+/);
-    if (parts.length < 3) continue;
-    const type = parts[1]!;
-    if (type === 't' || type === 'T' || type === 'w' || type === 'W') out.add(parts[2]!);
-  }
-  return out;
+/** Every symbol the table can arm: each revision's probes and the shared scatter-gather ones. */
+export function tableSymbols(): string[] {
+  return [...new Set([...REVISIONS.flatMap((r) => r.probes.map((p) => p.symbol)), ...SG_PROBES.map((p) => p.symbol)])];
 }
 
 export interface SymbolScan {
@@ -86,15 +80,21 @@ export interface SymbolScan {
   rows: { name: string; present: string[]; missing: string[] }[];
   /** Presence of the shared scatter-gather probe symbols. */
   sg: { present: string[]; missing: string[] };
+  /** The table's symbols (tableSymbols()) that /proc/kallsyms lists as functions: what kprobes may be armed on. */
   symbols: Set<string>;
 }
 
+/**
+ * One read of /proc/kallsyms, looked up for the table's names only (a real
+ * kernel lists ~120,000 symbols; see src/kernel/kallsyms.ts for the cost).
+ * The capability probe calls it once per run and kprobe arming uses its result.
+ */
 export function scanSymbols(fs: FileOps): SymbolScan {
   let symbols = new Set<string>();
   let readable = true;
   let why: string | null = null;
   try {
-    symbols = parseKallsyms(fs.readText('/proc/kallsyms'));
+    symbols = findKallsyms(fs.readText('/proc/kallsyms'), tableSymbols());
   } catch (e) {
     readable = false;
     why = `/proc/kallsyms unreadable (${(e as { code?: string }).code ?? String(e)})`;

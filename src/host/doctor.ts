@@ -5,6 +5,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { FileOps } from '../backend/types.js';
 import { isErrno } from '../kernel/errors.js';
+import { findKallsyms } from '../kernel/kallsyms.js';
 import { DEBUGFS, IOMMU_GROUPS, SysReader, driverPath } from './sysfs.js';
 import { discover, type HostTopology } from './topology.js';
 
@@ -161,7 +162,8 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
   if (kallsyms === null) {
     add({ id: 'interconnect', status: 'warn', detail: 'cannot read /proc/kallsyms', fix: 'run as root' });
   } else {
-    const names = new Set(kallsyms.split('\n').map((l) => l.split(/\s+/)[2]).filter((s): s is string => !!s));
+    // Any symbol type, as before; only these names are looked up (src/kernel/kallsyms.ts: the whole text is ~5 MB).
+    const names = findKallsyms(kallsyms, INTERCONNECT_SYMBOLS, null);
     const found = INTERCONNECT_SYMBOLS.filter((s) => names.has(s));
     add(
       found.length > 0

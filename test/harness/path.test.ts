@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyPath } from '../../src/harness/path.js';
 import { argValue, isErrValue, parseTraceLine, type TraceHit } from '../../src/harness/tracefs.js';
-import { parseKallsyms, REVISIONS } from '../../src/harness/symbols.js';
+import { REVISIONS, SG_PROBES, scanSymbols, tableSymbols } from '../../src/harness/symbols.js';
+import type { FileOps } from '../../src/backend/types.js';
 import type { ProbeKey } from '../../src/harness/symbols.js';
 
 const ALL = new Set<ProbeKey>(['match', 'exporterMatch', 'importerOffers', 'mapInterconnect', 'exporterMapInterconnect', 'translate', 'translateRet', 'unmapInterconnect', 'exporterSgMap', 'sgMap']);
@@ -31,10 +32,26 @@ describe('ftrace lines', () => {
     expect(isErrValue(0xffff888012345678n)).toBe(false);
   });
 
-  it('kallsyms: text symbols only, module suffixes ignored', () => {
-    const s = parseKallsyms('ffffffff81000000 T _text\nffffffffc0a00000 t xe_find_vf_dev\t[xe]\nffffffff82000000 D some_data\n');
-    expect([...s]).toEqual(['_text', 'xe_find_vf_dev']);
+  it('kallsyms: the table\'s functions only, module suffixes ignored, nothing else kept', () => {
+    const filler = Array.from({ length: 20000 }, (_, i) => `ffffffff81${i.toString(16).padStart(6, '0')} t helper_${i}\n`).join('');
+    const text =
+      'ffffffff81000000 T _text\n' +
+      filler +
+      'ffffffffc0a00000 t vfio_pci_dma_buf_map\t[vfio_pci_core]\n' +
+      'ffffffff82000000 D dma_buf_map_attachment_data\n' +
+      'ffffffff82000010 T __pfx_dma_buf_match_interconnects\n' +
+      'ffffffff82000020 d dma_buf_map_interconnect\n' +
+      'ffffffff82000030 T dma_buf_map_attachment\n';
+    const reads: string[] = [];
+    const fs = { readText: (path: string) => (reads.push(path), text) } as unknown as FileOps;
+    const scan = scanSymbols(fs);
+    expect(reads).toEqual(['/proc/kallsyms']);
+    // What kprobes may be armed on: present table functions, not the 20,000 others the kernel lists.
+    expect([...scan.symbols].sort()).toEqual(['dma_buf_map_attachment', 'vfio_pci_dma_buf_map']);
+    expect(scan.sg).toEqual({ present: ['vfio_pci_dma_buf_map', 'dma_buf_map_attachment'], missing: [] });
+    expect(scan.revision).toBeNull(); // a data symbol and a __pfx_ twin are not the markers
     expect(REVISIONS[0]!.markers.every((m) => REVISIONS[0]!.probes.some((p) => p.symbol === m))).toBe(true);
+    expect(tableSymbols()).toEqual(expect.arrayContaining([...REVISIONS[0]!.markers, ...SG_PROBES.map((p) => p.symbol)]));
   });
 });
 
