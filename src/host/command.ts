@@ -33,6 +33,11 @@ export const EXIT_NOT_AVAILABLE = 77;
 /** Exit status after SIGINT/SIGTERM stopped a command between two writes (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
 
+/** The shell's 128 + signal number, as `iovh run` exits: 130 for SIGINT, 143 for SIGTERM (a CI timeout's kill). */
+export function interruptedExit(signal: string): number {
+  return signal === 'SIGTERM' ? 143 : EXIT_INTERRUPTED;
+}
+
 /** Turns bring-up's own errors into the CLI's (one line, exit 2 for input, 1 otherwise). */
 export function cliError(e: unknown): unknown {
   if (e instanceof InputError) return new UsageError(e.message);
@@ -188,7 +193,7 @@ export async function runStateChange(
       if (e instanceof Interrupted) {
         status = 'interrupted';
         io.err(`iovh: ${command.split(' ')[0]}: ${e.message}; \`${journal.file ? restoreCommand(journal.target) : 'iovh restore'}\` undoes the ${e.done} made\n`);
-        return EXIT_INTERRUPTED;
+        return interruptedExit(e.signal);
       }
       if (e instanceof ApplyFailed) status = e.rolledBack ? 'rolled-back' : 'failed';
       throw e;
@@ -252,7 +257,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
       if (e instanceof Interrupted) {
         status = 'interrupted';
         io.err(`iovh: restore: ${e.message}; run \`${restoreCommand(target)}\` again to undo the ${left} left\n`);
-        return EXIT_INTERRUPTED;
+        return interruptedExit(e.signal);
       }
       const why = e instanceof Error ? e.message : String(e);
       throw new CliError(`restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`iovh restore\` again)`, 1);
