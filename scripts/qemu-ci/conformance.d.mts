@@ -27,9 +27,8 @@ export function describeDisagreement(c: Comparison): string;
 /**
  * Where the topology the igb guest captured (`iovh capture`) differs from the
  * committed igb-like topology, in what the mock's answers depend on: ids,
- * class, the PF's memory BARs, the SR-IOV geometry and the VF BARs' indexes
- * and kinds. VF BAR sizes and I/O BARs are left out: topology-igb.json
- * corrects both by hand (README, "The igb topology").
+ * class, the PF's BARs (memory and I/O), the SR-IOV geometry and the VF BARs
+ * (index, kind, size).
  * @param {{ devices: TopoDevice[] }} captured
  * @param {{ devices: TopoDevice[] }} committed
  * @returns {string[]}
@@ -39,6 +38,15 @@ export function topologyDifferences(captured: {
 }, committed: {
     devices: TopoDevice[];
 }): string[];
+/**
+ * The text of topology-igb.json from the topology `iovh capture` wrote in the
+ * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
+ * iovh.* parameters, and the mock's profile says which kernel it models.
+ * @param {{ kernel?: unknown }} captured
+ */
+export function topologyFileFrom(captured: {
+    kernel?: unknown;
+}): string;
 /**
  * The fixture text for a passing igb guest's results: what the real kernel
  * said per scenario, with the kernel and QEMU it came from.

@@ -91,17 +91,15 @@ export function describeDisagreement(c) {
 /**
  * Where the topology the igb guest captured (`iovh capture`) differs from the
  * committed igb-like topology, in what the mock's answers depend on: ids,
- * class, the PF's memory BARs, the SR-IOV geometry and the VF BARs' indexes
- * and kinds. VF BAR sizes and I/O BARs are left out: topology-igb.json
- * corrects both by hand (README, "The igb topology").
+ * class, the PF's BARs (memory and I/O), the SR-IOV geometry and the VF BARs
+ * (index, kind, size).
  * @param {{ devices: TopoDevice[] }} captured
  * @param {{ devices: TopoDevice[] }} committed
  * @returns {string[]}
  */
 export function topologyDifferences(captured, committed) {
   const out = [];
-  const mem = (/** @type {TopoBar[]} */ bars) => bars.filter((b) => b.kind !== 'io').map((b) => `${b.index}:${b.kind}:${b.size}`).join(' ');
-  const vfBars = (/** @type {TopoBar[]} */ bars) => bars.map((b) => `${b.index}:${b.kind}`).join(' ');
+  const bars = (/** @type {TopoBar[]} */ list) => list.map((b) => `${b.index}:${b.kind}:${b.size}`).join(' ');
   for (const want of committed.devices) {
     const got = captured.devices.find((d) => d.bdf === want.bdf);
     if (!got) {
@@ -113,16 +111,27 @@ export function topologyDifferences(captured, committed) {
       ['vendor', got.vendor, want.vendor],
       ['device', got.device, want.device],
       ['class', got.class, want.class],
-      ['memory BARs', mem(got.bars), mem(want.bars)],
+      ['BARs', bars(got.bars), bars(want.bars)],
       ['sriov.totalvfs', got.sriov?.totalvfs, want.sriov?.totalvfs],
       ['sriov.offset', got.sriov?.offset, want.sriov?.offset],
       ['sriov.stride', got.sriov?.stride, want.sriov?.stride],
       ['sriov.vfDevice', got.sriov?.vfDevice, want.sriov?.vfDevice],
-      ['VF BARs', vfBars(got.sriov?.vfBars ?? []), vfBars(want.sriov?.vfBars ?? [])],
+      ['VF BARs', bars(got.sriov?.vfBars ?? []), bars(want.sriov?.vfBars ?? [])],
     ];
     for (const [name, g, w] of fields) if (g !== w) out.push(`${want.bdf} ${name}: guest ${String(g)}, topology-igb.json ${String(w)}`);
   }
   return out;
+}
+
+/**
+ * The text of topology-igb.json from the topology `iovh capture` wrote in the
+ * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
+ * iovh.* parameters, and the mock's profile says which kernel it models.
+ * @param {{ kernel?: unknown }} captured
+ */
+export function topologyFileFrom(captured) {
+  const { kernel: _kernel, ...rest } = captured;
+  return `${JSON.stringify(rest, null, 2)}\n`;
 }
 
 /**

@@ -7,11 +7,12 @@
 // See scripts/qemu-ci/README.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runCi, measureWallTime } from './ci.mjs';
 import { setup } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
-import { CONFORMANCE_DEVICE, KERNEL_FIXTURE, fixtureFrom } from './conformance.mjs';
+import { CONFORMANCE_DEVICE, IGB_TOPOLOGY, KERNEL_FIXTURE, fixtureFrom, topologyFileFrom } from './conformance.mjs';
 
 const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|record|list] [options]
 
@@ -21,6 +22,7 @@ const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|record|list
   bench     wall time from start to verdict with the packages cached (JSON)
   record    save the last run's igb results as the kernel fixture the mock
             is compared with in npm test (test/qemu/fixtures/kernel-igb.json)
+            and the topology the guest captured as topology-igb.json
   list      the variants
 
 options:
@@ -136,9 +138,13 @@ async function main() {
     const device = new Map(VARIANTS.map((v) => [v.name, v.device]));
     const boot = last.boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE);
     if (!boot) throw new Error(`the last run booted no ${CONFORMANCE_DEVICE} variant`);
+    const fixture = fixtureFrom(boot, last.versions);
+    // The machine those results came from, as the guest's `iovh capture` saw it: the mock replays it.
+    const topology = topologyFileFrom(JSON.parse(readFileSync(join(boot.resultsDir, 'topology.json'), 'utf8')));
     mkdirSync(dirname(KERNEL_FIXTURE), { recursive: true });
-    writeFileSync(KERNEL_FIXTURE, fixtureFrom(boot, last.versions));
-    process.stdout.write(`qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}\n`);
+    writeFileSync(KERNEL_FIXTURE, fixture);
+    writeFileSync(IGB_TOPOLOGY, topology);
+    process.stdout.write(`qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}, its topology in ${fileURLToPath(IGB_TOPOLOGY)}\n`);
     return 0;
   }
   if (o.command === 'bench') {

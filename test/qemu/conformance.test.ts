@@ -87,16 +87,42 @@ describe('topologyDifferences', () => {
     const committed = JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8'));
     expect(topologyDifferences(committed, committed)).toEqual([]);
     const captured = structuredClone(committed);
-    // What capture writes today (README, "The igb topology") is tolerated: VF BAR size, the I/O BAR.
-    captured.devices[0].sriov.vfBars[0].size = '0x4924';
-    captured.devices[0].bars.push({ index: 2, start: '0xc000', size: '0x20', kind: 'io', prefetchable: false });
-    expect(topologyDifferences(captured, committed)).toEqual([]);
     captured.devices[0].sriov.totalvfs = 8;
     captured.devices[0].bars[0].size = '0x40000';
     expect(topologyDifferences(captured, committed)).toEqual([
-      '0000:01:00.0 memory BARs: guest 0:mem32:0x40000 1:mem32:0x20000 3:mem64:0x4000, topology-igb.json 0:mem32:0x20000 1:mem32:0x20000 3:mem64:0x4000',
+      '0000:01:00.0 BARs: guest 0:mem32:0x40000 1:mem32:0x20000 2:io:0x20 3:mem64:0x4000, topology-igb.json 0:mem32:0x20000 1:mem32:0x20000 2:io:0x20 3:mem64:0x4000',
       '0000:01:00.0 sriov.totalvfs: guest 8, topology-igb.json 7',
     ]);
     expect(topologyDifferences({ devices: [] }, committed)).toEqual(['0000:01:00.0: not in the captured topology']);
+  });
+
+  it('sees a VF BAR size and an I/O BAR: nothing in the committed file is corrected by hand any more', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { IGB_TOPOLOGY, topologyDifferences } = await import('../../scripts/qemu-ci/conformance.mjs');
+    const committed = JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8'));
+    // What capture wrote before VF BAR sizes were powers of two, and without the I/O BAR.
+    const captured = structuredClone(committed);
+    captured.devices[0].sriov.vfBars[0].size = '0x4924';
+    captured.devices[0].bars = captured.devices[0].bars.filter((b: { kind: string }) => b.kind !== 'io');
+    expect(topologyDifferences(captured, committed)).toEqual([
+      '0000:01:00.0 BARs: guest 0:mem32:0x20000 1:mem32:0x20000 3:mem64:0x4000, topology-igb.json 0:mem32:0x20000 1:mem32:0x20000 2:io:0x20 3:mem64:0x4000',
+      '0000:01:00.0 VF BARs: guest 0:mem64:0x4924 3:mem64:0x4000, topology-igb.json 0:mem64:0x4000 3:mem64:0x4000',
+    ]);
+  });
+
+  it('is what the mock loads: the committed file parses, I/O BAR included', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { IGB_TOPOLOGY } = await import('../../scripts/qemu-ci/conformance.mjs');
+    const { parseTopology } = await import('../../src/mock/topology.js');
+    const t = parseTopology(JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8')), 'topology-igb.json');
+    expect(t.devices[0]!.bars.map((b) => b.kind)).toContain('io');
+    expect(t.devices[0]!.sriov!.vfBars.map((b) => b.size)).toEqual([0x4000n, 0x4000n]);
+  });
+
+  it('record writes the guest\'s capture as is, but for the per-boot kernel line', async () => {
+    const { topologyFileFrom } = await import('../../scripts/qemu-ci/conformance.mjs');
+    const captured = { schema: 'iovh-topology/1', machine: 'QEMU', kernel: { release: '7.2.13', cmdline: 'iovh.nonce=abc' }, devices: [{ bdf: '0000:01:00.0' }] };
+    expect(JSON.parse(topologyFileFrom(captured))).toEqual({ schema: 'iovh-topology/1', machine: 'QEMU', devices: [{ bdf: '0000:01:00.0' }] });
+    expect(topologyFileFrom(captured).endsWith('}\n')).toBe(true);
   });
 });
