@@ -1,7 +1,9 @@
 // Output for people: a progress line while the run goes (rewritten in place on
-// a TTY, one plain line per scenario otherwise), then a table of scenario,
-// status, path, baseline verdict and one-line reason, then a summary. Colours
-// only on a TTY and without NO_COLOR (https://no-color.org), via picocolors.
+// a terminal, one plain line per scenario otherwise), then a table of scenario,
+// status, path, baseline verdict and one-line reason, then a summary. Two
+// separate questions: in place needs a terminal that understands cursor
+// control; colour also needs NO_COLOR unset (https://no-color.org). Colours
+// via picocolors.
 
 import pc from 'picocolors';
 import Table from 'cli-table3';
@@ -10,19 +12,26 @@ import type { RunResult, ScenarioResult, Status, Verdict } from './model.js';
 type Colors = ReturnType<typeof pc.createColors>;
 
 export interface HumanStyle {
+  /** SGR colour and bold codes. */
   color: boolean;
-  /** Rewrite the progress line in place (a TTY). */
+  /** Rewrite the progress line in place with `\r` and erase-line (a terminal with cursor control). */
   tty: boolean;
   /** Terminal width for the reason column; 180 when not a terminal. */
   columns: number;
 }
 
-/** Colours and in-place progress only on a TTY and without NO_COLOR. */
+/**
+ * In place only on a TTY whose TERM names a terminal: TERM=dumb (Emacs
+ * shells) has no cursor control, and a TTY without TERM (a serial console
+ * under init, as in the QEMU guest) may be a log. Colour on top of that only
+ * without NO_COLOR (set and not empty).
+ */
 export function styleFor(stream: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): HumanStyle {
-  const tty = stream.isTTY === true;
+  const term = env.TERM;
+  const tty = stream.isTTY === true && term !== undefined && term !== '' && term !== 'dumb';
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
   // Not a terminal (a CI log, a file): wide lines are cheap there and cut reasons are not.
-  return { color: tty && !noColor && env.TERM !== 'dumb', tty, columns: stream.columns && stream.columns > 40 ? stream.columns : 180 };
+  return { color: tty && !noColor, tty, columns: stream.columns && stream.columns > 40 ? stream.columns : 180 };
 }
 
 function colors(style: HumanStyle): Colors {
@@ -73,14 +82,21 @@ function counter(index: number, total: number): string {
   return `[${String(index).padStart(w)}/${total}]`;
 }
 
+/** Erase the current line and go back to its start (ECMA-48 CR, then EL with parameter 2: the whole line). */
+const REWRITE = '\r\x1b[2K';
+
 /**
- * The line shown while scenario `index` of `total` runs. On a TTY it is
- * written with a carriage return and no newline, so the next one replaces it.
+ * The line shown while scenario `index` of `total` runs. On a terminal it is
+ * written with a carriage return and no newline, so the next one replaces it;
+ * it is kept shorter than the terminal, since erase-line clears only the row
+ * the cursor is on and a wrapped line would leave its first rows behind.
+ * Elsewhere nothing: the finished line says it all.
  */
 export function progressStart(index: number, total: number, id: string, style: HumanStyle): string {
   if (!style.tty) return '';
   const c = colors(style);
-  return `\r\x1b[2K${c.dim(counter(index, total))} ${id} …`;
+  const head = counter(index, total);
+  return `${REWRITE}${c.dim(head)} ${clip(`${id} …`, Math.max(1, style.columns - head.length - 2))}`;
 }
 
 /** The line left behind once scenario `index` has a result. */
@@ -90,7 +106,7 @@ export function progressDone(index: number, total: number, r: ScenarioResult, st
   const verdict = r.baseline && r.baseline.verdict !== 'expected' ? ` [${paintVerdict(r.baseline.verdict, c)}]` : '';
   const head = `${c.dim(counter(index, total))} ${r.id}: ${paintStatus(r.status, c)}${path}${verdict}`;
   const reason = r.status === 'pass' ? '' : ` — ${clip(r.reason, Math.max(30, style.columns - head.length - 8))}`;
-  return `${style.tty ? '\r\x1b[2K' : ''}${head}${reason}\n`;
+  return `${style.tty ? REWRITE : ''}${head}${reason}\n`;
 }
 
 export function renderTable(run: RunResult, style: HumanStyle): string {

@@ -7,11 +7,30 @@ const plain = { color: false, tty: false, columns: 120 };
 const tty = { color: true, tty: true, columns: 120 };
 
 describe('human output', () => {
-  it('colours only on a TTY and without NO_COLOR', () => {
-    expect(styleFor({ isTTY: false }, {}).color).toBe(false);
-    expect(styleFor({ isTTY: true }, {}).color).toBe(true);
-    expect(styleFor({ isTTY: true }, { NO_COLOR: '1' }).color).toBe(false);
+  it('colours only on a terminal and without NO_COLOR', () => {
+    const xterm = { TERM: 'xterm-256color' };
+    expect(styleFor({ isTTY: false }, xterm).color).toBe(false);
+    expect(styleFor({ isTTY: true }, xterm).color).toBe(true);
+    expect(styleFor({ isTTY: true }, { ...xterm, NO_COLOR: '1' }).color).toBe(false);
+    expect(styleFor({ isTTY: true }, { ...xterm, NO_COLOR: '' }).color).toBe(true); // no-color.org: set and not empty
     expect(styleFor({ isTTY: true }, { TERM: 'dumb' }).color).toBe(false);
+  });
+
+  it('rewrites in place only on a TTY whose TERM has cursor control; NO_COLOR does not change that', () => {
+    expect(styleFor({ isTTY: true }, { TERM: 'xterm' }).tty).toBe(true);
+    expect(styleFor({ isTTY: true }, { TERM: 'xterm', NO_COLOR: '1' })).toMatchObject({ tty: true, color: false });
+    expect(styleFor({ isTTY: false }, { TERM: 'xterm' }).tty).toBe(false);
+    expect(styleFor({ isTTY: true }, { TERM: 'dumb' }).tty).toBe(false);
+    // A serial console under init (the QEMU guest): a TTY, no TERM.
+    expect(styleFor({ isTTY: true }, { NO_COLOR: '1' })).toMatchObject({ tty: false, color: false });
+  });
+
+  it('keeps the in-place line shorter than the terminal (erase-line clears one row only)', () => {
+    const narrow = { color: false, tty: true, columns: 24 };
+    const line = progressStart(12, 40, 'lifecycle/vf-disable-while-imported', narrow);
+    expect(line.startsWith('\r\x1b[2K')).toBe(true);
+    expect(line.slice('\r\x1b[2K'.length).length).toBeLessThan(24);
+    expect(line).toContain('[12/40] lifecycle/');
   });
 
   it('plain output has no escape sequences and one line per finished scenario', () => {
