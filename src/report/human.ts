@@ -16,9 +16,15 @@ export interface HumanStyle {
   color: boolean;
   /** Rewrite the progress line in place with `\r` and erase-line (a terminal with cursor control). */
   tty: boolean;
-  /** Terminal width for the reason column; 180 when not a terminal. */
+  /** Width the output fits in: the terminal's, DEFAULT_COLUMNS when there is none. */
   columns: number;
 }
+
+/**
+ * Width of the output when no terminal says its size (a CI log, a file, a
+ * serial console): the full reasons are in the JSON report.
+ */
+export const DEFAULT_COLUMNS = 100;
 
 /**
  * In place only on a TTY whose TERM names a terminal: TERM=dumb (Emacs
@@ -30,8 +36,9 @@ export function styleFor(stream: { isTTY?: boolean; columns?: number }, env: Nod
   const term = env.TERM;
   const tty = stream.isTTY === true && term !== undefined && term !== '' && term !== 'dumb';
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
-  // Not a terminal (a CI log, a file): wide lines are cheap there and cut reasons are not.
-  return { color: tty && !noColor, tty, columns: stream.columns && stream.columns > 40 ? stream.columns : 180 };
+  // A serial console's TTY reports 0 columns (no window size).
+  const columns = stream.isTTY === true && stream.columns !== undefined && stream.columns > 0 ? stream.columns : DEFAULT_COLUMNS;
+  return { color: tty && !noColor, tty, columns };
 }
 
 function colors(style: HumanStyle): Colors {
@@ -99,35 +106,54 @@ export function progressStart(index: number, total: number, id: string, style: H
   return `${REWRITE}${c.dim(head)} ${clip(`${id} …`, Math.max(1, style.columns - head.length - 2))}`;
 }
 
-/** The line left behind once scenario `index` has a result. */
+/** A reason is never cut shorter than this, even when the line then exceeds the terminal. */
+const MIN_REASON = 12;
+
+/** The line left behind once scenario `index` has a result; the reason is cut to fit the width. */
 export function progressDone(index: number, total: number, r: ScenarioResult, style: HumanStyle): string {
   const c = colors(style);
   const path = r.path ? ` (${r.path})` : '';
-  const verdict = r.baseline && r.baseline.verdict !== 'expected' ? ` [${paintVerdict(r.baseline.verdict, c)}]` : '';
-  const head = `${c.dim(counter(index, total))} ${r.id}: ${paintStatus(r.status, c)}${path}${verdict}`;
-  const reason = r.status === 'pass' ? '' : ` — ${clip(r.reason, Math.max(30, style.columns - head.length - 8))}`;
+  const shown = r.baseline && r.baseline.verdict !== 'expected' ? r.baseline.verdict : null;
+  const plainHead = `${counter(index, total)} ${r.id}: ${r.status}${path}${shown ? ` [${shown}]` : ''}`;
+  const head = `${c.dim(counter(index, total))} ${r.id}: ${paintStatus(r.status, c)}${path}${shown ? ` [${paintVerdict(shown, c)}]` : ''}`;
+  // " — " before the reason; one column spare so that a full line does not wrap on terminals that wrap at the last column.
+  const reason = r.status === 'pass' ? '' : ` — ${clip(r.reason, Math.max(MIN_REASON, style.columns - plainHead.length - 4))}`;
   return `${style.tty ? REWRITE : ''}${head}${reason}\n`;
 }
 
+/** Narrower than this, a reason column says too little: the reason goes on its own line under the row. */
+const REASON_COLUMN_MIN = 24;
+
+/**
+ * The results table, as wide as `style.columns`: scenario, status, path and
+ * baseline take what their longest cell needs (an id is never cut) and the
+ * reason gets the rest, cut with an ellipsis (the JSON report has it whole).
+ * When that leaves the reason fewer than REASON_COLUMN_MIN columns (long ids
+ * on an 80-column terminal), each reason goes on a line of its own under its
+ * row, across the table, cut the same way.
+ */
 export function renderTable(run: RunResult, style: HumanStyle): string {
   const c = colors(style);
   const withBaseline = run.baseline !== null;
-  const head = ['scenario', 'status', 'path', ...(withBaseline ? ['baseline'] : []), 'reason'];
-  const fixed = 30 + 9 + 14 + (withBaseline ? 12 : 0) + head.length * 3;
-  const reasonWidth = Math.max(30, Math.min(style.tty ? 90 : 120, style.columns - fixed));
+  const fixedHead = ['scenario', 'status', 'path', ...(withBaseline ? ['baseline'] : [])];
+  const plain = run.scenarios.map((r) => [r.id, r.status, r.path ?? '', ...(withBaseline ? [r.baseline?.verdict ?? ''] : [])]);
+  const fixed = fixedHead.map((h, i) => Math.max(h.length, ...plain.map((row) => row[i]!.length))).reduce((a, b) => a + b, 0);
+  // cli-table3, compact style: a padding space each side of a cell, a border between and around cells.
+  const reasonColumn = style.columns - fixed - (3 * (fixedHead.length + 1) + 1);
+  const stacked = reasonColumn < REASON_COLUMN_MIN;
+  // A line spanning the fixed columns holds their widths and the 3 columns of each inner boundary; indented by 2.
+  const reasonWidth = stacked ? Math.max(1, Math.min(fixed + 3 * (fixedHead.length - 1), style.columns - 4) - 2) : reasonColumn;
+  const head = stacked ? fixedHead : [...fixedHead, 'reason'];
   const table = new Table({
     head: head.map((h) => c.bold(h)),
     style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
     wordWrap: false,
   });
   for (const r of run.scenarios) {
-    table.push([
-      r.id,
-      paintStatus(r.status, c),
-      r.path ?? '',
-      ...(withBaseline ? [paintVerdict(r.baseline?.verdict, c)] : []),
-      clip(r.reason, reasonWidth),
-    ]);
+    const cells = [r.id, paintStatus(r.status, c), r.path ?? '', ...(withBaseline ? [paintVerdict(r.baseline?.verdict, c)] : [])];
+    const reason = clip(r.reason, reasonWidth);
+    if (stacked) table.push(cells, [{ colSpan: fixedHead.length, content: `  ${c.dim(reason)}` }]);
+    else table.push([...cells, reason]);
   }
   return `${table.toString()}\n`;
 }

@@ -64,3 +64,24 @@ describe('iovh run output on a terminal and off it', () => {
     }
   });
 });
+
+describe('iovh run table width', () => {
+  /** The table's lines (box drawing), their widths in characters. */
+  const tableWidths = (out: string) => out.split('\n').filter((l) => /^[┌│├└]/.test(l)).map((l) => [...l].length);
+
+  it('fits an 80-column terminal and a 100-column log; ids whole, reasons cut with an ellipsis', async () => {
+    for (const [t, width] of [
+      [{ tty: true, columns: 80, env: { TERM: 'xterm-256color', NO_COLOR: '1' } }, 80],
+      [{ tty: false, env: {} }, 100],
+    ] as const) {
+      terminal(t);
+      const r = await iovh('run', '--backend', 'mock', '--profile', 'rfc-v1');
+      expect(r.code).toBe(0);
+      const widths = tableWidths(r.stdout);
+      expect(widths.length).toBeGreaterThan(30);
+      expect(Math.max(...widths)).toBeLessThanOrEqual(width);
+      for (const id of ['lifecycle/vf-disable-while-imported', 'edge/unprovisioned-vf', 'caps/kernel']) expect(r.stdout).toMatch(new RegExp(`│ ${id} +│`));
+      expect(r.stdout).toMatch(/…\s*│\n/);
+    }
+  }, 60_000);
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressDone, progressStart, renderSummary, renderTable, styleFor } from '../../src/report/human.js';
+import { DEFAULT_COLUMNS, progressDone, progressStart, renderSummary, renderTable, styleFor } from '../../src/report/human.js';
 import { mixedRun } from './fixture.js';
 
 const ANSI = /\x1b\[/;
@@ -25,6 +25,14 @@ describe('human output', () => {
     expect(styleFor({ isTTY: true }, { NO_COLOR: '1' })).toMatchObject({ tty: false, color: false });
   });
 
+  it('takes the terminal\'s width, and DEFAULT_COLUMNS (100) off a terminal or when the TTY has no size', () => {
+    expect(DEFAULT_COLUMNS).toBe(100);
+    expect(styleFor({ isTTY: true, columns: 80 }, { TERM: 'xterm' }).columns).toBe(80);
+    expect(styleFor({ isTTY: true, columns: 0 }, { TERM: 'xterm' }).columns).toBe(100);
+    expect(styleFor({ isTTY: false, columns: 80 }, {}).columns).toBe(100);
+    expect(styleFor({}, {}).columns).toBe(100);
+  });
+
   it('keeps the in-place line shorter than the terminal (erase-line clears one row only)', () => {
     const narrow = { color: false, tty: true, columns: 24 };
     const line = progressStart(12, 40, 'lifecycle/vf-disable-while-imported', narrow);
@@ -48,6 +56,36 @@ describe('human output', () => {
     const r = mixedRun();
     expect(progressStart(2, 10, 'export/single-range', tty)).toMatch(/^\r\x1b\[2K/);
     expect(progressDone(6, 10, r.scenarios[5]!, tty)).toMatch(ANSI);
+  });
+
+  it('the table fits the width: whole scenario ids, reasons cut with an ellipsis', () => {
+    const r = mixedRun();
+    r.scenarios[0]!.reason = `a reason much longer than any terminal ${'is wide '.repeat(40)}`;
+    const width = (line: string) => [...line.replace(/\x1b\[[0-9;]*m/g, '')].length;
+    for (const columns of [80, 100, 132]) {
+      for (const style of [{ ...plain, columns }, { ...tty, columns }]) {
+        const table = renderTable(r, style);
+        const lines = table.trimEnd().split('\n');
+        expect(Math.max(...lines.map(width)), `${columns} columns`).toBeLessThanOrEqual(columns);
+        for (const s of r.scenarios) expect(table).toContain(` ${s.id} `);
+        expect(table).toMatch(/a reason much[^│\n]*…/);
+      }
+    }
+    // A wide terminal leaves short reasons whole, in their column.
+    expect(renderTable(r, { ...plain, columns: 400 })).toMatch(/│ export\/single-range +│ pass +│ +│ expected +│ pass because of reasons +│/);
+    // Too narrow for a useful reason column: each reason on its own line under its row.
+    const narrow = renderTable(r, { ...plain, columns: 80 });
+    expect(narrow).not.toMatch(/│ reason/);
+    expect(narrow).toMatch(/│ export\/single-range +│ pass +│ +│ expected +│\n│   pass because of reasons +│\n/);
+  });
+
+  it('a finished progress line cuts its reason to the width, never the id', () => {
+    const r = mixedRun();
+    const failing = { ...r.scenarios[3]!, reason: 'x'.repeat(300) };
+    const line = progressDone(4, 10, failing, { ...plain, columns: 80 });
+    expect(line.length - 1).toBeLessThanOrEqual(80);
+    expect(line).toContain(`${failing.id}: fail`);
+    expect(line.trimEnd().endsWith('…')).toBe(true);
   });
 
   it('the table lists scenario, status, path, baseline verdict and reason', () => {
