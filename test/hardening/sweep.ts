@@ -152,7 +152,12 @@ export interface TracedOp {
 
 /** src/harness/ frames of the current stack: where in the harness a kernel operation comes from. */
 function harnessPath(): string {
-  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  // The harness frames sit under the mock's, the wrappers' and this proxy's: keep enough of the stack to reach them.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 60;
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  const frames = stack.split('\n').slice(1);
   const out: string[] = [];
   for (const f of frames) {
     const m = /\/src\/(harness\/[^):]+):(\d+)/.exec(f);
