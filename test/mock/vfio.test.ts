@@ -274,9 +274,10 @@ describe('range checks: the Number fast path agrees with the BigInt reference', 
         const fast = outcome(() => checkRanges(ranges, pairs.length, start, size, io, 2));
         const big = outcome(() => checkRangesBig(ranges, pairs.length, start, size, io, 2));
         expect(fast).toEqual(big);
-        if ('phys' in big) {
-          const inc = inclusiveRanges(BigUint64Array.from(big.phys as bigint[]));
-          for (let i = 0; i < pairs.length; i++) expect(inc[2 * i + 1]).toBe(big.phys[2 * i]! + big.phys[2 * i + 1]! - 1n);
+        if ('phys' in big && big.phys) {
+          const phys = big.phys;
+          const inc = inclusiveRanges(BigUint64Array.from(phys));
+          for (let i = 0; i < pairs.length; i++) expect(inc[2 * i + 1]).toBe(phys[2 * i]! + phys[2 * i + 1]! - 1n);
         }
       }),
       { numRuns: 300 },
