@@ -79,24 +79,40 @@ export function hostFitness(root = '/'): NativeFitness {
 
 export async function openBackend(options: SelectOptions = {}): Promise<Backend> {
   const choice = options.backend ?? 'auto';
-  if (options.purpose === 'host' && choice !== 'mock') {
+  const profile = checkedProfile(options.profile);
+  const mockOnly = mockOnlyOptions(options);
+  const mockOptions = { profile, topology: options.topology, statePath: options.mockState };
+  if (choice === 'mock') return mock({ ...mockOptions, reason: '--backend mock' });
+  // Options that only the mock understands say which kernel the user means: a
+  // topology or a state file ignored on a lab machine would run the real
+  // hardware while the user believes the mock does.
+  if (mockOnly.length > 0) {
+    if (choice === 'native') throw new UsageError(`${mockOnly.join(', ')} appl${mockOnly.length === 1 ? 'ies' : 'y'} to the mock backend only, not to --backend native`);
+    return mock({ ...mockOptions, reason: `auto: mock, because ${mockOnly.join(', ')} ${mockOnly.length === 1 ? 'was' : 'were'} given` });
+  }
+  if (options.purpose === 'host') {
     const fit = hostFitness(options.root);
     if (choice === 'native') return createNativeBackend({ root: options.root, reason: `--backend native${fit.ok ? `: ${fit.reason}` : ''}` });
     if (fit.ok) return createNativeBackend({ root: options.root, reason: `auto: ${fit.reason}` });
-    return mock({ profile: checkedProfile(options.profile), topology: options.topology, statePath: options.mockState, reason: `auto: mock, because ${fit.reason}` });
+    return mock({ ...mockOptions, reason: `auto: mock, because ${fit.reason}` });
   }
-  const profile = checkedProfile(options.profile);
-  if (choice === 'native' || choice === 'auto') {
-    const fit = nativeFitness(options.root);
-    if (choice === 'native') {
-      const addon = loadAddon();
-      if (!addon.addon) throw new CliError(`--backend native: the native addon is unavailable (${addon.error}); run \`npm rebuild iovh\``, 99);
-      return createNativeBackend({ root: options.root, reason: fit.ok ? `--backend native: ${fit.reason}` : '--backend native' });
-    }
-    if (fit.ok) return createNativeBackend({ root: options.root, reason: `auto: ${fit.reason}` });
-    return mock({ profile, topology: options.topology, statePath: options.mockState, reason: `auto: mock, because ${fit.reason}` });
+  const fit = nativeFitness(options.root);
+  if (choice === 'native') {
+    const addon = loadAddon();
+    if (!addon.addon) throw new CliError(`--backend native: the native addon is unavailable (${addon.error}); run \`npm rebuild iovh\``, 99);
+    return createNativeBackend({ root: options.root, reason: fit.ok ? `--backend native: ${fit.reason}` : '--backend native' });
   }
-  return mock({ profile, topology: options.topology, statePath: options.mockState, reason: '--backend mock' });
+  if (fit.ok) return createNativeBackend({ root: options.root, reason: `auto: ${fit.reason}` });
+  return mock({ ...mockOptions, reason: `auto: mock, because ${fit.reason}` });
+}
+
+/** The mock-only options given, as the user spelled them. */
+function mockOnlyOptions(options: SelectOptions): string[] {
+  const given: string[] = [];
+  if (options.topology !== undefined) given.push('--topology');
+  if (options.mockState !== undefined) given.push('--mock-state');
+  if (options.profile !== undefined) given.push('--profile');
+  return given;
 }
 
 function checkedProfile(profile: string | undefined): MockOptions['profile'] {

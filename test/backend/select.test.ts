@@ -68,3 +68,24 @@ describe('backend selection', () => {
     expect((err as Error).message).not.toContain('\n');
   });
 });
+
+describe('mock-only options', () => {
+  it('are a usage error with --backend native', async () => {
+    for (const o of [{ topology: '/x.json' }, { mockState: '/tmp/s.json' }, { profile: 'fixed' }]) {
+      const err = await openBackend({ backend: 'native', root, ...o }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(/apply to the mock backend only|applies to the mock backend only/);
+    }
+  });
+
+  it('make auto pick the mock, even on a machine native would run on, and say why', async () => {
+    addPf('0000:03:00.0', 24, 0);
+    const be = await openBackend({ root, purpose: 'host', profile: 'fixed' });
+    try {
+      expect(be.name).toBe('mock');
+      expect(be.reason).toBe('auto: mock, because --profile was given');
+    } finally {
+      be.close();
+    }
+  });
+});
