@@ -46,7 +46,8 @@ afterAll(() => {
   const possible = [...totals.kinds].reduce((n, k) => n + ERRNOS[k].length, 0);
   process.stdout.write(
     `\nfault sweep (${mode}, profile ${profile}): ${totals.injected} faults injected over ${totals.scenarios} scenarios ` +
-      `(${totals.paths} distinct harness call paths to the kernel), ${totals.kinds.size} kinds of kernel operation, ` +
+      (mode === 'sample' ? `(one per distinct harness call path to the kernel: ${totals.paths}), ` : '(every n of every kind, every errno), ') +
+      `${totals.kinds.size} kinds of kernel operation, ` +
       `${totals.pairs.size} of their ${possible} (kind, errno) pairs; leaks found: ${leaks}; uncaught exceptions, harness errors or timeouts: ${other}; ` +
       `state left behind and reported by the harness: ${totals.reported}\n` +
       (totals.residue.length > 0 ? `the modelled kernel's own residue in clean runs (allowed): ${totals.residue.join('; ')}\n` : '') +
