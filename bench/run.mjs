@@ -8,6 +8,7 @@
 // bench/results.json with the machine it ran on.
 //
 // Usage: npm run bench [-- --only <id,...>] [--skip <id,...>] [--markdown]
+//        npm run bench -- --report [--markdown]   (print bench/results.json again)
 //   ids match by prefix: --skip qemu, --only boundary,pattern
 // Environment: IOVH_BENCH_MB (pattern buffer, default 256), IOVH_BENCH_REPS
 // (timed passes per side, default 8), CC (C compiler, default cc).
@@ -28,7 +29,7 @@ if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(reps) || reps < 1) {
 }
 
 const argv = process.argv.slice(2);
-const opts = { only: null, skip: [], markdown: false };
+const opts = { only: null, skip: [], markdown: false, report: false };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const list = () => {
@@ -42,8 +43,9 @@ for (let i = 0; i < argv.length; i++) {
   if (a === '--only') opts.only = list();
   else if (a === '--skip') opts.skip = list();
   else if (a === '--markdown') opts.markdown = true;
+  else if (a === '--report') opts.report = true;
   else {
-    console.error(`bench: unknown option '${a}' (use --only <ids>, --skip <ids>, --markdown)`);
+    console.error(`bench: unknown option '${a}' (use --only <ids>, --skip <ids>, --markdown, --report)`);
     process.exit(2);
   }
 }
@@ -412,6 +414,64 @@ async function qemuFigure() {
   };
 }
 
+const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmtQ = (x) => (x ? `${num(x.value)} ${x.unit}` : '-');
+const fmtGoal = (g) => (g ? `${g.on === 'slope' ? 'slope' : g.on === 'measured' ? 'measured' : 'ratio'} ${g.op} ${g.value}` : '');
+const verdictOf = (r) => (r.error ? 'ERROR' : r.skip ? 'skip' : r.met === null ? '' : r.met ? 'met' : 'MISSED');
+
+/** Print the table of a results object (this run's, or bench/results.json with --report). */
+function render(out) {
+  const { machine, figures: results } = out;
+  const rows = results.map((r) => [
+    r.title,
+    fmtQ(r.measured),
+    fmtQ(r.baseline),
+    r.ratio === undefined ? '-' : `${num(r.ratio)}x`,
+    `${fmtGoal(r.goal)}${r.checked !== null && r.checked !== undefined && r.goal?.on === 'slope' ? ` (${r.checked.toFixed(2)})` : ''}`,
+    verdictOf(r),
+    r.error ?? r.skip ?? r.detail,
+  ]);
+  const machineLine = `${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}`;
+  if (opts.markdown) {
+    const esc = (s) => String(s).replace(/\|/g, '\\|');
+    console.log(`Measured ${out.date.slice(0, 10)} on ${machineLine}.\n`);
+    console.log('| figure | measured | baseline | ratio | goal | | detail |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const row of rows) console.log(`| ${row.map(esc).join(' | ')} |`);
+  } else {
+    const table = new Table({
+      head: ['figure', 'measured', 'baseline', 'ratio', 'goal', '', 'detail'],
+      wordWrap: true,
+      colWidths: [36, 13, 13, 9, 16, 8, 52],
+      style: { head: [], border: [] },
+    });
+    for (const row of rows) table.push(row);
+    console.log(table.toString());
+    console.log(`machine: ${machineLine}`);
+  }
+  const cycle = results.find((r) => r.id === 'mock.cycle' && r.extra);
+  if (cycle) {
+    console.log(opts.markdown ? '\nWhere a mock cycle spends its time:\n' : '\nwhere a mock cycle spends its time:');
+    for (const p of cycle.extra.profile.slice(0, 8)) {
+      const line = `${(p.share * 100).toFixed(1).padStart(5)}%  ${p.usPerCycle.toFixed(0).padStart(6)} us  ${p.op}${p.callsPerCycle ? ` (${num(p.callsPerCycle)} per cycle)` : ''}`;
+      console.log(opts.markdown ? `    ${line}` : `  ${line}`);
+    }
+  }
+}
+
+if (opts.report) {
+  const file = join(root, 'bench', 'results.json');
+  let saved;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    console.error(`bench: cannot read ${file} (${e.code ?? e.message}); run npm run bench first`);
+    process.exit(2);
+  }
+  render(saved);
+  process.exit(0);
+}
+
 const chosen = figures.filter((f) => (!opts.only || opts.only.some((p) => f.id.startsWith(p))) && !opts.skip.some((p) => f.id.startsWith(p)));
 if (chosen.length === 0) {
   console.error('bench: no figure matches --only/--skip');
@@ -436,20 +496,6 @@ for (const f of chosen) {
   }
 }
 
-const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
-const fmtQ = (x) => (x ? `${num(x.value)} ${x.unit}` : '-');
-const fmtGoal = (g) => (g ? `${g.on === 'slope' ? 'slope' : g.on === 'measured' ? 'measured' : 'ratio'} ${g.op} ${g.value}` : '');
-const verdictOf = (r) => (r.error ? 'ERROR' : r.skip ? 'skip' : r.met === null ? '' : r.met ? 'met' : 'MISSED');
-const rows = results.map((r) => [
-  r.title,
-  fmtQ(r.measured),
-  fmtQ(r.baseline),
-  r.ratio === undefined ? '-' : `${num(r.ratio)}x`,
-  `${fmtGoal(r.goal)}${r.checked !== null && r.checked !== undefined && r.goal?.on === 'slope' ? ` (${r.checked.toFixed(2)})` : ''}`,
-  verdictOf(r),
-  r.error ?? r.skip ?? r.detail,
-]);
-
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
   cpus: cpus().length,
@@ -457,32 +503,8 @@ const machine = {
   kernel: release(),
   node: process.version,
 };
-const machineLine = `${machine.cpu}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}`;
-
-if (opts.markdown) {
-  const esc = (s) => String(s).replace(/\|/g, '\\|');
-  console.log(`Measured ${new Date().toISOString().slice(0, 10)} on ${machineLine}.\n`);
-  console.log('| figure | measured | baseline | ratio | goal | | detail |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const row of rows) console.log(`| ${row.map(esc).join(' | ')} |`);
-} else {
-  const table = new Table({
-    head: ['figure', 'measured', 'baseline', 'ratio', 'goal', '', 'detail'],
-    wordWrap: true,
-    colWidths: [36, 13, 13, 9, 16, 8, 52],
-    style: { head: [], border: [] },
-  });
-  for (const row of rows) table.push(row);
-  console.log(table.toString());
-  console.log(`machine: ${machineLine}`);
-  const cycle = results.find((r) => r.id === 'mock.cycle' && r.extra);
-  if (cycle) {
-    console.log('\nwhere a mock cycle spends its time:');
-    for (const p of cycle.extra.profile.slice(0, 8)) console.log(`  ${(p.share * 100).toFixed(1).padStart(5)}%  ${p.usPerCycle.toFixed(0).padStart(6)} us  ${p.op}${p.callsPerCycle ? ` (${num(p.callsPerCycle)} per cycle)` : ''}`);
-  }
-}
-
 const out = { date: new Date().toISOString(), machine, bufferMiB: mib, reps, figures: results };
+render(out);
 writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
 process.stderr.write('bench: wrote bench/results.json\n');
 process.exit(results.some((r) => r.error) ? 1 : 0);
