@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iovh } from './run-cli.js';
+import { parseTimeout } from '../../src/cli/commands/run.js';
 
 describe('iovh run: bad input is a one-line usage error, exit 2, before anything runs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'iovh-run-usage-'));
@@ -11,8 +12,12 @@ describe('iovh run: bad input is a one-line usage error, exit 2, before anything
   it.each([
     [['--pf', '3:0.0'], /^iovh: --pf '3:0.0' is not a PCI address/],
     [['--vf', '0000:03:00.8'], /^iovh: --vf '0000:03:00.8' is not a PCI address/],
-    [['--timeout', 'soon'], /^iovh: --timeout must be a positive number of seconds, got 'soon'/],
-    [['--timeout', '0'], /^iovh: --timeout must be a positive/],
+    [['--timeout', 'soon'], /^iovh: --timeout must be a number of seconds from 0.001 to 2147483, got 'soon'/],
+    [['--timeout', '0'], /^iovh: --timeout must be a number of seconds from 0.001 to 2147483, got '0'\n/],
+    // Below a millisecond a timer is 0 ms; above 2^31-1 ms Node makes it 1 ms (TimeoutOverflowWarning).
+    [['--timeout', '0.0001'], /^iovh: --timeout must be .*got '0.0001'\n/],
+    [['--timeout', '3000000'], /^iovh: --timeout must be .*got '3000000'\n/],
+    [['--timeout', '2147483.5'], /^iovh: --timeout must be .*got '2147483.5'\n/],
     [['--filter', 'nothing/*'], /^iovh: no scenario matches --filter 'nothing\/\*'/],
     [['--filter', 'edge/[abc'], /^iovh: --filter 'edge\/\[abc': unclosed/],
     [['--json', '-', '--ktap', '-'], /^iovh: only one report can go to stdout/],
@@ -26,6 +31,12 @@ describe('iovh run: bad input is a one-line usage error, exit 2, before anything
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('the --timeout bounds themselves are accepted', () => {
+    expect(parseTimeout('0.001')).toBe(1);
+    expect(parseTimeout('2147483')).toBe(2_147_483_000);
+    expect(parseTimeout('60')).toBe(60_000);
   });
 
   it('an unknown option is a usage error too', async () => {

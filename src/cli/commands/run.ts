@@ -86,6 +86,21 @@ interface Validated {
   baseline: Baseline | null | undefined;
 }
 
+/**
+ * Node timers hold a signed 32-bit count of milliseconds: a longer delay
+ * becomes 1 ms with a TimeoutOverflowWarning (lib/internal/timers.js), and
+ * under 1 ms is 0. So --timeout is 0.001 to 2147483 seconds (about 24.8 days).
+ */
+export const TIMEOUT_RANGE_S = { min: 0.001, max: 2147483 } as const;
+
+export function parseTimeout(text: string): number {
+  const s = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || s < TIMEOUT_RANGE_S.min || s > TIMEOUT_RANGE_S.max) {
+    throw new UsageError(`--timeout must be a number of seconds from ${TIMEOUT_RANGE_S.min} to ${TIMEOUT_RANGE_S.max}, got '${text}'`);
+  }
+  return Math.round(s * 1000);
+}
+
 /** Everything the user typed, checked before any backend opens. */
 function validate(o: RunOptions): Validated {
   let filter: (id: string) => boolean;
@@ -100,7 +115,7 @@ function validate(o: RunOptions): Validated {
     throw new UsageError(`no scenario matches --filter ${o.filter.map((f) => `'${f}'`).join(' ')} (see iovh run --list)`);
   }
   const scenarios = o.list ? chosen : [CATALOG.find((s) => s.id === CAPS_ID)!, ...chosen.filter((s) => s.id !== CAPS_ID)];
-  if (!/^\d+(\.\d+)?$/.test(o.timeout) || Number(o.timeout) <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${o.timeout}'`);
+  const timeoutMs = parseTimeout(o.timeout);
   const bdf = (flag: string, v: string | undefined): string | null => {
     if (v === undefined) return null;
     const n = normalizeBdf(v);
@@ -120,7 +135,7 @@ function validate(o: RunOptions): Validated {
       throw e;
     }
   }
-  return { scenarios, timeoutMs: Math.round(Number(o.timeout) * 1000), pf: bdf('--pf', o.pf), vf: bdf('--vf', o.vf), baseline };
+  return { scenarios, timeoutMs, pf: bdf('--pf', o.pf), vf: bdf('--vf', o.vf), baseline };
 }
 
 function write(path: string, text: string, what: string): void {
@@ -248,7 +263,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option('--kcidb-build-id <id>', 'KCIDB build id (origin:...); default <origin>:<kernel release>')
     .option('--baseline <file>', 'expected statuses per scenario (default on the mock: baselines/<profile>.json)')
     .option('--no-baseline', 'judge without a baseline: every failure is unexpected')
-    .option('--timeout <seconds>', 'per-scenario timeout', String(DEFAULT_TIMEOUT_S))
+    .option('--timeout <seconds>', 'per-scenario timeout in seconds, 0.001 to 2147483', String(DEFAULT_TIMEOUT_S))
     .option('--pf <bdf>', 'the PF under test')
     .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
     .action(async (_o: unknown, c: Command) => {
