@@ -62,12 +62,14 @@ export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSessio
 
 /**
  * What an IOV scenario needs: a VF with an LMEM BAR exported by vfio, an xe
- * PF, the interconnect series (its symbols), and tracefs to tell iov from p2p
- * (data alone cannot: DESIGN.md). The interconnect is checked before tracefs
- * so that a kernel without the series says so first.
+ * PF, the interconnect series (its symbols), tracefs to tell iov from p2p
+ * (data alone cannot: DESIGN.md), and the scatter-gather probe symbols, without
+ * which a fallback to P2P would go unseen and be taken for iov (path.ts). The
+ * interconnect is checked before tracefs so that a kernel without the series
+ * says so first.
  */
 export function requireIov(ctx: ScenarioContext): void {
-  requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'xe', 'interconnect', 'tracefs');
+  requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'xe', 'interconnect', 'tracefs', 'sgProbes');
 }
 
 /** What a scenario that imports into xe (any path) needs. */

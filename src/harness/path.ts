@@ -12,7 +12,13 @@
 //                 scatter-gather mapped (rfc-model quirk 2)
 //   unknown       no probe that could tell fired, or none could be armed
 //
-// Data alone cannot tell iov from p2p (DESIGN.md); the trace can.
+// Data alone cannot tell iov from p2p (DESIGN.md); the trace can. iov and
+// untranslated are claims about what did NOT happen (no fallback to the
+// scatter-gather map; no translation), so they are made only when the probes
+// that would have seen it were armed and enabled: both scatter-gather probes
+// (a fallback is seen by either), and for untranslated the lookup's return.
+// A missing probe is "no evidence", never "branch not taken" (rfc-model,
+// "Where a harness can see each branch"): the verdict is then unknown.
 
 import type { PathClass } from '../report/model.js';
 import type { ProbeKey } from './symbols.js';
@@ -36,6 +42,9 @@ export interface PathVerdict {
   lookupVfids: number[];
   translated: boolean;
 }
+
+/** The probes that see the ordinary scatter-gather (P2P) map: an IOV verdict needs both armed. */
+const SG_KEYS: ProbeKey[] = ['exporterSgMap', 'sgMap'];
 
 const DECIDING: ProbeKey[] = ['match', 'exporterMatch', 'mapInterconnect', 'exporterMapInterconnect', 'translateRet', 'exporterSgMap', 'sgMap'];
 
@@ -68,8 +77,19 @@ export function classifyPath(input: PathInput): PathVerdict {
     const fell = negotiated || mappedInterconnect ? ' after an interconnect was negotiated: the IOV path fell back' : '';
     return { ...base, path: 'p2p', why: `the ordinary scatter-gather map ran (${via})${fell}` };
   }
+  const sgBlind = SG_KEYS.filter((k) => !input.armed.has(k));
+  if ((negotiated || mappedInterconnect) && sgBlind.length > 0) {
+    return {
+      ...base,
+      path: 'unknown',
+      why: `interconnect negotiated, but the scatter-gather probe${sgBlind.length > 1 ? 's' : ''} (${sgBlind.join(', ')}) could not be armed: a fallback to the P2P path would not have been seen`,
+    };
+  }
   if (translated && (negotiated || mappedInterconnect)) {
     return { ...base, path: 'iov', why: `interconnect negotiated, ranges mapped and translated (LMEM object of vfid ${lookupVfids.join(', ') || '?'})` };
+  }
+  if ((negotiated || mappedInterconnect) && !input.armed.has('translateRet')) {
+    return { ...base, path: 'unknown', why: 'interconnect negotiated, but the LMEM-object lookup\'s return probe (translateRet) could not be armed: a translation would not have been seen' };
   }
   if (negotiated || mappedInterconnect) {
     const lookup = lookupVfids.length > 0 ? `the LMEM-object lookup for vfid ${lookupVfids.join(', ')} returned NULL` : 'no LMEM-object lookup happened';

@@ -67,7 +67,10 @@ export interface ArmedProbe {
 }
 
 export class TraceSession {
+  /** Defined and enabled in our instance: only these can record a hit. */
   private armed: ArmedProbe[] = [];
+  /** Defined, never enabled, and not removable when that was found: close() removes them. */
+  private stray: string[] = [];
   readonly unavailable: { point: ProbePoint; why: string }[] = [];
   private instanceMade = false;
 
@@ -115,13 +118,23 @@ export class TraceSession {
         this.unavailable.push({ point, why: `defining a ${head}-probe on ${point.symbol} failed (${codeOf(e)})` });
         continue;
       }
-      this.armed.push({ point, event });
       used.add(event);
       try {
         this.fs.writeFile(`${this.dir}/events/${this.group}/${event}/enable`, '1');
       } catch (e) {
-        this.unavailable.push({ point, why: `enabling ${this.group}/${event} failed (${codeOf(e)})` });
+        // Defined but never enabled: it records nothing, so it is not armed (a probe that cannot fire must not
+        // count as evidence that its branch was not taken). Its definition goes now, or at close() if that fails.
+        const why = `enabling ${this.group}/${event} failed (${codeOf(e)})`;
+        try {
+          this.fs.writeFile(`${this.root}/kprobe_events`, `-:${this.group}/${event}\n`, { append: true });
+          this.unavailable.push({ point, why });
+        } catch (r) {
+          this.stray.push(event);
+          this.unavailable.push({ point, why: `${why}; removing its definition failed too (${codeOf(r)})` });
+        }
+        continue;
       }
+      this.armed.push({ point, event });
     }
   }
 
@@ -157,14 +170,15 @@ export class TraceSession {
         errors.push(`disable ${a.event}: ${codeOf(e)}`);
       }
     }
-    for (const a of this.armed) {
+    for (const event of [...this.armed.map((a) => a.event), ...this.stray]) {
       try {
-        this.fs.writeFile(`${this.root}/kprobe_events`, `-:${this.group}/${a.event}\n`, { append: true });
+        this.fs.writeFile(`${this.root}/kprobe_events`, `-:${this.group}/${event}\n`, { append: true });
       } catch (e) {
-        errors.push(`remove ${a.event}: ${codeOf(e)}`);
+        errors.push(`remove ${event}: ${codeOf(e)}`);
       }
     }
     this.armed = [];
+    this.stray = [];
     if (this.instanceMade) {
       try {
         this.fs.rmdir(this.dir);

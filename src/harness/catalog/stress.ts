@@ -15,8 +15,10 @@ const PER_VF = 16;
 /** kernel-abi §3.3: the kernel copies the ranges with kmalloc, capped at 4 MiB = 262,144 ranges of 16 bytes. */
 export const MAX_RANGES = 262_144;
 
+/** iov is required only where the trace can show it: the series, tracefs and the scatter-gather probes (path.ts). */
 function expectedPathOf(ctx: ScenarioContext): 'iov' | null {
-  return ctx.caps.caps.interconnect.ok && ctx.caps.caps.tracefs.ok ? 'iov' : null;
+  const c = ctx.caps.caps;
+  return c.interconnect.ok && c.tracefs.ok && c.sgProbes.ok ? 'iov' : null;
 }
 
 export const stressManyBuffers: Scenario = {

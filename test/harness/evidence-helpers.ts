@@ -1,0 +1,90 @@
+// Helpers for the evidence tests: the catalog on a declared mock kernel, with
+// FileOps wrapped to model what a real machine may refuse (a kernel in
+// lockdown answering EPERM to kprobe_events, a kallsyms without some
+// symbols) without changing the mock itself.
+import type { Backend, FileOps } from '../../src/backend/types.js';
+import { SystemError, errnoNumber } from '../../src/kernel/errors.js';
+import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
+import { defaultTopology } from '../../src/mock/topology.js';
+import { declareTopology } from '../../src/harness/mockenv.js';
+import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
+import { scenarioById } from '../../src/harness/catalog/index.js';
+import type { Scenario } from '../../src/harness/scenario.js';
+import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
+import type { RunResult } from '../../src/report/model.js';
+
+export type Profile = 'rfc-v1' | 'fixed' | 'upstream';
+
+export function declaredMock(profile: Profile): MockBackend {
+  return createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });
+}
+
+/** A FileOps call refused with an errno (null: let it through). */
+export type Refusal = (op: 'read' | 'write' | 'mkdir' | 'rmdir', path: string, data?: string) => string | null;
+
+/** `fs` with some calls refused, and /proc/kallsyms lines filtered. */
+export function wrapFs(fs: FileOps, o: { refuse?: Refusal; hideSymbols?: readonly string[] }): FileOps {
+  const refuse = (op: 'read' | 'write' | 'mkdir' | 'rmdir', path: string, data?: string): void => {
+    const code = o.refuse?.(op, path, data) ?? null;
+    if (code) throw new SystemError({ errno: errnoNumber(code), syscall: op === 'read' ? 'open' : op === 'write' ? 'write' : op, path });
+  };
+  const hidden = new Set(o.hideSymbols ?? []);
+  const kallsyms = (text: string): string =>
+    text
+      .split('\n')
+      .filter((l) => !hidden.has(l.split(/\s+/)[2] ?? ''))
+      .join('\n');
+  return {
+    ...fs,
+    readText: (p) => {
+      refuse('read', p);
+      const t = fs.readText(p);
+      return p === '/proc/kallsyms' ? kallsyms(t) : t;
+    },
+    readFile: (p) => {
+      refuse('read', p);
+      return p === '/proc/kallsyms' ? new TextEncoder().encode(kallsyms(fs.readText(p))) : fs.readFile(p);
+    },
+    writeFile: (p, d, opts) => {
+      refuse('write', p, d);
+      fs.writeFile(p, d, opts);
+    },
+    mkdir: (p) => {
+      refuse('mkdir', p);
+      fs.mkdir(p);
+    },
+    rmdir: (p) => {
+      refuse('rmdir', p);
+      fs.rmdir(p);
+    },
+  };
+}
+
+export function withFs(b: MockBackend, fs: FileOps): Backend {
+  return { name: b.name, reason: b.reason, dev: b.dev, fs, close: () => b.close() };
+}
+
+export function runOptions(backend: Backend, ids: string[], over: Partial<RunnerOptions> = {}): RunnerOptions {
+  return {
+    backend,
+    backendInfo: { name: 'mock', reason: 'test', profile: null },
+    scenarios: [scenarioById('caps/kernel')!, ...ids.map((id) => scenarioById(id)!)] as Scenario[],
+    timeoutMs: 60_000,
+    timing: SIMULATED_KERNEL_TIMING,
+    want: { pf: null, vf: null },
+    baseline: null,
+    filters: [],
+    setup: [],
+    toolVersion: 'test',
+    ...over,
+  };
+}
+
+/** Run `ids` (after caps/kernel) on `backend`, closing it after. */
+export async function runOn(backend: Backend, ids: string[], over: Partial<RunnerOptions> = {}): Promise<RunResult> {
+  try {
+    return await runScenarios(runOptions(backend, ids, over));
+  } finally {
+    backend.close();
+  }
+}

@@ -1,0 +1,88 @@
+// Trace evidence that must never claim more than it saw: a path is iov or
+// untranslated only when the probes that would have seen a fallback were
+// armed and enabled (review finding 1).
+import { describe, expect, it } from 'vitest';
+import { probeCapabilities } from '../../src/harness/caps.js';
+import { classifyPath } from '../../src/harness/path.js';
+import { REVISIONS, SG_PROBES, type ProbeKey } from '../../src/harness/symbols.js';
+import { TraceSession, type TraceHit } from '../../src/harness/tracefs.js';
+import { declaredMock, runOn, withFs, wrapFs } from './evidence-helpers.js';
+
+function hit(key: ProbeKey, args: Record<string, string> = {}): TraceHit {
+  return { key, event: `${key}_x`, task: 'node', pid: 1, timestamp: 1, site: 'x', args };
+}
+
+const ALL: ProbeKey[] = ['match', 'exporterMatch', 'importerOffers', 'mapInterconnect', 'exporterMapInterconnect', 'translate', 'translateRet', 'unmapInterconnect', 'exporterSgMap', 'sgMap'];
+const without = (...keys: ProbeKey[]): Set<ProbeKey> => new Set(ALL.filter((k) => !keys.includes(k)));
+const IOV_HITS = [hit('match', { ret: '0x1' }), hit('mapInterconnect', { ret: '0xffff888012340000' }), hit('translate', { vfid: '1' }), hit('translateRet', { ret: '0xffff888100000000' })];
+
+describe('path classification needs the probes that would have seen the other branch', () => {
+  it('iov only when both scatter-gather probes were armed', () => {
+    expect(classifyPath({ refused: null, hits: IOV_HITS, armed: new Set(ALL) }).path).toBe('iov');
+    for (const blind of ['exporterSgMap', 'sgMap'] as const) {
+      const v = classifyPath({ refused: null, hits: IOV_HITS, armed: without(blind) });
+      expect(v.path).toBe('unknown');
+      expect(v.why).toContain(blind);
+      expect(v.why).toMatch(/fallback to the P2P path would not have been seen/);
+    }
+  });
+
+  it('untranslated only when the lookup return and the scatter-gather probes were armed', () => {
+    const negotiated = [hit('match', { ret: '0x1' }), hit('mapInterconnect', { ret: '0xffff888012340000' })];
+    expect(classifyPath({ refused: null, hits: negotiated, armed: new Set(ALL) }).path).toBe('untranslated');
+    expect(classifyPath({ refused: null, hits: negotiated, armed: without('translateRet') }).path).toBe('unknown');
+    expect(classifyPath({ refused: null, hits: negotiated, armed: without('sgMap', 'exporterSgMap') }).path).toBe('unknown');
+  });
+
+  it('a fallback seen by the one armed scatter-gather probe is still p2p', () => {
+    expect(classifyPath({ refused: null, hits: [...IOV_HITS, hit('sgMap')], armed: without('exporterSgMap') }).path).toBe('p2p');
+  });
+});
+
+describe('a probe counts as armed only once it is enabled', () => {
+  it('an enable that fails leaves the probe out of armed, removes its definition, and says why', () => {
+    const b = declaredMock('fixed');
+    try {
+      const root = '/sys/kernel/tracing';
+      const before = b.fs.readText(`${root}/kprobe_events`);
+      const c = probeCapabilities(b, {});
+      const fs = wrapFs(b.fs, { refuse: (op, path) => (op === 'write' && /\/sgMap_e\/enable$/.test(path) ? 'EIO' : null) });
+      const s = TraceSession.create(fs, root);
+      s.arm([...REVISIONS[0]!.probes, ...SG_PROBES], c.symbols.symbols);
+      expect(s.armedProbes.map((a) => a.point.key)).not.toContain('sgMap');
+      expect(s.armedProbes.map((a) => a.point.key)).toContain('exporterSgMap');
+      expect(s.unavailable.map((u) => u.why)).toEqual([expect.stringMatching(/^enabling iovh_\d+_\d+\/sgMap_e failed \(EIO\)$/)]);
+      expect(b.fs.readText(`${root}/kprobe_events`)).not.toMatch(/sgMap_e/);
+      s.close();
+      expect(b.fs.readText(`${root}/kprobe_events`)).toBe(before);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+describe('a kernel whose scatter-gather functions cannot be probed (review finding 1)', () => {
+  // --profile fixed with vfio_pci_dma_buf_map and dma_buf_map_attachment gone from kallsyms: a fallback to P2P
+  // could not be seen, so neither scenario may claim iov or untranslated.
+  const hideSymbols = SG_PROBES.map((p) => p.symbol);
+
+  it('edge/beyond-quota and edge/unprovisioned-vf skip citing sgProbes instead of claiming a path', async () => {
+    const b = declaredMock('fixed');
+    const run = await runOn(withFs(b, wrapFs(b.fs, { hideSymbols })), ['edge/beyond-quota', 'edge/unprovisioned-vf', 'import/iov-single-range']);
+    for (const r of run.scenarios.slice(1)) {
+      expect(r.status, r.id).toBe('skip');
+      expect(r.skip?.capability, r.id).toBe('sgProbes');
+      expect(r.path).toBeNull();
+    }
+  });
+
+  it('with the symbols listed but their probes unarmable, no import is called iov', async () => {
+    const b = declaredMock('fixed');
+    const fs = wrapFs(b.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && /vfio_pci_dma_buf_map|dma_buf_map_attachment/.test(data ?? '') ? 'EPERM' : null) });
+    const run = await runOn(withFs(b, fs), ['edge/beyond-quota', 'import/iov-single-range']);
+    for (const r of run.scenarios.slice(1)) {
+      expect(r.path, r.id).not.toBe('iov');
+      expect(r.path, r.id).not.toBe('untranslated');
+    }
+  });
+});
