@@ -64,15 +64,17 @@ export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSessio
  * What an IOV scenario needs: a VF with an LMEM BAR exported by vfio, an xe
  * PF, the interconnect series (its symbols), tracefs to tell iov from p2p
  * (data alone cannot: DESIGN.md), and the scatter-gather probe symbols, without
- * which a fallback to P2P would go unseen and be taken for iov (path.ts). The
- * interconnect is checked before tracefs so that a kernel without the series
- * says so first.
+ * which a fallback to P2P would go unseen and be taken for iov (path.ts). xe
+ * comes before the LMEM BAR: the VF of a PF that is not xe's (an igb NIC in
+ * QEMU) has no LMEM BAR because it is no GPU, and "PF not xe" is the reason to
+ * give. The interconnect is checked before tracefs so that a kernel without
+ * the series says so first.
  */
 export function requireIov(ctx: ScenarioContext): void {
-  requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'xe', 'interconnect', 'tracefs', 'sgProbes');
+  requireCaps(ctx, 'target', 'dmaBufExport', 'xe', 'lmemBar', 'interconnect', 'tracefs', 'sgProbes');
 }
 
-/** What a scenario that imports into xe (any path) needs. */
+/** What a scenario that imports into xe (any path) needs (xe before the LMEM BAR, as in requireIov). */
 export function requireImport(ctx: ScenarioContext): void {
-  requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'xe');
+  requireCaps(ctx, 'target', 'dmaBufExport', 'xe', 'lmemBar');
 }

@@ -1,7 +1,10 @@
 // Trace evidence that must never claim more than it saw: a path is iov or
 // untranslated only when the probes that would have seen a fallback were
 // armed and enabled (review finding 1).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createMockBackend } from '../../src/mock/backend.js';
+import type { Topology } from '../../src/mock/topology.js';
 import { probeCapabilities } from '../../src/harness/caps.js';
 import { classifyPath } from '../../src/harness/path.js';
 import { REVISIONS, SG_PROBES, type ProbeKey } from '../../src/harness/symbols.js';
@@ -83,6 +86,24 @@ describe('a kernel whose scatter-gather functions cannot be probed (review findi
     for (const r of run.scenarios.slice(1)) {
       expect(r.path, r.id).not.toBe('iov');
       expect(r.path, r.id).not.toBe('untranslated');
+    }
+  });
+});
+
+describe('skips on a PF that is not xe name xe, not the LMEM BAR', () => {
+  it('an igb PF with VFs on vfio-pci: import, edge and lifecycle scenarios skip citing xe', async () => {
+    const topology = JSON.parse(readFileSync(new URL('../../scripts/qemu-ci/topology-igb.json', import.meta.url), 'utf8')) as Topology;
+    const sriov = topology.devices[0]!.sriov!;
+    sriov.numvfs = 2;
+    sriov.vfs = [0, 1].map((index) => ({ index, driver: 'vfio-pci', driverOverride: 'vfio-pci' }));
+    const b = createMockBackend({ profile: 'upstream', topology });
+    const ids = ['import/iov-single-range', 'edge/last-page', 'data/gpu-write-cpu-read', 'lifecycle/revoke-on-reset'];
+    const run = await runOn(b, ids);
+    expect(run.scenarios[0]!.reason).toMatch(/missing: .*xe/);
+    for (const r of run.scenarios.slice(1)) {
+      expect(r.status, r.id).toBe('skip');
+      expect(r.skip?.capability, r.id).toBe('xe');
+      expect(r.reason, r.id).toMatch(/driven by igb, not xe/);
     }
   });
 });
