@@ -14,7 +14,6 @@ import type { Backend } from '../backend/types.js';
 import { SystemError } from '../kernel/errors.js';
 import {
   emptyCleanliness,
-  RUN_SCHEMA,
   type Cleanliness,
   type RunResult,
   type ScenarioError,
@@ -22,7 +21,7 @@ import {
   type Status,
 } from '../report/model.js';
 import { judge, type Baseline } from './baseline.js';
-import { capabilitiesJson, probeCapabilities, topologyJson, type Capabilities, type Capability, type CapabilityName } from './caps.js';
+import { CAPABILITY_NAMES, capabilitiesJson, probeCapabilities, topologyJson, type Capabilities, type Capability, type CapabilityName } from './caps.js';
 import { Context } from './context.js';
 import {
   BUFINFO,
@@ -40,7 +39,8 @@ import {
   codeOf,
 } from './monitors.js';
 import { SkipScenario, type Scenario, type ShapeFactory } from './scenario.js';
-import { CAPS_ID, summarize } from './summary.js';
+import { CAPS_ID } from './summary.js';
+import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
 import type { Timing } from './timing.js';
 import type { BufinfoObject } from '../kernel/bufinfo.js';
 
@@ -73,7 +73,7 @@ const LOG_CAP = 200;
 /** Capabilities when the probe itself failed: everything missing, citing that failure. */
 function failedCapabilities(message: string): Capabilities {
   const cap: Capability = { ok: false, detail: `capability probe failed: ${message}`, enable: 'see the caps/kernel result' };
-  const names: CapabilityName[] = ['target', 'dmaBufExport', 'lmemBar', 'interconnect', 'sgProbes', 'provisioning', 'iommu', 'tracefs', 'kmemleak', 'kmsg', 'bufinfo', 'xe', 'vgem', 'udmabuf'];
+  const names: readonly CapabilityName[] = CAPABILITY_NAMES;
   return {
     release: null,
     version: null,
@@ -274,8 +274,15 @@ function compose(
 }
 
 export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
-  const started = new Date();
-  const t0 = performance.now();
+  const frame: RunFrame = {
+    startedAt: new Date(),
+    t0: performance.now(),
+    toolVersion: o.toolVersion,
+    backend: o.backendInfo,
+    options: { filters: o.filters, timeoutSec: o.timeoutMs / 1000, pf: o.want.pf, vf: o.want.vf },
+    baseline: o.baseline,
+    setup: o.setup,
+  };
   const monitors = new Monitors(o.backend);
   const results: ScenarioResult[] = [];
   let caps: Capabilities | null = null;
@@ -441,23 +448,9 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
   }
 
   const finalCaps = caps ?? failedCapabilities('no scenario ran');
-  const finished = new Date();
-  return {
-    schema: RUN_SCHEMA,
-    tool: { name: 'iovh', version: o.toolVersion, node: process.version },
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-    kernel: { release: finalCaps.release, version: finalCaps.version, cmdline: finalCaps.cmdline },
-    backend: o.backendInfo,
-    options: { filters: o.filters, timeoutSec: o.timeoutMs / 1000, pf: o.want.pf, vf: o.want.vf },
-    capabilities: capabilitiesJson(finalCaps),
-    topology: topologyJson(finalCaps),
-    setup: o.setup,
-    baseline: o.baseline ? { path: o.baseline.path, name: o.baseline.name, profile: o.baseline.profile } : null,
-    scenarios: results,
-    summary: summarize(results, interrupted),
-    interrupted,
-    kernelLog: [...new Set(monitors.complaints)].slice(0, LOG_CAP),
-  };
+  return assembleRun(frame, machineJson(finalCaps), { results, pending: [], interrupted, kernelLog: [...new Set(monitors.complaints)].slice(0, LOG_CAP) });
+}
+
+function machineJson(c: Capabilities): MachineJson {
+  return { kernel: { release: c.release, version: c.version, cmdline: c.cmdline }, capabilities: capabilitiesJson(c), topology: topologyJson(c) };
 }

@@ -16,7 +16,17 @@ export function isUnexpected(r: ScenarioResult): boolean {
   return isBad(r.status) && r.baseline?.verdict !== 'expected';
 }
 
-export function summarize(results: readonly ScenarioResult[], interrupted: { signal: string } | null): RunSummary {
+export interface SummaryOptions {
+  /**
+   * Scenarios without a result yet: the summary of a report written while the
+   * run goes on (RunResult.complete false). Such a report never says exit 0:
+   * if it is the last one written, the run died before it finished.
+   */
+  pending?: readonly string[];
+}
+
+export function summarize(results: readonly ScenarioResult[], interrupted: { signal: string } | null, options: SummaryOptions = {}): RunSummary {
+  const pending = options.pending ?? [];
   const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
   const byVerdict = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const r of results) {
@@ -30,6 +40,10 @@ export function summarize(results: readonly ScenarioResult[], interrupted: { sig
   if (interrupted) {
     exitCode = interrupted.signal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT;
     exitReason = `interrupted by ${interrupted.signal}: results are partial`;
+  } else if (pending.length > 0) {
+    exitCode = EXIT.UNEXPECTED;
+    const so = unexpected.length > 0 ? `; so far ${unexpected.length} unexpected: ${unexpected.join(', ')}` : '';
+    exitReason = `incomplete: ${pending.length} of ${results.length + pending.length} scenarios have no result (the run had not finished when this was written)${so}`;
   } else if (unexpected.length > 0) {
     exitCode = EXIT.UNEXPECTED;
     exitReason = `${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`;

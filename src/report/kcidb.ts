@@ -61,11 +61,26 @@ function withoutNulls(o: { [k: string]: Json }): { [k: string]: Json } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
 }
 
-export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string {
+/**
+ * What is wrong with the origin or the build id, or null. KCIDB object ids
+ * are `<origin>:<id within the origin>` (kcidb-io schema v4: the origin
+ * prefix pattern `^[a-z0-9_]+:`); ours are also one line.
+ */
+export function kcidbOptionsProblem(options: KcidbOptions): string | null {
   const origin = options.origin ?? 'iovh';
-  if (!/^[a-z0-9_]+$/.test(origin)) throw new RangeError(`KCIDB origin must match ^[a-z0-9_]+$, got '${origin}'`);
+  if (!/^[a-z0-9_]+$/.test(origin)) return `KCIDB origin must match ^[a-z0-9_]+$, got '${origin}'`;
+  const buildId = options.buildId;
+  if (buildId === undefined) return null;
+  if (!buildId.startsWith(`${origin}:`) || buildId.length === origin.length + 1) return `KCIDB build id must be '${origin}:' followed by the build's id within that origin, got '${buildId}'`;
+  if (/[\u0000-\u001f\u007f]/.test(buildId)) return `KCIDB build id must be one line of text, got '${buildId}'`;
+  return null;
+}
+
+export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string {
+  const problem = kcidbOptionsProblem(options);
+  if (problem) throw new RangeError(problem);
+  const origin = options.origin ?? 'iovh';
   const buildId = options.buildId ?? `${origin}:${run.kernel.release ?? 'unknown'}`;
-  if (!buildId.startsWith(`${origin}:`)) throw new RangeError(`KCIDB build id must start with '${origin}:', got '${buildId}'`);
   const runId = run.startedAt.replace(/[^0-9]/g, '').slice(0, 17);
   const tests = run.scenarios.map((r): Json => {
     const status = kcidbStatus(r);

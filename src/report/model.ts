@@ -145,6 +145,14 @@ export interface RunResult {
   summary: RunSummary;
   /** Set when SIGINT/SIGTERM stopped the run: what was collected is still here. */
   interrupted: { signal: string } | null;
+  /**
+   * False in the reports rewritten after each scenario while the run goes on:
+   * a run that dies (an oops, the OOM killer, a power cut) leaves them as they
+   * were, so a false here means the run never finished. `pending` lists the
+   * scenarios without a result yet, in run order.
+   */
+  complete: boolean;
+  pending: string[];
   /** Kernel log lines of the whole run that match WARN/BUG/Oops/KASAN/hung task, capped. */
   kernelLog: string[];
 }

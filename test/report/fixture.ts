@@ -41,10 +41,12 @@ export function run(scenarios: ScenarioResult[], over: Partial<RunResult> = {}):
     scenarios,
     summary: summarize(scenarios, null),
     interrupted: null,
+    complete: true,
+    pending: [],
     kernelLog: [],
     ...over,
   };
-  if (!over.summary) base.summary = summarize(base.scenarios, base.interrupted);
+  if (!over.summary) base.summary = summarize(base.scenarios, base.interrupted, { pending: base.pending });
   return base;
 }
 

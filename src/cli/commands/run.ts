@@ -7,7 +7,6 @@
 // `--json -` puts the JSON report on stdout), plus any report files asked for.
 // Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors.
 
-import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { openBackend } from '../../backend/select.js';
 import type { Backend } from '../../backend/types.js';
@@ -23,12 +22,13 @@ import { CAPS_ID } from '../../harness/summary.js';
 import { normalizeBdf } from '../../harness/target.js';
 import { REAL_KERNEL_TIMING, SIMULATED_KERNEL_TIMING } from '../../harness/timing.js';
 import { prepareMock } from '../../harness/mockenv.js';
-import type { RunResult } from '../../report/model.js';
 import { progressDone, progressStart, renderDetails, renderSummary, renderTable, styleFor } from '../../report/human.js';
 import { renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
 import { renderKtap } from '../../report/ktap.js';
-import { renderKcidb } from '../../report/kcidb.js';
+import { kcidbOptionsProblem, renderKcidb, type KcidbOptions } from '../../report/kcidb.js';
+import { ReportFileError, ReportFiles, type ReportSpec } from '../../report/files.js';
+import { assembleRun, type RunFrame } from '../../harness/assemble.js';
 
 interface RunOptions {
   list?: boolean;
@@ -125,6 +125,8 @@ function validate(o: RunOptions): Validated {
   const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb].filter((f) => f === '-').length;
   if (stdoutUsers > 1) throw new UsageError('only one report can go to stdout (-)');
   if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin)) throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
+  const kcidbProblem = kcidbOptionsProblem(kcidbOptions(o));
+  if (kcidbProblem) throw new UsageError(`--kcidb-build-id: ${kcidbProblem}`);
   let baseline: Baseline | null | undefined;
   if (o.baseline === false) baseline = null;
   else if (typeof o.baseline === 'string') {
@@ -138,33 +140,47 @@ function validate(o: RunOptions): Validated {
   return { scenarios, timeoutMs, pf: bdf('--pf', o.pf), vf: bdf('--vf', o.vf), baseline };
 }
 
-function write(path: string, text: string, what: string): void {
-  if (path === '-') {
-    process.stdout.write(text);
-    return;
-  }
-  try {
-    writeFileSync(path, text);
-  } catch (e) {
-    throw new CliError(`cannot write the ${what} report to ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 1);
-  }
+function kcidbOptions(o: RunOptions): KcidbOptions {
+  const options: KcidbOptions = {};
+  if (o.kcidbOrigin) options.origin = o.kcidbOrigin;
+  if (o.kcidbBuildId !== undefined) options.buildId = o.kcidbBuildId;
+  return options;
 }
 
-function writeReports(run: RunResult, o: RunOptions): void {
-  if (o.json) write(o.json, renderJson(run), 'JSON');
-  if (o.junit) write(o.junit, renderJunit(run), 'JUnit');
-  if (o.ktap) write(o.ktap, renderKtap(run), 'KTAP');
+/** The reports asked for on the command line, in a fixed order. */
+function reportSpecs(o: RunOptions): ReportSpec[] {
+  const specs: ReportSpec[] = [];
+  if (o.json) specs.push({ what: 'JSON', path: o.json, render: renderJson });
+  if (o.junit) specs.push({ what: 'JUnit', path: o.junit, render: renderJunit });
+  if (o.ktap) specs.push({ what: 'KTAP', path: o.ktap, render: renderKtap });
   if (o.kcidb) {
-    const options: { origin?: string; buildId?: string } = {};
-    if (o.kcidbOrigin) options.origin = o.kcidbOrigin;
-    if (o.kcidbBuildId) options.buildId = o.kcidbBuildId;
-    let text: string;
-    try {
-      text = renderKcidb(run, options);
-    } catch (e) {
-      throw new UsageError(e instanceof Error ? e.message : String(e));
-    }
-    write(o.kcidb, text, 'KCIDB');
+    const options = kcidbOptions(o);
+    specs.push({ what: 'KCIDB', path: o.kcidb, render: (run) => renderKcidb(run, options) });
+  }
+  return specs;
+}
+
+/**
+ * Make every report file before the backend opens (finding: an unwritable
+ * path used to surface after the whole run): each gets a report of a run
+ * that has not started, which later rewrites replace.
+ */
+function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles {
+  const frame: RunFrame = {
+    startedAt: new Date(),
+    t0: performance.now(),
+    toolVersion: VERSION,
+    backend: { name: g.backend, reason: 'not opened yet: the run had not started', profile: null },
+    options: { filters: o.filter, timeoutSec: v.timeoutMs / 1000, pf: v.pf, vf: v.vf },
+    baseline: v.baseline ?? null,
+    setup: [],
+  };
+  const placeholder = assembleRun(frame, null, { results: [], pending: v.scenarios.map((s) => s.id), interrupted: null, kernelLog: [] });
+  try {
+    return ReportFiles.open(reportSpecs(o), placeholder);
+  } catch (e) {
+    if (e instanceof ReportFileError) throw new CliError(`${e.message}; nothing was run`, 1);
+    throw e;
   }
 }
 
@@ -198,6 +214,7 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
   }
   const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' ? process.stderr : process.stdout;
   const style = styleFor(human);
+  const reports = openReports(o, v, g);
   let backend: Backend = await openBackend({ backend: g.backend, mockState: g.mockState, topology: g.topology, profile: g.profile, root: g.root });
   const signals = trapSignals();
   try {
@@ -240,7 +257,15 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
     human.write(renderTable(run, style));
     if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
     human.write(renderSummary(run, style));
-    writeReports(run, o);
+    try {
+      reports.write(run, (text) => {
+        process.stdout.write(text);
+        return true;
+      });
+    } catch (e) {
+      if (e instanceof ReportFileError) throw new CliError(e.message, 1);
+      throw e;
+    }
     return run.summary.exitCode;
   } finally {
     signals.release();
