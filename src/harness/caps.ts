@@ -10,7 +10,8 @@ import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../kerne
 import { VFIO } from '../kernel/uapi.js';
 import { isErrno } from '../kernel/errors.js';
 import type { Json, JsonObject } from '../report/model.js';
-import { scanSymbols, type SymbolScan } from './symbols.js';
+import { REVISIONS, SG_PROBES, scanSymbols, type SymbolScan } from './symbols.js';
+import { TraceSession } from './tracefs.js';
 import { chooseTarget, discoverPfs, lmemBar, TargetError, type PfInfo, type Target } from './target.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
 
@@ -22,21 +23,26 @@ export interface Capability {
   enable: string | null;
 }
 
-export type CapabilityName =
-  | 'target'
-  | 'dmaBufExport'
-  | 'lmemBar'
-  | 'interconnect'
-  | 'sgProbes'
-  | 'provisioning'
-  | 'iommu'
-  | 'tracefs'
-  | 'kmemleak'
-  | 'kmsg'
-  | 'bufinfo'
-  | 'xe'
-  | 'vgem'
-  | 'udmabuf';
+/** Every capability, in the order caps/kernel reports them. */
+export const CAPABILITY_NAMES = [
+  'target',
+  'dmaBufExport',
+  'lmemBar',
+  'interconnect',
+  'sgProbes',
+  'provisioning',
+  'iommu',
+  'tracefs',
+  'kprobes',
+  'kmemleak',
+  'kmsg',
+  'bufinfo',
+  'xe',
+  'vgem',
+  'udmabuf',
+] as const;
+
+export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
 
 export interface Capabilities {
   release: string | null;
@@ -85,6 +91,59 @@ function probeTracefs(backend: Backend): { cap: Capability; root: string | null 
     return { cap: lack(`${root} has no instances/ directory`, 'use a kernel with ftrace instances (any kernel since 3.10)'), root: null };
   }
   return { cap: have(`kprobe events at ${root}`), root };
+}
+
+/**
+ * Can this kernel take a kprobe from us? tracefs may be there and still refuse
+ * every definition: kernel lockdown in confidentiality mode answers EPERM
+ * (kernel/trace/trace_kprobe.c checks security_locked_down(LOCKDOWN_KPROBES)),
+ * a non-root user gets EACCES from kprobe_events. So one probe is defined on a
+ * function of the symbol table that this kernel lists, enabled in our own
+ * instance, and removed again, exactly as a scenario's session does.
+ */
+function probeKprobes(backend: Backend, root: string | null, tracefs: Capability, symbols: SymbolScan): Capability {
+  if (!root) return lack(`no kprobe events: ${tracefs.detail}`, tracefs.enable ?? 'mount tracefs');
+  const candidates = [...SG_PROBES, ...REVISIONS.flatMap((r) => r.probes)];
+  const point = candidates.find((p) => symbols.symbols.has(p.symbol));
+  if (!point) {
+    return lack(
+      `no function of the probe table is in /proc/kallsyms (${symbols.why ?? `${candidates.map((p) => p.symbol).filter((n, i, a) => a.indexOf(n) === i).join(', ')} missing`})`,
+      'boot Linux 6.19+ with vfio dma-buf export (CONFIG_VFIO_PCI_DMABUF), and read /proc/kallsyms as root',
+    );
+  }
+  const session = TraceSession.create(backend.fs, root);
+  try {
+    session.arm([point], symbols.symbols);
+  } catch (e) {
+    // arm() itself failed (the instance could not be made): nothing of ours is left but maybe the instance.
+    const why = `creating the trace instance ${session.instance} failed (${codeOf(e)})`;
+    try {
+      session.close();
+    } catch (c) {
+      return lack(`${why}; removing it failed too (${c instanceof Error ? c.message : String(c)})`, kprobeEnable(codeOf(e)));
+    }
+    return lack(why, kprobeEnable(codeOf(e)));
+  }
+  const armed = session.armedProbes.length === 1;
+  const why = session.unavailable.map((u) => u.why).join('; ');
+  try {
+    session.close();
+  } catch (e) {
+    return lack(`a kprobe on ${point.symbol} was armed but could not be removed (${e instanceof Error ? e.message : String(e)})`, 'remove iovh_* lines from kprobe_events by hand (echo -:GROUP/EVENT >> kprobe_events)');
+  }
+  if (!armed) {
+    const code = /\(([A-Z0-9]+)\)/.exec(why)?.[1] ?? '';
+    return lack(`a kprobe on ${point.symbol} could not be armed: ${why}`, kprobeEnable(code));
+  }
+  return have(`a ${point.kind === 'entry' ? 'p' : 'r'}-probe on ${point.symbol} was defined, enabled in an instance of ${root} and removed`);
+}
+
+function kprobeEnable(code: string): string {
+  if (code === 'EPERM') {
+    return 'the kernel refuses kprobes (EPERM: kernel lockdown in confidentiality mode, see /sys/kernel/security/lockdown); boot with lockdown=integrity or none';
+  }
+  if (code === 'EACCES') return 'run as root (tracefs kprobe_events is writable by root only)';
+  return 'check dmesg for the kprobe error, and that the kernel has CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y';
 }
 
 function probeIommu(backend: Backend, target: Target | null): { cap: Capability; mode: string } {
@@ -243,6 +302,7 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     : lack(target ? `VF ${target.vf.bdf} has no memory BAR 2 (not an xe VF with LMEM)` : 'no VF', 'run on an xe PF whose VFs have an LMEM BAR (discrete GPU)');
   const iommu = probeIommu(backend, target);
   const tracefs = probeTracefs(backend);
+  const kprobes = probeKprobes(backend, tracefs.root, tracefs.cap, symbols);
   const kmsg = KmsgMonitor.open(fs);
   const kmemleak: Capability = fs.exists(KMEMLEAK)
     ? have(KMEMLEAK)
@@ -265,6 +325,7 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
       provisioning,
       iommu: iommu.cap,
       tracefs: tracefs.cap,
+      kprobes,
       kmemleak,
       kmsg: kmsg.available ? have('/dev/kmsg') : lack(kmsg.why ?? '/dev/kmsg unreadable', 'run as root'),
       bufinfo,

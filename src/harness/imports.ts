@@ -62,8 +62,8 @@ export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSessio
 
 /**
  * What an IOV scenario needs: a VF with an LMEM BAR exported by vfio, an xe
- * PF, the interconnect series (its symbols), tracefs to tell iov from p2p
- * (data alone cannot: DESIGN.md), and the scatter-gather probe symbols, without
+ * PF, the interconnect series (its symbols), tracefs taking our kprobes to tell
+ * iov from p2p (data alone cannot: DESIGN.md), and the scatter-gather probe symbols, without
  * which a fallback to P2P would go unseen and be taken for iov (path.ts). xe
  * comes before the LMEM BAR: the VF of a PF that is not xe's (an igb NIC in
  * QEMU) has no LMEM BAR because it is no GPU, and "PF not xe" is the reason to
@@ -71,7 +71,7 @@ export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSessio
  * the series says so first.
  */
 export function requireIov(ctx: ScenarioContext): void {
-  requireCaps(ctx, 'target', 'dmaBufExport', 'xe', 'lmemBar', 'interconnect', 'tracefs', 'sgProbes');
+  requireCaps(ctx, 'target', 'dmaBufExport', 'xe', 'lmemBar', 'interconnect', 'tracefs', 'kprobes', 'sgProbes');
 }
 
 /** What a scenario that imports into xe (any path) needs (xe before the LMEM BAR, as in requireIov). */

@@ -113,6 +113,42 @@ export function armedKeys(trace: TraceSession | null): Set<ProbeKey> {
   return new Set(trace?.armedProbes.map((a) => a.point.key) ?? []);
 }
 
+/** Probes a path verdict needs armed (path.ts): both scatter-gather ones, and with the series the lookup's return and one negotiation probe. */
+export function pathBlindSpots(ctx: ScenarioContext, trace: TraceSession | null): string[] {
+  const armed = armedKeys(trace);
+  const blind: string[] = SG_PROBES.filter((p) => !armed.has(p.key)).map((p) => p.symbol);
+  const revision = ctx.caps.symbols.revision;
+  if (revision) {
+    const negotiation: ProbeKey[] = ['match', 'exporterMatch', 'mapInterconnect', 'exporterMapInterconnect'];
+    if (!negotiation.some((k) => armed.has(k))) blind.push(...revision.probes.filter((p) => negotiation.includes(p.key)).map((p) => p.symbol));
+    if (!armed.has('translateRet')) blind.push(...revision.probes.filter((p) => p.key === 'translateRet').map((p) => `${p.symbol} (return)`));
+  }
+  return blind;
+}
+
+/**
+ * startTrace for a scenario whose verdict is the path: a kernel that takes
+ * none of the probes the verdict needs (lockdown, a probe the kernel refuses)
+ * is a skip that says which could not be armed and why, never a failure
+ * (DESIGN.md: a missing capability is a skip, a wrong answer a failure).
+ */
+export function requirePathTrace(ctx: ScenarioContext): TraceSession {
+  requireCaps(ctx, 'tracefs', 'kprobes', 'sgProbes');
+  const trace = startTrace(ctx);
+  if (!trace) return ctx.skip('tracefs', ctx.caps.caps.tracefs.detail, ctx.caps.caps.tracefs.enable ?? 'mount tracefs');
+  const blind = pathBlindSpots(ctx, trace);
+  if (blind.length > 0) {
+    const none = trace.armedProbes.length === 0;
+    const why = trace.unavailable.map((u) => u.why).join('; ');
+    ctx.skip(
+      'kprobes',
+      `${none ? 'no probe could be armed' : `the probes on ${blind.join(', ')} could not be armed`}, so the path cannot be told${why ? `: ${why}` : ''}`,
+      'the kernel must take kprobes on these functions (not inlined, no lockdown=confidentiality); run as root; see caps/kernel',
+    );
+  }
+  return trace;
+}
+
 /** Pages of `length` bytes, as a count. */
 export function pages(length: bigint): number {
   return Number(length / PAGE);

@@ -79,14 +79,23 @@ describe('a kernel whose scatter-gather functions cannot be probed (review findi
     }
   });
 
-  it('with the symbols listed but their probes unarmable, no import is called iov', async () => {
+  it('with the symbols listed but their probes unarmable, no import is called iov: the scenarios skip saying which probes', async () => {
+    // caps/kernel's own probe (on vfio_pci_dma_buf_map) succeeds: the refusal is met by the scenario's session.
     const b = declaredMock('fixed');
-    const fs = wrapFs(b.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && /vfio_pci_dma_buf_map|dma_buf_map_attachment/.test(data ?? '') ? 'EPERM' : null) });
-    const run = await runOn(withFs(b, fs), ['edge/beyond-quota', 'import/iov-single-range']);
+    const fs = wrapFs(b.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && /^[pr]:\S+ dma_buf_map_attachment/.test(data ?? '') ? 'EPERM' : null) });
+    const run = await runOn(withFs(b, fs), ['edge/beyond-quota', 'import/iov-single-range', 'import/wrong-bar', 'stress/max-ranges']);
     for (const r of run.scenarios.slice(1)) {
       expect(r.path, r.id).not.toBe('iov');
       expect(r.path, r.id).not.toBe('untranslated');
     }
+    for (const r of run.scenarios.slice(1, 4)) {
+      expect(r.status, r.id).toBe('skip');
+      expect(r.skip?.capability, r.id).toBe('kprobes');
+      expect(r.reason, r.id).toMatch(/^the probes on dma_buf_map_attachment could not be armed, so the path cannot be told: defining a p-probe on dma_buf_map_attachment failed \(EPERM\)$/);
+    }
+    // Data still runs without the path: its bytes are checked, nothing claims iov.
+    expect(run.scenarios[4]!.status).toBe('pass');
+    expect(run.scenarios[4]!.path).toBe('unknown');
   });
 });
 
@@ -105,5 +114,52 @@ describe('skips on a PF that is not xe name xe, not the LMEM BAR', () => {
       expect(r.skip?.capability, r.id).toBe('xe');
       expect(r.reason, r.id).toMatch(/driven by igb, not xe/);
     }
+  });
+});
+
+describe('a kernel that refuses every kprobe (lockdown: EPERM on kprobe_events; review finding 2)', () => {
+  const lockdown = (op: string, path: string): string | null => (op === 'write' && path.endsWith('/kprobe_events') ? 'EPERM' : null);
+
+  it('caps/kernel says kprobes are missing and why; nothing is left in tracefs', () => {
+    const b = declaredMock('rfc-v1');
+    try {
+      const instances = b.fs.readdir('/sys/kernel/tracing/instances');
+      const c = probeCapabilities(withFs(b, wrapFs(b.fs, { refuse: lockdown })), {});
+      expect(c.caps.tracefs.ok).toBe(true);
+      expect(c.caps.kprobes.ok).toBe(false);
+      expect(c.caps.kprobes.detail).toMatch(/^a kprobe on vfio_pci_dma_buf_map could not be armed: defining a p-probe on vfio_pci_dma_buf_map failed \(EPERM\)$/);
+      expect(c.caps.kprobes.enable).toMatch(/lockdown/);
+      expect(b.fs.readdir('/sys/kernel/tracing/instances')).toEqual(instances);
+      expect(b.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('');
+      const ok = probeCapabilities(b, {});
+      expect(ok.caps.kprobes).toEqual({ ok: true, detail: expect.stringMatching(/^a p-probe on vfio_pci_dma_buf_map was defined, enabled in an instance of \/sys\/kernel\/tracing and removed$/), enable: null });
+    } finally {
+      b.close();
+    }
+  });
+
+  it('the catalog on rfc-v1: every path scenario skips citing kprobes, none fails for want of trace', async () => {
+    const b = declaredMock('rfc-v1');
+    const ids = [
+      'import/iov-single-range',
+      'import/iov-multi-range',
+      'import/iov-every-vf',
+      'import/wrong-bar',
+      'edge/last-page',
+      'edge/unprovisioned-vf',
+      'edge/npot-ranges',
+      'edge/beyond-quota',
+      'stress/many-buffers',
+      'stress/max-ranges',
+      'data/gpu-write-cpu-read',
+    ];
+    const run = await runOn(withFs(b, wrapFs(b.fs, { refuse: lockdown })), ids);
+    expect(run.scenarios[0]!.reason).toMatch(/missing: kprobes/);
+    const byId = new Map(run.scenarios.map((r) => [r.id, r]));
+    for (const id of ids.slice(0, 8)) {
+      expect(byId.get(id)!.status, id).toBe('skip');
+      expect(byId.get(id)!.skip?.capability, id).toBe('kprobes');
+    }
+    for (const id of ids.slice(8)) expect(byId.get(id)!.status, id).toBe('pass');
   });
 });

@@ -14,7 +14,7 @@ import { Gpu } from '../gpu.js';
 import { importAndBind, requireIov, type Imported } from '../imports.js';
 import { isCrashLine } from '../monitors.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
+import { exportDmaBuf, openVf, PAGE, rangesJson, requirePathTrace, totalLength } from '../steps.js';
 import { busOf, lmemBar, type VfInfo } from '../target.js';
 import type { TraceSession } from '../tracefs.js';
 import { expectIov, lmemSpan } from './import.js';
@@ -36,7 +36,7 @@ interface Shared {
 
 function openAndImport(ctx: ScenarioContext, vf: VfInfo, ranges: DmaRange[], label: string, shared: Shared = {}): Opened {
   const g = shared.gpu ?? Gpu.open(ctx);
-  const t = shared.trace === undefined ? startTrace(ctx) : shared.trace;
+  const t = shared.trace === undefined ? requirePathTrace(ctx) : shared.trace;
   const device = shared.device ?? openVf(ctx, vf.bdf);
   const buf = exportDmaBuf(ctx, device, { region: 2, ranges });
   ctx.append('exports', { label, vf: vf.bdf, ranges: rangesJson(ranges) });
@@ -82,7 +82,7 @@ export const edgeLastPage: Scenario = {
     }
     const size = lmemBar(vf)!.size;
     const gpu = Gpu.open(ctx);
-    const trace = startTrace(ctx);
+    const trace = requirePathTrace(ctx);
     ctx.record('vf', vf.bdf);
     ctx.record('barSize', hex(size));
     const device = openVf(ctx, vf.bdf);

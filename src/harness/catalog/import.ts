@@ -16,7 +16,7 @@ import { barAccess, describeMismatch, gpuWriteCpuRead, rangePages, freshSeed } f
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireImport, requireIov, type Imported } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, requireExportBar, requireTarget, startTrace, totalLength } from '../steps.js';
+import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, requireExportBar, requirePathTrace, requireTarget, startTrace, totalLength } from '../steps.js';
 import { lmemBar, type VfInfo } from '../target.js';
 
 /** The bytes of BAR 2 that are the VF's LMEM: its quota when known, else the BAR (kernel-abi §9: the BAR can exceed the quota). */
@@ -36,7 +36,7 @@ export function expectIov(ctx: ScenarioContext, imp: Imported, vf: VfInfo): bool
 
 /** Export `ranges` of `vf`'s BAR 2, import, bind, classify, then GPU-write and CPU-read the first and last page of each range. */
 async function iovImport(ctx: ScenarioContext, gpu: Gpu, vf: VfInfo, ranges: DmaRange[], label: string): Promise<boolean> {
-  const trace = startTrace(ctx);
+  const trace = requirePathTrace(ctx);
   const device = openVf(ctx, vf.bdf);
   const buf = exportDmaBuf(ctx, device, { region: 2, ranges });
   const size = totalLength(ranges);
@@ -137,12 +137,12 @@ export const importWrongBar: Scenario = {
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
-    requireCaps(ctx, 'tracefs', 'sgProbes');
+    requireCaps(ctx, 'tracefs', 'kprobes', 'sgProbes');
     const vf = ctx.target!.vf;
     const bar0 = vf.bars[0];
     if (!bar0 || bar0.size < PAGE) ctx.skip('target', `VF ${vf.bdf} has no BAR 0 to export`, 'use an xe VF');
     const gpu = Gpu.open(ctx);
-    const trace = startTrace(ctx);
+    const trace = requirePathTrace(ctx);
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: 0, ranges: [{ offset: 0n, length: PAGE }] });
     expectNotIov(ctx, importAndBind(ctx, gpu, trace, buf, PAGE, `VF ${vf.bdf} BAR 0`), 'BAR 0 is not LMEM: the IOV match must fail');
@@ -160,12 +160,12 @@ export const importForeignDevice: Scenario = {
   shape: { need: { secondPf: true }, present: (caps) => otherXeNodes(caps).length > 0 },
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
-    requireCaps(ctx, 'tracefs', 'sgProbes');
+    requireCaps(ctx, 'tracefs', 'kprobes', 'sgProbes');
     const nodes = otherXeNodes(ctx.caps);
     if (nodes.length === 0) ctx.skip('xe', 'no second xe device to import into', 'run on a machine with two xe GPUs (or on the mock, which declares one)');
     const vf = ctx.target!.vf;
     const gpu = Gpu.openNode(ctx, nodes[0]!.path);
-    const trace = startTrace(ctx);
+    const trace = requirePathTrace(ctx);
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
     ctx.record('importer', nodes[0]!.bdf ?? nodes[0]!.path);

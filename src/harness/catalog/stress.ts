@@ -8,17 +8,17 @@ import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, type BarAccess
 import { Gpu, type Bound } from '../gpu.js';
 import { importAndBind, requireImport } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { exportDmaBuf, openVf, PAGE, startTrace } from '../steps.js';
+import { exportDmaBuf, openVf, PAGE, pathBlindSpots, startTrace } from '../steps.js';
+import type { TraceSession } from '../tracefs.js';
 import { lmemSpan } from './import.js';
 
 const PER_VF = 16;
 /** kernel-abi §3.3: the kernel copies the ranges with kmalloc, capped at 4 MiB = 262,144 ranges of 16 bytes. */
 export const MAX_RANGES = 262_144;
 
-/** iov is required only where the trace can show it: the series, tracefs and the scatter-gather probes (path.ts). */
-function expectedPathOf(ctx: ScenarioContext): 'iov' | null {
-  const c = ctx.caps.caps;
-  return c.interconnect.ok && c.tracefs.ok && c.sgProbes.ok ? 'iov' : null;
+/** iov is required only where the trace can show it: the series, and every probe a path verdict needs armed (path.ts). */
+function expectedPathOf(ctx: ScenarioContext, trace: TraceSession | null): 'iov' | null {
+  return ctx.caps.caps.interconnect.ok && trace !== null && pathBlindSpots(ctx, trace).length === 0 ? 'iov' : null;
 }
 
 export const stressManyBuffers: Scenario = {
@@ -36,7 +36,7 @@ export const stressManyBuffers: Scenario = {
     if (vfs.length === 0) ctx.skip('provisioning', 'no VF on vfio-pci has LMEM provisioned', 'iovh provision <PF> --vf N --vram 64M');
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
-    const want = expectedPathOf(ctx);
+    const want = expectedPathOf(ctx, trace);
     const spans: PatternSpan[] = [];
     const checks: { bar: BarAccess; vf: string; seed: bigint; pages: DataPage[] }[] = [];
     const paths = new Map<string, number>();
@@ -110,7 +110,7 @@ export const stressMaxRanges: Scenario = {
     ctx.record('ranges', count);
     ctx.record('ms', { export: Math.round(t1 - t0), importAndBind: Math.round(t2 - t1) });
     ctx.setPath(imp.verdict.path);
-    const want = expectedPathOf(ctx);
+    const want = expectedPathOf(ctx, trace);
     if (want && !ctx.check(imp.verdict.path === want, `path ${imp.verdict.path}, expected ${want} (${imp.verdict.why})`)) return;
     if (!imp.bound) {
       ctx.fail(`the import of ${count} ranges was refused (${imp.verdict.why})`);
