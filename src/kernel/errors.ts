@@ -41,6 +41,26 @@ export class SystemError extends Error {
   }
 }
 
+/**
+ * The calling process was killed by the kernel while in a system call: an oops
+ * in process context ends the task (arch/x86/mm/fault.c page_fault_oops ->
+ * oops_end(..., SIGKILL) -> make_task_dead), so the call never returns and its
+ * files are released as on exit. The mock backend throws it from the call that
+ * oopsed and from every later call of that process; on the native backend the
+ * process is gone and its parent sees a child killed by SIGKILL.
+ */
+export class TaskKilledError extends Error {
+  readonly signal = 'SIGKILL';
+  /** What killed the task, e.g. `oops: BUG: kernel NULL pointer dereference`. */
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`task killed by SIGKILL (${reason})`);
+    this.name = 'TaskKilledError';
+    this.reason = reason;
+  }
+}
+
 export function systemError(init: SystemErrorInit): SystemError {
   return new SystemError(init);
 }

@@ -9,7 +9,8 @@ import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
 import { loadState, saveState, topologyKey, type MockState } from './state.js';
-import { Syscalls, type OpKind } from './syscalls.js';
+import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
+import type { MockProcess } from './process.js';
 import { defaultTopology, loadTopologyFile, MockConfigError, parseTopology, type Topology } from './topology.js';
 import { readFileSync } from 'node:fs';
 
@@ -36,12 +37,23 @@ export interface FaultSpec {
   errno: ErrnoName | number;
 }
 
-/** The mock kernel's control surface: fault injection, counts, snapshots. */
+/** The mock kernel's control surface: fault injection, counts, snapshots, processes. */
 export interface MockControl {
   readonly profile: Profile;
-  /** Kernel operations so far (every DeviceOps and FileOps call), or those of one kind. */
+  /** pid of this backend's process (/proc/self). */
+  readonly pid: number;
+  /**
+   * A new process on the same simulated kernel: its own pid and fd table; the
+   * same devices, sysfs, tracefs and log. Its backend's close() is that
+   * process's exit (its files released with the kernel's release effects) and
+   * saves no state file. An oops in its context kills it: the call throws
+   * TaskKilledError, as does every later call through its backend, and other
+   * processes go on.
+   */
+  spawnProcess(comm?: string): MockBackend;
+  /** Kernel operations so far (every DeviceOps and FileOps call of every process), or those of one kind. */
   operations(kind?: OpKind): number;
-  /** Arm a fault; several may be armed at once. */
+  /** Arm a fault (counted over every process's operations); several may be armed at once. */
   injectFault(fault: FaultSpec): void;
   clearFaults(): void;
   /** Armed faults that have not fired yet. */
@@ -114,48 +126,64 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
     }
   }
 
-  const sys = new Syscalls(k.kernel, k.fds, k.vfs, k.files, () => k.kernel.poll());
-  const dev: DeviceOps = sys.deviceOps((name, flags) => k.sysmem.memfdCreate(name, flags));
-  const fs: FileOps = sys.fileOps();
-  let closed = false;
-
-  const control: MockControl = {
-    profile,
-    operations: (kind) => sys.operations(kind),
-    injectFault: (f) => sys.inject(f),
-    clearFaults: () => sys.clearFaults(),
-    pendingFaults: () => sys.pendingFaults(),
-    live: () => k.live(),
-    snapshotSysfs: (root) => k.files.snapshot(root ?? '/sys'),
-    get taint() {
-      return k.kernel.taint;
-    },
-    residentBytes: () => k.residentBytes(),
-    platform: k,
+  const counter = new OpCounter();
+  const save = (): void => {
+    if (!options.statePath) return;
+    saveState(options.statePath, {
+      schema: 'iovh-mock-state/1',
+      profile: profile.name,
+      topology: topoJson,
+      nextPid: k.nextPid,
+      pci: k.pci.save(),
+      devices: k.deviceStates(),
+      kernel: k.kernel.save(),
+    });
   };
 
-  return {
-    name: 'mock',
-    reason: options.reason ?? `mock kernel, profile ${profile.name}`,
-    dev,
-    fs,
-    kernel: control,
-    close(): void {
-      if (closed) return;
-      closed = true;
-      k.exitProcess();
-      sys.closed = true;
-      if (options.statePath) {
-        saveState(options.statePath, {
-          schema: 'iovh-mock-state/1',
-          profile: profile.name,
-          topology: topoJson,
-          nextPid: pid + 1,
-          pci: k.pci.save(),
-          devices: k.deviceStates(),
-          kernel: k.kernel.save(),
-        });
-      }
-    },
+  /** The backend of one process; `initial` is the one createMockBackend returns. */
+  const backendOf = (proc: MockProcess, initial: boolean): MockBackend => {
+    const ctx = { process: proc, enter: () => k.enterCall(proc), leave: () => k.leaveCall(), reap: () => k.exitProcess(proc) };
+    const sys = new Syscalls(k.kernel, k.fds, k.vfs, k.files, () => k.kernel.poll(), ctx, counter);
+    const dev: DeviceOps = sys.deviceOps((name, flags) => k.sysmem.memfdCreate(name, flags));
+    const fs: FileOps = sys.fileOps();
+    let closed = false;
+
+    const control: MockControl = {
+      profile,
+      pid: proc.pid,
+      spawnProcess: (comm) => backendOf(k.spawn(comm ?? 'node'), false),
+      operations: (kind) => sys.operations(kind),
+      injectFault: (f) => sys.inject(f),
+      clearFaults: () => sys.clearFaults(),
+      pendingFaults: () => sys.pendingFaults(),
+      live: () => k.live(),
+      snapshotSysfs: (root) => k.files.snapshot(root ?? '/sys'),
+      get taint() {
+        return k.kernel.taint;
+      },
+      residentBytes: () => k.residentBytes(),
+      platform: k,
+    };
+
+    return {
+      name: 'mock',
+      reason: options.reason ?? `mock kernel, profile ${profile.name}`,
+      dev,
+      fs,
+      kernel: control,
+      close(): void {
+        if (closed) return;
+        closed = true;
+        sys.closed = true;
+        if (initial) {
+          // The invocation ends: processes it spawned and did not close exit first.
+          for (const p of k.processes()) if (p !== proc) k.exitProcess(p);
+        }
+        k.exitProcess(proc);
+        if (initial) save();
+      },
+    };
   };
+
+  return backendOf(k.initial, true);
 }

@@ -75,7 +75,11 @@ export interface KernelServices {
   log(level: LogLevel, source: string | null, text: string): void;
   /** WARN_ON(): the WARNING splat with `site` (`func+0x1c/0x80 [module]`), taints W. */
   warn(site: string, text: string): void;
-  /** An oops (e.g. a NULL dereference): BUG line, Oops, call trace; taints D. Never throws. */
+  /**
+   * An oops (e.g. a NULL dereference): BUG line, Oops, call trace; taints D.
+   * Never throws: the model unwinds as it likes, and the syscall boundary then
+   * kills the calling process (TaskKilledError; src/mock/process.ts).
+   */
   oops(kind: string, site: string): void;
   /**
    * A kprobe/kretprobe hit at `symbol`. The tracer prints a line in ftrace's

@@ -1,10 +1,14 @@
-// The process's file descriptors and the kernel's struct file references
+// The processes' file descriptors and the kernel's struct file references
 // (contracts.ts FdTable).
 //
 // A KernelFile is released (its `release()`, the kernel's last fput) when the
 // last reference goes: every fd installed for it, plus references held inside
 // the kernel (an importer's dma_buf_get, an mmap of the file, a vfio device
 // holding its group). fds are allocated lowest-free from 3 (0-2 are stdio).
+//
+// File references are kernel-wide; fd numbers belong to a process. Every fd
+// operation works on the calling process's table (`current->files`), which the
+// platform selects with use() on entry to each system call (src/mock/process.ts).
 
 import type { FdTable, KernelFile } from './contracts.js';
 import { fail } from './errno.js';
@@ -29,10 +33,18 @@ export const O_LARGEFILE = 0o100000;
 
 export const MNT = { devtmpfs: 24, anonInode: 15, dmabuf: 16, shm: 17 } as const;
 
+/** One process's fd table: fd -> file. */
+export type FdEntries = Map<number, { file: KernelFile; cloexec: boolean }>;
+
 export class FdTableImpl implements FdTable {
-  private readonly fds = new Map<number, { file: KernelFile; cloexec: boolean }>();
+  private fds: FdEntries = new Map();
   private readonly refs = new Map<KernelFile, Ref>();
   private nextIno = 20480;
+
+  /** Make `table` the calling process's fd table. */
+  use(table: FdEntries): void {
+    this.fds = table;
+  }
 
   /** Metadata for a file before it is installed (default: an anon inode file). */
   describe(file: KernelFile, meta: Partial<FileMeta>): void {
@@ -104,8 +116,9 @@ export class FdTableImpl implements FdTable {
     this.unref(e.file);
   }
 
-  list(): number[] {
-    return [...this.fds.keys()].sort((a, b) => a - b);
+  /** The calling process's fds, or those of `table`. */
+  list(table: FdEntries = this.fds): number[] {
+    return [...table.keys()].sort((a, b) => a - b);
   }
 
   openFiles(): number {

@@ -50,7 +50,13 @@ export class KernelCore implements KernelServices {
   readonly tracefs: Tracefs;
   private waiters: Waiter[] = [];
   private polling = false;
+  /** pid and comm of the calling process (the platform sets them on entry to each system call). */
   comm = 'node';
+  /**
+   * Called after an oops with what the task died of: an oops in process
+   * context kills the caller (src/mock/process.ts). The platform sets it.
+   */
+  onOops: ((reason: string) => void) | null = null;
 
   constructor(
     readonly profile: ProfileImpl,
@@ -131,7 +137,8 @@ export class KernelCore implements KernelServices {
     const L = LogLevel.ALERT;
     this.oopses++;
     const nullDeref = /null/i.test(kind);
-    this.log(L, null, nullDeref ? 'BUG: kernel NULL pointer dereference, address: 0000000000000000' : `BUG: ${kind}`);
+    const bug = nullDeref ? 'BUG: kernel NULL pointer dereference' : `BUG: ${kind}`;
+    this.log(L, null, nullDeref ? `${bug}, address: 0000000000000000` : bug);
     this.log(L, null, '#PF: supervisor read access in kernel mode');
     this.log(L, null, '#PF: error_code(0x0000) - not-present page');
     this.log(LogLevel.INFO, null, 'PGD 0 P4D 0 ');
@@ -152,6 +159,7 @@ export class KernelCore implements KernelServices {
     this.log(LogLevel.WARNING, null, 'CR2: 0000000000000000');
     this.log(LogLevel.WARNING, null, '---[ end trace 0000000000000000 ]---');
     this.taint |= 1 << TAINT_DIE;
+    this.onOops?.(`oops: ${bug}`);
   }
 
   /**

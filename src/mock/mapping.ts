@@ -14,21 +14,26 @@ export interface MappingBacking {
 
 let nextVa = 0x7e0000000000n;
 
-/** The process's mappings made by the platform, for live counts and exit_mm at process exit. */
+/** The processes' mappings made by the platform, for live counts and exit_mm at process exit. */
 export class MappingRegistry {
-  readonly live = new Set<BackedMapping>();
+  /** Each live mapping and the pid of the process that made it. */
+  readonly live = new Map<BackedMapping, number>();
+
+  /** `pid`: the calling process (src/mock/process.ts). */
+  constructor(private readonly pid: () => number) {}
 
   create(length: number, backing: MappingBacking, onUnmap: () => void): BackedMapping {
     const m = new BackedMapping(length, backing, () => {
       this.live.delete(m);
       onUnmap();
     });
-    this.live.add(m);
+    this.live.set(m, this.pid());
     return m;
   }
 
-  unmapAll(): void {
-    for (const m of [...this.live]) m.unmap();
+  /** exit_mm of one process. */
+  unmapAll(pid: number): void {
+    for (const [m, owner] of [...this.live]) if (owner === pid) m.unmap();
   }
 }
 

@@ -17,7 +17,8 @@ import { MappingRegistry } from './mapping.js';
 import { ChunkedMemory } from './memory.js';
 import { PciDev, PciSubsystem, type PciDriverModel } from './pci.js';
 import { PhysicalBusImpl } from './physbus.js';
-import { buildModules, buildProcfs } from './procfs.js';
+import { MockProcess } from './process.js';
+import { buildModules, buildProcfs, ProcPids } from './procfs.js';
 import type { ProfileImpl } from './profiles.js';
 import { SysMem, SystemRamImpl } from './sysmem.js';
 import type { BarSpec, DeviceSpec, ParsedTopology } from './topology.js';
@@ -42,7 +43,9 @@ export interface DeviceState {
 }
 
 export interface LiveCounts {
-  /** fds the process holds (beyond stdio) */
+  /** processes alive (the backend's own and those from spawnProcess that have not exited) */
+  processes: number;
+  /** fds the live processes hold (beyond stdio) */
   fds: number;
   /** kernel files alive (fds plus files kept by the kernel: an importer's dma-buf, a mapping's file) */
   openFiles: number;
@@ -54,7 +57,7 @@ export interface LiveCounts {
   interconnectMaps: number;
   vfioDevicesOpen: number;
   vfioGroupsOpen: number;
-  /** mmaps of the process (platform mappings and xe BO mappings) */
+  /** mmaps of the live processes (platform mappings and xe BO mappings) */
   mappings: number;
   /** xe GEM objects, imports, VMs, exec queues, syncobjs, DRM files */
   bos: number;
@@ -86,7 +89,7 @@ export class MockKernel implements MockPlatform {
   readonly vfio: VfioSubsystem;
   readonly sysmem: SysMem;
   readonly vgem: Vgem;
-  readonly maps = new MappingRegistry();
+  readonly maps: MappingRegistry;
   readonly files: MockFiles;
   private readonly xePfs = new Map<PciDev, XePf>();
   private readonly vram = new Map<string, ChunkedMemory>();
@@ -95,6 +98,15 @@ export class MockKernel implements MockPlatform {
   private readonly classEntries = new Map<string, string[]>();
   /** VF driver_override / IOMMU group to restore when a PF's VFs are next enabled (boot from state). */
   private readonly vfRestore = new Map<PciDev, { driverOverride: string | null; iommuGroup: number | null }[]>();
+  /** Live processes by pid (src/mock/process.ts); `current` makes the system call being served. */
+  private readonly procs = new Map<number, MockProcess>();
+  private readonly procPids: ProcPids;
+  private pidNext: number;
+  /** The process the mock backend was created for. */
+  readonly initial: MockProcess;
+  current: MockProcess;
+  /** Inside a system call (process context): an oops then kills the caller. */
+  private inCall = 0;
 
   constructor(
     readonly profile: ProfileImpl,
@@ -102,6 +114,7 @@ export class MockKernel implements MockPlatform {
     pid: number,
   ) {
     this.kernel = new KernelCore(profile, pid, this.vfs, topology.machine);
+    this.maps = new MappingRegistry(() => this.current.pid);
     this.files = new MockFiles(this.vfs);
     this.pci = new PciSubsystem(this.vfs, this.kernel);
     this.bus = new PhysicalBusImpl(
@@ -126,7 +139,19 @@ export class MockKernel implements MockPlatform {
     this.staticFiles();
     buildModules(this.vfs);
     const cmdline = topology.cmdline ?? `BOOT_IMAGE=/boot/vmlinuz-${profile.release} root=UUID=6f1c2e0a-5b1d-4c7e-9a0e-1f0c2b3d4e5f ro quiet intel_iommu=on`;
-    buildProcfs(this.vfs, this.kernel, this.fds, profile, cmdline);
+    buildProcfs(this.vfs, this.kernel, profile, cmdline);
+    this.procPids = new ProcPids(this.vfs, this.fds);
+    this.procPids.selfLinks(() => this.current);
+    this.pidNext = pid;
+    this.initial = this.spawn('node');
+    this.current = this.initial;
+    this.enter(this.initial);
+    // An oops in process context kills the caller (arch/x86/mm/fault.c page_fault_oops:
+    // oops_end(..., SIGKILL)); the syscall boundary finishes its exit (src/mock/syscalls.ts).
+    this.kernel.onOops = (reason) => {
+      const p = this.current;
+      if (this.inCall > 0 && !p.exited && p.killedBy === null) p.killedBy = reason;
+    };
     this.kernel.log(LogLevel.NOTICE, null, `Linux version ${profile.release} (iovh@mock) #1 SMP PREEMPT_DYNAMIC`);
     this.kernel.log(LogLevel.INFO, null, `Command line: ${cmdline}`);
     this.kernel.log(LogLevel.INFO, null, 'DMAR: IOMMU enabled');
@@ -414,14 +439,64 @@ export class MockKernel implements MockPlatform {
     return out;
   }
 
-  // ------------------------------------------------------------ process
+  // ------------------------------------------------------------ processes
 
-  /** Process exit: mappings go (exit_mm), then every fd in order (exit_files), then xe's own per-process state. */
-  exitProcess(): void {
-    this.maps.unmapAll();
-    for (const fd of this.fds.list()) this.fds.close(fd);
-    for (const d of this.xeDrivers.values()) d.processExit();
-    this.kernel.poll();
+  /** A new process on this kernel (fork + exec of another node): its own pid and empty fd table. */
+  spawn(comm: string): MockProcess {
+    const p = new MockProcess(this.pidNext++, comm);
+    this.procs.set(p.pid, p);
+    this.procPids.add(p);
+    return p;
+  }
+
+  /** The pid the next process gets (kept in the state file: pids do not repeat across invocations). */
+  get nextPid(): number {
+    return this.pidNext;
+  }
+
+  /** Make `p` the caller: its fd table, pid and comm (the kernel's `current`). */
+  enter(p: MockProcess): void {
+    this.current = p;
+    this.fds.use(p.fds);
+    this.kernel.pid = p.pid;
+    this.kernel.comm = p.comm;
+  }
+
+  /** A system call of `p` begins (src/mock/syscalls.ts ProcessContext). */
+  enterCall(p: MockProcess): void {
+    this.enter(p);
+    this.inCall++;
+  }
+
+  leaveCall(): void {
+    this.inCall--;
+  }
+
+  /** Live processes, the initial one first. */
+  processes(): MockProcess[] {
+    return [...this.procs.values()];
+  }
+
+  /**
+   * Exit of `p` (its close(), or the end of a task the kernel killed):
+   * mappings go (exit_mm), then every fd in order (exit_files), then xe's own
+   * per-process state. Idempotent.
+   */
+  exitProcess(p: MockProcess): void {
+    if (p.exited) return;
+    const caller = this.current;
+    this.enter(p);
+    try {
+      this.maps.unmapAll(p.pid);
+      for (const fd of this.fds.list()) this.fds.close(fd);
+      for (const d of this.xeDrivers.values()) d.processExit(p.pid);
+      this.kernel.poll();
+    } finally {
+      p.exited = true;
+      this.procs.delete(p.pid);
+      this.procPids.remove(p);
+      this.enter(caller.exited ? (this.procs.values().next().value ?? p) : caller);
+    }
   }
 
   live(): LiveCounts {
@@ -436,7 +511,8 @@ export class MockKernel implements MockPlatform {
     let lmem = 0;
     for (const x of this.xePfs.values()) lmem += x.liveLmemObjects();
     return {
-      fds: this.fds.list().length,
+      processes: this.procs.size,
+      fds: this.processes().reduce((n, p) => n + p.fds.size, 0),
       openFiles: this.fds.openFiles(),
       dmabufs: core.dmabufs,
       attachments: core.attachments,

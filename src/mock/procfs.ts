@@ -1,6 +1,7 @@
-// /proc for the one process the mock models (the caller): /proc/self and
-// /proc/<pid>/{fd,fdinfo,comm}, plus the system-wide files iovh reads:
-// cmdline, version, kallsyms, modules, uptime, config.gz, sys/kernel/tainted.
+// /proc for the mock's processes (src/mock/process.ts): /proc/self (the
+// caller), /proc/<pid>/{fd,fdinfo,comm,cmdline,status} for every live process,
+// plus the system-wide files iovh reads: cmdline, version, kallsyms, modules,
+// uptime, config.gz, sys/kernel/tainted.
 //
 // fdinfo (fs/proc/fd.c seq_show): `pos:`, `flags:` in octal with a leading 0
 // (O_CLOEXEC added when the fd has close-on-exec), `mnt_id:`, `ino:`, then the
@@ -13,54 +14,84 @@ import { fail } from './errno.js';
 import type { FdTableImpl } from './fds.js';
 import type { KernelCore } from './kernel.js';
 import { kstrtoll } from './kstrto.js';
+import type { MockProcess } from './process.js';
 import { LOADED_MODULES, type ProfileImpl } from './profiles.js';
 import { VFile, VLink, type Vfs } from './vfs.js';
 import { O } from '../kernel/uapi.js';
 
-export function buildProcfs(vfs: Vfs, kernel: KernelCore, fds: FdTableImpl, profile: ProfileImpl, cmdline: string): void {
-  const pid = kernel.pid;
-  const dir = `/proc/${pid}`;
-  vfs.addLink('/proc/self', String(pid));
-  vfs.addLink('/proc/thread-self', `${pid}/task/${pid}`);
-  vfs.addText(`${dir}/comm`, () => `${kernel.comm}\n`);
-  vfs.addText(`${dir}/cmdline`, () => `${kernel.comm}\0`);
-  vfs.addText(`${dir}/status`, () => `Name:\t${kernel.comm}\nUmask:\t0022\nState:\tR (running)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t1\n`);
-  vfs.mkdirp(`${dir}/task/${pid}`);
-  const fdDir = vfs.mkdirp(`${dir}/fd`);
-  fdDir.mode = 0o500;
-  fdDir.dynamic = {
-    list: () => ['0', '1', '2', ...fds.list().map(String)],
-    get: (name) => {
-      const n = Number(name);
-      if (!/^\d+$/.test(name)) return undefined;
-      if (n <= 2) return new VLink(name, 'procfs', '/dev/null');
-      if (!fds.has(n)) return undefined;
-      return new VLink(name, 'procfs', fds.get(n).path);
-    },
-  };
-  const infoDir = vfs.mkdirp(`${dir}/fdinfo`);
-  infoDir.mode = 0o500;
-  infoDir.dynamic = {
-    list: () => ['0', '1', '2', ...fds.list().map(String)],
-    get: (name) => {
-      if (!/^\d+$/.test(name)) return undefined;
-      const n = Number(name);
-      if (n <= 2) return new VFile(name, 'procfs', { mode: 0o444, show: () => `pos:\t0\nflags:\t0100002\nmnt_id:\t24\nino:\t5\n` });
-      if (!fds.has(n)) return undefined;
-      return new VFile(name, 'procfs', {
-        mode: 0o444,
-        show: () => {
-          if (!fds.has(n)) fail('ENOENT');
-          const f = fds.get(n);
-          const meta = fds.meta(f);
-          const flags = meta.flags | (fds.cloexec(n) ? O.CLOEXEC : 0);
-          const head = `pos:\t0\nflags:\t0${flags.toString(8)}\nmnt_id:\t${meta.mntId}\nino:\t${meta.ino}\n`;
-          return head + f.fdinfo().map((l) => `${l}\n`).join('');
-        },
-      });
-    },
-  };
+/** /proc/<pid> of each live process; /proc/self and /proc/thread-self name the caller (fs/proc/self.c). */
+export class ProcPids {
+  constructor(
+    private readonly vfs: Vfs,
+    private readonly fds: FdTableImpl,
+  ) {}
 
+  /** /proc/self and /proc/thread-self, read as the process `current()` returns. */
+  selfLinks(current: () => MockProcess): void {
+    const proc = this.vfs.mkdirp('/proc');
+    proc.dynamic = {
+      list: () => ['self', 'thread-self'],
+      get: (name) => {
+        const pid = current().pid;
+        if (name === 'self') return new VLink(name, 'procfs', String(pid));
+        if (name === 'thread-self') return new VLink(name, 'procfs', `${pid}/task/${pid}`);
+        return undefined;
+      },
+    };
+  }
+
+  add(p: MockProcess): void {
+    const { vfs, fds } = this;
+    const pid = p.pid;
+    const dir = `/proc/${pid}`;
+    vfs.addText(`${dir}/comm`, () => `${p.comm}\n`);
+    vfs.addText(`${dir}/cmdline`, () => `${p.comm}\0`);
+    vfs.addText(`${dir}/status`, () => `Name:\t${p.comm}\nUmask:\t0022\nState:\tR (running)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t1\n`);
+    vfs.mkdirp(`${dir}/task/${pid}`);
+    const list = () => ['0', '1', '2', ...fds.list(p.fds).map(String)];
+    const fdDir = vfs.mkdirp(`${dir}/fd`);
+    fdDir.mode = 0o500;
+    fdDir.dynamic = {
+      list,
+      get: (name) => {
+        const n = Number(name);
+        if (!/^\d+$/.test(name)) return undefined;
+        if (n <= 2) return new VLink(name, 'procfs', '/dev/null');
+        const e = p.fds.get(n);
+        return e ? new VLink(name, 'procfs', e.file.path) : undefined;
+      },
+    };
+    const infoDir = vfs.mkdirp(`${dir}/fdinfo`);
+    infoDir.mode = 0o500;
+    infoDir.dynamic = {
+      list,
+      get: (name) => {
+        if (!/^\d+$/.test(name)) return undefined;
+        const n = Number(name);
+        if (n <= 2) return new VFile(name, 'procfs', { mode: 0o444, show: () => `pos:\t0\nflags:\t0100002\nmnt_id:\t24\nino:\t5\n` });
+        if (!p.fds.has(n)) return undefined;
+        return new VFile(name, 'procfs', {
+          mode: 0o444,
+          show: () => {
+            const e = p.fds.get(n);
+            if (!e) fail('ENOENT');
+            const meta = fds.meta(e.file);
+            const flags = meta.flags | (e.cloexec ? O.CLOEXEC : 0);
+            const head = `pos:\t0\nflags:\t0${flags.toString(8)}\nmnt_id:\t${meta.mntId}\nino:\t${meta.ino}\n`;
+            return head + e.file.fdinfo().map((l) => `${l}\n`).join('');
+          },
+        });
+      },
+    };
+  }
+
+  /** The process was reaped: its /proc directory goes. */
+  remove(p: MockProcess): void {
+    this.vfs.remove(`/proc/${p.pid}`);
+  }
+}
+
+export function buildProcfs(vfs: Vfs, kernel: KernelCore, profile: ProfileImpl, cmdline: string): void {
   vfs.addText('/proc/cmdline', () => `${cmdline}\n`);
   vfs.addText('/proc/version', () => `Linux version ${profile.release} (iovh@mock) (gcc (Debian 16.1.0-1) 16.1.0, GNU ld (GNU Binutils for Debian) 2.45) #1 SMP PREEMPT_DYNAMIC Tue Nov 24 00:00:00 UTC 2026\n`);
   vfs.addText('/proc/uptime', () => {

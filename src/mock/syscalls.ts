@@ -1,16 +1,20 @@
 // The syscall boundary of the mock: every DeviceOps and FileOps call is one
-// kernel operation. Here it is counted, checked against armed faults, ticks
-// the kernel clock, is dispatched to the file's handler (DeviceOps: missing
-// handler = the kernel's answer for an op the file does not implement), and
-// its KernelErrno becomes the SystemError userspace sees.
+// kernel operation. Here it makes its process the caller, is counted, checked
+// against armed faults, ticks the kernel clock, is dispatched to the file's
+// handler (DeviceOps: missing handler = the kernel's answer for an op the file
+// does not implement), and its KernelErrno becomes the SystemError userspace
+// sees. A process the kernel killed during the call (an oops in its context)
+// gets TaskKilledError instead, from that call and every later one, and its
+// files are released as on exit (src/mock/process.ts).
 
-import type { DeviceOps, FileOps } from '../backend/types.js';
-import { Errno, SystemError, type ErrnoName } from '../kernel/errors.js';
+import type { DeviceOps, FileOps, Mapping } from '../backend/types.js';
+import { Errno, SystemError, TaskKilledError, type ErrnoName } from '../kernel/errors.js';
 import { isKernelErrno, fail } from './errno.js';
 import type { FdTableImpl } from './fds.js';
 import { O_LARGEFILE } from './fds.js';
 import type { KernelCore } from './kernel.js';
 import type { KernelFile } from './contracts.js';
+import type { MockProcess } from './process.js';
 import { VChar, VDir, type Vfs } from './vfs.js';
 import { O } from '../kernel/uapi.js';
 
@@ -122,10 +126,25 @@ class PlainFile implements KernelFile {
   release(): void {}
 }
 
+/** Operation counts and armed faults: kernel-wide, shared by every process's Syscalls. */
+export class OpCounter {
+  total = 0;
+  readonly byKind = new Map<OpKind, number>();
+  armed: Armed[] = [];
+}
+
+/** The process a Syscalls serves, as the platform offers it. */
+export interface ProcessContext {
+  readonly process: MockProcess;
+  /** A system call of the process begins: it is the caller (`current`) and in process context. */
+  enter(): void;
+  /** The system call ended. */
+  leave(): void;
+  /** Finish the exit of a process the kernel killed (idempotent). */
+  reap(): void;
+}
+
 export class Syscalls {
-  private total = 0;
-  private readonly byKind = new Map<OpKind, number>();
-  private armed: Armed[] = [];
   closed = false;
 
   constructor(
@@ -135,39 +154,104 @@ export class Syscalls {
     private readonly files: FileOps,
     /** Releases pending at process exit and everything the kernel does after an operation. */
     private readonly after: () => void = () => undefined,
+    private readonly proc: ProcessContext | null = null,
+    private readonly counter: OpCounter = new OpCounter(),
   ) {}
 
   operations(kind?: OpKind): number {
-    return kind === undefined ? this.total : (this.byKind.get(kind) ?? 0);
+    return kind === undefined ? this.counter.total : (this.counter.byKind.get(kind) ?? 0);
   }
 
   inject(f: Fault): void {
     if (!Number.isInteger(f.nth) || f.nth < 1) throw new RangeError(`fault nth must be a positive integer, got ${f.nth}`);
     const errno = typeof f.errno === 'number' ? Math.abs(f.errno) : Errno[f.errno];
     if (!errno) throw new RangeError(`unknown errno ${String(f.errno)}`);
-    this.armed.push({ left: f.nth, kind: f.kind, errno });
+    this.counter.armed.push({ left: f.nth, kind: f.kind, errno });
   }
 
   clearFaults(): void {
-    this.armed = [];
+    this.counter.armed = [];
   }
 
   pendingFaults(): number {
-    return this.armed.length;
+    return this.counter.armed.length;
+  }
+
+  /** The process was killed: its exit is finished and the error every call now gets. */
+  private killed(): TaskKilledError | null {
+    const reason = this.proc?.process.killedBy ?? null;
+    if (reason === null) return null;
+    this.proc!.reap();
+    return new TaskKilledError(reason);
+  }
+
+  /**
+   * Run one call of this process: a killed process gets TaskKilledError, from
+   * the call in which the kernel killed it too (whatever the model answered);
+   * a Promise settles with it when the process dies before it settles.
+   */
+  private guard(kind: OpKind, run: () => unknown): unknown {
+    const gone = this.killed();
+    if (gone) throw gone;
+    let r: unknown;
+    let failed = false;
+    this.proc?.enter();
+    try {
+      r = run();
+    } catch (e) {
+      failed = true;
+      r = e;
+    } finally {
+      this.proc?.leave();
+    }
+    const dead = this.killed();
+    if (failed) throw dead ?? r;
+    if (dead) {
+      if (r instanceof Promise) {
+        // the model's own answer is moot: the task is gone
+        r.catch(() => undefined);
+        return Promise.reject(dead);
+      }
+      throw dead;
+    }
+    // (a Promise checks for a later kill where it settles: call())
+    if (kind === 'mmap' && this.proc) return this.guardMapping(r as Mapping);
+    return r;
+  }
+
+  /** A mapping of this process: once the process is killed, its memory is gone (exit_mm). */
+  private guardMapping(m: Mapping): Mapping {
+    const alive = () => {
+      const d = this.killed();
+      if (d) throw d;
+    };
+    return {
+      get length() {
+        return m.length;
+      },
+      get address() {
+        return m.address;
+      },
+      read: (offset, length) => (alive(), m.read(offset, length)),
+      write: (offset, data) => (alive(), m.write(offset, data)),
+      fill: (offset, length, seed, base) => (alive(), m.fill(offset, length, seed, base)),
+      verify: (offset, length, seed, base) => (alive(), m.verify(offset, length, seed, base)),
+      unmap: () => (alive(), m.unmap()),
+    };
   }
 
   /** Count the operation; the errno of a fault that fires now, else 0. */
   private begin(kind: OpKind): number {
     if (this.closed) throw new Error(`mock backend is closed (${kind} after close())`);
-    this.total++;
-    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+    this.counter.total++;
+    this.counter.byKind.set(kind, (this.counter.byKind.get(kind) ?? 0) + 1);
     this.kernel.tick();
     let fire = 0;
-    for (const a of this.armed) {
+    for (const a of this.counter.armed) {
       if (a.kind !== undefined && a.kind !== kind) continue;
       if (--a.left === 0 && fire === 0) fire = a.errno;
     }
-    this.armed = this.armed.filter((a) => a.left > 0);
+    this.counter.armed = this.counter.armed.filter((a) => a.left > 0);
     return fire;
   }
 
@@ -208,14 +292,17 @@ export class Syscalls {
       if (!h) fail(missing(kind));
       const r = h(...args);
       if (r instanceof Promise) {
+        // The process may die before the wait ends: then it never sees the answer.
         return r.then(
           (v) => {
             this.after();
+            const dead = this.killed();
+            if (dead) throw dead;
             return v;
           },
           (e: unknown) => {
             this.after();
-            throw this.convert(e, kind, path);
+            throw this.killed() ?? this.convert(e, kind, path);
           },
         );
       }
@@ -274,9 +361,20 @@ export class Syscalls {
   deviceOps(memfdCreate: (name: string, flags: number) => number): DeviceOps {
     const target: Record<string, unknown> = {};
     for (const kind of Object.keys(CALLS) as DeviceOpKind[]) {
-      if (kind === 'open') target[kind] = (path: string, flags: number) => this.open(path, flags);
-      else if (kind === 'memfdCreate') target[kind] = (name: string, flags: number) => this.memfdCreate(name, flags, memfdCreate);
-      else target[kind] = (fd: number, ...args: unknown[]) => this.call(kind, fd, args);
+      let op: (...a: unknown[]) => unknown;
+      if (kind === 'open') op = (path, flags) => this.open(path as string, flags as number);
+      else if (kind === 'memfdCreate') op = (name, flags) => this.memfdCreate(name as string, flags as number, memfdCreate);
+      else op = (fd, ...args) => this.call(kind, fd as number, args);
+      target[kind] = ASYNC.has(kind)
+        ? (...a: unknown[]) => {
+            // an async call answers through its promise, even when the process is dead
+            try {
+              return this.guard(kind, () => op(...a));
+            } catch (e) {
+              return Promise.reject(e);
+            }
+          }
+        : (...a: unknown[]) => this.guard(kind, () => op(...a));
     }
     return target as unknown as DeviceOps;
   }
@@ -285,18 +383,19 @@ export class Syscalls {
   fileOps(): FileOps {
     const files = this.files;
     const wrap = <K extends FileOpKind>(kind: K) =>
-      ((...args: unknown[]) => {
-        const fault = this.begin(kind);
-        try {
-          if (fault) {
-            if (kind === 'exists') return false;
-            throw new SystemError({ errno: fault, syscall: FILE_SYSCALL[kind], path: String(args[0]), detail: 'injected fault' });
+      ((...args: unknown[]) =>
+        this.guard(kind, () => {
+          const fault = this.begin(kind);
+          try {
+            if (fault) {
+              if (kind === 'exists') return false;
+              throw new SystemError({ errno: fault, syscall: FILE_SYSCALL[kind], path: String(args[0]), detail: 'injected fault' });
+            }
+            return (files[kind] as (...a: unknown[]) => unknown).apply(files, args);
+          } finally {
+            this.after();
           }
-          return (files[kind] as (...a: unknown[]) => unknown).apply(files, args);
-        } finally {
-          this.after();
-        }
-      }) as FileOps[K];
+        })) as FileOps[K];
     return {
       readFile: wrap('readFile'),
       readText: wrap('readText'),

@@ -122,19 +122,28 @@ describe('the same import, per profile', () => {
     expect(fixed.bar.verify(0, 4096, 14n, 0n)).toBeNull();
   });
 
-  it('rfc-v1, unprovisioned VF (quirk 4): an oops with taint D, a failed bind, not an exception', () => {
+  it('rfc-v1, unprovisioned VF (quirk 4): an oops with taint D that kills the task binding; the parent goes on', () => {
     // A quota on VF2 only blocks auto-provisioning: VF1 (the exporter) has none.
-    const b = mock({ profile: 'rfc-v1' });
-    b.fs.writeFile(`${PF_DIR}/sriov_admin/vf2/profile/vram_quota`, String(GiB));
-    enableVfs(b, 2);
+    const parent = mock({ profile: 'rfc-v1' });
+    parent.fs.writeFile(`${PF_DIR}/sriov_admin/vf2/profile/vram_quota`, String(GiB));
+    enableVfs(parent, 2);
+    const b = parent.kernel.spawnProcess('iovh-scenario');
     const v = openVfio(b);
     const fd = exportBar2(b, v.device);
     const xe = XeDevice.open(b, '/dev/dri/renderD128');
     const imp = xe.primeImport(fd);
     const vm = xe.vmCreate(0);
-    expect(() => vm.map(imp.handle, VA, 2n * MiB, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 })).toThrow(expect.objectContaining({ code: expect.any(String) }));
-    expect(b.kernel.taint & (1 << 7)).not.toBe(0);
-    expect(b.fs.readRecords('/dev/kmsg').join('')).toContain('BUG: kernel NULL pointer dereference');
+    const killed = { name: 'TaskKilledError', signal: 'SIGKILL', reason: 'oops: BUG: kernel NULL pointer dereference' };
+    expect(() => vm.map(imp.handle, VA, 2n * MiB, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 })).toThrow(expect.objectContaining(killed));
+    expect(() => b.fs.readText('/proc/self/comm')).toThrow(expect.objectContaining(killed));
+    expect(parent.kernel.taint & (1 << 7)).not.toBe(0);
+    const log = parent.fs.readRecords('/dev/kmsg').join('');
+    expect(log).toContain('BUG: kernel NULL pointer dereference');
+    expect(log).toContain(`PID: ${b.kernel.pid} Comm: iovh-scenario`);
+    // its files went as on exit: the VF's vfio device is free again for the parent
+    expect(parent.kernel.live()).toMatchObject({ processes: 1, fds: 0, vfioDevicesOpen: 0, drmFiles: 0 });
+    const again = openVfio(parent);
+    expect(again.device).toBeGreaterThan(2);
   });
 
   it('rfc-v1, LMEM made of several blocks (quirk 8): a range crossing a block boundary is mistranslated', () => {

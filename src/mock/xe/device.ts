@@ -39,7 +39,8 @@ export class XeDevice {
   readonly liveBos = new Set<XeBo>();
   /** dma-bufs this device exported, to recognise a self-import (xe_gem_prime_import) */
   readonly exports = new WeakMap<DmaBufObject, XeBo>();
-  private readonly mappings = new Set<XeMapping>();
+  /** CPU mappings of BOs and the pid of the process that made each (one address space per process). */
+  private readonly mappings = new Map<XeMapping, number>();
   private mmapNodes: { start: number; end: number; bo: XeBo }[] = [];
   private mmapNext = MMAP_OFFSET_START;
   private cpuNext = CPU_MAP_BASE;
@@ -174,17 +175,18 @@ export class XeDevice {
   }
 
   addMapping(m: XeMapping): void {
-    this.mappings.add(m);
+    this.mappings.set(m, this.platform.kernel.pid);
   }
 
   forgetMapping(m: XeMapping): void {
     this.mappings.delete(m);
   }
 
-  /** The mapping that holds CPU bytes [address, address + length), and the offset in it. */
+  /** The calling process's mapping that holds CPU bytes [address, address + length), and the offset in it. */
   resolveUser(address: bigint, length: number): { mapping: XeMapping; offset: number } | null {
-    for (const m of this.mappings) {
-      if (address >= m.address && address + BigInt(length) <= m.address + BigInt(m.length)) {
+    const pid = this.platform.kernel.pid;
+    for (const [m, owner] of this.mappings) {
+      if (owner === pid && address >= m.address && address + BigInt(length) <= m.address + BigInt(m.length)) {
         return { mapping: m, offset: Number(address - m.address) };
       }
     }
@@ -216,8 +218,8 @@ export class XeDevice {
     return { files: this.files.size, bos: this.liveBos.size, imports, vms, execQueues, syncobjs, mappings: this.mappings.size };
   }
 
-  /** Process exit: its mappings go away (the fd table closes the files). */
-  processExit(): void {
-    for (const m of [...this.mappings]) m.unmap();
+  /** Exit of process `pid`: its mappings go away (the fd table closes the files). */
+  processExit(pid: number): void {
+    for (const [m, owner] of [...this.mappings]) if (owner === pid) m.unmap();
   }
 }

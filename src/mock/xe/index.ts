@@ -7,7 +7,7 @@
 //   xe.bind();                                  // /dev/dri/card0, /dev/dri/renderD128 appear
 //   ...
 //   xe.unbind();                                // nodes go; open files get ENODEV
-//   xe.processExit();                           // at process exit, after the fds are closed
+//   xe.processExit(pid);                        // at a process's exit, after its fds are closed
 
 import type { MockPlatform, PciDevice } from '../contracts.js';
 import { XeDevice, type XeLiveObjects } from './device.js';
@@ -30,8 +30,8 @@ export interface XeDriver {
   unbind(): void;
   /** Live objects for the platform's counts. */
   liveObjects(): XeLiveObjects;
-  /** Process exit: unmaps the process's CPU mappings of BOs (the fd table closes the files). */
-  processExit(): void;
+  /** Exit of process `pid`: unmaps its CPU mappings of BOs (the fd table closes the files). */
+  processExit(pid: number): void;
 }
 
 export function createXeDriver(platform: MockPlatform, pf: PciDevice, options: XeDriverOptions = {}): XeDriver {

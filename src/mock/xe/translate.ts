@@ -101,7 +101,8 @@ export function translate(ctx: TranslateContext, ranges: InterconnectRanges): Tr
   k.trace('xe_bo_xarray_to_dma_addr', 'entry', { arg1: ctx.rangesPtr, arg2: ctx.boPtr });
   const result = translateRanges(ctx, ranges, silent);
   // The RFC's function returns 0 for the silent cases too; -EINVAL stands for
-  // the intended refusals, -EFAULT for the oops (the task dies there in reality).
+  // the intended refusals, -EFAULT for the oops (the task dies there: the
+  // syscall boundary turns this into TaskKilledError, src/mock/syscalls.ts).
   const retval = result.kind === 'iov' || result.kind === 'untranslated' ? 0 : result.kind === 'failed' ? -22 : -14;
   if (result.kind !== 'oops') k.trace('xe_bo_xarray_to_dma_addr', 'return', { retval });
   return result;

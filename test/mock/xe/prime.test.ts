@@ -44,7 +44,7 @@ describe('DRM_IOCTL_PRIME_HANDLE_TO_FD', () => {
     expect([...p.dev.mmap(other, off, 2, 1).read(0, 2)]).toEqual([5, 6]);
     p.dev.close(fd);
     p.dev.close(other);
-    p.xe.processExit();
+    p.xe.processExit(p.kernel.pid);
     expect(p.xe.liveObjects().bos).toBe(0);
   });
 });
