@@ -119,6 +119,11 @@ export class ReportFiles {
     return problems;
   }
 
+  /** The report that goes to stdout (`-`), if one does. */
+  get onStdout(): ReportSpec | null {
+    return this.entries.find((e) => e.mode.kind === 'stdout')?.spec ?? null;
+  }
+
   /**
    * The final reports: every file, then stdout through `toStdout` (false when
    * stdout is gone). Throws ReportFileError after trying them all, naming

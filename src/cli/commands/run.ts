@@ -12,6 +12,7 @@ import { openBackend } from '../../backend/select.js';
 import type { Backend } from '../../backend/types.js';
 import { globalOptions, type GlobalOptions } from '../global.js';
 import { CliError, UsageError } from '../errors.js';
+import { HumanOutput } from '../output.js';
 import { VERSION } from '../../version.js';
 import { CATALOG } from '../../harness/catalog/index.js';
 import { makeFilter, FilterError } from '../../harness/filter.js';
@@ -185,14 +186,14 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
 }
 
 /** SIGINT/SIGTERM: the first stops the run after the current scenario's cleanups; a second one exits at once. */
-function trapSignals(): { signal: AbortSignal; release(): void } {
+function trapSignals(err: HumanOutput): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   const handler = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
-      process.stderr.write(`\niovh: ${sig} again: exiting without waiting for cleanups\n`);
+      err.write(`\niovh: ${sig} again: exiting without waiting for cleanups\n`);
       process.exit(sig === 'SIGTERM' ? 143 : 130);
     }
-    process.stderr.write(`\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`);
+    err.write(`\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`);
     controller.abort(sig);
   };
   process.on('SIGINT', handler);
@@ -208,15 +209,26 @@ function trapSignals(): { signal: AbortSignal; release(): void } {
 
 export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<number> {
   const v = validate(o);
-  if (o.list) {
-    process.stdout.write(renderList(v.scenarios, o.verbose === true));
-    return 0;
+  const out = new HumanOutput(process.stdout);
+  const err = new HumanOutput(process.stderr);
+  try {
+    if (o.list) {
+      out.write(renderList(v.scenarios, o.verbose === true));
+      return 0;
+    }
+    return await runWith(o, g, v, out, err);
+  } finally {
+    out.release();
+    err.release();
   }
-  const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' ? process.stderr : process.stdout;
-  const style = styleFor(human);
+}
+
+async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: HumanOutput, err: HumanOutput): Promise<number> {
+  const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' ? err : out;
+  const style = styleFor(human.stream);
   const reports = openReports(o, v, g);
   let backend: Backend = await openBackend({ backend: g.backend, mockState: g.mockState, topology: g.topology, profile: g.profile, root: g.root });
-  const signals = trapSignals();
+  const signals = trapSignals(err);
   try {
     const mock = backend.name === 'mock' ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology }) : null;
     if (mock) backend = mock.backend;
@@ -257,14 +269,18 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
     human.write(renderTable(run, style));
     if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
     human.write(renderSummary(run, style));
+    // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
+    if (human.lost !== null && human.lost !== 'EPIPE') err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
     try {
-      reports.write(run, (text) => {
-        process.stdout.write(text);
-        return true;
-      });
+      reports.write(run, (text) => out.write(text));
     } catch (e) {
       if (e instanceof ReportFileError) throw new CliError(e.message, 1);
       throw e;
+    }
+    const onStdout = reports.onStdout;
+    if (onStdout) {
+      await out.settle();
+      if (out.lost !== null) throw new CliError(`cannot write the ${onStdout.what} report to stdout: ${out.lost}`, 1);
     }
     return run.summary.exitCode;
   } finally {
