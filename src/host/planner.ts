@@ -16,7 +16,7 @@ import { BringupError, InputError } from './errors.js';
 import type { Plan, Step } from './plan.js';
 import { VRAM_ALIGNMENT } from './provisioning.js';
 import { formatSize } from './size.js';
-import { applyNumvfs, type PfState, type PlanState, type VfState } from './state.js';
+import { applyNumvfs, hasQuota, type PfState, type PlanState, type VfState } from './state.js';
 import { SysReader, devicePath, driverPath } from './sysfs.js';
 
 /** What the planner needs from the live machine besides the predicted state. */
@@ -130,16 +130,30 @@ function releaseVf(pf: PfState, vf: VfState, quota: boolean): Step[] {
   return steps;
 }
 
-function changeCount(pf: PfState, n: number): Step[] {
+/**
+ * The steps that take the VF count to `n`. `presets` plans the VRAM quotas
+ * of VFs about to be created: they are written while no VF exists, because
+ * xe auto-provisions at enabling only when no quota is set (kernel-abi §9;
+ * Documentation/ABI/testing/sysfs-driver-intel-xe-sriov, vram_quota: "Any
+ * non-zero initial VRAM provisioning will block VFs auto-provisioning"), and
+ * auto-provisioning hands out all the free VRAM, so a quota raised after it
+ * fails with ENOSPC. The sriov_admin/vfN files exist up to sriov_totalvfs
+ * before enabling (xe_sriov_pf_sysfs.c pf_setup_tree), and so do the debugfs
+ * sriov/vfN directories (xe_sriov_pf_debugfs.c makes vf1..vfN at probe).
+ */
+function changeCount(pf: PfState, n: number, presets: () => Step[] = () => []): Step[] {
   if (pf.numvfs === n) return [];
   requireSrIovDriver(pf);
   const steps: Step[] = [];
   if (pf.numvfs > 0) {
     for (const vf of [...pf.vfs.values()]) steps.push(...releaseVf(pf, vf, pf.provisioning !== null));
+    steps.push(setNumvfs(pf, 0, n > 0 ? `the count can only change from 0 (EBUSY otherwise)` : 'disable the VFs'));
   }
-  if (n > 0 && pf.autoprobe !== false) steps.push(setAutoprobe(pf, false, 'autoprobe off first, so no driver (xe) grabs the new VFs'));
-  if (pf.numvfs > 0) steps.push(setNumvfs(pf, 0, n > 0 ? `the count can only change from 0 (EBUSY otherwise)` : 'disable the VFs'));
-  if (n > 0) steps.push(setNumvfs(pf, n, `create ${n} VF${n > 1 ? 's' : ''}`));
+  if (n > 0) {
+    steps.push(...presets());
+    if (pf.autoprobe !== false) steps.push(setAutoprobe(pf, false, 'autoprobe off right before the VFs appear, so no driver (xe) grabs them'));
+    steps.push(setNumvfs(pf, n, `create ${n} VF${n > 1 ? 's' : ''}`));
+  }
   return steps;
 }
 
@@ -161,7 +175,65 @@ function requireQuota(bytes: bigint, what: string): void {
 function quotaSteps(pf: PfState, id: number, bytes: bigint): Step[] {
   const current = pf.quotas.get(id);
   if (current === bytes) return [];
-  return setQuotas(pf, id, bytes, `VF ${id} gets ${formatSize(bytes)} of VRAM`);
+  const exists = pf.vfs.has(id) ? '' : ' before the VF exists, so that xe keeps it';
+  return setQuotas(pf, id, bytes, `VF ${id} gets ${formatSize(bytes)} of VRAM${exists}`);
+}
+
+/**
+ * Several quotas of one PF: the ones that shrink first, so that the VRAM
+ * they give back is free for the ones that grow (xe answers ENOSPC when a
+ * quota does not fit the free VRAM, pf_query_max_lmem).
+ */
+function quotaPlan(pf: PfState, wants: { vf: number; vram: bigint }[]): Step[] {
+  const shrinks = (w: { vf: number; vram: bigint }) => {
+    const q = pf.quotas.get(w.vf);
+    return q !== undefined && q !== null && w.vram < q;
+  };
+  return [...wants.filter(shrinks), ...wants.filter((w) => !shrinks(w))].flatMap((w) => quotaSteps(pf, w.vf, w.vram));
+}
+
+/** `2, 5-24`: VF ids as ranges. */
+function idRanges(ids: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; ) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
+    out.push(j === i ? `${ids[i]}` : `${ids[i]}-${ids[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/**
+ * What xe does with VRAM when `n` VFs appear, given the quotas set before
+ * (kernel-abi §9): auto-provisioning (an equal share each) unless a non-zero
+ * quota was preset, and then nothing for the VFs without one.
+ */
+function enableNotes(pf: PfState, n: number): string[] {
+  if (!pf.provisioning) return [];
+  if (!hasQuota(pf)) return [`${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each); see \`iovh topology\``];
+  const bare: number[] = [];
+  for (let id = 1; id <= n; id++) if ((pf.quotas.get(id) ?? 0n) === 0n) bare.push(id);
+  if (bare.length === 0) return [];
+  return [
+    `${pf.bdf}: a quota set before the VFs exist turns xe's auto-provisioning off: VF${bare.length > 1 ? 's' : ''} ${idRanges(bare)} get${bare.length > 1 ? '' : 's'} no VRAM (give ${bare.length > 1 ? 'them' : 'it'} a vram in the plan, or \`iovh provision\` later)`,
+  ];
+}
+
+/** A raise of enabled VFs' quotas larger than what the plan frees may not fit: xe's auto-provisioning leaves little free VRAM. */
+function raiseNotes(pf: PfState, wants: { vf: number; vram: bigint }[]): string[] {
+  let raised = 0n;
+  let freed = 0n;
+  for (const w of wants) {
+    const q = pf.quotas.get(w.vf);
+    if (!pf.vfs.has(w.vf) || q === undefined) continue;
+    if (q === null || w.vram > q) raised += w.vram - (q ?? 0n);
+    else freed += q - w.vram;
+  }
+  if (raised <= freed) return [];
+  return [
+    `${pf.bdf}: the plan raises quotas of enabled VFs by ${formatSize(raised - freed)} more than it frees; xe answers ENOSPC when that is more than the free VRAM (auto-provisioning leaves almost none), and the plan then rolls back: lower other VFs' quotas in the same plan, or set the quotas together with numvfs so they are written before the VFs exist`,
+  ];
 }
 
 function bindSteps(vf: VfState, driver: string): Step[] {
@@ -197,12 +269,8 @@ export function planVfsEnable(ctx: PlanContext, pfText: string, countText: strin
   const n = parseCount(countText, 'vfs enable');
   requireCount(pf, n, 'vfs enable');
   if (n === 0) throw new InputError('vfs enable: the count must be at least 1 (use `iovh vfs disable PF` to remove VFs)');
-  return { title: `enable ${n} VF${n > 1 ? 's' : ''} on ${pf.bdf}`, steps: changeCount(pf, n), notes: enableNotes(pf, n) };
-}
-
-function enableNotes(pf: PfState, n: number): string[] {
-  if (!pf.provisioning) return [];
-  return [`${pf.bdf}: xe provisions VRAM for the new VF${n > 1 ? 's' : ''} itself unless a quota was set before; see \`iovh topology\``];
+  const steps = changeCount(pf, n);
+  return { title: `enable ${n} VF${n > 1 ? 's' : ''} on ${pf.bdf}`, steps, notes: steps.length > 0 ? enableNotes(pf, n) : [] };
 }
 
 export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
@@ -216,7 +284,7 @@ export function planProvision(ctx: PlanContext, pfText: string, vfText: string, 
   if (id < 1 || id > pf.totalvfs) throw new InputError(`--vf: VF ${id} does not exist on ${pf.bdf} (VFs are numbered 1..${pf.totalvfs}, like sriov_admin/vfN)`);
   requireQuota(sizeBytes, '--vram');
   requireProvisioning(pf);
-  const notes = id > pf.numvfs ? [`VF ${id} is not enabled yet: xe keeps the quota for when it is (and then does not auto-provision)`] : [];
+  const notes = id > pf.numvfs ? [`VF ${id} is not enabled yet: xe keeps the quota for when it is, and a quota set before enabling turns auto-provisioning off (VFs without a quota then get no VRAM)`] : [];
   return { title: `give VF ${id} of ${pf.bdf} ${formatSize(sizeBytes)} of VRAM`, steps: quotaSteps(pf, id, sizeBytes), notes };
 }
 
@@ -285,11 +353,15 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
     seen.add(pf.bdf);
   }
   for (const { pf, spec: p } of resolved) {
+    const wants = p.vfs.flatMap((v) => (v.vram === undefined ? [] : [{ vf: v.vf, vram: v.vram }]));
     if (p.numvfs !== undefined && p.numvfs !== pf.numvfs) {
-      steps.push(...changeCount(pf, p.numvfs));
-      if (p.numvfs > 0 && p.vfs.every((v) => v.vram === undefined)) notes.push(...enableNotes(pf, p.numvfs));
+      // The quotas of a new set of VFs are written before it exists (changeCount).
+      steps.push(...changeCount(pf, p.numvfs, () => quotaPlan(pf, wants)));
+      if (p.numvfs > 0) notes.push(...enableNotes(pf, p.numvfs));
+    } else {
+      notes.push(...raiseNotes(pf, wants));
+      steps.push(...quotaPlan(pf, wants));
     }
-    for (const v of p.vfs) if (v.vram !== undefined) steps.push(...quotaSteps(pf, v.vf, v.vram));
     for (const v of p.vfs) {
       if (v.driver === undefined) continue;
       const vf = pf.vfs.get(v.vf)!;

@@ -88,12 +88,20 @@ export function predictVfBdf(pf: PfState, id: number): string | null {
   return v ? formatBdf(v) : null;
 }
 
+/** Some VF has a non-zero VRAM quota. */
+export function hasQuota(pf: PfState): boolean {
+  for (const q of pf.quotas.values()) if (q !== null && q !== 0n) return true;
+  return false;
+}
+
 /**
  * sriov_numvfs = n. Disabling removes the VFs and releases all their
  * provisioning; enabling creates VFs 1..n unbound (autoprobe is off in every
- * plan that enables) with no override. xe auto-provisions VFs that were given
- * no quota before (kernel-abi §9): their quotas are unknown until read, while
- * a quota set before enabling stays.
+ * plan that enables) with no override. xe auto-provisions the new VFs when
+ * no quota was set before (an equal share of the free VRAM each, unknown
+ * until read); a non-zero quota set before enabling turns that off, and
+ * every VF then keeps the quota it had, 0 for none (kernel-abi §9;
+ * Documentation/ABI/testing/sysfs-driver-intel-xe-sriov, vram_quota).
  */
 export function applyNumvfs(pf: PfState, n: number): void {
   pf.numvfs = n;
@@ -102,8 +110,9 @@ export function applyNumvfs(pf: PfState, n: number): void {
     for (const id of pf.quotas.keys()) pf.quotas.set(id, 0n);
     return;
   }
+  const auto = !hasQuota(pf);
   for (let id = 1; id <= n; id++) {
     pf.vfs.set(id, { id, bdf: predictVfBdf(pf, id) ?? `${pf.bdf}+vf${id}`, driver: null, override: null, iommuGroup: pf.iommuGroup });
-    if (pf.quotas.has(id) && (pf.quotas.get(id) ?? 0n) === 0n) pf.quotas.set(id, null);
+    if (auto && pf.quotas.has(id)) pf.quotas.set(id, null);
   }
 }

@@ -3,7 +3,7 @@
 // command opens (openBackend is wrapped), not taken from iovh's own output.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Backend } from '../../src/backend/types.js';
-import { Lab } from './helpers.js';
+import { Lab, attr, diffSnapshots } from './helpers.js';
 
 const recorded: { path: string; data: string }[] = [];
 
@@ -84,10 +84,10 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
     const { plan: p, made } = await dryThenReal('setup', plan);
     expect(made).toEqual(p);
     expect(made.map((w) => w.path.split('/').pop())).toEqual([
+      'vram_quota',
+      'vram_quota',
       'sriov_drivers_autoprobe',
       'sriov_numvfs',
-      'vram_quota',
-      'vram_quota',
       'driver_override',
       'drivers_probe',
       'driver_override',
@@ -96,5 +96,25 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
     // And back, also as planned.
     const back = await dryThenReal('restore');
     expect(back.made).toEqual(back.plan);
+  });
+
+  it('gives one VF more than its automatic share among 24 (the quota goes in before the VFs), and restore undoes it', async () => {
+    const before = lab.sysfs();
+    // 16 GiB of VRAM over 24 VFs is about 0.66 GiB each: 2 GiB only fits when xe does not auto-provision.
+    const file = lab.file('p.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 24, vfs: [{ vf: 1, vram: '2G', driver: 'vfio-pci' }] }] }));
+    const dry = await lab.run('setup', file, '--dry-run');
+    expect(dry.out).toMatch(/^note: 0000:03:00.0: a quota set before the VFs exist turns xe's auto-provisioning off: VFs 2-24 get no VRAM/m);
+    const { plan, made } = await dryThenReal('setup', file);
+    expect(made).toEqual(plan);
+    expect(made.map((w) => w.path.split('/').slice(-2).join('/'))).toEqual(['profile/vram_quota', '0000:03:00.0/sriov_drivers_autoprobe', '0000:03:00.0/sriov_numvfs', '0000:03:00.1/driver_override', 'pci/drivers_probe']);
+    const during = lab.sysfs();
+    expect(attr(during, PF, 'sriov_admin/vf1/profile/vram_quota')).toBe(`${2 * 1024 ** 3}\n`);
+    expect(attr(during, PF, 'sriov_admin/vf2/profile/vram_quota')).toBe('0\n');
+    expect(attr(during, '0000:03:00.1', 'driver_override')).toBe('vfio-pci\n');
+    // The same file again: nothing to do (the predicted quotas of VFs 2-24 are 0, not "xe's choice").
+    expect((await lab.run('setup', file)).out).toBe('nothing to do: set up 0000:03:00.0 already holds\n');
+    const back = await dryThenReal('restore');
+    expect(back.made).toEqual(back.plan);
+    expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
   });
 });

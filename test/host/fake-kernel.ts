@@ -106,7 +106,8 @@ export class FakeKernel implements FileOps {
       pf.numvfs = 0;
       return;
     }
-    const preset = pf.quotas.slice(0, n).some((q) => q !== 0n);
+    // Any non-zero quota set before enabling turns auto-provisioning off (sysfs-driver-intel-xe-sriov, vram_quota).
+    const preset = pf.quotas.some((q) => q !== 0n);
     for (let i = 0; i < n; i++) {
       const bdf = vfBdf(pf.spec.bdf, pf.spec.offset, pf.spec.stride, i);
       const pfGroup = this.devs.get(pf.spec.bdf)!.group;

@@ -26,8 +26,8 @@ describe('plans', () => {
       `echo 0 > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`,
       'echo 0000:03:00.2 > /sys/bus/pci/drivers/xe/unbind',
       `echo 0 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`,
-      `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
       `echo 0 > ${dev(PF, 'sriov_numvfs')}`,
+      `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
       `echo 4 > ${dev(PF, 'sriov_numvfs')}`,
     ]);
   });
@@ -88,6 +88,26 @@ describe('plans', () => {
     expect(() => planVfsEnable(contextOf(k2), PF, '1')).toThrow(/has no driver bound/);
   });
 
+  it('writes shrinking quotas of enabled VFs before growing ones, and says when the growth may not fit', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // xe auto-provisions 1 GiB each
+    const grow = planSetup(contextOf(k), { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 3n << 30n }, { vf: 2, vram: 512n << 20n }] }] });
+    expect(grow.steps.map(formatStep)).toEqual([`echo 536870912 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`, `echo 3221225472 > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`]);
+    expect(grow.notes).toEqual([expect.stringMatching(/^0000:03:00.0: the plan raises quotas of enabled VFs by 1536 MiB more than it frees; xe answers ENOSPC/)]);
+    const even = planSetup(contextOf(k), { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 1536n << 20n }, { vf: 2, vram: 512n << 20n }] }] });
+    expect(even.notes).toEqual([]);
+  });
+
+  it('says what xe does with VRAM when VFs appear: auto-provisioning, or none for VFs without a preset quota', () => {
+    const k = fakeMachine();
+    expect(planVfsEnable(contextOf(k), PF, '4').notes).toEqual(['0000:03:00.0: xe auto-provisions VRAM for the new VFs (an equal share each); see `iovh topology`']);
+    k.writeFile(dev(PF, 'sriov_admin/vf3/profile/vram_quota'), `${1n << 30n}\n`);
+    const plan = planVfsEnable(contextOf(k), PF, '4');
+    expect(plan.notes).toEqual([expect.stringMatching(/turns xe's auto-provisioning off: VFs 1-2, 4 get no VRAM/)]);
+    expect(planProvision(contextOf(k), PF, '5', 1n << 30n).notes).toEqual([expect.stringMatching(/^VF 5 is not enabled yet: .* \(VFs without a quota then get no VRAM\)$/)]);
+  });
+
   it('plans a whole setup against the predicted state: VFs that do not exist yet get bound', () => {
     const k = fakeMachine();
     const plan = planSetup(contextOf(k), {
@@ -102,11 +122,12 @@ describe('plans', () => {
         },
       ],
     });
+    // Quotas of VFs about to be created go in before them: xe keeps them instead of auto-provisioning.
     expect(plan.steps.map(formatStep)).toEqual([
-      `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
-      `echo 2 > ${dev(PF, 'sriov_numvfs')}`,
       `echo 1073741824 > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`,
       `echo 2147483648 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`,
+      `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
+      `echo 2 > ${dev(PF, 'sriov_numvfs')}`,
       `echo vfio-pci > ${dev('0000:03:00.1', 'driver_override')}`,
       'echo 0000:03:00.1 > /sys/bus/pci/drivers_probe',
     ]);
