@@ -22,7 +22,7 @@ export interface StateView {
   exists(bdf: string): boolean;
   /**
    * False for a VRAM quota whose value xe chose itself after this restore
-   * changed the VF count (auto-provisioning, kernel-abi §9): restore then
+   * raised the VF count with no quota preset (auto-provisioning, kernel-abi §9): restore then
    * writes the journaled value whatever the file reads, so that --dry-run,
    * which cannot know xe's choice, predicts exactly the writes the run makes.
    */
@@ -38,26 +38,51 @@ function numvfsPf(step: Step): string | null {
   return m ? m[1]! : null;
 }
 
+/** The PF of a VRAM quota file (sriov_admin or the debugfs tile layout, which name the PF), or null. */
+function quotaPathPf(path: string): string | null {
+  const m = /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_admin\/vf\d+\//.exec(path) ?? /^\/sys\/kernel\/debug\/dri\/([^/]+)\/sriov\/vf\d+\//.exec(path);
+  return m ? m[1]! : null;
+}
+
 /** The PF whose VRAM quota a step writes, or null. */
 function quotaPf(step: Step): string | null {
   if (step.op !== 'set' || step.kind !== 'u64') return null;
   if (step.enabledVf) return step.enabledVf.pf;
-  const m = /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_admin\//.exec(step.path) ?? /^\/sys\/kernel\/debug\/dri\/([^/]+)\/sriov\//.exec(step.path);
-  return m ? m[1]! : null;
+  return quotaPathPf(step.path);
 }
 
-/** Which PFs' VF counts this restore changed, for StateView.known. */
+/**
+ * Which PFs' quotas xe chose itself during this restore, for
+ * StateView.known: a VF count raised from 0 with no quota preset since the
+ * count went to 0 auto-provisions (kernel-abi §9); a count of 0 releases
+ * every quota (they read 0), and a preset turns auto-provisioning off.
+ */
 class Recount {
-  private readonly pfs = new Set<string>();
+  private readonly auto = new Set<string>();
+  private readonly preset = new Set<string>();
 
   note(step: Step): void {
     const pf = numvfsPf(step);
-    if (pf) this.pfs.add(pf);
+    if (pf && step.op === 'set') {
+      if (step.value === '0') {
+        this.auto.delete(pf);
+        this.preset.delete(pf);
+      } else if (!this.preset.has(pf)) this.auto.add(pf);
+      else this.auto.delete(pf);
+      return;
+    }
+    const qpf = quotaPf(step);
+    if (qpf && step.op === 'set' && step.value !== '0') this.preset.add(qpf);
+  }
+
+  /** True when xe auto-provisioned the PF's VFs since this restore raised its count. */
+  autoProvisioned(pf: string): boolean {
+    return this.auto.has(pf);
   }
 
   known(step: Step): boolean {
     const pf = quotaPf(step);
-    return pf === null || !this.pfs.has(pf);
+    return pf === null || !this.auto.has(pf);
   }
 }
 
@@ -114,6 +139,8 @@ export class PredictedView implements StateView {
   attr(path: string, kind: AttrKind): string | null {
     if (this.attrs.has(path)) return this.attrs.get(path)!;
     const dev = /^\/sys\/bus\/pci\/devices\/([^/]+)\//.exec(path);
+    const qpf = quotaPathPf(path);
+    if (qpf !== null && this.released.has(qpf) && !this.recount.autoProvisioned(qpf)) return '0';
     if (dev && this.present.get(dev[1]!) === false) return null;
     return this.live.attr(path, kind);
   }
@@ -144,6 +171,9 @@ export class PredictedView implements StateView {
     }
   }
 
+  /** The PF's count went to 0 in this prediction: its quotas were released and read 0 unless set since. */
+  private readonly released = new Set<string>();
+
   private numvfs(pf: string, n: number): void {
     const a = parseBdf(pf);
     const offset = parseDecimal(this.live.r.maybe(devicePath(pf, 'sriov_offset')) ?? '') ?? 0;
@@ -160,13 +190,43 @@ export class PredictedView implements StateView {
       for (const [path] of this.attrs) if (path.startsWith(`${devicePath(bdf)}/`)) this.attrs.delete(path);
       if (on) this.attrs.set(devicePath(bdf, 'driver_override'), '');
     }
-    // xe provisions new VFs itself (kernel-abi §9): their quotas are unknown until read.
-    for (const [path] of this.attrs) if (path.includes('/sriov_admin/vf') || path.includes(`/dri/${pf}/`)) this.attrs.delete(path);
+    // Disabling releases every quota; enabling without a preset lets xe choose them (kernel-abi §9):
+    // unknown until read (Recount makes undo write them); with presets they stay as written, 0 for the rest.
+    if (n === 0) this.released.add(pf);
+    if (n === 0 || this.recount.autoProvisioned(pf)) {
+      for (const [path] of this.attrs) if (quotaPathPf(path) === pf) this.attrs.delete(path);
+    }
   }
 }
 
-/** The writes that take one journal record back to what it replaced, given what its target holds now. */
-export function undoSteps(view: StateView, rec: WriteRecord): Step[] {
+/**
+ * Before a VF count is raised from 0 again, the VRAM quotas journaled for
+ * the VFs it re-creates are written back first: xe then keeps them instead
+ * of auto-provisioning (kernel-abi §9), which would hand out all the free
+ * VRAM and make the journaled quotas fail with ENOSPC afterwards. `older`
+ * is the pending records older than the count's, newest first: for each
+ * quota file the newest of them holds the value the file had then. Quotas
+ * of 0 need no preset (VFs without one get none once any is preset).
+ */
+function presets(pf: string, count: number, older: readonly WriteRecord[], why: string): Step[] {
+  const seen = new Set<string>();
+  const out: Step[] = [];
+  for (const r of older) {
+    const st = r.step;
+    if (st.op !== 'set' || st.kind !== 'u64' || st.enabledVf?.pf !== pf || seen.has(st.path)) continue;
+    seen.add(st.path);
+    if (st.enabledVf.id > count || r.before === '0') continue;
+    out.push({ ...st, value: r.before, before: '0', why: `${why}: VF ${st.enabledVf.id}'s quota (#${r.seq}) before the VFs exist, so xe keeps it` });
+  }
+  return out;
+}
+
+/**
+ * The writes that take one journal record back to what it replaced, given
+ * what its target holds now. `older`: the pending records older than `rec`,
+ * newest first (for the quotas a re-created set of VFs gets back first).
+ */
+export function undoSteps(view: StateView, rec: WriteRecord, older: readonly WriteRecord[] = []): Step[] {
   const step = rec.step;
   const why = `undo #${rec.seq}`;
   if (step.op === 'set') {
@@ -184,9 +244,11 @@ export function undoSteps(view: StateView, rec: WriteRecord): Step[] {
       throw new BringupError(`cannot restore ${step.path} to '${rec.before}': it no longer exists`);
     }
     const back: Step = { ...step, value: rec.before, before: now, why };
-    // A VF count changes only through 0 (EBUSY otherwise, kernel-abi §9).
-    if (step.kind === 'count' && now !== '0' && rec.before !== '0') return [{ ...step, value: '0', before: now, why }, { ...back, before: '0' }];
-    return [back];
+    const pf = numvfsPf(step);
+    if (pf === null || rec.before === '0') return [back];
+    // A VF count changes only through 0 (EBUSY otherwise, kernel-abi §9); the quotas go in while it is 0.
+    const first: Step[] = now === '0' ? [] : [{ ...step, value: '0', before: now, why }];
+    return [...first, ...presets(pf, Number(rec.before), older, why), { ...back, before: '0' }];
   }
   // Driver steps: the device must end up bound to what it had before ('' = none).
   if (!view.exists(step.bdf)) {
@@ -205,8 +267,9 @@ export function undoSteps(view: StateView, rec: WriteRecord): Step[] {
 export function planRestore(fs: FileOps, records: WriteRecord[], label: string): Plan {
   const view = new PredictedView(new LiveView(new SysReader(fs)));
   const steps: Step[] = [];
-  for (const rec of [...records].reverse()) {
-    for (const s of undoSteps(view, rec)) {
+  const newestFirst = [...records].reverse();
+  for (const [i, rec] of newestFirst.entries()) {
+    for (const s of undoSteps(view, rec, newestFirst.slice(i + 1))) {
       steps.push(s);
       view.apply(s);
     }
@@ -215,9 +278,9 @@ export function planRestore(fs: FileOps, records: WriteRecord[], label: string):
 }
 
 /** Undoes one record: the writes that bring its target back, each verified; then marks it undone. */
-function undoOne(r: SysReader, view: LiveView, journal: Journal, rec: WriteRecord, hooks: ApplyHooks | undefined, say: (line: string) => void): number {
+function undoOne(r: SysReader, view: LiveView, journal: Journal, rec: WriteRecord, older: readonly WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): number {
   let writes = 0;
-  for (const step of undoSteps(view, rec)) {
+  for (const step of undoSteps(view, rec, older)) {
     countWrite(hooks, 'before');
     const w = stepWrite(step);
     say(`+ ${formatStep(step)}`);
@@ -239,7 +302,8 @@ function undoOne(r: SysReader, view: LiveView, journal: Journal, rec: WriteRecor
 export function undoRecords(r: SysReader, journal: Journal, records: WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): number {
   const view = new LiveView(r);
   let writes = 0;
-  for (const rec of [...records].reverse()) writes += undoOne(r, view, journal, rec, hooks, say);
+  const newestFirst = [...records].reverse();
+  for (const [i, rec] of newestFirst.entries()) writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
   return writes;
 }
 
@@ -254,9 +318,10 @@ export async function restoreRecords(r: SysReader, journal: Journal, records: Wr
   let writes = 0;
   let done = 0;
   try {
-    for (const rec of [...records].reverse()) {
+    const newestFirst = [...records].reverse();
+    for (const [i, rec] of newestFirst.entries()) {
       if (await signals.stopRequested()) throw new Interrupted(signals.signal!, done, records.length, 'journaled writes undone');
-      writes += undoOne(r, view, journal, rec, hooks, say);
+      writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
       done += 1;
     }
     return writes;

@@ -98,7 +98,7 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
     expect(back.made).toEqual(back.plan);
   });
 
-  it('gives one VF more than its automatic share among 24 (the quota goes in before the VFs), and restore undoes it', async () => {
+  it('gives one VF more than its automatic share among 24 (the quota goes in before the VFs), and disable and restore keep it', async () => {
     const before = lab.sysfs();
     // 16 GiB of VRAM over 24 VFs is about 0.66 GiB each: 2 GiB only fits when xe does not auto-provision.
     const file = lab.file('p.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 24, vfs: [{ vf: 1, vram: '2G', driver: 'vfio-pci' }] }] }));
@@ -113,8 +113,12 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
     expect(attr(during, '0000:03:00.1', 'driver_override')).toBe('vfio-pci\n');
     // The same file again: nothing to do (the predicted quotas of VFs 2-24 are 0, not "xe's choice").
     expect((await lab.run('setup', file)).out).toBe('nothing to do: set up 0000:03:00.0 already holds\n');
+    // A disable releases the quota; restore writes it back before re-creating the VFs, as its dry run says.
+    const off = await dryThenReal('vfs', 'disable', PF);
+    expect(off.made).toEqual(off.plan);
     const back = await dryThenReal('restore');
     expect(back.made).toEqual(back.plan);
+    expect(back.made.slice(0, 2).map((w) => w.path.split('/').pop())).toEqual(['vram_quota', 'sriov_numvfs']);
     expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
   });
 });
