@@ -19,7 +19,7 @@
 // Only function entry (offset 0) and return are modelled: a probe at a non-zero
 // offset or an address that is not a function start is accepted and never hits.
 
-import type { Vfs, VDir } from './vfs.js';
+import { VDir, VFile, type VNode, type Vfs } from './vfs.js';
 import { fail } from './errno.js';
 import { kstrtoull } from './kstrto.js';
 import type { ProfileImpl } from './profiles.js';
@@ -55,6 +55,9 @@ interface Tracepoint {
   readonly id: number;
   readonly fields: readonly string[];
 }
+
+/** What an events/ directory is made from: a probe or a tracepoint. */
+type EventDef = Pick<ProbeEvent, 'group' | 'event' | 'id'>;
 
 interface Entry {
   readonly usec: bigint;
@@ -121,6 +124,8 @@ export class Tracefs {
   private probes: ProbeEvent[] = [];
   private readonly tracepoints: Tracepoint[] = [];
   private instances = new Map<string, Instance>();
+  /** The live events by system and name: the tracepoints, then probes as defined. */
+  private readonly events = new Map<string, Map<string, EventDef>>();
   private nextId = 2000;
 
   constructor(
@@ -131,6 +136,7 @@ export class Tracefs {
   ) {
     let id = 1400;
     for (const [event, fields] of DMA_BUF_EVENTS) this.tracepoints.push({ group: 'dma_buf', event, id: id++, fields });
+    for (const t of this.tracepoints) this.indexEvent(t);
     this.buildTop();
     this.addInstance('', ROOT);
   }
@@ -214,19 +220,23 @@ export class Tracefs {
 
   private truncateProbes(): void {
     for (const p of this.probes) if (this.isEnabledAnywhere(`${p.group}/${p.event}`)) fail('EBUSY', `${p.group}/${p.event} is enabled`);
-    this.probes = [];
-    this.rebuildEvents();
+    this.removeAllProbes();
   }
 
-  /** One write(2) to kprobe_events: each line is a command; the first failing line's errno is returned. */
+  private removeAllProbes(): void {
+    const gone = this.probes;
+    this.probes = [];
+    for (const p of gone) this.unindexEvent(p);
+  }
+
+  /**
+   * One write(2) to kprobe_events: each line is a command; the first failing
+   * line's errno is returned, and the lines before it keep their effect.
+   */
   writeProbes(data: string): void {
-    try {
-      for (const raw of data.split('\n')) {
-        const line = raw.replace(/#.*$/, '').trim();
-        if (line !== '') this.command(line);
-      }
-    } finally {
-      this.rebuildEvents();
+    for (const raw of data.split('\n')) {
+      const line = raw.replace(/#.*$/, '').trim();
+      if (line !== '') this.command(line);
     }
   }
 
@@ -243,7 +253,8 @@ export class Tracefs {
       const idx = this.probes.findIndex((p) => p.group === group && p.event === event);
       if (idx < 0) fail('ENOENT', `no probe ${group}/${event}`);
       if (this.isEnabledAnywhere(`${group}/${event}`)) fail('EBUSY', `${group}/${event} is enabled`);
-      this.probes.splice(idx, 1);
+      const [gone] = this.probes.splice(idx, 1);
+      this.unindexEvent(gone!);
       return;
     }
     if (kind === 'p' && m[2]) fail('EINVAL', 'MAXACTIVE only on return probes');
@@ -280,7 +291,9 @@ export class Tracefs {
       args.push({ name, comm: spec, source, type });
     }
     if (args.length > 128) fail('E2BIG', 'too many arguments');
-    this.probes.push({ kind: kind as 'p' | 'r', maxactive: Number(m[2] || 0), group, event, where, symbol: offset === 0 ? symbol : null, args, id: this.nextId++, hits: 0 });
+    const probe: ProbeEvent = { kind: kind as 'p' | 'r', maxactive: Number(m[2] || 0), group, event, where, symbol: offset === 0 ? symbol : null, args, id: this.nextId++, hits: 0 };
+    this.probes.push(probe);
+    this.indexEvent(probe);
   }
 
   private resolve(where: string): { symbol: string | null; label: string; offset: number } {
@@ -334,7 +347,7 @@ export class Tracefs {
     };
   }
 
-  private allEvents(): { group: string; event: string; id: number }[] {
+  private allEvents(): EventDef[] {
     return [...this.tracepoints, ...this.probes];
   }
 
@@ -386,51 +399,85 @@ export class Tracefs {
     }
   }
 
-  private rebuildEvents(): void {
-    const live = new Set(this.allEvents().map((e) => `${e.group}/${e.event}`));
-    for (const i of this.instances.values()) {
-      for (const k of [...i.enabled]) if (!live.has(k)) i.enabled.delete(k);
-      this.vfs.remove(`${i.dir}/events`);
-      this.buildEvents(i);
+  // An instance's events/ tree is made on lookup, as eventfs does since Linux
+  // 6.6 (fs/tracefs/event_inode.c: eventfs_root_lookup creates an event's
+  // files when they are first looked up). Defining a probe adds its event to
+  // every trace array (trace_events.c __trace_add_new_event), removing it
+  // removes it everywhere (remove_event_file_dir), and a system's directory
+  // goes with its last event (remove_subsystem): readdir and lookup here read
+  // the live event index, so a probe costs nothing per instance and the tree
+  // can never disagree with kprobe_events.
+
+  private indexEvent(e: EventDef): void {
+    let system = this.events.get(e.group);
+    if (!system) this.events.set(e.group, (system = new Map()));
+    system.set(e.event, e);
+  }
+
+  private unindexEvent(e: EventDef): void {
+    const system = this.events.get(e.group);
+    system?.delete(e.event);
+    if (system?.size === 0) this.events.delete(e.group);
+    const key = `${e.group}/${e.event}`;
+    for (const i of this.instances.values()) i.enabled.delete(key);
+  }
+
+  private keysOf(group: string | null): string[] {
+    const out: string[] = [];
+    for (const [g, system] of this.events) if (group === null || g === group) for (const e of system.keys()) out.push(`${g}/${e}`);
+    return out;
+  }
+
+  // event_enable_write / system_enable_write: kstrtoul, then only 0 or 1.
+  private setMany(i: Instance, keys: readonly string[], d: string): void {
+    const b = kstrtoull(d, false);
+    if (b > 1n) fail('EINVAL', 'enable takes 0 or 1');
+    for (const k of keys) {
+      if (b === 1n) i.enabled.add(k);
+      else i.enabled.delete(k);
     }
+  }
+
+  private showMany(i: Instance, keys: readonly string[]): string {
+    let on = 0;
+    for (const k of keys) if (i.enabled.has(k)) on++;
+    return on === 0 ? '0\n' : on === keys.length ? '1\n' : 'X\n';
   }
 
   private buildEvents(i: Instance): void {
-    const v = this.vfs;
     const base = `${i.dir}/events`;
-    v.mkdirp(base);
-    const events = this.allEvents();
-    // event_enable_write / system_enable_write: kstrtoul, then only 0 or 1.
-    const setMany = (keys: string[], d: string) => {
-      const b = kstrtoull(d, false);
-      if (b > 1n) fail('EINVAL', 'enable takes 0 or 1');
-      for (const k of keys) {
-        if (b === 1n) i.enabled.add(k);
-        else i.enabled.delete(k);
-      }
+    const dir = this.vfs.mkdirp(base);
+    this.vfs.addFile(`${base}/enable`, { mode: 0o644, show: () => this.showMany(i, this.keysOf(null)), store: (d) => this.setMany(i, this.keysOf(null), d) });
+    dir.dynamic = {
+      list: () => [...this.events.keys()],
+      get: (g) => (this.events.has(g) ? this.systemDir(i, g) : undefined),
     };
-    const showMany = (keys: string[]) => {
-      const on = keys.filter((k) => i.enabled.has(k)).length;
-      return on === 0 ? '0\n' : on === keys.length ? '1\n' : 'X\n';
-    };
-    const all = events.map((e) => `${e.group}/${e.event}`);
-    v.addFile(`${base}/enable`, { mode: 0o644, show: () => showMany(all), store: (d) => setMany(all, d) });
-    const groups = new Map<string, string[]>();
-    for (const e of events) {
-      const key = `${e.group}/${e.event}`;
-      groups.set(e.group, [...(groups.get(e.group) ?? []), key]);
-      const dir = `${base}/${e.group}/${e.event}`;
-      v.addFile(`${dir}/enable`, { mode: 0o644, show: () => showMany([key]), store: (d) => setMany([key], d) });
-      v.addText(`${dir}/id`, () => `${e.id}\n`);
-      v.addText(`${dir}/format`, () => this.format(e));
-      v.addFile(`${dir}/filter`, { mode: 0o644, show: () => 'none\n', store: (d) => (d.trim() === '0' || d.trim() === '' ? undefined : fail('EINVAL', 'filters are not modelled')) });
-    }
-    for (const [g, keys] of groups) {
-      v.addFile(`${base}/${g}/enable`, { mode: 0o644, show: () => showMany(keys), store: (d) => setMany(keys, d) });
-    }
   }
 
-  private format(e: { group: string; event: string; id: number }): string {
+  private systemDir(i: Instance, g: string): VDir {
+    const dir = new VDir(g, 'tracefs');
+    adopt(dir, new VFile('enable', 'tracefs', { mode: 0o644, show: () => this.showMany(i, this.keysOf(g)), store: (d) => this.setMany(i, this.keysOf(g), d) }));
+    dir.dynamic = {
+      list: () => [...(this.events.get(g)?.keys() ?? [])],
+      get: (name) => {
+        const e = this.events.get(g)?.get(name);
+        return e && this.eventDir(i, e);
+      },
+    };
+    return dir;
+  }
+
+  private eventDir(i: Instance, e: EventDef): VDir {
+    const dir = new VDir(e.event, 'tracefs');
+    const key = [`${e.group}/${e.event}`];
+    adopt(dir, new VFile('enable', 'tracefs', { mode: 0o644, show: () => this.showMany(i, key), store: (d) => this.setMany(i, key, d) }));
+    adopt(dir, new VFile('id', 'tracefs', { show: () => `${e.id}\n` }));
+    adopt(dir, new VFile('format', 'tracefs', { show: () => this.format(e) }));
+    adopt(dir, new VFile('filter', 'tracefs', { mode: 0o644, show: () => 'none\n', store: (d) => (d.trim() === '0' || d.trim() === '' ? undefined : fail('EINVAL', 'filters are not modelled')) }));
+    return dir;
+  }
+
+  private format(e: EventDef): string {
     const common =
       '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n' +
       '\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n' +
@@ -493,7 +540,7 @@ export class Tracefs {
   load(state: TracefsState): void {
     for (const name of [...this.instances.keys()]) if (name !== '') this.vfs.remove(`${ROOT}/instances/${name}`);
     this.instances = new Map([...this.instances].filter(([n]) => n === ''));
-    this.probes = [];
+    this.removeAllProbes();
     this.writeProbes(state.probes.join('\n'));
     this.nextId = state.nextId;
     for (const s of state.instances) {
@@ -510,6 +557,12 @@ export class Tracefs {
   get root(): VDir {
     return this.vfs.mkdirp(ROOT);
   }
+}
+
+/** Hang a node made on lookup under its directory. */
+function adopt(dir: VDir, node: VNode): void {
+  node.parent = dir;
+  dir.children.set(node.name, node);
 }
 
 /** One line of `trace` (kernel/trace/trace_output.c trace_print_context + print_fmt). */
