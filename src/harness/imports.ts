@@ -46,8 +46,9 @@ export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSessio
       refused = { step: 'VM bind', code: e.code };
     }
   }
-  const hits = trace ? trace.hits() : [];
-  const verdict = classifyPath({ refused, hits, armed: armedKeys(trace) });
+  const read = trace ? trace.read() : null;
+  const hits = read?.hits ?? [];
+  const verdict = classifyPath({ refused, hits, armed: armedKeys(trace), lost: read?.lost ?? 0 });
   const entry: { [k: string]: Json } = {
     label,
     path: verdict.path,
@@ -55,7 +56,7 @@ export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSessio
     refused: refused ? `${refused.step}: ${refused.code}` : null,
     lookupVfids: verdict.lookupVfids,
   };
-  if (trace) entry.trace = trace.evidence(hits);
+  if (trace && read) entry.trace = trace.evidence(read);
   ctx.append('imports', entry);
   return { label, handle, bound, size, verdict, refused, hits };
 }

@@ -30,6 +30,8 @@ export interface PathInput {
   hits: readonly TraceHit[];
   /** Probe keys that were armed for the window. */
   armed: ReadonlySet<ProbeKey>;
+  /** Entries the trace ring buffer dropped in the window (tracefs.ts TraceRead.lost). */
+  lost?: number;
 }
 
 export interface PathVerdict {
@@ -76,6 +78,10 @@ export function classifyPath(input: PathInput): PathVerdict {
     const via = of('exporterSgMap').length > 0 ? 'vfio_pci_dma_buf_map' : 'dma_buf_map_attachment';
     const fell = negotiated || mappedInterconnect ? ' after an interconnect was negotiated: the IOV path fell back' : '';
     return { ...base, path: 'p2p', why: `the ordinary scatter-gather map ran (${via})${fell}` };
+  }
+  const lost = input.lost ?? 0;
+  if (lost > 0) {
+    return { ...base, path: 'unknown', why: `the trace buffer dropped ${lost} entries in the window (other tasks hit the probes too): a missing hit proves nothing` };
   }
   const sgBlind = SG_KEYS.filter((k) => !input.armed.has(k));
   if ((negotiated || mappedInterconnect) && sgBlind.length > 0) {

@@ -30,6 +30,15 @@ export interface ProbePoint {
   kind: 'entry' | 'return';
   /** kprobe fetch-args (Documentation/trace/kprobetrace.rst): `$argN` at entry, `$retval` at return. */
   fetch: string;
+  /**
+   * The function may run outside the task that caused it, so its hits are not
+   * filtered by task (tracefs.ts): the unmap at the end of an imported BO's
+   * life runs wherever TTM destroys the BO, which may be its delayed-delete
+   * worker (drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_release). Everything else on
+   * the table runs inside our ioctl (PRIME import attaches, VM_BIND and EXEC
+   * validate and map: rfc-model "Map").
+   */
+  anyTask?: boolean;
 }
 
 export interface Revision {
@@ -60,7 +69,7 @@ export const REVISIONS: Revision[] = [
       { key: 'exporterMapInterconnect', symbol: 'vfio_pci_map_interconnect', kind: 'return', fetch: 'ret=$retval' },
       { key: 'translate', symbol: 'xe_gt_sriov_pf_config_get_lmem_obj', kind: 'entry', fetch: 'vfid=$arg2:u32' },
       { key: 'translateRet', symbol: 'xe_gt_sriov_pf_config_get_lmem_obj', kind: 'return', fetch: 'ret=$retval' },
-      { key: 'unmapInterconnect', symbol: 'dma_buf_unmap_interconnect', kind: 'entry', fetch: '' },
+      { key: 'unmapInterconnect', symbol: 'dma_buf_unmap_interconnect', kind: 'entry', fetch: '', anyTask: true },
     ],
   },
 ];

@@ -8,6 +8,20 @@
 //
 // A probe whose symbol /proc/kallsyms does not list is not armed and is
 // reported as unavailable: "no evidence", never "branch not taken".
+//
+// A kprobe fires for every task on the machine: dma_buf_map_attachment runs
+// for each importer (a compositor, other VMs' devices) as well as for ours.
+// Hits are therefore attributed by task: a hit counts only when its pid (the
+// thread id ftrace prints) is one of our threads (/proc/self/task); the others
+// are set aside as `foreign`, shown in the evidence, never classified. This is
+// done when reading rather than with a per-event `common_pid == N` filter in
+// the instance: a filter names the threads that exist when it is written, and
+// libuv starts its pool threads later, on first use; and a foreign hit seen is
+// worth reporting (a busy machine explains an overrun). Probes whose function
+// may run in a kernel worker (ProbePoint.anyTask) are not filtered. The ring
+// buffer can still overrun: `lost` counts what it dropped (the header's
+// entries-written minus entries-in-buffer), and a verdict built on the
+// absence of a hit is not made then (path.ts).
 
 import type { FileOps } from '../backend/types.js';
 import type { Json } from '../report/model.js';
@@ -61,9 +75,49 @@ export function isErrValue(v: bigint): boolean {
 
 let sessions = 0;
 
+const FOREIGN_SHOWN = 8;
+
 export interface ArmedProbe {
   point: ProbePoint;
   event: string;
+}
+
+/** One read of the instance's buffer. */
+export interface TraceRead {
+  /** Hits of our own threads (of any task for ProbePoint.anyTask probes). */
+  hits: TraceHit[];
+  /** Hits of other tasks on probes that run in the caller's context: not evidence of our path. */
+  foreign: TraceHit[];
+  /** Entries the ring buffer dropped since it was last cleared. */
+  lost: number;
+  /** Why hits could not be attributed to our threads (every hit was then kept), or null. */
+  unattributed: string | null;
+}
+
+/** `# entries-in-buffer/entries-written: 12/15   #P:8` (kernel/trace/trace.c print_event_info). */
+const ENTRIES = /^#\s*entries-in-buffer\/entries-written:\s*(\d+)\/(\d+)/m;
+
+/**
+ * The thread ids of this process as the kernel numbers them (ftrace prints a
+ * task's pid, which is its thread id): /proc/self/task, else the process id
+ * /proc/self names. Null with the reason when neither can be read.
+ */
+export function ownTasks(fs: FileOps): { tids: Set<number>; why: string | null } {
+  let taskWhy: string;
+  try {
+    const tids = new Set(fs.readdir('/proc/self/task').map(Number).filter((n) => Number.isInteger(n) && n > 0));
+    if (tids.size > 0) return { tids, why: null };
+    taskWhy = 'lists no thread';
+  } catch (e) {
+    taskWhy = `unreadable: ${codeOf(e)}`;
+  }
+  try {
+    const pid = Number(fs.readlink('/proc/self'));
+    if (Number.isInteger(pid) && pid > 0) return { tids: new Set([pid]), why: null };
+    return { tids: new Set(), why: `/proc/self/task ${taskWhy}, and /proc/self names no process` };
+  } catch (e) {
+    return { tids: new Set(), why: `/proc/self/task ${taskWhy}, and /proc/self is unreadable (${codeOf(e)})` };
+  }
 }
 
 export class TraceSession {
@@ -143,17 +197,30 @@ export class TraceSession {
     this.fs.writeFile(`${this.dir}/trace`, '');
   }
 
-  /** The hits in the instance's buffer, attributed to their probe points. */
-  hits(): TraceHit[] {
-    const byEvent = new Map(this.armed.map((a) => [a.event, a.point.key]));
-    const out: TraceHit[] = [];
-    for (const line of this.fs.readText(`${this.dir}/trace`).split('\n')) {
-      const hit = parseTraceLine(line);
-      if (!hit) continue;
-      const key = byEvent.get(hit.event);
-      if (key) out.push({ key, ...hit });
+  /** The instance's buffer: hits attributed to their probe points, ours apart from other tasks'. */
+  read(): TraceRead {
+    const byEvent = new Map(this.armed.map((a) => [a.event, a.point]));
+    const text = this.fs.readText(`${this.dir}/trace`);
+    const own = ownTasks(this.fs);
+    const hits: TraceHit[] = [];
+    const foreign: TraceHit[] = [];
+    for (const line of text.split('\n')) {
+      const parsed = parseTraceLine(line);
+      if (!parsed) continue;
+      const point = byEvent.get(parsed.event);
+      if (!point) continue;
+      const hit = { key: point.key, ...parsed };
+      if (point.anyTask || own.why !== null || own.tids.has(hit.pid)) hits.push(hit);
+      else foreign.push(hit);
     }
-    return out;
+    const m = ENTRIES.exec(text);
+    const lost = m ? Math.max(0, Number(m[2]) - Number(m[1])) : 0;
+    return { hits, foreign, lost, unattributed: own.why };
+  }
+
+  /** Our hits in the instance's buffer (read().hits). */
+  hits(): TraceHit[] {
+    return this.read().hits;
   }
 
   get armedProbes(): readonly ArmedProbe[] {
@@ -190,11 +257,17 @@ export class TraceSession {
     if (errors.length > 0) throw new Error(`tracefs teardown: ${errors.join('; ')}`);
   }
 
-  evidence(hits: readonly TraceHit[]): Json {
-    return {
+  evidence(read: TraceRead): Json {
+    const hit = (h: TraceHit): Json => ({ probe: h.key, site: h.site, task: `${h.task}-${h.pid}`, args: h.args });
+    const out: { [k: string]: Json } = {
       armed: this.armed.map((a) => `${a.point.kind === 'entry' ? 'p' : 'r'}:${a.point.symbol}${a.point.fetch ? ` ${a.point.fetch}` : ''}`),
       unavailable: this.unavailable.map((u) => u.why),
-      hits: hits.map((h) => ({ probe: h.key, site: h.site, task: `${h.task}-${h.pid}`, args: h.args })),
+      hits: read.hits.map(hit),
     };
+    // Other tasks' hits in the window: counted, the first few shown (a busy machine can have thousands).
+    if (read.foreign.length > 0) out.foreign = { count: read.foreign.length, first: read.foreign.slice(0, FOREIGN_SHOWN).map(hit) };
+    if (read.lost > 0) out.lost = read.lost;
+    if (read.unattributed) out.unattributed = read.unattributed;
+    return out;
   }
 }

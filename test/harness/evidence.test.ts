@@ -3,12 +3,24 @@
 // armed and enabled (review finding 1).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createMockBackend } from '../../src/mock/backend.js';
+import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
+import type { Capabilities } from '../../src/harness/caps.js';
+import { scenarioById } from '../../src/harness/catalog/index.js';
+import { Gpu } from '../../src/harness/gpu.js';
+import { importAndBind } from '../../src/harness/imports.js';
+import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
+import { exportDmaBuf, openVf, PAGE, requirePathTrace } from '../../src/harness/steps.js';
+import type { DmaBuf } from '../../src/kernel/dmabuf.js';
+import { SystemError } from '../../src/kernel/errors.js';
+import { XE } from '../../src/kernel/uapi.js';
+import { openVfioDevice } from '../../src/kernel/vfio.js';
+import { XeDevice } from '../../src/kernel/xe.js';
+import type { JsonObject } from '../../src/report/model.js';
 import type { Topology } from '../../src/mock/topology.js';
 import { probeCapabilities } from '../../src/harness/caps.js';
 import { classifyPath } from '../../src/harness/path.js';
 import { REVISIONS, SG_PROBES, type ProbeKey } from '../../src/harness/symbols.js';
-import { TraceSession, type TraceHit } from '../../src/harness/tracefs.js';
+import { ownTasks, TraceSession, type TraceHit } from '../../src/harness/tracefs.js';
 import { declaredMock, runOn, withFs, wrapFs } from './evidence-helpers.js';
 
 function hit(key: ProbeKey, args: Record<string, string> = {}): TraceHit {
@@ -161,5 +173,89 @@ describe('a kernel that refuses every kprobe (lockdown: EPERM on kprobe_events; 
       expect(byId.get(id)!.skip?.capability, id).toBe('kprobes');
     }
     for (const id of ids.slice(8)) expect(byId.get(id)!.status, id).toBe('pass');
+  });
+});
+
+describe('trace hits are attributed to our threads (review finding 3)', () => {
+  // Another process on the same kernel (a compositor, another VM's device) imports a buffer through the
+  // ordinary P2P path while our import takes the IOV path: its dma_buf_map_attachment hits must not make
+  // ours look like a fallback.
+  function foreignP2pImport(b: MockBackend, caps: Capabilities): () => void {
+    const other = b.kernel.spawnProcess('compositor');
+    const vf = caps.target!.vfioVfs[1]!;
+    const device = openVfioDevice(other, vf.bdf);
+    const buf = device.exportDmaBuf({ region: 0, ranges: [{ offset: 0n, length: PAGE }] });
+    const xe = XeDevice.open(other, caps.xeNode!);
+    const vm = xe.vmCreate(0);
+    const handle = xe.primeImport(buf);
+    vm.map(handle, 1n << 32n, PAGE, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 });
+    // Importer first, then the exporter: a VFIO close under a live import would wait for it (kernel-abi §11.6).
+    return () => {
+      vm.unmap(1n << 32n, PAGE);
+      handle.close();
+      vm.close();
+      xe.close();
+      buf.close();
+      device.close();
+      other.close();
+    };
+  }
+
+  const foreignDuringImport: Scenario = {
+    id: 'test/foreign-importer',
+    title: 'an IOV import while another process imports through P2P',
+    description: 'test',
+    expectedPath: 'iov',
+    async run(ctx: ScenarioContext) {
+      const vf = ctx.target!.vf;
+      const gpu = Gpu.open(ctx);
+      const trace = requirePathTrace(ctx);
+      const device = openVf(ctx, vf.bdf);
+      const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
+      let done: (() => void) | null = null;
+      // The foreign import lands inside our trace window: after importAndBind cleared the buffer, before it reads it.
+      const busy = new Proxy(gpu, {
+        get: (target, name, receiver) => {
+          if (name === 'import') return (d: DmaBuf) => ((done = foreignP2pImport(ctx.backend as MockBackend, ctx.caps)), target.import(d));
+          return Reflect.get(target, name, receiver) as unknown;
+        },
+      });
+      ctx.defer('end the other process', () => done?.());
+      const imp = importAndBind(ctx, busy, trace, buf, PAGE, 'VF 1 page 0 with a busy neighbour');
+      ctx.setPath(imp.verdict.path);
+      ctx.check(imp.verdict.path === 'iov', `path ${imp.verdict.path}: ${imp.verdict.why}`);
+    },
+  };
+
+  it('another process\'s P2P import in the window does not turn our IOV import into p2p; its hits are in the evidence', async () => {
+    const b = declaredMock('rfc-v1');
+    const run = await runOn(b, [], { scenarios: [scenarioById('caps/kernel')!, foreignDuringImport] });
+    const r = run.scenarios[1]!;
+    expect(r.reason).toMatch(/^every check passed$/);
+    expect(r.path).toBe('iov');
+    const trace = (r.evidence.imports as JsonObject[])[0]!.trace as JsonObject;
+    const foreign = trace.foreign as { count: number; first: { probe: string; task: string }[] };
+    expect(foreign.count).toBeGreaterThan(0);
+    expect(foreign.first.map((h) => h.probe)).toEqual(expect.arrayContaining(['exporterSgMap', 'sgMap']));
+    expect(foreign.first.every((h) => /^compositor-\d+$/.test(h.task))).toBe(true);
+    expect((trace.hits as { task: string }[]).every((h) => /^node-\d+$/.test(h.task))).toBe(true);
+  });
+
+  it('threads come from /proc/self/task; a buffer that dropped entries makes no verdict from silence', () => {
+    const b = declaredMock('fixed');
+    try {
+      expect(ownTasks(b.fs)).toEqual({ tids: new Set([Number(b.fs.readlink('/proc/self'))]), why: null });
+      const noTask = wrapFs(b.fs, { refuse: (op, path) => (op === 'read' && path.startsWith('/proc/self/task') ? 'EACCES' : null) });
+      const readdir = noTask.readdir;
+      noTask.readdir = (p) => {
+        if (p === '/proc/self/task') throw new SystemError({ errno: 13, syscall: 'scandir', path: p });
+        return readdir(p);
+      };
+      expect(ownTasks(noTask).tids).toEqual(new Set([Number(b.fs.readlink('/proc/self'))]));
+    } finally {
+      b.close();
+    }
+    expect(classifyPath({ refused: null, hits: IOV_HITS, armed: new Set(ALL), lost: 3 })).toMatchObject({ path: 'unknown', why: expect.stringMatching(/dropped 3 entries/) });
+    expect(classifyPath({ refused: null, hits: [...IOV_HITS, hit('sgMap')], armed: new Set(ALL), lost: 3 }).path).toBe('p2p');
   });
 });
