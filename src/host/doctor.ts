@@ -51,20 +51,62 @@ export function readKernelConfig(fs: FileOps, release: string | null): { config:
   return null;
 }
 
-/** Kernel options iovh relies on, and what their absence costs. */
-const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string }[] = [
-  { name: 'VFIO', need: 'fail', why: 'VFIO is how a VF is driven from userspace' },
-  { name: 'VFIO_PCI', need: 'fail', why: 'vfio-pci is the exporter of VF BARs' },
-  { name: 'VFIO_PCI_DMABUF', need: 'fail', why: 'without it VFIO_DEVICE_FEATURE DMA_BUF is ENOTTY (kernel-abi §3.3)' },
-  { name: 'PCI_P2PDMA', need: 'fail', why: 'vfio-pci dma-buf export needs a P2P provider (kernel-abi §5)' },
-  { name: 'PCI_IOV', need: 'fail', why: 'no SR-IOV without it' },
-  { name: 'DRM_XE', need: 'warn', why: 'no xe: only the emulated-device (QEMU) checks can run' },
-  { name: 'IOMMUFD', need: 'warn', why: 'no iommufd/cdev VFIO path; the group/container path still works (kernel-abi §4)' },
-  { name: 'DEBUG_FS', need: 'warn', why: 'no dma_buf/bufinfo and no debugfs provisioning' },
-  { name: 'KPROBES', need: 'warn', why: 'no trace evidence of which path the kernel took' },
-  { name: 'KPROBE_EVENTS', need: 'warn', why: 'no kprobe_events in tracefs: no trace evidence' },
-  { name: 'DEBUG_KMEMLEAK', need: 'warn', why: 'no leak evidence (rfc-model quirk 6)' },
+/**
+ * Kernel options iovh relies on, what their absence costs, and how to get
+ * them: a tristate may be y or m, a bool only y, and an option without a
+ * prompt cannot be chosen at all, only its dependencies can (Kconfig facts:
+ * kernel-abi §4-§5, drivers/vfio/pci/Kconfig, drivers/pci/Kconfig,
+ * drivers/iommu/iommufd/Kconfig, arch/Kconfig, kernel/trace/Kconfig,
+ * lib/Kconfig.debug).
+ */
+const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (cfg: KernelConfig) => string }[] = [
+  { name: 'VFIO', need: 'fail', why: 'VFIO is how a VF is driven from userspace', fix: () => 'use a kernel built with CONFIG_VFIO=y or =m' },
+  { name: 'VFIO_PCI', need: 'fail', why: 'vfio-pci is the exporter of VF BARs', fix: () => 'use a kernel built with CONFIG_VFIO_PCI=y or =m' },
+  { name: 'VFIO_PCI_DMABUF', need: 'fail', why: 'without it VFIO_DEVICE_FEATURE DMA_BUF is ENOTTY (kernel-abi §3.3)', fix: dmabufFix },
+  {
+    name: 'PCI_P2PDMA',
+    need: 'fail',
+    why: 'vfio-pci dma-buf export needs a P2P provider (kernel-abi §5)',
+    fix: () => 'use a kernel built with CONFIG_PCI_P2PDMA=y (a bool; it depends on CONFIG_ZONE_DEVICE=y and a 64-bit kernel)',
+  },
+  { name: 'PCI_IOV', need: 'fail', why: 'no SR-IOV without it', fix: () => 'use a kernel built with CONFIG_PCI_IOV=y (a bool)' },
+  { name: 'DRM_XE', need: 'warn', why: 'no xe: only the emulated-device (QEMU) checks can run', fix: () => 'use a kernel built with CONFIG_DRM_XE=y or =m' },
+  {
+    name: 'IOMMUFD',
+    need: 'warn',
+    why: 'no iommufd/cdev VFIO path; the group/container path still works (kernel-abi §4)',
+    fix: () => 'for the cdev path, use a kernel built with CONFIG_IOMMUFD=y or =m and CONFIG_VFIO_DEVICE_CDEV=y; the group path needs neither',
+  },
+  { name: 'DEBUG_FS', need: 'warn', why: 'no dma_buf/bufinfo and no debugfs provisioning', fix: () => 'use a kernel built with CONFIG_DEBUG_FS=y (a bool)' },
+  { name: 'KPROBES', need: 'warn', why: 'no trace evidence of which path the kernel took', fix: () => 'use a kernel built with CONFIG_KPROBES=y (a bool)' },
+  {
+    name: 'KPROBE_EVENTS',
+    need: 'warn',
+    why: 'no kprobe_events in tracefs: no trace evidence',
+    fix: () => 'use a kernel built with CONFIG_KPROBE_EVENTS=y (a bool; it depends on CONFIG_KPROBES=y)',
+  },
+  {
+    name: 'DEBUG_KMEMLEAK',
+    need: 'warn',
+    why: 'no leak evidence (rfc-model quirk 6)',
+    fix: () => 'use a kernel built with CONFIG_DEBUG_KMEMLEAK=y (a bool; it depends on CONFIG_DEBUG_KERNEL=y)',
+  },
 ];
+
+/**
+ * CONFIG_VFIO_PCI_DMABUF has no prompt: `def_bool y if VFIO_PCI_CORE &&
+ * PCI_P2PDMA && DMA_SHARED_BUFFER`, in Linux 6.19 and later (kernel-abi §5).
+ * It cannot be set: name the dependency that is missing, or the kernel
+ * version when none is.
+ */
+function dmabufFix(cfg: KernelConfig): string {
+  const on = (name: string) => cfg.get(`CONFIG_${name}`) === 'y' || cfg.get(`CONFIG_${name}`) === 'm';
+  const missing = ['VFIO_PCI_CORE', 'PCI_P2PDMA', 'DMA_SHARED_BUFFER'].filter((n) => !on(n));
+  const rule = 'CONFIG_VFIO_PCI_DMABUF has no prompt: Linux 6.19 and later turn it on when VFIO_PCI_CORE, PCI_P2PDMA and DMA_SHARED_BUFFER are';
+  if (missing.length === 0) return `use Linux 6.19 or later (${rule}, and all three are set here)`;
+  const how = missing.map((n) => (n === 'PCI_P2PDMA' ? 'CONFIG_PCI_P2PDMA=y' : n === 'VFIO_PCI_CORE' ? 'CONFIG_VFIO_PCI=y or =m (it selects VFIO_PCI_CORE)' : 'a driver that selects DMA_SHARED_BUFFER (DRM does)'));
+  return `build Linux 6.19 or later with ${how.join(' and ')} (${rule}; here ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set)`;
+}
 
 /**
  * Symbols only a kernel with the interconnect series has (rfc-model "Where a
@@ -103,13 +145,13 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
 
   const cfg = readKernelConfig(fs, release);
   if (!cfg) {
-    add({ id: 'kernel.config', status: 'warn', detail: 'no /proc/config.gz or /boot/config-<release>: kernel options unchecked', fix: 'modprobe configs (CONFIG_IKCONFIG_PROC), or install /boot/config-$(uname -r)' });
+    add({ id: 'kernel.config', status: 'warn', detail: 'no /proc/config.gz or /boot/config-<release>: kernel options unchecked', fix: 'modprobe configs (a kernel with CONFIG_IKCONFIG=m and CONFIG_IKCONFIG_PROC=y), or install /boot/config-$(uname -r)' });
   } else {
     add({ id: 'kernel.config', status: 'pass', detail: `read ${cfg.source}` });
     for (const c of CONFIG_CHECKS) {
       const v = cfg.config.get(`CONFIG_${c.name}`);
       if (v === 'y' || v === 'm') add({ id: `config.${c.name}`, status: 'pass', detail: `CONFIG_${c.name}=${v}` });
-      else add({ id: `config.${c.name}`, status: c.need, detail: `CONFIG_${c.name} is not set: ${c.why}`, fix: `use a kernel built with CONFIG_${c.name}=y or =m` });
+      else add({ id: `config.${c.name}`, status: c.need, detail: `CONFIG_${c.name} is not set: ${c.why}`, fix: c.fix(cfg.config) });
     }
   }
 
@@ -180,9 +222,21 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
   }
   for (const pf of topology.pfs) {
     if (pf.provisioning) add({ id: `provisioning.${pf.bdf}`, status: 'pass', detail: `${pf.bdf}: ${pf.provisioningNote}` });
-    else add({ id: `provisioning.${pf.bdf}`, status: 'warn', detail: `${pf.bdf}: VRAM provisioning ${pf.provisioningNote}`, fix: pf.driver === 'xe' ? 'mount debugfs as root, or use a kernel with sriov_admin (7.0+)' : 'nothing to do unless this should be an xe PF' });
+    else add({ id: `provisioning.${pf.bdf}`, status: 'warn', detail: `${pf.bdf}: VRAM provisioning ${pf.provisioningNote}`, fix: provisioningFix(pf.driver, debugfs.length > 0) });
   }
   return checks;
+}
+
+/**
+ * What to do about a PF without VRAM quota files (src/host/provisioning.ts):
+ * sysfs sriov_admin/vfN/profile/vram_quota needs Linux 7.0, the debugfs
+ * files need debugfs mounted (kernel-abi §9); an xe PF with debugfs mounted
+ * and neither is an integrated GPU, which has no VRAM to provision.
+ */
+function provisioningFix(driver: string | null, debugfsMounted: boolean): string {
+  if (driver !== 'xe') return 'nothing to do unless this should be an xe PF (bind it to xe)';
+  if (!debugfsMounted) return 'mount -t debugfs none /sys/kernel/debug (as root), or use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
+  return 'nothing to do on an integrated GPU; on a discrete one, use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
 }
 
 export function summarize(checks: Check[]): Record<CheckStatus, number> {

@@ -48,7 +48,7 @@ describe('doctor', () => {
   it('fails what iovh cannot work without, warns about lost evidence, with a fix each', () => {
     const t = tree();
     t.file('/proc/version', 'Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) #1 SMP\n');
-    t.file('/boot/config-6.1.0-18-amd64', 'CONFIG_VFIO=m\nCONFIG_VFIO_PCI=m\n# CONFIG_VFIO_PCI_DMABUF is not set\nCONFIG_PCI_IOV=y\nCONFIG_PCI_P2PDMA=y\n');
+    t.file('/boot/config-6.1.0-18-amd64', 'CONFIG_VFIO=m\nCONFIG_VFIO_PCI_CORE=m\nCONFIG_VFIO_PCI=m\nCONFIG_PCI_IOV=y\nCONFIG_PCI_P2PDMA=y\nCONFIG_DMA_SHARED_BUFFER=y\n');
     t.file('/proc/cmdline', 'root=/dev/sda1 quiet\n');
     t.file('/proc/kallsyms', 'ffffffff81000000 T dma_buf_export\n');
     t.device('0000:01:00.0', { vendor: '0x8086', device: '0x10c9', class: '0x020000', sriov_totalvfs: '7', sriov_numvfs: '0', sriov_offset: '128', sriov_stride: '2' }, { driver: 'igb' });
@@ -56,8 +56,12 @@ describe('doctor', () => {
     const c = byId(checks);
     expect(c['kernel.release']!.detail).toBe('Linux 6.1.0-18-amd64');
     expect(c['kernel.config']!.detail).toBe('read /boot/config-6.1.0-18-amd64');
-    expect(c['config.VFIO_PCI_DMABUF']).toMatchObject({ status: 'fail', fix: 'use a kernel built with CONFIG_VFIO_PCI_DMABUF=y or =m' });
-    expect(c['config.KPROBES']!.status).toBe('warn');
+    // A 6.1 kernel has every dependency: VFIO_PCI_DMABUF (no prompt) is missing because it came with 6.19.
+    expect(c['config.VFIO_PCI_DMABUF']).toMatchObject({
+      status: 'fail',
+      fix: 'use Linux 6.19 or later (CONFIG_VFIO_PCI_DMABUF has no prompt: Linux 6.19 and later turn it on when VFIO_PCI_CORE, PCI_P2PDMA and DMA_SHARED_BUFFER are, and all three are set here)',
+    });
+    expect(c['config.KPROBES']).toMatchObject({ status: 'warn', fix: 'use a kernel built with CONFIG_KPROBES=y (a bool)' });
     expect(c['iommu']).toMatchObject({ status: 'fail', detail: 'no IOMMU groups: the IOMMU is off or absent (no iommu options on the cmdline)' });
     expect(c['iommu']!.fix).toMatch(/intel_iommu=on/);
     expect(c['module.vfio_pci']).toMatchObject({ status: 'fail', fix: 'modprobe vfio-pci' });
@@ -70,6 +74,36 @@ describe('doctor', () => {
     expect(text).toMatch(/^fail  iommu {22}/m);
     expect(text).toMatch(/fix: boot with intel_iommu=on/);
     expect(text.trim().split('\n').pop()).toMatch(/^\d+ pass, \d+ warn, \d+ fail$/);
+  });
+
+  it('gives fixes a kernel config can follow: bools =y only, tristates y or m, VFIO_PCI_DMABUF through its dependencies', () => {
+    const t = tree();
+    t.file('/proc/sys/kernel/osrelease', '6.18.0\n');
+    t.config('CONFIG_VFIO=m\nCONFIG_VFIO_PCI_CORE=m\nCONFIG_VFIO_PCI=m\n');
+    const c = byId(runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 }));
+    // Kconfig types: kernel-abi §4-§5 (VFIO_PCI_DMABUF a def_bool without prompt, PCI_P2PDMA and KPROBES bools).
+    const bools = ['PCI_P2PDMA', 'PCI_IOV', 'DEBUG_FS', 'KPROBES', 'KPROBE_EVENTS', 'DEBUG_KMEMLEAK'];
+    for (const b of bools) {
+      expect(c[`config.${b}`]!.fix, b).toMatch(new RegExp(`CONFIG_${b}=y \\(a bool`));
+      expect(c[`config.${b}`]!.fix, b).not.toMatch(/=m/);
+    }
+    expect(c['config.DRM_XE']!.fix).toBe('use a kernel built with CONFIG_DRM_XE=y or =m');
+    expect(c['config.IOMMUFD']!.fix).toMatch(/CONFIG_IOMMUFD=y or =m and CONFIG_VFIO_DEVICE_CDEV=y/);
+    const dmabuf = c['config.VFIO_PCI_DMABUF']!.fix!;
+    expect(dmabuf).not.toMatch(/CONFIG_VFIO_PCI_DMABUF=/);
+    expect(dmabuf).toMatch(/^build Linux 6.19 or later with CONFIG_PCI_P2PDMA=y and a driver that selects DMA_SHARED_BUFFER \(DRM does\) \(CONFIG_VFIO_PCI_DMABUF has no prompt/);
+    expect(dmabuf).toMatch(/here PCI_P2PDMA, DMA_SHARED_BUFFER are not set\)$/);
+  });
+
+  it('says what to do about a PF without quota files: debugfs, a 7.0 kernel, or nothing on an integrated GPU', () => {
+    const t = tree();
+    t.device('0000:00:02.0', { vendor: '0x8086', device: '0x7d55', class: '0x030000', sriov_totalvfs: '7', sriov_numvfs: '0', sriov_offset: '1', sriov_stride: '1' }, { driver: 'xe' });
+    const before = byId(runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 }))['provisioning.0000:00:02.0']!;
+    expect(before.fix).toMatch(/^mount -t debugfs none \/sys\/kernel\/debug \(as root\), or use Linux 7.0 or later/);
+    t.dir('/sys/kernel/debug/dri');
+    const after = byId(runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 }))['provisioning.0000:00:02.0']!;
+    expect(after.detail).toMatch(/an integrated GPU has no VRAM to provision/);
+    expect(after.fix).toMatch(/^nothing to do on an integrated GPU/);
   });
 
   it('reads kernel configs, ignoring what is not set', () => {
