@@ -175,20 +175,46 @@ export class KmemleakMonitor {
   }
 
   /**
-   * Start a window: scan, then `clear` marks every current suspect as
-   * reported, so the next report lists only objects leaked after this point
-   * (Documentation/dev-tools/kmemleak.rst).
+   * Start a window: two scans, then `clear` paints every object reported so
+   * far gray, so that the report at the end lists only what leaked after this
+   * point (Documentation/dev-tools/kmemleak.rst). Two scans for the reason
+   * end() gives: an object leaked just before the window is only reported by
+   * the second, and must not be counted against this one.
    */
   begin(): void {
+    this.fs.writeFile(KMEMLEAK, 'scan');
     this.fs.writeFile(KMEMLEAK, 'scan');
     this.fs.writeFile(KMEMLEAK, 'clear');
   }
 
-  /** Scan and return the objects reported since begin(). */
+  /**
+   * Scan twice and return the objects reported since begin(); the caller
+   * waits `Timing.kmemleakAgeMs` first. kmemleak_scan (mm/kmemleak.c) colours
+   * an unreferenced object gray "until the next scan" when its checksum changed
+   * since the previous scan, and a new object's always has: an object leaked in
+   * the window is reported by the second scan after it was last written, never
+   * by the first. It also reports only objects older than the minimum age
+   * (MSECS_MIN_AGE, 5 s) at scan time, hence the wait.
+   */
   end(): string[][] {
+    this.fs.writeFile(KMEMLEAK, 'scan');
     this.fs.writeFile(KMEMLEAK, 'scan');
     return parseKmemleak(this.fs.readText(KMEMLEAK));
   }
+}
+
+/**
+ * What a failed kmemleak command means. A kmemleak that was turned off (boot
+ * with kmemleak=off, `echo off`, or one that disabled itself after an internal
+ * error) refuses commands: kmemleak_write answers EPERM, and kernels whose
+ * open checks the state answer EBUSY (mm/kmemleak.c).
+ */
+export function kmemleakFailure(e: unknown): { disabled: boolean; why: string } {
+  const code = codeOf(e);
+  if (code === 'EPERM' || code === 'EBUSY') {
+    return { disabled: true, why: `kmemleak is disabled (${code} from ${KMEMLEAK}: booted with kmemleak=off, or it turned itself off after an error; dmesg says which)` };
+  }
+  return { disabled: false, why: `kmemleak scan failed (${code})` };
 }
 
 // ------------------------------------------------------------------ fds

@@ -31,6 +31,7 @@ import {
   isComplaintLine,
   isCrashLine,
   KmemleakMonitor,
+  kmemleakFailure,
   KmsgMonitor,
   openKernelFds,
   readBufinfo,
@@ -142,7 +143,7 @@ class Monitors {
           this.kmemleak.begin();
           kmemleak = true;
         } catch (e) {
-          kmemleakWhy = `kmemleak unusable (${codeOf(e)}): is it disabled (kmemleak=off)?`;
+          kmemleakWhy = kmemleakFailure(e).why;
         }
       }
     }
@@ -185,7 +186,7 @@ class Monitors {
         const blocks = this.kmemleak.end();
         c.kmemleak = { measured: true, newObjects: blocks.length, excerpt: blocks.slice(0, 5).map((b) => b.join(' | ')) };
       } catch (e) {
-        c.unavailable.push(`kmemleak scan failed (${codeOf(e)})`);
+        c.unavailable.push(kmemleakFailure(e).why);
       }
     } else if (w.kmemleakWhy) c.unavailable.push(w.kmemleakWhy);
     const crashLine = records.find((r) => isCrashLine(r.text));
