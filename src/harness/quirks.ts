@@ -51,6 +51,44 @@ export const QUIRKS = {
     title: 'xe defers the unmap, vfio revoke waits for it',
     source: 'kernel-abi §11.6',
   },
+  'closed-vdev-oops': {
+    id: 'closed-vdev-oops',
+    number: null,
+    title: 'import after the VFIO device was closed: NULL dereference of priv->vdev',
+    source: 'seed 4/8 vfio_pci_match_interconnects, kernel-abi §3.5',
+  },
 } as const satisfies Record<string, QuirkInfo>;
 
 export type QuirkName = keyof typeof QUIRKS;
+
+/**
+ * The quirks whose oops a kernel log shows, by the function of the oops's
+ * `RIP:` line (the RFC v1 build: static helpers are inlined into these). A
+ * task an oops killed cannot name the quirk itself (its process is gone), so
+ * whoever records the crash names it from the log. A new RFC revision that
+ * moves an oops is a new row, like symbols.ts.
+ */
+const OOPS_SITES: readonly { fn: string; quirk: QuirkName }[] = [
+  // rfc-model quirk 4: the NULL LMEM object of an unprovisioned VF, read through __xe_bo_addr.
+  { fn: 'xe_bo_addr', quirk: 'unprovisioned-oops' },
+  // vfio_pci_match_interconnects reads priv->vdev->pdev first, NULL after the last close (kernel-abi §3.5).
+  { fn: 'vfio_pci_dma_buf_attach', quirk: 'closed-vdev-oops' },
+];
+
+/**
+ * Quirks named by the `RIP: 0010:<fn>+0x../0x..` lines of oopses in `log`
+ * (kmsg texts, in order). Only a RIP after an `Oops:` line counts: a WARN
+ * splat prints one too (lib/bug.c, arch/x86/kernel/dumpstack.c __die).
+ */
+export function quirksOfOops(log: readonly string[]): QuirkName[] {
+  const out = new Set<QuirkName>();
+  let inOops = false;
+  for (const line of log) {
+    if (/\bOops: /.test(line)) inOops = true;
+    else if (/---\[ end trace|------------\[ cut here \]/.test(line)) inOops = false;
+    const m = inOops ? /\bRIP: [0-9a-f]{4}:([A-Za-z0-9_.]+)\+0x[0-9a-f]+\/0x[0-9a-f]+/.exec(line) : null;
+    if (!m) continue;
+    for (const s of OOPS_SITES) if (s.fn === m[1]) out.add(s.quirk);
+  }
+  return [...out];
+}

@@ -176,7 +176,11 @@ class Monitors {
     } else if (w.fdsWhy) c.unavailable.push(w.fdsWhy);
     if (w.bufs) {
       const after = readBufinfo(fs);
-      if (after) for (const [ino, o] of after) if (!w.bufs.has(ino)) c.dmabufsLeft.push(describeBuffer(o));
+      if (after) {
+        for (const [ino, o] of after) if (!w.bufs.has(ino)) c.dmabufsLeft.push(describeBuffer(o));
+      } else {
+        c.unavailable.push(`${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`);
+      }
     } else {
       c.unavailable.push(`${BUFINFO} unreadable (mount debugfs, CONFIG_DEBUG_FS)`);
     }

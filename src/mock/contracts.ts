@@ -12,8 +12,9 @@ import type { DeviceOps, Mapping } from '../backend/types.js';
 
 /**
  * rfc-model.md "Quirks of the RFC as posted" by number, plus the revoked-buffer
- * attach bypass of kernel-abi §11.2 and the 7.2 deferred-unmap revoke hang of
- * kernel-abi §11.6.
+ * attach bypass of kernel-abi §11.2, the 7.2 deferred-unmap revoke hang of
+ * kernel-abi §11.6, and the NULL dereference of an attach after the exporter's
+ * VFIO device was closed.
  */
 export type QuirkId =
   | 'last-page' // 1: owner-VF search rejects the last page of the VF BAR
@@ -26,7 +27,8 @@ export type QuirkId =
   | 'contiguity' // 8: each range assumed contiguous in the LMEM object
   | 'revoked-attach-bypass' // kernel-abi §11.2: IOV match returns before the revoked check
   | 'deferred-unmap-hang' // kernel-abi §11.6: xe defers unmap, vfio revoke waits forever
-  | 'quota-unchecked'; // kernel-abi §11.3: no offset+length <= LMEM quota check (rfc-v1: WARN in xe_res_first, then a wrapped DPA)
+  | 'quota-unchecked' // kernel-abi §11.3: no offset+length <= LMEM quota check (rfc-v1: WARN in xe_res_first, then a wrapped DPA)
+  | 'closed-vdev-oops'; // seed 4/8 vfio_pci_match_interconnects reads priv->vdev->pdev, NULL after the last close (kernel-abi §3.5)
 
 export type ProfileName = 'upstream' | 'rfc-v1' | 'fixed';
 

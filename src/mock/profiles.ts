@@ -33,6 +33,7 @@ const ALL_RFC_QUIRKS: readonly QuirkId[] = [
   'revoked-attach-bypass',
   'deferred-unmap-hang',
   'quota-unchecked',
+  'closed-vdev-oops',
 ];
 
 /** A kernel function as /proc/kallsyms lists it, with what a kprobe hit line prints. */

@@ -606,6 +606,14 @@ export class VfioSubsystem {
         const a = att as AttachmentImpl;
         k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
         const ret = (errno: number) => k.trace('vfio_pci_dma_buf_attach', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
+        // RFC v1 attach calls vfio_pci_match_interconnects first, for every importer, and
+        // its first line reads priv->vdev->pdev (seed 4/8); the last close of the VFIO
+        // device set priv->vdev = NULL (vfio_pci_dma_buf_cleanup, kernel-abi §3.5). The
+        // static helper is inlined into the attach op, so the oops is in that function.
+        if (profile.interconnect && priv.vdev === null && profile.has('closed-vdev-oops')) {
+          k.oops('NULL pointer dereference', 'vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
+          throw new KernelErrno(14, 'kernel oops in vfio_pci_match_interconnects: priv->vdev is NULL after the VFIO device was closed');
+        }
         // The series' intent (fixed): a revoked buffer is refused before any negotiation.
         if (profile.interconnect && !bypass && priv.revoked) {
           ret(19);

@@ -63,7 +63,7 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
       ['edge/beyond-quota', 'fail', 'quota-unchecked'],
       ['lifecycle/revoke-on-close', 'fail', 'revoked-attach-bypass'],
       ['lifecycle/vf-disable-while-imported', 'fail', 'revoked-attach-bypass'],
-      ['lifecycle/attach-after-revoke', 'fail', 'revoked-attach-bypass'],
+      ['lifecycle/attach-after-revoke', 'crash', 'closed-vdev-oops+revoked-attach-bypass'],
       ['leak/map-ranges', 'fail', 'ranges-leak'],
     ]);
     for (const s of json.scenarios) expect(s.baseline?.verdict, s.id).toBe('expected');

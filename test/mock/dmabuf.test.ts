@@ -120,6 +120,41 @@ describe('attach negotiation', () => {
   });
 });
 
+describe('import after the VFIO device was closed (finding 6)', () => {
+  /** A child exports VF0's BAR 2, closes its VFIO device (the permanent revoke), then imports the buffer. */
+  function closedThenImported(profile: Profile, node: string) {
+    const parent = mock({ profile });
+    enableVfs(parent, 2, [0, 1]);
+    const child = parent.kernel.spawnProcess('scenario');
+    const v = openVfio(child);
+    const fd = exportBar2(child, v.device);
+    child.dev.close(v.device);
+    const importer = child.dev.open(node, O.RDWR);
+    return { parent, child, fd, importer };
+  }
+
+  it('rfc-v1: vfio_pci_match_interconnects reads the NULL priv->vdev: an oops that kills the importing task, whatever the importer', () => {
+    for (const node of ['/dev/dri/renderD128', '/dev/dri/renderD129']) {
+      const { parent, child, fd, importer } = closedThenImported('rfc-v1', node);
+      expect(() => child.dev.drmPrimeFdToHandle(importer, fd)).toThrow(expect.objectContaining({ name: 'TaskKilledError', reason: 'oops: BUG: kernel NULL pointer dereference' }));
+      const log = parent.fs.readRecords('/dev/kmsg').join('');
+      expect(log).toContain('RIP: 0010:vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
+      expect(parent.kernel.taint & (1 << 7)).not.toBe(0);
+      // the dying task's files went: the buffer and its importer file are released
+      expect(parent.kernel.live()).toMatchObject({ processes: 1, dmabufs: 0, attachments: 0, drmFiles: 0 });
+    }
+  });
+
+  it('fixed and upstream refuse the import with ENODEV and the task goes on', () => {
+    for (const p of ['fixed', 'upstream'] as const) {
+      const { parent, child, fd, importer } = closedThenImported(p, '/dev/dri/renderD128');
+      expectErrno(() => child.dev.drmPrimeFdToHandle(importer, fd), 'ENODEV');
+      expect(parent.kernel.taint).toBe(0);
+      expect(child.dev.open('/dev/null', O.RDWR)).toBeGreaterThan(2);
+    }
+  });
+});
+
 describe('observability', () => {
   it('bufinfo lists objects, attached devices and totals in the debugfs layout', () => {
     const { b, k, buf, fd } = exported('fixed');

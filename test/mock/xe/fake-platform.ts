@@ -58,6 +58,7 @@ export const ALL_QUIRKS: readonly QuirkId[] = [
   'revoked-attach-bypass',
   'deferred-unmap-hang',
   'quota-unchecked',
+  'closed-vdev-oops',
 ];
 
 export function profile(name: ProfileName, quirks?: readonly QuirkId[]): Profile {
