@@ -18,6 +18,8 @@ export interface RunFrame {
   options: RunResult['options'];
   baseline: Baseline | null;
   setup: string[];
+  /** --allow-skips (summary.ts). */
+  allowSkips?: boolean;
 }
 
 /** The machine as the capability probe saw it; null before the probe ran. */
@@ -51,7 +53,7 @@ export function assembleRun(frame: RunFrame, machine: MachineJson | null, state:
     setup: frame.setup,
     baseline: frame.baseline ? { path: frame.baseline.path, name: frame.baseline.name, profile: frame.baseline.profile } : null,
     scenarios: [...state.results],
-    summary: summarize(state.results, state.interrupted, { pending: state.pending }),
+    summary: summarize(state.results, state.interrupted, { pending: state.pending, allowSkips: frame.allowSkips === true }),
     interrupted: state.interrupted,
     complete,
     pending: [...state.pending],

@@ -62,6 +62,8 @@ export interface RunnerOptions {
   filters: string[];
   setup: string[];
   toolVersion: string;
+  /** --allow-skips: a scenario the baseline expects to pass may skip (summary.ts). */
+  allowSkips?: boolean;
   /** Aborted with the signal's name (`SIGINT`, `SIGTERM`) to stop the run. */
   interrupt?: AbortSignal;
   progress?: ProgressSink;
@@ -287,6 +289,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     options: { filters: o.filters, timeoutSec: o.timeoutMs / 1000, pf: o.want.pf, vf: o.want.vf },
     baseline: o.baseline,
     setup: o.setup,
+    allowSkips: o.allowSkips === true,
   };
   const monitors = new Monitors(o.backend);
   const results: ScenarioResult[] = [];

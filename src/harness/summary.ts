@@ -1,5 +1,7 @@
 // The run's summary and exit status (../shared/DESIGN.md): 0 no unexpected
-// failure; 1 an unexpected fail/warn/crash/timeout; 77 everything skipped;
+// failure; 1 an unexpected fail/warn/crash/timeout, or a scenario the baseline
+// expects to pass skipped (a lab whose tracefs disappeared must not stay
+// green; --allow-skips accepts such skips); 77 everything skipped;
 // 130/143 when SIGINT/SIGTERM stopped the run (the shell's 128 + signal, so a
 // CI never mistakes an interrupted run for a verdict). Usage errors (2) never
 // get this far.
@@ -23,6 +25,13 @@ export interface SummaryOptions {
    * if it is the last one written, the run died before it finished.
    */
   pending?: readonly string[];
+  /** --allow-skips: a scenario the baseline expects to pass may skip without making the run fail. */
+  allowSkips?: boolean;
+}
+
+/** Skipped where the baseline expects a pass (a scenario the run never reached is not counted: it says so itself). */
+export function isSkippedPass(r: ScenarioResult): boolean {
+  return r.status === 'skip' && r.baseline?.expected === 'pass' && r.evidence.notRun !== true;
 }
 
 export function summarize(results: readonly ScenarioResult[], interrupted: { signal: string } | null, options: SummaryOptions = {}): RunSummary {
@@ -34,6 +43,10 @@ export function summarize(results: readonly ScenarioResult[], interrupted: { sig
     if (r.baseline) byVerdict[r.baseline.verdict] += 1;
   }
   const unexpected = results.filter(isUnexpected).map((r) => r.id);
+  const skippedPasses = results.filter(isSkippedPass).map((r) => r.id);
+  const skipsAllowed = options.allowSkips === true;
+  const skipsFail = skippedPasses.length > 0 && !skipsAllowed;
+  const skippedLine = `${skippedPasses.length} ${skippedPasses.length === 1 ? 'scenario' : 'scenarios'} the baseline expects to pass skipped: ${skippedPasses.join(', ')}`;
   const verdicts = results.filter((r) => r.id !== CAPS_ID);
   let exitCode: number;
   let exitReason: string;
@@ -44,9 +57,12 @@ export function summarize(results: readonly ScenarioResult[], interrupted: { sig
     exitCode = EXIT.UNEXPECTED;
     const so = unexpected.length > 0 ? `; so far ${unexpected.length} unexpected: ${unexpected.join(', ')}` : '';
     exitReason = `incomplete: ${pending.length} of ${results.length + pending.length} scenarios have no result (the run had not finished when this was written)${so}`;
-  } else if (unexpected.length > 0) {
+  } else if (unexpected.length > 0 || skipsFail) {
     exitCode = EXIT.UNEXPECTED;
-    exitReason = `${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`;
+    const parts: string[] = [];
+    if (unexpected.length > 0) parts.push(`${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`);
+    if (skipsFail) parts.push(`${skippedLine} (--allow-skips accepts that)`);
+    exitReason = parts.join('; ');
   } else if (verdicts.length > 0 && verdicts.every((r) => r.status === 'skip')) {
     exitCode = EXIT.ALL_SKIPPED;
     exitReason = 'every scenario was skipped: nothing was validated';
@@ -54,6 +70,7 @@ export function summarize(results: readonly ScenarioResult[], interrupted: { sig
     exitCode = EXIT.OK;
     const expectedBad = results.filter((r) => isBad(r.status)).length;
     exitReason = expectedBad > 0 ? `no unexpected result (${expectedBad} known ${expectedBad === 1 ? 'failure' : 'failures'} match the baseline)` : 'no unexpected result';
+    if (skippedPasses.length > 0) exitReason += `; ${skippedLine}, accepted by --allow-skips`;
   }
-  return { total: results.length, byStatus, byVerdict, unexpected, exitCode, exitReason };
+  return { total: results.length, byStatus, byVerdict, unexpected, skippedPasses, skipsAllowed, exitCode, exitReason };
 }

@@ -225,6 +225,39 @@ export class TargetError extends Error {
 }
 
 /**
+ * What is wrong with --pf/--vf on this machine, in one line, or null: the
+ * address must name an SR-IOV PF (--pf) or one of its VFs (--vf), and a
+ * --vf must belong to the --pf given with it. Whether the VF is bound to
+ * vfio-pci is not checked here: that is the machine's state, a capability
+ * every scenario then skips on with how to fix it (chooseTarget).
+ */
+export function wantedProblem(fs: FileOps, pfs: readonly PfInfo[], want: { pf?: string | null; vf?: string | null }): string | null {
+  const vfOf = (bdf: string): PfInfo | undefined => pfs.find((p) => p.vfs.some((v) => v.bdf === bdf));
+  const present = (bdf: string): boolean => fs.exists(`${PCI_DEVICES}/${bdf}`);
+  if (want.pf) {
+    const pf = pfs.find((p) => p.bdf === want.pf);
+    if (!pf) {
+      const parent = vfOf(want.pf);
+      if (parent) return `--pf ${want.pf} is a VF (of PF ${parent.bdf}), not a PF`;
+      return present(want.pf)
+        ? `--pf ${want.pf} is not an SR-IOV PF (no sriov_totalvfs); see \`iovh topology\``
+        : `--pf ${want.pf}: no PCI device at that address; see \`iovh topology\``;
+    }
+  }
+  if (want.vf) {
+    const pf = vfOf(want.vf);
+    if (!pf) {
+      if (pfs.some((p) => p.bdf === want.vf)) return `--vf ${want.vf} is a PF, not a VF (use --pf)`;
+      return present(want.vf)
+        ? `--vf ${want.vf} is not a VF of any SR-IOV PF on this machine; see \`iovh topology\``
+        : `--vf ${want.vf}: no PCI device at that address; see \`iovh topology\``;
+    }
+    if (want.pf && want.pf !== pf.bdf) return `--vf ${want.vf} belongs to PF ${pf.bdf}, not to --pf ${want.pf}`;
+  }
+  return null;
+}
+
+/**
  * Pick the PF and VF under test. With --vf, that VF (its PF follows); with
  * --pf, that PF's first VF on vfio-pci; otherwise the first PF driven by xe
  * with a VF on vfio-pci, then any PF with one (QEMU's igb/nvme: export

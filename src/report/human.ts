@@ -199,6 +199,10 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
       lines.push(`  ${r.id}: ${r.status}${quirks ? ` — ${quirks}` : ''}`);
     }
   }
+  if (s.skippedPasses.length > 0) {
+    const how = s.skipsAllowed ? 'accepted by --allow-skips' : 'unexpected; --allow-skips accepts that';
+    lines.push(c.yellow(`skipped where the baseline expects a pass, so not checked (${how}): ${s.skippedPasses.join(', ')}`));
+  }
   if (run.interrupted) lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
   lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);
   const verdict = s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);

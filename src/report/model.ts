@@ -122,6 +122,13 @@ export interface RunSummary {
   byVerdict: Record<Verdict, number>;
   /** Scenario ids whose bad status the baseline does not expect. */
   unexpected: string[];
+  /**
+   * Scenario ids the baseline expects to pass that skipped: what the baseline
+   * vouches for was not checked (a capability went missing, tracefs
+   * disappeared). Unexpected (exit 1) unless `skipsAllowed` (--allow-skips).
+   */
+  skippedPasses: string[];
+  skipsAllowed: boolean;
   exitCode: number;
   /** One line explaining the exit code. */
   exitReason: string;

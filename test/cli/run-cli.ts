@@ -11,8 +11,10 @@ export interface CliResult {
 export async function iovh(...argv: string[]): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+  // A write's callback runs once the data is out, as on a real stream (iovh waits for it before it trusts a report on stdout).
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, cb?: unknown) => {
     stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    if (typeof cb === 'function') process.nextTick(cb as () => void);
     return true;
   });
   const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {

@@ -35,3 +35,34 @@ describe('exit status', () => {
     expect(s.byVerdict).toMatchObject({ expected: 1, regression: 0 });
   });
 });
+
+describe('skips the baseline does not expect', () => {
+  const pass = { expected: 'pass' as const, quirks: [], verdict: 'changed' as const, note: 'expected pass, got skip' };
+
+  it('a scenario expected to pass that skips makes the run exit 1, unless skips are allowed', () => {
+    const results = [scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'a/b', status: 'pass' }), scenario({ id: 'a/c', status: 'skip', baseline: pass })];
+    const s = summarize(results, null);
+    expect(s).toMatchObject({ exitCode: 1, unexpected: [], skippedPasses: ['a/c'], skipsAllowed: false });
+    const allowed = summarize(results, null, { allowSkips: true });
+    expect(allowed).toMatchObject({ exitCode: 0, skippedPasses: ['a/c'], skipsAllowed: true });
+    expect(allowed.exitReason).toMatch(/accepted by --allow-skips/);
+  });
+
+  it('a skip the baseline expects, or a scenario an interrupt never reached, is not counted', () => {
+    const skip = { expected: 'skip' as const, quirks: [], verdict: 'expected' as const, note: null };
+    const results = [
+      scenario({ id: 'a/b', status: 'pass' }),
+      scenario({ id: 'a/c', status: 'skip', baseline: skip }),
+      scenario({ id: 'a/d', status: 'skip', baseline: pass, evidence: { notRun: true } }),
+    ];
+    expect(summarize(results, null).skippedPasses).toEqual([]);
+  });
+});
+
+describe('partial runs', () => {
+  it('a report written before the run ended never says exit 0', () => {
+    const s = summarize([scenario({ id: 'caps/kernel', status: 'pass' })], null, { pending: ['a/b', 'a/c'] });
+    expect(s.exitCode).toBe(1);
+    expect(s.exitReason).toBe('incomplete: 2 of 3 scenarios have no result (the run had not finished when this was written)');
+  });
+});

@@ -20,7 +20,7 @@ import { BaselineError, loadBaseline, shippedBaselinePath, type Baseline } from 
 import { runScenarios, type ProgressSink } from '../../harness/runner.js';
 import type { Scenario } from '../../harness/scenario.js';
 import { CAPS_ID } from '../../harness/summary.js';
-import { normalizeBdf } from '../../harness/target.js';
+import { discoverPfs, normalizeBdf, wantedProblem } from '../../harness/target.js';
 import { REAL_KERNEL_TIMING, SIMULATED_KERNEL_TIMING } from '../../harness/timing.js';
 import { prepareMock } from '../../harness/mockenv.js';
 import { progressDone, progressStart, renderDetails, renderSummary, renderTable, styleFor } from '../../report/human.js';
@@ -45,6 +45,7 @@ interface RunOptions {
   timeout: string;
   pf?: string;
   vf?: string;
+  allowSkips?: boolean;
 }
 
 const DEFAULT_TIMEOUT_S = 60;
@@ -232,6 +233,11 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
   try {
     const mock = backend.name === 'mock' ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology }) : null;
     if (mock) backend = mock.backend;
+    // An address that names no PF/VF here is the user's mistake: say so now, not with every scenario skipped and exit 0.
+    if (v.pf !== null || v.vf !== null) {
+      const problem = wantedProblem(backend.fs, discoverPfs(backend.fs), { pf: v.pf, vf: v.vf });
+      if (problem) throw new UsageError(problem);
+    }
     let baseline = v.baseline;
     if (baseline === undefined && mock) {
       try {
@@ -261,6 +267,7 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       filters: o.filter,
       setup: mock?.setup ?? [],
       toolVersion: VERSION,
+      allowSkips: o.allowSkips === true,
       interrupt: signals.signal,
       progress,
       ...(mock ? { siblings: mock.siblings } : {}),
@@ -307,6 +314,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option('--timeout <seconds>', 'per-scenario timeout in seconds, 0.001 to 2147483', String(DEFAULT_TIMEOUT_S))
     .option('--pf <bdf>', 'the PF under test')
     .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
+    .option('--allow-skips', 'a scenario the baseline expects to pass may skip without making the run fail (exit 1 otherwise)')
     .action(async (_o: unknown, c: Command) => {
       const opts = c.opts() as RunOptions;
       setStatus(await runCommand(opts, globalOptions(c)));
