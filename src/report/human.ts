@@ -175,6 +175,25 @@ export function renderDetails(run: RunResult, style: HumanStyle): string {
   return out.length > 0 ? `${out.join('\n')}\n` : '';
 }
 
+/** Distinct "not measured" reasons shown in the summary; the JSON report has every scenario's. */
+const NOT_MEASURED_SHOWN = 4;
+
+/**
+ * What the kernel monitors could not measure in the scenarios that ran, one
+ * line per reason with how many scenarios it concerns. Without it a pass
+ * reads as clean when, say, /dev/kmsg was unreadable and no oops could have
+ * been seen (src/harness/monitors.ts reports each as unavailable).
+ */
+export function notMeasured(run: RunResult): string[] {
+  const ran = run.scenarios.filter((r) => r.status !== 'skip');
+  const count = new Map<string, number>();
+  for (const r of ran) for (const u of new Set(r.cleanliness.unavailable)) count.set(u, (count.get(u) ?? 0) + 1);
+  const reasons = [...count].sort((a, b) => b[1] - a[1]);
+  const lines = reasons.slice(0, NOT_MEASURED_SHOWN).map(([u, n]) => `not measured: ${u} (${n === ran.length ? 'every scenario that ran' : `${n} of ${ran.length} scenarios that ran`})`);
+  if (reasons.length > NOT_MEASURED_SHOWN) lines.push(`not measured: ${reasons.length - NOT_MEASURED_SHOWN} more reasons (see --verbose or the JSON report)`);
+  return lines;
+}
+
 export function renderSummary(run: RunResult, style: HumanStyle): string {
   const c = colors(style);
   const s = run.summary;
@@ -203,6 +222,7 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
     const how = s.skipsAllowed ? 'accepted by --allow-skips' : 'unexpected; --allow-skips accepts that';
     lines.push(c.yellow(`skipped where the baseline expects a pass, so not checked (${how}): ${s.skippedPasses.join(', ')}`));
   }
+  lines.push(...notMeasured(run).map((l) => c.yellow(l)));
   if (run.interrupted) lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
   lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);
   const verdict = s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);

@@ -114,3 +114,22 @@ describe('human details (--verbose)', () => {
     expect(d).not.toContain('export/single-range');
   });
 });
+
+describe('human summary: what was not measured', () => {
+  it('a run without /dev/kmsg says so under the counts, once per reason, with how many scenarios it concerns', () => {
+    const kmsg = '/dev/kmsg unreadable (EACCES): run as root or set kernel.dmesg_restrict=0';
+    const r = mixedRun();
+    for (const s of r.scenarios) s.cleanliness.unavailable = s.status === 'skip' ? [] : [kmsg];
+    r.scenarios[0]!.cleanliness.unavailable.push('/sys/kernel/debug/dma_buf/bufinfo unreadable (mount debugfs, CONFIG_DEBUG_FS)');
+    const lines = renderSummary(r, plain).split('\n');
+    expect(lines).toContain(`not measured: ${kmsg} (every scenario that ran)`);
+    expect(lines).toContain('not measured: /sys/kernel/debug/dma_buf/bufinfo unreadable (mount debugfs, CONFIG_DEBUG_FS) (1 of 9 scenarios that ran)');
+    expect(lines.findIndex((l) => l.startsWith('not measured'))).toBeLessThan(lines.findIndex((l) => l.startsWith('backend:')));
+  });
+
+  it('nothing when every monitor measured', () => {
+    const r = mixedRun();
+    for (const s of r.scenarios) s.cleanliness.unavailable = [];
+    expect(renderSummary(r, plain)).not.toMatch(/not measured/);
+  });
+});
