@@ -13,6 +13,7 @@ import { Journal, findStale, processAlive, stateDir, targetLabel, type JournalTa
 import { formatStep, stepWrite, type Plan } from './plan.js';
 import { NotAvailable, type PlanContext } from './planner.js';
 import { planRestore, restoreRecords } from './restore.js';
+import { escapeControls, shellWord } from './quote.js';
 import { PlanState } from './state.js';
 import { SysReader } from './sysfs.js';
 import { discover } from './topology.js';
@@ -77,15 +78,15 @@ export function openJournal(backend: Backend, opts: GlobalOptions): Journal {
 
 /** The restore command line for a journal's target (auto could pick the mock on a machine without VFs). */
 export function restoreCommand(t: JournalTarget): string {
-  if (t.backend === 'mock') return `iovh restore --backend mock --mock-state ${t.where}`;
-  return t.where === '/' ? 'iovh restore --backend native' : `iovh restore --backend native --root ${t.where}`;
+  if (t.backend === 'mock') return `iovh restore --backend mock --mock-state ${shellWord(t.where)}`;
+  return t.where === '/' ? 'iovh restore --backend native' : `iovh restore --backend native --root ${shellWord(t.where)}`;
 }
 
 /** The line every command prints on stderr for each journal left by a process that died mid-change. */
 export function staleNotices(dir = stateDir()): string[] {
   return findStale(dir).map(
     (s) =>
-      `iovh: note: \`iovh ${s.begin.command}\` (pid ${s.begin.pid}) died after ${s.writes} journaled write${s.writes === 1 ? '' : 's'} to ${targetLabel(s.target)}; run \`${restoreCommand(s.target)}\` to undo them`,
+      `iovh: note: \`iovh ${escapeControls(s.begin.command)}\` (pid ${s.begin.pid}) died after ${s.writes} journaled write${s.writes === 1 ? '' : 's'} to ${targetLabel(s.target)}; run \`${restoreCommand(s.target)}\` to undo them`,
   );
 }
 

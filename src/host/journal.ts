@@ -26,6 +26,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { BringupError } from './errors.js';
 import type { Step } from './plan.js';
+import { escapeControls } from './quote.js';
 
 export interface JournalTarget {
   backend: 'native' | 'mock';
@@ -56,7 +57,8 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env, uid: number | nul
 }
 
 export function targetLabel(t: JournalTarget): string {
-  return t.backend === 'native' ? (t.where === '/' ? 'this machine' : `native root ${t.where}`) : `mock state ${t.where}`;
+  const where = escapeControls(t.where);
+  return t.backend === 'native' ? (t.where === '/' ? 'this machine' : `native root ${where}`) : `mock state ${where}`;
 }
 
 export function journalFile(dir: string, t: JournalTarget): string {

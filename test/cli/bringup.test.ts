@@ -1,8 +1,10 @@
 // The bring-up commands end to end against the mock kernel, in process, with
 // its state kept across commands in a --mock-state file (issue 5 "Done when").
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { shellWord } from '../../src/host/quote.js';
 import { Lab, attr, diffSnapshots, iovh } from './helpers.js';
 
 const PF = '0000:03:00.0';
@@ -213,6 +215,33 @@ describe('an emulated SR-IOV NIC (the QEMU guest: igb, no xe)', () => {
     const r = await run('restore');
     expect(r.code, r.err).toBe(0);
     expect(diffSnapshots(before, lab.sysfs(IGB))).toEqual([]);
+  });
+});
+
+describe('paths with spaces, quotes and newlines', () => {
+  it('a dead command and the restore it needs are named on one line, as a command bash reads back', async () => {
+    const state = join(lab.dir, "m\nx's.json");
+    const plan = lab.file("p\nq's.json", JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2 }] }));
+    const run = (...argv: string[]) => iovh('--backend', 'mock', '--mock-state', state, ...argv);
+    const before = (await run('topology', '--json')).out;
+    const done = await run('setup', plan);
+    expect(done.code, done.err).toBe(0);
+    expect(done.out.trim().split('\n').pop()).toBe(`done: 2 writes, journaled in ${readdirSync(lab.stateDir).map((n) => join(lab.stateDir, n))[0]}; \`iovh restore --backend mock --mock-state ${shellWord(state)}\` undoes them`);
+    // Make the session look like one of a process that died before its end.
+    const file = join(lab.stateDir, readdirSync(lab.stateDir)[0]!);
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    const lines = readFileSync(file, 'utf8').trim().split('\n').filter((l) => !l.includes('"t":"end"'));
+    writeFileSync(file, `${lines.map((l) => l.replace(`"pid":${process.pid}`, `"pid":${dead}`)).join('\n')}\n`);
+    const look = await iovh('topology');
+    expect(look.err.trim().split('\n')).toHaveLength(1);
+    expect(look.err).toContain(`\`iovh setup ${shellWord(plan)}\` (pid ${dead}) died after 2 journaled writes`);
+    // The suggested restore, as bash splits it, undoes the writes.
+    const suggested = /run `iovh (restore [^`]*)` to undo them/.exec(look.err)![1]!;
+    const argv = spawnSync('bash', ['-c', `printf '%s\\0' ${suggested}`], { encoding: 'utf8' }).stdout.split('\0').slice(0, -1);
+    expect(argv).toEqual(['restore', '--backend', 'mock', '--mock-state', state]);
+    const r = await iovh(...argv);
+    expect(r.code, r.err).toBe(0);
+    expect((await run('topology', '--json')).out).toBe(before);
   });
 });
 

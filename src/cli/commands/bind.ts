@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { shellLine } from '../../host/quote.js';
 import { planBind, planUnbind } from '../../host/planner.js';
 
 export function registerBind(program: Command, setStatus: (code: number) => void): Command {
@@ -16,7 +17,7 @@ export function registerBind(program: Command, setStatus: (code: number) => void
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (vf: string, driver: string, _o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-      setStatus(await runStateChange(`bind ${vf} ${driver}`, opts, (ctx) => planBind(ctx, vf, driver)));
+      setStatus(await runStateChange(shellLine(['bind', vf, driver]), opts, (ctx) => planBind(ctx, vf, driver)));
     });
 }
 
@@ -29,6 +30,6 @@ export function registerUnbind(program: Command, setStatus: (code: number) => vo
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (vf: string, _o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-      setStatus(await runStateChange(`unbind ${vf}`, opts, (ctx) => planUnbind(ctx, vf)));
+      setStatus(await runStateChange(shellLine(['unbind', vf]), opts, (ctx) => planUnbind(ctx, vf)));
     });
 }

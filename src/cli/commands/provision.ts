@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { shellLine } from '../../host/quote.js';
 import { planProvision } from '../../host/planner.js';
 import { requireSize } from '../../host/size.js';
 
@@ -24,7 +25,7 @@ export function registerProvision(program: Command, setStatus: (code: number) =>
     .action(async (pf: string, _o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() } as ProvisionOptions;
       setStatus(
-        await runStateChange(`provision ${pf} --vf ${opts.vf} --vram ${opts.vram}`, opts, (ctx) => planProvision(ctx, pf, opts.vf, requireSize(opts.vram, '--vram'))),
+        await runStateChange(shellLine(['provision', pf, '--vf', opts.vf, '--vram', opts.vram]), opts, (ctx) => planProvision(ctx, pf, opts.vf, requireSize(opts.vram, '--vram'))),
       );
     });
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { shellLine } from '../../host/quote.js';
 import { planSetup } from '../../host/planner.js';
 import { parseSetup } from '../../host/setup-schema.js';
 import { InputError } from '../../host/errors.js';
@@ -32,6 +33,6 @@ export function registerSetup(program: Command, setStatus: (code: number) => voi
         if (e instanceof InputError) throw new UsageError(e.message);
         throw e;
       }
-      setStatus(await runStateChange(`setup ${file}`, opts, (ctx) => planSetup(ctx, spec, file)));
+      setStatus(await runStateChange(shellLine(['setup', file]), opts, (ctx) => planSetup(ctx, spec, file)));
     });
 }

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { addGlobalOptions, globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { shellLine } from '../../host/quote.js';
 import { planVfsDisable, planVfsEnable } from '../../host/planner.js';
 
 export function registerVfs(program: Command, setStatus: (code: number) => void): Command {
@@ -17,7 +18,7 @@ export function registerVfs(program: Command, setStatus: (code: number) => void)
       .option('--json', 'print the plan and its outcome as JSON')
       .action(async (pf: string, n: string, _o: unknown, cmd: Command) => {
         const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-        setStatus(await runStateChange(`vfs enable ${pf} ${n}`, opts, (ctx) => planVfsEnable(ctx, pf, n)));
+        setStatus(await runStateChange(shellLine(['vfs', 'enable', pf, n]), opts, (ctx) => planVfsEnable(ctx, pf, n)));
       }),
   );
   addGlobalOptions(
@@ -29,7 +30,7 @@ export function registerVfs(program: Command, setStatus: (code: number) => void)
       .option('--json', 'print the plan and its outcome as JSON')
       .action(async (pf: string, _o: unknown, cmd: Command) => {
         const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
-        setStatus(await runStateChange(`vfs disable ${pf}`, opts, (ctx) => planVfsDisable(ctx, pf)));
+        setStatus(await runStateChange(shellLine(['vfs', 'disable', pf]), opts, (ctx) => planVfsDisable(ctx, pf)));
       }),
   );
   return vfs;
