@@ -264,6 +264,20 @@ describe('capture', () => {
     expect(JSON.stringify(replayed.pfs)).toContain('"driver":"vfio-pci","override":"vfio-pci"');
   });
 
+  it('checks --out before it reads anything, and never leaves its temporary file behind', async () => {
+    for (const out of [lab.dir, join(lab.dir, 'missing', 'x.json')]) {
+      const r = await lab.run('capture', '--out', out);
+      expect(r.code, out).toBe(1);
+      expect(r.err, out).toMatch(/^iovh: capture: cannot write .* \((EISDIR|ENOENT)[^)]*\); nothing was captured\n$/);
+    }
+    const ok = join(lab.dir, 'x.json');
+    expect((await lab.run('capture', '--out', ok)).code).toBe(0);
+    const empty = lab.file('none.json', JSON.stringify({ schema: 'iovh-topology/1', devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }] }));
+    expect((await iovh('--backend', 'mock', '--topology', empty, 'capture', '--out', join(lab.dir, 'y.json'))).code).toBe(77);
+    expect(readdirSync(lab.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(existsSync(join(lab.dir, 'y.json'))).toBe(false);
+  });
+
   it('says so when there is nothing to capture', async () => {
     const empty = lab.file('none.json', JSON.stringify({ schema: 'iovh-topology/1', devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }] }));
     const r = await iovh('--backend', 'mock', '--topology', empty, 'capture');
