@@ -61,10 +61,11 @@ function requireCount(pf: PfState, n: number, what: string): void {
   if (n > pf.totalvfs) throw new InputError(`${what}: ${n} VFs exceeds sriov_totalvfs of ${pf.bdf} (${pf.totalvfs})`);
 }
 
-/** A VF count typed by a user. */
-export function parseCount(text: string, what: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new InputError(`${what}: '${text}' is not a VF count`);
-  return Number(text.trim());
+/** A VF count (or, with `noun`, a VF number) typed by a user; the message quotes what was typed. */
+export function parseCount(text: string, what: string, noun = 'VF count'): number {
+  const t = text.trim();
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new InputError(`${what}: '${text}' is not a ${noun}`);
+  return Number(t);
 }
 
 function requireDriverLoaded(ctx: PlanContext, driver: string): void {
@@ -280,7 +281,7 @@ export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
 
 export function planProvision(ctx: PlanContext, pfText: string, vfText: string, sizeBytes: bigint): Plan {
   const pf = requirePf(ctx, pfText);
-  const id = parseCount(vfText, '--vf');
+  const id = parseCount(vfText, '--vf', 'VF number');
   if (id < 1 || id > pf.totalvfs) throw new InputError(`--vf: VF ${id} does not exist on ${pf.bdf} (VFs are numbered 1..${pf.totalvfs}, like sriov_admin/vfN)`);
   requireQuota(sizeBytes, '--vram');
   requireProvisioning(pf);
