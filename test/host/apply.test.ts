@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ApplyFailed, Interrupted, applyPlan } from '../../src/host/apply.js';
 import { Journal, type WriteRecord } from '../../src/host/journal.js';
 import { formatStep, stepWrite } from '../../src/host/plan.js';
-import { planBind, planProvision, planSetup, planVfsEnable } from '../../src/host/planner.js';
+import { planBind, planProvision, planSetup, planVfsDisable, planVfsEnable } from '../../src/host/planner.js';
 import { planRestore, undoRecords } from '../../src/host/restore.js';
 import { SysReader } from '../../src/host/sysfs.js';
 import { contextOf, fakeMachine, tempDir } from './helpers.js';
@@ -205,6 +205,45 @@ describe('restore', () => {
     await run(k, j, (ctx) => planProvision(ctx, PF, '3', 2n << 30n));
     restoreAll(k, j);
     expect(k.pfs.get(PF)!.quotas[2]).toBe(0n);
+  });
+
+  it('writes back the quotas of VFs it re-creates before the count, and a restore killed after any write is finished by the next', async () => {
+    // A PF set up with VF 1 at 2 GiB (preset: xe then gives VFs 2-4 nothing), then disabled.
+    const bringUp = async () => {
+      const k = fakeMachine();
+      const before = k.snapshot();
+      const j = journalIn();
+      await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 4, vfs: [{ vf: 1, vram: 2n << 30n }] }] }));
+      expect(k.pfs.get(PF)!.quotas.slice(0, 4)).toEqual([2n << 30n, 0n, 0n, 0n]);
+      await run(k, j, (ctx) => planVfsDisable(ctx, PF));
+      k.writes.length = 0;
+      return { k, j, before };
+    };
+    const { k, j, before } = await bringUp();
+    const predicted = planRestore(k, j.pending(), 'x').steps.map(stepWrite);
+    restoreAll(k, j);
+    expect(k.writes).toEqual(predicted);
+    expect(k.snapshot()).toBe(before);
+    // The re-created VFs get their quota back before they exist: the first two writes.
+    expect(predicted.slice(0, 2)).toEqual([
+      { path: dev(PF, 'sriov_admin/vf1/profile/vram_quota'), data: `${2n << 30n}\n` },
+      { path: dev(PF, 'sriov_numvfs'), data: '4\n' },
+    ]);
+    for (let n = 1; n <= predicted.length; n++) {
+      const m = await bringUp();
+      let made = 0;
+      const died = new Error('killed');
+      const hooks = {
+        afterWrite: () => {
+          made += 1;
+          if (made === n) throw died;
+        },
+      };
+      expect(() => undoRecords(new SysReader(m.k), m.j, m.j.pending(), hooks, () => undefined), `kill after ${n}`).toThrow(died);
+      restoreAll(m.k, m.j);
+      expect(m.k.snapshot(), `kill after restore write ${n}`).toBe(m.before);
+      expect(m.j.pending()).toEqual([]);
+    }
   });
 
   it('says which record it could not undo, and leaves it pending', async () => {
