@@ -2,11 +2,26 @@
 //
 // Tracked objects are the kernel allocations the models care about (the RFC's
 // interconnect range containers: rfc-model quirk 6). An object a model orphans
-// (drops the last pointer to without kfree) becomes unreferenced; `echo scan`
-// finds it, logs "kmemleak: N new suspected memory leaks", and the file then
-// lists it in kmemleak's report format until `echo clear`.
-// The 5-second minimum object age of a real scan is not modelled: the mock's
-// clock is an operation counter.
+// (drops the last pointer to without kfree) becomes unreferenced ("white").
+// A scan (`echo scan`, kmemleak_scan) then follows the kernel's rules:
+//
+// - checksum: a white object whose contents changed since the previous scan
+//   (update_checksum: crc32 of the object; every object's first checksum is a
+//   change from 0) is coloured gray "until the next scan": the scan that first
+//   sees a leak never reports it, the next one does;
+// - each leak is reported once (OBJECT_REPORTED); the scan logs
+//   "kmemleak: N new suspected memory leaks (see /sys/kernel/debug/kmemleak)".
+//
+// Reading the file lists the reported objects still unreferenced
+// (kmemleak_seq_show), even after kmemleak was turned off. `clear` paints the
+// reported ones gray for good (kmemleak_clear); once kmemleak is off, `clear`
+// frees its metadata instead and every other command is EBUSY (kmemleak_write).
+// `off` (kmemleak_disable, then kmemleak_do_cleanup) frees the metadata unless
+// leaks were found. Commands match by prefix, as the kernel's strncmp does.
+//
+// The minimum object age of a real scan (MSECS_MIN_AGE, 5 s) is not modelled
+// yet: the harness does not let the mock's clock move (Backend.sleep) while it
+// waits for it.
 
 import type { KernelAlloc } from './contracts.js';
 import { fail } from './errno.js';
@@ -18,18 +33,50 @@ interface Tracked {
   readonly comm: string;
   readonly pid: number;
   readonly jiffies: bigint;
-  state: 'live' | 'orphan' | 'reported' | 'cleared';
+  /** Someone still points at it (black); false once orphaned (white). */
+  referenced: boolean;
+  /** update_checksum's last value (0 until a scan first sees the object white). */
+  checksum: number;
+  /** OBJECT_REPORTED */
+  reported: boolean;
+  /** Painted gray for good by `clear`. */
+  ignored: boolean;
 }
 
 export interface KmemleakState {
   nextAddress: string;
-  objects: { address: string; size: number; what: string; comm: string; pid: number; jiffies: string; state: Tracked['state'] }[];
+  /** Absent in state files written before it was kept: enabled, no leaks found. */
+  enabled?: boolean;
+  foundLeaks?: boolean;
+  /** jiffies_last_scan */
+  lastScan?: string;
+  objects: {
+    address: string;
+    size: number;
+    what: string;
+    comm: string;
+    pid: number;
+    jiffies: string;
+    /** Older state files: 'orphan' | 'reported' | 'cleared'. */
+    state?: string;
+    checksum?: number;
+    reported?: boolean;
+    ignored?: boolean;
+  }[];
+}
+
+/** A KernelAlloc nobody tracks (kmemleak is off: kmemleak_alloc returns at once). */
+function untracked(size: number): KernelAlloc {
+  return { size, free: () => undefined, orphan: () => undefined };
 }
 
 export class Kmemleak {
   private objects = new Map<bigint, Tracked>();
   private nextAddress = 0xffff888104000000n;
   private enabled = true;
+  /** kmemleak_found_leaks: a scan reported something since the last clear. */
+  private foundLeaks = false;
+  private lastScan = 0n;
 
   constructor(
     private readonly jiffies: () => bigint,
@@ -38,11 +85,12 @@ export class Kmemleak {
   ) {}
 
   alloc(what: string, size: number): KernelAlloc {
-    // kmalloc size classes: round to 8 bytes, at least 8.
+    if (!this.enabled) return untracked(size);
+    // kmalloc size classes: round to 64 bytes, at least 64.
     const address = this.nextAddress;
     this.nextAddress += BigInt(Math.max(64, (size + 63) & ~63));
     const { comm, pid } = this.task();
-    const t: Tracked = { address, size, what, comm, pid, jiffies: this.jiffies(), state: 'live' };
+    const t: Tracked = { address, size, what, comm, pid, jiffies: this.jiffies(), referenced: true, checksum: 0, reported: false, ignored: false };
     this.objects.set(address, t);
     const objects = this.objects;
     return {
@@ -51,64 +99,112 @@ export class Kmemleak {
         objects.delete(address);
       },
       orphan() {
-        if (t.state === 'live') t.state = 'orphan';
+        t.referenced = false;
       },
     };
   }
 
-  /** Objects a scan would report now (for MockControl). */
+  /** Objects left unreferenced (reported or not), for MockControl and tests. */
   unreferenced(): number {
     let n = 0;
-    for (const t of this.objects.values()) if (t.state !== 'live') n++;
+    for (const t of this.objects.values()) if (!t.referenced) n++;
     return n;
   }
 
   liveTracked(): number {
     let n = 0;
-    for (const t of this.objects.values()) if (t.state === 'live') n++;
+    for (const t of this.objects.values()) if (t.referenced) n++;
     return n;
   }
 
-  /** Writes to the debugfs file (kmemleak_write). */
-  command(data: string): void {
-    const cmd = data.trim();
-    if (!this.enabled) fail('EPERM', 'kmemleak disabled');
-    switch (cmd) {
-      case 'scan': {
-        let fresh = 0;
-        for (const t of this.objects.values()) {
-          if (t.state === 'orphan') {
-            t.state = 'reported';
-            fresh++;
-          }
-        }
-        if (fresh > 0) this.log(`kmemleak: ${fresh} new suspected memory leaks (see /sys/kernel/debug/kmemleak)`);
-        return;
+  /** unreferenced_object(): white at the last scan. */
+  private unreferencedAtLastScan(t: Tracked): boolean {
+    return !t.referenced && !t.ignored && t.jiffies <= this.lastScan;
+  }
+
+  /** kmemleak_scan */
+  private scan(): void {
+    this.lastScan = this.jiffies();
+    // White objects whose checksum changed are gray until the next scan.
+    const grayed = new Set<Tracked>();
+    for (const t of this.objects.values()) {
+      if (t.referenced || t.ignored) continue;
+      const crc = contentCrc(t);
+      if (crc !== t.checksum) {
+        t.checksum = crc;
+        grayed.add(t);
       }
-      case 'clear':
-        for (const t of this.objects.values()) if (t.state === 'reported') t.state = 'cleared';
-        return;
-      case 'off':
-        this.enabled = false;
-        this.log('kmemleak: Kernel memory leak detector disabled');
-        return;
-      case 'scan=on':
-      case 'scan=off':
-      case 'stack=on':
-      case 'stack=off':
-        return;
-      default:
-        if (/^scan=\d+$/.test(cmd)) return;
-        fail('EINVAL', `unknown kmemleak command '${cmd}'`);
+    }
+    let fresh = 0;
+    for (const t of this.objects.values()) {
+      if (grayed.has(t) || t.reported || !this.unreferencedAtLastScan(t)) continue;
+      t.reported = true;
+      fresh++;
+    }
+    if (fresh > 0) {
+      this.foundLeaks = true;
+      this.log(`kmemleak: ${fresh} new suspected memory leaks (see /sys/kernel/debug/kmemleak)`);
     }
   }
 
-  /** Reads of the debugfs file: the objects the last scans reported and nobody cleared. */
+  /** __kmemleak_do_cleanup: the metadata of every object goes. */
+  private dropAll(): void {
+    this.objects.clear();
+  }
+
+  /** Writes to the debugfs file (kmemleak_write: the first 63 bytes, matched by prefix). */
+  command(data: string): void {
+    const buf = data.slice(0, 63);
+    const is = (prefix: string) => buf.startsWith(prefix);
+    if (is('clear')) {
+      if (!this.enabled) {
+        this.dropAll();
+        return;
+      }
+      // kmemleak_clear: reported leaks are painted gray and never shown again.
+      for (const t of this.objects.values()) if (t.reported && this.unreferencedAtLastScan(t)) t.ignored = true;
+      this.foundLeaks = false;
+      return;
+    }
+    if (!this.enabled) fail('EBUSY', 'kmemleak is disabled');
+    if (is('off')) {
+      this.enabled = false;
+      this.log('kmemleak: Kernel memory leak detector disabled');
+      if (!this.foundLeaks) this.dropAll();
+      else this.log('kmemleak: Kmemleak disabled without freeing internal data. Reclaim the memory with "echo clear > /sys/kernel/debug/kmemleak".');
+      return;
+    }
+    if (is('stack=on') || is('stack=off') || is('scan=on') || is('scan=off')) return;
+    if (is('scan=')) {
+      // kstrtouint: digits (base 0: 0x.. hex, 0.. octal) and one trailing newline.
+      if (!/^(0x[0-9a-fA-F]+|[0-9]+)\n?$/.test(buf.slice(5))) fail('EINVAL', `kmemleak ${JSON.stringify(buf)}: not a number of seconds`);
+      return;
+    }
+    if (is('scan')) {
+      this.scan();
+      return;
+    }
+    if (is('dump=')) {
+      const m = /^(0x[0-9a-fA-F]+|[0-9]+)\n?$/.exec(buf.slice(5));
+      if (!m) fail('EINVAL', 'kmemleak dump: not an address');
+      const address = BigInt(m[1]!);
+      const t = this.objects.get(address);
+      if (!t) {
+        this.log(`kmemleak: Unknown object at 0x${address.toString(16).padStart(8, '0')}`);
+        fail('EINVAL', 'kmemleak dump: unknown object');
+      }
+      this.log(`kmemleak: Object 0x${t.address.toString(16)} (size ${t.size}):`);
+      this.log(`kmemleak:   comm "${t.comm}", pid ${t.pid}, jiffies ${t.jiffies}`);
+      return;
+    }
+    fail('EINVAL', `unknown kmemleak command ${JSON.stringify(buf)}`);
+  }
+
+  /** Reads of the debugfs file (kmemleak_seq_show): reported objects still unreferenced. */
   report(): string {
-    if (!this.enabled) fail('EPERM', 'kmemleak disabled');
     let out = '';
     for (const t of this.objects.values()) {
-      if (t.state !== 'reported') continue;
+      if (!t.reported || !this.unreferencedAtLastScan(t)) continue;
       const shown = Math.min(t.size, 32);
       const hex: string[] = [];
       for (let off = 0; off < shown; off += 16) {
@@ -134,20 +230,37 @@ export class Kmemleak {
   save(): KmemleakState {
     return {
       nextAddress: this.nextAddress.toString(),
+      enabled: this.enabled,
+      foundLeaks: this.foundLeaks,
+      lastScan: this.lastScan.toString(),
+      // What a process still references ends with it (its objects are freed at exit).
       objects: [...this.objects.values()]
-        .filter((t) => t.state !== 'live')
-        .map((t) => ({ ...t, address: t.address.toString(), jiffies: t.jiffies.toString() })),
+        .filter((t) => !t.referenced)
+        .map((t) => ({ address: t.address.toString(), size: t.size, what: t.what, comm: t.comm, pid: t.pid, jiffies: t.jiffies.toString(), checksum: t.checksum, reported: t.reported, ignored: t.ignored })),
     };
   }
 
   load(state: KmemleakState): void {
     this.nextAddress = BigInt(state.nextAddress);
+    this.enabled = state.enabled ?? true;
+    this.foundLeaks = state.foundLeaks ?? false;
+    this.lastScan = state.lastScan !== undefined ? BigInt(state.lastScan) : 0n;
     this.objects.clear();
     for (const o of state.objects) {
       const address = BigInt(o.address);
-      this.objects.set(address, { ...o, address, jiffies: BigInt(o.jiffies) });
+      // Files from before the scan rules: 'reported' was shown, 'cleared' was hidden.
+      const reported = o.reported ?? (o.state === 'reported' || o.state === 'cleared');
+      const ignored = o.ignored ?? o.state === 'cleared';
+      const t: Tracked = { address, size: o.size, what: o.what, comm: o.comm, pid: o.pid, jiffies: BigInt(o.jiffies), referenced: false, checksum: o.checksum ?? 0, reported, ignored };
+      this.objects.set(address, t);
     }
   }
+}
+
+/** The object's crc32 as update_checksum sees it: its contents never change after the orphaning here, and are never all zero. */
+function contentCrc(t: Tracked): number {
+  const h = Number.parseInt(crc(`${t.address.toString(16)}:${t.what}:${t.size}`), 16);
+  return h === 0 ? 1 : h;
 }
 
 function crc(s: string): string {

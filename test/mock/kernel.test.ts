@@ -2,6 +2,9 @@
 // report, kmemleak, /proc files, and tracefs (kprobe_events syntax and errno,
 // events, instances, the `trace` format).
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LogLevel } from '../../src/mock/contracts.js';
 import { expectErrno, mock, PF } from './helpers.js';
@@ -81,24 +84,91 @@ describe('WARN, oops, taint, hung task', () => {
   });
 });
 
-describe('kmemleak', () => {
-  it('scan reports orphans in kmemleak format; clear hides them; unknown commands are EINVAL', () => {
+describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
+  const KL = '/sys/kernel/debug/kmemleak';
+
+  it('an orphan is gray at the scan that first sees it and reported by the next, in kmemleak format, once', () => {
     const b = mock();
     const k = b.kernel.platform.kernel;
     const a = k.alloc('dma_buf_map_interconnect+0x4e/0xe0', 24);
     k.alloc('kept+0x0/0x10', 16);
     a.orphan();
-    expect(b.fs.readText('/sys/kernel/debug/kmemleak')).toBe('');
-    b.fs.writeFile('/sys/kernel/debug/kmemleak', 'scan');
-    const r = b.fs.readText('/sys/kernel/debug/kmemleak');
+        b.fs.writeFile(KL, 'scan');
+    expect(b.fs.readText(KL)).toBe('');
+    b.fs.writeFile(KL, 'scan\n');
+    const r = b.fs.readText(KL);
     expect(r).toMatch(/^unreferenced object 0x[0-9a-f]+ \(size 24\):\n {2}comm "node", pid 4242, jiffies \d+\n {2}hex dump \(first 24 bytes\):\n/);
     expect(r).toContain('  backtrace (crc ');
     expect(r).toContain('    dma_buf_map_interconnect+0x4e/0xe0\n');
     expect(r.match(/unreferenced object/g)).toHaveLength(1);
-    expect(b.fs.readRecords('/dev/kmsg').pop()).toContain('kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)');
-    b.fs.writeFile('/sys/kernel/debug/kmemleak', 'clear');
-    expect(b.fs.readText('/sys/kernel/debug/kmemleak')).toBe('');
-    expectErrno(() => b.fs.writeFile('/sys/kernel/debug/kmemleak', 'explode'), 'EINVAL');
+    const leaks = () => b.fs.readRecords('/dev/kmsg').filter((l) => l.includes('new suspected memory leaks'));
+    expect(leaks()).toHaveLength(1);
+    expect(leaks()[0]).toContain('kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)');
+    b.fs.writeFile(KL, 'scan');
+    expect(leaks()).toHaveLength(1);
+  });
+
+  it('clear hides what was reported, not what is still gray; a later leak is reported after clear', () => {
+    const b = mock();
+    const k = b.kernel.platform.kernel;
+    k.alloc('first+0x0/0x10', 32).orphan();
+        b.fs.writeFile(KL, 'scan');
+    b.fs.writeFile(KL, 'scan');
+    const late = k.alloc('second+0x0/0x10', 40);
+    late.orphan();
+        b.fs.writeFile(KL, 'scan'); // first sighting of `second`: gray
+    b.fs.writeFile(KL, 'clear');
+    expect(b.fs.readText(KL)).toBe('');
+    b.fs.writeFile(KL, 'scan');
+    const r = b.fs.readText(KL);
+    expect(r.match(/unreferenced object/g)).toHaveLength(1);
+    expect(r).toContain('(size 40)');
+  });
+
+  it('after off: every write but clear is EBUSY, reads still list what was found, clear frees it, new objects go untracked', () => {
+    const b = mock();
+    const k = b.kernel.platform.kernel;
+    k.alloc('found+0x0/0x10', 24).orphan();
+        b.fs.writeFile(KL, 'scan');
+    b.fs.writeFile(KL, 'scan');
+    b.fs.writeFile(KL, 'off');
+    expect(b.fs.readRecords('/dev/kmsg').join('')).toContain('Kmemleak disabled without freeing internal data.');
+    for (const cmd of ['scan', 'off', 'scan=on', 'stack=off', 'explode']) expectErrno(() => b.fs.writeFile(KL, cmd), 'EBUSY');
+    expect(b.fs.readText(KL)).toContain('(size 24)');
+    k.alloc('after+0x0/0x10', 8).orphan();
+    expect(k.kmemleak.unreferenced()).toBe(1);
+    b.fs.writeFile(KL, 'clear');
+    expect(b.fs.readText(KL)).toBe('');
+    expect(k.kmemleak.unreferenced()).toBe(0);
+    // without leaks found, off frees everything at once
+    const c = mock();
+    c.kernel.platform.kernel.alloc('x+0x0/0x10', 8).orphan();
+    c.fs.writeFile(KL, 'off');
+    expect(c.kernel.platform.kernel.kmemleak.unreferenced()).toBe(0);
+  });
+
+  it('commands match by prefix as kmemleak_write does; bad numbers, unknown objects and commands are EINVAL', () => {
+    const b = mock();
+    b.fs.writeFile(KL, 'scan=600\n');
+    b.fs.writeFile(KL, 'stack=on');
+    expectErrno(() => b.fs.writeFile(KL, 'scan=soon'), 'EINVAL');
+    expectErrno(() => b.fs.writeFile(KL, 'dump=0x1234'), 'EINVAL');
+    expect(b.fs.readRecords('/dev/kmsg').pop()).toContain('kmemleak: Unknown object at 0x00001234');
+    expectErrno(() => b.fs.writeFile(KL, 'explode'), 'EINVAL');
+  });
+
+  it('a state file keeps what was found and whether kmemleak is on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iovh-kl-'));
+    const statePath = join(dir, 's.json');
+    const b = mock({ statePath });
+    b.kernel.platform.kernel.alloc('kept+0x0/0x10', 24).orphan();
+        b.fs.writeFile(KL, 'scan');
+    b.fs.writeFile(KL, 'scan');
+    b.fs.writeFile(KL, 'off');
+    b.close();
+    const again = mock({ statePath });
+    expect(again.fs.readText(KL)).toContain('(size 24)');
+    expectErrno(() => again.fs.writeFile(KL, 'scan'), 'EBUSY');
   });
 });
 
