@@ -143,6 +143,8 @@ describe('bad input: one line, exit 2, nothing written', () => {
     [['bind', '0000:03:00.1', 'vfio pci'], /^iovh: 'vfio pci' is not a driver name/],
     [['unbind', '0000:03:00.7'], /^iovh: no PCI device 0000:03:00.7/],
     [['setup', '/nonexistent/plan.json'], /^iovh: \/nonexistent\/plan.json: cannot read it \(ENOENT\)/],
+    [['setup', '/dev/zero'], /^iovh: \/dev\/zero: too large for a setup plan \(more than 1048576 bytes\)\n$/],
+    [['setup', '/'], /^iovh: \/: cannot read it \(EISDIR\)\n$/],
     [['vfs', 'enable', PF, '2', '--backend', 'bogus'], /argument 'bogus' is invalid/],
   ];
   for (const [argv, message] of bad) {
