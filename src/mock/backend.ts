@@ -8,7 +8,7 @@ import type { ErrnoName } from '../kernel/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
-import { loadState, saveState, topologyKey, type MockState } from './state.js';
+import { checkStateWritable, loadState, saveState, topologyKey, type MockState } from './state.js';
 import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
 import type { MockProcess } from './process.js';
 import { defaultTopology, loadTopologyFile, MockConfigError, parseTopology, type Topology } from './topology.js';
@@ -91,6 +91,7 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
   if (options.profile !== undefined && !isProfileName(options.profile)) {
     throw new MockConfigError(`profile: unknown profile '${String(options.profile)}' (choose one of ${PROFILE_NAMES.join(', ')})`);
   }
+  if (options.statePath) checkStateWritable(options.statePath);
   const state: MockState | null = options.statePath ? loadState(options.statePath) : null;
   const given = resolveTopology(options.topology);
   if (state && given && topologyKey(given.json) !== topologyKey(state.topology)) {

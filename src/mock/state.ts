@@ -10,7 +10,8 @@
 //
 // Written atomically (temp file + rename). A missing file is a fresh kernel.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { ProfileName } from './contracts.js';
 import type { KernelCoreState } from './kernel.js';
 import type { PciState } from './pci.js';
@@ -40,6 +41,33 @@ export function saveState(path: string, state: MockState): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, stateJson(state));
   renameSync(tmp, path);
+}
+
+/**
+ * Can the state file be saved at `path`? saveState writes a temporary file
+ * next to it and renames it over: the directory must exist and be writable,
+ * and the path, when it exists, must not be a directory. Checked when the
+ * backend opens, so that a command fails before it changes anything rather
+ * than after (a journal would record writes the state never kept).
+ */
+export function checkStateWritable(path: string): void {
+  const bad = (problem: string): never => {
+    throw new MockConfigError(`state file ${path}: cannot be saved: ${problem}`);
+  };
+  const dir = dirname(resolve(path));
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (e) {
+    return bad(`its directory ${dir} ${(e as { code?: string }).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as { code?: string }).code ?? 'error'})`}`);
+  }
+  if (!isDir) bad(`${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    bad(`its directory ${dir} is not writable (${(e as { code?: string }).code ?? 'error'})`);
+  }
+  if (existsSync(path) && statSync(path).isDirectory()) bad('it is a directory');
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {

@@ -10,11 +10,25 @@
 
 import { readFileSync } from 'node:fs';
 
+/**
+ * A topology or state file the mock cannot use. The message is one line:
+ * control characters from quoted input (V8 quotes the JSON text around a parse
+ * error, newlines included) are escaped, so the CLI's usage error stays one line.
+ */
 export class MockConfigError extends Error {
   constructor(message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = 'MockConfigError';
   }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 export const TOPOLOGY_SCHEMA = 'iovh-topology/1';

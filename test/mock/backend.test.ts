@@ -137,6 +137,34 @@ describe('state file', () => {
     expect(() => createMockBackend({ statePath: bad })).toThrow(/bad\.json: \(file\): not valid JSON/);
   });
 
+  it('a state file that could not be saved is refused when the backend opens, in one line, before anything runs (finding 11)', async () => {
+    const missing = join(dir, 'no-such-dir', 'state.json');
+    expect(() => createMockBackend({ statePath: missing })).toThrow(MockConfigError);
+    expect(() => createMockBackend({ statePath: missing })).toThrow(`state file ${missing}: cannot be saved: its directory ${join(dir, 'no-such-dir')} does not exist`);
+    expect(() => createMockBackend({ statePath: dir })).toThrow(/: cannot be saved: it is a directory$/);
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, '');
+    expect(() => createMockBackend({ statePath: join(file, 'state.json') })).toThrow(`cannot be saved: ${file} is not a directory`);
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+    // what the CLI sees: a usage error (exit 2), not an internal error
+    const { openBackend } = await import('../../src/backend/select.js');
+    await expect(openBackend({ backend: 'mock', mockState: missing })).rejects.toMatchObject({ name: 'UsageError' });
+  });
+
+  it("a corrupt state file's error is one line, the JSON text around the error escaped", () => {
+    const bad = join(dir, 'multiline.json');
+    writeFileSync(bad, '{\n  "schema": x\n}\n');
+    let message = '';
+    try {
+      createMockBackend({ statePath: bad });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/multiline\.json: \(file\): not valid JSON \(/);
+    expect(message).toContain('\\n');
+    expect(message).not.toMatch(/[\n\r]/);
+  });
+
   it('restores provisioning made after re-enabling VFs and re-provisioning in one process', () => {
     const path = join(dir, 'state3.json');
     const step = (fn: (b: ReturnType<typeof createMockBackend>) => void) => {
