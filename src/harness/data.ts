@@ -141,15 +141,45 @@ export async function gpuWriteCpuRead(ctx: ScenarioContext, gpu: Gpu, bar: BarAc
   return record(ctx, { direction: 'gpu-write-cpu-read', seed, method: `MI_STORE_DATA_IMM, CPU read via ${bar.method}`, pages: results, ok: results.every((r) => !r.mismatch) });
 }
 
-export async function cpuWriteGpuRead(ctx: ScenarioContext, gpu: Gpu, bar: BarAccess, bound: Bound, pages: readonly DataPage[]): Promise<DataCheck> {
+/** A CPU-write, GPU-read check, with the GPU's copies kept for a closer look. */
+export interface ReadCheck extends DataCheck {
+  /** The bytes the GPU copied for page `i` of the check. */
+  copied(i: number): Uint8Array;
+  /** Does the GPU's copy of page `i` hold the pattern of BAR 2 offset `at` (this check's seed)? */
+  holds(i: number, at: bigint): boolean;
+}
+
+/**
+ * The CPU writes the pattern through BAR 2, the GPU only reads through the
+ * import (MI_COPY_MEM_MEM into a PF system-memory BO). This is the direction
+ * for translations that may be wrong (the edge/* corners, rfc-model quirks
+ * 1-8): a wrong read costs nothing, a wrong GPU write lands in another VF's or
+ * the PF's VRAM. `alsoFill` names more BAR 2 offsets to fill with their own
+ * pattern (pages a wrong translation may read instead), so that holds() can
+ * tell where the bytes came from.
+ */
+export async function cpuWriteGpuRead(
+  ctx: ScenarioContext,
+  gpu: Gpu,
+  bar: BarAccess,
+  bound: Bound,
+  pages: readonly DataPage[],
+  options: { alsoFill?: readonly bigint[] } = {},
+): Promise<ReadCheck> {
   const seed = freshSeed();
   for (const p of pages) bar.fill(p.barOffset, Number(PAGE), seed, p.barOffset);
+  for (const at of options.alsoFill ?? []) bar.fill(at, Number(PAGE), seed, at);
   const dst = gpu.sysmem(BigInt(pages.length) * PAGE);
   const batch = buildCopyBatch(pages.map((p, i) => ({ src: bound.va! + p.boOffset, dst: dst.va + BigInt(i) * PAGE, length: Number(PAGE) })));
   await gpu.exec(batch, execWaitMs(ctx));
   const sys = mappedAccess(dst.map, 'bo-mmap');
   const results = pages.map((p, i) => ({ ...p, mismatch: sys.verify(BigInt(i) * PAGE, Number(PAGE), seed, p.barOffset) }));
-  return record(ctx, { direction: 'cpu-write-gpu-read', seed, method: `CPU write via ${bar.method}, MI_COPY_MEM_MEM to system memory`, pages: results, ok: results.every((r) => !r.mismatch) });
+  const check = record(ctx, { direction: 'cpu-write-gpu-read', seed, method: `CPU write via ${bar.method}, MI_COPY_MEM_MEM to system memory`, pages: results, ok: results.every((r) => !r.mismatch) });
+  return {
+    ...check,
+    copied: (i) => sys.read(BigInt(i) * PAGE, Number(PAGE)),
+    holds: (i, at) => sys.verify(BigInt(i) * PAGE, Number(PAGE), seed, at) === null,
+  };
 }
 
 function record(ctx: ScenarioContext, check: DataCheck): DataCheck {

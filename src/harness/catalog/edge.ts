@@ -4,12 +4,18 @@
 // whose length is not a power of two pages (7), LMEM objects made of several
 // VRAM blocks (8), and ranges beyond the VF's quota (kernel-abi §11.3). Each
 // scenario names the quirk when it sees it, with the evidence.
+//
+// These are the translations expected to be wrong, so the GPU never writes
+// through them: on a real kernel with the RFC a GPU write past a block
+// boundary or past the quota lands in another VF's or the PF's VRAM. Data is
+// checked by reading only: the CPU writes the pattern through BAR 2 where the
+// VF's LMEM is, the GPU copies the imported pages into a system-memory BO
+// (data.ts cpuWriteGpuRead), and what it copied tells where it read.
 
-import { buildCopyBatch } from '../../kernel/batch.js';
 import type { DmaRange, VfioDevice } from '../../kernel/vfio.js';
 import { hex } from '../../report/model.js';
 import type { Capabilities } from '../caps.js';
-import { barAccess, cpuWriteGpuRead, describeMismatch, gpuWriteCpuRead, rangePages, type BarAccess, type DataPage } from '../data.js';
+import { barAccess, cpuWriteGpuRead, describeMismatch, rangePages, type BarAccess, type DataPage } from '../data.js';
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireIov, type Imported } from '../imports.js';
 import { isCrashLine } from '../monitors.js';
@@ -62,9 +68,10 @@ export const edgeLastPage: Scenario = {
   title: 'last page of the VF BAR',
   description:
     "Imports a range that starts in the last page of the VF's BAR 2 window (a VF whose LMEM quota fills the whole BAR, so the page " +
-    'is real memory), and, as a control, the page before it. Both must take the IOV path for this VF and carry GPU-written data to ' +
-    "the CPU's BAR 2 view. RFC v1's owner-VF search accepts an address only below start + size - PAGE_SIZE (rfc-model quirk 1), so " +
-    'the last page is negotiated but never translated, and the bind silently succeeds without it (quirk 2).',
+    'is real memory), and, as a control, the page before it. Both must take the IOV path for this VF, and the GPU must read through ' +
+    "the import the bytes the CPU wrote through BAR 2. RFC v1's owner-VF search accepts an address only below start + size - " +
+    'PAGE_SIZE (rfc-model quirk 1), so the last page is negotiated but never translated, and the bind silently succeeds without it ' +
+    '(quirk 2); the GPU is then not pointed at it at all.',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
@@ -91,17 +98,15 @@ export const edgeLastPage: Scenario = {
     const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', { gpu, trace, device });
     ctx.setPath(last.imp.verdict.path);
     if (last.imp.verdict.path === 'untranslated') {
+      // Bound with no addresses at all: nothing to read through, the trace is the evidence.
       untranslated(
         ctx,
         last.imp,
         'last-page',
         `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated and mapped but never translated${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.index + 1}` : ''}`,
       );
-    } else {
-      expectIov(ctx, last.imp, vf);
-    }
-    if (last.imp.bound) {
-      const check = await gpuWriteCpuRead(ctx, gpu, last.bar, last.imp.bound, rangePages(last.ranges));
+    } else if (expectIov(ctx, last.imp, vf) && last.imp.bound) {
+      const check = await cpuWriteGpuRead(ctx, gpu, last.bar, last.imp.bound, rangePages(last.ranges));
       ctx.check(check.ok, `last page: ${describeMismatch(check)}`);
     }
     if (ctx.failures.length === 0) ctx.note('the last page of BAR 2 translates like any other, data verified');
@@ -168,7 +173,7 @@ export const edgeVfNextBus: Scenario = {
     if (o.imp.verdict.path === 'untranslated') {
       untranslated(ctx, o.imp, 'vf-other-bus', `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated and mapped, but the owner-VF search never found it`);
     } else if (expectIov(ctx, o.imp, vf) && o.imp.bound) {
-      const check = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, rangePages(o.ranges));
+      const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, rangePages(o.ranges));
       if (ctx.check(check.ok, describeMismatch(check))) ctx.note(`VF on bus ${hex(busOf(vf.bdf))} found and translated, data verified`);
     }
   },
@@ -178,10 +183,11 @@ export const edgeNpotRanges: Scenario = {
   id: 'edge/npot-ranges',
   title: 'ranges of non-power-of-two pages',
   description:
-    'Imports two ranges in one dma-buf, the first three pages long and the second one page, far from it, and has the GPU write ' +
-    'the first and last page of each through the import. Every page must land at its own BAR 2 offset. RFC v1 records each ' +
-    'range with the order of its length rounded up to a power of two pages (rfc-model quirk 7), so the GPU walk reads the fourth ' +
-    'page after range 1, memory that was never exported, where range 2 should start; the scenario finds where the bytes landed.',
+    'Imports two ranges in one dma-buf, the first three pages long and the second one page, far from it; the CPU writes the ' +
+    'pattern into them through BAR 2 and the GPU copies the first and last page of each out of the import. Every page must come ' +
+    'from its own BAR 2 offset. RFC v1 records each range with the order of its length rounded up to a power of two pages ' +
+    '(rfc-model quirk 7), so the GPU walk reads the fourth page after range 1, memory that was never exported, where range 2 ' +
+    'should start; that page holds its own pattern too, so the bytes say where the GPU read.',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
@@ -194,19 +200,18 @@ export const edgeNpotRanges: Scenario = {
     const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} 3 + 1 pages`);
     if (!expectIov(ctx, o.imp, vf) || !o.imp.bound) return;
     const pages = rangePages(ranges);
-    const check = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    // Quirk 7 walks BO offset 3 pages through range 1's entry (order: 4 pages), i.e. to range 1 + 3 pages.
+    const r2 = pages.findIndex((p) => p.range === 1);
+    const suspect = ranges[0]!.offset + pages[r2]!.boOffset;
+    const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages, { alsoFill: [suspect] });
     if (check.ok) {
       ctx.note('both ranges verified at their own offsets');
       return;
     }
-    // Where did range 2's bytes go? Quirk 7 walks BO offset 3 pages through range 1's entry (order: 4 pages), i.e. to range 1 + 3 pages.
-    const r2 = check.pages.find((p) => p.range === 1)!;
-    const suspect = ranges[0]!.offset + r2.boOffset;
-    const there = o.bar.verify(suspect, Number(PAGE), check.seed, r2.barOffset);
-    if (r2.mismatch && there === null) {
+    if (check.pages[r2]!.mismatch && check.holds(r2, suspect)) {
       ctx.quirk(
         'order-from-length',
-        `range 1 is 3 pages; the GPU write meant for range 2 (BAR 2 offset ${hex(r2.barOffset)}) landed at ${hex(suspect)}, ` +
+        `range 1 is 3 pages; the GPU read of range 2 (BAR 2 offset ${hex(check.pages[r2]!.barOffset)}) returned the bytes of ${hex(suspect)}, ` +
           'inside range 1\'s 3 pages rounded up to 4: a page that was never exported',
       );
     } else {
@@ -220,10 +225,11 @@ export const edgeLmemDiscontiguous: Scenario = {
   title: 'LMEM object in several VRAM blocks',
   description:
     "Imports one range spanning many 2 MiB boundaries of the VF's LMEM (the VF's LMEM object is pinned VRAM that is not forced " +
-    'contiguous, kernel-abi §9) and checks GPU-written data at the pages on both sides of every boundary through BAR 2, which ' +
-    'the LMTT maps block by block. RFC v1 translates each range from its start address alone, assuming contiguity (rfc-model ' +
-    'quirk 8): past the first block boundary the bytes land elsewhere. On the mock the harness declares a topology whose VRAM ' +
-    'is handed out in small blocks.',
+    'contiguous, kernel-abi §9); the CPU writes the pattern through BAR 2, which the LMTT maps block by block, into the pages on ' +
+    'both sides of every boundary, and the GPU copies them out of the import. RFC v1 translates each range from its start address ' +
+    'alone, assuming contiguity (rfc-model quirk 8): past the first block boundary the GPU reads elsewhere (only reads: a write ' +
+    'there would land in VRAM that is not this VF\'s). On the mock the harness declares a topology whose VRAM is handed out in ' +
+    'small blocks.',
   expectedPath: 'iov',
   shape: { need: { vramBlockSize: 2n << 20n }, present: () => false },
   async run(ctx: ScenarioContext) {
@@ -244,7 +250,7 @@ export const edgeLmemDiscontiguous: Scenario = {
       pages.push({ range: 0, which: 'first', boOffset: b - start, barOffset: b });
     }
     ctx.record('boundaries', pages.length / 2);
-    const check = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
     const firstBad = check.pages.find((p) => p.mismatch);
     if (!firstBad) {
       ctx.note(`${pages.length / 2} boundaries of 2 MiB crossed, every page at its own offset`);
@@ -254,15 +260,12 @@ export const edgeLmemDiscontiguous: Scenario = {
     if (goodBefore) {
       ctx.quirk(
         'contiguity',
-        `pages up to BAR 2 offset ${hex(firstBad.barOffset - PAGE)} verified, the page at ${hex(firstBad.barOffset)} (a 2 MiB boundary) did not: ` +
+        `the GPU read the CPU's bytes up to BAR 2 offset ${hex(firstBad.barOffset - PAGE)}, not at ${hex(firstBad.barOffset)} (a 2 MiB boundary): ` +
           'the range was translated from its start alone, as if the LMEM object were contiguous',
       );
     } else {
       ctx.fail(describeMismatch(check));
     }
-    // The reverse direction must agree with what the GPU saw.
-    const back = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
-    ctx.record('reverse', back.ok);
   },
 };
 
@@ -270,10 +273,12 @@ export const edgeBeyondQuota: Scenario = {
   id: 'edge/beyond-quota',
   title: "range beyond the VF's quota",
   description:
-    "Exports a page of BAR 2 just past the VF's LMEM quota (vfio bounds the request by the BAR, which can be larger than the quota, " +
-    'kernel-abi §3.3, §9), imports and binds it, has the GPU write the pattern into it and copy it back. The kernel may refuse the ' +
-    'import or map nothing there, but the GPU must not reach real memory: RFC v1 does not check the range against the quota ' +
-    '(kernel-abi §11.3) and translates it into VRAM outside the VF (another VF\'s, or the PF\'s).',
+    "Exports two pages of BAR 2: the last page of the VF's LMEM quota and the first page past it (vfio bounds the request by the " +
+    'BAR, which can be larger than the quota, kernel-abi §3.3, §9), imports and binds them. The kernel may refuse the import, or ' +
+    'map the pages through the VF\'s BAR (P2P), where past the quota there is nothing, but it must not translate the page past the ' +
+    'quota into VRAM: RFC v1 does not check ranges against the quota (kernel-abi §11.3) and points the GPU at VRAM outside the VF ' +
+    "(another VF's, or the PF's). The GPU only reads: the CPU writes the pattern through BAR 2, the GPU copies both pages into " +
+    "system memory; the page inside the quota must hold the CPU's bytes, the page past it what the VF's BAR shows there.",
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
@@ -282,33 +287,53 @@ export const edgeBeyondQuota: Scenario = {
       return bar !== null && v.quota !== null && v.quota > 0n && v.quota + PAGE <= bar.size;
     });
     if (!vf) ctx.skip('provisioning', 'no VF on vfio-pci has an LMEM quota smaller than its BAR 2', 'provision a VF below its BAR size (iovh provision <PF> --vf N --vram <smaller>)');
-    const offset = vf.quota!;
+    const quota = vf.quota!;
     ctx.record('vf', vf.bdf);
-    ctx.record('quota', hex(offset));
-    const o = openAndImport(ctx, vf, [{ offset, length: PAGE }], `VF ${vf.bdf} page at the quota`);
+    ctx.record('quota', hex(quota));
+    const ranges = [{ offset: quota - PAGE, length: 2n * PAGE }];
+    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} last page of the quota and the first past it`);
     ctx.setPath(o.imp.verdict.path);
     if (!o.imp.bound) {
       ctx.note(`refused: ${o.imp.verdict.why}`);
       return;
     }
-    // Write through the import, read back through it: if the GPU reads its own pattern back, the page is real memory outside the quota.
-    const pages = rangePages(o.ranges);
-    const wrote = await gpuWriteCpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
-    const seed = wrote.seed;
-    const dst = o.gpu.sysmem(PAGE);
-    await o.gpu.exec(buildCopyBatch([{ src: o.imp.bound.va!, dst: dst.va, length: Number(PAGE) }]), Math.max(2000, ctx.timing.stallMs * 2));
-    const reachable = dst.map.verify(0, Number(PAGE), seed, offset) === null;
-    ctx.record('gpuReadBack', reachable);
-    if (reachable) {
+    const pages: DataPage[] = [
+      { range: 0, which: 'first', boOffset: 0n, barOffset: quota - PAGE },
+      { range: 0, which: 'last', boOffset: PAGE, barOffset: quota },
+    ];
+    const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    // What the VF itself shows past its quota (the CPU's write there went nowhere), against what the GPU read there.
+    const cpuView = o.bar.read(quota, Number(PAGE));
+    const gpuView = check.copied(1);
+    const differs = firstDifference(cpuView, gpuView);
+    const stuck = o.bar.verify(quota, Number(PAGE), check.seed, quota) === null;
+    ctx.record('pastQuota', { cpuWord: hex(word(cpuView, differs ?? 0)), gpuWord: hex(word(gpuView, differs ?? 0)), sameBytes: differs === null, cpuWriteStuck: stuck });
+    if (!ctx.check(check.pages[0]!.mismatch === null, `the page inside the quota: ${describeMismatch(check)}`)) return;
+    ctx.check(!stuck, `the CPU wrote the pattern at BAR 2 offset ${hex(quota)}, past the quota where the LMTT maps nothing, and read it back`);
+    const translated = o.imp.verdict.path === 'iov';
+    if (translated || differs !== null) {
+      const read = differs === null ? '' : `, and the GPU read there ${hex(word(gpuView, differs))} where the VF's BAR shows ${hex(word(cpuView, differs))} (at +${hex(differs)})`;
       ctx.quirk(
         'quota-unchecked',
-        `BAR 2 offset ${hex(offset)} is past VF ${vf.bdf}'s quota (${hex(vf.quota!)}), yet the import (${o.imp.verdict.path}) let the GPU write and read back real memory there`,
+        `BAR 2 offset ${hex(quota)} is past VF ${vf.bdf}'s quota, yet the import ${translated ? `was translated into VRAM (${o.imp.verdict.why})` : `(${o.imp.verdict.path})`}${read}: VRAM outside the VF`,
       );
-    } else {
-      ctx.note(`path ${o.imp.verdict.path}: nothing past the quota is reachable (CPU sees ${wrote.ok ? 'the pattern?!' : 'no pattern'})`);
-      ctx.check(!wrote.ok, `the CPU read the GPU's pattern at ${hex(offset)} through BAR 2, past the quota where the LMTT maps nothing`);
+      return;
     }
+    ctx.note(`path ${o.imp.verdict.path}: the GPU read the CPU's bytes inside the quota and, past it, what the VF's BAR shows there`);
   },
 };
+
+/** Byte offset of the first 8-byte word where `a` and `b` differ, or null. */
+function firstDifference(a: Uint8Array, b: Uint8Array): number | null {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i & ~7;
+  return a.length === b.length ? null : n & ~7;
+}
+
+function word(bytes: Uint8Array, at: number): bigint {
+  let v = 0n;
+  for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i] ?? 0);
+  return v;
+}
 
 export const edgeScenarios: Scenario[] = [edgeLastPage, edgeUnprovisionedVf, edgeVfNextBus, edgeNpotRanges, edgeLmemDiscontiguous, edgeBeyondQuota];
