@@ -258,6 +258,13 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A field this format does not define is refused by its path: a typo ("totalVfs") must not silently take the default. */
+function only(ctx: Ctx, field: string, v: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(v)) {
+    if (!allowed.includes(k)) ctx.fail(field === '' ? k : `${field}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`);
+  }
+}
+
 function u64(ctx: Ctx, field: string, v: unknown): bigint {
   if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(v)) ctx.fail(field, `expected a hex string like "0x1000", got ${JSON.stringify(v)}`);
   return BigInt(v);
@@ -311,6 +318,7 @@ function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
   return v.map((b: unknown, i) => {
     const f = `${field}[${i}]`;
     if (!isObj(b)) ctx.fail(f, 'expected an object');
+    only(ctx, f, b, vf ? ['index', 'start', 'size', 'kind', 'prefetchable', 'resizableSizes'] : ['index', 'start', 'size', 'kind', 'prefetchable']);
     const index = int(ctx, `${f}.index`, b.index, 0, 5);
     if (seen.has(index)) ctx.fail(`${f}.index`, `BAR ${index} listed twice`);
     seen.add(index);
@@ -357,8 +365,10 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
   const ctx: Ctx = new Ctx(source);
   if (!isObj(input)) ctx.fail('(root)', 'expected a JSON object');
   if (input.schema !== TOPOLOGY_SCHEMA) ctx.fail('schema', `expected "${TOPOLOGY_SCHEMA}", got ${JSON.stringify(input.schema)}`);
+  only(ctx, '', input, ['schema', 'machine', 'kernel', 'ram', 'p2p', 'devices']);
   const kernel = input.kernel;
   if (kernel !== undefined && !isObj(kernel)) ctx.fail('kernel', 'expected an object');
+  if (kernel !== undefined) only(ctx, 'kernel', kernel, ['release', 'cmdline']);
   const release = optString(ctx, 'kernel.release', kernel?.release, /^[A-Za-z0-9._+~-]{1,64}$/);
   const cmdline = optString(ctx, 'kernel.cmdline', kernel?.cmdline, /^[^\n]{0,4096}$/);
   const machine = optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
@@ -368,6 +378,7 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
   if (!Array.isArray(ramIn) || ramIn.length === 0) ctx.fail('ram', 'expected a non-empty array of {start, size}');
   const ram = ramIn.map((r: unknown, i) => {
     if (!isObj(r)) ctx.fail(`ram[${i}]`, 'expected an object');
+    only(ctx, `ram[${i}]`, r, ['start', 'size']);
     const start = u64(ctx, `ram[${i}].start`, r.start);
     const size = u64(ctx, `ram[${i}].size`, r.size);
     if (size === 0n || start % 4096n !== 0n || size % 4096n !== 0n) ctx.fail(`ram[${i}]`, 'start and size must be non-zero multiples of 4096');
@@ -379,6 +390,7 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
   for (const [i, d] of (input.devices as unknown[]).entries()) {
     const f = `devices[${i}]`;
     if (!isObj(d)) ctx.fail(f, 'expected an object');
+    only(ctx, f, d, ['bdf', 'vendor', 'device', 'class', 'subsystemVendor', 'subsystemDevice', 'revision', 'driver', 'driverOverride', 'iommuGroup', 'parent', 'bars', 'sriov', 'xe']);
     if (typeof d.bdf !== 'string' || !BDF_RE.test(d.bdf)) ctx.fail(`${f}.bdf`, `expected a lowercase BDF like "0000:03:00.0", got ${JSON.stringify(d.bdf)}`);
     if (bdfs.has(d.bdf)) ctx.fail(`${f}.bdf`, `${d.bdf} listed twice`);
     bdfs.add(d.bdf);
@@ -389,7 +401,9 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       const s = d.sriov;
       const sf = `${f}.sriov`;
       if (!isObj(s)) ctx.fail(sf, 'expected an object');
-      const totalvfs = int(ctx, `${sf}.totalvfs`, s.totalvfs, 1, 255);
+      only(ctx, sf, s, ['totalvfs', 'numvfs', 'offset', 'stride', 'vfDevice', 'autoprobe', 'vfBars', 'vfs']);
+      // TotalVFs is a 16-bit field of the SR-IOV capability (drivers/pci/iov.c sriov_init reads PCI_SRIOV_TOTAL_VF as a word); NICs exceed 255 (E810: 256).
+      const totalvfs = int(ctx, `${sf}.totalvfs`, s.totalvfs, 1, 0xffff);
       const numvfs = int(ctx, `${sf}.numvfs`, s.numvfs ?? 0, 0, totalvfs);
       const offset = int(ctx, `${sf}.offset`, s.offset, 1, 0xffff);
       const stride = int(ctx, `${sf}.stride`, s.stride, 0, 0xffff);
@@ -407,6 +421,7 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       const vfs = vfsIn.map((v: unknown, n) => {
         const vf = `${sf}.vfs[${n}]`;
         if (!isObj(v)) ctx.fail(vf, 'expected an object');
+        only(ctx, vf, v, ['index', 'driver', 'driverOverride', 'iommuGroup', 'vramQuota']);
         const index = int(ctx, `${vf}.index`, v.index, 0, numvfs - 1);
         if (index !== n) ctx.fail(`${vf}.index`, `expected ${n} (VFs in order)`);
         return {
@@ -433,6 +448,7 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       const x = d.xe;
       const xf = `${f}.xe`;
       if (!isObj(x)) ctx.fail(xf, 'expected an object');
+      only(ctx, xf, x, ['vram', 'tiles', 'provisioning', 'vramBlockSize', 'pfReserved', 'vramSpare', 'pfMode']);
       const vram = u64(ctx, `${xf}.vram`, x.vram);
       if (vram < 256n * MiB || vram % (2n * MiB) !== 0n) ctx.fail(`${xf}.vram`, 'must be a multiple of 2 MiB and at least 256 MiB');
       const provisioning = x.provisioning ?? 'sriov_admin';

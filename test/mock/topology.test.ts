@@ -33,7 +33,7 @@ describe('topology validation', () => {
     expect(bad((t) => (t.devices[0]!.bars[1]!.size = '0x3000'))).toBe('topology t.json: devices[0].bars[1].size: a BAR size is a non-zero power of two');
     expect(bad((t) => (t.devices[0]!.bars[1]!.start = '0x4000001000'))).toMatch(/devices\[0\]\.bars\[1\]\.start: must be aligned/);
     expect(bad((t) => (t.devices[0]!.sriov!.numvfs = 2))).toBe('topology t.json: devices[0].sriov.vfs: lists 0 VFs but numvfs is 2');
-    expect(bad((t) => (t.devices[0]!.sriov!.totalvfs = 0))).toMatch(/sriov\.totalvfs: expected an integer in \[1, 255\]/);
+    expect(bad((t) => (t.devices[0]!.sriov!.totalvfs = 0))).toMatch(/sriov\.totalvfs: expected an integer in \[1, 65535\]/);
     expect(bad((t) => (t.devices[0]!.xe!.vramBlockSize = '0x1000'))).toMatch(/xe\.vramBlockSize: must be a power of two of at least 2 MiB/);
     expect(bad((t) => (t.devices[0]!.xe!.provisioning = 'magic' as 'legacy'))).toMatch(/xe\.provisioning: expected/);
     expect(bad((t) => (t.devices[0]!.sriov!.offset = 0xffff))).toMatch(/sriov\.offset: VF \d+ would land beyond bus 0xff/);
@@ -41,6 +41,46 @@ describe('topology validation', () => {
     expect(bad((t) => (t.devices[0]!.bars[0]!.start = '0x100000000'))).toMatch(/overlaps ram\[1\]/);
     expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(/devices\[0\]\.driver: invalid value/);
     expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe('topology t.json: p2p: expected "switch" or "none"');
+  });
+
+  it('refuses a field the format does not define, naming its path: a typo must not take the default', () => {
+    const unknown = (edit: (t: Record<string, unknown>) => void) => bad((t) => edit(t as unknown as Record<string, unknown>));
+    const at = (o: unknown) => o as Record<string, unknown>;
+    expect(unknown((t) => (t.comment = 'lab 1'))).toMatch(/^topology t\.json: comment: unknown field \(expected one of schema, machine, kernel, ram, p2p, devices\)$/);
+    expect(unknown((t) => (at(t.kernel ?? (t.kernel = {})).version = '7.2'))).toMatch(/^topology t\.json: kernel\.version: unknown field/);
+    expect(unknown((t) => (at(at(t.ram)[0]).end = '0x1000'))).toMatch(/^topology t\.json: ram\[0\]\.end: unknown field/);
+    const dev = (t: Record<string, unknown>) => at((t.devices as unknown[])[0]);
+    expect(unknown((t) => (dev(t).drivers = 'xe'))).toMatch(/^topology t\.json: devices\[0\]\.drivers: unknown field/);
+    expect(unknown((t) => (at((dev(t).bars as unknown[])[1]).resizableSizes = '0x1'))).toMatch(/^topology t\.json: devices\[0\]\.bars\[1\]\.resizableSizes: unknown field/);
+    expect(unknown((t) => (at(dev(t).sriov).totalVfs = 8))).toMatch(/^topology t\.json: devices\[0\]\.sriov\.totalVfs: unknown field \(expected one of totalvfs, numvfs/);
+    expect(unknown((t) => (at((at(dev(t).sriov).vfBars as unknown[])[0]).sizeMb = 16))).toMatch(/sriov\.vfBars\[0\]\.sizeMb: unknown field/);
+    expect(unknown((t) => (at(dev(t).xe).vramQuota = '0x1000'))).toMatch(/^topology t\.json: devices\[0\]\.xe\.vramQuota: unknown field/);
+    const s = defaultTopology();
+    s.devices[0]!.sriov!.numvfs = 1;
+    s.devices[0]!.sriov!.vfs = [{ index: 0, driver: null, quota: '0x1000' } as never];
+    expect(() => parseTopology(s, 'topology t.json')).toThrow(/^topology t\.json: devices\[0\]\.sriov\.vfs\[0\]\.quota: unknown field/);
+  });
+
+  it('sriov.totalvfs is the 16-bit TotalVFs field: 256 (an E810) and 65535 are accepted, 65536 is not', () => {
+    const nic = (totalvfs: number, bdf: string) => {
+      const t = defaultTopology();
+      const d = t.devices[0]!;
+      d.bdf = bdf;
+      d.sriov!.totalvfs = totalvfs;
+      d.sriov!.vfBars = [{ index: 0, start: '0x8000000000', size: '0x4000', kind: 'mem64', prefetchable: true }];
+      delete d.xe;
+      d.driver = 'ice';
+      return t;
+    };
+    expect(parseTopology(nic(256, '0000:03:00.0')).devices[0]!.sriov!.totalvfs).toBe(256);
+    expect(parseTopology(nic(65535, '0000:00:00.0')).devices[0]!.sriov!.totalvfs).toBe(65535);
+    expect(() => parseTopology(nic(65536, '0000:00:00.0'), 'topology t.json')).toThrow(/sriov\.totalvfs: expected an integer in \[1, 65535\], got 65536/);
+    // 256 VFs boot and enable on a driver that only binds
+    const b = createMockBackend({ topology: nic(256, '0000:03:00.0') });
+    expect(b.fs.readText('/sys/bus/pci/devices/0000:03:00.0/sriov_totalvfs')).toBe('256\n');
+    b.fs.writeFile('/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs', '256');
+    expect(b.fs.readdir('/sys/bus/pci/devices').length).toBeGreaterThanOrEqual(257);
+    b.close();
   });
 
   it('current VFs carry driver, override, group and quota', () => {
