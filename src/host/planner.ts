@@ -206,12 +206,23 @@ function idRanges(ids: number[]): string {
 }
 
 /**
+ * Whether xe keeps a quota set before the VFs are enabled. Kernels with only
+ * the legacy gtN/vfN/lmem_quota debugfs files have no custom provisioning
+ * mode: pf_enable_vfs provisions every new VF fairly, replacing any quota
+ * set before (xe_pci_sriov.c pf_provision_vfs -> xe_gt_sriov_pf_config_set_fair).
+ */
+function presetsKept(pf: PfState): boolean {
+  return pf.provisioning !== null && pf.provisioning.kind !== 'legacy';
+}
+
+/**
  * What xe does with VRAM when `n` VFs appear, given the quotas set before
  * (kernel-abi §9): auto-provisioning (an equal share each) unless a non-zero
  * quota was preset, and then nothing for the VFs without one.
  */
 function enableNotes(pf: PfState, n: number): string[] {
   if (!pf.provisioning) return [];
+  if (!presetsKept(pf)) return [`${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each), replacing any quota set before (this kernel has only the legacy lmem_quota files); see \`iovh topology\``];
   if (!hasQuota(pf)) return [`${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each); see \`iovh topology\``];
   const bare: number[] = [];
   for (let id = 1; id <= n; id++) if ((pf.quotas.get(id) ?? 0n) === 0n) bare.push(id);
@@ -285,7 +296,14 @@ export function planProvision(ctx: PlanContext, pfText: string, vfText: string, 
   if (id < 1 || id > pf.totalvfs) throw new InputError(`--vf: VF ${id} does not exist on ${pf.bdf} (VFs are numbered 1..${pf.totalvfs}, like sriov_admin/vfN)`);
   requireQuota(sizeBytes, '--vram');
   requireProvisioning(pf);
-  const notes = id > pf.numvfs ? [`VF ${id} is not enabled yet: xe keeps the quota for when it is, and a quota set before enabling turns auto-provisioning off (VFs without a quota then get no VRAM)`] : [];
+  const notes: string[] = [];
+  if (id > pf.numvfs) {
+    notes.push(
+      presetsKept(pf)
+        ? `VF ${id} is not enabled yet: xe keeps the quota for when it is, and a quota set before enabling turns auto-provisioning off (VFs without a quota then get no VRAM)`
+        : `VF ${id} is not enabled yet: this kernel (legacy lmem_quota) provisions every VF afresh when VFs are enabled, replacing this quota`,
+    );
+  }
   return { title: `give VF ${id} of ${pf.bdf} ${formatSize(sizeBytes)} of VRAM`, steps: quotaSteps(pf, id, sizeBytes), notes };
 }
 
@@ -356,9 +374,15 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
   for (const { pf, spec: p } of resolved) {
     const wants = p.vfs.flatMap((v) => (v.vram === undefined ? [] : [{ vf: v.vf, vram: v.vram }]));
     if (p.numvfs !== undefined && p.numvfs !== pf.numvfs) {
-      // The quotas of a new set of VFs are written before it exists (changeCount).
-      steps.push(...changeCount(pf, p.numvfs, () => quotaPlan(pf, wants)));
+      // The quotas of a new set of VFs are written before it exists (changeCount), except where the
+      // kernel replaces them when it enables VFs (legacy: no custom mode, see presetsKept).
+      const preset = presetsKept(pf);
+      steps.push(...changeCount(pf, p.numvfs, preset ? () => quotaPlan(pf, wants) : undefined));
       if (p.numvfs > 0) notes.push(...enableNotes(pf, p.numvfs));
+      if (!preset) {
+        notes.push(...raiseNotes(pf, wants));
+        steps.push(...quotaPlan(pf, wants));
+      }
     } else {
       notes.push(...raiseNotes(pf, wants));
       steps.push(...quotaPlan(pf, wants));

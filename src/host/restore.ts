@@ -214,6 +214,8 @@ function presets(pf: string, count: number, older: readonly WriteRecord[], why: 
   for (const r of older) {
     const st = r.step;
     if (st.op !== 'set' || st.kind !== 'u64' || st.enabledVf?.pf !== pf || seen.has(st.path)) continue;
+    // Legacy lmem_quota kernels replace every quota when they enable VFs (src/host/planner.ts presetsKept).
+    if (st.path.endsWith('/lmem_quota')) return [];
     seen.add(st.path);
     if (st.enabledVf.id > count || r.before === '0') continue;
     out.push({ ...st, value: r.before, before: '0', why: `${why}: VF ${st.enabledVf.id}'s quota (#${r.seq}) before the VFs exist, so xe keeps it` });

@@ -324,11 +324,18 @@ export class XePf implements XePfState {
     for (let t = 0; t < this.spec.tiles; t++) this.setQuota(vfid, t, per);
   }
 
-  /** xe_pci_sriov_configure(pdev, n > 0): provision (auto unless custom), then pci_enable_sriov. */
+  /**
+   * xe_pci_sriov_configure(pdev, n > 0): provision (auto unless custom), then
+   * pci_enable_sriov. Kernels with only the legacy gtN/vfN debugfs files have
+   * no custom mode: pf_enable_vfs provisions every VF fairly whatever was set
+   * before (xe_pci_sriov.c pf_provision_vfs -> xe_gt_sriov_pf_config_set_fair
+   * -> bulk_set_lmem, which replaces an existing lmem_obj).
+   */
   enableVfs(n: number): number {
     if (!this.pfMode) fail('ENODEV');
-    const custom = this.configs.some((c) => c.lmem.some((o) => o !== null));
-    if (!custom && this.mode === 'auto') {
+    const legacy = this.spec.provisioning === 'legacy';
+    const custom = !legacy && (this.mode === 'custom' || this.configs.some((c) => c.lmem.some((o) => o !== null)));
+    if (!custom) {
       for (let t = 0; t < this.spec.tiles; t++) {
         const fair = this.maxLmem(t) / BigInt(n);
         const aligned = fair - (fair % LMEM_ALIGN);
@@ -338,6 +345,11 @@ export class XePf implements XePfState {
           fail('ENOSPC');
         }
         for (let vfid = 1; vfid <= n; vfid++) {
+          const old = this.configs[vfid - 1]!.lmem[t];
+          if (old) {
+            this.configs[vfid - 1]!.lmem[t] = null;
+            this.releaseObject(old);
+          }
           const o = this.newObject(vfid, t, aligned);
           if (!o) {
             this.unprovisionAll();

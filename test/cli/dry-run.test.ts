@@ -3,6 +3,7 @@
 // command opens (openBackend is wrapped), not taken from iovh's own output.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Backend } from '../../src/backend/types.js';
+import { defaultTopology } from '../../src/mock/topology.js';
 import { Lab, attr, diffSnapshots } from './helpers.js';
 
 const recorded: { path: string; data: string }[] = [];
@@ -96,6 +97,29 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
     // And back, also as planned.
     const back = await dryThenReal('restore');
     expect(back.made).toEqual(back.plan);
+  });
+
+  it('on a kernel with only the legacy lmem_quota files, writes quotas after the VFs exist (it would replace a preset)', async () => {
+    const t = defaultTopology();
+    t.devices[0]!.xe!.provisioning = 'legacy';
+    const topo = lab.file('legacy.json', JSON.stringify(t));
+    const before = lab.sysfs(topo);
+    const file = lab.file('p.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '1G' }] }] }));
+    const run = async (...argv: string[]) => {
+      const dry = await lab.run('--topology', topo, ...argv, '--dry-run');
+      expect(dry.code, dry.err).toBe(0);
+      const real = await lab.run('--topology', topo, ...argv);
+      expect(real.code, real.err).toBe(0);
+      const made = recorded.splice(0);
+      expect(made).toEqual(planned(dry.out));
+      return { dry, made };
+    };
+    const { dry, made } = await run('setup', file);
+    expect(dry.out).toMatch(/^note: 0000:03:00.0: xe auto-provisions VRAM for the new VFs \(an equal share each\), replacing any quota set before/m);
+    expect(made.map((w) => w.path.split('/').pop())).toEqual(['sriov_drivers_autoprobe', 'sriov_numvfs', 'lmem_quota']);
+    expect(made[2]).toEqual({ path: '/sys/kernel/debug/dri/0000:03:00.0/gt0/vf1/lmem_quota', data: `${1 << 30}\n` });
+    await run('restore');
+    expect(diffSnapshots(before, lab.sysfs(topo))).toEqual([]);
   });
 
   it('gives one VF more than its automatic share among 24 (the quota goes in before the VFs), and disable and restore keep it', async () => {

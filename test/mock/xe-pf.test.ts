@@ -151,8 +151,15 @@ describe('provisioning interfaces', () => {
     expect(legacy.fs.exists(`${DBG}/sriov`)).toBe(false);
     expect(legacy.fs.lstat(`${DBG}/gt0/vf1/lmem_quota`).kind).toBe('file');
     legacy.fs.writeFile('/sys/kernel/debug/dri/0/gt0/vf1/lmem_quota', String(GiB));
-    legacy.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '1');
     expect(legacy.fs.readText(`${DBG}/gt0/vf1/lmem_quota`)).toBe(`${GiB}\n`);
+    // No custom mode on these kernels: enabling provisions every VF fairly, over what was set before
+    // (xe_pci_sriov.c pf_provision_vfs); the fair share is taken from the VRAM free at that moment.
+    legacy.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '2');
+    const fair = (((16n * GiB - 192n * MiB - GiB) / 2n) / (2n * MiB)) * (2n * MiB);
+    expect(legacy.fs.readText(`${DBG}/gt0/vf1/lmem_quota`)).toBe(`${fair}\n`);
+    expect(legacy.fs.readText(`${DBG}/gt0/vf2/lmem_quota`)).toBe(`${fair}\n`);
+    const xe = legacy.kernel.platform.xePf(legacy.kernel.platform.pci.device(PF)!)!;
+    expect(xe.liveLmemObjects()).toBe(2);
   });
 
   it('a VF FLR (vfio open) clears the VF LMEM', () => {
