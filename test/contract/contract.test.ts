@@ -147,7 +147,10 @@ function suite(t: Target): void {
       expect(get(req(bar, [0xfffffffffffff000n, 4096n]))).toBe('EOVERFLOW');
       expect(get(req(bar, [size - 4096n, 8192n]))).toBe('EINVAL'); // past the end of the BAR
       expect(b.dev.vfioDeviceFeature(dev, VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF)).toBe(0);
-      if (t.mock) expect(get(req(bar, one, { nrRanges: 2 }))).toBe('EFAULT'); // ranges beyond the user buffer
+      // nr_ranges beyond the ranges given: the kernel's copy of the array runs
+      // off the user buffer. The native backend ends the request at a PROT_NONE
+      // page (native/binding.cc), so on hardware it faults too.
+      expect(get(req(bar, one, { nrRanges: 2 }))).toBe('EFAULT');
     });
 
     it('a valid export: fdinfo, bufinfo, /proc/self/fd and mmap in the kernel formats', () => {
