@@ -301,6 +301,13 @@ export interface Backend {
   readonly dev: DeviceOps;
   readonly fs: FileOps;
   /**
+   * Let `ms` of time pass for the kernel before resolving, for waits the
+   * kernel's own clock decides (kmemleak reports only objects older than 5 s).
+   * The mock's clock is simulated: it jumps by `ms` and the promise resolves on
+   * the next turn of the event loop. Absent: the caller waits with a timer.
+   */
+  sleep?(ms: number): Promise<void>;
+  /**
    * End of the process's use of the kernel: closes what is still open (the mock
    * models process exit: fds released, vfio devices closed) and, for the mock,
    * saves its state file. Idempotent.

@@ -4,7 +4,7 @@
 // product path needs it.
 
 import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
-import type { ErrnoName } from '../kernel/errors.js';
+import { TaskKilledError, type ErrnoName } from '../kernel/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
@@ -172,6 +172,16 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       dev,
       fs,
       kernel: control,
+      sleep(ms: number): Promise<void> {
+        if (proc.killedBy !== null) return Promise.reject(new TaskKilledError(proc.killedBy));
+        if (closed) return Promise.reject(new Error('mock backend is closed (sleep after close())'));
+        try {
+          k.kernel.pass(ms);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return new Promise((resolve) => setImmediate(resolve));
+      },
       close(): void {
         if (closed) return;
         closed = true;

@@ -3,8 +3,9 @@
 // report, kprobe hits into tracefs, and kmemleak-tracked allocations.
 //
 // Time is deterministic: the clock advances by a fixed step per kernel
-// operation (src/mock/syscalls.ts) and by one microsecond per timestamp taken,
-// so the same sequence of calls gives the same log and trace, byte for byte.
+// operation (src/mock/syscalls.ts), by one microsecond per timestamp taken,
+// and by the length of a sleep userspace asks for (Backend.sleep), so the same
+// sequence of calls gives the same log and trace, byte for byte.
 
 import { LogLevel, type KernelAlloc, type KernelServices } from './contracts.js';
 import { Kmsg, type KmsgState } from './kmsg.js';
@@ -77,6 +78,12 @@ export class KernelCore implements KernelServices {
   /** One kernel operation happened (syscall boundary). */
   tick(): void {
     this.usec += OP_USEC;
+  }
+
+  /** Userspace let `ms` of wall time pass (a sleep): the clock jumps, as it does for a hung task. */
+  pass(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`time to pass must be a non-negative number of ms, got ${ms}`);
+    this.usec += BigInt(Math.round(ms * 1000));
   }
 
   jiffies(): bigint {

@@ -87,6 +87,25 @@ describe('process exit and live counts', () => {
   });
 });
 
+describe('Backend.sleep', () => {
+  it("lets simulated time pass: the kernel clock jumps by the sleep, at once, and only on this kernel", async () => {
+    const b = mock();
+    const other = mock();
+    const uptime = (x: typeof b) => Number(x.fs.readText('/proc/uptime').split(' ')[0]);
+    const t0 = uptime(b);
+    const o0 = uptime(other);
+    await b.sleep!(6000);
+    expect(uptime(b) - t0).toBeGreaterThanOrEqual(6);
+    expect(uptime(b) - t0).toBeLessThan(6.1);
+    expect(uptime(other) - o0).toBeLessThan(0.1);
+    // a spawned process shares the clock
+    const child = b.kernel.spawnProcess();
+    await child.sleep!(1000);
+    expect(uptime(b) - t0).toBeGreaterThanOrEqual(7);
+    await expect(b.sleep!(-1)).rejects.toThrow(RangeError);
+  });
+});
+
 describe('state file', () => {
   it('carries numvfs, overrides, bindings, quotas, taint, the log and tracefs probes across invocations', () => {
     const path = join(dir, 'state1.json');
