@@ -33,19 +33,20 @@ export class GpuView {
 
   read(va: number, length: number): Uint8Array | null {
     const out = new Uint8Array(length);
-    return this.access(va, length, (piece, pos, rd) => out.set(rd(piece), pos)) ? out : null;
+    return this.access(va, out, false) ? out : null;
   }
 
   write(va: number, data: Uint8Array): boolean {
-    return this.access(va, data.byteLength, (piece, pos, _rd, wr) => wr(data.subarray(pos, pos + piece)), true);
+    return this.access(va, data, true);
   }
 
-  private access(
-    va: number,
-    length: number,
-    each: (piece: number, pos: number, rd: (n: number) => Uint8Array, wr: (d: Uint8Array) => void) => void,
-    write = false,
-  ): boolean {
+  /**
+   * Copy between `data` and [va, va + data.length) through the VMAs, piece by
+   * piece (a write lands up to the first fault). One path for both directions
+   * and no closures: the command streamer calls this once per command.
+   */
+  private access(va: number, data: Uint8Array, write: boolean): boolean {
+    const length = data.byteLength;
     if (va < 0 || va + length > VM_SIZE) return false;
     let pos = 0;
     while (pos < length) {
@@ -56,12 +57,8 @@ export class GpuView {
         if (!scratch) return false;
         const at = cur % PAGE;
         const piece = Math.min(length - pos, PAGE - at);
-        each(
-          piece,
-          pos,
-          (n) => scratch.slice(at, at + n),
-          (d) => scratch.set(d, at),
-        );
+        if (write) scratch.set(data.subarray(pos, pos + piece), at);
+        else data.set(scratch.subarray(at, at + piece), pos);
         pos += piece;
         continue;
       }
@@ -69,21 +66,13 @@ export class GpuView {
       const off = vma.objOffset + (cur - vma.start);
       if (write && vma.readOnly) return false;
       if (vma.isNull) {
-        each(
-          piece,
-          pos,
-          (n) => new Uint8Array(n),
-          () => undefined,
-        );
+        // Reads return zeros, writes are dropped.
+        if (!write) data.fill(0, pos, pos + piece);
       } else if (vma.userptr) {
         const m = vma.userptr.mapping;
         const at = vma.userptr.offset + (cur - vma.start);
-        each(
-          piece,
-          pos,
-          (n) => m.kernelRead(at, n),
-          (d) => m.kernelWrite(at, d),
-        );
+        if (write) m.kernelWrite(at, data.subarray(pos, pos + piece));
+        else data.set(m.kernelRead(at, piece), pos);
       } else if (vma.bo) {
         const bo = vma.bo;
         const imp = bo.imported;
@@ -97,12 +86,9 @@ export class GpuView {
             return false;
           }
         }
-        each(
-          piece,
-          pos,
-          (n) => (imp ? imp.read(off, n) : bo.read(off, n)),
-          (d) => (imp ? imp.write(off, d) : bo.write(off, d)),
-        );
+        const target = imp ?? bo;
+        if (write) target.write(off, data.subarray(pos, pos + piece));
+        else data.set(target.read(off, piece), pos);
       } else {
         return false;
       }
@@ -112,26 +98,37 @@ export class GpuView {
   }
 }
 
-function dw(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+/** Dwords of a batch as the command streamer fetches them, one page cached at a time. */
+class BatchReader {
+  private page: DataView | null = null;
+  private pageVa = -1;
+
+  constructor(private readonly view: GpuView) {}
+
+  /** The dword at `va`, or null when its page faults. */
+  dword(va: number): number | null {
+    const base = va - (va % PAGE);
+    if (base !== this.pageVa) {
+      const bytes = this.view.read(base, PAGE);
+      this.page = bytes && new DataView(bytes.buffer);
+      this.pageVa = bytes ? base : -1;
+      if (!bytes) return null;
+    }
+    return this.page!.getUint32(va - base, true);
+  }
 }
 
 /** Execute the batch at `batchVa`; writes land as the commands run, up to a fault or a hang. */
 export function runBatch(view: GpuView, batchVa: number): JobOutcome {
   let pc = batchVa;
-  let page: Uint8Array | null = null;
-  let pageVa = -1;
-  const fetch = (va: number): number | null => {
-    const base = va - (va % PAGE);
-    if (base !== pageVa) {
-      page = view.read(base, PAGE);
-      pageVa = page ? base : -1;
-      if (!page) return null;
-    }
-    return dw(page!, va - base);
-  };
+  const batch = new BatchReader(view);
+  // MI_STORE_DATA_IMM's payload, reused from one command to the next (its
+  // dword length field has 10 bits): every memory behind a VMA copies what it
+  // is given.
+  const payload = new DataView(new ArrayBuffer(4 * 0x3ff));
+  const payloadBytes = new Uint8Array(payload.buffer);
   for (let n = 0; n < MAX_COMMANDS; n++) {
-    const header = fetch(pc);
+    const header = batch.dword(pc);
     if (header === null) return { status: 'fault', va: pc, write: false };
     const client = header >>> 29;
     const opcode = (header >>> 23) & 0x3f;
@@ -141,27 +138,22 @@ export function runBatch(view: GpuView, batchVa: number): JobOutcome {
       continue;
     }
     if (opcode === 0x0a) return { status: 'done' };
-    const args: number[] = [];
-    const take = (count: number): boolean => {
-      for (let i = 1; i <= count; i++) {
-        const v = fetch(pc + 4 * i);
-        if (v === null) return false;
-        args.push(v);
-      }
-      return true;
-    };
     if (opcode === 0x20) {
       // MI_STORE_DATA_IMM: dword length = total - 2; bit 21 store qword; bit 22 GGTT (privileged).
       const len = header & 0x3ff;
       if (header & SDI_GGTT) return { status: 'hang', why: 'MI_STORE_DATA_IMM to the GGTT from a PPGTT batch' };
       if (len < 2) return { status: 'hang', why: `MI_STORE_DATA_IMM with dword length ${len}` };
-      if (!take(len + 1)) return { status: 'fault', va: pc, write: false };
+      const lo = batch.dword(pc + 4);
+      const hi = batch.dword(pc + 8);
+      if (lo === null || hi === null) return { status: 'fault', va: pc, write: false };
+      for (let i = 0; i < len - 1; i++) {
+        const v = batch.dword(pc + 12 + 4 * i);
+        if (v === null) return { status: 'fault', va: pc, write: false };
+        payload.setUint32(4 * i, v, true);
+      }
       const qword = (header & (1 << 21)) !== 0;
-      const addr = args[1]! * 2 ** 32 + args[0]! - (args[0]! & (qword ? 7 : 3));
-      const data = new Uint8Array(4 * (len - 1));
-      const dv = new DataView(data.buffer);
-      for (let i = 0; i < len - 1; i++) dv.setUint32(4 * i, args[2 + i]!, true);
-      if (!view.write(addr, data)) return { status: 'fault', va: addr, write: true };
+      const addr = hi * 2 ** 32 + lo - (lo & (qword ? 7 : 3));
+      if (!view.write(addr, payloadBytes.subarray(0, 4 * (len - 1)))) return { status: 'fault', va: addr, write: true };
       pc += 4 * (len + 2);
       continue;
     }
@@ -170,9 +162,13 @@ export function runBatch(view: GpuView, batchVa: number): JobOutcome {
       const len = header & 0xff;
       if (header & (COPY_SRC_GGTT | COPY_DST_GGTT)) return { status: 'hang', why: 'MI_COPY_MEM_MEM with a GGTT address from a PPGTT batch' };
       if (len !== 3) return { status: 'hang', why: `MI_COPY_MEM_MEM with dword length ${len}` };
-      if (!take(4)) return { status: 'fault', va: pc, write: false };
-      const dst = args[1]! * 2 ** 32 + ((args[0]! & ~3) >>> 0);
-      const src = args[3]! * 2 ** 32 + ((args[2]! & ~3) >>> 0);
+      const dstLo = batch.dword(pc + 4);
+      const dstHi = batch.dword(pc + 8);
+      const srcLo = batch.dword(pc + 12);
+      const srcHi = batch.dword(pc + 16);
+      if (dstLo === null || dstHi === null || srcLo === null || srcHi === null) return { status: 'fault', va: pc, write: false };
+      const dst = dstHi * 2 ** 32 + ((dstLo & ~3) >>> 0);
+      const src = srcHi * 2 ** 32 + ((srcLo & ~3) >>> 0);
       const word = view.read(src, 4);
       if (!word) return { status: 'fault', va: src, write: false };
       if (!view.write(dst, word)) return { status: 'fault', va: dst, write: true };
