@@ -3,6 +3,8 @@
 // - sriov_drivers_autoprobe goes to 0 right before sriov_numvfs is written,
 //   or the PF's driver (xe) binds the new VFs itself;
 // - sriov_numvfs goes to 0 before another non-zero count (EBUSY otherwise);
+// - the VRAM quotas of VFs about to be created are written before
+//   sriov_numvfs creates them, so that xe keeps them (changeCount);
 // - before VFs go away, each VF's driver, override and quota are undone as
 //   steps of their own, so that the journal holds them and restore can bring
 //   them back (disabling VFs would drop them without a trace);
@@ -176,7 +178,7 @@ function requireQuota(bytes: bigint, what: string): void {
 function quotaSteps(pf: PfState, id: number, bytes: bigint): Step[] {
   const current = pf.quotas.get(id);
   if (current === bytes) return [];
-  const exists = pf.vfs.has(id) ? '' : ' before the VF exists, so that xe keeps it';
+  const exists = pf.vfs.has(id) || !presetsKept(pf) ? '' : ' before the VF exists, so that xe keeps it';
   return setQuotas(pf, id, bytes, `VF ${id} gets ${formatSize(bytes)} of VRAM${exists}`);
 }
 
