@@ -9,11 +9,13 @@ import { openVfioDevice, VfioContainer } from '../kernel/vfio.js';
 import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../kernel/drm.js';
 import { VFIO } from '../kernel/uapi.js';
 import { isErrno } from '../kernel/errors.js';
+import { BDF_PATTERN } from '../kernel/bdf.js';
 import type { Json, JsonObject } from '../report/model.js';
 import { REVISIONS, SG_PROBES, scanSymbols, type SymbolScan } from './symbols.js';
 import { TraceSession } from './tracefs.js';
 import { chooseTarget, discoverPfs, lmemBar, TargetError, type PfInfo, type Target } from './target.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
+import type { JournalTarget } from '../host/journal.js';
 
 export interface Capability {
   ok: boolean;
@@ -44,6 +46,22 @@ export const CAPABILITY_NAMES = [
 
 export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
 
+/**
+ * What the user allows this run to change beyond the scenario's own objects,
+ * and where changes to the machine are journaled (src/host/journal.ts) so that
+ * `iovh restore` undoes them after a kill. Scenarios that change the machine
+ * (lifecycle/vf-disable-while-imported: every VF of the PF goes away) cite
+ * `destructive` when they skip for want of consent.
+ */
+export interface RunPolicy {
+  /** --allow-destructive: go ahead even when other VFs of the PF are in use. */
+  allowDestructive: boolean;
+  /** The bring-up journal's target; null keeps the journal in memory (a mock whose kernel ends with the run). */
+  journal: JournalTarget | null;
+}
+
+export const DEFAULT_POLICY: RunPolicy = { allowDestructive: false, journal: null };
+
 export interface Capabilities {
   release: string | null;
   version: string | null;
@@ -59,6 +77,8 @@ export interface Capabilities {
   drmNodes: DrmNode[];
   /** The IOMMU mode in words: `vfio group, TYPE1v2`, `iommufd (cdev)`, `noiommu`, `none`. */
   iommuMode: string;
+  /** What the run may change and where it journals (absent: DEFAULT_POLICY). */
+  policy?: RunPolicy;
 }
 
 function have(detail: string): Capability {
@@ -255,7 +275,7 @@ function safeDrmNodes(backend: Backend): DrmNode[] {
     if (n.bdf !== null) return n;
     try {
       const link = backend.fs.readlink(`/sys/class/drm/${n.path.slice('/dev/dri/'.length)}`);
-      const m = /([0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7])\/drm\/[^/]+$/.exec(link);
+      const m = new RegExp(`(?:^|/)(${BDF_PATTERN})/drm/[^/]+$`).exec(link);
       return m ? { ...n, bdf: m[1]! } : n;
     } catch {
       return n;
@@ -263,7 +283,7 @@ function safeDrmNodes(backend: Backend): DrmNode[] {
   });
 }
 
-export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null }): Capabilities {
+export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null; policy?: RunPolicy }): Capabilities {
   const fs = backend.fs;
   const version = readText(backend, '/proc/version');
   // uname -r: /proc/sys/kernel/osrelease, else the release word of /proc/version (fs/proc/version.c: "Linux version %s ...").
@@ -341,6 +361,7 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     vgemNode: vgem.node,
     drmNodes,
     iommuMode: iommu.mode,
+    policy: want.policy ?? DEFAULT_POLICY,
   };
 }
 
@@ -358,6 +379,7 @@ export function capabilitiesJson(c: Capabilities): JsonObject {
     tracefs: c.tracefsRoot,
     xeNode: c.xeNode,
     vgemNode: c.vgemNode,
+    allowDestructive: (c.policy ?? DEFAULT_POLICY).allowDestructive,
     caps,
   };
 }

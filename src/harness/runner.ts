@@ -21,7 +21,7 @@ import {
   type Status,
 } from '../report/model.js';
 import { judge, type Baseline } from './baseline.js';
-import { CAPABILITY_NAMES, capabilitiesJson, probeCapabilities, topologyJson, type Capabilities, type Capability, type CapabilityName } from './caps.js';
+import { CAPABILITY_NAMES, capabilitiesJson, probeCapabilities, topologyJson, type Capabilities, type Capability, type CapabilityName, type RunPolicy } from './caps.js';
 import { Context } from './context.js';
 import {
   BUFINFO,
@@ -57,7 +57,8 @@ export interface RunnerOptions {
   scenarios: readonly Scenario[];
   timeoutMs: number;
   timing: Timing;
-  want: { pf: string | null; vf: string | null };
+  /** The PF/VF asked for, and what the run may change (caps.ts RunPolicy; absent: DEFAULT_POLICY). */
+  want: { pf: string | null; vf: string | null; policy?: RunPolicy };
   baseline: Baseline | null;
   filters: string[];
   setup: string[];

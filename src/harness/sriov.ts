@@ -9,8 +9,14 @@
 // drivers_probe, autoprobe back last; then every value is read back and any
 // difference is an error.
 
-import type { FileOps } from '../backend/types.js';
-import { isErrno } from '../kernel/errors.js';
+import type { Backend, FileOps } from '../backend/types.js';
+import { isErrno, SystemError } from '../kernel/errors.js';
+import { openVfioDevice, VfioSetupError, type VfioDevice } from '../kernel/vfio.js';
+import type { Journal } from '../host/journal.js';
+import { formatStep, stepWrite, type Step } from '../host/plan.js';
+import { undoRecords } from '../host/restore.js';
+import { SysReader } from '../host/sysfs.js';
+import { verify } from '../host/writes.js';
 import { PCI_DEVICES, quotaPath, readQuota, type PfInfo } from './target.js';
 
 export interface VfSnapshot {
@@ -166,4 +172,131 @@ export function compareSriov(fs: FileOps, s: SriovSnapshot): string[] {
     if (q !== v.quota) diffs.push(`VF ${v.id} quota is ${q ?? 'unknown'}, was ${v.quota ?? 'unknown'}`);
   }
   return diffs;
+}
+
+/**
+ * Why each VF of `pf` other than `keep` is not free to be removed by
+ * sriov_numvfs = 0, empty when all are. Free: no driver, or vfio-pci with
+ * nobody holding the device (opening it through VFIO succeeds, and it is
+ * closed again at once). A VF bound to another driver may be in use by the
+ * host (xe in VF mode, a variant driver for a VM), and a vfio-pci VF another
+ * process holds is most likely a running VM's (VFIO_GROUP_GET_DEVICE_FD
+ * answers EBUSY, a group has one opener: kernel-abi §4).
+ */
+export function busyVfs(backend: Backend, pf: PfInfo, keep: string): string[] {
+  const out: string[] = [];
+  for (const vf of pf.vfs) {
+    if (vf.bdf === keep || vf.driver === null) continue;
+    if (vf.driver !== 'vfio-pci') {
+      out.push(`VF ${vf.bdf} is bound to ${vf.driver}`);
+      continue;
+    }
+    let device: VfioDevice;
+    try {
+      device = openVfioDevice(backend, vf.bdf);
+    } catch (e) {
+      if (e instanceof VfioSetupError || e instanceof SystemError) {
+        out.push(`VF ${vf.bdf} is held through VFIO by another process (${e.message})`);
+        continue;
+      }
+      throw e;
+    }
+    device.close();
+  }
+  return out;
+}
+
+/** A write the kernel refused before anything was changed (no root, a read-only sysfs): the change never happened. */
+export class ChangeRefused extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
+    super(`${path}: ${code}`);
+    this.name = 'ChangeRefused';
+  }
+}
+
+/** sriov_numvfs = 0 made under the bring-up journal, and its undo. */
+export interface JournaledDisable {
+  /** Put the VFs back through the journal (as `iovh restore` would); returns what still differs from the snapshot. */
+  restore(log: (line: string) => void): string[];
+}
+
+/**
+ * sriov_numvfs = 0 on `s.pf`, journaled so that `iovh restore` brings the VFs
+ * back after a kill (src/host/journal.ts, restore.ts undoSteps). The journal
+ * holds what the write replaces, including what the kernel clears with it:
+ * each VF's driver binding and driver_override (the VFs go away,
+ * drivers/pci/iov.c) and its VRAM quota (released with the VFs, kernel-abi
+ * §9). Undo runs newest first, so the order below is the restore order read
+ * backwards: quotas go back while the count is 0 (restore.ts presets: a quota
+ * set before enabling keeps xe from auto-provisioning), then the count with
+ * autoprobe off (the VFs come back unbound), then the overrides, then the
+ * bindings, then autoprobe; a VF bound without an override is bound last,
+ * once autoprobe is back (with autoprobe off only an override lets a VF
+ * probe, kernel-abi §9). The two real writes (autoprobe off, then the count)
+ * are read back as bring-up's are (src/host/writes.ts verify). A first write
+ * the kernel refuses leaves nothing changed: ChangeRefused, the session
+ * closed as rolled back.
+ */
+export function disableVfsJournaled(fs: FileOps, s: SriovSnapshot, journal: Journal, command: string, log: (line: string) => void): JournaledDisable {
+  const r = new SysReader(fs);
+  const dir = `${PCI_DEVICES}/${s.pf}`;
+  const why = `${command}: sriov_numvfs = 0 removes the VF`;
+  journal.begin(command);
+  const virtual = (step: Step, before: string): void => void journal.recordWrite(step, before);
+  let changed = false;
+  const real = (step: Step, before: string): void => {
+    journal.recordWrite(step, before);
+    const w = stepWrite(step);
+    log(`+ ${formatStep(step)}`);
+    try {
+      fs.writeFile(w.path, w.data);
+    } catch (e) {
+      if (!changed && (isErrno(e, 'EACCES') || isErrno(e, 'EPERM') || isErrno(e, 'EROFS'))) throw new ChangeRefused(w.path, (e as { code: string }).code);
+      throw e;
+    }
+    changed = true;
+    verify(r, step);
+  };
+  try {
+    for (const v of s.vfs) if (v.driver !== null && v.override === null) virtual({ op: 'unbind', bdf: v.bdf, driver: v.driver, why }, v.driver);
+    if (s.autoprobe) real({ op: 'set', path: `${dir}/sriov_drivers_autoprobe`, kind: 'bool', value: '0', before: '1', why: `${command}: the VFs come back unbound` }, '1');
+    for (const v of s.vfs) if (v.driver !== null && v.override !== null) virtual({ op: 'unbind', bdf: v.bdf, driver: v.driver, why }, v.driver);
+    for (const v of s.vfs) if (v.override !== null) virtual({ op: 'set', path: `${PCI_DEVICES}/${v.bdf}/driver_override`, kind: 'override', value: '', before: v.override, why }, v.override);
+    for (const v of s.vfs) {
+      if (v.quota === null || v.quota === 0n) continue;
+      const path = quotaPath(fs, s.pf, v.id, s.provisioning);
+      const q = v.quota.toString();
+      if (path) virtual({ op: 'set', path, kind: 'u64', value: '0', before: q, why: `${command}: xe releases VF quotas with the VFs`, enabledVf: { pf: s.pf, id: v.id } }, q);
+    }
+    real({ op: 'set', path: `${dir}/sriov_numvfs`, kind: 'count', value: '0', before: String(s.numVfs), why: `${command}: disable the VFs under an import` }, String(s.numVfs));
+  } catch (e) {
+    // Roll back by state (what never happened needs nothing); what cannot be undone stays journaled for `iovh restore`.
+    let rolledBack = true;
+    try {
+      undoRecords(r, journal, journal.sessionPending(), undefined, log);
+    } catch (u) {
+      rolledBack = false;
+      log(`rollback stopped: ${u instanceof Error ? u.message : String(u)}`);
+    }
+    journal.end(rolledBack ? 'rolled-back' : 'failed');
+    if (rolledBack) journal.dropIfSettled();
+    throw e;
+  }
+  return {
+    restore: (restoreLog) => {
+      const problems: string[] = [];
+      try {
+        undoRecords(r, journal, journal.sessionPending(), undefined, restoreLog);
+      } catch (e) {
+        problems.push(`the journaled restore stopped: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      problems.push(...compareSriov(fs, s));
+      journal.end(problems.length === 0 ? 'ok' : 'failed');
+      if (problems.length === 0) journal.dropIfSettled();
+      return problems;
+    },
+  };
 }

@@ -88,3 +88,8 @@ export async function runOn(backend: Backend, ids: string[], over: Partial<Runne
     backend.close();
   }
 }
+
+/** Run `ids` (after caps/kernel) on `backend` and leave it open (the caller looks at the kernel after). */
+export function runKeep(backend: Backend, ids: string[], over: Partial<RunnerOptions> = {}): Promise<RunResult> {
+  return runScenarios(runOptions(backend, ids, over));
+}

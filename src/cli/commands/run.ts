@@ -9,6 +9,7 @@
 
 import { Option, type Command } from 'commander';
 import { openBackend } from '../../backend/select.js';
+import { journalTarget } from '../../host/command.js';
 import type { Backend } from '../../backend/types.js';
 import { globalOptions, type GlobalOptions } from '../global.js';
 import { CliError, UsageError } from '../errors.js';
@@ -46,6 +47,7 @@ interface RunOptions {
   pf?: string;
   vf?: string;
   allowSkips?: boolean;
+  allowDestructive?: boolean;
 }
 
 const DEFAULT_TIMEOUT_S = 60;
@@ -262,7 +264,8 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       scenarios: v.scenarios,
       timeoutMs: v.timeoutMs,
       timing: backend.name === 'mock' ? SIMULATED_KERNEL_TIMING : REAL_KERNEL_TIMING,
-      want: { pf: v.pf, vf: v.vf },
+      // Scenarios that take the PF's VFs away run when the others are free, or with consent; the mock's kernel is ours to change.
+      want: { pf: v.pf, vf: v.vf, policy: { allowDestructive: o.allowDestructive === true || backend.name === 'mock', journal: journalTarget(backend, g) } },
       baseline: baseline ?? null,
       filters: o.filter,
       setup: mock?.setup ?? [],
@@ -315,6 +318,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option('--pf <bdf>', 'the PF under test')
     .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
     .option('--allow-skips', 'a scenario the baseline expects to pass may skip without making the run fail (exit 1 otherwise)')
+    .option('--allow-destructive', 'run scenarios that disable every VF of the PF (journaled; iovh restore undoes them) even when other VFs are in use')
     .action(async (_o: unknown, c: Command) => {
       const opts = c.opts() as RunOptions;
       setStatus(await runCommand(opts, globalOptions(c)));

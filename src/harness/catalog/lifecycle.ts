@@ -25,7 +25,10 @@ import type { Scenario, ScenarioContext } from '../scenario.js';
 import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
 import { discoverPfs, PCI_DEVICES, type VfInfo } from '../target.js';
 import { lmemSpan } from './import.js';
-import { disableVfs, restoreSriov, snapshotSriov, unreadableSnapshot } from '../sriov.js';
+import { busyVfs, ChangeRefused, disableVfsJournaled, snapshotSriov, unreadableSnapshot, type JournaledDisable } from '../sriov.js';
+import { DEFAULT_POLICY } from '../caps.js';
+import { BringupError } from '../../host/errors.js';
+import { Journal, stateDir } from '../../host/journal.js';
 
 const RANGES = [{ offset: 0n, length: 4n * PAGE }];
 
@@ -281,9 +284,29 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     'Imports and binds a VF dma-buf, closes the VF\'s VFIO device (after checking that a revoke does not block, as in ' +
     'lifecycle/revoke-on-close), then disables the PF\'s VFs (sriov_numvfs = 0) while xe still holds the import. The kernel must not ' +
     'crash and the import must not map again (ENODEV). Then the import is released and the VFs are put back exactly as they were ' +
-    '(count, autoprobe, quotas, vfio-pci bindings), every value read back; a difference is a failure.',
+    '(count, autoprobe, quotas, vfio-pci bindings), every value read back; a difference is a failure. sriov_numvfs = 0 removes ' +
+    'every VF of the PF, so it runs only when every other VF is free (unbound, or on vfio-pci with nobody holding it) or with ' +
+    '--allow-destructive, and the change is journaled first: `iovh restore` puts the VFs back if the run is killed.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
+    requireImport(ctx);
+    const fs = ctx.backend.fs;
+    const policy = ctx.caps.policy ?? DEFAULT_POLICY;
+    const target = ctx.target!;
+    const pf = discoverPfs(fs).find((p) => p.bdf === target.pf.bdf);
+    if (!pf) {
+      ctx.fail(`PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more (or sysfs could not be listed); nothing was changed`);
+      return;
+    }
+    const busy = busyVfs(ctx.backend, pf, target.vf.bdf);
+    ctx.record('otherVfs', busy.length === 0 ? 'free' : busy);
+    if (busy.length > 0 && !policy.allowDestructive) {
+      ctx.skip(
+        'destructive',
+        `sriov_numvfs = 0 would remove every VF of ${pf.bdf}, and not all are free: ${busy.join('; ')}`,
+        `free them (stop the VMs using them, bind them to vfio-pci), or run with --allow-destructive to take them away anyway`,
+      );
+    }
     const live = await importWithData(ctx);
     if (!live) return;
     const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
@@ -291,13 +314,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       reportStall(ctx, r, 'closing the VFIO device and disabling the VFs under an import would block the same way, so it was not attempted');
       return;
     }
-    const fs = ctx.backend.fs;
-    const pf = discoverPfs(fs).find((p) => p.bdf === ctx.target!.pf.bdf);
-    if (!pf) {
-      ctx.fail(`PF ${ctx.target!.pf.bdf} is not in ${PCI_DEVICES} any more (or sysfs could not be listed); nothing was changed`);
-      return;
-    }
-    const snap = snapshotSriov(pf);
+    const snap = snapshotSriov(discoverPfs(fs).find((p) => p.bdf === pf.bdf) ?? pf);
     // A snapshot field that could not be read (an errno, not ENOENT) would be restored as "none" and compared as such:
     // a VF would silently lose its binding. Then nothing is changed.
     const unreadable = unreadableSnapshot(fs, snap);
@@ -305,10 +322,28 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       ctx.fail(`the VFs of ${snap.pf} cannot be snapshotted, so they were not disabled: ${unreadable.join('; ')}`);
       return;
     }
+    let journal: Journal;
+    try {
+      journal = policy.journal ? Journal.open(stateDir(), policy.journal) : Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' });
+    } catch (e) {
+      if (e instanceof BringupError) ctx.skip('journal', `the bring-up journal cannot record the change, so nothing was changed: ${e.message}`, 'fix or remove the journal it names (iovh restore first if it has changes to undo)');
+      throw e;
+    }
+    ctx.record('journal', journal.file ?? 'in memory');
     const writes: string[] = [];
     ctx.record('writes', writes);
-    let restored = false;
     const held: Bound[] = [live.imp.bound!];
+    live.bar.release();
+    live.device.close();
+    let change: JournaledDisable;
+    try {
+      change = disableVfsJournaled(fs, snap, journal, 'run lifecycle/vf-disable-while-imported', (line) => writes.push(line));
+    } catch (e) {
+      if (e instanceof ChangeRefused) ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root (sysfs SR-IOV attributes are writable by root only)');
+      if (e instanceof BringupError) ctx.skip('journal', `${e.message}; nothing was changed`, 'wait for the other iovh to finish, or run iovh restore');
+      throw e;
+    }
+    let restored = false;
     const restore = (): void => {
       if (restored) return;
       restored = true;
@@ -322,13 +357,8 @@ export const lifecycleVfDisableWhileImported: Scenario = {
           problems.push(`releasing the import failed: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-      let diffs: string[];
-      try {
-        diffs = restoreSriov(fs, snap, (line) => writes.push(line));
-      } catch (e) {
-        diffs = [`the restore stopped: ${e instanceof Error ? e.message : String(e)}`];
-      }
-      if (diffs.length > 0) problems.push(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
+      const diffs = change.restore((line) => writes.push(line));
+      if (diffs.length > 0) problems.push(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`);
       if (problems.length > 0) {
         // In the evidence too: the result's reason shows only the first failure, and this one means the machine changed.
         ctx.record('notRestored', problems);
@@ -336,9 +366,6 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       }
     };
     ctx.defer(`restore the VFs of ${snap.pf}`, restore);
-    live.bar.release();
-    live.device.close();
-    disableVfs(fs, snap, (line) => writes.push(line));
     ctx.check(!fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`), `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`);
     const rebind = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
     ctx.record('mapAfterDisable', rebind.code ?? 'success');
