@@ -1,5 +1,7 @@
 // The ScenarioContext the runner hands to each scenario: evidence, checks,
-// quirk findings, the cleanup stack, and the stop signal.
+// quirk findings, the cleanup stack, and the stop signal. What the scenario
+// records goes through one event log (record.ts), so that the runner, in
+// another process, keeps a copy as it happens.
 
 import type { Backend } from '../backend/types.js';
 import type { Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
@@ -9,6 +11,7 @@ import type { Capabilities } from './caps.js';
 import type { Target } from './target.js';
 import type { Timing } from './timing.js';
 import type { KmsgMonitor, KmsgRecord } from './monitors.js';
+import { ScenarioRecord, type RecordEvent } from './record.js';
 
 /** How bad each path is, for scenarios with several imports: the worst one is the scenario's path (the expected one counts as best). */
 const PATH_RANK: Record<PathClass, number> = { iov: 0, p2p: 1, refused: 2, unknown: 3, untranslated: 4 };
@@ -19,11 +22,8 @@ export interface Cleanup {
 }
 
 export class Context implements ScenarioContext {
-  readonly evidence: JsonObject = {};
-  readonly failures: string[] = [];
-  readonly quirks: QuirkFinding[] = [];
-  readonly notes: string[] = [];
-  path: PathClass | null = null;
+  /** What the scenario recorded; every change is also passed to `sink` (the runner's copy, record.ts). */
+  readonly recorded: ScenarioRecord = new ScenarioRecord();
   private readonly cleanups: Cleanup[] = [];
   private readonly controller = new AbortController();
 
@@ -36,7 +36,35 @@ export class Context implements ScenarioContext {
     private readonly kmsgStart: number,
     /** The scenario's expected path: any other path outranks it when several imports are recorded. */
     private readonly expectedPath: PathClass | null = null,
+    /** The process the scenario runs in (executor.ts); this one by default. */
+    readonly pid: number = process.pid,
+    private readonly sink: (e: RecordEvent) => void = () => undefined,
   ) {}
+
+  private emit(e: RecordEvent): void {
+    this.recorded.apply(e);
+    this.sink(e);
+  }
+
+  get evidence(): JsonObject {
+    return this.recorded.evidence;
+  }
+
+  get failures(): string[] {
+    return this.recorded.failures;
+  }
+
+  get quirks(): QuirkFinding[] {
+    return this.recorded.quirks;
+  }
+
+  get notes(): string[] {
+    return this.recorded.notes;
+  }
+
+  get path(): PathClass | null {
+    return this.recorded.path;
+  }
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -61,33 +89,30 @@ export class Context implements ScenarioContext {
   }
 
   record(key: string, value: Json): void {
-    this.evidence[key] = value;
+    this.emit({ t: 'record', key, value });
   }
 
   append(key: string, value: Json): void {
-    const list = this.evidence[key];
-    if (Array.isArray(list)) list.push(value);
-    else this.evidence[key] = [value];
+    this.emit({ t: 'append', key, value });
   }
 
   check(ok: boolean, message: string): boolean {
-    if (!ok) this.failures.push(message);
+    if (!ok) this.emit({ t: 'fail', message });
     return ok;
   }
 
   fail(message: string): void {
-    this.failures.push(message);
+    this.emit({ t: 'fail', message });
   }
 
   quirk(id: QuirkName, evidence: string): void {
     const q = QUIRKS[id];
     if (this.quirks.some((f) => f.id === id)) return;
-    this.quirks.push({ id, number: q.number, title: q.title, evidence });
-    this.failures.push(`${q.source} (${q.title}): ${evidence}`);
+    this.emit({ t: 'quirk', quirk: { id, number: q.number, title: q.title, evidence }, failure: `${q.source} (${q.title}): ${evidence}` });
   }
 
   note(message: string): void {
-    this.notes.push(message);
+    this.emit({ t: 'note', message });
   }
 
   skip(capability: string, why: string, enable: string): never {
@@ -96,7 +121,7 @@ export class Context implements ScenarioContext {
 
   setPath(path: PathClass): void {
     const rank = (p: PathClass): number => (p === this.expectedPath ? -1 : PATH_RANK[p]);
-    if (this.path === null || rank(path) > rank(this.path)) this.path = path;
+    if (this.path === null || rank(path) > rank(this.path)) this.emit({ t: 'path', path });
   }
 
   kmsgSinceStart(): KmsgRecord[] {

@@ -1,17 +1,20 @@
-// The runner: probes capabilities, then runs each scenario inside the kernel
-// monitors with its own timeout and cleanup stack, turns what happened into a
-// status (../shared/DESIGN.md "Evidence and verdicts"), judges it against the
-// baseline, and collects everything into one RunResult.
+// The runner: probes capabilities, then runs each scenario in a process of
+// its own (executor.ts, IGT's runner model) inside the kernel monitors, turns
+// what happened into a status (../shared/DESIGN.md "Evidence and verdicts"),
+// judges it against the baseline, and collects everything into one RunResult,
+// handing a partial one to `onPartial` after every scenario.
 //
 // A scenario that throws or times out is recorded and the run goes on. On
-// timeout the scenario's cleanups still run: cleanups are how a blocked kernel
-// wait is unblocked (closing the xe handle lets a pending VFIO reset complete,
-// kernel-abi §11.6). On interrupt (SIGINT/SIGTERM, wired by the CLI through
-// `interrupt`) the current scenario's cleanups run, the scenarios not reached
-// are recorded as not run, and the partial result is returned for writing.
+// timeout the scenario's process is asked to stop and runs its cleanups:
+// cleanups are how a blocked kernel wait is unblocked (closing the xe handle
+// lets a pending VFIO reset complete, kernel-abi §11.6); a process that does
+// not finish them in time is killed. A process the kernel kills (an oops in
+// its system call) is a crash with the log excerpt, and what it left in
+// tracefs is removed here. On interrupt (SIGINT/SIGTERM, wired by the CLI
+// through `interrupt`) the current scenario's cleanups run, the scenarios not
+// reached are recorded as not run, and the partial result is returned.
 
 import type { Backend } from '../backend/types.js';
-import { SystemError } from '../kernel/errors.js';
 import {
   emptyCleanliness,
   type Cleanliness,
@@ -22,7 +25,6 @@ import {
 } from '../report/model.js';
 import { judge, type Baseline } from './baseline.js';
 import { CAPABILITY_NAMES, capabilitiesJson, probeCapabilities, topologyJson, type Capabilities, type Capability, type CapabilityName, type RunPolicy } from './caps.js';
-import { Context } from './context.js';
 import {
   BUFINFO,
   CRASH_TAINTS,
@@ -33,13 +35,17 @@ import {
   KmemleakMonitor,
   kmemleakFailure,
   KmsgMonitor,
-  openKernelFds,
   readBufinfo,
   readTaint,
   taintLetters,
-  codeOf,
+  type KmsgRecord,
 } from './monitors.js';
-import { SkipScenario, type Scenario, type ShapeFactory } from './scenario.js';
+import type { Scenario, ShapeFactory } from './scenario.js';
+import { InProcessExecutor, type Execution, type Executor } from './executor.js';
+import { errorOf, type JobReport, type ScenarioJob } from './job.js';
+import { removeLeftovers, tracefsRoot } from './leftovers.js';
+import { QUIRKS, quirksOfOops } from './quirks.js';
+import { ScenarioRecord } from './record.js';
 import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
 import type { Timing } from './timing.js';
@@ -70,6 +76,10 @@ export interface RunnerOptions {
   progress?: ProgressSink;
   /** Mock only: builds a sibling kernel with the shape a scenario needs (scenario.ts TopologyShape). */
   siblings?: ShapeFactory;
+  /** Where each scenario runs (default: InProcessExecutor, a mock kernel process; ChildProcessExecutor on native). */
+  executor?: Executor;
+  /** After each scenario: the run so far (complete: false while scenarios are pending), for reports that survive a dying run. */
+  onPartial?: (run: RunResult) => void;
 }
 
 const LOG_CAP = 200;
@@ -94,25 +104,41 @@ function failedCapabilities(message: string): Capabilities {
   };
 }
 
-function errorOf(e: unknown): ScenarioError {
-  if (e instanceof SystemError) {
-    return { kind: 'kernel', message: e.message, code: e.code, stack: null };
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { kind: 'harness', message: `${err.name}: ${err.message}`, code: null, stack: err.stack ?? null };
-}
-
+/** What happened to a scenario, from its process's ending (executor.ts). */
 type Outcome =
   | { kind: 'done' }
-  | { kind: 'threw'; error: unknown }
-  | { kind: 'timeout' }
-  | { kind: 'interrupted'; signal: string };
+  | { kind: 'skip'; capability: string; why: string; enable: string }
+  | { kind: 'threw'; error: ScenarioError }
+  | { kind: 'timeout' | 'interrupted'; signal: string | null; after: 'cleaned' | 'blocked' | 'killed' | 'wedged'; waitedMs: number }
+  | { kind: 'killed'; signal: string; reason: string | null }
+  | { kind: 'lost'; detail: string };
 
+function outcomeOf(x: Execution): Outcome {
+  const e = x.ending;
+  if (e.kind === 'killed') return { kind: 'killed', signal: e.signal, reason: e.reason };
+  if (e.kind === 'lost') return { kind: 'lost', detail: e.detail };
+  if (x.stopped) {
+    const kind = x.stopped.kind;
+    const signal = x.stopped.kind === 'interrupted' ? x.stopped.signal : null;
+    if (e.kind === 'killedAfterStop') return { kind, signal, after: 'killed', waitedMs: e.waitedMs };
+    if (e.kind === 'wedged') return { kind, signal, after: 'wedged', waitedMs: e.waitedMs };
+    // A scenario that returned just as it was asked to stop still counts as stopped: its result came too late.
+    return { kind, signal, after: e.report.settled ? 'cleaned' : 'blocked', waitedMs: 0 };
+  }
+  if (e.kind !== 'reported') return { kind: 'lost', detail: `the scenario process ended (${e.kind}) without being asked to stop` };
+  const o = e.report.outcome;
+  // 'stopped' without a stop request cannot happen: the process stops only when asked.
+  return o.kind === 'stopped' ? { kind: 'lost', detail: 'the scenario process stopped without being asked to' } : o;
+}
+
+/**
+ * The runner's window around a scenario: the kernel log, taint, kmemleak and
+ * the dma-buf objects that outlive the scenario's process. The process
+ * reports its own fds and the buffers it still held (job.ts).
+ */
 interface Window {
   kmsgStart: number;
   taint: number | null;
-  fds: Map<number, string> | null;
-  fdsWhy: string | null;
   bufs: Map<number, BufinfoObject> | null;
   kmemleak: boolean;
   kmemleakWhy: string | null;
@@ -130,13 +156,6 @@ class Monitors {
 
   begin(withKmemleak: boolean): Window {
     const fs = this.backend.fs;
-    let fds: Map<number, string> | null = null;
-    let fdsWhy: string | null = null;
-    try {
-      fds = openKernelFds(fs);
-    } catch (e) {
-      fdsWhy = `/proc/self/fd unreadable (${codeOf(e)})`;
-    }
     let kmemleak = false;
     let kmemleakWhy: string | null = null;
     if (withKmemleak) {
@@ -150,10 +169,10 @@ class Monitors {
         }
       }
     }
-    return { kmsgStart: this.kmsg.position(), taint: readTaint(fs), fds, fdsWhy, bufs: readBufinfo(fs), kmemleak, kmemleakWhy };
+    return { kmsgStart: this.kmsg.position(), taint: readTaint(fs), bufs: readBufinfo(fs), kmemleak, kmemleakWhy };
   }
 
-  async end(w: Window, sleep: (ms: number) => Promise<void>, timing: Timing): Promise<{ cleanliness: Cleanliness; log: string[]; crash: string | null }> {
+  async end(w: Window, sleep: (ms: number) => Promise<void>, timing: Timing): Promise<{ cleanliness: Cleanliness; log: string[]; records: KmsgRecord[]; crash: string | null; blind: boolean }> {
     const fs = this.backend.fs;
     const c = emptyCleanliness();
     const records = this.kmsg.since(w.kmsgStart);
@@ -169,18 +188,11 @@ class Monitors {
     } else {
       c.unavailable.push('/proc/sys/kernel/tainted unreadable');
     }
-    if (w.fds) {
-      try {
-        const after = openKernelFds(fs);
-        for (const [fd, target] of after) if (w.fds.get(fd) !== target) c.fdsLeft.push(`fd ${fd} -> ${target}`);
-      } catch (e) {
-        c.unavailable.push(`/proc/self/fd unreadable (${codeOf(e)})`);
-      }
-    } else if (w.fdsWhy) c.unavailable.push(w.fdsWhy);
     if (w.bufs) {
       const after = readBufinfo(fs);
       if (after) {
-        for (const [ino, o] of after) if (!w.bufs.has(ino)) c.dmabufsLeft.push(describeBuffer(o));
+        // After the scenario's process exited: a buffer still here outlived every file that referenced it.
+        for (const [ino, o] of after) if (!w.bufs.has(ino)) c.dmabufsLeft.push(`${describeBuffer(o)} (still there after its process exited)`);
       } else {
         c.unavailable.push(`${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`);
       }
@@ -199,7 +211,9 @@ class Monitors {
     const crashLine = records.find((r) => isCrashLine(r.text));
     const crashTaint = c.taint.added.find((l) => CRASH_TAINTS.has(l));
     const crash = crashLine ? crashLine.text : crashTaint ? `kernel tainted ${crashTaint} (${crashTaint === 'D' ? 'died: an oops' : crashTaint === 'M' ? 'machine check' : 'bad page'})` : null;
-    return { cleanliness: c, log: log.slice(-LOG_CAP), crash };
+    // Neither the log nor the taint mask could be read: a crash would have gone unseen.
+    const blind = !this.kmsg.available && (c.taint.before === null || c.taint.after === null);
+    return { cleanliness: c, log: log.slice(-LOG_CAP), records, crash, blind };
   }
 }
 
@@ -207,53 +221,96 @@ function sleepPlain(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
+/** What became of a process asked to stop. */
+function afterStop(o: { after: 'cleaned' | 'blocked' | 'killed' | 'wedged'; waitedMs: number }, pid: number): string {
+  switch (o.after) {
+    case 'cleaned':
+      return 'cleanups ran';
+    case 'blocked':
+      return 'cleanups ran, and the scenario was still blocked after them';
+    case 'killed':
+      return `its process ${pid} had not finished its cleanups ${seconds(o.waitedMs)} later and was killed (SIGKILL)`;
+    case 'wedged':
+      return `its process ${pid} had not finished its cleanups ${seconds(o.waitedMs)} later, and did not die when killed (SIGKILL): it is stuck in the kernel (D state) and was left behind`;
+  }
+}
+
 /** Pass/fail/skip/timeout from what the scenario did, then the monitors' warn/crash on top. */
 function compose(
   outcome: Outcome,
-  ctx: Context,
+  rec: ScenarioRecord,
+  pid: number,
   timeoutMs: number,
-  settled: boolean,
-  mon: { cleanliness: Cleanliness; crash: string | null },
+  mon: { cleanliness: Cleanliness; records: KmsgRecord[]; crash: string | null; blind: boolean },
   cleanupFailures: string[],
 ): { status: Status; reason: string; error: ScenarioError | null; skip: { capability: string; enable: string } | null } {
   let status: Status;
   let reason: string;
   let error: ScenarioError | null = null;
   let skip: { capability: string; enable: string } | null = null;
-  const firstFailure = (): string => `${ctx.failures[0]}${ctx.failures.length > 1 ? ` (+${ctx.failures.length - 1} more)` : ''}`;
+  const firstFailure = (): string => `${rec.failures[0]}${rec.failures.length > 1 ? ` (+${rec.failures.length - 1} more)` : ''}`;
   switch (outcome.kind) {
     case 'timeout':
       status = 'timeout';
-      reason = `no result after ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}; cleanups ran${settled ? '' : ', and the scenario was still blocked after them'}`;
-      if (ctx.failures.length > 0) reason += `; before that: ${firstFailure()}`;
+      reason = `no result after ${seconds(timeoutMs)}; ${afterStop(outcome, pid)}`;
+      if (rec.failures.length > 0) reason += `; before that: ${firstFailure()}`;
       break;
     case 'interrupted':
       status = 'skip';
-      reason = `interrupted by ${outcome.signal} before it finished; its cleanups ran`;
-      ctx.record('interrupted', true);
+      reason = `interrupted by ${outcome.signal ?? 'a signal'} before it finished; ${afterStop(outcome, pid)}`;
+      rec.apply({ t: 'record', key: 'interrupted', value: true });
+      break;
+    case 'skip':
+      status = 'skip';
+      reason = outcome.why;
+      skip = { capability: outcome.capability, enable: outcome.enable };
+      if (rec.failures.length > 0) {
+        status = 'fail';
+        reason = firstFailure();
+      }
       break;
     case 'threw':
-      if (outcome.error instanceof SkipScenario) {
-        status = 'skip';
-        reason = outcome.error.why;
-        skip = { capability: outcome.error.capability, enable: outcome.error.enable };
-        if (ctx.failures.length > 0) {
-          status = 'fail';
-          reason = firstFailure();
-        }
-        break;
-      }
       status = 'fail';
-      error = errorOf(outcome.error);
-      reason = ctx.failures.length > 0 ? firstFailure() : error.kind === 'kernel' ? `unexpected ${error.message}` : `harness error: ${error.message}`;
+      error = outcome.error;
+      reason = rec.failures.length > 0 ? firstFailure() : error.kind === 'kernel' ? `unexpected ${error.message}` : `harness error: ${error.message}`;
+      break;
+    case 'killed': {
+      const how = `the scenario's process ${pid} was killed (${outcome.signal}${outcome.reason ? `: ${outcome.reason}` : ''})`;
+      rec.apply({ t: 'record', key: 'process', value: { pid, killed: outcome.signal, reason: outcome.reason } });
+      if (mon.crash) {
+        // The kernel killed it: an oops in its system call. The process cannot name the defect any more; the oops's site can (quirks.ts).
+        for (const id of quirksOfOops(mon.records.map((r) => r.text))) {
+          if (rec.quirks.some((q) => q.id === id)) continue;
+          const q = QUIRKS[id];
+          const evidence = `${how} by the oops: ${mon.crash}`;
+          rec.apply({ t: 'quirk', quirk: { id, number: q.number, title: q.title, evidence }, failure: `${q.source} (${q.title}): ${evidence}` });
+        }
+        return { status: 'crash', reason: `kernel crashed: ${mon.crash}; ${how}`, error: null, skip: null };
+      }
+      const message = mon.blind
+        ? `${how}; neither the kernel log nor the taint mask could be read, so whether the kernel killed it is unknown`
+        : `${how}, and the kernel log shows no oops, BUG or taint`;
+      error = { kind: 'harness', message, code: null, stack: null };
+      status = 'fail';
+      reason = `harness error: ${message}`;
+      break;
+    }
+    case 'lost':
+      status = 'fail';
+      error = { kind: 'harness', message: outcome.detail, code: null, stack: null };
+      reason = `harness error: ${outcome.detail}`;
       break;
     case 'done':
-      if (ctx.failures.length > 0) {
+      if (rec.failures.length > 0) {
         status = 'fail';
         reason = firstFailure();
       } else {
         status = 'pass';
-        reason = ctx.notes.length > 0 ? ctx.notes.join('; ') : 'every check passed';
+        reason = rec.notes.length > 0 ? rec.notes.join('; ') : 'every check passed';
       }
       break;
   }
@@ -269,7 +326,7 @@ function compose(
   else if (c.taint.added.length > 0) complaints.push(`kernel taint added: ${c.taint.added.join('')}`);
   if (c.fdsLeft.length > 0) complaints.push(`left ${c.fdsLeft.length} fd${c.fdsLeft.length > 1 ? 's' : ''} open (${c.fdsLeft.join(', ')})`);
   if (c.dmabufsLeft.length > 0) complaints.push(`left ${c.dmabufsLeft.length} dma-buf${c.dmabufsLeft.length > 1 ? 's' : ''} behind (${c.dmabufsLeft.join('; ')})`);
-  if (c.kmemleak.measured && (c.kmemleak.newObjects ?? 0) > 0 && ctx.quirks.every((q) => q.id !== 'ranges-leak')) {
+  if (c.kmemleak.measured && (c.kmemleak.newObjects ?? 0) > 0 && rec.quirks.every((q) => q.id !== 'ranges-leak')) {
     complaints.push(`kmemleak reports ${c.kmemleak.newObjects} new unreferenced objects`);
   }
   if (cleanupFailures.length > 0) complaints.push(`cleanup failed: ${cleanupFailures[0]}`);
@@ -279,6 +336,17 @@ function compose(
     reason = `${complaints.join('; ')}${was}`;
   }
   return { status, reason, error, skip };
+}
+
+/** The process's own leftovers and the runner's after-exit view, one list each (a buffer seen by both is named once). */
+function mergeLeftovers(c: Cleanliness, x: Execution): void {
+  if (x.ending.kind !== 'reported') return;
+  const own = x.ending.report.leftovers;
+  c.fdsLeft.push(...own.fdsLeft);
+  const ino = (line: string): string => /^ino \d+/.exec(line)?.[0] ?? line;
+  const seen = new Set(c.dmabufsLeft.map(ino));
+  c.dmabufsLeft.push(...own.dmabufsLeft.filter((l) => !seen.has(ino(l))));
+  for (const u of own.unavailable) if (!c.unavailable.includes(u)) c.unavailable.push(u);
 }
 
 export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
@@ -293,11 +361,13 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     allowSkips: o.allowSkips === true,
   };
   const monitors = new Monitors(o.backend);
+  const executor = o.executor ?? new InProcessExecutor();
   const results: ScenarioResult[] = [];
   let caps: Capabilities | null = null;
   let interrupted: { signal: string } | null = null;
   const total = o.scenarios.length;
   const interruptedBy = (): string | null => (o.interrupt?.aborted ? String(o.interrupt.reason ?? 'SIGINT') : null);
+  const kernelLog = (): string[] => [...new Set(monitors.complaints)].slice(0, LOG_CAP);
 
   for (let i = 0; i < total; i++) {
     const scenario = o.scenarios[i]!;
@@ -313,6 +383,10 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     const result = await runOne(scenario);
     results.push(result);
     o.progress?.done(i + 1, total, result);
+    if (o.onPartial) {
+      const pending = o.scenarios.slice(i + 1).map((s) => s.id);
+      o.onPartial(assembleRun(frame, caps ? machineJson(caps) : null, { results, pending, interrupted: null, kernelLog: kernelLog() }));
+    }
   }
   const lateSignal = interruptedBy();
   if (lateSignal && !interrupted) interrupted = { signal: lateSignal };
@@ -320,13 +394,13 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
   async function runOne(scenario: Scenario): Promise<ScenarioResult> {
     const startedAt = new Date().toISOString();
     const s0 = performance.now();
-    let probeError: Outcome | null = null;
+    let probeError: unknown = null;
     if (scenario.id === CAPS_ID || caps === null) {
       try {
         caps = probeCapabilities(o.backend, o.want);
       } catch (e) {
         caps = failedCapabilities(e instanceof Error ? e.message : String(e));
-        if (scenario.id === CAPS_ID) probeError = { kind: 'threw', error: e };
+        if (scenario.id === CAPS_ID) probeError = e;
       }
     }
     // The machine this scenario runs on: the one under test, or a sibling mock kernel of the shape it needs.
@@ -334,7 +408,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     let current: Capabilities = caps!;
     let mon = monitors;
     let sibling: { backend: Backend; description: string } | null = null;
-    if (!probeError && scenario.shape && !scenario.shape.present(current) && o.siblings) {
+    if (probeError === null && scenario.shape && !scenario.shape.present(current) && o.siblings) {
       sibling = o.siblings(scenario.shape.need);
       if (sibling) {
         backend = sibling.backend;
@@ -347,80 +421,50 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       }
     }
     const window = mon.begin(scenario.kmemleak === true);
-    const ctx = new Context(backend, current, current.target, o.timing, mon.kmsg, window.kmsgStart, scenario.expectedPath);
-    if (sibling) ctx.record('declaredTopology', sibling.description);
     const timeoutMs = o.timeoutMs;
-    let settled = true;
-    const runPromise: Promise<Outcome> | null = probeError
-      ? null
-      : scenario.run(ctx).then(
-          (): Outcome => ({ kind: 'done' }),
-          (error: unknown): Outcome => ({ kind: 'threw', error }),
-        );
-    const outcome: Outcome = probeError ?? (await (async (): Promise<Outcome> => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let onInterrupt: (() => void) | undefined;
-      const timeout = new Promise<Outcome>((resolve) => {
-        timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
-      });
-      const interruption = new Promise<Outcome>((resolve) => {
-        if (!o.interrupt) return;
-        onInterrupt = () => resolve({ kind: 'interrupted', signal: String(o.interrupt!.reason ?? 'SIGINT') });
-        if (o.interrupt.aborted) onInterrupt();
-        else o.interrupt.addEventListener('abort', onInterrupt, { once: true });
-      });
-      const first = await Promise.race([runPromise!, timeout, interruption]);
-      clearTimeout(timer);
-      if (onInterrupt) o.interrupt?.removeEventListener('abort', onInterrupt);
-      return first;
-    })());
-    const stopped = outcome.kind === 'timeout' || outcome.kind === 'interrupted';
-    if (stopped) ctx.stop(outcome.kind === 'timeout' ? `timed out after ${timeoutMs} ms` : 'interrupted');
-    const cleanupFailures: string[] = [];
-    let ran = 0;
-    const runCleanups = async (): Promise<void> => {
-      for (const c of ctx.takeCleanups()) {
-        ran += 1;
-        try {
-          await c.fn();
-        } catch (e) {
-          cleanupFailures.push(`${c.label}: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
-    };
-    await runCleanups();
-    if (stopped && runPromise) {
-      // The cleanups may have unblocked the kernel call the scenario waited on; let its code unwind, then clean what it opened since.
-      const grace = new Promise<'grace'>((resolve) => setTimeout(() => resolve('grace'), o.timing.graceMs));
-      settled = (await Promise.race([runPromise, grace])) !== 'grace';
-      await runCleanups();
-      if (!settled) ctx.record('stillRunning', 'the scenario had not unwound after its cleanups and the grace period');
+    let x: Execution;
+    if (probeError !== null) {
+      x = { pid: process.pid, stopped: null, ending: { kind: 'reported', report: probeFailed(probeError) }, record: new ScenarioRecord() };
+    } else {
+      const job: ScenarioJob = { scenarioId: scenario.id, caps: current, timing: o.timing, kmsgStart: window.kmsgStart, declaredTopology: sibling?.description ?? null };
+      x = await executor.run(backend, scenario, job, { timeoutMs, ...(o.interrupt ? { interrupt: o.interrupt } : {}) });
+    }
+    const rec = x.record;
+    const report = x.ending.kind === 'reported' ? x.ending.report : null;
+    const cleanupFailures = [...(report?.cleanup.failed ?? [])];
+    // What the scenario's process left in tracefs (all of it when the kernel or iovh killed it) goes now, named after its pid.
+    const root = current.tracefsRoot ?? tracefsRoot(backend.fs);
+    if (root && probeError === null) {
+      const removal = removeLeftovers(backend.fs, root, (pid) => pid === x.pid);
+      if (removal.removed.length > 0) rec.apply({ t: 'record', key: 'tracefsLeftovers', value: removal.removed });
+      for (const f of removal.failed) cleanupFailures.push(`removing the tracefs leftovers of process ${x.pid}: ${f}`);
     }
     const ended = await mon.end(window, sleepPlain, o.timing);
+    mergeLeftovers(ended.cleanliness, x);
     if (sibling) {
       monitors.complaints.push(...mon.complaints);
       sibling.backend.close();
     }
-    const composed = compose(outcome, ctx, timeoutMs, settled, ended, cleanupFailures);
-    if (scenario.id === CAPS_ID) ctx.record('capabilities', capabilitiesJson(current));
-    if (ctx.failures.length > 1) ctx.record('failures', [...ctx.failures]);
+    const composed = compose(outcomeOf(x), rec, x.pid, timeoutMs, ended, cleanupFailures);
+    if (scenario.id === CAPS_ID) rec.apply({ t: 'record', key: 'capabilities', value: capabilitiesJson(current) });
+    if (rec.failures.length > 1) rec.apply({ t: 'record', key: 'failures', value: [...rec.failures] });
     const baseline = o.baseline
       ? judge(
           o.baseline.scenarios.get(scenario.id),
           composed.status,
-          ctx.quirks.map((q) => q.id),
+          rec.quirks.map((q) => q.id),
         )
       : null;
     return {
       id: scenario.id,
       title: scenario.title,
       status: composed.status,
-      path: ctx.path,
+      path: rec.path,
       expectedPath: scenario.expectedPath,
       reason: composed.reason,
       skip: composed.skip,
-      quirks: ctx.quirks,
-      evidence: ctx.evidence,
+      quirks: rec.quirks,
+      evidence: rec.evidence,
       cleanliness: ended.cleanliness,
       startedAt,
       durationMs: Math.round((performance.now() - s0) * 1000) / 1000,
@@ -428,7 +472,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       baseline,
       log: ended.log,
       error: composed.error,
-      cleanup: { ran, failed: cleanupFailures },
+      cleanup: { ran: report?.cleanup.ran ?? 0, failed: cleanupFailures },
     };
   }
 
@@ -457,7 +501,18 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
   }
 
   const finalCaps = caps ?? failedCapabilities('no scenario ran');
-  return assembleRun(frame, machineJson(finalCaps), { results, pending: [], interrupted, kernelLog: [...new Set(monitors.complaints)].slice(0, LOG_CAP) });
+  return assembleRun(frame, machineJson(finalCaps), { results, pending: [], interrupted, kernelLog: kernelLog() });
+}
+
+/** caps/kernel when the probe itself threw: no scenario process ran. */
+function probeFailed(e: unknown): JobReport {
+  return {
+    outcome: { kind: 'threw', error: errorOf(e) },
+    settled: true,
+    cleanup: { ran: 0, failed: [] },
+    leftovers: { fdsLeft: [], dmabufsLeft: [], unavailable: [] },
+    record: { evidence: {}, failures: [], quirks: [], notes: [], path: null },
+  };
 }
 
 function machineJson(c: Capabilities): MachineJson {

@@ -74,6 +74,12 @@ export interface ScenarioContext {
   /** The PF/VF under test, when there is one (null on a machine without them). */
   readonly target: Target | null;
   readonly timing: Timing;
+  /**
+   * The pid of the process the scenario runs in (a child of the runner:
+   * executor.ts): its kprobe groups and trace instances are named after it,
+   * and trace hits of other pids are not its own.
+   */
+  readonly pid: number;
   /** Aborted when the runner stops waiting for this scenario (timeout or interrupt). */
   readonly signal: AbortSignal;
   /** Throws ScenarioStopped once `signal` is aborted; loops call it between steps. */

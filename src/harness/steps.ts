@@ -102,7 +102,8 @@ export async function errnoOfAsync(fn: () => Promise<unknown>): Promise<{ code: 
 export function startTrace(ctx: ScenarioContext): TraceSession | null {
   const root = ctx.caps.tracefsRoot;
   if (!root || !ctx.caps.caps.tracefs.ok) return null;
-  const session = TraceSession.create(ctx.backend.fs, root);
+  // Named after the scenario's process (ctx.pid: a mock process is not this node process), so the runner can remove what it leaves.
+  const session = TraceSession.create(ctx.backend.fs, root, String(ctx.pid));
   ctx.defer('remove kprobes and the trace instance', () => session.close());
   const points = [...(ctx.caps.symbols.revision?.probes ?? []), ...SG_PROBES];
   session.arm(points, ctx.caps.symbols.symbols);

@@ -15,7 +15,20 @@ export interface Timing {
   kmemleakAgeMs: number;
   /** After a timeout and its cleanups, how long to wait for the scenario's code to unwind. */
   graceMs: number;
+  /**
+   * After the runner asked a scenario's process to stop, how long it has for
+   * its cleanups and the grace above before it is killed (SIGKILL): a process
+   * blocked in a synchronous kernel call cannot even hear the request.
+   */
+  killMs?: number;
+  /** After SIGKILL, how long to wait for the process to die; one that does not is stuck in the kernel (D state). */
+  reapMs?: number;
 }
 
-export const REAL_KERNEL_TIMING: Timing = { stallMs: 5000, kmemleakAgeMs: 5500, graceMs: 5000 };
-export const SIMULATED_KERNEL_TIMING: Timing = { stallMs: 100, kmemleakAgeMs: 0, graceMs: 500 };
+export const REAL_KERNEL_TIMING: Timing = { stallMs: 5000, kmemleakAgeMs: 5500, graceMs: 5000, killMs: 30_000, reapMs: 5000 };
+export const SIMULATED_KERNEL_TIMING: Timing = { stallMs: 100, kmemleakAgeMs: 0, graceMs: 500, killMs: 2000, reapMs: 1000 };
+
+/** killMs and reapMs, with defaults for timings that predate them: twice the grace (at least a second), and a second. */
+export function killTimes(t: Timing): { killMs: number; reapMs: number } {
+  return { killMs: t.killMs ?? Math.max(1000, 2 * t.graceMs), reapMs: t.reapMs ?? 1000 };
+}

@@ -172,8 +172,7 @@ function harnessPath(): string {
  * and the wrappers all reach the kernel through them) so that, while
  * `on()` holds, each call is recorded with its harness call path.
  */
-function traceBackend(b: MockBackend, on: () => boolean, trace: TracedOp[]): void {
-  const nth = new Map<OpKind, number>();
+function traceBackend(b: MockBackend, on: () => boolean, trace: TracedOp[], nth = new Map<OpKind, number>()): void {
   const wrap = <T extends object>(target: T): T =>
     new Proxy(target, {
       get(t, key) {
@@ -192,6 +191,18 @@ function traceBackend(b: MockBackend, on: () => boolean, trace: TracedOp[]): voi
     });
   Object.defineProperty(b, 'dev', { value: wrap(b.dev), configurable: true, writable: true });
   Object.defineProperty(b, 'fs', { value: wrap(b.fs), configurable: true, writable: true });
+  // Each scenario runs in a process of its own (src/harness/executor.ts): trace those too, numbered with this
+  // kernel's (faults count over every process).
+  const spawn = b.kernel.spawnProcess.bind(b.kernel);
+  Object.defineProperty(b.kernel, 'spawnProcess', {
+    value: (comm?: string): MockBackend => {
+      const child = spawn(comm);
+      traceBackend(child, on, trace, nth);
+      return child;
+    },
+    configurable: true,
+    writable: true,
+  });
 }
 
 const TRACEFS = '/sys/kernel/tracing';

@@ -1,11 +1,13 @@
 // `iovh doctor [--json]`: is this machine ready (kernel config, IOMMU,
 // modules, device nodes, debugfs/tracefs, interconnect symbols, SR-IOV PFs,
-// provisioning interface), each check with its fix (src/host/doctor.ts).
+// provisioning interface), each check with its fix (src/host/doctor.ts);
+// it removes the kprobes and trace instances dead iovh runs left behind.
 // Exit 1 when a check fails, 0 otherwise.
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
 import { stdio, withBackend } from '../../host/command.js';
 import { renderChecks, runDoctor, summarize } from '../../host/doctor.js';
+import { leftoversCheck, selfPid } from '../../harness/leftovers.js';
 
 export function registerDoctor(program: Command, setStatus: (code: number) => void): Command {
   return program
@@ -17,7 +19,8 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
       const code = await withBackend(opts, (backend) => {
         // The mock models a root process; natively the answer depends on who runs iovh.
         const uid = backend.name === 'mock' ? 0 : process.getuid ? process.getuid() : null;
-        const checks = runDoctor(backend.fs, { uid });
+        // Also removes what dead iovh runs left in tracefs (src/harness/leftovers.ts), the one change doctor makes.
+        const checks = [...runDoctor(backend.fs, { uid }), leftoversCheck(backend.fs, selfPid(backend))];
         const summary = summarize(checks);
         if (opts.json === true) stdio.out(`${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`);
         else stdio.out(renderChecks(checks, `backend: ${backend.name} (${backend.reason})`));

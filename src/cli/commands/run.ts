@@ -19,6 +19,8 @@ import { CATALOG } from '../../harness/catalog/index.js';
 import { makeFilter, FilterError } from '../../harness/filter.js';
 import { BaselineError, loadBaseline, shippedBaselinePath, type Baseline } from '../../harness/baseline.js';
 import { runScenarios, type ProgressSink } from '../../harness/runner.js';
+import { childEntry, ChildProcessExecutor } from '../../harness/executor.js';
+import { describeRemoval, removeStaleLeftovers, selfPid } from '../../harness/leftovers.js';
 import type { Scenario } from '../../harness/scenario.js';
 import { CAPS_ID } from '../../harness/summary.js';
 import { discoverPfs, normalizeBdf, wantedProblem } from '../../harness/target.js';
@@ -188,6 +190,13 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
   }
 }
 
+/** Native: each scenario in a child node process (src/harness/executor.ts) running dist/harness/child-main.js. */
+function nativeExecutor(g: GlobalOptions): ChildProcessExecutor {
+  const module = childEntry();
+  if (!module) throw new CliError('the scenario process entry (dist/harness/child-main.js) is missing: run `npm run build:ts`', 99);
+  return new ChildProcessExecutor({ module, root: g.root ?? null });
+}
+
 /** SIGINT/SIGTERM: the first stops the run after the current scenario's cleanups; a second one exits at once. */
 function trapSignals(err: HumanOutput): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
@@ -240,6 +249,10 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       const problem = wantedProblem(backend.fs, discoverPfs(backend.fs), { pf: v.pf, vf: v.vf });
       if (problem) throw new UsageError(problem);
     }
+    // Probes and trace instances a dead iovh left (an oops killed it, a power cut) would still be defined and enabled.
+    const stale = removeStaleLeftovers(backend.fs, selfPid(backend));
+    const staleLine = stale ? describeRemoval(stale) : null;
+    if (staleLine) human.write(`iovh: ${staleLine}\n`);
     let baseline = v.baseline;
     if (baseline === undefined && mock) {
       try {
@@ -273,7 +286,10 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       allowSkips: o.allowSkips === true,
       interrupt: signals.signal,
       progress,
-      ...(mock ? { siblings: mock.siblings } : {}),
+      ...(mock ? { siblings: mock.siblings } : { executor: nativeExecutor(g) }),
+      onPartial: (partial) => {
+        for (const problem of reports.rewrite(partial)) err.write(`iovh: ${problem}\n`);
+      },
     });
     human.write('\n');
     human.write(renderTable(run, style));

@@ -1,0 +1,302 @@
+// Where a scenario runs: in a process of its own, as IGT's runner runs each
+// test in a child. The runner (runner.ts) stays outside with the kernel
+// monitors and the report; the scenario's process runs the scenario and its
+// cleanups (job.ts). What that buys:
+//
+// - an oops in the scenario's system call kills only that process (the
+//   kernel ends the task: arch/x86/mm/fault.c page_fault_oops -> oops_end(..,
+//   SIGKILL) -> make_task_dead); the runner records a crash with the log
+//   excerpt, removes what the dead process left in tracefs, and goes on;
+// - a timeout or Ctrl-C can stop a scenario blocked in a synchronous kernel
+//   call: the runner asks the process to stop (its cleanups run: they are
+//   what unblocks a kernel wait), then kills it, and a process that does not
+//   die even then is stuck in the kernel (D state) and reported as such.
+//
+// Two executors: ChildProcessExecutor (native: a child node process, IPC over
+// the fork channel, child.ts) and InProcessExecutor (the mock: a process of
+// the simulated kernel, MockControl.spawnProcess, in this node process so the
+// tests stay fast; the mock's TaskKilledError is that process being killed).
+// Without a mock kernel InProcessExecutor runs the scenario in this very
+// process (unit tests with a fake backend): nothing isolates it then.
+
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
+import { TaskKilledError } from '../kernel/errors.js';
+import type { MockBackend } from '../mock/backend.js';
+import type { ChildMessage, ParentMessage } from './child.js';
+import { errorOf, runJob, type JobReport, type ScenarioJob } from './job.js';
+import { ScenarioRecord, type RecordEvent } from './record.js';
+import type { Scenario } from './scenario.js';
+import { killTimes } from './timing.js';
+
+export type StopReason = { kind: 'timeout' } | { kind: 'interrupted'; signal: string };
+
+/** How the scenario's process ended. */
+export type Ending =
+  | { kind: 'reported'; report: JobReport }
+  /** Died without a report, by a signal iovh did not send: the kernel killed it (an oops), or something else did. */
+  | { kind: 'killed'; signal: string; reason: string | null }
+  /** iovh killed it (SIGKILL): asked to stop, it had not finished its cleanups in time. */
+  | { kind: 'killedAfterStop'; waitedMs: number }
+  /** Still alive after SIGKILL: stuck in the kernel (uninterruptible sleep). */
+  | { kind: 'wedged'; waitedMs: number }
+  /** Ended without a report and without a signal: the process itself failed (a harness bug, the addon missing). */
+  | { kind: 'lost'; detail: string };
+
+export interface Execution {
+  /** The scenario process's pid (its tracefs leftovers are named after it). */
+  pid: number;
+  /** Why the runner asked it to stop, if it did. */
+  stopped: StopReason | null;
+  ending: Ending;
+  /** What the scenario recorded: its final record when it reported, else everything it sent before it died. */
+  record: ScenarioRecord;
+}
+
+export interface ExecControl {
+  timeoutMs: number;
+  /** Aborted with the signal's name to stop the run (the current scenario is asked to stop). */
+  interrupt?: AbortSignal;
+}
+
+export interface Executor {
+  run(machine: Backend, scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution>;
+}
+
+function recordOf(report: JobReport): ScenarioRecord {
+  const r = new ScenarioRecord();
+  Object.assign(r.evidence, report.record.evidence);
+  r.failures.push(...report.record.failures);
+  r.quirks.push(...report.record.quirks);
+  r.notes.push(...report.record.notes);
+  r.path = report.record.path;
+  return r;
+}
+
+/**
+ * The clock of one execution: the timeout and the interrupt ask the process
+ * to stop; `killMs` later it is killed.
+ */
+class Supervisor {
+  stopped: StopReason | null = null;
+  private timers: ReturnType<typeof setTimeout>[] = [];
+  private readonly onInterrupt = (): void => this.requestStop({ kind: 'interrupted', signal: String(this.control.interrupt?.reason ?? 'SIGINT') });
+
+  constructor(
+    private readonly control: ExecControl,
+    private readonly killMs: number,
+    private readonly act: { stop(reason: string): void; kill(): void },
+  ) {
+    this.timers.push(setTimeout(() => this.requestStop({ kind: 'timeout' }), control.timeoutMs));
+    if (control.interrupt) {
+      if (control.interrupt.aborted) queueMicrotask(this.onInterrupt);
+      else control.interrupt.addEventListener('abort', this.onInterrupt, { once: true });
+    }
+  }
+
+  private requestStop(why: StopReason): void {
+    if (this.stopped) return;
+    this.stopped = why;
+    this.act.stop(why.kind === 'timeout' ? 'timeout' : `interrupted by ${why.signal}`);
+    this.timers.push(setTimeout(() => this.act.kill(), this.killMs));
+  }
+
+  later(ms: number, fn: () => void): void {
+    this.timers.push(setTimeout(fn, ms));
+  }
+
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    this.control.interrupt?.removeEventListener('abort', this.onInterrupt);
+  }
+}
+
+function isMockBackend(b: Backend): b is MockBackend {
+  return b.name === 'mock' && typeof (b as Partial<MockBackend>).kernel?.spawnProcess === 'function';
+}
+
+/**
+ * `b` with every DeviceOps and FileOps call watched for TaskKilledError: the
+ * first one is the moment the kernel killed the process, whatever the
+ * scenario's code then does with the error (it may well catch it).
+ */
+function watchForKill(b: Backend, onKill: (e: TaskKilledError) => void): Backend {
+  const seen = (e: unknown): void => {
+    if (e instanceof TaskKilledError) onKill(e);
+  };
+  const wrap = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(t, name) {
+        const v: unknown = Reflect.get(t, name, t);
+        if (typeof v !== 'function') return v;
+        const fn = v as (...args: unknown[]) => unknown;
+        return (...args: unknown[]): unknown => {
+          let r: unknown;
+          try {
+            r = fn.apply(t, args);
+          } catch (e) {
+            seen(e);
+            throw e;
+          }
+          if (r instanceof Promise) {
+            return r.catch((e: unknown) => {
+              seen(e);
+              throw e;
+            });
+          }
+          return r;
+        };
+      },
+    });
+  // The rest (a mock's `kernel` control surface, which model tests reach through ctx.backend) stays as it is.
+  return { ...b, dev: wrap<DeviceOps>(b.dev), fs: wrap<FileOps>(b.fs), close: () => b.close() };
+}
+
+/**
+ * The mock: each scenario in a new process of the machine's simulated kernel
+ * (its own pid and fd table; devices, sysfs, tracefs and the log shared).
+ * Its exit (close) releases whatever it still holds, with the kernel's
+ * release effects; a TaskKilledError is the kernel killing it.
+ */
+export class InProcessExecutor implements Executor {
+  async run(machine: Backend, scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution> {
+    // comm 'node', as the child node process on native is named: trace lines show `node-<pid>` on both.
+    const proc = isMockBackend(machine) ? machine.kernel.spawnProcess('node') : null;
+    const pid = proc ? proc.kernel.pid : process.pid;
+    const record = new ScenarioRecord();
+    const { killMs } = killTimes(job.timing);
+    let ended = false;
+    let resolveEnd: (e: Ending) => void = () => undefined;
+    const end = new Promise<Ending>((resolve) => (resolveEnd = resolve));
+    const finish = (e: Ending): void => {
+      if (ended) return;
+      ended = true;
+      resolveEnd(e);
+    };
+    const backend = proc ? watchForKill(proc, (e) => finish({ kind: 'killed', signal: e.signal, reason: e.reason })) : machine;
+    // Cloned as the IPC channel would: a value changed after it was recorded is not changed here.
+    const sink = (e: RecordEvent): void => {
+      if (!ended) record.apply(structuredClone(e));
+    };
+    const stopper = new AbortController();
+    const sup = new Supervisor(control, killMs, {
+      stop: (reason) => stopper.abort(reason),
+      // In this node process "kill" is to stop waiting: the process exits below, the kernel releases what it held.
+      kill: () => finish({ kind: 'killedAfterStop', waitedMs: killMs }),
+    });
+    runJob(backend, scenario, job, { pid, sink, stop: stopper.signal }).then(
+      (report) => finish({ kind: 'reported', report }),
+      (e: unknown) => finish({ kind: 'lost', detail: `the scenario process failed: ${errorOf(e).message}` }),
+    );
+    const ending = await end;
+    sup.dispose();
+    proc?.close();
+    return { pid, stopped: sup.stopped, ending, record: ending.kind === 'reported' ? recordOf(ending.report) : record };
+  }
+}
+
+/**
+ * The child's entry module: child-main.js next to this file (dist/harness/
+ * when iovh runs built), else the package's dist/ (this file loaded from
+ * src/ by a test runner). Null when neither exists.
+ */
+export function childEntry(): string | null {
+  const candidates = [new URL('./child-main.js', import.meta.url), new URL('../../dist/harness/child-main.js', import.meta.url)];
+  for (const c of candidates) {
+    const path = fileURLToPath(c);
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
+export interface ChildProcessOptions {
+  /** The child's entry module (child-main.js next to this file in dist/, or a test's). */
+  module: string;
+  /** The native backend's root (--root), passed on to the child. */
+  root: string | null;
+  /**
+   * The signal that kills a process that did not stop in time (SIGKILL).
+   * Tests give one the process survives (SIGCONT) to stand for a process
+   * stuck in the kernel, which even SIGKILL does not end.
+   */
+  killSignal?: NodeJS.Signals;
+}
+
+/** The bytes of the child's stderr kept for a report: the end of a stack trace. */
+const STDERR_TAIL = 4000;
+
+/** The line of a dying node process's stderr that says what happened: its last `...Error: message`, else its last line. */
+export function lastWords(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v\d/.test(l));
+  const error = lines.filter((l) => /^([A-Za-z]*Error|Uncaught\b)[^:]*:/.test(l)).at(-1);
+  return error ?? lines.at(-1) ?? '';
+}
+
+/**
+ * Native: each scenario in a child node process (the same node, the same
+ * execArgv), which opens its own native backend. The runner's side of the
+ * protocol in child.ts.
+ */
+export class ChildProcessExecutor implements Executor {
+  constructor(private readonly options: ChildProcessOptions) {}
+
+  run(_machine: Backend, _scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution> {
+    return new Promise((resolve) => {
+      const { killMs, reapMs } = killTimes(job.timing);
+      const record = new ScenarioRecord();
+      let report: JobReport | null = null;
+      let fatal: string | null = null;
+      let stderr = '';
+      let killedByUs = false;
+      let done = false;
+      const child = fork(this.options.module, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const pid = child.pid ?? -1;
+      const send = (m: ParentMessage): void => {
+        // A child that is gone cannot be told anything; its 'close' reports how it ended.
+        if (child.connected) child.send(m, () => undefined);
+      };
+      const finish = (ending: Ending): void => {
+        if (done) return;
+        done = true;
+        sup.dispose();
+        if (ending.kind === 'wedged') {
+          // It may never die: let this process end without it.
+          child.stderr?.destroy();
+          if (child.connected) child.disconnect();
+          child.unref();
+        }
+        resolve({ pid, stopped: sup.stopped, ending, record: report ? recordOf(report) : record });
+      };
+      const sup = new Supervisor(control, killMs, {
+        stop: (reason) => send({ t: 'stop', reason }),
+        kill: () => {
+          killedByUs = true;
+          child.kill(this.options.killSignal ?? 'SIGKILL');
+          sup.later(reapMs, () => finish({ kind: 'wedged', waitedMs: killMs }));
+        },
+      });
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString()).slice(-STDERR_TAIL);
+      });
+      child.on('message', (m: ChildMessage) => {
+        if (m.t === 'event') record.apply(m.e);
+        else if (m.t === 'report') report = m.report;
+        else if (m.t === 'fatal') fatal = m.message;
+      });
+      child.on('error', (e) => finish({ kind: 'lost', detail: `cannot run the scenario process ${this.options.module}: ${e.message}` }));
+      // 'close', not 'exit': it comes after the IPC channel closed, so every message the child sent has arrived.
+      child.on('close', (code, signal) => {
+        if (report) finish({ kind: 'reported', report });
+        else if (signal) finish(killedByUs && signal === 'SIGKILL' ? { kind: 'killedAfterStop', waitedMs: killMs } : { kind: 'killed', signal, reason: null });
+        else {
+          const said = fatal ?? lastWords(stderr);
+          finish({ kind: 'lost', detail: `the scenario process exited with status ${code ?? 'unknown'} without a result${said ? `: ${said}` : ''}` });
+        }
+      });
+      send({ t: 'job', job, root: this.options.root });
+    });
+  }
+}
