@@ -78,6 +78,8 @@ export interface Capabilities {
   iommuMode: string;
   /** What the run may change and where it journals (absent: DEFAULT_POLICY). */
   policy?: RunPolicy;
+  /** What the probe itself changed and could not put back (caps/kernel reports it). */
+  left?: string[];
 }
 
 function have(detail: string): Capability {
@@ -117,10 +119,12 @@ function probeTracefs(backend: Backend): { cap: Capability; root: string | null 
  * every definition: kernel lockdown in confidentiality mode answers EPERM
  * (kernel/trace/trace_kprobe.c checks security_locked_down(LOCKDOWN_KPROBES)),
  * a non-root user gets EACCES from kprobe_events. So one probe is defined on a
- * function of the symbol table that this kernel lists, enabled in our own
- * instance, and removed again, exactly as a scenario's session does.
+ * function of the symbol table that this kernel lists, and removed again.
+ * Enabling is each scenario's session's business (a failure there is a skip
+ * naming the probe, steps.ts requirePathTrace). A definition that cannot be
+ * removed is pushed onto `left`: caps/kernel reports it.
  */
-function probeKprobes(backend: Backend, root: string | null, tracefs: Capability, symbols: SymbolScan): Capability {
+function probeKprobes(backend: Backend, root: string | null, tracefs: Capability, symbols: SymbolScan, left: string[]): Capability {
   if (!root) return lack(`no kprobe events: ${tracefs.detail}`, tracefs.enable ?? 'mount tracefs');
   const candidates = [...SG_PROBES, ...REVISIONS.flatMap((r) => r.probes)];
   const point = candidates.find((p) => symbols.symbols.has(p.symbol));
@@ -130,31 +134,13 @@ function probeKprobes(backend: Backend, root: string | null, tracefs: Capability
       'boot Linux 6.19+ with vfio dma-buf export (CONFIG_VFIO_PCI_DMABUF), and read /proc/kallsyms as root',
     );
   }
-  const session = TraceSession.create(backend.fs, root);
-  try {
-    session.arm([point], symbols.symbols);
-  } catch (e) {
-    // arm() itself failed (the instance could not be made): nothing of ours is left but maybe the instance.
-    const why = `creating the trace instance ${session.instance} failed (${codeOf(e)})`;
-    try {
-      session.close();
-    } catch (c) {
-      return lack(`${why}; removing it failed too (${c instanceof Error ? c.message : String(c)})`, kprobeEnable(codeOf(e)));
-    }
-    return lack(why, kprobeEnable(codeOf(e)));
+  const got = TraceSession.tryDefinition(backend.fs, root, point);
+  if (!got.ok) return lack(`a kprobe on ${point.symbol} could not be defined: ${got.why}`, kprobeEnable(got.code));
+  if ('left' in got) {
+    left.push(`${root}/kprobe_events: ${got.left}`);
+    return lack(`a kprobe on ${point.symbol} was defined but could not be removed`, `remove it by hand: echo '-:GROUP/probe' >> ${root}/kprobe_events`);
   }
-  const armed = session.armedProbes.length === 1;
-  const why = session.unavailable.map((u) => u.why).join('; ');
-  try {
-    session.close();
-  } catch (e) {
-    return lack(`a kprobe on ${point.symbol} was armed but could not be removed (${e instanceof Error ? e.message : String(e)})`, 'remove iovh_* lines from kprobe_events by hand (echo -:GROUP/EVENT >> kprobe_events)');
-  }
-  if (!armed) {
-    const code = /\(([A-Z0-9]+)\)/.exec(why)?.[1] ?? '';
-    return lack(`a kprobe on ${point.symbol} could not be armed: ${why}`, kprobeEnable(code));
-  }
-  return have(`a ${point.kind === 'entry' ? 'p' : 'r'}-probe on ${point.symbol} was defined, enabled in an instance of ${root} and removed`);
+  return have(`a ${point.kind === 'entry' ? 'p' : 'r'}-probe on ${point.symbol} was defined in ${root}/kprobe_events and removed`);
 }
 
 function kprobeEnable(code: string): string {
@@ -321,7 +307,8 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     : lack(target ? `VF ${target.vf.bdf} has no memory BAR 2 (not an xe VF with LMEM)` : 'no VF', 'run on an xe PF whose VFs have an LMEM BAR (discrete GPU)');
   const iommu = probeIommu(backend, target);
   const tracefs = probeTracefs(backend);
-  const kprobes = probeKprobes(backend, tracefs.root, tracefs.cap, symbols);
+  const left: string[] = [];
+  const kprobes = probeKprobes(backend, tracefs.root, tracefs.cap, symbols, left);
   const kmsg = KmsgMonitor.open(fs);
   const kmemleak: Capability = fs.exists(KMEMLEAK)
     ? have(KMEMLEAK)
@@ -361,6 +348,7 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
     drmNodes,
     iommuMode: iommu.mode,
     policy: want.policy ?? DEFAULT_POLICY,
+    left,
   };
 }
 

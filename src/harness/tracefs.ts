@@ -146,6 +146,33 @@ export class TraceSession {
     return new TraceSession(fs, root, name, name);
   }
 
+  /**
+   * Does the kernel take a kprobe from us? Define `point` in a group of our
+   * own and remove it again, nothing enabled. A removal that fails is tried
+   * once more (ENOENT then means it is gone); what still cannot be removed is
+   * returned as `left`, the definition, for the caller to report.
+   */
+  static tryDefinition(fs: FileOps, root: string, point: ProbePoint, tag = String(process.pid)): { ok: true } | { ok: false; why: string; code: string } | { ok: true; left: string } {
+    sessions += 1;
+    const group = `iovh_${tag.replace(/[^A-Za-z0-9_]/g, '_')}_${sessions}`;
+    const head = point.kind === 'entry' ? 'p' : 'r';
+    const def = `${head}:${group}/probe ${point.symbol}`;
+    try {
+      fs.writeFile(`${root}/kprobe_events`, `${def}\n`, { append: true });
+    } catch (e) {
+      return { ok: false, why: `defining a ${head}-probe on ${point.symbol} failed (${codeOf(e)})`, code: codeOf(e) };
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        fs.writeFile(`${root}/kprobe_events`, `-:${group}/probe\n`, { append: true });
+        return { ok: true };
+      } catch (e) {
+        if (attempt > 1 && codeOf(e) === 'ENOENT') return { ok: true };
+        if (attempt > 1) return { ok: true, left: `${def} (removing it failed: ${codeOf(e)})` };
+      }
+    }
+  }
+
   private get dir(): string {
     return `${this.root}/instances/${this.instance}`;
   }

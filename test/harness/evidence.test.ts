@@ -139,15 +139,33 @@ describe('a kernel that refuses every kprobe (lockdown: EPERM on kprobe_events; 
       const c = probeCapabilities(withFs(b, wrapFs(b.fs, { refuse: lockdown })), {});
       expect(c.caps.tracefs.ok).toBe(true);
       expect(c.caps.kprobes.ok).toBe(false);
-      expect(c.caps.kprobes.detail).toMatch(/^a kprobe on vfio_pci_dma_buf_map could not be armed: defining a p-probe on vfio_pci_dma_buf_map failed \(EPERM\)$/);
+      expect(c.caps.kprobes.detail).toMatch(/^a kprobe on vfio_pci_dma_buf_map could not be defined: defining a p-probe on vfio_pci_dma_buf_map failed \(EPERM\)$/);
       expect(c.caps.kprobes.enable).toMatch(/lockdown/);
       expect(b.fs.readdir('/sys/kernel/tracing/instances')).toEqual(instances);
       expect(b.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('');
       const ok = probeCapabilities(b, {});
-      expect(ok.caps.kprobes).toEqual({ ok: true, detail: expect.stringMatching(/^a p-probe on vfio_pci_dma_buf_map was defined, enabled in an instance of \/sys\/kernel\/tracing and removed$/), enable: null });
+      expect(ok.caps.kprobes).toEqual({ ok: true, detail: expect.stringMatching(/^a p-probe on vfio_pci_dma_buf_map was defined in \/sys\/kernel\/tracing\/kprobe_events and removed$/), enable: null });
     } finally {
       b.close();
     }
+  });
+
+  it('a probe definition that cannot be removed is retried once, then reported by caps/kernel, never left silently', async () => {
+    const once = declaredMock('fixed');
+    let refusals = 1;
+    const flaky = wrapFs(once.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && data?.startsWith('-:') && refusals-- > 0 ? 'EBUSY' : null) });
+    const c = probeCapabilities(withFs(once, flaky), {});
+    expect(c.caps.kprobes.ok).toBe(true);
+    expect(c.left).toEqual([]);
+    expect(once.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('');
+    once.close();
+    const b = declaredMock('fixed');
+    const stuck = wrapFs(b.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && data?.startsWith('-:') ? 'EBUSY' : null) });
+    const run = await runOn(withFs(b, stuck), []);
+    const r = run.scenarios[0]!;
+    expect(r.status).toBe('fail');
+    expect(r.reason).toMatch(/^the capability probe could not be restored: \/sys\/kernel\/tracing\/kprobe_events: p:iovh_\d+_\d+\/probe vfio_pci_dma_buf_map \(removing it failed: EBUSY\)$/);
+    expect(r.evidence.notRestored).toHaveLength(1);
   });
 
   it('the catalog on rfc-v1: every path scenario skips citing kprobes, none fails for want of trace', async () => {
