@@ -9,6 +9,7 @@ import { openVfioDevice, VfioContainer } from '../kernel/vfio.js';
 import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../kernel/drm.js';
 import { VFIO } from '../kernel/uapi.js';
 import { isErrno } from '../kernel/errors.js';
+import { BDF_PATTERN } from '../kernel/bdf.js';
 import type { Json, JsonObject } from '../report/model.js';
 import { REVISIONS, SG_PROBES, scanSymbols, type SymbolScan } from './symbols.js';
 import { TraceSession } from './tracefs.js';
@@ -260,7 +261,7 @@ function safeDrmNodes(backend: Backend): DrmNode[] {
     if (n.bdf !== null) return n;
     try {
       const link = backend.fs.readlink(`/sys/class/drm/${n.path.slice('/dev/dri/'.length)}`);
-      const m = /([0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7])\/drm\/[^/]+$/.exec(link);
+      const m = new RegExp(`(?:^|/)(${BDF_PATTERN})/drm/[^/]+$`).exec(link);
       return m ? { ...n, bdf: m[1]! } : n;
     } catch {
       return n;

@@ -9,21 +9,18 @@
 
 import { basename } from 'node:path';
 import type { FileOps } from '../backend/types.js';
+import { parseBdf } from '../kernel/bdf.js';
 
 export const PCI_DEVICES = '/sys/bus/pci/devices';
-const BDF = /^([0-9a-f]{4}):([0-9a-f]{2}):([01][0-9a-f])\.([0-7])$/;
-const SHORT_BDF = /^([0-9a-f]{2}):([01][0-9a-f])\.([0-7])$/;
 
-/** `0000:03:00.1` or the short `03:00.1` (domain 0000); lower-cased. Null when malformed. */
-export function normalizeBdf(text: string): string | null {
-  const t = text.trim().toLowerCase();
-  if (BDF.test(t)) return t;
-  if (SHORT_BDF.test(t)) return `0000:${t}`;
-  return null;
-}
+/** `--pf`/`--vf` as typed (`0000:03:00.1`, `03:00.1`, `10000:e0:00.0`): the sysfs name, or null (src/kernel/bdf.ts). */
+export { normalizeBdf } from '../kernel/bdf.js';
 
+/** The bus number of a device name (any domain width). */
 export function busOf(bdf: string): number {
-  return parseInt(bdf.slice(5, 7), 16);
+  const a = parseBdf(bdf);
+  if (!a) throw new RangeError(`not a PCI address: '${bdf}'`);
+  return a.bus;
 }
 
 export interface Bar {

@@ -9,6 +9,7 @@ import { isErrno } from '../kernel/errors.js';
 import { XE } from '../kernel/uapi.js';
 import { XeDevice } from '../kernel/xe.js';
 import { listDrmNodes } from '../kernel/drm.js';
+import { BDF_PATTERN, ROOT_BUS_PATTERN } from '../kernel/bdf.js';
 import { SysReader, devicePath, parseHex } from './sysfs.js';
 import { discover, type Bar, type PfInfo } from './topology.js';
 
@@ -141,10 +142,13 @@ function xeVram(backend: Backend, pf: string): { vram: bigint; tiles: number } |
   }
 }
 
+/** `../../../devices/pci0000:00/0000:00:01.0/0000:03:00.0`: the part a topology's `parent` holds (src/mock/topology.ts). */
+const PARENT_LINK = new RegExp(`devices/(${ROOT_BUS_PATTERN}(?:/${BDF_PATTERN})*)/[^/]+$`);
+
 function parentOf(r: SysReader, bdf: string): string | undefined {
   try {
     const link = r.fs.readlink(devicePath(bdf));
-    const m = /devices\/(pci[0-9a-f]{4}:[0-9a-f]{2}(?:\/[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])*)\/[^/]+$/.exec(link);
+    const m = PARENT_LINK.exec(link);
     return m ? m[1] : undefined;
   } catch (e) {
     if (isErrno(e, 'ENOENT') || isErrno(e, 'EINVAL')) return undefined;

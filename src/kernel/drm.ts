@@ -4,6 +4,7 @@
 import type { Backend, DrmVersion, Fd } from '../backend/types.js';
 import { DRM, O } from './uapi.js';
 import { DmaBuf } from './dmabuf.js';
+import { BDF_PATTERN } from './bdf.js';
 
 /** A GEM handle of one DRM file. close() is DRM_IOCTL_GEM_CLOSE; idempotent. */
 export class GemHandle {
@@ -147,11 +148,10 @@ export interface RenderNode extends DrmNode {
 }
 
 const NODE = /^(renderD|card)(\d+)$/;
-const BDF = '([0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7])';
-/** /sys/class/drm/<node> -> ../../devices/pci0000:00/.../0000:03:00.0/drm/<node> */
-const CLASS_LINK = new RegExp(`${BDF}/drm/[^/]+$`);
+/** /sys/class/drm/<node> -> ../../devices/pci0000:00/.../0000:03:00.0/drm/<node> (any domain width: src/kernel/bdf.ts) */
+const CLASS_LINK = new RegExp(`(?:^|/)(${BDF_PATTERN})/drm/[^/]+$`);
 /** /sys/class/drm/<node>/device -> ../../../0000:03:00.0 */
-const DEVICE_LINK = new RegExp(`${BDF}$`);
+const DEVICE_LINK = new RegExp(`(?:^|/)(${BDF_PATTERN})$`);
 
 /** The PCI device under a DRM minor, from its sysfs class link (or its `device` link); null for platform devices. */
 function pciParent(backend: Backend, name: string): string | null {

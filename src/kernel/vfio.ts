@@ -11,17 +11,14 @@ import { isErrno, SystemError } from './errors.js';
 import { O, PROT, VFIO } from './uapi.js';
 import { DmaBuf } from './dmabuf.js';
 import { VFIO_CAP_LAYOUT } from './layout.js';
+import { isBdf } from './bdf.js';
 
 export { VFIO_CAP_LAYOUT };
 
 // ------------------------------------------------------------------ helpers
 
-const BDF = /^([0-9a-f]{4}):([0-9a-f]{2}):([01][0-9a-f])\.([0-7])$/;
-
-/** A PCI address in sysfs's form, `0000:03:00.1` (lower-case hex, as the kernel prints it). */
-export function isBdf(text: string): boolean {
-  return BDF.test(text);
-}
+/** A PCI address in sysfs's form, `0000:03:00.1` or `10000:e0:00.0` (lower-case hex, as the kernel prints it). */
+export { isBdf };
 
 /** A setup step that is not a failed syscall: the machine is not in the state VFIO needs. */
 export class VfioSetupError extends Error {

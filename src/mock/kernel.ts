@@ -13,6 +13,7 @@ import { Kmemleak, type KmemleakState } from './kmemleak.js';
 import { Tracefs, type TracefsState } from './tracefs.js';
 import type { ProfileImpl } from './profiles.js';
 import type { Vfs } from './vfs.js';
+import { isBdf } from '../kernel/bdf.js';
 
 /** include/linux/panic.h taint bits, in taint_flags[] order with their letters. */
 const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
@@ -96,7 +97,7 @@ export class KernelCore implements KernelServices {
     if (source !== null) {
       line = `${source}: ${text}`;
       const dev = source.split(' ')[1];
-      if (dev && /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(dev)) dict.push('SUBSYSTEM=pci', `DEVICE=+pci:${dev}`);
+      if (dev && isBdf(dev)) dict.push('SUBSYSTEM=pci', `DEVICE=+pci:${dev}`);
       else if (dev) dict.push(`DEVICE=+${dev}`);
     }
     for (const l of line.split('\n')) this.kmsg.append(level, l, dict);

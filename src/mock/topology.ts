@@ -9,6 +9,7 @@
 // and the field, in one line.
 
 import { readFileSync } from 'node:fs';
+import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../kernel/bdf.js';
 
 /**
  * A topology or state file the mock cannot use. The message is one line:
@@ -296,20 +297,20 @@ function bool(ctx: Ctx, field: string, v: unknown, dflt: boolean): boolean {
 /** One past the last x86 I/O port (IO_SPACE_LIMIT 0xffff). */
 const IO_SPACE_END = 0x10000n;
 
-// Device numbers are 5 bits (0..0x1f): the kernel never names 0000:03:20.0 (drivers/pci/probe.c pci_setup_device).
-const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
+// Device addresses are written as the kernel names devices (src/kernel/bdf.ts:
+// device numbers 0..0x1f, domains past 0xffff with more digits, as Intel VMD's).
 const DRIVER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const PARENT_RE = /^pci[0-9a-f]{4}:[0-9a-f]{2}(\/[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])*$/;
+const PARENT_RE = new RegExp(`^${ROOT_BUS_PATTERN}(/${BDF_PATTERN})*$`);
 
+/** The location of a device name the topology already validated (isBdf). */
 export function parseBdf(bdf: string): { domain: number; bus: number; devfn: number } {
-  const [d, b, rest] = bdf.split(':') as [string, string, string];
-  const [dev, fn] = rest.split('.') as [string, string];
-  return { domain: parseInt(d, 16), bus: parseInt(b, 16), devfn: (parseInt(dev, 16) << 3) | parseInt(fn, 10) };
+  const a = parseSysfsBdf(bdf);
+  if (!a) throw new RangeError(`not a PCI address: '${bdf}'`);
+  return { domain: a.domain, bus: a.bus, devfn: (a.slot << 3) | a.fn };
 }
 
 export function formatBdf(domain: number, bus: number, devfn: number): string {
-  const h = (n: number, w: number) => n.toString(16).padStart(w, '0');
-  return `${h(domain, 4)}:${h(bus, 2)}:${h(devfn >> 3, 2)}.${devfn & 7}`;
+  return formatPciAddress({ domain, bus, slot: devfn >> 3, fn: devfn & 7 });
 }
 
 function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
@@ -391,11 +392,11 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
     const f = `devices[${i}]`;
     if (!isObj(d)) ctx.fail(f, 'expected an object');
     only(ctx, f, d, ['bdf', 'vendor', 'device', 'class', 'subsystemVendor', 'subsystemDevice', 'revision', 'driver', 'driverOverride', 'iommuGroup', 'parent', 'bars', 'sriov', 'xe']);
-    if (typeof d.bdf !== 'string' || !BDF_RE.test(d.bdf)) ctx.fail(`${f}.bdf`, `expected a lowercase BDF like "0000:03:00.0", got ${JSON.stringify(d.bdf)}`);
+    if (typeof d.bdf !== 'string' || !isBdf(d.bdf)) ctx.fail(`${f}.bdf`, `expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got ${JSON.stringify(d.bdf)}`);
     if (bdfs.has(d.bdf)) ctx.fail(`${f}.bdf`, `${d.bdf} listed twice`);
     bdfs.add(d.bdf);
     const loc = parseBdf(d.bdf);
-    const parent = optString(ctx, `${f}.parent`, d.parent, PARENT_RE) ?? `pci${d.bdf.slice(0, 4)}:00`;
+    const parent = optString(ctx, `${f}.parent`, d.parent, PARENT_RE) ?? `pci${d.bdf.slice(0, d.bdf.indexOf(':'))}:00`;
     let sriov: SriovSpec | null = null;
     if (d.sriov !== undefined) {
       const s = d.sriov;

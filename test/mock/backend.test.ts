@@ -227,7 +227,7 @@ describe('options', () => {
       throw new Error('no error');
     })();
     expect(e).toBeInstanceOf(MockConfigError);
-    expect(e.message).toBe('topology: devices[0].bdf: expected a lowercase BDF like "0000:03:00.0", got "0000:3:00.0"');
+    expect(e.message).toBe('topology: devices[0].bdf: expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got "0000:3:00.0"');
     expect(e.message).not.toContain('\n');
   });
 

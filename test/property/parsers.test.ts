@@ -1,11 +1,12 @@
-// PCI addresses and sizes as users type them (issue 7, item 4). The
-// codebase reads BDFs in four places: bring-up (src/host/bdf.ts, the one
-// users meet in `iovh vfs/bind/setup`), the harness (`iovh run --pf/--vf`,
-// src/harness/target.ts), the VFIO wrappers (src/kernel/vfio.ts isBdf, sysfs
-// names only) and the mock's topology files. Random and near-miss strings must
-// get the same answer from all of them, and none may throw anything but its
-// own one-line error. Sizes: the forms of docs/bringup.md against an
-// independent reading of them.
+// PCI addresses and sizes as users type them (issue 7, item 4). BDFs are
+// read by bring-up (src/host/bdf.ts, the one users meet in `iovh
+// vfs/bind/setup`), the harness (`iovh run --pf/--vf`, src/harness/target.ts),
+// the VFIO wrappers (src/kernel/vfio.ts isBdf, sysfs names only), sysfs link
+// targets (src/kernel/drm.ts, capture) and the mock's topology files, all
+// through the one grammar of src/kernel/bdf.ts. Random and near-miss strings,
+// domains past 0xffff included (Intel VMD), must get the same answer from all
+// of them, and none may throw anything but its own one-line error. Sizes: the
+// forms of docs/bringup.md against an independent reading of them.
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { formatBdf, normalizeBdf as hostNormalize, parseBdf } from '../../src/host/bdf.js';
@@ -15,17 +16,31 @@ import { reportError } from '../../src/cli/main.js';
 import { parseSize, requireSize } from '../../src/host/size.js';
 import { normalizeBdf as harnessNormalize } from '../../src/harness/target.js';
 import { isBdf } from '../../src/kernel/vfio.js';
+import { BDF_PATTERN } from '../../src/kernel/bdf.js';
 import { defaultTopology, MockConfigError, parseTopology } from '../../src/mock/topology.js';
 
-/** Strings that look like BDFs: right shape, wrong digits, case, spaces, short form, wide domains, slots and functions out of range. */
+/**
+ * Strings that look like BDFs: right shape, wrong digits, case, spaces, short
+ * form, domains past 0xffff (up to 32 bits, and one digit too many), domains
+ * written with extra or missing zeros, slots and functions out of range.
+ */
 const bdfLike = fc.oneof(
-  fc.tuple(fc.integer({ min: 0, max: 0x1ffff }), fc.integer({ min: 0, max: 0x1ff }), fc.integer({ min: 0, max: 0x3f }), fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.boolean(), fc.constantFrom('', ' ', '\n')).map(
-    ([d, b, s, f, short, upper, pad]) => {
+  fc
+    .tuple(
+      fc.oneof(fc.integer({ min: 0, max: 0x1ffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.constant(0x100000000)),
+      fc.constantFrom(4, 4, 1, 3, 5, 8, 9),
+      fc.integer({ min: 0, max: 0x1ff }),
+      fc.integer({ min: 0, max: 0x3f }),
+      fc.integer({ min: 0, max: 9 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.constantFrom('', ' ', '\n'),
+    )
+    .map(([d, width, b, s, f, short, upper, pad]) => {
       const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
-      const text = `${short ? '' : `${hex(d, 4)}:`}${hex(b, 2)}:${hex(s, 2)}.${f}`;
+      const text = `${short ? '' : `${hex(d, width)}:`}${hex(b, 2)}:${hex(s, 2)}.${f}`;
       return `${pad}${upper ? text.toUpperCase() : text}${pad}`;
-    },
-  ),
+    }),
   fc.stringMatching(/^[0-9a-fA-Fg:. x]{0,16}$/),
   fc.string({ maxLength: 14 }),
 );
@@ -49,18 +64,19 @@ function cliLines(f: () => unknown): number {
 }
 
 describe('BDF parsers agree', () => {
-  it('bring-up, the harness and the VFIO wrappers accept the same addresses and name them the same', () => {
+  it('bring-up, the harness, the VFIO wrappers and sysfs link readers accept the same addresses and name them the same', () => {
+    const exact = new RegExp(`^${BDF_PATTERN}$`);
     fc.assert(
       fc.property(bdfLike, (s) => {
         const host = parseBdf(s);
         const harness = harnessNormalize(s);
         const canonical = host ? formatBdf(host) : null;
-        // Domains past 0xffff (Intel VMD) print with more digits; bring-up reads them, the harness's --pf does not.
-        const wideDomain = host !== null && host.domain > 0xffff;
-        if (!wideDomain) expect(harness, JSON.stringify(s)).toBe(canonical);
-        else expect(harness).toBeNull();
-        // isBdf takes only the exact sysfs spelling.
-        expect(isBdf(s), JSON.stringify(s)).toBe(canonical !== null && canonical === s && !wideDomain);
+        expect(harness, JSON.stringify(s)).toBe(canonical);
+        // isBdf, and the pattern links are read with, take only the exact sysfs spelling.
+        expect(isBdf(s), JSON.stringify(s)).toBe(canonical !== null && canonical === s);
+        expect(exact.test(s), JSON.stringify(s)).toBe(isBdf(s));
+        // The canonical name of anything typed is a sysfs name, whatever the domain width.
+        if (canonical !== null) expect(isBdf(canonical), canonical).toBe(true);
         if (canonical === null) {
           expect(() => hostNormalize(s, 'PF')).toThrow(InputError);
           expect(cliLines(() => hostNormalize(s, 'PF')), JSON.stringify(s)).toBe(1);
