@@ -8,7 +8,8 @@
 // anchors.md A6.2). Mapping: pass -> pass; fail, warn, crash, timeout -> fail
 // (LAVA has no "expected failure": a known kernel defect stays a fail there,
 // and the `iovh-verdict` case says whether the run matched its baseline);
-// skip -> skip; a scenario the run never reached (interrupted) -> unknown.
+// skip -> skip; a scenario the run never reached (interrupted, or pending in a
+// report of a run that died) -> unknown.
 // Names keep to [A-Za-z0-9._-]: `export/single-range` -> `export.single-range`.
 
 import { readFileSync } from 'node:fs';
@@ -56,10 +57,13 @@ export function lavaCases(report) {
   if (typeof report !== 'object' || report === null || !Array.isArray(/** @type {{ scenarios?: unknown }} */ (report).scenarios)) {
     throw new Error('not an iovh run report: no scenarios array');
   }
-  const r = /** @type {{ scenarios: ReportScenario[], summary?: { exitCode?: number }, schema?: string }} */ (report);
+  const r = /** @type {{ scenarios: ReportScenario[], pending?: unknown[], summary?: { exitCode?: number }, schema?: string }} */ (report);
   if (typeof r.schema !== 'string' || !r.schema.startsWith('iovh-run/')) throw new Error(`not an iovh run report (schema ${String(r.schema)})`);
   /** @type {LavaCase[]} */
   const out = r.scenarios.map((s) => ({ name: lavaName(s.id), result: lavaResult(s), seconds: Math.round(s.durationMs) / 1000 }));
+  // A report the run rewrote after each scenario and never finished (it died): what had no result yet is unknown.
+  const pending = /** @type {string[]} */ (Array.isArray(r.pending) ? r.pending.filter((id) => typeof id === 'string') : []);
+  for (const id of pending) out.push({ name: lavaName(id), result: 'unknown', seconds: 0 });
   const code = r.summary && typeof r.summary.exitCode === 'number' ? r.summary.exitCode : null;
   out.push({ name: 'iovh-verdict', result: code === 0 ? 'pass' : code === 77 ? 'skip' : code === null ? 'unknown' : 'fail', seconds: 0 });
   return out;

@@ -8,7 +8,8 @@
 // <error type="crash|timeout">; skip -> <skipped>. A failure the baseline
 // expects is reported the way pytest reports xfail: <skipped type="xfail">,
 // so a CI that gates on JUnit is not turned red by a known kernel defect,
-// while the details stay in the message and in <system-out>.
+// while the details stay in the message and in <system-out>. A report written
+// while the run goes on has one more test, iovh.run/complete, in error.
 
 import { hostname } from 'node:os';
 import { isBad, type RunResult, type ScenarioResult } from './model.js';
@@ -90,16 +91,27 @@ export function renderJunit(run: RunResult): string {
   const count = (list: readonly ScenarioResult[], element: 'failure' | 'error' | 'skipped'): number =>
     list.filter((r) => outcome(r)?.element === element).length;
   const all = run.scenarios;
+  const incomplete = run.complete ? 0 : 1;
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   out.push(
     `<testsuites${attrs({
       name: 'iovh',
-      tests: all.length,
+      tests: all.length + incomplete,
       failures: count(all, 'failure'),
-      errors: count(all, 'error'),
+      errors: count(all, 'error') + incomplete,
       time: seconds(run.durationMs),
     })}>`,
   );
+  if (!run.complete) {
+    // A report written while the run goes on: if it is the last one, the run died. One error says so, and which
+    // scenarios have no result, so that a CI reading only JUnit does not take the finished ones for the whole run.
+    const message = `the run had not finished when this report was written: no result yet for ${run.pending.join(', ')}`;
+    out.push(`  <testsuite${attrs({ name: 'iovh.run', tests: 1, failures: 0, errors: 1, skipped: 0, time: seconds(run.durationMs), timestamp: run.startedAt.replace(/Z$/, '').replace(/\.\d+$/, ''), hostname: hostname() })}>`);
+    out.push(`    <testcase${attrs({ name: 'complete', classname: 'iovh.run', time: seconds(0) })}>`);
+    out.push(`      <error${attrs({ type: 'incomplete', message })}/>`);
+    out.push('    </testcase>');
+    out.push('  </testsuite>');
+  }
   const host = hostname();
   for (const [suite, list] of suites) {
     const time = list.reduce((t, r) => t + r.durationMs, 0);

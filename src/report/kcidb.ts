@@ -8,7 +8,8 @@
 // Mapping: pass -> PASS; fail, warn, crash -> FAIL (the kernel under test is
 // faulty: it failed a check, complained, or oopsed); timeout -> ERROR (the
 // test did not complete, the kernel's state is unknown); a harness error ->
-// ERROR; skip -> SKIP; a scenario the run never reached (interrupted) -> MISS.
+// ERROR; skip -> SKIP; a scenario the run never reached (interrupted) -> MISS,
+// as is one still pending in a report written while the run goes on.
 
 import type { RunResult, ScenarioResult, Json } from './model.js';
 
@@ -109,5 +110,18 @@ export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string 
     };
     return test;
   });
+  // A report written mid-run: the scenarios without a result yet are MISS ("not run"), so a run that dies reports them.
+  for (const id of run.pending) {
+    tests.push({
+      build_id: buildId,
+      id: `${origin}:${runId}:${id}`,
+      origin,
+      path: kcidbPath(id),
+      status: 'MISS',
+      waived: false,
+      log_excerpt: 'no result: the run had not finished when this report was written',
+      misc: { iovh_status: 'pending' },
+    });
+  }
   return `${JSON.stringify({ version: KCIDB_VERSION, tests }, null, 2)}\n`;
 }

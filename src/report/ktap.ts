@@ -9,6 +9,8 @@
 // `not ok N id # TIMEOUT <s> seconds`; a harness error -> `not ok N id # ERROR
 // message`; fail, warn and crash -> `not ok N id # <status>: reason` (no
 // directive: the spec says an unknown keyword falls back to ok/not ok).
+// A report written while the run goes on (RunResult.complete false) plans
+// every scenario and has result lines for those that finished only.
 
 import { isBad, type RunResult, type ScenarioResult } from './model.js';
 
@@ -37,7 +39,8 @@ function resultLine(n: number, r: ScenarioResult): string {
 }
 
 export function renderKtap(run: RunResult): string {
-  const out: string[] = ['KTAP version 1', `1..${run.scenarios.length}`];
+  // The plan counts the scenarios still pending in a report written mid-run: a parser sees the missing results.
+  const out: string[] = ['KTAP version 1', `1..${run.scenarios.length + run.pending.length}`];
   out.push(`# iovh ${run.tool.version}: kernel ${ktapText(run.kernel.release ?? 'unknown')}, backend ${run.backend.name} (${ktapText(run.backend.reason)})`);
   if (run.baseline) out.push(`# baseline ${ktapText(run.baseline.name)}`);
   run.scenarios.forEach((r, i) => {
@@ -49,6 +52,7 @@ export function renderKtap(run: RunResult): string {
     out.push(resultLine(i + 1, r));
   });
   if (run.interrupted) out.push(`# interrupted by ${run.interrupted.signal}: results are partial`);
+  if (!run.complete) out.push(`# incomplete: no result yet for ${run.pending.map(ktapText).join(', ')} (the run had not finished when this was written)`);
   out.push(`# exit ${run.summary.exitCode}: ${ktapText(run.summary.exitReason)}`);
   return `${out.join('\n')}\n`;
 }
