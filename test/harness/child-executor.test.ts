@@ -101,6 +101,23 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
     expect(after!.status).toBe('pass');
   });
 
+  it('Ctrl-C (the run interrupted) asks the child to stop: its cleanups run, the rest is not run', async () => {
+    const interrupt = new AbortController();
+    const run = await runScenarios(
+      options(['child/cleanup-on-stop', 'child/pass'], {
+        interrupt: interrupt.signal,
+        // The child is asked to stop whether the job has started or not: either way its cleanups run.
+        progress: { start: () => void setTimeout(() => interrupt.abort('SIGINT'), 50), done: () => undefined },
+      }),
+    );
+    expect(run.interrupted).toEqual({ signal: 'SIGINT' });
+    const [stopped, rest] = run.scenarios;
+    expect(stopped!.status).toBe('skip');
+    expect(stopped!.reason).toBe('interrupted by SIGINT before it finished; cleanups ran');
+    expect(stopped!.evidence).toMatchObject({ interrupted: true, unblocked: true });
+    expect(rest!.evidence.notRun).toBe(true);
+  });
+
   it('a child that does not die when killed (stuck in the kernel) is reported and left behind; the run goes on', async () => {
     // SIGCONT stands for the SIGKILL a task in uninterruptible sleep does not act on.
     const run = await runScenarios(options(['child/blocked-in-kernel', 'child/pass'], { timeoutMs: 1000, executor: new ChildProcessExecutor({ module: ENTRY, root: null, killSignal: 'SIGCONT' }) }));
