@@ -86,7 +86,7 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
     const oops = r.get('edge/unprovisioned-vf')!;
     expect(oops.cleanliness.taint.added).toContain('D');
     expect(oops.cleanliness.kernelComplaints.join('\n')).toMatch(/BUG: kernel NULL pointer dereference/);
-    expect((r.get('edge/npot-ranges')!.quirks[0]!.evidence)).toMatch(/landed at 0x3000/);
+    expect((r.get('edge/npot-ranges')!.quirks[0]!.evidence)).toMatch(/returned the bytes of 0x3000/);
     expect(r.get('leak/map-ranges')!.cleanliness.kmemleak.measured).toBe(true);
     expect(r.get('edge/vf-next-bus')!.evidence.declaredTopology).toMatch(/next bus/);
     expect(r.get('edge/lmem-discontiguous')!.evidence.declaredTopology).toMatch(/blocks of at most 2 MiB/);
