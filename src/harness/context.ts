@@ -9,7 +9,7 @@ import { QUIRKS, type QuirkName } from './quirks.js';
 import { ScenarioStopped, SkipScenario, type ScenarioContext } from './scenario.js';
 import type { Capabilities } from './caps.js';
 import type { Target } from './target.js';
-import type { Timing } from './timing.js';
+import { kernelSleep, type Timing } from './timing.js';
 import type { KmsgMonitor, KmsgRecord } from './monitors.js';
 import { ScenarioRecord, type RecordEvent } from './record.js';
 
@@ -130,6 +130,8 @@ export class Context implements ScenarioContext {
 
   sleep(ms: number): Promise<void> {
     const signal = this.controller.signal;
+    // A backend with its own clock (the mock) lets the time pass at once.
+    if (this.backend.sleep) return signal.aborted ? Promise.resolve() : kernelSleep(this.backend, ms);
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
       const onAbort = (): void => {

@@ -48,7 +48,7 @@ import { QUIRKS, quirksOfOops } from './quirks.js';
 import { ScenarioRecord } from './record.js';
 import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
-import type { Timing } from './timing.js';
+import { kernelSleep, type Timing } from './timing.js';
 import type { BufinfoObject } from '../kernel/bufinfo.js';
 
 export interface ProgressSink {
@@ -215,10 +215,6 @@ class Monitors {
     const blind = !this.kmsg.available && (c.taint.before === null || c.taint.after === null);
     return { cleanliness: c, log: log.slice(-LOG_CAP), records, crash, blind };
   }
-}
-
-function sleepPlain(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function seconds(ms: number): string {
@@ -439,7 +435,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       if (removal.removed.length > 0) rec.apply({ t: 'record', key: 'tracefsLeftovers', value: removal.removed });
       for (const f of removal.failed) cleanupFailures.push(`removing the tracefs leftovers of process ${x.pid}: ${f}`);
     }
-    const ended = await mon.end(window, sleepPlain, o.timing);
+    const ended = await mon.end(window, (ms) => kernelSleep(backend, ms), o.timing);
     mergeLeftovers(ended.cleanliness, x);
     if (sibling) {
       monitors.complaints.push(...mon.complaints);

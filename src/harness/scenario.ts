@@ -110,7 +110,7 @@ export interface ScenarioContext {
 
   /** Kernel log records printed since the scenario started (empty when /dev/kmsg is unreadable). */
   kmsgSinceStart(): KmsgRecord[];
-  /** Sleep that ends early when the scenario is stopped. */
+  /** Let `ms` of the kernel's time pass (a timer natively, the mock's clock jumps: timing.ts kernelSleep); ends early when the scenario is stopped. */
   sleep(ms: number): Promise<void>;
 
   readonly failures: readonly string[];

@@ -6,7 +6,11 @@
 // timeout, for importers to unmap); kmemleak reports an object only once it is
 // older than its minimum age (mm/kmemleak.c, jiffies_min_age = 5 s). The
 // simulated kernel completes every operation that is not blocked before the
-// next turn of the event loop and ages nothing, so it needs only short waits.
+// next turn of the event loop, so it needs only short stall waits, and keeps
+// its own clock: waits for the kernel's time go through kernelSleep, which
+// makes the mock's clock jump (Backend.sleep) instead of waiting.
+
+import type { Backend } from '../backend/types.js';
 
 export interface Timing {
   /** A blocking kernel call still pending after this long is reported as stalled. */
@@ -26,7 +30,15 @@ export interface Timing {
 }
 
 export const REAL_KERNEL_TIMING: Timing = { stallMs: 5000, kmemleakAgeMs: 5500, graceMs: 5000, killMs: 30_000, reapMs: 5000 };
-export const SIMULATED_KERNEL_TIMING: Timing = { stallMs: 100, kmemleakAgeMs: 0, graceMs: 500, killMs: 2000, reapMs: 1000 };
+export const SIMULATED_KERNEL_TIMING: Timing = { stallMs: 100, kmemleakAgeMs: 5500, graceMs: 500, killMs: 2000, reapMs: 1000 };
+
+/**
+ * Wait `ms` of the kernel's time: Backend.sleep where the backend keeps the
+ * kernel's clock (the mock's jumps at once), a timer otherwise (native).
+ */
+export function kernelSleep(backend: Backend, ms: number): Promise<void> {
+  return backend.sleep ? backend.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** killMs and reapMs, with defaults for timings that predate them: twice the grace (at least a second), and a second. */
 export function killTimes(t: Timing): { killMs: number; reapMs: number } {

@@ -9,6 +9,8 @@
 //   (update_checksum: crc32 of the object; every object's first checksum is a
 //   change from 0) is coloured gray "until the next scan": the scan that first
 //   sees a leak never reports it, the next one does;
+// - minimum age: only objects allocated at least MSECS_MIN_AGE (5 s) before
+//   the scan began (jiffies_last_scan) are reported (unreferenced_object);
 // - each leak is reported once (OBJECT_REPORTED); the scan logs
 //   "kmemleak: N new suspected memory leaks (see /sys/kernel/debug/kmemleak)".
 //
@@ -19,12 +21,15 @@
 // `off` (kmemleak_disable, then kmemleak_do_cleanup) frees the metadata unless
 // leaks were found. Commands match by prefix, as the kernel's strncmp does.
 //
-// The minimum object age of a real scan (MSECS_MIN_AGE, 5 s) is not modelled
-// yet: the harness does not let the mock's clock move (Backend.sleep) while it
-// waits for it.
+// The mock's clock moves one millisecond per kernel operation and jumps when
+// userspace lets time pass (Backend.sleep): a harness that does not wait
+// out the minimum age sees nothing, as on a real kernel.
 
 import type { KernelAlloc } from './contracts.js';
 import { fail } from './errno.js';
+
+/** mm/kmemleak.c MSECS_MIN_AGE, in jiffies at HZ=250 (the mock's HZ, src/mock/kernel.ts). */
+const MIN_AGE_JIFFIES = (5000n * 250n) / 1000n;
 
 interface Tracked {
   readonly address: bigint;
@@ -117,9 +122,9 @@ export class Kmemleak {
     return n;
   }
 
-  /** unreferenced_object(): white at the last scan. */
+  /** unreferenced_object(): white and old enough at the last scan. */
   private unreferencedAtLastScan(t: Tracked): boolean {
-    return !t.referenced && !t.ignored && t.jiffies <= this.lastScan;
+    return !t.referenced && !t.ignored && t.jiffies + MIN_AGE_JIFFIES <= this.lastScan;
   }
 
   /** kmemleak_scan */

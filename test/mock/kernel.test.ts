@@ -87,13 +87,14 @@ describe('WARN, oops, taint, hung task', () => {
 describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
   const KL = '/sys/kernel/debug/kmemleak';
 
-  it('an orphan is gray at the scan that first sees it and reported by the next, in kmemleak format, once', () => {
+  it('an orphan is gray at the scan that first sees it and reported by the next, in kmemleak format, once', async () => {
     const b = mock();
     const k = b.kernel.platform.kernel;
     const a = k.alloc('dma_buf_map_interconnect+0x4e/0xe0', 24);
     k.alloc('kept+0x0/0x10', 16);
     a.orphan();
-        b.fs.writeFile(KL, 'scan');
+    await b.sleep!(6000);
+    b.fs.writeFile(KL, 'scan');
     expect(b.fs.readText(KL)).toBe('');
     b.fs.writeFile(KL, 'scan\n');
     const r = b.fs.readText(KL);
@@ -108,15 +109,29 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     expect(leaks()).toHaveLength(1);
   });
 
-  it('clear hides what was reported, not what is still gray; a later leak is reported after clear', () => {
+  it('an object younger than the minimum age (5 s) is not reported, however many scans; it is once time has passed', async () => {
+    const b = mock();
+    const k = b.kernel.platform.kernel;
+    k.alloc('young+0x0/0x10', 64).orphan();
+    for (let i = 0; i < 4; i++) b.fs.writeFile(KL, 'scan');
+    expect(b.fs.readText(KL)).toBe('');
+    await b.sleep!(5000);
+    // its checksum did not change since the scans above: this scan reports it
+    b.fs.writeFile(KL, 'scan');
+    expect(b.fs.readText(KL)).toMatch(/^unreferenced object .*\(size 64\)/);
+  });
+
+  it('clear hides what was reported, not what is still gray; a later leak is reported after clear', async () => {
     const b = mock();
     const k = b.kernel.platform.kernel;
     k.alloc('first+0x0/0x10', 32).orphan();
-        b.fs.writeFile(KL, 'scan');
+    await b.sleep!(6000);
+    b.fs.writeFile(KL, 'scan');
     b.fs.writeFile(KL, 'scan');
     const late = k.alloc('second+0x0/0x10', 40);
     late.orphan();
-        b.fs.writeFile(KL, 'scan'); // first sighting of `second`: gray
+    await b.sleep!(6000);
+    b.fs.writeFile(KL, 'scan'); // first sighting of `second`: gray
     b.fs.writeFile(KL, 'clear');
     expect(b.fs.readText(KL)).toBe('');
     b.fs.writeFile(KL, 'scan');
@@ -125,11 +140,12 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     expect(r).toContain('(size 40)');
   });
 
-  it('after off: every write but clear is EBUSY, reads still list what was found, clear frees it, new objects go untracked', () => {
+  it('after off: every write but clear is EBUSY, reads still list what was found, clear frees it, new objects go untracked', async () => {
     const b = mock();
     const k = b.kernel.platform.kernel;
     k.alloc('found+0x0/0x10', 24).orphan();
-        b.fs.writeFile(KL, 'scan');
+    await b.sleep!(6000);
+    b.fs.writeFile(KL, 'scan');
     b.fs.writeFile(KL, 'scan');
     b.fs.writeFile(KL, 'off');
     expect(b.fs.readRecords('/dev/kmsg').join('')).toContain('Kmemleak disabled without freeing internal data.');
@@ -157,12 +173,13 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     expectErrno(() => b.fs.writeFile(KL, 'explode'), 'EINVAL');
   });
 
-  it('a state file keeps what was found and whether kmemleak is on', () => {
+  it('a state file keeps what was found and whether kmemleak is on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iovh-kl-'));
     const statePath = join(dir, 's.json');
     const b = mock({ statePath });
     b.kernel.platform.kernel.alloc('kept+0x0/0x10', 24).orphan();
-        b.fs.writeFile(KL, 'scan');
+    await b.sleep!(6000);
+    b.fs.writeFile(KL, 'scan');
     b.fs.writeFile(KL, 'scan');
     b.fs.writeFile(KL, 'off');
     b.close();
