@@ -256,7 +256,14 @@ export class ChildProcessExecutor implements Executor {
       const pid = child.pid ?? -1;
       const send = (m: ParentMessage): void => {
         // A child that is gone cannot be told anything; its 'close' reports how it ended.
-        if (child.connected) child.send(m, () => undefined);
+        if (!child.connected) return;
+        try {
+          child.send(m, () => undefined);
+        } catch (e) {
+          // A job that cannot cross the channel (a value structured clone refuses) is a harness bug: say which.
+          finish({ kind: 'lost', detail: `cannot send the ${m.t} message to the scenario process: ${errorOf(e).message}` });
+          child.kill('SIGKILL');
+        }
       };
       const finish = (ending: Ending): void => {
         if (done) return;
