@@ -1,7 +1,11 @@
 // The scenario process's side of ChildProcessExecutor (executor.ts): a child
-// node process that receives one job over the fork IPC channel, opens its own
+// node process that receives a job over the fork IPC channel, opens its own
 // backend, runs the scenario with its cleanups (job.ts), sends every record
-// event as it happens and the report at the end, and exits.
+// event as it happens and the report at the end. Then it exits, or, when the
+// job says `keep`, closes its backend and waits for the next job: the runner
+// reuses a process whose scenario ended clean (node's start costs seconds
+// under QEMU's TCG), and retires it (an `exit` message) otherwise; an idle
+// process whose runner goes away exits too.
 //
 // Signals: Ctrl-C reaches the terminal's whole foreground process group, this
 // child included. The runner decides what a signal means (it asks the child
@@ -14,7 +18,7 @@ import { errorOf, runJob, type JobReport, type ScenarioJob } from './job.js';
 import type { RecordEvent } from './record.js';
 import type { Scenario } from './scenario.js';
 
-export type ParentMessage = { t: 'job'; job: ScenarioJob; root: string | null } | { t: 'stop'; reason: string };
+export type ParentMessage = { t: 'job'; job: ScenarioJob; root: string | null; keep: boolean } | { t: 'stop'; reason: string } | { t: 'exit' };
 export type ChildMessage = { t: 'event'; e: RecordEvent } | { t: 'report'; report: JobReport } | { t: 'fatal'; message: string };
 
 export interface ChildServices {
@@ -38,14 +42,24 @@ export function serveScenario(services: ChildServices): void {
   const ignore = (): void => undefined;
   process.on('SIGINT', ignore);
   process.on('SIGTERM', ignore);
-  const stop = new AbortController();
-  process.on('disconnect', () => stop.abort('the runner went away'));
-  let started = false;
+  // One controller per job: a stop that arrives between two jobs is for the job that just ended.
+  let stop = new AbortController();
+  let busy = false;
+  process.on('disconnect', () => {
+    if (busy) stop.abort('the runner went away');
+    else process.exit(0);
+  });
   process.on('message', (m: ParentMessage) => {
-    if (m.t === 'stop') stop.abort(m.reason);
-    else if (m.t === 'job' && !started) {
-      started = true;
-      void serve(m.job, m.root);
+    if (m.t === 'stop') {
+      if (busy) stop.abort(m.reason);
+    } else if (m.t === 'exit') {
+      // Retired by the runner between two jobs. (Not the runner's disconnect(): on Node 20 a channel the parent
+      // closes leaves its ChildProcess without a 'close' event, and 'close' is how the runner learns the end.)
+      if (!busy) process.exit(0);
+    } else if (m.t === 'job' && !busy) {
+      busy = true;
+      stop = new AbortController();
+      void serve(m.job, m.root, m.keep);
     }
   });
 
@@ -53,7 +67,7 @@ export function serveScenario(services: ChildServices): void {
     post({ t: 'fatal', message }, () => process.exit(1));
   };
 
-  async function serve(job: ScenarioJob, root: string | null): Promise<void> {
+  async function serve(job: ScenarioJob, root: string | null, keep: boolean): Promise<void> {
     const scenario = services.find(job.scenarioId);
     if (!scenario) return fatal(`no scenario ${job.scenarioId} in this build of iovh`);
     let backend: Backend;
@@ -70,6 +84,10 @@ export function serveScenario(services: ChildServices): void {
       return fatal(errorOf(e).message);
     }
     backend.close();
-    post({ t: 'report', report }, () => process.exit(0));
+    if (!keep) return post({ t: 'report', report }, () => process.exit(0));
+    busy = false;
+    // The runner gone while the job ran: nobody will send another.
+    if (!process.connected) return process.exit(0);
+    post({ t: 'report', report });
   }
 }

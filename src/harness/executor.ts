@@ -19,7 +19,7 @@
 // Without a mock kernel InProcessExecutor runs the scenario in this very
 // process (unit tests with a fake backend): nothing isolates it then.
 
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
@@ -63,6 +63,8 @@ export interface ExecControl {
 
 export interface Executor {
   run(machine: Backend, scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution>;
+  /** Releases what the executor keeps between scenarios (an idle scenario process); the runner calls it when the run ends. */
+  close?(): void;
 }
 
 function recordOf(report: JobReport): ScenarioRecord {
@@ -223,6 +225,8 @@ export interface ChildProcessOptions {
    * stuck in the kernel, which even SIGKILL does not end.
    */
   killSignal?: NodeJS.Signals;
+  /** A new process for every scenario, even after one that ended clean (iovh run --fresh-process). */
+  fresh?: boolean;
 }
 
 /** The bytes of the child's stderr kept for a report: the end of a stack trace. */
@@ -235,25 +239,62 @@ export function lastWords(stderr: string): string {
   return error ?? lines.at(-1) ?? '';
 }
 
+/** Whether a process whose scenario reported can take the next one: nothing went wrong and it left nothing behind. */
+export function reusable(report: JobReport, stopped: StopReason | null): boolean {
+  const { record, cleanup, leftovers } = report;
+  return stopped === null && record.failures.length === 0 && cleanup.failed.length === 0 && leftovers.fdsLeft.length === 0 && leftovers.dmabufsLeft.length === 0;
+}
+
 /**
  * Native: each scenario in a child node process (the same node, the same
  * execArgv), which opens its own native backend. The runner's side of the
  * protocol in child.ts.
+ *
+ * A process whose scenario ended clean (reported, no failure, no cleanup
+ * failure, no fd or dma-buf left: `reusable`) runs the next scenario too,
+ * as IGT's runner runs several subtests in one exec in its multiple mode:
+ * a node start costs seconds under QEMU's TCG, and 29 of them were most of
+ * a guest's wall time. Any other ending (a failure, a leak, a timeout, a
+ * Ctrl-C, a kill) retires the process, so the next scenario starts in a new
+ * one with nothing of it. `fresh: true` gives every scenario a new process
+ * (iovh run --fresh-process).
  */
 export class ChildProcessExecutor implements Executor {
+  private idle: ChildProcess | null = null;
+
   constructor(private readonly options: ChildProcessOptions) {}
+
+  /** Retires the idle process: it exits. */
+  close(): void {
+    const child = this.idle;
+    this.idle = null;
+    if (child?.connected) child.send({ t: 'exit' } satisfies ParentMessage, () => undefined);
+  }
 
   run(_machine: Backend, _scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution> {
     return new Promise((resolve) => {
       const { killMs, reapMs } = killTimes(job.timing);
+      const keep = this.options.fresh !== true;
       const record = new ScenarioRecord();
       let report: JobReport | null = null;
       let fatal: string | null = null;
       let stderr = '';
       let killedByUs = false;
       let done = false;
-      const child = fork(this.options.module, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const reused = this.idle !== null && this.idle.connected && this.idle.exitCode === null && this.idle.signalCode === null;
+      const child = reused ? this.idle! : fork(this.options.module, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      this.idle = null;
+      if (reused) {
+        child.ref();
+        (child.channel as { ref?: () => void } | undefined)?.ref?.();
+      }
       const pid = child.pid ?? -1;
+      const detach = (): void => {
+        child.stderr?.off('data', onStderr);
+        child.off('message', onMessage);
+        child.off('error', onError);
+        child.off('close', onClose);
+      };
       const send = (m: ParentMessage): void => {
         // A child that is gone cannot be told anything; its 'close' reports how it ended.
         if (!child.connected) return;
@@ -269,6 +310,7 @@ export class ChildProcessExecutor implements Executor {
         if (done) return;
         done = true;
         sup.dispose();
+        detach();
         if (ending.kind === 'wedged') {
           // It may never die: let this process end without it.
           child.stderr?.destroy();
@@ -285,25 +327,41 @@ export class ChildProcessExecutor implements Executor {
           sup.later(reapMs, () => finish({ kind: 'wedged', waitedMs: killMs }));
         },
       });
-      child.stderr?.on('data', (d: Buffer) => {
+      const onStderr = (d: Buffer): void => {
         stderr = (stderr + d.toString()).slice(-STDERR_TAIL);
-      });
-      child.on('message', (m: ChildMessage) => {
+      };
+      const onMessage = (m: ChildMessage): void => {
         if (m.t === 'event') record.apply(m.e);
-        else if (m.t === 'report') report = m.report;
         else if (m.t === 'fatal') fatal = m.message;
-      });
-      child.on('error', (e) => finish({ kind: 'lost', detail: `cannot run the scenario process ${this.options.module}: ${e.message}` }));
+        else if (m.t === 'report') {
+          report = m.report;
+          if (!keep) return; // it exits by itself; its 'close' finishes
+          if (reusable(m.report, sup.stopped) && child.connected) {
+            // Idle until the next job; unreferenced, so that a runner that never calls close() still exits.
+            this.idle = child;
+            child.unref();
+            (child.channel as { unref?: () => void } | undefined)?.unref?.();
+            finish({ kind: 'reported', report: m.report });
+          } else {
+            send({ t: 'exit' }); // it exits; its 'close' finishes
+          }
+        }
+      };
+      const onError = (e: Error): void => finish({ kind: 'lost', detail: `cannot run the scenario process ${this.options.module}: ${e.message}` });
       // 'close', not 'exit': it comes after the IPC channel closed, so every message the child sent has arrived.
-      child.on('close', (code, signal) => {
+      const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (report) finish({ kind: 'reported', report });
         else if (signal) finish(killedByUs && signal === 'SIGKILL' ? { kind: 'killedAfterStop', waitedMs: killMs } : { kind: 'killed', signal, reason: null });
         else {
           const said = fatal ?? lastWords(stderr);
           finish({ kind: 'lost', detail: `the scenario process exited with status ${code ?? 'unknown'} without a result${said ? `: ${said}` : ''}` });
         }
-      });
-      send({ t: 'job', job, root: this.options.root });
+      };
+      child.stderr?.on('data', onStderr);
+      child.on('message', onMessage);
+      child.on('error', onError);
+      child.on('close', onClose);
+      send({ t: 'job', job, root: this.options.root, keep });
     });
   }
 }

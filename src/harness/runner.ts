@@ -357,7 +357,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     allowSkips: o.allowSkips === true,
   };
   const monitors = new Monitors(o.backend);
-  const executor = o.executor ?? new InProcessExecutor();
+  const executor: Executor = o.executor ?? new InProcessExecutor();
   const results: ScenarioResult[] = [];
   let caps: Capabilities | null = null;
   let interrupted: { signal: string } | null = null;
@@ -365,24 +365,28 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
   const interruptedBy = (): string | null => (o.interrupt?.aborted ? String(o.interrupt.reason ?? 'SIGINT') : null);
   const kernelLog = (): string[] => [...new Set(monitors.complaints)].slice(0, LOG_CAP);
 
-  for (let i = 0; i < total; i++) {
-    const scenario = o.scenarios[i]!;
-    // Let the event loop turn between scenarios, so that a signal that arrived during one is seen before the next starts.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const signal = interruptedBy();
-    if (signal) {
-      interrupted = { signal };
-      results.push(notRun(scenario, signal, o.timeoutMs));
-      continue;
+  try {
+    for (let i = 0; i < total; i++) {
+      const scenario = o.scenarios[i]!;
+      // Let the event loop turn between scenarios, so that a signal that arrived during one is seen before the next starts.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const signal = interruptedBy();
+      if (signal) {
+        interrupted = { signal };
+        results.push(notRun(scenario, signal, o.timeoutMs));
+        continue;
+      }
+      o.progress?.start(i + 1, total, scenario);
+      const result = await runOne(scenario);
+      results.push(result);
+      o.progress?.done(i + 1, total, result);
+      if (o.onPartial) {
+        const pending = o.scenarios.slice(i + 1).map((s) => s.id);
+        o.onPartial(assembleRun(frame, caps ? machineJson(caps) : null, { results, pending, interrupted: null, kernelLog: kernelLog() }));
+      }
     }
-    o.progress?.start(i + 1, total, scenario);
-    const result = await runOne(scenario);
-    results.push(result);
-    o.progress?.done(i + 1, total, result);
-    if (o.onPartial) {
-      const pending = o.scenarios.slice(i + 1).map((s) => s.id);
-      o.onPartial(assembleRun(frame, caps ? machineJson(caps) : null, { results, pending, interrupted: null, kernelLog: kernelLog() }));
-    }
+  } finally {
+    executor.close?.();
   }
   const lateSignal = interruptedBy();
   if (lateSignal && !interrupted) interrupted = { signal: lateSignal };

@@ -24,6 +24,15 @@ const dir = mkdtempSync(join(tmpdir(), 'iovh-child-'));
 const mark = join(dir, 'oops');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function scenario(id: string): Scenario {
   return { id, title: id, description: id, expectedPath: null, run: () => Promise.reject(new Error('runs in the child')) };
 }
@@ -88,6 +97,34 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
     expect(oops!.cleanliness.taint.added).toEqual(['D']);
     // The run went on after the crash.
     expect(after!.status).toBe('pass');
+  });
+
+  it('a process whose scenario ended clean runs the next one; a failure or a leak retires it; --fresh-process never reuses', async () => {
+    const ids = ['child/pass', 'child/pass', 'child/fails', 'child/pass', 'child/leaks-fd', 'child/pass', 'child/pass'];
+    const run = await runScenarios(options(ids));
+    const pids = run.scenarios.map((r) => r.evidence.pid as number);
+    expect(run.scenarios.map((r) => r.status)).toEqual(['pass', 'pass', 'fail', 'pass', 'warn', 'pass', 'pass']);
+    expect(run.scenarios[4]!.cleanliness.fdsLeft.length).toBeGreaterThan(0);
+    // Clean: same process. After the failure and after the leak: a new one, which then serves the next clean ones.
+    expect(pids[1]).toBe(pids[0]);
+    expect(pids[2]).toBe(pids[1]);
+    expect(pids[3]).not.toBe(pids[2]);
+    expect(pids[4]).toBe(pids[3]);
+    expect(pids[5]).not.toBe(pids[4]);
+    expect(pids[6]).toBe(pids[5]);
+
+    const fresh = await runScenarios(options(['child/pass', 'child/pass', 'child/pass'], { executor: new ChildProcessExecutor({ module: ENTRY, root: null, fresh: true }) }));
+    expect(fresh.scenarios.map((r) => r.status)).toEqual(['pass', 'pass', 'pass']);
+    expect(new Set(fresh.scenarios.map((r) => r.evidence.pid)).size).toBe(3);
+  });
+
+  it('an executor closed with an idle process lets it go: the process exits', async () => {
+    const executor = new ChildProcessExecutor({ module: ENTRY, root: null });
+    const run = await runScenarios(options(['child/pass'], { executor }));
+    const pid = run.scenarios[0]!.evidence.pid as number;
+    // runScenarios closed it; the idle process exits once its channel is gone.
+    for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(alive(pid)).toBe(false);
   });
 
   it('a timeout asks the child to stop: its cleanups unblock it; a child blocked in a synchronous call is killed; the run goes on', async () => {

@@ -50,6 +50,7 @@ interface RunOptions {
   vf?: string;
   allowSkips?: boolean;
   allowDestructive?: boolean;
+  freshProcess?: boolean;
 }
 
 const DEFAULT_TIMEOUT_S = 60;
@@ -191,10 +192,10 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
 }
 
 /** Native: each scenario in a child node process (src/harness/executor.ts) running dist/harness/child-main.js. */
-function nativeExecutor(g: GlobalOptions): ChildProcessExecutor {
+function nativeExecutor(g: GlobalOptions, fresh: boolean): ChildProcessExecutor {
   const module = childEntry();
   if (!module) throw new CliError('the scenario process entry (dist/harness/child-main.js) is missing: run `npm run build:ts`', 99);
-  return new ChildProcessExecutor({ module, root: g.root ?? null });
+  return new ChildProcessExecutor({ module, root: g.root ?? null, fresh });
 }
 
 /** SIGINT/SIGTERM: the first stops the run after the current scenario's cleanups; a second one exits at once. */
@@ -286,7 +287,7 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       allowSkips: o.allowSkips === true,
       interrupt: signals.signal,
       progress,
-      ...(mock ? { siblings: mock.siblings } : { executor: nativeExecutor(g) }),
+      ...(mock ? { siblings: mock.siblings } : { executor: nativeExecutor(g, o.freshProcess === true) }),
       onPartial: (partial) => {
         for (const problem of reports.rewrite(partial)) err.write(`iovh: ${problem}\n`);
       },
@@ -335,6 +336,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
     .option('--allow-skips', 'a scenario the baseline expects to pass may skip without making the run fail (exit 1 otherwise)')
     .option('--allow-destructive', 'run scenarios that disable every VF of the PF (journaled; iovh restore undoes them) even when other VFs are in use')
+    .option('--fresh-process', 'native: a new scenario process for every scenario (by default one that ended clean runs the next)')
     .action(async (_o: unknown, c: Command) => {
       const opts = c.opts() as RunOptions;
       setStatus(await runCommand(opts, globalOptions(c)));
