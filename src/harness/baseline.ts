@@ -9,8 +9,8 @@
 //                    "edge/last-page": { "status": "fail", "quirks": ["last-page"], "note": "..." } } }
 // Each mock profile ships baselines/<profile>.json.
 
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
 import { isBad, isStatus, STATUSES, type BaselineEntryResult, type Status } from '../report/model.js';
 
 export const BASELINE_SCHEMA = 'iovh-baseline/1';
@@ -94,10 +94,10 @@ export function parseBaseline(text: string, path: string): Baseline {
 export function loadBaseline(path: string): Baseline {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readUserFile(path, LIMITS.baseline, 'a baseline');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new BaselineError(`baseline ${path}: cannot read it (${code})`);
+    if (e instanceof UserFileError) throw new BaselineError(`baseline ${path}: ${e.message}`);
+    throw e;
   }
   return parseBaseline(text, path);
 }

@@ -15,8 +15,7 @@
 import type { Backend } from '../backend/types.js';
 import { createMockBackend, type MockBackend } from '../mock/backend.js';
 import type { ProfileName } from '../mock/contracts.js';
-import { defaultTopology, parseTopology, vfBarSize, type Topology, type TopologyDeviceJson } from '../mock/topology.js';
-import { readFileSync } from 'node:fs';
+import { defaultTopology, parseTopology, readTopologyFile, vfBarSize, type Topology, type TopologyDeviceJson } from '../mock/topology.js';
 import type { ShapeFactory, TopologyShape } from './scenario.js';
 import { chooseTarget, discoverPfs, TargetError } from './target.js';
 
@@ -146,7 +145,7 @@ function hasTarget(b: Backend): boolean {
 export function prepareMock(opened: Backend, o: { profile?: string | undefined; mockState?: string | undefined; topology?: string | undefined }): PreparedMock {
   if (!isMockBackend(opened)) throw new TypeError('prepareMock needs the mock backend');
   const profile = opened.kernel.profile.name as ProfileName;
-  const user: Topology = o.topology ? (JSON.parse(readFileSync(o.topology, 'utf8')) as Topology) : defaultTopology();
+  const user: Topology = o.topology ? readTopologyFile(o.topology).json : defaultTopology();
   let backend: Backend = opened;
   let base = user;
   const setup: string[] = [];

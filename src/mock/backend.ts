@@ -11,8 +11,7 @@ import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './pro
 import { checkStateWritable, loadState, saveState, topologyKey, type MockState } from './state.js';
 import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
 import type { MockProcess } from './process.js';
-import { defaultTopology, loadTopologyFile, MockConfigError, parseTopology, type Topology } from './topology.js';
-import { readFileSync } from 'node:fs';
+import { defaultTopology, MockConfigError, parseTopology, readTopologyFile, type Topology } from './topology.js';
 
 export { isProfileName, PROFILE_NAMES, MockConfigError };
 export type { LiveCounts, OpKind, Topology };
@@ -80,9 +79,8 @@ const FIRST_PID = 4242;
 function resolveTopology(t: string | Topology | undefined): { json: Topology; source: string } | null {
   if (t === undefined) return null;
   if (typeof t === 'string') {
-    // loadTopologyFile validates; the JSON form is kept for the state file.
-    loadTopologyFile(t);
-    return { json: JSON.parse(readFileSync(t, 'utf8')) as Topology, source: `topology ${t}` };
+    // Validated; the JSON form is kept for the state file.
+    return { json: readTopologyFile(t).json, source: `topology ${t}` };
   }
   return { json: t, source: 'topology' };
 }

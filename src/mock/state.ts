@@ -10,8 +10,9 @@
 //
 // Written atomically (temp file + rename). A missing file is a fresh kernel.
 
-import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
 import type { ProfileName } from './contracts.js';
 import type { KernelCoreState } from './kernel.js';
 import type { PciState } from './pci.js';
@@ -80,12 +81,18 @@ export function loadState(path: string): MockState | null {
   const bad = (field: string, problem: string): never => {
     throw new MockConfigError(`state file ${path}: ${field}: ${problem}`);
   };
+  let text: string;
+  try {
+    text = readUserFile(path, LIMITS.state, 'a mock state file');
+  } catch (e) {
+    if (e instanceof UserFileError) return bad('(file)', e.message);
+    throw e;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    return bad('(file)', code ? `cannot read (${code})` : `not valid JSON (${(e as Error).message})`);
+    return bad('(file)', `not valid JSON (${(e as Error).message})`);
   }
   if (!isObj(json)) return bad('(root)', 'expected a JSON object');
   if (json.schema !== STATE_SCHEMA) return bad('schema', `expected "${STATE_SCHEMA}", got ${JSON.stringify(json.schema)}`);

@@ -8,7 +8,7 @@
 // form the platform uses; any problem is a MockConfigError naming the source
 // and the field, in one line.
 
-import { readFileSync } from 'node:fs';
+import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
 import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../kernel/bdf.js';
 
 /**
@@ -516,12 +516,17 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
 
 /** Read and validate a topology file. */
 export function loadTopologyFile(path: string): ParsedTopology {
+  return readTopologyFile(path).parsed;
+}
+
+/** Read and validate a topology file: the JSON as written (for a state file) and what it declares. */
+export function readTopologyFile(path: string): { json: Topology; parsed: ParsedTopology } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readUserFile(path, LIMITS.topology, 'a topology file');
   } catch (e) {
-    const code = (e as { code?: string }).code ?? 'error';
-    throw new MockConfigError(`topology ${path}: cannot read (${code})`);
+    if (e instanceof UserFileError) throw new MockConfigError(`topology ${path}: ${e.message}`);
+    throw e;
   }
   let json: unknown;
   try {
@@ -529,5 +534,5 @@ export function loadTopologyFile(path: string): ParsedTopology {
   } catch (e) {
     throw new MockConfigError(`topology ${path}: not valid JSON (${(e as Error).message})`);
   }
-  return parseTopology(json, `topology ${path}`);
+  return { json: json as Topology, parsed: parseTopology(json, `topology ${path}`) };
 }

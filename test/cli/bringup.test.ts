@@ -145,6 +145,9 @@ describe('bad input: one line, exit 2, nothing written', () => {
     [['setup', '/nonexistent/plan.json'], /^iovh: \/nonexistent\/plan.json: cannot read it \(ENOENT\)/],
     [['setup', '/dev/zero'], /^iovh: \/dev\/zero: too large for a setup plan \(more than 1048576 bytes\)\n$/],
     [['setup', '/'], /^iovh: \/: cannot read it \(EISDIR\)\n$/],
+    [['topology', '--topology', '/dev/zero'], /^iovh: topology \/dev\/zero: too large for a topology file \(more than 16777216 bytes\)\n$/],
+    [['topology', '--topology', '/'], /^iovh: topology \/: cannot read it \(EISDIR\)\n$/],
+    [['run', '--baseline', '/dev/zero'], /^iovh: baseline \/dev\/zero: too large for a baseline \(more than 4194304 bytes\)\n$/],
     [['vfs', 'enable', PF, '2', '--backend', 'bogus'], /argument 'bogus' is invalid/],
   ];
   for (const [argv, message] of bad) {

@@ -239,7 +239,7 @@ describe('options', () => {
     expect(b.name).toBe('mock');
     expect(b.fs.readText(`${PF_DIR}/sriov_totalvfs`)).toBe('4\n');
     expect(createMockBackend().reason).toBe('mock kernel, profile rfc-v1');
-    expect(() => createMockBackend({ topology: join(dir, 'missing.json') })).toThrow(/topology .*missing\.json: cannot read \(ENOENT\)/);
+    expect(() => createMockBackend({ topology: join(dir, 'missing.json') })).toThrow(/topology .*missing\.json: cannot read it \(ENOENT\)/);
     void PF;
   });
 });
