@@ -52,6 +52,10 @@ export function parseBaseline(text: string, path: string): Baseline {
   if (doc.schema !== BASELINE_SCHEMA) {
     throw new BaselineError(`baseline ${path}: field "schema" must be "${BASELINE_SCHEMA}", got ${JSON.stringify(doc.schema)}`);
   }
+  if (doc.complete === false) {
+    const why = typeof doc.why === 'string' ? doc.why : 'the run did not finish';
+    throw new BaselineError(`baseline ${path}: written by iovh run --write-baseline for a run that did not finish (${why}); run it again to record a baseline`);
+  }
   if (typeof doc.name !== 'string' || doc.name === '') throw new BaselineError(`baseline ${path}: field "name" must be a non-empty string`);
   if (doc.profile !== undefined && doc.profile !== null && typeof doc.profile !== 'string') {
     throw new BaselineError(`baseline ${path}: field "profile" must be a string`);

@@ -31,6 +31,7 @@ import { renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
 import { renderKtap } from '../../report/ktap.js';
 import { kcidbOptionsProblem, renderKcidb, type KcidbOptions } from '../../report/kcidb.js';
+import { renderBaseline } from '../../report/baseline.js';
 import { ReportFileError, ReportFiles, type ReportSpec } from '../../report/files.js';
 import { assembleRun, type RunFrame } from '../../harness/assemble.js';
 
@@ -51,6 +52,7 @@ interface RunOptions {
   allowSkips?: boolean;
   allowDestructive?: boolean;
   freshProcess?: boolean;
+  writeBaseline?: string;
 }
 
 const DEFAULT_TIMEOUT_S = 60;
@@ -129,7 +131,7 @@ function validate(o: RunOptions): Validated {
     if (!n) throw new UsageError(`${flag} '${v}' is not a PCI address (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.1)`);
     return n;
   };
-  const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb].filter((f) => f === '-').length;
+  const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb, o.writeBaseline].filter((f) => f === '-').length;
   if (stdoutUsers > 1) throw new UsageError('only one report can go to stdout (-)');
   if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin)) throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
   const kcidbProblem = kcidbOptionsProblem(kcidbOptions(o));
@@ -164,6 +166,7 @@ function reportSpecs(o: RunOptions): ReportSpec[] {
     const options = kcidbOptions(o);
     specs.push({ what: 'KCIDB', path: o.kcidb, render: (run) => renderKcidb(run, options) });
   }
+  if (o.writeBaseline) specs.push({ what: 'baseline', path: o.writeBaseline, render: renderBaseline });
   return specs;
 }
 
@@ -237,7 +240,7 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
 }
 
 async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: HumanOutput, err: HumanOutput): Promise<number> {
-  const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' ? err : out;
+  const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' || o.writeBaseline === '-' ? err : out;
   const style = styleFor(human.stream);
   const reports = openReports(o, v, g);
   let backend: Backend = await openBackend({ backend: g.backend, mockState: g.mockState, topology: g.topology, profile: g.profile, root: g.root });
@@ -331,6 +334,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option('--kcidb-build-id <id>', 'KCIDB build id (origin:...); default <origin>:<kernel release>')
     .option('--baseline <file>', 'expected statuses per scenario (default on the mock: baselines/<profile>.json)')
     .option('--no-baseline', 'judge without a baseline: every failure is unexpected')
+    .option('--write-baseline <file>', 'record this run\'s statuses as a baseline file for later runs (--baseline FILE), or - for stdout')
     .option('--timeout <seconds>', 'per-scenario timeout in seconds, 0.001 to 2147483', String(DEFAULT_TIMEOUT_S))
     .option('--pf <bdf>', 'the PF under test')
     .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
