@@ -191,7 +191,7 @@ export interface UdmabufCreate {
 
 /** First mismatch found by a pattern verify (src/kernel/pattern.ts). */
 export interface PatternMismatch {
-  /** byte offset of the first mismatching 8-byte word, relative to the checked span */
+  /** byte offset of the first mismatching 8-byte word, relative to the checked span (the byte within it: firstDifferingByte, src/kernel/pattern.ts) */
   offset: number;
   expected: bigint;
   actual: bigint;

@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Mapping, PatternMismatch } from '../backend/types.js';
 import { buildCopyBatch, buildStoreBatch } from '../kernel/batch.js';
+import { firstDifferingByte } from '../kernel/pattern.js';
 import { patternFill, patternVerify } from '../native/pattern.js';
 import { VFIO } from '../kernel/uapi.js';
 import type { DmaRange, VfioDevice } from '../kernel/vfio.js';
@@ -189,7 +190,7 @@ function record(ctx: ScenarioContext, check: DataCheck): DataCheck {
     barOffset: hex(p.barOffset),
     boOffset: hex(p.boOffset),
     ok: p.mismatch === null,
-    mismatch: p.mismatch ? { offset: hex(p.mismatch.offset), expected: hex(p.mismatch.expected), actual: hex(p.mismatch.actual) } : null,
+    mismatch: p.mismatch ? { offset: hex(p.mismatch.offset), byte: hex(firstDifferingByte(p.mismatch)), expected: hex(p.mismatch.expected), actual: hex(p.mismatch.actual) } : null,
   }));
   ctx.append('data', { direction: check.direction, method: check.method, seed: hex(check.seed), ok: check.ok, pages });
   return check;
@@ -204,6 +205,6 @@ export function describeMismatch(check: DataCheck): string {
   const zero = m.actual === 0n ? ' (zero: the write went nowhere)' : m.actual === 0xffffffffffffffffn ? ' (all ones: nothing decodes that address)' : '';
   return (
     `${check.direction}: ${bad.length} of ${check.pages.length} pages wrong; first: ${p.which} page of range ${p.range} ` +
-    `(BAR offset ${hex(p.barOffset)}), word at +${hex(m.offset)} is ${hex(m.actual)}, expected ${hex(m.expected)}${zero}`
+    `(BAR offset ${hex(p.barOffset)}), word at +${hex(m.offset)} is ${hex(m.actual)}, expected ${hex(m.expected)}${zero}; first differing byte +${hex(firstDifferingByte(m))}`
   );
 }

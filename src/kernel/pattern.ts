@@ -111,3 +111,19 @@ export function patternVerifyTs(buf: Uint8Array, seed: bigint, base: bigint): Pa
   }
   return null;
 }
+
+/**
+ * The byte offset (from the checked span, like `offset`) of the first byte
+ * that differs within the mismatching word: words are little-endian, so it is
+ * the lowest set bit of expected ^ actual, in bytes.
+ */
+export function firstDifferingByte(m: PatternMismatch): number {
+  let x = (m.expected ^ m.actual) & 0xffffffffffffffffn;
+  if (x === 0n) return m.offset;
+  let byte = 0;
+  while ((x & 0xffn) === 0n) {
+    x >>= 8n;
+    byte++;
+  }
+  return m.offset + byte;
+}

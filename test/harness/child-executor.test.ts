@@ -143,6 +143,9 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
     const run = await runScenarios(
       options(['child/cleanup-on-stop', 'child/pass'], {
         interrupt: interrupt.signal,
+        // The stop may reach the child before it has even loaded (a node start under load takes longer than the
+        // 300 ms kill delay of the other cases): give it all the time it needs, so the test never races a kill.
+        timing: { ...timing, killMs: 20_000 },
         // The child is asked to stop whether the job has started or not: either way its cleanups run.
         progress: { start: () => void setTimeout(() => interrupt.abort('SIGINT'), 50), done: () => undefined },
       }),
