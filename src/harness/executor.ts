@@ -53,6 +53,12 @@ export interface Execution {
   ending: Ending;
   /** What the scenario recorded: its final record when it reported, else everything it sent before it died. */
   record: ScenarioRecord;
+  /**
+   * Set when a scenario that never yielded to the event loop (the mock runs
+   * kernel calls synchronously, so no timer can fire inside them) ran past
+   * its timeout: how long it ran. It is a timeout all the same.
+   */
+  overranMs?: number;
 }
 
 export interface ExecControl {
@@ -189,14 +195,17 @@ export class InProcessExecutor implements Executor {
       // In this node process "kill" is to stop waiting: the process exits below, the kernel releases what it held.
       kill: () => finish({ kind: 'killedAfterStop', waitedMs: killMs }),
     });
+    const t0 = performance.now();
     runJob(backend, scenario, job, { pid, sink, stop: stopper.signal }).then(
       (report) => finish({ kind: 'reported', report }),
       (e: unknown) => finish({ kind: 'lost', detail: `the scenario process failed: ${errorOf(e).message}` }),
     );
     const ending = await end;
+    const ranMs = performance.now() - t0;
     sup.dispose();
     proc?.close();
-    return { pid, stopped: sup.stopped, ending, record: ending.kind === 'reported' ? recordOf(ending.report) : record };
+    const overran = sup.stopped === null && ending.kind === 'reported' && ranMs > control.timeoutMs;
+    return { pid, stopped: sup.stopped, ending, record: ending.kind === 'reported' ? recordOf(ending.report) : record, ...(overran ? { overranMs: Math.round(ranMs) } : {}) };
   }
 }
 

@@ -109,7 +109,7 @@ type Outcome =
   | { kind: 'done' }
   | { kind: 'skip'; capability: string; why: string; enable: string }
   | { kind: 'threw'; error: ScenarioError }
-  | { kind: 'timeout' | 'interrupted'; signal: string | null; after: 'cleaned' | 'blocked' | 'killed' | 'wedged'; waitedMs: number }
+  | { kind: 'timeout' | 'interrupted'; signal: string | null; after: 'cleaned' | 'blocked' | 'killed' | 'wedged' | 'overran'; waitedMs: number }
   | { kind: 'killed'; signal: string; reason: string | null }
   | { kind: 'lost'; detail: string };
 
@@ -117,6 +117,7 @@ function outcomeOf(x: Execution): Outcome {
   const e = x.ending;
   if (e.kind === 'killed') return { kind: 'killed', signal: e.signal, reason: e.reason };
   if (e.kind === 'lost') return { kind: 'lost', detail: e.detail };
+  if (x.overranMs !== undefined && e.kind === 'reported') return { kind: 'timeout', signal: null, after: 'overran', waitedMs: x.overranMs };
   if (x.stopped) {
     const kind = x.stopped.kind;
     const signal = x.stopped.kind === 'interrupted' ? x.stopped.signal : null;
@@ -222,10 +223,12 @@ function seconds(ms: number): string {
 }
 
 /** What became of a process asked to stop. */
-function afterStop(o: { after: 'cleaned' | 'blocked' | 'killed' | 'wedged'; waitedMs: number }, pid: number): string {
+function afterStop(o: { after: 'cleaned' | 'blocked' | 'killed' | 'wedged' | 'overran'; waitedMs: number }, pid: number): string {
   switch (o.after) {
     case 'cleaned':
       return 'cleanups ran';
+    case 'overran':
+      return `it ran ${seconds(o.waitedMs)} without once yielding to the timer (the mock's kernel calls are synchronous), so it finished and its cleanups ran before it could be stopped`;
     case 'blocked':
       return 'cleanups ran, and the scenario was still blocked after them';
     case 'killed':

@@ -131,11 +131,11 @@ describe('a scenario process that does not stop', () => {
     };
     try {
       const run = await runScenarios(
-        options(b, [stuck, scenarioById('export/single-range')!], { timeoutMs: 20, timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 } }),
+        options(b, [stuck, scenarioById('export/single-range')!], { timeoutMs: 1000, timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 } }),
       );
       const r = run.scenarios[1]!;
       expect(r.status).toBe('timeout');
-      expect(r.reason).toMatch(/^no result after 20 ms; its process \d+ had not finished its cleanups 100 ms later and was killed \(SIGKILL\)$/);
+      expect(r.reason).toMatch(/^no result after 1 s; its process \d+ had not finished its cleanups 100 ms later and was killed \(SIGKILL\)$/);
       expect(run.scenarios[2]!.status).toBe('pass');
       expect(b.kernel.live()).toMatchObject({ processes: 1, fds: 0 });
     } finally {

@@ -83,10 +83,10 @@ describe('the runner on the mock kernel', () => {
       },
     };
     try {
-      const run = await runScenarios(options(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 300 }));
+      const run = await runScenarios(options(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 1000 }));
       const r = run.scenarios[1]!;
       expect(r.status).toBe('timeout');
-      expect(r.reason).toBe('no result after 300 ms; cleanups ran');
+      expect(r.reason).toBe('no result after 1 s; cleanups ran');
       expect(r.evidence.resetReturned).toBe(true);
       expect(run.scenarios[2]!.status).toBe('pass');
       expect(b.kernel.live()).toMatchObject({ dmabufs: 0 });

@@ -109,11 +109,12 @@ describe('timeouts', () => {
           }),
           scenario('t/after', async (ctx) => ctx.note('still runs')),
         ],
-        { timeoutMs: 30 },
+        // Long enough for t/after to finish within it on a loaded machine (a scenario past it is a timeout too).
+        { timeoutMs: 250 },
       ),
     );
-    expect(run.scenarios[0]).toMatchObject({ status: 'timeout', timeoutMs: 30 });
-    expect(run.scenarios[0]!.reason).toBe('no result after 30 ms; cleanups ran');
+    expect(run.scenarios[0]).toMatchObject({ status: 'timeout', timeoutMs: 250 });
+    expect(run.scenarios[0]!.reason).toBe('no result after 250 ms; cleanups ran');
     expect(unwound).toEqual(['reset returned', 'late cleanup ran']);
     expect(run.scenarios[1]).toMatchObject({ status: 'pass', reason: 'still runs' });
   });
@@ -124,6 +125,28 @@ describe('timeouts', () => {
     expect(run.scenarios[0]!.status).toBe('timeout');
     expect(run.scenarios[0]!.reason).toMatch(/still blocked after them/);
     expect(run.scenarios[0]!.evidence.stillRunning).toBeDefined();
+  });
+});
+
+describe('a scenario that never yields', () => {
+  it('and runs past its timeout is a timeout, though no timer could stop it', async () => {
+    const k = new FakeKernel();
+    const run = await runScenarios(
+      options(
+        k,
+        [
+          scenario('t/busy', async (ctx) => {
+            const until = performance.now() + 60;
+            while (performance.now() < until);
+            ctx.note('finished');
+          }),
+        ],
+        { timeoutMs: 20 },
+      ),
+    );
+    expect(run.scenarios[0]!.status).toBe('timeout');
+    expect(run.scenarios[0]!.reason).toMatch(/^no result after 20 ms; it ran \d+ ms without once yielding to the timer \(the mock's kernel calls are synchronous\), so it finished and its cleanups ran before it could be stopped$/);
+    expect(run.summary.exitCode).toBe(1);
   });
 });
 

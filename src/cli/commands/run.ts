@@ -7,6 +7,7 @@
 // `--json -` puts the JSON report on stdout), plus any report files asked for.
 // Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors.
 
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { openBackend } from '../../backend/select.js';
 import { journalTarget } from '../../host/command.js';
@@ -133,6 +134,15 @@ function validate(o: RunOptions): Validated {
   };
   const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb, o.writeBaseline].filter((f) => f === '-').length;
   if (stdoutUsers > 1) throw new UsageError('only one report can go to stdout (-)');
+  // Two reports to one file: the second would silently replace the first.
+  const files = new Map<string, string>();
+  for (const [flag, f] of [['--json', o.json], ['--junit', o.junit], ['--ktap', o.ktap], ['--kcidb', o.kcidb], ['--write-baseline', o.writeBaseline]] as const) {
+    if (f === undefined || f === '-') continue;
+    const key = resolve(f);
+    const other = files.get(key);
+    if (other) throw new UsageError(`${other} and ${flag} name the same file (${f}): give each report its own`);
+    files.set(key, flag);
+  }
   if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin)) throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
   const kcidbProblem = kcidbOptionsProblem(kcidbOptions(o));
   if (kcidbProblem) throw new UsageError(`--kcidb-build-id: ${kcidbProblem}`);
