@@ -19,7 +19,7 @@ describe('fromHarness', () => {
 
 describe('FLOW_RULES', () => {
   it('names a sysfs rule for every bring-up step', () => {
-    expect(Object.keys(FLOW_RULES).sort()).toEqual(['cli.bind', 'cli.capture', 'cli.find-pf', 'cli.restore', 'cli.run', 'cli.vfs-enable']);
+    expect(Object.keys(FLOW_RULES).sort()).toEqual(['cli.bind', 'cli.capture', 'cli.find-pf', 'cli.restore', 'cli.run', 'cli.topology', 'cli.vfs-enable']);
     for (const rule of Object.values(FLOW_RULES)) expect(rule.length).toBeGreaterThan(20);
   });
 });

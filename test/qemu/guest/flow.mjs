@@ -43,6 +43,7 @@ export const FLOW_RULES = {
   'cli.find-pf': 'an SR-IOV PF has sriov_totalvfs in /sys/bus/pci/devices/<PF> (kernel-abi §9)',
   'cli.capture': "an SR-IOV PF's sysfs: vendor, device, class, resource, driver and iommu_group links, sriov_{totalvfs,numvfs,offset,stride,vf_device} (kernel-abi §9)",
   'cli.vfs-enable': 'sriov_drivers_autoprobe=0 then sriov_numvfs=N creates N VFs and sriov_numvfs reads N back (kernel-abi §9)',
+  'cli.topology': 'after sriov_numvfs=N, the PF lists N virtfnK links and its sriov_* files read back what iovh wrote (kernel-abi §9)',
   'cli.bind': "driver_override=vfio-pci then drivers_probe=<VF> binds exactly that VF; its driver link names vfio-pci (kernel-abi §4, §9)",
   'cli.run': 'iovh run ends with exit 0 (nothing unexpected) or 77 (everything skipped) on a kernel that behaves',
   'cli.restore': "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (kernel-abi §9)",
@@ -139,6 +140,36 @@ export async function runFlow(o) {
     if (code !== 0) return bad(`exited ${code}`);
     const n = withBackend((b) => b.fs.readText(`${SYS}/${pf}/sriov_numvfs`).trim());
     return n === String(o.numvfs) ? ok(`sriov_numvfs reads ${n}`) : bad(`exit 0 but sriov_numvfs reads ${n}`);
+  });
+
+  await step('cli.topology', 'iovh topology --json lists the PF with its VFs', async () => {
+    if (enabled.status !== 'pass') return skipped('needs cli.vfs-enable to pass');
+    // The CLI runs in this process: its stdout is the serial console, so take the JSON off it for this call.
+    let text = '';
+    const write = process.stdout.write;
+    process.stdout.write = /** @type {typeof write} */ ((chunk, ...rest) => {
+      text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      const cb = rest.find((r) => typeof r === 'function');
+      if (cb) process.nextTick(cb);
+      return true;
+    });
+    let code;
+    try {
+      code = await iovh(['topology', '--json']);
+    } finally {
+      process.stdout.write = write;
+    }
+    if (code !== 0) return bad(`exited ${code}`);
+    const t = JSON.parse(text);
+    const p = Array.isArray(t.pfs) ? t.pfs.find((/** @type {{ bdf?: string }} */ d) => d.bdf === pf) : undefined;
+    if (!p) return bad(`${pf} missing from iovh topology --json`);
+    const problems = [];
+    if (p.numvfs !== o.numvfs) problems.push(`numvfs ${p.numvfs}, expected ${o.numvfs}`);
+    if (p.totalvfs !== before.totalvfs) problems.push(`totalvfs ${p.totalvfs}, sysfs says ${before.totalvfs}`);
+    if (!Array.isArray(p.vfs) || p.vfs.length !== o.numvfs) problems.push(`${Array.isArray(p.vfs) ? p.vfs.length : 'no'} VFs listed`);
+    if (p.autoprobe !== false) problems.push(`autoprobe ${p.autoprobe} after vfs enable turned it off`);
+    if (problems.length) return bad(problems.join('; '));
+    return ok(`${pf} ${p.vendor}:${p.device} ${p.driver}: ${p.numvfs}/${p.totalvfs} VFs (${p.vfs.map((/** @type {{ bdf: string }} */ v) => v.bdf).join(', ')})`);
   });
 
   /** @type {string | null} */
