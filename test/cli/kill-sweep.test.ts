@@ -1,5 +1,6 @@
 // Killed at every possible step, then `iovh restore`: sysfs comes back byte
-// for byte (issue 5 "Done when"). The command that dies runs as a real child
+// for byte (issue 5 "Done when"): after or before every write of the bring-up
+// script, and as every scenario of an `iovh run` after it starts. The command that dies runs as a real child
 // process (the bundled CLI) and is SIGKILLed by its own test hook right after
 // its n-th sysfs write, or between its n-th journal entry and that write; the
 // commands before it and the restore after it run in this process.
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, bundleCli, diffSnapshots, spawnCli } from './helpers.js';
 import { tempDir } from '../host/helpers.js';
+import { CATALOG } from '../../src/harness/catalog/index.js';
+import { CAPS_ID } from '../../src/harness/summary.js';
 
 const PF = '0000:03:00.0';
 const SCRIPT: string[][] = [
@@ -98,6 +101,21 @@ describe('kill sweep', () => {
     }
     expect(cases).toBe(2 * total);
   }, 120_000);
+
+  it('iovh run after the script, killed as any of its scenarios starts: restore puts sysfs back as before the script', async () => {
+    // The whole script, then `iovh run` (its scenarios change the kernel: lifecycle/vf-disable-while-imported takes
+    // the VFs away under the bring-up journal and puts them back), killed as each scenario starts.
+    const ids = [CAPS_ID, ...CATALOG.map((x) => x.id).filter((id) => id !== CAPS_ID)];
+    for (const id of ids) {
+      load(lab, checkpoints[SCRIPT.length]!);
+      const dead = child(lab, ['run', '--no-baseline'], { IOVH_TEST_KILL_AT: id });
+      expect(dead.signal, `killed at ${id}: ${dead.err}`).toBe('SIGKILL');
+      const r = await lab.run('restore');
+      expect(r.code, `killed at ${id}: ${r.err}`).toBe(0);
+      expect(diffSnapshots(before, lab.sysfs()), `killed at ${id}`).toEqual([]);
+      expect(readdirSync(lab.stateDir), `killed at ${id}`).toEqual([]);
+    }
+  }, 180_000);
 
   it('a restore killed after any of its writes is finished by the next restore', async () => {
     const all = checkpoints[SCRIPT.length]!;

@@ -278,10 +278,17 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
     }
     // Test hook (test/cli/run-signal.test.ts): IOVH_TEST_SIGINT_AT=<scenario id> makes the process send itself SIGINT as that scenario starts.
     const sigintAt = process.env.IOVH_TEST_SIGINT_AT;
+    // Test hook (test/cli/kill-sweep.test.ts): IOVH_TEST_KILL_AT=<scenario id> kills the process (SIGKILL) as that scenario
+    // starts. The backend is closed first, as the kernel outlives a killed process: the mock saves its state there.
+    const killAt = process.env.IOVH_TEST_KILL_AT;
     const progress: ProgressSink = {
       start: (i, n, s) => {
         human.write(progressStart(i, n, s.id, style));
         if (sigintAt === s.id) process.kill(process.pid, 'SIGINT');
+        if (killAt === s.id) {
+          backend.close();
+          process.kill(process.pid, 'SIGKILL');
+        }
       },
       done: (i, n, r) => human.write(progressDone(i, n, r, style)),
     };
