@@ -2,7 +2,7 @@
 // strings; sizes are numbers of bytes (exact: every BAR and VRAM size is far
 // below 2^53), or strings in the rare case one is not.
 import { formatSize } from './size.js';
-import type { Bar, HostTopology, PfInfo, VfInfo } from './topology.js';
+import type { Bar, HostTopology, PfInfo, VfBar, VfInfo } from './topology.js';
 
 function hex(n: number | null, width: number): string | null {
   return n === null ? null : `0x${n.toString(16).padStart(width, '0')}`;
@@ -15,6 +15,11 @@ function bytes(n: bigint | null): number | string | null {
 
 function barJson(b: Bar): object {
   return { index: b.index, start: `0x${b.start.toString(16)}`, size: bytes(b.size), kind: b.kind, prefetchable: b.prefetchable };
+}
+
+/** `size` is the per-VF slot; `resizedTo` the enabled VFs' BAR when the PF driver resized it (null otherwise). */
+function vfBarJson(b: VfBar): object {
+  return { ...barJson(b), resizedTo: bytes(b.resizedTo) };
 }
 
 function vfJson(vf: VfInfo): object {
@@ -46,7 +51,7 @@ function pfJson(pf: PfInfo): object {
     vfStride: pf.stride,
     vfDevice: hex(pf.vfDevice, 4),
     bars: pf.bars.filter((b) => b.kind !== 'none').map(barJson),
-    vfBars: pf.vfBars.filter((b) => b.kind !== 'none').map(barJson),
+    vfBars: pf.vfBars.filter((b) => b.kind !== 'none').map(vfBarJson),
     provisioning: { interface: pf.provisioning?.kind ?? null, note: pf.provisioningNote },
     vfs: pf.vfs.map(vfJson),
   };
@@ -62,10 +67,11 @@ export function topologyJson(t: HostTopology, extras: TopologyExtras): object {
   return { schema: 'iovh-host-topology/1', backend: extras.backend, iommuGroups: t.iommuGroups, pendingWrites: extras.pendingWrites, pfs: t.pfs.map(pfJson) };
 }
 
-function bars(list: Bar[]): string {
+function bars(list: (Bar & { resizedTo?: bigint | null })[]): string {
   const used = list.filter((b) => b.kind !== 'none');
   if (used.length === 0) return 'none';
-  return used.map((b) => `${b.index}: ${formatSize(b.size)} ${b.kind}${b.prefetchable ? ' pref' : ''}`).join(', ');
+  const resized = (b: { resizedTo?: bigint | null }) => (b.resizedTo ? ` (resized to ${formatSize(b.resizedTo)} by the PF driver)` : '');
+  return used.map((b) => `${b.index}: ${formatSize(b.size)} ${b.kind}${b.prefetchable ? ' pref' : ''}${resized(b)}`).join(', ');
 }
 
 function driverText(driver: string | null, override: string | null): string {
@@ -84,7 +90,8 @@ export function topologyTree(t: HostTopology, extras: TopologyExtras): string {
     const group = pf.iommuGroup === null ? 'no IOMMU group' : `group ${pf.iommuGroup}`;
     lines.push(`${pf.bdf}  ${id}  ${pf.driver ?? 'no driver'}  VFs ${pf.numvfs}/${pf.totalvfs}  ${auto}  offset ${pf.offset} stride ${pf.stride}  ${group}`);
     lines.push(`  BARs: ${bars(pf.bars)}`);
-    lines.push(`  VF BARs (each): ${bars(pf.vfBars)}`);
+    // The slot each VF has in the SR-IOV reservation; a VF's own BAR may be larger when the PF driver resized it.
+    lines.push(`  VF BARs (per-VF slot): ${bars(pf.vfBars)}`);
     lines.push(`  VRAM provisioning: ${pf.provisioningNote}`);
     pf.vfs.forEach((vf, i) => {
       const branch = i === pf.vfs.length - 1 ? '└─' : '├─';

@@ -28,6 +28,17 @@ export interface Bar {
   prefetchable: boolean;
 }
 
+/** A VF BAR as the PF's SR-IOV capability reserves it, and as the enabled VFs have it now. */
+export interface VfBar extends Bar {
+  /**
+   * The BAR's size on the enabled VFs when it is not `size`: the PF driver
+   * resized it through the VF Resizable BAR (xe grows VF BAR 2 when fewer
+   * VFs are enabled, kernel-abi §9). Null when it is `size`, or no VF is
+   * enabled.
+   */
+  resizedTo: bigint | null;
+}
+
 export interface VfInfo {
   /** 1-based, xe's vfN; virtfn(id - 1) */
   id: number;
@@ -59,10 +70,11 @@ export interface PfInfo {
   vfDevice: number | null;
   bars: Bar[];
   /**
-   * One VF's BAR at enumeration, per VF BAR index, start = the IOV resource's
-   * start: see perVfBarSize() for how the size is found.
+   * One VF's BAR at enumeration (its slot in the IOV resource), per VF BAR
+   * index, start = the IOV resource's start: see perVfBarSize() for how the
+   * size is found, and `resizedTo` for the size enabled VFs have now.
    */
-  vfBars: Bar[];
+  vfBars: VfBar[];
   provisioning: Provisioning | null;
   /** Why provisioning is (not) available, in words. */
   provisioningNote: string;
@@ -167,9 +179,10 @@ export function readPf(r: SysReader, bdf: string): PfInfo | null {
     const vf = r.linkName(devicePath(bdf, `virtfn${i}`));
     if (vf !== null) vfs.push(readVf(r, i + 1, vf, quotas[i] ?? null));
   }
-  const vfBars = b.iov.map((bar) => {
+  const vfBars = b.iov.map((bar): VfBar => {
     const own = vfs[0]?.bars.find((x) => x.index === bar.index && x.kind !== 'none');
-    return { ...bar, size: perVfBarSize(bar.size, totalvfs, own?.size ?? null) };
+    const size = perVfBarSize(bar.size, totalvfs, own?.size ?? null);
+    return { ...bar, size, resizedTo: own !== undefined && own.size !== size ? own.size : null };
   });
   const vfDeviceRaw = r.maybe(devicePath(bdf, 'sriov_vf_device'));
   return {

@@ -254,8 +254,10 @@ describe('capture', () => {
     expect(c.err).toContain(`1 PF written to ${out}`);
     // The mock's config space has no VF Resizable BAR capability, so the resize xe made is reported, not invented.
     expect(c.err).toMatch(/VF BAR 2 was resized \(0000:03:00.1 has 0x200000000\) but its supported sizes are unknown \(no VF Resizable BAR capability found in config space\)/);
-    type Pf = { vfs: { bars: { index: number }[] }[] };
-    const withoutVfBar2 = (pfs: Pf[]) => pfs.map((p) => ({ ...p, vfs: p.vfs.map((v) => ({ ...v, bars: v.bars.filter((b) => b.index !== 2) })) }));
+    type Pf = { vfs: { bars: { index: number }[] }[]; vfBars: { resizedTo: number | null }[] };
+    // ...and so the replayed VFs keep the slot size: the resize (each VF's BAR 2, the PF's resizedTo) is left out.
+    const withoutVfBar2 = (pfs: Pf[]) =>
+      pfs.map((p) => ({ ...p, vfBars: p.vfBars.map((b) => ({ ...b, resizedTo: null })), vfs: p.vfs.map((v) => ({ ...v, bars: v.bars.filter((b) => b.index !== 2) })) }));
     const original = JSON.parse((await lab.run('topology', '--json')).out) as { pfs: Pf[] };
     const replayed = JSON.parse((await iovh('--backend', 'mock', '--topology', out, 'topology', '--json')).out) as { pfs: Pf[] };
     expect(withoutVfBar2(replayed.pfs)).toEqual(withoutVfBar2(original.pfs));

@@ -70,6 +70,33 @@ describe('topology discovery', () => {
     expect(json.pfs[0]!.bars[1]).toMatchObject({ start: '0x4000000000', size: 16 * 1024 ** 3 });
   });
 
+  it('shows a VF BAR the PF driver resized next to the per-VF slot, in the tree and in JSON', () => {
+    // xe grew VF BAR 2 to 8 GiB for 2 of 24 VFs: the slot in the IOV resource stays 24 GiB / 24.
+    const d = tempDir('iovh-fixture-');
+    dirs.push(d);
+    const t = new FixtureTree(d.path);
+    const pf = '0000:03:00.0';
+    t.device(
+      pf,
+      { vendor: '0x8086', device: '0xe20b', class: '0x030000', sriov_totalvfs: '24', sriov_numvfs: '2', sriov_offset: '1', sriov_stride: '1' },
+      { driver: 'xe', group: 13, resource: resourceText({ 0: [0x88000000n, 16n * MiB, 0x140204], 7: [0x89000000n, 24n * 16n * MiB, 0x140204], 9: [0x4400000000n, 24n * GiB, 0x14220c] }) },
+    );
+    for (const i of [0, 1]) {
+      const vfBar0 = 0x89000000n + BigInt(i) * 16n * MiB;
+      t.vf(pf, i, `0000:03:00.${i + 1}`, { vendor: '0x8086', device: '0xe20b' }, { group: 14 + i, resource: resourceText({ 0: [vfBar0, 16n * MiB, 0x140204], 2: [0x4400000000n + BigInt(i) * 8n * GiB, 8n * GiB, 0x14220c] }) });
+    }
+    const topo = discover(createNativeBackend({ root: d.path }).fs);
+    const extras = { backend: { name: 'native', reason: 'fixture' }, pendingWrites: 0 };
+    const tree = topologyTree(topo, extras);
+    expect(tree).toContain('  VF BARs (per-VF slot): 0: 16 MiB mem64, 2: 1 GiB mem64 pref (resized to 8 GiB by the PF driver)\n');
+    expect(tree).toContain('BARs: 0: 16 MiB mem64, 2: 8 GiB mem64 pref');
+    const json = JSON.parse(JSON.stringify(topologyJson(topo, extras))) as { pfs: { vfBars: { index: number; size: number; resizedTo: number | null }[] }[] };
+    expect(json.pfs[0]!.vfBars.map((b) => [b.index, b.size, b.resizedTo])).toEqual([
+      [0, 16 * 2 ** 20, null],
+      [2, 2 ** 30, 8 * 2 ** 30],
+    ]);
+  });
+
   it('says "not available" for provisioning on a PF without xe, and works the same over the fake kernel', () => {
     const t = discover(fakeMachine());
     const igb = t.pfs.find((p) => p.driver === 'igb')!;
