@@ -221,10 +221,15 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
   return withBackend(opts, async (backend) => {
     autoNote(backend, opts, io);
     const target = journalTarget(backend, opts);
-    if (!target) {
-      io.out('nothing to restore: the mock without --mock-state keeps no state between commands\n');
+    // --json answers in the shape of a restore that undid something (or of its --dry-run), with a message.
+    const nothing = (message: string, label: string): number => {
+      const title = `undo 0 journaled writes on ${label}`; // planRestore's title
+      if (opts.json !== true) io.out(`${message}\n`);
+      else if (opts.dryRun) io.out(`${JSON.stringify({ title, writes: [], notes: [], dryRun: true, message }, null, 2)}\n`);
+      else io.out(`${JSON.stringify({ restored: 0, writes: 0, target, message }, null, 2)}\n`);
       return 0;
-    }
+    };
+    if (!target) return nothing('nothing to restore: the mock without --mock-state keeps no state between commands', 'the mock without --mock-state');
     const journal = Journal.open(stateDir(), target);
     const pending = journal.pending();
     const label = targetLabel(target);
@@ -236,8 +241,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
           journal.dropIfSettled();
         }
       }
-      io.out(`nothing to restore on ${label}\n`);
-      return 0;
+      return nothing(`nothing to restore on ${label}`, label);
     }
     const plan = planRestore(backend.fs, pending, label);
     if (opts.dryRun) {

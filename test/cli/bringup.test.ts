@@ -43,6 +43,26 @@ describe('bring-up on the mock', () => {
     expect((await lab.run('restore')).out).toBe(`nothing to restore on mock state ${lab.state}\n`);
   });
 
+  it('restore --json answers in JSON when there is nothing to restore, in the shape of one that restored something', async () => {
+    await lab.run('vfs', 'enable', PF, '1');
+    const did = await lab.run('restore', '--json');
+    expect(did.code, did.err).toBe(0);
+    const restored = JSON.parse(did.out) as Record<string, unknown>;
+    expect(restored).toMatchObject({ restored: 2, target: { backend: 'mock', where: lab.state } });
+    const none = await lab.run('restore', '--json');
+    expect(none.code, none.err).toBe(0);
+    const nothing = JSON.parse(none.out) as Record<string, unknown>;
+    expect(Object.keys(nothing).sort()).toEqual([...Object.keys(restored), 'message'].sort());
+    expect(nothing).toEqual({ restored: 0, writes: 0, target: { backend: 'mock', where: lab.state }, message: `nothing to restore on mock state ${lab.state}` });
+    // --dry-run --json keeps the shape of a dry run (title, writes, notes, dryRun), with no writes.
+    const dry = JSON.parse((await lab.run('restore', '--dry-run', '--json')).out) as Record<string, unknown>;
+    expect(dry).toEqual({ title: `undo 0 journaled writes on mock state ${lab.state}`, writes: [], notes: [], dryRun: true, message: `nothing to restore on mock state ${lab.state}` });
+    // The mock without --mock-state keeps nothing to restore: JSON too.
+    const bare = await iovh('--backend', 'mock', 'restore', '--json');
+    expect(bare.code).toBe(0);
+    expect(JSON.parse(bare.out)).toEqual({ restored: 0, writes: 0, target: null, message: 'nothing to restore: the mock without --mock-state keeps no state between commands' });
+  });
+
   it('running a command twice changes nothing the second time', async () => {
     const cases: string[][] = [
       ['vfs', 'enable', PF, '2'],
