@@ -17,6 +17,7 @@ import { escapeControls, shellWord } from './quote.js';
 import { PlanState } from './state.js';
 import { SysReader } from './sysfs.js';
 import { discover } from './topology.js';
+import { readVramBudget } from './vram.js';
 import type { ApplyHooks } from './writes.js';
 
 export interface CommandIo {
@@ -158,7 +159,7 @@ export async function runStateChange(
     const reader = new SysReader(backend.fs);
     let plan: Plan;
     try {
-      plan = build({ state: PlanState.from(discover(backend.fs)), reader });
+      plan = build({ state: PlanState.from(discover(backend.fs)), reader, vram: (pf) => readVramBudget(backend, reader, pf) });
     } catch (e) {
       if (e instanceof NotAvailable) {
         io.err(`iovh: ${command.split(' ')[0]}: ${e.message}\n`);

@@ -20,11 +20,14 @@ import { VRAM_ALIGNMENT } from './provisioning.js';
 import { formatSize } from './size.js';
 import { applyNumvfs, hasQuota, type PfState, type PlanState, type VfState } from './state.js';
 import { SysReader, devicePath, driverPath } from './sysfs.js';
+import type { VramBudget } from './vram.js';
 
 /** What the planner needs from the live machine besides the predicted state. */
 export interface PlanContext {
   state: PlanState;
   reader: SysReader;
+  /** What VRAM a PF can give its VFs (src/host/vram.ts); without it, quotas are not checked and the plan says so. */
+  vram?: (pf: string) => VramBudget;
 }
 
 // ------------------------------------------------------------ input
@@ -250,6 +253,49 @@ function raiseNotes(pf: PfState, wants: { vf: number; vram: bigint }[]): string[
   ];
 }
 
+/** Sum of every VF's quota (sriov_admin/vfN for N up to totalvfs, enabled or not: xe holds preset ones too); null when one is unknown. */
+function quotaSum(pf: PfState): bigint | null {
+  let sum = 0n;
+  for (const q of pf.quotas.values()) {
+    if (q === null) return null;
+    sum += q;
+  }
+  return sum;
+}
+
+/**
+ * Refuses a plan whose quotas cannot all fit before anything is written: xe
+ * answers ENOSPC when a quota exceeds its free VRAM minus the PF's spare
+ * (pf_query_max_lmem), counting what the VF's old quota gives back. Quotas
+ * are planned shrinking ones first and released before VFs go away, so the
+ * most the plan ever holds is what it holds at the end: that must fit in the
+ * VRAM free now plus every quota held now, less the spare. `held` is the sum
+ * of quotas before planning, `pf` the state after. Returns the notes: none
+ * when checked (or when the plan holds no more than before), a note saying
+ * why not otherwise. `what` prefixes the error (the option or plan field).
+ */
+function fitCheck(ctx: PlanContext, pf: PfState, held: bigint | null, what: string): { checked: boolean; notes: string[] } {
+  const want = quotaSum(pf);
+  if (want !== null && held !== null && want <= held) return { checked: true, notes: [] };
+  const unchecked = (why: string) => ({
+    checked: false,
+    notes: [`${pf.bdf}: the VRAM quotas were not checked against what xe can give (${why}); if they do not fit, xe answers ENOSPC at the write and the plan rolls back`],
+  });
+  if (held === null) return unchecked('a VF quota could not be read');
+  if (want === null) return unchecked('xe chooses the quotas of the VFs it auto-provisions');
+  const budget = ctx.vram ? ctx.vram(pf.bdf) : { known: false as const, why: 'no VRAM query here' };
+  if (!budget.known) return unchecked(budget.why);
+  const spare = budget.spare ?? 0n;
+  const room = budget.free + held > spare ? budget.free + held - spare : 0n;
+  if (want <= room) return { checked: true, notes: [] };
+  const parts = [...pf.quotas].filter(([, q]) => q !== null && q !== 0n).map(([id, q]) => `VF ${id} ${formatSize(q!)}`);
+  const list = parts.length > 6 ? `${parts.slice(0, 6).join(', ')}, ...` : parts.join(', ');
+  const spareText = budget.spare === null ? ' (its spare VRAM unknown: debugfs vram_spare unreadable)' : ` - ${formatSize(spare)} PF spare`;
+  throw new InputError(
+    `${what}: the VRAM quotas of ${pf.bdf} would add up to ${formatSize(want)} (${list}), more than the ${formatSize(room)} xe can give its VFs (${formatSize(budget.free)} free${held > 0n ? ` + ${formatSize(held)} held by VF quotas now` : ''}${spareText}); lower a quota, or release other VFs' quotas in the same plan`,
+  );
+}
+
 function bindSteps(vf: VfState, driver: string): Step[] {
   const steps: Step[] = [];
   if (vf.driver !== null && vf.driver !== driver) steps.push(unbind(vf, `release VF ${vf.id} from ${vf.driver}`));
@@ -306,7 +352,10 @@ export function planProvision(ctx: PlanContext, pfText: string, vfText: string, 
         : `VF ${id} is not enabled yet: this kernel (legacy lmem_quota) provisions every VF afresh when VFs are enabled, replacing this quota`,
     );
   }
-  return { title: `give VF ${id} of ${pf.bdf} ${formatSize(sizeBytes)} of VRAM`, steps: quotaSteps(pf, id, sizeBytes), notes };
+  const held = quotaSum(pf);
+  const steps = quotaSteps(pf, id, sizeBytes);
+  notes.push(...fitCheck(ctx, pf, held, '--vram').notes);
+  return { title: `give VF ${id} of ${pf.bdf} ${formatSize(sizeBytes)} of VRAM`, steps, notes };
 }
 
 export function planBind(ctx: PlanContext, vfText: string, driver: string): Plan {
@@ -373,8 +422,10 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
     if (seen.has(pf.bdf)) throw new InputError(`${where}: ${pf.bdf} appears twice in pfs`);
     seen.add(pf.bdf);
   }
-  for (const { pf, spec: p } of resolved) {
+  resolved.forEach(({ pf, spec: p }, i) => {
     const wants = p.vfs.flatMap((v) => (v.vram === undefined ? [] : [{ vf: v.vf, vram: v.vram }]));
+    const held = quotaSum(pf);
+    const raises: string[] = [];
     if (p.numvfs !== undefined && p.numvfs !== pf.numvfs) {
       // The quotas of a new set of VFs are written before it exists (changeCount), except where the
       // kernel replaces them when it enables VFs (legacy: no custom mode, see presetsKept).
@@ -382,13 +433,18 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
       steps.push(...changeCount(pf, p.numvfs, preset ? () => quotaPlan(pf, wants) : undefined));
       if (p.numvfs > 0) notes.push(...enableNotes(pf, p.numvfs));
       if (!preset) {
-        notes.push(...raiseNotes(pf, wants));
+        raises.push(...raiseNotes(pf, wants));
         steps.push(...quotaPlan(pf, wants));
       }
     } else {
-      notes.push(...raiseNotes(pf, wants));
+      raises.push(...raiseNotes(pf, wants));
       steps.push(...quotaPlan(pf, wants));
     }
+    if (wants.length > 0) {
+      const fit = fitCheck(ctx, pf, held, `${where}: pfs[${i}].vfs`);
+      // A raise that was checked fits: the note that it may not would be wrong.
+      notes.push(...(fit.checked ? [] : raises), ...fit.notes);
+    } else notes.push(...raises);
     for (const v of p.vfs) {
       if (v.driver === undefined) continue;
       const vf = pf.vfs.get(v.vf)!;
@@ -398,7 +454,7 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
         steps.push(...bindSteps(vf, v.driver));
       }
     }
-  }
+  });
   return { title: `set up ${resolved.map((r) => r.pf.bdf).join(', ')}`, steps, notes };
 }
 

@@ -63,6 +63,29 @@ describe('bring-up on the mock', () => {
     expect(JSON.parse(bare.out)).toEqual({ restored: 0, writes: 0, target: null, message: 'nothing to restore: the mock without --mock-state keeps no state between commands' });
   });
 
+  it('refuses VRAM quotas that cannot fit the PF before writing anything, --dry-run too', async () => {
+    await lab.run('vfs', 'enable', PF, '2'); // xe auto-provisions all but its spare of the 16 GiB
+    const plan = lab.file('two9.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '9G' }, { vf: 2, vram: '9G' }] }] }));
+    const cases: [string[], RegExp][] = [
+      [['provision', PF, '--vf', '1', '--vram', '100G'], /^iovh: --vram: the VRAM quotas of 0000:03:00\.0 would add up to \d+ MiB \(VF 1 100 GiB, VF 2 \d+ MiB\), more than the \d+ MiB xe can give its VFs/],
+      [['setup', plan], /^iovh: .*two9\.json: pfs\[0\]\.vfs: the VRAM quotas of 0000:03:00\.0 would add up to 18 GiB \(VF 1 9 GiB, VF 2 9 GiB\), more than the \d+ MiB xe can give its VFs/],
+    ];
+    for (const [argv, message] of cases) {
+      for (const dry of [['--dry-run'], []]) {
+        const before = lab.sysfs();
+        const r = await lab.run(...argv, ...dry);
+        expect(r.code, `${argv.join(' ')} ${dry.join(' ')}: ${r.err}`).toBe(2);
+        expect(r.err).toMatch(message);
+        expect(r.err.trim().split('\n')).toHaveLength(1);
+        expect(r.out).toBe('');
+        expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
+      }
+    }
+    // What fits still goes through: VF 1 gives back its own quota first.
+    const fits = await lab.run('provision', PF, '--vf', '1', '--vram', '4G');
+    expect(fits.code, fits.err).toBe(0);
+  });
+
   it('running a command twice changes nothing the second time', async () => {
     const cases: string[][] = [
       ['vfs', 'enable', PF, '2'],

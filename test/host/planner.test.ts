@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BringupError, InputError } from '../../src/host/errors.js';
 import { formatStep, stepWrite } from '../../src/host/plan.js';
 import { NotAvailable, planBind, planProvision, planSetup, planUnbind, planVfsDisable, planVfsEnable } from '../../src/host/planner.js';
+import type { VramBudget } from '../../src/host/vram.js';
 import { contextOf, fakeMachine, IGB_PF, XE_PF } from './helpers.js';
 
 const PF = '0000:03:00.0';
@@ -96,7 +97,11 @@ describe('plans', () => {
     k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // xe auto-provisions 1 GiB each
     const grow = planSetup(contextOf(k), { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 3n << 30n }, { vf: 2, vram: 512n << 20n }] }] });
     expect(grow.steps.map(formatStep)).toEqual([`echo 536870912 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`, `echo 3221225472 > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`]);
-    expect(grow.notes).toEqual([expect.stringMatching(/^0000:03:00.0: the plan raises quotas of enabled VFs by 1536 MiB more than it frees; xe answers ENOSPC/)]);
+    // Without a VRAM query (no device here), the plan says the quotas were not checked.
+    expect(grow.notes).toEqual([
+      expect.stringMatching(/^0000:03:00.0: the plan raises quotas of enabled VFs by 1536 MiB more than it frees; xe answers ENOSPC/),
+      '0000:03:00.0: the VRAM quotas were not checked against what xe can give (no VRAM query here); if they do not fit, xe answers ENOSPC at the write and the plan rolls back',
+    ]);
     const even = planSetup(contextOf(k), { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 1536n << 20n }, { vf: 2, vram: 512n << 20n }] }] });
     expect(even.notes).toEqual([]);
   });
@@ -107,7 +112,7 @@ describe('plans', () => {
     k.writeFile(dev(PF, 'sriov_admin/vf3/profile/vram_quota'), `${1n << 30n}\n`);
     const plan = planVfsEnable(contextOf(k), PF, '4');
     expect(plan.notes).toEqual([expect.stringMatching(/turns xe's auto-provisioning off: VFs 1-2, 4 get no VRAM/)]);
-    expect(planProvision(contextOf(k), PF, '5', 1n << 30n).notes).toEqual([expect.stringMatching(/^VF 5 is not enabled yet: .* \(VFs without a quota then get no VRAM\)$/)]);
+    expect(planProvision(contextOf(k), PF, '5', 1n << 30n).notes).toEqual([expect.stringMatching(/^VF 5 is not enabled yet: .* \(VFs without a quota then get no VRAM\)$/), expect.stringMatching(/quotas were not checked/)]);
   });
 
   it('plans a whole setup against the predicted state: VFs that do not exist yet get bound', () => {
@@ -138,5 +143,67 @@ describe('plans', () => {
     );
     expect(() => planSetup(contextOf(k), { pfs: [{ pf: '0000:03:00.1', vfs: [] }] }, 'p.json')).toThrow(/^p.json: pfs\[0\].pf: no PCI device/);
     expect(() => planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 99, vfs: [] }] }, 'p.json')).toThrow(/^p.json: pfs\[0\].numvfs: 99 VFs exceeds/);
+  });
+});
+
+describe('VRAM that cannot fit is refused before anything is written (xe pf_query_max_lmem)', () => {
+  const GiB = 1n << 30n;
+  const MiB = 1n << 20n;
+  /** A 16 GiB PF: what xe reports free now (total_size - used), and a 128 MiB spare. */
+  const withBudget = (k: ReturnType<typeof fakeMachine>, free: bigint, spare: bigint | null = 128n * MiB) => {
+    const asked: string[] = [];
+    const ctx = { ...contextOf(k), vram: (pf: string): VramBudget => (asked.push(pf), { known: true, free, spare }) };
+    return { ctx, asked };
+  };
+
+  it('refuses a quota larger than the free VRAM plus what the VF gives back, minus the spare', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // auto-provisioned: 1 GiB each, 14 GiB left free
+    const { ctx } = withBudget(k, 14n * GiB);
+    expect(() => planProvision(ctx, PF, '1', 100n * GiB)).toThrow(
+      new InputError(
+        "--vram: the VRAM quotas of 0000:03:00.0 would add up to 101 GiB (VF 1 100 GiB, VF 2 1 GiB), more than the 16256 MiB xe can give its VFs (14 GiB free + 2 GiB held by VF quotas now - 128 MiB PF spare); lower a quota, or release other VFs' quotas in the same plan",
+      ),
+    );
+    // What does fit (VF 1's old 1 GiB comes back) is planned, without a note.
+    const { ctx: ok } = withBudget(k, 14n * GiB);
+    const plan = planProvision(ok, PF, '1', 15n * GiB - 128n * MiB);
+    expect(plan.steps).toHaveLength(1);
+    expect(plan.notes).toEqual([]);
+    const { ctx: over } = withBudget(k, 14n * GiB);
+    expect(() => planProvision(over, PF, '1', 15n * GiB - 126n * MiB)).toThrow(InputError);
+  });
+
+  it('refuses a setup whose VFs together do not fit, counting the VFs that keep their quota', () => {
+    const fresh = fakeMachine();
+    const { ctx } = withBudget(fresh, 16n * GiB);
+    const twoNine = { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 9n * GiB }, { vf: 2, vram: 9n * GiB }] }] };
+    expect(() => planSetup(ctx, twoNine, 'p.json')).toThrow(/^p.json: pfs\[0\].vfs: the VRAM quotas of 0000:03:00.0 would add up to 18 GiB \(VF 1 9 GiB, VF 2 9 GiB\), more than the 16256 MiB xe can give/);
+    // Count unchanged: VF 2 keeps its 1 GiB, so VF 1 may take 15 GiB less the spare, not 16.
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    expect(() => planSetup(withBudget(k, 14n * GiB).ctx, { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 15n * GiB }] }] })).toThrow(/VF 1 15 GiB, VF 2 1 GiB/);
+    // ...unless the same plan releases it: shrinks are written first, and the check is on what the plan ends with.
+    const both = planSetup(withBudget(k, 14n * GiB).ctx, { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 15n * GiB }, { vf: 2, vram: 0n }] }] });
+    expect(both.steps.map(formatStep)).toEqual([`echo 0 > ${dev(PF, 'sriov_admin/vf2/profile/vram_quota')}`, `echo ${15n * GiB} > ${dev(PF, 'sriov_admin/vf1/profile/vram_quota')}`]);
+    // A raise that was checked and fits needs no "may not fit" note.
+    expect(both.notes).toEqual([]);
+  });
+
+  it('checks nothing when a plan holds no more VRAM than before, and says so when it cannot check', () => {
+    const k = fakeMachine();
+    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
+    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    const { ctx, asked } = withBudget(k, 0n);
+    expect(planProvision(ctx, PF, '1', 512n * MiB).notes).toEqual([]);
+    expect(asked).toEqual([]);
+    const unknown = { ...contextOf(k), vram: (): VramBudget => ({ known: false, why: 'no render node of 0000:03:00.0 under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS' }) };
+    expect(planProvision(unknown, PF, '1', 100n * GiB).notes).toEqual([
+      '0000:03:00.0: the VRAM quotas were not checked against what xe can give (no render node of 0000:03:00.0 under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS); if they do not fit, xe answers ENOSPC at the write and the plan rolls back',
+    ]);
+    // An unreadable spare counts as none: the check still refuses only what cannot fit.
+    expect(() => planProvision(withBudget(k, 14n * GiB, null).ctx, PF, '1', 17n * GiB)).toThrow(/\(14 GiB free \+ 2 GiB held by VF quotas now \(its spare VRAM unknown: debugfs vram_spare unreadable\)\)/);
   });
 });
