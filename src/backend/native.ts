@@ -107,7 +107,7 @@ function kindOf(st: BigIntStats): FileKind {
 }
 
 function toFileStat(st: BigIntStats): FileStat {
-  const out: FileStat = { kind: kindOf(st), mode: Number(st.mode & 0o7777n), size: Number(st.size) };
+  const out: FileStat = { kind: kindOf(st), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size) };
   if (st.isCharacterDevice() || st.isBlockDevice()) {
     // glibc's gnu_dev_major/minor (sys/sysmacros.h): the 64-bit dev_t encoding.
     const d = st.rdev;

@@ -18,6 +18,9 @@ export interface FileStat {
   kind: FileKind;
   /** permission bits, e.g. 0o644 */
   mode: number;
+  /** owner and group (st_uid, st_gid): who the permission bits apply to; absent when the backend does not know */
+  uid?: number;
+  gid?: number;
   size: number;
   /** device number for chardevs (major << 8 | minor in the old encoding is not used: separate fields) */
   major?: number;

@@ -118,6 +118,10 @@ const INTERCONNECT_SYMBOLS = ['dma_buf_match_interconnects', 'dma_buf_map_interc
 export interface DoctorEnv {
   /** effective uid of the process (root may open every device node) */
   uid: number | null;
+  /** effective gid of the process; null or absent when unknown */
+  gid?: number | null;
+  /** supplementary groups of the process (getgroups(2)) */
+  groups?: readonly number[];
 }
 
 function kernelRelease(r: SysReader): string | null {
@@ -128,11 +132,64 @@ function kernelRelease(r: SysReader): string | null {
   return m ? m[1]! : null;
 }
 
-function accessible(fs: FileOps, path: string, uid: number | null): boolean {
-  if (uid === 0) return true;
-  const mode = fs.stat(path).mode;
-  // Without the owner and group of the node, only "other" bits are conclusive.
-  return (mode & 0o006) === 0o006;
+/** Names of uids or gids from /etc/passwd or /etc/group (name:x:id:...), when readable. */
+function idNames(r: SysReader, file: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const line of (r.maybe(file) ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3 && /^\d+$/.test(f[2]!) && !out.has(Number(f[2]))) out.set(Number(f[2]), f[0]!);
+  }
+  return out;
+}
+
+interface NodeAccess {
+  path: string;
+  /** null: cannot tell (the backend gives no owner, or the process's ids are unknown) */
+  open: boolean | null;
+  /** `/dev/vfio/13 is 0660 root:vfio` and whose bits decide */
+  detail: string;
+  /** the group that would open it, when the group bits allow rw and the user is not in it */
+  group: string | null;
+}
+
+/**
+ * Whether this process may open `path` read-write, decided as the kernel's
+ * generic_permission does: root (CAP_DAC_OVERRIDE) may; otherwise the owner
+ * bits apply to the owner, the group bits to a member of the node's group
+ * (effective or supplementary), the other bits to everyone else. A POSIX
+ * ACL (logind's uaccess on render nodes) can grant more than the bits show:
+ * stat cannot see it, so a "no" says so.
+ */
+function nodeAccess(fs: FileOps, r: SysReader, path: string, env: DoctorEnv): NodeAccess {
+  const st = fs.stat(path);
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  const rw = (bits: number) => (bits & 0o6) === 0o6;
+  if (env.uid === 0) return { path, open: true, detail: `${path} is ${mode} (root opens any)`, group: null };
+  if (st.uid === undefined || st.gid === undefined || env.uid === null || env.gid === undefined || env.gid === null) {
+    // Without the owner, or without who we are, only "other" bits are conclusive.
+    if (rw(st.mode)) return { path, open: true, detail: `${path} is ${mode}, open to everyone`, group: null };
+    return { path, open: null, detail: `${path} is ${mode} and its owner or this process's ids are unknown`, group: null };
+  }
+  const user = idNames(r, '/etc/passwd').get(st.uid) ?? String(st.uid);
+  const groupName = idNames(r, '/etc/group').get(st.gid) ?? String(st.gid);
+  const node = `${path} is ${mode} ${user}:${groupName}`;
+  if (env.uid === st.uid) {
+    return rw(st.mode >> 6) ? { path, open: true, detail: `${node}, owned by this user`, group: null } : { path, open: false, detail: `${node}: its owner (this user) has no rw`, group: null };
+  }
+  const member = env.gid === st.gid || (env.groups ?? []).includes(st.gid);
+  if (member) {
+    return rw(st.mode >> 3) ? { path, open: true, detail: `${node}, this user is in group ${groupName}`, group: null } : { path, open: false, detail: `${node}: group ${groupName} (this user's) has no rw`, group: null };
+  }
+  if (rw(st.mode)) return { path, open: true, detail: `${node}, open to everyone`, group: null };
+  const group = rw(st.mode >> 3) ? groupName : null;
+  return { path, open: false, detail: `${node}: uid ${env.uid} is not its owner${group ? `, not in group ${group}` : ''}, and others have no rw (an ACL may still grant it: getfacl ${path})`, group };
+}
+
+/** The one-line fix for nodes this user cannot open: join the group that can, or run as root. */
+function accessFix(denied: NodeAccess[], udevWhat: string): string {
+  const groups = [...new Set(denied.map((d) => d.group).filter((g): g is string => g !== null))];
+  if (groups.length > 0) return `add this user to group${groups.length > 1 ? 's' : ''} ${groups.join(', ')} (usermod -aG ${groups.join(',')} $USER, then log in again), or run as root`;
+  return `run as root, or give your group rw on ${udevWhat} with a udev rule`;
 }
 
 export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = discover(fs)): Check[] {
@@ -179,20 +236,40 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
     else add({ id: `module.${m.mod}`, status: m.need, detail: `${m.mod} is not loaded`, fix: m.fix });
   }
 
+  // Device nodes: open(2) needs rw for this user (VFIO opens O_RDWR, and so does iovh on render nodes).
+  const nodesCheck = (id: string, paths: string[], what: string, udevWhat: string, passDetail: (acc: NodeAccess[]) => string): void => {
+    const acc = paths.map((p) => nodeAccess(fs, r, p, env));
+    const denied = acc.filter((a) => a.open === false);
+    const unknown = acc.filter((a) => a.open === null);
+    if (denied.length > 0) {
+      add({ id, status: 'warn', detail: `this user cannot open ${what}: ${denied.map((d) => d.detail).join('; ')}`, fix: accessFix(denied, udevWhat) });
+    } else if (unknown.length > 0) {
+      add({ id, status: 'warn', detail: `${what} may not be open to this user: ${unknown.map((d) => d.detail).join('; ')}`, fix: `run as root, or give your group rw on ${udevWhat} with a udev rule` });
+    } else add({ id, status: 'pass', detail: passDetail(acc) });
+  };
   if (!r.exists('/dev/vfio/vfio')) {
     add({ id: 'dev.vfio', status: 'fail', detail: 'no /dev/vfio/vfio', fix: 'modprobe vfio (and boot with the IOMMU on)' });
-  } else if (accessible(fs, '/dev/vfio/vfio', env.uid)) {
-    add({ id: 'dev.vfio', status: 'pass', detail: env.uid === 0 ? '/dev/vfio: root' : '/dev/vfio/vfio is open to everyone' });
   } else {
-    add({ id: 'dev.vfio', status: 'warn', detail: '/dev/vfio/vfio may not be open to this user (not root)', fix: 'run as root, or give your group rw on /dev/vfio/* with a udev rule' });
+    nodesCheck('dev.vfio', ['/dev/vfio/vfio'], '/dev/vfio/vfio', '/dev/vfio/*', (acc) => acc[0]!.detail);
+  }
+  // One node per IOMMU group with a device bound to vfio-pci (/dev/vfio/<group>, kernel-abi §4).
+  const groupNodes = r
+    .list('/dev/vfio')
+    .filter((n) => /^\d+$/.test(n))
+    .sort((a, b) => Number(a) - Number(b));
+  if (groupNodes.length === 0) {
+    if (r.exists('/dev/vfio/vfio')) add({ id: 'dev.vfio.groups', status: 'pass', detail: 'no VFIO group nodes yet (/dev/vfio/<group> appears when a device is bound to vfio-pci)' });
+  } else {
+    nodesCheck('dev.vfio.groups', groupNodes.map((n) => `/dev/vfio/${n}`), 'VFIO group nodes', '/dev/vfio/*', (acc) =>
+      env.uid === 0 ? `/dev/vfio/${groupNodes.join(' /dev/vfio/')} (root opens any)` : acc.map((a) => a.detail).join('; '),
+    );
   }
   const dri = r.list('/dev/dri');
   if (dri.length === 0) {
     add({ id: 'dev.dri', status: 'warn', detail: 'no /dev/dri nodes: no DRM driver loaded', fix: 'modprobe xe' });
   } else {
-    const render = dri.filter((n) => n.startsWith('renderD'));
-    const open = env.uid === 0 || render.every((n) => accessible(fs, `/dev/dri/${n}`, env.uid));
-    add(open ? { id: 'dev.dri', status: 'pass', detail: `/dev/dri: ${dri.sort().join(' ')}` } : { id: 'dev.dri', status: 'warn', detail: '/dev/dri render nodes may not be open to this user', fix: 'run as root, or add yourself to the render group' });
+    const render = dri.filter((n) => n.startsWith('renderD')).sort();
+    nodesCheck('dev.dri', render.map((n) => `/dev/dri/${n}`), '/dev/dri render nodes', '/dev/dri/renderD*', () => `/dev/dri: ${dri.sort().join(' ')}`);
   }
 
   const debugfs = r.list(DEBUGFS);

@@ -25,10 +25,14 @@ function kindOf(n: AnyNode): FileKind {
   return 'file';
 }
 
+// Every node of the mock belongs to root:root, as the kernel creates sysfs,
+// procfs, debugfs and devtmpfs nodes (the mock has no udev to chown them).
+const ROOT = { uid: 0, gid: 0 } as const;
+
 function statOf(n: AnyNode): FileStat {
-  if (n instanceof VDir) return { kind: 'dir', mode: n.mode, size: 0 };
-  if (n instanceof VLink) return { kind: 'link', mode: 0o777, size: n.target.length };
-  if (n instanceof VChar) return { kind: 'chardev', mode: n.dev.mode, size: 0, major: n.dev.major, minor: n.dev.minor };
+  if (n instanceof VDir) return { kind: 'dir', mode: n.mode, ...ROOT, size: 0 };
+  if (n instanceof VLink) return { kind: 'link', mode: 0o777, ...ROOT, size: n.target.length };
+  if (n instanceof VChar) return { kind: 'chardev', mode: n.dev.mode, ...ROOT, size: 0, major: n.dev.major, minor: n.dev.minor };
   const f = n as VFile;
   let size = 0;
   if (f.spec.size) size = f.spec.size();
@@ -37,7 +41,7 @@ function statOf(n: AnyNode): FileStat {
     const c = f.spec.show();
     size = typeof c === 'string' ? Buffer.byteLength(c) : c.length;
   }
-  return { kind: kindOf(n), mode: f.mode, size };
+  return { kind: kindOf(n), mode: f.mode, ...ROOT, size };
 }
 
 export class MockFiles implements FileOps {

@@ -1,5 +1,8 @@
+import { chmodSync, chownSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNativeBackend } from '../../src/backend/native.js';
+import { createMockBackend } from '../../src/mock/backend.js';
 import { parseKernelConfig, renderChecks, runDoctor, summarize, type Check } from '../../src/host/doctor.js';
 import { FixtureTree, resourceText } from './fixture-tree.js';
 import { tempDir } from './helpers.js';
@@ -112,5 +115,86 @@ describe('doctor', () => {
       ['CONFIG_A', 'y'],
       ['CONFIG_C', '"x y"'],
     ]);
+  });
+});
+
+describe('device node access, decided as generic_permission does (owner, group, other; root passes)', () => {
+  it('judges /dev/vfio/vfio, the VFIO group nodes and render nodes by the user, its groups and the node owner', () => {
+    const t = tree();
+    const nodes = ['/dev/vfio/vfio', '/dev/vfio/13', '/dev/vfio/14', '/dev/dri/renderD128'];
+    const chmod = (p: string, mode: number) => chmodSync(join(t.root, p), mode);
+    for (const p of nodes) t.file(p, '');
+    t.file('/dev/dri/card0', '');
+    for (const p of nodes) chmod(p, 0o660);
+    // The fixture's nodes belong to whoever runs the test (given away when that is root, whom no bits
+    // stop): name that owner and group as a lab would.
+    if (process.geteuid?.() === 0) for (const p of nodes) chownSync(join(t.root, p), 4321, 4322);
+    const { uid: owner, gid: group } = statSync(join(t.root, '/dev/vfio/vfio'));
+    t.file('/etc/passwd', `labadmin:x:${owner}:${group}::/root:/bin/sh\n`);
+    t.file('/etc/group', `vfio:x:${group}:\n`);
+    const fs = createNativeBackend({ root: t.root }).fs;
+    const user = owner + 1000;
+    const otherGid = group + 1000;
+
+    // 0660 labadmin:vfio, the user in vfio as a supplementary group (or its effective gid): open.
+    for (const env of [{ uid: user, gid: otherGid, groups: [7, group] }, { uid: user, gid: group, groups: [] }]) {
+      const c = byId(runDoctor(fs, env));
+      expect(c['dev.vfio']).toEqual({ id: 'dev.vfio', status: 'pass', detail: '/dev/vfio/vfio is 0660 labadmin:vfio, this user is in group vfio' });
+      expect(c['dev.vfio.groups']).toMatchObject({ status: 'pass', detail: '/dev/vfio/13 is 0660 labadmin:vfio, this user is in group vfio; /dev/vfio/14 is 0660 labadmin:vfio, this user is in group vfio' });
+      expect(c['dev.dri']).toMatchObject({ status: 'pass', detail: '/dev/dri: card0 renderD128' });
+    }
+
+    // The same user outside the group: every node is closed to it, and the fix names the group.
+    const out = byId(runDoctor(fs, { uid: user, gid: otherGid, groups: [] }));
+    const fix = 'add this user to group vfio (usermod -aG vfio $USER, then log in again), or run as root';
+    expect(out['dev.vfio']).toEqual({
+      id: 'dev.vfio',
+      status: 'warn',
+      detail: `this user cannot open /dev/vfio/vfio: /dev/vfio/vfio is 0660 labadmin:vfio: uid ${user} is not its owner, not in group vfio, and others have no rw (an ACL may still grant it: getfacl /dev/vfio/vfio)`,
+      fix,
+    });
+    expect(out['dev.vfio.groups']).toMatchObject({ status: 'warn', fix });
+    expect(out['dev.vfio.groups']!.detail).toMatch(/^this user cannot open VFIO group nodes: \/dev\/vfio\/13 is 0660 labadmin:vfio: .*; \/dev\/vfio\/14 is 0660 labadmin:vfio: /);
+    expect(out['dev.dri']).toMatchObject({ status: 'warn', fix });
+
+    // A group node only its owner may open is named, even when /dev/vfio/vfio is open to everyone.
+    chmod('/dev/vfio/vfio', 0o666);
+    chmod('/dev/vfio/14', 0o600);
+    const one = byId(runDoctor(fs, { uid: user, gid: otherGid, groups: [group] }));
+    expect(one['dev.vfio']).toMatchObject({ status: 'pass', detail: '/dev/vfio/vfio is 0666 labadmin:vfio, this user is in group vfio' });
+    expect(one['dev.vfio.groups']).toMatchObject({
+      status: 'warn',
+      detail: 'this user cannot open VFIO group nodes: /dev/vfio/14 is 0600 labadmin:vfio: group vfio (this user\'s) has no rw',
+      fix: 'run as root, or give your group rw on /dev/vfio/* with a udev rule',
+    });
+
+    // The owner is judged by the owner bits alone, as the kernel does.
+    chmod('/dev/vfio/vfio', 0o066);
+    expect(byId(runDoctor(fs, { uid: owner, gid: group, groups: [group] }))['dev.vfio']).toMatchObject({ status: 'warn', detail: 'this user cannot open /dev/vfio/vfio: /dev/vfio/vfio is 0066 labadmin:vfio: its owner (this user) has no rw' });
+
+    // Root opens any node, whatever its bits.
+    for (const p of nodes) chmod(p, 0o000);
+    const root = byId(runDoctor(fs, { uid: 0 }));
+    for (const id of ['dev.vfio', 'dev.vfio.groups', 'dev.dri']) expect(root[id]!.status, id).toBe('pass');
+  });
+
+  it('works through the mock backend: kernel-made nodes are root:root, and a VFIO group node is 0600', () => {
+    const b = createMockBackend();
+    try {
+      const dev = (bdf: string, attr: string) => `/sys/bus/pci/devices/${bdf}/${attr}`;
+      expect(byId(runDoctor(b.fs, { uid: 1000, gid: 1000, groups: [] }))['dev.vfio.groups']).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^no VFIO group nodes yet/) });
+      b.fs.writeFile(dev('0000:03:00.0', 'sriov_drivers_autoprobe'), '0');
+      b.fs.writeFile(dev('0000:03:00.0', 'sriov_numvfs'), '1');
+      b.fs.writeFile(dev('0000:03:00.1', 'driver_override'), 'vfio-pci');
+      b.fs.writeFile('/sys/bus/pci/drivers_probe', '0000:03:00.1');
+      const g = b.fs.readlink(dev('0000:03:00.1', 'iommu_group')).split('/').pop()!;
+      expect(b.fs.stat(`/dev/vfio/${g}`)).toMatchObject({ kind: 'chardev', mode: 0o600, uid: 0, gid: 0 });
+      const c = byId(runDoctor(b.fs, { uid: 1000, gid: 1000, groups: [] }));
+      expect(c['dev.vfio']).toMatchObject({ status: 'pass', detail: '/dev/vfio/vfio is 0666 0:0, open to everyone' });
+      expect(c['dev.vfio.groups']).toMatchObject({ status: 'warn', detail: `this user cannot open VFIO group nodes: /dev/vfio/${g} is 0600 0:0: uid 1000 is not its owner, and others have no rw (an ACL may still grant it: getfacl /dev/vfio/${g})` });
+      expect(byId(runDoctor(b.fs, { uid: 0 }))['dev.vfio.groups']).toMatchObject({ status: 'pass', detail: `/dev/vfio/${g} (root opens any)` });
+    } finally {
+      b.close();
+    }
   });
 });

@@ -17,10 +17,11 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
     .action(async (_o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() };
       const code = await withBackend(opts, (backend) => {
-        // The mock models a root process; natively the answer depends on who runs iovh.
-        const uid = backend.name === 'mock' ? 0 : process.getuid ? process.getuid() : null;
+        // The mock models a root process; natively the answer depends on who runs iovh: open(2) checks
+        // the effective uid and gid and the supplementary groups.
+        const env = backend.name === 'mock' ? { uid: 0 } : { uid: process.geteuid?.() ?? null, gid: process.getegid?.() ?? null, groups: process.getgroups?.() ?? [] };
         // Also removes what dead iovh runs left in tracefs (src/harness/leftovers.ts), the one change doctor makes.
-        const checks = [...runDoctor(backend.fs, { uid }), leftoversCheck(backend.fs, selfPid(backend))];
+        const checks = [...runDoctor(backend.fs, env), leftoversCheck(backend.fs, selfPid(backend))];
         const summary = summarize(checks);
         if (opts.json === true) stdio.out(`${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`);
         else stdio.out(renderChecks(checks, `backend: ${backend.name} (${backend.reason})`));
