@@ -204,6 +204,8 @@ export interface XePfState {
   lmemObj(vfid: number): LmemObject | null;
   /** Allocate a PF-owned VRAM buffer (ordinary xe BOs); null when VRAM is exhausted. */
   allocVram(size: bigint): VramBlock[] | null;
+  /** VRAM not free in the buddy allocators (every tile): what the memory-regions query reports as used. */
+  vramUsed(): bigint;
   freeVram(blocks: readonly VramBlock[]): void;
 }
 

@@ -198,6 +198,18 @@ export class XePf implements XePfState {
     return this.configs[vfid - 1]?.lmem[0] ?? null;
   }
 
+  /**
+   * VRAM the buddy allocators do not have free, over every tile: the PF's own
+   * reservation, its BOs and the VFs' LMEM objects, as the memory-regions
+   * query's `used` reports it (xe_query.c query_mem_regions: ttm resource
+   * manager usage, which counts every allocation the kernel made).
+   */
+  vramUsed(): bigint {
+    let avail = 0n;
+    for (const a of this.alloc) avail += BigInt(a.availBytes());
+    return this.vram.size - avail;
+  }
+
   allocVram(size: bigint): VramBlock[] | null {
     return this.alloc[0]!.alloc(Number(size), 4096);
   }

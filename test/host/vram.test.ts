@@ -12,13 +12,14 @@ describe('readVramBudget', () => {
     const b = createMockBackend();
     try {
       const r = new SysReader(b.fs);
-      expect(readVramBudget(b, r, PF)).toEqual({ known: true, free: 16n * GiB, spare: 128n * MiB });
+      // The PF's own reservation (64 MiB in the default topology: GuC, page tables) is not free.
+      expect(readVramBudget(b, r, PF)).toEqual({ known: true, free: 16n * GiB - 64n * MiB, spare: 128n * MiB });
       // Auto-provisioning hands out all but the spare (2 MiB-aligned); the VFs' quotas are no longer free.
       b.fs.writeFile(`/sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe`, '0');
       b.fs.writeFile(`/sys/bus/pci/devices/${PF}/sriov_numvfs`, '2');
       const quotas = [1, 2].map((vf) => BigInt(b.fs.readText(`/sys/bus/pci/devices/${PF}/sriov_admin/vf${vf}/profile/vram_quota`).trim()));
       const after = readVramBudget(b, r, PF);
-      expect(after).toEqual({ known: true, free: 16n * GiB - quotas[0]! - quotas[1]!, spare: 128n * MiB });
+      expect(after).toEqual({ known: true, free: 16n * GiB - 64n * MiB - quotas[0]! - quotas[1]!, spare: 128n * MiB });
     } finally {
       b.close();
     }

@@ -435,15 +435,10 @@ export class DrmFile implements KernelFile {
       case XE.QUERY_ENGINES:
         return encodeEngines(ENGINES.map((e) => ({ engineClass: e.engineClass, engineInstance: e.instance, gtId: e.gtId })));
       case XE.QUERY_MEM_REGIONS: {
-        let vramUsed = 0n;
         let sysUsed = 0n;
-        for (const bo of dev.liveBos) {
-          if (bo.memory?.where === 'vram') vramUsed += BigInt(bo.size);
-          else if (bo.memory?.where === 'system') sysUsed += BigInt(bo.size);
-        }
-        for (const vf of dev.platform.pci.vfsOf(dev.pf)) {
-          if (vf.vfIndex !== null) vramUsed += dev.xePf.lmemObj(vf.vfIndex + 1)?.size ?? 0n;
-        }
+        for (const bo of dev.liveBos) if (bo.memory?.where === 'system') sysUsed += BigInt(bo.size);
+        // Everything the allocators handed out: the PF's reservation, BOs, the VFs' LMEM (not only what this file sees).
+        const vramUsed = dev.xePf.vramUsed();
         const vramSize = dev.xePf.vram.size;
         const bar = dev.pf.bars.find((b) => b.index === LMEM_BAR);
         const visible = bar && bar.size < vramSize ? bar.size : vramSize;

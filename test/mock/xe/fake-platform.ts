@@ -245,6 +245,7 @@ export class FakePlatform implements MockPlatform {
   readonly xe: XeDriver;
   private xeState: XePfState;
   private vramNext: bigint;
+  private boVram = 0n;
   private ramNext = 1n * GiB;
   readonly freedVram: VramBlock[][] = [];
 
@@ -366,11 +367,15 @@ export class FakePlatform implements MockPlatform {
           blocks.push({ dpa: self.vramNext, size: size - half });
           self.vramNext += size - half;
         }
+        self.boVram += size;
         return blocks;
       },
       freeVram: (blocks) => {
         self.freedVram.push([...blocks]);
+        for (const b of blocks) self.boVram -= b.size;
       },
+      // The VFs' LMEM objects and the PF's live BOs (this fake reserves nothing for the PF itself).
+      vramUsed: () => [...self.lmem.values()].reduce((sum, o) => sum + o.size, 0n) + self.boVram,
     };
     this.fds = new FakeFdTable();
     this.dmabuf = new FakeDmaBufCore(this);
