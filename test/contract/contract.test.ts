@@ -55,13 +55,21 @@ function suite(t: Target): void {
       expect(e?.syscall).toBe('open');
     });
 
-    it('sriov_numvfs: EINVAL for text, ERANGE above totalvfs, EBUSY for another count while enabled', () => {
+    it('sriov_numvfs: EINVAL for text, ERANGE above totalvfs', () => {
       const b = open();
       const total = Number(b.fs.readText(`${pfDir}/sriov_totalvfs`).trim());
       const now = Number(b.fs.readText(`${pfDir}/sriov_numvfs`).trim());
       expect(errnoOf(() => b.fs.writeFile(`${pfDir}/sriov_numvfs`, 'abc'))).toBe('EINVAL');
       expect(errnoOf(() => b.fs.writeFile(`${pfDir}/sriov_numvfs`, String(total + 1)))).toBe('ERANGE');
-      if (now > 0 && now < total) expect(errnoOf(() => b.fs.writeFile(`${pfDir}/sriov_numvfs`, String(now + 1)))).toBe('EBUSY');
+      expect(b.fs.readText(`${pfDir}/sriov_numvfs`)).toBe(`${now}\n`);
+    });
+
+    it('sriov_numvfs: EBUSY for another count while enabled', (ctx) => {
+      const b = open();
+      const total = Number(b.fs.readText(`${pfDir}/sriov_totalvfs`).trim());
+      const now = Number(b.fs.readText(`${pfDir}/sriov_numvfs`).trim());
+      if (!(now > 0 && now < total)) ctx.skip(`needs VFs enabled below sriov_totalvfs on ${t.pf} (it has ${now} of ${total}): iovh vfs enable ${t.pf} 1`);
+      expect(errnoOf(() => b.fs.writeFile(`${pfDir}/sriov_numvfs`, String(now + 1)))).toBe('EBUSY');
       expect(b.fs.readText(`${pfDir}/sriov_numvfs`)).toBe(`${now}\n`);
     });
 
