@@ -173,7 +173,7 @@ class Monitors {
     return { kmsgStart: this.kmsg.position(), taint: readTaint(fs), bufs: readBufinfo(fs), kmemleak, kmemleakWhy };
   }
 
-  async end(w: Window, sleep: (ms: number) => Promise<void>, timing: Timing): Promise<{ cleanliness: Cleanliness; log: string[]; records: KmsgRecord[]; crash: string | null; blind: boolean }> {
+  async end(w: Window, sleep: (ms: number) => Promise<void>, timing: Timing): Promise<{ cleanliness: Cleanliness; log: string[]; records: KmsgRecord[]; crash: string | null; blind: string | null }> {
     const fs = this.backend.fs;
     const c = emptyCleanliness();
     const records = this.kmsg.since(w.kmsgStart);
@@ -212,8 +212,15 @@ class Monitors {
     const crashLine = records.find((r) => isCrashLine(r.text));
     const crashTaint = c.taint.added.find((l) => CRASH_TAINTS.has(l));
     const crash = crashLine ? crashLine.text : crashTaint ? `kernel tainted ${crashTaint} (${crashTaint === 'D' ? 'died: an oops' : crashTaint === 'M' ? 'machine check' : 'bad page'})` : null;
-    // Neither the log nor the taint mask could be read: a crash would have gone unseen.
-    const blind = !this.kmsg.available && (c.taint.before === null || c.taint.after === null);
+    // Without the log, only a crash taint the kernel adds can show an oops: one it cannot add (the mask unreadable, or
+    // already holding it from an earlier oops: taint letters never clear) would go unseen.
+    let blind: string | null = null;
+    if (!this.kmsg.available) {
+      const noLog = `the kernel log could not be read (${this.kmsg.why ?? 'kmsg'})`;
+      const held = c.taint.before !== null ? taintLetters(c.taint.before).filter((l) => CRASH_TAINTS.has(l)) : [];
+      if (c.taint.before === null || c.taint.after === null) blind = `${noLog} and neither could the taint mask`;
+      else if (held.length > 0 && !crashTaint) blind = `${noLog} and the kernel was tainted ${held.join('')} before this scenario (an earlier crash), so a new one cannot show in the taint mask`;
+    }
     return { cleanliness: c, log: log.slice(-LOG_CAP), records, crash, blind };
   }
 }
@@ -244,7 +251,7 @@ function compose(
   rec: ScenarioRecord,
   pid: number,
   timeoutMs: number,
-  mon: { cleanliness: Cleanliness; records: KmsgRecord[]; crash: string | null; blind: boolean },
+  mon: { cleanliness: Cleanliness; records: KmsgRecord[]; crash: string | null; blind: string | null },
   cleanupFailures: string[],
 ): { status: Status; reason: string; error: ScenarioError | null; skip: { capability: string; enable: string } | null } {
   let status: Status;
@@ -290,10 +297,9 @@ function compose(
         }
         return { status: 'crash', reason: `kernel crashed: ${mon.crash}; ${how}`, error: null, skip: null };
       }
-      const message = mon.blind
-        ? `${how}; neither the kernel log nor the taint mask could be read, so whether the kernel killed it is unknown`
-        : `${how}, and the kernel log shows no oops, BUG or taint`;
-      error = { kind: 'harness', message, code: null, stack: null };
+      // Blind: not a bug in iovh but a kernel interface that failed it; whether the kernel killed the process is unknown.
+      const message = mon.blind ? `${how}; ${mon.blind}, so whether the kernel killed it is unknown` : `${how}, and the kernel log shows no oops, BUG or taint`;
+      error = { kind: mon.blind ? 'kernel' : 'harness', message, code: null, stack: null };
       status = 'fail';
       reason = `harness error: ${message}`;
       break;

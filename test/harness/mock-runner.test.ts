@@ -47,6 +47,26 @@ const leaky: Scenario = {
   },
 };
 
+describe('a process killed while the kernel log cannot be read', () => {
+  it('on a kernel already tainted D: unknown whether the kernel killed it, a kernel-interface failure, not a harness bug', async () => {
+    // Found by the full fault sweep: /dev/kmsg failing (EPERM) as edge/unprovisioned-vf oopses on rfc-v1, after an
+    // earlier oops had left taint D set, was reported as "the kernel log shows no oops, BUG or taint".
+    const b = mock('rfc-v1');
+    try {
+      const first = await runScenarios(options(b, [scenarioById('edge/unprovisioned-vf')!]));
+      expect(first.scenarios[1]!.status).toBe('crash');
+      b.kernel.injectFault({ nth: 1, kind: 'readRecords', errno: 'EPERM' });
+      const run = await runScenarios(options(b, [scenarioById('edge/unprovisioned-vf')!], { scenarios: [scenarioById('edge/unprovisioned-vf')!] }));
+      const r = run.scenarios[0]!;
+      expect(r.status).toBe('fail');
+      expect(r.error?.kind).toBe('kernel');
+      expect(r.reason).toMatch(/was killed \(SIGKILL.*\); the kernel log could not be read \(.*EPERM.*\) and the kernel was tainted .*D.* before this scenario \(an earlier crash\), so a new one cannot show in the taint mask, so whether the kernel killed it is unknown$/);
+    } finally {
+      b.close();
+    }
+  });
+});
+
 describe('the runner on the mock kernel', () => {
   it('a scenario that leaves a dma-buf fd open is reported with the fd and the buffer, not hidden', async () => {
     const b = mock('fixed');
