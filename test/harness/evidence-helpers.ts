@@ -65,10 +65,16 @@ export function withFs(b: MockBackend, fs: FileOps): Backend {
 }
 
 export function runOptions(backend: Backend, ids: string[], over: Partial<RunnerOptions> = {}): RunnerOptions {
+  return scenarioOptions(backend, ids.map((id) => scenarioById(id)!), over);
+}
+
+/** Runner options for `scenarios` after caps/kernel on `backend`, with the simulated kernel's timing. */
+export function scenarioOptions(backend: Backend, scenarios: Scenario[], over: Partial<RunnerOptions> = {}): RunnerOptions {
+  const profile = (backend as Partial<MockBackend>).kernel?.profile.name ?? null;
   return {
     backend,
-    backendInfo: { name: 'mock', reason: 'test', profile: null },
-    scenarios: [scenarioById('caps/kernel')!, ...ids.map((id) => scenarioById(id)!)] as Scenario[],
+    backendInfo: { name: 'mock', reason: 'test', profile },
+    scenarios: [scenarioById('caps/kernel')!, ...scenarios],
     timeoutMs: 60_000,
     timing: SIMULATED_KERNEL_TIMING,
     want: { pf: null, vf: null },

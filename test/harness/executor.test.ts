@@ -4,11 +4,9 @@
 // runner handles a child killed by a signal: a crash with the log excerpt,
 // naming the quirk from the oops, what the process had recorded up to then,
 // its tracefs leftovers removed, and the run goes on.
+import { declaredMock, scenarioOptions } from './evidence-helpers.js';
 import { describe, expect, it } from 'vitest';
-import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
-import { defaultTopology } from '../../src/mock/topology.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
-import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
+import { runScenarios } from '../../src/harness/runner.js';
 import { scenarioById } from '../../src/harness/catalog/index.js';
 import { loadBaseline, shippedBaselinePath } from '../../src/harness/baseline.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
@@ -17,33 +15,15 @@ import type { RunResult } from '../../src/report/model.js';
 
 const TRACEFS = '/sys/kernel/tracing';
 
-function declared(profile: 'rfc-v1' | 'fixed'): MockBackend {
-  return createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });
-}
 
-function options(b: MockBackend, scenarios: Scenario[], over: Partial<RunnerOptions> = {}): RunnerOptions {
-  return {
-    backend: b,
-    backendInfo: { name: 'mock', reason: 'test', profile: b.kernel.profile.name },
-    scenarios: [scenarioById('caps/kernel')!, ...scenarios],
-    timeoutMs: 60_000,
-    timing: SIMULATED_KERNEL_TIMING,
-    want: { pf: null, vf: null },
-    baseline: null,
-    filters: [],
-    setup: [],
-    toolVersion: 'test',
-    ...over,
-  };
-}
 
 describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)', () => {
   it('is a crash with the oops excerpt naming quirk 4; its tracefs leftovers go; the next scenario runs; reports follow each scenario', async () => {
-    const b = declared('rfc-v1');
+    const b = declaredMock('rfc-v1');
     try {
       const partials: RunResult[] = [];
       const run = await runScenarios(
-        options(b, [scenarioById('edge/unprovisioned-vf')!, scenarioById('export/single-range')!], {
+        scenarioOptions(b, [scenarioById('edge/unprovisioned-vf')!, scenarioById('export/single-range')!], {
           baseline: loadBaseline(shippedBaselinePath('rfc-v1')),
           onPartial: (r) => partials.push(r),
         }),
@@ -84,7 +64,7 @@ describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)',
   });
 
   it('keeps what the scenario recorded before the kill, and nothing its code did after', async () => {
-    const b = declared('rfc-v1');
+    const b = declaredMock('rfc-v1');
     const unprovisioned = scenarioById('edge/unprovisioned-vf')!;
     const wrapper: Scenario = {
       id: 'test/dies-midway',
@@ -103,7 +83,7 @@ describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)',
       },
     };
     try {
-      const run = await runScenarios(options(b, [wrapper]));
+      const run = await runScenarios(scenarioOptions(b, [wrapper]));
       const r = run.scenarios[1]!;
       expect(r.status).toBe('crash');
       expect(r.evidence.before).toBe('recorded while alive');
@@ -117,7 +97,7 @@ describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)',
 
 describe('a scenario process that does not stop', () => {
   it('is killed killMs after the stop request: a timeout saying so, its files released by its exit, and the run goes on', async () => {
-    const b = declared('fixed');
+    const b = declaredMock('fixed');
     const stuck: Scenario = {
       id: 'test/stuck-cleanup',
       title: 'blocks, and its cleanup blocks too',
@@ -131,7 +111,7 @@ describe('a scenario process that does not stop', () => {
     };
     try {
       const run = await runScenarios(
-        options(b, [stuck, scenarioById('export/single-range')!], { timeoutMs: 1000, timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 } }),
+        scenarioOptions(b, [stuck, scenarioById('export/single-range')!], { timeoutMs: 1000, timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 } }),
       );
       const r = run.scenarios[1]!;
       expect(r.status).toBe('timeout');

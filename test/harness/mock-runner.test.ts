@@ -1,38 +1,17 @@
 // The runner against the real mock kernel: leftovers are reported, a kernel
 // wait blocked by an importer times out and its cleanups unblock it, an
 // interrupt still runs every cleanup.
+import { declaredMock, scenarioOptions } from './evidence-helpers.js';
 import { describe, expect, it } from 'vitest';
-import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
-import { defaultTopology } from '../../src/mock/topology.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
-import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
+import { runScenarios } from '../../src/harness/runner.js';
 import { scenarioById } from '../../src/harness/catalog/index.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
 import { exportDmaBuf, openVf, PAGE, requireCaps } from '../../src/harness/steps.js';
 import { openVfioDevice } from '../../src/kernel/vfio.js';
 import { Gpu } from '../../src/harness/gpu.js';
 import { importAndBind } from '../../src/harness/imports.js';
-import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
 
-function mock(profile: 'rfc-v1' | 'fixed' | 'upstream'): MockBackend {
-  return createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });
-}
 
-function options(backend: MockBackend, scenarios: Scenario[], over: Partial<RunnerOptions> = {}): RunnerOptions {
-  return {
-    backend,
-    backendInfo: { name: 'mock', reason: 'test', profile: backend.kernel.profile.name },
-    scenarios: [scenarioById('caps/kernel')!, ...scenarios],
-    timeoutMs: 60_000,
-    timing: SIMULATED_KERNEL_TIMING,
-    want: { pf: null, vf: null },
-    baseline: null,
-    filters: [],
-    setup: [],
-    toolVersion: 'test',
-    ...over,
-  };
-}
 
 const leaky: Scenario = {
   id: 'test/leaky',
@@ -51,12 +30,12 @@ describe('a process killed while the kernel log cannot be read', () => {
   it('on a kernel already tainted D: unknown whether the kernel killed it, a kernel-interface failure, not a harness bug', async () => {
     // Found by the full fault sweep: /dev/kmsg failing (EPERM) as edge/unprovisioned-vf oopses on rfc-v1, after an
     // earlier oops had left taint D set, was reported as "the kernel log shows no oops, BUG or taint".
-    const b = mock('rfc-v1');
+    const b = declaredMock('rfc-v1');
     try {
-      const first = await runScenarios(options(b, [scenarioById('edge/unprovisioned-vf')!]));
+      const first = await runScenarios(scenarioOptions(b, [scenarioById('edge/unprovisioned-vf')!]));
       expect(first.scenarios[1]!.status).toBe('crash');
       b.kernel.injectFault({ nth: 1, kind: 'readRecords', errno: 'EPERM' });
-      const run = await runScenarios(options(b, [scenarioById('edge/unprovisioned-vf')!], { scenarios: [scenarioById('edge/unprovisioned-vf')!] }));
+      const run = await runScenarios(scenarioOptions(b, [scenarioById('edge/unprovisioned-vf')!], { scenarios: [scenarioById('edge/unprovisioned-vf')!] }));
       const r = run.scenarios[0]!;
       expect(r.status).toBe('fail');
       expect(r.error?.kind).toBe('kernel');
@@ -69,9 +48,9 @@ describe('a process killed while the kernel log cannot be read', () => {
 
 describe('the runner on the mock kernel', () => {
   it('a scenario that leaves a dma-buf fd open is reported with the fd and the buffer, not hidden', async () => {
-    const b = mock('fixed');
+    const b = declaredMock('fixed');
     try {
-      const run = await runScenarios(options(b, [leaky]));
+      const run = await runScenarios(scenarioOptions(b, [leaky]));
       const r = run.scenarios[1]!;
       expect(r.status).toBe('warn');
       expect(r.cleanliness.fdsLeft).toHaveLength(1);
@@ -86,7 +65,7 @@ describe('the runner on the mock kernel', () => {
   });
 
   it('a VFIO reset blocked by an xe import times out; the cleanups unblock it and the run goes on', async () => {
-    const b = mock('upstream');
+    const b = declaredMock('upstream');
     const blocked: Scenario = {
       id: 'test/blocked-reset',
       title: 'reset under an import, no stall watch',
@@ -103,7 +82,7 @@ describe('the runner on the mock kernel', () => {
       },
     };
     try {
-      const run = await runScenarios(options(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 1000 }));
+      const run = await runScenarios(scenarioOptions(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 1000 }));
       const r = run.scenarios[1]!;
       expect(r.status).toBe('timeout');
       expect(r.reason).toBe('no result after 1 s; cleanups ran');
@@ -116,7 +95,7 @@ describe('the runner on the mock kernel', () => {
   });
 
   it('an interrupt mid-scenario runs every cleanup: nothing stays open in the kernel', async () => {
-    const b = mock('fixed');
+    const b = declaredMock('fixed');
     const interrupt = new AbortController();
     const stopper: Scenario = {
       id: 'test/interrupted',
@@ -134,7 +113,7 @@ describe('the runner on the mock kernel', () => {
     };
     try {
       const before = b.kernel.live();
-      const run = await runScenarios(options(b, [stopper, scenarioById('export/single-range')!], { interrupt: interrupt.signal }));
+      const run = await runScenarios(scenarioOptions(b, [stopper, scenarioById('export/single-range')!], { interrupt: interrupt.signal }));
       expect(run.interrupted).toEqual({ signal: 'SIGINT' });
       expect(run.scenarios.map((s) => s.status)).toEqual(['pass', 'skip', 'skip']);
       expect(run.scenarios[1]!.cleanup.failed).toEqual([]);
