@@ -1,5 +1,5 @@
 /* The C side of the boundary-cost figures: the same C core function the
- * addon calls (native/vfio.c, native/memfd.c), in a plain C loop. bench/run.mjs
+ * addon calls (core/vfio.c, core/memfd.c), in a plain C loop. bench/run.mjs
  * times the addon's call of it from JavaScript in the same run; the ratio is
  * what crossing from JS to C and back costs on top of the system call.
  *

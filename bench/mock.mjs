@@ -18,7 +18,7 @@
 //   catalog <vfs>        wall time of the whole catalog (iovh run) on a mock
 //                        with <vfs> VFs
 //
-// Everything goes through the same Backend seam and src/kernel/ wrappers as
+// Everything goes through the same Backend seam and src/uapi/ wrappers as
 // the harness (dist/, built by npm run build:ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,11 +30,11 @@ const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 
 const { createMockBackend } = await dist('mock/backend.js');
 const { defaultTopology, parseTopology, vfBarSize } = await dist('mock/topology.js');
-const { openVfioDevice } = await dist('kernel/vfio.js');
-const { XeDevice } = await dist('kernel/xe.js');
-const { findRenderNodes, monotonicDeadline } = await dist('kernel/drm.js');
-const { buildStoreBatch } = await dist('kernel/batch.js');
-const { XE, DRM, VFIO } = await dist('kernel/uapi.js');
+const { openVfioDevice } = await dist('uapi/vfio.js');
+const { XeDevice } = await dist('uapi/xe.js');
+const { findRenderNodes, monotonicDeadline } = await dist('uapi/drm.js');
+const { buildStoreBatch } = await dist('uapi/batch.js');
+const { XE, DRM, VFIO } = await dist('uapi/constants.js');
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;
@@ -60,7 +60,12 @@ export function topologyWithVfs(n, { auto = false } = {}) {
   if (auto || quotas.reduce((a, b) => a + b, 0n) > available) quotas.fill(0n);
   pf.sriov.numvfs = n;
   pf.sriov.autoprobe = false;
-  pf.sriov.vfs = quotas.map((q, index) => ({ index, driver: 'vfio-pci', driverOverride: 'vfio-pci', vramQuota: q > 0n ? hex(q) : null }));
+  pf.sriov.vfs = quotas.map((q, index) => ({
+    index,
+    driver: 'vfio-pci',
+    driverOverride: 'vfio-pci',
+    vramQuota: q > 0n ? hex(q) : null,
+  }));
   return { topology: t, pf: pf.bdf, barSize, quotas };
 }
 
@@ -68,7 +73,8 @@ function mockWithVfs(n, profile, options = {}) {
   const shape = topologyWithVfs(n, options);
   const backend = createMockBackend({ profile, topology: shape.topology, reason: `bench: ${n} VFs` });
   const vfs = [];
-  for (let i = 0; i < n; i++) vfs.push(backend.fs.readlink(`/sys/bus/pci/devices/${shape.pf}/virtfn${i}`).split('/').pop());
+  for (let i = 0; i < n; i++)
+    vfs.push(backend.fs.readlink(`/sys/bus/pci/devices/${shape.pf}/virtfn${i}`).split('/').pop());
   return { backend, vfs, ...shape };
 }
 
@@ -82,7 +88,11 @@ function openGpu(backend) {
   const queue = xe.execQueueCreate(vm, [engine]);
   const patIndex = xe.gtList().some((g) => g.ipVerMajor >= 20) ? XE.PAT_INDEX_WB_2WAY_XE2 : 0;
   const batchSize = 64n * 1024n;
-  const bo = xe.gemCreate({ size: batchSize, placement: xe.placement(XE.MEM_REGION_CLASS_SYSMEM), cpuCaching: XE.GEM_CPU_CACHING_WB });
+  const bo = xe.gemCreate({
+    size: batchSize,
+    placement: xe.placement(XE.MEM_REGION_CLASS_SYSMEM),
+    cpuCaching: XE.GEM_CPU_CACHING_WB,
+  });
   const batchMap = bo.mmap();
   const batchVa = 1n << 40n;
   vm.map(bo, batchVa, batchSize, { patIndex });
@@ -163,13 +173,19 @@ async function cycleMode(seconds) {
 
   async function cycle() {
     seed += 1n;
-    const dmabuf = device.exportDmaBuf({ region: VFIO.PCI_BAR2_REGION_INDEX, ranges: [{ offset: 0, length: Number(size) }] });
+    const dmabuf = device.exportDmaBuf({
+      region: VFIO.PCI_BAR2_REGION_INDEX,
+      ranges: [{ offset: 0, length: Number(size) }],
+    });
     const handle = gpu.xe.primeImport(dmabuf);
     const va = gpu.allocVa(size);
     gpu.vm.map(handle, va, size, { patIndex: gpu.patIndex });
     await gpu.run(buildStoreBatch([{ va, length: Number(size), seed, base: 0n }]));
     const bad = bar.verify(0, Number(size), seed, 0n);
-    if (bad) throw new Error(`cycle ${seed}: GPU-written word at +${bad.offset} reads ${hex(bad.actual)}, expected ${hex(bad.expected)}`);
+    if (bad)
+      throw new Error(
+        `cycle ${seed}: GPU-written word at +${bad.offset} reads ${hex(bad.actual)}, expected ${hex(bad.expected)}`,
+      );
     gpu.vm.unmap(va, size);
     handle.close();
     dmabuf.close();
@@ -207,7 +223,10 @@ async function cycleMode(seconds) {
   const p0 = performance.now();
   for (let i = 0; i < profCycles; i++) {
     seed += 1n;
-    const dmabuf = device.exportDmaBuf({ region: VFIO.PCI_BAR2_REGION_INDEX, ranges: [{ offset: 0, length: Number(size) }] });
+    const dmabuf = device.exportDmaBuf({
+      region: VFIO.PCI_BAR2_REGION_INDEX,
+      ranges: [{ offset: 0, length: Number(size) }],
+    });
     const handle = gpu.xe.primeImport(dmabuf);
     const va = gpu.allocVa(size);
     gpu.vm.map(handle, va, size, { patIndex: gpu.patIndex });
@@ -217,7 +236,10 @@ async function cycleMode(seconds) {
     await gpu.run(batch);
     const tv = performance.now();
     const bad = bar2.verify(0, Number(size), seed, 0n);
-    prof.spent.set('(verify through the BAR 2 mapping)', (prof.spent.get('(verify through the BAR 2 mapping)') ?? 0) + performance.now() - tv);
+    prof.spent.set(
+      '(verify through the BAR 2 mapping)',
+      (prof.spent.get('(verify through the BAR 2 mapping)') ?? 0) + performance.now() - tv,
+    );
     if (bad) throw new Error('profiled cycle: data mismatch');
     gpu.vm.unmap(va, size);
     handle.close();
@@ -233,9 +255,19 @@ async function cycleMode(seconds) {
 
   const accounted = [...prof.spent.values()].reduce((a, b) => a + b, 0);
   const profile = [...prof.spent.entries()]
-    .map(([op, ms]) => ({ op, share: ms / profMs, usPerCycle: (ms / profCycles) * 1000, callsPerCycle: (prof.calls.get(op) ?? 0) / profCycles }))
+    .map(([op, ms]) => ({
+      op,
+      share: ms / profMs,
+      usPerCycle: (ms / profCycles) * 1000,
+      callsPerCycle: (prof.calls.get(op) ?? 0) / profCycles,
+    }))
     .sort((a, b) => b.share - a.share);
-  profile.push({ op: '(wrappers, promises and the profiler itself)', share: Math.max(0, 1 - accounted / profMs), usPerCycle: ((profMs - accounted) / profCycles) * 1000, callsPerCycle: 0 });
+  profile.push({
+    op: '(wrappers, promises and the profiler itself)',
+    share: Math.max(0, 1 - accounted / profMs),
+    usPerCycle: ((profMs - accounted) / profCycles) * 1000,
+    callsPerCycle: 0,
+  });
   return {
     cycles: n,
     seconds: elapsed / 1000,
@@ -254,7 +286,8 @@ async function cycleMode(seconds) {
 
 async function rangesMode(count) {
   const { backend, vfs, quotas } = mockWithVfs(4, 'fixed');
-  if (BigInt(2 * count) * PAGE > quotas[0]) throw new Error(`VF 1 has ${hex(quotas[0])} of LMEM, ${2 * count} pages needed`);
+  if (BigInt(2 * count) * PAGE > quotas[0])
+    throw new Error(`VF 1 has ${hex(quotas[0])} of LMEM, ${2 * count} pages needed`);
   const gpu = openGpu(backend);
   const device = openVfioDevice(backend, vfs[0]);
   const ranges = new BigUint64Array(2 * count);
@@ -275,7 +308,7 @@ async function rangesMode(count) {
   const last = BigInt(count - 1);
   await gpu.run(buildStoreBatch([{ va: va + last * PAGE, length: Number(PAGE), seed: 7n, base: 2n * last * PAGE }]));
   const bad = device.read(VFIO.PCI_BAR2_REGION_INDEX, 2n * last * PAGE, Number(PAGE));
-  const { patternVerifyTs } = await dist('kernel/pattern.js');
+  const { patternVerifyTs } = await dist('uapi/pattern.js');
   const mismatch = patternVerifyTs(bad, 7n, 2n * last * PAGE);
   const t4 = performance.now();
   gpu.vm.unmap(va, size);
@@ -305,7 +338,9 @@ async function memoryMode(n) {
   // Devices stay open until the measurement: the last close of a VF resets it, and the reset clears its LMEM.
   const open = [];
   for (const [i, bdf] of vfs.entries()) {
-    const quota = BigInt(backend.fs.readText(`/sys/bus/pci/devices/${pf}/sriov_admin/vf${i + 1}/profile/vram_quota`).trim());
+    const quota = BigInt(
+      backend.fs.readText(`/sys/bus/pci/devices/${pf}/sriov_admin/vf${i + 1}/profile/vram_quota`).trim(),
+    );
     provisioned += quota;
     if (quota === 0n) continue;
     const device = openVfioDevice(backend, bdf);
@@ -320,7 +355,15 @@ async function memoryMode(n) {
   for (const d of open) d.close();
   backend.close();
   const vram = topology.devices.find((d) => d.bdf === pf).xe.vram;
-  return { vfs: n, vram, provisioned: hex(provisioned), beforeMiB: before, afterMiB: after, modelResidentBytes: resident, pagesWritten: written };
+  return {
+    vfs: n,
+    vram,
+    provisioned: hex(provisioned),
+    beforeMiB: before,
+    afterMiB: after,
+    modelResidentBytes: resident,
+    pagesWritten: written,
+  };
 }
 
 // ------------------------------------------------------------------ catalog
@@ -355,7 +398,10 @@ async function catalogMode(n) {
     });
     mock.backend.close();
     const seconds = (performance.now() - t0) / 1000;
-    const slowest = [...run.scenarios].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3).map((r) => ({ id: r.id, ms: Math.round(r.durationMs) }));
+    const slowest = [...run.scenarios]
+      .sort((a, b) => b.durationMs - a.durationMs)
+      .slice(0, 3)
+      .map((r) => ({ id: r.id, ms: Math.round(r.durationMs) }));
     return { vfs: n, seconds, scenarios: run.scenarios.length, byStatus: run.summary.byStatus, slowest };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-/* Pattern fill/verify (native/mem.c) against memset/memcmp on the same
+/* Pattern fill/verify (core/mem.c) against memset/memcmp on the same
  * buffer in the same run, and verify against a plain one-buffer read of that
  * buffer. Prints one JSON object.
  * Usage: pattern <MiB> <reps> [passes]: each timed sample runs `passes`
@@ -23,7 +23,7 @@
 
 #include "iovh.h"
 
-/* As native/mem.c builds pattern_verify: AVX2 where the CPU has it. */
+/* As core/mem.c builds pattern_verify: AVX2 where the CPU has it. */
 #if defined(__x86_64__) && !defined(IOVH_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
 #define BENCH_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -43,7 +43,7 @@ typedef v4u64 v4u64_u __attribute__((aligned(1), may_alias));
 
 /* One pass over the buffer: every word loaded once and XORed into one of four
  * vector accumulators, 128 bytes per iteration (in GCC vector types, as
- * native/mem.c writes verify). Four chains, not one: a single accumulator
+ * core/mem.c writes verify). Four chains, not one: a single accumulator
  * measured half this speed on a cache-resident buffer, which would flatter
  * verify. The caller keeps the result live. */
 BENCH_CLONES __attribute__((noinline)) static uint64_t read_xor(const void *buf, size_t len)

@@ -63,9 +63,24 @@ function buildC(name, sources) {
   mkdirSync(cache, { recursive: true });
   const exe = join(cache, name);
   const cc = process.env.CC ?? 'cc';
-  execFileSync(cc, ['-std=c11', '-O3', '-DNDEBUG', '-Wall', '-I', join(root, 'native'), join(root, 'bench', `${name}.c`), ...sources.map((s) => join(root, s)), '-o', exe], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  execFileSync(
+    cc,
+    [
+      '-std=c11',
+      '-O3',
+      '-DNDEBUG',
+      '-Wall',
+      '-I',
+      join(root, 'native'),
+      join(root, 'bench', `${name}.c`),
+      ...sources.map((s) => join(root, s)),
+      '-o',
+      exe,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   return exe;
 }
 
@@ -78,7 +93,11 @@ function memo(key, f) {
 /** One run of bench/pattern.c serves three figures: same buffer, same run. */
 const patternRun = (size = mib, passes = 1) =>
   memo(`pattern ${size} ${passes}`, () =>
-    JSON.parse(execFileSync(buildC('pattern', ['native/mem.c']), [String(size), String(reps), String(passes)], { encoding: 'utf8' })),
+    JSON.parse(
+      execFileSync(buildC('pattern', ['core/mem.c']), [String(size), String(reps), String(passes)], {
+        encoding: 'utf8',
+      }),
+    ),
   );
 
 async function loadAddon() {
@@ -91,7 +110,8 @@ async function loadAddon() {
 }
 
 function needDist() {
-  if (!existsSync(join(root, 'dist', 'mock', 'backend.js'))) throw new Error('dist/ is not built; run npm run build:ts');
+  if (!existsSync(join(root, 'dist', 'mock', 'backend.js')))
+    throw new Error('dist/ is not built; run npm run build:ts');
 }
 
 /** Best-of timing of a synchronous call, in seconds. */
@@ -107,8 +127,14 @@ function best(f, n) {
 
 /** `node --expose-gc bench/mock.mjs <mode> <arg>`: one fresh process per measurement. */
 function mockRun(mode, arg) {
-  const r = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench', 'mock.mjs'), mode, String(arg)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`bench/mock.mjs ${mode} ${arg} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  const r = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench', 'mock.mjs'), mode, String(arg)], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `bench/mock.mjs ${mode} ${arg} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+    );
   return JSON.parse(r.stdout);
 }
 
@@ -134,7 +160,7 @@ const ratioOf = (m, b) => m.value / b.value;
 async function boundary(cArgs, jsCall, calls) {
   const load = await loadAddon();
   if (!load.addon) return { skip: `native addon unavailable (${load.error}); run npm rebuild iovh` };
-  const exe = buildC('ioctl', ['native/fd.c', 'native/vfio.c', 'native/memfd.c']);
+  const exe = buildC('ioctl', ['core/fd.c', 'core/vfio.c', 'core/memfd.c']);
   let c = Infinity;
   let js = Infinity;
   let result = null;
@@ -160,17 +186,28 @@ const figures = [
     goal: { op: '<=', value: 1.5 },
     async run() {
       if (!existsSync('/dev/vfio/vfio')) {
-        return { skip: 'no /dev/vfio/vfio on this machine (vfio not loaded), so the cheapest VFIO ioctl cannot succeed here; run on a machine with `modprobe vfio` (see boundary.syscall)' };
+        return {
+          skip: 'no /dev/vfio/vfio on this machine (vfio not loaded), so the cheapest VFIO ioctl cannot succeed here; run on a machine with `modprobe vfio` (see boundary.syscall)',
+        };
       }
-      const r = await boundary(['api-version', '/dev/vfio/vfio'], (a) => {
-        const fd = a.open('/dev/vfio/vfio', 2 | 0x80000);
-        return { once: () => a.vfioGetApiVersion(fd), close: () => a.close(fd) };
-      }, 200_000);
+      const r = await boundary(
+        ['api-version', '/dev/vfio/vfio'],
+        (a) => {
+          const fd = a.open('/dev/vfio/vfio', 2 | 0x80000);
+          return { once: () => a.vfioGetApiVersion(fd), close: () => a.close(fd) };
+        },
+        200_000,
+      );
       if (r.skip) return r;
       if (r.result !== 0) return { skip: `VFIO_GET_API_VERSION answered ${r.result}, not 0: not a VFIO container` };
       const m = q(r.js, 'ns/call');
       const b = q(r.c, 'ns/call');
-      return { measured: m, baseline: b, ratio: ratioOf(m, b), detail: 'ioctl(fd, 0x3B64) returning 0; both sides call __vfio_get_api_version (native/vfio.c)' };
+      return {
+        measured: m,
+        baseline: b,
+        ratio: ratioOf(m, b),
+        detail: 'ioctl(fd, 0x3B64) returning 0; both sides call __vfio_get_api_version (core/vfio.c)',
+      };
     },
   },
   {
@@ -178,10 +215,14 @@ const figures = [
     title: 'boundary: fcntl(F_ADD_SEALS, 0) on a memfd, addon from JS / C loop',
     goal: { op: '<=', value: 1.5 },
     async run() {
-      const r = await boundary(['add-seals'], (a) => {
-        const fd = a.memfdCreate('iovh-bench', 1 | 2);
-        return { once: () => a.addSeals(fd, 0), close: () => a.close(fd) };
-      }, 200_000);
+      const r = await boundary(
+        ['add-seals'],
+        (a) => {
+          const fd = a.memfdCreate('iovh-bench', 1 | 2);
+          return { once: () => a.addSeals(fd, 0), close: () => a.close(fd) };
+        },
+        200_000,
+      );
       if (r.skip) return r;
       const m = q(r.js, 'ns/call');
       const b = q(r.c, 'ns/call');
@@ -189,7 +230,8 @@ const figures = [
         measured: m,
         baseline: b,
         ratio: ratioOf(m, b),
-        detail: 'the cheapest call the addon makes that succeeds on any Linux (same shape as an ioctl: fd, command, int result); both sides call __memfd_add_seals (native/memfd.c)',
+        detail:
+          'the cheapest call the addon makes that succeeds on any Linux (same shape as an ioctl: fd, command, int result); both sides call __memfd_add_seals (core/memfd.c)',
       };
     },
   },
@@ -197,19 +239,23 @@ const figures = [
     id: 'boundary.ioctl_error',
     title: 'boundary, failing-call cost: VFIO_GET_API_VERSION on /dev/null (ENOTTY), addon from JS / C loop',
     async run() {
-      const r = await boundary(['api-version', '/dev/null'], (a) => {
-        const fd = a.open('/dev/null', 2 | 0x80000);
-        return {
-          once: () => {
-            try {
-              a.vfioGetApiVersion(fd);
-            } catch (e) {
-              if (e.code !== 'ENOTTY') throw e;
-            }
-          },
-          close: () => a.close(fd),
-        };
-      }, 20_000);
+      const r = await boundary(
+        ['api-version', '/dev/null'],
+        (a) => {
+          const fd = a.open('/dev/null', 2 | 0x80000);
+          return {
+            once: () => {
+              try {
+                a.vfioGetApiVersion(fd);
+              } catch (e) {
+                if (e.code !== 'ENOTTY') throw e;
+              }
+            },
+            close: () => a.close(fd),
+          };
+        },
+        20_000,
+      );
       if (r.skip) return r;
       if (r.result !== -25) return { skip: `/dev/null answered ${r.result} to VFIO_GET_API_VERSION, expected -ENOTTY` };
       const m = q(r.js, 'ns/call');
@@ -293,19 +339,28 @@ const figures = [
   },
   {
     id: 'mock.cycle',
-    title: 'cycle on the mock: export, import, bind, GPU write, verify, release / its kernel ops at the cheapest op\'s cost',
+    title:
+      "cycle on the mock: export, import, bind, GPU write, verify, release / its kernel ops at the cheapest op's cost",
     run() {
       needDist();
       const r = mockRun('cycle', 5);
       const m = q(r.msPerCycle, 'ms/cycle');
       const b = q(r.opsPerCycle * r.cheapestOpMs, 'ms');
-      const top = r.profile.slice(0, 4).map((p) => `${p.op} ${(p.share * 100).toFixed(0)}%`).join(', ');
+      const top = r.profile
+        .slice(0, 4)
+        .map((p) => `${p.op} ${(p.share * 100).toFixed(0)}%`)
+        .join(', ');
       return {
         measured: m,
         baseline: b,
         ratio: ratioOf(m, b),
         detail: `${r.cyclesPerSecond.toFixed(0)} cycles/s (1 page, profile fixed); ${r.opsPerCycle} kernel ops per cycle, the cheapest (DRM_IOCTL_GET_CAP) ${(r.cheapestOpMs * 1000).toFixed(1)} us; time: ${top}`,
-        extra: { cyclesPerSecond: r.cyclesPerSecond, profile: r.profile, opsPerCycle: r.opsPerCycle, cheapestOpUs: r.cheapestOpMs * 1000 },
+        extra: {
+          cyclesPerSecond: r.cyclesPerSecond,
+          profile: r.profile,
+          opsPerCycle: r.opsPerCycle,
+          cheapestOpUs: r.cheapestOpMs * 1000,
+        },
       };
     },
   },
@@ -419,11 +474,14 @@ async function qemuFigure() {
   const { cachePaths } = await mod('paths.mjs');
   const { readManifest, parseQemuVersion, MIN_QEMU_MAJOR } = await mod('setup.mjs');
   const { checkoutProblems, runCi } = await mod('ci.mjs');
-  const enable = 'run `node scripts/qemu-ci/main.mjs setup` once (installs qemu-system-x86 >= 8.0 and caches the sid kernel)';
+  const enable =
+    'run `node scripts/qemu-ci/main.mjs setup` once (installs qemu-system-x86 >= 8.0 and caches the sid kernel)';
   const v = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
   const version = v.status === 0 ? parseQemuVersion(v.stdout) : null;
-  if (!version || version.major < MIN_QEMU_MAJOR) return { skip: `QEMU is not set up: no qemu-system-x86_64 >= ${MIN_QEMU_MAJOR}.0; ${enable}` };
-  if (!readManifest(cachePaths())) return { skip: `QEMU is not set up: no cached sid kernel in .cache/qemu-ci; ${enable}` };
+  if (!version || version.major < MIN_QEMU_MAJOR)
+    return { skip: `QEMU is not set up: no qemu-system-x86_64 >= ${MIN_QEMU_MAJOR}.0; ${enable}` };
+  if (!readManifest(cachePaths()))
+    return { skip: `QEMU is not set up: no cached sid kernel in .cache/qemu-ci; ${enable}` };
   const problems = checkoutProblems();
   if (problems.length > 0) return { skip: `the checkout is not built for the guest: ${problems.join('; ')}` };
   const summary = await runCi({ conformance: false, log: () => undefined });
@@ -438,7 +496,8 @@ async function qemuFigure() {
     return { variant: b.variant, status: b.status, verdictSeconds: b.verdictSeconds, harnessAt };
   });
   const bad = boots.find((b) => b.status !== 'pass' || b.verdictSeconds === null || b.harnessAt === null);
-  if (bad) throw new Error(`guest ${bad.variant} did not reach a passing verdict (${bad.status}); see npm run test:qemu`);
+  if (bad)
+    throw new Error(`guest ${bad.variant} did not reach a passing verdict (${bad.status}); see npm run test:qemu`);
   const slowest = boots.reduce((a, b) => (b.verdictSeconds > a.verdictSeconds ? b : a));
   const caveats = [
     ...(summary.timing.setupCached ? [] : ['setup was not cached, so the step includes fetching packages']),
@@ -458,7 +517,8 @@ async function qemuFigure() {
 
 const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const fmtQ = (x) => (x ? `${num(x.value)} ${x.unit}` : '-');
-const verdictOf = (r) => (r.error ? 'ERROR' : r.skip ? 'skip' : r.met === null || r.met === undefined ? '' : r.met ? 'met' : 'MISSED');
+const verdictOf = (r) =>
+  r.error ? 'ERROR' : r.skip ? 'skip' : r.met === null || r.met === undefined ? '' : r.met ? 'met' : 'MISSED';
 const GOAL_ON = { measured: 'measured', slope: 'slope', step: 'whole step' };
 
 /** The goal cell: what is judged and, when no other column shows it, the value judged. */
@@ -490,10 +550,18 @@ const COMPARE = {
 export function judge(goal, r) {
   if (!goal) return { checked: null, met: null };
   const on = goal.on ?? 'ratio';
-  const checked = on === 'measured' ? r.measured?.value : on === 'slope' || on === 'step' ? r.check : on === 'ratio' ? r.ratio : undefined;
+  const checked =
+    on === 'measured'
+      ? r.measured?.value
+      : on === 'slope' || on === 'step'
+        ? r.check
+        : on === 'ratio'
+          ? r.ratio
+          : undefined;
   const cmp = COMPARE[goal.op];
   if (!cmp) throw new Error(`bench: unknown goal operator '${goal.op}'`);
-  if (typeof checked !== 'number' || Number.isNaN(checked)) throw new Error(`the figure has a goal on ${on} but produced no ${on} value`);
+  if (typeof checked !== 'number' || Number.isNaN(checked))
+    throw new Error(`the figure has a goal on ${on} but produced no ${on} value`);
   return { checked, met: cmp(checked, goal.value) };
 }
 
@@ -528,7 +596,8 @@ export function mergeResults(previous, current, ids) {
       continue;
     }
     const machine = typeof f.machine === 'string' ? f.machine : machineLine(prev.machine);
-    const measuredAt = typeof f.measuredAt === 'string' ? f.measuredAt : typeof prev.date === 'string' ? prev.date : 'unknown';
+    const measuredAt =
+      typeof f.measuredAt === 'string' ? f.measuredAt : typeof prev.date === 'string' ? prev.date : 'unknown';
     if (machine !== here) {
       if (!others.has(machine)) others.set(machine, []);
       others.get(machine).push(f.id);
@@ -549,7 +618,8 @@ export function mergeResults(previous, current, ids) {
 
 /** True when a figure of `out` was kept from an earlier run rather than measured by the run that wrote `out`. */
 export const isEarlier = (out, r) => typeof r.measuredAt === 'string' && r.measuredAt !== out.date;
-const when = (iso) => (/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : String(iso));
+const when = (iso) =>
+  /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : String(iso);
 
 /** Print the table of a results object (this run's, or bench/results.json with --report). */
 function render(out, markdown) {
@@ -590,7 +660,9 @@ function render(out, markdown) {
   const cycle = results.find((r) => r.id === 'mock.cycle' && r.extra);
   if (cycle) {
     const from = isEarlier(out, cycle) ? ` (earlier run: ${when(cycle.measuredAt)})` : '';
-    console.log(markdown ? `\nWhere a mock cycle spends its time${from}:\n` : `\nwhere a mock cycle spends its time${from}:`);
+    console.log(
+      markdown ? `\nWhere a mock cycle spends its time${from}:\n` : `\nwhere a mock cycle spends its time${from}:`,
+    );
     for (const p of cycle.extra.profile.slice(0, 8)) {
       const pl = `${(p.share * 100).toFixed(1).padStart(5)}%  ${p.usPerCycle.toFixed(0).padStart(6)} us  ${p.op}${p.callsPerCycle ? ` (${num(p.callsPerCycle)} per cycle)` : ''}`;
       console.log(markdown ? `    ${pl}` : `  ${pl}`);
@@ -617,7 +689,9 @@ async function main() {
     process.exit(0);
   }
 
-  const chosen = figures.filter((f) => (!opts.only || opts.only.some((p) => f.id.startsWith(p))) && !opts.skip.some((p) => f.id.startsWith(p)));
+  const chosen = figures.filter(
+    (f) => (!opts.only || opts.only.some((p) => f.id.startsWith(p))) && !opts.skip.some((p) => f.id.startsWith(p)),
+  );
   if (chosen.length === 0) {
     console.error('bench: no figure matches --only/--skip');
     process.exit(2);
@@ -634,7 +708,18 @@ async function main() {
         continue;
       }
       const { checked, met } = judge(goal, r);
-      results.push({ id: f.id, title: f.title, measured: r.measured, baseline: r.baseline, ratio: r.ratio, goal, checked, met, detail: r.detail, ...(r.extra ? { extra: r.extra } : {}) });
+      results.push({
+        id: f.id,
+        title: f.title,
+        measured: r.measured,
+        baseline: r.baseline,
+        ratio: r.ratio,
+        goal,
+        checked,
+        met,
+        detail: r.detail,
+        ...(r.extra ? { extra: r.extra } : {}),
+      });
     } catch (e) {
       results.push({ id: f.id, title: f.title, error: e instanceof Error ? e.message : String(e), goal, met: false });
     }
@@ -649,14 +734,22 @@ async function main() {
   };
   const date = new Date().toISOString();
   const line = machineLine(machine);
-  const current = { date, machine, bufferMiB: mib, reps, figures: results.map((r) => ({ id: r.id, title: r.title, measuredAt: date, machine: line, ...r })) };
+  const current = {
+    date,
+    machine,
+    bufferMiB: mib,
+    reps,
+    figures: results.map((r) => ({ id: r.id, title: r.title, measuredAt: date, machine: line, ...r })),
+  };
 
   let previous = null;
   if (existsSync(resultsFile)) {
     try {
       previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
     } catch (e) {
-      process.stderr.write(`bench: bench/results.json is unreadable (${e.message.split('\n')[0]}); it is replaced by this run's figures only\n`);
+      process.stderr.write(
+        `bench: bench/results.json is unreadable (${e.message.split('\n')[0]}); it is replaced by this run's figures only\n`,
+      );
     }
   }
   const merged = mergeResults(
@@ -665,14 +758,22 @@ async function main() {
     figures.map((f) => f.id),
   );
   for (const d of merged.dropped) {
-    process.stderr.write(`bench: dropped ${d.ids.length} earlier figure${d.ids.length === 1 ? '' : 's'} measured on a different machine (${d.machine}), not mixed with this one's: ${d.ids.join(', ')}\n`);
+    process.stderr.write(
+      `bench: dropped ${d.ids.length} earlier figure${d.ids.length === 1 ? '' : 's'} measured on a different machine (${d.machine}), not mixed with this one's: ${d.ids.join(', ')}\n`,
+    );
   }
-  if (merged.retired.length > 0) process.stderr.write(`bench: dropped ${merged.retired.join(', ')} from bench/results.json: no longer figures\n`);
-  if (merged.kept.length > 0) process.stderr.write(`bench: kept ${merged.kept.length} figure${merged.kept.length === 1 ? '' : 's'} from earlier runs on this machine: ${merged.kept.join(', ')}\n`);
+  if (merged.retired.length > 0)
+    process.stderr.write(`bench: dropped ${merged.retired.join(', ')} from bench/results.json: no longer figures\n`);
+  if (merged.kept.length > 0)
+    process.stderr.write(
+      `bench: kept ${merged.kept.length} figure${merged.kept.length === 1 ? '' : 's'} from earlier runs on this machine: ${merged.kept.join(', ')}\n`,
+    );
 
   render(merged.out, opts.markdown);
-  writeFileSync(resultsFile, JSON.stringify(merged.out, null, 2) + '\n');
-  process.stderr.write(`bench: wrote bench/results.json (${results.length} measured now${merged.kept.length > 0 ? `, ${merged.kept.length} kept from earlier runs` : ''})\n`);
+  writeFileSync(resultsFile, `${JSON.stringify(merged.out, null, 2)}\n`);
+  process.stderr.write(
+    `bench: wrote bench/results.json (${results.length} measured now${merged.kept.length > 0 ? `, ${merged.kept.length} kept from earlier runs` : ''})\n`,
+  );
   process.exit(results.some((r) => r.error) ? 1 : 0);
 }
 

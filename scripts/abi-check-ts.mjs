@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Second half of `npm run abi-check`: the numbers TypeScript uses on its own
-// (src/kernel/uapi.ts constants, src/kernel/layout.ts struct layouts) against
+// (src/uapi/constants.ts constants, src/uapi/layout.ts struct layouts) against
 // the kernel's values that the C checker wrote to a JSON file. Every constant
 // is either compared or listed below as not uapi, with the reason; a new
 // constant that maps to no kernel name fails the check.
@@ -14,24 +14,26 @@ const kernel = JSON.parse(readFileSync(process.argv[2] ?? join(root, '.cache/abi
 const out = join(root, '.cache/abi/ts');
 mkdirSync(out, { recursive: true });
 
-// uapi.ts and layout.ts import nothing: transpile them alone, so this check
+// constants.ts and layout.ts import nothing: transpile them alone, so this check
 // does not depend on the rest of the tree compiling.
 async function load(name) {
-  const src = readFileSync(join(root, 'src/kernel', `${name}.ts`), 'utf8');
-  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const src = readFileSync(join(root, 'src/uapi', `${name}.ts`), 'utf8');
+  const js = ts.transpileModule(src, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
   const file = join(out, `${name}.mjs`);
   writeFileSync(file, js);
   return import(pathToFileURL(file).href);
 }
 
-const uapi = await load('uapi');
+const uapi = await load('constants');
 const layout = await load('layout');
 
 /** Constants that are not kernel uapi, and where their value comes from instead. */
 const notUapi = {
   PAGE_SIZE: 'the x86_64 base page size (kernel-abi §3.3 alignment rule), not a header constant',
   'VFIO.PCI_OFFSET_SHIFT': 'drivers/vfio/pci/vfio_pci_priv.h (kernel-internal; kernel-abi §2)',
-  'XE.PAT_INDEX_WB_2WAY_XE2': "the Xe2 PAT table (kernel xe_pat.c, IGT intel_get_pat_idx_wb; kernel-abi §7)",
+  'XE.PAT_INDEX_WB_2WAY_XE2': 'the Xe2 PAT table (kernel xe_pat.c, IGT intel_get_pat_idx_wb; kernel-abi §7)',
   'XE.PAT_INDEX_UC_XE2': 'the Xe2 PAT table (kernel xe_pat.c; kernel-abi §7)',
   MI: 'xe/instructions/xe_mi_commands.h (kernel-internal; kernel-abi §8, recomputed by research/kernel-abi-probe/mi.c)',
 };
@@ -57,7 +59,7 @@ const line = (ok, what, detail) => {
   compared++;
 };
 
-console.log('abi-check: src/kernel/uapi.ts and src/kernel/layout.ts against the same headers');
+console.log('abi-check: src/uapi/constants.ts and src/uapi/layout.ts against the same headers');
 for (const [group, value] of Object.entries(uapi)) {
   if (typeof value === 'function') continue;
   if (notUapi[group]) {
@@ -77,7 +79,7 @@ for (const [group, value] of Object.entries(uapi)) {
     }
     const name = names?.(key).find((n) => kernel[`value ${n}`] !== undefined);
     if (!name) {
-      line(false, full, 'no kernel name found: define it in native/uapi or native/abi/extra.h, or list it as not uapi');
+      line(false, full, 'no kernel name found: define it in core/uapi or core/abi/extra.h, or list it as not uapi');
       continue;
     }
     const k = BigInt(kernel[`value ${name}`]);
@@ -88,9 +90,10 @@ for (const [group, value] of Object.entries(uapi)) {
 for (const table of Object.values(layout)) {
   for (const [struct, fields] of Object.entries(table)) {
     for (const [field, v] of Object.entries(fields)) {
-      const key = field === 'size' ? `size struct ${struct}` : `offset ${struct}.${field === 'size_field' ? 'size' : field}`;
+      const key =
+        field === 'size' ? `size struct ${struct}` : `offset ${struct}.${field === 'size_field' ? 'size' : field}`;
       if (kernel[key] === undefined) {
-        line(false, key, 'not in the kernel values: define the struct in native/uapi so abi-check can measure it');
+        line(false, key, 'not in the kernel values: define the struct in core/uapi so abi-check can measure it');
         continue;
       }
       const k = Number(kernel[key]);
@@ -99,5 +102,7 @@ for (const table of Object.values(layout)) {
   }
 }
 
-console.log(`abi-check: ${compared} TypeScript values compared: ${failed ? `${failed} MISMATCH${failed === 1 ? '' : 'ES'}` : 'all match'}`);
+console.log(
+  `abi-check: ${compared} TypeScript values compared: ${failed ? `${failed} MISMATCH${failed === 1 ? '' : 'ES'}` : 'all match'}`,
+);
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm run abi-check`: prove native/uapi (and the constants of
-# src/kernel/uapi.ts) against the kernel's own uapi headers from Debian sid's
+# `npm run abi-check`: prove core/uapi (and the constants of
+# src/uapi/constants.ts) against the kernel's own uapi headers from Debian sid's
 # linux-libc-dev, fetched and extracted under .cache/abi/ (installs nothing).
 # Prints every struct size, alignment, field offset, ioctl request and
 # constant it compared; exits non-zero on any mismatch or if a name we define
@@ -25,15 +25,15 @@ else
 fi
 [ -f "$include/linux/vfio.h" ] || { echo "abi-check: $include has no linux/vfio.h" >&2; exit 2; }
 
-node scripts/abi-list.mjs native/uapi >"$CACHE/abi-list.h"
-common=(-std=c11 -O0 -Wall -Wextra -Werror -I native/abi -I "$CACHE")
-"$CC" "${common[@]}" -I native -c native/abi/ours.c -o "$CACHE/ours.o"
-if ! "$CC" "${common[@]}" -isystem "$include" -isystem "$include/x86_64-linux-gnu" -c native/abi/kernel.c -o "$CACHE/kernel.o" 2>"$CACHE/kernel-build.log"; then
+node scripts/abi-list.mjs core/uapi >"$CACHE/abi-list.h"
+common=(-std=c11 -O0 -Wall -Wextra -Werror -I core/abi -I "$CACHE")
+"$CC" "${common[@]}" -I core -c core/abi/ours.c -o "$CACHE/ours.o"
+if ! "$CC" "${common[@]}" -isystem "$include" -isystem "$include/x86_64-linux-gnu" -c core/abi/kernel.c -o "$CACHE/kernel.o" 2>"$CACHE/kernel-build.log"; then
   cat "$CACHE/kernel-build.log" >&2
-  echo "abi-check: FAIL: a name native/uapi defines is missing or different in the kernel headers (see above)" >&2
+  echo "abi-check: FAIL: a name core/uapi defines is missing or different in the kernel headers (see above)" >&2
   exit 1
 fi
-"$CC" "${common[@]}" native/abi/main.c "$CACHE/ours.o" "$CACHE/kernel.o" -o "$CACHE/abi-check"
+"$CC" "${common[@]}" core/abi/main.c "$CACHE/ours.o" "$CACHE/kernel.o" -o "$CACHE/abi-check"
 
 status=0
 "$CACHE/abi-check" --against "linux-libc-dev $version ($include)" --json "$CACHE/kernel-values.json" || status=$?

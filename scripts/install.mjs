@@ -29,9 +29,13 @@ if (process.env.IOVH_SKIP_NATIVE === '1') {
   if (sanitize) args.push('--debug');
   nativeOk = run(bin('cmake-js'), args) === 0;
   if (nativeOk && sanitize) {
-    const asan = spawnSync(process.env.CC ?? 'cc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).stdout?.trim();
+    const asan = spawnSync(process.env.CC ?? 'cc', ['-print-file-name=libasan.so'], {
+      encoding: 'utf8',
+    }).stdout?.trim();
     console.warn('iovh: built build/Debug/iovh.node with ASan and UBSan. Node must load the ASan runtime first:');
-    console.warn(`iovh:   LD_PRELOAD=${asan || '$(cc -print-file-name=libasan.so)'} ASAN_OPTIONS=detect_leaks=0 npx vitest run test/native`);
+    console.warn(
+      `iovh:   LD_PRELOAD=${asan || '$(cc -print-file-name=libasan.so)'} ASAN_OPTIONS=detect_leaks=0 npx vitest run test/core`,
+    );
   }
   if (!nativeOk) {
     console.warn('iovh: building the native addon failed (see above). iovh will use the mock backend;');

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# CI step: the native tests (test/native, test/kernel, test/backend) against
+# CI step: the native tests (test/core, test/uapi, test/backend) against
 # the addon built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (CMakeLists.txt option IOVH_SANITIZE). Fails on any ASan or UBSan report.
 #
 # The sanitizer build goes to its own directory (.cache/sanitize/build) and
-# the tests load it through IOVH_ADDON (src/native/addon.ts), so build/Release,
+# the tests load it through IOVH_ADDON (src/core/addon.ts), so build/Release,
 # which the rest of CI and other users of this checkout run against, is never
 # replaced: there is nothing to rebuild afterwards, and the script checks that
 # build/Release/iovh.node is byte for byte what it was.
@@ -64,7 +64,7 @@ node -e '
 ' || die "the sanitizer runtime is not active under node"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(test/native test/kernel test/backend)
+[ ${#targets[@]} -gt 0 ] || targets=(test/core test/uapi test/backend)
 say "running ${targets[*]} with LD_PRELOAD=$asan IOVH_ADDON=${addon#"$root"/}"
 npx --no-install vitest run "${targets[@]}" 2>&1 | tee "$out/vitest.log"
 status=${PIPESTATUS[0]}

@@ -4,7 +4,7 @@
 // memcheck. memcheck over vitest's forked workers is impractical (each worker
 // boots Node, vite and vitest under a ~30x slowdown), so this driver makes the
 // same calls the native tests make, in one process, and checks each answer:
-// it exits non-zero when a call does not behave as test/native expects, so a
+// it exits non-zero when a call does not behave as test/core expects, so a
 // clean valgrind run is also a run that took the paths it claims to.
 //
 // What it can reach on a machine without VFIO or DRM (this one): success
@@ -24,7 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const file = resolve(process.argv[2] ?? process.env.IOVH_ADDON ?? join(root, 'build', 'Release', 'iovh.node'));
 const addon = createRequire(import.meta.url)(file);
 
-// x86_64 values (src/kernel/uapi.ts, include/uapi/asm-generic/fcntl.h, linux/memfd.h).
+// x86_64 values (src/uapi/constants.ts, include/uapi/asm-generic/fcntl.h, linux/memfd.h).
 const O_RDWR = 2;
 const O_CLOEXEC = 0x80000;
 const MFD_CLOEXEC = 1;
@@ -50,7 +50,8 @@ function fails(name, args, expect) {
     err = e;
   }
   ok(err !== null, `${name} was expected to fail`);
-  if (typeof expect === 'string') ok(err.code === expect, `${name}: expected ${expect}, got ${err.code}: ${err.message}`);
+  if (typeof expect === 'string')
+    ok(err.code === expect, `${name}: expected ${expect}, got ${err.code}: ${err.message}`);
   else ok(err instanceof expect, `${name}: expected ${expect.name}, got ${err}`);
   return err;
 }
@@ -109,7 +110,12 @@ m.write(4096 + 24, new Uint8Array([0xff]));
 const mm = m.verify(0, 1 << 20, 5n, 0x200000000n);
 ok(mm !== null && mm.offset === 4096 + 24, 'verify reports the first changed word');
 ok(call('pread', memfd, 4096n + 24n, 1)[0] === 0xff, 'the mapping is shared with the file');
-for (const bad of [() => m.read(1 << 20, 1), () => m.write((1 << 20) - 1, new Uint8Array(2)), () => m.fill(0, 12, 1n, 0n), () => m.verify(8, 8, 1n, 4n)]) {
+for (const bad of [
+  () => m.read(1 << 20, 1),
+  () => m.write((1 << 20) - 1, new Uint8Array(2)),
+  () => m.fill(0, 12, 1n, 0n),
+  () => m.verify(8, 8, 1n, 4n),
+]) {
   let err = null;
   try {
     bad();
@@ -136,14 +142,22 @@ call('ftruncate', small, 65536n);
 const gone = call('mmap', small, 0n, 65536, PROT_RW);
 gone.write(0, new Uint8Array([1]));
 call('ftruncate', small, 0n);
-for (const access of [() => gone.read(4096, 8), () => gone.fill(8192, 64, 1n, 0n), () => gone.verify(0, 64, 1n, 0n), () => gone.write(16384, new Uint8Array(8))]) {
+for (const access of [
+  () => gone.read(4096, 8),
+  () => gone.fill(8192, 64, 1n, 0n),
+  () => gone.verify(0, 64, 1n, 0n),
+  () => gone.write(16384, new Uint8Array(8)),
+]) {
   let err = null;
   try {
     access();
   } catch (e) {
     err = e;
   }
-  ok(err?.code === 'EFAULT' && err.signal === 'SIGBUS', `an access past the end of a truncated memfd is EFAULT (SIGBUS), got ${err}`);
+  ok(
+    err?.code === 'EFAULT' && err.signal === 'SIGBUS',
+    `an access past the end of a truncated memfd is EFAULT (SIGBUS), got ${err}`,
+  );
 }
 gone.unmap();
 call('close', small);
@@ -220,7 +234,6 @@ const ioctls = [
   ['xeGemMmapOffset', [devnull, 1, 0]],
   ['xeVmCreate', [devnull, 0]],
   ['xeVmDestroy', [devnull, 1]],
-  ['xeVmBind', [devnull, 1, 0, [{ obj: 1, patIndex: 2, objOffset: 0n, range: 4096n, addr: 0x100000n, op: 0, flags: 0, prefetchMemRegionInstance: 0 }], []]],
   [
     'xeVmBind',
     [
@@ -228,8 +241,47 @@ const ioctls = [
       1,
       0,
       [
-        { obj: 1, patIndex: 2, objOffset: 0n, range: 4096n, addr: 0x100000n, op: 0, flags: 0, prefetchMemRegionInstance: 0 },
-        { obj: 2, patIndex: 2, objOffset: 0n, range: 4096n, addr: 0x200000n, op: 0, flags: 0, prefetchMemRegionInstance: 0 },
+        {
+          obj: 1,
+          patIndex: 2,
+          objOffset: 0n,
+          range: 4096n,
+          addr: 0x100000n,
+          op: 0,
+          flags: 0,
+          prefetchMemRegionInstance: 0,
+        },
+      ],
+      [],
+    ],
+  ],
+  [
+    'xeVmBind',
+    [
+      devnull,
+      1,
+      0,
+      [
+        {
+          obj: 1,
+          patIndex: 2,
+          objOffset: 0n,
+          range: 4096n,
+          addr: 0x100000n,
+          op: 0,
+          flags: 0,
+          prefetchMemRegionInstance: 0,
+        },
+        {
+          obj: 2,
+          patIndex: 2,
+          objOffset: 0n,
+          range: 4096n,
+          addr: 0x200000n,
+          op: 0,
+          flags: 0,
+          prefetchMemRegionInstance: 0,
+        },
       ],
       [
         { type: 0, flags: 1, handle: 3 },
@@ -261,4 +313,6 @@ fails('close', [devnull], 'EBADF');
 
 const missing = functions.filter((f) => !covered.has(f));
 ok(missing.length === 0, `entry points the driver does not call: ${missing.join(', ')}`);
-console.log(`valgrind driver: ${functions.length} entry points and 8 Mapping members exercised, ${checks} checks passed`);
+console.log(
+  `valgrind driver: ${functions.length} entry points and 8 Mapping members exercised, ${checks} checks passed`,
+);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Reads memcheck's XML output (valgrind --xml=yes, protocol 4) for
 // scripts/valgrind.sh: every error that survived the suppressions, whether it
-// has a frame in our code (the addon, or a source file under native/), and
+// has a frame in our code (the addon, or a source file under core/), and
 // the suppressions that matched. Exit 1 when any error is left.
 //
 // Usage: node scripts/valgrind-report.mjs <memcheck.xml> <addon.node>
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
  * @typedef {object} MemcheckError
  * @property {string} kind  memcheck's kind (InvalidRead, UninitCondition, Leak_DefinitelyLost, ...)
  * @property {string} what  its one-line description
- * @property {boolean} ours a frame is in `addon` or in a source file under native/
+ * @property {boolean} ours a frame is in `addon` or in a source file under core/
  * @property {Frame[]} frames
  */
 
@@ -37,7 +37,12 @@ function tags(s, t) {
 
 /** @param {string} s */
 function unescapeXml(s) {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /**
@@ -60,10 +65,13 @@ export function summarizeMemcheck(xml, addon) {
         at: file ? `${dir ? `${dir}/` : ''}${file}:${tags(f, 'line')[0] ?? '?'}` : null,
       };
     });
-    const ours = frames.some((f) => f.obj === addon || (f.at !== null && /(^|\/)native\/[^/]+:\d+$/.test(f.at)));
+    const ours = frames.some((f) => f.obj === addon || (f.at !== null && /(^|\/)core\/[^/]+:\d+$/.test(f.at)));
     return { kind, what, ours, frames };
   });
-  const suppressed = tags(tags(xml, 'suppcounts')[0] ?? '', 'pair').map((p) => ({ name: tags(p, 'name')[0] ?? '?', count: Number(tags(p, 'count')[0] ?? 0) }));
+  const suppressed = tags(tags(xml, 'suppcounts')[0] ?? '', 'pair').map((p) => ({
+    name: tags(p, 'name')[0] ?? '?',
+    count: Number(tags(p, 'count')[0] ?? 0),
+  }));
   return { errors, ours: errors.filter((e) => e.ours).length, suppressed };
 }
 
@@ -75,7 +83,9 @@ export function renderMemcheck(s) {
     for (const f of e.frames.slice(0, 8)) lines.push(`    ${f.fn} (${f.at ?? f.obj})`);
   }
   const supp = s.suppressed.map((p) => `${p.name} x${p.count}`).join(', ') || 'none';
-  lines.push(`valgrind: ${s.errors.length} error(s), ${s.ours} with a frame in our code; suppressed as Node/V8 noise: ${supp}`);
+  lines.push(
+    `valgrind: ${s.errors.length} error(s), ${s.ours} with a frame in our code; suppressed as Node/V8 noise: ${supp}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

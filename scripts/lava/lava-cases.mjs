@@ -54,18 +54,36 @@ export function lavaResult(s) {
  * @returns {LavaCase[]}
  */
 export function lavaCases(report) {
-  if (typeof report !== 'object' || report === null || !Array.isArray(/** @type {{ scenarios?: unknown }} */ (report).scenarios)) {
+  if (
+    typeof report !== 'object' ||
+    report === null ||
+    !Array.isArray(/** @type {{ scenarios?: unknown }} */ (report).scenarios)
+  ) {
     throw new Error('not an iovh run report: no scenarios array');
   }
-  const r = /** @type {{ scenarios: ReportScenario[], pending?: unknown[], summary?: { exitCode?: number }, schema?: string }} */ (report);
-  if (typeof r.schema !== 'string' || !r.schema.startsWith('iovh-run/')) throw new Error(`not an iovh run report (schema ${String(r.schema)})`);
+  const r =
+    /** @type {{ scenarios: ReportScenario[], pending?: unknown[], summary?: { exitCode?: number }, schema?: string }} */ (
+      report
+    );
+  if (typeof r.schema !== 'string' || !r.schema.startsWith('iovh-run/'))
+    throw new Error(`not an iovh run report (schema ${String(r.schema)})`);
   /** @type {LavaCase[]} */
-  const out = r.scenarios.map((s) => ({ name: lavaName(s.id), result: lavaResult(s), seconds: Math.round(s.durationMs) / 1000 }));
+  const out = r.scenarios.map((s) => ({
+    name: lavaName(s.id),
+    result: lavaResult(s),
+    seconds: Math.round(s.durationMs) / 1000,
+  }));
   // A report the run rewrote after each scenario and never finished (it died): what had no result yet is unknown.
-  const pending = /** @type {string[]} */ (Array.isArray(r.pending) ? r.pending.filter((id) => typeof id === 'string') : []);
+  const pending = /** @type {string[]} */ (
+    Array.isArray(r.pending) ? r.pending.filter((id) => typeof id === 'string') : []
+  );
   for (const id of pending) out.push({ name: lavaName(id), result: 'unknown', seconds: 0 });
   const code = r.summary && typeof r.summary.exitCode === 'number' ? r.summary.exitCode : null;
-  out.push({ name: 'iovh-verdict', result: code === 0 ? 'pass' : code === 77 ? 'skip' : code === null ? 'unknown' : 'fail', seconds: 0 });
+  out.push({
+    name: 'iovh-verdict',
+    result: code === 0 ? 'pass' : code === 77 ? 'skip' : code === null ? 'unknown' : 'fail',
+    seconds: 0,
+  });
   return out;
 }
 
@@ -77,7 +95,8 @@ if (isMain) {
     process.exit(2);
   }
   try {
-    for (const c of lavaCases(JSON.parse(readFileSync(file, 'utf8')))) process.stdout.write(`${c.name} ${c.result} ${c.seconds}\n`);
+    for (const c of lavaCases(JSON.parse(readFileSync(file, 'utf8'))))
+      process.stdout.write(`${c.name} ${c.result} ${c.seconds}\n`);
   } catch (e) {
     process.stderr.write(`lava-cases: ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);

@@ -115,7 +115,7 @@ export function systemSources(etc = '/etc/apt') {
 export function systemCodename(osRelease = '/etc/os-release') {
   try {
     const m = /^VERSION_CODENAME=("?)([^"\n]*)\1$/m.exec(readFileSync(osRelease, 'utf8'));
-    return m && m[2] ? m[2] : undefined;
+    return m?.[2] ? m[2] : undefined;
   } catch {
     return undefined;
   }
@@ -191,19 +191,28 @@ export class PrivateApt {
   constructor(dir, sourcesText) {
     this.dir = dir;
     const empty = join(dir, 'empty.d');
-    for (const d of [empty, join(dir, 'lists', 'partial'), join(dir, 'cache', 'archives', 'partial')]) mkdirSync(d, { recursive: true });
+    for (const d of [empty, join(dir, 'lists', 'partial'), join(dir, 'cache', 'archives', 'partial')])
+      mkdirSync(d, { recursive: true });
     const list = join(dir, 'sources.list');
     writeFileSync(list, sourcesText);
     /** @type {string[]} */
     this.args = [
-      '-o', `Dir::Etc::sourcelist=${list}`,
-      '-o', `Dir::Etc::sourceparts=${empty}`,
-      '-o', `Dir::Etc::preferencesparts=${empty}`,
-      '-o', `Dir::State::Lists=${join(dir, 'lists')}`,
-      '-o', `Dir::Cache=${join(dir, 'cache')}`,
-      '-o', 'Dir::Cache::pkgcache=',
-      '-o', 'Dir::Cache::srcpkgcache=',
-      '-o', 'APT::Get::List-Cleanup=false',
+      '-o',
+      `Dir::Etc::sourcelist=${list}`,
+      '-o',
+      `Dir::Etc::sourceparts=${empty}`,
+      '-o',
+      `Dir::Etc::preferencesparts=${empty}`,
+      '-o',
+      `Dir::State::Lists=${join(dir, 'lists')}`,
+      '-o',
+      `Dir::Cache=${join(dir, 'cache')}`,
+      '-o',
+      'Dir::Cache::pkgcache=',
+      '-o',
+      'Dir::Cache::srcpkgcache=',
+      '-o',
+      'APT::Get::List-Cleanup=false',
     ];
   }
 
@@ -285,7 +294,13 @@ export function dependsNames(depends) {
   if (!depends) return [];
   return depends
     .split(',')
-    .map((d) => d.split('|')[0].trim().replace(/\s*\(.*\)$/, '').replace(/:any$/, ''))
+    .map((d) =>
+      d
+        .split('|')[0]
+        .trim()
+        .replace(/\s*\(.*\)$/, '')
+        .replace(/:any$/, ''),
+    )
     .filter(Boolean);
 }
 
@@ -305,7 +320,9 @@ function run(cmd, args, opts = {}) {
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) {
     const err = (r.stderr ?? '').trim().split('\n').slice(-6).join('\n');
-    throw new Error(`${cmd} ${args.filter((a) => !a.includes('::') && a !== '-o').join(' ')} failed (exit ${r.status})${err ? `:\n${err}` : ''}`);
+    throw new Error(
+      `${cmd} ${args.filter((a) => !a.includes('::') && a !== '-o').join(' ')} failed (exit ${r.status})${err ? `:\n${err}` : ''}`,
+    );
   }
   return r.stdout ?? '';
 }

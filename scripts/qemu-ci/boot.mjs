@@ -42,7 +42,8 @@ export const GUEST_ENTRY = join(repoRoot, 'test', 'qemu', 'guest', 'main.mjs');
 /** Kernel command-line values cannot hold whitespace; say so instead of booting a guest that misreads them. */
 /** @param {string} what @param {string} value */
 function cmdlineSafe(what, value) {
-  if (/\s/.test(value)) throw new Error(`${what} '${value}' contains whitespace, which the guest's kernel command line cannot carry`);
+  if (/\s/.test(value))
+    throw new Error(`${what} '${value}' contains whitespace, which the guest's kernel command line cannot carry`);
   return value;
 }
 
@@ -53,7 +54,10 @@ function cmdlineSafe(what, value) {
 export async function boot(o) {
   const timeoutSeconds = o.timeoutSeconds ?? 240;
   const nonce = randomBytes(8).toString('hex');
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const runId = `${o.variant.name}-${stamp}-${nonce.slice(0, 6)}`;
   const resultsDir = join(o.paths.results, runId);
   mkdirSync(resultsDir, { recursive: true });
@@ -76,7 +80,14 @@ export async function boot(o) {
     `iovh.timeout=${guestTimeout}`,
     ...(o.extraAppend ? [o.extraAppend] : []),
   ].join(' ');
-  const args = qemuArgs(o.variant, { kernel: o.kernel, initrd: o.initrd, resultsDir, append, smp: o.smp, memory: o.memory });
+  const args = qemuArgs(o.variant, {
+    kernel: o.kernel,
+    initrd: o.initrd,
+    resultsDir,
+    append,
+    smp: o.smp,
+    memory: o.memory,
+  });
 
   const logFile = createWriteStream(logPath);
   logFile.write(`# ${o.qemu} ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
@@ -127,13 +138,23 @@ export async function boot(o) {
   // Assigned in the stdout handler; TypeScript's flow analysis does not see that.
   const verdictAt = /** @type {number | null} */ (verdictSeconds);
   if (stderr) logFile.write(`\n# qemu stderr:\n${stderr}`);
-  logFile.write(`\n# host: qemu exit=${exit.signal ?? exit.code} wall=${wallSeconds.toFixed(2)}s verdict=${verdictAt === null ? 'none' : `${verdictAt.toFixed(2)}s`}\n`);
+  logFile.write(
+    `\n# host: qemu exit=${exit.signal ?? exit.code} wall=${wallSeconds.toFixed(2)}s verdict=${verdictAt === null ? 'none' : `${verdictAt.toFixed(2)}s`}\n`,
+  );
   await new Promise((resolve) => logFile.end(resolve));
 
   if (exit.spawnError) {
     return {
-      variant: o.variant.name, status: 'error', reason: `cannot start ${o.qemu}: ${exit.spawnError.message}`, logPath, resultsDir,
-      wallSeconds, verdictSeconds, results: null, logTail: '', progress: [],
+      variant: o.variant.name,
+      status: 'error',
+      reason: `cannot start ${o.qemu}: ${exit.spawnError.message}`,
+      logPath,
+      resultsDir,
+      wallSeconds,
+      verdictSeconds,
+      results: null,
+      logTail: '',
+      progress: [],
     };
   }
 
@@ -146,7 +167,15 @@ export async function boot(o) {
     resultsError = /** @type {Error} */ (e).message;
   }
   const c = classify({
-    log, nonce, timedOut, timeoutSeconds, exitCode: exit.code, signal: exit.signal, qemuStderr: stderr, resultsData, resultsError,
+    log,
+    nonce,
+    timedOut,
+    timeoutSeconds,
+    exitCode: exit.code,
+    signal: exit.signal,
+    qemuStderr: stderr,
+    resultsData,
+    resultsError,
   });
   return {
     variant: o.variant.name,

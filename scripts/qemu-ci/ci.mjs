@@ -11,7 +11,16 @@ import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
-import { compareResults, describeDisagreement, mockUnavailable, runOnMock, topologyDifferences, CONFORMANCE_DEVICE, GUEST_DIR, IGB_TOPOLOGY } from './conformance.mjs';
+import {
+  compareResults,
+  describeDisagreement,
+  mockUnavailable,
+  runOnMock,
+  topologyDifferences,
+  CONFORMANCE_DEVICE,
+  GUEST_DIR,
+  IGB_TOPOLOGY,
+} from './conformance.mjs';
 
 /**
  * @typedef {object} CiOptions
@@ -45,7 +54,8 @@ export function checkoutProblems(repo = repoRoot) {
       break;
     }
   }
-  if (!existsSync(join(repo, 'build', 'Release', 'iovh.node'))) problems.push('the native addon is not built (run `npm run build:native`; needs cmake and g++)');
+  if (!existsSync(join(repo, 'build', 'Release', 'iovh.node')))
+    problems.push('the native addon is not built (run `npm run build:addon`; needs cmake and g++)');
   return problems;
 }
 
@@ -99,15 +109,24 @@ export async function runCi(o = {}) {
   const tSetup = performance.now();
   const ir = buildInitramfs({ paths, manifest: s.manifest, variants });
   const tInitramfs = performance.now();
-  log(`qemu-ci: kernel ${s.manifest.kernel.release} (${s.cached ? 'cached' : `downloaded in ${s.seconds.toFixed(1)} s`}), QEMU ${s.qemu.version}, initramfs ${ir.cached ? 'cached' : 'built'}`);
+  log(
+    `qemu-ci: kernel ${s.manifest.kernel.release} (${s.cached ? 'cached' : `downloaded in ${s.seconds.toFixed(1)} s`}), QEMU ${s.qemu.version}, initramfs ${ir.cached ? 'cached' : 'built'}`,
+  );
 
   prune(paths.logs, 40);
   prune(paths.results, 20);
   const parallel = o.parallel ?? Math.max(1, availableParallelism());
-  log(`qemu-ci: booting ${variants.map((v) => v.name).join(', ')} (${Math.min(parallel, variants.length)} at a time, -smp 1 each)`);
+  log(
+    `qemu-ci: booting ${variants.map((v) => v.name).join(', ')} (${Math.min(parallel, variants.length)} at a time, -smp 1 each)`,
+  );
   const boots = await pool(variants, parallel, (v) =>
     boot({
-      variant: v, qemu: s.qemu.path, kernel: s.manifest.kernel.vmlinuz, initrd: ir.path, paths, timeoutSeconds: o.timeoutSeconds,
+      variant: v,
+      qemu: s.qemu.path,
+      kernel: s.manifest.kernel.vmlinuz,
+      initrd: ir.path,
+      paths,
+      timeoutSeconds: o.timeoutSeconds,
       extraAppend: process.env.IOVH_QEMU_APPEND,
     }),
   );
@@ -116,21 +135,42 @@ export async function runCi(o = {}) {
   /** @type {Check[]} */
   const checks = [];
   for (const b of boots) {
-    checks.push({ name: `${b.variant}: boot and verdict`, status: b.status === 'pass' ? 'pass' : 'fail', detail: `${b.status}: ${b.reason}` });
+    checks.push({
+      name: `${b.variant}: boot and verdict`,
+      status: b.status === 'pass' ? 'pass' : 'fail',
+      detail: `${b.status}: ${b.reason}`,
+    });
     for (const r of b.results?.scenarios ?? []) {
       const status = r.status === 'pass' ? 'pass' : r.status === 'skip' ? 'skip' : 'fail';
-      checks.push({ name: `${b.variant}: ${r.id}`, status, detail: `${r.status}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}` });
+      checks.push({
+        name: `${b.variant}: ${r.id}`,
+        status,
+        detail: `${r.status}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`,
+      });
     }
   }
 
   /** @type {CiSummary['conformance']} */
-  let conformance = { status: 'skip', detail: 'not requested (--no-conformance)', disagreements: [], compared: 0, against: null, rows: [] };
+  let conformance = {
+    status: 'skip',
+    detail: 'not requested (--no-conformance)',
+    disagreements: [],
+    compared: 0,
+    against: null,
+    rows: [],
+  };
   if (o.conformance ?? true) conformance = await conform(boots, variants, paths, log);
-  if (conformance.status === 'skip') checks.push({ name: 'model conformance', status: 'skip', detail: conformance.detail });
-  else if (conformance.compared === 0) checks.push({ name: 'model conformance', status: 'fail', detail: conformance.detail });
+  if (conformance.status === 'skip')
+    checks.push({ name: 'model conformance', status: 'skip', detail: conformance.detail });
+  else if (conformance.compared === 0)
+    checks.push({ name: 'model conformance', status: 'fail', detail: conformance.detail });
   else {
     for (const row of conformance.rows) {
-      checks.push({ name: `conformance: ${row.id}`, status: row.agree ? 'pass' : 'fail', detail: row.agree ? 'kernel and mock agree' : row.line });
+      checks.push({
+        name: `conformance: ${row.id}`,
+        status: row.agree ? 'pass' : 'fail',
+        detail: row.agree ? 'kernel and mock agree' : row.line,
+      });
     }
   }
 
@@ -163,28 +203,53 @@ export async function runCi(o = {}) {
 async function conform(boots, variants, paths, log) {
   const device = new Map(variants.map((v) => [v.name, v.device]));
   const real = boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE && b.results);
-  if (!real || !real.results) {
+  if (!real?.results) {
     const ran = boots.some((b) => device.get(b.variant) === CONFORMANCE_DEVICE);
     return {
       status: ran ? 'fail' : 'skip',
-      detail: ran ? 'the igb guest left no results to compare with the mock' : 'no igb variant ran (the mock topology is igb-like)',
-      disagreements: [], compared: 0, against: null, rows: [],
+      detail: ran
+        ? 'the igb guest left no results to compare with the mock'
+        : 'no igb variant ran (the mock topology is igb-like)',
+      disagreements: [],
+      compared: 0,
+      against: null,
+      rows: [],
     };
   }
   const why = mockUnavailable();
   if (why) {
-    return { status: 'fail', detail: `${why}; the kernel's results are in ${real.resultsDir}`, disagreements: [], compared: 0, against: real.variant, rows: [] };
+    return {
+      status: 'fail',
+      detail: `${why}; the kernel's results are in ${real.resultsDir}`,
+      disagreements: [],
+      compared: 0,
+      against: real.variant,
+      rows: [],
+    };
   }
-  log(`qemu-ci: model conformance: the scenarios on the mock (upstream profile, igb-like topology) against ${real.variant}`);
+  log(
+    `qemu-ci: model conformance: the scenarios on the mock (upstream profile, igb-like topology) against ${real.variant}`,
+  );
   const { RULES } = await import(pathToFileURL(join(GUEST_DIR, 'scenarios.mjs')).href);
   const { FLOW_RULES } = await import(pathToFileURL(join(GUEST_DIR, 'flow.mjs')).href);
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const mockLog = join(paths.logs, `mock-upstream-igb-${stamp}.log`);
   let model;
   try {
     model = await runOnMock({ outDir: join(paths.results, `mock-upstream-igb-${stamp}`), log: mockLog });
   } catch (e) {
-    return { status: 'fail', detail: `the scenarios could not run on the mock: ${e instanceof Error ? e.message : String(e)}`, disagreements: [], compared: 0, against: real.variant, rows: [], log: mockLog };
+    return {
+      status: 'fail',
+      detail: `the scenarios could not run on the mock: ${e instanceof Error ? e.message : String(e)}`,
+      disagreements: [],
+      compared: 0,
+      against: real.variant,
+      rows: [],
+      log: mockLog,
+    };
   }
   const rows = compareResults(real.results.scenarios, model, { ...FLOW_RULES, ...RULES });
   // The mock's topology must still be the machine the guest is: a QEMU whose
@@ -202,16 +267,24 @@ async function conform(boots, variants, paths, log) {
     real: null,
     model: null,
     diffs: topoDiffs,
-    rule: 'scripts/qemu-ci/topology-igb.json describes the igb guest (update it from the guest\'s topology.json)',
+    rule: "scripts/qemu-ci/topology-igb.json describes the igb guest (update it from the guest's topology.json)",
   });
-  const disagreements = rows.filter((r) => !r.agree).map((r) => (r.id === 'topology' ? `topology: ${r.diffs.join('; ')}. Fix: ${r.rule}` : describeDisagreement(r)));
+  const disagreements = rows
+    .filter((r) => !r.agree)
+    .map((r) => (r.id === 'topology' ? `topology: ${r.diffs.join('; ')}. Fix: ${r.rule}` : describeDisagreement(r)));
   return {
     status: disagreements.length ? 'fail' : 'pass',
-    detail: disagreements.length ? `${disagreements.length} of ${rows.length} scenarios disagree` : `all ${rows.length} scenarios agree`,
+    detail: disagreements.length
+      ? `${disagreements.length} of ${rows.length} scenarios disagree`
+      : `all ${rows.length} scenarios agree`,
     disagreements,
     compared: rows.length,
     against: real.variant,
-    rows: rows.map((r) => ({ id: r.id, agree: r.agree, line: r.agree ? '' : r.id === 'topology' ? `topology: ${r.diffs.join('; ')}` : describeDisagreement(r) })),
+    rows: rows.map((r) => ({
+      id: r.id,
+      agree: r.agree,
+      line: r.agree ? '' : r.id === 'topology' ? `topology: ${r.diffs.join('; ')}` : describeDisagreement(r),
+    })),
     log: mockLog,
   };
 }
@@ -223,14 +296,24 @@ async function conform(boots, variants, paths, log) {
  * @param {{ variants?: string[], timeoutSeconds?: number, log?: (s: string) => void }} [o]
  */
 export async function measureWallTime(o = {}) {
-  const summary = await runCi({ variants: o.variants, timeoutSeconds: o.timeoutSeconds, conformance: false, log: o.log ?? (() => {}) });
+  const summary = await runCi({
+    variants: o.variants,
+    timeoutSeconds: o.timeoutSeconds,
+    conformance: false,
+    log: o.log ?? (() => {}),
+  });
   return {
     name: 'qemu-ci: start to verdict',
     cached: summary.timing.setupCached,
     totalSeconds: summary.timing.totalSeconds,
     setupSeconds: summary.timing.setupSeconds,
     initramfsSeconds: summary.timing.initramfsSeconds,
-    variants: summary.boots.map((b) => ({ name: b.variant, status: b.status, wallSeconds: b.wallSeconds, verdictSeconds: b.verdictSeconds })),
+    variants: summary.boots.map((b) => ({
+      name: b.variant,
+      status: b.status,
+      wallSeconds: b.wallSeconds,
+      verdictSeconds: b.verdictSeconds,
+    })),
     ok: summary.failed === 0,
   };
 }

@@ -55,8 +55,10 @@ export function compareResults(real, model, rules) {
     if (!r || !m) diffs.push(`${r ? 'the mock did not run it' : 'the real kernel did not run it'}`);
     else {
       if (r.status !== m.status) diffs.push(`status: kernel ${r.status}, mock ${m.status}`);
-      if ((r.path ?? null) !== (m.path ?? null)) diffs.push(`path: kernel ${r.path ?? 'none'}, mock ${m.path ?? 'none'}`);
-      if ((r.errno ?? null) !== (m.errno ?? null)) diffs.push(`errno: kernel ${r.errno ?? 'none'}, mock ${m.errno ?? 'none'}`);
+      if ((r.path ?? null) !== (m.path ?? null))
+        diffs.push(`path: kernel ${r.path ?? 'none'}, mock ${m.path ?? 'none'}`);
+      if ((r.errno ?? null) !== (m.errno ?? null))
+        diffs.push(`errno: kernel ${r.errno ?? 'none'}, mock ${m.errno ?? 'none'}`);
     }
     return { id, agree: diffs.length === 0, real: r, model: m, diffs, rule: ruleFor(rules, id) };
   });
@@ -69,7 +71,8 @@ export function compareResults(real, model, rules) {
  */
 export function ruleFor(rules, id) {
   if (rules[id]) return rules[id];
-  if (id.startsWith('run:')) return `the kernel behaviour harness scenario ${id.slice(4)} checks (\`iovh run --list --verbose\`)`;
+  if (id.startsWith('run:'))
+    return `the kernel behaviour harness scenario ${id.slice(4)} checks (\`iovh run --list --verbose\`)`;
   return 'no rule recorded for this scenario';
 }
 
@@ -118,7 +121,8 @@ export function topologyDifferences(captured, committed) {
       ['sriov.vfDevice', got.sriov?.vfDevice, want.sriov?.vfDevice],
       ['VF BARs', bars(got.sriov?.vfBars ?? []), bars(want.sriov?.vfBars ?? [])],
     ];
-    for (const [name, g, w] of fields) if (g !== w) out.push(`${want.bdf} ${name}: guest ${String(g)}, topology-igb.json ${String(w)}`);
+    for (const [name, g, w] of fields)
+      if (g !== w) out.push(`${want.bdf} ${name}: guest ${String(g)}, topology-igb.json ${String(w)}`);
   }
   return out;
 }
@@ -141,13 +145,20 @@ export function topologyFileFrom(captured) {
  * @param {{ kernel: string, qemu: string }} versions
  */
 export function fixtureFrom(boot, versions) {
-  if (boot.status !== 'pass' || !boot.results) throw new Error(`${boot.variant} did not pass (${boot.status}: ${boot.reason}); record only a passing run`);
+  if (boot.status !== 'pass' || !boot.results)
+    throw new Error(`${boot.variant} did not pass (${boot.status}: ${boot.reason}); record only a passing run`);
   const doc = {
     recordedAt: new Date().toISOString(),
     variant: boot.variant,
     kernel: versions.kernel,
     qemu: versions.qemu,
-    scenarios: boot.results.scenarios.map((s) => ({ id: s.id, status: s.status, path: s.path ?? null, errno: s.errno ?? null, detail: s.detail ?? '' })),
+    scenarios: boot.results.scenarios.map((s) => ({
+      id: s.id,
+      status: s.status,
+      path: s.path ?? null,
+      errno: s.errno ?? null,
+      detail: s.detail ?? '',
+    })),
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
@@ -176,8 +187,23 @@ export async function runOnMock(o) {
   const out = join(o.outDir, 'results.json');
   rmSync(out, { force: true });
   const nonce = randomBytes(8).toString('hex');
-  const args = [join(GUEST_DIR, 'main.mjs'), '--backend', 'mock', '--topology', fileURLToPath(IGB_TOPOLOGY), '--profile', o.profile ?? 'upstream',
-    '--out', out, '--nonce', nonce, '--variant', 'mock-upstream-igb', '--repo', repo];
+  const args = [
+    join(GUEST_DIR, 'main.mjs'),
+    '--backend',
+    'mock',
+    '--topology',
+    fileURLToPath(IGB_TOPOLOGY),
+    '--profile',
+    o.profile ?? 'upstream',
+    '--out',
+    out,
+    '--nonce',
+    nonce,
+    '--variant',
+    'mock-upstream-igb',
+    '--repo',
+    repo,
+  ];
   const logFd = openSync(o.log, 'w');
   /** @type {number | null} */
   let code;
@@ -194,8 +220,11 @@ export async function runOnMock(o) {
   try {
     data = JSON.parse(readFileSync(out, 'utf8'));
   } catch (e) {
-    throw new Error(`the guest program on the mock exited ${code} and left no results (${/** @type {Error} */ (e).message}); see ${o.log}`);
+    throw new Error(
+      `the guest program on the mock exited ${code} and left no results (${/** @type {Error} */ (e).message}); see ${o.log}`,
+    );
   }
-  if (data.nonce !== nonce || !Array.isArray(data.scenarios)) throw new Error(`${out} is not this run's results; see ${o.log}`);
+  if (data.nonce !== nonce || !Array.isArray(data.scenarios))
+    throw new Error(`${out} is not this run's results; see ${o.log}`);
   return data.scenarios;
 }

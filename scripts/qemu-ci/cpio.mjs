@@ -32,7 +32,13 @@ export function cpioNewc(entries) {
   /** @type {Buffer[]} */
   const parts = [];
   let ino = 1;
-  const push = (/** @type {string} */ name, /** @type {number} */ mode, /** @type {Uint8Array} */ data, rdev = [0, 0], nlink = 1) => {
+  const push = (
+    /** @type {string} */ name,
+    /** @type {number} */ mode,
+    /** @type {Uint8Array} */ data,
+    rdev = [0, 0],
+    nlink = 1,
+  ) => {
     const nameBytes = Buffer.from(`${name}\0`, 'utf8');
     const header =
       '070701' +

@@ -7,7 +7,17 @@
 // module. `node scripts/qemu-ci/declarations.mjs` regenerates them;
 // `--check` fails when one is missing or stale (test/qemu/declarations.test.ts).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { repoRoot } from './paths.mjs';
@@ -27,7 +37,8 @@ export const DECLARED = [
   'test/qemu/guest/scenarios.mjs',
 ];
 
-const HEADER = '// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.\n';
+const HEADER =
+  '// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.\n';
 
 /**
  * A mirror of the checkout without the committed declarations: TypeScript
@@ -40,10 +51,12 @@ function mirror(into) {
   for (const dir of ['scripts/qemu-ci', 'test/qemu/guest']) {
     mkdirSync(join(into, dir), { recursive: true });
     for (const name of readdirSync(join(repoRoot, dir))) {
-      if (name.endsWith('.mjs') || name === 'tsconfig.json') copyFileSync(join(repoRoot, dir, name), join(into, dir, name));
+      if (name.endsWith('.mjs') || name === 'tsconfig.json')
+        copyFileSync(join(repoRoot, dir, name), join(into, dir, name));
     }
   }
-  for (const link of ['src', 'node_modules', 'tsconfig.json', 'package.json']) symlinkSync(join(repoRoot, link), join(into, link));
+  for (const link of ['src', 'node_modules', 'tsconfig.json', 'package.json'])
+    symlinkSync(join(repoRoot, link), join(into, link));
 }
 
 /**
@@ -57,8 +70,23 @@ export function generate() {
     mirror(tree);
     const out = join(tree, 'out');
     const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = spawnSync(process.execPath, [tsc, '-p', join(tree, 'scripts', 'qemu-ci', 'tsconfig.json'), '--noEmit', 'false', '--declaration',
-      '--emitDeclarationOnly', '--outDir', out, '--rootDir', tree], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        tsc,
+        '-p',
+        join(tree, 'scripts', 'qemu-ci', 'tsconfig.json'),
+        '--noEmit',
+        'false',
+        '--declaration',
+        '--emitDeclarationOnly',
+        '--outDir',
+        out,
+        '--rootDir',
+        tree,
+      ],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`tsc failed:\n${(r.stdout + r.stderr).trim()}`);
     /** @type {Map<string, string>} */
     const texts = new Map();
@@ -84,7 +112,7 @@ export function stale() {
   return bad;
 }
 
-if (process.argv[1] && process.argv[1].endsWith('declarations.mjs')) {
+if (process.argv[1]?.endsWith('declarations.mjs')) {
   if (process.argv[2] === '--check') {
     const bad = stale();
     if (bad.length) {

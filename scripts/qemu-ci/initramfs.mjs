@@ -25,8 +25,13 @@ export function insmodOrder(modprobe, manifest, names) {
   /** @type {string[]} */
   const files = [];
   for (const name of names) {
-    const r = spawnSync(modprobe, ['-d', manifest.kernel.modulesRoot, '-S', manifest.kernel.release, '--show-depends', name], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`module ${name} is not in kernel ${manifest.kernel.release}: ${(r.stderr || '').trim()}`);
+    const r = spawnSync(
+      modprobe,
+      ['-d', manifest.kernel.modulesRoot, '-S', manifest.kernel.release, '--show-depends', name],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0)
+      throw new Error(`module ${name} is not in kernel ${manifest.kernel.release}: ${(r.stderr || '').trim()}`);
     for (const line of r.stdout.split('\n')) {
       const m = /^insmod (\S+)/.exec(line);
       if (m && !files.includes(m[1])) files.push(m[1]);
@@ -66,7 +71,14 @@ export function buildInitramfs({ paths, manifest, variants }) {
   const lists = {};
   for (const v of variants) lists[v.name] = insmodOrder(modprobe, manifest, moduleNames(v));
   const key = createHash('sha256')
-    .update(JSON.stringify({ release: manifest.kernel.release, createdAt: manifest.createdAt, busybox: manifest.busybox.version, lists }))
+    .update(
+      JSON.stringify({
+        release: manifest.kernel.release,
+        createdAt: manifest.createdAt,
+        busybox: manifest.busybox.version,
+        lists,
+      }),
+    )
     .update(init)
     .digest('hex')
     .slice(0, 16);
@@ -76,7 +88,10 @@ export function buildInitramfs({ paths, manifest, variants }) {
 
   /** @type {import('./cpio.mjs').CpioEntry[]} */
   const entries = [
-    ...['bin', 'dev', 'etc', 'etc/iovh', 'host', 'lib', 'lib/modules', 'proc', 'sys', 'tmp'].map((p) => ({ type: /** @type {const} */ ('dir'), path: p })),
+    ...['bin', 'dev', 'etc', 'etc/iovh', 'host', 'lib', 'lib/modules', 'proc', 'sys', 'tmp'].map((p) => ({
+      type: /** @type {const} */ ('dir'),
+      path: p,
+    })),
     // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
     { type: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { type: 'file', path: 'bin/busybox', data: readFileSync(manifest.busybox.path), mode: 0o755 },
@@ -85,7 +100,11 @@ export function buildInitramfs({ paths, manifest, variants }) {
   const all = [...new Set(Object.values(lists).flat())];
   for (const file of all) entries.push({ type: 'file', path: `lib/modules/${koName(file)}`, data: decompress(file) });
   for (const [name, files] of Object.entries(lists)) {
-    entries.push({ type: 'file', path: `etc/iovh/${name}.modules`, data: Buffer.from(files.map(koName).join('\n') + '\n') });
+    entries.push({
+      type: 'file',
+      path: `etc/iovh/${name}.modules`,
+      data: Buffer.from(`${files.map(koName).join('\n')}\n`),
+    });
   }
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, gzipSync(cpioNewc(entries), { level: 1 }));

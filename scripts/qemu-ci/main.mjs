@@ -40,10 +40,18 @@ let current = 'run';
 
 /** @param {string[]} argv */
 function parse(argv) {
-  const o = { command: 'run', variants: DEFAULT_VARIANTS, timeout: 240, conformance: true, refresh: false, json: /** @type {string | null} */ (null) };
+  const o = {
+    command: 'run',
+    variants: DEFAULT_VARIANTS,
+    timeout: 240,
+    conformance: true,
+    refresh: false,
+    json: /** @type {string | null} */ (null),
+  };
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) o.command = /** @type {string} */ (args.shift());
-  if (!['run', 'setup', 'bench', 'record', 'list', 'help'].includes(o.command)) throw new UsageError(`unknown command '${o.command}'`);
+  if (!['run', 'setup', 'bench', 'record', 'list', 'help'].includes(o.command))
+    throw new UsageError(`unknown command '${o.command}'`);
   while (args.length) {
     const a = /** @type {string} */ (args.shift());
     const value = () => {
@@ -54,7 +62,8 @@ function parse(argv) {
     if (a === '--variants') o.variants = value().split(',').filter(Boolean);
     else if (a === '--timeout') {
       const t = Number(value());
-      if (!Number.isFinite(t) || t < 20 || t > 3600) throw new UsageError('--timeout must be between 20 and 3600 seconds');
+      if (!Number.isFinite(t) || t < 20 || t > 3600)
+        throw new UsageError('--timeout must be between 20 and 3600 seconds');
       o.timeout = t;
     } else if (a === '--no-conformance') o.conformance = false;
     else if (a === '--refresh') o.refresh = true;
@@ -78,25 +87,36 @@ function printSummary(s) {
   for (const b of s.boots) {
     const sc = b.results?.scenarios ?? [];
     const n = (/** @type {string} */ st) => sc.filter((r) => r.status === st).length;
-    out(`${b.status.toUpperCase().padEnd(6)} ${b.variant.padEnd(20)} wall ${secs(b.wallSeconds)}, verdict at ${secs(b.verdictSeconds)}; ` +
-      `${n('pass')} passed, ${sc.length - n('pass') - n('skip')} failed, ${n('skip')} skipped`);
+    out(
+      `${b.status.toUpperCase().padEnd(6)} ${b.variant.padEnd(20)} wall ${secs(b.wallSeconds)}, verdict at ${secs(b.verdictSeconds)}; ` +
+        `${n('pass')} passed, ${sc.length - n('pass') - n('skip')} failed, ${n('skip')} skipped`,
+    );
     out(`       ${b.reason}`);
-    for (const r of sc.filter((x) => x.status !== 'pass' && x.status !== 'skip')) out(`       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`);
+    for (const r of sc.filter((x) => x.status !== 'pass' && x.status !== 'skip'))
+      out(`       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`);
     // Skips grouped by reason: the harness skips whole families for one missing capability.
     /** @type {Map<string, string[]>} */
     const skips = new Map();
-    for (const r of sc.filter((x) => x.status === 'skip')) skips.set(r.detail ?? '', [...(skips.get(r.detail ?? '') ?? []), r.id]);
-    for (const [why, ids] of skips) out(`       skip ${ids.length > 3 ? `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more` : ids.join(', ')}: ${why}`);
+    for (const r of sc.filter((x) => x.status === 'skip'))
+      skips.set(r.detail ?? '', [...(skips.get(r.detail ?? '') ?? []), r.id]);
+    for (const [why, ids] of skips)
+      out(
+        `       skip ${ids.length > 3 ? `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more` : ids.join(', ')}: ${why}`,
+      );
     out(`       log: ${b.logPath}`);
     if (b.status !== 'pass') {
       out('       --- serial log, last lines:');
       for (const l of b.logTail.split('\n')) out(`       | ${l}`);
     }
   }
-  out(`${s.conformance.status.toUpperCase().padEnd(6)} model conformance (mock upstream profile vs ${s.conformance.against ?? 'no guest'}): ${s.conformance.detail}`);
+  out(
+    `${s.conformance.status.toUpperCase().padEnd(6)} model conformance (mock upstream profile vs ${s.conformance.against ?? 'no guest'}): ${s.conformance.detail}`,
+  );
   for (const d of s.conformance.disagreements) out(`       ${d}`);
   if (s.conformance.log && s.conformance.status !== 'pass') out(`       log: ${s.conformance.log}`);
-  out(`timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, guests ${secs(s.timing.bootsSeconds)}, total ${secs(s.timing.totalSeconds)}`);
+  out(
+    `timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, guests ${secs(s.timing.bootsSeconds)}, total ${secs(s.timing.totalSeconds)}`,
+  );
   out(`qemu: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
 }
 
@@ -117,13 +137,18 @@ async function main() {
     return 0;
   }
   if (o.command === 'list') {
-    for (const v of VARIANTS) process.stdout.write(`${v.name}\t${v.device}\t${v.iommu}-iommu${DEFAULT_VARIANTS.includes(v.name) ? '\t(default)' : ''}\n`);
+    for (const v of VARIANTS)
+      process.stdout.write(
+        `${v.name}\t${v.device}\t${v.iommu}-iommu${DEFAULT_VARIANTS.includes(v.name) ? '\t(default)' : ''}\n`,
+      );
     return 0;
   }
   if (o.command === 'setup') {
     const r = setup({ paths: cachePaths(), refresh: o.refresh });
-    process.stdout.write(`qemu-ci: QEMU ${r.qemu.version} (${r.qemu.path}); kernel ${r.manifest.kernel.release} ${r.manifest.kernel.version}; ` +
-      `busybox ${r.manifest.busybox.version}; kmod ${r.manifest.kmod.version}; ${r.cached ? 'cached' : `set up in ${r.seconds.toFixed(1)} s`}\n`);
+    process.stdout.write(
+      `qemu-ci: QEMU ${r.qemu.version} (${r.qemu.path}); kernel ${r.manifest.kernel.release} ${r.manifest.kernel.version}; ` +
+        `busybox ${r.manifest.busybox.version}; kmod ${r.manifest.kmod.version}; ${r.cached ? 'cached' : `set up in ${r.seconds.toFixed(1)} s`}\n`,
+    );
     return 0;
   }
   if (o.command === 'record') {
@@ -133,7 +158,9 @@ async function main() {
     try {
       last = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new Error(`no summary of a previous run in ${file} (${/** @type {Error} */ (e).message}); run npm run test:qemu first`);
+      throw new Error(
+        `no summary of a previous run in ${file} (${/** @type {Error} */ (e).message}); run npm run test:qemu first`,
+      );
     }
     const device = new Map(VARIANTS.map((v) => [v.name, v.device]));
     const boot = last.boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE);
@@ -144,7 +171,9 @@ async function main() {
     mkdirSync(dirname(KERNEL_FIXTURE), { recursive: true });
     writeFileSync(KERNEL_FIXTURE, fixture);
     writeFileSync(IGB_TOPOLOGY, topology);
-    process.stdout.write(`qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}, its topology in ${fileURLToPath(IGB_TOPOLOGY)}\n`);
+    process.stdout.write(
+      `qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}, its topology in ${fileURLToPath(IGB_TOPOLOGY)}\n`,
+    );
     return 0;
   }
   if (o.command === 'bench') {
@@ -152,7 +181,12 @@ async function main() {
     process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
     return m.ok ? 0 : 1;
   }
-  const summary = await runCi({ variants: o.variants, timeoutSeconds: o.timeout, conformance: o.conformance, refresh: o.refresh });
+  const summary = await runCi({
+    variants: o.variants,
+    timeoutSeconds: o.timeout,
+    conformance: o.conformance,
+    refresh: o.refresh,
+  });
   const paths = cachePaths();
   mkdirSync(paths.root, { recursive: true });
   const json = `${JSON.stringify(summary, null, 2)}\n`;

@@ -11,11 +11,29 @@
 //   - modules.dep, which the modules package does not ship.
 import { spawnSync } from 'node:child_process';
 import {
-  existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, openSync, closeSync,
-  writeSync, statSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+  writeSync,
+  statSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { PrivateApt, backportsSourcesText, dependsNames, releaseArchive, sidSourcesText, systemCodename, systemSources } from './apt.mjs';
+import {
+  PrivateApt,
+  backportsSourcesText,
+  dependsNames,
+  releaseArchive,
+  sidSourcesText,
+  systemCodename,
+  systemSources,
+} from './apt.mjs';
 
 /**
  * @typedef {object} Manifest
@@ -34,9 +52,24 @@ const MANIFEST_FORMAT = 1;
  * `m` accepts y or m.
  */
 export const REQUIRED_CONFIG = /** @type {const} */ ({
-  VFIO: 'm', VFIO_PCI: 'm', VFIO_PCI_DMABUF: 'y', VFIO_GROUP: 'y', VFIO_CONTAINER: 'y', VFIO_IOMMU_TYPE1: 'm',
-  PCI_IOV: 'y', PCI_P2PDMA: 'y', DMA_SHARED_BUFFER: 'y', UDMABUF: 'y', DRM_VGEM: 'm',
-  NET_9P_VIRTIO: 'm', '9P_FS': 'm', INTEL_IOMMU: 'y', VIRTIO_IOMMU: 'm', IGB: 'm', BLK_DEV_NVME: 'm', DEBUG_FS: 'y',
+  VFIO: 'm',
+  VFIO_PCI: 'm',
+  VFIO_PCI_DMABUF: 'y',
+  VFIO_GROUP: 'y',
+  VFIO_CONTAINER: 'y',
+  VFIO_IOMMU_TYPE1: 'm',
+  PCI_IOV: 'y',
+  PCI_P2PDMA: 'y',
+  DMA_SHARED_BUFFER: 'y',
+  UDMABUF: 'y',
+  DRM_VGEM: 'm',
+  NET_9P_VIRTIO: 'm',
+  '9P_FS': 'm',
+  INTEL_IOMMU: 'y',
+  VIRTIO_IOMMU: 'm',
+  IGB: 'm',
+  BLK_DEV_NVME: 'm',
+  DEBUG_FS: 'y',
 });
 
 /** QEMU's first version with the igb device model. */
@@ -70,10 +103,15 @@ export function debianUpstreamMajor(version) {
  */
 export function resolveKernelPackages(meta, show) {
   const image = dependsNames(meta.Depends).find((n) => /^linux-image-\d/.test(n));
-  if (!image) throw new Error(`linux-image-amd64 ${meta.Version ?? ''} depends on no linux-image-<version> package (Depends: ${meta.Depends ?? 'none'})`);
+  if (!image)
+    throw new Error(
+      `linux-image-amd64 ${meta.Version ?? ''} depends on no linux-image-<version> package (Depends: ${meta.Depends ?? 'none'})`,
+    );
   const abi = image.slice('linux-image-'.length).replace(/-unsigned$/, '');
   const fields = show(image);
-  const parts = dependsNames(fields.Depends).filter((n) => n.startsWith('linux-') && n.endsWith(`-${abi}`) && n !== image);
+  const parts = dependsNames(fields.Depends).filter(
+    (n) => n.startsWith('linux-') && n.endsWith(`-${abi}`) && n !== image,
+  );
   return { release: abi, version: fields.Version ?? meta.Version ?? '', packages: [image, ...parts] };
 }
 
@@ -113,7 +151,12 @@ export function readManifest(paths) {
   try {
     const m = /** @type {Manifest} */ (JSON.parse(readFileSync(paths.manifest, 'utf8')));
     if (m.format !== MANIFEST_FORMAT) return null;
-    for (const p of [m.kernel.vmlinuz, join(m.kernel.modulesRoot, 'lib', 'modules', m.kernel.release, 'modules.dep'), m.busybox.path, m.kmod.path]) {
+    for (const p of [
+      m.kernel.vmlinuz,
+      join(m.kernel.modulesRoot, 'lib', 'modules', m.kernel.release, 'modules.dep'),
+      m.busybox.path,
+      m.kmod.path,
+    ]) {
       if (!existsSync(p)) return null;
     }
     return m;
@@ -141,9 +184,17 @@ function which(cmd) {
  * @param {{ cwd?: string }} [opts]
  */
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-4).join(' | ')}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-4).join(' | ')}`,
+    );
   return r.stdout;
 }
 
@@ -165,9 +216,10 @@ export function ensureQemu(paths, log) {
         `run \`node scripts/qemu-ci/main.mjs setup\` as root once, or install qemu-system-x86 (>= ${MIN_QEMU_MAJOR}.0; Debian 12: from bookworm-backports)`,
     );
   }
-  for (const tool of ['apt-get', 'apt-cache']) if (!which(tool)) throw new Error(`qemu-system-x86 is missing and ${tool} is not available to install it`);
+  for (const tool of ['apt-get', 'apt-cache'])
+    if (!which(tool)) throw new Error(`qemu-system-x86 is missing and ${tool} is not available to install it`);
   const codename = systemCodename();
-  if (!codename) throw new Error('cannot read VERSION_CODENAME from /etc/os-release to find this system\'s backports');
+  if (!codename) throw new Error("cannot read VERSION_CODENAME from /etc/os-release to find this system's backports");
   const apt = new PrivateApt(paths.aptHost, backportsSourcesText(systemSources(), codename));
   log(`qemu: updating a private package list for ${codename} and ${codename}-backports`);
   apt.update();
@@ -178,7 +230,9 @@ export function ensureQemu(paths, log) {
   const path = which('qemu-system-x86_64');
   const v = path ? parseQemuVersion(run(path, ['--version'])) : null;
   if (!path || !v || v.major < MIN_QEMU_MAJOR) {
-    throw new Error(`installing qemu-system-x86 did not give QEMU >= ${MIN_QEMU_MAJOR}.0 (got ${v ? v.text : 'nothing'})`);
+    throw new Error(
+      `installing qemu-system-x86 did not give QEMU >= ${MIN_QEMU_MAJOR}.0 (got ${v ? v.text : 'nothing'})`,
+    );
   }
   return { path, version: v.text.replace('QEMU emulator version ', '') };
 }
@@ -258,25 +312,33 @@ export function setup({ paths, refresh = false, log = (s) => process.stderr.writ
     if (cachedManifest) return { manifest: cachedManifest, qemu, cached: true, seconds: (Date.now() - t0) / 1000 };
 
     for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb', 'xz']) {
-      if (!which(tool)) throw new Error(`setup needs ${tool} (Debian: apt-get install ${tool === 'xz' ? 'xz-utils' : tool === 'dpkg-deb' ? 'dpkg' : 'apt'})`);
+      if (!which(tool))
+        throw new Error(
+          `setup needs ${tool} (Debian: apt-get install ${tool === 'xz' ? 'xz-utils' : tool === 'dpkg-deb' ? 'dpkg' : 'apt'})`,
+        );
     }
     const codename = systemCodename();
     if (!codename) throw new Error('cannot read VERSION_CODENAME from /etc/os-release');
     const sources = systemSources();
     const sid = new PrivateApt(paths.aptSid, sidSourcesText(releaseArchive(sources, codename)));
     const host = new PrivateApt(paths.aptHost, backportsSourcesText(sources, codename));
-    log('setup: updating private package lists (Debian sid; this system\'s release)');
+    log("setup: updating private package lists (Debian sid; this system's release)");
     sid.update();
     if (!host.hasLists()) host.update();
 
     const kernel = resolveKernelPackages(sid.show('linux-image-amd64'), (p) => sid.show(p));
     const busyboxVersion = sid.show('busybox-static').Version ?? '';
     const kmodVersion = host.show('kmod').Version ?? '';
-    log(`setup: sid kernel ${kernel.release} (${kernel.version}: ${kernel.packages.join(', ')}), busybox-static ${busyboxVersion}, kmod ${kmodVersion}`);
+    log(
+      `setup: sid kernel ${kernel.release} (${kernel.version}: ${kernel.packages.join(', ')}), busybox-static ${busyboxVersion}, kmod ${kmodVersion}`,
+    );
 
     rmSync(paths.debs, { recursive: true, force: true });
     mkdirSync(paths.debs, { recursive: true });
-    sid.download(paths.debs, [...kernel.packages.map((p) => `${p}=${kernel.version}`), `busybox-static=${busyboxVersion}`]);
+    sid.download(paths.debs, [
+      ...kernel.packages.map((p) => `${p}=${kernel.version}`),
+      `busybox-static=${busyboxVersion}`,
+    ]);
     host.download(paths.debs, [`kmod=${kmodVersion}`]);
 
     // Unpack into fresh directories and swap them in, so an interrupted setup
@@ -290,13 +352,20 @@ export function setup({ paths, refresh = false, log = (s) => process.stderr.writ
 
     const modulesRoot = join(stage(paths.kernel), 'usr');
     const kdir = join(modulesRoot, 'lib', 'modules', kernel.release);
-    const vmlinuz = firstExisting(stage(paths.kernel), [`usr/lib/modules/${kernel.release}/vmlinuz`, `boot/vmlinuz-${kernel.release}`]);
+    const vmlinuz = firstExisting(stage(paths.kernel), [
+      `usr/lib/modules/${kernel.release}/vmlinuz`,
+      `boot/vmlinuz-${kernel.release}`,
+    ]);
     if (!vmlinuz) throw new Error(`no vmlinuz for ${kernel.release} in ${kernel.packages.join(', ')}`);
-    const configPath = firstExisting(stage(paths.kernel), [`usr/lib/modules/${kernel.release}/config`, `boot/config-${kernel.release}`]);
+    const configPath = firstExisting(stage(paths.kernel), [
+      `usr/lib/modules/${kernel.release}/config`,
+      `boot/config-${kernel.release}`,
+    ]);
     if (!configPath) throw new Error(`no kernel config for ${kernel.release} in ${kernel.packages.join(', ')}`);
     const config = parseKernelConfig(readFileSync(configPath, 'utf8'));
     const missing = missingConfig(config);
-    if (missing.length) throw new Error(`sid kernel ${kernel.release} lacks what the guest needs: ${missing.join(', ')}`);
+    if (missing.length)
+      throw new Error(`sid kernel ${kernel.release} lacks what the guest needs: ${missing.join(', ')}`);
 
     const busybox = firstExisting(stage(paths.busybox), ['bin/busybox', 'usr/bin/busybox']);
     if (!busybox) throw new Error('busybox-static has no bin/busybox');
@@ -322,7 +391,8 @@ export function setup({ paths, refresh = false, log = (s) => process.stderr.writ
     rmSync(paths.debs, { recursive: true, force: true });
     rmSync(paths.initramfs, { recursive: true, force: true });
 
-    const rebase = (/** @type {string} */ p, /** @type {string} */ from, /** @type {string} */ to) => join(to, p.slice(from.length));
+    const rebase = (/** @type {string} */ p, /** @type {string} */ from, /** @type {string} */ to) =>
+      join(to, p.slice(from.length));
     /** @type {Manifest} */
     const manifest = {
       format: MANIFEST_FORMAT,

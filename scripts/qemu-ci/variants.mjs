@@ -35,7 +35,8 @@ export function pickVariants(names) {
   if (names.length === 1 && names[0] === 'all') return VARIANTS.slice();
   return names.map((n) => {
     const v = VARIANTS.find((x) => x.name === n);
-    if (!v) throw new RangeError(`unknown variant '${n}' (choose from ${VARIANTS.map((x) => x.name).join(', ')}, or all)`);
+    if (!v)
+      throw new RangeError(`unknown variant '${n}' (choose from ${VARIANTS.map((x) => x.name).join(', ')}, or all)`);
     return v;
   });
 }
@@ -91,11 +92,29 @@ export function qemuOptValue(s) {
  */
 export function qemuArgs(v, o) {
   const args = [
-    '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
-    '-smp', String(o.smp ?? 1), '-m', o.memory ?? '512M',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none',
-    '-serial', 'stdio', '-no-reboot',
-    '-kernel', o.kernel, '-initrd', o.initrd,
+    '-machine',
+    'q35',
+    '-accel',
+    'tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    String(o.smp ?? 1),
+    '-m',
+    o.memory ?? '512M',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
   ];
   const append = ['console=ttyS0', 'panic=-1', 'quiet'];
   if (v.iommu === 'intel') {
@@ -115,17 +134,22 @@ export function qemuArgs(v, o) {
     // QEMU requires max_ioqpairs - sriov_vq_flexible >= 2; each VF needs a
     // flexible VQ and VI resource pair (hw/nvme/ctrl.c, research/qemu-ci.md).
     args.push(
-      '-device', 'nvme-subsys,id=subsys0,nqn=subsys0',
+      '-device',
+      'nvme-subsys,id=subsys0,nqn=subsys0',
       '-device',
       `nvme,bus=rp1,id=pf0,serial=iovh0001,subsys=subsys0,sriov_max_vfs=${NUM_VFS},` +
         `sriov_vq_flexible=${NUM_VFS * 2 + 2},sriov_vi_flexible=${NUM_VFS},max_ioqpairs=${NUM_VFS * 2 + 4},msix_qsize=${NUM_VFS + 2}`,
     );
   }
   args.push(
-    '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on',
-    '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
-    '-fsdev', `local,id=results,path=${qemuOptValue(o.resultsDir)},security_model=none`,
-    '-device', 'virtio-9p-pci,fsdev=results,mount_tag=results',
+    '-fsdev',
+    'local,id=hostroot,path=/,security_model=none,readonly=on',
+    '-device',
+    'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
+    '-fsdev',
+    `local,id=results,path=${qemuOptValue(o.resultsDir)},security_model=none`,
+    '-device',
+    'virtio-9p-pci,fsdev=results,mount_tag=results',
   );
   args.push('-append', `${append.join(' ')} ${o.append}`.trim());
   return args;

@@ -61,7 +61,8 @@ export function parseSerial(text, nonce) {
       else if (what === 'timeout') out.verdict = { kind: 'timeout' };
       else if ((m = /^error=(\S+)$/.exec(what))) out.verdict = { kind: 'error', step: m[1] };
     } else if (out.panic === null && /Kernel panic - not syncing/.test(line)) out.panic = line.trim();
-    else if (/^(BUG: |Oops: |WARNING: |general protection fault|kernel BUG at)/.test(line.trim())) out.oopses.push(line.trim());
+    else if (/^(BUG: |Oops: |WARNING: |general protection fault|kernel BUG at)/.test(line.trim()))
+      out.oopses.push(line.trim());
   }
   return out;
 }
@@ -75,7 +76,8 @@ export function parseSerial(text, nonce) {
 export function checkResults(data, nonce) {
   if (typeof data !== 'object' || data === null) return { ok: false, reason: 'results are not a JSON object' };
   const r = /** @type {Record<string, unknown>} */ (data);
-  if (r.nonce !== nonce) return { ok: false, reason: `results belong to another boot (nonce ${String(r.nonce)}, expected ${nonce})` };
+  if (r.nonce !== nonce)
+    return { ok: false, reason: `results belong to another boot (nonce ${String(r.nonce)}, expected ${nonce})` };
   if (!Array.isArray(r.scenarios)) return { ok: false, reason: 'results have no scenarios array' };
   const statuses = new Set(['pass', 'fail', 'skip', 'warn', 'crash']);
   for (const s of r.scenarios) {
@@ -106,11 +108,17 @@ export function checkResults(data, nonce) {
  */
 export function classify(o) {
   const serial = parseSerial(o.log, o.nonce);
-  const lastScenario = serial.scenarios.length ? `, after scenario ${serial.scenarios[serial.scenarios.length - 1].split(' :: ')[0]}` : '';
-  const where = serial.progress.length ? `; last step: ${serial.progress[serial.progress.length - 1]}${lastScenario}` : '';
+  const lastScenario = serial.scenarios.length
+    ? `, after scenario ${serial.scenarios[serial.scenarios.length - 1].split(' :: ')[0]}`
+    : '';
+  const where = serial.progress.length
+    ? `; last step: ${serial.progress[serial.progress.length - 1]}${lastScenario}`
+    : '';
   const checked = o.resultsData === undefined ? null : checkResults(o.resultsData, o.nonce);
-  const results = checked && checked.ok ? checked.results : null;
-  const failing = results ? results.scenarios.filter((s) => s.status === 'fail' || s.status === 'crash' || s.status === 'warn') : [];
+  const results = checked?.ok ? checked.results : null;
+  const failing = results
+    ? results.scenarios.filter((s) => s.status === 'fail' || s.status === 'crash' || s.status === 'warn')
+    : [];
   const failText = failing
     .slice(0, 6)
     .map((s) => `${s.id}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`)
@@ -118,33 +126,77 @@ export function classify(o) {
 
   if (serial.panic) return { status: 'panic', reason: `kernel panic: ${serial.panic}${where}`, serial, results };
   if (o.timedOut) {
-    if (serial.lines === 0) return { status: 'silent', reason: `the guest printed nothing in ${o.timeoutSeconds} s`, serial, results };
-    return { status: 'hang', reason: `no verdict after ${o.timeoutSeconds} s (wall-clock limit)${where}`, serial, results };
+    if (serial.lines === 0)
+      return { status: 'silent', reason: `the guest printed nothing in ${o.timeoutSeconds} s`, serial, results };
+    return {
+      status: 'hang',
+      reason: `no verdict after ${o.timeoutSeconds} s (wall-clock limit)${where}`,
+      serial,
+      results,
+    };
   }
   if (!serial.verdict) {
     if (serial.lines === 0) {
       const err = o.qemuStderr.trim().split('\n').slice(-3).join(' | ');
-      return { status: 'silent', reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) and the guest printed nothing${err ? `: ${err}` : ''}`, serial, results };
+      return {
+        status: 'silent',
+        reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) and the guest printed nothing${err ? `: ${err}` : ''}`,
+        serial,
+        results,
+      };
     }
-    return { status: 'crash', reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) without a verdict from the guest${where}`, serial, results };
+    return {
+      status: 'crash',
+      reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) without a verdict from the guest${where}`,
+      serial,
+      results,
+    };
   }
   if (serial.verdict.kind === 'timeout') {
-    return { status: 'hang', reason: `the guest program did not finish within the guest watchdog${where}`, serial, results };
+    return {
+      status: 'hang',
+      reason: `the guest program did not finish within the guest watchdog${where}`,
+      serial,
+      results,
+    };
   }
   if (serial.verdict.kind === 'error') {
-    return { status: 'error', reason: `guest step '${serial.verdict.step}' failed: ${serial.errors.join(' / ') || 'no message'}`, serial, results };
+    return {
+      status: 'error',
+      reason: `guest step '${serial.verdict.step}' failed: ${serial.errors.join(' / ') || 'no message'}`,
+      serial,
+      results,
+    };
   }
-  if (!checked) return { status: 'fail', reason: `the guest exited rc=${serial.verdict.rc} but left no results (${o.resultsError ?? 'no results.json'})${where}`, serial, results };
+  if (!checked)
+    return {
+      status: 'fail',
+      reason: `the guest exited rc=${serial.verdict.rc} but left no results (${o.resultsError ?? 'no results.json'})${where}`,
+      serial,
+      results,
+    };
   if (!checked.ok) return { status: 'fail', reason: `guest results rejected: ${checked.reason}`, serial, results };
-  if (failing.length) return { status: 'fail', reason: `${failing.length} scenario(s) failed: ${failText}`, serial, results };
-  if (serial.verdict.rc !== 0) return { status: 'fail', reason: `the guest program exited rc=${serial.verdict.rc}`, serial, results };
+  if (failing.length)
+    return { status: 'fail', reason: `${failing.length} scenario(s) failed: ${failText}`, serial, results };
+  if (serial.verdict.rc !== 0)
+    return { status: 'fail', reason: `the guest program exited rc=${serial.verdict.rc}`, serial, results };
   if (serial.oopses.length) {
-    return { status: 'fail', reason: `the kernel console printed ${serial.oopses.length} oops/warning line(s): ${serial.oopses[0]}`, serial, results };
+    return {
+      status: 'fail',
+      reason: `the kernel console printed ${serial.oopses.length} oops/warning line(s): ${serial.oopses[0]}`,
+      serial,
+      results,
+    };
   }
   if (!checked.results.scenarios.some((s) => s.status === 'pass')) {
     return { status: 'fail', reason: 'every scenario was skipped: nothing was proven', serial, results };
   }
-  return { status: 'pass', reason: `${checked.results.scenarios.filter((s) => s.status === 'pass').length} scenarios passed`, serial, results };
+  return {
+    status: 'pass',
+    reason: `${checked.results.scenarios.filter((s) => s.status === 'pass').length} scenarios passed`,
+    serial,
+    results,
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-// The native backend: DeviceOps through the C core (src/native/addon.ts) and
+// The native backend: DeviceOps through the C core (src/core/addon.ts) and
 // FileOps through node:fs under a root directory ('/' on a real machine, a
 // fixture tree in tests).
 //
@@ -42,9 +42,9 @@ import type {
   WriteOptions,
   XeSync,
 } from './types.js';
-import { ADDON_FIX, isAddonErrno, loadAddon, type Addon, type AddonMapping, type AddonXeSync } from '../native/addon.js';
-import { Errno, SystemError } from '../kernel/errors.js';
-import { VFIO } from '../kernel/uapi.js';
+import { ADDON_FIX, isAddonErrno, loadAddon, type Addon, type AddonMapping, type AddonXeSync } from '../core/addon.js';
+import { Errno, SystemError } from '../uapi/errors.js';
+import { VFIO } from '../uapi/constants.js';
 
 export interface NativeBackendOptions {
   /** Directory that stands for '/' in file paths (default '/'). Device nodes are opened under it too. */
@@ -107,7 +107,13 @@ function kindOf(st: BigIntStats): FileKind {
 }
 
 function toFileStat(st: BigIntStats): FileStat {
-  const out: FileStat = { kind: kindOf(st), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size) };
+  const out: FileStat = {
+    kind: kindOf(st),
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    size: Number(st.size),
+  };
   if (st.isCharacterDevice() || st.isBlockDevice()) {
     // glibc's gnu_dev_major/minor (sys/sysmacros.h): the 64-bit dev_t encoding.
     const d = st.rdev;
@@ -121,7 +127,8 @@ class NativeFiles implements FileOps {
   constructor(private readonly root: string) {}
 
   private real(path: string): string {
-    if (typeof path !== 'string' || !isAbsolute(path)) throw new TypeError(`path must be absolute, got ${String(path)}`);
+    if (typeof path !== 'string' || !isAbsolute(path))
+      throw new TypeError(`path must be absolute, got ${String(path)}`);
     return this.root === '/' ? path : join(this.root, path);
   }
 
@@ -169,7 +176,12 @@ class NativeFiles implements FileOps {
         const buf = Buffer.from(data, 'utf8');
         const n = writeSync(fd, buf, 0, buf.length);
         if (n !== buf.length) {
-          throw new SystemError({ errno: Errno.EIO, syscall: 'write', path, detail: `short write: ${n} of ${buf.length} bytes` });
+          throw new SystemError({
+            errno: Errno.EIO,
+            syscall: 'write',
+            path,
+            detail: `short write: ${n} of ${buf.length} bytes`,
+          });
         }
       } finally {
         closeSync(fd);
@@ -308,7 +320,9 @@ function fromAddonError(e: unknown, path: string | undefined, stack?: string): u
   const init: ConstructorParameters<typeof SystemError>[0] = { errno: e.errno, syscall: e.syscall };
   if (e.request !== undefined) init.request = e.request;
   if (path !== undefined) init.path = path;
-  if (e.signal === 'SIGBUS') init.detail = 'SIGBUS: the mapped memory is no longer backed (file truncated, or device memory disabled or in reset)';
+  if (e.signal === 'SIGBUS')
+    init.detail =
+      'SIGBUS: the mapped memory is no longer backed (file truncated, or device memory disabled or in reset)';
   const err = new SystemError(init);
   if (stack !== undefined) err.stack = `${err.name}: ${err.message}\n${stack}`;
   return err;
@@ -392,7 +406,8 @@ class NativeDevices implements DeviceOps {
   }
 
   open(path: string, flags: number): Fd {
-    if (typeof path !== 'string' || !isAbsolute(path)) throw new TypeError(`device path must be absolute, got ${String(path)}`);
+    if (typeof path !== 'string' || !isAbsolute(path))
+      throw new TypeError(`device path must be absolute, got ${String(path)}`);
     const real = this.root === '/' ? path : join(this.root, path);
     return this.remember(
       this.sys(undefined, (a) => a.open(real, flags), path),
@@ -453,11 +468,22 @@ class NativeDevices implements DeviceOps {
     // vfio_pci_ioctl_get_region_info (7.2): when the capability chain does not fit,
     // the kernel sets argsz to the size needed and cap_offset to 0; ask again.
     let info = this.sys(fd, (a) => a.vfioDeviceGetRegionInfo(fd, index, REGION_INFO_SIZE));
-    if (info.argsz > REGION_INFO_SIZE && info.argsz <= REGION_INFO_MAX && (info.flags & VFIO.REGION_INFO_FLAG_CAPS) !== 0) {
+    if (
+      info.argsz > REGION_INFO_SIZE &&
+      info.argsz <= REGION_INFO_MAX &&
+      (info.flags & VFIO.REGION_INFO_FLAG_CAPS) !== 0
+    ) {
       const argsz = info.argsz;
       info = this.sys(fd, (a) => a.vfioDeviceGetRegionInfo(fd, index, argsz));
     }
-    return { index: info.index, flags: info.flags, capOffset: info.capOffset, size: info.size, offset: info.offset, caps: info.caps };
+    return {
+      index: info.index,
+      flags: info.flags,
+      capOffset: info.capOffset,
+      size: info.size,
+      offset: info.offset,
+      caps: info.caps,
+    };
   }
 
   vfioRegionRead(fd: Fd, offset: bigint, length: number): Uint8Array {
@@ -479,14 +505,25 @@ class NativeDevices implements DeviceOps {
 
   vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd {
     const ranges = request.ranges;
-    if (!(ranges instanceof BigUint64Array)) throw new TypeError('ranges must be a BigUint64Array of [offset, length] pairs');
-    if (ranges.length % 2 !== 0) throw new RangeError(`ranges must hold [offset, length] pairs, got ${ranges.length} values`);
+    if (!(ranges instanceof BigUint64Array))
+      throw new TypeError('ranges must be a BigUint64Array of [offset, length] pairs');
+    if (ranges.length % 2 !== 0)
+      throw new RangeError(`ranges must hold [offset, length] pairs, got ${ranges.length} values`);
     const n = ranges.length / 2;
     const featureFlags = request.featureFlags ?? VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF;
     const argsz = request.argsz ?? 8 + 16 + 16 * n;
     const nrRanges = request.nrRanges ?? n;
     const dmabuf = this.sys(fd, (a) =>
-      a.vfioDeviceFeatureDmaBuf(fd, featureFlags, argsz, request.regionIndex, request.openFlags, request.flags ?? 0, nrRanges, ranges),
+      a.vfioDeviceFeatureDmaBuf(
+        fd,
+        featureFlags,
+        argsz,
+        request.regionIndex,
+        request.openFlags,
+        request.flags ?? 0,
+        nrRanges,
+        ranges,
+      ),
     );
     return this.remember(dmabuf, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
   }
@@ -561,8 +598,13 @@ class NativeDevices implements DeviceOps {
     return this.sys(fd, (a) => a.xeDeviceQuery(fd, query, size)).data;
   }
 
-  xeGemCreate(fd: Fd, args: { size: bigint; placement: number; flags?: number; vmId?: number; cpuCaching?: number }): number {
-    return this.sys(fd, (a) => a.xeGemCreate(fd, args.size, args.placement, args.flags ?? 0, args.vmId ?? 0, args.cpuCaching ?? 0));
+  xeGemCreate(
+    fd: Fd,
+    args: { size: bigint; placement: number; flags?: number; vmId?: number; cpuCaching?: number },
+  ): number {
+    return this.sys(fd, (a) =>
+      a.xeGemCreate(fd, args.size, args.placement, args.flags ?? 0, args.vmId ?? 0, args.cpuCaching ?? 0),
+    );
   }
 
   xeGemMmapOffset(fd: Fd, handle: number, flags = 0): bigint {
@@ -612,12 +654,23 @@ class NativeDevices implements DeviceOps {
   }
 
   xeExec(fd: Fd, args: Parameters<DeviceOps['xeExec']>[1]): void {
-    this.sys(fd, (a) => a.xeExec(fd, args.execQueueId, args.address, args.numBatchBuffer ?? 1, toAddonSyncs(args.syncs)));
+    this.sys(fd, (a) =>
+      a.xeExec(fd, args.execQueueId, args.address, args.numBatchBuffer ?? 1, toAddonSyncs(args.syncs)),
+    );
   }
 
   xeWaitUserFence(fd: Fd, args: Parameters<DeviceOps['xeWaitUserFence']>[1]): Promise<bigint> {
     return this.sysAsync(fd, (a) =>
-      a.xeWaitUserFence(fd, args.addr, args.op, args.flags ?? 0, args.value, args.mask, args.timeout, args.execQueueId ?? 0),
+      a.xeWaitUserFence(
+        fd,
+        args.addr,
+        args.op,
+        args.flags ?? 0,
+        args.value,
+        args.mask,
+        args.timeout,
+        args.execQueueId ?? 0,
+      ),
     );
   }
 

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend, BackendChoice } from './types.js';
-import { loadAddon } from '../native/addon.js';
+import { loadAddon } from '../core/addon.js';
 import { createNativeBackend } from './native.js';
 import { createMockBackend, isProfileName, PROFILE_NAMES, MockConfigError, type MockOptions } from '../mock/backend.js';
 import { UsageError, CliError } from '../cli/errors.js';
@@ -35,7 +35,10 @@ export interface NativeFitness {
 }
 
 /** SR-IOV PFs under `root` with their sysfs counts; a device without the attribute is no PF. Reads only. */
-function scanPfs(root: string, attribute: 'sriov_numvfs' | 'sriov_totalvfs'): { bdf: string; count: number }[] | string {
+function scanPfs(
+  root: string,
+  attribute: 'sriov_numvfs' | 'sriov_totalvfs',
+): { bdf: string; count: number }[] | string {
   const devices = join(root, 'sys/bus/pci/devices');
   let entries: string[];
   try {
@@ -60,7 +63,8 @@ function scanPfs(root: string, attribute: 'sriov_numvfs' | 'sriov_totalvfs'): { 
 export function nativeFitness(root = '/'): NativeFitness {
   const addon = loadAddon();
   if (!addon.addon) return { ok: false, reason: `native addon unavailable (${addon.error}); run \`npm rebuild iovh\`` };
-  if (!existsSync(join(root, 'dev/vfio/vfio'))) return { ok: false, reason: 'no /dev/vfio/vfio (vfio not loaded, or no IOMMU)' };
+  if (!existsSync(join(root, 'dev/vfio/vfio')))
+    return { ok: false, reason: 'no /dev/vfio/vfio (vfio not loaded, or no IOMMU)' };
   const pfs = scanPfs(root, 'sriov_numvfs');
   if (typeof pfs === 'string') return { ok: false, reason: pfs };
   const pf = pfs.find((p) => p.count > 0);
@@ -87,20 +91,34 @@ export async function openBackend(options: SelectOptions = {}): Promise<Backend>
   // topology or a state file ignored on a lab machine would run the real
   // hardware while the user believes the mock does.
   if (mockOnly.length > 0) {
-    if (choice === 'native') throw new UsageError(`${mockOnly.join(', ')} appl${mockOnly.length === 1 ? 'ies' : 'y'} to the mock backend only, not to --backend native`);
-    return mock({ ...mockOptions, reason: `auto: mock, because ${mockOnly.join(', ')} ${mockOnly.length === 1 ? 'was' : 'were'} given` });
+    if (choice === 'native')
+      throw new UsageError(
+        `${mockOnly.join(', ')} appl${mockOnly.length === 1 ? 'ies' : 'y'} to the mock backend only, not to --backend native`,
+      );
+    return mock({
+      ...mockOptions,
+      reason: `auto: mock, because ${mockOnly.join(', ')} ${mockOnly.length === 1 ? 'was' : 'were'} given`,
+    });
   }
   if (options.purpose === 'host') {
     const fit = hostFitness(options.root);
-    if (choice === 'native') return createNativeBackend({ root: options.root, reason: `--backend native${fit.ok ? `: ${fit.reason}` : ''}` });
+    if (choice === 'native')
+      return createNativeBackend({ root: options.root, reason: `--backend native${fit.ok ? `: ${fit.reason}` : ''}` });
     if (fit.ok) return createNativeBackend({ root: options.root, reason: `auto: ${fit.reason}` });
     return mock({ ...mockOptions, reason: `auto: mock, because ${fit.reason}` });
   }
   const fit = nativeFitness(options.root);
   if (choice === 'native') {
     const addon = loadAddon();
-    if (!addon.addon) throw new CliError(`--backend native: the native addon is unavailable (${addon.error}); run \`npm rebuild iovh\``, 99);
-    return createNativeBackend({ root: options.root, reason: fit.ok ? `--backend native: ${fit.reason}` : '--backend native' });
+    if (!addon.addon)
+      throw new CliError(
+        `--backend native: the native addon is unavailable (${addon.error}); run \`npm rebuild iovh\``,
+        99,
+      );
+    return createNativeBackend({
+      root: options.root,
+      reason: fit.ok ? `--backend native: ${fit.reason}` : '--backend native',
+    });
   }
   if (fit.ok) return createNativeBackend({ root: options.root, reason: `auto: ${fit.reason}` });
   return mock({ ...mockOptions, reason: `auto: mock, because ${fit.reason}` });

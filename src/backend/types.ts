@@ -5,7 +5,7 @@
 // with the simulated kernel in src/mock/. Each DeviceOps method is exactly one
 // kernel operation (one ioctl, open, close, mmap, pread, pwrite, ...), takes the
 // fields userspace can set (so the mock can apply the kernel's validation to
-// them, invalid values included), and throws a SystemError (src/kernel/errors.ts)
+// them, invalid values included), and throws a SystemError (src/uapi/errors.ts)
 // with the kernel's errno. u64 kernel fields are bigint.
 
 export type Fd = number;
@@ -192,9 +192,9 @@ export interface UdmabufCreate {
   flags?: number;
 }
 
-/** First mismatch found by a pattern verify (src/kernel/pattern.ts). */
+/** First mismatch found by a pattern verify (src/uapi/pattern.ts). */
 export interface PatternMismatch {
-  /** byte offset of the first mismatching 8-byte word, relative to the checked span (the byte within it: firstDifferingByte, src/kernel/pattern.ts) */
+  /** byte offset of the first mismatching 8-byte word, relative to the checked span (the byte within it: firstDifferingByte, src/uapi/pattern.ts) */
   offset: number;
   expected: bigint;
   actual: bigint;

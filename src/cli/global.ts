@@ -18,10 +18,18 @@ export function addGlobalOptions(cmd: Command): Command {
         .choices(['auto', 'native', 'mock'])
         .env('IOVH_BACKEND'),
     )
-    .addOption(new Option('--mock-state <file>', 'mock kernel state file, kept across invocations').env('IOVH_MOCK_STATE'))
-    .addOption(new Option('--topology <file>', 'topology JSON for the mock (written by `iovh capture`)').env('IOVH_TOPOLOGY'))
+    .addOption(
+      new Option('--mock-state <file>', 'mock kernel state file, kept across invocations').env('IOVH_MOCK_STATE'),
+    )
+    .addOption(
+      new Option('--topology <file>', 'topology JSON for the mock (written by `iovh capture`)').env('IOVH_TOPOLOGY'),
+    )
     .addOption(new Option('--profile <name>', 'mock kernel profile: upstream, rfc-v1, fixed').env('IOVH_PROFILE'))
-    .addOption(new Option('--root <dir>', 'native backend: read /sys, /proc and /dev under this directory').env('IOVH_ROOT').hideHelp());
+    .addOption(
+      new Option('--root <dir>', 'native backend: read /sys, /proc and /dev under this directory')
+        .env('IOVH_ROOT')
+        .hideHelp(),
+    );
 }
 
 export function globalOptions(cmd: Command): GlobalOptions {

@@ -8,12 +8,12 @@ import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { addGlobalOptions } from './global.js';
 import { UsageError, CliError } from './errors.js';
-import { SystemError } from '../kernel/errors.js';
+import { SystemError } from '../uapi/errors.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addGlobalOptions(new Command('iovh'))
-    .description('Validate the dma-buf IOV interconnect: VF LMEM exported by vfio-pci, imported by the PF\'s xe.')
+    .description("Validate the dma-buf IOV interconnect: VF LMEM exported by vfio-pci, imported by the PF's xe.")
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

@@ -51,9 +51,14 @@ export function assembleRun(frame: RunFrame, machine: MachineJson | null, state:
     capabilities: machine?.capabilities ?? {},
     topology: machine?.topology ?? {},
     setup: frame.setup,
-    baseline: frame.baseline ? { path: frame.baseline.path, name: frame.baseline.name, profile: frame.baseline.profile } : null,
+    baseline: frame.baseline
+      ? { path: frame.baseline.path, name: frame.baseline.name, profile: frame.baseline.profile }
+      : null,
     scenarios: [...state.results],
-    summary: summarize(state.results, state.interrupted, { pending: state.pending, allowSkips: frame.allowSkips === true }),
+    summary: summarize(state.results, state.interrupted, {
+      pending: state.pending,
+      allowSkips: frame.allowSkips === true,
+    }),
     interrupted: state.interrupted,
     complete,
     pending: [...state.pending],

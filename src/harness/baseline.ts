@@ -50,20 +50,26 @@ export function parseBaseline(text: string, path: string): Baseline {
   }
   if (!isObject(doc)) throw new BaselineError(`baseline ${path}: the top level must be an object`);
   if (doc.schema !== BASELINE_SCHEMA) {
-    throw new BaselineError(`baseline ${path}: field "schema" must be "${BASELINE_SCHEMA}", got ${JSON.stringify(doc.schema)}`);
+    throw new BaselineError(
+      `baseline ${path}: field "schema" must be "${BASELINE_SCHEMA}", got ${JSON.stringify(doc.schema)}`,
+    );
   }
   if (doc.complete === false) {
     const why = typeof doc.why === 'string' ? doc.why : 'the run did not finish';
-    throw new BaselineError(`baseline ${path}: written by iovh run --write-baseline for a run that did not finish (${why}); run it again to record a baseline`);
+    throw new BaselineError(
+      `baseline ${path}: written by iovh run --write-baseline for a run that did not finish (${why}); run it again to record a baseline`,
+    );
   }
-  if (typeof doc.name !== 'string' || doc.name === '') throw new BaselineError(`baseline ${path}: field "name" must be a non-empty string`);
+  if (typeof doc.name !== 'string' || doc.name === '')
+    throw new BaselineError(`baseline ${path}: field "name" must be a non-empty string`);
   if (doc.profile !== undefined && doc.profile !== null && typeof doc.profile !== 'string') {
     throw new BaselineError(`baseline ${path}: field "profile" must be a string`);
   }
   if (doc.description !== undefined && typeof doc.description !== 'string') {
     throw new BaselineError(`baseline ${path}: field "description" must be a string`);
   }
-  if (!isObject(doc.scenarios)) throw new BaselineError(`baseline ${path}: field "scenarios" must be an object of scenario id -> status`);
+  if (!isObject(doc.scenarios))
+    throw new BaselineError(`baseline ${path}: field "scenarios" must be an object of scenario id -> status`);
   const scenarios = new Map<string, BaselineEntry>();
   for (const [id, value] of Object.entries(doc.scenarios)) {
     const where = `baseline ${path}: scenarios["${id}"]`;
@@ -71,8 +77,12 @@ export function parseBaseline(text: string, path: string): Baseline {
       scenarios.set(id, { status: value, quirks: [], note: null });
       continue;
     }
-    if (!isObject(value)) throw new BaselineError(`${where} must be a status (${STATUSES.join(', ')}) or an object with "status"`);
-    if (!isStatus(value.status)) throw new BaselineError(`${where}.status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(value.status)}`);
+    if (!isObject(value))
+      throw new BaselineError(`${where} must be a status (${STATUSES.join(', ')}) or an object with "status"`);
+    if (!isStatus(value.status))
+      throw new BaselineError(
+        `${where}.status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(value.status)}`,
+      );
     let quirks: string[] = [];
     if (value.quirks !== undefined) {
       if (!Array.isArray(value.quirks) || !value.quirks.every((q) => typeof q === 'string')) {
@@ -80,9 +90,11 @@ export function parseBaseline(text: string, path: string): Baseline {
       }
       quirks = [...(value.quirks as string[])].sort();
     }
-    if (value.note !== undefined && typeof value.note !== 'string') throw new BaselineError(`${where}.note must be a string`);
+    if (value.note !== undefined && typeof value.note !== 'string')
+      throw new BaselineError(`${where}.note must be a string`);
     for (const key of Object.keys(value)) {
-      if (!['status', 'quirks', 'note'].includes(key)) throw new BaselineError(`${where} has an unknown field "${key}"`);
+      if (!['status', 'quirks', 'note'].includes(key))
+        throw new BaselineError(`${where} has an unknown field "${key}"`);
     }
     scenarios.set(id, { status: value.status, quirks, note: typeof value.note === 'string' ? value.note : null });
   }
@@ -116,19 +128,29 @@ export function shippedBaselinePath(profile: string): string {
  * scenario named; when the baseline lists quirks for a bad status, a failure
  * that names other quirks is a regression: it fails for another reason.
  */
-export function judge(entry: BaselineEntry | undefined, status: Status, quirks: readonly string[]): BaselineEntryResult {
-  if (!entry) return { expected: status, quirks: [], verdict: 'unlisted', note: 'the baseline has no entry for this scenario' };
+export function judge(
+  entry: BaselineEntry | undefined,
+  status: Status,
+  quirks: readonly string[],
+): BaselineEntryResult {
+  if (!entry)
+    return { expected: status, quirks: [], verdict: 'unlisted', note: 'the baseline has no entry for this scenario' };
   const base = { expected: entry.status, quirks: entry.quirks };
   const found = [...new Set(quirks)].sort();
   if (status === entry.status) {
     if (isBad(status) && entry.quirks.length > 0 && !sameSet(entry.quirks, found)) {
       const named = found.length > 0 ? found.join(', ') : 'no quirk';
-      return { ...base, verdict: 'regression', note: `expected ${status} naming ${entry.quirks.join(', ')}, got ${status} naming ${named}` };
+      return {
+        ...base,
+        verdict: 'regression',
+        note: `expected ${status} naming ${entry.quirks.join(', ')}, got ${status} naming ${named}`,
+      };
     }
     return { ...base, verdict: 'expected', note: null };
   }
   if (isBad(status)) return { ...base, verdict: 'regression', note: `expected ${entry.status}, got ${status}` };
-  if (status === 'pass' && isBad(entry.status)) return { ...base, verdict: 'fixed', note: `expected ${entry.status}, now passes` };
+  if (status === 'pass' && isBad(entry.status))
+    return { ...base, verdict: 'fixed', note: `expected ${entry.status}, now passes` };
   return { ...base, verdict: 'changed', note: `expected ${entry.status}, got ${status}` };
 }
 

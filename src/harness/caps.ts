@@ -5,11 +5,11 @@
 // only for the DMA_BUF feature PROBE (kernel-abi §3.1), and closes it again.
 
 import type { Backend } from '../backend/types.js';
-import { openVfioDevice, VfioContainer } from '../kernel/vfio.js';
-import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../kernel/drm.js';
-import { VFIO } from '../kernel/uapi.js';
-import { isErrno } from '../kernel/errors.js';
-import { BDF_PATTERN } from '../kernel/bdf.js';
+import { openVfioDevice, VfioContainer } from '../uapi/vfio.js';
+import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../uapi/drm.js';
+import { VFIO } from '../uapi/constants.js';
+import { isErrno } from '../uapi/errors.js';
+import { BDF_PATTERN } from '../uapi/bdf.js';
 import type { Json, JsonObject } from '../report/model.js';
 import { REVISIONS, SG_PROBES, scanSymbols, type SymbolScan } from './symbols.js';
 import { TraceSession } from './tracefs.js';
@@ -107,10 +107,19 @@ function probeTracefs(backend: Backend): { cap: Capability; root: string | null 
     const mounted = TRACEFS_ROOTS.find((r) => backend.fs.exists(`${r}/trace`));
     return mounted
       ? { cap: lack(`${mounted} has no kprobe_events`, 'boot a kernel with CONFIG_KPROBE_EVENTS=y'), root: null }
-      : { cap: lack('tracefs is not mounted', 'mount -t tracefs nodev /sys/kernel/tracing (kernel needs CONFIG_FTRACE, CONFIG_KPROBE_EVENTS)'), root: null };
+      : {
+          cap: lack(
+            'tracefs is not mounted',
+            'mount -t tracefs nodev /sys/kernel/tracing (kernel needs CONFIG_FTRACE, CONFIG_KPROBE_EVENTS)',
+          ),
+          root: null,
+        };
   }
   if (!backend.fs.exists(`${root}/instances`)) {
-    return { cap: lack(`${root} has no instances/ directory`, 'use a kernel with ftrace instances (any kernel since 3.10)'), root: null };
+    return {
+      cap: lack(`${root} has no instances/ directory`, 'use a kernel with ftrace instances (any kernel since 3.10)'),
+      root: null,
+    };
   }
   return { cap: have(`kprobe events at ${root}`), root };
 }
@@ -125,13 +134,25 @@ function probeTracefs(backend: Backend): { cap: Capability; root: string | null 
  * naming the probe, steps.ts requirePathTrace). A definition that cannot be
  * removed is pushed onto `left`: caps/kernel reports it.
  */
-function probeKprobes(backend: Backend, root: string | null, tracefs: Capability, symbols: SymbolScan, left: string[]): Capability {
+function probeKprobes(
+  backend: Backend,
+  root: string | null,
+  tracefs: Capability,
+  symbols: SymbolScan,
+  left: string[],
+): Capability {
   if (!root) return lack(`no kprobe events: ${tracefs.detail}`, tracefs.enable ?? 'mount tracefs');
   const candidates = [...SG_PROBES, ...REVISIONS.flatMap((r) => r.probes)];
   const point = candidates.find((p) => symbols.symbols.has(p.symbol));
   if (!point) {
     return lack(
-      `no function of the probe table is in /proc/kallsyms (${symbols.why ?? `${candidates.map((p) => p.symbol).filter((n, i, a) => a.indexOf(n) === i).join(', ')} missing`})`,
+      `no function of the probe table is in /proc/kallsyms (${
+        symbols.why ??
+        `${candidates
+          .map((p) => p.symbol)
+          .filter((n, i, a) => a.indexOf(n) === i)
+          .join(', ')} missing`
+      })`,
       'boot Linux 6.19+ with vfio dma-buf export (CONFIG_VFIO_PCI_DMABUF), and read /proc/kallsyms as root',
     );
   }
@@ -139,9 +160,14 @@ function probeKprobes(backend: Backend, root: string | null, tracefs: Capability
   if (!got.ok) return lack(`a kprobe on ${point.symbol} could not be defined: ${got.why}`, kprobeEnable(got.code));
   if ('left' in got) {
     left.push(`${root}/kprobe_events: ${got.left}`);
-    return lack(`a kprobe on ${point.symbol} was defined but could not be removed`, `remove it by hand: echo '-:GROUP/probe' >> ${root}/kprobe_events`);
+    return lack(
+      `a kprobe on ${point.symbol} was defined but could not be removed`,
+      `remove it by hand: echo '-:GROUP/probe' >> ${root}/kprobe_events`,
+    );
   }
-  return have(`a ${point.kind === 'entry' ? 'p' : 'r'}-probe on ${point.symbol} was defined in ${root}/kprobe_events and removed`);
+  return have(
+    `a ${point.kind === 'entry' ? 'p' : 'r'}-probe on ${point.symbol} was defined in ${root}/kprobe_events and removed`,
+  );
 }
 
 function kprobeEnable(code: string): string {
@@ -163,7 +189,13 @@ function probeIommu(backend: Backend, target: Target | null): { cap: Capability;
   const iommufd = backend.fs.exists('/dev/iommu');
   const hasVfio = backend.fs.exists('/dev/vfio/vfio');
   if (!hasVfio && !iommufd) {
-    return { cap: lack('no /dev/vfio/vfio and no /dev/iommu', 'modprobe vfio-pci (and boot with intel_iommu=on or an IOMMU enabled)'), mode: 'none' };
+    return {
+      cap: lack(
+        'no /dev/vfio/vfio and no /dev/iommu',
+        'modprobe vfio-pci (and boot with intel_iommu=on or an IOMMU enabled)',
+      ),
+      mode: 'none',
+    };
   }
   let container = '';
   if (hasVfio) {
@@ -184,9 +216,18 @@ function probeIommu(backend: Backend, target: Target | null): { cap: Capability;
     }
   }
   const cdev = target ? backend.fs.exists(`/sys/bus/pci/devices/${target.vf.bdf}/vfio-dev`) && iommufd : false;
-  const mode = cdev ? 'iommufd (cdev)' : noiommu === 'Y' && groups === 0 ? 'noiommu' : hasVfio ? `vfio group, ${container}` : 'iommufd (cdev)';
+  const mode = cdev
+    ? 'iommufd (cdev)'
+    : noiommu === 'Y' && groups === 0
+      ? 'noiommu'
+      : hasVfio
+        ? `vfio group, ${container}`
+        : 'iommufd (cdev)';
   if (groups === 0 && noiommu !== 'Y') {
-    return { cap: lack(`no IOMMU groups (${mode})`, 'enable the IOMMU: boot with intel_iommu=on (or the platform equivalent)'), mode };
+    return {
+      cap: lack(`no IOMMU groups (${mode})`, 'enable the IOMMU: boot with intel_iommu=on (or the platform equivalent)'),
+      mode,
+    };
   }
   return { cap: have(`${mode}, ${groups} IOMMU groups`), mode };
 }
@@ -197,7 +238,10 @@ function probeDmaBuf(backend: Backend, target: Target | null): Capability {
   try {
     device = openVfioDevice(backend, target.vf.bdf);
   } catch (e) {
-    return lack(`cannot open VF ${target.vf.bdf} through VFIO: ${e instanceof Error ? e.message : String(e)}`, 'make sure no other process (a VMM) holds the VF, and run as root');
+    return lack(
+      `cannot open VF ${target.vf.bdf} through VFIO: ${e instanceof Error ? e.message : String(e)}`,
+      'make sure no other process (a VMM) holds the VF, and run as root',
+    );
   }
   try {
     const probe = device.probeFeature(VFIO.FEATURE_DMA_BUF);
@@ -205,7 +249,12 @@ function probeDmaBuf(backend: Backend, target: Target | null): Capability {
     const why = isErrno(probe.error, 'EOPNOTSUPP')
       ? 'the VF driver does not export dma-bufs (EOPNOTSUPP: xe-vfio-pci and other variant drivers do not, kernel-abi §3.3)'
       : 'the kernel does not know VFIO_DEVICE_FEATURE_DMA_BUF (ENOTTY: built without CONFIG_VFIO_PCI_DMABUF, or older than 6.19)';
-    return lack(why, isErrno(probe.error, 'EOPNOTSUPP') ? `bind ${target.vf.bdf} to plain vfio-pci` : 'boot Linux 6.19+ with CONFIG_VFIO_PCI_DMABUF=y (needs PCI_P2PDMA)');
+    return lack(
+      why,
+      isErrno(probe.error, 'EOPNOTSUPP')
+        ? `bind ${target.vf.bdf} to plain vfio-pci`
+        : 'boot Linux 6.19+ with CONFIG_VFIO_PCI_DMABUF=y (needs PCI_P2PDMA)',
+    );
   } catch (e) {
     return lack(`PROBE failed: ${e instanceof Error ? e.message : String(e)}`, 'check dmesg for vfio-pci errors');
   } finally {
@@ -216,10 +265,20 @@ function probeDmaBuf(backend: Backend, target: Target | null): Capability {
 function probeXe(backend: Backend, target: Target | null, nodes: DrmNode[]): { cap: Capability; node: string | null } {
   if (!target) return { cap: lack('no PF under test', 'bring up an xe PF with VFs'), node: null };
   if (target.pf.driver !== 'xe') {
-    return { cap: lack(`PF ${target.pf.bdf} is driven by ${target.pf.driver ?? 'no driver'}, not xe`, 'run on an Intel GPU PF bound to xe (BMG, ATS-M, ...)'), node: null };
+    return {
+      cap: lack(
+        `PF ${target.pf.bdf} is driven by ${target.pf.driver ?? 'no driver'}, not xe`,
+        'run on an Intel GPU PF bound to xe (BMG, ATS-M, ...)',
+      ),
+      node: null,
+    };
   }
   const node = nodes.find((n) => n.kind === 'render' && n.bdf === target.pf.bdf);
-  if (!node) return { cap: lack(`no DRM render node for ${target.pf.bdf}`, 'check that xe probed the PF (dmesg) and /dev/dri exists'), node: null };
+  if (!node)
+    return {
+      cap: lack(`no DRM render node for ${target.pf.bdf}`, 'check that xe probed the PF (dmesg) and /dev/dri exists'),
+      node: null,
+    };
   try {
     const drm = DrmDevice.open(backend, node.path);
     try {
@@ -269,25 +328,35 @@ function safeDrmNodes(backend: Backend): DrmNode[] {
   });
 }
 
-export function probeCapabilities(backend: Backend, want: { pf?: string | null; vf?: string | null; policy?: RunPolicy }): Capabilities {
+export function probeCapabilities(
+  backend: Backend,
+  want: { pf?: string | null; vf?: string | null; policy?: RunPolicy },
+): Capabilities {
   const fs = backend.fs;
   const version = readText(backend, '/proc/version');
   // uname -r: /proc/sys/kernel/osrelease, else the release word of /proc/version (fs/proc/version.c: "Linux version %s ...").
-  const release = readText(backend, '/proc/sys/kernel/osrelease') ?? (version ? (/^Linux version (\S+)/.exec(version)?.[1] ?? null) : null);
+  const release =
+    readText(backend, '/proc/sys/kernel/osrelease') ??
+    (version ? (/^Linux version (\S+)/.exec(version)?.[1] ?? null) : null);
   const cmdline = readText(backend, '/proc/cmdline');
   const pfs = discoverPfs(fs);
   let target: Target | null = null;
   let targetCap: Capability;
   try {
     target = chooseTarget(pfs, want);
-    targetCap = have(`PF ${target.pf.bdf} (${target.pf.driver ?? 'no driver'}), VF ${target.vf.bdf} on vfio-pci: ${target.why}`);
+    targetCap = have(
+      `PF ${target.pf.bdf} (${target.pf.driver ?? 'no driver'}), VF ${target.vf.bdf} on vfio-pci: ${target.why}`,
+    );
   } catch (e) {
     if (!(e instanceof TargetError)) throw e;
     targetCap = lack(e.message, e.enable);
   }
   const symbols = scanSymbols(fs);
   const interconnect: Capability = !symbols.readable
-    ? lack(symbols.why ?? '/proc/kallsyms unreadable', 'run as root (kernel.kptr_restrict hides nothing but names need /proc)')
+    ? lack(
+        symbols.why ?? '/proc/kallsyms unreadable',
+        'run as root (kernel.kptr_restrict hides nothing but names need /proc)',
+      )
     : symbols.revision
       ? have(`interconnect series ${symbols.revision.name}: ${symbols.revision.markers.join(', ')} present`)
       : lack(
@@ -295,17 +364,30 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
           'boot a kernel with the dma-buf interconnect series ("dma-buf: Add support for mapping dmabufs via interconnects")',
         );
   const sgProbes: Capability =
-    symbols.sg.missing.length === 0 ? have(`${symbols.sg.present.join(', ')} present`) : lack(`${symbols.sg.missing.join(', ')} missing from /proc/kallsyms`, 'boot Linux 6.19+ with vfio dma-buf export');
+    symbols.sg.missing.length === 0
+      ? have(`${symbols.sg.present.join(', ')} present`)
+      : lack(
+          `${symbols.sg.missing.join(', ')} missing from /proc/kallsyms`,
+          'boot Linux 6.19+ with vfio dma-buf export',
+        );
   // The provisioning interface is the PF's, whether or not a VF is ready for the scenarios yet.
   const provPf = target?.pf ?? pfs.find((p) => p.driver === 'xe') ?? pfs[0] ?? null;
   const provIface = provPf?.provisioning ?? null;
   const provisioning: Capability = provIface
-    ? have(`${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'} on ${provPf!.bdf}`)
-    : lack(provPf ? `no VRAM provisioning interface on ${provPf.bdf}` : 'no SR-IOV PF', 'use an xe PF on a dGPU (sysfs sriov_admin needs Linux 7.0+; debugfs needs CONFIG_DEBUG_FS)');
+    ? have(
+        `${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'} on ${provPf!.bdf}`,
+      )
+    : lack(
+        provPf ? `no VRAM provisioning interface on ${provPf.bdf}` : 'no SR-IOV PF',
+        'use an xe PF on a dGPU (sysfs sriov_admin needs Linux 7.0+; debugfs needs CONFIG_DEBUG_FS)',
+      );
   const lmem = target ? lmemBar(target.vf) : null;
   const lmemCap: Capability = lmem
     ? have(`VF ${target!.vf.bdf} BAR 2: 0x${lmem.start.toString(16)}, ${lmem.size} bytes`)
-    : lack(target ? `VF ${target.vf.bdf} has no memory BAR 2 (not an xe VF with LMEM)` : 'no VF', 'run on an xe PF whose VFs have an LMEM BAR (discrete GPU)');
+    : lack(
+        target ? `VF ${target.vf.bdf} has no memory BAR 2 (not an xe VF with LMEM)` : 'no VF',
+        'run on an xe PF whose VFs have an LMEM BAR (discrete GPU)',
+      );
   const iommu = probeIommu(backend, target);
   const tracefs = probeTracefs(backend);
   const left: string[] = [];
@@ -314,11 +396,15 @@ export function probeCapabilities(backend: Backend, want: { pf?: string | null; 
   const kmemleak: Capability = fs.exists(KMEMLEAK)
     ? have(KMEMLEAK)
     : lack(`no ${KMEMLEAK}`, 'boot a kernel with CONFIG_DEBUG_KMEMLEAK=y and kmemleak=on, with debugfs mounted');
-  const bufinfo: Capability = fs.exists(BUFINFO) ? have(BUFINFO) : lack(`no ${BUFINFO}`, 'mount debugfs (mount -t debugfs none /sys/kernel/debug), CONFIG_DEBUG_FS=y');
+  const bufinfo: Capability = fs.exists(BUFINFO)
+    ? have(BUFINFO)
+    : lack(`no ${BUFINFO}`, 'mount debugfs (mount -t debugfs none /sys/kernel/debug), CONFIG_DEBUG_FS=y');
   const drmNodes = safeDrmNodes(backend);
   const xe = probeXe(backend, target, drmNodes);
   const vgem = probeVgem(backend);
-  const udmabuf: Capability = fs.exists('/dev/udmabuf') ? have('/dev/udmabuf') : lack('no /dev/udmabuf', 'modprobe udmabuf (CONFIG_UDMABUF)');
+  const udmabuf: Capability = fs.exists('/dev/udmabuf')
+    ? have('/dev/udmabuf')
+    : lack('no /dev/udmabuf', 'modprobe udmabuf (CONFIG_UDMABUF)');
   return {
     release,
     version,
@@ -375,11 +461,16 @@ export function capabilitiesJson(c: Capabilities): JsonObject {
 /** The topology as JSON for the report. */
 export function topologyJson(c: Capabilities): JsonObject {
   return {
-    target: c.target ? { pf: c.target.pf.bdf, vf: c.target.vf.bdf, vfioVfs: c.target.vfioVfs.map((v) => v.bdf), why: c.target.why } : null,
+    target: c.target
+      ? { pf: c.target.pf.bdf, vf: c.target.vf.bdf, vfioVfs: c.target.vfioVfs.map((v) => v.bdf), why: c.target.why }
+      : null,
     pfs: c.pfs.map((pf) => ({
       bdf: pf.bdf,
       driver: pf.driver,
-      device: pf.vendor !== null && pf.device !== null ? `${pf.vendor.toString(16).padStart(4, '0')}:${pf.device.toString(16).padStart(4, '0')}` : null,
+      device:
+        pf.vendor !== null && pf.device !== null
+          ? `${pf.vendor.toString(16).padStart(4, '0')}:${pf.device.toString(16).padStart(4, '0')}`
+          : null,
       totalVfs: pf.totalVfs,
       numVfs: pf.numVfs,
       offset: pf.offset,

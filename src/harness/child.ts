@@ -18,8 +18,14 @@ import { errorOf, runJob, type JobReport, type ScenarioJob } from './job.js';
 import type { RecordEvent } from './record.js';
 import type { Scenario } from './scenario.js';
 
-export type ParentMessage = { t: 'job'; job: ScenarioJob; root: string | null; keep: boolean } | { t: 'stop'; reason: string } | { t: 'exit' };
-export type ChildMessage = { t: 'event'; e: RecordEvent } | { t: 'report'; report: JobReport } | { t: 'fatal'; message: string };
+export type ParentMessage =
+  | { t: 'job'; job: ScenarioJob; root: string | null; keep: boolean }
+  | { t: 'stop'; reason: string }
+  | { t: 'exit' };
+export type ChildMessage =
+  | { t: 'event'; e: RecordEvent }
+  | { t: 'report'; report: JobReport }
+  | { t: 'fatal'; message: string };
 
 export interface ChildServices {
   /** The scenario process's own backend. */
@@ -78,7 +84,11 @@ export function serveScenario(services: ChildServices): void {
     }
     let report: JobReport;
     try {
-      report = await runJob(backend, scenario, job, { pid: process.pid, sink: (e) => post({ t: 'event', e }), stop: stop.signal });
+      report = await runJob(backend, scenario, job, {
+        pid: process.pid,
+        sink: (e) => post({ t: 'event', e }),
+        stop: stop.signal,
+      });
     } catch (e) {
       backend.close();
       return fatal(errorOf(e).message);

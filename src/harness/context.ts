@@ -76,7 +76,10 @@ export class Context implements ScenarioContext {
   }
 
   abortIfStopped(): void {
-    if (this.controller.signal.aborted) throw this.controller.signal.reason instanceof Error ? this.controller.signal.reason : new ScenarioStopped('stopped');
+    if (this.controller.signal.aborted)
+      throw this.controller.signal.reason instanceof Error
+        ? this.controller.signal.reason
+        : new ScenarioStopped('stopped');
   }
 
   defer(label: string, fn: () => void | Promise<void>): void {
@@ -108,7 +111,11 @@ export class Context implements ScenarioContext {
   quirk(id: QuirkName, evidence: string): void {
     const q = QUIRKS[id];
     if (this.quirks.some((f) => f.id === id)) return;
-    this.emit({ t: 'quirk', quirk: { id, number: q.number, title: q.title, evidence }, failure: `${q.source} (${q.title}): ${evidence}` });
+    this.emit({
+      t: 'quirk',
+      quirk: { id, number: q.number, title: q.title, evidence },
+      failure: `${q.source} (${q.title}): ${evidence}`,
+    });
   }
 
   note(message: string): void {

@@ -2,27 +2,27 @@
 // read through the other, at the first and last page of every exported range.
 //
 //   GPU -> CPU: MI_STORE_DATA_IMM of the pattern into the imported BO (batch
-//   built by src/kernel/batch.ts), then the CPU reads the VF's BAR 2 through
+//   built by src/uapi/batch.ts), then the CPU reads the VF's BAR 2 through
 //   VFIO and verifies the pattern there.
 //   CPU -> GPU: the CPU writes the pattern through BAR 2, MI_COPY_MEM_MEM
 //   copies the imported pages into a PF system-memory BO, the CPU verifies it.
 //
 // The pattern's address is the VF LMEM offset (BAR 2 offset), so bytes that
 // land at another offset, in another VF, or from a previous run never verify
-// (src/kernel/pattern.ts); each check uses a fresh random seed, and the CPU
+// (src/uapi/pattern.ts); each check uses a fresh random seed, and the CPU
 // clears the pages first, so a write that went nowhere reads as zeros.
-// Verification runs in C (native/mem.c) on the native backend: on a mapping
+// Verification runs in C (core/mem.c) on the native backend: on a mapping
 // (Mapping.verify) when the BAR can be mmapped through VFIO, else on the bytes
-// of a VFIO region read (src/native/pattern.ts; its TypeScript twin where the
+// of a VFIO region read (src/core/pattern.ts; its TypeScript twin where the
 // addon is not loaded).
 
 import { randomBytes } from 'node:crypto';
 import type { Mapping, PatternMismatch } from '../backend/types.js';
-import { buildCopyBatch, buildStoreBatch } from '../kernel/batch.js';
-import { firstDifferingByte } from '../kernel/pattern.js';
-import { patternFill, patternVerify } from '../native/pattern.js';
-import { VFIO } from '../kernel/uapi.js';
-import type { DmaRange, VfioDevice } from '../kernel/vfio.js';
+import { buildCopyBatch, buildStoreBatch } from '../uapi/batch.js';
+import { firstDifferingByte } from '../uapi/pattern.js';
+import { patternFill, patternVerify } from '../core/pattern.js';
+import { VFIO } from '../uapi/constants.js';
+import type { DmaRange, VfioDevice } from '../uapi/vfio.js';
 import { hex, type Json } from '../report/model.js';
 import type { Bound, Gpu } from './gpu.js';
 import type { ScenarioContext } from './scenario.js';
@@ -45,7 +45,8 @@ export function rangePages(ranges: readonly DmaRange[]): DataPage[] {
     const offset = BigInt(r.offset);
     const length = BigInt(r.length);
     out.push({ range: i, which: 'first', boOffset: bo, barOffset: offset });
-    if (length > PAGE) out.push({ range: i, which: 'last', boOffset: bo + length - PAGE, barOffset: offset + length - PAGE });
+    if (length > PAGE)
+      out.push({ range: i, which: 'last', boOffset: bo + length - PAGE, barOffset: offset + length - PAGE });
     bo += length;
   });
   return out;
@@ -92,7 +93,7 @@ export function barAccess(ctx: ScenarioContext, device: VfioDevice, region: numb
  * address of byte 0 of the mapping (`base + offset` is the address at
  * `offset`, src/backend/types.ts); ours take the address of the first byte of
  * the span, so they pass `base - offset`, or, when that would be negative,
- * verify a copy of the bytes (src/native/pattern.ts: C where the addon is loaded).
+ * verify a copy of the bytes (src/core/pattern.ts: C where the addon is loaded).
  */
 export function mappedAccess(map: Mapping, method: BarAccess['method']): BarAccess {
   return {
@@ -105,7 +106,8 @@ export function mappedAccess(map: Mapping, method: BarAccess['method']): BarAcce
         map.write(Number(o), buf);
       }
     },
-    verify: (o, n, seed, base) => (base >= o ? map.verify(Number(o), n, seed, base - o) : patternVerify(map.read(Number(o), n), seed, base)),
+    verify: (o, n, seed, base) =>
+      base >= o ? map.verify(Number(o), n, seed, base - o) : patternVerify(map.read(Number(o), n), seed, base),
     zero: (o, n) => map.write(Number(o), new Uint8Array(n)),
     read: (o, n) => map.read(Number(o), n),
     release: () => map.unmap(),
@@ -133,13 +135,27 @@ function execWaitMs(ctx: ScenarioContext): number {
   return Math.max(2000, ctx.timing.stallMs * 2);
 }
 
-export async function gpuWriteCpuRead(ctx: ScenarioContext, gpu: Gpu, bar: BarAccess, bound: Bound, pages: readonly DataPage[]): Promise<DataCheck> {
+export async function gpuWriteCpuRead(
+  ctx: ScenarioContext,
+  gpu: Gpu,
+  bar: BarAccess,
+  bound: Bound,
+  pages: readonly DataPage[],
+): Promise<DataCheck> {
   const seed = freshSeed();
   for (const p of pages) bar.zero(p.barOffset, Number(PAGE));
-  const batch = buildStoreBatch(pages.map((p) => ({ va: bound.va! + p.boOffset, length: Number(PAGE), seed, base: p.barOffset })));
+  const batch = buildStoreBatch(
+    pages.map((p) => ({ va: bound.va! + p.boOffset, length: Number(PAGE), seed, base: p.barOffset })),
+  );
   await gpu.exec(batch, execWaitMs(ctx));
   const results = pages.map((p) => ({ ...p, mismatch: bar.verify(p.barOffset, Number(PAGE), seed, p.barOffset) }));
-  return record(ctx, { direction: 'gpu-write-cpu-read', seed, method: `MI_STORE_DATA_IMM, CPU read via ${bar.method}`, pages: results, ok: results.every((r) => !r.mismatch) });
+  return record(ctx, {
+    direction: 'gpu-write-cpu-read',
+    seed,
+    method: `MI_STORE_DATA_IMM, CPU read via ${bar.method}`,
+    pages: results,
+    ok: results.every((r) => !r.mismatch),
+  });
 }
 
 /** A CPU-write, GPU-read check, with the GPU's copies kept for a closer look. */
@@ -171,11 +187,22 @@ export async function cpuWriteGpuRead(
   for (const p of pages) bar.fill(p.barOffset, Number(PAGE), seed, p.barOffset);
   for (const at of options.alsoFill ?? []) bar.fill(at, Number(PAGE), seed, at);
   const dst = gpu.sysmem(BigInt(pages.length) * PAGE);
-  const batch = buildCopyBatch(pages.map((p, i) => ({ src: bound.va! + p.boOffset, dst: dst.va + BigInt(i) * PAGE, length: Number(PAGE) })));
+  const batch = buildCopyBatch(
+    pages.map((p, i) => ({ src: bound.va! + p.boOffset, dst: dst.va + BigInt(i) * PAGE, length: Number(PAGE) })),
+  );
   await gpu.exec(batch, execWaitMs(ctx));
   const sys = mappedAccess(dst.map, 'bo-mmap');
-  const results = pages.map((p, i) => ({ ...p, mismatch: sys.verify(BigInt(i) * PAGE, Number(PAGE), seed, p.barOffset) }));
-  const check = record(ctx, { direction: 'cpu-write-gpu-read', seed, method: `CPU write via ${bar.method}, MI_COPY_MEM_MEM to system memory`, pages: results, ok: results.every((r) => !r.mismatch) });
+  const results = pages.map((p, i) => ({
+    ...p,
+    mismatch: sys.verify(BigInt(i) * PAGE, Number(PAGE), seed, p.barOffset),
+  }));
+  const check = record(ctx, {
+    direction: 'cpu-write-gpu-read',
+    seed,
+    method: `CPU write via ${bar.method}, MI_COPY_MEM_MEM to system memory`,
+    pages: results,
+    ok: results.every((r) => !r.mismatch),
+  });
   return {
     ...check,
     copied: (i) => sys.read(BigInt(i) * PAGE, Number(PAGE)),
@@ -190,7 +217,14 @@ function record(ctx: ScenarioContext, check: DataCheck): DataCheck {
     barOffset: hex(p.barOffset),
     boOffset: hex(p.boOffset),
     ok: p.mismatch === null,
-    mismatch: p.mismatch ? { offset: hex(p.mismatch.offset), byte: hex(firstDifferingByte(p.mismatch)), expected: hex(p.mismatch.expected), actual: hex(p.mismatch.actual) } : null,
+    mismatch: p.mismatch
+      ? {
+          offset: hex(p.mismatch.offset),
+          byte: hex(firstDifferingByte(p.mismatch)),
+          expected: hex(p.mismatch.expected),
+          actual: hex(p.mismatch.actual),
+        }
+      : null,
   }));
   ctx.append('data', { direction: check.direction, method: check.method, seed: hex(check.seed), ok: check.ok, pages });
   return check;
@@ -202,7 +236,12 @@ export function describeMismatch(check: DataCheck): string {
   if (bad.length === 0) return `${check.direction}: all ${check.pages.length} pages verified`;
   const p = bad[0]!;
   const m = p.mismatch!;
-  const zero = m.actual === 0n ? ' (zero: the write went nowhere)' : m.actual === 0xffffffffffffffffn ? ' (all ones: nothing decodes that address)' : '';
+  const zero =
+    m.actual === 0n
+      ? ' (zero: the write went nowhere)'
+      : m.actual === 0xffffffffffffffffn
+        ? ' (all ones: nothing decodes that address)'
+        : '';
   return (
     `${check.direction}: ${bad.length} of ${check.pages.length} pages wrong; first: ${p.which} page of range ${p.range} ` +
     `(BAR offset ${hex(p.barOffset)}), word at +${hex(m.offset)} is ${hex(m.actual)}, expected ${hex(m.expected)}${zero}; first differing byte +${hex(firstDifferingByte(m))}`

@@ -23,7 +23,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
-import { TaskKilledError } from '../kernel/errors.js';
+import { TaskKilledError } from '../uapi/errors.js';
 import type { MockBackend } from '../mock/backend.js';
 import type { ChildMessage, ParentMessage } from './child.js';
 import { errorOf, runJob, type JobReport, type ScenarioJob } from './job.js';
@@ -90,7 +90,8 @@ function recordOf(report: JobReport): ScenarioRecord {
 class Supervisor {
   stopped: StopReason | null = null;
   private timers: ReturnType<typeof setTimeout>[] = [];
-  private readonly onInterrupt = (): void => this.requestStop({ kind: 'interrupted', signal: String(this.control.interrupt?.reason ?? 'SIGINT') });
+  private readonly onInterrupt = (): void =>
+    this.requestStop({ kind: 'interrupted', signal: String(this.control.interrupt?.reason ?? 'SIGINT') });
 
   constructor(
     private readonly control: ExecControl,
@@ -184,7 +185,9 @@ export class InProcessExecutor implements Executor {
       ended = true;
       resolveEnd(e);
     };
-    const backend = proc ? watchForKill(proc, (e) => finish({ kind: 'killed', signal: e.signal, reason: e.reason })) : machine;
+    const backend = proc
+      ? watchForKill(proc, (e) => finish({ kind: 'killed', signal: e.signal, reason: e.reason }))
+      : machine;
     // Cloned as the IPC channel would: a value changed after it was recorded is not changed here.
     const sink = (e: RecordEvent): void => {
       if (!ended) record.apply(structuredClone(e));
@@ -205,7 +208,13 @@ export class InProcessExecutor implements Executor {
     sup.dispose();
     proc?.close();
     const overran = sup.stopped === null && ending.kind === 'reported' && ranMs > control.timeoutMs;
-    return { pid, stopped: sup.stopped, ending, record: ending.kind === 'reported' ? recordOf(ending.report) : record, ...(overran ? { overranMs: Math.round(ranMs) } : {}) };
+    return {
+      pid,
+      stopped: sup.stopped,
+      ending,
+      record: ending.kind === 'reported' ? recordOf(ending.report) : record,
+      ...(overran ? { overranMs: Math.round(ranMs) } : {}),
+    };
   }
 }
 
@@ -215,7 +224,10 @@ export class InProcessExecutor implements Executor {
  * src/ by a test runner). Null when neither exists.
  */
 export function childEntry(): string | null {
-  const candidates = [new URL('./child-main.js', import.meta.url), new URL('../../dist/harness/child-main.js', import.meta.url)];
+  const candidates = [
+    new URL('./child-main.js', import.meta.url),
+    new URL('../../dist/harness/child-main.js', import.meta.url),
+  ];
   for (const c of candidates) {
     const path = fileURLToPath(c);
     if (existsSync(path)) return path;
@@ -243,7 +255,10 @@ const STDERR_TAIL = 4000;
 
 /** The line of a dying node process's stderr that says what happened: its last `...Error: message`, else its last line. */
 export function lastWords(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v\d/.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^Node\.js v\d/.test(l));
   const error = lines.filter((l) => /^([A-Za-z]*Error|Uncaught\b)[^:]*:/.test(l)).at(-1);
   return error ?? lines.at(-1) ?? '';
 }
@@ -251,7 +266,13 @@ export function lastWords(stderr: string): string {
 /** Whether a process whose scenario reported can take the next one: nothing went wrong and it left nothing behind. */
 export function reusable(report: JobReport, stopped: StopReason | null): boolean {
   const { record, cleanup, leftovers } = report;
-  return stopped === null && record.failures.length === 0 && cleanup.failed.length === 0 && leftovers.fdsLeft.length === 0 && leftovers.dmabufsLeft.length === 0;
+  return (
+    stopped === null &&
+    record.failures.length === 0 &&
+    cleanup.failed.length === 0 &&
+    leftovers.fdsLeft.length === 0 &&
+    leftovers.dmabufsLeft.length === 0
+  );
 }
 
 /**
@@ -290,8 +311,10 @@ export class ChildProcessExecutor implements Executor {
       let stderr = '';
       let killedByUs = false;
       let done = false;
-      const reused = this.idle !== null && this.idle.connected && this.idle.exitCode === null && this.idle.signalCode === null;
-      const child = reused ? this.idle! : fork(this.options.module, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const reused = this.idle?.connected && this.idle.exitCode === null && this.idle.signalCode === null;
+      const child = reused
+        ? this.idle!
+        : fork(this.options.module, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       this.idle = null;
       if (reused) {
         child.ref();
@@ -311,7 +334,10 @@ export class ChildProcessExecutor implements Executor {
           child.send(m, () => undefined);
         } catch (e) {
           // A job that cannot cross the channel (a value structured clone refuses) is a harness bug: say which.
-          finish({ kind: 'lost', detail: `cannot send the ${m.t} message to the scenario process: ${errorOf(e).message}` });
+          finish({
+            kind: 'lost',
+            detail: `cannot send the ${m.t} message to the scenario process: ${errorOf(e).message}`,
+          });
           child.kill('SIGKILL');
         }
       };
@@ -356,14 +382,23 @@ export class ChildProcessExecutor implements Executor {
           }
         }
       };
-      const onError = (e: Error): void => finish({ kind: 'lost', detail: `cannot run the scenario process ${this.options.module}: ${e.message}` });
+      const onError = (e: Error): void =>
+        finish({ kind: 'lost', detail: `cannot run the scenario process ${this.options.module}: ${e.message}` });
       // 'close', not 'exit': it comes after the IPC channel closed, so every message the child sent has arrived.
       const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (report) finish({ kind: 'reported', report });
-        else if (signal) finish(killedByUs && signal === 'SIGKILL' ? { kind: 'killedAfterStop', waitedMs: killMs } : { kind: 'killed', signal, reason: null });
+        else if (signal)
+          finish(
+            killedByUs && signal === 'SIGKILL'
+              ? { kind: 'killedAfterStop', waitedMs: killMs }
+              : { kind: 'killed', signal, reason: null },
+          );
         else {
           const said = fatal ?? lastWords(stderr);
-          finish({ kind: 'lost', detail: `the scenario process exited with status ${code ?? 'unknown'} without a result${said ? `: ${said}` : ''}` });
+          finish({
+            kind: 'lost',
+            detail: `the scenario process exited with status ${code ?? 'unknown'} without a result${said ? `: ${said}` : ''}`,
+          });
         }
       };
       child.stderr?.on('data', onStderr);

@@ -7,10 +7,10 @@
 // (kernel-abi §3.5, §11.6).
 
 import type { Mapping, XeSync } from '../backend/types.js';
-import type { DmaBuf } from '../kernel/dmabuf.js';
-import { monotonicDeadline, type PrimeImport } from '../kernel/drm.js';
-import { XE, DRM } from '../kernel/uapi.js';
-import { XeDevice, type XeBo, type XeExecQueue, type XeVm } from '../kernel/xe.js';
+import type { DmaBuf } from '../uapi/dmabuf.js';
+import { monotonicDeadline, type PrimeImport } from '../uapi/drm.js';
+import { XE, DRM } from '../uapi/constants.js';
+import { XeDevice, type XeBo, type XeExecQueue, type XeVm } from '../uapi/xe.js';
 import type { ScenarioContext } from './scenario.js';
 import { requireCaps } from './steps.js';
 

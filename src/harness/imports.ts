@@ -3,9 +3,9 @@
 // path it took (path.ts). Every import a scenario makes is appended to its
 // `imports` evidence.
 
-import type { DmaBuf } from '../kernel/dmabuf.js';
-import type { PrimeImport } from '../kernel/drm.js';
-import { SystemError } from '../kernel/errors.js';
+import type { DmaBuf } from '../uapi/dmabuf.js';
+import type { PrimeImport } from '../uapi/drm.js';
+import { SystemError } from '../uapi/errors.js';
 import type { Json } from '../report/model.js';
 import type { Bound, Gpu } from './gpu.js';
 import { classifyPath, type PathVerdict } from './path.js';
@@ -27,7 +27,14 @@ export interface Imported {
  * Import `dmabuf` into xe and bind all of it. An errno at either step is the
  * `refused` path (recorded, not thrown); anything else propagates.
  */
-export function importAndBind(ctx: ScenarioContext, gpu: Gpu, trace: TraceSession | null, dmabuf: DmaBuf, size: bigint, label: string): Imported {
+export function importAndBind(
+  ctx: ScenarioContext,
+  gpu: Gpu,
+  trace: TraceSession | null,
+  dmabuf: DmaBuf,
+  size: bigint,
+  label: string,
+): Imported {
   trace?.clear();
   let handle: PrimeImport | null = null;
   let bound: Bound | null = null;

@@ -7,8 +7,8 @@
 // process) stays with the runner, which watches from outside the process.
 
 import type { Backend } from '../backend/types.js';
-import type { BufinfoObject } from '../kernel/bufinfo.js';
-import { SystemError } from '../kernel/errors.js';
+import type { BufinfoObject } from '../uapi/bufinfo.js';
+import { SystemError } from '../uapi/errors.js';
 import type { JsonObject, PathClass, QuirkFinding, ScenarioError } from '../report/model.js';
 import type { Capabilities } from './caps.js';
 import { Context } from './context.js';
@@ -84,7 +84,17 @@ export async function runJob(backend: Backend, scenario: Scenario, job: Scenario
   }
   const bufsBefore: Map<number, BufinfoObject> | null = readBufinfo(fs);
   const kmsg = KmsgMonitor.open(fs);
-  const ctx = new Context(backend, job.caps, job.caps.target, job.timing, kmsg, job.kmsgStart, scenario.expectedPath, io.pid, io.sink);
+  const ctx = new Context(
+    backend,
+    job.caps,
+    job.caps.target,
+    job.timing,
+    kmsg,
+    job.kmsgStart,
+    scenario.expectedPath,
+    io.pid,
+    io.sink,
+  );
   if (job.declaredTopology !== null) ctx.record('declaredTopology', job.declaredTopology);
 
   const run: Promise<JobOutcome> = (async () => scenario.run(ctx))().then(
@@ -130,7 +140,8 @@ export async function runJob(backend: Backend, scenario: Scenario, job: Scenario
   const fdsLeft: string[] = [];
   if (fdsBefore) {
     try {
-      for (const [fd, target] of openKernelFds(fs)) if (fdsBefore.get(fd) !== target) fdsLeft.push(`fd ${fd} -> ${target}`);
+      for (const [fd, target] of openKernelFds(fs))
+        if (fdsBefore.get(fd) !== target) fdsLeft.push(`fd ${fd} -> ${target}`);
     } catch (e) {
       unavailable.push(`/proc/self/fd unreadable (${codeOf(e)})`);
     }
@@ -141,7 +152,9 @@ export async function runJob(backend: Backend, scenario: Scenario, job: Scenario
     if (after) {
       for (const [ino, o] of after) if (!bufsBefore.has(ino)) dmabufsLeft.push(describeBuffer(o));
     } else {
-      unavailable.push(`${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`);
+      unavailable.push(
+        `${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`,
+      );
     }
   } else {
     unavailable.push(`${BUFINFO} unreadable (mount debugfs, CONFIG_DEBUG_FS)`);

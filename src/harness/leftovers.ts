@@ -74,12 +74,17 @@ export function removeLeftovers(fs: FileOps, root: string, owned: (pid: number) 
   const found = findLeftovers(fs, root);
   const instances = found.instances.filter((i) => owned(i.pid));
   const probes = found.probes.filter((p) => owned(p.pid));
-  const removal: Removal = { removed: [], failed: [...found.unreadable], pids: [...new Set([...instances.map((i) => i.pid), ...probes.map((p) => p.pid)])].sort((a, b) => a - b) };
+  const removal: Removal = {
+    removed: [],
+    failed: [...found.unreadable],
+    pids: [...new Set([...instances.map((i) => i.pid), ...probes.map((p) => p.pid)])].sort((a, b) => a - b),
+  };
   for (const inst of instances) {
     const dir = `${root}/instances/${inst.name}`;
     for (const p of probes) {
       try {
-        if (fs.readText(`${dir}/events/${p.group}/${p.event}/enable`).trim() !== '0') fs.writeFile(`${dir}/events/${p.group}/${p.event}/enable`, '0');
+        if (fs.readText(`${dir}/events/${p.group}/${p.event}/enable`).trim() !== '0')
+          fs.writeFile(`${dir}/events/${p.group}/${p.event}/enable`, '0');
       } catch (e) {
         // ENOENT: that group's events are not in this instance. Anything else, the rmdir below disables them anyway.
         if (codeOf(e) !== 'ENOENT') removal.failed.push(`disable ${p.group}/${p.event} in ${inst.name}: ${codeOf(e)}`);
@@ -149,9 +154,30 @@ export function describeRemoval(r: Removal): string | null {
  */
 export function leftoversCheck(fs: FileOps, self: number): Check {
   const r = removeStaleLeftovers(fs, self);
-  if (!r) return { id: 'tracefs.leftovers', status: 'pass', detail: 'no tracefs with kprobe_events: nothing an iovh run could have left' };
+  if (!r)
+    return {
+      id: 'tracefs.leftovers',
+      status: 'pass',
+      detail: 'no tracefs with kprobe_events: nothing an iovh run could have left',
+    };
   const line = describeRemoval(r);
-  if (!line) return { id: 'tracefs.leftovers', status: 'pass', detail: 'no kprobes or trace instances left by dead iovh processes' };
-  if (r.failed.length === 0) return { id: 'tracefs.leftovers', status: 'warn', detail: `an earlier iovh run died (an oops?): ${line}`, fix: 'nothing left to do; look for the oops in the kernel log of that run' };
-  return { id: 'tracefs.leftovers', status: 'warn', detail: line, fix: 'run iovh doctor as root to remove them (writes to kprobe_events and rmdir in instances/)' };
+  if (!line)
+    return {
+      id: 'tracefs.leftovers',
+      status: 'pass',
+      detail: 'no kprobes or trace instances left by dead iovh processes',
+    };
+  if (r.failed.length === 0)
+    return {
+      id: 'tracefs.leftovers',
+      status: 'warn',
+      detail: `an earlier iovh run died (an oops?): ${line}`,
+      fix: 'nothing left to do; look for the oops in the kernel log of that run',
+    };
+  return {
+    id: 'tracefs.leftovers',
+    status: 'warn',
+    detail: line,
+    fix: 'run iovh doctor as root to remove them (writes to kprobe_events and rmdir in instances/)',
+  };
 }

@@ -15,7 +15,14 @@
 import type { Backend } from '../backend/types.js';
 import { createMockBackend, type MockBackend } from '../mock/backend.js';
 import type { ProfileName } from '../mock/contracts.js';
-import { defaultTopology, parseTopology, readTopologyFile, vfBarSize, type Topology, type TopologyDeviceJson } from '../mock/topology.js';
+import {
+  defaultTopology,
+  parseTopology,
+  readTopologyFile,
+  vfBarSize,
+  type Topology,
+  type TopologyDeviceJson,
+} from '../mock/topology.js';
 import type { ShapeFactory, TopologyShape } from './scenario.js';
 import { chooseTarget, discoverPfs, TargetError } from './target.js';
 
@@ -58,7 +65,7 @@ function gib(v: bigint): string {
 export function declareTopology(base: Topology): { topology: Topology; setup: string[] } | null {
   const t = clone(base);
   const pf = xePf(t);
-  if (!pf || !pf.sriov || !pf.xe) return null;
+  if (!pf?.sriov || !pf.xe) return null;
   const spec = parseTopology(t, 'topology').devices.find((d) => d.bdf === pf.bdf)!;
   const n = Math.min(DECLARED_VFS, spec.sriov!.totalvfs);
   const bar2 = spec.sriov!.vfBars.find((b) => b.index === 2)!;
@@ -73,7 +80,12 @@ export function declareTopology(base: Topology): { topology: Topology; setup: st
   }
   pf.sriov.numvfs = n;
   pf.sriov.autoprobe = false;
-  pf.sriov.vfs = quotas.map((q, index) => ({ index, driver: 'vfio-pci', driverOverride: 'vfio-pci', vramQuota: q > 0n ? hex(q) : null }));
+  pf.sriov.vfs = quotas.map((q, index) => ({
+    index,
+    driver: 'vfio-pci',
+    driverOverride: 'vfio-pci',
+    vramQuota: q > 0n ? hex(q) : null,
+  }));
   const setup = [
     `enabled ${n} VFs on ${pf.bdf} (sriov_drivers_autoprobe 0), each bound to vfio-pci through driver_override`,
     quotas.some((q) => q > 0n)
@@ -84,10 +96,13 @@ export function declareTopology(base: Topology): { topology: Topology; setup: st
 }
 
 /** `base` with the shape a scenario needs applied; null when it cannot be made. */
-export function shapeTopology(base: Topology, shape: TopologyShape): { topology: Topology; description: string } | null {
+export function shapeTopology(
+  base: Topology,
+  shape: TopologyShape,
+): { topology: Topology; description: string } | null {
   const t = clone(base);
   const pf = xePf(t);
-  if (!pf || !pf.sriov || !pf.xe) return null;
+  if (!pf?.sriov || !pf.xe) return null;
   const said: string[] = [];
   if (shape.vfOnNextBus) {
     // Routing ID = PF RID + First VF Offset + stride * n (PCIe SR-IOV §9.3.3.9/10): an offset past the
@@ -114,7 +129,14 @@ export function shapeTopology(base: Topology, shape: TopologyShape): { topology:
     other.sriov!.vfs = [];
     other.sriov!.vfBars = [
       { index: 0, start: hex(0xb0000000n), size: hex(16n * MiB), kind: 'mem64', prefetchable: false },
-      { index: 2, start: hex(0x8400000000n), size: hex(GiB), kind: 'mem64', prefetchable: true, resizableSizes: '0x7ffe' },
+      {
+        index: 2,
+        start: hex(0x8400000000n),
+        size: hex(GiB),
+        kind: 'mem64',
+        prefetchable: true,
+        resizableSizes: '0x7ffe',
+      },
     ];
     t.devices.push(other);
     said.push(`a second xe PF at ${other.bdf}`);
@@ -142,7 +164,10 @@ function hasTarget(b: Backend): boolean {
  * already has a VF on vfio-pci), or replaced by a kernel of the declared
  * shape. `opened` is closed when it is replaced.
  */
-export function prepareMock(opened: Backend, o: { profile?: string | undefined; mockState?: string | undefined; topology?: string | undefined }): PreparedMock {
+export function prepareMock(
+  opened: Backend,
+  o: { profile?: string | undefined; mockState?: string | undefined; topology?: string | undefined },
+): PreparedMock {
   if (!isMockBackend(opened)) throw new TypeError('prepareMock needs the mock backend');
   const profile = opened.kernel.profile.name as ProfileName;
   const user: Topology = o.topology ? readTopologyFile(o.topology).json : defaultTopology();
@@ -153,7 +178,11 @@ export function prepareMock(opened: Backend, o: { profile?: string | undefined; 
     const declared = declareTopology(user);
     if (declared) {
       opened.close();
-      backend = createMockBackend({ profile, topology: declared.topology, reason: `${opened.reason}; the harness declared the machine shape the catalog needs` });
+      backend = createMockBackend({
+        profile,
+        topology: declared.topology,
+        reason: `${opened.reason}; the harness declared the machine shape the catalog needs`,
+      });
       base = declared.topology;
       setup.push(...declared.setup);
     }
@@ -161,7 +190,14 @@ export function prepareMock(opened: Backend, o: { profile?: string | undefined; 
   const siblings: ShapeFactory = (shape) => {
     const shaped = shapeTopology(declareTopology(base)?.topology ?? base, shape);
     if (!shaped) return null;
-    return { backend: createMockBackend({ profile, topology: shaped.topology, reason: `sibling mock kernel: ${shaped.description}` }), description: shaped.description };
+    return {
+      backend: createMockBackend({
+        profile,
+        topology: shaped.topology,
+        reason: `sibling mock kernel: ${shaped.description}`,
+      }),
+      description: shaped.description,
+    };
   };
   return { backend, profile, setup, siblings };
 }

@@ -6,8 +6,8 @@
 // unavailable with the reason, never as clean.
 
 import type { FileOps } from '../backend/types.js';
-import { parseBufinfo, type BufinfoObject } from '../kernel/bufinfo.js';
-import { errnoName } from '../kernel/errors.js';
+import { parseBufinfo, type BufinfoObject } from '../uapi/bufinfo.js';
+import { errnoName } from '../uapi/errors.js';
 
 // ------------------------------------------------------------------ kmsg
 
@@ -37,9 +37,11 @@ export function parseKmsgRecord(record: string): KmsgRecord | null {
 }
 
 /** Lines that mean the kernel crashed (arch/x86/mm/fault.c, kernel/panic.c, mm/kasan/report.c). */
-const CRASH = /\bOops\b|BUG: unable to handle|BUG: kernel NULL pointer|kernel BUG at|general protection fault|Kernel panic|BUG: KASAN/;
+const CRASH =
+  /\bOops\b|BUG: unable to handle|BUG: kernel NULL pointer|kernel BUG at|general protection fault|Kernel panic|BUG: KASAN/;
 /** Lines that mean it complained (WARN_ON, hung task, UBSAN, refcount and list debugging, kmemleak). */
-const COMPLAINT = /WARNING:|\bBUG: |INFO: task .* blocked for more than|UBSAN:|refcount_t:|list_(add|del) corruption|kmemleak: \d+ new suspected/;
+const COMPLAINT =
+  /WARNING:|\bBUG: |INFO: task .* blocked for more than|UBSAN:|refcount_t:|list_(add|del) corruption|kmemleak: \d+ new suspected/;
 
 export function isCrashLine(text: string): boolean {
   return CRASH.test(text);
@@ -81,7 +83,11 @@ export class KmsgMonitor {
       fs.readRecords('/dev/kmsg');
       return new KmsgMonitor(fs, true, null);
     } catch (e) {
-      return new KmsgMonitor(fs, false, `/dev/kmsg unreadable (${codeOf(e)}): run as root or set kernel.dmesg_restrict=0`);
+      return new KmsgMonitor(
+        fs,
+        false,
+        `/dev/kmsg unreadable (${codeOf(e)}): run as root or set kernel.dmesg_restrict=0`,
+      );
     }
   }
 
@@ -169,7 +175,11 @@ export class KmemleakMonitor {
 
   static open(fs: FileOps): KmemleakMonitor {
     if (!fs.exists(KMEMLEAK)) {
-      return new KmemleakMonitor(fs, false, `no ${KMEMLEAK}: boot a kernel with CONFIG_DEBUG_KMEMLEAK (and kmemleak=on), with debugfs mounted`);
+      return new KmemleakMonitor(
+        fs,
+        false,
+        `no ${KMEMLEAK}: boot a kernel with CONFIG_DEBUG_KMEMLEAK (and kmemleak=on), with debugfs mounted`,
+      );
     }
     return new KmemleakMonitor(fs, true, null);
   }
@@ -212,7 +222,10 @@ export class KmemleakMonitor {
 export function kmemleakFailure(e: unknown): { disabled: boolean; why: string } {
   const code = codeOf(e);
   if (code === 'EPERM' || code === 'EBUSY') {
-    return { disabled: true, why: `kmemleak is disabled (${code} from ${KMEMLEAK}: booted with kmemleak=off, or it turned itself off after an error; dmesg says which)` };
+    return {
+      disabled: true,
+      why: `kmemleak is disabled (${code} from ${KMEMLEAK}: booted with kmemleak=off, or it turned itself off after an error; dmesg says which)`,
+    };
   }
   return { disabled: false, why: `kmemleak scan failed (${code})` };
 }
@@ -220,7 +233,8 @@ export function kmemleakFailure(e: unknown): { disabled: boolean; why: string } 
 // ------------------------------------------------------------------ fds
 
 /** fd targets that are ours to account for: VFIO, DRM, dma-buf, udmabuf, iommufd, memfd, sync files. */
-const KERNEL_OBJECT_FD = /^(\/dev\/(vfio|dri|udmabuf|iommu)\b|anon_inode:\[?(dmabuf|vfio-device|drm_syncobj_file|sync_file|iommufd)\]?|\/dmabuf:|\/memfd:)/;
+const KERNEL_OBJECT_FD =
+  /^(\/dev\/(vfio|dri|udmabuf|iommu)\b|anon_inode:\[?(dmabuf|vfio-device|drm_syncobj_file|sync_file|iommufd)\]?|\/dmabuf:|\/memfd:)/;
 
 export function isKernelObjectFd(target: string): boolean {
   return KERNEL_OBJECT_FD.test(target);

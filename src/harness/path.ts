@@ -48,7 +48,15 @@ export interface PathVerdict {
 /** The probes that see the ordinary scatter-gather (P2P) map: an IOV verdict needs both armed. */
 const SG_KEYS: ProbeKey[] = ['exporterSgMap', 'sgMap'];
 
-const DECIDING: ProbeKey[] = ['match', 'exporterMatch', 'mapInterconnect', 'exporterMapInterconnect', 'translateRet', 'exporterSgMap', 'sgMap'];
+const DECIDING: ProbeKey[] = [
+  'match',
+  'exporterMatch',
+  'mapInterconnect',
+  'exporterMapInterconnect',
+  'translateRet',
+  'exporterSgMap',
+  'sgMap',
+];
 
 function ret(h: TraceHit): bigint | null {
   return argValue(h.args.ret);
@@ -73,15 +81,21 @@ export function classifyPath(input: PathInput): PathVerdict {
     return v !== null && v !== 0n && !isErrValue(v);
   });
   const base = { negotiated, mappedInterconnect, sgMapped, lookupVfids, translated };
-  if (input.refused) return { ...base, path: 'refused', why: `${input.refused.step} failed with ${input.refused.code}` };
+  if (input.refused)
+    return { ...base, path: 'refused', why: `${input.refused.step} failed with ${input.refused.code}` };
   if (sgMapped) {
     const via = of('exporterSgMap').length > 0 ? 'vfio_pci_dma_buf_map' : 'dma_buf_map_attachment';
-    const fell = negotiated || mappedInterconnect ? ' after an interconnect was negotiated: the IOV path fell back' : '';
+    const fell =
+      negotiated || mappedInterconnect ? ' after an interconnect was negotiated: the IOV path fell back' : '';
     return { ...base, path: 'p2p', why: `the ordinary scatter-gather map ran (${via})${fell}` };
   }
   const lost = input.lost ?? 0;
   if (lost > 0) {
-    return { ...base, path: 'unknown', why: `the trace buffer dropped ${lost} entries in the window (other tasks hit the probes too): a missing hit proves nothing` };
+    return {
+      ...base,
+      path: 'unknown',
+      why: `the trace buffer dropped ${lost} entries in the window (other tasks hit the probes too): a missing hit proves nothing`,
+    };
   }
   const sgBlind = SG_KEYS.filter((k) => !input.armed.has(k));
   if ((negotiated || mappedInterconnect) && sgBlind.length > 0) {
@@ -92,16 +106,35 @@ export function classifyPath(input: PathInput): PathVerdict {
     };
   }
   if (translated && (negotiated || mappedInterconnect)) {
-    return { ...base, path: 'iov', why: `interconnect negotiated, ranges mapped and translated (LMEM object of vfid ${lookupVfids.join(', ') || '?'})` };
+    return {
+      ...base,
+      path: 'iov',
+      why: `interconnect negotiated, ranges mapped and translated (LMEM object of vfid ${lookupVfids.join(', ') || '?'})`,
+    };
   }
   if ((negotiated || mappedInterconnect) && !input.armed.has('translateRet')) {
-    return { ...base, path: 'unknown', why: 'interconnect negotiated, but the LMEM-object lookup\'s return probe (translateRet) could not be armed: a translation would not have been seen' };
+    return {
+      ...base,
+      path: 'unknown',
+      why: "interconnect negotiated, but the LMEM-object lookup's return probe (translateRet) could not be armed: a translation would not have been seen",
+    };
   }
   if (negotiated || mappedInterconnect) {
-    const lookup = lookupVfids.length > 0 ? `the LMEM-object lookup for vfid ${lookupVfids.join(', ')} returned NULL` : 'no LMEM-object lookup happened';
-    return { ...base, path: 'untranslated', why: `interconnect negotiated${mappedInterconnect ? ' and mapped' : ''}, but ${lookup} and no scatter-gather map ran` };
+    const lookup =
+      lookupVfids.length > 0
+        ? `the LMEM-object lookup for vfid ${lookupVfids.join(', ')} returned NULL`
+        : 'no LMEM-object lookup happened';
+    return {
+      ...base,
+      path: 'untranslated',
+      why: `interconnect negotiated${mappedInterconnect ? ' and mapped' : ''}, but ${lookup} and no scatter-gather map ran`,
+    };
   }
   const armed = DECIDING.filter((k) => input.armed.has(k));
   if (armed.length === 0) return { ...base, path: 'unknown', why: 'no probe that could tell the path could be armed' };
-  return { ...base, path: 'unknown', why: `none of the armed probes (${armed.join(', ')}) fired: the import was never mapped in the window` };
+  return {
+    ...base,
+    path: 'unknown',
+    why: `none of the armed probes (${armed.join(', ')}) fired: the import was never mapped in the window`,
+  };
 }

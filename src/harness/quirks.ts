@@ -15,24 +15,54 @@ export interface QuirkInfo {
 }
 
 export const QUIRKS = {
-  'last-page': { id: 'last-page', number: 1, title: 'last page of the VF BAR is not recognised', source: 'rfc-model quirk 1' },
+  'last-page': {
+    id: 'last-page',
+    number: 1,
+    title: 'last page of the VF BAR is not recognised',
+    source: 'rfc-model quirk 1',
+  },
   'silent-untranslated': {
     id: 'silent-untranslated',
     number: 2,
     title: 'translation reports success without translating',
     source: 'rfc-model quirk 2',
   },
-  'first-range-vf': { id: 'first-range-vf', number: 3, title: 'only the first range picks the VF', source: 'rfc-model quirk 3' },
-  'unprovisioned-oops': { id: 'unprovisioned-oops', number: 4, title: 'unprovisioned VF: NULL dereference', source: 'rfc-model quirk 4' },
-  'vf-other-bus': { id: 'vf-other-bus', number: 5, title: "owner-VF search walks only the PF's bus", source: 'rfc-model quirk 5' },
-  'ranges-leak': { id: 'ranges-leak', number: 6, title: 'mapped ranges are never released', source: 'rfc-model quirk 6' },
+  'first-range-vf': {
+    id: 'first-range-vf',
+    number: 3,
+    title: 'only the first range picks the VF',
+    source: 'rfc-model quirk 3',
+  },
+  'unprovisioned-oops': {
+    id: 'unprovisioned-oops',
+    number: 4,
+    title: 'unprovisioned VF: NULL dereference',
+    source: 'rfc-model quirk 4',
+  },
+  'vf-other-bus': {
+    id: 'vf-other-bus',
+    number: 5,
+    title: "owner-VF search walks only the PF's bus",
+    source: 'rfc-model quirk 5',
+  },
+  'ranges-leak': {
+    id: 'ranges-leak',
+    number: 6,
+    title: 'mapped ranges are never released',
+    source: 'rfc-model quirk 6',
+  },
   'order-from-length': {
     id: 'order-from-length',
     number: 7,
     title: 'entry order from the length rounded up to a power of two',
     source: 'rfc-model quirk 7',
   },
-  contiguity: { id: 'contiguity', number: 8, title: 'each range assumed contiguous in the LMEM object', source: 'rfc-model quirk 8' },
+  contiguity: {
+    id: 'contiguity',
+    number: 8,
+    title: 'each range assumed contiguous in the LMEM object',
+    source: 'rfc-model quirk 8',
+  },
   'revoked-attach-bypass': {
     id: 'revoked-attach-bypass',
     number: null,

@@ -24,7 +24,16 @@ import {
   type Status,
 } from '../report/model.js';
 import { judge, type Baseline } from './baseline.js';
-import { CAPABILITY_NAMES, capabilitiesJson, probeCapabilities, topologyJson, type Capabilities, type Capability, type CapabilityName, type RunPolicy } from './caps.js';
+import {
+  CAPABILITY_NAMES,
+  capabilitiesJson,
+  probeCapabilities,
+  topologyJson,
+  type Capabilities,
+  type Capability,
+  type CapabilityName,
+  type RunPolicy,
+} from './caps.js';
 import {
   BUFINFO,
   CRASH_TAINTS,
@@ -49,7 +58,7 @@ import { ScenarioRecord } from './record.js';
 import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
 import { kernelSleep, type Timing } from './timing.js';
-import type { BufinfoObject } from '../kernel/bufinfo.js';
+import type { BufinfoObject } from '../uapi/bufinfo.js';
 
 export interface ProgressSink {
   start(index: number, total: number, scenario: Scenario): void;
@@ -86,7 +95,11 @@ const LOG_CAP = 200;
 
 /** Capabilities when the probe itself failed: everything missing, citing that failure. */
 function failedCapabilities(message: string): Capabilities {
-  const cap: Capability = { ok: false, detail: `capability probe failed: ${message}`, enable: 'see the caps/kernel result' };
+  const cap: Capability = {
+    ok: false,
+    detail: `capability probe failed: ${message}`,
+    enable: 'see the caps/kernel result',
+  };
   const names: readonly CapabilityName[] = CAPABILITY_NAMES;
   return {
     release: null,
@@ -95,7 +108,14 @@ function failedCapabilities(message: string): Capabilities {
     caps: Object.fromEntries(names.map((n) => [n, cap])) as Record<CapabilityName, Capability>,
     target: null,
     pfs: [],
-    symbols: { readable: false, why: message, revision: null, rows: [], sg: { present: [], missing: [] }, symbols: new Set() },
+    symbols: {
+      readable: false,
+      why: message,
+      revision: null,
+      rows: [],
+      sg: { present: [], missing: [] },
+      symbols: new Set(),
+    },
     tracefsRoot: null,
     xeNode: null,
     vgemNode: null,
@@ -109,7 +129,12 @@ type Outcome =
   | { kind: 'done' }
   | { kind: 'skip'; capability: string; why: string; enable: string }
   | { kind: 'threw'; error: ScenarioError }
-  | { kind: 'timeout' | 'interrupted'; signal: string | null; after: 'cleaned' | 'blocked' | 'killed' | 'wedged' | 'overran'; waitedMs: number }
+  | {
+      kind: 'timeout' | 'interrupted';
+      signal: string | null;
+      after: 'cleaned' | 'blocked' | 'killed' | 'wedged' | 'overran';
+      waitedMs: number;
+    }
   | { kind: 'killed'; signal: string; reason: string | null }
   | { kind: 'lost'; detail: string };
 
@@ -117,7 +142,8 @@ function outcomeOf(x: Execution): Outcome {
   const e = x.ending;
   if (e.kind === 'killed') return { kind: 'killed', signal: e.signal, reason: e.reason };
   if (e.kind === 'lost') return { kind: 'lost', detail: e.detail };
-  if (x.overranMs !== undefined && e.kind === 'reported') return { kind: 'timeout', signal: null, after: 'overran', waitedMs: x.overranMs };
+  if (x.overranMs !== undefined && e.kind === 'reported')
+    return { kind: 'timeout', signal: null, after: 'overran', waitedMs: x.overranMs };
   if (x.stopped) {
     const kind = x.stopped.kind;
     const signal = x.stopped.kind === 'interrupted' ? x.stopped.signal : null;
@@ -126,7 +152,8 @@ function outcomeOf(x: Execution): Outcome {
     // A scenario that returned just as it was asked to stop still counts as stopped: its result came too late.
     return { kind, signal, after: e.report.settled ? 'cleaned' : 'blocked', waitedMs: 0 };
   }
-  if (e.kind !== 'reported') return { kind: 'lost', detail: `the scenario process ended (${e.kind}) without being asked to stop` };
+  if (e.kind !== 'reported')
+    return { kind: 'lost', detail: `the scenario process ended (${e.kind}) without being asked to stop` };
   const o = e.report.outcome;
   // 'stopped' without a stop request cannot happen: the process stops only when asked.
   return o.kind === 'stopped' ? { kind: 'lost', detail: 'the scenario process stopped without being asked to' } : o;
@@ -173,7 +200,17 @@ class Monitors {
     return { kmsgStart: this.kmsg.position(), taint: readTaint(fs), bufs: readBufinfo(fs), kmemleak, kmemleakWhy };
   }
 
-  async end(w: Window, sleep: (ms: number) => Promise<void>, timing: Timing): Promise<{ cleanliness: Cleanliness; log: string[]; records: KmsgRecord[]; crash: string | null; blind: string | null }> {
+  async end(
+    w: Window,
+    sleep: (ms: number) => Promise<void>,
+    timing: Timing,
+  ): Promise<{
+    cleanliness: Cleanliness;
+    log: string[];
+    records: KmsgRecord[];
+    crash: string | null;
+    blind: string | null;
+  }> {
     const fs = this.backend.fs;
     const c = emptyCleanliness();
     const records = this.kmsg.since(w.kmsgStart);
@@ -193,9 +230,12 @@ class Monitors {
       const after = readBufinfo(fs);
       if (after) {
         // After the scenario's process exited: a buffer still here outlived every file that referenced it.
-        for (const [ino, o] of after) if (!w.bufs.has(ino)) c.dmabufsLeft.push(`${describeBuffer(o)} (still there after its process exited)`);
+        for (const [ino, o] of after)
+          if (!w.bufs.has(ino)) c.dmabufsLeft.push(`${describeBuffer(o)} (still there after its process exited)`);
       } else {
-        c.unavailable.push(`${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`);
+        c.unavailable.push(
+          `${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`,
+        );
       }
     } else {
       c.unavailable.push(`${BUFINFO} unreadable (mount debugfs, CONFIG_DEBUG_FS)`);
@@ -204,14 +244,22 @@ class Monitors {
       await sleep(timing.kmemleakAgeMs);
       try {
         const blocks = this.kmemleak.end();
-        c.kmemleak = { measured: true, newObjects: blocks.length, excerpt: blocks.slice(0, 5).map((b) => b.join(' | ')) };
+        c.kmemleak = {
+          measured: true,
+          newObjects: blocks.length,
+          excerpt: blocks.slice(0, 5).map((b) => b.join(' | ')),
+        };
       } catch (e) {
         c.unavailable.push(kmemleakFailure(e).why);
       }
     } else if (w.kmemleakWhy) c.unavailable.push(w.kmemleakWhy);
     const crashLine = records.find((r) => isCrashLine(r.text));
     const crashTaint = c.taint.added.find((l) => CRASH_TAINTS.has(l));
-    const crash = crashLine ? crashLine.text : crashTaint ? `kernel tainted ${crashTaint} (${crashTaint === 'D' ? 'died: an oops' : crashTaint === 'M' ? 'machine check' : 'bad page'})` : null;
+    const crash = crashLine
+      ? crashLine.text
+      : crashTaint
+        ? `kernel tainted ${crashTaint} (${crashTaint === 'D' ? 'died: an oops' : crashTaint === 'M' ? 'machine check' : 'bad page'})`
+        : null;
     // Without the log, only a crash taint the kernel adds can show an oops: one it cannot add (the mask unreadable, or
     // already holding it from an earlier oops: taint letters never clear) would go unseen.
     let blind: string | null = null;
@@ -219,7 +267,8 @@ class Monitors {
       const noLog = `the kernel log could not be read (${this.kmsg.why ?? 'kmsg'})`;
       const held = c.taint.before !== null ? taintLetters(c.taint.before).filter((l) => CRASH_TAINTS.has(l)) : [];
       if (c.taint.before === null || c.taint.after === null) blind = `${noLog} and neither could the taint mask`;
-      else if (held.length > 0 && !crashTaint) blind = `${noLog} and the kernel was tainted ${held.join('')} before this scenario (an earlier crash), so a new one cannot show in the taint mask`;
+      else if (held.length > 0 && !crashTaint)
+        blind = `${noLog} and the kernel was tainted ${held.join('')} before this scenario (an earlier crash), so a new one cannot show in the taint mask`;
     }
     return { cleanliness: c, log: log.slice(-LOG_CAP), records, crash, blind };
   }
@@ -230,7 +279,10 @@ function seconds(ms: number): string {
 }
 
 /** What became of a process asked to stop. */
-function afterStop(o: { after: 'cleaned' | 'blocked' | 'killed' | 'wedged' | 'overran'; waitedMs: number }, pid: number): string {
+function afterStop(
+  o: { after: 'cleaned' | 'blocked' | 'killed' | 'wedged' | 'overran'; waitedMs: number },
+  pid: number,
+): string {
   switch (o.after) {
     case 'cleaned':
       return 'cleanups ran';
@@ -253,12 +305,18 @@ function compose(
   timeoutMs: number,
   mon: { cleanliness: Cleanliness; records: KmsgRecord[]; crash: string | null; blind: string | null },
   cleanupFailures: string[],
-): { status: Status; reason: string; error: ScenarioError | null; skip: { capability: string; enable: string } | null } {
+): {
+  status: Status;
+  reason: string;
+  error: ScenarioError | null;
+  skip: { capability: string; enable: string } | null;
+} {
   let status: Status;
   let reason: string;
   let error: ScenarioError | null = null;
   let skip: { capability: string; enable: string } | null = null;
-  const firstFailure = (): string => `${rec.failures[0]}${rec.failures.length > 1 ? ` (+${rec.failures.length - 1} more)` : ''}`;
+  const firstFailure = (): string =>
+    `${rec.failures[0]}${rec.failures.length > 1 ? ` (+${rec.failures.length - 1} more)` : ''}`;
   switch (outcome.kind) {
     case 'timeout':
       status = 'timeout';
@@ -282,7 +340,12 @@ function compose(
     case 'threw':
       status = 'fail';
       error = outcome.error;
-      reason = rec.failures.length > 0 ? firstFailure() : error.kind === 'kernel' ? `unexpected ${error.message}` : `harness error: ${error.message}`;
+      reason =
+        rec.failures.length > 0
+          ? firstFailure()
+          : error.kind === 'kernel'
+            ? `unexpected ${error.message}`
+            : `harness error: ${error.message}`;
       break;
     case 'killed': {
       const how = `the scenario's process ${pid} was killed (${outcome.signal}${outcome.reason ? `: ${outcome.reason}` : ''})`;
@@ -293,12 +356,18 @@ function compose(
           if (rec.quirks.some((q) => q.id === id)) continue;
           const q = QUIRKS[id];
           const evidence = `${how} by the oops: ${mon.crash}`;
-          rec.apply({ t: 'quirk', quirk: { id, number: q.number, title: q.title, evidence }, failure: `${q.source} (${q.title}): ${evidence}` });
+          rec.apply({
+            t: 'quirk',
+            quirk: { id, number: q.number, title: q.title, evidence },
+            failure: `${q.source} (${q.title}): ${evidence}`,
+          });
         }
         return { status: 'crash', reason: `kernel crashed: ${mon.crash}; ${how}`, error: null, skip: null };
       }
       // Blind: not a bug in iovh but a kernel interface that failed it; whether the kernel killed the process is unknown.
-      const message = mon.blind ? `${how}; ${mon.blind}, so whether the kernel killed it is unknown` : `${how}, and the kernel log shows no oops, BUG or taint`;
+      const message = mon.blind
+        ? `${how}; ${mon.blind}, so whether the kernel killed it is unknown`
+        : `${how}, and the kernel log shows no oops, BUG or taint`;
       error = { kind: mon.blind ? 'kernel' : 'harness', message, code: null, stack: null };
       status = 'fail';
       reason = `harness error: ${message}`;
@@ -327,10 +396,15 @@ function compose(
     return { status, reason, error, skip };
   }
   const complaints: string[] = [];
-  if (c.kernelComplaints.length > 0) complaints.push(`kernel complained: ${c.kernelComplaints[0]!.replace(/^\[[^\]]*\]\s*/, '')}`);
+  if (c.kernelComplaints.length > 0)
+    complaints.push(`kernel complained: ${c.kernelComplaints[0]!.replace(/^\[[^\]]*\]\s*/, '')}`);
   else if (c.taint.added.length > 0) complaints.push(`kernel taint added: ${c.taint.added.join('')}`);
-  if (c.fdsLeft.length > 0) complaints.push(`left ${c.fdsLeft.length} fd${c.fdsLeft.length > 1 ? 's' : ''} open (${c.fdsLeft.join(', ')})`);
-  if (c.dmabufsLeft.length > 0) complaints.push(`left ${c.dmabufsLeft.length} dma-buf${c.dmabufsLeft.length > 1 ? 's' : ''} behind (${c.dmabufsLeft.join('; ')})`);
+  if (c.fdsLeft.length > 0)
+    complaints.push(`left ${c.fdsLeft.length} fd${c.fdsLeft.length > 1 ? 's' : ''} open (${c.fdsLeft.join(', ')})`);
+  if (c.dmabufsLeft.length > 0)
+    complaints.push(
+      `left ${c.dmabufsLeft.length} dma-buf${c.dmabufsLeft.length > 1 ? 's' : ''} behind (${c.dmabufsLeft.join('; ')})`,
+    );
   if (c.kmemleak.measured && (c.kmemleak.newObjects ?? 0) > 0 && rec.quirks.every((q) => q.id !== 'ranges-leak')) {
     complaints.push(`kmemleak reports ${c.kmemleak.newObjects} new unreferenced objects`);
   }
@@ -391,7 +465,14 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       o.progress?.done(i + 1, total, result);
       if (o.onPartial) {
         const pending = o.scenarios.slice(i + 1).map((s) => s.id);
-        o.onPartial(assembleRun(frame, caps ? machineJson(caps) : null, { results, pending, interrupted: null, kernelLog: kernelLog() }));
+        o.onPartial(
+          assembleRun(frame, caps ? machineJson(caps) : null, {
+            results,
+            pending,
+            interrupted: null,
+            kernelLog: kernelLog(),
+          }),
+        );
       }
     }
   } finally {
@@ -433,9 +514,20 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     const timeoutMs = o.timeoutMs;
     let x: Execution;
     if (probeError !== null) {
-      x = { pid: process.pid, stopped: null, ending: { kind: 'reported', report: probeFailed(probeError) }, record: new ScenarioRecord() };
+      x = {
+        pid: process.pid,
+        stopped: null,
+        ending: { kind: 'reported', report: probeFailed(probeError) },
+        record: new ScenarioRecord(),
+      };
     } else {
-      const job: ScenarioJob = { scenarioId: scenario.id, caps: current, timing: o.timing, kmsgStart: window.kmsgStart, declaredTopology: sibling?.description ?? null };
+      const job: ScenarioJob = {
+        scenarioId: scenario.id,
+        caps: current,
+        timing: o.timing,
+        kmsgStart: window.kmsgStart,
+        declaredTopology: sibling?.description ?? null,
+      };
       x = await executor.run(backend, scenario, job, { timeoutMs, ...(o.interrupt ? { interrupt: o.interrupt } : {}) });
     }
     const rec = x.record;
@@ -525,5 +617,9 @@ function probeFailed(e: unknown): JobReport {
 }
 
 function machineJson(c: Capabilities): MachineJson {
-  return { kernel: { release: c.release, version: c.version, cmdline: c.cmdline }, capabilities: capabilitiesJson(c), topology: topologyJson(c) };
+  return {
+    kernel: { release: c.release, version: c.version, cmdline: c.cmdline },
+    capabilities: capabilitiesJson(c),
+    topology: topologyJson(c),
+  };
 }

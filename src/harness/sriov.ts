@@ -10,8 +10,8 @@
 // difference is an error.
 
 import type { Backend, FileOps } from '../backend/types.js';
-import { isErrno, SystemError } from '../kernel/errors.js';
-import { openVfioDevice, VfioSetupError, type VfioDevice } from '../kernel/vfio.js';
+import { isErrno, SystemError } from '../uapi/errors.js';
+import { openVfioDevice, VfioSetupError, type VfioDevice } from '../uapi/vfio.js';
 import type { Journal } from '../host/journal.js';
 import { formatStep, stepWrite, type Step } from '../host/plan.js';
 import { undoRecords } from '../host/restore.js';
@@ -67,17 +67,21 @@ export function unreadableSnapshot(fs: FileOps, s: SriovSnapshot): string[] {
   };
   const dir = `${PCI_DEVICES}/${s.pf}`;
   const numvfs = strict(`${dir}/sriov_numvfs`, () => fs.readText(`${dir}/sriov_numvfs`).trim());
-  if (typeof numvfs === 'string' && numvfs !== String(s.numVfs)) out.push(`${dir}/sriov_numvfs reads ${numvfs}, the snapshot says ${s.numVfs}`);
+  if (typeof numvfs === 'string' && numvfs !== String(s.numVfs))
+    out.push(`${dir}/sriov_numvfs reads ${numvfs}, the snapshot says ${s.numVfs}`);
   const ap = strict(`${dir}/sriov_drivers_autoprobe`, () => fs.readText(`${dir}/sriov_drivers_autoprobe`).trim());
-  if (typeof ap === 'string' && (s.autoprobe === null || ap !== (s.autoprobe ? '1' : '0'))) out.push(`${dir}/sriov_drivers_autoprobe reads ${ap}, the snapshot says ${s.autoprobe ?? 'unknown'}`);
+  if (typeof ap === 'string' && (s.autoprobe === null || ap !== (s.autoprobe ? '1' : '0')))
+    out.push(`${dir}/sriov_drivers_autoprobe reads ${ap}, the snapshot says ${s.autoprobe ?? 'unknown'}`);
   if (s.vfs.length !== s.numVfs) out.push(`${s.vfs.length} of ${s.numVfs} VFs could be listed`);
   for (const v of s.vfs) {
     const vdir = `${PCI_DEVICES}/${v.bdf}`;
     const driver = strict(`${vdir}/driver`, () => fs.readlink(`${vdir}/driver`).split('/').pop() ?? null);
-    if (driver !== undefined && driver !== v.driver) out.push(`${vdir}/driver is ${driver ?? 'none'}, the snapshot says ${v.driver ?? 'none'}`);
+    if (driver !== undefined && driver !== v.driver)
+      out.push(`${vdir}/driver is ${driver ?? 'none'}, the snapshot says ${v.driver ?? 'none'}`);
     const ov = strict(`${vdir}/driver_override`, () => fs.readText(`${vdir}/driver_override`).trim());
     const override = ov === null || ov === undefined || ov === '(null)' || ov === '' ? null : ov;
-    if (ov !== undefined && override !== v.override) out.push(`${vdir}/driver_override is ${override ?? '(null)'}, the snapshot says ${v.override ?? '(null)'}`);
+    if (ov !== undefined && override !== v.override)
+      out.push(`${vdir}/driver_override is ${override ?? '(null)'}, the snapshot says ${v.override ?? '(null)'}`);
   }
   return out;
 }
@@ -155,7 +159,8 @@ export function compareSriov(fs: FileOps, s: SriovSnapshot): string[] {
   const numvfs = readOr(fs, `${dir}/sriov_numvfs`);
   if (numvfs !== String(s.numVfs)) diffs.push(`${s.pf} sriov_numvfs is ${numvfs}, was ${s.numVfs}`);
   const ap = readOr(fs, `${dir}/sriov_drivers_autoprobe`);
-  if (s.autoprobe !== null && ap !== (s.autoprobe ? '1' : '0')) diffs.push(`${s.pf} sriov_drivers_autoprobe is ${ap}, was ${s.autoprobe ? 1 : 0}`);
+  if (s.autoprobe !== null && ap !== (s.autoprobe ? '1' : '0'))
+    diffs.push(`${s.pf} sriov_drivers_autoprobe is ${ap}, was ${s.autoprobe ? 1 : 0}`);
   for (const v of s.vfs) {
     const vdir = `${PCI_DEVICES}/${v.bdf}`;
     let driver: string | null = null;
@@ -167,7 +172,8 @@ export function compareSriov(fs: FileOps, s: SriovSnapshot): string[] {
     if (driver !== v.driver) diffs.push(`${v.bdf} driver is ${driver ?? 'none'}, was ${v.driver ?? 'none'}`);
     const ov = readOr(fs, `${vdir}/driver_override`);
     const override = ov === null || ov === '(null)' || ov === '' ? null : ov;
-    if (override !== v.override) diffs.push(`${v.bdf} driver_override is ${override ?? '(null)'}, was ${v.override ?? '(null)'}`);
+    if (override !== v.override)
+      diffs.push(`${v.bdf} driver_override is ${override ?? '(null)'}, was ${v.override ?? '(null)'}`);
     const q = readQuota(fs, s.pf, v.id, s.provisioning);
     if (q !== v.quota) diffs.push(`VF ${v.id} quota is ${q ?? 'unknown'}, was ${v.quota ?? 'unknown'}`);
   }
@@ -240,7 +246,13 @@ export interface JournaledDisable {
  * the kernel refuses leaves nothing changed: ChangeRefused, the session
  * closed as rolled back.
  */
-export function disableVfsJournaled(fs: FileOps, s: SriovSnapshot, journal: Journal, command: string, log: (line: string) => void): JournaledDisable {
+export function disableVfsJournaled(
+  fs: FileOps,
+  s: SriovSnapshot,
+  journal: Journal,
+  command: string,
+  log: (line: string) => void,
+): JournaledDisable {
   const r = new SysReader(fs);
   const dir = `${PCI_DEVICES}/${s.pf}`;
   const why = `${command}: sriov_numvfs = 0 removes the VF`;
@@ -254,24 +266,74 @@ export function disableVfsJournaled(fs: FileOps, s: SriovSnapshot, journal: Jour
     try {
       fs.writeFile(w.path, w.data);
     } catch (e) {
-      if (!changed && (isErrno(e, 'EACCES') || isErrno(e, 'EPERM') || isErrno(e, 'EROFS'))) throw new ChangeRefused(w.path, (e as { code: string }).code);
+      if (!changed && (isErrno(e, 'EACCES') || isErrno(e, 'EPERM') || isErrno(e, 'EROFS')))
+        throw new ChangeRefused(w.path, (e as { code: string }).code);
       throw e;
     }
     changed = true;
     verify(r, step);
   };
   try {
-    for (const v of s.vfs) if (v.driver !== null && v.override === null) virtual({ op: 'unbind', bdf: v.bdf, driver: v.driver, why }, v.driver);
-    if (s.autoprobe) real({ op: 'set', path: `${dir}/sriov_drivers_autoprobe`, kind: 'bool', value: '0', before: '1', why: `${command}: the VFs come back unbound` }, '1');
-    for (const v of s.vfs) if (v.driver !== null && v.override !== null) virtual({ op: 'unbind', bdf: v.bdf, driver: v.driver, why }, v.driver);
-    for (const v of s.vfs) if (v.override !== null) virtual({ op: 'set', path: `${PCI_DEVICES}/${v.bdf}/driver_override`, kind: 'override', value: '', before: v.override, why }, v.override);
+    for (const v of s.vfs)
+      if (v.driver !== null && v.override === null)
+        virtual({ op: 'unbind', bdf: v.bdf, driver: v.driver, why }, v.driver);
+    if (s.autoprobe)
+      real(
+        {
+          op: 'set',
+          path: `${dir}/sriov_drivers_autoprobe`,
+          kind: 'bool',
+          value: '0',
+          before: '1',
+          why: `${command}: the VFs come back unbound`,
+        },
+        '1',
+      );
+    for (const v of s.vfs)
+      if (v.driver !== null && v.override !== null)
+        virtual({ op: 'unbind', bdf: v.bdf, driver: v.driver, why }, v.driver);
+    for (const v of s.vfs)
+      if (v.override !== null)
+        virtual(
+          {
+            op: 'set',
+            path: `${PCI_DEVICES}/${v.bdf}/driver_override`,
+            kind: 'override',
+            value: '',
+            before: v.override,
+            why,
+          },
+          v.override,
+        );
     for (const v of s.vfs) {
       if (v.quota === null || v.quota === 0n) continue;
       const path = quotaPath(fs, s.pf, v.id, s.provisioning);
       const q = v.quota.toString();
-      if (path) virtual({ op: 'set', path, kind: 'u64', value: '0', before: q, why: `${command}: xe releases VF quotas with the VFs`, enabledVf: { pf: s.pf, id: v.id } }, q);
+      if (path)
+        virtual(
+          {
+            op: 'set',
+            path,
+            kind: 'u64',
+            value: '0',
+            before: q,
+            why: `${command}: xe releases VF quotas with the VFs`,
+            enabledVf: { pf: s.pf, id: v.id },
+          },
+          q,
+        );
     }
-    real({ op: 'set', path: `${dir}/sriov_numvfs`, kind: 'count', value: '0', before: String(s.numVfs), why: `${command}: disable the VFs under an import` }, String(s.numVfs));
+    real(
+      {
+        op: 'set',
+        path: `${dir}/sriov_numvfs`,
+        kind: 'count',
+        value: '0',
+        before: String(s.numVfs),
+        why: `${command}: disable the VFs under an import`,
+      },
+      String(s.numVfs),
+    );
   } catch (e) {
     // Roll back by state (what never happened needs nothing); what cannot be undone stays journaled for `iovh restore`.
     let rolledBack = true;

@@ -3,10 +3,16 @@
 // for the scenario's window, and small formatting helpers. Every object that
 // holds a kernel resource is registered on the cleanup stack when it is made.
 
-import { openVfioDevice, VfioDevice, VfioSetupError, type DmaRange, type ExportDmaBufOptions } from '../kernel/vfio.js';
-import type { DmaBuf } from '../kernel/dmabuf.js';
-import { SystemError } from '../kernel/errors.js';
-import { PAGE_SIZE } from '../kernel/uapi.js';
+import {
+  openVfioDevice,
+  type VfioDevice,
+  VfioSetupError,
+  type DmaRange,
+  type ExportDmaBufOptions,
+} from '../uapi/vfio.js';
+import type { DmaBuf } from '../uapi/dmabuf.js';
+import { SystemError } from '../uapi/errors.js';
+import { PAGE_SIZE } from '../uapi/constants.js';
 import { hex, type Json } from '../report/model.js';
 import type { CapabilityName } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
@@ -42,7 +48,12 @@ export function exportBar(vf: VfInfo): Bar | null {
 
 export function requireExportBar(ctx: ScenarioContext, vf: VfInfo): Bar {
   const bar = exportBar(vf);
-  if (!bar) ctx.skip('target', `VF ${vf.bdf} has no memory BAR of at least a page to export`, 'use a VF with a memory BAR (an xe VF exports BAR 2)');
+  if (!bar)
+    ctx.skip(
+      'target',
+      `VF ${vf.bdf} has no memory BAR of at least a page to export`,
+      'use a VF with a memory BAR (an xe VF exports BAR 2)',
+    );
   return bar;
 }
 
@@ -52,7 +63,12 @@ export function openVf(ctx: ScenarioContext, bdf: string): VfioDevice {
   try {
     device = openVfioDevice(ctx.backend, bdf);
   } catch (e) {
-    if (e instanceof VfioSetupError) ctx.skip('target', `cannot open ${bdf} through VFIO: ${e.message}`, 'free the VF (no VMM may hold it) and bind it to vfio-pci');
+    if (e instanceof VfioSetupError)
+      ctx.skip(
+        'target',
+        `cannot open ${bdf} through VFIO: ${e.message}`,
+        'free the VF (no VMM may hold it) and bind it to vfio-pci',
+      );
     throw e;
   }
   ctx.defer(`close VFIO device ${bdf}`, () => device.close());
@@ -121,8 +137,10 @@ export function pathBlindSpots(ctx: ScenarioContext, trace: TraceSession | null)
   const revision = ctx.caps.symbols.revision;
   if (revision) {
     const negotiation: ProbeKey[] = ['match', 'exporterMatch', 'mapInterconnect', 'exporterMapInterconnect'];
-    if (!negotiation.some((k) => armed.has(k))) blind.push(...revision.probes.filter((p) => negotiation.includes(p.key)).map((p) => p.symbol));
-    if (!armed.has('translateRet')) blind.push(...revision.probes.filter((p) => p.key === 'translateRet').map((p) => `${p.symbol} (return)`));
+    if (!negotiation.some((k) => armed.has(k)))
+      blind.push(...revision.probes.filter((p) => negotiation.includes(p.key)).map((p) => p.symbol));
+    if (!armed.has('translateRet'))
+      blind.push(...revision.probes.filter((p) => p.key === 'translateRet').map((p) => `${p.symbol} (return)`));
   }
   return blind;
 }

@@ -6,7 +6,15 @@
 // CI never mistakes an interrupted run for a verdict). Usage errors (2) never
 // get this far.
 
-import { isBad, STATUSES, VERDICTS, type RunSummary, type ScenarioResult, type Status, type Verdict } from '../report/model.js';
+import {
+  isBad,
+  STATUSES,
+  VERDICTS,
+  type RunSummary,
+  type ScenarioResult,
+  type Status,
+  type Verdict,
+} from '../report/model.js';
 
 export const EXIT = { OK: 0, UNEXPECTED: 1, USAGE: 2, ALL_SKIPPED: 77, SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -34,7 +42,11 @@ export function isSkippedPass(r: ScenarioResult): boolean {
   return r.status === 'skip' && r.baseline?.expected === 'pass' && r.evidence.notRun !== true;
 }
 
-export function summarize(results: readonly ScenarioResult[], interrupted: { signal: string } | null, options: SummaryOptions = {}): RunSummary {
+export function summarize(
+  results: readonly ScenarioResult[],
+  interrupted: { signal: string } | null,
+  options: SummaryOptions = {},
+): RunSummary {
   const pending = options.pending ?? [];
   const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
   const byVerdict = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
@@ -60,7 +72,10 @@ export function summarize(results: readonly ScenarioResult[], interrupted: { sig
   } else if (unexpected.length > 0 || skipsFail) {
     exitCode = EXIT.UNEXPECTED;
     const parts: string[] = [];
-    if (unexpected.length > 0) parts.push(`${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`);
+    if (unexpected.length > 0)
+      parts.push(
+        `${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`,
+      );
     if (skipsFail) parts.push(`${skippedLine} (--allow-skips accepts that)`);
     exitReason = parts.join('; ');
   } else if (verdicts.length > 0 && verdicts.every((r) => r.status === 'skip')) {
@@ -69,7 +84,10 @@ export function summarize(results: readonly ScenarioResult[], interrupted: { sig
   } else {
     exitCode = EXIT.OK;
     const expectedBad = results.filter((r) => isBad(r.status)).length;
-    exitReason = expectedBad > 0 ? `no unexpected result (${expectedBad} known ${expectedBad === 1 ? 'failure' : 'failures'} match the baseline)` : 'no unexpected result';
+    exitReason =
+      expectedBad > 0
+        ? `no unexpected result (${expectedBad} known ${expectedBad === 1 ? 'failure' : 'failures'} match the baseline)`
+        : 'no unexpected result';
     if (skippedPasses.length > 0) exitReason += `; ${skippedLine}, accepted by --allow-skips`;
   }
   return { total: results.length, byStatus, byVerdict, unexpected, skippedPasses, skipsAllowed, exitCode, exitReason };

@@ -9,7 +9,7 @@
 // "Where a harness can see each branch"): static functions may be inlined.
 
 import type { FileOps } from '../backend/types.js';
-import { findKallsyms } from '../kernel/kallsyms.js';
+import { findKallsyms } from '../uapi/kallsyms.js';
 
 /** What a probe point shows (the classifier in path.ts reads these keys). */
 export type ProbeKey =
@@ -59,7 +59,8 @@ export const SG_PROBES: ProbePoint[] = [
 export const REVISIONS: Revision[] = [
   {
     name: 'rfc-v1',
-    source: 'rfc-model.md "Where a harness can see each branch (RFC v1 names)"; "[RFC 0/8] dma-buf: Add support for mapping dmabufs via interconnects", 2025-10-14',
+    source:
+      'rfc-model.md "Where a harness can see each branch (RFC v1 names)"; "[RFC 0/8] dma-buf: Add support for mapping dmabufs via interconnects", 2025-10-14',
     markers: ['dma_buf_match_interconnects', 'dma_buf_map_interconnect'],
     probes: [
       { key: 'match', symbol: 'dma_buf_match_interconnects', kind: 'return', fetch: 'ret=$retval' },
@@ -95,7 +96,7 @@ export interface SymbolScan {
 
 /**
  * One read of /proc/kallsyms, looked up for the table's names only (a real
- * kernel lists ~120,000 symbols; see src/kernel/kallsyms.ts for the cost).
+ * kernel lists ~120,000 symbols; see src/uapi/kallsyms.ts for the cost).
  * The capability probe calls it once per run and kprobe arming uses its result.
  */
 export function scanSymbols(fs: FileOps): SymbolScan {

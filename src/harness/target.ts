@@ -9,12 +9,12 @@
 
 import { basename } from 'node:path';
 import type { FileOps } from '../backend/types.js';
-import { parseBdf } from '../kernel/bdf.js';
+import { parseBdf } from '../uapi/bdf.js';
 
 export const PCI_DEVICES = '/sys/bus/pci/devices';
 
-/** `--pf`/`--vf` as typed (`0000:03:00.1`, `03:00.1`, `10000:e0:00.0`): the sysfs name, or null (src/kernel/bdf.ts). */
-export { normalizeBdf } from '../kernel/bdf.js';
+/** `--pf`/`--vf` as typed (`0000:03:00.1`, `03:00.1`, `10000:e0:00.0`): the sysfs name, or null (src/uapi/bdf.ts). */
+export { normalizeBdf } from '../uapi/bdf.js';
 
 /** The bus number of a device name (any domain width). */
 export function busOf(bdf: string): number {
@@ -41,7 +41,10 @@ export function parseResource(text: string): Bar[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .forEach((line, index) => {
-      const [s, e, f] = line.trim().split(/\s+/).map((x) => BigInt(x));
+      const [s, e, f] = line
+        .trim()
+        .split(/\s+/)
+        .map((x) => BigInt(x));
       if (s === undefined || e === undefined || f === undefined) return;
       const size = s === 0n && e === 0n ? 0n : e - s + 1n;
       out.push({ index, start: s, size, flags: f });
@@ -228,7 +231,11 @@ export class TargetError extends Error {
  * vfio-pci is not checked here: that is the machine's state, a capability
  * every scenario then skips on with how to fix it (chooseTarget).
  */
-export function wantedProblem(fs: FileOps, pfs: readonly PfInfo[], want: { pf?: string | null; vf?: string | null }): string | null {
+export function wantedProblem(
+  fs: FileOps,
+  pfs: readonly PfInfo[],
+  want: { pf?: string | null; vf?: string | null },
+): string | null {
   const vfOf = (bdf: string): PfInfo | undefined => pfs.find((p) => p.vfs.some((v) => v.bdf === bdf));
   const present = (bdf: string): boolean => fs.exists(`${PCI_DEVICES}/${bdf}`);
   if (want.pf) {
@@ -265,20 +272,35 @@ export function chooseTarget(pfs: readonly PfInfo[], want: { pf?: string | null;
   const preferProvisioned = (vfs: VfInfo[]): VfInfo => vfs.find((v) => v.quota === null || v.quota > 0n) ?? vfs[0]!;
   if (want.vf) {
     const pf = pfs.find((p) => p.vfs.some((v) => v.bdf === want.vf));
-    if (!pf) throw new TargetError(`--vf ${want.vf}: not a VF of any SR-IOV PF on this machine`, 'list the VFs with `iovh topology`');
-    if (want.pf && want.pf !== pf.bdf) throw new TargetError(`--vf ${want.vf} belongs to PF ${pf.bdf}, not --pf ${want.pf}`, 'drop --pf or pick a VF of that PF');
+    if (!pf)
+      throw new TargetError(
+        `--vf ${want.vf}: not a VF of any SR-IOV PF on this machine`,
+        'list the VFs with `iovh topology`',
+      );
+    if (want.pf && want.pf !== pf.bdf)
+      throw new TargetError(
+        `--vf ${want.vf} belongs to PF ${pf.bdf}, not --pf ${want.pf}`,
+        'drop --pf or pick a VF of that PF',
+      );
     const vf = pf.vfs.find((v) => v.bdf === want.vf)!;
     if (vf.driver !== 'vfio-pci') {
-      throw new TargetError(`--vf ${vf.bdf} is bound to ${vf.driver ?? 'no driver'}, not vfio-pci`, `iovh bind ${vf.bdf} vfio-pci`);
+      throw new TargetError(
+        `--vf ${vf.bdf} is bound to ${vf.driver ?? 'no driver'}, not vfio-pci`,
+        `iovh bind ${vf.bdf} vfio-pci`,
+      );
     }
     return { pf, vf, vfioVfs: vfio(pf), why: `--vf ${vf.bdf}` };
   }
   if (want.pf) {
     const pf = pfs.find((p) => p.bdf === want.pf);
-    if (!pf) throw new TargetError(`--pf ${want.pf}: no SR-IOV PF at that address`, 'list the PFs with `iovh topology`');
+    if (!pf)
+      throw new TargetError(`--pf ${want.pf}: no SR-IOV PF at that address`, 'list the PFs with `iovh topology`');
     const vfs = vfio(pf);
     if (vfs.length === 0) {
-      const how = pf.numVfs === 0 ? `iovh vfs enable ${pf.bdf} 2 && iovh bind <VF> vfio-pci` : `iovh bind ${pf.vfs[0]?.bdf ?? '<VF>'} vfio-pci`;
+      const how =
+        pf.numVfs === 0
+          ? `iovh vfs enable ${pf.bdf} 2 && iovh bind <VF> vfio-pci`
+          : `iovh bind ${pf.vfs[0]?.bdf ?? '<VF>'} vfio-pci`;
       throw new TargetError(`--pf ${pf.bdf} has ${pf.numVfs} VFs and none is bound to vfio-pci`, how);
     }
     return { pf, vf: preferProvisioned(vfs), vfioVfs: vfs, why: `--pf ${pf.bdf}` };
@@ -292,10 +314,16 @@ export function chooseTarget(pfs: readonly PfInfo[], want: { pf?: string | null;
     }
   }
   if (pfs.length === 0) {
-    throw new TargetError('no SR-IOV PF on this machine', 'run on a machine with an SR-IOV GPU, or with --backend mock');
+    throw new TargetError(
+      'no SR-IOV PF on this machine',
+      'run on a machine with an SR-IOV GPU, or with --backend mock',
+    );
   }
   const pf = candidates[0]!;
-  const how = pf.numVfs === 0 ? `iovh vfs enable ${pf.bdf} 2 && iovh bind <VF> vfio-pci` : `iovh bind ${pf.vfs[0]?.bdf ?? '<VF>'} vfio-pci`;
+  const how =
+    pf.numVfs === 0
+      ? `iovh vfs enable ${pf.bdf} 2 && iovh bind <VF> vfio-pci`
+      : `iovh bind ${pf.vfs[0]?.bdf ?? '<VF>'} vfio-pci`;
   throw new TargetError(`no VF bound to vfio-pci (PF ${pf.bdf} has ${pf.numVfs} VFs enabled)`, how);
 }
 

@@ -29,8 +29,20 @@ export interface Timing {
   reapMs?: number;
 }
 
-export const REAL_KERNEL_TIMING: Timing = { stallMs: 5000, kmemleakAgeMs: 5500, graceMs: 5000, killMs: 30_000, reapMs: 5000 };
-export const SIMULATED_KERNEL_TIMING: Timing = { stallMs: 100, kmemleakAgeMs: 5500, graceMs: 500, killMs: 2000, reapMs: 1000 };
+export const REAL_KERNEL_TIMING: Timing = {
+  stallMs: 5000,
+  kmemleakAgeMs: 5500,
+  graceMs: 5000,
+  killMs: 30_000,
+  reapMs: 5000,
+};
+export const SIMULATED_KERNEL_TIMING: Timing = {
+  stallMs: 100,
+  kmemleakAgeMs: 5500,
+  graceMs: 500,
+  killMs: 2000,
+  reapMs: 1000,
+};
 
 /**
  * Wait `ms` of the kernel's time: Backend.sleep where the backend keeps the

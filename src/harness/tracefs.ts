@@ -105,7 +105,12 @@ const ENTRIES = /^#\s*entries-in-buffer\/entries-written:\s*(\d+)\/(\d+)/m;
 export function ownTasks(fs: FileOps): { tids: Set<number>; why: string | null } {
   let taskWhy: string;
   try {
-    const tids = new Set(fs.readdir('/proc/self/task').map(Number).filter((n) => Number.isInteger(n) && n > 0));
+    const tids = new Set(
+      fs
+        .readdir('/proc/self/task')
+        .map(Number)
+        .filter((n) => Number.isInteger(n) && n > 0),
+    );
     if (tids.size > 0) return { tids, why: null };
     taskWhy = 'lists no thread';
   } catch (e) {
@@ -152,7 +157,12 @@ export class TraceSession {
    * once more (ENOENT then means it is gone); what still cannot be removed is
    * returned as `left`, the definition, for the caller to report.
    */
-  static tryDefinition(fs: FileOps, root: string, point: ProbePoint, tag = String(process.pid)): { ok: true } | { ok: false; why: string; code: string } | { ok: true; left: string } {
+  static tryDefinition(
+    fs: FileOps,
+    root: string,
+    point: ProbePoint,
+    tag = String(process.pid),
+  ): { ok: true } | { ok: false; why: string; code: string } | { ok: true; left: string } {
     sessions += 1;
     const group = `iovh_${tag.replace(/[^A-Za-z0-9_]/g, '_')}_${sessions}`;
     const head = point.kind === 'entry' ? 'p' : 'r';
@@ -287,12 +297,15 @@ export class TraceSession {
   evidence(read: TraceRead): Json {
     const hit = (h: TraceHit): Json => ({ probe: h.key, site: h.site, task: `${h.task}-${h.pid}`, args: h.args });
     const out: { [k: string]: Json } = {
-      armed: this.armed.map((a) => `${a.point.kind === 'entry' ? 'p' : 'r'}:${a.point.symbol}${a.point.fetch ? ` ${a.point.fetch}` : ''}`),
+      armed: this.armed.map(
+        (a) => `${a.point.kind === 'entry' ? 'p' : 'r'}:${a.point.symbol}${a.point.fetch ? ` ${a.point.fetch}` : ''}`,
+      ),
       unavailable: this.unavailable.map((u) => u.why),
       hits: read.hits.map(hit),
     };
     // Other tasks' hits in the window: counted, the first few shown (a busy machine can have thousands).
-    if (read.foreign.length > 0) out.foreign = { count: read.foreign.length, first: read.foreign.slice(0, FOREIGN_SHOWN).map(hit) };
+    if (read.foreign.length > 0)
+      out.foreign = { count: read.foreign.length, first: read.foreign.slice(0, FOREIGN_SHOWN).map(hit) };
     if (read.lost > 0) out.lost = read.lost;
     if (read.unattributed) out.unattributed = read.unattributed;
     return out;

@@ -6,13 +6,22 @@
 // reverse (the transaction rolls back); on SIGINT/SIGTERM the command stops
 // between two steps and leaves its journal for `iovh restore`.
 import type { FileOps } from '../backend/types.js';
-import { SystemError, isErrno } from '../kernel/errors.js';
+import { SystemError, isErrno } from '../uapi/errors.js';
 import { BringupError } from './errors.js';
 import type { Journal } from './journal.js';
 import { formatStep, stepWrite, type Plan, type Step } from './plan.js';
 import { undoRecords } from './restore.js';
 import { SysReader, devicePath } from './sysfs.js';
-import { Interrupted, SignalWatch, countWrite, currentOf, describe, expectedBefore, verify, type ApplyHooks } from './writes.js';
+import {
+  Interrupted,
+  SignalWatch,
+  countWrite,
+  currentOf,
+  describe,
+  expectedBefore,
+  verify,
+  type ApplyHooks,
+} from './writes.js';
 
 export { Interrupted } from './writes.js';
 export type { ApplyHooks } from './writes.js';
@@ -45,7 +54,9 @@ function applyStep(r: SysReader, journal: Journal, step: Step, hooks: ApplyHooks
   }
   const predicted = expectedBefore(step);
   if (predicted !== null && before !== predicted) {
-    throw new BringupError(`${target} is ${describe(step, before)}, not ${describe(step, predicted)} as planned: the machine changed; run the command again`);
+    throw new BringupError(
+      `${target} is ${describe(step, before)}, not ${describe(step, predicted)} as planned: the machine changed; run the command again`,
+    );
   }
   journal.recordWrite(step, before);
   countWrite(hooks, 'before');

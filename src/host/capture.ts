@@ -5,11 +5,11 @@
 // debugfs/sysfs for the provisioning interface, /proc/iomem for RAM, and one
 // DRM_XE_DEVICE_QUERY for an xe PF's VRAM size.
 import type { Backend } from '../backend/types.js';
-import { isErrno } from '../kernel/errors.js';
-import { XE } from '../kernel/uapi.js';
-import { XeDevice } from '../kernel/xe.js';
-import { listDrmNodes } from '../kernel/drm.js';
-import { BDF_PATTERN, ROOT_BUS_PATTERN } from '../kernel/bdf.js';
+import { isErrno } from '../uapi/errors.js';
+import { XE } from '../uapi/constants.js';
+import { XeDevice } from '../uapi/xe.js';
+import { listDrmNodes } from '../uapi/drm.js';
+import { BDF_PATTERN, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
 import { SysReader, devicePath, parseHex } from './sysfs.js';
 import { discover, type Bar, type PfInfo } from './topology.js';
 
@@ -45,7 +45,13 @@ export interface CapturedDevice {
     vfDevice: string;
     autoprobe: boolean;
     vfBars: CapturedBar[];
-    vfs: { index: number; driver: string | null; driverOverride: string | null; iommuGroup: number | null; vramQuota: string | null }[];
+    vfs: {
+      index: number;
+      driver: string | null;
+      driverOverride: string | null;
+      iommuGroup: number | null;
+      vramQuota: string | null;
+    }[];
   };
   xe?: { vram: string; tiles: number; provisioning?: 'sriov_admin' | 'debugfs' | 'legacy' };
 }
@@ -175,13 +181,24 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
   }
   for (const b of vfBars.filter((x) => x.resizableSizes === undefined)) {
     // A VF whose BAR is not the enumeration size was resized (xe grows VF BAR 2 for fewer VFs, kernel-abi §9).
-    const resized = pf.vfs.find((vf) => vf.bars.some((x) => x.index === b.index && x.kind !== 'none' && hex(x.size) !== b.size));
+    const resized = pf.vfs.find((vf) =>
+      vf.bars.some((x) => x.index === b.index && x.kind !== 'none' && hex(x.size) !== b.size),
+    );
     if (resized) {
-      const why = config === null || config.length <= 0x100 ? 'config space past 256 bytes needs root' : 'no VF Resizable BAR capability found in config space';
-      notes.push(`${pf.bdf}: VF BAR ${b.index} was resized (${resized.bdf} has ${hex(resized.bars.find((x) => x.index === b.index)!.size)}) but its supported sizes are unknown (${why}): the mock will keep it at ${b.size}`);
+      const why =
+        config === null || config.length <= 0x100
+          ? 'config space past 256 bytes needs root'
+          : 'no VF Resizable BAR capability found in config space';
+      notes.push(
+        `${pf.bdf}: VF BAR ${b.index} was resized (${resized.bdf} has ${hex(resized.bars.find((x) => x.index === b.index)!.size)}) but its supported sizes are unknown (${why}): the mock will keep it at ${b.size}`,
+      );
     }
   }
-  const sub = { subsystemVendor: opt('subsystem_vendor'), subsystemDevice: opt('subsystem_device'), revision: opt('revision') };
+  const sub = {
+    subsystemVendor: opt('subsystem_vendor'),
+    subsystemDevice: opt('subsystem_device'),
+    revision: opt('revision'),
+  };
   const dev: CapturedDevice = {
     bdf: pf.bdf,
     vendor: hex4(pf.vendor ?? 0xffff),
@@ -222,7 +239,9 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
     if (v === null) {
       const bar2 = pf.bars.find((b) => b.index === 2);
       v = { vram: bar2?.size ?? 0n, tiles: pf.provisioning?.tiles ?? 1 };
-      notes.push(`${pf.bdf}: VRAM size taken from BAR 2 (${hex(v.vram)}): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`);
+      notes.push(
+        `${pf.bdf}: VRAM size taken from BAR 2 (${hex(v.vram)}): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`,
+      );
     }
     dev.xe = { vram: hex(v.vram), tiles: v.tiles, ...(pf.provisioning ? { provisioning: pf.provisioning.kind } : {}) };
   }
@@ -238,7 +257,10 @@ export function capture(backend: Backend): CaptureResult {
   const cmdline = r.maybe('/proc/cmdline')?.trim();
   const iomem = r.maybe('/proc/iomem');
   const ram = iomem === null ? null : parseIomemRam(iomem);
-  if (!ram) notes.push('System RAM ranges not captured (/proc/iomem shows addresses to root only): the mock assumes its default RAM map');
+  if (!ram)
+    notes.push(
+      'System RAM ranges not captured (/proc/iomem shows addresses to root only): the mock assumes its default RAM map',
+    );
   const devices = t.pfs.map((pf) => capturePf(backend, r, pf, notes));
   // Keys in the order docs/topology.md lists them, for people reading the file.
   return {

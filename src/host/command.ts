@@ -80,7 +80,9 @@ export function openJournal(backend: Backend, opts: GlobalOptions): Journal {
 /** The restore command line for a journal's target (auto could pick the mock on a machine without VFs). */
 export function restoreCommand(t: JournalTarget): string {
   if (t.backend === 'mock') return `iovh restore --backend mock --mock-state ${shellWord(t.where)}`;
-  return t.where === '/' ? 'iovh restore --backend native' : `iovh restore --backend native --root ${shellWord(t.where)}`;
+  return t.where === '/'
+    ? 'iovh restore --backend native'
+    : `iovh restore --backend native --root ${shellWord(t.where)}`;
 }
 
 /** The line every command prints on stderr for each journal left by a process that died mid-change. */
@@ -159,7 +161,11 @@ export async function runStateChange(
     const reader = new SysReader(backend.fs);
     let plan: Plan;
     try {
-      plan = build({ state: PlanState.from(discover(backend.fs)), reader, vram: (pf) => readVramBudget(backend, reader, pf) });
+      plan = build({
+        state: PlanState.from(discover(backend.fs)),
+        reader,
+        vram: (pf) => readVramBudget(backend, reader, pf),
+      });
     } catch (e) {
       if (e instanceof NotAvailable) {
         io.err(`iovh: ${command.split(' ')[0]}: ${e.message}\n`);
@@ -169,11 +175,19 @@ export async function runStateChange(
     }
     const json = opts.json === true;
     if (opts.dryRun) {
-      io.out(json ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n` : `${renderPlan(plan)}dry run: nothing was written\n`);
+      io.out(
+        json
+          ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n`
+          : `${renderPlan(plan)}dry run: nothing was written\n`,
+      );
       return 0;
     }
     if (plan.steps.length === 0) {
-      io.out(json ? `${JSON.stringify({ ...planJson(plan), applied: 0 }, null, 2)}\n` : `nothing to do: ${plan.title} already holds\n`);
+      io.out(
+        json
+          ? `${JSON.stringify({ ...planJson(plan), applied: 0 }, null, 2)}\n`
+          : `nothing to do: ${plan.title} already holds\n`,
+      );
       return 0;
     }
     preflight(backend, plan);
@@ -188,13 +202,21 @@ export async function runStateChange(
         rollbackNote: (line) => (json ? undefined : io.out(`rollback: ${line}\n`)),
       });
       status = 'ok';
-      const where = journal.file ? `journaled in ${journal.file}; \`${restoreCommand(journal.target)}\` undoes them` : 'not journaled: the mock without --mock-state forgets them at exit';
-      io.out(json ? `${JSON.stringify({ ...planJson(plan), applied, journal: journal.file }, null, 2)}\n` : `done: ${applied} write${applied === 1 ? '' : 's'}, ${where}\n`);
+      const where = journal.file
+        ? `journaled in ${journal.file}; \`${restoreCommand(journal.target)}\` undoes them`
+        : 'not journaled: the mock without --mock-state forgets them at exit';
+      io.out(
+        json
+          ? `${JSON.stringify({ ...planJson(plan), applied, journal: journal.file }, null, 2)}\n`
+          : `done: ${applied} write${applied === 1 ? '' : 's'}, ${where}\n`,
+      );
       return 0;
     } catch (e) {
       if (e instanceof Interrupted) {
         status = 'interrupted';
-        io.err(`iovh: ${command.split(' ')[0]}: ${e.message}; \`${journal.file ? restoreCommand(journal.target) : 'iovh restore'}\` undoes the ${e.done} made\n`);
+        io.err(
+          `iovh: ${command.split(' ')[0]}: ${e.message}; \`${journal.file ? restoreCommand(journal.target) : 'iovh restore'}\` undoes the ${e.done} made\n`,
+        );
         return interruptedExit(e.signal);
       }
       if (e instanceof ApplyFailed) status = e.rolledBack ? 'rolled-back' : 'failed';
@@ -226,11 +248,16 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
     const nothing = (message: string, label: string): number => {
       const title = `undo 0 journaled writes on ${label}`; // planRestore's title
       if (opts.json !== true) io.out(`${message}\n`);
-      else if (opts.dryRun) io.out(`${JSON.stringify({ title, writes: [], notes: [], dryRun: true, message }, null, 2)}\n`);
+      else if (opts.dryRun)
+        io.out(`${JSON.stringify({ title, writes: [], notes: [], dryRun: true, message }, null, 2)}\n`);
       else io.out(`${JSON.stringify({ restored: 0, writes: 0, target, message }, null, 2)}\n`);
       return 0;
     };
-    if (!target) return nothing('nothing to restore: the mock without --mock-state keeps no state between commands', 'the mock without --mock-state');
+    if (!target)
+      return nothing(
+        'nothing to restore: the mock without --mock-state keeps no state between commands',
+        'the mock without --mock-state',
+      );
     const journal = Journal.open(stateDir(), target);
     const pending = journal.pending();
     const label = targetLabel(target);
@@ -246,17 +273,28 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
     }
     const plan = planRestore(backend.fs, pending, label);
     if (opts.dryRun) {
-      io.out(opts.json ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n` : `${renderPlan(plan)}dry run: nothing was written\n`);
+      io.out(
+        opts.json
+          ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n`
+          : `${renderPlan(plan)}dry run: nothing was written\n`,
+      );
       return 0;
     }
     preflight(backend, plan);
     journal.begin('restore');
     let status: 'ok' | 'failed' | 'interrupted' = 'failed';
     try {
-      if (!opts.json) io.out(`restore: ${label}, ${pending.length} journaled write${pending.length === 1 ? '' : 's'} to undo\n`);
-      const writes = await restoreRecords(new SysReader(backend.fs), journal, pending, testHooks(backend), (line) => (opts.json ? undefined : io.out(`${line}\n`)));
+      if (!opts.json)
+        io.out(`restore: ${label}, ${pending.length} journaled write${pending.length === 1 ? '' : 's'} to undo\n`);
+      const writes = await restoreRecords(new SysReader(backend.fs), journal, pending, testHooks(backend), (line) =>
+        opts.json ? undefined : io.out(`${line}\n`),
+      );
       status = 'ok';
-      io.out(opts.json ? `${JSON.stringify({ restored: pending.length, writes, target }, null, 2)}\n` : `restored: ${pending.length} journaled write${pending.length === 1 ? '' : 's'} undone with ${writes} write${writes === 1 ? '' : 's'}\n`);
+      io.out(
+        opts.json
+          ? `${JSON.stringify({ restored: pending.length, writes, target }, null, 2)}\n`
+          : `restored: ${pending.length} journaled write${pending.length === 1 ? '' : 's'} undone with ${writes} write${writes === 1 ? '' : 's'}\n`,
+      );
       return 0;
     } catch (e) {
       const left = journal.pending().length;
@@ -266,7 +304,10 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
         return interruptedExit(e.signal);
       }
       const why = e instanceof Error ? e.message : String(e);
-      throw new CliError(`restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`iovh restore\` again)`, 1);
+      throw new CliError(
+        `restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`iovh restore\` again)`,
+        1,
+      );
     } finally {
       journal.end(status);
       if (status === 'ok') journal.dropIfSettled();
@@ -286,6 +327,10 @@ function preflight(backend: Backend, plan: Plan): void {
     const { path } = stepWrite(s);
     if (!backend.fs.exists(path)) continue; // a VF the plan creates
     const mode = backend.fs.stat(path).mode;
-    if ((mode & 0o222) === 0) throw new CliError(`cannot write ${path}: it is read-only (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); nothing was written`, 1);
+    if ((mode & 0o222) === 0)
+      throw new CliError(
+        `cannot write ${path}: it is read-only (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); nothing was written`,
+        1,
+      );
   }
 }

@@ -4,8 +4,8 @@
 // fix in one line. Reads only, through FileOps, so the mock answers too.
 import { gunzipSync } from 'node:zlib';
 import type { FileOps } from '../backend/types.js';
-import { isErrno } from '../kernel/errors.js';
-import { findKallsyms } from '../kernel/kallsyms.js';
+import { isErrno } from '../uapi/errors.js';
+import { findKallsyms } from '../uapi/kallsyms.js';
 import { DEBUGFS, IOMMU_GROUPS, SysReader, driverPath } from './sysfs.js';
 import { discover, type HostTopology } from './topology.js';
 
@@ -38,7 +38,12 @@ export function readKernelConfig(fs: FileOps, release: string | null): { config:
     const gz = fs.readFile('/proc/config.gz');
     return { config: parseKernelConfig(gunzipSync(gz).toString('utf8')), source: '/proc/config.gz' };
   } catch (e) {
-    if (!isErrno(e, 'ENOENT') && !isErrno(e, 'EACCES') && !(e instanceof Error && /incorrect header|unexpected end/i.test(e.message))) throw e;
+    if (
+      !isErrno(e, 'ENOENT') &&
+      !isErrno(e, 'EACCES') &&
+      !(e instanceof Error && /incorrect header|unexpected end/i.test(e.message))
+    )
+      throw e;
   }
   if (release !== null) {
     const path = `/boot/config-${release}`;
@@ -60,25 +65,62 @@ export function readKernelConfig(fs: FileOps, release: string | null): { config:
  * lib/Kconfig.debug).
  */
 const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (cfg: KernelConfig) => string }[] = [
-  { name: 'VFIO', need: 'fail', why: 'VFIO is how a VF is driven from userspace', fix: () => 'use a kernel built with CONFIG_VFIO=y or =m' },
-  { name: 'VFIO_PCI', need: 'fail', why: 'vfio-pci is the exporter of VF BARs', fix: () => 'use a kernel built with CONFIG_VFIO_PCI=y or =m' },
-  { name: 'VFIO_PCI_DMABUF', need: 'fail', why: 'without it VFIO_DEVICE_FEATURE DMA_BUF is ENOTTY (kernel-abi §3.3)', fix: dmabufFix },
+  {
+    name: 'VFIO',
+    need: 'fail',
+    why: 'VFIO is how a VF is driven from userspace',
+    fix: () => 'use a kernel built with CONFIG_VFIO=y or =m',
+  },
+  {
+    name: 'VFIO_PCI',
+    need: 'fail',
+    why: 'vfio-pci is the exporter of VF BARs',
+    fix: () => 'use a kernel built with CONFIG_VFIO_PCI=y or =m',
+  },
+  {
+    name: 'VFIO_PCI_DMABUF',
+    need: 'fail',
+    why: 'without it VFIO_DEVICE_FEATURE DMA_BUF is ENOTTY (kernel-abi §3.3)',
+    fix: dmabufFix,
+  },
   {
     name: 'PCI_P2PDMA',
     need: 'fail',
     why: 'vfio-pci dma-buf export needs a P2P provider (kernel-abi §5)',
-    fix: () => 'use a kernel built with CONFIG_PCI_P2PDMA=y (a bool; it depends on CONFIG_ZONE_DEVICE=y and a 64-bit kernel)',
+    fix: () =>
+      'use a kernel built with CONFIG_PCI_P2PDMA=y (a bool; it depends on CONFIG_ZONE_DEVICE=y and a 64-bit kernel)',
   },
-  { name: 'PCI_IOV', need: 'fail', why: 'no SR-IOV without it', fix: () => 'use a kernel built with CONFIG_PCI_IOV=y (a bool)' },
-  { name: 'DRM_XE', need: 'warn', why: 'no xe: only the emulated-device (QEMU) checks can run', fix: () => 'use a kernel built with CONFIG_DRM_XE=y or =m' },
+  {
+    name: 'PCI_IOV',
+    need: 'fail',
+    why: 'no SR-IOV without it',
+    fix: () => 'use a kernel built with CONFIG_PCI_IOV=y (a bool)',
+  },
+  {
+    name: 'DRM_XE',
+    need: 'warn',
+    why: 'no xe: only the emulated-device (QEMU) checks can run',
+    fix: () => 'use a kernel built with CONFIG_DRM_XE=y or =m',
+  },
   {
     name: 'IOMMUFD',
     need: 'warn',
     why: 'no iommufd/cdev VFIO path; the group/container path still works (kernel-abi §4)',
-    fix: () => 'for the cdev path, use a kernel built with CONFIG_IOMMUFD=y or =m and CONFIG_VFIO_DEVICE_CDEV=y; the group path needs neither',
+    fix: () =>
+      'for the cdev path, use a kernel built with CONFIG_IOMMUFD=y or =m and CONFIG_VFIO_DEVICE_CDEV=y; the group path needs neither',
   },
-  { name: 'DEBUG_FS', need: 'warn', why: 'no dma_buf/bufinfo and no debugfs provisioning', fix: () => 'use a kernel built with CONFIG_DEBUG_FS=y (a bool)' },
-  { name: 'KPROBES', need: 'warn', why: 'no trace evidence of which path the kernel took', fix: () => 'use a kernel built with CONFIG_KPROBES=y (a bool)' },
+  {
+    name: 'DEBUG_FS',
+    need: 'warn',
+    why: 'no dma_buf/bufinfo and no debugfs provisioning',
+    fix: () => 'use a kernel built with CONFIG_DEBUG_FS=y (a bool)',
+  },
+  {
+    name: 'KPROBES',
+    need: 'warn',
+    why: 'no trace evidence of which path the kernel took',
+    fix: () => 'use a kernel built with CONFIG_KPROBES=y (a bool)',
+  },
   {
     name: 'KPROBE_EVENTS',
     need: 'warn',
@@ -102,9 +144,16 @@ const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (c
 function dmabufFix(cfg: KernelConfig): string {
   const on = (name: string) => cfg.get(`CONFIG_${name}`) === 'y' || cfg.get(`CONFIG_${name}`) === 'm';
   const missing = ['VFIO_PCI_CORE', 'PCI_P2PDMA', 'DMA_SHARED_BUFFER'].filter((n) => !on(n));
-  const rule = 'CONFIG_VFIO_PCI_DMABUF has no prompt: Linux 6.19 and later turn it on when VFIO_PCI_CORE, PCI_P2PDMA and DMA_SHARED_BUFFER are';
+  const rule =
+    'CONFIG_VFIO_PCI_DMABUF has no prompt: Linux 6.19 and later turn it on when VFIO_PCI_CORE, PCI_P2PDMA and DMA_SHARED_BUFFER are';
   if (missing.length === 0) return `use Linux 6.19 or later (${rule}, and all three are set here)`;
-  const how = missing.map((n) => (n === 'PCI_P2PDMA' ? 'CONFIG_PCI_P2PDMA=y' : n === 'VFIO_PCI_CORE' ? 'CONFIG_VFIO_PCI=y or =m (it selects VFIO_PCI_CORE)' : 'a driver that selects DMA_SHARED_BUFFER (DRM does)'));
+  const how = missing.map((n) =>
+    n === 'PCI_P2PDMA'
+      ? 'CONFIG_PCI_P2PDMA=y'
+      : n === 'VFIO_PCI_CORE'
+        ? 'CONFIG_VFIO_PCI=y or =m (it selects VFIO_PCI_CORE)'
+        : 'a driver that selects DMA_SHARED_BUFFER (DRM does)',
+  );
   return `build Linux 6.19 or later with ${how.join(' and ')} (${rule}; here ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set)`;
 }
 
@@ -113,7 +162,12 @@ function dmabufFix(cfg: KernelConfig): string {
  * harness can see each branch", RFC v1 names). xe_gt_sriov_pf_config_get_lmem_obj
  * is upstream already, so it proves nothing here.
  */
-const INTERCONNECT_SYMBOLS = ['dma_buf_match_interconnects', 'dma_buf_map_interconnect', 'vfio_pci_match_interconnect', 'xe_dma_buf_supports_interconnects'];
+const INTERCONNECT_SYMBOLS = [
+  'dma_buf_match_interconnects',
+  'dma_buf_map_interconnect',
+  'vfio_pci_match_interconnect',
+  'xe_dma_buf_supports_interconnects',
+];
 
 export interface DoctorEnv {
   /** effective uid of the process (root may open every device node) */
@@ -168,27 +222,42 @@ function nodeAccess(fs: FileOps, r: SysReader, path: string, env: DoctorEnv): No
   if (st.uid === undefined || st.gid === undefined || env.uid === null || env.gid === undefined || env.gid === null) {
     // Without the owner, or without who we are, only "other" bits are conclusive.
     if (rw(st.mode)) return { path, open: true, detail: `${path} is ${mode}, open to everyone`, group: null };
-    return { path, open: null, detail: `${path} is ${mode} and its owner or this process's ids are unknown`, group: null };
+    return {
+      path,
+      open: null,
+      detail: `${path} is ${mode} and its owner or this process's ids are unknown`,
+      group: null,
+    };
   }
   const user = idNames(r, '/etc/passwd').get(st.uid) ?? String(st.uid);
   const groupName = idNames(r, '/etc/group').get(st.gid) ?? String(st.gid);
   const node = `${path} is ${mode} ${user}:${groupName}`;
   if (env.uid === st.uid) {
-    return rw(st.mode >> 6) ? { path, open: true, detail: `${node}, owned by this user`, group: null } : { path, open: false, detail: `${node}: its owner (this user) has no rw`, group: null };
+    return rw(st.mode >> 6)
+      ? { path, open: true, detail: `${node}, owned by this user`, group: null }
+      : { path, open: false, detail: `${node}: its owner (this user) has no rw`, group: null };
   }
   const member = env.gid === st.gid || (env.groups ?? []).includes(st.gid);
   if (member) {
-    return rw(st.mode >> 3) ? { path, open: true, detail: `${node}, this user is in group ${groupName}`, group: null } : { path, open: false, detail: `${node}: group ${groupName} (this user's) has no rw`, group: null };
+    return rw(st.mode >> 3)
+      ? { path, open: true, detail: `${node}, this user is in group ${groupName}`, group: null }
+      : { path, open: false, detail: `${node}: group ${groupName} (this user's) has no rw`, group: null };
   }
   if (rw(st.mode)) return { path, open: true, detail: `${node}, open to everyone`, group: null };
   const group = rw(st.mode >> 3) ? groupName : null;
-  return { path, open: false, detail: `${node}: uid ${env.uid} is not its owner${group ? `, not in group ${group}` : ''}, and others have no rw (an ACL may still grant it: getfacl ${path})`, group };
+  return {
+    path,
+    open: false,
+    detail: `${node}: uid ${env.uid} is not its owner${group ? `, not in group ${group}` : ''}, and others have no rw (an ACL may still grant it: getfacl ${path})`,
+    group,
+  };
 }
 
 /** The one-line fix for nodes this user cannot open: join the group that can, or run as root. */
 function accessFix(denied: NodeAccess[], udevWhat: string): string {
   const groups = [...new Set(denied.map((d) => d.group).filter((g): g is string => g !== null))];
-  if (groups.length > 0) return `add this user to group${groups.length > 1 ? 's' : ''} ${groups.join(', ')} (usermod -aG ${groups.join(',')} $USER, then log in again), or run as root`;
+  if (groups.length > 0)
+    return `add this user to group${groups.length > 1 ? 's' : ''} ${groups.join(', ')} (usermod -aG ${groups.join(',')} $USER, then log in again), or run as root`;
   return `run as root, or give your group rw on ${udevWhat} with a udev rule`;
 }
 
@@ -198,17 +267,37 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
   const add = (c: Check) => checks.push(c);
 
   const release = kernelRelease(r);
-  add(release ? { id: 'kernel.release', status: 'pass', detail: `Linux ${release}` } : { id: 'kernel.release', status: 'warn', detail: 'cannot read /proc/sys/kernel/osrelease or /proc/version', fix: 'mount /proc' });
+  add(
+    release
+      ? { id: 'kernel.release', status: 'pass', detail: `Linux ${release}` }
+      : {
+          id: 'kernel.release',
+          status: 'warn',
+          detail: 'cannot read /proc/sys/kernel/osrelease or /proc/version',
+          fix: 'mount /proc',
+        },
+  );
 
   const cfg = readKernelConfig(fs, release);
   if (!cfg) {
-    add({ id: 'kernel.config', status: 'warn', detail: 'no /proc/config.gz or /boot/config-<release>: kernel options unchecked', fix: 'modprobe configs (a kernel with CONFIG_IKCONFIG=m and CONFIG_IKCONFIG_PROC=y), or install /boot/config-$(uname -r)' });
+    add({
+      id: 'kernel.config',
+      status: 'warn',
+      detail: 'no /proc/config.gz or /boot/config-<release>: kernel options unchecked',
+      fix: 'modprobe configs (a kernel with CONFIG_IKCONFIG=m and CONFIG_IKCONFIG_PROC=y), or install /boot/config-$(uname -r)',
+    });
   } else {
     add({ id: 'kernel.config', status: 'pass', detail: `read ${cfg.source}` });
     for (const c of CONFIG_CHECKS) {
       const v = cfg.config.get(`CONFIG_${c.name}`);
       if (v === 'y' || v === 'm') add({ id: `config.${c.name}`, status: 'pass', detail: `CONFIG_${c.name}=${v}` });
-      else add({ id: `config.${c.name}`, status: c.need, detail: `CONFIG_${c.name} is not set: ${c.why}`, fix: c.fix(cfg.config) });
+      else
+        add({
+          id: `config.${c.name}`,
+          status: c.need,
+          detail: `CONFIG_${c.name} is not set: ${c.why}`,
+          fix: c.fix(cfg.config),
+        });
     }
   }
 
@@ -219,36 +308,75 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
   add(
     groups > 0
       ? { id: 'iommu', status: 'pass', detail: `${groups} IOMMU group${groups === 1 ? '' : 's'}${flagText}` }
-      : { id: 'iommu', status: 'fail', detail: `no IOMMU groups: the IOMMU is off or absent${flagText}`, fix: 'boot with intel_iommu=on iommu=pt (AMD: amd_iommu=on), with VT-d/AMD-Vi enabled in firmware' },
+      : {
+          id: 'iommu',
+          status: 'fail',
+          detail: `no IOMMU groups: the IOMMU is off or absent${flagText}`,
+          fix: 'boot with intel_iommu=on iommu=pt (AMD: amd_iommu=on), with VT-d/AMD-Vi enabled in firmware',
+        },
   );
 
   const builtin = (name: string) => cfg?.config.get(`CONFIG_${name}`) === 'y';
   const modules: { mod: string; cfg: string; need: CheckStatus; fix: string; present?: () => boolean }[] = [
     { mod: 'vfio', cfg: 'VFIO', need: 'fail', fix: 'modprobe vfio' },
     { mod: 'vfio_iommu_type1', cfg: 'VFIO_IOMMU_TYPE1', need: 'fail', fix: 'modprobe vfio_iommu_type1' },
-    { mod: 'vfio_pci', cfg: 'VFIO_PCI', need: 'fail', fix: 'modprobe vfio-pci', present: () => r.exists(driverPath('vfio-pci')) },
-    { mod: 'xe', cfg: 'DRM_XE', need: 'warn', fix: 'modprobe xe (needs an Intel GPU xe drives)', present: () => r.exists(driverPath('xe')) },
+    {
+      mod: 'vfio_pci',
+      cfg: 'VFIO_PCI',
+      need: 'fail',
+      fix: 'modprobe vfio-pci',
+      present: () => r.exists(driverPath('vfio-pci')),
+    },
+    {
+      mod: 'xe',
+      cfg: 'DRM_XE',
+      need: 'warn',
+      fix: 'modprobe xe (needs an Intel GPU xe drives)',
+      present: () => r.exists(driverPath('xe')),
+    },
   ];
   for (const m of modules) {
     const loaded = r.exists(`/sys/module/${m.mod}`) || (m.present?.() ?? false);
     if (loaded) add({ id: `module.${m.mod}`, status: 'pass', detail: `${m.mod} loaded` });
-    else if (builtin(m.cfg)) add({ id: `module.${m.mod}`, status: 'pass', detail: `${m.mod} built in (CONFIG_${m.cfg}=y)` });
+    else if (builtin(m.cfg))
+      add({ id: `module.${m.mod}`, status: 'pass', detail: `${m.mod} built in (CONFIG_${m.cfg}=y)` });
     else add({ id: `module.${m.mod}`, status: m.need, detail: `${m.mod} is not loaded`, fix: m.fix });
   }
 
   // Device nodes: open(2) needs rw for this user (VFIO opens O_RDWR, and so does iovh on render nodes).
-  const nodesCheck = (id: string, paths: string[], what: string, udevWhat: string, passDetail: (acc: NodeAccess[]) => string): void => {
+  const nodesCheck = (
+    id: string,
+    paths: string[],
+    what: string,
+    udevWhat: string,
+    passDetail: (acc: NodeAccess[]) => string,
+  ): void => {
     const acc = paths.map((p) => nodeAccess(fs, r, p, env));
     const denied = acc.filter((a) => a.open === false);
     const unknown = acc.filter((a) => a.open === null);
     if (denied.length > 0) {
-      add({ id, status: 'warn', detail: `this user cannot open ${what}: ${denied.map((d) => d.detail).join('; ')}`, fix: accessFix(denied, udevWhat) });
+      add({
+        id,
+        status: 'warn',
+        detail: `this user cannot open ${what}: ${denied.map((d) => d.detail).join('; ')}`,
+        fix: accessFix(denied, udevWhat),
+      });
     } else if (unknown.length > 0) {
-      add({ id, status: 'warn', detail: `${what} may not be open to this user: ${unknown.map((d) => d.detail).join('; ')}`, fix: `run as root, or give your group rw on ${udevWhat} with a udev rule` });
+      add({
+        id,
+        status: 'warn',
+        detail: `${what} may not be open to this user: ${unknown.map((d) => d.detail).join('; ')}`,
+        fix: `run as root, or give your group rw on ${udevWhat} with a udev rule`,
+      });
     } else add({ id, status: 'pass', detail: passDetail(acc) });
   };
   if (!r.exists('/dev/vfio/vfio')) {
-    add({ id: 'dev.vfio', status: 'fail', detail: 'no /dev/vfio/vfio', fix: 'modprobe vfio (and boot with the IOMMU on)' });
+    add({
+      id: 'dev.vfio',
+      status: 'fail',
+      detail: 'no /dev/vfio/vfio',
+      fix: 'modprobe vfio (and boot with the IOMMU on)',
+    });
   } else {
     nodesCheck('dev.vfio', ['/dev/vfio/vfio'], '/dev/vfio/vfio', '/dev/vfio/*', (acc) => acc[0]!.detail);
   }
@@ -258,10 +386,22 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
     .filter((n) => /^\d+$/.test(n))
     .sort((a, b) => Number(a) - Number(b));
   if (groupNodes.length === 0) {
-    if (r.exists('/dev/vfio/vfio')) add({ id: 'dev.vfio.groups', status: 'pass', detail: 'no VFIO group nodes yet (/dev/vfio/<group> appears when a device is bound to vfio-pci)' });
+    if (r.exists('/dev/vfio/vfio'))
+      add({
+        id: 'dev.vfio.groups',
+        status: 'pass',
+        detail: 'no VFIO group nodes yet (/dev/vfio/<group> appears when a device is bound to vfio-pci)',
+      });
   } else {
-    nodesCheck('dev.vfio.groups', groupNodes.map((n) => `/dev/vfio/${n}`), 'VFIO group nodes', '/dev/vfio/*', (acc) =>
-      env.uid === 0 ? `/dev/vfio/${groupNodes.join(' /dev/vfio/')} (root opens any)` : acc.map((a) => a.detail).join('; '),
+    nodesCheck(
+      'dev.vfio.groups',
+      groupNodes.map((n) => `/dev/vfio/${n}`),
+      'VFIO group nodes',
+      '/dev/vfio/*',
+      (acc) =>
+        env.uid === 0
+          ? `/dev/vfio/${groupNodes.join(' /dev/vfio/')} (root opens any)`
+          : acc.map((a) => a.detail).join('; '),
     );
   }
   const dri = r.list('/dev/dri');
@@ -269,37 +409,80 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
     add({ id: 'dev.dri', status: 'warn', detail: 'no /dev/dri nodes: no DRM driver loaded', fix: 'modprobe xe' });
   } else {
     const render = dri.filter((n) => n.startsWith('renderD')).sort();
-    nodesCheck('dev.dri', render.map((n) => `/dev/dri/${n}`), '/dev/dri render nodes', '/dev/dri/renderD*', () => `/dev/dri: ${dri.sort().join(' ')}`);
+    nodesCheck(
+      'dev.dri',
+      render.map((n) => `/dev/dri/${n}`),
+      '/dev/dri render nodes',
+      '/dev/dri/renderD*',
+      () => `/dev/dri: ${dri.sort().join(' ')}`,
+    );
   }
 
   const debugfs = r.list(DEBUGFS);
-  add(debugfs.length > 0 ? { id: 'debugfs', status: 'pass', detail: `${DEBUGFS} mounted` } : { id: 'debugfs', status: 'warn', detail: `${DEBUGFS} not mounted or not readable`, fix: 'mount -t debugfs none /sys/kernel/debug (as root)' });
+  add(
+    debugfs.length > 0
+      ? { id: 'debugfs', status: 'pass', detail: `${DEBUGFS} mounted` }
+      : {
+          id: 'debugfs',
+          status: 'warn',
+          detail: `${DEBUGFS} not mounted or not readable`,
+          fix: 'mount -t debugfs none /sys/kernel/debug (as root)',
+        },
+  );
   const tracefs = ['/sys/kernel/tracing', `${DEBUGFS}/tracing`].find((d) => r.exists(`${d}/kprobe_events`));
-  add(tracefs ? { id: 'tracefs', status: 'pass', detail: `kprobe_events in ${tracefs}` } : { id: 'tracefs', status: 'warn', detail: 'no tracefs with kprobe_events: no trace evidence', fix: 'mount -t tracefs nodev /sys/kernel/tracing (as root; needs CONFIG_KPROBE_EVENTS)' });
+  add(
+    tracefs
+      ? { id: 'tracefs', status: 'pass', detail: `kprobe_events in ${tracefs}` }
+      : {
+          id: 'tracefs',
+          status: 'warn',
+          detail: 'no tracefs with kprobe_events: no trace evidence',
+          fix: 'mount -t tracefs nodev /sys/kernel/tracing (as root; needs CONFIG_KPROBE_EVENTS)',
+        },
+  );
 
   const kallsyms = r.maybe('/proc/kallsyms');
   if (kallsyms === null) {
     add({ id: 'interconnect', status: 'warn', detail: 'cannot read /proc/kallsyms', fix: 'run as root' });
   } else {
-    // Any symbol type, as before; only these names are looked up (src/kernel/kallsyms.ts: the whole text is ~5 MB).
+    // Any symbol type, as before; only these names are looked up (src/uapi/kallsyms.ts: the whole text is ~5 MB).
     const names = findKallsyms(kallsyms, INTERCONNECT_SYMBOLS, null);
     const found = INTERCONNECT_SYMBOLS.filter((s) => names.has(s));
     add(
       found.length > 0
         ? { id: 'interconnect', status: 'pass', detail: `interconnect series present: ${found.join(', ')}` }
-        : { id: 'interconnect', status: 'warn', detail: 'no interconnect symbols in /proc/kallsyms: imports take the P2P path (an upstream kernel)', fix: 'boot a kernel with "dma-buf: Add support for mapping dmabufs via interconnects" to test the IOV path' },
+        : {
+            id: 'interconnect',
+            status: 'warn',
+            detail: 'no interconnect symbols in /proc/kallsyms: imports take the P2P path (an upstream kernel)',
+            fix: 'boot a kernel with "dma-buf: Add support for mapping dmabufs via interconnects" to test the IOV path',
+          },
     );
   }
 
   if (topology.pfs.length === 0) {
-    add({ id: 'sriov', status: 'warn', detail: 'no SR-IOV PF found (no device with sriov_totalvfs)', fix: 'check the device and its driver; run `iovh` with --backend mock to try without hardware' });
+    add({
+      id: 'sriov',
+      status: 'warn',
+      detail: 'no SR-IOV PF found (no device with sriov_totalvfs)',
+      fix: 'check the device and its driver; run `iovh` with --backend mock to try without hardware',
+    });
   } else {
-    const list = topology.pfs.map((p) => `${p.bdf} (${p.driver ?? 'no driver'}, ${p.numvfs}/${p.totalvfs} VFs)`).join(', ');
+    const list = topology.pfs
+      .map((p) => `${p.bdf} (${p.driver ?? 'no driver'}, ${p.numvfs}/${p.totalvfs} VFs)`)
+      .join(', ');
     add({ id: 'sriov', status: 'pass', detail: `SR-IOV PF${topology.pfs.length > 1 ? 's' : ''}: ${list}` });
   }
   for (const pf of topology.pfs) {
-    if (pf.provisioning) add({ id: `provisioning.${pf.bdf}`, status: 'pass', detail: `${pf.bdf}: ${pf.provisioningNote}` });
-    else add({ id: `provisioning.${pf.bdf}`, status: 'warn', detail: `${pf.bdf}: VRAM provisioning ${pf.provisioningNote}`, fix: provisioningFix(pf.driver, debugfs.length > 0) });
+    if (pf.provisioning)
+      add({ id: `provisioning.${pf.bdf}`, status: 'pass', detail: `${pf.bdf}: ${pf.provisioningNote}` });
+    else
+      add({
+        id: `provisioning.${pf.bdf}`,
+        status: 'warn',
+        detail: `${pf.bdf}: VRAM provisioning ${pf.provisioningNote}`,
+        fix: provisioningFix(pf.driver, debugfs.length > 0),
+      });
   }
   return checks;
 }
@@ -312,7 +495,8 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
  */
 function provisioningFix(driver: string | null, debugfsMounted: boolean): string {
   if (driver !== 'xe') return 'nothing to do unless this should be an xe PF (bind it to xe)';
-  if (!debugfsMounted) return 'mount -t debugfs none /sys/kernel/debug (as root), or use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
+  if (!debugfsMounted)
+    return 'mount -t debugfs none /sys/kernel/debug (as root), or use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
   return 'nothing to do on an integrated GPU; on a discrete one, use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
 }
 

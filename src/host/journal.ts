@@ -20,7 +20,17 @@
 //   {"t":"end","session":S,"status":"ok"|"failed"|"rolled-back"|"interrupted"}
 // A session with a begin and no end belongs to a running iovh, or to one that
 // died (stale); an end is written by every exit but a kill.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -49,10 +59,13 @@ export type BeginRecord = Extract<JournalRecord, { t: 'begin' }>;
 const SCHEMA = 'iovh-journal/1';
 
 /** Where journals live (see the header of this file). */
-export function stateDir(env: NodeJS.ProcessEnv = process.env, uid: number | null = process.getuid ? process.getuid() : null): string {
+export function stateDir(
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number | null = process.getuid ? process.getuid() : null,
+): string {
   if (env.IOVH_STATE_DIR) return resolve(env.IOVH_STATE_DIR);
   if (uid === 0) return '/var/lib/iovh';
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  const base = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   return join(base, 'iovh');
 }
 
@@ -93,7 +106,13 @@ const isStr = (v: unknown): v is string => typeof v === 'string';
 
 function isStep(v: unknown): v is Step {
   if (!isObj(v) || !isStr(v.why)) return false;
-  if (v.op === 'set') return isStr(v.path) && ['bool', 'count', 'override', 'u64'].includes(v.kind as string) && isStr(v.value) && (v.before === null || isStr(v.before));
+  if (v.op === 'set')
+    return (
+      isStr(v.path) &&
+      ['bool', 'count', 'override', 'u64'].includes(v.kind as string) &&
+      isStr(v.value) &&
+      (v.before === null || isStr(v.before))
+    );
   return ['unbind', 'probe', 'bind'].includes(v.op as string) && isStr(v.bdf) && isStr(v.driver);
 }
 
@@ -102,7 +121,12 @@ function isRecord(v: unknown): v is JournalRecord {
   if (!isObj(v)) return false;
   switch (v.t) {
     case 'journal':
-      return isStr(v.schema) && isObj(v.target) && (v.target.backend === 'native' || v.target.backend === 'mock') && isStr(v.target.where);
+      return (
+        isStr(v.schema) &&
+        isObj(v.target) &&
+        (v.target.backend === 'native' || v.target.backend === 'mock') &&
+        isStr(v.target.where)
+      );
     case 'begin':
       return isInt(v.session) && isInt(v.pid) && (v.boot === null || isStr(v.boot)) && isStr(v.command);
     case 'write':
@@ -132,7 +156,10 @@ function parseRecords(file: string, text: string): JournalRecord[] {
       }
       return;
     }
-    if (!isRecord(record)) throw new BringupError(`journal ${file} is damaged at line ${i + 1} (not an iovh journal record); inspect it, then remove it to start over`);
+    if (!isRecord(record))
+      throw new BringupError(
+        `journal ${file} is damaged at line ${i + 1} (not an iovh journal record); inspect it, then remove it to start over`,
+      );
     out.push(record);
   });
   return out;
@@ -162,11 +189,13 @@ export class Journal {
     if (!existsSync(file)) return new Journal(target, file, []);
     const records = parseRecords(file, readFileSync(file, 'utf8'));
     const head = records[0];
-    if (!head || head.t !== 'journal' || head.schema !== SCHEMA) {
+    if (head?.t !== 'journal' || head.schema !== SCHEMA) {
       throw new BringupError(`${file} is not an iovh journal (${SCHEMA}); remove it if you know it is not needed`);
     }
     if (head.target.backend !== target.backend || head.target.where !== target.where) {
-      throw new BringupError(`journal ${file} belongs to ${targetLabel(head.target)}, not ${targetLabel(target)}; refusing to use it`);
+      throw new BringupError(
+        `journal ${file} belongs to ${targetLabel(head.target)}, not ${targetLabel(target)}; refusing to use it`,
+      );
     }
     return new Journal(target, file, records);
   }
@@ -193,7 +222,10 @@ export class Journal {
     for (const r of this.records) if (r.t === 'end') ended.add(r.session);
     return this.records
       .filter((r): r is BeginRecord => r.t === 'begin' && !ended.has(r.session))
-      .map((begin) => ({ begin, writes: this.records.filter((r) => r.t === 'write' && r.session === begin.session).length }));
+      .map((begin) => ({
+        begin,
+        writes: this.records.filter((r) => r.t === 'write' && r.session === begin.session).length,
+      }));
   }
 
   /** Open sessions whose process is gone: interrupted by a kill. */
@@ -228,7 +260,9 @@ export class Journal {
   private beginLocked(command: string): number {
     for (const s of this.openSessions()) {
       if (s.begin.pid !== process.pid && processAlive(s.begin.pid, s.begin.boot)) {
-        throw new BringupError(`another iovh (pid ${s.begin.pid}, \`iovh ${s.begin.command}\`) is changing ${targetLabel(this.target)}; wait for it to finish`);
+        throw new BringupError(
+          `another iovh (pid ${s.begin.pid}, \`iovh ${s.begin.command}\`) is changing ${targetLabel(this.target)}; wait for it to finish`,
+        );
       }
       this.append({ t: 'end', session: s.begin.session, status: 'interrupted' });
     }
@@ -282,7 +316,9 @@ export class Journal {
           // Empty or cut short: its writer died between create and write, so the lock is stale.
         }
         if (typeof owner.pid === 'number' && owner.pid !== process.pid && processAlive(owner.pid, owner.boot ?? null)) {
-          throw new BringupError(`another iovh (pid ${owner.pid}, \`iovh ${owner.command ?? '?'}\`) is changing ${targetLabel(this.target)}; wait for it to finish`);
+          throw new BringupError(
+            `another iovh (pid ${owner.pid}, \`iovh ${owner.command ?? '?'}\`) is changing ${targetLabel(this.target)}; wait for it to finish`,
+          );
         }
         unlinkSync(path);
         continue;
@@ -344,7 +380,9 @@ export class Journal {
  * where mkdir(2) keeps answering ENOENT under an existing parent (procfs).
  */
 function mkdirs(dir: string): void {
-  const parts = resolve(dir).split('/').filter((p) => p.length > 0);
+  const parts = resolve(dir)
+    .split('/')
+    .filter((p) => p.length > 0);
   let at = '';
   for (const part of parts) {
     at += `/${part}`;
@@ -376,7 +414,9 @@ function fsyncDir(dir: string): void {
 
 function journalError(dir: string, e: unknown): BringupError {
   const code = (e as NodeJS.ErrnoException).code ?? String(e);
-  return new BringupError(`cannot keep the bring-up journal in ${dir} (${code}); set IOVH_STATE_DIR to a writable directory`);
+  return new BringupError(
+    `cannot keep the bring-up journal in ${dir} (${code}); set IOVH_STATE_DIR to a writable directory`,
+  );
 }
 
 /** Every journal in `dir` with a stale session, for the one-line notice every command prints. */
@@ -397,7 +437,7 @@ export function findStale(dir: string): { target: JournalTarget; file: string; b
       continue; // damaged or unreadable: `iovh restore` on that target says so
     }
     const head = records[0];
-    if (!head || head.t !== 'journal') continue;
+    if (head?.t !== 'journal') continue;
     const ended = new Set<number>();
     for (const r of records) if (r.t === 'end') ended.add(r.session);
     for (const r of records) {

@@ -19,7 +19,7 @@ import type { Plan, Step } from './plan.js';
 import { VRAM_ALIGNMENT } from './provisioning.js';
 import { formatSize } from './size.js';
 import { applyNumvfs, hasQuota, type PfState, type PlanState, type VfState } from './state.js';
-import { SysReader, devicePath, driverPath } from './sysfs.js';
+import { type SysReader, devicePath, driverPath } from './sysfs.js';
 import type { VramBudget } from './vram.js';
 
 /** What the planner needs from the live machine besides the predicted state. */
@@ -76,13 +76,18 @@ export function parseCount(text: string, what: string, noun = 'VF count'): numbe
 function requireDriverLoaded(ctx: PlanContext, driver: string): void {
   if (!/^[A-Za-z0-9_.-]+$/.test(driver)) throw new InputError(`'${driver}' is not a driver name`);
   if (!ctx.reader.exists(driverPath(driver))) {
-    throw new BringupError(`driver ${driver} is not loaded (no ${driverPath(driver)}); load it first: modprobe ${driver}`);
+    throw new BringupError(
+      `driver ${driver} is not loaded (no ${driverPath(driver)}); load it first: modprobe ${driver}`,
+    );
   }
 }
 
 function requireSrIovDriver(pf: PfState): void {
   // Only the PF driver's sriov_configure creates VFs: ENOENT without one (kernel-abi §9).
-  if (pf.driver === null) throw new BringupError(`${pf.bdf} has no driver bound; its driver creates the VFs (bind it first, e.g. modprobe xe)`);
+  if (pf.driver === null)
+    throw new BringupError(
+      `${pf.bdf} has no driver bound; its driver creates the VFs (bind it first, e.g. modprobe xe)`,
+    );
 }
 
 // ------------------------------------------------------------ steps
@@ -90,7 +95,14 @@ function requireSrIovDriver(pf: PfState): void {
 function setAutoprobe(pf: PfState, on: boolean, why: string): Step {
   const before = pf.autoprobe === null ? null : pf.autoprobe ? '1' : '0';
   pf.autoprobe = on;
-  return { op: 'set', path: devicePath(pf.bdf, 'sriov_drivers_autoprobe'), kind: 'bool', value: on ? '1' : '0', before, why };
+  return {
+    op: 'set',
+    path: devicePath(pf.bdf, 'sriov_drivers_autoprobe'),
+    kind: 'bool',
+    value: on ? '1' : '0',
+    before,
+    why,
+  };
 }
 
 function setNumvfs(pf: PfState, n: number, why: string): Step {
@@ -118,7 +130,15 @@ function setQuotas(pf: PfState, id: number, bytes: bigint, why: string): Step[] 
   pf.quotas.set(id, bytes);
   const enabledVf = pf.vfs.has(id) ? { enabledVf: { pf: pf.bdf, id } } : {};
   // One file per tile (debugfs); planned only for single-tile PFs, see requireProvisioning.
-  return paths.map((path) => ({ op: 'set', path, kind: 'u64', value: bytes.toString(), before: before === undefined || before === null ? null : before.toString(), why, ...enabledVf }));
+  return paths.map((path) => ({
+    op: 'set',
+    path,
+    kind: 'u64',
+    value: bytes.toString(),
+    before: before === undefined || before === null ? null : before.toString(),
+    why,
+    ...enabledVf,
+  }));
 }
 
 /**
@@ -128,10 +148,13 @@ function setQuotas(pf: PfState, id: number, bytes: bigint, why: string): Step[] 
 function releaseVf(pf: PfState, vf: VfState, quota: boolean): Step[] {
   const steps: Step[] = [];
   if (vf.driver !== null) steps.push(unbind(vf, `VF ${vf.id} leaves ${vf.driver} before VFs are removed`));
-  if (vf.override !== null) steps.push(setOverride(vf, null, `VF ${vf.id}: clear driver_override before VFs are removed`));
+  if (vf.override !== null)
+    steps.push(setOverride(vf, null, `VF ${vf.id}: clear driver_override before VFs are removed`));
   const q = pf.quotas.get(vf.id);
   if (quota && pf.provisioning && q !== undefined && q !== 0n) {
-    steps.push(...setQuotas(pf, vf.id, 0n, `VF ${vf.id}: release its VRAM quota before VFs are removed (restore gives it back)`));
+    steps.push(
+      ...setQuotas(pf, vf.id, 0n, `VF ${vf.id}: release its VRAM quota before VFs are removed (restore gives it back)`),
+    );
   }
   return steps;
 }
@@ -157,7 +180,8 @@ function changeCount(pf: PfState, n: number, presets: () => Step[] = () => []): 
   }
   if (n > 0) {
     steps.push(...presets());
-    if (pf.autoprobe !== false) steps.push(setAutoprobe(pf, false, 'autoprobe off right before the VFs appear, so no driver (xe) grabs them'));
+    if (pf.autoprobe !== false)
+      steps.push(setAutoprobe(pf, false, 'autoprobe off right before the VFs appear, so no driver (xe) grabs them'));
     steps.push(setNumvfs(pf, n, `create ${n} VF${n > 1 ? 's' : ''}`));
   }
   return steps;
@@ -174,7 +198,9 @@ function requireProvisioning(pf: PfState): void {
 
 function requireQuota(bytes: bigint, what: string): void {
   if (bytes % VRAM_ALIGNMENT !== 0n) {
-    throw new InputError(`${what}: ${formatSize(bytes)} is not a multiple of 2 MiB (xe provisions VRAM in 2 MiB units and would round it up)`);
+    throw new InputError(
+      `${what}: ${formatSize(bytes)} is not a multiple of 2 MiB (xe provisions VRAM in 2 MiB units and would round it up)`,
+    );
   }
 }
 
@@ -227,8 +253,14 @@ function presetsKept(pf: PfState): boolean {
  */
 function enableNotes(pf: PfState, n: number): string[] {
   if (!pf.provisioning) return [];
-  if (!presetsKept(pf)) return [`${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each), replacing any quota set before (this kernel has only the legacy lmem_quota files); see \`iovh topology\``];
-  if (!hasQuota(pf)) return [`${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each); see \`iovh topology\``];
+  if (!presetsKept(pf))
+    return [
+      `${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each), replacing any quota set before (this kernel has only the legacy lmem_quota files); see \`iovh topology\``,
+    ];
+  if (!hasQuota(pf))
+    return [
+      `${pf.bdf}: xe auto-provisions VRAM for the new VF${n > 1 ? 's' : ''} (an equal share each); see \`iovh topology\``,
+    ];
   const bare: number[] = [];
   for (let id = 1; id <= n; id++) if ((pf.quotas.get(id) ?? 0n) === 0n) bare.push(id);
   if (bare.length === 0) return [];
@@ -274,12 +306,19 @@ function quotaSum(pf: PfState): bigint | null {
  * when checked (or when the plan holds no more than before), a note saying
  * why not otherwise. `what` prefixes the error (the option or plan field).
  */
-function fitCheck(ctx: PlanContext, pf: PfState, held: bigint | null, what: string): { checked: boolean; notes: string[] } {
+function fitCheck(
+  ctx: PlanContext,
+  pf: PfState,
+  held: bigint | null,
+  what: string,
+): { checked: boolean; notes: string[] } {
   const want = quotaSum(pf);
   if (want !== null && held !== null && want <= held) return { checked: true, notes: [] };
   const unchecked = (why: string) => ({
     checked: false,
-    notes: [`${pf.bdf}: the VRAM quotas were not checked against what xe can give (${why}); if they do not fit, xe answers ENOSPC at the write and the plan rolls back`],
+    notes: [
+      `${pf.bdf}: the VRAM quotas were not checked against what xe can give (${why}); if they do not fit, xe answers ENOSPC at the write and the plan rolls back`,
+    ],
   });
   if (held === null) return unchecked('a VF quota could not be read');
   if (want === null) return unchecked('xe chooses the quotas of the VFs it auto-provisions');
@@ -290,7 +329,10 @@ function fitCheck(ctx: PlanContext, pf: PfState, held: bigint | null, what: stri
   if (want <= room) return { checked: true, notes: [] };
   const parts = [...pf.quotas].filter(([, q]) => q !== null && q !== 0n).map(([id, q]) => `VF ${id} ${formatSize(q!)}`);
   const list = parts.length > 6 ? `${parts.slice(0, 6).join(', ')}, ...` : parts.join(', ');
-  const spareText = budget.spare === null ? ' (its spare VRAM unknown: debugfs vram_spare unreadable)' : ` - ${formatSize(spare)} PF spare`;
+  const spareText =
+    budget.spare === null
+      ? ' (its spare VRAM unknown: debugfs vram_spare unreadable)'
+      : ` - ${formatSize(spare)} PF spare`;
   throw new InputError(
     `${what}: the VRAM quotas of ${pf.bdf} would add up to ${formatSize(want)} (${list}), more than the ${formatSize(room)} xe can give its VFs (${formatSize(budget.free)} free${held > 0n ? ` + ${formatSize(held)} held by VF quotas now` : ''}${spareText}); lower a quota, or release other VFs' quotas in the same plan`,
   );
@@ -310,7 +352,8 @@ function bindSteps(vf: VfState, driver: string): Step[] {
 function unbindSteps(vf: VfState): Step[] {
   const steps: Step[] = [];
   if (vf.driver !== null) steps.push(unbind(vf, `release VF ${vf.id} from ${vf.driver}`));
-  if (vf.override !== null) steps.push(setOverride(vf, null, `VF ${vf.id}: clear driver_override (a newline clears it)`));
+  if (vf.override !== null)
+    steps.push(setOverride(vf, null, `VF ${vf.id}: clear driver_override (a newline clears it)`));
   return steps;
 }
 
@@ -328,9 +371,14 @@ export function planVfsEnable(ctx: PlanContext, pfText: string, countText: strin
   const pf = requirePf(ctx, pfText);
   const n = parseCount(countText, 'vfs enable');
   requireCount(pf, n, 'vfs enable');
-  if (n === 0) throw new InputError('vfs enable: the count must be at least 1 (use `iovh vfs disable PF` to remove VFs)');
+  if (n === 0)
+    throw new InputError('vfs enable: the count must be at least 1 (use `iovh vfs disable PF` to remove VFs)');
   const steps = changeCount(pf, n);
-  return { title: `enable ${n} VF${n > 1 ? 's' : ''} on ${pf.bdf}`, steps, notes: steps.length > 0 ? enableNotes(pf, n) : [] };
+  return {
+    title: `enable ${n} VF${n > 1 ? 's' : ''} on ${pf.bdf}`,
+    steps,
+    notes: steps.length > 0 ? enableNotes(pf, n) : [],
+  };
 }
 
 export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
@@ -341,7 +389,10 @@ export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
 export function planProvision(ctx: PlanContext, pfText: string, vfText: string, sizeBytes: bigint): Plan {
   const pf = requirePf(ctx, pfText);
   const id = parseCount(vfText, '--vf', 'VF number');
-  if (id < 1 || id > pf.totalvfs) throw new InputError(`--vf: VF ${id} does not exist on ${pf.bdf} (VFs are numbered 1..${pf.totalvfs}, like sriov_admin/vfN)`);
+  if (id < 1 || id > pf.totalvfs)
+    throw new InputError(
+      `--vf: VF ${id} does not exist on ${pf.bdf} (VFs are numbered 1..${pf.totalvfs}, like sriov_admin/vfN)`,
+    );
   requireQuota(sizeBytes, '--vram');
   requireProvisioning(pf);
   const notes: string[] = [];
@@ -368,7 +419,9 @@ export function planBind(ctx: PlanContext, vfText: string, driver: string): Plan
 function requireIommu(vf: VfState, driver: string): void {
   // vfio-pci refuses a device without an IOMMU group (probe fails -EINVAL; research/qemu-ci.md "IOMMU=none").
   if (driver === 'vfio-pci' && vf.iommuGroup === null) {
-    throw new BringupError(`${vf.bdf} has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on iommu=pt; see \`iovh doctor\`)`);
+    throw new BringupError(
+      `${vf.bdf} has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on iommu=pt; see \`iovh doctor\`)`,
+    );
   }
 }
 
@@ -408,7 +461,10 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
     if (p.numvfs !== undefined) requireCount(pf, p.numvfs, `${at}.numvfs`);
     p.vfs.forEach((v, j) => {
       const vat = `${at}.vfs[${j}]`;
-      if (v.vf < 1 || v.vf > count) throw new InputError(`${vat}.vf: VF ${v.vf} does not exist with ${count} VF${count === 1 ? '' : 's'} on ${pf.bdf}`);
+      if (v.vf < 1 || v.vf > count)
+        throw new InputError(
+          `${vat}.vf: VF ${v.vf} does not exist with ${count} VF${count === 1 ? '' : 's'} on ${pf.bdf}`,
+        );
       if (v.vram !== undefined) {
         requireQuota(v.vram, `${vat}.vram`);
         requireProvisioning(pf);

@@ -8,7 +8,7 @@
 // Quotas are u64 bytes; xe rounds a request up to 2 MiB
 // (drivers/gpu/drm/xe/xe_gt_sriov_pf_config.c pf_get_lmem_alignment), so
 // bring-up only asks for multiples of it and verifies the read-back exactly.
-import { DEBUGFS, SysReader, devicePath, parseU64 } from './sysfs.js';
+import { DEBUGFS, type SysReader, devicePath, parseU64 } from './sysfs.js';
 
 export type ProvisioningKind = 'sriov_admin' | 'debugfs' | 'legacy';
 
@@ -32,7 +32,10 @@ export function probeProvisioning(r: SysReader, pf: string, driver: string | nul
   }
   const admin = (vf: number) => devicePath(pf, `sriov_admin/vf${vf}/profile/vram_quota`);
   if (r.exists(admin(1))) {
-    return { iface: { kind: 'sriov_admin', tiles: 1, quotaPaths: (vf) => [admin(vf)] }, reason: 'sysfs sriov_admin (vfN/profile/vram_quota)' };
+    return {
+      iface: { kind: 'sriov_admin', tiles: 1, quotaPaths: (vf) => [admin(vf)] },
+      reason: 'sysfs sriov_admin (vfN/profile/vram_quota)',
+    };
   }
   const sriov = `${DEBUGFS}/dri/${pf}/sriov`;
   const tiles = r
@@ -43,18 +46,32 @@ export function probeProvisioning(r: SysReader, pf: string, driver: string | nul
     .filter((t) => r.exists(`${sriov}/vf1/tile${t}/vram_quota`));
   if (tiles.length > 0) {
     return {
-      iface: { kind: 'debugfs', tiles: tiles.length, quotaPaths: (vf) => tiles.map((t) => `${sriov}/vf${vf}/tile${t}/vram_quota`) },
+      iface: {
+        kind: 'debugfs',
+        tiles: tiles.length,
+        quotaPaths: (vf) => tiles.map((t) => `${sriov}/vf${vf}/tile${t}/vram_quota`),
+      },
       reason: `debugfs dri/${pf}/sriov/vfN/tileT/vram_quota (${tiles.length} tile${tiles.length > 1 ? 's' : ''})`,
     };
   }
   const dir = legacyDir(r, pf);
   if (dir !== null && r.exists(`${dir}/gt0/vf1/lmem_quota`)) {
-    return { iface: { kind: 'legacy', tiles: 1, quotaPaths: (vf) => [`${dir}/gt0/vf${vf}/lmem_quota`] }, reason: `debugfs ${dir.slice(DEBUGFS.length + 1)}/gt0/vfN/lmem_quota (legacy)` };
+    return {
+      iface: { kind: 'legacy', tiles: 1, quotaPaths: (vf) => [`${dir}/gt0/vf${vf}/lmem_quota`] },
+      reason: `debugfs ${dir.slice(DEBUGFS.length + 1)}/gt0/vfN/lmem_quota (legacy)`,
+    };
   }
   if (!r.exists(`${DEBUGFS}/dri`)) {
-    return { iface: null, reason: 'not available: no sriov_admin/vfN/profile/vram_quota and debugfs is not mounted or not readable (mount -t debugfs none /sys/kernel/debug, as root)' };
+    return {
+      iface: null,
+      reason:
+        'not available: no sriov_admin/vfN/profile/vram_quota and debugfs is not mounted or not readable (mount -t debugfs none /sys/kernel/debug, as root)',
+    };
   }
-  return { iface: null, reason: `not available: ${pf} is an xe PF without VRAM quota files (an integrated GPU has no VRAM to provision)` };
+  return {
+    iface: null,
+    reason: `not available: ${pf} is an xe PF without VRAM quota files (an integrated GPU has no VRAM to provision)`,
+  };
 }
 
 /**

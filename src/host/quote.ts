@@ -15,7 +15,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/g;
 export function shellWord(s: string): string {
   if (PLAIN.test(s)) return s;
   if (!new RegExp(CONTROL.source).test(s)) return `'${s.replace(/'/g, `'\\''`)}'`;
-  const body = s.replace(/[\\']/g, (c) => `\\${c}`).replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const body = s
+    .replace(/[\\']/g, (c) => `\\${c}`)
+    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `$'${body}'`;
 }
 

@@ -14,7 +14,13 @@ function bytes(n: bigint | null): number | string | null {
 }
 
 function barJson(b: Bar): object {
-  return { index: b.index, start: `0x${b.start.toString(16)}`, size: bytes(b.size), kind: b.kind, prefetchable: b.prefetchable };
+  return {
+    index: b.index,
+    start: `0x${b.start.toString(16)}`,
+    size: bytes(b.size),
+    kind: b.kind,
+    prefetchable: b.prefetchable,
+  };
 }
 
 /** `size` is the per-VF slot; `resizedTo` the enabled VFs' BAR when the PF driver resized it (null otherwise). */
@@ -64,14 +70,23 @@ export interface TopologyExtras {
 }
 
 export function topologyJson(t: HostTopology, extras: TopologyExtras): object {
-  return { schema: 'iovh-host-topology/1', backend: extras.backend, iommuGroups: t.iommuGroups, pendingWrites: extras.pendingWrites, pfs: t.pfs.map(pfJson) };
+  return {
+    schema: 'iovh-host-topology/1',
+    backend: extras.backend,
+    iommuGroups: t.iommuGroups,
+    pendingWrites: extras.pendingWrites,
+    pfs: t.pfs.map(pfJson),
+  };
 }
 
 function bars(list: (Bar & { resizedTo?: bigint | null })[]): string {
   const used = list.filter((b) => b.kind !== 'none');
   if (used.length === 0) return 'none';
-  const resized = (b: { resizedTo?: bigint | null }) => (b.resizedTo ? ` (resized to ${formatSize(b.resizedTo)} by the PF driver)` : '');
-  return used.map((b) => `${b.index}: ${formatSize(b.size)} ${b.kind}${b.prefetchable ? ' pref' : ''}${resized(b)}`).join(', ');
+  const resized = (b: { resizedTo?: bigint | null }) =>
+    b.resizedTo ? ` (resized to ${formatSize(b.resizedTo)} by the PF driver)` : '';
+  return used
+    .map((b) => `${b.index}: ${formatSize(b.size)} ${b.kind}${b.prefetchable ? ' pref' : ''}${resized(b)}`)
+    .join(', ');
 }
 
 function driverText(driver: string | null, override: string | null): string {
@@ -88,7 +103,9 @@ export function topologyTree(t: HostTopology, extras: TopologyExtras): string {
     const id = `${hex(pf.vendor, 4)?.slice(2) ?? '????'}:${hex(pf.device, 4)?.slice(2) ?? '????'}`;
     const auto = pf.autoprobe === null ? 'autoprobe ?' : `autoprobe ${pf.autoprobe ? 'on' : 'off'}`;
     const group = pf.iommuGroup === null ? 'no IOMMU group' : `group ${pf.iommuGroup}`;
-    lines.push(`${pf.bdf}  ${id}  ${pf.driver ?? 'no driver'}  VFs ${pf.numvfs}/${pf.totalvfs}  ${auto}  offset ${pf.offset} stride ${pf.stride}  ${group}`);
+    lines.push(
+      `${pf.bdf}  ${id}  ${pf.driver ?? 'no driver'}  VFs ${pf.numvfs}/${pf.totalvfs}  ${auto}  offset ${pf.offset} stride ${pf.stride}  ${group}`,
+    );
     lines.push(`  BARs: ${bars(pf.bars)}`);
     // The slot each VF has in the SR-IOV reservation; a VF's own BAR may be larger when the PF driver resized it.
     lines.push(`  VF BARs (per-VF slot): ${bars(pf.vfBars)}`);
@@ -97,11 +114,15 @@ export function topologyTree(t: HostTopology, extras: TopologyExtras): string {
       const branch = i === pf.vfs.length - 1 ? '└─' : '├─';
       const vgroup = vf.iommuGroup === null ? 'no IOMMU group' : `group ${vf.iommuGroup}`;
       const quota = pf.provisioning ? `  VRAM ${vf.vramQuota === null ? '?' : formatSize(vf.vramQuota)}` : '';
-      lines.push(`  ${branch} VF ${vf.id}  ${vf.bdf}  ${driverText(vf.driver, vf.override)}  ${vgroup}${quota}  BARs: ${bars(vf.bars)}`);
+      lines.push(
+        `  ${branch} VF ${vf.id}  ${vf.bdf}  ${driverText(vf.driver, vf.override)}  ${vgroup}${quota}  BARs: ${bars(vf.bars)}`,
+      );
     });
   }
   if (extras.pendingWrites > 0) {
-    lines.push(`bring-up: ${extras.pendingWrites} journaled write${extras.pendingWrites === 1 ? '' : 's'} not yet undone (\`iovh restore\` undoes them)`);
+    lines.push(
+      `bring-up: ${extras.pendingWrites} journaled write${extras.pendingWrites === 1 ? '' : 's'} not yet undone (\`iovh restore\` undoes them)`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

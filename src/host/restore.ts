@@ -5,7 +5,7 @@
 // which is what makes restore safe after a kill between a journal entry and
 // its write, and after a restore that was itself interrupted.
 import type { FileOps } from '../backend/types.js';
-import { isErrno } from '../kernel/errors.js';
+import { isErrno } from '../uapi/errors.js';
 import { formatBdf, parseBdf, vfAddress } from './bdf.js';
 import { BringupError } from './errors.js';
 import type { Journal, WriteRecord } from './journal.js';
@@ -40,7 +40,9 @@ function numvfsPf(step: Step): string | null {
 
 /** The PF of a VRAM quota file (sriov_admin or the debugfs tile layout, which name the PF), or null. */
 function quotaPathPf(path: string): string | null {
-  const m = /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_admin\/vf\d+\//.exec(path) ?? /^\/sys\/kernel\/debug\/dri\/([^/]+)\/sriov\/vf\d+\//.exec(path);
+  const m =
+    /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_admin\/vf\d+\//.exec(path) ??
+    /^\/sys\/kernel\/debug\/dri\/([^/]+)\/sriov\/vf\d+\//.exec(path);
   return m ? m[1]! : null;
 }
 
@@ -159,7 +161,8 @@ export class PredictedView implements StateView {
     switch (step.op) {
       case 'set':
         this.attrs.set(step.path, step.value);
-        if (step.kind === 'count' && step.path.endsWith('/sriov_numvfs')) this.numvfs(step.path.split('/')[5]!, Number(step.value));
+        if (step.kind === 'count' && step.path.endsWith('/sriov_numvfs'))
+          this.numvfs(step.path.split('/')[5]!, Number(step.value));
         return;
       case 'unbind':
         this.drivers.set(step.bdf, '');
@@ -218,7 +221,12 @@ function presets(pf: string, count: number, older: readonly WriteRecord[], why: 
     if (st.path.endsWith('/lmem_quota')) return [];
     seen.add(st.path);
     if (st.enabledVf.id > count || r.before === '0') continue;
-    out.push({ ...st, value: r.before, before: '0', why: `${why}: VF ${st.enabledVf.id}'s quota (#${r.seq}) before the VFs exist, so xe keeps it` });
+    out.push({
+      ...st,
+      value: r.before,
+      before: '0',
+      why: `${why}: VF ${st.enabledVf.id}'s quota (#${r.seq}) before the VFs exist, so xe keeps it`,
+    });
   }
   return out;
 }
@@ -242,7 +250,12 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
     if (now === rec.before && view.known(step)) return [];
     if (now === null) {
       // The attribute went away with its device (a VF removed after this write): nothing is left to restore on it.
-      if (/\/driver_override$/.test(step.path) || step.path.includes('/sriov_admin/vf') || step.path.includes('/sys/kernel/debug/')) return [];
+      if (
+        /\/driver_override$/.test(step.path) ||
+        step.path.includes('/sriov_admin/vf') ||
+        step.path.includes('/sys/kernel/debug/')
+      )
+        return [];
       throw new BringupError(`cannot restore ${step.path} to '${rec.before}': it no longer exists`);
     }
     const back: Step = { ...step, value: rec.before, before: now, why };
@@ -276,11 +289,23 @@ export function planRestore(fs: FileOps, records: WriteRecord[], label: string):
       view.apply(s);
     }
   }
-  return { title: `undo ${records.length} journaled write${records.length === 1 ? '' : 's'} on ${label}`, steps, notes: [] };
+  return {
+    title: `undo ${records.length} journaled write${records.length === 1 ? '' : 's'} on ${label}`,
+    steps,
+    notes: [],
+  };
 }
 
 /** Undoes one record: the writes that bring its target back, each verified; then marks it undone. */
-function undoOne(r: SysReader, view: LiveView, journal: Journal, rec: WriteRecord, older: readonly WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): number {
+function undoOne(
+  r: SysReader,
+  view: LiveView,
+  journal: Journal,
+  rec: WriteRecord,
+  older: readonly WriteRecord[],
+  hooks: ApplyHooks | undefined,
+  say: (line: string) => void,
+): number {
   let writes = 0;
   for (const step of undoSteps(view, rec, older)) {
     countWrite(hooks, 'before');
@@ -301,11 +326,18 @@ function undoOne(r: SysReader, view: LiveView, journal: Journal, rec: WriteRecor
  * in the journal as soon as its target is back. Throws at the first that
  * cannot be undone; a later restore resumes there. Returns the writes made.
  */
-export function undoRecords(r: SysReader, journal: Journal, records: WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): number {
+export function undoRecords(
+  r: SysReader,
+  journal: Journal,
+  records: WriteRecord[],
+  hooks: ApplyHooks | undefined,
+  say: (line: string) => void,
+): number {
   const view = new LiveView(r);
   let writes = 0;
   const newestFirst = [...records].reverse();
-  for (const [i, rec] of newestFirst.entries()) writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
+  for (const [i, rec] of newestFirst.entries())
+    writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
   return writes;
 }
 
@@ -314,7 +346,13 @@ export function undoRecords(r: SysReader, journal: Journal, records: WriteRecord
  * records (Interrupted), with the journal saying which are undone, so that
  * the next restore goes on from there.
  */
-export async function restoreRecords(r: SysReader, journal: Journal, records: WriteRecord[], hooks: ApplyHooks | undefined, say: (line: string) => void): Promise<number> {
+export async function restoreRecords(
+  r: SysReader,
+  journal: Journal,
+  records: WriteRecord[],
+  hooks: ApplyHooks | undefined,
+  say: (line: string) => void,
+): Promise<number> {
   const view = new LiveView(r);
   const signals = new SignalWatch();
   let writes = 0;
@@ -322,7 +360,8 @@ export async function restoreRecords(r: SysReader, journal: Journal, records: Wr
   try {
     const newestFirst = [...records].reverse();
     for (const [i, rec] of newestFirst.entries()) {
-      if (await signals.stopRequested()) throw new Interrupted(signals.signal!, done, records.length, 'journaled writes undone');
+      if (await signals.stopRequested())
+        throw new Interrupted(signals.signal!, done, records.length, 'journaled writes undone');
       writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
       done += 1;
     }

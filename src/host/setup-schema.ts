@@ -42,7 +42,8 @@ class Fields {
       if (required) this.fail(field, 'is required');
       return undefined;
     }
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(field, `expected a whole number >= ${min}, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+      this.fail(field, `expected a whole number >= ${min}, got ${show(v)}`);
     return v;
   }
 }
@@ -55,7 +56,8 @@ export function parseSetup(file: string, text: string): SetupSpec {
   } catch (e) {
     throw new InputError(`${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (!isObject(doc)) throw new InputError(`${file}: expected a JSON object with "schema": "${SETUP_SCHEMA}" and "pfs"`);
+  if (!isObject(doc))
+    throw new InputError(`${file}: expected a JSON object with "schema": "${SETUP_SCHEMA}" and "pfs"`);
   const top: Fields = new Fields(file, '', doc);
   top.only(['schema', 'pfs']);
   if (doc.schema !== SETUP_SCHEMA) top.fail('schema', `expected "${SETUP_SCHEMA}", got ${show(doc.schema)}`);
@@ -99,7 +101,8 @@ function parseVf(file: string, at: string, v: Json): SetupVf {
     let bytes: bigint | null = null;
     if (typeof v.vram === 'string') bytes = parseSize(v.vram);
     else if (typeof v.vram === 'number' && Number.isSafeInteger(v.vram) && v.vram >= 0) bytes = BigInt(v.vram);
-    if (bytes === null) f.fail('vram', `${show(v.vram)} is not a size (e.g. "4G", "512MiB", "0x20000000", or a number of bytes)`);
+    if (bytes === null)
+      f.fail('vram', `${show(v.vram)} is not a size (e.g. "4G", "512MiB", "0x20000000", or a number of bytes)`);
     out.vram = bytes;
   }
   if (v.driver !== undefined) {

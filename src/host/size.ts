@@ -45,7 +45,8 @@ export function parseSize(text: string): bigint | null {
 /** parseSize, or an InputError naming the option and showing the accepted forms. */
 export function requireSize(text: string, what: string): bigint {
   const v = parseSize(text);
-  if (v === null) throw new InputError(`${what}: '${text}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`);
+  if (v === null)
+    throw new InputError(`${what}: '${text}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`);
   return v;
 }
 

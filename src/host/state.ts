@@ -113,7 +113,13 @@ export function applyNumvfs(pf: PfState, n: number): void {
   // Legacy lmem_quota kernels have no custom mode: enabling provisions every VF (src/host/planner.ts presetsKept).
   const auto = pf.provisioning?.kind === 'legacy' || !hasQuota(pf);
   for (let id = 1; id <= n; id++) {
-    pf.vfs.set(id, { id, bdf: predictVfBdf(pf, id) ?? `${pf.bdf}+vf${id}`, driver: null, override: null, iommuGroup: pf.iommuGroup });
+    pf.vfs.set(id, {
+      id,
+      bdf: predictVfBdf(pf, id) ?? `${pf.bdf}+vf${id}`,
+      driver: null,
+      override: null,
+      iommuGroup: pf.iommuGroup,
+    });
     if (auto && pf.quotas.has(id)) pf.quotas.set(id, null);
   }
 }

@@ -2,7 +2,7 @@
 // and how their files read (kernel-abi §4, §9; drivers/pci/pci-sysfs.c,
 // drivers/pci/iov.c, drivers/base/bus.c).
 import type { FileOps } from '../backend/types.js';
-import { isErrno } from '../kernel/errors.js';
+import { isErrno } from '../uapi/errors.js';
 
 export const PCI_DEVICES = '/sys/bus/pci/devices';
 export const PCI_DRIVERS = '/sys/bus/pci/drivers';
@@ -128,7 +128,12 @@ export class SysReader {
     try {
       return attrText(this.fs.readText(path));
     } catch (e) {
-      if (['ENOENT', 'ENODEV', 'EACCES', 'EPERM', 'EIO', 'ENOTDIR', 'EINVAL', 'EUCLEAN', 'ENXIO'].some((c) => isErrno(e, c))) return null;
+      if (
+        ['ENOENT', 'ENODEV', 'EACCES', 'EPERM', 'EIO', 'ENOTDIR', 'EINVAL', 'EUCLEAN', 'ENXIO'].some((c) =>
+          isErrno(e, c),
+        )
+      )
+        return null;
       throw e;
     }
   }

@@ -104,7 +104,9 @@ function bars(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
     prefetchable: (l.flags & IORESOURCE_PREFETCH) !== 0,
   });
   const std = lines.filter((l) => l.index < 6).map((l) => toBar(l, l.index));
-  const iov = lines.filter((l) => l.index >= PCI_IOV_RESOURCES && l.index < PCI_IOV_RESOURCES + 6).map((l) => toBar(l, l.index - PCI_IOV_RESOURCES));
+  const iov = lines
+    .filter((l) => l.index >= PCI_IOV_RESOURCES && l.index < PCI_IOV_RESOURCES + 6)
+    .map((l) => toBar(l, l.index - PCI_IOV_RESOURCES));
   return { std, iov };
 }
 
@@ -146,7 +148,8 @@ function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null): Vf
 export function perVfBarSize(iovSize: bigint, totalvfs: number, vfSize: bigint | null): bigint {
   if (iovSize === 0n || totalvfs <= 0) return 0n;
   const slot = iovSize / BigInt(totalvfs);
-  if (vfSize !== null && vfSize > 0n && (vfSize & (vfSize - 1n)) === 0n && vfSize <= slot && iovSize % vfSize === 0n) return vfSize;
+  if (vfSize !== null && vfSize > 0n && (vfSize & (vfSize - 1n)) === 0n && vfSize <= slot && iovSize % vfSize === 0n)
+    return vfSize;
   let size = 1n;
   while (size * 2n <= slot) size *= 2n;
   while (size > 1n && iovSize % size !== 0n) size /= 2n;
@@ -229,7 +232,11 @@ export function discover(fs: FileOps): HostTopology {
 }
 
 /** What a BDF names on this machine. */
-export type DeviceRole = { role: 'pf'; pf: PfInfo } | { role: 'vf'; pf: string; id: number } | { role: 'other' } | { role: 'absent' };
+export type DeviceRole =
+  | { role: 'pf'; pf: PfInfo }
+  | { role: 'vf'; pf: string; id: number }
+  | { role: 'other' }
+  | { role: 'absent' };
 
 export function roleOf(r: SysReader, bdf: string): DeviceRole {
   if (!r.exists(devicePath(bdf))) return { role: 'absent' };

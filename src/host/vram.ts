@@ -13,10 +13,10 @@
 // "drm/xe/uapi: restore system wide accounting") answer 0: the free space
 // then reads as the whole VRAM, which only makes the check looser.
 import type { Backend } from '../backend/types.js';
-import { listDrmNodes } from '../kernel/drm.js';
-import { XE } from '../kernel/uapi.js';
-import { XeDevice } from '../kernel/xe.js';
-import { DEBUGFS, SysReader, parseU64 } from './sysfs.js';
+import { listDrmNodes } from '../uapi/drm.js';
+import { XE } from '../uapi/constants.js';
+import { XeDevice } from '../uapi/xe.js';
+import { DEBUGFS, type SysReader, parseU64 } from './sysfs.js';
 
 export type VramBudget =
   | {
@@ -46,7 +46,8 @@ export function readSpare(r: SysReader, pf: string): bigint | null {
 /** Asks xe, through the PF's render node, how much VRAM is free; reads the spare from debugfs. */
 export function readVramBudget(backend: Backend, r: SysReader, pf: string): VramBudget {
   const node = listDrmNodes(backend).find((n) => n.kind === 'render' && n.bdf === pf);
-  if (!node) return { known: false, why: `no render node of ${pf} under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS` };
+  if (!node)
+    return { known: false, why: `no render node of ${pf} under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS` };
   let free = 0n;
   try {
     const dev = XeDevice.open(backend, node.path);
@@ -59,7 +60,10 @@ export function readVramBudget(backend: Backend, r: SysReader, pf: string): Vram
       dev.close();
     }
   } catch (e) {
-    return { known: false, why: `DRM_XE_DEVICE_QUERY_MEM_REGIONS on ${node.path} failed: ${e instanceof Error ? e.message : String(e)}` };
+    return {
+      known: false,
+      why: `DRM_XE_DEVICE_QUERY_MEM_REGIONS on ${node.path} failed: ${e instanceof Error ? e.message : String(e)}`,
+    };
   }
   return { known: true, free, spare: readSpare(r, pf) };
 }

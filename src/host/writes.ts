@@ -4,7 +4,7 @@
 // or undid it (the xe-gmi `write_verified` rule, anchors A9.2).
 import { BringupError } from './errors.js';
 import { canonical, formatStep, stepWrite, type Step } from './plan.js';
-import { SysReader, devicePath } from './sysfs.js';
+import { type SysReader, devicePath } from './sysfs.js';
 
 /** Points where a test can stop the process abruptly (see docs/bringup.md "Testing the journal"). */
 export interface ApplyHooks {
@@ -73,17 +73,22 @@ export function verify(r: SysReader, step: Step): void {
   if (now !== want) {
     const w = stepWrite(step);
     const what = step.op === 'set' ? w.path : devicePath(step.bdf);
-    throw new BringupError(`the kernel did not take \`${formatStep(step)}\`: ${what} reads ${describe(step, now)}, expected ${describe(step, want)}${step.op === 'set' ? ' (clamped, rounded or ignored)' : ''}`);
+    throw new BringupError(
+      `the kernel did not take \`${formatStep(step)}\`: ${what} reads ${describe(step, now)}, expected ${describe(step, want)}${step.op === 'set' ? ' (clamped, rounded or ignored)' : ''}`,
+    );
   }
-  if (step.op === 'set' && step.kind === 'count' && step.path.endsWith('/sriov_numvfs')) verifyVfs(r, step.path.slice(0, -'/sriov_numvfs'.length), Number(step.value));
+  if (step.op === 'set' && step.kind === 'count' && step.path.endsWith('/sriov_numvfs'))
+    verifyVfs(r, step.path.slice(0, -'/sriov_numvfs'.length), Number(step.value));
 }
 
 /** After sriov_numvfs = n, virtfn0..n-1 exist and no virtfn beyond (drivers/pci/iov.c pci_iov_add_virtfn). */
 function verifyVfs(r: SysReader, pfDir: string, n: number): void {
   for (let i = 0; i < n; i++) {
-    if (r.linkName(`${pfDir}/virtfn${i}`) === null) throw new BringupError(`${pfDir}/sriov_numvfs reads ${n} but virtfn${i} is missing`);
+    if (r.linkName(`${pfDir}/virtfn${i}`) === null)
+      throw new BringupError(`${pfDir}/sriov_numvfs reads ${n} but virtfn${i} is missing`);
   }
-  if (r.linkName(`${pfDir}/virtfn${n}`) !== null) throw new BringupError(`${pfDir}/sriov_numvfs reads ${n} but virtfn${n} still exists`);
+  if (r.linkName(`${pfDir}/virtfn${n}`) !== null)
+    throw new BringupError(`${pfDir}/sriov_numvfs reads ${n} but virtfn${n} still exists`);
 }
 
 /** SIGINT or SIGTERM stopped a bring-up or restore between two writes. */

@@ -4,7 +4,7 @@
 // product path needs it.
 
 import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
-import { TaskKilledError, type ErrnoName } from '../kernel/errors.js';
+import { TaskKilledError, type ErrnoName } from '../uapi/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
@@ -87,19 +87,28 @@ function resolveTopology(t: string | Topology | undefined): { json: Topology; so
 
 export function createMockBackend(options: MockOptions = {}): MockBackend {
   if (options.profile !== undefined && !isProfileName(options.profile)) {
-    throw new MockConfigError(`profile: unknown profile '${String(options.profile)}' (choose one of ${PROFILE_NAMES.join(', ')})`);
+    throw new MockConfigError(
+      `profile: unknown profile '${String(options.profile)}' (choose one of ${PROFILE_NAMES.join(', ')})`,
+    );
   }
   if (options.statePath) checkStateWritable(options.statePath);
   const state: MockState | null = options.statePath ? loadState(options.statePath) : null;
   const given = resolveTopology(options.topology);
   if (state && given && topologyKey(given.json) !== topologyKey(state.topology)) {
-    throw new MockConfigError(`state file ${options.statePath}: topology: it was made with another topology; pass the same --topology or remove the state file`);
+    throw new MockConfigError(
+      `state file ${options.statePath}: topology: it was made with another topology; pass the same --topology or remove the state file`,
+    );
   }
   if (state && options.profile !== undefined && options.profile !== state.profile) {
-    throw new MockConfigError(`state file ${options.statePath}: profile: it was made with profile '${state.profile}', not '${options.profile}'; remove the state file to change profile`);
+    throw new MockConfigError(
+      `state file ${options.statePath}: profile: it was made with profile '${state.profile}', not '${options.profile}'; remove the state file to change profile`,
+    );
   }
   const topoJson = given?.json ?? state?.topology ?? defaultTopology();
-  const parsed = parseTopology(topoJson, given?.source ?? (state ? `state file ${options.statePath}: topology` : 'default topology'));
+  const parsed = parseTopology(
+    topoJson,
+    given?.source ?? (state ? `state file ${options.statePath}: topology` : 'default topology'),
+  );
   const profileName = state?.profile ?? options.profile ?? DEFAULT_PROFILE;
   const profile = getProfile(profileName, parsed.release ?? undefined);
   const pid = state?.nextPid ?? FIRST_PID;
@@ -112,7 +121,9 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       k.kernel.load(state.kernel);
     } catch (e) {
       if (e instanceof MockConfigError) throw e;
-      throw new MockConfigError(`state file ${options.statePath}: devices: cannot be restored on this topology (${(e as Error).message})`);
+      throw new MockConfigError(
+        `state file ${options.statePath}: devices: cannot be restored on this topology (${(e as Error).message})`,
+      );
     }
   } else {
     try {
@@ -121,7 +132,9 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       // A topology that validates but cannot boot (VFs on a PF without a driver to enable them, ...) is the
       // file's problem: say so in one line, as for a state file.
       if (e instanceof MockConfigError) throw e;
-      throw new MockConfigError(`${given?.source ?? 'default topology'}: cannot boot this machine (${(e as Error).message})`);
+      throw new MockConfigError(
+        `${given?.source ?? 'default topology'}: cannot boot this machine (${(e as Error).message})`,
+      );
     }
   }
 
@@ -141,7 +154,12 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
 
   /** The backend of one process; `initial` is the one createMockBackend returns. */
   const backendOf = (proc: MockProcess, initial: boolean): MockBackend => {
-    const ctx = { process: proc, enter: () => k.enterCall(proc), leave: () => k.leaveCall(), reap: () => k.exitProcess(proc) };
+    const ctx = {
+      process: proc,
+      enter: () => k.enterCall(proc),
+      leave: () => k.leaveCall(),
+      reap: () => k.exitProcess(proc),
+    };
     const sys = new Syscalls(k.kernel, k.fds, k.vfs, k.files, () => k.kernel.poll(), ctx, counter);
     const dev: DeviceOps = sys.deviceOps((name, flags) => k.sysmem.memfdCreate(name, flags));
     const fs: FileOps = sys.fileOps();

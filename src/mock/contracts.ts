@@ -315,12 +315,9 @@ export interface DmaBufCore {
  * ENOTTY (unknown ioctl), like the kernel's `default: return -ENOTTY`.
  */
 export type FileHandlers = {
-  [K in keyof DeviceOps as DeviceOps[K] extends (fd: number, ...rest: never[]) => unknown ? K : never]?: DeviceOps[K] extends (
-    fd: number,
-    ...rest: infer A
-  ) => infer R
-    ? (...args: A) => R
-    : never;
+  [K in keyof DeviceOps as DeviceOps[K] extends (fd: number, ...rest: never[]) => unknown
+    ? K
+    : never]?: DeviceOps[K] extends (fd: number, ...rest: infer A) => infer R ? (...args: A) => R : never;
 };
 
 export interface KernelFile {
@@ -352,7 +349,7 @@ export interface CharDevice {
    * The device the node belongs to, for its sysfs class entry: a DRM minor
    * /dev/dri/renderD128 of PF 0000:03:00.0 appears as /sys/class/drm/renderD128
    * with `device` linking to the PF, and as /sys/bus/pci/devices/0000:03:00.0/drm/renderD128
-   * (what src/kernel/drm.ts reads to find a PF's nodes).
+   * (what src/uapi/drm.ts reads to find a PF's nodes).
    */
   readonly parent?: PciDevice;
   open(flags: number): KernelFile;

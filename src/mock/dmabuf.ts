@@ -32,7 +32,7 @@ import { errnoOfAny, fail } from './errno.js';
 import type { FdTableImpl } from './fds.js';
 import { MNT } from './fds.js';
 import type { KernelCore } from './kernel.js';
-import { DMA_BUF, O } from '../kernel/uapi.js';
+import { DMA_BUF, O } from '../uapi/constants.js';
 
 const errPtr = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 
@@ -144,7 +144,13 @@ export class DmaBufFile implements KernelFile {
       mmap: (offset: bigint, length: number, prot: number) => {
         // dma_buf_mmap_internal: no .mmap op (vfio_pci_core) is EINVAL; bounds against the size.
         if (!this.buf.ops.mmap) fail('EINVAL', `${this.buf.expName} has no mmap`);
-        if (offset < 0n || offset % 4096n !== 0n || length <= 0 || offset + BigInt(Math.ceil(length / 4096) * 4096) > this.buf.size) fail('EINVAL');
+        if (
+          offset < 0n ||
+          offset % 4096n !== 0n ||
+          length <= 0 ||
+          offset + BigInt(Math.ceil(length / 4096) * 4096) > this.buf.size
+        )
+          fail('EINVAL');
         this.core.tracepoint('dma_buf_mmap', this.buf);
         return this.buf.ops.mmap(offset, length, prot);
       },
@@ -156,7 +162,11 @@ export class DmaBufFile implements KernelFile {
   }
 
   fdinfo(): string[] {
-    const lines = [`size:\t${this.buf.size}`, `count:\t${this.core.fileCount(this.buf)}`, `exp_name:\t${this.buf.expName}`];
+    const lines = [
+      `size:\t${this.buf.size}`,
+      `count:\t${this.core.fileCount(this.buf)}`,
+      `exp_name:\t${this.buf.expName}`,
+    ];
     if (this.buf.name !== null) lines.push(`name:\t${this.buf.name}`);
     return lines;
   }
@@ -180,7 +190,15 @@ export class DmaBufCoreImpl implements DmaBufCore {
 
   export(expName: string, size: bigint, ops: ExporterOps, openFlags: number): { dmabuf: DmaBufImpl; fd: number } {
     const ino = this.nextIno++;
-    const buf = new DmaBufImpl(ino, size, expName, ops, openFlags & (3 | O.NONBLOCK), 0xffff888120000000n + BigInt(ino) * 0x200n, this);
+    const buf = new DmaBufImpl(
+      ino,
+      size,
+      expName,
+      ops,
+      openFlags & (3 | O.NONBLOCK),
+      0xffff888120000000n + BigInt(ino) * 0x200n,
+      this,
+    );
     this.fds.describe(buf.file, { mntId: MNT.dmabuf, ino, flags: buf.fFlags });
     this.bufs.push(buf);
     this.kernel.trace('dma_buf_export', 'entry', { arg1: 0n });
@@ -260,13 +278,16 @@ export class DmaBufCoreImpl implements DmaBufCore {
     const ptr = 0xffff888130000000n + BigInt(this.nextAttach++) * 0x80n;
     const dynamic = importer.invalidateMappings !== undefined;
     // RFC 2/8: allow_ic when the importer implements supports_interconnects (only with the series).
-    const allowIc = this.kernel.profile.interconnect && importer.interconnects !== undefined && importer.interconnects.length > 0;
+    const allowIc =
+      this.kernel.profile.interconnect && importer.interconnects !== undefined && importer.interconnects.length > 0;
     const att = new AttachmentImpl(buf, devName, dev, importer, ptr, allowIc);
     this.kernel.trace(dynamic ? 'dma_buf_dynamic_attach' : 'dma_buf_attach', 'entry', { arg1: buf.ptr, arg2: 0n });
     try {
       att.interconnect = buf.ops.attach(att);
     } catch (e) {
-      this.kernel.trace(dynamic ? 'dma_buf_dynamic_attach' : 'dma_buf_attach', 'return', { retval: errPtr(errnoOfAny(e) ?? 0) });
+      this.kernel.trace(dynamic ? 'dma_buf_dynamic_attach' : 'dma_buf_attach', 'return', {
+        retval: errPtr(errnoOfAny(e) ?? 0),
+      });
       throw e;
     }
     buf.attachments.push(att);
@@ -280,11 +301,19 @@ export class DmaBufCoreImpl implements DmaBufCore {
    * with its own offers and match op. Emits the importer's
    * supports_interconnects hit around it.
    */
-  matchInterconnects(att: AttachmentImpl, offers: readonly InterconnectOffer[], match: (exp: InterconnectOffer, imp: InterconnectOffer) => boolean): InterconnectOffer | null {
+  matchInterconnects(
+    att: AttachmentImpl,
+    offers: readonly InterconnectOffer[],
+    match: (exp: InterconnectOffer, imp: InterconnectOffer) => boolean,
+  ): InterconnectOffer | null {
     if (!att.allowIc) return null;
     // The exporter asks the importer (aops->supports_interconnects), which calls the core helper.
     att.importer.supportsInterconnects?.(att, offers);
-    this.kernel.trace('dma_buf_match_interconnects', 'entry', { arg1: att.ptr, arg3: offers.length, arg5: att.importer.interconnects?.length ?? 0 });
+    this.kernel.trace('dma_buf_match_interconnects', 'entry', {
+      arg1: att.ptr,
+      arg3: offers.length,
+      arg5: att.importer.interconnects?.length ?? 0,
+    });
     let found: InterconnectOffer | null = null;
     outer: for (const exp of offers) {
       for (const imp of att.importer.interconnects ?? []) {
@@ -334,7 +363,9 @@ export class DmaBufCoreImpl implements DmaBufCore {
       throw e;
     }
     att.sgMaps.add(sgt);
-    this.kernel.trace('dma_buf_map_attachment', 'return', { retval: 0xffff888140000000n + BigInt(att.sgMaps.size) * 0x40n });
+    this.kernel.trace('dma_buf_map_attachment', 'return', {
+      retval: 0xffff888140000000n + BigInt(att.sgMaps.size) * 0x40n,
+    });
     return sgt;
   }
 

@@ -6,7 +6,7 @@
 // the syscall, the ioctl name and the path, exactly once. Device models that
 // only know src/mock/contracts.ts may throw SystemError directly; the boundary
 // passes those through unchanged.
-import { Errno, errnoName, type ErrnoName } from '../kernel/errors.js';
+import { Errno, errnoName, type ErrnoName } from '../uapi/errors.js';
 
 export class KernelErrno extends Error {
   /** The errno name, so code that recognises Node-shaped errors (`code` + `errno`) sees this one too. */
@@ -38,6 +38,7 @@ export function isKernelErrno(e: unknown): e is KernelErrno {
  */
 export function errnoOfAny(e: unknown): number | null {
   if (e instanceof KernelErrno) return e.errno;
-  if (typeof e === 'object' && e !== null && typeof (e as { errno?: unknown }).errno === 'number') return Math.abs((e as { errno: number }).errno);
+  if (typeof e === 'object' && e !== null && typeof (e as { errno?: unknown }).errno === 'number')
+    return Math.abs((e as { errno: number }).errno);
   return null;
 }

@@ -12,7 +12,7 @@
 
 import type { FdTable, KernelFile } from './contracts.js';
 import { fail } from './errno.js';
-import { O } from '../kernel/uapi.js';
+import { O } from '../uapi/constants.js';
 
 /** Where a file lives, for /proc/self/fdinfo's mnt_id and ino. */
 export interface FileMeta {
@@ -49,7 +49,11 @@ export class FdTableImpl implements FdTable {
   /** Metadata for a file before it is installed (default: an anon inode file). */
   describe(file: KernelFile, meta: Partial<FileMeta>): void {
     const r = this.refs.get(file);
-    const full: FileMeta = { mntId: meta.mntId ?? MNT.anonInode, ino: meta.ino ?? this.nextIno++, flags: meta.flags ?? O.RDWR };
+    const full: FileMeta = {
+      mntId: meta.mntId ?? MNT.anonInode,
+      ino: meta.ino ?? this.nextIno++,
+      flags: meta.flags ?? O.RDWR,
+    };
     if (r) r.meta = full;
     else this.refs.set(file, { count: 0, meta: full });
   }

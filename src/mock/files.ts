@@ -4,16 +4,17 @@
 // per-filesystem rules of src/mock/vfs.ts.
 
 import type { FileKind, FileOps, FileStat, WriteOptions } from '../backend/types.js';
-import { SystemError } from '../kernel/errors.js';
+import { SystemError } from '../uapi/errors.js';
 import { isKernelErrno, fail } from './errno.js';
-import { O } from '../kernel/uapi.js';
+import { O } from '../uapi/constants.js';
 import { VChar, VDir, VFile, VLink, type AnyNode, type Vfs } from './vfs.js';
 
 function wrap<T>(syscall: string, path: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (isKernelErrno(e)) throw new SystemError({ errno: e.errno, syscall, path, ...(e.detail ? { detail: e.detail } : {}) });
+    if (isKernelErrno(e))
+      throw new SystemError({ errno: e.errno, syscall, path, ...(e.detail ? { detail: e.detail } : {}) });
     throw e;
   }
 }
@@ -32,11 +33,13 @@ const ROOT = { uid: 0, gid: 0 } as const;
 function statOf(n: AnyNode): FileStat {
   if (n instanceof VDir) return { kind: 'dir', mode: n.mode, ...ROOT, size: 0 };
   if (n instanceof VLink) return { kind: 'link', mode: 0o777, ...ROOT, size: n.target.length };
-  if (n instanceof VChar) return { kind: 'chardev', mode: n.dev.mode, ...ROOT, size: 0, major: n.dev.major, minor: n.dev.minor };
+  if (n instanceof VChar)
+    return { kind: 'chardev', mode: n.dev.mode, ...ROOT, size: 0, major: n.dev.major, minor: n.dev.minor };
   const f = n as VFile;
   let size = 0;
   if (f.spec.size) size = f.spec.size();
-  else if (f.fs === 'sysfs') size = 4096; // sysfs text attributes report PAGE_SIZE
+  else if (f.fs === 'sysfs')
+    size = 4096; // sysfs text attributes report PAGE_SIZE
   else if (f.fs === 'rootfs' && f.spec.show) {
     const c = f.spec.show();
     size = typeof c === 'string' ? Buffer.byteLength(c) : c.length;
@@ -175,7 +178,10 @@ export class MockFiles implements FileOps {
   }
 
   /** Every file under `root` (not following links) as path -> content, for byte-for-byte comparisons. */
-  snapshot(root = '/sys', exclude: readonly string[] = ['/sys/kernel/debug', '/sys/kernel/tracing']): Map<string, string> {
+  snapshot(
+    root = '/sys',
+    exclude: readonly string[] = ['/sys/kernel/debug', '/sys/kernel/tracing'],
+  ): Map<string, string> {
     const out = new Map<string, string>();
     for (const [p, n] of this.vfs.walk(root)) {
       if (exclude.some((x) => p === x || p.startsWith(`${x}/`))) continue;

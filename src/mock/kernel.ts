@@ -13,7 +13,7 @@ import { Kmemleak, type KmemleakState } from './kmemleak.js';
 import { Tracefs, type TracefsState } from './tracefs.js';
 import type { ProfileImpl } from './profiles.js';
 import type { Vfs } from './vfs.js';
-import { isBdf } from '../kernel/bdf.js';
+import { isBdf } from '../uapi/bdf.js';
 
 /** include/linux/panic.h taint bits, in taint_flags[] order with their letters. */
 const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
@@ -68,7 +68,11 @@ export class KernelCore implements KernelServices {
   ) {
     this.kmsg = new Kmsg(() => this.now());
     const task = () => ({ comm: this.comm, pid: this.pid });
-    this.kmemleak = new Kmemleak(() => this.jiffies(), task, (t) => this.log(LogLevel.INFO, null, t));
+    this.kmemleak = new Kmemleak(
+      () => this.jiffies(),
+      task,
+      (t) => this.log(LogLevel.INFO, null, t),
+    );
     this.tracefs = new Tracefs(vfs, profile, () => this.now(), task);
   }
 
@@ -83,7 +87,8 @@ export class KernelCore implements KernelServices {
 
   /** Userspace let `ms` of wall time pass (a sleep): the clock jumps, as it does for a hung task. */
   pass(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`time to pass must be a non-negative number of ms, got ${ms}`);
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`time to pass must be a non-negative number of ms, got ${ms}`);
     this.usec += BigInt(Math.round(ms * 1000));
   }
 
@@ -180,10 +185,20 @@ export class KernelCore implements KernelServices {
     this.log(LogLevel.ERR, null, `INFO: task ${this.comm}:${this.pid} blocked for more than ${HUNG_SECS} seconds.`);
     this.log(LogLevel.ERR, null, `      ${this.taintString()} ${this.profile.release} #1`);
     this.log(LogLevel.ERR, null, '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.');
-    this.log(LogLevel.INFO, null, `task:${this.comm.padEnd(15)} state:D stack:0     pid:${String(this.pid).padEnd(5)} tgid:${String(this.pid).padEnd(5)} ppid:1      task_flags:0x400100 flags:0x00004002`);
+    this.log(
+      LogLevel.INFO,
+      null,
+      `task:${this.comm.padEnd(15)} state:D stack:0     pid:${String(this.pid).padEnd(5)} tgid:${String(this.pid).padEnd(5)} ppid:1      task_flags:0x400100 flags:0x00004002`,
+    );
     this.log(LogLevel.INFO, null, 'Call Trace:');
     this.log(LogLevel.INFO, null, ' <TASK>');
-    for (const f of [' __schedule+0x3f2/0xb80', ' schedule+0x27/0xf0', ' schedule_timeout+0x15d/0x170', ' __wait_for_common+0x90/0x1c0', ...stack.map((s) => ` ${s}`)]) {
+    for (const f of [
+      ' __schedule+0x3f2/0xb80',
+      ' schedule+0x27/0xf0',
+      ' schedule_timeout+0x15d/0x170',
+      ' __wait_for_common+0x90/0x1c0',
+      ...stack.map((s) => ` ${s}`),
+    ]) {
       this.log(LogLevel.INFO, null, f);
     }
     this.log(LogLevel.INFO, null, ' </TASK>');

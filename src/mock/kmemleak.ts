@@ -95,7 +95,18 @@ export class Kmemleak {
     const address = this.nextAddress;
     this.nextAddress += BigInt(Math.max(64, (size + 63) & ~63));
     const { comm, pid } = this.task();
-    const t: Tracked = { address, size, what, comm, pid, jiffies: this.jiffies(), referenced: true, checksum: 0, reported: false, ignored: false };
+    const t: Tracked = {
+      address,
+      size,
+      what,
+      comm,
+      pid,
+      jiffies: this.jiffies(),
+      referenced: true,
+      checksum: 0,
+      reported: false,
+      ignored: false,
+    };
     this.objects.set(address, t);
     const objects = this.objects;
     return {
@@ -176,13 +187,17 @@ export class Kmemleak {
       this.enabled = false;
       this.log('kmemleak: Kernel memory leak detector disabled');
       if (!this.foundLeaks) this.dropAll();
-      else this.log('kmemleak: Kmemleak disabled without freeing internal data. Reclaim the memory with "echo clear > /sys/kernel/debug/kmemleak".');
+      else
+        this.log(
+          'kmemleak: Kmemleak disabled without freeing internal data. Reclaim the memory with "echo clear > /sys/kernel/debug/kmemleak".',
+        );
       return;
     }
     if (is('stack=on') || is('stack=off') || is('scan=on') || is('scan=off')) return;
     if (is('scan=')) {
       // kstrtouint: digits (base 0: 0x.. hex, 0.. octal) and one trailing newline.
-      if (!/^(0x[0-9a-fA-F]+|[0-9]+)\n?$/.test(buf.slice(5))) fail('EINVAL', `kmemleak ${JSON.stringify(buf)}: not a number of seconds`);
+      if (!/^(0x[0-9a-fA-F]+|[0-9]+)\n?$/.test(buf.slice(5)))
+        fail('EINVAL', `kmemleak ${JSON.stringify(buf)}: not a number of seconds`);
       return;
     }
     if (is('scan')) {
@@ -241,7 +256,17 @@ export class Kmemleak {
       // What a process still references ends with it (its objects are freed at exit).
       objects: [...this.objects.values()]
         .filter((t) => !t.referenced)
-        .map((t) => ({ address: t.address.toString(), size: t.size, what: t.what, comm: t.comm, pid: t.pid, jiffies: t.jiffies.toString(), checksum: t.checksum, reported: t.reported, ignored: t.ignored })),
+        .map((t) => ({
+          address: t.address.toString(),
+          size: t.size,
+          what: t.what,
+          comm: t.comm,
+          pid: t.pid,
+          jiffies: t.jiffies.toString(),
+          checksum: t.checksum,
+          reported: t.reported,
+          ignored: t.ignored,
+        })),
     };
   }
 
@@ -256,7 +281,18 @@ export class Kmemleak {
       // Files from before the scan rules: 'reported' was shown, 'cleared' was hidden.
       const reported = o.reported ?? (o.state === 'reported' || o.state === 'cleared');
       const ignored = o.ignored ?? o.state === 'cleared';
-      const t: Tracked = { address, size: o.size, what: o.what, comm: o.comm, pid: o.pid, jiffies: BigInt(o.jiffies), referenced: false, checksum: o.checksum ?? 0, reported, ignored };
+      const t: Tracked = {
+        address,
+        size: o.size,
+        what: o.what,
+        comm: o.comm,
+        pid: o.pid,
+        jiffies: BigInt(o.jiffies),
+        referenced: false,
+        checksum: o.checksum ?? 0,
+        reported,
+        ignored,
+      };
       this.objects.set(address, t);
     }
   }

@@ -3,7 +3,7 @@
 // a BO), bounds-checked, with the pattern fill/verify the harness uses.
 
 import type { Mapping, PatternMismatch } from '../backend/types.js';
-import { patternFillTs, patternVerifyTs } from '../kernel/pattern.js';
+import { patternFillTs, patternVerifyTs } from '../uapi/pattern.js';
 
 export interface MappingBacking {
   read(offset: number, out: Uint8Array): void;
@@ -54,7 +54,13 @@ export class BackedMapping implements Mapping {
 
   private span(offset: number, length: number): void {
     if (!this.live) throw new Error('access to an unmapped mapping');
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.length) {
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.length
+    ) {
       throw new RangeError(`mapping access [${offset}, +${length}) outside ${this.length} bytes`);
     }
     this.backing.check?.();

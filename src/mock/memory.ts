@@ -20,7 +20,9 @@ export class ChunkedMemory implements SparseMemory {
   private check(address: bigint, length: number): number {
     const a = Number(address);
     if (address < 0n || !Number.isInteger(length) || length < 0 || a + length > this.limit) {
-      throw new RangeError(`access [0x${address.toString(16)}, +0x${length.toString(16)}) outside 0x${this.size.toString(16)} bytes`);
+      throw new RangeError(
+        `access [0x${address.toString(16)}, +0x${length.toString(16)}) outside 0x${this.size.toString(16)} bytes`,
+      );
     }
     return a;
   }

@@ -80,7 +80,8 @@ export class PciDev implements PciDevice {
     dv.setUint16(0x2e, subsystemDevice, true);
     for (const b of bars) {
       if (b.kind === 'none') continue;
-      const low = Number(b.start & 0xfffffff0n) | (b.kind === 'io' ? 1 : (b.kind === 'mem64' ? 4 : 0) | (b.prefetchable ? 8 : 0));
+      const low =
+        Number(b.start & 0xfffffff0n) | (b.kind === 'io' ? 1 : (b.kind === 'mem64' ? 4 : 0) | (b.prefetchable ? 8 : 0));
       dv.setUint32(0x10 + 4 * b.index, low >>> 0, true);
       if (b.kind === 'mem64' && b.index < 5) dv.setUint32(0x14 + 4 * b.index, Number(b.start >> 32n), true);
     }
@@ -112,7 +113,7 @@ export interface PciDriverModel {
    * .remove. Returns a readiness check when the removal has to wait for
    * userspace (vfio_unregister_group_dev waits for the device to be closed).
    */
-  remove(dev: PciDev): (() => boolean) | void;
+  remove(dev: PciDev): (() => boolean) | undefined;
   /** .sriov_configure (absent: sriov_numvfs writes fail ENOENT). */
   sriovConfigure?(pf: PciDev, numVfs: number): number;
 }
@@ -170,7 +171,9 @@ export class PciSubsystem implements PciBus {
   }
 
   devicesOnBus(domain: number, bus: number): PciDev[] {
-    return [...this.devices.values()].filter((d) => d.domain === domain && d.bus === bus).sort((a, b) => a.devfn - b.devfn);
+    return [...this.devices.values()]
+      .filter((d) => d.domain === domain && d.bus === bus)
+      .sort((a, b) => a.devfn - b.devfn);
   }
 
   vfsOf(pf: PciDevice): PciDev[] {
@@ -238,12 +241,19 @@ export class PciSubsystem implements PciBus {
       dev.driver = null;
       if (!(e instanceof KernelErrno)) throw e;
       if (e.errno !== 19 && e.errno !== 6) {
-        this.kernel.log(LogLevel.ERR, `${drv.model.name} ${dev.bdf}`, `probe with driver ${drv.model.name} failed with error -${e.errno}`);
+        this.kernel.log(
+          LogLevel.ERR,
+          `${drv.model.name} ${dev.bdf}`,
+          `probe with driver ${drv.model.name} failed with error -${e.errno}`,
+        );
       }
       return e.errno;
     }
     this.vfs.addLink(`${dev.sysPath}/driver`, relativeLink(dev.sysPath, `/sys/bus/pci/drivers/${drv.model.name}`));
-    this.vfs.addLink(`/sys/bus/pci/drivers/${drv.model.name}/${dev.bdf}`, relativeLink(`/sys/bus/pci/drivers/${drv.model.name}`, dev.sysPath));
+    this.vfs.addLink(
+      `/sys/bus/pci/drivers/${drv.model.name}/${dev.bdf}`,
+      relativeLink(`/sys/bus/pci/drivers/${drv.model.name}`, dev.sysPath),
+    );
     this.onBindingChange(dev);
     return 0;
   }
@@ -327,7 +337,14 @@ export class PciSubsystem implements PciBus {
     };
     if (f.length !== 7) {
       // An id the static table already matches is refused (a probe-only pci_dev, no override).
-      const probe = { vendor: id.vendor, device: id.device, subsystemVendor: id.subvendor, subsystemDevice: id.subdevice, klass: id.klass, driverOverride: null } as unknown as PciDev;
+      const probe = {
+        vendor: id.vendor,
+        device: id.device,
+        subsystemVendor: id.subvendor,
+        subsystemDevice: id.subdevice,
+        klass: id.klass,
+        driverOverride: null,
+      } as unknown as PciDev;
       if (drv.model.matchStatic(probe) === 'match') fail('EEXIST');
     } else {
       // Only driver_data values of an existing id_table entry are accepted; ours have none.
@@ -343,8 +360,23 @@ export class PciSubsystem implements PciBus {
     const drv = this.driver(name);
     const f = scanHex(buf, 6);
     if (f.length < 2) fail('EINVAL');
-    const want: DynId = { vendor: f[0]!, device: f[1]!, subvendor: f[2] ?? PCI_ANY_ID, subdevice: f[3] ?? PCI_ANY_ID, klass: f[4] ?? 0, classMask: f[5] ?? 0 };
-    const i = drv.dynIds.findIndex((d) => d.vendor === want.vendor && d.device === want.device && d.subvendor === want.subvendor && d.subdevice === want.subdevice && d.klass === want.klass && d.classMask === want.classMask);
+    const want: DynId = {
+      vendor: f[0]!,
+      device: f[1]!,
+      subvendor: f[2] ?? PCI_ANY_ID,
+      subdevice: f[3] ?? PCI_ANY_ID,
+      klass: f[4] ?? 0,
+      classMask: f[5] ?? 0,
+    };
+    const i = drv.dynIds.findIndex(
+      (d) =>
+        d.vendor === want.vendor &&
+        d.device === want.device &&
+        d.subvendor === want.subvendor &&
+        d.subdevice === want.subdevice &&
+        d.klass === want.klass &&
+        d.classMask === want.classMask,
+    );
     if (i < 0) fail('ENODEV');
     drv.dynIds.splice(i, 1);
   }
@@ -462,7 +494,9 @@ export class PciSubsystem implements PciBus {
 
   private resourceFile(dev: PciDev): string {
     const line = (start: bigint, size: bigint, flags: bigint) =>
-      size === 0n ? '0x0000000000000000 0x0000000000000000 0x0000000000000000\n' : `0x${start.toString(16).padStart(16, '0')} 0x${(start + size - 1n).toString(16).padStart(16, '0')} 0x${flags.toString(16).padStart(16, '0')}\n`;
+      size === 0n
+        ? '0x0000000000000000 0x0000000000000000 0x0000000000000000\n'
+        : `0x${start.toString(16).padStart(16, '0')} 0x${(start + size - 1n).toString(16).padStart(16, '0')} 0x${flags.toString(16).padStart(16, '0')}\n`;
     let out = '';
     for (let i = 0; i < 6; i++) {
       const b = dev.bar(i);
@@ -471,7 +505,9 @@ export class PciSubsystem implements PciBus {
     out += line(0n, 0n, 0n); // ROM
     for (let i = 0; i < 6; i++) {
       const b = dev.sriov?.spec.vfBars.find((x) => x.index === i);
-      out += b ? line(b.start, b.size * BigInt(dev.sriov!.spec.totalvfs), resourceFlags(b.kind, b.prefetchable)) : line(0n, 0n, 0n);
+      out += b
+        ? line(b.start, b.size * BigInt(dev.sriov!.spec.totalvfs), resourceFlags(b.kind, b.prefetchable))
+        : line(0n, 0n, 0n);
     }
     return out;
   }
@@ -542,7 +578,11 @@ export class PciSubsystem implements PciBus {
    * probe them (pci_bus_add_device; kernel-abi §9 autoprobe rules).
    * `restore` carries per-VF state when rebuilding from a topology or state file.
    */
-  enableVfs(pf: PciDev, n: number, restore?: readonly { driverOverride: string | null; iommuGroup: number | null }[]): PciDev[] {
+  enableVfs(
+    pf: PciDev,
+    n: number,
+    restore?: readonly { driverOverride: string | null; iommuGroup: number | null }[],
+  ): PciDev[] {
     const s = pf.sriov!;
     s.vfBarSizes = new Map(s.spec.vfBars.map((b) => [b.index, this.vfBarSizeFor(pf, b, n)]));
     const created: PciDev[] = [];
@@ -555,14 +595,36 @@ export class PciSubsystem implements PciBus {
       });
       const r = restore?.[i];
       const group = r?.iommuGroup ?? (pf.iommuGroup === null ? null : this.allocGroup());
-      const vf = new PciDev(bdf, pf.domain, at.bus, at.devfn, pf.vendor, s.spec.vfDevice, pf.klass, pf.subsystemVendor, pf.subsystemDevice, pf.revision, pf.parentPath, bars, pf, i, null, group, r?.driverOverride ?? null);
+      const vf = new PciDev(
+        bdf,
+        pf.domain,
+        at.bus,
+        at.devfn,
+        pf.vendor,
+        s.spec.vfDevice,
+        pf.klass,
+        pf.subsystemVendor,
+        pf.subsystemDevice,
+        pf.revision,
+        pf.parentPath,
+        bars,
+        pf,
+        i,
+        null,
+        group,
+        r?.driverOverride ?? null,
+      );
       s.vfs.push(vf);
       created.push(vf);
       this.devices.set(bdf, vf);
       this.createSysfs(vf);
       if (group !== null) this.joinGroup(vf, group);
       this.vfs.addLink(`${pf.sysPath}/virtfn${i}`, relativeLink(pf.sysPath, vf.sysPath));
-      this.kernel.log(LogLevel.INFO, `pci ${bdf}`, `[${hex4(vf.vendor)}:${hex4(vf.device)}] type 00 class 0x${vf.klass.toString(16).padStart(6, '0')} PCIe Endpoint`);
+      this.kernel.log(
+        LogLevel.INFO,
+        `pci ${bdf}`,
+        `[${hex4(vf.vendor)}:${hex4(vf.device)}] type 00 class 0x${vf.klass.toString(16).padStart(6, '0')} PCIe Endpoint`,
+      );
       if (group !== null) this.kernel.log(LogLevel.INFO, `pci ${bdf}`, `Adding to iommu group ${group}`);
     }
     s.numvfs = n;
@@ -589,15 +651,19 @@ export class PciSubsystem implements PciBus {
       }
       const vf = s.vfs[i]!;
       vf.removing = true;
-      this.release(
-        vf,
-        () => {
-          this.vfs.remove(`${pf.sysPath}/virtfn${i}`);
-          this.removeDevice(vf);
-          step(i - 1);
-        },
-        ['vfio_unregister_group_dev+0x9b/0x130 [vfio]', 'vfio_pci_remove+0x17/0x30 [vfio_pci]', 'pci_device_remove+0x3e/0xb0', 'pci_iov_remove_virtfn+0xb9/0x130', 'sriov_disable+0x3c/0xf0', 'xe_pci_sriov_configure+0x2e1/0x4c0 [xe]', 'sriov_numvfs_store+0xf3/0x1d0'],
-      );
+      this.release(vf, () => {
+        this.vfs.remove(`${pf.sysPath}/virtfn${i}`);
+        this.removeDevice(vf);
+        step(i - 1);
+      }, [
+        'vfio_unregister_group_dev+0x9b/0x130 [vfio]',
+        'vfio_pci_remove+0x17/0x30 [vfio_pci]',
+        'pci_device_remove+0x3e/0xb0',
+        'pci_iov_remove_virtfn+0xb9/0x130',
+        'sriov_disable+0x3c/0xf0',
+        'xe_pci_sriov_configure+0x2e1/0x4c0 [xe]',
+        'sriov_numvfs_store+0xf3/0x1d0',
+      ]);
     };
     step(s.vfs.length - 1);
   }

@@ -60,7 +60,12 @@ export class PhysicalBusImpl implements PhysicalBus {
     for (const dev of this.pci.all()) {
       for (const bar of dev.bars) {
         if (bar.kind === 'none' || bar.kind === 'io') continue;
-        out.push({ start: bar.start, end: bar.start + bar.size, kind: 'mmio', ...this.backing(dev, bar.index, bar.size) });
+        out.push({
+          start: bar.start,
+          end: bar.start + bar.size,
+          kind: 'mmio',
+          ...this.backing(dev, bar.index, bar.size),
+        });
       }
     }
     out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
@@ -79,7 +84,8 @@ export class PhysicalBusImpl implements PhysicalBus {
         read: (o, buf) => {
           const vram = this.vramOf(dev);
           if (!vram) return buf.fill(0xff);
-          const inside = o >= vram.size ? 0 : Number(vram.size - o < BigInt(buf.length) ? vram.size - o : BigInt(buf.length));
+          const inside =
+            o >= vram.size ? 0 : Number(vram.size - o < BigInt(buf.length) ? vram.size - o : BigInt(buf.length));
           if (inside > 0) vram.readInto(o, buf.subarray(0, inside));
           buf.fill(0xff, inside);
         },
@@ -155,7 +161,11 @@ export class PhysicalBusImpl implements PhysicalBus {
     return null;
   }
 
-  private span(address: bigint, length: number, fn: (r: Region | undefined, at: number, n: number, off: bigint) => void): void {
+  private span(
+    address: bigint,
+    length: number,
+    fn: (r: Region | undefined, at: number, n: number, off: bigint) => void,
+  ): void {
     let done = 0;
     while (done < length) {
       const a = address + BigInt(done);

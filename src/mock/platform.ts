@@ -75,7 +75,13 @@ export interface LiveCounts {
 }
 
 function barsOf(spec: readonly BarSpec[]): PciBar[] {
-  return spec.map((b) => ({ index: b.index, start: b.start, size: b.size, kind: b.kind, prefetchable: b.prefetchable }));
+  return spec.map((b) => ({
+    index: b.index,
+    start: b.start,
+    size: b.size,
+    kind: b.kind,
+    prefetchable: b.prefetchable,
+  }));
 }
 
 export class MockKernel implements MockPlatform {
@@ -126,7 +132,16 @@ export class MockKernel implements MockPlatform {
     );
     this.ram = new SystemRamImpl(topology.ram, this.bus);
     this.dmabuf = new DmaBufCoreImpl(this.kernel, this.fds);
-    this.vfio = new VfioSubsystem(this.kernel, this.vfs, this.pci, this.fds, this.dmabuf, this.bus, { xeOfPf: (pf) => this.xePfs.get(pf) ?? null, p2p: topology.p2p }, this.maps);
+    this.vfio = new VfioSubsystem(
+      this.kernel,
+      this.vfs,
+      this.pci,
+      this.fds,
+      this.dmabuf,
+      this.bus,
+      { xeOfPf: (pf) => this.xePfs.get(pf) ?? null, p2p: topology.p2p },
+      this.maps,
+    );
     this.sysmem = new SysMem(this.kernel, this.fds, this.dmabuf, this.bus, this.ram, this.vfs, this.maps);
     this.pci.onBindingChange = () => this.bus.invalidate();
 
@@ -138,7 +153,9 @@ export class MockKernel implements MockPlatform {
     this.vgem = new Vgem(this.kernel, this.fds, this.dmabuf, this.vfs, minor);
     this.staticFiles();
     buildModules(this.vfs);
-    const cmdline = topology.cmdline ?? `BOOT_IMAGE=/boot/vmlinuz-${profile.release} root=UUID=6f1c2e0a-5b1d-4c7e-9a0e-1f0c2b3d4e5f ro quiet intel_iommu=on`;
+    const cmdline =
+      topology.cmdline ??
+      `BOOT_IMAGE=/boot/vmlinuz-${profile.release} root=UUID=6f1c2e0a-5b1d-4c7e-9a0e-1f0c2b3d4e5f ro quiet intel_iommu=on`;
     buildProcfs(this.vfs, this.kernel, profile, cmdline);
     this.procPids = new ProcPids(this.vfs, this.fds);
     this.procPids.selfLinks(() => this.current);
@@ -203,7 +220,8 @@ export class MockKernel implements MockPlatform {
     const names = new Set<string>();
     for (const d of this.topology.devices) {
       if (d.driver && d.driver !== 'xe' && d.driver !== 'vfio-pci') names.add(d.driver);
-      for (const v of d.sriov?.vfs ?? []) if (v.driver && v.driver !== 'xe' && v.driver !== 'vfio-pci') names.add(v.driver);
+      for (const v of d.sriov?.vfs ?? [])
+        if (v.driver && v.driver !== 'xe' && v.driver !== 'vfio-pci') names.add(v.driver);
     }
     return [...names].sort();
   }
@@ -280,7 +298,11 @@ export class MockKernel implements MockPlatform {
     this.vfs.mkdirp(dbg);
     this.vfs.addLink(`/sys/kernel/debug/dri/${minor}`, dev.bdf);
     this.vfs.addLink(`/sys/kernel/debug/dri/${128 + minor}`, dev.bdf);
-    this.kernel.log(LogLevel.INFO, src, `[drm] Found battlemage (device ID ${dev.device.toString(16)}) discrete display version 14.01 stepping B0`);
+    this.kernel.log(
+      LogLevel.INFO,
+      src,
+      `[drm] Found battlemage (device ID ${dev.device.toString(16)}) discrete display version 14.01 stepping B0`,
+    );
     const xe = new XePf(dev, spec, vram, this.vfs, this.kernel, {
       enable: (pf, n) => {
         const vfs = this.pci.enableVfs(pf, n, this.takeRestore(pf));
@@ -301,7 +323,7 @@ export class MockKernel implements MockPlatform {
     this.bus.invalidate();
   }
 
-  private xeRemove(dev: PciDev): (() => boolean) | void {
+  private xeRemove(dev: PciDev): (() => boolean) | undefined {
     if (dev.isVirtfn) return;
     const xe = this.xePfs.get(dev);
     if (!xe) return;
@@ -326,13 +348,29 @@ export class MockKernel implements MockPlatform {
     const v = this.vfs;
     v.mkdirp('/sys/kernel/debug/dri');
     v.addText('/sys/kernel/debug/dma_buf/bufinfo', () => this.dmabuf.bufinfo());
-    v.addFile('/sys/kernel/debug/kmemleak', { mode: 0o644, show: () => this.kernel.kmemleak.report(), store: (d) => this.kernel.kmemleak.command(d) });
+    v.addFile('/sys/kernel/debug/kmemleak', {
+      mode: 0o644,
+      show: () => this.kernel.kmemleak.report(),
+      store: (d) => this.kernel.kmemleak.command(d),
+    });
     v.addChar(
       '/dev/kmsg',
-      { path: '/dev/kmsg', major: 1, minor: 11, mode: 0o644, open: () => ({ path: '/dev/kmsg', handlers: {}, fdinfo: () => [], release: () => undefined }) },
+      {
+        path: '/dev/kmsg',
+        major: 1,
+        minor: 11,
+        mode: 0o644,
+        open: () => ({ path: '/dev/kmsg', handlers: {}, fdinfo: () => [], release: () => undefined }),
+      },
       { records: () => this.kernel.kmsg.formatted(), write: (d) => this.kernel.kmsg.writeUser(d) },
     );
-    v.addChar('/dev/null', { path: '/dev/null', major: 1, minor: 3, mode: 0o666, open: () => ({ path: '/dev/null', handlers: {}, fdinfo: () => [], release: () => undefined }) });
+    v.addChar('/dev/null', {
+      path: '/dev/null',
+      major: 1,
+      minor: 3,
+      mode: 0o666,
+      open: () => ({ path: '/dev/null', handlers: {}, fdinfo: () => [], release: () => undefined }),
+    });
     v.addText(`/boot/config-${this.profile.release}`, () => this.profile.config);
     v.addLink('/sys/class/iommu/dmar0', '../../devices/virtual/iommu/dmar0');
     v.addText('/sys/devices/virtual/iommu/dmar0/intel-iommu/version', () => '6:0\n');
@@ -354,17 +392,21 @@ export class MockKernel implements MockPlatform {
   /** Stable for one mock machine and profile: a state file continues the same boot. */
   private bootId(): string {
     let h = 0x811c9dc5;
-    for (const ch of `${this.profile.name}|${this.topology.machine}|${this.topology.devices.map((d) => d.bdf).join(',')}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-    const hex = (h.toString(16).padStart(8, '0') + 'a1b2c3d4e5f60718293a4b5c').slice(0, 32);
+    for (const ch of `${this.profile.name}|${this.topology.machine}|${this.topology.devices.map((d) => d.bdf).join(',')}`)
+      h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    const hex = `${h.toString(16).padStart(8, '0')}a1b2c3d4e5f60718293a4b5c`.slice(0, 32);
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   }
 
   /** /proc/iomem as root sees it (kernel/resource.c r_show: %0*llx with at least 8 digits). */
   private iomem(): string {
     const rows: { start: bigint; end: bigint; name: string; depth: number }[] = [];
-    for (const r of this.topology.ram) rows.push({ start: r.start, end: r.start + r.size - 1n, name: 'System RAM', depth: 0 });
+    for (const r of this.topology.ram)
+      rows.push({ start: r.start, end: r.start + r.size - 1n, name: 'System RAM', depth: 0 });
     for (const d of this.pci.all()) {
-      for (const b of d.bars) if (b.kind !== 'io' && b.kind !== 'none') rows.push({ start: b.start, end: b.start + b.size - 1n, name: d.bdf, depth: 0 });
+      for (const b of d.bars)
+        if (b.kind !== 'io' && b.kind !== 'none')
+          rows.push({ start: b.start, end: b.start + b.size - 1n, name: d.bdf, depth: 0 });
     }
     rows.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     const x = (v: bigint) => v.toString(16).padStart(8, '0');
@@ -379,9 +421,39 @@ export class MockKernel implements MockPlatform {
     const devs: PciDev[] = [];
     for (const d of this.topology.devices) {
       const s = state.get(d.bdf);
-      const dev = new PciDev(d.bdf, d.domain, d.bus, d.devfn, d.vendor, d.device, d.class, d.subsystemVendor, d.subsystemDevice, d.revision, d.parent, barsOf(d.bars), null, null, d, d.iommuGroup, s ? s.driverOverride : d.driverOverride);
-      if (d.sriov) dev.sriov = { spec: d.sriov, numvfs: 0, autoprobe: s?.sriov?.autoprobe ?? d.sriov.autoprobe, vfs: [], vfBarSizes: new Map(), disabling: false };
-      this.kernel.log(LogLevel.INFO, `pci ${d.bdf}`, `[${hex4(d.vendor)}:${hex4(d.device)}] type 00 class 0x${d.class.toString(16).padStart(6, '0')} PCIe Endpoint`);
+      const dev = new PciDev(
+        d.bdf,
+        d.domain,
+        d.bus,
+        d.devfn,
+        d.vendor,
+        d.device,
+        d.class,
+        d.subsystemVendor,
+        d.subsystemDevice,
+        d.revision,
+        d.parent,
+        barsOf(d.bars),
+        null,
+        null,
+        d,
+        d.iommuGroup,
+        s ? s.driverOverride : d.driverOverride,
+      );
+      if (d.sriov)
+        dev.sriov = {
+          spec: d.sriov,
+          numvfs: 0,
+          autoprobe: s?.sriov?.autoprobe ?? d.sriov.autoprobe,
+          vfs: [],
+          vfBarSizes: new Map(),
+          disabling: false,
+        };
+      this.kernel.log(
+        LogLevel.INFO,
+        `pci ${d.bdf}`,
+        `[${hex4(d.vendor)}:${hex4(d.device)}] type 00 class 0x${d.class.toString(16).padStart(6, '0')} PCIe Endpoint`,
+      );
       this.pci.add(dev, false);
       devs.push(dev);
     }
@@ -389,7 +461,8 @@ export class MockKernel implements MockPlatform {
       const spec = specs.get(dev.bdf)!;
       const s = state.get(dev.bdf);
       const driver = s ? s.driver : spec.driver;
-      if (driver && !this.pci.bindTo(dev, driver)) this.kernel.log(LogLevel.WARNING, `pci ${dev.bdf}`, `could not bind ${driver} at boot`);
+      if (driver && !this.pci.bindTo(dev, driver))
+        this.kernel.log(LogLevel.WARNING, `pci ${dev.bdf}`, `could not bind ${driver} at boot`);
     }
     for (const dev of devs) {
       const spec = specs.get(dev.bdf)!;
@@ -402,16 +475,22 @@ export class MockKernel implements MockPlatform {
       const xe = this.xePfs.get(dev);
       if (xe && s?.xe && !xe.load(s.xe)) throw new Error(`saved provisioning of ${dev.bdf} does not fit its VRAM`);
       if (xe && !s) {
-        for (const v of spec.sriov.vfs) if (v.vramQuota !== null && v.vramQuota > 0n) for (let t = 0; t < spec.xe!.tiles; t++) xe.setQuota(v.index + 1, t, v.vramQuota / BigInt(spec.xe!.tiles));
+        for (const v of spec.sriov.vfs)
+          if (v.vramQuota !== null && v.vramQuota > 0n)
+            for (let t = 0; t < spec.xe!.tiles; t++) xe.setQuota(v.index + 1, t, v.vramQuota / BigInt(spec.xe!.tiles));
       }
       if (n === 0) continue;
       if (dev.driver === null) throw new Error(`${dev.bdf} has ${n} VFs but no driver to enable them`);
-      this.vfRestore.set(dev, vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })));
+      this.vfRestore.set(
+        dev,
+        vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
+      );
       if (xe) xe.enableVfs(n);
       else this.genericModel(dev.driver).sriovConfigure!(dev, n);
       for (const [i, vf] of dev.sriov.vfs.entries()) {
         const want = vfs[i]?.driver ?? null;
-        if (want && !this.pci.bindTo(vf, want)) this.kernel.log(LogLevel.WARNING, `pci ${vf.bdf}`, `could not bind ${want} at boot`);
+        if (want && !this.pci.bindTo(vf, want))
+          this.kernel.log(LogLevel.WARNING, `pci ${vf.bdf}`, `could not bind ${want} at boot`);
       }
     }
     this.pci.setBusAutoprobe(busAutoprobe);
@@ -429,7 +508,11 @@ export class MockKernel implements MockPlatform {
         s.sriov = {
           numvfs: dev.sriov.numvfs,
           autoprobe: dev.sriov.autoprobe,
-          vfs: dev.sriov.vfs.map((v) => ({ driver: v.driver, driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
+          vfs: dev.sriov.vfs.map((v) => ({
+            driver: v.driver,
+            driverOverride: v.driverOverride,
+            iommuGroup: v.iommuGroup,
+          })),
         };
       }
       const xe = this.xePfs.get(dev);

@@ -17,7 +17,7 @@ import { kstrtoll } from './kstrto.js';
 import type { MockProcess } from './process.js';
 import { LOADED_MODULES, type ProfileImpl } from './profiles.js';
 import { VFile, VLink, type Vfs } from './vfs.js';
-import { O } from '../kernel/uapi.js';
+import { O } from '../uapi/constants.js';
 
 /** /proc/<pid> of each live process; /proc/self and /proc/thread-self name the caller (fs/proc/self.c). */
 export class ProcPids {
@@ -46,7 +46,10 @@ export class ProcPids {
     const dir = `/proc/${pid}`;
     vfs.addText(`${dir}/comm`, () => `${p.comm}\n`);
     vfs.addText(`${dir}/cmdline`, () => `${p.comm}\0`);
-    vfs.addText(`${dir}/status`, () => `Name:\t${p.comm}\nUmask:\t0022\nState:\tR (running)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t1\n`);
+    vfs.addText(
+      `${dir}/status`,
+      () => `Name:\t${p.comm}\nUmask:\t0022\nState:\tR (running)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t1\n`,
+    );
     vfs.mkdirp(`${dir}/task/${pid}`);
     const list = () => ['0', '1', '2', ...fds.list(p.fds).map(String)];
     const fdDir = vfs.mkdirp(`${dir}/fd`);
@@ -68,7 +71,11 @@ export class ProcPids {
       get: (name) => {
         if (!/^\d+$/.test(name)) return undefined;
         const n = Number(name);
-        if (n <= 2) return new VFile(name, 'procfs', { mode: 0o444, show: () => `pos:\t0\nflags:\t0100002\nmnt_id:\t24\nino:\t5\n` });
+        if (n <= 2)
+          return new VFile(name, 'procfs', {
+            mode: 0o444,
+            show: () => `pos:\t0\nflags:\t0100002\nmnt_id:\t24\nino:\t5\n`,
+          });
         if (!p.fds.has(n)) return undefined;
         return new VFile(name, 'procfs', {
           mode: 0o444,
@@ -78,7 +85,13 @@ export class ProcPids {
             const meta = fds.meta(e.file);
             const flags = meta.flags | (e.cloexec ? O.CLOEXEC : 0);
             const head = `pos:\t0\nflags:\t0${flags.toString(8)}\nmnt_id:\t${meta.mntId}\nino:\t${meta.ino}\n`;
-            return head + e.file.fdinfo().map((l) => `${l}\n`).join('');
+            return (
+              head +
+              e.file
+                .fdinfo()
+                .map((l) => `${l}\n`)
+                .join('')
+            );
           },
         });
       },
@@ -93,7 +106,11 @@ export class ProcPids {
 
 export function buildProcfs(vfs: Vfs, kernel: KernelCore, profile: ProfileImpl, cmdline: string): void {
   vfs.addText('/proc/cmdline', () => `${cmdline}\n`);
-  vfs.addText('/proc/version', () => `Linux version ${profile.release} (iovh@mock) (gcc (Debian 16.1.0-1) 16.1.0, GNU ld (GNU Binutils for Debian) 2.45) #1 SMP PREEMPT_DYNAMIC Tue Nov 24 00:00:00 UTC 2026\n`);
+  vfs.addText(
+    '/proc/version',
+    () =>
+      `Linux version ${profile.release} (iovh@mock) (gcc (Debian 16.1.0-1) 16.1.0, GNU ld (GNU Binutils for Debian) 2.45) #1 SMP PREEMPT_DYNAMIC Tue Nov 24 00:00:00 UTC 2026\n`,
+  );
   vfs.addText('/proc/uptime', () => {
     const us = kernel.now();
     return `${(Number(us) / 1e6).toFixed(2)} ${((Number(us) / 1e6) * 1.8).toFixed(2)}\n`;
@@ -118,7 +135,12 @@ export function buildProcfs(vfs: Vfs, kernel: KernelCore, profile: ProfileImpl, 
       const v = kstrtoll(d.trim());
       if (v < 0n) fail('EINVAL');
       const bits = Number(v & 0xfffffn);
-      if ((bits & ~kernel.taint) !== 0) kernel.log(LogLevel.WARNING, null, `Kernel tainted by a write to /proc/sys/kernel/tainted (0x${bits.toString(16)})`);
+      if ((bits & ~kernel.taint) !== 0)
+        kernel.log(
+          LogLevel.WARNING,
+          null,
+          `Kernel tainted by a write to /proc/sys/kernel/tainted (0x${bits.toString(16)})`,
+        );
       kernel.taint |= bits;
     },
   });
@@ -143,7 +165,9 @@ function firstSymbolOf(profile: ProfileImpl, module: string): string {
 function kallsyms(profile: ProfileImpl): string {
   const rows = [...profile.symbolInfo.values()].map((s) => ({ s, a: profile.address(s.name)! }));
   rows.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
-  return rows.map(({ s, a }) => `${a.toString(16).padStart(16, '0')} ${s.type} ${s.name}${s.module ? `\t[${s.module}]` : ''}\n`).join('');
+  return rows
+    .map(({ s, a }) => `${a.toString(16).padStart(16, '0')} ${s.type} ${s.name}${s.module ? `\t[${s.module}]` : ''}\n`)
+    .join('');
 }
 
 /** /sys/module/<name> for each loaded module. */

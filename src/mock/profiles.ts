@@ -70,7 +70,13 @@ const BASE_SYMBOLS: readonly Sym[] = [
   ['pcim_p2pdma_provider', 'T', null, 0x60],
   ['vfio_device_fops_unl_ioctl', 't', 'vfio', 0x6c0],
   ['vfio_pci_core_ioctl_feature', 'T', 'vfio_pci_core', 0x210],
-  ['vfio_pci_core_feature_dma_buf', 'T', 'vfio_pci_core', 0x430, 'vfio_pci_core_ioctl_feature+0xb2/0x210 [vfio_pci_core]'],
+  [
+    'vfio_pci_core_feature_dma_buf',
+    'T',
+    'vfio_pci_core',
+    0x430,
+    'vfio_pci_core_ioctl_feature+0xb2/0x210 [vfio_pci_core]',
+  ],
   ['vfio_pci_dma_buf_attach', 't', 'vfio_pci_core', 0x70, 'dma_buf_dynamic_attach+0x11c/0x260'],
   ['vfio_pci_dma_buf_map', 't', 'vfio_pci_core', 0x1f0, 'dma_buf_map_attachment+0x93/0x1c0'],
   ['vfio_pci_dma_buf_unmap', 't', 'vfio_pci_core', 0x60, 'dma_buf_unmap_attachment+0x5e/0x110'],
@@ -181,7 +187,12 @@ function configText(release: string, interconnect: boolean, ikconfig: boolean): 
   return `${lines.filter((l) => l !== '').join('\n')}\n`;
 }
 
-function makeProfile(name: ProfileName, release: string, interconnect: boolean, quirks: readonly QuirkId[]): ProfileImpl {
+function makeProfile(
+  name: ProfileName,
+  release: string,
+  interconnect: boolean,
+  quirks: readonly QuirkId[],
+): ProfileImpl {
   const table = interconnect ? [...BASE_SYMBOLS, ...RFC_SYMBOLS] : [...BASE_SYMBOLS];
   const info = new Map<string, SymbolInfo>();
   const addresses = new Map<string, bigint>();

@@ -60,7 +60,9 @@ export function checkStateWritable(path: string): void {
   try {
     isDir = statSync(dir).isDirectory();
   } catch (e) {
-    return bad(`its directory ${dir} ${(e as { code?: string }).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as { code?: string }).code ?? 'error'})`}`);
+    return bad(
+      `its directory ${dir} ${(e as { code?: string }).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as { code?: string }).code ?? 'error'})`}`,
+    );
   }
   if (!isDir) bad(`${dir} is not a directory`);
   try {
@@ -95,25 +97,44 @@ export function loadState(path: string): MockState | null {
     return bad('(file)', `not valid JSON (${(e as Error).message})`);
   }
   if (!isObj(json)) return bad('(root)', 'expected a JSON object');
-  if (json.schema !== STATE_SCHEMA) return bad('schema', `expected "${STATE_SCHEMA}", got ${JSON.stringify(json.schema)}`);
-  if (typeof json.profile !== 'string' || !isProfileName(json.profile)) return bad('profile', `unknown profile ${JSON.stringify(json.profile)}`);
+  if (json.schema !== STATE_SCHEMA)
+    return bad('schema', `expected "${STATE_SCHEMA}", got ${JSON.stringify(json.schema)}`);
+  if (typeof json.profile !== 'string' || !isProfileName(json.profile))
+    return bad('profile', `unknown profile ${JSON.stringify(json.profile)}`);
   if (!isObj(json.topology)) return bad('topology', 'expected an object');
-  if (typeof json.nextPid !== 'number' || !Number.isInteger(json.nextPid) || json.nextPid < 2) return bad('nextPid', 'expected an integer >= 2');
-  if (!isObj(json.pci) || typeof json.pci.autoprobe !== 'boolean' || !isObj(json.pci.dynIds)) return bad('pci', 'expected {autoprobe, dynIds}');
+  if (typeof json.nextPid !== 'number' || !Number.isInteger(json.nextPid) || json.nextPid < 2)
+    return bad('nextPid', 'expected an integer >= 2');
+  if (!isObj(json.pci) || typeof json.pci.autoprobe !== 'boolean' || !isObj(json.pci.dynIds))
+    return bad('pci', 'expected {autoprobe, dynIds}');
   if (!Array.isArray(json.devices)) return bad('devices', 'expected an array');
   for (const [i, d] of (json.devices as unknown[]).entries()) {
     if (!isObj(d) || typeof d.bdf !== 'string') return bad(`devices[${i}]`, 'expected an object with a bdf');
-    if (d.driver !== null && typeof d.driver !== 'string') return bad(`devices[${i}].driver`, 'expected a string or null');
-    if (d.driverOverride !== null && typeof d.driverOverride !== 'string') return bad(`devices[${i}].driverOverride`, 'expected a string or null');
+    if (d.driver !== null && typeof d.driver !== 'string')
+      return bad(`devices[${i}].driver`, 'expected a string or null');
+    if (d.driverOverride !== null && typeof d.driverOverride !== 'string')
+      return bad(`devices[${i}].driverOverride`, 'expected a string or null');
     if (d.sriov !== undefined) {
       const s = d.sriov;
-      if (!isObj(s) || typeof s.numvfs !== 'number' || typeof s.autoprobe !== 'boolean' || !Array.isArray(s.vfs) || s.vfs.length !== s.numvfs) {
+      if (
+        !isObj(s) ||
+        typeof s.numvfs !== 'number' ||
+        typeof s.autoprobe !== 'boolean' ||
+        !Array.isArray(s.vfs) ||
+        s.vfs.length !== s.numvfs
+      ) {
         return bad(`devices[${i}].sriov`, 'expected {numvfs, autoprobe, vfs[numvfs]}');
       }
     }
   }
   const k = json.kernel;
-  if (!isObj(k) || typeof k.usec !== 'string' || typeof k.taint !== 'number' || !isObj(k.kmsg) || !isObj(k.kmemleak) || !isObj(k.tracefs)) {
+  if (
+    !isObj(k) ||
+    typeof k.usec !== 'string' ||
+    typeof k.taint !== 'number' ||
+    !isObj(k.kmsg) ||
+    !isObj(k.kmemleak) ||
+    !isObj(k.tracefs)
+  ) {
     return bad('kernel', 'expected {usec, taint, oopses, kmsg, kmemleak, tracefs}');
   }
   return json as unknown as MockState;
@@ -123,7 +144,12 @@ export function loadState(path: string): MockState | null {
 export function topologyKey(t: Topology): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
-    if (isObj(v)) return Object.fromEntries(Object.keys(v).sort().map((key) => [key, sort(v[key])]));
+    if (isObj(v))
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((key) => [key, sort(v[key])]),
+      );
     return v;
   };
   return JSON.stringify(sort(t));

@@ -8,7 +8,7 @@
 // files are released as on exit (src/mock/process.ts).
 
 import type { DeviceOps, FileOps, Mapping } from '../backend/types.js';
-import { Errno, SystemError, TaskKilledError, type ErrnoName } from '../kernel/errors.js';
+import { Errno, SystemError, TaskKilledError, type ErrnoName } from '../uapi/errors.js';
 import { isKernelErrno, fail } from './errno.js';
 import type { FdTableImpl } from './fds.js';
 import { O_LARGEFILE } from './fds.js';
@@ -16,13 +16,13 @@ import type { KernelCore } from './kernel.js';
 import type { KernelFile } from './contracts.js';
 import type { MockProcess } from './process.js';
 import { VChar, VDir, type Vfs } from './vfs.js';
-import { O } from '../kernel/uapi.js';
+import { O } from '../uapi/constants.js';
 
 export type DeviceOpKind = keyof DeviceOps;
 export type FileOpKind = keyof FileOps;
 export type OpKind = DeviceOpKind | FileOpKind;
 
-/** syscall and ioctl name per DeviceOps method (the names native/*.c reports). */
+/** syscall and ioctl name per DeviceOps method (the names core/*.c reports). */
 const CALLS: Record<DeviceOpKind, [syscall: string, request?: string]> = {
   open: ['open'],
   close: ['close'],
@@ -163,7 +163,8 @@ export class Syscalls {
   }
 
   inject(f: Fault): void {
-    if (!Number.isInteger(f.nth) || f.nth < 1) throw new RangeError(`fault nth must be a positive integer, got ${f.nth}`);
+    if (!Number.isInteger(f.nth) || f.nth < 1)
+      throw new RangeError(`fault nth must be a positive integer, got ${f.nth}`);
     const errno = typeof f.errno === 'number' ? Math.abs(f.errno) : Errno[f.errno];
     if (!errno) throw new RangeError(`unknown errno ${String(f.errno)}`);
     this.counter.armed.push({ left: f.nth, kind: f.kind, errno });
@@ -258,12 +259,24 @@ export class Syscalls {
   private convert(e: unknown, kind: DeviceOpKind, path: string | undefined): unknown {
     if (!isKernelErrno(e)) return e;
     const [syscall, request] = CALLS[kind];
-    return new SystemError({ errno: e.errno, syscall, ...(request ? { request } : {}), ...(path ? { path } : {}), ...(e.detail ? { detail: e.detail } : {}) });
+    return new SystemError({
+      errno: e.errno,
+      syscall,
+      ...(request ? { request } : {}),
+      ...(path ? { path } : {}),
+      ...(e.detail ? { detail: e.detail } : {}),
+    });
   }
 
   private injected(errno: number, kind: DeviceOpKind, path: string | undefined): SystemError {
     const [syscall, request] = CALLS[kind];
-    return new SystemError({ errno, syscall, ...(request ? { request } : {}), ...(path ? { path } : {}), detail: 'injected fault' });
+    return new SystemError({
+      errno,
+      syscall,
+      ...(request ? { request } : {}),
+      ...(path ? { path } : {}),
+      detail: 'injected fault',
+    });
   }
 
   private pathOf(fd: number): string | undefined {
@@ -363,7 +376,8 @@ export class Syscalls {
     for (const kind of Object.keys(CALLS) as DeviceOpKind[]) {
       let op: (...a: unknown[]) => unknown;
       if (kind === 'open') op = (path, flags) => this.open(path as string, flags as number);
-      else if (kind === 'memfdCreate') op = (name, flags) => this.memfdCreate(name as string, flags as number, memfdCreate);
+      else if (kind === 'memfdCreate')
+        op = (name, flags) => this.memfdCreate(name as string, flags as number, memfdCreate);
       else op = (fd, ...args) => this.call(kind, fd as number, args);
       target[kind] = ASYNC.has(kind)
         ? (...a: unknown[]) => {
@@ -389,7 +403,12 @@ export class Syscalls {
           try {
             if (fault) {
               if (kind === 'exists') return false;
-              throw new SystemError({ errno: fault, syscall: FILE_SYSCALL[kind], path: String(args[0]), detail: 'injected fault' });
+              throw new SystemError({
+                errno: fault,
+                syscall: FILE_SYSCALL[kind],
+                path: String(args[0]),
+                detail: 'injected fault',
+              });
             }
             return (files[kind] as (...a: unknown[]) => unknown).apply(files, args);
           } finally {
@@ -411,4 +430,3 @@ export class Syscalls {
     };
   }
 }
-

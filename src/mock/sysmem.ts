@@ -26,7 +26,7 @@ import type { MappingRegistry } from './mapping.js';
 import type { PhysicalBusImpl } from './physbus.js';
 import { BuddyAllocator } from './vram.js';
 import type { Vfs } from './vfs.js';
-import { F_SEAL, MFD, O, PROT, UDMABUF } from '../kernel/uapi.js';
+import { F_SEAL, MFD, O, PROT, UDMABUF } from '../uapi/constants.js';
 
 const PAGE = 4096;
 /** RAM the kernel itself uses at boot, never handed out (the low 256 MiB of the first range). */
@@ -56,7 +56,8 @@ export class SystemRamImpl implements SystemRam {
   }
 
   alloc(size: bigint): readonly PhysRange[] | null {
-    if (size <= 0n || size % BigInt(PAGE) !== 0n) throw new RangeError(`SystemRam.alloc: ${size} is not a positive page multiple`);
+    if (size <= 0n || size % BigInt(PAGE) !== 0n)
+      throw new RangeError(`SystemRam.alloc: ${size} is not a positive page multiple`);
     // Up to order-9 (2 MiB) pieces, like the TTM page pool; the highest pool first.
     for (const pool of [...this.pools].reverse()) {
       if (BigInt(pool.availBytes()) < size) continue;
@@ -170,8 +171,9 @@ export class SysMem {
   }
 
   memfdCreate(name: string, flags: number): number {
-    if (flags & ~(MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) fail('EINVAL', 'unknown memfd flags');
-    if ((flags & MFD_NOEXEC_SEAL) && (flags & MFD_EXEC)) fail('EINVAL');
+    if (flags & ~(MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC))
+      fail('EINVAL', 'unknown memfd flags');
+    if (flags & MFD_NOEXEC_SEAL && flags & MFD_EXEC) fail('EINVAL');
     if (Buffer.byteLength(name, 'utf8') > 249) fail('EINVAL', 'name longer than 249 bytes');
     if (flags & MFD_HUGETLB) fail('EINVAL', 'no hugetlbfs pages configured');
     const f = new MemfdFile(name, this, (flags & MFD.ALLOW_SEALING) !== 0);
@@ -217,7 +219,8 @@ export class SysMem {
   }
 
   addSeals(f: MemfdFile, seals: number): void {
-    if (seals & ~(F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC)) fail('EINVAL', 'unknown seals');
+    if (seals & ~(F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC))
+      fail('EINVAL', 'unknown seals');
     if (f.seals & F_SEAL.SEAL) fail('EPERM', 'F_SEAL_SEAL is set');
     if (seals & F_SEAL.WRITE && f.writableMaps > 0) fail('EBUSY', 'writable mappings exist');
     f.seals |= seals;
@@ -254,8 +257,10 @@ export class SysMem {
       }
     };
     return {
-      read: (o: number, out: Uint8Array) => walk(o, out.length, (phys, at, len) => this.bus.ram.readInto(phys, out.subarray(at, at + len))),
-      write: (o: number, data: Uint8Array) => walk(o, data.length, (phys, at, len) => this.bus.ram.write(phys, data.subarray(at, at + len))),
+      read: (o: number, out: Uint8Array) =>
+        walk(o, out.length, (phys, at, len) => this.bus.ram.readInto(phys, out.subarray(at, at + len))),
+      write: (o: number, data: Uint8Array) =>
+        walk(o, data.length, (phys, at, len) => this.bus.ram.write(phys, data.subarray(at, at + len))),
     };
   }
 
@@ -265,8 +270,10 @@ export class SysMem {
     if (flags & ~UDMABUF.FLAGS_CLOEXEC) fail('EINVAL', 'unknown udmabuf flags');
     const file = this.fds.get(args.memfd);
     if (!(file instanceof MemfdFile)) fail('EINVAL', 'not a memfd');
-    if ((file.seals & F_SEAL.SHRINK) === 0 || (file.seals & (F_SEAL.WRITE | F_SEAL_FUTURE_WRITE)) !== 0) fail('EINVAL', 'memfd needs F_SEAL_SHRINK and no write seal');
-    if (args.offset % BigInt(PAGE) !== 0n || args.size % BigInt(PAGE) !== 0n) fail('EINVAL', 'offset or size not page aligned');
+    if ((file.seals & F_SEAL.SHRINK) === 0 || (file.seals & (F_SEAL.WRITE | F_SEAL_FUTURE_WRITE)) !== 0)
+      fail('EINVAL', 'memfd needs F_SEAL_SHRINK and no write seal');
+    if (args.offset % BigInt(PAGE) !== 0n || args.size % BigInt(PAGE) !== 0n)
+      fail('EINVAL', 'offset or size not page aligned');
     if (args.size === 0n || args.size > BigInt(UDMABUF_SIZE_LIMIT)) fail('EINVAL', 'size is 0 or beyond size_limit_mb');
     if (args.offset < 0n || args.offset + args.size > file.size) fail('EINVAL', 'range beyond the memfd');
     // The pages, as [phys, len] runs.

@@ -9,7 +9,7 @@
 // and the field, in one line.
 
 import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
-import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../kernel/bdf.js';
+import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
 
 /**
  * A topology or state file the mock cannot use. The message is one line:
@@ -228,7 +228,14 @@ export function defaultTopology(): Topology {
           autoprobe: true,
           vfBars: [
             { index: 0, start: hex(0x89000000n), size: hex(16n * MiB), kind: 'mem64', prefetchable: false },
-            { index: 2, start: hex(0x4400000000n), size: hex(GiB), kind: 'mem64', prefetchable: true, resizableSizes: '0x7ffe' },
+            {
+              index: 2,
+              start: hex(0x4400000000n),
+              size: hex(GiB),
+              kind: 'mem64',
+              prefetchable: true,
+              resizableSizes: '0x7ffe',
+            },
           ],
           vfs: [],
         },
@@ -262,12 +269,14 @@ function isObj(v: unknown): v is Record<string, unknown> {
 /** A field this format does not define is refused by its path: a typo ("totalVfs") must not silently take the default. */
 function only(ctx: Ctx, field: string, v: Record<string, unknown>, allowed: readonly string[]): void {
   for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) ctx.fail(field === '' ? k : `${field}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      ctx.fail(field === '' ? k : `${field}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`);
   }
 }
 
 function u64(ctx: Ctx, field: string, v: unknown): bigint {
-  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(v)) ctx.fail(field, `expected a hex string like "0x1000", got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(v))
+    ctx.fail(field, `expected a hex string like "0x1000", got ${JSON.stringify(v)}`);
   return BigInt(v);
 }
 
@@ -278,7 +287,8 @@ function hexNum(ctx: Ctx, field: string, v: unknown, max: number): number {
 }
 
 function int(ctx: Ctx, field: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) ctx.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    ctx.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -297,7 +307,7 @@ function bool(ctx: Ctx, field: string, v: unknown, dflt: boolean): boolean {
 /** One past the last x86 I/O port (IO_SPACE_LIMIT 0xffff). */
 const IO_SPACE_END = 0x10000n;
 
-// Device addresses are written as the kernel names devices (src/kernel/bdf.ts:
+// Device addresses are written as the kernel names devices (src/uapi/bdf.ts:
 // device numbers 0..0x1f, domains past 0xffff with more digits, as Intel VMD's).
 const DRIVER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const PARENT_RE = new RegExp(`^${ROOT_BUS_PATTERN}(/${BDF_PATTERN})*$`);
@@ -319,12 +329,20 @@ function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
   return v.map((b: unknown, i) => {
     const f = `${field}[${i}]`;
     if (!isObj(b)) ctx.fail(f, 'expected an object');
-    only(ctx, f, b, vf ? ['index', 'start', 'size', 'kind', 'prefetchable', 'resizableSizes'] : ['index', 'start', 'size', 'kind', 'prefetchable']);
+    only(
+      ctx,
+      f,
+      b,
+      vf
+        ? ['index', 'start', 'size', 'kind', 'prefetchable', 'resizableSizes']
+        : ['index', 'start', 'size', 'kind', 'prefetchable'],
+    );
     const index = int(ctx, `${f}.index`, b.index, 0, 5);
     if (seen.has(index)) ctx.fail(`${f}.index`, `BAR ${index} listed twice`);
     seen.add(index);
     const kind = b.kind;
-    if (kind !== 'mem64' && kind !== 'mem32' && kind !== 'io') ctx.fail(`${f}.kind`, 'expected "mem64", "mem32" or "io"');
+    if (kind !== 'mem64' && kind !== 'mem32' && kind !== 'io')
+      ctx.fail(`${f}.kind`, 'expected "mem64", "mem32" or "io"');
     const start = u64(ctx, `${f}.start`, b.start);
     const size = u64(ctx, `${f}.size`, b.size);
     if (size === 0n || (size & (size - 1n)) !== 0n) ctx.fail(`${f}.size`, 'a BAR size is a non-zero power of two');
@@ -337,7 +355,14 @@ function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
       resizableSizes = u64(ctx, `${f}.resizableSizes`, b.resizableSizes);
       if (resizableSizes === 0n) ctx.fail(`${f}.resizableSizes`, 'needs at least one size bit');
     }
-    return { index, start, size, kind, prefetchable: bool(ctx, `${f}.prefetchable`, b.prefetchable, false), resizableSizes };
+    return {
+      index,
+      start,
+      size,
+      kind,
+      prefetchable: bool(ctx, `${f}.prefetchable`, b.prefetchable, false),
+      resizableSizes,
+    };
   });
 }
 
@@ -356,7 +381,12 @@ export function vfBarSize(bar: BarSpec, totalvfs: number, numVfs: number): bigin
 }
 
 /** BDF of VF `index` (0-based): routing ID = PF RID + offset + stride * index (PCIe SR-IOV §9.3.3.9/10). */
-export function vfBdf(pf: { domain: number; bus: number; devfn: number }, offset: number, stride: number, index: number): { bus: number; devfn: number } | null {
+export function vfBdf(
+  pf: { domain: number; bus: number; devfn: number },
+  offset: number,
+  stride: number,
+  index: number,
+): { bus: number; devfn: number } | null {
   const rid = ((pf.bus << 8) | pf.devfn) + offset + stride * index;
   if (rid > 0xffff) return null;
   return { bus: rid >> 8, devfn: rid & 0xff };
@@ -365,24 +395,30 @@ export function vfBdf(pf: { domain: number; bus: number; devfn: number }, offset
 export function parseTopology(input: unknown, source = 'topology'): ParsedTopology {
   const ctx: Ctx = new Ctx(source);
   if (!isObj(input)) ctx.fail('(root)', 'expected a JSON object');
-  if (input.schema !== TOPOLOGY_SCHEMA) ctx.fail('schema', `expected "${TOPOLOGY_SCHEMA}", got ${JSON.stringify(input.schema)}`);
+  if (input.schema !== TOPOLOGY_SCHEMA)
+    ctx.fail('schema', `expected "${TOPOLOGY_SCHEMA}", got ${JSON.stringify(input.schema)}`);
   only(ctx, '', input, ['schema', 'machine', 'kernel', 'ram', 'p2p', 'devices']);
   const kernel = input.kernel;
   if (kernel !== undefined && !isObj(kernel)) ctx.fail('kernel', 'expected an object');
   if (kernel !== undefined) only(ctx, 'kernel', kernel, ['release', 'cmdline']);
   const release = optString(ctx, 'kernel.release', kernel?.release, /^[A-Za-z0-9._+~-]{1,64}$/);
   const cmdline = optString(ctx, 'kernel.cmdline', kernel?.cmdline, /^[^\n]{0,4096}$/);
-  const machine = optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
+  const machine =
+    optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
   const p2p = input.p2p ?? 'switch';
   if (p2p !== 'switch' && p2p !== 'none') ctx.fail('p2p', 'expected "switch" or "none"');
-  const ramIn = input.ram ?? [{ start: '0x0', size: '0x80000000' }, { start: '0x100000000', size: '0x380000000' }];
+  const ramIn = input.ram ?? [
+    { start: '0x0', size: '0x80000000' },
+    { start: '0x100000000', size: '0x380000000' },
+  ];
   if (!Array.isArray(ramIn) || ramIn.length === 0) ctx.fail('ram', 'expected a non-empty array of {start, size}');
   const ram = ramIn.map((r: unknown, i) => {
     if (!isObj(r)) ctx.fail(`ram[${i}]`, 'expected an object');
     only(ctx, `ram[${i}]`, r, ['start', 'size']);
     const start = u64(ctx, `ram[${i}].start`, r.start);
     const size = u64(ctx, `ram[${i}].size`, r.size);
-    if (size === 0n || start % 4096n !== 0n || size % 4096n !== 0n) ctx.fail(`ram[${i}]`, 'start and size must be non-zero multiples of 4096');
+    if (size === 0n || start % 4096n !== 0n || size % 4096n !== 0n)
+      ctx.fail(`ram[${i}]`, 'start and size must be non-zero multiples of 4096');
     return { start, size };
   });
   if (!Array.isArray(input.devices) || input.devices.length === 0) ctx.fail('devices', 'expected a non-empty array');
@@ -391,8 +427,27 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
   for (const [i, d] of (input.devices as unknown[]).entries()) {
     const f = `devices[${i}]`;
     if (!isObj(d)) ctx.fail(f, 'expected an object');
-    only(ctx, f, d, ['bdf', 'vendor', 'device', 'class', 'subsystemVendor', 'subsystemDevice', 'revision', 'driver', 'driverOverride', 'iommuGroup', 'parent', 'bars', 'sriov', 'xe']);
-    if (typeof d.bdf !== 'string' || !isBdf(d.bdf)) ctx.fail(`${f}.bdf`, `expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got ${JSON.stringify(d.bdf)}`);
+    only(ctx, f, d, [
+      'bdf',
+      'vendor',
+      'device',
+      'class',
+      'subsystemVendor',
+      'subsystemDevice',
+      'revision',
+      'driver',
+      'driverOverride',
+      'iommuGroup',
+      'parent',
+      'bars',
+      'sriov',
+      'xe',
+    ]);
+    if (typeof d.bdf !== 'string' || !isBdf(d.bdf))
+      ctx.fail(
+        `${f}.bdf`,
+        `expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got ${JSON.stringify(d.bdf)}`,
+      );
     if (bdfs.has(d.bdf)) ctx.fail(`${f}.bdf`, `${d.bdf} listed twice`);
     bdfs.add(d.bdf);
     const loc = parseBdf(d.bdf);
@@ -413,7 +468,8 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
         const at = vfBdf(loc, offset, stride, n);
         if (!at) ctx.fail(`${sf}.offset`, `VF ${n} would land beyond bus 0xff`);
         const b = formatBdf(loc.domain, at.bus, at.devfn);
-        if (bdfs.has(b) || (input.devices as unknown[]).some((o) => isObj(o) && o.bdf === b)) ctx.fail(`${sf}.offset`, `VF ${n} would be ${b}, which is another device`);
+        if (bdfs.has(b) || (input.devices as unknown[]).some((o) => isObj(o) && o.bdf === b))
+          ctx.fail(`${sf}.offset`, `VF ${n} would be ${b}, which is another device`);
       }
       const vfBars = bars(ctx, `${sf}.vfBars`, s.vfBars, true);
       const vfsIn = s.vfs ?? [];
@@ -429,8 +485,12 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
           index,
           driver: optString(ctx, `${vf}.driver`, v.driver, DRIVER_RE),
           driverOverride: optString(ctx, `${vf}.driverOverride`, v.driverOverride, DRIVER_RE),
-          iommuGroup: v.iommuGroup === undefined || v.iommuGroup === null ? null : int(ctx, `${vf}.iommuGroup`, v.iommuGroup, 0, 1 << 20),
-          vramQuota: v.vramQuota === undefined || v.vramQuota === null ? null : u64(ctx, `${vf}.vramQuota`, v.vramQuota),
+          iommuGroup:
+            v.iommuGroup === undefined || v.iommuGroup === null
+              ? null
+              : int(ctx, `${vf}.iommuGroup`, v.iommuGroup, 0, 1 << 20),
+          vramQuota:
+            v.vramQuota === undefined || v.vramQuota === null ? null : u64(ctx, `${vf}.vramQuota`, v.vramQuota),
         };
       });
       sriov = {
@@ -451,20 +511,36 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       if (!isObj(x)) ctx.fail(xf, 'expected an object');
       only(ctx, xf, x, ['vram', 'tiles', 'provisioning', 'vramBlockSize', 'pfReserved', 'vramSpare', 'pfMode']);
       const vram = u64(ctx, `${xf}.vram`, x.vram);
-      if (vram < 256n * MiB || vram % (2n * MiB) !== 0n) ctx.fail(`${xf}.vram`, 'must be a multiple of 2 MiB and at least 256 MiB');
+      if (vram < 256n * MiB || vram % (2n * MiB) !== 0n)
+        ctx.fail(`${xf}.vram`, 'must be a multiple of 2 MiB and at least 256 MiB');
       const provisioning = x.provisioning ?? 'sriov_admin';
-      if (provisioning !== 'sriov_admin' && provisioning !== 'debugfs' && provisioning !== 'legacy') ctx.fail(`${xf}.provisioning`, 'expected "sriov_admin", "debugfs" or "legacy"');
+      if (provisioning !== 'sriov_admin' && provisioning !== 'debugfs' && provisioning !== 'legacy')
+        ctx.fail(`${xf}.provisioning`, 'expected "sriov_admin", "debugfs" or "legacy"');
       let vramBlockSize: bigint | null = null;
       if (x.vramBlockSize !== undefined && x.vramBlockSize !== null) {
         vramBlockSize = u64(ctx, `${xf}.vramBlockSize`, x.vramBlockSize);
-        if (vramBlockSize < 2n * MiB || (vramBlockSize & (vramBlockSize - 1n)) !== 0n) ctx.fail(`${xf}.vramBlockSize`, 'must be a power of two of at least 2 MiB (xe allocates LMEM in 2 MiB blocks)');
+        if (vramBlockSize < 2n * MiB || (vramBlockSize & (vramBlockSize - 1n)) !== 0n)
+          ctx.fail(
+            `${xf}.vramBlockSize`,
+            'must be a power of two of at least 2 MiB (xe allocates LMEM in 2 MiB blocks)',
+          );
       }
       const pfReserved = x.pfReserved === undefined ? 64n * MiB : u64(ctx, `${xf}.pfReserved`, x.pfReserved);
       const vramSpare = x.vramSpare === undefined ? 128n * MiB : u64(ctx, `${xf}.vramSpare`, x.vramSpare);
-      if (pfReserved + vramSpare >= vram) ctx.fail(`${xf}.pfReserved`, 'reserved plus spare VRAM leaves nothing for VFs');
+      if (pfReserved + vramSpare >= vram)
+        ctx.fail(`${xf}.pfReserved`, 'reserved plus spare VRAM leaves nothing for VFs');
       const tiles = int(ctx, `${xf}.tiles`, x.tiles ?? 1, 1, 4);
-      xe = { vram, tiles, provisioning, vramBlockSize, pfReserved, vramSpare, pfMode: bool(ctx, `${xf}.pfMode`, x.pfMode, true) };
-      if (sriov && !sriov.vfBars.some((b) => b.index === 2)) ctx.fail(`${f}.sriov.vfBars`, 'an xe PF needs VF BAR 2 (the VF LMEM BAR)');
+      xe = {
+        vram,
+        tiles,
+        provisioning,
+        vramBlockSize,
+        pfReserved,
+        vramSpare,
+        pfMode: bool(ctx, `${xf}.pfMode`, x.pfMode, true),
+      };
+      if (sriov && !sriov.vfBars.some((b) => b.index === 2))
+        ctx.fail(`${f}.sriov.vfBars`, 'an xe PF needs VF BAR 2 (the VF LMEM BAR)');
     }
     devices.push({
       bdf: d.bdf,
@@ -472,12 +548,17 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       vendor: hexNum(ctx, `${f}.vendor`, d.vendor, 0xffff),
       device: hexNum(ctx, `${f}.device`, d.device, 0xffff),
       class: hexNum(ctx, `${f}.class`, d.class, 0xffffff),
-      subsystemVendor: d.subsystemVendor === undefined ? 0 : hexNum(ctx, `${f}.subsystemVendor`, d.subsystemVendor, 0xffff),
-      subsystemDevice: d.subsystemDevice === undefined ? 0 : hexNum(ctx, `${f}.subsystemDevice`, d.subsystemDevice, 0xffff),
+      subsystemVendor:
+        d.subsystemVendor === undefined ? 0 : hexNum(ctx, `${f}.subsystemVendor`, d.subsystemVendor, 0xffff),
+      subsystemDevice:
+        d.subsystemDevice === undefined ? 0 : hexNum(ctx, `${f}.subsystemDevice`, d.subsystemDevice, 0xffff),
       revision: d.revision === undefined ? 0 : hexNum(ctx, `${f}.revision`, d.revision, 0xff),
       driver: optString(ctx, `${f}.driver`, d.driver, DRIVER_RE),
       driverOverride: optString(ctx, `${f}.driverOverride`, d.driverOverride, DRIVER_RE),
-      iommuGroup: d.iommuGroup === undefined || d.iommuGroup === null ? null : int(ctx, `${f}.iommuGroup`, d.iommuGroup, 0, 1 << 20),
+      iommuGroup:
+        d.iommuGroup === undefined || d.iommuGroup === null
+          ? null
+          : int(ctx, `${f}.iommuGroup`, d.iommuGroup, 0, 1 << 20),
       parent,
       bars: bars(ctx, `${f}.bars`, d.bars, false),
       sriov,
@@ -496,13 +577,19 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
     for (const [j, b] of d.bars.entries()) {
       const span = { what: `devices[${i}].bars (BAR ${b.index})`, start: b.start, end: b.start + b.size };
       if (b.kind !== 'io') memory.push(span);
-      else if (span.end > IO_SPACE_END) ctx.fail(`devices[${i}].bars[${j}].start`, `an I/O BAR must end within the 64 KiB port space (0x0-0xffff)`);
+      else if (span.end > IO_SPACE_END)
+        ctx.fail(`devices[${i}].bars[${j}].start`, `an I/O BAR must end within the 64 KiB port space (0x0-0xffff)`);
       else ports.push(span);
     }
     for (const [j, b] of (d.sriov?.vfBars ?? []).entries()) {
       // VF BARs are memory BARs only (PCI-SIG SR-IOV 1.1 §3.3.14: VFs do not support I/O space).
-      if (b.kind === 'io') ctx.fail(`devices[${i}].sriov.vfBars[${j}].kind`, 'a VF BAR is a memory BAR (VFs have no I/O space)');
-      memory.push({ what: `devices[${i}].sriov.vfBars (BAR ${b.index})`, start: b.start, end: b.start + b.size * BigInt(d.sriov!.totalvfs) });
+      if (b.kind === 'io')
+        ctx.fail(`devices[${i}].sriov.vfBars[${j}].kind`, 'a VF BAR is a memory BAR (VFs have no I/O space)');
+      memory.push({
+        what: `devices[${i}].sriov.vfBars (BAR ${b.index})`,
+        start: b.start,
+        end: b.start + b.size * BigInt(d.sriov!.totalvfs),
+      });
     }
   }
   for (const spans of [memory, ports]) {

@@ -79,14 +79,28 @@ interface Instance {
 export interface TracefsState {
   nextId: number;
   probes: string[];
-  instances: { name: string; on: boolean; enabled: string[]; buffer: (Omit<Entry, 'usec'> & { usec: string })[]; written: number }[];
+  instances: {
+    name: string;
+    on: boolean;
+    enabled: string[];
+    buffer: (Omit<Entry, 'usec'> & { usec: string })[];
+    written: number;
+  }[];
 }
 
 const ROOT = '/sys/kernel/tracing';
 const BUFFER_ENTRIES = 65536;
 const NR_CPUS = 2;
 
-const REGS_ENTRY: Record<string, string> = { di: 'arg1', si: 'arg2', dx: 'arg3', cx: 'arg4', r8: 'arg5', r9: 'arg6', ax: 'retval' };
+const REGS_ENTRY: Record<string, string> = {
+  di: 'arg1',
+  si: 'arg2',
+  dx: 'arg3',
+  cx: 'arg4',
+  r8: 'arg5',
+  r9: 'arg6',
+  ax: 'retval',
+};
 
 const DMA_BUF_EVENTS: readonly [string, string[]][] = [
   ['dma_buf_export', ['exp_name', 'size', 'ino']],
@@ -219,7 +233,8 @@ export class Tracefs {
   }
 
   private truncateProbes(): void {
-    for (const p of this.probes) if (this.isEnabledAnywhere(`${p.group}/${p.event}`)) fail('EBUSY', `${p.group}/${p.event} is enabled`);
+    for (const p of this.probes)
+      if (this.isEnabledAnywhere(`${p.group}/${p.event}`)) fail('EBUSY', `${p.group}/${p.event} is enabled`);
     this.removeAllProbes();
   }
 
@@ -265,7 +280,8 @@ export class Tracefs {
     const event = m[4] || `${kind}_${label}_${offset}`.replace(/[^A-Za-z0-9_]/g, '_');
     if (!isGoodName(event) || !isGoodName(group)) fail('EINVAL', `bad event name ${group}/${event}`);
     if (this.probes.some((p) => p.group === group && p.event === event)) fail('EEXIST', `${group}/${event} exists`);
-    if (this.tracepoints.some((t) => t.group === group && t.event === event)) fail('EEXIST', `${group}/${event} exists`);
+    if (this.tracepoints.some((t) => t.group === group && t.event === event))
+      fail('EEXIST', `${group}/${event} exists`);
     const args: FetchArg[] = [];
     for (const [i, tok] of tokens.slice(2).entries()) {
       const eq = tok.indexOf('=');
@@ -291,7 +307,17 @@ export class Tracefs {
       args.push({ name, comm: spec, source, type });
     }
     if (args.length > 128) fail('E2BIG', 'too many arguments');
-    const probe: ProbeEvent = { kind: kind as 'p' | 'r', maxactive: Number(m[2] || 0), group, event, where, symbol: offset === 0 ? symbol : null, args, id: this.nextId++, hits: 0 };
+    const probe: ProbeEvent = {
+      kind: kind as 'p' | 'r',
+      maxactive: Number(m[2] || 0),
+      group,
+      event,
+      where,
+      symbol: offset === 0 ? symbol : null,
+      args,
+      id: this.nextId++,
+      hits: 0,
+    };
     this.probes.push(probe);
     this.indexEvent(probe);
   }
@@ -299,7 +325,8 @@ export class Tracefs {
   private resolve(where: string): { symbol: string | null; label: string; offset: number } {
     if (/^0x[0-9a-fA-F]+$/.test(where)) {
       const addr = BigInt(where);
-      for (const name of this.profile.symbols.keys()) if (this.profile.address(name) === addr) return { symbol: name, label: where, offset: 0 };
+      for (const name of this.profile.symbols.keys())
+        if (this.profile.address(name) === addr) return { symbol: name, label: where, offset: 0 };
       return { symbol: null, label: where, offset: 0 };
     }
     const m = /^(?:([A-Za-z0-9_]+):)?([A-Za-z_.][A-Za-z0-9_.]*)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where);
@@ -328,10 +355,18 @@ export class Tracefs {
     v.addText(`${ROOT}/kprobe_profile`, () =>
       this.probes.map((p) => `  ${p.event.padEnd(44)} ${String(p.hits).padStart(15)} ${'0'.padStart(15)}\n`).join(''),
     );
-    v.addText(`${ROOT}/available_events`, () => this.allEvents().map((e) => `${e.group}:${e.event}\n`).join(''));
+    v.addText(`${ROOT}/available_events`, () =>
+      this.allEvents()
+        .map((e) => `${e.group}:${e.event}\n`)
+        .join(''),
+    );
     v.addText(`${ROOT}/current_tracer`, () => 'nop\n');
     v.addText(`${ROOT}/available_tracers`, () => 'nop\n');
-    v.addText(`${ROOT}/README`, () => 'tracing mini-HOWTO:\n\n# echo 0 > tracing_on : quick way to disable tracing\n# echo 1 > tracing_on : quick way to re-enable tracing\n');
+    v.addText(
+      `${ROOT}/README`,
+      () =>
+        'tracing mini-HOWTO:\n\n# echo 0 > tracing_on : quick way to disable tracing\n# echo 1 > tracing_on : quick way to re-enable tracing\n',
+    );
     const inst = v.mkdirp(`${ROOT}/instances`);
     inst.hooks = {
       mkdir: (name) => {
@@ -376,7 +411,11 @@ export class Tracefs {
     });
     v.addFile(`${dir}/set_event`, {
       mode: 0o644,
-      show: () => [...i.enabled].sort().map((k) => `${k.replace('/', ':')}\n`).join(''),
+      show: () =>
+        [...i.enabled]
+          .sort()
+          .map((k) => `${k.replace('/', ':')}\n`)
+          .join(''),
       store: (d) => this.setEvent(i, d),
       truncate: () => i.enabled.clear(),
     });
@@ -424,7 +463,8 @@ export class Tracefs {
 
   private keysOf(group: string | null): string[] {
     const out: string[] = [];
-    for (const [g, system] of this.events) if (group === null || g === group) for (const e of system.keys()) out.push(`${g}/${e}`);
+    for (const [g, system] of this.events)
+      if (group === null || g === group) for (const e of system.keys()) out.push(`${g}/${e}`);
     return out;
   }
 
@@ -447,7 +487,11 @@ export class Tracefs {
   private buildEvents(i: Instance): void {
     const base = `${i.dir}/events`;
     const dir = this.vfs.mkdirp(base);
-    this.vfs.addFile(`${base}/enable`, { mode: 0o644, show: () => this.showMany(i, this.keysOf(null)), store: (d) => this.setMany(i, this.keysOf(null), d) });
+    this.vfs.addFile(`${base}/enable`, {
+      mode: 0o644,
+      show: () => this.showMany(i, this.keysOf(null)),
+      store: (d) => this.setMany(i, this.keysOf(null), d),
+    });
     dir.dynamic = {
       list: () => [...this.events.keys()],
       get: (g) => (this.events.has(g) ? this.systemDir(i, g) : undefined),
@@ -456,7 +500,14 @@ export class Tracefs {
 
   private systemDir(i: Instance, g: string): VDir {
     const dir = new VDir(g, 'tracefs');
-    adopt(dir, new VFile('enable', 'tracefs', { mode: 0o644, show: () => this.showMany(i, this.keysOf(g)), store: (d) => this.setMany(i, this.keysOf(g), d) }));
+    adopt(
+      dir,
+      new VFile('enable', 'tracefs', {
+        mode: 0o644,
+        show: () => this.showMany(i, this.keysOf(g)),
+        store: (d) => this.setMany(i, this.keysOf(g), d),
+      }),
+    );
     dir.dynamic = {
       list: () => [...(this.events.get(g)?.keys() ?? [])],
       get: (name) => {
@@ -470,10 +521,24 @@ export class Tracefs {
   private eventDir(i: Instance, e: EventDef): VDir {
     const dir = new VDir(e.event, 'tracefs');
     const key = [`${e.group}/${e.event}`];
-    adopt(dir, new VFile('enable', 'tracefs', { mode: 0o644, show: () => this.showMany(i, key), store: (d) => this.setMany(i, key, d) }));
+    adopt(
+      dir,
+      new VFile('enable', 'tracefs', {
+        mode: 0o644,
+        show: () => this.showMany(i, key),
+        store: (d) => this.setMany(i, key, d),
+      }),
+    );
     adopt(dir, new VFile('id', 'tracefs', { show: () => `${e.id}\n` }));
     adopt(dir, new VFile('format', 'tracefs', { show: () => this.format(e) }));
-    adopt(dir, new VFile('filter', 'tracefs', { mode: 0o644, show: () => 'none\n', store: (d) => (d.trim() === '0' || d.trim() === '' ? undefined : fail('EINVAL', 'filters are not modelled')) }));
+    adopt(
+      dir,
+      new VFile('filter', 'tracefs', {
+        mode: 0o644,
+        show: () => 'none\n',
+        store: (d) => (d.trim() === '0' || d.trim() === '' ? undefined : fail('EINVAL', 'filters are not modelled')),
+      }),
+    );
     return dir;
   }
 
@@ -526,7 +591,9 @@ export class Tracefs {
   save(): TracefsState {
     return {
       nextId: this.nextId,
-      probes: this.probeLines().split('\n').filter((l) => l !== ''),
+      probes: this.probeLines()
+        .split('\n')
+        .filter((l) => l !== ''),
       instances: [...this.instances.values()].map((i) => ({
         name: i.name,
         on: i.on,

@@ -12,7 +12,14 @@
 // and a synchronous path that would sleep (close, a config write) logs the
 // hung-task report and completes when the importer unmaps.
 
-import { LogLevel, type Attachment, type InterconnectOffer, type InterconnectRanges, type KernelFile, type SgTable } from './contracts.js';
+import {
+  LogLevel,
+  type Attachment,
+  type InterconnectOffer,
+  type InterconnectRanges,
+  type KernelFile,
+  type SgTable,
+} from './contracts.js';
 import type { Mapping, VfioDeviceInfo, VfioDmaBufRequest, VfioGroupStatus, VfioRegionInfo } from '../backend/types.js';
 import { fail, KernelErrno } from './errno.js';
 import type { FdTableImpl } from './fds.js';
@@ -25,7 +32,7 @@ import type { PciDev, PciDriverModel, PciSubsystem } from './pci.js';
 import type { PhysicalBusImpl } from './physbus.js';
 import type { XePf } from './xe-pf.js';
 import type { Vfs } from './vfs.js';
-import { O, VFIO } from '../kernel/uapi.js';
+import { O, VFIO } from '../uapi/constants.js';
 
 const SHIFT = 40n;
 const REGION_MASK = (1n << SHIFT) - 1n;
@@ -201,7 +208,7 @@ export class VfioSubsystem {
   }
 
   /** vfio_pci_remove -> vfio_unregister_group_dev: waits until every device fd is closed. */
-  private remove(dev: PciDev): (() => boolean) | void {
+  private remove(dev: PciDev): (() => boolean) | undefined {
     const vdev = this.devices.get(dev);
     if (!vdev) return;
     vdev.unregistering = true;
@@ -219,7 +226,11 @@ export class VfioSubsystem {
       return;
     }
     this.kernel.log(LogLevel.INFO, `vfio-pci ${dev.bdf}`, 'Relaying device request to user (#0)');
-    this.kernel.log(LogLevel.INFO, `vfio-pci ${dev.bdf}`, `Device is currently in use, task "${this.kernel.comm}" (${this.kernel.pid}) blocked until device is released`);
+    this.kernel.log(
+      LogLevel.INFO,
+      `vfio-pci ${dev.bdf}`,
+      `Device is currently in use, task "${this.kernel.comm}" (${this.kernel.pid}) blocked until device is released`,
+    );
     return () => {
       if (vdev.openCount > 0 || vdev.busy > 0) return false;
       if (this.devices.has(dev)) finish();
@@ -415,7 +426,16 @@ export class VfioSubsystem {
         vdev.power = 'D0';
         release();
       },
-      ['vfio_pci_dma_buf_cleanup+0xc2/0xe0 [vfio_pci_core]', 'vfio_pci_core_close_device+0x61/0xe0 [vfio_pci_core]', 'vfio_df_close+0x4f/0x80 [vfio]', 'vfio_device_fops_release+0x39/0x60 [vfio]', '__fput+0xed/0x2d0', 'task_work_run+0x5d/0xa0', 'syscall_exit_to_user_mode+0x1d6/0x1f0', 'do_syscall_64+0x8e/0x1a0'],
+      [
+        'vfio_pci_dma_buf_cleanup+0xc2/0xe0 [vfio_pci_core]',
+        'vfio_pci_core_close_device+0x61/0xe0 [vfio_pci_core]',
+        'vfio_df_close+0x4f/0x80 [vfio]',
+        'vfio_device_fops_release+0x39/0x60 [vfio]',
+        '__fput+0xed/0x2d0',
+        'task_work_run+0x5d/0xa0',
+        'syscall_exit_to_user_mode+0x1d6/0x1f0',
+        'do_syscall_64+0x8e/0x1a0',
+      ],
     );
   }
 
@@ -456,7 +476,13 @@ export class VfioSubsystem {
     const touches = (off: number, size: number) => pos < off + size && pos + n > off;
     // Only the emulated, writable fields change; the rest of the virtual config is read-only.
     const cfg = new DataView(vdev.vconfig.buffer);
-    const stack = (what: string) => [`vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]`, what, 'vfio_pci_config_rw+0x1a8/0x3c0 [vfio_pci_core]', 'vfs_write+0xf3/0x450', 'ksys_pwrite64+0x7a/0xb0'];
+    const stack = (what: string) => [
+      `vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]`,
+      what,
+      'vfio_pci_config_rw+0x1a8/0x3c0 [vfio_pci_core]',
+      'vfs_write+0xf3/0x450',
+      'ksys_pwrite64+0x7a/0xb0',
+    ];
     if (touches(CFG.COMMAND, 2)) {
       const wasMem = (before.getUint16(CFG.COMMAND, true) & 2) !== 0;
       const nowMem = (after.getUint16(CFG.COMMAND, true) & 2) !== 0;
@@ -465,7 +491,12 @@ export class VfioSubsystem {
       if (wasMem && !nowMem) {
         // A VF keeps decoding (no_command_memory): revoke, then at once un-revoke (kernel-abi §11.5).
         const ready = this.revoke(vdev, false);
-        this.afterRevoke(vdev, ready, () => this.unrevoke(vdev), stack('vfio_basic_config_write+0x1f4/0x2c0 [vfio_pci_core]'));
+        this.afterRevoke(
+          vdev,
+          ready,
+          () => this.unrevoke(vdev),
+          stack('vfio_basic_config_write+0x1f4/0x2c0 [vfio_pci_core]'),
+        );
       }
     }
     if (touches(CFG.PMCSR, 2)) {
@@ -507,7 +538,11 @@ export class VfioSubsystem {
   feature(file: VfioDeviceFile, flags: number, payload: Uint8Array, argsz: number): number {
     const vdev = file.vdev;
     if (argsz < 8) fail('EINVAL', 'argsz < 8');
-    if ((flags >>> 0) & ~(VFIO.DEVICE_FEATURE_MASK | VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_PROBE)) fail('EINVAL', 'unknown flag bits');
+    if (
+      (flags >>> 0) &
+      ~(VFIO.DEVICE_FEATURE_MASK | VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.DEVICE_FEATURE_PROBE)
+    )
+      fail('EINVAL', 'unknown flag bits');
     const get = (flags & VFIO.DEVICE_FEATURE_GET) !== 0;
     const set = (flags & VFIO.DEVICE_FEATURE_SET) !== 0;
     const probe = (flags & VFIO.DEVICE_FEATURE_PROBE) !== 0;
@@ -556,7 +591,11 @@ export class VfioSubsystem {
     vdev.lowPower = true;
     this.bus.invalidate();
     const ready = this.revoke(vdev, false);
-    this.afterRevoke(vdev, ready, () => undefined, ['vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]', 'vfio_pci_runtime_pm_entry+0x52/0x90 [vfio_pci_core]', 'vfio_pci_core_ioctl_feature+0x10e/0x210 [vfio_pci_core]']);
+    this.afterRevoke(vdev, ready, () => undefined, [
+      'vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]',
+      'vfio_pci_runtime_pm_entry+0x52/0x90 [vfio_pci_core]',
+      'vfio_pci_core_ioctl_feature+0x10e/0x210 [vfio_pci_core]',
+    ]);
     return 0;
   }
 
@@ -605,14 +644,18 @@ export class VfioSubsystem {
       attach: (att: Attachment & { interconnectAllowed: boolean }): InterconnectOffer | null => {
         const a = att as AttachmentImpl;
         k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
-        const ret = (errno: number) => k.trace('vfio_pci_dma_buf_attach', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
+        const ret = (errno: number) =>
+          k.trace('vfio_pci_dma_buf_attach', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
         // RFC v1 attach calls vfio_pci_match_interconnects first, for every importer, and
         // its first line reads priv->vdev->pdev (seed 4/8); the last close of the VFIO
         // device set priv->vdev = NULL (vfio_pci_dma_buf_cleanup, kernel-abi §3.5). The
         // static helper is inlined into the attach op, so the oops is in that function.
         if (profile.interconnect && priv.vdev === null && profile.has('closed-vdev-oops')) {
           k.oops('NULL pointer dereference', 'vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
-          throw new KernelErrno(14, 'kernel oops in vfio_pci_match_interconnects: priv->vdev is NULL after the VFIO device was closed');
+          throw new KernelErrno(
+            14,
+            'kernel oops in vfio_pci_match_interconnects: priv->vdev is NULL after the VFIO device was closed',
+          );
         }
         // The series' intent (fixed): a revoked buffer is refused before any negotiation.
         if (profile.interconnect && !bypass && priv.revoked) {
@@ -656,8 +699,16 @@ export class VfioSubsystem {
         if (priv.revoked) fail('ENODEV', 'dma-buf revoked');
         if (this.hooks.p2p === 'none') {
           const client = att.devName;
-          k.log(LogLevel.WARNING, `vfio-pci ${priv.vdev?.pci.bdf ?? '?'}`, `cannot be used for peer-to-peer DMA as the client and provider (${client}) do not share an upstream bridge or whitelisted host bridge`);
-          k.log(LogLevel.WARNING, null, `pci:${client}: to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=${client}`);
+          k.log(
+            LogLevel.WARNING,
+            `vfio-pci ${priv.vdev?.pci.bdf ?? '?'}`,
+            `cannot be used for peer-to-peer DMA as the client and provider (${client}) do not share an upstream bridge or whitelisted host bridge`,
+          );
+          k.log(
+            LogLevel.WARNING,
+            null,
+            `pci:${client}: to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=${client}`,
+          );
           fail('EINVAL', 'pci_p2pdma_map_type: NOT_SUPPORTED');
         }
         // PCI_P2PDMA_MAP_BUS_ADDR: bus addresses = CPU physical addresses on x86 (no bus offset).
@@ -716,7 +767,14 @@ export class VfioSubsystem {
     }
     if (index === VFIO.PCI_ROM_REGION_INDEX) return none; // a VF has no ROM
     if (index === VFIO.PCI_CONFIG_REGION_INDEX) {
-      return { index, flags: VFIO.REGION_INFO_FLAG_READ | VFIO.REGION_INFO_FLAG_WRITE, capOffset: 0, size: 4096n, offset, caps: new Uint8Array(0) };
+      return {
+        index,
+        flags: VFIO.REGION_INFO_FLAG_READ | VFIO.REGION_INFO_FLAG_WRITE,
+        capOffset: 0,
+        size: 4096n,
+        offset,
+        caps: new Uint8Array(0),
+      };
     }
     fail('EINVAL', 'no VGA region'); // vdev->has_vga is false
   }
@@ -734,7 +792,9 @@ export class VfioSubsystem {
     if (!bar || pos >= bar.size) fail('EINVAL');
     // vfio_pci_core_do_io_rw: memory BARs need memory enabled (EIO in D3 / low power).
     if (bar.kind !== 'io' && !vdev.memoryEnabled()) fail('EIO');
-    const n = Number(bar.size - pos < BigInt(data ? data.length : length) ? bar.size - pos : BigInt(data ? data.length : length));
+    const n = Number(
+      bar.size - pos < BigInt(data ? data.length : length) ? bar.size - pos : BigInt(data ? data.length : length),
+    );
     if (data) {
       this.bus.write(bar.start + pos, data.subarray(0, n));
       return n;
@@ -762,7 +822,8 @@ export class VfioSubsystem {
         write: (o, d) => this.bus.write(base + BigInt(o), d),
         // vfio_pci_mmap_huge_fault: SIGBUS while memory is disabled or the device is in low power.
         check: () => {
-          if (!vdev.memoryEnabled()) throw new KernelErrno(14, 'SIGBUS: BAR access while the device is in D3 or low power');
+          if (!vdev.memoryEnabled())
+            throw new KernelErrno(14, 'SIGBUS: BAR access while the device is in D3 or low power');
         },
       },
       () => this.fds.unref(file),
@@ -778,7 +839,14 @@ const TWO32 = 2 ** 32;
  * Number path (no BigInt per range: a 262,144-range export stays cheap); the
  * BigInt path is the reference for the rest.
  */
-export function checkRanges(ranges: BigUint64Array, nr: number, barStart: bigint, barSize: bigint, io: boolean, region: number): { phys: BigUint64Array; length: bigint } {
+export function checkRanges(
+  ranges: BigUint64Array,
+  nr: number,
+  barStart: bigint,
+  barSize: bigint,
+  io: boolean,
+  region: number,
+): { phys: BigUint64Array; length: bigint } {
   const u32 = new Uint32Array(ranges.buffer, ranges.byteOffset, nr * 4);
   let small = barStart + barSize < 1n << 52n;
   for (let i = 1; small && i < u32.length; i += 2) if (u32[i]! >= 0x100000) small = false;
@@ -813,7 +881,14 @@ export function checkRanges(ranges: BigUint64Array, nr: number, barStart: bigint
   return checkRangesBig(ranges, nr, barStart, barSize, io, region);
 }
 
-export function checkRangesBig(ranges: BigUint64Array, nr: number, barStart: bigint, barSize: bigint, io: boolean, region: number): { phys: BigUint64Array; length: bigint } {
+export function checkRangesBig(
+  ranges: BigUint64Array,
+  nr: number,
+  barStart: bigint,
+  barSize: bigint,
+  io: boolean,
+  region: number,
+): { phys: BigUint64Array; length: bigint } {
   let length = 0n;
   for (let i = 0; i < nr; i++) {
     const off = ranges[2 * i]!;
@@ -866,7 +941,7 @@ export function inclusiveRanges(phys: BigUint64Array): BigUint64Array {
 
 /** vfio_check_feature: 1 = go on, 0 = PROBE answered, throws EINVAL. */
 function checkFeature(flags: number, argsz: number, supported: number, minsz: number): number {
-  if ((flags & (VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET)) & ~supported) fail('EINVAL', 'unsupported GET/SET');
+  if (flags & (VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET) & ~supported) fail('EINVAL', 'unsupported GET/SET');
   if (flags & VFIO.DEVICE_FEATURE_PROBE) return 0;
   if (!(flags & (VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET))) fail('EINVAL', 'neither GET nor SET');
   if (argsz < minsz) fail('EINVAL', 'payload too small');
@@ -912,7 +987,8 @@ export class VfioContainerFile implements KernelFile {
       },
       vfioSetIommu: (type: number) => {
         if (this.groups.size === 0 || this.iommu !== null) fail('EINVAL', 'no group attached or IOMMU already set');
-        if (type !== VFIO.TYPE1_IOMMU && type !== VFIO.TYPE1v2_IOMMU) fail('ENODEV', `no IOMMU driver for type ${type}`);
+        if (type !== VFIO.TYPE1_IOMMU && type !== VFIO.TYPE1v2_IOMMU)
+          fail('ENODEV', `no IOMMU driver for type ${type}`);
         this.iommu = type;
       },
     };
@@ -968,7 +1044,12 @@ export class VfioDeviceFile implements KernelFile {
     readonly vdev: VfioDevice,
     readonly groupFile: VfioGroupFile,
   ) {
-    const info: VfioDeviceInfo = { flags: VFIO.DEVICE_FLAGS_RESET | VFIO.DEVICE_FLAGS_PCI, numRegions: VFIO.PCI_NUM_REGIONS, numIrqs: 5, capOffset: 0 };
+    const info: VfioDeviceInfo = {
+      flags: VFIO.DEVICE_FLAGS_RESET | VFIO.DEVICE_FLAGS_PCI,
+      numRegions: VFIO.PCI_NUM_REGIONS,
+      numIrqs: 5,
+      capOffset: 0,
+    };
     this.handlers = {
       vfioDeviceGetInfo: () => ({ ...info }),
       vfioDeviceGetRegionInfo: (index: number) => sys.regionInfo(vdev, index),

@@ -181,7 +181,7 @@ export class Vfs {
 
   pathOf(node: VNode): string {
     const parts: string[] = [];
-    for (let n: VNode | null = node; n && n.parent; n = n.parent) parts.push(n.name);
+    for (let n: VNode | null = node; n?.parent; n = n.parent) parts.push(n.name);
     return `/${parts.reverse().join('/')}`;
   }
 

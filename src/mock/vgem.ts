@@ -17,7 +17,7 @@ import type { FdTableImpl } from './fds.js';
 import { MNT, O_LARGEFILE } from './fds.js';
 import type { KernelCore } from './kernel.js';
 import type { Vfs } from './vfs.js';
-import { DRM, O } from '../kernel/uapi.js';
+import { DRM, O } from '../uapi/constants.js';
 
 const DRM_MAJOR = 226;
 
@@ -41,7 +41,14 @@ class VgemFile implements KernelFile {
     const einval = () => fail('EINVAL', 'not a vgem ioctl');
     const noSyncobj = () => fail('EOPNOTSUPP', 'vgem has no DRIVER_SYNCOBJ');
     this.handlers = {
-      drmVersion: (): DrmVersion => ({ major: 1, minor: 0, patchlevel: 0, name: 'vgem', date: '20120112', desc: 'Virtual GEM provider' }),
+      drmVersion: (): DrmVersion => ({
+        major: 1,
+        minor: 0,
+        patchlevel: 0,
+        name: 'vgem',
+        date: '20120112',
+        desc: 'Virtual GEM provider',
+      }),
       drmGetCap: (cap: bigint) => this.getCap(cap),
       drmPrimeFdToHandle: (fd: number) => this.importFd(fd),
       drmPrimeHandleToFd: (handle: number, flags: number) => this.exportHandle(handle, flags),

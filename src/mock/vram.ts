@@ -92,7 +92,9 @@ export class BuddyAllocator {
    */
   alloc(size: number, minBlock = this.chunk, maxBlock = Infinity): VramBlock[] | null {
     const minOrder = Math.max(0, Math.round(Math.log2(minBlock / this.chunk)));
-    const cap = Number.isFinite(maxBlock) ? Math.max(minOrder, Math.floor(Math.log2(maxBlock / this.chunk))) : this.maxOrder;
+    const cap = Number.isFinite(maxBlock)
+      ? Math.max(minOrder, Math.floor(Math.log2(maxBlock / this.chunk)))
+      : this.maxOrder;
     const unit = this.chunk * 2 ** minOrder;
     let pages = Math.ceil(size / unit) * 2 ** minOrder;
     if (pages === 0) return [];

@@ -84,7 +84,8 @@ export class LmemObjectImpl implements LmemObject {
   }
 
   dpaAt(offset: bigint): bigint {
-    if (offset < 0n || offset >= this.size) throw new RangeError(`offset 0x${offset.toString(16)} outside LMEM object of 0x${this.size.toString(16)}`);
+    if (offset < 0n || offset >= this.size)
+      throw new RangeError(`offset 0x${offset.toString(16)} outside LMEM object of 0x${this.size.toString(16)}`);
     const o = Number(offset);
     const i = this.blockAt(o);
     return this.blocks[i]!.dpa + BigInt(o - this.starts[i]!);
@@ -323,7 +324,11 @@ export class XePf implements XePfState {
       cfg.lmem[tile] = o;
       this.mode = 'custom';
     }
-    this.kernel.log(LogLevel.INFO, this.src, `[drm] GT${tile * 2}: PF: VF${vfid} provisioned with ${size} (${human(size)}) LMEM`);
+    this.kernel.log(
+      LogLevel.INFO,
+      this.src,
+      `[drm] GT${tile * 2}: PF: VF${vfid} provisioned with ${size} (${human(size)}) LMEM`,
+    );
   }
 
   private quotaTotal(vfid: number): bigint {
@@ -369,14 +374,18 @@ export class XePf implements XePfState {
           }
           this.configs[vfid - 1]!.lmem[t] = o;
         }
-        this.kernel.log(LogLevel.INFO, this.src, `[drm] GT${t * 2}: PF: VF1..VF${n} provisioned with ${aligned} (${human(aligned)}) LMEM`);
+        this.kernel.log(
+          LogLevel.INFO,
+          this.src,
+          `[drm] GT${t * 2}: PF: VF1..VF${n} provisioned with ${aligned} (${human(aligned)}) LMEM`,
+        );
       }
     }
     // GGTT, contexts and doorbells are always fair-shared at enable (not modelled further).
     for (let vfid = 1; vfid <= n; vfid++) {
       const c = this.configs[vfid - 1]!;
       for (let t = 0; t < this.spec.tiles; t++) {
-        if (c.ggtt[t] === 0n) c.ggtt[t] = ((GGTT_TOTAL / BigInt(n)) / GGTT_ALIGN) * GGTT_ALIGN;
+        if (c.ggtt[t] === 0n) c.ggtt[t] = (GGTT_TOTAL / BigInt(n) / GGTT_ALIGN) * GGTT_ALIGN;
         for (let g = 0; g < 2; g++) {
           if (c.contexts[t * 2 + g] === 0) c.contexts[t * 2 + g] = Math.floor((CONTEXTS_TOTAL - 1024) / n);
           if (c.doorbells[t * 2 + g] === 0) c.doorbells[t * 2 + g] = Math.floor((DOORBELLS_TOTAL - 32) / n);
@@ -441,7 +450,9 @@ export class XePf implements XePfState {
     const bulk = `${base}/.bulk_profile`;
     const allVfs = () => this.configs;
     v.addFile(`${bulk}/exec_quantum_ms`, { store: (d) => allVfs().forEach((c) => (c.execQuantumMs = kstrtouint(d))) });
-    v.addFile(`${bulk}/preempt_timeout_us`, { store: (d) => allVfs().forEach((c) => (c.preemptTimeoutUs = kstrtouint(d))) });
+    v.addFile(`${bulk}/preempt_timeout_us`, {
+      store: (d) => allVfs().forEach((c) => (c.preemptTimeoutUs = kstrtouint(d))),
+    });
     v.addFile(`${bulk}/sched_priority`, {
       store: (d) => {
         const p = SCHED_PRIORITIES.find((x) => sysfsStreq(x, d));
@@ -456,17 +467,44 @@ export class XePf implements XePfState {
       },
     });
     const pp = this.pfProfile;
-    v.addFile(`${base}/pf/profile/exec_quantum_ms`, { show: () => `${pp.execQuantumMs}\n`, store: (d) => (pp.execQuantumMs = kstrtouint(d)) });
-    v.addFile(`${base}/pf/profile/preempt_timeout_us`, { show: () => `${pp.preemptTimeoutUs}\n`, store: (d) => (pp.preemptTimeoutUs = kstrtouint(d)) });
-    v.addFile(`${base}/pf/profile/sched_priority`, prio(() => pp.schedPriority, (p) => (pp.schedPriority = p)));
+    v.addFile(`${base}/pf/profile/exec_quantum_ms`, {
+      show: () => `${pp.execQuantumMs}\n`,
+      store: (d) => (pp.execQuantumMs = kstrtouint(d)),
+    });
+    v.addFile(`${base}/pf/profile/preempt_timeout_us`, {
+      show: () => `${pp.preemptTimeoutUs}\n`,
+      store: (d) => (pp.preemptTimeoutUs = kstrtouint(d)),
+    });
+    v.addFile(
+      `${base}/pf/profile/sched_priority`,
+      prio(
+        () => pp.schedPriority,
+        (p) => (pp.schedPriority = p),
+      ),
+    );
     v.addLink(`${base}/pf/device`, relativeLink(`${base}/pf`, this.pf.sysPath));
     for (let vfid = 1; vfid <= this.totalvfs; vfid++) {
       const c = () => this.configs[vfid - 1]!;
       const d = `${base}/vf${vfid}`;
-      v.addFile(`${d}/profile/exec_quantum_ms`, { show: () => `${c().execQuantumMs}\n`, store: (x) => (c().execQuantumMs = kstrtouint(x)) });
-      v.addFile(`${d}/profile/preempt_timeout_us`, { show: () => `${c().preemptTimeoutUs}\n`, store: (x) => (c().preemptTimeoutUs = kstrtouint(x)) });
-      v.addFile(`${d}/profile/sched_priority`, prio(() => c().schedPriority, (p) => (c().schedPriority = p)));
-      v.addFile(`${d}/profile/vram_quota`, { show: () => `${this.quotaTotal(vfid)}\n`, store: (x) => this.setQuotaAllTiles(vfid, kstrtoull(x)) });
+      v.addFile(`${d}/profile/exec_quantum_ms`, {
+        show: () => `${c().execQuantumMs}\n`,
+        store: (x) => (c().execQuantumMs = kstrtouint(x)),
+      });
+      v.addFile(`${d}/profile/preempt_timeout_us`, {
+        show: () => `${c().preemptTimeoutUs}\n`,
+        store: (x) => (c().preemptTimeoutUs = kstrtouint(x)),
+      });
+      v.addFile(
+        `${d}/profile/sched_priority`,
+        prio(
+          () => c().schedPriority,
+          (p) => (c().schedPriority = p),
+        ),
+      );
+      v.addFile(`${d}/profile/vram_quota`, {
+        show: () => `${this.quotaTotal(vfid)}\n`,
+        store: (x) => this.setQuotaAllTiles(vfid, kstrtoull(x)),
+      });
       v.addFile(`${d}/stop`, {
         store: (x) => {
           if (!kstrtobool(x)) return;
@@ -494,7 +532,9 @@ export class XePf implements XePfState {
 
   private u64Attr(get: () => bigint, set?: (v: bigint) => void) {
     // DEFINE_DEBUGFS_ATTRIBUTE(..., "%llu\n"): reads without a getter / writes without a setter fail EACCES.
-    return set ? { mode: 0o644, show: () => `${get()}\n`, store: (d: string) => set(kstrtoull(d)) } : { mode: 0o444, show: () => `${get()}\n`, store: () => fail('EACCES') };
+    return set
+      ? { mode: 0o644, show: () => `${get()}\n`, store: (d: string) => set(kstrtoull(d)) }
+      : { mode: 0o444, show: () => `${get()}\n`, store: () => fail('EACCES') };
   }
 
   private createDebugfs(): void {
@@ -514,17 +554,62 @@ export class XePf implements XePfState {
     });
     for (let t = 0; t < this.spec.tiles; t++) {
       const pt = `${s}/pf/tile${t}`;
-      v.addFile(`${pt}/vram_spare`, this.u64Attr(() => this.spare[t]!, (x) => (this.spare[t] = x > MIN_SPARE ? x : MIN_SPARE)));
-      v.addFile(`${pt}/vram_provisioned`, this.u64Attr(() => this.provisioned(t)));
-      v.addFile(`${pt}/ggtt_spare`, this.u64Attr(() => 0x10000000n, () => undefined));
-      v.addFile(`${pt}/ggtt_available`, this.u64Attr(() => GGTT_TOTAL - this.configs.reduce((a, c) => a + c.ggtt[t]!, 0n)));
-      v.addFile(`${pt}/ggtt_provisioned`, this.u64Attr(() => this.configs.reduce((a, c) => a + c.ggtt[t]!, 0n)));
+      v.addFile(
+        `${pt}/vram_spare`,
+        this.u64Attr(
+          () => this.spare[t]!,
+          (x) => (this.spare[t] = x > MIN_SPARE ? x : MIN_SPARE),
+        ),
+      );
+      v.addFile(
+        `${pt}/vram_provisioned`,
+        this.u64Attr(() => this.provisioned(t)),
+      );
+      v.addFile(
+        `${pt}/ggtt_spare`,
+        this.u64Attr(
+          () => 0x10000000n,
+          () => undefined,
+        ),
+      );
+      v.addFile(
+        `${pt}/ggtt_available`,
+        this.u64Attr(() => GGTT_TOTAL - this.configs.reduce((a, c) => a + c.ggtt[t]!, 0n)),
+      );
+      v.addFile(
+        `${pt}/ggtt_provisioned`,
+        this.u64Attr(() => this.configs.reduce((a, c) => a + c.ggtt[t]!, 0n)),
+      );
       for (let g = t * 2; g < t * 2 + 2; g++) {
         const pg = `${pt}/gt${g}`;
-        v.addFile(`${pg}/contexts_spare`, this.u64Attr(() => 1024n, () => undefined));
-        v.addFile(`${pg}/doorbells_spare`, this.u64Attr(() => 32n, () => undefined));
-        v.addFile(`${pg}/exec_quantum_ms`, this.u64Attr(() => BigInt(this.pfProfile.execQuantumMs), (x) => (this.pfProfile.execQuantumMs = Number(x))));
-        v.addFile(`${pg}/preempt_timeout_us`, this.u64Attr(() => BigInt(this.pfProfile.preemptTimeoutUs), (x) => (this.pfProfile.preemptTimeoutUs = Number(x))));
+        v.addFile(
+          `${pg}/contexts_spare`,
+          this.u64Attr(
+            () => 1024n,
+            () => undefined,
+          ),
+        );
+        v.addFile(
+          `${pg}/doorbells_spare`,
+          this.u64Attr(
+            () => 32n,
+            () => undefined,
+          ),
+        );
+        v.addFile(
+          `${pg}/exec_quantum_ms`,
+          this.u64Attr(
+            () => BigInt(this.pfProfile.execQuantumMs),
+            (x) => (this.pfProfile.execQuantumMs = Number(x)),
+          ),
+        );
+        v.addFile(
+          `${pg}/preempt_timeout_us`,
+          this.u64Attr(
+            () => BigInt(this.pfProfile.preemptTimeoutUs),
+            (x) => (this.pfProfile.preemptTimeoutUs = Number(x)),
+          ),
+        );
         // Legacy paths: dri/<BDF>/gtG -> tileT/gtG, and tileT/gtG/pf -> ../../sriov/pf/tileT/gtG.
         v.addLink(`${root}/tile${t}/gt${g}/pf`, `../../sriov/pf/tile${t}/gt${g}`);
         if (!v.peek(`${root}/gt${g}`)) v.addLink(`${root}/gt${g}`, `tile${t}/gt${g}`);
@@ -534,14 +619,50 @@ export class XePf implements XePfState {
       const c = () => this.configs[vfid - 1]!;
       for (let t = 0; t < this.spec.tiles; t++) {
         const vt = `${s}/vf${vfid}/tile${t}`;
-        v.addFile(`${vt}/vram_quota`, this.u64Attr(() => c().lmem[t]?.size ?? 0n, (x) => this.setQuota(vfid, t, x)));
-        v.addFile(`${vt}/ggtt_quota`, this.u64Attr(() => c().ggtt[t]!, (x) => (c().ggtt[t] = ((x + GGTT_ALIGN - 1n) / GGTT_ALIGN) * GGTT_ALIGN)));
+        v.addFile(
+          `${vt}/vram_quota`,
+          this.u64Attr(
+            () => c().lmem[t]?.size ?? 0n,
+            (x) => this.setQuota(vfid, t, x),
+          ),
+        );
+        v.addFile(
+          `${vt}/ggtt_quota`,
+          this.u64Attr(
+            () => c().ggtt[t]!,
+            (x) => (c().ggtt[t] = ((x + GGTT_ALIGN - 1n) / GGTT_ALIGN) * GGTT_ALIGN),
+          ),
+        );
         for (let g = t * 2; g < t * 2 + 2; g++) {
           const vg = `${vt}/gt${g}`;
-          v.addFile(`${vg}/contexts_quota`, this.u64Attr(() => BigInt(c().contexts[g]!), (x) => (c().contexts[g] = Number(x))));
-          v.addFile(`${vg}/doorbells_quota`, this.u64Attr(() => BigInt(c().doorbells[g]!), (x) => (c().doorbells[g] = Number(x))));
-          v.addFile(`${vg}/exec_quantum_ms`, this.u64Attr(() => BigInt(c().execQuantumMs), (x) => (c().execQuantumMs = Number(x))));
-          v.addFile(`${vg}/preempt_timeout_us`, this.u64Attr(() => BigInt(c().preemptTimeoutUs), (x) => (c().preemptTimeoutUs = Number(x))));
+          v.addFile(
+            `${vg}/contexts_quota`,
+            this.u64Attr(
+              () => BigInt(c().contexts[g]!),
+              (x) => (c().contexts[g] = Number(x)),
+            ),
+          );
+          v.addFile(
+            `${vg}/doorbells_quota`,
+            this.u64Attr(
+              () => BigInt(c().doorbells[g]!),
+              (x) => (c().doorbells[g] = Number(x)),
+            ),
+          );
+          v.addFile(
+            `${vg}/exec_quantum_ms`,
+            this.u64Attr(
+              () => BigInt(c().execQuantumMs),
+              (x) => (c().execQuantumMs = Number(x)),
+            ),
+          );
+          v.addFile(
+            `${vg}/preempt_timeout_us`,
+            this.u64Attr(
+              () => BigInt(c().preemptTimeoutUs),
+              (x) => (c().preemptTimeoutUs = Number(x)),
+            ),
+          );
           v.addFile(`${vg}/control`, {
             mode: 0o200,
             show: () => fail('EACCES'),
@@ -567,19 +688,79 @@ export class XePf implements XePfState {
     for (let t = 0; t < this.spec.tiles; t++) {
       const g = t * 2;
       const pg = `${root}/gt${g}/pf`;
-      v.addFile(`${pg}/lmem_spare`, this.u64Attr(() => this.spare[t]!, (x) => (this.spare[t] = x > MIN_SPARE ? x : MIN_SPARE)));
-      v.addFile(`${pg}/ggtt_spare`, this.u64Attr(() => 0x10000000n, () => undefined));
-      v.addFile(`${pg}/contexts_spare`, this.u64Attr(() => 1024n, () => undefined));
-      v.addFile(`${pg}/doorbells_spare`, this.u64Attr(() => 32n, () => undefined));
+      v.addFile(
+        `${pg}/lmem_spare`,
+        this.u64Attr(
+          () => this.spare[t]!,
+          (x) => (this.spare[t] = x > MIN_SPARE ? x : MIN_SPARE),
+        ),
+      );
+      v.addFile(
+        `${pg}/ggtt_spare`,
+        this.u64Attr(
+          () => 0x10000000n,
+          () => undefined,
+        ),
+      );
+      v.addFile(
+        `${pg}/contexts_spare`,
+        this.u64Attr(
+          () => 1024n,
+          () => undefined,
+        ),
+      );
+      v.addFile(
+        `${pg}/doorbells_spare`,
+        this.u64Attr(
+          () => 32n,
+          () => undefined,
+        ),
+      );
       for (let vfid = 1; vfid <= this.totalvfs; vfid++) {
         const c = () => this.configs[vfid - 1]!;
         const vg = `${root}/gt${g}/vf${vfid}`;
-        v.addFile(`${vg}/lmem_quota`, this.u64Attr(() => c().lmem[t]?.size ?? 0n, (x) => this.setQuota(vfid, t, x)));
-        v.addFile(`${vg}/ggtt_quota`, this.u64Attr(() => c().ggtt[t]!, (x) => (c().ggtt[t] = x)));
-        v.addFile(`${vg}/contexts_quota`, this.u64Attr(() => BigInt(c().contexts[g]!), (x) => (c().contexts[g] = Number(x))));
-        v.addFile(`${vg}/doorbells_quota`, this.u64Attr(() => BigInt(c().doorbells[g]!), (x) => (c().doorbells[g] = Number(x))));
-        v.addFile(`${vg}/exec_quantum_ms`, this.u64Attr(() => BigInt(c().execQuantumMs), (x) => (c().execQuantumMs = Number(x))));
-        v.addFile(`${vg}/preempt_timeout_us`, this.u64Attr(() => BigInt(c().preemptTimeoutUs), (x) => (c().preemptTimeoutUs = Number(x))));
+        v.addFile(
+          `${vg}/lmem_quota`,
+          this.u64Attr(
+            () => c().lmem[t]?.size ?? 0n,
+            (x) => this.setQuota(vfid, t, x),
+          ),
+        );
+        v.addFile(
+          `${vg}/ggtt_quota`,
+          this.u64Attr(
+            () => c().ggtt[t]!,
+            (x) => (c().ggtt[t] = x),
+          ),
+        );
+        v.addFile(
+          `${vg}/contexts_quota`,
+          this.u64Attr(
+            () => BigInt(c().contexts[g]!),
+            (x) => (c().contexts[g] = Number(x)),
+          ),
+        );
+        v.addFile(
+          `${vg}/doorbells_quota`,
+          this.u64Attr(
+            () => BigInt(c().doorbells[g]!),
+            (x) => (c().doorbells[g] = Number(x)),
+          ),
+        );
+        v.addFile(
+          `${vg}/exec_quantum_ms`,
+          this.u64Attr(
+            () => BigInt(c().execQuantumMs),
+            (x) => (c().execQuantumMs = Number(x)),
+          ),
+        );
+        v.addFile(
+          `${vg}/preempt_timeout_us`,
+          this.u64Attr(
+            () => BigInt(c().preemptTimeoutUs),
+            (x) => (c().preemptTimeoutUs = Number(x)),
+          ),
+        );
       }
     }
   }
@@ -607,7 +788,8 @@ export class XePf implements XePfState {
 
   /** Restore saved provisioning over a freshly probed PF. False when it does not fit this VRAM. */
   load(s: XePfSaved): boolean {
-    const toBlocks = (bs: { dpa: string; size: string }[]) => bs.map((b) => ({ dpa: BigInt(b.dpa), size: BigInt(b.size) }));
+    const toBlocks = (bs: { dpa: string; size: string }[]) =>
+      bs.map((b) => ({ dpa: BigInt(b.dpa), size: BigInt(b.size) }));
     if (s.vfs.length !== this.configs.length || s.pfBlocks.length !== this.spec.tiles) return false;
     for (const [t, b] of this.pfBlocks.entries()) this.alloc[t]!.freeBlocks(b);
     for (const [t, b] of s.pfBlocks.entries()) {

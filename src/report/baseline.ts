@@ -27,7 +27,14 @@ export function renderBaseline(run: RunResult): string {
     name: `recorded-${release}`,
     profile: run.backend.profile,
     description: `recorded by iovh ${run.tool.version} (iovh run --write-baseline) on ${release}, backend ${run.backend.name}, ${run.startedAt}`,
-    ...(finished ? {} : { complete: false, why: run.interrupted ? `the run was interrupted by ${run.interrupted.signal}` : 'the run had not finished when this was written' }),
+    ...(finished
+      ? {}
+      : {
+          complete: false,
+          why: run.interrupted
+            ? `the run was interrupted by ${run.interrupted.signal}`
+            : 'the run had not finished when this was written',
+        }),
     scenarios,
   };
   return `${JSON.stringify(doc, null, 2)}\n`;

@@ -11,7 +11,17 @@
 // regular file (or none yet): a report sent to a character device or a FIFO
 // (/dev/stdout, a pipe to a collector) is written once, at the end, as is `-`.
 
-import { accessSync, constants, lstatSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  lstatSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { RunResult } from './model.js';
 
@@ -47,7 +57,10 @@ function writeAtomic(file: string, text: string): void {
       unlinkSync(tmp);
     } catch (cleanup) {
       // ENOENT: the temporary file was never made (or was renamed): nothing to remove. Anything else joins the report.
-      if (codeOf(cleanup) !== 'ENOENT') throw new ReportFileError(`${codeOf(e)}, and the temporary file ${tmp} could not be removed (${codeOf(cleanup)})`);
+      if (codeOf(cleanup) !== 'ENOENT')
+        throw new ReportFileError(
+          `${codeOf(e)}, and the temporary file ${tmp} could not be removed (${codeOf(cleanup)})`,
+        );
     }
     throw e;
   }
@@ -73,7 +86,9 @@ export class ReportFiles {
         if (mode.kind === 'atomic') writeAtomic(mode.file, spec.render(placeholder));
         else accessSync(spec.path, constants.W_OK);
       } catch (e) {
-        throw new ReportFileError(`cannot write the ${spec.what} report to ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`);
+        throw new ReportFileError(
+          `cannot write the ${spec.what} report to ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`,
+        );
       }
       entries.push({ spec, mode });
     }
@@ -113,7 +128,9 @@ export class ReportFiles {
       try {
         writeAtomic(mode.file, spec.render(run));
       } catch (e) {
-        problems.push(`cannot update the ${spec.what} report ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`);
+        problems.push(
+          `cannot update the ${spec.what} report ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`,
+        );
       }
     }
     return problems;
@@ -139,7 +156,9 @@ export class ReportFiles {
         } else if (mode.kind === 'atomic') writeAtomic(mode.file, text);
         else writeFileSync(spec.path, text);
       } catch (e) {
-        problems.push(`cannot write the ${spec.what} report to ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`);
+        problems.push(
+          `cannot write the ${spec.what} report to ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`,
+        );
       }
     }
     if (problems.length > 0) throw new ReportFileError(problems.join('; '));

@@ -32,12 +32,16 @@ export const DEFAULT_COLUMNS = 100;
  * under init, as in the QEMU guest) may be a log. Colour on top of that only
  * without NO_COLOR (set and not empty).
  */
-export function styleFor(stream: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): HumanStyle {
+export function styleFor(
+  stream: { isTTY?: boolean; columns?: number },
+  env: NodeJS.ProcessEnv = process.env,
+): HumanStyle {
   const term = env.TERM;
   const tty = stream.isTTY === true && term !== undefined && term !== '' && term !== 'dumb';
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
   // A serial console's TTY reports 0 columns (no window size).
-  const columns = stream.isTTY === true && stream.columns !== undefined && stream.columns > 0 ? stream.columns : DEFAULT_COLUMNS;
+  const columns =
+    stream.isTTY === true && stream.columns !== undefined && stream.columns > 0 ? stream.columns : DEFAULT_COLUMNS;
   return { color: tty && !noColor, tty, columns };
 }
 
@@ -117,7 +121,8 @@ export function progressDone(index: number, total: number, r: ScenarioResult, st
   const plainHead = `${counter(index, total)} ${r.id}: ${r.status}${path}${shown ? ` [${shown}]` : ''}`;
   const head = `${c.dim(counter(index, total))} ${r.id}: ${paintStatus(r.status, c)}${path}${shown ? ` [${paintVerdict(shown, c)}]` : ''}`;
   // " — " before the reason; one column spare so that a full line does not wrap on terminals that wrap at the last column.
-  const reason = r.status === 'pass' ? '' : ` — ${clip(r.reason, Math.max(MIN_REASON, style.columns - plainHead.length - 4))}`;
+  const reason =
+    r.status === 'pass' ? '' : ` — ${clip(r.reason, Math.max(MIN_REASON, style.columns - plainHead.length - 4))}`;
   return `${style.tty ? REWRITE : ''}${head}${reason}\n`;
 }
 
@@ -136,13 +141,22 @@ export function renderTable(run: RunResult, style: HumanStyle): string {
   const c = colors(style);
   const withBaseline = run.baseline !== null;
   const fixedHead = ['scenario', 'status', 'path', ...(withBaseline ? ['baseline'] : [])];
-  const plain = run.scenarios.map((r) => [r.id, r.status, r.path ?? '', ...(withBaseline ? [r.baseline?.verdict ?? ''] : [])]);
-  const fixed = fixedHead.map((h, i) => Math.max(h.length, ...plain.map((row) => row[i]!.length))).reduce((a, b) => a + b, 0);
+  const plain = run.scenarios.map((r) => [
+    r.id,
+    r.status,
+    r.path ?? '',
+    ...(withBaseline ? [r.baseline?.verdict ?? ''] : []),
+  ]);
+  const fixed = fixedHead
+    .map((h, i) => Math.max(h.length, ...plain.map((row) => row[i]!.length)))
+    .reduce((a, b) => a + b, 0);
   // cli-table3, compact style: a padding space each side of a cell, a border between and around cells.
   const reasonColumn = style.columns - fixed - (3 * (fixedHead.length + 1) + 1);
   const stacked = reasonColumn < REASON_COLUMN_MIN;
   // A line spanning the fixed columns holds their widths and the 3 columns of each inner boundary; indented by 2.
-  const reasonWidth = stacked ? Math.max(1, Math.min(fixed + 3 * (fixedHead.length - 1), style.columns - 4) - 2) : reasonColumn;
+  const reasonWidth = stacked
+    ? Math.max(1, Math.min(fixed + 3 * (fixedHead.length - 1), style.columns - 4) - 2)
+    : reasonColumn;
   const head = stacked ? fixedHead : [...fixedHead, 'reason'];
   const table = new Table({
     head: head.map((h) => c.bold(h)),
@@ -150,7 +164,12 @@ export function renderTable(run: RunResult, style: HumanStyle): string {
     wordWrap: false,
   });
   for (const r of run.scenarios) {
-    const cells = [r.id, paintStatus(r.status, c), r.path ?? '', ...(withBaseline ? [paintVerdict(r.baseline?.verdict, c)] : [])];
+    const cells = [
+      r.id,
+      paintStatus(r.status, c),
+      r.path ?? '',
+      ...(withBaseline ? [paintVerdict(r.baseline?.verdict, c)] : []),
+    ];
     const reason = clip(r.reason, reasonWidth);
     if (stacked) table.push(cells, [{ colSpan: fixedHead.length, content: `  ${c.dim(reason)}` }]);
     else table.push([...cells, reason]);
@@ -164,13 +183,22 @@ export function renderDetails(run: RunResult, style: HumanStyle): string {
   const out: string[] = [];
   for (const r of run.scenarios) {
     if (r.status === 'pass') continue;
-    out.push(`${c.bold(r.id)}: ${paintStatus(r.status, c)}${r.path ? ` (path ${r.path}${r.expectedPath && r.expectedPath !== r.path ? `, expected ${r.expectedPath}` : ''})` : ''}`);
+    out.push(
+      `${c.bold(r.id)}: ${paintStatus(r.status, c)}${r.path ? ` (path ${r.path}${r.expectedPath && r.expectedPath !== r.path ? `, expected ${r.expectedPath}` : ''})` : ''}`,
+    );
     out.push(`  ${r.reason}`);
     if (r.skip) out.push(`  to enable: ${r.skip.enable}`);
-    for (const q of r.quirks) out.push(`  ${q.number !== null ? `quirk ${q.number}` : q.id} (${q.title}): ${q.evidence}`);
+    for (const q of r.quirks)
+      out.push(`  ${q.number !== null ? `quirk ${q.number}` : q.id} (${q.title}): ${q.evidence}`);
     for (const line of r.cleanliness.kernelComplaints.slice(0, 8)) out.push(`  kernel: ${line}`);
     for (const u of r.cleanliness.unavailable) out.push(`  not measured: ${u}`);
-    if (r.error?.stack && r.error.kind === 'harness') out.push(...r.error.stack.split('\n').slice(0, 6).map((l) => `  ${l}`));
+    if (r.error?.stack && r.error.kind === 'harness')
+      out.push(
+        ...r.error.stack
+          .split('\n')
+          .slice(0, 6)
+          .map((l) => `  ${l}`),
+      );
   }
   return out.length > 0 ? `${out.join('\n')}\n` : '';
 }
@@ -189,8 +217,14 @@ export function notMeasured(run: RunResult): string[] {
   const count = new Map<string, number>();
   for (const r of ran) for (const u of new Set(r.cleanliness.unavailable)) count.set(u, (count.get(u) ?? 0) + 1);
   const reasons = [...count].sort((a, b) => b[1] - a[1]);
-  const lines = reasons.slice(0, NOT_MEASURED_SHOWN).map(([u, n]) => `not measured: ${u} (${n === ran.length ? 'every scenario that ran' : `${n} of ${ran.length} scenarios that ran`})`);
-  if (reasons.length > NOT_MEASURED_SHOWN) lines.push(`not measured: ${reasons.length - NOT_MEASURED_SHOWN} more reasons (see --verbose or the JSON report)`);
+  const lines = reasons
+    .slice(0, NOT_MEASURED_SHOWN)
+    .map(
+      ([u, n]) =>
+        `not measured: ${u} (${n === ran.length ? 'every scenario that ran' : `${n} of ${ran.length} scenarios that ran`})`,
+    );
+  if (reasons.length > NOT_MEASURED_SHOWN)
+    lines.push(`not measured: ${reasons.length - NOT_MEASURED_SHOWN} more reasons (see --verbose or the JSON report)`);
   return lines;
 }
 
@@ -210,7 +244,9 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
       .join(', ');
     lines.push(`baseline ${run.baseline.name} (${run.baseline.path}): ${v || 'nothing compared'}`);
   }
-  const known = run.scenarios.filter((r) => r.baseline?.verdict === 'expected' && r.status !== 'pass' && r.status !== 'skip');
+  const known = run.scenarios.filter(
+    (r) => r.baseline?.verdict === 'expected' && r.status !== 'pass' && r.status !== 'skip',
+  );
   if (known.length > 0) {
     lines.push('known defects of this kernel (expected by the baseline):');
     for (const r of known) {
@@ -220,12 +256,16 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
   }
   if (s.skippedPasses.length > 0) {
     const how = s.skipsAllowed ? 'accepted by --allow-skips' : 'unexpected; --allow-skips accepts that';
-    lines.push(c.yellow(`skipped where the baseline expects a pass, so not checked (${how}): ${s.skippedPasses.join(', ')}`));
+    lines.push(
+      c.yellow(`skipped where the baseline expects a pass, so not checked (${how}): ${s.skippedPasses.join(', ')}`),
+    );
   }
   lines.push(...notMeasured(run).map((l) => c.yellow(l)));
-  if (run.interrupted) lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
+  if (run.interrupted)
+    lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
   lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);
-  const verdict = s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);
+  const verdict =
+    s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);
   lines.push(`exit ${s.exitCode}: ${verdict}`);
   return `${lines.join('\n')}\n`;
 }

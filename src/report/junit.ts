@@ -69,8 +69,12 @@ function details(r: ScenarioResult): string {
   const lines = [`status: ${r.status}`, `reason: ${r.reason}`];
   if (r.path) lines.push(`path: ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
   if (r.skip) lines.push(`missing: ${r.skip.capability}; to enable: ${r.skip.enable}`);
-  for (const q of r.quirks) lines.push(`quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id} (${q.title}): ${q.evidence}`);
-  if (r.baseline) lines.push(`baseline: expected ${r.baseline.expected}, verdict ${r.baseline.verdict}${r.baseline.note ? ` (${r.baseline.note})` : ''}`);
+  for (const q of r.quirks)
+    lines.push(`quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id} (${q.title}): ${q.evidence}`);
+  if (r.baseline)
+    lines.push(
+      `baseline: expected ${r.baseline.expected}, verdict ${r.baseline.verdict}${r.baseline.note ? ` (${r.baseline.note})` : ''}`,
+    );
   const c = r.cleanliness;
   if (c.fdsLeft.length > 0) lines.push(`fds left open: ${c.fdsLeft.join(', ')}`);
   if (c.dmabufsLeft.length > 0) lines.push(`dma-bufs left: ${c.dmabufsLeft.join(', ')}`);
@@ -106,7 +110,9 @@ export function renderJunit(run: RunResult): string {
     // A report written while the run goes on: if it is the last one, the run died. One error says so, and which
     // scenarios have no result, so that a CI reading only JUnit does not take the finished ones for the whole run.
     const message = `the run had not finished when this report was written: no result yet for ${run.pending.join(', ')}`;
-    out.push(`  <testsuite${attrs({ name: 'iovh.run', tests: 1, failures: 0, errors: 1, skipped: 0, time: seconds(run.durationMs), timestamp: run.startedAt.replace(/Z$/, '').replace(/\.\d+$/, ''), hostname: hostname() })}>`);
+    out.push(
+      `  <testsuite${attrs({ name: 'iovh.run', tests: 1, failures: 0, errors: 1, skipped: 0, time: seconds(run.durationMs), timestamp: run.startedAt.replace(/Z$/, '').replace(/\.\d+$/, ''), hostname: hostname() })}>`,
+    );
     out.push(`    <testcase${attrs({ name: 'complete', classname: 'iovh.run', time: seconds(0) })}>`);
     out.push(`      <error${attrs({ type: 'incomplete', message })}/>`);
     out.push('    </testcase>');

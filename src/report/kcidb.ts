@@ -72,7 +72,8 @@ export function kcidbOptionsProblem(options: KcidbOptions): string | null {
   if (!/^[a-z0-9_]+$/.test(origin)) return `KCIDB origin must match ^[a-z0-9_]+$, got '${origin}'`;
   const buildId = options.buildId;
   if (buildId === undefined) return null;
-  if (!buildId.startsWith(`${origin}:`) || buildId.length === origin.length + 1) return `KCIDB build id must be '${origin}:' followed by the build's id within that origin, got '${buildId}'`;
+  if (!buildId.startsWith(`${origin}:`) || buildId.length === origin.length + 1)
+    return `KCIDB build id must be '${origin}:' followed by the build's id within that origin, got '${buildId}'`;
   if (/[\u0000-\u001f\u007f]/.test(buildId)) return `KCIDB build id must be one line of text, got '${buildId}'`;
   return null;
 }

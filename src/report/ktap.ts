@@ -16,7 +16,11 @@ import { isBad, type RunResult, type ScenarioResult } from './model.js';
 
 /** Descriptions and diagnostic data are single lines without `#`. */
 export function ktapText(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ').replace(/#/g, 'no.').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/#/g, 'no.')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function resultLine(n: number, r: ScenarioResult): string {
@@ -41,18 +45,25 @@ function resultLine(n: number, r: ScenarioResult): string {
 export function renderKtap(run: RunResult): string {
   // The plan counts the scenarios still pending in a report written mid-run: a parser sees the missing results.
   const out: string[] = ['KTAP version 1', `1..${run.scenarios.length + run.pending.length}`];
-  out.push(`# iovh ${run.tool.version}: kernel ${ktapText(run.kernel.release ?? 'unknown')}, backend ${run.backend.name} (${ktapText(run.backend.reason)})`);
+  out.push(
+    `# iovh ${run.tool.version}: kernel ${ktapText(run.kernel.release ?? 'unknown')}, backend ${run.backend.name} (${ktapText(run.backend.reason)})`,
+  );
   if (run.baseline) out.push(`# baseline ${ktapText(run.baseline.name)}`);
   run.scenarios.forEach((r, i) => {
     if (r.path) out.push(`# ${r.id}: path ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
-    for (const q of r.quirks) out.push(`# ${r.id}: quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id}: ${ktapText(q.evidence)}`);
+    for (const q of r.quirks)
+      out.push(`# ${r.id}: quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id}: ${ktapText(q.evidence)}`);
     if (r.skip) out.push(`# ${r.id}: to enable: ${ktapText(r.skip.enable)}`);
-    if (r.baseline && r.baseline.verdict !== 'expected') out.push(`# ${r.id}: baseline ${r.baseline.verdict}: ${ktapText(r.baseline.note ?? '')}`);
+    if (r.baseline && r.baseline.verdict !== 'expected')
+      out.push(`# ${r.id}: baseline ${r.baseline.verdict}: ${ktapText(r.baseline.note ?? '')}`);
     for (const line of r.cleanliness.kernelComplaints.slice(0, 5)) out.push(`# ${r.id}: kernel: ${ktapText(line)}`);
     out.push(resultLine(i + 1, r));
   });
   if (run.interrupted) out.push(`# interrupted by ${run.interrupted.signal}: results are partial`);
-  if (!run.complete) out.push(`# incomplete: no result yet for ${run.pending.map(ktapText).join(', ')} (the run had not finished when this was written)`);
+  if (!run.complete)
+    out.push(
+      `# incomplete: no result yet for ${run.pending.map(ktapText).join(', ')} (the run had not finished when this was written)`,
+    );
   out.push(`# exit ${run.summary.exitCode}: ${ktapText(run.summary.exitReason)}`);
   return `${out.join('\n')}\n`;
 }

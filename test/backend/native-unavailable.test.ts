@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-vi.mock('../../src/native/addon.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/native/addon.js')>();
+vi.mock('../../src/core/addon.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/core/addon.js')>();
   return {
     ...real,
     loadAddon: () => ({ addon: null, error: 'native addon not built (looked for /nowhere/iovh.node)', path: null }),

@@ -2,15 +2,27 @@
 // (files, directories, relative symlinks as sysfs has them), and its device
 // bookkeeping. Nothing here touches the machine's /sys or /dev.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, fstatSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNativeBackend } from '../../src/backend/native.js';
 import type { Backend } from '../../src/backend/types.js';
-import { SystemError } from '../../src/kernel/errors.js';
-import { O } from '../../src/kernel/uapi.js';
-import { itNative } from '../native/support.js';
+import { SystemError } from '../../src/uapi/errors.js';
+import { O } from '../../src/uapi/constants.js';
+import { itNative } from '../core/support.js';
 
 let root: string;
 let backend: Backend;
@@ -62,7 +74,9 @@ describe('native FileOps under a root', () => {
   });
 
   it('returns link text as stored, lists directories, stats with and without following links', () => {
-    expect(backend.fs.readlink('/sys/bus/pci/devices/0000:03:00.0/iommu_group')).toBe('../../../../kernel/iommu_groups/12');
+    expect(backend.fs.readlink('/sys/bus/pci/devices/0000:03:00.0/iommu_group')).toBe(
+      '../../../../kernel/iommu_groups/12',
+    );
     expect(backend.fs.readdir('/sys/bus/pci/devices')).toEqual(['0000:03:00.0']);
     expect(backend.fs.lstat('/sys/bus/pci/devices/0000:03:00.0').kind).toBe('link');
     expect(backend.fs.stat('/sys/bus/pci/devices/0000:03:00.0').kind).toBe('dir');
@@ -87,30 +101,54 @@ describe('native FileOps under a root', () => {
     backend.fs.writeFile('/sys/kernel/tracing/kprobe_events', '');
     expect(backend.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('');
     const e = caught(() => backend.fs.writeFile('/sys/bus/pci/devices/0000:03:00.0/no_such_attr', '1'));
-    expect(e).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open', path: '/sys/bus/pci/devices/0000:03:00.0/no_such_attr' });
+    expect(e).toMatchObject({
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'open',
+      path: '/sys/bus/pci/devices/0000:03:00.0/no_such_attr',
+    });
     expect(backend.fs.exists('/sys/bus/pci/devices/0000:03:00.0/no_such_attr')).toBe(false);
   });
 
   it('makes and removes directories (tracefs instances, configfs)', () => {
     backend.fs.mkdir('/sys/kernel/tracing/instances-iovh');
     expect(backend.fs.stat('/sys/kernel/tracing/instances-iovh').kind).toBe('dir');
-    expect(caught(() => backend.fs.mkdir('/sys/kernel/tracing/instances-iovh'))).toMatchObject({ code: 'EEXIST', syscall: 'mkdir' });
+    expect(caught(() => backend.fs.mkdir('/sys/kernel/tracing/instances-iovh'))).toMatchObject({
+      code: 'EEXIST',
+      syscall: 'mkdir',
+    });
     backend.fs.rmdir('/sys/kernel/tracing/instances-iovh');
-    expect(caught(() => backend.fs.rmdir('/sys/kernel/tracing/instances-iovh'))).toMatchObject({ code: 'ENOENT', syscall: 'rmdir' });
+    expect(caught(() => backend.fs.rmdir('/sys/kernel/tracing/instances-iovh'))).toMatchObject({
+      code: 'ENOENT',
+      syscall: 'rmdir',
+    });
   });
 
   it('gives the kernel errno with the path as the caller named it (not the rooted one)', () => {
-    expect(caught(() => backend.fs.readText('/sys/nope'))).toMatchObject({ code: 'ENOENT', errno: -2, path: '/sys/nope' });
-    expect(caught(() => backend.fs.readdir('/sys/bus/pci/devices/0000:03:00.0/vendor'))).toMatchObject({ code: 'ENOTDIR', path: '/sys/bus/pci/devices/0000:03:00.0/vendor' });
-    expect(caught(() => backend.fs.readlink('/sys/bus/pci/devices/0000:03:00.0/vendor'))).toMatchObject({ code: 'EINVAL', syscall: 'readlink' });
+    expect(caught(() => backend.fs.readText('/sys/nope'))).toMatchObject({
+      code: 'ENOENT',
+      errno: -2,
+      path: '/sys/nope',
+    });
+    expect(caught(() => backend.fs.readdir('/sys/bus/pci/devices/0000:03:00.0/vendor'))).toMatchObject({
+      code: 'ENOTDIR',
+      path: '/sys/bus/pci/devices/0000:03:00.0/vendor',
+    });
+    expect(caught(() => backend.fs.readlink('/sys/bus/pci/devices/0000:03:00.0/vendor'))).toMatchObject({
+      code: 'EINVAL',
+      syscall: 'readlink',
+    });
     expect(caught(() => backend.fs.readFile('/sys/bus/pci/devices'))).toMatchObject({ code: 'EISDIR' });
-    expect(caught(() => backend.fs.readText('/sys/bus/pci/devices/0000:03:00.0/dangling'))).toMatchObject({ code: 'ENOENT' });
+    expect(caught(() => backend.fs.readText('/sys/bus/pci/devices/0000:03:00.0/dangling'))).toMatchObject({
+      code: 'ENOENT',
+    });
     const e = caught(() => backend.fs.stat('/sys/nope'));
     expect(e.message).not.toContain(root);
   });
 
   it('is EACCES for an unreadable file when not root', (ctx) => {
-    if (process.getuid?.() === 0) ctx.skip('running as root: permission bits do not apply (run the suite as a normal user to cover EACCES)');
+    if (process.getuid?.() === 0)
+      ctx.skip('running as root: permission bits do not apply (run the suite as a normal user to cover EACCES)');
     expect(caught(() => backend.fs.readText('/secret'))).toMatchObject({ code: 'EACCES', path: '/secret' });
   });
 
@@ -136,7 +174,10 @@ describe('native FileOps under a root', () => {
     } finally {
       closeSync(writer);
     }
-    expect(caught(() => backend.fs.readRecords('/dev/no-kmsg'))).toMatchObject({ code: 'ENOENT', path: '/dev/no-kmsg' });
+    expect(caught(() => backend.fs.readRecords('/dev/no-kmsg'))).toMatchObject({
+      code: 'ENOENT',
+      path: '/dev/no-kmsg',
+    });
   });
 });
 
@@ -167,4 +208,3 @@ describe('native devices under a root', () => {
     }
   });
 });
-

@@ -77,8 +77,20 @@ describe('mergeResults', () => {
   });
 
   it('replaces figures measured now, keeps the others with their own date and machine, in figure order', () => {
-    const prev = { date: 'T1', machine, figures: [fig('pattern.verify', 'T1', machine, { ratio: 2 }), fig('boundary.syscall', 'T1'), fig('qemu.boot', 'T0')] };
-    const current = { date: 'T2', machine, figures: [fig('pattern.verify', 'T2', machine, { ratio: 3 }), fig('pattern.fill', 'T2')] };
+    const prev = {
+      date: 'T1',
+      machine,
+      figures: [
+        fig('pattern.verify', 'T1', machine, { ratio: 2 }),
+        fig('boundary.syscall', 'T1'),
+        fig('qemu.boot', 'T0'),
+      ],
+    };
+    const current = {
+      date: 'T2',
+      machine,
+      figures: [fig('pattern.verify', 'T2', machine, { ratio: 3 }), fig('pattern.fill', 'T2')],
+    };
     const m = bench.mergeResults(prev, current, ids);
     expect(m.out.figures.map((f) => [f.id, f.measuredAt, f.ratio])).toEqual([
       ['boundary.syscall', 'T1', 1],
@@ -89,7 +101,10 @@ describe('mergeResults', () => {
     expect(m.kept).toEqual(['boundary.syscall', 'qemu.boot']);
     expect(m.dropped).toEqual([]);
     expect(m.out.date).toBe('T2');
-    expect(m.out.figures.filter((f) => bench.isEarlier(m.out, f)).map((f) => f.id)).toEqual(['boundary.syscall', 'qemu.boot']);
+    expect(m.out.figures.filter((f) => bench.isEarlier(m.out, f)).map((f) => f.id)).toEqual([
+      'boundary.syscall',
+      'qemu.boot',
+    ]);
   });
 
   it('a file written before figures carried measuredAt/machine lends them its top-level date and machine', () => {
@@ -100,7 +115,11 @@ describe('mergeResults', () => {
 
   it('drops earlier figures from a different machine line instead of mixing them, and ids no longer figures', () => {
     const other = { ...machine, kernel: '6.19.0' };
-    const prev = { date: 'T1', machine: other, figures: [fig('qemu.boot', 'T1', other), fig('boundary.syscall', 'T1', other), fig('gone.figure', 'T1', other)] };
+    const prev = {
+      date: 'T1',
+      machine: other,
+      figures: [fig('qemu.boot', 'T1', other), fig('boundary.syscall', 'T1', other), fig('gone.figure', 'T1', other)],
+    };
     const m = bench.mergeResults(prev, { date: 'T2', machine, figures: [fig('pattern.fill', 'T2')] }, ids);
     expect(m.out.figures.map((f) => f.id)).toEqual(['pattern.fill']);
     expect(m.kept).toEqual([]);

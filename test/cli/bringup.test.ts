@@ -20,14 +20,32 @@ describe('bring-up on the mock', () => {
     const before = lab.sysfs();
     expect((await lab.run('vfs', 'enable', PF, '4')).code).toBe(0);
     expect((await lab.run('provision', PF, '--vf', '1', '--vram', '2G')).code).toBe(0);
-    expect((await iovh('provision', '03:00.0', '--vf', '2', '--vram', '0x80000000', '--backend', 'mock', '--mock-state', lab.state)).code).toBe(0);
+    expect(
+      (
+        await iovh(
+          'provision',
+          '03:00.0',
+          '--vf',
+          '2',
+          '--vram',
+          '0x80000000',
+          '--backend',
+          'mock',
+          '--mock-state',
+          lab.state,
+        )
+      ).code,
+    ).toBe(0);
     expect((await lab.run('bind', '0000:03:00.1', 'vfio-pci')).code).toBe(0);
     expect((await iovh('--mock-state', lab.state, 'bind', '03:00.2', 'vfio-pci', '--backend=mock')).code).toBe(0);
     const during = lab.sysfs();
     expect(attr(during, PF, 'sriov_numvfs')).toBe('4\n');
     expect(attr(during, '0000:03:00.2', 'driver_override')).toBe('vfio-pci\n');
     expect(attr(during, PF, 'sriov_admin/vf1/profile/vram_quota')).toBe(`${2 * 1024 ** 3}\n`);
-    const topo = JSON.parse((await lab.run('topology', '--json')).out) as { pfs: { vfs: { driver: string | null; vramQuota: number }[] }[]; pendingWrites: number };
+    const topo = JSON.parse((await lab.run('topology', '--json')).out) as {
+      pfs: { vfs: { driver: string | null; vramQuota: number }[] }[];
+      pendingWrites: number;
+    };
     expect(topo.pfs[0]!.vfs.map((v) => v.driver)).toEqual(['vfio-pci', 'vfio-pci', null, null]);
     expect(topo.pfs[0]!.vfs[1]!.vramQuota).toBe(2 * 1024 ** 3);
     expect(topo.pendingWrites).toBe(8);
@@ -53,22 +71,59 @@ describe('bring-up on the mock', () => {
     expect(none.code, none.err).toBe(0);
     const nothing = JSON.parse(none.out) as Record<string, unknown>;
     expect(Object.keys(nothing).sort()).toEqual([...Object.keys(restored), 'message'].sort());
-    expect(nothing).toEqual({ restored: 0, writes: 0, target: { backend: 'mock', where: lab.state }, message: `nothing to restore on mock state ${lab.state}` });
+    expect(nothing).toEqual({
+      restored: 0,
+      writes: 0,
+      target: { backend: 'mock', where: lab.state },
+      message: `nothing to restore on mock state ${lab.state}`,
+    });
     // --dry-run --json keeps the shape of a dry run (title, writes, notes, dryRun), with no writes.
     const dry = JSON.parse((await lab.run('restore', '--dry-run', '--json')).out) as Record<string, unknown>;
-    expect(dry).toEqual({ title: `undo 0 journaled writes on mock state ${lab.state}`, writes: [], notes: [], dryRun: true, message: `nothing to restore on mock state ${lab.state}` });
+    expect(dry).toEqual({
+      title: `undo 0 journaled writes on mock state ${lab.state}`,
+      writes: [],
+      notes: [],
+      dryRun: true,
+      message: `nothing to restore on mock state ${lab.state}`,
+    });
     // The mock without --mock-state keeps nothing to restore: JSON too.
     const bare = await iovh('--backend', 'mock', 'restore', '--json');
     expect(bare.code).toBe(0);
-    expect(JSON.parse(bare.out)).toEqual({ restored: 0, writes: 0, target: null, message: 'nothing to restore: the mock without --mock-state keeps no state between commands' });
+    expect(JSON.parse(bare.out)).toEqual({
+      restored: 0,
+      writes: 0,
+      target: null,
+      message: 'nothing to restore: the mock without --mock-state keeps no state between commands',
+    });
   });
 
   it('refuses VRAM quotas that cannot fit the PF before writing anything, --dry-run too', async () => {
     await lab.run('vfs', 'enable', PF, '2'); // xe auto-provisions all but its spare of the 16 GiB
-    const plan = lab.file('two9.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '9G' }, { vf: 2, vram: '9G' }] }] }));
+    const plan = lab.file(
+      'two9.json',
+      JSON.stringify({
+        schema: 'iovh-setup/1',
+        pfs: [
+          {
+            pf: PF,
+            numvfs: 2,
+            vfs: [
+              { vf: 1, vram: '9G' },
+              { vf: 2, vram: '9G' },
+            ],
+          },
+        ],
+      }),
+    );
     const cases: [string[], RegExp][] = [
-      [['provision', PF, '--vf', '1', '--vram', '100G'], /^iovh: --vram: the VRAM quotas of 0000:03:00\.0 would add up to \d+ MiB \(VF 1 100 GiB, VF 2 \d+ MiB\), more than the \d+ MiB xe can give its VFs/],
-      [['setup', plan], /^iovh: .*two9\.json: pfs\[0\]\.vfs: the VRAM quotas of 0000:03:00\.0 would add up to 18 GiB \(VF 1 9 GiB, VF 2 9 GiB\), more than the \d+ MiB xe can give its VFs/],
+      [
+        ['provision', PF, '--vf', '1', '--vram', '100G'],
+        /^iovh: --vram: the VRAM quotas of 0000:03:00\.0 would add up to \d+ MiB \(VF 1 100 GiB, VF 2 \d+ MiB\), more than the \d+ MiB xe can give its VFs/,
+      ],
+      [
+        ['setup', plan],
+        /^iovh: .*two9\.json: pfs\[0\]\.vfs: the VRAM quotas of 0000:03:00\.0 would add up to 18 GiB \(VF 1 9 GiB, VF 2 9 GiB\), more than the \d+ MiB xe can give its VFs/,
+      ],
     ];
     for (const [argv, message] of cases) {
       for (const dry of [['--dry-run'], []]) {
@@ -136,7 +191,17 @@ describe('bring-up on the mock', () => {
       'lab.json',
       JSON.stringify({
         schema: 'iovh-setup/1',
-        pfs: [{ pf: '03:00.0', numvfs: 4, vfs: [{ vf: 1, vram: '2G', driver: 'vfio-pci' }, { vf: 2, vram: 2147483648, driver: 'vfio-pci' }, { vf: 4, driver: null }] }],
+        pfs: [
+          {
+            pf: '03:00.0',
+            numvfs: 4,
+            vfs: [
+              { vf: 1, vram: '2G', driver: 'vfio-pci' },
+              { vf: 2, vram: 2147483648, driver: 'vfio-pci' },
+              { vf: 4, driver: null },
+            ],
+          },
+        ],
       }),
     );
     const dry = await lab.run('setup', plan, '--dry-run');
@@ -152,13 +217,19 @@ describe('bring-up on the mock', () => {
   });
 
   it('answers with a plan in JSON, and with the journal it was written to', async () => {
-    const dry = JSON.parse((await lab.run('vfs', 'enable', PF, '2', '--dry-run', '--json')).out) as { writes: { path: string; data: string }[]; dryRun: boolean };
+    const dry = JSON.parse((await lab.run('vfs', 'enable', PF, '2', '--dry-run', '--json')).out) as {
+      writes: { path: string; data: string }[];
+      dryRun: boolean;
+    };
     expect(dry.dryRun).toBe(true);
     expect(dry.writes).toEqual([
       { path: `/sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe`, data: '0\n', why: expect.any(String) },
       { path: `/sys/bus/pci/devices/${PF}/sriov_numvfs`, data: '2\n', why: expect.any(String) },
     ]);
-    const real = JSON.parse((await lab.run('vfs', 'enable', PF, '2', '--json')).out) as { applied: number; journal: string };
+    const real = JSON.parse((await lab.run('vfs', 'enable', PF, '2', '--json')).out) as {
+      applied: number;
+      journal: string;
+    };
     expect(real.applied).toBe(2);
     expect(existsSync(real.journal)).toBe(true);
   });
@@ -181,9 +252,15 @@ describe('bad input: one line, exit 2, nothing written', () => {
     [['setup', '/nonexistent/plan.json'], /^iovh: \/nonexistent\/plan.json: cannot read it \(ENOENT\)/],
     [['setup', '/dev/zero'], /^iovh: \/dev\/zero: too large for a setup plan \(more than 1048576 bytes\)\n$/],
     [['setup', '/'], /^iovh: \/: cannot read it \(EISDIR\)\n$/],
-    [['topology', '--topology', '/dev/zero'], /^iovh: topology \/dev\/zero: too large for a topology file \(more than 16777216 bytes\)\n$/],
+    [
+      ['topology', '--topology', '/dev/zero'],
+      /^iovh: topology \/dev\/zero: too large for a topology file \(more than 16777216 bytes\)\n$/,
+    ],
     [['topology', '--topology', '/'], /^iovh: topology \/: cannot read it \(EISDIR\)\n$/],
-    [['run', '--baseline', '/dev/zero'], /^iovh: baseline \/dev\/zero: too large for a baseline \(more than 4194304 bytes\)\n$/],
+    [
+      ['run', '--baseline', '/dev/zero'],
+      /^iovh: baseline \/dev\/zero: too large for a baseline \(more than 4194304 bytes\)\n$/,
+    ],
     [['vfs', 'enable', PF, '2', '--backend', 'bogus'], /argument 'bogus' is invalid/],
   ];
   for (const [argv, message] of bad) {
@@ -204,14 +281,35 @@ describe('bad input: one line, exit 2, nothing written', () => {
       ['{ not json', /p.json: not valid JSON/],
       [{ schema: 'iovh-setup/2', pfs: [] }, /p.json: schema: expected "iovh-setup\/1", got "iovh-setup\/2"/],
       [{ schema: 'iovh-setup/1', pfs: [] }, /p.json: pfs: expected a non-empty array of PFs/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2.5 }] }, /p.json: pfs\[0\].numvfs: expected a whole number >= 0, got 2.5/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, vram: '2X' }] }] }, /p.json: pfs\[0\].vfs\[0\].vram: "2X" is not a size/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, drvier: 'vfio-pci' }] }] }, /p.json: pfs\[0\].vfs\[0\].drvier: unknown field \(expected vf, vram, driver\)/],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2.5 }] },
+        /p.json: pfs\[0\].numvfs: expected a whole number >= 0, got 2.5/,
+      ],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, vram: '2X' }] }] },
+        /p.json: pfs\[0\].vfs\[0\].vram: "2X" is not a size/,
+      ],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, drvier: 'vfio-pci' }] }] },
+        /p.json: pfs\[0\].vfs\[0\].drvier: unknown field \(expected vf, vram, driver\)/,
+      ],
       [{ schema: 'iovh-setup/1', pfs: [{ pf: 'zz', vfs: [] }] }, /p.json: pfs\[0\].pf: 'zz' is not a PCI address/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 3, driver: 'vfio-pci' }] }] }, /p.json: pfs\[0\].vfs\[0\].vf: VF 3 does not exist with 2 VFs/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 99 }] }, /p.json: pfs\[0\].numvfs: 99 VFs exceeds sriov_totalvfs/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: '0000:03:00.1', vfs: [] }] }, /p.json: pfs\[0\].pf: 0000:03:00.1 is VF 1 of 0000:03:00.0; this command takes a PF/],
-      [{ schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1 }, { vf: 1 }] }] }, /p.json: pfs\[0\].vfs\[1\].vf: VF 1 is listed twice/],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 3, driver: 'vfio-pci' }] }] },
+        /p.json: pfs\[0\].vfs\[0\].vf: VF 3 does not exist with 2 VFs/,
+      ],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 99 }] },
+        /p.json: pfs\[0\].numvfs: 99 VFs exceeds sriov_totalvfs/,
+      ],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: '0000:03:00.1', vfs: [] }] },
+        /p.json: pfs\[0\].pf: 0000:03:00.1 is VF 1 of 0000:03:00.0; this command takes a PF/,
+      ],
+      [
+        { schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1 }, { vf: 1 }] }] },
+        /p.json: pfs\[0\].vfs\[1\].vf: VF 1 is listed twice/,
+      ],
     ];
     await lab.run('vfs', 'enable', PF, '1');
     for (const [doc, message] of cases) {
@@ -230,7 +328,9 @@ describe('bad input: one line, exit 2, nothing written', () => {
     const before = lab.sysfs();
     const r = await lab.run('bind', '0000:03:00.1', 'nosuchdriver');
     expect(r.code).toBe(1);
-    expect(r.err).toBe('iovh: driver nosuchdriver is not loaded (no /sys/bus/pci/drivers/nosuchdriver); load it first: modprobe nosuchdriver\n');
+    expect(r.err).toBe(
+      'iovh: driver nosuchdriver is not loaded (no /sys/bus/pci/drivers/nosuchdriver); load it first: modprobe nosuchdriver\n',
+    );
     expect(diffSnapshots(before, lab.sysfs())).toEqual([]);
   });
 });
@@ -247,10 +347,14 @@ describe('an emulated SR-IOV NIC (the QEMU guest: igb, no xe)', () => {
     expect(t.out).toContain('0000:01:00.0  8086:10c9  igb  VFs 2/7  autoprobe off  offset 128 stride 2');
     expect(t.out).toMatch(/├─ VF 1 {2}0000:01:10\.0 {2}vfio-pci \(override vfio-pci\)/);
     expect(t.out).toMatch(/└─ VF 2 {2}0000:01:10\.2 {2}no driver/);
-    expect(t.out).toContain('VRAM provisioning: not available: 0000:01:00.0 has driver igb; VRAM provisioning is an xe PF feature');
+    expect(t.out).toContain(
+      'VRAM provisioning: not available: 0000:01:00.0 has driver igb; VRAM provisioning is an xe PF feature',
+    );
     const prov = await run('provision', '0000:01:00.0', '--vf', '1', '--vram', '1G');
     expect(prov.code).toBe(77);
-    expect(prov.err).toBe('iovh: provision: VRAM provisioning on 0000:01:00.0: not available: 0000:01:00.0 has driver igb; VRAM provisioning is an xe PF feature\n');
+    expect(prov.err).toBe(
+      'iovh: provision: VRAM provisioning on 0000:01:00.0: not available: 0000:01:00.0 has driver igb; VRAM provisioning is an xe PF feature\n',
+    );
     const doc = JSON.parse((await run('doctor', '--json')).out) as { checks: { id: string; status: string }[] };
     expect(doc.checks.find((c) => c.id === 'provisioning.0000:01:00.0')?.status).toBe('warn');
     const r = await run('restore');
@@ -267,18 +371,27 @@ describe('paths with spaces, quotes and newlines', () => {
     const before = (await run('topology', '--json')).out;
     const done = await run('setup', plan);
     expect(done.code, done.err).toBe(0);
-    expect(done.out.trim().split('\n').pop()).toBe(`done: 2 writes, journaled in ${readdirSync(lab.stateDir).map((n) => join(lab.stateDir, n))[0]}; \`iovh restore --backend mock --mock-state ${shellWord(state)}\` undoes them`);
+    expect(done.out.trim().split('\n').pop()).toBe(
+      `done: 2 writes, journaled in ${readdirSync(lab.stateDir).map((n) => join(lab.stateDir, n))[0]}; \`iovh restore --backend mock --mock-state ${shellWord(state)}\` undoes them`,
+    );
     // Make the session look like one of a process that died before its end.
     const file = join(lab.stateDir, readdirSync(lab.stateDir)[0]!);
-    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
-    const lines = readFileSync(file, 'utf8').trim().split('\n').filter((l) => !l.includes('"t":"end"'));
+    const dead = Number(
+      spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString(),
+    );
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => !l.includes('"t":"end"'));
     writeFileSync(file, `${lines.map((l) => l.replace(`"pid":${process.pid}`, `"pid":${dead}`)).join('\n')}\n`);
     const look = await iovh('topology');
     expect(look.err.trim().split('\n')).toHaveLength(1);
     expect(look.err).toContain(`\`iovh setup ${shellWord(plan)}\` (pid ${dead}) died after 2 journaled writes`);
     // The suggested restore, as bash splits it, undoes the writes.
     const suggested = /run `iovh (restore [^`]*)` to undo them/.exec(look.err)![1]!;
-    const argv = spawnSync('bash', ['-c', `printf '%s\\0' ${suggested}`], { encoding: 'utf8' }).stdout.split('\0').slice(0, -1);
+    const argv = spawnSync('bash', ['-c', `printf '%s\\0' ${suggested}`], { encoding: 'utf8' })
+      .stdout.split('\0')
+      .slice(0, -1);
     expect(argv).toEqual(['restore', '--backend', 'mock', '--mock-state', state]);
     const r = await iovh(...argv);
     expect(r.code, r.err).toBe(0);
@@ -296,13 +409,21 @@ describe('capture', () => {
     expect(c.code, c.err).toBe(0);
     expect(c.err).toContain(`1 PF written to ${out}`);
     // The mock's config space has no VF Resizable BAR capability, so the resize xe made is reported, not invented.
-    expect(c.err).toMatch(/VF BAR 2 was resized \(0000:03:00.1 has 0x200000000\) but its supported sizes are unknown \(no VF Resizable BAR capability found in config space\)/);
+    expect(c.err).toMatch(
+      /VF BAR 2 was resized \(0000:03:00.1 has 0x200000000\) but its supported sizes are unknown \(no VF Resizable BAR capability found in config space\)/,
+    );
     type Pf = { vfs: { bars: { index: number }[] }[]; vfBars: { resizedTo: number | null }[] };
     // ...and so the replayed VFs keep the slot size: the resize (each VF's BAR 2, the PF's resizedTo) is left out.
     const withoutVfBar2 = (pfs: Pf[]) =>
-      pfs.map((p) => ({ ...p, vfBars: p.vfBars.map((b) => ({ ...b, resizedTo: null })), vfs: p.vfs.map((v) => ({ ...v, bars: v.bars.filter((b) => b.index !== 2) })) }));
+      pfs.map((p) => ({
+        ...p,
+        vfBars: p.vfBars.map((b) => ({ ...b, resizedTo: null })),
+        vfs: p.vfs.map((v) => ({ ...v, bars: v.bars.filter((b) => b.index !== 2) })),
+      }));
     const original = JSON.parse((await lab.run('topology', '--json')).out) as { pfs: Pf[] };
-    const replayed = JSON.parse((await iovh('--backend', 'mock', '--topology', out, 'topology', '--json')).out) as { pfs: Pf[] };
+    const replayed = JSON.parse((await iovh('--backend', 'mock', '--topology', out, 'topology', '--json')).out) as {
+      pfs: Pf[];
+    };
     expect(withoutVfBar2(replayed.pfs)).toEqual(withoutVfBar2(original.pfs));
     expect(JSON.stringify(replayed.pfs)).toContain('"driver":"vfio-pci","override":"vfio-pci"');
   });
@@ -315,16 +436,32 @@ describe('capture', () => {
     }
     const ok = join(lab.dir, 'x.json');
     expect((await lab.run('capture', '--out', ok)).code).toBe(0);
-    const empty = lab.file('none.json', JSON.stringify({ schema: 'iovh-topology/1', devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }] }));
-    expect((await iovh('--backend', 'mock', '--topology', empty, 'capture', '--out', join(lab.dir, 'y.json'))).code).toBe(77);
+    const empty = lab.file(
+      'none.json',
+      JSON.stringify({
+        schema: 'iovh-topology/1',
+        devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }],
+      }),
+    );
+    expect(
+      (await iovh('--backend', 'mock', '--topology', empty, 'capture', '--out', join(lab.dir, 'y.json'))).code,
+    ).toBe(77);
     expect(readdirSync(lab.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(existsSync(join(lab.dir, 'y.json'))).toBe(false);
   });
 
   it('says so when there is nothing to capture', async () => {
-    const empty = lab.file('none.json', JSON.stringify({ schema: 'iovh-topology/1', devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }] }));
+    const empty = lab.file(
+      'none.json',
+      JSON.stringify({
+        schema: 'iovh-topology/1',
+        devices: [{ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x1234', class: '0x030000', bars: [] }],
+      }),
+    );
     const r = await iovh('--backend', 'mock', '--topology', empty, 'capture');
     expect(r.code).toBe(77);
-    expect(r.err).toBe('iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n');
+    expect(r.err).toBe(
+      'iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n',
+    );
   });
 });

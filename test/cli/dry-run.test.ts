@@ -37,13 +37,15 @@ afterEach(() => lab.remove());
 function planned(out: string): { path: string; data: string }[] {
   const writes: { path: string; data: string }[] = [];
   for (const line of out.split('\n')) {
-    const m = /^ +\d+\. echo(?: (.*?))? > (\S+)    # /.exec(line);
+    const m = /^ +\d+\. echo(?: (.*?))? > (\S+) {4}# /.exec(line);
     if (m) writes.push({ path: m[2]!, data: `${m[1] ?? ''}\n` });
   }
   return writes;
 }
 
-async function dryThenReal(...argv: string[]): Promise<{ plan: { path: string; data: string }[]; made: { path: string; data: string }[] }> {
+async function dryThenReal(
+  ...argv: string[]
+): Promise<{ plan: { path: string; data: string }[]; made: { path: string; data: string }[] }> {
   const dry = await lab.run(...argv, '--dry-run');
   expect(dry.code, dry.err).toBe(0);
   expect(recorded, 'a dry run writes nothing').toEqual([]);
@@ -80,7 +82,19 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
   it('for a setup file that creates VFs and binds ones that do not exist yet', async () => {
     const plan = lab.file(
       'p.json',
-      JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 3, vfs: [{ vf: 1, vram: '1G', driver: 'vfio-pci' }, { vf: 3, vram: '4G', driver: 'vfio-pci' }] }] }),
+      JSON.stringify({
+        schema: 'iovh-setup/1',
+        pfs: [
+          {
+            pf: PF,
+            numvfs: 3,
+            vfs: [
+              { vf: 1, vram: '1G', driver: 'vfio-pci' },
+              { vf: 3, vram: '4G', driver: 'vfio-pci' },
+            ],
+          },
+        ],
+      }),
     );
     const { plan: p, made } = await dryThenReal('setup', plan);
     expect(made).toEqual(p);
@@ -104,7 +118,10 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
     t.devices[0]!.xe!.provisioning = 'legacy';
     const topo = lab.file('legacy.json', JSON.stringify(t));
     const before = lab.sysfs(topo);
-    const file = lab.file('p.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '1G' }] }] }));
+    const file = lab.file(
+      'p.json',
+      JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '1G' }] }] }),
+    );
     const run = async (...argv: string[]) => {
       const dry = await lab.run('--topology', topo, ...argv, '--dry-run');
       expect(dry.code, dry.err).toBe(0);
@@ -115,7 +132,9 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
       return { dry, made };
     };
     const { dry, made } = await run('setup', file);
-    expect(dry.out).toMatch(/^note: 0000:03:00.0: xe auto-provisions VRAM for the new VFs \(an equal share each\), replacing any quota set before/m);
+    expect(dry.out).toMatch(
+      /^note: 0000:03:00.0: xe auto-provisions VRAM for the new VFs \(an equal share each\), replacing any quota set before/m,
+    );
     expect(made.map((w) => w.path.split('/').pop())).toEqual(['sriov_drivers_autoprobe', 'sriov_numvfs', 'lmem_quota']);
     expect(made[2]).toEqual({ path: '/sys/kernel/debug/dri/0000:03:00.0/gt0/vf1/lmem_quota', data: `${1 << 30}\n` });
     await run('restore');
@@ -125,12 +144,26 @@ describe('--dry-run prints exactly the writes the real run makes', () => {
   it('gives one VF more than its automatic share among 24 (the quota goes in before the VFs), and disable and restore keep it', async () => {
     const before = lab.sysfs();
     // 16 GiB of VRAM over 24 VFs is about 0.66 GiB each: 2 GiB only fits when xe does not auto-provision.
-    const file = lab.file('p.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 24, vfs: [{ vf: 1, vram: '2G', driver: 'vfio-pci' }] }] }));
+    const file = lab.file(
+      'p.json',
+      JSON.stringify({
+        schema: 'iovh-setup/1',
+        pfs: [{ pf: PF, numvfs: 24, vfs: [{ vf: 1, vram: '2G', driver: 'vfio-pci' }] }],
+      }),
+    );
     const dry = await lab.run('setup', file, '--dry-run');
-    expect(dry.out).toMatch(/^note: 0000:03:00.0: a quota set before the VFs exist turns xe's auto-provisioning off: VFs 2-24 get no VRAM/m);
+    expect(dry.out).toMatch(
+      /^note: 0000:03:00.0: a quota set before the VFs exist turns xe's auto-provisioning off: VFs 2-24 get no VRAM/m,
+    );
     const { plan, made } = await dryThenReal('setup', file);
     expect(made).toEqual(plan);
-    expect(made.map((w) => w.path.split('/').slice(-2).join('/'))).toEqual(['profile/vram_quota', '0000:03:00.0/sriov_drivers_autoprobe', '0000:03:00.0/sriov_numvfs', '0000:03:00.1/driver_override', 'pci/drivers_probe']);
+    expect(made.map((w) => w.path.split('/').slice(-2).join('/'))).toEqual([
+      'profile/vram_quota',
+      '0000:03:00.0/sriov_drivers_autoprobe',
+      '0000:03:00.0/sriov_numvfs',
+      '0000:03:00.1/driver_override',
+      'pci/drivers_probe',
+    ]);
     const during = lab.sysfs();
     expect(attr(during, PF, 'sriov_admin/vf1/profile/vram_quota')).toBe(`${2 * 1024 ** 3}\n`);
     expect(attr(during, PF, 'sriov_admin/vf2/profile/vram_quota')).toBe('0\n');

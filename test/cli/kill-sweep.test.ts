@@ -36,7 +36,8 @@ interface Checkpoint {
 function save(lab: Lab): Checkpoint {
   const files = new Map<string, Buffer>();
   if (existsSync(lab.state)) files.set(lab.state, readFileSync(lab.state));
-  if (existsSync(lab.stateDir)) for (const n of readdirSync(lab.stateDir)) files.set(join(lab.stateDir, n), readFileSync(join(lab.stateDir, n)));
+  if (existsSync(lab.stateDir))
+    for (const n of readdirSync(lab.stateDir)) files.set(join(lab.stateDir, n), readFileSync(join(lab.stateDir, n)));
   return { files };
 }
 
@@ -50,7 +51,10 @@ function load(lab: Lab, c: Checkpoint): void {
 const writesOf = (out: string) => out.split('\n').filter((l) => l.startsWith('+ echo')).length;
 
 function child(lab: Lab, argv: string[], env: Record<string, string>) {
-  return spawnCli(bundle, ['--backend', 'mock', '--mock-state', lab.state, ...argv], { IOVH_STATE_DIR: lab.stateDir, ...env });
+  return spawnCli(bundle, ['--backend', 'mock', '--mock-state', lab.state, ...argv], {
+    IOVH_STATE_DIR: lab.stateDir,
+    ...env,
+  });
 }
 
 describe('kill sweep', () => {
@@ -138,7 +142,9 @@ describe('kill sweep', () => {
     const r = child(lab, ['restore'], { IOVH_TEST_SIGINT_AFTER: '2' });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(130);
-    expect(r.err).toMatch(/^iovh: restore: interrupted by SIGINT after 2 of 8 journaled writes undone; run `iovh restore --backend mock --mock-state \S+` again to undo the 6 left$/m);
+    expect(r.err).toMatch(
+      /^iovh: restore: interrupted by SIGINT after 2 of 8 journaled writes undone; run `iovh restore --backend mock --mock-state \S+` again to undo the 6 left$/m,
+    );
     expect((await lab.run('topology')).err).toBe('');
     const again = await lab.run('restore');
     expect(again.out).toMatch(/^restored: 6 journaled writes undone/m);
@@ -149,13 +155,33 @@ describe('kill sweep', () => {
     const own = new Lab();
     try {
       const initial = own.sysfs();
-      const plan = own.file('p.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '1G', driver: 'vfio-pci' }, { vf: 2, driver: 'vfio-pci' }] }] }));
+      const plan = own.file(
+        'p.json',
+        JSON.stringify({
+          schema: 'iovh-setup/1',
+          pfs: [
+            {
+              pf: PF,
+              numvfs: 2,
+              vfs: [
+                { vf: 1, vram: '1G', driver: 'vfio-pci' },
+                { vf: 2, driver: 'vfio-pci' },
+              ],
+            },
+          ],
+        }),
+      );
       const r = child(own, ['setup', plan], { IOVH_TEST_SIGINT_AFTER: '3' });
       expect(r.signal).toBeNull();
       expect(r.status).toBe(130);
-      expect(r.err).toMatch(/^iovh: setup: interrupted by SIGINT after 3 of 7 writes; `iovh restore --backend mock --mock-state \S+` undoes the 3 made$/m);
+      expect(r.err).toMatch(
+        /^iovh: setup: interrupted by SIGINT after 3 of 7 writes; `iovh restore --backend mock --mock-state \S+` undoes the 3 made$/m,
+      );
       const file = join(own.stateDir, readdirSync(own.stateDir)[0]!);
-      const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: string; status?: string });
+      const records = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { t: string; status?: string });
       expect(records.filter((x) => x.t === 'write')).toHaveLength(3);
       expect(records.at(-1)).toEqual({ t: 'end', session: 1, status: 'interrupted' });
       // Not stale: the process ended on its own terms.

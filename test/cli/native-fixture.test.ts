@@ -29,7 +29,16 @@ beforeEach(() => {
   process.env.IOVH_STATE_DIR = stateDir;
   new FixtureTree(root).device(
     PF,
-    { vendor: '0x8086', device: '0x10c9', class: '0x020000', sriov_totalvfs: '7', sriov_numvfs: '0', sriov_offset: '128', sriov_stride: '2', sriov_drivers_autoprobe: '1' },
+    {
+      vendor: '0x8086',
+      device: '0x10c9',
+      class: '0x020000',
+      sriov_totalvfs: '7',
+      sriov_numvfs: '0',
+      sriov_offset: '128',
+      sriov_stride: '2',
+      sriov_drivers_autoprobe: '1',
+    },
     { driver: 'igb', group: 3, resource: resourceText({ 0: [0xfe800000n, 0x20000n, 0x40200] }) },
   );
 });
@@ -61,10 +70,14 @@ describe('native backend over a fixture tree', () => {
     expect(r.err).toBe(
       `iovh: step 2 of 2 (echo 2 > /sys/bus/pci/devices/${PF}/sriov_numvfs) failed: /sys/bus/pci/devices/${PF}/sriov_numvfs reads 2 but virtfn0 is missing; rolled back with 2 writes\n`,
     );
-    expect(r.out).toContain(`rollback: + echo 0 > /sys/bus/pci/devices/${PF}/sriov_numvfs\nrollback: + echo 1 > /sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe\n`);
+    expect(r.out).toContain(
+      `rollback: + echo 0 > /sys/bus/pci/devices/${PF}/sriov_numvfs\nrollback: + echo 1 > /sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe\n`,
+    );
     expect(attr('sriov_numvfs')).toBe('0\n');
     expect(attr('sriov_drivers_autoprobe')).toBe('1\n');
     // Rolled back completely: nothing left for restore.
-    expect((await iovh('--backend', 'native', '--root', root, 'restore')).out).toMatch(/^nothing to restore on native root /);
+    expect((await iovh('--backend', 'native', '--root', root, 'restore')).out).toMatch(
+      /^nothing to restore on native root /,
+    );
   });
 });

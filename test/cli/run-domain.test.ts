@@ -1,5 +1,5 @@
 // A GPU behind Intel VMD lives in a PCI domain past 0xffff, which the kernel
-// names with more than four digits (`10000:e1:00.0`, src/kernel/bdf.ts). The
+// names with more than four digits (`10000:e1:00.0`, src/uapi/bdf.ts). The
 // mock can be such a machine, and every command reads its addresses the same
 // way: `iovh topology` lists them, `iovh run --pf/--vf` takes them in any
 // accepted spelling and runs, and a malformed one is one line and exit 2.
@@ -27,7 +27,7 @@ function vmdTopology(): string {
 describe('a PF in a VMD domain (past 0xffff)', () => {
   const topology = vmdTopology();
 
-  it('boots on the mock with the kernel\'s names and sysfs paths', async () => {
+  it("boots on the mock with the kernel's names and sysfs paths", async () => {
     const r = await iovh('topology', '--backend', 'mock', '--topology', topology, '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`"${PF}"`);
@@ -39,7 +39,23 @@ describe('a PF in a VMD domain (past 0xffff)', () => {
     ['10000:E1:00.0', ' 10000:e1:00.1 '],
     ['00010000:e1:00.0', '00010000:e1:00.1'],
   ])('iovh run --pf %j --vf %j runs against it', async (pf, vf) => {
-    const r = await iovh('run', '--backend', 'mock', '--topology', topology, '--profile', 'fixed', '--pf', pf, '--vf', vf, '--filter', 'export/single-range', '--json', '-');
+    const r = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--topology',
+      topology,
+      '--profile',
+      'fixed',
+      '--pf',
+      pf,
+      '--vf',
+      vf,
+      '--filter',
+      'export/single-range',
+      '--json',
+      '-',
+    );
     expect(r.code, r.stderr).toBe(0);
     const run = JSON.parse(r.stdout) as RunResult;
     const result = run.scenarios.find((s) => s.id === 'export/single-range')!;

@@ -37,7 +37,17 @@ describe('iovh run when stdout goes away', () => {
     });
     let code: number;
     try {
-      code = await main(['run', '--backend', 'mock', '--profile', 'fixed', '--filter', 'export/*', '--json', join(dir, 'r.json')]);
+      code = await main([
+        'run',
+        '--backend',
+        'mock',
+        '--profile',
+        'fixed',
+        '--filter',
+        'export/*',
+        '--json',
+        join(dir, 'r.json'),
+      ]);
     } finally {
       out.mockRestore();
       err.mockRestore();
@@ -68,7 +78,17 @@ describe('iovh run when stdout goes away', () => {
     });
     let code: number;
     try {
-      code = await main(['run', '--backend', 'mock', '--profile', 'fixed', '--filter', 'export/single-range', '--json', '-']);
+      code = await main([
+        'run',
+        '--backend',
+        'mock',
+        '--profile',
+        'fixed',
+        '--filter',
+        'export/single-range',
+        '--json',
+        '-',
+      ]);
     } finally {
       out.mockRestore();
       err.mockRestore();
@@ -78,21 +98,39 @@ describe('iovh run when stdout goes away', () => {
     expect(stderr.trim().split('\n').at(-1)).toBe('iovh: cannot write the JSON report to stdout: EPIPE');
   });
 
-  it.skipIf(!built)('a real process piped into a reader that closes after one line (needs dist/: npm run build:ts)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-epipe-'));
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'iovh.js'), 'run', '--backend', 'mock', '--profile', 'fixed', '--filter', 'export/*', '--json', join(dir, 'r.json')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // `head -1`: read the first chunk, then close the pipe.
-    child.stdout.once('data', () => child.stdout.destroy());
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
-    const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as RunResult;
-    expect(json.complete).toBe(true);
-    expect(json.scenarios.every((s) => s.status === 'pass')).toBe(true);
-  });
+  it.skipIf(!built)(
+    'a real process piped into a reader that closes after one line (needs dist/: npm run build:ts)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'iovh-epipe-'));
+      const child = spawn(
+        process.execPath,
+        [
+          join(ROOT, 'bin', 'iovh.js'),
+          'run',
+          '--backend',
+          'mock',
+          '--profile',
+          'fixed',
+          '--filter',
+          'export/*',
+          '--json',
+          join(dir, 'r.json'),
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, NO_COLOR: '1' },
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // `head -1`: read the first chunk, then close the pipe.
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as RunResult;
+      expect(json.complete).toBe(true);
+      expect(json.scenarios.every((s) => s.status === 'pass')).toBe(true);
+    },
+  );
 });

@@ -15,7 +15,10 @@ describe('iovh run --list', () => {
     const r = await iovh('run', '--list', '--backend', 'native');
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    const ids = r.stdout.trim().split('\n').map((l) => l.split(/\s{2,}/)[0]);
+    const ids = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/)[0]);
     expect(ids).toEqual(CATALOG.map((s) => s.id));
     expect(r.stdout).toContain('import/iov-single-range');
   });
@@ -34,14 +37,36 @@ describe('the catalog', () => {
     const ids = CATALOG.map((s) => s.id);
     for (const id of [
       'caps/kernel',
-      'export/single-range', 'export/multi-range', 'export/whole-bar', 'export/invalid-args', 'export/fd-properties',
-      'import/iov-single-range', 'import/iov-multi-range', 'import/iov-every-vf', 'import/wrong-bar', 'import/foreign-device', 'import/non-p2p-importer', 'import/control-udmabuf',
-      'data/gpu-write-cpu-read', 'data/cpu-write-gpu-read',
-      'edge/last-page', 'edge/unprovisioned-vf', 'edge/vf-next-bus', 'edge/npot-ranges', 'edge/lmem-discontiguous', 'edge/beyond-quota',
-      'lifecycle/revoke-on-reset', 'lifecycle/revoke-on-close', 'lifecycle/vf-disable-while-imported', 'lifecycle/attach-after-revoke',
-      'leak/map-ranges', 'leak/fds-and-buffers',
-      'stress/many-buffers', 'stress/max-ranges',
-    ]) expect(ids).toContain(id);
+      'export/single-range',
+      'export/multi-range',
+      'export/whole-bar',
+      'export/invalid-args',
+      'export/fd-properties',
+      'import/iov-single-range',
+      'import/iov-multi-range',
+      'import/iov-every-vf',
+      'import/wrong-bar',
+      'import/foreign-device',
+      'import/non-p2p-importer',
+      'import/control-udmabuf',
+      'data/gpu-write-cpu-read',
+      'data/cpu-write-gpu-read',
+      'edge/last-page',
+      'edge/unprovisioned-vf',
+      'edge/vf-next-bus',
+      'edge/npot-ranges',
+      'edge/lmem-discontiguous',
+      'edge/beyond-quota',
+      'lifecycle/revoke-on-reset',
+      'lifecycle/revoke-on-close',
+      'lifecycle/vf-disable-while-imported',
+      'lifecycle/attach-after-revoke',
+      'leak/map-ranges',
+      'leak/fds-and-buffers',
+      'stress/many-buffers',
+      'stress/max-ranges',
+    ])
+      expect(ids).toContain(id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids[0]).toBe('caps/kernel');
     for (const s of CATALOG) {

@@ -22,8 +22,19 @@ interface ProfileRun {
 async function runProfile(profile: string): Promise<ProfileRun> {
   const dir = mkdtempSync(join(tmpdir(), `iovh-run-${profile}-`));
   const cli = await iovh(
-    'run', '--backend', 'mock', '--profile', profile,
-    '--json', join(dir, 'r.json'), '--junit', join(dir, 'r.xml'), '--ktap', join(dir, 'r.ktap'), '--kcidb', join(dir, 'r.kcidb.json'),
+    'run',
+    '--backend',
+    'mock',
+    '--profile',
+    profile,
+    '--json',
+    join(dir, 'r.json'),
+    '--junit',
+    join(dir, 'r.xml'),
+    '--ktap',
+    join(dir, 'r.ktap'),
+    '--kcidb',
+    join(dir, 'r.kcidb.json'),
   );
   return { cli, json: JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as RunResult, dir };
 }
@@ -53,7 +64,16 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
     const { cli, json } = runs.get('rfc-v1')!;
     expect(cli.code).toBe(0);
     expect(json.backend.profile).toBe('rfc-v1');
-    const bad = json.scenarios.filter((s) => s.status !== 'pass').map((s) => [s.id, s.status, s.quirks.map((q) => q.id).sort().join('+')]);
+    const bad = json.scenarios
+      .filter((s) => s.status !== 'pass')
+      .map((s) => [
+        s.id,
+        s.status,
+        s.quirks
+          .map((q) => q.id)
+          .sort()
+          .join('+'),
+      ]);
     expect(bad).toEqual([
       ['edge/last-page', 'fail', 'last-page+silent-untranslated'],
       ['edge/unprovisioned-vf', 'crash', 'unprovisioned-oops'],
@@ -68,25 +88,45 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
     ]);
     for (const s of json.scenarios) expect(s.baseline?.verdict, s.id).toBe('expected');
     // Every quirk the issue names is caught by at least one scenario, with evidence.
-    const named = new Set(json.scenarios.flatMap((s) => s.quirks.filter((q) => q.evidence.length > 20).map((q) => q.id)));
-    for (const q of ['last-page', 'silent-untranslated', 'unprovisioned-oops', 'vf-other-bus', 'ranges-leak', 'order-from-length', 'contiguity', 'revoked-attach-bypass']) {
+    const named = new Set(
+      json.scenarios.flatMap((s) => s.quirks.filter((q) => q.evidence.length > 20).map((q) => q.id)),
+    );
+    for (const q of [
+      'last-page',
+      'silent-untranslated',
+      'unprovisioned-oops',
+      'vf-other-bus',
+      'ranges-leak',
+      'order-from-length',
+      'contiguity',
+      'revoked-attach-bypass',
+    ]) {
       expect(named, q).toContain(q);
     }
-    expect(cli.stdout).toMatch(/known defects of this kernel \(expected by the baseline\):\n {2}edge\/last-page: fail — quirk 1: last page of the VF BAR/);
+    expect(cli.stdout).toMatch(
+      /known defects of this kernel \(expected by the baseline\):\n {2}edge\/last-page: fail — quirk 1: last page of the VF BAR/,
+    );
   });
 
   it('shows the evidence behind the verdicts: trace hits, data, the oops', () => {
     const r = byId(runs.get('rfc-v1')!.json);
     const lastPage = r.get('edge/last-page')!;
     expect(lastPage.path).toBe('untranslated');
-    const imports = lastPage.evidence.imports as { label: string; path: string; trace: { hits: { probe: string }[] } }[];
-    expect(imports.map((i) => [i.label, i.path])).toEqual([['page before the last', 'iov'], ['last page of BAR 2', 'untranslated']]);
+    const imports = lastPage.evidence.imports as {
+      label: string;
+      path: string;
+      trace: { hits: { probe: string }[] };
+    }[];
+    expect(imports.map((i) => [i.label, i.path])).toEqual([
+      ['page before the last', 'iov'],
+      ['last page of BAR 2', 'untranslated'],
+    ]);
     expect(imports[1]!.trace.hits.map((h) => h.probe)).toContain('mapInterconnect');
     expect(imports[1]!.trace.hits.map((h) => h.probe)).not.toContain('translateRet');
     const oops = r.get('edge/unprovisioned-vf')!;
     expect(oops.cleanliness.taint.added).toContain('D');
     expect(oops.cleanliness.kernelComplaints.join('\n')).toMatch(/BUG: kernel NULL pointer dereference/);
-    expect((r.get('edge/npot-ranges')!.quirks[0]!.evidence)).toMatch(/returned the bytes of 0x3000/);
+    expect(r.get('edge/npot-ranges')!.quirks[0]!.evidence).toMatch(/returned the bytes of 0x3000/);
     expect(r.get('leak/map-ranges')!.cleanliness.kmemleak.measured).toBe(true);
     expect(r.get('edge/vf-next-bus')!.evidence.declaredTopology).toMatch(/next bus/);
     expect(r.get('edge/lmem-discontiguous')!.evidence.declaredTopology).toMatch(/blocks of at most 2 MiB/);
@@ -98,9 +138,14 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
     const ktap = parseKtap(readFileSync(join(dir, 'r.ktap'), 'utf8'));
     expect(ktap.results).toHaveLength(json.scenarios.length);
     expect(ktap.results.filter((t) => t.directive === 'XFAIL').map((t) => t.description)).toHaveLength(10);
-    const kcidb = JSON.parse(readFileSync(join(dir, 'r.kcidb.json'), 'utf8')) as { tests: { path: string; status: string; waived: boolean }[] };
+    const kcidb = JSON.parse(readFileSync(join(dir, 'r.kcidb.json'), 'utf8')) as {
+      tests: { path: string; status: string; waived: boolean }[];
+    };
     expect(kcidb.tests.filter((t) => t.waived).map((t) => t.path)).toContain('iovh.edge.last-page');
-    expect(kcidb.tests.find((t) => t.path === 'iovh.edge.unprovisioned-vf')).toMatchObject({ status: 'FAIL', waived: true });
+    expect(kcidb.tests.find((t) => t.path === 'iovh.edge.unprovisioned-vf')).toMatchObject({
+      status: 'FAIL',
+      waived: true,
+    });
     if (xmllint) {
       const v = spawnSync('xmllint', ['--noout', '--schema', XSD, join(dir, 'r.xml')], { encoding: 'utf8' });
       expect(v.status, v.stderr).toBe(0);
@@ -113,8 +158,15 @@ describe('iovh run on the mock, profile upstream', () => {
     const { cli, json } = runs.get('upstream')!;
     expect(cli.code).toBe(0);
     const r = byId(json);
-    for (const id of ['import/wrong-bar', 'data/gpu-write-cpu-read', 'data/cpu-write-gpu-read', 'stress/max-ranges']) expect(r.get(id)!.path, id).toBe('p2p');
-    for (const id of ['import/iov-single-range', 'import/iov-multi-range', 'import/iov-every-vf', 'edge/last-page', 'edge/npot-ranges']) {
+    for (const id of ['import/wrong-bar', 'data/gpu-write-cpu-read', 'data/cpu-write-gpu-read', 'stress/max-ranges'])
+      expect(r.get(id)!.path, id).toBe('p2p');
+    for (const id of [
+      'import/iov-single-range',
+      'import/iov-multi-range',
+      'import/iov-every-vf',
+      'edge/last-page',
+      'edge/npot-ranges',
+    ]) {
       const s = r.get(id)!;
       expect(s.status).toBe('skip');
       expect(s.skip?.capability).toBe('interconnect');
@@ -131,16 +183,42 @@ describe('iovh run --json -', () => {
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout) as RunResult;
     expect(json.schema).toBe('iovh-run/1');
-    expect(json.scenarios.map((s) => s.id)).toEqual(['caps/kernel', 'export/single-range', 'export/multi-range', 'export/whole-bar', 'export/invalid-args', 'export/fd-properties']);
+    expect(json.scenarios.map((s) => s.id)).toEqual([
+      'caps/kernel',
+      'export/single-range',
+      'export/multi-range',
+      'export/whole-bar',
+      'export/invalid-args',
+      'export/fd-properties',
+    ]);
     expect(r.stderr).toMatch(/6 scenarios: 6 pass/);
   });
 
   it('exits 77 when everything was skipped, and 1 on an unexpected failure', async () => {
     // The upstream kernel has no interconnect: the IOV scenarios alone all skip.
-    const skipped = await iovh('run', '--backend', 'mock', '--profile', 'upstream', '--filter', 'import/iov-*', '--no-baseline');
+    const skipped = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--profile',
+      'upstream',
+      '--filter',
+      'import/iov-*',
+      '--no-baseline',
+    );
     expect(skipped.code).toBe(77);
     // Judged against the fixed kernel's baseline, rfc-v1's defects are regressions.
-    const regressed = await iovh('run', '--backend', 'mock', '--profile', 'rfc-v1', '--filter', 'edge/npot-ranges', '--baseline', fileURLToPath(new URL('../../baselines/fixed.json', import.meta.url)));
+    const regressed = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--profile',
+      'rfc-v1',
+      '--filter',
+      'edge/npot-ranges',
+      '--baseline',
+      fileURLToPath(new URL('../../baselines/fixed.json', import.meta.url)),
+    );
     expect(regressed.code).toBe(1);
     expect(regressed.stdout).toMatch(/exit 1: 1 unexpected result: edge\/npot-ranges/);
   });

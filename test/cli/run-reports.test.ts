@@ -15,9 +15,21 @@ function dir(): string {
 
 describe('iovh run: report options fail before anything runs', () => {
   it.each([
-    ['a missing directory', (d: string) => ['--json', join(d, 'missing', 'r.json')], /^iovh: cannot write the JSON report to .*missing\/r\.json: ENOENT; nothing was run\n$/],
-    ['a path under a regular file', (d: string) => ['--junit', join(d, 'file', 'r.xml')], /^iovh: cannot write the JUnit report to .*file\/r\.xml: ENOTDIR; nothing was run\n$/],
-    ['a directory', (d: string) => ['--ktap', join(d, 'adir')], /^iovh: cannot write the KTAP report to .*adir: EISDIR; nothing was run\n$/],
+    [
+      'a missing directory',
+      (d: string) => ['--json', join(d, 'missing', 'r.json')],
+      /^iovh: cannot write the JSON report to .*missing\/r\.json: ENOENT; nothing was run\n$/,
+    ],
+    [
+      'a path under a regular file',
+      (d: string) => ['--junit', join(d, 'file', 'r.xml')],
+      /^iovh: cannot write the JUnit report to .*file\/r\.xml: ENOTDIR; nothing was run\n$/,
+    ],
+    [
+      'a directory',
+      (d: string) => ['--ktap', join(d, 'adir')],
+      /^iovh: cannot write the KTAP report to .*adir: EISDIR; nothing was run\n$/,
+    ],
   ])('%s: exit 1, one line, no scenario ran, the mock never opened', async (_what, args, message) => {
     const d = dir();
     writeFileSync(join(d, 'file'), 'x');
@@ -31,7 +43,10 @@ describe('iovh run: report options fail before anything runs', () => {
   });
 
   it.each([
-    [['--kcidb', '-', '--kcidb-build-id', 'bad id'], /^iovh: --kcidb-build-id: KCIDB build id must be 'iovh:' followed by the build's id within that origin, got 'bad id'\n$/],
+    [
+      ['--kcidb', '-', '--kcidb-build-id', 'bad id'],
+      /^iovh: --kcidb-build-id: KCIDB build id must be 'iovh:' followed by the build's id within that origin, got 'bad id'\n$/,
+    ],
     [['--kcidb', '-', '--kcidb-origin', 'lab', '--kcidb-build-id', 'iovh:7.2'], /must be 'lab:' followed by/],
     [['--kcidb', '-', '--kcidb-build-id', 'iovh:'], /must be 'iovh:' followed by/],
     [['--kcidb', '-', '--kcidb-build-id', 'iovh:a\nb'], /must be one line of text/],
@@ -48,7 +63,19 @@ describe('iovh run: report options fail before anything runs', () => {
 
   it('a good build id is used as given', async () => {
     const d = dir();
-    const r = await iovh('run', '--backend', 'mock', '--filter', 'export/single-range', '--kcidb', join(d, 'k.json'), '--kcidb-origin', 'lab', '--kcidb-build-id', 'lab:7.2-rc1 build 5');
+    const r = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--filter',
+      'export/single-range',
+      '--kcidb',
+      join(d, 'k.json'),
+      '--kcidb-origin',
+      'lab',
+      '--kcidb-build-id',
+      'lab:7.2-rc1 build 5',
+    );
     expect(r.code).toBe(0);
     const k = JSON.parse(readFileSync(join(d, 'k.json'), 'utf8')) as { tests: { build_id: string }[] };
     expect(k.tests.map((t) => t.build_id)).toEqual(['lab:7.2-rc1 build 5', 'lab:7.2-rc1 build 5']);

@@ -22,19 +22,38 @@ describe('reports while the run goes on', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iovh-stream-'));
     const json = join(dir, 'r.json');
     const ktap = join(dir, 'r.ktap');
-    const seen: { line: string; results: number; complete: boolean; last: string | null; ktapIncomplete: boolean }[] = [];
+    const seen: { line: string; results: number; complete: boolean; last: string | null; ktapIncomplete: boolean }[] =
+      [];
     const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       const line = String(chunk);
       // A finished scenario's line ("[k/n] id: status"): the reports were rewritten after the scenario before it.
       if (/^\[\d+\/\d+\] /.test(line)) {
         const r = read(json);
-        seen.push({ line: line.trim(), results: r.scenarios.length, complete: r.complete, last: r.scenarios.at(-1)?.status ?? null, ktapIncomplete: readFileSync(ktap, 'utf8').includes('# incomplete:') });
+        seen.push({
+          line: line.trim(),
+          results: r.scenarios.length,
+          complete: r.complete,
+          last: r.scenarios.at(-1)?.status ?? null,
+          ktapIncomplete: readFileSync(ktap, 'utf8').includes('# incomplete:'),
+        });
       }
       return true;
     });
     let code: number;
     try {
-      code = await main(['run', '--backend', 'mock', '--profile', 'rfc-v1', '--filter', 'edge/*', '--json', json, '--ktap', ktap]);
+      code = await main([
+        'run',
+        '--backend',
+        'mock',
+        '--profile',
+        'rfc-v1',
+        '--filter',
+        'edge/*',
+        '--json',
+        json,
+        '--ktap',
+        ktap,
+      ]);
     } finally {
       out.mockRestore();
     }
@@ -51,31 +70,73 @@ describe('reports while the run goes on', () => {
     expect(oops.status).toBe('crash');
     expect(oops.quirks.map((q) => q.id)).toEqual(['unprovisioned-oops']);
     expect(oops.log.join('\n')).toMatch(/BUG: kernel NULL pointer dereference[\s\S]*Oops: /);
-    expect(final.scenarios.slice(final.scenarios.indexOf(oops) + 1).map((s) => s.status)).toEqual(['fail', 'fail', 'fail', 'fail']);
+    expect(final.scenarios.slice(final.scenarios.indexOf(oops) + 1).map((s) => s.status)).toEqual([
+      'fail',
+      'fail',
+      'fail',
+      'fail',
+    ]);
   });
 
-  it.skipIf(!built)('a run killed in the middle (SIGKILL) leaves valid reports of what finished, marked incomplete (needs dist/)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-stream-'));
-    const files = { json: join(dir, 'r.json'), ktap: join(dir, 'r.ktap'), junit: join(dir, 'r.xml'), kcidb: join(dir, 'k.json') };
-    // iovh's self-SIGINT test hook, turned into SIGKILL by the hardening preload: the run dies as export/whole-bar starts.
-    const hook = join(ROOT, 'test', 'hardening', 'fixtures', 'signal-hook.mjs');
-    const child = spawn(
-      process.execPath,
-      ['--import', hook, join(ROOT, 'bin', 'iovh.js'), 'run', '--backend', 'mock', '--profile', 'fixed', '--json', files.json, '--ktap', files.ktap, '--junit', files.junit, '--kcidb', files.kcidb],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', IOVH_TEST_SIGINT_AT: 'export/whole-bar', IOVH_TEST_SIGNAL_AS: 'SIGKILL' } },
-    );
-    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_c, s) => resolve(s)));
-    expect(signal).toBe('SIGKILL');
-    const r = read(files.json);
-    expect(r.complete).toBe(false);
-    expect(r.scenarios.map((s) => [s.id, s.status])).toEqual([['caps/kernel', 'pass'], ['export/single-range', 'pass'], ['export/multi-range', 'pass']]);
-    expect(r.pending[0]).toBe('export/whole-bar');
-    expect(r.pending.at(-1)).toBe('stress/max-ranges');
-    expect(r.summary.exitReason).toMatch(/^incomplete: /);
-    expect(readFileSync(files.ktap, 'utf8')).toMatch(/^# incomplete: no result yet for /m);
-    expect(readFileSync(files.junit, 'utf8')).toContain('<error type="incomplete"');
-    const k = JSON.parse(readFileSync(files.kcidb, 'utf8')) as { tests: { status: string }[] };
-    expect(k.tests.filter((t) => t.status === 'MISS').length).toBe(r.pending.length);
-    expect(readdirSync(dir).sort()).toEqual(['k.json', 'r.json', 'r.ktap', 'r.xml']);
-  });
+  it.skipIf(!built)(
+    'a run killed in the middle (SIGKILL) leaves valid reports of what finished, marked incomplete (needs dist/)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'iovh-stream-'));
+      const files = {
+        json: join(dir, 'r.json'),
+        ktap: join(dir, 'r.ktap'),
+        junit: join(dir, 'r.xml'),
+        kcidb: join(dir, 'k.json'),
+      };
+      // iovh's self-SIGINT test hook, turned into SIGKILL by the hardening preload: the run dies as export/whole-bar starts.
+      const hook = join(ROOT, 'test', 'hardening', 'fixtures', 'signal-hook.mjs');
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          hook,
+          join(ROOT, 'bin', 'iovh.js'),
+          'run',
+          '--backend',
+          'mock',
+          '--profile',
+          'fixed',
+          '--json',
+          files.json,
+          '--ktap',
+          files.ktap,
+          '--junit',
+          files.junit,
+          '--kcidb',
+          files.kcidb,
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: {
+            ...process.env,
+            NO_COLOR: '1',
+            IOVH_TEST_SIGINT_AT: 'export/whole-bar',
+            IOVH_TEST_SIGNAL_AS: 'SIGKILL',
+          },
+        },
+      );
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_c, s) => resolve(s)));
+      expect(signal).toBe('SIGKILL');
+      const r = read(files.json);
+      expect(r.complete).toBe(false);
+      expect(r.scenarios.map((s) => [s.id, s.status])).toEqual([
+        ['caps/kernel', 'pass'],
+        ['export/single-range', 'pass'],
+        ['export/multi-range', 'pass'],
+      ]);
+      expect(r.pending[0]).toBe('export/whole-bar');
+      expect(r.pending.at(-1)).toBe('stress/max-ranges');
+      expect(r.summary.exitReason).toMatch(/^incomplete: /);
+      expect(readFileSync(files.ktap, 'utf8')).toMatch(/^# incomplete: no result yet for /m);
+      expect(readFileSync(files.junit, 'utf8')).toContain('<error type="incomplete"');
+      const k = JSON.parse(readFileSync(files.kcidb, 'utf8')) as { tests: { status: string }[] };
+      expect(k.tests.filter((t) => t.status === 'MISS').length).toBe(r.pending.length);
+      expect(readdirSync(dir).sort()).toEqual(['k.json', 'r.json', 'r.ktap', 'r.xml']);
+    },
+  );
 });

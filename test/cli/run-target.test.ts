@@ -23,7 +23,19 @@ describe('iovh run --pf/--vf against the machine', () => {
   });
 
   it('a --pf and --vf that exist and belong together run', async () => {
-    const r = await iovh('run', '--backend', 'mock', '--profile', 'fixed', '--pf', '03:00.0', '--vf', '0000:03:00.1', '--filter', 'export/single-range');
+    const r = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--profile',
+      'fixed',
+      '--pf',
+      '03:00.0',
+      '--vf',
+      '0000:03:00.1',
+      '--filter',
+      'export/single-range',
+    );
     expect(r.code, r.stderr).toBe(0);
   });
 });
@@ -31,25 +43,57 @@ describe('iovh run --pf/--vf against the machine', () => {
 describe('a baseline pass that now skips', () => {
   // The upstream profile has no interconnect: its IOV scenarios skip. A baseline that expects them to pass
   // stands for a lab whose kernel used to have what they need.
-  const upstream = JSON.parse(readFileSync(fileURLToPath(new URL('../../baselines/upstream.json', import.meta.url)), 'utf8')) as { scenarios: Record<string, unknown> };
+  const upstream = JSON.parse(
+    readFileSync(fileURLToPath(new URL('../../baselines/upstream.json', import.meta.url)), 'utf8'),
+  ) as { scenarios: Record<string, unknown> };
   const dir = mkdtempSync(join(tmpdir(), 'iovh-run-skips-'));
   const baseline = join(dir, 'lab.json');
-  writeFileSync(baseline, JSON.stringify({ ...upstream, name: 'lab', scenarios: { ...upstream.scenarios, 'import/iov-single-range': 'pass', 'import/iov-multi-range': 'pass' } }));
-  const args = ['run', '--backend', 'mock', '--profile', 'upstream', '--baseline', baseline, '--filter', 'import/iov-*-range', '--filter', 'export/single-range'];
+  writeFileSync(
+    baseline,
+    JSON.stringify({
+      ...upstream,
+      name: 'lab',
+      scenarios: { ...upstream.scenarios, 'import/iov-single-range': 'pass', 'import/iov-multi-range': 'pass' },
+    }),
+  );
+  const args = [
+    'run',
+    '--backend',
+    'mock',
+    '--profile',
+    'upstream',
+    '--baseline',
+    baseline,
+    '--filter',
+    'import/iov-*-range',
+    '--filter',
+    'export/single-range',
+  ];
 
   it('is unexpected: exit 1, and the summary names it', async () => {
     const json = join(dir, 'r1.json');
     const r = await iovh(...args, '--json', json);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/skipped where the baseline expects a pass, so not checked \(unexpected; --allow-skips accepts that\): import\/iov-single-range, import\/iov-multi-range/);
+    expect(r.stdout).toMatch(
+      /skipped where the baseline expects a pass, so not checked \(unexpected; --allow-skips accepts that\): import\/iov-single-range, import\/iov-multi-range/,
+    );
     const run = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
-    expect(run.summary).toMatchObject({ exitCode: 1, unexpected: [], skippedPasses: ['import/iov-single-range', 'import/iov-multi-range'], skipsAllowed: false });
-    expect(run.summary.exitReason).toBe('2 scenarios the baseline expects to pass skipped: import/iov-single-range, import/iov-multi-range (--allow-skips accepts that)');
+    expect(run.summary).toMatchObject({
+      exitCode: 1,
+      unexpected: [],
+      skippedPasses: ['import/iov-single-range', 'import/iov-multi-range'],
+      skipsAllowed: false,
+    });
+    expect(run.summary.exitReason).toBe(
+      '2 scenarios the baseline expects to pass skipped: import/iov-single-range, import/iov-multi-range (--allow-skips accepts that)',
+    );
   });
 
   it('--allow-skips accepts it: exit 0, still said', async () => {
     const r = await iovh(...args, '--allow-skips');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/exit 0: no unexpected result; 2 scenarios the baseline expects to pass skipped: .*, accepted by --allow-skips/);
+    expect(r.stdout).toMatch(
+      /exit 0: no unexpected result; 2 scenarios the baseline expects to pass skipped: .*, accepted by --allow-skips/,
+    );
   });
 });

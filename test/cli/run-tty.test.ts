@@ -9,7 +9,12 @@ const SGR = /\x1b\[[0-9;]*m/;
 const ESC = /\x1b/;
 const IN_PLACE = '\r\x1b[2K';
 
-const saved = { isTTY: process.stdout.isTTY, columns: process.stdout.columns, NO_COLOR: process.env.NO_COLOR, TERM: process.env.TERM };
+const saved = {
+  isTTY: process.stdout.isTTY,
+  columns: process.stdout.columns,
+  NO_COLOR: process.env.NO_COLOR,
+  TERM: process.env.TERM,
+};
 
 function terminal(o: { tty: boolean; columns?: number; env: { NO_COLOR?: string; TERM?: string } }): void {
   Object.defineProperty(process.stdout, 'isTTY', { value: o.tty, configurable: true, writable: true });
@@ -67,7 +72,11 @@ describe('iovh run output on a terminal and off it', () => {
 
 describe('iovh run table width', () => {
   /** The table's lines (box drawing), their widths in characters. */
-  const tableWidths = (out: string) => out.split('\n').filter((l) => /^[┌│├└]/.test(l)).map((l) => [...l].length);
+  const tableWidths = (out: string) =>
+    out
+      .split('\n')
+      .filter((l) => /^[┌│├└]/.test(l))
+      .map((l) => [...l].length);
 
   it('fits an 80-column terminal and a 100-column log; ids whole, reasons cut with an ellipsis', async () => {
     for (const [t, width] of [
@@ -80,7 +89,8 @@ describe('iovh run table width', () => {
       const widths = tableWidths(r.stdout);
       expect(widths.length).toBeGreaterThan(30);
       expect(Math.max(...widths)).toBeLessThanOrEqual(width);
-      for (const id of ['lifecycle/vf-disable-while-imported', 'edge/unprovisioned-vf', 'caps/kernel']) expect(r.stdout).toMatch(new RegExp(`│ ${id} +│`));
+      for (const id of ['lifecycle/vf-disable-while-imported', 'edge/unprovisioned-vf', 'caps/kernel'])
+        expect(r.stdout).toMatch(new RegExp(`│ ${id} +│`));
       expect(r.stdout).toMatch(/…\s*│\n/);
     }
   }, 60_000);

@@ -21,8 +21,14 @@ describe('iovh run: bad input is a one-line usage error, exit 2, before anything
     [['--filter', 'nothing/*'], /^iovh: no scenario matches --filter 'nothing\/\*'/],
     [['--filter', 'edge/[abc'], /^iovh: --filter 'edge\/\[abc': unclosed/],
     [['--json', '-', '--ktap', '-'], /^iovh: only one report can go to stdout/],
-    [['--json', join(dir, 'r'), '--junit', join(dir, 'r')], /^iovh: --json and --junit name the same file \(.*\/r\): give each report its own\n$/],
-    [['--ktap', join(dir, 'k'), '--write-baseline', join(dir, '.', 'k')], /^iovh: --ktap and --write-baseline name the same file/],
+    [
+      ['--json', join(dir, 'r'), '--junit', join(dir, 'r')],
+      /^iovh: --json and --junit name the same file \(.*\/r\): give each report its own\n$/,
+    ],
+    [
+      ['--ktap', join(dir, 'k'), '--write-baseline', join(dir, '.', 'k')],
+      /^iovh: --ktap and --write-baseline name the same file/,
+    ],
     [['--baseline', join(dir, 'missing.json')], /^iovh: baseline .*missing\.json: cannot read it \(ENOENT\)/],
     [['--baseline', badBaseline], /^iovh: baseline .*bad\.json: scenarios\["a\/b"\] must be a status/],
     [['--kcidb', '-', '--kcidb-origin', 'Lab One'], /^iovh: --kcidb-origin must match/],

@@ -17,7 +17,19 @@ describe('iovh run --write-baseline', () => {
     const d = mkdtempSync(join(tmpdir(), 'iovh-write-baseline-'));
     const file = join(d, 'lab.json');
     const json = join(d, 'run.json');
-    const first = await iovh('run', '--backend', 'mock', '--profile', 'rfc-v1', '--no-baseline', '--write-baseline', file, '--json', json, ...FILTER);
+    const first = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--profile',
+      'rfc-v1',
+      '--no-baseline',
+      '--write-baseline',
+      file,
+      '--json',
+      json,
+      ...FILTER,
+    );
     // Without a baseline the RFC's defects are unexpected failures: exit 1, and the baseline records them.
     expect(first.code).toBe(1);
     const run = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
@@ -25,7 +37,10 @@ describe('iovh run --write-baseline', () => {
     expect(recorded.name).toBe(`recorded-${run.kernel.release}`);
     expect([...recorded.scenarios.keys()]).toEqual(run.scenarios.map((r) => r.id));
     for (const r of run.scenarios) {
-      expect(recorded.scenarios.get(r.id)).toMatchObject({ status: r.status, quirks: r.quirks.map((q) => q.id).sort() });
+      expect(recorded.scenarios.get(r.id)).toMatchObject({
+        status: r.status,
+        quirks: r.quirks.map((q) => q.id).sort(),
+      });
     }
     expect(run.scenarios.some((r) => r.status === 'fail' && r.quirks.length > 0)).toBe(true);
 
@@ -34,9 +49,22 @@ describe('iovh run --write-baseline', () => {
     expect(again.stdout).toMatch(/exit 0: no unexpected result/);
 
     // The same baseline on a kernel that behaves otherwise (the RFC fixed): what changed is reported as such.
-    const fixed = await iovh('run', '--backend', 'mock', '--profile', 'fixed', '--baseline', file, '--json', json, ...FILTER);
+    const fixed = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--profile',
+      'fixed',
+      '--baseline',
+      file,
+      '--json',
+      json,
+      ...FILTER,
+    );
     const judged = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
-    expect(judged.scenarios.filter((r) => r.baseline?.verdict === 'fixed').map((r) => r.id)).toContain('edge/last-page');
+    expect(judged.scenarios.filter((r) => r.baseline?.verdict === 'fixed').map((r) => r.id)).toContain(
+      'edge/last-page',
+    );
     expect(fixed.code).toBe(0);
   });
 
@@ -53,6 +81,8 @@ describe('iovh run --write-baseline', () => {
     } as unknown as RunResult;
     const file = join(d, 'b.json');
     writeFileSync(file, renderBaseline(partial));
-    expect(() => loadBaseline(file)).toThrow(/written by iovh run --write-baseline for a run that did not finish \(the run was interrupted by SIGINT\); run it again/);
+    expect(() => loadBaseline(file)).toThrow(
+      /written by iovh run --write-baseline for a run that did not finish \(the run was interrupted by SIGINT\); run it again/,
+    );
   });
 });

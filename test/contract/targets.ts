@@ -54,4 +54,5 @@ export const nativeTarget: Target | null = pfEnv
     }
   : null;
 
-export const NATIVE_SKIP = 'native: skipped, no hardware named — set IOVH_PF=<PF BDF> (and IOVH_VF=<VF BDF on vfio-pci> for the export cases) on a machine with an SR-IOV GPU';
+export const NATIVE_SKIP =
+  'native: skipped, no hardware named — set IOVH_PF=<PF BDF> (and IOVH_VF=<VF BDF on vfio-pci> for the export cases) on a machine with an SR-IOV GPU';

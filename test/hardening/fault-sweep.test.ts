@@ -46,11 +46,15 @@ afterAll(() => {
   const possible = [...totals.kinds].reduce((n, k) => n + ERRNOS[k].length, 0);
   process.stdout.write(
     `\nfault sweep (${mode}, profile ${profile}): ${totals.injected} faults injected over ${totals.scenarios} scenarios ` +
-      (mode === 'sample' ? `(one per distinct harness call path to the kernel: ${totals.paths}), ` : '(every n of every kind, every errno), ') +
+      (mode === 'sample'
+        ? `(one per distinct harness call path to the kernel: ${totals.paths}), `
+        : '(every n of every kind, every errno), ') +
       `${totals.kinds.size} kinds of kernel operation, ` +
       `${totals.pairs.size} of their ${possible} (kind, errno) pairs; leaks found: ${leaks}; uncaught exceptions, harness errors or timeouts: ${other}; ` +
       `state left behind and reported by the harness: ${totals.reported}\n` +
-      (totals.residue.length > 0 ? `the modelled kernel's own residue in clean runs (allowed): ${totals.residue.join('; ')}\n` : '') +
+      (totals.residue.length > 0
+        ? `the modelled kernel's own residue in clean runs (allowed): ${totals.residue.join('; ')}\n`
+        : '') +
       totals.findings.map((f) => `  ${f.what}: ${f.scenario} with ${describeFault(f.fault)}: ${f.detail}\n`).join(''),
   );
 });
@@ -78,7 +82,9 @@ describe('sweep plan', () => {
     ]);
     // A later scenario with the same paths adds nothing; a new path gets the kind's next errno.
     expect(plan(trace, 'sample', seen, turn)).toEqual([]);
-    expect(plan([{ kind: 'xeVmBind', nth: 1, path: 'harness/data.ts:9' }], 'sample', seen, turn)).toEqual([{ kind: 'xeVmBind', nth: 1, errno: 'ENOMEM' }]);
+    expect(plan([{ kind: 'xeVmBind', nth: 1, path: 'harness/data.ts:9' }], 'sample', seen, turn)).toEqual([
+      { kind: 'xeVmBind', nth: 1, errno: 'ENOMEM' },
+    ]);
   });
 
   it('the full plan is every n of every kind with every errno', () => {
@@ -99,7 +105,8 @@ describe(`fault sweep (${mode}, ${profile})`, () => {
         const traced = new Map<OpKind, number>();
         for (const op of clean.trace) traced.set(op.kind, op.nth);
         expect(traced).toEqual(clean.ops);
-        if (Object.keys(clean.residue).length > 0) totals.residue.push(`${scenario.id} ${JSON.stringify(clean.residue)}`);
+        if (Object.keys(clean.residue).length > 0)
+          totals.residue.push(`${scenario.id} ${JSON.stringify(clean.residue)}`);
         const faults = plan(clean.trace, mode, covered, rotation);
         totals.paths = covered.size;
         totals.planned += faults.length;

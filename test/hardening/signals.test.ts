@@ -44,11 +44,28 @@ interface Child {
 }
 
 /** The bundled CLI on the lab's mock, with iovh's signal hook `hook` and the signal it sends turned into `signal`. */
-function child(lab: Lab, argv: string[], hook: Record<string, string>, signal: 'SIGINT' | 'SIGTERM', twice = false): Child {
-  const r = spawnSync(process.execPath, ['--import', HOOK, bundle, '--backend', 'mock', '--mock-state', lab.state, ...argv], {
-    env: { ...process.env, IOVH_STATE_DIR: lab.stateDir, IOVH_TEST_SIGNAL_AS: signal, IOVH_TEST_SIGNAL_TWICE: twice ? '1' : '0', NO_COLOR: '1', ...hook },
-    encoding: 'utf8',
-  });
+function child(
+  lab: Lab,
+  argv: string[],
+  hook: Record<string, string>,
+  signal: 'SIGINT' | 'SIGTERM',
+  twice = false,
+): Child {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', HOOK, bundle, '--backend', 'mock', '--mock-state', lab.state, ...argv],
+    {
+      env: {
+        ...process.env,
+        IOVH_STATE_DIR: lab.stateDir,
+        IOVH_TEST_SIGNAL_AS: signal,
+        IOVH_TEST_SIGNAL_TWICE: twice ? '1' : '0',
+        NO_COLOR: '1',
+        ...hook,
+      },
+      encoding: 'utf8',
+    },
+  );
   return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
 
@@ -56,7 +73,10 @@ function child(lab: Lab, argv: string[], hook: Record<string, string>, signal: '
 function tracefs(lab: Lab): { kprobes: string; instances: string[] } {
   const b = createMockBackend({ statePath: lab.state });
   try {
-    return { kprobes: b.fs.readText('/sys/kernel/tracing/kprobe_events'), instances: b.fs.readdir('/sys/kernel/tracing/instances') };
+    return {
+      kprobes: b.fs.readText('/sys/kernel/tracing/kprobe_events'),
+      instances: b.fs.readdir('/sys/kernel/tracing/instances'),
+    };
   } finally {
     b.close();
   }
@@ -70,7 +90,11 @@ async function boot(lab: Lab, profile: ProfileName): Promise<void> {
 
 /** Two VFs, both on vfio-pci, through the journaled bring-up commands (as a user would before `iovh run`). */
 async function bringUp(lab: Lab): Promise<void> {
-  for (const argv of [['vfs', 'enable', PF, '2'], ['bind', '0000:03:00.1', 'vfio-pci'], ['bind', '0000:03:00.2', 'vfio-pci']]) {
+  for (const argv of [
+    ['vfs', 'enable', PF, '2'],
+    ['bind', '0000:03:00.1', 'vfio-pci'],
+    ['bind', '0000:03:00.2', 'vfio-pci'],
+  ]) {
     const r = await lab.run(...argv);
     expect(r.code, r.err).toBe(0);
   }
@@ -99,10 +123,17 @@ describe('signals during iovh run', () => {
         await bringUp(lab);
         const ready = lab.sysfs();
         const report = join(lab.dir, 'run.json');
-        const r = child(lab, ['run', '--baseline', join(BASELINES, `${c.profile}.json`), '--json', report], { IOVH_TEST_SIGINT_AT: c.at }, c.signal);
+        const r = child(
+          lab,
+          ['run', '--baseline', join(BASELINES, `${c.profile}.json`), '--json', report],
+          { IOVH_TEST_SIGINT_AT: c.at },
+          c.signal,
+        );
         expect(r.signal, r.err).toBeNull();
         expect(r.status, r.err).toBe(c.exit);
-        expect(r.err).toContain(`iovh: ${c.signal}: running the current scenario's cleanups, then writing what was collected`);
+        expect(r.err).toContain(
+          `iovh: ${c.signal}: running the current scenario's cleanups, then writing what was collected`,
+        );
 
         const run = JSON.parse(readFileSync(report, 'utf8')) as RunResult;
         expect(run.interrupted).toEqual({ signal: c.signal });
@@ -144,7 +175,13 @@ describe('signals during iovh run', () => {
     const lab = new Lab();
     try {
       const report = join(lab.dir, 'run.json');
-      const r = child(lab, ['run', '--no-baseline', '--json', report], { IOVH_TEST_SIGINT_AT: 'export/single-range' }, 'SIGINT', true);
+      const r = child(
+        lab,
+        ['run', '--no-baseline', '--json', report],
+        { IOVH_TEST_SIGINT_AT: 'export/single-range' },
+        'SIGINT',
+        true,
+      );
       expect(r.status, r.err).toBe(130);
       expect(r.err).toMatch(/iovh: SIGINT again: exiting without waiting for cleanups/);
       // The report made before the run began (and rewritten after each scenario) stays as the last rewrite
@@ -166,14 +203,34 @@ describe('signals during iovh setup', () => {
     const lab = new Lab();
     try {
       const initial = lab.sysfs();
-      const plan = lab.file('plan.json', JSON.stringify({ schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: '1G', driver: 'vfio-pci' }, { vf: 2, driver: 'vfio-pci' }] }] }));
+      const plan = lab.file(
+        'plan.json',
+        JSON.stringify({
+          schema: 'iovh-setup/1',
+          pfs: [
+            {
+              pf: PF,
+              numvfs: 2,
+              vfs: [
+                { vf: 1, vram: '1G', driver: 'vfio-pci' },
+                { vf: 2, driver: 'vfio-pci' },
+              ],
+            },
+          ],
+        }),
+      );
       const r = child(lab, ['setup', plan], { IOVH_TEST_SIGINT_AFTER: '2' }, 'SIGTERM');
       expect(r.signal, r.err).toBeNull();
       expect(r.status, r.err).toBe(143);
-      expect(r.err).toMatch(/^iovh: setup: interrupted by SIGTERM after 2 of \d+ writes; `iovh restore --backend mock --mock-state \S+` undoes the 2 made$/m);
+      expect(r.err).toMatch(
+        /^iovh: setup: interrupted by SIGTERM after 2 of \d+ writes; `iovh restore --backend mock --mock-state \S+` undoes the 2 made$/m,
+      );
       const journal = readdirSync(lab.stateDir).filter((n) => n.endsWith('.jsonl'));
       expect(journal).toHaveLength(1);
-      const records = readFileSync(join(lab.stateDir, journal[0]!), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: string; status?: string });
+      const records = readFileSync(join(lab.stateDir, journal[0]!), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { t: string; status?: string });
       expect(records.filter((x) => x.t === 'write')).toHaveLength(2);
       expect(records.at(-1)).toMatchObject({ t: 'end', status: 'interrupted' });
       expect(diffSnapshots(initial, lab.sysfs()).length).toBeGreaterThan(0);

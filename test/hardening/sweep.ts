@@ -22,7 +22,7 @@
 // another machine shape run on a sibling mock kernel (scenario.ts
 // TopologyShape); their fault is armed on the sibling when it is made.
 import type { Backend, DeviceOps, FileOps } from '../../src/backend/types.js';
-import type { ErrnoName } from '../../src/kernel/errors.js';
+import type { ErrnoName } from '../../src/uapi/errors.js';
 import { createMockBackend, type LiveCounts, type MockBackend, type OpKind } from '../../src/mock/backend.js';
 import type { ProfileName } from '../../src/mock/contracts.js';
 import { CATALOG } from '../../src/harness/catalog/index.js';
@@ -232,10 +232,13 @@ function stateDiff(before: State, after: State, allowed: Partial<Record<keyof Li
     if (d !== ok && !(ok > 0 && d >= 0 && d <= ok)) out.push(`${k} ${d > 0 ? '+' : ''}${d}`);
   }
   const changed: string[] = [];
-  for (const [path, v] of after.sysfs) if (before.sysfs.get(path) !== v) changed.push(before.sysfs.has(path) ? path : `+${path}`);
+  for (const [path, v] of after.sysfs)
+    if (before.sysfs.get(path) !== v) changed.push(before.sysfs.has(path) ? path : `+${path}`);
   for (const path of before.sysfs.keys()) if (!after.sysfs.has(path)) changed.push(`-${path}`);
-  if (changed.length > 0) out.push(`sysfs: ${changed.slice(0, 4).join(', ')}${changed.length > 4 ? ` (+${changed.length - 4} more)` : ''}`);
-  if (before.kprobes !== after.kprobes) out.push(`kprobe_events left: ${after.kprobes.trim().split('\n').slice(0, 2).join('; ')}`);
+  if (changed.length > 0)
+    out.push(`sysfs: ${changed.slice(0, 4).join(', ')}${changed.length > 4 ? ` (+${changed.length - 4} more)` : ''}`);
+  if (before.kprobes !== after.kprobes)
+    out.push(`kprobe_events left: ${after.kprobes.trim().split('\n').slice(0, 2).join('; ')}`);
   if (before.instances !== after.instances) out.push(`trace instances: '${before.instances}' -> '${after.instances}'`);
   return out.length > 0 ? out.join('; ') : null;
 }
@@ -287,7 +290,12 @@ export class SweepMachine {
    * Run caps/kernel then `scenario`, with `fault` armed when the scenario
    * starts, and judge the outcome. `allowed` is the clean run's residue.
    */
-  async run(scenario: Scenario, fault: Fault | null, allowed: Partial<Record<keyof LiveCounts, number>> = {}, record = false): Promise<RunOutcome> {
+  async run(
+    scenario: Scenario,
+    fault: Fault | null,
+    allowed: Partial<Record<keyof LiveCounts, number>> = {},
+    record = false,
+  ): Promise<RunOutcome> {
     if (this.dirty || record) {
       // A traced run gets a machine of its own: its dev and fs stay wrapped.
       this.prepared.backend.close();
@@ -299,16 +307,24 @@ export class SweepMachine {
     const recording = { on: false };
     if (record) traceBackend(main, () => recording.on, trace);
     const findings: Finding[] = [];
-    const note = (what: Finding['what'], detail: string): void => void findings.push({ scenario: scenario.id, fault, what, detail });
+    const note = (what: Finding['what'], detail: string): void =>
+      void findings.push({ scenario: scenario.id, fault, what, detail });
     // Assigned from the runner's callbacks.
-    const seen: { target: MockBackend; before: State | null; siblingAfter: State | null; pending: number } = { target: main, before: null, siblingAfter: null, pending: 0 };
+    const seen: { target: MockBackend; before: State | null; siblingAfter: State | null; pending: number } = {
+      target: main,
+      before: null,
+      siblingAfter: null,
+      pending: 0,
+    };
     let opsAt: Map<OpKind, number> | null = null;
     const counts = (b: MockBackend): Map<OpKind, number> => new Map(OP_KINDS.map((k) => [k, b.kernel.operations(k)]));
     let ops = new Map<OpKind, number>();
     const finishCounts = (b: MockBackend): void => {
       if (!opsAt) return;
       const now = counts(b);
-      ops = new Map(OP_KINDS.map((k) => [k, now.get(k)! - opsAt!.get(k)!] as [OpKind, number]).filter(([, n]) => n > 0));
+      ops = new Map(
+        OP_KINDS.map((k) => [k, now.get(k)! - opsAt!.get(k)!] as [OpKind, number]).filter(([, n]) => n > 0),
+      );
       opsAt = null;
     };
     const arm = (b: MockBackend): void => {
@@ -384,7 +400,8 @@ export class SweepMachine {
       process.off('unhandledRejection', onUnhandled);
       main.kernel.clearFaults();
     }
-    for (const e of unhandled) note('uncaught', `unhandled rejection: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    for (const e of unhandled)
+      note('uncaught', `unhandled rejection: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     if (result) {
       if (result.error?.kind === 'harness') note('harness-error', result.reason);
       if (result.status === 'timeout') note('timeout', result.reason);
@@ -401,7 +418,8 @@ export class SweepMachine {
       const diff = stateDiff(before, after, fault ? allowed : residue);
       if (diff) {
         this.dirty = true;
-        if (fault && result && reportsResidue(result)) reported = `${diff} (reported: ${result.cleanup.failed[0] ?? result.reason})`;
+        if (fault && result && reportsResidue(result))
+          reported = `${diff} (reported: ${result.cleanup.failed[0] ?? result.reason})`;
         else note('leak', diff);
       } else if (Object.keys(residue).length > 0) {
         this.dirty = true;
@@ -411,7 +429,6 @@ export class SweepMachine {
     }
     return { result, ops, fired: fault !== null && seen.pending === 0, findings, reported, residue, trace };
   }
-
 }
 
 /**
@@ -424,12 +441,18 @@ export class SweepMachine {
  * once; the runner's and the monitors' own operations, the same in every
  * scenario, are covered in the first.
  */
-export function plan(trace: readonly TracedOp[], mode: 'full' | 'sample', covered: Set<string>, rotation: Map<OpKind, number>): Fault[] {
+export function plan(
+  trace: readonly TracedOp[],
+  mode: 'full' | 'sample',
+  covered: Set<string>,
+  rotation: Map<OpKind, number>,
+): Fault[] {
   const out: Fault[] = [];
   if (mode === 'full') {
     const count = new Map<OpKind, number>();
     for (const op of trace) count.set(op.kind, Math.max(count.get(op.kind) ?? 0, op.nth));
-    for (const [kind, n] of count) for (let nth = 1; nth <= n; nth++) for (const errno of ERRNOS[kind]) out.push({ kind, nth, errno });
+    for (const [kind, n] of count)
+      for (let nth = 1; nth <= n; nth++) for (const errno of ERRNOS[kind]) out.push({ kind, nth, errno });
     return out;
   }
   for (const op of trace) {

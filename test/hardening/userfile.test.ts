@@ -18,14 +18,18 @@ describe('readUserFile', () => {
     const f = join(dir.path, 'exact');
     writeFileSync(f, 'x'.repeat(100_000));
     expect(readUserFile(f, 100_000, 'a test file')).toHaveLength(100_000);
-    expect(() => readUserFile(f, 99_999, 'a test file')).toThrow(new UserFileError('too large for a test file (more than 99999 bytes)', 'E2BIG'));
+    expect(() => readUserFile(f, 99_999, 'a test file')).toThrow(
+      new UserFileError('too large for a test file (more than 99999 bytes)', 'E2BIG'),
+    );
   });
 
   it('stops reading /dev/zero at the limit', () => {
-    expect(() => readUserFile('/dev/zero', 1 << 20, 'a plan')).toThrow('too large for a plan (more than 1048576 bytes)');
+    expect(() => readUserFile('/dev/zero', 1 << 20, 'a plan')).toThrow(
+      'too large for a plan (more than 1048576 bytes)',
+    );
   });
 
-  it('reads a FIFO (a shell\'s <(...)) to its end', () => {
+  it("reads a FIFO (a shell's <(...)) to its end", () => {
     const fifo = join(dir.path, 'fifo');
     execFileSync('mkfifo', [fifo]);
     // The writer: another process that opens the FIFO (blocking until we open it), writes and closes it.
@@ -45,8 +49,14 @@ describe('readUserFile', () => {
 
 describe('every file a user names is read bounded', () => {
   it('a topology, a baseline, a mock state file', () => {
-    expect(() => loadTopologyFile('/dev/zero')).toThrow('topology /dev/zero: too large for a topology file (more than 16777216 bytes)');
-    expect(() => loadBaseline('/dev/zero')).toThrow('baseline /dev/zero: too large for a baseline (more than 4194304 bytes)');
-    expect(() => loadState('/dev/zero')).toThrow('state file /dev/zero: (file): too large for a mock state file (more than 67108864 bytes)');
+    expect(() => loadTopologyFile('/dev/zero')).toThrow(
+      'topology /dev/zero: too large for a topology file (more than 16777216 bytes)',
+    );
+    expect(() => loadBaseline('/dev/zero')).toThrow(
+      'baseline /dev/zero: too large for a baseline (more than 4194304 bytes)',
+    );
+    expect(() => loadState('/dev/zero')).toThrow(
+      'state file /dev/zero: (file): too large for a mock state file (more than 67108864 bytes)',
+    );
   });
 });

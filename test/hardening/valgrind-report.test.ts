@@ -19,7 +19,9 @@ describe('memcheck report', () => {
     const s = summarizeMemcheck(clean, ADDON);
     expect(s.errors).toEqual([]);
     expect(s.suppressed).toEqual([{ name: 'v8-conservative-stack-scan-cond', count: 5023 }]);
-    expect(renderMemcheck(s)).toBe('valgrind: 0 error(s), 0 with a frame in our code; suppressed as Node/V8 noise: v8-conservative-stack-scan-cond x5023\n');
+    expect(renderMemcheck(s)).toBe(
+      'valgrind: 0 error(s), 0 with a frame in our code; suppressed as Node/V8 noise: v8-conservative-stack-scan-cond x5023\n',
+    );
   });
 
   it('finds each error kind, with its frames, and attributes them to our code', () => {
@@ -28,11 +30,15 @@ describe('memcheck report', () => {
     expect(s.errors[2]!.what).toBe('16 bytes in 1 blocks are definitely lost in loss record 1 of 1');
     expect(s.errors[0]!.frames[0]).toEqual({ fn: 'main', obj: ADDON, at: '/ci/native/mem.c:3' });
     expect(s.ours).toBe(3);
-    expect(renderMemcheck(s)).toContain('valgrind: OUR CODE: InvalidWrite: Invalid write of size 4\n    main (/ci/native/mem.c:3)\n');
+    expect(renderMemcheck(s)).toContain(
+      'valgrind: OUR CODE: InvalidWrite: Invalid write of size 4\n    main (/ci/native/mem.c:3)\n',
+    );
   });
 
   it('an error wholly inside Node is counted but not blamed on us', () => {
-    const nodeOnly = dirty.replaceAll(`<obj>${ADDON}</obj>`, '<obj>/usr/bin/node</obj>').replaceAll('<dir>/ci/native</dir>', '<dir>/node/src</dir>');
+    const nodeOnly = dirty
+      .replaceAll(`<obj>${ADDON}</obj>`, '<obj>/usr/bin/node</obj>')
+      .replaceAll('<dir>/ci/native</dir>', '<dir>/node/src</dir>');
     const s = summarizeMemcheck(nodeOnly, ADDON);
     expect(s.errors).toHaveLength(3);
     expect(s.ours).toBe(0);

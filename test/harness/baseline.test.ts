@@ -24,10 +24,26 @@ describe('baseline files', () => {
     ['not json', '{', /not JSON/],
     ['wrong schema', '{"schema":"x","name":"a","scenarios":{}}', /field "schema"/],
     ['no name', '{"schema":"iovh-baseline/1","scenarios":{}}', /field "name"/],
-    ['bad status', '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":"passed"}}', /scenarios\["a\/b"\] must be a status/],
-    ['bad entry status', '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":{"status":"ok"}}}', /\.status must be one of/],
-    ['bad quirks', '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":{"status":"fail","quirks":[1]}}}', /\.quirks must be/],
-    ['unknown field', '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":{"status":"fail","why":"x"}}}', /unknown field "why"/],
+    [
+      'bad status',
+      '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":"passed"}}',
+      /scenarios\["a\/b"\] must be a status/,
+    ],
+    [
+      'bad entry status',
+      '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":{"status":"ok"}}}',
+      /\.status must be one of/,
+    ],
+    [
+      'bad quirks',
+      '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":{"status":"fail","quirks":[1]}}}',
+      /\.quirks must be/,
+    ],
+    [
+      'unknown field',
+      '{"schema":"iovh-baseline/1","name":"a","scenarios":{"a/b":{"status":"fail","why":"x"}}}',
+      /unknown field "why"/,
+    ],
   ])('rejects %s with a one-line message naming the file', (_n, text, re) => {
     let err: unknown;
     try {
@@ -63,6 +79,8 @@ describe('verdicts', () => {
   });
 
   it('a regression says what was expected', () => {
-    expect(judge(entry('fail', ['last-page']), 'fail', ['contiguity']).note).toBe('expected fail naming last-page, got fail naming contiguity');
+    expect(judge(entry('fail', ['last-page']), 'fail', ['contiguity']).note).toBe(
+      'expected fail naming last-page, got fail naming contiguity',
+    );
   });
 });

@@ -34,7 +34,13 @@ function alive(pid: number): boolean {
 }
 
 function scenario(id: string): Scenario {
-  return { id, title: id, description: id, expectedPath: null, run: () => Promise.reject(new Error('runs in the child')) };
+  return {
+    id,
+    title: id,
+    description: id,
+    expectedPath: null,
+    run: () => Promise.reject(new Error('runs in the child')),
+  };
 }
 
 /** The runner's kernel: its log shows an oops once the child wrote the mark (the child "died in the kernel"). */
@@ -51,7 +57,12 @@ function kernel(): Backend {
       ...b.fs,
       readRecords: (p) => [
         ...readRecords(p),
-        ...(oopsed() ? ['1,100,5000000,-;BUG: kernel NULL pointer dereference, address: 0000000000000008', '4,101,5000001,-;Oops: 0000 [#1] PREEMPT SMP NOPTI'] : []),
+        ...(oopsed()
+          ? [
+              '1,100,5000000,-;BUG: kernel NULL pointer dereference, address: 0000000000000008',
+              '4,101,5000001,-;Oops: 0000 [#1] PREEMPT SMP NOPTI',
+            ]
+          : []),
       ],
       readText: (p) => (p === '/proc/sys/kernel/tainted' && oopsed() ? `${1 << 7}\n` : readText(p)),
     },
@@ -78,7 +89,9 @@ function options(ids: string[], over: Partial<RunnerOptions> = {}): RunnerOption
 describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run build:ts)', () => {
   it('results and evidence come back from the child; kills by the kernel and by others, and crashes of the child, are told apart', async () => {
     process.env.IOVH_TEST_OOPS_MARK = mark;
-    const run = await runScenarios(options(['child/pass', 'child/fails', 'child/killed', 'child/node-crash', 'child/oops', 'child/pass']));
+    const run = await runScenarios(
+      options(['child/pass', 'child/fails', 'child/killed', 'child/node-crash', 'child/oops', 'child/pass']),
+    );
     delete process.env.IOVH_TEST_OOPS_MARK;
     const [pass, fails, killed, crashed, oops, after] = run.scenarios;
     expect(pass).toMatchObject({ status: 'pass', reason: 'ran in a process of its own' });
@@ -86,12 +99,18 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
     expect(fails).toMatchObject({ status: 'fail', reason: 'a check failed in the child', evidence: { seen: [1] } });
     expect(killed!.status).toBe('fail');
     expect(killed!.error).toMatchObject({ kind: 'harness' });
-    expect(killed!.reason).toMatch(/^harness error: the scenario's process \d+ was killed \(SIGKILL\), and the kernel log shows no oops, BUG or taint$/);
+    expect(killed!.reason).toMatch(
+      /^harness error: the scenario's process \d+ was killed \(SIGKILL\), and the kernel log shows no oops, BUG or taint$/,
+    );
     expect(killed!.evidence.before).toBe('recorded');
     expect(crashed!.status).toBe('fail');
-    expect(crashed!.reason).toMatch(/^harness error: the scenario process exited with status 1 without a result: Error: bug in the scenario process$/);
+    expect(crashed!.reason).toMatch(
+      /^harness error: the scenario process exited with status 1 without a result: Error: bug in the scenario process$/,
+    );
     expect(oops!.status).toBe('crash');
-    expect(oops!.reason).toMatch(/^kernel crashed: BUG: kernel NULL pointer dereference, address: 0000000000000008; the scenario's process \d+ was killed \(SIGKILL\)$/);
+    expect(oops!.reason).toMatch(
+      /^kernel crashed: BUG: kernel NULL pointer dereference, address: 0000000000000008; the scenario's process \d+ was killed \(SIGKILL\)$/,
+    );
     expect(oops!.evidence.before).toBe('recorded before the oops');
     expect(oops!.evidence.after).toBeUndefined();
     expect(oops!.cleanliness.taint.added).toEqual(['D']);
@@ -113,7 +132,11 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
     expect(pids[5]).not.toBe(pids[4]);
     expect(pids[6]).toBe(pids[5]);
 
-    const fresh = await runScenarios(options(['child/pass', 'child/pass', 'child/pass'], { executor: new ChildProcessExecutor({ module: ENTRY, root: null, fresh: true }) }));
+    const fresh = await runScenarios(
+      options(['child/pass', 'child/pass', 'child/pass'], {
+        executor: new ChildProcessExecutor({ module: ENTRY, root: null, fresh: true }),
+      }),
+    );
     expect(fresh.scenarios.map((r) => r.status)).toEqual(['pass', 'pass', 'pass']);
     expect(new Set(fresh.scenarios.map((r) => r.evidence.pid)).size).toBe(3);
   });
@@ -128,12 +151,20 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
   });
 
   it('a timeout asks the child to stop: its cleanups unblock it; a child blocked in a synchronous call is killed; the run goes on', async () => {
-    const run = await runScenarios(options(['child/cleanup-on-stop', 'child/blocked-in-kernel', 'child/pass'], { timeoutMs: 1000 }));
+    const run = await runScenarios(
+      options(['child/cleanup-on-stop', 'child/blocked-in-kernel', 'child/pass'], { timeoutMs: 1000 }),
+    );
     const [stopped, blocked, after] = run.scenarios;
-    expect(stopped).toMatchObject({ status: 'timeout', reason: 'no result after 1 s; cleanups ran', cleanup: { ran: 1, failed: [] } });
+    expect(stopped).toMatchObject({
+      status: 'timeout',
+      reason: 'no result after 1 s; cleanups ran',
+      cleanup: { ran: 1, failed: [] },
+    });
     expect(stopped!.evidence).toMatchObject({ waiting: true, unblocked: true });
     expect(blocked!.status).toBe('timeout');
-    expect(blocked!.reason).toMatch(/^no result after 1 s; its process \d+ had not finished its cleanups 300 ms later and was killed \(SIGKILL\)$/);
+    expect(blocked!.reason).toMatch(
+      /^no result after 1 s; its process \d+ had not finished its cleanups 300 ms later and was killed \(SIGKILL\)$/,
+    );
     expect(blocked!.evidence.blocking).toBe(true);
     expect(after!.status).toBe('pass');
   });
@@ -160,12 +191,19 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
 
   it('a child that does not die when killed (stuck in the kernel) is reported and left behind; the run goes on', async () => {
     // SIGCONT stands for the SIGKILL a task in uninterruptible sleep does not act on.
-    const run = await runScenarios(options(['child/blocked-in-kernel', 'child/pass'], { timeoutMs: 1000, executor: new ChildProcessExecutor({ module: ENTRY, root: null, killSignal: 'SIGCONT' }) }));
+    const run = await runScenarios(
+      options(['child/blocked-in-kernel', 'child/pass'], {
+        timeoutMs: 1000,
+        executor: new ChildProcessExecutor({ module: ENTRY, root: null, killSignal: 'SIGCONT' }),
+      }),
+    );
     const [wedged, after] = run.scenarios;
     const pid = Number(/its process (\d+)/.exec(wedged!.reason)?.[1]);
     try {
       expect(wedged!.status).toBe('timeout');
-      expect(wedged!.reason).toMatch(/^no result after 1 s; its process \d+ had not finished its cleanups 300 ms later, and did not die when killed \(SIGKILL\): it is stuck in the kernel \(D state\) and was left behind$/);
+      expect(wedged!.reason).toMatch(
+        /^no result after 1 s; its process \d+ had not finished its cleanups 300 ms later, and did not die when killed \(SIGKILL\): it is stuck in the kernel \(D state\) and was left behind$/,
+      );
       expect(after!.status).toBe('pass');
     } finally {
       if (pid > 0) process.kill(pid, 'SIGKILL');

@@ -14,7 +14,10 @@ import { runOn } from './evidence-helpers.js';
 const PF = '0000:03:00.0';
 
 /** Runs `id` on `b`, recording every VRAM write of the PF as [dpa, length]. */
-async function watchingVram(b: MockBackend, id: string): Promise<{ run: RunResult; writes: [bigint, number][]; objects: Map<number, { dpa: bigint; size: bigint }[]> }> {
+async function watchingVram(
+  b: MockBackend,
+  id: string,
+): Promise<{ run: RunResult; writes: [bigint, number][]; objects: Map<number, { dpa: bigint; size: bigint }[]> }> {
   const xe = b.kernel.platform.xePf(b.kernel.platform.pci.device(PF)!)!;
   const objects = new Map<number, { dpa: bigint; size: bigint }[]>();
   for (let vfid = 1; vfid <= 4; vfid++) objects.set(vfid, [...(xe.lmemObj(vfid)?.blocks ?? [])]);
@@ -56,7 +59,10 @@ describe('edge scenarios read through translations expected to be wrong, never w
 
   it('edge/lmem-discontiguous on rfc-v1: contiguity found, no VRAM written outside VF 1', async () => {
     const base = declareTopology(defaultTopology())!.topology;
-    const b = createMockBackend({ profile: 'rfc-v1', topology: shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology });
+    const b = createMockBackend({
+      profile: 'rfc-v1',
+      topology: shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology,
+    });
     const { run, writes, objects } = await watchingVram(b, 'edge/lmem-discontiguous');
     expect(run.scenarios[1]!.quirks.map((q) => q.id)).toEqual(['contiguity']);
     expect(writes.length).toBeGreaterThan(0);
@@ -66,8 +72,12 @@ describe('edge scenarios read through translations expected to be wrong, never w
   it('edge/npot-ranges on rfc-v1: the read of range 2 names the page it came from', async () => {
     const b = createMockBackend({ profile: 'rfc-v1', topology: declareTopology(defaultTopology())!.topology });
     const { run, writes, objects } = await watchingVram(b, 'edge/npot-ranges');
-    expect(run.scenarios[1]!.quirks[0]!.evidence).toMatch(/the GPU read of range 2 \(BAR 2 offset 0x10000\) returned the bytes of 0x3000/);
+    expect(run.scenarios[1]!.quirks[0]!.evidence).toMatch(
+      /the GPU read of range 2 \(BAR 2 offset 0x10000\) returned the bytes of 0x3000/,
+    );
     expect(outside(writes, objects.get(1)!)).toEqual([]);
-    expect((run.scenarios[1]!.evidence.data as { direction: string }[]).map((d) => d.direction)).toEqual(['cpu-write-gpu-read']);
+    expect((run.scenarios[1]!.evidence.data as { direction: string }[]).map((d) => d.direction)).toEqual([
+      'cpu-write-gpu-read',
+    ]);
   });
 });

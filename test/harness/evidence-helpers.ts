@@ -3,7 +3,7 @@
 // lockdown answering EPERM to kprobe_events, a kallsyms without some
 // symbols) without changing the mock itself.
 import type { Backend, FileOps } from '../../src/backend/types.js';
-import { SystemError, errnoNumber } from '../../src/kernel/errors.js';
+import { SystemError, errnoNumber } from '../../src/uapi/errors.js';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { declareTopology } from '../../src/harness/mockenv.js';
@@ -26,7 +26,12 @@ export type Refusal = (op: 'read' | 'write' | 'mkdir' | 'rmdir', path: string, d
 export function wrapFs(fs: FileOps, o: { refuse?: Refusal; hideSymbols?: readonly string[] }): FileOps {
   const refuse = (op: 'read' | 'write' | 'mkdir' | 'rmdir', path: string, data?: string): void => {
     const code = o.refuse?.(op, path, data) ?? null;
-    if (code) throw new SystemError({ errno: errnoNumber(code), syscall: op === 'read' ? 'open' : op === 'write' ? 'write' : op, path });
+    if (code)
+      throw new SystemError({
+        errno: errnoNumber(code),
+        syscall: op === 'read' ? 'open' : op === 'write' ? 'write' : op,
+        path,
+      });
   };
   const hidden = new Set(o.hideSymbols ?? []);
   const kallsyms = (text: string): string =>
@@ -65,11 +70,19 @@ export function withFs(b: MockBackend, fs: FileOps): Backend {
 }
 
 export function runOptions(backend: Backend, ids: string[], over: Partial<RunnerOptions> = {}): RunnerOptions {
-  return scenarioOptions(backend, ids.map((id) => scenarioById(id)!), over);
+  return scenarioOptions(
+    backend,
+    ids.map((id) => scenarioById(id)!),
+    over,
+  );
 }
 
 /** Runner options for `scenarios` after caps/kernel on `backend`, with the simulated kernel's timing. */
-export function scenarioOptions(backend: Backend, scenarios: Scenario[], over: Partial<RunnerOptions> = {}): RunnerOptions {
+export function scenarioOptions(
+  backend: Backend,
+  scenarios: Scenario[],
+  over: Partial<RunnerOptions> = {},
+): RunnerOptions {
   const profile = (backend as Partial<MockBackend>).kernel?.profile.name ?? null;
   return {
     backend,

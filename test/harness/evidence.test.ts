@@ -10,11 +10,11 @@ import { Gpu } from '../../src/harness/gpu.js';
 import { importAndBind } from '../../src/harness/imports.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
 import { exportDmaBuf, openVf, PAGE, requirePathTrace } from '../../src/harness/steps.js';
-import type { DmaBuf } from '../../src/kernel/dmabuf.js';
-import { SystemError } from '../../src/kernel/errors.js';
-import { XE } from '../../src/kernel/uapi.js';
-import { openVfioDevice } from '../../src/kernel/vfio.js';
-import { XeDevice } from '../../src/kernel/xe.js';
+import type { DmaBuf } from '../../src/uapi/dmabuf.js';
+import { SystemError } from '../../src/uapi/errors.js';
+import { XE } from '../../src/uapi/constants.js';
+import { openVfioDevice } from '../../src/uapi/vfio.js';
+import { XeDevice } from '../../src/uapi/xe.js';
 import type { JsonObject } from '../../src/report/model.js';
 import type { Topology } from '../../src/mock/topology.js';
 import { probeCapabilities } from '../../src/harness/caps.js';
@@ -27,9 +27,25 @@ function hit(key: ProbeKey, args: Record<string, string> = {}): TraceHit {
   return { key, event: `${key}_x`, task: 'node', pid: 1, timestamp: 1, site: 'x', args };
 }
 
-const ALL: ProbeKey[] = ['match', 'exporterMatch', 'importerOffers', 'mapInterconnect', 'exporterMapInterconnect', 'translate', 'translateRet', 'unmapInterconnect', 'exporterSgMap', 'sgMap'];
+const ALL: ProbeKey[] = [
+  'match',
+  'exporterMatch',
+  'importerOffers',
+  'mapInterconnect',
+  'exporterMapInterconnect',
+  'translate',
+  'translateRet',
+  'unmapInterconnect',
+  'exporterSgMap',
+  'sgMap',
+];
 const without = (...keys: ProbeKey[]): Set<ProbeKey> => new Set(ALL.filter((k) => !keys.includes(k)));
-const IOV_HITS = [hit('match', { ret: '0x1' }), hit('mapInterconnect', { ret: '0xffff888012340000' }), hit('translate', { vfid: '1' }), hit('translateRet', { ret: '0xffff888100000000' })];
+const IOV_HITS = [
+  hit('match', { ret: '0x1' }),
+  hit('mapInterconnect', { ret: '0xffff888012340000' }),
+  hit('translate', { vfid: '1' }),
+  hit('translateRet', { ret: '0xffff888100000000' }),
+];
 
 describe('path classification needs the probes that would have seen the other branch', () => {
   it('iov only when both scatter-gather probes were armed', () => {
@@ -46,11 +62,15 @@ describe('path classification needs the probes that would have seen the other br
     const negotiated = [hit('match', { ret: '0x1' }), hit('mapInterconnect', { ret: '0xffff888012340000' })];
     expect(classifyPath({ refused: null, hits: negotiated, armed: new Set(ALL) }).path).toBe('untranslated');
     expect(classifyPath({ refused: null, hits: negotiated, armed: without('translateRet') }).path).toBe('unknown');
-    expect(classifyPath({ refused: null, hits: negotiated, armed: without('sgMap', 'exporterSgMap') }).path).toBe('unknown');
+    expect(classifyPath({ refused: null, hits: negotiated, armed: without('sgMap', 'exporterSgMap') }).path).toBe(
+      'unknown',
+    );
   });
 
   it('a fallback seen by the one armed scatter-gather probe is still p2p', () => {
-    expect(classifyPath({ refused: null, hits: [...IOV_HITS, hit('sgMap')], armed: without('exporterSgMap') }).path).toBe('p2p');
+    expect(
+      classifyPath({ refused: null, hits: [...IOV_HITS, hit('sgMap')], armed: without('exporterSgMap') }).path,
+    ).toBe('p2p');
   });
 });
 
@@ -61,12 +81,16 @@ describe('a probe counts as armed only once it is enabled', () => {
       const root = '/sys/kernel/tracing';
       const before = b.fs.readText(`${root}/kprobe_events`);
       const c = probeCapabilities(b, {});
-      const fs = wrapFs(b.fs, { refuse: (op, path) => (op === 'write' && /\/sgMap_e\/enable$/.test(path) ? 'EIO' : null) });
+      const fs = wrapFs(b.fs, {
+        refuse: (op, path) => (op === 'write' && /\/sgMap_e\/enable$/.test(path) ? 'EIO' : null),
+      });
       const s = TraceSession.create(fs, root);
       s.arm([...REVISIONS[0]!.probes, ...SG_PROBES], c.symbols.symbols);
       expect(s.armedProbes.map((a) => a.point.key)).not.toContain('sgMap');
       expect(s.armedProbes.map((a) => a.point.key)).toContain('exporterSgMap');
-      expect(s.unavailable.map((u) => u.why)).toEqual([expect.stringMatching(/^enabling iovh_\d+_\d+\/sgMap_e failed \(EIO\)$/)]);
+      expect(s.unavailable.map((u) => u.why)).toEqual([
+        expect.stringMatching(/^enabling iovh_\d+_\d+\/sgMap_e failed \(EIO\)$/),
+      ]);
       expect(b.fs.readText(`${root}/kprobe_events`)).not.toMatch(/sgMap_e/);
       s.close();
       expect(b.fs.readText(`${root}/kprobe_events`)).toBe(before);
@@ -83,7 +107,11 @@ describe('a kernel whose scatter-gather functions cannot be probed (review findi
 
   it('edge/beyond-quota and edge/unprovisioned-vf skip citing sgProbes instead of claiming a path', async () => {
     const b = declaredMock('fixed');
-    const run = await runOn(withFs(b, wrapFs(b.fs, { hideSymbols })), ['edge/beyond-quota', 'edge/unprovisioned-vf', 'import/iov-single-range']);
+    const run = await runOn(withFs(b, wrapFs(b.fs, { hideSymbols })), [
+      'edge/beyond-quota',
+      'edge/unprovisioned-vf',
+      'import/iov-single-range',
+    ]);
     for (const r of run.scenarios.slice(1)) {
       expect(r.status, r.id).toBe('skip');
       expect(r.skip?.capability, r.id).toBe('sgProbes');
@@ -94,8 +122,18 @@ describe('a kernel whose scatter-gather functions cannot be probed (review findi
   it('with the symbols listed but their probes unarmable, no import is called iov: the scenarios skip saying which probes', async () => {
     // caps/kernel's own probe (on vfio_pci_dma_buf_map) succeeds: the refusal is met by the scenario's session.
     const b = declaredMock('fixed');
-    const fs = wrapFs(b.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && /^[pr]:\S+ dma_buf_map_attachment/.test(data ?? '') ? 'EPERM' : null) });
-    const run = await runOn(withFs(b, fs), ['edge/beyond-quota', 'import/iov-single-range', 'import/wrong-bar', 'stress/max-ranges']);
+    const fs = wrapFs(b.fs, {
+      refuse: (op, path, data) =>
+        op === 'write' && path.endsWith('/kprobe_events') && /^[pr]:\S+ dma_buf_map_attachment/.test(data ?? '')
+          ? 'EPERM'
+          : null,
+    });
+    const run = await runOn(withFs(b, fs), [
+      'edge/beyond-quota',
+      'import/iov-single-range',
+      'import/wrong-bar',
+      'stress/max-ranges',
+    ]);
     for (const r of run.scenarios.slice(1)) {
       expect(r.path, r.id).not.toBe('iov');
       expect(r.path, r.id).not.toBe('untranslated');
@@ -103,7 +141,9 @@ describe('a kernel whose scatter-gather functions cannot be probed (review findi
     for (const r of run.scenarios.slice(1, 4)) {
       expect(r.status, r.id).toBe('skip');
       expect(r.skip?.capability, r.id).toBe('kprobes');
-      expect(r.reason, r.id).toMatch(/^the probes on dma_buf_map_attachment could not be armed, so the path cannot be told: defining a p-probe on dma_buf_map_attachment failed \(EPERM\)$/);
+      expect(r.reason, r.id).toMatch(
+        /^the probes on dma_buf_map_attachment could not be armed, so the path cannot be told: defining a p-probe on dma_buf_map_attachment failed \(EPERM\)$/,
+      );
     }
     // Data still runs without the path: its bytes are checked, nothing claims iov.
     expect(run.scenarios[4]!.status).toBe('pass');
@@ -113,7 +153,9 @@ describe('a kernel whose scatter-gather functions cannot be probed (review findi
 
 describe('skips on a PF that is not xe name xe, not the LMEM BAR', () => {
   it('an igb PF with VFs on vfio-pci: import, edge and lifecycle scenarios skip citing xe', async () => {
-    const topology = JSON.parse(readFileSync(new URL('../../scripts/qemu-ci/topology-igb.json', import.meta.url), 'utf8')) as Topology;
+    const topology = JSON.parse(
+      readFileSync(new URL('../../scripts/qemu-ci/topology-igb.json', import.meta.url), 'utf8'),
+    ) as Topology;
     const sriov = topology.devices[0]!.sriov!;
     sriov.numvfs = 2;
     sriov.vfs = [0, 1].map((index) => ({ index, driver: 'vfio-pci', driverOverride: 'vfio-pci' }));
@@ -130,7 +172,8 @@ describe('skips on a PF that is not xe name xe, not the LMEM BAR', () => {
 });
 
 describe('a kernel that refuses every kprobe (lockdown: EPERM on kprobe_events; review finding 2)', () => {
-  const lockdown = (op: string, path: string): string | null => (op === 'write' && path.endsWith('/kprobe_events') ? 'EPERM' : null);
+  const lockdown = (op: string, path: string): string | null =>
+    op === 'write' && path.endsWith('/kprobe_events') ? 'EPERM' : null;
 
   it('caps/kernel says kprobes are missing and why; nothing is left in tracefs', () => {
     const b = declaredMock('rfc-v1');
@@ -139,12 +182,20 @@ describe('a kernel that refuses every kprobe (lockdown: EPERM on kprobe_events; 
       const c = probeCapabilities(withFs(b, wrapFs(b.fs, { refuse: lockdown })), {});
       expect(c.caps.tracefs.ok).toBe(true);
       expect(c.caps.kprobes.ok).toBe(false);
-      expect(c.caps.kprobes.detail).toMatch(/^a kprobe on vfio_pci_dma_buf_map could not be defined: defining a p-probe on vfio_pci_dma_buf_map failed \(EPERM\)$/);
+      expect(c.caps.kprobes.detail).toMatch(
+        /^a kprobe on vfio_pci_dma_buf_map could not be defined: defining a p-probe on vfio_pci_dma_buf_map failed \(EPERM\)$/,
+      );
       expect(c.caps.kprobes.enable).toMatch(/lockdown/);
       expect(b.fs.readdir('/sys/kernel/tracing/instances')).toEqual(instances);
       expect(b.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('');
       const ok = probeCapabilities(b, {});
-      expect(ok.caps.kprobes).toEqual({ ok: true, detail: expect.stringMatching(/^a p-probe on vfio_pci_dma_buf_map was defined in \/sys\/kernel\/tracing\/kprobe_events and removed$/), enable: null });
+      expect(ok.caps.kprobes).toEqual({
+        ok: true,
+        detail: expect.stringMatching(
+          /^a p-probe on vfio_pci_dma_buf_map was defined in \/sys\/kernel\/tracing\/kprobe_events and removed$/,
+        ),
+        enable: null,
+      });
     } finally {
       b.close();
     }
@@ -153,18 +204,26 @@ describe('a kernel that refuses every kprobe (lockdown: EPERM on kprobe_events; 
   it('a probe definition that cannot be removed is retried once, then reported by caps/kernel, never left silently', async () => {
     const once = declaredMock('fixed');
     let refusals = 1;
-    const flaky = wrapFs(once.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && data?.startsWith('-:') && refusals-- > 0 ? 'EBUSY' : null) });
+    const flaky = wrapFs(once.fs, {
+      refuse: (op, path, data) =>
+        op === 'write' && path.endsWith('/kprobe_events') && data?.startsWith('-:') && refusals-- > 0 ? 'EBUSY' : null,
+    });
     const c = probeCapabilities(withFs(once, flaky), {});
     expect(c.caps.kprobes.ok).toBe(true);
     expect(c.left).toEqual([]);
     expect(once.fs.readText('/sys/kernel/tracing/kprobe_events')).toBe('');
     once.close();
     const b = declaredMock('fixed');
-    const stuck = wrapFs(b.fs, { refuse: (op, path, data) => (op === 'write' && path.endsWith('/kprobe_events') && data?.startsWith('-:') ? 'EBUSY' : null) });
+    const stuck = wrapFs(b.fs, {
+      refuse: (op, path, data) =>
+        op === 'write' && path.endsWith('/kprobe_events') && data?.startsWith('-:') ? 'EBUSY' : null,
+    });
     const run = await runOn(withFs(b, stuck), []);
     const r = run.scenarios[0]!;
     expect(r.status).toBe('fail');
-    expect(r.reason).toMatch(/^the capability probe could not be restored: \/sys\/kernel\/tracing\/kprobe_events: p:iovh_\d+_\d+\/probe vfio_pci_dma_buf_map \(removing it failed: EBUSY\)$/);
+    expect(r.reason).toMatch(
+      /^the capability probe could not be restored: \/sys\/kernel\/tracing\/kprobe_events: p:iovh_\d+_\d+\/probe vfio_pci_dma_buf_map \(removing it failed: EBUSY\)$/,
+    );
     expect(r.evidence.notRestored).toHaveLength(1);
   });
 
@@ -234,7 +293,8 @@ describe('trace hits are attributed to our threads (review finding 3)', () => {
       // The foreign import lands inside our trace window: after importAndBind cleared the buffer, before it reads it.
       const busy = new Proxy(gpu, {
         get: (target, name, receiver) => {
-          if (name === 'import') return (d: DmaBuf) => ((done = foreignP2pImport(ctx.backend as MockBackend, ctx.caps)), target.import(d));
+          if (name === 'import')
+            return (d: DmaBuf) => ((done = foreignP2pImport(ctx.backend as MockBackend, ctx.caps)), target.import(d));
           return Reflect.get(target, name, receiver) as unknown;
         },
       });
@@ -245,7 +305,7 @@ describe('trace hits are attributed to our threads (review finding 3)', () => {
     },
   };
 
-  it('another process\'s P2P import in the window does not turn our IOV import into p2p; its hits are in the evidence', async () => {
+  it("another process's P2P import in the window does not turn our IOV import into p2p; its hits are in the evidence", async () => {
     const b = declaredMock('rfc-v1');
     const run = await runOn(b, [], { scenarios: [scenarioById('caps/kernel')!, foreignDuringImport] });
     const r = run.scenarios[1]!;
@@ -263,7 +323,9 @@ describe('trace hits are attributed to our threads (review finding 3)', () => {
     const b = declaredMock('fixed');
     try {
       expect(ownTasks(b.fs)).toEqual({ tids: new Set([Number(b.fs.readlink('/proc/self'))]), why: null });
-      const noTask = wrapFs(b.fs, { refuse: (op, path) => (op === 'read' && path.startsWith('/proc/self/task') ? 'EACCES' : null) });
+      const noTask = wrapFs(b.fs, {
+        refuse: (op, path) => (op === 'read' && path.startsWith('/proc/self/task') ? 'EACCES' : null),
+      });
       const readdir = noTask.readdir;
       noTask.readdir = (p) => {
         if (p === '/proc/self/task') throw new SystemError({ errno: 13, syscall: 'scandir', path: p });
@@ -273,7 +335,12 @@ describe('trace hits are attributed to our threads (review finding 3)', () => {
     } finally {
       b.close();
     }
-    expect(classifyPath({ refused: null, hits: IOV_HITS, armed: new Set(ALL), lost: 3 })).toMatchObject({ path: 'unknown', why: expect.stringMatching(/dropped 3 entries/) });
-    expect(classifyPath({ refused: null, hits: [...IOV_HITS, hit('sgMap')], armed: new Set(ALL), lost: 3 }).path).toBe('p2p');
+    expect(classifyPath({ refused: null, hits: IOV_HITS, armed: new Set(ALL), lost: 3 })).toMatchObject({
+      path: 'unknown',
+      why: expect.stringMatching(/dropped 3 entries/),
+    });
+    expect(classifyPath({ refused: null, hits: [...IOV_HITS, hit('sgMap')], armed: new Set(ALL), lost: 3 }).path).toBe(
+      'p2p',
+    );
   });
 });

@@ -15,8 +15,6 @@ import type { RunResult } from '../../src/report/model.js';
 
 const TRACEFS = '/sys/kernel/tracing';
 
-
-
 describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)', () => {
   it('is a crash with the oops excerpt naming quirk 4; its tracefs leftovers go; the next scenario runs; reports follow each scenario', async () => {
     const b = declaredMock('rfc-v1');
@@ -30,9 +28,13 @@ describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)',
       );
       const [, oops, next] = run.scenarios;
       expect(oops!.status).toBe('crash');
-      expect(oops!.reason).toMatch(/^kernel crashed: BUG: kernel NULL pointer dereference.*; the scenario's process \d+ was killed \(SIGKILL: oops: BUG: kernel NULL pointer dereference/);
+      expect(oops!.reason).toMatch(
+        /^kernel crashed: BUG: kernel NULL pointer dereference.*; the scenario's process \d+ was killed \(SIGKILL: oops: BUG: kernel NULL pointer dereference/,
+      );
       expect(oops!.quirks.map((q) => q.id)).toEqual(['unprovisioned-oops']);
-      expect(oops!.quirks[0]!.evidence).toMatch(/^the scenario's process \d+ was killed .* by the oops: BUG: kernel NULL pointer dereference/);
+      expect(oops!.quirks[0]!.evidence).toMatch(
+        /^the scenario's process \d+ was killed .* by the oops: BUG: kernel NULL pointer dereference/,
+      );
       expect(oops!.baseline?.verdict).toBe('expected');
       expect(oops!.cleanliness.taint.added).toContain('D');
       expect(oops!.log.join('\n')).toMatch(/Oops: /);
@@ -42,7 +44,10 @@ describe('a scenario process killed by an oops (rfc-v1, edge/unprovisioned-vf)',
       // Its kprobes were armed when it died: the runner removed them, named after the dead process.
       const pid = (oops!.evidence.process as { pid: number }).pid;
       expect(oops!.evidence.tracefsLeftovers).toEqual(
-        expect.arrayContaining([expect.stringMatching(new RegExp(`^instance iovh_${pid}_\\d+$`)), expect.stringMatching(new RegExp(`^kprobe group iovh_${pid}_\\d+ \\(\\d+ probes?\\)$`))]),
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^instance iovh_${pid}_\\d+$`)),
+          expect.stringMatching(new RegExp(`^kprobe group iovh_${pid}_\\d+ \\(\\d+ probes?\\)$`)),
+        ]),
       );
       expect(b.fs.readText(`${TRACEFS}/kprobe_events`)).not.toMatch(/iovh_/);
       expect(b.fs.readdir(`${TRACEFS}/instances`)).toEqual([]);
@@ -111,11 +116,16 @@ describe('a scenario process that does not stop', () => {
     };
     try {
       const run = await runScenarios(
-        scenarioOptions(b, [stuck, scenarioById('export/single-range')!], { timeoutMs: 1000, timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 } }),
+        scenarioOptions(b, [stuck, scenarioById('export/single-range')!], {
+          timeoutMs: 1000,
+          timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 },
+        }),
       );
       const r = run.scenarios[1]!;
       expect(r.status).toBe('timeout');
-      expect(r.reason).toMatch(/^no result after 1 s; its process \d+ had not finished its cleanups 100 ms later and was killed \(SIGKILL\)$/);
+      expect(r.reason).toMatch(
+        /^no result after 1 s; its process \d+ had not finished its cleanups 100 ms later and was killed \(SIGKILL\)$/,
+      );
       expect(run.scenarios[2]!.status).toBe('pass');
       expect(b.kernel.live()).toMatchObject({ processes: 1, fds: 0 });
     } finally {

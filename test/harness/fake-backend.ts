@@ -2,7 +2,7 @@
 // in an array, /proc/self/fd links in a Map; every device call is ENOTTY.
 // Scenario-level behaviour is tested against the mock kernel elsewhere.
 import type { Backend, DeviceOps, FileOps, FileStat } from '../../src/backend/types.js';
-import { SystemError } from '../../src/kernel/errors.js';
+import { SystemError } from '../../src/uapi/errors.js';
 
 export class FakeKernel {
   files = new Map<string, string>();
@@ -30,7 +30,9 @@ export class FakeKernel {
       readdir: (p) => {
         if (p === '/proc/self/fd') return [...this.fds.keys()].map(String);
         const prefix = `${p}/`;
-        const names = [...this.files.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('/')[0]!);
+        const names = [...this.files.keys()]
+          .filter((k) => k.startsWith(prefix))
+          .map((k) => k.slice(prefix.length).split('/')[0]!);
         if (names.length === 0) throw enoent(p, 'scandir');
         return [...new Set(names)];
       },
@@ -44,7 +46,8 @@ export class FakeKernel {
         return { kind: 'file', mode: 0o644, size: this.files.get(p)!.length };
       },
       lstat: (p) => fs.stat(p),
-      exists: (p) => this.files.has(p) || (p === '/dev/kmsg') || [...this.files.keys()].some((k) => k.startsWith(`${p}/`)),
+      exists: (p) =>
+        this.files.has(p) || p === '/dev/kmsg' || [...this.files.keys()].some((k) => k.startsWith(`${p}/`)),
       mkdir: (p) => {
         throw enoent(p, 'mkdir');
       },

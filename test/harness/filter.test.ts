@@ -17,10 +17,9 @@ describe('--filter globs', () => {
 
   it('includes are ORed, excludes win, excludes alone keep the rest', () => {
     const f = makeFilter(['export/*', 'data/*', '!export/invalid-args']);
-    expect(['export/single-range', 'data/gpu-write-cpu-read', 'export/invalid-args', 'leak/map-ranges'].filter(f)).toEqual([
-      'export/single-range',
-      'data/gpu-write-cpu-read',
-    ]);
+    expect(
+      ['export/single-range', 'data/gpu-write-cpu-read', 'export/invalid-args', 'leak/map-ranges'].filter(f),
+    ).toEqual(['export/single-range', 'data/gpu-write-cpu-read']);
     expect(makeFilter(['!stress/*'])('stress/max-ranges')).toBe(false);
     expect(makeFilter(['!stress/*'])('leak/map-ranges')).toBe(true);
   });

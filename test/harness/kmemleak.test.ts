@@ -5,7 +5,7 @@
 // (review finding 4).
 import { describe, expect, it } from 'vitest';
 import type { FileOps } from '../../src/backend/types.js';
-import { SystemError } from '../../src/kernel/errors.js';
+import { SystemError } from '../../src/uapi/errors.js';
 import { KMEMLEAK, KmemleakMonitor, kmemleakFailure } from '../../src/harness/monitors.js';
 
 /** The debugfs file over objects that follow the kernel's colouring rule. */
@@ -41,7 +41,10 @@ class KernelRuleKmemleak {
         if (p !== KMEMLEAK) fail(2);
         return this.objects
           .filter((o) => o.reported && !o.cleared)
-          .map((o) => `unreferenced object 0x${o.address.toString(16)} (size 64):\n  comm "node", pid 1, jiffies 1\n  backtrace:\n    vfio_pci_map_interconnect+0x5c/0x120\n`)
+          .map(
+            (o) =>
+              `unreferenced object 0x${o.address.toString(16)} (size 64):\n  comm "node", pid 1, jiffies 1\n  backtrace:\n    vfio_pci_map_interconnect+0x5c/0x120\n`,
+          )
           .join('');
       },
     } as unknown as FileOps;
@@ -76,8 +79,16 @@ describe('kmemleak windows', () => {
     } catch (e) {
       error = e;
     }
-    expect(kmemleakFailure(error)).toEqual({ disabled: true, why: expect.stringMatching(/^kmemleak is disabled \(EPERM from \/sys\/kernel\/debug\/kmemleak: booted with kmemleak=off/) });
+    expect(kmemleakFailure(error)).toEqual({
+      disabled: true,
+      why: expect.stringMatching(
+        /^kmemleak is disabled \(EPERM from \/sys\/kernel\/debug\/kmemleak: booted with kmemleak=off/,
+      ),
+    });
     expect(kmemleakFailure(new SystemError({ errno: 16, syscall: 'open', path: KMEMLEAK })).disabled).toBe(true);
-    expect(kmemleakFailure(new SystemError({ errno: 5, syscall: 'write', path: KMEMLEAK }))).toEqual({ disabled: false, why: 'kmemleak scan failed (EIO)' });
+    expect(kmemleakFailure(new SystemError({ errno: 5, syscall: 'write', path: KMEMLEAK }))).toEqual({
+      disabled: false,
+      why: 'kmemleak scan failed (EIO)',
+    });
   });
 });

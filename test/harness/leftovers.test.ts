@@ -15,7 +15,11 @@ const T = '/sys/kernel/tracing';
 /** What a scenario process killed mid-scenario leaves: a probe defined, enabled in its own instance. */
 function leaveProbes(p: MockBackend, session = 1): string {
   const name = `iovh_${p.kernel.pid}_${session}`;
-  p.fs.writeFile(`${T}/kprobe_events`, `p:${name}/sgMap_e dma_buf_map_attachment\nr:${name}/match_r dma_buf_map_attachment ret=$retval\n`, { append: true });
+  p.fs.writeFile(
+    `${T}/kprobe_events`,
+    `p:${name}/sgMap_e dma_buf_map_attachment\nr:${name}/match_r dma_buf_map_attachment ret=$retval\n`,
+    { append: true },
+  );
   p.fs.mkdir(`${T}/instances/${name}`);
   p.fs.writeFile(`${T}/instances/${name}/events/${name}/sgMap_e/enable`, '1');
   p.fs.writeFile(`${T}/instances/${name}/events/${name}/match_r/enable`, '1');
@@ -39,7 +43,9 @@ describe('tracefs leftovers of dead iovh processes', () => {
       expect(r.failed).toEqual([]);
       expect(r.pids).toEqual([deadPid]);
       expect(r.removed).toEqual([`instance ${deadName}`, `kprobe group ${deadName} (2 probes)`]);
-      expect(describeRemoval(r)).toBe(`removed tracefs leftovers of dead iovh process ${deadPid}: instance ${deadName}, kprobe group ${deadName} (2 probes)`);
+      expect(describeRemoval(r)).toBe(
+        `removed tracefs leftovers of dead iovh process ${deadPid}: instance ${deadName}, kprobe group ${deadName} (2 probes)`,
+      );
       const after = findLeftovers(b.fs, T);
       expect(after.instances.map((i) => i.name).sort()).toEqual([liveName, ownName].sort());
       expect(b.fs.readText(`${T}/kprobe_events`)).toMatch(/^p:mine\/sg /m);
@@ -58,7 +64,11 @@ describe('tracefs leftovers of dead iovh processes', () => {
       const dead = b.kernel.spawnProcess();
       const name = leaveProbes(dead);
       dead.close();
-      expect(leftoversCheck(b.fs, b.kernel.pid)).toMatchObject({ id: 'tracefs.leftovers', status: 'warn', detail: expect.stringContaining(`instance ${name}`) });
+      expect(leftoversCheck(b.fs, b.kernel.pid)).toMatchObject({
+        id: 'tracefs.leftovers',
+        status: 'warn',
+        detail: expect.stringContaining(`instance ${name}`),
+      });
       expect(leftoversCheck(b.fs, b.kernel.pid)).toMatchObject({ status: 'pass' });
     } finally {
       b.close();
@@ -71,9 +81,20 @@ describe('tracefs leftovers of dead iovh processes', () => {
     const dead = first.kernel.spawnProcess();
     const name = leaveProbes(dead);
     first.close();
-    const r = await iovh('run', '--backend', 'mock', '--mock-state', state, '--filter', 'export/single-range', '--allow-skips');
+    const r = await iovh(
+      'run',
+      '--backend',
+      'mock',
+      '--mock-state',
+      state,
+      '--filter',
+      'export/single-range',
+      '--allow-skips',
+    );
     const lines = r.stdout.split('\n').filter((l) => /tracefs leftovers/.test(l));
-    expect(lines).toEqual([`iovh: removed tracefs leftovers of dead iovh process ${name.split('_')[1]}: instance ${name}, kprobe group ${name} (2 probes)`]);
+    expect(lines).toEqual([
+      `iovh: removed tracefs leftovers of dead iovh process ${name.split('_')[1]}: instance ${name}, kprobe group ${name} (2 probes)`,
+    ]);
     const again = createMockBackend({ statePath: state });
     try {
       expect(findLeftovers(again.fs, T)).toMatchObject({ instances: [], probes: [] });

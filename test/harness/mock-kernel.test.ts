@@ -12,7 +12,9 @@ import { discoverPfs, chooseTarget, TargetError } from '../../src/harness/target
 import { disableVfs, restoreSriov, snapshotSriov } from '../../src/harness/sriov.js';
 
 function mock(profile: 'rfc-v1' | 'fixed' | 'upstream', declared = true): MockBackend {
-  return createMockBackend(declared ? { profile, topology: declareTopology(defaultTopology())!.topology } : { profile });
+  return createMockBackend(
+    declared ? { profile, topology: declareTopology(defaultTopology())!.topology } : { profile },
+  );
 }
 
 function using<T>(b: MockBackend, f: (b: MockBackend) => T): T {
@@ -77,7 +79,9 @@ describe('kprobe sessions', () => {
       const s = TraceSession.create(b.fs, root);
       s.arm([...REVISIONS[0]!.probes, ...SG_PROBES], c.symbols.symbols);
       expect(s.unavailable).toEqual([]);
-      expect(b.fs.readText(`${root}/kprobe_events`)).toMatch(new RegExp(`^r:${s.group}/match_r dma_buf_match_interconnects ret=\\$retval$`, 'm'));
+      expect(b.fs.readText(`${root}/kprobe_events`)).toMatch(
+        new RegExp(`^r:${s.group}/match_r dma_buf_match_interconnects ret=\\$retval$`, 'm'),
+      );
       expect(s.hits()).toEqual([]);
       s.close();
       expect(b.fs.readText(`${root}/kprobe_events`)).toBe(before.events);
@@ -91,7 +95,10 @@ describe('kprobe sessions', () => {
       const s = TraceSession.create(b.fs, '/sys/kernel/tracing');
       s.arm(REVISIONS[0]!.probes, c.symbols.symbols);
       expect(s.unavailable.map((u) => u.why)).toContain('dma_buf_match_interconnects not in /proc/kallsyms');
-      expect(s.armedProbes.map((a) => a.point.symbol)).toEqual(['xe_gt_sriov_pf_config_get_lmem_obj', 'xe_gt_sriov_pf_config_get_lmem_obj']);
+      expect(s.armedProbes.map((a) => a.point.symbol)).toEqual([
+        'xe_gt_sriov_pf_config_get_lmem_obj',
+        'xe_gt_sriov_pf_config_get_lmem_obj',
+      ]);
       s.close();
     });
   });
@@ -138,7 +145,10 @@ describe('declared topologies', () => {
     expect(shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology.devices[0]!.xe!.vramBlockSize).toBe('0x200000');
     const two = shapeTopology(base, { secondPf: true })!;
     using(createMockBackend({ topology: two.topology }), (b) => {
-      expect(discoverPfs(b.fs).map((p) => [p.bdf, p.driver])).toEqual([['0000:03:00.0', 'xe'], ['0000:13:00.0', 'xe']]);
+      expect(discoverPfs(b.fs).map((p) => [p.bdf, p.driver])).toEqual([
+        ['0000:03:00.0', 'xe'],
+        ['0000:13:00.0', 'xe'],
+      ]);
     });
   });
 });

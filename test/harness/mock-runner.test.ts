@@ -7,11 +7,9 @@ import { runScenarios } from '../../src/harness/runner.js';
 import { scenarioById } from '../../src/harness/catalog/index.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
 import { exportDmaBuf, openVf, PAGE, requireCaps } from '../../src/harness/steps.js';
-import { openVfioDevice } from '../../src/kernel/vfio.js';
+import { openVfioDevice } from '../../src/uapi/vfio.js';
 import { Gpu } from '../../src/harness/gpu.js';
 import { importAndBind } from '../../src/harness/imports.js';
-
-
 
 const leaky: Scenario = {
   id: 'test/leaky',
@@ -35,11 +33,17 @@ describe('a process killed while the kernel log cannot be read', () => {
       const first = await runScenarios(scenarioOptions(b, [scenarioById('edge/unprovisioned-vf')!]));
       expect(first.scenarios[1]!.status).toBe('crash');
       b.kernel.injectFault({ nth: 1, kind: 'readRecords', errno: 'EPERM' });
-      const run = await runScenarios(scenarioOptions(b, [scenarioById('edge/unprovisioned-vf')!], { scenarios: [scenarioById('edge/unprovisioned-vf')!] }));
+      const run = await runScenarios(
+        scenarioOptions(b, [scenarioById('edge/unprovisioned-vf')!], {
+          scenarios: [scenarioById('edge/unprovisioned-vf')!],
+        }),
+      );
       const r = run.scenarios[0]!;
       expect(r.status).toBe('fail');
       expect(r.error?.kind).toBe('kernel');
-      expect(r.reason).toMatch(/was killed \(SIGKILL.*\); the kernel log could not be read \(.*EPERM.*\) and the kernel was tainted .*D.* before this scenario \(an earlier crash\), so a new one cannot show in the taint mask, so whether the kernel killed it is unknown$/);
+      expect(r.reason).toMatch(
+        /was killed \(SIGKILL.*\); the kernel log could not be read \(.*EPERM.*\) and the kernel was tainted .*D.* before this scenario \(an earlier crash\), so a new one cannot show in the taint mask, so whether the kernel killed it is unknown$/,
+      );
     } finally {
       b.close();
     }
@@ -82,7 +86,9 @@ describe('the runner on the mock kernel', () => {
       },
     };
     try {
-      const run = await runScenarios(scenarioOptions(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 1000 }));
+      const run = await runScenarios(
+        scenarioOptions(b, [blocked, scenarioById('export/single-range')!], { timeoutMs: 1000 }),
+      );
       const r = run.scenarios[1]!;
       expect(r.status).toBe('timeout');
       expect(r.reason).toBe('no result after 1 s; cleanups ran');
@@ -113,7 +119,9 @@ describe('the runner on the mock kernel', () => {
     };
     try {
       const before = b.kernel.live();
-      const run = await runScenarios(scenarioOptions(b, [stopper, scenarioById('export/single-range')!], { interrupt: interrupt.signal }));
+      const run = await runScenarios(
+        scenarioOptions(b, [stopper, scenarioById('export/single-range')!], { interrupt: interrupt.signal }),
+      );
       expect(run.interrupted).toEqual({ signal: 'SIGINT' });
       expect(run.scenarios.map((s) => s.status)).toEqual(['pass', 'skip', 'skip']);
       expect(run.scenarios[1]!.cleanup.failed).toEqual([]);

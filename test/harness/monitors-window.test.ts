@@ -6,7 +6,8 @@ import { runScenarios } from '../../src/harness/runner.js';
 import { BUFINFO } from '../../src/harness/monitors.js';
 import { FakeKernel } from './fake-backend.js';
 
-const BUFINFO_TEXT = 'Dma-buf Objects:\nsize    \tflags   \tmode    \tcount   \texp_name\tino     \tname\n\nTotal 0 objects, 0 bytes\n';
+const BUFINFO_TEXT =
+  'Dma-buf Objects:\nsize    \tflags   \tmode    \tcount   \texp_name\tino     \tname\n\nTotal 0 objects, 0 bytes\n';
 
 describe('monitor window', () => {
   it('bufinfo readable when the scenario starts and not at its end: the dma-buf check is reported unavailable', async () => {
@@ -37,6 +38,8 @@ describe('monitor window', () => {
     });
     const r = run.scenarios[0]!;
     expect(r.cleanliness.dmabufsLeft).toEqual([]);
-    expect(r.cleanliness.unavailable).toContain(`${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`);
+    expect(r.cleanliness.unavailable).toContain(
+      `${BUFINFO} unreadable at the end of the scenario: dma-buf objects left behind were not checked`,
+    );
   });
 });

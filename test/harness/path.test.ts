@@ -5,7 +5,18 @@ import { REVISIONS, SG_PROBES, scanSymbols, tableSymbols } from '../../src/harne
 import type { FileOps } from '../../src/backend/types.js';
 import type { ProbeKey } from '../../src/harness/symbols.js';
 
-const ALL = new Set<ProbeKey>(['match', 'exporterMatch', 'importerOffers', 'mapInterconnect', 'exporterMapInterconnect', 'translate', 'translateRet', 'unmapInterconnect', 'exporterSgMap', 'sgMap']);
+const ALL = new Set<ProbeKey>([
+  'match',
+  'exporterMatch',
+  'importerOffers',
+  'mapInterconnect',
+  'exporterMapInterconnect',
+  'translate',
+  'translateRet',
+  'unmapInterconnect',
+  'exporterSgMap',
+  'sgMap',
+]);
 
 function hit(key: ProbeKey, args: Record<string, string> = {}): TraceHit {
   return { key, event: `${key}_x`, task: 'node', pid: 1, timestamp: 1, site: 'x', args };
@@ -13,11 +24,23 @@ function hit(key: ProbeKey, args: Record<string, string> = {}): TraceHit {
 
 describe('ftrace lines', () => {
   it('parses entry and return probe lines with the flags column', () => {
-    const e = parseTraceLine('            node-4242    [000] ..... 12345.000123: translate_e: (xe_gt_sriov_pf_config_get_lmem_obj+0x0/0x60 [xe]) vfid=1');
-    expect(e).toMatchObject({ task: 'node', pid: 4242, event: 'translate_e', site: 'xe_gt_sriov_pf_config_get_lmem_obj+0x0/0x60 [xe]', args: { vfid: '1' } });
-    const r = parseTraceLine(' iovh worker-77 [003] d..1. 9.5: match_r: (xe_dma_buf_supports_interconnects+0x4d/0x70 [xe] <- dma_buf_match_interconnects) ret=0x1');
+    const e = parseTraceLine(
+      '            node-4242    [000] ..... 12345.000123: translate_e: (xe_gt_sriov_pf_config_get_lmem_obj+0x0/0x60 [xe]) vfid=1',
+    );
+    expect(e).toMatchObject({
+      task: 'node',
+      pid: 4242,
+      event: 'translate_e',
+      site: 'xe_gt_sriov_pf_config_get_lmem_obj+0x0/0x60 [xe]',
+      args: { vfid: '1' },
+    });
+    const r = parseTraceLine(
+      ' iovh worker-77 [003] d..1. 9.5: match_r: (xe_dma_buf_supports_interconnects+0x4d/0x70 [xe] <- dma_buf_match_interconnects) ret=0x1',
+    );
     expect(r).toMatchObject({ task: 'iovh worker', pid: 77, event: 'match_r', args: { ret: '0x1' } });
-    const noFlags = parseTraceLine('           <...>-12    [001]   100.000001: sgMap_e: (dma_buf_map_attachment+0x0/0x1c0) name="a b"');
+    const noFlags = parseTraceLine(
+      '           <...>-12    [001]   100.000001: sgMap_e: (dma_buf_map_attachment+0x0/0x1c0) name="a b"',
+    );
     expect(noFlags).toMatchObject({ pid: 12, event: 'sgMap_e', args: { name: 'a b' } });
     expect(parseTraceLine('# tracer: nop')).toBeNull();
     expect(parseTraceLine('garbage')).toBeNull();
@@ -27,13 +50,16 @@ describe('ftrace lines', () => {
     expect(argValue('0x10')).toBe(16n);
     expect(argValue('-22')).toBe(-22n);
     expect(argValue('"x"')).toBeNull();
-    expect(isErrValue(0xffffffffffffffeAn)).toBe(true);
+    expect(isErrValue(0xffffffffffffffean)).toBe(true);
     expect(isErrValue(-22n)).toBe(true);
     expect(isErrValue(0xffff888012345678n)).toBe(false);
   });
 
-  it('kallsyms: the table\'s functions only, module suffixes ignored, nothing else kept', () => {
-    const filler = Array.from({ length: 20000 }, (_, i) => `ffffffff81${i.toString(16).padStart(6, '0')} t helper_${i}\n`).join('');
+  it("kallsyms: the table's functions only, module suffixes ignored, nothing else kept", () => {
+    const filler = Array.from(
+      { length: 20000 },
+      (_, i) => `ffffffff81${i.toString(16).padStart(6, '0')} t helper_${i}\n`,
+    ).join('');
     const text =
       'ffffffff81000000 T _text\n' +
       filler +
@@ -51,7 +77,9 @@ describe('ftrace lines', () => {
     expect(scan.sg).toEqual({ present: ['vfio_pci_dma_buf_map', 'dma_buf_map_attachment'], missing: [] });
     expect(scan.revision).toBeNull(); // a data symbol and a __pfx_ twin are not the markers
     expect(REVISIONS[0]!.markers.every((m) => REVISIONS[0]!.probes.some((p) => p.symbol === m))).toBe(true);
-    expect(tableSymbols()).toEqual(expect.arrayContaining([...REVISIONS[0]!.markers, ...SG_PROBES.map((p) => p.symbol)]));
+    expect(tableSymbols()).toEqual(
+      expect.arrayContaining([...REVISIONS[0]!.markers, ...SG_PROBES.map((p) => p.symbol)]),
+    );
   });
 });
 
@@ -71,22 +99,36 @@ describe('path classification', () => {
 
   it('a fallback to scatter-gather is p2p, never iov', () => {
     expect(classifyPath({ refused: null, hits: [...iovHits, hit('exporterSgMap')], armed: ALL }).path).toBe('p2p');
-    expect(classifyPath({ refused: null, hits: [hit('sgMap')], armed: ALL }).why).toBe('the ordinary scatter-gather map ran (dma_buf_map_attachment)');
+    expect(classifyPath({ refused: null, hits: [hit('sgMap')], armed: ALL }).why).toBe(
+      'the ordinary scatter-gather map ran (dma_buf_map_attachment)',
+    );
   });
 
   it('negotiated without translation or sg table is untranslated (quirk 2)', () => {
-    const v = classifyPath({ refused: null, hits: [hit('match', { ret: '0x1' }), hit('mapInterconnect', { ret: '0xffff888012340000' })], armed: ALL });
+    const v = classifyPath({
+      refused: null,
+      hits: [hit('match', { ret: '0x1' }), hit('mapInterconnect', { ret: '0xffff888012340000' })],
+      armed: ALL,
+    });
     expect(v.path).toBe('untranslated');
     expect(v.why).toMatch(/no LMEM-object lookup happened/);
-    const nullLookup = classifyPath({ refused: null, hits: [hit('match', { ret: '1' }), hit('translate', { vfid: '1' }), hit('translateRet', { ret: '0x0' })], armed: ALL });
+    const nullLookup = classifyPath({
+      refused: null,
+      hits: [hit('match', { ret: '1' }), hit('translate', { vfid: '1' }), hit('translateRet', { ret: '0x0' })],
+      armed: ALL,
+    });
     expect(nullLookup.path).toBe('untranslated');
     expect(nullLookup.why).toMatch(/vfid 1 returned NULL/);
   });
 
   it('an errno at any step is refused; silence is unknown, with why', () => {
-    expect(classifyPath({ refused: { step: 'PRIME import', code: 'EOPNOTSUPP' }, hits: iovHits, armed: ALL }).path).toBe('refused');
+    expect(
+      classifyPath({ refused: { step: 'PRIME import', code: 'EOPNOTSUPP' }, hits: iovHits, armed: ALL }).path,
+    ).toBe('refused');
     expect(classifyPath({ refused: null, hits: [], armed: ALL }).why).toMatch(/none of the armed probes/);
-    expect(classifyPath({ refused: null, hits: [], armed: new Set() }).why).toBe('no probe that could tell the path could be armed');
+    expect(classifyPath({ refused: null, hits: [], armed: new Set() }).why).toBe(
+      'no probe that could tell the path could be armed',
+    );
     expect(classifyPath({ refused: null, hits: [hit('match', { ret: '0x0' })], armed: ALL }).path).toBe('unknown');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
-import { SystemError } from '../../src/kernel/errors.js';
+import { SystemError } from '../../src/uapi/errors.js';
 import { parseBaseline } from '../../src/harness/baseline.js';
 import { FakeKernel } from './fake-backend.js';
 
@@ -39,7 +39,12 @@ describe('runner statuses', () => {
         }),
         scenario('t/skip', async (ctx) => ctx.skip('vgem', 'no vgem render node', 'modprobe vgem')),
         scenario('t/errno', async () => {
-          throw new SystemError({ errno: 22, syscall: 'ioctl', request: 'DRM_IOCTL_XE_VM_BIND', path: '/dev/dri/renderD128' });
+          throw new SystemError({
+            errno: 22,
+            syscall: 'ioctl',
+            request: 'DRM_IOCTL_XE_VM_BIND',
+            path: '/dev/dri/renderD128',
+          });
         }),
         scenario('t/bug', async () => {
           throw new TypeError('x is undefined');
@@ -50,13 +55,24 @@ describe('runner statuses', () => {
     const by = new Map(run.scenarios.map((r) => [r.id, r]));
     expect(by.get('t/pass')).toMatchObject({ status: 'pass', reason: 'proved it' });
     expect(by.get('t/check')).toMatchObject({ status: 'fail', reason: 'arithmetic is off (+1 more)' });
-    expect(by.get('t/skip')).toMatchObject({ status: 'skip', reason: 'no vgem render node', skip: { capability: 'vgem', enable: 'modprobe vgem' } });
+    expect(by.get('t/skip')).toMatchObject({
+      status: 'skip',
+      reason: 'no vgem render node',
+      skip: { capability: 'vgem', enable: 'modprobe vgem' },
+    });
     expect(by.get('t/errno')!.status).toBe('fail');
     expect(by.get('t/errno')!.error).toMatchObject({ kind: 'kernel', code: 'EINVAL' });
     expect(by.get('t/errno')!.reason).toMatch(/^unexpected EINVAL: .*DRM_IOCTL_XE_VM_BIND/);
     expect(by.get('t/bug')!.error).toMatchObject({ kind: 'harness' });
     expect(by.get('t/bug')!.reason).toBe('harness error: TypeError: x is undefined');
-    expect(by.get('t/quirk')!.quirks).toEqual([{ id: 'last-page', number: 1, title: 'last page of the VF BAR is not recognised', evidence: 'no translation for the last page' }]);
+    expect(by.get('t/quirk')!.quirks).toEqual([
+      {
+        id: 'last-page',
+        number: 1,
+        title: 'last page of the VF BAR is not recognised',
+        evidence: 'no translation for the last page',
+      },
+    ]);
     expect(by.get('t/quirk')!.reason).toMatch(/^rfc-model quirk 1/);
     expect(run.summary.exitCode).toBe(1);
     expect(run.summary.unexpected).toEqual(['t/check', 't/errno', 't/bug', 't/quirk']);
@@ -84,7 +100,10 @@ describe('runner statuses', () => {
     );
     expect(order).toEqual(['a2', 'a1', 'b1']);
     expect(run.scenarios[0]!.cleanup).toEqual({ ran: 2, failed: [] });
-    expect(run.scenarios[2]).toMatchObject({ status: 'warn', reason: 'cleanup failed: broken: EBUSY restoring sriov_numvfs' });
+    expect(run.scenarios[2]).toMatchObject({
+      status: 'warn',
+      reason: 'cleanup failed: broken: EBUSY restoring sriov_numvfs',
+    });
   });
 });
 
@@ -121,7 +140,9 @@ describe('timeouts', () => {
 
   it('a scenario that stays blocked after its cleanups is reported as such', async () => {
     const k = new FakeKernel();
-    const run = await runScenarios(options(k, [scenario('t/wedged', () => new Promise<void>(() => undefined))], { timeoutMs: 20 }));
+    const run = await runScenarios(
+      options(k, [scenario('t/wedged', () => new Promise<void>(() => undefined))], { timeoutMs: 20 }),
+    );
     expect(run.scenarios[0]!.status).toBe('timeout');
     expect(run.scenarios[0]!.reason).toMatch(/still blocked after them/);
     expect(run.scenarios[0]!.evidence.stillRunning).toBeDefined();
@@ -145,7 +166,9 @@ describe('a scenario that never yields', () => {
       ),
     );
     expect(run.scenarios[0]!.status).toBe('timeout');
-    expect(run.scenarios[0]!.reason).toMatch(/^no result after 20 ms; it ran \d+ ms without once yielding to the timer \(the mock's kernel calls are synchronous\), so it finished and its cleanups ran before it could be stopped$/);
+    expect(run.scenarios[0]!.reason).toMatch(
+      /^no result after 20 ms; it ran \d+ ms without once yielding to the timer \(the mock's kernel calls are synchronous\), so it finished and its cleanups ran before it could be stopped$/,
+    );
     expect(run.summary.exitCode).toBe(1);
   });
 });
@@ -205,7 +228,9 @@ describe('kernel monitors', () => {
     expect(warns!.cleanliness.taint.added).toEqual(['W']);
     expect(warns!.log).toHaveLength(1);
     expect(oops!.status).toBe('crash');
-    expect(oops!.reason).toBe('kernel crashed: BUG: kernel NULL pointer dereference, address: 0000000000000008; bind failed with EFAULT');
+    expect(oops!.reason).toBe(
+      'kernel crashed: BUG: kernel NULL pointer dereference, address: 0000000000000008; bind failed with EFAULT',
+    );
     expect(oops!.cleanliness.taint.added).toEqual(['D']);
     expect(quiet!.status).toBe('pass');
     expect(run.kernelLog.length).toBe(3);
@@ -247,11 +272,17 @@ describe('baselines', () => {
       'b.json',
     );
     const ok = await runScenarios(
-      options(k, [scenario('t/a', async (ctx) => ctx.quirk('last-page', 'x')), scenario('t/b', async () => undefined)], { baseline }),
+      options(
+        k,
+        [scenario('t/a', async (ctx) => ctx.quirk('last-page', 'x')), scenario('t/b', async () => undefined)],
+        { baseline },
+      ),
     );
     expect(ok.scenarios.map((r) => r.baseline?.verdict)).toEqual(['expected', 'expected']);
     expect(ok.summary.exitCode).toBe(0);
-    const bad = await runScenarios(options(k, [scenario('t/a', async (ctx) => ctx.quirk('contiguity', 'y'))], { baseline }));
+    const bad = await runScenarios(
+      options(k, [scenario('t/a', async (ctx) => ctx.quirk('contiguity', 'y'))], { baseline }),
+    );
     expect(bad.scenarios[0]!.baseline).toMatchObject({ verdict: 'regression' });
     expect(bad.summary.exitCode).toBe(1);
   });

@@ -6,7 +6,13 @@ const expected = { expected: 'fail' as const, quirks: [], verdict: 'expected' as
 
 describe('exit status', () => {
   it('0 when every bad status is expected by the baseline', () => {
-    const s = summarize([scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'edge/last-page', status: 'fail', baseline: expected })], null);
+    const s = summarize(
+      [
+        scenario({ id: 'caps/kernel', status: 'pass' }),
+        scenario({ id: 'edge/last-page', status: 'fail', baseline: expected }),
+      ],
+      null,
+    );
     expect(s.exitCode).toBe(0);
     expect(s.exitReason).toMatch(/1 known failure/);
   });
@@ -20,8 +26,20 @@ describe('exit status', () => {
   });
 
   it('77 when everything but the capability probe was skipped', () => {
-    expect(summarize([scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'a/b', status: 'skip' })], null).exitCode).toBe(77);
-    expect(summarize([scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'a/b', status: 'pass' }), scenario({ id: 'a/c', status: 'skip' })], null).exitCode).toBe(0);
+    expect(
+      summarize([scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'a/b', status: 'skip' })], null)
+        .exitCode,
+    ).toBe(77);
+    expect(
+      summarize(
+        [
+          scenario({ id: 'caps/kernel', status: 'pass' }),
+          scenario({ id: 'a/b', status: 'pass' }),
+          scenario({ id: 'a/c', status: 'skip' }),
+        ],
+        null,
+      ).exitCode,
+    ).toBe(0);
   });
 
   it('an interrupted run never exits 0', () => {
@@ -30,7 +48,10 @@ describe('exit status', () => {
   });
 
   it('counts statuses and verdicts', () => {
-    const s = summarize([scenario({ id: 'a/b', status: 'fail', baseline: expected }), scenario({ id: 'a/c', status: 'pass' })], null);
+    const s = summarize(
+      [scenario({ id: 'a/b', status: 'fail', baseline: expected }), scenario({ id: 'a/c', status: 'pass' })],
+      null,
+    );
     expect(s.byStatus).toMatchObject({ pass: 1, fail: 1, skip: 0 });
     expect(s.byVerdict).toMatchObject({ expected: 1, regression: 0 });
   });
@@ -40,7 +61,11 @@ describe('skips the baseline does not expect', () => {
   const pass = { expected: 'pass' as const, quirks: [], verdict: 'changed' as const, note: 'expected pass, got skip' };
 
   it('a scenario expected to pass that skips makes the run exit 1, unless skips are allowed', () => {
-    const results = [scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'a/b', status: 'pass' }), scenario({ id: 'a/c', status: 'skip', baseline: pass })];
+    const results = [
+      scenario({ id: 'caps/kernel', status: 'pass' }),
+      scenario({ id: 'a/b', status: 'pass' }),
+      scenario({ id: 'a/c', status: 'skip', baseline: pass }),
+    ];
     const s = summarize(results, null);
     expect(s).toMatchObject({ exitCode: 1, unexpected: [], skippedPasses: ['a/c'], skipsAllowed: false });
     const allowed = summarize(results, null, { allowSkips: true });
@@ -63,6 +88,8 @@ describe('partial runs', () => {
   it('a report written before the run ended never says exit 0', () => {
     const s = summarize([scenario({ id: 'caps/kernel', status: 'pass' })], null, { pending: ['a/b', 'a/c'] });
     expect(s.exitCode).toBe(1);
-    expect(s.exitReason).toBe('incomplete: 2 of 3 scenarios have no result (the run had not finished when this was written)');
+    expect(s.exitReason).toBe(
+      'incomplete: 2 of 3 scenarios have no result (the run had not finished when this was written)',
+    );
   });
 });

@@ -13,9 +13,15 @@ const pf: PfInfo = {
   stride: 1,
   autoprobe: false,
   provisioning: null,
-  vfs: [{ bdf: '0000:03:00.1', index: 0, driver: 'vfio-pci', override: 'vfio-pci', iommuGroup: 5, bars: [], quota: null }],
+  vfs: [
+    { bdf: '0000:03:00.1', index: 0, driver: 'vfio-pci', override: 'vfio-pci', iommuGroup: 5, bars: [], quota: null },
+  ],
 };
-const present = new Set(['/sys/bus/pci/devices/0000:00:02.0', '/sys/bus/pci/devices/0000:03:00.0', '/sys/bus/pci/devices/0000:03:00.1']);
+const present = new Set([
+  '/sys/bus/pci/devices/0000:00:02.0',
+  '/sys/bus/pci/devices/0000:03:00.0',
+  '/sys/bus/pci/devices/0000:03:00.1',
+]);
 const fs = { exists: (p: string) => present.has(p) } as unknown as FileOps;
 
 describe('--pf/--vf against discovery', () => {
@@ -28,13 +34,18 @@ describe('--pf/--vf against discovery', () => {
     [{ pf: '0000:03:00.1' }, '--pf 0000:03:00.1 is a VF (of PF 0000:03:00.0), not a PF'],
     [{ vf: '0000:03:00.0' }, '--vf 0000:03:00.0 is a PF, not a VF (use --pf)'],
     [{ pf: '0000:04:00.0' }, '--pf 0000:04:00.0: no PCI device at that address; see `iovh topology`'],
-    [{ pf: '0000:00:02.0', vf: '0000:03:00.1' }, '--pf 0000:00:02.0 is not an SR-IOV PF (no sriov_totalvfs); see `iovh topology`'],
+    [
+      { pf: '0000:00:02.0', vf: '0000:03:00.1' },
+      '--pf 0000:00:02.0 is not an SR-IOV PF (no sriov_totalvfs); see `iovh topology`',
+    ],
   ])('%j', (want, problem) => {
     expect(wantedProblem(fs, [pf], want)).toBe(problem);
   });
 
   it('a VF of another PF than --pf', () => {
     const other: PfInfo = { ...pf, bdf: '0000:13:00.0', vfs: [{ ...pf.vfs[0]!, bdf: '0000:13:00.1' }] };
-    expect(wantedProblem(fs, [pf, other], { pf: '0000:03:00.0', vf: '0000:13:00.1' })).toBe('--vf 0000:13:00.1 belongs to PF 0000:13:00.0, not to --pf 0000:03:00.0');
+    expect(wantedProblem(fs, [pf, other], { pf: '0000:03:00.0', vf: '0000:13:00.1' })).toBe(
+      '--vf 0000:13:00.1 belongs to PF 0000:13:00.0, not to --pf 0000:03:00.0',
+    );
   });
 });

@@ -54,7 +54,9 @@ describe('consent: every other VF free, or --allow-destructive', () => {
     const r = run.scenarios[1]!;
     expect(r.status).toBe('skip');
     expect(r.skip).toEqual({ capability: 'destructive', enable: expect.stringMatching(/--allow-destructive/) });
-    expect(r.reason).toBe(`sriov_numvfs = 0 would remove every VF of ${PF}, and not all are free: VF 0000:03:00.3 is bound to xe`);
+    expect(r.reason).toBe(
+      `sriov_numvfs = 0 would remove every VF of ${PF}, and not all are free: VF 0000:03:00.3 is bound to xe`,
+    );
     expect(diff(before, b.kernel.snapshotSysfs())).toEqual([]);
     b.close();
   });
@@ -62,7 +64,7 @@ describe('consent: every other VF free, or --allow-destructive', () => {
   it('another VF held through VFIO by another process: skip', async () => {
     const b = declaredMock('fixed');
     const vmm = b.kernel.spawnProcess('qemu-system-x86');
-    const { openVfioDevice } = await import('../../src/kernel/vfio.js');
+    const { openVfioDevice } = await import('../../src/uapi/vfio.js');
     const held = openVfioDevice(vmm, '0000:03:00.2');
     const run = await runKeep(b, [ID], want(DEFAULT_POLICY));
     expect(run.scenarios[1]!.skip?.capability).toBe('destructive');
@@ -78,7 +80,9 @@ describe('consent: every other VF free, or --allow-destructive', () => {
     const before = b.kernel.snapshotSysfs();
     const run = await runKeep(b, [ID], want({ allowDestructive: true, journal: null }));
     const r = run.scenarios[1]!;
-    expect(r.reason).toMatch(/^VFs disabled under an import without a crash, the mapping refused, 4 VFs restored as they were$/);
+    expect(r.reason).toMatch(
+      /^VFs disabled under an import without a crash, the mapping refused, 4 VFs restored as they were$/,
+    );
     expect(r.status).toBe('pass');
     expect(diff(before, b.kernel.snapshotSysfs())).toEqual([]);
     b.close();
@@ -88,7 +92,11 @@ describe('consent: every other VF free, or --allow-destructive', () => {
 describe('the change is journaled for iovh restore', () => {
   it('a normal run leaves no journal behind', async () => {
     const state = join(dir, 'mock.state');
-    const b = createMockBackend({ profile: 'fixed', topology: declareTopology(defaultTopology())!.topology, statePath: state });
+    const b = createMockBackend({
+      profile: 'fixed',
+      topology: declareTopology(defaultTopology())!.topology,
+      statePath: state,
+    });
     const target: JournalTarget = { backend: 'mock', where: state };
     const run = await runOn(b, [ID], want({ allowDestructive: false, journal: target }));
     expect(run.scenarios[1]!.status).toBe('pass');
@@ -126,7 +134,9 @@ describe('a kernel that refuses the write (not root)', () => {
   it('skips citing root with nothing changed and nothing left to restore', async () => {
     const b = declaredMock('fixed');
     const before = b.kernel.snapshotSysfs();
-    const fs = wrapFs(b.fs, { refuse: (op, path) => (op === 'write' && /\/sriov_(numvfs|drivers_autoprobe)$/.test(path) ? 'EACCES' : null) });
+    const fs = wrapFs(b.fs, {
+      refuse: (op, path) => (op === 'write' && /\/sriov_(numvfs|drivers_autoprobe)$/.test(path) ? 'EACCES' : null),
+    });
     const run = await runKeep(withFs(b, fs), [ID], want(DEFAULT_POLICY));
     const r = run.scenarios[1]!;
     expect(r.status).toBe('skip');

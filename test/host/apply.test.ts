@@ -21,7 +21,11 @@ function journalIn(): Journal {
   return Journal.open(d.path, { backend: 'mock', where: '/test/state.json' });
 }
 
-async function run(k: FakeKernel, j: Journal, build: Parameters<typeof planSetup>[0] extends infer C ? (ctx: C) => ReturnType<typeof planSetup> : never) {
+async function run(
+  k: FakeKernel,
+  j: Journal,
+  build: Parameters<typeof planSetup>[0] extends infer C ? (ctx: C) => ReturnType<typeof planSetup> : never,
+) {
   const plan = build(contextOf(k));
   j.begin('test');
   try {
@@ -39,10 +43,26 @@ describe('apply', () => {
   it('makes exactly the planned writes, journaling each one before it', async () => {
     const k = fakeMachine();
     const j = journalIn();
-    const { plan, applied } = await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 1n << 30n, driver: 'vfio-pci' }, { vf: 2, driver: 'vfio-pci' }] }] }));
+    const { plan, applied } = await run(k, j, (ctx) =>
+      planSetup(ctx, {
+        pfs: [
+          {
+            pf: PF,
+            numvfs: 2,
+            vfs: [
+              { vf: 1, vram: 1n << 30n, driver: 'vfio-pci' },
+              { vf: 2, driver: 'vfio-pci' },
+            ],
+          },
+        ],
+      }),
+    );
     expect(applied).toBe(plan.steps.length);
     expect(k.writes).toEqual(plan.steps.map(stepWrite));
-    const lines = readFileSync(j.file!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: string; before?: string });
+    const lines = readFileSync(j.file!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { t: string; before?: string });
     expect(lines.map((l) => l.t)).toEqual(['journal', 'begin', ...plan.steps.map(() => 'write'), 'end']);
     const befores = (lines.filter((l) => l.t === 'write') as { before: string }[]).map((l) => l.before);
     // VF 1's quota is set before the VFs exist (so xe keeps it), then autoprobe, then the count.
@@ -56,7 +76,20 @@ describe('apply', () => {
     const k = fakeMachine();
     const before = k.snapshot();
     const j = journalIn();
-    await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 3, vfs: [{ vf: 1, vram: 4n << 30n, driver: 'vfio-pci' }, { vf: 3, driver: 'vfio-pci' }] }] }));
+    await run(k, j, (ctx) =>
+      planSetup(ctx, {
+        pfs: [
+          {
+            pf: PF,
+            numvfs: 3,
+            vfs: [
+              { vf: 1, vram: 4n << 30n, driver: 'vfio-pci' },
+              { vf: 3, driver: 'vfio-pci' },
+            ],
+          },
+        ],
+      }),
+    );
     expect(k.snapshot()).not.toBe(before);
     j.begin('restore');
     restoreAll(k, j);
@@ -98,10 +131,24 @@ describe('apply', () => {
     let once = true;
     k.clamp.set(quota, (v) => (once ? ((once = false), String(512n << 20n)) : v));
     const j = journalIn();
-    const err = await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 2n << 30n }, { vf: 2, vram: 2n << 30n }] }] })).catch((e: unknown) => e);
+    const err = await run(k, j, (ctx) =>
+      planSetup(ctx, {
+        pfs: [
+          {
+            pf: PF,
+            vfs: [
+              { vf: 1, vram: 2n << 30n },
+              { vf: 2, vram: 2n << 30n },
+            ],
+          },
+        ],
+      }),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplyFailed);
     expect((err as ApplyFailed).rolledBack).toBe(true);
-    expect((err as Error).message).toMatch(/step 2 of 2 .* failed: the kernel did not take .* reads '536870912', expected '2147483648' \(clamped, rounded or ignored\); rolled back with 2 writes/);
+    expect((err as Error).message).toMatch(
+      /step 2 of 2 .* failed: the kernel did not take .* reads '536870912', expected '2147483648' \(clamped, rounded or ignored\); rolled back with 2 writes/,
+    );
     expect(k.snapshot()).toBe(before);
     expect(j.pending()).toEqual([]);
   });
@@ -123,7 +170,9 @@ describe('apply', () => {
     k.failWrite = { nth: 2, code: 'ENOMEM' };
     const j = journalIn();
     const err = await run(k, j, (ctx) => planVfsEnable(ctx, PF, '4')).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/step 2 of 2 \(echo 4 > .*sriov_numvfs\) failed: ENOMEM.*; rolled back with 1 write$/);
+    expect((err as Error).message).toMatch(
+      /step 2 of 2 \(echo 4 > .*sriov_numvfs\) failed: ENOMEM.*; rolled back with 1 write$/,
+    );
     expect(k.snapshot()).toBe(before);
   });
 
@@ -180,14 +229,18 @@ describe('restore', () => {
   it('--dry-run predicts the writes restore then makes', async () => {
     const k = fakeMachine();
     const j = journalIn();
-    await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 2n << 30n, driver: 'vfio-pci' }] }] }));
+    await run(k, j, (ctx) =>
+      planSetup(ctx, { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 2n << 30n, driver: 'vfio-pci' }] }] }),
+    );
     const predicted = planRestore(k, j.pending(), 'x').steps.map(stepWrite);
     k.writes.length = 0;
     restoreAll(k, j);
     expect(k.writes).toEqual(predicted);
-    expect(predicted.map((w) => formatStep({ op: 'set', path: w.path, kind: 'count', value: w.data.trim(), before: null, why: '' }))[0]).toBe(
-      'echo 0000:03:00.1 > /sys/bus/pci/drivers/vfio-pci/unbind',
-    );
+    expect(
+      predicted.map((w) =>
+        formatStep({ op: 'set', path: w.path, kind: 'count', value: w.data.trim(), before: null, why: '' }),
+      )[0],
+    ).toBe('echo 0000:03:00.1 > /sys/bus/pci/drivers/vfio-pci/unbind');
   });
 
   it('does not preset the quota of a VF that someone else removed meanwhile (xe released it with the VF)', async () => {
@@ -239,7 +292,10 @@ describe('restore', () => {
           if (made === n) throw died;
         },
       };
-      expect(() => undoRecords(new SysReader(m.k), m.j, m.j.pending(), hooks, () => undefined), `kill after ${n}`).toThrow(died);
+      expect(
+        () => undoRecords(new SysReader(m.k), m.j, m.j.pending(), hooks, () => undefined),
+        `kill after ${n}`,
+      ).toThrow(died);
       restoreAll(m.k, m.j);
       expect(m.k.snapshot(), `kill after restore write ${n}`).toBe(m.before);
       expect(m.j.pending()).toEqual([]);

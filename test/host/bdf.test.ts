@@ -12,22 +12,39 @@ describe('BDF parsing', () => {
   });
 
   it('rejects what is not a PCI address with a one-line InputError naming the forms', () => {
-    for (const bad of ['', '3:00.0', '0000:03:00', '0000:03:00.8', '0000:03:20.0', 'zz:00.0', '0000:03:00.0.1', '000:03:00.0']) {
+    for (const bad of [
+      '',
+      '3:00.0',
+      '0000:03:00',
+      '0000:03:00.8',
+      '0000:03:20.0',
+      'zz:00.0',
+      '0000:03:00.0.1',
+      '000:03:00.0',
+    ]) {
       expect(() => normalizeBdf(bad, 'PF'), bad).toThrow(InputError);
     }
-    expect(() => normalizeBdf('0000:03:20.0', 'PF')).toThrow(/not a PCI address for the PF \(expected DDDD:BB:DD.F or BB:DD.F/);
+    expect(() => normalizeBdf('0000:03:20.0', 'PF')).toThrow(
+      /not a PCI address for the PF \(expected DDDD:BB:DD.F or BB:DD.F/,
+    );
   });
 
   it('round-trips every address', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 0, max: 7 }), (domain, bus, slot, fn) => {
-        const a = { domain, bus, slot, fn };
-        const text = formatBdf(a);
-        expect(text).toMatch(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/);
-        expect(parseBdf(text)).toEqual(a);
-        expect(parseBdf(text.toUpperCase())).toEqual(a);
-        if (domain === 0) expect(parseBdf(text.slice(5))).toEqual(a);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 31 }),
+        fc.integer({ min: 0, max: 7 }),
+        (domain, bus, slot, fn) => {
+          const a = { domain, bus, slot, fn };
+          const text = formatBdf(a);
+          expect(text).toMatch(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/);
+          expect(parseBdf(text)).toEqual(a);
+          expect(parseBdf(text.toUpperCase())).toEqual(a);
+          if (domain === 0) expect(parseBdf(text.slice(5))).toEqual(a);
+        },
+      ),
     );
   });
 

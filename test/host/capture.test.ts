@@ -29,7 +29,11 @@ describe('capture', () => {
   });
 
   it('reads System RAM from /proc/iomem, unknown when the addresses are hidden', () => {
-    expect(parseIomemRam('00000000-00000fff : Reserved\n00001000-0009ffff : System RAM\n00100000-7fffffff : System RAM\n  01000000-01ffffff : Kernel code\n')).toEqual([
+    expect(
+      parseIomemRam(
+        '00000000-00000fff : Reserved\n00001000-0009ffff : System RAM\n00100000-7fffffff : System RAM\n  01000000-01ffffff : Kernel code\n',
+      ),
+    ).toEqual([
       { start: 0x1000n, size: 0x9f000n },
       { start: 0x100000n, size: 0x7ff00000n },
     ]);
@@ -43,8 +47,30 @@ describe('capture', () => {
     const pf = '0000:03:00.0';
     t.device(
       pf,
-      { vendor: '0x8086', device: '0xe20b', class: '0x030000', subsystem_vendor: '0x8086', subsystem_device: '0x1100', revision: '0x00', sriov_totalvfs: '24', sriov_numvfs: '1', sriov_offset: '1', sriov_stride: '1', sriov_vf_device: 'e20b', sriov_drivers_autoprobe: '0' },
-      { driver: 'xe', group: 13, resource: resourceText({ 0: [0x88000000n, 16n * MiB, 0x140204], 2: [0x4000000000n, 16n * GiB, 0x14220c], 7: [0x89000000n, 24n * 16n * MiB, 0x140204], 9: [0x4400000000n, 24n * GiB, 0x14220c] }) },
+      {
+        vendor: '0x8086',
+        device: '0xe20b',
+        class: '0x030000',
+        subsystem_vendor: '0x8086',
+        subsystem_device: '0x1100',
+        revision: '0x00',
+        sriov_totalvfs: '24',
+        sriov_numvfs: '1',
+        sriov_offset: '1',
+        sriov_stride: '1',
+        sriov_vf_device: 'e20b',
+        sriov_drivers_autoprobe: '0',
+      },
+      {
+        driver: 'xe',
+        group: 13,
+        resource: resourceText({
+          0: [0x88000000n, 16n * MiB, 0x140204],
+          2: [0x4000000000n, 16n * GiB, 0x14220c],
+          7: [0x89000000n, 24n * 16n * MiB, 0x140204],
+          9: [0x4400000000n, 24n * GiB, 0x14220c],
+        }),
+      },
     );
     t.file(`/sys/devices/pci0000:00/${pf}/config`, configWithVfRebar());
     t.vf(pf, 0, '0000:03:00.1', { vendor: '0x8086', device: '0xe20b' }, { driver: 'vfio-pci', group: 21 });
@@ -63,19 +89,48 @@ describe('capture', () => {
       { start: '0x100000000', size: '0x380000000' },
     ]);
     const dev = topology.devices[0]!;
-    expect(dev).toMatchObject({ bdf: pf, vendor: '0x8086', device: '0xe20b', class: '0x030000', subsystemVendor: '0x8086', subsystemDevice: '0x1100', revision: '0x00', driver: 'xe', iommuGroup: 13, parent: 'pci0000:00' });
+    expect(dev).toMatchObject({
+      bdf: pf,
+      vendor: '0x8086',
+      device: '0xe20b',
+      class: '0x030000',
+      subsystemVendor: '0x8086',
+      subsystemDevice: '0x1100',
+      revision: '0x00',
+      driver: 'xe',
+      iommuGroup: 13,
+      parent: 'pci0000:00',
+    });
     expect(dev.bars).toEqual([
       { index: 0, start: '0x88000000', size: '0x1000000', kind: 'mem64', prefetchable: false },
       { index: 2, start: '0x4000000000', size: '0x400000000', kind: 'mem64', prefetchable: true },
     ]);
-    expect(dev.sriov).toMatchObject({ totalvfs: 24, numvfs: 1, offset: 1, stride: 1, vfDevice: '0xe20b', autoprobe: false });
+    expect(dev.sriov).toMatchObject({
+      totalvfs: 24,
+      numvfs: 1,
+      offset: 1,
+      stride: 1,
+      vfDevice: '0xe20b',
+      autoprobe: false,
+    });
     expect(dev.sriov.vfBars).toEqual([
       { index: 0, start: '0x89000000', size: '0x1000000', kind: 'mem64', prefetchable: false },
-      { index: 2, start: '0x4400000000', size: '0x40000000', kind: 'mem64', prefetchable: true, resizableSizes: '0x7ffe' },
+      {
+        index: 2,
+        start: '0x4400000000',
+        size: '0x40000000',
+        kind: 'mem64',
+        prefetchable: true,
+        resizableSizes: '0x7ffe',
+      },
     ]);
-    expect(dev.sriov.vfs).toEqual([{ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 21, vramQuota: '0x80000000' }]);
+    expect(dev.sriov.vfs).toEqual([
+      { index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 21, vramQuota: '0x80000000' },
+    ]);
     expect(dev.xe).toEqual({ vram: '0x400000000', tiles: 1, provisioning: 'sriov_admin' });
-    expect(notes).toEqual([`${pf}: VRAM size taken from BAR 2 (0x400000000): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`]);
+    expect(notes).toEqual([
+      `${pf}: VRAM size taken from BAR 2 (0x400000000): no xe render node answered DRM_XE_DEVICE_QUERY_MEM_REGIONS`,
+    ]);
   });
 });
 
@@ -100,11 +155,25 @@ describe('capture of a PF with an I/O-port BAR (QEMU igb: BAR 2, 32 ports at 0xc
   it('keeps the I/O BAR and the mock loads it even where RAM has the same numbers', () => {
     const d = tempDir('iovh-capture-');
     dirs.push(d);
-    igbTree(new FixtureTree(d.path), 0, true).file('/proc/iomem', '00001000-0009efff : System RAM\n00100000-1ffdffff : System RAM\n');
+    igbTree(new FixtureTree(d.path), 0, true).file(
+      '/proc/iomem',
+      '00001000-0009efff : System RAM\n00100000-1ffdffff : System RAM\n',
+    );
     const { topology } = capture(createNativeBackend({ root: d.path }));
-    expect(topology.devices[0]!.bars.find((b) => b.index === 2)).toEqual({ index: 2, start: '0xc000', size: '0x20', kind: 'io', prefetchable: false });
+    expect(topology.devices[0]!.bars.find((b) => b.index === 2)).toEqual({
+      index: 2,
+      start: '0xc000',
+      size: '0x20',
+      kind: 'io',
+      prefetchable: false,
+    });
     const parsed = parseTopology(JSON.parse(JSON.stringify(topology)), 'topology igb.json');
     expect(parsed.ram[0]).toEqual({ start: 0x1000n, size: 0x9e000n });
-    expect(parsed.devices[0]!.bars.map((b) => [b.index, b.kind])).toEqual([[0, 'mem32'], [1, 'mem32'], [2, 'io'], [3, 'mem64']]);
+    expect(parsed.devices[0]!.bars.map((b) => [b.index, b.kind])).toEqual([
+      [0, 'mem32'],
+      [1, 'mem32'],
+      [2, 'io'],
+      [3, 'mem64'],
+    ]);
   });
 });

@@ -26,35 +26,80 @@ describe('doctor', () => {
     t.file('/proc/sys/kernel/osrelease', '7.2.13-iovh\n');
     t.file('/proc/cmdline', 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 intel_iommu=on iommu=pt\n');
     t.config(
-      ['VFIO=m', 'VFIO_PCI=m', 'VFIO_PCI_DMABUF=y', 'PCI_P2PDMA=y', 'PCI_IOV=y', 'DRM_XE=m', 'IOMMUFD=y', 'DEBUG_FS=y', 'KPROBES=y', 'KPROBE_EVENTS=y', 'DEBUG_KMEMLEAK=y', 'VFIO_IOMMU_TYPE1=m']
+      [
+        'VFIO=m',
+        'VFIO_PCI=m',
+        'VFIO_PCI_DMABUF=y',
+        'PCI_P2PDMA=y',
+        'PCI_IOV=y',
+        'DRM_XE=m',
+        'IOMMUFD=y',
+        'DEBUG_FS=y',
+        'KPROBES=y',
+        'KPROBE_EVENTS=y',
+        'DEBUG_KMEMLEAK=y',
+        'VFIO_IOMMU_TYPE1=m',
+      ]
         .map((l) => `CONFIG_${l}`)
         .join('\n'),
     );
-    t.file('/proc/kallsyms', 'ffffffff81000000 T dma_buf_match_interconnects\nffffffff81000100 t vfio_pci_match_interconnect\t[vfio_pci]\n');
+    t.file(
+      '/proc/kallsyms',
+      'ffffffff81000000 T dma_buf_match_interconnects\nffffffff81000100 t vfio_pci_match_interconnect\t[vfio_pci]\n',
+    );
     for (const m of ['vfio', 'vfio_iommu_type1', 'vfio_pci', 'xe']) t.dir(`/sys/module/${m}`);
     t.file('/dev/vfio/vfio', '', 0o666);
     t.file('/dev/dri/renderD128', '', 0o666);
     t.dir('/sys/kernel/debug/dri');
     t.file('/sys/kernel/tracing/kprobe_events', '');
-    t.device('0000:03:00.0', { vendor: '0x8086', device: '0xe20b', class: '0x030000', sriov_totalvfs: '24', sriov_numvfs: '0', sriov_offset: '1', sriov_stride: '1' }, { driver: 'xe', group: 13, resource: resourceText({}) });
+    t.device(
+      '0000:03:00.0',
+      {
+        vendor: '0x8086',
+        device: '0xe20b',
+        class: '0x030000',
+        sriov_totalvfs: '24',
+        sriov_numvfs: '0',
+        sriov_offset: '1',
+        sriov_stride: '1',
+      },
+      { driver: 'xe', group: 13, resource: resourceText({}) },
+    );
     t.file('/sys/devices/pci0000:00/0000:03:00.0/sriov_admin/vf1/profile/vram_quota', '0\n');
     const checks = runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 });
     const c = byId(checks);
     expect(summarize(checks)).toEqual({ pass: checks.length, warn: 0, fail: 0 });
     expect(c['kernel.release']!.detail).toBe('Linux 7.2.13-iovh');
     expect(c['config.VFIO_PCI_DMABUF']!.detail).toBe('CONFIG_VFIO_PCI_DMABUF=y');
-    expect(c['iommu']!.detail).toBe('1 IOMMU group (cmdline: intel_iommu=on iommu=pt)');
-    expect(c['interconnect']!.detail).toBe('interconnect series present: dma_buf_match_interconnects, vfio_pci_match_interconnect');
+    expect(c.iommu!.detail).toBe('1 IOMMU group (cmdline: intel_iommu=on iommu=pt)');
+    expect(c.interconnect!.detail).toBe(
+      'interconnect series present: dma_buf_match_interconnects, vfio_pci_match_interconnect',
+    );
     expect(c['provisioning.0000:03:00.0']!.detail).toMatch(/sriov_admin/);
   });
 
   it('fails what iovh cannot work without, warns about lost evidence, with a fix each', () => {
     const t = tree();
     t.file('/proc/version', 'Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) #1 SMP\n');
-    t.file('/boot/config-6.1.0-18-amd64', 'CONFIG_VFIO=m\nCONFIG_VFIO_PCI_CORE=m\nCONFIG_VFIO_PCI=m\nCONFIG_PCI_IOV=y\nCONFIG_PCI_P2PDMA=y\nCONFIG_DMA_SHARED_BUFFER=y\n');
+    t.file(
+      '/boot/config-6.1.0-18-amd64',
+      'CONFIG_VFIO=m\nCONFIG_VFIO_PCI_CORE=m\nCONFIG_VFIO_PCI=m\nCONFIG_PCI_IOV=y\nCONFIG_PCI_P2PDMA=y\nCONFIG_DMA_SHARED_BUFFER=y\n',
+    );
     t.file('/proc/cmdline', 'root=/dev/sda1 quiet\n');
     t.file('/proc/kallsyms', 'ffffffff81000000 T dma_buf_export\n');
-    t.device('0000:01:00.0', { vendor: '0x8086', device: '0x10c9', class: '0x020000', sriov_totalvfs: '7', sriov_numvfs: '0', sriov_offset: '128', sriov_stride: '2' }, { driver: 'igb' });
+    t.device(
+      '0000:01:00.0',
+      {
+        vendor: '0x8086',
+        device: '0x10c9',
+        class: '0x020000',
+        sriov_totalvfs: '7',
+        sriov_numvfs: '0',
+        sriov_offset: '128',
+        sriov_stride: '2',
+      },
+      { driver: 'igb' },
+    );
     const checks = runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 1000 });
     const c = byId(checks);
     expect(c['kernel.release']!.detail).toBe('Linux 6.1.0-18-amd64');
@@ -64,17 +109,23 @@ describe('doctor', () => {
       status: 'fail',
       fix: 'use Linux 6.19 or later (CONFIG_VFIO_PCI_DMABUF has no prompt: Linux 6.19 and later turn it on when VFIO_PCI_CORE, PCI_P2PDMA and DMA_SHARED_BUFFER are, and all three are set here)',
     });
-    expect(c['config.KPROBES']).toMatchObject({ status: 'warn', fix: 'use a kernel built with CONFIG_KPROBES=y (a bool)' });
-    expect(c['iommu']).toMatchObject({ status: 'fail', detail: 'no IOMMU groups: the IOMMU is off or absent (no iommu options on the cmdline)' });
-    expect(c['iommu']!.fix).toMatch(/intel_iommu=on/);
+    expect(c['config.KPROBES']).toMatchObject({
+      status: 'warn',
+      fix: 'use a kernel built with CONFIG_KPROBES=y (a bool)',
+    });
+    expect(c.iommu).toMatchObject({
+      status: 'fail',
+      detail: 'no IOMMU groups: the IOMMU is off or absent (no iommu options on the cmdline)',
+    });
+    expect(c.iommu!.fix).toMatch(/intel_iommu=on/);
     expect(c['module.vfio_pci']).toMatchObject({ status: 'fail', fix: 'modprobe vfio-pci' });
     expect(c['dev.vfio']!.status).toBe('fail');
-    expect(c['interconnect']!.status).toBe('warn');
+    expect(c.interconnect!.status).toBe('warn');
     expect(c['provisioning.0000:01:00.0']).toMatchObject({ status: 'warn' });
     expect(c['provisioning.0000:01:00.0']!.detail).toMatch(/not available: 0000:01:00.0 has driver igb/);
     for (const x of checks.filter((x) => x.status !== 'pass')) expect(x.fix, x.id).toBeTruthy();
     const text = renderChecks(checks, 'backend: native (fixture)');
-    expect(text).toMatch(/^fail  iommu {22}/m);
+    expect(text).toMatch(/^fail {2}iommu {22}/m);
     expect(text).toMatch(/fix: boot with intel_iommu=on/);
     expect(text.trim().split('\n').pop()).toMatch(/^\d+ pass, \d+ warn, \d+ fail$/);
   });
@@ -94,13 +145,27 @@ describe('doctor', () => {
     expect(c['config.IOMMUFD']!.fix).toMatch(/CONFIG_IOMMUFD=y or =m and CONFIG_VFIO_DEVICE_CDEV=y/);
     const dmabuf = c['config.VFIO_PCI_DMABUF']!.fix!;
     expect(dmabuf).not.toMatch(/CONFIG_VFIO_PCI_DMABUF=/);
-    expect(dmabuf).toMatch(/^build Linux 6.19 or later with CONFIG_PCI_P2PDMA=y and a driver that selects DMA_SHARED_BUFFER \(DRM does\) \(CONFIG_VFIO_PCI_DMABUF has no prompt/);
+    expect(dmabuf).toMatch(
+      /^build Linux 6.19 or later with CONFIG_PCI_P2PDMA=y and a driver that selects DMA_SHARED_BUFFER \(DRM does\) \(CONFIG_VFIO_PCI_DMABUF has no prompt/,
+    );
     expect(dmabuf).toMatch(/here PCI_P2PDMA, DMA_SHARED_BUFFER are not set\)$/);
   });
 
   it('says what to do about a PF without quota files: debugfs, a 7.0 kernel, or nothing on an integrated GPU', () => {
     const t = tree();
-    t.device('0000:00:02.0', { vendor: '0x8086', device: '0x7d55', class: '0x030000', sriov_totalvfs: '7', sriov_numvfs: '0', sriov_offset: '1', sriov_stride: '1' }, { driver: 'xe' });
+    t.device(
+      '0000:00:02.0',
+      {
+        vendor: '0x8086',
+        device: '0x7d55',
+        class: '0x030000',
+        sriov_totalvfs: '7',
+        sriov_numvfs: '0',
+        sriov_offset: '1',
+        sriov_stride: '1',
+      },
+      { driver: 'xe' },
+    );
     const before = byId(runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 }))['provisioning.0000:00:02.0']!;
     expect(before.fix).toMatch(/^mount -t debugfs none \/sys\/kernel\/debug \(as root\), or use Linux 7.0 or later/);
     t.dir('/sys/kernel/debug/dri');
@@ -137,10 +202,21 @@ describe('device node access, decided as generic_permission does (owner, group, 
     const otherGid = group + 1000;
 
     // 0660 labadmin:vfio, the user in vfio as a supplementary group (or its effective gid): open.
-    for (const env of [{ uid: user, gid: otherGid, groups: [7, group] }, { uid: user, gid: group, groups: [] }]) {
+    for (const env of [
+      { uid: user, gid: otherGid, groups: [7, group] },
+      { uid: user, gid: group, groups: [] },
+    ]) {
       const c = byId(runDoctor(fs, env));
-      expect(c['dev.vfio']).toEqual({ id: 'dev.vfio', status: 'pass', detail: '/dev/vfio/vfio is 0660 labadmin:vfio, this user is in group vfio' });
-      expect(c['dev.vfio.groups']).toMatchObject({ status: 'pass', detail: '/dev/vfio/13 is 0660 labadmin:vfio, this user is in group vfio; /dev/vfio/14 is 0660 labadmin:vfio, this user is in group vfio' });
+      expect(c['dev.vfio']).toEqual({
+        id: 'dev.vfio',
+        status: 'pass',
+        detail: '/dev/vfio/vfio is 0660 labadmin:vfio, this user is in group vfio',
+      });
+      expect(c['dev.vfio.groups']).toMatchObject({
+        status: 'pass',
+        detail:
+          '/dev/vfio/13 is 0660 labadmin:vfio, this user is in group vfio; /dev/vfio/14 is 0660 labadmin:vfio, this user is in group vfio',
+      });
       expect(c['dev.dri']).toMatchObject({ status: 'pass', detail: '/dev/dri: card0 renderD128' });
     }
 
@@ -154,23 +230,33 @@ describe('device node access, decided as generic_permission does (owner, group, 
       fix,
     });
     expect(out['dev.vfio.groups']).toMatchObject({ status: 'warn', fix });
-    expect(out['dev.vfio.groups']!.detail).toMatch(/^this user cannot open VFIO group nodes: \/dev\/vfio\/13 is 0660 labadmin:vfio: .*; \/dev\/vfio\/14 is 0660 labadmin:vfio: /);
+    expect(out['dev.vfio.groups']!.detail).toMatch(
+      /^this user cannot open VFIO group nodes: \/dev\/vfio\/13 is 0660 labadmin:vfio: .*; \/dev\/vfio\/14 is 0660 labadmin:vfio: /,
+    );
     expect(out['dev.dri']).toMatchObject({ status: 'warn', fix });
 
     // A group node only its owner may open is named, even when /dev/vfio/vfio is open to everyone.
     chmod('/dev/vfio/vfio', 0o666);
     chmod('/dev/vfio/14', 0o600);
     const one = byId(runDoctor(fs, { uid: user, gid: otherGid, groups: [group] }));
-    expect(one['dev.vfio']).toMatchObject({ status: 'pass', detail: '/dev/vfio/vfio is 0666 labadmin:vfio, this user is in group vfio' });
+    expect(one['dev.vfio']).toMatchObject({
+      status: 'pass',
+      detail: '/dev/vfio/vfio is 0666 labadmin:vfio, this user is in group vfio',
+    });
     expect(one['dev.vfio.groups']).toMatchObject({
       status: 'warn',
-      detail: 'this user cannot open VFIO group nodes: /dev/vfio/14 is 0600 labadmin:vfio: group vfio (this user\'s) has no rw',
+      detail:
+        "this user cannot open VFIO group nodes: /dev/vfio/14 is 0600 labadmin:vfio: group vfio (this user's) has no rw",
       fix: 'run as root, or give your group rw on /dev/vfio/* with a udev rule',
     });
 
     // The owner is judged by the owner bits alone, as the kernel does.
     chmod('/dev/vfio/vfio', 0o066);
-    expect(byId(runDoctor(fs, { uid: owner, gid: group, groups: [group] }))['dev.vfio']).toMatchObject({ status: 'warn', detail: 'this user cannot open /dev/vfio/vfio: /dev/vfio/vfio is 0066 labadmin:vfio: its owner (this user) has no rw' });
+    expect(byId(runDoctor(fs, { uid: owner, gid: group, groups: [group] }))['dev.vfio']).toMatchObject({
+      status: 'warn',
+      detail:
+        'this user cannot open /dev/vfio/vfio: /dev/vfio/vfio is 0066 labadmin:vfio: its owner (this user) has no rw',
+    });
 
     // Root opens any node, whatever its bits.
     for (const p of nodes) chmod(p, 0o000);
@@ -182,7 +268,10 @@ describe('device node access, decided as generic_permission does (owner, group, 
     const b = createMockBackend();
     try {
       const dev = (bdf: string, attr: string) => `/sys/bus/pci/devices/${bdf}/${attr}`;
-      expect(byId(runDoctor(b.fs, { uid: 1000, gid: 1000, groups: [] }))['dev.vfio.groups']).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^no VFIO group nodes yet/) });
+      expect(byId(runDoctor(b.fs, { uid: 1000, gid: 1000, groups: [] }))['dev.vfio.groups']).toMatchObject({
+        status: 'pass',
+        detail: expect.stringMatching(/^no VFIO group nodes yet/),
+      });
       b.fs.writeFile(dev('0000:03:00.0', 'sriov_drivers_autoprobe'), '0');
       b.fs.writeFile(dev('0000:03:00.0', 'sriov_numvfs'), '1');
       b.fs.writeFile(dev('0000:03:00.1', 'driver_override'), 'vfio-pci');
@@ -191,8 +280,14 @@ describe('device node access, decided as generic_permission does (owner, group, 
       expect(b.fs.stat(`/dev/vfio/${g}`)).toMatchObject({ kind: 'chardev', mode: 0o600, uid: 0, gid: 0 });
       const c = byId(runDoctor(b.fs, { uid: 1000, gid: 1000, groups: [] }));
       expect(c['dev.vfio']).toMatchObject({ status: 'pass', detail: '/dev/vfio/vfio is 0666 0:0, open to everyone' });
-      expect(c['dev.vfio.groups']).toMatchObject({ status: 'warn', detail: `this user cannot open VFIO group nodes: /dev/vfio/${g} is 0600 0:0: uid 1000 is not its owner, and others have no rw (an ACL may still grant it: getfacl /dev/vfio/${g})` });
-      expect(byId(runDoctor(b.fs, { uid: 0 }))['dev.vfio.groups']).toMatchObject({ status: 'pass', detail: `/dev/vfio/${g} (root opens any)` });
+      expect(c['dev.vfio.groups']).toMatchObject({
+        status: 'warn',
+        detail: `this user cannot open VFIO group nodes: /dev/vfio/${g} is 0600 0:0: uid 1000 is not its owner, and others have no rw (an ACL may still grant it: getfacl /dev/vfio/${g})`,
+      });
+      expect(byId(runDoctor(b.fs, { uid: 0 }))['dev.vfio.groups']).toMatchObject({
+        status: 'pass',
+        detail: `/dev/vfio/${g} (root opens any)`,
+      });
     } finally {
       b.close();
     }

@@ -8,7 +8,7 @@
 // EBUSY while the VF is bound). Knobs let a test make the kernel clamp or
 // ignore a write, or fail the n-th write with an errno.
 import type { FileOps, FileStat } from '../../src/backend/types.js';
-import { SystemError, Errno, type ErrnoName } from '../../src/kernel/errors.js';
+import { SystemError, Errno, type ErrnoName } from '../../src/uapi/errors.js';
 
 export interface FakePf {
   bdf: string;
@@ -50,7 +50,8 @@ function err(code: ErrnoName, syscall: string, path: string): SystemError {
 
 function vfBdf(pf: string, offset: number, stride: number, index: number): string {
   const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(pf)!;
-  const rid = (Number.parseInt(m[2]!, 16) << 8) + (Number.parseInt(m[3]!, 16) << 3) + Number(m[4]) + offset + index * stride;
+  const rid =
+    (Number.parseInt(m[2]!, 16) << 8) + (Number.parseInt(m[3]!, 16) << 3) + Number(m[4]) + offset + index * stride;
   const h = (n: number, w: number) => n.toString(16).padStart(w, '0');
   return `${m[1]}:${h(rid >> 8, 2)}:${h((rid >> 3) & 0x1f, 2)}.${rid & 7}`;
 }
@@ -87,7 +88,17 @@ export class FakeKernel implements FileOps {
       if (spec.vfDriver) this.drivers.add(spec.vfDriver);
       this.pfs.set(spec.bdf, { spec, numvfs: 0, autoprobe: true, quotas: new Array<bigint>(spec.totalvfs).fill(0n) });
     }
-    for (const bdf of others) this.devs.set(bdf, { bdf, vendor: 0x8086, device: 0x1234, driver: null, override: null, group: 3, pf: null, vfIndex: null });
+    for (const bdf of others)
+      this.devs.set(bdf, {
+        bdf,
+        vendor: 0x8086,
+        device: 0x1234,
+        driver: null,
+        override: null,
+        group: 3,
+        pf: null,
+        vfIndex: null,
+      });
   }
 
   // ---------------------------------------------------------- model
@@ -132,7 +143,7 @@ export class FakeKernel implements FileOps {
     if (driver === null) {
       if (dev.driver) return;
       const pf = dev.pf ? this.pfs.get(dev.pf)! : null;
-      const target = dev.override ?? (pf && pf.autoprobe ? (pf.spec.vfDriver ?? null) : null);
+      const target = dev.override ?? (pf?.autoprobe ? (pf.spec.vfDriver ?? null) : null);
       if (target && this.drivers.has(target)) dev.driver = target;
       return;
     }
@@ -161,7 +172,7 @@ export class FakeKernel implements FileOps {
     const m = /^\/sys\/bus\/pci\/devices\/([^/]+)\/sriov_admin\/vf(\d+)\/profile\/vram_quota$/.exec(path);
     if (!m) return null;
     const pf = this.pfs.get(m[1]!);
-    if (!pf || !pf.spec.xe || this.devs.get(pf.spec.bdf)!.driver !== 'xe') return null;
+    if (!pf?.spec.xe || this.devs.get(pf.spec.bdf)!.driver !== 'xe') return null;
     const index = Number(m[2]) - 1;
     if (index < 0 || index >= pf.spec.totalvfs) return null;
     return { pf, index };
@@ -243,8 +254,11 @@ export class FakeKernel implements FileOps {
     if (q) {
       const t = value.trim();
       if (!/^(\d+|0x[0-9a-f]+)$/i.test(t)) throw err('EINVAL', 'write', path);
-      const vf = q.index < q.pf.numvfs ? this.devs.get(vfBdf(q.pf.spec.bdf, q.pf.spec.offset, q.pf.spec.stride, q.index)) : undefined;
-      if (vf && vf.driver) throw err('EBUSY', 'write', path);
+      const vf =
+        q.index < q.pf.numvfs
+          ? this.devs.get(vfBdf(q.pf.spec.bdf, q.pf.spec.offset, q.pf.spec.stride, q.index))
+          : undefined;
+      if (vf?.driver) throw err('EBUSY', 'write', path);
       const v = BigInt(t);
       q.pf.quotas[q.index] = ((v + MIB2 - 1n) / MIB2) * MIB2;
       return;
@@ -274,7 +288,8 @@ export class FakeKernel implements FileOps {
 
   readdir(path: string): string[] {
     if (path === '/sys/bus/pci/devices') return [...this.devs.keys()].sort();
-    if (path === '/sys/kernel/iommu_groups') return [...new Set([...this.devs.values()].map((d) => d.group).filter((g) => g !== null))].map(String);
+    if (path === '/sys/kernel/iommu_groups')
+      return [...new Set([...this.devs.values()].map((d) => d.group).filter((g) => g !== null))].map(String);
     if (path === '/sys/bus/pci/drivers') return [...this.drivers].sort();
     const p = this.pcipath(path);
     if (p && p.attr === '') return ['vendor', 'device', 'class', 'resource', 'driver_override'];
@@ -290,13 +305,16 @@ export class FakeKernel implements FileOps {
     if (attr === 'physfn' && dev.pf) return `../${dev.pf}`;
     const v = /^virtfn(\d+)$/.exec(attr);
     const pf = this.pfs.get(dev.bdf);
-    if (v && pf && Number(v[1]) < pf.numvfs) return `../${vfBdf(dev.bdf, pf.spec.offset, pf.spec.stride, Number(v[1]))}`;
+    if (v && pf && Number(v[1]) < pf.numvfs)
+      return `../${vfBdf(dev.bdf, pf.spec.offset, pf.spec.stride, Number(v[1]))}`;
     throw err('ENOENT', 'readlink', path);
   }
 
   stat(path: string): FileStat {
     if (!this.exists(path)) throw err('ENOENT', 'stat', path);
-    const ro = this.readOnly.has(path) || /\/(vendor|device|class|resource|sriov_totalvfs|sriov_offset|sriov_stride|sriov_vf_device)$/.test(path);
+    const ro =
+      this.readOnly.has(path) ||
+      /\/(vendor|device|class|resource|sriov_totalvfs|sriov_offset|sriov_stride|sriov_vf_device)$/.test(path);
     const wo = /\/(bind|unbind|drivers_probe)$/.test(path);
     return { kind: 'file', mode: ro ? 0o444 : wo ? 0o200 : 0o644, size: 4096 };
   }
@@ -306,7 +324,15 @@ export class FakeKernel implements FileOps {
   }
 
   exists(path: string): boolean {
-    if (['/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/bus/pci/drivers_probe', '/sys/kernel/iommu_groups'].includes(path)) return true;
+    if (
+      [
+        '/sys/bus/pci/devices',
+        '/sys/bus/pci/drivers',
+        '/sys/bus/pci/drivers_probe',
+        '/sys/kernel/iommu_groups',
+      ].includes(path)
+    )
+      return true;
     const drv = /^\/sys\/bus\/pci\/drivers\/([^/]+)(?:\/(bind|unbind))?$/.exec(path);
     if (drv) return this.drivers.has(drv[1]!);
     if (this.quotaOf(path)) return true;
@@ -339,8 +365,10 @@ export class FakeKernel implements FileOps {
   /** Everything bring-up can change, as text, for before/after comparisons. */
   snapshot(): string {
     const out: string[] = [];
-    for (const [bdf, d] of [...this.devs].sort()) out.push(`${bdf} driver=${d.driver} override=${d.override} group=${d.group}`);
-    for (const [bdf, p] of [...this.pfs].sort()) out.push(`${bdf} numvfs=${p.numvfs} autoprobe=${p.autoprobe} quotas=${p.quotas.join(',')}`);
+    for (const [bdf, d] of [...this.devs].sort())
+      out.push(`${bdf} driver=${d.driver} override=${d.override} group=${d.group}`);
+    for (const [bdf, p] of [...this.pfs].sort())
+      out.push(`${bdf} numvfs=${p.numvfs} autoprobe=${p.autoprobe} quotas=${p.quotas.join(',')}`);
     return out.join('\n');
   }
 }

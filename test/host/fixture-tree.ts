@@ -28,7 +28,11 @@ export class FixtureTree {
   }
 
   /** A PCI device under /sys/devices/pci0000:00/<bdf>, linked from /sys/bus/pci/devices. */
-  device(bdf: string, attrs: Record<string, string>, opts: { driver?: string; group?: number; resource?: string } = {}): this {
+  device(
+    bdf: string,
+    attrs: Record<string, string>,
+    opts: { driver?: string; group?: number; resource?: string } = {},
+  ): this {
     const dir = `/sys/devices/pci0000:00/${bdf}`;
     for (const [k, v] of Object.entries(attrs)) this.file(`${dir}/${k}`, `${v}\n`);
     this.file(`${dir}/driver_override`, '(null)\n');
@@ -45,7 +49,13 @@ export class FixtureTree {
     return this;
   }
 
-  vf(pf: string, index: number, bdf: string, attrs: Record<string, string>, opts: { driver?: string; group?: number; resource?: string } = {}): this {
+  vf(
+    pf: string,
+    index: number,
+    bdf: string,
+    attrs: Record<string, string>,
+    opts: { driver?: string; group?: number; resource?: string } = {},
+  ): this {
     this.device(bdf, attrs, opts);
     this.link(`/sys/devices/pci0000:00/${pf}/virtfn${index}`, `../${bdf}`);
     this.link(`/sys/devices/pci0000:00/${bdf}/physfn`, `../${pf}`);
@@ -88,7 +98,17 @@ export function igbTree(t: FixtureTree, vfs: number, io = false): FixtureTree {
   if (io) resources[2] = [0xc000n, 0x20n, 0x40101];
   t.device(
     pf,
-    { vendor: '0x8086', device: '0x10c9', class: '0x020000', sriov_totalvfs: '7', sriov_numvfs: String(vfs), sriov_offset: '128', sriov_stride: '2', sriov_vf_device: '10ca', sriov_drivers_autoprobe: '1' },
+    {
+      vendor: '0x8086',
+      device: '0x10c9',
+      class: '0x020000',
+      sriov_totalvfs: '7',
+      sriov_numvfs: String(vfs),
+      sriov_offset: '128',
+      sriov_stride: '2',
+      sriov_vf_device: '10ca',
+      sriov_drivers_autoprobe: '1',
+    },
     { driver: 'igb', group: 5, resource: resourceText(resources) },
   );
   for (let i = 0; i < vfs; i++) {
@@ -96,7 +116,16 @@ export function igbTree(t: FixtureTree, vfs: number, io = false): FixtureTree {
     // Routing ID 0x0100 + offset 0x80 + stride 2 * i: 0000:01:10.0, 0000:01:10.2, ...
     const devfn = 0x80 + 2 * i;
     const bdf = `0000:01:${(devfn >> 3).toString(16).padStart(2, '0')}.${devfn & 7}`;
-    t.vf(pf, i, bdf, { vendor: '0x8086', device: '0x10ca' }, { group: 6 + i, resource: resourceText({ 0: [at, 16n * KiB, 0x14220c], 3: [at + 0x20000n, 16n * KiB, 0x14220c] }) });
+    t.vf(
+      pf,
+      i,
+      bdf,
+      { vendor: '0x8086', device: '0x10ca' },
+      {
+        group: 6 + i,
+        resource: resourceText({ 0: [at, 16n * KiB, 0x14220c], 3: [at + 0x20000n, 16n * KiB, 0x14220c] }),
+      },
+    );
   }
   return t;
 }

@@ -9,8 +9,25 @@ import { SysReader } from '../../src/host/sysfs.js';
 import { discover } from '../../src/host/topology.js';
 import type { PlanContext } from '../../src/host/planner.js';
 
-export const XE_PF: FakePf = { bdf: '0000:03:00.0', driver: 'xe', totalvfs: 8, offset: 1, stride: 1, xe: true, vfDriver: 'xe' };
-export const IGB_PF: FakePf = { bdf: '0000:01:00.0', vendor: 0x8086, device: 0x10c9, driver: 'igb', totalvfs: 7, offset: 0x80, stride: 2, vfDriver: 'igbvf' };
+export const XE_PF: FakePf = {
+  bdf: '0000:03:00.0',
+  driver: 'xe',
+  totalvfs: 8,
+  offset: 1,
+  stride: 1,
+  xe: true,
+  vfDriver: 'xe',
+};
+export const IGB_PF: FakePf = {
+  bdf: '0000:01:00.0',
+  vendor: 0x8086,
+  device: 0x10c9,
+  driver: 'igb',
+  totalvfs: 7,
+  offset: 0x80,
+  stride: 2,
+  vfDriver: 'igbvf',
+};
 
 export function fakeMachine(pfs: FakePf[] = [XE_PF, IGB_PF]): FakeKernel {
   return new FakeKernel(pfs, ['0000:00:02.0']);

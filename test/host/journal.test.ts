@@ -9,7 +9,14 @@ import { tempDir } from './helpers.js';
 const dirs: { remove(): void }[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
 const mockTarget = { backend: 'mock' as const, where: '/tmp/state.json' };
-const step: Step = { op: 'set', path: '/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs', kind: 'count', value: '2', before: '0', why: 'test' };
+const step: Step = {
+  op: 'set',
+  path: '/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs',
+  kind: 'count',
+  value: '2',
+  before: '0',
+  why: 'test',
+};
 
 function dir(): string {
   const d = tempDir('iovh-journal-');
@@ -43,7 +50,9 @@ describe('journal', () => {
     j.end('ok');
     // Same file name, another target in its header: refused.
     writeFileSync(b, readFileSync(a));
-    expect(() => Journal.open(d, { backend: 'native', where: '/' })).toThrow(/belongs to mock state \/tmp\/state.json, not this machine; refusing/);
+    expect(() => Journal.open(d, { backend: 'native', where: '/' })).toThrow(
+      /belongs to mock state \/tmp\/state.json, not this machine; refusing/,
+    );
   });
 
   it('writes each record durably as it goes, and survives a cut last line', () => {
@@ -100,9 +109,13 @@ describe('journal', () => {
     expect(k.pending()).toHaveLength(1);
     k.end('ok');
     // A live process (this test's parent) holding a session blocks others.
-    const live = readFileSync(j.file!, 'utf8') + `${JSON.stringify({ t: 'begin', session: 9, pid: process.ppid, boot: null, command: 'setup x' })}\n`;
+    const live =
+      readFileSync(j.file!, 'utf8') +
+      `${JSON.stringify({ t: 'begin', session: 9, pid: process.ppid, boot: null, command: 'setup x' })}\n`;
     writeFileSync(j.file!, live);
-    expect(() => Journal.open(d, mockTarget).begin('vfs disable')).toThrow(/another iovh \(pid \d+, `iovh setup x`\) is changing mock state/);
+    expect(() => Journal.open(d, mockTarget).begin('vfs disable')).toThrow(
+      /another iovh \(pid \d+, `iovh setup x`\) is changing mock state/,
+    );
   });
 
   it('locks the target while a session is open; a lock left by a dead process is taken over', () => {
@@ -114,7 +127,9 @@ describe('journal', () => {
     expect(existsSync(`${a.file!}.lock`)).toBe(false);
     // A live owner (this test's parent process) blocks; a dead one does not.
     writeFileSync(`${a.file!}.lock`, JSON.stringify({ pid: process.ppid, boot: null, command: 'setup lab.json' }));
-    expect(() => Journal.open(d, mockTarget).begin('restore')).toThrow(/another iovh \(pid \d+, `iovh setup lab.json`\) is changing mock state/);
+    expect(() => Journal.open(d, mockTarget).begin('restore')).toThrow(
+      /another iovh \(pid \d+, `iovh setup lab.json`\) is changing mock state/,
+    );
     writeFileSync(`${a.file!}.lock`, JSON.stringify({ pid: deadPid(), boot: null, command: 'setup lab.json' }));
     const b = Journal.open(d, mockTarget);
     expect(b.begin('restore')).toBe(2);
@@ -128,6 +143,8 @@ describe('journal', () => {
 
   it('says where it could not keep the journal and how to fix it', () => {
     const j = Journal.open('/proc/iovh-cannot-exist', mockTarget);
-    expect(() => j.begin('x')).toThrow(/cannot keep the bring-up journal in \/proc\/iovh-cannot-exist \(E[A-Z]+\); set IOVH_STATE_DIR/);
+    expect(() => j.begin('x')).toThrow(
+      /cannot keep the bring-up journal in \/proc\/iovh-cannot-exist \(E[A-Z]+\); set IOVH_STATE_DIR/,
+    );
   });
 });

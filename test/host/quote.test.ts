@@ -10,7 +10,21 @@ function bashWords(line: string): string[] {
 }
 
 describe('shell words', () => {
-  const words = ['/tmp/plain-1.json', 'a b', "it's", 'm\nx.json', 'tab\there', '$HOME', '`id`', 'back\\slash', "'", '', '\x7f', 'é/ü.json', '*'];
+  const words = [
+    '/tmp/plain-1.json',
+    'a b',
+    "it's",
+    'm\nx.json',
+    'tab\there',
+    '$HOME',
+    '`id`',
+    'back\\slash',
+    "'",
+    '',
+    '\x7f',
+    'é/ü.json',
+    '*',
+  ];
 
   it('read back by bash as the same word, on one line', () => {
     for (const w of words) {

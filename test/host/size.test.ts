@@ -23,7 +23,21 @@ describe('sizes', () => {
   });
 
   it('rejects what is not a whole number of bytes within u64', () => {
-    for (const bad of ['', 'G', '4X', '-1G', '1.5', '0.3K', '4 GiBs', '5iB', '0x', '0xg', '18446744073709551616', '16384P', 'four']) {
+    for (const bad of [
+      '',
+      'G',
+      '4X',
+      '-1G',
+      '1.5',
+      '0.3K',
+      '4 GiBs',
+      '5iB',
+      '0x',
+      '0xg',
+      '18446744073709551616',
+      '16384P',
+      'four',
+    ]) {
       expect(parseSize(bad), bad).toBeNull();
     }
     expect(() => requireSize('4X', '--vram')).toThrow(InputError);

@@ -20,13 +20,41 @@ function labMachine(): string {
   const pf = '0000:03:00.0';
   t.device(
     pf,
-    { vendor: '0x8086', device: '0xe20b', class: '0x030000', sriov_totalvfs: '24', sriov_numvfs: '2', sriov_offset: '1', sriov_stride: '1', sriov_vf_device: 'e20b', sriov_drivers_autoprobe: '0' },
-    { driver: 'xe', group: 13, resource: resourceText({ 0: [0x88000000n, 16n * MiB, 0x140204], 2: [0x4000000000n, 16n * GiB, 0x14220c], 9: [0x4400000000n, 24n * GiB, 0x14220c] }) },
+    {
+      vendor: '0x8086',
+      device: '0xe20b',
+      class: '0x030000',
+      sriov_totalvfs: '24',
+      sriov_numvfs: '2',
+      sriov_offset: '1',
+      sriov_stride: '1',
+      sriov_vf_device: 'e20b',
+      sriov_drivers_autoprobe: '0',
+    },
+    {
+      driver: 'xe',
+      group: 13,
+      resource: resourceText({
+        0: [0x88000000n, 16n * MiB, 0x140204],
+        2: [0x4000000000n, 16n * GiB, 0x14220c],
+        9: [0x4400000000n, 24n * GiB, 0x14220c],
+      }),
+    },
   );
-  t.vf(pf, 0, '0000:03:00.1', { vendor: '0x8086', device: '0xe20b' }, { driver: 'vfio-pci', group: 21, resource: resourceText({ 2: [0x4400000000n, GiB, 0x14220c] }) });
+  t.vf(
+    pf,
+    0,
+    '0000:03:00.1',
+    { vendor: '0x8086', device: '0xe20b' },
+    { driver: 'vfio-pci', group: 21, resource: resourceText({ 2: [0x4400000000n, GiB, 0x14220c] }) },
+  );
   t.vf(pf, 1, '0000:03:00.2', { vendor: '0x8086', device: '0xe20b' }, { group: 22 });
   t.file('/sys/devices/pci0000:00/0000:03:00.1/driver_override', 'vfio-pci\n');
-  for (let vf = 1; vf <= 24; vf++) t.file(`/sys/devices/pci0000:00/${pf}/sriov_admin/vf${vf}/profile/vram_quota`, vf <= 2 ? `${vf * 1024 * 1024 * 1024}\n` : '0\n');
+  for (let vf = 1; vf <= 24; vf++)
+    t.file(
+      `/sys/devices/pci0000:00/${pf}/sriov_admin/vf${vf}/profile/vram_quota`,
+      vf <= 2 ? `${vf * 1024 * 1024 * 1024}\n` : '0\n',
+    );
   t.device('0000:00:02.0', { vendor: '0x8086', device: '0x1234', class: '0x060400' }, {});
   return d.path;
 }
@@ -37,7 +65,18 @@ describe('topology discovery', () => {
     const t = discover(b.fs);
     expect(t.pfs.map((p) => p.bdf)).toEqual(['0000:03:00.0']);
     const pf = t.pfs[0]!;
-    expect(pf).toMatchObject({ vendor: 0x8086, device: 0xe20b, driver: 'xe', totalvfs: 24, numvfs: 2, autoprobe: false, offset: 1, stride: 1, vfDevice: 0xe20b, iommuGroup: 13 });
+    expect(pf).toMatchObject({
+      vendor: 0x8086,
+      device: 0xe20b,
+      driver: 'xe',
+      totalvfs: 24,
+      numvfs: 2,
+      autoprobe: false,
+      offset: 1,
+      stride: 1,
+      vfDevice: 0xe20b,
+      iommuGroup: 13,
+    });
     expect(pf.provisioning?.kind).toBe('sriov_admin');
     expect(pf.bars.filter((x) => x.kind !== 'none').map((x) => [x.index, x.size, x.kind, x.prefetchable])).toEqual([
       [0, 16n * MiB, 'mem64', false],
@@ -65,7 +104,9 @@ describe('topology discovery', () => {
     expect(tree).toContain('├─ VF 1  0000:03:00.1  vfio-pci (override vfio-pci)  group 21  VRAM 1 GiB');
     expect(tree).toContain('└─ VF 2  0000:03:00.2  no driver  group 22  VRAM 2 GiB');
     expect(tree).toContain('3 journaled writes not yet undone');
-    const json = JSON.parse(JSON.stringify(topologyJson(t, extras))) as { pfs: { vfs: { vramQuota: number }[]; bars: { start: string; size: number }[] }[] };
+    const json = JSON.parse(JSON.stringify(topologyJson(t, extras))) as {
+      pfs: { vfs: { vramQuota: number }[]; bars: { start: string; size: number }[] }[];
+    };
     expect(json.pfs[0]!.vfs[1]!.vramQuota).toBe(2 * 1024 ** 3);
     expect(json.pfs[0]!.bars[1]).toMatchObject({ start: '0x4000000000', size: 16 * 1024 ** 3 });
   });
@@ -78,19 +119,51 @@ describe('topology discovery', () => {
     const pf = '0000:03:00.0';
     t.device(
       pf,
-      { vendor: '0x8086', device: '0xe20b', class: '0x030000', sriov_totalvfs: '24', sriov_numvfs: '2', sriov_offset: '1', sriov_stride: '1' },
-      { driver: 'xe', group: 13, resource: resourceText({ 0: [0x88000000n, 16n * MiB, 0x140204], 7: [0x89000000n, 24n * 16n * MiB, 0x140204], 9: [0x4400000000n, 24n * GiB, 0x14220c] }) },
+      {
+        vendor: '0x8086',
+        device: '0xe20b',
+        class: '0x030000',
+        sriov_totalvfs: '24',
+        sriov_numvfs: '2',
+        sriov_offset: '1',
+        sriov_stride: '1',
+      },
+      {
+        driver: 'xe',
+        group: 13,
+        resource: resourceText({
+          0: [0x88000000n, 16n * MiB, 0x140204],
+          7: [0x89000000n, 24n * 16n * MiB, 0x140204],
+          9: [0x4400000000n, 24n * GiB, 0x14220c],
+        }),
+      },
     );
     for (const i of [0, 1]) {
       const vfBar0 = 0x89000000n + BigInt(i) * 16n * MiB;
-      t.vf(pf, i, `0000:03:00.${i + 1}`, { vendor: '0x8086', device: '0xe20b' }, { group: 14 + i, resource: resourceText({ 0: [vfBar0, 16n * MiB, 0x140204], 2: [0x4400000000n + BigInt(i) * 8n * GiB, 8n * GiB, 0x14220c] }) });
+      t.vf(
+        pf,
+        i,
+        `0000:03:00.${i + 1}`,
+        { vendor: '0x8086', device: '0xe20b' },
+        {
+          group: 14 + i,
+          resource: resourceText({
+            0: [vfBar0, 16n * MiB, 0x140204],
+            2: [0x4400000000n + BigInt(i) * 8n * GiB, 8n * GiB, 0x14220c],
+          }),
+        },
+      );
     }
     const topo = discover(createNativeBackend({ root: d.path }).fs);
     const extras = { backend: { name: 'native', reason: 'fixture' }, pendingWrites: 0 };
     const tree = topologyTree(topo, extras);
-    expect(tree).toContain('  VF BARs (per-VF slot): 0: 16 MiB mem64, 2: 1 GiB mem64 pref (resized to 8 GiB by the PF driver)\n');
+    expect(tree).toContain(
+      '  VF BARs (per-VF slot): 0: 16 MiB mem64, 2: 1 GiB mem64 pref (resized to 8 GiB by the PF driver)\n',
+    );
     expect(tree).toContain('BARs: 0: 16 MiB mem64, 2: 8 GiB mem64 pref');
-    const json = JSON.parse(JSON.stringify(topologyJson(topo, extras))) as { pfs: { vfBars: { index: number; size: number; resizedTo: number | null }[] }[] };
+    const json = JSON.parse(JSON.stringify(topologyJson(topo, extras))) as {
+      pfs: { vfBars: { index: number; size: number; resizedTo: number | null }[] }[];
+    };
     expect(json.pfs[0]!.vfBars.map((b) => [b.index, b.size, b.resizedTo])).toEqual([
       [0, 16 * 2 ** 20, null],
       [2, 2 ** 30, 8 * 2 ** 30],
@@ -149,16 +222,21 @@ describe('VF BAR size (drivers/pci/iov.c sriov_init, pci_iov_add_virtfn)', () =>
     // xe resized VF BAR 2 to 8 GiB for 2 of 24 VFs: the IOV resource still holds 24 x 1 GiB.
     expect(perVfBarSize(24n * GiB, 24, 8n * GiB)).toBe(GiB);
     fc.assert(
-      fc.property(fc.integer({ min: 12, max: 40 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 254 }), (log2, cap, less) => {
-        const bar = 1n << BigInt(log2);
-        const totalvfs = Math.max(1, cap - Math.min(less, Math.floor(cap / 2)));
-        const size = perVfBarSize(bar * BigInt(cap), totalvfs, null);
-        expect(size & (size - 1n)).toBe(0n);
-        expect((bar * BigInt(cap)) % size).toBe(0n);
-        // Exact when the driver leaves more than half of the capability's VFs.
-        if (2 * totalvfs > cap) expect(size).toBe(bar);
-        expect(perVfBarSize(bar * BigInt(cap), totalvfs, bar)).toBe(bar);
-      }),
+      fc.property(
+        fc.integer({ min: 12, max: 40 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.integer({ min: 0, max: 254 }),
+        (log2, cap, less) => {
+          const bar = 1n << BigInt(log2);
+          const totalvfs = Math.max(1, cap - Math.min(less, Math.floor(cap / 2)));
+          const size = perVfBarSize(bar * BigInt(cap), totalvfs, null);
+          expect(size & (size - 1n)).toBe(0n);
+          expect((bar * BigInt(cap)) % size).toBe(0n);
+          // Exact when the driver leaves more than half of the capability's VFs.
+          if (2 * totalvfs > cap) expect(size).toBe(bar);
+          expect(perVfBarSize(bar * BigInt(cap), totalvfs, bar)).toBe(bar);
+        },
+      ),
     );
   });
 });

@@ -17,7 +17,9 @@ describe('readVramBudget', () => {
       // Auto-provisioning hands out all but the spare (2 MiB-aligned); the VFs' quotas are no longer free.
       b.fs.writeFile(`/sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe`, '0');
       b.fs.writeFile(`/sys/bus/pci/devices/${PF}/sriov_numvfs`, '2');
-      const quotas = [1, 2].map((vf) => BigInt(b.fs.readText(`/sys/bus/pci/devices/${PF}/sriov_admin/vf${vf}/profile/vram_quota`).trim()));
+      const quotas = [1, 2].map((vf) =>
+        BigInt(b.fs.readText(`/sys/bus/pci/devices/${PF}/sriov_admin/vf${vf}/profile/vram_quota`).trim()),
+      );
       const after = readVramBudget(b, r, PF);
       expect(after).toEqual({ known: true, free: 16n * GiB - 64n * MiB - quotas[0]! - quotas[1]!, spare: 128n * MiB });
     } finally {
@@ -28,7 +30,10 @@ describe('readVramBudget', () => {
   it('is unknown, with the reason, for a device without a render node', () => {
     const b = createMockBackend();
     try {
-      expect(readVramBudget(b, new SysReader(b.fs), '0000:09:00.0')).toEqual({ known: false, why: 'no render node of 0000:09:00.0 under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS' });
+      expect(readVramBudget(b, new SysReader(b.fs), '0000:09:00.0')).toEqual({
+        known: false,
+        why: 'no render node of 0000:09:00.0 under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS',
+      });
     } finally {
       b.close();
     }

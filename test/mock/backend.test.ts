@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
-import { O } from '../../src/kernel/uapi.js';
+import { O } from '../../src/uapi/constants.js';
 import { enableVfs, expectErrno, exportBar2, GiB, kmsg, mock, openVfio, PF, PF_DIR, topology, VF0 } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iovh-mock-'));
@@ -71,7 +71,17 @@ describe('process exit and live counts', () => {
     const live = b.kernel.live();
     expect(live).toMatchObject({ fds: 5, dmabufs: 1, attachments: 1, vfioDevicesOpen: 1, mappings: 1, imports: 1 });
     b.close();
-    expect(b.kernel.live()).toMatchObject({ fds: 0, openFiles: 0, dmabufs: 0, attachments: 0, vfioDevicesOpen: 0, vfioGroupsOpen: 0, mappings: 0, bos: 0, pendingWaits: 0 });
+    expect(b.kernel.live()).toMatchObject({
+      fds: 0,
+      openFiles: 0,
+      dmabufs: 0,
+      attachments: 0,
+      vfioDevicesOpen: 0,
+      vfioGroupsOpen: 0,
+      mappings: 0,
+      bos: 0,
+      pendingWaits: 0,
+    });
     b.close();
     expect(() => b.fs.readText('/proc/version')).toThrow(/closed/);
   });
@@ -88,7 +98,7 @@ describe('process exit and live counts', () => {
 });
 
 describe('Backend.sleep', () => {
-  it("lets simulated time pass: the kernel clock jumps by the sleep, at once, and only on this kernel", async () => {
+  it('lets simulated time pass: the kernel clock jumps by the sleep, at once, and only on this kernel', async () => {
     const b = mock();
     const other = mock();
     const uptime = (x: typeof b) => Number(x.fs.readText('/proc/uptime').split(' ')[0]);
@@ -145,9 +155,13 @@ describe('state file', () => {
   it('refuses a state made with another topology or profile, and a corrupt file, naming the field', () => {
     const path = join(dir, 'state2.json');
     createMockBackend({ statePath: path }).close();
-    expect(() => createMockBackend({ statePath: path, profile: 'upstream' })).toThrow(/state file .*: profile: it was made with profile 'rfc-v1'/);
+    expect(() => createMockBackend({ statePath: path, profile: 'upstream' })).toThrow(
+      /state file .*: profile: it was made with profile 'rfc-v1'/,
+    );
     const other = topology((t) => (t.devices[0]!.sriov!.totalvfs = 8));
-    expect(() => createMockBackend({ statePath: path, topology: other })).toThrow(/: topology: it was made with another topology/);
+    expect(() => createMockBackend({ statePath: path, topology: other })).toThrow(
+      /: topology: it was made with another topology/,
+    );
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"schema": "iovh-mock-state/1", "profile": "fixed"}');
     expect(() => createMockBackend({ statePath: bad })).toThrow(MockConfigError);
@@ -159,11 +173,15 @@ describe('state file', () => {
   it('a state file that could not be saved is refused when the backend opens, in one line, before anything runs (finding 11)', async () => {
     const missing = join(dir, 'no-such-dir', 'state.json');
     expect(() => createMockBackend({ statePath: missing })).toThrow(MockConfigError);
-    expect(() => createMockBackend({ statePath: missing })).toThrow(`state file ${missing}: cannot be saved: its directory ${join(dir, 'no-such-dir')} does not exist`);
+    expect(() => createMockBackend({ statePath: missing })).toThrow(
+      `state file ${missing}: cannot be saved: its directory ${join(dir, 'no-such-dir')} does not exist`,
+    );
     expect(() => createMockBackend({ statePath: dir })).toThrow(/: cannot be saved: it is a directory$/);
     const file = join(dir, 'plain-file');
     writeFileSync(file, '');
-    expect(() => createMockBackend({ statePath: join(file, 'state.json') })).toThrow(`cannot be saved: ${file} is not a directory`);
+    expect(() => createMockBackend({ statePath: join(file, 'state.json') })).toThrow(
+      `cannot be saved: ${file} is not a directory`,
+    );
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
     // what the CLI sees: a usage error (exit 2), not an internal error
     const { openBackend } = await import('../../src/backend/select.js');
@@ -227,7 +245,9 @@ describe('options', () => {
       throw new Error('no error');
     })();
     expect(e).toBeInstanceOf(MockConfigError);
-    expect(e.message).toBe('topology: devices[0].bdf: expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got "0000:3:00.0"');
+    expect(e.message).toBe(
+      'topology: devices[0].bdf: expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got "0000:3:00.0"',
+    );
     expect(e.message).not.toContain('\n');
   });
 
@@ -239,7 +259,9 @@ describe('options', () => {
     expect(b.name).toBe('mock');
     expect(b.fs.readText(`${PF_DIR}/sriov_totalvfs`)).toBe('4\n');
     expect(createMockBackend().reason).toBe('mock kernel, profile rfc-v1');
-    expect(() => createMockBackend({ topology: join(dir, 'missing.json') })).toThrow(/topology .*missing\.json: cannot read it \(ENOENT\)/);
+    expect(() => createMockBackend({ topology: join(dir, 'missing.json') })).toThrow(
+      /topology .*missing\.json: cannot read it \(ENOENT\)/,
+    );
     void PF;
   });
 });

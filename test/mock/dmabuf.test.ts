@@ -3,7 +3,7 @@
 // (rfc-model "Attach: negotiation"; kernel-abi §3.4, §10, §11.2).
 import { describe, expect, it } from 'vitest';
 import type { ImporterOps, InterconnectOffer } from '../../src/mock/contracts.js';
-import { DMA_BUF, F_SEAL, MFD, O, PROT, VFIO } from '../../src/kernel/uapi.js';
+import { DMA_BUF, F_SEAL, MFD, O, PROT, VFIO } from '../../src/uapi/constants.js';
 import { enableVfs, errOf, expectErrno, exportBar2, MiB, mock, openVfio, PF, VF0, VF1 } from './helpers.js';
 
 type Profile = 'upstream' | 'rfc-v1' | 'fixed';
@@ -15,7 +15,11 @@ function exported(profile: Profile, region = 2) {
   const fd =
     region === 2
       ? exportBar2(b, v.device)
-      : b.dev.vfioDmaBufGet(v.device, { regionIndex: region, openFlags: O.RDWR, ranges: BigUint64Array.from([0n, 4096n]) });
+      : b.dev.vfioDmaBufGet(v.device, {
+          regionIndex: region,
+          openFlags: O.RDWR,
+          ranges: BigUint64Array.from([0n, 4096n]),
+        });
   const k = b.kernel.platform;
   return { b, v, fd, k, buf: k.dmabuf.get(fd) };
 }
@@ -99,7 +103,10 @@ describe('attach negotiation', () => {
   it('map_interconnect refuses a non-dynamic attachment with EINVAL (RFC 1/8)', () => {
     const { k, buf } = exported('fixed');
     // A non-dynamic importer offering interconnects (no invalidate_mappings): attach negotiates, map refuses.
-    const att = k.dmabuf.attach(buf, PF, k.pci.device(PF)!, { allowPeer2peer: true, interconnects: xeLike(k).interconnects });
+    const att = k.dmabuf.attach(buf, PF, k.pci.device(PF)!, {
+      allowPeer2peer: true,
+      interconnects: xeLike(k).interconnects,
+    });
     expect(att.interconnect).not.toBeNull();
     expect(() => k.dmabuf.mapInterconnect(att)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
@@ -136,7 +143,9 @@ describe('import after the VFIO device was closed (finding 6)', () => {
   it('rfc-v1: vfio_pci_match_interconnects reads the NULL priv->vdev: an oops that kills the importing task, whatever the importer', () => {
     for (const node of ['/dev/dri/renderD128', '/dev/dri/renderD129']) {
       const { parent, child, fd, importer } = closedThenImported('rfc-v1', node);
-      expect(() => child.dev.drmPrimeFdToHandle(importer, fd)).toThrow(expect.objectContaining({ name: 'TaskKilledError', reason: 'oops: BUG: kernel NULL pointer dereference' }));
+      expect(() => child.dev.drmPrimeFdToHandle(importer, fd)).toThrow(
+        expect.objectContaining({ name: 'TaskKilledError', reason: 'oops: BUG: kernel NULL pointer dereference' }),
+      );
       const log = parent.fs.readRecords('/dev/kmsg').join('');
       expect(log).toContain('RIP: 0010:vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
       expect(parent.kernel.taint & (1 << 7)).not.toBe(0);
@@ -174,14 +183,20 @@ describe('observability', () => {
 
   it('fdinfo of a dma-buf and of a vfio device fd; /proc/self/fd links', () => {
     const { b, v, fd, buf } = exported('fixed');
-    expect(b.fs.readText(`/proc/self/fdinfo/${fd}`)).toBe(`pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t${buf.ino}\nsize:\t2097152\ncount:\t1\nexp_name:\tvfio_pci_core\n`);
+    expect(b.fs.readText(`/proc/self/fdinfo/${fd}`)).toBe(
+      `pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t${buf.ino}\nsize:\t2097152\ncount:\t1\nexp_name:\tvfio_pci_core\n`,
+    );
     b.dev.dmaBufSetName(fd, 'x');
     expect(b.fs.readText(`/proc/self/fdinfo/${fd}`)).toMatch(/\nname:\tx\n$/);
-    expect(b.fs.readText(`/proc/self/fdinfo/${v.device}`)).toMatch(/\nvfio-device-syspath: \/sys\/devices\/pci0000:00\/.*\/0000:03:00\.1\n$/);
+    expect(b.fs.readText(`/proc/self/fdinfo/${v.device}`)).toMatch(
+      /\nvfio-device-syspath: \/sys\/devices\/pci0000:00\/.*\/0000:03:00\.1\n$/,
+    );
     expect(b.fs.readlink(`/proc/self/fd/${fd}`)).toBe('/dmabuf:x');
     expect(b.fs.readlink(`/proc/self/fd/${v.device}`)).toBe('anon_inode:[vfio-device]');
     expect(b.fs.readlink(`/proc/self/fd/${v.group}`)).toBe('/dev/vfio/14');
-    expect(b.fs.readdir('/proc/self/fd')).toEqual(['0', '1', '2', ...[v.container, v.group, v.device, fd].map(String)].sort());
+    expect(b.fs.readdir('/proc/self/fd')).toEqual(
+      ['0', '1', '2', ...[v.container, v.group, v.device, fd].map(String)].sort(),
+    );
   });
 
   it('dma-buf ioctls: SET_NAME up to 31 bytes, SYNC flags checked, no mmap for vfio_pci_core', () => {

@@ -5,9 +5,9 @@
 // platform's topology and provisioning make visible is checked here
 // (rfc-model "Quirks"; the xe-side details are tested in test/mock/xe/).
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder } from '../../src/kernel/batch.js';
-import { XeDevice } from '../../src/kernel/xe.js';
-import { O, PROT, XE, vfioRegionOffset } from '../../src/kernel/uapi.js';
+import { BatchBuilder } from '../../src/uapi/batch.js';
+import { XeDevice } from '../../src/uapi/xe.js';
+import { O, PROT, XE, vfioRegionOffset } from '../../src/uapi/constants.js';
 import type { ProfileName } from '../../src/mock/contracts.js';
 import { enableVfs, exportBar2, GiB, MiB, mock, openVfio, PF, PF_DIR, topology } from './helpers.js';
 import type { Topology } from '../../src/mock/topology.js';
@@ -33,9 +33,13 @@ interface Rig {
   hits(name: string): string[];
 }
 
-function rig(profile: ProfileName, opts: { topology?: Topology; quotas?: bigint[]; vfs?: number; range?: [bigint, bigint][] } = {}): Rig {
+function rig(
+  profile: ProfileName,
+  opts: { topology?: Topology; quotas?: bigint[]; vfs?: number; range?: [bigint, bigint][] } = {},
+): Rig {
   const b = mock({ profile, ...(opts.topology ? { topology: opts.topology } : {}) });
-  for (const [i, q] of (opts.quotas ?? []).entries()) b.fs.writeFile(`${PF_DIR}/sriov_admin/vf${i + 1}/profile/vram_quota`, String(q));
+  for (const [i, q] of (opts.quotas ?? []).entries())
+    b.fs.writeFile(`${PF_DIR}/sriov_admin/vf${i + 1}/profile/vram_quota`, String(q));
   enableVfs(b, opts.vfs ?? 2);
   const vf = b.fs.readlink(`${PF_DIR}/virtfn0`).split('/').pop()!;
   const v = openVfio(b, vf);
@@ -65,7 +69,11 @@ function rig(profile: ProfileName, opts: { topology?: Topology; quotas?: bigint[
     gpuStore(seed, length, offset = 0n) {
       const batch = new BatchBuilder().storePattern({ va: VA + offset, length, seed, base: offset }).end();
       const bsize = BigInt(Math.ceil(batch.length / 0x10000) * 0x10000);
-      const bo = xe.gemCreate({ size: bsize, placement: xe.placement(XE.MEM_REGION_CLASS_SYSMEM), cpuCaching: XE.GEM_CPU_CACHING_WB });
+      const bo = xe.gemCreate({
+        size: bsize,
+        placement: xe.placement(XE.MEM_REGION_CLASS_SYSMEM),
+        cpuCaching: XE.GEM_CPU_CACHING_WB,
+      });
       vm.map(bo, BATCH_VA, bsize, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 });
       bo.mmap(PROT.READ | PROT.WRITE).write(0, batch);
       queue.exec(BATCH_VA);
@@ -93,7 +101,9 @@ describe('the same import, per profile', () => {
 
   it('upstream: no interconnect symbols; the P2P path carries the same bytes', () => {
     const r = rig('upstream');
-    expect(() => r.b.fs.writeFile(`${T}/kprobe_events`, 'p:x/y dma_buf_map_interconnect', { append: true })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => r.b.fs.writeFile(`${T}/kprobe_events`, 'p:x/y dma_buf_map_interconnect', { append: true })).toThrow(
+      expect.objectContaining({ code: 'ENOENT' }),
+    );
     r.gpuStore(12n, 4096);
     expect(r.bar.verify(0, 4096, 12n, 0n)).toBeNull();
     expect(r.hits('map_attachment')).toHaveLength(1);
@@ -134,7 +144,9 @@ describe('the same import, per profile', () => {
     const imp = xe.primeImport(fd);
     const vm = xe.vmCreate(0);
     const killed = { name: 'TaskKilledError', signal: 'SIGKILL', reason: 'oops: BUG: kernel NULL pointer dereference' };
-    expect(() => vm.map(imp.handle, VA, 2n * MiB, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 })).toThrow(expect.objectContaining(killed));
+    expect(() => vm.map(imp.handle, VA, 2n * MiB, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 })).toThrow(
+      expect.objectContaining(killed),
+    );
     expect(() => b.fs.readText('/proc/self/comm')).toThrow(expect.objectContaining(killed));
     expect(parent.kernel.taint & (1 << 7)).not.toBe(0);
     const log = parent.fs.readRecords('/dev/kmsg').join('');

@@ -4,8 +4,8 @@
 import { expect } from 'vitest';
 import { createMockBackend, type MockBackend, type MockOptions } from '../../src/mock/backend.js';
 import { defaultTopology, type Topology } from '../../src/mock/topology.js';
-import { O, VFIO } from '../../src/kernel/uapi.js';
-import type { SystemError } from '../../src/kernel/errors.js';
+import { O, VFIO } from '../../src/uapi/constants.js';
+import type { SystemError } from '../../src/uapi/errors.js';
 
 export const PF = '0000:03:00.0';
 export const PF_DIR = `/sys/bus/pci/devices/${PF}`;

@@ -21,7 +21,9 @@ describe('/dev/kmsg', () => {
     const seqs = recs.map((r) => Number(r.split(',')[1]));
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
     const dev = recs.find((r) => r.includes(`xe ${PF}: [drm] Initialized xe`))!;
-    expect(dev).toMatch(/^6,\d+,\d+,-;xe 0000:03:00\.0: \[drm\] Initialized xe 1\.1\.0 for 0000:03:00\.0 on minor 0\n SUBSYSTEM=pci\n DEVICE=\+pci:0000:03:00\.0\n$/);
+    expect(dev).toMatch(
+      /^6,\d+,\d+,-;xe 0000:03:00\.0: \[drm\] Initialized xe 1\.1\.0 for 0000:03:00\.0 on minor 0\n SUBSYSTEM=pci\n DEVICE=\+pci:0000:03:00\.0\n$/,
+    );
   });
 
   it('userspace writes get facility user, level 4 unless <N> says otherwise; control bytes are escaped', () => {
@@ -98,7 +100,9 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     expect(b.fs.readText(KL)).toBe('');
     b.fs.writeFile(KL, 'scan\n');
     const r = b.fs.readText(KL);
-    expect(r).toMatch(/^unreferenced object 0x[0-9a-f]+ \(size 24\):\n {2}comm "node", pid 4242, jiffies \d+\n {2}hex dump \(first 24 bytes\):\n/);
+    expect(r).toMatch(
+      /^unreferenced object 0x[0-9a-f]+ \(size 24\):\n {2}comm "node", pid 4242, jiffies \d+\n {2}hex dump \(first 24 bytes\):\n/,
+    );
     expect(r).toContain('  backtrace (crc ');
     expect(r).toContain('    dma_buf_map_interconnect+0x4e/0xe0\n');
     expect(r.match(/unreferenced object/g)).toHaveLength(1);
@@ -149,7 +153,8 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     b.fs.writeFile(KL, 'scan');
     b.fs.writeFile(KL, 'off');
     expect(b.fs.readRecords('/dev/kmsg').join('')).toContain('Kmemleak disabled without freeing internal data.');
-    for (const cmd of ['scan', 'off', 'scan=on', 'stack=off', 'explode']) expectErrno(() => b.fs.writeFile(KL, cmd), 'EBUSY');
+    for (const cmd of ['scan', 'off', 'scan=on', 'stack=off', 'explode'])
+      expectErrno(() => b.fs.writeFile(KL, cmd), 'EBUSY');
     expect(b.fs.readText(KL)).toContain('(size 24)');
     k.alloc('after+0x0/0x10', 8).orphan();
     expect(k.kmemleak.unreferenced()).toBe(1);
@@ -219,7 +224,11 @@ describe('tracefs', () => {
   it('kprobe_events: syntax, default names, unknown symbol ENOENT, duplicates EEXIST, reading shows the definitions', () => {
     const b = mock({ profile: 'rfc-v1' });
     const f = `${T}/kprobe_events`;
-    b.fs.writeFile(f, 'p:iovh/match dma_buf_match_interconnects\nr:iovh/match_ret dma_buf_match_interconnects ret=$retval:u32\n', { append: true });
+    b.fs.writeFile(
+      f,
+      'p:iovh/match dma_buf_match_interconnects\nr:iovh/match_ret dma_buf_match_interconnects ret=$retval:u32\n',
+      { append: true },
+    );
     b.fs.writeFile(f, 'p xe:xe_gt_sriov_pf_config_get_lmem_obj vfid=$arg2:u32', { append: true });
     expect(b.fs.readText(f)).toBe(
       'p:iovh/match dma_buf_match_interconnects\n' +
@@ -228,7 +237,10 @@ describe('tracefs', () => {
     );
     expect(b.fs.readdir(`${T}/events/iovh`)).toEqual(['enable', 'match', 'match_ret']);
     expectErrno(() => b.fs.writeFile(f, 'p:iovh/nope xe_bo_translate_io_xarray_to_dpa', { append: true }), 'ENOENT');
-    expectErrno(() => b.fs.writeFile(f, 'p:iovh/wrongmod vfio:dma_buf_match_interconnects', { append: true }), 'ENOENT');
+    expectErrno(
+      () => b.fs.writeFile(f, 'p:iovh/wrongmod vfio:dma_buf_match_interconnects', { append: true }),
+      'ENOENT',
+    );
     expectErrno(() => b.fs.writeFile(f, 'p:iovh/match dma_buf_export', { append: true }), 'EEXIST');
     expectErrno(() => b.fs.writeFile(f, 'p:iovh/r dma_buf_export r=$retval', { append: true }), 'EINVAL');
     expectErrno(() => b.fs.writeFile(f, 'x:iovh/x dma_buf_export', { append: true }), 'EINVAL');
@@ -241,7 +253,10 @@ describe('tracefs', () => {
   it('an enabled event blocks removal and the truncating write (EBUSY); hits print in ftrace format', () => {
     const b = mock({ profile: 'rfc-v1' });
     const f = `${T}/kprobe_events`;
-    b.fs.writeFile(f, 'p:iovh/lmem xe_gt_sriov_pf_config_get_lmem_obj vfid=$arg2:u32\nr:iovh/lmem_ret xe_gt_sriov_pf_config_get_lmem_obj obj=$retval');
+    b.fs.writeFile(
+      f,
+      'p:iovh/lmem xe_gt_sriov_pf_config_get_lmem_obj vfid=$arg2:u32\nr:iovh/lmem_ret xe_gt_sriov_pf_config_get_lmem_obj obj=$retval',
+    );
     b.fs.writeFile(`${T}/events/iovh/enable`, '1');
     expect(b.fs.readText(`${T}/events/iovh/lmem/enable`)).toBe('1\n');
     expectErrno(() => b.fs.writeFile(f, ''), 'EBUSY');
@@ -257,8 +272,12 @@ describe('tracefs', () => {
     expect(trace).toContain('# entries-in-buffer/entries-written: 2/2   #P:2');
     const hits = lines.filter((l) => !l.startsWith('#') && l !== '');
     expect(hits).toHaveLength(2);
-    expect(hits[0]).toMatch(/^ {12}node-4242 {4}\[000\] \.{5} +\d+\.\d{6}: lmem: \(xe_gt_sriov_pf_config_get_lmem_obj\+0x0\/0x60 \[xe\]\) vfid=1$/);
-    expect(hits[1]).toMatch(/: lmem_ret: \(xe_bo_move\+0x51e\/0x9a0 \[xe\] <- xe_gt_sriov_pf_config_get_lmem_obj\) obj=0xffff888104400000$/);
+    expect(hits[0]).toMatch(
+      /^ {12}node-4242 {4}\[000\] \.{5} +\d+\.\d{6}: lmem: \(xe_gt_sriov_pf_config_get_lmem_obj\+0x0\/0x60 \[xe\]\) vfid=1$/,
+    );
+    expect(hits[1]).toMatch(
+      /: lmem_ret: \(xe_bo_move\+0x51e\/0x9a0 \[xe\] <- xe_gt_sriov_pf_config_get_lmem_obj\) obj=0xffff888104400000$/,
+    );
     b.fs.writeFile(`${T}/trace`, '');
     expect(b.fs.readText(`${T}/trace`)).toContain('entries-in-buffer/entries-written: 0/0');
     b.fs.writeFile(`${T}/events/iovh/enable`, '0');
@@ -317,6 +336,8 @@ describe('what capture and doctor read', () => {
       { start: 0x100000000n, size: 0x380000000n },
     ]);
     const dmi = (n: string) => b.fs.readText(`/sys/class/dmi/id/${n}`).trim();
-    expect(`${dmi('sys_vendor')} ${dmi('product_name')}, BIOS ${dmi('bios_version')} ${dmi('bios_date')}`).toBe('iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026');
+    expect(`${dmi('sys_vendor')} ${dmi('product_name')}, BIOS ${dmi('bios_version')} ${dmi('bios_date')}`).toBe(
+      'iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026',
+    );
   });
 });

@@ -6,16 +6,22 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TaskKilledError } from '../../src/kernel/errors.js';
-import { O, PROT, XE, vfioRegionOffset } from '../../src/kernel/uapi.js';
-import { XeDevice } from '../../src/kernel/xe.js';
+import { TaskKilledError } from '../../src/uapi/errors.js';
+import { O, PROT, XE, vfioRegionOffset } from '../../src/uapi/constants.js';
+import { XeDevice } from '../../src/uapi/xe.js';
 import type { MockBackend } from '../../src/mock/backend.js';
 import { enableVfs, expectErrno, exportBar2, GiB, groupOf, MiB, mock, openVfio, PF_DIR, VF0 } from './helpers.js';
 
 const KILLED = { name: 'TaskKilledError', signal: 'SIGKILL', reason: 'oops: BUG: kernel NULL pointer dereference' };
 
 /** rfc-v1 with VF1 unprovisioned (rfc-model quirk 4): the child's bind of its import oopses. */
-function doomed(): { parent: MockBackend; child: MockBackend; bind: () => void; bar: ReturnType<MockBackend['dev']['mmap']>; device: number } {
+function doomed(): {
+  parent: MockBackend;
+  child: MockBackend;
+  bind: () => void;
+  bar: ReturnType<MockBackend['dev']['mmap']>;
+  device: number;
+} {
   const parent = mock({ profile: 'rfc-v1' });
   parent.fs.writeFile(`${PF_DIR}/sriov_admin/vf2/profile/vram_quota`, String(GiB));
   enableVfs(parent, 2);
@@ -26,7 +32,13 @@ function doomed(): { parent: MockBackend; child: MockBackend; bind: () => void; 
   const xe = XeDevice.open(child, '/dev/dri/renderD128');
   const imp = xe.primeImport(fd);
   const vm = xe.vmCreate(0);
-  return { parent, child, bar, device: v.device, bind: () => vm.map(imp.handle, 0x1_0000_0000n, 2n * MiB, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 }) };
+  return {
+    parent,
+    child,
+    bar,
+    device: v.device,
+    bind: () => vm.map(imp.handle, 0x1_0000_0000n, 2n * MiB, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 }),
+  };
 }
 
 describe('spawnProcess', () => {
@@ -64,7 +76,13 @@ describe('spawnProcess', () => {
     const pid = child.kernel.pid;
     child.close();
     child.close();
-    expect(parent.kernel.live()).toMatchObject({ processes: 1, fds: 0, dmabufs: 0, vfioDevicesOpen: 0, vfioGroupsOpen: 0 });
+    expect(parent.kernel.live()).toMatchObject({
+      processes: 1,
+      fds: 0,
+      dmabufs: 0,
+      vfioDevicesOpen: 0,
+      vfioGroupsOpen: 0,
+    });
     expect(parent.fs.exists(`/proc/${pid}`)).toBe(false);
     expect(openVfio(parent).device).toBeGreaterThan(2);
     expect(() => child.fs.readText('/proc/self/comm')).toThrow(/closed/);
@@ -120,7 +138,14 @@ describe('an oops in process context kills the task', () => {
     // an async call answers through its promise
     await expect(child.dev.vfioDeviceReset(device)).rejects.toMatchObject(KILLED);
     child.close();
-    expect(parent.kernel.live()).toMatchObject({ processes: 1, fds: 0, mappings: 0, vfioDevicesOpen: 0, drmFiles: 0, imports: 0 });
+    expect(parent.kernel.live()).toMatchObject({
+      processes: 1,
+      fds: 0,
+      mappings: 0,
+      vfioDevicesOpen: 0,
+      drmFiles: 0,
+      imports: 0,
+    });
     expect(parent.fs.exists(`/proc/${child.kernel.pid}`)).toBe(false);
     expect(parent.fs.readText('/proc/sys/kernel/tainted')).toBe('128\n');
   });

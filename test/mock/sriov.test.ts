@@ -104,7 +104,9 @@ describe('sriov_numvfs', () => {
     const g1 = groupOf(b, VF1);
     expect(new Set([13, g0, g1]).size).toBe(3);
     expect(b.fs.readdir(`/sys/kernel/iommu_groups/${g0}/devices`)).toEqual([VF0]);
-    expect(b.fs.readlink(`/sys/kernel/iommu_groups/${g0}/devices/${VF0}`)).toMatch(new RegExp(`/devices/pci0000:00/.*/${VF0}$`));
+    expect(b.fs.readlink(`/sys/kernel/iommu_groups/${g0}/devices/${VF0}`)).toMatch(
+      new RegExp(`/devices/pci0000:00/.*/${VF0}$`),
+    );
     b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0');
     expect(b.fs.exists(`/sys/kernel/iommu_groups/${g0}`)).toBe(false);
   });
@@ -176,7 +178,9 @@ describe('sysfs attributes of a device', () => {
     expect(lines[9]).toBe('0x0000004400000000 0x00000049ffffffff 0x000000000014220c'); // VF BAR2 reservation (resource 9)
     expect(b.fs.readlink(`${PF_DIR}/driver`)).toBe('../../../../../../bus/pci/drivers/xe');
     expect(b.fs.readlink(`${PF_DIR}/iommu_group`)).toBe('../../../../../../kernel/iommu_groups/13');
-    expect(b.fs.readlink(`/sys/bus/pci/devices/${PF}`)).toBe('../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0/0000:03:00.0');
+    expect(b.fs.readlink(`/sys/bus/pci/devices/${PF}`)).toBe(
+      '../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:01.0/0000:03:00.0',
+    );
     expect(b.fs.stat(`${PF_DIR}/driver`)).toMatchObject({ kind: 'dir' });
     expect(b.fs.lstat(`${PF_DIR}/driver`)).toMatchObject({ kind: 'link' });
     expect(b.fs.stat(`${PF_DIR}/resource2`)).toMatchObject({ kind: 'file', mode: 0o600, size: 16 * 2 ** 30 });

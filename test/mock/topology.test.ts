@@ -3,14 +3,22 @@
 // (kstrto parsers, the buddy allocator, sparse memory, path walks).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { defaultTopology, formatBdf, parseBdf, parseTopology, vfBarSize, vfBdf, type Topology } from '../../src/mock/topology.js';
+import {
+  defaultTopology,
+  formatBdf,
+  parseBdf,
+  parseTopology,
+  vfBarSize,
+  vfBdf,
+  type Topology,
+} from '../../src/mock/topology.js';
 import { kstrtobool, kstrtoull, kstrtouint } from '../../src/mock/kstrto.js';
 import { BuddyAllocator } from '../../src/mock/vram.js';
 import { ChunkedMemory } from '../../src/mock/memory.js';
 import { Vfs, relativeLink } from '../../src/mock/vfs.js';
-import { KernelErrno } from '../../src/mock/errno.js';
+import type { KernelErrno } from '../../src/mock/errno.js';
 import { createMockBackend } from '../../src/mock/backend.js';
-import { O, VFIO } from '../../src/kernel/uapi.js';
+import { O, VFIO } from '../../src/uapi/constants.js';
 
 const GiB = 1n << 30n;
 
@@ -28,37 +36,74 @@ function bad(edit: (t: Topology) => void): string {
 describe('topology validation', () => {
   it('accepts the default and names the field of every problem', () => {
     expect(parseTopology(defaultTopology()).devices).toHaveLength(1);
-    expect(bad((t) => ((t as { schema: string }).schema = 'x'))).toBe('topology t.json: schema: expected "iovh-topology/1", got "x"');
-    expect(bad((t) => (t.devices[0]!.vendor = '8086'))).toMatch(/^topology t\.json: devices\[0\]\.vendor: expected a hex string/);
-    expect(bad((t) => (t.devices[0]!.bars[1]!.size = '0x3000'))).toBe('topology t.json: devices[0].bars[1].size: a BAR size is a non-zero power of two');
-    expect(bad((t) => (t.devices[0]!.bars[1]!.start = '0x4000001000'))).toMatch(/devices\[0\]\.bars\[1\]\.start: must be aligned/);
-    expect(bad((t) => (t.devices[0]!.sriov!.numvfs = 2))).toBe('topology t.json: devices[0].sriov.vfs: lists 0 VFs but numvfs is 2');
-    expect(bad((t) => (t.devices[0]!.sriov!.totalvfs = 0))).toMatch(/sriov\.totalvfs: expected an integer in \[1, 65535\]/);
-    expect(bad((t) => (t.devices[0]!.xe!.vramBlockSize = '0x1000'))).toMatch(/xe\.vramBlockSize: must be a power of two of at least 2 MiB/);
+    expect(bad((t) => ((t as { schema: string }).schema = 'x'))).toBe(
+      'topology t.json: schema: expected "iovh-topology/1", got "x"',
+    );
+    expect(bad((t) => (t.devices[0]!.vendor = '8086'))).toMatch(
+      /^topology t\.json: devices\[0\]\.vendor: expected a hex string/,
+    );
+    expect(bad((t) => (t.devices[0]!.bars[1]!.size = '0x3000'))).toBe(
+      'topology t.json: devices[0].bars[1].size: a BAR size is a non-zero power of two',
+    );
+    expect(bad((t) => (t.devices[0]!.bars[1]!.start = '0x4000001000'))).toMatch(
+      /devices\[0\]\.bars\[1\]\.start: must be aligned/,
+    );
+    expect(bad((t) => (t.devices[0]!.sriov!.numvfs = 2))).toBe(
+      'topology t.json: devices[0].sriov.vfs: lists 0 VFs but numvfs is 2',
+    );
+    expect(bad((t) => (t.devices[0]!.sriov!.totalvfs = 0))).toMatch(
+      /sriov\.totalvfs: expected an integer in \[1, 65535\]/,
+    );
+    expect(bad((t) => (t.devices[0]!.xe!.vramBlockSize = '0x1000'))).toMatch(
+      /xe\.vramBlockSize: must be a power of two of at least 2 MiB/,
+    );
     expect(bad((t) => (t.devices[0]!.xe!.provisioning = 'magic' as 'legacy'))).toMatch(/xe\.provisioning: expected/);
-    expect(bad((t) => (t.devices[0]!.sriov!.offset = 0xffff))).toMatch(/sriov\.offset: VF \d+ would land beyond bus 0xff/);
-    expect(bad((t) => t.devices.push({ ...t.devices[0]!, bdf: '0000:03:00.1', sriov: undefined as never, xe: undefined as never }))).toMatch(/VF 0 would be 0000:03:00\.1, which is another device/);
+    expect(bad((t) => (t.devices[0]!.sriov!.offset = 0xffff))).toMatch(
+      /sriov\.offset: VF \d+ would land beyond bus 0xff/,
+    );
+    expect(
+      bad((t) =>
+        t.devices.push({ ...t.devices[0]!, bdf: '0000:03:00.1', sriov: undefined as never, xe: undefined as never }),
+      ),
+    ).toMatch(/VF 0 would be 0000:03:00\.1, which is another device/);
     expect(bad((t) => (t.devices[0]!.bars[0]!.start = '0x100000000'))).toMatch(/overlaps ram\[1\]/);
     expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(/devices\[0\]\.driver: invalid value/);
     expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe('topology t.json: p2p: expected "switch" or "none"');
   });
 
   it('refuses a field the format does not define, naming its path: a typo must not take the default', () => {
-    const unknown = (edit: (t: Record<string, unknown>) => void) => bad((t) => edit(t as unknown as Record<string, unknown>));
+    const unknown = (edit: (t: Record<string, unknown>) => void) =>
+      bad((t) => edit(t as unknown as Record<string, unknown>));
     const at = (o: unknown) => o as Record<string, unknown>;
-    expect(unknown((t) => (t.comment = 'lab 1'))).toMatch(/^topology t\.json: comment: unknown field \(expected one of schema, machine, kernel, ram, p2p, devices\)$/);
-    expect(unknown((t) => (at(t.kernel ?? (t.kernel = {})).version = '7.2'))).toMatch(/^topology t\.json: kernel\.version: unknown field/);
-    expect(unknown((t) => (at(at(t.ram)[0]).end = '0x1000'))).toMatch(/^topology t\.json: ram\[0\]\.end: unknown field/);
+    expect(unknown((t) => (t.comment = 'lab 1'))).toMatch(
+      /^topology t\.json: comment: unknown field \(expected one of schema, machine, kernel, ram, p2p, devices\)$/,
+    );
+    expect(unknown((t) => (at(t.kernel ?? (t.kernel = {})).version = '7.2'))).toMatch(
+      /^topology t\.json: kernel\.version: unknown field/,
+    );
+    expect(unknown((t) => (at(at(t.ram)[0]).end = '0x1000'))).toMatch(
+      /^topology t\.json: ram\[0\]\.end: unknown field/,
+    );
     const dev = (t: Record<string, unknown>) => at((t.devices as unknown[])[0]);
     expect(unknown((t) => (dev(t).drivers = 'xe'))).toMatch(/^topology t\.json: devices\[0\]\.drivers: unknown field/);
-    expect(unknown((t) => (at((dev(t).bars as unknown[])[1]).resizableSizes = '0x1'))).toMatch(/^topology t\.json: devices\[0\]\.bars\[1\]\.resizableSizes: unknown field/);
-    expect(unknown((t) => (at(dev(t).sriov).totalVfs = 8))).toMatch(/^topology t\.json: devices\[0\]\.sriov\.totalVfs: unknown field \(expected one of totalvfs, numvfs/);
-    expect(unknown((t) => (at((at(dev(t).sriov).vfBars as unknown[])[0]).sizeMb = 16))).toMatch(/sriov\.vfBars\[0\]\.sizeMb: unknown field/);
-    expect(unknown((t) => (at(dev(t).xe).vramQuota = '0x1000'))).toMatch(/^topology t\.json: devices\[0\]\.xe\.vramQuota: unknown field/);
+    expect(unknown((t) => (at((dev(t).bars as unknown[])[1]).resizableSizes = '0x1'))).toMatch(
+      /^topology t\.json: devices\[0\]\.bars\[1\]\.resizableSizes: unknown field/,
+    );
+    expect(unknown((t) => (at(dev(t).sriov).totalVfs = 8))).toMatch(
+      /^topology t\.json: devices\[0\]\.sriov\.totalVfs: unknown field \(expected one of totalvfs, numvfs/,
+    );
+    expect(unknown((t) => (at((at(dev(t).sriov).vfBars as unknown[])[0]).sizeMb = 16))).toMatch(
+      /sriov\.vfBars\[0\]\.sizeMb: unknown field/,
+    );
+    expect(unknown((t) => (at(dev(t).xe).vramQuota = '0x1000'))).toMatch(
+      /^topology t\.json: devices\[0\]\.xe\.vramQuota: unknown field/,
+    );
     const s = defaultTopology();
     s.devices[0]!.sriov!.numvfs = 1;
     s.devices[0]!.sriov!.vfs = [{ index: 0, driver: null, quota: '0x1000' } as never];
-    expect(() => parseTopology(s, 'topology t.json')).toThrow(/^topology t\.json: devices\[0\]\.sriov\.vfs\[0\]\.quota: unknown field/);
+    expect(() => parseTopology(s, 'topology t.json')).toThrow(
+      /^topology t\.json: devices\[0\]\.sriov\.vfs\[0\]\.quota: unknown field/,
+    );
   });
 
   it('sriov.totalvfs is the 16-bit TotalVFs field: 256 (an E810) and 65535 are accepted, 65536 is not', () => {
@@ -74,7 +119,9 @@ describe('topology validation', () => {
     };
     expect(parseTopology(nic(256, '0000:03:00.0')).devices[0]!.sriov!.totalvfs).toBe(256);
     expect(parseTopology(nic(65535, '0000:00:00.0')).devices[0]!.sriov!.totalvfs).toBe(65535);
-    expect(() => parseTopology(nic(65536, '0000:00:00.0'), 'topology t.json')).toThrow(/sriov\.totalvfs: expected an integer in \[1, 65535\], got 65536/);
+    expect(() => parseTopology(nic(65536, '0000:00:00.0'), 'topology t.json')).toThrow(
+      /sriov\.totalvfs: expected an integer in \[1, 65535\], got 65536/,
+    );
     // 256 VFs boot and enable on a driver that only binds
     const b = createMockBackend({ topology: nic(256, '0000:03:00.0') });
     expect(b.fs.readText('/sys/bus/pci/devices/0000:03:00.0/sriov_totalvfs')).toBe('256\n');
@@ -89,7 +136,13 @@ describe('topology validation', () => {
     s.numvfs = 1;
     s.vfs = [{ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 40, vramQuota: '0x40000000' }];
     const p = parseTopology(t);
-    expect(p.devices[0]!.sriov!.vfs[0]).toEqual({ index: 0, driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 40, vramQuota: GiB });
+    expect(p.devices[0]!.sriov!.vfs[0]).toEqual({
+      index: 0,
+      driver: 'vfio-pci',
+      driverOverride: 'vfio-pci',
+      iommuGroup: 40,
+      vramQuota: GiB,
+    });
   });
 });
 
@@ -113,10 +166,15 @@ describe('SR-IOV arithmetic', () => {
     expect(vfBdf(pf, 1, 1, 7)).toEqual({ bus: 3, devfn: 8 });
     expect(vfBdf(pf, 0x100, 1, 0)).toEqual({ bus: 4, devfn: 0 });
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0, max: 0xff }), (d, bus, devfn) => {
-        const s = formatBdf(d, bus, devfn);
-        expect(parseBdf(s)).toEqual({ domain: d, bus, devfn });
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xff }),
+        fc.integer({ min: 0, max: 0xff }),
+        (d, bus, devfn) => {
+          const s = formatBdf(d, bus, devfn);
+          expect(parseBdf(s)).toEqual({ domain: d, bus, devfn });
+        },
+      ),
     );
   });
 });
@@ -139,7 +197,12 @@ describe('kstrto parsers', () => {
     expect(errno(() => kstrtoull(''))).toBe(22);
     expect(errno(() => kstrtoull('0x1ffffffffffffffff'))).toBe(34);
     expect(errno(() => kstrtouint('65536', 16))).toBe(34);
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (v) => kstrtoull(`${v}\n`) === v && kstrtoull(`0x${v.toString(16)}`) === v));
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        (v) => kstrtoull(`${v}\n`) === v && kstrtoull(`0x${v.toString(16)}`) === v,
+      ),
+    );
   });
   it('kstrtobool looks at the first characters only', () => {
     for (const s of ['1', 'y', 'Yes', 'true', 'on\n']) expect(kstrtobool(s)).toBe(true);
@@ -152,37 +215,42 @@ describe('kstrto parsers', () => {
 describe('buddy allocator', () => {
   it('allocations are disjoint, inside the pool, sized as asked, and freeing restores everything', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 2048 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 3 }), (sizes, capLog) => {
-        const MB2 = 2 * 1024 * 1024;
-        const POOL = 8192 * MB2; // 16 GiB: offsets beyond 2^31
-        const a = new BuddyAllocator(0, POOL);
-        const cap = capLog === 0 ? Infinity : MB2 << (capLog - 1);
-        const got: { dpa: bigint; size: bigint }[][] = [];
-        for (const s of sizes) {
-          const blocks = a.alloc(s * MB2, MB2, cap);
-          if (!blocks) continue;
-          expect(blocks.reduce((x, b) => x + b.size, 0n)).toBe(BigInt(s * MB2));
-          if (Number.isFinite(cap)) for (const b of blocks) expect(b.size).toBeLessThanOrEqual(BigInt(cap));
-          got.push(blocks);
-        }
-        // free every other allocation, allocate again: still disjoint (coalescing kept the lists right)
-        for (let i = 0; i < got.length; i += 2) a.freeBlocks(got[i]!);
-        const live = got.filter((_, i) => i % 2 === 1);
-        for (const s of sizes.slice(0, 5)) {
-          const blocks = a.alloc(s * MB2, MB2, cap);
-          if (blocks) live.push(blocks);
-        }
-        const flat = live.flat().sort((x, y) => (x.dpa < y.dpa ? -1 : 1));
-        for (let i = 1; i < flat.length; i++) expect(flat[i]!.dpa).toBeGreaterThanOrEqual(flat[i - 1]!.dpa + flat[i - 1]!.size);
-        for (const b of flat) expect(b.dpa + b.size).toBeLessThanOrEqual(BigInt(POOL));
-        // a fresh allocator can claim exactly these blocks (state file restore)
-        const fresh = new BuddyAllocator(0, POOL);
-        for (const g of live) expect(fresh.claim(g)).toBe(true);
-        expect(fresh.availBytes()).toBe(a.availBytes());
-        for (const g of live) a.freeBlocks(g);
-        expect(a.availBytes()).toBe(POOL);
-        expect(a.alloc(POOL, MB2)).toHaveLength(1); // fully coalesced again
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 2048 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 0, max: 3 }),
+        (sizes, capLog) => {
+          const MB2 = 2 * 1024 * 1024;
+          const POOL = 8192 * MB2; // 16 GiB: offsets beyond 2^31
+          const a = new BuddyAllocator(0, POOL);
+          const cap = capLog === 0 ? Infinity : MB2 << (capLog - 1);
+          const got: { dpa: bigint; size: bigint }[][] = [];
+          for (const s of sizes) {
+            const blocks = a.alloc(s * MB2, MB2, cap);
+            if (!blocks) continue;
+            expect(blocks.reduce((x, b) => x + b.size, 0n)).toBe(BigInt(s * MB2));
+            if (Number.isFinite(cap)) for (const b of blocks) expect(b.size).toBeLessThanOrEqual(BigInt(cap));
+            got.push(blocks);
+          }
+          // free every other allocation, allocate again: still disjoint (coalescing kept the lists right)
+          for (let i = 0; i < got.length; i += 2) a.freeBlocks(got[i]!);
+          const live = got.filter((_, i) => i % 2 === 1);
+          for (const s of sizes.slice(0, 5)) {
+            const blocks = a.alloc(s * MB2, MB2, cap);
+            if (blocks) live.push(blocks);
+          }
+          const flat = live.flat().sort((x, y) => (x.dpa < y.dpa ? -1 : 1));
+          for (let i = 1; i < flat.length; i++)
+            expect(flat[i]!.dpa).toBeGreaterThanOrEqual(flat[i - 1]!.dpa + flat[i - 1]!.size);
+          for (const b of flat) expect(b.dpa + b.size).toBeLessThanOrEqual(BigInt(POOL));
+          // a fresh allocator can claim exactly these blocks (state file restore)
+          const fresh = new BuddyAllocator(0, POOL);
+          for (const g of live) expect(fresh.claim(g)).toBe(true);
+          expect(fresh.availBytes()).toBe(a.availBytes());
+          for (const g of live) a.freeBlocks(g);
+          expect(a.availBytes()).toBe(POOL);
+          expect(a.alloc(POOL, MB2)).toHaveLength(1); // fully coalesced again
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -226,7 +294,13 @@ describe('I/O-port BARs (the port space, not the memory map)', () => {
   function withIoBar(edit: (t: Topology) => void = () => {}): Topology {
     const t = defaultTopology();
     t.devices.push({
-      bdf: '0000:05:00.0', vendor: '0x8086', device: '0x10c9', class: '0x020000', driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 40,
+      bdf: '0000:05:00.0',
+      vendor: '0x8086',
+      device: '0x10c9',
+      class: '0x020000',
+      driver: 'vfio-pci',
+      driverOverride: 'vfio-pci',
+      iommuGroup: 40,
       bars: [
         { index: 0, start: '0xc0000000', size: '0x20000', kind: 'mem32', prefetchable: false },
         { index: 2, start: '0x1000', size: '0x20', kind: 'io', prefetchable: false },
@@ -239,12 +313,20 @@ describe('I/O-port BARs (the port space, not the memory map)', () => {
   it('are checked against each other and the 64 KiB port space, never against RAM or memory BARs', () => {
     expect(parseTopology(withIoBar()).devices[1]!.bars[1]).toMatchObject({ kind: 'io', start: 0x1000n, size: 0x20n });
     // Same numbers as the PF's memory BAR 0: another address space.
-    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[1]!.start = '0x88000000')))).toThrow(/bars\[1\]\.start: an I\/O BAR must end within the 64 KiB port space/);
+    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[1]!.start = '0x88000000')))).toThrow(
+      /bars\[1\]\.start: an I\/O BAR must end within the 64 KiB port space/,
+    );
     expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[1]!.start = '0xffe0')))).not.toThrow();
-    const twoIo = withIoBar((t) => t.devices[1]!.bars.push({ index: 4, start: '0x1010', size: '0x10', kind: 'io', prefetchable: false }));
-    expect(() => parseTopology(twoIo, 'topology t.json')).toThrow('topology t.json: devices[1].bars (BAR 4): overlaps devices[1].bars (BAR 2)');
+    const twoIo = withIoBar((t) =>
+      t.devices[1]!.bars.push({ index: 4, start: '0x1010', size: '0x10', kind: 'io', prefetchable: false }),
+    );
+    expect(() => parseTopology(twoIo, 'topology t.json')).toThrow(
+      'topology t.json: devices[1].bars (BAR 4): overlaps devices[1].bars (BAR 2)',
+    );
     // Memory BARs still may not overlap RAM.
-    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[0]!.start = '0x100000')))).toThrow(/overlaps ram\[0\]/);
+    expect(() => parseTopology(withIoBar((t) => (t.devices[1]!.bars[0]!.start = '0x100000')))).toThrow(
+      /overlaps ram\[0\]/,
+    );
     const vfIo = withIoBar((t) => (t.devices[0]!.sriov!.vfBars[0]!.kind = 'io'));
     expect(() => parseTopology(vfIo)).toThrow(/sriov\.vfBars\[0\]\.kind: a VF BAR is a memory BAR/);
   });
@@ -260,7 +342,8 @@ describe('I/O-port BARs (the port space, not the memory map)', () => {
     d.vfioGroupSetContainer(group, container);
     d.vfioSetIommu(container, VFIO.TYPE1v2_IOMMU);
     const device = d.vfioGroupGetDeviceFd(group, '0000:05:00.0');
-    const get = (regionIndex: number) => d.vfioDmaBufGet(device, { regionIndex, openFlags: O.RDWR | O.CLOEXEC, ranges: BigUint64Array.from([0n, 4096n]) });
+    const get = (regionIndex: number) =>
+      d.vfioDmaBufGet(device, { regionIndex, openFlags: O.RDWR | O.CLOEXEC, ranges: BigUint64Array.from([0n, 4096n]) });
     expect(() => get(2)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     const fd = get(0);
     expect(fd).toBeGreaterThan(0);

@@ -37,13 +37,33 @@ type Op =
   | { op: 'system'; inst: string; group: string; on: boolean };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('define' as const), group: fc.constantFrom(...GROUPS), event: fc.constantFrom(...EVENTS), symbol: fc.constantFrom(...SYMBOLS) }),
-  fc.record({ op: fc.constant('remove' as const), group: fc.constantFrom(...GROUPS), event: fc.constantFrom(...EVENTS) }),
+  fc.record({
+    op: fc.constant('define' as const),
+    group: fc.constantFrom(...GROUPS),
+    event: fc.constantFrom(...EVENTS),
+    symbol: fc.constantFrom(...SYMBOLS),
+  }),
+  fc.record({
+    op: fc.constant('remove' as const),
+    group: fc.constantFrom(...GROUPS),
+    event: fc.constantFrom(...EVENTS),
+  }),
   fc.record({ op: fc.constant('truncate' as const) }),
   fc.record({ op: fc.constant('mkdir' as const), inst: fc.constantFrom(...INSTANCES) }),
   fc.record({ op: fc.constant('rmdir' as const), inst: fc.constantFrom(...INSTANCES) }),
-  fc.record({ op: fc.constant('enable' as const), inst: fc.constantFrom('', ...INSTANCES), group: fc.constantFrom(...GROUPS), event: fc.constantFrom(...EVENTS, 'dma_buf_export'), on: fc.boolean() }),
-  fc.record({ op: fc.constant('system' as const), inst: fc.constantFrom('', ...INSTANCES), group: fc.constantFrom(...GROUPS), on: fc.boolean() }),
+  fc.record({
+    op: fc.constant('enable' as const),
+    inst: fc.constantFrom('', ...INSTANCES),
+    group: fc.constantFrom(...GROUPS),
+    event: fc.constantFrom(...EVENTS, 'dma_buf_export'),
+    on: fc.boolean(),
+  }),
+  fc.record({
+    op: fc.constant('system' as const),
+    inst: fc.constantFrom('', ...INSTANCES),
+    group: fc.constantFrom(...GROUPS),
+    on: fc.boolean(),
+  }),
 );
 
 /** What the kernel should show: live events in definition order, and each instance's enabled events. */
@@ -170,13 +190,18 @@ function check(b: MockBackend, m: Model): void {
     }
     for (const g of GROUPS) {
       if (!systems.includes(g)) expectErrno(() => b.fs.readdir(`${base}/${g}`), 'ENOENT');
-      for (const e of EVENTS) if (!events.includes(`${g}/${e}`)) expectErrno(() => b.fs.readText(`${base}/${g}/${e}/enable`), 'ENOENT');
+      for (const e of EVENTS)
+        if (!events.includes(`${g}/${e}`)) expectErrno(() => b.fs.readText(`${base}/${g}/${e}/enable`), 'ENOENT');
     }
   }
   // The ids in events/ are the ones kprobe_events defined, in order.
   const ids = m.probes.map((k) => Number(b.fs.readText(`${T}/events/${k}/id`)));
   expect(ids).toEqual([...ids].sort((x, y) => x - y));
-  const defined = b.fs.readText(`${T}/kprobe_events`).split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0]!.slice(2));
+  const defined = b.fs
+    .readText(`${T}/kprobe_events`)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split(' ')[0]!.slice(2));
   expect(defined).toEqual(m.probes);
 }
 
@@ -188,7 +213,10 @@ describe('tracefs events/ trees', () => {
         const m = new Model();
         for (const o of ops) {
           const want = m.apply(o);
-          expect(errnoOf(() => run(b, o)), JSON.stringify(o)).toBe(want);
+          expect(
+            errnoOf(() => run(b, o)),
+            JSON.stringify(o),
+          ).toBe(want);
           check(b, m);
         }
         b.close();

@@ -2,8 +2,23 @@
 // its waits (kernel-abi §1-§4, §3.5, §11.5, §11.6).
 import { describe, expect, it } from 'vitest';
 import type { Attachment, ImporterOps, SgTable } from '../../src/mock/contracts.js';
-import { O, VFIO, vfioRegionOffset } from '../../src/kernel/uapi.js';
-import { closeVfio, enableVfs, expectErrno, expectReject, exportBar2, groupOf, kmsg, MiB, mock, openVfio, PF, topology, VF0, VF1 } from './helpers.js';
+import { O, VFIO, vfioRegionOffset } from '../../src/uapi/constants.js';
+import {
+  closeVfio,
+  enableVfs,
+  expectErrno,
+  expectReject,
+  exportBar2,
+  groupOf,
+  kmsg,
+  MiB,
+  mock,
+  openVfio,
+  PF,
+  topology,
+  VF0,
+  VF1,
+} from './helpers.js';
 
 function setup(profile: 'upstream' | 'rfc-v1' | 'fixed' = 'fixed') {
   const b = mock({ profile });
@@ -103,7 +118,11 @@ describe('device', () => {
     expect(bar0).toMatchObject({ flags: 0xf, capOffset: 32, size: 16n * MiB, offset: 0n });
     expect(Array.from(bar0.caps)).toEqual([3, 0, 1, 0, 0, 0, 0, 0]); // MSIX_MAPPABLE v1, header only
     expect(b.dev.vfioDeviceGetRegionInfo(device, 1)).toMatchObject({ flags: 0, size: 0n, offset: vfioRegionOffset(1) });
-    expect(b.dev.vfioDeviceGetRegionInfo(device, 2)).toMatchObject({ flags: 7, size: 8n << 30n, offset: 0x20000000000n });
+    expect(b.dev.vfioDeviceGetRegionInfo(device, 2)).toMatchObject({
+      flags: 7,
+      size: 8n << 30n,
+      offset: 0x20000000000n,
+    });
     expect(b.dev.vfioDeviceGetRegionInfo(device, 6)).toMatchObject({ flags: 0, size: 0n });
     expect(b.dev.vfioDeviceGetRegionInfo(device, 7)).toMatchObject({ flags: 3, size: 4096n, offset: 0x70000000000n });
     expectErrno(() => b.dev.vfioDeviceGetRegionInfo(device, 8), 'EINVAL');
@@ -150,13 +169,33 @@ describe('device', () => {
     expectErrno(() => b.dev.vfioDeviceGetInfo(v.group), 'ENOTTY');
     expectErrno(() => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_GET | 99), 'ENOTTY');
     expectErrno(() => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_MIGRATION), 'ENOTTY');
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_PCI_VF_TOKEN, new Uint8Array(16)), 'ENOTTY');
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF, undefined, 4), 'EINVAL');
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, 1 << 20 | VFIO.FEATURE_DMA_BUF), 'EINVAL');
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF), 'EINVAL');
-    expect(b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF)).toBe(0);
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF), 'EINVAL');
-    expect(b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY)).toBe(0);
+    expectErrno(
+      () => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_PCI_VF_TOKEN, new Uint8Array(16)),
+      'ENOTTY',
+    );
+    expectErrno(
+      () => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF, undefined, 4),
+      'EINVAL',
+    );
+    expectErrno(() => b.dev.vfioDeviceFeature(v.device, (1 << 20) | VFIO.FEATURE_DMA_BUF), 'EINVAL');
+    expectErrno(
+      () => b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF),
+      'EINVAL',
+    );
+    expect(
+      b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF),
+    ).toBe(0);
+    expectErrno(
+      () =>
+        b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF),
+      'EINVAL',
+    );
+    expect(
+      b.dev.vfioDeviceFeature(
+        v.device,
+        VFIO.DEVICE_FEATURE_PROBE | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY,
+      ),
+    ).toBe(0);
   });
 });
 
@@ -194,7 +233,12 @@ describe('revoke', () => {
     // the dma-buf fd stays valid but attach and map are ENODEV
     expect(() => imp.core.mapAttachment(imp.att)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
     const k = b.kernel.platform;
-    expect(() => k.dmabuf.attach(k.dmabuf.get(fd), PF, k.pci.device(PF)!, { allowPeer2peer: true, invalidateMappings: () => undefined })).toThrow(expect.objectContaining({ code: 'ENODEV' }));
+    expect(() =>
+      k.dmabuf.attach(k.dmabuf.get(fd), PF, k.pci.device(PF)!, {
+        allowPeer2peer: true,
+        invalidateMappings: () => undefined,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ENODEV' }));
     expect(b.fs.readText(`/proc/self/fdinfo/${fd}`)).toContain('exp_name:\tvfio_pci_core');
   });
 
@@ -204,7 +248,10 @@ describe('revoke', () => {
     const fd = exportBar2(b, v.device);
     const k = b.kernel.platform;
     const seen: number[] = [];
-    const att = k.dmabuf.attach(k.dmabuf.get(fd), PF, k.pci.device(PF)!, { allowPeer2peer: true, invalidateMappings: (a) => seen.push(a === att ? 1 : 0) });
+    const att = k.dmabuf.attach(k.dmabuf.get(fd), PF, k.pci.device(PF)!, {
+      allowPeer2peer: true,
+      invalidateMappings: (a) => seen.push(a === att ? 1 : 0),
+    });
     b.dev.vfioRegionWrite(v.device, vfioRegionOffset(7) + 4n, Uint8Array.from([0x04, 0x00]));
     expect(seen).toEqual([1, 1]);
     k.dmabuf.mapAttachment(att); // not revoked
@@ -215,7 +262,10 @@ describe('revoke', () => {
     const v = openVfio(b);
     const fd = exportBar2(b, v.device);
     const k = b.kernel.platform;
-    const att = k.dmabuf.attach(k.dmabuf.get(fd), PF, k.pci.device(PF)!, { allowPeer2peer: true, invalidateMappings: () => undefined });
+    const att = k.dmabuf.attach(k.dmabuf.get(fd), PF, k.pci.device(PF)!, {
+      allowPeer2peer: true,
+      invalidateMappings: () => undefined,
+    });
     const SET = VFIO.DEVICE_FEATURE_SET;
     expect(b.dev.vfioDeviceFeature(v.device, SET | VFIO.FEATURE_LOW_POWER_ENTRY)).toBe(0);
     expectErrno(() => b.dev.vfioDeviceFeature(v.device, SET | VFIO.FEATURE_LOW_POWER_ENTRY), 'EINVAL');
@@ -225,9 +275,15 @@ describe('revoke', () => {
     k.dmabuf.mapAttachment(att);
     const payload = new Uint8Array(8);
     new DataView(payload.buffer).setInt32(0, 777, true);
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, SET | VFIO.FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, payload), 'EBADF');
+    expectErrno(
+      () => b.dev.vfioDeviceFeature(v.device, SET | VFIO.FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, payload),
+      'EBADF',
+    );
     new DataView(payload.buffer).setInt32(0, fd, true);
-    expectErrno(() => b.dev.vfioDeviceFeature(v.device, SET | VFIO.FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, payload), 'EINVAL');
+    expectErrno(
+      () => b.dev.vfioDeviceFeature(v.device, SET | VFIO.FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, payload),
+      'EINVAL',
+    );
     await expectReject(b.dev.vfioDeviceReset(99), 'EBADF');
   });
 
@@ -265,7 +321,10 @@ describe('range checks: the Number fast path agrees with the BigInt reference', 
         return { errno: (e as { errno: number }).errno };
       }
     };
-    const value = fc.oneof(fc.constantFrom(0n, 4096n, 100n, 1n << 20n, 8n << 30n), fc.bigInt({ min: 0n, max: 1n << 36n }).map((v) => v & ~0xfffn));
+    const value = fc.oneof(
+      fc.constantFrom(0n, 4096n, 100n, 1n << 20n, 8n << 30n),
+      fc.bigInt({ min: 0n, max: 1n << 36n }).map((v) => v & ~0xfffn),
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(value, value), { minLength: 1, maxLength: 20 }), fc.boolean(), (pairs, io) => {
         const ranges = BigUint64Array.from(pairs.flat());

@@ -5,7 +5,8 @@ import { enableVfs, expectErrno, GiB, kmsg, MiB, mock, PF, PF_DIR, topology } fr
 
 const ADMIN = `${PF_DIR}/sriov_admin`;
 const DBG = `/sys/kernel/debug/dri/${PF}`;
-const quota = (b: ReturnType<typeof mock>, vf: number) => BigInt(b.fs.readText(`${ADMIN}/vf${vf}/profile/vram_quota`).trim());
+const quota = (b: ReturnType<typeof mock>, vf: number) =>
+  BigInt(b.fs.readText(`${ADMIN}/vf${vf}/profile/vram_quota`).trim());
 
 describe('auto-provisioning', () => {
   it('splits free VRAM minus the spare fairly in 2 MiB steps when VFs are enabled, and releases it on disable', () => {
@@ -13,7 +14,7 @@ describe('auto-provisioning', () => {
     expect(quota(b, 1)).toBe(0n);
     b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '3');
     // 16 GiB - 64 MiB PF reserve - 128 MiB spare = 16192 MiB; / 3 rounded down to 2 MiB
-    const fair = (((16n * GiB - 192n * MiB) / 3n) / (2n * MiB)) * (2n * MiB);
+    const fair = ((16n * GiB - 192n * MiB) / 3n / (2n * MiB)) * (2n * MiB);
     expect(quota(b, 1)).toBe(fair);
     expect(quota(b, 3)).toBe(fair);
     expect(quota(b, 4)).toBe(0n);
@@ -155,7 +156,7 @@ describe('provisioning interfaces', () => {
     // No custom mode on these kernels: enabling provisions every VF fairly, over what was set before
     // (xe_pci_sriov.c pf_provision_vfs); the fair share is taken from the VRAM free at that moment.
     legacy.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '2');
-    const fair = (((16n * GiB - 192n * MiB - GiB) / 2n) / (2n * MiB)) * (2n * MiB);
+    const fair = ((16n * GiB - 192n * MiB - GiB) / 2n / (2n * MiB)) * (2n * MiB);
     expect(legacy.fs.readText(`${DBG}/gt0/vf1/lmem_quota`)).toBe(`${fair}\n`);
     expect(legacy.fs.readText(`${DBG}/gt0/vf2/lmem_quota`)).toBe(`${fair}\n`);
     const xe = legacy.kernel.platform.xePf(legacy.kernel.platform.pci.device(PF)!)!;

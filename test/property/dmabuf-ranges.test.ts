@@ -7,9 +7,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VfioDmaBufRequest } from '../../src/backend/types.js';
-import { SystemError } from '../../src/kernel/errors.js';
-import { parseDmaBufFdinfo } from '../../src/kernel/fdinfo.js';
-import { openVfioDevice, type VfioDevice } from '../../src/kernel/vfio.js';
+import { SystemError } from '../../src/uapi/errors.js';
+import { parseDmaBufFdinfo } from '../../src/uapi/fdinfo.js';
+import { openVfioDevice, type VfioDevice } from '../../src/uapi/vfio.js';
 import { declareTopology } from '../../src/harness/mockenv.js';
 import { parseResource, PCI_DEVICES, type Bar } from '../../src/harness/target.js';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
@@ -43,7 +43,13 @@ afterAll(() => {
 function u64Edges(barSize: () => bigint): fc.Arbitrary<bigint> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.bigInt({ min: 0n, max: 1n << 16n }).map((p) => p * PAGE) },
-    { weight: 2, arbitrary: fc.bigInt({ min: -4n, max: 4n }).map((k) => { const v = barSize() + k * PAGE; return v < 0n ? 0n : v; }) },
+    {
+      weight: 2,
+      arbitrary: fc.bigInt({ min: -4n, max: 4n }).map((k) => {
+        const v = barSize() + k * PAGE;
+        return v < 0n ? 0n : v;
+      }),
+    },
     { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: 64n }).map((k) => U64 - 1n - k * PAGE + 1n - PAGE) },
     { weight: 1, arbitrary: fc.constantFrom(0n, PAGE, 1n << 62n, (1n << 63n) - PAGE, 1n << 63n, U64 - PAGE, U64 - 1n) },
     { weight: 1, arbitrary: fc.bigInt({ min: 1n, max: PAGE - 1n }) },
@@ -55,22 +61,41 @@ const bar2Size = (): bigint => bars.find((x) => x.index === 2)!.size;
 
 /** A range, from the edges, or one that ends within two pages of the BAR's end (either side). */
 function rangeArb(barSize: () => bigint): fc.Arbitrary<[bigint, bigint]> {
-  const nearEnd = fc.tuple(fc.bigInt({ min: 1n, max: 64n }), fc.bigInt({ min: -2n, max: 2n })).map(([a, d]): [bigint, bigint] => {
-    const offset = barSize() - a * PAGE;
-    const length = (a + d) * PAGE;
-    return [offset < 0n ? 0n : offset, length < 0n ? 0n : length];
-  });
-  return fc.oneof({ weight: 3, arbitrary: fc.tuple(u64Edges(barSize), u64Edges(barSize)) }, { weight: 1, arbitrary: nearEnd });
+  const nearEnd = fc
+    .tuple(fc.bigInt({ min: 1n, max: 64n }), fc.bigInt({ min: -2n, max: 2n }))
+    .map(([a, d]): [bigint, bigint] => {
+      const offset = barSize() - a * PAGE;
+      const length = (a + d) * PAGE;
+      return [offset < 0n ? 0n : offset, length < 0n ? 0n : length];
+    });
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.tuple(u64Edges(barSize), u64Edges(barSize)) },
+    { weight: 1, arbitrary: nearEnd },
+  );
 }
 
 const caseArb: fc.Arbitrary<DmaBufCase> = fc
   .record({
-    featureFlags: fc.oneof({ weight: 12, arbitrary: fc.constant(0x1000b) }, { weight: 1, arbitrary: fc.constantFrom(0x2000b, 0x3000b, 0x4000b, 0x5000b, 0x7000b, 0x000b, 0x1000b | 0x80000) }),
+    featureFlags: fc.oneof(
+      { weight: 12, arbitrary: fc.constant(0x1000b) },
+      { weight: 1, arbitrary: fc.constantFrom(0x2000b, 0x3000b, 0x4000b, 0x5000b, 0x7000b, 0x000b, 0x1000b | 0x80000) },
+    ),
     argsz: fc.option(fc.integer({ min: 0, max: 40 }), { freq: 8, nil: undefined }),
-    regionIndex: fc.oneof({ weight: 10, arbitrary: fc.constant(2) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 9 }) }, { weight: 1, arbitrary: fc.constant(0xffffffff) }),
-    flags: fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 0xffffffff }) }),
+    regionIndex: fc.oneof(
+      { weight: 10, arbitrary: fc.constant(2) },
+      { weight: 2, arbitrary: fc.integer({ min: 0, max: 9 }) },
+      { weight: 1, arbitrary: fc.constant(0xffffffff) },
+    ),
+    flags: fc.oneof(
+      { weight: 12, arbitrary: fc.constant(0) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 0xffffffff }) },
+    ),
     ranges: fc.array(rangeArb(bar2Size), { minLength: 0, maxLength: 5 }),
-    nr: fc.oneof({ weight: 12, arbitrary: fc.constant('given' as const) }, { weight: 1, arbitrary: fc.constantFrom(0, 262_144 + 1, 0xffffffff) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }).map((k) => -k) }),
+    nr: fc.oneof(
+      { weight: 12, arbitrary: fc.constant('given' as const) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 262_144 + 1, 0xffffffff) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }).map((k) => -k) },
+    ),
   })
   .map((r) => {
     const nrRanges = r.nr === 'given' ? r.ranges.length : r.nr < 0 ? r.ranges.length - r.nr : r.nr;
@@ -126,7 +151,10 @@ describe('VFIO_DEVICE_FEATURE DMA_BUF: the mock follows the kernel-abi §3.3 rul
       fc.property(caseArb, (c) => {
         const want = expectDmaBuf(c, bars);
         const got = mockAnswer(c);
-        if (!same(got, want)) throw new Error(`mock: ${JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}, table: ${JSON.stringify(want, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`);
+        if (!same(got, want))
+          throw new Error(
+            `mock: ${JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}, table: ${JSON.stringify(want, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`,
+          );
       }),
       { numRuns: 1500 },
     );
@@ -168,25 +196,47 @@ describe('VFIO_DEVICE_FEATURE DMA_BUF: the mock follows the kernel-abi §3.3 rul
 
   it('BARs anywhere in the 64-bit space, memory or I/O: the range checks agree with the table', () => {
     const barArb = fc.record({
-      start: fc.oneof(fc.bigInt({ min: 0n, max: 1n << 40n }).map((p) => p * PAGE), fc.bigInt({ min: 1n, max: 1n << 20n }).map((k) => U64 - k * (1n << 30n))),
+      start: fc.oneof(
+        fc.bigInt({ min: 0n, max: 1n << 40n }).map((p) => p * PAGE),
+        fc.bigInt({ min: 1n, max: 1n << 20n }).map((k) => U64 - k * (1n << 30n)),
+      ),
       size: fc.constantFrom(PAGE, 2n << 20n, 1n << 30n, 16n << 30n),
       io: fc.boolean(),
     });
     fc.assert(
-      fc.property(barArb, fc.array(rangeArb(() => 1n << 30n), { minLength: 1, maxLength: 5 }), (bar, pairs) => {
-        const start = bar.start + bar.size > U64 ? U64 - bar.size : bar.start;
-        const table = expectDmaBuf(
-          { featureFlags: 0x1000b, argsz: 24 + 16 * pairs.length, regionIndex: 2, flags: 0, nrRanges: pairs.length, ranges: pairs },
-          [{ index: 2, start, size: bar.size, flags: bar.io ? 0x101n : 0x40200n }],
-        );
-        let got: DmaBufOutcome;
-        try {
-          got = { size: checkRanges(BigUint64Array.from(pairs.flat()), pairs.length, start, bar.size, bar.io, 2).length };
-        } catch (e) {
-          got = { errno: (e as { code: string }).code, rule: String(e) };
-        }
-        if (!same(got, table)) throw new Error(`checkRanges: ${JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}, table: ${JSON.stringify(table)}`);
-      }),
+      fc.property(
+        barArb,
+        fc.array(
+          rangeArb(() => 1n << 30n),
+          { minLength: 1, maxLength: 5 },
+        ),
+        (bar, pairs) => {
+          const start = bar.start + bar.size > U64 ? U64 - bar.size : bar.start;
+          const table = expectDmaBuf(
+            {
+              featureFlags: 0x1000b,
+              argsz: 24 + 16 * pairs.length,
+              regionIndex: 2,
+              flags: 0,
+              nrRanges: pairs.length,
+              ranges: pairs,
+            },
+            [{ index: 2, start, size: bar.size, flags: bar.io ? 0x101n : 0x40200n }],
+          );
+          let got: DmaBufOutcome;
+          try {
+            got = {
+              size: checkRanges(BigUint64Array.from(pairs.flat()), pairs.length, start, bar.size, bar.io, 2).length,
+            };
+          } catch (e) {
+            got = { errno: (e as { code: string }).code, rule: String(e) };
+          }
+          if (!same(got, table))
+            throw new Error(
+              `checkRanges: ${JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}, table: ${JSON.stringify(table)}`,
+            );
+        },
+      ),
       { numRuns: 2000 },
     );
   });

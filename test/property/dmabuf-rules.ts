@@ -43,7 +43,8 @@ function no(errno: string, rule: string): DmaBufOutcome {
 export function expectDmaBuf(c: DmaBufCase, bars: readonly Bar[]): DmaBufOutcome {
   // vfio_ioctl_device_feature (§3.1)
   if (c.argsz < 8) return no('EINVAL', 'argsz < minsz of struct vfio_device_feature');
-  if ((c.featureFlags >>> 0) & ~(FEATURE_MASK | GET | SET | PROBE)) return no('EINVAL', 'flag bits outside mask|GET|SET|PROBE');
+  if ((c.featureFlags >>> 0) & ~(FEATURE_MASK | GET | SET | PROBE))
+    return no('EINVAL', 'flag bits outside mask|GET|SET|PROBE');
   const get = (c.featureFlags & GET) !== 0;
   const set = (c.featureFlags & SET) !== 0;
   const probe = (c.featureFlags & PROBE) !== 0;
@@ -71,7 +72,8 @@ export function expectDmaBuf(c: DmaBufCase, bars: readonly Bar[]): DmaBufOutcome
   }
   if ((total & DMA_IOVA_USE_SWIOTLB) !== 0n) return no('EINVAL', 'total length has DMA_IOVA_USE_SWIOTLB set');
   // pcim_p2pdma_provider: memory BARs only
-  if ((bar.flags & IORESOURCE_IO) !== 0n || (bar.flags & IORESOURCE_MEM) === 0n) return no('EINVAL', 'not a memory BAR (no P2P provider)');
+  if ((bar.flags & IORESOURCE_IO) !== 0n || (bar.flags & IORESOURCE_MEM) === 0n)
+    return no('EINVAL', 'not a memory BAR (no P2P provider)');
   // vfio_pci_core_fill_phys_vec: range by range, overflow before bounds
   const end = bar.start + bar.size;
   for (const [offset, length] of ranges) {

@@ -43,7 +43,11 @@ async function iovh(...argv: string[]): Promise<CliRun> {
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
     const code = await main(argv);
-    return { code, out: out.mock.calls.map((c) => String(c[0])).join(''), err: err.mock.calls.map((c) => String(c[0])).join('') };
+    return {
+      code,
+      out: out.mock.calls.map((c) => String(c[0])).join(''),
+      err: err.mock.calls.map((c) => String(c[0])).join(''),
+    };
   } finally {
     out.mockRestore();
     err.mockRestore();
@@ -80,7 +84,9 @@ describe('mock topology files', () => {
           b = createMockBackend({ topology: file, reason: 'property test' });
         } catch (e) {
           if (e instanceof MockConfigError) return;
-          throw new Error(`a topology that validates cannot be booted: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n${text}`);
+          throw new Error(
+            `a topology that validates cannot be booted: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n${text}`,
+          );
         }
         try {
           discoverPfs(b.fs);
@@ -173,20 +179,29 @@ describe('mock state files and journals', () => {
   it('damaged journals: restore (and the stale-journal notice of every command) give a verdict', async () => {
     const lines = journalText.split('\n').filter((l) => l !== '');
     const damaged = fc.oneof(
-      { weight: 4, arbitrary: fc.tuple(fc.nat(), fc.array(editArb, { minLength: 1, maxLength: 2 })).map(([i, edits]) => {
-        const at = i % lines.length;
-        const record = edits.reduce((d, e) => applyEdit(d, e), JSON.parse(lines[at]!));
-        return [...lines.slice(0, at), JSON.stringify(record), ...lines.slice(at + 1)].join('\n') + '\n';
-      }) },
+      {
+        weight: 4,
+        arbitrary: fc.tuple(fc.nat(), fc.array(editArb, { minLength: 1, maxLength: 2 })).map(([i, edits]) => {
+          const at = i % lines.length;
+          const record = edits.reduce((d, e) => applyEdit(d, e), JSON.parse(lines[at]!));
+          return `${[...lines.slice(0, at), JSON.stringify(record), ...lines.slice(at + 1)].join('\n')}\n`;
+        }),
+      },
       { weight: 1, arbitrary: textDamageArb.map((d) => damageText(journalText, d)) },
     );
     await fc.assert(
       fc.asyncProperty(damaged, async (text) => {
         writeFileSync(state, stateText);
         writeFileSync(journalName, text);
-        expectVerdict(await iovh('restore', '--backend', 'mock', '--mock-state', state), `restore with journal:\n${text}`);
+        expectVerdict(
+          await iovh('restore', '--backend', 'mock', '--mock-state', state),
+          `restore with journal:\n${text}`,
+        );
         writeFileSync(journalName, text);
-        expectVerdict(await iovh('topology', '--backend', 'mock', '--mock-state', state), `topology with journal:\n${text}`);
+        expectVerdict(
+          await iovh('topology', '--backend', 'mock', '--mock-state', state),
+          `topology with journal:\n${text}`,
+        );
       }),
       { numRuns: 120 },
     );

@@ -9,7 +9,28 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Values that break the assumptions validators forget: other types, edges, huge and odd numbers. */
 const replacement: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>(null, true, false, 0, -1, 1, 1.5, 2 ** 53, -(2 ** 31), 4294967296, '', '0', '-1', '0x', '0xffffffffffffffffff', 'null', [], {}, [null], { '': null }),
+  fc.constantFrom<Json>(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1,
+    1.5,
+    2 ** 53,
+    -(2 ** 31),
+    4294967296,
+    '',
+    '0',
+    '-1',
+    '0x',
+    '0xffffffffffffffffff',
+    'null',
+    [],
+    {},
+    [null],
+    { '': null },
+  ),
   fc.integer(),
   fc.double({ noNaN: true }),
   fc.string({ maxLength: 12 }),
@@ -17,7 +38,11 @@ const replacement: fc.Arbitrary<Json> = fc.oneof(
 );
 
 /** Every path (array of keys/indexes) into `v`, the root included. */
-function paths(v: Json, at: Array<string | number> = [], out: Array<Array<string | number>> = []): Array<Array<string | number>> {
+function paths(
+  v: Json,
+  at: Array<string | number> = [],
+  out: Array<Array<string | number>> = [],
+): Array<Array<string | number>> {
   out.push(at);
   if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
@@ -38,7 +63,15 @@ export const editArb: fc.Arbitrary<Edit> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('replace' as const), pick: fc.nat(), value: replacement }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('double' as const), pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('add-key' as const), pick: fc.nat(), key: fc.string({ minLength: 1, maxLength: 8 }), value: replacement }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('add-key' as const),
+      pick: fc.nat(),
+      key: fc.string({ minLength: 1, maxLength: 8 }),
+      value: replacement,
+    }),
+  },
 );
 
 /** `doc` with one edit applied (a copy). */
@@ -78,7 +111,11 @@ export type TextDamage = { kind: 'cut'; at: number } | { kind: 'byte'; at: numbe
 
 export const textDamageArb: fc.Arbitrary<TextDamage> = fc.oneof(
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('byte' as const), at: fc.nat(), char: fc.constantFrom('{', '}', '"', ',', ':', '[', '\u0000', 'x', '9', '\n') }),
+  fc.record({
+    kind: fc.constant('byte' as const),
+    at: fc.nat(),
+    char: fc.constantFrom('{', '}', '"', ',', ':', '[', '\u0000', 'x', '9', '\n'),
+  }),
 );
 
 export function damageText(text: string, d: TextDamage): string {
@@ -90,7 +127,17 @@ export function damageText(text: string, d: TextDamage): string {
 export function damagedFileArb(doc: unknown): fc.Arbitrary<string> {
   const text = `${JSON.stringify(doc, null, 2)}\n`;
   return fc.oneof(
-    { weight: 5, arbitrary: fc.array(editArb, { minLength: 1, maxLength: 3 }).map((edits) => `${JSON.stringify(edits.reduce<Json>((d, e) => applyEdit(d, e), doc as Json), null, 2)}\n`) },
+    {
+      weight: 5,
+      arbitrary: fc.array(editArb, { minLength: 1, maxLength: 3 }).map(
+        (edits) =>
+          `${JSON.stringify(
+            edits.reduce<Json>((d, e) => applyEdit(d, e), doc as Json),
+            null,
+            2,
+          )}\n`,
+      ),
+    },
     { weight: 1, arbitrary: textDamageArb.map((d) => damageText(text, d)) },
   );
 }

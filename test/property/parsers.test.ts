@@ -1,9 +1,9 @@
 // PCI addresses and sizes as users type them (issue 7, item 4). BDFs are
 // read by bring-up (src/host/bdf.ts, the one users meet in `iovh
 // vfs/bind/setup`), the harness (`iovh run --pf/--vf`, src/harness/target.ts),
-// the VFIO wrappers (src/kernel/vfio.ts isBdf, sysfs names only), sysfs link
-// targets (src/kernel/drm.ts, capture) and the mock's topology files, all
-// through the one grammar of src/kernel/bdf.ts. Random and near-miss strings,
+// the VFIO wrappers (src/uapi/vfio.ts isBdf, sysfs names only), sysfs link
+// targets (src/uapi/drm.ts, capture) and the mock's topology files, all
+// through the one grammar of src/uapi/bdf.ts. Random and near-miss strings,
 // domains past 0xffff included (Intel VMD), must get the same answer from all
 // of them, and none may throw anything but its own one-line error. Sizes: the
 // forms of docs/bringup.md against an independent reading of them.
@@ -15,8 +15,8 @@ import { UsageError } from '../../src/cli/errors.js';
 import { reportError } from '../../src/cli/main.js';
 import { parseSize, requireSize } from '../../src/host/size.js';
 import { normalizeBdf as harnessNormalize } from '../../src/harness/target.js';
-import { isBdf } from '../../src/kernel/vfio.js';
-import { BDF_PATTERN } from '../../src/kernel/bdf.js';
+import { isBdf } from '../../src/uapi/vfio.js';
+import { BDF_PATTERN } from '../../src/uapi/bdf.js';
 import { defaultTopology, MockConfigError, parseTopology } from '../../src/mock/topology.js';
 
 /**
@@ -79,7 +79,10 @@ describe('BDF parsers agree', () => {
         if (canonical !== null) expect(isBdf(canonical), canonical).toBe(true);
         if (canonical === null) {
           expect(() => hostNormalize(s, 'PF')).toThrow(InputError);
-          expect(cliLines(() => hostNormalize(s, 'PF')), JSON.stringify(s)).toBe(1);
+          expect(
+            cliLines(() => hostNormalize(s, 'PF')),
+            JSON.stringify(s),
+          ).toBe(1);
         }
       }),
       { numRuns: 3000 },
@@ -138,14 +141,22 @@ describe('sizes', () => {
 
   it('never throws on any text, and what it reads is a u64', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 24 }), fc.stringMatching(/^[0-9a-fxA-FX.KMGTPEiB -]{0,24}$/)), (s) => {
-        const v = parseSize(s);
-        if (v !== null) expect(v >= 0n && v < 1n << 64n).toBe(true);
-        else {
-          expect(() => requireSize(s, '--vram')).toThrow(new InputError(`--vram: '${s}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`));
-          expect(cliLines(() => requireSize(s, '--vram')), JSON.stringify(s)).toBe(1);
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 24 }), fc.stringMatching(/^[0-9a-fxA-FX.KMGTPEiB -]{0,24}$/)),
+        (s) => {
+          const v = parseSize(s);
+          if (v !== null) expect(v >= 0n && v < 1n << 64n).toBe(true);
+          else {
+            expect(() => requireSize(s, '--vram')).toThrow(
+              new InputError(`--vram: '${s}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`),
+            );
+            expect(
+              cliLines(() => requireSize(s, '--vram')),
+              JSON.stringify(s),
+            ).toBe(1);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

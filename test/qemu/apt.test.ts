@@ -3,7 +3,15 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  parseDeb822, parseOneLine, systemSources, systemCodename, releaseArchive, sidSourcesText, backportsSourcesText, parseControl, dependsNames,
+  parseDeb822,
+  parseOneLine,
+  systemSources,
+  systemCodename,
+  releaseArchive,
+  sidSourcesText,
+  backportsSourcesText,
+  parseControl,
+  dependsNames,
 } from '../../scripts/qemu-ci/apt.mjs';
 
 // A made-up archive: the CI must use whatever address the system has, and no other.
@@ -47,12 +55,16 @@ describe('system apt sources', () => {
   });
 
   it('keeps only a path from Signed-By (an embedded key is not a path)', () => {
-    const s = parseDeb822(`Types: deb\nURIs: ${MIRROR}\nSuites: sid\nComponents: main\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n xyz\n`);
+    const s = parseDeb822(
+      `Types: deb\nURIs: ${MIRROR}\nSuites: sid\nComponents: main\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n xyz\n`,
+    );
     expect(s[0]!.signedBy).toBeUndefined();
   });
 
   it('parses one-line sources with options and comments', () => {
-    const s = parseOneLine(`# comment\ndeb [arch=amd64 signed-by=${KEY}] ${MIRROR} bookworm main non-free\ndeb-src ${MIRROR} bookworm main\nnonsense\n`);
+    const s = parseOneLine(
+      `# comment\ndeb [arch=amd64 signed-by=${KEY}] ${MIRROR} bookworm main non-free\ndeb-src ${MIRROR} bookworm main\nnonsense\n`,
+    );
     expect(s.map((e) => [e.types[0], e.uris[0], e.suites[0], e.components, e.signedBy])).toEqual([
       ['deb', MIRROR, 'bookworm', ['main', 'non-free'], KEY],
       ['deb-src', MIRROR, 'bookworm', ['main'], undefined],
@@ -67,7 +79,12 @@ describe('system apt sources', () => {
     writeFileSync(join(etc, 'sources.list.d', 'old.list.disabled'), 'deb http://ignored.invalid x main\n');
     writeFileSync(join(etc, 'os-release'), 'NAME="Debian GNU/Linux"\nVERSION_CODENAME=bookworm\n');
     const s = systemSources(etc);
-    expect(s.map((e) => e.suites.join(','))).toEqual(['bookworm-backports', 'bookworm,bookworm-updates', 'bookworm-security', 'bookworm']);
+    expect(s.map((e) => e.suites.join(','))).toEqual([
+      'bookworm-backports',
+      'bookworm,bookworm-updates',
+      'bookworm-security',
+      'bookworm',
+    ]);
     expect(systemCodename(join(etc, 'os-release'))).toBe('bookworm');
     expect(systemCodename(join(etc, 'missing'))).toBeUndefined();
   });

@@ -42,7 +42,14 @@ function fake(mode: string): string {
 }
 
 async function run(mode: string, timeoutSeconds = 60) {
-  return boot({ variant, qemu: fake(mode), kernel: '/nonexistent/vmlinuz', initrd: '/nonexistent/initrd', paths: cachePaths(join(dir, 'cache')), timeoutSeconds });
+  return boot({
+    variant,
+    qemu: fake(mode),
+    kernel: '/nonexistent/vmlinuz',
+    initrd: '/nonexistent/initrd',
+    paths: cachePaths(join(dir, 'cache')),
+    timeoutSeconds,
+  });
 }
 
 beforeAll(() => {
@@ -92,7 +99,13 @@ describe('boot', () => {
   });
 
   it('reports a QEMU that cannot start', async () => {
-    const r = await boot({ variant, qemu: join(dir, 'no-such-qemu'), kernel: '/k', initrd: '/i', paths: cachePaths(join(dir, 'cache')) });
+    const r = await boot({
+      variant,
+      qemu: join(dir, 'no-such-qemu'),
+      kernel: '/k',
+      initrd: '/i',
+      paths: cachePaths(join(dir, 'cache')),
+    });
     expect(r.status).toBe('error');
     expect(r.reason).toContain('cannot start');
   });

@@ -19,7 +19,11 @@ describe('compareResults', () => {
   });
 
   it('names the scenario, both results and the rule to fix', () => {
-    const mock = kernel.map((r) => (r.id === 'errno.offset-overflow' ? { ...r, status: 'fail', errno: 'EINVAL', detail: 'expected EOVERFLOW, got EINVAL' } : r));
+    const mock = kernel.map((r) =>
+      r.id === 'errno.offset-overflow'
+        ? { ...r, status: 'fail', errno: 'EINVAL', detail: 'expected EOVERFLOW, got EINVAL' }
+        : r,
+    );
     const rows = compareResults(kernel, mock, RULES);
     const bad = rows.filter((r) => !r.agree);
     expect(bad.map((r) => r.id)).toEqual(['errno.offset-overflow']);
@@ -30,7 +34,12 @@ describe('compareResults', () => {
   });
 
   it('catches a path difference and a scenario only one side ran', () => {
-    const mock = [...kernel.filter((r) => r.id !== 'export.probe').map((r) => (r.id === 'import.vgem-refused' ? { ...r, path: 'p2p' } : r)), { id: 'extra', status: 'pass' }];
+    const mock = [
+      ...kernel
+        .filter((r) => r.id !== 'export.probe')
+        .map((r) => (r.id === 'import.vgem-refused' ? { ...r, path: 'p2p' } : r)),
+      { id: 'extra', status: 'pass' },
+    ];
     const rows = compareResults(kernel, mock, RULES);
     const byId = new Map(rows.map((r) => [r.id, r]));
     expect(byId.get('import.vgem-refused')!.diffs).toEqual(['path: kernel refused, mock p2p']);
@@ -46,7 +55,11 @@ describe('compareResults', () => {
 
   it('treats a skip on one side only as a disagreement', () => {
     const mock = kernel.map((r) => (r.id === 'errno.bar-empty' ? { ...r, status: 'pass', errno: 'ENODEV' } : r));
-    expect(compareResults(kernel, mock, RULES).filter((r) => !r.agree).map((r) => r.id)).toEqual(['errno.bar-empty']);
+    expect(
+      compareResults(kernel, mock, RULES)
+        .filter((r) => !r.agree)
+        .map((r) => r.id),
+    ).toEqual(['errno.bar-empty']);
   });
 });
 
@@ -71,10 +84,14 @@ describe('the recorded kernel results', () => {
   it('cover the current catalog and come from a passing run (re-record: npm run test:qemu && node scripts/qemu-ci/main.mjs record)', async () => {
     const { readFileSync } = await import('node:fs');
     const { KERNEL_FIXTURE } = await import('../../scripts/qemu-ci/conformance.mjs');
-    const fixture = JSON.parse(readFileSync(KERNEL_FIXTURE, 'utf8')) as { kernel: string; scenarios: Array<{ id: string; status: string }> };
+    const fixture = JSON.parse(readFileSync(KERNEL_FIXTURE, 'utf8')) as {
+      kernel: string;
+      scenarios: Array<{ id: string; status: string }>;
+    };
     const ours = fixture.scenarios.filter((s) => !s.id.startsWith('run:') && !s.id.startsWith('cli.')).map((s) => s.id);
     expect(ours).toEqual(SCENARIOS.map((s) => s.id));
-    for (const step of Object.keys(FLOW_RULES).filter((id) => id !== 'cli.find-pf')) expect(fixture.scenarios.map((s) => s.id)).toContain(step);
+    for (const step of Object.keys(FLOW_RULES).filter((id) => id !== 'cli.find-pf'))
+      expect(fixture.scenarios.map((s) => s.id)).toContain(step);
     expect(fixture.kernel).toMatch(/^\d+\.\d+/);
     expect(fixture.scenarios.filter((s) => s.status !== 'pass' && s.status !== 'skip')).toEqual([]);
   });
@@ -119,10 +136,19 @@ describe('topologyDifferences', () => {
     expect(t.devices[0]!.sriov!.vfBars.map((b) => b.size)).toEqual([0x4000n, 0x4000n]);
   });
 
-  it('record writes the guest\'s capture as is, but for the per-boot kernel line', async () => {
+  it("record writes the guest's capture as is, but for the per-boot kernel line", async () => {
     const { topologyFileFrom } = await import('../../scripts/qemu-ci/conformance.mjs');
-    const captured = { schema: 'iovh-topology/1', machine: 'QEMU', kernel: { release: '7.2.13', cmdline: 'iovh.nonce=abc' }, devices: [{ bdf: '0000:01:00.0' }] };
-    expect(JSON.parse(topologyFileFrom(captured))).toEqual({ schema: 'iovh-topology/1', machine: 'QEMU', devices: [{ bdf: '0000:01:00.0' }] });
+    const captured = {
+      schema: 'iovh-topology/1',
+      machine: 'QEMU',
+      kernel: { release: '7.2.13', cmdline: 'iovh.nonce=abc' },
+      devices: [{ bdf: '0000:01:00.0' }],
+    };
+    expect(JSON.parse(topologyFileFrom(captured))).toEqual({
+      schema: 'iovh-topology/1',
+      machine: 'QEMU',
+      devices: [{ bdf: '0000:01:00.0' }],
+    });
     expect(topologyFileFrom(captured).endsWith('}\n')).toBe(true);
   });
 });

@@ -6,8 +6,20 @@ describe('cpioNewc', () => {
   it('writes the newc layout byte for byte (buffer-format.rst)', () => {
     const buf = cpioNewc([{ type: 'file', path: '/init', data: Buffer.from('hi'), mode: 0o755 }]);
     const header =
-      '070701' + '00000001' + '000081ed' + '00000000' + '00000000' + '00000001' + '00000000' + '00000002' +
-      '00000000' + '00000000' + '00000000' + '00000000' + '00000005' + '00000000';
+      '070701' +
+      '00000001' +
+      '000081ed' +
+      '00000000' +
+      '00000000' +
+      '00000001' +
+      '00000000' +
+      '00000002' +
+      '00000000' +
+      '00000000' +
+      '00000000' +
+      '00000000' +
+      '00000005' +
+      '00000000';
     // 110-byte header + "init\0" = 115, padded to 116; data "hi" padded to 4.
     expect(buf.subarray(0, 110).toString('ascii')).toBe(header);
     expect(buf.subarray(110, 116).toString('latin1')).toBe('init\0\0');
@@ -35,19 +47,27 @@ describe('cpioNewc', () => {
   });
 
   it('refuses duplicate and empty paths', () => {
-    expect(() => cpioNewc([{ type: 'dir', path: 'a' }, { type: 'dir', path: '/a' }])).toThrow(/duplicate/);
+    expect(() =>
+      cpioNewc([
+        { type: 'dir', path: 'a' },
+        { type: 'dir', path: '/a' },
+      ]),
+    ).toThrow(/duplicate/);
     expect(() => cpioNewc([{ type: 'dir', path: '/' }])).toThrow(/bad cpio path/);
   });
 
   it('round-trips any set of files', () => {
     const name = fc.stringMatching(/^[a-z0-9_.-]{1,20}$/);
     fc.assert(
-      fc.property(fc.uniqueArray(fc.tuple(name, fc.uint8Array({ maxLength: 64 })), { selector: (t) => t[0], maxLength: 12 }), (files) => {
-        const entries: CpioEntry[] = files.map(([p, data]) => ({ type: 'file', path: p, data }));
-        const back = readNewc(cpioNewc(entries));
-        expect(back.map((e) => e.name)).toEqual(files.map(([p]) => p));
-        back.forEach((e, i) => expect(new Uint8Array(e.data)).toEqual(files[i]![1]));
-      }),
+      fc.property(
+        fc.uniqueArray(fc.tuple(name, fc.uint8Array({ maxLength: 64 })), { selector: (t) => t[0], maxLength: 12 }),
+        (files) => {
+          const entries: CpioEntry[] = files.map(([p, data]) => ({ type: 'file', path: p, data }));
+          const back = readNewc(cpioNewc(entries));
+          expect(back.map((e) => e.name)).toEqual(files.map(([p]) => p));
+          back.forEach((e, i) => expect(new Uint8Array(e.data)).toEqual(files[i]![1]));
+        },
+      ),
     );
   });
 

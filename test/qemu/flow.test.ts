@@ -1,12 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { fromHarness, FLOW_RULES } from './guest/flow.mjs';
 
-const base = { id: 'export/invalid-args', title: 'invalid export requests', path: null, reason: 'ok', error: null, durationMs: 12.345 };
+const base = {
+  id: 'export/invalid-args',
+  title: 'invalid export requests',
+  path: null,
+  reason: 'ok',
+  error: null,
+  durationMs: 12.345,
+};
 
 describe('fromHarness', () => {
   it('keeps status, path and the errno of the error that ended the scenario', () => {
-    expect(fromHarness({ ...base, status: 'pass' })).toEqual({ id: 'run:export/invalid-args', title: 'invalid export requests', status: 'pass', path: null, errno: null, detail: 'ok', ms: 12.3 });
-    const r = fromHarness({ ...base, id: 'import/non-p2p-importer', status: 'fail', path: 'refused', reason: 'EINVAL at import', error: { code: 'EINVAL' } });
+    expect(fromHarness({ ...base, status: 'pass' })).toEqual({
+      id: 'run:export/invalid-args',
+      title: 'invalid export requests',
+      status: 'pass',
+      path: null,
+      errno: null,
+      detail: 'ok',
+      ms: 12.3,
+    });
+    const r = fromHarness({
+      ...base,
+      id: 'import/non-p2p-importer',
+      status: 'fail',
+      path: 'refused',
+      reason: 'EINVAL at import',
+      error: { code: 'EINVAL' },
+    });
     expect([r.status, r.path, r.errno]).toEqual(['fail', 'refused', 'EINVAL']);
   });
 
@@ -19,7 +41,15 @@ describe('fromHarness', () => {
 
 describe('FLOW_RULES', () => {
   it('names a sysfs rule for every bring-up step', () => {
-    expect(Object.keys(FLOW_RULES).sort()).toEqual(['cli.bind', 'cli.capture', 'cli.find-pf', 'cli.restore', 'cli.run', 'cli.topology', 'cli.vfs-enable']);
+    expect(Object.keys(FLOW_RULES).sort()).toEqual([
+      'cli.bind',
+      'cli.capture',
+      'cli.find-pf',
+      'cli.restore',
+      'cli.run',
+      'cli.topology',
+      'cli.vfs-enable',
+    ]);
     for (const rule of Object.values(FLOW_RULES)) expect(rule.length).toBeGreaterThan(20);
   });
 });

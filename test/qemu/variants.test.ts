@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { VARIANTS, DEFAULT_VARIANTS, pickVariants, moduleNames, qemuArgs, qemuOptValue, NUM_VFS } from '../../scripts/qemu-ci/variants.mjs';
+import {
+  VARIANTS,
+  DEFAULT_VARIANTS,
+  pickVariants,
+  moduleNames,
+  qemuArgs,
+  qemuOptValue,
+  NUM_VFS,
+} from '../../scripts/qemu-ci/variants.mjs';
 
 const machine = { kernel: '/k/vmlinuz', initrd: '/k/initrd', resultsDir: '/r/run,1', append: 'iovh.variant=x' };
 

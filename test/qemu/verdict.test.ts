@@ -4,7 +4,16 @@ import { classify, parseSerial, checkResults, tail, type BootOutcome } from '../
 const NONCE = '0123456789abcdef';
 
 function outcome(log: string, extra: Partial<BootOutcome> = {}): BootOutcome {
-  return { log, nonce: NONCE, timedOut: false, timeoutSeconds: 60, exitCode: 0, signal: null, qemuStderr: '', ...extra };
+  return {
+    log,
+    nonce: NONCE,
+    timedOut: false,
+    timeoutSeconds: 60,
+    exitCode: 0,
+    signal: null,
+    qemuStderr: '',
+    ...extra,
+  };
 }
 
 const goodResults = {
@@ -26,7 +35,10 @@ describe('parseSerial', () => {
     const log = `${bootLog}\r\nIOVH-VERDICT ffffffffffffffff rc=0\r\nIOVH-QEMU-ERROR run: oops\r\nIOVH-VERDICT ${NONCE} rc=3\r\n`;
     const s = parseSerial(log, NONCE);
     expect(s.verdict).toEqual({ kind: 'rc', rc: 3 });
-    expect(s.progress).toEqual(['4.18 init variant=igb-intel-iommu kernel=7.2.13+deb14-amd64', '6.49 run /work/main/test/qemu/guest/main.mjs']);
+    expect(s.progress).toEqual([
+      '4.18 init variant=igb-intel-iommu kernel=7.2.13+deb14-amd64',
+      '6.49 run /work/main/test/qemu/guest/main.mjs',
+    ]);
     expect(s.errors).toEqual(['run: oops']);
   });
 
@@ -37,14 +49,20 @@ describe('parseSerial', () => {
   });
 
   it('finds panics and oopses behind printk timestamps', () => {
-    const s = parseSerial('[   5.5] BUG: kernel NULL pointer dereference, address: 0\n[   5.6] Kernel panic - not syncing: Fatal exception\n', NONCE);
+    const s = parseSerial(
+      '[   5.5] BUG: kernel NULL pointer dereference, address: 0\n[   5.6] Kernel panic - not syncing: Fatal exception\n',
+      NONCE,
+    );
     expect(s.panic).toBe('Kernel panic - not syncing: Fatal exception');
     expect(s.oopses).toEqual(['BUG: kernel NULL pointer dereference, address: 0']);
   });
 
   it('reads the timeout and error verdicts', () => {
     expect(parseSerial(`IOVH-VERDICT ${NONCE} timeout\n`, NONCE).verdict).toEqual({ kind: 'timeout' });
-    expect(parseSerial(`IOVH-VERDICT ${NONCE} error=bringup\n`, NONCE).verdict).toEqual({ kind: 'error', step: 'bringup' });
+    expect(parseSerial(`IOVH-VERDICT ${NONCE} error=bringup\n`, NONCE).verdict).toEqual({
+      kind: 'error',
+      step: 'bringup',
+    });
     expect(parseSerial(`IOVH-VERDICT ${NONCE} maybe\n`, NONCE).verdict).toBeNull();
   });
 });
@@ -74,7 +92,9 @@ describe('classify', () => {
   });
 
   it('reports a panic as a panic even when results exist', () => {
-    const c = classify(outcome(`${bootLog}\nKernel panic - not syncing: Attempted to kill init!\n`, { resultsData: goodResults }));
+    const c = classify(
+      outcome(`${bootLog}\nKernel panic - not syncing: Attempted to kill init!\n`, { resultsData: goodResults }),
+    );
     expect(c.status).toBe('panic');
     expect(c.reason).toContain('Attempted to kill init');
     expect(c.reason).toContain('last step: 6.49 run');
@@ -85,7 +105,9 @@ describe('classify', () => {
     const c = classify(outcome(log, { timedOut: true, exitCode: null, signal: 'SIGTERM' }));
     expect(c.status).toBe('hang');
     expect(c.reason).toContain('no verdict after 60 s');
-    expect(c.reason).toContain('last step: 6.49 run /work/main/test/qemu/guest/main.mjs, after scenario fail errno.set EINVAL');
+    expect(c.reason).toContain(
+      'last step: 6.49 run /work/main/test/qemu/guest/main.mjs, after scenario fail errno.set EINVAL',
+    );
     expect(c.serial.scenarios).toHaveLength(2);
   });
 
@@ -98,7 +120,9 @@ describe('classify', () => {
 
   it('reports QEMU exiting without a verdict as a crash, a wrong nonce included', () => {
     expect(classify(outcome(bootLog, { exitCode: 0 })).status).toBe('crash');
-    expect(classify(outcome(`${bootLog}\nIOVH-VERDICT 0000000000000000 rc=0\n`, { resultsData: goodResults })).status).toBe('crash');
+    expect(
+      classify(outcome(`${bootLog}\nIOVH-VERDICT 0000000000000000 rc=0\n`, { resultsData: goodResults })).status,
+    ).toBe('crash');
   });
 
   it('reports the guest watchdog and failed init steps', () => {
@@ -118,7 +142,10 @@ describe('classify', () => {
 
   it('fails on a failing, warning or crashing scenario and names it', () => {
     for (const status of ['fail', 'warn', 'crash']) {
-      const data = { nonce: NONCE, scenarios: [...goodResults.scenarios, { id: 'errno.past-end', status, detail: 'expected EINVAL, got ENODEV' }] };
+      const data = {
+        nonce: NONCE,
+        scenarios: [...goodResults.scenarios, { id: 'errno.past-end', status, detail: 'expected EINVAL, got ENODEV' }],
+      };
       const c = classify(outcome(`IOVH-VERDICT ${NONCE} rc=0\n`, { resultsData: data }));
       expect(c.status).toBe('fail');
       expect(c.reason).toContain(`errno.past-end: ${status} (expected EINVAL, got ENODEV)`);
@@ -130,7 +157,9 @@ describe('classify', () => {
   });
 
   it('fails when the console showed an oops the results do not mention', () => {
-    const c = classify(outcome(`[ 9.0] BUG: unable to handle page fault\nIOVH-VERDICT ${NONCE} rc=0\n`, { resultsData: goodResults }));
+    const c = classify(
+      outcome(`[ 9.0] BUG: unable to handle page fault\nIOVH-VERDICT ${NONCE} rc=0\n`, { resultsData: goodResults }),
+    );
     expect(c.status).toBe('fail');
     expect(c.reason).toContain('BUG: unable to handle page fault');
   });

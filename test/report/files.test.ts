@@ -23,7 +23,9 @@ describe('report files', () => {
     const path = join(d, 'r.json');
     const files = ReportFiles.open([spec(path)], placeholder);
     expect(readFileSync(path, 'utf8')).toBe('partial 0\n');
-    expect(files.rewrite(run([scenario({ id: 'a/b', status: 'pass' })], { complete: false, pending: ['a/c'] }))).toEqual([]);
+    expect(
+      files.rewrite(run([scenario({ id: 'a/b', status: 'pass' })], { complete: false, pending: ['a/c'] })),
+    ).toEqual([]);
     expect(readFileSync(path, 'utf8')).toBe('partial 1\n');
     files.write(run([scenario({ id: 'a/b', status: 'pass' }), scenario({ id: 'a/c', status: 'pass' })]), () => true);
     expect(readFileSync(path, 'utf8')).toBe('complete 2\n');
@@ -62,8 +64,12 @@ describe('report files', () => {
 
   it('an unwritable path fails at open, naming the report, the path and the errno', () => {
     const d = mkdtempSync(join(tmpdir(), 'iovh-files-'));
-    expect(() => ReportFiles.open([spec(join(d, 'ok.json')), spec(join(d, 'no', 'r.xml'), 'JUnit')], placeholder)).toThrow(ReportFileError);
-    expect(() => ReportFiles.open([spec(join(d, 'no', 'r.xml'), 'JUnit')], placeholder)).toThrow(`cannot write the JUnit report to ${join(d, 'no', 'r.xml')}: ENOENT`);
+    expect(() =>
+      ReportFiles.open([spec(join(d, 'ok.json')), spec(join(d, 'no', 'r.xml'), 'JUnit')], placeholder),
+    ).toThrow(ReportFileError);
+    expect(() => ReportFiles.open([spec(join(d, 'no', 'r.xml'), 'JUnit')], placeholder)).toThrow(
+      `cannot write the JUnit report to ${join(d, 'no', 'r.xml')}: ENOENT`,
+    );
   });
 
   it('a rewrite that fails is reported and the run goes on; the last good report stays', () => {
@@ -71,14 +77,22 @@ describe('report files', () => {
     const path = join(d, 'r.json');
     let broken = false;
     const files = ReportFiles.open(
-      [{ what: 'JSON', path, render: (r) => {
-        if (broken) throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
-        return text(r);
-      } }],
+      [
+        {
+          what: 'JSON',
+          path,
+          render: (r) => {
+            if (broken) throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+            return text(r);
+          },
+        },
+      ],
       placeholder,
     );
     broken = true;
-    expect(files.rewrite(run([scenario({ id: 'a/b', status: 'pass' })]))).toEqual([`cannot update the JSON report ${path}: ENOSPC`]);
+    expect(files.rewrite(run([scenario({ id: 'a/b', status: 'pass' })]))).toEqual([
+      `cannot update the JSON report ${path}: ENOSPC`,
+    ]);
     expect(readFileSync(path, 'utf8')).toBe('partial 0\n');
     expect(existsSync(`${path}.tmp`)).toBe(false);
   });

@@ -53,8 +53,17 @@ export function run(scenarios: ScenarioResult[], over: Partial<RunResult> = {}):
 /** Every status, every verdict, and hostile text. */
 export function mixedRun(): RunResult {
   const scenarios: ScenarioResult[] = [
-    scenario({ id: 'caps/kernel', status: 'pass', reason: 'probed 9 capabilities', baseline: { expected: 'pass', quirks: [], verdict: 'expected', note: null } }),
-    scenario({ id: 'export/single-range', status: 'pass', baseline: { expected: 'pass', quirks: [], verdict: 'expected', note: null } }),
+    scenario({
+      id: 'caps/kernel',
+      status: 'pass',
+      reason: 'probed 9 capabilities',
+      baseline: { expected: 'pass', quirks: [], verdict: 'expected', note: null },
+    }),
+    scenario({
+      id: 'export/single-range',
+      status: 'pass',
+      baseline: { expected: 'pass', quirks: [], verdict: 'expected', note: null },
+    }),
     scenario({
       id: 'import/iov-single-range',
       status: 'skip',
@@ -68,7 +77,14 @@ export function mixedRun(): RunResult {
       path: 'untranslated',
       expectedPath: 'iov',
       reason: 'range in the last BAR page was not translated: rfc-model quirk 1 <last-page> & "2"',
-      quirks: [{ id: 'last-page', number: 1, title: 'last page of the VF BAR not recognised', evidence: 'no lmem_obj call # for vfid 1' }],
+      quirks: [
+        {
+          id: 'last-page',
+          number: 1,
+          title: 'last page of the VF BAR not recognised',
+          evidence: 'no lmem_obj call # for vfid 1',
+        },
+      ],
       baseline: { expected: 'fail', quirks: ['last-page'], verdict: 'expected', note: null },
       log: ['xe 0000:03:00.0: \u0007bell and <tag> & stuff'],
     }),
@@ -79,10 +95,36 @@ export function mixedRun(): RunResult {
       quirks: [{ id: 'unprovisioned-oops', number: 4, title: 'unprovisioned VF', evidence: 'Oops in xe' }],
       baseline: { expected: 'crash', quirks: ['unprovisioned-oops'], verdict: 'expected', note: null },
     }),
-    scenario({ id: 'data/gpu-write-cpu-read', status: 'fail', reason: 'mismatch at 0x1000', baseline: { expected: 'pass', quirks: [], verdict: 'regression', note: 'expected pass, got fail' } }),
-    scenario({ id: 'lifecycle/revoke-on-reset', status: 'timeout', reason: 'timed out after 30 s', baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got timeout' } }),
-    scenario({ id: 'leak/fds-and-buffers', status: 'warn', reason: 'kernel WARNING during the scenario', baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got warn' } }),
-    scenario({ id: 'edge/npot-ranges', status: 'pass', path: 'iov', expectedPath: 'iov', baseline: { expected: 'fail', quirks: ['order-from-length'], verdict: 'fixed', note: 'expected fail, now passes' } }),
+    scenario({
+      id: 'data/gpu-write-cpu-read',
+      status: 'fail',
+      reason: 'mismatch at 0x1000',
+      baseline: { expected: 'pass', quirks: [], verdict: 'regression', note: 'expected pass, got fail' },
+    }),
+    scenario({
+      id: 'lifecycle/revoke-on-reset',
+      status: 'timeout',
+      reason: 'timed out after 30 s',
+      baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got timeout' },
+    }),
+    scenario({
+      id: 'leak/fds-and-buffers',
+      status: 'warn',
+      reason: 'kernel WARNING during the scenario',
+      baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got warn' },
+    }),
+    scenario({
+      id: 'edge/npot-ranges',
+      status: 'pass',
+      path: 'iov',
+      expectedPath: 'iov',
+      baseline: {
+        expected: 'fail',
+        quirks: ['order-from-length'],
+        verdict: 'fixed',
+        note: 'expected fail, now passes',
+      },
+    }),
     scenario({
       id: 'stress/max-ranges',
       status: 'fail',

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_COLUMNS, progressDone, progressStart, renderSummary, renderTable, styleFor } from '../../src/report/human.js';
+import {
+  DEFAULT_COLUMNS,
+  progressDone,
+  progressStart,
+  renderSummary,
+  renderTable,
+  styleFor,
+} from '../../src/report/human.js';
 import { mixedRun } from './fixture.js';
 
 const ANSI = /\x1b\[/;
@@ -25,7 +32,7 @@ describe('human output', () => {
     expect(styleFor({ isTTY: true }, { NO_COLOR: '1' })).toMatchObject({ tty: false, color: false });
   });
 
-  it('takes the terminal\'s width, and DEFAULT_COLUMNS (100) off a terminal or when the TTY has no size', () => {
+  it("takes the terminal's width, and DEFAULT_COLUMNS (100) off a terminal or when the TTY has no size", () => {
     expect(DEFAULT_COLUMNS).toBe(100);
     expect(styleFor({ isTTY: true, columns: 80 }, { TERM: 'xterm' }).columns).toBe(80);
     expect(styleFor({ isTTY: true, columns: 0 }, { TERM: 'xterm' }).columns).toBe(100);
@@ -63,7 +70,10 @@ describe('human output', () => {
     r.scenarios[0]!.reason = `a reason much longer than any terminal ${'is wide '.repeat(40)}`;
     const width = (line: string) => [...line.replace(/\x1b\[[0-9;]*m/g, '')].length;
     for (const columns of [80, 100, 132]) {
-      for (const style of [{ ...plain, columns }, { ...tty, columns }]) {
+      for (const style of [
+        { ...plain, columns },
+        { ...tty, columns },
+      ]) {
         const table = renderTable(r, style);
         const lines = table.trimEnd().split('\n');
         expect(Math.max(...lines.map(width)), `${columns} columns`).toBeLessThanOrEqual(columns);
@@ -72,11 +82,13 @@ describe('human output', () => {
       }
     }
     // A wide terminal leaves short reasons whole, in their column.
-    expect(renderTable(r, { ...plain, columns: 400 })).toMatch(/│ export\/single-range +│ pass +│ +│ expected +│ pass because of reasons +│/);
+    expect(renderTable(r, { ...plain, columns: 400 })).toMatch(
+      /│ export\/single-range +│ pass +│ +│ expected +│ pass because of reasons +│/,
+    );
     // Too narrow for a useful reason column: each reason on its own line under its row.
     const narrow = renderTable(r, { ...plain, columns: 80 });
     expect(narrow).not.toMatch(/│ reason/);
-    expect(narrow).toMatch(/│ export\/single-range +│ pass +│ +│ expected +│\n│   pass because of reasons +│\n/);
+    expect(narrow).toMatch(/│ export\/single-range +│ pass +│ +│ expected +│\n│ {3}pass because of reasons +│\n/);
   });
 
   it('a finished progress line cuts its reason to the width, never the id', () => {
@@ -100,7 +112,9 @@ describe('human output', () => {
     expect(s).toMatch(/^10 scenarios: 3 pass, 3 fail, 1 skip, 1 warn, 1 crash, 1 timeout/);
     expect(s).toContain('edge/last-page: fail — quirk 1: last page of the VF BAR not recognised');
     expect(s).toContain('edge/unprovisioned-vf: crash — quirk 4: unprovisioned VF');
-    expect(s).toMatch(/exit 1: 4 unexpected results: data\/gpu-write-cpu-read, lifecycle\/revoke-on-reset, leak\/fds-and-buffers, stress\/max-ranges/);
+    expect(s).toMatch(
+      /exit 1: 4 unexpected results: data\/gpu-write-cpu-read, lifecycle\/revoke-on-reset, leak\/fds-and-buffers, stress\/max-ranges/,
+    );
   });
 });
 
@@ -108,7 +122,9 @@ describe('human details (--verbose)', () => {
   it('explain every result that is not a plain pass: reason, how to enable, quirk evidence', async () => {
     const { renderDetails } = await import('../../src/report/human.js');
     const d = renderDetails(mixedRun(), { color: false, tty: false, columns: 120 });
-    expect(d).toContain('import/iov-single-range: skip\n  no interconnect symbols in /proc/kallsyms\n  to enable: boot a kernel with the RFC series');
+    expect(d).toContain(
+      'import/iov-single-range: skip\n  no interconnect symbols in /proc/kallsyms\n  to enable: boot a kernel with the RFC series',
+    );
     expect(d).toContain('edge/last-page: fail (path untranslated, expected iov)');
     expect(d).toContain('  quirk 1 (last page of the VF BAR not recognised): no lmem_obj call # for vfid 1');
     expect(d).not.toContain('export/single-range');
@@ -120,11 +136,17 @@ describe('human summary: what was not measured', () => {
     const kmsg = '/dev/kmsg unreadable (EACCES): run as root or set kernel.dmesg_restrict=0';
     const r = mixedRun();
     for (const s of r.scenarios) s.cleanliness.unavailable = s.status === 'skip' ? [] : [kmsg];
-    r.scenarios[0]!.cleanliness.unavailable.push('/sys/kernel/debug/dma_buf/bufinfo unreadable (mount debugfs, CONFIG_DEBUG_FS)');
+    r.scenarios[0]!.cleanliness.unavailable.push(
+      '/sys/kernel/debug/dma_buf/bufinfo unreadable (mount debugfs, CONFIG_DEBUG_FS)',
+    );
     const lines = renderSummary(r, plain).split('\n');
     expect(lines).toContain(`not measured: ${kmsg} (every scenario that ran)`);
-    expect(lines).toContain('not measured: /sys/kernel/debug/dma_buf/bufinfo unreadable (mount debugfs, CONFIG_DEBUG_FS) (1 of 9 scenarios that ran)');
-    expect(lines.findIndex((l) => l.startsWith('not measured'))).toBeLessThan(lines.findIndex((l) => l.startsWith('backend:')));
+    expect(lines).toContain(
+      'not measured: /sys/kernel/debug/dma_buf/bufinfo unreadable (mount debugfs, CONFIG_DEBUG_FS) (1 of 9 scenarios that ran)',
+    );
+    expect(lines.findIndex((l) => l.startsWith('not measured'))).toBeLessThan(
+      lines.findIndex((l) => l.startsWith('backend:')),
+    );
   });
 
   it('nothing when every monitor measured', () => {

@@ -46,7 +46,11 @@ describe('KCIDB', () => {
   });
 
   it('caps log_excerpt at 16 KiB of UTF-8', () => {
-    const big = scenario({ id: 'leak/map-ranges', status: 'fail', log: Array.from({ length: 2000 }, (_, i) => `line ${i} ✓✓✓✓✓✓✓✓✓✓`) });
+    const big = scenario({
+      id: 'leak/map-ranges',
+      status: 'fail',
+      log: Array.from({ length: 2000 }, (_, i) => `line ${i} ✓✓✓✓✓✓✓✓✓✓`),
+    });
     const [t] = tests(renderKcidb(run([big])));
     expect(Buffer.byteLength(t!.log_excerpt, 'utf8')).toBeLessThanOrEqual(16384);
     expect(t!.log_excerpt.length).toBeGreaterThan(1000);
@@ -55,7 +59,10 @@ describe('KCIDB', () => {
   it('validates origin and build id', () => {
     expect(() => renderKcidb(run([]), { origin: 'Bad Origin' })).toThrow(/origin/);
     expect(() => renderKcidb(run([]), { origin: 'lab1', buildId: 'other:1' })).toThrow(/build id/);
-    expect(tests(renderKcidb(run([scenario({ id: 'a/b', status: 'pass' })]), { origin: 'lab1', buildId: 'lab1:abc' }))[0]!.build_id).toBe('lab1:abc');
+    expect(
+      tests(renderKcidb(run([scenario({ id: 'a/b', status: 'pass' })]), { origin: 'lab1', buildId: 'lab1:abc' }))[0]!
+        .build_id,
+    ).toBe('lab1:abc');
     expect(kcidbPath('edge/vf-next-bus')).toBe('iovh.edge.vf-next-bus');
   });
 });

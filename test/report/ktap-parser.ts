@@ -60,9 +60,11 @@ export function parseKtap(text: string): KtapDocument {
   const all = lines(text);
   if (all.length === 0) throw new KtapError(1, 'empty output');
   const first = all[0]!;
-  if (first.indent !== 0 || !VERSION.test(first.text)) throw new KtapError(first.no, `expected a version line, got '${first.text}'`);
+  if (first.indent !== 0 || !VERSION.test(first.text))
+    throw new KtapError(first.no, `expected a version line, got '${first.text}'`);
   const { doc, next } = parseLevel(all, 0, 0);
-  if (next !== all.length) throw new KtapError(all[next]!.no, `unexpected line at this indentation: '${all[next]!.text}'`);
+  if (next !== all.length)
+    throw new KtapError(all[next]!.no, `unexpected line at this indentation: '${all[next]!.text}'`);
   return doc;
 }
 
@@ -114,7 +116,8 @@ function parseLevel(all: Line[], start: number, indent: number): { doc: KtapDocu
         }
       }
       const ok = m[1] === 'ok';
-      if ((directive === 'TIMEOUT' || directive === 'ERROR') && ok) throw new KtapError(line.no, `${directive} requires 'not ok'`);
+      if ((directive === 'TIMEOUT' || directive === 'ERROR') && ok)
+        throw new KtapError(line.no, `${directive} requires 'not ok'`);
       doc.results.push({ number, ok, description, directive, diagnostic, diagnostics, subtests: pendingSub });
       diagnostics = [];
       pendingSub = null;
@@ -127,7 +130,8 @@ function parseLevel(all: Line[], start: number, indent: number): { doc: KtapDocu
     doc.unknown.push(line.text);
     i += 1;
   }
-  if (pendingSub) throw new KtapError(all[Math.min(i, all.length - 1)]!.no, 'subtest block without a parent result line');
+  if (pendingSub)
+    throw new KtapError(all[Math.min(i, all.length - 1)]!.no, 'subtest block without a parent result line');
   if (doc.plan !== null && doc.plan !== doc.results.length) {
     throw new KtapError(all[Math.min(i, all.length - 1)]!.no, `plan 1..${doc.plan} but ${doc.results.length} results`);
   }

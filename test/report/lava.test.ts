@@ -46,7 +46,8 @@ describe('scripts/lava', () => {
     const yaml = readFileSync(join(ROOT, 'scripts/lava/iovh.yaml'), 'utf8');
     expect(yaml).toMatch(/^metadata:\n {2}format: Lava-Test Test Definition 1\.0\n {2}name: iovh$/m);
     expect(yaml).toMatch(/^run:\n {2}steps:\n {4}- \.\/scripts\/lava\/run\.sh$/m);
-    for (const p of ['BACKEND', 'FILTER', 'BASELINE', 'TIMEOUT', 'PF', 'VF', 'EXTRA_ARGS']) expect(yaml).toMatch(new RegExp(`^ {2}${p}:`, 'm'));
+    for (const p of ['BACKEND', 'FILTER', 'BASELINE', 'TIMEOUT', 'PF', 'VF', 'EXTRA_ARGS'])
+      expect(yaml).toMatch(new RegExp(`^ {2}${p}:`, 'm'));
   });
 
   it('run.sh runs iovh with every report format and calls lava-test-case once per scenario', () => {
@@ -99,7 +100,13 @@ describe('scripts/lava', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iovh-lava-'));
     const r = spawnSync('bash', [RUN_SH], {
       encoding: 'utf8',
-      env: { ...process.env, PATH: '/usr/bin:/bin', IOVH_SKIP_INSTALL: '1', IOVH_CMD: 'false', IOVH_OUTPUT_DIR: join(dir, 'out') },
+      env: {
+        ...process.env,
+        PATH: '/usr/bin:/bin',
+        IOVH_SKIP_INSTALL: '1',
+        IOVH_CMD: 'false',
+        IOVH_OUTPUT_DIR: join(dir, 'out'),
+      },
     });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=iovh-run RESULT=fail>');

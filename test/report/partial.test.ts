@@ -18,10 +18,13 @@ import { run, scenario } from './fixture.js';
 const XSD = fileURLToPath(new URL('../fixtures/junit.xsd', import.meta.url));
 const xmllint = spawnSync('xmllint', ['--version']).status === 0;
 
-const partial = run([scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'edge/unprovisioned-vf', status: 'crash' })], {
-  complete: false,
-  pending: ['export/single-range', 'lifecycle/revoke-on-close'],
-});
+const partial = run(
+  [scenario({ id: 'caps/kernel', status: 'pass' }), scenario({ id: 'edge/unprovisioned-vf', status: 'crash' })],
+  {
+    complete: false,
+    pending: ['export/single-range', 'lifecycle/revoke-on-close'],
+  },
+);
 
 describe('a report of a run that has not finished', () => {
   it('JSON: complete false, the pending ids, and a summary that is never exit 0', () => {
@@ -35,7 +38,12 @@ describe('a report of a run that has not finished', () => {
     const text = renderKtap(partial);
     // A strict parser (as kunit_parser.py: "expected 4 tests, but got 2") flags the missing results: the point.
     expect(() => parseKtap(text)).toThrow(/plan 1\.\.4 but 2 results/);
-    expect(text.split('\n').filter((l) => /^(not )?ok \d+ /.test(l)).map((l) => l.replace(/ #.*$/, ''))).toEqual(['ok 1 caps/kernel', 'not ok 2 edge/unprovisioned-vf']);
+    expect(
+      text
+        .split('\n')
+        .filter((l) => /^(not )?ok \d+ /.test(l))
+        .map((l) => l.replace(/ #.*$/, '')),
+    ).toEqual(['ok 1 caps/kernel', 'not ok 2 edge/unprovisioned-vf']);
     expect(text).toContain('# incomplete: no result yet for export/single-range, lifecycle/revoke-on-close');
     // The finished report of the same run parses.
     expect(parseKtap(renderKtap({ ...partial, complete: true, pending: [] })).plan).toBe(2);
@@ -45,7 +53,9 @@ describe('a report of a run that has not finished', () => {
     const xml = renderJunit(partial);
     expect(xml).toMatch(/<testsuites name="iovh" tests="3" failures="0" errors="2"/);
     expect(xml).toContain('<testcase name="complete" classname="iovh.run"');
-    expect(xml).toMatch(/<error type="incomplete" message="the run had not finished when this report was written: no result yet for export\/single-range, lifecycle\/revoke-on-close"\/>/);
+    expect(xml).toMatch(
+      /<error type="incomplete" message="the run had not finished when this report was written: no result yet for export\/single-range, lifecycle\/revoke-on-close"\/>/,
+    );
     expect(renderJunit(run([scenario({ id: 'a/b', status: 'pass' })]))).not.toContain('iovh.run');
   });
 

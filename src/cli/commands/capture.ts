@@ -25,7 +25,8 @@ function prepareOut(out: string): string {
   try {
     if (statSync(out).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError(`capture: cannot write ${out} (${codeOf(e)}); nothing was captured`, 1);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new CliError(`capture: cannot write ${out} (${codeOf(e)}); nothing was captured`, 1);
   }
   try {
     writeFileSync(tmp, '');
@@ -49,7 +50,9 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
         const code = await withBackend(opts, (backend) => {
           const { topology, notes } = capture(backend);
           if (topology.devices.length === 0) {
-            stdio.err('iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n');
+            stdio.err(
+              'iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n',
+            );
             return EXIT_NOT_AVAILABLE;
           }
           for (const n of notes) stdio.err(`iovh: capture: ${n}\n`);
@@ -65,7 +68,9 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
           } catch (e) {
             throw new CliError(`capture: cannot write ${out} (${codeOf(e)})`, 1);
           }
-          stdio.err(`iovh: capture: ${topology.devices.length} PF${topology.devices.length === 1 ? '' : 's'} written to ${escapeControls(out)} (load it with --backend mock --topology ${shellWord(out)})\n`);
+          stdio.err(
+            `iovh: capture: ${topology.devices.length} PF${topology.devices.length === 1 ? '' : 's'} written to ${escapeControls(out)} (load it with --backend mock --topology ${shellWord(out)})\n`,
+          );
           return 0;
         });
         setStatus(code);
@@ -80,6 +85,7 @@ function removeTemp(tmp: string): void {
   try {
     unlinkSync(tmp);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') stdio.err(`iovh: capture: cannot remove ${tmp} (${codeOf(e)})\n`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      stdio.err(`iovh: capture: cannot remove ${tmp} (${codeOf(e)})\n`);
   }
 }

@@ -12,18 +12,30 @@ import { leftoversCheck, selfPid } from '../../harness/leftovers.js';
 export function registerDoctor(program: Command, setStatus: (code: number) => void): Command {
   return program
     .command('doctor')
-    .description('check that this machine can run iovh (kernel config, IOMMU, modules, permissions, debugfs, tracefs, interconnect symbols, provisioning)')
+    .description(
+      'check that this machine can run iovh (kernel config, IOMMU, modules, permissions, debugfs, tracefs, interconnect symbols, provisioning)',
+    )
     .option('--json', 'print the checks as JSON')
     .action(async (_o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() };
       const code = await withBackend(opts, (backend) => {
         // The mock models a root process; natively the answer depends on who runs iovh: open(2) checks
         // the effective uid and gid and the supplementary groups.
-        const env = backend.name === 'mock' ? { uid: 0 } : { uid: process.geteuid?.() ?? null, gid: process.getegid?.() ?? null, groups: process.getgroups?.() ?? [] };
+        const env =
+          backend.name === 'mock'
+            ? { uid: 0 }
+            : {
+                uid: process.geteuid?.() ?? null,
+                gid: process.getegid?.() ?? null,
+                groups: process.getgroups?.() ?? [],
+              };
         // Also removes what dead iovh runs left in tracefs (src/harness/leftovers.ts), the one change doctor makes.
         const checks = [...runDoctor(backend.fs, env), leftoversCheck(backend.fs, selfPid(backend))];
         const summary = summarize(checks);
-        if (opts.json === true) stdio.out(`${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`);
+        if (opts.json === true)
+          stdio.out(
+            `${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`,
+          );
         else stdio.out(renderChecks(checks, `backend: ${backend.name} (${backend.reason})`));
         return summary.fail > 0 ? 1 : 0;
       });

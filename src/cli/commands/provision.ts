@@ -19,13 +19,18 @@ export function registerProvision(program: Command, setStatus: (code: number) =>
     .description("set a VF's VRAM quota on an xe PF (sriov_admin, debugfs tile layout, or legacy lmem_quota)")
     .argument('<PF>', 'the PF, DDDD:BB:DD.F or BB:DD.F')
     .requiredOption('--vf <K>', 'VF number, 1-based like sriov_admin/vfK (VF 1 is virtfn0)')
-    .requiredOption('--vram <SIZE>', 'quota: 4G, 512MiB, 0x20000000, ... (binary units, a multiple of 2 MiB; 0 releases it)')
+    .requiredOption(
+      '--vram <SIZE>',
+      'quota: 4G, 512MiB, 0x20000000, ... (binary units, a multiple of 2 MiB; 0 releases it)',
+    )
     .option('--dry-run', 'print the plan and write nothing')
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (pf: string, _o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() } as ProvisionOptions;
       setStatus(
-        await runStateChange(shellLine(['provision', pf, '--vf', opts.vf, '--vram', opts.vram]), opts, (ctx) => planProvision(ctx, pf, opts.vf, requireSize(opts.vram, '--vram'))),
+        await runStateChange(shellLine(['provision', pf, '--vf', opts.vf, '--vram', opts.vram]), opts, (ctx) =>
+          planProvision(ctx, pf, opts.vf, requireSize(opts.vram, '--vram')),
+        ),
       );
     });
 }

@@ -27,7 +27,14 @@ import { CAPS_ID } from '../../harness/summary.js';
 import { discoverPfs, normalizeBdf, wantedProblem } from '../../harness/target.js';
 import { REAL_KERNEL_TIMING, SIMULATED_KERNEL_TIMING } from '../../harness/timing.js';
 import { prepareMock } from '../../harness/mockenv.js';
-import { progressDone, progressStart, renderDetails, renderSummary, renderTable, styleFor } from '../../report/human.js';
+import {
+  progressDone,
+  progressStart,
+  renderDetails,
+  renderSummary,
+  renderTable,
+  styleFor,
+} from '../../report/human.js';
 import { renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
 import { renderKtap } from '../../report/ktap.js';
@@ -106,7 +113,9 @@ export const TIMEOUT_RANGE_S = { min: 0.001, max: 2147483 } as const;
 export function parseTimeout(text: string): number {
   const s = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text) || s < TIMEOUT_RANGE_S.min || s > TIMEOUT_RANGE_S.max) {
-    throw new UsageError(`--timeout must be a number of seconds from ${TIMEOUT_RANGE_S.min} to ${TIMEOUT_RANGE_S.max}, got '${text}'`);
+    throw new UsageError(
+      `--timeout must be a number of seconds from ${TIMEOUT_RANGE_S.min} to ${TIMEOUT_RANGE_S.max}, got '${text}'`,
+    );
   }
   return Math.round(s * 1000);
 }
@@ -122,28 +131,40 @@ function validate(o: RunOptions): Validated {
   }
   const chosen = CATALOG.filter((s) => filter(s.id));
   if (o.filter.length > 0 && chosen.every((s) => s.id === CAPS_ID) && !o.filter.some((f) => makeFilter([f])(CAPS_ID))) {
-    throw new UsageError(`no scenario matches --filter ${o.filter.map((f) => `'${f}'`).join(' ')} (see iovh run --list)`);
+    throw new UsageError(
+      `no scenario matches --filter ${o.filter.map((f) => `'${f}'`).join(' ')} (see iovh run --list)`,
+    );
   }
-  const scenarios = o.list ? chosen : [CATALOG.find((s) => s.id === CAPS_ID)!, ...chosen.filter((s) => s.id !== CAPS_ID)];
+  const scenarios = o.list
+    ? chosen
+    : [CATALOG.find((s) => s.id === CAPS_ID)!, ...chosen.filter((s) => s.id !== CAPS_ID)];
   const timeoutMs = parseTimeout(o.timeout);
   const bdf = (flag: string, v: string | undefined): string | null => {
     if (v === undefined) return null;
     const n = normalizeBdf(v);
-    if (!n) throw new UsageError(`${flag} '${v}' is not a PCI address (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.1)`);
+    if (!n)
+      throw new UsageError(`${flag} '${v}' is not a PCI address (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.1)`);
     return n;
   };
   const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb, o.writeBaseline].filter((f) => f === '-').length;
   if (stdoutUsers > 1) throw new UsageError('only one report can go to stdout (-)');
   // Two reports to one file: the second would silently replace the first.
   const files = new Map<string, string>();
-  for (const [flag, f] of [['--json', o.json], ['--junit', o.junit], ['--ktap', o.ktap], ['--kcidb', o.kcidb], ['--write-baseline', o.writeBaseline]] as const) {
+  for (const [flag, f] of [
+    ['--json', o.json],
+    ['--junit', o.junit],
+    ['--ktap', o.ktap],
+    ['--kcidb', o.kcidb],
+    ['--write-baseline', o.writeBaseline],
+  ] as const) {
     if (f === undefined || f === '-') continue;
     const key = resolve(f);
     const other = files.get(key);
     if (other) throw new UsageError(`${other} and ${flag} name the same file (${f}): give each report its own`);
     files.set(key, flag);
   }
-  if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin)) throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
+  if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin))
+    throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
   const kcidbProblem = kcidbOptionsProblem(kcidbOptions(o));
   if (kcidbProblem) throw new UsageError(`--kcidb-build-id: ${kcidbProblem}`);
   let baseline: Baseline | null | undefined;
@@ -195,7 +216,12 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
     baseline: v.baseline ?? null,
     setup: [],
   };
-  const placeholder = assembleRun(frame, null, { results: [], pending: v.scenarios.map((s) => s.id), interrupted: null, kernelLog: [] });
+  const placeholder = assembleRun(frame, null, {
+    results: [],
+    pending: v.scenarios.map((s) => s.id),
+    interrupted: null,
+    kernelLog: [],
+  });
   try {
     return ReportFiles.open(reportSpecs(o), placeholder);
   } catch (e) {
@@ -207,7 +233,11 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
 /** Native: each scenario in a child node process (src/harness/executor.ts) running dist/harness/child-main.js. */
 function nativeExecutor(g: GlobalOptions, fresh: boolean): ChildProcessExecutor {
   const module = childEntry();
-  if (!module) throw new CliError('the scenario process entry (dist/harness/child-main.js) is missing: run `npm run build:ts`', 99);
+  if (!module)
+    throw new CliError(
+      'the scenario process entry (dist/harness/child-main.js) is missing: run `npm run build:ts`',
+      99,
+    );
   return new ChildProcessExecutor({ module, root: g.root ?? null, fresh });
 }
 
@@ -219,7 +249,9 @@ function trapSignals(err: HumanOutput): { signal: AbortSignal; release(): void }
       err.write(`\niovh: ${sig} again: exiting without waiting for cleanups\n`);
       process.exit(sig === 'SIGTERM' ? 143 : 130);
     }
-    err.write(`\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`);
+    err.write(
+      `\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`,
+    );
     controller.abort(sig);
   };
   process.on('SIGINT', handler);
@@ -249,14 +281,30 @@ export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<numbe
   }
 }
 
-async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: HumanOutput, err: HumanOutput): Promise<number> {
-  const human = o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' || o.writeBaseline === '-' ? err : out;
+async function runWith(
+  o: RunOptions,
+  g: GlobalOptions,
+  v: Validated,
+  out: HumanOutput,
+  err: HumanOutput,
+): Promise<number> {
+  const human =
+    o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' || o.writeBaseline === '-' ? err : out;
   const style = styleFor(human.stream);
   const reports = openReports(o, v, g);
-  let backend: Backend = await openBackend({ backend: g.backend, mockState: g.mockState, topology: g.topology, profile: g.profile, root: g.root });
+  let backend: Backend = await openBackend({
+    backend: g.backend,
+    mockState: g.mockState,
+    topology: g.topology,
+    profile: g.profile,
+    root: g.root,
+  });
   const signals = trapSignals(err);
   try {
-    const mock = backend.name === 'mock' ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology }) : null;
+    const mock =
+      backend.name === 'mock'
+        ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology })
+        : null;
     if (mock) backend = mock.backend;
     // An address that names no PF/VF here is the user's mistake: say so now, not with every scenario skipped and exit 0.
     if (v.pf !== null || v.vf !== null) {
@@ -272,7 +320,8 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       try {
         baseline = loadBaseline(shippedBaselinePath(mock.profile));
       } catch (e) {
-        if (e instanceof BaselineError) throw new CliError(`the shipped baseline of profile ${mock.profile} is unusable: ${e.message}`, 99);
+        if (e instanceof BaselineError)
+          throw new CliError(`the shipped baseline of profile ${mock.profile} is unusable: ${e.message}`, 99);
         throw e;
       }
     }
@@ -299,7 +348,14 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
       timeoutMs: v.timeoutMs,
       timing: backend.name === 'mock' ? SIMULATED_KERNEL_TIMING : REAL_KERNEL_TIMING,
       // Scenarios that take the PF's VFs away run when the others are free, or with consent; the mock's kernel is ours to change.
-      want: { pf: v.pf, vf: v.vf, policy: { allowDestructive: o.allowDestructive === true || backend.name === 'mock', journal: journalTarget(backend, g) } },
+      want: {
+        pf: v.pf,
+        vf: v.vf,
+        policy: {
+          allowDestructive: o.allowDestructive === true || backend.name === 'mock',
+          journal: journalTarget(backend, g),
+        },
+      },
       baseline: baseline ?? null,
       filters: o.filter,
       setup: mock?.setup ?? [],
@@ -317,7 +373,8 @@ async function runWith(o: RunOptions, g: GlobalOptions, v: Validated, out: Human
     if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
     human.write(renderSummary(run, style));
     // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
-    if (human.lost !== null && human.lost !== 'EPIPE') err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
+    if (human.lost !== null && human.lost !== 'EPIPE')
+      err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
     try {
       reports.write(run, (text) => out.write(text));
     } catch (e) {
@@ -341,8 +398,15 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .command('run')
     .description('run the validation scenarios and report (on the mock when this machine has no SR-IOV GPU)')
     .option('--list', 'list the scenarios and exit (opens no device)')
-    .option('--verbose', 'with --list: each scenario with its description; with a run: the evidence of every result that is not a plain pass')
-    .addOption(new Option('--filter <glob>', 'run the scenarios matching GLOB (repeatable; a leading ! excludes)').argParser(collect).default([]))
+    .option(
+      '--verbose',
+      'with --list: each scenario with its description; with a run: the evidence of every result that is not a plain pass',
+    )
+    .addOption(
+      new Option('--filter <glob>', 'run the scenarios matching GLOB (repeatable; a leading ! excludes)')
+        .argParser(collect)
+        .default([]),
+    )
     .option('--json <file>', 'write the JSON report (docs/report-schema.md) to FILE, or - for stdout')
     .option('--junit <file>', 'write a JUnit XML report to FILE (or -)')
     .option('--ktap <file>', 'write a KTAP version 1 report to FILE (or -)')
@@ -351,13 +415,25 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option('--kcidb-build-id <id>', 'KCIDB build id (origin:...); default <origin>:<kernel release>')
     .option('--baseline <file>', 'expected statuses per scenario (default on the mock: baselines/<profile>.json)')
     .option('--no-baseline', 'judge without a baseline: every failure is unexpected')
-    .option('--write-baseline <file>', 'record this run\'s statuses as a baseline file for later runs (--baseline FILE), or - for stdout')
+    .option(
+      '--write-baseline <file>',
+      "record this run's statuses as a baseline file for later runs (--baseline FILE), or - for stdout",
+    )
     .option('--timeout <seconds>', 'per-scenario timeout in seconds, 0.001 to 2147483', String(DEFAULT_TIMEOUT_S))
     .option('--pf <bdf>', 'the PF under test')
     .option('--vf <bdf>', 'the VF under test (bound to vfio-pci)')
-    .option('--allow-skips', 'a scenario the baseline expects to pass may skip without making the run fail (exit 1 otherwise)')
-    .option('--allow-destructive', 'run scenarios that disable every VF of the PF (journaled; iovh restore undoes them) even when other VFs are in use')
-    .option('--fresh-process', 'native: a new scenario process for every scenario (by default one that ended clean runs the next)')
+    .option(
+      '--allow-skips',
+      'a scenario the baseline expects to pass may skip without making the run fail (exit 1 otherwise)',
+    )
+    .option(
+      '--allow-destructive',
+      'run scenarios that disable every VF of the PF (journaled; iovh restore undoes them) even when other VFs are in use',
+    )
+    .option(
+      '--fresh-process',
+      'native: a new scenario process for every scenario (by default one that ended clean runs the next)',
+    )
     .action(async (_o: unknown, c: Command) => {
       const opts = c.opts() as RunOptions;
       setStatus(await runCommand(opts, globalOptions(c)));

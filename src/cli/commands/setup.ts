@@ -24,7 +24,9 @@ function readPlan(file: string): string {
 export function registerSetup(program: Command, setStatus: (code: number) => void): Command {
   return program
     .command('setup')
-    .description('bring about a declared PF/VF state (iovh-setup/1: VF counts, VRAM quotas, drivers) as one journaled plan')
+    .description(
+      'bring about a declared PF/VF state (iovh-setup/1: VF counts, VRAM quotas, drivers) as one journaled plan',
+    )
     .argument('<PLAN.json>', 'the declared state (see docs/bringup.md)')
     .option('--dry-run', 'print the plan and write nothing')
     .option('--json', 'print the plan and its outcome as JSON')

@@ -15,8 +15,13 @@ export function registerTopology(program: Command, setStatus: (code: number) => 
       const opts = { ...globalOptions(cmd), ...cmd.opts() };
       const code = await withBackend(opts, (backend) => {
         const t = discover(backend.fs);
-        const extras = { backend: { name: backend.name, reason: backend.reason }, pendingWrites: openJournal(backend, opts).pending().length };
-        stdio.out(opts.json === true ? `${JSON.stringify(topologyJson(t, extras), null, 2)}\n` : topologyTree(t, extras));
+        const extras = {
+          backend: { name: backend.name, reason: backend.reason },
+          pendingWrites: openJournal(backend, opts).pending().length,
+        };
+        stdio.out(
+          opts.json === true ? `${JSON.stringify(topologyJson(t, extras), null, 2)}\n` : topologyTree(t, extras),
+        );
         return 0;
       });
       setStatus(code);

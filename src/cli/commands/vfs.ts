@@ -11,7 +11,9 @@ export function registerVfs(program: Command, setStatus: (code: number) => void)
   addGlobalOptions(
     vfs
       .command('enable')
-      .description('enable N VFs on PF (autoprobe off first, so no driver grabs them; the count goes through 0 when it changes)')
+      .description(
+        'enable N VFs on PF (autoprobe off first, so no driver grabs them; the count goes through 0 when it changes)',
+      )
       .argument('<PF>', 'the PF, DDDD:BB:DD.F or BB:DD.F')
       .argument('<N>', 'number of VFs, 1..sriov_totalvfs')
       .option('--dry-run', 'print the plan and write nothing')
@@ -24,7 +26,9 @@ export function registerVfs(program: Command, setStatus: (code: number) => void)
   addGlobalOptions(
     vfs
       .command('disable')
-      .description("disable the VFs of PF (each VF's driver, override and quota are released first, so restore can bring them back)")
+      .description(
+        "disable the VFs of PF (each VF's driver, override and quota are released first, so restore can bring them back)",
+      )
       .argument('<PF>', 'the PF, DDDD:BB:DD.F or BB:DD.F')
       .option('--dry-run', 'print the plan and write nothing')
       .option('--json', 'print the plan and its outcome as JSON')

@@ -21,7 +21,9 @@ export const capsKernel: Scenario = {
       ctx.record('notRestored', left);
       ctx.fail(`the capability probe could not be restored: ${left.join('; ')}`);
     }
-    const missing = (Object.entries(ctx.caps.caps) as [CapabilityName, { ok: boolean }][]).filter(([, c]) => !c.ok).map(([n]) => n);
+    const missing = (Object.entries(ctx.caps.caps) as [CapabilityName, { ok: boolean }][])
+      .filter(([, c]) => !c.ok)
+      .map(([n]) => n);
     const present = Object.keys(ctx.caps.caps).length - missing.length;
     ctx.note(
       `kernel ${ctx.caps.release ?? 'unknown'}; ${present} capabilities present${missing.length > 0 ? `, missing: ${missing.join(', ')}` : ''}` +

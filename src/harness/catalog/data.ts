@@ -18,10 +18,18 @@ const RANGES = [
   { offset: 64n * PAGE, length: 4n * PAGE },
 ];
 
-async function withImport(ctx: ScenarioContext, direction: (gpu: Gpu, bar: BarAccess, bound: Bound) => Promise<DataCheck>): Promise<void> {
+async function withImport(
+  ctx: ScenarioContext,
+  direction: (gpu: Gpu, bar: BarAccess, bound: Bound) => Promise<DataCheck>,
+): Promise<void> {
   requireImport(ctx);
   const vf = ctx.target!.vf;
-  if (lmemSpan(vf) < 68n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 68 pages needed`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+  if (lmemSpan(vf) < 68n * PAGE)
+    ctx.skip(
+      'provisioning',
+      `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 68 pages needed`,
+      `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+    );
   const gpu = Gpu.open(ctx);
   const trace = startTrace(ctx);
   const device = openVf(ctx, vf.bdf);
@@ -34,7 +42,8 @@ async function withImport(ctx: ScenarioContext, direction: (gpu: Gpu, bar: BarAc
     return;
   }
   const check = await direction(gpu, barAccess(ctx, device, 2), imp.bound);
-  if (ctx.check(check.ok, describeMismatch(check))) ctx.note(`${check.pages.length} pages verified (${check.method}), path ${imp.verdict.path}`);
+  if (ctx.check(check.ok, describeMismatch(check)))
+    ctx.note(`${check.pages.length} pages verified (${check.method}), path ${imp.verdict.path}`);
 }
 
 export const dataGpuWriteCpuRead: Scenario = {

@@ -12,7 +12,7 @@
 // VF's LMEM is, the GPU copies the imported pages into a system-memory BO
 // (data.ts cpuWriteGpuRead), and what it copied tells where it read.
 
-import type { DmaRange, VfioDevice } from '../../kernel/vfio.js';
+import type { DmaRange, VfioDevice } from '../../uapi/vfio.js';
 import { hex } from '../../report/model.js';
 import type { Capabilities } from '../caps.js';
 import { barAccess, cpuWriteGpuRead, describeMismatch, rangePages, type BarAccess, type DataPage } from '../data.js';
@@ -40,7 +40,13 @@ interface Shared {
   device?: VfioDevice;
 }
 
-function openAndImport(ctx: ScenarioContext, vf: VfInfo, ranges: DmaRange[], label: string, shared: Shared = {}): Opened {
+function openAndImport(
+  ctx: ScenarioContext,
+  vf: VfInfo,
+  ranges: DmaRange[],
+  label: string,
+  shared: Shared = {},
+): Opened {
   const g = shared.gpu ?? Gpu.open(ctx);
   const t = shared.trace === undefined ? requirePathTrace(ctx) : shared.trace;
   const device = shared.device ?? openVf(ctx, vf.bdf);
@@ -51,7 +57,12 @@ function openAndImport(ctx: ScenarioContext, vf: VfInfo, ranges: DmaRange[], lab
 }
 
 /** The negotiated-but-untranslated signature of rfc-model quirk 2, with the quirk that led there. */
-function untranslated(ctx: ScenarioContext, imp: Imported, cause: 'last-page' | 'vf-other-bus', evidence: string): void {
+function untranslated(
+  ctx: ScenarioContext,
+  imp: Imported,
+  cause: 'last-page' | 'vf-other-bus',
+  evidence: string,
+): void {
   ctx.quirk(cause, evidence);
   ctx.quirk(
     'silent-untranslated',
@@ -93,9 +104,17 @@ export const edgeLastPage: Scenario = {
     ctx.record('vf', vf.bdf);
     ctx.record('barSize', hex(size));
     const device = openVf(ctx, vf.bdf);
-    const control = openAndImport(ctx, vf, [{ offset: size - 2n * PAGE, length: PAGE }], 'page before the last', { gpu, trace, device });
+    const control = openAndImport(ctx, vf, [{ offset: size - 2n * PAGE, length: PAGE }], 'page before the last', {
+      gpu,
+      trace,
+      device,
+    });
     const controlOk = expectIov(ctx, control.imp, vf);
-    const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', { gpu, trace, device });
+    const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', {
+      gpu,
+      trace,
+      device,
+    });
     ctx.setPath(last.imp.verdict.path);
     if (last.imp.verdict.path === 'untranslated') {
       // Bound with no addresses at all: nothing to read through, the trace is the evidence.
@@ -118,28 +137,40 @@ export const edgeUnprovisionedVf: Scenario = {
   title: 'VF without LMEM',
   description:
     'Imports a range of BAR 2 of a VF whose LMEM quota is zero (its BAR exists, no memory backs it). The kernel may refuse the ' +
-    'import or bind, or fall back to the P2P path, but it must not crash: RFC v1 looks up the VF\'s LMEM object, gets NULL and ' +
+    "import or bind, or fall back to the P2P path, but it must not crash: RFC v1 looks up the VF's LMEM object, gets NULL and " +
     'dereferences it (rfc-model quirk 4: an oops).',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
     const vf = vfWhere(ctx.caps, (v) => v.quota === 0n && lmemBar(v) !== null);
     if (!vf) {
-      ctx.skip('provisioning', 'no VF on vfio-pci has a zero LMEM quota', `iovh provision ${ctx.target!.pf.bdf} --vf N --vram 0, for a VF bound to vfio-pci`);
+      ctx.skip(
+        'provisioning',
+        'no VF on vfio-pci has a zero LMEM quota',
+        `iovh provision ${ctx.target!.pf.bdf} --vf N --vram 0, for a VF bound to vfio-pci`,
+      );
     }
     ctx.record('vf', vf.bdf);
     const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `unprovisioned VF ${vf.bdf}`);
     ctx.setPath(o.imp.verdict.path);
     const oops = ctx.kmsgSinceStart().find((r) => isCrashLine(r.text));
     if (oops) {
-      ctx.quirk('unprovisioned-oops', `importing BAR 2 of VF ${vf.bdf} (quota 0) crashed the kernel: ${oops.text}${o.imp.refused ? `; ${o.imp.refused.step} returned ${o.imp.refused.code}` : ''}`);
+      ctx.quirk(
+        'unprovisioned-oops',
+        `importing BAR 2 of VF ${vf.bdf} (quota 0) crashed the kernel: ${oops.text}${o.imp.refused ? `; ${o.imp.refused.step} returned ${o.imp.refused.code}` : ''}`,
+      );
       return;
     }
     if (o.imp.verdict.path === 'iov') {
       ctx.fail(`${o.imp.label}: the IOV path translated a VF with no LMEM (${o.imp.verdict.why})`);
       return;
     }
-    if (ctx.check(o.imp.verdict.path === 'refused' || o.imp.verdict.path === 'p2p', `${o.imp.label}: path ${o.imp.verdict.path} (${o.imp.verdict.why})`)) {
+    if (
+      ctx.check(
+        o.imp.verdict.path === 'refused' || o.imp.verdict.path === 'p2p',
+        `${o.imp.label}: path ${o.imp.verdict.path} (${o.imp.verdict.why})`,
+      )
+    ) {
       ctx.note(`no crash: ${o.imp.verdict.path} (${o.imp.verdict.why})`);
     }
   },
@@ -153,7 +184,12 @@ export const edgeVfNextBus: Scenario = {
     "search must find it; RFC v1 walks only the PF's own bus (rfc-model quirk 5), so the range is negotiated but never translated " +
     '(quirk 2). Needs such a VF; on the mock the harness declares a topology with one.',
   expectedPath: 'iov',
-  shape: { need: { vfOnNextBus: true }, present: (caps) => vfWhere(caps, (v) => caps.target !== null && busOf(v.bdf) !== busOf(caps.target.pf.bdf) && lmemSpan(v) > 0n) !== null },
+  shape: {
+    need: { vfOnNextBus: true },
+    present: (caps) =>
+      vfWhere(caps, (v) => caps.target !== null && busOf(v.bdf) !== busOf(caps.target.pf.bdf) && lmemSpan(v) > 0n) !==
+      null,
+  },
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
     const pf = ctx.target!.pf;
@@ -171,10 +207,16 @@ export const edgeVfNextBus: Scenario = {
     const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `VF ${vf.bdf} (bus ${hex(busOf(vf.bdf))})`);
     ctx.setPath(o.imp.verdict.path);
     if (o.imp.verdict.path === 'untranslated') {
-      untranslated(ctx, o.imp, 'vf-other-bus', `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated and mapped, but the owner-VF search never found it`);
+      untranslated(
+        ctx,
+        o.imp,
+        'vf-other-bus',
+        `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated and mapped, but the owner-VF search never found it`,
+      );
     } else if (expectIov(ctx, o.imp, vf) && o.imp.bound) {
       const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, rangePages(o.ranges));
-      if (ctx.check(check.ok, describeMismatch(check))) ctx.note(`VF on bus ${hex(busOf(vf.bdf))} found and translated, data verified`);
+      if (ctx.check(check.ok, describeMismatch(check)))
+        ctx.note(`VF on bus ${hex(busOf(vf.bdf))} found and translated, data verified`);
     }
   },
 };
@@ -192,7 +234,12 @@ export const edgeNpotRanges: Scenario = {
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
     const vf = ctx.target!.vf;
-    if (lmemSpan(vf) < 32n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 32 pages needed`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    if (lmemSpan(vf) < 32n * PAGE)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 32 pages needed`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
     const ranges = [
       { offset: 0n, length: 3n * PAGE },
       { offset: 16n * PAGE, length: PAGE },
@@ -212,7 +259,7 @@ export const edgeNpotRanges: Scenario = {
       ctx.quirk(
         'order-from-length',
         `range 1 is 3 pages; the GPU read of range 2 (BAR 2 offset ${hex(check.pages[r2]!.barOffset)}) returned the bytes of ${hex(suspect)}, ` +
-          'inside range 1\'s 3 pages rounded up to 4: a page that was never exported',
+          "inside range 1's 3 pages rounded up to 4: a page that was never exported",
       );
     } else {
       ctx.fail(describeMismatch(check));
@@ -228,7 +275,7 @@ export const edgeLmemDiscontiguous: Scenario = {
     'contiguous, kernel-abi §9); the CPU writes the pattern through BAR 2, which the LMTT maps block by block, into the pages on ' +
     'both sides of every boundary, and the GPU copies them out of the import. RFC v1 translates each range from its start address ' +
     'alone, assuming contiguity (rfc-model quirk 8): past the first block boundary the GPU reads elsewhere (only reads: a write ' +
-    'there would land in VRAM that is not this VF\'s). On the mock the harness declares a topology whose VRAM is handed out in ' +
+    "there would land in VRAM that is not this VF's). On the mock the harness declares a topology whose VRAM is handed out in " +
     'small blocks.',
   expectedPath: 'iov',
   shape: { need: { vramBlockSize: 2n << 20n }, present: () => false },
@@ -238,7 +285,12 @@ export const edgeLmemDiscontiguous: Scenario = {
     const span = lmemSpan(vf);
     const chunk = 2n << 20n;
     const length = span >= 64n << 20n ? 32n << 20n : (span / chunk) * chunk - chunk;
-    if (length < 2n * chunk) ctx.skip('provisioning', `VF ${vf.bdf} has ${span} bytes of LMEM; at least 6 MiB needed to cross two 2 MiB boundaries`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    if (length < 2n * chunk)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has ${span} bytes of LMEM; at least 6 MiB needed to cross two 2 MiB boundaries`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
     // Start mid-chunk so that the range's first page is not on a boundary itself.
     const start = chunk / 2n;
     const ranges = [{ offset: start, length }];
@@ -275,7 +327,7 @@ export const edgeBeyondQuota: Scenario = {
   description:
     "Exports two pages of BAR 2: the last page of the VF's LMEM quota and the first page past it (vfio bounds the request by the " +
     'BAR, which can be larger than the quota, kernel-abi §3.3, §9), imports and binds them. The kernel may refuse the import, or ' +
-    'map the pages through the VF\'s BAR (P2P), where past the quota there is nothing, but it must not translate the page past the ' +
+    "map the pages through the VF's BAR (P2P), where past the quota there is nothing, but it must not translate the page past the " +
     'quota into VRAM: RFC v1 does not check ranges against the quota (kernel-abi §11.3) and points the GPU at VRAM outside the VF ' +
     "(another VF's, or the PF's). The GPU only reads: the CPU writes the pattern through BAR 2, the GPU copies both pages into " +
     "system memory; the page inside the quota must hold the CPU's bytes, the page past it what the VF's BAR shows there.",
@@ -286,7 +338,12 @@ export const edgeBeyondQuota: Scenario = {
       const bar = lmemBar(v);
       return bar !== null && v.quota !== null && v.quota > 0n && v.quota + PAGE <= bar.size;
     });
-    if (!vf) ctx.skip('provisioning', 'no VF on vfio-pci has an LMEM quota smaller than its BAR 2', 'provision a VF below its BAR size (iovh provision <PF> --vf N --vram <smaller>)');
+    if (!vf)
+      ctx.skip(
+        'provisioning',
+        'no VF on vfio-pci has an LMEM quota smaller than its BAR 2',
+        'provision a VF below its BAR size (iovh provision <PF> --vf N --vram <smaller>)',
+      );
     const quota = vf.quota!;
     ctx.record('vf', vf.bdf);
     ctx.record('quota', hex(quota));
@@ -307,19 +364,32 @@ export const edgeBeyondQuota: Scenario = {
     const gpuView = check.copied(1);
     const differs = firstDifference(cpuView, gpuView);
     const stuck = o.bar.verify(quota, Number(PAGE), check.seed, quota) === null;
-    ctx.record('pastQuota', { cpuWord: hex(word(cpuView, differs ?? 0)), gpuWord: hex(word(gpuView, differs ?? 0)), sameBytes: differs === null, cpuWriteStuck: stuck });
+    ctx.record('pastQuota', {
+      cpuWord: hex(word(cpuView, differs ?? 0)),
+      gpuWord: hex(word(gpuView, differs ?? 0)),
+      sameBytes: differs === null,
+      cpuWriteStuck: stuck,
+    });
     if (!ctx.check(check.pages[0]!.mismatch === null, `the page inside the quota: ${describeMismatch(check)}`)) return;
-    ctx.check(!stuck, `the CPU wrote the pattern at BAR 2 offset ${hex(quota)}, past the quota where the LMTT maps nothing, and read it back`);
+    ctx.check(
+      !stuck,
+      `the CPU wrote the pattern at BAR 2 offset ${hex(quota)}, past the quota where the LMTT maps nothing, and read it back`,
+    );
     const translated = o.imp.verdict.path === 'iov';
     if (translated || differs !== null) {
-      const read = differs === null ? '' : `, and the GPU read there ${hex(word(gpuView, differs))} where the VF's BAR shows ${hex(word(cpuView, differs))} (at +${hex(differs)})`;
+      const read =
+        differs === null
+          ? ''
+          : `, and the GPU read there ${hex(word(gpuView, differs))} where the VF's BAR shows ${hex(word(cpuView, differs))} (at +${hex(differs)})`;
       ctx.quirk(
         'quota-unchecked',
         `BAR 2 offset ${hex(quota)} is past VF ${vf.bdf}'s quota, yet the import ${translated ? `was translated into VRAM (${o.imp.verdict.why})` : `(${o.imp.verdict.path})`}${read}: VRAM outside the VF`,
       );
       return;
     }
-    ctx.note(`path ${o.imp.verdict.path}: the GPU read the CPU's bytes inside the quota and, past it, what the VF's BAR shows there`);
+    ctx.note(
+      `path ${o.imp.verdict.path}: the GPU read the CPU's bytes inside the quota and, past it, what the VF's BAR shows there`,
+    );
   },
 };
 
@@ -336,4 +406,11 @@ function word(bytes: Uint8Array, at: number): bigint {
   return v;
 }
 
-export const edgeScenarios: Scenario[] = [edgeLastPage, edgeUnprovisionedVf, edgeVfNextBus, edgeNpotRanges, edgeLmemDiscontiguous, edgeBeyondQuota];
+export const edgeScenarios: Scenario[] = [
+  edgeLastPage,
+  edgeUnprovisionedVf,
+  edgeVfNextBus,
+  edgeNpotRanges,
+  edgeLmemDiscontiguous,
+  edgeBeyondQuota,
+];

@@ -2,13 +2,23 @@
 // (kernel-abi §3). These need no xe: they run on any VF bound to vfio-pci,
 // an xe VF's LMEM BAR 2 or an emulated igb/nvme VF's BAR 0 in QEMU.
 
-import { parseDmaBufFdinfo } from '../../kernel/fdinfo.js';
-import { DMA_BUF, O, PROT, VFIO } from '../../kernel/uapi.js';
-import type { DmaRange, VfioDevice } from '../../kernel/vfio.js';
+import { parseDmaBufFdinfo } from '../../uapi/fdinfo.js';
+import { DMA_BUF, O, PROT, VFIO } from '../../uapi/constants.js';
+import type { DmaRange, VfioDevice } from '../../uapi/vfio.js';
 import { hex, type Json } from '../../report/model.js';
 import { readBufinfo } from '../monitors.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, requireExportBar, requireTarget, totalLength } from '../steps.js';
+import {
+  errnoOf,
+  exportDmaBuf,
+  openVf,
+  PAGE,
+  rangesJson,
+  requireCaps,
+  requireExportBar,
+  requireTarget,
+  totalLength,
+} from '../steps.js';
 import type { Bar } from '../target.js';
 
 interface Setup {
@@ -37,21 +47,34 @@ function exportAndCheck(ctx: ScenarioContext, s: Setup, ranges: DmaRange[]): voi
   const buf = exportDmaBuf(ctx, s.device, { region: s.bar.index, ranges });
   const size = totalLength(ranges);
   const info = buf.fdinfo();
-  ctx.record('export', { fd: buf.fd, ranges: rangesJson(ranges), fdinfo: { size: info.size.toString(), exp_name: info.expName, count: info.count, ino: info.ino } });
+  ctx.record('export', {
+    fd: buf.fd,
+    ranges: rangesJson(ranges),
+    fdinfo: { size: info.size.toString(), exp_name: info.expName, count: info.count, ino: info.ino },
+  });
   ctx.check(buf.fd >= 0, `the export returned fd ${buf.fd}`);
-  ctx.check(info.expName === 'vfio_pci_core', `fdinfo exp_name is '${info.expName}', expected 'vfio_pci_core' (kernel-abi §3.3)`);
+  ctx.check(
+    info.expName === 'vfio_pci_core',
+    `fdinfo exp_name is '${info.expName}', expected 'vfio_pci_core' (kernel-abi §3.3)`,
+  );
   ctx.check(info.size === size, `fdinfo size is ${info.size}, expected ${size} (the sum of the range lengths)`);
   const before = readBufinfo(ctx.backend.fs);
   if (before) {
     const entry = before.get(info.ino);
     if (ctx.check(entry !== undefined, `no bufinfo entry for inode ${info.ino}`) && entry) {
-      ctx.check(entry.size === size && entry.expName === 'vfio_pci_core', `bufinfo says ${entry.expName}, ${entry.size} bytes; expected vfio_pci_core, ${size}`);
+      ctx.check(
+        entry.size === size && entry.expName === 'vfio_pci_core',
+        `bufinfo says ${entry.expName}, ${entry.size} bytes; expected vfio_pci_core, ${size}`,
+      );
     }
   }
   buf.close();
   const after = readBufinfo(ctx.backend.fs);
-  if (after) ctx.check(!after.has(info.ino), `the bufinfo entry of inode ${info.ino} outlived the last close of its fd`);
-  ctx.note(`exported ${ranges.length} range${ranges.length > 1 ? 's' : ''} of BAR ${s.bar.index} (${size} bytes): fd, fdinfo${before ? ' and bufinfo' : ''} agree`);
+  if (after)
+    ctx.check(!after.has(info.ino), `the bufinfo entry of inode ${info.ino} outlived the last close of its fd`);
+  ctx.note(
+    `exported ${ranges.length} range${ranges.length > 1 ? 's' : ''} of BAR ${s.bar.index} (${size} bytes): fd, fdinfo${before ? ' and bufinfo' : ''} agree`,
+  );
 }
 
 export const exportSingleRange: Scenario = {
@@ -78,7 +101,8 @@ export const exportMultiRange: Scenario = {
   async run(ctx: ScenarioContext) {
     const s = setup(ctx);
     const n = s.bar.size / PAGE;
-    if (n < 3n) ctx.skip('target', `BAR ${s.bar.index} has ${n} pages; three ranges need three`, 'use a VF with a larger BAR');
+    if (n < 3n)
+      ctx.skip('target', `BAR ${s.bar.index} has ${n} pages; three ranges need three`, 'use a VF with a larger BAR');
     // Last page, first page, then the first page again with the second: out of order and overlapping.
     const ranges = [
       { offset: (n - 1n) * PAGE, length: PAGE },
@@ -125,15 +149,60 @@ export const exportInvalidArgs: Scenario = {
     const size = s.bar.size;
     const one = [{ offset: 0n, length: PAGE }];
     const cases: InvalidCase[] = [
-      { name: 'nr_ranges 0', expected: 'EINVAL', rule: '§3.3 nr_ranges == 0', attempt: (d) => d.exportDmaBuf({ region: r, ranges: [], nrRanges: 0 }) },
-      { name: 'flags 1', expected: 'EINVAL', rule: '§3.3 flags != 0', attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, flags: 1 }) },
-      { name: 'region 6 (ROM)', expected: 'ENODEV', rule: '§3.3 region_index >= 6', attempt: (d) => d.exportDmaBuf({ region: VFIO.PCI_ROM_REGION_INDEX, ranges: one }) },
-      { name: 'region 7 (config)', expected: 'ENODEV', rule: '§3.3 region_index >= 6', attempt: (d) => d.exportDmaBuf({ region: VFIO.PCI_CONFIG_REGION_INDEX, ranges: one }) },
-      { name: 'unaligned offset', expected: 'EINVAL', rule: '§3.3 offset not PAGE_SIZE aligned', attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 1n, length: PAGE }] }) },
-      { name: 'unaligned length', expected: 'EINVAL', rule: '§3.3 length not PAGE_SIZE aligned', attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 0n, length: 100n }] }) },
-      { name: 'zero length', expected: 'EINVAL', rule: '§3.3 length 0', attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 0n, length: 0n }] }) },
-      { name: 'past the end of the BAR', expected: 'EINVAL', rule: '§3.3 range end > BAR end', attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: size - PAGE, length: 2n * PAGE }] }) },
-      { name: 'offset at the end of the BAR', expected: 'EINVAL', rule: '§3.3 range end > BAR end', attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: size, length: PAGE }] }) },
+      {
+        name: 'nr_ranges 0',
+        expected: 'EINVAL',
+        rule: '§3.3 nr_ranges == 0',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [], nrRanges: 0 }),
+      },
+      {
+        name: 'flags 1',
+        expected: 'EINVAL',
+        rule: '§3.3 flags != 0',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, flags: 1 }),
+      },
+      {
+        name: 'region 6 (ROM)',
+        expected: 'ENODEV',
+        rule: '§3.3 region_index >= 6',
+        attempt: (d) => d.exportDmaBuf({ region: VFIO.PCI_ROM_REGION_INDEX, ranges: one }),
+      },
+      {
+        name: 'region 7 (config)',
+        expected: 'ENODEV',
+        rule: '§3.3 region_index >= 6',
+        attempt: (d) => d.exportDmaBuf({ region: VFIO.PCI_CONFIG_REGION_INDEX, ranges: one }),
+      },
+      {
+        name: 'unaligned offset',
+        expected: 'EINVAL',
+        rule: '§3.3 offset not PAGE_SIZE aligned',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 1n, length: PAGE }] }),
+      },
+      {
+        name: 'unaligned length',
+        expected: 'EINVAL',
+        rule: '§3.3 length not PAGE_SIZE aligned',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 0n, length: 100n }] }),
+      },
+      {
+        name: 'zero length',
+        expected: 'EINVAL',
+        rule: '§3.3 length 0',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 0n, length: 0n }] }),
+      },
+      {
+        name: 'past the end of the BAR',
+        expected: 'EINVAL',
+        rule: '§3.3 range end > BAR end',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: size - PAGE, length: 2n * PAGE }] }),
+      },
+      {
+        name: 'offset at the end of the BAR',
+        expected: 'EINVAL',
+        rule: '§3.3 range end > BAR end',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: size, length: PAGE }] }),
+      },
       {
         name: 'offset overflows',
         expected: 'EOVERFLOW',
@@ -144,13 +213,21 @@ export const exportInvalidArgs: Scenario = {
         name: 'lengths sum overflows',
         expected: 'EINVAL',
         rule: '§3.3 sum of lengths overflows or has bit 63 set',
-        attempt: (d) => d.exportDmaBuf({ region: r, ranges: [{ offset: 0n, length: 1n << 63n }, { offset: 0n, length: 1n << 63n }] }),
+        attempt: (d) =>
+          d.exportDmaBuf({
+            region: r,
+            ranges: [
+              { offset: 0n, length: 1n << 63n },
+              { offset: 0n, length: 1n << 63n },
+            ],
+          }),
       },
       {
         name: 'SET instead of GET',
         expected: 'EINVAL',
         rule: '§3.3 SET requested',
-        attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, featureFlags: VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF }),
+        attempt: (d) =>
+          d.exportDmaBuf({ region: r, ranges: one, featureFlags: VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF }),
       },
       {
         name: 'PROBE|SET',
@@ -162,22 +239,52 @@ export const exportInvalidArgs: Scenario = {
         name: 'GET|SET without PROBE',
         expected: 'EINVAL',
         rule: '§3.1 GET and SET without PROBE',
-        attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, featureFlags: VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF }),
+        attempt: (d) =>
+          d.exportDmaBuf({
+            region: r,
+            ranges: one,
+            featureFlags: VFIO.DEVICE_FEATURE_GET | VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_DMA_BUF,
+          }),
       },
       {
         name: 'unknown flag bit',
         expected: 'EINVAL',
         rule: '§3.1 flag bits outside mask|GET|SET|PROBE',
-        attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, featureFlags: (1 << 19) | VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF }),
+        attempt: (d) =>
+          d.exportDmaBuf({
+            region: r,
+            ranges: one,
+            featureFlags: (1 << 19) | VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF,
+          }),
       },
-      { name: 'argsz below 8', expected: 'EINVAL', rule: '§3.1 argsz < 8', attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, argsz: 4 }) },
-      { name: 'payload below 16', expected: 'EINVAL', rule: '§3.3 payload < 16', attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, argsz: 8 + 15 }) },
-      { name: 'unknown feature', expected: 'ENOTTY', rule: '§3.1 unknown feature index', attempt: (d) => d.feature(VFIO.DEVICE_FEATURE_GET | 0x7fff) },
+      {
+        name: 'argsz below 8',
+        expected: 'EINVAL',
+        rule: '§3.1 argsz < 8',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, argsz: 4 }),
+      },
+      {
+        name: 'payload below 16',
+        expected: 'EINVAL',
+        rule: '§3.3 payload < 16',
+        attempt: (d) => d.exportDmaBuf({ region: r, ranges: one, argsz: 8 + 15 }),
+      },
+      {
+        name: 'unknown feature',
+        expected: 'ENOTTY',
+        rule: '§3.1 unknown feature index',
+        attempt: (d) => d.feature(VFIO.DEVICE_FEATURE_GET | 0x7fff),
+      },
     ];
     // An unimplemented BAR (size 0 in REGION_INFO): ENODEV (kernel-abi §3.3, BAR not claimed).
     const empty = [0, 1, 2, 3, 4, 5].find((i) => s.device.regionInfo(i).size === 0n);
     if (empty !== undefined) {
-      cases.push({ name: `region ${empty} (unimplemented BAR)`, expected: 'ENODEV', rule: '§3.3 BAR not claimed (size 0)', attempt: (d) => d.exportDmaBuf({ region: empty, ranges: one }) });
+      cases.push({
+        name: `region ${empty} (unimplemented BAR)`,
+        expected: 'ENODEV',
+        rule: '§3.3 BAR not claimed (size 0)',
+        attempt: (d) => d.exportDmaBuf({ region: empty, ranges: one }),
+      });
     }
     const results: Json[] = [];
     for (const c of cases) {
@@ -204,7 +311,11 @@ export const exportFdProperties: Scenario = {
   async run(ctx: ScenarioContext) {
     const s = setup(ctx);
     const length = s.bar.size >= 4n * PAGE ? 4n * PAGE : PAGE;
-    const buf = exportDmaBuf(ctx, s.device, { region: s.bar.index, ranges: [{ offset: 0n, length }], openFlags: O.RDWR | O.CLOEXEC });
+    const buf = exportDmaBuf(ctx, s.device, {
+      region: s.bar.index,
+      ranges: [{ offset: 0n, length }],
+      openFlags: O.RDWR | O.CLOEXEC,
+    });
     const name = `iovh-${buf.fd}`;
     buf.setName(name);
     const info = buf.fdinfo();
@@ -214,9 +325,13 @@ export const exportFdProperties: Scenario = {
     ctx.check(info.expName === 'vfio_pci_core', `fdinfo exp_name '${info.expName}', expected 'vfio_pci_core'`);
     ctx.check(info.name === name, `fdinfo name '${info.name}', expected '${name}' after DMA_BUF_SET_NAME`);
     const mmap = errnoOf(() => buf.mmap(Number(PAGE), PROT.READ));
-    if (mmap.value && typeof mmap.value === 'object' && 'unmap' in mmap.value) (mmap.value as { unmap(): void }).unmap();
+    if (mmap.value && typeof mmap.value === 'object' && 'unmap' in mmap.value)
+      (mmap.value as { unmap(): void }).unmap();
     ctx.record('mmap', mmap.code ?? 'success');
-    ctx.check(mmap.code === 'EINVAL', `mmap of the dma-buf: expected EINVAL (no mmap op), got ${mmap.code ?? 'success'}`);
+    ctx.check(
+      mmap.code === 'EINVAL',
+      `mmap of the dma-buf: expected EINVAL (no mmap op), got ${mmap.code ?? 'success'}`,
+    );
     const sync = errnoOf(() => {
       buf.beginCpuAccess(DMA_BUF.SYNC_READ);
       buf.endCpuAccess(DMA_BUF.SYNC_READ);
@@ -227,11 +342,21 @@ export const exportFdProperties: Scenario = {
     if (bufinfo) {
       const o = bufinfo.get(info.ino);
       if (ctx.check(o !== undefined, `no bufinfo entry for inode ${info.ino}`) && o) {
-        ctx.record('bufinfo', { size: o.size.toString(), flags: hex(o.flags), count: o.count, exp_name: o.expName, name: o.name, attached: o.attached });
+        ctx.record('bufinfo', {
+          size: o.size.toString(),
+          flags: hex(o.flags),
+          count: o.count,
+          exp_name: o.expName,
+          name: o.name,
+          attached: o.attached,
+        });
         ctx.check(o.size === length, `bufinfo size ${o.size}, expected ${length}`);
         ctx.check((o.flags & 3) === O.RDWR, `bufinfo flags ${hex(o.flags)}: expected O_RDWR (kernel-abi §10)`);
         ctx.check(o.name === name, `bufinfo name '${o.name}', expected '${name}'`);
-        ctx.check(o.attached.length === 0, `bufinfo lists attachments (${o.attached.join(', ')}) on a buffer nobody imported`);
+        ctx.check(
+          o.attached.length === 0,
+          `bufinfo lists attachments (${o.attached.join(', ')}) on a buffer nobody imported`,
+        );
       }
     } else {
       ctx.record('bufinfo', 'unavailable (no debugfs)');
@@ -240,8 +365,16 @@ export const exportFdProperties: Scenario = {
     s.device.close();
     const after = errnoOf(() => parseDmaBufFdinfo(ctx.backend.fs.readText(`/proc/self/fdinfo/${buf.fd}`)));
     ctx.check(after.code === null, `the dma-buf fd became unusable (${after.code}) when the VFIO device was closed`);
-    ctx.note(`fdinfo, name, mmap EINVAL, SYNC, ${bufinfo ? 'bufinfo, ' : ''}and the fd outliving the VFIO device all as the kernel defines`);
+    ctx.note(
+      `fdinfo, name, mmap EINVAL, SYNC, ${bufinfo ? 'bufinfo, ' : ''}and the fd outliving the VFIO device all as the kernel defines`,
+    );
   },
 };
 
-export const exportScenarios: Scenario[] = [exportSingleRange, exportMultiRange, exportWholeBar, exportInvalidArgs, exportFdProperties];
+export const exportScenarios: Scenario[] = [
+  exportSingleRange,
+  exportMultiRange,
+  exportWholeBar,
+  exportInvalidArgs,
+  exportFdProperties,
+];

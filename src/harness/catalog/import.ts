@@ -5,18 +5,30 @@
 // negotiation"); and a system-memory exporter must import fine, so that a
 // failure above is the interconnect's and not the importer's.
 
-import { buildStoreBatch } from '../../kernel/batch.js';
-import { DrmDevice } from '../../kernel/drm.js';
-import { DmaBuf } from '../../kernel/dmabuf.js';
-import { F_SEAL, MFD, PROT, UDMABUF } from '../../kernel/uapi.js';
-import type { DmaRange } from '../../kernel/vfio.js';
+import { buildStoreBatch } from '../../uapi/batch.js';
+import { DrmDevice } from '../../uapi/drm.js';
+import { DmaBuf } from '../../uapi/dmabuf.js';
+import { F_SEAL, MFD, PROT, UDMABUF } from '../../uapi/constants.js';
+import type { DmaRange } from '../../uapi/vfio.js';
 import { hex } from '../../report/model.js';
 import type { Capabilities } from '../caps.js';
 import { barAccess, describeMismatch, gpuWriteCpuRead, rangePages, freshSeed } from '../data.js';
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireImport, requireIov, type Imported } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, requireExportBar, requirePathTrace, requireTarget, startTrace, totalLength } from '../steps.js';
+import {
+  errnoOf,
+  exportDmaBuf,
+  openVf,
+  PAGE,
+  rangesJson,
+  requireCaps,
+  requireExportBar,
+  requirePathTrace,
+  requireTarget,
+  startTrace,
+  totalLength,
+} from '../steps.js';
 import { lmemBar, type VfInfo } from '../target.js';
 
 /** The bytes of BAR 2 that are the VF's LMEM: its quota when known, else the BAR (kernel-abi §9: the BAR can exceed the quota). */
@@ -29,13 +41,25 @@ export function lmemSpan(vf: VfInfo): bigint {
 /** Check that an import took the IOV path for VF `vf` (vfid = index + 1, rfc-model "Map" step 3). */
 export function expectIov(ctx: ScenarioContext, imp: Imported, vf: VfInfo): boolean {
   ctx.setPath(imp.verdict.path);
-  if (!ctx.check(imp.verdict.path === 'iov', `${imp.label}: path ${imp.verdict.path}, expected iov (${imp.verdict.why})`)) return false;
+  if (
+    !ctx.check(imp.verdict.path === 'iov', `${imp.label}: path ${imp.verdict.path}, expected iov (${imp.verdict.why})`)
+  )
+    return false;
   const vfid = vf.index + 1;
-  return ctx.check(imp.verdict.lookupVfids.includes(vfid), `${imp.label}: translated through vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vfid} (VF index ${vf.index} + 1)`);
+  return ctx.check(
+    imp.verdict.lookupVfids.includes(vfid),
+    `${imp.label}: translated through vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vfid} (VF index ${vf.index} + 1)`,
+  );
 }
 
 /** Export `ranges` of `vf`'s BAR 2, import, bind, classify, then GPU-write and CPU-read the first and last page of each range. */
-async function iovImport(ctx: ScenarioContext, gpu: Gpu, vf: VfInfo, ranges: DmaRange[], label: string): Promise<boolean> {
+async function iovImport(
+  ctx: ScenarioContext,
+  gpu: Gpu,
+  vf: VfInfo,
+  ranges: DmaRange[],
+  label: string,
+): Promise<boolean> {
   const trace = requirePathTrace(ctx);
   const device = openVf(ctx, vf.bdf);
   const buf = exportDmaBuf(ctx, device, { region: 2, ranges });
@@ -49,7 +73,12 @@ async function iovImport(ctx: ScenarioContext, gpu: Gpu, vf: VfInfo, ranges: Dma
 
 function needLmem(ctx: ScenarioContext, vf: VfInfo, bytes: bigint): bigint {
   const span = lmemSpan(vf);
-  if (span < bytes) ctx.skip('provisioning', `VF ${vf.bdf} has ${span} bytes of LMEM; this scenario needs ${bytes}`, `iovh provision <PF> --vf ${vf.index + 1} --vram ${bytes}`);
+  if (span < bytes)
+    ctx.skip(
+      'provisioning',
+      `VF ${vf.bdf} has ${span} bytes of LMEM; this scenario needs ${bytes}`,
+      `iovh provision <PF> --vf ${vf.index + 1} --vram ${bytes}`,
+    );
   return span;
 }
 
@@ -67,7 +96,8 @@ export const importIovSingleRange: Scenario = {
     const vf = ctx.target!.vf;
     needLmem(ctx, vf, 16n * PAGE);
     const gpu = Gpu.open(ctx);
-    if (await iovImport(ctx, gpu, vf, [{ offset: 0n, length: 16n * PAGE }], `VF ${vf.bdf} one range`)) ctx.note(`iov through vfid ${vf.index + 1}, data verified at both ends`);
+    if (await iovImport(ctx, gpu, vf, [{ offset: 0n, length: 16n * PAGE }], `VF ${vf.bdf} one range`))
+      ctx.note(`iov through vfid ${vf.index + 1}, data verified at both ends`);
   },
 };
 
@@ -89,7 +119,8 @@ export const importIovMultiRange: Scenario = {
       { offset: 16n * PAGE, length: 2n * PAGE },
       { offset: 64n * PAGE, length: PAGE },
     ];
-    if (await iovImport(ctx, gpu, vf, ranges, `VF ${vf.bdf} three ranges`)) ctx.note('iov, every range verified at its own offset');
+    if (await iovImport(ctx, gpu, vf, ranges, `VF ${vf.bdf} three ranges`))
+      ctx.note('iov, every range verified at its own offset');
   },
 };
 
@@ -98,19 +129,23 @@ export const importIovEveryVf: Scenario = {
   title: 'IOV import from every VF',
   description:
     'For every VF of the PF that is bound to vfio-pci, exports one range of its BAR 2, imports it into the PF and checks the IOV ' +
-    'path with that VF\'s own vfid and the data through that VF\'s BAR 2: the owner-VF search must find each of them, not only the first.',
+    "path with that VF's own vfid and the data through that VF's BAR 2: the owner-VF search must find each of them, not only the first.",
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
     const gpu = Gpu.open(ctx);
     const vfs = ctx.target!.vfioVfs.filter((v) => lmemSpan(v) >= 4n * PAGE);
-    if (vfs.length === 0) ctx.skip('provisioning', 'no VF on vfio-pci has LMEM provisioned', 'iovh provision <PF> --vf N --vram 64M');
+    if (vfs.length === 0)
+      ctx.skip('provisioning', 'no VF on vfio-pci has LMEM provisioned', 'iovh provision <PF> --vf N --vram 64M');
     let ok = 0;
     for (const vf of vfs) {
       ctx.abortIfStopped();
       if (await iovImport(ctx, gpu, vf, [{ offset: 0n, length: 4n * PAGE }], `VF ${vf.bdf}`)) ok += 1;
     }
-    ctx.record('vfs', vfs.map((v) => v.bdf));
+    ctx.record(
+      'vfs',
+      vfs.map((v) => v.bdf),
+    );
     if (ok === vfs.length) ctx.note(`${ok} VFs, each iov through its own vfid with data verified`);
   },
 };
@@ -122,7 +157,12 @@ function expectNotIov(ctx: ScenarioContext, imp: Imported, why: string): void {
     ctx.fail(`${imp.label}: the trace cannot tell which path the import took (${imp.verdict.why})`);
     return;
   }
-  if (ctx.check(imp.verdict.path === 'p2p' || imp.verdict.path === 'refused', `${imp.label}: path ${imp.verdict.path} (${imp.verdict.why}), but ${why}`)) {
+  if (
+    ctx.check(
+      imp.verdict.path === 'p2p' || imp.verdict.path === 'refused',
+      `${imp.label}: path ${imp.verdict.path} (${imp.verdict.why}), but ${why}`,
+    )
+  ) {
     ctx.note(`${imp.verdict.path}: ${imp.verdict.why}`);
   }
 }
@@ -145,7 +185,11 @@ export const importWrongBar: Scenario = {
     const trace = requirePathTrace(ctx);
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: 0, ranges: [{ offset: 0n, length: PAGE }] });
-    expectNotIov(ctx, importAndBind(ctx, gpu, trace, buf, PAGE, `VF ${vf.bdf} BAR 0`), 'BAR 0 is not LMEM: the IOV match must fail');
+    expectNotIov(
+      ctx,
+      importAndBind(ctx, gpu, trace, buf, PAGE, `VF ${vf.bdf} BAR 0`),
+      'BAR 0 is not LMEM: the IOV match must fail',
+    );
   },
 };
 
@@ -162,14 +206,23 @@ export const importForeignDevice: Scenario = {
     requireImport(ctx);
     requireCaps(ctx, 'tracefs', 'kprobes', 'sgProbes');
     const nodes = otherXeNodes(ctx.caps);
-    if (nodes.length === 0) ctx.skip('xe', 'no second xe device to import into', 'run on a machine with two xe GPUs (or on the mock, which declares one)');
+    if (nodes.length === 0)
+      ctx.skip(
+        'xe',
+        'no second xe device to import into',
+        'run on a machine with two xe GPUs (or on the mock, which declares one)',
+      );
     const vf = ctx.target!.vf;
     const gpu = Gpu.openNode(ctx, nodes[0]!.path);
     const trace = requirePathTrace(ctx);
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
     ctx.record('importer', nodes[0]!.bdf ?? nodes[0]!.path);
-    expectNotIov(ctx, importAndBind(ctx, gpu, trace, buf, PAGE, `VF ${vf.bdf} into ${nodes[0]!.bdf}`), `${nodes[0]!.bdf} is not the VF's PF: the IOV match must fail`);
+    expectNotIov(
+      ctx,
+      importAndBind(ctx, gpu, trace, buf, PAGE, `VF ${vf.bdf} into ${nodes[0]!.bdf}`),
+      `${nodes[0]!.bdf} is not the VF's PF: the IOV match must fail`,
+    );
   },
 };
 
@@ -206,7 +259,13 @@ export const importNonP2pImporter: Scenario = {
     }
     ctx.record('primeImport', got.code ?? 'success');
     ctx.setPath(got.code ? 'refused' : 'unknown');
-    if (ctx.check(got.code === 'EOPNOTSUPP', `vgem PRIME import of a vfio dma-buf: expected EOPNOTSUPP, got ${got.code ?? 'success'}`)) ctx.note('vgem refused with EOPNOTSUPP');
+    if (
+      ctx.check(
+        got.code === 'EOPNOTSUPP',
+        `vgem PRIME import of a vfio dma-buf: expected EOPNOTSUPP, got ${got.code ?? 'success'}`,
+      )
+    )
+      ctx.note('vgem refused with EOPNOTSUPP');
   },
 };
 
@@ -220,7 +279,12 @@ export const importControlUdmabuf: Scenario = {
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireCaps(ctx, 'udmabuf');
-    if (!ctx.caps.caps.vgem.ok && !ctx.caps.caps.xe.ok) ctx.skip('vgem', `no importer: ${ctx.caps.caps.vgem.detail}; ${ctx.caps.caps.xe.detail}`, ctx.caps.caps.vgem.enable ?? 'modprobe vgem');
+    if (!ctx.caps.caps.vgem.ok && !ctx.caps.caps.xe.ok)
+      ctx.skip(
+        'vgem',
+        `no importer: ${ctx.caps.caps.vgem.detail}; ${ctx.caps.caps.xe.detail}`,
+        ctx.caps.caps.vgem.enable ?? 'modprobe vgem',
+      );
     const dev = ctx.backend.dev;
     const size = 16n * PAGE;
     const memfd = dev.memfdCreate('iovh-control', MFD.CLOEXEC | MFD.ALLOW_SEALING);
@@ -229,7 +293,11 @@ export const importControlUdmabuf: Scenario = {
     dev.addSeals(memfd, F_SEAL.SHRINK);
     const udmabufFd = dev.open('/dev/udmabuf', 2);
     ctx.defer('close /dev/udmabuf', () => dev.close(udmabufFd));
-    const buf = new DmaBuf(ctx.backend, dev.udmabufCreate(udmabufFd, { memfd, offset: 0n, size, flags: UDMABUF.FLAGS_CLOEXEC }), 'udmabuf');
+    const buf = new DmaBuf(
+      ctx.backend,
+      dev.udmabufCreate(udmabufFd, { memfd, offset: 0n, size, flags: UDMABUF.FLAGS_CLOEXEC }),
+      'udmabuf',
+    );
     ctx.defer(`close udmabuf dma-buf ${buf.fd}`, () => buf.close());
     ctx.record('exp_name', buf.fdinfo().expName);
     if (ctx.caps.caps.vgem.ok) {
@@ -249,13 +317,22 @@ export const importControlUdmabuf: Scenario = {
         const map = buf.mmap(Number(size), PROT.READ | PROT.WRITE);
         ctx.defer('munmap the udmabuf', () => map.unmap());
         const seed = freshSeed();
-        await gpu.exec(buildStoreBatch([{ va: imp.bound.va!, length: Number(PAGE), seed, base: 0n }]), Math.max(2000, ctx.timing.stallMs * 2));
+        await gpu.exec(
+          buildStoreBatch([{ va: imp.bound.va!, length: Number(PAGE), seed, base: 0n }]),
+          Math.max(2000, ctx.timing.stallMs * 2),
+        );
         const mismatch = map.verify(0, Number(PAGE), seed, 0n);
         ctx.record('data', { seed: hex(seed), ok: mismatch === null });
-        ctx.check(mismatch === null, `GPU write into the udmabuf import not seen through its mapping (word at +${hex(mismatch?.offset ?? 0)} is ${hex(mismatch?.actual ?? 0n)})`);
+        ctx.check(
+          mismatch === null,
+          `GPU write into the udmabuf import not seen through its mapping (word at +${hex(mismatch?.offset ?? 0)} is ${hex(mismatch?.actual ?? 0n)})`,
+        );
       }
     }
-    if (ctx.failures.length === 0) ctx.note(`udmabuf imports${ctx.caps.caps.vgem.ok ? ' into vgem' : ''}${ctx.caps.caps.xe.ok ? ' and into xe, with GPU data seen by the CPU' : ''}`);
+    if (ctx.failures.length === 0)
+      ctx.note(
+        `udmabuf imports${ctx.caps.caps.vgem.ok ? ' into vgem' : ''}${ctx.caps.caps.xe.ok ? ' and into xe, with GPU data seen by the CPU' : ''}`,
+      );
   },
 };
 

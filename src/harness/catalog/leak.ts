@@ -2,7 +2,7 @@
 // our own process (fds, dma-buf objects).
 
 import type { Json } from '../../report/model.js';
-import { openVfioDevice, VfioSetupError, type VfioDevice } from '../../kernel/vfio.js';
+import { openVfioDevice, VfioSetupError, type VfioDevice } from '../../uapi/vfio.js';
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireImport } from '../imports.js';
 import { describeBuffer, KmemleakMonitor, kmemleakFailure, openKernelFds, readBufinfo } from '../monitors.js';
@@ -27,7 +27,12 @@ export const leakMapRanges: Scenario = {
     requireImport(ctx);
     requireCaps(ctx, 'kmemleak');
     const vf = ctx.target!.vf;
-    if (lmemSpan(vf) < PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    if (lmemSpan(vf) < PAGE)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has no LMEM provisioned`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
@@ -36,7 +41,12 @@ export const leakMapRanges: Scenario = {
       kmemleak.begin();
     } catch (e) {
       const failure = kmemleakFailure(e);
-      if (failure.disabled) ctx.skip('kmemleak', failure.why, 'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y); a kmemleak that turned itself off comes back only with a reboot');
+      if (failure.disabled)
+        ctx.skip(
+          'kmemleak',
+          failure.why,
+          'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y); a kmemleak that turned itself off comes back only with a reboot',
+        );
       throw e;
     }
     let maps = 0;
@@ -61,8 +71,13 @@ export const leakMapRanges: Scenario = {
     ctx.record('interconnectUnmaps', trace ? unmaps : null);
     ctx.record('kmemleak', { newObjects: leaked.length, excerpt: leaked.slice(0, 4).map((b) => b.join(' | ')) });
     if (leaked.length === 0) {
-      ctx.check(!trace || unmaps === maps, `${maps} interconnect maps but ${unmaps} unmaps, although kmemleak saw nothing`);
-      ctx.note(`${ROUNDS} rounds (${[...new Set(paths)].join(', ')}), nothing left unreferenced${trace && maps > 0 ? `, ${maps} interconnect maps and as many unmaps` : ''}`);
+      ctx.check(
+        !trace || unmaps === maps,
+        `${maps} interconnect maps but ${unmaps} unmaps, although kmemleak saw nothing`,
+      );
+      ctx.note(
+        `${ROUNDS} rounds (${[...new Set(paths)].join(', ')}), nothing left unreferenced${trace && maps > 0 ? `, ${maps} interconnect maps and as many unmaps` : ''}`,
+      );
       return;
     }
     if (maps > 0 && unmaps === 0) {
@@ -71,7 +86,9 @@ export const leakMapRanges: Scenario = {
         `${ROUNDS} rounds made ${maps} interconnect maps; dma_buf_unmap_interconnect was never reached and kmemleak reports ${leaked.length} new unreferenced objects (first: ${leaked[0]![0]})`,
       );
     } else {
-      ctx.fail(`kmemleak reports ${leaked.length} new unreferenced objects after ${ROUNDS} rounds (first: ${leaked[0]![0]})`);
+      ctx.fail(
+        `kmemleak reports ${leaked.length} new unreferenced objects after ${ROUNDS} rounds (first: ${leaked[0]![0]})`,
+      );
     }
   },
 };
@@ -99,7 +116,12 @@ export const leakFdsAndBuffers: Scenario = {
       try {
         device = openVfioDevice(ctx.backend, target.vf.bdf);
       } catch (e) {
-        if (e instanceof VfioSetupError) ctx.skip('target', `round ${i + 1}: cannot open ${target.vf.bdf} through VFIO: ${e.message}`, 'free the VF and bind it to vfio-pci');
+        if (e instanceof VfioSetupError)
+          ctx.skip(
+            'target',
+            `round ${i + 1}: cannot open ${target.vf.bdf} through VFIO: ${e.message}`,
+            'free the VF and bind it to vfio-pci',
+          );
         throw e;
       }
       ctx.defer(`close VFIO device (round ${i + 1})`, () => device.close());
@@ -124,7 +146,10 @@ export const leakFdsAndBuffers: Scenario = {
     }
     ctx.record('rounds', rounds);
     ctx.record('bufinfo', bufs0 ? 'checked' : 'unavailable (no debugfs): fds only');
-    if (ctx.failures.length === 0) ctx.note(`${ROUNDS} rounds${gpu ? ' with xe imports' : ''}: fds${bufs0 ? ' and dma-buf objects' : ''} back to where they started each time`);
+    if (ctx.failures.length === 0)
+      ctx.note(
+        `${ROUNDS} rounds${gpu ? ' with xe imports' : ''}: fds${bufs0 ? ' and dma-buf objects' : ''} back to where they started each time`,
+      );
   },
 };
 

@@ -13,10 +13,10 @@
 // `timing.stallMs` is the deferred-unmap hang, reported as such and unblocked
 // by releasing the import (unbind + GEM close), never a hung harness.
 
-import { buildStoreBatch } from '../../kernel/batch.js';
-import { parseDmaBufFdinfo } from '../../kernel/fdinfo.js';
-import { VFIO } from '../../kernel/uapi.js';
-import type { VfioDevice } from '../../kernel/vfio.js';
+import { buildStoreBatch } from '../../uapi/batch.js';
+import { parseDmaBufFdinfo } from '../../uapi/fdinfo.js';
+import { VFIO } from '../../uapi/constants.js';
+import type { VfioDevice } from '../../uapi/vfio.js';
 import { hex } from '../../report/model.js';
 import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, rangePages, type BarAccess } from '../data.js';
 import { Gpu, type Bound } from '../gpu.js';
@@ -25,7 +25,14 @@ import type { Scenario, ScenarioContext } from '../scenario.js';
 import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
 import { discoverPfs, PCI_DEVICES, type VfInfo } from '../target.js';
 import { lmemSpan } from './import.js';
-import { busyVfs, ChangeRefused, disableVfsJournaled, snapshotSriov, unreadableSnapshot, type JournaledDisable } from '../sriov.js';
+import {
+  busyVfs,
+  ChangeRefused,
+  disableVfsJournaled,
+  snapshotSriov,
+  unreadableSnapshot,
+  type JournaledDisable,
+} from '../sriov.js';
 import { DEFAULT_POLICY } from '../caps.js';
 import { BringupError } from '../../host/errors.js';
 import { Journal, stateDir } from '../../host/journal.js';
@@ -43,7 +50,12 @@ interface Live {
 async function importWithData(ctx: ScenarioContext): Promise<Live | null> {
   requireImport(ctx);
   const vf = ctx.target!.vf;
-  if (lmemSpan(vf) < 4n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+  if (lmemSpan(vf) < 4n * PAGE)
+    ctx.skip(
+      'provisioning',
+      `VF ${vf.bdf} has no LMEM provisioned`,
+      `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+    );
   const gpu = Gpu.open(ctx);
   const trace = startTrace(ctx);
   const device = openVf(ctx, vf.bdf);
@@ -72,7 +84,11 @@ export interface ResetOutcome {
  * `stallMs`, release `importers` (the kernel-abi §11.6 unblock) and wait
  * once more. Records what happened.
  */
-export async function resetWatchingStall(ctx: ScenarioContext, device: VfioDevice, importers: Bound[]): Promise<ResetOutcome> {
+export async function resetWatchingStall(
+  ctx: ScenarioContext,
+  device: VfioDevice,
+  importers: Bound[],
+): Promise<ResetOutcome> {
   let settled: { code: string | null } | null = null;
   const pending = device.reset().then(
     () => {
@@ -94,7 +110,12 @@ export async function resetWatchingStall(ctx: ScenarioContext, device: VfioDevic
   for (const b of importers) b.release();
   const completed = await waitFor();
   const code = completed ? ((settled as { code: string | null } | null)?.code ?? null) : null;
-  ctx.record('reset', { stalled: true, stallMs: ctx.timing.stallMs, completedAfterRelease: completed, result: completed ? (code ?? 'ok') : 'still pending' });
+  ctx.record('reset', {
+    stalled: true,
+    stallMs: ctx.timing.stallMs,
+    completedAfterRelease: completed,
+    result: completed ? (code ?? 'ok') : 'still pending',
+  });
   return { stalled: true, completed, code };
 }
 
@@ -132,7 +153,8 @@ export const lifecycleRevokeOnReset: Scenario = {
     ctx.record('rebind', again.code ?? 'ok');
     if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`)) return;
     const check = await gpuWriteCpuRead(ctx, live.gpu, live.bar, again.value as Bound, rangePages(RANGES));
-    if (ctx.check(check.ok, `after the reset: ${describeMismatch(check)}`)) ctx.note('the reset completed under the import, which re-mapped and carried data again');
+    if (ctx.check(check.ok, `after the reset: ${describeMismatch(check)}`))
+      ctx.note('the reset completed under the import, which re-mapped and carried data again');
   },
 };
 
@@ -140,8 +162,8 @@ export const lifecycleRevokeOnClose: Scenario = {
   id: 'lifecycle/revoke-on-close',
   title: 'revoke by closing the VFIO device',
   description:
-    'Imports and binds a VF dma-buf, then closes the VF\'s VFIO device, which revokes the buffer for good (kernel-abi §3.5): the ' +
-    'dma-buf fd stays valid, but a new mapping of the import must fail with ENODEV and the PF must no longer reach the VF\'s ' +
+    "Imports and binds a VF dma-buf, then closes the VF's VFIO device, which revokes the buffer for good (kernel-abi §3.5): the " +
+    "dma-buf fd stays valid, but a new mapping of the import must fail with ENODEV and the PF must no longer reach the VF's " +
     'memory. Before closing, a reset checks that a revoke does not block on the importer (kernel-abi §11.6); on a kernel where it ' +
     'does, closing would hang this process in the kernel, so that is reported instead.',
   expectedPath: null,
@@ -169,11 +191,16 @@ export const lifecycleRevokeOnClose: Scenario = {
       ctx.quirk(
         'revoked-attach-bypass',
         `after the VFIO device was closed (permanent revoke), VM_BIND mapped the import again through the ${live.imp.verdict.path} path` +
-          `${reached ? ', and a GPU write through it reached the VF\'s BAR 2' : ''}: the revoked check is bypassed`,
+          `${reached ? ", and a GPU write through it reached the VF's BAR 2" : ''}: the revoked check is bypassed`,
       );
       return;
     }
-    if (ctx.check(rebind.code === 'ENODEV', `mapping the import after the close failed with ${rebind.code}, expected ENODEV (kernel-abi §3.5)`)) {
+    if (
+      ctx.check(
+        rebind.code === 'ENODEV',
+        `mapping the import after the close failed with ${rebind.code}, expected ENODEV (kernel-abi §3.5)`,
+      )
+    ) {
       ctx.note('closed under an import: fd still valid, new mappings refused with ENODEV');
     }
   },
@@ -186,7 +213,10 @@ async function gpuReachesVf(ctx: ScenarioContext, gpu: Gpu, bound: Bound, vf: Vf
   const bar = barAccess(ctx, device, 2);
   bar.zero(RANGES[0]!.offset, Number(PAGE));
   try {
-    await gpu.exec(buildStoreBatch([{ va: bound.va!, length: Number(PAGE), seed, base: RANGES[0]!.offset }]), Math.max(2000, ctx.timing.stallMs * 2));
+    await gpu.exec(
+      buildStoreBatch([{ va: bound.va!, length: Number(PAGE), seed, base: RANGES[0]!.offset }]),
+      Math.max(2000, ctx.timing.stallMs * 2),
+    );
   } catch (e) {
     ctx.record('execAfterRevoke', (e as { code?: string }).code ?? String(e));
     return false;
@@ -202,17 +232,22 @@ export const lifecycleAttachAfterRevoke: Scenario = {
   id: 'lifecycle/attach-after-revoke',
   title: 'import after revoke',
   description:
-    "Exports a VF dma-buf and revokes it while nobody imports it (so nothing can block): first with VFIO_DEVICE_FEATURE " +
-    'LOW_POWER_ENTRY, which keeps it revoked until LOW_POWER_EXIT while the device stays open, then for good by closing the VF\'s ' +
+    'Exports a VF dma-buf and revokes it while nobody imports it (so nothing can block): first with VFIO_DEVICE_FEATURE ' +
+    "LOW_POWER_ENTRY, which keeps it revoked until LOW_POWER_EXIT while the device stays open, then for good by closing the VF's " +
     "VFIO device. Each time the revoked buffer is imported into the PF's xe and bound: vfio's attach and map refuse a revoked " +
     'buffer with ENODEV (kernel-abi §3.4). RFC v1 returns from attach on a successful IOV match before the revoked check and its ' +
-    'interconnect map checks nothing (kernel-abi §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF\'s ' +
+    "interconnect map checks nothing (kernel-abi §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF's " +
     'memory through it.',
   expectedPath: 'refused',
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
     const vf = ctx.target!.vf;
-    if (lmemSpan(vf) < 4n * PAGE) ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    if (lmemSpan(vf) < 4n * PAGE)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has no LMEM provisioned`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
@@ -235,13 +270,19 @@ export const lifecycleAttachAfterRevoke: Scenario = {
       const imp = importAndBind(ctx, gpu, trace, buf, size, `dma-buf of ${vf.bdf} revoked by LOW_POWER_ENTRY`);
       ctx.setPath(imp.verdict.path);
       if (imp.refused) {
-        ctx.check(imp.refused.code === 'ENODEV', `${imp.refused.step} of a buffer revoked by LOW_POWER_ENTRY failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`);
+        ctx.check(
+          imp.refused.code === 'ENODEV',
+          `${imp.refused.step} of a buffer revoked by LOW_POWER_ENTRY failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`,
+        );
         exit();
       } else {
         const seed = freshSeed();
         let wrote = true;
         try {
-          await gpu.exec(buildStoreBatch([{ va: imp.bound!.va!, length: Number(PAGE), seed, base: page }]), Math.max(2000, ctx.timing.stallMs * 2));
+          await gpu.exec(
+            buildStoreBatch([{ va: imp.bound!.va!, length: Number(PAGE), seed, base: page }]),
+            Math.max(2000, ctx.timing.stallMs * 2),
+          );
         } catch (e) {
           wrote = false;
           ctx.record('execWhileRevoked', (e as { code?: string }).code ?? String(e));
@@ -265,7 +306,10 @@ export const lifecycleAttachAfterRevoke: Scenario = {
     const imp = importAndBind(ctx, gpu, trace, buf, size, `dma-buf of ${vf.bdf} after its VFIO device was closed`);
     ctx.setPath(imp.verdict.path);
     if (imp.refused) {
-      ctx.check(imp.refused.code === 'ENODEV', `${imp.refused.step} of a buffer whose VFIO device was closed failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`);
+      ctx.check(
+        imp.refused.code === 'ENODEV',
+        `${imp.refused.step} of a buffer whose VFIO device was closed failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`,
+      );
     } else {
       const reached = await gpuReachesVf(ctx, gpu, imp.bound!, vf);
       ctx.quirk(
@@ -273,7 +317,10 @@ export const lifecycleAttachAfterRevoke: Scenario = {
         `a dma-buf revoked by closing its VFIO device was attached and mapped (${imp.verdict.why})${reached ? ", and a GPU write through it landed in the VF's LMEM" : ''}`,
       );
     }
-    if (ctx.failures.length === 0) ctx.note(`revoked buffers refused with ENODEV${entry.code === null ? ' (low power and after close)' : ' (after close)'}`);
+    if (ctx.failures.length === 0)
+      ctx.note(
+        `revoked buffers refused with ENODEV${entry.code === null ? ' (low power and after close)' : ' (after close)'}`,
+      );
   },
 };
 
@@ -281,8 +328,8 @@ export const lifecycleVfDisableWhileImported: Scenario = {
   id: 'lifecycle/vf-disable-while-imported',
   title: 'VFs disabled under an import',
   description:
-    'Imports and binds a VF dma-buf, closes the VF\'s VFIO device (after checking that a revoke does not block, as in ' +
-    'lifecycle/revoke-on-close), then disables the PF\'s VFs (sriov_numvfs = 0) while xe still holds the import. The kernel must not ' +
+    "Imports and binds a VF dma-buf, closes the VF's VFIO device (after checking that a revoke does not block, as in " +
+    "lifecycle/revoke-on-close), then disables the PF's VFs (sriov_numvfs = 0) while xe still holds the import. The kernel must not " +
     'crash and the import must not map again (ENODEV). Then the import is released and the VFs are put back exactly as they were ' +
     '(count, autoprobe, quotas, vfio-pci bindings), every value read back; a difference is a failure. sriov_numvfs = 0 removes ' +
     'every VF of the PF, so it runs only when every other VF is free (unbound, or on vfio-pci with nobody holding it) or with ' +
@@ -295,7 +342,9 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     const target = ctx.target!;
     const pf = discoverPfs(fs).find((p) => p.bdf === target.pf.bdf);
     if (!pf) {
-      ctx.fail(`PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more (or sysfs could not be listed); nothing was changed`);
+      ctx.fail(
+        `PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more (or sysfs could not be listed); nothing was changed`,
+      );
       return;
     }
     const busy = busyVfs(ctx.backend, pf, target.vf.bdf);
@@ -311,7 +360,11 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     if (!live) return;
     const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
     if (r.stalled) {
-      reportStall(ctx, r, 'closing the VFIO device and disabling the VFs under an import would block the same way, so it was not attempted');
+      reportStall(
+        ctx,
+        r,
+        'closing the VFIO device and disabling the VFs under an import would block the same way, so it was not attempted',
+      );
       return;
     }
     const snap = snapshotSriov(discoverPfs(fs).find((p) => p.bdf === pf.bdf) ?? pf);
@@ -324,9 +377,16 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     }
     let journal: Journal;
     try {
-      journal = policy.journal ? Journal.open(stateDir(), policy.journal) : Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' });
+      journal = policy.journal
+        ? Journal.open(stateDir(), policy.journal)
+        : Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' });
     } catch (e) {
-      if (e instanceof BringupError) ctx.skip('journal', `the bring-up journal cannot record the change, so nothing was changed: ${e.message}`, 'fix or remove the journal it names (iovh restore first if it has changes to undo)');
+      if (e instanceof BringupError)
+        ctx.skip(
+          'journal',
+          `the bring-up journal cannot record the change, so nothing was changed: ${e.message}`,
+          'fix or remove the journal it names (iovh restore first if it has changes to undo)',
+        );
       throw e;
     }
     ctx.record('journal', journal.file ?? 'in memory');
@@ -337,10 +397,22 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     live.device.close();
     let change: JournaledDisable;
     try {
-      change = disableVfsJournaled(fs, snap, journal, 'run lifecycle/vf-disable-while-imported', (line) => writes.push(line));
+      change = disableVfsJournaled(fs, snap, journal, 'run lifecycle/vf-disable-while-imported', (line) =>
+        writes.push(line),
+      );
     } catch (e) {
-      if (e instanceof ChangeRefused) ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root (sysfs SR-IOV attributes are writable by root only)');
-      if (e instanceof BringupError) ctx.skip('journal', `${e.message}; nothing was changed`, 'wait for the other iovh to finish, or run iovh restore');
+      if (e instanceof ChangeRefused)
+        ctx.skip(
+          'root',
+          `the kernel refused ${e.path} (${e.code}): nothing was changed`,
+          'run as root (sysfs SR-IOV attributes are writable by root only)',
+        );
+      if (e instanceof BringupError)
+        ctx.skip(
+          'journal',
+          `${e.message}; nothing was changed`,
+          'wait for the other iovh to finish, or run iovh restore',
+        );
       throw e;
     }
     let restored = false;
@@ -358,7 +430,10 @@ export const lifecycleVfDisableWhileImported: Scenario = {
         }
       }
       const diffs = change.restore((line) => writes.push(line));
-      if (diffs.length > 0) problems.push(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`);
+      if (diffs.length > 0)
+        problems.push(
+          `the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`,
+        );
       if (problems.length > 0) {
         // In the evidence too: the result's reason shows only the first failure, and this one means the machine changed.
         ctx.record('notRestored', problems);
@@ -366,22 +441,39 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       }
     };
     ctx.defer(`restore the VFs of ${snap.pf}`, restore);
-    ctx.check(!fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`), `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`);
+    ctx.check(
+      !fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`),
+      `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`,
+    );
     const rebind = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
     ctx.record('mapAfterDisable', rebind.code ?? 'success');
     if (rebind.code === null) {
       held.push(rebind.value as Bound);
-      ctx.quirk('revoked-attach-bypass', `after VF ${live.vf.bdf} was disabled, VM_BIND mapped its dma-buf again (${live.imp.verdict.path} path)`);
+      ctx.quirk(
+        'revoked-attach-bypass',
+        `after VF ${live.vf.bdf} was disabled, VM_BIND mapped its dma-buf again (${live.imp.verdict.path} path)`,
+      );
     } else {
-      ctx.check(rebind.code === 'ENODEV', `mapping the import of a disabled VF failed with ${rebind.code}, expected ENODEV`);
+      ctx.check(
+        rebind.code === 'ENODEV',
+        `mapping the import of a disabled VF failed with ${rebind.code}, expected ENODEV`,
+      );
     }
     try {
       restore();
     } catch (e) {
       ctx.fail(e instanceof Error ? e.message : String(e));
     }
-    if (ctx.failures.length === 0) ctx.note(`VFs disabled under an import without a crash, the mapping refused, ${snap.numVfs} VFs restored as they were`);
+    if (ctx.failures.length === 0)
+      ctx.note(
+        `VFs disabled under an import without a crash, the mapping refused, ${snap.numVfs} VFs restored as they were`,
+      );
   },
 };
 
-export const lifecycleScenarios: Scenario[] = [lifecycleRevokeOnReset, lifecycleRevokeOnClose, lifecycleVfDisableWhileImported, lifecycleAttachAfterRevoke];
+export const lifecycleScenarios: Scenario[] = [
+  lifecycleRevokeOnReset,
+  lifecycleRevokeOnClose,
+  lifecycleVfDisableWhileImported,
+  lifecycleAttachAfterRevoke,
+];

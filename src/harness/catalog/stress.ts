@@ -2,7 +2,7 @@
 // the kernel takes (kernel-abi §3.3: the ranges array is kmalloc'ed, capped at
 // 4 MiB, about 262,144 ranges).
 
-import { buildStoreBatch, type PatternSpan } from '../../kernel/batch.js';
+import { buildStoreBatch, type PatternSpan } from '../../uapi/batch.js';
 import { hex, type Json } from '../../report/model.js';
 import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, type BarAccess, type DataPage } from '../data.js';
 import { Gpu, type Bound } from '../gpu.js';
@@ -26,14 +26,15 @@ export const stressManyBuffers: Scenario = {
   title: 'many buffers on every VF',
   description:
     `Exports ${PER_VF} one-page buffers from every VF bound to vfio-pci, imports and binds all of them into the PF's xe at once, ` +
-    'then has one GPU batch write a different seeded pattern into each VF\'s buffers and reads every page back through each VF\'s ' +
-    'BAR 2. Each buffer must take the same path (iov, when the kernel has the interconnect) and each page must hold its own VF\'s ' +
-    'pattern: a translation that mixes VFs up shows as another VF\'s words.',
+    "then has one GPU batch write a different seeded pattern into each VF's buffers and reads every page back through each VF's " +
+    "BAR 2. Each buffer must take the same path (iov, when the kernel has the interconnect) and each page must hold its own VF's " +
+    "pattern: a translation that mixes VFs up shows as another VF's words.",
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
     const vfs = ctx.target!.vfioVfs.filter((v) => lmemSpan(v) >= BigInt(2 * PER_VF) * PAGE);
-    if (vfs.length === 0) ctx.skip('provisioning', 'no VF on vfio-pci has LMEM provisioned', 'iovh provision <PF> --vf N --vram 64M');
+    if (vfs.length === 0)
+      ctx.skip('provisioning', 'no VF on vfio-pci has LMEM provisioned', 'iovh provision <PF> --vf N --vram 64M');
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const want = expectedPathOf(ctx, trace);
@@ -54,9 +55,14 @@ export const stressManyBuffers: Scenario = {
         imports += 1;
         paths.set(imp.verdict.path, (paths.get(imp.verdict.path) ?? 0) + 1);
         ctx.setPath(imp.verdict.path);
-        if (want && imp.verdict.path !== want) ctx.fail(`VF ${vf.bdf} buffer ${i}: path ${imp.verdict.path}, expected ${want} (${imp.verdict.why})`);
+        if (want && imp.verdict.path !== want)
+          ctx.fail(`VF ${vf.bdf} buffer ${i}: path ${imp.verdict.path}, expected ${want} (${imp.verdict.why})`);
         if (!imp.bound) continue;
-        if (want) ctx.check(imp.verdict.lookupVfids.includes(vf.index + 1), `VF ${vf.bdf} buffer ${i}: translated for vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vf.index + 1}`);
+        if (want)
+          ctx.check(
+            imp.verdict.lookupVfids.includes(vf.index + 1),
+            `VF ${vf.bdf} buffer ${i}: translated for vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vf.index + 1}`,
+          );
         bar.zero(offset, Number(PAGE));
         spans.push({ va: imp.bound.va!, length: Number(PAGE), seed, base: offset });
         pages.push({ range: i, which: 'first', boOffset: 0n, barOffset: offset });
@@ -72,12 +78,16 @@ export const stressManyBuffers: Scenario = {
         const m = c.bar.verify(p.barOffset, Number(PAGE), c.seed, p.barOffset);
         if (m) {
           bad += 1;
-          if (bad === 1) ctx.fail(`VF ${c.vf} buffer at BAR 2 ${hex(p.barOffset)}: word at +${hex(m.offset)} is ${hex(m.actual)}, expected ${hex(m.expected)}`);
+          if (bad === 1)
+            ctx.fail(
+              `VF ${c.vf} buffer at BAR 2 ${hex(p.barOffset)}: word at +${hex(m.offset)} is ${hex(m.actual)}, expected ${hex(m.expected)}`,
+            );
         }
       }
     }
     ctx.record('pagesWrong', bad);
-    if (ctx.failures.length === 0) ctx.note(`${imports} buffers on ${vfs.length} VFs, all ${[...paths.keys()].join('/')}, every page verified`);
+    if (ctx.failures.length === 0)
+      ctx.note(`${imports} buffers on ${vfs.length} VFs, all ${[...paths.keys()].join('/')}, every page verified`);
   },
 };
 
@@ -86,14 +96,19 @@ export const stressMaxRanges: Scenario = {
   title: 'one buffer of many ranges',
   description:
     `Exports one dma-buf of as many one-page ranges as the VF's LMEM holds with a gap after each, up to ${MAX_RANGES.toLocaleString('en')} ` +
-    '(the kernel\'s kmalloc cap, kernel-abi §3.3), imports and binds it (xe translates every range), requires the IOV path when the ' +
+    "(the kernel's kmalloc cap, kernel-abi §3.3), imports and binds it (xe translates every range), requires the IOV path when the " +
     'kernel has the interconnect, and verifies GPU-written data at the first, second, middle and last two ranges.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
     const vf = ctx.target!.vf;
     const count = Math.min(MAX_RANGES, Number(lmemSpan(vf) / (2n * PAGE)));
-    if (count < 4) ctx.skip('provisioning', `VF ${vf.bdf} has room for ${count} gapped pages, 4 needed`, `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`);
+    if (count < 4)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has room for ${count} gapped pages, 4 needed`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
     const ranges = new BigUint64Array(2 * count);
     for (let i = 0; i < count; i++) {
       ranges[2 * i] = BigInt(2 * i) * PAGE;
@@ -111,15 +126,25 @@ export const stressMaxRanges: Scenario = {
     ctx.record('ms', { export: Math.round(t1 - t0), importAndBind: Math.round(t2 - t1) });
     ctx.setPath(imp.verdict.path);
     const want = expectedPathOf(ctx, trace);
-    if (want && !ctx.check(imp.verdict.path === want, `path ${imp.verdict.path}, expected ${want} (${imp.verdict.why})`)) return;
+    if (
+      want &&
+      !ctx.check(imp.verdict.path === want, `path ${imp.verdict.path}, expected ${want} (${imp.verdict.why})`)
+    )
+      return;
     if (!imp.bound) {
       ctx.fail(`the import of ${count} ranges was refused (${imp.verdict.why})`);
       return;
     }
     const sample = [...new Set([0, 1, Math.floor(count / 2), count - 2, count - 1])];
-    const pages: DataPage[] = sample.map((i) => ({ range: i, which: 'first', boOffset: BigInt(i) * PAGE, barOffset: BigInt(2 * i) * PAGE }));
+    const pages: DataPage[] = sample.map((i) => ({
+      range: i,
+      which: 'first',
+      boOffset: BigInt(i) * PAGE,
+      barOffset: BigInt(2 * i) * PAGE,
+    }));
     const check = await gpuWriteCpuRead(ctx, gpu, barAccess(ctx, device, 2), imp.bound as Bound, pages);
-    if (ctx.check(check.ok, describeMismatch(check))) ctx.note(`${count.toLocaleString('en')} ranges, path ${imp.verdict.path}, sampled ranges verified`);
+    if (ctx.check(check.ok, describeMismatch(check)))
+      ctx.note(`${count.toLocaleString('en')} ranges, path ${imp.verdict.path}, sampled ranges verified`);
   },
 };
 

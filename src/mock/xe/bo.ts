@@ -72,7 +72,7 @@ export class XeBo {
   }
 
   get kind(): 'vram' | 'system' | 'import' {
-    return this.imported ? 'import' : this.memory?.where ?? 'system';
+    return this.imported ? 'import' : (this.memory?.where ?? 'system');
   }
 
   get(): void {
@@ -136,14 +136,22 @@ export class XeBo {
     if (wantVram) {
       const blocks = this.dev.xePf.allocVram(BigInt(this.size));
       if (blocks) {
-        this.memory = { where: 'vram', blocks, map: ExtentMap.of(blocks.map((b) => [toSafe(b.dpa, 'DPA'), toSafe(b.size, 'VRAM block')] as const)) };
+        this.memory = {
+          where: 'vram',
+          blocks,
+          map: ExtentMap.of(blocks.map((b) => [toSafe(b.dpa, 'DPA'), toSafe(b.size, 'VRAM block')] as const)),
+        };
         return;
       }
       if (!wantSystem) kfail('ENOSPC', 'VRAM exhausted');
     }
     const chunks = this.dev.platform.ram.alloc(BigInt(this.size));
     if (!chunks) kfail('ENOMEM', 'system memory exhausted');
-    this.memory = { where: 'system', chunks, map: ExtentMap.of(chunks.map((c) => [toSafe(c.address, 'RAM address'), toSafe(c.length, 'RAM chunk')] as const)) };
+    this.memory = {
+      where: 'system',
+      chunks,
+      map: ExtentMap.of(chunks.map((c) => [toSafe(c.address, 'RAM address'), toSafe(c.length, 'RAM chunk')] as const)),
+    };
   }
 
   /** xe_bo_migrate(bo, XE_PL_TT) for a BO that may live in system memory. */

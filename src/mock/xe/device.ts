@@ -215,7 +215,15 @@ export class XeDevice {
     }
     let imports = 0;
     for (const bo of this.liveBos) if (bo.imported) imports++;
-    return { files: this.files.size, bos: this.liveBos.size, imports, vms, execQueues, syncobjs, mappings: this.mappings.size };
+    return {
+      files: this.files.size,
+      bos: this.liveBos.size,
+      imports,
+      vms,
+      execQueues,
+      syncobjs,
+      mappings: this.mappings.size,
+    };
   }
 
   /** Exit of process `pid`: its mappings go away (the fd table closes the files). */

@@ -15,7 +15,8 @@ export interface AddressTarget {
 
 export function toSafe(value: bigint, what: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} 0x${value.toString(16)} is outside the model's address range`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`${what} 0x${value.toString(16)} is outside the model's address range`);
   return n;
 }
 
@@ -49,7 +50,12 @@ export class ExtentMapBuilder {
   }
 
   build(): ExtentMap {
-    return new ExtentMap(this.starts.subarray(0, this.n), this.addrs.subarray(0, this.n), this.lens.subarray(0, this.n), this.total);
+    return new ExtentMap(
+      this.starts.subarray(0, this.n),
+      this.addrs.subarray(0, this.n),
+      this.lens.subarray(0, this.n),
+      this.total,
+    );
   }
 }
 
@@ -142,14 +148,19 @@ export class ExtentMap {
  * platform's exporters provide (InterconnectRanges.packed, SgTable.packed) or
  * from the object list. One pass, no per-entry objects.
  */
-export function pairsOf(packed: BigUint64Array | undefined, list: () => readonly (readonly [bigint, bigint])[], what: string): Float64Array {
+export function pairsOf(
+  packed: BigUint64Array | undefined,
+  list: () => readonly (readonly [bigint, bigint])[],
+  what: string,
+): Float64Array {
   if (packed) {
     // Read the u64s as little-endian u32 halves (x86_64, like the kernel): no bigint per element.
     const halves = new Uint32Array(packed.buffer, packed.byteOffset, packed.length * 2);
     const out = new Float64Array(packed.length);
     for (let i = 0; i < packed.length; i++) {
       const hi = halves[2 * i + 1]!;
-      if (hi >= 0x200000) throw new RangeError(`${what} 0x${packed[i]!.toString(16)} is outside the model's address range`);
+      if (hi >= 0x200000)
+        throw new RangeError(`${what} 0x${packed[i]!.toString(16)} is outside the model's address range`);
       out[i] = hi * 0x1_0000_0000 + halves[2 * i]!;
     }
     return out;

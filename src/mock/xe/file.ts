@@ -16,9 +16,9 @@ import type {
   XeVmBind,
   XeWaitUserFence,
 } from '../../backend/types.js';
-import { Errno } from '../../kernel/errors.js';
-import { DRM, PROT, XE } from '../../kernel/uapi.js';
-import { encodeConfig, encodeEngines, encodeGtList, encodeMemRegions } from '../../kernel/xe-query.js';
+import { Errno } from '../../uapi/errors.js';
+import { DRM, PROT, XE } from '../../uapi/constants.js';
+import { encodeConfig, encodeEngines, encodeGtList, encodeMemRegions } from '../../uapi/xe-query.js';
 import type { DmaBufObject, FileHandlers, KernelFile } from '../contracts.js';
 import { LogLevel } from '../contracts.js';
 import { XeBo } from './bo.js';
@@ -198,9 +198,11 @@ export class DrmFile implements KernelFile {
   private makeHandlers(): Handlers {
     return {
       drmVersion: () => this.run('DRM_IOCTL_VERSION', () => this.version()),
-      drmGetCap: (cap) => this.run('DRM_IOCTL_GET_CAP', () => DRM_CAPS.get(cap) ?? kfail('EINVAL', `capability ${cap}`)),
+      drmGetCap: (cap) =>
+        this.run('DRM_IOCTL_GET_CAP', () => DRM_CAPS.get(cap) ?? kfail('EINVAL', `capability ${cap}`)),
       drmPrimeFdToHandle: (fd) => this.run('DRM_IOCTL_PRIME_FD_TO_HANDLE', () => this.fdToHandle(fd)),
-      drmPrimeHandleToFd: (handle, flags) => this.run('DRM_IOCTL_PRIME_HANDLE_TO_FD', () => this.handleToFd(handle, flags)),
+      drmPrimeHandleToFd: (handle, flags) =>
+        this.run('DRM_IOCTL_PRIME_HANDLE_TO_FD', () => this.handleToFd(handle, flags)),
       drmGemClose: (handle) =>
         this.run('DRM_IOCTL_GEM_CLOSE', () => {
           if (!this.closeHandle(handle)) kfail('EINVAL', `no GEM handle ${handle}`);
@@ -210,11 +212,13 @@ export class DrmFile implements KernelFile {
         this.run('DRM_IOCTL_SYNCOBJ_DESTROY', () => {
           if (!this.syncobjs.delete(handle)) kfail('EINVAL', `no syncobj ${handle}`);
         }),
-      drmSyncobjWait: (handles, timeoutNs, flags) => this.runAsync('DRM_IOCTL_SYNCOBJ_WAIT', () => this.syncobjWait(handles, timeoutNs, flags)),
+      drmSyncobjWait: (handles, timeoutNs, flags) =>
+        this.runAsync('DRM_IOCTL_SYNCOBJ_WAIT', () => this.syncobjWait(handles, timeoutNs, flags)),
       xeDeviceQuerySize: (query) => this.run('DRM_IOCTL_XE_DEVICE_QUERY', () => this.query(query, 0).length),
       xeDeviceQuery: (query, size) => this.run('DRM_IOCTL_XE_DEVICE_QUERY', () => this.query(query, size)),
       xeGemCreate: (args) => this.run('DRM_IOCTL_XE_GEM_CREATE', () => this.gemCreate(args)),
-      xeGemMmapOffset: (handle, flags) => this.run('DRM_IOCTL_XE_GEM_MMAP_OFFSET', () => this.mmapOffset(handle, flags ?? 0)),
+      xeGemMmapOffset: (handle, flags) =>
+        this.run('DRM_IOCTL_XE_GEM_MMAP_OFFSET', () => this.mmapOffset(handle, flags ?? 0)),
       xeVmCreate: (flags) => this.run('DRM_IOCTL_XE_VM_CREATE', () => this.vmCreate(flags)),
       xeVmDestroy: (id) => this.run('DRM_IOCTL_XE_VM_DESTROY', () => this.vmDestroy(id)),
       xeVmBind: (args) => this.run('DRM_IOCTL_XE_VM_BIND', () => this.vmBind(args)),
@@ -233,7 +237,14 @@ export class DrmFile implements KernelFile {
   }
 
   private version(): DrmVersion {
-    return { major: DRIVER.major, minor: DRIVER.minor, patchlevel: DRIVER.patchlevel, name: DRIVER.name, date: DRIVER.date, desc: DRIVER.desc };
+    return {
+      major: DRIVER.major,
+      minor: DRIVER.minor,
+      patchlevel: DRIVER.patchlevel,
+      name: DRIVER.name,
+      date: DRIVER.date,
+      desc: DRIVER.desc,
+    };
   }
 
   // ---------------------------------------------------------------- PRIME
@@ -241,7 +252,11 @@ export class DrmFile implements KernelFile {
   /** drm_gem_prime_fd_to_handle + xe_gem_prime_import. */
   private fdToHandle(fd: number): number {
     const k = this.dev.platform.kernel;
-    k.trace('drm_gem_prime_fd_to_handle', 'entry', { arg1: this.dev.ptr(this.dev), arg2: this.dev.ptr(this), arg3: fd });
+    k.trace('drm_gem_prime_fd_to_handle', 'entry', {
+      arg1: this.dev.ptr(this.dev),
+      arg2: this.dev.ptr(this),
+      arg3: fd,
+    });
     try {
       const handle = this.fdToHandleLocked(fd);
       k.trace('drm_gem_prime_fd_to_handle', 'return', { retval: 0 });
@@ -329,7 +344,8 @@ export class DrmFile implements KernelFile {
     if (handles.length === 0) kfail('EINVAL', 'count_handles is 0');
     const objs = handles.map((h) => this.syncobjs.get(h) ?? kfail('ENOENT', `no syncobj ${h}`));
     const waitAll = (flags & DRM.SYNCOBJ_WAIT_FLAGS_WAIT_ALL) !== 0;
-    if (!(flags & DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT) && objs.some((o) => !o.fence)) kfail('EINVAL', 'a syncobj has no fence');
+    if (!(flags & DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT) && objs.some((o) => !o.fence))
+      kfail('EINVAL', 'a syncobj has no fence');
     const ready = (): number => {
       if (waitAll) return objs.every((o) => o.fence) ? 0 : -1;
       return objs.findIndex((o) => o.fence);
@@ -359,7 +375,10 @@ export class DrmFile implements KernelFile {
   }
 
   /** xe_sync_entry_parse. */
-  private parseSyncs(syncs: readonly XeSync[], opts: { exec: boolean; lrMode: boolean; disallowUserFence: boolean }): ParsedSync[] {
+  private parseSyncs(
+    syncs: readonly XeSync[],
+    opts: { exec: boolean; lrMode: boolean; disallowUserFence: boolean },
+  ): ParsedSync[] {
     if (syncs.length > MAX_SYNCS) kfail('EINVAL', `${syncs.length} syncs`);
     const out: ParsedSync[] = [];
     for (const s of syncs) {
@@ -433,7 +452,9 @@ export class DrmFile implements KernelFile {
     const dev = this.dev;
     switch (query) {
       case XE.QUERY_ENGINES:
-        return encodeEngines(ENGINES.map((e) => ({ engineClass: e.engineClass, engineInstance: e.instance, gtId: e.gtId })));
+        return encodeEngines(
+          ENGINES.map((e) => ({ engineClass: e.engineClass, engineInstance: e.instance, gtId: e.gtId })),
+        );
       case XE.QUERY_MEM_REGIONS: {
         let sysUsed = 0n;
         for (const bo of dev.liveBos) if (bo.memory?.where === 'system') sysUsed += BigInt(bo.size);
@@ -444,12 +465,34 @@ export class DrmFile implements KernelFile {
         const visible = bar && bar.size < vramSize ? bar.size : vramSize;
         return encodeMemRegions([
           // root is perfmon_capable(): `used` is filled in
-          { memClass: XE.MEM_REGION_CLASS_SYSMEM, instance: REGION_SYSMEM, minPageSize: PAGE, totalSize: dev.platform.ram.size, used: sysUsed, cpuVisibleSize: 0n, cpuVisibleUsed: 0n },
-          { memClass: XE.MEM_REGION_CLASS_VRAM, instance: REGION_VRAM0, minPageSize: VRAM_MIN_PAGE, totalSize: vramSize, used: vramUsed, cpuVisibleSize: visible, cpuVisibleUsed: vramUsed < visible ? vramUsed : visible },
+          {
+            memClass: XE.MEM_REGION_CLASS_SYSMEM,
+            instance: REGION_SYSMEM,
+            minPageSize: PAGE,
+            totalSize: dev.platform.ram.size,
+            used: sysUsed,
+            cpuVisibleSize: 0n,
+            cpuVisibleUsed: 0n,
+          },
+          {
+            memClass: XE.MEM_REGION_CLASS_VRAM,
+            instance: REGION_VRAM0,
+            minPageSize: VRAM_MIN_PAGE,
+            totalSize: vramSize,
+            used: vramUsed,
+            cpuVisibleSize: visible,
+            cpuVisibleUsed: vramUsed < visible ? vramUsed : visible,
+          },
         ]);
       }
       case XE.QUERY_CONFIG:
-        return encodeConfig([BigInt(dev.pf.device), BigInt(XE.CONFIG_FLAG_HAS_VRAM), BigInt(VRAM_MIN_PAGE), BigInt(VA_BITS), BigInt(MAX_EXEC_QUEUE_PRIORITY)]);
+        return encodeConfig([
+          BigInt(dev.pf.device),
+          BigInt(XE.CONFIG_FLAG_HAS_VRAM),
+          BigInt(VRAM_MIN_PAGE),
+          BigInt(VA_BITS),
+          BigInt(MAX_EXEC_QUEUE_PRIORITY),
+        ]);
       case XE.QUERY_GT_LIST:
         return encodeGtList(
           GTS.map((g) => {
@@ -502,7 +545,8 @@ export class DrmFile implements KernelFile {
     }
     // __xe_bo_create_locked: with XE_VRAM_FLAGS_NEED64K a VRAM-capable user BO must be 64K sized.
     if (wantVram && size % BigInt(VRAM_MIN_PAGE)) kfail('EINVAL', 'VRAM BO size not a multiple of 64K');
-    if (size > BigInt(Number.MAX_SAFE_INTEGER)) kfail(wantVram && !wantSystem ? 'ENOSPC' : 'ENOMEM', 'larger than any memory');
+    if (size > BigInt(Number.MAX_SAFE_INTEGER))
+      kfail(wantVram && !wantSystem ? 'ENOSPC' : 'ENOMEM', 'larger than any memory');
     const bo = new XeBo(this.dev, { size: Number(size), placement, flags, cpuCaching, vm });
     try {
       bo.allocate(wantVram, wantSystem);
@@ -544,7 +588,16 @@ export class DrmFile implements KernelFile {
     if (![...this.handles.values()].includes(bo)) kfail('EACCES', 'object not opened by this file');
     // drm_gem_prime_mmap forwards imports to dma_buf_mmap; vfio's dma-buf has no mmap (kernel-abi §3.3)
     if (bo.imported) kfail('EINVAL', 'imported dma-buf');
-    return this.addMapping(new XeMapping(this.dev, bo, Number(offset) - bo.mmapStart, length, (prot & PROT.WRITE) !== 0, this.dev.allocCpuAddress(length)));
+    return this.addMapping(
+      new XeMapping(
+        this.dev,
+        bo,
+        Number(offset) - bo.mmapStart,
+        length,
+        (prot & PROT.WRITE) !== 0,
+        this.dev.allocCpuAddress(length),
+      ),
+    );
   }
 
   private addMapping(m: XeMapping): XeMapping {
@@ -558,7 +611,8 @@ export class DrmFile implements KernelFile {
   private vmCreate(flags: number): number {
     if (flags & ~VM_CREATE_FLAGS) kfail('EINVAL', `flags 0x${flags.toString(16)}`);
     // SCRATCH_PAGE with FAULT_MODE is allowed: Xe2 sets needs_scratch.
-    if (flags & XE.VM_CREATE_FLAG_FAULT_MODE && !(flags & XE.VM_CREATE_FLAG_LR_MODE)) kfail('EINVAL', 'FAULT_MODE needs LR_MODE');
+    if (flags & XE.VM_CREATE_FLAG_FAULT_MODE && !(flags & XE.VM_CREATE_FLAG_LR_MODE))
+      kfail('EINVAL', 'FAULT_MODE needs LR_MODE');
     const id = lowestFree(this.vms);
     this.vms.set(id, new XeVm(id, flags, this.dev.nextAsid()));
     return id;
@@ -579,7 +633,7 @@ export class DrmFile implements KernelFile {
     const flags = b.flags ?? 0;
     const isNull = (flags & BIND_NULL) !== 0;
     const mirror = (flags & BIND_CPU_ADDR_MIRROR) !== 0;
-    const objOffset = b.op === XE.VM_BIND_OP_MAP_USERPTR ? b.userptr ?? b.objOffset : b.objOffset;
+    const objOffset = b.op === XE.VM_BIND_OP_MAP_USERPTR ? (b.userptr ?? b.objOffset) : b.objOffset;
     const prefetch = b.prefetchMemRegionInstance ?? 0;
     if (mirror && !vm.faultMode) kfail('EINVAL', 'CPU_ADDR_MIRROR outside fault mode');
     if (b.patIndex < 0 || b.patIndex >= PAT_ENTRIES) kfail('EINVAL', `pat_index ${b.patIndex} out of range`);
@@ -661,7 +715,11 @@ export class DrmFile implements KernelFile {
       this.validateBindBo(bo, b);
       return bo;
     });
-    const syncs = this.parseSyncs(args.syncs ?? [], { exec: false, lrMode: vm.lrMode, disallowUserFence: binds.length === 0 });
+    const syncs = this.parseSyncs(args.syncs ?? [], {
+      exec: false,
+      lrMode: vm.lrMode,
+      disallowUserFence: binds.length === 0,
+    });
     if (binds.length > 0) this.applyBinds(vm, binds, bos);
     // fences: the bind completed inside the ioctl
     const fence = new Fence();
@@ -687,7 +745,21 @@ export class DrmFile implements KernelFile {
       const bo = bos[i] ?? null;
       switch (b.op) {
         case XE.VM_BIND_OP_MAP: {
-          push(vm.planMap({ start, end, bo, objOffset: Number(b.objOffset), patIndex: b.patIndex, readOnly: (flags & XE.VM_BIND_FLAG_READONLY) !== 0, isNull: (flags & BIND_NULL) !== 0, userptr: null }, list));
+          push(
+            vm.planMap(
+              {
+                start,
+                end,
+                bo,
+                objOffset: Number(b.objOffset),
+                patIndex: b.patIndex,
+                readOnly: (flags & XE.VM_BIND_FLAG_READONLY) !== 0,
+                isNull: (flags & BIND_NULL) !== 0,
+                userptr: null,
+              },
+              list,
+            ),
+          );
           // vma_lock_and_validate: at bind time unless a fault-mode VM defers it to the GPU fault
           if (bo?.imported && (!vm.faultMode || flags & XE.VM_BIND_FLAG_IMMEDIATE)) toValidate.add(bo);
           break;
@@ -696,8 +768,23 @@ export class DrmFile implements KernelFile {
           const ptr = b.userptr ?? b.objOffset;
           const where = this.dev.resolveUser(ptr, Number(b.range));
           // hmm_range_fault: only pages of system memory can be pinned (not an I/O mapping of VRAM)
-          if (!where || where.mapping.bo?.memory?.where !== 'system') kfail('EFAULT', 'userptr range is not system memory the model can pin');
-          push(vm.planMap({ start, end, bo: null, objOffset: 0, patIndex: b.patIndex, readOnly: (flags & XE.VM_BIND_FLAG_READONLY) !== 0, isNull: false, userptr: { mapping: where.mapping, offset: where.offset } }, list));
+          if (where?.mapping.bo?.memory?.where !== 'system')
+            kfail('EFAULT', 'userptr range is not system memory the model can pin');
+          push(
+            vm.planMap(
+              {
+                start,
+                end,
+                bo: null,
+                objOffset: 0,
+                patIndex: b.patIndex,
+                readOnly: (flags & XE.VM_BIND_FLAG_READONLY) !== 0,
+                isNull: false,
+                userptr: { mapping: where.mapping, offset: where.offset },
+              },
+              list,
+            ),
+          );
           break;
         }
         case XE.VM_BIND_OP_UNMAP:
@@ -730,7 +817,8 @@ export class DrmFile implements KernelFile {
     if (!GTS.some((g) => g.gtId === eci[0]!.gtId)) kfail('EINVAL', `no GT ${eci[0]!.gtId}`);
     const id = lowestFree(this.queues);
     if (eci[0]!.engineClass === XE.ENGINE_CLASS_VM_BIND) {
-      if (width !== 1 || placements !== 1 || eci[0]!.engineInstance !== 0) kfail('EINVAL', 'a VM_BIND queue is one instance 0');
+      if (width !== 1 || placements !== 1 || eci[0]!.engineInstance !== 0)
+        kfail('EINVAL', 'a VM_BIND queue is one instance 0');
       this.queues.set(id, new ExecQueue(id, null, 1, BIND_ENGINE, this.dev.nextGucId()));
       return id;
     }
@@ -741,7 +829,8 @@ export class DrmFile implements KernelFile {
         const e = eci[j * width + i]!;
         const hwe = lookupEngine(e.engineClass, e.engineInstance, e.gtId);
         if (!hwe) kfail('EINVAL', `no engine class ${e.engineClass} instance ${e.engineInstance} on GT ${e.gtId}`);
-        if (e.gtId !== eci[0]!.gtId || e.engineClass !== eci[0]!.engineClass) kfail('EINVAL', 'placements mix GTs or classes');
+        if (e.gtId !== eci[0]!.gtId || e.engineClass !== eci[0]!.engineClass)
+          kfail('EINVAL', 'placements mix GTs or classes');
         mask |= 1 << e.engineInstance;
       }
       // parallel submissions must be logically contiguous

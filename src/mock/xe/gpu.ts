@@ -25,7 +25,10 @@ const SDI_GGTT = 1 << 22;
 const COPY_SRC_GGTT = 1 << 22;
 const COPY_DST_GGTT = 1 << 21;
 
-export type JobOutcome = { status: 'done' } | { status: 'fault'; va: number; write: boolean } | { status: 'hang'; why: string };
+export type JobOutcome =
+  | { status: 'done' }
+  | { status: 'fault'; va: number; write: boolean }
+  | { status: 'hang'; why: string };
 
 /** What the GPU sees of one VM: reads and writes by virtual address; null/false is a fault. */
 export class GpuView {
@@ -160,13 +163,15 @@ export function runBatch(view: GpuView, batchVa: number): JobOutcome {
     if (opcode === 0x2e) {
       // MI_COPY_MEM_MEM: dst lo/hi, src lo/hi; one dword (kernel-abi §8).
       const len = header & 0xff;
-      if (header & (COPY_SRC_GGTT | COPY_DST_GGTT)) return { status: 'hang', why: 'MI_COPY_MEM_MEM with a GGTT address from a PPGTT batch' };
+      if (header & (COPY_SRC_GGTT | COPY_DST_GGTT))
+        return { status: 'hang', why: 'MI_COPY_MEM_MEM with a GGTT address from a PPGTT batch' };
       if (len !== 3) return { status: 'hang', why: `MI_COPY_MEM_MEM with dword length ${len}` };
       const dstLo = batch.dword(pc + 4);
       const dstHi = batch.dword(pc + 8);
       const srcLo = batch.dword(pc + 12);
       const srcHi = batch.dword(pc + 16);
-      if (dstLo === null || dstHi === null || srcLo === null || srcHi === null) return { status: 'fault', va: pc, write: false };
+      if (dstLo === null || dstHi === null || srcLo === null || srcHi === null)
+        return { status: 'fault', va: pc, write: false };
       const dst = dstHi * 2 ** 32 + ((dstLo & ~3) >>> 0);
       const src = srcHi * 2 ** 32 + ((srcLo & ~3) >>> 0);
       const word = view.read(src, 4);
@@ -175,7 +180,10 @@ export function runBatch(view: GpuView, batchVa: number): JobOutcome {
       pc += 20;
       continue;
     }
-    return { status: 'hang', why: `unknown MI opcode 0x${opcode.toString(16)} (header 0x${header.toString(16).padStart(8, '0')})` };
+    return {
+      status: 'hang',
+      why: `unknown MI opcode 0x${opcode.toString(16)} (header 0x${header.toString(16).padStart(8, '0')})`,
+    };
   }
   return { status: 'hang', why: `no MI_BATCH_BUFFER_END after ${MAX_COMMANDS} commands` };
 }
@@ -185,7 +193,13 @@ export function runBatch(view: GpuView, batchVa: number): JobOutcome {
  * (emit_store_imm_ppgtt_posted after the batch). A fault or a hang resets
  * the engine, bans the queue and signals the job's fence with an error.
  */
-export function runJob(dev: XeDevice, queue: ExecQueue, vm: XeVm, batchVa: number, userFence: { va: number; value: bigint } | null): Fence {
+export function runJob(
+  dev: XeDevice,
+  queue: ExecQueue,
+  vm: XeVm,
+  batchVa: number,
+  userFence: { va: number; value: bigint } | null,
+): Fence {
   const view = new GpuView(vm);
   let outcome = runBatch(view, batchVa);
   const seqno = queue.nextSeqno();
@@ -201,8 +215,14 @@ export function runJob(dev: XeDevice, queue: ExecQueue, vm: XeVm, batchVa: numbe
   const mask = `0x${(1 << queue.engine.instance).toString(16)}`;
   const k = dev.platform.kernel;
   // drm_dbg-level details (the pagefault dump, "Engine memory cat error") are off by default.
-  dev.log(LogLevel.INFO, `[drm] ${gt}: Engine reset: engine_class=${queue.engine.className}, logical_mask: ${mask}, guc_id=${queue.gucId}`);
-  dev.log(LogLevel.NOTICE, `[drm] ${gt}: Timedout job: seqno=${seqno}, lrc_seqno=${seqno}, guc_id=${queue.gucId}, flags=0x0 in ${k.comm} [${k.pid}]`);
+  dev.log(
+    LogLevel.INFO,
+    `[drm] ${gt}: Engine reset: engine_class=${queue.engine.className}, logical_mask: ${mask}, guc_id=${queue.gucId}`,
+  );
+  dev.log(
+    LogLevel.NOTICE,
+    `[drm] ${gt}: Timedout job: seqno=${seqno}, lrc_seqno=${seqno}, guc_id=${queue.gucId}, flags=0x0 in ${k.comm} [${k.pid}]`,
+  );
   dev.log(LogLevel.INFO, '[drm] Xe device coredump has been created');
   dev.log(LogLevel.INFO, `[drm] Check your /sys/class/drm/card${dev.minor}/device/devcoredump/data`);
   dev.lastJobFailure = outcome;

@@ -3,7 +3,7 @@
 // read (queries, PAT rules, version, caps) come from here; each cites the
 // kernel file it restates.
 
-import { XE } from '../../kernel/uapi.js';
+import { XE } from '../../uapi/constants.js';
 
 /** drivers/gpu/drm/xe/xe_drv.h (DRIVER_DESC became "Intel Xe2 Graphics"; the date is deprecated). */
 export const DRIVER = {

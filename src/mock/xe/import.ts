@@ -10,17 +10,23 @@
 //   nowhere - rfc-model quirk 2: neither translated addresses nor an sg table
 //             (writes are dropped, reads return zero)
 
-import type { Attachment, DmaBufObject, ImporterOps, InterconnectRanges, KernelAlloc, LmemObject, QuirkId, SgTable } from '../contracts.js';
+import type {
+  Attachment,
+  DmaBufObject,
+  ImporterOps,
+  InterconnectRanges,
+  KernelAlloc,
+  LmemObject,
+  QuirkId,
+  SgTable,
+} from '../contracts.js';
 import type { XeBo } from './bo.js';
 import type { XeDevice } from './device.js';
-import { ExtentMap, ExtentMapBuilder, pairsOf } from './extents.js';
+import { type ExtentMap, ExtentMapBuilder, pairsOf } from './extents.js';
 import { errnoOf, KernelError } from './kerror.js';
 import { LMEM_BAR, translate } from './translate.js';
 
-type Mapped =
-  | { kind: 'sg'; sgt: SgTable; map: ExtentMap }
-  | { kind: 'iov'; map: ExtentMap }
-  | { kind: 'nowhere' };
+type Mapped = { kind: 'sg'; sgt: SgTable; map: ExtentMap } | { kind: 'iov'; map: ExtentMap } | { kind: 'nowhere' };
 
 /** What the BO keeps of an IOV translation (bo->dma_data and, when released properly, the ranges). */
 interface IovState {
@@ -130,7 +136,17 @@ export class ImportedBo {
   private useInterconnect(ranges: InterconnectRanges): boolean {
     const dev = this.dev;
     const core = dev.platform.dmabuf;
-    const t = translate({ platform: dev.platform, pf: dev.pf, xePf: dev.xePf, ptr: (o) => dev.ptr(o), boPtr: dev.ptr(this.bo), rangesPtr: dev.ptr(ranges) }, ranges);
+    const t = translate(
+      {
+        platform: dev.platform,
+        pf: dev.pf,
+        xePf: dev.xePf,
+        ptr: (o) => dev.ptr(o),
+        boPtr: dev.ptr(this.bo),
+        rangesPtr: dev.ptr(ranges),
+      },
+      ranges,
+    );
     const leak = this.quirk('ranges-leak');
     switch (t.kind) {
       case 'iov': {

@@ -1,9 +1,9 @@
 // An errno travelling up from deep inside the model (a map that failed, a
 // lookup that missed) to the ioctl that reports it. The ioctl boundary turns
 // it, and any SystemError the platform raised, into a SystemError naming
-// this device's request and node (src/kernel/errors.ts).
+// this device's request and node (src/uapi/errors.ts).
 
-import { Errno, SystemError } from '../../kernel/errors.js';
+import { Errno, SystemError } from '../../uapi/errors.js';
 
 export class KernelError extends Error {
   /** positive errno */
@@ -26,7 +26,12 @@ export function kfail(errno: keyof typeof Errno, detail?: string): never {
 export function errnoOf(e: unknown): number | null {
   if (e instanceof KernelError) return e.errno;
   if (e instanceof SystemError) return -e.errno;
-  if (typeof e === 'object' && e !== null && typeof (e as { errno?: unknown }).errno === 'number' && typeof (e as { code?: unknown }).code === 'string') {
+  if (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { errno?: unknown }).errno === 'number' &&
+    typeof (e as { code?: unknown }).code === 'string'
+  ) {
     return Math.abs((e as { errno: number }).errno);
   }
   return null;

@@ -8,7 +8,7 @@
 // platform maps elsewhere, e.g. a memfd, is not visible to it: EFAULT).
 
 import type { Mapping, PatternMismatch } from '../../backend/types.js';
-import { patternFillTs, patternVerifyTs } from '../../kernel/pattern.js';
+import { patternFillTs, patternVerifyTs } from '../../uapi/pattern.js';
 import type { XeBo } from './bo.js';
 import type { XeDevice } from './device.js';
 
@@ -16,7 +16,6 @@ const CHUNK = 1 << 20;
 
 export class XeMapping implements Mapping {
   private mapped = true;
-  private pins = 0;
 
   constructor(
     private readonly dev: XeDevice,
@@ -37,7 +36,13 @@ export class XeMapping implements Mapping {
 
   private check(offset: number, length: number, write: boolean): void {
     if (!this.mapped) throw new RangeError(`xe mapping at 0x${this.address.toString(16)} was unmapped (SIGSEGV)`);
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.length) {
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.length
+    ) {
       throw new RangeError(`access [${offset}, +${length}) outside the ${this.length}-byte mapping (SIGSEGV)`);
     }
     if (write && !this.writable) throw new RangeError('write to a mapping without PROT_WRITE (SIGSEGV)');
@@ -85,12 +90,10 @@ export class XeMapping implements Mapping {
 
   /** A userptr VMA holds the pages (and so the BO) while it exists. */
   pin(): void {
-    this.pins++;
     this.bo?.get();
   }
 
   unpin(): void {
-    this.pins--;
     this.bo?.put();
   }
 

@@ -6,7 +6,15 @@
 // path inside xe". Each RFC quirk is gated by the profile; with a quirk off
 // the model does what the series meant (the `fixed` profile).
 
-import type { InterconnectRanges, KernelAlloc, LmemObject, MockPlatform, PciDevice, QuirkId, XePfState } from '../contracts.js';
+import type {
+  InterconnectRanges,
+  KernelAlloc,
+  LmemObject,
+  MockPlatform,
+  PciDevice,
+  QuirkId,
+  XePfState,
+} from '../contracts.js';
 import { ExtentMap, ExtentMapBuilder, pairsOf, toSafe } from './extents.js';
 import { PAGE } from './hw.js';
 
@@ -63,7 +71,9 @@ function findVf(ctx: TranslateContext, phys: number): PciDevice | null {
   const k = platform.kernel;
   k.trace('xe_find_vf_dev', 'entry', { arg1: ctx.ptr(ctx.xePf), arg2: BigInt(phys) });
   const candidates = has(ctx, 'vf-other-bus')
-    ? platform.pci.devicesOnBus(pf.domain, pf.bus).filter((d) => !(d === pf || (!d.isVirtfn && platform.pci.vfsOf(d).length > 0)))
+    ? platform.pci
+        .devicesOnBus(pf.domain, pf.bus)
+        .filter((d) => !(d === pf || (!d.isVirtfn && platform.pci.vfsOf(d).length > 0)))
     : platform.pci.vfsOf(pf);
   const lastPage = has(ctx, 'last-page') ? PAGE : 0;
   let found: PciDevice | null = null;
@@ -131,7 +141,12 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
   // "dma_addr = kmalloc_array(ranges->nranges, sizeof(*dma_addr))", then
   // is_devmem_external is set before the translation runs.
   const vfid = vf.vfIndex + 1;
-  k.trace('xe_bo_translate_io_xarray_to_dpa', 'entry', { arg1: ctx.boPtr, arg2: ctx.rangesPtr, arg3: BigInt(bar.start), arg4: vf.vfIndex });
+  k.trace('xe_bo_translate_io_xarray_to_dpa', 'entry', {
+    arg1: ctx.boPtr,
+    arg2: ctx.rangesPtr,
+    arg3: BigInt(bar.start),
+    arg4: vf.vfIndex,
+  });
   k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'entry', { arg1: ctx.ptr(xePf.pf), arg2: vfid });
   const lmem = xePf.lmemObj(vfid);
   k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'return', { retval: lmem ? ctx.ptr(lmem) : 0n });
@@ -164,7 +179,11 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
     // rfc-model quirk 3: every range is taken relative to the first range's VF.
     const offset = start - bar.start;
     if (offset + len > lmemSize) {
-      if (checkQuota) return { kind: 'failed', why: `range ${i} ends 0x${(offset + len).toString(16)} into VF ${vfid}'s LMEM, past its 0x${lmemSize.toString(16)} quota` };
+      if (checkQuota)
+        return {
+          kind: 'failed',
+          why: `range ${i} ends 0x${(offset + len).toString(16)} into VF ${vfid}'s LMEM, past its 0x${lmemSize.toString(16)} quota`,
+        };
       // kernel-abi §11.3: nothing checks the quota; xe_bo_addr(lmem_obj, offset, len)
       // reaches xe_res_first(), whose XE_WARN_ON(start + size > res->size) fires.
       k.warn('xe_bo_addr+0x7b/0x90 [xe]', 'drivers/gpu/drm/xe/xe_res_cursor.h:73');

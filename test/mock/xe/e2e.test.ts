@@ -4,10 +4,10 @@
 // deferred unmap holds up, engine resets in /dev/kmsg, quirk 7 through a real
 // vfio multi-range export, and the live counts after process exit.
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder } from '../../../src/kernel/batch.js';
-import { patternFillTs } from '../../../src/kernel/pattern.js';
-import { PROT, XE, vfioRegionOffset } from '../../../src/kernel/uapi.js';
-import { XeDevice, type XeExecQueue, type XeVm } from '../../../src/kernel/xe.js';
+import { BatchBuilder } from '../../../src/uapi/batch.js';
+import { patternFillTs } from '../../../src/uapi/pattern.js';
+import { PROT, XE, vfioRegionOffset } from '../../../src/uapi/constants.js';
+import { XeDevice, type XeExecQueue, type XeVm } from '../../../src/uapi/xe.js';
 import type { ProfileName } from '../../../src/mock/contracts.js';
 import type { MockBackend } from '../../../src/mock/backend.js';
 import { enableVfs, exportBar2, mock, openVfio, type VfioOpen } from '../helpers.js';
@@ -37,7 +37,11 @@ function setup(profile: ProfileName): E2e {
   const vm = xe.vmCreate(0);
   const q = xe.execQueueCreate(vm, [xe.engineOfClass(XE.ENGINE_CLASS_COPY)!]);
   const sysmem = (size: bigint, va: bigint) => {
-    const bo = xe.gemCreate({ size, placement: xe.placement(XE.MEM_REGION_CLASS_SYSMEM), cpuCaching: XE.GEM_CPU_CACHING_WB });
+    const bo = xe.gemCreate({
+      size,
+      placement: xe.placement(XE.MEM_REGION_CLASS_SYSMEM),
+      cpuCaching: XE.GEM_CPU_CACHING_WB,
+    });
     vm.map(bo, va, size, { patIndex: PAT });
     return bo.mmap(PROT.READ | PROT.WRITE);
   };
@@ -62,12 +66,19 @@ describe('data both ways between the GPU and the VF BAR (the harness data checks
   for (const profile of ['fixed', 'upstream', 'rfc-v1'] as const) {
     it(`${profile}: GPU store -> BAR read, and BAR write -> GPU copy -> system BO`, () => {
       const s = setup(profile);
-      const fd = exportBar2(s.b, s.v.device, [[0n, 1n << 20n], [4n << 20n, 1n << 20n]]);
+      const fd = exportBar2(s.b, s.v.device, [
+        [0n, 1n << 20n],
+        [4n << 20n, 1n << 20n],
+      ]);
       const imp = s.xe.primeImport(fd);
       s.vm.map(imp, VA, 2n << 20n, { patIndex: PAT });
       // GPU -> VF: the last page of range 2 (BO offset 2 MiB - 4K, BAR offset 5 MiB - 4K)
       const barOff = (5n << 20n) - BigInt(PAGE);
-      s.run(new BatchBuilder().storePattern({ va: VA + (2n << 20n) - BigInt(PAGE), length: PAGE, seed: 21n, base: barOff }).end());
+      s.run(
+        new BatchBuilder()
+          .storePattern({ va: VA + (2n << 20n) - BigInt(PAGE), length: PAGE, seed: 21n, base: barOff })
+          .end(),
+      );
       const got = s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2) + barOff, PAGE);
       const want = new Uint8Array(PAGE);
       patternFillTs(want, 21n, barOff);
@@ -119,7 +130,9 @@ describe('revoke through VFIO_DEVICE_RESET', () => {
     expect(s.b.kernel.live().interconnectMaps).toBe(0);
     s.run(new BatchBuilder().storeDword(VA, 0x1234).end());
     expect(s.b.kernel.live().interconnectMaps).toBe(1);
-    expect(new DataView(s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2), 4).buffer).getUint32(0, true)).toBe(0x1234);
+    expect(new DataView(s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2), 4).buffer).getUint32(0, true)).toBe(
+      0x1234,
+    );
   });
 
   it('after the VF device is closed (permanent revoke): the next exec fails ENODEV, a new import too', () => {
@@ -128,7 +141,9 @@ describe('revoke through VFIO_DEVICE_RESET', () => {
     const imp = s.xe.primeImport(fd);
     s.vm.map(imp, VA, 2n << 20n, { patIndex: PAT });
     s.b.dev.close(s.v.device);
-    expect(() => s.run(new BatchBuilder().storeDword(VA, 1).end())).toThrow(expect.objectContaining({ code: 'ENODEV' }));
+    expect(() => s.run(new BatchBuilder().storeDword(VA, 1).end())).toThrow(
+      expect.objectContaining({ code: 'ENODEV' }),
+    );
     // (another DRM file: this one would return its cached handle)
     const other = XeDevice.open(s.b, '/dev/dri/renderD128');
     expect(() => other.primeImport(fd)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
@@ -140,7 +155,9 @@ describe('what the kernel log and counters show', () => {
     const s = setup('fixed');
     s.run(new BatchBuilder().storeDword(0x6_0000_0000n, 1).end());
     const log = s.b.fs.readRecords('/dev/kmsg').join('');
-    expect(log).toMatch(/^6,\d+,\d+,-;xe 0000:03:00\.0: \[drm\] GT0: Engine reset: engine_class=bcs, logical_mask: 0x1, guc_id=\d+$/m);
+    expect(log).toMatch(
+      /^6,\d+,\d+,-;xe 0000:03:00\.0: \[drm\] GT0: Engine reset: engine_class=bcs, logical_mask: 0x1, guc_id=\d+$/m,
+    );
     expect(log).toMatch(/^5,\d+,\d+,-;xe 0000:03:00\.0: \[drm\] GT0: Timedout job: seqno=4294967169/m);
     expect(s.b.kernel.taint).toBe(0);
     expect(() => s.q.exec(0n)).toThrow(expect.objectContaining({ code: 'ECANCELED' }));
@@ -150,12 +167,20 @@ describe('what the kernel log and counters show', () => {
     const pages = (n: number) => BigInt(n * PAGE);
     for (const profile of ['fixed', 'rfc-v1'] as const) {
       const s = setup(profile);
-      const fd = exportBar2(s.b, s.v.device, [[0n, pages(3)], [pages(64), pages(2)]]);
+      const fd = exportBar2(s.b, s.v.device, [
+        [0n, pages(3)],
+        [pages(64), pages(2)],
+      ]);
       const imp = s.xe.primeImport(fd);
       s.vm.map(imp, VA, pages(5), { patIndex: PAT });
       s.run(new BatchBuilder().storeDword(VA + pages(3), 0xfeed).end());
-      const at64 = new DataView(s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2) + pages(64), 4).buffer).getUint32(0, true);
-      const at3 = new DataView(s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2) + pages(3), 4).buffer).getUint32(0, true);
+      const at64 = new DataView(
+        s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2) + pages(64), 4).buffer,
+      ).getUint32(0, true);
+      const at3 = new DataView(s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2) + pages(3), 4).buffer).getUint32(
+        0,
+        true,
+      );
       if (profile === 'fixed') expect([at64, at3]).toEqual([0xfeed, 0]);
       else expect([at64, at3]).toEqual([0, 0xfeed]);
     }
@@ -171,6 +196,15 @@ describe('what the kernel log and counters show', () => {
     expect(before).toMatchObject({ imports: 1, vms: 1, execQueues: 1 });
     expect(before.bos).toBeGreaterThan(1);
     s.b.close();
-    expect(s.b.kernel.live()).toMatchObject({ bos: 0, imports: 0, vms: 0, execQueues: 0, syncobjs: 0, mappings: 0, interconnectMaps: 0, sgMaps: 0 });
+    expect(s.b.kernel.live()).toMatchObject({
+      bos: 0,
+      imports: 0,
+      vms: 0,
+      execQueues: 0,
+      syncobjs: 0,
+      mappings: 0,
+      interconnectMaps: 0,
+      sgMaps: 0,
+    });
   });
 });

@@ -3,8 +3,8 @@
 // user fences (xe_exec.c, xe_exec_queue.c, xe_sync.c, xe_wait_user_fence.c).
 import { describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../src/mock/contracts.js';
-import { BatchBuilder } from '../../../src/kernel/batch.js';
-import { DRM, XE } from '../../../src/kernel/uapi.js';
+import { BatchBuilder } from '../../../src/uapi/batch.js';
+import { DRM, XE } from '../../../src/uapi/constants.js';
 import { expectErrno, expectErrnoAsync, PAT_WB, rig, runner, sysBo, u64, WB, SYS } from './setup.js';
 
 const RCS = { engineClass: XE.ENGINE_CLASS_RENDER, engineInstance: 0, gtId: 0 };
@@ -13,7 +13,8 @@ describe('DRM_IOCTL_XE_EXEC_QUEUE_CREATE / DESTROY', () => {
   it('validates flags, width x placements, engines, and the VM', () => {
     const { p, xe } = rig();
     const vm = xe.vmCreate().id;
-    const create = (a: Partial<Parameters<typeof p.dev.xeExecQueueCreate>[1]>) => p.dev.xeExecQueueCreate(xe.fd, { vmId: vm, width: 1, instances: [RCS], ...a });
+    const create = (a: Partial<Parameters<typeof p.dev.xeExecQueueCreate>[1]>) =>
+      p.dev.xeExecQueueCreate(xe.fd, { vmId: vm, width: 1, instances: [RCS], ...a });
     expectErrno(() => create({ flags: 2 }), 'EINVAL');
     expectErrno(() => create({ width: 0 }), 'EINVAL');
     expectErrno(() => create({ instances: [] }), 'EINVAL');
@@ -24,11 +25,19 @@ describe('DRM_IOCTL_XE_EXEC_QUEUE_CREATE / DESTROY', () => {
     const vcs = (i: number) => ({ engineClass: XE.ENGINE_CLASS_VIDEO_DECODE, engineInstance: i, gtId: 1 });
     expect(create({ width: 2, instances: [vcs(0), vcs(1)] })).toBe(1);
     expectErrno(() => create({ width: 2, instances: [vcs(1), vcs(0)] }), 'EINVAL');
-    expectErrno(() => create({ width: 2, instances: [RCS, { engineClass: XE.ENGINE_CLASS_COPY, engineInstance: 0, gtId: 0 }] }), 'EINVAL');
+    expectErrno(
+      () => create({ width: 2, instances: [RCS, { engineClass: XE.ENGINE_CLASS_COPY, engineInstance: 0, gtId: 0 }] }),
+      'EINVAL',
+    );
     expectErrno(() => create({ vmId: 33 }), 'ENOENT');
     // VM_BIND queues: one instance 0, no VM needed
-    expectErrno(() => create({ instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 1, gtId: 0 }] }), 'EINVAL');
-    expect(create({ vmId: 0, instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }] })).toBe(2);
+    expectErrno(
+      () => create({ instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 1, gtId: 0 }] }),
+      'EINVAL',
+    );
+    expect(create({ vmId: 0, instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }] })).toBe(
+      2,
+    );
     expectErrno(() => p.dev.xeExecQueueDestroy(xe.fd, 9), 'ENOENT');
     p.dev.xeExecQueueDestroy(xe.fd, 2);
     expectErrno(() => p.dev.xeExecQueueDestroy(xe.fd, 2), 'ENOENT');
@@ -59,7 +68,11 @@ describe('DRM_IOCTL_XE_EXEC', () => {
     const r = runner(xe);
     expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: 50, address: 0n }), 'ENOENT');
     expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0n, numBatchBuffer: 2 }), 'EINVAL');
-    const bq = p.dev.xeExecQueueCreate(xe.fd, { vmId: 0, width: 1, instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }] });
+    const bq = p.dev.xeExecQueueCreate(xe.fd, {
+      vmId: 0,
+      width: 1,
+      instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }],
+    });
     expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: bq, address: 0n }), 'EINVAL');
   });
 
@@ -68,11 +81,19 @@ describe('DRM_IOCTL_XE_EXEC', () => {
     const r = runner(xe);
     const { map } = sysBo(xe, r.vm, 0x10_0000n);
     const so = p.dev.drmSyncobjCreate(xe.fd, 0);
-    const batch = new BatchBuilder().storeDword(0x10_0000n, 1).storeDword(0x6000_0000n, 2).storeDword(0x10_0004n, 3).end();
+    const batch = new BatchBuilder()
+      .storeDword(0x10_0000n, 1)
+      .storeDword(0x6000_0000n, 2)
+      .storeDword(0x10_0004n, 3)
+      .end();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     r.vm.map(bo, 0x20_0000n, 0x10000n, { patIndex: PAT_WB });
     bo.mmap().write(0, batch);
-    p.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0x20_0000n, syncs: [{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 1, handle: so }] });
+    p.dev.xeExec(xe.fd, {
+      execQueueId: r.queue.id,
+      address: 0x20_0000n,
+      syncs: [{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 1, handle: so }],
+    });
     // the ioctl succeeded; the job's effects stop at the fault
     expect(new DataView(map.read(0, 8).buffer).getBigUint64(0, true)).toBe(1n);
     const lines = p.kernel.logs.filter((l) => l.source === 'xe 0000:03:00.0');
@@ -119,9 +140,20 @@ describe('DRM_IOCTL_XE_EXEC', () => {
     const batchBo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     r.vm.map(batchBo, 0x30_0000n, 0x10000n, { patIndex: PAT_WB });
     batchBo.mmap().write(0, new BatchBuilder().storeDword(0x10_0010n, 9).end());
-    p.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0x30_0000n, syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x10_0040n, timelineValue: 5n }] });
+    p.dev.xeExec(xe.fd, {
+      execQueueId: r.queue.id,
+      address: 0x30_0000n,
+      syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x10_0040n, timelineValue: 5n }],
+    });
     expect(u64(map.read(0x40, 8))).toBe(5n);
-    const left = await p.dev.xeWaitUserFence(xe.fd, { addr: map.address + 0x40n, op: XE.UFENCE_WAIT_OP_GTE, value: 5n, mask: ~0n, timeout: 1_000_000_000n, execQueueId: r.queue.id });
+    const left = await p.dev.xeWaitUserFence(xe.fd, {
+      addr: map.address + 0x40n,
+      op: XE.UFENCE_WAIT_OP_GTE,
+      value: 5n,
+      mask: ~0n,
+      timeout: 1_000_000_000n,
+      execQueueId: r.queue.id,
+    });
     expect(left).toBeGreaterThan(0n);
     expect(left).toBeLessThanOrEqual(1_000_000_000n);
   });
@@ -140,7 +172,10 @@ describe('waits', () => {
     await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [a], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT), 'ETIME');
     // any: the signalled one is first_signaled; all: not until both
     await expect(p.dev.drmSyncobjWait(xe.fd, [a, b], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT)).resolves.toBe(1);
-    await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [a, b], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT | DRM.SYNCOBJ_WAIT_FLAGS_WAIT_ALL), 'ETIME');
+    await expectErrnoAsync(
+      p.dev.drmSyncobjWait(xe.fd, [a, b], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT | DRM.SYNCOBJ_WAIT_FLAGS_WAIT_ALL),
+      'ETIME',
+    );
     p.dev.drmSyncobjDestroy(xe.fd, a);
     expectErrno(() => p.dev.drmSyncobjDestroy(xe.fd, a), 'EINVAL');
   });
@@ -152,7 +187,10 @@ describe('waits', () => {
     const waiting = p.dev.drmSyncobjWait(xe.fd, [so], deadline, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT);
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
-    vm.map(bo, 0x100000n, 0x10000n, { patIndex: PAT_WB, syncs: [{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 1, handle: so }] });
+    vm.map(bo, 0x100000n, 0x10000n, {
+      patIndex: PAT_WB,
+      syncs: [{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 1, handle: so }],
+    });
     await expect(waiting).resolves.toBe(0);
   });
 
@@ -160,7 +198,15 @@ describe('waits', () => {
     const { p, xe } = rig();
     const r = runner(xe);
     const { map } = sysBo(xe, r.vm, 0x10_0000n);
-    const w = (a: Partial<Parameters<typeof p.dev.xeWaitUserFence>[1]>) => p.dev.xeWaitUserFence(xe.fd, { addr: map.address, op: XE.UFENCE_WAIT_OP_EQ, value: 1n, mask: ~0n, timeout: 0n, ...a });
+    const w = (a: Partial<Parameters<typeof p.dev.xeWaitUserFence>[1]>) =>
+      p.dev.xeWaitUserFence(xe.fd, {
+        addr: map.address,
+        op: XE.UFENCE_WAIT_OP_EQ,
+        value: 1n,
+        mask: ~0n,
+        timeout: 0n,
+        ...a,
+      });
     await expectErrnoAsync(w({ flags: 2 }), 'EINVAL');
     await expectErrnoAsync(w({ op: 6 }), 'EINVAL');
     await expectErrnoAsync(w({ addr: map.address + 4n }), 'EINVAL');

@@ -4,10 +4,10 @@
 // into LMEM objects made of VRAM blocks, a dma-buf core with the RFC's IOV
 // negotiation, a vfio-like exporter of VF BAR ranges with revoke, a RAM
 // exporter, an fd table, and a DeviceOps dispatcher so the tests drive xe
-// exactly as the harness does (through src/kernel/xe.ts on a Backend).
+// exactly as the harness does (through src/uapi/xe.ts on a Backend).
 
 import type { Backend, DeviceOps, FileOps } from '../../../src/backend/types.js';
-import { Errno, SystemError } from '../../../src/kernel/errors.js';
+import { Errno, SystemError } from '../../../src/uapi/errors.js';
 import type {
   Attachment,
   CharDevice,
@@ -65,7 +65,13 @@ export function profile(name: ProfileName, quirks?: readonly QuirkId[]): Profile
   const set = new Set<QuirkId>(
     quirks ?? (name === 'rfc-v1' ? ALL_QUIRKS : name === 'upstream' ? ['deferred-unmap-hang'] : []),
   );
-  return { name, release: '7.2.13-test', interconnect: name !== 'upstream', has: (q) => set.has(q), symbols: new Map() };
+  return {
+    name,
+    release: '7.2.13-test',
+    interconnect: name !== 'upstream',
+    has: (q) => set.has(q),
+    symbols: new Map(),
+  };
 }
 
 // ------------------------------------------------------------------ kernel services
@@ -137,7 +143,11 @@ export class FakeSparse implements SparseMemory {
   static readonly CHUNK = 1 << 16;
   constructor(readonly size: bigint) {}
 
-  private each(address: bigint, length: number, cb: (chunk: Uint8Array | undefined, key: number, at: number, n: number, pos: number) => void): void {
+  private each(
+    address: bigint,
+    length: number,
+    cb: (chunk: Uint8Array | undefined, key: number, at: number, n: number, pos: number) => void,
+  ): void {
     let pos = 0;
     let a = Number(address);
     while (pos < length) {
@@ -158,7 +168,8 @@ export class FakeSparse implements SparseMemory {
     return out;
   }
   write(address: bigint, data: Uint8Array): void {
-    if (address < 0n || address + BigInt(data.byteLength) > this.size) throw new RangeError('sparse write out of range');
+    if (address < 0n || address + BigInt(data.byteLength) > this.size)
+      throw new RangeError('sparse write out of range');
     this.each(address, data.byteLength, (c, key, at, n, pos) => {
       let chunk = c;
       if (!chunk) {
@@ -278,7 +289,13 @@ export class FakePlatform implements MockPlatform {
     for (let i = 0; i < numVfs; i++) {
       const rid = (3 << 8) + offset + i * stride;
       const bars: PciBar[] = [
-        { index: 0, start: 0x81_0000_0000n + BigInt(i) * 16n * MiB, size: 16n * MiB, kind: 'mem64', prefetchable: false },
+        {
+          index: 0,
+          start: 0x81_0000_0000n + BigInt(i) * 16n * MiB,
+          size: 16n * MiB,
+          kind: 'mem64',
+          prefetchable: false,
+        },
         { index: 2, start: VF_BAR2 + BigInt(i) * vfBar, size: vfBar, kind: 'mem64', prefetchable: true },
       ];
       this.vfs.push({
@@ -314,25 +331,25 @@ export class FakePlatform implements MockPlatform {
       this.lmem.set(i + 1, new FakeLmem(i + 1, quota, blocks));
     }
     this.vramNext = dpa + 64n * MiB;
-    const self = this;
     this.pci = {
-      device: (bdf) => [self.pf, ...self.vfs].find((d) => d.bdf === bdf),
-      devicesOnBus: (domain, bus) => [self.pf, ...self.vfs].filter((d) => d.domain === domain && d.bus === bus).sort((a, b) => a.devfn - b.devfn),
-      vfsOf: (pf) => (pf === self.pf ? self.vfs : []),
+      device: (bdf) => [this.pf, ...this.vfs].find((d) => d.bdf === bdf),
+      devicesOnBus: (domain, bus) =>
+        [this.pf, ...this.vfs].filter((d) => d.domain === domain && d.bus === bus).sort((a, b) => a.devfn - b.devfn),
+      vfsOf: (pf) => (pf === this.pf ? this.vfs : []),
     };
     this.bus = {
-      classify: (a) => (a < RAM_SIZE ? 'ram' : self.route(a) ? 'mmio' : 'none'),
+      classify: (a) => (a < RAM_SIZE ? 'ram' : this.route(a) ? 'mmio' : 'none'),
       read: (a, n) => {
-        if (a < RAM_SIZE) return self.ramMem.read(a, n);
-        const r = self.route(a);
+        if (a < RAM_SIZE) return this.ramMem.read(a, n);
+        const r = this.route(a);
         if (!r) return new Uint8Array(n).fill(0xff);
         if (r.dpa === null) return new Uint8Array(n).fill(0xff);
-        return self.vram.read(r.dpa, n);
+        return this.vram.read(r.dpa, n);
       },
       write: (a, d) => {
-        if (a < RAM_SIZE) return self.ramMem.write(a, d);
-        const r = self.route(a);
-        if (r && r.dpa !== null) self.vram.write(r.dpa, d);
+        if (a < RAM_SIZE) return this.ramMem.write(a, d);
+        const r = this.route(a);
+        if (r && r.dpa !== null) this.vram.write(r.dpa, d);
       },
     };
     this.ram = {
@@ -343,11 +360,11 @@ export class FakePlatform implements MockPlatform {
         // 1 MiB chunks with gaps: a system BO is not physically contiguous
         while (left > 0n) {
           const n = left < MiB ? left : MiB;
-          chunks.push({ address: self.ramNext, length: n });
-          self.ramNext += n + 64n * 1024n;
+          chunks.push({ address: this.ramNext, length: n });
+          this.ramNext += n + 64n * 1024n;
           left -= n;
         }
-        if (self.ramNext > RAM_SIZE) return null;
+        if (this.ramNext > RAM_SIZE) return null;
         return chunks;
       },
       free: () => undefined,
@@ -356,26 +373,26 @@ export class FakePlatform implements MockPlatform {
       pf: this.pf,
       vram: this.vram,
       pfMode: opts.pfMode ?? true,
-      lmemObj: (vfid) => self.lmem.get(vfid) ?? null,
+      lmemObj: (vfid) => this.lmem.get(vfid) ?? null,
       allocVram: (size) => {
-        if (self.vramNext + size > VRAM_SIZE) return null;
+        if (this.vramNext + size > VRAM_SIZE) return null;
         // two blocks when large enough: VRAM BOs are not contiguous either
         const half = size >= 128n * 1024n ? (size / 2n / 65536n) * 65536n : size;
-        const blocks: VramBlock[] = [{ dpa: self.vramNext, size: half }];
-        self.vramNext += half + MiB;
+        const blocks: VramBlock[] = [{ dpa: this.vramNext, size: half }];
+        this.vramNext += half + MiB;
         if (half < size) {
-          blocks.push({ dpa: self.vramNext, size: size - half });
-          self.vramNext += size - half;
+          blocks.push({ dpa: this.vramNext, size: size - half });
+          this.vramNext += size - half;
         }
-        self.boVram += size;
+        this.boVram += size;
         return blocks;
       },
       freeVram: (blocks) => {
-        self.freedVram.push([...blocks]);
-        for (const b of blocks) self.boVram -= b.size;
+        this.freedVram.push([...blocks]);
+        for (const b of blocks) this.boVram -= b.size;
       },
       // The VFs' LMEM objects and the PF's live BOs (this fake reserves nothing for the PF itself).
-      vramUsed: () => [...self.lmem.values()].reduce((sum, o) => sum + o.size, 0n) + self.boVram,
+      vramUsed: () => [...this.lmem.values()].reduce((sum, o) => sum + o.size, 0n) + this.boVram,
     };
     this.fds = new FakeFdTable();
     this.dmabuf = new FakeDmaBufCore(this);
@@ -468,7 +485,13 @@ export class FakePlatform implements MockPlatform {
 
   /** A buffer whose ranges are arbitrary bus addresses of several VFs (RFC quirk 3: not possible through vfio). */
   exportPhys(owner: PciDevice, phys: readonly [address: bigint, length: bigint][]): VfioBuf {
-    return new VfioBuf(this, owner, 2, phys.map(([a, l]) => [a, l] as [bigint, bigint]), true);
+    return new VfioBuf(
+      this,
+      owner,
+      2,
+      phys.map(([a, l]) => [a, l] as [bigint, bigint]),
+      true,
+    );
   }
 
   /** A system-memory exporter (udmabuf-like): pages in RAM. */
@@ -598,13 +621,22 @@ export class FakeDmaBufCore implements DmaBufCore {
   matchInterconnects(att: Attachment, offers: readonly InterconnectOffer[]): boolean {
     att.importer.supportsInterconnects?.(att, offers);
     const mine = att.importer.interconnects ?? [];
-    const hit = offers.some((o) => mine.some((m) => m.type === o.type && m.dev === (o.dev.physfn ?? o.dev) && m.bar === o.bar));
+    const hit = offers.some((o) =>
+      mine.some((m) => m.type === o.type && m.dev === (o.dev.physfn ?? o.dev) && m.bar === o.bar),
+    );
     this.p.kernel.trace('dma_buf_match_interconnects', 'return', { retval: hit ? 1 : 0 });
     return hit;
   }
   attach(dmabuf: DmaBufObject, devName: string, dev: PciDevice | null, importer: ImporterOps): Attachment {
     const buf = dmabuf as FakeDmaBuf;
-    const att: FakeAttachment = { dmabuf, devName, dev, importer, dynamic: !!importer.invalidateMappings, interconnect: null };
+    const att: FakeAttachment = {
+      dmabuf,
+      devName,
+      dev,
+      importer,
+      dynamic: !!importer.invalidateMappings,
+      interconnect: null,
+    };
     const allowed = this.p.kernel.profile.interconnect && !!importer.interconnects;
     att.interconnect = buf.ops.attach({ ...att, interconnectAllowed: allowed });
     buf.attachments.push(att);
@@ -623,7 +655,8 @@ export class FakeDmaBufCore implements DmaBufCore {
   }
   mapInterconnect(attachment: Attachment): InterconnectRanges {
     if (!attachment.dynamic) throw new SystemError({ errno: Errno.EINVAL, syscall: 'dma_buf_map_interconnect' });
-    if (!attachment.interconnect) throw new SystemError({ errno: Errno.EOPNOTSUPP, syscall: 'dma_buf_map_interconnect' });
+    if (!attachment.interconnect)
+      throw new SystemError({ errno: Errno.EOPNOTSUPP, syscall: 'dma_buf_map_interconnect' });
     const r = (attachment.dmabuf as FakeDmaBuf).ops.mapInterconnect!(attachment);
     this.p.kernel.trace('dma_buf_map_interconnect', 'return', { retval: 0xffff888200000000n });
     return r;

@@ -1,21 +1,33 @@
 // GEM_CREATE, GEM_MMAP_OFFSET, mmap and GEM_CLOSE: validation in xe's order
 // (xe_gem_create_ioctl), memory really behind the mapping, lifetimes.
 import { describe, expect, it } from 'vitest';
-import { PROT, XE } from '../../../src/kernel/uapi.js';
+import { PROT, XE } from '../../../src/uapi/constants.js';
 import { expectErrno, rig, SYS, VRAM, WB, WC } from './setup.js';
 
 describe('DRM_IOCTL_XE_GEM_CREATE', () => {
-  const bad: [string, { size: bigint; placement: number; flags?: number; cpuCaching?: number; vmId?: number }, string][] = [
+  const bad: [
+    string,
+    { size: bigint; placement: number; flags?: number; cpuCaching?: number; vmId?: number },
+    string,
+  ][] = [
     ['no placement', { size: 0x10000n, placement: 0, cpuCaching: WB }, 'EINVAL'],
     ['unknown region bit', { size: 0x10000n, placement: 1 << 2, cpuCaching: WB }, 'EINVAL'],
     ['unknown flag', { size: 0x10000n, placement: SYS, flags: 0x10, cpuCaching: WB }, 'EINVAL'],
     ['size 0', { size: 0n, placement: SYS, cpuCaching: WB }, 'EINVAL'],
     ['size not page aligned', { size: 0x1800n, placement: SYS, cpuCaching: WB }, 'EINVAL'],
-    ['NEEDS_VISIBLE_VRAM in system memory', { size: 0x10000n, placement: SYS, flags: XE.GEM_CREATE_FLAG_NEEDS_VISIBLE_VRAM, cpuCaching: WB }, 'EINVAL'],
+    [
+      'NEEDS_VISIBLE_VRAM in system memory',
+      { size: 0x10000n, placement: SYS, flags: XE.GEM_CREATE_FLAG_NEEDS_VISIBLE_VRAM, cpuCaching: WB },
+      'EINVAL',
+    ],
     ['cpu_caching 0', { size: 0x10000n, placement: SYS }, 'EINVAL'],
     ['cpu_caching 3', { size: 0x10000n, placement: SYS, cpuCaching: 3 }, 'EINVAL'],
     ['VRAM with WB', { size: 0x10000n, placement: VRAM, cpuCaching: WB }, 'EINVAL'],
-    ['scanout with WB', { size: 0x10000n, placement: SYS, flags: XE.GEM_CREATE_FLAG_SCANOUT, cpuCaching: WB }, 'EINVAL'],
+    [
+      'scanout with WB',
+      { size: 0x10000n, placement: SYS, flags: XE.GEM_CREATE_FLAG_SCANOUT, cpuCaching: WB },
+      'EINVAL',
+    ],
     ['unknown VM', { size: 0x10000n, placement: SYS, cpuCaching: WB, vmId: 9 }, 'ENOENT'],
     ['VRAM BO not 64K sized', { size: 0x3000n, placement: VRAM, cpuCaching: WC }, 'EINVAL'],
     ['more VRAM than exists', { size: 64n << 30n, placement: VRAM, cpuCaching: WC }, 'ENOSPC'],

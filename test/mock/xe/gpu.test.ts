@@ -23,7 +23,12 @@ type Cmd =
 const offsetArb = fc.oneof(fc.integer({ min: 0, max: SIZE - 1 }), fc.integer({ min: SIZE - 40, max: SIZE + 40 }));
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   fc.constant({ op: 'noop' as const }),
-  fc.record({ op: fc.constant('sdi' as const), qword: fc.boolean(), offset: offsetArb, data: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    op: fc.constant('sdi' as const),
+    qword: fc.boolean(),
+    offset: offsetArb,
+    data: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 1, maxLength: 8 }),
+  }),
   fc.record({ op: fc.constant('copy' as const), dst: offsetArb, src: offsetArb }),
 );
 
@@ -34,7 +39,12 @@ function encode(lead: number, cmds: readonly Cmd[]): Uint8Array {
     else if (c.op === 'sdi') {
       const a = TARGET + c.offset;
       // MI_STORE_DATA_IMM: opcode 0x20, dword length = total - 2, bit 21 = store qword.
-      words.push(((0x20 << 23) | (c.qword ? 1 << 21 : 0) | (c.data.length + 1)) >>> 0, a >>> 0, Math.floor(a / 2 ** 32), ...c.data);
+      words.push(
+        ((0x20 << 23) | (c.qword ? 1 << 21 : 0) | (c.data.length + 1)) >>> 0,
+        a >>> 0,
+        Math.floor(a / 2 ** 32),
+        ...c.data,
+      );
     } else {
       const d = TARGET + c.dst;
       const s = TARGET + c.src;
@@ -89,22 +99,27 @@ describe('the mock command streamer', () => {
   it('agrees with a reference interpreter on random batches straddling pages and the BO end', () => {
     const { p, xe } = rig();
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: PAGE / 4 + 8 }), fc.array(cmdArb, { minLength: 1, maxLength: 24 }), fc.integer({ min: 1, max: 0xffff }), (lead, cmds, seed) => {
-        const initial = filled(seed);
-        const r = runner(xe);
-        const { bo, map } = sysBo(xe, r.vm, BigInt(TARGET), BigInt(SIZE));
-        map.write(0, initial);
-        const resets = p.kernel.logText().filter((t) => t.includes('Engine reset')).length;
-        r.run(encode(lead, cmds));
-        const want = new Uint8Array(initial);
-        const faulted = reference(want, cmds);
-        expect(Buffer.from(map.read(0, SIZE)).equals(Buffer.from(want))).toBe(true);
-        expect(p.kernel.logText().filter((t) => t.includes('Engine reset')).length - resets).toBe(faulted ? 1 : 0);
-        map.unmap();
-        bo.close();
-        r.queue.close();
-        r.vm.close();
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: PAGE / 4 + 8 }),
+        fc.array(cmdArb, { minLength: 1, maxLength: 24 }),
+        fc.integer({ min: 1, max: 0xffff }),
+        (lead, cmds, seed) => {
+          const initial = filled(seed);
+          const r = runner(xe);
+          const { bo, map } = sysBo(xe, r.vm, BigInt(TARGET), BigInt(SIZE));
+          map.write(0, initial);
+          const resets = p.kernel.logText().filter((t) => t.includes('Engine reset')).length;
+          r.run(encode(lead, cmds));
+          const want = new Uint8Array(initial);
+          const faulted = reference(want, cmds);
+          expect(Buffer.from(map.read(0, SIZE)).equals(Buffer.from(want))).toBe(true);
+          expect(p.kernel.logText().filter((t) => t.includes('Engine reset')).length - resets).toBe(faulted ? 1 : 0);
+          map.unmap();
+          bo.close();
+          r.queue.close();
+          r.vm.close();
+        },
+      ),
       { numRuns: 150, seed: 0x6e9 },
     );
   });

@@ -4,8 +4,8 @@
 // pattern into the import at the first and last page of every range, CPU
 // read back through the VF's BAR 2) and trace hits.
 import { describe, expect, it } from 'vitest';
-import { patternVerifyTs } from '../../../src/kernel/pattern.js';
-import { BatchBuilder } from '../../../src/kernel/batch.js';
+import { patternVerifyTs } from '../../../src/uapi/pattern.js';
+import { BatchBuilder } from '../../../src/uapi/batch.js';
 import type { QuirkId } from '../../../src/mock/contracts.js';
 import { MiB, PAGE, profile, type FakePlatform, type TopologyOptions } from './fake-platform.js';
 import { expectErrno, PAT_WB, rig, runner, type Rig } from './setup.js';
@@ -50,12 +50,23 @@ function classify(p: FakePlatform): Path {
   return 'refused';
 }
 
-function run(prof: Parameters<typeof profile>[0] | QuirkId[], topo: TopologyOptions, ranges: readonly Range[], opts: { mixed?: boolean } = {}): Outcome {
+function run(
+  prof: Parameters<typeof profile>[0] | QuirkId[],
+  topo: TopologyOptions,
+  ranges: readonly Range[],
+  opts: { mixed?: boolean } = {},
+): Outcome {
   const r = rig(Array.isArray(prof) ? profile('fixed', prof) : prof, topo);
   const { p, xe } = r;
   const buf = opts.mixed
-    ? p.exportPhys(p.vfs[ranges[0]!.vf]!, ranges.map((x) => [p.vfBar2(x.vf).start + x.offset, x.length] as [bigint, bigint]))
-    : p.exportVf(ranges[0]!.vf, ranges.map((x) => [x.offset, x.length] as [bigint, bigint]));
+    ? p.exportPhys(
+        p.vfs[ranges[0]!.vf]!,
+        ranges.map((x) => [p.vfBar2(x.vf).start + x.offset, x.length] as [bigint, bigint]),
+      )
+    : p.exportVf(
+        ranges[0]!.vf,
+        ranges.map((x) => [x.offset, x.length] as [bigint, bigint]),
+      );
   const imp = xe.primeImport(buf.fd);
   const size = ranges.reduce((s, x) => s + x.length, 0n);
   const g = runner(xe);
@@ -136,7 +147,10 @@ describe('each RFC quirk: fixed translates, rfc-v1 does not (or wrongly), upstre
     const last = one(0, 256n * MiB - BigInt(PAGE), BigInt(PAGE));
     expect(run('fixed', topo, last)).toMatchObject({ path: 'iov', data: [true] });
     expect(run('upstream', topo, last)).toMatchObject({ path: 'p2p', data: [true] });
-    expect(run(['last-page', 'silent-untranslated'], topo, last)).toMatchObject({ path: 'untranslated', data: [false] });
+    expect(run(['last-page', 'silent-untranslated'], topo, last)).toMatchObject({
+      path: 'untranslated',
+      data: [false],
+    });
     const v1 = run('rfc-v1', topo, last);
     expect(v1).toMatchObject({ path: 'untranslated', data: [false] });
     expect(v1.rig.p.kernel.hits('xe_find_vf_dev', 'return')[0]!.values.retval).toBe(0n);
@@ -164,7 +178,10 @@ describe('each RFC quirk: fixed translates, rfc-v1 does not (or wrongly), upstre
     // VF 1's BAR sits past VF 0's window, so its offset is past VF 0's quota: with the
     // quota checked the translation is refused and the import falls back to P2P
     expect(run(['first-range-vf'], {}, ranges, { mixed: true })).toMatchObject({ path: 'p2p', data: [true, true] });
-    expect(run(['first-range-vf', 'quota-unchecked'], {}, ranges, { mixed: true })).toMatchObject({ path: 'iov', data: [true, false] });
+    expect(run(['first-range-vf', 'quota-unchecked'], {}, ranges, { mixed: true })).toMatchObject({
+      path: 'iov',
+      data: [true, false],
+    });
     const v1 = run('rfc-v1', {}, ranges, { mixed: true });
     expect(v1).toMatchObject({ path: 'iov', data: [true, false] });
     // the second range is taken relative to VF 0's BAR: past VF 0's quota
@@ -183,7 +200,9 @@ describe('each RFC quirk: fixed translates, rfc-v1 does not (or wrongly), upstre
     const h = r.xe.primeImport(buf.fd);
     const g = runner(r.xe);
     expectErrno(() => g.vm.map(h, IMPORT_VA, 2n * MiB, { patIndex: PAT_WB }), 'EFAULT');
-    expect(r.p.kernel.oopses).toEqual([{ kind: 'NULL pointer dereference', site: expect.stringMatching(/^xe_bo_addr\+/) }]);
+    expect(r.p.kernel.oopses).toEqual([
+      { kind: 'NULL pointer dereference', site: expect.stringMatching(/^xe_bo_addr\+/) },
+    ]);
     expect(r.p.kernel.hits('xe_gt_sriov_pf_config_get_lmem_obj', 'return')[0]!.values.retval).toBe(0n);
     // the ranges handed over before the crash are never given back
     expect(r.p.kernel.leaks()).toContain('struct dma_buf_ranges');
@@ -236,7 +255,9 @@ describe('each RFC quirk: fixed translates, rfc-v1 does not (or wrongly), upstre
     expect(fixed.rig.p.kernel.warns).toEqual([]);
     const v1 = run('rfc-v1', {}, past);
     expect(v1).toMatchObject({ path: 'iov', data: [false] });
-    expect(v1.rig.p.kernel.warns).toEqual([{ site: expect.stringMatching(/^xe_bo_addr\+/), text: expect.stringContaining('xe_res_cursor.h') }]);
+    expect(v1.rig.p.kernel.warns).toEqual([
+      { site: expect.stringMatching(/^xe_bo_addr\+/), text: expect.stringContaining('xe_res_cursor.h') },
+    ]);
     // the wrap lands inside VF 0's own LMEM, 300 MiB mod 256 MiB = 44 MiB in
     expect(patternVerifyTs(v1.rig.p.barRead(0, 44n * MiB, PAGE), SEED, 300n * MiB)).toBeNull();
   });

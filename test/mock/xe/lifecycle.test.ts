@@ -3,8 +3,8 @@
 // exporter's map outstanding (kernel-abi §11.6, the revoke hang), the LMEM
 // reference follows the translation, and big exports stay cheap.
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder } from '../../../src/kernel/batch.js';
-import { patternVerifyTs } from '../../../src/kernel/pattern.js';
+import { BatchBuilder } from '../../../src/uapi/batch.js';
+import { patternVerifyTs } from '../../../src/uapi/pattern.js';
 import { MiB, PAGE, profile } from './fake-platform.js';
 import { expectErrno, PAT_WB, rig, runner } from './setup.js';
 
@@ -96,7 +96,11 @@ describe('scale', () => {
     g.vm.map(h, VA, BigInt(n) * BigInt(PAGE), { patIndex: PAT_WB });
     // the last range: BO page n-1 lands at BAR offset (n-1) * 2 pages
     const last = BigInt(n - 1);
-    g.run(new BatchBuilder().storePattern({ va: VA + last * BigInt(PAGE), length: PAGE, seed: 9n, base: last * 2n * BigInt(PAGE) }).end());
+    g.run(
+      new BatchBuilder()
+        .storePattern({ va: VA + last * BigInt(PAGE), length: PAGE, seed: 9n, base: last * 2n * BigInt(PAGE) })
+        .end(),
+    );
     expect(patternVerifyTs(r.p.barRead(0, last * 2n * BigInt(PAGE), PAGE), 9n, last * 2n * BigInt(PAGE))).toBeNull();
     expect(r.p.kernel.hits('xe_gt_sriov_pf_config_get_lmem_obj', 'entry').length).toBe(1);
   });

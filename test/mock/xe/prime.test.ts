@@ -2,7 +2,7 @@
 // as attachments with xe's importer ops, self-import, the per-file cache,
 // and the dma-buf references each piece holds (drm_prime.c).
 import { describe, expect, it } from 'vitest';
-import { DRM } from '../../../src/kernel/uapi.js';
+import { DRM } from '../../../src/uapi/constants.js';
 import { MiB } from './fake-platform.js';
 import { expectErrno, rig, SYS, VRAM, WB, WC } from './setup.js';
 

@@ -1,8 +1,8 @@
 // DRM core identity and the Xe device queries: the bytes must parse with the
-// harness's own parsers (src/kernel/xe-query.ts) and say what a BMG PF says.
+// harness's own parsers (src/uapi/xe-query.ts) and say what a BMG PF says.
 import { describe, expect, it } from 'vitest';
-import { DRM, XE } from '../../../src/kernel/uapi.js';
-import { parseEngines, parseGtList, parseMemRegions } from '../../../src/kernel/xe-query.js';
+import { DRM, XE } from '../../../src/uapi/constants.js';
+import { parseEngines, parseGtList, parseMemRegions } from '../../../src/uapi/xe-query.js';
 import { expectErrno, rig, RENDER } from './setup.js';
 
 describe('xe DRM identity', () => {
@@ -31,7 +31,11 @@ describe('xe DRM identity', () => {
   it('fails ioctls it does not implement with ENOTTY and names itself in fdinfo', () => {
     const { p, xe } = rig();
     expectErrno(() => p.dev.dmaBufSetName(xe.fd, 'x'), 'ENOTTY');
-    expect(p.fds.get(xe.fd).fdinfo()).toEqual(['drm-driver:\txe', expect.stringMatching(/^drm-client-id:\t\d+$/), 'drm-pdev:\t0000:03:00.0']);
+    expect(p.fds.get(xe.fd).fdinfo()).toEqual([
+      'drm-driver:\txe',
+      expect.stringMatching(/^drm-client-id:\t\d+$/),
+      'drm-pdev:\t0000:03:00.0',
+    ]);
   });
 });
 
@@ -77,7 +81,13 @@ describe('DRM_IOCTL_XE_DEVICE_QUERY', () => {
     const e = parseEngines(xe.query(XE.QUERY_ENGINES));
     expect(e).toContainEqual({ engineClass: XE.ENGINE_CLASS_RENDER, engineInstance: 0, gtId: 0 });
     expect(e).toContainEqual({ engineClass: XE.ENGINE_CLASS_COPY, engineInstance: 0, gtId: 0 });
-    expect(e.filter((x) => x.gtId === 1).every((x) => x.engineClass === XE.ENGINE_CLASS_VIDEO_DECODE || x.engineClass === XE.ENGINE_CLASS_VIDEO_ENHANCE)).toBe(true);
+    expect(
+      e
+        .filter((x) => x.gtId === 1)
+        .every(
+          (x) => x.engineClass === XE.ENGINE_CLASS_VIDEO_DECODE || x.engineClass === XE.ENGINE_CLASS_VIDEO_ENHANCE,
+        ),
+    ).toBe(true);
     const g = parseGtList(xe.query(XE.QUERY_GT_LIST));
     expect(g.map((x) => [x.gtId, x.type, x.ipVerMajor, x.nearMemRegions, x.farMemRegions])).toEqual([
       [0, 0, 20, 2n, 1n],

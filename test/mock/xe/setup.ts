@@ -1,11 +1,11 @@
 // Shared set-up for the xe device tests: a fake platform with the xe PF bound,
-// the render node opened through the harness's own wrapper (src/kernel/xe.ts),
+// the render node opened through the harness's own wrapper (src/uapi/xe.ts),
 // and small helpers to run a batch and to import a VF export.
 
 import { expect } from 'vitest';
 import type { Profile } from '../../../src/mock/contracts.js';
-import { XE, PROT } from '../../../src/kernel/uapi.js';
-import { XeDevice, type XeBo, type XeVm, type XeExecQueue } from '../../../src/kernel/xe.js';
+import { XE, PROT } from '../../../src/uapi/constants.js';
+import { XeDevice, type XeBo, type XeVm, type XeExecQueue } from '../../../src/uapi/xe.js';
 import { FakePlatform, profile, type TopologyOptions } from './fake-platform.js';
 
 export const RENDER = '/dev/dri/renderD128';
@@ -44,7 +44,12 @@ export async function expectErrnoAsync(p: Promise<unknown>, code: string): Promi
 }
 
 /** A system BO with a CPU mapping, bound at `va` in `vm`. */
-export function sysBo(xe: XeDevice, vm: XeVm, va: bigint, size = 0x10000n): { bo: XeBo; map: ReturnType<XeBo['mmap']> } {
+export function sysBo(
+  xe: XeDevice,
+  vm: XeVm,
+  va: bigint,
+  size = 0x10000n,
+): { bo: XeBo; map: ReturnType<XeBo['mmap']> } {
   const bo = xe.gemCreate({ size, placement: SYS, cpuCaching: WB });
   vm.map(bo, va, size, { patIndex: PAT_WB });
   return { bo, map: bo.mmap(PROT.READ | PROT.WRITE) };

@@ -3,13 +3,22 @@
 // and the fences of a bind.
 import { describe, expect, it } from 'vitest';
 import type { XeBindOp } from '../../../src/backend/types.js';
-import { XE } from '../../../src/kernel/uapi.js';
-import { BatchBuilder } from '../../../src/kernel/batch.js';
+import { XE } from '../../../src/uapi/constants.js';
+import { BatchBuilder } from '../../../src/uapi/batch.js';
 import { MiB } from './fake-platform.js';
 import { expectErrno, PAT_WB, rig, runner, SYS, sysBo, u64, VRAM, WB, WC } from './setup.js';
 
 const MAP = XE.VM_BIND_OP_MAP;
-const op = (o: Partial<XeBindOp>): XeBindOp => ({ obj: 0, patIndex: PAT_WB, objOffset: 0n, range: 0x10000n, addr: 0x100000n, op: MAP, flags: 0, ...o });
+const op = (o: Partial<XeBindOp>): XeBindOp => ({
+  obj: 0,
+  patIndex: PAT_WB,
+  objOffset: 0n,
+  range: 0x10000n,
+  addr: 0x100000n,
+  op: MAP,
+  flags: 0,
+  ...o,
+});
 
 describe('DRM_IOCTL_XE_VM_CREATE / DESTROY', () => {
   it('validates flags and hands out ids from 1', () => {
@@ -70,9 +79,17 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
     ['an unknown object', () => op({ obj: 99 }), 'ENOENT'],
     ['a range past the BO', (s) => op({ obj: s.sys.handle, range: 0x50000n }), 'EINVAL'],
     ['an obj_offset past the BO', (s) => op({ obj: s.sys.handle, objOffset: 0x40000n }), 'EINVAL'],
-    ['a VRAM BO at 4K granularity (NEED64K)', (s) => op({ obj: s.vram.handle, objOffset: 0x1000n, range: 0x1000n }), 'EINVAL'],
+    [
+      'a VRAM BO at 4K granularity (NEED64K)',
+      (s) => op({ obj: s.vram.handle, objOffset: 0x1000n, range: 0x1000n }),
+      'EINVAL',
+    ],
     ['a non-coherent PAT on a WB BO', (s) => op({ obj: s.sys.handle, patIndex: 0 }), 'EINVAL'],
-    ['UC (3) on an import: imports need 1-way or 2-way coherency', (s) => op({ obj: s.imp.handle, patIndex: XE.PAT_INDEX_UC_XE2 }), 'EINVAL'],
+    [
+      'UC (3) on an import: imports need 1-way or 2-way coherency',
+      (s) => op({ obj: s.imp.handle, patIndex: XE.PAT_INDEX_UC_XE2 }),
+      'EINVAL',
+    ],
     ['a compressed PAT on an import', (s) => op({ obj: s.imp.handle, patIndex: 12 }), 'EINVAL'],
   ];
   for (const [what, make, code] of checks) {
@@ -93,17 +110,28 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
 
   it('a VM_BIND queue is the only queue a bind accepts', () => {
     const s = setup();
-    const bindQ = s.p.dev.xeExecQueueCreate(s.xe.fd, { vmId: 0, width: 1, instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }] });
+    const bindQ = s.p.dev.xeExecQueueCreate(s.xe.fd, {
+      vmId: 0,
+      width: 1,
+      instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }],
+    });
     const renderQ = s.xe.execQueueCreate(s.vm, [s.xe.engineOfClass(XE.ENGINE_CLASS_RENDER)!]);
     s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: bindQ, binds: [op({ obj: s.sys.handle })] });
-    expectErrno(() => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: renderQ.id, binds: [op({ obj: s.sys.handle })] }), 'EINVAL');
-    expectErrno(() => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: 77, binds: [op({ obj: s.sys.handle })] }), 'ENOENT');
+    expectErrno(
+      () => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: renderQ.id, binds: [op({ obj: s.sys.handle })] }),
+      'EINVAL',
+    );
+    expectErrno(
+      () => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: 77, binds: [op({ obj: s.sys.handle })] }),
+      'ENOENT',
+    );
   });
 
   it('validates syncs: flags, types, handles, user-fence alignment and count', () => {
     const s = setup();
     const b = [op({ obj: s.sys.handle })];
-    const bind = (syncs: Parameters<typeof s.p.dev.xeVmBind>[1]['syncs']) => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, binds: b, syncs });
+    const bind = (syncs: Parameters<typeof s.p.dev.xeVmBind>[1]['syncs']) =>
+      s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, binds: b, syncs });
     const so = s.p.dev.drmSyncobjCreate(s.xe.fd, 0);
     expectErrno(() => bind([{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 2, handle: so }]), 'EINVAL');
     expectErrno(() => bind([{ type: 7, flags: 1, handle: so }]), 'EINVAL');
@@ -112,11 +140,25 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
     expectErrno(() => bind([{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 0, handle: so }]), 'EINVAL');
     expectErrno(() => bind([{ type: XE.SYNC_TYPE_USER_FENCE, flags: 0, addr: 0x1000n }]), 'EOPNOTSUPP');
     expectErrno(() => bind([{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1004n }]), 'EINVAL');
-    expectErrno(() => bind([{ type: XE.SYNC_TYPE_TIMELINE_SYNCOBJ, flags: 1, handle: so, timelineValue: 0n }]), 'EINVAL');
-    const two = [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n }, { type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x2000n }];
+    expectErrno(
+      () => bind([{ type: XE.SYNC_TYPE_TIMELINE_SYNCOBJ, flags: 1, handle: so, timelineValue: 0n }]),
+      'EINVAL',
+    );
+    const two = [
+      { type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n },
+      { type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x2000n },
+    ];
     expectErrno(() => bind(two), 'EINVAL');
     // no binds: a user fence is not allowed, syncobjs are signalled
-    expectErrno(() => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, binds: [], syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n }] }), 'EOPNOTSUPP');
+    expectErrno(
+      () =>
+        s.p.dev.xeVmBind(s.xe.fd, {
+          vmId: s.vm.id,
+          binds: [],
+          syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n }],
+        }),
+      'EOPNOTSUPP',
+    );
   });
 });
 
@@ -132,19 +174,35 @@ describe('VM_BIND effects', () => {
       patIndex: PAT_WB,
       syncs: [
         { type: XE.SYNC_TYPE_SYNCOBJ, flags: XE.SYNC_FLAG_SIGNAL, handle: so },
-        { type: XE.SYNC_TYPE_USER_FENCE, flags: XE.SYNC_FLAG_SIGNAL, addr: fenceMap.address + 0x40n, timelineValue: 0xabcn },
+        {
+          type: XE.SYNC_TYPE_USER_FENCE,
+          flags: XE.SYNC_FLAG_SIGNAL,
+          addr: fenceMap.address + 0x40n,
+          timelineValue: 0xabcn,
+        },
       ],
     });
     expect(u64(fenceMap.read(0x40, 8))).toBe(0xabcn);
     await expect(p.dev.drmSyncobjWait(xe.fd, [so], 0n, 0)).resolves.toBe(0);
-    await expect(p.dev.xeWaitUserFence(xe.fd, { addr: fenceMap.address + 0x40n, op: XE.UFENCE_WAIT_OP_EQ, value: 0xabcn, mask: ~0n, timeout: 0n })).resolves.toBe(0n);
+    await expect(
+      p.dev.xeWaitUserFence(xe.fd, {
+        addr: fenceMap.address + 0x40n,
+        op: XE.UFENCE_WAIT_OP_EQ,
+        value: 0xabcn,
+        mask: ~0n,
+        timeout: 0n,
+      }),
+    ).resolves.toBe(0n);
   });
 
   it('a user fence the model cannot reach is a WARN (copy to user failed)', () => {
     const { p, xe } = rig();
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
-    vm.map(bo, 0x200000n, 0x10000n, { patIndex: PAT_WB, syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n, timelineValue: 1n }] });
+    vm.map(bo, 0x200000n, 0x10000n, {
+      patIndex: PAT_WB,
+      syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n, timelineValue: 1n }],
+    });
     expect(p.kernel.warns.map((w) => w.site)).toEqual([expect.stringMatching(/^user_fence_worker/)]);
   });
 
@@ -203,7 +261,10 @@ describe('VM_BIND reads the fields as the kernel does', () => {
     const { p, xe } = rig();
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
-    expectErrno(() => p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, addr: -0x10000n })] }), 'EINVAL');
+    expectErrno(
+      () => p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, addr: -0x10000n })] }),
+      'EINVAL',
+    );
     // 0x10002 as a u16 is 2: a valid coherent index, and the BO is mapped
     p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, patIndex: 0x10002 })] });
     runner(xe, vm).run(new BatchBuilder().storeDword(0x100000n, 0xabcd).end());

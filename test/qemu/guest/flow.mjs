@@ -41,12 +41,17 @@ const SYS = '/sys/bus/pci/devices';
  */
 export const FLOW_RULES = {
   'cli.find-pf': 'an SR-IOV PF has sriov_totalvfs in /sys/bus/pci/devices/<PF> (kernel-abi §9)',
-  'cli.capture': "an SR-IOV PF's sysfs: vendor, device, class, resource, driver and iommu_group links, sriov_{totalvfs,numvfs,offset,stride,vf_device} (kernel-abi §9)",
-  'cli.vfs-enable': 'sriov_drivers_autoprobe=0 then sriov_numvfs=N creates N VFs and sriov_numvfs reads N back (kernel-abi §9)',
-  'cli.topology': 'after sriov_numvfs=N, the PF lists N virtfnK links and its sriov_* files read back what iovh wrote (kernel-abi §9)',
-  'cli.bind': "driver_override=vfio-pci then drivers_probe=<VF> binds exactly that VF; its driver link names vfio-pci (kernel-abi §4, §9)",
+  'cli.capture':
+    "an SR-IOV PF's sysfs: vendor, device, class, resource, driver and iommu_group links, sriov_{totalvfs,numvfs,offset,stride,vf_device} (kernel-abi §9)",
+  'cli.vfs-enable':
+    'sriov_drivers_autoprobe=0 then sriov_numvfs=N creates N VFs and sriov_numvfs reads N back (kernel-abi §9)',
+  'cli.topology':
+    'after sriov_numvfs=N, the PF lists N virtfnK links and its sriov_* files read back what iovh wrote (kernel-abi §9)',
+  'cli.bind':
+    'driver_override=vfio-pci then drivers_probe=<VF> binds exactly that VF; its driver link names vfio-pci (kernel-abi §4, §9)',
   'cli.run': 'iovh run ends with exit 0 (nothing unexpected) or 77 (everything skipped) on a kernel that behaves',
-  'cli.restore': "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (kernel-abi §9)",
+  'cli.restore':
+    "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (kernel-abi §9)",
 };
 
 /**
@@ -86,7 +91,12 @@ export async function runFlow(o) {
       out = await fn();
     } catch (e) {
       const err = /** @type {Error & { code?: unknown }} */ (e);
-      out = { status: 'fail', path: null, errno: typeof err.code === 'string' ? err.code : null, detail: `${err.name}: ${err.message}` };
+      out = {
+        status: 'fail',
+        path: null,
+        errno: typeof err.code === 'string' ? err.code : null,
+        detail: `${err.name}: ${err.message}`,
+      };
     }
     const r = { id, title, ...out, ms: Math.round((performance.now() - t0) * 10) / 10 };
     results.push(r);
@@ -114,13 +124,24 @@ export async function runFlow(o) {
   // The PF: the first device with sriov_totalvfs (kernel-abi §9), and what
   // its SR-IOV files say before iovh touches anything.
   const before = withBackend((b) => {
-    const pf = b.fs.readdir(SYS).sort().find((d) => b.fs.exists(`${SYS}/${d}/sriov_totalvfs`)) ?? null;
+    const pf =
+      b.fs
+        .readdir(SYS)
+        .sort()
+        .find((d) => b.fs.exists(`${SYS}/${d}/sriov_totalvfs`)) ?? null;
     if (!pf) return null;
     const read = (/** @type {string} */ f) => b.fs.readText(`${SYS}/${pf}/${f}`).trim();
-    return { pf, numvfs: read('sriov_numvfs'), autoprobe: read('sriov_drivers_autoprobe'), totalvfs: Number(read('sriov_totalvfs')) };
+    return {
+      pf,
+      numvfs: read('sriov_numvfs'),
+      autoprobe: read('sriov_drivers_autoprobe'),
+      totalvfs: Number(read('sriov_totalvfs')),
+    };
   });
   if (!before) {
-    await step('cli.find-pf', 'an SR-IOV PF to bring up', async () => bad('no device with sriov_totalvfs under /sys/bus/pci/devices'));
+    await step('cli.find-pf', 'an SR-IOV PF to bring up', async () =>
+      bad('no device with sriov_totalvfs under /sys/bus/pci/devices'),
+    );
     return { results, pf: null, vf: null };
   }
   const pf = before.pf;
@@ -130,8 +151,11 @@ export async function runFlow(o) {
     const code = await iovh(['capture', '--out', file]);
     if (code !== 0) return bad(`iovh capture exited ${code}`);
     const t = JSON.parse(readFileSync(file, 'utf8'));
-    const dev = Array.isArray(t.devices) ? t.devices.find((/** @type {{ bdf?: string }} */ d) => d.bdf === pf) : undefined;
-    if (t.schema !== 'iovh-topology/1' || !dev) return bad(`${file}: schema ${t.schema}, ${pf} ${dev ? 'present' : 'missing'}`);
+    const dev = Array.isArray(t.devices)
+      ? t.devices.find((/** @type {{ bdf?: string }} */ d) => d.bdf === pf)
+      : undefined;
+    if (t.schema !== 'iovh-topology/1' || !dev)
+      return bad(`${file}: schema ${t.schema}, ${pf} ${dev ? 'present' : 'missing'}`);
     return ok(`${pf} ${dev.vendor}:${dev.device} with ${dev.sriov?.totalvfs} VFs, in ${file}`);
   });
 
@@ -147,12 +171,14 @@ export async function runFlow(o) {
     // The CLI runs in this process: its stdout is the serial console, so take the JSON off it for this call.
     let text = '';
     const write = process.stdout.write;
-    process.stdout.write = /** @type {typeof write} */ ((chunk, ...rest) => {
-      text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      const cb = rest.find((r) => typeof r === 'function');
-      if (cb) process.nextTick(cb);
-      return true;
-    });
+    process.stdout.write = /** @type {typeof write} */ (
+      (chunk, ...rest) => {
+        text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+        const cb = rest.find((r) => typeof r === 'function');
+        if (cb) process.nextTick(cb);
+        return true;
+      }
+    );
     let code;
     try {
       code = await iovh(['topology', '--json']);
@@ -166,10 +192,13 @@ export async function runFlow(o) {
     const problems = [];
     if (p.numvfs !== o.numvfs) problems.push(`numvfs ${p.numvfs}, expected ${o.numvfs}`);
     if (p.totalvfs !== before.totalvfs) problems.push(`totalvfs ${p.totalvfs}, sysfs says ${before.totalvfs}`);
-    if (!Array.isArray(p.vfs) || p.vfs.length !== o.numvfs) problems.push(`${Array.isArray(p.vfs) ? p.vfs.length : 'no'} VFs listed`);
+    if (!Array.isArray(p.vfs) || p.vfs.length !== o.numvfs)
+      problems.push(`${Array.isArray(p.vfs) ? p.vfs.length : 'no'} VFs listed`);
     if (p.autoprobe !== false) problems.push(`autoprobe ${p.autoprobe} after vfs enable turned it off`);
     if (problems.length) return bad(problems.join('; '));
-    return ok(`${pf} ${p.vendor}:${p.device} ${p.driver}: ${p.numvfs}/${p.totalvfs} VFs (${p.vfs.map((/** @type {{ bdf: string }} */ v) => v.bdf).join(', ')})`);
+    return ok(
+      `${pf} ${p.vendor}:${p.device} ${p.driver}: ${p.numvfs}/${p.totalvfs} VFs (${p.vfs.map((/** @type {{ bdf: string }} */ v) => v.bdf).join(', ')})`,
+    );
   });
 
   /** @type {string | null} */
@@ -221,9 +250,12 @@ export async function runFlow(o) {
     }));
     const diffs = [];
     if (after.numvfs !== before.numvfs) diffs.push(`sriov_numvfs ${after.numvfs}, was ${before.numvfs}`);
-    if (after.autoprobe !== before.autoprobe) diffs.push(`sriov_drivers_autoprobe ${after.autoprobe}, was ${before.autoprobe}`);
+    if (after.autoprobe !== before.autoprobe)
+      diffs.push(`sriov_drivers_autoprobe ${after.autoprobe}, was ${before.autoprobe}`);
     if (!after.vfGone) diffs.push(`${vf} still exists`);
-    return diffs.length ? bad(`after restore: ${diffs.join('; ')}`) : ok(`sriov_numvfs ${after.numvfs}, autoprobe ${after.autoprobe}: as before`);
+    return diffs.length
+      ? bad(`after restore: ${diffs.join('; ')}`)
+      : ok(`sriov_numvfs ${after.numvfs}, autoprobe ${after.autoprobe}: as before`);
   });
 
   return { results, pf, vf };

@@ -23,11 +23,13 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i];
     const v = argv[i + 1];
-    if (!k.startsWith('--') || v === undefined) throw new Error(`bad arguments near '${k}' (expected --name value pairs)`);
+    if (!k.startsWith('--') || v === undefined)
+      throw new Error(`bad arguments near '${k}' (expected --name value pairs)`);
     out[k.slice(2)] = v;
   }
   for (const k of ['out', 'nonce', 'variant', 'repo']) if (!out[k]) throw new Error(`missing --${k}`);
-  if (out.backend !== 'native' && out.backend !== 'mock') throw new Error(`--backend must be native or mock, not '${out.backend}'`);
+  if (out.backend !== 'native' && out.backend !== 'mock')
+    throw new Error(`--backend must be native or mock, not '${out.backend}'`);
   if (out.backend === 'mock' && !out.topology) throw new Error('--backend mock needs --topology');
   if (!/^[1-9]\d*$/.test(out.numvfs)) throw new Error(`--numvfs must be a positive integer, not '${out.numvfs}'`);
   return out;
@@ -54,29 +56,58 @@ async function main() {
   try {
     const t0 = performance.now();
     const { lib, native, addon, mock, cli } = await loadLib(args.repo);
-    console.log(`IOVH-GUEST iovh loaded in ${Math.round(performance.now() - t0)} ms (node up ${Math.round(process.uptime() * 1000)} ms)`);
+    console.log(
+      `IOVH-GUEST iovh loaded in ${Math.round(performance.now() - t0)} ms (node up ${Math.round(process.uptime() * 1000)} ms)`,
+    );
     /** @type {() => import('../../../src/backend/types.js').Backend} */
     let open;
     /** @type {string[]} */
     let backendArgs;
     if (args.backend === 'native') {
       const loaded = addon.loadAddon();
-      if (!loaded.addon) throw new Error(`the native addon did not load: ${loaded.error} (build it on the host: npm run build:native)`);
+      if (!loaded.addon)
+        throw new Error(`the native addon did not load: ${loaded.error} (build it on the host: npm run build:addon)`);
       open = () => native.createNativeBackend({ reason: 'QEMU CI guest' });
       backendArgs = ['--backend', 'native'];
     } else {
       const statePath = join(/** @type {string} */ (scratch), 'mock-state.json');
       const profile = /** @type {'upstream' | 'rfc-v1' | 'fixed'} */ (args.profile);
-      open = () => mock.createMockBackend({ statePath, topology: args.topology, profile, reason: 'QEMU CI model conformance' });
+      open = () =>
+        mock.createMockBackend({ statePath, topology: args.topology, profile, reason: 'QEMU CI model conformance' });
       // The first open writes the state file the CLI's invocations then share.
       open().close();
-      backendArgs = ['--backend', 'mock', '--mock-state', statePath, '--topology', args.topology, '--profile', args.profile];
+      backendArgs = [
+        '--backend',
+        'mock',
+        '--mock-state',
+        statePath,
+        '--topology',
+        args.topology,
+        '--profile',
+        args.profile,
+      ];
     }
-    const flow = await runFlow({ lib, cli: cli.main, open, backendArgs, numvfs: Number(args.numvfs), outDir, onResult: print });
+    const flow = await runFlow({
+      lib,
+      cli: cli.main,
+      open,
+      backendArgs,
+      numvfs: Number(args.numvfs),
+      outDir,
+      onResult: print,
+    });
     ({ results, pf, vf } = flow);
   } catch (e) {
     const fatal = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    const r = { id: 'guest.setup', title: 'load iovh and open the backend', status: /** @type {const} */ ('fail'), path: null, errno: null, detail: fatal, ms: 0 };
+    const r = {
+      id: 'guest.setup',
+      title: 'load iovh and open the backend',
+      status: /** @type {const} */ ('fail'),
+      path: null,
+      errno: null,
+      detail: fatal,
+      ms: 0,
+    };
     print(r);
     results.push(r);
   } finally {

@@ -32,10 +32,10 @@ export const RULES: Record<string, string>;
  * the iovh modules the scenarios use (dist/ in the guest, src/ under vitest)
  */
 export type Lib = {
-    vfio: typeof import("../../../src/kernel/vfio.js");
-    drm: typeof import("../../../src/kernel/drm.js");
-    bufinfo: typeof import("../../../src/kernel/bufinfo.js");
-    uapi: typeof import("../../../src/kernel/uapi.js");
+    vfio: typeof import("../../../src/uapi/vfio.js");
+    drm: typeof import("../../../src/uapi/drm.js");
+    bufinfo: typeof import("../../../src/uapi/bufinfo.js");
+    uapi: typeof import("../../../src/uapi/constants.js");
 };
 export type Outcome = {
     status: "pass" | "fail" | "skip" | "warn" | "crash";
@@ -59,11 +59,11 @@ export type Ctx = {
     /**
      * once vfio.open passed
      */
-    device: import("../../../src/kernel/vfio.js").VfioDevice | null;
+    device: import("../../../src/uapi/vfio.js").VfioDevice | null;
     /**
      * memory BARs with MMAP, once vfio.regions passed
      */
-    bars: import("../../../src/kernel/vfio.js").VfioRegion[];
+    bars: import("../../../src/uapi/vfio.js").VfioRegion[];
     /**
      * a BAR index < 6 of size 0, if any
      */
@@ -71,7 +71,7 @@ export type Ctx = {
     /**
      * vgem's render node, once found
      */
-    vgem: import("../../../src/kernel/drm.js").DrmDevice | null;
+    vgem: import("../../../src/uapi/drm.js").DrmDevice | null;
     fdBaseline: Map<number, string> | null;
     kmsgSeq: bigint | null;
     taint: string | null;

@@ -24,10 +24,10 @@ const U64_MAX = (1n << 64n) - 1n;
 
 /**
  * @typedef {object} Lib  the iovh modules the scenarios use (dist/ in the guest, src/ under vitest)
- * @property {typeof import('../../../src/kernel/vfio.js')} vfio
- * @property {typeof import('../../../src/kernel/drm.js')} drm
- * @property {typeof import('../../../src/kernel/bufinfo.js')} bufinfo
- * @property {typeof import('../../../src/kernel/uapi.js')} uapi
+ * @property {typeof import('../../../src/uapi/vfio.js')} vfio
+ * @property {typeof import('../../../src/uapi/drm.js')} drm
+ * @property {typeof import('../../../src/uapi/bufinfo.js')} bufinfo
+ * @property {typeof import('../../../src/uapi/constants.js')} uapi
  *
  * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string }} Outcome
  * @typedef {Outcome & { id: string, title: string, ms: number }} Result
@@ -37,10 +37,10 @@ const U64_MAX = (1n << 64n) - 1n;
  * @property {Lib} lib
  * @property {string} vf        the VF bound to vfio-pci
  * @property {string} pf
- * @property {import('../../../src/kernel/vfio.js').VfioDevice | null} device  once vfio.open passed
- * @property {import('../../../src/kernel/vfio.js').VfioRegion[]} bars  memory BARs with MMAP, once vfio.regions passed
+ * @property {import('../../../src/uapi/vfio.js').VfioDevice | null} device  once vfio.open passed
+ * @property {import('../../../src/uapi/vfio.js').VfioRegion[]} bars  memory BARs with MMAP, once vfio.regions passed
  * @property {number | null} emptyBar  a BAR index < 6 of size 0, if any
- * @property {import('../../../src/kernel/drm.js').DrmDevice | null} vgem  vgem's render node, once found
+ * @property {import('../../../src/uapi/drm.js').DrmDevice | null} vgem  vgem's render node, once found
  * @property {Map<number, string> | null} fdBaseline
  * @property {bigint | null} kmsgSeq
  * @property {string | null} taint
@@ -58,9 +58,11 @@ function sysErr(e) {
 }
 
 /** @param {string} detail @param {Partial<Outcome>} [extra] */
-const pass = (detail, extra = {}) => /** @type {Outcome} */ ({ status: 'pass', path: null, errno: null, detail, ...extra });
+const pass = (detail, extra = {}) =>
+  /** @type {Outcome} */ ({ status: 'pass', path: null, errno: null, detail, ...extra });
 /** @param {string} detail @param {Partial<Outcome>} [extra] */
-const fail = (detail, extra = {}) => /** @type {Outcome} */ ({ status: 'fail', path: null, errno: null, detail, ...extra });
+const fail = (detail, extra = {}) =>
+  /** @type {Outcome} */ ({ status: 'fail', path: null, errno: null, detail, ...extra });
 /** @param {string} detail */
 const skip = (detail) => /** @type {Outcome} */ ({ status: 'skip', path: null, errno: null, detail });
 
@@ -69,10 +71,13 @@ const skip = (detail) => /** @type {Outcome} */ ({ status: 'skip', path: null, e
  * @param {Ctx} ctx @param {unknown} value
  */
 function release(ctx, value) {
-  if (typeof value === 'object' && value !== null && typeof (/** @type {{ close?: unknown }} */ (value).close) === 'function') {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (/** @type {{ close?: unknown }} */ (value).close) === 'function'
+  ) {
     /** @type {{ close(): void }} */ (value).close();
-  }
-  else if (typeof value === 'number' && value > 2) ctx.backend.dev.close(value);
+  } else if (typeof value === 'number' && value > 2) ctx.backend.dev.close(value);
 }
 
 /**
@@ -173,7 +178,7 @@ const barName = (i) => (i < 6 ? `BAR${i}` : i === 6 ? 'ROM' : i === 7 ? 'CONFIG'
 /**
  * @param {Ctx} ctx @param {number} region
  * @param {Array<{offset: bigint | number, length: bigint | number}>} ranges
- * @param {Partial<import('../../../src/kernel/vfio.js').ExportDmaBufOptions>} [raw]
+ * @param {Partial<import('../../../src/uapi/vfio.js').ExportDmaBufOptions>} [raw]
  */
 function exportBuf(ctx, region, ranges, raw = {}) {
   return dev(ctx).exportDmaBuf({ region, ranges, ...raw });
@@ -224,7 +229,9 @@ scenario('vfio.open', 'open the VF through group and container', [], (ctx) => {
     return fail(`num_regions ${info.numRegions}, vfio-pci reports at least ${VFIO.PCI_NUM_REGIONS}`);
   }
   ctx.device = device;
-  return pass(`${ctx.vf} in group ${group}: flags 0x${info.flags.toString(16)}, ${info.numRegions} regions, ${info.numIrqs} irqs`);
+  return pass(
+    `${ctx.vf} in group ${group}: flags 0x${info.flags.toString(16)}, ${info.numRegions} regions, ${info.numIrqs} irqs`,
+  );
 });
 
 scenario('vfio.regions', 'region info: BARs, ROM, config space', ['device'], (ctx) => {
@@ -235,7 +242,8 @@ scenario('vfio.regions', 'region info: BARs, ROM, config space', ['device'], (ct
   ctx.emptyBar = null;
   for (let i = 0; i < 6; i++) {
     const r = dev(ctx).regionInfo(i);
-    if (r.offset !== ctx.lib.uapi.vfioRegionOffset(i)) return fail(`${barName(i)} offset 0x${r.offset.toString(16)}, expected index << 40`);
+    if (r.offset !== ctx.lib.uapi.vfioRegionOffset(i))
+      return fail(`${barName(i)} offset 0x${r.offset.toString(16)}, expected index << 40`);
     if (r.size === 0n) {
       // kernel-abi §2: an unimplemented BAR reports flags 0 and size 0.
       if (r.flags !== 0) return fail(`${barName(i)} has size 0 but flags 0x${r.flags.toString(16)}`);
@@ -248,14 +256,18 @@ scenario('vfio.regions', 'region info: BARs, ROM, config space', ['device'], (ct
   }
   const cfg = dev(ctx).regionInfo(VFIO.PCI_CONFIG_REGION_INDEX);
   if (cfg.size !== 4096n || (cfg.flags & rw) !== rw) {
-    return fail(`CONFIG region size ${cfg.size} flags 0x${cfg.flags.toString(16)}, expected 4096 bytes read/write (PCIe cfg_size)`);
+    return fail(
+      `CONFIG region size ${cfg.size} flags 0x${cfg.flags.toString(16)}, expected 4096 bytes read/write (PCIe cfg_size)`,
+    );
   }
   if (ctx.bars.length === 0) return fail(`no mmap-able memory BAR: ${parts.join(', ') || 'all BARs empty'}`);
   return pass(parts.join(', '));
 });
 
 scenario('vfio.region-vga', 'region info of the VGA region on a device without VGA', ['device'], (ctx) =>
-  expectErrno(ctx, 'VFIO_DEVICE_GET_REGION_INFO(8)', 'EINVAL', () => dev(ctx).regionInfo(ctx.lib.uapi.VFIO.PCI_VGA_REGION_INDEX)),
+  expectErrno(ctx, 'VFIO_DEVICE_GET_REGION_INFO(8)', 'EINVAL', () =>
+    dev(ctx).regionInfo(ctx.lib.uapi.VFIO.PCI_VGA_REGION_INDEX),
+  ),
 );
 
 scenario('vfio.region-mmap', 'mmap of a memory BAR reads what pread reads', ['device', 'bars'], (ctx) => {
@@ -265,7 +277,10 @@ scenario('vfio.region-mmap', 'mmap of a memory BAR reads what pread reads', ['de
   try {
     const viaMmap = Buffer.from(m.read(0, 4));
     const viaPread = Buffer.from(dev(ctx).read(bar.index, 0, 4));
-    if (!viaMmap.equals(viaPread)) return fail(`${barName(bar.index)}+0: mmap reads ${viaMmap.toString('hex')}, pread reads ${viaPread.toString('hex')}`);
+    if (!viaMmap.equals(viaPread))
+      return fail(
+        `${barName(bar.index)}+0: mmap reads ${viaMmap.toString('hex')}, pread reads ${viaPread.toString('hex')}`,
+      );
     return pass(`${barName(bar.index)}+0 = ${viaPread.toString('hex')} both ways`);
   } finally {
     m.unmap();
@@ -319,25 +334,40 @@ scenario('export.whole-bar', 'export every memory BAR whole', ['device', 'bars']
 scenario('export.two-ranges', 'two disjoint ranges: size is their sum', ['device', 'bars'], (ctx) => {
   const bar = ctx.bars.find((b) => b.size >= 3n * BigInt(PAGE));
   if (!bar) return skip('no memory BAR of 3 pages or more');
-  const buf = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }, { offset: 2 * PAGE, length: PAGE }]);
+  const buf = exportBuf(ctx, bar.index, [
+    { offset: 0, length: PAGE },
+    { offset: 2 * PAGE, length: PAGE },
+  ]);
   try {
     const size = buf.fdinfo().size;
-    return size === 2n * BigInt(PAGE) ? pass(`${barName(bar.index)} pages 0 and 2: size ${size}`) : fail(`size ${size}, expected ${2 * PAGE}`);
+    return size === 2n * BigInt(PAGE)
+      ? pass(`${barName(bar.index)} pages 0 and 2: size ${size}`)
+      : fail(`size ${size}, expected ${2 * PAGE}`);
   } finally {
     buf.close();
   }
 });
 
-scenario('export.overlapping-ranges', 'overlapping ranges are accepted (not checked, kernel-abi §3.3)', ['device', 'bars'], (ctx) => {
-  const bar = firstBar(ctx);
-  const buf = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }, { offset: 0, length: PAGE }]);
-  try {
-    const size = buf.fdinfo().size;
-    return size === 2n * BigInt(PAGE) ? pass(`page 0 twice: size ${size}`) : fail(`size ${size}, expected ${2 * PAGE}`);
-  } finally {
-    buf.close();
-  }
-});
+scenario(
+  'export.overlapping-ranges',
+  'overlapping ranges are accepted (not checked, kernel-abi §3.3)',
+  ['device', 'bars'],
+  (ctx) => {
+    const bar = firstBar(ctx);
+    const buf = exportBuf(ctx, bar.index, [
+      { offset: 0, length: PAGE },
+      { offset: 0, length: PAGE },
+    ]);
+    try {
+      const size = buf.fdinfo().size;
+      return size === 2n * BigInt(PAGE)
+        ? pass(`page 0 twice: size ${size}`)
+        : fail(`size ${size}, expected ${2 * PAGE}`);
+    } finally {
+      buf.close();
+    }
+  },
+);
 
 scenario('export.last-page', 'the last page of a BAR exports', ['device', 'bars'], (ctx) => {
   const bar = firstBar(ctx);
@@ -359,67 +389,147 @@ function errnoCase(id, title, code, call, needs = ['device', 'bars']) {
 /** @param {Lib['uapi']} u */
 const DMA_BUF_GET = (u) => u.VFIO.DEVICE_FEATURE_GET | u.VFIO.FEATURE_DMA_BUF;
 
-errnoCase('errno.argsz-below-header', 'argsz 4 (< 8)', 'EINVAL', (ctx) =>
-  dev(ctx).feature(DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24), 4), ['device']);
-errnoCase('errno.unknown-flag', 'unknown flag bit 20', 'EINVAL', (ctx) =>
-  dev(ctx).feature((1 << 20) | DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24)), ['device']);
-errnoCase('errno.get-and-set', 'GET and SET without PROBE', 'EINVAL', (ctx) =>
-  dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24)), ['device']);
-errnoCase('errno.unknown-feature', 'feature index 0x3ff', 'ENOTTY', (ctx) =>
-  dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_GET | 0x3ff, new Uint8Array(24)), ['device']);
-errnoCase('errno.set', 'SET DMA_BUF (only GET is supported)', 'EINVAL', (ctx) =>
-  dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | ctx.lib.uapi.VFIO.FEATURE_DMA_BUF, new Uint8Array(24)), ['device']);
-errnoCase('errno.probe-set', 'PROBE|SET DMA_BUF', 'EINVAL', (ctx) =>
-  dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_PROBE | ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | ctx.lib.uapi.VFIO.FEATURE_DMA_BUF), ['device']);
-errnoCase('errno.no-access', 'DMA_BUF without GET, SET or PROBE', 'EINVAL', (ctx) =>
-  dev(ctx).feature(ctx.lib.uapi.VFIO.FEATURE_DMA_BUF, new Uint8Array(24)), ['device']);
+errnoCase(
+  'errno.argsz-below-header',
+  'argsz 4 (< 8)',
+  'EINVAL',
+  (ctx) => dev(ctx).feature(DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24), 4),
+  ['device'],
+);
+errnoCase(
+  'errno.unknown-flag',
+  'unknown flag bit 20',
+  'EINVAL',
+  (ctx) => dev(ctx).feature((1 << 20) | DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24)),
+  ['device'],
+);
+errnoCase(
+  'errno.get-and-set',
+  'GET and SET without PROBE',
+  'EINVAL',
+  (ctx) => dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24)),
+  ['device'],
+);
+errnoCase(
+  'errno.unknown-feature',
+  'feature index 0x3ff',
+  'ENOTTY',
+  (ctx) => dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_GET | 0x3ff, new Uint8Array(24)),
+  ['device'],
+);
+errnoCase(
+  'errno.set',
+  'SET DMA_BUF (only GET is supported)',
+  'EINVAL',
+  (ctx) =>
+    dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | ctx.lib.uapi.VFIO.FEATURE_DMA_BUF, new Uint8Array(24)),
+  ['device'],
+);
+errnoCase(
+  'errno.probe-set',
+  'PROBE|SET DMA_BUF',
+  'EINVAL',
+  (ctx) =>
+    dev(ctx).feature(
+      ctx.lib.uapi.VFIO.DEVICE_FEATURE_PROBE | ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | ctx.lib.uapi.VFIO.FEATURE_DMA_BUF,
+    ),
+  ['device'],
+);
+errnoCase(
+  'errno.no-access',
+  'DMA_BUF without GET, SET or PROBE',
+  'EINVAL',
+  (ctx) => dev(ctx).feature(ctx.lib.uapi.VFIO.FEATURE_DMA_BUF, new Uint8Array(24)),
+  ['device'],
+);
 errnoCase('errno.payload-short', 'payload of 8 bytes (< 16)', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { argsz: 16 }));
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { argsz: 16 }),
+);
 errnoCase('errno.nr-ranges-zero', 'nr_ranges 0', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { nrRanges: 0 }));
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { nrRanges: 0 }),
+);
 errnoCase('errno.flags-nonzero', 'dma_buf flags 1', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { flags: 1 }));
-errnoCase('errno.region-rom', 'region 6 (ROM)', 'ENODEV', (ctx) => exportBuf(ctx, 6, [{ offset: 0, length: PAGE }]), ['device']);
-errnoCase('errno.region-config', 'region 7 (config space)', 'ENODEV', (ctx) => exportBuf(ctx, 7, [{ offset: 0, length: PAGE }]), ['device']);
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { flags: 1 }),
+);
+errnoCase('errno.region-rom', 'region 6 (ROM)', 'ENODEV', (ctx) => exportBuf(ctx, 6, [{ offset: 0, length: PAGE }]), [
+  'device',
+]);
+errnoCase(
+  'errno.region-config',
+  'region 7 (config space)',
+  'ENODEV',
+  (ctx) => exportBuf(ctx, 7, [{ offset: 0, length: PAGE }]),
+  ['device'],
+);
 errnoCase('errno.nr-ranges-huge', 'nr_ranges 2^28 (4 GiB of ranges: kmalloc refuses)', 'ENOMEM', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { nrRanges: 1 << 28 }));
-errnoCase('errno.length-zero', 'range length 0', 'EINVAL', (ctx) => exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 0 }]));
-errnoCase('errno.offset-unaligned', 'offset 0x800', 'EINVAL', (ctx) => exportBuf(ctx, firstBar(ctx).index, [{ offset: 0x800, length: PAGE }]));
-errnoCase('errno.length-unaligned', 'length 0x800', 'EINVAL', (ctx) => exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 0x800 }]));
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { nrRanges: 1 << 28 }),
+);
+errnoCase('errno.length-zero', 'range length 0', 'EINVAL', (ctx) =>
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 0 }]),
+);
+errnoCase('errno.offset-unaligned', 'offset 0x800', 'EINVAL', (ctx) =>
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0x800, length: PAGE }]),
+);
+errnoCase('errno.length-unaligned', 'length 0x800', 'EINVAL', (ctx) =>
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 0x800 }]),
+);
 errnoCase('errno.length-sum-overflow', 'two ranges of 2^63 bytes (sum overflows)', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 1n << 63n }, { offset: 0, length: 1n << 63n }]));
+  exportBuf(ctx, firstBar(ctx).index, [
+    { offset: 0, length: 1n << 63n },
+    { offset: 0, length: 1n << 63n },
+  ]),
+);
 errnoCase('errno.length-bit63', 'one range of 2^63 bytes (DMA_IOVA_USE_SWIOTLB bit)', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 1n << 63n }]));
-errnoCase('errno.bar-empty', 'a BAR of size 0', 'ENODEV', (ctx) => exportBuf(ctx, /** @type {number} */ (ctx.emptyBar), [{ offset: 0, length: PAGE }]), ['device', 'emptyBar']);
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 1n << 63n }]),
+);
+errnoCase(
+  'errno.bar-empty',
+  'a BAR of size 0',
+  'ENODEV',
+  (ctx) => exportBuf(ctx, /** @type {number} */ (ctx.emptyBar), [{ offset: 0, length: PAGE }]),
+  ['device', 'emptyBar'],
+);
 errnoCase('errno.offset-overflow', 'offset 2^64 - 4096 (BAR start + offset overflows)', 'EOVERFLOW', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: U64_MAX - BigInt(PAGE) + 1n, length: PAGE }]));
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: U64_MAX - BigInt(PAGE) + 1n, length: PAGE }]),
+);
 errnoCase('errno.past-end', 'range ending one page past the BAR', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: firstBar(ctx).size + BigInt(PAGE) }]));
+  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: firstBar(ctx).size + BigInt(PAGE) }]),
+);
 errnoCase('errno.second-range-past-end', 'second range past the BAR', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }, { offset: firstBar(ctx).size, length: PAGE }]));
+  exportBuf(ctx, firstBar(ctx).index, [
+    { offset: 0, length: PAGE },
+    { offset: firstBar(ctx).size, length: PAGE },
+  ]),
+);
 
 // ------------------------------------------------------------ fd properties (kernel-abi §10)
 
-scenario('fd.open-flags', 'open_flags: O_ACCMODE|O_NONBLOCK reach the file, O_CLOEXEC the fd', ['device', 'bars'], (ctx) => {
-  const { O } = ctx.lib.uapi;
-  const O_CLOEXEC_OCTAL = 0o2000000;
-  const O_NONBLOCK_OCTAL = 0o4000;
-  const bar = firstBar(ctx);
-  const a = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }], { openFlags: O.RDWR | O.CLOEXEC });
-  const b = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }], { openFlags: O.RDONLY | O.NONBLOCK });
-  try {
-    const fa = a.fdinfo().flags;
-    const fb = b.fdinfo().flags;
-    if ((fa & 3) !== O.RDWR || (fa & O_CLOEXEC_OCTAL) === 0) return fail(`O_RDWR|O_CLOEXEC export: fdinfo flags 0${fa.toString(8)}`);
-    if ((fb & 3) !== O.RDONLY || (fb & O_NONBLOCK_OCTAL) === 0 || (fb & O_CLOEXEC_OCTAL) !== 0) {
-      return fail(`O_RDONLY|O_NONBLOCK export: fdinfo flags 0${fb.toString(8)}`);
+scenario(
+  'fd.open-flags',
+  'open_flags: O_ACCMODE|O_NONBLOCK reach the file, O_CLOEXEC the fd',
+  ['device', 'bars'],
+  (ctx) => {
+    const { O } = ctx.lib.uapi;
+    const O_CLOEXEC_OCTAL = 0o2000000;
+    const O_NONBLOCK_OCTAL = 0o4000;
+    const bar = firstBar(ctx);
+    const a = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }], { openFlags: O.RDWR | O.CLOEXEC });
+    const b = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }], { openFlags: O.RDONLY | O.NONBLOCK });
+    try {
+      const fa = a.fdinfo().flags;
+      const fb = b.fdinfo().flags;
+      if ((fa & 3) !== O.RDWR || (fa & O_CLOEXEC_OCTAL) === 0)
+        return fail(`O_RDWR|O_CLOEXEC export: fdinfo flags 0${fa.toString(8)}`);
+      if ((fb & 3) !== O.RDONLY || (fb & O_NONBLOCK_OCTAL) === 0 || (fb & O_CLOEXEC_OCTAL) !== 0) {
+        return fail(`O_RDONLY|O_NONBLOCK export: fdinfo flags 0${fb.toString(8)}`);
+      }
+      return pass(`fdinfo flags 0${fa.toString(8)} and 0${fb.toString(8)}`);
+    } finally {
+      a.close();
+      b.close();
     }
-    return pass(`fdinfo flags 0${fa.toString(8)} and 0${fb.toString(8)}`);
-  } finally {
-    a.close();
-    b.close();
-  }
-});
+  },
+);
 
 scenario('fd.set-name', 'DMA_BUF_SET_NAME shows in fdinfo and bufinfo', ['device', 'bars'], (ctx) => {
   const bar = firstBar(ctx);
@@ -484,7 +594,9 @@ scenario('import.vgem-refused', 'vgem imports the VF dma-buf: refused, not P2P',
   try {
     // vfio_pci_dma_buf_attach: !attachment->peer2peer -> -EOPNOTSUPP; vgem imports through
     // drm_gem_prime_import, which never sets allow_peer2peer.
-    return expectErrno(ctx, 'vgem PRIME_FD_TO_HANDLE(vfio dma-buf)', 'EOPNOTSUPP', () => vgem(ctx).primeImport(buf), { path: 'refused' });
+    return expectErrno(ctx, 'vgem PRIME_FD_TO_HANDLE(vfio dma-buf)', 'EOPNOTSUPP', () => vgem(ctx).primeImport(buf), {
+      path: 'refused',
+    });
   } finally {
     buf.close();
   }
@@ -519,7 +631,8 @@ scenario('control.udmabuf-vgem', 'udmabuf (memfd pages) imported by vgem', ['vge
 
 scenario('lifecycle.reset-with-export', 'VFIO_DEVICE_RESET with a live export', ['device', 'bars'], async (ctx) => {
   const { VFIO } = ctx.lib.uapi;
-  if ((dev(ctx).info().flags & VFIO.DEVICE_FLAGS_RESET) === 0) return skip('the device does not report VFIO_DEVICE_FLAGS_RESET');
+  if ((dev(ctx).info().flags & VFIO.DEVICE_FLAGS_RESET) === 0)
+    return skip('the device does not report VFIO_DEVICE_FLAGS_RESET');
   const buf = exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }]);
   try {
     await dev(ctx).reset();
@@ -533,26 +646,41 @@ scenario('lifecycle.reset-with-export', 'VFIO_DEVICE_RESET with a live export', 
   }
 });
 
-scenario('lifecycle.close-device-after-export', 'close the VF (last close) while a dma-buf is open', ['device', 'bars'], (ctx) => {
-  const bar = firstBar(ctx);
-  const buf = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }]);
-  try {
-    // The last close revokes for good (vfio_pci_dma_buf_cleanup); the fd itself stays valid.
-    dev(ctx).close();
-    ctx.device = null;
-    const info = buf.fdinfo();
-    if (info.expName !== 'vfio_pci_core' || info.size !== BigInt(PAGE)) return fail(`after close: exp_name ${info.expName}, size ${info.size}`);
-    if (ctx.vgem) {
-      // Attach checks peer2peer before revoked, so a non-P2P importer still sees EOPNOTSUPP.
-      const r = expectErrno(ctx, 'vgem import after the device closed', 'EOPNOTSUPP', () => vgem(ctx).primeImport(buf), { path: 'refused' });
-      if (r.status !== 'pass') return r;
-      return pass('dma-buf fd outlives the device fd; vgem import still EOPNOTSUPP', { path: 'refused', errno: 'EOPNOTSUPP' });
+scenario(
+  'lifecycle.close-device-after-export',
+  'close the VF (last close) while a dma-buf is open',
+  ['device', 'bars'],
+  (ctx) => {
+    const bar = firstBar(ctx);
+    const buf = exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }]);
+    try {
+      // The last close revokes for good (vfio_pci_dma_buf_cleanup); the fd itself stays valid.
+      dev(ctx).close();
+      ctx.device = null;
+      const info = buf.fdinfo();
+      if (info.expName !== 'vfio_pci_core' || info.size !== BigInt(PAGE))
+        return fail(`after close: exp_name ${info.expName}, size ${info.size}`);
+      if (ctx.vgem) {
+        // Attach checks peer2peer before revoked, so a non-P2P importer still sees EOPNOTSUPP.
+        const r = expectErrno(
+          ctx,
+          'vgem import after the device closed',
+          'EOPNOTSUPP',
+          () => vgem(ctx).primeImport(buf),
+          { path: 'refused' },
+        );
+        if (r.status !== 'pass') return r;
+        return pass('dma-buf fd outlives the device fd; vgem import still EOPNOTSUPP', {
+          path: 'refused',
+          errno: 'EOPNOTSUPP',
+        });
+      }
+      return pass('dma-buf fd outlives the device fd');
+    } finally {
+      buf.close();
     }
-    return pass('dma-buf fd outlives the device fd');
-  } finally {
-    buf.close();
-  }
-});
+  },
+);
 
 scenario('lifecycle.reopen', 'open the VF again after its last close and export', [], (ctx) => {
   const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
@@ -584,16 +712,20 @@ scenario('leak.fds', 'no fd of ours left open', [], (ctx) => {
 
 scenario('leak.bufinfo', 'no dma-buf of ours left (bufinfo)', [], (ctx) => {
   const left = bufinfoObjects(ctx).filter((o) => o.expName === 'vfio_pci_core' || o.expName === 'udmabuf');
-  return left.length ? fail(`bufinfo still lists ${left.map((o) => `${o.expName} ino ${o.ino} size ${o.size}`).join(', ')}`) : pass('no vfio_pci_core or udmabuf objects left');
+  return left.length
+    ? fail(`bufinfo still lists ${left.map((o) => `${o.expName} ino ${o.ino} size ${o.size}`).join(', ')}`)
+    : pass('no vfio_pci_core or udmabuf objects left');
 });
 
 scenario('kernel.clean', 'no WARN, BUG or oops in the kernel log; taint unchanged', [], (ctx) => {
   const taint = readTaint(ctx);
   const lines = kmsgSince(ctx, ctx.kmsgSeq);
   const bad = lines.filter((l) => /(WARNING:|BUG:|Oops|general protection fault|KASAN|UBSAN|Call Trace)/.test(l));
-  if (bad.some((l) => /BUG:|Oops|general protection fault/.test(l))) return { status: 'crash', path: null, errno: null, detail: bad.slice(0, 4).join(' | ') };
+  if (bad.some((l) => /BUG:|Oops|general protection fault/.test(l)))
+    return { status: 'crash', path: null, errno: null, detail: bad.slice(0, 4).join(' | ') };
   if (bad.length) return { status: 'warn', path: null, errno: null, detail: bad.slice(0, 4).join(' | ') };
-  if (ctx.taint !== null && taint !== ctx.taint) return { status: 'warn', path: null, errno: null, detail: `taint changed from ${ctx.taint} to ${taint}` };
+  if (ctx.taint !== null && taint !== ctx.taint)
+    return { status: 'warn', path: null, errno: null, detail: `taint changed from ${ctx.taint} to ${taint}` };
   return pass(`${lines.length} kernel log lines during the run, none a warning; taint ${taint ?? 'unknown'}`);
 });
 
@@ -641,8 +773,17 @@ function lastKmsgSeq(ctx) {
 export async function runScenarios(o) {
   /** @type {Ctx} */
   const ctx = {
-    backend: o.backend, lib: o.lib, vf: o.vf, pf: o.pf, device: null, bars: [], emptyBar: null, vgem: null,
-    fdBaseline: null, kmsgSeq: null, taint: null,
+    backend: o.backend,
+    lib: o.lib,
+    vf: o.vf,
+    pf: o.pf,
+    device: null,
+    bars: [],
+    emptyBar: null,
+    vgem: null,
+    fdBaseline: null,
+    kmsgSeq: null,
+    taint: null,
   };
   ctx.fdBaseline = fdTable(ctx);
   ctx.kmsgSeq = lastKmsgSeq(ctx);
@@ -656,9 +797,15 @@ export async function runScenarios(o) {
       const t0 = performance.now();
       /** @type {Outcome} */
       let out;
-      const missing = s.needs.filter((n) => (n === 'bars' ? ctx.bars.length === 0 : n === 'emptyBar' ? ctx.emptyBar === null : !ctx[n]));
+      const missing = s.needs.filter((n) =>
+        n === 'bars' ? ctx.bars.length === 0 : n === 'emptyBar' ? ctx.emptyBar === null : !ctx[n],
+      );
       if (missing.length) {
-        const why = missing.map((n) => (n === 'emptyBar' && results.some((r) => r.id === 'vfio.regions' && r.status === 'pass') ? 'a BAR of size 0 (this device implements all six)' : `${providers[n]} to pass`));
+        const why = missing.map((n) =>
+          n === 'emptyBar' && results.some((r) => r.id === 'vfio.regions' && r.status === 'pass')
+            ? 'a BAR of size 0 (this device implements all six)'
+            : `${providers[n]} to pass`,
+        );
         out = skip(`needs ${why.join(' and ')}`);
       } else {
         const before = fdTable(ctx);
@@ -672,7 +819,8 @@ export async function runScenarios(o) {
         // Fds a scenario keeps on purpose: the VF device (vfio.open) and vgem (import.find-vgem).
         if (before && after && out.status === 'pass' && s.id !== 'vfio.open' && s.id !== 'import.find-vgem') {
           const leaked = newKernelFds(before, after);
-          if (leaked.length) out = fail(`${out.detail}; but left open: ${leaked.join(', ')}`, { path: out.path, errno: out.errno });
+          if (leaked.length)
+            out = fail(`${out.detail}; but left open: ${leaked.join(', ')}`, { path: out.path, errno: out.errno });
         }
       }
       const r = { id: s.id, title: s.title, ...out, ms: Math.round((performance.now() - t0) * 10) / 10 };
@@ -693,49 +841,68 @@ export async function runScenarios(o) {
  */
 export const RULES = {
   'vfio.container': 'VFIO container: GET_API_VERSION is 0; CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU) > 0 (kernel-abi §1, §4)',
-  'vfio.open': 'VFIO group path: group VIABLE, SET_CONTAINER, SET_IOMMU(TYPE1v2), GET_DEVICE_FD(BDF); device info has FLAGS_PCI and 9 regions (kernel-abi §2, §4)',
-  'vfio.regions': 'vfio-pci region info: BARn at index << 40, empty BAR flags 0 size 0, memory BAR READ|WRITE|MMAP, CONFIG 4096 bytes READ|WRITE (kernel-abi §2)',
-  'vfio.region-vga': 'vfio-pci GET_REGION_INFO of the VGA region (8) is EINVAL when the device has no VGA (vfio_pci_ioctl_get_region_info: !vdev->has_vga)',
+  'vfio.open':
+    'VFIO group path: group VIABLE, SET_CONTAINER, SET_IOMMU(TYPE1v2), GET_DEVICE_FD(BDF); device info has FLAGS_PCI and 9 regions (kernel-abi §2, §4)',
+  'vfio.regions':
+    'vfio-pci region info: BARn at index << 40, empty BAR flags 0 size 0, memory BAR READ|WRITE|MMAP, CONFIG 4096 bytes READ|WRITE (kernel-abi §2)',
+  'vfio.region-vga':
+    'vfio-pci GET_REGION_INFO of the VGA region (8) is EINVAL when the device has no VGA (vfio_pci_ioctl_get_region_info: !vdev->has_vga)',
   'vfio.region-mmap': 'vfio-pci region mmap and pread read the same BAR bytes (kernel-abi §2)',
   'export.probe': 'VFIO_DEVICE_FEATURE PROBE|GET DMA_BUF returns 0 on plain vfio-pci (kernel-abi §3.2)',
   'export.probe-bare': 'vfio_check_feature: PROBE returns 0 before GET/SET are looked at (drivers/vfio/vfio_main.c)',
-  'export.first-page': 'DMA_BUF GET returns a new fd; fdinfo size = sum of lengths, exp_name vfio_pci_core, count 1 (kernel-abi §3.2, §10)',
-  'export.whole-bar': 'a range covering the whole BAR is accepted; size = BAR size (kernel-abi §3.3: bounds are the whole BAR)',
+  'export.first-page':
+    'DMA_BUF GET returns a new fd; fdinfo size = sum of lengths, exp_name vfio_pci_core, count 1 (kernel-abi §3.2, §10)',
+  'export.whole-bar':
+    'a range covering the whole BAR is accepted; size = BAR size (kernel-abi §3.3: bounds are the whole BAR)',
   'export.two-ranges': 'several ranges: the dma-buf size is the sum of their lengths (kernel-abi §3.2)',
   'export.overlapping-ranges': 'overlapping ranges are not checked (kernel-abi §3.3, "Not checked at all")',
-  'export.last-page': 'a range ending exactly at the BAR end is accepted (vfio_pci_core_fill_phys_vec: end > max is the error)',
+  'export.last-page':
+    'a range ending exactly at the BAR end is accepted (vfio_pci_core_fill_phys_vec: end > max is the error)',
   'errno.argsz-below-header': 'vfio_ioctl_device_feature: argsz < 8 is EINVAL (kernel-abi §3.1 check 1)',
-  'errno.unknown-flag': 'vfio_ioctl_device_feature: flag bits outside mask|GET|SET|PROBE are EINVAL (kernel-abi §3.1 check 2)',
+  'errno.unknown-flag':
+    'vfio_ioctl_device_feature: flag bits outside mask|GET|SET|PROBE are EINVAL (kernel-abi §3.1 check 2)',
   'errno.get-and-set': 'vfio_ioctl_device_feature: GET and SET without PROBE are EINVAL (kernel-abi §3.1 check 3)',
   'errno.unknown-feature': 'vfio_ioctl_device_feature: an unknown feature index is ENOTTY (kernel-abi §3.1 check 4)',
   'errno.set': 'DMA_BUF supports only GET: SET is EINVAL (vfio_check_feature; kernel-abi §3.3)',
   'errno.probe-set': 'DMA_BUF supports only GET: PROBE|SET is EINVAL (kernel-abi §3.2)',
   'errno.no-access': 'vfio_check_feature: without PROBE one of GET or SET is required, else EINVAL',
-  'errno.payload-short': 'DMA_BUF payload (argsz - 8) below 16 bytes is EINVAL (vfio_check_feature minsz; kernel-abi §3.3)',
+  'errno.payload-short':
+    'DMA_BUF payload (argsz - 8) below 16 bytes is EINVAL (vfio_check_feature minsz; kernel-abi §3.3)',
   'errno.nr-ranges-zero': 'DMA_BUF nr_ranges == 0 is EINVAL (kernel-abi §3.3)',
   'errno.flags-nonzero': 'DMA_BUF flags != 0 is EINVAL (kernel-abi §3.3)',
   'errno.region-rom': 'DMA_BUF region_index >= 6 (ROM) is ENODEV (kernel-abi §3.3)',
   'errno.region-config': 'DMA_BUF region_index >= 6 (config) is ENODEV (kernel-abi §3.3)',
-  'errno.nr-ranges-huge': 'DMA_BUF ranges copy: nr_ranges * 16 above the kmalloc limit (4 MiB) is ENOMEM, before any range is read (memdup_array_user; kernel-abi §3.3)',
+  'errno.nr-ranges-huge':
+    'DMA_BUF ranges copy: nr_ranges * 16 above the kmalloc limit (4 MiB) is ENOMEM, before any range is read (memdup_array_user; kernel-abi §3.3)',
   'errno.length-zero': 'DMA_BUF range of length 0 is EINVAL (validate_dmabuf_input; kernel-abi §3.3)',
   'errno.offset-unaligned': 'DMA_BUF range offset not PAGE_SIZE aligned is EINVAL (kernel-abi §3.3)',
   'errno.length-unaligned': 'DMA_BUF range length not PAGE_SIZE aligned is EINVAL (kernel-abi §3.3)',
-  'errno.length-sum-overflow': 'DMA_BUF sum of lengths overflowing size_t is EINVAL (validate_dmabuf_input; kernel-abi §3.3)',
+  'errno.length-sum-overflow':
+    'DMA_BUF sum of lengths overflowing size_t is EINVAL (validate_dmabuf_input; kernel-abi §3.3)',
   'errno.length-bit63': 'DMA_BUF total length with bit 63 set is EINVAL (DMA_IOVA_USE_SWIOTLB check; kernel-abi §3.3)',
   'errno.bar-empty': 'DMA_BUF on a BAR of size 0 (not claimed) is ENODEV in 7.2 (kernel-abi §3.3)',
-  'errno.offset-overflow': 'DMA_BUF BAR start + offset overflowing is EOVERFLOW (vfio_pci_core_fill_phys_vec; kernel-abi §3.3)',
+  'errno.offset-overflow':
+    'DMA_BUF BAR start + offset overflowing is EOVERFLOW (vfio_pci_core_fill_phys_vec; kernel-abi §3.3)',
   'errno.past-end': 'DMA_BUF range ending past the BAR is EINVAL (kernel-abi §3.3)',
   'errno.second-range-past-end': 'DMA_BUF checks every range against the BAR, not only the first (kernel-abi §3.3)',
-  'fd.open-flags': 'dma-buf file flags keep only O_ACCMODE|O_NONBLOCK of open_flags; O_CLOEXEC goes to the fd (dma_buf_getfile, dma_buf_fd; kernel-abi §3.3)',
-  'fd.set-name': 'DMA_BUF_SET_NAME sets the name shown by fdinfo and bufinfo; bufinfo lists the object with exp_name, size, inode (kernel-abi §10)',
-  'fd.set-name-too-long': 'DMA_BUF_SET_NAME copies at most 32 bytes including the NUL: 32 characters is EINVAL (strndup_user)',
-  'fd.sync': 'DMA_BUF_IOCTL_SYNC accepts START/END with READ/WRITE; other flag bits are EINVAL (drivers/dma-buf/dma-buf.c)',
+  'fd.open-flags':
+    'dma-buf file flags keep only O_ACCMODE|O_NONBLOCK of open_flags; O_CLOEXEC goes to the fd (dma_buf_getfile, dma_buf_fd; kernel-abi §3.3)',
+  'fd.set-name':
+    'DMA_BUF_SET_NAME sets the name shown by fdinfo and bufinfo; bufinfo lists the object with exp_name, size, inode (kernel-abi §10)',
+  'fd.set-name-too-long':
+    'DMA_BUF_SET_NAME copies at most 32 bytes including the NUL: 32 characters is EINVAL (strndup_user)',
+  'fd.sync':
+    'DMA_BUF_IOCTL_SYNC accepts START/END with READ/WRITE; other flag bits are EINVAL (drivers/dma-buf/dma-buf.c)',
   'fd.mmap-refused': 'mmap of a vfio dma-buf is EINVAL: the exporter has no mmap op (kernel-abi §3.3)',
   'import.find-vgem': 'vgem registers a render node whose DRM_IOCTL_VERSION name is "vgem"',
-  'import.vgem-refused': 'vfio attach refuses an importer without peer2peer (vgem) with EOPNOTSUPP at PRIME import (kernel-abi §3.4)',
-  'control.udmabuf-vgem': 'udmabuf exports sealed memfd pages (exp_name udmabuf) and vgem imports them (research/qemu-ci.md)',
-  'lifecycle.reset-with-export': 'VFIO_DEVICE_RESET revokes exports only for its duration; the fd stays valid and exports work after (kernel-abi §3.5)',
-  'lifecycle.close-device-after-export': 'last close of the vfio device revokes for good but the dma-buf fd stays valid; attach checks peer2peer before revoked (kernel-abi §3.4, §3.5)',
+  'import.vgem-refused':
+    'vfio attach refuses an importer without peer2peer (vgem) with EOPNOTSUPP at PRIME import (kernel-abi §3.4)',
+  'control.udmabuf-vgem':
+    'udmabuf exports sealed memfd pages (exp_name udmabuf) and vgem imports them (research/qemu-ci.md)',
+  'lifecycle.reset-with-export':
+    'VFIO_DEVICE_RESET revokes exports only for its duration; the fd stays valid and exports work after (kernel-abi §3.5)',
+  'lifecycle.close-device-after-export':
+    'last close of the vfio device revokes for good but the dma-buf fd stays valid; attach checks peer2peer before revoked (kernel-abi §3.4, §3.5)',
   'lifecycle.reopen': 'after the last close the group can be opened again and the device exports again (kernel-abi §4)',
   'leak.fds': 'every fd the scenarios opened is closed (the mock releases fds on close like the kernel)',
   'leak.bufinfo': 'a dma-buf disappears from bufinfo when its last fd is closed (kernel-abi §10)',
