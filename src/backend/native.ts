@@ -80,6 +80,17 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
     reason: options.reason ?? 'native',
     dev,
     fs,
+    traits: {
+      clock: 'real',
+      shared: true,
+      location: { backend: 'native', where: root },
+      profile: null,
+      credentials: {
+        uid: process.geteuid?.() ?? null,
+        gid: process.getegid?.() ?? null,
+        groups: process.getgroups?.() ?? [],
+      },
+    },
     close(): void {
       if (closed) return;
       closed = true;

@@ -7,7 +7,6 @@ import type { Backend, BackendChoice } from './types.js';
 import { loadAddon } from '../core/addon.js';
 import { createNativeBackend } from './native.js';
 import { createMockBackend, isProfileName, PROFILE_NAMES, MockConfigError, type MockOptions } from '../mock/backend.js';
-import { UsageError, CliError } from '../cli/errors.js';
 
 export interface SelectOptions {
   backend?: BackendChoice;
@@ -27,6 +26,22 @@ export interface SelectOptions {
    * be a trap for the very user who is bringing that PF up.
    */
   purpose?: 'run' | 'host';
+}
+
+/**
+ * The backend options cannot be honoured: `input`, the user asked for
+ * something that contradicts itself or names what does not exist (a usage
+ * error); `install`, this installation lacks what the choice needs (the
+ * native addon). The CLI turns them into its exit statuses.
+ */
+export class BackendChoiceError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'input' | 'install',
+  ) {
+    super(message);
+    this.name = 'BackendChoiceError';
+  }
 }
 
 export interface NativeFitness {
@@ -92,8 +107,9 @@ export async function openBackend(options: SelectOptions = {}): Promise<Backend>
   // hardware while the user believes the mock does.
   if (mockOnly.length > 0) {
     if (choice === 'native')
-      throw new UsageError(
+      throw new BackendChoiceError(
         `${mockOnly.join(', ')} appl${mockOnly.length === 1 ? 'ies' : 'y'} to the mock backend only, not to --backend native`,
+        'input',
       );
     return mock({
       ...mockOptions,
@@ -111,9 +127,9 @@ export async function openBackend(options: SelectOptions = {}): Promise<Backend>
   if (choice === 'native') {
     const addon = loadAddon();
     if (!addon.addon)
-      throw new CliError(
+      throw new BackendChoiceError(
         `--backend native: the native addon is unavailable (${addon.error}); run \`npm rebuild iovh\``,
-        99,
+        'install',
       );
     return createNativeBackend({
       root: options.root,
@@ -135,7 +151,7 @@ function mockOnlyOptions(options: SelectOptions): string[] {
 
 function checkedProfile(profile: string | undefined): MockOptions['profile'] {
   if (profile !== undefined && !isProfileName(profile)) {
-    throw new UsageError(`unknown profile '${profile}' (choose one of ${PROFILE_NAMES.join(', ')})`);
+    throw new BackendChoiceError(`unknown profile '${profile}' (choose one of ${PROFILE_NAMES.join(', ')})`, 'input');
   }
   return profile;
 }
@@ -145,7 +161,7 @@ function mock(options: MockOptions): Backend {
     return createMockBackend(options);
   } catch (e) {
     // A topology or state file that does not validate is the user's input.
-    if (e instanceof MockConfigError) throw new UsageError(e.message);
+    if (e instanceof MockConfigError) throw new BackendChoiceError(e.message, 'input');
     throw e;
   }
 }

@@ -297,12 +297,66 @@ export interface DeviceOps {
 export type BackendName = 'native' | 'mock';
 export type BackendChoice = BackendName | 'auto';
 
+/**
+ * Where changes to a machine outlive the process that made them: the native
+ * backend and the root it reads under, or the mock and its state file. The
+ * bring-up journal is kept per location (src/host/journal.ts).
+ */
+export interface MachineLocation {
+  backend: BackendName;
+  /** native: the root directory files are read under; mock: the absolute --mock-state path */
+  where: string;
+}
+
+/** Who this process is in the backend's kernel: open(2) and sysfs writes check these. */
+export interface Credentials {
+  /** effective uid (0: root may open every device node and write sysfs) */
+  uid: number | null;
+  /** effective gid; null when unknown */
+  gid: number | null;
+  /** supplementary groups (getgroups(2)) */
+  groups: readonly number[];
+}
+
+/**
+ * What differs between the machines a backend stands for, said as what it is,
+ * so that nothing above the seam asks for the backend's name.
+ */
+export interface BackendTraits {
+  /**
+   * `real`: the kernel's time is wall time, a reset takes real milliseconds
+   * and a wait needs a timer. `simulated`: the backend keeps the kernel's
+   * clock (sleep() makes it jump) and every call that is not blocked completes
+   * before the next turn of the event loop.
+   */
+  clock: 'real' | 'simulated';
+  /**
+   * True for a machine other people and programs use (a lab host): a change
+   * that takes devices away from them needs the user's consent. The mock's
+   * kernel is iovh's own.
+   */
+  shared: boolean;
+  /** Where the machine's changes persist (the journal's target); null: the machine ends with this backend. */
+  location: MachineLocation | null;
+  /** The kernel profile the backend models (the mock's, whose shipped baseline judges it); null for a real kernel. */
+  profile: string | null;
+  /** This process's identity in that kernel (the mock models a root process). */
+  credentials: Credentials;
+}
+
+/** The backend of a process spawnProcess() made, with its pid in that kernel. */
+export interface ProcessBackend extends Backend {
+  readonly pid: number;
+}
+
 export interface Backend {
+  /** Which implementation this is, for reports; code above the seam reads `traits`, never this. */
   readonly name: BackendName;
   /** Why this backend was chosen (printed by `auto`). */
   readonly reason: string;
   readonly dev: DeviceOps;
   readonly fs: FileOps;
+  readonly traits: BackendTraits;
   /**
    * Let `ms` of time pass for the kernel before resolving, for waits the
    * kernel's own clock decides (kmemleak reports only objects older than 5 s).
@@ -310,6 +364,14 @@ export interface Backend {
    * the next turn of the event loop. Absent: the caller waits with a timer.
    */
   sleep?(ms: number): Promise<void>;
+  /**
+   * A new process on the same kernel, in this node process: its own pid and
+   * fd table, the same devices, sysfs, tracefs and log; its close() is its
+   * exit. The mock has it (a scenario then runs in a process of the simulated
+   * kernel); absent on a real kernel, where a new process is a new node
+   * process that opens its own backend (src/harness/executor.ts).
+   */
+  spawnProcess?(comm?: string): ProcessBackend;
   /**
    * End of the process's use of the kernel: closes what is still open (the mock
    * models process exit: fds released, vfio devices closed) and, for the mock,

@@ -1,14 +1,16 @@
 // `iovh`: the command line. Each command lives in src/cli/commands/<name>.ts
 // and is registered in src/cli/commands/index.ts.
 //
-// Exit status (../shared/DESIGN.md): 0 no unexpected failure, 1 unexpected
-// fail/warn/crash/timeout or an operational error, 2 usage error, 77 everything
-// skipped, 99 the harness itself is broken.
+// Exit statuses: the table in src/report/exit.ts. What an error that reaches
+// main() exits with is decided here, once (exitCodeOf).
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { addGlobalOptions } from './global.js';
 import { UsageError, CliError } from './errors.js';
 import { SystemError } from '../uapi/errors.js';
+import { BackendChoiceError } from '../backend/select.js';
+import { BringupError, InputError } from '../host/errors.js';
+import { EXIT } from '../report/exit.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,28 +44,30 @@ export function oneLine(message: string): string {
   return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
+/** The exit status of an error that ends a command, and whether it is one the user is told about in a line. */
+export function exitCodeOf(e: unknown): { code: number; known: boolean } {
+  if (e instanceof UsageError || e instanceof InputError) return { code: EXIT.USAGE, known: true };
+  if (e instanceof BackendChoiceError) return { code: e.kind === 'input' ? EXIT.USAGE : EXIT.BROKEN, known: true };
+  if (e instanceof CliError) return { code: e.exitCode, known: true };
+  if (e instanceof BringupError || e instanceof SystemError) return { code: EXIT.FAILED, known: true };
+  return { code: EXIT.BROKEN, known: false };
+}
+
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // --help and --version exit 0; everything else commander raises is usage.
-    if (e.exitCode === 0) return 0;
-    return 2;
+    if (e.exitCode === 0) return EXIT.OK;
+    return EXIT.USAGE;
   }
-  if (e instanceof UsageError) {
-    process.stderr.write(`iovh: ${oneLine(e.message)}\n`);
-    return 2;
-  }
-  if (e instanceof CliError) {
-    process.stderr.write(`iovh: ${oneLine(e.message)}\n`);
-    return e.exitCode;
-  }
-  if (e instanceof SystemError) {
-    process.stderr.write(`iovh: ${oneLine(e.message)}\n`);
-    return 1;
-  }
+  const { code, known } = exitCodeOf(e);
   const err = e instanceof Error ? e : new Error(String(e));
+  if (known) {
+    process.stderr.write(`iovh: ${oneLine(err.message)}\n`);
+    return code;
+  }
   process.stderr.write(`iovh: internal error: ${oneLine(err.message)}\n`);
   if (process.env.IOVH_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
-  return 99;
+  return code;
 }
 
 const isEntry = process.argv[1] !== undefined && /(?:^|[/\\])(?:iovh(?:\.js)?|main\.js)$/.test(process.argv[1]);

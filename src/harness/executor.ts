@@ -20,11 +20,8 @@
 // process (unit tests with a fake backend): nothing isolates it then.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
 import { TaskKilledError } from '../uapi/errors.js';
-import type { MockBackend } from '../mock/backend.js';
 import type { ChildMessage, ParentMessage } from './child.js';
 import { errorOf, runJob, type JobReport, type ScenarioJob } from './job.js';
 import { ScenarioRecord, type RecordEvent } from './record.js';
@@ -123,10 +120,6 @@ class Supervisor {
   }
 }
 
-function isMockBackend(b: Backend): b is MockBackend {
-  return b.name === 'mock' && typeof (b as Partial<MockBackend>).kernel?.spawnProcess === 'function';
-}
-
 /**
  * `b` with every DeviceOps and FileOps call watched for TaskKilledError: the
  * first one is the moment the kernel killed the process, whatever the
@@ -173,8 +166,8 @@ function watchForKill(b: Backend, onKill: (e: TaskKilledError) => void): Backend
 export class InProcessExecutor implements Executor {
   async run(machine: Backend, scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution> {
     // comm 'node', as the child node process on native is named: trace lines show `node-<pid>` on both.
-    const proc = isMockBackend(machine) ? machine.kernel.spawnProcess('node') : null;
-    const pid = proc ? proc.kernel.pid : process.pid;
+    const proc = machine.spawnProcess?.('node') ?? null;
+    const pid = proc ? proc.pid : process.pid;
     const record = new ScenarioRecord();
     const { killMs } = killTimes(job.timing);
     let ended = false;
@@ -218,25 +211,8 @@ export class InProcessExecutor implements Executor {
   }
 }
 
-/**
- * The child's entry module: child-main.js next to this file (dist/harness/
- * when iovh runs built), else the package's dist/ (this file loaded from
- * src/ by a test runner). Null when neither exists.
- */
-export function childEntry(): string | null {
-  const candidates = [
-    new URL('./child-main.js', import.meta.url),
-    new URL('../../dist/harness/child-main.js', import.meta.url),
-  ];
-  for (const c of candidates) {
-    const path = fileURLToPath(c);
-    if (existsSync(path)) return path;
-  }
-  return null;
-}
-
 export interface ChildProcessOptions {
-  /** The child's entry module (child-main.js next to this file in dist/, or a test's). */
+  /** The child's entry module (the CLI's dist/cli/scenario-process.js, or a test's). */
   module: string;
   /** The native backend's root (--root), passed on to the child. */
   root: string | null;

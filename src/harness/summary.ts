@@ -1,10 +1,9 @@
-// The run's summary and exit status (../shared/DESIGN.md): 0 no unexpected
-// failure; 1 an unexpected fail/warn/crash/timeout, or a scenario the baseline
-// expects to pass skipped (a lab whose tracefs disappeared must not stay
-// green; --allow-skips accepts such skips); 77 everything skipped;
-// 130/143 when SIGINT/SIGTERM stopped the run (the shell's 128 + signal, so a
-// CI never mistakes an interrupted run for a verdict). Usage errors (2) never
-// get this far.
+// The run's summary and exit status (the table: src/report/exit.ts): 0 no
+// unexpected failure; 1 an unexpected fail/warn/crash/timeout, or a scenario
+// the baseline expects to pass skipped (a lab whose tracefs disappeared must
+// not stay green; --allow-skips accepts such skips); 77 everything skipped;
+// 130/143 when SIGINT/SIGTERM stopped the run. Usage errors (2) never get
+// this far.
 
 import {
   isBad,
@@ -15,8 +14,7 @@ import {
   type Status,
   type Verdict,
 } from '../report/model.js';
-
-export const EXIT = { OK: 0, UNEXPECTED: 1, USAGE: 2, ALL_SKIPPED: 77, SIGINT: 130, SIGTERM: 143 } as const;
+import { EXIT, signalExit } from '../report/exit.js';
 
 /** The capability probe is bookkeeping, not a verdict: "everything skipped" ignores it. */
 export const CAPS_ID = 'caps/kernel';
@@ -63,14 +61,14 @@ export function summarize(
   let exitCode: number;
   let exitReason: string;
   if (interrupted) {
-    exitCode = interrupted.signal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT;
+    exitCode = signalExit(interrupted.signal);
     exitReason = `interrupted by ${interrupted.signal}: results are partial`;
   } else if (pending.length > 0) {
-    exitCode = EXIT.UNEXPECTED;
+    exitCode = EXIT.FAILED;
     const so = unexpected.length > 0 ? `; so far ${unexpected.length} unexpected: ${unexpected.join(', ')}` : '';
     exitReason = `incomplete: ${pending.length} of ${results.length + pending.length} scenarios have no result (the run had not finished when this was written)${so}`;
   } else if (unexpected.length > 0 || skipsFail) {
-    exitCode = EXIT.UNEXPECTED;
+    exitCode = EXIT.FAILED;
     const parts: string[] = [];
     if (unexpected.length > 0)
       parts.push(
@@ -79,7 +77,7 @@ export function summarize(
     if (skipsFail) parts.push(`${skippedLine} (--allow-skips accepts that)`);
     exitReason = parts.join('; ');
   } else if (verdicts.length > 0 && verdicts.every((r) => r.status === 'skip')) {
-    exitCode = EXIT.ALL_SKIPPED;
+    exitCode = EXIT.SKIPPED;
     exitReason = 'every scenario was skipped: nothing was validated';
   } else {
     exitCode = EXIT.OK;

@@ -44,6 +44,11 @@ export const SIMULATED_KERNEL_TIMING: Timing = {
   reapMs: 1000,
 };
 
+/** The timing of the backend's kernel: a simulated clock needs only short stall waits. */
+export function timingFor(backend: Backend): Timing {
+  return backend.traits.clock === 'simulated' ? SIMULATED_KERNEL_TIMING : REAL_KERNEL_TIMING;
+}
+
 /**
  * Wait `ms` of the kernel's time: Backend.sleep where the backend keeps the
  * kernel's clock (the mock's jumps at once), a timer otherwise (native).

@@ -3,8 +3,8 @@
 // read back. A write the kernel clamped or ignored is a failure, as is a
 // device that did not come or go as predicted (the xe-gmi `write_verified`
 // rule, anchors A9.2). On a failure the steps of this command are undone in
-// reverse (the transaction rolls back); on SIGINT/SIGTERM the command stops
-// between two steps and leaves its journal for `iovh restore`.
+// reverse (the transaction rolls back); when `interrupt` is aborted (SIGINT/SIGTERM,
+// src/cli/signals.ts) the command stops between two steps and leaves its journal for `iovh restore`.
 import type { FileOps } from '../backend/types.js';
 import { SystemError, isErrno } from '../uapi/errors.js';
 import { BringupError } from './errors.js';
@@ -14,7 +14,7 @@ import { undoRecords } from './restore.js';
 import { SysReader, devicePath } from './sysfs.js';
 import {
   Interrupted,
-  SignalWatch,
+  stopRequested,
   countWrite,
   currentOf,
   describe,
@@ -72,6 +72,8 @@ export interface ApplyOptions {
   out: ApplyOutput;
   /** Called when a step failed and its command's steps are being undone. */
   rollbackNote?(line: string): void;
+  /** Aborted (with the signal's name) to stop between two writes: Interrupted, the journal left for restore. */
+  interrupt?: AbortSignal;
 }
 
 /**
@@ -82,32 +84,28 @@ export interface ApplyOptions {
  */
 export async function applyPlan(fs: FileOps, plan: Plan, journal: Journal, options: ApplyOptions): Promise<number> {
   const r = new SysReader(fs);
-  const signals = new SignalWatch();
   let done = 0;
-  try {
-    for (const step of plan.steps) {
-      if (await signals.stopRequested()) throw new Interrupted(signals.signal!, done, plan.steps.length);
+  for (const step of plan.steps) {
+    const signal = await stopRequested(options.interrupt);
+    if (signal !== null) throw new Interrupted(signal, done, plan.steps.length);
+    try {
+      applyStep(r, journal, step, options.hooks, options.out);
+    } catch (e) {
+      const why = e instanceof SystemError || e instanceof BringupError ? e.message : String(e);
+      const failedAt = `step ${done + 1} of ${plan.steps.length} (${formatStep(step)}) failed: ${why}`;
+      const mine = journal.sessionPending();
+      if (mine.length === 0) throw new ApplyFailed(`${failedAt}; nothing was changed`, true);
+      let undone: number;
       try {
-        applyStep(r, journal, step, options.hooks, options.out);
-      } catch (e) {
-        const why = e instanceof SystemError || e instanceof BringupError ? e.message : String(e);
-        const failedAt = `step ${done + 1} of ${plan.steps.length} (${formatStep(step)}) failed: ${why}`;
-        const mine = journal.sessionPending();
-        if (mine.length === 0) throw new ApplyFailed(`${failedAt}; nothing was changed`, true);
-        let undone: number;
-        try {
-          undone = undoRecords(r, journal, mine, options.hooks, options.rollbackNote ?? (() => undefined));
-        } catch (u) {
-          const uwhy = u instanceof Error ? u.message : String(u);
-          throw new ApplyFailed(`${failedAt}; rolling back also failed (${uwhy}); run \`iovh restore\``, false);
-        }
-        const how = undone === 0 ? 'nothing was changed' : `rolled back with ${undone} write${undone > 1 ? 's' : ''}`;
-        throw new ApplyFailed(`${failedAt}; ${how}`, true);
+        undone = undoRecords(r, journal, mine, options.hooks, options.rollbackNote ?? (() => undefined));
+      } catch (u) {
+        const uwhy = u instanceof Error ? u.message : String(u);
+        throw new ApplyFailed(`${failedAt}; rolling back also failed (${uwhy}); run \`iovh restore\``, false);
       }
-      done += 1;
+      const how = undone === 0 ? 'nothing was changed' : `rolled back with ${undone} write${undone > 1 ? 's' : ''}`;
+      throw new ApplyFailed(`${failedAt}; ${how}`, true);
     }
-    return done;
-  } finally {
-    signals.stop();
+    done += 1;
   }
+  return done;
 }

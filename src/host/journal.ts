@@ -34,15 +34,13 @@ import {
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { MachineLocation } from '../backend/types.js';
 import { BringupError } from './errors.js';
 import type { Step } from './plan.js';
 import { escapeControls } from './quote.js';
 
-export interface JournalTarget {
-  backend: 'native' | 'mock';
-  /** native: the root directory files are read under; mock: the absolute --mock-state path */
-  where: string;
-}
+/** The machine a journal belongs to (Backend.traits.location). */
+export type JournalTarget = MachineLocation;
 
 export type SessionStatus = 'ok' | 'failed' | 'rolled-back' | 'interrupted';
 

@@ -11,7 +11,7 @@ import { BringupError } from './errors.js';
 import type { Journal, WriteRecord } from './journal.js';
 import { canonical, formatStep, stepWrite, type AttrKind, type Plan, type Step } from './plan.js';
 import { SysReader, devicePath, parseDecimal } from './sysfs.js';
-import { Interrupted, SignalWatch, countWrite, verify, type ApplyHooks } from './writes.js';
+import { Interrupted, countWrite, stopRequested, verify, type ApplyHooks } from './writes.js';
 
 /** What undo needs to know about the machine: the live kernel, or a prediction on top of it (--dry-run). */
 export interface StateView {
@@ -342,8 +342,8 @@ export function undoRecords(
 }
 
 /**
- * undoRecords for `iovh restore`: SIGINT or SIGTERM stops it between two
- * records (Interrupted), with the journal saying which are undone, so that
+ * undoRecords for `iovh restore`: an aborted `interrupt` (SIGINT or SIGTERM,
+ * src/cli/signals.ts) stops it between two records (Interrupted), with the journal saying which are undone, so that
  * the next restore goes on from there.
  */
 export async function restoreRecords(
@@ -352,21 +352,17 @@ export async function restoreRecords(
   records: WriteRecord[],
   hooks: ApplyHooks | undefined,
   say: (line: string) => void,
+  interrupt?: AbortSignal,
 ): Promise<number> {
   const view = new LiveView(r);
-  const signals = new SignalWatch();
   let writes = 0;
   let done = 0;
-  try {
-    const newestFirst = [...records].reverse();
-    for (const [i, rec] of newestFirst.entries()) {
-      if (await signals.stopRequested())
-        throw new Interrupted(signals.signal!, done, records.length, 'journaled writes undone');
-      writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
-      done += 1;
-    }
-    return writes;
-  } finally {
-    signals.stop();
+  const newestFirst = [...records].reverse();
+  for (const [i, rec] of newestFirst.entries()) {
+    const signal = await stopRequested(interrupt);
+    if (signal !== null) throw new Interrupted(signal, done, records.length, 'journaled writes undone');
+    writes += undoOne(r, view, journal, rec, newestFirst.slice(i + 1), hooks, say);
+    done += 1;
   }
+  return writes;
 }

@@ -105,29 +105,12 @@ export class Interrupted extends Error {
 }
 
 /**
- * Catches SIGINT and SIGTERM while a sequence of writes runs, so that it stops
- * between two writes, never within one, and the process ends on its own terms
- * (the journal says where it stopped; the mock saves its state at close).
+ * Lets a pending signal be delivered (the CLI's handler aborts `interrupt`,
+ * src/cli/signals.ts), then says whether the writes must stop: a sequence of
+ * writes stops between two of them, never within one, and the journal says
+ * where.
  */
-export class SignalWatch {
-  signal: string | null = null;
-  private readonly onSignal = (s: NodeJS.Signals) => {
-    this.signal = s;
-  };
-
-  constructor() {
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
-  }
-
-  /** Lets a pending signal be delivered; true when one arrived. */
-  async stopRequested(): Promise<boolean> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    return this.signal !== null;
-  }
-
-  stop(): void {
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
-  }
+export async function stopRequested(interrupt: AbortSignal | undefined): Promise<string | null> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return interrupt?.aborted ? String(interrupt.reason ?? 'SIGINT') : null;
 }

@@ -3,7 +3,8 @@
 // control surface tests and the harness's fault sweep use; nothing on the
 // product path needs it.
 
-import type { Backend, DeviceOps, FileOps } from '../backend/types.js';
+import { resolve } from 'node:path';
+import type { BackendTraits, DeviceOps, FileOps, ProcessBackend } from '../backend/types.js';
 import { TaskKilledError, type ErrnoName } from '../uapi/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
@@ -69,9 +70,10 @@ export interface MockControl {
   readonly platform: MockKernel;
 }
 
-export interface MockBackend extends Backend {
+export interface MockBackend extends ProcessBackend {
   readonly name: 'mock';
   readonly kernel: MockControl;
+  spawnProcess(comm?: string): MockBackend;
 }
 
 const FIRST_PID = 4242;
@@ -139,6 +141,14 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
   }
 
   const counter = new OpCounter();
+  // A machine of iovh's own, on a simulated clock, whose processes are root; it persists only in a state file.
+  const traits: BackendTraits = {
+    clock: 'simulated',
+    shared: false,
+    location: options.statePath ? { backend: 'mock', where: resolve(options.statePath) } : null,
+    profile: profile.name,
+    credentials: { uid: 0, gid: 0, groups: [] },
+  };
   const save = (): void => {
     if (!options.statePath) return;
     saveState(options.statePath, {
@@ -187,7 +197,10 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       reason: options.reason ?? `mock kernel, profile ${profile.name}`,
       dev,
       fs,
+      traits,
+      pid: proc.pid,
       kernel: control,
+      spawnProcess: control.spawnProcess,
       sleep(ms: number): Promise<void> {
         if (proc.killedBy !== null) return Promise.reject(new TaskKilledError(proc.killedBy));
         if (closed) return Promise.reject(new Error('mock backend is closed (sleep after close())'));

@@ -2,8 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostFitness, nativeFitness, openBackend } from '../../src/backend/select.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { BackendChoiceError, hostFitness, nativeFitness, openBackend } from '../../src/backend/select.js';
 
 // A fixture root standing for '/': selection reads only sysfs and /dev.
 let root: string;
@@ -56,7 +55,7 @@ describe('backend selection', () => {
   });
 
   it('an unknown profile is a usage error naming the choices', async () => {
-    await expect(openBackend({ backend: 'mock', profile: 'rfc-v9' })).rejects.toThrow(UsageError);
+    await expect(openBackend({ backend: 'mock', profile: 'rfc-v9' })).rejects.toThrow(BackendChoiceError);
     await expect(openBackend({ backend: 'mock', profile: 'rfc-v9' })).rejects.toThrow(/upstream, rfc-v1, fixed/);
   });
 
@@ -64,7 +63,8 @@ describe('backend selection', () => {
     const bad = join(root, 'topo.json');
     writeFileSync(bad, '{"schema":"iovh-topology/1","devices":[{"bdf":"zz"}]}');
     const err = await openBackend({ backend: 'mock', topology: bad }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UsageError);
+    expect(err).toBeInstanceOf(BackendChoiceError);
+    expect((err as BackendChoiceError).kind).toBe('input');
     expect((err as Error).message).not.toContain('\n');
   });
 });
@@ -73,7 +73,8 @@ describe('mock-only options', () => {
   it('are a usage error with --backend native', async () => {
     for (const o of [{ topology: '/x.json' }, { mockState: '/tmp/s.json' }, { profile: 'fixed' }]) {
       const err = await openBackend({ backend: 'native', root, ...o }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UsageError);
+      expect(err).toBeInstanceOf(BackendChoiceError);
+      expect((err as BackendChoiceError).kind).toBe('input');
       expect((err as Error).message).toMatch(/apply to the mock backend only|applies to the mock backend only/);
     }
   });

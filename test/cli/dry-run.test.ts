@@ -20,7 +20,7 @@ vi.mock('../../src/backend/select.js', async (importOriginal) => {
         recorded.push({ path, data });
         return fs.writeFile(path, data, options);
       };
-      return { name: b.name, reason: b.reason, dev: b.dev, fs: recordingFs, close: () => b.close() };
+      return { ...b, fs: recordingFs, close: () => b.close() };
     },
   };
 });

@@ -52,7 +52,7 @@ const attr = (name: string) => readFileSync(join(root, `sys/devices/pci0000:00/$
 
 describe('native backend over a fixture tree', () => {
   it('refuses to change sysfs without root, before writing anything', async () => {
-    vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    vi.spyOn(process, 'geteuid').mockReturnValue(1000);
     const r = await iovh('--backend', 'native', '--root', root, 'vfs', 'enable', PF, '2');
     expect(r.code).toBe(1);
     expect(r.err).toBe('iovh: permission denied: changing sysfs needs root; run as root (sudo); nothing was written\n');
@@ -64,7 +64,7 @@ describe('native backend over a fixture tree', () => {
   });
 
   it('fails a write the "kernel" took without creating the VFs, and rolls back', async () => {
-    vi.spyOn(process, 'getuid').mockReturnValue(0);
+    vi.spyOn(process, 'geteuid').mockReturnValue(0);
     const r = await iovh('--backend', 'native', '--root', root, 'vfs', 'enable', PF, '2');
     expect(r.code).toBe(1);
     expect(r.err).toBe(

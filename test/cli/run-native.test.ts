@@ -1,5 +1,5 @@
 // iovh run on the native backend runs each scenario in a child node process
-// (dist/harness/child-main.js): end to end over an empty fixture root (no
+// (dist/cli/scenario-process.js): end to end over an empty fixture root (no
 // kernel behind it), the capability probe passes and the scenario skips, with
 // its reason coming back from the child; nothing is a harness error.
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import type { RunResult } from '../../src/report/model.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ready =
-  existsSync(join(ROOT, 'dist', 'harness', 'child-main.js')) && existsSync(join(ROOT, 'build', 'Release', 'iovh.node'));
+  existsSync(join(ROOT, 'dist', 'cli', 'scenario-process.js')) &&
+  existsSync(join(ROOT, 'build', 'Release', 'iovh.node'));
 
 describe('iovh run --backend native', () => {
   it.skipIf(!ready)(

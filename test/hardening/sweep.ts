@@ -193,8 +193,8 @@ function traceBackend(b: MockBackend, on: () => boolean, trace: TracedOp[], nth 
   Object.defineProperty(b, 'fs', { value: wrap(b.fs), configurable: true, writable: true });
   // Each scenario runs in a process of its own (src/harness/executor.ts): trace those too, numbered with this
   // kernel's (faults count over every process).
-  const spawn = b.kernel.spawnProcess.bind(b.kernel);
-  Object.defineProperty(b.kernel, 'spawnProcess', {
+  const spawn = b.spawnProcess.bind(b);
+  Object.defineProperty(b, 'spawnProcess', {
     value: (comm?: string): MockBackend => {
       const child = spawn(comm);
       traceBackend(child, on, trace, nth);

@@ -3,6 +3,7 @@
 // Scenario-level behaviour is tested against the mock kernel elsewhere.
 import type { Backend, DeviceOps, FileOps, FileStat } from '../../src/backend/types.js';
 import { SystemError } from '../../src/uapi/errors.js';
+import { FAKE_TRAITS } from '../uapi/fake-backend.js';
 
 export class FakeKernel {
   files = new Map<string, string>();
@@ -64,6 +65,13 @@ export class FakeKernel {
         throw new SystemError({ errno: 25, syscall: 'ioctl', request: String(name) });
       },
     });
-    return { name: 'mock', reason: 'fake kernel for runner tests', dev, fs, close: () => undefined };
+    return {
+      name: 'mock',
+      reason: 'fake kernel for runner tests',
+      dev,
+      fs,
+      traits: FAKE_TRAITS,
+      close: () => undefined,
+    };
   }
 }

@@ -14,7 +14,7 @@ import { DEFAULT_POLICY, type RunPolicy } from '../../src/harness/caps.js';
 import { disableVfsJournaled, snapshotSriov } from '../../src/harness/sriov.js';
 import { discoverPfs } from '../../src/harness/target.js';
 import { Journal, stateDir, type JournalTarget } from '../../src/host/journal.js';
-import { runRestore, type CommandIo } from '../../src/host/command.js';
+import { runRestore, type CommandIo } from '../../src/cli/state-change.js';
 import { declaredMock, runKeep, runOn, withFs, wrapFs } from './evidence-helpers.js';
 
 const ID = 'lifecycle/vf-disable-while-imported';

@@ -188,16 +188,18 @@ describe('apply', () => {
     expect(k.writes).toEqual([]);
   });
 
-  it('stops between two writes on SIGINT and leaves the journal for restore', async () => {
+  it('stops between two writes when interrupted (the CLI aborts on SIGINT) and leaves the journal for restore', async () => {
     const k = fakeMachine();
     const before = k.snapshot();
     const j = journalIn();
     const plan = planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, driver: 'vfio-pci' }] }] });
     j.begin('test');
     let seen = 0;
+    const interrupt = new AbortController();
     const err = await applyPlan(k, plan, j, {
-      hooks: { afterWrite: () => void (++seen === 2 && process.kill(process.pid, 'SIGINT')) },
+      hooks: { afterWrite: () => void (++seen === 2 && interrupt.abort('SIGINT')) },
       out: { step: () => undefined },
+      interrupt: interrupt.signal,
     }).catch((e: unknown) => e);
     j.end('interrupted');
     expect(err).toBeInstanceOf(Interrupted);

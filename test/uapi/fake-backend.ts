@@ -2,7 +2,7 @@
 // are recorded and answered by handlers the test provides (anything else is
 // ENOTTY, as the kernel answers an unknown ioctl); files live in a map.
 import { posix } from 'node:path';
-import type { Backend, DeviceOps, FileOps, FileStat } from '../../src/backend/types.js';
+import type { Backend, BackendTraits, DeviceOps, FileOps, FileStat } from '../../src/backend/types.js';
 import { Errno, SystemError } from '../../src/uapi/errors.js';
 
 export interface Call {
@@ -133,9 +133,19 @@ export class FakeFiles implements FileOps {
   }
 }
 
+/** Traits of a test's own stand-in kernel: simulated, nobody else's, gone with the test, a root process. */
+export const FAKE_TRAITS: BackendTraits = {
+  clock: 'simulated',
+  shared: false,
+  location: null,
+  profile: null,
+  credentials: { uid: 0, gid: 0, groups: [] },
+};
+
 export class FakeBackend implements Backend {
   readonly name = 'mock' as const;
   readonly reason = 'unit test';
+  readonly traits = FAKE_TRAITS;
   readonly calls: Call[] = [];
   readonly fs: FakeFiles;
   readonly dev: DeviceOps;

@@ -3,7 +3,7 @@
 // device is probed (kernel-abi §4; anchors "Pitfalls").
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
-import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { runStateChange, type StateChangeOptions } from '../state-change.js';
 import { shellLine } from '../../host/quote.js';
 import { planBind, planUnbind } from '../../host/planner.js';
 

@@ -6,7 +6,8 @@ import { renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { globalOptions } from '../global.js';
-import { EXIT_NOT_AVAILABLE, stdio, withBackend } from '../../host/command.js';
+import { stdio, withBackend } from '../state-change.js';
+import { EXIT } from '../../report/exit.js';
 import { capture } from '../../host/capture.js';
 import { escapeControls, shellWord } from '../../host/quote.js';
 
@@ -26,12 +27,12 @@ function prepareOut(out: string): string {
     if (statSync(out).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new CliError(`capture: cannot write ${out} (${codeOf(e)}); nothing was captured`, 1);
+      throw new CliError(`capture: cannot write ${out} (${codeOf(e)}); nothing was captured`, EXIT.FAILED);
   }
   try {
     writeFileSync(tmp, '');
   } catch (e) {
-    throw new CliError(`capture: cannot write ${out} (${codeOf(e)} on ${tmp}); nothing was captured`, 1);
+    throw new CliError(`capture: cannot write ${out} (${codeOf(e)} on ${tmp}); nothing was captured`, EXIT.FAILED);
   }
   return tmp;
 }
@@ -53,7 +54,7 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
             stdio.err(
               'iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n',
             );
-            return EXIT_NOT_AVAILABLE;
+            return EXIT.SKIPPED;
           }
           for (const n of notes) stdio.err(`iovh: capture: ${n}\n`);
           const text = `${JSON.stringify(topology, null, 2)}\n`;
@@ -66,7 +67,7 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
             renameSync(tmp, out);
             renamed = true;
           } catch (e) {
-            throw new CliError(`capture: cannot write ${out} (${codeOf(e)})`, 1);
+            throw new CliError(`capture: cannot write ${out} (${codeOf(e)})`, EXIT.FAILED);
           }
           stdio.err(
             `iovh: capture: ${topology.devices.length} PF${topology.devices.length === 1 ? '' : 's'} written to ${escapeControls(out)} (load it with --backend mock --topology ${shellWord(out)})\n`,

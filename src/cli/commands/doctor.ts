@@ -5,7 +5,7 @@
 // Exit 1 when a check fails, 0 otherwise.
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
-import { stdio, withBackend } from '../../host/command.js';
+import { stdio, withBackend } from '../state-change.js';
 import { renderChecks, runDoctor, summarize } from '../../host/doctor.js';
 import { leftoversCheck, selfPid } from '../../harness/leftovers.js';
 
@@ -19,16 +19,8 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
     .action(async (_o: unknown, cmd: Command) => {
       const opts = { ...globalOptions(cmd), ...cmd.opts() };
       const code = await withBackend(opts, (backend) => {
-        // The mock models a root process; natively the answer depends on who runs iovh: open(2) checks
-        // the effective uid and gid and the supplementary groups.
-        const env =
-          backend.name === 'mock'
-            ? { uid: 0 }
-            : {
-                uid: process.geteuid?.() ?? null,
-                gid: process.getegid?.() ?? null,
-                groups: process.getgroups?.() ?? [],
-              };
+        // open(2) checks the effective uid and gid and the supplementary groups of the process in that kernel.
+        const env = backend.traits.credentials;
         // Also removes what dead iovh runs left in tracefs (src/harness/leftovers.ts), the one change doctor makes.
         const checks = [...runDoctor(backend.fs, env), leftoversCheck(backend.fs, selfPid(backend))];
         const summary = summarize(checks);

@@ -3,7 +3,7 @@
 // On a PF that is not xe the answer is "not available" (exit 77), not an error.
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
-import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { runStateChange, type StateChangeOptions } from '../state-change.js';
 import { shellLine } from '../../host/quote.js';
 import { planProvision } from '../../host/planner.js';
 import { requireSize } from '../../host/size.js';

@@ -7,7 +7,7 @@
 // half-changed without knowing.
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
-import { runRestore, staleNotices, type StateChangeOptions } from '../../host/command.js';
+import { runRestore, staleNotices, type StateChangeOptions } from '../state-change.js';
 
 export function registerRestore(program: Command, setStatus: (code: number) => void): Command {
   program.hook('preAction', (_root, action) => {

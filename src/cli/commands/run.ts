@@ -5,27 +5,31 @@
 //
 // Output: the human progress, table and summary on stdout (on stderr when
 // `--json -` puts the JSON report on stdout), plus any report files asked for.
-// Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors.
+// Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors
+// (the table: src/report/exit.ts).
 
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { openBackend } from '../../backend/select.js';
-import { journalTarget } from '../../host/command.js';
 import type { Backend } from '../../backend/types.js';
 import { globalOptions, type GlobalOptions } from '../global.js';
 import { CliError, UsageError } from '../errors.js';
 import { HumanOutput } from '../output.js';
+import { trapSignals } from '../signals.js';
+import { EXIT } from '../../report/exit.js';
 import { VERSION } from '../../version.js';
 import { CATALOG } from '../../harness/catalog/index.js';
 import { makeFilter, FilterError } from '../../harness/filter.js';
 import { BaselineError, loadBaseline, shippedBaselinePath, type Baseline } from '../../harness/baseline.js';
 import { runScenarios, type ProgressSink } from '../../harness/runner.js';
-import { childEntry, ChildProcessExecutor } from '../../harness/executor.js';
+import { ChildProcessExecutor } from '../../harness/executor.js';
 import { describeRemoval, removeStaleLeftovers, selfPid } from '../../harness/leftovers.js';
 import type { Scenario } from '../../harness/scenario.js';
 import { CAPS_ID } from '../../harness/summary.js';
 import { discoverPfs, normalizeBdf, wantedProblem } from '../../harness/target.js';
-import { REAL_KERNEL_TIMING, SIMULATED_KERNEL_TIMING } from '../../harness/timing.js';
+import { timingFor } from '../../harness/timing.js';
 import { prepareMock } from '../../harness/mockenv.js';
 import {
   progressDone,
@@ -225,45 +229,45 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
   try {
     return ReportFiles.open(reportSpecs(o), placeholder);
   } catch (e) {
-    if (e instanceof ReportFileError) throw new CliError(`${e.message}; nothing was run`, 1);
+    if (e instanceof ReportFileError) throw new CliError(`${e.message}; nothing was run`, EXIT.FAILED);
     throw e;
   }
 }
 
-/** Native: each scenario in a child node process (src/harness/executor.ts) running dist/harness/child-main.js. */
+/**
+ * The scenario process's entry module: scenario-process.js in dist/cli/ (this
+ * file's parent when iovh runs built), else the package's dist/ (this file
+ * loaded from src/ by a test runner). Null when neither exists.
+ */
+export function scenarioProcessEntry(): string | null {
+  const candidates = [
+    new URL('../scenario-process.js', import.meta.url),
+    new URL('../../../dist/cli/scenario-process.js', import.meta.url),
+  ];
+  for (const c of candidates) {
+    const path = fileURLToPath(c);
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
+/** A real kernel: each scenario in a child node process (src/harness/executor.ts) running dist/cli/scenario-process.js. */
 function nativeExecutor(g: GlobalOptions, fresh: boolean): ChildProcessExecutor {
-  const module = childEntry();
+  const module = scenarioProcessEntry();
   if (!module)
     throw new CliError(
-      'the scenario process entry (dist/harness/child-main.js) is missing: run `npm run build:ts`',
-      99,
+      'the scenario process entry (dist/cli/scenario-process.js) is missing: run `npm run build:ts`',
+      EXIT.BROKEN,
     );
   return new ChildProcessExecutor({ module, root: g.root ?? null, fresh });
 }
 
-/** SIGINT/SIGTERM: the first stops the run after the current scenario's cleanups; a second one exits at once. */
-function trapSignals(err: HumanOutput): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
-  const handler = (sig: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      err.write(`\niovh: ${sig} again: exiting without waiting for cleanups\n`);
-      process.exit(sig === 'SIGTERM' ? 143 : 130);
-    }
-    err.write(
-      `\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`,
-    );
-    controller.abort(sig);
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: controller.signal,
-    release: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
+/** SIGINT/SIGTERM during a run: the first stops it after the current scenario's cleanups; a second one exits at once. */
+const RUN_SIGNALS = {
+  first: (sig: string) =>
+    `\niovh: ${sig}: running the current scenario's cleanups, then writing what was collected (again to exit now)\n`,
+  again: (sig: string) => `\niovh: ${sig} again: exiting without waiting for cleanups\n`,
+};
 
 export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<number> {
   const v = validate(o);
@@ -299,10 +303,10 @@ async function runWith(
     profile: g.profile,
     root: g.root,
   });
-  const signals = trapSignals(err);
+  const signals = trapSignals((line) => err.write(line), RUN_SIGNALS);
   try {
     const mock =
-      backend.name === 'mock'
+      backend.traits.profile !== null
         ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology })
         : null;
     if (mock) backend = mock.backend;
@@ -316,12 +320,14 @@ async function runWith(
     const staleLine = stale ? describeRemoval(stale) : null;
     if (staleLine) human.write(`iovh: ${staleLine}\n`);
     let baseline = v.baseline;
-    if (baseline === undefined && mock) {
+    // A modelled kernel is judged by its profile's shipped baseline.
+    const profile = backend.traits.profile;
+    if (baseline === undefined && profile !== null) {
       try {
-        baseline = loadBaseline(shippedBaselinePath(mock.profile));
+        baseline = loadBaseline(shippedBaselinePath(profile));
       } catch (e) {
         if (e instanceof BaselineError)
-          throw new CliError(`the shipped baseline of profile ${mock.profile} is unusable: ${e.message}`, 99);
+          throw new CliError(`the shipped baseline of profile ${profile} is unusable: ${e.message}`, EXIT.BROKEN);
         throw e;
       }
     }
@@ -343,17 +349,17 @@ async function runWith(
     };
     const run = await runScenarios({
       backend,
-      backendInfo: { name: backend.name, reason: backend.reason, profile: mock?.profile ?? null },
+      backendInfo: { name: backend.name, reason: backend.reason, profile },
       scenarios: v.scenarios,
       timeoutMs: v.timeoutMs,
-      timing: backend.name === 'mock' ? SIMULATED_KERNEL_TIMING : REAL_KERNEL_TIMING,
-      // Scenarios that take the PF's VFs away run when the others are free, or with consent; the mock's kernel is ours to change.
+      timing: timingFor(backend),
+      // Scenarios that take the PF's VFs away run when the others are free, or with consent; a machine nobody shares is ours to change.
       want: {
         pf: v.pf,
         vf: v.vf,
         policy: {
-          allowDestructive: o.allowDestructive === true || backend.name === 'mock',
-          journal: journalTarget(backend, g),
+          allowDestructive: o.allowDestructive === true || !backend.traits.shared,
+          journal: backend.traits.location,
         },
       },
       baseline: baseline ?? null,
@@ -363,7 +369,9 @@ async function runWith(
       allowSkips: o.allowSkips === true,
       interrupt: signals.signal,
       progress,
-      ...(mock ? { siblings: mock.siblings } : { executor: nativeExecutor(g, o.freshProcess === true) }),
+      ...(mock ? { siblings: mock.siblings } : {}),
+      // A kernel whose processes live in this node process runs each scenario in one of them (the runner's default).
+      ...(backend.spawnProcess ? {} : { executor: nativeExecutor(g, o.freshProcess === true) }),
       onPartial: (partial) => {
         for (const problem of reports.rewrite(partial)) err.write(`iovh: ${problem}\n`);
       },
@@ -378,13 +386,14 @@ async function runWith(
     try {
       reports.write(run, (text) => out.write(text));
     } catch (e) {
-      if (e instanceof ReportFileError) throw new CliError(e.message, 1);
+      if (e instanceof ReportFileError) throw new CliError(e.message, EXIT.FAILED);
       throw e;
     }
     const onStdout = reports.onStdout;
     if (onStdout) {
       await out.settle();
-      if (out.lost !== null) throw new CliError(`cannot write the ${onStdout.what} report to stdout: ${out.lost}`, 1);
+      if (out.lost !== null)
+        throw new CliError(`cannot write the ${onStdout.what} report to stdout: ${out.lost}`, EXIT.FAILED);
     }
     return run.summary.exitCode;
   } finally {

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { globalOptions } from '../global.js';
-import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { runStateChange, type StateChangeOptions } from '../state-change.js';
 import { shellLine } from '../../host/quote.js';
 import { planSetup } from '../../host/planner.js';
 import { parseSetup } from '../../host/setup-schema.js';

@@ -2,7 +2,7 @@
 // (src/host/topology.ts); a tree for people, JSON for scripts. Reads only.
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
-import { openJournal, stdio, withBackend } from '../../host/command.js';
+import { openJournal, stdio, withBackend } from '../state-change.js';
 import { topologyJson, topologyTree } from '../../host/render.js';
 import { discover } from '../../host/topology.js';
 
@@ -17,7 +17,7 @@ export function registerTopology(program: Command, setStatus: (code: number) => 
         const t = discover(backend.fs);
         const extras = {
           backend: { name: backend.name, reason: backend.reason },
-          pendingWrites: openJournal(backend, opts).pending().length,
+          pendingWrites: openJournal(backend).pending().length,
         };
         stdio.out(
           opts.json === true ? `${JSON.stringify(topologyJson(t, extras), null, 2)}\n` : topologyTree(t, extras),

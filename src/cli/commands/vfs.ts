@@ -2,7 +2,7 @@
 // PF, as a journaled, read-back-verified plan (src/host/planner.ts).
 import type { Command } from 'commander';
 import { addGlobalOptions, globalOptions } from '../global.js';
-import { runStateChange, type StateChangeOptions } from '../../host/command.js';
+import { runStateChange, type StateChangeOptions } from '../state-change.js';
 import { shellLine } from '../../host/quote.js';
 import { planVfsDisable, planVfsEnable } from '../../host/planner.js';
 

@@ -7,6 +7,7 @@
 // exactly as the harness does (through src/uapi/xe.ts on a Backend).
 
 import type { Backend, DeviceOps, FileOps } from '../../../src/backend/types.js';
+import { FAKE_TRAITS } from '../../uapi/fake-backend.js';
 import { Errno, SystemError } from '../../../src/uapi/errors.js';
 import type {
   Attachment,
@@ -473,7 +474,7 @@ export class FakePlatform implements MockPlatform {
         throw new SystemError({ errno: Errno.ENOENT, syscall: 'open' });
       },
     });
-    return { name: 'mock', reason: 'test fake', dev: this.dev, fs, close: () => undefined };
+    return { name: 'mock', reason: 'test fake', dev: this.dev, fs, traits: FAKE_TRAITS, close: () => undefined };
   }
 
   // -------------------------------------------------------------- exporters

@@ -2,23 +2,23 @@
 // status: open the backend, read the machine, build a plan (input checked
 // before anything is written), print it (--dry-run stops there), journal and
 // apply it, close the backend on every path (the mock saves its state there).
-import { resolve } from 'node:path';
 import type { Backend } from '../backend/types.js';
 import { openBackend } from '../backend/select.js';
-import { CliError, UsageError } from '../cli/errors.js';
-import type { GlobalOptions } from '../cli/global.js';
-import { ApplyFailed, Interrupted, applyPlan } from './apply.js';
-import { BringupError, InputError } from './errors.js';
-import { Journal, findStale, processAlive, stateDir, targetLabel, type JournalTarget } from './journal.js';
-import { formatStep, stepWrite, type Plan } from './plan.js';
-import { NotAvailable, type PlanContext } from './planner.js';
-import { planRestore, restoreRecords } from './restore.js';
-import { escapeControls, shellWord } from './quote.js';
-import { PlanState } from './state.js';
-import { SysReader } from './sysfs.js';
-import { discover } from './topology.js';
-import { readVramBudget } from './vram.js';
-import type { ApplyHooks } from './writes.js';
+import { CliError } from './errors.js';
+import type { GlobalOptions } from './global.js';
+import { trapSignals } from './signals.js';
+import { ApplyFailed, Interrupted, applyPlan } from '../host/apply.js';
+import { Journal, findStale, processAlive, stateDir, targetLabel, type JournalTarget } from '../host/journal.js';
+import { formatStep, stepWrite, type Plan } from '../host/plan.js';
+import { NotAvailable, type PlanContext } from '../host/planner.js';
+import { planRestore, restoreRecords } from '../host/restore.js';
+import { escapeControls, shellWord } from '../host/quote.js';
+import { PlanState } from '../host/state.js';
+import { SysReader } from '../host/sysfs.js';
+import { discover } from '../host/topology.js';
+import { readVramBudget } from '../host/vram.js';
+import type { ApplyHooks } from '../host/writes.js';
+import { EXIT, signalExit } from '../report/exit.js';
 
 export interface CommandIo {
   out(text: string): void;
@@ -29,23 +29,6 @@ export const stdio: CommandIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
 };
-
-/** Exit status of an answer "this machine cannot do that" (DESIGN.md: 77, everything skipped). */
-export const EXIT_NOT_AVAILABLE = 77;
-/** Exit status after SIGINT/SIGTERM stopped a command between two writes (128 + SIGINT). */
-export const EXIT_INTERRUPTED = 130;
-
-/** The shell's 128 + signal number, as `iovh run` exits: 130 for SIGINT, 143 for SIGTERM (a CI timeout's kill). */
-export function interruptedExit(signal: string): number {
-  return signal === 'SIGTERM' ? 143 : EXIT_INTERRUPTED;
-}
-
-/** Turns bring-up's own errors into the CLI's (one line, exit 2 for input, 1 otherwise). */
-export function cliError(e: unknown): unknown {
-  if (e instanceof InputError) return new UsageError(e.message);
-  if (e instanceof BringupError) return new CliError(e.message, 1);
-  return e;
-}
 
 /** Opens the backend the global options ask for, runs `fn`, and closes the backend whatever happens. */
 export async function withBackend<T>(opts: GlobalOptions, fn: (backend: Backend) => Promise<T> | T): Promise<T> {
@@ -59,22 +42,17 @@ export async function withBackend<T>(opts: GlobalOptions, fn: (backend: Backend)
   });
   try {
     return await fn(backend);
-  } catch (e) {
-    throw cliError(e);
   } finally {
     backend.close();
   }
 }
 
-/** The machine a backend acts on, for the journal; null for a mock that forgets its kernel at exit. */
-export function journalTarget(backend: Backend, opts: GlobalOptions): JournalTarget | null {
-  if (backend.name === 'native') return { backend: 'native', where: resolve(opts.root ?? '/') };
-  return opts.mockState ? { backend: 'mock', where: resolve(opts.mockState) } : null;
-}
-
-export function openJournal(backend: Backend, opts: GlobalOptions): Journal {
-  const target = journalTarget(backend, opts);
-  return target ? Journal.open(stateDir(), target) : Journal.memory({ backend: 'mock', where: '(no --mock-state)' });
+/** The journal of the machine a backend acts on; in memory for a machine that ends with the backend. */
+export function openJournal(backend: Backend): Journal {
+  const target = backend.traits.location;
+  return target
+    ? Journal.open(stateDir(), target)
+    : Journal.memory({ backend: backend.name, where: '(kept in memory: the machine ends with this process)' });
 }
 
 /** The restore command line for a journal's target (auto could pick the mock on a machine without VFs). */
@@ -141,6 +119,17 @@ export function planJson(plan: Plan): object {
   };
 }
 
+/**
+ * A command that writes sysfs stops between two writes at the first signal
+ * (it then says what it made and how to undo it) and exits at the second: the
+ * journal is written before every write, so restore undoes either.
+ */
+const WRITE_SIGNALS = {
+  first: () => null,
+  again: (sig: string) =>
+    `\niovh: ${sig} again: exiting now; the journal holds every write made (\`iovh restore\` undoes them)\n`,
+};
+
 export interface StateChangeOptions extends GlobalOptions {
   dryRun?: boolean;
 }
@@ -169,7 +158,7 @@ export async function runStateChange(
     } catch (e) {
       if (e instanceof NotAvailable) {
         io.err(`iovh: ${command.split(' ')[0]}: ${e.message}\n`);
-        return EXIT_NOT_AVAILABLE;
+        return EXIT.SKIPPED;
       }
       throw e;
     }
@@ -191,15 +180,17 @@ export async function runStateChange(
       return 0;
     }
     preflight(backend, plan);
-    const journal = openJournal(backend, opts);
+    const journal = openJournal(backend);
     journal.begin(command);
     if (!json) io.out(renderPlan(plan));
     let status: 'ok' | 'failed' | 'rolled-back' | 'interrupted' = 'failed';
+    const signals = trapSignals((line) => io.err(line), WRITE_SIGNALS);
     try {
       const applied = await applyPlan(backend.fs, plan, journal, {
         hooks: testHooks(backend),
         out: { step: (line) => (json ? undefined : io.out(`${line}\n`)) },
         rollbackNote: (line) => (json ? undefined : io.out(`rollback: ${line}\n`)),
+        interrupt: signals.signal,
       });
       status = 'ok';
       const where = journal.file
@@ -217,11 +208,12 @@ export async function runStateChange(
         io.err(
           `iovh: ${command.split(' ')[0]}: ${e.message}; \`${journal.file ? restoreCommand(journal.target) : 'iovh restore'}\` undoes the ${e.done} made\n`,
         );
-        return interruptedExit(e.signal);
+        return signalExit(e.signal);
       }
       if (e instanceof ApplyFailed) status = e.rolledBack ? 'rolled-back' : 'failed';
       throw e;
     } finally {
+      signals.release();
       journal.end(status);
       if (status === 'rolled-back') journal.dropIfSettled();
     }
@@ -234,7 +226,7 @@ export async function runStateChange(
  * state-changing command acts on, so nobody believes the real one changed.
  */
 function autoNote(backend: Backend, opts: GlobalOptions, io: CommandIo): void {
-  if ((opts.backend ?? 'auto') === 'auto' && backend.name === 'mock') {
+  if ((opts.backend ?? 'auto') === 'auto' && !backend.traits.shared) {
     io.err(`iovh: note: acting on the mock kernel (${backend.reason}); use --backend native to change this machine\n`);
   }
 }
@@ -243,7 +235,7 @@ function autoNote(backend: Backend, opts: GlobalOptions, io: CommandIo): void {
 export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio): Promise<number> {
   return withBackend(opts, async (backend) => {
     autoNote(backend, opts, io);
-    const target = journalTarget(backend, opts);
+    const target = backend.traits.location;
     // --json answers in the shape of a restore that undid something (or of its --dry-run), with a message.
     const nothing = (message: string, label: string): number => {
       const title = `undo 0 journaled writes on ${label}`; // planRestore's title
@@ -283,11 +275,17 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
     preflight(backend, plan);
     journal.begin('restore');
     let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+    const signals = trapSignals((line) => io.err(line), WRITE_SIGNALS);
     try {
       if (!opts.json)
         io.out(`restore: ${label}, ${pending.length} journaled write${pending.length === 1 ? '' : 's'} to undo\n`);
-      const writes = await restoreRecords(new SysReader(backend.fs), journal, pending, testHooks(backend), (line) =>
-        opts.json ? undefined : io.out(`${line}\n`),
+      const writes = await restoreRecords(
+        new SysReader(backend.fs),
+        journal,
+        pending,
+        testHooks(backend),
+        (line) => (opts.json ? undefined : io.out(`${line}\n`)),
+        signals.signal,
       );
       status = 'ok';
       io.out(
@@ -301,7 +299,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
       if (e instanceof Interrupted) {
         status = 'interrupted';
         io.err(`iovh: restore: ${e.message}; run \`${restoreCommand(target)}\` again to undo the ${left} left\n`);
-        return interruptedExit(e.signal);
+        return signalExit(e.signal);
       }
       const why = e instanceof Error ? e.message : String(e);
       throw new CliError(
@@ -309,6 +307,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
         1,
       );
     } finally {
+      signals.release();
       journal.end(status);
       if (status === 'ok') journal.dropIfSettled();
     }
@@ -320,8 +319,11 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
  * real sysfs, which only root may; and no planned target may be read-only.
  */
 function preflight(backend: Backend, plan: Plan): void {
-  if (backend.name === 'native' && process.getuid && process.getuid() !== 0) {
-    throw new CliError('permission denied: changing sysfs needs root; run as root (sudo); nothing was written', 1);
+  if (backend.traits.credentials.uid !== 0) {
+    throw new CliError(
+      'permission denied: changing sysfs needs root; run as root (sudo); nothing was written',
+      EXIT.FAILED,
+    );
   }
   for (const s of plan.steps) {
     const { path } = stepWrite(s);
