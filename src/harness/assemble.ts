@@ -45,7 +45,7 @@ export function assembleRun(frame: RunFrame, machine: MachineJson | null, state:
     startedAt: frame.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     durationMs: Math.round(performance.now() - frame.t0),
-    kernel: machine?.kernel ?? { release: null, version: null, cmdline: null },
+    kernel: machine?.kernel ?? { release: null, version: null, cmdline: null, shape: null },
     backend: frame.backend,
     options: frame.options,
     capabilities: machine?.capabilities ?? {},

@@ -11,7 +11,8 @@ import { VFIO } from '../uapi/constants.js';
 import { isErrno } from '../uapi/errors.js';
 import { BDF_PATTERN } from '../uapi/bdf.js';
 import type { Json, JsonObject } from '../report/model.js';
-import { REVISIONS, SG_PROBES, scanSymbols, type SymbolScan } from './symbols.js';
+import { REVISIONS, scanSymbols, type SymbolScan } from './symbols.js';
+import { detectShape, type FeatureProbe, type KernelShape } from '../shape/index.js';
 import { TraceSession } from './tracefs.js';
 import { chooseTarget, discoverPfs, lmemBar, TargetError, type PfInfo, type Target } from './target.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
@@ -70,6 +71,8 @@ export interface Capabilities {
   target: Target | null;
   pfs: PfInfo[];
   symbols: SymbolScan;
+  /** Which kernel this is (src/shape): the row of the symbol table it matches, or unknown. */
+  shape: KernelShape;
   tracefsRoot: string | null;
   xeNode: string | null;
   vgemNode: string | null;
@@ -142,7 +145,7 @@ function probeKprobes(
   left: string[],
 ): Capability {
   if (!root) return lack(`no kprobe events: ${tracefs.detail}`, tracefs.enable ?? 'mount tracefs');
-  const candidates = [...SG_PROBES, ...REVISIONS.flatMap((r) => r.probes)];
+  const candidates = [...symbols.sgProbes, ...(symbols.revision?.probes ?? []), ...REVISIONS.flatMap((r) => r.probes)];
   const point = candidates.find((p) => symbols.symbols.has(p.symbol));
   if (!point) {
     return lack(
@@ -232,31 +235,44 @@ function probeIommu(backend: Backend, target: Target | null): { cap: Capability;
   return { cap: have(`${mode}, ${groups} IOMMU groups`), mode };
 }
 
-function probeDmaBuf(backend: Backend, target: Target | null): Capability {
-  if (!target) return lack('no VF on vfio-pci to probe', 'bind a VF to vfio-pci (iovh bind <VF> vfio-pci)');
+function probeDmaBuf(backend: Backend, target: Target | null): { cap: Capability; probe: FeatureProbe } {
+  if (!target)
+    return {
+      cap: lack('no VF on vfio-pci to probe', 'bind a VF to vfio-pci (iovh bind <VF> vfio-pci)'),
+      probe: { result: 'not run', why: 'no VF on vfio-pci' },
+    };
   let device;
   try {
     device = openVfioDevice(backend, target.vf.bdf);
   } catch (e) {
-    return lack(
-      `cannot open VF ${target.vf.bdf} through VFIO: ${e instanceof Error ? e.message : String(e)}`,
-      'make sure no other process (a VMM) holds the VF, and run as root',
-    );
+    const why = `cannot open VF ${target.vf.bdf} through VFIO: ${e instanceof Error ? e.message : String(e)}`;
+    return {
+      cap: lack(why, 'make sure no other process (a VMM) holds the VF, and run as root'),
+      probe: { result: 'not run', why },
+    };
   }
   try {
     const probe = device.probeFeature(VFIO.FEATURE_DMA_BUF);
-    if (probe.supported) return have(`VFIO_DEVICE_FEATURE PROBE|GET|DMA_BUF on ${target.vf.bdf} returned 0`);
+    if (probe.supported)
+      return {
+        cap: have(`VFIO_DEVICE_FEATURE PROBE|GET|DMA_BUF on ${target.vf.bdf} returned 0`),
+        probe: { result: 'supported' },
+      };
     const why = isErrno(probe.error, 'EOPNOTSUPP')
       ? 'the VF driver does not export dma-bufs (EOPNOTSUPP: xe-vfio-pci and other variant drivers do not, kernel-abi §3.3)'
       : 'the kernel does not know VFIO_DEVICE_FEATURE_DMA_BUF (ENOTTY: built without CONFIG_VFIO_PCI_DMABUF, or older than 6.19)';
-    return lack(
-      why,
-      isErrno(probe.error, 'EOPNOTSUPP')
-        ? `bind ${target.vf.bdf} to plain vfio-pci`
-        : 'boot Linux 6.19+ with CONFIG_VFIO_PCI_DMABUF=y (needs PCI_P2PDMA)',
-    );
+    return {
+      cap: lack(
+        why,
+        isErrno(probe.error, 'EOPNOTSUPP')
+          ? `bind ${target.vf.bdf} to plain vfio-pci`
+          : 'boot Linux 6.19+ with CONFIG_VFIO_PCI_DMABUF=y (needs PCI_P2PDMA)',
+      ),
+      probe: { result: 'errno', code: codeOf(probe.error) },
+    };
   } catch (e) {
-    return lack(`PROBE failed: ${e instanceof Error ? e.message : String(e)}`, 'check dmesg for vfio-pci errors');
+    const why = `PROBE failed: ${e instanceof Error ? e.message : String(e)}`;
+    return { cap: lack(why, 'check dmesg for vfio-pci errors'), probe: { result: 'errno', code: codeOf(e) } };
   } finally {
     device.close();
   }
@@ -351,17 +367,29 @@ export function probeCapabilities(
     if (!(e instanceof TargetError)) throw e;
     targetCap = lack(e.message, e.enable);
   }
-  const symbols = scanSymbols(fs);
+  // One read of /proc/kallsyms for the shape and the probe table (a real one is ~10 MB: src/uapi/kallsyms.ts).
+  let kallsyms: string | null = null;
+  let kallsymsWhy: string | null = null;
+  try {
+    kallsyms = fs.readText('/proc/kallsyms');
+  } catch (e) {
+    kallsymsWhy = `/proc/kallsyms unreadable (${codeOf(e)})`;
+  }
+  const dmaBuf = probeDmaBuf(backend, target);
+  const shape = detectShape({ kallsyms, kallsymsError: kallsymsWhy, probe: dmaBuf.probe, release });
+  const symbols = scanSymbols(kallsyms, kallsymsWhy, shape);
   const interconnect: Capability = !symbols.readable
     ? lack(
         symbols.why ?? '/proc/kallsyms unreadable',
         'run as root (kernel.kptr_restrict hides nothing but names need /proc)',
       )
-    : symbols.revision
-      ? have(`interconnect series ${symbols.revision.name}: ${symbols.revision.markers.join(', ')} present`)
+    : shape.iov
+      ? have(`kernel shape ${shape.summary}: ${shape.iov.markers.join(', ')} present`)
       : lack(
-          `no interconnect symbols in /proc/kallsyms (${symbols.rows.map((r) => `${r.name}: ${r.missing.join(', ')} missing`).join('; ')})`,
-          'boot a kernel with the dma-buf interconnect series ("dma-buf: Add support for mapping dmabufs via interconnects")',
+          `kernel shape ${shape.summary}`,
+          shape.name === 'unknown'
+            ? 'this kernel matches no row of the symbol table (src/shape/table.ts); iovh profiles lists the kernels iovh knows'
+            : 'boot a kernel with an IOV import path (the interconnect RFC v1 or v2, or mapping types with the IOV type); iovh profiles lists them',
         );
   const sgProbes: Capability =
     symbols.sg.missing.length === 0
@@ -411,7 +439,7 @@ export function probeCapabilities(
     cmdline,
     caps: {
       target: targetCap,
-      dmaBufExport: probeDmaBuf(backend, target),
+      dmaBufExport: dmaBuf.cap,
       lmemBar: lmemCap,
       interconnect,
       sgProbes,
@@ -429,6 +457,7 @@ export function probeCapabilities(
     target,
     pfs,
     symbols,
+    shape,
     tracefsRoot: tracefs.root,
     xeNode: xe.node,
     vgemNode: vgem.node,
@@ -449,6 +478,7 @@ export function capabilitiesJson(c: Capabilities): JsonObject {
     cmdline: c.cmdline,
     iommuMode: c.iommuMode,
     interconnectRevision: c.symbols.revision?.name ?? null,
+    shape: shapeJson(c.shape),
     symbolRows: c.symbols.rows.map((r) => ({ revision: r.name, present: r.present, missing: r.missing })),
     tracefs: c.tracefsRoot,
     xeNode: c.xeNode,
@@ -488,5 +518,20 @@ export function topologyJson(c: Capabilities): JsonObject {
         };
       }),
     })),
+  };
+}
+
+/** The kernel shape as JSON for the reports (docs/report-schema.md). */
+export function shapeJson(s: KernelShape): JsonObject {
+  return {
+    name: s.name,
+    summary: s.summary,
+    iovPath: s.iov?.name ?? null,
+    release: s.evidence.release,
+    version: s.evidence.version,
+    kallsyms: s.evidence.kallsyms,
+    seen: s.evidence.seen,
+    probe: s.evidence.probe,
+    why: s.evidence.why,
   };
 }

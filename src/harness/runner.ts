@@ -14,6 +14,7 @@
 // through `interrupt`) the current scenario's cleanups run, the scenarios not
 // reached are recorded as not run, and the partial result is returned.
 
+import { detectShape } from '../shape/index.js';
 import type { Backend } from '../backend/types.js';
 import {
   emptyCleanliness,
@@ -113,9 +114,16 @@ function failedCapabilities(message: string): Capabilities {
       why: message,
       revision: null,
       rows: [],
+      sgProbes: [],
       sg: { present: [], missing: [] },
       symbols: new Set(),
     },
+    shape: detectShape({
+      kallsyms: null,
+      kallsymsError: message,
+      probe: { result: 'not run', why: message },
+      release: null,
+    }),
     tracefsRoot: null,
     xeNode: null,
     vgemNode: null,
@@ -618,7 +626,12 @@ function probeFailed(e: unknown): JobReport {
 
 function machineJson(c: Capabilities): MachineJson {
   return {
-    kernel: { release: c.release, version: c.version, cmdline: c.cmdline },
+    kernel: {
+      release: c.release,
+      version: c.version,
+      cmdline: c.cmdline,
+      shape: { name: c.shape.name, summary: c.shape.summary },
+    },
     capabilities: capabilitiesJson(c),
     topology: topologyJson(c),
   };

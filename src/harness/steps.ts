@@ -16,7 +16,7 @@ import { PAGE_SIZE } from '../uapi/constants.js';
 import { hex, type Json } from '../report/model.js';
 import type { CapabilityName } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
-import { SG_PROBES, type ProbeKey } from './symbols.js';
+import type { ProbeKey } from './symbols.js';
 import { TraceSession } from './tracefs.js';
 import { IORESOURCE_MEM, lmemBar, type Bar, type Target, type VfInfo } from './target.js';
 
@@ -121,7 +121,7 @@ export function startTrace(ctx: ScenarioContext): TraceSession | null {
   // Named after the scenario's process (ctx.pid: a mock process is not this node process), so the runner can remove what it leaves.
   const session = TraceSession.create(ctx.backend.fs, root, String(ctx.pid));
   ctx.defer('remove kprobes and the trace instance', () => session.close());
-  const points = [...(ctx.caps.symbols.revision?.probes ?? []), ...SG_PROBES];
+  const points = [...(ctx.caps.symbols.revision?.probes ?? []), ...ctx.caps.symbols.sgProbes];
   session.arm(points, ctx.caps.symbols.symbols);
   return session;
 }
@@ -133,7 +133,7 @@ export function armedKeys(trace: TraceSession | null): Set<ProbeKey> {
 /** Probes a path verdict needs armed (path.ts): both scatter-gather ones, and with the series the lookup's return and one negotiation probe. */
 export function pathBlindSpots(ctx: ScenarioContext, trace: TraceSession | null): string[] {
   const armed = armedKeys(trace);
-  const blind: string[] = SG_PROBES.filter((p) => !armed.has(p.key)).map((p) => p.symbol);
+  const blind: string[] = ctx.caps.symbols.sgProbes.filter((p) => !armed.has(p.key)).map((p) => p.symbol);
   const revision = ctx.caps.symbols.revision;
   if (revision) {
     const negotiation: ProbeKey[] = ['match', 'exporterMatch', 'mapInterconnect', 'exporterMapInterconnect'];

@@ -5,7 +5,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { FileOps } from '../backend/types.js';
 import { isErrno } from '../uapi/errors.js';
-import { findKallsyms } from '../uapi/kallsyms.js';
+import { detectShape, type KernelShape } from '../shape/index.js';
 import { DEBUGFS, IOMMU_GROUPS, SysReader, driverPath } from './sysfs.js';
 import { discover, type HostTopology } from './topology.js';
 
@@ -157,18 +157,6 @@ function dmabufFix(cfg: KernelConfig): string {
   return `build Linux 6.19 or later with ${how.join(' and ')} (${rule}; here ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set)`;
 }
 
-/**
- * Symbols only a kernel with the interconnect series has (rfc-model "Where a
- * harness can see each branch", RFC v1 names). xe_gt_sriov_pf_config_get_lmem_obj
- * is upstream already, so it proves nothing here.
- */
-const INTERCONNECT_SYMBOLS = [
-  'dma_buf_match_interconnects',
-  'dma_buf_map_interconnect',
-  'vfio_pci_match_interconnect',
-  'xe_dma_buf_supports_interconnects',
-];
-
 export interface DoctorEnv {
   /** effective uid of the process (root may open every device node) */
   uid: number | null;
@@ -277,6 +265,8 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
           fix: 'mount /proc',
         },
   );
+
+  add(shapeCheck(kernelShape(r, release)));
 
   const cfg = readKernelConfig(fs, release);
   if (!cfg) {
@@ -441,25 +431,6 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
         },
   );
 
-  const kallsyms = r.maybe('/proc/kallsyms');
-  if (kallsyms === null) {
-    add({ id: 'interconnect', status: 'warn', detail: 'cannot read /proc/kallsyms', fix: 'run as root' });
-  } else {
-    // Any symbol type, as before; only these names are looked up (src/uapi/kallsyms.ts: the whole text is ~5 MB).
-    const names = findKallsyms(kallsyms, INTERCONNECT_SYMBOLS, null);
-    const found = INTERCONNECT_SYMBOLS.filter((s) => names.has(s));
-    add(
-      found.length > 0
-        ? { id: 'interconnect', status: 'pass', detail: `interconnect series present: ${found.join(', ')}` }
-        : {
-            id: 'interconnect',
-            status: 'warn',
-            detail: 'no interconnect symbols in /proc/kallsyms: imports take the P2P path (an upstream kernel)',
-            fix: 'boot a kernel with "dma-buf: Add support for mapping dmabufs via interconnects" to test the IOV path',
-          },
-    );
-  }
-
   if (topology.pfs.length === 0) {
     add({
       id: 'sriov',
@@ -498,6 +469,44 @@ function provisioningFix(driver: string | null, debugfsMounted: boolean): string
   if (!debugfsMounted)
     return 'mount -t debugfs none /sys/kernel/debug (as root), or use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
   return 'nothing to do on an integrated GPU; on a discrete one, use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
+}
+
+/**
+ * The kernel's shape (src/shape): from /proc/kallsyms and the release only.
+ * Doctor does not run the VFIO_DEVICE_FEATURE PROBE: opening a VF through
+ * VFIO resets it (vfio_pci_core_enable), and doctor changes nothing but
+ * tracefs leftovers. `iovh run` runs the PROBE in its capability probe.
+ */
+export function kernelShape(r: SysReader, release: string | null): KernelShape {
+  const kallsyms = r.maybe('/proc/kallsyms');
+  return detectShape({
+    kallsyms,
+    kallsymsError: kallsyms === null ? 'cannot read it' : null,
+    probe: { result: 'not run', why: 'doctor does not open VFs: an open through VFIO resets the VF' },
+    release,
+  });
+}
+
+/** The shape as a doctor check: pass with an IOV import path, warn without one (the IOV scenarios will skip) or when unknown. */
+export function shapeCheck(shape: KernelShape): Check {
+  const detail = `kernel shape: ${shape.summary}`;
+  if (shape.name === 'unknown')
+    return {
+      id: 'kernel.shape',
+      status: 'warn',
+      detail,
+      fix:
+        shape.evidence.kallsyms === 'read'
+          ? `this kernel matches no row of iovh's symbol table (${shape.evidence.why}); \`iovh profiles\` lists the kernels iovh knows`
+          : 'run as root to read /proc/kallsyms',
+    };
+  if (shape.iov) return { id: 'kernel.shape', status: 'pass', detail };
+  return {
+    id: 'kernel.shape',
+    status: 'warn',
+    detail,
+    fix: 'the IOV scenarios skip on this kernel; to test the IOV path boot one with it (`iovh profiles` lists them)',
+  };
 }
 
 export function summarize(checks: Check[]): Record<CheckStatus, number> {

@@ -66,6 +66,7 @@ const BASE_SYMBOLS: readonly Sym[] = [
   ['dma_buf_map_attachment', 'T', null, 0x1c0, 'xe_bo_move+0x3c4/0x9a0 [xe]'],
   ['dma_buf_unmap_attachment', 'T', null, 0x110, 'xe_bo_move+0x2b1/0x9a0 [xe]'],
   ['dma_buf_invalidate_mappings', 'T', null, 0x90],
+  ['dma_buf_attach_revocable', 'T', null, 0x20],
   ['pci_p2pdma_map_type', 'T', null, 0x150],
   ['pcim_p2pdma_provider', 'T', null, 0x60],
   ['vfio_device_fops_unl_ioctl', 't', 'vfio', 0x6c0],

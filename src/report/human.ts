@@ -264,6 +264,7 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
   if (run.interrupted)
     lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
   lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);
+  if (run.kernel.shape) lines.push(`kernel shape: ${run.kernel.shape.summary}`);
   const verdict =
     s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);
   lines.push(`exit ${s.exitCode}: ${verdict}`);

@@ -137,6 +137,7 @@ export function renderJunit(run: RunResult): string {
     const props: Record<string, string> = {
       'iovh.version': run.tool.version,
       'kernel.release': run.kernel.release ?? 'unknown',
+      ...(run.kernel.shape ? { 'kernel.shape': run.kernel.shape.name } : {}),
       backend: run.backend.name,
       'backend.reason': run.backend.reason,
     };

@@ -99,7 +99,11 @@ export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string 
       comment: r.title,
       environment: {
         comment: `iovh ${run.tool.version}, backend ${run.backend.name}${run.backend.profile ? ` (${run.backend.profile})` : ''}`,
-        misc: withoutNulls({ backend_reason: run.backend.reason, kernel_release: run.kernel.release }),
+        misc: withoutNulls({
+          backend_reason: run.backend.reason,
+          kernel_release: run.kernel.release,
+          kernel_shape: run.kernel.shape?.name ?? null,
+        }),
       },
       misc: withoutNulls({
         iovh_status: r.status,

@@ -48,6 +48,7 @@ export function renderKtap(run: RunResult): string {
   out.push(
     `# iovh ${run.tool.version}: kernel ${ktapText(run.kernel.release ?? 'unknown')}, backend ${run.backend.name} (${ktapText(run.backend.reason)})`,
   );
+  if (run.kernel.shape) out.push(`# kernel shape: ${ktapText(run.kernel.shape.summary)}`);
   if (run.baseline) out.push(`# baseline ${ktapText(run.baseline.name)}`);
   run.scenarios.forEach((r, i) => {
     if (r.path) out.push(`# ${r.id}: path ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);

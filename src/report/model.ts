@@ -140,7 +140,13 @@ export interface RunResult {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  kernel: { release: string | null; version: string | null; cmdline: string | null };
+  kernel: {
+    release: string | null;
+    version: string | null;
+    cmdline: string | null;
+    /** The kernel's shape (src/shape): the symbol-table row it matched, or `unknown`; null before the probe ran. */
+    shape: { name: string; summary: string } | null;
+  };
   backend: { name: string; reason: string; profile: string | null };
   options: { filters: string[]; timeoutSec: number; pf: string | null; vf: string | null };
   capabilities: JsonObject;

@@ -154,7 +154,7 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
 });
 
 describe('iovh run on the mock, profile upstream', () => {
-  it('classifies imports as p2p, skips the IOV scenarios citing the missing interconnect symbols, exits 0 against its baseline', () => {
+  it('classifies imports as p2p, skips the IOV scenarios naming the kernel shape, exits 0 against its baseline', () => {
     const { cli, json } = runs.get('upstream')!;
     expect(cli.code).toBe(0);
     const r = byId(json);
@@ -170,8 +170,8 @@ describe('iovh run on the mock, profile upstream', () => {
       const s = r.get(id)!;
       expect(s.status).toBe('skip');
       expect(s.skip?.capability).toBe('interconnect');
-      expect(s.reason).toMatch(/no interconnect symbols in \/proc\/kallsyms \(rfc-v1: .*dma_buf_match_interconnects/);
-      expect(s.skip?.enable).toMatch(/interconnect series/);
+      expect(s.reason).toBe('kernel shape upstream-7.1 — no IOV import path: xe imports a VF BAR as P2P');
+      expect(s.skip?.enable).toMatch(/IOV import path .*iovh profiles/);
     }
     expect(r.get('lifecycle/revoke-on-reset')!.quirks.map((q) => q.id)).toEqual(['deferred-unmap-hang']);
   });

@@ -41,12 +41,15 @@ describe('capability probe on the mock', () => {
     });
   });
 
-  it('upstream: no interconnect row, and the reason lists the missing symbols', () => {
+  it('upstream: no IOV path, and the reason names the kernel shape', () => {
     using(mock('upstream'), (b) => {
       const c = probeCapabilities(b, {});
       expect(c.symbols.revision).toBeNull();
+      expect(c.shape.name).toBe('upstream-7.1');
       expect(c.caps.interconnect.ok).toBe(false);
-      expect(c.caps.interconnect.detail).toMatch(/dma_buf_match_interconnects, .*missing/);
+      expect(c.caps.interconnect.detail).toBe(
+        'kernel shape upstream-7.1 — no IOV import path: xe imports a VF BAR as P2P',
+      );
       expect(c.caps.sgProbes.ok).toBe(true);
     });
   });
@@ -80,7 +83,7 @@ describe('kprobe sessions', () => {
       s.arm([...REVISIONS[0]!.probes, ...SG_PROBES], c.symbols.symbols);
       expect(s.unavailable).toEqual([]);
       expect(b.fs.readText(`${root}/kprobe_events`)).toMatch(
-        new RegExp(`^r:${s.group}/match_r dma_buf_match_interconnects ret=\\$retval$`, 'm'),
+        new RegExp(`^r:${s.group}/match_r dma_buf_match_interconnects ret=\\$retval:u8$`, 'm'),
       );
       expect(s.hits()).toEqual([]);
       s.close();

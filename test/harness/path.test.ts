@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyPath } from '../../src/harness/path.js';
 import { argValue, isErrValue, parseTraceLine, type TraceHit } from '../../src/harness/tracefs.js';
 import { REVISIONS, SG_PROBES, scanSymbols, tableSymbols } from '../../src/harness/symbols.js';
-import type { FileOps } from '../../src/backend/types.js';
+import { detectShape } from '../../src/shape/index.js';
 import type { ProbeKey } from '../../src/harness/symbols.js';
 
 const ALL = new Set<ProbeKey>([
@@ -68,10 +68,11 @@ describe('ftrace lines', () => {
       'ffffffff82000010 T __pfx_dma_buf_match_interconnects\n' +
       'ffffffff82000020 d dma_buf_map_interconnect\n' +
       'ffffffff82000030 T dma_buf_map_attachment\n';
-    const reads: string[] = [];
-    const fs = { readText: (path: string) => (reads.push(path), text) } as unknown as FileOps;
-    const scan = scanSymbols(fs);
-    expect(reads).toEqual(['/proc/kallsyms']);
+    const scan = scanSymbols(
+      text,
+      null,
+      detectShape({ kallsyms: text, probe: { result: 'not run', why: 'test' }, release: '7.2.13' }),
+    );
     // What kprobes may be armed on: present table functions, not the 20,000 others the kernel lists.
     expect([...scan.symbols].sort()).toEqual(['dma_buf_map_attachment', 'vfio_pci_dma_buf_map']);
     expect(scan.sg).toEqual({ present: ['vfio_pci_dma_buf_map', 'dma_buf_map_attachment'], missing: [] });

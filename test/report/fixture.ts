@@ -31,7 +31,12 @@ export function run(scenarios: ScenarioResult[], over: Partial<RunResult> = {}):
     startedAt: '2026-11-24T10:00:00.000Z',
     finishedAt: '2026-11-24T10:00:01.500Z',
     durationMs: 1500,
-    kernel: { release: '7.2.0-rfc-v1', version: '#1 SMP', cmdline: 'intel_iommu=on' },
+    kernel: {
+      release: '7.2.0-rfc-v1',
+      version: '#1 SMP',
+      cmdline: 'intel_iommu=on',
+      shape: { name: 'rfc-v1', summary: 'rfc-v1 — IOV import path: rfc-v1 interconnect' },
+    },
     backend: { name: 'mock', reason: '--backend mock', profile: 'rfc-v1' },
     options: { filters: [], timeoutSec: 30, pf: null, vf: null },
     capabilities: {},
