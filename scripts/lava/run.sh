@@ -5,21 +5,54 @@
 # `iovh-run` and `iovh-verdict`. The lab's scheduler (LAVA, or KernelCI on
 # top of it) decides where and when; this only runs and reports.
 #
-# Parameters (environment, from the test definition's params):
-#   BACKEND     auto | native | mock (default auto)
-#   FILTER      space-separated scenario globs (default: all)
-#   BASELINE    baseline file, relative to the iovh checkout (default: none on native)
-#   TIMEOUT     per-scenario timeout in seconds (default 60)
-#   PF, VF      the devices under test (default: the first xe PF with a VF on vfio-pci)
-#   EXTRA_ARGS  more `iovh run` arguments
+# The definition's parameters arrive as options. LAVA writes job parameters
+# into its generated run script as plain shell assignments (BACKEND='mock'),
+# never exported, so a step's child process cannot see them in its
+# environment: the step passes each one explicitly (iovh.yaml `run:`).
+#
+#   --backend auto|native|mock       (default auto)
+#   --filter 'GLOB ...'              space-separated scenario globs (default: all)
+#   --baseline FILE                  baseline file, relative to the iovh checkout (default: none on native)
+#   --timeout SECONDS                per-scenario timeout (default 60)
+#   --pf BDF, --vf BDF               the devices under test (default: the first xe PF with a VF on vfio-pci)
+#   --kcidb-origin NAME              KCIDB origin of the KCIDB report (default iovh)
+#   --kcidb-build-id ID              KCIDB id of the kernel build under test, <origin>:... (default <origin>:<release>)
+#   --install true|false             build iovh in the checkout first (default true)
+#   --extra-args 'ARGS'              more `iovh run` arguments
+# An empty value means the default, so the step can pass every parameter.
+# Environment (for running it by hand or from a test, never from LAVA parameters):
 #   IOVH_OUTPUT_DIR  where the reports go (default: <checkout>/lava-output)
-#   IOVH_SKIP_INSTALL=1  iovh is already installed and built in the checkout
-#   IOVH_CMD    the command that runs iovh (default: node <checkout>/bin/iovh.js)
+#   IOVH_CMD         the command that runs iovh (default: node <checkout>/bin/iovh.js)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${IOVH_OUTPUT_DIR:-$root/lava-output}
+
+backend='' filter='' baseline='' timeout='' pf='' vf='' kcidb_origin='' kcidb_build_id='' install='' extra=''
+while [ $# -gt 0 ]; do
+  if [ $# -lt 2 ]; then
+    echo "iovh: run.sh: $1 needs a value (an empty one for the default)" >&2
+    exit 2
+  fi
+  case $1 in
+    --backend) backend=$2 ;;
+    --filter) filter=$2 ;;
+    --baseline) baseline=$2 ;;
+    --timeout) timeout=$2 ;;
+    --pf) pf=$2 ;;
+    --vf) vf=$2 ;;
+    --kcidb-origin) kcidb_origin=$2 ;;
+    --kcidb-build-id) kcidb_build_id=$2 ;;
+    --install) install=$2 ;;
+    --extra-args) extra=$2 ;;
+    *)
+      echo "iovh: run.sh: unknown option $1" >&2
+      exit 2
+      ;;
+  esac
+  shift 2
+done
 mkdir -p "$out"
 
 # One test case: lava-test-case inside LAVA; outside it, the same signal line
@@ -42,23 +75,31 @@ node_ok() {
   node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=17)?0:1)'
 }
 
-if [ "${IOVH_SKIP_INSTALL:-0}" != 1 ]; then
-  if ! node_ok; then
-    echo "iovh: Node.js 20.17 or newer is needed on the device under test" >&2
+case ${install:-true} in
+  true)
+    if ! node_ok; then
+      echo "iovh: Node.js 20.17 or newer is needed on the device under test" >&2
+      report_case iovh-install fail
+      exit 0
+    fi
+    for tool in cmake g++ make; do
+      command -v "$tool" >/dev/null 2>&1 || { echo "iovh: $tool is needed to build the native addon" >&2; report_case iovh-install fail; exit 0; }
+    done
+    if (cd "$root" && npm ci --no-audit --no-fund) >"$out/install.log" 2>&1; then
+      report_case iovh-install pass
+    else
+      tail -n 40 "$out/install.log" >&2
+      report_case iovh-install fail
+      exit 0
+    fi
+    ;;
+  false) ;;
+  *)
+    echo "iovh: run.sh: --install must be true or false, got '$install'" >&2
     report_case iovh-install fail
     exit 0
-  fi
-  for tool in cmake g++ make; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "iovh: $tool is needed to build the native addon" >&2; report_case iovh-install fail; exit 0; }
-  done
-  if (cd "$root" && npm ci --no-audit --no-fund) >"$out/install.log" 2>&1; then
-    report_case iovh-install pass
-  else
-    tail -n 40 "$out/install.log" >&2
-    report_case iovh-install fail
-    exit 0
-  fi
-fi
+    ;;
+esac
 
 if [ -n "${IOVH_CMD:-}" ]; then
   read -r -a cmd <<<"$IOVH_CMD"
@@ -66,13 +107,18 @@ else
   cmd=(node "$root/bin/iovh.js")
 fi
 args=(run --json "$out/iovh.json" --junit "$out/iovh.junit.xml" --ktap "$out/iovh.ktap" --kcidb "$out/iovh.kcidb.json")
-args+=(--backend "${BACKEND:-auto}" --timeout "${TIMEOUT:-60}")
-for glob in ${FILTER:-}; do args+=(--filter "$glob"); done
-[ -n "${BASELINE:-}" ] && args+=(--baseline "$root/$BASELINE")
-[ -n "${PF:-}" ] && args+=(--pf "$PF")
-[ -n "${VF:-}" ] && args+=(--vf "$VF")
+args+=(--backend "${backend:-auto}" --timeout "${timeout:-60}")
+# shellcheck disable=SC2086 # a list of globs on purpose, never expanded against files
+set -f
+for glob in $filter; do args+=(--filter "$glob"); done
+set +f
+[ -n "$baseline" ] && args+=(--baseline "$root/$baseline")
+[ -n "$pf" ] && args+=(--pf "$pf")
+[ -n "$vf" ] && args+=(--vf "$vf")
+[ -n "$kcidb_origin" ] && args+=(--kcidb-origin "$kcidb_origin")
+[ -n "$kcidb_build_id" ] && args+=(--kcidb-build-id "$kcidb_build_id")
 # shellcheck disable=SC2206 # EXTRA_ARGS is a list of words on purpose
-[ -n "${EXTRA_ARGS:-}" ] && args+=(${EXTRA_ARGS})
+[ -n "$extra" ] && { set -f; args+=($extra); set +f; }
 
 echo "+ ${cmd[*]} ${args[*]}"
 "${cmd[@]}" "${args[@]}" 2>&1 | tee "$out/iovh.log"

@@ -10,6 +10,10 @@
 // so a CI that gates on JUnit is not turned red by a known kernel defect,
 // while the details stay in the message and in <system-out>. A report written
 // while the run goes on has one more test, iovh.run/complete, in error.
+//
+// The body of <failure>, <error> and <skipped> holds the reason, the known
+// defects seen and an excerpt of the kernel log: GitLab shows only that body
+// (it ignores <system-out>), and the message attribute is one line.
 
 import { hostname } from 'node:os';
 import { isBad, type RunResult, type ScenarioResult } from './model.js';
@@ -65,6 +69,30 @@ function outcome(r: ScenarioResult): Outcome {
   }
 }
 
+/** Kernel log lines in an outcome's body: the complaints, then the last lines of the scenario's log. */
+export const BODY_LOG_LINES = 40;
+
+/** The text inside <failure>/<error>/<skipped>: why, the defects seen, and the kernel's side of it. */
+export function outcomeBody(r: ScenarioResult): string {
+  const lines = [r.reason];
+  if (r.skip) lines.push(`to enable: ${r.skip.enable}`);
+  for (const q of r.quirks)
+    lines.push(`quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id} (${q.title}): ${q.evidence}`);
+  if (r.error) lines.push(`error (${r.error.kind}): ${r.error.message}`);
+  const complaints = r.cleanliness.kernelComplaints;
+  if (complaints.length > 0) lines.push('kernel complaints:', ...complaints.slice(0, BODY_LOG_LINES));
+  if (r.log.length > 0) {
+    const tail = r.log.slice(-BODY_LOG_LINES);
+    lines.push(
+      tail.length < r.log.length
+        ? `kernel log (last ${tail.length} of ${r.log.length} lines; all of them in <system-err>):`
+        : 'kernel log:',
+      ...tail,
+    );
+  }
+  return lines.join('\n');
+}
+
 function details(r: ScenarioResult): string {
   const lines = [`status: ${r.status}`, `reason: ${r.reason}`];
   if (r.path) lines.push(`path: ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
@@ -114,7 +142,7 @@ export function renderJunit(run: RunResult): string {
       `  <testsuite${attrs({ name: 'iovh.run', tests: 1, failures: 0, errors: 1, skipped: 0, time: seconds(run.durationMs), timestamp: run.startedAt.replace(/Z$/, '').replace(/\.\d+$/, ''), hostname: hostname() })}>`,
     );
     out.push(`    <testcase${attrs({ name: 'complete', classname: 'iovh.run', time: seconds(0) })}>`);
-    out.push(`      <error${attrs({ type: 'incomplete', message })}/>`);
+    out.push(`      <error${attrs({ type: 'incomplete', message })}>${xmlEscape(message)}</error>`);
     out.push('    </testcase>');
     out.push('  </testsuite>');
   }
@@ -149,7 +177,10 @@ export function renderJunit(run: RunResult): string {
       const { name } = suiteAndCase(r.id);
       out.push(`    <testcase${attrs({ name, classname: suite, time: seconds(r.durationMs) })}>`);
       const o = outcome(r);
-      if (o) out.push(`      <${o.element}${attrs({ type: o.type, message: o.message })}/>`);
+      if (o)
+        out.push(
+          `      <${o.element}${attrs({ type: o.type, message: o.message })}>${xmlEscape(outcomeBody(r))}</${o.element}>`,
+        );
       out.push(`      <system-out>${xmlEscape(details(r))}</system-out>`);
       if (r.log.length > 0) out.push(`      <system-err>${xmlEscape(r.log.join('\n'))}</system-err>`);
       out.push('    </testcase>');

@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderJunit, suiteAndCase, xmlEscape } from '../../src/report/junit.js';
+import { BODY_LOG_LINES, renderJunit, suiteAndCase, xmlEscape } from '../../src/report/junit.js';
+import { emptyCleanliness } from '../../src/report/model.js';
 import { mixedRun, run, scenario } from './fixture.js';
 
 const XSD = fileURLToPath(new URL('../fixtures/junit.xsd', import.meta.url));
@@ -55,6 +56,31 @@ describe('JUnit XML', () => {
     // totals: 2 failures (fail, warn) + 1 harness fail = 3; 1 error (timeout)
     expect(xml).toMatch(/<testsuites name="iovh" tests="10" failures="3" errors="1"/);
     expect(xml).toContain('<system-err>xe 0000:03:00.0: bell and &lt;tag&gt; &amp; stuff</system-err>');
+  });
+
+  it('puts the reason, the defects and the kernel log in the outcome body (GitLab shows only that)', () => {
+    const xml = renderJunit(
+      run([
+        scenario({
+          id: 'edge/unprovisioned-vf',
+          status: 'crash',
+          reason: 'kernel oops during import',
+          quirks: [{ id: 'unprovisioned-oops', number: 4, title: 'unprovisioned VF', evidence: 'Oops in xe' }],
+          cleanliness: { ...emptyCleanliness(), kernelComplaints: ['BUG: kernel NULL pointer dereference'] },
+          log: Array.from({ length: 50 }, (_, i) => `line ${i} <x>`),
+        }),
+      ]),
+    );
+    const body = /<error type="crash" message="kernel oops during import">([\s\S]*?)<\/error>/.exec(xml)?.[1];
+    expect(body).toBeDefined();
+    expect(body!.split('\n')).toEqual([
+      'kernel oops during import',
+      'quirk 4 unprovisioned-oops (unprovisioned VF): Oops in xe',
+      'kernel complaints:',
+      'BUG: kernel NULL pointer dereference',
+      `kernel log (last ${BODY_LOG_LINES} of 50 lines; all of them in &lt;system-err&gt;):`,
+      ...Array.from({ length: BODY_LOG_LINES }, (_, i) => `line ${50 - BODY_LOG_LINES + i} &lt;x&gt;`),
+    ]);
   });
 
   it('escapes markup and drops characters XML cannot carry', () => {

@@ -4,10 +4,13 @@
 // Enforced: the output starts with a version line; plan lines are `1..N` and
 // follow a version line; result lines are `ok|not ok <n> [description][ #
 // [directive] [diagnostic]]`, numbered from 1 by 1 within a level; the
-// description contains no `#`; a plan's N equals the results at that level;
-// TIMEOUT and ERROR results are `not ok`; subtests are indented by two
-// spaces per level and start with their own version line. Diagnostic lines
-// (`# ...`) and unknown lines are allowed anywhere and are kept.
+// description contains no `#`; a level has no more results than its plan
+// (fewer are recorded as `missing`: a test that never reported, which is how
+// a crash looks); TIMEOUT and ERROR results are `not ok`; subtests are
+// indented by two spaces per level and start with their own version line,
+// which diagnostic lines (KUnit's `# Subtest: name`) may separate from the
+// plan. Diagnostic lines (`# ...`) and unknown lines are allowed anywhere
+// and are kept.
 
 export type KtapDirective = 'SKIP' | 'TODO' | 'XFAIL' | 'TIMEOUT' | 'ERROR';
 const DIRECTIVES: readonly string[] = ['SKIP', 'TODO', 'XFAIL', 'TIMEOUT', 'ERROR'];
@@ -26,6 +29,10 @@ export interface KtapResult {
 export interface KtapDocument {
   version: string;
   plan: number | null;
+  /** Planned results that never came (plan minus results; 0 without a plan). */
+  missing: number;
+  /** Diagnostic lines between the version line and the plan (KUnit's `Subtest: name`). */
+  header: string[];
   results: KtapResult[];
   unknown: string[];
 }
@@ -71,11 +78,14 @@ export function parseKtap(text: string): KtapDocument {
 /** Parse one level whose version line is all[start] at `indent`; returns the index after its last result. */
 function parseLevel(all: Line[], start: number, indent: number): { doc: KtapDocument; next: number } {
   const version = all[start]!.text;
-  const doc: KtapDocument = { version, plan: null, results: [], unknown: [] };
+  const doc: KtapDocument = { version, plan: null, missing: 0, header: [], results: [], unknown: [] };
   let i = start + 1;
-  if (i < all.length && all[i]!.indent === indent && PLAN.test(all[i]!.text)) {
-    doc.plan = Number(PLAN.exec(all[i]!.text)![1]);
-    i += 1;
+  let j = i;
+  while (j < all.length && all[j]!.indent === indent && all[j]!.text.startsWith('#')) j += 1;
+  if (j < all.length && all[j]!.indent === indent && PLAN.test(all[j]!.text)) {
+    doc.header = all.slice(i, j).map((l) => l.text.replace(/^#\s?/, ''));
+    doc.plan = Number(PLAN.exec(all[j]!.text)![1]);
+    i = j + 1;
   }
   let diagnostics: string[] = [];
   let pendingSub: KtapDocument | null = null;
@@ -132,8 +142,9 @@ function parseLevel(all: Line[], start: number, indent: number): { doc: KtapDocu
   }
   if (pendingSub)
     throw new KtapError(all[Math.min(i, all.length - 1)]!.no, 'subtest block without a parent result line');
-  if (doc.plan !== null && doc.plan !== doc.results.length) {
+  if (doc.plan !== null && doc.plan < doc.results.length) {
     throw new KtapError(all[Math.min(i, all.length - 1)]!.no, `plan 1..${doc.plan} but ${doc.results.length} results`);
   }
+  if (doc.plan !== null) doc.missing = doc.plan - doc.results.length;
   return { doc, next: i };
 }

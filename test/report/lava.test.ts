@@ -45,9 +45,23 @@ describe('scripts/lava', () => {
   it('the test definition names its format and runs run.sh', () => {
     const yaml = readFileSync(join(ROOT, 'scripts/lava/iovh.yaml'), 'utf8');
     expect(yaml).toMatch(/^metadata:\n {2}format: Lava-Test Test Definition 1\.0\n {2}name: iovh$/m);
-    expect(yaml).toMatch(/^run:\n {2}steps:\n {4}- \.\/scripts\/lava\/run\.sh$/m);
-    for (const p of ['BACKEND', 'FILTER', 'BASELINE', 'TIMEOUT', 'PF', 'VF', 'EXTRA_ARGS'])
+    expect(yaml).toMatch(/^run:\n {2}steps:\n {4}- \.\/scripts\/lava\/run\.sh --backend /m);
+    for (const p of [
+      'BACKEND',
+      'FILTER',
+      'BASELINE',
+      'TIMEOUT',
+      'PF',
+      'VF',
+      'KCIDB_ORIGIN',
+      'KCIDB_BUILD_ID',
+      'INSTALL',
+      'EXTRA_ARGS',
+    ]) {
       expect(yaml).toMatch(new RegExp(`^ {2}${p}:`, 'm'));
+      // Every parameter is handed to run.sh as an option: LAVA does not export them (test/consumers/lava.test.ts).
+      expect(yaml).toMatch(new RegExp(` --${p.toLowerCase().replace(/_/g, '-')} "\\$${p}"`));
+    }
   });
 
   it('run.sh runs iovh with every report format and calls lava-test-case once per scenario', () => {
@@ -69,25 +83,37 @@ describe('scripts/lava', () => {
         `copyFileSync(${JSON.stringify(report)}, a[a.indexOf('--json') + 1]);\n` +
         `process.exit(1);\n`,
     );
-    const r = spawnSync('bash', [RUN_SH], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        PATH: `${bin}:${process.env.PATH}`,
-        IOVH_SKIP_INSTALL: '1',
-        IOVH_CMD: `node ${fake}`,
-        IOVH_OUTPUT_DIR: join(dir, 'out'),
-        BACKEND: 'mock',
-        FILTER: 'export/* data/*',
-        TIMEOUT: '5',
-        VF: '0000:03:00.1',
+    // A file named like a glob's match in the working directory: the globs must reach iovh unexpanded.
+    spawnSync('mkdir', ['-p', join(dir, 'export')]);
+    writeFileSync(join(dir, 'export', 'x'), '');
+    const r = spawnSync(
+      'bash',
+      [
+        RUN_SH,
+        ...['--install', 'false', '--backend', 'mock', '--filter', 'export/* data/*', '--timeout', '5'],
+        ...['--vf', '0000:03:00.1', '--pf', '', '--baseline', '', '--kcidb-origin', 'lab', '--kcidb-build-id', 'lab:7'],
+        ...['--extra-args', '--allow-skips --verbose'],
+      ],
+      {
+        encoding: 'utf8',
+        cwd: dir,
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          IOVH_CMD: `node ${fake}`,
+          IOVH_OUTPUT_DIR: join(dir, 'out'),
+        },
       },
-    });
+    );
     expect(r.status).toBe(0);
     const args = JSON.parse(readFileSync(join(dir, 'args.json'), 'utf8')) as string[];
     expect(args.slice(0, 1)).toEqual(['run']);
     for (const f of ['--json', '--junit', '--ktap', '--kcidb']) expect(args).toContain(f);
-    expect(args.join(' ')).toContain('--backend mock --timeout 5 --filter export/* --filter data/* --vf 0000:03:00.1');
+    expect(args.join(' ')).toContain(
+      '--backend mock --timeout 5 --filter export/* --filter data/* --vf 0000:03:00.1 --kcidb-origin lab --kcidb-build-id lab:7 --allow-skips --verbose',
+    );
+    expect(args).not.toContain('--pf');
+    expect(args).not.toContain('--baseline');
     const lines = readFileSync(calls, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('iovh-run --result pass');
     expect(lines).toContain('edge.last-page --result fail --measurement 0.012 --units seconds');
@@ -98,12 +124,11 @@ describe('scripts/lava', () => {
 
   it('run.sh reports a run that wrote no report as a failed iovh-run, and prints LAVA signals outside LAVA', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iovh-lava-'));
-    const r = spawnSync('bash', [RUN_SH], {
+    const r = spawnSync('bash', [RUN_SH, '--install', 'false'], {
       encoding: 'utf8',
       env: {
         ...process.env,
         PATH: '/usr/bin:/bin',
-        IOVH_SKIP_INSTALL: '1',
         IOVH_CMD: 'false',
         IOVH_OUTPUT_DIR: join(dir, 'out'),
       },

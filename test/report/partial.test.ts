@@ -36,8 +36,8 @@ describe('a report of a run that has not finished', () => {
 
   it('KTAP: the plan counts every scenario, the results only those that finished, and a line says so', () => {
     const text = renderKtap(partial);
-    // A strict parser (as kunit_parser.py: "expected 4 tests, but got 2") flags the missing results: the point.
-    expect(() => parseKtap(text)).toThrow(/plan 1\.\.4 but 2 results/);
+    // A parser sees the missing results (kunit.py counts them as crashed): the point.
+    expect(parseKtap(text)).toMatchObject({ plan: 4, missing: 2 });
     expect(
       text
         .split('\n')
@@ -54,7 +54,7 @@ describe('a report of a run that has not finished', () => {
     expect(xml).toMatch(/<testsuites name="iovh" tests="3" failures="0" errors="2"/);
     expect(xml).toContain('<testcase name="complete" classname="iovh.run"');
     expect(xml).toMatch(
-      /<error type="incomplete" message="the run had not finished when this report was written: no result yet for export\/single-range, lifecycle\/revoke-on-close"\/>/,
+      /<error type="incomplete" message="the run had not finished when this report was written: no result yet for export\/single-range, lifecycle\/revoke-on-close">the run had not finished/,
     );
     expect(renderJunit(run([scenario({ id: 'a/b', status: 'pass' })]))).not.toContain('iovh.run');
   });
