@@ -185,7 +185,10 @@ describe('state file', () => {
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
     // what the CLI sees: a usage error (exit 2), not an internal error
     const { openBackend } = await import('../../src/backend/select.js');
-    await expect(openBackend({ backend: 'mock', mockState: missing })).rejects.toMatchObject({ name: 'BackendChoiceError', kind: 'input' });
+    await expect(openBackend({ backend: 'mock', mockState: missing })).rejects.toMatchObject({
+      name: 'BackendChoiceError',
+      kind: 'input',
+    });
   });
 
   it("a corrupt state file's error is one line, the JSON text around the error escaped", () => {
