@@ -7,18 +7,36 @@
 // request (the ioctl's name). src/core/addon.ts types this surface;
 // src/backend/native.ts adds the device path and makes it a SystemError.
 //
+// Every synchronous system-call entry exists twice: `addon.<name>` throws the
+// Node-shaped error above on failure, `addon.errno.<name>` returns -errno
+// instead (a negative number; no success value is one) and remembers which
+// call failed (`addon.errnoSite()`). Building and throwing an Error costs tens
+// of microseconds (a stack capture, property transitions, the throw), some
+// hundred times the failing ioctl itself; a caller that expects the failure
+// (an invalid-argument sweep) needs only the errno.
+//
+// The calling convention is plain Node-API (napi_callback), not
+// node-addon-api's Napi::Function: an entry reads its arguments with one
+// napi_get_cb_info and one napi_get_value_* each, returns nullptr for
+// undefined, and reports a failed system call with napi_throw, never a C++
+// exception (whose unwinding cost more than the rest of a failing call put
+// together). C++ exceptions remain for argument errors (TypeError,
+// RangeError: caller bugs), where cost does not matter.
+//
 // Calls that may block (VFIO_DEVICE_RESET, DRM_IOCTL_SYNCOBJ_WAIT,
 // DRM_IOCTL_XE_WAIT_USER_FENCE) run on libuv's thread pool in an AsyncWorker
-// and settle a Promise on the JS thread.
+// and settle a Promise on the JS thread; they have no errno twin.
 #include <napi.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <array>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/mman.h>
@@ -35,184 +53,233 @@ std::string errnoName(int err) {
   return name ? std::string(name) : "E" + std::to_string(err);
 }
 
-// A failed system call: `err` positive.
-Napi::Error errnoError(Napi::Env env, int err, const char *syscall, const char *request) {
+void setProp(napi_env env, napi_value obj, const char *key, napi_value v) { napi_set_named_property(env, obj, key, v); }
+
+napi_value latin1(napi_env env, const char *s) {
+  napi_value v = nullptr;
+  napi_create_string_latin1(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+// A failed system call as Node shapes it: `err` positive; properties in one
+// fixed order so that V8 reuses one hidden class for all of them.
+napi_value errnoErrorValue(napi_env env, int err, const char *syscall, const char *request) {
   std::string code = errnoName(err);
   std::string message = code + ": " + std::strerror(err) + ", " + syscall;
   if (request) message += std::string(" ") + request;
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  if (request) e.Set("request", Napi::String::New(env, request));
-  return e;
+  napi_value codeValue = nullptr, msgValue = nullptr, error = nullptr, errnoValue = nullptr;
+  napi_create_string_latin1(env, code.c_str(), code.size(), &codeValue);
+  napi_create_string_utf8(env, message.c_str(), message.size(), &msgValue);
+  napi_create_error(env, nullptr, msgValue, &error);
+  if (!error) return nullptr;
+  napi_create_int32(env, -err, &errnoValue);
+  setProp(env, error, "errno", errnoValue);
+  setProp(env, error, "code", codeValue);
+  setProp(env, error, "syscall", latin1(env, syscall));
+  if (request) setProp(env, error, "request", latin1(env, request));
+  return error;
 }
 
+Napi::Error errnoError(Napi::Env env, int err, const char *syscall, const char *request) {
+  return Napi::Error(env, errnoErrorValue(env, err, syscall, request));
+}
+
+// For node-addon-api code (Mapping methods, module init): failure as a C++ exception.
 void check(Napi::Env env, long ret, const char *syscall, const char *request = nullptr) {
   if (ret < 0) throw errnoError(env, static_cast<int>(-ret), syscall, request);
 }
 
-// ------------------------------------------------------------------ arguments
+// ------------------------------------------------------------------ entries
+
+// The system call an entry makes on the caller's behalf: the one whose
+// failure the entry reports (and its errno twin returns).
+struct Site {
+  const char *syscall;
+  const char *request;  // the ioctl's name, or nullptr
+};
+
+// Which failing system call the errno twin returned last on this thread:
+// Node-API calls of one environment run on its one JS thread.
+thread_local const Site *lastErrnoSite = nullptr;
+
+enum class OnFail { Throw, Return };
+
+class Call;
+using Body = napi_value (*)(Call &);
+
+struct Entry {
+  const char *name;
+  Body body;
+  size_t arity;
+  Site site;
+  bool twin;  // has an errno-returning twin (synchronous system-call entries)
+};
 
 // Largest byte count accepted for a buffer we allocate on the caller's behalf.
 constexpr size_t kMaxTransfer = size_t(1) << 30;
+constexpr size_t kMaxArgs = 8;
 
-class Args {
+// One call from JS: its arguments, readers that check them, and the two ways
+// of reporting the entry's failed system call.
+class Call {
  public:
-  Args(const Napi::CallbackInfo &info, const char *fn) : info_(info), fn_(fn) {}
+  // Asks napi_get_cb_info for the entry's arity only: missing arguments read as undefined.
+  Call(napi_env env, napi_callback_info info, OnFail mode, const Entry *entry) : env_(env), mode_(mode), entry_(entry) {
+    size_t argc = entry->arity;
+    napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr);
+  }
 
-  Napi::Env env() const { return info_.Env(); }
+  Napi::Env env() const { return Napi::Env(env_); }
+  napi_env raw() const { return env_; }
+  Napi::Value value(size_t i) const { return Napi::Value(env_, argv_[i]); }
 
   [[noreturn]] void typeError(size_t i, const std::string &what) const {
-    throw Napi::TypeError::New(env(), std::string(fn_) + ": argument " + std::to_string(i + 1) + " must be " + what);
+    throw Napi::TypeError::New(env(), std::string(entry_->name) + ": argument " + std::to_string(i + 1) + " must be " + what);
   }
   [[noreturn]] void rangeError(size_t i, const std::string &what) const {
-    throw Napi::RangeError::New(env(), std::string(fn_) + ": argument " + std::to_string(i + 1) + " " + what);
+    throw Napi::RangeError::New(env(), std::string(entry_->name) + ": argument " + std::to_string(i + 1) + " " + what);
   }
 
-  double integer(size_t i, double lo, double hi, const char *what) const {
-    Napi::Value v = info_[i];
-    if (!v.IsNumber()) typeError(i, std::string(what) + " (a number)");
-    double d = v.As<Napi::Number>().DoubleValue();
+  // An integral number in [lo, hi]. napi_get_value_double refuses non-numbers
+  // itself (no typeof first); integrality is checked by a round trip through T
+  // (std::trunc is a libm call on baseline x86-64). Anything else takes the
+  // cold path, which says what was wrong.
+  template <typename T>
+  T integer(size_t i, double lo, double hi, const char *what) const {
+    double d;
+    if (__builtin_expect(napi_get_value_double(env_, argv_[i], &d) == napi_ok && d >= lo && d <= hi, 1)) {
+      T v = static_cast<T>(d);
+      if (__builtin_expect(static_cast<double>(v) == d, 1)) return v;
+    }
+    badInteger(i, lo, hi, what);
+  }
+
+  [[noreturn]] __attribute__((noinline, cold)) void badInteger(size_t i, double lo, double hi, const char *what) const {
+    double d;
+    if (napi_get_value_double(env_, argv_[i], &d) != napi_ok) typeError(i, std::string(what) + " (a number)");
     if (!std::isfinite(d) || d != std::trunc(d)) typeError(i, std::string(what) + " (an integer)");
     if (d < lo || d > hi) rangeError(i, "is out of range for " + std::string(what) + ": " + std::to_string(d));
-    return d;
+    typeError(i, std::string(what) + " (an integer)");
   }
 
-  int fd(size_t i) const { return static_cast<int>(integer(i, -2147483648.0, 2147483647.0, "a file descriptor")); }
-  int32_t i32(size_t i) const { return static_cast<int32_t>(integer(i, -2147483648.0, 2147483647.0, "an int32")); }
-  uint32_t u32(size_t i) const { return static_cast<uint32_t>(integer(i, 0, 4294967295.0, "a u32")); }
-  uint16_t u16(size_t i) const { return static_cast<uint16_t>(integer(i, 0, 65535.0, "a u16")); }
-  size_t size(size_t i) const { return static_cast<size_t>(integer(i, 0, 9007199254740991.0, "a byte count")); }
+  int fd(size_t i) const { return integer<int32_t>(i, -2147483648.0, 2147483647.0, "a file descriptor"); }
+  int32_t i32(size_t i) const { return integer<int32_t>(i, -2147483648.0, 2147483647.0, "an int32"); }
+  uint32_t u32(size_t i) const { return integer<uint32_t>(i, 0, 4294967295.0, "a u32"); }
+  uint16_t u16(size_t i) const { return integer<uint16_t>(i, 0, 65535.0, "a u16"); }
+  size_t size(size_t i) const { return integer<uint64_t>(i, 0, 9007199254740991.0, "a byte count"); }
 
   uint64_t u64(size_t i) const {
-    Napi::Value v = info_[i];
-    if (!v.IsBigInt()) typeError(i, "a bigint (u64)");
+    uint64_t x;
     bool lossless = false;
-    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (napi_get_value_bigint_uint64(env_, argv_[i], &x, &lossless) != napi_ok) typeError(i, "a bigint (u64)");
     if (!lossless) rangeError(i, "does not fit in a u64");
     return x;
   }
 
   int64_t i64(size_t i) const {
-    Napi::Value v = info_[i];
-    if (!v.IsBigInt()) typeError(i, "a bigint (s64)");
+    int64_t x;
     bool lossless = false;
-    int64_t x = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (napi_get_value_bigint_int64(env_, argv_[i], &x, &lossless) != napi_ok) typeError(i, "a bigint (s64)");
     if (!lossless) rangeError(i, "does not fit in an s64");
     return x;
   }
 
   std::string str(size_t i) const {
-    Napi::Value v = info_[i];
+    Napi::Value v = value(i);
     if (!v.IsString()) typeError(i, "a string");
     return v.As<Napi::String>().Utf8Value();
   }
 
-  Napi::Uint8Array bytes(size_t i) const {
-    Napi::Value v = info_[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) typeError(i, "a Uint8Array");
-    return v.As<Napi::Uint8Array>();
+  // A typed array of one element type: its data and element count, without a Napi wrapper.
+  template <typename T>
+  T *typed(size_t i, napi_typedarray_type want, const char *what, size_t *length) const {
+    bool is = false;
+    napi_is_typedarray(env_, argv_[i], &is);
+    if (!is) typeError(i, what);
+    napi_typedarray_type type;
+    void *data = nullptr;
+    napi_get_typedarray_info(env_, argv_[i], &type, length, &data, nullptr, nullptr);
+    if (type != want) typeError(i, what);
+    return static_cast<T *>(data);
   }
 
-  Napi::TypedArrayOf<uint64_t> bigU64Array(size_t i) const {
-    Napi::Value v = info_[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array) typeError(i, "a BigUint64Array");
-    return v.As<Napi::TypedArrayOf<uint64_t>>();
+  unsigned char *bytes(size_t i, size_t *length) const {
+    return typed<unsigned char>(i, napi_uint8_array, "a Uint8Array", length);
   }
-
-  Napi::TypedArrayOf<uint32_t> u32Array(size_t i) const {
-    Napi::Value v = info_[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) typeError(i, "a Uint32Array");
-    return v.As<Napi::TypedArrayOf<uint32_t>>();
+  uint64_t *bigU64Array(size_t i, size_t *length) const {
+    return typed<uint64_t>(i, napi_biguint64_array, "a BigUint64Array", length);
   }
-
-  Napi::TypedArrayOf<uint16_t> u16Array(size_t i) const {
-    Napi::Value v = info_[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) typeError(i, "a Uint16Array");
-    return v.As<Napi::TypedArrayOf<uint16_t>>();
+  uint32_t *u32Array(size_t i, size_t *length) const {
+    return typed<uint32_t>(i, napi_uint32_array, "a Uint32Array", length);
+  }
+  uint16_t *u16Array(size_t i, size_t *length) const {
+    return typed<uint16_t>(i, napi_uint16_array, "a Uint16Array", length);
   }
 
   Napi::Array array(size_t i) const {
-    Napi::Value v = info_[i];
+    Napi::Value v = value(i);
     if (!v.IsArray()) typeError(i, "an array");
     return v.As<Napi::Array>();
   }
 
- private:
-  const Napi::CallbackInfo &info_;
-  const char *fn_;
-};
+  // ---- results
 
-// Fields of plain objects (bind ops, syncs), with the path in messages.
-class Fields {
- public:
-  Fields(Napi::Env env, Napi::Value v, std::string where) : env_(env), where_(std::move(where)) {
-    if (!v.IsObject()) throw Napi::TypeError::New(env, where_ + " must be an object");
-    obj_ = v.As<Napi::Object>();
-  }
-
-  bool has(const char *key) const {
-    Napi::Value v = obj_.Get(key);
-    return !v.IsUndefined();
-  }
-
-  double integer(const char *key, double lo, double hi, double fallback, bool required) const {
-    Napi::Value v = obj_.Get(key);
-    if (v.IsUndefined()) {
-      if (required) throw Napi::TypeError::New(env_, where_ + "." + key + " is required");
-      return fallback;
+  // The entry's own system call failed (ret = -errno): throw the Node-shaped
+  // error, or, in the errno twin, return ret and remember the site.
+  napi_value fail(long ret) {
+    int err = static_cast<int>(-ret);
+    if (mode_ == OnFail::Return) {
+      lastErrnoSite = &entry_->site;
+      return number(static_cast<double>(ret));
     }
-    if (!v.IsNumber()) throw Napi::TypeError::New(env_, where_ + "." + key + " must be a number");
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || d != std::trunc(d)) throw Napi::TypeError::New(env_, where_ + "." + key + " must be an integer");
-    if (d < lo || d > hi) throw Napi::RangeError::New(env_, where_ + "." + key + " is out of range");
-    return d;
+    return throwErrno(err, entry_->site.syscall, entry_->site.request);
   }
 
-  uint32_t u32(const char *key, bool required = true, uint32_t fallback = 0) const {
-    return static_cast<uint32_t>(integer(key, 0, 4294967295.0, fallback, required));
-  }
-  uint16_t u16(const char *key, bool required = true, uint16_t fallback = 0) const {
-    return static_cast<uint16_t>(integer(key, 0, 65535.0, fallback, required));
+  // A helper system call (not the request the caller made) failed: always thrown.
+  napi_value failAt(long ret, const char *syscall, const char *request = nullptr) {
+    return throwErrno(static_cast<int>(-ret), syscall, request);
   }
 
-  uint64_t u64(const char *key, bool required = true, uint64_t fallback = 0) const {
-    Napi::Value v = obj_.Get(key);
-    if (v.IsUndefined()) {
-      if (required) throw Napi::TypeError::New(env_, where_ + "." + key + " is required");
-      return fallback;
-    }
-    if (!v.IsBigInt()) throw Napi::TypeError::New(env_, where_ + "." + key + " must be a bigint");
-    bool lossless = false;
-    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (!lossless) throw Napi::RangeError::New(env_, where_ + "." + key + " does not fit in a u64");
-    return x;
+  napi_value number(double v) const {
+    napi_value out = nullptr;
+    napi_create_double(env_, v, &out);
+    return out;
+  }
+  napi_value i32v(int32_t v) const {
+    napi_value out = nullptr;
+    napi_create_int32(env_, v, &out);
+    return out;
+  }
+  napi_value u32v(uint32_t v) const {
+    napi_value out = nullptr;
+    napi_create_uint32(env_, v, &out);
+    return out;
+  }
+  napi_value u64v(uint64_t v) const {
+    napi_value out = nullptr;
+    napi_create_bigint_uint64(env_, v, &out);
+    return out;
+  }
+  napi_value i64v(int64_t v) const {
+    napi_value out = nullptr;
+    napi_create_bigint_int64(env_, v, &out);
+    return out;
   }
 
  private:
-  Napi::Env env_;
-  std::string where_;
-  Napi::Object obj_;
+  napi_value throwErrno(int err, const char *syscall, const char *request) {
+    napi_value e = errnoErrorValue(env_, err, syscall, request);
+    if (e) napi_throw(env_, e);
+    return nullptr;
+  }
+
+  napi_env env_;
+  OnFail mode_;
+  const Entry *entry_ = nullptr;
+  napi_value argv_[kMaxArgs];
 };
 
-// Run a binding body; C++ exceptions other than Napi::Error (bad_alloc) become JS errors.
-template <typename F>
-Napi::Value guarded(const Napi::CallbackInfo &info, F body) {
-  try {
-    return body(info);
-  } catch (const Napi::Error &) {
-    throw;
-  } catch (const std::bad_alloc &) {
-    throw Napi::RangeError::New(info.Env(), "iovh: out of memory building the request");
-  } catch (const std::exception &e) {
-    throw Napi::Error::New(info.Env(), std::string("iovh: ") + e.what());
-  }
-}
-
-#define IOVH_FN(name) Napi::Value name(const Napi::CallbackInfo &info)
-
-Napi::Value u64Value(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
+#define IOVH_BODY(name) napi_value name(Call &c)
 
 // ------------------------------------------------------------------ pattern
 
@@ -232,30 +299,70 @@ Napi::Value mismatchValue(Napi::Env env, int found, const pattern_mismatch &m) {
   return o;
 }
 
-IOVH_FN(PatternFill) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "patternFill");
-    Napi::Uint8Array buf = a.bytes(0);
-    uint64_t seed = a.u64(1), base = a.u64(2);
-    checkSpan(info.Env(), buf.ByteLength(), base);
-    pattern_fill(buf.Data(), buf.ByteLength(), seed, base);
-    return info.Env().Undefined();
-  });
+IOVH_BODY(PatternFill) {
+  size_t length;
+  unsigned char *buf = c.bytes(0, &length);
+  uint64_t seed = c.u64(1), base = c.u64(2);
+  checkSpan(c.env(), length, base);
+  pattern_fill(buf, length, seed, base);
+  return nullptr;
 }
 
-IOVH_FN(PatternVerify) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "patternVerify");
-    Napi::Uint8Array buf = a.bytes(0);
-    uint64_t seed = a.u64(1), base = a.u64(2);
-    checkSpan(info.Env(), buf.ByteLength(), base);
-    pattern_mismatch m{};
-    int found = pattern_verify(buf.Data(), buf.ByteLength(), seed, base, &m);
-    return mismatchValue(info.Env(), found, m);
-  });
+IOVH_BODY(PatternVerify) {
+  size_t length;
+  unsigned char *buf = c.bytes(0, &length);
+  uint64_t seed = c.u64(1), base = c.u64(2);
+  checkSpan(c.env(), length, base);
+  pattern_mismatch m{};
+  int found = pattern_verify(buf, length, seed, base, &m);
+  return mismatchValue(c.env(), found, m);
 }
 
 // ------------------------------------------------------------------ mappings
+
+// Argument checks for the Mapping methods (node-addon-api callbacks).
+class Args {
+ public:
+  Args(const Napi::CallbackInfo &info, const char *fn) : info_(info), fn_(fn) {}
+
+  [[noreturn]] void typeError(size_t i, const std::string &what) const {
+    throw Napi::TypeError::New(info_.Env(), std::string(fn_) + ": argument " + std::to_string(i + 1) + " must be " + what);
+  }
+
+  size_t size(size_t i) const {
+    Napi::Value v = info_[i];
+    if (!v.IsNumber()) typeError(i, "a byte count (a number)");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::trunc(d)) typeError(i, "a byte count (an integer)");
+    if (d < 0 || d > 9007199254740991.0) {
+      throw Napi::RangeError::New(info_.Env(), std::string(fn_) + ": argument " + std::to_string(i + 1) +
+                                                   " is out of range for a byte count: " + std::to_string(d));
+    }
+    return static_cast<size_t>(d);
+  }
+
+  uint64_t u64(size_t i) const {
+    Napi::Value v = info_[i];
+    if (!v.IsBigInt()) typeError(i, "a bigint (u64)");
+    bool lossless = false;
+    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) {
+      throw Napi::RangeError::New(info_.Env(),
+                                  std::string(fn_) + ": argument " + std::to_string(i + 1) + " does not fit in a u64");
+    }
+    return x;
+  }
+
+  Napi::Uint8Array bytes(size_t i) const {
+    Napi::Value v = info_[i];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) typeError(i, "a Uint8Array");
+    return v.As<Napi::Uint8Array>();
+  }
+
+ private:
+  const Napi::CallbackInfo &info_;
+  const char *fn_;
+};
 
 struct AddonData {
   Napi::FunctionReference mappingCtor;
@@ -419,24 +526,22 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   size_t length_ = 0;
 };
 
-IOVH_FN(Mmap) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "mmap");
-    int fd = a.fd(0);
-    uint64_t offset = a.u64(1);
-    size_t length = a.size(2);
-    int prot = a.i32(3);
-    void *addr = nullptr;
-    check(info.Env(), __mem_map(fd, offset, length, prot, &addr), "mmap");
-    MapInit init{addr, length};
-    AddonData *data = info.Env().GetInstanceData<AddonData>();
-    try {
-      return data->mappingCtor.New({Napi::External<MapInit>::New(info.Env(), &init)});
-    } catch (...) {
-      __mem_unmap(addr, length);
-      throw;
-    }
-  });
+IOVH_BODY(Mmap) {
+  int fd = c.fd(0);
+  uint64_t offset = c.u64(1);
+  size_t length = c.size(2);
+  int prot = c.i32(3);
+  void *addr = nullptr;
+  int ret = __mem_map(fd, offset, length, prot, &addr);
+  if (ret < 0) return c.fail(ret);
+  MapInit init{addr, length};
+  AddonData *data = c.env().GetInstanceData<AddonData>();
+  try {
+    return data->mappingCtor.New({Napi::External<MapInit>::New(c.env(), &init)});
+  } catch (...) {
+    __mem_unmap(addr, length);
+    throw;
+  }
 }
 
 // ------------------------------------------------------------------ async calls
@@ -461,7 +566,7 @@ class SyscallWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (ret_ < 0)
-      deferred_.Reject(errnoError(env, static_cast<int>(-ret_), syscall_, request_).Value());
+      deferred_.Reject(errnoErrorValue(env, static_cast<int>(-ret_), syscall_, request_));
     else
       deferred_.Resolve(Result(env));
   }
@@ -526,192 +631,156 @@ class UserFenceWorker : public SyscallWorker {
 
 // ------------------------------------------------------------------ files
 
-IOVH_FN(Open) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "open");
-    std::string path = a.str(0);
-    int flags = a.i32(1);
-    int fd = __fd_open(path.c_str(), flags);
-    check(info.Env(), fd, "open");
-    return Napi::Number::New(info.Env(), fd);
-  });
+IOVH_BODY(Open) {
+  std::string path = c.str(0);
+  int flags = c.i32(1);
+  int fd = __fd_open(path.c_str(), flags);
+  if (fd < 0) return c.fail(fd);
+  return c.i32v(fd);
 }
 
-IOVH_FN(Close) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "close");
-    check(info.Env(), __fd_close(a.fd(0)), "close");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(Close) {
+  int ret = __fd_close(c.fd(0));
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(Pread) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "pread");
-    int fd = a.fd(0);
-    uint64_t offset = a.u64(1);
-    size_t length = a.size(2);
-    if (length > kMaxTransfer) a.rangeError(2, "exceeds the 1 GiB read limit");
-    Napi::Env env = info.Env();
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
-    ssize_t n = __fd_pread(fd, out.Data(), length, offset);
-    check(env, n, "pread");
-    if (static_cast<size_t>(n) == length) return out;
-    // A short read (end of file, end of a region): return just what was read.
-    Napi::Uint8Array shorter = Napi::Uint8Array::New(env, static_cast<size_t>(n));
-    if (n) std::memcpy(shorter.Data(), out.Data(), static_cast<size_t>(n));
-    return shorter;
-  });
+IOVH_BODY(Pread) {
+  int fd = c.fd(0);
+  uint64_t offset = c.u64(1);
+  size_t length = c.size(2);
+  if (length > kMaxTransfer) c.rangeError(2, "exceeds the 1 GiB read limit");
+  Napi::Env env = c.env();
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
+  ssize_t n = __fd_pread(fd, out.Data(), length, offset);
+  if (n < 0) return c.fail(n);
+  if (static_cast<size_t>(n) == length) return out;
+  // A short read (end of file, end of a region): return just what was read.
+  Napi::Uint8Array shorter = Napi::Uint8Array::New(env, static_cast<size_t>(n));
+  if (n) std::memcpy(shorter.Data(), out.Data(), static_cast<size_t>(n));
+  return shorter;
 }
 
-IOVH_FN(Pwrite) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "pwrite");
-    int fd = a.fd(0);
-    uint64_t offset = a.u64(1);
-    Napi::Uint8Array data = a.bytes(2);
-    ssize_t n = __fd_pwrite(fd, data.Data(), data.ByteLength(), offset);
-    check(info.Env(), n, "pwrite");
-    return Napi::Number::New(info.Env(), static_cast<double>(n));
-  });
+IOVH_BODY(Pwrite) {
+  int fd = c.fd(0);
+  uint64_t offset = c.u64(1);
+  size_t length;
+  unsigned char *data = c.bytes(2, &length);
+  ssize_t n = __fd_pwrite(fd, data, length, offset);
+  if (n < 0) return c.fail(n);
+  return c.number(static_cast<double>(n));
 }
 
-IOVH_FN(Ftruncate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "ftruncate");
-    int fd = a.fd(0);
-    uint64_t size = a.u64(1);
-    check(info.Env(), __fd_ftruncate(fd, size), "ftruncate");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(Ftruncate) {
+  int fd = c.fd(0);
+  uint64_t size = c.u64(1);
+  int ret = __fd_ftruncate(fd, size);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
 // ------------------------------------------------------------------ VFIO
 
-IOVH_FN(VfioGetApiVersion) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioGetApiVersion");
-    int ret = __vfio_get_api_version(a.fd(0));
-    check(info.Env(), ret, "ioctl", "VFIO_GET_API_VERSION");
-    return Napi::Number::New(info.Env(), ret);
-  });
+IOVH_BODY(VfioGetApiVersion) {
+  int ret = __vfio_get_api_version(c.fd(0));
+  if (ret < 0) return c.fail(ret);
+  return c.i32v(ret);
 }
 
-IOVH_FN(VfioCheckExtension) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioCheckExtension");
-    int fd = a.fd(0);
-    int ext = a.i32(1);
-    int ret = __vfio_check_extension(fd, ext);
-    check(info.Env(), ret, "ioctl", "VFIO_CHECK_EXTENSION");
-    return Napi::Number::New(info.Env(), ret);
-  });
+IOVH_BODY(VfioCheckExtension) {
+  int fd = c.fd(0);
+  int ext = c.i32(1);
+  int ret = __vfio_check_extension(fd, ext);
+  if (ret < 0) return c.fail(ret);
+  return c.i32v(ret);
 }
 
-IOVH_FN(VfioSetIommu) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioSetIommu");
-    int fd = a.fd(0);
-    int type = a.i32(1);
-    check(info.Env(), __vfio_set_iommu(fd, type), "ioctl", "VFIO_SET_IOMMU");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(VfioSetIommu) {
+  int fd = c.fd(0);
+  int type = c.i32(1);
+  int ret = __vfio_set_iommu(fd, type);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(VfioGroupGetStatus) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioGroupGetStatus");
-    vfio_group_status st{};
-    st.argsz = sizeof(st);
-    check(info.Env(), __vfio_group_get_status(a.fd(0), &st), "ioctl", "VFIO_GROUP_GET_STATUS");
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("argsz", st.argsz);
-    o.Set("flags", st.flags);
-    return o;
-  });
+IOVH_BODY(VfioGroupGetStatus) {
+  vfio_group_status st{};
+  st.argsz = sizeof(st);
+  int ret = __vfio_group_get_status(c.fd(0), &st);
+  if (ret < 0) return c.fail(ret);
+  Napi::Object o = Napi::Object::New(c.env());
+  o.Set("argsz", st.argsz);
+  o.Set("flags", st.flags);
+  return o;
 }
 
-IOVH_FN(VfioGroupSetContainer) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioGroupSetContainer");
-    int group = a.fd(0), container = a.fd(1);
-    check(info.Env(), __vfio_group_set_container(group, container), "ioctl", "VFIO_GROUP_SET_CONTAINER");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(VfioGroupSetContainer) {
+  int group = c.fd(0), container = c.fd(1);
+  int ret = __vfio_group_set_container(group, container);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(VfioGroupUnsetContainer) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioGroupUnsetContainer");
-    check(info.Env(), __vfio_group_unset_container(a.fd(0)), "ioctl", "VFIO_GROUP_UNSET_CONTAINER");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(VfioGroupUnsetContainer) {
+  int ret = __vfio_group_unset_container(c.fd(0));
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(VfioGroupGetDeviceFd) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioGroupGetDeviceFd");
-    int group = a.fd(0);
-    std::string bdf = a.str(1);
-    int fd = __vfio_group_get_device_fd(group, bdf.c_str());
-    check(info.Env(), fd, "ioctl", "VFIO_GROUP_GET_DEVICE_FD");
-    return Napi::Number::New(info.Env(), fd);
-  });
+IOVH_BODY(VfioGroupGetDeviceFd) {
+  int group = c.fd(0);
+  std::string bdf = c.str(1);
+  int fd = __vfio_group_get_device_fd(group, bdf.c_str());
+  if (fd < 0) return c.fail(fd);
+  return c.i32v(fd);
 }
 
-IOVH_FN(VfioDeviceGetInfo) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceGetInfo");
-    vfio_device_info di{};
-    di.argsz = sizeof(di);
-    check(info.Env(), __vfio_device_get_info(a.fd(0), &di), "ioctl", "VFIO_DEVICE_GET_INFO");
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("argsz", di.argsz);
-    o.Set("flags", di.flags);
-    o.Set("numRegions", di.num_regions);
-    o.Set("numIrqs", di.num_irqs);
-    o.Set("capOffset", di.cap_offset);
-    return o;
-  });
+IOVH_BODY(VfioDeviceGetInfo) {
+  vfio_device_info di{};
+  di.argsz = sizeof(di);
+  int ret = __vfio_device_get_info(c.fd(0), &di);
+  if (ret < 0) return c.fail(ret);
+  Napi::Object o = Napi::Object::New(c.env());
+  o.Set("argsz", di.argsz);
+  o.Set("flags", di.flags);
+  o.Set("numRegions", di.num_regions);
+  o.Set("numIrqs", di.num_irqs);
+  o.Set("capOffset", di.cap_offset);
+  return o;
 }
 
-IOVH_FN(VfioDeviceGetRegionInfo) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceGetRegionInfo");
-    int fd = a.fd(0);
-    uint32_t index = a.u32(1);
-    uint32_t argsz = a.u32(2);
-    if (argsz > (1u << 20)) a.rangeError(2, "is larger than any region info (1 MiB)");
-    // At least the fixed struct, so a too-small argsz reaches the kernel without us overrunning.
-    size_t bytes = argsz > sizeof(vfio_region_info) ? argsz : sizeof(vfio_region_info);
-    std::vector<uint64_t> buf((bytes + 7) / 8, 0);
-    auto *ri = reinterpret_cast<vfio_region_info *>(buf.data());
-    ri->argsz = argsz;
-    ri->index = index;
-    check(info.Env(), __vfio_device_get_region_info(fd, ri), "ioctl", "VFIO_DEVICE_GET_REGION_INFO");
-    Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("argsz", ri->argsz);
-    o.Set("flags", ri->flags);
-    o.Set("index", ri->index);
-    o.Set("capOffset", ri->cap_offset);
-    o.Set("size", u64Value(env, ri->size));
-    o.Set("offset", u64Value(env, ri->offset));
-    size_t filled = ri->argsz < argsz ? ri->argsz : argsz;
-    size_t ncaps = filled > sizeof(vfio_region_info) ? filled - sizeof(vfio_region_info) : 0;
-    Napi::Uint8Array caps = Napi::Uint8Array::New(env, ncaps);
-    if (ncaps) std::memcpy(caps.Data(), reinterpret_cast<unsigned char *>(ri) + sizeof(vfio_region_info), ncaps);
-    o.Set("caps", caps);
-    return o;
-  });
+IOVH_BODY(VfioDeviceGetRegionInfo) {
+  int fd = c.fd(0);
+  uint32_t index = c.u32(1);
+  uint32_t argsz = c.u32(2);
+  if (argsz > (1u << 20)) c.rangeError(2, "is larger than any region info (1 MiB)");
+  // At least the fixed struct, so a too-small argsz reaches the kernel without us overrunning.
+  size_t bytes = argsz > sizeof(vfio_region_info) ? argsz : sizeof(vfio_region_info);
+  std::vector<uint64_t> buf((bytes + 7) / 8, 0);
+  auto *ri = reinterpret_cast<vfio_region_info *>(buf.data());
+  ri->argsz = argsz;
+  ri->index = index;
+  int ret = __vfio_device_get_region_info(fd, ri);
+  if (ret < 0) return c.fail(ret);
+  Napi::Env env = c.env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("argsz", ri->argsz);
+  o.Set("flags", ri->flags);
+  o.Set("index", ri->index);
+  o.Set("capOffset", ri->cap_offset);
+  o.Set("size", Napi::BigInt::New(env, static_cast<uint64_t>(ri->size)));
+  o.Set("offset", Napi::BigInt::New(env, static_cast<uint64_t>(ri->offset)));
+  size_t filled = ri->argsz < argsz ? ri->argsz : argsz;
+  size_t ncaps = filled > sizeof(vfio_region_info) ? filled - sizeof(vfio_region_info) : 0;
+  Napi::Uint8Array caps = Napi::Uint8Array::New(env, ncaps);
+  if (ncaps) std::memcpy(caps.Data(), reinterpret_cast<unsigned char *>(ri) + sizeof(vfio_region_info), ncaps);
+  o.Set("caps", caps);
+  return o;
 }
 
-IOVH_FN(VfioDeviceReset) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceReset");
-    auto *w = new ResetWorker(info.Env(), a.fd(0));
-    return w->Start();
-  });
+IOVH_BODY(VfioDeviceReset) {
+  auto *w = new ResetWorker(c.env(), c.fd(0));
+  return w->Start();
 }
 
 // The kernel reads at most a feature's own struct beyond the header (the
@@ -719,300 +788,313 @@ IOVH_FN(VfioDeviceReset) {
 // argsz larger than the payload deterministic.
 constexpr size_t kFeatureSlack = 4096;
 
-IOVH_FN(VfioDeviceFeature) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceFeature");
-    int fd = a.fd(0);
-    uint32_t flags = a.u32(1);
-    Napi::Uint8Array payload = a.bytes(2);
-    uint32_t argsz = a.u32(3);
-    if (payload.ByteLength() > kMaxTransfer) a.rangeError(2, "exceeds 1 GiB");
-    size_t bytes = sizeof(vfio_device_feature) + payload.ByteLength() + kFeatureSlack;
+IOVH_BODY(VfioDeviceFeature) {
+  int fd = c.fd(0);
+  uint32_t flags = c.u32(1);
+  size_t length;
+  unsigned char *payload = c.bytes(2, &length);
+  uint32_t argsz = c.u32(3);
+  if (length > kMaxTransfer) c.rangeError(2, "exceeds 1 GiB");
+  size_t bytes = sizeof(vfio_device_feature) + length + kFeatureSlack;
+  std::vector<uint64_t> buf((bytes + 7) / 8, 0);
+  auto *f = reinterpret_cast<vfio_device_feature *>(buf.data());
+  f->argsz = argsz;
+  f->flags = flags;
+  if (length) std::memcpy(f->data, payload, length);
+  int ret = __vfio_device_feature(fd, f);
+  if (ret < 0) return c.fail(ret);
+  return c.i32v(ret);
+}
+
+IOVH_BODY(VfioDeviceFeatureDmaBuf) {
+  int fd = c.fd(0);
+  uint32_t featureFlags = c.u32(1);
+  uint32_t argsz = c.u32(2);
+  uint32_t region = c.u32(3);
+  uint32_t openFlags = c.u32(4);
+  uint32_t flags = c.u32(5);
+  uint32_t nrRanges = c.u32(6);
+  size_t count;
+  const uint64_t *ranges = c.bigU64Array(7, &count);
+  if (count % 2 != 0) c.rangeError(7, "must hold [offset, length] pairs (an even length)");
+  size_t n = count / 2;
+  size_t bytes = vfio_dma_buf_request_size(n);
+  if (nrRanges <= n) {
     std::vector<uint64_t> buf((bytes + 7) / 8, 0);
-    auto *f = reinterpret_cast<vfio_device_feature *>(buf.data());
-    f->argsz = argsz;
-    f->flags = flags;
-    if (payload.ByteLength()) std::memcpy(f->data, payload.Data(), payload.ByteLength());
-    int ret = __vfio_device_feature(fd, f);
-    check(info.Env(), ret, "ioctl", "VFIO_DEVICE_FEATURE");
-    return Napi::Number::New(info.Env(), ret);
-  });
-}
-
-IOVH_FN(VfioDeviceFeatureDmaBuf) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceFeatureDmaBuf");
-    int fd = a.fd(0);
-    uint32_t featureFlags = a.u32(1);
-    uint32_t argsz = a.u32(2);
-    uint32_t region = a.u32(3);
-    uint32_t openFlags = a.u32(4);
-    uint32_t flags = a.u32(5);
-    uint32_t nrRanges = a.u32(6);
-    Napi::TypedArrayOf<uint64_t> ranges = a.bigU64Array(7);
-    if (ranges.ElementLength() % 2 != 0) a.rangeError(7, "must hold [offset, length] pairs (an even length)");
-    size_t n = ranges.ElementLength() / 2;
-    size_t bytes = vfio_dma_buf_request_size(n);
-    Napi::Env env = info.Env();
-    if (nrRanges <= n) {
-      std::vector<uint64_t> buf((bytes + 7) / 8, 0);
-      vfio_dma_buf_request_fill(buf.data(), argsz, featureFlags, region, openFlags, flags, nrRanges, ranges.Data(), n);
-      int ret = __vfio_device_feature(fd, reinterpret_cast<vfio_device_feature *>(buf.data()));
-      check(env, ret, "ioctl", "VFIO_DEVICE_FEATURE");
-      return Napi::Number::New(env, ret);
-    }
-    // nr_ranges claims more ranges than were given: end the buffer at a
-    // PROT_NONE page so the kernel's copy of the rest faults (EFAULT) rather
-    // than reading whatever follows in our heap.
-    long page = sysconf(_SC_PAGESIZE);
-    size_t span = (bytes + page - 1) / page * page;
-    void *area = nullptr;
-    check(env, __mem_map_anon(span + page, &area), "mmap");
-    unsigned char *guard = static_cast<unsigned char *>(area) + span;
-    int ret = __mem_protect(guard, page, PROT_NONE);
-    if (ret == 0) {
-      void *start = guard - bytes;
-      vfio_dma_buf_request_fill(start, argsz, featureFlags, region, openFlags, flags, nrRanges, ranges.Data(), n);
-      ret = __vfio_device_feature(fd, static_cast<vfio_device_feature *>(start));
-      __mem_unmap(area, span + page);
-      check(env, ret, "ioctl", "VFIO_DEVICE_FEATURE");
-      return Napi::Number::New(env, ret);
-    }
+    vfio_dma_buf_request_fill(buf.data(), argsz, featureFlags, region, openFlags, flags, nrRanges, ranges, n);
+    int ret = __vfio_device_feature(fd, reinterpret_cast<vfio_device_feature *>(buf.data()));
+    if (ret < 0) return c.fail(ret);
+    return c.i32v(ret);
+  }
+  // nr_ranges claims more ranges than were given: end the buffer at a
+  // PROT_NONE page so the kernel's copy of the rest faults (EFAULT) rather
+  // than reading whatever follows in our heap.
+  long page = sysconf(_SC_PAGESIZE);
+  size_t span = (bytes + page - 1) / page * page;
+  void *area = nullptr;
+  int ret = __mem_map_anon(span + page, &area);
+  if (ret < 0) return c.failAt(ret, "mmap");
+  unsigned char *guard = static_cast<unsigned char *>(area) + span;
+  ret = __mem_protect(guard, page, PROT_NONE);
+  if (ret < 0) {
     __mem_unmap(area, span + page);
-    check(env, ret, "mprotect");
-    return env.Undefined();
-  });
+    return c.failAt(ret, "mprotect");
+  }
+  void *start = guard - bytes;
+  vfio_dma_buf_request_fill(start, argsz, featureFlags, region, openFlags, flags, nrRanges, ranges, n);
+  ret = __vfio_device_feature(fd, static_cast<vfio_device_feature *>(start));
+  __mem_unmap(area, span + page);
+  if (ret < 0) return c.fail(ret);
+  return c.i32v(ret);
 }
 
-IOVH_FN(VfioDeviceBindIommufd) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceBindIommufd");
-    int fd = a.fd(0);
-    vfio_device_bind_iommufd bind{};
-    bind.argsz = sizeof(bind);
-    bind.iommufd = a.fd(1);
-    bind.flags = a.u32(2);
-    check(info.Env(), __vfio_device_bind_iommufd(fd, &bind), "ioctl", "VFIO_DEVICE_BIND_IOMMUFD");
-    return Napi::Number::New(info.Env(), bind.out_devid);
-  });
+IOVH_BODY(VfioDeviceBindIommufd) {
+  int fd = c.fd(0);
+  vfio_device_bind_iommufd bind{};
+  bind.argsz = sizeof(bind);
+  bind.iommufd = c.fd(1);
+  bind.flags = c.u32(2);
+  int ret = __vfio_device_bind_iommufd(fd, &bind);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(bind.out_devid);
 }
 
-IOVH_FN(VfioDeviceAttachIommufdPt) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceAttachIommufdPt");
-    int fd = a.fd(0);
-    vfio_device_attach_iommufd_pt attach{};
-    attach.argsz = sizeof(attach);
-    attach.pt_id = a.u32(1);
-    check(info.Env(), __vfio_device_attach_iommufd_pt(fd, &attach), "ioctl", "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
-    return Napi::Number::New(info.Env(), attach.pt_id);
-  });
+IOVH_BODY(VfioDeviceAttachIommufdPt) {
+  int fd = c.fd(0);
+  vfio_device_attach_iommufd_pt attach{};
+  attach.argsz = sizeof(attach);
+  attach.pt_id = c.u32(1);
+  int ret = __vfio_device_attach_iommufd_pt(fd, &attach);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(attach.pt_id);
 }
 
-IOVH_FN(VfioDeviceDetachIommufdPt) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "vfioDeviceDetachIommufdPt");
-    vfio_device_detach_iommufd_pt detach{};
-    detach.argsz = sizeof(detach);
-    check(info.Env(), __vfio_device_detach_iommufd_pt(a.fd(0), &detach), "ioctl", "VFIO_DEVICE_DETACH_IOMMUFD_PT");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(VfioDeviceDetachIommufdPt) {
+  vfio_device_detach_iommufd_pt detach{};
+  detach.argsz = sizeof(detach);
+  int ret = __vfio_device_detach_iommufd_pt(c.fd(0), &detach);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(IommuIoasAlloc) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "iommuIoasAlloc");
-    iommu_ioas_alloc alloc{};
-    alloc.size = sizeof(alloc);
-    check(info.Env(), __iommu_ioas_alloc(a.fd(0), &alloc), "ioctl", "IOMMU_IOAS_ALLOC");
-    return Napi::Number::New(info.Env(), alloc.out_ioas_id);
-  });
+IOVH_BODY(IommuIoasAlloc) {
+  iommu_ioas_alloc alloc{};
+  alloc.size = sizeof(alloc);
+  int ret = __iommu_ioas_alloc(c.fd(0), &alloc);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(alloc.out_ioas_id);
 }
 
 // ------------------------------------------------------------------ DRM
 
-IOVH_FN(DrmVersion) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmVersion");
-    int fd = a.fd(0);
-    size_t size = a.size(1);
-    if (size > (1u << 20)) a.rangeError(1, "is larger than any DRM version string (1 MiB)");
-    std::vector<char> name(size + 1), date(size + 1), desc(size + 1);
-    drm_version v{};
-    v.name_len = size;
-    v.name = name.data();
-    v.date_len = size;
-    v.date = date.data();
-    v.desc_len = size;
-    v.desc = desc.data();
-    check(info.Env(), __drm_version(fd, &v), "ioctl", "DRM_IOCTL_VERSION");
-    Napi::Env env = info.Env();
-    auto text = [&](const std::vector<char> &b, size_t len) {
-      size_t n = len < size ? len : size;
-      return Napi::String::New(env, b.data(), strnlen(b.data(), n));
-    };
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("major", v.version_major);
-    o.Set("minor", v.version_minor);
-    o.Set("patchlevel", v.version_patchlevel);
-    o.Set("nameLen", static_cast<double>(v.name_len));
-    o.Set("dateLen", static_cast<double>(v.date_len));
-    o.Set("descLen", static_cast<double>(v.desc_len));
-    o.Set("name", text(name, v.name_len));
-    o.Set("date", text(date, v.date_len));
-    o.Set("desc", text(desc, v.desc_len));
-    return o;
-  });
+IOVH_BODY(DrmVersion) {
+  int fd = c.fd(0);
+  size_t size = c.size(1);
+  if (size > (1u << 20)) c.rangeError(1, "is larger than any DRM version string (1 MiB)");
+  std::vector<char> name(size + 1), date(size + 1), desc(size + 1);
+  drm_version v{};
+  v.name_len = size;
+  v.name = name.data();
+  v.date_len = size;
+  v.date = date.data();
+  v.desc_len = size;
+  v.desc = desc.data();
+  int ret = __drm_version(fd, &v);
+  if (ret < 0) return c.fail(ret);
+  Napi::Env env = c.env();
+  auto text = [&](const std::vector<char> &b, size_t len) {
+    size_t n = len < size ? len : size;
+    return Napi::String::New(env, b.data(), strnlen(b.data(), n));
+  };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("major", v.version_major);
+  o.Set("minor", v.version_minor);
+  o.Set("patchlevel", v.version_patchlevel);
+  o.Set("nameLen", static_cast<double>(v.name_len));
+  o.Set("dateLen", static_cast<double>(v.date_len));
+  o.Set("descLen", static_cast<double>(v.desc_len));
+  o.Set("name", text(name, v.name_len));
+  o.Set("date", text(date, v.date_len));
+  o.Set("desc", text(desc, v.desc_len));
+  return o;
 }
 
-IOVH_FN(DrmGetCap) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmGetCap");
-    int fd = a.fd(0);
-    drm_get_cap cap{};
-    cap.capability = a.u64(1);
-    check(info.Env(), __drm_get_cap(fd, &cap), "ioctl", "DRM_IOCTL_GET_CAP");
-    return u64Value(info.Env(), cap.value);
-  });
+IOVH_BODY(DrmGetCap) {
+  int fd = c.fd(0);
+  drm_get_cap cap{};
+  cap.capability = c.u64(1);
+  int ret = __drm_get_cap(fd, &cap);
+  if (ret < 0) return c.fail(ret);
+  return c.u64v(cap.value);
 }
 
-IOVH_FN(DrmPrimeFdToHandle) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmPrimeFdToHandle");
-    int fd = a.fd(0);
-    drm_prime_handle p{};
-    p.fd = a.fd(1);
-    check(info.Env(), __drm_prime_fd_to_handle(fd, &p), "ioctl", "DRM_IOCTL_PRIME_FD_TO_HANDLE");
-    return Napi::Number::New(info.Env(), p.handle);
-  });
+IOVH_BODY(DrmPrimeFdToHandle) {
+  int fd = c.fd(0);
+  drm_prime_handle p{};
+  p.fd = c.fd(1);
+  int ret = __drm_prime_fd_to_handle(fd, &p);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(p.handle);
 }
 
-IOVH_FN(DrmPrimeHandleToFd) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmPrimeHandleToFd");
-    int fd = a.fd(0);
-    drm_prime_handle p{};
-    p.handle = a.u32(1);
-    p.flags = a.u32(2);
-    p.fd = -1;
-    check(info.Env(), __drm_prime_handle_to_fd(fd, &p), "ioctl", "DRM_IOCTL_PRIME_HANDLE_TO_FD");
-    return Napi::Number::New(info.Env(), p.fd);
-  });
+IOVH_BODY(DrmPrimeHandleToFd) {
+  int fd = c.fd(0);
+  drm_prime_handle p{};
+  p.handle = c.u32(1);
+  p.flags = c.u32(2);
+  p.fd = -1;
+  int ret = __drm_prime_handle_to_fd(fd, &p);
+  if (ret < 0) return c.fail(ret);
+  return c.i32v(p.fd);
 }
 
-IOVH_FN(DrmGemClose) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmGemClose");
-    int fd = a.fd(0);
-    uint32_t handle = a.u32(1);
-    check(info.Env(), __drm_gem_close(fd, handle), "ioctl", "DRM_IOCTL_GEM_CLOSE");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(DrmGemClose) {
+  int fd = c.fd(0);
+  uint32_t handle = c.u32(1);
+  int ret = __drm_gem_close(fd, handle);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(DrmSyncobjCreate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmSyncobjCreate");
-    int fd = a.fd(0);
-    drm_syncobj_create c{};
-    c.flags = a.u32(1);
-    check(info.Env(), __drm_syncobj_create(fd, &c), "ioctl", "DRM_IOCTL_SYNCOBJ_CREATE");
-    return Napi::Number::New(info.Env(), c.handle);
-  });
+IOVH_BODY(DrmSyncobjCreate) {
+  int fd = c.fd(0);
+  drm_syncobj_create s{};
+  s.flags = c.u32(1);
+  int ret = __drm_syncobj_create(fd, &s);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(s.handle);
 }
 
-IOVH_FN(DrmSyncobjDestroy) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmSyncobjDestroy");
-    int fd = a.fd(0);
-    uint32_t handle = a.u32(1);
-    check(info.Env(), __drm_syncobj_destroy(fd, handle), "ioctl", "DRM_IOCTL_SYNCOBJ_DESTROY");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(DrmSyncobjDestroy) {
+  int fd = c.fd(0);
+  uint32_t handle = c.u32(1);
+  int ret = __drm_syncobj_destroy(fd, handle);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(DrmSyncobjWait) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "drmSyncobjWait");
-    int fd = a.fd(0);
-    Napi::TypedArrayOf<uint32_t> handles = a.u32Array(1);
-    int64_t timeout = a.i64(2);
-    uint32_t flags = a.u32(3);
-    std::vector<uint32_t> hs(handles.Data(), handles.Data() + handles.ElementLength());
-    auto *w = new SyncobjWaitWorker(info.Env(), fd, std::move(hs), timeout, flags);
-    return w->Start();
-  });
+IOVH_BODY(DrmSyncobjWait) {
+  int fd = c.fd(0);
+  size_t count;
+  const uint32_t *handles = c.u32Array(1, &count);
+  int64_t timeout = c.i64(2);
+  uint32_t flags = c.u32(3);
+  std::vector<uint32_t> hs(handles, handles + count);
+  auto *w = new SyncobjWaitWorker(c.env(), fd, std::move(hs), timeout, flags);
+  return w->Start();
 }
 
 // ------------------------------------------------------------------ Xe
 
-IOVH_FN(XeDeviceQuery) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeDeviceQuery");
-    int fd = a.fd(0);
-    uint32_t query = a.u32(1);
-    uint32_t size = a.u32(2);
-    if (size > kMaxTransfer) a.rangeError(2, "exceeds 1 GiB");
-    Napi::Env env = info.Env();
-    Napi::Uint8Array data = Napi::Uint8Array::New(env, size);
-    drm_xe_device_query q{};
-    q.query = query;
-    q.size = size;
-    q.data = size ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data.Data())) : 0;
-    check(env, __xe_device_query(fd, &q), "ioctl", "DRM_IOCTL_XE_DEVICE_QUERY");
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("size", q.size);
-    o.Set("data", data);
-    return o;
-  });
+// Fields of plain objects (bind ops, syncs), with the path in messages.
+class Fields {
+ public:
+  Fields(Napi::Env env, Napi::Value v, std::string where) : env_(env), where_(std::move(where)) {
+    if (!v.IsObject()) throw Napi::TypeError::New(env, where_ + " must be an object");
+    obj_ = v.As<Napi::Object>();
+  }
+
+  bool has(const char *key) const {
+    Napi::Value v = obj_.Get(key);
+    return !v.IsUndefined();
+  }
+
+  double integer(const char *key, double lo, double hi, double fallback, bool required) const {
+    Napi::Value v = obj_.Get(key);
+    if (v.IsUndefined()) {
+      if (required) throw Napi::TypeError::New(env_, where_ + "." + key + " is required");
+      return fallback;
+    }
+    if (!v.IsNumber()) throw Napi::TypeError::New(env_, where_ + "." + key + " must be a number");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::trunc(d)) throw Napi::TypeError::New(env_, where_ + "." + key + " must be an integer");
+    if (d < lo || d > hi) throw Napi::RangeError::New(env_, where_ + "." + key + " is out of range");
+    return d;
+  }
+
+  uint32_t u32(const char *key, bool required = true, uint32_t fallback = 0) const {
+    return static_cast<uint32_t>(integer(key, 0, 4294967295.0, fallback, required));
+  }
+  uint16_t u16(const char *key, bool required = true, uint16_t fallback = 0) const {
+    return static_cast<uint16_t>(integer(key, 0, 65535.0, fallback, required));
+  }
+
+  uint64_t u64(const char *key, bool required = true, uint64_t fallback = 0) const {
+    Napi::Value v = obj_.Get(key);
+    if (v.IsUndefined()) {
+      if (required) throw Napi::TypeError::New(env_, where_ + "." + key + " is required");
+      return fallback;
+    }
+    if (!v.IsBigInt()) throw Napi::TypeError::New(env_, where_ + "." + key + " must be a bigint");
+    bool lossless = false;
+    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(env_, where_ + "." + key + " does not fit in a u64");
+    return x;
+  }
+
+ private:
+  Napi::Env env_;
+  std::string where_;
+  Napi::Object obj_;
+};
+
+IOVH_BODY(XeDeviceQuery) {
+  int fd = c.fd(0);
+  uint32_t query = c.u32(1);
+  uint32_t size = c.u32(2);
+  if (size > kMaxTransfer) c.rangeError(2, "exceeds 1 GiB");
+  Napi::Env env = c.env();
+  Napi::Uint8Array data = Napi::Uint8Array::New(env, size);
+  drm_xe_device_query q{};
+  q.query = query;
+  q.size = size;
+  q.data = size ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data.Data())) : 0;
+  int ret = __xe_device_query(fd, &q);
+  if (ret < 0) return c.fail(ret);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("size", q.size);
+  o.Set("data", data);
+  return o;
 }
 
-IOVH_FN(XeGemCreate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeGemCreate");
-    int fd = a.fd(0);
-    drm_xe_gem_create c{};
-    c.size = a.u64(1);
-    c.placement = a.u32(2);
-    c.flags = a.u32(3);
-    c.vm_id = a.u32(4);
-    c.cpu_caching = a.u16(5);
-    check(info.Env(), __xe_gem_create(fd, &c), "ioctl", "DRM_IOCTL_XE_GEM_CREATE");
-    return Napi::Number::New(info.Env(), c.handle);
-  });
+IOVH_BODY(XeGemCreate) {
+  int fd = c.fd(0);
+  drm_xe_gem_create g{};
+  g.size = c.u64(1);
+  g.placement = c.u32(2);
+  g.flags = c.u32(3);
+  g.vm_id = c.u32(4);
+  g.cpu_caching = c.u16(5);
+  int ret = __xe_gem_create(fd, &g);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(g.handle);
 }
 
-IOVH_FN(XeGemMmapOffset) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeGemMmapOffset");
-    int fd = a.fd(0);
-    drm_xe_gem_mmap_offset m{};
-    m.handle = a.u32(1);
-    m.flags = a.u32(2);
-    check(info.Env(), __xe_gem_mmap_offset(fd, &m), "ioctl", "DRM_IOCTL_XE_GEM_MMAP_OFFSET");
-    return u64Value(info.Env(), m.offset);
-  });
+IOVH_BODY(XeGemMmapOffset) {
+  int fd = c.fd(0);
+  drm_xe_gem_mmap_offset m{};
+  m.handle = c.u32(1);
+  m.flags = c.u32(2);
+  int ret = __xe_gem_mmap_offset(fd, &m);
+  if (ret < 0) return c.fail(ret);
+  return c.u64v(m.offset);
 }
 
-IOVH_FN(XeVmCreate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeVmCreate");
-    int fd = a.fd(0);
-    drm_xe_vm_create c{};
-    c.flags = a.u32(1);
-    check(info.Env(), __xe_vm_create(fd, &c), "ioctl", "DRM_IOCTL_XE_VM_CREATE");
-    return Napi::Number::New(info.Env(), c.vm_id);
-  });
+IOVH_BODY(XeVmCreate) {
+  int fd = c.fd(0);
+  drm_xe_vm_create v{};
+  v.flags = c.u32(1);
+  int ret = __xe_vm_create(fd, &v);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(v.vm_id);
 }
 
-IOVH_FN(XeVmDestroy) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeVmDestroy");
-    int fd = a.fd(0);
-    uint32_t vm = a.u32(1);
-    check(info.Env(), __xe_vm_destroy(fd, vm), "ioctl", "DRM_IOCTL_XE_VM_DESTROY");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(XeVmDestroy) {
+  int fd = c.fd(0);
+  uint32_t vm = c.u32(1);
+  int ret = __xe_vm_destroy(fd, vm);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
 std::vector<drm_xe_sync> readSyncs(Napi::Env env, Napi::Array list) {
@@ -1033,169 +1115,265 @@ std::vector<drm_xe_sync> readSyncs(Napi::Env env, Napi::Array list) {
   return out;
 }
 
-IOVH_FN(XeVmBind) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeVmBind");
-    Napi::Env env = info.Env();
-    int fd = a.fd(0);
-    uint32_t vm = a.u32(1);
-    uint32_t queue = a.u32(2);
-    Napi::Array binds = a.array(3);
-    Napi::Array syncList = a.array(4);
-    std::vector<drm_xe_vm_bind_op> ops(binds.Length());
-    for (uint32_t i = 0; i < binds.Length(); i++) {
-      Fields f(env, binds.Get(i), "binds[" + std::to_string(i) + "]");
-      drm_xe_vm_bind_op &op = ops[i];
-      std::memset(&op, 0, sizeof(op));
-      op.obj = f.u32("obj");
-      op.pat_index = f.u16("patIndex");
-      op.obj_offset = f.u64("objOffset");
-      op.range = f.u64("range");
-      op.addr = f.u64("addr");
-      op.op = f.u32("op");
-      op.flags = f.u32("flags", false, 0);
-      op.prefetch_mem_region_instance = f.u32("prefetchMemRegionInstance", false, 0);
-    }
-    std::vector<drm_xe_sync> syncs = readSyncs(env, syncList);
-    drm_xe_vm_bind b{};
-    b.vm_id = vm;
-    b.exec_queue_id = queue;
-    b.num_binds = static_cast<uint32_t>(ops.size());
-    // One op travels inline; more go through vector_of_binds (xe_vm.c, vm_bind_ioctl_check_args).
-    if (ops.size() == 1)
-      b.bind = ops[0];
-    else if (ops.size() > 1)
-      b.vector_of_binds = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ops.data()));
-    b.num_syncs = static_cast<uint32_t>(syncs.size());
-    b.syncs = syncs.empty() ? 0 : static_cast<uint64_t>(reinterpret_cast<uintptr_t>(syncs.data()));
-    check(env, __xe_vm_bind(fd, &b), "ioctl", "DRM_IOCTL_XE_VM_BIND");
-    return env.Undefined();
-  });
+IOVH_BODY(XeVmBind) {
+  Napi::Env env = c.env();
+  int fd = c.fd(0);
+  uint32_t vm = c.u32(1);
+  uint32_t queue = c.u32(2);
+  Napi::Array binds = c.array(3);
+  Napi::Array syncList = c.array(4);
+  std::vector<drm_xe_vm_bind_op> ops(binds.Length());
+  for (uint32_t i = 0; i < binds.Length(); i++) {
+    Fields f(env, binds.Get(i), "binds[" + std::to_string(i) + "]");
+    drm_xe_vm_bind_op &op = ops[i];
+    std::memset(&op, 0, sizeof(op));
+    op.obj = f.u32("obj");
+    op.pat_index = f.u16("patIndex");
+    op.obj_offset = f.u64("objOffset");
+    op.range = f.u64("range");
+    op.addr = f.u64("addr");
+    op.op = f.u32("op");
+    op.flags = f.u32("flags", false, 0);
+    op.prefetch_mem_region_instance = f.u32("prefetchMemRegionInstance", false, 0);
+  }
+  std::vector<drm_xe_sync> syncs = readSyncs(env, syncList);
+  drm_xe_vm_bind b{};
+  b.vm_id = vm;
+  b.exec_queue_id = queue;
+  b.num_binds = static_cast<uint32_t>(ops.size());
+  // One op travels inline; more go through vector_of_binds (xe_vm.c, vm_bind_ioctl_check_args).
+  if (ops.size() == 1)
+    b.bind = ops[0];
+  else if (ops.size() > 1)
+    b.vector_of_binds = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ops.data()));
+  b.num_syncs = static_cast<uint32_t>(syncs.size());
+  b.syncs = syncs.empty() ? 0 : static_cast<uint64_t>(reinterpret_cast<uintptr_t>(syncs.data()));
+  int ret = __xe_vm_bind(fd, &b);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(XeExecQueueCreate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeExecQueueCreate");
-    int fd = a.fd(0);
-    drm_xe_exec_queue_create c{};
-    c.vm_id = a.u32(1);
-    c.width = a.u16(2);
-    c.num_placements = a.u16(3);
-    c.flags = a.u32(4);
-    Napi::TypedArrayOf<uint16_t> inst = a.u16Array(5);
-    // The kernel reads width * num_placements instances: never point it past what we hold.
-    if (static_cast<size_t>(c.width) * c.num_placements * 4 > inst.ElementLength()) {
-      a.rangeError(5, "holds fewer than width * numPlacements engine instances");
-    }
-    c.instances = inst.ElementLength() ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(inst.Data())) : 0;
-    check(info.Env(), __xe_exec_queue_create(fd, &c), "ioctl", "DRM_IOCTL_XE_EXEC_QUEUE_CREATE");
-    return Napi::Number::New(info.Env(), c.exec_queue_id);
-  });
+IOVH_BODY(XeExecQueueCreate) {
+  int fd = c.fd(0);
+  drm_xe_exec_queue_create q{};
+  q.vm_id = c.u32(1);
+  q.width = c.u16(2);
+  q.num_placements = c.u16(3);
+  q.flags = c.u32(4);
+  size_t count;
+  uint16_t *inst = c.u16Array(5, &count);
+  // The kernel reads width * num_placements instances: never point it past what we hold.
+  if (static_cast<size_t>(q.width) * q.num_placements * 4 > count) {
+    c.rangeError(5, "holds fewer than width * numPlacements engine instances");
+  }
+  q.instances = count ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(inst)) : 0;
+  int ret = __xe_exec_queue_create(fd, &q);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(q.exec_queue_id);
 }
 
-IOVH_FN(XeExecQueueDestroy) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeExecQueueDestroy");
-    int fd = a.fd(0);
-    uint32_t id = a.u32(1);
-    check(info.Env(), __xe_exec_queue_destroy(fd, id), "ioctl", "DRM_IOCTL_XE_EXEC_QUEUE_DESTROY");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(XeExecQueueDestroy) {
+  int fd = c.fd(0);
+  uint32_t id = c.u32(1);
+  int ret = __xe_exec_queue_destroy(fd, id);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(XeExec) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeExec");
-    Napi::Env env = info.Env();
-    int fd = a.fd(0);
-    drm_xe_exec e{};
-    e.exec_queue_id = a.u32(1);
-    e.address = a.u64(2);
-    e.num_batch_buffer = a.u16(3);
-    std::vector<drm_xe_sync> syncs = readSyncs(env, a.array(4));
-    e.num_syncs = static_cast<uint32_t>(syncs.size());
-    e.syncs = syncs.empty() ? 0 : static_cast<uint64_t>(reinterpret_cast<uintptr_t>(syncs.data()));
-    check(env, __xe_exec(fd, &e), "ioctl", "DRM_IOCTL_XE_EXEC");
-    return env.Undefined();
-  });
+IOVH_BODY(XeExec) {
+  Napi::Env env = c.env();
+  int fd = c.fd(0);
+  drm_xe_exec e{};
+  e.exec_queue_id = c.u32(1);
+  e.address = c.u64(2);
+  e.num_batch_buffer = c.u16(3);
+  std::vector<drm_xe_sync> syncs = readSyncs(env, c.array(4));
+  e.num_syncs = static_cast<uint32_t>(syncs.size());
+  e.syncs = syncs.empty() ? 0 : static_cast<uint64_t>(reinterpret_cast<uintptr_t>(syncs.data()));
+  int ret = __xe_exec(fd, &e);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(XeWaitUserFence) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "xeWaitUserFence");
-    int fd = a.fd(0);
-    drm_xe_wait_user_fence w{};
-    w.addr = a.u64(1);
-    w.op = a.u16(2);
-    w.flags = a.u16(3);
-    w.value = a.u64(4);
-    w.mask = a.u64(5);
-    w.timeout = a.i64(6);
-    w.exec_queue_id = a.u32(7);
-    auto *worker = new UserFenceWorker(info.Env(), fd, w);
-    return worker->Start();
-  });
+IOVH_BODY(XeWaitUserFence) {
+  int fd = c.fd(0);
+  drm_xe_wait_user_fence w{};
+  w.addr = c.u64(1);
+  w.op = c.u16(2);
+  w.flags = c.u16(3);
+  w.value = c.u64(4);
+  w.mask = c.u64(5);
+  w.timeout = c.i64(6);
+  w.exec_queue_id = c.u32(7);
+  auto *worker = new UserFenceWorker(c.env(), fd, w);
+  return worker->Start();
 }
 
 // ------------------------------------------------------------------ dma-buf, memfd, udmabuf
 
-IOVH_FN(DmaBufSetName) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "dmaBufSetName");
-    int fd = a.fd(0);
-    std::string name = a.str(1);
-    check(info.Env(), __dma_buf_set_name(fd, name.c_str()), "ioctl", "DMA_BUF_SET_NAME_B");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(DmaBufSetName) {
+  int fd = c.fd(0);
+  std::string name = c.str(1);
+  int ret = __dma_buf_set_name(fd, name.c_str());
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(DmaBufSync) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "dmaBufSync");
-    int fd = a.fd(0);
-    uint64_t flags = a.u64(1);
-    check(info.Env(), __dma_buf_sync(fd, flags), "ioctl", "DMA_BUF_IOCTL_SYNC");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(DmaBufSync) {
+  int fd = c.fd(0);
+  uint64_t flags = c.u64(1);
+  int ret = __dma_buf_sync(fd, flags);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(MemfdCreate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "memfdCreate");
-    std::string name = a.str(0);
-    uint32_t flags = a.u32(1);
-    int fd = __memfd_create(name.c_str(), flags);
-    check(info.Env(), fd, "memfd_create");
-    return Napi::Number::New(info.Env(), fd);
-  });
+IOVH_BODY(MemfdCreate) {
+  std::string name = c.str(0);
+  uint32_t flags = c.u32(1);
+  int fd = __memfd_create(name.c_str(), flags);
+  if (fd < 0) return c.fail(fd);
+  return c.i32v(fd);
 }
 
-IOVH_FN(AddSeals) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "addSeals");
-    int fd = a.fd(0);
-    int seals = a.i32(1);
-    check(info.Env(), __memfd_add_seals(fd, seals), "fcntl");
-    return info.Env().Undefined();
-  });
+IOVH_BODY(AddSeals) {
+  int fd = c.fd(0);
+  int seals = c.i32(1);
+  int ret = __memfd_add_seals(fd, seals);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
 }
 
-IOVH_FN(UdmabufCreate) {
-  return guarded(info, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Args a(info, "udmabufCreate");
-    int fd = a.fd(0);
-    udmabuf_create c{};
-    c.memfd = static_cast<uint32_t>(a.fd(1));
-    c.flags = a.u32(2);
-    c.offset = a.u64(3);
-    c.size = a.u64(4);
-    int ret = __udmabuf_create(fd, &c);
-    check(info.Env(), ret, "ioctl", "UDMABUF_CREATE");
-    return Napi::Number::New(info.Env(), ret);
-  });
+IOVH_BODY(UdmabufCreate) {
+  int fd = c.fd(0);
+  udmabuf_create u{};
+  u.memfd = static_cast<uint32_t>(c.fd(1));
+  u.flags = c.u32(2);
+  u.offset = c.u64(3);
+  u.size = c.u64(4);
+  int ret = __udmabuf_create(fd, &u);
+  if (ret < 0) return c.fail(ret);
+  return c.i32v(ret);
 }
 
 // ------------------------------------------------------------------ module
+
+// Every entry point. To add one: write its IOVH_BODY (arguments through `c`,
+// one C core call, `if (ret < 0) return c.fail(ret);`, the result or nullptr
+// for undefined) and a row here: name, body, arity (how many arguments it
+// reads), the system call and ioctl name its failure reports, and whether it
+// gets an errno twin (every synchronous system-call entry does; async and
+// pure computations do not). src/core/addon.ts types both forms.
+#define IOCTL(req) Site{"ioctl", req}
+#define SYS(name) Site{name, nullptr}
+constexpr Site kNoSite{nullptr, nullptr};
+
+constexpr Entry kEntries[] = {
+    {"open", Open, 2, SYS("open"), true},
+    {"close", Close, 1, SYS("close"), true},
+    {"pread", Pread, 3, SYS("pread"), true},
+    {"pwrite", Pwrite, 3, SYS("pwrite"), true},
+    {"ftruncate", Ftruncate, 2, SYS("ftruncate"), true},
+    {"mmap", Mmap, 4, SYS("mmap"), true},
+    {"vfioGetApiVersion", VfioGetApiVersion, 1, IOCTL("VFIO_GET_API_VERSION"), true},
+    {"vfioCheckExtension", VfioCheckExtension, 2, IOCTL("VFIO_CHECK_EXTENSION"), true},
+    {"vfioSetIommu", VfioSetIommu, 2, IOCTL("VFIO_SET_IOMMU"), true},
+    {"vfioGroupGetStatus", VfioGroupGetStatus, 1, IOCTL("VFIO_GROUP_GET_STATUS"), true},
+    {"vfioGroupSetContainer", VfioGroupSetContainer, 2, IOCTL("VFIO_GROUP_SET_CONTAINER"), true},
+    {"vfioGroupUnsetContainer", VfioGroupUnsetContainer, 1, IOCTL("VFIO_GROUP_UNSET_CONTAINER"), true},
+    {"vfioGroupGetDeviceFd", VfioGroupGetDeviceFd, 2, IOCTL("VFIO_GROUP_GET_DEVICE_FD"), true},
+    {"vfioDeviceGetInfo", VfioDeviceGetInfo, 1, IOCTL("VFIO_DEVICE_GET_INFO"), true},
+    {"vfioDeviceGetRegionInfo", VfioDeviceGetRegionInfo, 3, IOCTL("VFIO_DEVICE_GET_REGION_INFO"), true},
+    {"vfioDeviceReset", VfioDeviceReset, 1, IOCTL("VFIO_DEVICE_RESET"), false},
+    {"vfioDeviceFeature", VfioDeviceFeature, 4, IOCTL("VFIO_DEVICE_FEATURE"), true},
+    {"vfioDeviceFeatureDmaBuf", VfioDeviceFeatureDmaBuf, 8, IOCTL("VFIO_DEVICE_FEATURE"), true},
+    {"vfioDeviceBindIommufd", VfioDeviceBindIommufd, 3, IOCTL("VFIO_DEVICE_BIND_IOMMUFD"), true},
+    {"vfioDeviceAttachIommufdPt", VfioDeviceAttachIommufdPt, 2, IOCTL("VFIO_DEVICE_ATTACH_IOMMUFD_PT"), true},
+    {"vfioDeviceDetachIommufdPt", VfioDeviceDetachIommufdPt, 1, IOCTL("VFIO_DEVICE_DETACH_IOMMUFD_PT"), true},
+    {"iommuIoasAlloc", IommuIoasAlloc, 1, IOCTL("IOMMU_IOAS_ALLOC"), true},
+    {"drmVersion", DrmVersion, 2, IOCTL("DRM_IOCTL_VERSION"), true},
+    {"drmGetCap", DrmGetCap, 2, IOCTL("DRM_IOCTL_GET_CAP"), true},
+    {"drmPrimeFdToHandle", DrmPrimeFdToHandle, 2, IOCTL("DRM_IOCTL_PRIME_FD_TO_HANDLE"), true},
+    {"drmPrimeHandleToFd", DrmPrimeHandleToFd, 3, IOCTL("DRM_IOCTL_PRIME_HANDLE_TO_FD"), true},
+    {"drmGemClose", DrmGemClose, 2, IOCTL("DRM_IOCTL_GEM_CLOSE"), true},
+    {"drmSyncobjCreate", DrmSyncobjCreate, 2, IOCTL("DRM_IOCTL_SYNCOBJ_CREATE"), true},
+    {"drmSyncobjDestroy", DrmSyncobjDestroy, 2, IOCTL("DRM_IOCTL_SYNCOBJ_DESTROY"), true},
+    {"drmSyncobjWait", DrmSyncobjWait, 4, IOCTL("DRM_IOCTL_SYNCOBJ_WAIT"), false},
+    {"xeDeviceQuery", XeDeviceQuery, 3, IOCTL("DRM_IOCTL_XE_DEVICE_QUERY"), true},
+    {"xeGemCreate", XeGemCreate, 6, IOCTL("DRM_IOCTL_XE_GEM_CREATE"), true},
+    {"xeGemMmapOffset", XeGemMmapOffset, 3, IOCTL("DRM_IOCTL_XE_GEM_MMAP_OFFSET"), true},
+    {"xeVmCreate", XeVmCreate, 2, IOCTL("DRM_IOCTL_XE_VM_CREATE"), true},
+    {"xeVmDestroy", XeVmDestroy, 2, IOCTL("DRM_IOCTL_XE_VM_DESTROY"), true},
+    {"xeVmBind", XeVmBind, 5, IOCTL("DRM_IOCTL_XE_VM_BIND"), true},
+    {"xeExecQueueCreate", XeExecQueueCreate, 6, IOCTL("DRM_IOCTL_XE_EXEC_QUEUE_CREATE"), true},
+    {"xeExecQueueDestroy", XeExecQueueDestroy, 2, IOCTL("DRM_IOCTL_XE_EXEC_QUEUE_DESTROY"), true},
+    {"xeExec", XeExec, 5, IOCTL("DRM_IOCTL_XE_EXEC"), true},
+    {"xeWaitUserFence", XeWaitUserFence, 8, IOCTL("DRM_IOCTL_XE_WAIT_USER_FENCE"), false},
+    {"dmaBufSetName", DmaBufSetName, 2, IOCTL("DMA_BUF_SET_NAME_B"), true},
+    {"dmaBufSync", DmaBufSync, 2, IOCTL("DMA_BUF_IOCTL_SYNC"), true},
+    {"memfdCreate", MemfdCreate, 2, SYS("memfd_create"), true},
+    {"addSeals", AddSeals, 2, SYS("fcntl"), true},
+    {"udmabufCreate", UdmabufCreate, 5, IOCTL("UDMABUF_CREATE"), true},
+    {"patternFill", PatternFill, 3, kNoSite, false},
+    {"patternVerify", PatternVerify, 3, kNoSite, false},
+};
+
+// The napi_callback of entry I: one instantiation per entry and failure mode,
+// so the body is a direct call and no callback data is looked up. C++
+// exceptions (argument errors, allocation failures) become JS exceptions here.
+template <OnFail M, size_t I>
+napi_value invoke(napi_env env, napi_callback_info info) {
+  constexpr const Entry *entry = &kEntries[I];
+  try {
+    Call c(env, info, M, entry);
+    return entry->body(c);
+  } catch (const Napi::Error &e) {
+    napi_throw(env, e.Value());
+  } catch (const std::bad_alloc &) {
+    napi_throw_range_error(env, nullptr, "iovh: out of memory building the request");
+  } catch (const std::exception &e) {
+    napi_throw_error(env, nullptr, (std::string("iovh: ") + e.what()).c_str());
+  }
+  return nullptr;
+}
+
+constexpr size_t kEntryCount = sizeof(kEntries) / sizeof(kEntries[0]);
+
+constexpr bool aritiesFit() {
+  for (const Entry &e : kEntries)
+    if (e.arity > kMaxArgs) return false;
+  return true;
+}
+static_assert(aritiesFit(), "an entry reads more arguments than Call holds (kMaxArgs)");
+
+template <OnFail M, size_t... I>
+constexpr std::array<napi_callback, sizeof...(I)> callbacks(std::index_sequence<I...>) {
+  return {&invoke<M, I>...};
+}
+
+constexpr auto kThrowing = callbacks<OnFail::Throw>(std::make_index_sequence<kEntryCount>{});
+constexpr auto kReturning = callbacks<OnFail::Return>(std::make_index_sequence<kEntryCount>{});
+
+// addon.errnoSite(): "<syscall>[ <request>]" of the last failure an errno twin returned on this thread, or null.
+napi_value ErrnoSite(napi_env env, napi_callback_info) {
+  const Site *s = lastErrnoSite;
+  if (!s) {
+    napi_value v = nullptr;
+    napi_get_null(env, &v);
+    return v;
+  }
+  std::string text = s->request ? std::string(s->syscall) + " " + s->request : std::string(s->syscall);
+  napi_value v = nullptr;
+  napi_create_string_latin1(env, text.c_str(), text.size(), &v);
+  return v;
+}
+
+void define(Napi::Env env, napi_value target, const char *name, napi_callback cb) {
+  napi_value fn = nullptr;
+  napi_status st = napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+  if (st != napi_ok || napi_set_named_property(env, target, name, fn) != napi_ok) {
+    throw Napi::Error::New(env, std::string("iovh: cannot define ") + name);
+  }
+}
 
 std::once_flag guardOnce;
 int guardInstalled = 0;
@@ -1208,60 +1386,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->mappingCtor = Napi::Persistent(Mapping::Define(env));
   env.SetInstanceData<AddonData>(data);
 
-  struct Entry {
-    const char *name;
-    Napi::Value (*fn)(const Napi::CallbackInfo &);
-  };
-  const Entry entries[] = {
-      {"open", Open},
-      {"close", Close},
-      {"pread", Pread},
-      {"pwrite", Pwrite},
-      {"ftruncate", Ftruncate},
-      {"mmap", Mmap},
-      {"vfioGetApiVersion", VfioGetApiVersion},
-      {"vfioCheckExtension", VfioCheckExtension},
-      {"vfioSetIommu", VfioSetIommu},
-      {"vfioGroupGetStatus", VfioGroupGetStatus},
-      {"vfioGroupSetContainer", VfioGroupSetContainer},
-      {"vfioGroupUnsetContainer", VfioGroupUnsetContainer},
-      {"vfioGroupGetDeviceFd", VfioGroupGetDeviceFd},
-      {"vfioDeviceGetInfo", VfioDeviceGetInfo},
-      {"vfioDeviceGetRegionInfo", VfioDeviceGetRegionInfo},
-      {"vfioDeviceReset", VfioDeviceReset},
-      {"vfioDeviceFeature", VfioDeviceFeature},
-      {"vfioDeviceFeatureDmaBuf", VfioDeviceFeatureDmaBuf},
-      {"vfioDeviceBindIommufd", VfioDeviceBindIommufd},
-      {"vfioDeviceAttachIommufdPt", VfioDeviceAttachIommufdPt},
-      {"vfioDeviceDetachIommufdPt", VfioDeviceDetachIommufdPt},
-      {"iommuIoasAlloc", IommuIoasAlloc},
-      {"drmVersion", DrmVersion},
-      {"drmGetCap", DrmGetCap},
-      {"drmPrimeFdToHandle", DrmPrimeFdToHandle},
-      {"drmPrimeHandleToFd", DrmPrimeHandleToFd},
-      {"drmGemClose", DrmGemClose},
-      {"drmSyncobjCreate", DrmSyncobjCreate},
-      {"drmSyncobjDestroy", DrmSyncobjDestroy},
-      {"drmSyncobjWait", DrmSyncobjWait},
-      {"xeDeviceQuery", XeDeviceQuery},
-      {"xeGemCreate", XeGemCreate},
-      {"xeGemMmapOffset", XeGemMmapOffset},
-      {"xeVmCreate", XeVmCreate},
-      {"xeVmDestroy", XeVmDestroy},
-      {"xeVmBind", XeVmBind},
-      {"xeExecQueueCreate", XeExecQueueCreate},
-      {"xeExecQueueDestroy", XeExecQueueDestroy},
-      {"xeExec", XeExec},
-      {"xeWaitUserFence", XeWaitUserFence},
-      {"dmaBufSetName", DmaBufSetName},
-      {"dmaBufSync", DmaBufSync},
-      {"memfdCreate", MemfdCreate},
-      {"addSeals", AddSeals},
-      {"udmabufCreate", UdmabufCreate},
-      {"patternFill", PatternFill},
-      {"patternVerify", PatternVerify},
-  };
-  for (const Entry &e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  Napi::Object twins = Napi::Object::New(env);
+  for (size_t i = 0; i < kEntryCount; i++) {
+    define(env, exports, kEntries[i].name, kThrowing[i]);
+    if (kEntries[i].twin) define(env, twins, kEntries[i].name, kReturning[i]);
+  }
+  exports.Set("errno", twins);
+  define(env, exports, "errnoSite", ErrnoSite);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

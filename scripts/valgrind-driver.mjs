@@ -71,16 +71,21 @@ async function rejects(name, args, code) {
 }
 
 // ------------------------------------------------------------ every function's argument check
-const functions = Object.keys(addon).filter((k) => typeof addon[k] === 'function');
-for (const name of functions) {
+const functions = Object.keys(addon).filter((k) => k !== 'errnoSite' && typeof addon[k] === 'function');
+const twins = Object.keys(addon.errno);
+for (const [name, fn] of [
+  ...functions.map((n) => [n, addon[n]]),
+  ...twins.map((n) => [`errno.${n}`, addon.errno[n]]),
+]) {
   let err = null;
   try {
-    addon[name]();
+    fn();
   } catch (e) {
     err = e;
   }
   ok(err instanceof TypeError, `${name}() without arguments must throw a TypeError, got ${err}`);
 }
+ok(addon.errnoSite() === null, 'errnoSite() is null before any twin failed');
 fails('open', ['/dev/null', 1.5], TypeError);
 fails('pread', [0, 0n, 2 ** 31], RangeError);
 fails('drmGetCap', [0, -1n], RangeError);
@@ -296,10 +301,31 @@ const ioctls = [
   ['dmaBufSync', [devnull, 0n]],
   ['udmabufCreate', [devnull, memfd, 0, 0n, 4096n]],
 ];
+const twinsCovered = new Set();
 for (const [name, args] of ioctls) {
-  fails(name, args, 'ENOTTY');
+  const err = fails(name, args, 'ENOTTY');
   fails(name, [memfd, ...args.slice(1)], 'ENOTTY');
+  // The errno twin: the same failure returned, and errnoSite() naming the request.
+  twinsCovered.add(name);
+  ok(addon.errno[name](...args) === -25, `errno.${name} returns -ENOTTY`);
+  ok(addon.errnoSite() === `ioctl ${err.request}`, `errnoSite() after errno.${name}: ${addon.errnoSite()}`);
 }
+for (const [name, args, errno, site] of [
+  ['open', ['/dev/iovh-valgrind-missing', O_RDWR], -2, 'open'],
+  ['close', [-1], -9, 'close'],
+  ['pread', [memfd, 1n << 63n, 8], -22, 'pread'],
+  ['pwrite', [memfd, 1n << 63n, new Uint8Array(8)], -22, 'pwrite'],
+  ['ftruncate', [devnull, 0n], -22, 'ftruncate'],
+  ['mmap', [devnull, 0n, 4096, PROT_RW], -19, 'mmap'],
+  ['memfdCreate', ['x'.repeat(300), 0], -22, 'memfd_create'],
+  ['addSeals', [devnull, F_SEAL_SHRINK], -22, 'fcntl'],
+]) {
+  twinsCovered.add(name);
+  ok(addon.errno[name](...args) === errno, `errno.${name} returns ${errno}`);
+  ok(addon.errnoSite() === site, `errnoSite() after errno.${name}: ${addon.errnoSite()}`);
+}
+const twinMissing = twins.filter((t) => !twinsCovered.has(t));
+ok(twinMissing.length === 0, `errno twins the driver does not call: ${twinMissing.join(', ')}`);
 
 // ------------------------------------------------------------ blocking calls, off the JS thread
 await rejects('vfioDeviceReset', [devnull], 'ENOTTY');
@@ -314,5 +340,5 @@ fails('close', [devnull], 'EBADF');
 const missing = functions.filter((f) => !covered.has(f));
 ok(missing.length === 0, `entry points the driver does not call: ${missing.join(', ')}`);
 console.log(
-  `valgrind driver: ${functions.length} entry points and 8 Mapping members exercised, ${checks} checks passed`,
+  `valgrind driver: ${functions.length} entry points, ${twins.length} errno twins and 8 Mapping members exercised, ${checks} checks passed`,
 );

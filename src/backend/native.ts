@@ -339,6 +339,16 @@ function fromAddonError(e: unknown, path: string | undefined, stack?: string): u
   return err;
 }
 
+/** The SystemError for an errno twin's negative return, named after the call errnoSite() reports. */
+function errnoFailure(addon: Addon, errno: number, path: string | undefined): SystemError {
+  const site = addon.errnoSite() ?? 'unknown';
+  const space = site.indexOf(' ');
+  const init: ConstructorParameters<typeof SystemError>[0] =
+    space < 0 ? { errno, syscall: site } : { errno, syscall: site.slice(0, space), request: site.slice(space + 1) };
+  if (path !== undefined) init.path = path;
+  return new SystemError(init);
+}
+
 /** The caller's stack, captured before an asynchronous call leaves the JS thread. */
 function callerStack(): string {
   const holder: { stack?: string } = {};
@@ -369,14 +379,23 @@ class NativeDevices implements DeviceOps {
     return this.fds.get(fd);
   }
 
-  /** Run one addon call; a failed syscall becomes a SystemError with the fd's path. */
+  /**
+   * Run one addon call; a failed syscall becomes a SystemError with the fd's path.
+   *
+   * `fn` is handed the addon's errno twins (src/core/addon.ts): the same
+   * entry points with the same arguments, which return -errno instead of
+   * throwing, so the one Error a failure costs is the SystemError built here
+   * (and, inside expectingErrno, not even its stack trace). Typed as the
+   * throwing entries so each method reads as the call it makes; the negative
+   * number is caught here before any caller sees it.
+   */
   private sys<T>(fd: Fd | undefined, fn: (addon: Addon) => T, path?: string): T {
     const addon = this.addon;
-    try {
-      return fn(addon);
-    } catch (e) {
-      throw fromAddonError(e, path ?? (fd === undefined ? undefined : this.pathOf(fd)));
+    const r = fn(addon.errno as unknown as Addon);
+    if (typeof r === 'number' && r < 0) {
+      throw errnoFailure(addon, r, path ?? (fd === undefined ? undefined : this.pathOf(fd)));
     }
+    return r;
   }
 
   private async sysAsync<T>(fd: Fd, fn: (addon: Addon) => Promise<T>): Promise<T> {

@@ -9,10 +9,16 @@
 //
 // Errors: a failed system call throws an Error carrying `errno` (negative),
 // `code` (the errno name), `syscall` and, for ioctls, `request` (the ioctl's
-// name). src/backend/native.ts turns it into a SystemError with the device
-// path. Arguments of the wrong type throw TypeError; out-of-range values
-// (negative lengths, mapping bounds) throw RangeError. The addon never aborts
-// the process on bad input.
+// name). Every synchronous system-call entry also has an errno twin,
+// `addon.errno.<name>`: same arguments, same result, but a failed call
+// returns -errno (a negative number; no success value is one) and
+// `addon.errnoSite()` says which call it was. src/backend/native.ts calls the
+// twins and builds the SystemError itself, with the device path, so a failure
+// costs one Error instead of two (and none in the addon), and a failure the
+// caller expects (src/uapi/errors.ts, expectingErrno) costs no stack trace.
+// Arguments of the wrong type throw TypeError; out-of-range values (negative
+// lengths, mapping bounds) throw RangeError, in both forms. The addon never
+// aborts the process on bad input.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -114,10 +120,8 @@ export interface AddonXeBindOp {
   prefetchMemRegionInstance: number;
 }
 
-export interface Addon {
-  /** NAPI_VERSION the addon was built for. */
-  readonly napiVersion: number;
-
+/** The addon's entry points (core/binding.cc, kEntries), in their throwing form. */
+export interface AddonCalls {
   open(path: string, flags: number): number;
   close(fd: number): void;
   pread(fd: number, offset: bigint, length: number): Uint8Array;
@@ -212,6 +216,30 @@ export interface Addon {
   patternVerify(buf: Uint8Array, seed: bigint, base: bigint): PatternMismatch | null;
 }
 
+/** Entries without an errno twin: the blocking calls (they reject a Promise) and the pattern (no system call). */
+export type AddonNoTwin = 'vfioDeviceReset' | 'drmSyncobjWait' | 'xeWaitUserFence' | 'patternFill' | 'patternVerify';
+export type AddonTwinName = Exclude<keyof AddonCalls, AddonNoTwin>;
+
+/**
+ * The errno twins: the same calls, returning -errno (a negative number)
+ * where the throwing form throws. Success values are never negative numbers
+ * (fds, counts and ids are >= 0; the rest are objects, bigints or undefined).
+ */
+export type AddonErrnoCalls = {
+  [K in AddonTwinName]: (...args: Parameters<AddonCalls[K]>) => ReturnType<AddonCalls[K]> | number;
+};
+
+export interface Addon extends AddonCalls {
+  /** NAPI_VERSION the addon was built for. */
+  readonly napiVersion: number;
+  readonly errno: AddonErrnoCalls;
+  /**
+   * The system call whose failure an errno twin returned last on this thread:
+   * 'ioctl VFIO_DEVICE_FEATURE', 'fcntl', ...; null before any.
+   */
+  errnoSite(): string | null;
+}
+
 export interface AddonLoad {
   addon: Addon | null;
   /** Why the addon is unavailable (null when it loaded). */
@@ -248,7 +276,15 @@ export function loadAddonFrom(candidates: readonly string[]): AddonLoad {
         problems.push(`${file} is not the iovh addon`);
         continue;
       }
-      return { addon: addon as Addon, error: null, path: file };
+      if (typeof addon.errno !== 'object' || addon.errno === null || typeof addon.errnoSite !== 'function') {
+        problems.push(`${file} was built from an older core/binding.cc (no errno twins)`);
+        continue;
+      }
+      // Copies: the exports object gets its ~50 properties one by one through
+      // Node-API, which leaves V8 holding it as a dictionary, so every
+      // addon.<call> would be a hash lookup; a spread copy is a fast object.
+      const fast = { ...addon, errno: { ...addon.errno } } as Addon;
+      return { addon: fast, error: null, path: file };
     } catch (e) {
       problems.push(`${file}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
     }

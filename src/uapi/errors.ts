@@ -31,7 +31,15 @@ export class SystemError extends Error {
     const what = init.request ? `${init.syscall} ${init.request}` : init.syscall;
     const where = init.path ? ` '${init.path}'` : '';
     const detail = init.detail ? ` (${init.detail})` : '';
-    super(`${code}: ${errnoMessage(errno)}, ${what}${where}${detail}`);
+    // Inside expectingErrno() the caller wants the errno, not where it came
+    // from: no stack trace (capturing one is most of what an Error costs).
+    const limit = Error.stackTraceLimit;
+    if (expecting > 0) Error.stackTraceLimit = 0;
+    try {
+      super(`${code}: ${errnoMessage(errno)}, ${what}${where}${detail}`);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'SystemError';
     this.code = code;
     this.errno = errno;
@@ -59,6 +67,29 @@ export class TaskKilledError extends Error {
     this.name = 'TaskKilledError';
     this.reason = reason;
   }
+}
+
+let expecting = 0;
+
+/**
+ * Run `fn`, a call whose failure is an expected answer (an invalid-argument
+ * sweep: "this request must be refused with EINVAL"). SystemErrors made while
+ * it runs carry no stack trace, and the native backend takes the addon's
+ * errno-returning entry points, so an expected refusal costs little more than
+ * the system call. Synchronous work only: the scope ends when `fn` returns.
+ */
+export function expectingErrno<T>(fn: () => T): T {
+  expecting++;
+  try {
+    return fn();
+  } finally {
+    expecting--;
+  }
+}
+
+/** True inside expectingErrno(). */
+export function errnoExpected(): boolean {
+  return expecting > 0;
 }
 
 export function systemError(init: SystemErrorInit): SystemError {

@@ -6,7 +6,7 @@
 // Documentation/ABI/testing/dev-kmsg, Documentation/trace/kprobetrace.rst).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/types.js';
-import type { SystemError } from '../../src/uapi/errors.js';
+import { expectingErrno, type SystemError } from '../../src/uapi/errors.js';
 import { O, PROT, VFIO, vfioRegionOffset } from '../../src/uapi/constants.js';
 import { mockTarget, NATIVE_SKIP, nativeTarget, type Target } from './targets.js';
 
@@ -18,9 +18,10 @@ const BUFINFO_LINE = /^\d{8,}\t[0-9a-f]{8}\t[0-9a-f]{8}\t\d{8,}\t\S+\t\d{8,}\t[^
 const TRACE_LINE =
   /^ *\S+-\d+ +\[\d{3}\] [.a-zA-Z0-9]{4,5} +\d+\.\d{6}: [a-z_0-9]+: \(([a-z_0-9.]+)\+0x0\/0x[0-9a-f]+( \[\w+\])?\)( \w+=\S+)*$/;
 
+// An expected refusal (expectingErrno): the native backend returns errno from the addon, no stack traces.
 function errnoOf(fn: () => unknown): string {
   try {
-    fn();
+    expectingErrno(fn);
   } catch (e) {
     const err = e as SystemError;
     if (typeof err.code !== 'string') throw e;

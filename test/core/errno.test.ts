@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { createNativeBackend } from '../../src/backend/native.js';
 import type { Backend, DeviceOps } from '../../src/backend/types.js';
-import { SystemError } from '../../src/uapi/errors.js';
+import { expectingErrno, SystemError } from '../../src/uapi/errors.js';
 import { F_SEAL, MFD, O, VFIO } from '../../src/uapi/constants.js';
 import { itNative } from './support.js';
 
@@ -213,5 +213,27 @@ describe('other syscalls', () => {
   itNative('sealing a memfd created without ALLOW_SEALING is EPERM', () => {
     const fd = backend.dev.memfdCreate('iovh-noseal', MFD.CLOEXEC);
     expect(caught(() => backend.dev.addSeals(fd, F_SEAL.SHRINK))).toMatchObject({ code: 'EPERM', syscall: 'fcntl' });
+  });
+});
+
+describe('expected failures (expectingErrno)', () => {
+  itNative('are the same SystemError, without the stack trace, and only inside the scope', () => {
+    const fd = backend.dev.open('/dev/null', O.RDWR | O.CLOEXEC);
+    const inside = caught(() => expectingErrno(() => backend.dev.vfioGetApiVersion(fd)));
+    const outside = caught(() => backend.dev.vfioGetApiVersion(fd));
+    for (const e of [inside, outside]) {
+      expect(e).toMatchObject({ code: 'ENOTTY', errno: -25, syscall: 'ioctl', request: 'VFIO_GET_API_VERSION' });
+      expect(e.message).toBe("ENOTTY: Inappropriate ioctl for device, ioctl VFIO_GET_API_VERSION '/dev/null'");
+    }
+    expect(inside.stack).toBe(`SystemError: ${inside.message}`);
+    expect(outside.stack).toContain('errno.test.ts');
+    // The scope ends with the call, also when it throws.
+    expect(caught(() => backend.dev.vfioGetApiVersion(fd)).stack).toContain('errno.test.ts');
+  });
+
+  itNative('return what the call returns when it succeeds', () => {
+    const fd = backend.dev.memfdCreate('iovh-expect', MFD.CLOEXEC | MFD.ALLOW_SEALING);
+    expect(expectingErrno(() => backend.dev.addSeals(fd, 0))).toBeUndefined();
+    expect(expectingErrno(() => backend.dev.vfioRegionWrite(fd, 0n, new Uint8Array(3)))).toBe(3);
   });
 });

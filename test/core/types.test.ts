@@ -146,28 +146,60 @@ const signatures: Array<[keyof Addon, Kind[]]> = [
   ['patternVerify', ['bytes', 'u64', 'u64']],
 ];
 
+// Entries without an errno twin (src/core/addon.ts, AddonNoTwin).
+const noTwin = new Set<string>([
+  'vfioDeviceReset',
+  'drmSyncobjWait',
+  'xeWaitUserFence',
+  'patternFill',
+  'patternVerify',
+]);
+
+type Fn = (...args: unknown[]) => unknown;
+const forms: Array<[string, (a: Addon, name: string) => Fn | undefined]> = [
+  ['', (a, name) => (a as unknown as Record<string, Fn>)[name]],
+  ['errno.', (a, name) => (noTwin.has(name) ? undefined : (a.errno as unknown as Record<string, Fn>)[name])],
+];
+
 describe('argument checking', () => {
   itNative('covers every function the addon exports', (a) => {
-    const exported = Object.keys(a).filter((k) => typeof (a as unknown as Record<string, unknown>)[k] === 'function');
+    const exported = Object.keys(a).filter(
+      (k) => k !== 'errnoSite' && typeof (a as unknown as Record<string, unknown>)[k] === 'function',
+    );
     expect(exported.sort()).toEqual(signatures.map(([n]) => n).sort());
   });
 
+  itNative('every synchronous system-call entry, and only those, has an errno twin', (a) => {
+    expect(Object.keys(a.errno).sort()).toEqual(
+      signatures
+        .map(([n]) => n)
+        .filter((n) => !noTwin.has(n))
+        .sort(),
+    );
+  });
+
   for (const [name, kinds] of signatures) {
-    itNative(`${name}: wrong types are TypeErrors, out-of-range values RangeErrors`, (a) => {
-      const fn = (a as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
-      kinds.forEach((kind, i) => {
-        for (const bad of wrong(kind)) {
-          const args = kinds.map((k, j) => (j === i ? bad : valid(k)));
-          expect(() => fn(...args), `${name} argument ${i + 1} = ${String(bad)}`).toThrow(TypeError);
-        }
-        for (const bad of outOfRange(kind)) {
-          const args = kinds.map((k, j) => (j === i ? bad : valid(k)));
-          expect(() => fn(...args), `${name} argument ${i + 1} = ${String(bad)}`).toThrow(RangeError);
-        }
-      });
-      // Too few arguments is the same as undefined ones.
-      if (kinds.length > 0) expect(() => fn()).toThrow(TypeError);
+    itNative(`${name}: wrong types are TypeErrors, out-of-range values RangeErrors (both forms)`, (a) => {
+      for (const [prefix, get] of forms) {
+        const fn = get(a, name);
+        if (fn) check(`${prefix}${name}`, fn, kinds);
+      }
     });
+  }
+
+  function check(name: string, fn: Fn, kinds: Kind[]): void {
+    kinds.forEach((kind, i) => {
+      for (const bad of wrong(kind)) {
+        const args = kinds.map((k, j) => (j === i ? bad : valid(k)));
+        expect(() => fn(...args), `${name} argument ${i + 1} = ${String(bad)}`).toThrow(TypeError);
+      }
+      for (const bad of outOfRange(kind)) {
+        const args = kinds.map((k, j) => (j === i ? bad : valid(k)));
+        expect(() => fn(...args), `${name} argument ${i + 1} = ${String(bad)}`).toThrow(RangeError);
+      }
+    });
+    // Too few arguments is the same as undefined ones.
+    if (kinds.length > 0) expect(() => fn()).toThrow(TypeError);
   }
 
   itNative('malformed bind ops and syncs are TypeErrors naming the field', (a) => {
@@ -198,4 +230,39 @@ describe('argument checking', () => {
   itNative('an odd number of range values is a RangeError', (a) => {
     expect(() => a.vfioDeviceFeatureDmaBuf(fd, 0x1000b, 24, 2, 2, 0, 1, new BigUint64Array(3))).toThrow(RangeError);
   });
+});
+
+describe('errno twins', () => {
+  // Each twin against its throwing form, with valid arguments on /dev/null
+  // (where nearly every call fails): the same failure, returned instead of
+  // thrown, and errnoSite() naming the call the thrown error names.
+  for (const [name, kinds] of signatures) {
+    if (noTwin.has(name) || name === 'close') continue; // close would release the shared fd
+    itNative(`errno.${name} returns what ${name} throws, and errnoSite() names its call`, (a) => {
+      const throwing = (a as unknown as Record<string, Fn>)[name]!;
+      const twin = (a.errno as unknown as Record<string, Fn>)[name]!;
+      const args = kinds.map(valid);
+      let thrown: { errno: number; syscall: string; request?: string } | null = null;
+      let value: unknown;
+      try {
+        value = throwing(...args);
+      } catch (e) {
+        thrown = e as { errno: number; syscall: string; request?: string };
+      }
+      const got = twin(...args);
+      if (thrown) {
+        expect(got).toBe(thrown.errno);
+        expect(a.errnoSite()).toBe(thrown.request ? `${thrown.syscall} ${thrown.request}` : thrown.syscall);
+      } else {
+        expect(typeof got).toBe(typeof value);
+        if (typeof got === 'number') expect(got).toBeGreaterThanOrEqual(0);
+        // memfdCreate succeeds: release both fds.
+        if (name === 'memfdCreate') {
+          a.close(value as number);
+          a.close(got as number);
+        }
+        if (got && typeof got === 'object' && 'unmap' in got) (got as { unmap(): void }).unmap();
+      }
+    });
+  }
 });
