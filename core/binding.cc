@@ -878,11 +878,85 @@ IOVH_BODY(VfioDeviceDetachIommufdPt) {
 }
 
 IOVH_BODY(IommuIoasAlloc) {
+  int fd = c.fd(0);
   iommu_ioas_alloc alloc{};
   alloc.size = sizeof(alloc);
-  int ret = __iommu_ioas_alloc(c.fd(0), &alloc);
+  alloc.flags = c.u32(1);
+  int ret = __iommu_ioas_alloc(fd, &alloc);
   if (ret < 0) return c.fail(ret);
   return c.u32v(alloc.out_ioas_id);
+}
+
+IOVH_BODY(IommuDestroy) {
+  int fd = c.fd(0);
+  iommu_destroy d{};
+  d.size = sizeof(d);
+  d.id = c.u32(1);
+  int ret = __iommu_destroy(fd, &d);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
+}
+
+// Room for `capacity` ranges. Success: {numIovas, alignment, ranges} with the
+// ranges as [start0, last0, ...]. EMSGSIZE (more ranges than room) is an
+// answer, not a failure: {numIovas, alignment, ranges: null}, so the caller
+// can ask again with the count the kernel wrote back.
+IOVH_BODY(IommuIoasIovaRanges) {
+  int fd = c.fd(0);
+  uint32_t ioas = c.u32(1);
+  uint32_t capacity = c.u32(2);
+  if (capacity > 65536) c.rangeError(2, "is more IOVA ranges than any IOAS reports (65536)");
+  std::vector<iommu_iova_range> ranges(capacity ? capacity : 1);
+  iommu_ioas_iova_ranges r{};
+  r.size = sizeof(r);
+  r.ioas_id = ioas;
+  r.num_iovas = capacity;
+  r.allowed_iovas = capacity ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ranges.data())) : 0;
+  int ret = __iommu_ioas_iova_ranges(fd, &r);
+  if (ret < 0 && ret != -EMSGSIZE) return c.fail(ret);
+  Napi::Env env = c.env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("numIovas", Napi::Number::New(env, r.num_iovas));
+  o.Set("alignment", Napi::BigInt::New(env, static_cast<uint64_t>(r.out_iova_alignment)));
+  if (ret == -EMSGSIZE) {
+    o.Set("ranges", env.Null());
+    return o;
+  }
+  uint32_t n = r.num_iovas < capacity ? r.num_iovas : capacity;
+  Napi::BigUint64Array out = Napi::BigUint64Array::New(env, static_cast<size_t>(n) * 2);
+  for (uint32_t i = 0; i < n; i++) {
+    out[2 * i] = ranges[i].start;
+    out[2 * i + 1] = ranges[i].last;
+  }
+  o.Set("ranges", out);
+  return o;
+}
+
+IOVH_BODY(IommuIoasMapFile) {
+  int fd = c.fd(0);
+  iommu_ioas_map_file m{};
+  m.size = sizeof(m);
+  m.ioas_id = c.u32(1);
+  m.flags = c.u32(2);
+  m.fd = c.i32(3);
+  m.start = c.u64(4);
+  m.length = c.u64(5);
+  m.iova = c.u64(6);
+  int ret = __iommu_ioas_map_file(fd, &m);
+  if (ret < 0) return c.fail(ret);
+  return c.u64v(m.iova);
+}
+
+IOVH_BODY(IommuIoasUnmap) {
+  int fd = c.fd(0);
+  iommu_ioas_unmap u{};
+  u.size = sizeof(u);
+  u.ioas_id = c.u32(1);
+  u.iova = c.u64(2);
+  u.length = c.u64(3);
+  int ret = __iommu_ioas_unmap(fd, &u);
+  if (ret < 0) return c.fail(ret);
+  return c.u64v(u.length);
 }
 
 // ------------------------------------------------------------------ DRM
@@ -1289,7 +1363,11 @@ constexpr Entry kEntries[] = {
     {"vfioDeviceBindIommufd", VfioDeviceBindIommufd, 3, IOCTL("VFIO_DEVICE_BIND_IOMMUFD"), true},
     {"vfioDeviceAttachIommufdPt", VfioDeviceAttachIommufdPt, 2, IOCTL("VFIO_DEVICE_ATTACH_IOMMUFD_PT"), true},
     {"vfioDeviceDetachIommufdPt", VfioDeviceDetachIommufdPt, 1, IOCTL("VFIO_DEVICE_DETACH_IOMMUFD_PT"), true},
-    {"iommuIoasAlloc", IommuIoasAlloc, 1, IOCTL("IOMMU_IOAS_ALLOC"), true},
+    {"iommuIoasAlloc", IommuIoasAlloc, 2, IOCTL("IOMMU_IOAS_ALLOC"), true},
+    {"iommuDestroy", IommuDestroy, 2, IOCTL("IOMMU_DESTROY"), true},
+    {"iommuIoasIovaRanges", IommuIoasIovaRanges, 3, IOCTL("IOMMU_IOAS_IOVA_RANGES"), true},
+    {"iommuIoasMapFile", IommuIoasMapFile, 7, IOCTL("IOMMU_IOAS_MAP_FILE"), true},
+    {"iommuIoasUnmap", IommuIoasUnmap, 4, IOCTL("IOMMU_IOAS_UNMAP"), true},
     {"drmVersion", DrmVersion, 2, IOCTL("DRM_IOCTL_VERSION"), true},
     {"drmGetCap", DrmGetCap, 2, IOCTL("DRM_IOCTL_GET_CAP"), true},
     {"drmPrimeFdToHandle", DrmPrimeFdToHandle, 2, IOCTL("DRM_IOCTL_PRIME_FD_TO_HANDLE"), true},

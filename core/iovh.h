@@ -53,8 +53,12 @@ void vfio_dma_buf_request_fill(void *buf, uint32_t argsz, uint32_t feature_flags
 			       uint32_t open_flags, uint32_t flags, uint32_t nr_ranges, const uint64_t *ranges,
 			       size_t n);
 
-/* iommufd.c */
+/* iommufd.c: /dev/iommu (docs/iommufd.md) */
+int __iommu_destroy(int iommufd, struct iommu_destroy *destroy);
 int __iommu_ioas_alloc(int iommufd, struct iommu_ioas_alloc *alloc);
+int __iommu_ioas_iova_ranges(int iommufd, struct iommu_ioas_iova_ranges *ranges);
+int __iommu_ioas_map_file(int iommufd, struct iommu_ioas_map_file *map);
+int __iommu_ioas_unmap(int iommufd, struct iommu_ioas_unmap *unmap);
 
 /* drm.c: DRM core (kernel-abi §6) */
 int __drm_version(int fd, struct drm_version *version);

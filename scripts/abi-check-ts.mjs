@@ -44,6 +44,7 @@ const candidates = {
   DRM: (k) => [`DRM_${k}`],
   XE: (k) => [`DRM_XE_${k}`, `DRM_XE_DEVICE_${k}`, `DRM_XE_QUERY_${k}`],
   DMA_BUF: (k) => [`DMA_BUF_${k}`],
+  IOMMU: (k) => [`IOMMU_${k}`],
   UDMABUF: (k) => [`UDMABUF_${k}`],
   MFD: (k) => [`MFD_${k}`],
   F_SEAL: (k) => [`F_SEAL_${k}`],

@@ -34,6 +34,8 @@ import type {
   FileKind,
   FileOps,
   FileStat,
+  IommuIoasMapFile,
+  IommuIovaRanges,
   Mapping,
   PatternMismatch,
   UdmabufCreate,
@@ -66,6 +68,9 @@ export class NativeUnavailableError extends Error {
 const REGION_INFO_SIZE = 32;
 /** A capability chain larger than this is not one vfio-pci builds; stop rather than loop. */
 const REGION_INFO_MAX = 64 * 1024;
+/** IOMMU_IOAS_IOVA_RANGES: room for this many ranges first, and never more than the second. */
+const IOVA_RANGES_FIRST = 8;
+const IOVA_RANGES_MAX = 65536;
 /** drm_version strings: xe's name/date/desc are short; retry once with the lengths the kernel reported. */
 const DRM_VERSION_BUFFER = 128;
 
@@ -562,8 +567,44 @@ class NativeDevices implements DeviceOps {
     return this.sys(fd, (a) => a.vfioDeviceBindIommufd(fd, iommufd, flags));
   }
 
-  iommuIoasAlloc(iommufd: Fd): number {
-    return this.sys(iommufd, (a) => a.iommuIoasAlloc(iommufd));
+  iommuIoasAlloc(iommufd: Fd, flags = 0): number {
+    return this.sys(iommufd, (a) => a.iommuIoasAlloc(iommufd, flags));
+  }
+
+  iommuDestroy(iommufd: Fd, id: number): void {
+    this.sys(iommufd, (a) => a.iommuDestroy(iommufd, id));
+  }
+
+  iommuIoasIovaRanges(iommufd: Fd, ioasId: number): IommuIovaRanges {
+    // A fresh IOAS has one range and an attached device adds a few holes; when
+    // they do not fit the kernel says how many there are (EMSGSIZE): ask once more.
+    let r = this.sys(iommufd, (a) => a.iommuIoasIovaRanges(iommufd, ioasId, IOVA_RANGES_FIRST));
+    if (r.ranges === null && r.numIovas <= IOVA_RANGES_MAX) {
+      const need = r.numIovas;
+      r = this.sys(iommufd, (a) => a.iommuIoasIovaRanges(iommufd, ioasId, need));
+    }
+    if (r.ranges === null) {
+      throw new SystemError({
+        errno: -Errno.EMSGSIZE,
+        syscall: 'ioctl',
+        request: 'IOMMU_IOAS_IOVA_RANGES',
+        path: this.pathOf(iommufd),
+        detail: `the IOAS reports ${r.numIovas} ranges`,
+      });
+    }
+    const ranges: { start: bigint; last: bigint }[] = [];
+    for (let i = 0; i + 1 < r.ranges.length; i += 2) ranges.push({ start: r.ranges[i]!, last: r.ranges[i + 1]! });
+    return { ranges, alignment: r.alignment };
+  }
+
+  iommuIoasMapFile(iommufd: Fd, args: IommuIoasMapFile): bigint {
+    return this.sys(iommufd, (a) =>
+      a.iommuIoasMapFile(iommufd, args.ioasId, args.flags, args.fd, args.start, args.length, args.iova),
+    );
+  }
+
+  iommuIoasUnmap(iommufd: Fd, ioasId: number, iova: bigint, length: bigint): bigint {
+    return this.sys(iommufd, (a) => a.iommuIoasUnmap(iommufd, ioasId, iova, length));
   }
 
   vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void {

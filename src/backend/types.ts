@@ -192,6 +192,28 @@ export interface UdmabufCreate {
   flags?: number;
 }
 
+/** IOMMU_IOAS_IOVA_RANGES: where an IOAS may map (docs/iommufd.md). */
+export interface IommuIovaRanges {
+  /** Allowed IOVA intervals, `last` inclusive, in ascending order. */
+  ranges: { start: bigint; last: bigint }[];
+  /** out_iova_alignment: the IOVA and length of a map must be multiples of it. */
+  alignment: bigint;
+}
+
+/** IOMMU_IOAS_MAP_FILE: a memfd or a VFIO dma-buf mapped into an IOAS (docs/iommufd.md). */
+export interface IommuIoasMapFile {
+  ioasId: number;
+  /** enum iommufd_ioas_map_flags: FIXED_IOVA, WRITEABLE, READABLE (src/uapi/constants.ts IOMMU). */
+  flags: number;
+  /** The file to map: a memfd or a dma-buf fd. */
+  fd: Fd;
+  /** Byte offset into the file. */
+  start: bigint;
+  length: bigint;
+  /** Where to map with FIXED_IOVA; ignored (0n) otherwise. */
+  iova: bigint;
+}
+
 /** First mismatch found by a pattern verify (src/uapi/pattern.ts). */
 export interface PatternMismatch {
   /** byte offset of the first mismatching 8-byte word, relative to the checked span (the byte within it: firstDifferingByte, src/uapi/pattern.ts) */
@@ -247,9 +269,19 @@ export interface DeviceOps {
   vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd;
   // VFIO cdev + iommufd (kernel-abi §4); absent on Debian's 7.2 (no IOMMUFD)
   vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags?: number): number;
-  iommuIoasAlloc(iommufd: Fd): number;
   vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void;
   vfioDeviceDetachIommufdPt(fd: Fd): void;
+  // iommufd (/dev/iommu; docs/iommufd.md), also a dma-buf importer through IOMMU_IOAS_MAP_FILE
+  /** IOMMU_IOAS_ALLOC; returns out_ioas_id. The kernel requires flags 0. */
+  iommuIoasAlloc(iommufd: Fd, flags?: number): number;
+  /** IOMMU_DESTROY of any object id (an IOAS). */
+  iommuDestroy(iommufd: Fd, id: number): void;
+  /** IOMMU_IOAS_IOVA_RANGES, every range (asked again with room for all when the kernel says EMSGSIZE). */
+  iommuIoasIovaRanges(iommufd: Fd, ioasId: number): IommuIovaRanges;
+  /** IOMMU_IOAS_MAP_FILE; returns the IOVA the file was mapped at. */
+  iommuIoasMapFile(iommufd: Fd, args: IommuIoasMapFile): bigint;
+  /** IOMMU_IOAS_UNMAP; returns the bytes unmapped (iova 0 with length 2^64-1: everything). */
+  iommuIoasUnmap(iommufd: Fd, ioasId: number, iova: bigint, length: bigint): bigint;
 
   /** mmap(2) of a device, dma-buf or DRM fd. */
   mmap(fd: Fd, offset: bigint, length: number, prot: number): Mapping;

@@ -163,7 +163,31 @@ export interface AddonCalls {
   vfioDeviceAttachIommufdPt(fd: number, ptId: number): number;
   vfioDeviceDetachIommufdPt(fd: number): void;
   /** Returns out_ioas_id. */
-  iommuIoasAlloc(iommufd: number): number;
+  iommuIoasAlloc(iommufd: number, flags: number): number;
+  iommuDestroy(iommufd: number, id: number): void;
+  /**
+   * IOMMU_IOAS_IOVA_RANGES with room for `capacity` ranges: ranges as
+   * [start0, last0, ...] (at most capacity of them). EMSGSIZE (more ranges
+   * than room) is returned, not thrown: `ranges` null and `numIovas` the
+   * count the kernel has.
+   */
+  iommuIoasIovaRanges(
+    iommufd: number,
+    ioasId: number,
+    capacity: number,
+  ): { numIovas: number; alignment: bigint; ranges: BigUint64Array | null };
+  /** Returns the iova the kernel wrote back. */
+  iommuIoasMapFile(
+    iommufd: number,
+    ioasId: number,
+    flags: number,
+    fd: number,
+    start: bigint,
+    length: bigint,
+    iova: bigint,
+  ): bigint;
+  /** Returns the length the kernel wrote back (bytes unmapped). */
+  iommuIoasUnmap(iommufd: number, ioasId: number, iova: bigint, length: bigint): bigint;
 
   drmVersion(fd: number, bufferSize: number): AddonDrmVersion;
   drmGetCap(fd: number, capability: bigint): bigint;

@@ -218,7 +218,10 @@ function probeIommu(backend: Backend, target: Target | null): { cap: Capability;
       container = `container unusable (${codeOf(e)})`;
     }
   }
-  const cdev = target ? backend.fs.exists(`/sys/bus/pci/devices/${target.vf.bdf}/vfio-dev`) && iommufd : false;
+  // The path openVfioDevice takes: the group when the VF has one, the cdev only without it.
+  const vfDir = target ? `/sys/bus/pci/devices/${target.vf.bdf}` : null;
+  const cdev =
+    vfDir !== null && iommufd && backend.fs.exists(`${vfDir}/vfio-dev`) && !backend.fs.exists(`${vfDir}/iommu_group`);
   const mode = cdev
     ? 'iommufd (cdev)'
     : noiommu === 'Y' && groups === 0

@@ -9,6 +9,7 @@ import { TaskKilledError, type ErrnoName } from '../uapi/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
+import { configureProfile, type KernelConfig } from './kconfig.js';
 import { checkStateWritable, loadState, saveState, topologyKey, type MockState } from './state.js';
 import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
 import type { MockProcess } from './process.js';
@@ -26,6 +27,12 @@ export interface MockOptions {
   statePath?: string;
   /** Why the mock was chosen (Backend.reason). */
   reason?: string;
+  /**
+   * Build options of the kernel the mock stands for, over the topology's
+   * `kernel.config` (src/mock/kconfig.ts): e.g. `{ IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' }`
+   * for a kernel built with the QEMU guest fragment.
+   */
+  kernelConfig?: KernelConfig;
 }
 
 export interface FaultSpec {
@@ -106,13 +113,18 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       `state file ${options.statePath}: profile: it was made with profile '${state.profile}', not '${options.profile}'; remove the state file to change profile`,
     );
   }
-  const topoJson = given?.json ?? state?.topology ?? defaultTopology();
+  let topoJson = given?.json ?? state?.topology ?? defaultTopology();
+  if (options.kernelConfig && Object.keys(options.kernelConfig).length > 0) {
+    // The options become the topology's kernel.config, so a state file carries them like the rest of the machine.
+    const kernel = topoJson.kernel ?? {};
+    topoJson = { ...topoJson, kernel: { ...kernel, config: { ...kernel.config, ...options.kernelConfig } } };
+  }
   const parsed = parseTopology(
     topoJson,
     given?.source ?? (state ? `state file ${options.statePath}: topology` : 'default topology'),
   );
   const profileName = state?.profile ?? options.profile ?? DEFAULT_PROFILE;
-  const profile = getProfile(profileName, parsed.release ?? undefined);
+  const profile = configureProfile(getProfile(profileName, parsed.release ?? undefined), parsed.config);
   const pid = state?.nextPid ?? FIRST_PID;
 
   const k = new MockKernel(profile, parsed, pid);

@@ -277,6 +277,13 @@ export interface ExporterOps {
   unmap(attachment: Attachment, sgt: SgTable): void;
   mapInterconnect?(attachment: Attachment): InterconnectRanges;
   unmapInterconnect?(attachment: Attachment, ranges: InterconnectRanges): void;
+  /**
+   * vfio_pci_dma_buf_iommufd_map, the private interconnect iommufd calls
+   * through symbol_get on a dma-buf it attached to (pages.c
+   * sym_vfio_pci_dma_buf_iommufd_map): the one physical range. Only VFIO's
+   * exporter has it; iommufd refuses other dma-bufs with EOPNOTSUPP.
+   */
+  iommufdMap?(attachment: Attachment): { paddr: bigint; len: bigint };
   /** dma_buf_ops.mmap; absent (vfio_pci_core) makes mmap of the dma-buf fd fail EINVAL. Offset and length are checked by the core. */
   mmap?(offset: bigint, length: number, prot: number): Mapping;
   release(): void;

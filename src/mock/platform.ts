@@ -23,6 +23,8 @@ import type { ProfileImpl } from './profiles.js';
 import { SysMem, SystemRamImpl } from './sysmem.js';
 import type { BarSpec, DeviceSpec, ParsedTopology } from './topology.js';
 import { VfioSubsystem } from './vfio.js';
+import { IommufdSubsystem } from './iommufd.js';
+import { enabled } from './kconfig.js';
 import { Vfs } from './vfs.js';
 import { Vgem } from './vgem.js';
 import { XePf, type XePfSaved } from './xe-pf.js';
@@ -70,6 +72,9 @@ export interface LiveCounts {
   lmemObjects: number;
   memfds: number;
   udmabufs: number;
+  /** /dev/iommu contexts open (one a bound VFIO cdev device holds counts) and files mapped into their IOASes */
+  iommufdContexts: number;
+  ioasMappings: number;
   /** kernel waits not finished (a revoke waiting for an importer to unmap) */
   pendingWaits: number;
 }
@@ -93,6 +98,8 @@ export class MockKernel implements MockPlatform {
   readonly ram: SystemRamImpl;
   readonly dmabuf: DmaBufCoreImpl;
   readonly vfio: VfioSubsystem;
+  /** CONFIG_IOMMUFD: /dev/iommu (null on a kernel built without it, like Debian's). */
+  readonly iommufd: IommufdSubsystem | null;
   readonly sysmem: SysMem;
   readonly vgem: Vgem;
   readonly maps: MappingRegistry;
@@ -132,6 +139,9 @@ export class MockKernel implements MockPlatform {
     );
     this.ram = new SystemRamImpl(topology.ram, this.bus);
     this.dmabuf = new DmaBufCoreImpl(this.kernel, this.fds);
+    this.iommufd = enabled(profile, 'IOMMUFD')
+      ? new IommufdSubsystem(this.kernel, this.vfs, this.fds, this.dmabuf, enabled(profile, 'TRANSPARENT_HUGEPAGE'))
+      : null;
     this.vfio = new VfioSubsystem(
       this.kernel,
       this.vfs,
@@ -139,7 +149,11 @@ export class MockKernel implements MockPlatform {
       this.fds,
       this.dmabuf,
       this.bus,
-      { xeOfPf: (pf) => this.xePfs.get(pf) ?? null, p2p: topology.p2p },
+      {
+        xeOfPf: (pf) => this.xePfs.get(pf) ?? null,
+        p2p: topology.p2p,
+        iommufd: enabled(profile, 'VFIO_DEVICE_CDEV') ? this.iommufd : null,
+      },
       this.maps,
     );
     this.sysmem = new SysMem(this.kernel, this.fds, this.dmabuf, this.bus, this.ram, this.vfs, this.maps);
@@ -614,6 +628,8 @@ export class MockKernel implements MockPlatform {
       lmemObjects: lmem,
       memfds: sys.memfds,
       udmabufs: sys.udmabufs,
+      iommufdContexts: this.iommufd?.live().iommufdContexts ?? 0,
+      ioasMappings: this.iommufd?.live().ioasMappings ?? 0,
       pendingWaits: this.kernel.pendingWaits(),
     };
   }

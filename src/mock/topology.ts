@@ -9,6 +9,7 @@
 // and the field, in one line.
 
 import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
+import { configProblem, isModelledOption, MODELLED_OPTIONS, type KernelConfig } from './kconfig.js';
 import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
 
 /**
@@ -103,7 +104,12 @@ export interface Topology {
   schema: typeof TOPOLOGY_SCHEMA;
   /** What /sys/class/dmi says, shown in splats' "Hardware name:". */
   machine?: string;
-  kernel?: { release?: string; cmdline?: string };
+  kernel?: {
+    release?: string;
+    cmdline?: string;
+    /** How the kernel was built, for the options the mock models (src/mock/kconfig.ts): `{ "IOMMUFD": "y" }`. */
+    config?: Record<string, 'y' | 'n'>;
+  };
   /** System RAM ranges (page_is_ram). */
   ram?: { start: string; size: string }[];
   /** P2P between a PF and its VFs: `switch` (bus addresses) or `none` (pci_p2pdma refuses). */
@@ -175,6 +181,8 @@ export interface ParsedTopology {
   readonly machine: string;
   readonly release: string | null;
   readonly cmdline: string | null;
+  /** Build options over the profile's (docs/topology.md `kernel.config`). */
+  readonly config: KernelConfig;
   readonly ram: readonly { start: bigint; size: bigint }[];
   readonly p2p: 'switch' | 'none';
   readonly devices: readonly DeviceSpec[];
@@ -197,6 +205,8 @@ export function defaultTopology(): Topology {
   return {
     schema: TOPOLOGY_SCHEMA,
     machine: 'iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026',
+    // A lab's own kernel build: iommufd and the VFIO cdev, unlike Debian's stock 7.2 (kernel-abi §4).
+    kernel: { config: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' } },
     ram: [
       { start: '0x0', size: hex(2n * GiB) },
       { start: hex(4n * GiB), size: hex(14n * GiB) },
@@ -400,9 +410,22 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
   only(ctx, '', input, ['schema', 'machine', 'kernel', 'ram', 'p2p', 'devices']);
   const kernel = input.kernel;
   if (kernel !== undefined && !isObj(kernel)) ctx.fail('kernel', 'expected an object');
-  if (kernel !== undefined) only(ctx, 'kernel', kernel, ['release', 'cmdline']);
+  if (kernel !== undefined) only(ctx, 'kernel', kernel, ['release', 'cmdline', 'config']);
   const release = optString(ctx, 'kernel.release', kernel?.release, /^[A-Za-z0-9._+~-]{1,64}$/);
   const cmdline = optString(ctx, 'kernel.cmdline', kernel?.cmdline, /^[^\n]{0,4096}$/);
+  const config: KernelConfig = {};
+  if (kernel?.config !== undefined) {
+    if (!isObj(kernel.config)) ctx.fail('kernel.config', 'expected an object of option: "y" | "n"');
+    for (const [name, v] of Object.entries(kernel.config)) {
+      const opt = name.replace(/^CONFIG_/, '');
+      if (!isModelledOption(opt))
+        ctx.fail(`kernel.config.${name}`, `not an option the mock models (${MODELLED_OPTIONS.join(', ')})`);
+      if (v !== 'y' && v !== 'n') ctx.fail(`kernel.config.${name}`, `expected "y" or "n", got ${JSON.stringify(v)}`);
+      config[opt] = v;
+    }
+    const problem = configProblem(config);
+    if (problem) ctx.fail('kernel.config', problem);
+  }
   const machine =
     optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
   const p2p = input.p2p ?? 'switch';
@@ -598,7 +621,7 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
       if (spans[i]!.start < spans[i - 1]!.end) ctx.fail(spans[i]!.what, `overlaps ${spans[i - 1]!.what}`);
     }
   }
-  return { machine, release, cmdline, ram, p2p, devices };
+  return { machine, release, cmdline, config, ram, p2p, devices };
 }
 
 /** Read and validate a topology file. */

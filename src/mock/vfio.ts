@@ -5,6 +5,12 @@
 //
 // Debian 7.2 has no IOMMUFD and no VFIO_NOIOMMU (kernel-abi §4), so there is
 // no /dev/iommu, no /dev/vfio/devices and the cdev ioctls are unknown (ENOTTY).
+// A kernel built with VFIO_DEVICE_CDEV (src/mock/kconfig.ts) also gives each
+// device /dev/vfio/devices/vfioN (drivers/vfio/device_cdev.c): an fd that
+// refuses everything (EINVAL) until VFIO_DEVICE_BIND_IOMMUFD opens the device
+// bound to an iommufd (src/mock/iommufd.ts), and that blocks the group path
+// while bound, as an open group blocks the bind (group.c
+// vfio_device_block_group, vfio_group_fops_open).
 //
 // Revoke (kernel-abi §3.5): invalidate_mappings to every importer, then wait
 // until every map is unmapped. The wait never blocks the JS thread: a
@@ -32,6 +38,8 @@ import type { PciDev, PciDriverModel, PciSubsystem } from './pci.js';
 import type { PhysicalBusImpl } from './physbus.js';
 import type { XePf } from './xe-pf.js';
 import type { Vfs } from './vfs.js';
+import { relativeLink } from './vfs.js';
+import type { IommufdFile, IommufdSubsystem } from './iommufd.js';
 import { O, VFIO } from '../uapi/constants.js';
 
 const SHIFT = 40n;
@@ -51,7 +59,13 @@ export interface VfioHooks {
   xeOfPf(pf: PciDev): XePf | null;
   /** PCI P2P between this VF and an importer: `switch` gives bus addresses, `none` refuses. */
   p2p: 'switch' | 'none';
+  /** CONFIG_VFIO_DEVICE_CDEV with CONFIG_IOMMUFD: the device cdev and iommufd binding (null: not built). */
+  iommufd: IommufdSubsystem | null;
 }
+
+/** The dynamic char major of the vfio-dev region (device_cdev.c vfio_cdev_init: alloc_chrdev_region). */
+const VFIO_CDEV_MAJOR = 238;
+const VFIO_BIND_FLAG_TOKEN = 1;
 
 // ------------------------------------------------------------ objects
 
@@ -87,6 +101,8 @@ class VfioDevice {
   unregistering = false;
   /** A revoke (reset, close, config write) is waiting for importers. */
   busy = 0;
+  /** vfio_device.index (vfio_init_device: ida_alloc), naming /dev/vfio/devices/vfio<index>. */
+  index = -1;
 
   constructor(
     readonly pci: PciDev,
@@ -110,6 +126,8 @@ class VfioGroup {
   file: VfioGroupFile | null = null;
   container: VfioContainerFile | null = null;
   openDevices = 0;
+  /** group->cdev_device_open_cnt: devices of the group bound through their cdev. */
+  cdevOpen = 0;
   constructor(readonly id: number) {}
 }
 
@@ -205,6 +223,94 @@ export class VfioSubsystem {
     const vdev = new VfioDevice(dev, group);
     group.devices.add(vdev);
     this.devices.set(dev, vdev);
+    vdev.index = this.allocIndex();
+    if (this.hooks.iommufd) this.addCdev(vdev);
+  }
+
+  /** The lowest vfio device index nobody holds (ida_alloc). */
+  private allocIndex(): number {
+    const used = new Set([...this.devices.values()].map((d) => d.index));
+    let i = 0;
+    while (used.has(i)) i++;
+    return i;
+  }
+
+  /** device_cdev.c / vfio_main.c vfio_device_add: /dev/vfio/devices/vfioN and its class device in sysfs. */
+  private addCdev(vdev: VfioDevice): void {
+    const name = `vfio${vdev.index}`;
+    const node = `/dev/vfio/devices/${name}`;
+    this.vfs.mkdirp('/dev/vfio/devices');
+    this.vfs.addChar(node, {
+      path: node,
+      major: VFIO_CDEV_MAJOR,
+      minor: vdev.index,
+      mode: 0o600,
+      open: () => this.openCdev(vdev, node),
+    });
+    const dir = `${vdev.pci.sysPath}/vfio-dev/${name}`;
+    this.vfs.addText(`${dir}/dev`, () => `${VFIO_CDEV_MAJOR}:${vdev.index}\n`);
+    this.vfs.addLink(`${dir}/device`, relativeLink(dir, vdev.pci.sysPath), true);
+    this.vfs.addLink(`${dir}/subsystem`, relativeLink(dir, '/sys/class/vfio-dev'), true);
+    this.vfs.addLink(`/sys/class/vfio-dev/${name}`, relativeLink('/sys/class/vfio-dev', dir), true);
+  }
+
+  private removeCdev(vdev: VfioDevice): void {
+    const name = `vfio${vdev.index}`;
+    this.vfs.remove(`/dev/vfio/devices/${name}`);
+    this.vfs.remove(`${vdev.pci.sysPath}/vfio-dev`);
+    this.vfs.remove(`/sys/class/vfio-dev/${name}`);
+  }
+
+  /** vfio_device_fops_cdev_open: a file with no access until BIND_IOMMUFD. */
+  private openCdev(vdev: VfioDevice, node: string): KernelFile {
+    if (vdev.unregistering) fail('ENODEV', 'device is being unregistered');
+    const f = new VfioDeviceFile(this, vdev, null, node);
+    this.fds.describe(f, { mntId: MNT.devtmpfs, ino: 1300 + vdev.index, flags: O.RDWR | O_LARGEFILE });
+    return f;
+  }
+
+  /** vfio_df_ioctl_bind_iommufd, in its order; returns out_devid. */
+  bindIommufd(file: VfioDeviceFile, iommufdFd: number, flags: number): number {
+    const vdev = file.vdev;
+    const sys = this.hooks.iommufd;
+    if (!sys) fail('ENOTTY');
+    if (iommufdFd < 0 || flags & ~VFIO_BIND_FLAG_TOKEN) fail('EINVAL', 'bad iommufd or flags');
+    // BIND_IOMMUFD only for cdev fds.
+    if (file.groupFile) fail('EINVAL', 'a group-opened device fd cannot bind');
+    // vfio_device_block_group: an opened group blocks the cdev.
+    if (vdev.group.file) fail('EBUSY', 'the VFIO group is open');
+    vdev.group.cdevOpen++;
+    try {
+      if (file.bound) fail('EINVAL', 'already bound');
+      // vfio_pci_core_match_token_uuid: a token only for a VF of a PF on vfio-pci (none modelled here).
+      if (flags & VFIO_BIND_FLAG_TOKEN) fail('EINVAL', 'VF token given but the PF is not bound to vfio-pci');
+      const ctx = sys.ctxFromFd(iommufdFd);
+      // vfio_df_open: the cdev path cannot share an open device.
+      if (vdev.openCount !== 0) fail('EINVAL', 'device already open');
+      const obj = sys.bind(ctx, { name: vdev.pci.bdf });
+      vdev.openCount++;
+      this.enable(vdev);
+      vdev.files.add(file);
+      file.bound = { ctx, obj };
+      return obj.id;
+    } catch (e) {
+      vdev.group.cdevOpen--;
+      throw e;
+    }
+  }
+
+  /** vfio_df_ioctl_attach_pt -> vfio_iommufd_physical_attach_ioas (attach or replace); returns the HWPT id. */
+  attachPt(file: VfioDeviceFile, ptId: number): number {
+    const b = file.bound;
+    if (!b || !this.hooks.iommufd) fail('EINVAL');
+    return this.hooks.iommufd.attach(b.ctx, b.obj, ptId);
+  }
+
+  /** vfio_df_ioctl_detach_pt: nothing attached is not an error (vfio_iommufd_physical_detach_ioas returns). */
+  detachPt(file: VfioDeviceFile): void {
+    const b = file.bound;
+    if (!b || !this.hooks.iommufd) fail('EINVAL');
+    this.hooks.iommufd.detach(b.ctx, b.obj);
   }
 
   /** vfio_pci_remove -> vfio_unregister_group_dev: waits until every device fd is closed. */
@@ -214,6 +320,7 @@ export class VfioSubsystem {
     vdev.unregistering = true;
     const finish = () => {
       const g = vdev.group;
+      if (this.hooks.iommufd) this.removeCdev(vdev);
       g.devices.delete(vdev);
       this.devices.delete(dev);
       if (g.devices.size === 0) {
@@ -241,8 +348,9 @@ export class VfioSubsystem {
   // ------------------------------------------------------------ group
 
   private openGroup(g: VfioGroup): KernelFile {
-    // vfio_group_fops_open: one opener at a time.
+    // vfio_group_fops_open: one opener at a time, and none while a device of the group is bound through its cdev.
     if (g.file) fail('EBUSY');
+    if (g.cdevOpen > 0) fail('EBUSY', 'a device of the group is bound through its cdev');
     if (g.devices.size === 0) fail('ENODEV');
     const f = new VfioGroupFile(this, g);
     g.file = f;
@@ -313,7 +421,7 @@ export class VfioSubsystem {
       }
     }
     if (!vdev || vdev.unregistering) fail('ENODEV', `no device ${name} in group ${g.id}`);
-    const file = new VfioDeviceFile(this, vdev, groupFile);
+    const file = new VfioDeviceFile(this, vdev, groupFile, 'anon_inode:[vfio-device]');
     this.fds.describe(file, { mntId: MNT.anonInode, ino: 1063, flags: O.RDWR });
     const fd = this.fds.install(file, O.CLOEXEC);
     if (vdev.openCount++ === 0) this.enable(vdev);
@@ -404,10 +512,21 @@ export class VfioSubsystem {
   /** Last close of a device fd: permanent revoke, disable (with an FLR), then the fd's references go. */
   closeDevice(file: VfioDeviceFile): void {
     const vdev = file.vdev;
+    // A cdev fd that never bound opened nothing (vfio_df_unbind_iommufd returns at once).
+    if (!file.groupFile && !file.bound) return;
     vdev.files.delete(file);
     const release = () => {
-      vdev.group.openDevices--;
-      this.fds.unref(file.groupFile);
+      const groupFile = file.groupFile;
+      if (groupFile) {
+        vdev.group.openDevices--;
+        this.fds.unref(groupFile);
+        return;
+      }
+      // vfio_df_device_last_close: close_device first, then the iommufd unbind (vfio_iommufd_physical_unbind).
+      const b = file.bound;
+      file.bound = null;
+      if (b) this.hooks.iommufd?.unbind(b.ctx, b.obj);
+      vdev.group.cdevOpen--;
     };
     if (--vdev.openCount > 0) {
       release();
@@ -469,7 +588,6 @@ export class VfioSubsystem {
   configWrite(vdev: VfioDevice, pos: number, data: Uint8Array): number {
     if (pos >= vdev.vconfig.length) fail('EINVAL');
     const n = Math.min(data.length, vdev.vconfig.length - pos);
-    const before = new DataView(vdev.vconfig.slice().buffer);
     const next = vdev.vconfig.slice();
     next.set(data.subarray(0, n), pos);
     const after = new DataView(next.buffer);
@@ -484,12 +602,14 @@ export class VfioSubsystem {
       'ksys_pwrite64+0x7a/0xb0',
     ];
     if (touches(CFG.COMMAND, 2)) {
-      const wasMem = (before.getUint16(CFG.COMMAND, true) & 2) !== 0;
       const nowMem = (after.getUint16(CFG.COMMAND, true) & 2) !== 0;
       cfg.setUint16(CFG.COMMAND, after.getUint16(CFG.COMMAND, true) & 0x0547, true);
       vdev.commandMemory = nowMem;
-      if (wasMem && !nowMem) {
-        // A VF keeps decoding (no_command_memory): revoke, then at once un-revoke (kernel-abi §11.5).
+      // vfio_basic_config_write: every COMMAND write with MEMORY clear revokes (buffers already
+      // revoked are left alone), and after the write, memory enabled un-revokes. A VF keeps
+      // decoding (no_command_memory), so there it is a revoke at once followed by an un-revoke:
+      // importers are invalidated, old iommufd mappings die, new ones work (kernel-abi §3.5).
+      if (!nowMem) {
         const ready = this.revoke(vdev, false);
         this.afterRevoke(
           vdev,
@@ -497,6 +617,8 @@ export class VfioSubsystem {
           () => this.unrevoke(vdev),
           stack('vfio_basic_config_write+0x1f4/0x2c0 [vfio_pci_core]'),
         );
+      } else {
+        this.unrevoke(vdev);
       }
     }
     if (touches(CFG.PMCSR, 2)) {
@@ -731,6 +853,22 @@ export class VfioSubsystem {
         const packed = inclusiveRanges(priv.phys);
         k.trace('vfio_pci_map_interconnect', 'return', { retval: 0n });
         return rangesFromPacked(packed);
+      },
+      iommufdMap: (att: Attachment): { paddr: bigint; len: bigint } => {
+        // vfio_pci_dma_buf_iommufd_map: one physical range, not revoked (pages.c calls it after attach).
+        k.trace('vfio_pci_dma_buf_iommufd_map', 'entry', { arg1: (att as AttachmentImpl).ptr });
+        const ret = (errno: number) =>
+          k.trace('vfio_pci_dma_buf_iommufd_map', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
+        if (priv.revoked) {
+          ret(19);
+          fail('ENODEV', 'dma-buf revoked');
+        }
+        if (priv.phys.length !== 2) {
+          ret(95);
+          fail('EOPNOTSUPP', `${priv.phys.length / 2} ranges: iommufd maps only a single-range VFIO dma-buf`);
+        }
+        k.trace('vfio_pci_dma_buf_iommufd_map', 'return', { retval: 0n });
+        return { paddr: priv.phys[0]!, len: priv.phys[1]! };
       },
       unmapInterconnect: (): void => {
         k.trace('vfio_pci_unmap_interconnect', 'entry', {});
@@ -1036,13 +1174,16 @@ class VfioGroupFile implements KernelFile {
 }
 
 export class VfioDeviceFile implements KernelFile {
-  readonly path = 'anon_inode:[vfio-device]';
   readonly handlers: KernelFile['handlers'];
+  /** cdev path: the iommufd context and device object BIND_IOMMUFD made (access granted). */
+  bound: { ctx: IommufdFile; obj: ReturnType<IommufdSubsystem['bind']> } | null = null;
 
   constructor(
     private readonly sys: VfioSubsystem,
     readonly vdev: VfioDevice,
-    readonly groupFile: VfioGroupFile,
+    /** The group the fd came from; null for a cdev fd (/dev/vfio/devices/vfioN). */
+    readonly groupFile: VfioGroupFile | null,
+    readonly path: string,
   ) {
     const info: VfioDeviceInfo = {
       flags: VFIO.DEVICE_FLAGS_RESET | VFIO.DEVICE_FLAGS_PCI,
@@ -1050,22 +1191,47 @@ export class VfioDeviceFile implements KernelFile {
       numIrqs: 5,
       capOffset: 0,
     };
+    // vfio_device_fops_*: a cdev fd gets EINVAL for every ioctl, read, write and mmap until bound.
+    const granted = <A extends unknown[], R>(f: (...a: A) => R) =>
+      groupFile
+        ? f
+        : (...a: A): R => {
+            if (!this.bound) fail('EINVAL', 'device cdev not bound to an iommufd');
+            return f(...a);
+          };
     this.handlers = {
-      vfioDeviceGetInfo: () => ({ ...info }),
-      vfioDeviceGetRegionInfo: (index: number) => sys.regionInfo(vdev, index),
-      vfioRegionRead: (offset: bigint, length: number) => sys.regionRw(vdev, offset, length, null) as Uint8Array,
-      vfioRegionWrite: (offset: bigint, data: Uint8Array) => sys.regionRw(vdev, offset, data.length, data) as number,
-      vfioDeviceReset: () => sys.reset(this),
-      vfioDeviceFeature: (flags: number, payload?: Uint8Array, argsz?: number) => {
+      vfioDeviceGetInfo: granted(() => ({ ...info })),
+      vfioDeviceGetRegionInfo: granted((index: number) => sys.regionInfo(vdev, index)),
+      vfioRegionRead: granted(
+        (offset: bigint, length: number) => sys.regionRw(vdev, offset, length, null) as Uint8Array,
+      ),
+      vfioRegionWrite: granted(
+        (offset: bigint, data: Uint8Array) => sys.regionRw(vdev, offset, data.length, data) as number,
+      ),
+      vfioDeviceReset: granted(() => sys.reset(this)),
+      vfioDeviceFeature: granted((flags: number, payload?: Uint8Array, argsz?: number) => {
         const p = payload ?? new Uint8Array(0);
         return sys.feature(this, flags, p, argsz ?? 8 + p.length);
-      },
-      vfioDmaBufGet: (req: VfioDmaBufRequest) => {
+      }),
+      vfioDmaBufGet: granted((req: VfioDmaBufRequest) => {
         const { payload, argsz, flags } = encodeDmaBufRequest(req);
         return sys.feature(this, flags, payload, argsz);
-      },
-      mmap: (offset: bigint, length: number) => sys.mmap(this, offset, length),
+      }),
+      mmap: granted((offset: bigint, length: number) => sys.mmap(this, offset, length)),
     };
+    if (sys.hooks.iommufd) {
+      // With VFIO_DEVICE_CDEV the device fd knows BIND (EINVAL on a group fd); ATTACH/DETACH are
+      // cdev-only ioctls, so a group fd passes them to vfio-pci, which does not know them (ENOTTY).
+      this.handlers.vfioDeviceBindIommufd = (iommufd: number, flags = 0) => sys.bindIommufd(this, iommufd, flags);
+      this.handlers.vfioDeviceAttachIommufdPt = granted((ptId: number) => {
+        if (groupFile) fail('ENOTTY');
+        sys.attachPt(this, ptId);
+      });
+      this.handlers.vfioDeviceDetachIommufdPt = granted(() => {
+        if (groupFile) fail('ENOTTY');
+        sys.detachPt(this);
+      });
+    }
   }
 
   fdinfo(): string[] {

@@ -135,6 +135,13 @@ export const DMA_BUF = {
   NAME_LEN: 32,
 } as const;
 
+/** iommufd (include/uapi/linux/iommufd.h; docs/iommufd.md): map flags. */
+export const IOMMU = {
+  IOAS_MAP_FIXED_IOVA: 1,
+  IOAS_MAP_WRITEABLE: 2,
+  IOAS_MAP_READABLE: 4,
+} as const;
+
 /** udmabuf and memfd (include/uapi/linux/udmabuf.h, memfd.h, fcntl.h). */
 export const UDMABUF = { FLAGS_CLOEXEC: 1 } as const;
 export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2 } as const;

@@ -12,6 +12,9 @@ import { O, PROT, VFIO } from './constants.js';
 import { DmaBuf } from './dmabuf.js';
 import { VFIO_CAP_LAYOUT } from './layout.js';
 import { isBdf } from './bdf.js';
+import { Iommufd } from './iommufd.js';
+
+export { Iommufd };
 
 export { VFIO_CAP_LAYOUT };
 
@@ -256,30 +259,6 @@ export class VfioGroup {
   /** VFIO_GROUP_GET_DEVICE_FD; the device does not own the group. */
   device(bdf: string): VfioDevice {
     return new VfioDevice(this.backend, this.backend.dev.vfioGroupGetDeviceFd(this.fd, bdf), bdf, 'group');
-  }
-
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.backend.dev.close(this.fd);
-  }
-}
-
-/** /dev/iommu (kernel-abi §4, cdev path). */
-export class Iommufd {
-  private open = true;
-
-  private constructor(
-    readonly backend: Backend,
-    readonly fd: Fd,
-  ) {}
-
-  static open(backend: Backend, path = '/dev/iommu'): Iommufd {
-    return new Iommufd(backend, backend.dev.open(path, O.RDWR | O.CLOEXEC));
-  }
-
-  ioasAlloc(): number {
-    return this.backend.dev.iommuIoasAlloc(this.fd);
   }
 
   close(): void {

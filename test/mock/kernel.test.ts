@@ -212,7 +212,12 @@ describe('/proc', () => {
     expect(b.fs.readText('/proc/cmdline')).toContain('intel_iommu=on');
     expect(b.fs.readText('/proc/modules')).toMatch(/^vfio_pci \d+ 0 - Live 0x[0-9a-f]+$/m);
     expect(gunzipSync(b.fs.readFile('/proc/config.gz')).toString()).toContain('CONFIG_VFIO_PCI_DMABUF=y');
-    expect(b.fs.readText('/boot/config-7.2.13-rfc-iov-fixed')).toContain('# CONFIG_IOMMUFD is not set');
+    // The default topology is a lab kernel built with iommufd and the VFIO cdev (docs/topology.md kernel.config).
+    expect(b.fs.readText('/boot/config-7.2.13-rfc-iov-fixed')).toMatch(/^CONFIG_IOMMUFD=y$/m);
+    expect(b.fs.readText('/boot/config-7.2.13-rfc-iov-fixed')).toMatch(/^CONFIG_VFIO_DEVICE_CDEV=y$/m);
+    const debian = mock({ profile: 'upstream', kernelConfig: { IOMMUFD: 'n', VFIO_DEVICE_CDEV: 'n' } });
+    expect(debian.fs.readText('/boot/config-7.2.13')).toContain('# CONFIG_IOMMUFD is not set');
+    debian.close();
     const up = mock({ profile: 'upstream' });
     expect(up.fs.exists('/proc/config.gz')).toBe(false);
     expect(up.fs.exists('/sys/module/vfio_pci/initstate')).toBe(true);

@@ -186,7 +186,7 @@ describe('openVfioDevice, cdev + iommufd path (kernel-abi §4)', () => {
       ['open', '/dev/vfio/devices/vfio0', O.RDWR | O.CLOEXEC],
       ['open', '/dev/iommu', O.RDWR | O.CLOEXEC],
       ['vfioDeviceBindIommufd', 10, 11, 0],
-      ['iommuIoasAlloc', 11],
+      ['iommuIoasAlloc', 11, 0],
       ['vfioDeviceAttachIommufdPt', 10, 3],
     ]);
     b.calls.length = 0;
