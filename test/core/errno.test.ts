@@ -50,6 +50,13 @@ const ioctls: Call[] = [
   ],
   ['VFIO_DEVICE_BIND_IOMMUFD', (d, fd) => d.vfioDeviceBindIommufd(fd, fd)],
   ['IOMMU_IOAS_ALLOC', (d, fd) => d.iommuIoasAlloc(fd)],
+  ['IOMMU_DESTROY', (d, fd) => d.iommuDestroy(fd, 1)],
+  ['IOMMU_IOAS_IOVA_RANGES', (d, fd) => d.iommuIoasIovaRanges(fd, 1)],
+  [
+    'IOMMU_IOAS_MAP_FILE',
+    (d, fd) => d.iommuIoasMapFile(fd, { ioasId: 1, flags: 6, fd, start: 0n, length: 4096n, iova: 0n }),
+  ],
+  ['IOMMU_IOAS_UNMAP', (d, fd) => d.iommuIoasUnmap(fd, 1, 0n, (1n << 64n) - 1n)],
   ['VFIO_DEVICE_ATTACH_IOMMUFD_PT', (d, fd) => d.vfioDeviceAttachIommufdPt(fd, 1)],
   ['VFIO_DEVICE_DETACH_IOMMUFD_PT', (d, fd) => d.vfioDeviceDetachIommufdPt(fd)],
   ['DRM_IOCTL_VERSION', (d, fd) => d.drmVersion(fd)],
