@@ -57,13 +57,24 @@ export function fixtureFrom(boot: import("./boot.mjs").BootReport, versions: {
     kernel: string;
     qemu: string;
 }): string;
+/**
+ * The modelled options as the text of a .config (or /proc/config.gz) says:
+ * `y` for built in or a module, `n` for not set or absent.
+ * @param {string} text
+ * @returns {Record<string, 'y' | 'n'>}
+ */
+export function kernelConfigFrom(text: string): Record<string, "y" | "n">;
 /** Why the mock cannot be run from this checkout, or null when it can. */
 export function mockUnavailable(repo?: string): string | null;
 /**
  * The guest program (test/qemu/guest/main.mjs) on the mock: the same flow
  * and scenarios the guest ran, with the upstream profile and the igb-like
  * topology, in a child process whose output goes to `log`.
- * @param {{ repo?: string, profile?: string, outDir: string, log: string }} o
+ * `kernelConfig`: how the real kernel was built, for the options the mock
+ * models (src/mock/kconfig.ts), e.g. `{ IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' }`
+ * for a kernel built with kconfig/iovh-guest.config (kernelConfigFrom reads it
+ * from a .config); absent: the profile's, Debian's stock build.
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'> }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export function runOnMock(o: {
@@ -71,6 +82,7 @@ export function runOnMock(o: {
     profile?: string;
     outDir: string;
     log: string;
+    kernelConfig?: Record<string, "y" | "n">;
 }): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
 export const GUEST_DIR: string;
 export const IGB_TOPOLOGY: import("url").URL;
@@ -82,12 +94,15 @@ export const IGB_TOPOLOGY: import("url").URL;
 export const KERNEL_FIXTURE: string;
 /** Variants whose device the igb-like topology models. */
 export const CONFORMANCE_DEVICE: "igb";
+/** The build options the mock models (src/mock/kconfig.ts MODELLED_OPTIONS), as a kernel's .config sets them. */
+export const MODELLED_KCONFIG: string[];
 export type ScenarioResult = {
     id: string;
     status: string;
     path?: string | null;
     errno?: string | null;
     detail?: string;
+    observed?: string | null;
 };
 export type Comparison = {
     id: string;

@@ -25,7 +25,7 @@ export const KERNEL_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'kernel
 export const CONFORMANCE_DEVICE = 'igb';
 
 /**
- * @typedef {{ id: string, status: string, path?: string | null, errno?: string | null, detail?: string }} ScenarioResult
+ * @typedef {{ id: string, status: string, path?: string | null, errno?: string | null, detail?: string, observed?: string | null }} ScenarioResult
  * @typedef {{ id: string, agree: boolean, real: ScenarioResult | null, model: ScenarioResult | null, diffs: string[], rule: string }} Comparison
  */
 
@@ -59,6 +59,9 @@ export function compareResults(real, model, rules) {
         diffs.push(`path: kernel ${r.path ?? 'none'}, mock ${m.path ?? 'none'}`);
       if ((r.errno ?? null) !== (m.errno ?? null))
         diffs.push(`errno: kernel ${r.errno ?? 'none'}, mock ${m.errno ?? 'none'}`);
+      // A value the kernel chose (an IOVA, an object id, IOVA ranges): the mock must choose the same.
+      if ((r.observed ?? null) !== (m.observed ?? null))
+        diffs.push(`observed: kernel ${r.observed ?? 'none'}, mock ${m.observed ?? 'none'}`);
     }
     return { id, agree: diffs.length === 0, real: r, model: m, diffs, rule: ruleFor(rules, id) };
   });
@@ -158,9 +161,26 @@ export function fixtureFrom(boot, versions) {
       path: s.path ?? null,
       errno: s.errno ?? null,
       detail: s.detail ?? '',
+      ...(s.observed ? { observed: s.observed } : {}),
     })),
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** The build options the mock models (src/mock/kconfig.ts MODELLED_OPTIONS), as a kernel's .config sets them. */
+export const MODELLED_KCONFIG = ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'TRANSPARENT_HUGEPAGE'];
+
+/**
+ * The modelled options as the text of a .config (or /proc/config.gz) says:
+ * `y` for built in or a module, `n` for not set or absent.
+ * @param {string} text
+ * @returns {Record<string, 'y' | 'n'>}
+ */
+export function kernelConfigFrom(text) {
+  /** @type {Record<string, 'y' | 'n'>} */
+  const out = {};
+  for (const opt of MODELLED_KCONFIG) out[opt] = new RegExp(`^CONFIG_${opt}=[ym]$`, 'm').test(text) ? 'y' : 'n';
+  return out;
 }
 
 /** Why the mock cannot be run from this checkout, or null when it can. */
@@ -176,7 +196,11 @@ export function mockUnavailable(repo = repoRoot) {
  * The guest program (test/qemu/guest/main.mjs) on the mock: the same flow
  * and scenarios the guest ran, with the upstream profile and the igb-like
  * topology, in a child process whose output goes to `log`.
- * @param {{ repo?: string, profile?: string, outDir: string, log: string }} o
+ * `kernelConfig`: how the real kernel was built, for the options the mock
+ * models (src/mock/kconfig.ts), e.g. `{ IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' }`
+ * for a kernel built with kconfig/iovh-guest.config (kernelConfigFrom reads it
+ * from a .config); absent: the profile's, Debian's stock build.
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'> }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export async function runOnMock(o) {
@@ -204,6 +228,8 @@ export async function runOnMock(o) {
     '--repo',
     repo,
   ];
+  const config = Object.entries(o.kernelConfig ?? {});
+  if (config.length) args.push('--kernel-config', config.map(([k, v]) => `${k}=${v}`).join(','));
   const logFd = openSync(o.log, 'w');
   /** @type {number | null} */
   let code;

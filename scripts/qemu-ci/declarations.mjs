@@ -34,6 +34,7 @@ export const DECLARED = [
   'scripts/qemu-ci/variants.mjs',
   'scripts/qemu-ci/verdict.mjs',
   'test/qemu/guest/flow.mjs',
+  'test/qemu/guest/iommufd.mjs',
   'test/qemu/guest/scenarios.mjs',
 ];
 

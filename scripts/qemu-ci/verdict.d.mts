@@ -52,6 +52,10 @@ export type GuestScenario = {
     path?: string | null | undefined;
     errno?: string | null | undefined;
     detail?: string | undefined;
+    /**
+     * a value the kernel chose, which the mock must choose too
+     */
+    observed?: string | null | undefined;
     ms?: number | undefined;
 };
 export type GuestResults = {

@@ -14,6 +14,7 @@
  * @property {string | null} [path]
  * @property {string | null} [errno]
  * @property {string} [detail]
+ * @property {string | null} [observed]  a value the kernel chose, which the mock must choose too
  * @property {number} [ms]
  *
  * @typedef {object} GuestResults

@@ -5,9 +5,9 @@
 // only for the DMA_BUF feature PROBE (kernel-abi §3.1), and closes it again.
 
 import type { Backend } from '../backend/types.js';
-import { openVfioDevice, VfioContainer } from '../uapi/vfio.js';
+import { openVfioDevice, VfioContainer, vfioCdevOf } from '../uapi/vfio.js';
 import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../uapi/drm.js';
-import { VFIO } from '../uapi/constants.js';
+import { O, VFIO } from '../uapi/constants.js';
 import { isErrno } from '../uapi/errors.js';
 import { BDF_PATTERN } from '../uapi/bdf.js';
 import type { Json, JsonObject } from '../report/model.js';
@@ -35,6 +35,7 @@ export const CAPABILITY_NAMES = [
   'sgProbes',
   'provisioning',
   'iommu',
+  'iommufd',
   'tracefs',
   'kprobes',
   'kmemleak',
@@ -179,6 +180,35 @@ function kprobeEnable(code: string): string {
   }
   if (code === 'EACCES') return 'run as root (tracefs kprobe_events is writable by root only)';
   return 'check dmesg for the kprobe error, and that the kernel has CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y';
+}
+
+/**
+ * iommufd as a dma-buf importer (docs/iommufd.md): /dev/iommu opens and
+ * allocates an IOAS (then closed: the context's release frees it), and
+ * whether the target VF has a VFIO cdev for the bound path.
+ */
+function probeIommufd(backend: Backend, target: Target | null): Capability {
+  if (!backend.fs.exists('/dev/iommu'))
+    return lack(
+      'no /dev/iommu: the kernel is built without CONFIG_IOMMUFD (Debian 7.2 stock kernels are)',
+      'boot a kernel with CONFIG_IOMMUFD=y and CONFIG_VFIO_DEVICE_CDEV=y (`iovh qemu` builds one)',
+    );
+  let fd: number | null = null;
+  try {
+    fd = backend.dev.open('/dev/iommu', O.RDWR | O.CLOEXEC);
+    const ioas = backend.dev.iommuIoasAlloc(fd);
+    const cdev = target ? vfioCdevOf(backend, target.vf.bdf) : null;
+    return have(
+      `/dev/iommu allocates IOAS ${ioas}${target ? `; ${target.vf.bdf} ${cdev ? `has the VFIO cdev ${cdev}` : 'has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV)'}` : ''}`,
+    );
+  } catch (e) {
+    return lack(
+      `/dev/iommu is there but unusable (${codeOf(e)})`,
+      codeOf(e) === 'EACCES' ? 'run as root or join the group of /dev/iommu' : 'see dmesg for iommufd',
+    );
+  } finally {
+    if (fd !== null) backend.dev.close(fd);
+  }
 }
 
 function probeIommu(backend: Backend, target: Target | null): { cap: Capability; mode: string } {
@@ -420,6 +450,7 @@ export function probeCapabilities(
         'run on an xe PF whose VFs have an LMEM BAR (discrete GPU)',
       );
   const iommu = probeIommu(backend, target);
+  const iommufd = probeIommufd(backend, target);
   const tracefs = probeTracefs(backend);
   const left: string[] = [];
   const kprobes = probeKprobes(backend, tracefs.root, tracefs.cap, symbols, left);
@@ -448,6 +479,7 @@ export function probeCapabilities(
       sgProbes,
       provisioning,
       iommu: iommu.cap,
+      iommufd,
       tracefs: tracefs.cap,
       kprobes,
       kmemleak,

@@ -24,7 +24,8 @@ export type ProbeKey =
   | 'translateRet' // its return: non-NULL = translated
   | 'unmapInterconnect' // entry of the core interconnect unmap
   | 'exporterSgMap' // entry of vfio's map_dma_buf: the ordinary (P2P) path
-  | 'sgMap'; // entry of the core's scatter-gather map: the ordinary path, seen from the core
+  | 'sgMap' // entry of the core's scatter-gather map: the ordinary path, seen from the core
+  | 'importerRevoke'; // entry of iommufd's invalidate_mappings (iopt_revoke_notify): an exporter revoked a mapped dma-buf
 
 export interface ProbePoint {
   key: ProbeKey;
@@ -249,7 +250,9 @@ export function tableSymbols(rows: readonly ShapeRow[] = shapeRows()): string[] 
     for (const p of [...(r.iov?.probes ?? []), ...r.sgProbes]) names.add(p.symbol);
     for (const m of r.iov?.markers ?? []) names.add(m);
   }
-  // Seen for the evidence: the 6.19+ P2P helper, which every row's kernel has.
+  // Seen for the evidence: the 6.19+ P2P helper, which every row's kernel has, and the
+  // iommufd importer's revoke notification (docs/iommufd.md; CONFIG_IOMMUFD kernels only).
   names.add('dma_buf_phys_vec_to_sgt');
+  names.add('iopt_revoke_notify');
   return [...names];
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compareResults, describeDisagreement, ruleFor } from '../../scripts/qemu-ci/conformance.mjs';
 import { SCENARIOS, RULES } from './guest/scenarios.mjs';
 import { FLOW_RULES } from './guest/flow.mjs';
+import { IOMMUFD_SCENARIOS } from './guest/iommufd.mjs';
 
 const kernel = [
   { id: 'export.probe', status: 'pass', path: null, errno: null, detail: 'supported' },
@@ -88,9 +89,13 @@ describe('the recorded kernel results', () => {
       kernel: string;
       scenarios: Array<{ id: string; status: string }>;
     };
-    const ours = fixture.scenarios.filter((s) => !s.id.startsWith('run:') && !s.id.startsWith('cli.')).map((s) => s.id);
+    const ours = fixture.scenarios.filter((s) => !/^(run:|cli\.|pf\.|iommufd\.)/.test(s.id)).map((s) => s.id);
     expect(ours).toEqual(SCENARIOS.map((s) => s.id));
-    for (const step of Object.keys(FLOW_RULES).filter((id) => id !== 'cli.find-pf'))
+    // The iommufd scenarios run for the VF and the PF; skipped where the kernel has no /dev/iommu.
+    const iommufd = fixture.scenarios.filter((s) => s.id.startsWith('iommufd.')).map((s) => s.id);
+    expect(iommufd).toEqual(['vf', 'pf'].flatMap((role) => IOMMUFD_SCENARIOS.map((s) => `iommufd.${role}.${s.id}`)));
+    // The PF's bind to vfio-pci happens only where there is /dev/iommu.
+    for (const step of Object.keys(FLOW_RULES).filter((id) => /^cli\./.test(id) && id !== 'cli.find-pf'))
       expect(fixture.scenarios.map((s) => s.id)).toContain(step);
     expect(fixture.kernel).toMatch(/^\d+\.\d+/);
     expect(fixture.scenarios.filter((s) => s.status !== 'pass' && s.status !== 'skip')).toEqual([]);

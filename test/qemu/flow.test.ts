@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromHarness, FLOW_RULES } from './guest/flow.mjs';
+import { IOMMUFD_SCENARIOS } from './guest/iommufd.mjs';
 
 const base = {
   id: 'export/invalid-args',
@@ -41,7 +42,11 @@ describe('fromHarness', () => {
 
 describe('FLOW_RULES', () => {
   it('names a sysfs rule for every bring-up step', () => {
-    expect(Object.keys(FLOW_RULES).sort()).toEqual([
+    expect(
+      Object.keys(FLOW_RULES)
+        .filter((id) => !id.startsWith('iommufd.'))
+        .sort(),
+    ).toEqual([
       'cli.bind',
       'cli.capture',
       'cli.find-pf',
@@ -49,7 +54,11 @@ describe('FLOW_RULES', () => {
       'cli.run',
       'cli.topology',
       'cli.vfs-enable',
+      'pf.bind-vfio',
+      'pf.rebind',
     ]);
+    // Every iommufd scenario, for the VF and for the PF, with its kernel rule.
+    expect(Object.keys(FLOW_RULES).filter((id) => id.startsWith('iommufd.')).length).toBe(2 * IOMMUFD_SCENARIOS.length);
     for (const rule of Object.values(FLOW_RULES)) expect(rule.length).toBeGreaterThan(20);
   });
 });

@@ -12,6 +12,7 @@ import { edgeScenarios } from './edge.js';
 import { leakScenarios } from './leak.js';
 import { stressScenarios } from './stress.js';
 import { lifecycleScenarios } from './lifecycle.js';
+import { iommufdScenarios } from './iommufd.js';
 
 export const CATALOG: readonly Scenario[] = [
   capsKernel,
@@ -20,6 +21,9 @@ export const CATALOG: readonly Scenario[] = [
   ...dataScenarios,
   ...edgeScenarios,
   ...lifecycleScenarios,
+  // After lifecycle: with the interconnect RFC v1, iommufd/revoke-on-close oopses (closed-vdev-oops), and
+  // the taint it leaves must not hide an earlier scenario's own oops.
+  ...iommufdScenarios,
   ...leakScenarios,
   ...stressScenarios,
 ];

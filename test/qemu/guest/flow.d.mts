@@ -33,7 +33,7 @@ export function runFlow(o: FlowOptions): Promise<{
  */
 export const FLOW_RULES: Record<string, string>;
 export type Result = import("./scenarios.mjs").Result;
-export type Lib = import("./scenarios.mjs").Lib;
+export type Lib = import("./iommufd.mjs").Lib;
 export type Backend = import("../../../src/backend/types.js").Backend;
 export type FlowOptions = {
     lib: Lib;

@@ -16,10 +16,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScenarios } from './scenarios.mjs';
+import { IOMMUFD_RULES, runIommufdScenarios } from './iommufd.mjs';
 
 /**
  * @typedef {import('./scenarios.mjs').Result} Result
- * @typedef {import('./scenarios.mjs').Lib} Lib
+ * @typedef {import('./iommufd.mjs').Lib} Lib
  * @typedef {import('../../../src/backend/types.js').Backend} Backend
  *
  * @typedef {object} FlowOptions
@@ -52,6 +53,11 @@ export const FLOW_RULES = {
   'cli.run': 'iovh run ends with exit 0 (nothing unexpected) or 77 (everything skipped) on a kernel that behaves',
   'cli.restore':
     "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (kernel-abi §9)",
+  'pf.bind-vfio':
+    'driver_override=vfio-pci, unbind from the PF driver, drivers_probe: the PF is bound to vfio-pci (drivers/base/bus.c, dd.c; kernel-abi §4)',
+  'pf.rebind':
+    'unbind from vfio-pci, driver_override cleared, drivers_probe: the PF is back on the driver it had (drivers/base/dd.c)',
+  ...IOMMUFD_RULES,
 };
 
 /**
@@ -219,6 +225,9 @@ export async function runFlow(o) {
     const backend = o.open();
     try {
       results.push(...(await runScenarios({ backend, lib: o.lib, vf: target, pf, onResult: o.onResult })));
+      results.push(
+        ...(await runIommufdScenarios({ backend, lib: o.lib, bdf: target, role: 'vf', onResult: o.onResult })),
+      );
     } finally {
       backend.close();
     }
@@ -258,5 +267,56 @@ export async function runFlow(o) {
       : ok(`sriov_numvfs ${after.numvfs}, autoprobe ${after.autoprobe}: as before`);
   });
 
+  await pfPhase(o, pf, step, results);
   return { results, pf, vf };
+}
+
+/**
+ * The PF bound to vfio-pci for the iommufd scenarios that differ on a PF (a PF
+ * has a memory-enable bit, a VF does not: docs/iommufd.md), then back on its
+ * driver. Only where there is /dev/iommu; the PF has no VFs by now (restore).
+ * @param {FlowOptions} o @param {string} pf
+ * @param {(id: string, title: string, fn: () => Promise<Omit<Result, 'id' | 'title' | 'ms'>>) => Promise<Result>} step
+ * @param {Result[]} results
+ */
+async function pfPhase(o, pf, step, results) {
+  const dir = `${SYS}/${pf}`;
+  const b = o.open();
+  try {
+    if (!o.lib.iommufd.Iommufd.present(b)) {
+      results.push(
+        ...(await runIommufdScenarios({ backend: b, lib: o.lib, bdf: pf, role: 'pf', onResult: o.onResult })),
+      );
+      return;
+    }
+    /** @type {string | null} */
+    let driver = null;
+    const driverOf = () =>
+      b.fs.exists(`${dir}/driver`) ? (b.fs.readlink(`${dir}/driver`).split('/').pop() ?? null) : null;
+    const bound = await step('pf.bind-vfio', `bind the PF ${pf} to vfio-pci`, async () => {
+      driver = driverOf();
+      b.fs.writeFile(`${dir}/driver_override`, 'vfio-pci');
+      if (driver) b.fs.writeFile(`${dir}/driver/unbind`, pf);
+      b.fs.writeFile('/sys/bus/pci/drivers_probe', pf);
+      const now = driverOf();
+      return now === 'vfio-pci'
+        ? { status: 'pass', path: null, errno: null, detail: `${pf}: ${driver ?? 'no driver'} -> vfio-pci` }
+        : { status: 'fail', path: null, errno: null, detail: `${pf} is on ${now ?? 'no driver'} after drivers_probe` };
+    });
+    if (bound.status === 'pass')
+      results.push(
+        ...(await runIommufdScenarios({ backend: b, lib: o.lib, bdf: pf, role: 'pf', onResult: o.onResult })),
+      );
+    await step('pf.rebind', `put the PF ${pf} back on its driver`, async () => {
+      if (driverOf() === 'vfio-pci') b.fs.writeFile(`${dir}/driver/unbind`, pf);
+      b.fs.writeFile(`${dir}/driver_override`, '\n');
+      b.fs.writeFile('/sys/bus/pci/drivers_probe', pf);
+      const now = driverOf();
+      return now === driver
+        ? { status: 'pass', path: null, errno: null, detail: `${pf} back on ${now ?? 'no driver'}` }
+        : { status: 'fail', path: null, errno: null, detail: `${pf} is on ${now ?? 'no driver'}, was on ${driver}` };
+    });
+  } finally {
+    b.close();
+  }
 }

@@ -9,8 +9,13 @@
 // line per result, and writes results.json. Exit 0 when nothing failed.
 //
 //   node main.mjs --out <file> --nonce <n> --variant <v> --repo <dir> [--numvfs 2]
-//                 [--backend native | --backend mock --topology <file> --profile <name>]
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+//                 [--backend native | --backend mock --topology <file> --profile <name>
+//                  [--kernel-config IOMMUFD=y,VFIO_DEVICE_CDEV=y,...]]
+//
+// --kernel-config says how the real kernel was built (the options the mock
+// models, src/mock/kconfig.ts): the mock gets the topology with them as its
+// kernel.config (docs/topology.md), written next to its state file.
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadLib } from './lib.mjs';
@@ -31,6 +36,8 @@ function parseArgs(argv) {
   if (out.backend !== 'native' && out.backend !== 'mock')
     throw new Error(`--backend must be native or mock, not '${out.backend}'`);
   if (out.backend === 'mock' && !out.topology) throw new Error('--backend mock needs --topology');
+  if (out['kernel-config'] !== undefined && !/^[A-Z0-9_]+=[yn](,[A-Z0-9_]+=[yn])*$/.test(out['kernel-config']))
+    throw new Error(`--kernel-config takes OPTION=y|n,... (got '${out['kernel-config']}')`);
   if (!/^[1-9]\d*$/.test(out.numvfs)) throw new Error(`--numvfs must be a positive integer, not '${out.numvfs}'`);
   return out;
 }
@@ -72,20 +79,18 @@ async function main() {
     } else {
       const statePath = join(/** @type {string} */ (scratch), 'mock-state.json');
       const profile = /** @type {'upstream' | 'rfc-v1' | 'fixed'} */ (args.profile);
-      open = () =>
-        mock.createMockBackend({ statePath, topology: args.topology, profile, reason: 'QEMU CI model conformance' });
+      let topology = args.topology;
+      if (args['kernel-config']) {
+        const t = JSON.parse(readFileSync(topology, 'utf8'));
+        const config = Object.fromEntries(args['kernel-config'].split(',').map((kv) => kv.split('=')));
+        t.kernel = { ...t.kernel, config: { ...t.kernel?.config, ...config } };
+        topology = join(/** @type {string} */ (scratch), 'topology.json');
+        writeFileSync(topology, `${JSON.stringify(t, null, 2)}\n`);
+      }
+      open = () => mock.createMockBackend({ statePath, topology, profile, reason: 'QEMU CI model conformance' });
       // The first open writes the state file the CLI's invocations then share.
       open().close();
-      backendArgs = [
-        '--backend',
-        'mock',
-        '--mock-state',
-        statePath,
-        '--topology',
-        args.topology,
-        '--profile',
-        args.profile,
-      ];
+      backendArgs = ['--backend', 'mock', '--mock-state', statePath, '--topology', topology, '--profile', args.profile];
     }
     const flow = await runFlow({
       lib,

@@ -29,7 +29,9 @@ const U64_MAX = (1n << 64n) - 1n;
  * @property {typeof import('../../../src/uapi/bufinfo.js')} bufinfo
  * @property {typeof import('../../../src/uapi/constants.js')} uapi
  *
- * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string }} Outcome
+ * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
+ *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
+ * @typedef {Pick<Ctx, 'backend' | 'lib'>} Kernel  what the helpers below need of a context
  * @typedef {Outcome & { id: string, title: string, ms: number }} Result
  *
  * @typedef {object} Ctx
@@ -51,24 +53,24 @@ const U64_MAX = (1n << 64n) - 1n;
  * @param {unknown} e
  * @returns {e is { code: string, errno: number, syscall: string, message: string }}
  */
-function sysErr(e) {
+export function sysErr(e) {
   if (typeof e !== 'object' || e === null) return false;
   const o = /** @type {Record<string, unknown>} */ (e);
   return typeof o.code === 'string' && typeof o.errno === 'number' && typeof o.syscall === 'string';
 }
 
 /** @param {string} detail @param {Partial<Outcome>} [extra] */
-const pass = (detail, extra = {}) =>
+export const pass = (detail, extra = {}) =>
   /** @type {Outcome} */ ({ status: 'pass', path: null, errno: null, detail, ...extra });
 /** @param {string} detail @param {Partial<Outcome>} [extra] */
-const fail = (detail, extra = {}) =>
+export const fail = (detail, extra = {}) =>
   /** @type {Outcome} */ ({ status: 'fail', path: null, errno: null, detail, ...extra });
 /** @param {string} detail */
-const skip = (detail) => /** @type {Outcome} */ ({ status: 'skip', path: null, errno: null, detail });
+export const skip = (detail) => /** @type {Outcome} */ ({ status: 'skip', path: null, errno: null, detail });
 
 /**
  * Close whatever a call that should have failed returned (a DmaBuf, a GEM handle, an fd).
- * @param {Ctx} ctx @param {unknown} value
+ * @param {Kernel} ctx @param {unknown} value
  */
 function release(ctx, value) {
   if (
@@ -82,13 +84,13 @@ function release(ctx, value) {
 
 /**
  * Run `fn`, expecting the kernel to refuse with `code`.
- * @param {Ctx} ctx
+ * @param {Kernel} ctx
  * @param {string} what
  * @param {string} code
  * @param {() => unknown} fn
  * @param {Partial<Outcome>} [extra]
  */
-function expectErrno(ctx, what, code, fn, extra = {}) {
+export function expectErrno(ctx, what, code, fn, extra = {}) {
   let value;
   try {
     value = fn();
@@ -103,9 +105,9 @@ function expectErrno(ctx, what, code, fn, extra = {}) {
 
 /**
  * Open fds of this process: fd -> link text (`anon_inode:dmabuf`, `/dev/vfio/6`, ...); null when /proc/self/fd cannot be listed.
- * @param {Ctx} ctx
+ * @param {Kernel} ctx
  */
-function fdTable(ctx) {
+export function fdTable(ctx) {
   let names;
   try {
     names = ctx.backend.fs.readdir('/proc/self/fd');
@@ -130,7 +132,7 @@ function fdTable(ctx) {
  * Kernel-object fds (dma-bufs, vfio, DRM, udmabuf, memfd) in `now` that are not in `before`.
  * @param {Map<number, string>} before @param {Map<number, string>} now
  */
-function newKernelFds(before, now) {
+export function newKernelFds(before, now) {
   const out = [];
   for (const [fd, link] of now) {
     if (before.get(fd) === link) continue;
@@ -139,8 +141,8 @@ function newKernelFds(before, now) {
   return out;
 }
 
-/** @param {Ctx} ctx */
-function bufinfoObjects(ctx) {
+/** @param {Kernel} ctx */
+export function bufinfoObjects(ctx) {
   return ctx.lib.bufinfo.parseBufinfo(ctx.backend.fs.readText('/sys/kernel/debug/dma_buf/bufinfo')).objects;
 }
 
@@ -729,8 +731,8 @@ scenario('kernel.clean', 'no WARN, BUG or oops in the kernel log; taint unchange
   return pass(`${lines.length} kernel log lines during the run, none a warning; taint ${taint ?? 'unknown'}`);
 });
 
-/** @param {Ctx} ctx */
-function readTaint(ctx) {
+/** @param {Kernel} ctx */
+export function readTaint(ctx) {
   try {
     return ctx.backend.fs.readText('/proc/sys/kernel/tainted').trim();
   } catch (e) {
@@ -741,9 +743,9 @@ function readTaint(ctx) {
 
 /**
  * /dev/kmsg records ("pri,seq,usec,flags;text") after sequence `after`; text only.
- * @param {Ctx} ctx @param {bigint | null} after
+ * @param {Kernel} ctx @param {bigint | null} after
  */
-function kmsgSince(ctx, after) {
+export function kmsgSince(ctx, after) {
   const out = [];
   for (const rec of ctx.backend.fs.readRecords('/dev/kmsg')) {
     const m = /^(\d+),(\d+),(\d+),[^;]*;(.*)$/s.exec(rec);
@@ -754,8 +756,8 @@ function kmsgSince(ctx, after) {
   return out;
 }
 
-/** @param {Ctx} ctx */
-function lastKmsgSeq(ctx) {
+/** @param {Kernel} ctx */
+export function lastKmsgSeq(ctx) {
   let last = null;
   for (const rec of ctx.backend.fs.readRecords('/dev/kmsg')) {
     const m = /^\d+,(\d+),/.exec(rec);
