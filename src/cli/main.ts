@@ -11,6 +11,7 @@ import { SystemError } from '../uapi/errors.js';
 import { BackendChoiceError } from '../backend/select.js';
 import { BringupError, InputError } from '../host/errors.js';
 import { EXIT } from '../report/exit.js';
+import { BrokenInstallError } from '../api/run.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -49,6 +50,7 @@ export function exitCodeOf(e: unknown): { code: number; known: boolean } {
   if (e instanceof UsageError || e instanceof InputError) return { code: EXIT.USAGE, known: true };
   if (e instanceof BackendChoiceError) return { code: e.kind === 'input' ? EXIT.USAGE : EXIT.BROKEN, known: true };
   if (e instanceof CliError) return { code: e.exitCode, known: true };
+  if (e instanceof BrokenInstallError) return { code: EXIT.BROKEN, known: true };
   if (e instanceof BringupError || e instanceof SystemError) return { code: EXIT.FAILED, known: true };
   return { code: EXIT.BROKEN, known: false };
 }

@@ -134,6 +134,17 @@ export interface RunSummary {
   exitReason: string;
 }
 
+/** A resumption of an interrupted run (`iovh run --resume`). */
+export interface ResumeRecord {
+  startedAt: string;
+  /** boot_id of the resuming run (null: unreadable). */
+  bootId: string | null;
+  /** The scenarios it ran, in order. */
+  scenarios: string[];
+  /** The scenario the machine went down in (another boot id), recorded as a crash and not run again. */
+  wentDown: string[];
+}
+
 export interface RunResult {
   schema: typeof RUN_SCHEMA;
   tool: { name: 'iovh'; version: string; node: string };
@@ -146,6 +157,12 @@ export interface RunResult {
     cmdline: string | null;
     /** The kernel's shape (src/shape): the symbol-table row it matched, or `unknown`; null before the probe ran. */
     shape: { name: string; summary: string } | null;
+    /**
+     * /proc/sys/kernel/random/boot_id when the run started (null: unreadable).
+     * `iovh run --resume` compares it to tell a machine that went down from
+     * an iovh that died. Absent in reports written before it existed.
+     */
+    bootId?: string | null;
   };
   backend: { name: string; reason: string; profile: string | null };
   options: { filters: string[]; timeoutSec: number; pf: string | null; vf: string | null };
@@ -166,6 +183,14 @@ export interface RunResult {
    */
   complete: boolean;
   pending: string[];
+  /**
+   * The scenario that was running when this report was written (reports are
+   * also rewritten as each scenario starts); null between scenarios and in
+   * the final report. A run that dies leaves here the scenario it died in.
+   */
+  running?: string | null;
+  /** One entry per `iovh run --resume` that added results to this run. */
+  resumed?: ResumeRecord[];
   /** Kernel log lines of the whole run that match WARN/BUG/Oops/KASAN/hung task, capped. */
   kernelLog: string[];
 }

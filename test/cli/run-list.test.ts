@@ -32,6 +32,27 @@ describe('iovh run --list', () => {
   });
 });
 
+describe('iovh run --list --json', () => {
+  it('prints the catalog for programs: schema iovh-list/1, one object per scenario, no backend opened', async () => {
+    const r = await iovh('run', '--list', '--json', '--filter', 'edge/*', '--backend', 'native');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const list = JSON.parse(r.stdout) as { schema: string; scenarios: Record<string, unknown>[] };
+    expect(list.schema).toBe('iovh-list/1');
+    expect(list.scenarios.map((s) => s.id)).toEqual(CATALOG.filter((s) => s.id.startsWith('edge/')).map((s) => s.id));
+    expect(list.scenarios[0]).toEqual({
+      id: 'edge/last-page',
+      group: 'edge',
+      title: 'last page of the VF BAR',
+      description: CATALOG.find((s) => s.id === 'edge/last-page')!.description,
+      expectedPath: 'iov',
+    });
+    // `--json -` is the same; with every scenario, caps/kernel comes first.
+    const all = JSON.parse((await iovh('run', '--list', '--json', '-')).stdout) as { scenarios: { id: string }[] };
+    expect(all.scenarios.map((s) => s.id)).toEqual(CATALOG.map((s) => s.id));
+  });
+});
+
 describe('the catalog', () => {
   it('has the ids the issue lists, each with a description paragraph', () => {
     const ids = CATALOG.map((s) => s.id);

@@ -6,6 +6,7 @@ import { registerBind, registerUnbind } from './bind.js';
 import { registerCapture } from './capture.js';
 import { registerDoctor } from './doctor.js';
 import { registerProvision } from './provision.js';
+import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
 import { registerRun } from './run.js';
 import { registerSetup } from './setup.js';
@@ -25,4 +26,5 @@ export const commands: Register[] = [
   registerRestore,
   registerCapture,
   registerRun,
+  registerReport,
 ];

@@ -8,12 +8,8 @@
 // Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors
 // (the table: src/report/exit.ts).
 
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
-import { openBackend } from '../../backend/select.js';
-import type { Backend } from '../../backend/types.js';
 import { globalOptions, type GlobalOptions } from '../global.js';
 import { CliError, UsageError } from '../errors.js';
 import { HumanOutput } from '../output.js';
@@ -22,15 +18,10 @@ import { EXIT } from '../../report/exit.js';
 import { VERSION } from '../../version.js';
 import { CATALOG } from '../../harness/catalog/index.js';
 import { makeFilter, FilterError } from '../../harness/filter.js';
-import { BaselineError, loadBaseline, shippedBaselinePath, type Baseline } from '../../harness/baseline.js';
-import { runScenarios, type ProgressSink } from '../../harness/runner.js';
-import { ChildProcessExecutor } from '../../harness/executor.js';
-import { describeRemoval, removeStaleLeftovers, selfPid } from '../../harness/leftovers.js';
+import { BaselineError, loadBaseline, type Baseline } from '../../harness/baseline.js';
 import type { Scenario } from '../../harness/scenario.js';
 import { CAPS_ID } from '../../harness/summary.js';
-import { discoverPfs, normalizeBdf, wantedProblem } from '../../harness/target.js';
-import { timingFor } from '../../harness/timing.js';
-import { prepareMock } from '../../harness/mockenv.js';
+import { normalizeBdf } from '../../harness/target.js';
 import {
   progressDone,
   progressStart,
@@ -46,9 +37,19 @@ import { kcidbOptionsProblem, renderKcidb, type KcidbOptions } from '../../repor
 import { renderBaseline } from '../../report/baseline.js';
 import { ReportFileError, ReportFiles, type ReportSpec } from '../../report/files.js';
 import { assembleRun, type RunFrame } from '../../harness/assemble.js';
+import { runScenarios } from '../../api/run.js';
+import { readResults } from '../../api/results.js';
+import type { RunResult } from '../../report/model.js';
+import { scenarioInfo } from '../../api/catalog.js';
+import { writeFileSync } from 'node:fs';
+
+/** The schema name of `iovh run --list --json`: {schema, scenarios: [{id, group, title, description, expectedPath}]}. */
+export const LIST_SCHEMA = 'iovh-list/1';
 
 interface RunOptions {
   list?: boolean;
+  /** --resume FILE: the results file of a run that did not finish (read in runCommand). */
+  resume?: string;
   verbose?: boolean;
   filter: string[];
   json?: string;
@@ -184,7 +185,7 @@ function validate(o: RunOptions): Validated {
   return { scenarios, timeoutMs, pf: bdf('--pf', o.pf), vf: bdf('--vf', o.vf), baseline };
 }
 
-function kcidbOptions(o: RunOptions): KcidbOptions {
+export function kcidbOptions(o: { kcidbOrigin?: string; kcidbBuildId?: string }): KcidbOptions {
   const options: KcidbOptions = {};
   if (o.kcidbOrigin) options.origin = o.kcidbOrigin;
   if (o.kcidbBuildId !== undefined) options.buildId = o.kcidbBuildId;
@@ -192,7 +193,15 @@ function kcidbOptions(o: RunOptions): KcidbOptions {
 }
 
 /** The reports asked for on the command line, in a fixed order. */
-function reportSpecs(o: RunOptions): ReportSpec[] {
+export function reportSpecs(o: {
+  json?: string;
+  junit?: string;
+  ktap?: string;
+  kcidb?: string;
+  kcidbOrigin?: string;
+  kcidbBuildId?: string;
+  writeBaseline?: string;
+}): ReportSpec[] {
   const specs: ReportSpec[] = [];
   if (o.json) specs.push({ what: 'JSON', path: o.json, render: renderJson });
   if (o.junit) specs.push({ what: 'JUnit', path: o.junit, render: renderJunit });
@@ -210,7 +219,16 @@ function reportSpecs(o: RunOptions): ReportSpec[] {
  * path used to surface after the whole run): each gets a report of a run
  * that has not started, which later rewrites replace.
  */
-function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles {
+function openReports(o: RunOptions, v: Validated, g: GlobalOptions, resumed: RunResult | null): ReportFiles {
+  // A resumed run's files start as the run it resumes: its results file must never be replaced by an empty run.
+  if (resumed) {
+    try {
+      return ReportFiles.open(reportSpecs(o), resumed);
+    } catch (e) {
+      if (e instanceof ReportFileError) throw new CliError(`${e.message}; nothing was run`, EXIT.FAILED);
+      throw e;
+    }
+  }
   const frame: RunFrame = {
     startedAt: new Date(),
     t0: performance.now(),
@@ -234,34 +252,6 @@ function openReports(o: RunOptions, v: Validated, g: GlobalOptions): ReportFiles
   }
 }
 
-/**
- * The scenario process's entry module: scenario-process.js in dist/cli/ (this
- * file's parent when iovh runs built), else the package's dist/ (this file
- * loaded from src/ by a test runner). Null when neither exists.
- */
-export function scenarioProcessEntry(): string | null {
-  const candidates = [
-    new URL('../scenario-process.js', import.meta.url),
-    new URL('../../../dist/cli/scenario-process.js', import.meta.url),
-  ];
-  for (const c of candidates) {
-    const path = fileURLToPath(c);
-    if (existsSync(path)) return path;
-  }
-  return null;
-}
-
-/** A real kernel: each scenario in a child node process (src/harness/executor.ts) running dist/cli/scenario-process.js. */
-function nativeExecutor(g: GlobalOptions, fresh: boolean): ChildProcessExecutor {
-  const module = scenarioProcessEntry();
-  if (!module)
-    throw new CliError(
-      'the scenario process entry (dist/cli/scenario-process.js) is missing: run `npm run build:ts`',
-      EXIT.BROKEN,
-    );
-  return new ChildProcessExecutor({ module, root: g.root ?? null, fresh });
-}
-
 /** SIGINT/SIGTERM during a run: the first stops it after the current scenario's cleanups; a second one exits at once. */
 const RUN_SIGNALS = {
   first: (sig: string) =>
@@ -269,16 +259,44 @@ const RUN_SIGNALS = {
   again: (sig: string) => `\niovh: ${sig} again: exiting without waiting for cleanups\n`,
 };
 
-export async function runCommand(o: RunOptions, g: GlobalOptions): Promise<number> {
+/** Options a resumed run takes from the run it resumes: giving one is a mistake. */
+export const RESUME_FIXED = ['filter', 'timeout', 'pf', 'vf', 'baseline', 'allowSkips', 'writeBaseline'] as const;
+
+export async function runCommand(
+  o: RunOptions,
+  g: GlobalOptions,
+  given: (name: string) => boolean = () => false,
+): Promise<number> {
+  let resumed: RunResult | null = null;
+  if (o.resume !== undefined) {
+    if (o.list) throw new UsageError('--resume runs scenarios; --list lists them: give one');
+    const fixed = RESUME_FIXED.filter(given);
+    if (fixed.length > 0)
+      throw new UsageError(
+        `--resume finishes a run with that run's own options: drop ${fixed.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
+      );
+    // The results file is the JSON report of the resumed run: it is rewritten with the merged result.
+    if (o.json !== undefined && resolve(o.json) !== resolve(o.resume))
+      throw new UsageError(`--resume rewrites ${o.resume} with the merged result: --json cannot name another file`);
+    resumed = readResults(o.resume);
+    o = { ...o, json: o.resume, filter: resumed.options.filters };
+  }
   const v = validate(o);
   const out = new HumanOutput(process.stdout);
   const err = new HumanOutput(process.stderr);
   try {
     if (o.list) {
-      out.write(renderList(v.scenarios, o.verbose === true));
-      return 0;
+      if (o.json === undefined) {
+        out.write(renderList(v.scenarios, o.verbose === true));
+        return EXIT.OK;
+      }
+      // `--list --json` (or `--json FILE`): the catalog for programs, as the library's listScenarios() gives it.
+      const text = `${JSON.stringify({ schema: LIST_SCHEMA, scenarios: v.scenarios.map(scenarioInfo) }, null, 2)}\n`;
+      if (o.json === '-') out.write(text);
+      else writeFileSync(o.json, text);
+      return EXIT.OK;
     }
-    return await runWith(o, g, v, out, err);
+    return await runWith(o, g, v, out, err, resumed);
   } finally {
     out.release();
     err.release();
@@ -291,115 +309,64 @@ async function runWith(
   v: Validated,
   out: HumanOutput,
   err: HumanOutput,
+  resumed: RunResult | null,
 ): Promise<number> {
   const human =
     o.json === '-' || o.junit === '-' || o.ktap === '-' || o.kcidb === '-' || o.writeBaseline === '-' ? err : out;
   const style = styleFor(human.stream);
-  const reports = openReports(o, v, g);
-  let backend: Backend = await openBackend({
-    backend: g.backend,
-    mockState: g.mockState,
-    topology: g.topology,
-    profile: g.profile,
-    root: g.root,
-  });
+  const reports = openReports(o, v, g, resumed);
   const signals = trapSignals((line) => err.write(line), RUN_SIGNALS);
+  let run: RunResult;
   try {
-    const mock =
-      backend.traits.profile !== null
-        ? prepareMock(backend, { profile: g.profile, mockState: g.mockState, topology: g.topology })
-        : null;
-    if (mock) backend = mock.backend;
-    // An address that names no PF/VF here is the user's mistake: say so now, not with every scenario skipped and exit 0.
-    if (v.pf !== null || v.vf !== null) {
-      const problem = wantedProblem(backend.fs, discoverPfs(backend.fs), { pf: v.pf, vf: v.vf });
-      if (problem) throw new UsageError(problem);
-    }
-    // Probes and trace instances a dead iovh left (an oops killed it, a power cut) would still be defined and enabled.
-    const stale = removeStaleLeftovers(backend.fs, selfPid(backend));
-    const staleLine = stale ? describeRemoval(stale) : null;
-    if (staleLine) human.write(`iovh: ${staleLine}\n`);
-    let baseline = v.baseline;
-    // A modelled kernel is judged by its profile's shipped baseline.
-    const profile = backend.traits.profile;
-    if (baseline === undefined && profile !== null) {
-      try {
-        baseline = loadBaseline(shippedBaselinePath(profile));
-      } catch (e) {
-        if (e instanceof BaselineError)
-          throw new CliError(`the shipped baseline of profile ${profile} is unusable: ${e.message}`, EXIT.BROKEN);
-        throw e;
-      }
-    }
-    // Test hook (test/cli/run-signal.test.ts): IOVH_TEST_SIGINT_AT=<scenario id> makes the process send itself SIGINT as that scenario starts.
-    const sigintAt = process.env.IOVH_TEST_SIGINT_AT;
-    // Test hook (test/cli/kill-sweep.test.ts): IOVH_TEST_KILL_AT=<scenario id> kills the process (SIGKILL) as that scenario
-    // starts. The backend is closed first, as the kernel outlives a killed process: the mock saves its state there.
-    const killAt = process.env.IOVH_TEST_KILL_AT;
-    const progress: ProgressSink = {
-      start: (i, n, s) => {
-        human.write(progressStart(i, n, s.id, style));
-        if (sigintAt === s.id) process.kill(process.pid, 'SIGINT');
-        if (killAt === s.id) {
-          backend.close();
-          process.kill(process.pid, 'SIGKILL');
-        }
-      },
-      done: (i, n, r) => human.write(progressDone(i, n, r, style)),
-    };
-    const run = await runScenarios({
-      backend,
-      backendInfo: { name: backend.name, reason: backend.reason, profile },
-      scenarios: v.scenarios,
-      timeoutMs: v.timeoutMs,
-      timing: timingFor(backend),
-      // Scenarios that take the PF's VFs away run when the others are free, or with consent; a machine nobody shares is ours to change.
-      want: {
-        pf: v.pf,
-        vf: v.vf,
-        policy: {
-          allowDestructive: o.allowDestructive === true || !backend.traits.shared,
-          journal: backend.traits.location,
-        },
-      },
-      baseline: baseline ?? null,
+    run = await runScenarios({
+      backend: g.backend,
+      mockState: g.mockState,
+      topology: g.topology,
+      profile: g.profile,
+      root: g.root,
       filters: o.filter,
-      setup: mock?.setup ?? [],
-      toolVersion: VERSION,
+      timeoutSec: v.timeoutMs / 1000,
+      pf: v.pf,
+      vf: v.vf,
+      // undefined: the run picks the modelled kernel's shipped baseline.
+      ...(v.baseline !== undefined ? { baseline: v.baseline } : {}),
       allowSkips: o.allowSkips === true,
-      interrupt: signals.signal,
-      progress,
-      ...(mock ? { siblings: mock.siblings } : {}),
-      // A kernel whose processes live in this node process runs each scenario in one of them (the runner's default).
-      ...(backend.spawnProcess ? {} : { executor: nativeExecutor(g, o.freshProcess === true) }),
+      allowDestructive: o.allowDestructive === true,
+      freshProcess: o.freshProcess === true,
+      ...(resumed ? { resume: resumed } : {}),
+      signal: signals.signal,
+      onProgress: {
+        start: (i, n, id) => human.write(progressStart(i, n, id, style)),
+        done: (i, n, r) => human.write(progressDone(i, n, r, style)),
+      },
+      onNotice: (line) => human.write(`iovh: ${line}\n`),
       onPartial: (partial) => {
         for (const problem of reports.rewrite(partial)) err.write(`iovh: ${problem}\n`);
       },
     });
-    human.write('\n');
-    human.write(renderTable(run, style));
-    if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
-    human.write(renderSummary(run, style));
-    // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
-    if (human.lost !== null && human.lost !== 'EPIPE')
-      err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
-    try {
-      reports.write(run, (text) => out.write(text));
-    } catch (e) {
-      if (e instanceof ReportFileError) throw new CliError(e.message, EXIT.FAILED);
-      throw e;
-    }
-    const onStdout = reports.onStdout;
-    if (onStdout) {
-      await out.settle();
-      if (out.lost !== null)
-        throw new CliError(`cannot write the ${onStdout.what} report to stdout: ${out.lost}`, EXIT.FAILED);
-    }
-    return run.summary.exitCode;
   } finally {
     signals.release();
-    backend.close();
   }
+  human.write('\n');
+  human.write(renderTable(run, style));
+  if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
+  human.write(renderSummary(run, style));
+  // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
+  if (human.lost !== null && human.lost !== 'EPIPE')
+    err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
+  try {
+    reports.write(run, (text) => out.write(text));
+  } catch (e) {
+    if (e instanceof ReportFileError) throw new CliError(e.message, EXIT.FAILED);
+    throw e;
+  }
+  const onStdout = reports.onStdout;
+  if (onStdout) {
+    await out.settle();
+    if (out.lost !== null)
+      throw new CliError(`cannot write the ${onStdout.what} report to stdout: ${out.lost}`, EXIT.FAILED);
+  }
+  return run.summary.exitCode;
 }
 
 export function registerRun(program: Command, setStatus: (code: number) => void): Command {
@@ -407,6 +374,10 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .command('run')
     .description('run the validation scenarios and report (on the mock when this machine has no SR-IOV GPU)')
     .option('--list', 'list the scenarios and exit (opens no device)')
+    .option(
+      '--resume <results.json>',
+      'finish the run whose JSON report this is (after a reboot): run what it did not finish, with its options, and rewrite the file with the merged result',
+    )
     .option(
       '--verbose',
       'with --list: each scenario with its description; with a run: the evidence of every result that is not a plain pass',
@@ -416,7 +387,10 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
         .argParser(collect)
         .default([]),
     )
-    .option('--json <file>', 'write the JSON report (docs/report-schema.md) to FILE, or - for stdout')
+    .option(
+      '--json [file]',
+      'write the JSON report (docs/report-schema.md) to FILE, or to stdout without FILE or with -; with --list: the catalog as JSON',
+    )
     .option('--junit <file>', 'write a JUnit XML report to FILE (or -)')
     .option('--ktap <file>', 'write a KTAP version 1 report to FILE (or -)')
     .option('--kcidb <file>', 'write KCIDB-shaped JSON (schema v4.5) to FILE (or -)')
@@ -444,8 +418,10 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
       'native: a new scenario process for every scenario (by default one that ended clean runs the next)',
     )
     .action(async (_o: unknown, c: Command) => {
-      const opts = c.opts() as RunOptions;
-      setStatus(await runCommand(opts, globalOptions(c)));
+      const raw = c.opts() as Omit<RunOptions, 'json'> & { json?: string | true };
+      // A bare --json means stdout.
+      const opts: RunOptions = { ...raw, json: raw.json === true ? '-' : raw.json };
+      setStatus(await runCommand(opts, globalOptions(c), (name) => c.getOptionValueSource(name) === 'cli'));
     });
   return cmd;
 }

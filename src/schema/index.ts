@@ -1,0 +1,14 @@
+// The published JSON Schemas (docs/schemas/<file>): each written in TypeScript
+// next to the code that reads the file, and written out by `npm run schemas`
+// (scripts/schemas.mjs); test/schema/published.test.ts fails when a
+// published file is stale.
+import { RESULTS_SCHEMA } from './results.js';
+import type { JsonSchema } from './types.js';
+
+export const PUBLISHED: readonly { file: string; schema: JsonSchema }[] = [
+  { file: 'iovh-run.schema.json', schema: RESULTS_SCHEMA },
+];
+
+export function publishedText(schema: JsonSchema): string {
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
