@@ -21,6 +21,11 @@ import {
   GUEST_DIR,
   IGB_TOPOLOGY,
 } from './conformance.mjs';
+import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
+
+/**
+ * @typedef {{ kernel: string, share: number, pinned: number, total: number, counted: number, units: number, hits: number[] }} PinnedShare
+ */
 
 /**
  * @typedef {object} CiOptions
@@ -39,7 +44,9 @@ import {
  * @property {number} failed
  * @property {number} skipped
  * @property {import('./boot.mjs').BootReport[]} boots
- * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string }} conformance
+ * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string, pinned?: PinnedShare }} conformance
+ * @property {{ kernels: PinnedShare[], total: { pinned: number, total: number, share: number } | null }} pinned
+ *   how much of the mock the real kernels pin (scripts/qemu-ci/coverage.mjs), per kernel and their union
  * @property {Check[]} checks            every counted item
  * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number }} timing
  * @property {{ kernel: string, qemu: string }} versions
@@ -174,6 +181,13 @@ export async function runCi(o = {}) {
     }
   }
 
+  const shares = conformance.pinned ? [conformance.pinned] : [];
+  const pinned = {
+    kernels: shares,
+    total: shares.length
+      ? totalShare(shares.map((p) => ({ ...p, hits: new Set(p.hits), units: p.units, kernel: p.kernel })))
+      : null,
+  };
   const count = (/** @type {Check['status']} */ st) => checks.filter((c) => c.status === st).length;
   return {
     passed: count('pass'),
@@ -181,6 +195,7 @@ export async function runCi(o = {}) {
     skipped: count('skip'),
     boots,
     conformance,
+    pinned,
     checks,
     timing: {
       setupSeconds: (tSetup - t0) / 1000,
@@ -237,9 +252,11 @@ async function conform(boots, variants, paths, log) {
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
   const mockLog = join(paths.logs, `mock-upstream-igb-${stamp}.log`);
+  const outDir = join(paths.results, `mock-upstream-igb-${stamp}`);
+  const coverageFile = join(outDir, 'coverage.json');
   let model;
   try {
-    model = await runOnMock({ outDir: join(paths.results, `mock-upstream-igb-${stamp}`), log: mockLog });
+    model = await runOnMock({ outDir, log: mockLog, coverage: coverageFile });
   } catch (e) {
     return {
       status: 'fail',
@@ -269,6 +286,19 @@ async function conform(boots, variants, paths, log) {
     diffs: topoDiffs,
     rule: "scripts/qemu-ci/topology-igb.json describes the igb guest (update it from the guest's topology.json)",
   });
+  /** @type {PinnedShare | undefined} */
+  let pinned;
+  try {
+    const share = pinnedShare(
+      real.results.kernel ?? real.variant,
+      JSON.parse(readFileSync(coverageFile, 'utf8')),
+      rows,
+    );
+    pinned = { ...share, hits: [...share.hits] };
+    log(`qemu-ci: pinned share (${share.kernel}): ${describeShare(share)}, from ${share.counted} agreeing steps`);
+  } catch (e) {
+    log(`qemu-ci: no pinned share: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const disagreements = rows
     .filter((r) => !r.agree)
     .map((r) => (r.id === 'topology' ? `topology: ${r.diffs.join('; ')}. Fix: ${r.rule}` : describeDisagreement(r)));
@@ -286,6 +316,7 @@ async function conform(boots, variants, paths, log) {
       line: r.agree ? '' : r.id === 'topology' ? `topology: ${r.diffs.join('; ')}` : describeDisagreement(r),
     })),
     log: mockLog,
+    ...(pinned ? { pinned } : {}),
   };
 }
 

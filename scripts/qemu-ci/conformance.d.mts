@@ -74,7 +74,9 @@ export function mockUnavailable(repo?: string): string | null;
  * models (src/mock/kconfig.ts), e.g. `{ IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' }`
  * for a kernel built with kconfig/iovh-guest.config (kernelConfigFrom reads it
  * from a .config); absent: the profile's, Debian's stock build.
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'> }} o
+ * `coverage`: a file where the replay writes the mock's branches each step ran
+ * (scripts/qemu-ci/coverage.mjs; the pinned share).
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, coverage?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export function runOnMock(o: {
@@ -83,6 +85,7 @@ export function runOnMock(o: {
     outDir: string;
     log: string;
     kernelConfig?: Record<string, "y" | "n">;
+    coverage?: string;
 }): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
 export const GUEST_DIR: string;
 export const IGB_TOPOLOGY: import("url").URL;

@@ -200,7 +200,9 @@ export function mockUnavailable(repo = repoRoot) {
  * models (src/mock/kconfig.ts), e.g. `{ IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' }`
  * for a kernel built with kconfig/iovh-guest.config (kernelConfigFrom reads it
  * from a .config); absent: the profile's, Debian's stock build.
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'> }} o
+ * `coverage`: a file where the replay writes the mock's branches each step ran
+ * (scripts/qemu-ci/coverage.mjs; the pinned share).
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, coverage?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export async function runOnMock(o) {
@@ -230,6 +232,7 @@ export async function runOnMock(o) {
   ];
   const config = Object.entries(o.kernelConfig ?? {});
   if (config.length) args.push('--kernel-config', config.map(([k, v]) => `${k}=${v}`).join(','));
+  if (o.coverage) args.push('--coverage', o.coverage);
   const logFd = openSync(o.log, 'w');
   /** @type {number | null} */
   let code;

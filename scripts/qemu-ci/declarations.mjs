@@ -27,6 +27,7 @@ export const DECLARED = [
   'scripts/qemu-ci/apt.mjs',
   'scripts/qemu-ci/boot.mjs',
   'scripts/qemu-ci/conformance.mjs',
+  'scripts/qemu-ci/coverage.mjs',
   'scripts/qemu-ci/cpio.mjs',
   'scripts/qemu-ci/declarations.mjs',
   'scripts/qemu-ci/paths.mjs',

@@ -12,6 +12,7 @@ import { runCi, measureWallTime } from './ci.mjs';
 import { setup } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
+import { describeShare } from './coverage.mjs';
 import { CONFORMANCE_DEVICE, IGB_TOPOLOGY, KERNEL_FIXTURE, fixtureFrom, topologyFileFrom } from './conformance.mjs';
 
 const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|record|list] [options]
@@ -114,6 +115,9 @@ function printSummary(s) {
   );
   for (const d of s.conformance.disagreements) out(`       ${d}`);
   if (s.conformance.log && s.conformance.status !== 'pass') out(`       log: ${s.conformance.log}`);
+  for (const k of s.pinned.kernels)
+    out(`pinned share of the mock, kernel ${k.kernel}: ${describeShare(k)} (${k.counted} agreeing steps)`);
+  if (s.pinned.total) out(`pinned share of the mock, all kernels: ${describeShare(s.pinned.total)}`);
   out(
     `timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, guests ${secs(s.timing.bootsSeconds)}, total ${secs(s.timing.totalSeconds)}`,
   );

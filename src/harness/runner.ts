@@ -14,6 +14,7 @@
 // through `interrupt`) the current scenario's cleanups run, the scenarios not
 // reached are recorded as not run, and the partial result is returned.
 
+import { channel } from 'node:diagnostics_channel';
 import { detectShape } from '../shape/index.js';
 import type { Backend } from '../backend/types.js';
 import {
@@ -60,6 +61,14 @@ import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
 import { kernelSleep, type Timing } from './timing.js';
 import type { BufinfoObject } from '../uapi/bufinfo.js';
+
+/**
+ * Scenario boundaries in this process, for observers that are not the run's
+ * caller (node:diagnostics_channel; nothing is built when nobody listens):
+ * `{ phase: 'start' | 'done', id, status? }`. The QEMU CI's replay on the
+ * mock takes code coverage per scenario at these (scripts/qemu-ci/coverage.mjs).
+ */
+export const SCENARIO_CHANNEL = channel('iovh:harness:scenario');
 
 export interface ProgressSink {
   start(index: number, total: number, scenario: Scenario): void;
@@ -468,8 +477,11 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
         continue;
       }
       o.progress?.start(i + 1, total, scenario);
+      if (SCENARIO_CHANNEL.hasSubscribers) SCENARIO_CHANNEL.publish({ phase: 'start', id: scenario.id });
       const result = await runOne(scenario);
       results.push(result);
+      if (SCENARIO_CHANNEL.hasSubscribers)
+        SCENARIO_CHANNEL.publish({ phase: 'done', id: scenario.id, status: result.status });
       o.progress?.done(i + 1, total, result);
       if (o.onPartial) {
         const pending = o.scenarios.slice(i + 1).map((s) => s.id);

@@ -10,14 +10,17 @@
 //
 //   node main.mjs --out <file> --nonce <n> --variant <v> --repo <dir> [--numvfs 2]
 //                 [--backend native | --backend mock --topology <file> --profile <name>
-//                  [--kernel-config IOMMUFD=y,VFIO_DEVICE_CDEV=y,...]]
+//                  [--kernel-config IOMMUFD=y,VFIO_DEVICE_CDEV=y,...] [--coverage <file>]]
 //
 // --kernel-config says how the real kernel was built (the options the mock
 // models, src/mock/kconfig.ts): the mock gets the topology with them as its
 // kernel.config (docs/topology.md), written next to its state file.
+// --coverage writes which branches of the mock (dist/mock) ran in each step
+// (scripts/qemu-ci/coverage.mjs): the replay side of the pinned share.
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadLib } from './lib.mjs';
 import { runFlow } from './flow.mjs';
 
@@ -36,6 +39,7 @@ function parseArgs(argv) {
   if (out.backend !== 'native' && out.backend !== 'mock')
     throw new Error(`--backend must be native or mock, not '${out.backend}'`);
   if (out.backend === 'mock' && !out.topology) throw new Error('--backend mock needs --topology');
+  if (out.coverage !== undefined && out.backend !== 'mock') throw new Error('--coverage is for --backend mock');
   if (out['kernel-config'] !== undefined && !/^[A-Z0-9_]+=[yn](,[A-Z0-9_]+=[yn])*$/.test(out['kernel-config']))
     throw new Error(`--kernel-config takes OPTION=y|n,... (got '${out['kernel-config']}')`);
   if (!/^[1-9]\d*$/.test(out.numvfs)) throw new Error(`--numvfs must be a positive integer, not '${out.numvfs}'`);
@@ -58,8 +62,29 @@ async function main() {
   // /var/lib/iovh). In the guest /init points IOVH_STATE_DIR at a tmpfs.
   const scratch = args.backend === 'mock' ? mkdtempSync(join(tmpdir(), 'iovh-conformance-')) : null;
   if (scratch) process.env.IOVH_STATE_DIR = join(scratch, 'state');
-  const print = (/** @type {import('./scenarios.mjs').Result} */ r) =>
+  /** @type {Awaited<ReturnType<typeof import('../../../scripts/qemu-ci/coverage.mjs').startReplayCoverage>> | null} */
+  let coverage = null;
+  /** @type {(() => void) | null} */
+  let unsubscribe = null;
+  if (args.coverage) {
+    const { startReplayCoverage } = await import(
+      pathToFileURL(join(args.repo, 'scripts', 'qemu-ci', 'coverage.mjs')).href
+    );
+    const cov = await startReplayCoverage(join(args.repo, 'dist', 'mock'));
+    coverage = cov;
+    // The harness's scenarios run inside the cli.run step: their own boundaries come from the runner.
+    const dc = await import('node:diagnostics_channel');
+    const onScenario = (/** @type {unknown} */ m) => {
+      const msg = /** @type {{ phase: string, id: string }} */ (m);
+      cov.mark(msg.phase === 'start' ? 'cli.run' : `run:${msg.id}`);
+    };
+    dc.subscribe('iovh:harness:scenario', onScenario);
+    unsubscribe = () => dc.unsubscribe('iovh:harness:scenario', onScenario);
+  }
+  const print = (/** @type {import('./scenarios.mjs').Result} */ r) => {
     console.log(`IOVH-SCENARIO ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''} :: ${r.detail}`);
+    if (coverage && !r.id.startsWith('run:')) coverage.mark(r.id);
+  };
   try {
     const t0 = performance.now();
     const { lib, native, addon, mock, cli } = await loadLib(args.repo);
@@ -92,6 +117,8 @@ async function main() {
       open().close();
       backendArgs = ['--backend', 'mock', '--mock-state', statePath, '--topology', topology, '--profile', args.profile];
     }
+    // What ran before the first step (the modules' load, the mock's first start) is the unit `boot`.
+    coverage?.mark('boot');
     const flow = await runFlow({
       lib,
       cli: cli.main,
@@ -117,7 +144,9 @@ async function main() {
     results.push(r);
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
+    unsubscribe?.();
   }
+  if (coverage) writeFileSync(args.coverage, `${JSON.stringify(coverage.finish())}\n`);
   const doc = {
     nonce: args.nonce,
     variant: args.variant,
