@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    // The package test (npm pack, npm install into an empty project) is its own CI step: npm run test:package.
+    exclude: ['test/package/**', '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
