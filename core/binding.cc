@@ -318,6 +318,31 @@ IOVH_BODY(PatternVerify) {
   return mismatchValue(c.env(), found, m);
 }
 
+// patternSelect(isa, ntThreshold): force a kernel ('' for the best the CPU
+// runs) and the streaming threshold (0 for the default); process-wide, for
+// tests and benchmarks.
+IOVH_BODY(PatternSelect) {
+  std::string isa = c.str(0);
+  size_t threshold = c.size(1);
+  int ret = pattern_select(isa.empty() ? nullptr : isa.c_str());
+  if (ret == -EINVAL) c.rangeError(0, "names no pattern kernel: '" + isa + "'");
+  if (ret == -ENOTSUP) c.rangeError(0, "names a kernel this CPU cannot run: '" + isa + "'");
+  pattern_set_nt_threshold(threshold);
+  return nullptr;
+}
+
+// patternKernels(): {isa, available, ntThreshold}: what fill and verify run.
+IOVH_BODY(PatternKernels) {
+  Napi::Env env = c.env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", Napi::String::New(env, pattern_isa()));
+  Napi::Array list = Napi::Array::New(env);
+  for (uint32_t i = 0; pattern_isa_available(i); i++) list.Set(i, Napi::String::New(env, pattern_isa_available(i)));
+  o.Set("available", list);
+  o.Set("ntThreshold", Napi::Number::New(env, static_cast<double>(pattern_nt_threshold())));
+  return o;
+}
+
 // ------------------------------------------------------------------ mappings
 
 // Argument checks for the Mapping methods (node-addon-api callbacks).
@@ -1393,6 +1418,8 @@ constexpr Entry kEntries[] = {
     {"udmabufCreate", UdmabufCreate, 5, IOCTL("UDMABUF_CREATE"), true},
     {"patternFill", PatternFill, 3, kNoSite, false},
     {"patternVerify", PatternVerify, 3, kNoSite, false},
+    {"patternSelect", PatternSelect, 2, kNoSite, false},
+    {"patternKernels", PatternKernels, 0, kNoSite, false},
 };
 
 // The napi_callback of entry I: one instantiation per entry and failure mode,

@@ -103,8 +103,9 @@ int __mem_guard_install(void);
 /* Run access(arg); a SIGBUS inside it ends it early and returns -EFAULT. */
 int mem_guarded(void (*access)(void *), void *arg);
 
-/* mem.c: the data pattern of src/uapi/pattern.ts. `address` is the absolute
- * address of buf[0] (a multiple of 8), `len` a multiple of 8. */
+/* pattern.c: the data pattern of src/uapi/pattern.ts. `address` is the
+ * absolute address of buf[0] (a multiple of 8), `len` a multiple of 8; buf
+ * may have any alignment. */
 struct pattern_mismatch {
 	uint64_t offset; /* of the first mismatching 8-byte word, from buf */
 	uint64_t expected;
@@ -115,6 +116,16 @@ uint64_t pattern_word(uint64_t seed, uint64_t address);
 void pattern_fill(void *buf, size_t len, uint64_t seed, uint64_t address);
 /* 0: every word matches; 1: *out holds the first mismatch. */
 int pattern_verify(const void *buf, size_t len, uint64_t seed, uint64_t address, struct pattern_mismatch *out);
+/* The kernels in use ("avx2", "sse2", "generic": the best the CPU runs unless
+ * pattern_select chose), the i-th usable one (NULL past the last), and a
+ * choice: a name, or NULL for the best again. 0, -EINVAL (no such kernel) or
+ * -ENOTSUP (not on this CPU). Process-wide: for tests and benchmarks. */
+const char *pattern_isa(void);
+const char *pattern_isa_available(size_t i);
+int pattern_select(const char *name);
+/* Fills of at least this many bytes use non-temporal stores; 0 restores the default. */
+size_t pattern_nt_threshold(void);
+void pattern_set_nt_threshold(size_t bytes);
 
 #ifdef __cplusplus
 }

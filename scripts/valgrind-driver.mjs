@@ -71,7 +71,9 @@ async function rejects(name, args, code) {
 }
 
 // ------------------------------------------------------------ every function's argument check
-const functions = Object.keys(addon).filter((k) => k !== 'errnoSite' && typeof addon[k] === 'function');
+// The two that take no arguments (they report state) are called below.
+const noArgs = new Set(['errnoSite', 'patternKernels']);
+const functions = Object.keys(addon).filter((k) => !noArgs.has(k) && typeof addon[k] === 'function');
 const twins = Object.keys(addon.errno);
 for (const [name, fn] of [
   ...functions.map((n) => [n, addon[n]]),
@@ -185,16 +187,31 @@ fails('addSeals', [unsealable, F_SEAL_SHRINK], 'EPERM');
 call('close', unsealable);
 
 // ------------------------------------------------------------ the pattern on plain buffers
-for (const len of [0, 8, 8 * 7, 8 * 37, 256 * 3 + 40, 1 << 16]) {
-  const buf = new Uint8Array(len);
-  call('patternFill', buf, 0x10b5eedn, 0x1000n);
-  ok(call('patternVerify', buf, 0x10b5eedn, 0x1000n) === null, `pattern of ${len} bytes verifies`);
-  if (len > 0) {
-    buf[len - 1] ^= 1;
-    const bad = call('patternVerify', buf, 0x10b5eedn, 0x1000n);
-    ok(bad !== null && bad.offset === len - 8, `pattern of ${len} bytes: the last word's change is found`);
+// Every kernel (core/pattern.c), with plain and with streaming stores, at aligned and odd offsets.
+const kernels = call('patternKernels');
+for (const isa of kernels.available) {
+  for (const threshold of [8, 1 << 30]) {
+    call('patternSelect', isa, threshold);
+    for (const len of [0, 8, 8 * 7, 8 * 37, 256 * 3 + 40, 1 << 16]) {
+      for (const skew of [0, 8, 3]) {
+        const buf = new Uint8Array(len + skew).subarray(skew);
+        call('patternFill', buf, 0x10b5eedn, 0x1000n);
+        ok(call('patternVerify', buf, 0x10b5eedn, 0x1000n) === null, `${isa}: pattern of ${len} bytes verifies`);
+        if (len > 0) {
+          buf[len - 1] ^= 1;
+          const bad = call('patternVerify', buf, 0x10b5eedn, 0x1000n);
+          ok(
+            bad !== null && bad.offset === len - 8,
+            `${isa}: pattern of ${len} bytes: the last word's change is found`,
+          );
+        }
+      }
+    }
   }
 }
+call('patternSelect', '', 0);
+ok(call('patternKernels').isa === kernels.isa, 'patternSelect restores the best kernel');
+fails('patternSelect', ['no-such-kernel', 0], RangeError);
 fails('patternFill', [new Uint8Array(12), 1n, 0n], RangeError);
 fails('patternVerify', [new Uint8Array(16), 1n, 4n], RangeError);
 

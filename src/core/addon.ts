@@ -238,10 +238,25 @@ export interface AddonCalls {
   /** The pattern of src/uapi/pattern.ts over a plain buffer (byte 0 = address `base`). */
   patternFill(buf: Uint8Array, seed: bigint, base: bigint): void;
   patternVerify(buf: Uint8Array, seed: bigint, base: bigint): PatternMismatch | null;
+  /**
+   * Force the pattern's kernel (one of patternKernels().available; '' for the
+   * best this CPU runs) and the size from which fill streams past the cache
+   * (0 for the default). Process-wide; for tests and benchmarks.
+   */
+  patternSelect(isa: string, ntThreshold: number): void;
+  /** What fill and verify run now. */
+  patternKernels(): { isa: string; available: string[]; ntThreshold: number };
 }
 
-/** Entries without an errno twin: the blocking calls (they reject a Promise) and the pattern (no system call). */
-export type AddonNoTwin = 'vfioDeviceReset' | 'drmSyncobjWait' | 'xeWaitUserFence' | 'patternFill' | 'patternVerify';
+/** Entries without an errno twin: the blocking calls (they reject a Promise) and the pattern's (no system call). */
+export type AddonNoTwin =
+  | 'vfioDeviceReset'
+  | 'drmSyncobjWait'
+  | 'xeWaitUserFence'
+  | 'patternFill'
+  | 'patternVerify'
+  | 'patternSelect'
+  | 'patternKernels';
 export type AddonTwinName = Exclude<keyof AddonCalls, AddonNoTwin>;
 
 /**

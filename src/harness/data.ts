@@ -11,7 +11,7 @@
 // land at another offset, in another VF, or from a previous run never verify
 // (src/uapi/pattern.ts); each check uses a fresh random seed, and the CPU
 // clears the pages first, so a write that went nowhere reads as zeros.
-// Verification runs in C (core/mem.c) on the native backend: on a mapping
+// Verification runs in C (core/pattern.c) on the native backend: on a mapping
 // (Mapping.verify) when the BAR can be mmapped through VFIO, else on the bytes
 // of a VFIO region read (src/core/pattern.ts; its TypeScript twin where the
 // addon is not loaded).

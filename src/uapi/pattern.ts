@@ -12,7 +12,7 @@
 // VF's LMEM (BAR 2 offset), so the GPU writing BO offset o of an import whose
 // range starts at r and the CPU reading BAR 2 at r + o check the same words.
 // Consecutive words differ by K before the xor, so a fill is an add and an xor
-// per word: the C core (core/mem.c) runs it at memory speed; this TypeScript
+// per word: the C core (core/pattern.c) runs it at memory speed; this TypeScript
 // twin is the fallback when the addon is missing, and the mock's reference.
 
 import type { PatternMismatch } from '../backend/types.js';

@@ -148,6 +148,8 @@ const signatures: Array<[keyof Addon, Kind[]]> = [
   ['udmabufCreate', ['fd', 'fd', 'u32', 'u64', 'u64']],
   ['patternFill', ['bytes', 'u64', 'u64']],
   ['patternVerify', ['bytes', 'u64', 'u64']],
+  ['patternSelect', ['str', 'size']],
+  ['patternKernels', []],
 ];
 
 // Entries without an errno twin (src/core/addon.ts, AddonNoTwin).
@@ -157,6 +159,8 @@ const noTwin = new Set<string>([
   'xeWaitUserFence',
   'patternFill',
   'patternVerify',
+  'patternSelect',
+  'patternKernels',
 ]);
 
 type Fn = (...args: unknown[]) => unknown;

@@ -1,0 +1,439 @@
+/* The data pattern of src/uapi/pattern.ts, at memory speed.
+ *
+ * The little-endian u64 at absolute address A (A % 8 == 0) is
+ *     ((A >> 3) * K + s1) ^ s2,  K = 0x9E3779B97F4A7C15,
+ *     s1 = splitmix64(seed), s2 = splitmix64(s1).
+ * Before the xor the words form an arithmetic progression (each adds K), so
+ * a vector lane needs one add and one xor per word and no multiply (AVX2 has
+ * no 64-bit one): lane j of a vector starting at word i holds p + j*K and
+ * steps by (lanes * unroll) * K.
+ *
+ * Kernels per instruction set, picked once at run time (the build targets
+ * baseline x86-64 and runs on any of it): AVX2 where the CPU and the OS
+ * (XSAVE of the YMM state) have it, SSE2 otherwise (every x86-64 has SSE2),
+ * and a portable one in GCC vector types (other architectures; selectable on
+ * x86-64 so that tests cover it). pattern_select() forces one.
+ *
+ * Fill of a buffer of at least pattern_nt_threshold() bytes uses
+ * non-temporal stores: a plain store first reads the line it writes (read
+ * for ownership), so plain stores move twice the bytes a streaming store
+ * does once the buffer no longer fits in the cache (bench/README.md has the
+ * measurements behind the default). They need an aligned destination: a
+ * scalar head of at most 3 words brings an 8-byte-aligned pointer to 32
+ * bytes; a pointer that is not 8-byte aligned (a Uint8Array view at an odd
+ * offset) takes plain unaligned stores. A scalar tail finishes every kernel.
+ *
+ * Verify xors each loaded word with its expected value and ORs the results
+ * over 256-byte blocks; only a block with a difference is rescanned word by
+ * word (in common code, from the formula) to report the first mismatch. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "iovh.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define PATTERN_X86 1
+#endif
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the pattern's words are little-endian in memory");
+
+#define PATTERN_K 0x9E3779B97F4A7C15ULL
+
+/* Words per verify block: 256 bytes between checks for a difference. */
+#define VERIFY_BLOCK 32
+
+/* Default size from which fill streams past the cache (see the head comment). */
+#define PATTERN_NT_DEFAULT ((size_t)8 << 20)
+
+uint64_t pattern_splitmix64(uint64_t x)
+{
+	uint64_t z = x + PATTERN_K;
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static void pattern_seeds(uint64_t seed, uint64_t *s1, uint64_t *s2)
+{
+	*s1 = pattern_splitmix64(seed);
+	*s2 = pattern_splitmix64(*s1);
+}
+
+uint64_t pattern_word(uint64_t seed, uint64_t address)
+{
+	uint64_t s1, s2;
+
+	pattern_seeds(seed, &s1, &s2);
+	return ((address >> 3) * PATTERN_K + s1) ^ s2;
+}
+
+/* n words from the progression p (before the xor with x); returns the next p. */
+static inline uint64_t fill_words(unsigned char *b, size_t n, uint64_t p, uint64_t x)
+{
+	for (size_t i = 0; i < n; i++, p += PATTERN_K) {
+		uint64_t w = p ^ x;
+
+		memcpy(b + 8 * i, &w, 8);
+	}
+	return p;
+}
+
+/* A kernel fills `n` words at `b` from p, or returns the index of the first
+ * block (of VERIFY_BLOCK words) with a difference, or where its whole blocks
+ * end; the common code checks the rest word by word. */
+struct pattern_kernels {
+	const char *name;
+	void (*fill)(unsigned char *b, size_t n, uint64_t p, uint64_t x, int stream);
+	size_t (*verify)(const unsigned char *b, size_t n, uint64_t p, uint64_t x);
+};
+
+/* ------------------------------------------------------------------ portable */
+
+typedef uint64_t v4u64 __attribute__((vector_size(32)));
+/* Unaligned, aliasing-safe views: a buffer need not be aligned at all. */
+typedef v4u64 v4u64_u __attribute__((aligned(1), may_alias));
+
+static void fill_generic(unsigned char *b, size_t n, uint64_t p, uint64_t x, int stream)
+{
+	size_t i = 0;
+
+	(void)stream;
+	if (n >= 8) {
+		const v4u64 vx = { x, x, x, x };
+		const v4u64 step = { 8 * PATTERN_K, 8 * PATTERN_K, 8 * PATTERN_K, 8 * PATTERN_K };
+		v4u64 lo = { p, p + PATTERN_K, p + 2 * PATTERN_K, p + 3 * PATTERN_K };
+		v4u64 hi = lo + 4 * PATTERN_K;
+
+		for (; i + 8 <= n; i += 8) {
+			*(v4u64_u *)(b + 8 * i) = lo ^ vx;
+			*(v4u64_u *)(b + 8 * i + 32) = hi ^ vx;
+			lo += step;
+			hi += step;
+		}
+		p += i * PATTERN_K;
+	}
+	fill_words(b + 8 * i, n - i, p, x);
+}
+
+static size_t verify_generic(const unsigned char *b, size_t n, uint64_t p, uint64_t x)
+{
+	const v4u64 vx = { x, x, x, x };
+	const v4u64 step = { 8 * PATTERN_K, 8 * PATTERN_K, 8 * PATTERN_K, 8 * PATTERN_K };
+	v4u64 lo = { p, p + PATTERN_K, p + 2 * PATTERN_K, p + 3 * PATTERN_K };
+	v4u64 hi = lo + 4 * PATTERN_K;
+	size_t i = 0;
+
+	for (; i + VERIFY_BLOCK <= n; i += VERIFY_BLOCK) {
+		v4u64 diff = { 0, 0, 0, 0 };
+
+		for (size_t j = 0; j < VERIFY_BLOCK; j += 8) {
+			diff |= *(const v4u64_u *)(b + 8 * (i + j)) ^ (lo ^ vx);
+			diff |= *(const v4u64_u *)(b + 8 * (i + j) + 32) ^ (hi ^ vx);
+			lo += step;
+			hi += step;
+		}
+		if (diff[0] | diff[1] | diff[2] | diff[3])
+			break;
+	}
+	return i;
+}
+
+#if PATTERN_X86
+/* ------------------------------------------------------------------ SSE2 (x86-64 baseline) */
+
+static void fill_sse2(unsigned char *b, size_t n, uint64_t p, uint64_t x, int stream)
+{
+	size_t i = 0;
+
+	stream = stream && ((uintptr_t)b & 7) == 0;
+	if (stream && ((uintptr_t)b & 15)) {
+		p = fill_words(b, 1, p, x);
+		i = 1;
+	}
+	if (n - i >= 8) {
+		const __m128i vx = _mm_set1_epi64x((long long)x);
+		const __m128i step = _mm_set1_epi64x((long long)(8 * PATTERN_K));
+		__m128i v0 = _mm_set_epi64x((long long)(p + PATTERN_K), (long long)p);
+		__m128i v1 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(2 * PATTERN_K)));
+		__m128i v2 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(4 * PATTERN_K)));
+		__m128i v3 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(6 * PATTERN_K)));
+		size_t start = i;
+
+		if (stream) {
+			for (; i + 8 <= n; i += 8) {
+				__m128i *d = (__m128i *)(b + 8 * i);
+
+				_mm_stream_si128(d, _mm_xor_si128(v0, vx));
+				_mm_stream_si128(d + 1, _mm_xor_si128(v1, vx));
+				_mm_stream_si128(d + 2, _mm_xor_si128(v2, vx));
+				_mm_stream_si128(d + 3, _mm_xor_si128(v3, vx));
+				v0 = _mm_add_epi64(v0, step);
+				v1 = _mm_add_epi64(v1, step);
+				v2 = _mm_add_epi64(v2, step);
+				v3 = _mm_add_epi64(v3, step);
+			}
+			/* Streaming stores are weakly ordered: make them visible before we return. */
+			_mm_sfence();
+		} else {
+			for (; i + 8 <= n; i += 8) {
+				__m128i *d = (__m128i *)(b + 8 * i);
+
+				_mm_storeu_si128(d, _mm_xor_si128(v0, vx));
+				_mm_storeu_si128(d + 1, _mm_xor_si128(v1, vx));
+				_mm_storeu_si128(d + 2, _mm_xor_si128(v2, vx));
+				_mm_storeu_si128(d + 3, _mm_xor_si128(v3, vx));
+				v0 = _mm_add_epi64(v0, step);
+				v1 = _mm_add_epi64(v1, step);
+				v2 = _mm_add_epi64(v2, step);
+				v3 = _mm_add_epi64(v3, step);
+			}
+		}
+		p += (i - start) * PATTERN_K;
+	}
+	fill_words(b + 8 * i, n - i, p, x);
+}
+
+static size_t verify_sse2(const unsigned char *b, size_t n, uint64_t p, uint64_t x)
+{
+	const __m128i vx = _mm_set1_epi64x((long long)x);
+	const __m128i step = _mm_set1_epi64x((long long)(8 * PATTERN_K));
+	const __m128i zero = _mm_setzero_si128();
+	__m128i v0 = _mm_set_epi64x((long long)(p + PATTERN_K), (long long)p);
+	__m128i v1 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(2 * PATTERN_K)));
+	__m128i v2 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(4 * PATTERN_K)));
+	__m128i v3 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(6 * PATTERN_K)));
+	size_t i = 0;
+
+	for (; i + VERIFY_BLOCK <= n; i += VERIFY_BLOCK) {
+		__m128i d0 = zero, d1 = zero;
+
+		for (size_t j = 0; j < VERIFY_BLOCK; j += 8) {
+			const __m128i *s = (const __m128i *)(b + 8 * (i + j));
+
+			d0 = _mm_or_si128(d0, _mm_xor_si128(_mm_loadu_si128(s), _mm_xor_si128(v0, vx)));
+			d1 = _mm_or_si128(d1, _mm_xor_si128(_mm_loadu_si128(s + 1), _mm_xor_si128(v1, vx)));
+			d0 = _mm_or_si128(d0, _mm_xor_si128(_mm_loadu_si128(s + 2), _mm_xor_si128(v2, vx)));
+			d1 = _mm_or_si128(d1, _mm_xor_si128(_mm_loadu_si128(s + 3), _mm_xor_si128(v3, vx)));
+			v0 = _mm_add_epi64(v0, step);
+			v1 = _mm_add_epi64(v1, step);
+			v2 = _mm_add_epi64(v2, step);
+			v3 = _mm_add_epi64(v3, step);
+		}
+		/* SSE2 has no PTEST: all 16 bytes equal to zero, or a difference. */
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(d0, d1), zero)) != 0xffff)
+			break;
+	}
+	return i;
+}
+
+/* ------------------------------------------------------------------ AVX2 */
+
+__attribute__((target("avx2"))) static void fill_avx2(unsigned char *b, size_t n, uint64_t p, uint64_t x, int stream)
+{
+	size_t i = 0;
+
+	stream = stream && ((uintptr_t)b & 7) == 0;
+	if (stream) {
+		size_t head = ((32 - ((uintptr_t)b & 31)) & 31) / 8;
+
+		head = head < n ? head : n;
+		p = fill_words(b, head, p, x);
+		i = head;
+	}
+	if (n - i >= 16) {
+		const __m256i vx = _mm256_set1_epi64x((long long)x);
+		const __m256i step = _mm256_set1_epi64x((long long)(16 * PATTERN_K));
+		__m256i v0 = _mm256_setr_epi64x((long long)p, (long long)(p + PATTERN_K), (long long)(p + 2 * PATTERN_K),
+						(long long)(p + 3 * PATTERN_K));
+		__m256i v1 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(4 * PATTERN_K)));
+		__m256i v2 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(8 * PATTERN_K)));
+		__m256i v3 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(12 * PATTERN_K)));
+		size_t start = i;
+
+		if (stream) {
+			for (; i + 16 <= n; i += 16) {
+				__m256i *d = (__m256i *)(b + 8 * i);
+
+				_mm256_stream_si256(d, _mm256_xor_si256(v0, vx));
+				_mm256_stream_si256(d + 1, _mm256_xor_si256(v1, vx));
+				_mm256_stream_si256(d + 2, _mm256_xor_si256(v2, vx));
+				_mm256_stream_si256(d + 3, _mm256_xor_si256(v3, vx));
+				v0 = _mm256_add_epi64(v0, step);
+				v1 = _mm256_add_epi64(v1, step);
+				v2 = _mm256_add_epi64(v2, step);
+				v3 = _mm256_add_epi64(v3, step);
+			}
+			_mm_sfence();
+		} else {
+			for (; i + 16 <= n; i += 16) {
+				__m256i *d = (__m256i *)(b + 8 * i);
+
+				_mm256_storeu_si256(d, _mm256_xor_si256(v0, vx));
+				_mm256_storeu_si256(d + 1, _mm256_xor_si256(v1, vx));
+				_mm256_storeu_si256(d + 2, _mm256_xor_si256(v2, vx));
+				_mm256_storeu_si256(d + 3, _mm256_xor_si256(v3, vx));
+				v0 = _mm256_add_epi64(v0, step);
+				v1 = _mm256_add_epi64(v1, step);
+				v2 = _mm256_add_epi64(v2, step);
+				v3 = _mm256_add_epi64(v3, step);
+			}
+		}
+		p += (i - start) * PATTERN_K;
+	}
+	fill_words(b + 8 * i, n - i, p, x);
+}
+
+__attribute__((target("avx2"))) static size_t verify_avx2(const unsigned char *b, size_t n, uint64_t p, uint64_t x)
+{
+	const __m256i vx = _mm256_set1_epi64x((long long)x);
+	const __m256i step = _mm256_set1_epi64x((long long)(16 * PATTERN_K));
+	__m256i v0 = _mm256_setr_epi64x((long long)p, (long long)(p + PATTERN_K), (long long)(p + 2 * PATTERN_K),
+					(long long)(p + 3 * PATTERN_K));
+	__m256i v1 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(4 * PATTERN_K)));
+	__m256i v2 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(8 * PATTERN_K)));
+	__m256i v3 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(12 * PATTERN_K)));
+	size_t i = 0;
+
+	for (; i + VERIFY_BLOCK <= n; i += VERIFY_BLOCK) {
+		__m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
+
+		for (size_t j = 0; j < VERIFY_BLOCK; j += 16) {
+			const __m256i *s = (const __m256i *)(b + 8 * (i + j));
+
+			d0 = _mm256_or_si256(d0, _mm256_xor_si256(_mm256_loadu_si256(s), _mm256_xor_si256(v0, vx)));
+			d1 = _mm256_or_si256(d1, _mm256_xor_si256(_mm256_loadu_si256(s + 1), _mm256_xor_si256(v1, vx)));
+			d0 = _mm256_or_si256(d0, _mm256_xor_si256(_mm256_loadu_si256(s + 2), _mm256_xor_si256(v2, vx)));
+			d1 = _mm256_or_si256(d1, _mm256_xor_si256(_mm256_loadu_si256(s + 3), _mm256_xor_si256(v3, vx)));
+			v0 = _mm256_add_epi64(v0, step);
+			v1 = _mm256_add_epi64(v1, step);
+			v2 = _mm256_add_epi64(v2, step);
+			v3 = _mm256_add_epi64(v3, step);
+		}
+		d0 = _mm256_or_si256(d0, d1);
+		if (!_mm256_testz_si256(d0, d0))
+			break;
+	}
+	return i;
+}
+#endif
+
+/* ------------------------------------------------------------------ dispatch */
+
+static const struct pattern_kernels kernels[] = {
+#if PATTERN_X86
+	{ "avx2", fill_avx2, verify_avx2 },
+	{ "sse2", fill_sse2, verify_sse2 },
+#endif
+	{ "generic", fill_generic, verify_generic },
+};
+#define NKERNELS (sizeof(kernels) / sizeof(kernels[0]))
+
+static int kernel_usable(const struct pattern_kernels *k)
+{
+#if PATTERN_X86
+	if (k->fill == fill_avx2) {
+		/* libgcc checks the CPUID bit and that the OS saves the YMM state (XGETBV). */
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("avx2");
+	}
+#endif
+	(void)k;
+	return 1;
+}
+
+/* The kernels in use and the streaming threshold. Written by
+ * pattern_select/pattern_set_nt_threshold (tests and benchmarks) and on first
+ * use; every writer stores the same or a deliberately chosen value, so
+ * relaxed atomics suffice. */
+static const struct pattern_kernels *current;
+static size_t nt_threshold = PATTERN_NT_DEFAULT;
+
+static const struct pattern_kernels *pattern_kernels(void)
+{
+	const struct pattern_kernels *k = __atomic_load_n(&current, __ATOMIC_RELAXED);
+
+	if (__builtin_expect(k != NULL, 1))
+		return k;
+	for (size_t i = 0; i < NKERNELS; i++) {
+		if (kernel_usable(&kernels[i])) {
+			k = &kernels[i];
+			break;
+		}
+	}
+	__atomic_store_n(&current, k, __ATOMIC_RELAXED);
+	return k;
+}
+
+const char *pattern_isa(void)
+{
+	return pattern_kernels()->name;
+}
+
+const char *pattern_isa_available(size_t i)
+{
+	for (size_t j = 0; j < NKERNELS; j++) {
+		if (!kernel_usable(&kernels[j]))
+			continue;
+		if (i-- == 0)
+			return kernels[j].name;
+	}
+	return NULL;
+}
+
+int pattern_select(const char *name)
+{
+	for (size_t i = 0; i < NKERNELS; i++) {
+		if (name ? strcmp(kernels[i].name, name) != 0 : !kernel_usable(&kernels[i]))
+			continue;
+		if (!kernel_usable(&kernels[i]))
+			return -ENOTSUP;
+		__atomic_store_n(&current, &kernels[i], __ATOMIC_RELAXED);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+size_t pattern_nt_threshold(void)
+{
+	return __atomic_load_n(&nt_threshold, __ATOMIC_RELAXED);
+}
+
+void pattern_set_nt_threshold(size_t bytes)
+{
+	__atomic_store_n(&nt_threshold, bytes ? bytes : PATTERN_NT_DEFAULT, __ATOMIC_RELAXED);
+}
+
+void pattern_fill(void *buf, size_t len, uint64_t seed, uint64_t address)
+{
+	uint64_t s1, s2;
+
+	pattern_seeds(seed, &s1, &s2);
+	pattern_kernels()->fill(buf, len / 8, (address >> 3) * PATTERN_K + s1, s2, len >= pattern_nt_threshold());
+}
+
+int pattern_verify(const void *buf, size_t len, uint64_t seed, uint64_t address, struct pattern_mismatch *out)
+{
+	const unsigned char *b = buf;
+	size_t n = len / 8, i;
+	uint64_t s1, s2, word0 = address >> 3;
+
+	pattern_seeds(seed, &s1, &s2);
+	i = pattern_kernels()->verify(b, n, word0 * PATTERN_K + s1, s2);
+	/* The tail, or the block that differs: word by word from the formula. */
+	for (; i < n; i++) {
+		uint64_t expected = ((word0 + i) * PATTERN_K + s1) ^ s2;
+		uint64_t actual;
+
+		memcpy(&actual, b + 8 * i, 8);
+		if (actual != expected) {
+			out->offset = (uint64_t)i * 8;
+			out->expected = expected;
+			out->actual = actual;
+			return 1;
+		}
+	}
+	return 0;
+}
