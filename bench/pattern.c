@@ -1,20 +1,30 @@
-/* Pattern fill/verify (core/mem.c) against memset/memcmp on the same
+/* Pattern fill/verify (core/pattern.c) against memset/memcmp on the same
  * buffer in the same run, and verify against a plain one-buffer read of that
- * buffer. Prints one JSON object.
- * Usage: pattern <MiB> <reps> [passes]: each timed sample runs `passes`
- * passes over the buffer (for small, cache-resident buffers).
+ * buffer. Prints one JSON object with every round's time of every side, so
+ * that bench/run.mjs can report each ratio as the median of the rounds'
+ * ratios with their spread.
  *
- * Each figure is the best of <reps> timed passes (the least disturbed by the
- * other work on the machine), with the two sides interleaved so that both see
- * the same conditions. Calls go through volatile function pointers so the
- * compiler cannot merge repeated memcmp calls on unchanged buffers.
+ * Usage: pattern <MiB> <rounds> [passes]
+ *   each timed sample runs `passes` passes over the buffer (for small,
+ *   cache-resident buffers); within a round the sides being compared run
+ *   back to back and take turns going first, so that both see the same
+ *   machine (this one is shared) and neither always finds the other's tail
+ *   of the buffer in the cache.
+ *        pattern sweep <rounds>
+ *   fill with plain stores against fill with streaming stores at sizes from
+ *   256 KiB to 256 MiB (the measurement behind core/pattern.c's streaming
+ *   threshold).
+ *
+ * Calls go through volatile function pointers so the compiler cannot merge
+ * repeated memcmp calls on unchanged buffers.
  *
  * Two baselines for verify, since they answer different questions: memcmp
  * reads two buffers (the data and a copy) where verify reads one and computes
  * the other side, so verify / memcmp favours verify by construction. The read
  * baseline reads the one buffer verify reads and does the least work per word
- * (an XOR reduction), built like pattern_verify (-O3, the same target_clones),
- * so verify / read says how close verify gets to reading memory on equal work. */
+ * (an XOR reduction into four vector accumulators), with the instructions
+ * verify's kernel has (AVX2 where pattern_isa() says avx2), so verify / read
+ * says how close verify gets to reading memory on equal work. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +32,6 @@
 #include <time.h>
 
 #include "iovh.h"
-
-/* As core/mem.c builds pattern_verify: AVX2 where the CPU has it. */
-#if defined(__x86_64__) && !defined(IOVH_NO_CLONES) && !defined(__SANITIZE_ADDRESS__)
-#define BENCH_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define BENCH_CLONES
-#endif
 
 static double now(void)
 {
@@ -42,31 +45,40 @@ typedef uint64_t v4u64 __attribute__((vector_size(32)));
 typedef v4u64 v4u64_u __attribute__((aligned(1), may_alias));
 
 /* One pass over the buffer: every word loaded once and XORed into one of four
- * vector accumulators, 128 bytes per iteration (in GCC vector types, as
- * core/mem.c writes verify). Four chains, not one: a single accumulator
- * measured half this speed on a cache-resident buffer, which would flatter
- * verify. The caller keeps the result live. */
-BENCH_CLONES __attribute__((noinline)) static uint64_t read_xor(const void *buf, size_t len)
-{
-	const unsigned char *b = buf;
-	v4u64 x0 = { 0 }, x1 = { 0 }, x2 = { 0 }, x3 = { 0 };
-	size_t i = 0;
-	uint64_t acc, w;
-
-	for (; i + 128 <= len; i += 128) {
-		x0 ^= *(const v4u64_u *)(b + i);
-		x1 ^= *(const v4u64_u *)(b + i + 32);
-		x2 ^= *(const v4u64_u *)(b + i + 64);
-		x3 ^= *(const v4u64_u *)(b + i + 96);
-	}
-	x0 ^= x1 ^ x2 ^ x3;
-	acc = x0[0] ^ x0[1] ^ x0[2] ^ x0[3];
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, b + i, 8);
-		acc ^= w;
-	}
+ * vector accumulators, 128 bytes per iteration. Four chains, not one: a
+ * single accumulator measured half this speed on a cache-resident buffer,
+ * which would flatter verify. The caller keeps the result live. */
+#define READ_XOR_BODY                                                          \
+	const unsigned char *b = buf;                                          \
+	v4u64 x0 = { 0 }, x1 = { 0 }, x2 = { 0 }, x3 = { 0 };                  \
+	size_t i = 0;                                                          \
+	uint64_t acc, w;                                                       \
+                                                                               \
+	for (; i + 128 <= len; i += 128) {                                     \
+		x0 ^= *(const v4u64_u *)(b + i);                               \
+		x1 ^= *(const v4u64_u *)(b + i + 32);                          \
+		x2 ^= *(const v4u64_u *)(b + i + 64);                          \
+		x3 ^= *(const v4u64_u *)(b + i + 96);                          \
+	}                                                                      \
+	x0 ^= x1 ^ x2 ^ x3;                                                    \
+	acc = x0[0] ^ x0[1] ^ x0[2] ^ x0[3];                                   \
+	for (; i + 8 <= len; i += 8) {                                         \
+		memcpy(&w, b + i, 8);                                          \
+		acc ^= w;                                                      \
+	}                                                                      \
 	return acc;
+
+__attribute__((noinline)) static uint64_t read_xor(const void *buf, size_t len)
+{
+	READ_XOR_BODY
 }
+
+#if defined(__x86_64__)
+__attribute__((noinline, target("avx2"))) static uint64_t read_xor_avx2(const void *buf, size_t len)
+{
+	READ_XOR_BODY
+}
+#endif
 
 typedef uint64_t (*read_fn)(const void *, size_t);
 typedef int (*memcmp_fn)(const void *, const void *, size_t);
@@ -80,82 +92,141 @@ static memset_fn volatile do_memset = memset;
 static verify_fn volatile do_verify = pattern_verify;
 static fill_fn volatile do_fill = pattern_fill;
 
+static const uint64_t seed = 0x10b5eedULL, base = 0x200000000ULL;
+
+static void print_times(const char *name, const double *t, int n, int last)
+{
+	printf("\"%s\": [", name);
+	for (int i = 0; i < n; i++)
+		printf("%s%.9f", i ? ", " : "", t[i]);
+	printf("]%s", last ? "" : ", ");
+}
+
+/* Plain against streaming fill at growing sizes, alternating. */
+static int sweep(int rounds)
+{
+	static const size_t sizes_kib[] = { 256, 1024, 4096, 8192, 16384, 65536, 262144 };
+	const size_t nsizes = sizeof(sizes_kib) / sizeof(sizes_kib[0]);
+	size_t max = sizes_kib[nsizes - 1] << 10;
+	unsigned char *a = aligned_alloc(4096, max);
+
+	if (!a) {
+		fprintf(stderr, "pattern bench: cannot allocate %zu MiB\n", max >> 20);
+		return 2;
+	}
+	memset(a, 1, max);
+	printf("{\"isa\": \"%s\", \"nt_threshold\": %zu, \"sizes\": [", pattern_isa(), pattern_nt_threshold());
+	for (size_t s = 0; s < nsizes; s++) {
+		size_t len = sizes_kib[s] << 10;
+		/* Enough passes for some 256 MiB of stores per sample. */
+		int passes = (int)((max / len) < 1 ? 1 : max / len);
+		double *plain = calloc((size_t)rounds, sizeof(double)), *stream = calloc((size_t)rounds, sizeof(double));
+
+		if (!plain || !stream)
+			return 2;
+		for (int r = 0; r < rounds; r++) {
+			for (int k = 0; k < 2; k++) {
+				int streaming = (k + r) % 2;
+
+				pattern_set_nt_threshold(streaming ? 8 : (size_t)-1);
+				double t0 = now();
+				for (int p = 0; p < passes; p++)
+					do_fill(a, len, seed, base + (uint64_t)p * 8);
+				(streaming ? stream : plain)[r] = now() - t0;
+			}
+		}
+		printf("%s{\"bytes\": %zu, \"passes\": %d, ", s ? ", " : "", len, passes);
+		print_times("plain", plain, rounds, 0);
+		print_times("stream", stream, rounds, 1);
+		printf("}");
+		free(plain);
+		free(stream);
+	}
+	pattern_set_nt_threshold(0);
+	printf("]}\n");
+	free(a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+		return sweep(argc > 2 ? atoi(argv[2]) : 5);
+
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
-	int reps = argc > 2 ? atoi(argv[2]) : 8;
+	int rounds = argc > 2 ? atoi(argv[2]) : 9;
 	int passes = argc > 3 ? atoi(argv[3]) : 1;
 	size_t len = mib << 20;
-	const uint64_t seed = 0x10b5eedULL, base = 0x200000000ULL;
 	unsigned char *a = aligned_alloc(4096, len), *b = aligned_alloc(4096, len);
-	double best_verify = 1e9, best_read = 1e9, best_memcmp = 1e9, best_fill = 1e9, best_memset = 1e9;
+	double *tv = calloc((size_t)rounds + 1, sizeof(double)), *tr = calloc((size_t)rounds + 1, sizeof(double));
+	double *tc = calloc((size_t)rounds + 1, sizeof(double)), *tf = calloc((size_t)rounds + 1, sizeof(double));
+	double *ts = calloc((size_t)rounds + 1, sizeof(double));
 	struct pattern_mismatch m;
 	uint64_t sum = 0, sum0;
 	int bad = 0;
 
-	if (!a || !b || reps < 1 || passes < 1) {
+	if (!a || !b || !tv || !tr || !tc || !tf || !ts || rounds < 1 || passes < 1) {
 		fprintf(stderr, "pattern bench: cannot allocate 2 x %zu MiB\n", mib);
 		return 2;
 	}
+#if defined(__x86_64__)
+	if (strcmp(pattern_isa(), "avx2") == 0)
+		do_read = read_xor_avx2;
+#endif
 	do_fill(a, len, seed, base);
 	memcpy(b, a, len);
 	sum0 = do_read(a, len); /* untimed: what every read pass must return */
-	for (int r = 0; r < reps; r++) {
-		/* Verify and the read take turns going first, so neither always
-		 * finds the other's tail of the buffer in the cache. */
-		double tv = 1e9, tr = 1e9;
-
+	/* Round 0 warms up (page tables, frequency) and is not reported. */
+	for (int r = 0; r <= rounds; r++) {
 		for (int k = 0; k < 2; k++) {
 			double s0 = now();
 
 			if ((k + r) % 2 == 0) {
 				for (int p = 0; p < passes; p++)
 					bad |= do_verify(a, len, seed, base, &m);
-				tv = now() - s0;
+				tv[r] = now() - s0;
 			} else {
 				for (int p = 0; p < passes; p++)
 					sum ^= do_read(a, len);
-				tr = now() - s0;
+				tr[r] = now() - s0;
 			}
 		}
 		double t2 = now();
 		for (int p = 0; p < passes; p++)
 			bad |= do_memcmp(a, b, len) != 0;
-		double t3 = now();
-		for (int p = 0; p < passes; p++)
-			do_fill(a, len, seed, base);
-		double t4 = now();
-		for (int p = 0; p < passes; p++)
-			do_memset(b, r + p, len);
-		double t5 = now();
-		memcpy(b, a, len); /* untimed: memcmp compares equal buffers again */
+		tc[r] = now() - t2;
+		for (int k = 0; k < 2; k++) {
+			double s0 = now();
 
-		if (tv < best_verify)
-			best_verify = tv;
-		if (tr < best_read)
-			best_read = tr;
-		if (t3 - t2 < best_memcmp)
-			best_memcmp = t3 - t2;
-		if (t4 - t3 < best_fill)
-			best_fill = t4 - t3;
-		if (t5 - t4 < best_memset)
-			best_memset = t5 - t4;
+			if ((k + r) % 2 == 0) {
+				for (int p = 0; p < passes; p++)
+					do_fill(a, len, seed, base);
+				tf[r] = now() - s0;
+			} else {
+				for (int p = 0; p < passes; p++)
+					do_memset(b, r + p, len);
+				ts[r] = now() - s0;
+			}
+		}
+		memcpy(b, a, len); /* untimed: memcmp compares equal buffers again */
 	}
 	if (bad) {
 		fprintf(stderr, "pattern bench: verify or memcmp found a difference in equal buffers\n");
 		return 1;
 	}
-	/* The read's result is used: reps x passes XORs of sum0 (0 for an even count). */
-	if (sum != (((uint64_t)reps * passes) % 2 ? sum0 : 0)) {
+	/* The read's result is used: (rounds + 1) x passes XORs of sum0 (0 for an even count). */
+	if (sum != (((uint64_t)(rounds + 1) * passes) % 2 ? sum0 : 0)) {
 		fprintf(stderr, "pattern bench: the read pass returned a different XOR of an unchanged buffer\n");
 		return 1;
 	}
-	double bytes = (double)len * passes;
-
-	printf("{\"bytes\": %zu, \"reps\": %d, \"passes\": %d, \"verify_gbps\": %.3f, \"read_gbps\": %.3f, "
-	       "\"memcmp_gbps\": %.3f, \"fill_gbps\": %.3f, \"memset_gbps\": %.3f}\n",
-	       len, reps, passes, bytes / best_verify / 1e9, bytes / best_read / 1e9, bytes / best_memcmp / 1e9,
-	       bytes / best_fill / 1e9, bytes / best_memset / 1e9);
+	printf("{\"bytes\": %zu, \"rounds\": %d, \"passes\": %d, \"isa\": \"%s\", \"nt_threshold\": %zu, ", len, rounds,
+	       passes, pattern_isa(), pattern_nt_threshold());
+	print_times("verify", tv + 1, rounds, 0);
+	print_times("read", tr + 1, rounds, 0);
+	print_times("memcmp", tc + 1, rounds, 0);
+	print_times("fill", tf + 1, rounds, 0);
+	print_times("memset", ts + 1, rounds, 1);
+	printf("}\n");
 	free(a);
 	free(b);
 	return 0;
