@@ -39,6 +39,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Table from 'cli-table3';
 
@@ -226,6 +227,10 @@ function alternate(n, a, b) {
 
 const IOCTL_SOURCES = ['core/fd.c', 'core/vfio.c', 'core/memfd.c'];
 
+/** What the JS side of a boundary figure allocated, as the garbage collector saw it. */
+const gcNote = (r) =>
+  `; ${r.gcs === 0 ? 'no' : r.gcs} garbage collection${r.gcs === 1 ? '' : 's'} during the ${r.calls.toLocaleString('en')} timed JS calls`;
+
 /** ns per call of one JS loop of `calls` calls, best of 3 loops. */
 function jsLoop(once, calls) {
   return (
@@ -247,6 +252,13 @@ async function boundary(cArgs, makeJs, calls) {
   const exe = buildC('ioctl', IOCTL_SOURCES);
   const js = await makeJs(load.addon);
   let result = null;
+  // Garbage collections during the timed JS loops: none means the calls allocate nothing that survives... or at all.
+  let gcs = 0;
+  const observer = new PerformanceObserver((list) => {
+    if (timing) gcs += list.getEntries().length;
+  });
+  let timing = false;
+  observer.observe({ entryTypes: ['gc'] });
   try {
     jsLoop(js.once, Math.ceil(calls / 10)); // the JIT's warm-up, untimed
     const pairs = alternate(
@@ -256,10 +268,17 @@ async function boundary(cArgs, makeJs, calls) {
         result = r.result;
         return r.ns_per_call;
       },
-      () => jsLoop(js.once, calls),
+      () => {
+        timing = true;
+        const ns = jsLoop(js.once, calls);
+        timing = false;
+        return ns;
+      },
     );
-    return { rounds: pairs.map(([c, j]) => ({ measured: j, baseline: c })), result };
+    await new Promise((resolve) => setImmediate(resolve)); // gc entries arrive asynchronously
+    return { rounds: pairs.map(([c, j]) => ({ measured: j, baseline: c })), result, gcs, calls: calls * 3 * rounds };
   } finally {
+    observer.disconnect();
     js.close();
   }
 }
@@ -292,6 +311,7 @@ const boundaryFigures = [
       return {
         rounds: r.rounds,
         units: NS,
+        note: gcNote(r),
         detail: 'ioctl(fd, 0x3B64) returning 0; both sides call __vfio_get_api_version (core/vfio.c)',
       };
     },
@@ -314,6 +334,7 @@ const boundaryFigures = [
       return {
         rounds: r.rounds,
         units: NS,
+        note: gcNote(r),
         detail:
           'the cheapest call the addon makes that succeeds on any Linux (same shape as an ioctl: fd, command, int result); both sides call __memfd_add_seals (core/memfd.c)',
       };
@@ -343,6 +364,7 @@ const boundaryFigures = [
       return {
         rounds: r.rounds,
         units: NS,
+        note: gcNote(r),
         detail:
           'a real ioctl the kernel refuses; the errno twin returns -25 where the throwing form throws (what the native backend calls, src/backend/native.ts); the C loop gets -errno back',
       };
@@ -374,6 +396,7 @@ const boundaryFigures = [
       return {
         rounds: r.rounds,
         units: NS,
+        note: gcNote(r),
         detail:
           'what a failure costs where nobody expected it: the addon builds the Error (stack trace, errno, code, syscall, request) and V8 throws it; shown, not judged',
       };
@@ -411,6 +434,7 @@ const boundaryFigures = [
       return {
         rounds: r.rounds,
         units: NS,
+        note: gcNote(r),
         detail:
           "DeviceOps.vfioGetApiVersion as the harness's errnoOf makes it: the errno twin's -25 becomes a SystemError without a stack trace (src/uapi/errors.ts), thrown up to the sweep; shown, not judged",
       };
@@ -436,7 +460,8 @@ const boundaryFigures = [
       return {
         rounds: r.rounds,
         units: NS,
-        detail: 'what the harness pays per successful call: the addon call plus NativeDevices.sys(); shown, not judged',
+        note: gcNote(r),
+        detail: 'what the harness pays per successful call: the errno twin plus NativeDevices.ok(); shown, not judged',
       };
     },
   },
@@ -1090,7 +1115,7 @@ async function main() {
         ...(range ? { range } : {}),
         met,
         verdict,
-        detail: `${s.rounds} round${s.rounds === 1 ? '' : 's'}; ${r.detail}`,
+        detail: `${s.rounds} round${s.rounds === 1 ? '' : 's'}; ${r.detail}${r.note ?? ''}`,
         ...(r.extra ? { extra: r.extra } : {}),
       });
     } catch (e) {

@@ -44,7 +44,15 @@ import type {
   WriteOptions,
   XeSync,
 } from './types.js';
-import { ADDON_FIX, isAddonErrno, loadAddon, type Addon, type AddonMapping, type AddonXeSync } from '../core/addon.js';
+import {
+  ADDON_FIX,
+  isAddonErrno,
+  loadAddon,
+  type Addon,
+  type AddonErrnoCalls,
+  type AddonMapping,
+  type AddonXeSync,
+} from '../core/addon.js';
 import { Errno, SystemError } from '../uapi/errors.js';
 import { VFIO } from '../uapi/constants.js';
 
@@ -385,22 +393,22 @@ class NativeDevices implements DeviceOps {
   }
 
   /**
-   * Run one addon call; a failed syscall becomes a SystemError with the fd's path.
-   *
-   * `fn` is handed the addon's errno twins (src/core/addon.ts): the same
-   * entry points with the same arguments, which return -errno instead of
-   * throwing, so the one Error a failure costs is the SystemError built here
-   * (and, inside expectingErrno, not even its stack trace). Typed as the
-   * throwing entries so each method reads as the call it makes; the negative
-   * number is caught here before any caller sees it.
+   * The addon's errno twins (src/core/addon.ts): the entry points, returning
+   * -errno instead of throwing. Each method passes what its twin returned to
+   * ok(), so the one Error a failure costs is the SystemError built there
+   * (and, inside expectingErrno, not even its stack trace), and a success
+   * allocates nothing here (no closure per call).
    */
-  private sys<T>(fd: Fd | undefined, fn: (addon: Addon) => T, path?: string): T {
-    const addon = this.addon;
-    const r = fn(addon.errno as unknown as Addon);
+  private get calls(): AddonErrnoCalls {
+    return this.addon.errno;
+  }
+
+  /** A twin's result; a negative number is its failed call's errno, thrown as a SystemError with the fd's path. */
+  private ok<T>(fd: Fd | undefined, r: T | number, path?: string): T {
     if (typeof r === 'number' && r < 0) {
-      throw errnoFailure(addon, r, path ?? (fd === undefined ? undefined : this.pathOf(fd)));
+      throw errnoFailure(this.addon, r, path ?? (fd === undefined ? undefined : this.pathOf(fd)));
     }
-    return r;
+    return r as T;
   }
 
   private async sysAsync<T>(fd: Fd, fn: (addon: Addon) => Promise<T>): Promise<T> {
@@ -444,10 +452,7 @@ class NativeDevices implements DeviceOps {
     if (typeof path !== 'string' || !isAbsolute(path))
       throw new TypeError(`device path must be absolute, got ${String(path)}`);
     const real = this.root === '/' ? path : join(this.root, path);
-    return this.remember(
-      this.sys(undefined, (a) => a.open(real, flags), path),
-      path,
-    );
+    return this.remember(this.ok(undefined, this.calls.open(real, flags), path), path);
   }
 
   close(fd: Fd): void {
@@ -456,7 +461,7 @@ class NativeDevices implements DeviceOps {
     if (this.ended) return;
     const path = this.pathOf(fd);
     try {
-      this.sys(fd, (a) => a.close(fd), path);
+      this.ok(fd, this.calls.close(fd), path);
     } finally {
       // close(2) releases the descriptor even when it reports an error (EIO, EINTR).
       this.fds.delete(fd);
@@ -464,52 +469,49 @@ class NativeDevices implements DeviceOps {
   }
 
   vfioGetApiVersion(fd: Fd): number {
-    return this.sys(fd, (a) => a.vfioGetApiVersion(fd));
+    return this.ok(fd, this.calls.vfioGetApiVersion(fd));
   }
 
   vfioCheckExtension(fd: Fd, extension: number): number {
-    return this.sys(fd, (a) => a.vfioCheckExtension(fd, extension));
+    return this.ok(fd, this.calls.vfioCheckExtension(fd, extension));
   }
 
   vfioSetIommu(fd: Fd, type: number): void {
-    this.sys(fd, (a) => a.vfioSetIommu(fd, type));
+    this.ok(fd, this.calls.vfioSetIommu(fd, type));
   }
 
   vfioGroupGetStatus(fd: Fd): { flags: number } {
-    return { flags: this.sys(fd, (a) => a.vfioGroupGetStatus(fd)).flags };
+    return { flags: this.ok(fd, this.calls.vfioGroupGetStatus(fd)).flags };
   }
 
   vfioGroupSetContainer(groupFd: Fd, containerFd: Fd): void {
-    this.sys(groupFd, (a) => a.vfioGroupSetContainer(groupFd, containerFd));
+    this.ok(groupFd, this.calls.vfioGroupSetContainer(groupFd, containerFd));
   }
 
   vfioGroupUnsetContainer(groupFd: Fd): void {
-    this.sys(groupFd, (a) => a.vfioGroupUnsetContainer(groupFd));
+    this.ok(groupFd, this.calls.vfioGroupUnsetContainer(groupFd));
   }
 
   vfioGroupGetDeviceFd(groupFd: Fd, bdf: string): Fd {
-    return this.remember(
-      this.sys(groupFd, (a) => a.vfioGroupGetDeviceFd(groupFd, bdf)),
-      `vfio:${bdf}`,
-    );
+    return this.remember(this.ok(groupFd, this.calls.vfioGroupGetDeviceFd(groupFd, bdf)), `vfio:${bdf}`);
   }
 
   vfioDeviceGetInfo(fd: Fd): { flags: number; numRegions: number; numIrqs: number; capOffset: number } {
-    const info = this.sys(fd, (a) => a.vfioDeviceGetInfo(fd));
+    const info = this.ok(fd, this.calls.vfioDeviceGetInfo(fd));
     return { flags: info.flags, numRegions: info.numRegions, numIrqs: info.numIrqs, capOffset: info.capOffset };
   }
 
   vfioDeviceGetRegionInfo(fd: Fd, index: number): VfioRegionInfo {
     // vfio_pci_ioctl_get_region_info (7.2): when the capability chain does not fit,
     // the kernel sets argsz to the size needed and cap_offset to 0; ask again.
-    let info = this.sys(fd, (a) => a.vfioDeviceGetRegionInfo(fd, index, REGION_INFO_SIZE));
+    let info = this.ok(fd, this.calls.vfioDeviceGetRegionInfo(fd, index, REGION_INFO_SIZE));
     if (
       info.argsz > REGION_INFO_SIZE &&
       info.argsz <= REGION_INFO_MAX &&
       (info.flags & VFIO.REGION_INFO_FLAG_CAPS) !== 0
     ) {
       const argsz = info.argsz;
-      info = this.sys(fd, (a) => a.vfioDeviceGetRegionInfo(fd, index, argsz));
+      info = this.ok(fd, this.calls.vfioDeviceGetRegionInfo(fd, index, argsz));
     }
     return {
       index: info.index,
@@ -522,11 +524,11 @@ class NativeDevices implements DeviceOps {
   }
 
   vfioRegionRead(fd: Fd, offset: bigint, length: number): Uint8Array {
-    return this.sys(fd, (a) => a.pread(fd, offset, length));
+    return this.ok(fd, this.calls.pread(fd, offset, length));
   }
 
   vfioRegionWrite(fd: Fd, offset: bigint, data: Uint8Array): number {
-    return this.sys(fd, (a) => a.pwrite(fd, offset, data));
+    return this.ok(fd, this.calls.pwrite(fd, offset, data));
   }
 
   vfioDeviceReset(fd: Fd): Promise<void> {
@@ -535,7 +537,7 @@ class NativeDevices implements DeviceOps {
 
   vfioDeviceFeature(fd: Fd, flags: number, payload: Uint8Array = new Uint8Array(0), argsz?: number): number {
     const size = argsz ?? 8 + payload.byteLength;
-    return this.sys(fd, (a) => a.vfioDeviceFeature(fd, flags, payload, size));
+    return this.ok(fd, this.calls.vfioDeviceFeature(fd, flags, payload, size));
   }
 
   vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd {
@@ -548,8 +550,9 @@ class NativeDevices implements DeviceOps {
     const featureFlags = request.featureFlags ?? VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF;
     const argsz = request.argsz ?? 8 + 16 + 16 * n;
     const nrRanges = request.nrRanges ?? n;
-    const dmabuf = this.sys(fd, (a) =>
-      a.vfioDeviceFeatureDmaBuf(
+    const dmabuf = this.ok(
+      fd,
+      this.calls.vfioDeviceFeatureDmaBuf(
         fd,
         featureFlags,
         argsz,
@@ -564,24 +567,24 @@ class NativeDevices implements DeviceOps {
   }
 
   vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags = 0): number {
-    return this.sys(fd, (a) => a.vfioDeviceBindIommufd(fd, iommufd, flags));
+    return this.ok(fd, this.calls.vfioDeviceBindIommufd(fd, iommufd, flags));
   }
 
   iommuIoasAlloc(iommufd: Fd, flags = 0): number {
-    return this.sys(iommufd, (a) => a.iommuIoasAlloc(iommufd, flags));
+    return this.ok(iommufd, this.calls.iommuIoasAlloc(iommufd, flags));
   }
 
   iommuDestroy(iommufd: Fd, id: number): void {
-    this.sys(iommufd, (a) => a.iommuDestroy(iommufd, id));
+    this.ok(iommufd, this.calls.iommuDestroy(iommufd, id));
   }
 
   iommuIoasIovaRanges(iommufd: Fd, ioasId: number): IommuIovaRanges {
     // A fresh IOAS has one range and an attached device adds a few holes; when
     // they do not fit the kernel says how many there are (EMSGSIZE): ask once more.
-    let r = this.sys(iommufd, (a) => a.iommuIoasIovaRanges(iommufd, ioasId, IOVA_RANGES_FIRST));
+    let r = this.ok(iommufd, this.calls.iommuIoasIovaRanges(iommufd, ioasId, IOVA_RANGES_FIRST));
     if (r.ranges === null && r.numIovas <= IOVA_RANGES_MAX) {
       const need = r.numIovas;
-      r = this.sys(iommufd, (a) => a.iommuIoasIovaRanges(iommufd, ioasId, need));
+      r = this.ok(iommufd, this.calls.iommuIoasIovaRanges(iommufd, ioasId, need));
     }
     if (r.ranges === null) {
       throw new SystemError({
@@ -598,61 +601,62 @@ class NativeDevices implements DeviceOps {
   }
 
   iommuIoasMapFile(iommufd: Fd, args: IommuIoasMapFile): bigint {
-    return this.sys(iommufd, (a) =>
-      a.iommuIoasMapFile(iommufd, args.ioasId, args.flags, args.fd, args.start, args.length, args.iova),
+    return this.ok(
+      iommufd,
+      this.calls.iommuIoasMapFile(iommufd, args.ioasId, args.flags, args.fd, args.start, args.length, args.iova),
     );
   }
 
   iommuIoasUnmap(iommufd: Fd, ioasId: number, iova: bigint, length: bigint): bigint {
-    return this.sys(iommufd, (a) => a.iommuIoasUnmap(iommufd, ioasId, iova, length));
+    return this.ok(iommufd, this.calls.iommuIoasUnmap(iommufd, ioasId, iova, length));
   }
 
   vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void {
-    this.sys(fd, (a) => a.vfioDeviceAttachIommufdPt(fd, ptId));
+    this.ok(fd, this.calls.vfioDeviceAttachIommufdPt(fd, ptId));
   }
 
   vfioDeviceDetachIommufdPt(fd: Fd): void {
-    this.sys(fd, (a) => a.vfioDeviceDetachIommufdPt(fd));
+    this.ok(fd, this.calls.vfioDeviceDetachIommufdPt(fd));
   }
 
   mmap(fd: Fd, offset: bigint, length: number, prot: number): Mapping {
     const path = this.pathOf(fd) ?? `fd ${fd}`;
-    const m = this.sys(fd, (a) => a.mmap(fd, offset, length, prot));
+    const m = this.ok(fd, this.calls.mmap(fd, offset, length, prot));
     const live: LiveMapping = { mapping: m };
     this.mappings.add(live);
     return new NativeMapping(m, path, () => this.mappings.delete(live));
   }
 
   drmVersion(fd: Fd): DrmVersion {
-    let v = this.sys(fd, (a) => a.drmVersion(fd, DRM_VERSION_BUFFER));
+    let v = this.ok(fd, this.calls.drmVersion(fd, DRM_VERSION_BUFFER));
     const longest = Math.max(v.nameLen, v.dateLen, v.descLen);
-    if (longest > DRM_VERSION_BUFFER) v = this.sys(fd, (a) => a.drmVersion(fd, longest));
+    if (longest > DRM_VERSION_BUFFER) v = this.ok(fd, this.calls.drmVersion(fd, longest));
     return { major: v.major, minor: v.minor, patchlevel: v.patchlevel, name: v.name, date: v.date, desc: v.desc };
   }
 
   drmGetCap(fd: Fd, capability: bigint): bigint {
-    return this.sys(fd, (a) => a.drmGetCap(fd, capability));
+    return this.ok(fd, this.calls.drmGetCap(fd, capability));
   }
 
   drmPrimeFdToHandle(fd: Fd, dmabufFd: Fd): number {
-    return this.sys(fd, (a) => a.drmPrimeFdToHandle(fd, dmabufFd));
+    return this.ok(fd, this.calls.drmPrimeFdToHandle(fd, dmabufFd));
   }
 
   drmPrimeHandleToFd(fd: Fd, handle: number, flags: number): Fd {
-    const out = this.sys(fd, (a) => a.drmPrimeHandleToFd(fd, handle, flags));
+    const out = this.ok(fd, this.calls.drmPrimeHandleToFd(fd, handle, flags));
     return this.remember(out, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
   }
 
   drmGemClose(fd: Fd, handle: number): void {
-    this.sys(fd, (a) => a.drmGemClose(fd, handle));
+    this.ok(fd, this.calls.drmGemClose(fd, handle));
   }
 
   drmSyncobjCreate(fd: Fd, flags: number): number {
-    return this.sys(fd, (a) => a.drmSyncobjCreate(fd, flags));
+    return this.ok(fd, this.calls.drmSyncobjCreate(fd, flags));
   }
 
   drmSyncobjDestroy(fd: Fd, handle: number): void {
-    this.sys(fd, (a) => a.drmSyncobjDestroy(fd, handle));
+    this.ok(fd, this.calls.drmSyncobjDestroy(fd, handle));
   }
 
   drmSyncobjWait(fd: Fd, handles: number[], timeoutNs: bigint, flags: number): Promise<number> {
@@ -662,32 +666,33 @@ class NativeDevices implements DeviceOps {
   }
 
   xeDeviceQuerySize(fd: Fd, query: number): number {
-    return this.sys(fd, (a) => a.xeDeviceQuery(fd, query, 0)).size;
+    return this.ok(fd, this.calls.xeDeviceQuery(fd, query, 0)).size;
   }
 
   xeDeviceQuery(fd: Fd, query: number, size: number): Uint8Array {
-    return this.sys(fd, (a) => a.xeDeviceQuery(fd, query, size)).data;
+    return this.ok(fd, this.calls.xeDeviceQuery(fd, query, size)).data;
   }
 
   xeGemCreate(
     fd: Fd,
     args: { size: bigint; placement: number; flags?: number; vmId?: number; cpuCaching?: number },
   ): number {
-    return this.sys(fd, (a) =>
-      a.xeGemCreate(fd, args.size, args.placement, args.flags ?? 0, args.vmId ?? 0, args.cpuCaching ?? 0),
+    return this.ok(
+      fd,
+      this.calls.xeGemCreate(fd, args.size, args.placement, args.flags ?? 0, args.vmId ?? 0, args.cpuCaching ?? 0),
     );
   }
 
   xeGemMmapOffset(fd: Fd, handle: number, flags = 0): bigint {
-    return this.sys(fd, (a) => a.xeGemMmapOffset(fd, handle, flags));
+    return this.ok(fd, this.calls.xeGemMmapOffset(fd, handle, flags));
   }
 
   xeVmCreate(fd: Fd, flags: number): number {
-    return this.sys(fd, (a) => a.xeVmCreate(fd, flags));
+    return this.ok(fd, this.calls.xeVmCreate(fd, flags));
   }
 
   xeVmDestroy(fd: Fd, vmId: number): void {
-    this.sys(fd, (a) => a.xeVmDestroy(fd, vmId));
+    this.ok(fd, this.calls.xeVmDestroy(fd, vmId));
   }
 
   xeVmBind(fd: Fd, args: Parameters<DeviceOps['xeVmBind']>[1]): void {
@@ -703,7 +708,7 @@ class NativeDevices implements DeviceOps {
       flags: b.flags ?? 0,
       prefetchMemRegionInstance: b.prefetchMemRegionInstance ?? 0,
     }));
-    this.sys(fd, (a) => a.xeVmBind(fd, args.vmId, args.execQueueId ?? 0, binds, toAddonSyncs(args.syncs)));
+    this.ok(fd, this.calls.xeVmBind(fd, args.vmId, args.execQueueId ?? 0, binds, toAddonSyncs(args.syncs)));
   }
 
   xeExecQueueCreate(fd: Fd, args: Parameters<DeviceOps['xeExecQueueCreate']>[1]): number {
@@ -717,16 +722,17 @@ class NativeDevices implements DeviceOps {
     });
     const width = args.width;
     const numPlacements = width > 0 ? Math.floor(args.instances.length / width) : 0;
-    return this.sys(fd, (a) => a.xeExecQueueCreate(fd, args.vmId, width, numPlacements, args.flags ?? 0, inst));
+    return this.ok(fd, this.calls.xeExecQueueCreate(fd, args.vmId, width, numPlacements, args.flags ?? 0, inst));
   }
 
   xeExecQueueDestroy(fd: Fd, execQueueId: number): void {
-    this.sys(fd, (a) => a.xeExecQueueDestroy(fd, execQueueId));
+    this.ok(fd, this.calls.xeExecQueueDestroy(fd, execQueueId));
   }
 
   xeExec(fd: Fd, args: Parameters<DeviceOps['xeExec']>[1]): void {
-    this.sys(fd, (a) =>
-      a.xeExec(fd, args.execQueueId, args.address, args.numBatchBuffer ?? 1, toAddonSyncs(args.syncs)),
+    this.ok(
+      fd,
+      this.calls.xeExec(fd, args.execQueueId, args.address, args.numBatchBuffer ?? 1, toAddonSyncs(args.syncs)),
     );
   }
 
@@ -746,30 +752,27 @@ class NativeDevices implements DeviceOps {
   }
 
   dmaBufSetName(fd: Fd, name: string): void {
-    this.sys(fd, (a) => a.dmaBufSetName(fd, name));
+    this.ok(fd, this.calls.dmaBufSetName(fd, name));
   }
 
   dmaBufSync(fd: Fd, flags: bigint): void {
-    this.sys(fd, (a) => a.dmaBufSync(fd, flags));
+    this.ok(fd, this.calls.dmaBufSync(fd, flags));
   }
 
   memfdCreate(name: string, flags: number): Fd {
-    return this.remember(
-      this.sys(undefined, (a) => a.memfdCreate(name, flags), `memfd:${name}`),
-      `memfd:${name}`,
-    );
+    return this.remember(this.ok(undefined, this.calls.memfdCreate(name, flags), `memfd:${name}`), `memfd:${name}`);
   }
 
   ftruncate(fd: Fd, size: bigint): void {
-    this.sys(fd, (a) => a.ftruncate(fd, size));
+    this.ok(fd, this.calls.ftruncate(fd, size));
   }
 
   addSeals(fd: Fd, seals: number): void {
-    this.sys(fd, (a) => a.addSeals(fd, seals));
+    this.ok(fd, this.calls.addSeals(fd, seals));
   }
 
   udmabufCreate(fd: Fd, args: UdmabufCreate): Fd {
-    const out = this.sys(fd, (a) => a.udmabufCreate(fd, args.memfd, args.flags ?? 0, args.offset, args.size));
+    const out = this.ok(fd, this.calls.udmabufCreate(fd, args.memfd, args.flags ?? 0, args.offset, args.size));
     return this.remember(out, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
   }
 }
