@@ -55,7 +55,7 @@ describe.each(kernelConfigs)('C (%s kernel, streaming from %i bytes) and TypeScr
         expect(Buffer.compare(view, ts)).toBe(0);
         expect(untouchedOutside(backing, view)).toBe(true);
       }),
-      { numRuns: 60 },
+      { numRuns: 30 },
     );
   });
 
@@ -68,7 +68,7 @@ describe.each(kernelConfigs)('C (%s kernel, streaming from %i bytes) and TypeScr
         a.patternFill(view, seed, b);
         expect(patternVerifyTs(view, seed, b)).toBeNull();
       }),
-      { numRuns: 40 },
+      { numRuns: 20 },
     );
   });
 
@@ -83,17 +83,20 @@ describe.each(kernelConfigs)('C (%s kernel, streaming from %i bytes) and TypeScr
         (seed, b, n, skew, flips) => {
           const { view: buf } = framed(n, skew);
           a.patternFill(buf, seed, b);
+          const filled = buf.slice();
           for (const [at, xor] of flips) {
             const i = at % buf.length;
             buf[i] = buf[i]! ^ xor;
           }
-          const first = Math.min(...flips.map(([at]) => at % buf.length));
+          // Two flips of one byte can cancel: the first byte that still differs.
+          const first = buf.findIndex((v, i) => v !== filled[i]);
           const c = a.patternVerify(buf, seed, b);
           expect(c).toEqual(patternVerifyTs(buf, seed, b));
-          expect(c?.offset).toBe(first - (first % 8));
+          if (first < 0) expect(c).toBeNull();
+          else expect(c?.offset).toBe(first - (first % 8));
         },
       ),
-      { numRuns: 80 },
+      { numRuns: 40 },
     );
   });
 });
