@@ -4,12 +4,14 @@
  * that bench/run.mjs can report each ratio as the median of the rounds'
  * ratios with their spread.
  *
- * Usage: pattern <MiB> <rounds> [passes]
+ * Usage: pattern <MiB> <rounds> [passes [samples]]
  *   each timed sample runs `passes` passes over the buffer (for small,
  *   cache-resident buffers); within a round the sides being compared run
- *   back to back and take turns going first, so that both see the same
- *   machine (this one is shared) and neither always finds the other's tail
- *   of the buffer in the cache.
+ *   back to back and take turns going first, `samples` times each (default
+ *   3), and a side's time in the round is its fastest sample: on a shared
+ *   machine the slow samples are the ones another process interrupted, so
+ *   both sides see the same machine (this one is shared) and neither always
+ *   finds the other's tail of the buffer in the cache.
  *        pattern sweep <rounds>
  *   fill with plain stores against fill with streaming stores at sizes from
  *   256 KiB to 256 MiB (the measurement behind core/pattern.c's streaming
@@ -105,7 +107,7 @@ static void print_times(const char *name, const double *t, int n, int last)
 /* Plain against streaming fill at growing sizes, alternating. */
 static int sweep(int rounds)
 {
-	static const size_t sizes_kib[] = { 256, 1024, 4096, 8192, 16384, 65536, 262144 };
+	static const size_t sizes_kib[] = { 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072, 262144 };
 	const size_t nsizes = sizeof(sizes_kib) / sizeof(sizes_kib[0]);
 	size_t max = sizes_kib[nsizes - 1] << 10;
 	unsigned char *a = aligned_alloc(4096, max);
@@ -156,16 +158,17 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
 	int rounds = argc > 2 ? atoi(argv[2]) : 9;
 	int passes = argc > 3 ? atoi(argv[3]) : 1;
+	int samples = argc > 4 ? atoi(argv[4]) : 3;
 	size_t len = mib << 20;
 	unsigned char *a = aligned_alloc(4096, len), *b = aligned_alloc(4096, len);
 	double *tv = calloc((size_t)rounds + 1, sizeof(double)), *tr = calloc((size_t)rounds + 1, sizeof(double));
 	double *tc = calloc((size_t)rounds + 1, sizeof(double)), *tf = calloc((size_t)rounds + 1, sizeof(double));
 	double *ts = calloc((size_t)rounds + 1, sizeof(double));
 	struct pattern_mismatch m;
-	uint64_t sum = 0, sum0;
+	uint64_t sum = 0, sum0, reads = 0;
 	int bad = 0;
 
-	if (!a || !b || !tv || !tr || !tc || !tf || !ts || rounds < 1 || passes < 1) {
+	if (!a || !b || !tv || !tr || !tc || !tf || !ts || rounds < 1 || passes < 1 || samples < 1) {
 		fprintf(stderr, "pattern bench: cannot allocate 2 x %zu MiB\n", mib);
 		return 2;
 	}
@@ -178,49 +181,58 @@ int main(int argc, char **argv)
 	sum0 = do_read(a, len); /* untimed: what every read pass must return */
 	/* Round 0 warms up (page tables, frequency) and is not reported. */
 	for (int r = 0; r <= rounds; r++) {
-		for (int k = 0; k < 2; k++) {
-			double s0 = now();
+		tv[r] = tr[r] = tc[r] = tf[r] = ts[r] = 1e30;
+		for (int q = 0; q < samples; q++) {
+			for (int k = 0; k < 2; k++) {
+				double s0 = now(), t;
 
-			if ((k + r) % 2 == 0) {
-				for (int p = 0; p < passes; p++)
-					bad |= do_verify(a, len, seed, base, &m);
-				tv[r] = now() - s0;
-			} else {
-				for (int p = 0; p < passes; p++)
-					sum ^= do_read(a, len);
-				tr[r] = now() - s0;
+				if ((k + r + q) % 2 == 0) {
+					for (int p = 0; p < passes; p++)
+						bad |= do_verify(a, len, seed, base, &m);
+					t = now() - s0;
+					tv[r] = t < tv[r] ? t : tv[r];
+				} else {
+					for (int p = 0; p < passes; p++)
+						sum ^= do_read(a, len);
+					t = now() - s0;
+					tr[r] = t < tr[r] ? t : tr[r];
+				}
 			}
-		}
-		double t2 = now();
-		for (int p = 0; p < passes; p++)
-			bad |= do_memcmp(a, b, len) != 0;
-		tc[r] = now() - t2;
-		for (int k = 0; k < 2; k++) {
-			double s0 = now();
+			reads += passes;
+			double t2 = now();
+			for (int p = 0; p < passes; p++)
+				bad |= do_memcmp(a, b, len) != 0;
+			double t3 = now() - t2;
+			tc[r] = t3 < tc[r] ? t3 : tc[r];
+			for (int k = 0; k < 2; k++) {
+				double s0 = now(), t;
 
-			if ((k + r) % 2 == 0) {
-				for (int p = 0; p < passes; p++)
-					do_fill(a, len, seed, base);
-				tf[r] = now() - s0;
-			} else {
-				for (int p = 0; p < passes; p++)
-					do_memset(b, r + p, len);
-				ts[r] = now() - s0;
+				if ((k + r + q) % 2 == 0) {
+					for (int p = 0; p < passes; p++)
+						do_fill(a, len, seed, base);
+					t = now() - s0;
+					tf[r] = t < tf[r] ? t : tf[r];
+				} else {
+					for (int p = 0; p < passes; p++)
+						do_memset(b, r + p, len);
+					t = now() - s0;
+					ts[r] = t < ts[r] ? t : ts[r];
+				}
 			}
+			memcpy(b, a, len); /* untimed: memcmp compares equal buffers again */
 		}
-		memcpy(b, a, len); /* untimed: memcmp compares equal buffers again */
 	}
 	if (bad) {
 		fprintf(stderr, "pattern bench: verify or memcmp found a difference in equal buffers\n");
 		return 1;
 	}
-	/* The read's result is used: (rounds + 1) x passes XORs of sum0 (0 for an even count). */
-	if (sum != (((uint64_t)(rounds + 1) * passes) % 2 ? sum0 : 0)) {
+	/* The read's result is used: `reads` XORs of sum0 (0 for an even count). */
+	if (sum != (reads % 2 ? sum0 : 0)) {
 		fprintf(stderr, "pattern bench: the read pass returned a different XOR of an unchanged buffer\n");
 		return 1;
 	}
-	printf("{\"bytes\": %zu, \"rounds\": %d, \"passes\": %d, \"isa\": \"%s\", \"nt_threshold\": %zu, ", len, rounds,
-	       passes, pattern_isa(), pattern_nt_threshold());
+	printf("{\"bytes\": %zu, \"rounds\": %d, \"passes\": %d, \"samples\": %d, \"isa\": \"%s\", \"nt_threshold\": %zu, ",
+	       len, rounds, passes, samples, pattern_isa(), pattern_nt_threshold());
 	print_times("verify", tv + 1, rounds, 0);
 	print_times("read", tr + 1, rounds, 0);
 	print_times("memcmp", tc + 1, rounds, 0);

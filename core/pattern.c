@@ -17,8 +17,10 @@
  * Fill of a buffer of at least pattern_nt_threshold() bytes uses
  * non-temporal stores: a plain store first reads the line it writes (read
  * for ownership), so plain stores move twice the bytes a streaming store
- * does once the buffer no longer fits in the cache (bench/README.md has the
- * measurements behind the default). They need an aligned destination: a
+ * does once the buffer no longer fits in the cache. The default, 16 MiB, is
+ * where streaming started to win in bench/pattern.c's sweep (refilling one
+ * buffer, the case plain stores are best at: 0.77-0.98x plain at 8 MiB,
+ * 1.07-1.14x at 16 MiB, 1.5-2.2x at 32 MiB, 2.0-3.3x at 256 MiB). They need an aligned destination: a
  * scalar head of at most 3 words brings an 8-byte-aligned pointer to 32
  * bytes; a pointer that is not 8-byte aligned (a Uint8Array view at an odd
  * offset) takes plain unaligned stores. A scalar tail finishes every kernel.
@@ -55,7 +57,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the pattern's words a
 #define VERIFY_PREFETCH 2048
 
 /* Default size from which fill streams past the cache (see the head comment). */
-#define PATTERN_NT_DEFAULT ((size_t)8 << 20)
+#define PATTERN_NT_DEFAULT ((size_t)16 << 20)
 
 uint64_t pattern_splitmix64(uint64_t x)
 {
