@@ -1085,15 +1085,26 @@ const GENERATED = [
   [join('bench', 'README.md'), 'full'],
 ];
 
-/** Write the generated tables into README.md and bench/README.md. */
+/**
+ * Write the generated tables into README.md and bench/README.md. Biome
+ * formats bench/ (npm run lint), Markdown tables included, so the file is
+ * handed to its formatter after the table is replaced: the generated table is
+ * then what `npm run format` would make of it, and a second run changes
+ * nothing.
+ */
 function writeTables(out) {
   const tables = markdownTables(out);
+  const biome = join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
   for (const [file, which] of GENERATED) {
     const path = join(root, file);
     try {
       const text = readFileSync(path, 'utf8');
-      const next = replaceGenerated(text, tables[which]);
-      if (next !== text) writeFileSync(path, next);
+      writeFileSync(path, replaceGenerated(text, tables[which]));
+      if (file.startsWith('bench') && existsSync(biome)) {
+        const f = spawnSync(process.execPath, [biome, 'format', '--write', path], { encoding: 'utf8' });
+        if (f.status !== 0) process.stderr.write(`bench: ${file}: biome format failed; run npm run format\n`);
+      }
+      const next = readFileSync(path, 'utf8');
       process.stderr.write(`bench: ${file}: ${next === text ? 'table already current' : 'table rewritten'}\n`);
     } catch (e) {
       process.stderr.write(`bench: ${file}: table not written (${e.message})\n`);
