@@ -5,7 +5,7 @@
 // main() exits with is decided here, once (exitCodeOf).
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
-import { addGlobalOptions } from './global.js';
+import { addGlobalOptions, trackOptions } from './global.js';
 import { UsageError, CliError } from './errors.js';
 import { SystemError } from '../uapi/errors.js';
 import { BackendChoiceError } from '../backend/select.js';
@@ -13,6 +13,7 @@ import { BringupError, InputError } from '../host/errors.js';
 import { EXIT } from '../report/exit.js';
 import { BrokenInstallError } from '../api/run.js';
 import { VERSION } from '../version.js';
+import { clip } from '../host/quote.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addGlobalOptions(new Command('iovh'))
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     });
     addGlobalOptions(cmd).exitOverride();
   }
+  trackOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return status;
@@ -42,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
  * always one line.
  */
 export function oneLine(message: string): string {
-  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return message
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+    .replace(/\S{1025,}/g, (word) => clip(word, 1024));
 }
 
 /** The exit status of an error that ends a command, and whether it is one the user is told about in a line. */

@@ -2,6 +2,7 @@
 // status: open the backend, read the machine, build a plan (input checked
 // before anything is written), print it (--dry-run stops there), journal and
 // apply it, close the backend on every path (the mock saves its state there).
+import { resolve } from 'node:path';
 import type { Backend } from '../backend/types.js';
 import { openBackend } from '../backend/select.js';
 import { CliError } from './errors.js';
@@ -146,7 +147,6 @@ export async function runStateChange(
   io: CommandIo = stdio,
 ): Promise<number> {
   return withBackend(opts, async (backend) => {
-    autoNote(backend, opts, io);
     const reader = new SysReader(backend.fs);
     let plan: Plan;
     try {
@@ -162,6 +162,8 @@ export async function runStateChange(
       }
       throw e;
     }
+    // After the input was checked (bad input gets its one line alone), before anything is printed or written.
+    targetNote(command.split(' ')[0]!, backend, opts, io);
     const json = opts.json === true;
     if (opts.dryRun) {
       io.out(
@@ -221,20 +223,33 @@ export async function runStateChange(
 }
 
 /**
- * `auto` picks the mock on a machine without enabled VFs (src/backend/select.ts),
- * which is exactly a machine someone is about to bring up: say which kernel a
- * state-changing command acts on, so nobody believes the real one changed.
+ * Every state-changing command says which backend it uses and which machine
+ * it acts on (a real root, or a mock state file), once its input is checked
+ * (bad input gets its one line alone) and before anything is written, as
+ * `iovh run` does: a flag lost to an environment variable, or `auto` picking
+ * the mock on a machine without enabled VFs (exactly a machine someone is
+ * about to bring up, src/backend/select.ts), must show before the machine
+ * changed.
  */
-function autoNote(backend: Backend, opts: GlobalOptions, io: CommandIo): void {
-  if ((opts.backend ?? 'auto') === 'auto' && !backend.traits.shared) {
-    io.err(`iovh: note: acting on the mock kernel (${backend.reason}); use --backend native to change this machine\n`);
-  }
+export function targetNote(command: string, backend: Backend, opts: GlobalOptions, io: CommandIo): void {
+  const target = backend.traits.location;
+  const where = target ? targetLabel(target) : 'the mock kernel without --mock-state (forgotten at exit)';
+  const hint =
+    (opts.backend ?? 'auto') === 'auto' && !backend.traits.shared
+      ? '; use --backend native to change this machine'
+      : '';
+  const kernel =
+    backend.traits.profile !== null
+      ? `, profile ${backend.traits.profile}${opts.topology === undefined ? '' : `, topology ${escapeControls(resolve(opts.topology))}`}`
+      : '';
+  io.err(
+    `iovh: ${command}: acting on ${where} (backend ${backend.name}${kernel}: ${escapeControls(backend.reason)})${hint}\n`,
+  );
 }
 
 /** `iovh restore`: undo every pending journaled write of this backend's machine, newest first. */
 export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio): Promise<number> {
   return withBackend(opts, async (backend) => {
-    autoNote(backend, opts, io);
     const target = backend.traits.location;
     // --json answers in the shape of a restore that undid something (or of its --dry-run), with a message.
     const nothing = (message: string, label: string): number => {
@@ -264,6 +279,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
       return nothing(`nothing to restore on ${label}`, label);
     }
     const plan = planRestore(backend.fs, pending, label);
+    targetNote('restore', backend, opts, io);
     if (opts.dryRun) {
       io.out(
         opts.json

@@ -1,6 +1,7 @@
 // PCI addresses as users type them for the bring-up commands. The grammar
 // (full and short forms, domains past 0xffff) is src/uapi/bdf.ts, shared
 // with `iovh run --pf/--vf`, the VFIO wrappers and the mock's topologies.
+import { clip } from './quote.js';
 import { InputError } from './errors.js';
 import { formatBdf, parseBdf, type PciAddress } from '../uapi/bdf.js';
 
@@ -11,7 +12,7 @@ export function normalizeBdf(text: string, what = 'device'): string {
   const a = parseBdf(text);
   if (!a) {
     throw new InputError(
-      `'${text}' is not a PCI address for the ${what} (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.0)`,
+      `'${clip(text)}' is not a PCI address for the ${what} (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.0)`,
     );
   }
   return formatBdf(a);

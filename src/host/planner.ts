@@ -13,6 +13,7 @@
 // - an override is cleared by writing a newline and reading "(null)" back.
 // Every builder validates its input before producing a single step, and
 // returns no steps when the machine is already as asked (idempotence).
+import { clip } from './quote.js';
 import { normalizeBdf } from './bdf.js';
 import { BringupError, InputError } from './errors.js';
 import type { Plan, Step } from './plan.js';
@@ -69,12 +70,13 @@ function requireCount(pf: PfState, n: number, what: string): void {
 /** A VF count (or, with `noun`, a VF number) typed by a user; the message quotes what was typed. */
 export function parseCount(text: string, what: string, noun = 'VF count'): number {
   const t = text.trim();
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new InputError(`${what}: '${text}' is not a ${noun}`);
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t)))
+    throw new InputError(`${what}: '${clip(text)}' is not a ${noun}`);
   return Number(t);
 }
 
 function requireDriverLoaded(ctx: PlanContext, driver: string): void {
-  if (!/^[A-Za-z0-9_.-]+$/.test(driver)) throw new InputError(`'${driver}' is not a driver name`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(driver)) throw new InputError(`'${clip(driver)}' is not a driver name`);
   if (!ctx.reader.exists(driverPath(driver))) {
     throw new BringupError(
       `driver ${driver} is not loaded (no ${driverPath(driver)}); load it first: modprobe ${driver}`,

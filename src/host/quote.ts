@@ -30,3 +30,15 @@ export function shellLine(words: string[]): string {
 export function escapeControls(s: string): string {
   return s.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
 }
+
+/** Longest run of text a message echoes from input before cutting it. */
+export const CLIP = 200;
+
+/**
+ * `s` cut to `max` characters, saying how much was left out: a message
+ * quotes what the user typed, and a 100 KB argument must not make a 100 KB
+ * error line.
+ */
+export function clip(s: string, max = CLIP): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length - max} more characters)`;
+}

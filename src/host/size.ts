@@ -2,6 +2,7 @@
 // `0x20000000`, `1073741824`. Suffixes are binary whether or not they carry
 // the `i`, as the kernel's own memparse() reads them (lib/cmdline.c): a GPU
 // quota is never meant in powers of ten. Results are bigint: quotas are u64.
+import { clip } from './quote.js';
 import { InputError } from './errors.js';
 
 const UNITS: Record<string, bigint> = {
@@ -46,7 +47,7 @@ export function parseSize(text: string): bigint | null {
 export function requireSize(text: string, what: string): bigint {
   const v = parseSize(text);
   if (v === null)
-    throw new InputError(`${what}: '${text}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`);
+    throw new InputError(`${what}: '${clip(text)}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`);
   return v;
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMockBackend } from '../../src/mock/backend.js';
+import { FixtureTree, resourceText } from '../host/fixture-tree.js';
 
 export interface CliResult {
   code: number;
@@ -112,4 +113,43 @@ export interface ChildResult {
 export function spawnCli(bundle: string, argv: string[], env: Record<string, string>): ChildResult {
   const r = spawnSync(process.execPath, [bundle, ...argv], { env: { ...process.env, ...env }, encoding: 'utf8' });
   return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+}
+
+/** Runs `fn` with extra environment variables, restoring the environment after. */
+export async function withEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved = new Map(Object.keys(env).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** A native root with an SR-IOV PF at `bdf` whose sysfs attributes are all read-only (mode 0444). */
+export function readOnlyRoot(root: string, bdf = '0000:03:00.0', totalvfs = 7): string {
+  const t = new FixtureTree(root).device(
+    bdf,
+    {
+      vendor: '0x8086',
+      device: '0x10c9',
+      class: '0x020000',
+      sriov_totalvfs: String(totalvfs),
+      sriov_numvfs: '0',
+      sriov_offset: '1',
+      sriov_stride: '1',
+      sriov_drivers_autoprobe: '1',
+    },
+    { driver: 'igb', group: 3, resource: resourceText({ 0: [0xfe800000n, 0x20000n, 0x40200] }) },
+  );
+  t.file(`/sys/devices/pci0000:00/${bdf}/sriov_numvfs`, '0\n', 0o444);
+  t.file(`/sys/devices/pci0000:00/${bdf}/sriov_drivers_autoprobe`, '1\n', 0o444);
+  t.file(`/sys/devices/pci0000:00/${bdf}/driver_override`, '(null)\n', 0o444);
+  return root;
 }

@@ -55,7 +55,10 @@ describe('native backend over a fixture tree', () => {
     vi.spyOn(process, 'geteuid').mockReturnValue(1000);
     const r = await iovh('--backend', 'native', '--root', root, 'vfs', 'enable', PF, '2');
     expect(r.code).toBe(1);
-    expect(r.err).toBe('iovh: permission denied: changing sysfs needs root; run as root (sudo); nothing was written\n');
+    expect(r.err).toBe(
+      `iovh: vfs: acting on native root ${root} (backend native: fixture tree)\n` +
+        'iovh: permission denied: changing sysfs needs root; run as root (sudo); nothing was written\n',
+    );
     expect(attr('sriov_drivers_autoprobe')).toBe('1\n');
     // --dry-run needs no privilege: it only reads.
     const dry = await iovh('--backend', 'native', '--root', root, 'vfs', 'enable', PF, '2', '--dry-run');
@@ -68,7 +71,8 @@ describe('native backend over a fixture tree', () => {
     const r = await iovh('--backend', 'native', '--root', root, 'vfs', 'enable', PF, '2');
     expect(r.code).toBe(1);
     expect(r.err).toBe(
-      `iovh: step 2 of 2 (echo 2 > /sys/bus/pci/devices/${PF}/sriov_numvfs) failed: /sys/bus/pci/devices/${PF}/sriov_numvfs reads 2 but virtfn0 is missing; rolled back with 2 writes\n`,
+      `iovh: vfs: acting on native root ${root} (backend native: fixture tree)\n` +
+        `iovh: step 2 of 2 (echo 2 > /sys/bus/pci/devices/${PF}/sriov_numvfs) failed: /sys/bus/pci/devices/${PF}/sriov_numvfs reads 2 but virtfn0 is missing; rolled back with 2 writes\n`,
     );
     expect(r.out).toContain(
       `rollback: + echo 0 > /sys/bus/pci/devices/${PF}/sriov_numvfs\nrollback: + echo 1 > /sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe\n`,

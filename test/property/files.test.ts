@@ -54,9 +54,12 @@ async function iovh(...argv: string[]): Promise<CliRun> {
   }
 }
 
-/** A verdict of the CLI's: 0, or 1/2 with one `iovh: ` line; never 99 (internal error) or a stack trace. */
+/**
+ * A verdict of the CLI's: 0, or 1/2 with one `iovh: ` line; never 99 (internal error) or a stack trace. The
+ * line a state-changing command prints before it acts (which machine, which backend) is not part of it.
+ */
 function expectVerdict(r: CliRun, what: string): void {
-  const lines = r.err.split('\n').filter((l) => l !== '');
+  const lines = r.err.split('\n').filter((l) => l !== '' && !/^iovh: [a-z]+: acting on /.test(l));
   if (![0, 1, 2].includes(r.code) || (r.code !== 0 && (lines.length !== 1 || !lines[0]!.startsWith('iovh: ')))) {
     throw new Error(`${what}: exit ${r.code}, stderr:\n${r.err}`);
   }

@@ -16,7 +16,7 @@ export function registerBind(program: Command, setStatus: (code: number) => void
     .option('--dry-run', 'print the plan and write nothing')
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (vf: string, driver: string, _o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      const opts = globalOptions(cmd) as StateChangeOptions;
       setStatus(await runStateChange(shellLine(['bind', vf, driver]), opts, (ctx) => planBind(ctx, vf, driver)));
     });
 }
@@ -29,7 +29,7 @@ export function registerUnbind(program: Command, setStatus: (code: number) => vo
     .option('--dry-run', 'print the plan and write nothing')
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (vf: string, _o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      const opts = globalOptions(cmd) as StateChangeOptions;
       setStatus(await runStateChange(shellLine(['unbind', vf]), opts, (ctx) => planUnbind(ctx, vf)));
     });
 }

@@ -5,7 +5,7 @@
 import { renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { globalOptions } from '../global.js';
+import { globalOptions, type GlobalOptions } from '../global.js';
 import { stdio, withBackend } from '../state-change.js';
 import { EXIT } from '../../report/exit.js';
 import { capture } from '../../host/capture.js';
@@ -43,7 +43,7 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
     .description("record this machine's SR-IOV topology as a file the mock loads with --topology")
     .option('--out <FILE>', 'write the topology here (default: stdout)')
     .action(async (_o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...(cmd.opts() as { out?: string }) };
+      const opts = globalOptions(cmd) as GlobalOptions & { out?: string };
       const out = opts.out;
       const tmp = out === undefined ? null : prepareOut(out);
       let renamed = false;

@@ -4,7 +4,7 @@
 // it removes the kprobes and trace instances dead iovh runs left behind.
 // Exit 1 when a check fails, 0 otherwise.
 import type { Command } from 'commander';
-import { globalOptions } from '../global.js';
+import { globalOptions, type GlobalOptions } from '../global.js';
 import { stdio, withBackend } from '../state-change.js';
 import { renderChecks, runDoctor, summarize } from '../../host/doctor.js';
 import { leftoversCheck, selfPid } from '../../harness/leftovers.js';
@@ -17,7 +17,7 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
     )
     .option('--json', 'print the checks as JSON')
     .action(async (_o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() };
+      const opts = globalOptions(cmd) as GlobalOptions & { json?: boolean };
       const code = await withBackend(opts, (backend) => {
         // open(2) checks the effective uid and gid and the supplementary groups of the process in that kernel.
         const env = backend.traits.credentials;

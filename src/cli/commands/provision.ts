@@ -26,7 +26,7 @@ export function registerProvision(program: Command, setStatus: (code: number) =>
     .option('--dry-run', 'print the plan and write nothing')
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (pf: string, _o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() } as ProvisionOptions;
+      const opts = globalOptions(cmd) as ProvisionOptions;
       setStatus(
         await runStateChange(shellLine(['provision', pf, '--vf', opts.vf, '--vram', opts.vram]), opts, (ctx) =>
           planProvision(ctx, pf, opts.vf, requireSize(opts.vram, '--vram')),

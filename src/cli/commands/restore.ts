@@ -20,7 +20,7 @@ export function registerRestore(program: Command, setStatus: (code: number) => v
     .option('--dry-run', 'print the writes restore would make and write nothing')
     .option('--json', 'print the outcome as JSON')
     .action(async (_o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      const opts = globalOptions(cmd) as StateChangeOptions;
       setStatus(await runRestore(opts));
     });
 }

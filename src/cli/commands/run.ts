@@ -8,9 +8,10 @@
 // Exit status: src/harness/summary.ts (0, 1, 77, 130/143), 2 on usage errors
 // (the table: src/report/exit.ts).
 
+import { clip } from '../../host/quote.js';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { globalOptions, type GlobalOptions } from '../global.js';
+import { globalOptions, resolveOptions, type GlobalOptions } from '../global.js';
 import { CliError, UsageError } from '../errors.js';
 import { HumanOutput } from '../output.js';
 import { trapSignals } from '../signals.js';
@@ -119,7 +120,7 @@ export function parseTimeout(text: string): number {
   const s = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text) || s < TIMEOUT_RANGE_S.min || s > TIMEOUT_RANGE_S.max) {
     throw new UsageError(
-      `--timeout must be a number of seconds from ${TIMEOUT_RANGE_S.min} to ${TIMEOUT_RANGE_S.max}, got '${text}'`,
+      `--timeout must be a number of seconds from ${TIMEOUT_RANGE_S.min} to ${TIMEOUT_RANGE_S.max}, got '${clip(text)}'`,
     );
   }
   return Math.round(s * 1000);
@@ -148,7 +149,9 @@ function validate(o: RunOptions): Validated {
     if (v === undefined) return null;
     const n = normalizeBdf(v);
     if (!n)
-      throw new UsageError(`${flag} '${v}' is not a PCI address (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.1)`);
+      throw new UsageError(
+        `${flag} '${clip(v)}' is not a PCI address (expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:03:00.1)`,
+      );
     return n;
   };
   const stdoutUsers = [o.json, o.junit, o.ktap, o.kcidb, o.writeBaseline].filter((f) => f === '-').length;
@@ -418,7 +421,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
       'native: a new scenario process for every scenario (by default one that ended clean runs the next)',
     )
     .action(async (_o: unknown, c: Command) => {
-      const raw = c.opts() as Omit<RunOptions, 'json'> & { json?: string | true };
+      const raw = resolveOptions<Omit<RunOptions, 'json'> & { json?: string | true }>(c);
       // A bare --json means stdout.
       const opts: RunOptions = { ...raw, json: raw.json === true ? '-' : raw.json };
       setStatus(await runCommand(opts, globalOptions(c), (name) => c.getOptionValueSource(name) === 'cli'));

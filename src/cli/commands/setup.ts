@@ -31,7 +31,7 @@ export function registerSetup(program: Command, setStatus: (code: number) => voi
     .option('--dry-run', 'print the plan and write nothing')
     .option('--json', 'print the plan and its outcome as JSON')
     .action(async (file: string, _o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+      const opts = globalOptions(cmd) as StateChangeOptions;
       const text = readPlan(file);
       let spec;
       try {

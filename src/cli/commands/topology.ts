@@ -1,7 +1,7 @@
 // `iovh topology [--json]`: every SR-IOV PF and its VFs, read from sysfs
 // (src/host/topology.ts); a tree for people, JSON for scripts. Reads only.
 import type { Command } from 'commander';
-import { globalOptions } from '../global.js';
+import { globalOptions, type GlobalOptions } from '../global.js';
 import { openJournal, stdio, withBackend } from '../state-change.js';
 import { topologyJson, topologyTree } from '../../host/render.js';
 import { discover } from '../../host/topology.js';
@@ -12,7 +12,7 @@ export function registerTopology(program: Command, setStatus: (code: number) => 
     .description('list SR-IOV PFs and their VFs: drivers, overrides, IOMMU groups, BARs, VRAM quotas')
     .option('--json', 'print JSON (schema iovh-host-topology/1) instead of a tree')
     .action(async (_o: unknown, cmd: Command) => {
-      const opts = { ...globalOptions(cmd), ...cmd.opts() };
+      const opts = globalOptions(cmd) as GlobalOptions & { json?: boolean };
       const code = await withBackend(opts, (backend) => {
         const t = discover(backend.fs);
         const extras = {

@@ -19,7 +19,7 @@ export function registerVfs(program: Command, setStatus: (code: number) => void)
       .option('--dry-run', 'print the plan and write nothing')
       .option('--json', 'print the plan and its outcome as JSON')
       .action(async (pf: string, n: string, _o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+        const opts = globalOptions(cmd) as StateChangeOptions;
         setStatus(await runStateChange(shellLine(['vfs', 'enable', pf, n]), opts, (ctx) => planVfsEnable(ctx, pf, n)));
       }),
   );
@@ -33,7 +33,7 @@ export function registerVfs(program: Command, setStatus: (code: number) => void)
       .option('--dry-run', 'print the plan and write nothing')
       .option('--json', 'print the plan and its outcome as JSON')
       .action(async (pf: string, _o: unknown, cmd: Command) => {
-        const opts = { ...globalOptions(cmd), ...cmd.opts() } as StateChangeOptions;
+        const opts = globalOptions(cmd) as StateChangeOptions;
         setStatus(await runStateChange(shellLine(['vfs', 'disable', pf]), opts, (ctx) => planVfsDisable(ctx, pf)));
       }),
   );
