@@ -5,24 +5,14 @@
 // cut, a LAVA timeout) leaves valid reports of what finished, marked
 // incomplete (RunResult.complete false).
 //
-// A rewrite is atomic: the text goes to a temporary file in the same
-// directory, which is then renamed over the report (rename(2) replaces the
-// name in one step), so a reader never sees half a report. That needs a
-// regular file (or none yet): a report sent to a character device or a FIFO
-// (/dev/stdout, a pipe to a collector) is written once, at the end, as is `-`.
+// A rewrite is atomic and durable (src/outfile.ts: temporary file, fsync,
+// rename, fsync of the directory), so a reader never sees half a report and a
+// panic right after leaves a whole one. That needs a regular file (or none
+// yet; a symlink is followed): a report sent to a character device or a FIFO
+// (/dev/stdout, a pipe to a collector) is written in place once, at the end,
+// as is `-`, and never renamed over.
 
-import {
-  accessSync,
-  constants,
-  lstatSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { codeOf, OutputFileError, outputMode, probeOutput, writeOutput, type OutputMode } from '../outfile.js';
 import type { RunResult } from './model.js';
 
 export interface ReportSpec {
@@ -41,30 +31,7 @@ export class ReportFileError extends Error {
   }
 }
 
-type Mode = { kind: 'stdout' } | { kind: 'atomic'; file: string } | { kind: 'direct' };
-
-function codeOf(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? String(e);
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.iovh-${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch (cleanup) {
-      // ENOENT: the temporary file was never made (or was renamed): nothing to remove. Anything else joins the report.
-      if (codeOf(cleanup) !== 'ENOENT')
-        throw new ReportFileError(
-          `${codeOf(e)}, and the temporary file ${tmp} could not be removed (${codeOf(cleanup)})`,
-        );
-    }
-    throw e;
-  }
-}
+type Mode = { kind: 'stdout' } | OutputMode;
 
 export class ReportFiles {
   private constructor(private readonly entries: { spec: ReportSpec; mode: Mode }[]) {}
@@ -81,39 +48,17 @@ export class ReportFiles {
         entries.push({ spec, mode: { kind: 'stdout' } });
         continue;
       }
-      const mode = ReportFiles.modeOf(spec);
+      let mode: OutputMode;
       try {
-        if (mode.kind === 'atomic') writeAtomic(mode.file, spec.render(placeholder));
-        else accessSync(spec.path, constants.W_OK);
+        mode = outputMode(spec.path);
+        if (mode.kind === 'atomic') writeOutput(mode, spec.render(placeholder));
+        else probeOutput(mode);
       } catch (e) {
-        throw new ReportFileError(
-          `cannot write the ${spec.what} report to ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`,
-        );
+        throw new ReportFileError(`cannot write the ${spec.what} report to ${spec.path}: ${messageOf(e)}`);
       }
       entries.push({ spec, mode });
     }
     return new ReportFiles(entries);
-  }
-
-  private static modeOf(spec: ReportSpec): Mode {
-    let isLink: boolean;
-    try {
-      isLink = lstatSync(spec.path).isSymbolicLink();
-    } catch (e) {
-      if (codeOf(e) === 'ENOENT') return { kind: 'atomic', file: spec.path };
-      throw new ReportFileError(`cannot write the ${spec.what} report to ${spec.path}: ${codeOf(e)}`);
-    }
-    let target: string;
-    try {
-      // Renaming over a symlink would replace the link: write where it points (a dangling link: create its target).
-      target = isLink ? realpathOrTarget(spec.path) : spec.path;
-      const st = statSync(target, { throwIfNoEntry: false });
-      // A directory stays 'atomic': the placeholder's rename fails with EISDIR, which is the message the user needs.
-      if (st && !st.isFile() && !st.isDirectory()) return { kind: 'direct' };
-    } catch (e) {
-      throw new ReportFileError(`cannot write the ${spec.what} report to ${spec.path}: ${codeOf(e)}`);
-    }
-    return { kind: 'atomic', file: target };
   }
 
   /**
@@ -126,11 +71,9 @@ export class ReportFiles {
     for (const { spec, mode } of this.entries) {
       if (mode.kind !== 'atomic') continue;
       try {
-        writeAtomic(mode.file, spec.render(run));
+        writeOutput(mode, spec.render(run));
       } catch (e) {
-        problems.push(
-          `cannot update the ${spec.what} report ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`,
-        );
+        problems.push(`cannot update the ${spec.what} report ${spec.path}: ${messageOf(e)}`);
       }
     }
     return problems;
@@ -153,24 +96,15 @@ export class ReportFiles {
         const text = spec.render(run);
         if (mode.kind === 'stdout') {
           if (!toStdout(text)) problems.push(`cannot write the ${spec.what} report to stdout: it was closed`);
-        } else if (mode.kind === 'atomic') writeAtomic(mode.file, text);
-        else writeFileSync(spec.path, text);
+        } else writeOutput(mode, text);
       } catch (e) {
-        problems.push(
-          `cannot write the ${spec.what} report to ${spec.path}: ${e instanceof ReportFileError ? e.message : codeOf(e)}`,
-        );
+        problems.push(`cannot write the ${spec.what} report to ${spec.path}: ${messageOf(e)}`);
       }
     }
     if (problems.length > 0) throw new ReportFileError(problems.join('; '));
   }
 }
 
-/** realpath of a link, or, when it dangles, the path it names (relative to the link's directory). */
-function realpathOrTarget(link: string): string {
-  try {
-    return realpathSync(link);
-  } catch (e) {
-    if (codeOf(e) !== 'ENOENT') throw e;
-    return resolve(dirname(link), readlinkSync(link));
-  }
+function messageOf(e: unknown): string {
+  return e instanceof OutputFileError ? e.message : codeOf(e);
 }

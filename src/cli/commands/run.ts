@@ -9,6 +9,7 @@
 // (the table: src/report/exit.ts).
 
 import { clip } from '../../host/quote.js';
+import { sameFileProblem } from '../../outfile.js';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { globalOptions, resolveOptions, type GlobalOptions } from '../global.js';
@@ -127,7 +128,7 @@ export function parseTimeout(text: string): number {
 }
 
 /** Everything the user typed, checked before any backend opens. */
-function validate(o: RunOptions): Validated {
+function validate(o: RunOptions, g: GlobalOptions): Validated {
   let filter: (id: string) => boolean;
   try {
     filter = makeFilter(o.filter);
@@ -158,6 +159,7 @@ function validate(o: RunOptions): Validated {
   if (stdoutUsers > 1) throw new UsageError('only one report can go to stdout (-)');
   // Two reports to one file: the second would silently replace the first.
   const files = new Map<string, string>();
+  const outputs: { flag: string; path: string }[] = [];
   for (const [flag, f] of [
     ['--json', o.json],
     ['--junit', o.junit],
@@ -170,7 +172,20 @@ function validate(o: RunOptions): Validated {
     const other = files.get(key);
     if (other) throw new UsageError(`${other} and ${flag} name the same file (${f}): give each report its own`);
     files.set(key, flag);
+    outputs.push({ flag, path: f });
   }
+  // A report written over an input destroys it before the run even starts (the placeholder report): refuse.
+  const clash = sameFileProblem(
+    outputs,
+    [
+      ['--topology', g.topology],
+      ['--baseline', typeof o.baseline === 'string' ? o.baseline : undefined],
+      ['--mock-state', g.mockState],
+    ]
+      .filter((x): x is [string, string] => x[1] !== undefined)
+      .map(([flag, path]) => ({ flag, path })),
+  );
+  if (clash) throw new UsageError(`${clash}; nothing was run`);
   if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin))
     throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
   const kcidbProblem = kcidbOptionsProblem(kcidbOptions(o));
@@ -284,7 +299,7 @@ export async function runCommand(
     resumed = readResults(o.resume);
     o = { ...o, json: o.resume, filter: resumed.options.filters };
   }
-  const v = validate(o);
+  const v = validate(o, g);
   const out = new HumanOutput(process.stdout);
   const err = new HumanOutput(process.stderr);
   try {
