@@ -26,6 +26,12 @@ export interface SelectOptions {
    * be a trap for the very user who is bringing that PF up.
    */
   purpose?: 'run' | 'host';
+  /**
+   * mock: `write` (default) takes the state file's lock before loading it and
+   * saves it at close; `read` (topology, capture, --dry-run) neither locks nor
+   * saves (docs/safety.md).
+   */
+  stateAccess?: 'read' | 'write';
 }
 
 /**
@@ -100,7 +106,12 @@ export async function openBackend(options: SelectOptions = {}): Promise<Backend>
   const choice = options.backend ?? 'auto';
   const profile = checkedProfile(options.profile);
   const mockOnly = mockOnlyOptions(options);
-  const mockOptions = { profile, topology: options.topology, statePath: options.mockState };
+  const mockOptions = {
+    profile,
+    topology: options.topology,
+    statePath: options.mockState,
+    stateAccess: options.stateAccess,
+  };
   if (choice === 'mock') return mock({ ...mockOptions, reason: '--backend mock' });
   // Options that only the mock understands say which kernel the user means: a
   // topology or a state file ignored on a lab machine would run the real

@@ -14,6 +14,7 @@ import { EXIT } from '../report/exit.js';
 import { BrokenInstallError } from '../api/run.js';
 import { VERSION } from '../version.js';
 import { clip } from '../host/quote.js';
+import { LockError } from '../lockfile.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addGlobalOptions(new Command('iovh'))
@@ -55,7 +56,8 @@ export function exitCodeOf(e: unknown): { code: number; known: boolean } {
   if (e instanceof BackendChoiceError) return { code: e.kind === 'input' ? EXIT.USAGE : EXIT.BROKEN, known: true };
   if (e instanceof CliError) return { code: e.exitCode, known: true };
   if (e instanceof BrokenInstallError) return { code: EXIT.BROKEN, known: true };
-  if (e instanceof BringupError || e instanceof SystemError) return { code: EXIT.FAILED, known: true };
+  if (e instanceof BringupError || e instanceof SystemError || e instanceof LockError)
+    return { code: EXIT.FAILED, known: true };
   return { code: EXIT.BROKEN, known: false };
 }
 

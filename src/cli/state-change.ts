@@ -31,8 +31,17 @@ export const stdio: CommandIo = {
   err: (t) => void process.stderr.write(t),
 };
 
-/** Opens the backend the global options ask for, runs `fn`, and closes the backend whatever happens. */
-export async function withBackend<T>(opts: GlobalOptions, fn: (backend: Backend) => Promise<T> | T): Promise<T> {
+/**
+ * Opens the backend the global options ask for, runs `fn`, and closes the
+ * backend whatever happens. `access`: `write` for a command that may change
+ * the machine (the mock's state file is locked before it is loaded and saved
+ * at close), `read` for one that only looks (no lock, no save).
+ */
+export async function withBackend<T>(
+  opts: GlobalOptions,
+  access: 'read' | 'write',
+  fn: (backend: Backend) => Promise<T> | T,
+): Promise<T> {
   const backend = await openBackend({
     backend: opts.backend,
     mockState: opts.mockState,
@@ -40,6 +49,7 @@ export async function withBackend<T>(opts: GlobalOptions, fn: (backend: Backend)
     profile: opts.profile,
     root: opts.root,
     purpose: 'host',
+    stateAccess: access,
   });
   try {
     return await fn(backend);
@@ -146,7 +156,7 @@ export async function runStateChange(
   build: (ctx: PlanContext) => Plan,
   io: CommandIo = stdio,
 ): Promise<number> {
-  return withBackend(opts, async (backend) => {
+  return withBackend(opts, opts.dryRun ? 'read' : 'write', async (backend) => {
     const reader = new SysReader(backend.fs);
     let plan: Plan;
     try {
@@ -249,7 +259,7 @@ export function targetNote(command: string, backend: Backend, opts: GlobalOption
 
 /** `iovh restore`: undo every pending journaled write of this backend's machine, newest first. */
 export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio): Promise<number> {
-  return withBackend(opts, async (backend) => {
+  return withBackend(opts, opts.dryRun ? 'read' : 'write', async (backend) => {
     const target = backend.traits.location;
     // --json answers in the shape of a restore that undid something (or of its --dry-run), with a message.
     const nothing = (message: string, label: string): number => {

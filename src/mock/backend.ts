@@ -3,14 +3,14 @@
 // control surface tests and the harness's fault sweep use; nothing on the
 // product path needs it.
 
-import { resolve } from 'node:path';
 import type { BackendTraits, DeviceOps, FileOps, ProcessBackend } from '../backend/types.js';
 import { TaskKilledError, type ErrnoName } from '../uapi/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
 import { configureProfile, type KernelConfig } from './kconfig.js';
-import { checkStateWritable, loadState, saveState, topologyKey, type MockState } from './state.js';
+import { checkStateWritable, loadState, saveState, stateFilePath, topologyKey, type MockState } from './state.js';
+import { acquireLock, lockWaitMs, type Lock } from '../lockfile.js';
 import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
 import type { MockProcess } from './process.js';
 import { defaultTopology, MockConfigError, parseTopology, readTopologyFile, type Topology } from './topology.js';
@@ -25,6 +25,14 @@ export interface MockOptions {
   topology?: string | Topology;
   /** State file kept across invocations (--mock-state / IOVH_MOCK_STATE). */
   statePath?: string;
+  /**
+   * `write` (default): lock the state file before loading it (waiting for
+   * another iovh that holds it, src/lockfile.ts) and save it at close.
+   * `read`: no lock, no save; what this backend changes is forgotten.
+   */
+  stateAccess?: 'read' | 'write';
+  /** Told once when the state file is locked by another iovh and this one waits (default: a line on stderr). */
+  onLockWait?: (line: string) => void;
   /** Why the mock was chosen (Backend.reason). */
   reason?: string;
   /**
@@ -100,17 +108,40 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
       `profile: unknown profile '${String(options.profile)}' (choose one of ${PROFILE_NAMES.join(', ')})`,
     );
   }
-  if (options.statePath) checkStateWritable(options.statePath);
-  const state: MockState | null = options.statePath ? loadState(options.statePath) : null;
+  // The file the path names (a symlink followed), so that two names of one file are one state and one lock.
+  const statePath = options.statePath ? stateFilePath(options.statePath) : undefined;
+  let lock: Lock | null = null;
+  if (statePath && options.stateAccess !== 'read') {
+    checkStateWritable(statePath);
+    const tell = options.onLockWait ?? ((line: string) => void process.stderr.write(`${line}\n`));
+    // LockError (held past the wait) goes up as it is: an operational failure, not bad input.
+    lock = acquireLock(`${statePath}.lock`, {
+      what: `mock state ${statePath}`,
+      command: process.argv.slice(2).join(' ') || 'library',
+      waitMs: lockWaitMs(),
+      onWait: (owner) =>
+        tell(`iovh: waiting for pid ${owner.pid} (\`iovh ${owner.command}\`) to finish with mock state ${statePath}`),
+    });
+  }
+  try {
+    return openMock(options, statePath, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+function openMock(options: MockOptions, statePath: string | undefined, lock: Lock | null): MockBackend {
+  const state: MockState | null = statePath ? loadState(statePath) : null;
   const given = resolveTopology(options.topology);
   if (state && given && topologyKey(given.json) !== topologyKey(state.topology)) {
     throw new MockConfigError(
-      `state file ${options.statePath}: topology: it was made with another topology; pass the same --topology or remove the state file`,
+      `state file ${statePath}: topology: it was made with another topology; pass the same --topology or remove the state file`,
     );
   }
   if (state && options.profile !== undefined && options.profile !== state.profile) {
     throw new MockConfigError(
-      `state file ${options.statePath}: profile: it was made with profile '${state.profile}', not '${options.profile}'; remove the state file to change profile`,
+      `state file ${statePath}: profile: it was made with profile '${state.profile}', not '${options.profile}'; remove the state file to change profile`,
     );
   }
   let topoJson = given?.json ?? state?.topology ?? defaultTopology();
@@ -121,7 +152,7 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
   }
   const parsed = parseTopology(
     topoJson,
-    given?.source ?? (state ? `state file ${options.statePath}: topology` : 'default topology'),
+    given?.source ?? (state ? `state file ${statePath}: topology` : 'default topology'),
   );
   const profileName = state?.profile ?? options.profile ?? DEFAULT_PROFILE;
   const profile = configureProfile(getProfile(profileName, parsed.release ?? undefined), parsed.config);
@@ -136,7 +167,7 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
     } catch (e) {
       if (e instanceof MockConfigError) throw e;
       throw new MockConfigError(
-        `state file ${options.statePath}: devices: cannot be restored on this topology (${(e as Error).message})`,
+        `state file ${statePath}: devices: cannot be restored on this topology (${(e as Error).message})`,
       );
     }
   } else {
@@ -157,13 +188,13 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
   const traits: BackendTraits = {
     clock: 'simulated',
     shared: false,
-    location: options.statePath ? { backend: 'mock', where: resolve(options.statePath) } : null,
+    location: statePath ? { backend: 'mock', where: statePath } : null,
     profile: profile.name,
     credentials: { uid: 0, gid: 0, groups: [] },
   };
   const save = (): void => {
-    if (!options.statePath) return;
-    saveState(options.statePath, {
+    if (!statePath || !lock) return;
+    saveState(statePath, {
       schema: 'iovh-mock-state/1',
       profile: profile.name,
       topology: topoJson,
@@ -232,7 +263,13 @@ export function createMockBackend(options: MockOptions = {}): MockBackend {
           for (const p of k.processes()) if (p !== proc) k.exitProcess(p);
         }
         k.exitProcess(proc);
-        if (initial) save();
+        if (initial) {
+          try {
+            save();
+          } finally {
+            lock?.release();
+          }
+        }
       },
     };
   };

@@ -8,10 +8,17 @@
 // buffers. Not kept: memory contents and anything a process holds (fds,
 // mappings, dma-bufs, imports): they end with the process that made them.
 //
-// Written atomically (temp file + rename). A missing file is a fresh kernel.
+// Written atomically and durably (src/outfile.ts: temp file, fsync, rename,
+// fsync of the directory). A missing file is a fresh kernel. A symlink is
+// followed (the file it points to is the state; the save replaces that file,
+// not the link), a link loop or a name that is not a regular file is an
+// error. Commands that may change the kernel hold the file's lock
+// (<file>.lock, src/lockfile.ts) from before the load until after the save;
+// the others never save (docs/safety.md).
 
-import { accessSync, constants, existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { codeOf, writeAtomic } from '../outfile.js';
 import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
 import type { ProfileName } from './contracts.js';
 import type { KernelCoreState } from './kernel.js';
@@ -39,9 +46,40 @@ export function stateJson(state: MockState): string {
 }
 
 export function saveState(path: string, state: MockState): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, stateJson(state));
-  renameSync(tmp, path);
+  writeAtomic(path, stateJson(state));
+}
+
+/**
+ * The file a --mock-state path names: itself, or where its symlink points
+ * (a dangling link: the file it names, created at the first save). Throws
+ * MockConfigError for a link loop and for anything but a regular file.
+ */
+export function stateFilePath(path: string): string {
+  const bad = (problem: string): never => {
+    throw new MockConfigError(`state file ${path}: ${problem}`);
+  };
+  let real = resolve(path);
+  try {
+    real = realpathSync(path);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code === 'ELOOP') return bad('a symbolic link loop (ELOOP)');
+    // ENOTDIR, EACCES, ...: checkStateWritable and loadState name the problem.
+    if (code !== 'ENOENT') return real;
+    try {
+      // Dangling: follow the chain by hand to the name that does not exist yet.
+      for (let hops = 0; lstatSync(real).isSymbolicLink(); hops++) {
+        if (hops > 40) return bad('a symbolic link loop (ELOOP)');
+        real = resolve(dirname(real), readlinkSync(real));
+      }
+    } catch {
+      // ENOENT: the end of the chain, the name the first save creates; anything else is named by the load or save.
+    }
+  }
+  const st = statSync(real, { throwIfNoEntry: false });
+  if (st?.isDirectory()) bad('it is a directory');
+  if (st && !st.isFile()) bad('not a regular file (a device, FIFO or socket cannot hold a kernel state)');
+  return real;
 }
 
 /**
@@ -70,7 +108,7 @@ export function checkStateWritable(path: string): void {
   } catch (e) {
     bad(`its directory ${dir} is not writable (${(e as { code?: string }).code ?? 'error'})`);
   }
-  if (existsSync(path) && statSync(path).isDirectory()) bad('it is a directory');
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) bad('it is a directory');
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -79,7 +117,13 @@ function isObj(v: unknown): v is Record<string, unknown> {
 
 /** Read a state file: null when it does not exist; MockConfigError naming the field when it does not validate. */
 export function loadState(path: string): MockState | null {
-  if (!existsSync(path)) return null;
+  try {
+    statSync(path);
+  } catch (e) {
+    // Only a name that is not there is a fresh kernel: a link loop or an unreadable directory is not.
+    if (codeOf(e) === 'ENOENT') return null;
+    throw new MockConfigError(`state file ${path}: cannot be read (${codeOf(e)})`);
+  }
   const bad = (field: string, problem: string): never => {
     throw new MockConfigError(`state file ${path}: ${field}: ${problem}`);
   };

@@ -60,7 +60,7 @@ export class Lab {
 
   /** Every sysfs file of the mock kernel in the state file, as path -> content (MockControl.snapshotSysfs). */
   sysfs(topology?: string): Map<string, string> {
-    const b = createMockBackend({ statePath: this.state, ...(topology ? { topology } : {}) });
+    const b = createMockBackend({ statePath: this.state, stateAccess: 'read', ...(topology ? { topology } : {}) });
     try {
       return b.kernel.snapshotSysfs();
     } finally {

@@ -71,7 +71,7 @@ function child(
 
 /** What the kernel of the lab's state file has in tracefs: kprobe definitions and trace instances. */
 function tracefs(lab: Lab): { kprobes: string; instances: string[] } {
-  const b = createMockBackend({ statePath: lab.state });
+  const b = createMockBackend({ statePath: lab.state, stateAccess: 'read' });
   try {
     return {
       kprobes: b.fs.readText('/sys/kernel/tracing/kprobe_events'),
@@ -82,9 +82,10 @@ function tracefs(lab: Lab): { kprobes: string; instances: string[] } {
   }
 }
 
-/** A mock kernel of `profile` in the lab's state file, as it boots (read with a read-only command). */
+/** A mock kernel of `profile` in the lab's state file, as it boots (read-only commands do not save it). */
 async function boot(lab: Lab, profile: ProfileName): Promise<void> {
-  const r = await lab.run('--profile', profile, 'topology');
+  createMockBackend({ statePath: lab.state, profile }).close();
+  const r = await lab.run('topology');
   expect(r.code, r.err).toBe(0);
 }
 

@@ -176,7 +176,7 @@ describe('state file', () => {
     expect(() => createMockBackend({ statePath: missing })).toThrow(
       `state file ${missing}: cannot be saved: its directory ${join(dir, 'no-such-dir')} does not exist`,
     );
-    expect(() => createMockBackend({ statePath: dir })).toThrow(/: cannot be saved: it is a directory$/);
+    expect(() => createMockBackend({ statePath: dir })).toThrow(/^state file .*: it is a directory$/);
     const file = join(dir, 'plain-file');
     writeFileSync(file, '');
     expect(() => createMockBackend({ statePath: join(file, 'state.json') })).toThrow(

@@ -54,7 +54,7 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
       const opts = globalOptions(cmd) as GlobalOptions & { out?: string };
       const out = opts.out;
       const mode = out === undefined ? null : prepareOut(out, opts);
-      const code = await withBackend(opts, (backend) => {
+      const code = await withBackend(opts, 'read', (backend) => {
         const { topology, notes } = capture(backend);
         if (topology.devices.length === 0) {
           stdio.err('iovh: capture: nothing to capture: no SR-IOV PF on this machine (no device has sriov_totalvfs)\n');

@@ -18,7 +18,7 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
     .option('--json', 'print the checks as JSON')
     .action(async (_o: unknown, cmd: Command) => {
       const opts = globalOptions(cmd) as GlobalOptions & { json?: boolean };
-      const code = await withBackend(opts, (backend) => {
+      const code = await withBackend(opts, 'write', (backend) => {
         // open(2) checks the effective uid and gid and the supplementary groups of the process in that kernel.
         const env = backend.traits.credentials;
         // Also removes what dead iovh runs left in tracefs (src/harness/leftovers.ts), the one change doctor makes.

@@ -13,7 +13,7 @@ export function registerTopology(program: Command, setStatus: (code: number) => 
     .option('--json', 'print JSON (schema iovh-host-topology/1) instead of a tree')
     .action(async (_o: unknown, cmd: Command) => {
       const opts = globalOptions(cmd) as GlobalOptions & { json?: boolean };
-      const code = await withBackend(opts, (backend) => {
+      const code = await withBackend(opts, 'read', (backend) => {
         const t = discover(backend.fs);
         const extras = {
           backend: { name: backend.name, reason: backend.reason },
