@@ -20,12 +20,13 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  realpathSync,
   rmdirSync,
   statSync,
   writeSync,
   type BigIntStats,
 } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type {
   Backend,
   DeviceOps,
@@ -116,6 +117,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
 
 function fromFsError(e: unknown, path: string): unknown {
   const err = e as NodeJS.ErrnoException;
+  if (e instanceof SystemError) return e; // ours already (insideRoot), with its detail
   if (err && typeof err.errno === 'number' && typeof err.syscall === 'string') {
     return new SystemError({ errno: err.errno, syscall: err.syscall, path });
   }
@@ -190,8 +192,38 @@ class NativeFiles implements FileOps {
     return Buffer.from(this.readFile(path)).toString('utf8');
   }
 
+  private realRoot: string | null = null;
+
+  /**
+   * Under a root other than '/', a write must land inside it: a symlink in
+   * the tree (planted, or absolute as a capture from a live machine can have)
+   * must not carry a write to this machine's own files. EXDEV otherwise.
+   */
+  private insideRoot(real: string, path: string): void {
+    if (this.root === '/') return;
+    this.realRoot ??= realpathSync(this.root);
+    let at: string;
+    try {
+      at = realpathSync(real);
+    } catch {
+      try {
+        at = join(realpathSync(dirname(real)), real.slice(dirname(real).length + 1));
+      } catch {
+        return; // the open reports what is missing
+      }
+    }
+    if (at !== this.realRoot && !at.startsWith(`${this.realRoot}/`))
+      throw new SystemError({
+        errno: Errno.EXDEV,
+        syscall: 'open',
+        path,
+        detail: `it resolves to ${at}, outside the root ${this.root}`,
+      });
+  }
+
   writeFile(path: string, data: string, options: WriteOptions = {}): void {
     this.io(path, (real) => {
+      this.insideRoot(real, path);
       // No O_CREAT: a missing attribute is ENOENT, as in sysfs. O_TRUNC is ignored by
       // sysfs but not by tracefs (kprobe_events), hence the append option.
       const flags = fsc.O_WRONLY | (options.append ? fsc.O_APPEND : fsc.O_TRUNC);
@@ -234,11 +266,17 @@ class NativeFiles implements FileOps {
   }
 
   mkdir(path: string): void {
-    this.io(path, (real) => mkdirSync(real));
+    this.io(path, (real) => {
+      this.insideRoot(real, path);
+      mkdirSync(real);
+    });
   }
 
   rmdir(path: string): void {
-    this.io(path, (real) => rmdirSync(real));
+    this.io(path, (real) => {
+      this.insideRoot(real, path);
+      rmdirSync(real);
+    });
   }
 
   readRecords(path: string): string[] {

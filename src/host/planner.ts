@@ -20,7 +20,7 @@ import type { Plan, Step } from './plan.js';
 import { VRAM_ALIGNMENT } from './provisioning.js';
 import { formatSize } from './size.js';
 import { applyNumvfs, hasQuota, type PfState, type PlanState, type VfState } from './state.js';
-import { type SysReader, devicePath, driverPath } from './sysfs.js';
+import { type SysReader, devicePath, driverPath, isDriverName } from './sysfs.js';
 import type { VramBudget } from './vram.js';
 
 /** What the planner needs from the live machine besides the predicted state. */
@@ -76,7 +76,7 @@ export function parseCount(text: string, what: string, noun = 'VF count'): numbe
 }
 
 function requireDriverLoaded(ctx: PlanContext, driver: string): void {
-  if (!/^[A-Za-z0-9_.-]+$/.test(driver)) throw new InputError(`'${clip(driver)}' is not a driver name`);
+  if (!isDriverName(driver)) throw new InputError(`'${clip(driver)}' is not a driver name`);
   if (!ctx.reader.exists(driverPath(driver))) {
     throw new BringupError(
       `driver ${driver} is not loaded (no ${driverPath(driver)}); load it first: modprobe ${driver}`,

@@ -15,6 +15,16 @@ export function devicePath(bdf: string, attr?: string): string {
   return attr ? `${PCI_DEVICES}/${bdf}/${attr}` : `${PCI_DEVICES}/${bdf}`;
 }
 
+/**
+ * A name the driver core could have registered a PCI driver under, safe to
+ * join into a /sys/bus/pci/drivers/ path: letters, digits, '_', '-' and '.',
+ * not starting with '.' (so never '.' or '..', which name the drivers
+ * directory itself and its parent).
+ */
+export function isDriverName(name: string): boolean {
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name);
+}
+
 export function driverPath(driver: string, attr?: string): string {
   return attr ? `${PCI_DRIVERS}/${driver}/${attr}` : `${PCI_DRIVERS}/${driver}`;
 }
