@@ -10,10 +10,13 @@
 // Each mock profile ships baselines/<profile>.json.
 
 import { fileURLToPath } from 'node:url';
-import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
+import { LIMITS, parseUserJson, readUserFile, UserFileError } from '../userfile.js';
 import { isBad, isStatus, STATUSES, type BaselineEntryResult, type Status } from '../report/model.js';
 
 export const BASELINE_SCHEMA = 'iovh-baseline/1';
+
+/** The top-level fields of a baseline file: what --write-baseline writes (src/report/baseline.ts). */
+const TOP_LEVEL = ['schema', 'name', 'profile', 'description', 'scenarios', 'complete', 'why'];
 
 export interface BaselineEntry {
   status: Status;
@@ -44,11 +47,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseBaseline(text: string, path: string): Baseline {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseUserJson(text);
   } catch (e) {
-    throw new BaselineError(`baseline ${path}: not JSON (${(e as Error).message})`);
+    if (e instanceof UserFileError) throw new BaselineError(`baseline ${path}: ${e.message}`);
+    throw e;
   }
   if (!isObject(doc)) throw new BaselineError(`baseline ${path}: the top level must be an object`);
+  // A misspelt field ("scenario", "profle") would otherwise be ignored and the file judged by defaults.
+  for (const key of Object.keys(doc))
+    if (!TOP_LEVEL.includes(key))
+      throw new BaselineError(
+        `baseline ${path}: unknown top-level field ${JSON.stringify(key)} (expected ${TOP_LEVEL.join(', ')})`,
+      );
   if (doc.schema !== BASELINE_SCHEMA) {
     throw new BaselineError(
       `baseline ${path}: field "schema" must be "${BASELINE_SCHEMA}", got ${JSON.stringify(doc.schema)}`,

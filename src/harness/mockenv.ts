@@ -48,9 +48,14 @@ function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-/** The first xe PF with SR-IOV in a topology. */
+/**
+ * The first xe PF with SR-IOV in a topology that xe runs as an SR-IOV PF: one
+ * with `pfMode: false` cannot enable VFs (sriov_numvfs writes fail ENODEV,
+ * docs/topology.md), so no shape is declared on it and the run takes the
+ * machine as it is, skipping what needs VFs.
+ */
 function xePf(t: Topology): TopologyDeviceJson | null {
-  return t.devices.find((d) => d.driver === 'xe' && d.sriov && d.xe) ?? null;
+  return t.devices.find((d) => d.driver === 'xe' && d.sriov && d.xe && d.xe.pfMode !== false) ?? null;
 }
 
 function gib(v: bigint): string {

@@ -6,6 +6,8 @@ import { normalizeBdf } from './bdf.js';
 import { InputError } from './errors.js';
 import type { SetupPf, SetupSpec, SetupVf } from './planner.js';
 import { parseSize } from './size.js';
+import { isDriverName } from './sysfs.js';
+import { parseUserJson, UserFileError } from '../userfile.js';
 
 export const SETUP_SCHEMA = 'iovh-setup/1';
 
@@ -52,9 +54,10 @@ class Fields {
 export function parseSetup(file: string, text: string): SetupSpec {
   let doc: Json;
   try {
-    doc = JSON.parse(text) as Json;
+    doc = parseUserJson(text) as Json;
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof UserFileError) throw new InputError(`${file}: ${e.message}`);
+    throw e;
   }
   if (!isObject(doc))
     throw new InputError(`${file}: expected a JSON object with "schema": "${SETUP_SCHEMA}" and "pfs"`);
@@ -78,7 +81,8 @@ function parsePf(file: string, at: string, v: Json): SetupPf {
     f.fail('pf', (e as Error).message);
   }
   const numvfs = f.wholeNumber('numvfs', 0, false);
-  const vfsRaw = v.vfs ?? [];
+  // Absent means none; null is not an array (a generator that meant "none" says so by leaving it out).
+  const vfsRaw = v.vfs === undefined ? [] : v.vfs;
   if (!Array.isArray(vfsRaw)) f.fail('vfs', `expected an array, got ${show(vfsRaw)}`);
   const vfs = vfsRaw.map((x, j) => parseVf(file, `${at}.vfs[${j}]`, x));
   const ids = new Set<number>();
@@ -106,7 +110,7 @@ function parseVf(file: string, at: string, v: Json): SetupVf {
     out.vram = bytes;
   }
   if (v.driver !== undefined) {
-    if (v.driver !== null && (typeof v.driver !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(v.driver))) {
+    if (v.driver !== null && (typeof v.driver !== 'string' || !isDriverName(v.driver))) {
       f.fail('driver', `expected a driver name such as "vfio-pci", or null for no driver, got ${show(v.driver)}`);
     }
     out.driver = v.driver;

@@ -19,7 +19,7 @@
 import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { codeOf, writeAtomic } from '../outfile.js';
-import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
+import { LIMITS, parseUserJson, readUserFile, UserFileError } from '../userfile.js';
 import type { ProfileName } from './contracts.js';
 import type { KernelCoreState } from './kernel.js';
 import type { PciState } from './pci.js';
@@ -28,6 +28,9 @@ import { isProfileName } from './profiles.js';
 import { MockConfigError, type Topology } from './topology.js';
 
 export const STATE_SCHEMA = 'iovh-mock-state/1';
+
+/** The top-level fields saveState writes; a file with others was not written by iovh (or was edited wrongly). */
+const STATE_FIELDS = ['schema', 'profile', 'topology', 'nextPid', 'pci', 'devices', 'kernel'];
 
 export interface MockState {
   schema: typeof STATE_SCHEMA;
@@ -136,11 +139,14 @@ export function loadState(path: string): MockState | null {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseUserJson(text);
   } catch (e) {
-    return bad('(file)', `not valid JSON (${(e as Error).message})`);
+    if (e instanceof UserFileError) return bad('(file)', e.message);
+    throw e;
   }
   if (!isObj(json)) return bad('(root)', 'expected a JSON object');
+  for (const key of Object.keys(json))
+    if (!STATE_FIELDS.includes(key)) return bad(key, `unknown field (expected ${STATE_FIELDS.join(', ')})`);
   if (json.schema !== STATE_SCHEMA)
     return bad('schema', `expected "${STATE_SCHEMA}", got ${JSON.stringify(json.schema)}`);
   if (typeof json.profile !== 'string' || !isProfileName(json.profile))

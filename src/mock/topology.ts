@@ -8,7 +8,7 @@
 // form the platform uses; any problem is a MockConfigError naming the source
 // and the field, in one line.
 
-import { LIMITS, readUserFile, UserFileError } from '../userfile.js';
+import { LIMITS, parseUserJson, readUserFile, UserFileError } from '../userfile.js';
 import { configProblem, isModelledOption, MODELLED_OPTIONS, type KernelConfig } from './kconfig.js';
 import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
 
@@ -640,9 +640,10 @@ export function readTopologyFile(path: string): { json: Topology; parsed: Parsed
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseUserJson(text);
   } catch (e) {
-    throw new MockConfigError(`topology ${path}: not valid JSON (${(e as Error).message})`);
+    if (e instanceof UserFileError) throw new MockConfigError(`topology ${path}: ${e.message}`);
+    throw e;
   }
   return { json: json as Topology, parsed: parseTopology(json, `topology ${path}`) };
 }

@@ -243,7 +243,7 @@ describe('bad input: one line, exit 2, nothing written', () => {
     [['vfs', 'enable', PF, '-1'], /^iovh: /],
     [['vfs', 'enable', PF, 'many'], /^iovh: vfs enable: 'many' is not a VF count/],
     [['provision', PF, '--vf', '1', '--vram', '4X'], /^iovh: --vram: '4X' is not a size/],
-    [['provision', PF, '--vf', '1', '--vram', '1.001G'], /^iovh: --vram: .* is not a size|not a multiple of 2 MiB/],
+    [['provision', PF, '--vf', '1', '--vram', '1.001G'], /^iovh: --vram: '1.001G' is not a whole number of bytes/],
     [['provision', PF, '--vf', '25', '--vram', '1G'], /^iovh: --vf: VF 25 does not exist on 0000:03:00.0/],
     [['provision', PF, '--vram', '1G'], /required option '--vf <K>'/],
     [['bind', PF, 'vfio-pci'], /^iovh: 0000:03:00.0 is a PF; this command takes a VF/],

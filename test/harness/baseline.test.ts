@@ -21,7 +21,7 @@ describe('baseline files', () => {
   });
 
   it.each([
-    ['not json', '{', /not JSON/],
+    ['not json', '{', /not valid JSON/],
     ['wrong schema', '{"schema":"x","name":"a","scenarios":{}}', /field "schema"/],
     ['no name', '{"schema":"iovh-baseline/1","scenarios":{}}', /field "name"/],
     [

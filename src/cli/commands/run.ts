@@ -142,6 +142,15 @@ function validate(o: RunOptions, g: GlobalOptions): Validated {
       `no scenario matches --filter ${o.filter.map((f) => `'${f}'`).join(' ')} (see iovh run --list)`,
     );
   }
+  // A pattern that matches no scenario is a typo (`--filter '!expor/*'` would exclude nothing, silently).
+  for (const f of o.filter) {
+    const t = f.trim();
+    const glob = t.startsWith('!') ? t.slice(1) : t;
+    if (!CATALOG.some((s) => makeFilter([glob])(s.id)))
+      throw new UsageError(
+        `--filter '${clip(f)}' ${t.startsWith('!') ? 'excludes' : 'matches'} no scenario (see iovh run --list)`,
+      );
+  }
   const scenarios = o.list
     ? chosen
     : [CATALOG.find((s) => s.id === CAPS_ID)!, ...chosen.filter((s) => s.id !== CAPS_ID)];
@@ -199,6 +208,13 @@ function validate(o: RunOptions, g: GlobalOptions): Validated {
       if (e instanceof BaselineError) throw new UsageError(e.message);
       throw e;
     }
+    // Ids this iovh has no scenario for (renamed, or from another version) judge nothing: say so once.
+    const known = new Set(CATALOG.map((s) => s.id));
+    const unknown = [...baseline.scenarios.keys()].filter((id) => !known.has(id));
+    if (unknown.length > 0)
+      process.stderr.write(
+        `iovh: warning: baseline ${o.baseline} lists ${unknown.length} scenario${unknown.length === 1 ? '' : 's'} this iovh does not have (${clip(unknown.slice(0, 5).join(', '))}${unknown.length > 5 ? ', ...' : ''}); they are ignored\n`,
+      );
   }
   return { scenarios, timeoutMs, pf: bdf('--pf', o.pf), vf: bdf('--vf', o.vf), baseline };
 }
