@@ -15,6 +15,7 @@ import { BrokenInstallError } from '../api/run.js';
 import { VERSION } from '../version.js';
 import { clip } from '../host/quote.js';
 import { LockError } from '../lockfile.js';
+import { stdoutLost, watchStdout } from './output.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addGlobalOptions(new Command('iovh'))
@@ -31,12 +32,20 @@ export async function main(argv: string[]): Promise<number> {
     addGlobalOptions(cmd).exitOverride();
   }
   trackOptions(program);
+  watchStdout();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return status;
   } catch (e) {
-    return reportError(e);
+    status = reportError(e);
   }
+  // Output that never reached stdout is a failure of the command, however it ended (src/cli/output.ts).
+  const lost = await stdoutLost();
+  // EPIPE is the reader saying it has seen enough (`iovh topology | head -1`): its choice, not a failure.
+  if (lost && lost.code !== 'EPIPE') {
+    if (!lost.told) process.stderr.write(`iovh: cannot write to stdout (${lost.code}): the output is lost\n`);
+    if (status === EXIT.OK) status = EXIT.FAILED;
+  }
+  return status;
 }
 
 /**

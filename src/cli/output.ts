@@ -61,3 +61,43 @@ export class HumanOutput {
     this.stream.off('error', this.onError);
   }
 }
+
+// Every command's stdout, watched for the whole invocation. A redirection to
+// a full disk (`iovh topology > /dev/full`: ENOSPC), a closed pipe (EPIPE) or
+// a dead terminal (EIO) make Node emit an 'error' event on process.stdout;
+// nobody listening killed the process with a 25-line trace (exit 1), and a
+// command whose output went nowhere could otherwise exit 0. One listener,
+// installed once (main() runs many times in one test process), records the
+// first failure; main() then says so in one line and exits non-zero, except
+// for EPIPE, the reader's choice to stop (`| head`).
+let stdoutFailure: NodeJS.ErrnoException | null = null;
+let stdoutTold = false;
+let watching = false;
+
+/** Starts watching stdout for this invocation (forgetting an earlier invocation's failure). */
+export function watchStdout(): void {
+  if (!watching) {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      stdoutFailure ??= e;
+    });
+    watching = true;
+  }
+  stdoutFailure = null;
+  stdoutTold = false;
+}
+
+/** A command that already said its output was lost (run's human output) calls this: main() adds no second line. */
+export function stdoutFailureTold(): void {
+  stdoutTold = true;
+}
+
+/**
+ * Why stdout lost output in this invocation (an errno name), or null; waits a
+ * turn of the event loop first, as a file stream reports its error on the next
+ * tick. `told`: the command said so itself.
+ */
+export async function stdoutLost(): Promise<{ code: string; told: boolean } | null> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (!stdoutFailure) return null;
+  return { code: stdoutFailure.code ?? stdoutFailure.message, told: stdoutTold };
+}

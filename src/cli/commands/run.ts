@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { globalOptions, resolveOptions, type GlobalOptions } from '../global.js';
 import { CliError, UsageError } from '../errors.js';
-import { HumanOutput } from '../output.js';
+import { HumanOutput, stdoutFailureTold } from '../output.js';
 import { trapSignals } from '../signals.js';
 import { EXIT } from '../../report/exit.js';
 import { VERSION } from '../../version.js';
@@ -386,8 +386,10 @@ async function runWith(
   if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
   human.write(renderSummary(run, style));
   // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
-  if (human.lost !== null && human.lost !== 'EPIPE')
+  if (human.lost !== null && human.lost !== 'EPIPE') {
     err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
+    if (human.stream === process.stdout) stdoutFailureTold();
+  }
   try {
     reports.write(run, (text) => out.write(text));
   } catch (e) {
