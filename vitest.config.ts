@@ -10,5 +10,8 @@ export default defineConfig({
     exclude: ['test/package/**', '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // Scratch directories are removed after each file; the run fails if anything is left in its TMPDIR.
+    setupFiles: ['test/support/setup.ts'],
+    globalSetup: ['test/support/global.ts'],
   },
 });

@@ -1,9 +1,9 @@
 // Without the addon the library still loads, FileOps still work, and every
 // device call fails with one error that names the fix.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { scratchDir } from '../support/scratch.js';
 
 vi.mock('../../src/core/addon.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/core/addon.js')>();
@@ -15,7 +15,7 @@ vi.mock('../../src/core/addon.js', async (importOriginal) => {
 
 const { createNativeBackend, NativeUnavailableError } = await import('../../src/backend/native.js');
 
-const root = mkdtempSync(join(tmpdir(), 'iovh-noaddon-'));
+const root = scratchDir('iovh-noaddon-');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('native backend without the addon', () => {

@@ -8,14 +8,12 @@ import {
   constants,
   fstatSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   rmSync,
   symlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNativeBackend } from '../../src/backend/native.js';
@@ -23,12 +21,13 @@ import type { Backend } from '../../src/backend/types.js';
 import { SystemError } from '../../src/uapi/errors.js';
 import { O } from '../../src/uapi/constants.js';
 import { itNative } from '../core/support.js';
+import { scratchDir } from '../support/scratch.js';
 
 let root: string;
 let backend: Backend;
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'iovh-root-'));
+  root = scratchDir('iovh-root-');
   const dev = join(root, 'sys/devices/pci0000:00/0000:00:01.0/0000:03:00.0');
   mkdirSync(join(dev, 'virtfn0-dir'), { recursive: true });
   mkdirSync(join(root, 'sys/bus/pci/devices'), { recursive: true });

@@ -1,13 +1,13 @@
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendChoiceError, hostFitness, nativeFitness, openBackend } from '../../src/backend/select.js';
+import { scratchDir } from '../support/scratch.js';
 
 // A fixture root standing for '/': selection reads only sysfs and /dev.
 let root: string;
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'iovh-select-'));
+  root = scratchDir('iovh-select-');
   mkdirSync(join(root, 'sys/bus/pci/devices/0000:00:02.0'), { recursive: true });
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));

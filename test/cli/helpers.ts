@@ -1,13 +1,13 @@
 // Running iovh in the test process (main(argv), output captured) and, where a
 // real kill is needed, as a child process from a one-file bundle of the CLI.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMockBackend } from '../../src/mock/backend.js';
 import { FixtureTree, resourceText } from '../host/fixture-tree.js';
+import { scratchDir } from '../support/scratch.js';
 
 export interface CliResult {
   code: number;
@@ -38,7 +38,7 @@ export async function iovh(...argv: string[]): Promise<CliResult> {
 
 /** A scratch directory for one test: the journal's state dir and the mock's state file. */
 export class Lab {
-  readonly dir = mkdtempSync(join(tmpdir(), 'iovh-cli-'));
+  readonly dir = scratchDir('iovh-cli-');
   readonly state = join(this.dir, 'mock-state.json');
   readonly stateDir = join(this.dir, 'iovh-state');
   private readonly savedEnv = process.env.IOVH_STATE_DIR;

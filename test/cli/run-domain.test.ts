@@ -4,12 +4,12 @@
 // way: `iovh topology` lists them, `iovh run --pf/--vf` takes them in any
 // accepted spelling and runs, and a malformed one is one line and exit 2.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iovh } from './run-cli.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 const PF = '10000:e1:00.0';
 const VF = '10000:e1:00.1';
@@ -19,7 +19,7 @@ function vmdTopology(): string {
   const pf = t.devices[0]!;
   pf.bdf = PF;
   pf.parent = 'pci10000:e0/10000:e0:00.0';
-  const file = join(mkdtempSync(join(tmpdir(), 'iovh-vmd-')), 'topology.json');
+  const file = join(scratchDir('iovh-vmd-'), 'topology.json');
   writeFileSync(file, JSON.stringify(t));
   return file;
 }

@@ -3,12 +3,12 @@
 // writes its reports and exits with its verdict, with no stack trace.
 import { describe, expect, it, vi } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
@@ -19,7 +19,7 @@ function epipe(): NodeJS.ErrnoException {
 
 describe('iovh run when stdout goes away', () => {
   it('in process: the first failed write stops the human output; the run completes and writes its report', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-epipe-'));
+    const dir = scratchDir('iovh-epipe-');
     // Nothing else listens: without iovh's own listener the 'error' event would be thrown as an uncaught exception.
     expect(process.stdout.listenerCount('error')).toBe(0);
     let writes = 0;
@@ -101,7 +101,7 @@ describe('iovh run when stdout goes away', () => {
   it.skipIf(!built)(
     'a real process piped into a reader that closes after one line (needs dist/: npm run build:ts)',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'iovh-epipe-'));
+      const dir = scratchDir('iovh-epipe-');
       const child = spawn(
         process.execPath,
         [

@@ -2,13 +2,13 @@
 // runs it: the shipped baseline, every report format.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { iovh, type CliResult } from './run-cli.js';
 import type { RunResult } from '../../src/report/model.js';
 import { parseKtap } from '../report/ktap-parser.js';
+import { scratchDir } from '../support/scratch.js';
 
 const XSD = fileURLToPath(new URL('../fixtures/junit.xsd', import.meta.url));
 const xmllint = spawnSync('xmllint', ['--version']).status === 0;
@@ -20,7 +20,7 @@ interface ProfileRun {
 }
 
 async function runProfile(profile: string): Promise<ProfileRun> {
-  const dir = mkdtempSync(join(tmpdir(), `iovh-run-${profile}-`));
+  const dir = scratchDir(`iovh-run-${profile}-`);
   const cli = await iovh(
     'run',
     '--backend',

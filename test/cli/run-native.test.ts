@@ -3,12 +3,12 @@
 // kernel behind it), the capability probe passes and the scenario skips, with
 // its reason coming back from the child; nothing is a harness error.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { iovh } from './run-cli.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ready =
@@ -19,7 +19,7 @@ describe('iovh run --backend native', () => {
   it.skipIf(!ready)(
     'runs the scenarios in child processes over a fixture root (needs dist/ and the addon)',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'iovh-native-run-'));
+      const dir = scratchDir('iovh-native-run-');
       const root = join(dir, 'root');
       const json = join(dir, 'r.json');
       const r = await iovh(

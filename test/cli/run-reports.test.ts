@@ -3,14 +3,14 @@
 // operational error (1), both with nothing run (no progress line, no mock
 // state saved) — not after a whole run that then reports "exit 0".
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iovh } from './run-cli.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 function dir(): string {
-  return mkdtempSync(join(tmpdir(), 'iovh-run-reports-'));
+  return scratchDir('iovh-run-reports-');
 }
 
 describe('iovh run: report options fail before anything runs', () => {

@@ -2,11 +2,11 @@
 // what was collected, the rest marked as not run, exit 130.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
@@ -15,7 +15,7 @@ describe('iovh run under SIGINT', () => {
   it.skipIf(!built)(
     'writes what was collected, runs the cleanups, marks the rest not run, exits 130 (needs dist/: npm run build:ts)',
     () => {
-      const dir = mkdtempSync(join(tmpdir(), 'iovh-sigint-'));
+      const dir = scratchDir('iovh-sigint-');
       const r = spawnSync(
         process.execPath,
         [

@@ -5,12 +5,12 @@
 // when the next scenario runs, and the run goes on.
 import { describe, expect, it, vi } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
@@ -19,7 +19,7 @@ const read = (path: string): RunResult => JSON.parse(readFileSync(path, 'utf8'))
 
 describe('reports while the run goes on', () => {
   it('after each scenario the files hold the results so far; the oops of edge/unprovisioned-vf is a crash there before the next scenario ends', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-stream-'));
+    const dir = scratchDir('iovh-stream-');
     const json = join(dir, 'r.json');
     const ktap = join(dir, 'r.ktap');
     const seen: { line: string; results: number; complete: boolean; last: string | null; ktapIncomplete: boolean }[] =
@@ -81,7 +81,7 @@ describe('reports while the run goes on', () => {
   it.skipIf(!built)(
     'a run killed in the middle (SIGKILL) leaves valid reports of what finished, marked incomplete (needs dist/)',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'iovh-stream-'));
+      const dir = scratchDir('iovh-stream-');
       const files = {
         json: join(dir, 'r.json'),
         ktap: join(dir, 'r.ktap'),

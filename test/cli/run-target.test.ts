@@ -2,12 +2,12 @@
 // backend opens: exit 2, one line), and a scenario the baseline expects to
 // pass that skips is unexpected (exit 1) unless --allow-skips.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { iovh } from './run-cli.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 describe('iovh run --pf/--vf against the machine', () => {
   it.each([
@@ -46,7 +46,7 @@ describe('a baseline pass that now skips', () => {
   const upstream = JSON.parse(
     readFileSync(fileURLToPath(new URL('../../baselines/upstream.json', import.meta.url)), 'utf8'),
   ) as { scenarios: Record<string, unknown> };
-  const dir = mkdtempSync(join(tmpdir(), 'iovh-run-skips-'));
+  const dir = scratchDir('iovh-run-skips-');
   const baseline = join(dir, 'lab.json');
   writeFileSync(
     baseline,

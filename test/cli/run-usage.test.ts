@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iovh } from './run-cli.js';
 import { parseTimeout } from '../../src/cli/commands/run.js';
+import { scratchDir } from '../support/scratch.js';
 
 describe('iovh run: bad input is a one-line usage error, exit 2, before anything runs', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'iovh-run-usage-'));
+  const dir = scratchDir('iovh-run-usage-');
   const badBaseline = join(dir, 'bad.json');
   writeFileSync(badBaseline, '{"schema":"iovh-baseline/1","name":"x","scenarios":{"a/b":"maybe"}}');
   it.each([

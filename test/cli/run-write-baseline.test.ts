@@ -1,20 +1,20 @@
 // iovh run --write-baseline FILE: a lab records what its kernel does, and
 // later runs against that file report only what changed. A run that did not
 // finish leaves a file loadBaseline refuses, naming why.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBaseline } from '../../src/harness/baseline.js';
 import { renderBaseline } from '../../src/report/baseline.js';
 import type { RunResult } from '../../src/report/model.js';
 import { iovh } from './run-cli.js';
+import { scratchDir } from '../support/scratch.js';
 
 const FILTER = ['--filter', 'edge/*', '--filter', 'export/single-range'];
 
 describe('iovh run --write-baseline', () => {
   it('records every status with its quirks; a run against it is all expected; a kernel that changed is reported as fixed', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-write-baseline-'));
+    const d = scratchDir('iovh-write-baseline-');
     const file = join(d, 'lab.json');
     const json = join(d, 'run.json');
     const first = await iovh(
@@ -69,7 +69,7 @@ describe('iovh run --write-baseline', () => {
   });
 
   it('a run that did not finish writes a file that cannot be loaded as a baseline, saying why', () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-write-baseline-'));
+    const d = scratchDir('iovh-write-baseline-');
     const partial = {
       complete: false,
       interrupted: { signal: 'SIGINT' },

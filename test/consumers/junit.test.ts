@@ -2,17 +2,17 @@
 // tools that build on it see it: each scenario's outcome, with the reason and
 // the kernel log in the outcome's body, which is what GitLab shows.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderJunit } from '../../src/report/junit.js';
 import { emptyCleanliness, type RunResult } from '../../src/report/model.js';
 import { mixedRun, run, scenario } from '../report/fixture.js';
 import { consumers, ROOT } from './cache.js';
+import { scratchDir } from '../support/scratch.js';
 
 const c = consumers();
-const dir = mkdtempSync(join(tmpdir(), 'iovh-junitparser-'));
+const dir = scratchDir('iovh-junitparser-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface ReadCase {

@@ -3,8 +3,7 @@
 // failure or a crash as a pass, must tell a crash apart, and must count what
 // a run that died never reported.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderKtap } from '../../src/report/ktap.js';
@@ -12,9 +11,10 @@ import { emptyCleanliness, type RunResult, type Status } from '../../src/report/
 import { iovh } from '../cli/run-cli.js';
 import { mixedRun, run, scenario } from '../report/fixture.js';
 import { consumers } from './cache.js';
+import { scratchDir } from '../support/scratch.js';
 
 const c = consumers();
-const dir = mkdtempSync(join(tmpdir(), 'iovh-kunit-'));
+const dir = scratchDir('iovh-kunit-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 type KunitStatus = 'PASSED' | 'FAILED' | 'SKIPPED' | 'CRASHED';

@@ -3,11 +3,11 @@
 // shell assignments, lava-test-runner runs it through lava-test-shell, and
 // lava-test-case records each case. The parameters must reach `iovh run`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consumers, ROOT } from './cache.js';
+import { scratchDir } from '../support/scratch.js';
 
 const c = consumers();
 const dirs: string[] = [];
@@ -29,7 +29,7 @@ interface LavaRun {
 
 function lavaJob(parameters: Record<string, string> | null): LavaRun {
   if ('skip' in c) throw new Error(c.skip);
-  const dir = mkdtempSync(join(tmpdir(), 'iovh-lava-job-'));
+  const dir = scratchDir('iovh-lava-job-');
   dirs.push(dir);
   const config = join(dir, 'config.json');
   writeFileSync(

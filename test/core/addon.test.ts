@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addonCandidates, isAddonErrno, loadAddon, loadAddonFrom, packageRoot } from '../../src/core/addon.js';
 import { addon, itNative, required, skipReason } from './support.js';
+import { scratchDir } from '../support/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'iovh-addon-'));
+const dir = scratchDir('iovh-addon-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('loader', () => {

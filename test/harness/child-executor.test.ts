@@ -6,8 +6,7 @@
 // killed by the kernel is a crash when the log shows an oops, a harness error
 // otherwise. A few forks only (each costs a node start).
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../src/backend/types.js';
@@ -15,12 +14,13 @@ import { ChildProcessExecutor } from '../../src/harness/executor.js';
 import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
 import type { Scenario } from '../../src/harness/scenario.js';
 import { FakeKernel } from './fake-backend.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = fileURLToPath(new URL('./fixtures/child-entry.mjs', import.meta.url));
 const built = existsSync(join(ROOT, 'dist', 'harness', 'child.js'));
 const timing = { stallMs: 10, kmemleakAgeMs: 0, graceMs: 50, killMs: 300, reapMs: 300 };
-const dir = mkdtempSync(join(tmpdir(), 'iovh-child-'));
+const dir = scratchDir('iovh-child-');
 const mark = join(dir, 'oops');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

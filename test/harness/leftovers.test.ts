@@ -3,12 +3,11 @@
 // deleted (a kprobe enabled anywhere cannot be deleted: EBUSY), and said in
 // one line. Those of live processes, and this process's own, stay.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { describeRemoval, findLeftovers, leftoversCheck, removeStaleLeftovers } from '../../src/harness/leftovers.js';
 import { iovh } from '../cli/run-cli.js';
+import { scratchDir } from '../support/scratch.js';
 
 const T = '/sys/kernel/tracing';
 
@@ -76,7 +75,7 @@ describe('tracefs leftovers of dead iovh processes', () => {
   });
 
   it('iovh run removes what a dead run left on the same mock kernel, saying so in one line, before it starts', async () => {
-    const state = join(mkdtempSync(join(tmpdir(), 'iovh-leftovers-')), 'state.json');
+    const state = join(scratchDir('iovh-leftovers-'), 'state.json');
     const first = createMockBackend({ profile: 'fixed', statePath: state });
     const dead = first.kernel.spawnProcess();
     const name = leaveProbes(dead);

@@ -3,8 +3,7 @@
 // are free or the user allows it, its change is journaled through bring-up's
 // journal so that `iovh restore` undoes it after a kill, and a kernel that
 // refuses the write (no root) gets a skip with nothing changed.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
@@ -16,6 +15,7 @@ import { discoverPfs } from '../../src/harness/target.js';
 import { Journal, stateDir, type JournalTarget } from '../../src/host/journal.js';
 import { runRestore, type CommandIo } from '../../src/cli/state-change.js';
 import { declaredMock, runKeep, runOn, withFs, wrapFs } from './evidence-helpers.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ID = 'lifecycle/vf-disable-while-imported';
 const PF = '0000:03:00.0';
@@ -44,7 +44,7 @@ const want = (policy: RunPolicy) => ({ want: { pf: null, vf: null, policy } });
 let dir = '';
 let saved: string | undefined;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iovh-vfdisable-'));
+  dir = scratchDir('iovh-vfdisable-');
   saved = process.env.IOVH_STATE_DIR;
   process.env.IOVH_STATE_DIR = join(dir, 'state');
 });

@@ -1,13 +1,12 @@
 // Shared setup for the src/host/ unit tests: a fake kernel with one xe PF (and
 // optionally an igb-like PF without provisioning), and the plan context over it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { FakeKernel, type FakePf } from './fake-kernel.js';
 import { PlanState } from '../../src/host/state.js';
 import { SysReader } from '../../src/host/sysfs.js';
 import { discover } from '../../src/host/topology.js';
 import type { PlanContext } from '../../src/host/planner.js';
+import { scratchDir } from '../support/scratch.js';
 
 export const XE_PF: FakePf = {
   bdf: '0000:03:00.0',
@@ -38,6 +37,6 @@ export function contextOf(fs: FakeKernel): PlanContext {
 }
 
 export function tempDir(prefix: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
+  const path = scratchDir(prefix);
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }

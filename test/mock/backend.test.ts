@@ -1,14 +1,14 @@
 // createMockBackend: options, fault injection, operation counts, process
 // exit, the state file across invocations, and the sysfs snapshot.
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
 import { O } from '../../src/uapi/constants.js';
 import { enableVfs, expectErrno, exportBar2, GiB, kmsg, mock, openVfio, PF, PF_DIR, topology, VF0 } from './helpers.js';
+import { scratchDir } from '../support/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'iovh-mock-'));
+const dir = scratchDir('iovh-mock-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('fault injection', () => {

@@ -2,12 +2,11 @@
 // report, kmemleak, /proc files, and tracefs (kprobe_events syntax and errno,
 // events, instances, the `trace` format).
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LogLevel } from '../../src/mock/contracts.js';
 import { expectErrno, mock, PF } from './helpers.js';
+import { scratchDir } from '../support/scratch.js';
 
 const T = '/sys/kernel/tracing';
 const KMSG_RE = /^(\d+),(\d+),(\d+),-;([^\n]*)\n( [A-Z]+=[^\n]*\n)*$/;
@@ -179,7 +178,7 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
   });
 
   it('a state file keeps what was found and whether kmemleak is on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-kl-'));
+    const dir = scratchDir('iovh-kl-');
     const statePath = join(dir, 's.json');
     const b = mock({ statePath });
     b.kernel.platform.kernel.alloc('kept+0x0/0x10', 24).orphan();

@@ -2,8 +2,7 @@
 // each has its own pid, fd table and /proc/<pid>; devices, sysfs and the log
 // are shared; close() is that process's exit; an oops in a process's system
 // call kills that process (TaskKilledError) and no other.
-import { mkdtempSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TaskKilledError } from '../../src/uapi/errors.js';
@@ -11,6 +10,7 @@ import { O, PROT, XE, vfioRegionOffset } from '../../src/uapi/constants.js';
 import { XeDevice } from '../../src/uapi/xe.js';
 import type { MockBackend } from '../../src/mock/backend.js';
 import { enableVfs, expectErrno, exportBar2, GiB, groupOf, MiB, mock, openVfio, PF_DIR, VF0 } from './helpers.js';
+import { scratchDir } from '../support/scratch.js';
 
 const KILLED = { name: 'TaskKilledError', signal: 'SIGKILL', reason: 'oops: BUG: kernel NULL pointer dereference' };
 
@@ -99,7 +99,7 @@ describe('spawnProcess', () => {
   });
 
   it('only the backend createMockBackend made saves the state file; its close ends the children first', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-proc-'));
+    const dir = scratchDir('iovh-proc-');
     const statePath = join(dir, 'state.json');
     const parent = mock({ statePath });
     enableVfs(parent, 1);

@@ -5,8 +5,7 @@
 // a one-line message with exit 2 (bad input) or 1 (the machine refused),
 // never an internal error (exit 99) or a stack trace, whatever command meets
 // the file.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,12 +15,13 @@ import { discoverPfs } from '../../src/harness/target.js';
 import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
 import { defaultTopology, loadTopologyFile } from '../../src/mock/topology.js';
 import { applyEdit, damagedFileArb, damageText, editArb, textDamageArb } from './mutate.js';
+import { scratchDir } from '../support/scratch.js';
 
 let dir: string;
 const savedStateDir = process.env.IOVH_STATE_DIR;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iovh-files-'));
+  dir = scratchDir('iovh-files-');
   process.env.IOVH_STATE_DIR = join(dir, 'state');
 });
 

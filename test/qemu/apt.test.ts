@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   parseDeb822,
@@ -13,6 +12,7 @@ import {
   parseControl,
   dependsNames,
 } from '../../scripts/qemu-ci/apt.mjs';
+import { scratchDir } from '../support/scratch.js';
 
 // A made-up archive: the CI must use whatever address the system has, and no other.
 const MIRROR = 'http://mirror.invalid/debian';
@@ -72,7 +72,7 @@ describe('system apt sources', () => {
   });
 
   it('reads a fixture /etc/apt and os-release', () => {
-    const etc = mkdtempSync(join(tmpdir(), 'iovh-apt-'));
+    const etc = scratchDir('iovh-apt-');
     mkdirSync(join(etc, 'sources.list.d'));
     writeFileSync(join(etc, 'sources.list'), `deb ${MIRROR} bookworm-backports main\n`);
     writeFileSync(join(etc, 'sources.list.d', 'debian.sources'), deb822);

@@ -2,12 +2,12 @@
 // reads the same arguments (the nonce and the results share) and behaves like
 // a guest that passes, fails, panics, hangs, stays silent or dies early.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boot } from '../../scripts/qemu-ci/boot.mjs';
 import { cachePaths } from '../../scripts/qemu-ci/paths.mjs';
 import { pickVariants } from '../../scripts/qemu-ci/variants.mjs';
+import { scratchDir } from '../support/scratch.js';
 
 let dir = '';
 const variant = pickVariants(['igb-intel-iommu'])[0]!;
@@ -53,7 +53,7 @@ async function run(mode: string, timeoutSeconds = 60) {
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iovh-boot-'));
+  dir = scratchDir('iovh-boot-');
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });

@@ -3,8 +3,7 @@
 // last recorded QEMU run (test/qemu/fixtures/kernel-igb.json). `npm run
 // test:qemu` makes the same comparison against a fresh guest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   compareResults,
@@ -15,10 +14,11 @@ import {
 } from '../../scripts/qemu-ci/conformance.mjs';
 import { RULES } from './guest/scenarios.mjs';
 import { FLOW_RULES } from './guest/flow.mjs';
+import { scratchDir } from '../support/scratch.js';
 
 let dir = '';
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iovh-conformance-'));
+  dir = scratchDir('iovh-conformance-');
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });

@@ -2,12 +2,12 @@
 // file renamed over the report, never half a report), links followed rather
 // than replaced, non-regular files (a character device) written once at the end.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, lstatSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReportFileError, ReportFiles, type ReportSpec } from '../../src/report/files.js';
 import { run, scenario } from './fixture.js';
 import type { RunResult } from '../../src/report/model.js';
+import { scratchDir } from '../support/scratch.js';
 
 const text = (r: RunResult): string => `${r.complete ? 'complete' : 'partial'} ${r.scenarios.length}\n`;
 
@@ -19,7 +19,7 @@ const placeholder = run([], { complete: false, pending: ['a/b', 'a/c'] });
 
 describe('report files', () => {
   it('hold a placeholder from the start, then each rewrite, then the final report; no temporary file stays', () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-files-'));
+    const d = scratchDir('iovh-files-');
     const path = join(d, 'r.json');
     const files = ReportFiles.open([spec(path)], placeholder);
     expect(readFileSync(path, 'utf8')).toBe('partial 0\n');
@@ -33,7 +33,7 @@ describe('report files', () => {
   });
 
   it('a symlinked report stays a link: its target is written', () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-files-'));
+    const d = scratchDir('iovh-files-');
     const link = join(d, 'latest.json');
     symlinkSync('run-1.json', link);
     const files = ReportFiles.open([spec(link)], placeholder);
@@ -51,7 +51,7 @@ describe('report files', () => {
   });
 
   it('stdout gets only the final report, through the caller; a closed stdout is an error after the files are written', () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-files-'));
+    const d = scratchDir('iovh-files-');
     const out: string[] = [];
     const files = ReportFiles.open([spec('-', 'KTAP'), spec(join(d, 'r.json'))], placeholder);
     files.rewrite(placeholder);
@@ -63,7 +63,7 @@ describe('report files', () => {
   });
 
   it('an unwritable path fails at open, naming the report, the path and the errno', () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-files-'));
+    const d = scratchDir('iovh-files-');
     expect(() =>
       ReportFiles.open([spec(join(d, 'ok.json')), spec(join(d, 'no', 'r.xml'), 'JUnit')], placeholder),
     ).toThrow(ReportFileError);
@@ -73,7 +73,7 @@ describe('report files', () => {
   });
 
   it('a rewrite that fails is reported and the run goes on; the last good report stays', () => {
-    const d = mkdtempSync(join(tmpdir(), 'iovh-files-'));
+    const d = scratchDir('iovh-files-');
     const path = join(d, 'r.json');
     let broken = false;
     const files = ReportFiles.open(

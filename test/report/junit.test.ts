@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BODY_LOG_LINES, renderJunit, suiteAndCase, xmlEscape } from '../../src/report/junit.js';
 import { emptyCleanliness } from '../../src/report/model.js';
 import { mixedRun, run, scenario } from './fixture.js';
+import { scratchDir } from '../support/scratch.js';
 
 const XSD = fileURLToPath(new URL('../fixtures/junit.xsd', import.meta.url));
 const xmllint = spawnSync('xmllint', ['--version']).status === 0;
 
 function validate(xml: string): { ok: boolean; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'iovh-junit-'));
+  const dir = scratchDir('iovh-junit-');
   const file = join(dir, 'report.xml');
   writeFileSync(file, xml);
   const r = spawnSync('xmllint', ['--noout', '--schema', XSD, file], { encoding: 'utf8' });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lavaCases, lavaName, lavaResult } from '../../scripts/lava/lava-cases.mjs';
 import { renderJson } from '../../src/report/json.js';
 import { mixedRun, scenario, run } from './fixture.js';
+import { scratchDir } from '../support/scratch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN_SH = join(ROOT, 'scripts/lava/run.sh');
@@ -65,7 +65,7 @@ describe('scripts/lava', () => {
   });
 
   it('run.sh runs iovh with every report format and calls lava-test-case once per scenario', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-lava-'));
+    const dir = scratchDir('iovh-lava-');
     const calls = join(dir, 'calls.txt');
     const bin = join(dir, 'bin');
     spawnSync('mkdir', ['-p', bin]);
@@ -123,7 +123,7 @@ describe('scripts/lava', () => {
   });
 
   it('run.sh reports a run that wrote no report as a failed iovh-run, and prints LAVA signals outside LAVA', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iovh-lava-'));
+    const dir = scratchDir('iovh-lava-');
     const r = spawnSync('bash', [RUN_SH, '--install', 'false'], {
       encoding: 'utf8',
       env: {

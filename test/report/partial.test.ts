@@ -3,8 +3,7 @@
 // stays valid and says what has no result yet.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderKtap } from '../../src/report/ktap.js';
@@ -14,6 +13,7 @@ import { renderJson } from '../../src/report/json.js';
 import { lavaCases } from '../../scripts/lava/lava-cases.mjs';
 import { parseKtap } from './ktap-parser.js';
 import { run, scenario } from './fixture.js';
+import { scratchDir } from '../support/scratch.js';
 
 const XSD = fileURLToPath(new URL('../fixtures/junit.xsd', import.meta.url));
 const xmllint = spawnSync('xmllint', ['--version']).status === 0;
@@ -60,7 +60,7 @@ describe('a report of a run that has not finished', () => {
   });
 
   it.skipIf(!xmllint)('JUnit: still validates against the schema (xmllint)', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'iovh-partial-')), 'r.xml');
+    const file = join(scratchDir('iovh-partial-'), 'r.xml');
     writeFileSync(file, renderJunit(partial));
     expect(spawnSync('xmllint', ['--noout', '--schema', XSD, file]).status).toBe(0);
   });
