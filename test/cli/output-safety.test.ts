@@ -159,6 +159,13 @@ describe('capture --out writes what the path names, never renames over it', () =
     expect(existsSync(out)).toBe(true);
   });
 
+  it('run --list --json into a missing directory: one line, exit 1 (was an internal error, exit 99)', async () => {
+    const out = join(lab.dir, 'missing', 'list.json');
+    const r = await iovh('run', '--list', '--json', out);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`iovh: cannot write the scenario list to ${out}: ENOENT\n`);
+  });
+
   it('a regular file keeps its permission bits', async () => {
     const out = lab.file('kept.json', 'old\n');
     execFileSync('chmod', ['0640', out]);

@@ -9,7 +9,7 @@
 // (the table: src/report/exit.ts).
 
 import { clip } from '../../host/quote.js';
-import { sameFileProblem } from '../../outfile.js';
+import { codeOf, OutputFileError, outputMode, sameFileProblem, writeOutput } from '../../outfile.js';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { globalOptions, resolveOptions, type GlobalOptions } from '../global.js';
@@ -43,7 +43,6 @@ import { runScenarios } from '../../api/run.js';
 import { readResults } from '../../api/results.js';
 import type { RunResult } from '../../report/model.js';
 import { scenarioInfo } from '../../api/catalog.js';
-import { writeFileSync } from 'node:fs';
 
 /** The schema name of `iovh run --list --json`: {schema, scenarios: [{id, group, title, description, expectedPath}]}. */
 export const LIST_SCHEMA = 'iovh-list/1';
@@ -327,7 +326,17 @@ export async function runCommand(
       // `--list --json` (or `--json FILE`): the catalog for programs, as the library's listScenarios() gives it.
       const text = `${JSON.stringify({ schema: LIST_SCHEMA, scenarios: v.scenarios.map(scenarioInfo) }, null, 2)}\n`;
       if (o.json === '-') out.write(text);
-      else writeFileSync(o.json, text);
+      else {
+        // As every file iovh writes (src/outfile.ts): atomic and fsynced, a link followed, a FIFO written in place.
+        try {
+          writeOutput(outputMode(o.json), text);
+        } catch (e) {
+          throw new CliError(
+            `cannot write the scenario list to ${o.json}: ${e instanceof OutputFileError ? e.message : codeOf(e)}`,
+            EXIT.FAILED,
+          );
+        }
+      }
       return EXIT.OK;
     }
     return await runWith(o, g, v, out, err, resumed);
