@@ -220,7 +220,7 @@ export async function runOnMock(o) {
     '--topology',
     fileURLToPath(IGB_TOPOLOGY),
     '--profile',
-    o.profile ?? 'upstream',
+    o.profile ?? 'upstream-7.1',
     '--out',
     out,
     '--nonce',

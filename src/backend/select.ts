@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import type { Backend, BackendChoice } from './types.js';
 import { loadAddon } from '../core/addon.js';
 import { createNativeBackend } from './native.js';
-import { createMockBackend, isProfileName, PROFILE_NAMES, MockConfigError, type MockOptions } from '../mock/backend.js';
+import {
+  createMockBackend,
+  profileChoices,
+  resolveProfileName,
+  MockConfigError,
+  type MockOptions,
+} from '../mock/backend.js';
 
 export interface SelectOptions {
   backend?: BackendChoice;
@@ -160,11 +166,13 @@ function mockOnlyOptions(options: SelectOptions): string[] {
   return given;
 }
 
+/** The profile `--profile` names, aliases resolved (`upstream` is `upstream-7.1`). */
 function checkedProfile(profile: string | undefined): MockOptions['profile'] {
-  if (profile !== undefined && !isProfileName(profile)) {
-    throw new BackendChoiceError(`unknown profile '${profile}' (choose one of ${PROFILE_NAMES.join(', ')})`, 'input');
-  }
-  return profile;
+  if (profile === undefined) return undefined;
+  const name = resolveProfileName(profile);
+  if (name === null)
+    throw new BackendChoiceError(`unknown profile '${profile}' (choose one of ${profileChoices()})`, 'input');
+  return name;
 }
 
 function mock(options: MockOptions): Backend {

@@ -46,7 +46,11 @@ export function addGlobalOptions(cmd: Command): Command {
     .addOption(
       new Option('--topology <file>', 'topology JSON for the mock (written by `iovh capture`)').env('IOVH_TOPOLOGY'),
     )
-    .addOption(new Option('--profile <name>', 'mock kernel profile: upstream, rfc-v1, fixed').env('IOVH_PROFILE'))
+    .addOption(
+      new Option('--profile <name>', 'mock kernel profile (iovh profiles lists them; upstream = upstream-7.1)').env(
+        'IOVH_PROFILE',
+      ),
+    )
     .addOption(
       new Option('--root <dir>', 'native backend: read /sys, /proc and /dev under this directory')
         .env('IOVH_ROOT')

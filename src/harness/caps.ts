@@ -16,7 +16,7 @@ import { detectShape, type FeatureProbe, type KernelShape } from '../shape/index
 import { TraceSession } from './tracefs.js';
 import { chooseTarget, discoverPfs, lmemBar, TargetError, type PfInfo, type Target } from './target.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
-import type { JournalTarget } from '../host/journal.js';
+import { Journal, type JournalTarget } from '../host/journal.js';
 
 export interface Capability {
   ok: boolean;
@@ -60,6 +60,12 @@ export interface RunPolicy {
   allowDestructive: boolean;
   /** The bring-up journal's target; null keeps the journal in memory (a mock whose kernel ends with the run). */
   journal: JournalTarget | null;
+  /**
+   * With `journal` null: the one in-memory journal of the run, made by the
+   * capability probe, so that the runner can undo what a scenario whose
+   * process the kernel killed had changed (its own cleanups died with it).
+   */
+  memoryJournal?: Journal;
 }
 
 export const DEFAULT_POLICY: RunPolicy = { allowDestructive: false, journal: null };
@@ -498,8 +504,16 @@ export function probeCapabilities(
     vgemNode: vgem.node,
     drmNodes,
     iommuMode: iommu.mode,
-    policy: want.policy ?? DEFAULT_POLICY,
+    policy: withMemoryJournal(want.policy ?? DEFAULT_POLICY),
     left,
+  };
+}
+
+function withMemoryJournal(policy: RunPolicy): RunPolicy {
+  if (policy.journal !== null || policy.memoryJournal) return policy;
+  return {
+    ...policy,
+    memoryJournal: Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' }),
   };
 }
 

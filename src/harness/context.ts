@@ -3,6 +3,7 @@
 // records goes through one event log (record.ts), so that the runner, in
 // another process, keeps a copy as it happens.
 
+import { SUSPECTS } from './quirks.js';
 import type { Backend } from '../backend/types.js';
 import type { Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
 import { QUIRKS, type QuirkName } from './quirks.js';
@@ -116,6 +117,10 @@ export class Context implements ScenarioContext {
       quirk: { id, number: q.number, title: q.title, evidence },
       failure: `${q.source} (${q.title}): ${evidence}`,
     });
+  }
+
+  suspect(id: QuirkName, evidence: string): void {
+    this.emit({ t: 'append', key: SUSPECTS, value: { id, evidence } });
   }
 
   note(message: string): void {

@@ -39,9 +39,14 @@ export function parseKmsgRecord(record: string): KmsgRecord | null {
 /** Lines that mean the kernel crashed (arch/x86/mm/fault.c, kernel/panic.c, mm/kasan/report.c). */
 const CRASH =
   /\bOops\b|BUG: unable to handle|BUG: kernel NULL pointer|kernel BUG at|general protection fault|Kernel panic|BUG: KASAN/;
-/** Lines that mean it complained (WARN_ON, hung task, UBSAN, refcount and list debugging, kmemleak). */
-const COMPLAINT =
-  /WARNING:|\bBUG: |INFO: task .* blocked for more than|UBSAN:|refcount_t:|list_(add|del) corruption|kmemleak: \d+ new suspected/;
+/**
+ * Lines that mean it complained (WARN_ON, hung task, UBSAN, refcount and list
+ * debugging). Not kmemleak's "N new suspected memory leaks": any scan prints
+ * it (its own thread's every 10 minutes too) for whatever it found, another
+ * subsystem's leak or a false positive as much as ours; the leaks of a
+ * scenario are told by attributeKmemleak, where kmemleak is measured.
+ */
+const COMPLAINT = /WARNING:|\bBUG: |INFO: task .* blocked for more than|UBSAN:|refcount_t:|list_(add|del) corruption/;
 
 export function isCrashLine(text: string): boolean {
   return CRASH.test(text);
@@ -164,6 +169,70 @@ export function parseKmemleak(report: string): string[][] {
     else if (blocks.length > 0 && line.trim() !== '') blocks[blocks.length - 1]!.push(line.trim());
   }
   return blocks;
+}
+
+/** One reported object: `unreferenced object 0x.. (size N):`, who allocated it, and its backtrace (mm/kmemleak.c print_unreferenced). */
+export interface KmemleakObject {
+  lines: string[];
+  size: number | null;
+  comm: string | null;
+  pid: number | null;
+  /** Function names of the backtrace, innermost first. */
+  functions: string[];
+}
+
+export function kmemleakObject(lines: string[]): KmemleakObject {
+  const size = /\(size (\d+)\)/.exec(lines[0] ?? '');
+  const who = lines.map((l) => /^comm "(.*)", pid (\d+)/.exec(l)).find((m) => m !== null);
+  const at = lines.findIndex((l) => l.startsWith('backtrace'));
+  const functions =
+    at < 0
+      ? []
+      : lines
+          .slice(at + 1)
+          .map((l) => /^([A-Za-z_.][A-Za-z0-9_.]*)\+0x/.exec(l)?.[1])
+          .filter((f): f is string => f !== undefined);
+  return {
+    lines,
+    size: size ? Number(size[1]) : null,
+    comm: who ? who[1]! : null,
+    pid: who ? Number(who[2]) : null,
+    functions,
+  };
+}
+
+/**
+ * The functions of the path iovh exercises: the dma-buf core, vfio-pci, xe,
+ * TTM under xe's validation, and DRM PRIME. An object whose allocation
+ * backtrace passes through none of them was leaked by something else (a real
+ * kernel reports other subsystems' leaks and false positives too).
+ */
+const PATH_FUNCTION = /^(dma_buf_|vfio_pci_|xe_|ttm_bo_|drm_gem_prime_|drm_prime_)/;
+
+export interface KmemleakAttribution {
+  /** Allocated on the import path by one of the scenario's tasks: the scenario's leaks. */
+  ours: KmemleakObject[];
+  /** On the import path, by another task: an earlier scenario's, or another importer's on this machine. */
+  pathElsewhere: KmemleakObject[];
+  /** Not on the import path at all: noise. */
+  unrelated: KmemleakObject[];
+}
+
+/**
+ * Whose leaks these are, by each object's allocation backtrace (the path's
+ * functions) and the task that allocated it (`pids`: the scenario's process
+ * and threads). Only `ours` may fail a scenario; the others neither fail nor
+ * hide it.
+ */
+export function attributeKmemleak(blocks: readonly string[][], pids: ReadonlySet<number>): KmemleakAttribution {
+  const out: KmemleakAttribution = { ours: [], pathElsewhere: [], unrelated: [] };
+  for (const b of blocks) {
+    const o = kmemleakObject(b);
+    if (!o.functions.some((f) => PATH_FUNCTION.test(f))) out.unrelated.push(o);
+    else if (o.pid !== null && pids.has(o.pid)) out.ours.push(o);
+    else out.pathElsewhere.push(o);
+  }
+  return out;
 }
 
 export class KmemleakMonitor {

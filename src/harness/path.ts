@@ -62,10 +62,21 @@ function ret(h: TraceHit): bigint | null {
   return argValue(h.args.ret);
 }
 
+/**
+ * A `bool` return value from a kretprobe: the x86-64 psABI defines only %al,
+ * and the upper bytes of RAX hold whatever the function left there, so
+ * `$retval` fetched as x64 can read 0xffff888100000000 for false. Judged by
+ * its low byte, whichever way it was fetched.
+ */
+function boolean(h: TraceHit): boolean {
+  return ((ret(h) ?? 0n) & 0xffn) !== 0n;
+}
+
 export function classifyPath(input: PathInput): PathVerdict {
   const { hits } = input;
   const of = (key: ProbeKey): TraceHit[] => hits.filter((h) => h.key === key);
-  const negotiated = of('match').some((h) => ret(h) === 1n) || of('exporterMatch').some((h) => (ret(h) ?? 0n) !== 0n);
+  // Both match helpers return C bool: only the low byte of RAX is the answer (boolean(); symbols come fetched as u8).
+  const negotiated = of('match').some((h) => boolean(h)) || of('exporterMatch').some((h) => boolean(h));
   const mappedInterconnect =
     of('mapInterconnect').some((h) => {
       const v = ret(h);

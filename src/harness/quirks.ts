@@ -1,14 +1,15 @@
 // The kernel defects the harness names when it finds them: the RFC's quirks
-// by their number in ../shared/rfc-model.md ("Quirks of the RFC as posted"),
-// plus the kernel-abi §11 findings (revoke, quota bounds). The ids are the mock's
-// QuirkId values (src/mock/contracts.ts), so a baseline, a mock profile and
-// a report all use one name for one defect. Quirk 3 (first range picks the
-// VF) cannot be reached through vfio, which exports one device's BAR only,
-// and quirk 9 is about naming, handled by the symbol table (symbols.ts).
+// by their number (docs/profiles.md "Quirks of the interconnect RFC"), what
+// its 7.x forward-ports add, and the upstream bugs of the kernel lines. The
+// ids are the mock's QuirkId values (src/mock/contracts.ts), so a baseline, a
+// mock profile and a report all use one name for one defect. Quirk 3 (first
+// range picks the VF) cannot be reached through vfio, which exports one
+// device's BAR only, and quirk 9 is about naming, handled by the symbol table
+// (src/shape/table.ts).
 
 export interface QuirkInfo {
   id: string;
-  /** rfc-model.md number, null for kernel-abi §11 findings. */
+  /** The RFC quirk's number (docs/profiles.md), null for the other defects. */
   number: number | null;
   title: string;
   source: string;
@@ -19,77 +20,113 @@ export const QUIRKS = {
     id: 'last-page',
     number: 1,
     title: 'last page of the VF BAR is not recognised',
-    source: 'rfc-model quirk 1',
+    source: 'RFC quirk 1 (docs/profiles.md)',
   },
   'silent-untranslated': {
     id: 'silent-untranslated',
     number: 2,
-    title: 'translation reports success without translating',
-    source: 'rfc-model quirk 2',
+    title: 'translation reports success without translating: the next VM_BIND walks a NULL sg table',
+    source: 'RFC quirk 2 (docs/profiles.md)',
   },
   'first-range-vf': {
     id: 'first-range-vf',
     number: 3,
     title: 'only the first range picks the VF',
-    source: 'rfc-model quirk 3',
+    source: 'RFC quirk 3 (docs/profiles.md)',
   },
   'unprovisioned-oops': {
     id: 'unprovisioned-oops',
     number: 4,
     title: 'unprovisioned VF: NULL dereference',
-    source: 'rfc-model quirk 4',
+    source: 'RFC quirk 4 (docs/profiles.md)',
   },
   'vf-other-bus': {
     id: 'vf-other-bus',
     number: 5,
     title: "owner-VF search walks only the PF's bus",
-    source: 'rfc-model quirk 5',
+    source: 'RFC quirk 5 (docs/profiles.md)',
   },
   'ranges-leak': {
     id: 'ranges-leak',
     number: 6,
     title: 'mapped ranges are never released',
-    source: 'rfc-model quirk 6',
+    source: 'RFC quirk 6 (docs/profiles.md)',
   },
   'order-from-length': {
     id: 'order-from-length',
     number: 7,
     title: 'entry order from the length rounded up to a power of two',
-    source: 'rfc-model quirk 7',
+    source: 'RFC quirk 7 (docs/profiles.md)',
   },
   contiguity: {
     id: 'contiguity',
     number: 8,
     title: 'each range assumed contiguous in the LMEM object',
-    source: 'rfc-model quirk 8',
+    source: 'RFC quirk 8 (docs/profiles.md)',
   },
   'revoked-attach-bypass': {
     id: 'revoked-attach-bypass',
     number: null,
-    title: 'IOV match returns before the revoked check',
-    source: 'kernel-abi §11.2',
+    title: 'the IOV match returns before the revoked check, and the interconnect map checks nothing',
+    source: 'RFC v1 and v2 4/8 vfio_pci_dma_buf_attach, vfio_pci_map_interconnect (docs/profiles.md)',
   },
   'quota-unchecked': {
     id: 'quota-unchecked',
     number: null,
     title: "ranges beyond the VF's LMEM quota are translated anyway",
-    source: 'kernel-abi §11.3',
+    source: 'RFC v1 and v2 7/8: no check against the VF quota (docs/profiles.md)',
   },
   'deferred-unmap-hang': {
     id: 'deferred-unmap-hang',
     number: null,
     title: 'xe defers the unmap, vfio revoke waits for it',
-    source: 'kernel-abi §11.6',
+    source: 'drivers/gpu/drm/xe/xe_bo.c xe_bo_move_dmabuf with the 7.1 vfio revoke wait (docs/profiles.md)',
   },
   'closed-vdev-oops': {
     id: 'closed-vdev-oops',
     number: null,
     title: 'import after the VFIO device was closed: NULL dereference of priv->vdev',
-    source: 'seed 4/8 vfio_pci_match_interconnects, kernel-abi §3.5',
+    source: 'RFC v1 4/8 vfio_pci_match_interconnects (docs/profiles.md)',
+  },
+  'lmem-ref-leak': {
+    id: 'lmem-ref-leak',
+    number: null,
+    title: "every translation leaks a reference to the VF's LMEM object",
+    source:
+      "RFC v1 7/8 xe_bo_get on top of upstream's referencing getter; RFC v2 7/8 never stores the object it looked up",
+  },
+  'stale-lmem-import': {
+    id: 'stale-lmem-import',
+    number: null,
+    title: "a VF's quota changed under an import: the importer keeps addressing the old LMEM object",
+    source: 'xe_gt_sriov_pf_config.c pf_provision_vf_lmem replaces the object; the series does not tell its importers',
+  },
+  'kref-underflow': {
+    id: 'kref-underflow',
+    number: null,
+    title: 'closing a VFIO device whose dma-bufs are revoked puts a kref already at 0 and waits forever',
+    source: '"vfio/pci: fix dma-buf kref underflow after revoke" (2026-05-07), in 7.2.13',
   },
 } as const satisfies Record<string, QuirkInfo>;
 
 export type QuirkName = keyof typeof QUIRKS;
+
+/** Evidence key of the quirks a scenario said it might die of (ScenarioContext.suspect). */
+export const SUSPECTS = 'crashSuspects';
+
+/** The suspects a scenario recorded, from its evidence. */
+export function suspectsOf(evidence: Readonly<Record<string, unknown>>): { id: QuirkName; evidence: string }[] {
+  const list = evidence[SUSPECTS];
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (x): x is { id: QuirkName; evidence: string } =>
+      typeof x === 'object' &&
+      x !== null &&
+      typeof x.id === 'string' &&
+      x.id in QUIRKS &&
+      typeof x.evidence === 'string',
+  );
+}
 
 /**
  * The quirks whose oops a kernel log shows, by the function of the oops's
@@ -99,9 +136,11 @@ export type QuirkName = keyof typeof QUIRKS;
  * moves an oops is a new row, like symbols.ts.
  */
 const OOPS_SITES: readonly { fn: string; quirk: QuirkName }[] = [
-  // rfc-model quirk 4: the NULL LMEM object of an unprovisioned VF, read through __xe_bo_addr.
+  // RFC quirk 2 (v1): the bind after a silent non-translation walks a NULL sg table (xe_res_first_sg).
+  { fn: 'xe_pt_stage_bind', quirk: 'silent-untranslated' },
+  // RFC quirk 4: the NULL LMEM object of an unprovisioned VF, read through __xe_bo_addr.
   { fn: 'xe_bo_addr', quirk: 'unprovisioned-oops' },
-  // vfio_pci_match_interconnects reads priv->vdev->pdev first, NULL after the last close (kernel-abi §3.5).
+  // RFC v1 vfio_pci_match_interconnects reads priv->vdev->pdev first, NULL after the last close.
   { fn: 'vfio_pci_dma_buf_attach', quirk: 'closed-vdev-oops' },
 ];
 

@@ -15,6 +15,9 @@
 // reached are recorded as not run, and the partial result is returned.
 
 import { channel } from 'node:diagnostics_channel';
+import { undoRecords } from '../host/restore.js';
+import { SysReader } from '../host/sysfs.js';
+import { Journal, stateDir } from '../host/journal.js';
 import { detectShape } from '../shape/index.js';
 import type { Backend } from '../backend/types.js';
 import {
@@ -44,6 +47,7 @@ import {
   isComplaintLine,
   isCrashLine,
   KmemleakMonitor,
+  attributeKmemleak,
   kmemleakFailure,
   KmsgMonitor,
   readBufinfo,
@@ -55,7 +59,7 @@ import type { Scenario, ShapeFactory } from './scenario.js';
 import { InProcessExecutor, type Execution, type Executor } from './executor.js';
 import { errorOf, type JobReport, type ScenarioJob } from './job.js';
 import { removeLeftovers, tracefsRoot } from './leftovers.js';
-import { QUIRKS, quirksOfOops } from './quirks.js';
+import { QUIRKS, quirksOfOops, suspectsOf } from './quirks.js';
 import { ScenarioRecord } from './record.js';
 import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
@@ -221,6 +225,7 @@ class Monitors {
     w: Window,
     sleep: (ms: number) => Promise<void>,
     timing: Timing,
+    pids: ReadonlySet<number> = new Set(),
   ): Promise<{
     cleanliness: Cleanliness;
     log: string[];
@@ -260,11 +265,12 @@ class Monitors {
     if (w.kmemleak) {
       await sleep(timing.kmemleakAgeMs);
       try {
-        const blocks = this.kmemleak.end();
+        const who = attributeKmemleak(this.kmemleak.end(), pids);
         c.kmemleak = {
           measured: true,
-          newObjects: blocks.length,
-          excerpt: blocks.slice(0, 5).map((b) => b.join(' | ')),
+          newObjects: who.ours.length,
+          excerpt: who.ours.slice(0, 5).map((o) => o.lines.join(' | ')),
+          elsewhere: who.pathElsewhere.length + who.unrelated.length,
         };
       } catch (e) {
         c.unavailable.push(kmemleakFailure(e).why);
@@ -312,6 +318,44 @@ function afterStop(
     case 'wedged':
       return `its process ${pid} had not finished its cleanups ${seconds(o.waitedMs)} later, and did not die when killed (SIGKILL): it is stuck in the kernel (D state) and was left behind`;
   }
+}
+
+/**
+ * The machine changes a dead scenario process had journaled and could not
+ * undo itself (its cleanups died with it), undone now as `iovh restore`
+ * would, so that the next scenario meets the machine the run started with:
+ * on iovh's own machine only (the mock: RunPolicy.memoryJournal, or its state
+ * file's journal), and only the dead scenario's session, never the bring-up's
+ * writes. A shared machine's journal is left for `iovh restore`: after an
+ * oops the user decides.
+ */
+function undoAfterKill(backend: Backend, caps: Capabilities, rec: ScenarioRecord, failures: string[]): void {
+  const policy = caps.policy;
+  if (!policy || backend.traits.shared) return;
+  const lines: string[] = [];
+  const r = new SysReader(backend.fs);
+  try {
+    if (policy.memoryJournal) {
+      const journal = policy.memoryJournal;
+      if (journal.sessionPending().length === 0) return;
+      undoRecords(r, journal, journal.sessionPending(), undefined, (l) => lines.push(l));
+      journal.end('interrupted');
+    } else if (policy.journal) {
+      const journal = Journal.open(stateDir(), policy.journal);
+      const dead = new Set(journal.openSessions().map((s) => s.begin.session));
+      const writes = journal.pending().filter((w) => dead.has(w.session));
+      if (writes.length === 0) return;
+      journal.begin('run: undo what a killed scenario changed');
+      try {
+        undoRecords(r, journal, writes, undefined, (l) => lines.push(l));
+      } finally {
+        journal.end('ok');
+      }
+    } else return;
+  } catch (e) {
+    failures.push(`undoing what the killed process had changed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  rec.apply({ t: 'record', key: 'restoredAfterKill', value: lines });
 }
 
 /** Pass/fail/skip/timeout from what the scenario did, then the monitors' warn/crash on top. */
@@ -369,10 +413,14 @@ function compose(
       rec.apply({ t: 'record', key: 'process', value: { pid, killed: outcome.signal, reason: outcome.reason } });
       if (mon.crash) {
         // The kernel killed it: an oops in its system call. The process cannot name the defect any more; the oops's site can (quirks.ts).
-        for (const id of quirksOfOops(mon.records.map((r) => r.text))) {
+        const named = [
+          ...suspectsOf(rec.evidence).map((s) => ({ id: s.id, why: `${s.evidence}; ` })),
+          ...quirksOfOops(mon.records.map((r) => r.text)).map((id) => ({ id, why: '' })),
+        ];
+        for (const { id, why } of named) {
           if (rec.quirks.some((q) => q.id === id)) continue;
           const q = QUIRKS[id];
-          const evidence = `${how} by the oops: ${mon.crash}`;
+          const evidence = `${why}${how} by the oops: ${mon.crash}`;
           rec.apply({
             t: 'quirk',
             quirk: { id, number: q.number, title: q.title, evidence },
@@ -560,7 +608,9 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       if (removal.removed.length > 0) rec.apply({ t: 'record', key: 'tracefsLeftovers', value: removal.removed });
       for (const f of removal.failed) cleanupFailures.push(`removing the tracefs leftovers of process ${x.pid}: ${f}`);
     }
-    const ended = await mon.end(window, (ms) => kernelSleep(backend, ms), o.timing);
+    // A process the kernel (or iovh) killed never ran its cleanups: undo what it journaled in memory.
+    if (x.ending.kind !== 'reported') undoAfterKill(backend, current, rec, cleanupFailures);
+    const ended = await mon.end(window, (ms) => kernelSleep(backend, ms), o.timing, new Set([x.pid]));
     mergeLeftovers(ended.cleanliness, x);
     if (sibling) {
       monitors.complaints.push(...mon.complaints);

@@ -100,6 +100,13 @@ export interface ScenarioContext {
   fail(message: string): void;
   /** The kernel showed a known defect: a failure that names the quirk. */
   quirk(id: QuirkName, evidence: string): void;
+  /**
+   * A known defect the next steps may hit as a kernel crash: if the kernel
+   * kills this scenario's process from here on, the runner names it with the
+   * oops (a dead process cannot name anything; quirks.ts quirksOfOops names
+   * only what the oops site tells).
+   */
+  suspect(id: QuirkName, evidence: string): void;
   /** One line for a passing result (what was proven). */
   note(message: string): void;
   /** Skip: `capability` missing, `why` in one line, `enable` says how to get it. Never returns. */

@@ -82,6 +82,15 @@ export function unreadableSnapshot(fs: FileOps, s: SriovSnapshot): string[] {
     const override = ov === null || ov === undefined || ov === '(null)' || ov === '' ? null : ov;
     if (ov !== undefined && override !== v.override)
       out.push(`${vdir}/driver_override is ${override ?? '(null)'}, the snapshot says ${v.override ?? '(null)'}`);
+    // The quota too: one the snapshot lost to a read error would not be journaled, and after a kill (when the
+    // scenario's own comparison never runs) nobody would notice it missing.
+    const qpath = quotaPath(fs, s.pf, v.id, s.provisioning);
+    if (qpath) {
+      const q = strict(qpath, () => fs.readText(qpath).trim());
+      const quota = q === null || q === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(q) ? null : BigInt(q);
+      if (q !== undefined && quota !== v.quota)
+        out.push(`${qpath} reads ${quota ?? 'nothing'}, the snapshot says ${v.quota ?? 'unknown'}`);
+    }
   }
   return out;
 }
@@ -356,6 +365,72 @@ export function disableVfsJournaled(
         problems.push(`the journaled restore stopped: ${e instanceof Error ? e.message : String(e)}`);
       }
       problems.push(...compareSriov(fs, s));
+      journal.end(problems.length === 0 ? 'ok' : 'failed');
+      if (problems.length === 0) journal.dropIfSettled();
+      return problems;
+    },
+  };
+}
+
+/** A VF quota write made under the bring-up journal, and its undo. */
+export interface JournaledQuota {
+  /** Writes the old quota back through the journal; returns what still differs. */
+  restore(log: (line: string) => void): string[];
+}
+
+/**
+ * One VF quota write (`path`, `before` -> `value`), journaled so that `iovh
+ * restore` writes `before` back after a kill, read back as bring-up's writes
+ * are. A write the kernel refuses leaves nothing changed and throws the
+ * SystemError (the caller decides whether the refusal is an answer).
+ */
+export function setQuotaJournaled(
+  fs: FileOps,
+  target: { pf: string; vfid: number; path: string; before: bigint; value: bigint },
+  journal: Journal,
+  command: string,
+  log: (line: string) => void,
+): JournaledQuota {
+  const r = new SysReader(fs);
+  const step: Step = {
+    op: 'set',
+    path: target.path,
+    kind: 'u64',
+    value: target.value.toString(),
+    before: target.before.toString(),
+    why: `${command}: change VF ${target.vfid}'s VRAM quota under an import`,
+    enabledVf: { pf: target.pf, id: target.vfid },
+  };
+  journal.begin(command);
+  try {
+    journal.recordWrite(step, target.before.toString());
+    log(`+ ${formatStep(step)}`);
+    fs.writeFile(target.path, target.value.toString());
+    verify(r, step);
+  } catch (e) {
+    // Refused or not as asked: put back what may have changed; what cannot be is left to `iovh restore`.
+    let rolledBack = true;
+    try {
+      undoRecords(r, journal, journal.sessionPending(), undefined, log);
+    } catch (u) {
+      rolledBack = false;
+      log(`rollback stopped: ${u instanceof Error ? u.message : String(u)}`);
+    }
+    journal.end(rolledBack ? 'rolled-back' : 'failed');
+    if (rolledBack) journal.dropIfSettled();
+    throw e;
+  }
+  return {
+    restore: (restoreLog) => {
+      const problems: string[] = [];
+      try {
+        undoRecords(r, journal, journal.sessionPending(), undefined, restoreLog);
+      } catch (e) {
+        problems.push(`the journaled restore stopped: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const now = r.maybe(target.path)?.trim() ?? null;
+      if (now === null || BigInt(now) !== target.before)
+        problems.push(`${target.path} reads ${now ?? '(unreadable)'}, not ${target.before} as before`);
       journal.end(problems.length === 0 ? 'ok' : 'failed');
       if (problems.length === 0) journal.dropIfSettled();
       return problems;

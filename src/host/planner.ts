@@ -304,7 +304,11 @@ function quotaSum(pf: PfState): bigint | null {
  * are planned shrinking ones first and released before VFs go away, so the
  * most the plan ever holds is what it holds at the end: that must fit in the
  * VRAM free now plus every quota held now, less the spare. `held` is the sum
- * of quotas before planning, `pf` the state after. Returns the notes: none
+ * of quotas before planning, `pf` the state after. An old quota's VRAM comes
+ * back only when its LMEM object's last reference goes: xe replaces the
+ * object at the write (pf_provision_vf_lmem, no EBUSY), and an importer of
+ * the VF's memory keeps the old one alive, so the check holds for VFs whose
+ * memory nothing imports (docs/bringup.md). Returns the notes: none
  * when checked (or when the plan holds no more than before), a note saying
  * why not otherwise. `what` prefixes the error (the option or plan field).
  */

@@ -7,7 +7,17 @@ import type { BackendTraits, DeviceOps, FileOps, ProcessBackend } from '../backe
 import { TaskKilledError, type ErrnoName } from '../uapi/errors.js';
 import type { Profile, ProfileName } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
-import { DEFAULT_PROFILE, getProfile, isProfileName, PROFILE_NAMES } from './profiles.js';
+import {
+  DEFAULT_PROFILE,
+  getProfile,
+  isProfileName,
+  PROFILE_ALIASES,
+  PROFILE_NAMES,
+  PROFILES,
+  profileChoices,
+  resolveProfileName,
+  type ProfileDef,
+} from './profiles.js';
 import { configureProfile, type KernelConfig } from './kconfig.js';
 import { checkStateWritable, loadState, saveState, stateFilePath, topologyKey, type MockState } from './state.js';
 import { acquireLock, lockWaitMs, type Lock } from '../lockfile.js';
@@ -15,7 +25,17 @@ import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
 import type { MockProcess } from './process.js';
 import { defaultTopology, MockConfigError, parseTopology, readTopologyFile, type Topology } from './topology.js';
 
-export { isProfileName, PROFILE_NAMES, MockConfigError };
+export {
+  DEFAULT_PROFILE,
+  isProfileName,
+  PROFILE_ALIASES,
+  PROFILE_NAMES,
+  PROFILES,
+  profileChoices,
+  resolveProfileName,
+  MockConfigError,
+};
+export type { ProfileDef };
 export type { LiveCounts, OpKind, Topology };
 
 export interface MockOptions {
@@ -105,7 +125,7 @@ function resolveTopology(t: string | Topology | undefined): { json: Topology; so
 export function createMockBackend(options: MockOptions = {}): MockBackend {
   if (options.profile !== undefined && !isProfileName(options.profile)) {
     throw new MockConfigError(
-      `profile: unknown profile '${String(options.profile)}' (choose one of ${PROFILE_NAMES.join(', ')})`,
+      `profile: unknown profile '${String(options.profile)}' (choose one of ${profileChoices()})`,
     );
   }
   // The file the path names (a symlink followed), so that two names of one file are one state and one lock.

@@ -11,37 +11,64 @@ import type { DeviceOps, Mapping } from '../backend/types.js';
 // ------------------------------------------------------------ profiles
 
 /**
- * rfc-model.md "Quirks of the RFC as posted" by number, plus the revoked-buffer
- * attach bypass of kernel-abi §11.2, the 7.2 deferred-unmap revoke hang of
- * kernel-abi §11.6, and the NULL dereference of an attach after the exporter's
- * VFIO device was closed.
+ * The kernel defects a profile carries: the RFC's quirks by their number in
+ * docs/profiles.md ("Quirks of the RFC"), what its 7.x forward-ports add,
+ * and the upstream bugs the kernel lines have or fixed. Which profile has
+ * which is data (src/mock/profiles.ts PROFILES), each entry optionally
+ * bounded by the release that fixed it.
  */
 export type QuirkId =
   | 'last-page' // 1: owner-VF search rejects the last page of the VF BAR
-  | 'silent-untranslated' // 2: translation reports success without translating
+  | 'silent-untranslated' // 2: translation reports success without translating (the next VM_BIND oopses)
   | 'first-range-vf' // 3: only the first range picks the VF (not reachable through vfio)
   | 'unprovisioned-oops' // 4: VF without LMEM quota: NULL dereference
   | 'vf-other-bus' // 5: owner search walks only the PF's bus
   | 'ranges-leak' // 6: the core's range container is never unmapped
   | 'order-from-length' // 7: entry order from the length rounded up to a power of two
   | 'contiguity' // 8: each range assumed contiguous in the LMEM object
-  | 'revoked-attach-bypass' // kernel-abi §11.2: IOV match returns before the revoked check
-  | 'deferred-unmap-hang' // kernel-abi §11.6: xe defers unmap, vfio revoke waits forever
-  | 'quota-unchecked' // kernel-abi §11.3: no offset+length <= LMEM quota check (rfc-v1: WARN in xe_res_first, then a wrapped DPA)
-  | 'closed-vdev-oops'; // seed 4/8 vfio_pci_match_interconnects reads priv->vdev->pdev, NULL after the last close (kernel-abi §3.5)
+  | 'revoked-attach-bypass' // the IOV match returns before the revoked check; the interconnect map checks nothing
+  | 'deferred-unmap-hang' // xe defers the unmap after invalidate, a 7.1+ vfio revoke waits for it (not the RFC's)
+  | 'quota-unchecked' // no offset+length <= LMEM quota check (a WARN in xe_res_first, then a wrapped DPA)
+  | 'closed-vdev-oops' // RFC v1 4/8 vfio_pci_match_interconnects reads priv->vdev->pdev, NULL after the last close
+  | 'lmem-ref-leak' // a 7.x forward-port leaks one LMEM-object reference per translation
+  | 'stale-lmem-import' // a VF's quota changes under an import: the importer keeps DPAs into the old object
+  | 'kref-underflow'; // 7.1 vfio: closing a device whose buffers are revoked puts a kref already at 0, then waits forever
 
-export type ProfileName = 'upstream' | 'rfc-v1' | 'fixed';
+/** Profiles: one per kernel line and revision a lab runs (docs/profiles.md). */
+export type ProfileName =
+  | 'upstream-6.19'
+  | 'upstream-7.0'
+  | 'upstream-7.1'
+  | 'rfc-v1'
+  | 'rfc-v2'
+  | 'maptype-rfc'
+  | 'fixed';
+
+/** The upstream kernel line whose vfio-pci and dma-buf core a profile follows. */
+export type KernelBase = '6.19' | '7.0' | '7.1';
+
+/** The dma-buf series applied on the base: none, the interconnect RFC (v1 or v2), or the mapping types. */
+export type Series = 'none' | 'rfc-v1' | 'rfc-v2' | 'maptype';
 
 export interface Profile {
   readonly name: ProfileName;
   /** `uname -r` the profile reports. */
   readonly release: string;
-  /** The interconnect series is applied (rfc-v1, fixed). */
+  readonly base: KernelBase;
+  readonly series: Series;
+  /** The interconnect series is applied (rfc-v1, rfc-v2, fixed). */
   readonly interconnect: boolean;
+  /** 7.1: vfio's attach refuses an importer without invalidate_mappings (dma_buf_attach_revocable). */
+  readonly revocableGate: boolean;
+  /** 7.1: a revoke waits, without a timeout, until every importer mapping is unmapped (kref + completion). */
+  readonly revokeWaits: boolean;
   has(quirk: QuirkId): boolean;
-  /** Function names /proc/kallsyms lists, with their type letter (t static, T global). */
-  readonly symbols: ReadonlyMap<string, 't' | 'T'>;
+  /** Names /proc/kallsyms lists, with their type letter (t/T functions, d/D data). */
+  readonly symbols: ReadonlyMap<string, SymbolType>;
 }
+
+/** kallsyms type letters the mock uses. */
+export type SymbolType = 't' | 'T' | 'd' | 'D';
 
 // ------------------------------------------------------------ kernel services
 
@@ -90,8 +117,12 @@ export interface KernelServices {
    * for: `arg1`..`arg6` at entry, `retval` at return.
    */
   trace(symbol: string, kind: 'entry' | 'return', values: Readonly<Record<string, bigint | number>>): void;
-  /** kmalloc() of a tracked object. */
-  alloc(what: string, size: number): KernelAlloc;
+  /**
+   * kmalloc() of a tracked object of `size` requested bytes; `frames` is the
+   * allocation's call chain below the allocator, innermost first, as
+   * kmemleak's backtrace prints it (`func+0xoff/0xsize [module]`).
+   */
+  alloc(what: string, size: number, frames?: readonly string[]): KernelAlloc;
 }
 
 // ------------------------------------------------------------ memory
@@ -188,10 +219,16 @@ export interface LmemObject {
   readonly blocks: readonly VramBlock[];
   /** DPA of object offset `offset` through the block list (the LMTT's view). */
   dpaAt(offset: bigint): bigint;
-  /** xe_bo_get / xe_bo_put. The platform refuses to release a quota while refs > 0. */
+  /** xe_bo_get / xe_bo_put. A quota write replaces the object whatever its refs; refs keep the old VRAM allocated. */
   get(): void;
   put(): void;
   readonly refs: number;
+  /**
+   * Called when the VF's quota is replaced while this object is referenced,
+   * on a kernel that tells importers (the `fixed` profile); returns the
+   * unregister function.
+   */
+  onReplaced(cb: () => void): () => void;
 }
 
 export interface XePfState {

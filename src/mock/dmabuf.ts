@@ -15,6 +15,7 @@
 //   KernelServices.alloc (src/mock/xe/import.ts), so it is not counted twice.
 // - debugfs dma_buf/bufinfo and /proc/<pid>/fdinfo in their real layouts (§10).
 
+import { boolRax } from './kernel.js';
 import type {
   Attachment,
   DmaBufCore,
@@ -324,7 +325,7 @@ export class DmaBufCoreImpl implements DmaBufCore {
       }
     }
     if (!found) att.allowIc = false;
-    this.kernel.trace('dma_buf_match_interconnects', 'return', { retval: found ? 1n : 0n });
+    this.kernel.trace('dma_buf_match_interconnects', 'return', { retval: boolRax(found !== null, att.ptr) });
     return found;
   }
 
@@ -425,7 +426,9 @@ export class DmaBufCoreImpl implements DmaBufCore {
     const pad = (s: string) => s.padEnd(8);
     let out = `\nDma-buf Objects:\n${pad('size')}\t${pad('flags')}\t${pad('mode')}\t${pad('count')}\texp_name\t${pad('ino')}\tname\n`;
     let total = 0n;
-    for (const b of this.bufs) {
+    // dma_buf_export adds each buffer at the head of the list (__dma_buf_list_add: list_add), and
+    // dma_buf_debug_show walks it from the head: newest first.
+    for (const b of [...this.bufs].reverse()) {
       out += `${b.size.toString().padStart(8, '0')}\t${b.fFlags.toString(16).padStart(8, '0')}\t${b.fMode.toString(16).padStart(8, '0')}\t${String(this.fileCount(b)).padStart(8, '0')}\t${b.expName}\t${String(b.ino).padStart(8, '0')}\t${b.name ?? '<none>'}\n`;
       out += '\tAttached Devices:\n';
       for (const a of b.attachments) out += `\t${a.devName}\n`;

@@ -9,6 +9,7 @@
 // /boot/config text says them, and its symbol table gains the functions the
 // options build in (kallsyms, kprobes).
 
+import type { SymbolType } from './contracts.js';
 import type { ProfileImpl, SymbolInfo } from './profiles.js';
 
 /** The options the mock models, each `y` (built in) or `n` (not set). */
@@ -76,7 +77,8 @@ export function configureProfile(base: ProfileImpl, config: KernelConfig): Profi
     for (const [name, type, size, caller] of IOMMUFD_SYMBOLS) {
       // vfio_pci_dma_buf_iommufd_map lives in vfio_pci_core: a module where the profile's vfio is one.
       const module = name.startsWith('vfio_') ? (base.symbolInfo.get('vfio_pci_dma_buf_move')?.module ?? null) : null;
-      extra.push(caller === undefined ? { name, type, module, size } : { name, type, module, size, caller });
+      const at = caller === undefined ? undefined : callerOn(base, caller);
+      extra.push(at === undefined ? { name, type, module, size } : { name, type, module, size, caller: at });
     }
   }
   if (text === base.config && extra.length === 0) return base;
@@ -97,7 +99,7 @@ export function configureProfile(base: ProfileImpl, config: KernelConfig): Profi
     addresses.set(s.name, at);
     symbolInfo.set(s.name, s);
   }
-  const symbols = new Map<string, 't' | 'T'>([...symbolInfo.values()].map((s) => [s.name, s.type]));
+  const symbols = new Map<string, SymbolType>([...symbolInfo.values()].map((s) => [s.name, s.type]));
   return {
     ...base,
     config: text,
@@ -105,6 +107,16 @@ export function configureProfile(base: ProfileImpl, config: KernelConfig): Profi
     symbolInfo,
     address: (name: string) => addresses.get(name) ?? base.address(name),
   };
+}
+
+/** A return site under the name the profile's kernel gives its function (6.19 and 7.0 notify through dma_buf_move_notify). */
+function callerOn(base: ProfileImpl, caller: string): string {
+  const m = /^([A-Za-z0-9_]+)\+(0x[0-9a-f]+)\/0x[0-9a-f]+$/.exec(caller);
+  if (!m) return caller;
+  const name = base.fn(m[1]!);
+  if (name === m[1]) return caller;
+  const size = base.symbolInfo.get(name)?.size;
+  return size === undefined ? caller : `${name}+${m[2]}/0x${size.toString(16)}`;
 }
 
 function fromText(text: string): KernelConfig {

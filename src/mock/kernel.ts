@@ -43,6 +43,17 @@ interface Waiter {
   readonly done: () => void;
 }
 
+/**
+ * RAX after a function returning C `bool`: the x86-64 psABI defines only
+ * %al (the low byte); the rest is whatever the function last left in the
+ * register, typically the pointer it compared (`sete %al` after `cmp`). A
+ * kretprobe's `$retval` fetches all of RAX, so as x64 it shows those bits;
+ * only `$retval:u8`, or the low byte, is the answer.
+ */
+export function boolRax(value: boolean, leftover: bigint): bigint {
+  return ((leftover | 0xffff888000000000n) & ~0xffn) | (value ? 1n : 0n);
+}
+
 export class KernelCore implements KernelServices {
   private usec = BOOT_USEC;
   taint = 0;
@@ -205,11 +216,12 @@ export class KernelCore implements KernelServices {
   }
 
   trace(symbol: string, kind: 'entry' | 'return', values: Readonly<Record<string, bigint | number>>): void {
-    this.tracefs.hit(symbol, kind, values);
+    // The model names functions as 7.1 does; this kernel may call them otherwise (profiles.ts renames).
+    this.tracefs.hit(this.profile.fn(symbol), kind, values);
   }
 
-  alloc(what: string, size: number): KernelAlloc {
-    return this.kmemleak.alloc(what, size);
+  alloc(what: string, size: number, frames?: readonly string[]): KernelAlloc {
+    return this.kmemleak.alloc(what, size, frames);
   }
 
   /**

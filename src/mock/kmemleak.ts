@@ -1,8 +1,12 @@
 // /sys/kernel/debug/kmemleak (mm/kmemleak.c, Documentation/dev-tools/kmemleak.rst).
 //
 // Tracked objects are the kernel allocations the models care about (the RFC's
-// interconnect range containers: rfc-model quirk 6). An object a model orphans
-// (drops the last pointer to without kfree) becomes unreferenced ("white").
+// interconnect range containers: RFC quirk 6 in docs/profiles.md), each with
+// the call chain it was allocated under, plus the noise a real kernel has:
+// every NOISE_EVERY scans an unrelated object (a kworker's, allocated outside
+// any import path) is left unreferenced, as real kernels' false positives and
+// other subsystems' leaks are. An object a model orphans (drops the last
+// pointer to without kfree) becomes unreferenced ("white").
 // A scan (`echo scan`, kmemleak_scan) then follows the kernel's rules:
 //
 // - checksum: a white object whose contents changed since the previous scan
@@ -31,10 +35,43 @@ import { fail } from './errno.js';
 /** mm/kmemleak.c MSECS_MIN_AGE, in jiffies at HZ=250 (the mock's HZ, src/mock/kernel.ts). */
 const MIN_AGE_JIFFIES = (5000n * 250n) / 1000n;
 
+/** One unrelated leak every this many scans. */
+const NOISE_EVERY = 6;
+
+/** A leak no import path made: a kworker's device name buffer (a common kmemleak report on real machines). */
+const NOISE = {
+  what: 'kobject name',
+  size: 21,
+  comm: 'kworker/u8:3',
+  pid: 211,
+  frames: [
+    '__kmalloc_node_track_caller_noprof+0x1e2/0x4b0',
+    'kvasprintf+0x6a/0xd0',
+    'kobject_set_name_vargs+0x1a/0x90',
+    'dev_set_name+0x57/0x80',
+    'netdev_register_kobject+0x5f/0x160',
+    'process_one_work+0x17b/0x330',
+    'worker_thread+0x251/0x390',
+    'kthread+0xd2/0x100',
+  ],
+};
+
+/**
+ * The size kmemleak records: the slab cache's object_size for kmalloc (the
+ * allocation lands in the smallest kmalloc-N cache that holds it:
+ * mm/slab_common.c kmalloc_info), the requested size above the largest cache
+ * (kmalloc_large).
+ */
+export function slabObjectSize(size: number): number {
+  for (const n of [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192]) if (size <= n) return n;
+  return size;
+}
+
 interface Tracked {
   readonly address: bigint;
   readonly size: number;
   readonly what: string;
+  readonly frames: readonly string[];
   readonly comm: string;
   readonly pid: number;
   readonly jiffies: bigint;
@@ -59,6 +96,8 @@ export interface KmemleakState {
     address: string;
     size: number;
     what: string;
+    /** Absent in state files written before allocations kept their call chain. */
+    frames?: string[];
     comm: string;
     pid: number;
     jiffies: string;
@@ -82,6 +121,7 @@ export class Kmemleak {
   /** kmemleak_found_leaks: a scan reported something since the last clear. */
   private foundLeaks = false;
   private lastScan = 0n;
+  private scans = 0;
 
   constructor(
     private readonly jiffies: () => bigint,
@@ -89,16 +129,22 @@ export class Kmemleak {
     private readonly log: (text: string) => void,
   ) {}
 
-  alloc(what: string, size: number): KernelAlloc {
+  alloc(
+    what: string,
+    size: number,
+    frames: readonly string[] = [],
+    task: { comm: string; pid: number } = this.task(),
+  ): KernelAlloc {
     if (!this.enabled) return untracked(size);
     // kmalloc size classes: round to 64 bytes, at least 64.
     const address = this.nextAddress;
     this.nextAddress += BigInt(Math.max(64, (size + 63) & ~63));
-    const { comm, pid } = this.task();
+    const { comm, pid } = task;
     const t: Tracked = {
       address,
-      size,
+      size: slabObjectSize(size),
       what,
+      frames,
       comm,
       pid,
       jiffies: this.jiffies(),
@@ -141,6 +187,8 @@ export class Kmemleak {
   /** kmemleak_scan */
   private scan(): void {
     this.lastScan = this.jiffies();
+    if (++this.scans % NOISE_EVERY === 0)
+      this.alloc(NOISE.what, NOISE.size, NOISE.frames, { comm: NOISE.comm, pid: NOISE.pid }).orphan();
     // White objects whose checksum changed are gray until the next scan.
     const grayed = new Set<Tracked>();
     for (const t of this.objects.values()) {
@@ -237,12 +285,10 @@ export class Kmemleak {
         `  comm "${t.comm}", pid ${t.pid}, jiffies ${t.jiffies}\n` +
         `  hex dump (first ${shown} bytes):\n` +
         hex.map((l) => `${l}\n`).join('') +
-        `  backtrace (crc ${crc(t.what)}):\n` +
-        `    __kmalloc_cache_noprof+0x2f1/0x3c0\n` +
-        `    ${t.what}\n` +
-        `    __x64_sys_ioctl+0x94/0xd0\n` +
-        `    do_syscall_64+0x82/0x1a0\n` +
-        `    entry_SYSCALL_64_after_hwframe+0x76/0x7e\n`;
+        `  backtrace (crc ${crc(`${t.what}:${t.frames.join(',')}`)}):\n` +
+        backtrace(t)
+          .map((f) => `    ${f}\n`)
+          .join('');
     }
     return out;
   }
@@ -260,6 +306,7 @@ export class Kmemleak {
           address: t.address.toString(),
           size: t.size,
           what: t.what,
+          frames: [...t.frames],
           comm: t.comm,
           pid: t.pid,
           jiffies: t.jiffies.toString(),
@@ -285,6 +332,7 @@ export class Kmemleak {
         address,
         size: o.size,
         what: o.what,
+        frames: o.frames ?? [],
         comm: o.comm,
         pid: o.pid,
         jiffies: BigInt(o.jiffies),
@@ -296,6 +344,29 @@ export class Kmemleak {
       this.objects.set(address, t);
     }
   }
+}
+
+/**
+ * The stack kmemleak saved at allocation (stack_trace_print): the allocator,
+ * the call chain the model gave, and for a task's allocation the system call
+ * it came from. An object allocated without a chain shows its description.
+ */
+function backtrace(t: Tracked): string[] {
+  if (t.frames.length === 0)
+    return [
+      '__kmalloc_cache_noprof+0x2f1/0x3c0',
+      t.what,
+      '__x64_sys_ioctl+0x94/0xd0',
+      'do_syscall_64+0x82/0x1a0',
+      'entry_SYSCALL_64_after_hwframe+0x76/0x7e',
+    ];
+  if (t.comm.startsWith('kworker/')) return [...t.frames, 'ret_from_fork+0x34/0x50', 'ret_from_fork_asm+0x1a/0x30'];
+  return [
+    ...t.frames,
+    '__x64_sys_ioctl+0x94/0xd0',
+    'do_syscall_64+0x82/0x1a0',
+    'entry_SYSCALL_64_after_hwframe+0x76/0x7e',
+  ];
 }
 
 /** The object's crc32 as update_checksum sees it: its contents never change after the orphaning here, and are never all zero. */

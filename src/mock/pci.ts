@@ -158,8 +158,9 @@ export class PciSubsystem implements PciBus {
     vfs.addFile('/sys/bus/pci/drivers_probe', { store: (d) => this.driversProbe(d) });
     vfs.addFile('/sys/bus/pci/drivers_autoprobe', {
       show: () => `${this.autoprobe ? 1 : 0}\n`,
+      // drivers/base/bus.c drivers_autoprobe_store: "0" first turns it off, anything else on; never an error.
       store: (d) => {
-        this.autoprobe = kstrtobool(d);
+        this.autoprobe = d[0] !== '0';
       },
     });
   }
@@ -315,10 +316,13 @@ export class PciSubsystem implements PciBus {
     this.release(dev);
   }
 
-  /** drivers/base/bus.c drivers_probe_store: EINVAL for an unknown device; a failed probe is not an error. */
+  /**
+   * drivers/base/bus.c drivers_probe_store: ENODEV when bus_find_device_by_name
+   * finds no such device; a probe that binds nothing is not an error.
+   */
   private driversProbe(buf: string): void {
     const dev = this.findDevice(buf);
-    if (!dev) fail('EINVAL');
+    if (!dev) fail('ENODEV', `no device ${JSON.stringify(buf)} on the PCI bus`);
     this.attach(dev);
   }
 
@@ -473,10 +477,15 @@ export class PciSubsystem implements PciBus {
     v.addFile(`${p}/driver_override`, {
       show: () => `${dev.driverOverride ?? '(null)'}\n`,
       store: (d) => {
-        // driver_set_override (drivers/base/driver.c): at most PAGE_SIZE - 1 bytes; one trailing newline dropped; empty clears.
-        if (d.length >= 4096) fail('EINVAL');
-        const s = d.endsWith('\n') ? d.slice(0, -1) : d;
-        dev.driverOverride = s.length === 0 ? null : s;
+        // driver_set_override (drivers/base/driver.c): a write of PAGE_SIZE - 1 bytes or more is EINVAL (the
+        // show adds a newline); the value ends at the first NUL (strlen) and at the first newline; an
+        // empty value, or one that starts with a newline, clears the override.
+        if (d.length >= 4095) fail('EINVAL');
+        const nul = d.indexOf('\0');
+        const str = nul >= 0 ? d.slice(0, nul) : d;
+        const nl = str.indexOf('\n');
+        const value = nl >= 0 ? str.slice(0, nl) : str;
+        dev.driverOverride = value.length === 0 ? null : value;
       },
     });
     if (dev.physfn) {

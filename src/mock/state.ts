@@ -24,7 +24,7 @@ import type { ProfileName } from './contracts.js';
 import type { KernelCoreState } from './kernel.js';
 import type { PciState } from './pci.js';
 import type { DeviceState } from './platform.js';
-import { isProfileName } from './profiles.js';
+import { resolveProfileName } from './profiles.js';
 import { MockConfigError, type Topology } from './topology.js';
 
 export const STATE_SCHEMA = 'iovh-mock-state/1';
@@ -149,8 +149,10 @@ export function loadState(path: string): MockState | null {
     if (!STATE_FIELDS.includes(key)) return bad(key, `unknown field (expected ${STATE_FIELDS.join(', ')})`);
   if (json.schema !== STATE_SCHEMA)
     return bad('schema', `expected "${STATE_SCHEMA}", got ${JSON.stringify(json.schema)}`);
-  if (typeof json.profile !== 'string' || !isProfileName(json.profile))
-    return bad('profile', `unknown profile ${JSON.stringify(json.profile)}`);
+  // A state file written before the kernel lines were split says `upstream`: the alias keeps it loading.
+  const profile = typeof json.profile === 'string' ? resolveProfileName(json.profile) : null;
+  if (profile === null) return bad('profile', `unknown profile ${JSON.stringify(json.profile)}`);
+  json.profile = profile;
   if (!isObj(json.topology)) return bad('topology', 'expected an object');
   if (typeof json.nextPid !== 'number' || !Number.isInteger(json.nextPid) || json.nextPid < 2)
     return bad('nextPid', 'expected an integer >= 2');

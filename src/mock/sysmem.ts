@@ -268,13 +268,15 @@ export class SysMem {
   udmabufCreate(args: UdmabufCreate): number {
     const flags = args.flags ?? 0;
     if (flags & ~UDMABUF.FLAGS_CLOEXEC) fail('EINVAL', 'unknown udmabuf flags');
-    const file = this.fds.get(args.memfd);
-    if (!(file instanceof MemfdFile)) fail('EINVAL', 'not a memfd');
-    if ((file.seals & F_SEAL.SHRINK) === 0 || (file.seals & (F_SEAL.WRITE | F_SEAL_FUTURE_WRITE)) !== 0)
-      fail('EINVAL', 'memfd needs F_SEAL_SHRINK and no write seal');
+    // udmabuf_create (drivers/dma-buf/udmabuf.c): alignment and size first, then per item the file:
+    // check_memfd_seals answers EBADFD for a file that is not shmem (or hugetlbfs), EINVAL for the seals.
     if (args.offset % BigInt(PAGE) !== 0n || args.size % BigInt(PAGE) !== 0n)
       fail('EINVAL', 'offset or size not page aligned');
     if (args.size === 0n || args.size > BigInt(UDMABUF_SIZE_LIMIT)) fail('EINVAL', 'size is 0 or beyond size_limit_mb');
+    const file = this.fds.get(args.memfd);
+    if (!(file instanceof MemfdFile)) fail('EBADFD', 'not a shmem file');
+    if ((file.seals & F_SEAL.SHRINK) === 0 || (file.seals & (F_SEAL.WRITE | F_SEAL_FUTURE_WRITE)) !== 0)
+      fail('EINVAL', 'memfd needs F_SEAL_SHRINK and no write seal');
     if (args.offset < 0n || args.offset + args.size > file.size) fail('EINVAL', 'range beyond the memfd');
     // The pages, as [phys, len] runs.
     const runs: bigint[] = [];

@@ -134,6 +134,18 @@ function formatValue(v: bigint, type: ArgType): string {
   return BigInt.asIntN(type.bits, u).toString();
 }
 
+/**
+ * Where an entry probe defined on `sym` sits: with CONFIG_X86_KERNEL_IBT every
+ * function that may be called indirectly or from outside its file starts with
+ * ENDBR64 (4 bytes), and arch_adjust_kprobe_addr (arch/x86/kernel/kprobes/core.c)
+ * moves a probe at offset 0 past it, so the hit line prints `sym+0x4`. Sealed
+ * ENDBRs (objtool's poison NOP) count too (asm/ibt.h is_endbr). Every function
+ * the model lets a probe hit is such a function (exported, or an ops member).
+ */
+function entryOffset(profile: ProfileImpl): number {
+  return profile.ibt ? 4 : 0;
+}
+
 export class Tracefs {
   private probes: ProbeEvent[] = [];
   private readonly tracepoints: Tracepoint[] = [];
@@ -170,7 +182,7 @@ export class Tracefs {
       const mod = info?.module ? ` [${info.module}]` : '';
       const site =
         p.kind === 'p'
-          ? `(${symbol}+0x0/0x${(info?.size ?? 0).toString(16)}${mod})`
+          ? `(${symbol}+0x${entryOffset(this.profile).toString(16)}/0x${(info?.size ?? 0).toString(16)}${mod})`
           : `(${info?.caller ?? 'unknown+0x0/0x0'} <- ${symbol})`;
       const args = p.args.map((a) => ` ${a.name}=${this.fetch(a, values)}`).join('');
       this.emit(targets, p.event, `${site}${args}`);

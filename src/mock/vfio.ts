@@ -30,7 +30,7 @@ import type { Mapping, VfioDeviceInfo, VfioDmaBufRequest, VfioGroupStatus, VfioR
 import { fail, KernelErrno } from './errno.js';
 import type { FdTableImpl } from './fds.js';
 import { MNT, O_LARGEFILE } from './fds.js';
-import type { KernelCore } from './kernel.js';
+import { boolRax, type KernelCore } from './kernel.js';
 import type { DmaBufCoreImpl, DmaBufImpl } from './dmabuf.js';
 import { rangesFromPacked, sgFromPacked, type AttachmentImpl } from './dmabuf.js';
 import type { MappingRegistry } from './mapping.js';
@@ -74,7 +74,15 @@ class VfioDmaBuf {
   revoked: boolean;
   /** Outstanding maps (the kref the revoke waits on). */
   outstanding = 0;
+  /**
+   * The kref already dropped to 0 by a revoke that was never re-armed (7.1
+   * before the 2026-05 fix: a later cleanup puts it again, underflows and
+   * waits for a completion nobody will signal).
+   */
+  krefSpent = false;
   dmabuf!: DmaBufImpl;
+  /** RFC v2 4/8: the exporter's match data, copied at export (ic_match->dev = the VF, bar = region). */
+  readonly icDev: VfioDevice['pci'];
 
   constructor(
     vdev: VfioDevice,
@@ -84,6 +92,7 @@ class VfioDmaBuf {
     readonly size: bigint,
   ) {
     this.vdev = vdev;
+    this.icDev = vdev.pci;
     this.revoked = !vdev.memoryEnabled();
   }
 }
@@ -114,6 +123,10 @@ class VfioDevice {
   /** __vfio_pci_memory_enabled: below D3hot and (no_command_memory or COMMAND.MEMORY). */
   memoryEnabled(): boolean {
     return this.power === 'D0' && !this.lowPower && (this.pci.isVirtfn || this.commandMemory);
+  }
+
+  get hasPm(): boolean {
+    return hasPmCapability(this.pci);
   }
 
   get sysfsPath(): string {
@@ -459,17 +472,32 @@ export class VfioSubsystem {
    */
   private revoke(vdev: VfioDevice, permanent: boolean): () => boolean {
     const bufs = [...vdev.dmabufs];
+    const profile = this.kernel.profile;
     this.kernel.trace(permanent ? 'vfio_pci_dma_buf_cleanup' : 'vfio_pci_dma_buf_move', 'entry', { arg2: 1 });
+    let stuck = false;
     for (const p of bufs) {
       if (p.revoked && !permanent) continue;
+      const wasRevoked = p.revoked;
       p.revoked = true;
       if (permanent) {
         p.vdev = null;
         vdev.dmabufs.delete(p);
       }
       this.invalidate(p);
+      if (!profile.revokeWaits) continue;
+      // 7.1 puts the buffer's kref and waits for its completion. The cleanup before the 2026-05 fix
+      // ("vfio/pci: fix dma-buf kref underflow after revoke") looped over every buffer, revoked or not:
+      // a buffer a revoke left at 0 is put again (refcount underflow WARN) and its completion, already
+      // consumed, never comes. The fixed cleanup calls vfio_pci_dma_buf_move(vdev, true), which skips it.
+      if (permanent && wasRevoked && p.krefSpent && profile.has('kref-underflow')) {
+        this.kernel.warn('refcount_warn_saturate+0xba/0x110', 'refcount_t: underflow; use-after-free.');
+        stuck = true;
+      }
+      p.krefSpent = true;
     }
-    return () => bufs.every((p) => p.outstanding === 0);
+    // 6.19 and 7.0 notify the importers and return (vfio_pci_dma_buf_move there has no wait).
+    if (!profile.revokeWaits) return () => true;
+    return () => !stuck && bufs.every((p) => p.outstanding === 0);
   }
 
   /** dma_buf_invalidate_mappings: every importer's invalidate_mappings. */
@@ -486,6 +514,8 @@ export class VfioSubsystem {
       if (!p.revoked) continue;
       this.invalidate(p);
       p.revoked = false;
+      // kref_init / reinit_completion: the buffer can be revoked (and waited for) again.
+      p.krefSpent = false;
     }
   }
 
@@ -562,6 +592,16 @@ export class VfioSubsystem {
   reset(file: VfioDeviceFile): Promise<void> {
     const vdev = file.vdev;
     this.fds.ref(file);
+    // vfio_pci_ioctl_reset (drivers/vfio/pci/vfio_pci_core.c): the device goes to D0 before the revoke
+    // and the reset (vfio_pci_set_power_state(vdev, PCI_D0)), so a reset undoes a D3hot the user wrote.
+    if (vdev.power !== 'D0') {
+      vdev.power = 'D0';
+      if (vdev.hasPm) {
+        const cfg = new DataView(vdev.vconfig.buffer);
+        cfg.setUint16(CFG.PMCSR, cfg.getUint16(CFG.PMCSR, true) & ~3, true);
+      }
+      this.bus.invalidate();
+    }
     return new Promise<void>((resolve) => {
       const ready = this.revoke(vdev, false);
       this.afterRevoke(
@@ -605,10 +645,10 @@ export class VfioSubsystem {
       const nowMem = (after.getUint16(CFG.COMMAND, true) & 2) !== 0;
       cfg.setUint16(CFG.COMMAND, after.getUint16(CFG.COMMAND, true) & 0x0547, true);
       vdev.commandMemory = nowMem;
-      // vfio_basic_config_write: every COMMAND write with MEMORY clear revokes (buffers already
-      // revoked are left alone), and after the write, memory enabled un-revokes. A VF keeps
-      // decoding (no_command_memory), so there it is a revoke at once followed by an un-revoke:
-      // importers are invalidated, old iommufd mappings die, new ones work (kernel-abi §3.5).
+      // vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c): every COMMAND write with MEMORY
+      // clear revokes, not only the 1 -> 0 transition (vfio_pci_dma_buf_move skips buffers already
+      // revoked), and when memory is enabled afterwards it un-revokes. A VF keeps decoding
+      // (no_command_memory), so each such write invalidates its importers and un-revokes at once.
       if (!nowMem) {
         const ready = this.revoke(vdev, false);
         this.afterRevoke(
@@ -621,7 +661,8 @@ export class VfioSubsystem {
         this.unrevoke(vdev);
       }
     }
-    if (touches(CFG.PMCSR, 2)) {
+    // Only a device with a PM capability has a PMCSR (xe's VFs have none: xe_pci_sriov.c pf_enable_vfs).
+    if (vdev.hasPm && touches(CFG.PMCSR, 2)) {
       const state = after.getUint16(CFG.PMCSR, true) & 3;
       cfg.setUint16(CFG.PMCSR, (cfg.getUint16(CFG.PMCSR, true) & ~3) | state, true);
       if (state === 3 && vdev.power === 'D0') {
@@ -761,13 +802,32 @@ export class VfioSubsystem {
     const k = this.kernel;
     const profile = k.profile;
     const bypass = profile.has('revoked-attach-bypass');
-    const offer = (): InterconnectOffer[] => (priv.vdev ? [{ type: 'iov', dev: priv.vdev.pci, bar: priv.region }] : []);
+    // RFC v1 builds its offer from priv->vdev at every attach; v2 from the match data copied at export (4/8).
+    const offer = (): InterconnectOffer[] => {
+      const dev = profile.series === 'rfc-v2' ? priv.icDev : priv.vdev?.pci;
+      return dev ? [{ type: 'iov', dev, bar: priv.region }] : [];
+    };
     return {
       attach: (att: Attachment & { interconnectAllowed: boolean }): InterconnectOffer | null => {
         const a = att as AttachmentImpl;
-        k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
         const ret = (errno: number) =>
           k.trace('vfio_pci_dma_buf_attach', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
+        if (profile.series === 'maptype') {
+          this.matchMapping(priv, a);
+          k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
+          // The branch's vfio_pci_dma_buf_attach: the match already required a P2P importer.
+          if (priv.revoked) {
+            ret(19);
+            fail('ENODEV', 'dma-buf revoked');
+          }
+          if (!a.dynamic) {
+            ret(95);
+            fail('EOPNOTSUPP', 'importer cannot handle revoke');
+          }
+          k.trace('vfio_pci_dma_buf_attach', 'return', { retval: 0n });
+          return null;
+        }
+        k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
         // RFC v1 attach calls vfio_pci_match_interconnects first, for every importer, and
         // its first line reads priv->vdev->pdev (seed 4/8); the last close of the VFIO
         // device set priv->vdev = NULL (vfio_pci_dma_buf_cleanup, kernel-abi §3.5). The
@@ -791,16 +851,17 @@ export class VfioSubsystem {
             k.trace('vfio_pci_match_interconnect', 'entry', {});
             // vfio_pci_match_iov_interconnect: importer is the VF's physfn, same BAR.
             const ok = imp.dev === (exp.dev.physfn ?? null) && imp.bar === exp.bar;
-            k.trace('vfio_pci_match_interconnect', 'return', { retval: ok ? 1n : 0n });
+            k.trace('vfio_pci_match_interconnect', 'return', { retval: boolRax(ok, a.ptr) });
             return ok;
           });
-          // RFC v1: a successful match returns before the peer2peer and revoked checks (kernel-abi §11.2).
+          // RFC v1 and v2: a successful match returns before the peer2peer and revoked checks
+          // (vfio_pci_dma_buf_attach in 4/8 of each posting; docs/profiles.md).
           if (matched) {
             k.trace('vfio_pci_dma_buf_attach', 'return', { retval: 0n });
             return matched;
           }
         }
-        // 7.2 vfio_pci_dma_buf_attach (kernel-abi §3.4).
+        // vfio_pci_dma_buf_attach of 6.19 to 7.3: peer2peer, then revoked, then (7.1) revocable.
         if (!a.peer2peer) {
           ret(95);
           fail('EOPNOTSUPP', 'importer is not peer2peer');
@@ -809,7 +870,7 @@ export class VfioSubsystem {
           ret(19);
           fail('ENODEV', 'dma-buf revoked');
         }
-        if (!a.dynamic) {
+        if (profile.revocableGate && !a.dynamic) {
           ret(95);
           fail('EOPNOTSUPP', 'importer cannot handle revoke');
         }
@@ -842,7 +903,7 @@ export class VfioSubsystem {
       },
       mapInterconnect: (att: Attachment): InterconnectRanges => {
         k.trace('vfio_pci_map_interconnect', 'entry', { arg1: (att as AttachmentImpl).ptr });
-        // The fixed series checks revoke here and counts the map; RFC v1 does neither (kernel-abi §11.2).
+        // The fixed series checks revoke here and counts the map; RFC v1 does neither (RFC v1 4/8 vfio_pci_map_interconnect; docs/profiles.md).
         if (!bypass) {
           if (priv.revoked) {
             k.trace('vfio_pci_map_interconnect', 'return', { retval: BigInt.asUintN(64, -19n) });
@@ -880,6 +941,34 @@ export class VfioSubsystem {
         priv.vdev = null;
       },
     };
+  }
+
+  /**
+   * The mapping-type branch's dma_buf_mapping_attach: the exporter's
+   * match_mapping runs before its attach (drivers/dma-buf/dma-buf.c of the
+   * dmabuf_map_type branch). vfio_pci_dma_buf_match_mapping refuses a buffer
+   * whose device was closed (ENODEV) and offers PAL, then SGT_P2P
+   * (drivers/vfio/pci/vfio_pci_dmabuf.c of the branch); xe and every other SGT
+   * importer ask for SGT only, and the SGT type matches an exporter requiring
+   * P2P only for an importer that accepts P2P at a P2P distance
+   * (dma_buf_sgt_match). No common type: -EINVAL from dma_buf_match_mapping.
+   */
+  private matchMapping(priv: VfioDmaBuf, a: AttachmentImpl): void {
+    const k = this.kernel;
+    k.trace('vfio_pci_dma_buf_match_mapping', 'entry', {});
+    const done = (errno: number): void =>
+      k.trace('vfio_pci_dma_buf_match_mapping', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
+    if (priv.vdev === null) {
+      done(19);
+      fail('ENODEV', 'the VFIO device was closed: the dma-buf is never usable again');
+    }
+    // PAL: only an importer that asks for it (iommufd in the branch); SGT_P2P: a P2P importer the PCI topology lets reach the BAR.
+    const sgtP2p = a.peer2peer && this.hooks.p2p !== 'none';
+    if (!sgtP2p) {
+      done(22);
+      fail('EINVAL', 'no mapping type both sides support (dma_buf_match_mapping)');
+    }
+    done(0);
   }
 
   // ------------------------------------------------------------ regions
@@ -1086,11 +1175,33 @@ function checkFeature(flags: number, argsz: number, supported: number, minsz: nu
   return 1;
 }
 
+/**
+ * Does the device have a PCI PM capability? xe's VFs do not implement it
+ * ("our VFs do not implement the PM capability", drivers/gpu/drm/xe/xe_pci_sriov.c
+ * pf_enable_vfs): a display-class VF has none; other devices (the NICs and
+ * NVMe drives of the QEMU topologies) do.
+ */
+export function hasPmCapability(pci: PciDev): boolean {
+  return !(pci.isVirtfn && pci.klass >> 16 === 0x03);
+}
+
 function buildVconfig(pci: PciDev): Uint8Array {
   const c = pci.config.slice();
   const dv = new DataView(c.buffer);
   dv.setUint16(CFG.COMMAND, 0x0006, true); // memory + bus master, as vfio enables it
   dv.setUint16(0x06, 0x0010, true);
+  if (!hasPmCapability(pci)) {
+    // The capability list starts at the PCIe capability.
+    dv.setUint8(0x34, CFG.EXP);
+    dv.setUint32(CFG.PM, 0, true);
+    dv.setUint16(CFG.PMCSR, 0, true);
+    dv.setUint8(CFG.EXP, 0x10);
+    dv.setUint8(CFG.EXP + 1, 0x00);
+    dv.setUint16(CFG.EXP + 2, 0x0002, true);
+    dv.setUint32(CFG.DEVCAP, 0x10008fc0, true);
+    dv.setUint16(CFG.DEVCTL, 0x2810, true);
+    return c;
+  }
   dv.setUint8(0x34, CFG.PM);
   // PM capability: next = PCIe, PMC version 3, PMCSR D0.
   dv.setUint8(CFG.PM, 0x01);

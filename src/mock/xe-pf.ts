@@ -95,6 +95,18 @@ export class LmemObjectImpl implements LmemObject {
     this.refs++;
   }
 
+  private readonly replaced = new Set<() => void>();
+
+  onReplaced(cb: () => void): () => void {
+    this.replaced.add(cb);
+    return () => this.replaced.delete(cb);
+  }
+
+  /** The PF gave the VF a new object: tell whoever asked (a fixed series' importers). */
+  notifyReplaced(): void {
+    for (const cb of [...this.replaced]) cb();
+  }
+
   put(): void {
     if (this.refs === 0) {
       this.onUnderflow();
@@ -310,13 +322,18 @@ export class XePf implements XePfState {
     if (!cfg || tile >= this.spec.tiles) fail('EINVAL');
     const size = ((bytes + LMEM_ALIGN - 1n) / LMEM_ALIGN) * LMEM_ALIGN;
     const old = cfg.lmem[tile];
-    if (old && old.refs > 0) fail('EBUSY', `VF${vfid} LMEM is in use`);
+    // pf_provision_vf_lmem (xe_gt_sriov_pf_config.c) checks nothing about users of the old object: it
+    // unmaps it from the LMTT, unpins and puts it (pf_release_vf_config_lmem) and allocates a new one.
+    // A reference an importer took keeps the old VRAM allocated, no longer the VF's.
     if (old?.size === size) return;
     const room = this.maxLmem(tile) + (old?.size ?? 0n);
     if (size > room) fail('ENOSPC', `VF${vfid}: ${size} bytes do not fit (${room} available)`);
     if (old) {
       cfg.lmem[tile] = null;
       this.releaseObject(old);
+      // What the interconnect series meant (the `fixed` profile): the importers of the replaced
+      // object are invalidated and map the VF's new one. As posted they are not told at all.
+      if (old.refs > 0 && !this.kernel.profile.has('stale-lmem-import')) old.notifyReplaced();
     }
     if (size > 0n) {
       const o = this.newObject(vfid, tile, size);
@@ -439,14 +456,23 @@ export class XePf implements XePfState {
   private createSriovAdmin(): void {
     const base = `${this.pf.sysPath}/sriov_admin`;
     const v = this.vfs;
-    const prio = (get: () => SchedPriority, set: (p: SchedPriority) => void) => ({
-      show: () => `${get()}\n`,
+    // xe_sriov_pf_sysfs.c: the GuC lets only the PF's priority change, and only the PF be 'high'
+    // (sched_priority_change_allowed, sched_priority_high_allowed): a VF's file is 0444 (a write is
+    // EACCES at open, kernfs_fop_open) and lists two choices; show marks the current one (emit_choice).
+    const choices = (pf: boolean): readonly SchedPriority[] => (pf ? SCHED_PRIORITIES : SCHED_PRIORITIES.slice(0, 2));
+    const emitChoice = (current: SchedPriority, pf: boolean) =>
+      `${choices(pf)
+        .map((x) => (x === current ? `[${x}]` : x))
+        .join(' ')}\n`;
+    const prioPf = (get: () => SchedPriority, set: (p: SchedPriority) => void) => ({
+      show: () => emitChoice(get(), true),
       store: (d: string) => {
-        const p = SCHED_PRIORITIES.find((x) => sysfsStreq(x, d));
+        const p = choices(true).find((x) => sysfsStreq(x, d));
         if (!p) fail('EINVAL');
         set(p);
       },
     });
+    const prioVf = (get: () => SchedPriority) => ({ mode: 0o444, show: () => emitChoice(get(), false) });
     const bulk = `${base}/.bulk_profile`;
     const allVfs = () => this.configs;
     v.addFile(`${bulk}/exec_quantum_ms`, { store: (d) => allVfs().forEach((c) => (c.execQuantumMs = kstrtouint(d))) });
@@ -455,7 +481,8 @@ export class XePf implements XePfState {
     });
     v.addFile(`${bulk}/sched_priority`, {
       store: (d) => {
-        const p = SCHED_PRIORITIES.find((x) => sysfsStreq(x, d));
+        // __sysfs_match_string over the VFs' choices: 'high' is the PF's only.
+        const p = choices(false).find((x) => sysfsStreq(x, d));
         if (!p) fail('EINVAL');
         for (const c of allVfs()) c.schedPriority = p;
       },
@@ -477,7 +504,7 @@ export class XePf implements XePfState {
     });
     v.addFile(
       `${base}/pf/profile/sched_priority`,
-      prio(
+      prioPf(
         () => pp.schedPriority,
         (p) => (pp.schedPriority = p),
       ),
@@ -496,10 +523,7 @@ export class XePf implements XePfState {
       });
       v.addFile(
         `${d}/profile/sched_priority`,
-        prio(
-          () => c().schedPriority,
-          (p) => (c().schedPriority = p),
-        ),
+        prioVf(() => c().schedPriority),
       );
       v.addFile(`${d}/profile/vram_quota`, {
         show: () => `${this.quotaTotal(vfid)}\n`,

@@ -64,8 +64,13 @@ export interface Cleanliness {
   /** Kernel log lines during the scenario that match WARN/BUG/Oops/KASAN/hung task. */
   kernelComplaints: string[];
   taint: { before: number | null; after: number | null; added: string[] };
-  /** kmemleak objects reported for this scenario's window (null: not measured). */
-  kmemleak: { measured: boolean; newObjects: number | null; excerpt: string[] };
+  /**
+   * kmemleak objects reported for this scenario's window (null: not
+   * measured): `newObjects` allocated on the import path by the scenario's
+   * process, `elsewhere` the others (another task's, or outside the path),
+   * which never count against it.
+   */
+  kmemleak: { measured: boolean; newObjects: number | null; excerpt: string[]; elsewhere?: number };
   /** Our kernel-object fds (vfio, DRM, dma-buf, memfd) left open after cleanup. */
   fdsLeft: string[];
   /** dma-buf objects in bufinfo after cleanup that were not there before. */

@@ -82,7 +82,13 @@ const scenario: JsonSchema = {
         kmemleak: {
           type: 'object',
           required: ['measured', 'newObjects', 'excerpt'],
-          properties: { measured: { type: 'boolean' }, newObjects: { type: ['integer', 'null'] }, excerpt: strs },
+          properties: {
+            measured: { type: 'boolean' },
+            newObjects: { type: ['integer', 'null'] },
+            excerpt: strs,
+            // Objects kmemleak reported in the window that are not the scenario's (another task's, or off the path).
+            elsewhere: { type: 'integer', minimum: 0 },
+          },
         },
         fdsLeft: strs,
         dmabufsLeft: strs,

@@ -84,6 +84,12 @@ export interface ShapeRow {
   noIov: string | null;
   /** The scatter-gather (P2P) map, seen from vfio and from the core. */
   sgProbes: readonly ProbePoint[];
+  /**
+   * The errno a non-P2P importer (vgem: a static attach) gets for a vfio
+   * dma-buf: vfio_pci_dma_buf_attach's EOPNOTSUPP, or, with mapping types,
+   * dma_buf_match_mapping's EINVAL (no type both sides take).
+   */
+  nonP2pImport: 'EOPNOTSUPP' | 'EINVAL';
 }
 
 /** The ordinary map since vfio dma-buf export (drivers/vfio/pci/vfio_pci_dmabuf.c, drivers/dma-buf/dma-buf.c). */
@@ -166,6 +172,7 @@ export function shapeRows(): readonly ShapeRow[] {
       iov: null,
       noIov: UPSTREAM_P2P,
       sgProbes: SG_PROBES,
+      nonP2pImport: 'EOPNOTSUPP',
     },
     {
       name: 'upstream-7.0',
@@ -178,6 +185,7 @@ export function shapeRows(): readonly ShapeRow[] {
       iov: null,
       noIov: UPSTREAM_P2P,
       sgProbes: SG_PROBES,
+      nonP2pImport: 'EOPNOTSUPP',
     },
     {
       name: 'upstream-7.1',
@@ -190,6 +198,7 @@ export function shapeRows(): readonly ShapeRow[] {
       iov: null,
       noIov: UPSTREAM_P2P,
       sgProbes: SG_PROBES,
+      nonP2pImport: 'EOPNOTSUPP',
     },
     {
       name: 'rfc-v1',
@@ -202,6 +211,7 @@ export function shapeRows(): readonly ShapeRow[] {
       iov: { name: 'rfc-v1 interconnect', markers: RFC, probes: INTERCONNECT_PROBES },
       noIov: null,
       sgProbes: SG_PROBES,
+      nonP2pImport: 'EOPNOTSUPP',
     },
     {
       name: 'rfc-v2',
@@ -214,6 +224,7 @@ export function shapeRows(): readonly ShapeRow[] {
       iov: { name: 'rfc-v2 interconnect', markers: [...RFC, 'iov_interconnect'], probes: INTERCONNECT_PROBES },
       noIov: null,
       sgProbes: SG_PROBES,
+      nonP2pImport: 'EOPNOTSUPP',
     },
     {
       name: 'maptype-rfc',
@@ -227,6 +238,7 @@ export function shapeRows(): readonly ShapeRow[] {
       noIov:
         'xe imports through SGT_P2P (the IOV mapping type is not in this kernel, or its names are not yet in the symbol table: MAPTYPE_IOV_TYPE)',
       sgProbes: MAPTYPE_SG_PROBES,
+      nonP2pImport: 'EINVAL',
     },
   ];
 }

@@ -37,8 +37,8 @@ describe('docs/api.md', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^\d+ import scenarios, the first: import\/iov-single-range \(.+\)$/);
-    expect(lines).toContain('[3/3] edge/last-page: fail');
-    expect(r.stdout).toMatch(/^edge\/last-page: fail, path untranslated, baseline expected: /m);
+    expect(lines).toContain('[3/3] edge/last-page: crash');
+    expect(r.stdout).toMatch(/^edge\/last-page: crash, path iov, baseline expected: /m);
     expect(r.stdout).toContain('exit 0: no unexpected result');
     expect(r.stdout).toMatch(/^# Totals: pass:2 fail:0 xfail:1 xpass:0 skip:0 error:0$/m);
     expect(lines.at(-1)).toBe('3 KCIDB tests for build my_lab:build-42');

@@ -56,7 +56,9 @@ describe('backend selection', () => {
 
   it('an unknown profile is a usage error naming the choices', async () => {
     await expect(openBackend({ backend: 'mock', profile: 'rfc-v9' })).rejects.toThrow(BackendChoiceError);
-    await expect(openBackend({ backend: 'mock', profile: 'rfc-v9' })).rejects.toThrow(/upstream, rfc-v1, fixed/);
+    await expect(openBackend({ backend: 'mock', profile: 'rfc-v9' })).rejects.toThrow(
+      /upstream-6\.19, upstream-7\.0, upstream-7\.1, rfc-v1, rfc-v2, maptype-rfc, fixed, upstream \(= upstream-7\.1\)/,
+    );
   });
 
   it('--backend mock with a topology file that does not validate is a one-line usage error', async () => {

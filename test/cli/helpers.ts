@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createMockBackend } from '../../src/mock/backend.js';
+import type { ProfileName } from '../../src/mock/contracts.js';
 import { FixtureTree, resourceText } from '../host/fixture-tree.js';
 import { scratchDir } from '../support/scratch.js';
 
@@ -43,13 +44,21 @@ export class Lab {
   readonly stateDir = join(this.dir, 'iovh-state');
   private readonly savedEnv = process.env.IOVH_STATE_DIR;
 
-  constructor() {
+  /** `profile`: the mock profile the state file is made with (default: the mock's default). */
+  constructor(readonly profile?: string) {
     process.env.IOVH_STATE_DIR = this.stateDir;
   }
 
   /** `iovh --backend mock --mock-state <state> ...argv`, in process. */
   run(...argv: string[]): Promise<CliResult> {
-    return iovh('--backend', 'mock', '--mock-state', this.state, ...argv);
+    return iovh(
+      '--backend',
+      'mock',
+      '--mock-state',
+      this.state,
+      ...(this.profile ? ['--profile', this.profile] : []),
+      ...argv,
+    );
   }
 
   file(name: string, content: string): string {
@@ -60,7 +69,12 @@ export class Lab {
 
   /** Every sysfs file of the mock kernel in the state file, as path -> content (MockControl.snapshotSysfs). */
   sysfs(topology?: string): Map<string, string> {
-    const b = createMockBackend({ statePath: this.state, stateAccess: 'read', ...(topology ? { topology } : {}) });
+    const b = createMockBackend({
+      statePath: this.state,
+      stateAccess: 'read',
+      ...(topology ? { topology } : {}),
+      ...(this.profile ? { profile: this.profile as ProfileName } : {}),
+    });
     try {
       return b.kernel.snapshotSysfs();
     } finally {

@@ -68,7 +68,7 @@ describe('iovh report', () => {
   it('prints the table and summary by default, and a report on stdout with -', async () => {
     const table = await iovh('report', at('r.json'));
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/│ edge\/last-page +│ fail +│ untranslated/);
+    expect(table.stdout).toMatch(/│ edge\/last-page +│ crash +│ iov /);
     expect(table.stdout).toMatch(/^exit 0: no unexpected result/m);
     const ktap = await iovh('report', at('r.json'), '--ktap', '-');
     expect(ktap.stdout).toBe(readFileSync(at('r.ktap'), 'utf8'));

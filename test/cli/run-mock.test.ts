@@ -41,17 +41,21 @@ async function runProfile(profile: string): Promise<ProfileRun> {
 
 const runs = new Map<string, ProfileRun>();
 beforeAll(async () => {
-  for (const p of ['rfc-v1', 'fixed', 'upstream']) runs.set(p, await runProfile(p));
+  for (const p of ['rfc-v1', 'fixed', 'upstream-7.1']) runs.set(p, await runProfile(p));
 }, 120_000);
 
 const byId = (r: RunResult) => new Map(r.scenarios.map((s) => [s.id, s]));
 
 describe('iovh run on the mock, profile fixed', () => {
-  it('passes every scenario, with path iov wherever one is expected, and exits 0', () => {
+  it("passes every scenario but the ones xe's deferred unmap hangs, with path iov wherever one is expected, and exits 0", () => {
     const { cli, json } = runs.get('fixed')!;
     expect(cli.code).toBe(0);
+    // The series' defects are gone; xe's deferred unmap is not the series' and stays (docs/profiles.md).
+    const hang = ['lifecycle/revoke-on-reset', 'lifecycle/revoke-on-close', 'lifecycle/vf-disable-while-imported'];
     for (const s of json.scenarios) {
-      expect(s.status, `${s.id}: ${s.reason}`).toBe('pass');
+      if (hang.includes(s.id))
+        expect([s.id, s.status, s.quirks.map((q) => q.id)]).toEqual([s.id, 'fail', ['deferred-unmap-hang']]);
+      else expect(s.status, `${s.id}: ${s.reason}`).toBe('pass');
       if (s.expectedPath === 'iov') expect(s.path, s.id).toBe('iov');
     }
     expect(byId(json).get('data/gpu-write-cpu-read')!.path).toBe('iov');
@@ -75,18 +79,22 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
           .join('+'),
       ]);
     expect(bad).toEqual([
-      ['edge/last-page', 'fail', 'last-page+silent-untranslated'],
+      ['edge/last-page', 'crash', 'last-page+silent-untranslated'],
       ['edge/unprovisioned-vf', 'crash', 'unprovisioned-oops'],
-      ['edge/vf-next-bus', 'fail', 'silent-untranslated+vf-other-bus'],
+      ['edge/vf-next-bus', 'crash', 'silent-untranslated+vf-other-bus'],
       ['edge/npot-ranges', 'fail', 'order-from-length'],
       ['edge/lmem-discontiguous', 'fail', 'contiguity'],
       ['edge/beyond-quota', 'fail', 'quota-unchecked'],
       ['lifecycle/revoke-on-close', 'fail', 'revoked-attach-bypass'],
-      ['lifecycle/vf-disable-while-imported', 'fail', 'revoked-attach-bypass'],
+      ['lifecycle/vf-disable-while-imported', 'crash', 'revoked-attach-bypass+silent-untranslated'],
+      ['lifecycle/requota-while-imported', 'fail', 'stale-lmem-import'],
       ['lifecycle/attach-after-revoke', 'crash', 'closed-vdev-oops+revoked-attach-bypass'],
       // iommufd's MAP_FILE after the device closed reaches the RFC's attach too: the positive control catches it.
       ['iommufd/revoke-on-close', 'crash', 'closed-vdev-oops'],
       ['leak/map-ranges', 'fail', 'ranges-leak'],
+      ['leak/lmem-object', 'fail', 'lmem-ref-leak'],
+      // its leaked LMEM objects hold the VRAM the VFs' quotas need: they could not be put back
+      ['lifecycle/close-while-revoked', 'skip', ''],
     ]);
     for (const s of json.scenarios) expect(s.baseline?.verdict, s.id).toBe('expected');
     // Every quirk the issue names is caught by at least one scenario, with evidence.
@@ -102,31 +110,28 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
       'order-from-length',
       'contiguity',
       'revoked-attach-bypass',
+      'lmem-ref-leak',
+      'stale-lmem-import',
     ]) {
       expect(named, q).toContain(q);
     }
     expect(cli.stdout).toMatch(
-      /known defects of this kernel \(expected by the baseline\):\n {2}edge\/last-page: fail — quirk 1: last page of the VF BAR/,
+      /known defects of this kernel \(expected by the baseline\):\n {2}edge\/last-page: crash — quirk 1: last page of the VF BAR/,
     );
   });
 
   it('shows the evidence behind the verdicts: trace hits, data, the oops', () => {
     const r = byId(runs.get('rfc-v1')!.json);
+    // The process died binding the last page (quirk 2's NULL sg table): what it recorded before stays.
     const lastPage = r.get('edge/last-page')!;
-    expect(lastPage.path).toBe('untranslated');
-    const imports = lastPage.evidence.imports as {
-      label: string;
-      path: string;
-      trace: { hits: { probe: string }[] };
-    }[];
-    expect(imports.map((i) => [i.label, i.path])).toEqual([
-      ['page before the last', 'iov'],
-      ['last page of BAR 2', 'untranslated'],
+    expect(lastPage.evidence.imports).toEqual([
+      expect.objectContaining({ label: 'page before the last', path: 'iov' }),
     ]);
-    expect(imports[1]!.trace.hits.map((h) => h.probe)).toContain('mapInterconnect');
-    expect(imports[1]!.trace.hits.map((h) => h.probe)).not.toContain('translateRet');
+    expect(lastPage.quirks.map((q) => q.evidence).join('\n')).toMatch(/the bind walked a NULL sg table/);
+    expect(lastPage.log.join('\n')).toMatch(/RIP: 0010:xe_pt_stage_bind\+/);
     const oops = r.get('edge/unprovisioned-vf')!;
-    expect(oops.cleanliness.taint.added).toContain('D');
+    // Already tainted D by edge/last-page's oops (taint letters never clear): the log tells.
+    expect(oops.status).toBe('crash');
     expect(oops.cleanliness.kernelComplaints.join('\n')).toMatch(/BUG: kernel NULL pointer dereference/);
     expect(r.get('edge/npot-ranges')!.quirks[0]!.evidence).toMatch(/returned the bytes of 0x3000/);
     expect(r.get('leak/map-ranges')!.cleanliness.kmemleak.measured).toBe(true);
@@ -139,7 +144,7 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
     const { dir, json } = runs.get('rfc-v1')!;
     const ktap = parseKtap(readFileSync(join(dir, 'r.ktap'), 'utf8'));
     expect(ktap.results).toHaveLength(json.scenarios.length);
-    expect(ktap.results.filter((t) => t.directive === 'XFAIL').map((t) => t.description)).toHaveLength(11);
+    expect(ktap.results.filter((t) => t.directive === 'XFAIL').map((t) => t.description)).toHaveLength(13);
     const kcidb = JSON.parse(readFileSync(join(dir, 'r.kcidb.json'), 'utf8')) as {
       tests: { path: string; status: string; waived: boolean }[];
     };
@@ -157,7 +162,7 @@ describe('iovh run on the mock, profile rfc-v1 (the default)', () => {
 
 describe('iovh run on the mock, profile upstream', () => {
   it('classifies imports as p2p, skips the IOV scenarios naming the kernel shape, exits 0 against its baseline', () => {
-    const { cli, json } = runs.get('upstream')!;
+    const { cli, json } = runs.get('upstream-7.1')!;
     expect(cli.code).toBe(0);
     const r = byId(json);
     for (const id of ['import/wrong-bar', 'data/gpu-write-cpu-read', 'data/cpu-write-gpu-read', 'stress/max-ranges'])
@@ -203,7 +208,7 @@ describe('iovh run --json -', () => {
       '--backend',
       'mock',
       '--profile',
-      'upstream',
+      'upstream-7.1',
       '--filter',
       'import/iov-*',
       '--no-baseline',

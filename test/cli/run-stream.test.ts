@@ -61,7 +61,7 @@ describe('reports while the run goes on', () => {
     // caps/kernel, then the six edge scenarios; unprovisioned-vf is the second of them.
     expect(seen.map((s) => s.results)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(seen.every((s) => !s.complete && s.ktapIncomplete)).toBe(true);
-    expect(seen[1]!.line).toMatch(/^\[2\/7\] edge\/last-page: fail/);
+    expect(seen[1]!.line).toMatch(/^\[2\/7\] edge\/last-page: crash/);
     expect(seen[2]!.line).toMatch(/^\[3\/7\] edge\/unprovisioned-vf: crash/);
     expect(seen[3]!.last).toBe('crash');
     const final = read(json);
@@ -70,8 +70,9 @@ describe('reports while the run goes on', () => {
     expect(oops.status).toBe('crash');
     expect(oops.quirks.map((q) => q.id)).toEqual(['unprovisioned-oops']);
     expect(oops.log.join('\n')).toMatch(/BUG: kernel NULL pointer dereference[\s\S]*Oops: /);
+    // vf-next-bus (quirk 5, then quirk 2's oops at bind) runs on a sibling kernel; the rest fail naming their quirks.
     expect(final.scenarios.slice(final.scenarios.indexOf(oops) + 1).map((s) => s.status)).toEqual([
-      'fail',
+      'crash',
       'fail',
       'fail',
       'fail',
@@ -130,7 +131,7 @@ describe('reports while the run goes on', () => {
         ['export/multi-range', 'pass'],
       ]);
       expect(r.pending[0]).toBe('export/whole-bar');
-      expect(r.pending.at(-1)).toBe('stress/max-ranges');
+      expect(r.pending.at(-1)).toBe('lifecycle/close-while-revoked');
       expect(r.summary.exitReason).toMatch(/^incomplete: /);
       expect(readFileSync(files.ktap, 'utf8')).toMatch(/^# incomplete: no result yet for /m);
       expect(readFileSync(files.junit, 'utf8')).toContain('<error type="incomplete"');

@@ -44,7 +44,7 @@ describe('a baseline pass that now skips', () => {
   // The upstream profile has no interconnect: its IOV scenarios skip. A baseline that expects them to pass
   // stands for a lab whose kernel used to have what they need.
   const upstream = JSON.parse(
-    readFileSync(fileURLToPath(new URL('../../baselines/upstream.json', import.meta.url)), 'utf8'),
+    readFileSync(fileURLToPath(new URL('../../baselines/upstream-7.1.json', import.meta.url)), 'utf8'),
   ) as { scenarios: Record<string, unknown> };
   const dir = scratchDir('iovh-run-skips-');
   const baseline = join(dir, 'lab.json');
@@ -61,7 +61,7 @@ describe('a baseline pass that now skips', () => {
     '--backend',
     'mock',
     '--profile',
-    'upstream',
+    'upstream-7.1',
     '--baseline',
     baseline,
     '--filter',

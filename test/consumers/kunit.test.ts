@@ -105,7 +105,7 @@ describe('kunit.py parse on the reports of real runs on the mock', () => {
   const reports = new Map<string, RunResult>();
   beforeAll(async () => {
     if ('skip' in c) return;
-    for (const profile of ['rfc-v1', 'upstream']) {
+    for (const profile of ['rfc-v1', 'upstream-7.1']) {
       const json = join(dir, `${profile}.json`);
       const cli = await iovh(
         'run',
@@ -124,7 +124,7 @@ describe('kunit.py parse on the reports of real runs on the mock', () => {
     }
   }, 120_000);
 
-  it.for(['rfc-v1', 'upstream'])('profile %s: every scenario as the JSON report says', (profile, ctx) => {
+  it.for(['rfc-v1', 'upstream-7.1'])('profile %s: every scenario as the JSON report says', (profile, ctx) => {
     if ('skip' in c) return ctx.skip(c.skip);
     const json = reports.get(profile)!;
     const p = kunitParse(readFileSync(join(dir, `${profile}.run.ktap`), 'utf8'), profile);

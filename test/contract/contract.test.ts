@@ -4,6 +4,7 @@
 // sysfs write semantics of SR-IOV attributes (kernel-abi §9), and the formats
 // of fdinfo, bufinfo, /dev/kmsg and kprobe trace lines (kernel-abi §10,
 // Documentation/ABI/testing/dev-kmsg, Documentation/trace/kprobetrace.rst).
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/types.js';
 import { expectingErrno, type SystemError } from '../../src/uapi/errors.js';
@@ -15,8 +16,28 @@ const FDINFO_DMABUF =
   /^pos:\t\d+\nflags:\t0[0-7]+\nmnt_id:\t\d+\nino:\t\d+\nsize:\t(\d+)\ncount:\t\d+\nexp_name:\t(\S+)\n(name:\t[^\n]*\n)?/;
 const BUFINFO_HEAD = '\nDma-buf Objects:\nsize    \tflags   \tmode    \tcount   \texp_name\tino     \tname\n';
 const BUFINFO_LINE = /^\d{8,}\t[0-9a-f]{8}\t[0-9a-f]{8}\t\d{8,}\t\S+\t\d{8,}\t[^\n]*$/;
+// An entry probe on `sym` prints `sym+0x0`, or `sym+0x4` on a kernel with
+// CONFIG_X86_KERNEL_IBT, where the function starts with ENDBR64 and
+// arch_adjust_kprobe_addr (arch/x86/kernel/kprobes/core.c) puts the probe after
+// it (Debian's amd64 kernels enable IBT).
 const TRACE_LINE =
-  /^ *\S+-\d+ +\[\d{3}\] [.a-zA-Z0-9]{4,5} +\d+\.\d{6}: [a-z_0-9]+: \(([a-z_0-9.]+)\+0x0\/0x[0-9a-f]+( \[\w+\])?\)( \w+=\S+)*$/;
+  /^ *\S+-\d+ +\[\d{3}\] [.a-zA-Z0-9]{4,5} +\d+\.\d{6}: [a-z_0-9]+: \(([a-z_0-9.]+)\+0x([04])\/0x[0-9a-f]+( \[\w+\])?\)( \w+=\S+)*$/;
+
+/** CONFIG_X86_KERNEL_IBT of the running kernel, from /proc/config.gz or /boot/config-<release>; null when neither is readable. */
+function kernelIbt(b: Backend): boolean | null {
+  const release = b.fs.readText('/proc/sys/kernel/osrelease').trim();
+  let text: string | null = null;
+  try {
+    text = gunzipSync(b.fs.readFile('/proc/config.gz')).toString('utf8');
+  } catch {
+    try {
+      text = b.fs.readText(`/boot/config-${release}`);
+    } catch {
+      return null;
+    }
+  }
+  return /^CONFIG_X86_KERNEL_IBT=y$/m.test(text);
+}
 
 // An expected refusal (expectingErrno): the native backend returns errno from the addon, no stack traces.
 function errnoOf(fn: () => unknown): string {
@@ -225,7 +246,11 @@ function suite(t: Target): void {
             const lines = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
             expect(lines.length).toBeGreaterThan(0);
             for (const l of lines) expect(l).toMatch(TRACE_LINE);
-            expect(TRACE_LINE.exec(lines[0]!)![1]).toBe('dma_buf_export');
+            const hit = TRACE_LINE.exec(lines[0]!)!;
+            expect(hit[1]).toBe('dma_buf_export');
+            // The offset is the one the kernel's config implies, when the config can be read.
+            const ibt = kernelIbt(b);
+            if (ibt !== null) expect(hit[2], `CONFIG_X86_KERNEL_IBT=${ibt ? 'y' : 'n'}`).toBe(ibt ? '4' : '0');
           } finally {
             b.fs.rmdir(inst);
           }

@@ -261,7 +261,7 @@ function suite(t: Target, openKernel: () => Backend): void {
 
 /** The mock as the kernel this contract is about: 7.2 (`upstream`) built with IOMMUFD and the VFIO cdev. */
 const mockKernel = () =>
-  createMockBackend({ profile: 'upstream', kernelConfig: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' } });
+  createMockBackend({ profile: 'upstream-7.1', kernelConfig: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' } });
 
 describe(`iommufd contract: ${mockTarget.name}`, () => suite(mockTarget, mockKernel));
 

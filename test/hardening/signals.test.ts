@@ -106,7 +106,7 @@ describe('signals during iovh run', () => {
   // signal lands inside a scenario only where one does: on `upstream` (7.2's deferred unmap), the VFIO reset
   // of lifecycle/revoke-on-reset stalls and its stall watch sleeps. Elsewhere it is seen as the scenario ends.
   const cases: Array<{ signal: 'SIGINT' | 'SIGTERM'; at: string; exit: number; profile: ProfileName }> = [
-    { signal: 'SIGINT', at: 'lifecycle/revoke-on-reset', exit: 130, profile: 'upstream' },
+    { signal: 'SIGINT', at: 'lifecycle/revoke-on-reset', exit: 130, profile: 'upstream-7.1' },
     // Disables the VFs under an import: they must be back. (`fixed`: rfc-v1 leaks the LMEM a VF had, so after
     // the scenarios before this one its quota cannot be given back in full; the harness reports that, see
     // lifecycle/vf-disable-while-imported's notRestored evidence.)

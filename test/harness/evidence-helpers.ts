@@ -13,7 +13,7 @@ import type { Scenario } from '../../src/harness/scenario.js';
 import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
 import type { RunResult } from '../../src/report/model.js';
 
-export type Profile = 'rfc-v1' | 'fixed' | 'upstream';
+export type Profile = import('../../src/mock/contracts.js').ProfileName;
 
 export function declaredMock(profile: Profile): MockBackend {
   return createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });

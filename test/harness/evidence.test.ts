@@ -159,7 +159,7 @@ describe('skips on a PF that is not xe name xe, not the LMEM BAR', () => {
     const sriov = topology.devices[0]!.sriov!;
     sriov.numvfs = 2;
     sriov.vfs = [0, 1].map((index) => ({ index, driver: 'vfio-pci', driverOverride: 'vfio-pci' }));
-    const b = createMockBackend({ profile: 'upstream', topology });
+    const b = createMockBackend({ profile: 'upstream-7.1', topology });
     const ids = ['import/iov-single-range', 'edge/last-page', 'data/gpu-write-cpu-read', 'lifecycle/revoke-on-reset'];
     const run = await runOn(b, ids);
     expect(run.scenarios[0]!.reason).toMatch(/missing: .*xe/);

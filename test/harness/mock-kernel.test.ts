@@ -11,7 +11,7 @@ import { REVISIONS, SG_PROBES } from '../../src/harness/symbols.js';
 import { discoverPfs, chooseTarget, TargetError } from '../../src/harness/target.js';
 import { disableVfs, restoreSriov, snapshotSriov } from '../../src/harness/sriov.js';
 
-function mock(profile: 'rfc-v1' | 'fixed' | 'upstream', declared = true): MockBackend {
+function mock(profile: 'rfc-v1' | 'fixed' | 'upstream-7.1', declared = true): MockBackend {
   return createMockBackend(
     declared ? { profile, topology: declareTopology(defaultTopology())!.topology } : { profile },
   );
@@ -42,7 +42,7 @@ describe('capability probe on the mock', () => {
   });
 
   it('upstream: no IOV path, and the reason names the kernel shape', () => {
-    using(mock('upstream'), (b) => {
+    using(mock('upstream-7.1'), (b) => {
       const c = probeCapabilities(b, {});
       expect(c.symbols.revision).toBeNull();
       expect(c.shape.name).toBe('upstream-7.1');
@@ -93,7 +93,7 @@ describe('kprobe sessions', () => {
   });
 
   it('a symbol the kernel does not have is reported as unavailable, never armed', () => {
-    using(mock('upstream'), (b) => {
+    using(mock('upstream-7.1'), (b) => {
       const c = probeCapabilities(b, {});
       const s = TraceSession.create(b.fs, '/sys/kernel/tracing');
       s.arm(REVISIONS[0]!.probes, c.symbols.symbols);

@@ -69,7 +69,7 @@ describe('the runner on the mock kernel', () => {
   });
 
   it('a VFIO reset blocked by an xe import times out; the cleanups unblock it and the run goes on', async () => {
-    const b = declaredMock('upstream');
+    const b = declaredMock('upstream-7.1');
     const blocked: Scenario = {
       id: 'test/blocked-reset',
       title: 'reset under an import, no stall watch',

@@ -98,6 +98,32 @@ describe('path classification', () => {
     expect(v.lookupVfids).toEqual([2]);
   });
 
+  it('a bool return is its low byte: junk in the upper bytes of RAX neither makes nor hides a match', () => {
+    // x86-64 returns a C bool in %al only; a kretprobe's $retval fetched as x64 shows what the function left above it.
+    const noMatch = classifyPath({
+      refused: null,
+      hits: [hit('exporterMatch', { ret: '0xffff888104a3c200' }), hit('match', { ret: '0xffff888104a3c200' })],
+      armed: ALL,
+    });
+    expect(noMatch.negotiated).toBe(false);
+    expect(noMatch.path).toBe('unknown');
+    const matched = classifyPath({
+      refused: null,
+      hits: [
+        hit('match', { ret: '0xffff888104a3c201' }),
+        hit('translate', { vfid: '1' }),
+        hit('translateRet', { ret: '0x0' }),
+      ],
+      armed: ALL,
+    });
+    expect(matched.negotiated).toBe(true);
+    expect(matched.path).toBe('untranslated');
+    // Fetched as u8 (the probe table asks for $retval:u8) the kernel prints the low byte in decimal.
+    expect(classifyPath({ refused: null, hits: [hit('exporterMatch', { ret: '1' })], armed: ALL }).negotiated).toBe(
+      true,
+    );
+  });
+
   it('a fallback to scatter-gather is p2p, never iov', () => {
     expect(classifyPath({ refused: null, hits: [...iovHits, hit('exporterSgMap')], armed: ALL }).path).toBe('p2p');
     expect(classifyPath({ refused: null, hits: [hit('sgMap')], armed: ALL }).why).toBe(

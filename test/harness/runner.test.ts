@@ -73,7 +73,7 @@ describe('runner statuses', () => {
         evidence: 'no translation for the last page',
       },
     ]);
-    expect(by.get('t/quirk')!.reason).toMatch(/^rfc-model quirk 1/);
+    expect(by.get('t/quirk')!.reason).toMatch(/^RFC quirk 1 \(docs\/profiles.md\)/);
     expect(run.summary.exitCode).toBe(1);
     expect(run.summary.unexpected).toEqual(['t/check', 't/errno', 't/bug', 't/quirk']);
   });

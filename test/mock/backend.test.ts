@@ -155,7 +155,7 @@ describe('state file', () => {
   it('refuses a state made with another topology or profile, and a corrupt file, naming the field', () => {
     const path = join(dir, 'state2.json');
     createMockBackend({ statePath: path }).close();
-    expect(() => createMockBackend({ statePath: path, profile: 'upstream' })).toThrow(
+    expect(() => createMockBackend({ statePath: path, profile: 'upstream-7.1' })).toThrow(
       /state file .*: profile: it was made with profile 'rfc-v1'/,
     );
     const other = topology((t) => (t.devices[0]!.sriov!.totalvfs = 8));

@@ -6,7 +6,7 @@ import type { ImporterOps, InterconnectOffer } from '../../src/mock/contracts.js
 import { DMA_BUF, F_SEAL, MFD, O, PROT, VFIO } from '../../src/uapi/constants.js';
 import { enableVfs, errOf, expectErrno, exportBar2, MiB, mock, openVfio, PF, VF0, VF1 } from './helpers.js';
 
-type Profile = 'upstream' | 'rfc-v1' | 'fixed';
+type Profile = 'upstream-7.1' | 'rfc-v1' | 'fixed';
 
 function exported(profile: Profile, region = 2) {
   const b = mock({ profile });
@@ -57,7 +57,7 @@ describe('attach negotiation', () => {
   });
 
   it('upstream: no negotiation at all; the importer goes the P2P way and map_interconnect is EOPNOTSUPP', () => {
-    const { k, buf } = exported('upstream');
+    const { k, buf } = exported('upstream-7.1');
     const imp = xeLike(k);
     const att = k.dmabuf.attach(buf, PF, k.pci.device(PF)!, imp);
     expect(imp.asked).toBe(0);
@@ -155,7 +155,7 @@ describe('import after the VFIO device was closed (finding 6)', () => {
   });
 
   it('fixed and upstream refuse the import with ENODEV and the task goes on', () => {
-    for (const p of ['fixed', 'upstream'] as const) {
+    for (const p of ['fixed', 'upstream-7.1'] as const) {
       const { parent, child, fd, importer } = closedThenImported(p, '/dev/dri/renderD128');
       expectErrno(() => child.dev.drmPrimeFdToHandle(importer, fd), 'ENODEV');
       expect(parent.kernel.taint).toBe(0);
@@ -245,7 +245,8 @@ describe('udmabuf and vgem (research/qemu-ci.md)', () => {
     expectErrno(() => b.dev.udmabufCreate(dev, { memfd, offset: 0n, size: 100n }), 'EINVAL');
     expectErrno(() => b.dev.udmabufCreate(dev, { memfd, offset: 4096n, size: 8192n }), 'EINVAL');
     expectErrno(() => b.dev.udmabufCreate(dev, { memfd, offset: 0n, size: 4096n, flags: 2 }), 'EINVAL');
-    expectErrno(() => b.dev.udmabufCreate(dev, { memfd: dev, offset: 0n, size: 4096n }), 'EINVAL');
+    // udmabuf.c check_memfd_seals: a file that is neither shmem nor hugetlbfs is EBADFD.
+    expectErrno(() => b.dev.udmabufCreate(dev, { memfd: dev, offset: 0n, size: 4096n }), 'EBADFD');
     expectErrno(() => b.dev.ftruncate(memfd, 4096n), 'EPERM');
     b.dev.addSeals(memfd, F_SEAL.SEAL);
     expectErrno(() => b.dev.addSeals(memfd, F_SEAL.GROW), 'EPERM');

@@ -54,7 +54,7 @@ function writeCommand(b: MockBackend, device: number, value: number): void {
 
 describe('objects', () => {
   it('ids are the lowest free from 1; the cdev device, its IOAS and the automatic HWPT each take one', () => {
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1, []);
     b.fs.writeFile(`/sys/bus/pci/devices/${VF0}/driver_override`, 'vfio-pci');
     b.fs.writeFile('/sys/bus/pci/drivers_probe', VF0);
@@ -80,7 +80,7 @@ describe('objects', () => {
   });
 
   it('IOVA ranges of an attached Intel VT-d domain: the interrupt window and beyond 48 bits are reserved', () => {
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1, []);
     b.fs.writeFile(`/sys/bus/pci/devices/${VF0}/driver_override`, 'vfio-pci');
     b.fs.writeFile('/sys/bus/pci/drivers_probe', VF0);
@@ -111,7 +111,7 @@ describe('objects', () => {
       ['n', 0x1000n],
       ['y', 0x10000n],
     ] as const) {
-      const b = mock({ profile: 'upstream', kernelConfig: { TRANSPARENT_HUGEPAGE: thp } });
+      const b = mock({ profile: 'upstream-7.1', kernelConfig: { TRANSPARENT_HUGEPAGE: thp } });
       enableVfs(b, 1);
       const v = openVfio(b);
       const fd = b.dev.open('/dev/iommu', O.RDWR);
@@ -137,7 +137,7 @@ describe('objects', () => {
 
 describe('revoke as iommufd sees it (iopt_revoke_notify)', () => {
   it('reset: revoke then un-revoke notify twice, the second a no-op; close: once, for good', async () => {
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1);
     const v = openVfio(b);
     const fd = b.dev.open('/dev/iommu', O.RDWR);
@@ -153,7 +153,7 @@ describe('revoke as iommufd sees it (iopt_revoke_notify)', () => {
   });
 
   it('VF: every COMMAND write with MEMORY clear revokes and at once un-revokes (no_command_memory)', async () => {
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1);
     const v = openVfio(b);
     const fd = b.dev.open('/dev/iommu', O.RDWR);
@@ -172,7 +172,7 @@ describe('revoke as iommufd sees it (iopt_revoke_notify)', () => {
     const igb = JSON.parse(
       readFileSync(new URL('../../scripts/qemu-ci/topology-igb.json', import.meta.url), 'utf8'),
     ) as Topology;
-    const b = mock({ profile: 'upstream', topology: igb, kernelConfig: WITH_IOMMUFD });
+    const b = mock({ profile: 'upstream-7.1', topology: igb, kernelConfig: WITH_IOMMUFD });
     const pf = '0000:01:00.0';
     b.fs.writeFile(`/sys/bus/pci/devices/${pf}/driver_override`, 'vfio-pci');
     b.fs.writeFile(`/sys/bus/pci/devices/${pf}/driver/unbind`, pf);
@@ -211,7 +211,7 @@ describe('rfc-v1', () => {
 
 describe('release', () => {
   it('closing every fd releases every object: contexts, areas, attachments, dma-bufs', async () => {
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1);
     const v = openVfio(b);
     const fd = b.dev.open('/dev/iommu', O.RDWR);
@@ -238,7 +238,7 @@ describe('release', () => {
   });
 
   it('the process exit closes /dev/iommu and a bound cdev in any order', () => {
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1, []);
     b.fs.writeFile(`/sys/bus/pci/devices/${VF0}/driver_override`, 'vfio-pci');
     b.fs.writeFile('/sys/bus/pci/drivers_probe', VF0);

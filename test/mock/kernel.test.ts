@@ -99,8 +99,9 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     expect(b.fs.readText(KL)).toBe('');
     b.fs.writeFile(KL, 'scan\n');
     const r = b.fs.readText(KL);
+    // kmemleak records the slab object_size: a 24-byte kmalloc lands in kmalloc-32 (mm/slab_common.c kmalloc_info).
     expect(r).toMatch(
-      /^unreferenced object 0x[0-9a-f]+ \(size 24\):\n {2}comm "node", pid 4242, jiffies \d+\n {2}hex dump \(first 24 bytes\):\n/,
+      /^unreferenced object 0x[0-9a-f]+ \(size 32\):\n {2}comm "node", pid 4242, jiffies \d+\n {2}hex dump \(first 32 bytes\):\n/,
     );
     expect(r).toContain('  backtrace (crc ');
     expect(r).toContain('    dma_buf_map_interconnect+0x4e/0xe0\n');
@@ -140,7 +141,7 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     b.fs.writeFile(KL, 'scan');
     const r = b.fs.readText(KL);
     expect(r.match(/unreferenced object/g)).toHaveLength(1);
-    expect(r).toContain('(size 40)');
+    expect(r).toContain('(size 64)'); // kmalloc-64 holds a 40-byte object
   });
 
   it('after off: every write but clear is EBUSY, reads still list what was found, clear frees it, new objects go untracked', async () => {
@@ -154,7 +155,7 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     expect(b.fs.readRecords('/dev/kmsg').join('')).toContain('Kmemleak disabled without freeing internal data.');
     for (const cmd of ['scan', 'off', 'scan=on', 'stack=off', 'explode'])
       expectErrno(() => b.fs.writeFile(KL, cmd), 'EBUSY');
-    expect(b.fs.readText(KL)).toContain('(size 24)');
+    expect(b.fs.readText(KL)).toContain('(size 32)');
     k.alloc('after+0x0/0x10', 8).orphan();
     expect(k.kmemleak.unreferenced()).toBe(1);
     b.fs.writeFile(KL, 'clear');
@@ -188,14 +189,14 @@ describe('kmemleak (mm/kmemleak.c kmemleak_scan, kmemleak_write)', () => {
     b.fs.writeFile(KL, 'off');
     b.close();
     const again = mock({ statePath });
-    expect(again.fs.readText(KL)).toContain('(size 24)');
+    expect(again.fs.readText(KL)).toContain('(size 32)');
     expectErrno(() => again.fs.writeFile(KL, 'scan'), 'EBUSY');
   });
 });
 
 describe('/proc', () => {
   it('kallsyms per profile: the RFC symbols only with the series, static helpers possibly absent', () => {
-    const up = mock({ profile: 'upstream' }).fs.readText('/proc/kallsyms');
+    const up = mock({ profile: 'upstream-7.1' }).fs.readText('/proc/kallsyms');
     const rfc = mock({ profile: 'rfc-v1' }).fs.readText('/proc/kallsyms');
     for (const line of rfc.trimEnd().split('\n')) expect(line).toMatch(/^[0-9a-f]{16} [tT] \w+(\t\[\w+\])?$/);
     expect(rfc).toMatch(/ T dma_buf_map_interconnect\n/);
@@ -214,10 +215,10 @@ describe('/proc', () => {
     // The default topology is a lab kernel built with iommufd and the VFIO cdev (docs/topology.md kernel.config).
     expect(b.fs.readText('/boot/config-7.2.13-rfc-iov-fixed')).toMatch(/^CONFIG_IOMMUFD=y$/m);
     expect(b.fs.readText('/boot/config-7.2.13-rfc-iov-fixed')).toMatch(/^CONFIG_VFIO_DEVICE_CDEV=y$/m);
-    const debian = mock({ profile: 'upstream', kernelConfig: { IOMMUFD: 'n', VFIO_DEVICE_CDEV: 'n' } });
+    const debian = mock({ profile: 'upstream-7.1', kernelConfig: { IOMMUFD: 'n', VFIO_DEVICE_CDEV: 'n' } });
     expect(debian.fs.readText('/boot/config-7.2.13')).toContain('# CONFIG_IOMMUFD is not set');
     debian.close();
-    const up = mock({ profile: 'upstream' });
+    const up = mock({ profile: 'upstream-7.1' });
     expect(up.fs.exists('/proc/config.gz')).toBe(false);
     expect(up.fs.exists('/sys/module/vfio_pci/initstate')).toBe(true);
     expectErrno(() => up.fs.writeFile('/proc/version', 'x'), 'EIO');
@@ -276,8 +277,10 @@ describe('tracefs', () => {
     expect(trace).toContain('# entries-in-buffer/entries-written: 2/2   #P:2');
     const hits = lines.filter((l) => !l.startsWith('#') && l !== '');
     expect(hits).toHaveLength(2);
+    // CONFIG_X86_KERNEL_IBT=y (as Debian's amd64 kernels): the entry probe sits after ENDBR64, at +0x4.
+    expect(b.fs.readText(`/boot/config-${b.kernel.profile.release}`)).toMatch(/^CONFIG_X86_KERNEL_IBT=y$/m);
     expect(hits[0]).toMatch(
-      /^ {12}node-4242 {4}\[000\] \.{5} +\d+\.\d{6}: lmem: \(xe_gt_sriov_pf_config_get_lmem_obj\+0x0\/0x60 \[xe\]\) vfid=1$/,
+      /^ {12}node-4242 {4}\[000\] \.{5} +\d+\.\d{6}: lmem: \(xe_gt_sriov_pf_config_get_lmem_obj\+0x4\/0x60 \[xe\]\) vfid=1$/,
     );
     expect(hits[1]).toMatch(
       /: lmem_ret: \(xe_bo_move\+0x51e\/0x9a0 \[xe\] <- xe_gt_sriov_pf_config_get_lmem_obj\) obj=0xffff888104400000$/,
@@ -299,7 +302,7 @@ describe('tracefs', () => {
     expectErrno(() => b.fs.mkdir('/sys/bus/pci/foo'), 'EPERM');
     b.fs.writeFile(`${T}/instances/iovh/events/iovh/map/enable`, '1');
     b.kernel.platform.kernel.trace('dma_buf_map_interconnect', 'entry', {});
-    expect(b.fs.readText(`${T}/instances/iovh/trace`)).toMatch(/map: \(dma_buf_map_interconnect\+0x0\/0xe0\)\n$/);
+    expect(b.fs.readText(`${T}/instances/iovh/trace`)).toMatch(/map: \(dma_buf_map_interconnect\+0x4\/0xe0\)\n$/);
     expect(b.fs.readText(`${T}/trace`)).not.toMatch(/map:/);
     b.fs.writeFile(`${T}/instances/iovh/tracing_on`, '0');
     b.kernel.platform.kernel.trace('dma_buf_map_interconnect', 'entry', {});
@@ -327,11 +330,11 @@ describe('tracefs', () => {
 describe('what capture and doctor read', () => {
   it('osrelease, boot_id, iomem System RAM lines and DMI ids that rebuild the machine line', async () => {
     const { parseIomemRam } = await import('../../src/host/capture.js');
-    const b = mock({ profile: 'upstream' });
+    const b = mock({ profile: 'upstream-7.1' });
     expect(b.fs.readText('/proc/sys/kernel/osrelease')).toBe('7.2.13\n');
     const id = b.fs.readText('/proc/sys/kernel/random/boot_id');
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}\n$/);
-    expect(mock({ profile: 'upstream' }).fs.readText('/proc/sys/kernel/random/boot_id')).toBe(id);
+    expect(mock({ profile: 'upstream-7.1' }).fs.readText('/proc/sys/kernel/random/boot_id')).toBe(id);
     const iomem = b.fs.readText('/proc/iomem');
     expect(iomem).toContain('00000000-7fffffff : System RAM\n');
     expect(iomem).toContain('4000000000-43ffffffff : 0000:03:00.0\n');

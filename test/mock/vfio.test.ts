@@ -20,7 +20,7 @@ import {
   VF1,
 } from './helpers.js';
 
-function setup(profile: 'upstream' | 'rfc-v1' | 'fixed' = 'fixed') {
+function setup(profile: 'upstream-7.1' | 'rfc-v1' | 'fixed' = 'fixed') {
   const b = mock({ profile });
   enableVfs(b, 2);
   return b;

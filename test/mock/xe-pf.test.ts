@@ -57,13 +57,22 @@ describe('quota writes', () => {
     expect(b.fs.readlink(`${DBG}/sriov/vf3/tile0/gt0/lmem_quota`)).toBe('../vram_quota');
   });
 
-  it('fail EBUSY while the VF LMEM object is referenced, and the object outlives its quota until put', () => {
+  it('a quota write replaces a referenced LMEM object (no EBUSY): the old one keeps its VRAM until put', () => {
+    // pf_provision_vf_lmem (xe_gt_sriov_pf_config.c) releases the VF's object and allocates a new one;
+    // nothing checks who else holds the old one.
     const b = mock();
+    b.fs.writeFile(`${ADMIN}/vf1/profile/vram_quota`, String(GiB));
     b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '1');
     const xe = b.kernel.platform.xePf(b.kernel.platform.pci.device(PF)!)!;
     const obj = xe.lmemObj(1)!;
+    expect(obj.size).toBe(GiB);
     obj.get();
-    expectErrno(() => b.fs.writeFile(`${ADMIN}/vf1/profile/vram_quota`, String(GiB)), 'EBUSY');
+    const used = xe.vramUsed();
+    b.fs.writeFile(`${ADMIN}/vf1/profile/vram_quota`, String(2n * GiB));
+    expect(xe.lmemObj(1)).not.toBe(obj);
+    expect(xe.lmemObj(1)!.size).toBe(2n * GiB);
+    expect(b.kernel.live().lmemObjects).toBe(2); // the new one and the referenced old one
+    expect(xe.vramUsed()).toBe(used + 2n * GiB); // the old one's VRAM is not given back
     b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0');
     expect(xe.lmemObj(1)).toBeNull();
     expect(b.kernel.live().lmemObjects).toBe(1); // unprovisioned but still referenced
@@ -78,9 +87,16 @@ describe('quota writes', () => {
     const b = mock();
     const e = expectErrno(() => b.fs.writeFile(`${DBG}/sriov/pf/tile0/vram_provisioned`, '1'), 'EACCES');
     expect(e.syscall).toBe('write');
-    b.fs.writeFile(`${ADMIN}/vf2/profile/sched_priority`, 'high\n');
-    expect(b.fs.readText(`${ADMIN}/vf2/profile/sched_priority`)).toBe('high\n');
-    expectErrno(() => b.fs.writeFile(`${ADMIN}/vf2/profile/sched_priority`, 'urgent'), 'EINVAL');
+    // xe_sriov_pf_sysfs.c: only the PF's priority can change, only the PF may be 'high'; show lists the
+    // choices with the current one in brackets (emit_choice).
+    expect(b.fs.readText(`${ADMIN}/vf2/profile/sched_priority`)).toBe('[low] normal\n');
+    expectErrno(() => b.fs.writeFile(`${ADMIN}/vf2/profile/sched_priority`, 'normal\n'), 'EACCES');
+    b.fs.writeFile(`${ADMIN}/pf/profile/sched_priority`, 'high\n');
+    expect(b.fs.readText(`${ADMIN}/pf/profile/sched_priority`)).toBe('low normal [high]\n');
+    expectErrno(() => b.fs.writeFile(`${ADMIN}/pf/profile/sched_priority`, 'urgent'), 'EINVAL');
+    expectErrno(() => b.fs.writeFile(`${ADMIN}/.bulk_profile/sched_priority`, 'high'), 'EINVAL');
+    b.fs.writeFile(`${ADMIN}/.bulk_profile/sched_priority`, 'normal');
+    expect(b.fs.readText(`${ADMIN}/vf2/profile/sched_priority`)).toBe('low [normal]\n');
     b.fs.writeFile(`${ADMIN}/.bulk_profile/exec_quantum_ms`, '20');
     expect(b.fs.readText(`${ADMIN}/vf24/profile/exec_quantum_ms`)).toBe('20\n');
     expectErrno(() => b.fs.readText(`${ADMIN}/.bulk_profile/exec_quantum_ms`), 'EACCES');

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { registerBind, registerUnbind } from './bind.js';
 import { registerCapture } from './capture.js';
 import { registerDoctor } from './doctor.js';
+import { registerProfiles } from './profiles.js';
 import { registerProvision } from './provision.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
@@ -27,4 +28,5 @@ export const commands: Register[] = [
   registerCapture,
   registerRun,
   registerReport,
+  registerProfiles,
 ];

@@ -1,7 +1,8 @@
 // The scenario catalog, in run order. Ids are stable: baselines, CI history
 // and the LAVA/KCIDB test paths key on them. The capability probe is first;
 // the lifecycle scenarios come after everything that needs the VFs as they
-// were set up (vf-disable-while-imported takes them away and puts them back).
+// were set up (vf-disable-while-imported takes them away and puts them back),
+// and leak/lmem-object then lifecycle/close-while-revoked come last of all.
 
 import type { Scenario } from '../scenario.js';
 import { capsKernel } from './caps.js';
@@ -9,9 +10,9 @@ import { exportScenarios } from './export.js';
 import { importScenarios } from './import.js';
 import { dataScenarios } from './data.js';
 import { edgeScenarios } from './edge.js';
-import { leakScenarios } from './leak.js';
+import { leakLmemObject, leakScenarios } from './leak.js';
 import { stressScenarios } from './stress.js';
-import { lifecycleScenarios } from './lifecycle.js';
+import { lifecycleCloseWhileRevoked, lifecycleScenarios } from './lifecycle.js';
 import { iommufdScenarios } from './iommufd.js';
 
 export const CATALOG: readonly Scenario[] = [
@@ -26,6 +27,10 @@ export const CATALOG: readonly Scenario[] = [
   ...iommufdScenarios,
   ...leakScenarios,
   ...stressScenarios,
+  // After everything that translates: on a kernel that leaks LMEM references, the VFs it disables come back short of VRAM.
+  leakLmemObject,
+  // Last: on a kernel with the kref underflow it leaves the VF held by a task that never returns.
+  lifecycleCloseWhileRevoked,
 ];
 
 export function scenarioById(id: string): Scenario | undefined {

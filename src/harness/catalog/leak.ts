@@ -4,10 +4,31 @@
 import type { Json } from '../../report/model.js';
 import { openVfioDevice, VfioSetupError, type VfioDevice } from '../../uapi/vfio.js';
 import { Gpu } from '../gpu.js';
-import { importAndBind, requireImport } from '../imports.js';
-import { describeBuffer, KmemleakMonitor, kmemleakFailure, openKernelFds, readBufinfo } from '../monitors.js';
+import { importAndBind, requireImport, requireIov } from '../imports.js';
+import { hex } from '../../report/model.js';
+import { readVramBudget } from '../../host/vram.js';
+import { SysReader } from '../../host/sysfs.js';
+import { disableVfsForScenario } from './lifecycle.js';
+import {
+  attributeKmemleak,
+  describeBuffer,
+  KmemleakMonitor,
+  kmemleakFailure,
+  openKernelFds,
+  readBufinfo,
+} from '../monitors.js';
+import { ownTasks } from '../tracefs.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { exportDmaBuf, openVf, PAGE, requireCaps, requireExportBar, requireTarget, startTrace } from '../steps.js';
+import {
+  exportDmaBuf,
+  openVf,
+  PAGE,
+  requireCaps,
+  requireExportBar,
+  requirePathTrace,
+  requireTarget,
+  startTrace,
+} from '../steps.js';
 import { lmemSpan } from './import.js';
 
 const ROUNDS = 8;
@@ -18,9 +39,11 @@ export const leakMapRanges: Scenario = {
   description:
     `Imports, binds and releases a VF dma-buf ${ROUNDS} times and asks kmemleak (two scans after its minimum object age: a new ` +
     'object is gray until the scan after the one that first sees it, mm/kmemleak.c) what is ' +
-    'left unreferenced. Nothing may leak. RFC v1 keeps only the translated array after a successful IOV map and never unmaps ' +
-    "the core's range container (rfc-model quirk 6): one leaked object per map, and dma_buf_unmap_interconnect never reached, " +
-    'which the trace shows when tracefs is there.',
+    'left unreferenced. Nothing may leak. Each reported object is attributed by its allocation backtrace (the dma-buf, ' +
+    "vfio-pci, xe and TTM functions of the import path) and its task (this scenario's): another subsystem's leak or another " +
+    "task's is listed and never counts. RFC v1 keeps only the translated array after a successful IOV map and never unmaps " +
+    "the core's range container (RFC quirk 6): one leaked object per map, and dma_buf_unmap_interconnect never reached, " +
+    'which the trace shows when tracefs is there, also when a stale reference hides the objects from kmemleak.',
   expectedPath: null,
   kmemleak: true,
   async run(ctx: ScenarioContext) {
@@ -65,12 +88,27 @@ export const leakMapRanges: Scenario = {
       if (trace) unmaps += trace.hits().filter((h) => h.key === 'unmapInterconnect').length;
     }
     await ctx.sleep(ctx.timing.kmemleakAgeMs);
-    const leaked = kmemleak.end();
+    const who = attributeKmemleak(kmemleak.end(), new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
+    const leaked = who.ours.map((o) => o.lines);
     ctx.record('rounds', ROUNDS);
     ctx.record('interconnectMaps', trace ? maps : null);
     ctx.record('interconnectUnmaps', trace ? unmaps : null);
-    ctx.record('kmemleak', { newObjects: leaked.length, excerpt: leaked.slice(0, 4).map((b) => b.join(' | ')) });
+    ctx.record('kmemleak', {
+      newObjects: leaked.length,
+      excerpt: leaked.slice(0, 4).map((b) => b.join(' | ')),
+      otherTasks: who.pathElsewhere.map((o) => o.lines[0]!),
+      unrelated: who.unrelated.map((o) => `${o.lines[0]} ${o.comm ?? '?'}: ${o.functions.slice(0, 3).join(' < ')}`),
+    });
     if (leaked.length === 0) {
+      if (trace && maps > 0 && unmaps === 0) {
+        // kmemleak takes any word that looks like a pointer to an object for a reference: a stale copy on a stack
+        // or in reused memory hides a leak. The trace does not depend on that.
+        ctx.quirk(
+          'ranges-leak',
+          `${ROUNDS} rounds made ${maps} interconnect maps and dma_buf_unmap_interconnect was never reached; kmemleak reported none of the containers (a stale reference can hide them)`,
+        );
+        return;
+      }
       ctx.check(
         !trace || unmaps === maps,
         `${maps} interconnect maps but ${unmaps} unmaps, although kmemleak saw nothing`,
@@ -90,6 +128,83 @@ export const leakMapRanges: Scenario = {
         `kmemleak reports ${leaked.length} new unreferenced objects after ${ROUNDS} rounds (first: ${leaked[0]![0]})`,
       );
     }
+  },
+};
+
+export const leakLmemObject: Scenario = {
+  id: 'leak/lmem-object',
+  title: 'VF LMEM after its imports are gone',
+  description:
+    "Imports a VF's LMEM through the IOV path, binds it and checks data, then releases everything (the binding, the GEM handle, " +
+    "the dma-buf, the VFIO device) and disables the PF's VFs: xe releases every VF quota with its VFs, so the free VRAM xe " +
+    'reports (DRM_XE_DEVICE_QUERY_MEM_REGIONS) must grow by what the quotas held. A translation that took a reference on the ' +
+    "VF's LMEM object and never put it keeps the object, and its VRAM, after the VF is gone: RFC v1 forward-ported to 7.x " +
+    "takes upstream's referencing getter and its own xe_bo_get, RFC v2 never stores the object it looked up. Kmemleak cannot see " +
+    'this (the object is still referenced). The VFs are disabled under the bring-up journal and put back as they were, as in ' +
+    'lifecycle/vf-disable-while-imported, with the same consent rule.',
+  expectedPath: 'iov',
+  async run(ctx: ScenarioContext) {
+    requireIov(ctx);
+    const target = ctx.target!;
+    const vf = target.vf;
+    if (lmemSpan(vf) < PAGE)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has no LMEM provisioned`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
+    const budget = (): bigint | null => {
+      const b = readVramBudget(ctx.backend, new SysReader(ctx.backend.fs), target.pf.bdf);
+      return b.known ? b.free : null;
+    };
+    const gpu = Gpu.open(ctx);
+    const trace = requirePathTrace(ctx);
+    const device = openVf(ctx, vf.bdf);
+    const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
+    const imp = importAndBind(ctx, gpu, trace, buf, PAGE, `VF ${vf.bdf}`);
+    ctx.setPath(imp.verdict.path);
+    if (imp.verdict.path !== 'iov') {
+      ctx.fail(`the import took the ${imp.verdict.path} path (${imp.verdict.why}), so nothing was translated`);
+      return;
+    }
+    imp.bound?.release();
+    imp.handle?.close();
+    buf.close();
+    device.close();
+    const before = budget();
+    if (before === null)
+      ctx.skip('xe', `xe does not report its free VRAM on ${target.pf.bdf}`, 'run as root on an xe PF with VRAM');
+    const disabled = disableVfsForScenario(ctx, 'run leak/lmem-object');
+    const after = budget();
+    const held = disabled.snap.vfs.reduce((a, v) => a + (v.quota ?? 0n), 0n);
+    ctx.record('vram', {
+      freeBefore: hex(before),
+      freeAfter: after === null ? null : hex(after),
+      quotasReleased: hex(held),
+    });
+    if (after === null) {
+      const diffs = disabled.restore();
+      ctx.fail(
+        `xe stopped reporting its free VRAM once the VFs were disabled${diffs.length > 0 ? `; the VFs are not as they were: ${diffs.join('; ')}` : ''}`,
+      );
+      return;
+    }
+    const gained = after - before;
+    const kept = held - gained;
+    // Anything smaller than the imported VF's quota cannot be its object: another VRAM user came or went meanwhile.
+    const leaked = vf.quota !== null && vf.quota > 0n && kept >= vf.quota;
+    if (leaked)
+      ctx.quirk(
+        'lmem-ref-leak',
+        `after its import was released and the VFs disabled, ${hex(kept)} bytes of the ${hex(held)} the VF quotas held stayed allocated: VF ${vf.index + 1}'s LMEM object (${hex(vf.quota!)} bytes) outlived the VF`,
+      );
+    const diffs = disabled.restore();
+    if (diffs.length > 0)
+      ctx.fail(
+        `the VFs of ${disabled.snap.pf} are not as they were: ${diffs.join('; ')}${leaked ? ' (the VRAM the leaked objects hold is missing for their new quotas)' : ''}`,
+      );
+    if (!leaked && diffs.length === 0)
+      ctx.note(`the VF quotas (${hex(held)} bytes) went back to xe's free VRAM once the VFs were disabled`);
   },
 };
 

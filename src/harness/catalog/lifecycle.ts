@@ -18,20 +18,42 @@ import { parseDmaBufFdinfo } from '../../uapi/fdinfo.js';
 import { VFIO } from '../../uapi/constants.js';
 import type { VfioDevice } from '../../uapi/vfio.js';
 import { hex } from '../../report/model.js';
-import { barAccess, describeMismatch, freshSeed, gpuWriteCpuRead, rangePages, type BarAccess } from '../data.js';
+import {
+  barAccess,
+  cpuWriteGpuRead,
+  describeMismatch,
+  freshSeed,
+  gpuWriteCpuRead,
+  rangePages,
+  type BarAccess,
+} from '../data.js';
 import { Gpu, type Bound } from '../gpu.js';
 import { importAndBind, requireImport, type Imported } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, startTrace, totalLength } from '../steps.js';
-import { discoverPfs, PCI_DEVICES, type VfInfo } from '../target.js';
+import {
+  errnoOf,
+  exportDmaBuf,
+  openVf,
+  PAGE,
+  rangesJson,
+  requireCaps,
+  requireExportBar,
+  requireTarget,
+  startTrace,
+  totalLength,
+} from '../steps.js';
+import { discoverPfs, PCI_DEVICES, quotaPath, type VfInfo } from '../target.js';
 import { lmemSpan } from './import.js';
 import {
   busyVfs,
   ChangeRefused,
   disableVfsJournaled,
+  setQuotaJournaled,
   snapshotSriov,
+  type SriovSnapshot,
   unreadableSnapshot,
   type JournaledDisable,
+  type JournaledQuota,
 } from '../sriov.js';
 import { DEFAULT_POLICY } from '../caps.js';
 import { BringupError } from '../../host/errors.js';
@@ -47,9 +69,9 @@ interface Live {
   vf: VfInfo;
 }
 
-async function importWithData(ctx: ScenarioContext): Promise<Live | null> {
+async function importWithData(ctx: ScenarioContext, which?: VfInfo): Promise<Live | null> {
   requireImport(ctx);
-  const vf = ctx.target!.vf;
+  const vf = which ?? ctx.target!.vf;
   if (lmemSpan(vf) < 4n * PAGE)
     ctx.skip(
       'provisioning',
@@ -379,7 +401,8 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     try {
       journal = policy.journal
         ? Journal.open(stateDir(), policy.journal)
-        : Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' });
+        : (policy.memoryJournal ??
+          Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' }));
     } catch (e) {
       if (e instanceof BringupError)
         ctx.skip(
@@ -445,6 +468,13 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       !fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`),
       `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`,
     );
+    // RFC v1 maps the interconnect of a revoked buffer anyway, finds no VF to translate for, reports success
+    // (quirk 2) and the bind walks a NULL sg table: an oops that kills this process (the runner then puts the VFs back).
+    ctx.suspect('revoked-attach-bypass', `after VF ${live.vf.bdf} was disabled, VM_BIND mapped its dma-buf again`);
+    ctx.suspect(
+      'silent-untranslated',
+      `the disabled VF's ranges translated to nothing, and the bind walked a NULL sg table`,
+    );
     const rebind = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
     ctx.record('mapAfterDisable', rebind.code ?? 'success');
     if (rebind.code === null) {
@@ -471,9 +501,264 @@ export const lifecycleVfDisableWhileImported: Scenario = {
   },
 };
 
+/** The in-memory or on-disk bring-up journal a scenario that changes the machine records into; skips when it cannot. */
+function scenarioJournal(ctx: ScenarioContext): Journal {
+  const policy = ctx.caps.policy ?? DEFAULT_POLICY;
+  try {
+    return policy.journal
+      ? Journal.open(stateDir(), policy.journal)
+      : (policy.memoryJournal ??
+          Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' }));
+  } catch (e) {
+    if (e instanceof BringupError)
+      ctx.skip(
+        'journal',
+        `the bring-up journal cannot record the change, so nothing was changed: ${e.message}`,
+        'fix or remove the journal it names (iovh restore first if it has changes to undo)',
+      );
+    throw e;
+  }
+}
+
+/** The PF's VFs disabled under the bring-up journal for a scenario, and how to put them back. */
+export interface DisabledVfs {
+  snap: SriovSnapshot;
+  /** Puts the VFs back as the snapshot had them; returns what still differs. */
+  restore(): string[];
+}
+
+/**
+ * sriov_numvfs = 0 on the target's PF for a scenario, with the consent,
+ * snapshot and journal rules of lifecycle/vf-disable-while-imported (skips
+ * when another VF is busy without --allow-destructive, when the snapshot or
+ * journal cannot be trusted, or when the kernel refuses the first write).
+ * The VFs come back in a deferred cleanup too.
+ */
+export function disableVfsForScenario(ctx: ScenarioContext, command: string): DisabledVfs {
+  const fs = ctx.backend.fs;
+  const policy = ctx.caps.policy ?? DEFAULT_POLICY;
+  const target = ctx.target!;
+  const pf = discoverPfs(fs).find((p) => p.bdf === target.pf.bdf);
+  if (!pf) ctx.skip('target', `PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more`, 'check the PF and run again');
+  const busy = busyVfs(ctx.backend, pf, target.vf.bdf);
+  if (busy.length > 0 && !policy.allowDestructive)
+    ctx.skip(
+      'destructive',
+      `sriov_numvfs = 0 would remove every VF of ${pf.bdf}, and not all are free: ${busy.join('; ')}`,
+      'free them (stop the VMs using them, bind them to vfio-pci), or run with --allow-destructive to take them away anyway',
+    );
+  const snap = snapshotSriov(pf);
+  const unreadable = unreadableSnapshot(fs, snap);
+  if (unreadable.length > 0)
+    ctx.skip('target', `the VFs of ${snap.pf} cannot be snapshotted: ${unreadable.join('; ')}`, 'run as root');
+  const journal = scenarioJournal(ctx);
+  const writes: string[] = [];
+  ctx.record('writes', writes);
+  let change: JournaledDisable;
+  try {
+    change = disableVfsJournaled(fs, snap, journal, command, (line) => writes.push(line));
+  } catch (e) {
+    if (e instanceof ChangeRefused)
+      ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root');
+    if (e instanceof BringupError)
+      ctx.skip(
+        'journal',
+        `${e.message}; nothing was changed`,
+        'wait for the other iovh to finish, or run iovh restore',
+      );
+    throw e;
+  }
+  let done: string[] | null = null;
+  const restore = (): string[] => {
+    if (done === null) done = change.restore((line) => writes.push(line));
+    return done;
+  };
+  ctx.defer(`restore the VFs of ${snap.pf}`, () => {
+    const diffs = restore();
+    if (diffs.length > 0) throw new Error(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
+  });
+  return { snap, restore };
+}
+
+/** xe provisions VF LMEM in 2 MiB steps (xe_gt_sriov_pf_config.c pf_get_lmem_alignment on discrete parts). */
+const LMEM_STEP = 2n * 1024n * 1024n;
+
+export const lifecycleRequotaWhileImported: Scenario = {
+  id: 'lifecycle/requota-while-imported',
+  title: 'VF quota changed under an import',
+  description:
+    "Imports and binds a VF dma-buf and checks data through it, then changes that VF's VRAM quota while xe holds the import " +
+    "(journaled; the old quota is written back afterwards). xe's pf_provision_vf_lmem does not refuse: it takes the VF's LMEM " +
+    "object out of the LMTT, drops its own reference and allocates a new one, so the VF's BAR 2 now shows new memory. " +
+    'Afterwards the CPU writes through BAR 2 and the GPU reads through the import, then the GPU writes through the import and the ' +
+    "CPU reads the VF's new memory: both must agree. A P2P import goes through the BAR and follows; an IOV import that keeps the " +
+    "device addresses it translated reaches memory that is no longer the VF's (the interconnect RFC as posted). A kernel that " +
+    'refuses the quota write while the VF is imported keeps the import valid, which passes.',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    requireImport(ctx);
+    const target = ctx.target!;
+    // The VF with the smallest quota that holds the import: xe needs the new quota's VRAM while an importer may
+    // still hold the old object's.
+    const vf =
+      [...target.vfioVfs]
+        .filter((v) => v.quota !== null && v.quota >= 4n * PAGE)
+        .sort((a, b) => (a.quota! < b.quota! ? -1 : a.quota! > b.quota! ? 1 : 0))[0] ?? target.vf;
+    const iface = target.pf.provisioning;
+    const path = quotaPath(ctx.backend.fs, target.pf.bdf, vf.index + 1, iface);
+    if (!path || vf.quota === null)
+      ctx.skip(
+        'provisioning',
+        `no VRAM quota file for VF ${vf.index + 1} of ${target.pf.bdf}`,
+        'use an xe PF on a dGPU (sysfs sriov_admin on Linux 7.0+, or debugfs)',
+      );
+    const before = vf.quota;
+    if (before < 4n * PAGE)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has no LMEM provisioned`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
+    ctx.record('vf', vf.bdf);
+    // Another size, so that xe has to replace the object; the 4 pages imported stay inside it.
+    const value = before >= 2n * LMEM_STEP ? before - LMEM_STEP : before + LMEM_STEP;
+    const live = await importWithData(ctx, vf);
+    if (!live) return;
+    const journal = scenarioJournal(ctx);
+    const writes: string[] = [];
+    ctx.record('writes', writes);
+    let change: JournaledQuota;
+    try {
+      change = setQuotaJournaled(
+        ctx.backend.fs,
+        { pf: target.pf.bdf, vfid: vf.index + 1, path, before, value },
+        journal,
+        'run lifecycle/requota-while-imported',
+        (line) => writes.push(line),
+      );
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+        ctx.skip('root', `the kernel refused ${path} (${code}): nothing was changed`, 'run as root');
+      if (code === 'EBUSY') {
+        // A kernel that will not replace an imported VF's LMEM keeps the import valid.
+        ctx.record('quotaWrite', code);
+        ctx.note("the quota write was refused with EBUSY while the VF's LMEM is imported: the import stays valid");
+        return;
+      }
+      if (typeof code === 'string') {
+        ctx.record('quotaWrite', code);
+        ctx.fail(
+          `writing VF ${vf.index + 1}'s quota ${hex(value)} (was ${hex(before)}) failed with ${code}${code === 'ENOSPC' ? ': xe frees the old object only when nothing else holds it, and VRAM is short' : ''}`,
+        );
+        return;
+      }
+      throw e;
+    }
+    let restored = false;
+    const restore = (): void => {
+      if (restored) return;
+      restored = true;
+      const problems = change.restore((line) => writes.push(line));
+      if (problems.length > 0) {
+        ctx.record('notRestored', problems);
+        throw new Error(problems.join('; '));
+      }
+    };
+    ctx.defer(`restore VF ${vf.index + 1}'s quota`, restore);
+    ctx.record('quota', { before: hex(before), during: hex(value) });
+    // First the direction that cannot hurt: the CPU writes the VF's new memory, the GPU only reads through the import.
+    const read = await cpuWriteGpuRead(ctx, live.gpu, live.bar, live.imp.bound!, rangePages(RANGES));
+    if (!read.ok) {
+      const stale = live.imp.verdict.path === 'iov';
+      const what = `after VF ${vf.index + 1}'s quota went from ${hex(before)} to ${hex(value)}, the GPU read through the import did not see what the CPU wrote into the VF's BAR 2 (${describeMismatch(read)})`;
+      if (stale)
+        ctx.quirk(
+          'stale-lmem-import',
+          `${what}: the import still addresses the LMEM object xe replaced, memory that is no longer the VF's`,
+        );
+      else ctx.fail(what);
+    } else {
+      const written = await gpuWriteCpuRead(ctx, live.gpu, live.bar, live.imp.bound!, rangePages(RANGES));
+      if (ctx.check(written.ok, `after the quota change, a GPU write through the import: ${describeMismatch(written)}`))
+        ctx.note(
+          `the quota changed under the import (${live.imp.verdict.path}), which followed the VF's new memory both ways`,
+        );
+    }
+    try {
+      restore();
+    } catch (e) {
+      ctx.fail(e instanceof Error ? e.message : String(e));
+    }
+  },
+};
+
+export const lifecycleCloseWhileRevoked: Scenario = {
+  id: 'lifecycle/close-while-revoked',
+  title: 'close a VFIO device whose dma-buf is revoked',
+  description:
+    'Exports a dma-buf of a VF (nobody imports it), revokes it with VFIO_DEVICE_FEATURE LOW_POWER_ENTRY, and closes the VFIO ' +
+    "device while it is still revoked (no LOW_POWER_EXIT). 7.1 puts each buffer's kref at revoke and at the last close; the close " +
+    'of a kernel without "vfio/pci: fix dma-buf kref underflow after revoke" (2026-05, in 7.2.13) puts it a second time: a ' +
+    'refcount underflow WARN, then the closing task waits forever for a completion that never comes. The dma-buf fd must stay ' +
+    'valid and refuse an import with ENODEV. It uses a VF other than the target when there is one, and on a shared machine it ' +
+    'runs only with --allow-destructive: on such a kernel the closing task stays in D state until reboot, holding the VF.',
+  expectedPath: 'refused',
+  async run(ctx: ScenarioContext) {
+    const target = requireTarget(ctx);
+    requireCaps(ctx, 'dmaBufExport');
+    const policy = ctx.caps.policy ?? DEFAULT_POLICY;
+    if (ctx.backend.traits.shared && !policy.allowDestructive)
+      ctx.skip(
+        'destructive',
+        'on a 7.1 kernel without the 2026-05 kref fix, closing a revoked VFIO device hangs the closing task until reboot',
+        'run with --allow-destructive (on a lab machine you can reboot)',
+      );
+    const vf = [...target.vfioVfs].reverse().find((v) => v.bdf !== target.vf.bdf) ?? target.vf;
+    const bar = requireExportBar(ctx, vf);
+    ctx.record('vf', vf.bdf);
+    const device = openVf(ctx, vf.bdf);
+    const buf = exportDmaBuf(ctx, device, { region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
+    const entry = errnoOf(() => device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY));
+    ctx.record('lowPowerEntry', entry.code ?? 'ok');
+    if (entry.code !== null)
+      ctx.skip(
+        'target',
+        `VFIO_DEVICE_FEATURE LOW_POWER_ENTRY on ${vf.bdf} failed with ${entry.code}: no revoke that outlives the device`,
+        'use a kernel and VF with runtime PM low-power entry (Linux 6.1+)',
+      );
+    ctx.suspect('kref-underflow', `VF ${vf.bdf}'s VFIO device was closed while its dma-buf was revoked`);
+    device.close();
+    const log = ctx.kmsgSinceStart().map((r) => r.text);
+    const underflow = log.find((l) => /refcount_t: underflow/.test(l));
+    if (underflow) {
+      const hung = log.find((l) => /blocked for more than \d+ seconds/.test(l));
+      ctx.quirk(
+        'kref-underflow',
+        `closing VF ${vf.bdf}'s VFIO device with its dma-buf revoked: "${underflow.trim()}"${hung ? `, then "${hung.trim()}"` : ''}`,
+      );
+      return;
+    }
+    const fdinfo = errnoOf(() => parseDmaBufFdinfo(ctx.backend.fs.readText(`/proc/self/fdinfo/${buf.fd}`)));
+    ctx.check(fdinfo.code === null, `the dma-buf fd became unusable (${fdinfo.code}) when the VFIO device was closed`);
+    if (ctx.caps.caps.xe.ok) {
+      const gpu = Gpu.open(ctx);
+      const imp = importAndBind(ctx, gpu, null, buf, PAGE, `dma-buf of ${vf.bdf} after its VFIO device was closed`);
+      ctx.setPath(imp.verdict.path);
+      ctx.check(
+        imp.refused !== null,
+        `an import of a dma-buf whose VFIO device was closed was mapped (${imp.verdict.why})`,
+      );
+    }
+    if (ctx.failures.length === 0)
+      ctx.note('closed while revoked: no refcount complaint, the dma-buf stays valid and refused');
+  },
+};
+
 export const lifecycleScenarios: Scenario[] = [
   lifecycleRevokeOnReset,
   lifecycleRevokeOnClose,
   lifecycleVfDisableWhileImported,
+  lifecycleRequotaWhileImported,
   lifecycleAttachAfterRevoke,
 ];

@@ -7,8 +7,8 @@
 // Mapping kinds, by what a GPU access to the BO reaches:
 //   sg      - the exporter's scatter-gather addresses on the bus (P2P onto a VF BAR, or RAM)
 //   iov     - translated DPAs in the PF's VRAM (the IOV interconnect)
-//   nowhere - rfc-model quirk 2: neither translated addresses nor an sg table
-//             (writes are dropped, reads return zero)
+//   nowhere - RFC v1 quirk 2: neither translated addresses nor an sg table. The page-table walk
+//             of the bind that validated it then dereferences the NULL sg table (validate()).
 
 import type {
   Attachment,
@@ -26,6 +26,17 @@ import { type ExtentMap, ExtentMapBuilder, pairsOf } from './extents.js';
 import { errnoOf, KernelError } from './kerror.js';
 import { LMEM_BAR, translate } from './translate.js';
 
+/** The call chain of an import's map: xe_bo_move under TTM validation, from VM_BIND (xe_vm.c, ttm_bo.c). */
+export const VALIDATE_FRAMES: readonly string[] = [
+  'xe_bo_move+0x4a7/0x9a0 [xe]',
+  'ttm_bo_handle_move_mem+0xd4/0x1a0 [ttm]',
+  'ttm_bo_validate+0xbd/0x1a0 [ttm]',
+  'xe_bo_validate+0x11f/0x1c0 [xe]',
+  'xe_vm_bind_ioctl+0x8f1/0x1380 [xe]',
+  'drm_ioctl_kernel+0xa9/0x100 [drm]',
+  'drm_ioctl+0x27f/0x4b0 [drm]',
+];
+
 type Mapped = { kind: 'sg'; sgt: SgTable; map: ExtentMap } | { kind: 'iov'; map: ExtentMap } | { kind: 'nowhere' };
 
 /** What the BO keeps of an IOV translation (bo->dma_data and, when released properly, the ranges). */
@@ -34,6 +45,8 @@ interface IovState {
   dmaAddr: KernelAlloc;
   /** The core's range container while it is still mapped; null once handed back or leaked. */
   ranges: InterconnectRanges | null;
+  /** Unregisters the quota-replacement watch (fixed profile). */
+  unwatch: () => void;
 }
 
 export type ImportPath = 'unmapped' | 'sg' | 'iov' | 'nowhere' | 'evicted';
@@ -122,6 +135,7 @@ export class ImportedBo {
       if (ranges) allowIc = this.useInterconnect(ranges);
       this.allowIc = allowIc;
     }
+    if ((this.mapped as Mapped | null)?.kind === 'nowhere') this.nullSgBind();
     if (!allowIc) {
       const sgt = core.mapAttachment(att);
       const pairs = pairsOf(sgt.packed, () => sgt.entries.map((e) => [e.address, e.length] as const), 'sg entry');
@@ -130,6 +144,25 @@ export class ImportedBo {
       this.mapped = { kind: 'sg', sgt, map: b.build() };
     }
     this.evicted = false;
+  }
+
+  /**
+   * RFC v1 quirk 2's end: xe_bo_move_dmabuf returned 0 with ttm_bo->sg = NULL
+   * and no dma_data, so the page-table walk of this bind takes the sg branch
+   * of xe_pt_stage_bind (8/8 adds the dma_addr branch only for translated
+   * BOs) and calls xe_res_first_sg(xe_bo_sg(bo) = NULL): XE_WARN_ON(!sg),
+   * then cur->sgl = sg->sgl reads address 0 (drivers/gpu/drm/xe/xe_res_cursor.h).
+   * An oops inside VM_BIND, with the VM and the BO's reservation held; the
+   * calling task dies.
+   */
+  private nullSgBind(): void {
+    const k = this.dev.platform.kernel;
+    k.warn('xe_pt_stage_bind+0x2f3/0x6d0 [xe]', 'drivers/gpu/drm/xe/xe_res_cursor.h:233');
+    k.oops('NULL pointer dereference', 'xe_pt_stage_bind+0x302/0x6d0 [xe]');
+    throw new KernelError(
+      14,
+      'kernel oops binding the import: xe_res_first_sg(NULL) on a BO with neither sg table nor translated addresses',
+    );
   }
 
   /** The IOV branch of xe_bo_move_dmabuf; false means "fall back to the sg path". */
@@ -150,8 +183,10 @@ export class ImportedBo {
     const leak = this.quirk('ranges-leak');
     switch (t.kind) {
       case 'iov': {
-        if (this.iov) this.dropIov(leak);
-        this.iov = { lmem: t.lmem, dmaAddr: t.dmaAddr, ranges };
+        if (this.iov) this.dropIov(leak, true);
+        // The series as meant (fixed): replacing the VF's LMEM object under this import invalidates it.
+        const unwatch = t.lmem.onReplaced(() => this.moveNotify());
+        this.iov = { lmem: t.lmem, dmaAddr: t.dmaAddr, ranges, unwatch };
         if (leak) this.leakRanges();
         this.mapped = { kind: 'iov', map: t.table };
         return true;
@@ -190,8 +225,19 @@ export class ImportedBo {
 
   private orphanRanges(r: InterconnectRanges): void {
     const k = this.dev.platform.kernel;
-    k.alloc('struct dma_buf_ranges', 24).orphan();
-    k.alloc('struct range array', 16 * (r.packed ? r.packed.length / 2 : r.ranges.length)).orphan();
+    // dma_buf_map_interconnect's kzalloc of the container, and vfio's kmalloc_array of struct range
+    // (vfio_pci_map_iov_interconnect, inlined into the op), both under the validate of a bind.
+    k.alloc('struct dma_buf_ranges', 24, [
+      '__kmalloc_cache_noprof+0x2f1/0x3c0',
+      'dma_buf_map_interconnect+0x4e/0xe0',
+      ...VALIDATE_FRAMES,
+    ]).orphan();
+    k.alloc('struct range array', 16 * (r.packed ? r.packed.length / 2 : r.ranges.length), [
+      '__kmalloc_noprof+0x1d3/0x4a0',
+      'vfio_pci_map_interconnect+0x3c/0xd0 [vfio_pci_core]',
+      'dma_buf_map_interconnect+0x8c/0xe0',
+      ...VALIDATE_FRAMES,
+    ]).orphan();
   }
 
   /**
@@ -199,17 +245,21 @@ export class ImportedBo {
    * eviction) the old dma_addr array is overwritten and the LMEM reference
    * taken for it is never put.
    */
-  private dropIov(leak: boolean): void {
+  private dropIov(leak: boolean, retranslate = false): void {
     const s = this.iov;
     this.iov = null;
     if (!s) return;
+    s.unwatch();
     if (leak) {
       s.dmaAddr.orphan();
       return;
     }
     if (s.ranges) this.dev.platform.dmabuf.unmapInterconnect(this.attachment, s.ranges);
     s.lmem.put();
-    s.dmaAddr.free();
+    // RFC v2 7/8 unmaps the old ranges (xe_tt->ranges) before mapping again, but then assigns the new
+    // bo->dma_data.dma_addr over the old array without freeing it.
+    if (retranslate && this.dev.platform.kernel.profile.series === 'rfc-v2') s.dmaAddr.orphan();
+    else s.dmaAddr.free();
   }
 
   /**

@@ -1,10 +1,11 @@
 // The IOV path inside xe: turning the VF BAR ranges the exporter hands over
 // (dma_buf_map_interconnect) into device physical addresses in the VF's LMEM
-// object. This is RFC 7/8 (xe_bo_xarray_to_dma_addr, xe_find_vf_dev,
-// xe_bo_translate_io_xarray_to_dpa in drivers/gpu/drm/xe/xe_bo.c of the seed,
-// ../shared/seeds/000_*.txt) restated in ../shared/rfc-model.md "Map: the IOV
-// path inside xe". Each RFC quirk is gated by the profile; with a quirk off
-// the model does what the series meant (the `fixed` profile).
+// object. This is RFC v1 7/8 (xe_bo_xarray_to_dma_addr, xe_find_vf_dev,
+// xe_bo_translate_io_xarray_to_dpa in drivers/gpu/drm/xe/xe_bo.c) and RFC v2
+// 7/8 (xe_bo_translate_io_addr_to_dpa: every range looked up and checked
+// against the exporting VF, -EINVAL/-EPERM instead of a silent success),
+// restated in docs/profiles.md. Each quirk is gated by the profile; with a
+// quirk off the model does what the series meant (the `fixed` profile).
 
 import type {
   InterconnectRanges,
@@ -20,6 +21,18 @@ import { PAGE } from './hw.js';
 
 /** regs/xe_bars.h: LMEM_BAR = 2, the VF BAR that windows its LMEM quota. */
 export const LMEM_BAR = 2;
+/** The kmalloc_array of bo->dma_data.dma_addr (in xe_bo_xarray_to_dma_addr, inlined into xe_bo_move). */
+const DMA_ADDR_FRAMES: readonly string[] = [
+  '__kmalloc_noprof+0x1d3/0x4a0',
+  'xe_bo_move+0x4c1/0x9a0 [xe]',
+  'ttm_bo_handle_move_mem+0xd4/0x1a0 [ttm]',
+  'ttm_bo_validate+0xbd/0x1a0 [ttm]',
+  'xe_bo_validate+0x11f/0x1c0 [xe]',
+  'xe_vm_bind_ioctl+0x8f1/0x1380 [xe]',
+  'drm_ioctl_kernel+0xa9/0x100 [drm]',
+  'drm_ioctl+0x27f/0x4b0 [drm]',
+];
+
 /** sizeof(struct drm_pagemap_addr): the per-entry size of bo->dma_data.dma_addr. */
 const PAGEMAP_ADDR_SIZE = 16;
 
@@ -154,7 +167,7 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
   if (!lmem) {
     if (has(ctx, 'unprovisioned-oops')) {
       // xe_bo_get(NULL) is harmless; xe_bo_addr(NULL, ...) reads bo->ttm.pin_count.
-      const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * count);
+      const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * count, DMA_ADDR_FRAMES);
       k.oops('NULL pointer dereference', 'xe_bo_addr+0x1c/0x90 [xe]');
       return { kind: 'oops', why: `VF ${vfid} (${vf.bdf}) has no LMEM object`, dmaAddr };
     }
@@ -184,9 +197,12 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
           kind: 'failed',
           why: `range ${i} ends 0x${(offset + len).toString(16)} into VF ${vfid}'s LMEM, past its 0x${lmemSize.toString(16)} quota`,
         };
-      // kernel-abi §11.3: nothing checks the quota; xe_bo_addr(lmem_obj, offset, len)
-      // reaches xe_res_first(), whose XE_WARN_ON(start + size > res->size) fires.
-      k.warn('xe_bo_addr+0x7b/0x90 [xe]', 'drivers/gpu/drm/xe/xe_res_cursor.h:73');
+      // Nothing checks the quota (xe_bo_translate_io_xarray_to_dpa, 7/8 of each posting). v1 calls
+      // xe_bo_addr(lmem_obj, offset, len) and
+      // xe_res_first()'s XE_WARN_ON(start + size > res->size) fires for the range's end; v2 passes
+      // XE_PAGE_SIZE (7/8 v5), so it fires only when the range starts past the object.
+      const warnEnd = ctx.platform.kernel.profile.series === 'rfc-v2' ? offset + PAGE : offset + len;
+      if (warnEnd > lmemSize) k.warn('xe_bo_addr+0x7b/0x90 [xe]', 'drivers/gpu/drm/xe/xe_res_cursor.h:73');
     }
     if (contiguous) {
       // rfc-model quirks 7 and 8: one DPA per range, from its start alone,
@@ -215,8 +231,14 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
       }
     }
   }
-  // "bo->dma_data.lmem_obj = xe_bo_get(lmem_obj)"
+  // The lookup is upstream's xe_gt_sriov_pf_config_get_lmem_obj in a 7.x forward-port (and RFC v2's
+  // own, 6/8 v4): it returns the object with a reference the caller must put.
   lmem.get();
-  const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * table.count);
+  // lmem-ref-leak: the forward-ports take one more than they put. v1 adds its own
+  // "bo->dma_data.lmem_obj = xe_bo_get(lmem_obj)" on top of the getter's; v2 never stores the object
+  // it looked up in bo->dma_data.lmem_obj, so xe_ttm_bo_delete_mem_notify puts NULL. Either way one
+  // reference per translation outlives the import: the VF's LMEM survives its quota and VF disable.
+  if (has(ctx, 'lmem-ref-leak')) lmem.get();
+  const dmaAddr = k.alloc('drm_pagemap_addr array', PAGEMAP_ADDR_SIZE * table.count, DMA_ADDR_FRAMES);
   return { kind: 'iov', table: table.build(), lmem, vfid, dmaAddr };
 }

@@ -63,7 +63,7 @@ function setup(profile: ProfileName): E2e {
 }
 
 describe('data both ways between the GPU and the VF BAR (the harness data checks)', () => {
-  for (const profile of ['fixed', 'upstream', 'rfc-v1'] as const) {
+  for (const profile of ['fixed', 'upstream-7.1', 'rfc-v1'] as const) {
     it(`${profile}: GPU store -> BAR read, and BAR write -> GPU copy -> system BO`, () => {
       const s = setup(profile);
       const fd = exportBar2(s.b, s.v.device, [
@@ -106,7 +106,7 @@ describe('revoke through VFIO_DEVICE_RESET', () => {
   }
 
   it('upstream: the reset waits for the deferred unmap; unbinding and closing the import ends it; the remap follows', async () => {
-    const s = setup('upstream');
+    const s = setup('upstream-7.1');
     const fd = exportBar2(s.b, s.v.device);
     const imp = s.xe.primeImport(fd);
     s.vm.map(imp, VA, 2n << 20n, { patIndex: PAT });
@@ -120,19 +120,22 @@ describe('revoke through VFIO_DEVICE_RESET', () => {
     expect(s.b.kernel.live()).toMatchObject({ sgMaps: 0, imports: 0 });
   });
 
-  it('fixed: invalidate hands the interconnect map back at once; the reset completes and the import maps again', async () => {
+  it('fixed: the reset waits for the interconnect map xe keeps after invalidate, and completes once the import is gone', async () => {
     const s = setup('fixed');
     const fd = exportBar2(s.b, s.v.device);
     const imp = s.xe.primeImport(fd);
     s.vm.map(imp, VA, 2n << 20n, { patIndex: PAT });
     expect(s.b.kernel.live().interconnectMaps).toBe(1);
-    await s.b.dev.vfioDeviceReset(s.v.device);
-    expect(s.b.kernel.live().interconnectMaps).toBe(0);
-    s.run(new BatchBuilder().storeDword(VA, 0x1234).end());
+    let done = false;
+    const reset = s.b.dev.vfioDeviceReset(s.v.device).then(() => (done = true));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    // xe's deferred unmap (xe_bo_move_dmabuf) is not the series' to fix: the revoke waits for it
+    expect(done).toBe(false);
     expect(s.b.kernel.live().interconnectMaps).toBe(1);
-    expect(new DataView(s.b.dev.vfioRegionRead(s.v.device, vfioRegionOffset(2), 4).buffer).getUint32(0, true)).toBe(
-      0x1234,
-    );
+    s.vm.unmap(VA, 2n << 20n);
+    imp.close();
+    await reset;
+    expect(s.b.kernel.live().interconnectMaps).toBe(0);
   });
 
   it('after the VF device is closed (permanent revoke): the next exec fails ENODEV, a new import too', () => {

@@ -40,6 +40,7 @@ import type {
   XePfState,
 } from '../../../src/mock/contracts.js';
 import { createXeDriver, type XeDriver } from '../../../src/mock/xe/index.js';
+import { getProfile } from '../../../src/mock/profiles.js';
 
 export const GiB = 1n << 30n;
 export const MiB = 1n << 20n;
@@ -63,13 +64,16 @@ export const ALL_QUIRKS: readonly QuirkId[] = [
 ];
 
 export function profile(name: ProfileName, quirks?: readonly QuirkId[]): Profile {
-  const set = new Set<QuirkId>(
-    quirks ?? (name === 'rfc-v1' ? ALL_QUIRKS : name === 'upstream' ? ['deferred-unmap-hang'] : []),
-  );
+  const real = getProfile(name, '7.2.13-test');
+  const set = new Set<QuirkId>(quirks ?? real.quirks);
   return {
     name,
-    release: '7.2.13-test',
-    interconnect: name !== 'upstream',
+    release: real.release,
+    base: real.base,
+    series: real.series,
+    interconnect: real.interconnect,
+    revocableGate: real.revocableGate,
+    revokeWaits: real.revokeWaits,
     has: (q) => set.has(q),
     symbols: new Map(),
   };
@@ -231,6 +235,11 @@ class FakeLmem implements LmemObject {
   put(): void {
     if (this.refs <= 0) throw new Error(`LMEM object of VF ${this.vfid}: put without get`);
     this.refs--;
+  }
+  readonly watchers = new Set<() => void>();
+  onReplaced(cb: () => void): () => void {
+    this.watchers.add(cb);
+    return () => this.watchers.delete(cb);
   }
 }
 

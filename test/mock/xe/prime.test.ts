@@ -91,7 +91,7 @@ describe('DRM_IOCTL_PRIME_FD_TO_HANDLE', () => {
   });
 
   it('fails the import with the exporter attach errno (a revoked vfio buffer: ENODEV)', () => {
-    const { p, xe } = rig('upstream');
+    const { p, xe } = rig('upstream-7.1');
     const v = p.exportVf(0, [[0n, 2n * MiB]]);
     v.revoked = true;
     expectErrno(() => p.dev.drmPrimeFdToHandle(xe.fd, v.fd), 'ENODEV');

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
  * @typedef {import('../../../src/backend/types.js').Backend} Backend
  * @typedef {{ createNativeBackend(o: { reason?: string }): Backend }} NativeModule
  * @typedef {{ loadAddon(): { addon: unknown, error?: string } }} AddonModule
- * @typedef {{ createMockBackend(o: { statePath?: string, topology?: string, profile?: 'upstream' | 'rfc-v1' | 'fixed', reason?: string }): Backend }} MockModule
+ * @typedef {{ createMockBackend(o: { statePath?: string, topology?: string, profile?: import('../../../src/mock/contracts.js').ProfileName, reason?: string }): Backend }} MockModule
  * @typedef {{ main(argv: string[]): Promise<number> }} CliModule
  */
 

@@ -27,7 +27,7 @@ import { runFlow } from './flow.mjs';
 /** @param {string[]} argv */
 function parseArgs(argv) {
   /** @type {Record<string, string>} */
-  const out = { backend: 'native', numvfs: '2', profile: 'upstream' };
+  const out = { backend: 'native', numvfs: '2', profile: 'upstream-7.1' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -103,7 +103,7 @@ async function main() {
       backendArgs = ['--backend', 'native'];
     } else {
       const statePath = join(/** @type {string} */ (scratch), 'mock-state.json');
-      const profile = /** @type {'upstream' | 'rfc-v1' | 'fixed'} */ (args.profile);
+      const profile = /** @type {import('../../../src/mock/contracts.js').ProfileName} */ (args.profile);
       let topology = args.topology;
       if (args['kernel-config']) {
         const t = JSON.parse(readFileSync(topology, 'utf8'));
