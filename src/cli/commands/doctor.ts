@@ -24,11 +24,19 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
         // Also removes what dead iovh runs left in tracefs (src/harness/leftovers.ts), the one change doctor makes.
         const checks = [...runDoctor(backend.fs, env), leftoversCheck(backend.fs, selfPid(backend))];
         const summary = summarize(checks);
+        // The mock boots a kernel profile: say which, next to the shape kernel.shape reads from its kallsyms.
+        const profile = backend.traits.profile;
         if (opts.json === true)
           stdio.out(
-            `${JSON.stringify({ backend: { name: backend.name, reason: backend.reason }, checks, summary }, null, 2)}\n`,
+            `${JSON.stringify({ backend: { name: backend.name, reason: backend.reason, profile }, checks, summary }, null, 2)}\n`,
           );
-        else stdio.out(renderChecks(checks, `backend: ${backend.name} (${backend.reason})`));
+        else
+          stdio.out(
+            renderChecks(
+              checks,
+              `backend: ${backend.name} (${backend.reason})${profile === null ? '' : `, kernel profile ${profile}`}`,
+            ),
+          );
         return summary.fail > 0 ? 1 : 0;
       });
       setStatus(code);
