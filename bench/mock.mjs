@@ -162,7 +162,7 @@ function profiled(dev) {
 async function cycleMode(seconds) {
   // `fixed`: the series as intended (IOV path, no quirk), so that a cycle is
   // the clean round trip and nothing accumulates (rfc-v1 leaks a range
-  // container per map: rfc-model quirk 6).
+  // container per map: RFC quirk 6).
   const { backend, vfs } = mockWithVfs(4, 'fixed');
   const pages = 1n;
   const size = pages * PAGE;

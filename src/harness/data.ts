@@ -169,7 +169,7 @@ export interface ReadCheck extends DataCheck {
 /**
  * The CPU writes the pattern through BAR 2, the GPU only reads through the
  * import (MI_COPY_MEM_MEM into a PF system-memory BO). This is the direction
- * for translations that may be wrong (the edge/* corners, rfc-model quirks
+ * for translations that may be wrong (the edge/* corners, RFC quirks
  * 1-8): a wrong read costs nothing, a wrong GPU write lands in another VF's or
  * the PF's VRAM. `alsoFill` names more BAR 2 offsets to fill with their own
  * pattern (pages a wrong translation may read instead), so that holds() can

@@ -122,7 +122,7 @@ export class Gpu {
     return handle;
   }
 
-  /** VM_BIND MAP of `size` bytes of a handle at a fresh VA (this is where an import is mapped: rfc-model "Map"). */
+  /** VM_BIND MAP of `size` bytes of a handle at a fresh VA (this is where an import is mapped: docs/profiles.md, rfc-v1 "Map"). */
   bind(handle: PrimeImport | XeBo, size: bigint, objOffset = 0n): Bound {
     const va = this.allocVa(size);
     this.vm.map(handle, va, alignUp(size, 4096n), { patIndex: this.patIndex, objOffset });

@@ -1,5 +1,5 @@
 // One import, observed: PRIME import into the PF's xe, VM bind (where xe maps
-// the dma-buf, rfc-model "Map"), with the trace window around both, and the
+// the dma-buf, docs/profiles.md, rfc-v1 "Map"), with the trace window around both, and the
 // path it took (path.ts). Every import a scenario makes is appended to its
 // `imports` evidence.
 

@@ -9,7 +9,7 @@
 //   iov           an interconnect was negotiated or its ranges handed over,
 //                 and the LMEM object lookup returned non-NULL (translated)
 //   untranslated  negotiated and mapped, but neither translated nor
-//                 scatter-gather mapped (rfc-model quirk 2)
+//                 scatter-gather mapped (RFC quirk 2)
 //   unknown       no probe that could tell fired, or none could be armed
 //
 // Data alone cannot tell iov from p2p (DESIGN.md); the trace can. iov and
@@ -17,8 +17,8 @@
 // scatter-gather map; no translation), so they are made only when the probes
 // that would have seen it were armed and enabled: both scatter-gather probes
 // (a fallback is seen by either), and for untranslated the lookup's return.
-// A missing probe is "no evidence", never "branch not taken" (rfc-model,
-// "Where a harness can see each branch"): the verdict is then unknown.
+// A missing probe is "no evidence", never "branch not taken" (static helpers
+// are often inlined and absent from /proc/kallsyms): the verdict is then unknown.
 
 import type { PathClass } from '../report/model.js';
 import type { ProbeKey } from './symbols.js';

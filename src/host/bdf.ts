@@ -27,7 +27,7 @@ export function routingId(a: PciAddress): number {
  * The address of VF `vfId` (1-based, xe's `vfN`; virtfn(vfId-1)) of a PF: its
  * routing ID is the PF's + First VF Offset + (vfId-1) * VF Stride, which can
  * carry into the next bus number (drivers/pci/iov.c pci_iov_virtfn_bus,
- * rfc-model quirk 5). Null when it would leave the 16-bit routing ID space.
+ * RFC quirk 5). Null when it would leave the 16-bit routing ID space.
  */
 export function vfAddress(pf: PciAddress, offset: number, stride: number, vfId: number): PciAddress | null {
   const rid = routingId(pf) + offset + (vfId - 1) * stride;

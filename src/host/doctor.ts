@@ -130,7 +130,7 @@ const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (c
   {
     name: 'DEBUG_KMEMLEAK',
     need: 'warn',
-    why: 'no leak evidence (rfc-model quirk 6)',
+    why: 'no leak evidence (RFC quirk 6)',
     fix: () => 'use a kernel built with CONFIG_DEBUG_KMEMLEAK=y (a bool; it depends on CONFIG_DEBUG_KERNEL=y)',
   },
 ];

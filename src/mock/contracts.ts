@@ -4,7 +4,7 @@
 // src/mock/xe/, vgem, udmabuf). The platform implements these; the device
 // models depend on nothing else of it.
 //
-// Kernel facts cite ../shared/rfc-model.md and ../shared/research/kernel-abi.md.
+// Kernel facts cite the kernel source files, the RFC's patches and docs/profiles.md.
 
 import type { DeviceOps, Mapping } from '../backend/types.js';
 
@@ -84,7 +84,7 @@ export const enum LogLevel {
   DEBUG = 7,
 }
 
-/** A kernel object kmemleak tracks (rfc-model quirk 6). */
+/** A kernel object kmemleak tracks (RFC quirk 6). */
 export interface KernelAlloc {
   readonly size: number;
   /** kfree(): the object is gone and never reported. */
@@ -248,7 +248,7 @@ export interface XePfState {
 
 // ------------------------------------------------------------ dma-buf core
 
-/** An interconnect offer: the IOV interconnect is (device, BAR) (rfc-model "Attach: negotiation"). */
+/** An interconnect offer: the IOV interconnect is (device, BAR) (docs/profiles.md, rfc-v1 "Attach"). */
 export interface InterconnectOffer {
   readonly type: 'iov';
   readonly dev: PciDevice;
@@ -346,7 +346,7 @@ export interface DmaBufCore {
   detach(attachment: Attachment): void;
   mapAttachment(attachment: Attachment): SgTable;
   unmapAttachment(attachment: Attachment, sgt: SgTable): void;
-  /** RFC: EINVAL non-dynamic, EOPNOTSUPP without interconnect allowed (rfc-model "Map"). */
+  /** RFC: EINVAL non-dynamic, EOPNOTSUPP without interconnect allowed (docs/profiles.md, rfc-v1 "Map"). */
   mapInterconnect(attachment: Attachment): InterconnectRanges;
   unmapInterconnect(attachment: Attachment, ranges: InterconnectRanges): void;
 }

@@ -1,5 +1,5 @@
 // The dma-buf core (drivers/dma-buf/dma-buf.c, 7.2) with the RFC's
-// interconnect API (seed patches 1-3; rfc-model "Attach: negotiation", "Map").
+// interconnect API (seed patches 1-3; docs/profiles.md, rfc-v1 "Attach", "Map").
 //
 // - export: a dma-buf file on the dmabuf pseudo-fs; f_flags keep only
 //   O_ACCMODE | O_NONBLOCK (kernel-abi §10), the fd gets O_CLOEXEC if asked.
@@ -11,7 +11,7 @@
 //   exporter's match op decides, first match wins; no match clears allow_ic).
 // - map_interconnect: EINVAL for a non-dynamic attachment, EOPNOTSUPP without
 //   allow_ic, EINVAL when the exporter has no map op. An importer that never
-//   unmaps (rfc-model quirk 6) accounts the leaked container itself through
+//   unmaps (RFC quirk 6) accounts the leaked container itself through
 //   KernelServices.alloc (src/mock/xe/import.ts), so it is not counted twice.
 // - debugfs dma_buf/bufinfo and /proc/<pid>/fdinfo in their real layouts (§10).
 

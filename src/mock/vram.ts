@@ -8,7 +8,7 @@
 // (free lists are sorted by offset, so the highest address) and splitting it
 // keeping the right half. A fresh VRAM therefore hands out blocks top-down, and
 // a large object made of several blocks is not contiguous in ascending order:
-// exactly what rfc-model quirk 8 ("contiguity assumed") trips over. A topology
+// exactly what RFC quirk 8 ("contiguity assumed") trips over. A topology
 // can cap the block size (`vramBlockSize`) to force many blocks.
 
 import type { VramBlock } from './contracts.js';

@@ -26,7 +26,7 @@ export function isStatus(s: unknown): s is Status {
 /**
  * The path an import took (DESIGN.md): `iov` negotiated and translated, `p2p`
  * the ordinary scatter-gather map, `untranslated` negotiated but never
- * translated (rfc-model quirk 2), `refused` an errno at import or bind,
+ * translated (RFC quirk 2), `refused` an errno at import or bind,
  * `unknown` no evidence either way.
  */
 export const PATHS = ['iov', 'p2p', 'untranslated', 'refused', 'unknown'] as const;
@@ -42,11 +42,11 @@ export type PathClass = (typeof PATHS)[number];
 export const VERDICTS = ['expected', 'regression', 'fixed', 'changed', 'unlisted'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-/** A kernel defect a scenario revealed, named after rfc-model.md's quirk list. */
+/** A kernel defect a scenario revealed, named after the quirk list of docs/profiles.md. */
 export interface QuirkFinding {
   /** Stable id (src/harness/quirks.ts), e.g. `last-page`. */
   id: string;
-  /** rfc-model.md quirk number, or null for the kernel-abi §11 findings. */
+  /** The RFC quirk number (docs/profiles.md), or null for the findings without one. */
   number: number | null;
   title: string;
   /** What was observed that shows it, in one or two sentences. */

@@ -1,6 +1,6 @@
 // quirksOfOops: the quirk an oops shows, named from the kernel log by the
 // function of its RIP line, as the mock kernel prints it (src/mock/kernel.ts)
-// for rfc-model quirk 4 and the attach after close (src/mock/vfio.ts).
+// for RFC quirk 4 and the attach after close (src/mock/vfio.ts).
 import { describe, expect, it } from 'vitest';
 import { quirksOfOops } from '../../src/harness/quirks.js';
 import { createMockBackend } from '../../src/mock/backend.js';

@@ -67,7 +67,7 @@ describe('BDF parsing', () => {
     // igb in QEMU: offset 0x80, stride 2 (research/qemu-ci.md: VF 0000:01:10.0)
     expect(formatBdf(vfAddress(parseBdf('0000:01:00.0')!, 0x80, 2, 1)!)).toBe('0000:01:10.0');
     expect(formatBdf(vfAddress(parseBdf('0000:01:00.0')!, 0x80, 2, 2)!)).toBe('0000:01:10.2');
-    // 255 past devfn 0 on bus 3 is devfn 255 of bus 3; one more is bus 4 (rfc-model quirk 5)
+    // 255 past devfn 0 on bus 3 is devfn 255 of bus 3; one more is bus 4 (RFC quirk 5)
     expect(formatBdf(vfAddress(pf, 255, 1, 2)!)).toBe('0000:04:00.0');
     expect(vfAddress(parseBdf('0000:ff:1f.7')!, 1, 1, 1)).toBeNull();
   });

@@ -1,6 +1,6 @@
 // The dma-buf core: the RFC negotiation per profile, the exporter's attach
 // rules, map_interconnect's checks, bufinfo/fdinfo layouts, udmabuf and vgem
-// (rfc-model "Attach: negotiation"; kernel-abi §3.4, §10, §11.2).
+// (docs/profiles.md, rfc-v1 "Attach"; kernel-abi §3.4, §10, §11.2).
 import { describe, expect, it } from 'vitest';
 import type { ImporterOps, InterconnectOffer } from '../../src/mock/contracts.js';
 import { DMA_BUF, F_SEAL, MFD, O, PROT, VFIO } from '../../src/uapi/constants.js';

@@ -3,7 +3,7 @@
 // imported by the PF's xe, a GPU store through the import, read back through
 // the VF's BAR2 mapping, with kprobe evidence. Each profile difference the
 // platform's topology and provisioning make visible is checked here
-// (rfc-model "Quirks"; the xe-side details are tested in test/mock/xe/).
+// (docs/profiles.md, rfc-v1; the xe-side details are tested in test/mock/xe/).
 import { describe, expect, it } from 'vitest';
 import { BatchBuilder } from '../../src/uapi/batch.js';
 import { XeDevice } from '../../src/uapi/xe.js';

@@ -14,7 +14,7 @@ import { scratchDir } from '../support/scratch.js';
 
 const KILLED = { name: 'TaskKilledError', signal: 'SIGKILL', reason: 'oops: BUG: kernel NULL pointer dereference' };
 
-/** rfc-v1 with VF1 unprovisioned (rfc-model quirk 4): the child's bind of its import oopses. */
+/** rfc-v1 with VF1 unprovisioned (RFC quirk 4): the child's bind of its import oopses. */
 function doomed(): {
   parent: MockBackend;
   child: MockBackend;

@@ -83,7 +83,7 @@ describe('sriov_numvfs', () => {
     expect(b.fs.stat(`/sys/bus/pci/devices/${VF0}/resource2`).size).toBe(Number(GiB));
   });
 
-  it('places VFs by offset and stride, also on the next bus number (rfc-model quirk 5)', () => {
+  it('places VFs by offset and stride, also on the next bus number (RFC quirk 5)', () => {
     const t = topology((t) => {
       t.devices[0]!.sriov!.offset = 0x100;
     });

@@ -81,7 +81,7 @@ export function mixedRun(): RunResult {
       status: 'fail',
       path: 'untranslated',
       expectedPath: 'iov',
-      reason: 'range in the last BAR page was not translated: rfc-model quirk 1 <last-page> & "2"',
+      reason: 'range in the last BAR page was not translated: RFC quirk 1 <last-page> & "2"',
       quirks: [
         {
           id: 'last-page',

@@ -1,8 +1,8 @@
 // edge/*: the corners of the translation where the RFC as posted is wrong
-// (rfc-model.md "Quirks"): the last page of the VF BAR (1), silent
+// (docs/profiles.md, rfc-v1): the last page of the VF BAR (1), silent
 // non-translation (2), unprovisioned VFs (4), VFs on another bus (5), ranges
 // whose length is not a power of two pages (7), LMEM objects made of several
-// VRAM blocks (8), and ranges beyond the VF's quota (kernel-abi §11.3). Each
+// VRAM blocks (8), and ranges beyond the VF's quota (no check in either posting). Each
 // scenario names the quirk when it sees it, with the evidence.
 //
 // These are the translations expected to be wrong, so the GPU never writes
@@ -102,8 +102,9 @@ export const edgeLastPage: Scenario = {
     "Imports a range that starts in the last page of the VF's BAR 2 window (a VF whose LMEM quota fills the whole BAR, so the page " +
     'is real memory), and, as a control, the page before it. Both must take the IOV path for this VF, and the GPU must read through ' +
     "the import the bytes the CPU wrote through BAR 2. RFC v1's owner-VF search accepts an address only below start + size - " +
-    'PAGE_SIZE (rfc-model quirk 1), so the last page is negotiated but never translated, and the bind silently succeeds without it ' +
-    '(quirk 2); the GPU is then not pointed at it at all.',
+    'PAGE_SIZE (RFC quirk 1), so the last page is negotiated but never translated (quirk 2): the BO has neither addresses nor ' +
+    'an sg table, and the VM_BIND walks a NULL sg table, a WARN then an oops that kills the process (a crash naming both ' +
+    'quirks). RFC v2 falls back to P2P instead (a failure naming quirk 1).',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
@@ -165,7 +166,7 @@ export const edgeUnprovisionedVf: Scenario = {
   description:
     'Imports a range of BAR 2 of a VF whose LMEM quota is zero (its BAR exists, no memory backs it). The kernel may refuse the ' +
     "import or bind, or fall back to the P2P path, but it must not crash: RFC v1 looks up the VF's LMEM object, gets NULL and " +
-    'dereferences it (rfc-model quirk 4: an oops).',
+    'dereferences it (RFC quirk 4: an oops).',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
@@ -208,8 +209,9 @@ export const edgeVfNextBus: Scenario = {
   title: 'VF on the next bus number',
   description:
     "Imports from a VF whose routing ID (the PF's First VF Offset and VF Stride) puts it on the bus after the PF's. The owner-VF " +
-    "search must find it; RFC v1 walks only the PF's own bus (rfc-model quirk 5), so the range is negotiated but never translated " +
-    '(quirk 2). Needs such a VF; on the mock the harness declares a topology with one.',
+    "search must find it; RFC v1 walks only the PF's own bus (RFC quirk 5), so the range is negotiated but never translated " +
+    '(quirk 2) and the VM_BIND oopses on the NULL sg table (a crash naming both); RFC v2 falls back to P2P. Needs such a ' +
+    'VF; on the mock the harness declares a topology with one.',
   expectedPath: 'iov',
   shape: {
     need: { vfOnNextBus: true },
@@ -261,7 +263,7 @@ export const edgeNpotRanges: Scenario = {
     'Imports two ranges in one dma-buf, the first three pages long and the second one page, far from it; the CPU writes the ' +
     'pattern into them through BAR 2 and the GPU copies the first and last page of each out of the import. Every page must come ' +
     'from its own BAR 2 offset. RFC v1 records each range with the order of its length rounded up to a power of two pages ' +
-    '(rfc-model quirk 7), so the GPU walk reads the fourth page after range 1, memory that was never exported, where range 2 ' +
+    '(RFC quirk 7), so the GPU walk reads the fourth page after range 1, memory that was never exported, where range 2 ' +
     'should start; that page holds its own pattern too, so the bytes say where the GPU read.',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
@@ -307,7 +309,7 @@ export const edgeLmemDiscontiguous: Scenario = {
     "Imports one range spanning many 2 MiB boundaries of the VF's LMEM (the VF's LMEM object is pinned VRAM that is not forced " +
     'contiguous, kernel-abi §9); the CPU writes the pattern through BAR 2, which the LMTT maps block by block, into the pages on ' +
     'both sides of every boundary, and the GPU copies them out of the import. RFC v1 translates each range from its start address ' +
-    'alone, assuming contiguity (rfc-model quirk 8): past the first block boundary the GPU reads elsewhere (only reads: a write ' +
+    'alone, assuming contiguity (RFC quirk 8): past the first block boundary the GPU reads elsewhere (only reads: a write ' +
     "there would land in VRAM that is not this VF's). On the mock the harness declares a topology whose VRAM is handed out in " +
     'small blocks.',
   expectedPath: 'iov',

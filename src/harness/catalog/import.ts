@@ -1,7 +1,7 @@
 // import/*: the importer side. A VF's LMEM exported by vfio-pci and imported
 // by the PF's xe must take the IOV path (negotiated and translated, with the
 // right vfid) and carry the right bytes; any other combination (another BAR,
-// another device, a non-P2P importer) must not (rfc-model "Attach:
+// another device, a non-P2P importer) must not (docs/profiles.md, rfc-v1 "Attach:
 // negotiation"); and a system-memory exporter must import fine, so that a
 // failure above is the interconnect's and not the importer's.
 
@@ -38,7 +38,7 @@ export function lmemSpan(vf: VfInfo): bigint {
   return vf.quota !== null && vf.quota < bar.size ? vf.quota : bar.size;
 }
 
-/** Check that an import took the IOV path for VF `vf` (vfid = index + 1, rfc-model "Map" step 3). */
+/** Check that an import took the IOV path for VF `vf` (vfid = index + 1, docs/profiles.md, rfc-v1 "Map" step 3). */
 export function expectIov(ctx: ScenarioContext, imp: Imported, vf: VfInfo): boolean {
   ctx.setPath(imp.verdict.path);
   if (
@@ -105,7 +105,7 @@ export const importIovMultiRange: Scenario = {
   id: 'import/iov-multi-range',
   title: 'IOV import of several ranges',
   description:
-    'Exports three ranges of BAR 2 in one dma-buf (4, 2 and 1 pages: power-of-two lengths, so that rfc-model quirk 7 stays out of ' +
+    'Exports three ranges of BAR 2 in one dma-buf (4, 2 and 1 pages: power-of-two lengths, so that RFC quirk 7 stays out of ' +
     'this check; edge/npot-ranges covers it), imports and binds them, requires the IOV path for this VF, and verifies GPU-written ' +
     'data at the first and last page of every range through BAR 2: each range must land at its own offset.',
   expectedPath: 'iov',

@@ -1,4 +1,4 @@
-// lifecycle/*: revoke and teardown under an import (rfc-model "Revoke and
+// lifecycle/*: revoke and teardown under an import (docs/profiles.md, rfc-v1 "Revoke and
 // teardown", kernel-abi §3.5). None of them may crash the kernel, leak the
 // LMEM object reference, or let the PF keep reaching memory that is no longer
 // the VF's.

@@ -1,6 +1,6 @@
 // A foreign dma-buf imported by xe (PRIME_FD_TO_HANDLE): an sg BO whose pages
 // are mapped only when it is first validated, at VM bind or exec
-// (kernel-abi §7, rfc-model "Map"). This is xe_bo_move_dmabuf() and
+// (kernel-abi §7, docs/profiles.md, rfc-v1 "Map"). This is xe_bo_move_dmabuf() and
 // xe_ttm_bo_delete_mem_notify() as RFC 7/8 changed them, plus
 // xe_dma_buf_move_notify() (the importer's invalidate_mappings).
 //
@@ -212,7 +212,7 @@ export class ImportedBo {
   }
 
   /**
-   * rfc-model quirk 6: after a successful map xe keeps only the translated
+   * RFC quirk 6: after a successful map xe keeps only the translated
    * array; the core's struct dma_buf_ranges and vfio's range array are never
    * unmapped, so kmemleak finds them unreferenced.
    */

@@ -39,11 +39,11 @@ const PAGEMAP_ADDR_SIZE = 16;
 export type Translation =
   /** Translated: GPU accesses go to `table` (BO offset -> DPA), DM bit set in the PTEs. */
   | { kind: 'iov'; table: ExtentMap; lmem: LmemObject; vfid: number; dmaAddr: KernelAlloc }
-  /** rfc-model quirk 2: "success" without translating; the BO has neither DPAs nor an sg table. */
+  /** RFC quirk 2: "success" without translating; the BO has neither DPAs nor an sg table. */
   | { kind: 'untranslated'; why: string }
-  /** The translation refused: xe unmaps the interconnect and falls back to the sg path (rfc-model Map step 4). */
+  /** The translation refused: xe unmaps the interconnect and falls back to the sg path (docs/profiles.md, rfc-v1 "Map" step 4). */
   | { kind: 'failed'; why: string }
-  /** rfc-model quirk 4: a NULL dereference; the kernel oopsed in the middle of the ioctl. */
+  /** RFC quirk 4: a NULL dereference; the kernel oopsed in the middle of the ioctl. */
   | { kind: 'oops'; why: string; dmaAddr: KernelAlloc };
 
 export interface TranslateContext {
@@ -189,7 +189,7 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
     if (checkVf && (start < bar.start || start + len > bar.start + bar.size)) {
       return { kind: 'failed', why: `range ${i} at 0x${start.toString(16)} is not in ${vf.bdf}'s BAR ${LMEM_BAR}` };
     }
-    // rfc-model quirk 3: every range is taken relative to the first range's VF.
+    // RFC quirk 3: every range is taken relative to the first range's VF.
     const offset = start - bar.start;
     if (offset + len > lmemSize) {
       if (checkQuota)
@@ -205,7 +205,7 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
       if (warnEnd > lmemSize) k.warn('xe_bo_addr+0x7b/0x90 [xe]', 'drivers/gpu/drm/xe/xe_res_cursor.h:73');
     }
     if (contiguous) {
-      // rfc-model quirks 7 and 8: one DPA per range, from its start alone,
+      // RFC quirks 7 and 8: one DPA per range, from its start alone,
       // covering PAGE_SIZE << get_order(len) bytes in the walk (xe_res_first_dma).
       const dpa = lmemDpa(blocks, blockMap, offset);
       table.add(dpa, orderFromLength ? PAGE * 2 ** getOrder(len) : len);

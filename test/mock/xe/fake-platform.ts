@@ -627,7 +627,7 @@ export class FakeDmaBufCore implements DmaBufCore {
   refsOf(dmabuf: DmaBufObject): number {
     return (dmabuf as FakeDmaBuf).refs;
   }
-  /** dma_buf_match_interconnects: the importer is asked, then the lists are matched (rfc-model "Attach"). */
+  /** dma_buf_match_interconnects: the importer is asked, then the lists are matched (docs/profiles.md, rfc-v1 "Attach"). */
   matchInterconnects(att: Attachment, offers: readonly InterconnectOffer[]): boolean {
     att.importer.supportsInterconnects?.(att, offers);
     const mine = att.importer.interconnects ?? [];

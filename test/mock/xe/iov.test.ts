@@ -1,5 +1,5 @@
 // The same import under each profile: `iov` under fixed, untranslated or
-// wrong under rfc-v1 for each quirk of rfc-model.md, `p2p` under upstream.
+// wrong under rfc-v1 for each RFC quirk of docs/profiles.md, `p2p` under upstream.
 // Evidence as the harness gathers it: data (GPU MI_STORE_DATA_IMM of the
 // pattern into the import at the first and last page of every range, CPU
 // read back through the VF's BAR 2) and trace hits.
