@@ -92,7 +92,7 @@ describe('baselines that do not fit the run', () => {
       '--backend',
       'mock',
       '--profile',
-      'upstream',
+      'upstream-7.1',
       'run',
       '--baseline',
       join(BASELINES, 'rfc-v1.json'),
@@ -102,7 +102,7 @@ describe('baselines that do not fit the run', () => {
     expect(r.code, r.err).toBe(0);
     // With the run's other notices, in its human output.
     expect(r.out).toContain(
-      `iovh: note: judging mock profile upstream by baseline ${join(BASELINES, 'rfc-v1.json')}, recorded for profile rfc-v1\n`,
+      `iovh: note: judging mock profile upstream-7.1 by baseline ${join(BASELINES, 'rfc-v1.json')}, recorded for profile rfc-v1\n`,
     );
   });
 
