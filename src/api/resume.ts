@@ -90,6 +90,7 @@ function wentDown(id: string, prev: RunResult, ctx: ResumeContext): ScenarioResu
     reason: `${how}: a kernel crash, a watchdog or a power cut; iovh run --resume did not run it again${oops[0] ? `; pstore: ${oops[0]}` : ''}`,
     skip: null,
     quirks,
+    bugs: [],
     evidence: { diedDuring: true, bootIdBefore: before, bootIdAfter: ctx.bootId, pstoreLines: ctx.pstore.length },
     cleanliness: { ...emptyCleanliness(), kernelComplaints: oops.slice(0, 50) },
     startedAt: prev.finishedAt,

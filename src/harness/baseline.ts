@@ -6,7 +6,8 @@
 //   { "schema": "iovh-baseline/1", "name": "rfc-v1", "profile": "rfc-v1",
 //     "description": "...",
 //     "scenarios": { "caps/kernel": "pass",
-//                    "edge/last-page": { "status": "fail", "quirks": ["last-page"], "note": "..." } } }
+//                    "edge/last-page": { "status": "fail", "quirks": ["last-page"], "note": "..." },
+//                    "bugs/opath-stale-file": { "status": "crash", "bugs": ["opath-stale-file"] } } }
 // Each mock profile ships baselines/<profile>.json.
 
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,8 @@ const TOP_LEVEL = ['schema', 'name', 'profile', 'description', 'scenarios', 'com
 export interface BaselineEntry {
   status: Status;
   quirks: string[];
+  /** Bug ids (src/harness/bugs.ts) the scenario is expected to name. */
+  bugs: string[];
   note: string | null;
 }
 
@@ -84,7 +87,7 @@ export function parseBaseline(text: string, path: string): Baseline {
   for (const [id, value] of Object.entries(doc.scenarios)) {
     const where = `baseline ${path}: scenarios["${id}"]`;
     if (isStatus(value)) {
-      scenarios.set(id, { status: value, quirks: [], note: null });
+      scenarios.set(id, { status: value, quirks: [], bugs: [], note: null });
       continue;
     }
     if (!isObject(value))
@@ -100,13 +103,20 @@ export function parseBaseline(text: string, path: string): Baseline {
       }
       quirks = [...(value.quirks as string[])].sort();
     }
+    let bugs: string[] = [];
+    if (value.bugs !== undefined) {
+      if (!Array.isArray(value.bugs) || !value.bugs.every((q) => typeof q === 'string')) {
+        throw new BaselineError(`${where}.bugs must be an array of bug ids`);
+      }
+      bugs = [...(value.bugs as string[])].sort();
+    }
     if (value.note !== undefined && typeof value.note !== 'string')
       throw new BaselineError(`${where}.note must be a string`);
     for (const key of Object.keys(value)) {
-      if (!['status', 'quirks', 'note'].includes(key))
+      if (!['status', 'quirks', 'bugs', 'note'].includes(key))
         throw new BaselineError(`${where} has an unknown field "${key}"`);
     }
-    scenarios.set(id, { status: value.status, quirks, note: typeof value.note === 'string' ? value.note : null });
+    scenarios.set(id, { status: value.status, quirks, bugs, note: typeof value.note === 'string' ? value.note : null });
   }
   return {
     path,
@@ -134,26 +144,30 @@ export function shippedBaselinePath(profile: string): string {
 }
 
 /**
- * Compare one result with its baseline entry. `quirks` are the quirk ids the
- * scenario named; when the baseline lists quirks for a bad status, a failure
- * that names other quirks is a regression: it fails for another reason.
+ * Compare one result with its baseline entry. `named` are the quirk and bug
+ * ids the scenario named; when the baseline lists quirks or bugs for a bad
+ * status, a failure that names others is a regression: it fails for another
+ * reason.
  */
-export function judge(
-  entry: BaselineEntry | undefined,
-  status: Status,
-  quirks: readonly string[],
-): BaselineEntryResult {
+export function judge(entry: BaselineEntry | undefined, status: Status, named: readonly string[]): BaselineEntryResult {
   if (!entry)
-    return { expected: status, quirks: [], verdict: 'unlisted', note: 'the baseline has no entry for this scenario' };
-  const base = { expected: entry.status, quirks: entry.quirks };
-  const found = [...new Set(quirks)].sort();
+    return {
+      expected: status,
+      quirks: [],
+      bugs: [],
+      verdict: 'unlisted',
+      note: 'the baseline has no entry for this scenario',
+    };
+  const base = { expected: entry.status, quirks: entry.quirks, bugs: entry.bugs };
+  const found = [...new Set(named)].sort();
+  const want = [...new Set([...entry.quirks, ...entry.bugs])].sort();
   if (status === entry.status) {
-    if (isBad(status) && entry.quirks.length > 0 && !sameSet(entry.quirks, found)) {
-      const named = found.length > 0 ? found.join(', ') : 'no quirk';
+    if (isBad(status) && want.length > 0 && !sameSet(want, found)) {
+      const got = found.length > 0 ? found.join(', ') : 'no known defect';
       return {
         ...base,
         verdict: 'regression',
-        note: `expected ${status} naming ${entry.quirks.join(', ')}, got ${status} naming ${named}`,
+        note: `expected ${status} naming ${want.join(', ')}, got ${status} naming ${got}`,
       };
     }
     return { ...base, verdict: 'expected', note: null };

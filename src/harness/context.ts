@@ -5,14 +5,15 @@
 
 import { SUSPECTS } from './quirks.js';
 import type { Backend } from '../backend/types.js';
-import type { Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
-import { QUIRKS, type QuirkName } from './quirks.js';
+import type { BugFinding, Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
+import type { QuirkName } from './quirks.js';
+import type { BugName } from './bugs.js';
 import { ScenarioStopped, SkipScenario, type ScenarioContext } from './scenario.js';
 import type { Capabilities } from './caps.js';
 import type { Target } from './target.js';
 import { kernelSleep, type Timing } from './timing.js';
 import type { KmsgMonitor, KmsgRecord } from './monitors.js';
-import { ScenarioRecord, type RecordEvent } from './record.js';
+import { defectEvent, named, ScenarioRecord, type RecordEvent } from './record.js';
 
 /** How bad each path is, for scenarios with several imports: the worst one is the scenario's path (the expected one counts as best). */
 const PATH_RANK: Record<PathClass, number> = { iov: 0, p2p: 1, refused: 2, unknown: 3, untranslated: 4 };
@@ -57,6 +58,10 @@ export class Context implements ScenarioContext {
 
   get quirks(): QuirkFinding[] {
     return this.recorded.quirks;
+  }
+
+  get bugs(): BugFinding[] {
+    return this.recorded.bugs;
   }
 
   get notes(): string[] {
@@ -110,16 +115,16 @@ export class Context implements ScenarioContext {
   }
 
   quirk(id: QuirkName, evidence: string): void {
-    const q = QUIRKS[id];
-    if (this.quirks.some((f) => f.id === id)) return;
-    this.emit({
-      t: 'quirk',
-      quirk: { id, number: q.number, title: q.title, evidence },
-      failure: `${q.source} (${q.title}): ${evidence}`,
-    });
+    if (named(this.recorded, id)) return;
+    this.emit(defectEvent(id, evidence));
   }
 
-  suspect(id: QuirkName, evidence: string): void {
+  bug(id: BugName, evidence: string): void {
+    if (named(this.recorded, id)) return;
+    this.emit(defectEvent(id, evidence));
+  }
+
+  suspect(id: QuirkName | BugName, evidence: string): void {
     this.emit({ t: 'append', key: SUSPECTS, value: { id, evidence } });
   }
 

@@ -75,6 +75,7 @@ function recordOf(report: JobReport): ScenarioRecord {
   Object.assign(r.evidence, report.record.evidence);
   r.failures.push(...report.record.failures);
   r.quirks.push(...report.record.quirks);
+  r.bugs.push(...(report.record.bugs ?? []));
   r.notes.push(...report.record.notes);
   r.path = report.record.path;
   return r;

@@ -9,7 +9,7 @@
 import type { Backend } from '../backend/types.js';
 import type { BufinfoObject } from '../uapi/bufinfo.js';
 import { SystemError } from '../uapi/errors.js';
-import type { JsonObject, PathClass, QuirkFinding, ScenarioError } from '../report/model.js';
+import type { BugFinding, JsonObject, PathClass, QuirkFinding, ScenarioError } from '../report/model.js';
 import type { Capabilities } from './caps.js';
 import { Context } from './context.js';
 import { BUFINFO, codeOf, describeBuffer, KmsgMonitor, openKernelFds, readBufinfo } from './monitors.js';
@@ -43,7 +43,14 @@ export interface JobReport {
   /** What the process left: its fds on kernel objects, dma-bufs new since it started, what it could not check. */
   leftovers: { fdsLeft: string[]; dmabufsLeft: string[]; unavailable: string[] };
   /** The final record (the events sent on the way may predate later changes to a recorded value). */
-  record: { evidence: JsonObject; failures: string[]; quirks: QuirkFinding[]; notes: string[]; path: PathClass | null };
+  record: {
+    evidence: JsonObject;
+    failures: string[];
+    quirks: QuirkFinding[];
+    bugs: BugFinding[];
+    notes: string[];
+    path: PathClass | null;
+  };
 }
 
 export function errorOf(e: unknown): ScenarioError {
@@ -165,6 +172,13 @@ export async function runJob(backend: Backend, scenario: Scenario, job: Scenario
     settled,
     cleanup: { ran, failed },
     leftovers: { fdsLeft, dmabufsLeft, unavailable },
-    record: { evidence: r.evidence, failures: r.failures, quirks: r.quirks, notes: r.notes, path: r.path },
+    record: {
+      evidence: r.evidence,
+      failures: r.failures,
+      quirks: r.quirks,
+      bugs: r.bugs,
+      notes: r.notes,
+      path: r.path,
+    },
   };
 }

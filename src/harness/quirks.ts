@@ -1,11 +1,13 @@
 // The kernel defects the harness names when it finds them: the RFC's quirks
 // by their number (docs/profiles.md "Quirks of the interconnect RFC"), what
-// its 7.x forward-ports add, and the upstream bugs of the kernel lines. The
+// its 7.x forward-ports add (the merged path's own bugs are bugs.ts). The
 // ids are the mock's QuirkId values (src/mock/contracts.ts), so a baseline, a
 // mock profile and a report all use one name for one defect. Quirk 3 (first
 // range picks the VF) cannot be reached through vfio, which exports one
 // device's BAR only, and quirk 9 is about naming, handled by the symbol table
 // (src/shape/table.ts).
+
+import { isBugName, type BugName } from './bugs.js';
 
 export interface QuirkInfo {
   id: string;
@@ -76,12 +78,6 @@ export const QUIRKS = {
     title: "ranges beyond the VF's LMEM quota are translated anyway",
     source: 'RFC v1 and v2 7/8: no check against the VF quota (docs/profiles.md)',
   },
-  'deferred-unmap-hang': {
-    id: 'deferred-unmap-hang',
-    number: null,
-    title: 'xe defers the unmap, vfio revoke waits for it',
-    source: 'drivers/gpu/drm/xe/xe_bo.c xe_bo_move_dmabuf with the 7.1 vfio revoke wait (docs/profiles.md)',
-  },
   'closed-vdev-oops': {
     id: 'closed-vdev-oops',
     number: null,
@@ -101,12 +97,6 @@ export const QUIRKS = {
     title: "a VF's quota changed under an import: the importer keeps addressing the old LMEM object",
     source: 'xe_gt_sriov_pf_config.c pf_provision_vf_lmem replaces the object; the series does not tell its importers',
   },
-  'kref-underflow': {
-    id: 'kref-underflow',
-    number: null,
-    title: 'closing a VFIO device whose dma-bufs are revoked puts a kref already at 0 and waits forever',
-    source: '"vfio/pci: fix dma-buf kref underflow after revoke" (2026-05-07), in 7.2.13',
-  },
 } as const satisfies Record<string, QuirkInfo>;
 
 export type QuirkName = keyof typeof QUIRKS;
@@ -115,15 +105,17 @@ export type QuirkName = keyof typeof QUIRKS;
 export const SUSPECTS = 'crashSuspects';
 
 /** The suspects a scenario recorded, from its evidence. */
-export function suspectsOf(evidence: Readonly<Record<string, unknown>>): { id: QuirkName; evidence: string }[] {
+export function suspectsOf(
+  evidence: Readonly<Record<string, unknown>>,
+): { id: QuirkName | BugName; evidence: string }[] {
   const list = evidence[SUSPECTS];
   if (!Array.isArray(list)) return [];
   return list.filter(
-    (x): x is { id: QuirkName; evidence: string } =>
+    (x): x is { id: QuirkName | BugName; evidence: string } =>
       typeof x === 'object' &&
       x !== null &&
       typeof x.id === 'string' &&
-      x.id in QUIRKS &&
+      (Object.hasOwn(QUIRKS, x.id) || isBugName(x.id)) &&
       typeof x.evidence === 'string',
   );
 }

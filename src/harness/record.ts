@@ -6,13 +6,16 @@
 // everything the scenario had recorded up to that moment, as IGT's runner
 // keeps a dying test's output.
 
-import type { Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
+import type { BugFinding, Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
+import { BUGS, isBugName, type BugName } from './bugs.js';
+import { QUIRKS, type QuirkName } from './quirks.js';
 
 export type RecordEvent =
   | { t: 'record'; key: string; value: Json }
   | { t: 'append'; key: string; value: Json }
   | { t: 'fail'; message: string }
   | { t: 'quirk'; quirk: QuirkFinding; failure: string }
+  | { t: 'bug'; bug: BugFinding; failure: string }
   | { t: 'note'; message: string }
   | { t: 'path'; path: PathClass };
 
@@ -20,6 +23,7 @@ export class ScenarioRecord {
   readonly evidence: JsonObject = {};
   readonly failures: string[] = [];
   readonly quirks: QuirkFinding[] = [];
+  readonly bugs: BugFinding[] = [];
   readonly notes: string[] = [];
   path: PathClass | null = null;
 
@@ -41,6 +45,10 @@ export class ScenarioRecord {
         this.quirks.push(e.quirk);
         this.failures.push(e.failure);
         break;
+      case 'bug':
+        this.bugs.push(e.bug);
+        this.failures.push(e.failure);
+        break;
       case 'note':
         this.notes.push(e.message);
         break;
@@ -49,4 +57,30 @@ export class ScenarioRecord {
         break;
     }
   }
+}
+
+/** The event that records a known defect: an RFC quirk (quirks.ts) or a bug of the merged path (bugs.ts). */
+export function defectEvent(id: QuirkName | BugName, evidence: string): RecordEvent {
+  if (isBugName(id)) {
+    const b = BUGS[id];
+    return {
+      t: 'bug',
+      bug: { id, title: b.title, affected: b.affected, fixed: b.fixed, evidence },
+      failure: `${b.title} (bug ${id}: ${b.affected}${b.fixed ? `; fixed by ${b.fixed}` : '; no fix merged'}): ${evidence}`,
+    };
+  }
+  const q = QUIRKS[id];
+  return {
+    t: 'quirk',
+    quirk: { id, number: q.number, title: q.title, evidence },
+    failure: `${q.source} (${q.title}): ${evidence}`,
+  };
+}
+
+/** Whether `rec` already named the defect `id`. */
+export function named(
+  rec: { quirks: readonly { id: string }[]; bugs: readonly { id: string }[] },
+  id: string,
+): boolean {
+  return rec.quirks.some((q) => q.id === id) || rec.bugs.some((b) => b.id === id);
 }

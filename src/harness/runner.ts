@@ -59,8 +59,8 @@ import type { Scenario, ShapeFactory } from './scenario.js';
 import { InProcessExecutor, type Execution, type Executor } from './executor.js';
 import { errorOf, type JobReport, type ScenarioJob } from './job.js';
 import { removeLeftovers, tracefsRoot } from './leftovers.js';
-import { QUIRKS, quirksOfOops, suspectsOf } from './quirks.js';
-import { ScenarioRecord } from './record.js';
+import { quirksOfOops, suspectsOf } from './quirks.js';
+import { defectEvent, named as namedIn, ScenarioRecord } from './record.js';
 import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
 import { kernelSleep, type Timing } from './timing.js';
@@ -418,14 +418,8 @@ function compose(
           ...quirksOfOops(mon.records.map((r) => r.text)).map((id) => ({ id, why: '' })),
         ];
         for (const { id, why } of named) {
-          if (rec.quirks.some((q) => q.id === id)) continue;
-          const q = QUIRKS[id];
-          const evidence = `${why}${how} by the oops: ${mon.crash}`;
-          rec.apply({
-            t: 'quirk',
-            quirk: { id, number: q.number, title: q.title, evidence },
-            failure: `${q.source} (${q.title}): ${evidence}`,
-          });
+          if (namedIn(rec, id)) continue;
+          rec.apply(defectEvent(id, `${why}${how} by the oops: ${mon.crash}`));
         }
         return { status: 'crash', reason: `kernel crashed: ${mon.crash}; ${how}`, error: null, skip: null };
       }
@@ -623,7 +617,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       ? judge(
           o.baseline.scenarios.get(scenario.id),
           composed.status,
-          rec.quirks.map((q) => q.id),
+          [...rec.quirks, ...rec.bugs].map((q) => q.id),
         )
       : null;
     return {
@@ -635,6 +629,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       reason: composed.reason,
       skip: composed.skip,
       quirks: rec.quirks,
+      bugs: rec.bugs,
       evidence: rec.evidence,
       cleanliness: ended.cleanliness,
       startedAt,
@@ -657,6 +652,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       reason: `not run: the run was interrupted by ${signal}`,
       skip: { capability: 'run', enable: 'run again without interrupting it' },
       quirks: [],
+      bugs: [],
       evidence: { notRun: true },
       cleanliness: emptyCleanliness(),
       startedAt: new Date().toISOString(),
@@ -682,7 +678,7 @@ function probeFailed(e: unknown): JobReport {
     settled: true,
     cleanup: { ran: 0, failed: [] },
     leftovers: { fdsLeft: [], dmabufsLeft: [], unavailable: [] },
-    record: { evidence: {}, failures: [], quirks: [], notes: [], path: null },
+    record: { evidence: {}, failures: [], quirks: [], bugs: [], notes: [], path: null },
   };
 }
 

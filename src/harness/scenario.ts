@@ -8,8 +8,9 @@
 // kernel monitors' verdict (warn, crash) on top.
 
 import type { Backend } from '../backend/types.js';
-import type { Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
+import type { BugFinding, Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
 import type { QuirkName } from './quirks.js';
+import type { BugName } from './bugs.js';
 import type { Capabilities } from './caps.js';
 import type { Target } from './target.js';
 import type { Timing } from './timing.js';
@@ -100,13 +101,15 @@ export interface ScenarioContext {
   fail(message: string): void;
   /** The kernel showed a known defect: a failure that names the quirk. */
   quirk(id: QuirkName, evidence: string): void;
+  /** The kernel showed a known bug of the merged path (bugs.ts): a failure that names it. */
+  bug(id: BugName, evidence: string): void;
   /**
    * A known defect the next steps may hit as a kernel crash: if the kernel
    * kills this scenario's process from here on, the runner names it with the
    * oops (a dead process cannot name anything; quirks.ts quirksOfOops names
    * only what the oops site tells).
    */
-  suspect(id: QuirkName, evidence: string): void;
+  suspect(id: QuirkName | BugName, evidence: string): void;
   /** One line for a passing result (what was proven). */
   note(message: string): void;
   /** Skip: `capability` missing, `why` in one line, `enable` says how to get it. Never returns. */
@@ -122,4 +125,5 @@ export interface ScenarioContext {
 
   readonly failures: readonly string[];
   readonly quirks: readonly QuirkFinding[];
+  readonly bugs: readonly BugFinding[];
 }

@@ -20,7 +20,16 @@ export function renderBaseline(run: RunResult): string {
   for (const r of run.scenarios) {
     if (r.evidence.notRun === true) continue;
     const quirks = r.quirks.map((q) => q.id).sort();
-    scenarios[r.id] = quirks.length > 0 ? { status: r.status, quirks, note: r.reason } : r.status;
+    const bugs = (r.bugs ?? []).map((b) => b.id).sort();
+    scenarios[r.id] =
+      quirks.length > 0 || bugs.length > 0
+        ? {
+            status: r.status,
+            ...(quirks.length > 0 ? { quirks } : {}),
+            ...(bugs.length > 0 ? { bugs } : {}),
+            note: r.reason,
+          }
+        : r.status;
   }
   const doc: JsonObject = {
     schema: RECORDED_SCHEMA,

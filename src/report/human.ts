@@ -7,7 +7,7 @@
 
 import pc from 'picocolors';
 import Table from 'cli-table3';
-import type { RunResult, ScenarioResult, Status, Verdict } from './model.js';
+import { bugLine, type RunResult, type ScenarioResult, type Status, type Verdict } from './model.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -190,6 +190,7 @@ export function renderDetails(run: RunResult, style: HumanStyle): string {
     if (r.skip) out.push(`  to enable: ${r.skip.enable}`);
     for (const q of r.quirks)
       out.push(`  ${q.number !== null ? `quirk ${q.number}` : q.id} (${q.title}): ${q.evidence}`);
+    for (const b of r.bugs ?? []) out.push(`  ${bugLine(b)}`);
     for (const line of r.cleanliness.kernelComplaints.slice(0, 8)) out.push(`  kernel: ${line}`);
     for (const u of r.cleanliness.unavailable) out.push(`  not measured: ${u}`);
     if (r.error?.stack && r.error.kind === 'harness')
@@ -250,7 +251,10 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
   if (known.length > 0) {
     lines.push('known defects of this kernel (expected by the baseline):');
     for (const r of known) {
-      const quirks = r.quirks.map((q) => `${q.number !== null ? `quirk ${q.number}` : q.id}: ${q.title}`).join('; ');
+      const quirks = [
+        ...r.quirks.map((q) => `${q.number !== null ? `quirk ${q.number}` : q.id}: ${q.title}`),
+        ...(r.bugs ?? []).map((b) => `bug ${b.id}: ${b.title}`),
+      ].join('; ');
       lines.push(`  ${r.id}: ${r.status}${quirks ? ` — ${quirks}` : ''}`);
     }
   }

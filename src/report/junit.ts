@@ -16,7 +16,7 @@
 // (it ignores <system-out>), and the message attribute is one line.
 
 import { hostname } from 'node:os';
-import { isBad, type RunResult, type ScenarioResult } from './model.js';
+import { bugLine, isBad, type RunResult, type ScenarioResult } from './model.js';
 
 /** Characters XML 1.0 allows; everything else (kernel log control bytes) is dropped. */
 const NOT_XML_CHAR = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -78,6 +78,7 @@ export function outcomeBody(r: ScenarioResult): string {
   if (r.skip) lines.push(`to enable: ${r.skip.enable}`);
   for (const q of r.quirks)
     lines.push(`quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id} (${q.title}): ${q.evidence}`);
+  for (const b of r.bugs ?? []) lines.push(bugLine(b));
   if (r.error) lines.push(`error (${r.error.kind}): ${r.error.message}`);
   const complaints = r.cleanliness.kernelComplaints;
   if (complaints.length > 0) lines.push('kernel complaints:', ...complaints.slice(0, BODY_LOG_LINES));
@@ -99,6 +100,7 @@ function details(r: ScenarioResult): string {
   if (r.skip) lines.push(`missing: ${r.skip.capability}; to enable: ${r.skip.enable}`);
   for (const q of r.quirks)
     lines.push(`quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id} (${q.title}): ${q.evidence}`);
+  for (const b of r.bugs ?? []) lines.push(bugLine(b));
   if (r.baseline)
     lines.push(
       `baseline: expected ${r.baseline.expected}, verdict ${r.baseline.verdict}${r.baseline.note ? ` (${r.baseline.note})` : ''}`,

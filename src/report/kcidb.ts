@@ -11,7 +11,7 @@
 // ERROR; skip -> SKIP; a scenario the run never reached (interrupted) -> MISS,
 // as is one still pending in a report written while the run goes on.
 
-import type { RunResult, ScenarioResult, Json } from './model.js';
+import { bugLine, type RunResult, type ScenarioResult, type Json } from './model.js';
 
 export const KCIDB_VERSION = { major: 4, minor: 5 } as const;
 const LOG_EXCERPT_MAX = 16384;
@@ -49,6 +49,7 @@ export function kcidbPath(id: string): string {
 function excerpt(r: ScenarioResult): string {
   const lines = [`${r.status}: ${r.reason}`];
   for (const q of r.quirks) lines.push(`quirk ${q.number ?? '-'} ${q.id}: ${q.evidence}`);
+  for (const b of r.bugs ?? []) lines.push(bugLine(b));
   lines.push(...r.cleanliness.kernelComplaints);
   lines.push(...r.log);
   let text = `${lines.join('\n')}\n`;
@@ -110,6 +111,7 @@ export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string 
         path: r.path,
         expected_path: r.expectedPath,
         quirks: r.quirks.map((q) => q.id),
+        bugs: (r.bugs ?? []).map((b) => b.id),
         baseline: r.baseline ? { expected: r.baseline.expected, verdict: r.baseline.verdict } : null,
       }),
     };

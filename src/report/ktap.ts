@@ -35,7 +35,7 @@
 // every scenario and has result lines for those that finished only: the
 // parser counts the rest as crashed, which is what they are if the run died.
 
-import { isBad, type RunResult, type ScenarioResult } from './model.js';
+import { bugLine, isBad, type RunResult, type ScenarioResult } from './model.js';
 
 /** Descriptions and diagnostic data are single lines without `#`. */
 export function ktapText(text: string): string {
@@ -119,6 +119,7 @@ export function renderKtap(run: RunResult): string {
     if (r.path) out.push(`# ${r.id}: path ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
     for (const q of r.quirks)
       out.push(`# ${r.id}: quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id}: ${ktapText(q.evidence)}`);
+    for (const b of r.bugs ?? []) out.push(`# ${r.id}: ${ktapText(bugLine(b))}`);
     if (r.skip) out.push(`# ${r.id}: to enable: ${ktapText(r.skip.enable)}`);
     if (r.baseline && r.baseline.verdict !== 'expected')
       out.push(`# ${r.id}: baseline ${r.baseline.verdict}: ${ktapText(r.baseline.note ?? '')}`);

@@ -53,6 +53,24 @@ export interface QuirkFinding {
   evidence: string;
 }
 
+/** One line for a bug finding, the same in every text format: id, title, kernels, fix, evidence. */
+export function bugLine(b: BugFinding): string {
+  return `bug ${b.id} (${b.title}; affected: ${b.affected}; fixed: ${b.fixed ?? 'no fix merged'}): ${b.evidence}`;
+}
+
+/** A known bug of the merged path a scenario found (src/harness/bugs.ts, docs/bugs.md). */
+export interface BugFinding {
+  /** Stable id (src/harness/bugs.ts), e.g. `opath-stale-file`. */
+  id: string;
+  title: string;
+  /** The kernels that have it. */
+  affected: string;
+  /** What fixes it; null while no fix is merged. */
+  fixed: string | null;
+  /** What was observed that shows it. */
+  evidence: string;
+}
+
 export interface SkipInfo {
   /** The missing capability, e.g. `interconnect-symbols`. */
   capability: string;
@@ -83,6 +101,8 @@ export interface BaselineEntryResult {
   expected: Status;
   /** Quirk ids the baseline expects this scenario to name (empty: any). */
   quirks: string[];
+  /** Bug ids the baseline expects this scenario to name (empty: any, when `quirks` is empty too). */
+  bugs: string[];
   verdict: Verdict;
   /** One line explaining a non-`expected` verdict. */
   note: string | null;
@@ -108,6 +128,8 @@ export interface ScenarioResult {
   reason: string;
   skip: SkipInfo | null;
   quirks: QuirkFinding[];
+  /** Known bugs of the merged path found (src/harness/bugs.ts). */
+  bugs: BugFinding[];
   evidence: JsonObject;
   cleanliness: Cleanliness;
   startedAt: string;

@@ -5,8 +5,8 @@
 // docs/schemas/iovh-run.schema.json (npm run schemas writes it).
 //
 // Required are the fields every iovh-run/1 report has had and the renderers
-// read; fields added later within iovh-run/1 (kernel.shape, running, bootId)
-// are optional, so that older files still read. Objects whose content is the
+// read; fields added later within iovh-run/1 (kernel.shape, running, bootId,
+// a scenario's bugs and its baseline's bugs, machine.rebootNeeded) are optional, so that older files still read. Objects whose content is the
 // scenario's own (evidence, capabilities, topology) are only required to be
 // objects.
 import { PATHS, RUN_SCHEMA, STATUSES, VERDICTS } from '../report/model.js';
@@ -68,6 +68,15 @@ const scenario: JsonSchema = {
         properties: { id: str, number: { type: ['integer', 'null'] }, title: str, evidence: str },
       },
     },
+    // Known bugs of the merged path (src/harness/bugs.ts); written by every iovh that knows them.
+    bugs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'title', 'affected', 'fixed', 'evidence'],
+        properties: { id: str, title: str, affected: str, fixed: nullableStr, evidence: str },
+      },
+    },
     evidence: obj,
     cleanliness: {
       type: 'object',
@@ -101,7 +110,7 @@ const scenario: JsonSchema = {
     baseline: {
       type: ['object', 'null'],
       required: ['expected', 'quirks', 'verdict', 'note'],
-      properties: { expected: status, quirks: strs, verdict: { enum: [...VERDICTS] }, note: nullableStr },
+      properties: { expected: status, quirks: strs, bugs: strs, verdict: { enum: [...VERDICTS] }, note: nullableStr },
     },
     log: strs,
     error: {

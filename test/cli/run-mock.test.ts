@@ -54,7 +54,7 @@ describe('iovh run on the mock, profile fixed', () => {
     const hang = ['lifecycle/revoke-on-reset', 'lifecycle/revoke-on-close', 'lifecycle/vf-disable-while-imported'];
     for (const s of json.scenarios) {
       if (hang.includes(s.id))
-        expect([s.id, s.status, s.quirks.map((q) => q.id)]).toEqual([s.id, 'fail', ['deferred-unmap-hang']]);
+        expect([s.id, s.status, s.bugs.map((q) => q.id)]).toEqual([s.id, 'fail', ['deferred-unmap-hang']]);
       else expect(s.status, `${s.id}: ${s.reason}`).toBe('pass');
       if (s.expectedPath === 'iov') expect(s.path, s.id).toBe('iov');
     }
@@ -180,7 +180,7 @@ describe('iovh run on the mock, profile upstream', () => {
       expect(s.reason).toBe('kernel shape upstream-7.1 — no IOV import path: xe imports a VF BAR as P2P');
       expect(s.skip?.enable).toMatch(/IOV import path .*iovh profiles/);
     }
-    expect(r.get('lifecycle/revoke-on-reset')!.quirks.map((q) => q.id)).toEqual(['deferred-unmap-hang']);
+    expect(r.get('lifecycle/revoke-on-reset')!.bugs.map((q) => q.id)).toEqual(['deferred-unmap-hang']);
   });
 });
 

@@ -63,7 +63,7 @@ describe("the kernel's KTAP parser (kunit.py parse)", () => {
         status: 'crash',
         reason: 'kernel oops',
         cleanliness: { ...emptyCleanliness(), kernelComplaints: ['BUG: kernel NULL pointer dereference'] },
-        baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got crash' },
+        baseline: { expected: 'fail', quirks: [], bugs: [], verdict: 'regression', note: 'expected fail, got crash' },
       }),
     );
     const p = kunitParse(renderKtap(r), 'mixed');

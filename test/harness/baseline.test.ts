@@ -16,7 +16,7 @@ describe('baseline files', () => {
   it('parses statuses and entries with quirks (sorted)', () => {
     const b = parseBaseline(ok, 'b.json');
     expect(b.name).toBe('rfc-v1');
-    expect(b.scenarios.get('caps/kernel')).toEqual({ status: 'pass', quirks: [], note: null });
+    expect(b.scenarios.get('caps/kernel')).toEqual({ status: 'pass', quirks: [], bugs: [], note: null });
     expect(b.scenarios.get('edge/last-page')!.quirks).toEqual(['last-page', 'silent-untranslated']);
   });
 
@@ -59,7 +59,12 @@ describe('baseline files', () => {
 });
 
 describe('verdicts', () => {
-  const entry = (status: 'pass' | 'fail' | 'skip' | 'crash', quirks: string[] = []) => ({ status, quirks, note: null });
+  const entry = (status: 'pass' | 'fail' | 'skip' | 'crash', quirks: string[] = [], bugs: string[] = []) => ({
+    status,
+    quirks,
+    bugs,
+    note: null,
+  });
   it.each([
     [entry('pass'), 'pass', [], 'expected'],
     [entry('pass'), 'fail', [], 'regression'],
@@ -74,6 +79,10 @@ describe('verdicts', () => {
     [entry('fail', ['last-page']), 'fail', [], 'regression'],
     [entry('fail'), 'fail', ['anything'], 'expected'],
     [undefined, 'fail', [], 'unlisted'],
+    // Bugs of the merged path (src/harness/bugs.ts) are judged with the quirks: a crash naming another bug is a regression.
+    [entry('crash', [], ['opath-stale-file']), 'crash', ['opath-stale-file'], 'expected'],
+    [entry('crash', [], ['opath-stale-file']), 'crash', [], 'regression'],
+    [entry('fail', ['last-page'], ['kref-underflow']), 'fail', ['kref-underflow', 'last-page'], 'expected'],
   ] as const)('%j then %s naming %j is %s', (e, status, quirks, verdict) => {
     expect(judge(e, status, quirks).verdict).toBe(verdict);
   });

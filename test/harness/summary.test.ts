@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { summarize } from '../../src/harness/summary.js';
 import { scenario } from '../report/fixture.js';
 
-const expected = { expected: 'fail' as const, quirks: [], verdict: 'expected' as const, note: null };
+const expected = { expected: 'fail' as const, quirks: [], bugs: [], verdict: 'expected' as const, note: null };
 
 describe('exit status', () => {
   it('0 when every bad status is expected by the baseline', () => {
@@ -58,7 +58,13 @@ describe('exit status', () => {
 });
 
 describe('skips the baseline does not expect', () => {
-  const pass = { expected: 'pass' as const, quirks: [], verdict: 'changed' as const, note: 'expected pass, got skip' };
+  const pass = {
+    expected: 'pass' as const,
+    quirks: [],
+    bugs: [],
+    verdict: 'changed' as const,
+    note: 'expected pass, got skip',
+  };
 
   it('a scenario expected to pass that skips makes the run exit 1, unless skips are allowed', () => {
     const results = [
@@ -74,7 +80,7 @@ describe('skips the baseline does not expect', () => {
   });
 
   it('a skip the baseline expects, or a scenario an interrupt never reached, is not counted', () => {
-    const skip = { expected: 'skip' as const, quirks: [], verdict: 'expected' as const, note: null };
+    const skip = { expected: 'skip' as const, quirks: [], bugs: [], verdict: 'expected' as const, note: null };
     const results = [
       scenario({ id: 'a/b', status: 'pass' }),
       scenario({ id: 'a/c', status: 'skip', baseline: skip }),

@@ -45,7 +45,8 @@ const s = (p: string, id: string): ScenarioResult => {
   if (!r) throw new Error(`${p}: no result for ${id}`);
   return r;
 };
-const quirks = (p: string, id: string): string[] => s(p, id).quirks.map((q) => q.id);
+// The known defects a result names: the RFC's quirks and the merged path's bugs (src/harness/bugs.ts).
+const quirks = (p: string, id: string): string[] => [...s(p, id).quirks, ...s(p, id).bugs].map((q) => q.id);
 const IOV = ['import/iov-single-range', 'import/iov-multi-range', 'import/iov-every-vf'];
 const evidence = (p: string, id: string, key: string): unknown => (s(p, id).evidence as Record<string, unknown>)[key];
 const resetStalled = (p: string): boolean =>

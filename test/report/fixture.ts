@@ -11,6 +11,7 @@ export function scenario(over: Partial<ScenarioResult> & Pick<ScenarioResult, 'i
     reason: `${over.status} because of reasons`,
     skip: null,
     quirks: [],
+    bugs: [],
     evidence: {},
     cleanliness: emptyCleanliness(),
     startedAt: '2026-11-24T10:00:00.000Z',
@@ -62,19 +63,19 @@ export function mixedRun(): RunResult {
       id: 'caps/kernel',
       status: 'pass',
       reason: 'probed 9 capabilities',
-      baseline: { expected: 'pass', quirks: [], verdict: 'expected', note: null },
+      baseline: { expected: 'pass', quirks: [], bugs: [], verdict: 'expected', note: null },
     }),
     scenario({
       id: 'export/single-range',
       status: 'pass',
-      baseline: { expected: 'pass', quirks: [], verdict: 'expected', note: null },
+      baseline: { expected: 'pass', quirks: [], bugs: [], verdict: 'expected', note: null },
     }),
     scenario({
       id: 'import/iov-single-range',
       status: 'skip',
       reason: 'no interconnect symbols in /proc/kallsyms',
       skip: { capability: 'interconnect-symbols', enable: 'boot a kernel with the RFC series' },
-      baseline: { expected: 'skip', quirks: [], verdict: 'expected', note: null },
+      baseline: { expected: 'skip', quirks: [], bugs: [], verdict: 'expected', note: null },
     }),
     scenario({
       id: 'edge/last-page',
@@ -90,7 +91,7 @@ export function mixedRun(): RunResult {
           evidence: 'no lmem_obj call # for vfid 1',
         },
       ],
-      baseline: { expected: 'fail', quirks: ['last-page'], verdict: 'expected', note: null },
+      baseline: { expected: 'fail', quirks: ['last-page'], bugs: [], verdict: 'expected', note: null },
       log: ['xe 0000:03:00.0: \u0007bell and <tag> & stuff'],
     }),
     scenario({
@@ -98,25 +99,41 @@ export function mixedRun(): RunResult {
       status: 'crash',
       reason: 'kernel oops: BUG: kernel NULL pointer dereference',
       quirks: [{ id: 'unprovisioned-oops', number: 4, title: 'unprovisioned VF', evidence: 'Oops in xe' }],
-      baseline: { expected: 'crash', quirks: ['unprovisioned-oops'], verdict: 'expected', note: null },
+      // A bug of the merged path next to the quirk (src/harness/bugs.ts), with text that needs escaping.
+      bugs: [
+        {
+          id: 'opath-stale-file',
+          title: "a dma-buf held only by an O_PATH open outlives its file: vfio's revoke walks the freed file",
+          affected: '6.19 and later',
+          fixed: null,
+          evidence: 'closing the VFIO device <after> closing the dma-buf & its O_PATH "holder"',
+        },
+      ],
+      baseline: {
+        expected: 'crash',
+        quirks: ['unprovisioned-oops'],
+        bugs: ['opath-stale-file'],
+        verdict: 'expected',
+        note: null,
+      },
     }),
     scenario({
       id: 'data/gpu-write-cpu-read',
       status: 'fail',
       reason: 'mismatch at 0x1000',
-      baseline: { expected: 'pass', quirks: [], verdict: 'regression', note: 'expected pass, got fail' },
+      baseline: { expected: 'pass', quirks: [], bugs: [], verdict: 'regression', note: 'expected pass, got fail' },
     }),
     scenario({
       id: 'lifecycle/revoke-on-reset',
       status: 'timeout',
       reason: 'timed out after 30 s',
-      baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got timeout' },
+      baseline: { expected: 'fail', quirks: [], bugs: [], verdict: 'regression', note: 'expected fail, got timeout' },
     }),
     scenario({
       id: 'leak/fds-and-buffers',
       status: 'warn',
       reason: 'kernel WARNING during the scenario',
-      baseline: { expected: 'fail', quirks: [], verdict: 'regression', note: 'expected fail, got warn' },
+      baseline: { expected: 'fail', quirks: [], bugs: [], verdict: 'regression', note: 'expected fail, got warn' },
     }),
     scenario({
       id: 'edge/npot-ranges',
@@ -126,6 +143,7 @@ export function mixedRun(): RunResult {
       baseline: {
         expected: 'fail',
         quirks: ['order-from-length'],
+        bugs: [],
         verdict: 'fixed',
         note: 'expected fail, now passes',
       },
@@ -135,7 +153,7 @@ export function mixedRun(): RunResult {
       status: 'fail',
       reason: 'harness error: TypeError: x is undefined',
       error: { kind: 'harness', message: 'TypeError: x is undefined', code: null, stack: null },
-      baseline: { expected: 'pass', quirks: [], verdict: 'regression', note: 'expected pass, got fail' },
+      baseline: { expected: 'pass', quirks: [], bugs: [], verdict: 'regression', note: 'expected pass, got fail' },
     }),
   ];
   return run(scenarios, { baseline: { path: 'baselines/rfc-v1.json', name: 'rfc-v1', profile: 'rfc-v1' } });

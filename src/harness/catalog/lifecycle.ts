@@ -145,7 +145,7 @@ function reportStall(ctx: ScenarioContext, r: ResetOutcome, what: string): void 
   const after = r.completed
     ? 'it completed as soon as the import was unbound and its GEM handle closed'
     : 'it had not completed even after the import was released: the VF may stay wedged until reboot';
-  ctx.quirk(
+  ctx.bug(
     'deferred-unmap-hang',
     `VFIO_DEVICE_RESET was still pending ${ctx.timing.stallMs} ms after it was issued while xe held a mapping of the VF's dma-buf; ${after} ` +
       `(xe defers the unmap on invalidate, vfio's revoke waits for it)${what ? `; ${what}` : ''}`,
@@ -741,7 +741,7 @@ export const lifecycleCloseWhileRevoked: Scenario = {
     const underflow = log.find((l) => /refcount_t: underflow/.test(l));
     if (underflow) {
       const hung = log.find((l) => /blocked for more than \d+ seconds/.test(l));
-      ctx.quirk(
+      ctx.bug(
         'kref-underflow',
         `closing VF ${vf.bdf}'s VFIO device with its dma-buf revoked: "${underflow.trim()}"${hung ? `, then "${hung.trim()}"` : ''}`,
       );

@@ -1,0 +1,115 @@
+// The known bugs of the merged kernel path iovh exercises (VFIO exports a BAR,
+// xe or iommufd imports it), as opposed to the RFC's quirks (quirks.ts): a
+// scenario that finds one names it, a result lists it under `bugs`, and the
+// baseline of a profile whose kernel has it expects it. Each row says which
+// kernels have the bug and which fix it (null: no fix merged as of 7.3-rc7),
+// and where it comes from; docs/bugs.md tells each one at length. The ids are
+// the mock's defect ids too (src/mock/contracts.ts QuirkId), so a profile, a
+// baseline and a report use one name for one bug.
+
+export interface BugInfo {
+  id: string;
+  title: string;
+  /** The kernels that have it, in one line. */
+  affected: string;
+  /** The release or patch that fixes it; null while no fix is merged. */
+  fixed: string | null;
+  /** The kernel source (file, function) and the report or patch that names it. */
+  source: string;
+}
+
+export const BUGS = {
+  'deferred-unmap-hang': {
+    id: 'deferred-unmap-hang',
+    title: "revoke never completed: vfio waits for xe's unmap",
+    affected: '7.1 and later with xe as the importer (7.1, 7.2.x, 7.3-rc7)',
+    fixed: null,
+    source:
+      'drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_move (wait_for_completion, no timeout) with ' +
+      'drivers/gpu/drm/xe/xe_bo.c xe_bo_move_dmabuf (the unmap deferred to the next map or the BO destroy); ' +
+      'the risk named on the revoke series review, 2026-01-27',
+  },
+  'kref-underflow': {
+    id: 'kref-underflow',
+    title: 'closing a VFIO device whose dma-bufs are revoked puts a kref already at 0 and waits forever',
+    affected: '7.1 (the revoke series) until the fix',
+    fixed: '"vfio/pci: fix dma-buf kref underflow after revoke" (2026-05-07, for 7.1-rc, Cc stable); in 7.2.13',
+    source:
+      'drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_cleanup -> vfio_pci_dma_buf_move(true); ' +
+      'Message-ID 20260507143548.1018405-1-alex.williamson@nvidia.com',
+  },
+  'ttm-attach-uaf': {
+    id: 'ttm-attach-uaf',
+    title: "a failed xe import frees its BO while the delayed-delete worker still locks the exporter's reservation",
+    affected: '6.8 and later (through a VFIO dma-buf from 6.19); 7.2.13 and 7.3-rc7 have it',
+    fixed: null,
+    source:
+      'drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_individualize_resv (sg BOs keep the exporter resv) after ' +
+      'drivers/gpu/drm/xe/xe_dma_buf.c xe_dma_buf_create_obj; xe work item 8023, fix posted 2026-07-01 ' +
+      '"drm/ttm: Fix UAF on dma-buf attach failure for sg BOs", not merged',
+  },
+  'opath-stale-file': {
+    id: 'opath-stale-file',
+    title: "a dma-buf held only by an O_PATH open outlives its file: vfio's revoke walks the freed file",
+    affected: '6.19 and later (every kernel with the vfio dma-buf export; 7.2.13 and 7.3-rc7 have it)',
+    fixed: null,
+    source:
+      'drivers/dma-buf/dma-buf.c dma_buf_release is the dentry release, fs/open.c do_dentry_open keeps an O_PATH ' +
+      'file on the dentry, drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_move and vfio_pci_dma_buf_cleanup ' +
+      'call get_file_active on priv->dmabuf->file, which nothing clears; KASAN slab-use-after-free in get_file_active',
+  },
+} as const satisfies Record<string, BugInfo>;
+
+export type BugName = keyof typeof BUGS;
+
+export function isBugName(id: string): id is BugName {
+  return Object.hasOwn(BUGS, id);
+}
+
+/**
+ * The bugs whose KASAN report a kernel log shows, by the function the report
+ * names and a frame of its call trace (one row per bug; a report of another
+ * function is a crash nobody named). The scenario's process may live through
+ * a KASAN report (only panic_on_warn kills it), but the runner names the bug
+ * from the log either way, as quirks.ts names oopses.
+ */
+const KASAN_SITES: readonly { fn: RegExp; frame: RegExp; bug: BugName }[] = [
+  // vfio_pci_dmabuf.c: get_file_active(&priv->dmabuf->file) of a freed filp (file_ref_get writes f_ref).
+  { fn: /^get_file_active$/, frame: /\bvfio_pci_dma_buf_(move|cleanup)\+/, bug: 'opath-stale-file' },
+  // ttm_bo.c: the delayed-delete worker locks the resv of a BO whose import failed (wherever the lock inlines to).
+  { fn: /./, frame: /\bttm_bo_delayed_delete\+/, bug: 'ttm-attach-uaf' },
+];
+
+/** `BUG: KASAN: <kind> in <fn>+0x..` of lib/kasan/report.c print_error_description / start_report. */
+const KASAN_HEAD = /\bBUG: KASAN: ([a-z-]+) in ([A-Za-z0-9_.]+)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+
+/** The first KASAN report of `log` (kmsg texts, in order): its head line and the lines of its trace, capped. */
+export function kasanExcerpt(log: readonly string[], cap = 40): string[] {
+  const start = log.findIndex((l) => KASAN_HEAD.test(l));
+  if (start < 0) return [];
+  const out: string[] = [];
+  for (let i = start; i < log.length && out.length < cap; i++) {
+    const l = log[i]!;
+    if (i > start && /^=+$/.test(l.trim())) break;
+    out.push(l);
+  }
+  return out;
+}
+
+/** Bugs named by the KASAN reports of `log`, each with its head line. */
+export function bugsOfKasan(log: readonly string[]): { id: BugName; head: string }[] {
+  const out = new Map<BugName, string>();
+  for (let i = 0; i < log.length; i++) {
+    const m = KASAN_HEAD.exec(log[i]!);
+    if (!m) continue;
+    // The report's call trace: the lines up to the next report or the ===== closing line.
+    const trace: string[] = [log[i]!];
+    for (let j = i + 1; j < log.length && trace.length < 60; j++) {
+      if (KASAN_HEAD.test(log[j]!) || /^=+$/.test(log[j]!.trim())) break;
+      trace.push(log[j]!);
+    }
+    for (const s of KASAN_SITES)
+      if (s.fn.test(m[2]!) && trace.some((l) => s.frame.test(l)) && !out.has(s.bug)) out.set(s.bug, log[i]!.trim());
+  }
+  return [...out].map(([id, head]) => ({ id, head }));
+}
