@@ -20,6 +20,7 @@ import {
   CONFORMANCE_DEVICE,
   GUEST_DIR,
   IGB_TOPOLOGY,
+  kernelConfigFrom,
 } from './conformance.mjs';
 import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
 
@@ -49,7 +50,7 @@ import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
  *   how much of the mock the real kernels pin (scripts/qemu-ci/coverage.mjs), per kernel and their union
  * @property {Check[]} checks            every counted item
  * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, bootsSeconds: number, totalSeconds: number }} timing
- * @property {{ kernel: string, qemu: string }} versions
+ * @property {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
  */
 
 /** What must be built in the checkout before a guest can use it. */
@@ -166,7 +167,20 @@ export async function runCi(o = {}) {
     against: null,
     rows: [],
   };
-  if (o.conformance ?? true) conformance = await conform(boots, variants, paths, log);
+  // How the stock kernel was built, for the options the mock models (its packaged config).
+  /** @type {Record<string, 'y' | 'n'> | undefined} */
+  let kernelConfig;
+  try {
+    const release = s.manifest.kernel.release;
+    kernelConfig = kernelConfigFrom(
+      readFileSync(join(s.manifest.kernel.modulesRoot, 'lib', 'modules', release, 'config'), 'utf8'),
+    );
+  } catch (e) {
+    log(
+      `qemu-ci: the kernel's config is unreadable (${e instanceof Error ? e.message : String(e)}): the mock keeps its profile's`,
+    );
+  }
+  if (o.conformance ?? true) conformance = await conform(boots, variants, paths, log, kernelConfig);
   if (conformance.status === 'skip')
     checks.push({ name: 'model conformance', status: 'skip', detail: conformance.detail });
   else if (conformance.compared === 0)
@@ -204,7 +218,7 @@ export async function runCi(o = {}) {
       bootsSeconds: (tBoots - tInitramfs) / 1000,
       totalSeconds: (performance.now() - t0) / 1000,
     },
-    versions: { kernel: s.manifest.kernel.release, qemu: s.qemu.version },
+    versions: { kernel: s.manifest.kernel.release, qemu: s.qemu.version, ...(kernelConfig ? { kernelConfig } : {}) },
   };
 }
 
@@ -213,9 +227,10 @@ export async function runCi(o = {}) {
  * @param {import('./variants.mjs').Variant[]} variants
  * @param {import('./paths.mjs').CachePaths} paths
  * @param {(s: string) => void} log
+ * @param {Record<string, 'y' | 'n'>} [kernelConfig] how the kernel was built (the options the mock models)
  * @returns {Promise<CiSummary['conformance']>}
  */
-async function conform(boots, variants, paths, log) {
+async function conform(boots, variants, paths, log, kernelConfig) {
   const device = new Map(variants.map((v) => [v.name, v.device]));
   const real = boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE && b.results);
   if (!real?.results) {
@@ -256,7 +271,12 @@ async function conform(boots, variants, paths, log) {
   const coverageFile = join(outDir, 'coverage.json');
   let model;
   try {
-    model = await runOnMock({ outDir, log: mockLog, coverage: coverageFile });
+    model = await runOnMock({
+      outDir,
+      log: mockLog,
+      coverage: coverageFile,
+      ...(kernelConfig ? { kernelConfig } : {}),
+    });
   } catch (e) {
     return {
       status: 'fail',

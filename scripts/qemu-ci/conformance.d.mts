@@ -51,11 +51,12 @@ export function topologyFileFrom(captured: {
  * The fixture text for a passing igb guest's results: what the real kernel
  * said per scenario, with the kernel and QEMU it came from.
  * @param {import('./boot.mjs').BootReport} boot
- * @param {{ kernel: string, qemu: string }} versions
+ * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
  */
 export function fixtureFrom(boot: import("./boot.mjs").BootReport, versions: {
     kernel: string;
     qemu: string;
+    kernelConfig?: Record<string, "y" | "n">;
 }): string;
 /**
  * The modelled options as the text of a .config (or /proc/config.gz) says:

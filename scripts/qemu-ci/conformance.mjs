@@ -145,7 +145,7 @@ export function topologyFileFrom(captured) {
  * The fixture text for a passing igb guest's results: what the real kernel
  * said per scenario, with the kernel and QEMU it came from.
  * @param {import('./boot.mjs').BootReport} boot
- * @param {{ kernel: string, qemu: string }} versions
+ * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
  */
 export function fixtureFrom(boot, versions) {
   if (boot.status !== 'pass' || !boot.results)
@@ -155,6 +155,8 @@ export function fixtureFrom(boot, versions) {
     variant: boot.variant,
     kernel: versions.kernel,
     qemu: versions.qemu,
+    // How that kernel was built, for the options the mock models: the replay gives the mock the same.
+    ...(versions.kernelConfig ? { kernelConfig: versions.kernelConfig } : {}),
     scenarios: boot.results.scenarios.map((s) => ({
       id: s.id,
       status: s.status,
@@ -168,7 +170,7 @@ export function fixtureFrom(boot, versions) {
 }
 
 /** The build options the mock models (src/mock/kconfig.ts MODELLED_OPTIONS), as a kernel's .config sets them. */
-export const MODELLED_KCONFIG = ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'TRANSPARENT_HUGEPAGE'];
+export const MODELLED_KCONFIG = ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'TRANSPARENT_HUGEPAGE', 'DEBUG_KMEMLEAK'];
 
 /**
  * The modelled options as the text of a .config (or /proc/config.gz) says:

@@ -36,6 +36,7 @@ export const DECLARED = [
   'scripts/qemu-ci/verdict.mjs',
   'test/qemu/guest/flow.mjs',
   'test/qemu/guest/iommufd.mjs',
+  'test/qemu/guest/rules.mjs',
   'test/qemu/guest/scenarios.mjs',
 ];
 

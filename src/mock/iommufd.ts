@@ -518,6 +518,17 @@ export class IommufdFile implements KernelFile {
       iommuIoasIovaRanges: (ioasId: number) => sys.iovaRanges(this, ioasId),
       iommuIoasMapFile: (args: IommuIoasMapFile) => sys.mapFile(this, args),
       iommuIoasUnmap: (ioasId: number, iova: bigint, length: bigint) => sys.unmap(this, ioasId, iova, length),
+      // The VFIO container ioctls below IOMMUFD_CMD_BASE go to the compat layer (vfio_compat.c
+      // iommufd_vfio_ioctl): the API version, and the extensions of iommufd_vfio_check_extension.
+      vfioGetApiVersion: () => 0,
+      vfioCheckExtension: (ext: number) => {
+        if (ext === 1 || ext === 3 || ext === 9) return 1; // TYPE1, TYPE1v2, UNMAP_ALL: not in no-IOMMU mode
+        if (ext === 4) {
+          // VFIO_DMA_CC_IOMMU asks the compat IOAS, which only VFIO_SET_IOMMU makes (get_compat_ioas).
+          fail('ENODEV', 'no compat IOAS');
+        }
+        return 0; // NOIOMMU (CONFIG_VFIO_NOIOMMU not set), UPDATE_VADDR, anything else
+      },
     };
   }
 

@@ -13,7 +13,7 @@ import type { SymbolType } from './contracts.js';
 import type { ProfileImpl, SymbolInfo } from './profiles.js';
 
 /** The options the mock models, each `y` (built in) or `n` (not set). */
-export const MODELLED_OPTIONS = ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'TRANSPARENT_HUGEPAGE'] as const;
+export const MODELLED_OPTIONS = ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'TRANSPARENT_HUGEPAGE', 'DEBUG_KMEMLEAK'] as const;
 export type ModelledOption = (typeof MODELLED_OPTIONS)[number];
 export type KernelConfig = Partial<Record<ModelledOption, 'y' | 'n'>>;
 

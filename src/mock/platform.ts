@@ -362,11 +362,13 @@ export class MockKernel implements MockPlatform {
     const v = this.vfs;
     v.mkdirp('/sys/kernel/debug/dri');
     v.addText('/sys/kernel/debug/dma_buf/bufinfo', () => this.dmabuf.bufinfo());
-    v.addFile('/sys/kernel/debug/kmemleak', {
-      mode: 0o644,
-      show: () => this.kernel.kmemleak.report(),
-      store: (d) => this.kernel.kmemleak.command(d),
-    });
+    // CONFIG_DEBUG_KMEMLEAK: the test kernels have it, Debian's stock kernel does not.
+    if (enabled(this.profile, 'DEBUG_KMEMLEAK'))
+      v.addFile('/sys/kernel/debug/kmemleak', {
+        mode: 0o644,
+        show: () => this.kernel.kmemleak.report(),
+        store: (d) => this.kernel.kmemleak.command(d),
+      });
     v.addChar(
       '/dev/kmsg',
       {

@@ -7,10 +7,11 @@
 // F_SEAL_SEAL. F_ADD_SEALS: EPERM once F_SEAL_SEAL is set, EINVAL for unknown
 // seals or a file that is not shmem. ftruncate: EPERM against SHRINK/GROW seals.
 //
-// udmabuf (drivers/dma-buf/udmabuf.c, UDMABUF_CREATE): flags within
-// UDMABUF_FLAGS_CLOEXEC, the memfd must be shmem with F_SEAL_SHRINK and without
-// F_SEAL_WRITE, offset and size page aligned, size at most size_limit_mb
-// (64 MiB) and within the file: EINVAL otherwise. The dma-buf exports the
+// udmabuf (drivers/dma-buf/udmabuf.c, UDMABUF_CREATE): offset and size page
+// aligned, size at most size_limit_mb (64 MiB), not 0, within the file, the
+// memfd shmem (else EBADFD, a closed fd too) with F_SEAL_SHRINK and without
+// F_SEAL_WRITE: EINVAL otherwise; flag bits beyond UDMABUF_FLAGS_CLOEXEC are
+// ignored. The dma-buf exports the
 // memfd's pages (exp_name `udmabuf`), attaches to any importer, maps to their
 // physical addresses, and can be mmapped.
 
@@ -264,15 +265,20 @@ export class SysMem {
     };
   }
 
-  /** UDMABUF_CREATE (udmabuf_create with one item). */
+  /**
+   * UDMABUF_CREATE (udmabuf_create with one item), in its order: alignment,
+   * size_limit_mb and size 0 (EINVAL); fget of the memfd (EBADFD, not EBADF);
+   * check_memfd_seals (not shmem EBADFD; F_SEAL_SHRINK missing or a write
+   * seal EINVAL); then the pages (memfd_pin_folios: beyond the file EINVAL).
+   * Flag bits other than UDMABUF_FLAGS_CLOEXEC are ignored.
+   */
   udmabufCreate(args: UdmabufCreate): number {
     const flags = args.flags ?? 0;
-    if (flags & ~UDMABUF.FLAGS_CLOEXEC) fail('EINVAL', 'unknown udmabuf flags');
-    // udmabuf_create (drivers/dma-buf/udmabuf.c): alignment and size first, then per item the file:
-    // check_memfd_seals answers EBADFD for a file that is not shmem (or hugetlbfs), EINVAL for the seals.
     if (args.offset % BigInt(PAGE) !== 0n || args.size % BigInt(PAGE) !== 0n)
       fail('EINVAL', 'offset or size not page aligned');
-    if (args.size === 0n || args.size > BigInt(UDMABUF_SIZE_LIMIT)) fail('EINVAL', 'size is 0 or beyond size_limit_mb');
+    if (args.size > BigInt(UDMABUF_SIZE_LIMIT)) fail('EINVAL', 'size beyond size_limit_mb');
+    if (args.size === 0n) fail('EINVAL', 'size 0');
+    if (!this.fds.has(args.memfd)) fail('EBADFD', 'memfd is not an open fd');
     const file = this.fds.get(args.memfd);
     if (!(file instanceof MemfdFile)) fail('EBADFD', 'not a shmem file');
     if ((file.seals & F_SEAL.SHRINK) === 0 || (file.seals & (F_SEAL.WRITE | F_SEAL_FUTURE_WRITE)) !== 0)

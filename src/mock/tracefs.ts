@@ -347,8 +347,9 @@ export class Tracefs {
     const name = m[2]!;
     const offset = m[3] ? Number(m[3]) : 0;
     const info = this.profile.symbolInfo.get(name);
-    // kprobe_lookup_name() failing: the symbol is not in kallsyms (or not in that module).
-    if (!info || (module !== undefined && info.module !== module)) fail('ENOENT', `unknown symbol '${where}'`);
+    // trace_kprobe.c __trace_kprobe_create: validate_probe_symbol finding no such symbol (ENOENT) is
+    // reported as BAD_PROBE_ADDR and the write fails with EINVAL (observed on 7.2.13).
+    if (!info || (module !== undefined && info.module !== module)) fail('EINVAL', `unknown symbol '${where}'`);
     if (offset >= Math.max(info.size, 1)) fail('EINVAL', `offset beyond ${name}`);
     return { symbol: name, label: module ? `${module}:${name}` : name, offset };
   }

@@ -620,14 +620,15 @@ export class VfioSubsystem {
 
   // ------------------------------------------------------------ config space
 
+  /** vfio_pci_config_rw_single: an access not wholly inside cfg_size is EFAULT. */
   configRead(vdev: VfioDevice, pos: number, length: number): Uint8Array {
-    if (pos >= vdev.vconfig.length) fail('EINVAL');
-    return vdev.vconfig.slice(pos, Math.min(vdev.vconfig.length, pos + length));
+    if (pos >= vdev.vconfig.length || pos + length > vdev.vconfig.length) fail('EFAULT', 'outside config space');
+    return vdev.vconfig.slice(pos, pos + length);
   }
 
   configWrite(vdev: VfioDevice, pos: number, data: Uint8Array): number {
-    if (pos >= vdev.vconfig.length) fail('EINVAL');
-    const n = Math.min(data.length, vdev.vconfig.length - pos);
+    if (pos >= vdev.vconfig.length || pos + data.length > vdev.vconfig.length) fail('EFAULT', 'outside config space');
+    const n = data.length;
     const next = vdev.vconfig.slice();
     next.set(data.subarray(0, n), pos);
     const after = new DataView(next.buffer);
@@ -1017,8 +1018,10 @@ export class VfioSubsystem {
     if (index > 5) fail('EINVAL', `region ${index} is not readable`);
     const bar = vdev.pci.bar(index);
     if (!bar || pos >= bar.size) fail('EINVAL');
-    // vfio_pci_core_do_io_rw: memory BARs need memory enabled (EIO in D3 / low power).
-    if (bar.kind !== 'io' && !vdev.memoryEnabled()) fail('EIO');
+    // vfio_pci_rw resumes the device first (pm_runtime_resume_and_get), so a LOW_POWER_ENTRY
+    // does not stop it; vfio_pci_core_do_io_rw then needs memory enabled (EIO in D3hot or with
+    // COMMAND.MEMORY clear on a PF).
+    if (bar.kind !== 'io' && !(vdev.power === 'D0' && (vdev.pci.isVirtfn || vdev.commandMemory))) fail('EIO');
     const n = Number(
       bar.size - pos < BigInt(data ? data.length : length) ? bar.size - pos : BigInt(data ? data.length : length),
     );

@@ -244,9 +244,10 @@ describe('udmabuf and vgem (research/qemu-ci.md)', () => {
     b.dev.addSeals(memfd, F_SEAL.SHRINK);
     expectErrno(() => b.dev.udmabufCreate(dev, { memfd, offset: 0n, size: 100n }), 'EINVAL');
     expectErrno(() => b.dev.udmabufCreate(dev, { memfd, offset: 4096n, size: 8192n }), 'EINVAL');
-    expectErrno(() => b.dev.udmabufCreate(dev, { memfd, offset: 0n, size: 4096n, flags: 2 }), 'EINVAL');
-    // udmabuf.c check_memfd_seals: a file that is neither shmem nor hugetlbfs is EBADFD.
+    // udmabuf_create ignores flag bits beyond CLOEXEC, and a file that is not shmem is EBADFD (check_memfd_seals).
+    b.dev.close(b.dev.udmabufCreate(dev, { memfd, offset: 0n, size: 4096n, flags: 2 }));
     expectErrno(() => b.dev.udmabufCreate(dev, { memfd: dev, offset: 0n, size: 4096n }), 'EBADFD');
+    expectErrno(() => b.dev.udmabufCreate(dev, { memfd: 999, offset: 0n, size: 4096n }), 'EBADFD');
     expectErrno(() => b.dev.ftruncate(memfd, 4096n), 'EPERM');
     b.dev.addSeals(memfd, F_SEAL.SEAL);
     expectErrno(() => b.dev.addSeals(memfd, F_SEAL.GROW), 'EPERM');

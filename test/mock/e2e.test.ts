@@ -102,7 +102,8 @@ describe('the same import, per profile', () => {
   it('upstream: no interconnect symbols; the P2P path carries the same bytes', () => {
     const r = rig('upstream-7.1');
     expect(() => r.b.fs.writeFile(`${T}/kprobe_events`, 'p:x/y dma_buf_map_interconnect', { append: true })).toThrow(
-      expect.objectContaining({ code: 'ENOENT' }),
+      // An unknown symbol: validate_probe_symbol's ENOENT is reported as EINVAL (trace_kprobe.c; seen on 7.2.13).
+      expect.objectContaining({ code: 'EINVAL' }),
     );
     r.gpuStore(12n, 4096);
     expect(r.bar.verify(0, 4096, 12n, 0n)).toBeNull();

@@ -30,10 +30,16 @@ describe('the mock against the recorded kernel', () => {
     expect(mockUnavailable()).toBeNull();
     const fixture = JSON.parse(readFileSync(KERNEL_FIXTURE, 'utf8')) as {
       kernel: string;
+      kernelConfig?: Record<string, 'y' | 'n'>;
       scenarios: Array<{ id: string; status: string; path: string | null; errno: string | null }>;
     };
     const log = join(dir, 'mock.log');
-    const model = await runOnMock({ outDir: dir, log });
+    // The mock is the kernel the fixture came from, built the same way.
+    const model = await runOnMock({
+      outDir: dir,
+      log,
+      ...(fixture.kernelConfig ? { kernelConfig: fixture.kernelConfig } : {}),
+    });
     // Harness scenarios added since the recording have no kernel answer yet; every recorded one must still run.
     const recorded = new Set(fixture.scenarios.map((s) => s.id));
     const rows = compareResults(

@@ -3,6 +3,7 @@ import { compareResults, describeDisagreement, ruleFor } from '../../scripts/qem
 import { SCENARIOS, RULES } from './guest/scenarios.mjs';
 import { FLOW_RULES } from './guest/flow.mjs';
 import { IOMMUFD_SCENARIOS } from './guest/iommufd.mjs';
+import { RULE_SCENARIOS } from './guest/rules.mjs';
 
 const kernel = [
   { id: 'export.probe', status: 'pass', path: null, errno: null, detail: 'supported' },
@@ -89,11 +90,14 @@ describe('the recorded kernel results', () => {
       kernel: string;
       scenarios: Array<{ id: string; status: string }>;
     };
-    const ours = fixture.scenarios.filter((s) => !/^(run:|cli\.|pf\.|iommufd\.)/.test(s.id)).map((s) => s.id);
+    const ours = fixture.scenarios.filter((s) => !/^(run:|cli\.|pf\.|iommufd\.|rules\.)/.test(s.id)).map((s) => s.id);
     expect(ours).toEqual(SCENARIOS.map((s) => s.id));
     // The iommufd scenarios run for the VF and the PF; skipped where the kernel has no /dev/iommu.
     const iommufd = fixture.scenarios.filter((s) => s.id.startsWith('iommufd.')).map((s) => s.id);
     expect(iommufd).toEqual(['vf', 'pf'].flatMap((role) => IOMMUFD_SCENARIOS.map((s) => `iommufd.${role}.${s.id}`)));
+    expect(fixture.scenarios.filter((s) => s.id.startsWith('rules.')).map((s) => s.id)).toEqual(
+      RULE_SCENARIOS.map((s) => `rules.${s.id}`),
+    );
     // The PF's bind to vfio-pci happens only where there is /dev/iommu.
     for (const step of Object.keys(FLOW_RULES).filter((id) => /^cli\./.test(id) && id !== 'cli.find-pf'))
       expect(fixture.scenarios.map((s) => s.id)).toContain(step);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromHarness, FLOW_RULES } from './guest/flow.mjs';
 import { IOMMUFD_SCENARIOS } from './guest/iommufd.mjs';
+import { RULE_SCENARIOS } from './guest/rules.mjs';
 
 const base = {
   id: 'export/invalid-args',
@@ -44,7 +45,7 @@ describe('FLOW_RULES', () => {
   it('names a sysfs rule for every bring-up step', () => {
     expect(
       Object.keys(FLOW_RULES)
-        .filter((id) => !id.startsWith('iommufd.'))
+        .filter((id) => !id.startsWith('iommufd.') && !id.startsWith('rules.'))
         .sort(),
     ).toEqual([
       'cli.bind',
@@ -59,6 +60,7 @@ describe('FLOW_RULES', () => {
     ]);
     // Every iommufd scenario, for the VF and for the PF, with its kernel rule.
     expect(Object.keys(FLOW_RULES).filter((id) => id.startsWith('iommufd.')).length).toBe(2 * IOMMUFD_SCENARIOS.length);
+    expect(Object.keys(FLOW_RULES).filter((id) => id.startsWith('rules.')).length).toBe(RULE_SCENARIOS.length);
     for (const rule of Object.values(FLOW_RULES)) expect(rule.length).toBeGreaterThan(20);
   });
 });

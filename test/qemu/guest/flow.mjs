@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScenarios } from './scenarios.mjs';
 import { IOMMUFD_RULES, runIommufdScenarios } from './iommufd.mjs';
+import { RULE_RULES, runRuleScenarios } from './rules.mjs';
 
 /**
  * @typedef {import('./scenarios.mjs').Result} Result
@@ -58,6 +59,7 @@ export const FLOW_RULES = {
   'pf.rebind':
     'unbind from vfio-pci, driver_override cleared, drivers_probe: the PF is back on the driver it had (drivers/base/dd.c)',
   ...IOMMUFD_RULES,
+  ...RULE_RULES,
 };
 
 /**
@@ -228,6 +230,7 @@ export async function runFlow(o) {
       results.push(
         ...(await runIommufdScenarios({ backend, lib: o.lib, bdf: target, role: 'vf', onResult: o.onResult })),
       );
+      results.push(...(await runRuleScenarios({ backend, lib: o.lib, pf, vf: target, onResult: o.onResult })));
     } finally {
       backend.close();
     }
