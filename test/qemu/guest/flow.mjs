@@ -236,7 +236,19 @@ export async function runFlow(o) {
     }
     await step('cli.run', `iovh run --pf ${pf} --vf ${vf}`, async () => {
       const file = join(o.outDir, 'iovh-run.json');
-      const code = await iovh(['run', '--no-baseline', '--pf', pf, '--vf', target, '--json', file]);
+      // --allow-destructive: the guest is a throwaway machine, so the scenarios that could wedge a shared one
+      // (lifecycle/close-while-revoked on a kernel without the kref fix) run here as they do on the mock.
+      const code = await iovh([
+        'run',
+        '--no-baseline',
+        '--allow-destructive',
+        '--pf',
+        pf,
+        '--vf',
+        target,
+        '--json',
+        file,
+      ]);
       const report = JSON.parse(readFileSync(file, 'utf8'));
       const harness = /** @type {Parameters<typeof fromHarness>[0][]} */ (report.scenarios);
       for (const s of harness) {
