@@ -1,15 +1,41 @@
 // What iovh writes never destroys what it did not create (docs/safety.md):
 // a report or capture named like one of the command's inputs is refused
 // before anything is written (by real path and by inode); `capture --out`
-// follows a symlink instead of replacing it, writes a FIFO in place instead
-// of renaming a regular file over it, and never clobbers a `<out>.tmp` that
+// follows a symlink instead of replacing it, writes a FIFO or a device node
+// in place instead of renaming a regular file over it, and never clobbers a `<out>.tmp` that
 // belongs to someone else.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { Lab, iovh } from './helpers.js';
+
+/** Can this process make device nodes (root, CAP_MKNOD)? Tests that need one skip, saying so, otherwise. */
+const CAN_MKNOD = ((): boolean => {
+  const dir = mkdtempSync(join(tmpdir(), 'iovh-mknod-'));
+  try {
+    execFileSync('mknod', [join(dir, 'n'), 'c', '1', '3'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})();
+if (!CAN_MKNOD) console.warn('output-safety: device-node cases skipped: mknod needs root (CAP_MKNOD)');
 
 let lab: Lab;
 let topology: string;
@@ -137,6 +163,28 @@ describe('capture --out writes what the path names, never renames over it', () =
     expect(lstatSync(fifo).isFIFO()).toBe(true);
     expect(JSON.parse(got).schema).toBe('iovh-topology/1');
   });
+
+  // `--out /dev/null` as root renamed a regular file over the null device. The device here is a node of the
+  // test's own, made in its scratch directory (the null device's numbers, 1:3), so /dev is not touched.
+  it.skipIf(!CAN_MKNOD)(
+    'a device node is written in place: it stays that device (capture --out, run --json)',
+    async () => {
+      const dev = join(lab.dir, 'null');
+      execFileSync('mknod', [dev, 'c', '1', '3']);
+      const before = lstatSync(dev);
+      for (const argv of [
+        ['capture', '--out', dev],
+        ['run', '--filter', 'caps/*', '--no-baseline', '--json', dev],
+      ]) {
+        const r = await iovh('--backend', 'mock', '--mock-state', lab.state, ...argv);
+        expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(0);
+        const after = lstatSync(dev);
+        expect(after.isCharacterDevice(), argv.join(' ')).toBe(true);
+        expect([after.ino, after.rdev]).toEqual([before.ino, before.rdev]);
+      }
+      expect(readdirSync(lab.dir).filter((n) => n.startsWith('.'))).toEqual([]);
+    },
+  );
 
   it('a link loop and a directory are errors, and nothing is left behind', async () => {
     const loop = join(lab.dir, 'loop');
