@@ -1,6 +1,7 @@
 // Report files: a placeholder before the run, atomic rewrites (a temporary
 // file renamed over the report, never half a report), links followed rather
 // than replaced, non-regular files (a character device) written once at the end.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,11 +44,23 @@ describe('report files', () => {
     expect(readFileSync(join(d, 'run-1.json'), 'utf8')).toBe('complete 0\n');
   });
 
-  it('a character device is checked, not renamed over, and written once at the end', () => {
-    const files = ReportFiles.open([spec('/dev/null')], placeholder);
+  // A node of the test's own (the null device's numbers, 1:3) in a scratch directory: a test that fails here must
+  // not leave this machine without its /dev/null. Making one needs root (CAP_MKNOD).
+  it('a character device is checked, not renamed over, and written once at the end', (ctx) => {
+    const d = scratchDir('iovh-files-');
+    const dev = join(d, 'null');
+    try {
+      execFileSync('mknod', [dev, 'c', '1', '3'], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('mknod needs root (CAP_MKNOD)');
+    }
+    const before = lstatSync(dev);
+    const files = ReportFiles.open([spec(dev)], placeholder);
     expect(files.rewrite(placeholder)).toEqual([]);
     files.write(run([]), () => true);
-    expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true);
+    const after = lstatSync(dev);
+    expect(after.isCharacterDevice()).toBe(true);
+    expect([after.ino, after.rdev]).toEqual([before.ino, before.rdev]);
   });
 
   it('stdout gets only the final report, through the caller; a closed stdout is an error after the files are written', () => {
