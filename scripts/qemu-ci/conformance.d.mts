@@ -96,6 +96,11 @@ export const IGB_TOPOLOGY: import("url").URL;
  * `npm test`, without QEMU.
  */
 export const KERNEL_FIXTURE: string;
+/**
+ * The same for the igb guest of the source-built sanitizer kernel (kasan-igb-intel-iommu): it has
+ * IOMMUFD, VFIO_DEVICE_CDEV and kmemleak, so its fixture pins what the stock kernel cannot answer.
+ */
+export const KASAN_FIXTURE: string;
 /** Variants whose device the igb-like topology models. */
 export const CONFORMANCE_DEVICE: "igb";
 /** The build options the mock models (src/mock/kconfig.ts MODELLED_OPTIONS), as a kernel's .config sets them. */

@@ -21,6 +21,11 @@ export const IGB_TOPOLOGY = new URL('./topology-igb.json', import.meta.url);
  * `npm test`, without QEMU.
  */
 export const KERNEL_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'kernel-igb.json');
+/**
+ * The same for the igb guest of the source-built sanitizer kernel (kasan-igb-intel-iommu): it has
+ * IOMMUFD, VFIO_DEVICE_CDEV and kmemleak, so its fixture pins what the stock kernel cannot answer.
+ */
+export const KASAN_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'kernel-kasan-igb.json');
 /** Variants whose device the igb-like topology models. */
 export const CONFORMANCE_DEVICE = 'igb';
 

@@ -350,6 +350,8 @@ export class PciSubsystem implements PciBus {
         driverOverride: null,
       } as unknown as PciDev;
       if (drv.model.matchStatic(probe) === 'match') fail('EEXIST');
+      // do_pci_add_dynid(check_dup): an id one of the driver's dynamic ids already matches is EEXIST too.
+      if (drv.dynIds.some((d) => matchOne(d, probe))) fail('EEXIST');
     } else {
       // Only driver_data values of an existing id_table entry are accepted; ours have none.
       if (f[6] !== 0) fail('EINVAL');

@@ -3,9 +3,10 @@
 // udmabuf imports fine into vgem; kernel-abi §10).
 //
 // memfd (mm/memfd.c): MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB |
-// MFD_NOEXEC_SEAL | MFD_EXEC; without ALLOW_SEALING the file starts with
-// F_SEAL_SEAL. F_ADD_SEALS: EPERM once F_SEAL_SEAL is set, EINVAL for unknown
-// seals or a file that is not shmem. ftruncate: EPERM against SHRINK/GROW seals.
+// MFD_NOEXEC_SEAL | MFD_EXEC; without ALLOW_SEALING (or NOEXEC_SEAL) the file
+// starts with F_SEAL_SEAL. F_ADD_SEALS: EPERM once F_SEAL_SEAL is set, EINVAL
+// for unknown seals or a file that is not shmem; F_SEAL_EXEC on an executable
+// memfd adds the write seals. ftruncate: EPERM against SHRINK/GROW seals.
 //
 // udmabuf (drivers/dma-buf/udmabuf.c, UDMABUF_CREATE): offset and size page
 // aligned, size at most size_limit_mb (64 MiB), not 0, within the file, the
@@ -97,6 +98,8 @@ export class MemfdFile implements KernelFile {
     readonly name: string,
     private readonly sys: SysMem,
     allowSealing: boolean,
+    /** mode 0777 rather than 0666: made with MFD_EXEC, or with neither EXEC nor NOEXEC_SEAL (vm.memfd_noexec 0) */
+    readonly executable = true,
   ) {
     this.seals = allowSealing ? 0 : F_SEAL.SEAL;
     this.handlers = {
@@ -177,8 +180,11 @@ export class SysMem {
     if (flags & MFD_NOEXEC_SEAL && flags & MFD_EXEC) fail('EINVAL');
     if (Buffer.byteLength(name, 'utf8') > 249) fail('EINVAL', 'name longer than 249 bytes');
     if (flags & MFD_HUGETLB) fail('EINVAL', 'no hugetlbfs pages configured');
-    const f = new MemfdFile(name, this, (flags & MFD.ALLOW_SEALING) !== 0);
-    if (flags & MFD_NOEXEC_SEAL) f.seals |= F_SEAL_EXEC;
+    // memfd_alloc_file: MFD_NOEXEC_SEAL clears the x bits, and F_SEAL_SEAL even without MFD_ALLOW_SEALING,
+    // and sets F_SEAL_EXEC; otherwise (check_sysctl_memfd_noexec, vm.memfd_noexec 0) the file is executable.
+    const noexec = (flags & MFD_NOEXEC_SEAL) !== 0;
+    const f = new MemfdFile(name, this, (flags & MFD.ALLOW_SEALING) !== 0 || noexec, !noexec);
+    if (noexec) f.seals |= F_SEAL_EXEC;
     this.fds.describe(f, { mntId: MNT.shm, flags: O.RDWR | O_LARGEFILE });
     const fd = this.fds.install(f, flags & MFD.CLOEXEC ? O.CLOEXEC : 0);
     this.memfds++;
@@ -223,7 +229,10 @@ export class SysMem {
     if (seals & ~(F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC))
       fail('EINVAL', 'unknown seals');
     if (f.seals & F_SEAL.SEAL) fail('EPERM', 'F_SEAL_SEAL is set');
-    if (seals & F_SEAL.WRITE && f.writableMaps > 0) fail('EBUSY', 'writable mappings exist');
+    // memfd_add_seals: F_SEAL_EXEC on an executable file implies the write seals (W^X from then on).
+    if (seals & F_SEAL_EXEC && f.executable) seals |= F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE | F_SEAL_FUTURE_WRITE;
+    if (seals & F_SEAL.WRITE && !(f.seals & F_SEAL.WRITE) && f.writableMaps > 0)
+      fail('EBUSY', 'writable mappings exist');
     f.seals |= seals;
   }
 

@@ -382,10 +382,17 @@ export class VfioSubsystem {
     return { flags: this.viable(g) ? VFIO.GROUP_FLAGS_VIABLE : 0 };
   }
 
+  /**
+   * group.c vfio_group_ioctl_set_container, in its order: a closed fd EBADF; a
+   * group that has one already EINVAL; a VFIO container attaches; an iommufd
+   * would make the group use iommufd's VFIO compatibility IOAS (not modelled:
+   * the mock's legacy path is the container's); any other file EBADFD.
+   */
   setContainer(g: VfioGroup, containerFd: number): void {
+    if (!this.fds.has(containerFd)) fail('EBADF');
     if (g.container) fail('EINVAL', 'container already set');
     const f = this.fds.get(containerFd);
-    if (!(f instanceof VfioContainerFile)) fail('EINVAL', 'not a VFIO container');
+    if (!(f instanceof VfioContainerFile)) fail('EBADFD', 'neither a VFIO container nor an iommufd');
     // iommu_group_claim_dma_owner: EBUSY while a kernel driver owns a device of the group.
     if (!this.viable(g)) fail('EBUSY', 'group not viable');
     g.container = f;

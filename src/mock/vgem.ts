@@ -36,7 +36,8 @@ class VgemFile implements KernelFile {
   constructor(
     readonly path: string,
     private readonly vgem: Vgem,
-    private readonly render: boolean,
+    /** a render node (renderD*) rather than the primary node (card*) */
+    readonly render: boolean,
   ) {
     const einval = () => fail('EINVAL', 'not a vgem ioctl');
     const noSyncobj = () => fail('EOPNOTSUPP', 'vgem has no DRIVER_SYNCOBJ');
@@ -71,7 +72,12 @@ class VgemFile implements KernelFile {
     };
   }
 
-  /** drm_getcap: render nodes answer only a few caps (drm_ioctl.c). */
+  /**
+   * drm_getcap (drm_ioctl.c): TIMESTAMP_MONOTONIC, PRIME, SYNCOBJ and
+   * SYNCOBJ_TIMELINE (0: vgem has no DRIVER_SYNCOBJ) for every driver; every
+   * other capability only for a driver with DRIVER_MODESET, which vgem is not:
+   * EOPNOTSUPP, on the render and the primary node alike (7.2.13).
+   */
   private getCap(cap: bigint): bigint {
     switch (cap) {
       case DRM.CAP_PRIME:
@@ -81,11 +87,8 @@ class VgemFile implements KernelFile {
       case 0x13n: // DRM_CAP_SYNCOBJ
       case 0x14n: // DRM_CAP_SYNCOBJ_TIMELINE
         return 0n;
-      case 1n: // DRM_CAP_DUMB_BUFFER
-        if (this.render) fail('EINVAL');
-        return 1n;
       default:
-        fail('EINVAL', `capability ${cap}`);
+        fail('EOPNOTSUPP', `capability ${cap}: vgem has no DRIVER_MODESET`);
     }
   }
 

@@ -258,6 +258,29 @@ describe('udmabuf and vgem (research/qemu-ci.md)', () => {
     expect(b.fs.readlink(`/proc/self/fd/${memfd}`)).toBe('/memfd:m (deleted)');
   });
 
+  it('memfd: MFD_NOEXEC_SEAL allows sealing, F_SEAL_EXEC on an executable memfd adds the write seals; vgem caps', () => {
+    const b = mock();
+    // memfd_alloc_file: NOEXEC_SEAL clears F_SEAL_SEAL even without ALLOW_SEALING.
+    const noexec = b.dev.memfdCreate('n', 0x8);
+    b.dev.addSeals(noexec, F_SEAL.SHRINK);
+    expectErrno(() => b.dev.addSeals(b.dev.memfdCreate('p', 0), F_SEAL.SHRINK), 'EPERM');
+    // memfd_add_seals: F_SEAL_EXEC (0x20) on a mode 0777 memfd implies SHRINK|GROW|WRITE|FUTURE_WRITE.
+    const x = b.dev.memfdCreate('x', MFD.ALLOW_SEALING | 0x10);
+    b.dev.ftruncate(x, 8192n);
+    b.dev.addSeals(x, 0x20);
+    expectErrno(() => b.dev.ftruncate(x, 4096n), 'EPERM');
+    expectErrno(() => b.dev.ftruncate(x, 16384n), 'EPERM');
+    // ... but not on a NOEXEC_SEAL one (already 0666).
+    b.dev.ftruncate(noexec, 16384n);
+    b.dev.addSeals(noexec, 0x20);
+    b.dev.ftruncate(noexec, 32768n);
+    // drm_getcap: vgem has no DRIVER_MODESET, so any capability but the four common ones is EOPNOTSUPP.
+    const vgem = b.dev.open('/dev/dri/renderD129', O.RDWR);
+    expect(b.dev.drmGetCap(vgem, 6n)).toBe(1n);
+    expectErrno(() => b.dev.drmGetCap(vgem, 1n), 'EOPNOTSUPP');
+    expectErrno(() => b.dev.drmGetCap(vgem, 0x99n), 'EOPNOTSUPP');
+  });
+
   it('bytes written through the memfd mapping are the udmabuf pages the importer maps', () => {
     const b = mock();
     const { memfd, buf } = udmabuf(b, 8192n);

@@ -146,6 +146,8 @@ describe('driver_override and binding', () => {
     b.fs.writeFile('/sys/bus/pci/drivers/vfio-pci/new_id', '8086 e20b');
     // driver_attach: every unbound device the id matches and that may probe
     expect(b.fs.readlink(`/sys/bus/pci/devices/${VF1}/driver`)).toMatch(/vfio-pci$/);
+    // do_pci_add_dynid(check_dup): the same id again is EEXIST (seen on 7.2.13).
+    expectErrno(() => b.fs.writeFile('/sys/bus/pci/drivers/vfio-pci/new_id', '8086 e20b'), 'EEXIST');
     expectErrno(() => b.fs.writeFile('/sys/bus/pci/drivers/vfio-pci/remove_id', '8086 1234'), 'ENODEV');
     b.fs.writeFile('/sys/bus/pci/drivers/vfio-pci/remove_id', '8086 e20b');
   });

@@ -61,7 +61,8 @@ describe('container and group', () => {
     expect(e.syscall).toBe('open');
     expect(b.dev.vfioGroupGetStatus(g).flags).toBe(VFIO.GROUP_FLAGS_VIABLE);
     expectErrno(() => b.dev.vfioGroupSetContainer(g, 999), 'EBADF');
-    expectErrno(() => b.dev.vfioGroupSetContainer(g, g), 'EINVAL');
+    // vfio_group_ioctl_set_container: a file that is neither a container nor an iommufd is EBADFD.
+    expectErrno(() => b.dev.vfioGroupSetContainer(g, g), 'EBADFD');
     expectErrno(() => b.dev.vfioGroupUnsetContainer(g), 'EINVAL');
     expectErrno(() => b.dev.vfioGroupGetDeviceFd(g, VF0), 'EINVAL'); // no container yet
     const c = b.dev.open('/dev/vfio/vfio', O.RDWR);

@@ -12,6 +12,7 @@
 // Without /dev/iommu (Debian's stock kernel is built without CONFIG_IOMMUFD)
 // every scenario skips and says so.
 import { bufinfoObjects, expectErrno, fail, fdTable, newKernelFds, pass, skip, sysErr } from './scenarios.mjs';
+import { table } from './rules.mjs';
 
 const PAGE = 4096n;
 const U64_MAX = (1n << 64n) - 1n;
@@ -686,6 +687,121 @@ scenario(
       if (!device.closed) device.close();
     }
   },
+);
+
+scenario(
+  'errno.unmap',
+  'IOAS_UNMAP refuses a zero length and an overflow; unmap-all of nothing is not an error',
+  ['iommufd'],
+  'iommufd_ioas_unmap: iova 0 with length U64_MAX unmaps everything (nothing is not ENOENT); otherwise iova or length >= ULONG_MAX is EOVERFLOW; iopt_unmap_iova: length 0 EINVAL, iova + length - 1 overflowing EOVERFLOW; the count unmapped is returned',
+  (ctx) => {
+    const dev = ctx.backend.dev;
+    const iommufd = ctx.lib.iommufd.Iommufd.open(ctx.backend);
+    const memfd = dev.memfdCreate('iovh-iommufd-unmap', 1);
+    try {
+      const ioas = iommufd.ioasAlloc();
+      dev.ftruncate(memfd, 2n * PAGE);
+      return table([
+        ['unmap all of nothing', 'ok', () => iommufd.unmap(ioas, 0n, U64_MAX) === 0n || dev.close(-1)],
+        ['length 0', 'EINVAL', () => iommufd.unmap(ioas, PAGE, 0n)],
+        ['iova 1, length U64_MAX', 'EOVERFLOW', () => iommufd.unmap(ioas, 1n, U64_MAX)],
+        ['iova U64_MAX', 'EOVERFLOW', () => iommufd.unmap(ioas, U64_MAX, PAGE)],
+        ['iova + length overflows', 'EOVERFLOW', () => iommufd.unmap(ioas, 2n * PAGE, U64_MAX - PAGE)],
+        ['map 8 KiB', 'ok', () => mapRaw(iommufd, ioas, memfd, { length: 2n * PAGE, iova: 0x100000n })],
+        ['map half a page', 'ok', () => mapRaw(iommufd, ioas, memfd, { length: PAGE / 2n, iova: 0x200000n })],
+        ['unmap all: 10 KiB', 'ok', () => iommufd.unmap(ioas, 0n, U64_MAX) === 5n * (PAGE / 2n) || dev.close(-1)],
+      ]);
+    } finally {
+      dev.close(memfd);
+      iommufd.close();
+    }
+  },
+);
+
+scenario(
+  'cdev.bind-errno',
+  'BIND_IOMMUFD and ATTACH_IOMMUFD_PT refuse what device_cdev.c refuses',
+  ['iommufd', 'cdev'],
+  'vfio_device_fops_unl_ioctl: any ioctl but BIND before the bind EINVAL; vfio_df_ioctl_bind_iommufd: a negative iommufd or an unknown flag EINVAL, an open group EBUSY (vfio_device_block_group), a closed fd EBADF and a file that is not an iommufd EBADFD (iommufd_ctx_from_fd), the same fd bound twice EINVAL (access_granted), a second cdev fd of the bound device EINVAL (vfio_df_open: open_count); iommufd_device_change_pt: no such object ENOENT, an object that is neither an IOAS nor a HWPT EINVAL; attaching to another IOAS replaces (iommufd_device_replace), to the HWPT id works; detaching twice is not an error',
+  (ctx) => {
+    const { O } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    const node = /** @type {string} */ (ctx.cdevNode);
+    const group = ctx.lib.vfio.iommuGroupOf(ctx.backend, ctx.bdf);
+    const iommufd = ctx.lib.iommufd.Iommufd.open(ctx.backend);
+    const a = dev.open(node, O.RDWR | O.CLOEXEC);
+    const b = dev.open(node, O.RDWR | O.CLOEXEC);
+    const nul = dev.open('/dev/null', O.RDWR);
+    try {
+      const ioas = iommufd.ioasAlloc();
+      const other = iommufd.ioasAlloc();
+      let devid = 0;
+      return table([
+        ['ATTACH before bind', 'EINVAL', () => dev.vfioDeviceAttachIommufdPt(a, ioas)],
+        ['iommufd -1', 'EINVAL', () => dev.vfioDeviceBindIommufd(a, -1)],
+        ['flag 0x2', 'EINVAL', () => dev.vfioDeviceBindIommufd(a, iommufd.fd, 0x2)],
+        [
+          'group open',
+          'EBUSY',
+          () => {
+            const g = dev.open(`/dev/vfio/${group}`, O.RDWR);
+            try {
+              dev.vfioDeviceBindIommufd(a, iommufd.fd);
+            } finally {
+              dev.close(g);
+            }
+          },
+        ],
+        ['a closed fd', 'EBADF', () => dev.vfioDeviceBindIommufd(a, 4003)],
+        ['/dev/null', 'EBADFD', () => dev.vfioDeviceBindIommufd(a, nul)],
+        ['bind', 'ok', () => (devid = dev.vfioDeviceBindIommufd(a, iommufd.fd)) > 0 || dev.close(-1)],
+        ['bind again', 'EINVAL', () => dev.vfioDeviceBindIommufd(a, iommufd.fd)],
+        ['bind a second fd', 'EINVAL', () => dev.vfioDeviceBindIommufd(b, iommufd.fd)],
+        ['ATTACH to no object', 'ENOENT', () => dev.vfioDeviceAttachIommufdPt(a, 999)],
+        ['ATTACH to the device object', 'EINVAL', () => dev.vfioDeviceAttachIommufdPt(a, devid)],
+        ['ATTACH', 'ok', () => dev.vfioDeviceAttachIommufdPt(a, ioas)],
+        ['ATTACH the same IOAS again', 'ok', () => dev.vfioDeviceAttachIommufdPt(a, ioas)],
+        ['ATTACH another IOAS', 'ok', () => dev.vfioDeviceAttachIommufdPt(a, other)],
+        ['the first IOAS is free', 'ok', () => iommufd.destroy(ioas)],
+        ['DETACH', 'ok', () => dev.vfioDeviceDetachIommufdPt(a)],
+        ['DETACH again', 'ok', () => dev.vfioDeviceDetachIommufdPt(a)],
+        ['the other IOAS is free', 'ok', () => iommufd.destroy(other)],
+      ]);
+    } finally {
+      for (const fd of [nul, b, a]) dev.close(fd);
+      iommufd.close();
+    }
+  },
+);
+
+scenario(
+  'cdev.align',
+  'with a domain attached the IOAS takes page-aligned mappings only',
+  ['iommufd', 'cdev'],
+  'iopt_table_add_domain raises iova_alignment to the domain page size; iopt_alloc_area_pages: a length that is not a multiple EINVAL; iopt_check_iova: a fixed IOVA not aligned EINVAL, iova + length - 1 overflowing EOVERFLOW; iopt_alloc_iova: a file offset whose alignment is below it EINVAL; without a domain (a fresh IOAS) half a page maps',
+  (ctx) =>
+    withIoas(ctx, 'cdev', ({ iommufd, ioas }) => {
+      const dev = ctx.backend.dev;
+      const memfd = dev.memfdCreate('iovh-iommufd-align', 1);
+      try {
+        dev.ftruncate(memfd, 4n * PAGE);
+        const fresh = iommufd.ioasAlloc();
+        return table([
+          ['half a page', 'EINVAL', () => mapRaw(iommufd, ioas, memfd, { length: PAGE / 2n })],
+          ['fixed IOVA 0x40000800', 'EINVAL', () => mapRaw(iommufd, ioas, memfd, { iova: 0x40000800n })],
+          ['file offset 0x800', 'EINVAL', () => mapRaw(iommufd, ioas, memfd, { start: PAGE / 2n, length: PAGE })],
+          [
+            'fixed IOVA at the top',
+            'EOVERFLOW',
+            () => mapRaw(iommufd, ioas, memfd, { iova: U64_MAX - PAGE + 1n, length: 2n * PAGE }),
+          ],
+          ['one page', 'ok', () => mapRaw(iommufd, ioas, memfd, { iova: 0x40000000n })],
+          ['half a page, no domain', 'ok', () => mapRaw(iommufd, fresh, memfd, { length: PAGE / 2n, iova: 0x800n })],
+        ]);
+      } finally {
+        dev.close(memfd);
+      }
+    }),
 );
 
 // ------------------------------------------------------------ what is left

@@ -1,4 +1,14 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/** The errno name of `fn`'s failure, or 'ok'. @param {() => unknown} fn */
+export function codeOf(fn: () => unknown): string;
+/**
+ * Several calls, each with the errno the kernel's source gives: pass when all
+ * match; `observed` lists what came back, in order.
+ * @param {Array<[string, string, () => unknown]>} cases [what, expected, call]
+ * @param {() => void} [after] put back what the calls changed
+ * @returns {Outcome}
+ */
+export function table(cases: Array<[string, string, () => unknown]>, after?: () => void): Outcome;
 /**
  * Run them, each id prefixed `rules.`.
  * @param {{ backend: import('../../../src/backend/types.js').Backend, lib: Lib, pf: string, vf: string, onResult?: (r: Result) => void }} o

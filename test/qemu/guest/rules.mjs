@@ -18,6 +18,10 @@ const PAGE = 4096;
 const SYS = '/sys/bus/pci/devices';
 const T = '/sys/kernel/tracing';
 const KMEMLEAK = '/sys/kernel/debug/kmemleak';
+// include/uapi/linux/memfd.h and fcntl.h (not in src/uapi/constants.ts: iovh itself does not use them)
+const MFD_NOEXEC_SEAL = 0x8;
+const MFD_EXEC = 0x10;
+const F_SEAL_EXEC = 0x20;
 
 /**
  * @typedef {import('./scenarios.mjs').Outcome} Outcome
@@ -45,7 +49,7 @@ function rule(id, title, rule, run) {
 }
 
 /** The errno name of `fn`'s failure, or 'ok'. @param {() => unknown} fn */
-function codeOf(fn) {
+export function codeOf(fn) {
   try {
     fn();
     return 'ok';
@@ -62,7 +66,7 @@ function codeOf(fn) {
  * @param {() => void} [after] put back what the calls changed
  * @returns {Outcome}
  */
-function table(cases, after) {
+export function table(cases, after) {
   /** @type {string[]} */
   const got = [];
   /** @type {string[]} */
@@ -103,6 +107,9 @@ rule(
       [`same ${now}`, 'ok', () => write(ctx, `${dir}/sriov_numvfs`, now)],
       ['other', 'EBUSY', () => write(ctx, `${dir}/sriov_numvfs`, String(Number(now) === 1 ? 2 : 1))],
       ['0x2 hex', Number(now) === 2 ? 'ok' : 'EBUSY', () => write(ctx, `${dir}/sriov_numvfs`, '0x2')],
+      ['+2', Number(now) === 2 ? 'ok' : 'EBUSY', () => write(ctx, `${dir}/sriov_numvfs`, '+2')],
+      ['02 octal', Number(now) === 2 ? 'ok' : 'EBUSY', () => write(ctx, `${dir}/sriov_numvfs`, '02')],
+      ['08 (not octal)', 'EINVAL', () => write(ctx, `${dir}/sriov_numvfs`, '08')],
     ]);
   },
 );
@@ -110,7 +117,7 @@ rule(
 rule(
   'sysfs.autoprobe',
   'sriov_drivers_autoprobe takes a boolean',
-  'sriov_drivers_autoprobe_store: kstrtobool (1/0, y/n, on/off), anything else EINVAL; the value reads back as 0/1',
+  'sriov_drivers_autoprobe_store: kstrtobool (1/0, y/n, t/f in either case, on/off; a lone o is EINVAL), anything else EINVAL; the value reads back as 0/1',
   (ctx) => {
     const f = `${SYS}/${ctx.pf}/sriov_drivers_autoprobe`;
     const was = read(ctx, f);
@@ -121,6 +128,12 @@ rule(
         ['reads 1', 'ok', () => (read(ctx, f) === '1' ? 0 : write(ctx, f, 'x'))],
         ['n', 'ok', () => write(ctx, f, 'n')],
         ['reads 0', 'ok', () => (read(ctx, f) === '0' ? 0 : write(ctx, f, 'x'))],
+        ['T', 'ok', () => write(ctx, f, 'T')],
+        ['reads 1 after T', 'ok', () => (read(ctx, f) === '1' ? 0 : write(ctx, f, 'x'))],
+        ['F', 'ok', () => write(ctx, f, 'F')],
+        ['o alone', 'EINVAL', () => write(ctx, f, 'o')],
+        ['off', 'ok', () => write(ctx, f, 'off')],
+        ['reads 0 after off', 'ok', () => (read(ctx, f) === '0' ? 0 : write(ctx, f, 'x'))],
       ],
       () => write(ctx, f, was),
     );
@@ -152,6 +165,43 @@ rule(
       ['new_id one field', 'EINVAL', () => write(ctx, '/sys/bus/pci/drivers/vfio-pci/new_id', '8086')],
       ['remove_id absent', 'ENODEV', () => write(ctx, '/sys/bus/pci/drivers/vfio-pci/remove_id', '1234 5678')],
     ]),
+);
+
+rule(
+  'sysfs.dynid',
+  "dynamic ids: added, not twice, removed; driver_data must be one of the table's; an id the driver has is EEXIST",
+  "new_id_store: without driver_data an id the driver's static table matches is EEXIST (do_pci_match_id, override-only entries excluded: vfio-pci's match nothing), a driver_data no table entry has EINVAL, and so is an id a dynamic id already matches (do_pci_add_dynid with check_dup); remove_id_store: fewer than two fields EINVAL, a matching dynamic id is removed, then ENODEV",
+  (ctx) => {
+    const vfio = '/sys/bus/pci/drivers/vfio-pci';
+    const pfDriver = ctx.backend.fs.readlink(`${SYS}/${ctx.pf}/driver`).split('/').pop();
+    const vendor = read(ctx, `${SYS}/${ctx.pf}/vendor`).replace(/^0x/, '');
+    const device = read(ctx, `${SYS}/${ctx.pf}/device`).replace(/^0x/, '');
+    return table(
+      [
+        ['new_id', 'ok', () => write(ctx, `${vfio}/new_id`, '1234 5678')],
+        ['new_id again', 'EEXIST', () => write(ctx, `${vfio}/new_id`, '1234 5678')],
+        ['new_id driver_data 1', 'EINVAL', () => write(ctx, `${vfio}/new_id`, '1234 5679 ffffffff ffffffff 0 0 1')],
+        ['new_id driver_data 0', 'ok', () => write(ctx, `${vfio}/new_id`, '1234 567a ffffffff ffffffff 0 0 0')],
+        [
+          `new_id of the PF's own id to ${pfDriver}`,
+          'EEXIST',
+          () => write(ctx, `/sys/bus/pci/drivers/${pfDriver}/new_id`, `${vendor} ${device}`),
+        ],
+        ['remove_id zz', 'EINVAL', () => write(ctx, `${vfio}/remove_id`, 'zz')],
+        ['remove_id', 'ok', () => write(ctx, `${vfio}/remove_id`, '1234 5678')],
+        ['remove_id again', 'ENODEV', () => write(ctx, `${vfio}/remove_id`, '1234 5678')],
+        ['remove_id with subvendor', 'ok', () => write(ctx, `${vfio}/remove_id`, '1234 567a ffffffff')],
+      ],
+      () => {
+        for (const id of ['1234 5678', '1234 567a'])
+          try {
+            write(ctx, `${vfio}/remove_id`, id);
+          } catch {
+            // already removed
+          }
+      },
+    );
+  },
 );
 
 rule(
@@ -327,6 +377,70 @@ rule(
   },
 );
 
+rule(
+  'tracefs.fetch-types',
+  'kprobe fetch types and immediates, set_event, and a group enable that reads X',
+  'trace_probe.c: an immediate (\\N) is fetched as written, its type decides the print (x: 0x%x of the low bits, u: %u, s: %d; no type: x64); kprobe_events shows each definition as written, a return probe with its MAXACTIVE (trace_kprobe_show); set_event takes GROUP:EVENT, ! before it disables, no match is EINVAL (ftrace_set_clr_event); events/GROUP/enable reads X when some of its events are enabled (system_enable_read)',
+  (ctx) => {
+    const why = tracefsMissing(ctx);
+    if (why) return skip(why);
+    const fs = ctx.backend.fs;
+    const g = `iovh_types_${process.pid}`;
+    const def = (/** @type {string} */ s) => fs.writeFile(`${T}/kprobe_events`, s, { append: true });
+    const inst = `${T}/instances/${g}`;
+    const entry = `p:${g}/t dma_buf_export a=\\123 b=\\123:u32 c=\\-1:s8 d=\\0x1ff:x8 e=\\-2:u16`;
+    const ret = `r4:${g}/r dma_buf_export rv=$retval:x64`;
+    def(entry);
+    def(ret);
+    fs.mkdir(inst);
+    try {
+      const shown = fs
+        .readText(`${T}/kprobe_events`)
+        .split('\n')
+        .filter((l) => l.includes(`${g}/`))
+        .map((l) => l.trim());
+      const setEvent = (/** @type {string} */ s) => fs.writeFile(`${inst}/set_event`, s, { append: true });
+      const before = fs.readText(`${inst}/events/${g}/enable`).trim();
+      setEvent(`${g}:t`);
+      const mixed = fs.readText(`${inst}/events/${g}/enable`).trim();
+      const listed = fs
+        .readText(`${inst}/set_event`)
+        .split('\n')
+        .filter((l) => l.startsWith(`${g}:`));
+      const noMatch = codeOf(() => setEvent(`${g}:nope`));
+      const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
+      try {
+        const bar = [0, 1, 2, 3, 4, 5].find((i) => device.regionInfo(i).size >= BigInt(PAGE));
+        device.exportDmaBuf({ region: /** @type {number} */ (bar), ranges: [{ offset: 0, length: PAGE }] }).close();
+      } finally {
+        device.close();
+      }
+      setEvent(`!${g}:t`);
+      const after = fs.readText(`${inst}/events/${g}/t/enable`).trim();
+      const hit = fs
+        .readText(`${inst}/trace`)
+        .split('\n')
+        .find((l) => l.includes(' t: (dma_buf_export+'));
+      const args = hit ? hit.slice(hit.indexOf(') ') + 2).trim() : 'no hit';
+      const observed = `shown [${shown.join(' | ').replaceAll(g, 'G')}] enable ${before}/${mixed}/${after} set_event [${listed.join(',').replaceAll(g, 'G')}] no match ${noMatch}; ${args}`;
+      const want =
+        shown.includes(entry) &&
+        shown.includes(ret) &&
+        before === '0' &&
+        mixed === 'X' &&
+        after === '0' &&
+        listed.length === 1 &&
+        noMatch === 'EINVAL' &&
+        args === 'a=0x7b b=123 c=-1 d=0xff e=65534';
+      return want ? pass(observed, { observed }) : fail(observed, { observed });
+    } finally {
+      fs.rmdir(inst);
+      def(`-:${g}/t`);
+      def(`-:${g}/r`);
+    }
+  },
+);
+
 // ------------------------------------------------------------ VFIO (drivers/vfio/{container,group}.c, pci/*)
 
 rule(
@@ -375,6 +489,36 @@ rule(
 );
 
 rule(
+  'vfio.group-status',
+  'GET_STATUS before and after SET_CONTAINER, and SET_CONTAINER of what is not a container',
+  'vfio_group_ioctl_get_status: VIABLE when no kernel driver owns a device of the group, VIABLE|CONTAINER_SET once it has a container; vfio_group_ioctl_set_container: a closed fd EBADF, an open file that is neither a container nor an iommufd EBADFD; vfio_group_ioctl_unset_container: no container EINVAL',
+  (ctx) => {
+    const { O } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    const n = ctx.lib.vfio.iommuGroupOf(ctx.backend, ctx.vf);
+    const c = dev.open('/dev/vfio/vfio', O.RDWR);
+    const g = dev.open(`/dev/vfio/${n}`, O.RDWR);
+    const nul = dev.open('/dev/null', O.RDWR);
+    const status = (/** @type {number} */ want) => () => (dev.vfioGroupGetStatus(g).flags === want ? 0 : dev.close(-1));
+    try {
+      return table([
+        ['GET_STATUS: viable', 'ok', status(1)],
+        ['SET_CONTAINER a closed fd', 'EBADF', () => dev.vfioGroupSetContainer(g, 4007)],
+        ['SET_CONTAINER /dev/null', 'EBADFD', () => dev.vfioGroupSetContainer(g, nul)],
+        ['UNSET without a container', 'EINVAL', () => dev.vfioGroupUnsetContainer(g)],
+        ['SET_CONTAINER', 'ok', () => dev.vfioGroupSetContainer(g, c)],
+        ['GET_STATUS: viable, container set', 'ok', status(3)],
+        ['UNSET', 'ok', () => dev.vfioGroupUnsetContainer(g)],
+        ['GET_STATUS: viable again', 'ok', status(1)],
+        ['UNSET again', 'EINVAL', () => dev.vfioGroupUnsetContainer(g)],
+      ]);
+    } finally {
+      for (const fd of [nul, g, c]) dev.close(fd);
+    }
+  },
+);
+
+rule(
   'vfio.region-errors',
   'region reads, writes and mmaps outside what a BAR allows',
   'vfio_pci_rw: past the end of a BAR, or an index above the config region, is EINVAL; vfio_pci_core_mmap: an unaligned offset, a range past the BAR, or a non-BAR region is EINVAL',
@@ -409,14 +553,22 @@ rule(
 rule(
   'vfio.features',
   'device features vfio-pci does not have, and low power',
-  'vfio_ioctl_device_feature: migration and logging features are ENOTTY on vfio-pci, the PF token ENOTTY on a VF (no vf_token); in LOW_POWER_ENTRY a region read still works (vfio_pci_rw resumes the device first: pm_runtime_resume_and_get), a second entry is EINVAL (pm_runtime_engaged), LOW_POWER_EXIT ends it',
+  'vfio_ioctl_device_feature: migration and logging features are ENOTTY on vfio-pci, the PF token ENOTTY on a VF (no vf_token); in LOW_POWER_ENTRY a region read still works (vfio_pci_rw resumes the device first: pm_runtime_resume_and_get), a second entry is EINVAL (pm_runtime_engaged), LOW_POWER_EXIT ends it and is no error when not in low power; vfio_check_feature: GET of a SET-only feature or a payload shorter than the struct EINVAL; vfio_pci_core_pm_entry_with_wakeup: eventfd_ctx_fdget of a closed fd EBADF, of a file that is not an eventfd EINVAL',
   (ctx) => {
-    const { VFIO } = ctx.lib.uapi;
+    const { VFIO, O } = ctx.lib.uapi;
     const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
+    const nul = ctx.backend.dev.open('/dev/null', O.RDWR);
     try {
       const bar = [0, 1, 2, 3, 4, 5].find((i) => device.regionInfo(i).size >= BigInt(PAGE));
       const f = (/** @type {number} */ flags, /** @type {Uint8Array} */ p = new Uint8Array(0)) =>
         device.feature(flags, p);
+      // VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP: struct vfio_device_low_power_entry_with_wakeup { s32 wakeup_eventfd; u32 reserved; }
+      const WITH_WAKEUP = 4;
+      const efd = (/** @type {number} */ fd) => {
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setInt32(0, fd, true);
+        return b;
+      };
       return table([
         ['MIGRATION', 'ENOTTY', () => f(VFIO.DEVICE_FEATURE_GET | 1, new Uint8Array(8))],
         ['DMA_LOGGING_START', 'ENOTTY', () => f(VFIO.DEVICE_FEATURE_SET | 6, new Uint8Array(8))],
@@ -431,9 +583,150 @@ rule(
         ['LOW_POWER_ENTRY again', 'EINVAL', () => f(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY)],
         ['LOW_POWER_EXIT', 'ok', () => f(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_EXIT)],
         ['BAR read after', 'ok', () => device.read(/** @type {number} */ (bar), 0, 4)],
+        ['LOW_POWER_EXIT when not low', 'ok', () => f(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_EXIT)],
+        ['LOW_POWER_ENTRY GET', 'EINVAL', () => f(VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_LOW_POWER_ENTRY)],
+        ['WITH_WAKEUP short', 'EINVAL', () => f(VFIO.DEVICE_FEATURE_SET | WITH_WAKEUP, new Uint8Array(4))],
+        ['WITH_WAKEUP closed fd', 'EBADF', () => f(VFIO.DEVICE_FEATURE_SET | WITH_WAKEUP, efd(4006))],
+        ['WITH_WAKEUP /dev/null', 'EINVAL', () => f(VFIO.DEVICE_FEATURE_SET | WITH_WAKEUP, efd(nul))],
+        ['BAR read at the end', 'ok', () => device.read(/** @type {number} */ (bar), 0, 4)],
       ]);
     } finally {
+      ctx.backend.dev.close(nul);
       device.close();
+    }
+  },
+);
+
+// ------------------------------------------------------------ memfd and seals (mm/memfd.c, mm/shmem.c)
+
+rule(
+  'memfd.create',
+  'memfd_create refuses unknown flags, EXEC with NOEXEC_SEAL, and long names',
+  'memfd_create: without MFD_HUGETLB a flag beyond MFD_ALL_FLAGS is EINVAL, MFD_EXEC with MFD_NOEXEC_SEAL EINVAL, both checked before the name; a name longer than NAME_MAX - strlen("memfd:") (249 bytes) EINVAL',
+  (ctx) => {
+    const dev = ctx.backend.dev;
+    /** @type {number[]} */
+    const made = [];
+    const mk = (/** @type {string} */ name, /** @type {number} */ flags) => made.push(dev.memfdCreate(name, flags));
+    return table(
+      [
+        ['flag 0x100', 'EINVAL', () => mk('iovh-rules', 0x100)],
+        ['EXEC|NOEXEC_SEAL', 'EINVAL', () => mk('iovh-rules', MFD_EXEC | MFD_NOEXEC_SEAL)],
+        ['flag 0x100 and a long name', 'EINVAL', () => mk('n'.repeat(300), 0x100)],
+        ['name of 250', 'EINVAL', () => mk('n'.repeat(250), 0)],
+        ['name of 249', 'ok', () => mk('n'.repeat(249), MFD_NOEXEC_SEAL)],
+        ['NOEXEC_SEAL|CLOEXEC', 'ok', () => mk('iovh-rules', MFD_NOEXEC_SEAL | 1)],
+      ],
+      () => {
+        for (const fd of made) dev.close(fd);
+      },
+    );
+  },
+);
+
+rule(
+  'memfd.seals',
+  'F_ADD_SEALS and what each seal then refuses',
+  'memfd_add_seals: a memfd made without MFD_ALLOW_SEALING starts with F_SEAL_SEAL (EPERM), one made with MFD_NOEXEC_SEAL has it cleared (memfd_create clears F_SEAL_SEAL and sets F_SEAL_EXEC); an unknown seal bit EINVAL; F_SEAL_WRITE while a writable shared mapping exists EBUSY (mapping_deny_writable); F_SEAL_EXEC on an executable memfd implies SHRINK, GROW, WRITE and FUTURE_WRITE; after F_SEAL_SEAL EPERM. shmem_setattr: a shrink under F_SEAL_SHRINK or a growth under F_SEAL_GROW EPERM; memfd_check_seals_mmap: a writable shared mmap under F_SEAL_WRITE EPERM; do_mmap: an offset not page aligned EINVAL',
+  (ctx) => {
+    const { MFD, F_SEAL, PROT } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    const P = BigInt(PAGE);
+    const plain = dev.memfdCreate('iovh-rules-plain', 0);
+    const noexec = dev.memfdCreate('iovh-rules-noexec', MFD_NOEXEC_SEAL);
+    const s = dev.memfdCreate('iovh-rules-seals', MFD.ALLOW_SEALING | MFD_EXEC);
+    const w = dev.memfdCreate('iovh-rules-write', MFD.ALLOW_SEALING | MFD_EXEC);
+    const x = dev.memfdCreate('iovh-rules-exec', MFD.ALLOW_SEALING | MFD_EXEC);
+    /** @type {import('../../../src/backend/types.js').Mapping | null} */
+    let map = null;
+    try {
+      for (const fd of [s, w, x]) dev.ftruncate(fd, 2n * P);
+      return table(
+        [
+          ['no ALLOW_SEALING: SHRINK', 'EPERM', () => dev.addSeals(plain, F_SEAL.SHRINK)],
+          ['NOEXEC_SEAL: SHRINK', 'ok', () => dev.addSeals(noexec, F_SEAL.SHRINK)],
+          ['unknown seal 0x100', 'EINVAL', () => dev.addSeals(s, 0x100)],
+          ['SHRINK', 'ok', () => dev.addSeals(s, F_SEAL.SHRINK)],
+          ['shrink', 'EPERM', () => dev.ftruncate(s, P)],
+          ['grow', 'ok', () => dev.ftruncate(s, 3n * P)],
+          ['GROW', 'ok', () => dev.addSeals(s, F_SEAL.GROW)],
+          ['grow under GROW', 'EPERM', () => dev.ftruncate(s, 4n * P)],
+          ['same size', 'ok', () => dev.ftruncate(s, 3n * P)],
+          ['SEAL', 'ok', () => dev.addSeals(s, F_SEAL.SEAL)],
+          ['WRITE after SEAL', 'EPERM', () => dev.addSeals(s, F_SEAL.WRITE)],
+          ['mmap at offset 100', 'EINVAL', () => dev.mmap(w, 100n, PAGE, PROT.READ).unmap()],
+          ['mmap rw', 'ok', () => (map = dev.mmap(w, 0n, PAGE, PROT.READ | PROT.WRITE))],
+          ['WRITE while mapped rw', 'EBUSY', () => dev.addSeals(w, F_SEAL.WRITE)],
+          ['unmap', 'ok', () => (map?.unmap(), (map = null))],
+          ['WRITE', 'ok', () => dev.addSeals(w, F_SEAL.WRITE)],
+          ['mmap rw under WRITE', 'EPERM', () => dev.mmap(w, 0n, PAGE, PROT.READ | PROT.WRITE).unmap()],
+          ['mmap ro under WRITE', 'ok', () => dev.mmap(w, 0n, PAGE, PROT.READ).unmap()],
+          ['EXEC on an executable memfd', 'ok', () => dev.addSeals(x, F_SEAL_EXEC)],
+          ['grow after EXEC', 'EPERM', () => dev.ftruncate(x, 4n * P)],
+          ['shrink after EXEC', 'EPERM', () => dev.ftruncate(x, P)],
+        ],
+        () => {
+          map?.unmap();
+          for (const fd of [x, w, s, noexec, plain]) dev.close(fd);
+        },
+      );
+    } catch (e) {
+      for (const fd of [x, w, s, noexec, plain]) dev.close(fd);
+      throw e;
+    }
+  },
+);
+
+// ------------------------------------------------------------ vgem, a DRM driver without KMS (drivers/gpu/drm/vgem)
+
+rule(
+  'vgem.ioctls',
+  "vgem's render node: the capabilities a non-KMS driver has, PRIME and GEM handle errno",
+  'drm_getcap: TIMESTAMP_MONOTONIC 1, PRIME import|export, SYNCOBJ and SYNCOBJ_TIMELINE 0 (vgem has no DRIVER_SYNCOBJ); every other capability EOPNOTSUPP on a driver without DRIVER_MODESET; drm_syncobj_create_ioctl EOPNOTSUPP without DRIVER_SYNCOBJ; drm_prime_fd_to_handle_ioctl: the same dma-buf imported twice gives the same handle, a file that is not a dma-buf EINVAL (dma_buf_get), a closed fd EBADF; drm_prime_handle_to_fd_ioctl: flags beyond CLOEXEC|RDWR EINVAL, an unknown handle ENOENT; drm_gem_close_ioctl: an unknown handle EINVAL',
+  (ctx) => {
+    const { MFD, F_SEAL, O } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    const nodes = ctx.lib.drm.findRenderNodes(ctx.backend, 'vgem');
+    if (nodes.length === 0) return skip('no vgem render node (CONFIG_DRM_VGEM)');
+    if (!ctx.backend.fs.exists('/dev/udmabuf')) return skip('no /dev/udmabuf to make a dma-buf vgem can import');
+    const drm = dev.open(nodes[0].path, O.RDWR);
+    const ctl = dev.open('/dev/udmabuf', O.RDWR);
+    const memfd = dev.memfdCreate('iovh-rules-vgem', MFD.ALLOW_SEALING);
+    const nul = dev.open('/dev/null', O.RDWR);
+    /** @type {number[]} */
+    const fds = [];
+    try {
+      dev.ftruncate(memfd, BigInt(PAGE));
+      dev.addSeals(memfd, F_SEAL.SHRINK);
+      const buf = dev.udmabufCreate(ctl, { memfd, offset: 0n, size: BigInt(PAGE) });
+      fds.push(buf);
+      let h1 = -1;
+      let h2 = -2;
+      return table(
+        [
+          ['TIMESTAMP_MONOTONIC is 1', 'ok', () => dev.drmGetCap(drm, 6n) === 1n || dev.close(-1)],
+          ['PRIME is 3', 'ok', () => dev.drmGetCap(drm, 5n) === 3n || dev.close(-1)],
+          ['SYNCOBJ is 0', 'ok', () => dev.drmGetCap(drm, 0x13n) === 0n || dev.close(-1)],
+          ['SYNCOBJ_TIMELINE is 0', 'ok', () => dev.drmGetCap(drm, 0x14n) === 0n || dev.close(-1)],
+          ['DUMB_BUFFER', 'EOPNOTSUPP', () => dev.drmGetCap(drm, 1n)],
+          ['capability 0x99', 'EOPNOTSUPP', () => dev.drmGetCap(drm, 0x99n)],
+          ['SYNCOBJ_CREATE', 'EOPNOTSUPP', () => dev.drmSyncobjCreate(drm, 0)],
+          ['import', 'ok', () => (h1 = dev.drmPrimeFdToHandle(drm, buf))],
+          ['import again: same handle', 'ok', () => (h2 = dev.drmPrimeFdToHandle(drm, buf)) === h1 || dev.close(-1)],
+          ['import /dev/null', 'EINVAL', () => dev.drmPrimeFdToHandle(drm, nul)],
+          ['import a closed fd', 'EBADF', () => dev.drmPrimeFdToHandle(drm, 4002)],
+          ['export flags 0x1', 'EINVAL', () => fds.push(dev.drmPrimeHandleToFd(drm, h1, 0x1))],
+          ['export an unknown handle', 'ENOENT', () => fds.push(dev.drmPrimeHandleToFd(drm, h1 + 100, O.CLOEXEC))],
+          ['export the import', 'ok', () => fds.push(dev.drmPrimeHandleToFd(drm, h1, O.CLOEXEC))],
+          ['GEM_CLOSE', 'ok', () => dev.drmGemClose(drm, h2)],
+          ['GEM_CLOSE again', 'EINVAL', () => dev.drmGemClose(drm, h1)],
+        ],
+        () => {
+          for (const fd of fds) dev.close(fd);
+        },
+      );
+    } finally {
+      for (const fd of [nul, memfd, ctl, drm]) dev.close(fd);
     }
   },
 );
@@ -530,6 +823,39 @@ rule(
 );
 
 rule(
+  'udmabuf.mmap',
+  'mmap of a udmabuf within its size only',
+  'dma_buf_mmap_internal: vm_pgoff + the pages mapped beyond the dma-buf size is EINVAL; do_mmap: an offset not page aligned EINVAL',
+  (ctx) => {
+    const { MFD, F_SEAL, O, PROT } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    if (!ctx.backend.fs.exists('/dev/udmabuf')) return skip('no /dev/udmabuf');
+    const ctl = dev.open('/dev/udmabuf', O.RDWR);
+    const memfd = dev.memfdCreate('iovh-rules-mmap', MFD.ALLOW_SEALING);
+    /** @type {number | null} */
+    let buf = null;
+    try {
+      dev.ftruncate(memfd, 4n * BigInt(PAGE));
+      dev.addSeals(memfd, F_SEAL.SHRINK);
+      const b = dev.udmabufCreate(ctl, { memfd, offset: 0n, size: 2n * BigInt(PAGE) });
+      buf = b;
+      const map = (/** @type {bigint} */ off, /** @type {number} */ len) => dev.mmap(b, off, len, PROT.READ).unmap();
+      return table([
+        ['2 pages', 'ok', () => map(0n, 2 * PAGE)],
+        ['the second page', 'ok', () => map(BigInt(PAGE), PAGE)],
+        ['3 pages', 'EINVAL', () => map(0n, 3 * PAGE)],
+        ['2 pages from the second', 'EINVAL', () => map(BigInt(PAGE), 2 * PAGE)],
+        ['offset 100', 'EINVAL', () => map(100n, PAGE)],
+      ]);
+    } finally {
+      if (buf !== null) dev.close(buf);
+      dev.close(memfd);
+      dev.close(ctl);
+    }
+  },
+);
+
+rule(
   'fd.wrong-kind',
   'ioctls on the wrong kind of file',
   'an ioctl a file does not implement is ENOTTY (vfs_ioctl: -ENOIOCTLCMD); mmap of a file without mmap is ENODEV; a closed fd is EBADF',
@@ -580,7 +906,7 @@ rule(
 rule(
   'kmemleak.control',
   'the kmemleak control file takes scan and clear, refuses other words',
-  'kmemleak_write: "scan" and "clear" are accepted, "scan=<secs>" needs a number (EINVAL), "dump=<addr>" needs a known object (EINVAL), anything else EINVAL',
+  'kmemleak_write: "scan", "clear", "stack=on|off" and "scan=on|off" are accepted, "scan=<secs>" needs a number (EINVAL), "dump=<addr>" needs a number and a known object (EINVAL), anything else EINVAL',
   (ctx) => {
     if (!ctx.backend.fs.exists(KMEMLEAK)) return skip('no kmemleak (CONFIG_DEBUG_KMEMLEAK, debugfs)');
     const w = (/** @type {string} */ s) => ctx.backend.fs.writeFile(KMEMLEAK, s);
@@ -589,6 +915,11 @@ rule(
       ['scan=abc', 'EINVAL', () => w('scan=abc')],
       ['dump=0x1', 'EINVAL', () => w('dump=0x1')],
       ['clear', 'ok', () => w('clear')],
+      ['stack=off', 'ok', () => w('stack=off')],
+      ['stack=on', 'ok', () => w('stack=on')],
+      ['scan=off', 'ok', () => w('scan=off')],
+      ['scan=on', 'ok', () => w('scan=on')],
+      ['dump=abc', 'EINVAL', () => w('dump=abc')],
     ]);
   },
 );
