@@ -846,7 +846,7 @@ async function qemuFigure() {
 
 /** One `npm run test:qemu` step without conformance: its boots and the slowest guest. */
 async function qemuRound(runCi) {
-  const summary = await runCi({ conformance: false, log: () => undefined });
+  const summary = await runCi({ conformance: false, sourceKernel: false, qemuCommand: false, log: () => undefined });
   const boots = summary.boots.map((b) => {
     let harnessAt = null;
     try {

@@ -1,5 +1,45 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
 /**
+ * @typedef {object} BootOptions
+ * @property {import('./variants.mjs').Variant} variant
+ * @property {string} qemu             qemu-system-x86_64
+ * @property {string} kernel           vmlinuz
+ * @property {string} initrd
+ * @property {import('./paths.mjs').CachePaths} paths
+ * @property {number} [timeoutSeconds] hard wall-clock limit for the whole boot
+ * @property {number} [smp]
+ * @property {string} [memory]
+ * @property {string} [entry]          guest program (default GUEST_ENTRY)
+ * @property {string} [extraAppend]    more kernel parameters (debugging: loglevel=7, ...)
+ * @property {string} [kernelAppend]   kernel parameters the kernel itself needs (kasan_multi_shot)
+ * @property {string} [label]          names the boot in logs and reports (default: the variant's name)
+ * @property {string[]} [guestArgs]    more arguments for the guest program (iovh.args, comma-separated)
+ * @property {string[]} [insmod]       absolute host paths of modules /init loads before the program (iovh.insmod)
+ *
+ * @typedef {object} BootReport
+ * @property {string} variant               the boot's label (the variant's name unless given)
+ * @property {string} machine               the variant's name
+ * @property {import('./verdict.mjs').BootStatus} status
+ * @property {string} reason
+ * @property {string} logPath
+ * @property {string} channelPath           what the guest wrote on its verdict channel (ttyS1)
+ * @property {string} resultsDir
+ * @property {number} wallSeconds           QEMU start to QEMU exit (or kill)
+ * @property {number | null} verdictSeconds QEMU start to the verdict line
+ * @property {number | null} initSeconds    QEMU start to /init's first line on the channel (boot to /init;
+ *                                          250 ms resolution)
+ * @property {import('./verdict.mjs').GuestResults | null} results
+ * @property {string} logTail
+ * @property {string[]} progress
+ */
+/**
+ * Kernel command-line values cannot hold whitespace (nor, in iovh.args, a
+ * comma, which separates the arguments there); say so instead of booting a
+ * guest that misreads them.
+ * @param {string} what @param {string} value @param {boolean} [list]
+ */
+export function cmdlineSafe(what: string, value: string, list?: boolean): string;
+/**
  * @param {BootOptions} o
  * @returns {Promise<BootReport>}
  */
@@ -32,12 +72,39 @@ export type BootOptions = {
      * more kernel parameters (debugging: loglevel=7, ...)
      */
     extraAppend?: string | undefined;
+    /**
+     * kernel parameters the kernel itself needs (kasan_multi_shot)
+     */
+    kernelAppend?: string | undefined;
+    /**
+     * names the boot in logs and reports (default: the variant's name)
+     */
+    label?: string | undefined;
+    /**
+     * more arguments for the guest program (iovh.args, comma-separated)
+     */
+    guestArgs?: string[] | undefined;
+    /**
+     * absolute host paths of modules /init loads before the program (iovh.insmod)
+     */
+    insmod?: string[] | undefined;
 };
 export type BootReport = {
+    /**
+     * the boot's label (the variant's name unless given)
+     */
     variant: string;
+    /**
+     * the variant's name
+     */
+    machine: string;
     status: import("./verdict.mjs").BootStatus;
     reason: string;
     logPath: string;
+    /**
+     * what the guest wrote on its verdict channel (ttyS1)
+     */
+    channelPath: string;
     resultsDir: string;
     /**
      * QEMU start to QEMU exit (or kill)
@@ -47,6 +114,11 @@ export type BootReport = {
      * QEMU start to the verdict line
      */
     verdictSeconds: number | null;
+    /**
+     * QEMU start to /init's first line on the channel (boot to /init;
+     * 250 ms resolution)
+     */
+    initSeconds: number | null;
     results: import("./verdict.mjs").GuestResults | null;
     logTail: string;
     progress: string[];

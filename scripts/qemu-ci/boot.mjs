@@ -4,7 +4,7 @@
 // to the shared folder, and turn all of it into one verdict (verdict.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { qemuArgs, NUM_VFS } from './variants.mjs';
 import { classify, tail } from './verdict.mjs';
@@ -25,25 +25,39 @@ export const GUEST_ENTRY = join(repoRoot, 'test', 'qemu', 'guest', 'main.mjs');
  * @property {string} [memory]
  * @property {string} [entry]          guest program (default GUEST_ENTRY)
  * @property {string} [extraAppend]    more kernel parameters (debugging: loglevel=7, ...)
+ * @property {string} [kernelAppend]   kernel parameters the kernel itself needs (kasan_multi_shot)
+ * @property {string} [label]          names the boot in logs and reports (default: the variant's name)
+ * @property {string[]} [guestArgs]    more arguments for the guest program (iovh.args, comma-separated)
+ * @property {string[]} [insmod]       absolute host paths of modules /init loads before the program (iovh.insmod)
  *
  * @typedef {object} BootReport
- * @property {string} variant
+ * @property {string} variant               the boot's label (the variant's name unless given)
+ * @property {string} machine               the variant's name
  * @property {import('./verdict.mjs').BootStatus} status
  * @property {string} reason
  * @property {string} logPath
+ * @property {string} channelPath           what the guest wrote on its verdict channel (ttyS1)
  * @property {string} resultsDir
  * @property {number} wallSeconds           QEMU start to QEMU exit (or kill)
  * @property {number | null} verdictSeconds QEMU start to the verdict line
+ * @property {number | null} initSeconds    QEMU start to /init's first line on the channel (boot to /init;
+ *                                          250 ms resolution)
  * @property {import('./verdict.mjs').GuestResults | null} results
  * @property {string} logTail
  * @property {string[]} progress
  */
 
-/** Kernel command-line values cannot hold whitespace; say so instead of booting a guest that misreads them. */
-/** @param {string} what @param {string} value */
-function cmdlineSafe(what, value) {
-  if (/\s/.test(value))
-    throw new Error(`${what} '${value}' contains whitespace, which the guest's kernel command line cannot carry`);
+/**
+ * Kernel command-line values cannot hold whitespace (nor, in iovh.args, a
+ * comma, which separates the arguments there); say so instead of booting a
+ * guest that misreads them.
+ * @param {string} what @param {string} value @param {boolean} [list]
+ */
+export function cmdlineSafe(what, value, list = false) {
+  if (/\s/.test(value) || (list && value.includes(',')) || value.includes('"'))
+    throw new Error(
+      `${what} '${value}' contains ${list && value.includes(',') ? 'a comma' : 'whitespace or a quote'}, which the guest's kernel command line cannot carry`,
+    );
   return value;
 }
 
@@ -58,12 +72,15 @@ export async function boot(o) {
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  const runId = `${o.variant.name}-${stamp}-${nonce.slice(0, 6)}`;
+  const label = o.label ?? o.variant.name;
+  const runId = `${label}-${stamp}-${nonce.slice(0, 6)}`;
   const resultsDir = join(o.paths.results, runId);
   mkdirSync(resultsDir, { recursive: true });
   mkdirSync(o.paths.logs, { recursive: true });
   const logPath = join(o.paths.logs, `${runId}.log`);
-  const latest = join(o.paths.logs, `${o.variant.name}.latest.log`);
+  const latest = join(o.paths.logs, `${label}.latest.log`);
+  const channelPath = join(o.paths.logs, `${runId}.channel`);
+  writeFileSync(channelPath, '');
   rmSync(latest, { force: true });
   symlinkSync(`${runId}.log`, latest);
 
@@ -78,6 +95,12 @@ export async function boot(o) {
     `iovh.repo=${cmdlineSafe('checkout', repoRoot)}`,
     `iovh.numvfs=${NUM_VFS}`,
     `iovh.timeout=${guestTimeout}`,
+    'iovh.channel=ttyS1',
+    ...(o.guestArgs?.length
+      ? [`iovh.args=${o.guestArgs.map((a) => cmdlineSafe('guest argument', a, true)).join(',')}`]
+      : []),
+    ...(o.insmod?.length ? [`iovh.insmod=${o.insmod.map((m) => cmdlineSafe('module', m, true)).join(',')}`] : []),
+    ...(o.kernelAppend ? [o.kernelAppend] : []),
     ...(o.extraAppend ? [o.extraAppend] : []),
   ].join(' ');
   const args = qemuArgs(o.variant, {
@@ -85,6 +108,7 @@ export async function boot(o) {
     initrd: o.initrd,
     resultsDir,
     append,
+    channel: channelPath,
     smp: o.smp,
     memory: o.memory,
   });
@@ -101,8 +125,27 @@ export async function boot(o) {
   let verdictSeconds = null;
   /** @type {NodeJS.Timeout | undefined} */
   let grace;
-  // At the start of a line: init's echo is never behind a printk timestamp.
-  const marker = `\nIOVH-VERDICT ${nonce} `;
+  // On the verdict channel, at the start of a line.
+  const marker = `IOVH-VERDICT ${nonce} `;
+  const readChannel = () => {
+    try {
+      return readFileSync(channelPath, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  /** @type {number | null} */
+  let initSeconds = null;
+  const poll = setInterval(() => {
+    if (verdictSeconds !== null) return;
+    const text = readChannel();
+    if (initSeconds === null && text.startsWith('IOVH-QEMU ')) initSeconds = since();
+    if (text.split('\n').some((l) => l.startsWith(marker))) {
+      verdictSeconds = since();
+      // The guest powers off right after its verdict; a QEMU that lingers is stopped.
+      grace = setTimeout(kill, 15_000);
+    }
+  }, 250);
 
   const kill = () => {
     child.kill('SIGTERM');
@@ -117,11 +160,6 @@ export async function boot(o) {
     const s = chunk.toString('latin1');
     log += s;
     logFile.write(chunk);
-    if (verdictSeconds === null && log.includes(marker)) {
-      verdictSeconds = since();
-      // The guest powers off right after its verdict; a QEMU that lingers is stopped.
-      grace = setTimeout(kill, 15_000);
-    }
   });
   child.stderr.on('data', (chunk) => {
     stderr += chunk.toString('utf8');
@@ -133,8 +171,12 @@ export async function boot(o) {
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
   clearTimeout(limit);
+  clearInterval(poll);
   if (grace) clearTimeout(grace);
   const wallSeconds = since();
+  const channel = readChannel();
+  if (verdictSeconds === null && channel.split('\n').some((l) => l.replace(/\r$/, '').startsWith(marker)))
+    verdictSeconds = wallSeconds;
   // Assigned in the stdout handler; TypeScript's flow analysis does not see that.
   const verdictAt = /** @type {number | null} */ (verdictSeconds);
   if (stderr) logFile.write(`\n# qemu stderr:\n${stderr}`);
@@ -145,13 +187,16 @@ export async function boot(o) {
 
   if (exit.spawnError) {
     return {
-      variant: o.variant.name,
+      variant: label,
+      machine: o.variant.name,
       status: 'error',
       reason: `cannot start ${o.qemu}: ${exit.spawnError.message}`,
       logPath,
+      channelPath,
       resultsDir,
       wallSeconds,
       verdictSeconds,
+      initSeconds,
       results: null,
       logTail: '',
       progress: [],
@@ -168,6 +213,7 @@ export async function boot(o) {
   }
   const c = classify({
     log,
+    channel,
     nonce,
     timedOut,
     timeoutSeconds,
@@ -178,13 +224,16 @@ export async function boot(o) {
     resultsError,
   });
   return {
-    variant: o.variant.name,
+    variant: label,
+    machine: o.variant.name,
     status: c.status,
     reason: c.reason,
     logPath,
+    channelPath,
     resultsDir,
     wallSeconds,
     verdictSeconds,
+    initSeconds,
     results: c.results,
     logTail: tail(log, 40),
     progress: c.serial.progress,

@@ -4,9 +4,11 @@
 # program with this host's node inside a chroot of the host root (the program
 # brings up the VFs with iovh's own commands), and ends with exactly one
 #   IOVH-VERDICT <nonce> rc=<n> | timeout | error=<step>
-# line on the serial console, which the host parses, then powers off.
-# Progress lines start with "IOVH-QEMU <uptime>" so the host can tell where a
-# guest stopped. Parameters come from the kernel command line (iovh.*).
+# line, which the host parses, then powers off. Progress lines start with
+# "IOVH-QEMU <uptime>" so the host can tell where a guest stopped. Those lines
+# go to the verdict channel (the second serial port, iovh.channel=ttyS1), where
+# printk never writes, and to the console for whoever reads the log.
+# Parameters come from the kernel command line (iovh.*).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -16,7 +18,7 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
 CMDLINE=$(cat /proc/cmdline)
-VARIANT=; NONCE=none; NODE=; RUN=; NUMVFS=2; GTIMEOUT=60; REPO=
+VARIANT=; NONCE=none; NODE=; RUN=; NUMVFS=2; GTIMEOUT=60; REPO=; CHANNEL=; ARGS=; INSMOD=
 RESULTS=/run/iovh-results
 for a in $CMDLINE; do
   case $a in
@@ -27,20 +29,41 @@ for a in $CMDLINE; do
     iovh.repo=*) REPO=${a#iovh.repo=} ;;
     iovh.numvfs=*) NUMVFS=${a#iovh.numvfs=} ;;
     iovh.timeout=*) GTIMEOUT=${a#iovh.timeout=} ;;
+    iovh.channel=*) CHANNEL=/dev/${a#iovh.channel=} ;;
+    iovh.args=*) ARGS=$(echo "${a#iovh.args=}" | tr , ' ') ;;
+    iovh.insmod=*) INSMOD=$(echo "${a#iovh.insmod=}" | tr , ' ') ;;
   esac
 done
 
-step() { echo "IOVH-QEMU $(cut -d' ' -f1 /proc/uptime) $*"; }
+# Each line is written with its own open and close of the channel: the last
+# close waits until the UART has sent everything, so a verdict written just
+# before poweroff still reaches the host.
+say() {
+  echo "$*"
+  [ -c "$CHANNEL" ] && echo "$*" > "$CHANNEL"
+}
+step() { say "IOVH-QEMU $(cut -d' ' -f1 /proc/uptime) $*"; }
+# Sanitizer and detector reports (KASAN, lockdep, hung tasks, WARN, kmemleak)
+# are printed at levels the console hides under 'quiet'; copy them to the
+# console so the host's log, and its verdict, see them.
+complaints() {
+  dmesg | grep -E 'BUG: |WARNING: |Oops|general protection fault|kernel BUG at|INFO: task .* blocked for more than|possible (circular|recursive) locking|inconsistent lock state|kmemleak: [0-9]+ new suspected|UBSAN:' > /tmp/complaints 2>/dev/null
+  if [ -s /tmp/complaints ]; then
+    echo "--- kernel complaints in dmesg ($(wc -l < /tmp/complaints) lines; first 30):"
+    head -n 30 /tmp/complaints
+  fi
+}
 verdict() {
   sync
-  echo "IOVH-VERDICT $NONCE $1"
+  complaints
+  say "IOVH-VERDICT $NONCE $1"
   poweroff -f
   # poweroff -f does not return; if it ever did, do not let init exit (that panics).
   while :; do sleep 60; done
 }
 die() {
   step="$1"; shift
-  echo "IOVH-QEMU-ERROR $step: $*"
+  say "IOVH-QEMU-ERROR $step: $*"
   echo "--- dmesg (last 60 lines)"
   dmesg | tail -n 60
   verdict "error=$step"
@@ -74,23 +97,33 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none results "/h
 [ -n "$REPO" ] && [ -d "/host$REPO" ] || die params "no checkout '$REPO' in the host root"
 step "shares mounted"
 
+# Out-of-tree modules asked for (iovh qemu --insmod), read from the host root.
+for ko in $INSMOD; do
+  out=$(insmod "/host$ko" 2>&1) || die insmod "insmod $ko: $out"
+  step "insmod $ko"
+done
+
 [ -n "$NODE" ] && [ -n "$RUN" ] || die params "no iovh.node or iovh.run"
 # A guest watchdog below the host's wall-clock limit: if the program hangs
 # (e.g. in D state), list the blocked tasks (sysrq w) before giving up, so the
 # log says where the kernel is stuck.
 (
   sleep "$GTIMEOUT"
-  echo "IOVH-QEMU-ERROR run: guest program still running after ${GTIMEOUT}s; blocked tasks follow"
+  say "IOVH-QEMU-ERROR run: guest program still running after ${GTIMEOUT}s; blocked tasks follow"
   echo w > /proc/sysrq-trigger
   dmesg | tail -n 80
   verdict timeout
 ) &
 WATCHDOG=$!
 step "run $RUN"
+# $ARGS is split on spaces but must not be globbed (a --filter 'vfio.*').
+set -f
+# shellcheck disable=SC2086
 chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/run/tmp TMPDIR=/run/tmp IOVH_QEMU_GUEST=1 NO_COLOR=1 \
-  IOVH_STATE_DIR=/run/iovh "$NODE" --jitless "$RUN" --out "$RESULTS/results.json" --nonce "$NONCE" --variant "$VARIANT" \
-  --numvfs "$NUMVFS" --repo "$REPO"
+  IOVH_STATE_DIR=/run/iovh IOVH_QEMU_CHANNEL="$CHANNEL" "$NODE" --jitless "$RUN" --out "$RESULTS/results.json" \
+  --nonce "$NONCE" --variant "$VARIANT" --numvfs "$NUMVFS" --repo "$REPO" $ARGS
 RC=$?
+set +f
 kill "$WATCHDOG" 2>/dev/null
 step "run exited rc=$RC"
 if [ "$RC" != 0 ]; then

@@ -60,22 +60,25 @@ function decompress(file) {
 }
 
 /**
- * Build (or reuse) the initramfs holding every variant's modules.
- * @param {{ paths: import('./paths.mjs').CachePaths, manifest: import('./setup.mjs').Manifest, variants: import('./variants.mjs').Variant[] }} o
+ * Build (or reuse) the initramfs holding every variant's modules. A kernel
+ * built from source with iovh's fragment has every driver built in
+ * (`manifest: null`): its initramfs holds busybox and /init only.
+ * @param {{ paths: import('./paths.mjs').CachePaths, manifest: import('./setup.mjs').Manifest | null, busybox: { path: string, version: string }, variants: import('./variants.mjs').Variant[] }} o
  * @returns {{ path: string, cached: boolean, lists: Record<string, string[]> }}
  */
-export function buildInitramfs({ paths, manifest, variants }) {
-  const modprobe = kmodTool(paths, 'modprobe');
+export function buildInitramfs({ paths, manifest, busybox, variants }) {
   const init = readFileSync(INIT_SCRIPT);
   /** @type {Record<string, string[]>} */
   const lists = {};
-  for (const v of variants) lists[v.name] = insmodOrder(modprobe, manifest, moduleNames(v));
+  for (const v of variants)
+    lists[v.name] = manifest ? insmodOrder(kmodTool(paths, 'modprobe'), manifest, moduleNames(v)) : [];
   const key = createHash('sha256')
     .update(
       JSON.stringify({
-        release: manifest.kernel.release,
-        createdAt: manifest.createdAt,
-        busybox: manifest.busybox.version,
+        release: manifest?.kernel.release ?? 'builtin',
+        createdAt: manifest?.createdAt ?? null,
+        busybox: busybox.version,
+        busyboxPath: busybox.path,
         lists,
       }),
     )
@@ -94,7 +97,7 @@ export function buildInitramfs({ paths, manifest, variants }) {
     })),
     // The kernel opens /dev/console for init's stdio before init can mount devtmpfs.
     { type: 'chardev', path: 'dev/console', major: 5, minor: 1 },
-    { type: 'file', path: 'bin/busybox', data: readFileSync(manifest.busybox.path), mode: 0o755 },
+    { type: 'file', path: 'bin/busybox', data: readFileSync(busybox.path), mode: 0o755 },
     { type: 'file', path: 'init', data: init, mode: 0o755 },
   ];
   const all = [...new Set(Object.values(lists).flat())];
@@ -109,12 +112,12 @@ export function buildInitramfs({ paths, manifest, variants }) {
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, gzipSync(cpioNewc(entries), { level: 1 }));
   renameSync(tmp, out);
-  // Older builds (another init.sh, another kernel): keep the three newest.
+  // Older builds (another init.sh, another kernel): keep the four newest.
   const old = readdirSync(paths.initramfs)
     .filter((n) => /^initramfs-[0-9a-f]+\.cpio\.gz$/.test(n))
     .map((n) => ({ n, t: statSync(join(paths.initramfs, n)).mtimeMs }))
     .sort((a, b) => b.t - a.t)
-    .slice(3);
+    .slice(4);
   for (const { n } of old) rmSync(join(paths.initramfs, n), { force: true });
   return { path: out, cached: false, lists };
 }

@@ -8,19 +8,27 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCi, measureWallTime } from './ci.mjs';
+import { runCi, measureWallTime, measureSanitizer, machine } from './ci.mjs';
 import { setup } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
 import { describeShare } from './coverage.mjs';
 import { CONFORMANCE_DEVICE, IGB_TOPOLOGY, KERNEL_FIXTURE, fixtureFrom, topologyFileFrom } from './conformance.mjs';
+import { buildKernel, progressLine } from './kbuild.mjs';
+import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
+import { debianSource } from './ksource.mjs';
 
-const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|bench|record|list] [options]
+const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|bench|record|list] [options]
 
-  run       (default) set up (cached), boot the variants, compare the mock
+  run       (default) set up (cached), build the sanitizer kernel (cached),
+            boot the variants and the sanitizer guest, compare the mock
   setup     install qemu-system-x86 >= 8.0 if missing, fetch and unpack the
             newest Debian sid kernel, busybox-static and kmod (cached)
-  bench     wall time from start to verdict with the packages cached (JSON)
+  kernel    build (or find in the cache) the sanitizer kernel from Debian's
+            newest linux-source with kconfig/iovh-guest.config; print where
+  bench     wall time from start to verdict with the packages cached, and
+            the sanitizer kernel's warm build (cold with --cold), boot to
+            /init and boot to verdict, with the machine (JSON)
   record    save the last run's igb results as the kernel fixture the mock
             is compared with in npm test (test/qemu/fixtures/kernel-igb.json)
             and the topology the guest captured as topology-igb.json
@@ -30,6 +38,14 @@ options:
   --variants <a,b|all>   default: ${DEFAULT_VARIANTS.join(',')}
   --timeout <seconds>    hard wall-clock limit per guest (default 240)
   --no-conformance       do not run the scenarios on the mock
+  --source-kernel        also build the sanitizer kernel from Debian's
+                         linux-source (cached), boot it, and run iovh qemu
+  --no-source-kernel     boot only Debian's stock kernel (the default for
+                         now; the sanitizer guest is reported as skipped)
+  --no-qemu-command      do not run \`iovh qemu\` as a user does (default
+                         source, a patched tree, a panic, bad input)
+  --cold                 bench: also a cold kernel build (empty ccache; about
+                         25 CPU-minutes)
   --refresh              resolve and download the sid packages again
   --json <file>          also write the summary there (always written to
                          .cache/qemu-ci/summary.json)`;
@@ -46,12 +62,15 @@ function parse(argv) {
     variants: DEFAULT_VARIANTS,
     timeout: 240,
     conformance: true,
+    sourceKernel: false,
+    qemuCommand: true,
+    cold: false,
     refresh: false,
     json: /** @type {string | null} */ (null),
   };
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) o.command = /** @type {string} */ (args.shift());
-  if (!['run', 'setup', 'bench', 'record', 'list', 'help'].includes(o.command))
+  if (!['run', 'setup', 'kernel', 'bench', 'record', 'list', 'help'].includes(o.command))
     throw new UsageError(`unknown command '${o.command}'`);
   while (args.length) {
     const a = /** @type {string} */ (args.shift());
@@ -67,6 +86,10 @@ function parse(argv) {
         throw new UsageError('--timeout must be between 20 and 3600 seconds');
       o.timeout = t;
     } else if (a === '--no-conformance') o.conformance = false;
+    else if (a === '--no-source-kernel') o.sourceKernel = false;
+    else if (a === '--source-kernel') o.sourceKernel = true;
+    else if (a === '--no-qemu-command') o.qemuCommand = false;
+    else if (a === '--cold') o.cold = true;
     else if (a === '--refresh') o.refresh = true;
     else if (a === '--json') o.json = value();
     else if (a === '--help' || a === '-h') o.command = 'help';
@@ -110,16 +133,25 @@ function printSummary(s) {
       for (const l of b.logTail.split('\n')) out(`       | ${l}`);
     }
   }
-  out(
-    `${s.conformance.status.toUpperCase().padEnd(6)} model conformance (mock upstream profile vs ${s.conformance.against ?? 'no guest'}): ${s.conformance.detail}`,
-  );
-  for (const d of s.conformance.disagreements) out(`       ${d}`);
-  if (s.conformance.log && s.conformance.status !== 'pass') out(`       log: ${s.conformance.log}`);
+  for (const c of s.conformances.length ? s.conformances : [s.conformance]) {
+    out(
+      `${c.status.toUpperCase().padEnd(6)} model conformance (mock upstream profile vs ${c.against ?? 'no guest'}): ${c.detail}`,
+    );
+    for (const d of c.disagreements) out(`       ${d}`);
+    if (c.log && c.status !== 'pass') out(`       log: ${c.log}`);
+  }
+  for (const c of s.checks.filter((x) => x.name.startsWith('iovh qemu')))
+    out(`${c.status.toUpperCase().padEnd(6)} ${c.name}: ${c.detail}`);
+  if (s.source)
+    out(
+      `${(s.source.status === 'failed' ? 'FAIL' : 'PASS').padEnd(6)} source kernel: ${s.source.status}: ${s.source.detail}`,
+    );
+  else out('SKIP   source kernel: not asked for (run with --source-kernel to build and boot it)');
   for (const k of s.pinned.kernels)
     out(`pinned share of the mock, kernel ${k.kernel}: ${describeShare(k)} (${k.counted} agreeing steps)`);
   if (s.pinned.total) out(`pinned share of the mock, all kernels: ${describeShare(s.pinned.total)}`);
   out(
-    `timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, guests ${secs(s.timing.bootsSeconds)}, total ${secs(s.timing.totalSeconds)}`,
+    `timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, kernel build ${secs(s.timing.kernelBuildSeconds)}${s.source?.status === 'cached' ? ' (cached)' : ''}, guests ${secs(s.timing.bootsSeconds)}, iovh qemu ${secs(s.timing.qemuCommandSeconds)}, total ${secs(s.timing.totalSeconds)}`,
   );
   out(`qemu: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
 }
@@ -155,6 +187,26 @@ async function main() {
     );
     return 0;
   }
+  if (o.command === 'kernel') {
+    const paths = kernelCachePaths(kernelCacheRoot());
+    const log = (/** @type {string} */ l) => process.stderr.write(`${l}\n`);
+    const src = await debianSource({ paths, log, refresh: o.refresh });
+    let last = 0;
+    const k = await buildKernel({
+      source: src,
+      paths,
+      log,
+      onProgress: (p) => {
+        if (Date.now() - last < 30_000) return;
+        last = Date.now();
+        log(progressLine(p));
+      },
+    });
+    process.stdout.write(
+      `${JSON.stringify({ release: k.release, bzImage: k.bzImage, vmlinux: k.vmlinux, config: k.config, objtree: k.objtree, srctree: k.srctree, cached: k.cached, seconds: k.seconds, timing: k.manifest.timing, objects: k.manifest.objects }, null, 2)}\n`,
+    );
+    return 0;
+  }
   if (o.command === 'record') {
     const file = join(cachePaths().root, 'summary.json');
     /** @type {import('./ci.mjs').CiSummary} */
@@ -181,14 +233,19 @@ async function main() {
     return 0;
   }
   if (o.command === 'bench') {
-    const m = await measureWallTime({ variants: o.variants, timeoutSeconds: o.timeout });
-    process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
-    return m.ok ? 0 : 1;
+    const log = (/** @type {string} */ l) => process.stderr.write(`${l}\n`);
+    const stock = await measureWallTime({ variants: o.variants, timeoutSeconds: o.timeout });
+    const sanitizer = o.sourceKernel ? await measureSanitizer({ cold: o.cold, log }) : null;
+    const out = { machine: machine(), stock, sanitizer };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return stock.ok && (sanitizer?.ok ?? true) ? 0 : 1;
   }
   const summary = await runCi({
     variants: o.variants,
     timeoutSeconds: o.timeout,
     conformance: o.conformance,
+    sourceKernel: o.sourceKernel,
+    qemuCommand: o.qemuCommand,
     refresh: o.refresh,
   });
   const paths = cachePaths();

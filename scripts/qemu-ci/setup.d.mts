@@ -74,6 +74,28 @@ export function setup({ paths, refresh, log }: {
  */
 export function kmodTool(paths: import("./paths.mjs").CachePaths, tool: "depmod" | "modprobe" | "modinfo"): string;
 /**
+ * What every guest needs besides its kernel: QEMU (installed when missing)
+ * and busybox-static, reused from the stock kernel's setup when that has run,
+ * else downloaded alone (a source-built kernel needs no kernel packages).
+ * @param {{ paths: import('./paths.mjs').CachePaths, log?: (s: string) => void }} options
+ * @returns {{ qemu: { path: string, version: string }, busybox: { path: string, version: string }, cached: boolean, seconds: number }}
+ */
+export function setupTools({ paths, log }: {
+    paths: import("./paths.mjs").CachePaths;
+    log?: (s: string) => void;
+}): {
+    qemu: {
+        path: string;
+        version: string;
+    };
+    busybox: {
+        path: string;
+        version: string;
+    };
+    cached: boolean;
+    seconds: number;
+};
+/**
  * Kernel options the guest needs (research/qemu-ci.md, "Kernel config"); a sid
  * kernel that drops one fails setup with its name instead of a confusing boot.
  * `m` accepts y or m.

@@ -421,3 +421,56 @@ export function setup({ paths, refresh = false, log = (s) => process.stderr.writ
 export function kmodTool(paths, tool) {
   return join(paths.kmod, 'tools', tool);
 }
+
+/**
+ * What every guest needs besides its kernel: QEMU (installed when missing)
+ * and busybox-static, reused from the stock kernel's setup when that has run,
+ * else downloaded alone (a source-built kernel needs no kernel packages).
+ * @param {{ paths: import('./paths.mjs').CachePaths, log?: (s: string) => void }} options
+ * @returns {{ qemu: { path: string, version: string }, busybox: { path: string, version: string }, cached: boolean, seconds: number }}
+ */
+export function setupTools({ paths, log = (s) => process.stderr.write(`${s}\n`) }) {
+  const t0 = Date.now();
+  mkdirSync(paths.root, { recursive: true });
+  return withLock(paths.lock, () => {
+    const qemu = ensureQemu(paths, log);
+    const done = (/** @type {{ path: string, version: string }} */ busybox, /** @type {boolean} */ cached) => ({
+      qemu,
+      busybox,
+      cached,
+      seconds: (Date.now() - t0) / 1000,
+    });
+    const stock = readManifest(paths);
+    if (stock) return done(stock.busybox, true);
+    const toolsFile = join(paths.root, 'tools.json');
+    try {
+      const t = JSON.parse(readFileSync(toolsFile, 'utf8'));
+      if (t.busybox && existsSync(t.busybox.path)) return done(t.busybox, true);
+    } catch {
+      // not set up yet
+    }
+    for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb'])
+      if (!which(tool))
+        throw new Error(`setup needs ${tool} (Debian: apt-get install ${tool === 'dpkg-deb' ? 'dpkg' : 'apt'})`);
+    const codename = systemCodename();
+    if (!codename) throw new Error('cannot read VERSION_CODENAME from /etc/os-release');
+    const sid = new PrivateApt(paths.aptSid, sidSourcesText(releaseArchive(systemSources(), codename)));
+    if (!sid.hasLists()) {
+      log('setup: updating a private package list for Debian sid (busybox-static)');
+      sid.update();
+    }
+    const version = sid.show('busybox-static').Version ?? '';
+    const dir = join(paths.root, 'tools');
+    const debs = join(dir, 'debs');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(debs, { recursive: true });
+    sid.download(debs, [`busybox-static=${version}`]);
+    extract(debs, ['busybox-static'], join(dir, 'busybox'));
+    rmSync(debs, { recursive: true, force: true });
+    const path = firstExisting(join(dir, 'busybox'), ['bin/busybox', 'usr/bin/busybox']);
+    if (!path) throw new Error('busybox-static has no bin/busybox');
+    const busybox = { path, version };
+    writeFileSync(toolsFile, `${JSON.stringify({ busybox }, null, 2)}\n`);
+    return done(busybox, false);
+  });
+}

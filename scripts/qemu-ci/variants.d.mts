@@ -17,6 +17,8 @@ export function moduleNames(v: Variant): string[];
  * @property {string} initrd
  * @property {string} resultsDir   host folder the guest may write
  * @property {string} append       guest parameters (iovh.*), joined to the kernel's
+ * @property {string} [channel]    host file for the guest's second serial port (ttyS1): the
+ *                                 verdict channel, apart from the kernel console on ttyS0
  * @property {number} [smp]
  * @property {string} [memory]
  */
@@ -65,6 +67,11 @@ export type MachineOptions = {
      * guest parameters (iovh.*), joined to the kernel's
      */
     append: string;
+    /**
+     * host file for the guest's second serial port (ttyS1): the
+     *     verdict channel, apart from the kernel console on ttyS0
+     */
+    channel?: string | undefined;
     smp?: number | undefined;
     memory?: string | undefined;
 };

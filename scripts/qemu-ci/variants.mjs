@@ -71,6 +71,8 @@ export function moduleNames(v) {
  * @property {string} initrd
  * @property {string} resultsDir   host folder the guest may write
  * @property {string} append       guest parameters (iovh.*), joined to the kernel's
+ * @property {string} [channel]    host file for the guest's second serial port (ttyS1): the
+ *                                 verdict channel, apart from the kernel console on ttyS0
  * @property {number} [smp]
  * @property {string} [memory]
  */
@@ -110,13 +112,21 @@ export function qemuArgs(v, o) {
     'none',
     '-serial',
     'stdio',
+    // The second serial port (ttyS1) carries only what the guest's /init and
+    // program write there (progress, results, the verdict): printk goes to
+    // ttyS0, so a kernel message can never split or forge a verdict line.
+    ...(o.channel ? ['-chardev', `file,id=verdict,path=${qemuOptValue(o.channel)}`, '-serial', 'chardev:verdict'] : []),
     '-no-reboot',
     '-kernel',
     o.kernel,
     '-initrd',
     o.initrd,
   ];
-  const append = ['console=ttyS0', 'panic=-1', 'quiet'];
+  // no_timer_check: under TCG on a busy host the IO-APIC timer check
+  // (arch/x86/kernel/apic/io_apic.c, timer_irq_works) can miss its ticks and
+  // panic "timer doesn't work through Interrupt-remapped IO-APIC" before init;
+  // the check proves nothing about an emulated timer.
+  const append = ['console=ttyS0', 'panic=-1', 'quiet', 'no_timer_check'];
   if (v.iommu === 'intel') {
     args.push('-device', 'intel-iommu');
     // CONFIG_INTEL_IOMMU_DEFAULT_ON is not set in Debian's config.

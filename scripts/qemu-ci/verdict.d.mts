@@ -20,7 +20,10 @@ export function checkResults(data: unknown, nonce: string): {
 };
 /**
  * @typedef {object} BootOutcome
- * @property {string} log          serial log text
+ * @property {string} log          the kernel console (ttyS0)
+ * @property {string} [channel]    the verdict channel (ttyS1): when given, the
+ *                                 verdict, progress and results are read from it
+ *                                 only, and the console only for panics and oopses
  * @property {string} nonce
  * @property {boolean} timedOut    the host's wall-clock limit killed QEMU
  * @property {number} timeoutSeconds
@@ -98,9 +101,15 @@ export type SerialLog = {
 };
 export type BootOutcome = {
     /**
-     * serial log text
+     * the kernel console (ttyS0)
      */
     log: string;
+    /**
+     * the verdict channel (ttyS1): when given, the
+     *     verdict, progress and results are read from it
+     *     only, and the console only for panics and oopses
+     */
+    channel?: string | undefined;
     nonce: string;
     /**
      * the host's wall-clock limit killed QEMU

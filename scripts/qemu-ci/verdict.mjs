@@ -92,7 +92,10 @@ export function checkResults(data, nonce) {
 
 /**
  * @typedef {object} BootOutcome
- * @property {string} log          serial log text
+ * @property {string} log          the kernel console (ttyS0)
+ * @property {string} [channel]    the verdict channel (ttyS1): when given, the
+ *                                 verdict, progress and results are read from it
+ *                                 only, and the console only for panics and oopses
  * @property {string} nonce
  * @property {boolean} timedOut    the host's wall-clock limit killed QEMU
  * @property {number} timeoutSeconds
@@ -108,7 +111,11 @@ export function checkResults(data, nonce) {
  * @returns {{ status: BootStatus, reason: string, serial: SerialLog, results: GuestResults | null }}
  */
 export function classify(o) {
-  const serial = parseSerial(o.log, o.nonce);
+  const console = parseSerial(o.log, o.nonce);
+  const chan = o.channel === undefined ? null : parseSerial(o.channel, o.nonce);
+  const serial = chan
+    ? { ...chan, panic: console.panic, oopses: console.oopses, lines: console.lines + chan.lines }
+    : console;
   const lastScenario = serial.scenarios.length
     ? `, after scenario ${serial.scenarios[serial.scenarios.length - 1].split(' :: ')[0]}`
     : '';

@@ -18,14 +18,19 @@ const after = (flag, re) => args.filter((_, i) => args[i - 1] === flag).find((v)
 const append = after('-append', /./);
 const nonce = /iovh\\.nonce=(\\S+)/.exec(append)[1];
 const results = /path=(.*?),security_model/.exec(after('-fsdev', /id=results/))[1].replaceAll(',,', ',');
+const channel = /^file,id=verdict,path=(.*)$/.exec(after('-chardev', /id=verdict/))[1].replaceAll(',,', ',');
+// The console (ttyS0) is stdout; what the guest's /init and program say goes to the channel (ttyS1) and the console.
 const out = (s) => process.stdout.write(s + '\\r\\n');
+const say = (s) => { out(s); require('fs').appendFileSync(channel, s + '\\r\\n'); };
 const write = (scenarios) => require('fs').writeFileSync(results + '/results.json', JSON.stringify({ nonce, scenarios }));
 const ok = [{ id: 'vfio.open', status: 'pass', detail: 'ok' }];
 out('[    0.000000] Linux version 7.2.13+deb14-amd64');
-out('IOVH-QEMU 4.10 init variant=igb-intel-iommu');
+say('IOVH-QEMU 4.10 init variant=igb-intel-iommu');
 switch (MODE) {
-  case 'pass': write(ok); out('IOVH-VERDICT ' + nonce + ' rc=0'); break;
-  case 'fail': write([...ok, { id: 'errno.past-end', status: 'fail', errno: 'ENODEV', detail: 'expected EINVAL, got ENODEV' }]); out('IOVH-VERDICT ' + nonce + ' rc=1'); break;
+  case 'pass': write(ok); say('IOVH-VERDICT ' + nonce + ' rc=0'); break;
+  case 'fail': write([...ok, { id: 'errno.past-end', status: 'fail', errno: 'ENODEV', detail: 'expected EINVAL, got ENODEV' }]); say('IOVH-VERDICT ' + nonce + ' rc=1'); break;
+  // A verdict on the console only (printk, or a program writing to the console) is not the guest's verdict.
+  case 'console-only': write(ok); out('IOVH-VERDICT ' + nonce + ' rc=0'); break;
   case 'panic': out('[    5.000000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100'); break;
   case 'hang': setInterval(() => {}, 1000); break;
   case 'crash': process.exitCode = 1; break;
@@ -69,6 +74,15 @@ describe('boot', () => {
     expect(log).toContain('IOVH-QEMU 4.10 init');
     expect(log).toMatch(/^# .*qemu-pass .*-append/m);
     expect(readFileSync(join(dir, 'cache', 'logs', `${variant.name}.latest.log`), 'utf8')).toBe(log);
+  });
+
+  it('reads the verdict from the channel (the second serial port) only', async () => {
+    const r = await run('console-only');
+    expect(r.status).toBe('crash');
+    expect(r.reason).toContain('without a verdict');
+    expect(readFileSync(r.channelPath, 'utf8')).toContain('IOVH-QEMU 4.10 init');
+    const p = await run('pass');
+    expect(readFileSync(p.channelPath, 'utf8')).toMatch(/^IOVH-VERDICT [0-9a-f]{16} rc=0\r$/m);
   });
 
   it('fails a guest whose scenario failed and names the scenario', async () => {

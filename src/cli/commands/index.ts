@@ -8,6 +8,7 @@ import { registerDoctor } from './doctor.js';
 import { registerProfiles } from './profiles.js';
 import { registerProvision } from './provision.js';
 import { registerReport } from './report.js';
+import { registerQemu } from './qemu.js';
 import { registerRestore } from './restore.js';
 import { registerRun } from './run.js';
 import { registerSetup } from './setup.js';
@@ -29,4 +30,5 @@ export const commands: Register[] = [
   registerRun,
   registerReport,
   registerProfiles,
+  registerQemu,
 ];

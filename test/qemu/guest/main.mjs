@@ -17,7 +17,7 @@
 // kernel.config (docs/topology.md), written next to its state file.
 // --coverage writes which branches of the mock (dist/mock) ran in each step
 // (scripts/qemu-ci/coverage.mjs): the replay side of the pinned share.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,6 +44,22 @@ function parseArgs(argv) {
     throw new Error(`--kernel-config takes OPTION=y|n,... (got '${out['kernel-config']}')`);
   if (!/^[1-9]\d*$/.test(out.numvfs)) throw new Error(`--numvfs must be a positive integer, not '${out.numvfs}'`);
   return out;
+}
+
+/**
+ * A line on the verdict channel (the guest's second serial port, which init.sh
+ * names in IOVH_QEMU_CHANNEL), where the host reads progress; one open and
+ * close per line, so each line is sent before the next step begins.
+ * @param {string} line
+ */
+function toChannel(line) {
+  const channel = process.env.IOVH_QEMU_CHANNEL;
+  if (!channel) return;
+  try {
+    appendFileSync(channel, `${line.replace(/[\r\n]+/g, ' ')}\n`);
+  } catch {
+    // the console has the line too
+  }
 }
 
 async function main() {
@@ -82,7 +98,9 @@ async function main() {
     unsubscribe = () => dc.unsubscribe('iovh:harness:scenario', onScenario);
   }
   const print = (/** @type {import('./scenarios.mjs').Result} */ r) => {
-    console.log(`IOVH-SCENARIO ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''} :: ${r.detail}`);
+    const line = `IOVH-SCENARIO ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''} :: ${r.detail}`;
+    console.log(line);
+    toChannel(line);
     if (coverage && !r.id.startsWith('run:')) coverage.mark(r.id);
   };
   try {

@@ -105,6 +105,7 @@ export type Lib = {
     drm: typeof import("../../../src/uapi/drm.js");
     bufinfo: typeof import("../../../src/uapi/bufinfo.js");
     uapi: typeof import("../../../src/uapi/constants.js");
+    tracefs: typeof import("../../../src/harness/tracefs.js");
 };
 /**
  * `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set

@@ -28,6 +28,7 @@ const U64_MAX = (1n << 64n) - 1n;
  * @property {typeof import('../../../src/uapi/drm.js')} drm
  * @property {typeof import('../../../src/uapi/bufinfo.js')} bufinfo
  * @property {typeof import('../../../src/uapi/constants.js')} uapi
+ * @property {typeof import('../../../src/harness/tracefs.js')} tracefs
  *
  * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
  *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
@@ -629,6 +630,53 @@ scenario('control.udmabuf-vgem', 'udmabuf (memfd pages) imported by vgem', ['vge
   }
 });
 
+// ------------------------------------------------------------ trace evidence
+
+/**
+ * A kprobe on the export's entry, through the harness's own TraceSession
+ * (src/harness/tracefs.ts: our group, our instance, hits attributed to our
+ * threads), must see our export. On a kernel built with X86_KERNEL_IBT every
+ * function starts with ENDBR64 and an entry kprobe is placed after it
+ * (arch/x86/kernel/kprobes/core.c, arch_adjust_kprobe_addr), so the hit's site
+ * reads `vfio_pci_core_feature_dma_buf+0x4/...`; without IBT, `+0x0`.
+ */
+scenario(
+  'trace.kprobe-export',
+  'a kprobe on vfio_pci_core_feature_dma_buf sees our export, at the entry offset IBT gives',
+  ['device', 'bars'],
+  (ctx) => {
+    const fs = ctx.backend.fs;
+    const root = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].find((r) => fs.exists(`${r}/kprobe_events`));
+    if (!root) return skip('no tracefs with kprobe_events (CONFIG_KPROBE_EVENTS=y, tracefs mounted)');
+    const symbol = 'vfio_pci_core_feature_dma_buf';
+    const session = ctx.lib.tracefs.TraceSession.create(fs, root, `ci${process.pid}`);
+    // The key only labels the hit; no harness classification reads it here.
+    const point = /** @type {import('../../../src/harness/symbols.js').ProbePoint} */ ({
+      key: /** @type {import('../../../src/harness/symbols.js').ProbeKey} */ ('exporterSgMap'),
+      symbol,
+      kind: 'entry',
+      fetch: '',
+    });
+    try {
+      session.arm([point], new Set([symbol]));
+      if (session.unavailable.length) return fail(`the probe was not armed: ${session.unavailable[0].why}`);
+      const bar = firstBar(ctx);
+      exportBuf(ctx, bar.index, [{ offset: 0, length: PAGE }]).close();
+      const read = session.read();
+      const hit = read.hits[0];
+      if (!hit)
+        return fail(
+          `no hit of ours after an export (${read.foreign.length} foreign, ${read.lost} lost${read.unattributed ? `; ${read.unattributed}` : ''})`,
+        );
+      const offset = /^[A-Za-z0-9_.]+\+(0x[0-9a-f]+)\//.exec(hit.site)?.[1] ?? null;
+      if (offset !== '0x0' && offset !== '0x4') return fail(`hit at ${hit.site}: not the function's entry`);
+      return pass(`${read.hits.length} hit(s), ${hit.task}-${hit.pid} at ${hit.site} (entry +${offset})`);
+    } finally {
+      session.close();
+    }
+  },
+);
+
 // ------------------------------------------------------------ lifecycle (kernel-abi §3.5)
 
 scenario('lifecycle.reset-with-export', 'VFIO_DEVICE_RESET with a live export', ['device', 'bars'], async (ctx) => {
@@ -908,5 +956,7 @@ export const RULES = {
   'lifecycle.reopen': 'after the last close the group can be opened again and the device exports again (kernel-abi §4)',
   'leak.fds': 'every fd the scenarios opened is closed (the mock releases fds on close like the kernel)',
   'leak.bufinfo': 'a dma-buf disappears from bufinfo when its last fd is closed (kernel-abi §10)',
+  'trace.kprobe-export':
+    "an entry kprobe defined in kprobe_events and enabled in an ftrace instance records a line per call in that instance's trace, naming the task and the site sym+off/size (Documentation/trace/kprobetrace.rst); with IBT the entry is +0x4",
   'kernel.clean': 'no WARN/BUG/oops in /dev/kmsg and no taint change during the run',
 };

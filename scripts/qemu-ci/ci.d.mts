@@ -1,0 +1,278 @@
+// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/** What must be built in the checkout before a guest can use it. */
+export function checkoutProblems(repo?: string): string[];
+/**
+ * @param {CiOptions} [o]
+ * @returns {Promise<CiSummary>}
+ */
+export function runCi(o?: CiOptions): Promise<CiSummary>;
+/**
+ * Wall time from start to verdict with the packages cached, for the
+ * benchmark suite: setup (cache check), initramfs, and the default variants
+ * booted side by side. Conformance is left out: it does not boot anything.
+ * @param {{ variants?: string[], timeoutSeconds?: number, log?: (s: string) => void }} [o]
+ */
+export function measureWallTime(o?: {
+    variants?: string[];
+    timeoutSeconds?: number;
+    log?: (s: string) => void;
+}): Promise<{
+    name: string;
+    cached: boolean;
+    totalSeconds: number;
+    setupSeconds: number;
+    initramfsSeconds: number;
+    variants: {
+        name: string;
+        status: import("./verdict.mjs").BootStatus;
+        wallSeconds: number;
+        verdictSeconds: number | null;
+    }[];
+    ok: boolean;
+}>;
+/** The machine a figure was measured on. */
+export function machine(): {
+    cpus: number;
+    model: string;
+    memoryGiB: number;
+    kvm: boolean;
+    loadAverage: number[];
+};
+/**
+ * The sanitizer kernel's figures (issue 11 "Performance"): a warm build (the
+ * same inputs into a fresh object tree with ccache warm: what a patched tree
+ * costs), a cold one when asked (fresh object tree and an empty ccache: about
+ * 25 CPU-minutes), and the sanitizer guest's boot to /init and to its verdict.
+ * The cache's own build is made first if missing (then it is the cold figure).
+ * @param {{ cold?: boolean, kernelCache?: string, timeoutSeconds?: number, log?: (s: string) => void }} [o]
+ */
+export function measureSanitizer(o?: {
+    cold?: boolean;
+    kernelCache?: string;
+    timeoutSeconds?: number;
+    log?: (s: string) => void;
+}): Promise<{
+    name: string;
+    kernel: string;
+    source: string;
+    recorded: {
+        note: string;
+        createdAt: string;
+        wallSeconds: number;
+        cpuSeconds: number | null;
+        objects: number;
+        ccache: {
+            hits: number;
+            misses: number;
+        } | null;
+    };
+    warmBuild: {
+        wallSeconds: number;
+        cpuSeconds: number | null;
+        objects: number;
+        ccache: {
+            hits: number;
+            misses: number;
+        } | null;
+    };
+    coldBuild: {
+        wallSeconds: number;
+        cpuSeconds: number | null;
+        objects: number;
+        ccache: {
+            hits: number;
+            misses: number;
+        } | null;
+    } | null;
+    boot: {
+        status: import("./verdict.mjs").BootStatus;
+        reason: string;
+        toInitSeconds: number | null;
+        toVerdictSeconds: number | null;
+        wallSeconds: number;
+        scenarios: number;
+    };
+    machine: {
+        before: {
+            cpus: number;
+            model: string;
+            memoryGiB: number;
+            kvm: boolean;
+            loadAverage: number[];
+        };
+        after: {
+            cpus: number;
+            model: string;
+            memoryGiB: number;
+            kvm: boolean;
+            loadAverage: number[];
+        };
+    };
+    ok: boolean;
+}>;
+/**
+ * @typedef {object} CiOptions
+ * @property {string[]} [variants]        names, or ['all']
+ * @property {number} [timeoutSeconds]    per guest
+ * @property {boolean} [conformance]      default true
+ * @property {boolean} [refresh]          re-resolve and download the sid packages
+ * @property {number} [parallel]          guests at once (default: cores)
+ * @property {boolean} [sourceKernel]     also build Debian's linux-source with kconfig/iovh-guest.config
+ *                                        (KASAN, lockdep, kmemleak, ...) and boot it (default true)
+ * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
+ * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 900)
+ * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
+ * @property {(s: string) => void} [log]
+ * @property {import('./paths.mjs').CachePaths} [paths]
+ *
+ * @typedef {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }} Check
+ *
+ * @typedef {object} CiSummary
+ * @property {number} passed
+ * @property {number} failed
+ * @property {number} skipped
+ * @property {import('./boot.mjs').BootReport[]} boots
+ * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string }} conformance
+ * @property {Check[]} checks            every counted item
+ * @property {Conformance[]} conformances  one per igb guest: the stock kernel's, then the source-built one's
+ * @property {SourceKernel | null} source  the source-built kernel, null when not asked for (--no-source-kernel)
+ * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, kernelBuildSeconds: number, bootsSeconds: number, qemuCommandSeconds: number, totalSeconds: number }} timing
+ * @property {{ kernel: string, qemu: string }} versions
+ *
+ * @typedef {CiSummary['conformance']} Conformance
+ *
+ * @typedef {object} SourceKernel
+ * @property {'built' | 'cached' | 'failed'} status
+ * @property {string} detail
+ * @property {string | null} release
+ * @property {string | null} bzImage
+ * @property {string | null} objtree
+ * @property {string | null} label     the source package
+ * @property {number | null} buildSeconds  this run's (0 from the cache)
+ * @property {number | null} cpuSeconds    the build's, as recorded when it was built
+ */
+/** The prefix of the boots of the source-built sanitizer kernel. */
+export const SOURCE_PREFIX: "kasan-";
+export type CiOptions = {
+    /**
+     * names, or ['all']
+     */
+    variants?: string[] | undefined;
+    /**
+     * per guest
+     */
+    timeoutSeconds?: number | undefined;
+    /**
+     * default true
+     */
+    conformance?: boolean | undefined;
+    /**
+     * re-resolve and download the sid packages
+     */
+    refresh?: boolean | undefined;
+    /**
+     * guests at once (default: cores)
+     */
+    parallel?: number | undefined;
+    /**
+     * also build Debian's linux-source with kconfig/iovh-guest.config
+     *      (KASAN, lockdep, kmemleak, ...) and boot it (default true)
+     */
+    sourceKernel?: boolean | undefined;
+    /**
+     * where built kernels are kept (default kcache.mjs kernelCacheRoot())
+     */
+    kernelCache?: string | undefined;
+    /**
+     * per sanitizer guest (default 900)
+     */
+    sourceTimeoutSeconds?: number | undefined;
+    /**
+     * also run `iovh qemu` as a user does (default true; needs the source kernel)
+     */
+    qemuCommand?: boolean | undefined;
+    log?: ((s: string) => void) | undefined;
+    paths?: {
+        root: string;
+        aptSid: string;
+        aptHost: string;
+        debs: string;
+        kernel: string;
+        busybox: string;
+        kmod: string;
+        manifest: string;
+        initramfs: string;
+        logs: string;
+        results: string;
+        lock: string;
+    } | undefined;
+};
+export type Check = {
+    name: string;
+    status: "pass" | "fail" | "skip";
+    detail: string;
+};
+export type CiSummary = {
+    passed: number;
+    failed: number;
+    skipped: number;
+    boots: import("./boot.mjs").BootReport[];
+    conformance: {
+        status: "pass" | "fail" | "skip";
+        detail: string;
+        disagreements: string[];
+        compared: number;
+        against: string | null;
+        rows: Array<{
+            id: string;
+            agree: boolean;
+            line: string;
+        }>;
+        log?: string;
+    };
+    /**
+     * every counted item
+     */
+    checks: Check[];
+    /**
+     * one per igb guest: the stock kernel's, then the source-built one's
+     */
+    conformances: Conformance[];
+    /**
+     * the source-built kernel, null when not asked for (--no-source-kernel)
+     */
+    source: SourceKernel | null;
+    timing: {
+        setupSeconds: number;
+        setupCached: boolean;
+        initramfsSeconds: number;
+        kernelBuildSeconds: number;
+        bootsSeconds: number;
+        qemuCommandSeconds: number;
+        totalSeconds: number;
+    };
+    versions: {
+        kernel: string;
+        qemu: string;
+    };
+};
+export type Conformance = CiSummary["conformance"];
+export type SourceKernel = {
+    status: "built" | "cached" | "failed";
+    detail: string;
+    release: string | null;
+    bzImage: string | null;
+    objtree: string | null;
+    /**
+     * the source package
+     */
+    label: string | null;
+    /**
+     * this run's (0 from the cache)
+     */
+    buildSeconds: number | null;
+    /**
+     * the build's, as recorded when it was built
+     */
+    cpuSeconds: number | null;
+};

@@ -1,0 +1,35 @@
+// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/** @typedef {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }} Check */
+/**
+ * Run `iovh <args>` (bin/iovh.js) and collect its output.
+ * @param {string[]} args @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string, seconds: number }>}
+ */
+export function iovhCli(args: string[], env: NodeJS.ProcessEnv): Promise<{
+    code: number | null;
+    stdout: string;
+    stderr: string;
+    seconds: number;
+}>;
+/**
+ * A unified diff that sets EXTRAVERSION in a kernel Makefile, made from the
+ * tree's own Makefile so its context matches whatever version it is.
+ * @param {string} makefile the Makefile's text @param {string} extraversion
+ */
+export function extraversionPatch(makefile: string, extraversion: string): string;
+/**
+ * @param {{ tree: string, bzImage: string, release: string, qemuCache: string, log: (s: string) => void }} o
+ * @returns {Promise<Check[]>}
+ */
+export function qemuCommandChecks(o: {
+    tree: string;
+    bzImage: string;
+    release: string;
+    qemuCache: string;
+    log: (s: string) => void;
+}): Promise<Check[]>;
+export type Check = {
+    name: string;
+    status: "pass" | "fail" | "skip";
+    detail: string;
+};

@@ -1,0 +1,254 @@
+// `iovh qemu` without the command line: get a kernel (built from source with
+// the patches and fragments asked for, from the cache when it was built
+// before, or a prebuilt bzImage), boot it under QEMU on each variant's
+// emulated machine, and collect what the guest's `iovh run` reported. The
+// engine is the QEMU CI's (scripts/qemu-ci/, shipped with the package):
+// kernel source and build, QEMU and busybox setup, initramfs, boot, verdict.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boot, type BootReport } from '../../scripts/qemu-ci/boot.mjs';
+import { checkoutProblems } from '../../scripts/qemu-ci/ci.mjs';
+import { buildInitramfs } from '../../scripts/qemu-ci/initramfs.mjs';
+import {
+  buildKernel,
+  parseDotConfig,
+  progressLine,
+  type BuildProgress,
+  type BuiltKernel,
+} from '../../scripts/qemu-ci/kbuild.mjs';
+import { kernelCachePaths, kernelCacheRoot } from '../../scripts/qemu-ci/kcache.mjs';
+import { debianSource, userTree, type KernelSource } from '../../scripts/qemu-ci/ksource.mjs';
+import { cachePaths, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
+import { setupTools } from '../../scripts/qemu-ci/setup.mjs';
+import { pickVariants, type Variant } from '../../scripts/qemu-ci/variants.mjs';
+import type { RunResult } from '../report/model.js';
+import { bzImageProblem, embeddedConfig } from './image.js';
+
+/** What `--variant` accepts besides full variant names. */
+export const VARIANT_SHORTHANDS: Record<string, string[]> = {
+  igb: ['igb-intel-iommu'],
+  nvme: ['nvme-virtio-iommu'],
+  all: ['all'],
+};
+
+export function resolveVariants(names: string[]): Variant[] {
+  const expanded = names.flatMap((n) => VARIANT_SHORTHANDS[n] ?? [n]);
+  if (expanded.includes('all')) return pickVariants(['all']);
+  return [...new Map(pickVariants(expanded).map((v) => [v.name, v])).values()];
+}
+
+export type KernelChoice =
+  | { kind: 'source'; tree: string | null; patches: string[]; fragments: string[] }
+  | { kind: 'image'; bzImage: string; config: string | null };
+
+/** Options a prebuilt kernel must have built in: the guest's initramfs carries no modules. */
+export function requiredBuiltins(variants: Variant[]): string[] {
+  const need = new Set([
+    'BLK_DEV_INITRD',
+    'RD_GZIP',
+    'DEVTMPFS',
+    'PROC_FS',
+    'SYSFS',
+    'TMPFS',
+    'SERIAL_8250_CONSOLE',
+    'PCI',
+    'PCI_IOV',
+    'VIRTIO_PCI',
+    'NET_9P_VIRTIO',
+    '9P_FS',
+    'VFIO',
+    'VFIO_GROUP',
+    'VFIO_CONTAINER',
+    'VFIO_IOMMU_TYPE1',
+    'VFIO_PCI',
+    'VFIO_PCI_DMABUF',
+    'DMA_SHARED_BUFFER',
+  ]);
+  for (const v of variants) {
+    need.add(v.iommu === 'intel' ? 'INTEL_IOMMU' : 'VIRTIO_IOMMU');
+    need.add(v.device === 'igb' ? 'IGB' : 'BLK_DEV_NVME');
+  }
+  return [...need].sort();
+}
+
+export interface PreparedKernel {
+  bzImage: string;
+  config: Map<string, string | null>;
+  /** For people: where it came from. */
+  label: string;
+  /** Present when built from source. */
+  built: BuiltKernel | null;
+  source: KernelSource | null;
+}
+
+export class QemuInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QemuInputError';
+  }
+}
+
+export interface PrepareOptions {
+  choice: KernelChoice;
+  variants: Variant[];
+  kernelCache?: string;
+  refresh?: boolean;
+  jobs?: number;
+  log?: (s: string) => void;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+export async function prepareKernel(o: PrepareOptions): Promise<PreparedKernel> {
+  const log = o.log ?? (() => {});
+  if (o.choice.kind === 'image') {
+    const file = resolve(o.choice.bzImage);
+    const problem = bzImageProblem(file);
+    if (problem) throw new QemuInputError(problem);
+    let text: string | null;
+    let from: string;
+    if (o.choice.config) {
+      try {
+        text = readFileSync(o.choice.config, 'utf8');
+      } catch (e) {
+        throw new QemuInputError(`--config ${o.choice.config}: ${(e as Error).message}`);
+      }
+      from = o.choice.config;
+    } else {
+      text = embeddedConfig(file);
+      from = 'embedded, CONFIG_IKCONFIG';
+      if (text === null)
+        throw new QemuInputError(
+          `${file} carries no config (built without CONFIG_IKCONFIG): pass its .config with --config`,
+        );
+    }
+    const config = parseDotConfig(text);
+    if (config.size === 0) throw new QemuInputError(`${from} holds no CONFIG_ lines: is it a kernel .config?`);
+    const missing = requiredBuiltins(o.variants).filter((n) => config.get(n) !== 'y');
+    if (missing.length)
+      throw new QemuInputError(
+        `${file} cannot run the guest: its config (${from}) lacks, built in (=y; the guest loads no modules): ${missing.map((n) => `CONFIG_${n} (${config.get(n) ?? 'unset'})`).join(', ')}`,
+      );
+    return { bzImage: file, config, label: file, built: null, source: null };
+  }
+  const paths = kernelCachePaths(o.kernelCache ? resolve(o.kernelCache) : kernelCacheRoot());
+  const source = o.choice.tree
+    ? userTree(o.choice.tree)
+    : await debianSource({ paths, refresh: o.refresh === true, log });
+  const built = await buildKernel({
+    source,
+    patches: o.choice.patches,
+    fragments: o.choice.fragments,
+    paths,
+    log,
+    ...(o.jobs ? { jobs: o.jobs } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  const what = built.cached ? 'cached' : `built in ${Math.round(built.seconds)} s`;
+  log(
+    `kernel: ${built.release} from ${source.label}${o.choice.patches.length ? ` + ${o.choice.patches.length} patch(es)` : ''} (${what}): ${built.bzImage}`,
+  );
+  return {
+    bzImage: built.bzImage,
+    config: parseDotConfig(readFileSync(built.config, 'utf8')),
+    label: source.label,
+    built,
+    source,
+  };
+}
+
+/** Where `iovh qemu` keeps QEMU's tools, initramfs images, logs and results: $IOVH_QEMU_CACHE, else $XDG_CACHE_HOME/iovh/qemu. */
+export function qemuCachePaths(env: NodeJS.ProcessEnv = process.env): CachePaths {
+  if (env.IOVH_QEMU_CACHE) return cachePaths(env.IOVH_QEMU_CACHE);
+  const xdg = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return cachePaths(join(xdg, 'iovh', 'qemu'));
+}
+
+/** The guest program: dist/qemu/guest.js of this package. */
+export const GUEST_PROGRAM = fileURLToPath(new URL('./guest.js', import.meta.url));
+
+/** Kernel parameters a kernel's own config asks for. */
+export function kernelParameters(config: Map<string, string | null>): string {
+  const out: string[] = [];
+  // KASAN reports only its first finding unless told otherwise (mm/kasan/report.c).
+  if (config.get('KASAN') === 'y') out.push('kasan_multi_shot');
+  return out.join(' ');
+}
+
+/** Sanitizer kernels need room for KASAN's shadow (1/8 of memory) and kmemleak's pool. */
+export function guestMemory(config: Map<string, string | null>): string {
+  return config.get('KASAN') === 'y' || config.get('DEBUG_KMEMLEAK') === 'y' ? '1G' : '512M';
+}
+
+export interface GuestRun {
+  boot: BootReport;
+  run: RunResult | null;
+  runError: string | null;
+}
+
+export interface BootOptions {
+  kernel: PreparedKernel;
+  variants: Variant[];
+  timeoutSeconds: number;
+  filters: string[];
+  runTimeout: string | null;
+  /** Out-of-tree modules (absolute host paths) the guest's /init loads before iovh runs. */
+  insmod?: string[];
+  paths?: CachePaths;
+  parallel?: number;
+  log?: (s: string) => void;
+}
+
+export async function bootGuests(o: BootOptions): Promise<GuestRun[]> {
+  const log = o.log ?? (() => {});
+  const problems = checkoutProblems();
+  if (problems.length) throw new Error(`iovh is not ready to run in a guest: ${problems.join('; ')}`);
+  if (!existsSync(GUEST_PROGRAM))
+    throw new Error(`the guest program ${GUEST_PROGRAM} is missing: run npm run build:ts`);
+  const paths = o.paths ?? qemuCachePaths();
+  const tools = setupTools({ paths, log });
+  const ir = buildInitramfs({ paths, manifest: null, busybox: tools.busybox, variants: o.variants });
+  const guestArgs: string[] = [];
+  for (const f of o.filters) guestArgs.push('--filter', f);
+  if (o.runTimeout) guestArgs.push('--timeout', o.runTimeout);
+  const parallel = Math.max(1, Math.min(o.parallel ?? 2, o.variants.length));
+  log(
+    `qemu: booting ${o.kernel.built?.release ?? o.kernel.label} on ${o.variants.map((v) => v.name).join(', ')} (QEMU ${tools.qemu.version}, TCG, ${parallel} at a time)`,
+  );
+  const out: GuestRun[] = new Array(o.variants.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < o.variants.length) {
+      const i = next++;
+      const variant = o.variants[i]!;
+      const b = await boot({
+        variant,
+        qemu: tools.qemu.path,
+        kernel: o.kernel.bzImage,
+        initrd: ir.path,
+        paths,
+        timeoutSeconds: o.timeoutSeconds,
+        memory: guestMemory(o.kernel.config),
+        entry: GUEST_PROGRAM,
+        kernelAppend: kernelParameters(o.kernel.config),
+        guestArgs,
+        insmod: o.insmod ?? [],
+        extraAppend: process.env.IOVH_QEMU_APPEND,
+      });
+      let run: RunResult | null = null;
+      let runError: string | null = null;
+      try {
+        run = JSON.parse(readFileSync(join(b.resultsDir, 'iovh-run.json'), 'utf8')) as RunResult;
+      } catch (e) {
+        runError =
+          (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the guest wrote no iovh run report' : (e as Error).message;
+      }
+      out[i] = { boot: b, run, runError };
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return out;
+}
+
+export { progressLine };
