@@ -111,6 +111,9 @@ export function measureSanitizer(o?: {
     ok: boolean;
 }>;
 /**
+ * @typedef {{ kernel: string, share: number, pinned: number, total: number, counted: number, units: number, hits: number[] }} PinnedShare
+ */
+/**
  * @typedef {object} CiOptions
  * @property {string[]} [variants]        names, or ['all']
  * @property {number} [timeoutSeconds]    per guest
@@ -132,12 +135,14 @@ export function measureSanitizer(o?: {
  * @property {number} failed
  * @property {number} skipped
  * @property {import('./boot.mjs').BootReport[]} boots
- * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string }} conformance
+ * @property {{ status: 'pass' | 'fail' | 'skip', detail: string, disagreements: string[], compared: number, against: string | null, rows: Array<{ id: string, agree: boolean, line: string }>, log?: string, pinned?: PinnedShare }} conformance
+ * @property {{ kernels: PinnedShare[], total: { pinned: number, total: number, share: number } | null }} pinned
+ *   how much of the mock the real kernels pin (scripts/qemu-ci/coverage.mjs), per kernel and their union
  * @property {Check[]} checks            every counted item
  * @property {Conformance[]} conformances  one per igb guest: the stock kernel's, then the source-built one's
  * @property {SourceKernel | null} source  the source-built kernel, null when not asked for (--no-source-kernel)
  * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, kernelBuildSeconds: number, bootsSeconds: number, qemuCommandSeconds: number, totalSeconds: number }} timing
- * @property {{ kernel: string, qemu: string }} versions
+ * @property {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
  *
  * @typedef {CiSummary['conformance']} Conformance
  *
@@ -151,8 +156,19 @@ export function measureSanitizer(o?: {
  * @property {number | null} buildSeconds  this run's (0 from the cache)
  * @property {number | null} cpuSeconds    the build's, as recorded when it was built
  */
+/** The test module that provokes the kernel's detectors for the detector checks. */
+export const DETECTORS_MODULE: string;
 /** The prefix of the boots of the source-built sanitizer kernel. */
 export const SOURCE_PREFIX: "kasan-";
+export type PinnedShare = {
+    kernel: string;
+    share: number;
+    pinned: number;
+    total: number;
+    counted: number;
+    units: number;
+    hits: number[];
+};
 export type CiOptions = {
     /**
      * names, or ['all']
@@ -229,6 +245,18 @@ export type CiSummary = {
             line: string;
         }>;
         log?: string;
+        pinned?: PinnedShare;
+    };
+    /**
+     * how much of the mock the real kernels pin (scripts/qemu-ci/coverage.mjs), per kernel and their union
+     */
+    pinned: {
+        kernels: PinnedShare[];
+        total: {
+            pinned: number;
+            total: number;
+            share: number;
+        } | null;
     };
     /**
      * every counted item
@@ -254,6 +282,7 @@ export type CiSummary = {
     versions: {
         kernel: string;
         qemu: string;
+        kernelConfig?: Record<string, "y" | "n">;
     };
 };
 export type Conformance = CiSummary["conformance"];

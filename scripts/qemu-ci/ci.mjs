@@ -11,7 +11,7 @@ import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
-import { buildKernel, parseDotConfig, progressLine } from './kbuild.mjs';
+import { buildExternalModule, buildKernel, parseDotConfig, progressLine } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { qemuCommandChecks } from './kernel-ci.mjs';
@@ -75,6 +75,9 @@ import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
  * @property {number | null} buildSeconds  this run's (0 from the cache)
  * @property {number | null} cpuSeconds    the build's, as recorded when it was built
  */
+
+/** The test module that provokes the kernel's detectors for the detector checks. */
+export const DETECTORS_MODULE = join(repoRoot, 'test', 'qemu', 'modules', 'iovh_detectors');
 
 /** The prefix of the boots of the source-built sanitizer kernel. */
 export const SOURCE_PREFIX = 'kasan-';
@@ -158,6 +161,8 @@ export async function runCi(o = {}) {
   let built = null;
   /** @type {string | null} */
   let sourceTree = null;
+  /** @type {string[]} */
+  let detectorModules = [];
   const tBuild0 = performance.now();
   if (o.sourceKernel ?? true) {
     const kpaths = kernelCachePaths(o.kernelCache ?? kernelCacheRoot());
@@ -186,6 +191,21 @@ export async function runCi(o = {}) {
         cpuSeconds: built.manifest.timing.cpuSeconds,
       };
       checks.push({ name: 'source kernel: build', status: 'pass', detail: source.detail });
+      // The detector checks' test module (test/qemu/guest/detectors.mjs), built with make M= against this kernel.
+      try {
+        detectorModules = await buildExternalModule({ kernel: built, dir: DETECTORS_MODULE, paths: kpaths, log });
+        checks.push({
+          name: 'source kernel: iovh_detectors module',
+          status: 'pass',
+          detail: detectorModules.join(', '),
+        });
+      } catch (e) {
+        checks.push({
+          name: 'source kernel: iovh_detectors module',
+          status: 'fail',
+          detail: `${e instanceof Error ? e.message : String(e)}${/** @type {{ excerpt?: string[] }} */ (e).excerpt?.length ? ` | ${/** @type {{ excerpt: string[] }} */ (e).excerpt.join(' | ')}` : ''}`,
+        });
+      }
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       const excerpt = /** @type {{ excerpt?: string[] }} */ (e).excerpt;
@@ -245,6 +265,7 @@ export async function runCi(o = {}) {
           // KASAN's shadow is an eighth of memory; lockdep and kmemleak want their share.
           memory: '1G',
           kernelAppend: sourceConfig.get('KASAN') === 'y' ? 'kasan_multi_shot' : undefined,
+          insmod: detectorModules,
           extraAppend: process.env.IOVH_QEMU_APPEND,
         }),
   );
@@ -426,7 +447,12 @@ async function conform(boots, variants, paths, log, kernelConfig) {
   const coverageFile = join(outDir, 'coverage.json');
   let model;
   try {
-    model = await runOnMock({ outDir, log: mockLog, coverage: coverageFile, ...(kernelConfig ? { kernelConfig } : {}) });
+    model = await runOnMock({
+      outDir,
+      log: mockLog,
+      coverage: coverageFile,
+      ...(kernelConfig ? { kernelConfig } : {}),
+    });
   } catch (e) {
     return {
       status: 'fail',

@@ -158,6 +158,20 @@ export function buildKernel(o: {
  * @param {BuildProgress} p
  */
 export function progressLine(p: BuildProgress): string;
+/**
+ * Build an out-of-tree module against a built kernel (`make M=`): the
+ * module's sources (a directory with a Kbuild or Makefile) are copied under
+ * the build's cache directory first, so nothing is written next to them.
+ * Returns the .ko files built. Its compiles go through the same ccache.
+ * @param {{ kernel: BuiltKernel, dir: string, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * @returns {Promise<string[]>}
+ */
+export function buildExternalModule(o: {
+    kernel: BuiltKernel;
+    dir: string;
+    paths: import("./kcache.mjs").KernelCachePaths;
+    log?: (s: string) => void;
+}): Promise<string[]>;
 /** The fragment shipped with iovh: what the guest needs, the sanitizers, tracing. */
 export const DEFAULT_FRAGMENT: string;
 /** Bumped when the build recipe changes in a way that changes the output. */

@@ -869,3 +869,54 @@ export function progressLine(p) {
   const s = Math.floor(p.elapsedSeconds % 60);
   return `kernel build: ${p.done}/${p.estimated ? '~' : ''}${p.total} objects, ${m}:${String(s).padStart(2, '0')} elapsed`;
 }
+
+/**
+ * Build an out-of-tree module against a built kernel (`make M=`): the
+ * module's sources (a directory with a Kbuild or Makefile) are copied under
+ * the build's cache directory first, so nothing is written next to them.
+ * Returns the .ko files built. Its compiles go through the same ccache.
+ * @param {{ kernel: BuiltKernel, dir: string, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * @returns {Promise<string[]>}
+ */
+export async function buildExternalModule(o) {
+  const src = o.dir;
+  if (!existsSync(join(src, 'Kbuild')) && !existsSync(join(src, 'Makefile')))
+    throw new KernelInputError(`${src} has no Kbuild or Makefile: not an out-of-tree module directory`);
+  const h = createHash('sha256');
+  for (const name of readdirSorted(src))
+    h.update(name)
+      .update('\0')
+      .update(readFileSync(join(src, name)));
+  const out = join(o.kernel.dir, 'ext', `${basename(src)}-${h.digest('hex').slice(0, 12)}`);
+  const kos = () =>
+    readdirSync(out)
+      .filter((n) => n.endsWith('.ko'))
+      .map((n) => join(out, n));
+  if (existsSync(join(out, '.iovh-built'))) return kos();
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  for (const name of readdirSorted(src)) writeFileSync(join(out, name), readFileSync(join(src, name)));
+  const inv = makeInvocation({
+    srctree: o.kernel.srctree,
+    objtree: o.kernel.objtree,
+    ccacheDir: o.paths.ccache,
+    useCcache: whichSync('ccache') !== null,
+    jobs: availableParallelism(),
+  });
+  const logStream = createWriteStream(join(out, 'build.log'));
+  o.log?.(`kernel build: module ${basename(src)} against ${o.kernel.release}`);
+  const r = await make({ args: [...inv.args, `M=${out}`, 'modules'], env: inv.env, log: logStream });
+  await new Promise((res) => logStream.end(res));
+  if (r.code !== 0) {
+    const f = failureExcerpt(r.lines);
+    throw new KernelBuildError(
+      `module ${basename(src)} failed to build${f.target ? ` at ${f.target}` : ''}: ${f.summary} (log: ${join(out, 'build.log')})`,
+      f.excerpt,
+      join(out, 'build.log'),
+    );
+  }
+  const built = kos();
+  if (!built.length) throw new Error(`make M=${out} succeeded but built no .ko`);
+  writeFileSync(join(out, '.iovh-built'), `${built.map((k) => basename(k)).join('\n')}\n`);
+  return built;
+}

@@ -97,6 +97,11 @@ export type SerialLog = {
      * BUG:/Oops:/WARNING: lines the console printed
      */
     oopses: string[];
+    /**
+     * such lines printed between the guest's "iovh: expected kernel reports
+     * begin" and "end" markers (the detector checks ask for them)
+     */
+    expected: string[];
     lines: number;
 };
 export type BootOutcome = {

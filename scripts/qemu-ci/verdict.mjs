@@ -30,6 +30,8 @@
  * @property {string[]} scenarios     "IOVH-SCENARIO" lines (one per finished scenario), without the prefix
  * @property {string | null} panic    the "Kernel panic - not syncing" line
  * @property {string[]} oopses        BUG:/Oops:/WARNING: lines the console printed
+ * @property {string[]} expected      such lines printed between the guest's "iovh: expected kernel reports
+ *                                    begin" and "end" markers (the detector checks ask for them)
  * @property {number} lines
  */
 
@@ -45,7 +47,17 @@ function strip(line) {
  */
 export function parseSerial(text, nonce) {
   /** @type {SerialLog} */
-  const out = { verdict: null, progress: [], errors: [], scenarios: [], panic: null, oopses: [], lines: 0 };
+  const out = {
+    verdict: null,
+    progress: [],
+    errors: [],
+    scenarios: [],
+    panic: null,
+    oopses: [],
+    expected: [],
+    lines: 0,
+  };
+  let expecting = false;
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   out.lines = lines.length;
@@ -62,8 +74,14 @@ export function parseSerial(text, nonce) {
       else if (what === 'timeout') out.verdict = { kind: 'timeout' };
       else if ((m = /^error=(\S+)$/.exec(what))) out.verdict = { kind: 'error', step: m[1] };
     } else if (out.panic === null && /Kernel panic - not syncing/.test(line)) out.panic = line.trim();
-    else if (/^(BUG: |Oops: |WARNING: |general protection fault|kernel BUG at)/.test(line.trim()))
-      out.oopses.push(line.trim());
+    else if (line.includes('iovh: expected kernel reports begin')) expecting = true;
+    else if (line.includes('iovh: expected kernel reports end')) expecting = false;
+    else if (
+      /^(BUG: |Oops: |WARNING: |general protection fault|kernel BUG at|INFO: task .* blocked for more than)/.test(
+        line.trim(),
+      )
+    )
+      (expecting ? out.expected : out.oopses).push(line.trim());
   }
   return out;
 }

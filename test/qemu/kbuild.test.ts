@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   applyPatch,
+  buildExternalModule,
   buildKey,
   buildKernel,
   describePatchFailure,
@@ -305,6 +306,16 @@ describe('patches on a scratch copy', () => {
 function readdirNoLocks(d: string): string[] {
   return readdirSync(d).filter((n) => !n.endsWith('.lock'));
 }
+
+describe('out-of-tree modules', () => {
+  it('refuses a directory that is not a module', async () => {
+    const paths = kernelCachePaths(join(dir, 'cache'));
+    const kernel = { dir: join(dir, 'k'), srctree: dir, objtree: dir, release: '7.2.13' } as unknown as Parameters<
+      typeof buildExternalModule
+    >[0]['kernel'];
+    await expect(buildExternalModule({ kernel, dir, paths })).rejects.toThrow(/has no Kbuild or Makefile/);
+  });
+});
 
 describe('make failures', () => {
   it('keeps the compiler diagnostic and make target of the failing command', () => {

@@ -57,6 +57,30 @@ describe('parseSerial', () => {
     expect(s.oopses).toEqual(['BUG: kernel NULL pointer dereference, address: 0']);
   });
 
+  it('sets apart the reports the detector checks asked for, between their kmsg markers', () => {
+    const s = parseSerial(
+      [
+        '[   3.0] WARNING: CPU: 0 PID: 1 at drivers/base/core.c:1 boot_warn+0x1/0x2',
+        '[  90.0] iovh: expected kernel reports begin (detector checks)',
+        '[  90.1] BUG: KASAN: slab-use-after-free in iovh_uaf+0x5c/0x90 [iovh_detectors]',
+        '[  91.0] WARNING: possible circular locking dependency detected',
+        '[  99.0] INFO: task node:181 blocked for more than 2 seconds.',
+        '[ 100.0] iovh: expected kernel reports end',
+        '[ 101.0] BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580',
+      ].join('\n'),
+      NONCE,
+    );
+    expect(s.oopses).toEqual([
+      'WARNING: CPU: 0 PID: 1 at drivers/base/core.c:1 boot_warn+0x1/0x2',
+      'BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580',
+    ]);
+    expect(s.expected).toEqual([
+      'BUG: KASAN: slab-use-after-free in iovh_uaf+0x5c/0x90 [iovh_detectors]',
+      'WARNING: possible circular locking dependency detected',
+      'INFO: task node:181 blocked for more than 2 seconds.',
+    ]);
+  });
+
   it('reads the timeout and error verdicts', () => {
     expect(parseSerial(`IOVH-VERDICT ${NONCE} timeout\n`, NONCE).verdict).toEqual({ kind: 'timeout' });
     expect(parseSerial(`IOVH-VERDICT ${NONCE} error=bringup\n`, NONCE).verdict).toEqual({

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { runScenarios } from './scenarios.mjs';
 import { IOMMUFD_RULES, runIommufdScenarios } from './iommufd.mjs';
 import { RULE_RULES, runRuleScenarios } from './rules.mjs';
+import { runDetectorChecks } from './detectors.mjs';
 
 /**
  * @typedef {import('./scenarios.mjs').Result} Result
@@ -283,6 +284,17 @@ export async function runFlow(o) {
   });
 
   await pfPhase(o, pf, step, results);
+
+  // Last: the detector checks are deliberate kernel bugs (lockdep turns itself off after one).
+  const detectorBackend = o.open();
+  try {
+    results.push(
+      ...(await runDetectorChecks({ backend: detectorBackend, monitors: o.lib.monitors, onResult: o.onResult })),
+    );
+  } finally {
+    detectorBackend.close();
+  }
+
   return { results, pf, vf };
 }
 

@@ -5,6 +5,8 @@
  * @property {typeof import('../../../src/uapi/drm.js')} drm
  * @property {typeof import('../../../src/uapi/bufinfo.js')} bufinfo
  * @property {typeof import('../../../src/uapi/constants.js')} uapi
+ * @property {typeof import('../../../src/harness/tracefs.js')} tracefs
+ * @property {typeof import('../../../src/harness/monitors.js')} monitors
  *
  * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
  *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
@@ -106,6 +108,7 @@ export type Lib = {
     bufinfo: typeof import("../../../src/uapi/bufinfo.js");
     uapi: typeof import("../../../src/uapi/constants.js");
     tracefs: typeof import("../../../src/harness/tracefs.js");
+    monitors: typeof import("../../../src/harness/monitors.js");
 };
 /**
  * `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set

@@ -29,6 +29,7 @@ const U64_MAX = (1n << 64n) - 1n;
  * @property {typeof import('../../../src/uapi/bufinfo.js')} bufinfo
  * @property {typeof import('../../../src/uapi/constants.js')} uapi
  * @property {typeof import('../../../src/harness/tracefs.js')} tracefs
+ * @property {typeof import('../../../src/harness/monitors.js')} monitors
  *
  * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
  *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
