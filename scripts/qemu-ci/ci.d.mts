@@ -1,6 +1,4 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
-/** What must be built in the checkout before a guest can use it. */
-export function checkoutProblems(repo?: string): string[];
 /**
  * @param {CiOptions} [o]
  * @returns {Promise<CiSummary>}
@@ -110,6 +108,7 @@ export function measureSanitizer(o?: {
     };
     ok: boolean;
 }>;
+export { checkoutProblems };
 /**
  * @typedef {{ kernel: string, share: number, pinned: number, total: number, counted: number, units: number, hits: number[] }} PinnedShare
  */
@@ -305,3 +304,4 @@ export type SourceKernel = {
      */
     cpuSeconds: number | null;
 };
+import { checkoutProblems } from './paths.mjs';

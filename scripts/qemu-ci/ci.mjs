@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cachePaths, repoRoot } from './paths.mjs';
+import { cachePaths, checkoutProblems, repoRoot } from './paths.mjs';
+
+export { checkoutProblems };
 import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
@@ -81,20 +83,6 @@ export const DETECTORS_MODULE = join(repoRoot, 'test', 'qemu', 'modules', 'iovh_
 
 /** The prefix of the boots of the source-built sanitizer kernel. */
 export const SOURCE_PREFIX = 'kasan-';
-
-/** What must be built in the checkout before a guest can use it. */
-export function checkoutProblems(repo = repoRoot) {
-  const problems = [];
-  for (const f of ['backend/native.js', 'cli/main.js']) {
-    if (!existsSync(join(repo, 'dist', f))) {
-      problems.push(`dist/ is not built (no dist/${f}: run \`npm run build:ts\`)`);
-      break;
-    }
-  }
-  if (!existsSync(join(repo, 'build', 'Release', 'iovh.node')))
-    problems.push('the native addon is not built (run `npm run build:addon`; needs cmake and g++)');
-  return problems;
-}
 
 /**
  * Keep the newest `keep` entries of a folder of per-run outputs.

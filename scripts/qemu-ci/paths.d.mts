@@ -19,6 +19,9 @@ export function cachePaths(cache?: string): {
     results: string;
     lock: string;
 };
+/** @typedef {ReturnType<typeof cachePaths>} CachePaths */
+/** What must be built in the checkout before a guest can use it. */
+export function checkoutProblems(repo?: string): string[];
 /** The checkout's root (this file is scripts/qemu-ci/paths.mjs). */
 export const repoRoot: string;
 export type CachePaths = ReturnType<typeof cachePaths>;

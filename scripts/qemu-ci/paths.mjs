@@ -2,6 +2,7 @@
 // Where the QEMU CI keeps things. Everything downloaded or built lives under
 // one git-ignored cache directory (default `.cache/qemu-ci/` of the checkout,
 // or $IOVH_QEMU_CACHE), so a second run reuses it and `rm -rf` resets it.
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,3 +34,17 @@ export function cachePaths(cache = process.env.IOVH_QEMU_CACHE || join(repoRoot,
 }
 
 /** @typedef {ReturnType<typeof cachePaths>} CachePaths */
+
+/** What must be built in the checkout before a guest can use it. */
+export function checkoutProblems(repo = repoRoot) {
+  const problems = [];
+  for (const f of ['backend/native.js', 'cli/main.js']) {
+    if (!existsSync(join(repo, 'dist', f))) {
+      problems.push(`dist/ is not built (no dist/${f}: run \`npm run build:ts\`)`);
+      break;
+    }
+  }
+  if (!existsSync(join(repo, 'build', 'Release', 'iovh.node')))
+    problems.push('the native addon is not built (run `npm run build:addon`; needs cmake and g++)');
+  return problems;
+}

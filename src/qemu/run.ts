@@ -9,7 +9,6 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boot, type BootReport } from '../../scripts/qemu-ci/boot.mjs';
-import { checkoutProblems } from '../../scripts/qemu-ci/ci.mjs';
 import { buildInitramfs } from '../../scripts/qemu-ci/initramfs.mjs';
 import {
   buildKernel,
@@ -20,7 +19,7 @@ import {
 } from '../../scripts/qemu-ci/kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from '../../scripts/qemu-ci/kcache.mjs';
 import { debianSource, userTree, type KernelSource } from '../../scripts/qemu-ci/ksource.mjs';
-import { cachePaths, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
+import { cachePaths, checkoutProblems, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
 import { setupTools } from '../../scripts/qemu-ci/setup.mjs';
 import { pickVariants, type Variant } from '../../scripts/qemu-ci/variants.mjs';
 import type { RunResult } from '../report/model.js';

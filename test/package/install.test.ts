@@ -79,7 +79,12 @@ describe('the packed package', () => {
 
   it('holds no source map, no test, no development script, no stale build output', () => {
     expect(packed.filter((f) => f.endsWith('.map'))).toEqual([]);
-    expect(packed.filter((f) => /^(src|test|bench|core\/abi|scripts\/(?!install\.mjs$))/.test(f))).toEqual([]);
+    // The scripts a user's `iovh qemu` runs (the build and boot engine under scripts/qemu-ci/) ship; the CI's own do not.
+    const engine =
+      /^scripts\/qemu-ci\/(apt|boot|cpio|initramfs|kbuild|kcache|ksource|paths|setup|variants|verdict)\.mjs$|^scripts\/qemu-ci\/init\.sh$/;
+    expect(
+      packed.filter((f) => /^(src|test|bench|core\/abi|scripts\/(?!install\.mjs$))/.test(f) && !engine.test(f)),
+    ).toEqual([]);
     // dist/ is exactly what src/ compiles to: no file of a module that was renamed or removed since.
     const sources = new Set(
       spawnSync('git', ['ls-files', 'src'], { cwd: ROOT, encoding: 'utf8' })
@@ -149,6 +154,14 @@ describe('npm install ./iovh-<version>.tgz into an empty project', () => {
     );
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^# Totals: pass:6 fail:0 xfail:0 xpass:0 skip:0 error:0$/m);
+  });
+
+  it('iovh qemu loads its build and boot engine from the package: a file that is no bzImage is one line, exit 2', () => {
+    writeFileSync(join(consumer, 'not-a-kernel'), 'plain text\n');
+    const r = sh('npx', ['--no-install', 'iovh', 'qemu', '--kernel', join(consumer, 'not-a-kernel')], consumer);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/not-a-kernel.*bzImage/);
   });
 
   it(`docs/api.md's example compiles with TypeScript ${OLDEST_TYPESCRIPT} as a strict consumer and runs`, () => {

@@ -12,20 +12,9 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { KernelBuildError, KernelConfigError } from '../../../scripts/qemu-ci/kbuild.mjs';
-import { NoSpaceError } from '../../../scripts/qemu-ci/kcache.mjs';
-import { KernelInputError } from '../../../scripts/qemu-ci/ksource.mjs';
 import type { BuildProgress } from '../../../scripts/qemu-ci/kbuild.mjs';
 import { assembleRun } from '../../harness/assemble.js';
-import {
-  bootGuests,
-  prepareKernel,
-  progressLine,
-  QemuInputError,
-  resolveVariants,
-  type GuestRun,
-  type KernelChoice,
-} from '../../qemu/run.js';
+import type { GuestRun, KernelChoice } from '../../qemu/run.js';
 import type { Variant } from '../../../scripts/qemu-ci/variants.mjs';
 import { renderSummary, renderTable, styleFor } from '../../report/human.js';
 import { renderJson } from '../../report/json.js';
@@ -59,6 +48,21 @@ interface QemuOptions {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/**
+ * The build and boot engine (src/qemu/run.ts over scripts/qemu-ci/), loaded
+ * only when `iovh qemu` runs: every other command starts without it.
+ */
+async function loadEngine() {
+  const [run, kbuild, kcache, ksource] = await Promise.all([
+    import('../../qemu/run.js'),
+    import('../../../scripts/qemu-ci/kbuild.mjs'),
+    import('../../../scripts/qemu-ci/kcache.mjs'),
+    import('../../../scripts/qemu-ci/ksource.mjs'),
+  ]);
+  return { ...run, kbuild, kcache, ksource };
+}
+type Engine = Awaited<ReturnType<typeof loadEngine>>;
+
 /** With several variants each report file gets the variant's name before its extension: run.json -> run.igb-intel-iommu.json. */
 export function reportPathFor(path: string, variant: string, several: boolean): string {
   if (!several || path === '-') return path;
@@ -73,7 +77,7 @@ interface Validated {
   jobs: number | undefined;
 }
 
-function validate(o: QemuOptions): Validated {
+function validate(o: QemuOptions, engine: Engine): Validated {
   if (o.kernel !== undefined && o.kernelTree !== undefined)
     throw new UsageError('--kernel (a prebuilt bzImage) and --kernel-tree (a source tree to build) exclude each other');
   if (o.kernel !== undefined && o.patches.length)
@@ -92,7 +96,9 @@ function validate(o: QemuOptions): Validated {
   }
   let variants: Variant[];
   try {
-    variants = resolveVariants(o.variant.length ? o.variant.flatMap((v) => v.split(',')).filter(Boolean) : ['igb']);
+    variants = engine.resolveVariants(
+      o.variant.length ? o.variant.flatMap((v) => v.split(',')).filter(Boolean) : ['igb'],
+    );
   } catch (e) {
     throw new UsageError(`--variant: ${(e as Error).message} (or igb, nvme)`);
   }
@@ -161,7 +167,10 @@ function placeholder(reason: string, o: QemuOptions, pending: string): RunResult
 }
 
 /** The build's progress on stderr: rewritten in place on a terminal, one line a minute otherwise. */
-function progressPrinter(err: HumanOutput): { onProgress: (p: BuildProgress) => void; end: () => void } {
+function progressPrinter(
+  err: HumanOutput,
+  progressLine: Engine['progressLine'],
+): { onProgress: (p: BuildProgress) => void; end: () => void } {
   const tty = err.stream.isTTY === true;
   let last = 0;
   let shown = false;
@@ -206,7 +215,8 @@ export function combineExitCodes(codes: number[]): number {
 }
 
 export async function qemuCommand(o: QemuOptions): Promise<number> {
-  const v = validate(o);
+  const engine = await loadEngine();
+  const v = validate(o, engine);
   const out = new HumanOutput(process.stdout);
   const err = new HumanOutput(process.stderr);
   const several = v.variants.length > 1;
@@ -231,14 +241,14 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
         }
       }
     }
-    const progress = progressPrinter(err);
+    const progress = progressPrinter(err, engine.progressLine);
     const log = (s: string): void => {
       progress.end();
       err.write(`iovh: ${s}\n`);
     };
-    let kernel: Awaited<ReturnType<typeof prepareKernel>>;
+    let kernel: Awaited<ReturnType<Engine['prepareKernel']>>;
     try {
-      kernel = await prepareKernel({
+      kernel = await engine.prepareKernel({
         choice: v.choice,
         variants: v.variants,
         ...(o.kernelCache ? { kernelCache: o.kernelCache } : {}),
@@ -249,7 +259,7 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
       });
     } catch (e) {
       progress.end();
-      throw translate(e, err);
+      throw translate(e, err, engine);
     }
     progress.end();
     if (o.buildOnly) {
@@ -271,7 +281,7 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
     }
     let guests: GuestRun[];
     try {
-      guests = await bootGuests({
+      guests = await engine.bootGuests({
         kernel,
         variants: v.variants,
         timeoutSeconds: v.guestTimeoutS,
@@ -281,7 +291,7 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
         log,
       });
     } catch (e) {
-      throw translate(e, err);
+      throw translate(e, err, engine);
     }
     const codes: number[] = [];
     for (const g of guests) {
@@ -323,15 +333,19 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
 }
 
 /** Engine errors as the CLI reports them: the user's input is a usage error (2); a compiler error shows its lines. */
-function translate(e: unknown, err: HumanOutput): unknown {
-  if (e instanceof KernelInputError || e instanceof KernelConfigError || e instanceof QemuInputError)
+function translate(e: unknown, err: HumanOutput, engine: Engine): unknown {
+  if (
+    e instanceof engine.ksource.KernelInputError ||
+    e instanceof engine.kbuild.KernelConfigError ||
+    e instanceof engine.QemuInputError
+  )
     return new UsageError(e.message);
-  if (e instanceof KernelBuildError) {
+  if (e instanceof engine.kbuild.KernelBuildError) {
     err.write('iovh: the failing command said:\n');
     for (const l of e.excerpt) err.write(`  | ${l}\n`);
     return new CliError(e.message, 1);
   }
-  if (e instanceof NoSpaceError) return new CliError(e.message, 1);
+  if (e instanceof engine.kcache.NoSpaceError) return new CliError(e.message, 1);
   if (e instanceof Error && !(e instanceof UsageError) && !(e instanceof CliError)) return new CliError(e.message, 1);
   return e;
 }
