@@ -55,4 +55,8 @@ export type FlowOptions = {
      */
     outDir: string;
     onResult?: ((r: Result) => void) | undefined;
+    /**
+     * the harness's runner, for the detector checks
+     */
+    harness?: import("./detectors.mjs").Harness | undefined;
 };

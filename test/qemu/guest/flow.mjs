@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { runScenarios } from './scenarios.mjs';
 import { IOMMUFD_RULES, runIommufdScenarios } from './iommufd.mjs';
 import { RULE_RULES, runRuleScenarios } from './rules.mjs';
-import { runDetectorChecks } from './detectors.mjs';
+import { detectorsArmed, runDetectorChecks } from './detectors.mjs';
 
 /**
  * @typedef {import('./scenarios.mjs').Result} Result
@@ -33,6 +33,7 @@ import { runDetectorChecks } from './detectors.mjs';
  * @property {number} numvfs
  * @property {string} outDir                             where artifacts go (topology.json, iovh-run.json)
  * @property {(r: Result) => void} [onResult]
+ * @property {import('./detectors.mjs').Harness} [harness]   the harness's runner, for the detector checks
  */
 
 const SYS = '/sys/bus/pci/devices';
@@ -129,6 +130,12 @@ export async function runFlow(o) {
   };
   /** @param {string[]} argv */
   const iovh = async (argv) => o.cli([...argv, ...o.backendArgs]);
+
+  // Before anything: are the kernel's detectors on? A kernel tainted while booting has lockdep off for the whole run.
+  await step('detector.armed', "the kernel's detectors are on before the run (lockdep, no taint)", async () => {
+    const r = withBackend((b) => detectorsArmed({ backend: b, monitors: o.lib.monitors }));
+    return { ...r, path: null, errno: null };
+  });
 
   // The PF: the first device with sriov_totalvfs (kernel-abi §9), and what
   // its SR-IOV files say before iovh touches anything.
@@ -289,7 +296,12 @@ export async function runFlow(o) {
   const detectorBackend = o.open();
   try {
     results.push(
-      ...(await runDetectorChecks({ backend: detectorBackend, monitors: o.lib.monitors, onResult: o.onResult })),
+      ...(await runDetectorChecks({
+        backend: detectorBackend,
+        monitors: o.lib.monitors,
+        ...(o.harness ? { harness: o.harness } : {}),
+        onResult: o.onResult,
+      })),
     );
   } finally {
     detectorBackend.close();

@@ -105,7 +105,7 @@ async function main() {
   };
   try {
     const t0 = performance.now();
-    const { lib, native, addon, mock, cli } = await loadLib(args.repo);
+    const { lib, native, addon, mock, cli, harness } = await loadLib(args.repo);
     console.log(
       `IOVH-GUEST iovh loaded in ${Math.round(performance.now() - t0)} ms (node up ${Math.round(process.uptime() * 1000)} ms)`,
     );
@@ -145,6 +145,7 @@ async function main() {
       numvfs: Number(args.numvfs),
       outDir,
       onResult: print,
+      harness,
     });
     ({ results, pf, vf } = flow);
   } catch (e) {

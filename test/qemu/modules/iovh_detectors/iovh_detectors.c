@@ -20,7 +20,6 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
-#include <linux/workqueue.h>
 
 static DEFINE_MUTEX(iovh_a);
 static DEFINE_MUTEX(iovh_b);
@@ -54,11 +53,24 @@ static noinline void iovh_abba(void)
 
 /*
  * kmemleak scans every task's whole stack, dead frames included
- * (mm/kmemleak.c, scan_gray_list/kmemleak_scan): a pointer left in a spilled
- * slot of a returned frame still counts as a reference. So the objects are
- * allocated from a worker, and the frames below ours are wiped afterwards.
+ * (mm/kmemleak.c, kmemleak_scan -> scan_object of task_stack_page): a pointer
+ * left in a spilled slot of a returned frame (ours, or kmalloc's below it)
+ * still counts as a reference, and the object is never reported. So after
+ * leaking, the frames below the trigger are overwritten: a chain of calls
+ * that each zero a buffer after calling the next (no tail call to fold the
+ * chain into one frame).
  */
-static void iovh_leak_work(struct work_struct *work)
+static noinline void iovh_wipe_stack(int depth)
+{
+	char buf[512];
+
+	if (depth > 0)
+		iovh_wipe_stack(depth - 1);
+	memzero_explicit(buf, sizeof(buf));
+}
+
+/* Allocated in the writer's context, so kmemleak names the writer's pid and comm. */
+static noinline void iovh_leak(void)
 {
 	int i;
 
@@ -68,21 +80,6 @@ static void iovh_leak_work(struct work_struct *work)
 		OPTIMIZER_HIDE_VAR(p);
 		p = NULL;
 	}
-}
-static DECLARE_WORK(iovh_leak_w, iovh_leak_work);
-
-static noinline void iovh_wipe_stack(void)
-{
-	char buf[1024];
-
-	memzero_explicit(buf, sizeof(buf));
-}
-
-static noinline void iovh_leak(void)
-{
-	schedule_work(&iovh_leak_w);
-	flush_work(&iovh_leak_w);
-	iovh_wipe_stack();
 }
 
 static ssize_t iovh_trigger(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
@@ -101,8 +98,10 @@ static ssize_t iovh_trigger(struct file *file, const char __user *ubuf, size_t l
 		iovh_uaf();
 	else if (!strcmp(buf, "abba"))
 		iovh_abba();
-	else if (!strcmp(buf, "leak"))
+	else if (!strcmp(buf, "leak")) {
 		iovh_leak();
+		iovh_wipe_stack(12);
+	}
 	else if (!strcmp(buf, "warn"))
 		WARN(1, "iovh_detectors: a deliberate warning\n");
 	else if (sscanf(buf, "hang %u", &secs) == 1 && secs > 0 && secs <= 120)
