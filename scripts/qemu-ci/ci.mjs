@@ -13,7 +13,7 @@ import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
-import { buildExternalModule, buildKernel, parseDotConfig, progressLine } from './kbuild.mjs';
+import { buildExternalModule, buildKernel, kernelParameters, parseDotConfig, progressLine } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { qemuCommandChecks } from './kernel-ci.mjs';
@@ -224,7 +224,8 @@ export async function runCi(o = {}) {
   let sourceConfig = new Map();
   if (built) {
     const igb = pickVariants(['igb-intel-iommu'])[0];
-    guests.push({ variant: igb, kernel: 'source' });
+    // First: the longest boot (KASAN and lockdep under TCG) starts while the stock guests share the other core.
+    guests.unshift({ variant: igb, kernel: 'source' });
     builtinIr = buildInitramfs({ paths, manifest: null, busybox: s.manifest.busybox, variants: [igb] });
     sourceConfig = parseDotConfig(readFileSync(built.config, 'utf8'));
   }
@@ -252,7 +253,7 @@ export async function runCi(o = {}) {
           timeoutSeconds: o.sourceTimeoutSeconds ?? 900,
           // KASAN's shadow is an eighth of memory; lockdep and kmemleak want their share.
           memory: '1G',
-          kernelAppend: sourceConfig.get('KASAN') === 'y' ? 'kasan_multi_shot' : undefined,
+          kernelAppend: kernelParameters(sourceConfig) || undefined,
           insmod: detectorModules,
           extraAppend: process.env.IOVH_QEMU_APPEND,
         }),
@@ -596,7 +597,7 @@ export async function measureSanitizer(o = {}) {
     paths,
     timeoutSeconds: o.timeoutSeconds ?? 900,
     memory: '1G',
-    kernelAppend: 'kasan_multi_shot',
+    kernelAppend: kernelParameters(parseDotConfig(readFileSync(built.config, 'utf8'))) || undefined,
   });
   return {
     name: 'sanitizer kernel: build and boot',

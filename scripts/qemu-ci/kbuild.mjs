@@ -920,3 +920,26 @@ export async function buildExternalModule(o) {
   writeFileSync(join(out, '.iovh-built'), `${built.map((k) => basename(k)).join('\n')}\n`);
   return built;
 }
+
+/**
+ * Kernel parameters a kernel's own config asks for under QEMU.
+ * - kasan_multi_shot: KASAN reports only its first finding otherwise (mm/kasan/report.c).
+ * - no5lvl on a KASAN kernel that can run 5-level paging (QEMU's -cpu max has LA57): identify_cpu
+ *   (arch/x86/kernel/cpu/common.c) zeroes the boot CPU's capability words and reads them back, and
+ *   while they are zero pgtable_l5_enabled() is false, so KASAN's idea of the kernel's address
+ *   space (__VIRTUAL_MASK_SHIFT, arch/x86/include/asm/pgtable_64_types.h) shrinks to 4 levels. An
+ *   interrupt taken in that window reports "BUG: KASAN: wild-memory-access" on a 5-level direct-map
+ *   address (seen at boot in 1 of 3 boots: do_raw_spin_lock <- handle_edge_irq, interrupting
+ *   identify_cpu); the report taints the kernel, and the taint turns lockdep off for the whole run
+ *   (kernel/panic.c add_taint). With 4-level paging the window does not exist.
+ * @param {Map<string, string | null>} config
+ * @returns {string}
+ */
+export function kernelParameters(config) {
+  const out = [];
+  if (config.get('KASAN') === 'y') {
+    out.push('kasan_multi_shot');
+    if (config.get('PGTABLE_LEVELS') === '5' || config.get('X86_5LEVEL') === 'y') out.push('no5lvl');
+  }
+  return out.join(' ');
+}

@@ -12,6 +12,7 @@ import { boot, type BootReport } from '../../scripts/qemu-ci/boot.mjs';
 import { buildInitramfs } from '../../scripts/qemu-ci/initramfs.mjs';
 import {
   buildKernel,
+  kernelParameters,
   parseDotConfig,
   progressLine,
   type BuildProgress,
@@ -167,13 +168,8 @@ export function qemuCachePaths(env: NodeJS.ProcessEnv = process.env): CachePaths
 /** The guest program: dist/qemu/guest.js of this package. */
 export const GUEST_PROGRAM = fileURLToPath(new URL('./guest.js', import.meta.url));
 
-/** Kernel parameters a kernel's own config asks for. */
-export function kernelParameters(config: Map<string, string | null>): string {
-  const out: string[] = [];
-  // KASAN reports only its first finding unless told otherwise (mm/kasan/report.c).
-  if (config.get('KASAN') === 'y') out.push('kasan_multi_shot');
-  return out.join(' ');
-}
+/** Kernel parameters a kernel's own config asks for (scripts/qemu-ci/kbuild.mjs). */
+export { kernelParameters };
 
 /** Sanitizer kernels need room for KASAN's shadow (1/8 of memory) and kmemleak's pool. */
 export function guestMemory(config: Map<string, string | null>): string {

@@ -27,6 +27,7 @@ import {
   failureExcerpt,
   kconfigDependencies,
   KernelConfigError,
+  kernelParameters,
   mergeConfig,
   parseDotConfig,
   parseFragment,
@@ -491,5 +492,17 @@ describe('kernel trees', () => {
     expect(() => resolveSourcePackage(() => ({ Version: '1', Depends: 'linux-doc' }))).toThrow(
       /depends on no linux-source-<version>/,
     );
+  });
+});
+
+describe('kernelParameters', () => {
+  const config = (o: Record<string, string>) => new Map<string, string | null>(Object.entries(o));
+  it('a KASAN kernel reports every finding, and one that can run 5-level paging boots with 4 levels', () => {
+    expect(kernelParameters(config({ KASAN: 'y', PGTABLE_LEVELS: '5' }))).toBe('kasan_multi_shot no5lvl');
+    expect(kernelParameters(config({ KASAN: 'y', X86_5LEVEL: 'y' }))).toBe('kasan_multi_shot no5lvl');
+    expect(kernelParameters(config({ KASAN: 'y', PGTABLE_LEVELS: '4' }))).toBe('kasan_multi_shot');
+  });
+  it('a kernel without KASAN needs nothing', () => {
+    expect(kernelParameters(config({ PGTABLE_LEVELS: '5' }))).toBe('');
   });
 });
