@@ -1,5 +1,4 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
-/** @typedef {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }} Check */
 /**
  * Run `iovh <args>` (bin/iovh.js) and collect its output.
  * @param {string[]} args @param {NodeJS.ProcessEnv} env
@@ -28,6 +27,13 @@ export function qemuCommandChecks(o: {
     qemuCache: string;
     log: (s: string) => void;
 }): Promise<Check[]>;
+/** @typedef {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }} Check */
+/**
+ * The scenarios the `iovh qemu` runs here keep to: these checks prove the
+ * command (build, patch, boot, verdict, reports); the sanitizer guest before
+ * them runs every scenario on the same kernel.
+ */
+export const COMMAND_FILTERS: string[];
 export type Check = {
     name: string;
     status: "pass" | "fail" | "skip";

@@ -35,7 +35,8 @@ const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|bench|reco
   list      the variants
 
 options:
-  --variants <a,b|all>   default: ${DEFAULT_VARIANTS.join(',')}
+  --variants <a,b|all|none>  stock-kernel guests; default: ${DEFAULT_VARIANTS.join(',')}
+                         (none: only the sanitizer guest, with --source-kernel)
   --timeout <seconds>    hard wall-clock limit per guest (default 240)
   --no-conformance       do not run the scenarios on the mock
   --source-kernel        also build the sanitizer kernel from Debian's
@@ -79,8 +80,11 @@ function parse(argv) {
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       return v;
     };
-    if (a === '--variants') o.variants = value().split(',').filter(Boolean);
-    else if (a === '--timeout') {
+    if (a === '--variants') {
+      const v = value();
+      // none: no stock-kernel guest (with --source-kernel, the sanitizer guest alone).
+      o.variants = v === 'none' ? [] : v.split(',').filter(Boolean);
+    } else if (a === '--timeout') {
       const t = Number(value());
       if (!Number.isFinite(t) || t < 20 || t > 3600)
         throw new UsageError('--timeout must be between 20 and 3600 seconds');
