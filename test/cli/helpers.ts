@@ -110,7 +110,8 @@ export async function bundleCli(dir: string): Promise<string> {
   await build({
     input: join(import.meta.dirname, '../../src/cli/main.ts'),
     platform: 'node',
-    output: { file, format: 'esm' },
+    // One file: iovh qemu's engine is a dynamic import (src/cli/commands/qemu.ts), which would split the bundle.
+    output: { file, format: 'esm', codeSplitting: false },
     logLevel: 'silent',
   });
   return file;
