@@ -122,7 +122,7 @@ export { checkoutProblems };
  * @property {boolean} [sourceKernel]     also build Debian's linux-source with kconfig/iovh-guest.config
  *                                        (KASAN, lockdep, kmemleak, ...) and boot it (default true)
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
- * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 900)
+ * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
  * @property {(s: string) => void} [log]
  * @property {import('./paths.mjs').CachePaths} [paths]
@@ -199,7 +199,7 @@ export type CiOptions = {
      */
     kernelCache?: string | undefined;
     /**
-     * per sanitizer guest (default 900)
+     * per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
      */
     sourceTimeoutSeconds?: number | undefined;
     /**

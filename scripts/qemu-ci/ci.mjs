@@ -44,7 +44,7 @@ import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
  * @property {boolean} [sourceKernel]     also build Debian's linux-source with kconfig/iovh-guest.config
  *                                        (KASAN, lockdep, kmemleak, ...) and boot it (default true)
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
- * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 900)
+ * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
  * @property {(s: string) => void} [log]
  * @property {import('./paths.mjs').CachePaths} [paths]
@@ -250,7 +250,7 @@ export async function runCi(o = {}) {
           kernel: built.bzImage,
           initrd: builtinIr.path,
           paths,
-          timeoutSeconds: o.sourceTimeoutSeconds ?? 900,
+          timeoutSeconds: o.sourceTimeoutSeconds ?? 1500,
           // KASAN's shadow is an eighth of memory; lockdep and kmemleak want their share.
           memory: '1G',
           kernelAppend: kernelParameters(sourceConfig) || undefined,
