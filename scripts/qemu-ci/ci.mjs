@@ -359,7 +359,7 @@ export async function runCi(o = {}) {
       checks.push({
         name: 'iovh qemu',
         status: 'skip',
-        detail: 'not run: no source kernel asked for (--source-kernel)',
+        detail: 'not run: the source kernel was turned off (--no-source-kernel)',
       });
   }
 

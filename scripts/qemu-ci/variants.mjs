@@ -126,7 +126,15 @@ export function qemuArgs(v, o) {
   // (arch/x86/kernel/apic/io_apic.c, timer_irq_works) can miss its ticks and
   // panic "timer doesn't work through Interrupt-remapped IO-APIC" before init;
   // the check proves nothing about an emulated timer.
-  const append = ['console=ttyS0', 'panic=-1', 'quiet', 'no_timer_check'];
+  // tsc=unstable: the guest's TSC frequency is measured against the PIT at boot
+  // (arch/x86/kernel/tsc.c), and under TCG on a busy host that measurement can
+  // be far off: a KASAN guest's uptime read 3118 s at /init a minute after QEMU
+  // started, its clock kept running about 10x fast, and the guest's own
+  // watchdog (855 s of guest time) fired 76 s of wall time into the run. The
+  // clocksource watchdog does not catch it when its own reads are delayed by
+  // the load. An unstable TSC leaves timekeeping to the HPET or ACPI PM timer,
+  // which QEMU drives from the host's clock.
+  const append = ['console=ttyS0', 'panic=-1', 'quiet', 'no_timer_check', 'tsc=unstable'];
   if (v.iommu === 'intel') {
     args.push('-device', 'intel-iommu');
     // CONFIG_INTEL_IOMMU_DEFAULT_ON is not set in Debian's config.
