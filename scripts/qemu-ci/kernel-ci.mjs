@@ -87,20 +87,23 @@ export async function qemuCommandChecks(o) {
   const checks = [];
   const work = mkdtempSync(join(tmpdir(), 'iovh-qemu-cli-'));
   const env = { ...process.env, IOVH_QEMU_CACHE: o.qemuCache, NO_COLOR: '1' };
-  /** @param {string} name @param {() => Promise<{ ok: boolean | null, detail: string }>} fn */
+  /**
+   * @param {string} name @param {() => Promise<{ ok: boolean | null, detail: string }>} fn
+   * @returns {Promise<Check>}
+   */
   const check = async (name, fn) => {
     o.log(`qemu-ci: ${name}`);
     try {
       const r = await fn();
-      checks.push({ name, status: r.ok === null ? 'skip' : r.ok ? 'pass' : 'fail', detail: r.detail });
+      return { name, status: r.ok === null ? 'skip' : r.ok ? 'pass' : 'fail', detail: r.detail };
     } catch (e) {
-      checks.push({ name, status: 'fail', detail: e instanceof Error ? e.message : String(e) });
+      return { name, status: 'fail', detail: e instanceof Error ? e.message : String(e) };
     }
   };
   /** @param {string} s */
   const lastLine = (s) => s.trim().split('\n').pop() ?? '';
   try {
-    await check("iovh qemu: Debian's source (default)", async () => {
+    const c1 = check("iovh qemu: Debian's source (default)", async () => {
       const json = join(work, 'default.json');
       const r = await iovhCli(['qemu', '--variant', 'igb', ...COMMAND_FILTERS, '--json', json], env);
       const run = JSON.parse(readFileSync(json, 'utf8'));
@@ -112,7 +115,7 @@ export async function qemuCommandChecks(o) {
       };
     });
 
-    await check('iovh qemu: a tree given by path with a one-patch series', async () => {
+    const c2 = check('iovh qemu: a tree given by path with a one-patch series', async () => {
       const extra = '-iovhci';
       const series = join(work, 'series');
       mkdirSync(series);
@@ -134,7 +137,10 @@ export async function qemuCommandChecks(o) {
       };
     });
 
-    await check('iovh qemu --kernel: a kernel whose init cannot start is a panic, with its line', async () => {
+    // Two guests at once (-smp 1 each, one per core): the default source and the patched tree.
+    checks.push(...(await Promise.all([c1, c2])));
+
+    const c3 = check('iovh qemu --kernel: a kernel whose init cannot start is a panic, with its line', async () => {
       const r = await iovhCli(['qemu', '--kernel', o.bzImage, '--variant', 'igb', '--guest-timeout', '300'], {
         ...env,
         IOVH_QEMU_APPEND: 'rdinit=/iovh-no-such-init',
@@ -146,7 +152,7 @@ export async function qemuCommandChecks(o) {
       };
     });
 
-    await check('iovh qemu: a fragment option the tree does not have', async () => {
+    const c4 = check('iovh qemu: a fragment option the tree does not have', async () => {
       const frag = join(work, 'extra.config');
       writeFileSync(frag, 'CONFIG_IOVH_NO_SUCH_OPTION=y\n');
       const r = await iovhCli(['qemu', '--kernel-tree', o.tree, '--config', frag, '--build-only'], env);
@@ -157,7 +163,7 @@ export async function qemuCommandChecks(o) {
       return { ok, detail: `exit ${r.code}: ${line}` };
     });
 
-    await check('iovh qemu: a compiler error shows the failing command', async () => {
+    const c5 = check('iovh qemu: a compiler error shows the failing command', async () => {
       const patch = join(work, '0001-break-bounds.patch');
       const bounds = readFileSync(join(o.tree, 'kernel', 'bounds.c'), 'utf8').split('\n');
       const ctx = bounds.slice(0, 3);
@@ -179,6 +185,8 @@ export async function qemuCommandChecks(o) {
         /^iovh: kernel build failed .*kernel\/bounds\.s/m.test(r.stderr);
       return { ok, detail: `exit ${r.code}: ${lastLine(r.stderr)}` };
     });
+    // A guest that panics at once and two builds that stop early, side by side.
+    checks.push(...(await Promise.all([c3, c4, c5])));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
