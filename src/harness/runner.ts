@@ -60,6 +60,7 @@ import { InProcessExecutor, type Execution, type Executor } from './executor.js'
 import { errorOf, type JobReport, type ScenarioJob } from './job.js';
 import { removeLeftovers, tracefsRoot } from './leftovers.js';
 import { quirksOfOops, suspectsOf } from './quirks.js';
+import { bugsOfKasan, kasanExcerpt } from './bugs.js';
 import { defectEvent, named as namedIn, ScenarioRecord } from './record.js';
 import { CAPS_ID } from './summary.js';
 import { assembleRun, type MachineJson, type RunFrame } from './assemble.js';
@@ -446,6 +447,14 @@ function compose(
         reason = rec.notes.length > 0 ? rec.notes.join('; ') : 'every check passed';
       }
       break;
+  }
+  // A KASAN report names its bug whoever printed it (the scenario's process may live through it): bugs.ts.
+  const log = mon.records.map((r) => r.text);
+  for (const { id, head } of bugsOfKasan(log)) {
+    if (namedIn(rec, id)) continue;
+    rec.apply(defectEvent(id, `the kernel reported "${head}"`));
+    if (rec.evidence.kasanReport === undefined)
+      rec.apply({ t: 'record', key: 'kasanReport', value: kasanExcerpt(log) });
   }
   const c = mon.cleanliness;
   if (mon.crash) {

@@ -32,7 +32,9 @@ export type QuirkId =
   | 'closed-vdev-oops' // RFC v1 4/8 vfio_pci_match_interconnects reads priv->vdev->pdev, NULL after the last close
   | 'lmem-ref-leak' // a 7.x forward-port leaks one LMEM-object reference per translation
   | 'stale-lmem-import' // a VF's quota changes under an import: the importer keeps DPAs into the old object
-  | 'kref-underflow'; // 7.1 vfio: closing a device whose buffers are revoked puts a kref already at 0, then waits forever
+  | 'kref-underflow' // 7.1 vfio: closing a device whose buffers are revoked puts a kref already at 0, then waits forever
+  | 'opath-stale-file' // 6.19+: an O_PATH holder keeps the dma-buf's dentry, its file is freed, vfio's revoke touches it
+  | 'ttm-attach-uaf'; // 6.8+ TTM: a failed sg-BO import is freed while the delayed-delete worker locks the exporter resv
 
 /** Profiles: one per kernel line and revision a lab runs (docs/profiles.md). */
 export type ProfileName =
@@ -372,6 +374,12 @@ export interface KernelFile {
   fdinfo(): string[];
   /** Last close of the file (fput). */
   release(): void;
+  /**
+   * A reference to the file's dentry without the file (an O_PATH open of its
+   * /proc/<pid>/fd link); returns the dput. Files whose dentry lifetime
+   * matters (dma-buf: dma_buf_release is its d_release) implement it.
+   */
+  pinDentry?(): () => void;
 }
 
 export interface FdTable {

@@ -72,6 +72,17 @@ export class DmaBufImpl implements DmaBufObject {
   readonly attachments: AttachmentImpl[] = [];
   readonly file: DmaBufFile;
   released = false;
+  /**
+   * References to the dma-buf's dentry other than its file's: an O_PATH open
+   * of /proc/<pid>/fd/N (fs/open.c do_dentry_open: path_get, no f_op->open).
+   */
+  dentryPins = 0;
+  /**
+   * Kernel time (usec) its struct file was freed while the dentry lived on
+   * (an O_PATH holder): dma_buf_release, the dentry's d_release, has not run,
+   * so the exporter still lists the buffer with a dangling `dmabuf->file`.
+   */
+  fileFreedUsec: bigint | null = null;
 
   constructor(
     readonly ino: number,
@@ -175,6 +186,10 @@ export class DmaBufFile implements KernelFile {
   release(): void {
     this.core.release(this.buf);
   }
+
+  pinDentry(): () => void {
+    return this.core.pinDentry(this.buf);
+  }
 }
 
 export class DmaBufCoreImpl implements DmaBufCore {
@@ -262,8 +277,40 @@ export class DmaBufCoreImpl implements DmaBufCore {
     return this.fds.count(buf.file);
   }
 
-  /** Last fput: dma_buf_release -> the exporter's release. */
+  /**
+   * Last fput (fs/file_table.c __fput): the file's ->release
+   * (dma_buf_file_release) unlinks the debugfs list, then dput(); the dentry's
+   * last reference runs dma_buf_release (drivers/dma-buf/dma-buf.c, the
+   * dentry's d_release) -> the exporter's release. With an O_PATH holder the
+   * dentry outlives the file: on a kernel with `opath-stale-file` (every
+   * upstream one) the struct file is freed now and the exporter's release
+   * waits for the holder's close. A kernel with the fix releases the buffer
+   * with its file.
+   */
   release(buf: DmaBufImpl): void {
+    if (buf.released) return;
+    if (buf.dentryPins > 0 && this.kernel.profile.has('opath-stale-file')) {
+      buf.fileFreedUsec = this.kernel.now();
+      const i = this.bufs.indexOf(buf);
+      if (i >= 0) this.bufs.splice(i, 1);
+      return;
+    }
+    this.releaseDentry(buf);
+  }
+
+  /** An O_PATH open of the buffer's /proc/<pid>/fd link: a dentry reference; returns its put (dput). */
+  pinDentry(buf: DmaBufImpl): () => void {
+    buf.dentryPins++;
+    let put = false;
+    return () => {
+      if (put) return;
+      put = true;
+      if (--buf.dentryPins === 0 && buf.fileFreedUsec !== null) this.releaseDentry(buf);
+    };
+  }
+
+  /** dma_buf_release: the exporter's release (vfio_pci_dma_buf_release unlinks the buffer from its device). */
+  private releaseDentry(buf: DmaBufImpl): void {
     if (buf.released) return;
     buf.released = true;
     if (buf.attachments.length > 0) this.kernel.warn('dma_buf_release+0x7a/0x90', '');

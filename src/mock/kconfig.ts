@@ -13,12 +13,25 @@ import type { SymbolType } from './contracts.js';
 import type { ProfileImpl, SymbolInfo } from './profiles.js';
 
 /** The options the mock models, each `y` (built in) or `n` (not set). */
-export const MODELLED_OPTIONS = ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'TRANSPARENT_HUGEPAGE', 'DEBUG_KMEMLEAK'] as const;
+export const MODELLED_OPTIONS = [
+  'IOMMUFD',
+  'VFIO_DEVICE_CDEV',
+  'TRANSPARENT_HUGEPAGE',
+  'DEBUG_KMEMLEAK',
+  // KASAN reports bad accesses (mm/kasan); SLUB_RCU_DEBUG makes it see those into SLAB_TYPESAFE_BY_RCU
+  // objects after their grace period (mm/slub.c slab_free_after_rcu_debug; default y under KASAN_GENERIC).
+  'KASAN',
+  'SLUB_RCU_DEBUG',
+] as const;
 export type ModelledOption = (typeof MODELLED_OPTIONS)[number];
 export type KernelConfig = Partial<Record<ModelledOption, 'y' | 'n'>>;
 
-/** Kconfig dependencies among the modelled options (drivers/vfio/Kconfig: VFIO_DEVICE_CDEV depends on IOMMUFD). */
-const DEPENDS: Partial<Record<ModelledOption, ModelledOption>> = { VFIO_DEVICE_CDEV: 'IOMMUFD' };
+/** Kconfig dependencies among the modelled options (drivers/vfio/Kconfig: VFIO_DEVICE_CDEV depends on IOMMUFD; mm/Kconfig.debug). */
+const DEPENDS: Partial<Record<ModelledOption, ModelledOption>> = {
+  VFIO_DEVICE_CDEV: 'IOMMUFD',
+  // mm/Kconfig.debug: SLUB_RCU_DEBUG depends on KASAN.
+  SLUB_RCU_DEBUG: 'KASAN',
+};
 
 export function isModelledOption(name: string): name is ModelledOption {
   return (MODELLED_OPTIONS as readonly string[]).includes(name);

@@ -19,6 +19,7 @@ import { isBdf } from '../uapi/bdf.js';
 const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
 export const TAINT_DIE = 7; // D
 export const TAINT_WARN = 9; // W
+export const TAINT_BAD_PAGE = 5; // B: mm/kasan/report.c end_report adds it
 
 /** Boot-to-now at the first operation of a fresh mock kernel. */
 const BOOT_USEC = 12_480_000n;
@@ -155,6 +156,56 @@ export class KernelCore implements KernelServices {
     this.log(L, null, ' </TASK>');
     this.log(L, null, '---[ end trace 0000000000000000 ]---');
     this.taint |= 1 << TAINT_WARN;
+  }
+
+  /**
+   * A KASAN report as mm/kasan/report.c prints it (start_report,
+   * print_error_description, print_report, end_report): the access, the call
+   * trace, where the object was allocated and freed, and the object's cache.
+   * The mock's kernel is booted with kasan_multi_shot (as iovh's QEMU guests
+   * are), so every bad access is reported, not only the first of the boot.
+   */
+  kasan(r: {
+    kind: string;
+    fn: string;
+    access: string;
+    addr: string;
+    trace: readonly string[];
+    allocated: readonly string[];
+    freed: readonly string[];
+    cache: string;
+    objectSize: number;
+    offset: number;
+  }): void {
+    const L = LogLevel.ERR;
+    this.log(L, null, '==================================================================');
+    this.log(L, null, `BUG: KASAN: ${r.kind} in ${r.fn}`);
+    this.log(L, null, `${r.access} at addr ${r.addr} by task ${this.comm}/${this.pid}`);
+    this.log(L, null, '');
+    this.log(L, null, this.cpuLine());
+    this.log(L, null, `Hardware name: ${this.hardware}`);
+    this.log(L, null, 'Call Trace:');
+    this.log(L, null, ' <TASK>');
+    for (const f of r.trace) this.log(L, null, ` ${f}`);
+    this.log(L, null, ' </TASK>');
+    this.log(L, null, '');
+    this.log(L, null, `Allocated by task ${this.pid}:`);
+    for (const f of r.allocated) this.log(L, null, ` ${f}`);
+    this.log(L, null, '');
+    this.log(L, null, 'Freed by task 0:');
+    for (const f of r.freed) this.log(L, null, ` ${f}`);
+    this.log(L, null, '');
+    const base = BigInt(`0x${r.addr}`) - BigInt(r.offset);
+    this.log(L, null, `The buggy address belongs to the object at ${base.toString(16)}`);
+    this.log(L, null, ` which belongs to the cache ${r.cache} of size ${r.objectSize}`);
+    this.log(L, null, `The buggy address is located ${r.offset} bytes inside of`);
+    this.log(
+      L,
+      null,
+      ` freed ${r.objectSize}-byte region [${base.toString(16)}, ${(base + BigInt(r.objectSize)).toString(16)})`,
+    );
+    this.log(L, null, '==================================================================');
+    this.taint |= 1 << TAINT_BAD_PAGE;
   }
 
   oops(kind: string, site: string): void {

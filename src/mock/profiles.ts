@@ -97,6 +97,8 @@ const RFC_V1_QUIRKS: readonly QuirkSpec[] = [
   { id: 'stale-lmem-import' },
   { id: 'deferred-unmap-hang' },
   { id: 'kref-underflow', fixedIn: KREF_FIX },
+  { id: 'opath-stale-file' },
+  { id: 'ttm-attach-uaf' },
 ];
 
 export const PROFILES: readonly ProfileDef[] = [
@@ -107,7 +109,7 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '6.19.8',
     base: '6.19',
     series: 'none',
-    quirks: [],
+    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf' }],
     differs: [
       'vfio-pci dma-buf export and iommufd import; xe imports a VF BAR as P2P (no IOV path)',
       'attach: peer2peer, then revoked; no revocable gate',
@@ -122,7 +124,7 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '7.0.9',
     base: '7.0',
     series: 'none',
-    quirks: [],
+    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf' }],
     differs: [
       'as upstream-6.19',
       'struct dma_buf_phys_vec is struct phys_vec (no symbol changes: the release tells it from 6.19)',
@@ -136,7 +138,12 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '7.2.13',
     base: '7.1',
     series: 'none',
-    quirks: [{ id: 'deferred-unmap-hang' }, { id: 'kref-underflow', fixedIn: KREF_FIX }],
+    quirks: [
+      { id: 'deferred-unmap-hang' },
+      { id: 'kref-underflow', fixedIn: KREF_FIX },
+      { id: 'opath-stale-file' },
+      { id: 'ttm-attach-uaf' },
+    ],
     differs: [
       'revocable gate: attach refuses an importer without invalidate_mappings (EOPNOTSUPP)',
       'a revoke waits, with no timeout, until every importer mapping is unmapped; xe defers its unmap, so a revoke under a mapped xe import hangs',
@@ -186,6 +193,8 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'stale-lmem-import' },
       { id: 'deferred-unmap-hang' },
       { id: 'kref-underflow', fixedIn: KREF_FIX },
+      { id: 'opath-stale-file' },
+      { id: 'ttm-attach-uaf' },
     ],
     differs: [
       'the IOV type is a pointer (iov_interconnect), matched by dma_buf_match_interconnects; xe offers it from supports_interconnects',
@@ -205,7 +214,12 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '7.1.0-rc1-dmabuf-map-type',
     base: '7.1',
     series: 'maptype',
-    quirks: [{ id: 'deferred-unmap-hang' }, { id: 'kref-underflow' }],
+    quirks: [
+      { id: 'deferred-unmap-hang' },
+      { id: 'kref-underflow' },
+      { id: 'opath-stale-file' },
+      { id: 'ttm-attach-uaf' },
+    ],
     differs: [
       'dma_buf_mapping_attach matches mapping types first: vfio offers PAL then SGT_P2P, xe asks for SGT (dma_buf_sgt_dynamic_attach)',
       'xe imports through SGT_P2P: no IOV path until the IOV type (names not public) is named in the symbol table',
@@ -229,6 +243,7 @@ export const PROFILES: readonly ProfileDef[] = [
       "only the RFC's defects removed: every IOV scenario takes the IOV path with the right bytes",
       'the interconnect map checks revoked and counts the mapping, so a revoke waits for it like any other',
       "xe's deferred unmap is not the RFC's: it stays, and is fixed separately (its own fix, deferred-unmap-hang)",
+      "the merged path's bugs with a posted fix are fixed: TTM's failed-attach use-after-free and the O_PATH stale dma-buf file (docs/bugs.md)",
     ],
     sources: ['the RFC v1 series with its quirks removed; xe_bo_move_dmabuf as upstream has it'],
   },

@@ -337,8 +337,21 @@ export class Syscalls {
     const fault = this.begin('open');
     try {
       if (fault) throw this.injected(fault, 'open', path);
-      const node = this.vfs.lookup(path, true);
       let file: KernelFile;
+      const fdLink = /^\/proc\/(?:self|thread-self|(\d+))\/fd\/(\d+)$/.exec(path);
+      // O_PATH of the caller's /proc/<pid>/fd/N: a file on the same dentry that takes no file
+      // operations (fs/open.c do_dentry_open returns before f_op->open for O_PATH).
+      if ((flags & O.PATH) !== 0 && fdLink && (fdLink[1] === undefined || Number(fdLink[1]) === this.kernel.pid)) {
+        const target = this.fds.get(Number(fdLink[2]));
+        file = new OPathFile(target.path, target.pinDentry?.() ?? null);
+        const fd = this.fds.install(file, flags);
+        return fd;
+      }
+      const node = this.vfs.lookup(path, true);
+      if ((flags & O.PATH) !== 0) {
+        // O_PATH of any other path: a reference to it, never the device's open.
+        return this.fds.install(new OPathFile(this.vfs.pathOf(node), null), flags);
+      }
       if (node instanceof VChar) {
         file = node.dev.open(flags);
       } else {
@@ -432,5 +445,23 @@ export class Syscalls {
       rmdir: wrap('rmdir'),
       readRecords: wrap('readRecords'),
     };
+  }
+}
+
+/** An O_PATH file: what it names, and the dentry reference it holds (fs/open.c, fs/file_table.c). */
+class OPathFile implements KernelFile {
+  readonly handlers = {};
+
+  constructor(
+    readonly path: string,
+    private readonly dput: (() => void) | null,
+  ) {}
+
+  fdinfo(): string[] {
+    return [];
+  }
+
+  release(): void {
+    this.dput?.();
   }
 }

@@ -206,7 +206,7 @@ export function defaultTopology(): Topology {
     schema: TOPOLOGY_SCHEMA,
     machine: 'iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026',
     // A lab's own kernel build: iommufd and the VFIO cdev, unlike Debian's stock 7.2 (kernel-abi §4).
-    kernel: { config: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' } },
+    kernel: { config: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y', KASAN: 'y', SLUB_RCU_DEBUG: 'y' } },
     ram: [
       { start: '0x0', size: hex(2n * GiB) },
       { start: hex(4n * GiB), size: hex(14n * GiB) },

@@ -41,6 +41,7 @@ import type { Vfs } from './vfs.js';
 import { relativeLink } from './vfs.js';
 import type { IommufdFile, IommufdSubsystem } from './iommufd.js';
 import { O, VFIO } from '../uapi/constants.js';
+import { enabled } from './kconfig.js';
 
 const SHIFT = 40n;
 const REGION_MASK = (1n << SHIFT) - 1n;
@@ -68,6 +69,37 @@ const VFIO_CDEV_MAJOR = 238;
 const VFIO_BIND_FLAG_TOKEN = 1;
 
 // ------------------------------------------------------------ objects
+
+/** vfio_pci_dma_buf_move's frame in a call trace (the return address of its get_file_active call). */
+const MOVE_FRAME = 'vfio_pci_dma_buf_move+0x254/0x560 [vfio_pci_core]';
+/** The last close of a VFIO device fd, below vfio_pci_core_close_device. */
+const CLOSE_FROM = [
+  'vfio_pci_core_close_device+0x188/0x310 [vfio_pci_core]',
+  'vfio_df_close+0x134/0x220 [vfio]',
+  'vfio_df_group_close+0x93/0x150 [vfio]',
+  'vfio_device_fops_release+0x72/0xc0 [vfio]',
+  '__fput+0x17b/0x690',
+  'fput_close_sync+0xd8/0x160',
+  '__x64_sys_close+0x7d/0xd0',
+  'do_syscall_64+0x46/0x340',
+  'entry_SYSCALL_64_after_hwframe+0x76/0x7e',
+];
+const PM_EXIT_FROM = [
+  'vfio_pci_runtime_pm_exit+0xc4/0x120 [vfio_pci_core]',
+  'vfio_pci_core_disable+0x4b/0x8e0 [vfio_pci_core]',
+  'vfio_pci_core_close_device+0x190/0x310 [vfio_pci_core]',
+  ...CLOSE_FROM.slice(1),
+];
+/** A device ioctl (VFIO_DEVICE_RESET, VFIO_DEVICE_FEATURE). */
+const IOCTL_FROM = [
+  'vfio_pci_core_ioctl+0x5c3/0xb90 [vfio_pci_core]',
+  'vfio_device_fops_unl_ioctl+0xcea/0x1340 [vfio]',
+  '__x64_sys_ioctl+0x94/0xd0',
+  'do_syscall_64+0x46/0x340',
+  'entry_SYSCALL_64_after_hwframe+0x76/0x7e',
+];
+/** An RCU grace period on an idle machine: a freed filp is poisoned this long after its free (SLUB_RCU_DEBUG). */
+const RCU_GRACE_USEC = 10_000n;
 
 class VfioDmaBuf {
   vdev: VfioDevice | null;
@@ -474,13 +506,66 @@ export class VfioSubsystem {
   // ------------------------------------------------------------ revoke
 
   /**
+   * get_file_active(&priv->dmabuf->file) at the head of each loop of
+   * vfio_pci_dma_buf_move and vfio_pci_dma_buf_cleanup
+   * (drivers/vfio/pci/vfio_pci_dmabuf.c): a buffer whose file is gone is
+   * skipped (`continue`). With an O_PATH holder the buffer is still listed
+   * but its file was freed (dmabuf.ts release): `dmabuf->file` dangles, and
+   * file_ref_get writes the freed filp's f_ref. The filp cache is
+   * SLAB_TYPESAFE_BY_RCU: with KASAN and SLUB_RCU_DEBUG the object is
+   * poisoned after an RCU grace period (mm/slub.c slab_free_after_rcu_debug)
+   * and KASAN reports the write. `frames` is the call chain above
+   * get_file_active.
+   */
+  private fileActive(p: VfioDmaBuf, frames: readonly string[]): boolean {
+    const freed = p.dmabuf.fileFreedUsec;
+    if (freed === null) return true;
+    const k = this.kernel;
+    if (enabled(k.profile, 'KASAN') && enabled(k.profile, 'SLUB_RCU_DEBUG') && k.now() - freed >= RCU_GRACE_USEC) {
+      // A filp is 168 bytes (struct file, 7.2 x86-64); f_ref sits 160 bytes in.
+      const filp = 0xff11000005d08500n + BigInt(p.dmabuf.ino - 30000) * 0x100n;
+      k.kasan({
+        kind: 'slab-use-after-free',
+        fn: 'get_file_active+0x4a/0xe0',
+        access: 'Write of size 8',
+        addr: (filp + 160n).toString(16),
+        trace: [
+          'dump_stack_lvl+0x5d/0x80',
+          'kasan_report+0xb9/0xf0',
+          'kasan_check_range+0xfc/0x1a0',
+          'get_file_active+0x4a/0xe0',
+          ...frames,
+        ],
+        allocated: [
+          'kmem_cache_alloc_noprof+0x10e/0x320',
+          'alloc_empty_file+0x4c/0x170',
+          'alloc_file_pseudo+0x144/0x210',
+          'dma_buf_export+0x29c/0xa10',
+          'vfio_pci_core_feature_dma_buf+0x46e/0x9a0 [vfio_pci_core]',
+        ],
+        freed: ['__kasan_slab_free+0x3f/0x60', 'slab_free_after_rcu_debug+0xca/0x220', 'rcu_core+0x7d5/0xfe0'],
+        cache: 'filp',
+        objectSize: 168,
+        offset: 160,
+      });
+    }
+    return false;
+  }
+
+  /**
    * vfio_pci_dma_buf_move(vdev, true) for every dma-buf, or the permanent
    * cleanup at last close (`permanent`). Returns the readiness of the wait.
    */
-  private revoke(vdev: VfioDevice, permanent: boolean): () => boolean {
-    const bufs = [...vdev.dmabufs];
+  private revoke(vdev: VfioDevice, permanent: boolean, from: readonly string[] = IOCTL_FROM): () => boolean {
     const profile = this.kernel.profile;
     this.kernel.trace(permanent ? 'vfio_pci_dma_buf_cleanup' : 'vfio_pci_dma_buf_move', 'entry', { arg2: 1 });
+    // The cleanup drains through vfio_pci_dma_buf_move(vdev, true), then walks the list again (its own loop).
+    const bufs = [...vdev.dmabufs].filter((p) =>
+      permanent
+        ? this.fileActive(p, [MOVE_FRAME, 'vfio_pci_dma_buf_cleanup+0x41/0x270 [vfio_pci_core]', ...CLOSE_FROM]) &&
+          this.fileActive(p, ['vfio_pci_dma_buf_cleanup+0xc2/0x270 [vfio_pci_core]', ...CLOSE_FROM])
+        : this.fileActive(p, [MOVE_FRAME, ...from]),
+    );
     let stuck = false;
     for (const p of bufs) {
       if (p.revoked && !permanent) continue;
@@ -514,10 +599,11 @@ export class VfioSubsystem {
   }
 
   /** Un-revoke: invalidate while still revoked, then clear `revoked` (kernel-abi §3.5). */
-  private unrevoke(vdev: VfioDevice): void {
+  private unrevoke(vdev: VfioDevice, from: readonly string[] = IOCTL_FROM): void {
     if (!vdev.memoryEnabled()) return;
     this.kernel.trace('vfio_pci_dma_buf_move', 'entry', { arg2: 0 });
-    for (const p of vdev.dmabufs) {
+    for (const p of [...vdev.dmabufs]) {
+      if (!this.fileActive(p, [MOVE_FRAME, ...from])) continue;
       if (!p.revoked) continue;
       this.invalidate(p);
       p.revoked = false;
@@ -574,8 +660,13 @@ export class VfioSubsystem {
       vdev,
       ready,
       () => {
-        for (const p of vdev.dmabufs) p.vdev = null;
-        vdev.dmabufs.clear();
+        for (const p of [...vdev.dmabufs]) {
+          // vfio_pci_core_disable -> vfio_pci_runtime_pm_exit -> vfio_pci_dma_buf_move(vdev, false): a
+          // buffer the cleanup skipped (its file is gone) stays listed and is walked once more.
+          if (!this.fileActive(p, [MOVE_FRAME, ...PM_EXIT_FROM])) continue;
+          p.vdev = null;
+          vdev.dmabufs.delete(p);
+        }
         // vfio_pci_core_disable: another function reset when the device is released.
         this.flr(vdev);
         vdev.lowPower = false;

@@ -57,6 +57,8 @@ export const O = {
   RDWR: 2,
   NONBLOCK: 0x800,
   CLOEXEC: 0x80000,
+  /** O_PATH (include/uapi/asm-generic/fcntl.h): a reference to the path, no file operations. */
+  PATH: 0o10000000,
 } as const;
 
 export const PROT = { READ: 1, WRITE: 2 } as const;

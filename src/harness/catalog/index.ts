@@ -2,7 +2,7 @@
 // and the LAVA/KCIDB test paths key on them. The capability probe is first;
 // the lifecycle scenarios come after everything that needs the VFs as they
 // were set up (vf-disable-while-imported takes them away and puts them back),
-// and leak/lmem-object then lifecycle/close-while-revoked come last of all.
+// and leak/lmem-object, the bugs/* scenarios, then lifecycle/close-while-revoked come last of all.
 
 import type { Scenario } from '../scenario.js';
 import { capsKernel } from './caps.js';
@@ -14,6 +14,7 @@ import { leakLmemObject, leakScenarios } from './leak.js';
 import { stressScenarios } from './stress.js';
 import { lifecycleCloseWhileRevoked, lifecycleScenarios } from './lifecycle.js';
 import { iommufdScenarios } from './iommufd.js';
+import { bugsScenarios } from './bugs.js';
 
 export const CATALOG: readonly Scenario[] = [
   capsKernel,
@@ -29,6 +30,8 @@ export const CATALOG: readonly Scenario[] = [
   ...stressScenarios,
   // After everything that translates: on a kernel that leaks LMEM references, the VFs it disables come back short of VRAM.
   leakLmemObject,
+  // The merged path's known bugs: a use-after-free leaves the kernel's memory suspect for what comes after.
+  ...bugsScenarios,
   // Last: on a kernel with the kref underflow it leaves the VF held by a task that never returns.
   lifecycleCloseWhileRevoked,
 ];
