@@ -560,12 +560,17 @@ export class VfioSubsystem {
     const profile = this.kernel.profile;
     this.kernel.trace(permanent ? 'vfio_pci_dma_buf_cleanup' : 'vfio_pci_dma_buf_move', 'entry', { arg2: 1 });
     // The cleanup drains through vfio_pci_dma_buf_move(vdev, true), then walks the list again (its own loop).
-    const bufs = [...vdev.dmabufs].filter((p) =>
-      permanent
-        ? this.fileActive(p, [MOVE_FRAME, 'vfio_pci_dma_buf_cleanup+0x41/0x270 [vfio_pci_core]', ...CLOSE_FROM]) &&
-          this.fileActive(p, ['vfio_pci_dma_buf_cleanup+0xc2/0x270 [vfio_pci_core]', ...CLOSE_FROM])
-        : this.fileActive(p, [MOVE_FRAME, ...from]),
-    );
+    const bufs = [...vdev.dmabufs].filter((p) => {
+      if (!permanent) return this.fileActive(p, [MOVE_FRAME, ...from]);
+      // Both walks happen whatever the first found (each loop does its own get_file_active).
+      const moved = this.fileActive(p, [
+        MOVE_FRAME,
+        'vfio_pci_dma_buf_cleanup+0x41/0x270 [vfio_pci_core]',
+        ...CLOSE_FROM,
+      ]);
+      const cleaned = this.fileActive(p, ['vfio_pci_dma_buf_cleanup+0xc2/0x270 [vfio_pci_core]', ...CLOSE_FROM]);
+      return moved && cleaned;
+    });
     let stuck = false;
     for (const p of bufs) {
       if (p.revoked && !permanent) continue;

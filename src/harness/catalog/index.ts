@@ -2,7 +2,7 @@
 // and the LAVA/KCIDB test paths key on them. The capability probe is first;
 // the lifecycle scenarios come after everything that needs the VFs as they
 // were set up (vf-disable-while-imported takes them away and puts them back),
-// and leak/lmem-object, the bugs/* scenarios, then lifecycle/close-while-revoked come last of all.
+// and the bugs/* scenarios, leak/lmem-object, then lifecycle/close-while-revoked come last of all.
 
 import type { Scenario } from '../scenario.js';
 import { capsKernel } from './caps.js';
@@ -28,10 +28,11 @@ export const CATALOG: readonly Scenario[] = [
   ...iommufdScenarios,
   ...leakScenarios,
   ...stressScenarios,
+  // The merged path's known bugs: late (a use-after-free leaves the kernel's memory suspect for what comes after),
+  // but before leak/lmem-object, which on a kernel that leaks LMEM references cannot give the VFs back.
+  ...bugsScenarios,
   // After everything that translates: on a kernel that leaks LMEM references, the VFs it disables come back short of VRAM.
   leakLmemObject,
-  // The merged path's known bugs: a use-after-free leaves the kernel's memory suspect for what comes after.
-  ...bugsScenarios,
   // Last: on a kernel with the kref underflow it leaves the VF held by a task that never returns.
   lifecycleCloseWhileRevoked,
 ];
