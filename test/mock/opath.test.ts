@@ -27,7 +27,7 @@ async function run(
   const holder = o.holder ? b.dev.open(`/proc/self/fd/${buf}`, O.PATH | O.CLOEXEC) : null;
   if (holder !== null) expect(b.fs.readlink(`/proc/self/fd/${holder}`)).toBe('/dmabuf:');
   b.dev.close(buf);
-  await b.sleep(o.sleepMs);
+  await b.sleep!(o.sleepMs);
   if (o.reset) await b.dev.vfioDeviceReset(v.device);
   b.dev.close(v.device);
   return { reports: (kmsg(b).match(REPORT) ?? []).length, holder };
