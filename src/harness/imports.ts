@@ -63,6 +63,11 @@ export function importAndBind(
     refused: refused ? `${refused.step}: ${refused.code}` : null,
     lookupVfids: verdict.lookupVfids,
   };
+  if (verdict.route !== null) {
+    entry.route = verdict.route;
+    // The scenario's P2P route, next to its path: "p2p (bus address)".
+    ctx.record('p2pRoute', verdict.route);
+  }
   if (trace && read) entry.trace = trace.evidence(read);
   ctx.append('imports', entry);
   return { label, handle, bound, size, verdict, refused, hits };

@@ -23,6 +23,7 @@
 import type { PathClass } from '../report/model.js';
 import type { ProbeKey } from './symbols.js';
 import { argValue, isErrValue, type TraceHit } from './tracefs.js';
+import { P2P_ROUTES } from '../shape/index.js';
 
 export interface PathInput {
   /** The step that failed and its errno name, when one did. */
@@ -43,7 +44,15 @@ export interface PathVerdict {
   /** vfid arguments of the LMEM-object lookups (VF index + 1). */
   lookupVfids: number[];
   translated: boolean;
+  /**
+   * The route pci_p2pdma_map_type chose for the P2P map (drivers/pci/p2pdma.c):
+   * `bus address` through a switch, `host bridge` (an IOVA), `not supported`
+   * (the map's EINVAL); null when the probe saw no decision.
+   */
+  route: P2pRoute | null;
 }
+
+export type P2pRoute = (typeof P2P_ROUTES)[number];
 
 /** The probes that see the ordinary scatter-gather (P2P) map: an IOV verdict needs both armed. */
 const SG_KEYS: ProbeKey[] = ['exporterSgMap', 'sgMap'];
@@ -91,14 +100,21 @@ export function classifyPath(input: PathInput): PathVerdict {
     const v = ret(h);
     return v !== null && v !== 0n && !isErrValue(v);
   });
-  const base = { negotiated, mappedInterconnect, sgMapped, lookupVfids, translated };
+  // The last decision of the window is the one the map acted on.
+  const decided = of('p2pRoute')
+    .map((h) => ret(h))
+    .filter((v): v is bigint => v !== null);
+  const last = decided.at(-1);
+  const route = last === undefined ? null : (P2P_ROUTES[Number(last & 0xffffffffn)] ?? null);
+  const base = { negotiated, mappedInterconnect, sgMapped, lookupVfids, translated, route };
+  const routed = route === null ? '' : `; P2P route: ${route} (pci_p2pdma_map_type)`;
   if (input.refused)
-    return { ...base, path: 'refused', why: `${input.refused.step} failed with ${input.refused.code}` };
+    return { ...base, path: 'refused', why: `${input.refused.step} failed with ${input.refused.code}${routed}` };
   if (sgMapped) {
     const via = of('exporterSgMap').length > 0 ? 'vfio_pci_dma_buf_map' : 'dma_buf_map_attachment';
     const fell =
       negotiated || mappedInterconnect ? ' after an interconnect was negotiated: the IOV path fell back' : '';
-    return { ...base, path: 'p2p', why: `the ordinary scatter-gather map ran (${via})${fell}` };
+    return { ...base, path: 'p2p', why: `the ordinary scatter-gather map ran (${via})${fell}${routed}` };
   }
   const lost = input.lost ?? 0;
   if (lost > 0) {

@@ -3,6 +3,7 @@
 // for the scenario's window, and small formatting helpers. Every object that
 // holds a kernel resource is registered on the cleanup stack when it is made.
 
+import { P2P_ROUTE_PROBE } from '../shape/index.js';
 import {
   openVfioDevice,
   type VfioDevice,
@@ -126,7 +127,8 @@ export function startTrace(ctx: ScenarioContext): TraceSession | null {
   // Named after the scenario's process (ctx.pid: a mock process is not this node process), so the runner can remove what it leaves.
   const session = TraceSession.create(ctx.backend.fs, root, String(ctx.pid));
   ctx.defer('remove kprobes and the trace instance', () => session.close());
-  const points = [...(ctx.caps.symbols.revision?.probes ?? []), ...ctx.caps.symbols.sgProbes];
+  // The P2P route (pci_p2pdma_map_type's answer) rides along: evidence, never needed for the path itself.
+  const points = [...(ctx.caps.symbols.revision?.probes ?? []), ...ctx.caps.symbols.sgProbes, P2P_ROUTE_PROBE];
   session.arm(points, ctx.caps.symbols.symbols);
   return session;
 }

@@ -112,8 +112,11 @@ export interface Topology {
   };
   /** System RAM ranges (page_is_ram). */
   ram?: { start: string; size: string }[];
-  /** P2P between a PF and its VFs: `switch` (bus addresses) or `none` (pci_p2pdma refuses). */
-  p2p?: 'switch' | 'none';
+  /**
+   * P2P between a PF and its VFs: `switch` (bus addresses), `host-bridge`
+   * (through a whitelisted host bridge: an IOVA) or `none` (pci_p2pdma refuses).
+   */
+  p2p?: 'switch' | 'host-bridge' | 'none';
   devices: TopologyDeviceJson[];
 }
 
@@ -184,7 +187,7 @@ export interface ParsedTopology {
   /** Build options over the profile's (docs/topology.md `kernel.config`). */
   readonly config: KernelConfig;
   readonly ram: readonly { start: bigint; size: bigint }[];
-  readonly p2p: 'switch' | 'none';
+  readonly p2p: 'switch' | 'host-bridge' | 'none';
   readonly devices: readonly DeviceSpec[];
 }
 
@@ -429,7 +432,8 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
   const machine =
     optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
   const p2p = input.p2p ?? 'switch';
-  if (p2p !== 'switch' && p2p !== 'none') ctx.fail('p2p', 'expected "switch" or "none"');
+  if (p2p !== 'switch' && p2p !== 'host-bridge' && p2p !== 'none')
+    ctx.fail('p2p', 'expected "switch", "host-bridge" or "none"');
   const ramIn = input.ram ?? [
     { start: '0x0', size: '0x80000000' },
     { start: '0x100000000', size: '0x380000000' },

@@ -59,7 +59,7 @@ export interface VfioHooks {
   /** The xe PF of a VF, for the FLR's LMEM sanitize (null when xe does not drive the PF). */
   xeOfPf(pf: PciDev): XePf | null;
   /** PCI P2P between this VF and an importer: `switch` gives bus addresses, `none` refuses. */
-  p2p: 'switch' | 'none';
+  p2p: 'switch' | 'host-bridge' | 'none';
   /** CONFIG_VFIO_DEVICE_CDEV with CONFIG_IOMMUFD: the device cdev and iommufd binding (null: not built). */
   iommufd: IommufdSubsystem | null;
 }
@@ -984,6 +984,10 @@ export class VfioSubsystem {
       map: (att: Attachment): SgTable => {
         k.trace('vfio_pci_dma_buf_map', 'entry', { arg1: (att as AttachmentImpl).ptr });
         if (priv.revoked) fail('ENODEV', 'dma-buf revoked');
+        // dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c) asks pci_p2pdma_map_type (drivers/pci/p2pdma.c)
+        // for the route: enum pci_p2pdma_map_type NOT_SUPPORTED 2, BUS_ADDR 3, THRU_HOST_BRIDGE 4.
+        const route = this.hooks.p2p === 'none' ? 2n : this.hooks.p2p === 'host-bridge' ? 4n : 3n;
+        k.trace('pci_p2pdma_map_type', 'return', { retval: route });
         if (this.hooks.p2p === 'none') {
           const client = att.devName;
           k.log(
@@ -998,7 +1002,9 @@ export class VfioSubsystem {
           );
           fail('EINVAL', 'pci_p2pdma_map_type: NOT_SUPPORTED');
         }
-        // PCI_P2PDMA_MAP_BUS_ADDR: bus addresses = CPU physical addresses on x86 (no bus offset).
+        // PCI_P2PDMA_MAP_BUS_ADDR: bus addresses = CPU physical addresses on x86 (no bus offset). THRU_HOST_BRIDGE
+        // maps an IOVA (dma_iova_link) that the IOMMU translates to the same BAR addresses: the mock's GPU reaches
+        // the BAR through the physical addresses either way.
         priv.outstanding++;
         return sgFromPacked(priv.phys.slice());
       },

@@ -7,7 +7,7 @@
 
 import pc from 'picocolors';
 import Table from 'cli-table3';
-import { bugLine, type RunResult, type ScenarioResult, type Status, type Verdict } from './model.js';
+import { bugLine, pathText, type RunResult, type ScenarioResult, type Status, type Verdict } from './model.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -184,7 +184,7 @@ export function renderDetails(run: RunResult, style: HumanStyle): string {
   for (const r of run.scenarios) {
     if (r.status === 'pass') continue;
     out.push(
-      `${c.bold(r.id)}: ${paintStatus(r.status, c)}${r.path ? ` (path ${r.path}${r.expectedPath && r.expectedPath !== r.path ? `, expected ${r.expectedPath}` : ''})` : ''}`,
+      `${c.bold(r.id)}: ${paintStatus(r.status, c)}${r.path ? ` (path ${pathText(r)}${r.expectedPath && r.expectedPath !== r.path ? `, expected ${r.expectedPath}` : ''})` : ''}`,
     );
     out.push(`  ${r.reason}`);
     if (r.skip) out.push(`  to enable: ${r.skip.enable}`);

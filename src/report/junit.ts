@@ -16,7 +16,7 @@
 // (it ignores <system-out>), and the message attribute is one line.
 
 import { hostname } from 'node:os';
-import { bugLine, isBad, type RunResult, type ScenarioResult } from './model.js';
+import { bugLine, pathText, isBad, type RunResult, type ScenarioResult } from './model.js';
 
 /** Characters XML 1.0 allows; everything else (kernel log control bytes) is dropped. */
 const NOT_XML_CHAR = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -96,7 +96,7 @@ export function outcomeBody(r: ScenarioResult): string {
 
 function details(r: ScenarioResult): string {
   const lines = [`status: ${r.status}`, `reason: ${r.reason}`];
-  if (r.path) lines.push(`path: ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
+  if (r.path) lines.push(`path: ${pathText(r)}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
   if (r.skip) lines.push(`missing: ${r.skip.capability}; to enable: ${r.skip.enable}`);
   for (const q of r.quirks)
     lines.push(`quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id} (${q.title}): ${q.evidence}`);

@@ -109,6 +109,7 @@ export function renderKcidb(run: RunResult, options: KcidbOptions = {}): string 
       misc: withoutNulls({
         iovh_status: r.status,
         path: r.path,
+        p2p_route: typeof r.evidence.p2pRoute === 'string' ? r.evidence.p2pRoute : null,
         expected_path: r.expectedPath,
         quirks: r.quirks.map((q) => q.id),
         bugs: (r.bugs ?? []).map((b) => b.id),

@@ -35,7 +35,7 @@
 // every scenario and has result lines for those that finished only: the
 // parser counts the rest as crashed, which is what they are if the run died.
 
-import { bugLine, isBad, type RunResult, type ScenarioResult } from './model.js';
+import { bugLine, pathText, isBad, type RunResult, type ScenarioResult } from './model.js';
 
 /** Descriptions and diagnostic data are single lines without `#`. */
 export function ktapText(text: string): string {
@@ -116,7 +116,7 @@ export function renderKtap(run: RunResult): string {
   if (run.kernel.shape) out.push(`# kernel shape: ${ktapText(run.kernel.shape.summary)}`);
   if (run.baseline) out.push(`# baseline ${ktapText(run.baseline.name)}`);
   run.scenarios.forEach((r, i) => {
-    if (r.path) out.push(`# ${r.id}: path ${r.path}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
+    if (r.path) out.push(`# ${r.id}: path ${pathText(r)}${r.expectedPath ? ` (expected ${r.expectedPath})` : ''}`);
     for (const q of r.quirks)
       out.push(`# ${r.id}: quirk${q.number !== null ? ` ${q.number}` : ''} ${q.id}: ${ktapText(q.evidence)}`);
     for (const b of r.bugs ?? []) out.push(`# ${r.id}: ${ktapText(bugLine(b))}`);

@@ -53,6 +53,12 @@ export interface QuirkFinding {
   evidence: string;
 }
 
+/** The path with the P2P route the kernel chose when one was seen (evidence.p2pRoute): `p2p (bus address)`. */
+export function pathText(r: Pick<ScenarioResult, 'path' | 'evidence'>): string {
+  const route = r.evidence.p2pRoute;
+  return `${r.path ?? ''}${typeof route === 'string' && r.path !== null ? ` (${route})` : ''}`;
+}
+
 /** One line for a bug finding, the same in every text format: id, title, kernels, fix, evidence. */
 export function bugLine(b: BugFinding): string {
   return `bug ${b.id} (${b.title}; affected: ${b.affected}; fixed: ${b.fixed ?? 'no fix merged'}): ${b.evidence}`;

@@ -11,6 +11,8 @@ export {
 } from './detect.js';
 export {
   MAPTYPE_IOV_TYPE,
+  P2P_ROUTE_PROBE,
+  P2P_ROUTES,
   shapeRows,
   tableSymbols,
   type IovPath,

@@ -25,7 +25,8 @@ export type ProbeKey =
   | 'unmapInterconnect' // entry of the core interconnect unmap
   | 'exporterSgMap' // entry of vfio's map_dma_buf: the ordinary (P2P) path
   | 'sgMap' // entry of the core's scatter-gather map: the ordinary path, seen from the core
-  | 'importerRevoke'; // entry of iommufd's invalidate_mappings (iopt_revoke_notify): an exporter revoked a mapped dma-buf
+  | 'importerRevoke' // entry of iommufd's invalidate_mappings (iopt_revoke_notify): an exporter revoked a mapped dma-buf
+  | 'p2pRoute'; // return of pci_p2pdma_map_type: the route a P2P map takes (P2P_ROUTES)
 
 export interface ProbePoint {
   key: ProbeKey;
@@ -91,6 +92,26 @@ export interface ShapeRow {
    */
   nonP2pImport: 'EOPNOTSUPP' | 'EINVAL';
 }
+
+/**
+ * The P2P mapping decision: dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c) switches on
+ * pci_p2pdma_map_type(provider, attach->dev) (drivers/pci/p2pdma.c, exported): bus addresses through a
+ * switch, an IOVA through the host bridge, or -EINVAL when not supported.
+ */
+export const P2P_ROUTE_PROBE: ProbePoint = {
+  key: 'p2pRoute',
+  symbol: 'pci_p2pdma_map_type',
+  kind: 'return',
+  fetch: 'ret=$retval:u32',
+};
+
+/** enum pci_p2pdma_map_type (include/linux/pci-p2pdma.h) -> the route iovh reports. */
+export const P2P_ROUTES: Readonly<Record<number, 'no P2P' | 'not supported' | 'bus address' | 'host bridge'>> = {
+  1: 'no P2P', // PCI_P2PDMA_MAP_NONE
+  2: 'not supported', // PCI_P2PDMA_MAP_NOT_SUPPORTED
+  3: 'bus address', // PCI_P2PDMA_MAP_BUS_ADDR
+  4: 'host bridge', // PCI_P2PDMA_MAP_THRU_HOST_BRIDGE
+};
 
 /** The ordinary map since vfio dma-buf export (drivers/vfio/pci/vfio_pci_dmabuf.c, drivers/dma-buf/dma-buf.c). */
 const SG_PROBES: readonly ProbePoint[] = [
@@ -266,5 +287,7 @@ export function tableSymbols(rows: readonly ShapeRow[] = shapeRows()): string[] 
   // iommufd importer's revoke notification (docs/iommufd.md; CONFIG_IOMMUFD kernels only).
   names.add('dma_buf_phys_vec_to_sgt');
   names.add('iopt_revoke_notify');
+  // The P2P mapping decision (P2P_ROUTE_PROBE): the route an import's P2P map took.
+  names.add(P2P_ROUTE_PROBE.symbol);
   return [...names];
 }

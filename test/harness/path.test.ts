@@ -159,3 +159,27 @@ describe('path classification', () => {
     expect(classifyPath({ refused: null, hits: [hit('match', { ret: '0x0' })], armed: ALL }).path).toBe('unknown');
   });
 });
+
+describe('the P2P route (pci_p2pdma_map_type, drivers/pci/p2pdma.c)', () => {
+  // enum pci_p2pdma_map_type (include/linux/pci-p2pdma.h): NONE 1, NOT_SUPPORTED 2, BUS_ADDR 3, THRU_HOST_BRIDGE 4.
+  it.each([
+    ['0x3', 'bus address'],
+    ['0x4', 'host bridge'],
+  ] as const)('a p2p map after a decision %s reports the route %s', (ret, route) => {
+    const v = classifyPath({ refused: null, hits: [hit('p2pRoute', { ret }), hit('exporterSgMap')], armed: ALL });
+    expect(v).toMatchObject({ path: 'p2p', route });
+    expect(v.why).toMatch(new RegExp(`P2P route: ${route} \\(pci_p2pdma_map_type\\)$`));
+  });
+
+  it("NOT_SUPPORTED is the refusal's route; no decision seen is no route, the last decision counts", () => {
+    const refused = classifyPath({
+      refused: { step: 'VM bind', code: 'EINVAL' },
+      hits: [hit('p2pRoute', { ret: '0x2' })],
+      armed: ALL,
+    });
+    expect(refused).toMatchObject({ path: 'refused', route: 'not supported' });
+    expect(classifyPath({ refused: null, hits: [hit('exporterSgMap')], armed: ALL }).route).toBeNull();
+    const two = [hit('p2pRoute', { ret: '0x2' }), hit('p2pRoute', { ret: '0x3' }), hit('sgMap')];
+    expect(classifyPath({ refused: null, hits: two, armed: ALL }).route).toBe('bus address');
+  });
+});

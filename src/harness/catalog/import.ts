@@ -338,6 +338,59 @@ export const importControlUdmabuf: Scenario = {
   },
 };
 
+/** PAT indices of xe2 (drivers/gpu/drm/xe/xe_pat.c xe2_pat_table): 0 WB non-coherent, 1 one-way coherent, 9 compressed. */
+const PAT_XE2 = { nonCoherent: 0, oneWay: 1, compressed: 9, reserved: 16 } as const;
+
+export const importBindPatRules: Scenario = {
+  id: 'import/bind-pat-rules',
+  title: "xe's PAT rules for binding an import",
+  description:
+    "Imports a page of a VF's BAR into the PF's xe and binds it with PAT indices of the xe2 table (drivers/gpu/drm/xe/xe_pat.c): " +
+    'xe_vm_bind_ioctl_validate_bo (drivers/gpu/drm/xe/xe_vm.c) refuses, with EINVAL, a non-coherent PAT for a BO imported from ' +
+    'another device ("Imported dma-buf from a different device should require 1way or 2way coherency"), a PAT that enables ' +
+    'compression for an import, and a reserved PAT index; a one-way coherent PAT binds. A userspace driver that binds imports ' +
+    'with a COH_NONE PAT meets the first (a VM_BIND EINVAL on BMG), which this tells from a refused import.',
+  expectedPath: null,
+  async run(ctx: ScenarioContext) {
+    requireImport(ctx);
+    const vf = ctx.target!.vf;
+    if (lmemSpan(vf) < PAGE)
+      ctx.skip(
+        'provisioning',
+        `VF ${vf.bdf} has no LMEM provisioned`,
+        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      );
+    const gpu = Gpu.open(ctx);
+    const device = openVf(ctx, vf.bdf);
+    const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
+    const handle = gpu.import(buf);
+    const bind = (patIndex: number): string | null => {
+      const va = gpu.allocVa(PAGE);
+      const r = errnoOf(() => gpu.vm.map(handle, va, PAGE, { patIndex }));
+      if (r.code === null) gpu.vm.unmap(va, PAGE);
+      return r.code;
+    };
+    const cases: { what: string; pat: number; want: string | null }[] = [
+      { what: 'a one-way coherent PAT', pat: PAT_XE2.oneWay, want: null },
+      { what: 'a non-coherent PAT (COH_NONE)', pat: PAT_XE2.nonCoherent, want: 'EINVAL' },
+      { what: 'a compressing PAT', pat: PAT_XE2.compressed, want: 'EINVAL' },
+      { what: 'a reserved PAT index', pat: PAT_XE2.reserved, want: 'EINVAL' },
+    ];
+    const seen: Record<string, string> = {};
+    for (const c of cases) {
+      const got = bind(c.pat);
+      seen[`pat ${c.pat}`] = got ?? 'ok';
+      ctx.check(
+        got === c.want,
+        `binding the import with ${c.what} (pat_index ${c.pat}) gave ${got ?? 'success'}, expected ${c.want ?? 'success'} (xe_vm_bind_ioctl_validate_bo)`,
+      );
+    }
+    ctx.record('binds', seen);
+    if (ctx.failures.length === 0)
+      ctx.note('imports bind with a coherent PAT; non-coherent, compressing and reserved PAT indices are EINVAL');
+  },
+};
+
 export const importScenarios: Scenario[] = [
   importIovSingleRange,
   importIovMultiRange,
@@ -346,4 +399,5 @@ export const importScenarios: Scenario[] = [
   importForeignDevice,
   importNonP2pImporter,
   importControlUdmabuf,
+  importBindPatRules,
 ];
