@@ -68,7 +68,9 @@ describe('topology validation', () => {
     ).toMatch(/VF 0 would be 0000:03:00\.1, which is another device/);
     expect(bad((t) => (t.devices[0]!.bars[0]!.start = '0x100000000'))).toMatch(/overlaps ram\[1\]/);
     expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(/devices\[0\]\.driver: invalid value/);
-    expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe('topology t.json: p2p: expected "switch", "host-bridge" or "none"');
+    expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe(
+      'topology t.json: p2p: expected "switch", "host-bridge" or "none"',
+    );
   });
 
   it('refuses a field the format does not define, naming its path: a typo must not take the default', () => {
