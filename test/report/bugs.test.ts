@@ -85,6 +85,18 @@ describe('bugs named from a KASAN report', () => {
     expect(kasanExcerpt(['x', ...splat, 'after'])).toEqual(splat.slice(0, -1));
   });
 
+  it('the report a real 7.2.13 KASAN guest printed names opath-stale-file (test/harness/fixtures)', () => {
+    const real = JSON.parse(
+      readFileSync(new URL('../harness/fixtures/kasan-opath-7.2.13.json', import.meta.url), 'utf8'),
+    ) as { log: string[]; reports: number };
+    expect(real.reports).toBe(3);
+    expect(bugsOfKasan(real.log)).toEqual([
+      { id: 'opath-stale-file', head: expect.stringMatching(/BUG: KASAN: slab-use-after-free in get_file_active\+/) },
+    ]);
+    // The log kept the last 200 lines: its first whole report is the cleanup loop's own walk.
+    expect(kasanExcerpt(real.log).join('\n')).toMatch(/get_file_active\+0x7f\/0x1e0\n.*vfio_pci_dma_buf_cleanup\+0x/);
+  });
+
   it('get_file_active from elsewhere, or no KASAN line, names nothing', () => {
     expect(bugsOfKasan(splat.map((l) => l.replace(/vfio_pci_dma_buf_(move|cleanup)/, 'other_fn')))).toEqual([]);
     expect(bugsOfKasan(splat.slice(1))).toEqual([]);
