@@ -118,6 +118,67 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
+/** drm_buddy's chunk for xe's VRAM manager: SZ_4K (drivers/gpu/drm/xe/xe_ttm_vram_mgr.c __xe_ttm_vram_mgr_init). */
+const VRAM_CHUNK = 4096n;
+const SCHED = ['low', 'normal', 'high'];
+
+/**
+ * What is wrong with a device's saved xe provisioning (XePfSaved), as [path, problem], or null. Blocks are
+ * drm_buddy blocks: a size of chunk * 2^k (a size of 0 made the allocator's order -Infinity and its search
+ * never end), an address that is a whole number; whether they fit this VRAM is the allocator's to say
+ * (BuddyAllocator.claim) when the machine boots.
+ */
+function xeProblem(x: unknown): [string, string] | null {
+  if (!isObj(x)) return ['', 'expected an object'];
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const decimals = (v: unknown) => Array.isArray(v) && v.every((e) => typeof e === 'string' && DECIMAL.test(e));
+  const blocks = (v: unknown, at: string): [string, string] | null => {
+    if (!Array.isArray(v)) return [at, 'expected an array of VRAM blocks'];
+    for (const [j, b] of v.entries()) {
+      if (!isObj(b) || typeof b.dpa !== 'string' || typeof b.size !== 'string' || !DECIMAL.test(b.dpa))
+        return [`${at}[${j}]`, 'expected {dpa, size} as decimal strings'];
+      const size = DECIMAL.test(b.size) ? BigInt(b.size) : 0n;
+      // A power of two at least one chunk: size & (size - 1) is 0 only for powers of two.
+      if (size < VRAM_CHUNK || (size & (size - 1n)) !== 0n)
+        return [
+          `${at}[${j}].size`,
+          `${JSON.stringify(b.size).slice(0, 40)} is not a VRAM block size (4096 * 2^k bytes)`,
+        ];
+    }
+    return null;
+  };
+  const sched = (o: Record<string, unknown>, at: string): [string, string] | null => {
+    if (!count(o.execQuantumMs) || !count(o.preemptTimeoutUs) || !SCHED.includes(o.schedPriority as string))
+      return [at, 'expected {execQuantumMs, preemptTimeoutUs, schedPriority}'];
+    return null;
+  };
+  if (x.mode !== 'auto' && x.mode !== 'custom') return ['.mode', 'expected "auto" or "custom"'];
+  if (!decimals(x.spare)) return ['.spare', 'expected an array of decimal strings'];
+  if (!Array.isArray(x.pfBlocks)) return ['.pfBlocks', 'expected an array per tile'];
+  for (const [t, bs] of x.pfBlocks.entries()) {
+    const p = blocks(bs, `.pfBlocks[${t}]`);
+    if (p) return p;
+  }
+  if (!Array.isArray(x.vfs)) return ['.vfs', 'expected an array'];
+  for (const [v, c] of x.vfs.entries()) {
+    const at = `.vfs[${v}]`;
+    if (!isObj(c) || !Array.isArray(c.lmem)) return [at, 'expected an object with lmem[]'];
+    for (const [t, l] of c.lmem.entries()) {
+      const p = l === null ? null : blocks(l, `${at}.lmem[${t}]`);
+      if (p) return p;
+    }
+    if (!decimals(c.ggtt)) return [`${at}.ggtt`, 'expected an array of decimal strings'];
+    for (const f of ['contexts', 'doorbells'])
+      if (!Array.isArray(c[f]) || !(c[f] as unknown[]).every(count))
+        return [`${at}.${f}`, 'expected an array of counts'];
+    const p = sched(c, at);
+    if (p) return p;
+  }
+  if (!isObj(x.pf)) return ['.pf', 'expected an object'];
+  return sched(x.pf, '.pf');
+}
+
 /** Read a state file: null when it does not exist; MockConfigError naming the field when it does not validate. */
 export function loadState(path: string): MockState | null {
   try {
@@ -176,6 +237,10 @@ export function loadState(path: string): MockState | null {
       ) {
         return bad(`devices[${i}].sriov`, 'expected {numvfs, autoprobe, vfs[numvfs]}');
       }
+    }
+    if (d.xe !== undefined) {
+      const problem = xeProblem(d.xe);
+      if (problem) return bad(`devices[${i}].xe${problem[0]}`, problem[1]);
     }
   }
   const k = json.kernel;

@@ -98,6 +98,8 @@ export class BuddyAllocator {
     const unit = this.chunk * 2 ** minOrder;
     let pages = Math.ceil(size / unit) * 2 ** minOrder;
     if (pages === 0) return [];
+    // A VRAM smaller than one minBlock (maxOrder < minOrder) has no block to give.
+    if (minOrder > this.maxOrder) return null;
     const got: [number, number][] = [];
     let order = Math.min(cap, this.maxOrder, Math.floor(Math.log2(pages)));
     while (pages > 0) {
@@ -106,7 +108,8 @@ export class BuddyAllocator {
       for (;;) {
         off = this.allocOrder(order);
         if (off !== null) break;
-        if (order-- === minOrder) {
+        // `<=`: the search never goes below minOrder, whatever order it started from.
+        if (order-- <= minOrder) {
           for (const [o, k] of got) this.release(o, k);
           return null;
         }
@@ -134,30 +137,50 @@ export class BuddyAllocator {
     this.insert(off, order);
   }
 
+  /**
+   * Where a block lies in this allocator: its offset and order, or null when
+   * it cannot be one of its blocks (a size that is not chunk * 2^k for an
+   * order it has, an address outside it or not aligned to the size within its
+   * root, a value past 2^53). A saved allocation comes from a state file, so
+   * nothing about it is trusted: a size of 0 made the order -Infinity and the
+   * search in claimOne never ended.
+   */
+  private place(b: VramBlock): { off: number; order: number } | null {
+    const off = Number(b.dpa) - this.base;
+    const size = Number(b.size);
+    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(size) || off < 0 || size < this.chunk) return null;
+    const order = Math.round(Math.log2(size / this.chunk));
+    if (!Number.isInteger(order) || order < 0 || order > this.maxOrder || this.chunk * 2 ** order !== size) return null;
+    const root = this.roots.find((r) => off >= r.start && off < r.start + this.chunk * 2 ** r.order);
+    if (!root || order > root.order || (off - root.start) % size !== 0) return null;
+    return { off, order };
+  }
+
   freeBlocks(blocks: readonly VramBlock[]): void {
     for (const b of blocks) {
-      const off = Number(b.dpa) - this.base;
-      const order = Math.round(Math.log2(Number(b.size) / this.chunk));
-      this.release(off, order);
+      const at = this.place(b);
+      // Only blocks this allocator handed out (or claimed) are freed: anything else is a bug of the mock's.
+      if (!at) throw new Error(`freeing a VRAM block that is none of this allocator's (${b.dpa} + ${b.size})`);
+      this.release(at.off, at.order);
     }
   }
 
-  /** Mark blocks allocated (restoring a saved allocation). False if any is not free. */
+  /** Mark blocks allocated (restoring a saved allocation). False if any is not free or is not a block here. */
   claim(blocks: readonly VramBlock[]): boolean {
     for (const b of blocks) {
-      const off = Number(b.dpa) - this.base;
-      const order = Math.round(Math.log2(Number(b.size) / this.chunk));
-      if (!this.claimOne(off, order)) return false;
+      const at = this.place(b);
+      if (!at || !this.claimOne(at.off, at.order)) return false;
     }
     return true;
   }
 
   private claimOne(off: number, order: number): boolean {
-    // Find the free block containing [off, off + size) and split it down.
-    for (let k = order; k <= this.maxOrder; k++) {
+    // Find the free block containing [off, off + size) and split it down. `order` is an integer in
+    // [0, maxOrder] (place()), so the search takes at most maxOrder + 1 steps.
+    const root = this.roots.find((r) => off >= r.start && off < r.start + this.chunk * 2 ** r.order);
+    if (!root) return false;
+    for (let k = order; k <= root.order; k++) {
       const size = this.chunk * 2 ** k;
-      const root = this.roots.find((r) => off >= r.start && off < r.start + this.chunk * 2 ** r.order);
-      if (!root) return false;
       const start = root.start + Math.floor((off - root.start) / size) * size;
       if (this.freeOrder.get(start) !== k) continue;
       this.take(start, k);
