@@ -1,0 +1,43 @@
+// Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/** QEMU's verdict on one bad property set: refused, with the expected words. @param {string} qemu */
+export function checkBadProperties(qemu: string): {
+    name: string;
+    ok: boolean;
+    detail: string;
+}[];
+/** True when the kernel in @objtree has the IOV interconnect series (its System.map names the RFC's map call). @param {string} objtree */
+export function kernelHasRfc(objtree: string): boolean;
+/**
+ * What the boot proved, one result per check.
+ * @param {string} log
+ */
+export function judgeBoot(log: string): Result[];
+/**
+ * Firmware (SeaBIOS, the option ROMs -kernel uses): the source tarball has none, so the
+ * system's, from the qemu-system-x86 package the QEMU CI's setup installs (qemu-system-data, seabios).
+ */
+export const FIRMWARE_ARGS: string[];
+export namespace MACHINE {
+    let vfs: number;
+    let device: string;
+    let plan: string;
+}
+/**
+ * Bad properties and what QEMU must say (a substring of its message).
+ * @type {{ name: string, device: string, port?: string, says: string }[]}
+ */
+export const BAD_PROPERTIES: {
+    name: string;
+    device: string;
+    port?: string;
+    says: string;
+}[];
+/**
+ * One checked fact; a note is reported and not counted.
+ */
+export type Result = {
+    name: string;
+    ok: boolean;
+    detail: string;
+    note?: boolean;
+};
