@@ -21,7 +21,9 @@ import { prepareMock } from '../harness/mockenv.js';
 import { runScenarios as runHarness, type ProgressSink } from '../harness/runner.js';
 import type { Scenario } from '../harness/scenario.js';
 import { CAPS_ID } from '../harness/summary.js';
-import { discoverPfs, normalizeBdf, wantedProblem } from '../harness/target.js';
+import { normalizeBdf } from '../uapi/bdf.js';
+import { wantedProblem } from '../machine/target.js';
+import { discover } from '../machine/topology.js';
 import { timingFor } from '../harness/timing.js';
 import { InputError } from '../host/errors.js';
 import type { RunResult, ScenarioResult } from '../report/model.js';
@@ -212,7 +214,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<R
     if (mock) backend = mock.backend;
     // An address that names no PF/VF here is the caller's mistake: say so now, not with every scenario skipped.
     if (pf !== null || vf !== null) {
-      const problem = wantedProblem(backend.fs, discoverPfs(backend.fs), { pf, vf });
+      const problem = wantedProblem(backend.fs, discover(backend.fs), { pf, vf });
       if (problem) throw new InputError(problem);
     }
     // Probes and trace instances a dead iovh left (an oops killed it, a power cut) would still be defined and enabled.

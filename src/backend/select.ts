@@ -1,11 +1,14 @@
 // Backend selection: `auto` picks native when this machine has what iovh
 // validates (an SR-IOV PF with VFs enabled, /dev/vfio, and the addon), else the
-// mock; it always says which and why (../shared/DESIGN.md, layer 3).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// mock; it always says which and why. It sits above the machine model, whose
+// reader it uses on this machine's files, and below everything that opens a
+// backend.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend, BackendChoice } from './types.js';
 import { loadAddon } from '../core/addon.js';
 import { createNativeBackend } from './native.js';
+import { discover, type PfInfo } from '../machine/topology.js';
 import {
   createMockBackend,
   profileChoices,
@@ -61,29 +64,17 @@ export interface NativeFitness {
   reason: string;
 }
 
-/** SR-IOV PFs under `root` with their sysfs counts; a device without the attribute is no PF. Reads only. */
-function scanPfs(
-  root: string,
-  attribute: 'sriov_numvfs' | 'sriov_totalvfs',
-): { bdf: string; count: number }[] | string {
-  const devices = join(root, 'sys/bus/pci/devices');
-  let entries: string[];
+/**
+ * The SR-IOV PFs under `root`, read by the machine model (src/machine/) over
+ * the native backend's files, which need no addon. Reads only.
+ */
+function pfsUnder(root: string): PfInfo[] {
+  const files = createNativeBackend({ root, reason: 'backend selection' });
   try {
-    entries = readdirSync(devices);
-  } catch {
-    return `cannot list ${devices}`;
+    return discover(files.fs).pfs;
+  } finally {
+    files.close();
   }
-  const found: { bdf: string; count: number }[] = [];
-  for (const bdf of entries) {
-    let text: string;
-    try {
-      text = readFileSync(join(devices, bdf, attribute), 'utf8');
-    } catch {
-      continue; // not SR-IOV capable
-    }
-    found.push({ bdf, count: Number(text.trim()) });
-  }
-  return found;
 }
 
 /** Does this machine look like one the native backend should run on? Reads only. */
@@ -92,19 +83,15 @@ export function nativeFitness(root = '/'): NativeFitness {
   if (!addon.addon) return { ok: false, reason: `native addon unavailable (${addon.error}); run \`npm rebuild iovh\`` };
   if (!existsSync(join(root, 'dev/vfio/vfio')))
     return { ok: false, reason: 'no /dev/vfio/vfio (vfio not loaded, or no IOMMU)' };
-  const pfs = scanPfs(root, 'sriov_numvfs');
-  if (typeof pfs === 'string') return { ok: false, reason: pfs };
-  const pf = pfs.find((p) => p.count > 0);
-  if (pf) return { ok: true, reason: `SR-IOV PF ${pf.bdf} has ${pf.count} VFs enabled and /dev/vfio exists` };
+  const pf = pfsUnder(root).find((p) => p.numvfs > 0);
+  if (pf) return { ok: true, reason: `SR-IOV PF ${pf.bdf} has ${pf.numvfs} VFs enabled and /dev/vfio exists` };
   return { ok: false, reason: 'no SR-IOV PF with VFs enabled (see `iovh vfs enable`)' };
 }
 
 /** Does this machine have an SR-IOV capable PF (VFs enabled or not)? Reads only. */
 export function hostFitness(root = '/'): NativeFitness {
-  const pfs = scanPfs(root, 'sriov_totalvfs');
-  if (typeof pfs === 'string') return { ok: false, reason: pfs };
-  const pf = pfs.find((p) => p.count > 0);
-  if (pf) return { ok: true, reason: `SR-IOV PF ${pf.bdf} (up to ${pf.count} VFs)` };
+  const pf = pfsUnder(root).find((p) => p.totalvfs > 0);
+  if (pf) return { ok: true, reason: `SR-IOV PF ${pf.bdf} (up to ${pf.totalvfs} VFs)` };
   return { ok: false, reason: 'no SR-IOV capable PF on this machine' };
 }
 

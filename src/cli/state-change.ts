@@ -15,9 +15,9 @@ import { NotAvailable, type PlanContext } from '../host/planner.js';
 import { planRestore, restoreRecords } from '../host/restore.js';
 import { escapeControls, shellWord } from '../host/quote.js';
 import { PlanState } from '../host/state.js';
-import { SysReader } from '../host/sysfs.js';
-import { discover } from '../host/topology.js';
-import { readVramBudget } from '../host/vram.js';
+import { SysReader } from '../machine/sysfs.js';
+import { discover } from '../machine/topology.js';
+import { readVramBudget } from '../machine/vram.js';
 import type { ApplyHooks } from '../host/writes.js';
 import { EXIT, signalExit } from '../report/exit.js';
 

@@ -6,15 +6,15 @@
 
 import type { Backend } from '../backend/types.js';
 import { openVfioDevice, VfioContainer, vfioCdevOf } from '../uapi/vfio.js';
-import { listDrmNodes, findRenderNodes, DrmDevice, type DrmNode } from '../uapi/drm.js';
+import { findRenderNodes, DrmDevice, type DrmNode } from '../uapi/drm.js';
 import { O, VFIO } from '../uapi/constants.js';
 import { isErrno } from '../uapi/errors.js';
-import { BDF_PATTERN } from '../uapi/bdf.js';
 import type { Json, JsonObject } from '../report/model.js';
 import { REVISIONS, scanSymbols, type SymbolScan } from './symbols.js';
 import { detectShape, type FeatureProbe, type KernelShape } from '../shape/index.js';
 import { TraceSession } from './tracefs.js';
-import { chooseTarget, discoverPfs, lmemBar, TargetError, type PfInfo, type Target } from './target.js';
+import { chooseTarget, TargetError, type Target } from '../machine/target.js';
+import { discover, lmemBar, type Machine, type PfInfo } from '../machine/topology.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
 import { Journal, type JournalTarget } from '../host/journal.js';
 
@@ -358,31 +358,6 @@ function probeVgem(backend: Backend): { cap: Capability; node: string | null } {
   return { cap: lack('no vgem render node', 'modprobe vgem (CONFIG_DRM_VGEM)'), node: null };
 }
 
-/**
- * /dev/dri nodes with the PCI device behind each. The device comes from the
- * node's `device` link, else from the class link itself, which points into
- * the device's directory (/sys/class/drm/renderD128 ->
- * ../../devices/pci0000:00/.../0000:03:00.0/drm/renderD128; drivers/gpu/drm/drm_sysfs.c).
- */
-function safeDrmNodes(backend: Backend): DrmNode[] {
-  let nodes: DrmNode[];
-  try {
-    nodes = listDrmNodes(backend);
-  } catch {
-    return [];
-  }
-  return nodes.map((n) => {
-    if (n.bdf !== null) return n;
-    try {
-      const link = backend.fs.readlink(`/sys/class/drm/${n.path.slice('/dev/dri/'.length)}`);
-      const m = new RegExp(`(?:^|/)(${BDF_PATTERN})/drm/[^/]+$`).exec(link);
-      return m ? { ...n, bdf: m[1]! } : n;
-    } catch {
-      return n;
-    }
-  });
-}
-
 export function probeCapabilities(
   backend: Backend,
   want: { pf?: string | null; vf?: string | null; policy?: RunPolicy },
@@ -394,11 +369,12 @@ export function probeCapabilities(
     readText(backend, '/proc/sys/kernel/osrelease') ??
     (version ? (/^Linux version (\S+)/.exec(version)?.[1] ?? null) : null);
   const cmdline = readText(backend, '/proc/cmdline');
-  const pfs = discoverPfs(fs);
+  const machine: Machine = discover(fs);
+  const pfs = machine.pfs;
   let target: Target | null = null;
   let targetCap: Capability;
   try {
-    target = chooseTarget(pfs, want);
+    target = chooseTarget(machine, want);
     targetCap = have(
       `PF ${target.pf.bdf} (${target.pf.driver ?? 'no driver'}), VF ${target.vf.bdf} on vfio-pci: ${target.why}`,
     );
@@ -439,7 +415,7 @@ export function probeCapabilities(
         );
   // The provisioning interface is the PF's, whether or not a VF is ready for the scenarios yet.
   const provPf = target?.pf ?? pfs.find((p) => p.driver === 'xe') ?? pfs[0] ?? null;
-  const provIface = provPf?.provisioning ?? null;
+  const provIface = provPf?.provisioning?.kind ?? null;
   const provisioning: Capability = provIface
     ? have(
         `${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'} on ${provPf!.bdf}`,
@@ -467,7 +443,7 @@ export function probeCapabilities(
   const bufinfo: Capability = fs.exists(BUFINFO)
     ? have(BUFINFO)
     : lack(`no ${BUFINFO}`, 'mount debugfs (mount -t debugfs none /sys/kernel/debug), CONFIG_DEBUG_FS=y');
-  const drmNodes = safeDrmNodes(backend);
+  const drmNodes = machine.drmNodes;
   const xe = probeXe(backend, target, drmNodes);
   const vgem = probeVgem(backend);
   const udmabuf: Capability = fs.exists('/dev/udmabuf')
@@ -550,20 +526,20 @@ export function topologyJson(c: Capabilities): JsonObject {
         pf.vendor !== null && pf.device !== null
           ? `${pf.vendor.toString(16).padStart(4, '0')}:${pf.device.toString(16).padStart(4, '0')}`
           : null,
-      totalVfs: pf.totalVfs,
-      numVfs: pf.numVfs,
+      totalVfs: pf.totalvfs,
+      numVfs: pf.numvfs,
       offset: pf.offset,
       stride: pf.stride,
-      provisioning: pf.provisioning,
+      provisioning: pf.provisioning?.kind ?? null,
       vfs: pf.vfs.map((vf) => {
         const bar2 = lmemBar(vf);
         return {
           bdf: vf.bdf,
-          index: vf.index,
+          index: vf.id - 1,
           driver: vf.driver,
           iommuGroup: vf.iommuGroup,
           bar2: bar2 ? { start: `0x${bar2.start.toString(16)}`, size: `0x${bar2.size.toString(16)}` } : null,
-          quota: vf.quota === null ? null : `0x${vf.quota.toString(16)}`,
+          quota: vf.vramQuota === null ? null : `0x${vf.vramQuota.toString(16)}`,
         };
       }),
     })),

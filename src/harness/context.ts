@@ -10,7 +10,7 @@ import type { QuirkName } from './quirks.js';
 import type { BugName } from './bugs.js';
 import { ScenarioStopped, SkipScenario, type ScenarioContext } from './scenario.js';
 import type { Capabilities } from './caps.js';
-import type { Target } from './target.js';
+import type { Target } from '../machine/target.js';
 import { kernelSleep, type Timing } from './timing.js';
 import type { KmsgMonitor, KmsgRecord } from './monitors.js';
 import { defectEvent, named, ScenarioRecord, type RecordEvent } from './record.js';

@@ -24,7 +24,8 @@ import {
   type TopologyDeviceJson,
 } from '../mock/topology.js';
 import type { ShapeFactory, TopologyShape } from './scenario.js';
-import { chooseTarget, discoverPfs, TargetError } from './target.js';
+import { chooseTarget, TargetError } from '../machine/target.js';
+import { discover } from '../machine/topology.js';
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;
@@ -156,7 +157,7 @@ export function shapeTopology(
 
 function hasTarget(b: Backend): boolean {
   try {
-    chooseTarget(discoverPfs(b.fs), {});
+    chooseTarget(discover(b.fs), {});
     return true;
   } catch (e) {
     if (e instanceof TargetError) return false;

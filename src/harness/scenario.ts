@@ -12,7 +12,7 @@ import type { BugFinding, Json, JsonObject, PathClass, QuirkFinding } from '../r
 import type { QuirkName } from './quirks.js';
 import type { BugName } from './bugs.js';
 import type { Capabilities } from './caps.js';
-import type { Target } from './target.js';
+import type { Target } from '../machine/target.js';
 import type { Timing } from './timing.js';
 import type { KmsgRecord } from './monitors.js';
 

@@ -19,7 +19,8 @@ import type { CapabilityName } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
 import type { ProbeKey } from './symbols.js';
 import { TraceSession } from './tracefs.js';
-import { IORESOURCE_MEM, lmemBar, type Bar, type Target, type VfInfo } from './target.js';
+import { lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
+import type { Target } from '../machine/target.js';
 
 export const PAGE = BigInt(PAGE_SIZE);
 
@@ -44,7 +45,7 @@ export function requireTarget(ctx: ScenarioContext): Target {
 export function exportBar(vf: VfInfo): Bar | null {
   const lmem = lmemBar(vf);
   if (lmem) return lmem;
-  return vf.bars.slice(0, 6).find((b) => b.size >= PAGE && (b.flags & IORESOURCE_MEM) !== 0n) ?? null;
+  return vf.bars.find((b) => b.size >= PAGE && (b.kind === 'mem64' || b.kind === 'mem32')) ?? null;
 }
 
 export function requireExportBar(ctx: ScenarioContext, vf: VfInfo): Bar {

@@ -9,9 +9,9 @@ import type { FileOps } from '../backend/types.js';
 import { SystemError, isErrno } from '../uapi/errors.js';
 import { BringupError } from './errors.js';
 import type { Journal } from './journal.js';
-import { formatStep, stepWrite, type Plan, type Step } from './plan.js';
+import { formatStep, isImplied, stepWrite, type Plan, type Step } from './plan.js';
 import { undoRecords } from './restore.js';
-import { SysReader, devicePath } from './sysfs.js';
+import { SysReader, devicePath } from '../machine/sysfs.js';
 import {
   Interrupted,
   stopRequested,
@@ -36,6 +36,14 @@ export class ApplyFailed extends BringupError {
   constructor(
     message: string,
     readonly rolledBack: boolean,
+    /** The errno name of the write that failed, when the kernel refused it (EACCES, EPERM, ...). */
+    readonly code: string | null = null,
+    /** Writes the rollback made: 0 with rolledBack means nothing had changed. */
+    readonly undone = 0,
+    /** The file the failed step writes. */
+    readonly path: string | null = null,
+    /** What failed: the kernel's SystemError, or the BringupError of a read-back. */
+    readonly failure: unknown = null,
   ) {
     super(message);
     this.name = 'ApplyFailed';
@@ -59,6 +67,7 @@ function applyStep(r: SysReader, journal: Journal, step: Step, hooks: ApplyHooks
     );
   }
   journal.recordWrite(step, before);
+  if (isImplied(step)) return;
   countWrite(hooks, 'before');
   const w = stepWrite(step);
   out.step(`+ ${formatStep(step)}`);
@@ -92,20 +101,112 @@ export async function applyPlan(fs: FileOps, plan: Plan, journal: Journal, optio
       applyStep(r, journal, step, options.hooks, options.out);
     } catch (e) {
       const why = e instanceof SystemError || e instanceof BringupError ? e.message : String(e);
+      const code = e instanceof SystemError ? e.code : null;
+      const path = stepWrite(step).path;
       const failedAt = `step ${done + 1} of ${plan.steps.length} (${formatStep(step)}) failed: ${why}`;
       const mine = journal.sessionPending();
-      if (mine.length === 0) throw new ApplyFailed(`${failedAt}; nothing was changed`, true);
+      if (mine.length === 0) throw new ApplyFailed(`${failedAt}; nothing was changed`, true, code, 0, path, e);
       let undone: number;
       try {
         undone = undoRecords(r, journal, mine, options.hooks, options.rollbackNote ?? (() => undefined));
       } catch (u) {
         const uwhy = u instanceof Error ? u.message : String(u);
-        throw new ApplyFailed(`${failedAt}; rolling back also failed (${uwhy}); run \`iovh restore\``, false);
+        throw new ApplyFailed(
+          `${failedAt}; rolling back also failed (${uwhy}); run \`iovh restore\``,
+          false,
+          code,
+          0,
+          path,
+        );
       }
       const how = undone === 0 ? 'nothing was changed' : `rolled back with ${undone} write${undone > 1 ? 's' : ''}`;
-      throw new ApplyFailed(`${failedAt}; ${how}`, true);
+      throw new ApplyFailed(`${failedAt}; ${how}`, true, code, undone, path, e);
     }
     done += 1;
   }
   return done;
+}
+
+/**
+ * A plan applied for a while and then undone, in a journal session of its
+ * own that stays open in between (the harness's changes to the machine:
+ * lifecycle/vf-disable-while-imported). If the process dies in between, the
+ * session is stale and `iovh restore` undoes it; undo() does it in-process.
+ */
+export class TemporaryChange {
+  private constructor(
+    private readonly r: SysReader,
+    private readonly journal: Journal,
+  ) {}
+
+  /**
+   * Begins a session named `command` and applies `plan` in it. A failed
+   * step is rolled back and the session closed (rolled back, or failed with
+   * the journal left for restore); the error is ApplyFailed as for applyPlan.
+   */
+  static async apply(
+    fs: FileOps,
+    plan: Plan,
+    journal: Journal,
+    command: string,
+    options: ApplyOptions,
+  ): Promise<TemporaryChange> {
+    journal.begin(command);
+    try {
+      await applyPlan(fs, plan, journal, options);
+    } catch (e) {
+      const rolledBack = e instanceof ApplyFailed && e.rolledBack;
+      journal.end(rolledBack ? 'rolled-back' : e instanceof Interrupted ? 'interrupted' : 'failed');
+      if (rolledBack) journal.dropIfSettled();
+      throw e;
+    }
+    return new TemporaryChange(new SysReader(fs), journal);
+  }
+
+  /**
+   * Undoes the session's writes, newest first (restore.ts undoRecords), then
+   * reads every target back: each must hold what the journal says it held
+   * before (an implied step's device must exist again to be read). Returns
+   * what still differs, empty when the machine is as it was; the session is
+   * closed ok, or failed with what remains journaled for `iovh restore`.
+   */
+  undo(say: (line: string) => void): string[] {
+    const records = this.journal.sessionPending();
+    const problems: string[] = [];
+    try {
+      undoRecords(this.r, this.journal, records, undefined, say);
+    } catch (e) {
+      problems.push(`the journaled restore stopped: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (problems.length === 0) problems.push(...differences(this.r, records));
+    this.journal.end(problems.length === 0 ? 'ok' : 'failed');
+    if (problems.length === 0) this.journal.dropIfSettled();
+    return problems;
+  }
+}
+
+/** Targets of `records` that do not read what they held before the records' writes. */
+function differences(r: SysReader, records: readonly { step: Step; before: string }[]): string[] {
+  const out: string[] = [];
+  for (const { step, before } of records) {
+    // A quota released with its VF reads 0 while the VF is gone: what undo restores is the VF's, checked with it.
+    if (step.op === 'set' && step.enabledVf) {
+      const n = r.maybe(devicePath(step.enabledVf.pf, 'sriov_numvfs'));
+      if (n !== null && Number(n) < step.enabledVf.id) continue;
+    }
+    let now: string;
+    try {
+      now = currentOf(r, step);
+    } catch (e) {
+      out.push(
+        `${step.op === 'set' ? step.path : devicePath(step.bdf)} cannot be read: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      continue;
+    }
+    if (now !== before)
+      out.push(
+        `${step.op === 'set' ? step.path : `${step.bdf} driver`} is ${describe(step, now)}, was ${describe(step, before)}`,
+      );
+  }
+  return out;
 }

@@ -10,8 +10,8 @@ import { XE } from '../uapi/constants.js';
 import { XeDevice } from '../uapi/xe.js';
 import { listDrmNodes } from '../uapi/drm.js';
 import { BDF_PATTERN, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
-import { SysReader, devicePath, parseHex } from './sysfs.js';
-import { discover, type Bar, type PfInfo } from './topology.js';
+import { SysReader, devicePath, parseHex } from '../machine/sysfs.js';
+import { discover, type Bar, type PfInfo } from '../machine/topology.js';
 
 export const TOPOLOGY_SCHEMA = 'iovh-topology/1';
 

@@ -6,8 +6,8 @@ import { gunzipSync } from 'node:zlib';
 import type { FileOps } from '../backend/types.js';
 import { isErrno } from '../uapi/errors.js';
 import { detectShape, type KernelShape } from '../shape/index.js';
-import { DEBUGFS, IOMMU_GROUPS, SysReader, driverPath } from './sysfs.js';
-import { discover, type HostTopology } from './topology.js';
+import { DEBUGFS, IOMMU_GROUPS, SysReader, driverPath } from '../machine/sysfs.js';
+import { discover, type HostTopology } from '../machine/topology.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -459,7 +459,7 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
 }
 
 /**
- * What to do about a PF without VRAM quota files (src/host/provisioning.ts):
+ * What to do about a PF without VRAM quota files (src/machine/provisioning.ts):
  * sysfs sriov_admin/vfN/profile/vram_quota needs Linux 7.0, the debugfs
  * files need debugfs mounted (kernel-abi §9); an xe PF with debugfs mounted
  * and neither is an integrated GPU, which has no VRAM to provision.

@@ -5,7 +5,7 @@
 // updates, so the steps after `sriov_numvfs` can name VFs that do not exist
 // yet; apply.ts checks every prediction against the kernel before and after
 // each write.
-import { DRIVERS_PROBE, driverPath } from './sysfs.js';
+import { DRIVERS_PROBE, driverPath } from '../machine/sysfs.js';
 
 /** How an attribute's text is compared (after the trailing newline is dropped). */
 export type AttrKind = 'bool' | 'count' | 'override' | 'u64';
@@ -19,6 +19,8 @@ export type Step =
       value: string;
       before: string | null;
       why: string;
+      /** A change the kernel makes itself as part of a later step of the plan (see Implied). */
+      implied?: true;
       /**
        * A VRAM quota of a VF that was enabled when the plan was made: the
        * kernel releases it when the VF goes away (kernel-abi §9), so there is
@@ -27,11 +29,25 @@ export type Step =
       enabledVf?: { pf: string; id: number };
     }
   /** Release a device from its driver: BDF to /sys/bus/pci/drivers/<driver>/unbind. */
-  | { op: 'unbind'; bdf: string; driver: string; why: string }
+  | { op: 'unbind'; bdf: string; driver: string; why: string; implied?: true }
   /** Probe exactly one device (it binds to its driver_override): BDF to /sys/bus/pci/drivers_probe. */
   | { op: 'probe'; bdf: string; driver: string; why: string }
   /** Bind a device to a named driver: BDF to /sys/bus/pci/drivers/<driver>/bind. */
   | { op: 'bind'; bdf: string; driver: string; why: string };
+
+/**
+ * An implied step is journaled like any other (what it replaces is read and
+ * recorded first, so restore undoes it) but not written and not read back:
+ * the kernel makes that change itself when a later step of the same plan is
+ * written. sriov_numvfs = 0 under an import removes the VFs, and with them
+ * their driver bindings and overrides (drivers/pci/iov.c sriov_disable) and
+ * xe releases their VRAM quotas (kernel-abi §9); unbinding the VF first, as
+ * a plain disable does, would block in vfio-pci's remove while the device's
+ * dma-buf is imported.
+ */
+export function isImplied(step: Step): boolean {
+  return step.op !== 'probe' && step.op !== 'bind' && step.implied === true;
+}
 
 export interface Plan {
   /** What the plan brings about, in words (`enable 2 VFs on 0000:03:00.0`). */
@@ -67,7 +83,8 @@ export function formatWrite(path: string, data: string): string {
 
 export function formatStep(step: Step): string {
   const w = stepWrite(step);
-  return formatWrite(w.path, w.data);
+  const line = formatWrite(w.path, w.data);
+  return isImplied(step) ? `(${line}: made by the kernel)` : line;
 }
 
 /** Canonical text of an attribute for comparisons. Null: it does not read as that kind at all. */

@@ -14,20 +14,19 @@
 // Every builder validates its input before producing a single step, and
 // returns no steps when the machine is already as asked (idempotence).
 import { clip } from './quote.js';
-import { normalizeBdf } from './bdf.js';
-import { BringupError, InputError } from './errors.js';
+import { BringupError, InputError, requireBdf } from './errors.js';
 import type { Plan, Step } from './plan.js';
-import { VRAM_ALIGNMENT } from './provisioning.js';
+import { VRAM_ALIGNMENT } from '../machine/provisioning.js';
 import { formatSize } from './size.js';
 import { applyNumvfs, hasQuota, type PfState, type PlanState, type VfState } from './state.js';
-import { type SysReader, devicePath, driverPath, isDriverName } from './sysfs.js';
-import type { VramBudget } from './vram.js';
+import { type SysReader, devicePath, driverPath, isDriverName } from '../machine/sysfs.js';
+import type { VramBudget } from '../machine/vram.js';
 
 /** What the planner needs from the live machine besides the predicted state. */
 export interface PlanContext {
   state: PlanState;
   reader: SysReader;
-  /** What VRAM a PF can give its VFs (src/host/vram.ts); without it, quotas are not checked and the plan says so. */
+  /** What VRAM a PF can give its VFs (src/machine/vram.ts); without it, quotas are not checked and the plan says so. */
   vram?: (pf: string) => VramBudget;
 }
 
@@ -35,7 +34,7 @@ export interface PlanContext {
 
 /** A BDF that must name an SR-IOV PF. */
 export function requirePf(ctx: PlanContext, text: string): PfState {
-  const bdf = normalizeBdf(text, 'PF');
+  const bdf = requireBdf(text, 'PF');
   const pf = ctx.state.pf(bdf);
   if (pf) return pf;
   const vf = ctx.state.vf(bdf);
@@ -49,7 +48,7 @@ export function requirePf(ctx: PlanContext, text: string): PfState {
 
 /** A BDF that must name an enabled VF. */
 export function requireVf(ctx: PlanContext, text: string): { pf: PfState; vf: VfState } {
-  const bdf = normalizeBdf(text, 'VF');
+  const bdf = requireBdf(text, 'VF');
   const hit = ctx.state.vf(bdf);
   if (hit) return hit;
   const pf = ctx.state.pf(bdf);
@@ -131,13 +130,15 @@ function setQuotas(pf: PfState, id: number, bytes: bigint, why: string): Step[] 
   const before = pf.quotas.get(id);
   pf.quotas.set(id, bytes);
   const enabledVf = pf.vfs.has(id) ? { enabledVf: { pf: pf.bdf, id } } : {};
-  // One file per tile (debugfs); planned only for single-tile PFs, see requireProvisioning.
+  // One file per tile (debugfs): a quota is planned only for single-tile PFs (requireProvisioning); releasing
+  // one writes 0 to every tile, whose own value the plan does not know (apply reads and journals it).
+  const known = paths.length === 1 && before !== undefined && before !== null;
   return paths.map((path) => ({
     op: 'set',
     path,
     kind: 'u64',
     value: bytes.toString(),
-    before: before === undefined || before === null ? null : before.toString(),
+    before: known ? before.toString() : null,
     why,
     ...enabledVf,
   }));
@@ -390,6 +391,42 @@ export function planVfsEnable(ctx: PlanContext, pfText: string, countText: strin
 export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
   const pf = requirePf(ctx, pfText);
   return { title: `disable the VFs of ${pf.bdf}`, steps: changeCount(pf, 0), notes: [] };
+}
+
+/**
+ * sriov_numvfs = 0 on a PF one of whose VFs is in use (its LMEM imported by
+ * the PF): the count is the one real write besides autoprobe, and what the
+ * kernel clears with it (each VF's binding and override, its VRAM quota) is
+ * journaled as implied steps (plan.ts isImplied) so that restore brings it
+ * back. The order is the restore order read backwards, as undo runs newest
+ * first: quotas go back while the count is 0 (restore.ts presets: a quota set
+ * before enabling keeps xe from auto-provisioning), then the count with
+ * autoprobe off (the VFs come back unbound), then the overrides, then the
+ * bindings, then autoprobe; a VF bound without an override is bound last,
+ * once autoprobe is back (with autoprobe off only an override lets a VF
+ * probe, kernel-abi §9).
+ */
+export function planVfsDisableInUse(ctx: PlanContext, pfText: string, why: string): Plan {
+  const pf = requirePf(ctx, pfText);
+  if (pf.numvfs === 0) return { title: `disable the VFs of ${pf.bdf}`, steps: [], notes: [] };
+  requireSrIovDriver(pf);
+  const implied = <T extends Step>(step: T): T => ({ ...step, implied: true });
+  const vfs = [...pf.vfs.values()];
+  const steps: Step[] = [];
+  const removes = `${why}: sriov_numvfs = 0 removes the VF`;
+  for (const vf of vfs) if (vf.driver !== null && vf.override === null) steps.push(implied(unbind(vf, removes)));
+  if (pf.autoprobe === true) steps.push(setAutoprobe(pf, false, `${why}: the VFs come back unbound`));
+  for (const vf of vfs) if (vf.driver !== null) steps.push(implied(unbind(vf, removes)));
+  for (const vf of vfs) if (vf.override !== null) steps.push(implied(setOverride(vf, null, removes)));
+  if (pf.provisioning) {
+    for (const vf of vfs) {
+      const q = pf.quotas.get(vf.id);
+      if (q === undefined || q === null || q === 0n) continue;
+      steps.push(...setQuotas(pf, vf.id, 0n, `${why}: xe releases VF quotas with the VFs`).map(implied));
+    }
+  }
+  steps.push(setNumvfs(pf, 0, `${why}: disable the VFs under an import`));
+  return { title: `disable the VFs of ${pf.bdf} while one is in use`, steps, notes: [] };
 }
 
 export function planProvision(ctx: PlanContext, pfText: string, vfText: string, sizeBytes: bigint): Plan {

@@ -2,7 +2,7 @@
 // strings; sizes are numbers of bytes (exact: every BAR and VRAM size is far
 // below 2^53), or strings in the rare case one is not.
 import { formatSize } from './size.js';
-import type { Bar, HostTopology, PfInfo, VfBar, VfInfo } from './topology.js';
+import type { Bar, HostTopology, PfInfo, VfBar, VfInfo } from '../machine/topology.js';
 
 function hex(n: number | null, width: number): string | null {
   return n === null ? null : `0x${n.toString(16).padStart(width, '0')}`;

@@ -6,11 +6,11 @@
 // its write, and after a restore that was itself interrupted.
 import type { FileOps } from '../backend/types.js';
 import { isErrno } from '../uapi/errors.js';
-import { formatBdf, parseBdf, vfAddress } from './bdf.js';
+import { formatBdf, parseBdf, vfAddress } from '../uapi/bdf.js';
 import { BringupError } from './errors.js';
 import type { Journal, WriteRecord } from './journal.js';
 import { canonical, formatStep, stepWrite, type AttrKind, type Plan, type Step } from './plan.js';
-import { SysReader, devicePath, parseDecimal } from './sysfs.js';
+import { SysReader, devicePath, parseDecimal } from '../machine/sysfs.js';
 import { Interrupted, countWrite, stopRequested, verify, type ApplyHooks } from './writes.js';
 
 /** What undo needs to know about the machine: the live kernel, or a prediction on top of it (--dry-run). */

@@ -2,8 +2,7 @@
 // iovh-setup/1, documented in docs/bringup.md). Validation names the file
 // and the field in one line, and rejects unknown fields so that a typo is an
 // error instead of a silently ignored wish.
-import { normalizeBdf } from './bdf.js';
-import { InputError } from './errors.js';
+import { InputError, requireBdf } from './errors.js';
 import type { SetupPf, SetupSpec, SetupVf } from './planner.js';
 import { parseSize } from './size.js';
 import { isDriverName } from './sysfs.js';
@@ -76,7 +75,7 @@ function parsePf(file: string, at: string, v: Json): SetupPf {
   if (typeof v.pf !== 'string') f.fail('pf', `expected the PF's PCI address as a string, got ${show(v.pf)}`);
   let pf: string;
   try {
-    pf = normalizeBdf(v.pf, 'PF');
+    pf = requireBdf(v.pf, 'PF');
   } catch (e) {
     f.fail('pf', (e as Error).message);
   }

@@ -3,9 +3,9 @@
 // kernel will (drivers/pci/iov.c: enabling VFs creates them unbound when
 // autoprobe is off, with no override; disabling removes them and releases
 // their provisioning, kernel-abi §9).
-import { formatBdf, parseBdf, vfAddress } from './bdf.js';
-import type { Provisioning } from './provisioning.js';
-import type { HostTopology, PfInfo } from './topology.js';
+import { formatBdf, parseBdf, vfAddress } from '../uapi/bdf.js';
+import type { Provisioning } from '../machine/provisioning.js';
+import type { HostTopology, PfInfo } from '../machine/topology.js';
 
 export interface VfState {
   id: number;
@@ -39,8 +39,13 @@ export class PlanState {
   readonly pfs = new Map<string, PfState>();
 
   static from(topology: HostTopology): PlanState {
+    return PlanState.of(topology.pfs);
+  }
+
+  /** The state of these PFs alone (a caller that has read them already, strictly). */
+  static of(pfs: readonly PfInfo[]): PlanState {
     const s = new PlanState();
-    for (const pf of topology.pfs) s.pfs.set(pf.bdf, pfState(pf));
+    for (const pf of pfs) s.pfs.set(pf.bdf, pfState(pf));
     return s;
   }
 

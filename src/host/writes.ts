@@ -4,7 +4,7 @@
 // or undid it (the xe-gmi `write_verified` rule, anchors A9.2).
 import { BringupError } from './errors.js';
 import { canonical, formatStep, stepWrite, type Step } from './plan.js';
-import { type SysReader, devicePath } from './sysfs.js';
+import { type SysReader, devicePath } from '../machine/sysfs.js';
 
 /** Points where a test can stop the process abruptly (see docs/bringup.md "Testing the journal"). */
 export interface ApplyHooks {

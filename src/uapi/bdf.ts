@@ -74,3 +74,20 @@ export function isBdf(text: string): boolean {
 export function parseSysfsBdf(text: string): PciAddress | null {
   return isBdf(text) ? parseBdf(text) : null;
 }
+
+/** Routing ID: bus << 8 | devfn (PCIe; drivers/pci/iov.c pci_iov_virtfn_bus/devfn). */
+export function routingId(a: PciAddress): number {
+  return (a.bus << 8) | (a.slot << 3) | a.fn;
+}
+
+/**
+ * The address of VF `vfId` (1-based, xe's `vfN`; virtfn(vfId-1)) of a PF: its
+ * routing ID is the PF's + First VF Offset + (vfId-1) * VF Stride, which can
+ * carry into the next bus number (drivers/pci/iov.c pci_iov_virtfn_bus,
+ * RFC quirk 5). Null when it would leave the 16-bit routing ID space.
+ */
+export function vfAddress(pf: PciAddress, offset: number, stride: number, vfId: number): PciAddress | null {
+  const rid = routingId(pf) + offset + (vfId - 1) * stride;
+  if (rid > 0xffff) return null;
+  return { domain: pf.domain, bus: rid >> 8, slot: (rid >> 3) & 0x1f, fn: rid & 7 };
+}

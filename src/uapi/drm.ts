@@ -1,7 +1,7 @@
 // A DRM device fd (/dev/dri/renderD*, /dev/dri/card*) and the DRM core calls
 // iovh needs: version, caps, PRIME import/export, GEM close, syncobjs
 // (include/uapi/drm/drm.h, drivers/gpu/drm/drm_prime.c; kernel-abi §6).
-import type { Backend, DrmVersion, Fd } from '../backend/types.js';
+import type { Backend, DrmVersion, Fd, FileOps } from '../backend/types.js';
 import { DRM, O } from './constants.js';
 import { DmaBuf } from './dmabuf.js';
 import { BDF_PATTERN } from './bdf.js';
@@ -154,7 +154,7 @@ const CLASS_LINK = new RegExp(`(?:^|/)(${BDF_PATTERN})/drm/[^/]+$`);
 const DEVICE_LINK = new RegExp(`(?:^|/)(${BDF_PATTERN})$`);
 
 /** The PCI device under a DRM minor, from its sysfs class link (or its `device` link); null for platform devices. */
-function pciParent(backend: Backend, name: string): string | null {
+function pciParent(backend: { fs: FileOps }, name: string): string | null {
   try {
     const viaClass = CLASS_LINK.exec(backend.fs.readlink(`/sys/class/drm/${name}`))?.[1];
     if (viaClass) return viaClass;
@@ -170,7 +170,7 @@ function pciParent(backend: Backend, name: string): string | null {
 }
 
 /** DRM nodes under /dev/dri, with the PCI device sysfs names for each. Reads only. */
-export function listDrmNodes(backend: Backend): DrmNode[] {
+export function listDrmNodes(backend: { fs: FileOps }): DrmNode[] {
   if (!backend.fs.exists('/dev/dri')) return [];
   const out: DrmNode[] = [];
   for (const name of backend.fs.readdir('/dev/dri').sort()) {

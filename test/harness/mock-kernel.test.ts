@@ -8,8 +8,10 @@ import { declareTopology, shapeTopology } from '../../src/harness/mockenv.js';
 import { probeCapabilities } from '../../src/harness/caps.js';
 import { TraceSession } from '../../src/harness/tracefs.js';
 import { REVISIONS, SG_PROBES } from '../../src/harness/symbols.js';
-import { discoverPfs, chooseTarget, TargetError } from '../../src/harness/target.js';
-import { disableVfs, restoreSriov, snapshotSriov } from '../../src/harness/sriov.js';
+import { chooseTarget, TargetError } from '../../src/machine/target.js';
+import { discover } from '../../src/machine/topology.js';
+import { disableVfsInUse } from '../../src/harness/sriov.js';
+import { Journal } from '../../src/host/journal.js';
 
 function mock(profile: 'rfc-v1' | 'fixed' | 'upstream-7.1', declared = true): MockBackend {
   return createMockBackend(
@@ -34,10 +36,10 @@ describe('capability probe on the mock', () => {
       expect(c.symbols.revision?.name).toBe('rfc-v1');
       expect(c.release).toBe('7.2.13-rfc-iov-v1');
       expect(c.target?.vf.bdf).toBe('0000:03:00.1');
-      expect(c.target?.vfioVfs.map((v) => v.quota === 0n)).toEqual([false, false, false, true]);
+      expect(c.target?.vfioVfs.map((v) => v.vramQuota === 0n)).toEqual([false, false, false, true]);
       expect(c.caps.dmaBufExport.detail).toMatch(/PROBE\|GET\|DMA_BUF on 0000:03:00.1 returned 0/);
       expect(c.iommuMode).toMatch(/vfio group, TYPE1v2/);
-      expect(c.target?.pf.provisioning).toBe('sriov_admin');
+      expect(c.target?.pf.provisioning?.kind).toBe('sriov_admin');
     });
   });
 
@@ -65,8 +67,8 @@ describe('capability probe on the mock', () => {
 
   it('--pf/--vf pick the target, and a wrong one is explained', () => {
     using(mock('fixed'), (b) => {
-      const pfs = discoverPfs(b.fs);
-      expect(chooseTarget(pfs, { vf: '0000:03:00.3' }).vf.index).toBe(2);
+      const pfs = discover(b.fs);
+      expect(chooseTarget(pfs, { vf: '0000:03:00.3' }).vf.id).toBe(3);
       expect(() => chooseTarget(pfs, { vf: '0000:03:00.0' })).toThrow(TargetError);
       expect(() => chooseTarget(pfs, { pf: '0000:05:00.0' })).toThrow(/no SR-IOV PF at that address/);
     });
@@ -107,21 +109,26 @@ describe('kprobe sessions', () => {
   });
 });
 
-describe('SR-IOV snapshot and restore', () => {
-  it('disabling the VFs and restoring them leaves sysfs byte for byte as it was', () => {
-    using(mock('fixed'), (b) => {
+describe('SR-IOV disable under use, and its undo', () => {
+  it('disabling the VFs through the plan engine and undoing it leaves sysfs byte for byte as it was', async () => {
+    const b = mock('fixed');
+    try {
       const before = b.kernel.snapshotSysfs();
-      const pf = discoverPfs(b.fs)[0]!;
-      const snap = snapshotSriov(pf);
       const log: string[] = [];
-      disableVfs(b.fs, snap, (l) => log.push(l));
-      expect(discoverPfs(b.fs)[0]!.numVfs).toBe(0);
-      expect(restoreSriov(b.fs, snap, (l) => log.push(l))).toEqual([]);
-      expect(log[0]).toBe('+ echo "0" > /sys/bus/pci/devices/0000:03:00.0/sriov_numvfs');
+      const journal = Journal.memory({ backend: 'mock', where: 'test' });
+      const change = await disableVfsInUse(b.fs, discover(b.fs).pfs[0]!, journal, 'test', (l) => log.push(l));
+      expect(discover(b.fs).pfs[0]!.numvfs).toBe(0);
+      // Only the count is written (autoprobe is off already); what the kernel clears with it is journaled, not written.
+      expect(log.filter((l) => !l.includes('made by the kernel'))).toEqual([
+        '+ echo 0 > /sys/bus/pci/devices/0000:03:00.0/sriov_numvfs',
+      ]);
+      expect(change.undo((l) => log.push(l))).toEqual([]);
       const after = b.kernel.snapshotSysfs();
       const diff = [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k));
       expect(diff).toEqual([]);
-    });
+    } finally {
+      b.close();
+    }
   });
 });
 
@@ -143,12 +150,12 @@ describe('declared topologies', () => {
     const base = declareTopology(defaultTopology())!.topology;
     const next = shapeTopology(base, { vfOnNextBus: true })!;
     using(createMockBackend({ topology: next.topology }), (b) => {
-      expect(discoverPfs(b.fs)[0]!.vfs[0]!.bdf).toBe('0000:04:00.0');
+      expect(discover(b.fs).pfs[0]!.vfs[0]!.bdf).toBe('0000:04:00.0');
     });
     expect(shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology.devices[0]!.xe!.vramBlockSize).toBe('0x200000');
     const two = shapeTopology(base, { secondPf: true })!;
     using(createMockBackend({ topology: two.topology }), (b) => {
-      expect(discoverPfs(b.fs).map((p) => [p.bdf, p.driver])).toEqual([
+      expect(discover(b.fs).pfs.map((p) => [p.bdf, p.driver])).toEqual([
         ['0000:03:00.0', 'xe'],
         ['0000:13:00.0', 'xe'],
       ]);

@@ -10,8 +10,8 @@ import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { declareTopology } from '../../src/harness/mockenv.js';
 import { DEFAULT_POLICY, type RunPolicy } from '../../src/harness/caps.js';
-import { disableVfsJournaled, snapshotSriov } from '../../src/harness/sriov.js';
-import { discoverPfs } from '../../src/harness/target.js';
+import { disableVfsInUse } from '../../src/harness/sriov.js';
+import { discover } from '../../src/machine/topology.js';
 import { Journal, stateDir, type JournalTarget } from '../../src/host/journal.js';
 import { runRestore, type CommandIo } from '../../src/cli/state-change.js';
 import { declaredMock, runKeep, runOn, withFs, wrapFs } from './evidence-helpers.js';
@@ -128,8 +128,8 @@ describe('the change is journaled for iovh restore', () => {
     const before = b.kernel.snapshotSysfs();
     const journal = Journal.open(stateDir(), { backend: 'mock', where: state });
     const log: string[] = [];
-    disableVfsJournaled(b.fs, snapshotSriov(discoverPfs(b.fs)[0]!), journal, `run ${ID}`, (l) => log.push(l));
-    expect(discoverPfs(b.fs)[0]!.numVfs).toBe(0);
+    await disableVfsInUse(b.fs, discover(b.fs).pfs[0]!, journal, `run ${ID}`, (l) => log.push(l));
+    expect(discover(b.fs).pfs[0]!.numvfs).toBe(0);
     // The process dies here: no restore; the kernel (the state file) keeps the VFs disabled.
     b.close();
     const out: string[] = [];

@@ -5,7 +5,7 @@ import { Journal, type WriteRecord } from '../../src/host/journal.js';
 import { formatStep, stepWrite } from '../../src/host/plan.js';
 import { planBind, planProvision, planSetup, planVfsDisable, planVfsEnable } from '../../src/host/planner.js';
 import { planRestore, undoRecords } from '../../src/host/restore.js';
-import { SysReader } from '../../src/host/sysfs.js';
+import { SysReader } from '../../src/machine/sysfs.js';
 import { contextOf, fakeMachine, tempDir } from './helpers.js';
 import type { FakeKernel } from './fake-kernel.js';
 

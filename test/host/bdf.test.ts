@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatBdf, normalizeBdf, parseBdf, vfAddress } from '../../src/host/bdf.js';
-import { InputError } from '../../src/host/errors.js';
+import { formatBdf, normalizeBdf, parseBdf, vfAddress } from '../../src/uapi/bdf.js';
+import { InputError, requireBdf } from '../../src/host/errors.js';
 
 describe('BDF parsing', () => {
   it('accepts the full and the short form, in any case, and normalizes to the sysfs name', () => {
@@ -22,9 +22,9 @@ describe('BDF parsing', () => {
       '0000:03:00.0.1',
       '000:03:00.0',
     ]) {
-      expect(() => normalizeBdf(bad, 'PF'), bad).toThrow(InputError);
+      expect(() => requireBdf(bad, 'PF'), bad).toThrow(InputError);
     }
-    expect(() => normalizeBdf('0000:03:20.0', 'PF')).toThrow(
+    expect(() => requireBdf('0000:03:20.0', 'PF')).toThrow(
       /not a PCI address for the PF \(expected DDDD:BB:DD.F or BB:DD.F/,
     );
   });

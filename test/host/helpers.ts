@@ -3,8 +3,8 @@
 import { rmSync } from 'node:fs';
 import { FakeKernel, type FakePf } from './fake-kernel.js';
 import { PlanState } from '../../src/host/state.js';
-import { SysReader } from '../../src/host/sysfs.js';
-import { discover } from '../../src/host/topology.js';
+import { SysReader } from '../../src/machine/sysfs.js';
+import { discover } from '../../src/machine/topology.js';
 import type { PlanContext } from '../../src/host/planner.js';
 import { scratchDir } from '../support/scratch.js';
 

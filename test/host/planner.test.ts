@@ -10,7 +10,7 @@ import {
   planVfsDisable,
   planVfsEnable,
 } from '../../src/host/planner.js';
-import type { VramBudget } from '../../src/host/vram.js';
+import type { VramBudget } from '../../src/machine/vram.js';
 import { contextOf, fakeMachine, IGB_PF, XE_PF } from './helpers.js';
 
 const PF = '0000:03:00.0';

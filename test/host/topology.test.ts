@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createNativeBackend } from '../../src/backend/native.js';
-import { discover, perVfBarSize, roleOf } from '../../src/host/topology.js';
-import { SysReader, parseOverride, parseResource, barKind } from '../../src/host/sysfs.js';
+import { discover, perVfBarSize, roleOf } from '../../src/machine/topology.js';
+import { SysReader, parseOverride, parseResource, barKind } from '../../src/machine/sysfs.js';
 import { topologyJson, topologyTree } from '../../src/host/render.js';
 import { FixtureTree, igbTree, resourceText } from './fixture-tree.js';
 import { fakeMachine, tempDir } from './helpers.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMockBackend } from '../../src/mock/backend.js';
-import { readVramBudget } from '../../src/host/vram.js';
-import { SysReader } from '../../src/host/sysfs.js';
+import { readVramBudget } from '../../src/machine/vram.js';
+import { SysReader } from '../../src/machine/sysfs.js';
 
 const PF = '0000:03:00.0';
 const MiB = 1n << 20n;

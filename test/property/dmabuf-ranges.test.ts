@@ -11,11 +11,11 @@ import { SystemError } from '../../src/uapi/errors.js';
 import { parseDmaBufFdinfo } from '../../src/uapi/fdinfo.js';
 import { openVfioDevice, type VfioDevice } from '../../src/uapi/vfio.js';
 import { declareTopology } from '../../src/harness/mockenv.js';
-import { parseResource, PCI_DEVICES, type Bar } from '../../src/harness/target.js';
+import { parseResource, PCI_DEVICES } from '../../src/machine/sysfs.js';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { checkRanges } from '../../src/mock/vfio.js';
-import { expectDmaBuf, type DmaBufCase, type DmaBufOutcome } from './dmabuf-rules.js';
+import { expectDmaBuf, type Bar, type DmaBufCase, type DmaBufOutcome } from './dmabuf-rules.js';
 
 const U64 = 1n << 64n;
 const PAGE = 4096n;
@@ -30,7 +30,7 @@ beforeAll(() => {
   b = createMockBackend({ profile: 'fixed', topology: declared.topology, reason: 'property test' });
   const pf = declared.topology.devices.find((d) => d.sriov)!.bdf;
   const vf = b.fs.readlink(`${PCI_DEVICES}/${pf}/virtfn0`).split('/').pop()!;
-  bars = parseResource(b.fs.readText(`${PCI_DEVICES}/${vf}/resource`));
+  bars = parseResource(b.fs.readText(`${PCI_DEVICES}/${vf}/resource`)).map((l) => ({ ...l, flags: BigInt(l.flags) }));
   device = openVfioDevice(b, vf);
 });
 

@@ -6,7 +6,14 @@
 // vfio_pci_core_fill_phys_vec), as a table of checks in the kernel's order.
 // It shares no code with the mock (src/mock/vfio.ts): the property tests
 // compare the two.
-import type { Bar } from '../../src/harness/target.js';
+
+/** A BAR as one line of sysfs `resource` gives it (drivers/pci/pci-sysfs.c resource_show). */
+export interface Bar {
+  index: number;
+  start: bigint;
+  size: bigint;
+  flags: bigint;
+}
 
 const U64 = 1n << 64n;
 const PAGE = 4096n;

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main, oneLine } from '../../src/cli/main.js';
 import { declareTopology } from '../../src/harness/mockenv.js';
-import { discoverPfs } from '../../src/harness/target.js';
+import { discover } from '../../src/machine/topology.js';
 import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
 import { defaultTopology, loadTopologyFile } from '../../src/mock/topology.js';
 import { applyEdit, damagedFileArb, damageText, editArb, textDamageArb } from './mutate.js';
@@ -97,7 +97,7 @@ describe('mock topology files', () => {
             );
           }
           try {
-            discoverPfs(b.fs);
+            discover(b.fs);
             b.fs.readdir('/sys/bus/pci/devices');
           } finally {
             b.close();

@@ -1,6 +1,6 @@
 // PCI addresses and sizes as users type them (issue 7, item 4). BDFs are
-// read by bring-up (src/host/bdf.ts, the one users meet in `iovh
-// vfs/bind/setup`), the harness (`iovh run --pf/--vf`, src/harness/target.ts),
+// read by bring-up (src/host/errors.ts requireBdf over src/uapi/bdf.ts, the one users meet in `iovh
+// vfs/bind/setup`), the harness (`iovh run --pf/--vf`, src/uapi/bdf.ts normalizeBdf),
 // the VFIO wrappers (src/uapi/vfio.ts isBdf, sysfs names only), sysfs link
 // targets (src/uapi/drm.ts, capture) and the mock's topology files, all
 // through the one grammar of src/uapi/bdf.ts. Random and near-miss strings,
@@ -9,12 +9,12 @@
 // forms of docs/bringup.md against an independent reading of them.
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { formatBdf, normalizeBdf as hostNormalize, parseBdf } from '../../src/host/bdf.js';
+import { formatBdf, normalizeBdf, parseBdf } from '../../src/uapi/bdf.js';
+import { requireBdf } from '../../src/host/errors.js';
 import { InputError } from '../../src/host/errors.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { reportError } from '../../src/cli/main.js';
 import { parseSize, requireSize } from '../../src/host/size.js';
-import { normalizeBdf as harnessNormalize } from '../../src/harness/target.js';
 import { isBdf } from '../../src/uapi/vfio.js';
 import { BDF_PATTERN } from '../../src/uapi/bdf.js';
 import { defaultTopology, MockConfigError, parseTopology } from '../../src/mock/topology.js';
@@ -64,12 +64,12 @@ function cliLines(f: () => unknown): number {
 }
 
 describe('BDF parsers agree', () => {
-  it('bring-up, the harness, the VFIO wrappers and sysfs link readers accept the same addresses and name them the same', () => {
+  it('normalizeBdf (the harness, the VFIO wrappers), requireBdf (bring-up) and sysfs link readers accept the same addresses and name them the same', () => {
     const exact = new RegExp(`^${BDF_PATTERN}$`);
     fc.assert(
       fc.property(bdfLike, (s) => {
         const host = parseBdf(s);
-        const harness = harnessNormalize(s);
+        const harness = normalizeBdf(s);
         const canonical = host ? formatBdf(host) : null;
         expect(harness, JSON.stringify(s)).toBe(canonical);
         // isBdf, and the pattern links are read with, take only the exact sysfs spelling.
@@ -78,9 +78,9 @@ describe('BDF parsers agree', () => {
         // The canonical name of anything typed is a sysfs name, whatever the domain width.
         if (canonical !== null) expect(isBdf(canonical), canonical).toBe(true);
         if (canonical === null) {
-          expect(() => hostNormalize(s, 'PF')).toThrow(InputError);
+          expect(() => requireBdf(s, 'PF')).toThrow(InputError);
           expect(
-            cliLines(() => hostNormalize(s, 'PF')),
+            cliLines(() => requireBdf(s, 'PF')),
             JSON.stringify(s),
           ).toBe(1);
         }

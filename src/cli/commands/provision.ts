@@ -1,5 +1,5 @@
 // `iovh provision PF --vf K --vram SIZE`: one VF's VRAM quota, through
-// whichever provisioning interface the xe PF has (src/host/provisioning.ts).
+// whichever provisioning interface the xe PF has (src/machine/provisioning.ts).
 // On a PF that is not xe the answer is "not available" (exit 77), not an error.
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';

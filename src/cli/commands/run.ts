@@ -23,7 +23,7 @@ import { makeFilter, FilterError } from '../../harness/filter.js';
 import { BaselineError, loadBaseline, type Baseline } from '../../harness/baseline.js';
 import type { Scenario } from '../../harness/scenario.js';
 import { CAPS_ID } from '../../harness/summary.js';
-import { normalizeBdf } from '../../harness/target.js';
+import { normalizeBdf } from '../../uapi/bdf.js';
 import {
   progressDone,
   progressStart,

@@ -1,10 +1,10 @@
 // `iovh topology [--json]`: every SR-IOV PF and its VFs, read from sysfs
-// (src/host/topology.ts); a tree for people, JSON for scripts. Reads only.
+// (src/machine/topology.ts); a tree for people, JSON for scripts. Reads only.
 import type { Command } from 'commander';
 import { globalOptions, type GlobalOptions } from '../global.js';
 import { openJournal, stdio, withBackend } from '../state-change.js';
 import { topologyJson, topologyTree } from '../../host/render.js';
-import { discover } from '../../host/topology.js';
+import { discover } from '../../machine/topology.js';
 
 export function registerTopology(program: Command, setStatus: (code: number) => void): Command {
   return program

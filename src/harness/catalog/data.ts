@@ -28,7 +28,7 @@ async function withImport(
     ctx.skip(
       'provisioning',
       `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 68 pages needed`,
-      `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+      `iovh provision <PF> --vf ${vf.id} --vram 64M`,
     );
   const gpu = Gpu.open(ctx);
   const trace = startTrace(ctx);

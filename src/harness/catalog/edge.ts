@@ -21,7 +21,7 @@ import { importAndBind, requireIov, type Imported } from '../imports.js';
 import { isCrashLine } from '../monitors.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { exportDmaBuf, openVf, PAGE, rangesJson, requirePathTrace, totalLength } from '../steps.js';
-import { busOf, lmemBar, type VfInfo } from '../target.js';
+import { busOf, lmemBar, type VfInfo } from '../../machine/topology.js';
 import type { TraceSession } from '../tracefs.js';
 import { expectIov, lmemSpan } from './import.js';
 
@@ -110,14 +110,14 @@ export const edgeLastPage: Scenario = {
     requireIov(ctx);
     const vf = vfWhere(ctx.caps, (v) => {
       const bar = lmemBar(v);
-      return bar !== null && v.quota !== null && v.quota >= bar.size;
+      return bar !== null && v.vramQuota !== null && v.vramQuota >= bar.size;
     });
     if (!vf) {
       const t = ctx.target!.vf;
       ctx.skip(
         'provisioning',
         "no VF on vfio-pci has an LMEM quota as large as its BAR 2, so the BAR's last page is not memory",
-        `iovh provision ${ctx.target!.pf.bdf} --vf ${t.index + 1} --vram ${lmemBar(t)?.size ?? 'BAR-size'}`,
+        `iovh provision ${ctx.target!.pf.bdf} --vf ${t.id} --vram ${lmemBar(t)?.size ?? 'BAR-size'}`,
       );
     }
     const size = lmemBar(vf)!.size;
@@ -145,7 +145,7 @@ export const edgeLastPage: Scenario = {
         ctx,
         last.imp,
         'last-page',
-        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated and mapped but never translated${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.index + 1}` : ''}`,
+        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated and mapped but never translated${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.id}` : ''}`,
       );
     } else if (fellBack(last.imp)) {
       ctx.quirk(
@@ -170,7 +170,7 @@ export const edgeUnprovisionedVf: Scenario = {
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     requireIov(ctx);
-    const vf = vfWhere(ctx.caps, (v) => v.quota === 0n && lmemBar(v) !== null);
+    const vf = vfWhere(ctx.caps, (v) => v.vramQuota === 0n && lmemBar(v) !== null);
     if (!vf) {
       ctx.skip(
         'provisioning',
@@ -273,7 +273,7 @@ export const edgeNpotRanges: Scenario = {
       ctx.skip(
         'provisioning',
         `VF ${vf.bdf} has ${lmemSpan(vf)} bytes of LMEM, 32 pages needed`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+        `iovh provision <PF> --vf ${vf.id} --vram 64M`,
       );
     const ranges = [
       { offset: 0n, length: 3n * PAGE },
@@ -324,7 +324,7 @@ export const edgeLmemDiscontiguous: Scenario = {
       ctx.skip(
         'provisioning',
         `VF ${vf.bdf} has ${span} bytes of LMEM; at least 6 MiB needed to cross two 2 MiB boundaries`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+        `iovh provision <PF> --vf ${vf.id} --vram 64M`,
       );
     // Start mid-chunk so that the range's first page is not on a boundary itself.
     const start = chunk / 2n;
@@ -371,7 +371,7 @@ export const edgeBeyondQuota: Scenario = {
     requireIov(ctx);
     const vf = vfWhere(ctx.caps, (v) => {
       const bar = lmemBar(v);
-      return bar !== null && v.quota !== null && v.quota > 0n && v.quota + PAGE <= bar.size;
+      return bar !== null && v.vramQuota !== null && v.vramQuota > 0n && v.vramQuota + PAGE <= bar.size;
     });
     if (!vf)
       ctx.skip(
@@ -379,7 +379,7 @@ export const edgeBeyondQuota: Scenario = {
         'no VF on vfio-pci has an LMEM quota smaller than its BAR 2',
         'provision a VF below its BAR size (iovh provision <PF> --vf N --vram <smaller>)',
       );
-    const quota = vf.quota!;
+    const quota = vf.vramQuota!;
     ctx.record('vf', vf.bdf);
     ctx.record('quota', hex(quota));
     const ranges = [{ offset: quota - PAGE, length: 2n * PAGE }];

@@ -19,7 +19,7 @@ import {
   requireTarget,
   totalLength,
 } from '../steps.js';
-import type { Bar } from '../target.js';
+import type { Bar } from '../../machine/topology.js';
 
 interface Setup {
   device: VfioDevice;

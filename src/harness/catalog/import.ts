@@ -29,13 +29,13 @@ import {
   startTrace,
   totalLength,
 } from '../steps.js';
-import { lmemBar, type VfInfo } from '../target.js';
+import { lmemBar, type VfInfo } from '../../machine/topology.js';
 
 /** The bytes of BAR 2 that are the VF's LMEM: its quota when known, else the BAR (kernel-abi §9: the BAR can exceed the quota). */
 export function lmemSpan(vf: VfInfo): bigint {
   const bar = lmemBar(vf);
   if (!bar) return 0n;
-  return vf.quota !== null && vf.quota < bar.size ? vf.quota : bar.size;
+  return vf.vramQuota !== null && vf.vramQuota < bar.size ? vf.vramQuota : bar.size;
 }
 
 /** Check that an import took the IOV path for VF `vf` (vfid = index + 1, docs/profiles.md, rfc-v1 "Map" step 3). */
@@ -45,10 +45,10 @@ export function expectIov(ctx: ScenarioContext, imp: Imported, vf: VfInfo): bool
     !ctx.check(imp.verdict.path === 'iov', `${imp.label}: path ${imp.verdict.path}, expected iov (${imp.verdict.why})`)
   )
     return false;
-  const vfid = vf.index + 1;
+  const vfid = vf.id;
   return ctx.check(
     imp.verdict.lookupVfids.includes(vfid),
-    `${imp.label}: translated through vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vfid} (VF index ${vf.index} + 1)`,
+    `${imp.label}: translated through vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vfid} (the VF at virtfn${vf.id - 1})`,
   );
 }
 
@@ -77,7 +77,7 @@ function needLmem(ctx: ScenarioContext, vf: VfInfo, bytes: bigint): bigint {
     ctx.skip(
       'provisioning',
       `VF ${vf.bdf} has ${span} bytes of LMEM; this scenario needs ${bytes}`,
-      `iovh provision <PF> --vf ${vf.index + 1} --vram ${bytes}`,
+      `iovh provision <PF> --vf ${vf.id} --vram ${bytes}`,
     );
   return span;
 }
@@ -97,7 +97,7 @@ export const importIovSingleRange: Scenario = {
     needLmem(ctx, vf, 16n * PAGE);
     const gpu = Gpu.open(ctx);
     if (await iovImport(ctx, gpu, vf, [{ offset: 0n, length: 16n * PAGE }], `VF ${vf.bdf} one range`))
-      ctx.note(`iov through vfid ${vf.index + 1}, data verified at both ends`);
+      ctx.note(`iov through vfid ${vf.id}, data verified at both ends`);
   },
 };
 

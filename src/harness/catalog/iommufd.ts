@@ -15,7 +15,7 @@ import { barAccess, freshSeed } from '../data.js';
 import { describeRevokes, IommufdImporter, requireIommufd, watchRevokes } from '../iommufd.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { errnoOf, exportDmaBuf, openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
-import { lmemBar, type Bar } from '../target.js';
+import { lmemBar, type Bar } from '../../machine/topology.js';
 
 interface Setup {
   device: VfioDevice;

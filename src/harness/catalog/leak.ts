@@ -6,8 +6,8 @@ import { openVfioDevice, VfioSetupError, type VfioDevice } from '../../uapi/vfio
 import { Gpu } from '../gpu.js';
 import { importAndBind, requireImport, requireIov } from '../imports.js';
 import { hex } from '../../report/model.js';
-import { readVramBudget } from '../../host/vram.js';
-import { SysReader } from '../../host/sysfs.js';
+import { readVramBudget } from '../../machine/vram.js';
+import { SysReader } from '../../machine/sysfs.js';
 import { disableVfsForScenario } from './lifecycle.js';
 import {
   attributeKmemleak,
@@ -51,11 +51,7 @@ export const leakMapRanges: Scenario = {
     requireCaps(ctx, 'kmemleak');
     const vf = ctx.target!.vf;
     if (lmemSpan(vf) < PAGE)
-      ctx.skip(
-        'provisioning',
-        `VF ${vf.bdf} has no LMEM provisioned`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
-      );
+      ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.id} --vram 64M`);
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
@@ -151,7 +147,7 @@ export const leakLmemObject: Scenario = {
       ctx.skip(
         'provisioning',
         `VF ${vf.bdf} has no LMEM provisioned`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+        `iovh provision <PF> --vf ${vf.id} --vram 64M`,
       );
     const budget = (): bigint | null => {
       const b = readVramBudget(ctx.backend, new SysReader(ctx.backend.fs), target.pf.bdf);
@@ -174,9 +170,9 @@ export const leakLmemObject: Scenario = {
     const before = budget();
     if (before === null)
       ctx.skip('xe', `xe does not report its free VRAM on ${target.pf.bdf}`, 'run as root on an xe PF with VRAM');
-    const disabled = disableVfsForScenario(ctx, 'run leak/lmem-object');
+    const disabled = await disableVfsForScenario(ctx, 'run leak/lmem-object');
     const after = budget();
-    const held = disabled.snap.vfs.reduce((a, v) => a + (v.quota ?? 0n), 0n);
+    const held = disabled.pf.vfs.reduce((a, v) => a + (v.vramQuota ?? 0n), 0n);
     ctx.record('vram', {
       freeBefore: hex(before),
       freeAfter: after === null ? null : hex(after),
@@ -192,16 +188,16 @@ export const leakLmemObject: Scenario = {
     const gained = after - before;
     const kept = held - gained;
     // Anything smaller than the imported VF's quota cannot be its object: another VRAM user came or went meanwhile.
-    const leaked = vf.quota !== null && vf.quota > 0n && kept >= vf.quota;
+    const leaked = vf.vramQuota !== null && vf.vramQuota > 0n && kept >= vf.vramQuota;
     if (leaked)
       ctx.quirk(
         'lmem-ref-leak',
-        `after its import was released and the VFs disabled, ${hex(kept)} bytes of the ${hex(held)} the VF quotas held stayed allocated: VF ${vf.index + 1}'s LMEM object (${hex(vf.quota!)} bytes) outlived the VF`,
+        `after its import was released and the VFs disabled, ${hex(kept)} bytes of the ${hex(held)} the VF quotas held stayed allocated: VF ${vf.id}'s LMEM object (${hex(vf.vramQuota!)} bytes) outlived the VF`,
       );
     const diffs = disabled.restore();
     if (diffs.length > 0)
       ctx.fail(
-        `the VFs of ${disabled.snap.pf} are not as they were: ${diffs.join('; ')}${leaked ? ' (the VRAM the leaked objects hold is missing for their new quotas)' : ''}`,
+        `the VFs of ${disabled.pf.bdf} are not as they were: ${diffs.join('; ')}${leaked ? ' (the VRAM the leaked objects hold is missing for their new quotas)' : ''}`,
       );
     if (!leaked && diffs.length === 0)
       ctx.note(`the VF quotas (${hex(held)} bytes) went back to xe's free VRAM once the VFs were disabled`);

@@ -16,6 +16,7 @@
 import { buildStoreBatch } from '../../uapi/batch.js';
 import { parseDmaBufFdinfo } from '../../uapi/fdinfo.js';
 import { VFIO } from '../../uapi/constants.js';
+import { SystemError } from '../../uapi/errors.js';
 import type { VfioDevice } from '../../uapi/vfio.js';
 import { hex } from '../../report/model.js';
 import {
@@ -42,19 +43,11 @@ import {
   startTrace,
   totalLength,
 } from '../steps.js';
-import { discoverPfs, PCI_DEVICES, quotaPath, type VfInfo } from '../target.js';
+import { discover, type PfInfo, type VfInfo } from '../../machine/topology.js';
+import { PCI_DEVICES } from '../../machine/sysfs.js';
 import { lmemSpan } from './import.js';
-import {
-  busyVfs,
-  ChangeRefused,
-  disableVfsJournaled,
-  setQuotaJournaled,
-  snapshotSriov,
-  type SriovSnapshot,
-  unreadableSnapshot,
-  type JournaledDisable,
-  type JournaledQuota,
-} from '../sriov.js';
+import { busyVfs, ChangeRefused, disableVfsInUse, setQuotaInUse, unreadableState } from '../sriov.js';
+import { ApplyFailed, type TemporaryChange } from '../../host/apply.js';
 import { DEFAULT_POLICY } from '../caps.js';
 import { BringupError } from '../../host/errors.js';
 import { Journal, stateDir } from '../../host/journal.js';
@@ -73,11 +66,7 @@ async function importWithData(ctx: ScenarioContext, which?: VfInfo): Promise<Liv
   requireImport(ctx);
   const vf = which ?? ctx.target!.vf;
   if (lmemSpan(vf) < 4n * PAGE)
-    ctx.skip(
-      'provisioning',
-      `VF ${vf.bdf} has no LMEM provisioned`,
-      `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
-    );
+    ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.id} --vram 64M`);
   const gpu = Gpu.open(ctx);
   const trace = startTrace(ctx);
   const device = openVf(ctx, vf.bdf);
@@ -265,11 +254,7 @@ export const lifecycleAttachAfterRevoke: Scenario = {
     requireImport(ctx);
     const vf = ctx.target!.vf;
     if (lmemSpan(vf) < 4n * PAGE)
-      ctx.skip(
-        'provisioning',
-        `VF ${vf.bdf} has no LMEM provisioned`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
-      );
+      ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.id} --vram 64M`);
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
@@ -362,7 +347,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     const fs = ctx.backend.fs;
     const policy = ctx.caps.policy ?? DEFAULT_POLICY;
     const target = ctx.target!;
-    const pf = discoverPfs(fs).find((p) => p.bdf === target.pf.bdf);
+    const pf = discover(fs).pfs.find((p) => p.bdf === target.pf.bdf);
     if (!pf) {
       ctx.fail(
         `PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more (or sysfs could not be listed); nothing was changed`,
@@ -389,12 +374,12 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       );
       return;
     }
-    const snap = snapshotSriov(discoverPfs(fs).find((p) => p.bdf === pf.bdf) ?? pf);
-    // A snapshot field that could not be read (an errno, not ENOENT) would be restored as "none" and compared as such:
+    const now = discover(fs).pfs.find((p) => p.bdf === pf.bdf) ?? pf;
+    // A field that could not be read (an errno, not ENOENT) would be journaled as "none" and restored as such:
     // a VF would silently lose its binding. Then nothing is changed.
-    const unreadable = unreadableSnapshot(fs, snap);
+    const unreadable = unreadableState(fs, now);
     if (unreadable.length > 0) {
-      ctx.fail(`the VFs of ${snap.pf} cannot be snapshotted, so they were not disabled: ${unreadable.join('; ')}`);
+      ctx.fail(`the VFs of ${now.bdf} cannot be read, so they were not disabled: ${unreadable.join('; ')}`);
       return;
     }
     let journal: Journal;
@@ -418,9 +403,9 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     const held: Bound[] = [live.imp.bound!];
     live.bar.release();
     live.device.close();
-    let change: JournaledDisable;
+    let change: TemporaryChange;
     try {
-      change = disableVfsJournaled(fs, snap, journal, 'run lifecycle/vf-disable-while-imported', (line) =>
+      change = await disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', (line) =>
         writes.push(line),
       );
     } catch (e) {
@@ -430,6 +415,13 @@ export const lifecycleVfDisableWhileImported: Scenario = {
           `the kernel refused ${e.path} (${e.code}): nothing was changed`,
           'run as root (sysfs SR-IOV attributes are writable by root only)',
         );
+      if (e instanceof ApplyFailed) {
+        // The kernel did not do as planned (a read-back, the state a step found): what was not rolled back is
+        // journaled, and is the machine left changed.
+        if (!e.rolledBack) ctx.record('notRestored', [e.message]);
+        ctx.fail(`disabling the VFs of ${now.bdf} stopped: ${e.message}`);
+        return;
+      }
       if (e instanceof BringupError)
         ctx.skip(
           'journal',
@@ -452,10 +444,10 @@ export const lifecycleVfDisableWhileImported: Scenario = {
           problems.push(`releasing the import failed: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-      const diffs = change.restore((line) => writes.push(line));
+      const diffs = change.undo((line) => writes.push(line));
       if (diffs.length > 0)
         problems.push(
-          `the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`,
+          `the VFs of ${now.bdf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`,
         );
       if (problems.length > 0) {
         // In the evidence too: the result's reason shows only the first failure, and this one means the machine changed.
@@ -463,7 +455,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
         throw new Error(problems.join('; '));
       }
     };
-    ctx.defer(`restore the VFs of ${snap.pf}`, restore);
+    ctx.defer(`restore the VFs of ${now.bdf}`, restore);
     ctx.check(
       !fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`),
       `VF ${live.vf.bdf} still exists after sriov_numvfs = 0`,
@@ -496,7 +488,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     }
     if (ctx.failures.length === 0)
       ctx.note(
-        `VFs disabled under an import without a crash, the mapping refused, ${snap.numVfs} VFs restored as they were`,
+        `VFs disabled under an import without a crash, the mapping refused, ${now.numvfs} VFs restored as they were`,
       );
   },
 };
@@ -522,23 +514,24 @@ function scenarioJournal(ctx: ScenarioContext): Journal {
 
 /** The PF's VFs disabled under the bring-up journal for a scenario, and how to put them back. */
 export interface DisabledVfs {
-  snap: SriovSnapshot;
-  /** Puts the VFs back as the snapshot had them; returns what still differs. */
+  /** The PF as read before the change. */
+  pf: PfInfo;
+  /** Puts the VFs back as they were; returns what still differs. */
   restore(): string[];
 }
 
 /**
  * sriov_numvfs = 0 on the target's PF for a scenario, with the consent,
- * snapshot and journal rules of lifecycle/vf-disable-while-imported (skips
- * when another VF is busy without --allow-destructive, when the snapshot or
- * journal cannot be trusted, or when the kernel refuses the first write).
- * The VFs come back in a deferred cleanup too.
+ * strict re-read and journal rules of lifecycle/vf-disable-while-imported
+ * (skips when another VF is busy without --allow-destructive, when the
+ * state or journal cannot be trusted, or when the kernel refuses the first
+ * write). The VFs come back in a deferred cleanup too.
  */
-export function disableVfsForScenario(ctx: ScenarioContext, command: string): DisabledVfs {
+export async function disableVfsForScenario(ctx: ScenarioContext, command: string): Promise<DisabledVfs> {
   const fs = ctx.backend.fs;
   const policy = ctx.caps.policy ?? DEFAULT_POLICY;
   const target = ctx.target!;
-  const pf = discoverPfs(fs).find((p) => p.bdf === target.pf.bdf);
+  const pf = discover(fs).pfs.find((p) => p.bdf === target.pf.bdf);
   if (!pf) ctx.skip('target', `PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more`, 'check the PF and run again');
   const busy = busyVfs(ctx.backend, pf, target.vf.bdf);
   if (busy.length > 0 && !policy.allowDestructive)
@@ -547,19 +540,20 @@ export function disableVfsForScenario(ctx: ScenarioContext, command: string): Di
       `sriov_numvfs = 0 would remove every VF of ${pf.bdf}, and not all are free: ${busy.join('; ')}`,
       'free them (stop the VMs using them, bind them to vfio-pci), or run with --allow-destructive to take them away anyway',
     );
-  const snap = snapshotSriov(pf);
-  const unreadable = unreadableSnapshot(fs, snap);
+  const unreadable = unreadableState(fs, pf);
   if (unreadable.length > 0)
-    ctx.skip('target', `the VFs of ${snap.pf} cannot be snapshotted: ${unreadable.join('; ')}`, 'run as root');
+    ctx.skip('target', `the VFs of ${pf.bdf} cannot be read: ${unreadable.join('; ')}`, 'run as root');
   const journal = scenarioJournal(ctx);
   const writes: string[] = [];
   ctx.record('writes', writes);
-  let change: JournaledDisable;
+  let change: TemporaryChange;
   try {
-    change = disableVfsJournaled(fs, snap, journal, command, (line) => writes.push(line));
+    change = await disableVfsInUse(fs, pf, journal, command, (line) => writes.push(line));
   } catch (e) {
     if (e instanceof ChangeRefused)
       ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root');
+    if (e instanceof ApplyFailed && !e.rolledBack) ctx.record('notRestored', [e.message]);
+    if (e instanceof ApplyFailed) throw e;
     if (e instanceof BringupError)
       ctx.skip(
         'journal',
@@ -570,14 +564,14 @@ export function disableVfsForScenario(ctx: ScenarioContext, command: string): Di
   }
   let done: string[] | null = null;
   const restore = (): string[] => {
-    if (done === null) done = change.restore((line) => writes.push(line));
+    if (done === null) done = change.undo((line) => writes.push(line));
     return done;
   };
-  ctx.defer(`restore the VFs of ${snap.pf}`, () => {
+  ctx.defer(`restore the VFs of ${pf.bdf}`, () => {
     const diffs = restore();
-    if (diffs.length > 0) throw new Error(`the VFs of ${snap.pf} are not as they were: ${diffs.join('; ')}`);
+    if (diffs.length > 0) throw new Error(`the VFs of ${pf.bdf} are not as they were: ${diffs.join('; ')}`);
   });
-  return { snap, restore };
+  return { pf, restore };
 }
 
 /** xe provisions VF LMEM in 2 MiB steps (xe_gt_sriov_pf_config.c pf_get_lmem_alignment on discrete parts). */
@@ -602,76 +596,94 @@ export const lifecycleRequotaWhileImported: Scenario = {
     // still hold the old object's.
     const vf =
       [...target.vfioVfs]
-        .filter((v) => v.quota !== null && v.quota >= 4n * PAGE)
-        .sort((a, b) => (a.quota! < b.quota! ? -1 : a.quota! > b.quota! ? 1 : 0))[0] ?? target.vf;
-    const iface = target.pf.provisioning;
-    const path = quotaPath(ctx.backend.fs, target.pf.bdf, vf.index + 1, iface);
-    if (!path || vf.quota === null)
+        .filter((v) => v.vramQuota !== null && v.vramQuota >= 4n * PAGE)
+        .sort((a, b) => (a.vramQuota! < b.vramQuota! ? -1 : a.vramQuota! > b.vramQuota! ? 1 : 0))[0] ?? target.vf;
+    if (!target.pf.provisioning || vf.vramQuota === null)
       ctx.skip(
         'provisioning',
-        `no VRAM quota file for VF ${vf.index + 1} of ${target.pf.bdf}`,
+        `no VRAM quota file for VF ${vf.id} of ${target.pf.bdf}: ${target.pf.provisioningNote}`,
         'use an xe PF on a dGPU (sysfs sriov_admin on Linux 7.0+, or debugfs)',
       );
-    const before = vf.quota;
-    if (before < 4n * PAGE)
+    if (target.pf.provisioning.tiles > 1)
       ctx.skip(
         'provisioning',
-        `VF ${vf.bdf} has no LMEM provisioned`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+        `${target.pf.bdf} keeps a quota per tile (debugfs tileT/vram_quota), and bring-up sets one quota per VF`,
+        'use a kernel with sysfs sriov_admin (7.0+), or a single-tile topology',
       );
+    const before = vf.vramQuota;
+    if (before < 4n * PAGE)
+      ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.id} --vram 64M`);
     ctx.record('vf', vf.bdf);
     // Another size, so that xe has to replace the object; the 4 pages imported stay inside it.
     const value = before >= 2n * LMEM_STEP ? before - LMEM_STEP : before + LMEM_STEP;
     const live = await importWithData(ctx, vf);
     if (!live) return;
+    const fs = ctx.backend.fs;
+    const pf = discover(fs).pfs.find((p) => p.bdf === target.pf.bdf);
+    if (!pf) {
+      ctx.fail(`PF ${target.pf.bdf} is not in ${PCI_DEVICES} any more; nothing was changed`);
+      return;
+    }
+    const unreadable = unreadableState(fs, pf);
+    if (unreadable.length > 0) {
+      ctx.fail(`the VFs of ${pf.bdf} cannot be read, so the quota was not changed: ${unreadable.join('; ')}`);
+      return;
+    }
     const journal = scenarioJournal(ctx);
     const writes: string[] = [];
     ctx.record('writes', writes);
-    let change: JournaledQuota;
+    let change: TemporaryChange;
     try {
-      change = setQuotaJournaled(
-        ctx.backend.fs,
-        { pf: target.pf.bdf, vfid: vf.index + 1, path, before, value },
-        journal,
-        'run lifecycle/requota-while-imported',
-        (line) => writes.push(line),
+      change = await setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', (line) =>
+        writes.push(line),
       );
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
-        ctx.skip('root', `the kernel refused ${path} (${code}): nothing was changed`, 'run as root');
+      if (e instanceof ChangeRefused)
+        ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root');
+      const code = e instanceof SystemError ? e.code : null;
       if (code === 'EBUSY') {
         // A kernel that will not replace an imported VF's LMEM keeps the import valid.
         ctx.record('quotaWrite', code);
         ctx.note("the quota write was refused with EBUSY while the VF's LMEM is imported: the import stays valid");
         return;
       }
-      if (typeof code === 'string') {
+      if (code !== null) {
         ctx.record('quotaWrite', code);
         ctx.fail(
-          `writing VF ${vf.index + 1}'s quota ${hex(value)} (was ${hex(before)}) failed with ${code}${code === 'ENOSPC' ? ': xe frees the old object only when nothing else holds it, and VRAM is short' : ''}`,
+          `writing VF ${vf.id}'s quota ${hex(value)} (was ${hex(before)}) failed with ${code}${code === 'ENOSPC' ? ': xe frees the old object only when nothing else holds it, and VRAM is short' : ''}`,
         );
         return;
       }
+      if (e instanceof ApplyFailed) {
+        if (!e.rolledBack) ctx.record('notRestored', [e.message]);
+        ctx.fail(`changing VF ${vf.id}'s quota stopped: ${e.message}`);
+        return;
+      }
+      if (e instanceof BringupError)
+        ctx.skip(
+          'journal',
+          `${e.message}; nothing was changed`,
+          'wait for the other iovh to finish, or run iovh restore',
+        );
       throw e;
     }
     let restored = false;
     const restore = (): void => {
       if (restored) return;
       restored = true;
-      const problems = change.restore((line) => writes.push(line));
+      const problems = change.undo((line) => writes.push(line));
       if (problems.length > 0) {
         ctx.record('notRestored', problems);
         throw new Error(problems.join('; '));
       }
     };
-    ctx.defer(`restore VF ${vf.index + 1}'s quota`, restore);
+    ctx.defer(`restore VF ${vf.id}'s quota`, restore);
     ctx.record('quota', { before: hex(before), during: hex(value) });
     // First the direction that cannot hurt: the CPU writes the VF's new memory, the GPU only reads through the import.
     const read = await cpuWriteGpuRead(ctx, live.gpu, live.bar, live.imp.bound!, rangePages(RANGES));
     if (!read.ok) {
       const stale = live.imp.verdict.path === 'iov';
-      const what = `after VF ${vf.index + 1}'s quota went from ${hex(before)} to ${hex(value)}, the GPU read through the import did not see what the CPU wrote into the VF's BAR 2 (${describeMismatch(read)})`;
+      const what = `after VF ${vf.id}'s quota went from ${hex(before)} to ${hex(value)}, the GPU read through the import did not see what the CPU wrote into the VF's BAR 2 (${describeMismatch(read)})`;
       if (stale)
         ctx.quirk(
           'stale-lmem-import',

@@ -60,8 +60,8 @@ export const stressManyBuffers: Scenario = {
         if (!imp.bound) continue;
         if (want)
           ctx.check(
-            imp.verdict.lookupVfids.includes(vf.index + 1),
-            `VF ${vf.bdf} buffer ${i}: translated for vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vf.index + 1}`,
+            imp.verdict.lookupVfids.includes(vf.id),
+            `VF ${vf.bdf} buffer ${i}: translated for vfid ${imp.verdict.lookupVfids.join(', ')}, expected ${vf.id}`,
           );
         bar.zero(offset, Number(PAGE));
         spans.push({ va: imp.bound.va!, length: Number(PAGE), seed, base: offset });
@@ -107,7 +107,7 @@ export const stressMaxRanges: Scenario = {
       ctx.skip(
         'provisioning',
         `VF ${vf.bdf} has room for ${count} gapped pages, 4 needed`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
+        `iovh provision <PF> --vf ${vf.id} --vram 64M`,
       );
     const ranges = new BigUint64Array(2 * count);
     for (let i = 0; i < count; i++) {

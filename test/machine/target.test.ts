@@ -1,22 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import type { FileOps } from '../../src/backend/types.js';
-import { wantedProblem, type PfInfo } from '../../src/harness/target.js';
+import { wantedProblem } from '../../src/machine/target.js';
+import type { HostTopology, PfInfo } from '../../src/machine/topology.js';
 
 const pf: PfInfo = {
   bdf: '0000:03:00.0',
-  driver: 'xe',
   vendor: 0x8086,
   device: 0xe20b,
-  totalVfs: 2,
-  numVfs: 1,
+  class: 0x030000,
+  driver: 'xe',
+  iommuGroup: 4,
+  totalvfs: 2,
+  numvfs: 1,
+  autoprobe: false,
   offset: 1,
   stride: 1,
-  autoprobe: false,
+  vfDevice: 0xe20b,
+  bars: [],
+  vfBars: [],
   provisioning: null,
+  provisioningNote: 'test',
+  quotas: [],
   vfs: [
-    { bdf: '0000:03:00.1', index: 0, driver: 'vfio-pci', override: 'vfio-pci', iommuGroup: 5, bars: [], quota: null },
+    {
+      id: 1,
+      bdf: '0000:03:00.1',
+      vendor: 0x8086,
+      device: 0xe20b,
+      driver: 'vfio-pci',
+      override: 'vfio-pci',
+      iommuGroup: 5,
+      bars: [],
+      vramQuota: null,
+      vramQuotaTiles: null,
+    },
   ],
 };
+const machine = (...pfs: PfInfo[]): HostTopology => ({ pfs, iommuGroups: 6, drmNodes: [] });
 const present = new Set([
   '/sys/bus/pci/devices/0000:00:02.0',
   '/sys/bus/pci/devices/0000:03:00.0',
@@ -39,12 +59,12 @@ describe('--pf/--vf against discovery', () => {
       '--pf 0000:00:02.0 is not an SR-IOV PF (no sriov_totalvfs); see `iovh topology`',
     ],
   ])('%j', (want, problem) => {
-    expect(wantedProblem(fs, [pf], want)).toBe(problem);
+    expect(wantedProblem(fs, machine(pf), want)).toBe(problem);
   });
 
   it('a VF of another PF than --pf', () => {
     const other: PfInfo = { ...pf, bdf: '0000:13:00.0', vfs: [{ ...pf.vfs[0]!, bdf: '0000:13:00.1' }] };
-    expect(wantedProblem(fs, [pf, other], { pf: '0000:03:00.0', vf: '0000:13:00.1' })).toBe(
+    expect(wantedProblem(fs, machine(pf, other), { pf: '0000:03:00.0', vf: '0000:13:00.1' })).toBe(
       '--vf 0000:13:00.1 belongs to PF 0000:13:00.0, not to --pf 0000:03:00.0',
     );
   });

@@ -1,10 +1,14 @@
-// What the PCI core shows of SR-IOV: every PF (a device with
+// The machine as iovh sees it, read from sysfs in one place for every command
+// (doctor, topology, bring-up, run): every SR-IOV PF (a device with
 // sriov_totalvfs), its VFs through the virtfnN links (0-based: virtfn0 is VF
-// 1, kernel-abi §9), drivers, overrides, IOMMU groups, BARs, and VRAM quotas
-// from whichever provisioning interface the PF has. Reads only.
+// 1, kernel-abi §9), drivers, overrides, IOMMU groups, BARs, VRAM quotas per
+// tile from whichever provisioning interface the PF has, and the DRM nodes
+// with the PCI device behind each. Reads only.
 import type { FileOps } from '../backend/types.js';
-import { parseBdf } from './bdf.js';
-import { probeProvisioning, readQuota, type Provisioning } from './provisioning.js';
+import { parseBdf } from '../uapi/bdf.js';
+import { SystemError } from '../uapi/errors.js';
+import { listDrmNodes, type DrmNode } from '../uapi/drm.js';
+import { probeProvisioning, readQuotaTiles, type Provisioning } from './provisioning.js';
 import {
   IORESOURCE_PREFETCH,
   IOMMU_GROUPS,
@@ -49,8 +53,10 @@ export interface VfInfo {
   override: string | null;
   iommuGroup: number | null;
   bars: Bar[];
-  /** bytes; null when the PF has no provisioning interface or the file cannot be read */
+  /** bytes, the sum over tiles; null when the PF has no provisioning interface or a file cannot be read */
   vramQuota: bigint | null;
+  /** bytes per tile, in tile order (one entry unless debugfs shows several tiles); null as vramQuota */
+  vramQuotaTiles: bigint[] | null;
 }
 
 export interface PfInfo {
@@ -90,7 +96,12 @@ export interface HostTopology {
   pfs: PfInfo[];
   /** Number of IOMMU groups (0: no IOMMU, or it is off). */
   iommuGroups: number;
+  /** /dev/dri nodes and the PCI device behind each (null: a platform device such as vgem). */
+  drmNodes: DrmNode[];
 }
+
+/** The machine model's name for what discover() returns. */
+export type Machine = HostTopology;
 
 function bars(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
   const raw = r.maybe(devicePath(bdf, 'resource'));
@@ -110,7 +121,7 @@ function bars(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
   return { std, iov };
 }
 
-function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null): VfInfo {
+function readVf(r: SysReader, id: number, bdf: string, tiles: bigint[] | null): VfInfo {
   return {
     id,
     bdf,
@@ -120,7 +131,8 @@ function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null): Vf
     override: r.overrideOf(bdf),
     iommuGroup: r.iommuGroupOf(bdf),
     bars: bars(r, bdf).std,
-    vramQuota: quota,
+    vramQuota: tiles === null ? null : tiles.reduce((a, b) => a + b, 0n),
+    vramQuotaTiles: tiles,
   };
 }
 
@@ -175,12 +187,13 @@ export function readPf(r: SysReader, bdf: string): PfInfo | null {
   const totalvfs = decOr(totalRaw, 0);
   const numvfs = decOr(r.maybe(devicePath(bdf, 'sriov_numvfs')), 0);
   const autoRaw = r.maybe(devicePath(bdf, 'sriov_drivers_autoprobe'));
-  const quotas: (bigint | null)[] = [];
-  if (probe.iface) for (let id = 1; id <= totalvfs; id++) quotas.push(readQuota(r, probe.iface, id));
+  const tiles: (bigint[] | null)[] = [];
+  if (probe.iface) for (let id = 1; id <= totalvfs; id++) tiles.push(readQuotaTiles(r, probe.iface, id));
+  const quotas = tiles.map((t) => (t === null ? null : t.reduce((a, b) => a + b, 0n)));
   const vfs: VfInfo[] = [];
   for (let i = 0; i < numvfs; i++) {
     const vf = r.linkName(devicePath(bdf, `virtfn${i}`));
-    if (vf !== null) vfs.push(readVf(r, i + 1, vf, quotas[i] ?? null));
+    if (vf !== null) vfs.push(readVf(r, i + 1, vf, tiles[i] ?? null));
   }
   const vfBars = b.iov.map((bar): VfBar => {
     const own = vfs[0]?.bars.find((x) => x.index === bar.index && x.kind !== 'none');
@@ -228,7 +241,30 @@ export function discover(fs: FileOps): HostTopology {
     const pf = readPf(r, bdf);
     if (pf) pfs.push(pf);
   }
-  return { pfs, iommuGroups: r.list(IOMMU_GROUPS).length };
+  return { pfs, iommuGroups: r.list(IOMMU_GROUPS).length, drmNodes: drmNodes(fs) };
+}
+
+/** The DRM nodes, or none when /dev/dri cannot be listed (no DRM, or no permission to look). */
+function drmNodes(fs: FileOps): DrmNode[] {
+  try {
+    return listDrmNodes({ fs });
+  } catch (e) {
+    if (e instanceof SystemError) return [];
+    throw e;
+  }
+}
+
+/** The VF's LMEM BAR (BAR 2, kernel-abi §9) when it is a memory BAR. */
+export function lmemBar(vf: VfInfo): Bar | null {
+  const b = vf.bars.find((x) => x.index === 2);
+  return b && b.size > 0n && (b.kind === 'mem64' || b.kind === 'mem32') ? b : null;
+}
+
+/** The bus number of a device name (any domain width). */
+export function busOf(bdf: string): number {
+  const a = parseBdf(bdf);
+  if (!a) throw new RangeError(`not a PCI address: '${bdf}'`);
+  return a.bus;
 }
 
 /** What a BDF names on this machine. */

@@ -89,14 +89,24 @@ function legacyDir(r: SysReader, pf: string): string | null {
   return null;
 }
 
-/** The VF's quota (sum over tiles), or null when a file cannot be read. */
-export function readQuota(r: SysReader, iface: Provisioning, vfId: number): bigint | null {
-  let total = 0n;
+/** The VF's quota on each tile (one entry for sriov_admin and legacy), or null when a file cannot be read. */
+export function readQuotaTiles(r: SysReader, iface: Provisioning, vfId: number): bigint[] | null {
+  const out: bigint[] = [];
   for (const p of iface.quotaPaths(vfId)) {
     const raw = r.maybe(p);
     const v = raw === null ? null : parseU64(raw);
     if (v === null) return null;
-    total += v;
+    out.push(v);
   }
-  return total;
+  return out;
+}
+
+/**
+ * The VF's quota: the sum over tiles, as the VF sees its LMEM (its BAR 2 is
+ * the per-tile LMEM objects concatenated in tile order, kernel-abi §9), or
+ * null when a file cannot be read.
+ */
+export function readQuota(r: SysReader, iface: Provisioning, vfId: number): bigint | null {
+  const tiles = readQuotaTiles(r, iface, vfId);
+  return tiles === null ? null : tiles.reduce((a, b) => a + b, 0n);
 }
