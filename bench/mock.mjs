@@ -43,8 +43,8 @@ const hex = (v) => `0x${v.toString(16)}`;
 
 /**
  * The default mock machine (one BMG-like PF, 16 GiB VRAM, 24 VFs possible)
- * with `n` VFs enabled on vfio-pci, in the shape the harness declares
- * (src/harness/mockenv.ts) for its first four VFs: VF 1's quota fills its
+ * with `n` VFs enabled on vfio-pci at boot, in the shape `iovh run` brings
+ * up (src/harness/bringup.ts) for its first four VFs: VF 1's quota fills its
  * BAR 2, VFs 2 and 3 are smaller than theirs, VF 4 has none; VFs past 4 get
  * the small quota. When VRAM cannot hold that, xe provisions every VF.
  */
@@ -369,7 +369,7 @@ async function memoryMode(n) {
 // ------------------------------------------------------------------ catalog
 
 async function catalogMode(n) {
-  const { prepareMock } = await dist('harness/mockenv.js');
+  const { bringUpForCatalog } = await dist('harness/bringup.js');
   const { runScenarios } = await dist('harness/runner.js');
   const { CATALOG } = await dist('harness/catalog/index.js');
   const { CAPS_ID } = await dist('harness/summary.js');
@@ -380,23 +380,23 @@ async function catalogMode(n) {
     const file = join(dir, 'topology.json');
     writeFileSync(file, JSON.stringify(shape.topology));
     const t0 = performance.now();
-    const opened = createMockBackend({ profile: 'rfc-v1', topology: file, reason: `bench: ${n} VFs` });
-    const mock = prepareMock(opened, { profile: 'rfc-v1', topology: file });
+    const backend = createMockBackend({ profile: 'rfc-v1', topology: file, reason: `bench: ${n} VFs` });
+    // As `iovh run` does: the machine has the catalog's shape already, so this brings nothing up.
+    const setup = await bringUpForCatalog(backend, { pf: null });
     const scenarios = [CATALOG.find((s) => s.id === CAPS_ID), ...CATALOG.filter((s) => s.id !== CAPS_ID)];
     const run = await runScenarios({
-      backend: mock.backend,
-      backendInfo: { name: 'mock', reason: mock.backend.reason, profile: mock.profile },
+      backend,
+      backendInfo: { name: 'mock', reason: backend.reason, profile: 'rfc-v1' },
       scenarios,
       timeoutMs: 60_000,
       timing: SIMULATED_KERNEL_TIMING,
       want: { pf: null, vf: null },
       baseline: null,
       filters: [],
-      setup: mock.setup,
+      setup,
       toolVersion: 'bench',
-      siblings: mock.siblings,
     });
-    mock.backend.close();
+    backend.close();
     const seconds = (performance.now() - t0) / 1000;
     const slowest = [...run.scenarios]
       .sort((a, b) => b.durationMs - a.durationMs)

@@ -1,6 +1,6 @@
 // Running the validation scenarios from a program: the library's runScenarios()
 // and what `iovh run` calls. It opens the backend (native on a machine with
-// an SR-IOV PF and VFs, the mock elsewhere), prepares a modelled kernel,
+// an SR-IOV PF and VFs, the mock elsewhere), brings a machine of its own up to the catalog shape (src/harness/bringup.ts),
 // removes what a dead iovh left in tracefs, picks the baseline, runs the
 // scenarios and closes the backend whatever happens. Nothing here writes to
 // stdout or stderr: progress, notices and partial results go to callbacks.
@@ -17,7 +17,7 @@ import { BaselineError, loadBaseline, shippedBaselinePath, type Baseline } from 
 import { CATALOG } from '../harness/catalog/index.js';
 import { ChildProcessExecutor } from '../harness/executor.js';
 import { describeRemoval, removeStaleLeftovers, selfPid } from '../harness/leftovers.js';
-import { prepareMock } from '../harness/mockenv.js';
+import { bringUpForCatalog } from '../harness/bringup.js';
 import { runScenarios as runHarness, type ProgressSink } from '../harness/runner.js';
 import type { Scenario } from '../harness/scenario.js';
 import { CAPS_ID } from '../harness/summary.js';
@@ -176,7 +176,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<R
   const vf = bdfOption('vf', vfOption);
   let baseline = baselineOption(baselineChoice);
 
-  let backend: Backend = await openBackend({
+  const backend: Backend = await openBackend({
     backend: options.backend ?? 'auto',
     mockState: options.mockState,
     topology: options.topology,
@@ -207,11 +207,8 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<R
       scenarios = scenarios.filter((s) => todo.has(s.id));
       if (scenarios.length === 0) return mergeResumed(resume, null);
     }
-    const mock =
-      profile !== null
-        ? prepareMock(backend, { profile, mockState: options.mockState, topology: options.topology })
-        : null;
-    if (mock) backend = mock.backend;
+    // A machine that ends with the run (the mock without --mock-state) is brought up to the catalog's shape, through sysfs.
+    const setup = await bringUpForCatalog(backend, { pf });
     // An address that names no PF/VF here is the caller's mistake: say so now, not with every scenario skipped.
     if (pf !== null || vf !== null) {
       const problem = wantedProblem(backend.fs, discover(backend.fs), { pf, vf });
@@ -281,12 +278,11 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<R
       },
       baseline: baseline ?? null,
       filters,
-      setup: mock?.setup ?? [],
+      setup,
       toolVersion: VERSION,
       allowSkips,
       ...(options.signal ? { interrupt: options.signal } : {}),
       progress,
-      ...(mock ? { siblings: mock.siblings } : {}),
       ...(executor ? { executor } : {}),
       onPartial: (partial) => {
         last = partial;

@@ -5,6 +5,7 @@
 // Format (docs/report-schema.md, "Baseline files"):
 //   { "schema": "iovh-baseline/1", "name": "rfc-v1", "profile": "rfc-v1",
 //     "description": "...",
+//     "quirks": ["last-page", ...],
 //     "scenarios": { "caps/kernel": "pass",
 //                    "edge/last-page": { "status": "fail", "quirks": ["last-page"], "note": "..." },
 //                    "bugs/opath-stale-file": { "status": "crash", "bugs": ["opath-stale-file"] } } }
@@ -17,7 +18,7 @@ import { isBad, isStatus, STATUSES, type BaselineEntryResult, type Status } from
 export const BASELINE_SCHEMA = 'iovh-baseline/1';
 
 /** The top-level fields of a baseline file: what --write-baseline writes (src/report/baseline.ts). */
-const TOP_LEVEL = ['schema', 'name', 'profile', 'description', 'scenarios', 'complete', 'why'];
+const TOP_LEVEL = ['schema', 'name', 'profile', 'description', 'quirks', 'bugs', 'scenarios', 'complete', 'why'];
 
 export interface BaselineEntry {
   status: Status;
@@ -32,6 +33,16 @@ export interface Baseline {
   name: string;
   profile: string | null;
   description: string | null;
+  /**
+   * The defects this kernel is known to have (quirk ids): a scenario that
+   * fails naming only these, where its entry expects otherwise, is a known
+   * failure that this machine's shape reveals there (a VF on another bus
+   * makes every import of it untranslated on a kernel with quirk 5), not a
+   * regression. Empty: none declared.
+   */
+  quirks: string[];
+  /** The known bugs (src/harness/bugs.ts ids), judged as `quirks` are. */
+  bugs: string[];
   scenarios: Map<string, BaselineEntry>;
 }
 
@@ -81,6 +92,13 @@ export function parseBaseline(text: string, path: string): Baseline {
   if (doc.description !== undefined && typeof doc.description !== 'string') {
     throw new BaselineError(`baseline ${path}: field "description" must be a string`);
   }
+  if (
+    doc.quirks !== undefined &&
+    (!Array.isArray(doc.quirks) || !doc.quirks.every((q) => typeof q === 'string' && q !== ''))
+  )
+    throw new BaselineError(`baseline ${path}: field "quirks" must be an array of quirk ids`);
+  if (doc.bugs !== undefined && (!Array.isArray(doc.bugs) || !doc.bugs.every((q) => typeof q === 'string' && q !== '')))
+    throw new BaselineError(`baseline ${path}: field "bugs" must be an array of bug ids`);
   if (!isObject(doc.scenarios))
     throw new BaselineError(`baseline ${path}: field "scenarios" must be an object of scenario id -> status`);
   const scenarios = new Map<string, BaselineEntry>();
@@ -123,6 +141,8 @@ export function parseBaseline(text: string, path: string): Baseline {
     name: doc.name,
     profile: typeof doc.profile === 'string' ? doc.profile : null,
     description: typeof doc.description === 'string' ? doc.description : null,
+    quirks: Array.isArray(doc.quirks) ? [...(doc.quirks as string[])].sort() : [],
+    bugs: Array.isArray(doc.bugs) ? [...(doc.bugs as string[])].sort() : [],
     scenarios,
   };
 }
@@ -147,9 +167,16 @@ export function shippedBaselinePath(profile: string): string {
  * Compare one result with its baseline entry. `named` are the quirk and bug
  * ids the scenario named; when the baseline lists quirks or bugs for a bad
  * status, a failure that names others is a regression: it fails for another
- * reason.
+ * reason. A failure that names only defects in `known` (Baseline.quirks and
+ * .bugs) where the entry expects another status or other defects is
+ * expected: a known defect this machine shows there.
  */
-export function judge(entry: BaselineEntry | undefined, status: Status, named: readonly string[]): BaselineEntryResult {
+export function judge(
+  entry: BaselineEntry | undefined,
+  status: Status,
+  named: readonly string[],
+  known: readonly string[] = [],
+): BaselineEntryResult {
   if (!entry)
     return {
       expected: status,
@@ -162,6 +189,14 @@ export function judge(entry: BaselineEntry | undefined, status: Status, named: r
   const found = [...new Set(named)].sort();
   const want = [...new Set([...entry.quirks, ...entry.bugs])].sort();
   if (status === entry.status) {
+    // Other defects, all known to this kernel, with the same status: this machine shows another of its defects here.
+    const knownOnly = found.length > 0 && found.every((q) => want.includes(q) || known.includes(q));
+    if (isBad(status) && want.length > 0 && !sameSet(want, found) && knownOnly)
+      return {
+        ...base,
+        verdict: 'expected',
+        note: `expected ${status} naming ${want.join(', ')}, got ${status} naming ${found.join(', ')}: known defects of this kernel, which this machine shows here`,
+      };
     if (isBad(status) && want.length > 0 && !sameSet(want, found)) {
       const got = found.length > 0 ? found.join(', ') : 'no known defect';
       return {
@@ -172,6 +207,12 @@ export function judge(entry: BaselineEntry | undefined, status: Status, named: r
     }
     return { ...base, verdict: 'expected', note: null };
   }
+  if (isBad(status) && found.length > 0 && found.every((q) => known.includes(q)))
+    return {
+      ...base,
+      verdict: 'expected',
+      note: `expected ${entry.status}, got ${status} naming ${found.join(', ')}: known defects of this kernel, which this machine shows here`,
+    };
   if (isBad(status)) return { ...base, verdict: 'regression', note: `expected ${entry.status}, got ${status}` };
   if (status === 'pass' && isBad(entry.status))
     return { ...base, verdict: 'fixed', note: `expected ${entry.status}, now passes` };

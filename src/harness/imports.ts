@@ -10,11 +10,18 @@ import type { Json } from '../report/model.js';
 import type { Bound, Gpu } from './gpu.js';
 import { classifyPath, type PathVerdict } from './path.js';
 import type { ScenarioContext } from './scenario.js';
-import { armedKeys, requireCaps } from './steps.js';
+import { armedKeys, exporterOf, requireCaps } from './steps.js';
+import { busOf } from '../machine/topology.js';
 import type { TraceHit, TraceSession } from './tracefs.js';
 
 export interface Imported {
   label: string;
+  /**
+   * Set when the import was negotiated but not translated because its VF sits
+   * on another bus than its PF (rfc-model quirk 5, named here with quirk 2):
+   * a scenario must not blame another cause for it.
+   */
+  otherBus: string | null;
   handle: PrimeImport | null;
   bound: Bound | null;
   size: bigint;
@@ -70,7 +77,24 @@ export function importAndBind(
   }
   if (trace && read) entry.trace = trace.evidence(read);
   ctx.append('imports', entry);
-  return { label, handle, bound, size, verdict, refused, hits };
+  const otherBus = verdict.path === 'untranslated' ? onOtherBus(ctx, exporterOf(dmabuf)) : null;
+  if (otherBus) {
+    ctx.quirk('vf-other-bus', `${label}: ${otherBus}; negotiated and mapped, but the owner-VF search never found it`);
+    ctx.quirk(
+      'silent-untranslated',
+      `${label}: ${verdict.why}; the bind still reported success, with neither translated addresses nor a scatter-gather table`,
+    );
+  }
+  return { label, otherBus, handle, bound, size, verdict, refused, hits };
+}
+
+/** `VF X is on bus B, its PF on bus A` when the VF's bus is not its PF's (rfc-model quirk 5); else null. */
+function onOtherBus(ctx: ScenarioContext, vf: string | null): string | null {
+  if (vf === null) return null;
+  const pf = ctx.caps.pfs.find((p) => p.vfs.some((v) => v.bdf === vf));
+  if (!pf || busOf(vf) === busOf(pf.bdf)) return null;
+  const hex = (n: number) => `0x${n.toString(16).padStart(2, '0')}`;
+  return `VF ${vf} is on bus ${hex(busOf(vf))}, its PF ${pf.bdf} on ${hex(busOf(pf.bdf))}`;
 }
 
 /**

@@ -24,8 +24,6 @@ export interface ScenarioJob {
   timing: Timing;
   /** The kmsg sequence number the runner's window starts after (ctx.kmsgSinceStart). */
   kmsgStart: number;
-  /** Set when the scenario runs on a sibling mock kernel of the shape it needs (scenario.ts TopologyShape). */
-  declaredTopology: string | null;
 }
 
 export type JobOutcome =
@@ -102,7 +100,6 @@ export async function runJob(backend: Backend, scenario: Scenario, job: Scenario
     io.pid,
     io.sink,
   );
-  if (job.declaredTopology !== null) ctx.record('declaredTopology', job.declaredTopology);
 
   const run: Promise<JobOutcome> = (async () => scenario.run(ctx))().then(
     (): JobOutcome => ({ kind: 'done' }),

@@ -55,7 +55,7 @@ import {
   taintLetters,
   type KmsgRecord,
 } from './monitors.js';
-import type { Scenario, ShapeFactory } from './scenario.js';
+import type { Scenario } from './scenario.js';
 import { InProcessExecutor, type Execution, type Executor } from './executor.js';
 import { errorOf, type JobReport, type ScenarioJob } from './job.js';
 import { removeLeftovers, tracefsRoot } from './leftovers.js';
@@ -98,8 +98,6 @@ export interface RunnerOptions {
   /** Aborted with the signal's name (`SIGINT`, `SIGTERM`) to stop the run. */
   interrupt?: AbortSignal;
   progress?: ProgressSink;
-  /** Mock only: builds a sibling kernel with the shape a scenario needs (scenario.ts TopologyShape). */
-  siblings?: ShapeFactory;
   /** Where each scenario runs (default: InProcessExecutor, a mock kernel process; ChildProcessExecutor on native). */
   executor?: Executor;
   /** After each scenario: the run so far (complete: false while scenarios are pending), for reports that survive a dying run. */
@@ -516,6 +514,9 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
   const interruptedBy = (): string | null => (o.interrupt?.aborted ? String(o.interrupt.reason ?? 'SIGINT') : null);
   const kernelLog = (): string[] => [...new Set(monitors.complaints)].slice(0, LOG_CAP);
 
+  // A scenario that left the machine changed (state it could not put back, evidence `notRestored`): the scenarios
+  // after it would run on another machine than the one given, so they do not run.
+  let changedBy: string | null = null;
   try {
     for (let i = 0; i < total; i++) {
       const scenario = o.scenarios[i]!;
@@ -524,7 +525,20 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       const signal = interruptedBy();
       if (signal) {
         interrupted = { signal };
-        results.push(notRun(scenario, signal, o.timeoutMs));
+        results.push(
+          notRun(scenario, `the run was interrupted by ${signal}`, 'run again without interrupting it', o.timeoutMs),
+        );
+        continue;
+      }
+      if (changedBy !== null) {
+        results.push(
+          notRun(
+            scenario,
+            `${changedBy} left the machine changed`,
+            'put the machine back (iovh restore undoes what is journaled), then run again',
+            o.timeoutMs,
+          ),
+        );
         continue;
       }
       o.progress?.start(i + 1, total, scenario);
@@ -533,6 +547,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
       results.push(result);
       if (SCENARIO_CHANNEL.hasSubscribers)
         SCENARIO_CHANNEL.publish({ phase: 'done', id: scenario.id, status: result.status });
+      if (result.evidence.notRestored !== undefined) changedBy = scenario.id;
       o.progress?.done(i + 1, total, result);
       if (o.onPartial) {
         const pending = o.scenarios.slice(i + 1).map((s) => s.id);
@@ -564,23 +579,10 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
         if (scenario.id === CAPS_ID) probeError = e;
       }
     }
-    // The machine this scenario runs on: the one under test, or a sibling mock kernel of the shape it needs.
-    let backend = o.backend;
-    let current: Capabilities = caps!;
-    let mon = monitors;
-    let sibling: { backend: Backend; description: string } | null = null;
-    if (probeError === null && scenario.shape && !scenario.shape.present(current) && o.siblings) {
-      sibling = o.siblings(scenario.shape.need);
-      if (sibling) {
-        backend = sibling.backend;
-        mon = new Monitors(backend);
-        try {
-          current = probeCapabilities(backend, {});
-        } catch (e) {
-          current = failedCapabilities(e instanceof Error ? e.message : String(e));
-        }
-      }
-    }
+    // Every scenario runs on the machine given: one that lacks a shape it needs skips, saying how to get it.
+    const backend = o.backend;
+    const current: Capabilities = caps!;
+    const mon = monitors;
     const window = mon.begin(scenario.kmemleak === true);
     const timeoutMs = o.timeoutMs;
     let x: Execution;
@@ -597,7 +599,6 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
         caps: current,
         timing: o.timing,
         kmsgStart: window.kmsgStart,
-        declaredTopology: sibling?.description ?? null,
       };
       x = await executor.run(backend, scenario, job, { timeoutMs, ...(o.interrupt ? { interrupt: o.interrupt } : {}) });
     }
@@ -615,20 +616,25 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     if (x.ending.kind !== 'reported') undoAfterKill(backend, current, rec, cleanupFailures);
     const ended = await mon.end(window, (ms) => kernelSleep(backend, ms), o.timing, new Set([x.pid]));
     mergeLeftovers(ended.cleanliness, x);
-    if (sibling) {
-      monitors.complaints.push(...mon.complaints);
-      sibling.backend.close();
-    }
     const composed = compose(outcomeOf(x), rec, x.pid, timeoutMs, ended, cleanupFailures);
     if (scenario.id === CAPS_ID) rec.apply({ t: 'record', key: 'capabilities', value: capabilitiesJson(current) });
     if (rec.failures.length > 1) rec.apply({ t: 'record', key: 'failures', value: [...rec.failures] });
-    const baseline = o.baseline
+    let baseline = o.baseline
       ? judge(
           o.baseline.scenarios.get(scenario.id),
           composed.status,
           [...rec.quirks, ...rec.bugs].map((q) => q.id),
+          [...o.baseline.quirks, ...o.baseline.bugs],
         )
       : null;
+    // Whatever the kernel did, a machine left changed is never what a baseline expects.
+    const notRestored = rec.evidence.notRestored;
+    if (baseline && notRestored !== undefined)
+      baseline = {
+        ...baseline,
+        verdict: 'regression',
+        note: `it left the machine changed: ${Array.isArray(notRestored) ? notRestored.join('; ') : String(notRestored)}`,
+      };
     return {
       id: scenario.id,
       title: scenario.title,
@@ -651,15 +657,15 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
     };
   }
 
-  function notRun(scenario: Scenario, signal: string, timeoutMs: number): ScenarioResult {
+  function notRun(scenario: Scenario, why: string, enable: string, timeoutMs: number): ScenarioResult {
     const r: ScenarioResult = {
       id: scenario.id,
       title: scenario.title,
       status: 'skip',
       path: null,
       expectedPath: scenario.expectedPath,
-      reason: `not run: the run was interrupted by ${signal}`,
-      skip: { capability: 'run', enable: 'run again without interrupting it' },
+      reason: `not run: ${why}`,
+      skip: { capability: 'run', enable },
       quirks: [],
       bugs: [],
       evidence: { notRun: true },

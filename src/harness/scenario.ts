@@ -16,23 +16,6 @@ import type { Target } from '../machine/target.js';
 import type { Timing } from './timing.js';
 import type { KmsgRecord } from './monitors.js';
 
-/**
- * A machine shape a scenario needs (edge/vf-next-bus: VFs on the next bus
- * number; edge/lmem-discontiguous: LMEM objects made of several VRAM blocks;
- * import/foreign-device: a second xe PF). On a real machine the shape is
- * there or the scenario skips; on the mock the runner can declare it: it runs
- * the scenario on a sibling mock kernel built with that topology.
- */
-export interface TopologyShape {
-  vfOnNextBus?: boolean;
-  /** Cap on VRAM allocation blocks, in bytes. */
-  vramBlockSize?: bigint;
-  secondPf?: boolean;
-}
-
-/** Makes a sibling kernel of the given shape (mock only), or null when it cannot. */
-export type ShapeFactory = (shape: TopologyShape) => { backend: Backend; description: string } | null;
-
 export interface Scenario {
   /** Stable id, `group/name`: baselines and CI history key on it. */
   readonly id: string;
@@ -44,8 +27,6 @@ export interface Scenario {
   readonly expectedPath: PathClass | null;
   /** Measure kmemleak around this scenario (a scan is slow on a real kernel, so only where it is the point). */
   readonly kmemleak?: boolean;
-  /** A machine shape this scenario needs; `present` says whether the probed machine has it. */
-  readonly shape?: { need: TopologyShape; present(caps: Capabilities): boolean };
   run(ctx: ScenarioContext): Promise<void>;
 }
 

@@ -22,8 +22,10 @@ import type { PfInfo } from '../machine/topology.js';
  * What the plan relies on that sysfs did not answer for, read again
  * strictly. Discovery takes any read error for "absent" (right for
  * listing); a plan built on it would journal an unreadable `driver` link or
- * `driver_override` as none, and the VF would silently lose its binding when
- * restored. ENOENT is an answer (no driver, no attribute); any other errno,
+ * `driver_override` as none, or leave out an unreadable VRAM quota, and the
+ * VF would silently lose its binding or its VRAM when restored. ENOENT is an
+ * answer (no driver, no attribute; but a quota file the PF's interface has must
+ * be there); any other errno,
  * or a value that differs from what discovery read, makes the state
  * untrustworthy. Empty: every field was read.
  */
@@ -73,6 +75,9 @@ export function unreadableState(fs: FileOps, pf: PfInfo): string[] {
       const known = v.vramQuotaTiles?.[tile] ?? null;
       if (quota !== known) out.push(`${qpath} reads ${quota ?? 'nothing'}, discovery read ${known ?? 'unknown'}`);
     });
+    // A quota that could not be read would not be journaled, and the VF would come back without its VRAM.
+    if (pf.provisioning && v.vramQuota === null)
+      out.push(`the VRAM quota of VF ${v.id} (${pf.provisioning.quotaPaths(v.id).join(', ')}) could not be read`);
   }
   return out;
 }

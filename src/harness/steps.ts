@@ -19,6 +19,7 @@ import type { CapabilityName } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
 import type { ProbeKey } from './symbols.js';
 import { TraceSession } from './tracefs.js';
+import { SHAPE_CAPABILITY } from './summary.js';
 import { lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
 import type { Target } from '../machine/target.js';
 
@@ -78,10 +79,19 @@ export function openVf(ctx: ScenarioContext, bdf: string): VfioDevice {
 }
 
 /** A dma-buf of `ranges` of `region`, closed by the cleanup stack. */
+/** The VF each dma-buf a scenario exported came from (imports.ts names the quirks of its placement). */
+const exporters = new WeakMap<DmaBuf, string>();
+
 export function exportDmaBuf(ctx: ScenarioContext, device: VfioDevice, options: ExportDmaBufOptions): DmaBuf {
   const buf = device.exportDmaBuf(options);
+  exporters.set(buf, device.bdf);
   ctx.defer(`close dma-buf fd ${buf.fd}`, () => buf.close());
   return buf;
+}
+
+/** The device a dma-buf was exported from through exportDmaBuf, or null. */
+export function exporterOf(buf: DmaBuf): string | null {
+  return exporters.get(buf) ?? null;
 }
 
 export function rangesJson(ranges: readonly DmaRange[]): Json {
@@ -179,4 +189,18 @@ export function requirePathTrace(ctx: ScenarioContext): TraceSession {
 /** Pages of `length` bytes, as a count. */
 export function pages(length: bigint): number {
   return Number(length / PAGE);
+}
+
+/**
+ * Skip: the machine lacks a shape the scenario needs (a VF on another bus, a
+ * second GPU, LMEM in several VRAM blocks). Every scenario runs on the
+ * machine it is given; `topology` names the mock topology shipped in
+ * topologies/ that has the shape, for `iovh run --topology`.
+ */
+export function skipForShape(ctx: ScenarioContext, why: string, hardware: string, topology: string): never {
+  return ctx.skip(
+    SHAPE_CAPABILITY,
+    why,
+    `${hardware}; on the mock: iovh run --topology topologies/${topology}.json (shipped with iovh)`,
+  );
 }

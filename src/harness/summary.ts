@@ -19,6 +19,14 @@ import { EXIT, signalExit } from '../report/exit.js';
 /** The capability probe is bookkeeping, not a verdict: "everything skipped" ignores it. */
 export const CAPS_ID = 'caps/kernel';
 
+/**
+ * The capability a scenario skips on when the machine lacks a shape it needs
+ * (steps.ts skipForShape): a fact of the machine it was given, named with how
+ * to get one that has it, not a capability the kernel lost. A scenario the
+ * baseline expects to pass that skips for it does not fail the run.
+ */
+export const SHAPE_CAPABILITY = 'shape';
+
 /** A bad status that no baseline entry expects (with no baseline, every bad status). */
 export function isUnexpected(r: ScenarioResult): boolean {
   return isBad(r.status) && r.baseline?.verdict !== 'expected';
@@ -35,9 +43,17 @@ export interface SummaryOptions {
   allowSkips?: boolean;
 }
 
-/** Skipped where the baseline expects a pass (a scenario the run never reached is not counted: it says so itself). */
+/**
+ * Skipped where the baseline expects a pass (a scenario the run never reached
+ * is not counted: it says so itself; nor one the machine has no shape for).
+ */
 export function isSkippedPass(r: ScenarioResult): boolean {
-  return r.status === 'skip' && r.baseline?.expected === 'pass' && r.evidence.notRun !== true;
+  return (
+    r.status === 'skip' &&
+    r.baseline?.expected === 'pass' &&
+    r.evidence.notRun !== true &&
+    r.skip?.capability !== SHAPE_CAPABILITY
+  );
 }
 
 export function summarize(
@@ -70,6 +86,10 @@ export function summarize(
   } else if (unexpected.length > 0 || skipsFail) {
     exitCode = EXIT.FAILED;
     const parts: string[] = [];
+    for (const r of results.filter((x) => x.evidence.notRestored !== undefined))
+      parts.push(
+        `${r.id} left the machine changed, so the scenarios after it were not run: put it back (\`iovh restore\` undoes what is journaled) before another run`,
+      );
     if (unexpected.length > 0)
       parts.push(
         `${unexpected.length} unexpected ${unexpected.length === 1 ? 'result' : 'results'}: ${unexpected.join(', ')}`,

@@ -192,7 +192,7 @@ function changeCount(pf: PfState, n: number, presets: () => Step[] = () => []): 
 
 function requireProvisioning(pf: PfState): void {
   if (!pf.provisioning) throw new NotAvailable(`VRAM provisioning on ${pf.bdf}: ${pf.provisioningNote}`);
-  if (pf.provisioning.tiles > 1) {
+  if (pf.provisioning.quotaPaths(1).length > 1) {
     throw new BringupError(
       `${pf.bdf} has ${pf.provisioning.tiles} tiles and only per-tile debugfs quotas (dri/${pf.bdf}/sriov/vfN/tileT/vram_quota); iovh sets one quota per VF: use a kernel with sriov_admin (7.0+)`,
     );

@@ -221,8 +221,9 @@ function presets(pf: string, count: number, older: readonly WriteRecord[], why: 
     if (st.path.endsWith('/lmem_quota')) return [];
     seen.add(st.path);
     if (st.enabledVf.id > count || r.before === '0') continue;
+    const { implied: _, ...written } = st;
     out.push({
-      ...st,
+      ...written,
       value: r.before,
       before: '0',
       why: `${why}: VF ${st.enabledVf.id}'s quota (#${r.seq}) before the VFs exist, so xe keeps it`,
@@ -258,7 +259,9 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
         return [];
       throw new BringupError(`cannot restore ${step.path} to '${rec.before}': it no longer exists`);
     }
-    const back: Step = { ...step, value: rec.before, before: now, why };
+    // Undoing is always a write of its own, whether or not the kernel made the change it undoes (plan.ts isImplied).
+    const { implied: _, ...written } = step;
+    const back: Step = { ...written, value: rec.before, before: now, why };
     const pf = numvfsPf(step);
     if (pf === null || rec.before === '0') return [back];
     // A VF count changes only through 0 (EBUSY otherwise, kernel-abi §9); the quotas go in while it is 0.

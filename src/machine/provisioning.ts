@@ -21,6 +21,12 @@ export interface Provisioning {
   readonly tiles: number;
   /** The file(s) that hold VF `vfId`'s quota (1-based), one per tile for debugfs. */
   quotaPaths(vfId: number): string[];
+  /**
+   * The per-tile files that show how VF `vfId`'s quota is split over tiles
+   * (debugfs sriov/vfN/tileT/vram_quota, also beside sriov_admin when debugfs
+   * is mounted); empty when nothing shows the split.
+   */
+  tilePaths(vfId: number): string[];
 }
 
 export type ProvisioningProbe = { iface: Provisioning; reason: string } | { iface: null; reason: string };
@@ -31,12 +37,6 @@ export function probeProvisioning(r: SysReader, pf: string, driver: string | nul
     return { iface: null, reason: `not available: ${pf} has ${what}; VRAM provisioning is an xe PF feature` };
   }
   const admin = (vf: number) => devicePath(pf, `sriov_admin/vf${vf}/profile/vram_quota`);
-  if (r.exists(admin(1))) {
-    return {
-      iface: { kind: 'sriov_admin', tiles: 1, quotaPaths: (vf) => [admin(vf)] },
-      reason: 'sysfs sriov_admin (vfN/profile/vram_quota)',
-    };
-  }
   const sriov = `${DEBUGFS}/dri/${pf}/sriov`;
   const tiles = r
     .list(`${sriov}/vf1`)
@@ -44,12 +44,20 @@ export function probeProvisioning(r: SysReader, pf: string, driver: string | nul
     .map((n) => Number(n.slice(4)))
     .sort((a, b) => a - b)
     .filter((t) => r.exists(`${sriov}/vf1/tile${t}/vram_quota`));
+  const tilePaths = (vf: number) => tiles.map((t) => `${sriov}/vf${vf}/tile${t}/vram_quota`);
+  if (r.exists(admin(1))) {
+    return {
+      iface: { kind: 'sriov_admin', tiles: Math.max(1, tiles.length), quotaPaths: (vf) => [admin(vf)], tilePaths },
+      reason: 'sysfs sriov_admin (vfN/profile/vram_quota)',
+    };
+  }
   if (tiles.length > 0) {
     return {
       iface: {
         kind: 'debugfs',
         tiles: tiles.length,
-        quotaPaths: (vf) => tiles.map((t) => `${sriov}/vf${vf}/tile${t}/vram_quota`),
+        quotaPaths: tilePaths,
+        tilePaths,
       },
       reason: `debugfs dri/${pf}/sriov/vfN/tileT/vram_quota (${tiles.length} tile${tiles.length > 1 ? 's' : ''})`,
     };
@@ -57,7 +65,7 @@ export function probeProvisioning(r: SysReader, pf: string, driver: string | nul
   const dir = legacyDir(r, pf);
   if (dir !== null && r.exists(`${dir}/gt0/vf1/lmem_quota`)) {
     return {
-      iface: { kind: 'legacy', tiles: 1, quotaPaths: (vf) => [`${dir}/gt0/vf${vf}/lmem_quota`] },
+      iface: { kind: 'legacy', tiles: 1, quotaPaths: (vf) => [`${dir}/gt0/vf${vf}/lmem_quota`], tilePaths: () => [] },
       reason: `debugfs ${dir.slice(DEBUGFS.length + 1)}/gt0/vfN/lmem_quota (legacy)`,
     };
   }
@@ -89,10 +97,14 @@ function legacyDir(r: SysReader, pf: string): string | null {
   return null;
 }
 
-/** The VF's quota on each tile (one entry for sriov_admin and legacy), or null when a file cannot be read. */
+/**
+ * The VF's quota on each tile, in tile order (one entry when nothing shows
+ * the split), or null when a file cannot be read.
+ */
 export function readQuotaTiles(r: SysReader, iface: Provisioning, vfId: number): bigint[] | null {
+  const split = iface.tilePaths(vfId);
   const out: bigint[] = [];
-  for (const p of iface.quotaPaths(vfId)) {
+  for (const p of split.length > 0 ? split : iface.quotaPaths(vfId)) {
     const raw = r.maybe(p);
     const v = raw === null ? null : parseU64(raw);
     if (v === null) return null;
@@ -107,6 +119,12 @@ export function readQuotaTiles(r: SysReader, iface: Provisioning, vfId: number):
  * null when a file cannot be read.
  */
 export function readQuota(r: SysReader, iface: Provisioning, vfId: number): bigint | null {
-  const tiles = readQuotaTiles(r, iface, vfId);
-  return tiles === null ? null : tiles.reduce((a, b) => a + b, 0n);
+  let total = 0n;
+  for (const p of iface.quotaPaths(vfId)) {
+    const raw = r.maybe(p);
+    const v = raw === null ? null : parseU64(raw);
+    if (v === null) return null;
+    total += v;
+  }
+  return total;
 }

@@ -8,7 +8,7 @@ import type { FileOps } from '../backend/types.js';
 import { parseBdf } from '../uapi/bdf.js';
 import { SystemError } from '../uapi/errors.js';
 import { listDrmNodes, type DrmNode } from '../uapi/drm.js';
-import { probeProvisioning, readQuotaTiles, type Provisioning } from './provisioning.js';
+import { probeProvisioning, readQuota, readQuotaTiles, type Provisioning } from './provisioning.js';
 import {
   IORESOURCE_PREFETCH,
   IOMMU_GROUPS,
@@ -121,7 +121,7 @@ function bars(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
   return { std, iov };
 }
 
-function readVf(r: SysReader, id: number, bdf: string, tiles: bigint[] | null): VfInfo {
+function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null, tiles: bigint[] | null): VfInfo {
   return {
     id,
     bdf,
@@ -131,7 +131,7 @@ function readVf(r: SysReader, id: number, bdf: string, tiles: bigint[] | null): 
     override: r.overrideOf(bdf),
     iommuGroup: r.iommuGroupOf(bdf),
     bars: bars(r, bdf).std,
-    vramQuota: tiles === null ? null : tiles.reduce((a, b) => a + b, 0n),
+    vramQuota: quota,
     vramQuotaTiles: tiles,
   };
 }
@@ -187,13 +187,13 @@ export function readPf(r: SysReader, bdf: string): PfInfo | null {
   const totalvfs = decOr(totalRaw, 0);
   const numvfs = decOr(r.maybe(devicePath(bdf, 'sriov_numvfs')), 0);
   const autoRaw = r.maybe(devicePath(bdf, 'sriov_drivers_autoprobe'));
-  const tiles: (bigint[] | null)[] = [];
-  if (probe.iface) for (let id = 1; id <= totalvfs; id++) tiles.push(readQuotaTiles(r, probe.iface, id));
-  const quotas = tiles.map((t) => (t === null ? null : t.reduce((a, b) => a + b, 0n)));
+  const quotas: (bigint | null)[] = [];
+  if (probe.iface) for (let id = 1; id <= totalvfs; id++) quotas.push(readQuota(r, probe.iface, id));
   const vfs: VfInfo[] = [];
   for (let i = 0; i < numvfs; i++) {
     const vf = r.linkName(devicePath(bdf, `virtfn${i}`));
-    if (vf !== null) vfs.push(readVf(r, i + 1, vf, tiles[i] ?? null));
+    const tiles = probe.iface ? readQuotaTiles(r, probe.iface, i + 1) : null;
+    if (vf !== null) vfs.push(readVf(r, i + 1, vf, quotas[i] ?? null, tiles));
   }
   const vfBars = b.iov.map((bar): VfBar => {
     const own = vfs[0]?.bars.find((x) => x.index === bar.index && x.kind !== 'none');

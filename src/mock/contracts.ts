@@ -32,6 +32,7 @@ export type QuirkId =
   | 'closed-vdev-oops' // RFC v1 4/8 vfio_pci_match_interconnects reads priv->vdev->pdev, NULL after the last close
   | 'lmem-ref-leak' // a 7.x forward-port leaks one LMEM-object reference per translation
   | 'stale-lmem-import' // a VF's quota changes under an import: the importer keeps DPAs into the old object
+  | 'root-tile-only' // RFC v1 translates through the root tile's LMEM object only, for a VF whose LMEM spans tiles
   | 'kref-underflow' // 7.1 vfio: closing a device whose buffers are revoked puts a kref already at 0, then waits forever
   | 'opath-stale-file' // 6.19+: an O_PATH holder keeps the dma-buf's dentry, its file is freed, vfio's revoke touches it
   | 'ttm-attach-uaf'; // 6.8+ TTM: a failed sg-BO import is freed while the delayed-delete worker locks the exporter resv
@@ -239,8 +240,13 @@ export interface XePfState {
   readonly vram: SparseMemory;
   /** xe runs as SR-IOV PF on this device (IS_SRIOV_PF). */
   readonly pfMode: boolean;
-  /** xe_gt_sriov_pf_config_get_lmem_obj(gt, vfid): null when the VF has no LMEM quota. */
+  /** xe_gt_sriov_pf_config_get_lmem_obj(gt, vfid) of the root tile's GT: null when the VF has no LMEM quota. */
   lmemObj(vfid: number): LmemObject | null;
+  /**
+   * The VF's LMEM object of every tile that has one, in tile order: the VF
+   * sees them concatenated in its BAR 2 (kernel-abi §9).
+   */
+  lmemObjs(vfid: number): LmemObject[];
   /** Allocate a PF-owned VRAM buffer (ordinary xe BOs); null when VRAM is exhausted. */
   allocVram(size: bigint): VramBlock[] | null;
   /** VRAM not free in the buddy allocators (every tile): what the memory-regions query reports as used. */

@@ -4,11 +4,12 @@
 // plug in as PciDriverModel; this file owns matching, binding, VF creation and
 // removal, IOMMU groups and every sysfs file of it.
 
-import { LogLevel, type PciBar, type PciBus, type PciDevice } from './contracts.js';
+import type { Mapping } from '../backend/types.js';
+import { LogLevel, type KernelFile, type PciBar, type PciBus, type PciDevice } from './contracts.js';
 import { fail, isKernelErrno, KernelErrno } from './errno.js';
 import { kstrtobool, kstrtouint, sysfsStreq } from './kstrto.js';
 import type { KernelCore } from './kernel.js';
-import { relativeLink, type Vfs } from './vfs.js';
+import { relativeLink, type AttrSpec, type Vfs } from './vfs.js';
 import { formatBdf, vfBarSize, vfBdf, type BarSpec, type DeviceSpec, type SriovSpec } from './topology.js';
 
 const PCI_ANY_ID = 0xffffffff;
@@ -147,6 +148,8 @@ export class PciSubsystem implements PciBus {
   private groupFloor = 0;
   /** A driver bound or unbound a device (vfio group nodes track this). */
   onBindingChange: (dev: PciDev) => void = () => undefined;
+  /** Maps `length` bytes of the physical bus at `start` for a sysfs resourceN mmap (the platform wires it). */
+  mapResource: (file: KernelFile, start: bigint, length: number) => Mapping = () => fail('ENODEV');
 
   constructor(
     private readonly vfs: Vfs,
@@ -425,10 +428,22 @@ export class PciSubsystem implements PciBus {
     }
   }
 
+  /**
+   * Groups the topology names for devices that do not exist yet (VFs present
+   * at boot): while the machine boots, no other device is given one of them.
+   * Null ends the reservation (the named devices exist by then, and an id
+   * freed later is free again, as ida ids are).
+   */
+  reserveGroups(groups: readonly number[] | null): void {
+    this.reserved = new Set(groups ?? []);
+  }
+
+  private reserved = new Set<number>();
+
   /** iommu_group_alloc: the lowest free id (ida), above the topology's groups. */
   private allocGroup(): number {
     let n = this.groupFloor;
-    while (this.groups.has(n)) n++;
+    while (this.groups.has(n) || this.reserved.has(n)) n++;
     return n;
   }
 
@@ -462,7 +477,20 @@ export class PciSubsystem implements PciBus {
     for (const b of dev.bars) {
       if (b.kind === 'none') continue;
       // Binary attributes with only mmap: read(2) and write(2) give EIO (fs/sysfs/file.c sysfs_kf_bin_read).
-      const bin = { mode: 0o600, size: () => Number(b.size), show: () => fail('EIO'), store: () => fail('EIO') };
+      // mmap is pci_mmap_resource (drivers/pci/pci-sysfs.c): memory BARs only, page aligned and within the BAR
+      // (pci_mmap_fits), mapping the bus addresses the BAR decodes.
+      const bin: AttrSpec = {
+        mode: 0o600,
+        size: () => Number(b.size),
+        show: () => fail('EIO'),
+        store: () => fail('EIO'),
+        mmap: (file, offset, length) => {
+          if (b.kind === 'io') fail('EINVAL', 'resource mmap of an I/O BAR');
+          const pages = BigInt(Math.ceil(length / 4096) * 4096);
+          if (length <= 0 || offset % 4096n !== 0n || offset + pages > b.size) fail('EINVAL', 'mapping beyond the BAR');
+          return this.mapResource(file, b.start + offset, length);
+        },
+      };
       v.addFile(`${p}/resource${b.index}`, bin);
       if (b.prefetchable) v.addFile(`${p}/resource${b.index}_wc`, bin);
     }

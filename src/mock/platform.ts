@@ -158,6 +158,18 @@ export class MockKernel implements MockPlatform {
     );
     this.sysmem = new SysMem(this.kernel, this.fds, this.dmabuf, this.bus, this.ram, this.vfs, this.maps);
     this.pci.onBindingChange = () => this.bus.invalidate();
+    // A sysfs resourceN mapping holds its file, as a VMA holds vm_file, and reads what the bus decodes there.
+    this.pci.mapResource = (file, start, length) => {
+      this.fds.ref(file);
+      return this.maps.create(
+        length,
+        {
+          read: (o, out) => out.set(this.bus.read(start + BigInt(o), out.length)),
+          write: (o, d) => this.bus.write(start + BigInt(o), d),
+        },
+        () => this.fds.unref(file),
+      );
+    };
 
     let minor = 0;
     for (const d of topology.devices) if (d.xe) this.xeMinors.set(d.bdf, minor++);
@@ -480,6 +492,15 @@ export class MockKernel implements MockPlatform {
       if (driver && !this.pci.bindTo(dev, driver))
         this.kernel.log(LogLevel.WARNING, `pci ${dev.bdf}`, `could not bind ${driver} at boot`);
     }
+    // Every group the topology or the state names for a VF present at boot is taken before any is allocated:
+    // VFs whose group is not named (created in order, PF by PF) must not get one another PF's VF is given.
+    this.pci.reserveGroups(
+      devs.flatMap((dev) =>
+        (state.get(dev.bdf)?.sriov?.vfs ?? specs.get(dev.bdf)!.sriov?.vfs ?? []).flatMap((v) =>
+          v.iommuGroup === null ? [] : [v.iommuGroup],
+        ),
+      ),
+    );
     for (const dev of devs) {
       const spec = specs.get(dev.bdf)!;
       if (!spec.sriov || !dev.sriov) continue;
@@ -509,6 +530,7 @@ export class MockKernel implements MockPlatform {
           this.kernel.log(LogLevel.WARNING, `pci ${vf.bdf}`, `could not bind ${want} at boot`);
       }
     }
+    this.pci.reserveGroups(null);
     this.pci.setBusAutoprobe(busAutoprobe);
     this.bus.invalidate();
   }

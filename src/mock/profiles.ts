@@ -93,6 +93,7 @@ const RFC_V1_QUIRKS: readonly QuirkSpec[] = [
   { id: 'revoked-attach-bypass' },
   { id: 'quota-unchecked' },
   { id: 'closed-vdev-oops' },
+  { id: 'root-tile-only' },
   { id: 'lmem-ref-leak' },
   { id: 'stale-lmem-import' },
   { id: 'deferred-unmap-hang' },

@@ -15,7 +15,7 @@ import { O_LARGEFILE } from './fds.js';
 import type { KernelCore } from './kernel.js';
 import type { KernelFile } from './contracts.js';
 import type { MockProcess } from './process.js';
-import { VChar, VDir, type Vfs } from './vfs.js';
+import { VChar, VDir, VFile, type AttrSpec, type Vfs } from './vfs.js';
 import { O } from '../uapi/constants.js';
 
 export type DeviceOpKind = keyof DeviceOps;
@@ -120,10 +120,16 @@ interface Armed {
   errno: number;
 }
 
-/** A file opened on a non-device node (a sysfs attribute, a directory): no ioctls. */
+/** A file opened on a non-device node (a sysfs attribute, a directory): no ioctls; mmap where the attribute has it. */
 class PlainFile implements KernelFile {
-  readonly handlers = {};
-  constructor(readonly path: string) {}
+  readonly handlers: KernelFile['handlers'];
+  constructor(
+    readonly path: string,
+    spec?: AttrSpec,
+  ) {
+    const mmap = spec?.mmap;
+    this.handlers = mmap ? { mmap: (offset, length, prot) => mmap(this, offset, length, prot) } : {};
+  }
   fdinfo(): string[] {
     return [];
   }
@@ -356,7 +362,7 @@ export class Syscalls {
         file = node.dev.open(flags);
       } else {
         if (node instanceof VDir && (flags & 3) !== O.RDONLY) fail('EISDIR');
-        file = new PlainFile(this.vfs.pathOf(node));
+        file = new PlainFile(this.vfs.pathOf(node), node instanceof VFile ? node.spec : undefined);
       }
       const meta = this.fds.meta(file);
       meta.flags = (flags & (3 | O.NONBLOCK)) | O_LARGEFILE;

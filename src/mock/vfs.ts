@@ -20,7 +20,8 @@
 // backends open existing files only), so an unknown path is ENOENT.
 
 import { fail } from './errno.js';
-import type { CharDevice } from './contracts.js';
+import type { Mapping } from '../backend/types.js';
+import type { CharDevice, KernelFile } from './contracts.js';
 
 export type FsType = 'sysfs' | 'debugfs' | 'tracefs' | 'procfs' | 'devtmpfs' | 'rootfs';
 
@@ -34,6 +35,8 @@ export interface AttrSpec {
   truncate?: () => void;
   /** stat(2) size; sysfs text attributes report 4096, others 0. */
   size?: () => number;
+  /** mmap(2) of the open file (a PCI BAR's sysfs resourceN); absent: ENODEV. */
+  mmap?: (file: KernelFile, offset: bigint, length: number, prot: number) => Mapping;
 }
 
 /** Stream behaviour of a character device read through FileOps (/dev/kmsg). */

@@ -211,6 +211,10 @@ export class XePf implements XePfState {
     return this.configs[vfid - 1]?.lmem[0] ?? null;
   }
 
+  lmemObjs(vfid: number): LmemObjectImpl[] {
+    return (this.configs[vfid - 1]?.lmem ?? []).filter((o): o is LmemObjectImpl => o !== null);
+  }
+
   /**
    * VRAM the buddy allocators do not have free, over every tile: the PF's own
    * reservation, its BOs and the VFs' LMEM objects, as the memory-regions

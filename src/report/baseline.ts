@@ -17,10 +17,14 @@ export function renderBaseline(run: RunResult): string {
   const release = run.kernel.release ?? 'unknown kernel';
   const finished = run.complete && run.interrupted === null;
   const scenarios: Record<string, Status | JsonObject> = {};
+  const known = new Set<string>();
+  const knownBugs = new Set<string>();
   for (const r of run.scenarios) {
     if (r.evidence.notRun === true) continue;
     const quirks = r.quirks.map((q) => q.id).sort();
     const bugs = (r.bugs ?? []).map((b) => b.id).sort();
+    for (const q of quirks) known.add(q);
+    for (const b of bugs) knownBugs.add(b);
     scenarios[r.id] =
       quirks.length > 0 || bugs.length > 0
         ? {
@@ -44,6 +48,9 @@ export function renderBaseline(run: RunResult): string {
             ? `the run was interrupted by ${run.interrupted.signal}`
             : 'the run had not finished when this was written',
         }),
+    // The defects this kernel showed: where a later run's machine reveals one in another scenario, it is known.
+    quirks: [...known].sort(),
+    bugs: [...knownBugs].sort(),
     scenarios,
   };
   return `${JSON.stringify(doc, null, 2)}\n`;

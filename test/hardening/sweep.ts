@@ -19,16 +19,16 @@
 // exactly as `iovh run` runs it, and the fault is armed when the runner
 // starts the scenario (ProgressSink.start), so the operations counted are the
 // scenario's whole reach: monitors, body, cleanups. Scenarios that need
-// another machine shape run on a sibling mock kernel (scenario.ts
-// TopologyShape); their fault is armed on the sibling when it is made.
-import type { Backend, DeviceOps, FileOps } from '../../src/backend/types.js';
+// another machine shape run on the topology shipped for it
+// (test/harness/declared.ts topologyFor), as a user runs them.
+import type { DeviceOps, FileOps } from '../../src/backend/types.js';
 import type { ErrnoName } from '../../src/uapi/errors.js';
 import { createMockBackend, type LiveCounts, type MockBackend, type OpKind } from '../../src/mock/backend.js';
 import type { ProfileName } from '../../src/mock/contracts.js';
 import { CATALOG } from '../../src/harness/catalog/index.js';
-import { prepareMock, type PreparedMock } from '../../src/harness/mockenv.js';
+import { declaredFor } from '../harness/declared.js';
 import { runScenarios } from '../../src/harness/runner.js';
-import type { Scenario, ShapeFactory } from '../../src/harness/scenario.js';
+import type { Scenario } from '../../src/harness/scenario.js';
 import { CAPS_ID } from '../../src/harness/summary.js';
 import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
 import type { ScenarioResult } from '../../src/report/model.js';
@@ -262,35 +262,34 @@ function reportsResidue(r: ScenarioResult): boolean {
   return r.status !== 'pass' && /not as (it was|they were)|could not be restored/.test(r.reason);
 }
 
-function isMock(b: Backend): b is MockBackend {
-  return b.name === 'mock';
-}
-
 /**
- * One machine for one scenario's sweep: the harness's declared mock
- * (prepareMock, as `iovh run` on the mock), rebuilt when a run leaves it
- * changed so that every run starts from the same kernel.
+ * The machine of a scenario's sweep: the mock with the catalog's shape
+ * declared (on the shipped topology the scenario needs), rebuilt when a run
+ * leaves it changed, or for another topology, so that every run starts from
+ * the same kernel.
  */
 export class SweepMachine {
-  private prepared: PreparedMock;
+  private current: { id: string; backend: MockBackend };
   private dirty = false;
 
   constructor(readonly profile: ProfileName) {
-    this.prepared = SweepMachine.make(profile);
+    this.current = this.make(CAPS_ID);
   }
 
-  private static make(profile: ProfileName): PreparedMock {
-    return prepareMock(createMockBackend({ profile, reason: 'fault sweep' }), { profile });
+  private make(id: string): { id: string; backend: MockBackend } {
+    const topology = declaredFor(id);
+    return {
+      id: JSON.stringify(topology),
+      backend: createMockBackend({ profile: this.profile, topology, reason: 'fault sweep' }),
+    };
   }
 
   get backend(): MockBackend {
-    const b = this.prepared.backend;
-    if (!isMock(b)) throw new TypeError('the sweep needs the mock backend');
-    return b;
+    return this.current.backend;
   }
 
   close(): void {
-    this.prepared.backend.close();
+    this.current.backend.close();
   }
 
   /**
@@ -303,10 +302,10 @@ export class SweepMachine {
     allowed: Partial<Record<keyof LiveCounts, number>> = {},
     record = false,
   ): Promise<RunOutcome> {
-    if (this.dirty || record) {
+    if (this.dirty || record || this.current.id !== JSON.stringify(declaredFor(scenario.id))) {
       // A traced run gets a machine of its own: its dev and fs stay wrapped.
-      this.prepared.backend.close();
-      this.prepared = SweepMachine.make(this.profile);
+      this.current.backend.close();
+      this.current = this.make(scenario.id);
       this.dirty = record;
     }
     const main = this.backend;
@@ -317,12 +316,7 @@ export class SweepMachine {
     const note = (what: Finding['what'], detail: string): void =>
       void findings.push({ scenario: scenario.id, fault, what, detail });
     // Assigned from the runner's callbacks.
-    const seen: { target: MockBackend; before: State | null; siblingAfter: State | null; pending: number } = {
-      target: main,
-      before: null,
-      siblingAfter: null,
-      pending: 0,
-    };
+    const seen: { before: State | null; pending: number } = { before: null, pending: 0 };
     let opsAt: Map<OpKind, number> | null = null;
     const counts = (b: MockBackend): Map<OpKind, number> => new Map(OP_KINDS.map((k) => [k, b.kernel.operations(k)]));
     let ops = new Map<OpKind, number>();
@@ -339,31 +333,6 @@ export class SweepMachine {
       if (fault) b.kernel.injectFault({ nth: fault.nth, kind: fault.kind, errno: fault.errno });
       opsAt = counts(b);
     };
-    const siblings: ShapeFactory = (shape) => {
-      const s = this.prepared.siblings(shape);
-      if (!s) return null;
-      if (!isMock(s.backend)) throw new TypeError('a sibling of the mock must be a mock');
-      const sib = s.backend;
-      seen.target = sib;
-      seen.before = captureState(sib);
-      if (record) {
-        // The operations on the main kernel so far (the runner's) are not the scenario's: count the sibling's.
-        trace.length = 0;
-        traceBackend(sib, () => recording.on, trace);
-      }
-      arm(sib);
-      const close = sib.close.bind(sib);
-      // The runner closes the sibling when the scenario ends: look at it first.
-      sib.close = () => {
-        recording.on = false;
-        finishCounts(sib);
-        seen.pending = sib.kernel.pendingFaults();
-        sib.kernel.clearFaults();
-        seen.siblingAfter = captureState(sib);
-        close();
-      };
-      return { backend: sib, description: s.description };
-    };
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown): void => void unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
@@ -378,9 +347,8 @@ export class SweepMachine {
         want: { pf: null, vf: null },
         baseline: null,
         filters: [],
-        setup: this.prepared.setup,
+        setup: [],
         toolVersion: 'fault-sweep',
-        siblings,
         progress: {
           start: (_i, _n, s) => {
             if (s.id !== scenario.id) return;
@@ -391,7 +359,6 @@ export class SweepMachine {
           done: (_i, _n, r) => {
             if (r.id !== scenario.id) return;
             recording.on = false;
-            if (seen.target !== main) return;
             finishCounts(main);
             seen.pending = main.kernel.pendingFaults();
             main.kernel.clearFaults();
@@ -418,7 +385,7 @@ export class SweepMachine {
     let reported: string | null = null;
     let residue: Partial<Record<keyof LiveCounts, number>> = {};
     const before = seen.before;
-    const after = seen.target === main ? captureState(main) : seen.siblingAfter;
+    const after = captureState(main);
     if (before && after) {
       residue = liveDelta(before.live, after.live);
       // A clean run (no fault) measures the residue of the modelled kernel itself; only its other state must match.

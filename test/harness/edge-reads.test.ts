@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
-import { declareTopology, shapeTopology } from '../../src/harness/mockenv.js';
+import { declaredFor, declareTopology } from './declared.js';
 import type { RunResult } from '../../src/report/model.js';
 import { runOn } from './evidence-helpers.js';
 
@@ -58,11 +58,7 @@ describe('edge scenarios read through translations expected to be wrong, never w
   });
 
   it('edge/lmem-discontiguous on rfc-v1: contiguity found, no VRAM written outside VF 1', async () => {
-    const base = declareTopology(defaultTopology())!.topology;
-    const b = createMockBackend({
-      profile: 'rfc-v1',
-      topology: shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology,
-    });
+    const b = createMockBackend({ profile: 'rfc-v1', topology: declaredFor('edge/lmem-discontiguous') });
     const { run, writes, objects } = await watchingVram(b, 'edge/lmem-discontiguous');
     expect(run.scenarios[1]!.quirks.map((q) => q.id)).toEqual(['contiguity']);
     expect(writes.length).toBeGreaterThan(0);

@@ -6,7 +6,7 @@ import type { Backend, FileOps } from '../../src/backend/types.js';
 import { SystemError, errnoNumber } from '../../src/uapi/errors.js';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
+import { declareTopology } from './declared.js';
 import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
 import { scenarioById } from '../../src/harness/catalog/index.js';
 import type { Scenario } from '../../src/harness/scenario.js';

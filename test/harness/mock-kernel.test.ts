@@ -1,10 +1,14 @@
 // Harness pieces against the mock kernel: the capability probe per profile,
 // kprobe sessions that leave tracefs as they found it, and SR-IOV
 // snapshot/restore that leaves sysfs byte for byte as it was.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
-import { declareTopology, shapeTopology } from '../../src/harness/mockenv.js';
+import { declareTopology, shippedTopology } from './declared.js';
+import { bringUpForCatalog } from '../../src/harness/bringup.js';
 import { probeCapabilities } from '../../src/harness/caps.js';
 import { TraceSession } from '../../src/harness/tracefs.js';
 import { REVISIONS, SG_PROBES } from '../../src/harness/symbols.js';
@@ -132,29 +136,71 @@ describe('SR-IOV disable under use, and its undo', () => {
   });
 });
 
-describe('declared topologies', () => {
-  it('the catalog shape: four VFs on vfio-pci, VF 1 filling its BAR, VF 4 without LMEM', () => {
-    const d = declareTopology(defaultTopology())!;
-    const pf = d.topology.devices[0]!;
-    expect(pf.sriov!.numvfs).toBe(4);
-    expect(pf.sriov!.vfs!.map((v) => [v.driver, v.vramQuota])).toEqual([
-      ['vfio-pci', '0x100000000'],
-      ['vfio-pci', '0x40000000'],
-      ['vfio-pci', '0x40000000'],
-      ['vfio-pci', null],
-    ]);
-    expect(d.setup.join('\n')).toMatch(/VF 1 4 GiB, VF 2 1 GiB, VF 3 1 GiB, VF 4 none \(VF BAR 2 is 4 GiB\)/);
+describe('the catalog shape, brought up through sysfs', () => {
+  it('four VFs on vfio-pci, VF 1 filling its BAR, VFs 2 and 3 smaller than theirs, VF 4 without LMEM', async () => {
+    const b = createMockBackend({ profile: 'fixed' });
+    try {
+      const setup = await bringUpForCatalog(b, { pf: null });
+      expect(setup.join('\n')).toMatch(
+        /VRAM quotas: VF 1 4 GiB, VF 2 1 GiB, VF 3 1 GiB, VF 4 none \(VF BAR 2 is 4 GiB; \d+ writes\)/,
+      );
+      const pf = discover(b.fs).pfs[0]!;
+      expect(pf.numvfs).toBe(4);
+      expect(pf.autoprobe).toBe(false);
+      expect(pf.vfs.map((v) => [v.driver, v.override, v.vramQuota])).toEqual([
+        ['vfio-pci', 'vfio-pci', 4n << 30n],
+        ['vfio-pci', 'vfio-pci', 1n << 30n],
+        ['vfio-pci', 'vfio-pci', 1n << 30n],
+        ['vfio-pci', 'vfio-pci', 0n],
+      ]);
+      // The same shape as the one tests declare at boot.
+      const declared = createMockBackend({ profile: 'fixed', topology: declareTopology(defaultTopology())!.topology });
+      try {
+        const d = discover(declared.fs).pfs[0]!;
+        expect(d.vfs.map((v) => [v.bdf, v.driver, v.vramQuota])).toEqual(
+          pf.vfs.map((v) => [v.bdf, v.driver, v.vramQuota]),
+        );
+      } finally {
+        declared.close();
+      }
+      // A machine that is already brought up is left as it is.
+      expect(await bringUpForCatalog(b, { pf: null })).toEqual([]);
+    } finally {
+      b.close();
+    }
   });
 
-  it('shapes: VFs on the next bus, small VRAM blocks, a second PF; each validates', () => {
-    const base = declareTopology(defaultTopology())!.topology;
-    const next = shapeTopology(base, { vfOnNextBus: true })!;
-    using(createMockBackend({ topology: next.topology }), (b) => {
+  it('--pf names the PF to bring up (a second GPU gets the VFs), and a machine that persists is left alone', async () => {
+    const b = createMockBackend({ profile: 'fixed', topology: shippedTopology('two-gpus') });
+    try {
+      expect((await bringUpForCatalog(b, { pf: '0000:13:00.0' })).length).toBeGreaterThan(0);
+      const pfs = discover(b.fs).pfs;
+      expect(pfs.map((p) => [p.bdf, p.numvfs])).toEqual([
+        ['0000:03:00.0', 0],
+        ['0000:13:00.0', 4],
+      ]);
+    } finally {
+      b.close();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'iovh-bringup-'));
+    try {
+      const kept = createMockBackend({ profile: 'fixed', statePath: join(dir, 'state.json') });
+      expect(await bringUpForCatalog(kept, { pf: null })).toEqual([]);
+      expect(discover(kept.fs).pfs[0]!.numvfs).toBe(0);
+      kept.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shipped topologies', () => {
+  it('each has the shape it is shipped for', () => {
+    using(createMockBackend({ topology: declareTopology(shippedTopology('vf-next-bus'))!.topology }), (b) => {
       expect(discover(b.fs).pfs[0]!.vfs[0]!.bdf).toBe('0000:04:00.0');
     });
-    expect(shapeTopology(base, { vramBlockSize: 2n << 20n })!.topology.devices[0]!.xe!.vramBlockSize).toBe('0x200000');
-    const two = shapeTopology(base, { secondPf: true })!;
-    using(createMockBackend({ topology: two.topology }), (b) => {
+    expect(shippedTopology('vram-blocks').devices[0]!.xe!.vramBlockSize).toBe('0x200000');
+    using(createMockBackend({ topology: shippedTopology('two-gpus') }), (b) => {
       expect(discover(b.fs).pfs.map((p) => [p.bdf, p.driver])).toEqual([
         ['0000:03:00.0', 'xe'],
         ['0000:13:00.0', 'xe'],

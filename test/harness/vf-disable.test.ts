@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
+import { declareTopology } from './declared.js';
 import { DEFAULT_POLICY, type RunPolicy } from '../../src/harness/caps.js';
 import { disableVfsInUse } from '../../src/harness/sriov.js';
 import { discover } from '../../src/machine/topology.js';

@@ -10,7 +10,7 @@ import type { VfioDmaBufRequest } from '../../src/backend/types.js';
 import { SystemError } from '../../src/uapi/errors.js';
 import { parseDmaBufFdinfo } from '../../src/uapi/fdinfo.js';
 import { openVfioDevice, type VfioDevice } from '../../src/uapi/vfio.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
+import { declareTopology } from '../harness/declared.js';
 import { parseResource, PCI_DEVICES } from '../../src/machine/sysfs.js';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main, oneLine } from '../../src/cli/main.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
+import { declareTopology } from '../harness/declared.js';
 import { discover } from '../../src/machine/topology.js';
 import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
 import { defaultTopology, loadTopologyFile } from '../../src/mock/topology.js';

@@ -26,6 +26,7 @@ import {
   requireExportBar,
   requirePathTrace,
   requireTarget,
+  skipForShape,
   startTrace,
   totalLength,
 } from '../steps.js';
@@ -199,18 +200,18 @@ export const importForeignDevice: Scenario = {
   description:
     "Imports a VF's LMEM dma-buf into a different xe device (another PF, another GPU) than the VF's own PF. The IOV match holds only " +
     "when the importer is the exporter VF's physical function, so the import must take the ordinary P2P path or be refused. Needs a " +
-    'second xe device; on the mock the harness declares a topology with one.',
+    'second xe device (on the mock: topologies/two-gpus.json).',
   expectedPath: null,
-  shape: { need: { secondPf: true }, present: (caps) => otherXeNodes(caps).length > 0 },
   async run(ctx: ScenarioContext) {
     requireImport(ctx);
     requireCaps(ctx, 'tracefs', 'kprobes', 'sgProbes');
     const nodes = otherXeNodes(ctx.caps);
     if (nodes.length === 0)
-      ctx.skip(
-        'xe',
-        'no second xe device to import into',
-        'run on a machine with two xe GPUs (or on the mock, which declares one)',
+      skipForShape(
+        ctx,
+        `no xe device other than ${ctx.target!.pf.bdf} to import into`,
+        'run on a machine with two xe GPUs',
+        'two-gpus',
       );
     const vf = ctx.target!.vf;
     const gpu = Gpu.openNode(ctx, nodes[0]!.path);

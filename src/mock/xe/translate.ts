@@ -118,6 +118,34 @@ function lmemDpa(blocks: readonly { dpa: number; size: number }[], map: ExtentMa
   return blocks[i]!.dpa + start;
 }
 
+/** The LMEM objects of a VF's tiles as one, in tile order: the VF BAR 2 view (kernel-abi §9). */
+function concatenated(objs: LmemObject[]): LmemObject {
+  if (objs.length === 1) return objs[0]!;
+  const size = objs.reduce((a, o) => a + o.size, 0n);
+  return {
+    vfid: objs[0]!.vfid,
+    size,
+    blocks: objs.flatMap((o) => o.blocks),
+    dpaAt(offset: bigint): bigint {
+      let at = offset;
+      for (const o of objs) {
+        if (at < o.size) return o.dpaAt(at);
+        at -= o.size;
+      }
+      return objs[objs.length - 1]!.dpaAt(at);
+    },
+    get: () => {
+      for (const o of objs) o.get();
+    },
+    put: () => {
+      for (const o of objs) o.put();
+    },
+    get refs() {
+      return Math.min(...objs.map((o) => o.refs));
+    },
+  };
+}
+
 export function translate(ctx: TranslateContext, ranges: InterconnectRanges): Translation {
   const k = ctx.platform.kernel;
   const silent = has(ctx, 'silent-untranslated');
@@ -161,8 +189,11 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
     arg4: vf.vfIndex,
   });
   k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'entry', { arg1: ctx.ptr(xePf.pf), arg2: vfid });
-  const lmem = xePf.lmemObj(vfid);
-  k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'return', { retval: lmem ? ctx.ptr(lmem) : 0n });
+  const root = xePf.lmemObj(vfid);
+  k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'return', { retval: root ? ctx.ptr(root) : 0n });
+  // The series takes the root tile's object alone; a VF whose LMEM spans tiles sees them concatenated in tile order
+  // (kernel-abi §9), which is what the translation means to follow.
+  const lmem = root && !has(ctx, 'root-tile-only') ? concatenated(xePf.lmemObjs(vfid)) : root;
 
   if (!lmem) {
     if (has(ctx, 'unprovisioned-oops')) {

@@ -384,6 +384,7 @@ export class FakePlatform implements MockPlatform {
       vram: this.vram,
       pfMode: opts.pfMode ?? true,
       lmemObj: (vfid) => this.lmem.get(vfid) ?? null,
+      lmemObjs: (vfid) => (this.lmem.has(vfid) ? [this.lmem.get(vfid)!] : []),
       allocVram: (size) => {
         if (this.vramNext + size > VRAM_SIZE) return null;
         // two blocks when large enough: VRAM BOs are not contiguous either
