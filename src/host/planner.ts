@@ -412,11 +412,15 @@ export function planVfsDisableInUse(ctx: PlanContext, pfText: string, why: strin
   requireSrIovDriver(pf);
   const implied = <T extends Step>(step: T): T => ({ ...step, implied: true });
   const vfs = [...pf.vfs.values()];
+  // Restore binds newest record first: the highest VF is journaled first so that VF 1 is bound first again, and
+  // each gets the vfio device number (/dev/vfio/devices/vfioN, an ida: lowest free) it had.
+  const highestFirst = [...vfs].reverse();
   const steps: Step[] = [];
   const removes = `${why}: sriov_numvfs = 0 removes the VF`;
-  for (const vf of vfs) if (vf.driver !== null && vf.override === null) steps.push(implied(unbind(vf, removes)));
+  for (const vf of highestFirst)
+    if (vf.driver !== null && vf.override === null) steps.push(implied(unbind(vf, removes)));
   if (pf.autoprobe === true) steps.push(setAutoprobe(pf, false, `${why}: the VFs come back unbound`));
-  for (const vf of vfs) if (vf.driver !== null) steps.push(implied(unbind(vf, removes)));
+  for (const vf of highestFirst) if (vf.driver !== null) steps.push(implied(unbind(vf, removes)));
   for (const vf of vfs) if (vf.override !== null) steps.push(implied(setOverride(vf, null, removes)));
   if (pf.provisioning) {
     for (const vf of vfs) {
