@@ -15,6 +15,14 @@ import { detectShape, type FeatureProbe, type KernelShape } from '../shape/index
 import { TraceSession } from './tracefs.js';
 import { chooseTarget, TargetError, type Target } from '../machine/target.js';
 import { discover, lmemBar, type Machine, type PfInfo } from '../machine/topology.js';
+import {
+  debugfsReadiness,
+  iommuReadiness,
+  provisioningReadiness,
+  tracefsReadiness,
+  type Readiness,
+} from '../machine/readiness.js';
+import { SysReader } from '../machine/sysfs.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
 import { Journal, type JournalTarget } from '../host/journal.js';
 
@@ -109,29 +117,14 @@ function readText(backend: Backend, path: string): string | null {
   }
 }
 
-const TRACEFS_ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+/** A readiness answer (src/machine/readiness.ts, shared with doctor) as a capability. */
+function asCap(r: Readiness): Capability {
+  return r.ok ? have(r.detail) : lack(r.detail, r.fix ?? 'see iovh doctor');
+}
 
 function probeTracefs(backend: Backend): { cap: Capability; root: string | null } {
-  const root = TRACEFS_ROOTS.find((r) => backend.fs.exists(`${r}/kprobe_events`)) ?? null;
-  if (!root) {
-    const mounted = TRACEFS_ROOTS.find((r) => backend.fs.exists(`${r}/trace`));
-    return mounted
-      ? { cap: lack(`${mounted} has no kprobe_events`, 'boot a kernel with CONFIG_KPROBE_EVENTS=y'), root: null }
-      : {
-          cap: lack(
-            'tracefs is not mounted',
-            'mount -t tracefs nodev /sys/kernel/tracing (kernel needs CONFIG_FTRACE, CONFIG_KPROBE_EVENTS)',
-          ),
-          root: null,
-        };
-  }
-  if (!backend.fs.exists(`${root}/instances`)) {
-    return {
-      cap: lack(`${root} has no instances/ directory`, 'use a kernel with ftrace instances (any kernel since 3.10)'),
-      root: null,
-    };
-  }
-  return { cap: have(`kprobe events at ${root}`), root };
+  const t = tracefsReadiness(backend.fs);
+  return { cap: asCap(t), root: t.root };
 }
 
 /**
@@ -218,13 +211,9 @@ function probeIommufd(backend: Backend, target: Target | null): Capability {
 }
 
 function probeIommu(backend: Backend, target: Target | null): { cap: Capability; mode: string } {
-  let groups = 0;
-  try {
-    groups = backend.fs.readdir('/sys/kernel/iommu_groups').length;
-  } catch {
-    groups = 0;
-  }
-  const noiommu = readText(backend, '/sys/module/vfio/parameters/enable_unsafe_noiommu_mode');
+  const groupsReady = iommuReadiness(new SysReader(backend.fs));
+  const groups = groupsReady.groups;
+  const noiommu = groupsReady.noiommu ? 'Y' : null;
   const iommufd = backend.fs.exists('/dev/iommu');
   const hasVfio = backend.fs.exists('/dev/vfio/vfio');
   if (!hasVfio && !iommufd) {
@@ -265,12 +254,7 @@ function probeIommu(backend: Backend, target: Target | null): { cap: Capability;
       : hasVfio
         ? `vfio group, ${container}`
         : 'iommufd (cdev)';
-  if (groups === 0 && noiommu !== 'Y') {
-    return {
-      cap: lack(`no IOMMU groups (${mode})`, 'enable the IOMMU: boot with intel_iommu=on (or the platform equivalent)'),
-      mode,
-    };
-  }
+  if (!groupsReady.ok) return { cap: lack(`${groupsReady.detail} (${mode})`, groupsReady.fix!), mode };
   return { cap: have(`${mode}, ${groups} IOMMU groups`), mode };
 }
 
@@ -415,15 +399,7 @@ export function probeCapabilities(
         );
   // The provisioning interface is the PF's, whether or not a VF is ready for the scenarios yet.
   const provPf = target?.pf ?? pfs.find((p) => p.driver === 'xe') ?? pfs[0] ?? null;
-  const provIface = provPf?.provisioning?.kind ?? null;
-  const provisioning: Capability = provIface
-    ? have(
-        `${provIface}${provIface === 'sriov_admin' ? ' (sysfs vram_quota)' : provIface === 'debugfs' ? ' (debugfs tile vram_quota)' : ' (debugfs gtN/vfN/lmem_quota)'} on ${provPf!.bdf}`,
-      )
-    : lack(
-        provPf ? `no VRAM provisioning interface on ${provPf.bdf}` : 'no SR-IOV PF',
-        'use an xe PF on a dGPU (sysfs sriov_admin needs Linux 7.0+; debugfs needs CONFIG_DEBUG_FS)',
-      );
+  const provisioning = asCap(provisioningReadiness(provPf, debugfsReadiness(new SysReader(fs)).ok));
   const lmem = target ? lmemBar(target.vf) : null;
   const lmemCap: Capability = lmem
     ? have(`VF ${target!.vf.bdf} BAR 2: 0x${lmem.start.toString(16)}, ${lmem.size} bytes`)

@@ -6,7 +6,14 @@ import { gunzipSync } from 'node:zlib';
 import type { FileOps } from '../backend/types.js';
 import { isErrno } from '../uapi/errors.js';
 import { detectShape, type KernelShape } from '../shape/index.js';
-import { DEBUGFS, IOMMU_GROUPS, SysReader, driverPath } from '../machine/sysfs.js';
+import { SysReader, driverPath } from '../machine/sysfs.js';
+import {
+  debugfsReadiness,
+  iommuReadiness,
+  provisioningReadiness,
+  tracefsReadiness,
+  type Readiness,
+} from '../machine/readiness.js';
 import { discover, type HostTopology } from '../machine/topology.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -291,20 +298,7 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
     }
   }
 
-  const groups = r.list(IOMMU_GROUPS).length;
-  const cmdline = r.maybe('/proc/cmdline') ?? '';
-  const flags = cmdline.split(/\s+/).filter((w) => /^(intel_iommu|amd_iommu|iommu)=/.test(w));
-  const flagText = flags.length ? ` (cmdline: ${flags.join(' ')})` : ' (no iommu options on the cmdline)';
-  add(
-    groups > 0
-      ? { id: 'iommu', status: 'pass', detail: `${groups} IOMMU group${groups === 1 ? '' : 's'}${flagText}` }
-      : {
-          id: 'iommu',
-          status: 'fail',
-          detail: `no IOMMU groups: the IOMMU is off or absent${flagText}`,
-          fix: 'boot with intel_iommu=on iommu=pt (AMD: amd_iommu=on), with VT-d/AMD-Vi enabled in firmware',
-        },
-  );
+  add(asCheck('iommu', iommuReadiness(r), 'fail'));
 
   const builtin = (name: string) => cfg?.config.get(`CONFIG_${name}`) === 'y';
   const modules: { mod: string; cfg: string; need: CheckStatus; fix: string; present?: () => boolean }[] = [
@@ -408,28 +402,9 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
     );
   }
 
-  const debugfs = r.list(DEBUGFS);
-  add(
-    debugfs.length > 0
-      ? { id: 'debugfs', status: 'pass', detail: `${DEBUGFS} mounted` }
-      : {
-          id: 'debugfs',
-          status: 'warn',
-          detail: `${DEBUGFS} not mounted or not readable`,
-          fix: 'mount -t debugfs none /sys/kernel/debug (as root)',
-        },
-  );
-  const tracefs = ['/sys/kernel/tracing', `${DEBUGFS}/tracing`].find((d) => r.exists(`${d}/kprobe_events`));
-  add(
-    tracefs
-      ? { id: 'tracefs', status: 'pass', detail: `kprobe_events in ${tracefs}` }
-      : {
-          id: 'tracefs',
-          status: 'warn',
-          detail: 'no tracefs with kprobe_events: no trace evidence',
-          fix: 'mount -t tracefs nodev /sys/kernel/tracing (as root; needs CONFIG_KPROBE_EVENTS)',
-        },
-  );
+  const debugfs = debugfsReadiness(r);
+  add(asCheck('debugfs', debugfs, 'warn'));
+  add(asCheck('tracefs', tracefsReadiness(fs), 'warn'));
 
   if (topology.pfs.length === 0) {
     add({
@@ -444,31 +419,15 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
       .join(', ');
     add({ id: 'sriov', status: 'pass', detail: `SR-IOV PF${topology.pfs.length > 1 ? 's' : ''}: ${list}` });
   }
-  for (const pf of topology.pfs) {
-    if (pf.provisioning)
-      add({ id: `provisioning.${pf.bdf}`, status: 'pass', detail: `${pf.bdf}: ${pf.provisioningNote}` });
-    else
-      add({
-        id: `provisioning.${pf.bdf}`,
-        status: 'warn',
-        detail: `${pf.bdf}: VRAM provisioning ${pf.provisioningNote}`,
-        fix: provisioningFix(pf.driver, debugfs.length > 0),
-      });
-  }
+  for (const pf of topology.pfs) add(asCheck(`provisioning.${pf.bdf}`, provisioningReadiness(pf, debugfs.ok), 'warn'));
   return checks;
 }
 
-/**
- * What to do about a PF without VRAM quota files (src/machine/provisioning.ts):
- * sysfs sriov_admin/vfN/profile/vram_quota needs Linux 7.0, the debugfs
- * files need debugfs mounted (kernel-abi §9); an xe PF with debugfs mounted
- * and neither is an integrated GPU, which has no VRAM to provision.
- */
-function provisioningFix(driver: string | null, debugfsMounted: boolean): string {
-  if (driver !== 'xe') return 'nothing to do unless this should be an xe PF (bind it to xe)';
-  if (!debugfsMounted)
-    return 'mount -t debugfs none /sys/kernel/debug (as root), or use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
-  return 'nothing to do on an integrated GPU; on a discrete one, use Linux 7.0 or later (sriov_admin/vfN/profile/vram_quota)';
+/** A readiness answer (src/machine/readiness.ts) as a check: pass when ready, `need` when not. */
+function asCheck(id: string, r: Readiness, need: CheckStatus): Check {
+  return r.ok
+    ? { id, status: 'pass', detail: r.detail }
+    : { id, status: need, detail: r.detail, fix: r.fix ?? undefined };
 }
 
 /**

@@ -54,6 +54,8 @@ describe('doctor', () => {
     t.file('/dev/dri/renderD128', '', 0o666);
     t.dir('/sys/kernel/debug/dri');
     t.file('/sys/kernel/tracing/kprobe_events', '');
+    // iovh's probes live in a trace instance of its own (src/machine/readiness.ts tracefsReadiness).
+    t.dir('/sys/kernel/tracing/instances');
     t.device(
       '0000:03:00.0',
       {

@@ -1,0 +1,104 @@
+// The import rules of src/ (docs/internals.md "Layers"), checked on the code
+// itself: each layer imports only from its own and lower layers; nothing above
+// the seam imports an implementation of it (the mock, the native backend, the
+// addon) or asks which backend it runs on; the harness never imports the mock.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+
+/** Layers bottom up: a file may import from its own layer and those below, never above. */
+const LAYERS: [string, (f: string) => boolean][] = [
+  ['leaves', (f) => f === 'version.ts' || f === 'userfile.ts' || f.startsWith('report/')],
+  ['seam', (f) => f === 'backend/types.ts'],
+  ['uapi', (f) => f.startsWith('uapi/')],
+  ['binding and kernel shape', (f) => f.startsWith('core/') || f.startsWith('shape/')],
+  ['backends', (f) => f === 'backend/native.ts' || f.startsWith('mock/')],
+  ['machine', (f) => f.startsWith('machine/')],
+  ['selection', (f) => f === 'backend/select.ts'],
+  ['host', (f) => f.startsWith('host/')],
+  ['harness', (f) => f.startsWith('harness/')],
+  ['library', (f) => f.startsWith('api/') || f.startsWith('schema/')],
+  ['cli', (f) => f.startsWith('cli/') || f === 'index.ts'],
+];
+
+/** The implementations of the seam, and who alone may import them. */
+const IMPLEMENTATIONS = (f: string): boolean =>
+  f.startsWith('mock/') || f === 'backend/native.ts' || f === 'core/addon.ts';
+const MAY_IMPORT_IMPLEMENTATIONS = new Set([
+  'backend/select.ts', // chooses and opens one
+  'backend/native.ts', // the native backend is built on the addon
+  'core/pattern.ts', // the pattern on plain buffers: the addon's loop when it is there
+  'cli/scenario-process.ts', // the scenario process's entry opens its own native backend
+  'index.ts', // the package's face says whether the addon loaded (nativeAddon)
+]);
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+const files = sources(SRC).map((p) => relative(SRC, p));
+
+function layerOf(f: string): number {
+  const i = LAYERS.findIndex(([, has]) => has(f));
+  if (i < 0) throw new Error(`src/${f} belongs to no layer: add it to test/layering.test.ts and docs/internals.md`);
+  return i;
+}
+
+/** The files of src/ that `f` imports (static and literal dynamic imports). */
+function importsOf(f: string): string[] {
+  const text = readFileSync(join(SRC, f), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)) {
+    const target = relative(SRC, resolve(SRC, dirname(f), m[1]!)).replace(/\.js$/, '.ts');
+    out.push(target);
+  }
+  return out;
+}
+
+describe('src/ layering', () => {
+  it('every file has a layer', () => {
+    for (const f of files) expect(() => layerOf(f), f).not.toThrow();
+  });
+
+  it('no layer imports a layer above it', () => {
+    const upward: string[] = [];
+    for (const f of files)
+      for (const t of importsOf(f))
+        if (layerOf(t) > layerOf(f))
+          upward.push(`src/${f} (${LAYERS[layerOf(f)]![0]}) imports src/${t} (${LAYERS[layerOf(t)]![0]})`);
+    expect(upward).toEqual([]);
+  });
+
+  it('nothing above the seam imports the mock, the native backend or the addon; the harness never imports the mock', () => {
+    const bad: string[] = [];
+    for (const f of files) {
+      if (IMPLEMENTATIONS(f) || MAY_IMPORT_IMPLEMENTATIONS.has(f)) continue;
+      for (const t of importsOf(f)) if (IMPLEMENTATIONS(t)) bad.push(`src/${f} imports src/${t}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('nothing above the seam asks which backend it runs on (Backend.traits says what differs)', () => {
+    const asks: string[] = [];
+    for (const f of files) {
+      if (f.startsWith('backend/') || f.startsWith('mock/')) continue;
+      const text = readFileSync(join(SRC, f), 'utf8');
+      for (const [i, line] of text.split('\n').entries())
+        if (/\.name\s*[!=]==?\s*'(mock|native)'|'(mock|native)'\s*[!=]==?\s*\w+\.name\b|isMockBackend/.test(line))
+          asks.push(`src/${f}:${i + 1}: ${line.trim()}`);
+    }
+    expect(asks).toEqual([]);
+  });
+
+  it('catches what it is meant to catch', () => {
+    expect(layerOf('harness/runner.ts')).toBeGreaterThan(layerOf('mock/backend.ts'));
+    expect(layerOf('backend/select.ts')).toBeGreaterThan(layerOf('machine/topology.ts'));
+    expect(importsOf('harness/executor.ts')).toContain('harness/job.ts');
+    expect(importsOf('backend/select.ts')).toContain('mock/backend.ts');
+  });
+});
