@@ -17,6 +17,10 @@ import {
   type MockOptions,
 } from '../mock/backend.js';
 
+// The mock's kernel profiles are a choice made when a backend is opened (--profile): `iovh profiles` lists them
+// from here, so that nothing above selection imports the mock.
+export { DEFAULT_PROFILE, PROFILE_ALIASES, PROFILES, type ProfileDef } from '../mock/backend.js';
+
 export interface SelectOptions {
   backend?: BackendChoice;
   /** mock: state file kept across invocations */

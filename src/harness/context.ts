@@ -3,7 +3,7 @@
 // records goes through one event log (record.ts), so that the runner, in
 // another process, keeps a copy as it happens.
 
-import { SUSPECTS } from './quirks.js';
+import { CLEARED, SUSPECTS } from './quirks.js';
 import type { Backend } from '../backend/types.js';
 import type { BugFinding, Json, JsonObject, PathClass, QuirkFinding } from '../report/model.js';
 import type { QuirkName } from './quirks.js';
@@ -126,6 +126,10 @@ export class Context implements ScenarioContext {
 
   suspect(id: QuirkName | BugName, evidence: string): void {
     this.emit({ t: 'append', key: SUSPECTS, value: { id, evidence } });
+  }
+
+  cleared(id: QuirkName | BugName): void {
+    this.emit({ t: 'append', key: CLEARED, value: id });
   }
 
   note(message: string): void {

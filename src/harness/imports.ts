@@ -53,6 +53,10 @@ export function importAndBind(
     refused = { step: 'PRIME import', code: e.code };
   }
   if (handle) {
+    // RFC quirk 5 then 2: the owner-VF search walks only the PF's bus, reports success without translating, and the
+    // bind walks a NULL sg table; if the kernel kills this process there, the runner names both.
+    const beyond = onOtherBus(ctx, exporterOf(dmabuf));
+    if (beyond) ctx.suspect('vf-other-bus', `${label}: ${beyond}: the owner-VF search walks only the PF's bus`);
     try {
       bound = gpu.bind(handle, size);
     } catch (e) {
@@ -88,7 +92,7 @@ export function importAndBind(
   return { label, otherBus, handle, bound, size, verdict, refused, hits };
 }
 
-/** `VF X is on bus B, its PF on bus A` when the VF's bus is not its PF's (rfc-model quirk 5); else null. */
+/** `VF X is on bus B, its PF on bus A` when the VF's bus is not its PF's (RFC quirk 5); else null. */
 function onOtherBus(ctx: ScenarioContext, vf: string | null): string | null {
   if (vf === null) return null;
   const pf = ctx.caps.pfs.find((p) => p.vfs.some((v) => v.bdf === vf));

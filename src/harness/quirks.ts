@@ -103,6 +103,8 @@ export type QuirkName = keyof typeof QUIRKS;
 
 /** Evidence key of the quirks a scenario said it might die of (ScenarioContext.suspect). */
 export const SUSPECTS = 'crashSuspects';
+/** Evidence key: suspects whose step passed without a crash (ScenarioContext.cleared). */
+export const CLEARED = 'crashSuspectsCleared';
 
 /** The suspects a scenario recorded, from its evidence. */
 export function suspectsOf(
@@ -110,13 +112,15 @@ export function suspectsOf(
 ): { id: QuirkName | BugName; evidence: string }[] {
   const list = evidence[SUSPECTS];
   if (!Array.isArray(list)) return [];
+  const cleared = Array.isArray(evidence[CLEARED]) ? (evidence[CLEARED] as unknown[]) : [];
   return list.filter(
     (x): x is { id: QuirkName | BugName; evidence: string } =>
       typeof x === 'object' &&
       x !== null &&
       typeof x.id === 'string' &&
       (Object.hasOwn(QUIRKS, x.id) || isBugName(x.id)) &&
-      typeof x.evidence === 'string',
+      typeof x.evidence === 'string' &&
+      !cleared.includes(x.id),
   );
 }
 

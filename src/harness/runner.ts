@@ -16,7 +16,7 @@
 
 import { channel } from 'node:diagnostics_channel';
 import { undoRecords } from '../host/restore.js';
-import { SysReader } from '../host/sysfs.js';
+import { SysReader } from '../machine/sysfs.js';
 import { Journal, stateDir } from '../host/journal.js';
 import { detectShape } from '../shape/index.js';
 import type { Backend } from '../backend/types.js';

@@ -91,6 +91,11 @@ export interface ScenarioContext {
    * only what the oops site tells).
    */
   suspect(id: QuirkName | BugName, evidence: string): void;
+  /**
+   * The step a suspect was declared for is behind us and did not crash: a
+   * crash from here on is not that defect (the runner no longer names it).
+   */
+  cleared(id: QuirkName | BugName): void;
   /** One line for a passing result (what was proven). */
   note(message: string): void;
   /** Skip: `capability` missing, `why` in one line, `enable` says how to get it. Never returns. */

@@ -68,13 +68,16 @@ export function unreadableState(fs: FileOps, pf: PfInfo): string[] {
     // The quota too: one discovery lost to a read error would not be journaled, and after a kill (when the
     // scenario's own comparison never runs) nobody would notice it missing.
     const paths = pf.provisioning?.quotaPaths(v.id) ?? [];
-    paths.forEach((qpath, tile) => {
+    let sum: bigint | null = 0n;
+    for (const qpath of paths) {
       const q = strict(qpath, () => fs.readText(qpath).trim());
-      if (q === undefined) return;
-      const quota = q === null ? null : parseU64(q);
-      const known = v.vramQuotaTiles?.[tile] ?? null;
-      if (quota !== known) out.push(`${qpath} reads ${quota ?? 'nothing'}, discovery read ${known ?? 'unknown'}`);
-    });
+      const quota = typeof q === 'string' ? parseU64(q) : null;
+      sum = sum === null || quota === null ? null : sum + quota;
+    }
+    if (paths.length > 0 && sum !== null && sum !== v.vramQuota)
+      out.push(
+        `the VRAM quota of VF ${v.id} (${paths.join(', ')}) reads ${sum}, discovery read ${v.vramQuota ?? 'unknown'}`,
+      );
     // A quota that could not be read would not be journaled, and the VF would come back without its VRAM.
     if (pf.provisioning && v.vramQuota === null)
       out.push(`the VRAM quota of VF ${v.id} (${pf.provisioning.quotaPaths(v.id).join(', ')}) could not be read`);

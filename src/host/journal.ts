@@ -52,11 +52,11 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { MachineLocation } from '../backend/types.js';
 import { acquireLock, bootId, LockError, ownerAlive, startTime, type Lock } from '../lockfile.js';
-import { formatBdf, parseBdf } from './bdf.js';
+import { formatBdf, parseBdf } from '../uapi/bdf.js';
 import { BringupError } from './errors.js';
 import type { AttrKind, Step } from './plan.js';
 import { clip, escapeControls } from './quote.js';
-import { isDriverName } from './sysfs.js';
+import { isDriverName } from '../machine/sysfs.js';
 
 /** The machine a journal belongs to (Backend.traits.location). */
 export type JournalTarget = MachineLocation;

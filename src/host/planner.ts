@@ -207,6 +207,20 @@ function requireQuota(bytes: bigint, what: string): void {
   }
 }
 
+/**
+ * sriov_admin's vram_quota of a multi-tile PF is one total that xe splits
+ * over the tiles, each share in 2 MiB units (as src/mock/xe-pf.ts
+ * setQuotaAllTiles models it: evenly): a total that does not split so is
+ * rounded and would not read back.
+ */
+function requireTileSplit(pf: PfState, bytes: bigint, what: string): void {
+  const tiles = BigInt(pf.provisioning?.tiles ?? 1);
+  if (tiles > 1n && bytes % (VRAM_ALIGNMENT * tiles) !== 0n)
+    throw new InputError(
+      `${what}: ${formatSize(bytes)} does not split into ${tiles} tiles of 2 MiB units (${pf.bdf} splits a VF's quota evenly over its tiles); use a multiple of ${formatSize(VRAM_ALIGNMENT * tiles)}`,
+    );
+}
+
 function quotaSteps(pf: PfState, id: number, bytes: bigint): Step[] {
   const current = pf.quotas.get(id);
   if (current === bytes) return [];
@@ -442,6 +456,7 @@ export function planProvision(ctx: PlanContext, pfText: string, vfText: string, 
     );
   requireQuota(sizeBytes, '--vram');
   requireProvisioning(pf);
+  requireTileSplit(pf, sizeBytes, '--vram');
   const notes: string[] = [];
   if (id > pf.numvfs) {
     notes.push(

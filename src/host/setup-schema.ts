@@ -5,7 +5,7 @@
 import { InputError, requireBdf } from './errors.js';
 import type { SetupPf, SetupSpec, SetupVf } from './planner.js';
 import { parseSize } from './size.js';
-import { isDriverName } from './sysfs.js';
+import { isDriverName } from '../machine/sysfs.js';
 import { parseUserJson, UserFileError } from '../userfile.js';
 
 export const SETUP_SCHEMA = 'iovh-setup/1';

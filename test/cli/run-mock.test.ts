@@ -75,7 +75,7 @@ describe('scenarios that need another machine shape', () => {
 
   it('run on the machine given when it has the shape: rfc-v1 names its quirks, fixed passes', () => {
     const expected: Record<string, [string, string]> = {
-      'edge/vf-next-bus': ['fail', 'silent-untranslated+vf-other-bus'],
+      'edge/vf-next-bus': ['crash', 'silent-untranslated+vf-other-bus'],
       'edge/lmem-discontiguous': ['fail', 'contiguity'],
       'import/foreign-device': ['pass', ''],
     };

@@ -68,7 +68,10 @@ describe('2: multi-tile machines', () => {
 
   it('fixed passes what the machine has the shape for (edge/last-page fell back to p2p)', async () => {
     const run = await catalogOn('fixed', twoTiles());
-    const bad = run.scenarios.filter((s) => s.status !== 'pass' && s.skip?.capability !== 'shape');
+    // xe's deferred unmap is not the series' defect and stays in fixed (docs/profiles.md): a failure naming only it is known.
+    const hangOnly = (s: ScenarioResult) =>
+      s.status === 'fail' && s.quirks.length > 0 && s.quirks.every((q) => q.id === 'deferred-unmap-hang');
+    const bad = run.scenarios.filter((s) => s.status !== 'pass' && s.skip?.capability !== 'shape' && !hangOnly(s));
     expect(bad.map((s) => `${s.id}: ${s.status} ${s.reason}`)).toEqual([]);
     expect(run.summary.exitCode).toBe(0);
   });
@@ -131,7 +134,10 @@ describe('3: VFs present at boot on two PFs', () => {
 describe('4: VFs on the next bus number', () => {
   it('rfc-v1 names quirk 5 wherever an import is untranslated for it, and judges those failures known (14 regressions named no quirk)', async () => {
     const run = await catalogOn('rfc-v1', declaredFor('edge/vf-next-bus'));
-    const untranslated = run.scenarios.filter((s) => s.path === 'untranslated');
+    // Untranslated, the bind oopses (quirk 2): the crash must name the quirk that led there, wherever it happens.
+    const untranslated = run.scenarios.filter(
+      (s) => s.path === 'untranslated' || s.quirks.some((q) => q.id === 'silent-untranslated'),
+    );
     expect(untranslated.length).toBeGreaterThan(10);
     for (const s of untranslated)
       expect(

@@ -4,7 +4,7 @@
 // differs from the others, the defects it carries and its shipped baseline.
 // Reads nothing from the machine.
 import type { Command } from 'commander';
-import { DEFAULT_PROFILE, PROFILE_ALIASES, PROFILES, type ProfileDef } from '../../mock/backend.js';
+import { DEFAULT_PROFILE, PROFILE_ALIASES, PROFILES, type ProfileDef } from '../../backend/select.js';
 import { shippedBaselinePath } from '../../harness/baseline.js';
 import { stdio } from '../state-change.js';
 

@@ -162,7 +162,7 @@ export const edgeLastPage: Scenario = {
     } else if (fellBack(last.imp)) {
       ctx.quirk(
         'last-page',
-        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated, then the translation failed and xe fell back to P2P (${last.imp.verdict.why})${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.index + 1}` : ''}`,
+        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated, then the translation failed and xe fell back to P2P (${last.imp.verdict.why})${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.id}` : ''}`,
       );
     } else if (expectIov(ctx, last.imp, vf) && last.imp.bound) {
       const check = await cpuWriteGpuRead(ctx, gpu, last.bar, last.imp.bound, rangePages(last.ranges));
@@ -314,7 +314,7 @@ export const edgeLmemDiscontiguous: Scenario = {
   title: 'LMEM object in several VRAM blocks',
   description:
     "Imports one range spanning many 2 MiB boundaries of the VF's LMEM (the VF's LMEM object is pinned VRAM that is not forced " +
-    'contiguous, docs/profiles.md). First it finds where the object lies in VRAM, through the PF\'s BAR 2 window (src/harness/lmem.ts), ' +
+    "contiguous, docs/profiles.md). First it finds where the object lies in VRAM, through the PF's BAR 2 window (src/harness/lmem.ts), " +
     'and skips when the object is contiguous over the range: a translation that assumes contiguity is then right by chance, and ' +
     'nothing is tested. Then the CPU writes the pattern through BAR 2, which the LMTT maps block by block, into the pages on both ' +
     'sides of every boundary, and the GPU copies them out of the import. RFC v1 translates each range from its start address ' +

@@ -604,7 +604,7 @@ export const lifecycleRequotaWhileImported: Scenario = {
         `no VRAM quota file for VF ${vf.id} of ${target.pf.bdf}: ${target.pf.provisioningNote}`,
         'use an xe PF on a dGPU (sysfs sriov_admin on Linux 7.0+, or debugfs)',
       );
-    if (target.pf.provisioning.tiles > 1)
+    if (target.pf.provisioning.quotaPaths(vf.id).length > 1)
       ctx.skip(
         'provisioning',
         `${target.pf.bdf} keeps a quota per tile (debugfs tileT/vram_quota), and bring-up sets one quota per VF`,
@@ -615,7 +615,9 @@ export const lifecycleRequotaWhileImported: Scenario = {
       ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.id} --vram 64M`);
     ctx.record('vf', vf.bdf);
     // Another size, so that xe has to replace the object; the 4 pages imported stay inside it.
-    const value = before >= 2n * LMEM_STEP ? before - LMEM_STEP : before + LMEM_STEP;
+    // A multi-tile PF splits the quota over its tiles, each share in 2 MiB units.
+    const step = LMEM_STEP * BigInt(target.pf.provisioning.tiles);
+    const value = before >= 2n * step ? before - step : before + step;
     const live = await importWithData(ctx, vf);
     if (!live) return;
     const fs = ctx.backend.fs;
@@ -749,6 +751,7 @@ export const lifecycleCloseWhileRevoked: Scenario = {
       );
     ctx.suspect('kref-underflow', `VF ${vf.bdf}'s VFIO device was closed while its dma-buf was revoked`);
     device.close();
+    ctx.cleared('kref-underflow');
     const log = ctx.kmsgSinceStart().map((r) => r.text);
     const underflow = log.find((l) => /refcount_t: underflow/.test(l));
     if (underflow) {

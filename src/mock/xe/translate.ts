@@ -143,6 +143,12 @@ function concatenated(objs: LmemObject[]): LmemObject {
     get refs() {
       return Math.min(...objs.map((o) => o.refs));
     },
+    onReplaced: (cb) => {
+      const unwatch = objs.map((o) => o.onReplaced(cb));
+      return () => {
+        for (const u of unwatch) u();
+      };
+    },
   };
 }
 
