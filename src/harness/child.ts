@@ -24,6 +24,8 @@ export type ParentMessage =
   | { t: 'exit' };
 export type ChildMessage =
   | { t: 'event'; e: RecordEvent }
+  /** The job arrived: the scenario's timeout runs from here (executor.ts). */
+  | { t: 'started' }
   | { t: 'report'; report: JobReport }
   | { t: 'fatal'; message: string };
 
@@ -65,7 +67,10 @@ export function serveScenario(services: ChildServices): void {
     } else if (m.t === 'job' && !busy) {
       busy = true;
       stop = new AbortController();
-      void serve(m.job, m.root, m.keep);
+      // Said before the scenario runs, and written before it starts: a scenario that blocks the event loop at once
+      // (a system call that never returns) has still started its clock.
+      const { job, root, keep } = m;
+      post({ t: 'started' }, () => void serve(job, root, keep));
     }
   });
 

@@ -91,16 +91,31 @@ class Supervisor {
   private readonly onInterrupt = (): void =>
     this.requestStop({ kind: 'interrupted', signal: String(this.control.interrupt?.reason ?? 'SIGINT') });
 
+  private armed = false;
+
+  /** `armed`: the timeout runs from now; else from arm(), when the scenario has started. */
   constructor(
     private readonly control: ExecControl,
     private readonly killMs: number,
     private readonly act: { stop(reason: string): void; kill(): void },
+    armed = true,
   ) {
-    this.timers.push(setTimeout(() => this.requestStop({ kind: 'timeout' }), control.timeoutMs));
+    if (armed) this.arm();
     if (control.interrupt) {
       if (control.interrupt.aborted) queueMicrotask(this.onInterrupt);
       else control.interrupt.addEventListener('abort', this.onInterrupt, { once: true });
     }
+  }
+
+  /** Starts the scenario's timeout (once). */
+  arm(): void {
+    if (this.armed) return;
+    this.armed = true;
+    this.timers.push(setTimeout(() => this.requestStop({ kind: 'timeout' }), this.control.timeoutMs));
+  }
+
+  get started(): boolean {
+    return this.armed;
   }
 
   private requestStop(why: StopReason): void {
@@ -266,6 +281,9 @@ export function reusable(report: JobReport, stopped: StopReason | null): boolean
  * one with nothing of it. `fresh: true` gives every scenario a new process
  * (iovh run --fresh-process).
  */
+/** How long a scenario process may take to start (node's start, the job received) before it is given up. */
+const START_MS = 60_000;
+
 export class ChildProcessExecutor implements Executor {
   private idle: ChildProcess | null = null;
 
@@ -331,19 +349,34 @@ export class ChildProcessExecutor implements Executor {
         }
         resolve({ pid, stopped: sup.stopped, ending, record: report ? recordOf(report) : record });
       };
-      const sup = new Supervisor(control, killMs, {
-        stop: (reason) => send({ t: 'stop', reason }),
-        kill: () => {
-          killedByUs = true;
-          child.kill(this.options.killSignal ?? 'SIGKILL');
-          sup.later(reapMs, () => finish({ kind: 'wedged', waitedMs: killMs }));
+      // The timeout is the scenario's: it runs from the child's word that it has the job, not from fork(), so that
+      // a node start slowed by load (seconds under QEMU's TCG or a busy CI machine) is not counted against it.
+      // A child that never says so within START_MS is lost.
+      const sup = new Supervisor(
+        control,
+        killMs,
+        {
+          stop: (reason) => send({ t: 'stop', reason }),
+          kill: () => {
+            killedByUs = true;
+            child.kill(this.options.killSignal ?? 'SIGKILL');
+            sup.later(reapMs, () => finish({ kind: 'wedged', waitedMs: killMs }));
+          },
         },
+        false,
+      );
+      const startMs = Math.max(START_MS, control.timeoutMs);
+      sup.later(startMs, () => {
+        if (sup.started || done) return;
+        child.kill('SIGKILL');
+        finish({ kind: 'lost', detail: `the scenario process did not start within ${startMs / 1000} s` });
       });
       const onStderr = (d: Buffer): void => {
         stderr = (stderr + d.toString()).slice(-STDERR_TAIL);
       };
       const onMessage = (m: ChildMessage): void => {
-        if (m.t === 'event') record.apply(m.e);
+        if (m.t === 'started') sup.arm();
+        else if (m.t === 'event') record.apply(m.e);
         else if (m.t === 'fatal') fatal = m.message;
         else if (m.t === 'report') {
           report = m.report;

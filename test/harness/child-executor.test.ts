@@ -189,6 +189,24 @@ describe.skipIf(!built)('scenarios in child processes (needs dist/: npm run buil
     expect(rest!.evidence.notRun).toBe(true);
   });
 
+  it("a scenario's timeout runs from its process's start, not from fork(): a slow node start is not a timeout", async () => {
+    // The start takes twice the timeout, so this would time out every time if the start counted: no race either way.
+    process.env.IOVH_TEST_SLOW_START_MS = '1000';
+    try {
+      const run = await runScenarios(
+        options(['child/pass'], {
+          timeoutMs: 500,
+          executor: new ChildProcessExecutor({ module: ENTRY, root: null, fresh: true }),
+        }),
+      );
+      expect(run.scenarios.map((r) => [r.id, r.status, r.reason])).toEqual([
+        ['child/pass', 'pass', 'ran in a process of its own'],
+      ]);
+    } finally {
+      delete process.env.IOVH_TEST_SLOW_START_MS;
+    }
+  });
+
   it('a child that does not die when killed (stuck in the kernel) is reported and left behind; the run goes on', async () => {
     // SIGCONT stands for the SIGKILL a task in uninterruptible sleep does not act on.
     const run = await runScenarios(
