@@ -73,7 +73,7 @@ export class NativeUnavailableError extends Error {
   }
 }
 
-/** sizeof(struct vfio_region_info) (kernel-abi §2). */
+/** sizeof(struct vfio_region_info) (docs/kernel.md §2). */
 const REGION_INFO_SIZE = 32;
 /** A capability chain larger than this is not one vfio-pci builds; stop rather than loop. */
 const REGION_INFO_MAX = 64 * 1024;
@@ -738,7 +738,7 @@ class NativeDevices implements DeviceOps {
     const binds = args.binds.map((b) => ({
       obj: b.obj,
       patIndex: b.patIndex,
-      // obj_offset and userptr share one union slot (kernel-abi §7).
+      // obj_offset and userptr share one union slot (docs/kernel.md §7).
       objOffset: b.userptr ?? b.objOffset,
       range: b.range,
       addr: b.addr,
@@ -751,7 +751,7 @@ class NativeDevices implements DeviceOps {
 
   xeExecQueueCreate(fd: Fd, args: Parameters<DeviceOps['xeExecQueueCreate']>[1]): number {
     if (!Array.isArray(args.instances)) throw new TypeError('instances must be an array');
-    // struct drm_xe_engine_class_instance is four u16 (kernel-abi §7).
+    // struct drm_xe_engine_class_instance is four u16 (docs/kernel.md §7).
     const inst = new Uint16Array(args.instances.length * 4);
     args.instances.forEach((e, i) => {
       inst[i * 4] = e.engineClass;

@@ -1,4 +1,4 @@
-// The seam between iovh and the kernel (../shared/DESIGN.md, "the one principle").
+// The seam between iovh and the kernel (docs/internals.md "Principles": one seam).
 //
 // Everything above this file is shared by both backends. `native` implements it
 // with the C core (one C function per ioctl) and node:fs; `mock` implements it
@@ -89,7 +89,7 @@ export interface VfioRegionInfo {
   caps: Uint8Array;
 }
 
-/** VFIO_DEVICE_FEATURE with DMA_BUF (kernel-abi §3.2). */
+/** VFIO_DEVICE_FEATURE with DMA_BUF (docs/kernel.md §3.2). */
 export interface VfioDmaBufRequest {
   regionIndex: number;
   openFlags: number;
@@ -267,7 +267,7 @@ export interface DeviceOps {
   vfioDeviceFeature(fd: Fd, flags: number, payload?: Uint8Array, argsz?: number): number;
   /** VFIO_DEVICE_FEATURE GET DMA_BUF; returns the new dma-buf fd. */
   vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd;
-  // VFIO cdev + iommufd (kernel-abi §4); absent on Debian's 7.2 (no IOMMUFD)
+  // VFIO cdev + iommufd (docs/kernel.md §4); absent on Debian's 7.2 (no IOMMUFD)
   vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags?: number): number;
   vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void;
   vfioDeviceDetachIommufdPt(fd: Fd): void;

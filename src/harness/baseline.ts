@@ -1,5 +1,5 @@
 // Baselines: the statuses a given kernel is expected to produce, per scenario
-// id (../shared/DESIGN.md "Evidence and verdicts"). A result is then
+// id (docs/internals.md "Principles"). A result is then
 // `expected`, a `regression`, `fixed`, `changed` or `unlisted` (src/report/model.ts).
 //
 // Format (docs/report-schema.md, "Baseline files"):

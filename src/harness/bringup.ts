@@ -11,7 +11,7 @@
 // fills its whole BAR 2 (so the BAR's last page is memory: edge/last-page),
 // VFs 2 and 3 get 1 GiB (less than their BAR: edge/beyond-quota), VF 4 none
 // (edge/unprovisioned-vf). A VF's BAR 2 size is known only once the VFs
-// exist (xe resizes VF BAR 2 for the number enabled, kernel-abi §9), and a
+// exist (xe resizes VF BAR 2 for the number enabled, docs/kernel.md §9), and a
 // quota set before enabling is what keeps xe from handing all the free VRAM
 // out (auto-provisioning): so VF 2 gets a quota first, the VFs are enabled
 // and bound, then VFs 1 to 3 get theirs. VFs a topology declares

@@ -2,7 +2,7 @@
 // machine offer, each with one line saying how to get it when it is missing,
 // so every later skip cites a capability and its fix (STYLE.md: "skips say how
 // to enable"). Reads sysfs/procfs/debugfs/tracefs; opens the VF through VFIO
-// only for the DMA_BUF feature PROBE (kernel-abi §3.1), and closes it again.
+// only for the DMA_BUF feature PROBE (docs/kernel.md §3.1), and closes it again.
 
 import type { Backend } from '../backend/types.js';
 import { openVfioDevice, VfioContainer, vfioCdevOf } from '../uapi/vfio.js';
@@ -282,7 +282,7 @@ function probeDmaBuf(backend: Backend, target: Target | null): { cap: Capability
         probe: { result: 'supported' },
       };
     const why = isErrno(probe.error, 'EOPNOTSUPP')
-      ? 'the VF driver does not export dma-bufs (EOPNOTSUPP: xe-vfio-pci and other variant drivers do not, kernel-abi §3.3)'
+      ? 'the VF driver does not export dma-bufs (EOPNOTSUPP: xe-vfio-pci and other variant drivers do not, docs/kernel.md §3.3)'
       : 'the kernel does not know VFIO_DEVICE_FEATURE_DMA_BUF (ENOTTY: built without CONFIG_VFIO_PCI_DMABUF, or older than 6.19)';
     return {
       cap: lack(

@@ -1,4 +1,4 @@
-// Data evidence (../shared/DESIGN.md): bytes written through one path and
+// Data evidence (docs/internals.md "Principles"): bytes written through one path and
 // read through the other, at the first and last page of every exported range.
 //
 //   GPU -> CPU: MI_STORE_DATA_IMM of the pattern into the imported BO (batch
@@ -62,7 +62,7 @@ export interface BarAccess {
   /**
    * Drop the mapping now (also done by the cleanup stack). An mmap holds a
    * reference on the VFIO device file: until it goes, closing the device fd
-   * is not its last close, and nothing is revoked (kernel-abi §3.5).
+   * is not its last close, and nothing is revoked (docs/kernel.md §3.5).
    */
   release(): void;
 }

@@ -1,10 +1,10 @@
 // The PF's xe device as the scenarios use it: one VM, one exec queue, a VA
 // allocator, PRIME imports bound into the VM, system-memory BOs, and batch
-// execution with a syncobj (kernel-abi §6-§8). Everything is registered on the
+// execution with a syncobj (docs/kernel.md §6-§8). Everything is registered on the
 // scenario's cleanup stack. An import is released by unbinding its VA and
 // then closing its GEM handle: only then is the BO destroyed and its dma-buf
 // mapping unmapped, which is what unblocks a VFIO revoke waiting on it
-// (kernel-abi §3.5, §11.6).
+// (docs/kernel.md §3.5, §11.6).
 
 import type { Mapping, XeSync } from '../backend/types.js';
 import type { DmaBuf } from '../uapi/dmabuf.js';
@@ -82,7 +82,7 @@ export class Gpu {
     readonly xe: XeDevice,
     readonly vm: XeVm,
     readonly queue: XeExecQueue,
-    /** A coherent PAT index, as imports need (kernel-abi §7): Xe2+ WB 2-way = 2; older (xelp table) 0. */
+    /** A coherent PAT index, as imports need (docs/kernel.md §7): Xe2+ WB 2-way = 2; older (xelp table) 0. */
     readonly patIndex: number,
     readonly sysmemPlacement: number,
   ) {}

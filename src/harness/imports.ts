@@ -18,7 +18,7 @@ export interface Imported {
   label: string;
   /**
    * Set when the import was negotiated but not translated because its VF sits
-   * on another bus than its PF (rfc-model quirk 5, named here with quirk 2):
+   * on another bus than its PF (RFC quirk 5, named here with quirk 2):
    * a scenario must not blame another cause for it.
    */
   otherBus: string | null;
@@ -104,7 +104,7 @@ function onOtherBus(ctx: ScenarioContext, vf: string | null): string | null {
 /**
  * What an IOV scenario needs: a VF with an LMEM BAR exported by vfio, an xe
  * PF, the interconnect series (its symbols), tracefs taking our kprobes to tell
- * iov from p2p (data alone cannot: DESIGN.md), and the scatter-gather probe symbols, without
+ * iov from p2p (data alone cannot: docs/internals.md), and the scatter-gather probe symbols, without
  * which a fallback to P2P would go unseen and be taken for iov (path.ts). xe
  * comes before the LMEM BAR: the VF of a PF that is not xe's (an igb NIC in
  * QEMU) has no LMEM BAR because it is no GPU, and "PF not xe" is the reason to

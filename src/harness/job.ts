@@ -135,7 +135,7 @@ export async function runJob(backend: Backend, scenario: Scenario, job: Scenario
   let settled = true;
   if (outcome.kind === 'stopped') {
     // The cleanups may have unblocked the kernel call the scenario waited on (closing the xe handle lets a pending
-    // VFIO reset finish, kernel-abi §11.6): let its code unwind, then clean what it opened since.
+    // VFIO reset finish, docs/kernel.md §11.6): let its code unwind, then clean what it opened since.
     settled = (await Promise.race([run, sleep(job.timing.graceMs)])) !== 'grace';
     await runCleanups();
     if (!settled) ctx.record('stillRunning', 'the scenario had not unwound after its cleanups and the grace period');

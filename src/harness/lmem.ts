@@ -1,11 +1,11 @@
 // Where a VF's LMEM lies in VRAM, seen from the PF: the layout of the VF's
 // LMEM object over a span of its BAR 2, so that a scenario knows whether a
 // range crosses a block boundary of the object before it judges a
-// translation that assumes there is none (rfc-model quirk 8, see
+// translation that assumes there is none (RFC quirk 8, see
 // docs/internals.md "edge/lmem-discontiguous").
 //
 // VF BAR 2 offset X is the VF's LMEM offset X, which the LMTT maps to the
-// VRAM address (DPA) of the object's page there (kernel-abi §9); the PF's own
+// VRAM address (DPA) of the object's page there (docs/kernel.md §9); the PF's own
 // BAR 2 is a window onto VRAM, offset D being DPA D. So a word the CPU writes
 // through the VF's BAR at X can be found through the PF's BAR at DPA(X). The
 // object is made of 2 MiB-aligned blocks (xe allocates a VF's LMEM with

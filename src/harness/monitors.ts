@@ -1,4 +1,4 @@
-// Kernel monitors around each scenario (../shared/DESIGN.md, "cleanliness"):
+// Kernel monitors around each scenario (docs/internals.md "Principles": cleanliness):
 // the kernel log (/dev/kmsg), the taint mask, kmemleak, our own fds
 // (/proc/self/fd) and the dma-buf objects in debugfs bufinfo. Each reads
 // through FileOps only, so it runs the same on a real kernel and on the mock.

@@ -1,4 +1,4 @@
-// Path classification (../shared/DESIGN.md "Evidence and verdicts") from the
+// Path classification (docs/internals.md "Principles") from the
 // kprobe hits of one import's window (import, bind, first use) and from the
 // errno of each step:
 //
@@ -12,7 +12,7 @@
 //                 scatter-gather mapped (RFC quirk 2)
 //   unknown       no probe that could tell fired, or none could be armed
 //
-// Data alone cannot tell iov from p2p (DESIGN.md); the trace can. iov and
+// Data alone cannot tell iov from p2p (docs/internals.md); the trace can. iov and
 // untranslated are claims about what did NOT happen (no fallback to the
 // scatter-gather map; no translation), so they are made only when the probes
 // that would have seen it were armed and enabled: both scatter-gather probes

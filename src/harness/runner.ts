@@ -1,13 +1,13 @@
 // The runner: probes capabilities, then runs each scenario in a process of
 // its own (executor.ts, IGT's runner model) inside the kernel monitors, turns
-// what happened into a status (../shared/DESIGN.md "Evidence and verdicts"),
+// what happened into a status (docs/internals.md "Principles"),
 // judges it against the baseline, and collects everything into one RunResult,
 // handing a partial one to `onPartial` after every scenario.
 //
 // A scenario that throws or times out is recorded and the run goes on. On
 // timeout the scenario's process is asked to stop and runs its cleanups:
 // cleanups are how a blocked kernel wait is unblocked (closing the xe handle
-// lets a pending VFIO reset complete, kernel-abi §11.6); a process that does
+// lets a pending VFIO reset complete, docs/kernel.md §11.6); a process that does
 // not finish them in time is killed. A process the kernel kills (an oops in
 // its system call) is a crash with the log excerpt, and what it left in
 // tracefs is removed here. On interrupt (SIGINT/SIGTERM, wired by the CLI

@@ -92,7 +92,7 @@ export function unreadableState(fs: FileOps, pf: PfInfo): string[] {
  * closed again at once). A VF bound to another driver may be in use by the
  * host (xe in VF mode, a variant driver for a VM), and a vfio-pci VF another
  * process holds is most likely a running VM's (VFIO_GROUP_GET_DEVICE_FD
- * answers EBUSY, a group has one opener: kernel-abi §4).
+ * answers EBUSY, a group has one opener: docs/kernel.md §4).
  */
 export function busyVfs(backend: Backend, pf: PfInfo, keep: string): string[] {
   const out: string[] = [];

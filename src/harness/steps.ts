@@ -40,8 +40,8 @@ export function requireTarget(ctx: ScenarioContext): Target {
 
 /**
  * The BAR the export scenarios use: the VF's LMEM BAR 2 on an xe VF
- * (kernel-abi §9), else the first memory BAR of at least a page (an igb or
- * nvme VF in QEMU: research/qemu-ci.md), so export checks run on any VF.
+ * (docs/kernel.md §9), else the first memory BAR of at least a page (an igb or
+ * nvme VF in QEMU: docs/bringup.md "In the QEMU guest"), so export checks run on any VF.
  */
 export function exportBar(vf: VfInfo): Bar | null {
   const lmem = lmemBar(vf);
@@ -130,7 +130,7 @@ export async function errnoOfAsync(fn: () => Promise<unknown>): Promise<{ code: 
  * A kprobe session for the scenario's window, armed with this kernel's
  * revision row plus the scatter-gather probes, torn down by the cleanup
  * stack. Null when tracefs or the symbols are missing: callers that need the
- * path must skip (without trace, iov and p2p look the same, DESIGN.md).
+ * path must skip (without trace, iov and p2p look the same, docs/internals.md "Principles").
  */
 export function startTrace(ctx: ScenarioContext): TraceSession | null {
   const root = ctx.caps.tracefsRoot;
@@ -167,7 +167,7 @@ export function pathBlindSpots(ctx: ScenarioContext, trace: TraceSession | null)
  * startTrace for a scenario whose verdict is the path: a kernel that takes
  * none of the probes the verdict needs (lockdown, a probe the kernel refuses)
  * is a skip that says which could not be armed and why, never a failure
- * (DESIGN.md: a missing capability is a skip, a wrong answer a failure).
+ * (docs/internals.md "Principles": a missing capability is a skip, a wrong answer a failure).
  */
 export function requirePathTrace(ctx: ScenarioContext): TraceSession {
   requireCaps(ctx, 'tracefs', 'kprobes', 'sgProbes');

@@ -2,7 +2,7 @@
 //
 // A real kernel takes real time: a VF's FLR (VFIO_DEVICE_RESET) completes in
 // well under a second on healthy hardware, so a reset still pending after
-// `stallMs` is stuck, not slow (kernel-abi §3.5: the revoke waits, with no
+// `stallMs` is stuck, not slow (docs/kernel.md §3.5: the revoke waits, with no
 // timeout, for importers to unmap); kmemleak reports an object only once it is
 // older than its minimum age (mm/kmemleak.c, jiffies_min_age = 5 s). The
 // simulated kernel completes every operation that is not blocked before the

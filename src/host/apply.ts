@@ -1,8 +1,8 @@
 // Making a plan's writes: for each step, check that the machine is still as
 // the plan predicted, journal what the write replaces (durably), write, and
 // read back. A write the kernel clamped or ignored is a failure, as is a
-// device that did not come or go as predicted (the xe-gmi `write_verified`
-// rule, anchors A9.2). On a failure the steps of this command are undone in
+// device that did not come or go as predicted (a write is
+// verified by reading it back: docs/bringup.md "The plan and its order"). On a failure the steps of this command are undone in
 // reverse (the transaction rolls back); when `interrupt` is aborted (SIGINT/SIGTERM,
 // src/cli/signals.ts) the command stops between two steps and leaves its journal for `iovh restore`.
 import type { FileOps } from '../backend/types.js';

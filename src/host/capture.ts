@@ -134,7 +134,7 @@ function dmi(r: SysReader): string | undefined {
   return `${[vendor, product].filter(Boolean).join(' ')}${bios ? `, BIOS ${bios}` : ''}`;
 }
 
-/** VRAM of an xe PF, from DRM_XE_DEVICE_QUERY_MEM_REGIONS on its render node (kernel-abi §7). */
+/** VRAM of an xe PF, from DRM_XE_DEVICE_QUERY_MEM_REGIONS on its render node (docs/kernel.md §7). */
 function xeVram(backend: Backend, pf: string): { vram: bigint; tiles: number } | null {
   const node = listDrmNodes(backend).find((n) => n.kind === 'render' && n.bdf === pf);
   if (!node) return null;
@@ -180,7 +180,7 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
     if (sizes !== null) b.resizableSizes = hex(sizes);
   }
   for (const b of vfBars.filter((x) => x.resizableSizes === undefined)) {
-    // A VF whose BAR is not the enumeration size was resized (xe grows VF BAR 2 for fewer VFs, kernel-abi §9).
+    // A VF whose BAR is not the enumeration size was resized (xe grows VF BAR 2 for fewer VFs, docs/kernel.md §9).
     const resized = pf.vfs.find((vf) =>
       vf.bars.some((x) => x.index === b.index && x.kind !== 'none' && hex(x.size) !== b.size),
     );

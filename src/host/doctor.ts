@@ -67,7 +67,7 @@ export function readKernelConfig(fs: FileOps, release: string | null): { config:
  * Kernel options iovh relies on, what their absence costs, and how to get
  * them: a tristate may be y or m, a bool only y, and an option without a
  * prompt cannot be chosen at all, only its dependencies can (Kconfig facts:
- * kernel-abi §4-§5, drivers/vfio/pci/Kconfig, drivers/pci/Kconfig,
+ * docs/kernel.md §4-§5, drivers/vfio/pci/Kconfig, drivers/pci/Kconfig,
  * drivers/iommu/iommufd/Kconfig, arch/Kconfig, kernel/trace/Kconfig,
  * lib/Kconfig.debug).
  */
@@ -87,13 +87,13 @@ const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (c
   {
     name: 'VFIO_PCI_DMABUF',
     need: 'fail',
-    why: 'without it VFIO_DEVICE_FEATURE DMA_BUF is ENOTTY (kernel-abi §3.3)',
+    why: 'without it VFIO_DEVICE_FEATURE DMA_BUF is ENOTTY (docs/kernel.md §3.3)',
     fix: dmabufFix,
   },
   {
     name: 'PCI_P2PDMA',
     need: 'fail',
-    why: 'vfio-pci dma-buf export needs a P2P provider (kernel-abi §5)',
+    why: 'vfio-pci dma-buf export needs a P2P provider (docs/kernel.md §5)',
     fix: () =>
       'use a kernel built with CONFIG_PCI_P2PDMA=y (a bool; it depends on CONFIG_ZONE_DEVICE=y and a 64-bit kernel)',
   },
@@ -112,7 +112,7 @@ const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (c
   {
     name: 'IOMMUFD',
     need: 'warn',
-    why: 'no iommufd/cdev VFIO path; the group/container path still works (kernel-abi §4)',
+    why: 'no iommufd/cdev VFIO path; the group/container path still works (docs/kernel.md §4)',
     fix: () =>
       'for the cdev path, use a kernel built with CONFIG_IOMMUFD=y or =m and CONFIG_VFIO_DEVICE_CDEV=y; the group path needs neither',
   },
@@ -144,7 +144,7 @@ const CONFIG_CHECKS: { name: string; need: 'fail' | 'warn'; why: string; fix: (c
 
 /**
  * CONFIG_VFIO_PCI_DMABUF has no prompt: `def_bool y if VFIO_PCI_CORE &&
- * PCI_P2PDMA && DMA_SHARED_BUFFER`, in Linux 6.19 and later (kernel-abi §5).
+ * PCI_P2PDMA && DMA_SHARED_BUFFER`, in Linux 6.19 and later (docs/kernel.md §5).
  * It cannot be set: name the dependency that is missing, or the kernel
  * version when none is.
  */
@@ -364,7 +364,7 @@ export function runDoctor(fs: FileOps, env: DoctorEnv, topology: HostTopology = 
   } else {
     nodesCheck('dev.vfio', ['/dev/vfio/vfio'], '/dev/vfio/vfio', '/dev/vfio/*', (acc) => acc[0]!.detail);
   }
-  // One node per IOMMU group with a device bound to vfio-pci (/dev/vfio/<group>, kernel-abi §4).
+  // One node per IOMMU group with a device bound to vfio-pci (/dev/vfio/<group>, docs/kernel.md §4).
   const groupNodes = r
     .list('/dev/vfio')
     .filter((n) => /^\d+$/.test(n))

@@ -1,6 +1,6 @@
 // The bring-up journal: what each write replaced, written durably before the
 // write is made, so that `iovh restore` can put the machine back after a
-// normal run, after Ctrl-C, and after the process was killed (anchors §(d).4;
+// normal run, after Ctrl-C, and after the process was killed (docs/bringup.md "The journal";
 // the kernel's VFIO selftests keep the same records in
 // tools/testing/selftests/vfio/scripts/setup.sh).
 //

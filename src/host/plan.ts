@@ -23,7 +23,7 @@ export type Step =
       implied?: true;
       /**
        * A VRAM quota of a VF that was enabled when the plan was made: the
-       * kernel releases it when the VF goes away (kernel-abi §9), so there is
+       * kernel releases it when the VF goes away (docs/kernel.md §9), so there is
        * nothing to restore once the VF is gone.
        */
       enabledVf?: { pf: string; id: number };
@@ -41,7 +41,7 @@ export type Step =
  * the kernel makes that change itself when a later step of the same plan is
  * written. sriov_numvfs = 0 under an import removes the VFs, and with them
  * their driver bindings and overrides (drivers/pci/iov.c sriov_disable) and
- * xe releases their VRAM quotas (kernel-abi §9); unbinding the VF first, as
+ * xe releases their VRAM quotas (docs/kernel.md §9); unbinding the VF first, as
  * a plain disable does, would block in vfio-pci's remove while the device's
  * dma-buf is imported.
  */
@@ -74,7 +74,7 @@ export function stepWrite(step: Step): { path: string; data: string } {
 /**
  * The step as a shell line that makes the same write: `echo vfio-pci > ...`.
  * `echo > .../driver_override` writes a lone newline, which is how the
- * driver core is told to clear an override (anchors "Pitfalls").
+ * driver core is told to clear an override (docs/kernel.md §4).
  */
 export function formatWrite(path: string, data: string): string {
   const text = data.replace(/\n$/, '');

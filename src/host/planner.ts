@@ -1,5 +1,5 @@
 // Plans for each bring-up command, with the ordering pitfalls of
-// anchors.md "Pitfalls" and kernel-abi §9 built in:
+// docs/bringup.md "The plan and its order" and docs/kernel.md §9 built in:
 // - sriov_drivers_autoprobe goes to 0 right before sriov_numvfs is written,
 //   or the PF's driver (xe) binds the new VFs itself;
 // - sriov_numvfs goes to 0 before another non-zero count (EBUSY otherwise);
@@ -84,7 +84,7 @@ function requireDriverLoaded(ctx: PlanContext, driver: string): void {
 }
 
 function requireSrIovDriver(pf: PfState): void {
-  // Only the PF driver's sriov_configure creates VFs: ENOENT without one (kernel-abi §9).
+  // Only the PF driver's sriov_configure creates VFs: ENOENT without one (docs/kernel.md §9).
   if (pf.driver === null)
     throw new BringupError(
       `${pf.bdf} has no driver bound; its driver creates the VFs (bind it first, e.g. modprobe xe)`,
@@ -165,7 +165,7 @@ function releaseVf(pf: PfState, vf: VfState, quota: boolean): Step[] {
 /**
  * The steps that take the VF count to `n`. `presets` plans the VRAM quotas
  * of VFs about to be created: they are written while no VF exists, because
- * xe auto-provisions at enabling only when no quota is set (kernel-abi §9;
+ * xe auto-provisions at enabling only when no quota is set (docs/kernel.md §9;
  * Documentation/ABI/testing/sysfs-driver-intel-xe-sriov, vram_quota: "Any
  * non-zero initial VRAM provisioning will block VFs auto-provisioning"), and
  * auto-provisioning hands out all the free VRAM, so a quota raised after it
@@ -265,7 +265,7 @@ function presetsKept(pf: PfState): boolean {
 
 /**
  * What xe does with VRAM when `n` VFs appear, given the quotas set before
- * (kernel-abi §9): auto-provisioning (an equal share each) unless a non-zero
+ * (docs/kernel.md §9): auto-provisioning (an equal share each) unless a non-zero
  * quota was preset, and then nothing for the VFs without one.
  */
 function enableNotes(pf: PfState, n: number): string[] {
@@ -418,7 +418,7 @@ export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
  * autoprobe off (the VFs come back unbound), then the overrides, then the
  * bindings, then autoprobe; a VF bound without an override is bound last,
  * once autoprobe is back (with autoprobe off only an override lets a VF
- * probe, kernel-abi §9).
+ * probe, docs/kernel.md §9).
  */
 export function planVfsDisableInUse(ctx: PlanContext, pfText: string, why: string): Plan {
   const pf = requirePf(ctx, pfText);
@@ -479,7 +479,7 @@ export function planBind(ctx: PlanContext, vfText: string, driver: string): Plan
 }
 
 function requireIommu(vf: VfState, driver: string): void {
-  // vfio-pci refuses a device without an IOMMU group (probe fails -EINVAL; research/qemu-ci.md "IOMMU=none").
+  // vfio-pci refuses a device without an IOMMU group (probe fails -EINVAL: drivers/vfio/group.c vfio_group_find_or_alloc).
   if (driver === 'vfio-pci' && vf.iommuGroup === null) {
     throw new BringupError(
       `${vf.bdf} has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on iommu=pt; see \`iovh doctor\`)`,

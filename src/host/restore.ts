@@ -1,5 +1,5 @@
 // Undoing journaled writes, newest first, each verified by reading back
-// (anchors §(d).4; the VFIO selftests' cleanup.sh replays its records the
+// (docs/bringup.md "Restore"; the VFIO selftests' cleanup.sh replays its records the
 // same way). Undo is by state, not by replaying inverse writes blindly: a
 // record whose target already holds what the write replaced needs nothing,
 // which is what makes restore safe after a kill between a journal entry and
@@ -22,7 +22,7 @@ export interface StateView {
   exists(bdf: string): boolean;
   /**
    * False for a VRAM quota whose value xe chose itself after this restore
-   * raised the VF count with no quota preset (auto-provisioning, kernel-abi §9): restore then
+   * raised the VF count with no quota preset (auto-provisioning, docs/kernel.md §9): restore then
    * writes the journaled value whatever the file reads, so that --dry-run,
    * which cannot know xe's choice, predicts exactly the writes the run makes.
    */
@@ -56,7 +56,7 @@ function quotaPf(step: Step): string | null {
 /**
  * Which PFs' quotas xe chose itself during this restore, for
  * StateView.known: a VF count raised from 0 with no quota preset since the
- * count went to 0 auto-provisions (kernel-abi §9); a count of 0 releases
+ * count went to 0 auto-provisions (docs/kernel.md §9); a count of 0 releases
  * every quota (they read 0), and a preset turns auto-provisioning off.
  */
 class Recount {
@@ -193,7 +193,7 @@ export class PredictedView implements StateView {
       for (const [path] of this.attrs) if (path.startsWith(`${devicePath(bdf)}/`)) this.attrs.delete(path);
       if (on) this.attrs.set(devicePath(bdf, 'driver_override'), '');
     }
-    // Disabling releases every quota; enabling without a preset lets xe choose them (kernel-abi §9):
+    // Disabling releases every quota; enabling without a preset lets xe choose them (docs/kernel.md §9):
     // unknown until read (Recount makes undo write them); with presets they stay as written, 0 for the rest.
     if (n === 0) this.released.add(pf);
     if (n === 0 || this.recount.autoProvisioned(pf)) {
@@ -205,7 +205,7 @@ export class PredictedView implements StateView {
 /**
  * Before a VF count is raised from 0 again, the VRAM quotas journaled for
  * the VFs it re-creates are written back first: xe then keeps them instead
- * of auto-provisioning (kernel-abi §9), which would hand out all the free
+ * of auto-provisioning (docs/kernel.md §9), which would hand out all the free
  * VRAM and make the journaled quotas fail with ENOSPC afterwards. `older`
  * is the pending records older than the count's, newest first: for each
  * quota file the newest of them holds the value the file had then. Quotas
@@ -243,7 +243,7 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
   if (step.op === 'set') {
     if (step.enabledVf) {
       // The quota belonged to an enabled VF; with the VF gone the kernel released it, and
-      // writing the old value now would preset a quota for a VF that has none (kernel-abi §9).
+      // writing the old value now would preset a quota for a VF that has none (docs/kernel.md §9).
       const numvfs = view.attr(devicePath(step.enabledVf.pf, 'sriov_numvfs'), 'count');
       if (numvfs !== null && Number(numvfs) < step.enabledVf.id) return [];
     }
@@ -264,7 +264,7 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
     const back: Step = { ...written, value: rec.before, before: now, why };
     const pf = numvfsPf(step);
     if (pf === null || rec.before === '0') return [back];
-    // A VF count changes only through 0 (EBUSY otherwise, kernel-abi §9); the quotas go in while it is 0.
+    // A VF count changes only through 0 (EBUSY otherwise, docs/kernel.md §9); the quotas go in while it is 0.
     const first: Step[] = now === '0' ? [] : [{ ...step, value: '0', before: now, why }];
     return [...first, ...presets(pf, Number(rec.before), older, why), { ...back, before: '0' }];
   }

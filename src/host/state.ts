@@ -2,7 +2,7 @@
 // starts as what discovery read and each planned step updates it the way the
 // kernel will (drivers/pci/iov.c: enabling VFs creates them unbound when
 // autoprobe is off, with no override; disabling removes them and releases
-// their provisioning, kernel-abi §9).
+// their provisioning, docs/kernel.md §9).
 import { formatBdf, parseBdf, vfAddress } from '../uapi/bdf.js';
 import type { Provisioning } from '../machine/provisioning.js';
 import type { HostTopology, PfInfo } from '../machine/topology.js';
@@ -105,7 +105,7 @@ export function hasQuota(pf: PfState): boolean {
  * plan that enables) with no override. xe auto-provisions the new VFs when
  * no quota was set before (an equal share of the free VRAM each, unknown
  * until read); a non-zero quota set before enabling turns that off, and
- * every VF then keeps the quota it had, 0 for none (kernel-abi §9;
+ * every VF then keeps the quota it had, 0 for none (docs/kernel.md §9;
  * Documentation/ABI/testing/sysfs-driver-intel-xe-sriov, vram_quota).
  */
 export function applyNumvfs(pf: PfState, n: number): void {

@@ -1,7 +1,7 @@
 // The one write of a step and its read-back, shared by apply and restore:
 // after each write the target must read what was written (an attribute, in
 // its canonical form) or be bound as asked, else the kernel clamped, ignored
-// or undid it (the xe-gmi `write_verified` rule, anchors A9.2).
+// or undid it (docs/bringup.md "The plan and its order").
 import { BringupError } from './errors.js';
 import { canonical, formatStep, stepWrite, type Step } from './plan.js';
 import { type SysReader, devicePath } from '../machine/sysfs.js';

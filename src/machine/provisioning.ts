@@ -1,5 +1,5 @@
 // Where an xe PF keeps its VFs' VRAM quotas. Three generations coexist
-// (kernel-abi §9 and §11.11; anchors "Pitfalls: path churn"), probed in order
+// (docs/kernel.md §9 and §11.11), probed in order
 // of preference:
 //   sriov_admin  /sys/bus/pci/devices/<PF>/sriov_admin/vfN/profile/vram_quota (sysfs, 7.0+)
 //   debugfs      /sys/kernel/debug/dri/<PF>/sriov/vfN/tileT/vram_quota         (tile layout)
@@ -115,7 +115,7 @@ export function readQuotaTiles(r: SysReader, iface: Provisioning, vfId: number):
 
 /**
  * The VF's quota: the sum over tiles, as the VF sees its LMEM (its BAR 2 is
- * the per-tile LMEM objects concatenated in tile order, kernel-abi §9), or
+ * the per-tile LMEM objects concatenated in tile order, docs/kernel.md §9), or
  * null when a file cannot be read.
  */
 export function readQuota(r: SysReader, iface: Provisioning, vfId: number): bigint | null {

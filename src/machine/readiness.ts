@@ -58,7 +58,7 @@ export function debugfsReadiness(r: SysReader): Readiness {
 
 /**
  * IOMMU groups: vfio-pci refuses a device without one, and a VF's dma-buf is
- * exported through VFIO (kernel-abi §4). Unsafe no-IOMMU mode has none and
+ * exported through VFIO (docs/kernel.md §4). Unsafe no-IOMMU mode has none and
  * still works (its own VFIO type).
  */
 export function iommuReadiness(r: SysReader): Readiness & { groups: number; noiommu: boolean } {
@@ -81,7 +81,7 @@ export function iommuReadiness(r: SysReader): Readiness & { groups: number; noio
 /**
  * A PF's VRAM provisioning interface (src/machine/provisioning.ts): sysfs
  * sriov_admin/vfN/profile/vram_quota needs Linux 7.0, the debugfs files need
- * debugfs mounted (kernel-abi §9); an xe PF with debugfs mounted and neither
+ * debugfs mounted (docs/kernel.md §9); an xe PF with debugfs mounted and neither
  * is an integrated GPU, which has no VRAM to provision.
  */
 export function provisioningReadiness(pf: PfInfo | null, debugfsMounted: boolean): Readiness {

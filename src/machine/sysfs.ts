@@ -1,5 +1,5 @@
 // Where the PCI core and the driver core keep what bring-up reads and writes,
-// and how their files read (kernel-abi §4, §9; drivers/pci/pci-sysfs.c,
+// and how their files read (docs/kernel.md §4, §9; drivers/pci/pci-sysfs.c,
 // drivers/pci/iov.c, drivers/base/bus.c).
 import type { FileOps } from '../backend/types.js';
 import { isErrno } from '../uapi/errors.js';
@@ -43,7 +43,7 @@ export function attrText(raw: string): string {
 /**
  * driver_override as read back: the driver core prints "%s\n" of a NULL
  * pointer as "(null)" when no override is set (drivers/base/core.c /
- * bus.c driver_override_show, kernel-abi §4); an empty string means the same.
+ * bus.c driver_override_show, docs/kernel.md §4); an empty string means the same.
  */
 export function parseOverride(raw: string): string | null {
   const t = attrText(raw).trim();

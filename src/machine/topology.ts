@@ -1,7 +1,7 @@
 // The machine as iovh sees it, read from sysfs in one place for every command
 // (doctor, topology, bring-up, run): every SR-IOV PF (a device with
 // sriov_totalvfs), its VFs through the virtfnN links (0-based: virtfn0 is VF
-// 1, kernel-abi §9), drivers, overrides, IOMMU groups, BARs, VRAM quotas per
+// 1, docs/kernel.md §9), drivers, overrides, IOMMU groups, BARs, VRAM quotas per
 // tile from whichever provisioning interface the PF has, and the DRM nodes
 // with the PCI device behind each. Reads only.
 import type { FileOps } from '../backend/types.js';
@@ -37,7 +37,7 @@ export interface VfBar extends Bar {
   /**
    * The BAR's size on the enabled VFs when it is not `size`: the PF driver
    * resized it through the VF Resizable BAR (xe grows VF BAR 2 when fewer
-   * VFs are enabled, kernel-abi §9). Null when it is `size`, or no VF is
+   * VFs are enabled, docs/kernel.md §9). Null when it is `size`, or no VF is
    * enabled.
    */
   resizedTo: bigint | null;
@@ -86,7 +86,7 @@ export interface PfInfo {
   provisioningNote: string;
   /**
    * Quota of every VF id 1..totalvfs, enabled or not (xe keeps a quota set
-   * before enabling, kernel-abi §9); index id-1; empty without provisioning.
+   * before enabling, docs/kernel.md §9); index id-1; empty without provisioning.
    */
   quotas: (bigint | null)[];
   vfs: VfInfo[];
@@ -151,7 +151,7 @@ function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null, til
  * A VF's own BAR is the per-VF size unless the PF driver resized it through
  * the VF Resizable BAR (pci_iov_vf_bar_set_size changes the per-VF size and
  * leaves the IOV resource alone; xe grows VF BAR 2 when fewer VFs are
- * enabled, kernel-abi §9), which shows as a VF BAR larger than the IOV
+ * enabled, docs/kernel.md §9), which shows as a VF BAR larger than the IOV
  * resource can hold for sriov_totalvfs VFs: then, as without VFs, the size is
  * the largest power of two <= resource / sriov_totalvfs that divides the
  * resource. That is exact whenever the capability's TotalVFs is less than
@@ -254,7 +254,7 @@ function drmNodes(fs: FileOps): DrmNode[] {
   }
 }
 
-/** The VF's LMEM BAR (BAR 2, kernel-abi §9) when it is a memory BAR. */
+/** The VF's LMEM BAR (BAR 2, docs/kernel.md §9) when it is a memory BAR. */
 export function lmemBar(vf: VfInfo): Bar | null {
   const b = vf.bars.find((x) => x.index === 2);
   return b && b.size > 0n && (b.kind === 'mem64' || b.kind === 'mem32') ? b : null;

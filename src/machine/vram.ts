@@ -4,8 +4,8 @@
 // PF's spare, and a VF whose quota is replaced gives its old one back first.
 //
 // Neither sysfs nor the SR-IOV debugfs files hold the total or the free VRAM
-// (kernel-abi §9: only pf/tileT/vram_spare and vram_provisioned). What xe does
-// expose is DRM_XE_DEVICE_QUERY_MEM_REGIONS (kernel-abi §7), whose VRAM
+// (docs/kernel.md §9: only pf/tileT/vram_spare and vram_provisioned). What xe does
+// expose is DRM_XE_DEVICE_QUERY_MEM_REGIONS (docs/kernel.md §7), whose VRAM
 // regions carry total_size = the manager's size and used =
 // xe_ttm_vram_get_used() = the buddy allocator's size - avail (xe_query.c),
 // so total_size - used is the very free space pf_query_free_lmem reads.

@@ -1,5 +1,5 @@
 // The mock backend: the simulated kernel behind the same Backend as the
-// native one (../shared/DESIGN.md, "the one principle"). `kernel` is the
+// native one (docs/internals.md "Principles": one seam). `kernel` is the
 // control surface tests and the harness's fault sweep use; nothing on the
 // product path needs it.
 

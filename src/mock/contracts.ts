@@ -213,7 +213,7 @@ export interface VramBlock {
 }
 
 /**
- * The PF-side buffer object backing a VF's LMEM quota (kernel-abi §9): pinned
+ * The PF-side buffer object backing a VF's LMEM quota (docs/kernel.md §9): pinned
  * VRAM, not forced contiguous. VF BAR 2 offset X is object offset X.
  */
 export interface LmemObject {
@@ -244,7 +244,7 @@ export interface XePfState {
   lmemObj(vfid: number): LmemObject | null;
   /**
    * The VF's LMEM object of every tile that has one, in tile order: the VF
-   * sees them concatenated in its BAR 2 (kernel-abi §9).
+   * sees them concatenated in its BAR 2 (docs/kernel.md §9).
    */
   lmemObjs(vfid: number): LmemObject[];
   /** Allocate a PF-owned VRAM buffer (ordinary xe BOs); null when VRAM is exhausted. */
@@ -266,7 +266,7 @@ export interface InterconnectOffer {
 /** struct dma_buf_attach_ops of an importer. */
 export interface ImporterOps {
   readonly allowPeer2peer: boolean;
-  /** Present means the importer is revocable (dma_buf_attach_revocable, kernel-abi §3.4). */
+  /** Present means the importer is revocable (dma_buf_attach_revocable, docs/kernel.md §3.4). */
   readonly invalidateMappings?: (attachment: Attachment) => void;
   /** RFC: the importer's list for dma_buf_match_interconnects; absent on non-RFC importers. */
   readonly interconnects?: readonly InterconnectOffer[];

@@ -2,7 +2,7 @@
 // interconnect API (seed patches 1-3; docs/profiles.md, rfc-v1 "Attach", "Map").
 //
 // - export: a dma-buf file on the dmabuf pseudo-fs; f_flags keep only
-//   O_ACCMODE | O_NONBLOCK (kernel-abi §10), the fd gets O_CLOEXEC if asked.
+//   O_ACCMODE | O_NONBLOCK (docs/kernel.md §10), the fd gets O_CLOEXEC if asked.
 // - attach: dynamic when the importer has invalidate_mappings; `peer2peer`
 //   from allow_peer2peer; with the series applied (rfc-v1, fixed) an importer
 //   that offers interconnects gets `allow_ic`, and the exporter's attach may

@@ -2,7 +2,7 @@
 // `kernel.config`). A profile says which kernel line and revision the mock is
 // (its rules); these say how that kernel was configured, which decides what
 // exists at all: Debian's 7.2 is built without IOMMUFD, so it has no
-// /dev/iommu and no VFIO cdev (kernel-abi §4), while a kernel built from the
+// /dev/iommu and no VFIO cdev (docs/kernel.md §4), while a kernel built from the
 // same source with the QEMU guest fragment has both.
 //
 // configureProfile() returns the profile with the options applied: its

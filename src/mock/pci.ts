@@ -1,6 +1,6 @@
 // PCI devices, SR-IOV and the driver core as sysfs shows them
 // (drivers/pci/{pci-sysfs.c,iov.c,pci-driver.c}, drivers/base/{bus.c,dd.c};
-// kernel-abi §9). Driver models (xe, vfio-pci, the topology's other drivers)
+// docs/kernel.md §9). Driver models (xe, vfio-pci, the topology's other drivers)
 // plug in as PciDriverModel; this file owns matching, binding, VF creation and
 // removal, IOMMU groups and every sysfs file of it.
 
@@ -228,7 +228,7 @@ export class PciSubsystem implements PciBus {
     return dev.driverOverride !== null;
   }
 
-  /** pci_device_can_probe: a VF probes only with autoprobe on its PF, or driver_override set (kernel-abi §9). */
+  /** pci_device_can_probe: a VF probes only with autoprobe on its PF, or driver_override set (docs/kernel.md §9). */
   private canProbe(dev: PciDev): boolean {
     return !dev.physfn || dev.physfn.sriov!.autoprobe || dev.driverOverride !== null;
   }
@@ -569,7 +569,7 @@ export class PciSubsystem implements PciBus {
     });
   }
 
-  /** drivers/pci/iov.c sriov_numvfs_store (kernel-abi §9). */
+  /** drivers/pci/iov.c sriov_numvfs_store (docs/kernel.md §9). */
   private numvfsStore(pf: PciDev, buf: string): void {
     const s = pf.sriov!;
     let n: number;
@@ -614,7 +614,7 @@ export class PciSubsystem implements PciBus {
 
   /**
    * pci_enable_sriov: create the VFs, their sysfs, links and IOMMU groups, then
-   * probe them (pci_bus_add_device; kernel-abi §9 autoprobe rules).
+   * probe them (pci_bus_add_device; docs/kernel.md §9 autoprobe rules).
    * `restore` carries per-VF state when rebuilding from a topology or state file.
    */
   enableVfs(

@@ -2,7 +2,7 @@
 // and every decoded memory BAR routed to what sits behind it.
 //
 // - an xe PF's BAR 2 (LMEM_BAR) is a window onto VRAM: offset X is DPA X;
-// - a VF's BAR 2 goes through the LMTT to the VF's LMEM object(s) (kernel-abi
+// - a VF's BAR 2 goes through the LMTT to the VF's LMEM object(s) (docs/kernel.md
 //   §9); offsets beyond the VF's quota are unmapped: reads return all ones and
 //   writes are dropped;
 // - other BARs (MMIO registers) are modelled as plain scratch memory;

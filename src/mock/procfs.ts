@@ -6,7 +6,7 @@
 // fdinfo (fs/proc/fd.c seq_show): `pos:`, `flags:` in octal with a leading 0
 // (O_CLOEXEC added when the fd has close-on-exec), `mnt_id:`, `ino:`, then the
 // file's own lines (dma-buf: size/count/exp_name/name; vfio device:
-// vfio-device-syspath; kernel-abi §10).
+// vfio-device-syspath; docs/kernel.md §10).
 
 import { gzipSync } from 'node:zlib';
 import { LogLevel } from './contracts.js';

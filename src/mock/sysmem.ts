@@ -1,6 +1,6 @@
 // System memory the models allocate (contracts.ts SystemRam), memfd, and
-// /dev/udmabuf: the system-memory control exporter (research/qemu-ci.md: a
-// udmabuf imports fine into vgem; kernel-abi §10).
+// /dev/udmabuf: the system-memory control exporter (drivers/dma-buf/udmabuf.c: a
+// udmabuf imports fine into vgem; docs/kernel.md §10).
 //
 // memfd (mm/memfd.c): MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB |
 // MFD_NOEXEC_SEAL | MFD_EXEC; without ALLOW_SEALING (or NOEXEC_SEAL) the file

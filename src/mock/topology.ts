@@ -44,7 +44,7 @@ export interface TopologyBarJson {
   size: string;
   kind: 'mem64' | 'mem32' | 'io';
   prefetchable?: boolean;
-  /** VF Resizable BAR: supported sizes, bit n = 2^n MiB (PCIe r6.0 §7.8.7; kernel-abi §9). */
+  /** VF Resizable BAR: supported sizes, bit n = 2^n MiB (PCIe r6.0 §7.8.7; docs/kernel.md §9). */
   resizableSizes?: string;
 }
 
@@ -201,14 +201,14 @@ const hex = (v: bigint) => `0x${v.toString(16)}`;
  * One Battlemage-like PF (8086:e20b) at 0000:03:00.0 behind the card's own
  * switch, 16 GiB of VRAM, 24 VFs with 1 GiB VF BAR2 each at enumeration and a
  * VF Resizable BAR (2 MiB .. 16 GiB) that xe grows when fewer VFs are enabled
- * (kernel-abi §9: pci_iov_vf_bar_get_sizes / resize_vf_vram_bar). RAM has the
+ * (docs/kernel.md §9: pci_iov_vf_bar_get_sizes / resize_vf_vram_bar). RAM has the
  * usual hole below 4 GiB where the non-prefetchable BARs live.
  */
 export function defaultTopology(): Topology {
   return {
     schema: TOPOLOGY_SCHEMA,
     machine: 'iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026',
-    // A lab's own kernel build: iommufd and the VFIO cdev, unlike Debian's stock 7.2 (kernel-abi §4).
+    // A lab's own kernel build: iommufd and the VFIO cdev, unlike Debian's stock 7.2 (docs/kernel.md §4).
     kernel: { config: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y', KASAN: 'y', SLUB_RCU_DEBUG: 'y' } },
     ram: [
       { start: '0x0', size: hex(2n * GiB) },
@@ -379,7 +379,7 @@ function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
   });
 }
 
-/** VF BAR2 size for `numVfs` (pci_iov_vf_bar_get_sizes + xe's __fls pick; kernel-abi §9). */
+/** VF BAR2 size for `numVfs` (pci_iov_vf_bar_get_sizes + xe's __fls pick; docs/kernel.md §9). */
 export function vfBarSize(bar: BarSpec, totalvfs: number, numVfs: number): bigint {
   if (bar.resizableSizes === null || numVfs === 0) return bar.size;
   const reservation = bar.size * BigInt(totalvfs);

@@ -48,7 +48,7 @@ interface ProbeEvent {
   hits: number;
 }
 
-/** A static tracepoint (include/trace/events/dma_buf.h, kernel-abi §10). */
+/** A static tracepoint (include/trace/events/dma_buf.h, docs/kernel.md §10). */
 interface Tracepoint {
   readonly group: string;
   readonly event: string;
@@ -189,7 +189,7 @@ export class Tracefs {
     }
   }
 
-  /** A dma_buf tracepoint (kernel-abi §10: `exp_name=%s size=%zu ino=%lu` ...). */
+  /** A dma_buf tracepoint (docs/kernel.md §10: `exp_name=%s size=%zu ino=%lu` ...). */
   tracepoint(event: string, fields: Readonly<Record<string, string | number | bigint>>): void {
     const tp = this.tracepoints.find((t) => t.event === event);
     if (!tp) return;

@@ -1,9 +1,9 @@
 // vfio-pci with the legacy group/container API and dma-buf export
 // (drivers/vfio/{vfio_main.c,group.c,container.c},
 // drivers/vfio/pci/{vfio_pci_core.c,vfio_pci_config.c,vfio_pci_dmabuf.c};
-// kernel-abi §1-§4, §11) plus the RFC's IOV interconnect exporter (seed 4/8).
+// docs/kernel.md §1-§4, §11) plus the RFC's IOV interconnect exporter (seed 4/8).
 //
-// Debian 7.2 has no IOMMUFD and no VFIO_NOIOMMU (kernel-abi §4), so there is
+// Debian 7.2 has no IOMMUFD and no VFIO_NOIOMMU (docs/kernel.md §4), so there is
 // no /dev/iommu, no /dev/vfio/devices and the cdev ioctls are unknown (ENOTTY).
 // A kernel built with VFIO_DEVICE_CDEV (src/mock/kconfig.ts) also gives each
 // device /dev/vfio/devices/vfioN (drivers/vfio/device_cdev.c): an fd that
@@ -12,7 +12,7 @@
 // while bound, as an open group blocks the bind (group.c
 // vfio_device_block_group, vfio_group_fops_open).
 //
-// Revoke (kernel-abi §3.5): invalidate_mappings to every importer, then wait
+// Revoke (docs/kernel.md §3.5): invalidate_mappings to every importer, then wait
 // until every map is unmapped. The wait never blocks the JS thread: a
 // VFIO_DEVICE_RESET stays pending (its promise resolves when the last map goes),
 // and a synchronous path that would sleep (close, a config write) logs the
@@ -249,7 +249,7 @@ export class VfioSubsystem {
 
   /** vfio_pci_probe -> vfio_pci_core_register_device -> vfio_register_group_dev. */
   private probe(dev: PciDev): void {
-    // Without an IOMMU group (and no VFIO_NOIOMMU) vfio_group_find_or_alloc fails: research/qemu-ci.md.
+    // Without an IOMMU group (and no VFIO_NOIOMMU) vfio_group_find_or_alloc fails (drivers/vfio/group.c).
     if (dev.iommuGroup === null) fail('EINVAL', 'no iommu_group');
     if (dev.klass >> 8 === 0x0604) fail('EINVAL', 'bridges are not supported');
     let group = this.groups.get(dev.iommuGroup);
@@ -603,7 +603,7 @@ export class VfioSubsystem {
     for (const a of [...p.dmabuf.attachments]) a.importer.invalidateMappings?.(a);
   }
 
-  /** Un-revoke: invalidate while still revoked, then clear `revoked` (kernel-abi §3.5). */
+  /** Un-revoke: invalidate while still revoked, then clear `revoked` (docs/kernel.md §3.5). */
   private unrevoke(vdev: VfioDevice, from: readonly string[] = IOCTL_FROM): void {
     if (!vdev.memoryEnabled()) return;
     this.kernel.trace('vfio_pci_dma_buf_move', 'entry', { arg2: 0 });
@@ -866,7 +866,7 @@ export class VfioSubsystem {
     return 0;
   }
 
-  /** vfio_pci_core_feature_dma_buf, in the kernel's order (kernel-abi §3.3). */
+  /** vfio_pci_core_feature_dma_buf, in the kernel's order (docs/kernel.md §3.3). */
   private dmaBufFeature(file: VfioDeviceFile, flags: number, payload: Uint8Array, size: number): number {
     const vdev = file.vdev;
     this.kernel.trace('vfio_pci_core_feature_dma_buf', 'entry', { arg2: flags, arg4: size });
@@ -934,7 +934,7 @@ export class VfioSubsystem {
         k.trace('vfio_pci_dma_buf_attach', 'entry', { arg2: a.ptr });
         // RFC v1 attach calls vfio_pci_match_interconnects first, for every importer, and
         // its first line reads priv->vdev->pdev (seed 4/8); the last close of the VFIO
-        // device set priv->vdev = NULL (vfio_pci_dma_buf_cleanup, kernel-abi §3.5). The
+        // device set priv->vdev = NULL (vfio_pci_dma_buf_cleanup, docs/kernel.md §3.5). The
         // static helper is inlined into the attach op, so the oops is in that function.
         if (profile.interconnect && priv.vdev === null && profile.has('closed-vdev-oops')) {
           k.oops('NULL pointer dereference', 'vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
@@ -1174,7 +1174,7 @@ const TWO32 = 2 ** 32;
 
 /**
  * validate_dmabuf_input, the P2P provider check, then vfio_pci_core_fill_phys_vec
- * (kernel-abi §3.3 order). Ranges whose every value is below 2^53 take a
+ * (docs/kernel.md §3.3 order). Ranges whose every value is below 2^53 take a
  * Number path (no BigInt per range: a 262,144-range export stays cheap); the
  * BigInt path is the reference for the rest.
  */
@@ -1466,7 +1466,7 @@ export class VfioDeviceFile implements KernelFile {
   }
 }
 
-/** struct vfio_device_feature_dma_buf after the feature header (kernel-abi §3.2). */
+/** struct vfio_device_feature_dma_buf after the feature header (docs/kernel.md §3.2). */
 export function encodeDmaBufRequest(req: VfioDmaBufRequest): { payload: Uint8Array; argsz: number; flags: number } {
   const given = Math.floor(req.ranges.length / 2);
   const nr = req.nrRanges ?? given;

@@ -1,5 +1,5 @@
 // vgem: the foreign, non-P2P, non-dynamic DRM importer
-// (drivers/gpu/drm/vgem/vgem_drv.c, drm_prime.c; research/qemu-ci.md).
+// (drivers/gpu/drm/vgem/vgem_drv.c, drm_prime.c).
 //
 // PRIME import goes through drm_gem_prime_import_dev: dma_buf_attach with no
 // importer ops (so peer2peer is false and the attachment is not dynamic), then

@@ -1,4 +1,4 @@
-// xe as SR-IOV PF: VF provisioning and the VFs' LMEM objects (kernel-abi §9;
+// xe as SR-IOV PF: VF provisioning and the VFs' LMEM objects (docs/kernel.md §9;
 // drivers/gpu/drm/xe/xe_gt_sriov_pf_config.c, xe_sriov_pf_sysfs.c,
 // xe_*_sriov_pf_debugfs.c, Documentation/ABI/testing/sysfs-driver-intel-xe-sriov).
 //
@@ -709,7 +709,7 @@ export class XePf implements XePfState {
     }
   }
 
-  /** Kernels before the tile layout: dri/<BDF>/gtG/{pf,vfN}/ hold real files (kernel-abi §11.11). */
+  /** Kernels before the tile layout: dri/<BDF>/gtG/{pf,vfN}/ hold real files (docs/kernel.md §11.11). */
   private createLegacyDebugfs(): void {
     const v = this.vfs;
     const root = this.debugRoot;

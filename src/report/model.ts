@@ -3,7 +3,7 @@
 // docs/report-schema.md documents it field by field; bump RUN_SCHEMA when a
 // field changes meaning or disappears (adding one is compatible).
 //
-// Statuses and paths are those of ../shared/DESIGN.md "Evidence and verdicts".
+// Statuses and paths are those of docs/internals.md "Principles".
 
 export const RUN_SCHEMA = 'iovh-run/1';
 
@@ -14,7 +14,7 @@ export type JsonObject = { [key: string]: Json };
 export const STATUSES = ['pass', 'fail', 'skip', 'warn', 'crash', 'timeout'] as const;
 export type Status = (typeof STATUSES)[number];
 
-/** A status that means "something is wrong" (DESIGN.md: exit 1 when one is unexpected). */
+/** A status that means "something is wrong" (exit 1 when one is unexpected: src/report/exit.ts). */
 export function isBad(status: Status): boolean {
   return status === 'fail' || status === 'warn' || status === 'crash' || status === 'timeout';
 }
@@ -24,7 +24,7 @@ export function isStatus(s: unknown): s is Status {
 }
 
 /**
- * The path an import took (DESIGN.md): `iov` negotiated and translated, `p2p`
+ * The path an import took (docs/internals.md "Principles"): `iov` negotiated and translated, `p2p`
  * the ordinary scatter-gather map, `untranslated` negotiated but never
  * translated (RFC quirk 2), `refused` an errno at import or bind,
  * `unknown` no evidence either way.

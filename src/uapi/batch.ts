@@ -2,7 +2,7 @@
 // in TypeScript for both backends: MI_STORE_DATA_IMM (qword) writes of the
 // data pattern (src/uapi/pattern.ts) into a GPU VA range, MI_COPY_MEM_MEM
 // copies from one VA range to another, MI_BATCH_BUFFER_END. Encodings are
-// kernel-abi §8 (xe/instructions/xe_mi_commands.h): little-endian dwords,
+// docs/kernel.md §8 (xe/instructions/xe_mi_commands.h): little-endian dwords,
 // dword length = total dwords - 2, PPGTT addresses (the GGTT bits stay 0),
 // MI_COPY_MEM_MEM destination first. decodeBatch() reads them back for tests.
 

@@ -1,5 +1,5 @@
 // Parser for debugfs /sys/kernel/debug/dma_buf/bufinfo (drivers/dma-buf/dma-buf.c,
-// dma_buf_debug_show; kernel-abi §10):
+// dma_buf_debug_show; docs/kernel.md §10):
 //
 //   Dma-buf Objects:
 //   size    \tflags   \tmode    \tcount   \texp_name\tino     \tname

@@ -1,12 +1,12 @@
 // Kernel uAPI constants used from TypeScript. Values are from
-// ../shared/research/kernel-abi.md (computed against Linux 7.2.13 headers) and are
+// docs/kernel.md (computed against Linux 7.2.13 headers) and are
 // proven again by `npm run abi-check` through core/uapi/*.h, which hold the same
 // numbers for the C core. Struct layouts live in C (and in src/uapi/xe-query.ts
 // for the variable-length query blobs the C core hands back as bytes).
 
 export const PAGE_SIZE = 4096;
 
-/** VFIO (include/uapi/linux/vfio.h; kernel-abi §1-§3). */
+/** VFIO (include/uapi/linux/vfio.h; docs/kernel.md §1-§3). */
 export const VFIO = {
   API_VERSION: 0,
   TYPE1_IOMMU: 1,
@@ -63,7 +63,7 @@ export const O = {
 
 export const PROT = { READ: 1, WRITE: 2 } as const;
 
-/** DRM core (include/uapi/drm/drm.h; kernel-abi §6). */
+/** DRM core (include/uapi/drm/drm.h; docs/kernel.md §6). */
 export const DRM = {
   CAP_PRIME: 5n,
   PRIME_CAP_IMPORT: 1n,
@@ -75,7 +75,7 @@ export const DRM = {
   SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT: 2,
 } as const;
 
-/** Xe (include/uapi/drm/xe_drm.h; kernel-abi §7). */
+/** Xe (include/uapi/drm/xe_drm.h; docs/kernel.md §7). */
 export const XE = {
   QUERY_ENGINES: 0,
   QUERY_MEM_REGIONS: 1,
@@ -121,13 +121,13 @@ export const XE = {
   UFENCE_WAIT_OP_LT: 4,
   UFENCE_WAIT_OP_LTE: 5,
   UFENCE_WAIT_FLAG_ABSTIME: 1,
-  /** Xe2/Xe3 (BMG) 2-way coherent WB PAT index; IGT intel_get_pat_idx_wb() (kernel-abi §7). */
+  /** Xe2/Xe3 (BMG) 2-way coherent WB PAT index; IGT intel_get_pat_idx_wb() (docs/kernel.md §7). */
   PAT_INDEX_WB_2WAY_XE2: 2,
-  /** Xe2 UC index: rejected for imported BOs (kernel-abi §7, §11.8). */
+  /** Xe2 UC index: rejected for imported BOs (docs/kernel.md §7, §11.8). */
   PAT_INDEX_UC_XE2: 3,
 } as const;
 
-/** dma-buf (include/uapi/linux/dma-buf.h; kernel-abi §10). */
+/** dma-buf (include/uapi/linux/dma-buf.h; docs/kernel.md §10). */
 export const DMA_BUF = {
   SYNC_READ: 1n,
   SYNC_WRITE: 2n,
@@ -149,7 +149,7 @@ export const UDMABUF = { FLAGS_CLOEXEC: 1 } as const;
 export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2 } as const;
 export const F_SEAL = { SEAL: 1, SHRINK: 2, GROW: 4, WRITE: 8 } as const;
 
-/** MI commands (xe/instructions/xe_mi_commands.h; kernel-abi §8). */
+/** MI commands (xe/instructions/xe_mi_commands.h; docs/kernel.md §8). */
 export const MI = {
   NOOP: 0x00000000,
   BATCH_BUFFER_END: 0x05000000,

@@ -1,6 +1,6 @@
 // A dma-buf fd, whoever exported it (vfio-pci, xe, udmabuf), with the calls
 // the dma-buf core itself implements (drivers/dma-buf/dma-buf.c,
-// include/uapi/linux/dma-buf.h; kernel-abi §10).
+// include/uapi/linux/dma-buf.h; docs/kernel.md §10).
 import type { Backend, Fd, Mapping } from '../backend/types.js';
 import { DMA_BUF, PROT } from './constants.js';
 import { parseDmaBufFdinfo, type DmaBufFdinfo } from './fdinfo.js';
@@ -50,7 +50,7 @@ export class DmaBuf {
     return parseDmaBufFdinfo(this.backend.fs.readText(`/proc/self/fdinfo/${this.fd}`));
   }
 
-  /** mmap(2) of the dma-buf (vfio-pci's has no mmap op: EINVAL, kernel-abi §3.3). */
+  /** mmap(2) of the dma-buf (vfio-pci's has no mmap op: EINVAL, docs/kernel.md §3.3). */
   mmap(length: number, prot: number = PROT.READ | PROT.WRITE, offset = 0n): Mapping {
     return this.backend.dev.mmap(this.fd, offset, length, prot);
   }

@@ -1,6 +1,6 @@
 // A DRM device fd (/dev/dri/renderD*, /dev/dri/card*) and the DRM core calls
 // iovh needs: version, caps, PRIME import/export, GEM close, syncobjs
-// (include/uapi/drm/drm.h, drivers/gpu/drm/drm_prime.c; kernel-abi §6).
+// (include/uapi/drm/drm.h, drivers/gpu/drm/drm_prime.c; docs/kernel.md §6).
 import type { Backend, DrmVersion, Fd, FileOps } from '../backend/types.js';
 import { DRM, O } from './constants.js';
 import { DmaBuf } from './dmabuf.js';
@@ -94,7 +94,7 @@ export class DrmDevice {
     return this.backend.dev.drmGetCap(this.fd, capability);
   }
 
-  /** DRM_CAP_PRIME bits (always both since 6.6, kernel-abi §6). */
+  /** DRM_CAP_PRIME bits (always both since 6.6, docs/kernel.md §6). */
   primeCaps(): { import: boolean; export: boolean } {
     const v = this.getCap(DRM.CAP_PRIME);
     return { import: (v & DRM.PRIME_CAP_IMPORT) !== 0n, export: (v & DRM.PRIME_CAP_EXPORT) !== 0n };

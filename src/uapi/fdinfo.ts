@@ -4,7 +4,7 @@
 // Every file has `pos`, `flags` (octal), `mnt_id` and `ino`; the file's own
 // show_fdinfo adds lines after them: a dma-buf adds `size`, `count`,
 // `exp_name` and `name` when one was set (drivers/dma-buf/dma-buf.c,
-// dma_buf_show_fdinfo; kernel-abi §10), a vfio device fd adds
+// dma_buf_show_fdinfo; docs/kernel.md §10), a vfio device fd adds
 // `vfio-device-syspath` (drivers/vfio/vfio_main.c), a DRM fd adds `drm-*`
 // keys (Documentation/gpu/drm-usage-stats.rst).
 

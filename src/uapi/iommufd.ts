@@ -60,7 +60,7 @@ export class Iommufd {
     return new Iommufd(backend, backend.dev.open(path, O.RDWR | O.CLOEXEC), path);
   }
 
-  /** Is there an iommufd to open (CONFIG_IOMMUFD; Debian's 7.2 has none, kernel-abi §4)? */
+  /** Is there an iommufd to open (CONFIG_IOMMUFD; Debian's 7.2 has none, docs/kernel.md §4)? */
   static present(backend: Backend, path = '/dev/iommu'): boolean {
     return backend.fs.exists(path);
   }

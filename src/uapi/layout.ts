@@ -4,7 +4,7 @@
 // read through these tables, and `npm run abi-check`
 // (scripts/abi-check-ts.mjs) compares every number here with the kernel's
 // uapi header, so a layout change in a new kernel fails there, not in a lab.
-// Values: kernel-abi §2 and §7 (x86_64).
+// Values: docs/kernel.md §2 and §7 (x86_64).
 
 /** VFIO region-info capabilities (include/uapi/linux/vfio.h). */
 export const VFIO_CAP_LAYOUT = {

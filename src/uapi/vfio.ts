@@ -1,6 +1,6 @@
 // VFIO objects that own fds: container (/dev/vfio/vfio), group (/dev/vfio/N),
 // device, and the iommufd handle of the cdev path; and openVfioDevice(), which
-// walks the kernel's documented sequence (kernel-abi §4; the kernel's
+// walks the kernel's documented sequence (docs/kernel.md §4; the kernel's
 // tools/testing/selftests/vfio/lib does the same) and undoes what it did
 // when a step fails.
 //
@@ -54,7 +54,7 @@ export interface SparseMmapArea {
   size: bigint;
 }
 
-/** One entry of a region's capability chain (include/uapi/linux/vfio.h; kernel-abi §2). */
+/** One entry of a region's capability chain (include/uapi/linux/vfio.h; docs/kernel.md §2). */
 export type RegionCap =
   | { id: typeof VFIO.REGION_INFO_CAP_SPARSE_MMAP; version: number; kind: 'sparse-mmap'; areas: SparseMmapArea[] }
   | { id: typeof VFIO.REGION_INFO_CAP_TYPE; version: number; kind: 'type'; type: number; subtype: number }
@@ -149,7 +149,7 @@ export interface DmaRange {
   length: bigint | number;
 }
 
-/** [offset0, length0, offset1, length1, ...] for VFIO_DEVICE_FEATURE_DMA_BUF (kernel-abi §3.2). */
+/** [offset0, length0, offset1, length1, ...] for VFIO_DEVICE_FEATURE_DMA_BUF (docs/kernel.md §3.2). */
 export function packRanges(ranges: readonly DmaRange[] | BigUint64Array): BigUint64Array {
   if (ranges instanceof BigUint64Array) {
     if (ranges.length % 2 !== 0)
@@ -176,12 +176,12 @@ function toU64(v: bigint | number, what: string): bigint {
 }
 
 export interface ExportDmaBufOptions {
-  /** Region (BAR) index: the VF's LMEM is BAR 2 (kernel-abi §9). */
+  /** Region (BAR) index: the VF's LMEM is BAR 2 (docs/kernel.md §9). */
   region: number;
   ranges: readonly DmaRange[] | BigUint64Array;
-  /** Flags of the new fd; default O_RDWR | O_CLOEXEC (kernel-abi §3.2). */
+  /** Flags of the new fd; default O_RDWR | O_CLOEXEC (docs/kernel.md §3.2). */
   openFlags?: number;
-  // Raw overrides so invalid requests reach the kernel (kernel-abi §3.3 lists its checks).
+  // Raw overrides so invalid requests reach the kernel (docs/kernel.md §3.3 lists its checks).
   /** vfio_device_feature_dma_buf.flags (the kernel requires 0). */
   flags?: number;
   nrRanges?: number;
@@ -347,7 +347,7 @@ export class VfioDevice {
     return this.regionInfo(region).offset + toU64(offset, 'offset');
   }
 
-  /** pread(2) at the region's file offset + `offset` (kernel-abi §2: index << 40 on vfio-pci). */
+  /** pread(2) at the region's file offset + `offset` (docs/kernel.md §2: index << 40 on vfio-pci). */
   read(region: number, offset: bigint | number, length: number): Uint8Array {
     return this.backend.dev.vfioRegionRead(this.fd, this.fileOffset(region, offset), length);
   }
@@ -356,7 +356,7 @@ export class VfioDevice {
     return this.backend.dev.vfioRegionWrite(this.fd, this.fileOffset(region, offset), data);
   }
 
-  /** VFIO_DEVICE_RESET (FLR): revokes exported dma-bufs for its duration (kernel-abi §3.5). */
+  /** VFIO_DEVICE_RESET (FLR): revokes exported dma-bufs for its duration (docs/kernel.md §3.5). */
   reset(): Promise<void> {
     return this.backend.dev.vfioDeviceReset(this.fd);
   }
@@ -369,7 +369,7 @@ export class VfioDevice {
   /**
    * PROBE a feature (with GET, the only access DMA_BUF allows). ENOTTY (the
    * kernel does not know the feature) and EOPNOTSUPP (the driver does not
-   * implement it, e.g. xe-vfio-pci for DMA_BUF, kernel-abi §3.3) mean not
+   * implement it, e.g. xe-vfio-pci for DMA_BUF, docs/kernel.md §3.3) mean not
    * supported; any other errno is a real failure and throws.
    */
   probeFeature(feature: number, access: number = VFIO.DEVICE_FEATURE_GET): FeatureProbe {
@@ -383,7 +383,7 @@ export class VfioDevice {
     }
   }
 
-  /** VFIO_DEVICE_FEATURE GET DMA_BUF: a dma-buf over `ranges` of one region (kernel-abi §3). */
+  /** VFIO_DEVICE_FEATURE GET DMA_BUF: a dma-buf over `ranges` of one region (docs/kernel.md §3). */
   exportDmaBuf(options: ExportDmaBufOptions): DmaBuf {
     const ranges = packRanges(options.ranges);
     const request: Parameters<Backend['dev']['vfioDmaBufGet']>[1] = {
@@ -444,7 +444,7 @@ function notBoundHint(backend: Backend, bdf: string): string {
     : `; ${bdf} has no driver: bind it to vfio-pci (see \`iovh bind\`)`;
 }
 
-/** The VFIO group number of a device: basename of its iommu_group link (kernel-abi §4, §9). */
+/** The VFIO group number of a device: basename of its iommu_group link (docs/kernel.md §4, §9). */
 export function iommuGroupOf(backend: Backend, bdf: string): number {
   let link: string;
   try {
@@ -494,7 +494,7 @@ export function openVfioDevice(backend: Backend, bdf: string, options: OpenVfioO
 
 function openGroup(backend: Backend, bdf: string): VfioDevice {
   const n = iommuGroupOf(backend, bdf);
-  // noiommu groups get their own node name (drivers/vfio/group.c, vfio_group_alloc; kernel-abi §4).
+  // noiommu groups get their own node name (drivers/vfio/group.c, vfio_group_alloc; docs/kernel.md §4).
   let groupPath = `/dev/vfio/${n}`;
   let noiommu = false;
   if (!backend.fs.exists(groupPath) && backend.fs.exists(`/dev/vfio/noiommu-${n}`)) {
@@ -572,7 +572,7 @@ function openCdev(backend: Backend, bdf: string): VfioDevice {
   const node = vfioCdevOf(backend, bdf);
   if (!node)
     throw new VfioSetupError(
-      `${bdf} has no vfio cdev (needs CONFIG_VFIO_DEVICE_CDEV, kernel-abi §4)${notBoundHint(backend, bdf)}`,
+      `${bdf} has no vfio cdev (needs CONFIG_VFIO_DEVICE_CDEV, docs/kernel.md §4)${notBoundHint(backend, bdf)}`,
     );
   const fd = backend.dev.open(node, O.RDWR | O.CLOEXEC);
   const device = new VfioDevice(backend, fd, bdf, 'cdev');
@@ -582,11 +582,11 @@ function openCdev(backend: Backend, bdf: string): VfioDevice {
       iommufd = Iommufd.open(backend);
     } catch (e) {
       if (isErrno(e, 'ENOENT'))
-        throw new VfioSetupError('no /dev/iommu (kernel built without CONFIG_IOMMUFD, kernel-abi §4)', e);
+        throw new VfioSetupError('no /dev/iommu (kernel built without CONFIG_IOMMUFD, docs/kernel.md §4)', e);
       throw e;
     }
     device.adopt({ iommufd });
-    // Before BIND every other ioctl on the cdev fd is EINVAL (kernel-abi §4).
+    // Before BIND every other ioctl on the cdev fd is EINVAL (docs/kernel.md §4).
     device.devid = backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, 0);
     device.ioasId = iommufd.ioasAlloc();
     backend.dev.vfioDeviceAttachIommufdPt(fd, device.ioasId);

@@ -1,7 +1,7 @@
 // DRM_IOCTL_XE_DEVICE_QUERY answers: parsers from the raw bytes the kernel
 // fills in, and encoders producing the same bytes (for the mock's xe device
 // and for tests), so the struct layouts live in one place. Layouts are
-// include/uapi/drm/xe_drm.h of Linux 7.2 (kernel-abi §7), little-endian x86_64;
+// include/uapi/drm/xe_drm.h of Linux 7.2 (docs/kernel.md §7), little-endian x86_64;
 // `npm run abi-check` proves the sizes and offsets below against the real
 // header (core/uapi/xe_drm.h asserts the same numbers in C).
 import { XE_QUERY_LAYOUT } from './layout.js';
@@ -148,7 +148,7 @@ export interface XeConfig {
   maxExecQueuePriority: number | null;
 }
 
-/** struct drm_xe_query_config: u32 num_params, u32 pad, u64 info[]. Indices per kernel-abi §7. */
+/** struct drm_xe_query_config: u32 num_params, u32 pad, u64 info[]. Indices per docs/kernel.md §7. */
 export function parseConfig(bytes: Uint8Array): XeConfig {
   const n = entries(bytes, 'config query', 8);
   const dv = view(bytes);

@@ -1,5 +1,5 @@
 // The xe DRM device: parsed queries, buffer objects, VMs and binds, exec
-// queues, exec and user fences (include/uapi/drm/xe_drm.h; kernel-abi §7).
+// queues, exec and user fences (include/uapi/drm/xe_drm.h; docs/kernel.md §7).
 // Each object owns its kernel id and releases it with an idempotent close().
 import type { Backend, Mapping, XeBindOp, XeEngineInstance, XeSync, XeWaitUserFence } from '../backend/types.js';
 import { O, PROT, XE } from './constants.js';
@@ -44,7 +44,7 @@ export class XeBo extends GemHandle {
 }
 
 export interface BindOptions {
-  /** PAT index; imported dma-bufs need a coherent one (kernel-abi §7: Xe2 WB 2-way = 2, never UC). */
+  /** PAT index; imported dma-bufs need a coherent one (docs/kernel.md §7: Xe2 WB 2-way = 2, never UC). */
   patIndex: number;
   objOffset?: bigint;
   flags?: number;
@@ -191,7 +191,7 @@ export class XeDevice extends DrmDevice {
     return new XeVm(this, this.backend.dev.xeVmCreate(this.fd, flags));
   }
 
-  /** One engine per placement; width 1 (kernel-abi §7: num_batch_buffer must equal the width). */
+  /** One engine per placement; width 1 (docs/kernel.md §7: num_batch_buffer must equal the width). */
   execQueueCreate(
     vm: XeVm,
     instances: XeEngineInstance[],

@@ -1,8 +1,8 @@
 // One contract suite for both backends: what the kernel answers must be the
 // same on the mock and on a real 7.2 kernel. It pins the errno of every
-// invalid VFIO dma-buf export (kernel-abi §3.3, in the kernel's order), the
-// sysfs write semantics of SR-IOV attributes (kernel-abi §9), and the formats
-// of fdinfo, bufinfo, /dev/kmsg and kprobe trace lines (kernel-abi §10,
+// invalid VFIO dma-buf export (docs/kernel.md §3.3, in the kernel's order), the
+// sysfs write semantics of SR-IOV attributes (docs/kernel.md §9), and the formats
+// of fdinfo, bufinfo, /dev/kmsg and kprobe trace lines (docs/kernel.md §10,
 // Documentation/ABI/testing/dev-kmsg, Documentation/trace/kprobetrace.rst).
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -129,7 +129,9 @@ function suite(t: Target): void {
 
   const vfDesc = t.vf ? describe : describe.skip;
   vfDesc(
-    t.vf ? 'VFIO dma-buf export (kernel-abi §3.3)' : `VFIO dma-buf export: skipped, set IOVH_VF=<VF BDF on vfio-pci>`,
+    t.vf
+      ? 'VFIO dma-buf export (docs/kernel.md §3.3)'
+      : `VFIO dma-buf export: skipped, set IOVH_VF=<VF BDF on vfio-pci>`,
     () => {
       const vf = t.vf ?? '';
       function device(b: Backend): number {

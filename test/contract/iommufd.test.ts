@@ -52,7 +52,7 @@ function suite(t: Target, openKernel: () => Backend): void {
   });
   const vf = t.vf ?? '';
 
-  /** The VF through the legacy group path: container, group, device (kernel-abi §4). */
+  /** The VF through the legacy group path: container, group, device (docs/kernel.md §4). */
   function groupDevice(b: Backend): { dev: Fd; group: Fd; container: Fd } {
     const n = Number(b.fs.readlink(`/sys/bus/pci/devices/${vf}/iommu_group`).split('/').pop());
     const container = b.dev.open('/dev/vfio/vfio', O.RDWR | O.CLOEXEC);

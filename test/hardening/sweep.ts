@@ -34,7 +34,7 @@ import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
 import type { ScenarioResult } from '../../src/report/model.js';
 
 /**
- * Errnos the kernel returns from each operation, from kernel-abi §1-§10 and
+ * Errnos the kernel returns from each operation, from docs/kernel.md §1-§10 and
  * the man pages of the syscalls (open(2), mmap(2), fcntl(2), ...). The first
  * of each list is the most common answer there.
  */
@@ -55,7 +55,7 @@ export const ERRNOS: Record<OpKind, ErrnoName[]> = {
   vfioRegionWrite: ['EIO', 'EINVAL', 'EFAULT'],
   vfioDeviceReset: ['EINVAL', 'EBUSY', 'EIO', 'ENODEV'],
   vfioDeviceFeature: ['EINVAL', 'ENOTTY', 'EOPNOTSUPP', 'EIO'],
-  // kernel-abi §3.3, every errno of the DMA_BUF feature's validation and export.
+  // docs/kernel.md §3.3, every errno of the DMA_BUF feature's validation and export.
   vfioDmaBufGet: ['EINVAL', 'ENODEV', 'EOPNOTSUPP', 'EFAULT', 'EOVERFLOW', 'ENOMEM', 'EMFILE', 'ENOTTY'],
   vfioDeviceBindIommufd: ['EINVAL', 'EBUSY', 'ENODEV'],
   iommuIoasAlloc: ['EINVAL', 'ENOMEM'],
@@ -68,7 +68,7 @@ export const ERRNOS: Record<OpKind, ErrnoName[]> = {
   mmap: ['EINVAL', 'ENOMEM', 'ENODEV', 'EAGAIN'],
   drmVersion: ['EINVAL', 'EFAULT', 'ENODEV'],
   drmGetCap: ['EINVAL', 'ENODEV'],
-  // drm_gem_prime_fd_to_handle, xe_gem_prime_import: a bad fd, a refused attach (kernel-abi §3.4), no memory.
+  // drm_gem_prime_fd_to_handle, xe_gem_prime_import: a bad fd, a refused attach (docs/kernel.md §3.4), no memory.
   drmPrimeFdToHandle: ['EBADF', 'EINVAL', 'EOPNOTSUPP', 'ENODEV', 'ENOMEM'],
   drmPrimeHandleToFd: ['EINVAL', 'ENOENT', 'EMFILE', 'ENOMEM'],
   drmGemClose: ['EINVAL', 'ENOENT'],
@@ -81,7 +81,7 @@ export const ERRNOS: Record<OpKind, ErrnoName[]> = {
   xeGemMmapOffset: ['EINVAL', 'ENOENT'],
   xeVmCreate: ['EINVAL', 'ENOMEM', 'ENODEV'],
   xeVmDestroy: ['EINVAL', 'ENOENT'],
-  // xe_vm_bind: validation, a revoked import's map (ENODEV, kernel-abi §3.5), P2P not supported (EINVAL, §3.4), memory.
+  // xe_vm_bind: validation, a revoked import's map (ENODEV, docs/kernel.md §3.5), P2P not supported (EINVAL, §3.4), memory.
   xeVmBind: ['EINVAL', 'ENODEV', 'ENOMEM', 'ENOSPC', 'EFAULT'],
   xeExecQueueCreate: ['EINVAL', 'ENOMEM', 'ENODEV'],
   xeExecQueueDestroy: ['EINVAL', 'ENOENT'],

@@ -266,7 +266,7 @@ describe('trace hits are attributed to our threads (review finding 3)', () => {
     const vm = xe.vmCreate(0);
     const handle = xe.primeImport(buf);
     vm.map(handle, 1n << 32n, PAGE, { patIndex: XE.PAT_INDEX_WB_2WAY_XE2 });
-    // Importer first, then the exporter: a VFIO close under a live import would wait for it (kernel-abi §11.6).
+    // Importer first, then the exporter: a VFIO close under a live import would wait for it (docs/kernel.md §11.6).
     return () => {
       vm.unmap(1n << 32n, PAGE);
       handle.close();

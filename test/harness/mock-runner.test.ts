@@ -73,7 +73,7 @@ describe('the runner on the mock kernel', () => {
     const blocked: Scenario = {
       id: 'test/blocked-reset',
       title: 'reset under an import, no stall watch',
-      description: 'kernel-abi §11.6 without the harness precaution',
+      description: 'docs/kernel.md §11.6 without the harness precaution',
       expectedPath: null,
       async run(ctx: ScenarioContext) {
         const gpu = Gpu.open(ctx);

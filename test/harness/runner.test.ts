@@ -117,7 +117,7 @@ describe('timeouts', () => {
         k,
         [
           scenario('t/blocked', async (ctx) => {
-            // Models VFIO_DEVICE_RESET waiting for the importer to unmap (kernel-abi §11.6).
+            // Models VFIO_DEVICE_RESET waiting for the importer to unmap (docs/kernel.md §11.6).
             const reset = new Promise<void>((resolve) => {
               release = resolve;
             });

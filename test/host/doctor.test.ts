@@ -142,7 +142,7 @@ describe('doctor', () => {
     t.file('/proc/sys/kernel/osrelease', '6.18.0\n');
     t.config('CONFIG_VFIO=m\nCONFIG_VFIO_PCI_CORE=m\nCONFIG_VFIO_PCI=m\n');
     const c = byId(runDoctor(createNativeBackend({ root: t.root }).fs, { uid: 0 }));
-    // Kconfig types: kernel-abi §4-§5 (VFIO_PCI_DMABUF a def_bool without prompt, PCI_P2PDMA and KPROBES bools).
+    // Kconfig types: docs/kernel.md §4-§5 (VFIO_PCI_DMABUF a def_bool without prompt, PCI_P2PDMA and KPROBES bools).
     const bools = ['PCI_P2PDMA', 'PCI_IOV', 'DEBUG_FS', 'KPROBES', 'KPROBE_EVENTS', 'DEBUG_KMEMLEAK'];
     for (const b of bools) {
       expect(c[`config.${b}`]!.fix, b).toMatch(new RegExp(`CONFIG_${b}=y \\(a bool`));

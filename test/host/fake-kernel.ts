@@ -1,7 +1,7 @@
 // A small in-memory sysfs with the PCI core's and the driver core's write
 // semantics, for unit tests of src/host/ that must not wait for, or depend
 // on, the full mock kernel (src/mock/). It models only what bring-up touches
-// (kernel-abi §4, §9): sriov_numvfs (EINVAL/ERANGE/ENOENT/EBUSY),
+// (docs/kernel.md §4, §9): sriov_numvfs (EINVAL/ERANGE/ENOENT/EBUSY),
 // sriov_drivers_autoprobe, driver_override ("(null)" when unset, a newline
 // clears it), drivers_probe, drivers/<d>/{bind,unbind}, virtfnN/physfn,
 // iommu_group links, and xe's sriov_admin vram_quota (rounded up to 2 MiB,
@@ -151,7 +151,7 @@ export class FakeKernel implements FileOps {
     if (dev.driver) throw err('EBUSY', 'write', path);
     if (dev.override !== null && dev.override !== driver) throw err('ENODEV', 'write', path);
     const pf = dev.pf ? this.pfs.get(dev.pf)! : null;
-    // With autoprobe off a VF probes only with driver_override set (kernel-abi §9).
+    // With autoprobe off a VF probes only with driver_override set (docs/kernel.md §9).
     if (pf && !pf.autoprobe && dev.override === null) throw err('ENODEV', 'write', path);
     if (driver === 'vfio-pci' && dev.override !== 'vfio-pci') throw err('ENODEV', 'write', path);
     if (driver === 'vfio-pci' && dev.group === null) throw err('EINVAL', 'write', path);

@@ -1,6 +1,6 @@
 // The dma-buf core: the RFC negotiation per profile, the exporter's attach
 // rules, map_interconnect's checks, bufinfo/fdinfo layouts, udmabuf and vgem
-// (docs/profiles.md, rfc-v1 "Attach"; kernel-abi §3.4, §10, §11.2).
+// (docs/profiles.md, rfc-v1 "Attach"; docs/kernel.md §3.4, §10, §11.2).
 import { describe, expect, it } from 'vitest';
 import type { ImporterOps, InterconnectOffer } from '../../src/mock/contracts.js';
 import { DMA_BUF, F_SEAL, MFD, O, PROT, VFIO } from '../../src/uapi/constants.js';
@@ -86,7 +86,7 @@ describe('attach negotiation', () => {
     expect(att.interconnect).toBeNull();
   });
 
-  it('revoked buffers: rfc-v1 attaches and maps through IOV anyway (kernel-abi §11.2), fixed refuses ENODEV', () => {
+  it('revoked buffers: rfc-v1 attaches and maps through IOV anyway (docs/kernel.md §11.2), fixed refuses ENODEV', () => {
     for (const p of ['rfc-v1', 'fixed'] as const) {
       const { b, v, k, buf } = exported(p);
       b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY);

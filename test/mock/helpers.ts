@@ -66,7 +66,7 @@ export interface VfioOpen {
   device: number;
 }
 
-/** The legacy group/container sequence (kernel-abi §4). */
+/** The legacy group/container sequence (docs/kernel.md §4). */
 export function openVfio(b: MockBackend, bdf = VF0): VfioOpen {
   const d = b.dev;
   const container = d.open('/dev/vfio/vfio', O.RDWR);

@@ -314,7 +314,7 @@ describe('tracefs', () => {
     b.fs.writeFile(`${T}/kprobe_events`, '');
   });
 
-  it('dma_buf tracepoints print exp_name/size/ino (kernel-abi §10); set_event enables them', () => {
+  it('dma_buf tracepoints print exp_name/size/ino (docs/kernel.md §10); set_event enables them', () => {
     const b = mock();
     b.fs.writeFile(`${T}/set_event`, 'dma_buf:dma_buf_export\n');
     expect(b.fs.readText(`${T}/set_event`)).toBe('dma_buf:dma_buf_export\n');

@@ -1,4 +1,4 @@
-// PCI, SR-IOV and driver binding through sysfs (kernel-abi §9;
+// PCI, SR-IOV and driver binding through sysfs (docs/kernel.md §9;
 // drivers/pci/iov.c, drivers/base/bus.c, drivers/pci/pci-driver.c).
 import { describe, expect, it } from 'vitest';
 import { enableVfs, expectErrno, GiB, groupOf, kmsg, mock, PF, PF_DIR, topology, VF0, VF1 } from './helpers.js';
@@ -52,7 +52,7 @@ describe('sriov_numvfs', () => {
     const b = mock();
     expect(b.fs.readText(`${PF_DIR}/sriov_drivers_autoprobe`)).toBe('1\n');
     b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '1');
-    // autoprobe on: xe binds its own VFs (kernel-abi §9)
+    // autoprobe on: xe binds its own VFs (docs/kernel.md §9)
     expect(b.fs.readlink(`/sys/bus/pci/devices/${VF0}/driver`)).toMatch(/drivers\/xe$/);
     b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0');
     expectErrno(() => b.fs.writeFile(`${PF_DIR}/sriov_drivers_autoprobe`, 'maybe'), 'EINVAL');

@@ -335,7 +335,7 @@ describe('I/O-port BARs (the port space, not the memory map)', () => {
     expect(() => parseTopology(vfIo)).toThrow(/sriov\.vfBars\[0\]\.kind: a VF BAR is a memory BAR/);
   });
 
-  it('show in resource, not in /proc/iomem, and a DMA_BUF export of one is EINVAL (kernel-abi §3.3)', () => {
+  it('show in resource, not in /proc/iomem, and a DMA_BUF export of one is EINVAL (docs/kernel.md §3.3)', () => {
     const b = createMockBackend({ topology: withIoBar() });
     const lines = new TextDecoder().decode(b.fs.readFile('/sys/bus/pci/devices/0000:05:00.0/resource')).split('\n');
     expect(lines[2]).toBe('0x0000000000001000 0x000000000000101f 0x0000000000040101');

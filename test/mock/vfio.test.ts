@@ -1,5 +1,5 @@
 // vfio-pci: container, group, device, regions, mmap, features, revoke and
-// its waits (kernel-abi §1-§4, §3.5, §11.5, §11.6).
+// its waits (docs/kernel.md §1-§4, §3.5, §11.5, §11.6).
 import { describe, expect, it } from 'vitest';
 import type { Attachment, ImporterOps, SgTable } from '../../src/mock/contracts.js';
 import { O, VFIO, vfioRegionOffset } from '../../src/uapi/constants.js';
@@ -44,7 +44,7 @@ describe('container and group', () => {
     expect(b.dev.vfioGetApiVersion(c)).toBe(0);
     expect(b.dev.vfioCheckExtension(c, VFIO.TYPE1v2_IOMMU)).toBe(1);
     expect(b.dev.vfioCheckExtension(c, VFIO.TYPE1_IOMMU)).toBe(1);
-    expect(b.dev.vfioCheckExtension(c, VFIO.NOIOMMU_IOMMU)).toBe(0); // no CONFIG_VFIO_NOIOMMU (kernel-abi §4)
+    expect(b.dev.vfioCheckExtension(c, VFIO.NOIOMMU_IOMMU)).toBe(0); // no CONFIG_VFIO_NOIOMMU (docs/kernel.md §4)
     expectErrno(() => b.dev.vfioSetIommu(c, VFIO.TYPE1v2_IOMMU), 'EINVAL');
     const g = b.dev.open(`/dev/vfio/${groupOf(b, VF0)}`, O.RDWR);
     b.dev.vfioGroupSetContainer(g, c);
@@ -101,7 +101,7 @@ describe('container and group', () => {
   });
 
   it('the cdev/iommufd ioctls do not exist on a Debian 7.2 kernel (ENOTTY, no /dev/iommu)', () => {
-    // Debian's 7.2 is built without IOMMUFD (kernel-abi §4): the default topology's lab kernel has it.
+    // Debian's 7.2 is built without IOMMUFD (docs/kernel.md §4): the default topology's lab kernel has it.
     const b = mock({ profile: 'fixed', kernelConfig: { IOMMUFD: 'n', VFIO_DEVICE_CDEV: 'n' } });
     enableVfs(b, 2);
     const v = openVfio(b);
@@ -214,7 +214,7 @@ describe('revoke', () => {
     expect(done).toBe(false);
     expect(imp.invalidations).toHaveLength(1);
     expect(b.kernel.live().pendingWaits).toBe(1);
-    // while revoked a new map fails ENODEV (kernel-abi §3.4)
+    // while revoked a new map fails ENODEV (docs/kernel.md §3.4)
     expect(() => imp.core.mapAttachment(imp.att)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
     imp.unmap();
     await reset;
@@ -245,7 +245,7 @@ describe('revoke', () => {
     expect(b.fs.readText(`/proc/self/fdinfo/${fd}`)).toContain('exp_name:\tvfio_pci_core');
   });
 
-  it('clearing PCI_COMMAND.MEMORY on a VF only invalidates and un-revokes at once (kernel-abi §11.5)', () => {
+  it('clearing PCI_COMMAND.MEMORY on a VF only invalidates and un-revokes at once (docs/kernel.md §11.5)', () => {
     const b = setup();
     const v = openVfio(b);
     const fd = exportBar2(b, v.device);

@@ -1,5 +1,5 @@
 // xe PF provisioning: sriov_admin, the debugfs tile layout and its legacy
-// links, auto/custom provisioning, LMEM objects and their blocks (kernel-abi §9).
+// links, auto/custom provisioning, LMEM objects and their blocks (docs/kernel.md §9).
 import { describe, expect, it } from 'vitest';
 import { enableVfs, expectErrno, GiB, kmsg, MiB, mock, PF, PF_DIR, topology } from './helpers.js';
 

@@ -1,6 +1,6 @@
 // DMA_BUF range validation (issue 7, item 4): the mock kernel and an
 // independent statement of the kernel's rule table (dmabuf-rules.ts, from
-// kernel-abi §3.1/§3.3) agree on random requests: errno, or PROBE's 0, or
+// docs/kernel.md §3.1/§3.3) agree on random requests: errno, or PROBE's 0, or
 // the size of the dma-buf made. Values are drawn around every edge the rules
 // have: page alignment, the BAR's end, the kmalloc cap on nr_ranges, bit 63
 // of the total, and 2^64 (BAR start + offset + length overflowing).
@@ -139,7 +139,7 @@ function mockAnswer(c: DmaBufCase): DmaBufOutcome {
 const same = (a: DmaBufOutcome, e: DmaBufOutcome): boolean =>
   'errno' in e ? 'errno' in a && a.errno === e.errno : 'probe' in e ? 'probe' in a : 'size' in a && a.size === e.size;
 
-describe('VFIO_DEVICE_FEATURE DMA_BUF: the mock follows the kernel-abi §3.3 rule table', () => {
+describe('VFIO_DEVICE_FEATURE DMA_BUF: the mock follows the docs/kernel.md §3.3 rule table', () => {
   it('the VF under test has the BARs the edges are drawn around', () => {
     expect(bars.find((x) => x.index === 2)!.size).toBeGreaterThan(0n);
     expect(bars.find((x) => x.index === 1)?.size ?? 0n).toBe(0n);

@@ -1,5 +1,5 @@
 // An independent statement of the kernel's rules for VFIO_DEVICE_FEATURE
-// with DMA_BUF, written from kernel-abi §3.1 and §3.3 and the 7.x source
+// with DMA_BUF, written from docs/kernel.md §3.1 and §3.3 and the 7.x source
 // (drivers/vfio/vfio_main.c vfio_ioctl_device_feature, include/linux/vfio.h
 // vfio_check_feature, drivers/vfio/pci/vfio_pci_dmabuf.c
 // vfio_pci_core_feature_dma_buf, validate_dmabuf_input,

@@ -1,4 +1,4 @@
-// The MI batch builder: exact encodings (kernel-abi §8), the decoder, input
+// The MI batch builder: exact encodings (docs/kernel.md §8), the decoder, input
 // checks, and a property: batches for random VA spans and seeds, run by the
 // mock GPU, put the pattern exactly where it belongs (and copies copy).
 import fc from 'fast-check';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufinfoParseError, parseBufinfo } from '../../src/uapi/bufinfo.js';
 
-// dma_buf_debug_show's layout (drivers/dma-buf/dma-buf.c; kernel-abi §10).
+// dma_buf_debug_show's layout (drivers/dma-buf/dma-buf.c; docs/kernel.md §10).
 const SAMPLE = [
   '',
   'Dma-buf Objects:',

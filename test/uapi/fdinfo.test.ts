@@ -4,7 +4,7 @@ import { FdinfoParseError, parseDmaBufFdinfo, parseFdinfo } from '../../src/uapi
 import { createNativeBackend } from '../../src/backend/native.js';
 import { itNative } from '../core/support.js';
 
-// As dma_buf_show_fdinfo prints it after fs/proc/fd.c's header (kernel-abi §10).
+// As dma_buf_show_fdinfo prints it after fs/proc/fd.c's header (docs/kernel.md §10).
 const DMABUF =
   'pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t31337\nsize:\t2097152\ncount:\t2\nexp_name:\tvfio_pci_core\nname:\tiovh-r0\n';
 

@@ -15,7 +15,7 @@ const PF = '0000:03:00.0';
 let b: MockBackend;
 let vf: string;
 
-/** Enable two VFs and bind the first to vfio-pci, as `iovh setup` would (kernel-abi §4, §9). */
+/** Enable two VFs and bind the first to vfio-pci, as `iovh setup` would (docs/kernel.md §4, §9). */
 function bringUp(backend: MockBackend): string {
   const fs = backend.fs;
   fs.writeFile(`/sys/bus/pci/devices/${PF}/sriov_drivers_autoprobe`, '0');
@@ -70,7 +70,7 @@ describe('VFIO wrappers on the mock', () => {
     dev.close();
   });
 
-  it('refuse a region that cannot be exported with the errno of kernel-abi §3.3', () => {
+  it('refuse a region that cannot be exported with the errno of docs/kernel.md §3.3', () => {
     const dev = openVfioDevice(b, vf);
     expect(() =>
       dev.exportDmaBuf({ region: VFIO.PCI_CONFIG_REGION_INDEX, ranges: [{ offset: 0, length: 4096 }] }),

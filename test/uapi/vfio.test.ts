@@ -51,7 +51,7 @@ function legacy(overrides: Handlers = {}): Handlers {
   };
 }
 
-describe('openVfioDevice, group/container path (kernel-abi §4)', () => {
+describe('openVfioDevice, group/container path (docs/kernel.md §4)', () => {
   it('walks the documented sequence and closes device, group, container in that order', () => {
     const b: FakeBackend = new FakeBackend(
       legacy({ vfioGroupGetDeviceFd: (_g, bdf) => b.newFd(`device ${bdf}`) }),
@@ -172,7 +172,7 @@ describe('openVfioDevice, group/container path (kernel-abi §4)', () => {
   });
 });
 
-describe('openVfioDevice, cdev + iommufd path (kernel-abi §4)', () => {
+describe('openVfioDevice, cdev + iommufd path (docs/kernel.md §4)', () => {
   it('binds, allocates an IOAS, attaches; close() closes the device then the iommufd', () => {
     const b = new FakeBackend(
       { vfioDeviceBindIommufd: () => 7, iommuIoasAlloc: () => 3, vfioDeviceAttachIommufdPt: () => undefined },

@@ -19,7 +19,7 @@ const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 
-describe('hand-built blobs (kernel-abi §7 layouts)', () => {
+describe('hand-built blobs (docs/kernel.md §7 layouts)', () => {
   it('engines: u32 count, pad, then 32-byte entries of four u16', () => {
     const b = new Uint8Array(8 + 2 * 32);
     const dv = new DataView(b.buffer);

@@ -1,6 +1,6 @@
 // `iovh bind VF DRIVER` / `iovh unbind VF`: one VF's driver, by
 // driver_override then drivers_probe with that VF's address, so exactly one
-// device is probed (kernel-abi §4; anchors "Pitfalls").
+// device is probed (docs/kernel.md §4; docs/bringup.md "The plan and its order").
 import type { Command } from 'commander';
 import { globalOptions } from '../global.js';
 import { runStateChange, type StateChangeOptions } from '../state-change.js';

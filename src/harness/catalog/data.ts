@@ -1,4 +1,4 @@
-// data/*: bytes through both paths (../shared/DESIGN.md "data"). These hold
+// data/*: bytes through both paths (docs/internals.md "Principles": data). These hold
 // on any kernel that imports the VF's LMEM at all: through the IOV path or
 // through ordinary P2P the PF's GPU must see the VF's bytes at the right
 // offsets. The path is recorded (when tracefs can tell) but not required:

@@ -401,9 +401,9 @@ export const edgeBeyondQuota: Scenario = {
   title: "range beyond the VF's quota",
   description:
     "Exports two pages of BAR 2: the last page of the VF's LMEM quota and the first page past it (vfio bounds the request by the " +
-    'BAR, which can be larger than the quota, kernel-abi §3.3, §9), imports and binds them. The kernel may refuse the import, or ' +
+    'BAR, which can be larger than the quota, docs/kernel.md §3.3, §9), imports and binds them. The kernel may refuse the import, or ' +
     "map the pages through the VF's BAR (P2P), where past the quota there is nothing, but it must not translate the page past the " +
-    'quota into VRAM: RFC v1 does not check ranges against the quota (kernel-abi §11.3) and points the GPU at VRAM outside the VF ' +
+    'quota into VRAM: RFC v1 does not check ranges against the quota (docs/kernel.md §11.3) and points the GPU at VRAM outside the VF ' +
     "(another VF's, or the PF's). The GPU only reads: the CPU writes the pattern through BAR 2, the GPU copies both pages into " +
     "system memory; the page inside the quota must hold the CPU's bytes, the page past it what the VF's BAR shows there.",
   expectedPath: null,
@@ -456,7 +456,7 @@ export const edgeBeyondQuota: Scenario = {
     ) {
       ctx.quirk(
         'quota-unchecked',
-        `BAR 2 offset ${hex(quota - PAGE)} is inside VF ${vf.bdf}'s quota but past its root tile's LMEM object (${hex(rootTile)} bytes of the ${hex(quota)}, kernel-abi §9: the tiles' objects are concatenated), and the GPU did not read the CPU's bytes there: the range was translated through the root tile's object past its end, unchecked`,
+        `BAR 2 offset ${hex(quota - PAGE)} is inside VF ${vf.bdf}'s quota but past its root tile's LMEM object (${hex(rootTile)} bytes of the ${hex(quota)}, docs/kernel.md §9: the tiles' objects are concatenated), and the GPU did not read the CPU's bytes there: the range was translated through the root tile's object past its end, unchecked`,
       );
     } else if (!ctx.check(check.pages[0]!.mismatch === null, `the page inside the quota: ${describeMismatch(check)}`))
       return;

@@ -1,5 +1,5 @@
 // export/*: the exporter side alone, VFIO_DEVICE_FEATURE DMA_BUF on the VF
-// (kernel-abi §3). These need no xe: they run on any VF bound to vfio-pci,
+// (docs/kernel.md §3). These need no xe: they run on any VF bound to vfio-pci,
 // an xe VF's LMEM BAR 2 or an emulated igb/nvme VF's BAR 0 in QEMU.
 
 import { parseDmaBufFdinfo } from '../../uapi/fdinfo.js';
@@ -40,7 +40,7 @@ function setup(ctx: ScenarioContext): Setup {
 /**
  * Export `ranges` and check what every exporter promises: a positive fd whose
  * fdinfo says `exp_name: vfio_pci_core` and `size` = the sum of the lengths
- * (kernel-abi §3.3, §10), and a bufinfo entry with the same inode while it
+ * (docs/kernel.md §3.3, §10), and a bufinfo entry with the same inode while it
  * is open that disappears when it is closed (when debugfs is there).
  */
 function exportAndCheck(ctx: ScenarioContext, s: Setup, ranges: DmaRange[]): void {
@@ -55,7 +55,7 @@ function exportAndCheck(ctx: ScenarioContext, s: Setup, ranges: DmaRange[]): voi
   ctx.check(buf.fd >= 0, `the export returned fd ${buf.fd}`);
   ctx.check(
     info.expName === 'vfio_pci_core',
-    `fdinfo exp_name is '${info.expName}', expected 'vfio_pci_core' (kernel-abi §3.3)`,
+    `fdinfo exp_name is '${info.expName}', expected 'vfio_pci_core' (docs/kernel.md §3.3)`,
   );
   ctx.check(info.size === size, `fdinfo size is ${info.size}, expected ${size} (the sum of the range lengths)`);
   const before = readBufinfo(ctx.backend.fs);
@@ -96,7 +96,7 @@ export const exportMultiRange: Scenario = {
   title: 'export several ranges',
   description:
     'Exports three ranges of the same BAR in one request, out of address order and with an overlap (the kernel checks neither, ' +
-    'kernel-abi §3.3), and checks that the dma-buf is as large as the sum of the lengths in fdinfo and bufinfo.',
+    'docs/kernel.md §3.3), and checks that the dma-buf is as large as the sum of the lengths in fdinfo and bufinfo.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     const s = setup(ctx);
@@ -118,7 +118,7 @@ export const exportWholeBar: Scenario = {
   title: 'export the whole BAR',
   description:
     "Exports the whole BAR in one range (on an xe VF, all of BAR 2, which may be larger than the VF's LMEM quota: vfio bounds the " +
-    'request by the BAR, kernel-abi §3.3) and checks fd, fdinfo size and bufinfo as for one range.',
+    'request by the BAR, docs/kernel.md §3.3) and checks fd, fdinfo size and bufinfo as for one range.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     const s = setup(ctx);
@@ -129,7 +129,7 @@ export const exportWholeBar: Scenario = {
 interface InvalidCase {
   name: string;
   expected: string;
-  /** Why the kernel must refuse it (kernel-abi section). */
+  /** Why the kernel must refuse it (docs/kernel.md section). */
   rule: string;
   attempt(device: VfioDevice): unknown;
 }
@@ -138,7 +138,7 @@ export const exportInvalidArgs: Scenario = {
   id: 'export/invalid-args',
   title: 'invalid export requests',
   description:
-    'Sends every invalid DMA_BUF request of the kernel-abi §3.3 table, and the feature header errors of §3.1, and checks that each ' +
+    'Sends every invalid DMA_BUF request of the docs/kernel.md §3.3 table, and the feature header errors of §3.1, and checks that each ' +
     'gets the errno the kernel defines: no ranges, non-zero flags, ROM/config/unimplemented regions, unaligned or empty ranges, a ' +
     'range past the end of the BAR, an offset that overflows, lengths whose sum overflows, SET instead of GET, PROBE|SET, a short ' +
     'argsz or payload, unknown flag bits and an unknown feature. A request that succeeds is closed and reported as a failure.',
@@ -276,7 +276,7 @@ export const exportInvalidArgs: Scenario = {
         attempt: (d) => d.feature(VFIO.DEVICE_FEATURE_GET | 0x7fff),
       },
     ];
-    // An unimplemented BAR (size 0 in REGION_INFO): ENODEV (kernel-abi §3.3, BAR not claimed).
+    // An unimplemented BAR (size 0 in REGION_INFO): ENODEV (docs/kernel.md §3.3, BAR not claimed).
     const empty = [0, 1, 2, 3, 4, 5].find((i) => s.device.regionInfo(i).size === 0n);
     if (empty !== undefined) {
       cases.push({
@@ -292,7 +292,7 @@ export const exportInvalidArgs: Scenario = {
       if (got.value && typeof got.value === 'object' && 'close' in got.value) (got.value as { close(): void }).close();
       const actual = got.code ?? 'success';
       results.push({ case: c.name, rule: c.rule, expected: c.expected, actual });
-      ctx.check(actual === c.expected, `${c.name}: expected ${c.expected} (kernel-abi ${c.rule}), got ${actual}`);
+      ctx.check(actual === c.expected, `${c.name}: expected ${c.expected} (docs/kernel.md ${c.rule}), got ${actual}`);
     }
     ctx.record('cases', results);
     ctx.note(`${cases.length} invalid requests, each refused with the kernel's errno`);
@@ -304,9 +304,9 @@ export const exportFdProperties: Scenario = {
   title: 'dma-buf fd properties',
   description:
     'Checks the properties of an exported dma-buf fd: fdinfo (size, a file count of at least one, exp_name vfio_pci_core, the ' +
-    'name once DMA_BUF_SET_NAME set one), mmap refused with EINVAL (vfio-pci has no mmap op, kernel-abi §3.3), DMA_BUF_IOCTL_SYNC ' +
+    'name once DMA_BUF_SET_NAME set one), mmap refused with EINVAL (vfio-pci has no mmap op, docs/kernel.md §3.3), DMA_BUF_IOCTL_SYNC ' +
     'accepted, the bufinfo entry (size, O_RDWR flags, exporter, name, no attachment), and that the fd stays valid after the VFIO ' +
-    'device is closed (kernel-abi §3.5: the buffer is revoked, not destroyed).',
+    'device is closed (docs/kernel.md §3.5: the buffer is revoked, not destroyed).',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     const s = setup(ctx);
@@ -351,7 +351,7 @@ export const exportFdProperties: Scenario = {
           attached: o.attached,
         });
         ctx.check(o.size === length, `bufinfo size ${o.size}, expected ${length}`);
-        ctx.check((o.flags & 3) === O.RDWR, `bufinfo flags ${hex(o.flags)}: expected O_RDWR (kernel-abi §10)`);
+        ctx.check((o.flags & 3) === O.RDWR, `bufinfo flags ${hex(o.flags)}: expected O_RDWR (docs/kernel.md §10)`);
         ctx.check(o.name === name, `bufinfo name '${o.name}', expected '${name}'`);
         ctx.check(
           o.attached.length === 0,
@@ -361,7 +361,7 @@ export const exportFdProperties: Scenario = {
     } else {
       ctx.record('bufinfo', 'unavailable (no debugfs)');
     }
-    // The dma-buf outlives the VFIO device: closing the device revokes it, the fd stays (kernel-abi §3.5).
+    // The dma-buf outlives the VFIO device: closing the device revokes it, the fd stays (docs/kernel.md §3.5).
     s.device.close();
     const after = errnoOf(() => parseDmaBufFdinfo(ctx.backend.fs.readText(`/proc/self/fdinfo/${buf.fd}`)));
     ctx.check(after.code === null, `the dma-buf fd became unusable (${after.code}) when the VFIO device was closed`);

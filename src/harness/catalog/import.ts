@@ -32,7 +32,7 @@ import {
 } from '../steps.js';
 import { lmemBar, type VfInfo } from '../../machine/topology.js';
 
-/** The bytes of BAR 2 that are the VF's LMEM: its quota when known, else the BAR (kernel-abi §9: the BAR can exceed the quota). */
+/** The bytes of BAR 2 that are the VF's LMEM: its quota when known, else the BAR (docs/kernel.md §9: the BAR can exceed the quota). */
 export function lmemSpan(vf: VfInfo): bigint {
   const bar = lmemBar(vf);
   if (!bar) return 0n;

@@ -1,9 +1,9 @@
 // lifecycle/*: revoke and teardown under an import (docs/profiles.md, rfc-v1 "Revoke and
-// teardown", kernel-abi §3.5). None of them may crash the kernel, leak the
+// teardown", docs/kernel.md §3.5). None of them may crash the kernel, leak the
 // LMEM object reference, or let the PF keep reaching memory that is no longer
 // the VF's.
 //
-// Safety first (kernel-abi §11.6): on 7.2, vfio's revoke waits, without a
+// Safety first (docs/kernel.md §11.6): on 7.2, vfio's revoke waits, without a
 // timeout, for every mapping to be unmapped, and xe defers the unmap after
 // invalidate until the next map or the BO's destruction. A synchronous
 // close(2) of the VFIO device under an import would then sleep in the kernel
@@ -92,7 +92,7 @@ export interface ResetOutcome {
 
 /**
  * VFIO_DEVICE_RESET with a stall watch: when it is still pending after
- * `stallMs`, release `importers` (the kernel-abi §11.6 unblock) and wait
+ * `stallMs`, release `importers` (the docs/kernel.md §11.6 unblock) and wait
  * once more. Records what happened.
  */
 export async function resetWatchingStall(
@@ -146,9 +146,9 @@ export const lifecycleRevokeOnReset: Scenario = {
   title: 'revoke by VF reset',
   description:
     'Imports and binds a VF dma-buf, verifies data through it, then resets the VF (VFIO_DEVICE_RESET, an FLR), which revokes the ' +
-    'buffer for its duration (kernel-abi §3.5). The reset must complete while xe holds the import, and afterwards the import must ' +
+    'buffer for its duration (docs/kernel.md §3.5). The reset must complete while xe holds the import, and afterwards the import must ' +
     're-map and carry data again. A reset that stays pending until the importer lets go is the deferred-unmap hang of ' +
-    'kernel-abi §11.6: reported, and unblocked by releasing the import, so the harness never hangs.',
+    'docs/kernel.md §11.6: reported, and unblocked by releasing the import, so the harness never hangs.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
     const live = await importWithData(ctx);
@@ -159,7 +159,7 @@ export const lifecycleRevokeOnReset: Scenario = {
       return;
     }
     if (!ctx.check(r.code === null, `VFIO_DEVICE_RESET failed with ${r.code}`)) return;
-    // Un-revoked after the reset: a new bind maps the import again (importers remap lazily, kernel-abi §3.5).
+    // Un-revoked after the reset: a new bind maps the import again (importers remap lazily, docs/kernel.md §3.5).
     const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
     ctx.record('rebind', again.code ?? 'ok');
     if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`)) return;
@@ -173,9 +173,9 @@ export const lifecycleRevokeOnClose: Scenario = {
   id: 'lifecycle/revoke-on-close',
   title: 'revoke by closing the VFIO device',
   description:
-    "Imports and binds a VF dma-buf, then closes the VF's VFIO device, which revokes the buffer for good (kernel-abi §3.5): the " +
+    "Imports and binds a VF dma-buf, then closes the VF's VFIO device, which revokes the buffer for good (docs/kernel.md §3.5): the " +
     "dma-buf fd stays valid, but a new mapping of the import must fail with ENODEV and the PF must no longer reach the VF's " +
-    'memory. Before closing, a reset checks that a revoke does not block on the importer (kernel-abi §11.6); on a kernel where it ' +
+    'memory. Before closing, a reset checks that a revoke does not block on the importer (docs/kernel.md §11.6); on a kernel where it ' +
     'does, closing would hang this process in the kernel, so that is reported instead.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
@@ -209,7 +209,7 @@ export const lifecycleRevokeOnClose: Scenario = {
     if (
       ctx.check(
         rebind.code === 'ENODEV',
-        `mapping the import after the close failed with ${rebind.code}, expected ENODEV (kernel-abi §3.5)`,
+        `mapping the import after the close failed with ${rebind.code}, expected ENODEV (docs/kernel.md §3.5)`,
       )
     ) {
       ctx.note('closed under an import: fd still valid, new mappings refused with ENODEV');
@@ -246,8 +246,8 @@ export const lifecycleAttachAfterRevoke: Scenario = {
     'Exports a VF dma-buf and revokes it while nobody imports it (so nothing can block): first with VFIO_DEVICE_FEATURE ' +
     "LOW_POWER_ENTRY, which keeps it revoked until LOW_POWER_EXIT while the device stays open, then for good by closing the VF's " +
     "VFIO device. Each time the revoked buffer is imported into the PF's xe and bound: vfio's attach and map refuse a revoked " +
-    'buffer with ENODEV (kernel-abi §3.4). RFC v1 returns from attach on a successful IOV match before the revoked check and its ' +
-    "interconnect map checks nothing (kernel-abi §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF's " +
+    'buffer with ENODEV (docs/kernel.md §3.4). RFC v1 returns from attach on a successful IOV match before the revoked check and its ' +
+    "interconnect map checks nothing (docs/kernel.md §11.2): the revoked buffer is attached and mapped, and the GPU reaches the VF's " +
     'memory through it.',
   expectedPath: 'refused',
   async run(ctx: ScenarioContext) {
@@ -262,7 +262,7 @@ export const lifecycleAttachAfterRevoke: Scenario = {
     const buf = exportDmaBuf(ctx, device, { region: 2, ranges: RANGES });
     const size = totalLength(RANGES);
     const page = RANGES[0]!.offset;
-    // A revoke that keeps the device open (kernel-abi §3.5: runtime low power, until LOW_POWER_EXIT).
+    // A revoke that keeps the device open (docs/kernel.md §3.5: runtime low power, until LOW_POWER_EXIT).
     bar.zero(page, Number(PAGE));
     const entry = errnoOf(() => device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY));
     ctx.record('lowPowerEntry', entry.code ?? 'ok');
@@ -279,7 +279,7 @@ export const lifecycleAttachAfterRevoke: Scenario = {
       if (imp.refused) {
         ctx.check(
           imp.refused.code === 'ENODEV',
-          `${imp.refused.step} of a buffer revoked by LOW_POWER_ENTRY failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`,
+          `${imp.refused.step} of a buffer revoked by LOW_POWER_ENTRY failed with ${imp.refused.code}, expected ENODEV (docs/kernel.md §3.4)`,
         );
         exit();
       } else {
@@ -315,7 +315,7 @@ export const lifecycleAttachAfterRevoke: Scenario = {
     if (imp.refused) {
       ctx.check(
         imp.refused.code === 'ENODEV',
-        `${imp.refused.step} of a buffer whose VFIO device was closed failed with ${imp.refused.code}, expected ENODEV (kernel-abi §3.4)`,
+        `${imp.refused.step} of a buffer whose VFIO device was closed failed with ${imp.refused.code}, expected ENODEV (docs/kernel.md §3.4)`,
       );
     } else {
       const reached = await gpuReachesVf(ctx, gpu, imp.bound!, vf);

@@ -1,5 +1,5 @@
 // stress/*: many buffers over every VF, and one buffer of as many ranges as
-// the kernel takes (kernel-abi §3.3: the ranges array is kmalloc'ed, capped at
+// the kernel takes (docs/kernel.md §3.3: the ranges array is kmalloc'ed, capped at
 // 4 MiB, about 262,144 ranges).
 
 import { buildStoreBatch, type PatternSpan } from '../../uapi/batch.js';
@@ -13,7 +13,7 @@ import type { TraceSession } from '../tracefs.js';
 import { lmemSpan } from './import.js';
 
 const PER_VF = 16;
-/** kernel-abi §3.3: the kernel copies the ranges with kmalloc, capped at 4 MiB = 262,144 ranges of 16 bytes. */
+/** docs/kernel.md §3.3: the kernel copies the ranges with kmalloc, capped at 4 MiB = 262,144 ranges of 16 bytes. */
 export const MAX_RANGES = 262_144;
 
 /** iov is required only where the trace can show it: the series, and every probe a path verdict needs armed (path.ts). */
@@ -96,7 +96,7 @@ export const stressMaxRanges: Scenario = {
   title: 'one buffer of many ranges',
   description:
     `Exports one dma-buf of as many one-page ranges as the VF's LMEM holds with a gap after each, up to ${MAX_RANGES.toLocaleString('en')} ` +
-    "(the kernel's kmalloc cap, kernel-abi §3.3), imports and binds it (xe translates every range), requires the IOV path when the " +
+    "(the kernel's kmalloc cap, docs/kernel.md §3.3), imports and binds it (xe translates every range), requires the IOV path when the " +
     'kernel has the interconnect, and verifies GPU-written data at the first, second, middle and last two ranges.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {

@@ -3,7 +3,7 @@
 // with the kernel's validation order and errno. Sources: drivers/gpu/drm/
 // drm_ioctl.c, drm_gem.c, drm_prime.c, drm_syncobj.c; drivers/gpu/drm/xe/
 // xe_query.c, xe_bo.c, xe_vm.c, xe_exec_queue.c, xe_exec.c, xe_sync.c,
-// xe_wait_user_fence.c (restated in kernel-abi §6-§8).
+// xe_wait_user_fence.c (restated in docs/kernel.md §6-§8).
 
 import type {
   DrmVersion,
@@ -586,7 +586,7 @@ export class DrmFile implements KernelFile {
     if (!bo) kfail('EINVAL', 'no object at this offset');
     // drm_vma_node_is_allowed: only files holding a handle may map the object
     if (![...this.handles.values()].includes(bo)) kfail('EACCES', 'object not opened by this file');
-    // drm_gem_prime_mmap forwards imports to dma_buf_mmap; vfio's dma-buf has no mmap (kernel-abi §3.3)
+    // drm_gem_prime_mmap forwards imports to dma_buf_mmap; vfio's dma-buf has no mmap (docs/kernel.md §3.3)
     if (bo.imported) kfail('EINVAL', 'imported dma-buf');
     return this.addMapping(
       new XeMapping(
@@ -664,7 +664,7 @@ export class DrmFile implements KernelFile {
     }
   }
 
-  /** xe_vm_bind_ioctl_validate_bo: bounds, 64K granularity, PAT rules (kernel-abi §7). */
+  /** xe_vm_bind_ioctl_validate_bo: bounds, 64K granularity, PAT rules (docs/kernel.md §7). */
   private validateBindBo(bo: XeBo, b: XeBindOp): void {
     const size = BigInt(bo.size);
     if (b.range > size || b.objOffset > size - b.range) kfail('EINVAL', 'range or obj_offset beyond the BO');

@@ -1,5 +1,5 @@
 // The GPU: a command streamer that runs a batch buffer through a VM's page
-// tables. It knows the MI commands of kernel-abi §8 (MI_NOOP,
+// tables. It knows the MI commands of docs/kernel.md §8 (MI_NOOP,
 // MI_BATCH_BUFFER_END, MI_STORE_DATA_IMM dword/qword, MI_COPY_MEM_MEM with the
 // destination first). PTEs reach VRAM by DPA, system memory and imported
 // pages on the bus, or translated DPAs of an IOV import (import.ts).
@@ -161,7 +161,7 @@ export function runBatch(view: GpuView, batchVa: number): JobOutcome {
       continue;
     }
     if (opcode === 0x2e) {
-      // MI_COPY_MEM_MEM: dst lo/hi, src lo/hi; one dword (kernel-abi §8).
+      // MI_COPY_MEM_MEM: dst lo/hi, src lo/hi; one dword (docs/kernel.md §8).
       const len = header & 0xff;
       if (header & (COPY_SRC_GGTT | COPY_DST_GGTT))
         return { status: 'hang', why: 'MI_COPY_MEM_MEM with a GGTT address from a PPGTT batch' };

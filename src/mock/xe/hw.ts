@@ -21,16 +21,16 @@ export const DRM_MAJOR = 226;
 export const DRM_RENDER_MINOR_BASE = 128;
 
 export const PAGE = 4096;
-/** xe->info.va_bits for Xe2 dGPU (DRM_XE_QUERY_CONFIG_VA_BITS; kernel-abi §7). */
+/** xe->info.va_bits for Xe2 dGPU (DRM_XE_QUERY_CONFIG_VA_BITS; docs/kernel.md §7). */
 export const VA_BITS = 48;
 export const VM_SIZE = 2 ** VA_BITS;
-/** XE_VRAM_FLAGS_NEED64K: VRAM pages are 64 KiB (MIN_ALIGNMENT, min_page_size; kernel-abi §7). */
+/** XE_VRAM_FLAGS_NEED64K: VRAM pages are 64 KiB (MIN_ALIGNMENT, min_page_size; docs/kernel.md §7). */
 export const VRAM_MIN_PAGE = 0x10000;
 /** xe_exec_queue_device_get_max_priority(): HIGH for CAP_SYS_NICE callers (we run as root). */
 export const MAX_EXEC_QUEUE_PRIORITY = 2;
 /** XE_HW_ENGINE_MAX_INSTANCE (xe_hw_engine_types.h): cap on width * num_placements. */
 export const HW_ENGINE_MAX_INSTANCE = 16;
-/** DRM_XE_MAX_SYNCS (xe_drm.h): num_syncs above it is EINVAL (kernel-abi §7). */
+/** DRM_XE_MAX_SYNCS (xe_drm.h): num_syncs above it is EINVAL (docs/kernel.md §7). */
 export const MAX_SYNCS = 1024;
 /** DRM_XE_CONSULT_MEM_ADVISE_PREF_LOC: prefetch_mem_region_instance meaning "use the madvise location". */
 export const CONSULT_MEM_ADVISE_PREF_LOC = 0xffffffff;
@@ -153,7 +153,7 @@ export function patCompressed(index: number): boolean {
 /** drm_getcap() answers for a PRIME + syncobj + timeline driver (drivers/gpu/drm/drm_ioctl.c). */
 export const DRM_CAPS: ReadonlyMap<bigint, bigint> = new Map([
   [1n, 1n], // DRM_CAP_DUMB_BUFFER: xe has dumb_create
-  [5n, 3n], // DRM_CAP_PRIME: IMPORT | EXPORT, always both since 6.6 (kernel-abi §6)
+  [5n, 3n], // DRM_CAP_PRIME: IMPORT | EXPORT, always both since 6.6 (docs/kernel.md §6)
   [6n, 1n], // DRM_CAP_TIMESTAMP_MONOTONIC
   [0x13n, 1n], // DRM_CAP_SYNCOBJ
   [0x14n, 1n], // DRM_CAP_SYNCOBJ_TIMELINE

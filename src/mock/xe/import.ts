@@ -1,6 +1,6 @@
 // A foreign dma-buf imported by xe (PRIME_FD_TO_HANDLE): an sg BO whose pages
 // are mapped only when it is first validated, at VM bind or exec
-// (kernel-abi §7, docs/profiles.md, rfc-v1 "Map"). This is xe_bo_move_dmabuf() and
+// (docs/kernel.md §7, docs/profiles.md, rfc-v1 "Map"). This is xe_bo_move_dmabuf() and
 // xe_ttm_bo_delete_mem_notify() as RFC 7/8 changed them, plus
 // xe_dma_buf_move_notify() (the importer's invalidate_mappings).
 //
@@ -265,7 +265,7 @@ export class ImportedBo {
   /**
    * xe_dma_buf_move_notify(): evict to system memory. The VMAs must be
    * revalidated before the GPU uses the BO again. xe defers the unmap of an
-   * sg mapping to the next map or to BO destruction (kernel-abi §11.6,
+   * sg mapping to the next map or to BO destruction (docs/kernel.md §11.6,
    * `deferred-unmap-hang`); without the quirk the model unmaps at once.
    */
   moveNotify(): void {

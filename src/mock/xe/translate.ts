@@ -118,7 +118,7 @@ function lmemDpa(blocks: readonly { dpa: number; size: number }[], map: ExtentMa
   return blocks[i]!.dpa + start;
 }
 
-/** The LMEM objects of a VF's tiles as one, in tile order: the VF BAR 2 view (kernel-abi §9). */
+/** The LMEM objects of a VF's tiles as one, in tile order: the VF BAR 2 view (docs/kernel.md §9). */
 function concatenated(objs: LmemObject[]): LmemObject {
   if (objs.length === 1) return objs[0]!;
   const size = objs.reduce((a, o) => a + o.size, 0n);
@@ -198,7 +198,7 @@ function translateRanges(ctx: TranslateContext, ranges: InterconnectRanges, sile
   const root = xePf.lmemObj(vfid);
   k.trace('xe_gt_sriov_pf_config_get_lmem_obj', 'return', { retval: root ? ctx.ptr(root) : 0n });
   // The series takes the root tile's object alone; a VF whose LMEM spans tiles sees them concatenated in tile order
-  // (kernel-abi §9), which is what the translation means to follow.
+  // (docs/kernel.md §9), which is what the translation means to follow.
   const lmem = root && !has(ctx, 'root-tile-only') ? concatenated(xePf.lmemObjs(vfid)) : root;
 
   if (!lmem) {

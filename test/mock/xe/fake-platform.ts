@@ -489,7 +489,7 @@ export class FakePlatform implements MockPlatform {
 
   // -------------------------------------------------------------- exporters
 
-  /** vfio-pci DMA_BUF of VF `vfIndex`'s BAR `bar` over [offset, length] pairs (kernel-abi §3). */
+  /** vfio-pci DMA_BUF of VF `vfIndex`'s BAR `bar` over [offset, length] pairs (docs/kernel.md §3). */
   exportVf(vfIndex: number, ranges: readonly [offset: bigint, length: bigint][], bar = 2): VfioBuf {
     return new VfioBuf(this, this.vfs[vfIndex]!, bar, ranges);
   }

@@ -1,5 +1,5 @@
 // The mock command streamer against a reference interpreter of the MI
-// commands it knows (kernel-abi §8): random batches of MI_NOOP,
+// commands it knows (docs/kernel.md §8): random batches of MI_NOOP,
 // MI_STORE_DATA_IMM (dword and qword, 1 to 8 data dwords, unaligned
 // addresses masked) and MI_COPY_MEM_MEM, started at random offsets so that
 // commands straddle batch pages, writing into a system BO and sometimes past

@@ -258,7 +258,7 @@ describe('each RFC quirk: fixed translates, rfc-v1 does not (or wrongly), upstre
     expect(run('rfc-v1', topo, one(0, 0n, 1n * MiB))).toMatchObject({ path: 'iov', data: [true] });
   });
 
-  it('no quota check (kernel-abi §11.3): a range past the quota WARNs and wraps under rfc-v1', () => {
+  it('no quota check (docs/kernel.md §11.3): a range past the quota WARNs and wraps under rfc-v1', () => {
     // BAR 512 MiB, quota 256 MiB: offset 300 MiB is in the BAR (vfio accepts it) but past the LMEM object
     const past = one(0, 300n * MiB, 64n * 1024n);
     const fixed = run('fixed', {}, past);

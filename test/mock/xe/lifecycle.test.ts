@@ -1,6 +1,6 @@
 // Revoke and teardown as xe sees them: invalidate_mappings evicts, the next
 // validation maps again (ENODEV while revoked), xe's deferred unmap keeps the
-// exporter's map outstanding (kernel-abi §11.6, the revoke hang), the LMEM
+// exporter's map outstanding (docs/kernel.md §11.6, the revoke hang), the LMEM
 // reference follows the translation, and big exports stay cheap.
 import { describe, expect, it } from 'vitest';
 import { BatchBuilder } from '../../../src/uapi/batch.js';

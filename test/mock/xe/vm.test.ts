@@ -1,4 +1,4 @@
-// VM_CREATE/DESTROY and VM_BIND: every validation of kernel-abi §7 (check_args,
+// VM_CREATE/DESTROY and VM_BIND: every validation of docs/kernel.md §7 (check_args,
 // validate_bo with the PAT rules for imports), the drm_gpuvm split semantics,
 // and the fences of a bind.
 import { describe, expect, it } from 'vitest';
