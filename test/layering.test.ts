@@ -2,7 +2,7 @@
 // itself: each layer imports only from its own and lower layers; nothing above
 // the seam imports an implementation of it (the mock, the native backend, the
 // addon) or asks which backend it runs on; the harness never imports the mock.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,21 @@ describe('src/ layering', () => {
           asks.push(`src/${f}:${i + 1}: ${line.trim()}`);
     }
     expect(asks).toEqual([]);
+  });
+
+  it('every document src/ cites is in the repository (docs/*.md), and no note outside it is cited', () => {
+    const bad: string[] = [];
+    const root = resolve(SRC, '..');
+    for (const f of files) {
+      const text = readFileSync(join(SRC, f), 'utf8');
+      for (const [i, line] of text.split('\n').entries()) {
+        if (/kernel-abi|rfc-model|DESIGN\.md|STYLE\.md|\.\.\/shared|research\/[\w-]+\.md|anchors\.md/.test(line))
+          bad.push(`src/${f}:${i + 1}: ${line.trim()}`);
+        for (const m of line.matchAll(/\bdocs\/([\w-]+\.md)/g))
+          if (!existsSync(join(root, 'docs', m[1]!))) bad.push(`src/${f}:${i + 1}: docs/${m[1]} does not exist`);
+      }
+    }
+    expect(bad).toEqual([]);
   });
 
   it('catches what it is meant to catch', () => {

@@ -1,7 +1,7 @@
 // The capability probe (`caps/kernel`, always run first): what this kernel and
 // machine offer, each with one line saying how to get it when it is missing,
-// so every later skip cites a capability and its fix (STYLE.md: "skips say how
-// to enable"). Reads sysfs/procfs/debugfs/tracefs; opens the VF through VFIO
+// so every later skip cites a capability and its fix (docs/internals.md
+// "Principles": a skip says how to get what is missing). Reads sysfs/procfs/debugfs/tracefs; opens the VF through VFIO
 // only for the DMA_BUF feature PROBE (docs/kernel.md §3.1), and closes it again.
 
 import type { Backend } from '../backend/types.js';

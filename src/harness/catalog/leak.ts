@@ -167,6 +167,7 @@ export const leakLmemObject: Scenario = {
     if (before === null)
       ctx.skip('xe', `xe does not report its free VRAM on ${target.pf.bdf}`, 'run as root on an xe PF with VRAM');
     const disabled = await disableVfsForScenario(ctx, 'run leak/lmem-object');
+    if (!disabled) return;
     const after = budget();
     const held = disabled.pf.vfs.reduce((a, v) => a + (v.vramQuota ?? 0n), 0n);
     ctx.record('vram', {

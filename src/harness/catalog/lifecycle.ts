@@ -49,7 +49,8 @@ import { lmemSpan } from './import.js';
 import { busyVfs, ChangeRefused, disableVfsInUse, setQuotaInUse, unreadableState } from '../sriov.js';
 import { ApplyFailed, type TemporaryChange } from '../../host/apply.js';
 import { DEFAULT_POLICY } from '../caps.js';
-import { BringupError } from '../../host/errors.js';
+import { BringupError, InputError } from '../../host/errors.js';
+import { NotAvailable } from '../../host/planner.js';
 import { Journal, stateDir } from '../../host/journal.js';
 
 const RANGES = [{ offset: 0n, length: 4n * PAGE }];
@@ -525,9 +526,10 @@ export interface DisabledVfs {
  * strict re-read and journal rules of lifecycle/vf-disable-while-imported
  * (skips when another VF is busy without --allow-destructive, when the
  * state or journal cannot be trusted, or when the kernel refuses the first
- * write). The VFs come back in a deferred cleanup too.
+ * write). The VFs come back in a deferred cleanup too. Null when the change
+ * stopped (a failure recorded, the machine rolled back or journaled).
  */
-export async function disableVfsForScenario(ctx: ScenarioContext, command: string): Promise<DisabledVfs> {
+export async function disableVfsForScenario(ctx: ScenarioContext, command: string): Promise<DisabledVfs | null> {
   const fs = ctx.backend.fs;
   const policy = ctx.caps.policy ?? DEFAULT_POLICY;
   const target = ctx.target!;
@@ -552,8 +554,12 @@ export async function disableVfsForScenario(ctx: ScenarioContext, command: strin
   } catch (e) {
     if (e instanceof ChangeRefused)
       ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root');
-    if (e instanceof ApplyFailed && !e.rolledBack) ctx.record('notRestored', [e.message]);
-    if (e instanceof ApplyFailed) throw e;
+    if (e instanceof ApplyFailed) {
+      // The kernel did not do as planned: what was not rolled back is journaled, and is the machine left changed.
+      if (!e.rolledBack) ctx.record('notRestored', [e.message]);
+      ctx.fail(`disabling the VFs of ${pf.bdf} stopped: ${e.message}`);
+      return null;
+    }
     if (e instanceof BringupError)
       ctx.skip(
         'journal',
@@ -659,6 +665,11 @@ export const lifecycleRequotaWhileImported: Scenario = {
       if (e instanceof ApplyFailed) {
         if (!e.rolledBack) ctx.record('notRestored', [e.message]);
         ctx.fail(`changing VF ${vf.id}'s quota stopped: ${e.message}`);
+        return;
+      }
+      if (e instanceof NotAvailable || e instanceof InputError) {
+        // The PF as read now cannot be planned for (its driver or quota files are gone): nothing was changed.
+        ctx.fail(`VF ${vf.id}'s quota cannot be changed on ${pf.bdf} as read now: ${e.message}`);
         return;
       }
       if (e instanceof BringupError)
