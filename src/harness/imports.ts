@@ -55,8 +55,7 @@ export function importAndBind(
   if (handle) {
     // RFC quirk 5 then 2: the owner-VF search walks only the PF's bus, reports success without translating, and the
     // bind walks a NULL sg table; if the kernel kills this process there, the runner names both.
-    const beyond = onOtherBus(ctx, exporterOf(dmabuf));
-    if (beyond) ctx.suspect('vf-other-bus', `${label}: ${beyond}: the owner-VF search walks only the PF's bus`);
+    suspectOtherBus(ctx, dmabuf, label);
     try {
       bound = gpu.bind(handle, size);
     } catch (e) {
@@ -90,6 +89,15 @@ export function importAndBind(
     );
   }
   return { label, otherBus, handle, bound, size, verdict, refused, hits };
+}
+
+/**
+ * Before a bind of an import of `dmabuf`: when its VF is on another bus than
+ * its PF, RFC quirk 5 then 2 may oops the bind; the runner then names both.
+ */
+export function suspectOtherBus(ctx: ScenarioContext, dmabuf: DmaBuf, label: string): void {
+  const beyond = onOtherBus(ctx, exporterOf(dmabuf));
+  if (beyond) ctx.suspect('vf-other-bus', `${label}: ${beyond}: the owner-VF search walks only the PF's bus`);
 }
 
 /** `VF X is on bus B, its PF on bus A` when the VF's bus is not its PF's (RFC quirk 5); else null. */

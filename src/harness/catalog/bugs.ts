@@ -10,7 +10,7 @@ import { bugsOfKasan, kasanExcerpt } from '../bugs.js';
 import { DEFAULT_POLICY } from '../caps.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
-import type { VfInfo } from '../target.js';
+import type { VfInfo } from '../../machine/topology.js';
 
 /** What the kernel's config says about KASAN seeing a use-after-free of an RCU-freed object (null: unreadable). */
 function kasanSees(ctx: ScenarioContext): { on: boolean; why: string } | null {

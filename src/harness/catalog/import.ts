@@ -14,7 +14,7 @@ import { hex } from '../../report/model.js';
 import type { Capabilities } from '../caps.js';
 import { barAccess, describeMismatch, gpuWriteCpuRead, rangePages, freshSeed } from '../data.js';
 import { Gpu } from '../gpu.js';
-import { importAndBind, requireImport, requireIov, type Imported } from '../imports.js';
+import { importAndBind, requireImport, requireIov, type Imported, suspectOtherBus } from '../imports.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import {
   errnoOf,
@@ -356,15 +356,12 @@ export const importBindPatRules: Scenario = {
     requireImport(ctx);
     const vf = ctx.target!.vf;
     if (lmemSpan(vf) < PAGE)
-      ctx.skip(
-        'provisioning',
-        `VF ${vf.bdf} has no LMEM provisioned`,
-        `iovh provision <PF> --vf ${vf.index + 1} --vram 64M`,
-      );
+      ctx.skip('provisioning', `VF ${vf.bdf} has no LMEM provisioned`, `iovh provision <PF> --vf ${vf.id} --vram 64M`);
     const gpu = Gpu.open(ctx);
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: 2, ranges: [{ offset: 0n, length: PAGE }] });
     const handle = gpu.import(buf);
+    suspectOtherBus(ctx, buf, `VF ${vf.bdf}`);
     const bind = (patIndex: number): string | null => {
       const va = gpu.allocVa(PAGE);
       const r = errnoOf(() => gpu.vm.map(handle, va, PAGE, { patIndex }));
