@@ -52,12 +52,13 @@ export function topologyFileFrom(captured: {
  * said per scenario, with the kernel and QEMU it came from.
  * @param {import('./boot.mjs').BootReport} boot
  * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
+ * @param {RegExp} [omit] ids of results to leave out (and whose failure does not stop the recording)
  */
 export function fixtureFrom(boot: import("./boot.mjs").BootReport, versions: {
     kernel: string;
     qemu: string;
     kernelConfig?: Record<string, "y" | "n">;
-}): string;
+}, omit?: RegExp): string;
 /**
  * The modelled options as the text of a .config (or /proc/config.gz) says:
  * `y` for built in or a module, `n` for not set or absent.

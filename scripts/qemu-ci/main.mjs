@@ -13,7 +13,16 @@ import { setup } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
 import { describeShare } from './coverage.mjs';
-import { CONFORMANCE_DEVICE, IGB_TOPOLOGY, KERNEL_FIXTURE, fixtureFrom, topologyFileFrom } from './conformance.mjs';
+import {
+  CONFORMANCE_DEVICE,
+  IGB_TOPOLOGY,
+  KASAN_FIXTURE,
+  KERNEL_FIXTURE,
+  NOT_MODELLED,
+  fixtureFrom,
+  kernelConfigFrom,
+  topologyFileFrom,
+} from './conformance.mjs';
 import { buildKernel, progressLine } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
@@ -31,7 +40,8 @@ const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|bench|reco
             /init and boot to verdict, with the machine (JSON)
   record    save the last run's igb results as the kernel fixture the mock
             is compared with in npm test (test/qemu/fixtures/kernel-igb.json)
-            and the topology the guest captured as topology-igb.json
+            and the topology the guest captured as topology-igb.json; the
+            sanitizer kernel's igb guest, when booted, as kernel-kasan-igb.json
   list      the variants
 
 options:
@@ -224,16 +234,36 @@ async function main() {
     }
     const device = new Map(VARIANTS.map((v) => [v.name, v.device]));
     const boot = last.boots.find((b) => device.get(b.variant) === CONFORMANCE_DEVICE);
-    if (!boot) throw new Error(`the last run booted no ${CONFORMANCE_DEVICE} variant`);
-    const fixture = fixtureFrom(boot, last.versions);
-    // The machine those results came from, as the guest's `iovh capture` saw it: the mock replays it.
-    const topology = topologyFileFrom(JSON.parse(readFileSync(join(boot.resultsDir, 'topology.json'), 'utf8')));
-    mkdirSync(dirname(KERNEL_FIXTURE), { recursive: true });
-    writeFileSync(KERNEL_FIXTURE, fixture);
-    writeFileSync(IGB_TOPOLOGY, topology);
-    process.stdout.write(
-      `qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}, its topology in ${fileURLToPath(IGB_TOPOLOGY)}\n`,
+    const kasan = last.boots.find(
+      (b) => b.variant.startsWith('kasan-') && device.get(b.variant.slice(6)) === CONFORMANCE_DEVICE,
     );
+    if (!boot && !kasan) throw new Error(`the last run booted no ${CONFORMANCE_DEVICE} variant`);
+    if (boot) {
+      const fixture = fixtureFrom(boot, last.versions);
+      // The machine those results came from, as the guest's `iovh capture` saw it: the mock replays it.
+      const topology = topologyFileFrom(JSON.parse(readFileSync(join(boot.resultsDir, 'topology.json'), 'utf8')));
+      mkdirSync(dirname(KERNEL_FIXTURE), { recursive: true });
+      writeFileSync(KERNEL_FIXTURE, fixture);
+      writeFileSync(IGB_TOPOLOGY, topology);
+      process.stdout.write(
+        `qemu-ci: recorded ${boot.results?.scenarios.length} results of ${boot.variant} (kernel ${last.versions.kernel}) in ${KERNEL_FIXTURE}, its topology in ${fileURLToPath(IGB_TOPOLOGY)}\n`,
+      );
+    }
+    // The igb guest of the source-built sanitizer kernel, when the run booted one: its own fixture, with
+    // the options of its .config the mock models. Its detector checks are the kernel's own detectors
+    // (test/qemu/guest/detectors.mjs), not rules of the mock: left out.
+    const objtree = last.source?.objtree;
+    if (kasan && objtree) {
+      const kernelConfig = kernelConfigFrom(readFileSync(join(objtree, '.config'), 'utf8'));
+      const release = kasan.results?.kernel ?? last.source?.release ?? 'unknown';
+      writeFileSync(
+        KASAN_FIXTURE,
+        fixtureFrom(kasan, { kernel: release, qemu: last.versions.qemu, kernelConfig }, NOT_MODELLED),
+      );
+      process.stdout.write(
+        `qemu-ci: recorded the results of ${kasan.variant} (kernel ${release}) in ${KASAN_FIXTURE}\n`,
+      );
+    }
     return 0;
   }
   if (o.command === 'bench') {
