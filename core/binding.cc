@@ -1354,6 +1354,122 @@ IOVH_BODY(UdmabufCreate) {
   return c.i32v(ret);
 }
 
+// ------------------------------------------------------------------ stand-in importer (/dev/iovh-ic)
+
+IOVH_BODY(IovhIcVersion) {
+  iovh_ic_version v{};
+  int ret = __iovh_ic_version(c.fd(0), &v);
+  if (ret < 0) return c.fail(ret);
+  Napi::Object o = Napi::Object::New(c.env());
+  o.Set("abi", v.abi);
+  o.Set("api", v.api);
+  o.Set("keep", v.keep);
+  o.Set("xlate", v.xlate);
+  return o;
+}
+
+IOVH_BODY(IovhIcImport) {
+  int fd = c.fd(0);
+  iovh_ic_import imp{};
+  imp.fd = c.fd(1);
+  imp.flags = c.u32(2);
+  imp.segment = c.u32(3);
+  imp.bus = c.u32(4);
+  imp.devfn = c.u32(5);
+  imp.bar = c.u32(6);
+  int ret = __iovh_ic_import(fd, &imp);
+  if (ret < 0) return c.fail(ret);
+  Napi::Object o = Napi::Object::New(c.env());
+  o.Set("handle", imp.handle);
+  o.Set("negotiated", imp.negotiated);
+  o.Set("size", Napi::BigInt::New(c.env(), imp.size));
+  return o;
+}
+
+IOVH_BODY(IovhIcMap) {
+  int fd = c.fd(0);
+  iovh_ic_map map{};
+  map.handle = c.u32(1);
+  int ret = __iovh_ic_map(fd, &map);
+  if (ret < 0) return c.fail(ret);
+  Napi::Object o = Napi::Object::New(c.env());
+  o.Set("path", map.path);
+  o.Set("icError", map.ic_error);
+  o.Set("nrRanges", map.nr_ranges);
+  return o;
+}
+
+// Ranges come back as [start, end, ...] in a BigUint64Array of 2 * min(held, room).
+IOVH_BODY(IovhIcInfo) {
+  int fd = c.fd(0);
+  uint32_t handle = c.u32(1);
+  uint32_t room = c.u32(2);
+  if (room > (1u << 20)) c.rangeError(2, "exceeds 1048576 ranges");
+  std::vector<iovh_ic_range> ranges(room ? room : 1);
+  iovh_ic_info in{};
+  in.handle = handle;
+  in.nr_ranges = room;
+  in.ranges_ptr = reinterpret_cast<uintptr_t>(ranges.data());
+  int ret = __iovh_ic_info(fd, &in);
+  if (ret < 0) return c.fail(ret);
+  Napi::Env env = c.env();
+  uint32_t n = in.nr_ranges < room ? in.nr_ranges : room;
+  Napi::TypedArrayOf<uint64_t> out = Napi::TypedArrayOf<uint64_t>::New(env, 2 * size_t(n), napi_biguint64_array);
+  for (uint32_t i = 0; i < n; i++) {
+    out[2 * i] = ranges[i].start;
+    out[2 * i + 1] = ranges[i].end;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("state", in.state);
+  o.Set("path", in.path);
+  o.Set("nrRanges", in.nr_ranges);
+  o.Set("ranges", out);
+  o.Set("size", Napi::BigInt::New(env, in.size));
+  o.Set("maps", in.maps);
+  o.Set("invalidations", in.invalidations);
+  o.Set("leaked", in.leaked);
+  return o;
+}
+
+IOVH_BODY(IovhIcRead) {
+  int fd = c.fd(0);
+  iovh_ic_rw rw{};
+  rw.handle = c.u32(1);
+  rw.op = IOVH_IC_RW_READ;
+  rw.offset = c.u64(2);
+  size_t length = c.size(3);
+  if (length > IOVH_IC_RW_MAX) c.rangeError(3, "exceeds IOVH_IC_RW_MAX (1 MiB)");
+  Napi::Uint8Array out = Napi::Uint8Array::New(c.env(), length);
+  rw.len = length;
+  rw.buf_ptr = reinterpret_cast<uintptr_t>(out.Data());
+  int ret = __iovh_ic_rw(fd, &rw);
+  if (ret < 0) return c.fail(ret);
+  return out;
+}
+
+IOVH_BODY(IovhIcWrite) {
+  int fd = c.fd(0);
+  iovh_ic_rw rw{};
+  rw.handle = c.u32(1);
+  rw.op = IOVH_IC_RW_WRITE;
+  rw.offset = c.u64(2);
+  size_t length;
+  unsigned char *data = c.bytes(3, &length);
+  if (length > IOVH_IC_RW_MAX) c.rangeError(3, "exceeds IOVH_IC_RW_MAX (1 MiB)");
+  rw.len = length;
+  rw.buf_ptr = reinterpret_cast<uintptr_t>(data);
+  int ret = __iovh_ic_rw(fd, &rw);
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
+}
+
+IOVH_BODY(IovhIcRelease) {
+  int fd = c.fd(0);
+  int ret = __iovh_ic_release(fd, c.u32(1));
+  if (ret < 0) return c.fail(ret);
+  return nullptr;
+}
+
 // ------------------------------------------------------------------ module
 
 // Every entry point. To add one: write its IOVH_BODY (arguments through `c`,
@@ -1416,6 +1532,13 @@ constexpr Entry kEntries[] = {
     {"memfdCreate", MemfdCreate, 2, SYS("memfd_create"), true},
     {"addSeals", AddSeals, 2, SYS("fcntl"), true},
     {"udmabufCreate", UdmabufCreate, 5, IOCTL("UDMABUF_CREATE"), true},
+    {"iovhIcVersion", IovhIcVersion, 1, IOCTL("IOVH_IC_VERSION"), true},
+    {"iovhIcImport", IovhIcImport, 7, IOCTL("IOVH_IC_IMPORT"), true},
+    {"iovhIcMap", IovhIcMap, 2, IOCTL("IOVH_IC_MAP"), true},
+    {"iovhIcInfo", IovhIcInfo, 3, IOCTL("IOVH_IC_INFO"), true},
+    {"iovhIcRead", IovhIcRead, 4, IOCTL("IOVH_IC_RW"), true},
+    {"iovhIcWrite", IovhIcWrite, 4, IOCTL("IOVH_IC_RW"), true},
+    {"iovhIcRelease", IovhIcRelease, 2, IOCTL("IOVH_IC_RELEASE"), true},
     {"patternFill", PatternFill, 3, kNoSite, false},
     {"patternVerify", PatternVerify, 3, kNoSite, false},
     {"patternSelect", PatternSelect, 2, kNoSite, false},

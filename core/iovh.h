@@ -16,6 +16,7 @@
 #include "uapi/drm.h"
 #include "uapi/xe_drm.h"
 #include "uapi/dma-buf.h"
+#include "uapi/iovh_ic.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +89,14 @@ int __dma_buf_sync(int fd, uint64_t flags);
 
 /* udmabuf.c */
 int __udmabuf_create(int fd, struct udmabuf_create *create);
+
+/* iovh_ic.c: the stand-in importer module (/dev/iovh-ic) */
+int __iovh_ic_version(int fd, struct iovh_ic_version *version);
+int __iovh_ic_import(int fd, struct iovh_ic_import *import);
+int __iovh_ic_map(int fd, struct iovh_ic_map *map);
+int __iovh_ic_info(int fd, struct iovh_ic_info *info);
+int __iovh_ic_rw(int fd, struct iovh_ic_rw *rw);
+int __iovh_ic_release(int fd, uint32_t handle);
 
 /* memfd.c */
 int __memfd_create(const char *name, unsigned int flags);

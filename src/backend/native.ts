@@ -37,6 +37,11 @@ import type {
   FileStat,
   IommuIoasMapFile,
   IommuIovaRanges,
+  IcImport,
+  IcImported,
+  IcInfo,
+  IcMapResult,
+  IcVersion,
   Mapping,
   PatternMismatch,
   UdmabufCreate,
@@ -812,5 +817,37 @@ class NativeDevices implements DeviceOps {
   udmabufCreate(fd: Fd, args: UdmabufCreate): Fd {
     const out = this.ok(fd, this.calls.udmabufCreate(fd, args.memfd, args.flags ?? 0, args.offset, args.size));
     return this.remember(out, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
+  }
+
+  icVersion(fd: Fd): IcVersion {
+    return this.ok(fd, this.calls.iovhIcVersion(fd));
+  }
+
+  icImport(fd: Fd, args: IcImport): IcImported {
+    const r = this.ok(
+      fd,
+      this.calls.iovhIcImport(fd, args.dmabufFd, args.flags, args.segment, args.bus, args.devfn, args.bar),
+    );
+    return { handle: r.handle, negotiated: r.negotiated !== 0, size: r.size };
+  }
+
+  icMap(fd: Fd, handle: number): IcMapResult {
+    return this.ok(fd, this.calls.iovhIcMap(fd, handle));
+  }
+
+  icInfo(fd: Fd, handle: number, room = 64): IcInfo {
+    return this.ok(fd, this.calls.iovhIcInfo(fd, handle, room));
+  }
+
+  icRead(fd: Fd, handle: number, offset: bigint, length: number): Uint8Array {
+    return this.ok(fd, this.calls.iovhIcRead(fd, handle, offset, length));
+  }
+
+  icWrite(fd: Fd, handle: number, offset: bigint, data: Uint8Array): void {
+    this.ok(fd, this.calls.iovhIcWrite(fd, handle, offset, data));
+  }
+
+  icRelease(fd: Fd, handle: number): void {
+    this.ok(fd, this.calls.iovhIcRelease(fd, handle));
   }
 }

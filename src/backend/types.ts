@@ -214,6 +214,61 @@ export interface IommuIoasMapFile {
   iova: bigint;
 }
 
+/** IOVH_IC_VERSION of the stand-in importer module (core/uapi/iovh_ic.h, src/uapi/iovh-ic.ts). */
+export interface IcVersion {
+  abi: number;
+  /** IOVH_IC.API_*: which interconnect API the module was built against */
+  api: number;
+  /** IOVH_IC.KEEP_*: what it does with the interconnect ranges it maps */
+  keep: number;
+  /** 0: identity translation (range address = CPU physical address) */
+  xlate: number;
+}
+
+/** IOVH_IC_IMPORT: attach a dma-buf with a PCI device as the importer device. */
+export interface IcImport {
+  dmabufFd: Fd;
+  /** IOVH_IC.IMPORT_* */
+  flags: number;
+  segment: number;
+  bus: number;
+  devfn: number;
+  /** BAR offered with IOV */
+  bar: number;
+}
+
+export interface IcImported {
+  handle: number;
+  /** the attachment negotiated the IOV interconnect */
+  negotiated: boolean;
+  size: bigint;
+}
+
+/** IOVH_IC_MAP's answer. A map that failed both ways throws. */
+export interface IcMapResult {
+  /** IOVH_IC.PATH_* */
+  path: number;
+  /** the interconnect map's errno (negative) when the module fell back to scatter-gather, else 0 */
+  icError: number;
+  nrRanges: number;
+}
+
+/** IOVH_IC_INFO: what an import holds. */
+export interface IcInfo {
+  /** IOVH_IC.STATE_* */
+  state: number;
+  path: number;
+  /** ranges held (may exceed ranges.length / 2 when the room given was smaller) */
+  nrRanges: number;
+  /** [start, end (inclusive), ...]: interconnect ranges, or sg entries as {dma address, last byte} */
+  ranges: BigUint64Array;
+  size: bigint;
+  maps: number;
+  invalidations: number;
+  /** interconnect containers dropped without an unmap (IOVH_IC.KEEP_LEAK) */
+  leaked: number;
+}
+
 /** First mismatch found by a pattern verify (src/uapi/pattern.ts). */
 export interface PatternMismatch {
   /** byte offset of the first mismatching 8-byte word, relative to the checked span (the byte within it: firstDifferingByte, src/uapi/pattern.ts) */
@@ -322,6 +377,17 @@ export interface DeviceOps {
   ftruncate(fd: Fd, size: bigint): void;
   addSeals(fd: Fd, seals: number): void;
   udmabufCreate(fd: Fd, args: UdmabufCreate): Fd;
+
+  // iovh's stand-in importer module (/dev/iovh-ic: kernel/iovh-ic-importer, core/uapi/iovh_ic.h)
+  icVersion(fd: Fd): IcVersion;
+  icImport(fd: Fd, args: IcImport): IcImported;
+  icMap(fd: Fd, handle: number): IcMapResult;
+  /** `room`: how many ranges to copy out (default 64). */
+  icInfo(fd: Fd, handle: number, room?: number): IcInfo;
+  /** IOVH_IC_RW read of [offset, offset + length) of the dma-buf, through the import's ranges. */
+  icRead(fd: Fd, handle: number, offset: bigint, length: number): Uint8Array;
+  icWrite(fd: Fd, handle: number, offset: bigint, data: Uint8Array): void;
+  icRelease(fd: Fd, handle: number): void;
 }
 
 // ---------------------------------------------------------------- backend

@@ -235,6 +235,35 @@ export interface AddonCalls {
   addSeals(fd: number, seals: number): void;
   udmabufCreate(fd: number, memfd: number, flags: number, offset: bigint, size: bigint): number;
 
+  iovhIcVersion(fd: number): { abi: number; api: number; keep: number; xlate: number };
+  iovhIcImport(
+    fd: number,
+    dmabufFd: number,
+    flags: number,
+    segment: number,
+    bus: number,
+    devfn: number,
+    bar: number,
+  ): { handle: number; negotiated: number; size: bigint };
+  iovhIcMap(fd: number, handle: number): { path: number; icError: number; nrRanges: number };
+  iovhIcInfo(
+    fd: number,
+    handle: number,
+    room: number,
+  ): {
+    state: number;
+    path: number;
+    nrRanges: number;
+    ranges: BigUint64Array;
+    size: bigint;
+    maps: number;
+    invalidations: number;
+    leaked: number;
+  };
+  iovhIcRead(fd: number, handle: number, offset: bigint, length: number): Uint8Array;
+  iovhIcWrite(fd: number, handle: number, offset: bigint, data: Uint8Array): void;
+  iovhIcRelease(fd: number, handle: number): void;
+
   /** The pattern of src/uapi/pattern.ts over a plain buffer (byte 0 = address `base`). */
   patternFill(buf: Uint8Array, seed: bigint, base: bigint): void;
   patternVerify(buf: Uint8Array, seed: bigint, base: bigint): PatternMismatch | null;

@@ -11,6 +11,7 @@ import { LogLevel, type CharDevice, type MockPlatform, type PciBar, type PciDevi
 import { fail } from './errno.js';
 import { DmaBufCoreImpl } from './dmabuf.js';
 import { FdTableImpl } from './fds.js';
+import { IovhIcModule } from './iovh-ic.js';
 import { MockFiles } from './files.js';
 import { KernelCore } from './kernel.js';
 import { MappingRegistry } from './mapping.js';
@@ -102,6 +103,8 @@ export class MockKernel implements MockPlatform {
   readonly iommufd: IommufdSubsystem | null;
   readonly sysmem: SysMem;
   readonly vgem: Vgem;
+  /** iovh's stand-in importer module (kernel/iovh-ic-importer), loaded on every mock machine. */
+  readonly iovhIc: IovhIcModule;
   readonly maps: MappingRegistry;
   readonly files: MockFiles;
   private readonly xePfs = new Map<PciDev, XePf>();
@@ -177,6 +180,7 @@ export class MockKernel implements MockPlatform {
     this.pci.registerDriver(this.vfio.driverModel());
     for (const name of this.otherDrivers()) this.pci.registerDriver(this.genericModel(name));
     this.vgem = new Vgem(this.kernel, this.fds, this.dmabuf, this.vfs, minor);
+    this.iovhIc = new IovhIcModule(this.kernel, this.fds, this.dmabuf, this.pci, this.bus, this.vfs);
     this.staticFiles();
     buildModules(this.vfs);
     const cmdline =

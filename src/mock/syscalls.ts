@@ -74,6 +74,13 @@ const CALLS: Record<DeviceOpKind, [syscall: string, request?: string]> = {
   ftruncate: ['ftruncate'],
   addSeals: ['fcntl', 'F_ADD_SEALS'],
   udmabufCreate: ['ioctl', 'UDMABUF_CREATE'],
+  icVersion: ['ioctl', 'IOVH_IC_VERSION'],
+  icImport: ['ioctl', 'IOVH_IC_IMPORT'],
+  icMap: ['ioctl', 'IOVH_IC_MAP'],
+  icInfo: ['ioctl', 'IOVH_IC_INFO'],
+  icRead: ['ioctl', 'IOVH_IC_RW'],
+  icWrite: ['ioctl', 'IOVH_IC_RW'],
+  icRelease: ['ioctl', 'IOVH_IC_RELEASE'],
 };
 
 const ASYNC = new Set<DeviceOpKind>(['vfioDeviceReset', 'drmSyncobjWait', 'xeWaitUserFence']);

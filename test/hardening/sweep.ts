@@ -93,6 +93,14 @@ export const ERRNOS: Record<OpKind, ErrnoName[]> = {
   ftruncate: ['EPERM', 'EINVAL', 'EFBIG'],
   addSeals: ['EPERM', 'EBUSY', 'EINVAL'],
   udmabufCreate: ['EINVAL', 'ENOMEM', 'EBADF', 'EMFILE'],
+  // kernel/iovh-ic-importer/main.c: bad arguments, no such device or handle, a refused attach, no memory.
+  icVersion: ['EFAULT', 'ENOTTY'],
+  icImport: ['EINVAL', 'ENODEV', 'EBADF', 'EOPNOTSUPP', 'ENOMEM'],
+  icMap: ['ENOENT', 'ENODEV', 'EINVAL', 'ENOMEM'],
+  icInfo: ['ENOENT', 'EFAULT'],
+  icRead: ['ENOENT', 'EOPNOTSUPP', 'EINVAL', 'EFAULT'],
+  icWrite: ['ENOENT', 'EOPNOTSUPP', 'EINVAL', 'EFAULT'],
+  icRelease: ['ENOENT', 'EINVAL'],
   // FileOps: what sysfs, procfs, debugfs, tracefs and /dev/kmsg answer.
   readFile: ['ENOENT', 'EACCES', 'EIO', 'EPERM'],
   readText: ['ENOENT', 'EACCES', 'EIO', 'EPERM'],

@@ -1,0 +1,42 @@
+// src/uapi/iovh-ic.ts against core/uapi/iovh_ic.h, the header the module and
+// the C core compile: every numeric IOVH_IC_* define of the header has the
+// same value in TypeScript, and nothing in TypeScript is missing from it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { IOVH_IC } from '../../src/uapi/iovh-ic.js';
+
+const header = readFileSync(join(import.meta.dirname, '../../core/uapi/iovh_ic.h'), 'utf8');
+
+/** `#define IOVH_IC_NAME value` with a plain or shifted integer value. */
+function defines(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^#define IOVH_IC_(\w+)\s+(.+?)\s*(?:\/\*.*)?$/gm)) {
+    const [, name, value] = m as unknown as [string, string, string];
+    const v = value.trim();
+    let n: number | null = null;
+    const shift = /^\(1u << (\d+)\)$/.exec(v);
+    if (/^(0x[0-9a-f]+|\d+)$/i.test(v)) n = Number(v);
+    else if (shift) n = 1 << Number(shift[1]);
+    else if (/^\(1u << 20\)$/.test(v)) n = 1 << 20;
+    if (n !== null) out.set(name!, n);
+  }
+  return out;
+}
+
+describe('iovh_ic uAPI', () => {
+  it('the TypeScript constants are the header values', () => {
+    const h = defines(header);
+    expect(h.size).toBeGreaterThan(15);
+    for (const [name, value] of h) {
+      if (name === 'IOCTL_TYPE') continue;
+      expect(IOVH_IC[name as keyof typeof IOVH_IC], `IOVH_IC_${name}`).toBe(value);
+    }
+    for (const name of Object.keys(IOVH_IC)) {
+      if (name === 'DEVICE' || name === 'IMPORT_XE' || name === 'IMPORT_FLAGS') continue;
+      expect(h.has(name), `IOVH_IC_${name} in the header`).toBe(true);
+    }
+    expect(IOVH_IC.IMPORT_XE).toBe(IOVH_IC.IMPORT_OFFER_IOV | IOVH_IC.IMPORT_P2P | IOVH_IC.IMPORT_REVOCABLE);
+    expect(header).toContain(`#define IOVH_IC_DEVICE "${IOVH_IC.DEVICE}"`);
+  });
+});
