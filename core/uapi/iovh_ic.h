@@ -59,7 +59,15 @@ IOVH_IC_ASSERT_SIZE(struct iovh_ic_version, 16);
 #define IOVH_IC_IMPORT_P2P (1u << 1)        /* allow_peer2peer */
 #define IOVH_IC_IMPORT_REVOCABLE (1u << 2)  /* invalidate_mappings (a dynamic attachment) */
 #define IOVH_IC_IMPORT_XE (IOVH_IC_IMPORT_OFFER_IOV | IOVH_IC_IMPORT_P2P | IOVH_IC_IMPORT_REVOCABLE)
-#define IOVH_IC_IMPORT_FLAGS IOVH_IC_IMPORT_XE
+/*
+ * Defer the scatter-gather unmap as xe does: invalidate_mappings only marks
+ * the import; the mapping is dropped at the next IOVH_IC_MAP or at release
+ * (xe_dma_buf_move_notify() evicts, the unmap waits for the next
+ * validation). A revoke that waits for importers to unmap (vfio's revoke
+ * since 7.1) then waits for that MAP or release.
+ */
+#define IOVH_IC_IMPORT_DEFER_UNMAP (1u << 3)
+#define IOVH_IC_IMPORT_FLAGS (IOVH_IC_IMPORT_XE | IOVH_IC_IMPORT_DEFER_UNMAP)
 
 /*
  * IOVH_IC_IMPORT: dma_buf_get(fd), then dma_buf_dynamic_attach() with the PCI

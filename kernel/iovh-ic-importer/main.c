@@ -21,8 +21,9 @@
  *    the exported memory through those ranges (translated by xlate.c).
  *
  * Unlike xe, a scatter-gather mapping is unmapped in invalidate_mappings
- * (xe defers that unmap, which makes 7.1's revoke wait for it without end),
- * so a revoke never waits on this module.
+ * by default, so a revoke never waits on this module; an import with
+ * IOVH_IC_IMPORT_DEFER_UNMAP defers that unmap to the next MAP or release
+ * as xe does, which makes 7.1's revoke wait for it.
  *
  * Which API the kernel has decides what is built: the series' v1 headers
  * (CREATE_IOV_INTERCONNECT), v2's (MATCH_INTERCONNECT), or neither (a plain
@@ -56,6 +57,9 @@
 #endif
 
 MODULE_IMPORT_NS("DMA_BUF");
+
+/* Ranges IOVH_IC_INFO copies out at most (vfio allows about 262,144 per buffer). */
+#define IOVH_IC_INFO_MAX (1u << 20)
 
 struct iovh_ic_file {
 	struct mutex lock; /* imports and everything reached through them */
@@ -100,9 +104,11 @@ static void iovh_ic_invalidate_mappings(struct dma_buf_attachment *attach)
 	 * A dynamic importer drops its scatter-gather mapping here; 7.1's vfio
 	 * revoke waits until it does (vfio_pci_dma_buf_move()). The
 	 * interconnect ranges are left alone, as xe leaves them: the series'
-	 * interconnect map takes no reference the revoke would wait for.
+	 * interconnect map takes no reference the revoke would wait for. With
+	 * IOVH_IC_IMPORT_DEFER_UNMAP the sg unmap waits for the next MAP or
+	 * for release, as xe's does for the next validation.
 	 */
-	if (imp->sgt) {
+	if (imp->sgt && !(imp->flags & IOVH_IC_IMPORT_DEFER_UNMAP)) {
 		dma_buf_unmap_attachment(attach, imp->sgt, DMA_BIDIRECTIONAL);
 		imp->sgt = NULL;
 	}
@@ -234,7 +240,7 @@ static int iovh_ic_map_interconnect(struct iovh_ic_imp *imp)
 	/*
 	 * RFC v1's xe keeps only its translated array: the core's container
 	 * (and the exporter's range array inside it) is never handed back to
-	 * dma_buf_unmap_interconnect() (rfc-model quirk 6). Neither is it here.
+	 * dma_buf_unmap_interconnect() (RFC quirk 6). Neither is it here.
 	 */
 	imp->leaked++;
 #else
@@ -466,9 +472,20 @@ err:
 static long iovh_ic_info(struct iovh_ic_imp *imp, struct iovh_ic_info *arg)
 {
 	struct iovh_ic_range __user *out = u64_to_user_ptr(arg->ranges_ptr);
-	unsigned int room = arg->nr_ranges, i;
+	struct iovh_ic_range *copy = NULL;
+	unsigned int n, i;
 	long ret = 0;
 
+	/*
+	 * A snapshot under the reservation lock, copied out after it: a user
+	 * copy may fault and take mmap_lock, which nests outside the
+	 * reservation lock (dma_resv_lockdep() primes that order).
+	 */
+	if (arg->nr_ranges) {
+		copy = kvcalloc(min(arg->nr_ranges, IOVH_IC_INFO_MAX), sizeof(*copy), GFP_KERNEL);
+		if (!copy)
+			return -ENOMEM;
+	}
 	dma_resv_lock(imp->dmabuf->resv, NULL);
 	arg->state = 0;
 	if (iovh_ic_negotiated(imp->attach))
@@ -478,24 +495,21 @@ static long iovh_ic_info(struct iovh_ic_imp *imp, struct iovh_ic_info *arg)
 	if (READ_ONCE(imp->invalidated))
 		arg->state |= IOVH_IC_STATE_INVALIDATED;
 	arg->path = imp->path;
+	n = min3(imp->nr_ranges, arg->nr_ranges, IOVH_IC_INFO_MAX);
 	arg->nr_ranges = imp->nr_ranges;
 	arg->size = imp->dmabuf->size;
 	arg->maps = imp->maps;
 	arg->invalidations = atomic_read(&imp->invalidations);
 	arg->leaked = imp->leaked;
 	arg->pad = 0;
-	for (i = 0; i < imp->nr_ranges && i < room; i++) {
-		struct iovh_ic_range r = {
-			.start = imp->ranges[i].start,
-			.end = imp->ranges[i].end,
-		};
-
-		if (copy_to_user(&out[i], &r, sizeof(r))) {
-			ret = -EFAULT;
-			break;
-		}
+	for (i = 0; i < n; i++) {
+		copy[i].start = imp->ranges[i].start;
+		copy[i].end = imp->ranges[i].end;
 	}
 	dma_resv_unlock(imp->dmabuf->resv);
+	if (n && copy_to_user(out, copy, n * sizeof(*copy)))
+		ret = -EFAULT;
+	kvfree(copy);
 	return ret;
 }
 

@@ -203,11 +203,11 @@ export function kmemleakObject(lines: string[]): KmemleakObject {
 
 /**
  * The functions of the path iovh exercises: the dma-buf core, vfio-pci, xe,
- * TTM under xe's validation, and DRM PRIME. An object whose allocation
+ * TTM under xe's validation, DRM PRIME, and iovh's stand-in importer module. An object whose allocation
  * backtrace passes through none of them was leaked by something else (a real
  * kernel reports other subsystems' leaks and false positives too).
  */
-const PATH_FUNCTION = /^(dma_buf_|vfio_pci_|xe_|ttm_bo_|drm_gem_prime_|drm_prime_)/;
+const PATH_FUNCTION = /^(dma_buf_|vfio_pci_|xe_|ttm_bo_|drm_gem_prime_|drm_prime_|iovh_ic_)/;
 
 export interface KmemleakAttribution {
   /** Allocated on the import path by one of the scenario's tasks: the scenario's leaks. */

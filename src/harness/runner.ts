@@ -357,6 +357,18 @@ function undoAfterKill(backend: Backend, caps: Capabilities, rec: ScenarioRecord
   rec.apply({ t: 'record', key: 'restoredAfterKill', value: lines });
 }
 
+/** Name the defects an oops shows (its RIP site, the scenario's suspects) when the scenario could not. */
+function nameOopsDefects(rec: ScenarioRecord, mon: { records: KmsgRecord[]; crash: string | null }, how: string): void {
+  const named = [
+    ...suspectsOf(rec.evidence).map((s) => ({ id: s.id, why: `${s.evidence}; ` })),
+    ...quirksOfOops(mon.records.map((r) => r.text)).map((id) => ({ id, why: '' })),
+  ];
+  for (const { id, why } of named) {
+    if (namedIn(rec, id)) continue;
+    rec.apply(defectEvent(id, `${why}${how}: ${mon.crash}`));
+  }
+}
+
 /** Pass/fail/skip/timeout from what the scenario did, then the monitors' warn/crash on top. */
 function compose(
   outcome: Outcome,
@@ -412,14 +424,7 @@ function compose(
       rec.apply({ t: 'record', key: 'process', value: { pid, killed: outcome.signal, reason: outcome.reason } });
       if (mon.crash) {
         // The kernel killed it: an oops in its system call. The process cannot name the defect any more; the oops's site can (quirks.ts).
-        const named = [
-          ...suspectsOf(rec.evidence).map((s) => ({ id: s.id, why: `${s.evidence}; ` })),
-          ...quirksOfOops(mon.records.map((r) => r.text)).map((id) => ({ id, why: '' })),
-        ];
-        for (const { id, why } of named) {
-          if (namedIn(rec, id)) continue;
-          rec.apply(defectEvent(id, `${why}${how} by the oops: ${mon.crash}`));
-        }
+        nameOopsDefects(rec, mon, `${how} by the oops`);
         return { status: 'crash', reason: `kernel crashed: ${mon.crash}; ${how}`, error: null, skip: null };
       }
       // Blind: not a bug in iovh but a kernel interface that failed it; whether the kernel killed the process is unknown.
@@ -456,6 +461,9 @@ function compose(
   }
   const c = mon.cleanliness;
   if (mon.crash) {
+    // An oops that killed only the thread in the system call (a multi-threaded process such as node lives on
+    // until the timeout's SIGKILL) names its defect the same way.
+    nameOopsDefects(rec, mon, "the scenario's system call died in the oops");
     const was = status === 'fail' ? `; ${reason}` : '';
     status = 'crash';
     reason = `kernel crashed: ${mon.crash}${was}`;

@@ -89,7 +89,8 @@ export class IovhIcModule {
     const p = this.kernel.profile;
     return {
       abi: IOVH_IC.ABI_VERSION,
-      api: p.interconnect ? IOVH_IC.API_RFC_V1 : IOVH_IC.API_NONE,
+      // the module's #if follows the kernel's headers: v1's CREATE_IOV_INTERCONNECT, v2's MATCH_INTERCONNECT, or neither
+      api: p.series === 'rfc-v1' ? IOVH_IC.API_RFC_V1 : p.series === 'rfc-v2' ? IOVH_IC.API_RFC_V2 : IOVH_IC.API_NONE,
       keep: p.has('ranges-leak') ? IOVH_IC.KEEP_LEAK : IOVH_IC.KEEP_UNMAP,
       xlate: 0,
     };
@@ -157,11 +158,14 @@ class IcFile implements KernelFile {
     return { handle, negotiated: imp.negotiated, size: dmabuf.size };
   }
 
-  /** iovh_ic_invalidate_mappings(): count, mark, drop a scatter-gather mapping (the interconnect one stays). */
+  /**
+   * iovh_ic_invalidate_mappings(): count, mark, drop a scatter-gather mapping (the interconnect one stays);
+   * with IMPORT_DEFER_UNMAP the sg unmap waits for the next map or release, as xe's does.
+   */
   private invalidate(imp: IcImportState): void {
     imp.invalidations++;
     imp.invalidated = true;
-    if (imp.sgt) {
+    if (imp.sgt && (imp.flags & IOVH_IC.IMPORT_DEFER_UNMAP) === 0) {
       const sgt = imp.sgt;
       imp.sgt = null;
       this.mod.dmabuf.unmapAttachment(imp.attachment, sgt);
@@ -197,7 +201,7 @@ class IcFile implements KernelFile {
         imp.ranges = packedRanges(ranges);
         if (mod.version.keep === IOVH_IC.KEEP_LEAK) {
           // RFC v1's xe keeps only its copy: the container and the exporter's
-          // range array inside it are never unmapped (rfc-model quirk 6).
+          // range array inside it are never unmapped (RFC quirk 6).
           const k = mod.kernel;
           const n = imp.ranges.length / 2;
           k.alloc('struct dma_buf_ranges', 24).orphan();

@@ -25,7 +25,9 @@ export const IOVH_IC = {
   IMPORT_REVOCABLE: 1 << 2,
   /** what xe's attach ops offer: all three */
   IMPORT_XE: (1 << 0) | (1 << 1) | (1 << 2),
-  IMPORT_FLAGS: (1 << 0) | (1 << 1) | (1 << 2),
+  /** keep the sg mapping across invalidate_mappings until the next map or release, as xe does */
+  IMPORT_DEFER_UNMAP: 1 << 3,
+  IMPORT_FLAGS: (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3),
   PATH_NONE: 0,
   PATH_IOV: 1,
   PATH_SG: 2,

@@ -133,3 +133,42 @@ describe('a scenario process that does not stop', () => {
     }
   });
 });
+
+describe('an oops that kills only the thread in the system call (a real node process lives on)', () => {
+  it('is a crash naming the quirk of the oops site, after the timeout ends the process', async () => {
+    const b = declaredMock('rfc-v1');
+    // What RFC v1's closed-device import printed on the KASAN 7.2.13 guest: the thread died in the ioctl, and node's
+    // other threads kept the process alive until the runner's SIGKILL.
+    const lines = [
+      'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098: 0000 [#1] SMP KASAN',
+      'KASAN: null-ptr-deref in range [0x00000000000004c0-0x00000000000004c7]',
+      'RIP: 0010:vfio_pci_dma_buf_attach+0xfc/0x2b0',
+      '---[ end trace 0000000000000000 ]---',
+    ];
+    const thread: Scenario = {
+      id: 'test/oops-thread',
+      title: 'an oops, then nothing',
+      description: 'test',
+      expectedPath: null,
+      async run() {
+        for (const l of lines) b.kernel.platform.kernel.log(4, null, l);
+        await new Promise<void>(() => undefined);
+      },
+    };
+    try {
+      const run = await runScenarios(
+        scenarioOptions(b, [thread], {
+          timeoutMs: 1000,
+          timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 },
+        }),
+      );
+      const r = run.scenarios[1]!;
+      expect(r.status).toBe('crash');
+      expect(r.reason).toMatch(/^kernel crashed: Oops: general protection fault/);
+      expect(r.quirks.map((q) => q.id)).toEqual(['closed-vdev-oops']);
+      expect(r.quirks[0]!.evidence).toMatch(/^the scenario's system call died in the oops: Oops: general protection/);
+    } finally {
+      b.close();
+    }
+  });
+});

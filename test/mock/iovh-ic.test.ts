@@ -4,10 +4,11 @@
 // of rfc-v1, the revoked-attach bypass and the closed-device oops.
 import { describe, expect, it } from 'vitest';
 import { IOVH_IC, StandInImporter } from '../../src/uapi/iovh-ic.js';
+import type { ProfileName } from '../../src/mock/contracts.js';
 import { O, PROT, VFIO } from '../../src/uapi/constants.js';
 import { enableVfs, expectErrno, exportBar2, kmsg, MiB, mock, openVfio, PF, VF0, VF1 } from './helpers.js';
 
-type Profile = 'upstream' | 'rfc-v1' | 'fixed';
+type Profile = ProfileName;
 
 function setup(profile: Profile, pairs: [bigint, bigint][] = [[0n, 2n * MiB]]) {
   const b = mock({ profile });
@@ -21,8 +22,12 @@ function setup(profile: Profile, pairs: [bigint, bigint][] = [[0n, 2n * MiB]]) {
 describe('/dev/iovh-ic on the mock', () => {
   it('reports the interconnect API and what it does with the ranges, per profile', () => {
     const want: Record<Profile, [number, number]> = {
-      upstream: [IOVH_IC.API_NONE, IOVH_IC.KEEP_UNMAP],
+      'upstream-6.19': [IOVH_IC.API_NONE, IOVH_IC.KEEP_UNMAP],
+      'upstream-7.0': [IOVH_IC.API_NONE, IOVH_IC.KEEP_UNMAP],
+      'upstream-7.1': [IOVH_IC.API_NONE, IOVH_IC.KEEP_UNMAP],
       'rfc-v1': [IOVH_IC.API_RFC_V1, IOVH_IC.KEEP_LEAK],
+      'rfc-v2': [IOVH_IC.API_RFC_V2, IOVH_IC.KEEP_UNMAP],
+      'maptype-rfc': [IOVH_IC.API_NONE, IOVH_IC.KEEP_UNMAP],
       fixed: [IOVH_IC.API_RFC_V1, IOVH_IC.KEEP_UNMAP],
     };
     for (const p of Object.keys(want) as Profile[]) {
@@ -77,7 +82,7 @@ describe('/dev/iovh-ic on the mock', () => {
   });
 
   it('upstream builds the module without the series: nothing negotiates, the map is scatter-gather', () => {
-    const { fd, ic } = setup('upstream');
+    const { fd, ic } = setup('upstream-7.1');
     const imp = ic.import(fd, { importer: PF });
     expect(imp.negotiated).toBe(false);
     expect(imp.map().path).toBe(IOVH_IC.PATH_SG);
@@ -97,6 +102,21 @@ describe('/dev/iovh-ic on the mock', () => {
       if (p === 'rfc-v1') expect(report).toContain('unreferenced object');
       else expect(report).toBe('');
       expect(k.dmabuf.live().interconnectMaps).toBe(before);
+    }
+  });
+
+  it('IMPORT_DEFER_UNMAP keeps the scatter-gather mapping across invalidate_mappings until release, as xe does', () => {
+    for (const defer of [false, true]) {
+      const { b, v, fd, ic, k } = setup('upstream-6.19');
+      const flags = IOVH_IC.IMPORT_P2P | IOVH_IC.IMPORT_REVOCABLE | (defer ? IOVH_IC.IMPORT_DEFER_UNMAP : 0);
+      const imp = ic.import(fd, { importer: PF, flags });
+      expect(imp.map().path).toBe(IOVH_IC.PATH_SG);
+      const before = k.dmabuf.live().sgMaps;
+      b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY);
+      expect(imp.info().invalidations).toBe(1);
+      expect(k.dmabuf.live().sgMaps).toBe(defer ? before : before - 1);
+      imp.release();
+      expect(k.dmabuf.live().sgMaps).toBe(before - 1);
     }
   });
 

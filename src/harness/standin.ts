@@ -1,0 +1,161 @@
+// What the rfc/* scenarios run on: iovh's stand-in importer module
+// (/dev/iovh-ic, kernel/iovh-ic-importer) in the role of xe, and a PCI
+// function bound to vfio-pci as the exporter. The series' IOV match holds
+// when the importer device is the exporter's physical function and both name
+// the same BAR (RFC 4/8 vfio_pci_match_iov_interconnect: imp->pdev ==
+// pci_physfn(exp->pdev), same bar), so the importer device is the exporter's
+// PF for an SR-IOV VF and the function itself otherwise (pci_physfn() of a
+// function that is no VF is the function).
+//
+// The data checks write and read the exported BAR, so they run only where
+// that BAR is memory: QEMU's ivshmem-plain BAR 2 (RAM shared with the host;
+// docs/rfc-kernel.md) and an xe VF's LMEM BAR 2. Any other BAR (an igb VF's
+// registers) is used for negotiation only.
+
+import { basename } from 'node:path';
+import type { Backend, FileOps } from '../backend/types.js';
+import { SystemError } from '../uapi/errors.js';
+import { StandInImporter } from '../uapi/iovh-ic.js';
+import type { ScenarioContext } from './scenario.js';
+import { exportBar, PAGE, requireCaps } from './steps.js';
+import { barKind, IORESOURCE_MEM, IORESOURCE_PREFETCH, parseResource, PCI_DEVICES } from '../machine/sysfs.js';
+import { lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
+
+/** PCI functions whose BAR is plain memory behind the device (vendor, device, BAR, what it is). */
+export const MEMORY_BARS: readonly { vendor: number; device: number; bar: number; what: string }[] = [
+  // hw/misc/ivshmem.c: BAR 0 registers, BAR 2 the shared memory backend (IVSHMEM_PLAIN: no doorbell).
+  { vendor: 0x1af4, device: 0x1110, bar: 2, what: "QEMU ivshmem-plain's shared memory" },
+];
+
+export interface StandInTarget {
+  /** The function bound to vfio-pci whose BAR is exported. */
+  exporter: string;
+  /** pci_physfn(exporter): its PF, or the function itself. */
+  importer: string;
+  bar: Bar;
+  /** The BAR is memory, so data written through one path can be read through the other. */
+  memory: string | null;
+  /** Another PCI function, neither the exporter nor the importer: the wrong importer device. */
+  other: string | null;
+  /** How this exporter was picked. */
+  how: string;
+}
+
+function text(fs: FileOps, path: string): string | null {
+  try {
+    return fs.readText(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+function linkBase(fs: FileOps, path: string): string | null {
+  try {
+    return basename(fs.readlink(path));
+  } catch {
+    return null;
+  }
+}
+
+/** pci_physfn(): the PF of a VF (its `physfn` link), else the function itself. */
+export function physfnOf(fs: FileOps, bdf: string): string {
+  return linkBase(fs, `${PCI_DEVICES}/${bdf}/physfn`) ?? bdf;
+}
+
+/** Find the stand-in's exporter: a memory-BAR function on vfio-pci first, else the run's VF. */
+export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInTarget | null {
+  const fs = backend.fs;
+  let devices: string[];
+  try {
+    devices = fs.readdir(PCI_DEVICES).sort();
+  } catch {
+    return null;
+  }
+  const onVfio = devices.filter((d) => linkBase(fs, `${PCI_DEVICES}/${d}/driver`) === 'vfio-pci');
+  const other = (not: string[]) => devices.find((d) => !not.includes(d)) ?? null;
+  for (const bdf of onVfio) {
+    const vendor = Number(text(fs, `${PCI_DEVICES}/${bdf}/vendor`));
+    const device = Number(text(fs, `${PCI_DEVICES}/${bdf}/device`));
+    const known = MEMORY_BARS.find((m) => m.vendor === vendor && m.device === device);
+    if (!known) continue;
+    const res = text(fs, `${PCI_DEVICES}/${bdf}/resource`);
+    const line = res ? parseResource(res)[known.bar] : undefined;
+    if (!line || line.size < 4n * PAGE || (line.flags & IORESOURCE_MEM) === 0) continue;
+    const bar: Bar = {
+      index: line.index,
+      start: line.start,
+      size: line.size,
+      kind: barKind(line),
+      prefetchable: (line.flags & IORESOURCE_PREFETCH) !== 0,
+    };
+    const importer = physfnOf(fs, bdf);
+    return {
+      exporter: bdf,
+      importer,
+      bar,
+      memory: known.what,
+      other: other([bdf, importer]),
+      how: `${bdf} (${known.what}, BAR ${known.bar}) on vfio-pci`,
+    };
+  }
+  if (vf && onVfio.includes(vf.bdf)) {
+    const bar = exportBar(vf);
+    if (!bar) return null;
+    const importer = physfnOf(fs, vf.bdf);
+    const lmem = lmemBar(vf);
+    return {
+      exporter: vf.bdf,
+      importer,
+      bar,
+      memory: lmem && lmem.index === bar.index ? "the VF's LMEM BAR" : null,
+      other: other([vf.bdf, importer]),
+      how: `the run's VF ${vf.bdf}, BAR ${bar.index}`,
+    };
+  }
+  return null;
+}
+
+/**
+ * Open the stand-in importer for a scenario (closed by the cleanup stack), or
+ * skip: the module not loaded, or built without the series (the kernel's
+ * shape named), or nothing on vfio-pci to export from.
+ */
+export function requireStandIn(ctx: ScenarioContext): { ic: StandInImporter; target: StandInTarget } {
+  // The kernel's shape first: on a kernel without the series this names it, as every IOV scenario's skip does.
+  requireCaps(ctx, 'interconnect');
+  let ic: StandInImporter;
+  try {
+    ic = StandInImporter.open(ctx.backend);
+  } catch (e) {
+    if (e instanceof SystemError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO'))
+      ctx.skip(
+        'standIn',
+        `the stand-in importer module is not loaded (${e.code} opening /dev/iovh-ic)`,
+        'build kernel/iovh-ic-importer against this kernel and insmod it (kernel/iovh-ic-importer/README.md); `iovh qemu` does both',
+      );
+    throw e;
+  }
+  ctx.defer('close /dev/iovh-ic', () => ic.close());
+  if (ic.api === 'none')
+    ctx.skip(
+      'standIn',
+      `the stand-in importer was built without the series, but this kernel has it (${ctx.caps.shape.summary})`,
+      'rebuild kernel/iovh-ic-importer against this kernel and load it again',
+    );
+  const target = findStandInTarget(ctx.backend, ctx.target?.vf ?? null);
+  if (!target)
+    ctx.skip(
+      'target',
+      'no PCI function is bound to vfio-pci with a memory BAR of at least 4 pages to export',
+      "bind QEMU's ivshmem-plain (or an SR-IOV VF) to vfio-pci",
+    );
+  ctx.record('standIn', {
+    api: ic.api,
+    keep: ic.version.keep === 0 ? 'leak (rfc-v1 xe)' : 'unmap',
+    exporter: target.exporter,
+    importer: target.importer,
+    bar: target.bar.index,
+    memory: target.memory,
+  });
+  return { ic, target };
+}
