@@ -21,8 +21,11 @@ export function devicePath(bdf: string, attr?: string): string {
  * not starting with '.' (so never '.' or '..', which name the drivers
  * directory itself and its parent).
  */
+export const DRIVER_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
+const DRIVER_NAME_RE = new RegExp(DRIVER_NAME_PATTERN);
+
 export function isDriverName(name: string): boolean {
-  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name);
+  return DRIVER_NAME_RE.test(name);
 }
 
 export function driverPath(driver: string, attr?: string): string {

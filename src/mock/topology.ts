@@ -9,8 +9,10 @@
 // and the field, in one line.
 
 import { LIMITS, parseUserJson, readUserFile, UserFileError } from '../userfile.js';
-import { configProblem, isModelledOption, MODELLED_OPTIONS, type KernelConfig } from './kconfig.js';
-import { BDF_PATTERN, formatBdf as formatPciAddress, isBdf, parseSysfsBdf, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
+import { configProblem, isModelledOption, type KernelConfig } from './kconfig.js';
+import { formatBdf as formatPciAddress, parseSysfsBdf } from '../uapi/bdf.js';
+import { TOPOLOGY_SCHEMA_JSON } from '../schema/topology.js';
+import { schemaProblem } from '../schema/validate.js';
 
 /**
  * A topology or state file the mock cannot use. The message is one line:
@@ -275,55 +277,16 @@ class Ctx {
   }
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A field this format does not define is refused by its path: a typo ("totalVfs") must not silently take the default. */
-function only(ctx: Ctx, field: string, v: Record<string, unknown>, allowed: readonly string[]): void {
-  for (const k of Object.keys(v)) {
-    if (!allowed.includes(k))
-      ctx.fail(field === '' ? k : `${field}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`);
-  }
-}
-
-function u64(ctx: Ctx, field: string, v: unknown): bigint {
-  if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(v))
-    ctx.fail(field, `expected a hex string like "0x1000", got ${JSON.stringify(v)}`);
-  return BigInt(v);
-}
-
-function hexNum(ctx: Ctx, field: string, v: unknown, max: number): number {
-  const n = u64(ctx, field, v);
-  if (n > BigInt(max)) ctx.fail(field, `must be at most 0x${max.toString(16)}`);
-  return Number(n);
-}
-
-function int(ctx: Ctx, field: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    ctx.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function optString(ctx: Ctx, field: string, v: unknown, re: RegExp): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'string' || !re.test(v)) ctx.fail(field, `invalid value ${JSON.stringify(v)}`);
-  return v;
-}
-
-function bool(ctx: Ctx, field: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') ctx.fail(field, `expected true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
+// The file's shape (types, forms, ranges of single fields, no unknown field)
+// is the published schema's job (src/schema/topology.ts, checked with ajv
+// first); the helpers below convert what it has already accepted, and the
+// checks that stay here are those that need more than one field.
+const u64 = (v: unknown): bigint => BigInt(v as string);
+const hexNum = (v: unknown): number => Number(BigInt(v as string));
+const orNull = <T>(v: T | null | undefined): T | null => (v === undefined ? null : v);
 
 /** One past the last x86 I/O port (IO_SPACE_LIMIT 0xffff). */
 const IO_SPACE_END = 0x10000n;
-
-// Device addresses are written as the kernel names devices (src/uapi/bdf.ts:
-// device numbers 0..0x1f, domains past 0xffff with more digits, as Intel VMD's).
-const DRIVER_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-const PARENT_RE = new RegExp(`^${ROOT_BUS_PATTERN}(/${BDF_PATTERN})*$`);
 
 /** The location of a device name the topology already validated (isBdf). */
 export function parseBdf(bdf: string): { domain: number; bus: number; devfn: number } {
@@ -336,46 +299,27 @@ export function formatBdf(domain: number, bus: number, devfn: number): string {
   return formatPciAddress({ domain, bus, slot: devfn >> 3, fn: devfn & 7 });
 }
 
-function bars(ctx: Ctx, field: string, v: unknown, vf: boolean): BarSpec[] {
-  if (!Array.isArray(v)) ctx.fail(field, 'expected an array of BARs');
+function bars(ctx: Ctx, field: string, list: readonly TopologyBarJson[], vf: boolean): BarSpec[] {
   const seen = new Set<number>();
-  return v.map((b: unknown, i) => {
+  return list.map((b, i) => {
     const f = `${field}[${i}]`;
-    if (!isObj(b)) ctx.fail(f, 'expected an object');
-    only(
-      ctx,
-      f,
-      b,
-      vf
-        ? ['index', 'start', 'size', 'kind', 'prefetchable', 'resizableSizes']
-        : ['index', 'start', 'size', 'kind', 'prefetchable'],
-    );
-    const index = int(ctx, `${f}.index`, b.index, 0, 5);
+    const index = b.index;
     if (seen.has(index)) ctx.fail(`${f}.index`, `BAR ${index} listed twice`);
     seen.add(index);
     const kind = b.kind;
-    if (kind !== 'mem64' && kind !== 'mem32' && kind !== 'io')
-      ctx.fail(`${f}.kind`, 'expected "mem64", "mem32" or "io"');
-    const start = u64(ctx, `${f}.start`, b.start);
-    const size = u64(ctx, `${f}.size`, b.size);
+    const start = u64(b.start);
+    const size = u64(b.size);
     if (size === 0n || (size & (size - 1n)) !== 0n) ctx.fail(`${f}.size`, 'a BAR size is a non-zero power of two');
     if (kind !== 'io' && size < 4096n && vf) ctx.fail(`${f}.size`, 'a VF memory BAR is at least 4 KiB');
     if (start % size !== 0n) ctx.fail(`${f}.start`, `must be aligned to the BAR size ${hex(size)}`);
     if (kind === 'mem32' && start + size > 1n << 32n) ctx.fail(`${f}.start`, 'a 32-bit BAR must end below 4 GiB');
     let resizableSizes: bigint | null = null;
     if (b.resizableSizes !== undefined) {
-      if (!vf || index !== 2) ctx.fail(`${f}.resizableSizes`, 'only VF BAR 2 is modelled as resizable');
-      resizableSizes = u64(ctx, `${f}.resizableSizes`, b.resizableSizes);
+      if (index !== 2) ctx.fail(`${f}.resizableSizes`, 'only VF BAR 2 is modelled as resizable');
+      resizableSizes = u64(b.resizableSizes);
       if (resizableSizes === 0n) ctx.fail(`${f}.resizableSizes`, 'needs at least one size bit');
     }
-    return {
-      index,
-      start,
-      size,
-      kind,
-      prefetchable: bool(ctx, `${f}.prefetchable`, b.prefetchable, false),
-      resizableSizes,
-    };
+    return { index, start, size, kind, prefetchable: b.prefetchable ?? false, resizableSizes };
   });
 }
 
@@ -405,119 +349,69 @@ export function vfBdf(
   return { bus: rid >> 8, devfn: rid & 0xff };
 }
 
-export function parseTopology(input: unknown, source = 'topology'): ParsedTopology {
+export function parseTopology(data: unknown, source = 'topology'): ParsedTopology {
   const ctx: Ctx = new Ctx(source);
-  if (!isObj(input)) ctx.fail('(root)', 'expected a JSON object');
-  if (input.schema !== TOPOLOGY_SCHEMA)
-    ctx.fail('schema', `expected "${TOPOLOGY_SCHEMA}", got ${JSON.stringify(input.schema)}`);
-  only(ctx, '', input, ['schema', 'machine', 'kernel', 'ram', 'p2p', 'devices']);
+  const problem = schemaProblem(TOPOLOGY_SCHEMA_JSON, data);
+  if (problem) throw new MockConfigError(`${source}: ${problem}`);
+  const input = data as Topology;
   const kernel = input.kernel;
-  if (kernel !== undefined && !isObj(kernel)) ctx.fail('kernel', 'expected an object');
-  if (kernel !== undefined) only(ctx, 'kernel', kernel, ['release', 'cmdline', 'config']);
-  const release = optString(ctx, 'kernel.release', kernel?.release, /^[A-Za-z0-9._+~-]{1,64}$/);
-  const cmdline = optString(ctx, 'kernel.cmdline', kernel?.cmdline, /^[^\n]{0,4096}$/);
+  const release = orNull(kernel?.release);
+  const cmdline = orNull(kernel?.cmdline);
   const config: KernelConfig = {};
-  if (kernel?.config !== undefined) {
-    if (!isObj(kernel.config)) ctx.fail('kernel.config', 'expected an object of option: "y" | "n"');
-    for (const [name, v] of Object.entries(kernel.config)) {
-      const opt = name.replace(/^CONFIG_/, '');
-      if (!isModelledOption(opt))
-        ctx.fail(`kernel.config.${name}`, `not an option the mock models (${MODELLED_OPTIONS.join(', ')})`);
-      if (v !== 'y' && v !== 'n') ctx.fail(`kernel.config.${name}`, `expected "y" or "n", got ${JSON.stringify(v)}`);
-      config[opt] = v;
-    }
-    const problem = configProblem(config);
-    if (problem) ctx.fail('kernel.config', problem);
+  for (const [name, v] of Object.entries(kernel?.config ?? {})) {
+    const opt = name.replace(/^CONFIG_/, '');
+    if (isModelledOption(opt)) config[opt] = v;
   }
-  const machine =
-    optString(ctx, 'machine', input.machine, /^[^\n]{1,200}$/) ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
+  const configIssue = configProblem(config);
+  if (configIssue) ctx.fail('kernel.config', configIssue);
+  const machine = input.machine ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
   const p2p = input.p2p ?? 'switch';
-  if (p2p !== 'switch' && p2p !== 'host-bridge' && p2p !== 'none')
-    ctx.fail('p2p', 'expected "switch", "host-bridge" or "none"');
   const ramIn = input.ram ?? [
     { start: '0x0', size: '0x80000000' },
     { start: '0x100000000', size: '0x380000000' },
   ];
-  if (!Array.isArray(ramIn) || ramIn.length === 0) ctx.fail('ram', 'expected a non-empty array of {start, size}');
-  const ram = ramIn.map((r: unknown, i) => {
-    if (!isObj(r)) ctx.fail(`ram[${i}]`, 'expected an object');
-    only(ctx, `ram[${i}]`, r, ['start', 'size']);
-    const start = u64(ctx, `ram[${i}].start`, r.start);
-    const size = u64(ctx, `ram[${i}].size`, r.size);
+  const ram = ramIn.map((r, i) => {
+    const start = u64(r.start);
+    const size = u64(r.size);
     if (size === 0n || start % 4096n !== 0n || size % 4096n !== 0n)
       ctx.fail(`ram[${i}]`, 'start and size must be non-zero multiples of 4096');
     return { start, size };
   });
-  if (!Array.isArray(input.devices) || input.devices.length === 0) ctx.fail('devices', 'expected a non-empty array');
   const devices: DeviceSpec[] = [];
   const bdfs = new Set<string>();
-  for (const [i, d] of (input.devices as unknown[]).entries()) {
+  const named = new Set(input.devices.map((d) => d.bdf));
+  for (const [i, d] of input.devices.entries()) {
     const f = `devices[${i}]`;
-    if (!isObj(d)) ctx.fail(f, 'expected an object');
-    only(ctx, f, d, [
-      'bdf',
-      'vendor',
-      'device',
-      'class',
-      'subsystemVendor',
-      'subsystemDevice',
-      'revision',
-      'driver',
-      'driverOverride',
-      'iommuGroup',
-      'parent',
-      'bars',
-      'sriov',
-      'xe',
-    ]);
-    if (typeof d.bdf !== 'string' || !isBdf(d.bdf))
-      ctx.fail(
-        `${f}.bdf`,
-        `expected a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase), got ${JSON.stringify(d.bdf)}`,
-      );
     if (bdfs.has(d.bdf)) ctx.fail(`${f}.bdf`, `${d.bdf} listed twice`);
     bdfs.add(d.bdf);
     const loc = parseBdf(d.bdf);
-    const parent = optString(ctx, `${f}.parent`, d.parent, PARENT_RE) ?? `pci${d.bdf.slice(0, d.bdf.indexOf(':'))}:00`;
+    const parent = d.parent ?? `pci${d.bdf.slice(0, d.bdf.indexOf(':'))}:00`;
     let sriov: SriovSpec | null = null;
     if (d.sriov !== undefined) {
       const s = d.sriov;
       const sf = `${f}.sriov`;
-      if (!isObj(s)) ctx.fail(sf, 'expected an object');
-      only(ctx, sf, s, ['totalvfs', 'numvfs', 'offset', 'stride', 'vfDevice', 'autoprobe', 'vfBars', 'vfs']);
-      // TotalVFs is a 16-bit field of the SR-IOV capability (drivers/pci/iov.c sriov_init reads PCI_SRIOV_TOTAL_VF as a word); NICs exceed 255 (E810: 256).
-      const totalvfs = int(ctx, `${sf}.totalvfs`, s.totalvfs, 1, 0xffff);
-      const numvfs = int(ctx, `${sf}.numvfs`, s.numvfs ?? 0, 0, totalvfs);
-      const offset = int(ctx, `${sf}.offset`, s.offset, 1, 0xffff);
-      const stride = int(ctx, `${sf}.stride`, s.stride, 0, 0xffff);
+      const totalvfs = s.totalvfs;
+      const numvfs = s.numvfs ?? 0;
+      if (numvfs > totalvfs) ctx.fail(`${sf}.numvfs`, `must be at most totalvfs (${totalvfs}), got ${numvfs}`);
+      const { offset, stride } = s;
       if (stride === 0 && totalvfs > 1) ctx.fail(`${sf}.stride`, 'must be non-zero with more than one VF');
       for (let n = 0; n < totalvfs; n++) {
         const at = vfBdf(loc, offset, stride, n);
         if (!at) ctx.fail(`${sf}.offset`, `VF ${n} would land beyond bus 0xff`);
         const b = formatBdf(loc.domain, at.bus, at.devfn);
-        if (bdfs.has(b) || (input.devices as unknown[]).some((o) => isObj(o) && o.bdf === b))
-          ctx.fail(`${sf}.offset`, `VF ${n} would be ${b}, which is another device`);
+        if (named.has(b)) ctx.fail(`${sf}.offset`, `VF ${n} would be ${b}, which is another device`);
       }
       const vfBars = bars(ctx, `${sf}.vfBars`, s.vfBars, true);
       const vfsIn = s.vfs ?? [];
-      if (!Array.isArray(vfsIn)) ctx.fail(`${sf}.vfs`, 'expected an array');
       if (vfsIn.length !== numvfs) ctx.fail(`${sf}.vfs`, `lists ${vfsIn.length} VFs but numvfs is ${numvfs}`);
-      const vfs = vfsIn.map((v: unknown, n) => {
-        const vf = `${sf}.vfs[${n}]`;
-        if (!isObj(v)) ctx.fail(vf, 'expected an object');
-        only(ctx, vf, v, ['index', 'driver', 'driverOverride', 'iommuGroup', 'vramQuota']);
-        const index = int(ctx, `${vf}.index`, v.index, 0, numvfs - 1);
-        if (index !== n) ctx.fail(`${vf}.index`, `expected ${n} (VFs in order)`);
+      const vfs = vfsIn.map((v, n) => {
+        if (v.index !== n) ctx.fail(`${sf}.vfs[${n}].index`, `expected ${n} (VFs in order)`);
         return {
-          index,
-          driver: optString(ctx, `${vf}.driver`, v.driver, DRIVER_RE),
-          driverOverride: optString(ctx, `${vf}.driverOverride`, v.driverOverride, DRIVER_RE),
-          iommuGroup:
-            v.iommuGroup === undefined || v.iommuGroup === null
-              ? null
-              : int(ctx, `${vf}.iommuGroup`, v.iommuGroup, 0, 1 << 20),
-          vramQuota:
-            v.vramQuota === undefined || v.vramQuota === null ? null : u64(ctx, `${vf}.vramQuota`, v.vramQuota),
+          index: v.index,
+          driver: orNull(v.driver),
+          driverOverride: orNull(v.driverOverride),
+          iommuGroup: orNull(v.iommuGroup),
+          vramQuota: v.vramQuota === undefined || v.vramQuota === null ? null : u64(v.vramQuota),
         };
       });
       sriov = {
@@ -525,8 +419,8 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
         numvfs,
         offset,
         stride,
-        vfDevice: hexNum(ctx, `${sf}.vfDevice`, s.vfDevice, 0xffff),
-        autoprobe: bool(ctx, `${sf}.autoprobe`, s.autoprobe, true),
+        vfDevice: hexNum(s.vfDevice),
+        autoprobe: s.autoprobe ?? true,
         vfBars,
         vfs,
       };
@@ -535,36 +429,30 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
     if (d.xe !== undefined) {
       const x = d.xe;
       const xf = `${f}.xe`;
-      if (!isObj(x)) ctx.fail(xf, 'expected an object');
-      only(ctx, xf, x, ['vram', 'tiles', 'provisioning', 'vramBlockSize', 'pfReserved', 'vramSpare', 'pfMode']);
-      const vram = u64(ctx, `${xf}.vram`, x.vram);
+      const vram = u64(x.vram);
       if (vram < 256n * MiB || vram % (2n * MiB) !== 0n)
         ctx.fail(`${xf}.vram`, 'must be a multiple of 2 MiB and at least 256 MiB');
-      const provisioning = x.provisioning ?? 'sriov_admin';
-      if (provisioning !== 'sriov_admin' && provisioning !== 'debugfs' && provisioning !== 'legacy')
-        ctx.fail(`${xf}.provisioning`, 'expected "sriov_admin", "debugfs" or "legacy"');
       let vramBlockSize: bigint | null = null;
       if (x.vramBlockSize !== undefined && x.vramBlockSize !== null) {
-        vramBlockSize = u64(ctx, `${xf}.vramBlockSize`, x.vramBlockSize);
+        vramBlockSize = u64(x.vramBlockSize);
         if (vramBlockSize < 2n * MiB || (vramBlockSize & (vramBlockSize - 1n)) !== 0n)
           ctx.fail(
             `${xf}.vramBlockSize`,
             'must be a power of two of at least 2 MiB (xe allocates LMEM in 2 MiB blocks)',
           );
       }
-      const pfReserved = x.pfReserved === undefined ? 64n * MiB : u64(ctx, `${xf}.pfReserved`, x.pfReserved);
-      const vramSpare = x.vramSpare === undefined ? 128n * MiB : u64(ctx, `${xf}.vramSpare`, x.vramSpare);
+      const pfReserved = x.pfReserved === undefined ? 64n * MiB : u64(x.pfReserved);
+      const vramSpare = x.vramSpare === undefined ? 128n * MiB : u64(x.vramSpare);
       if (pfReserved + vramSpare >= vram)
         ctx.fail(`${xf}.pfReserved`, 'reserved plus spare VRAM leaves nothing for VFs');
-      const tiles = int(ctx, `${xf}.tiles`, x.tiles ?? 1, 1, 4);
       xe = {
         vram,
-        tiles,
-        provisioning,
+        tiles: x.tiles ?? 1,
+        provisioning: x.provisioning ?? 'sriov_admin',
         vramBlockSize,
         pfReserved,
         vramSpare,
-        pfMode: bool(ctx, `${xf}.pfMode`, x.pfMode, true),
+        pfMode: x.pfMode ?? true,
       };
       if (sriov && !sriov.vfBars.some((b) => b.index === 2))
         ctx.fail(`${f}.sriov.vfBars`, 'an xe PF needs VF BAR 2 (the VF LMEM BAR)');
@@ -572,20 +460,15 @@ export function parseTopology(input: unknown, source = 'topology'): ParsedTopolo
     devices.push({
       bdf: d.bdf,
       ...loc,
-      vendor: hexNum(ctx, `${f}.vendor`, d.vendor, 0xffff),
-      device: hexNum(ctx, `${f}.device`, d.device, 0xffff),
-      class: hexNum(ctx, `${f}.class`, d.class, 0xffffff),
-      subsystemVendor:
-        d.subsystemVendor === undefined ? 0 : hexNum(ctx, `${f}.subsystemVendor`, d.subsystemVendor, 0xffff),
-      subsystemDevice:
-        d.subsystemDevice === undefined ? 0 : hexNum(ctx, `${f}.subsystemDevice`, d.subsystemDevice, 0xffff),
-      revision: d.revision === undefined ? 0 : hexNum(ctx, `${f}.revision`, d.revision, 0xff),
-      driver: optString(ctx, `${f}.driver`, d.driver, DRIVER_RE),
-      driverOverride: optString(ctx, `${f}.driverOverride`, d.driverOverride, DRIVER_RE),
-      iommuGroup:
-        d.iommuGroup === undefined || d.iommuGroup === null
-          ? null
-          : int(ctx, `${f}.iommuGroup`, d.iommuGroup, 0, 1 << 20),
+      vendor: hexNum(d.vendor),
+      device: hexNum(d.device),
+      class: hexNum(d.class),
+      subsystemVendor: d.subsystemVendor === undefined ? 0 : hexNum(d.subsystemVendor),
+      subsystemDevice: d.subsystemDevice === undefined ? 0 : hexNum(d.subsystemDevice),
+      revision: d.revision === undefined ? 0 : hexNum(d.revision),
+      driver: orNull(d.driver),
+      driverOverride: orNull(d.driverOverride),
+      iommuGroup: orNull(d.iommuGroup),
       parent,
       bars: bars(ctx, `${f}.bars`, d.bars, false),
       sriov,

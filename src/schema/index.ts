@@ -3,10 +3,14 @@
 // (scripts/schemas.mjs); test/schema/published.test.ts fails when a
 // published file is stale.
 import { RESULTS_SCHEMA } from './results.js';
+import { SETUP_SCHEMA_JSON } from './setup.js';
+import { TOPOLOGY_SCHEMA_JSON } from './topology.js';
 import type { JsonSchema } from './types.js';
 
 export const PUBLISHED: readonly { file: string; schema: JsonSchema }[] = [
   { file: 'iovh-run.schema.json', schema: RESULTS_SCHEMA },
+  { file: 'iovh-topology.schema.json', schema: TOPOLOGY_SCHEMA_JSON },
+  { file: 'iovh-setup.schema.json', schema: SETUP_SCHEMA_JSON },
 ];
 
 export function publishedText(schema: JsonSchema): string {

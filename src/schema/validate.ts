@@ -1,13 +1,15 @@
-// Validation of user files against the published JSON Schemas
+// Validation of iovh's files against their published JSON Schemas
 // (docs/schemas/), with ajv, the maintained JSON Schema validator. A file that
-// does not match gets one line naming where and what: `/scenarios/3/status:
-// must be one of pass, fail, skip, warn, crash, timeout (got 'ok')`, never a
-// list of ajv's internals.
+// does not match gets one line naming the field as a reader writes it and
+// what is wrong with it: `devices[0].bdf: expected a BDF as the kernel names
+// it, like "0000:03:00.0", got "3:0.0"`, `scenarios[3].status: expected one
+// of pass, fail, skip, warn, crash, timeout, got "ok"`; never ajv's list.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from './types.js';
 
-// allErrors off: the first problem is the one-line message, and validation stops there.
-const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+// allErrors off: the first problem is the message, and validation stops there. verbose: each error carries the
+// schema that failed, whose `description` says what was expected in words.
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, verbose: true });
 const compiled = new Map<JsonSchema, ValidateFunction>();
 
 function validator(schema: JsonSchema): ValidateFunction {
@@ -22,7 +24,7 @@ function validator(schema: JsonSchema): ValidateFunction {
 function show(value: unknown): string {
   const text = JSON.stringify(value);
   if (text === undefined) return String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 const ARTICLE: Record<string, string> = {
@@ -35,6 +37,20 @@ const ARTICLE: Record<string, string> = {
   null: 'null',
 };
 
+/** A JSON pointer as a reader writes the field: /devices/0/sriov/vfBars/1/size -> devices[0].sriov.vfBars[1].size. */
+export function fieldOf(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(key) ? `[${key}]` : out === '' ? key : `.${key}`;
+  }
+  return out;
+}
+
+function child(parent: string, key: string): string {
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
 function valueAt(data: unknown, pointer: string): unknown {
   let v = data;
   for (const raw of pointer.split('/').slice(1)) {
@@ -45,25 +61,45 @@ function valueAt(data: unknown, pointer: string): unknown {
   return v;
 }
 
-/** One line for ajv's first error. */
+/** One line for one of ajv's errors: `field: problem`. */
 export function describeError(e: ErrorObject, data: unknown): string {
-  const at = e.instancePath === '' ? 'the top level' : e.instancePath;
+  const field = fieldOf(e.instancePath);
+  const at = field === '' ? '(top level)' : field;
   const got = valueAt(data, e.instancePath);
+  // A property name the schema does not allow (propertyNames): the name is the field.
+  const name = (e as ErrorObject & { propertyName?: string }).propertyName;
+  if (name !== undefined) {
+    const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
+    return `${child(field, name)}: unknown field${allowed ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+  }
+  // A leaf schema's description says in words what its value must be ("a hex string like "0x1000""); an object's
+  // or an array's describes the whole, not what was expected of one value.
+  const parent = e.parentSchema as { description?: unknown; properties?: unknown; items?: unknown } | undefined;
+  const leaf = parent !== undefined && parent.properties === undefined && parent.items === undefined;
+  const expected = leaf && typeof parent.description === 'string' ? parent.description : null;
   switch (e.keyword) {
     case 'required':
-      return `${at}: missing '${(e.params as { missingProperty: string }).missingProperty}'`;
-    case 'additionalProperties':
-      return `${at}: unknown field '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+      return `${child(field, (e.params as { missingProperty: string }).missingProperty)}: is required`;
+    case 'additionalProperties': {
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return `${child(field, (e.params as { additionalProperty: string }).additionalProperty)}: unknown field${known.length > 0 ? ` (expected one of ${known.join(', ')})` : ''}`;
+    }
+    case 'propertyNames':
+      return `${child(field, (e.params as { propertyName: string }).propertyName)}: unknown field`;
     case 'type': {
+      if (expected) return `${at}: expected ${expected}, got ${show(got)}`;
       const types = String((e.params as { type: string | string[] }).type).split(',');
-      return `${at}: must be ${types.map((t) => ARTICLE[t] ?? t).join(' or ')} (got ${show(got)})`;
+      return `${at}: expected ${types.map((t) => ARTICLE[t] ?? t).join(' or ')}, got ${show(got)}`;
     }
     case 'enum':
-      return `${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => (v === null ? 'null' : String(v))).join(', ')} (got ${show(got)})`;
+      return `${at}: expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => (v === null ? 'null' : String(v))).join(', ')}, got ${show(got)}`;
     case 'const':
-      return `${at}: must be ${show((e.params as { allowedValue: unknown }).allowedValue)} (got ${show(got)})`;
+      return `${at}: expected ${show((e.params as { allowedValue: unknown }).allowedValue)}, got ${show(got)}`;
+    case 'minItems':
+      return `${at}: expected ${typeof parent?.description === 'string' ? parent.description : 'a non-empty array'}, got ${show(got)}`;
     default:
-      return `${at}: ${e.message ?? e.keyword} (got ${show(got)})`;
+      if (expected) return `${at}: expected ${expected}, got ${show(got)}`;
+      return `${at}: ${e.message ?? e.keyword}, got ${show(got)}`;
   }
 }
 

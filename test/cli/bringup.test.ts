@@ -288,7 +288,7 @@ describe('bad input: one line, exit 2, nothing written', () => {
       [{ schema: 'iovh-setup/1', pfs: [] }, /p.json: pfs: expected a non-empty array of PFs/],
       [
         { schema: 'iovh-setup/1', pfs: [{ pf: PF, numvfs: 2.5 }] },
-        /p.json: pfs\[0\].numvfs: expected a whole number >= 0, got 2.5/,
+        /p.json: pfs\[0\].numvfs: expected a whole number of VFs \(0 or more\), got 2.5/,
       ],
       [
         { schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, vram: '2X' }] }] },
@@ -296,7 +296,7 @@ describe('bad input: one line, exit 2, nothing written', () => {
       ],
       [
         { schema: 'iovh-setup/1', pfs: [{ pf: PF, vfs: [{ vf: 1, drvier: 'vfio-pci' }] }] },
-        /p.json: pfs\[0\].vfs\[0\].drvier: unknown field \(expected vf, vram, driver\)/,
+        /p.json: pfs\[0\].vfs\[0\].drvier: unknown field \(expected one of vf, vram, driver\)/,
       ],
       [{ schema: 'iovh-setup/1', pfs: [{ pf: 'zz', vfs: [] }] }, /p.json: pfs\[0\].pf: 'zz' is not a PCI address/],
       [

@@ -93,7 +93,7 @@ describe('iovh report', () => {
     writeFileSync(at('bad.json'), '{"schema": "iovh-run/1"}');
     const bad = await iovh('report', at('bad.json'));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe(`iovh: ${at('bad.json')}: not an iovh run result: the top level: missing 'tool'\n`);
+    expect(bad.stderr).toBe(`iovh: ${at('bad.json')}: not an iovh run result: tool: is required\n`);
     expect(readFileSync(at('r.json'), 'utf8')).toMatch(/"schema": "iovh-run\/1"/);
   });
 

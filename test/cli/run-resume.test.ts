@@ -113,7 +113,7 @@ describe('iovh run --resume', () => {
     const r = await iovh('run', '--backend', 'mock', '--resume', at('nope.json'));
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `iovh: ${at('nope.json')}: not an iovh run result: the top level: must be an object (got [])\n`,
+      `iovh: ${at('nope.json')}: not an iovh run result: (top level): expected an object, got []\n`,
     );
   });
 });

@@ -40,7 +40,7 @@ describe('topology validation', () => {
       'topology t.json: schema: expected "iovh-topology/1", got "x"',
     );
     expect(bad((t) => (t.devices[0]!.vendor = '8086'))).toMatch(
-      /^topology t\.json: devices\[0\]\.vendor: expected a hex string/,
+      /^topology t\.json: devices\[0\]\.vendor: expected a PCI vendor ID as a hex string of at most 4 digits, like "0x0001", got "8086"$/,
     );
     expect(bad((t) => (t.devices[0]!.bars[1]!.size = '0x3000'))).toBe(
       'topology t.json: devices[0].bars[1].size: a BAR size is a non-zero power of two',
@@ -52,7 +52,7 @@ describe('topology validation', () => {
       'topology t.json: devices[0].sriov.vfs: lists 0 VFs but numvfs is 2',
     );
     expect(bad((t) => (t.devices[0]!.sriov!.totalvfs = 0))).toMatch(
-      /sriov\.totalvfs: expected an integer in \[1, 65535\]/,
+      /sriov\.totalvfs: expected a VF count from 1 to 65535, got 0/,
     );
     expect(bad((t) => (t.devices[0]!.xe!.vramBlockSize = '0x1000'))).toMatch(
       /xe\.vramBlockSize: must be a power of two of at least 2 MiB/,
@@ -67,9 +67,11 @@ describe('topology validation', () => {
       ),
     ).toMatch(/VF 0 would be 0000:03:00\.1, which is another device/);
     expect(bad((t) => (t.devices[0]!.bars[0]!.start = '0x100000000'))).toMatch(/overlaps ram\[1\]/);
-    expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(/devices\[0\]\.driver: invalid value/);
+    expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(
+      /devices\[0\]\.driver: expected a driver name such as "vfio-pci"/,
+    );
     expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe(
-      'topology t.json: p2p: expected "switch", "host-bridge" or "none"',
+      'topology t.json: p2p: expected one of switch, host-bridge, none, got "maybe"',
     );
   });
 
@@ -122,7 +124,7 @@ describe('topology validation', () => {
     expect(parseTopology(nic(256, '0000:03:00.0')).devices[0]!.sriov!.totalvfs).toBe(256);
     expect(parseTopology(nic(65535, '0000:00:00.0')).devices[0]!.sriov!.totalvfs).toBe(65535);
     expect(() => parseTopology(nic(65536, '0000:00:00.0'), 'topology t.json')).toThrow(
-      /sriov\.totalvfs: expected an integer in \[1, 65535\], got 65536/,
+      /sriov\.totalvfs: expected a VF count from 1 to 65535, got 65536/,
     );
     // 256 VFs boot and enable on a driver that only binds
     const b = createMockBackend({ topology: nic(256, '0000:03:00.0') });

@@ -11,6 +11,8 @@ import { runScenarios } from '../../src/api/run.js';
 import { renderJson } from '../../src/report/json.js';
 import { PUBLISHED, publishedText } from '../../src/schema/index.js';
 import { mixedRun } from '../report/fixture.js';
+import { declareTopology } from '../../src/harness/mockenv.js';
+import { defaultTopology } from '../../src/mock/topology.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const published = (file: string): object => JSON.parse(readFileSync(join(ROOT, 'docs/schemas', file), 'utf8'));
@@ -32,5 +34,32 @@ describe('docs/schemas/', () => {
     json.scenarios[1].status = 'ok';
     expect(validate(json)).toBe(false);
     expect(validate.errors?.[0]?.instancePath).toBe('/scenarios/1/status');
+  });
+
+  it('iovh-topology.schema.json, used alone by ajv, accepts the shipped and recorded machines and refuses a typo', () => {
+    const validate = new Ajv({ strict: true, allowUnionTypes: true }).compile(published('iovh-topology.schema.json'));
+    for (const t of [
+      defaultTopology(),
+      declareTopology(defaultTopology())!.topology,
+      JSON.parse(readFileSync(join(ROOT, 'scripts/qemu-ci/topology-igb.json'), 'utf8')),
+      JSON.parse(readFileSync(join(ROOT, 'test/cli/fixtures/qemu-igb.json'), 'utf8')),
+    ])
+      expect(validate(t), JSON.stringify(validate.errors)).toBe(true);
+    const typo = defaultTopology() as unknown as { devices: Record<string, unknown>[] };
+    typo.devices[0]!.sriov = { ...(typo.devices[0]!.sriov as object), totalVfs: 4 };
+    expect(validate(typo)).toBe(false);
+    expect(validate.errors?.[0]).toMatchObject({
+      keyword: 'additionalProperties',
+      params: { additionalProperty: 'totalVfs' },
+    });
+  });
+
+  it('iovh-setup.schema.json, used alone by ajv, accepts the plan docs/bringup.md shows', () => {
+    const validate = new Ajv({ strict: true, allowUnionTypes: true }).compile(published('iovh-setup.schema.json'));
+    const doc = readFileSync(join(ROOT, 'docs/bringup.md'), 'utf8');
+    const plan = /```json\n(\{\n\s*"schema": "iovh-setup\/1"[\s\S]*?)```/.exec(doc)?.[1];
+    expect(plan).toBeDefined();
+    expect(validate(JSON.parse(plan!)), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ schema: 'iovh-setup/1', pfs: [{ pf: '03:00.0', vfs: [{ vf: 0 }] }] })).toBe(false);
   });
 });
