@@ -6,7 +6,10 @@
 //     lava-test-runner, lava-test-shell, lava-test-case) and the Python
 //     modules the generator imports;
 //   - the kernel's KTAP parser: tools/testing/kunit (kunit.py parse) and
-//     Documentation/dev-tools/ktap.rst from Debian's linux-source package;
+//     Documentation/dev-tools/ktap.rst from Debian's linux-source package,
+//     and from the same tarball kselftest's runner
+//     (tools/testing/selftests/kselftest/runner.sh), which wraps a test's
+//     exit status as TAP (4 is a skip);
 //   - junitparser, the Python JUnit XML reader CI tools build on (Debian's
 //     python3-junitparser).
 // Everything is downloaded with `apt-get download` through a private apt
@@ -55,7 +58,7 @@ export const JUNIT_PACKAGES = ['python3-junitparser', 'python3-future'];
 export const KERNEL_SOURCE_PACKAGES = ['linux-source-6.12', 'linux-source-6.1'];
 
 /** What is extracted from the kernel source tarball. */
-const KERNEL_PATHS = ['tools/testing/kunit/', 'Documentation/dev-tools/ktap.rst'];
+const KERNEL_PATHS = ['tools/testing/kunit/', 'Documentation/dev-tools/ktap.rst', 'tools/testing/selftests/kselftest/'];
 
 /** @param {string} [dir] */
 export function consumersCache(dir = process.env.IOVH_CONSUMERS_CACHE || join(repoRoot, '.cache', 'consumers')) {
@@ -171,6 +174,7 @@ function fetchKunit(cache, apt) {
     version: versions[pkg],
     kunitPy: join(source, 'tools', 'testing', 'kunit', 'kunit.py'),
     ktapRst: join(source, 'Documentation', 'dev-tools', 'ktap.rst'),
+    kselftestRunner: join(source, 'tools', 'testing', 'selftests', 'kselftest', 'runner.sh'),
   };
 }
 
@@ -179,7 +183,7 @@ function fetchKunit(cache, apt) {
  * @property {number} format
  * @property {string} createdAt
  * @property {{ packages: Record<string, string>, sitePackages: string, testShell: string }} lava
- * @property {{ package: string, version: string, kunitPy: string, ktapRst: string }} kunit
+ * @property {{ package: string, version: string, kunitPy: string, ktapRst: string, kselftestRunner: string }} kunit
  * @property {{ packages: Record<string, string>, sitePackages: string }} junit
  */
 
@@ -191,6 +195,7 @@ export function fetchConsumers(opts = {}) {
     if (
       m.format === MANIFEST_FORMAT &&
       existsSync(m.kunit.kunitPy) &&
+      existsSync(m.kunit.kselftestRunner ?? '') &&
       existsSync(m.lava.testShell) &&
       existsSync(m.junit?.sitePackages ?? '')
     )

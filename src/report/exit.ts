@@ -7,7 +7,8 @@
 //   1    an unexpected fail/warn/crash/timeout, or an operational failure
 //   2    usage: the user's input is wrong (nothing was run or changed)
 //   77   nothing could be validated: every scenario skipped, or the machine
-//        cannot do what a command asks (automake's and kselftest's SKIP)
+//        cannot do what a command asks (automake's SKIP; kselftest's is 4,
+//        which `iovh run --skip-exit 4` gives for a run all skipped)
 //   99   iovh itself is broken (an internal error, a missing build artefact)
 //   130  interrupted by SIGINT, 143 by SIGTERM (the shell's 128 + signal),
 //        so that a CI never mistakes an interrupted run for a verdict
@@ -24,4 +25,20 @@ export const EXIT = {
 /** The status after SIGINT or SIGTERM stopped a command. */
 export function signalExit(signal: string): number {
   return signal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT;
+}
+
+/**
+ * kselftest's skip status (tools/testing/selftests/kselftest.h KSFT_SKIP):
+ * its runner (tools/testing/selftests/kselftest/runner.sh) reports a test
+ * that exits 4 as `ok N ... # SKIP` and any status but 0 and 4 as `not ok`,
+ * so a run of iovh all skipped there must exit 4, not 77.
+ */
+export const KSFT_SKIP = 4;
+
+/** The statuses `--skip-exit` accepts for "nothing was validated": 77 (the default) and kselftest's 4. */
+export const SKIP_EXITS = [String(EXIT.SKIPPED), String(KSFT_SKIP)] as const;
+
+/** A run's status as a command exits with it: the all-skipped status replaced by `skipExit`, the rest as they are. */
+export function withSkipExit(code: number, skipExit: number = EXIT.SKIPPED): number {
+  return code === EXIT.SKIPPED ? skipExit : code;
 }

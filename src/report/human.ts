@@ -30,7 +30,8 @@ export const DEFAULT_COLUMNS = 100;
  * In place only on a TTY whose TERM names a terminal: TERM=dumb (Emacs
  * shells) has no cursor control, and a TTY without TERM (a serial console
  * under init, as in the QEMU guest) may be a log. Colour on top of that only
- * without NO_COLOR (set and not empty).
+ * without NO_COLOR (set and not empty), unless FORCE_COLOR says otherwise
+ * (forceColor).
  */
 export function styleFor(
   stream: { isTTY?: boolean; columns?: number },
@@ -42,7 +43,22 @@ export function styleFor(
   // A serial console's TTY reports 0 columns (no window size).
   const columns =
     stream.isTTY === true && stream.columns !== undefined && stream.columns > 0 ? stream.columns : DEFAULT_COLUMNS;
-  return { color: tty && !noColor, tty, columns };
+  return { color: forceColor(env) ?? (tty && !noColor), tty, columns };
+}
+
+/**
+ * FORCE_COLOR as Node itself reads it (lib/internal/tty.js getColorDepth, and
+ * chalk's supports-color): '', '1', '2', '3' or 'true' turn colour on whatever
+ * the stream is and whatever NO_COLOR says (a CI log viewer that renders SGR
+ * codes: GitLab, Jenkins' AnsiColor); any other value ('0', 'false') turns it
+ * off, even on a terminal; unset leaves the choice to the terminal and
+ * NO_COLOR. Colour only: the progress line is rewritten in place on a
+ * terminal alone, forced or not.
+ */
+export function forceColor(env: NodeJS.ProcessEnv): boolean | null {
+  const v = env.FORCE_COLOR;
+  if (v === undefined) return null;
+  return ['', '1', '2', '3', 'true'].includes(v);
 }
 
 function colors(style: HumanStyle): Colors {
@@ -229,7 +245,11 @@ export function notMeasured(run: RunResult): string[] {
   return lines;
 }
 
-export function renderSummary(run: RunResult, style: HumanStyle): string {
+/**
+ * The summary under the table. `exitCode` is the status the command exits
+ * with when it is not the report's own (`--skip-exit 4` turns 77 into 4).
+ */
+export function renderSummary(run: RunResult, style: HumanStyle, exitCode = run.summary.exitCode): string {
   const c = colors(style);
   const s = run.summary;
   const lines: string[] = [];
@@ -269,8 +289,34 @@ export function renderSummary(run: RunResult, style: HumanStyle): string {
     lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
   lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);
   if (run.kernel.shape) lines.push(`kernel shape: ${run.kernel.shape.summary}`);
+  lines.push(exitLine(run, c, exitCode));
+  return `${lines.join('\n')}\n`;
+}
+
+function exitLine(run: RunResult, c: Colors, exitCode: number): string {
+  const s = run.summary;
   const verdict =
     s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);
-  lines.push(`exit ${s.exitCode}: ${verdict}`);
+  return `exit ${exitCode}: ${verdict}`;
+}
+
+/**
+ * `--quiet`: what needs a person and nothing else. One line per result that
+ * makes the run fail (an unexpected status, or a skip where the baseline
+ * expects a pass and --allow-skips was not given), with its reason, then the
+ * exit line; a run that is as expected prints that one line. No progress, no
+ * table: the reports hold everything.
+ */
+export function renderQuiet(run: RunResult, style: HumanStyle, exitCode = run.summary.exitCode): string {
+  const c = colors(style);
+  const s = run.summary;
+  const flagged = new Set([...s.unexpected, ...(s.skipsAllowed ? [] : s.skippedPasses)]);
+  const lines: string[] = [];
+  for (const r of run.scenarios) {
+    if (!flagged.has(r.id)) continue;
+    const width = Math.max(MIN_REASON, style.columns - `${r.id}: ${r.status} — `.length);
+    lines.push(`${r.id}: ${paintStatus(r.status, c)}${r.reason ? ` — ${clip(r.reason, width)}` : ''}`);
+  }
+  lines.push(exitLine(run, c, exitCode));
   return `${lines.join('\n')}\n`;
 }

@@ -11,7 +11,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface ConsumersManifest {
   format: number;
   lava: { packages: Record<string, string>; sitePackages: string; testShell: string };
-  kunit: { package: string; version: string; kunitPy: string; ktapRst: string };
+  kunit: { package: string; version: string; kunitPy: string; ktapRst: string; kselftestRunner?: string };
   junit: { packages: Record<string, string>; sitePackages: string };
 }
 

@@ -23,6 +23,20 @@ describe('human output', () => {
     expect(styleFor({ isTTY: true }, { TERM: 'dumb' }).color).toBe(false);
   });
 
+  it('FORCE_COLOR as Node reads it: on for "", 1, 2, 3, true whatever the stream and NO_COLOR; off for anything else', () => {
+    const xterm = { TERM: 'xterm-256color' };
+    for (const on of ['', '1', '2', '3', 'true']) {
+      expect(styleFor({ isTTY: false }, { FORCE_COLOR: on }).color, on).toBe(true);
+      expect(styleFor({ isTTY: false }, { FORCE_COLOR: on, NO_COLOR: '1' }).color, on).toBe(true);
+      // Colour only: a CI log is still not rewritten in place.
+      expect(styleFor({ isTTY: false }, { FORCE_COLOR: on }).tty, on).toBe(false);
+    }
+    for (const off of ['0', 'false', 'no'])
+      expect(styleFor({ isTTY: true }, { ...xterm, FORCE_COLOR: off }).color).toBe(false);
+    expect(renderSummary(mixedRun(), styleFor({ isTTY: false }, { FORCE_COLOR: '1' }))).toMatch(ANSI);
+    expect(renderSummary(mixedRun(), styleFor({ isTTY: true }, { ...xterm, FORCE_COLOR: '0' }))).not.toMatch(ANSI);
+  });
+
   it('rewrites in place only on a TTY whose TERM has cursor control; NO_COLOR does not change that', () => {
     expect(styleFor({ isTTY: true }, { TERM: 'xterm' }).tty).toBe(true);
     expect(styleFor({ isTTY: true }, { TERM: 'xterm', NO_COLOR: '1' })).toMatchObject({ tty: true, color: false });

@@ -8,14 +8,15 @@
 // gates on a run it did not start.
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readResults } from '../../api/results.js';
 import { ReportFileError, ReportFiles } from '../../report/files.js';
-import { renderDetails, renderSummary, renderTable, styleFor } from '../../report/human.js';
+import { renderDetails, renderQuiet, renderSummary, renderTable, styleFor } from '../../report/human.js';
 import { kcidbOptionsProblem } from '../../report/kcidb.js';
-import { EXIT } from '../../report/exit.js';
+import { EXIT, SKIP_EXITS, withSkipExit } from '../../report/exit.js';
 import { CliError, UsageError } from '../errors.js';
 import { HumanOutput } from '../output.js';
+import { resolveOptions } from '../global.js';
 import { kcidbOptions, reportSpecs } from './run.js';
 
 interface ReportOptions {
@@ -27,6 +28,8 @@ interface ReportOptions {
   kcidbBuildId?: string;
   writeBaseline?: string;
   verbose?: boolean;
+  quiet?: boolean;
+  skipExit?: string;
   exitStatus?: boolean;
 }
 
@@ -68,6 +71,7 @@ function check(input: string, o: ReportOptions): void {
   }
   if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin))
     throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
+  if (o.quiet && o.verbose) throw new UsageError('--quiet and --verbose contradict each other: give one of them');
   const problem = kcidbOptionsProblem(kcidbOptions(o));
   if (problem) throw new UsageError(`--kcidb-build-id: ${problem}`);
 }
@@ -78,11 +82,15 @@ export async function reportCommand(input: string, o: ReportOptions): Promise<nu
   const specs = reportSpecs(o);
   const out = new HumanOutput(process.stdout);
   try {
+    const status = withSkipExit(run.summary.exitCode, Number(o.skipExit ?? EXIT.SKIPPED));
     if (specs.length === 0) {
       const style = styleFor(process.stdout);
-      out.write(renderTable(run, style));
-      if (o.verbose) out.write(`\n${renderDetails(run, style)}\n`);
-      out.write(renderSummary(run, style));
+      if (o.quiet) out.write(renderQuiet(run, style, status));
+      else {
+        out.write(renderTable(run, style));
+        if (o.verbose) out.write(`\n${renderDetails(run, style)}\n`);
+        out.write(renderSummary(run, style, status));
+      }
     } else {
       try {
         ReportFiles.open(specs, run).write(run, (text) => out.write(text));
@@ -94,7 +102,7 @@ export async function reportCommand(input: string, o: ReportOptions): Promise<nu
     await out.settle();
     if (out.lost !== null && out.lost !== 'EPIPE')
       throw new CliError(`cannot write to stdout: ${out.lost}`, EXIT.FAILED);
-    return o.exitStatus ? run.summary.exitCode : EXIT.OK;
+    return o.exitStatus ? status : EXIT.OK;
   } finally {
     out.release();
   }
@@ -113,8 +121,14 @@ export function registerReport(program: Command, setStatus: (code: number) => vo
     .option('--kcidb-build-id <id>', 'KCIDB build id (origin:...); default <origin>:<kernel release>')
     .option('--write-baseline <file>', "the run's statuses as a baseline file to FILE (or -)")
     .option('--verbose', 'with the table: the evidence of every result that is not a plain pass')
+    .option('-q, --quiet', 'instead of the table: only the results that failed the run and the exit line')
     .option('--exit-status', "exit with the run's own status (0, 1, 77, ...) instead of 0")
+    .addOption(
+      new Option('--skip-exit <status>', "the status of a run all skipped: 77, or 4 for kselftest's runner (KSFT_SKIP)")
+        .choices(SKIP_EXITS)
+        .env('IOVH_SKIP_EXIT'),
+    )
     .action(async (input: string, _o: unknown, c: Command) => {
-      setStatus(await reportCommand(input, c.opts() as ReportOptions));
+      setStatus(await reportCommand(input, resolveOptions<ReportOptions>(c)));
     });
 }

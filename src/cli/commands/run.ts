@@ -16,7 +16,7 @@ import { globalOptions, resolveOptions, type GlobalOptions } from '../global.js'
 import { CliError, UsageError } from '../errors.js';
 import { HumanOutput, stdoutFailureTold } from '../output.js';
 import { trapSignals } from '../signals.js';
-import { EXIT } from '../../report/exit.js';
+import { EXIT, SKIP_EXITS, withSkipExit } from '../../report/exit.js';
 import { VERSION } from '../../version.js';
 import { CATALOG } from '../../harness/catalog/index.js';
 import { makeFilter, FilterError } from '../../harness/filter.js';
@@ -29,6 +29,7 @@ import {
   progressStart,
   renderDetails,
   renderSummary,
+  renderQuiet,
   renderTable,
   styleFor,
 } from '../../report/human.js';
@@ -41,7 +42,7 @@ import { ReportFileError, ReportFiles, type ReportSpec } from '../../report/file
 import { assembleRun, type RunFrame } from '../../harness/assemble.js';
 import { runScenarios } from '../../api/run.js';
 import { readResults } from '../../api/results.js';
-import type { RunResult } from '../../report/model.js';
+import type { RunResult, ScenarioResult } from '../../report/model.js';
 import { scenarioInfo } from '../../api/catalog.js';
 
 /** The schema name of `iovh run --list --json`: {schema, scenarios: [{id, group, title, description, expectedPath}]}. */
@@ -52,6 +53,10 @@ interface RunOptions {
   /** --resume FILE: the results file of a run that did not finish (read in runCommand). */
   resume?: string;
   verbose?: boolean;
+  /** -q: no progress and no table; the results that fail the run and the exit line (renderQuiet). */
+  quiet?: boolean;
+  /** The status for a run where every scenario skipped: '77' (default) or kselftest's '4'. */
+  skipExit?: string;
   filter: string[];
   json?: string;
   junit?: string;
@@ -128,6 +133,7 @@ export function parseTimeout(text: string): number {
 
 /** Everything the user typed, checked before any backend opens. */
 function validate(o: RunOptions, g: GlobalOptions): Validated {
+  if (o.quiet && o.verbose) throw new UsageError('--quiet and --verbose contradict each other: give one of them');
   let filter: (id: string) => boolean;
   try {
     filter = makeFilter(o.filter);
@@ -378,11 +384,16 @@ async function runWith(
       freshProcess: o.freshProcess === true,
       ...(resumed ? { resume: resumed } : {}),
       signal: signals.signal,
-      onProgress: {
-        start: (i, n, id) => human.write(progressStart(i, n, id, style)),
-        done: (i, n, r) => human.write(progressDone(i, n, r, style)),
-      },
-      onNotice: (line) => human.write(`iovh: ${line}\n`),
+      ...(o.quiet
+        ? {}
+        : {
+            onProgress: {
+              start: (i: number, n: number, id: string) => human.write(progressStart(i, n, id, style)),
+              done: (i: number, n: number, r: ScenarioResult) => human.write(progressDone(i, n, r, style)),
+            },
+          }),
+      // Quiet: a notice (a leftover, a baseline chosen) is still worth a line, on stderr with the warnings.
+      onNotice: (line) => (o.quiet ? err : human).write(`iovh: ${line}\n`),
       onPartial: (partial) => {
         for (const problem of reports.rewrite(partial)) err.write(`iovh: ${problem}\n`);
       },
@@ -390,10 +401,14 @@ async function runWith(
   } finally {
     signals.release();
   }
-  human.write('\n');
-  human.write(renderTable(run, style));
-  if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
-  human.write(renderSummary(run, style));
+  const status = withSkipExit(run.summary.exitCode, Number(o.skipExit ?? EXIT.SKIPPED));
+  if (o.quiet) human.write(renderQuiet(run, style, status));
+  else {
+    human.write('\n');
+    human.write(renderTable(run, style));
+    if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
+    human.write(renderSummary(run, style, status));
+  }
   // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
   if (human.lost !== null && human.lost !== 'EPIPE') {
     err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
@@ -411,7 +426,7 @@ async function runWith(
     if (out.lost !== null)
       throw new CliError(`cannot write the ${onStdout.what} report to stdout: ${out.lost}`, EXIT.FAILED);
   }
-  return run.summary.exitCode;
+  return status;
 }
 
 export function registerRun(program: Command, setStatus: (code: number) => void): Command {
@@ -426,6 +441,18 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
     .option(
       '--verbose',
       'with --list: each scenario with its description; with a run: the evidence of every result that is not a plain pass',
+    )
+    .option(
+      '-q, --quiet',
+      'no progress and no table: only the results that fail the run and the exit line (the reports are complete)',
+    )
+    .addOption(
+      new Option(
+        '--skip-exit <status>',
+        "exit status when every scenario skipped (nothing validated): 77, or 4 for kselftest's runner (KSFT_SKIP)",
+      )
+        .choices(SKIP_EXITS)
+        .env('IOVH_SKIP_EXIT'),
     )
     .addOption(
       new Option('--filter <glob>', 'run the scenarios matching GLOB (repeatable; a leading ! excludes)')
