@@ -17,20 +17,27 @@ import { clip } from '../host/quote.js';
 import { LockError } from '../lockfile.js';
 import { stdoutLost, watchStdout } from './output.js';
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * The whole command tree, options and help texts; `setStatus` receives each
+ * command's exit status. Shell completion and the man page (src/cli/completion.ts,
+ * src/cli/man.ts) are generated from this same tree, so they cannot drift from it.
+ */
+export function buildProgram(setStatus: (code: number) => void = () => undefined): Command {
   const program = addGlobalOptions(new Command('iovh'))
     .description("Validate the dma-buf IOV interconnect: VF LMEM exported by vfio-pci, imported by the PF's xe.")
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s) });
+  for (const register of commands) addGlobalOptions(register(program, setStatus)).exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
   let status = 0;
-  for (const register of commands) {
-    const cmd = register(program, (code) => {
-      status = code;
-    });
-    addGlobalOptions(cmd).exitOverride();
-  }
+  const program = buildProgram((code) => {
+    status = code;
+  });
   trackOptions(program);
   watchStdout();
   try {

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { registerBind, registerUnbind } from './bind.js';
 import { registerCapture } from './capture.js';
+import { registerCompletion } from './completion.js';
 import { registerDoctor } from './doctor.js';
 import { registerProfiles } from './profiles.js';
 import { registerProvision } from './provision.js';
@@ -31,4 +32,5 @@ export const commands: Register[] = [
   registerReport,
   registerProfiles,
   registerQemu,
+  registerCompletion,
 ];
