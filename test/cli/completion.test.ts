@@ -45,6 +45,7 @@ function bashComplete(line: string): string[] {
     'bash',
     [
       '-c',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash script, ${#2} is bash's
       'source "$1"; COMP_LINE=$2; COMP_POINT=${#2}; _iovh; printf "%s\\n" "${COMPREPLY[@]}"',
       'c',
       bashScript,
