@@ -125,7 +125,8 @@ describe('iovh completion zsh', () => {
     expect(zshComplete('iovh vfs enable ').sort()).toEqual(['0000:03:00.0', '0000:03:00.1', '0000:03:00.2']);
     expect(zshComplete('iovh completion ').sort()).toEqual(['bash', 'zsh']);
     expect(zshComplete('iovh vfs enable --')).toEqual(expect.arrayContaining(['--dry-run', '--json', '--backend']));
-  });
+    // Seven interactive shells, each up to 20 s on a loaded machine.
+  }, 180_000);
 });
 
 describe('iovh completion, bad input', () => {
