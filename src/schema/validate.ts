@@ -5,17 +5,43 @@
 // it, like "0000:03:00.0", got "3:0.0"`, `scenarios[3].status: expected one
 // of pass, fail, skip, warn, crash, timeout, got "ok"`; never ajv's list.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import { CODE, HASHES } from './compiled.js';
+import { AJV_OPTIONS, schemaHash } from './generate.js';
 import type { JsonSchema } from './types.js';
 
-// allErrors off: the first problem is the message, and validation stops there. verbose: each error carries the
-// schema that failed, whose `description` says what was expected in words.
-const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, verbose: true });
+let ajv: Ajv | null = null;
 const compiled = new Map<JsonSchema, ValidateFunction>();
+let ahead: Record<string, ValidateFunction | undefined> | null = null;
 
+/** The validators compiled ahead of time, by $id: src/schema/compiled.ts's code, evaluated once. */
+function compiledAhead(): Record<string, ValidateFunction | undefined> {
+  if (!ahead) {
+    const module = { exports: {} as Record<string, ValidateFunction | undefined> };
+    if (CODE !== '')
+      new Function('module', 'exports', 'require', CODE)(module, module.exports, createRequire(import.meta.url));
+    ahead = module.exports;
+  }
+  return ahead;
+}
+
+/**
+ * The validator of a schema: compiled ahead of time (src/schema/compiled.ts,
+ * src/schema/generate.ts) when that was made from this very schema, else
+ * compiled now.
+ */
 function validator(schema: JsonSchema): ValidateFunction {
   let v = compiled.get(schema);
   if (!v) {
-    v = ajv.compile(schema);
+    const id = typeof schema.$id === 'string' ? schema.$id : '';
+    const made = HASHES[id] === schemaHash(schema) ? compiledAhead()[id] : undefined;
+    if (made) v = made;
+    else {
+      ajv ??= new Ajv(AJV_OPTIONS);
+      // ajv keeps compiled schemas by $id: another object with the same $id replaces the one before.
+      if (id !== '') ajv.removeSchema(id);
+      v = ajv.compile(schema);
+    }
     compiled.set(schema, v);
   }
   return v;

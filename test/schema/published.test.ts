@@ -13,6 +13,13 @@ import { PUBLISHED, publishedText } from '../../src/schema/index.js';
 import { mixedRun } from '../report/fixture.js';
 import { declareTopology } from '../../src/harness/mockenv.js';
 import { defaultTopology } from '../../src/mock/topology.js';
+import { HASHES } from '../../src/schema/compiled.js';
+import { compiledModuleText, schemaHash } from '../../src/schema/generate.js';
+import { RESULTS_SCHEMA } from '../../src/schema/results.js';
+import { SETUP_SCHEMA_JSON } from '../../src/schema/setup.js';
+import { TOPOLOGY_SCHEMA_JSON } from '../../src/schema/topology.js';
+import type { JsonSchema } from '../../src/schema/types.js';
+import { schemaProblem } from '../../src/schema/validate.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const published = (file: string): object => JSON.parse(readFileSync(join(ROOT, 'docs/schemas', file), 'utf8'));
@@ -20,6 +27,26 @@ const published = (file: string): object => JSON.parse(readFileSync(join(ROOT, '
 describe('docs/schemas/', () => {
   it.each(PUBLISHED.map((p) => [p.file, p]))('%s is current (regenerate: npm run schemas)', (_f, p) => {
     expect(readFileSync(join(ROOT, 'docs/schemas', p.file), 'utf8')).toBe(publishedText(p.schema));
+  });
+
+  it('src/schema/compiled.ts holds the validators of these very schemas, compiled ahead (regenerate: npm run schemas)', () => {
+    expect(readFileSync(join(ROOT, 'src/schema/compiled.ts'), 'utf8')).toBe(compiledModuleText());
+    for (const { schema } of PUBLISHED) expect(HASHES[String(schema.$id)]).toBe(schemaHash(schema));
+  });
+
+  it('the validators compiled ahead give the messages a compile at run time gives', () => {
+    const bad: [JsonSchema, unknown][] = [
+      [TOPOLOGY_SCHEMA_JSON, { schema: 'iovh-topology/1', devices: [{ bdf: '3:0.0' }] }],
+      [TOPOLOGY_SCHEMA_JSON, { ...defaultTopology(), p2p: 'maybe' }],
+      [SETUP_SCHEMA_JSON, { schema: 'iovh-setup/1', pfs: [{ pf: '03:00.0', vfs: [{ vf: 1, drvier: 'x' }] }] }],
+      [RESULTS_SCHEMA, JSON.parse(renderJson(mixedRun()).replace('"status": "pass"', '"status": "ok"'))],
+    ];
+    for (const [schema, data] of bad) {
+      const ahead = schemaProblem(schema, data);
+      expect(ahead).not.toBeNull();
+      // The same rules under another hash (a $comment more): not what was compiled ahead, so compiled now.
+      expect(schemaProblem({ ...schema, $comment: 'compiled at run time' }, data)).toBe(ahead);
+    }
   });
 
   it('iovh-run.schema.json, used alone by ajv, accepts a real run and refuses a broken one', async () => {
