@@ -5,8 +5,8 @@
 // it, like "0000:03:00.0", got "3:0.0"`, `scenarios[3].status: expected one
 // of pass, fail, skip, warn, crash, timeout, got "ok"`; never ajv's list.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { createRequire } from 'node:module';
 import { CODE, HASHES } from './compiled.js';
+import { runtimeRequire } from './runtime.js';
 import { AJV_OPTIONS, schemaHash } from './generate.js';
 import type { JsonSchema } from './types.js';
 
@@ -18,8 +18,7 @@ let ahead: Record<string, ValidateFunction | undefined> | null = null;
 function compiledAhead(): Record<string, ValidateFunction | undefined> {
   if (!ahead) {
     const module = { exports: {} as Record<string, ValidateFunction | undefined> };
-    if (CODE !== '')
-      new Function('module', 'exports', 'require', CODE)(module, module.exports, createRequire(import.meta.url));
+    if (CODE !== '') new Function('module', 'exports', 'require', CODE)(module, module.exports, runtimeRequire);
     ahead = module.exports;
   }
   return ahead;
