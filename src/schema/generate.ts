@@ -6,24 +6,10 @@
 // compiled module is loaded instead (src/schema/validate.ts), and is used only
 // while the hash of the schema it was made from matches the schema in the
 // code, so a stale one is never wrong, only slower.
-import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { PUBLISHED } from './index.js';
-import { AJV_RUNTIME } from './runtime.js';
-import type { JsonSchema } from './types.js';
-
-/**
- * ajv's options, the same for the compiled module and a compile at run time.
- * allErrors off: the first problem is the message, and validation stops there.
- * verbose: each error carries the schema that failed, whose `description`
- * says what was expected in words.
- */
-export const AJV_OPTIONS = { allErrors: false, strict: true, allowUnionTypes: true, verbose: true } as const;
-
-export function schemaHash(schema: JsonSchema): string {
-  return createHash('sha256').update(JSON.stringify(schema)).digest('hex');
-}
+import { AJV_OPTIONS, AJV_RUNTIME, schemaHash } from './runtime.js';
 
 /** The text of src/schema/compiled.ts: ajv's standalone code (CommonJS) as a string, and the hashes it was made from. */
 export function compiledModuleText(): string {

@@ -6,8 +6,7 @@
 // of pass, fail, skip, warn, crash, timeout, got "ok"`; never ajv's list.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CODE, HASHES } from './compiled.js';
-import { runtimeRequire } from './runtime.js';
-import { AJV_OPTIONS, schemaHash } from './generate.js';
+import { AJV_OPTIONS, runtimeRequire, schemaHash } from './runtime.js';
 import type { JsonSchema } from './types.js';
 
 let ajv: Ajv | null = null;
