@@ -11,7 +11,6 @@ import { runScenarios } from '../../src/api/run.js';
 import { renderJson } from '../../src/report/json.js';
 import { PUBLISHED, publishedText } from '../../src/schema/index.js';
 import { mixedRun } from '../report/fixture.js';
-import { declareTopology } from '../../src/harness/mockenv.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { HASHES } from '../../src/schema/compiled.js';
 import { compiledModuleText } from '../../src/schema/generate.js';
@@ -68,7 +67,6 @@ describe('docs/schemas/', () => {
     const validate = new Ajv({ strict: true, allowUnionTypes: true }).compile(published('iovh-topology.schema.json'));
     for (const t of [
       defaultTopology(),
-      declareTopology(defaultTopology())!.topology,
       JSON.parse(readFileSync(join(ROOT, 'scripts/qemu-ci/topology-igb.json'), 'utf8')),
       JSON.parse(readFileSync(join(ROOT, 'test/cli/fixtures/qemu-igb.json'), 'utf8')),
     ])
