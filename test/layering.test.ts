@@ -14,15 +14,22 @@ const LAYERS: [string, (f: string) => boolean][] = [
   [
     'leaves',
     (f) =>
-      f === 'version.ts' || f === 'userfile.ts' || f === 'outfile.ts' || f === 'lockfile.ts' || f.startsWith('report/'),
+      f === 'version.ts' ||
+      f === 'userfile.ts' ||
+      f === 'outfile.ts' ||
+      f === 'lockfile.ts' ||
+      f.startsWith('report/') ||
+      // ajv and the validators compiled ahead: what every reader of a user file checks its shape with
+      ['schema/validate.ts', 'schema/runtime.ts', 'schema/compiled.ts', 'schema/types.ts'].includes(f),
   ],
   ['seam', (f) => f === 'backend/types.ts'],
   ['uapi', (f) => f.startsWith('uapi/')],
   ['binding and kernel shape', (f) => f.startsWith('core/') || f.startsWith('shape/')],
+  // The setup plan's schema is the host's (setup reads plans); the topology's is in src/mock/ (the mock loads them).
   ['backends', (f) => f === 'backend/native.ts' || f.startsWith('mock/')],
   ['machine', (f) => f.startsWith('machine/')],
   ['selection', (f) => f === 'backend/select.ts'],
-  ['host', (f) => f.startsWith('host/')],
+  ['host', (f) => f.startsWith('host/') || f === 'schema/setup.ts'],
   ['harness', (f) => f.startsWith('harness/')],
   ['library', (f) => f.startsWith('api/') || f.startsWith('schema/')],
   ['cli', (f) => f.startsWith('cli/') || f.startsWith('qemu/') || f === 'index.ts'],
@@ -37,6 +44,7 @@ const MAY_IMPORT_IMPLEMENTATIONS = new Set([
   'core/pattern.ts', // the pattern on plain buffers: the addon's loop when it is there
   'cli/scenario-process.ts', // the scenario process's entry opens its own native backend
   'index.ts', // the package's face says whether the addon loaded (nativeAddon)
+  'schema/index.ts', // publishes the topology file's JSON Schema, which the mock owns (plain data, no behaviour)
 ]);
 
 function sources(dir: string): string[] {

@@ -4,7 +4,7 @@
 // (src/cli/man.ts) are generated from it, so a new option appears in both
 // without anyone editing them.
 import type { Argument, Command, Option } from 'commander';
-import { PROFILE_ALIASES, PROFILES } from '../mock/profiles.js';
+import { PROFILE_ALIASES, PROFILES } from '../backend/select.js';
 
 /** What a value is, for a shell to offer candidates: a file, a directory, a PCI address, one of a list, or free text. */
 export type ValueKind =

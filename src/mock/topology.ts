@@ -11,7 +11,7 @@
 import { LIMITS, parseUserJson, readUserFile, UserFileError } from '../userfile.js';
 import { configProblem, isModelledOption, type KernelConfig } from './kconfig.js';
 import { formatBdf as formatPciAddress, parseSysfsBdf } from '../uapi/bdf.js';
-import { TOPOLOGY_SCHEMA_JSON } from '../schema/topology.js';
+import { TOPOLOGY_SCHEMA_JSON } from './topology-schema.js';
 import { schemaProblem } from '../schema/validate.js';
 
 /**
@@ -278,7 +278,7 @@ class Ctx {
 }
 
 // The file's shape (types, forms, ranges of single fields, no unknown field)
-// is the published schema's job (src/schema/topology.ts, checked with ajv
+// is the published schema's job (src/mock/topology-schema.ts, checked with ajv
 // first); the helpers below convert what it has already accepted, and the
 // checks that stay here are those that need more than one field.
 const u64 = (v: unknown): bigint => BigInt(v as string);

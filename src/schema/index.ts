@@ -4,7 +4,7 @@
 // published file is stale.
 import { RESULTS_SCHEMA } from './results.js';
 import { SETUP_SCHEMA_JSON } from './setup.js';
-import { TOPOLOGY_SCHEMA_JSON } from './topology.js';
+import { TOPOLOGY_SCHEMA_JSON } from '../mock/topology-schema.js';
 import type { JsonSchema } from './types.js';
 
 export const PUBLISHED: readonly { file: string; schema: JsonSchema }[] = [

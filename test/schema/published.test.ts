@@ -17,7 +17,8 @@ import { compiledModuleText } from '../../src/schema/generate.js';
 import { schemaHash } from '../../src/schema/runtime.js';
 import { RESULTS_SCHEMA } from '../../src/schema/results.js';
 import { SETUP_SCHEMA_JSON } from '../../src/schema/setup.js';
-import { TOPOLOGY_SCHEMA_JSON } from '../../src/schema/topology.js';
+import { TOPOLOGY_DRIVER_PATTERN, TOPOLOGY_SCHEMA_JSON } from '../../src/mock/topology-schema.js';
+import { DRIVER_NAME_PATTERN } from '../../src/machine/sysfs.js';
 import type { JsonSchema } from '../../src/schema/types.js';
 import { schemaProblem } from '../../src/schema/validate.js';
 
@@ -27,6 +28,10 @@ const published = (file: string): object => JSON.parse(readFileSync(join(ROOT, '
 describe('docs/schemas/', () => {
   it.each(PUBLISHED.map((p) => [p.file, p]))('%s is current (regenerate: npm run schemas)', (_f, p) => {
     expect(readFileSync(join(ROOT, 'docs/schemas', p.file), 'utf8')).toBe(publishedText(p.schema));
+  });
+
+  it("the topology schema's driver names follow the machine model's rule", () => {
+    expect(TOPOLOGY_DRIVER_PATTERN).toBe(DRIVER_NAME_PATTERN);
   });
 
   it('src/schema/compiled.ts holds the validators of these very schemas, compiled ahead (regenerate: npm run schemas)', () => {

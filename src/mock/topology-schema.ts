@@ -7,10 +7,9 @@
 // take the default). What depends on several fields (BAR alignment and
 // overlaps, numvfs against totalvfs, where the VFs land) is checked after it,
 // in src/mock/topology.ts parseTopology.
-import { DRIVER_NAME_PATTERN } from '../machine/sysfs.js';
-import { MODELLED_OPTIONS } from '../mock/kconfig.js';
+import { MODELLED_OPTIONS } from './kconfig.js';
 import { BDF_PATTERN, ROOT_BUS_PATTERN } from '../uapi/bdf.js';
-import type { JsonSchema } from './types.js';
+import type { JsonSchema } from '../schema/types.js';
 
 /** A u64 as JSON cannot carry it: a hex string. */
 const u64 = { type: 'string', pattern: '^0x[0-9a-fA-F]{1,16}$', description: 'a hex string like "0x1000"' } as const;
@@ -29,9 +28,13 @@ const int = (minimum: number, maximum: number, what = 'an integer'): JsonSchema 
   description: `${what} from ${minimum} to ${maximum}`,
 });
 
+// The driver core's rule for a name (src/machine/sysfs.ts DRIVER_NAME_PATTERN, which test/schema/published.test.ts
+// compares it with), written out here: the mock sits below the machine model and cannot import it.
+export const TOPOLOGY_DRIVER_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
+
 const driver = {
   type: ['string', 'null'],
-  pattern: DRIVER_NAME_PATTERN,
+  pattern: TOPOLOGY_DRIVER_PATTERN,
   description: 'a driver name such as "vfio-pci" (1 to 64 of A-Z a-z 0-9 _ . -, not starting with .), or null',
 } as const;
 const iommuGroup = {
