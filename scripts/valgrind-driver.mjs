@@ -321,6 +321,14 @@ const ioctls = [
   ['dmaBufSetName', [devnull, 'iovh-valgrind']],
   ['dmaBufSync', [devnull, 0n]],
   ['udmabufCreate', [devnull, memfd, 0, 0n, 4096n]],
+  // The stand-in importer's /dev/iovh-ic (core/uapi/iovh_ic.h).
+  ['iovhIcVersion', [devnull]],
+  ['iovhIcImport', [devnull, memfd, 0, 0, 0, 0, 2]],
+  ['iovhIcMap', [devnull, 1]],
+  ['iovhIcInfo', [devnull, 1, 8]],
+  ['iovhIcRead', [devnull, 1, 0n, 4096]],
+  ['iovhIcWrite', [devnull, 1, 0n, new Uint8Array(4096)]],
+  ['iovhIcRelease', [devnull, 1]],
 ];
 const twinsCovered = new Set();
 for (const [name, args] of ioctls) {

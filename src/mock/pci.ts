@@ -45,7 +45,7 @@ export class PciDev implements PciDevice {
   iommuGroup: number | null;
   sriov: SriovRuntime | null = null;
   /** Config-space bytes the sysfs `config` file shows (and takes writes into). */
-  readonly config = new Uint8Array(4096);
+  readonly config: Uint8Array = new Uint8Array(4096);
   /** Device is going away: unbind or VF removal waiting for its users. */
   removing = false;
 
