@@ -65,6 +65,34 @@ export function parseControl(text: string): Record<string, string>;
  */
 export function dependsNames(depends: string | undefined): string[];
 /**
+ * Run a tool to completion; its stdout, or an error naming the command (apt's
+ * private `-o` options left out) with the last lines it wrote.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv, inherit?: boolean }} [opts]
+ */
+export function run(cmd: string, args: string[], opts?: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    inherit?: boolean;
+}): string;
+/**
+ * The path of `cmd` on PATH, or null.
+ * @param {string} cmd
+ */
+export function which(cmd: string): string | null;
+/**
+ * Fail before fetching when a tool is missing, naming its package.
+ * @param {string[]} tools @param {string} what  what needs them ("setup", "fetching Debian's kernel source")
+ */
+export function requireTools(tools: string[], what: string): void;
+/**
+ * Unpack the .deb of each of `names` that `PrivateApt.download` put in `debs`
+ * into `dest` (dpkg-deb -x); a package that gave no .deb is an error.
+ * @param {string} debs @param {string[]} names @param {string} dest
+ */
+export function unpackDebs(debs: string, names: string[], dest: string): void;
+/**
  * A private apt configuration rooted at `dir`: its own sources list, no
  * sources.list.d and no preferences.d of the system, its own lists and cache.
  * `args` go before the apt-get/apt-cache command word.

@@ -8,7 +8,7 @@
 // own apt sources (deb822 /etc/apt/sources.list.d/*.sources, or one-line
 // /etc/apt/sources.list and *.list), so a mirror or a proxy configured on the
 // machine is used as is.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -305,11 +305,13 @@ export function dependsNames(depends) {
 }
 
 /**
+ * Run a tool to completion; its stdout, or an error naming the command (apt's
+ * private `-o` options left out) with the last lines it wrote.
  * @param {string} cmd
  * @param {string[]} args
  * @param {{ cwd?: string, env?: NodeJS.ProcessEnv, inherit?: boolean }} [opts]
  */
-function run(cmd, args, opts = {}) {
+export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
@@ -319,10 +321,58 @@ function run(cmd, args, opts = {}) {
   });
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) {
-    const err = (r.stderr ?? '').trim().split('\n').slice(-6).join('\n');
+    const err = (r.stderr || r.stdout || '').trim().split('\n').slice(-6).join(' | ');
     throw new Error(
-      `${cmd} ${args.filter((a) => !a.includes('::') && a !== '-o').join(' ')} failed (exit ${r.status})${err ? `:\n${err}` : ''}`,
+      `${cmd} ${args.filter((a) => !a.includes('::') && a !== '-o').join(' ')} failed (exit ${r.status})${err ? `: ${err}` : ''}`,
     );
   }
   return r.stdout ?? '';
+}
+
+/**
+ * The path of `cmd` on PATH, or null.
+ * @param {string} cmd
+ */
+export function which(cmd) {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const p = join(dir || '.', cmd);
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+/** The Debian package of each tool a fetch needs. */
+const TOOL_PACKAGES = /** @type {Record<string, string>} */ ({
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  'dpkg-deb': 'dpkg',
+  tar: 'tar',
+  xz: 'xz-utils',
+});
+
+/**
+ * Fail before fetching when a tool is missing, naming its package.
+ * @param {string[]} tools @param {string} what  what needs them ("setup", "fetching Debian's kernel source")
+ */
+export function requireTools(tools, what) {
+  for (const tool of tools)
+    if (!which(tool)) throw new Error(`${what} needs ${tool} (Debian: apt-get install ${TOOL_PACKAGES[tool] ?? tool})`);
+}
+
+/**
+ * Unpack the .deb of each of `names` that `PrivateApt.download` put in `debs`
+ * into `dest` (dpkg-deb -x); a package that gave no .deb is an error.
+ * @param {string} debs @param {string[]} names @param {string} dest
+ */
+export function unpackDebs(debs, names, dest) {
+  const files = readdirSync(debs);
+  for (const name of names) {
+    const deb = files.find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
+    if (!deb) throw new Error(`apt-get download gave no .deb for ${name} (have: ${files.join(', ') || 'nothing'})`);
+    run('dpkg-deb', ['-x', join(debs, deb), dest]);
+  }
 }

@@ -3,12 +3,12 @@
 // variant loads (decompressed, since the guest has no xz), with one insmod list
 // per variant in /etc/iovh/<variant>.modules. Built from the cache and kept
 // under a name derived from its inputs, so an unchanged setup reuses it.
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cpioNewc } from './cpio.mjs';
+import { cacheKey } from './kcache.mjs';
 import { moduleNames } from './variants.mjs';
 import { kmodTool } from './setup.mjs';
 
@@ -72,8 +72,8 @@ export function buildInitramfs({ paths, manifest, busybox, variants }) {
   const lists = {};
   for (const v of variants)
     lists[v.name] = manifest ? insmodOrder(kmodTool(paths, 'modprobe'), manifest, moduleNames(v)) : [];
-  const key = createHash('sha256')
-    .update(
+  const key = cacheKey(
+    [
       JSON.stringify({
         release: manifest?.kernel.release ?? 'builtin',
         createdAt: manifest?.createdAt ?? null,
@@ -81,10 +81,10 @@ export function buildInitramfs({ paths, manifest, busybox, variants }) {
         busyboxPath: busybox.path,
         lists,
       }),
-    )
-    .update(init)
-    .digest('hex')
-    .slice(0, 16);
+      init,
+    ],
+    16,
+  );
   mkdirSync(paths.initramfs, { recursive: true });
   const out = join(paths.initramfs, `initramfs-${key}.cpio.gz`);
   if (existsSync(out)) return { path: out, cached: true, lists };

@@ -8,7 +8,6 @@
 // depends on. The build runs with fixed KBUILD_BUILD_* values so ccache (used
 // when installed) hits across builds and trees. See docs/kernels.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   createWriteStream,
   existsSync,
@@ -24,8 +23,9 @@ import {
 import { availableParallelism } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NoSpaceError, pruneBuilds, requireSpace, withLock } from './kcache.mjs';
-import { KernelInputError, whichSync } from './ksource.mjs';
+import { which } from './apt.mjs';
+import { NoSpaceError, cacheKey, pruneBuilds, requireSpace, sha256File, withLock } from './kcache.mjs';
+import { KernelInputError } from './ksource.mjs';
 
 /** The fragment shipped with iovh: what the guest needs, the sanitizers, tracing. */
 export const DEFAULT_FRAGMENT = fileURLToPath(new URL('../../kconfig/iovh-guest.config', import.meta.url));
@@ -407,7 +407,7 @@ export const BUILD_TOOLS = /** @type {const} */ ([
 
 /** Missing tools and headers, as "tool (package)". */
 export function missingBuildTools() {
-  const missing = BUILD_TOOLS.filter(([t]) => !whichSync(t)).map(([t, p]) => `${t} (${p})`);
+  const missing = BUILD_TOOLS.filter(([t]) => !which(t)).map(([t, p]) => `${t} (${p})`);
   if (!existsSync('/usr/include/libelf.h') && !existsSync('/usr/include/gelf.h'))
     missing.push('libelf headers (libelf-dev)');
   if (!existsSync('/usr/include/openssl/ssl.h')) missing.push('OpenSSL headers (libssl-dev)');
@@ -418,7 +418,7 @@ export function toolchain() {
   const cc = firstLine('gcc', ['--version']);
   const ld = firstLine('ld', ['--version']);
   if (!cc) throw new Error('no gcc on PATH (Debian: apt-get install gcc)');
-  return { cc, ld: ld ?? 'unknown', ccache: whichSync('ccache') ? firstLine('ccache', ['--version']) : null };
+  return { cc, ld: ld ?? 'unknown', ccache: which('ccache') ? firstLine('ccache', ['--version']) : null };
 }
 
 /**
@@ -438,31 +438,23 @@ export function ccacheCounters(dir) {
   return { hits: (c.direct_cache_hit ?? 0) + (c.preprocessed_cache_hit ?? 0), misses: c.cache_miss };
 }
 
-/** @param {string} file */
-function sha256File(file) {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
 /**
  * The cache key: everything that changes the built image.
  * @param {{ identity: string, patches: Array<{ sha256: string }>, fragments: Array<{ sha256: string }>, toolchain: { cc: string, ld: string } }} o
  */
 export function buildKey(o) {
-  return createHash('sha256')
-    .update(
-      JSON.stringify({
-        format: KBUILD_FORMAT,
-        arch: 'x86_64',
-        identity: o.identity,
-        patches: o.patches.map((p) => p.sha256),
-        fragments: o.fragments.map((f) => f.sha256),
-        cc: o.toolchain.cc,
-        ld: o.toolchain.ld,
-        env: KBUILD_ENV,
-      }),
-    )
-    .digest('hex')
-    .slice(0, 20);
+  return cacheKey([
+    JSON.stringify({
+      format: KBUILD_FORMAT,
+      arch: 'x86_64',
+      identity: o.identity,
+      patches: o.patches.map((p) => p.sha256),
+      fragments: o.fragments.map((f) => f.sha256),
+      cc: o.toolchain.cc,
+      ld: o.toolchain.ld,
+      env: KBUILD_ENV,
+    }),
+  ]);
 }
 
 // ------------------------------------------------------------------ make
@@ -821,10 +813,7 @@ function readBuilt(manifestPath) {
 
 /** @param {Array<{ sha256: string }>} fragments */
 function fragmentsKey(fragments) {
-  return createHash('sha256')
-    .update(fragments.map((f) => f.sha256).join(','))
-    .digest('hex')
-    .slice(0, 16);
+  return cacheKey([fragments.map((f) => f.sha256).join(',')], 16);
 }
 
 /**
@@ -882,12 +871,8 @@ export async function buildExternalModule(o) {
   const src = o.dir;
   if (!existsSync(join(src, 'Kbuild')) && !existsSync(join(src, 'Makefile')))
     throw new KernelInputError(`${src} has no Kbuild or Makefile: not an out-of-tree module directory`);
-  const h = createHash('sha256');
-  for (const name of readdirSorted(src))
-    h.update(name)
-      .update('\0')
-      .update(readFileSync(join(src, name)));
-  const out = join(o.kernel.dir, 'ext', `${basename(src)}-${h.digest('hex').slice(0, 12)}`);
+  const sources = readdirSorted(src).flatMap((name) => [name, '\0', readFileSync(join(src, name))]);
+  const out = join(o.kernel.dir, 'ext', `${basename(src)}-${cacheKey(sources, 12)}`);
   const kos = () =>
     readdirSync(out)
       .filter((n) => n.endsWith('.ko'))
@@ -900,7 +885,7 @@ export async function buildExternalModule(o) {
     srctree: o.kernel.srctree,
     objtree: o.kernel.objtree,
     ccacheDir: o.paths.ccache,
-    useCcache: whichSync('ccache') !== null,
+    useCcache: which('ccache') !== null,
     jobs: availableParallelism(),
   });
   const logStream = createWriteStream(join(out, 'build.log'));

@@ -13,6 +13,16 @@ export function kernelCachePaths(root: string): {
     ccache: string;
     aptSid: string;
 };
+/** @typedef {ReturnType<typeof kernelCachePaths>} KernelCachePaths */
+/**
+ * A cache key: the first `length` hex digits of the SHA-256 of `parts` in
+ * order. Every input that changes what is built must be one of the parts; a
+ * changed key is a new build (the old one is pruned in time).
+ * @param {Array<string | Uint8Array>} parts @param {number} [length]
+ */
+export function cacheKey(parts: Array<string | Uint8Array>, length?: number): string;
+/** @param {string} file */
+export function sha256File(file: string): string;
 /**
  * Take `lock` (a file holding the owner's pid), wait while a live process
  * holds it, take it over from a dead one. Resolves to a release function.

@@ -1,7 +1,9 @@
 // @ts-check
 // Where source-built kernels live and how two processes share them: the cache
 // root (outside any checkout), an inter-process lock with a stale-owner check,
-// a free-space check, and pruning of old builds.
+// a free-space check, and pruning of old builds. Its cache keys are also those
+// of QEMU's source builds (qemu-build.mjs): one way to name a build by what
+// went into it.
 //
 //   <root>/sources/<package>_<version>/linux-source-X.Y   Debian source trees
 //   <root>/builds/<key>/                                   one build per key
@@ -24,6 +26,7 @@ import {
   statfsSync,
   writeSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -50,6 +53,23 @@ export function kernelCachePaths(root) {
 }
 
 /** @typedef {ReturnType<typeof kernelCachePaths>} KernelCachePaths */
+
+/**
+ * A cache key: the first `length` hex digits of the SHA-256 of `parts` in
+ * order. Every input that changes what is built must be one of the parts; a
+ * changed key is a new build (the old one is pruned in time).
+ * @param {Array<string | Uint8Array>} parts @param {number} [length]
+ */
+export function cacheKey(parts, length = 20) {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex').slice(0, length);
+}
+
+/** @param {string} file */
+export function sha256File(file) {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -48,8 +48,6 @@ export function debianSource({ paths, refresh, log }: {
     refresh?: boolean;
     log?: (s: string) => void;
 }): Promise<KernelSource>;
-/** @param {string} cmd */
-export function whichSync(cmd: string): string | null;
 /**
  * @typedef {object} KernelSource
  * @property {'debian' | 'tree'} kind

@@ -9,7 +9,17 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PrivateApt, dependsNames, releaseArchive, sidSourcesText, systemCodename, systemSources } from './apt.mjs';
+import {
+  PrivateApt,
+  dependsNames,
+  releaseArchive,
+  requireTools,
+  run,
+  sidSourcesText,
+  systemCodename,
+  systemSources,
+  unpackDebs,
+} from './apt.mjs';
 import { requireSpace, withLock } from './kcache.mjs';
 
 /**
@@ -163,24 +173,6 @@ function listsAge(dir) {
 }
 
 /**
- * @param {string} cmd @param {string[]} args @param {{ cwd?: string }} [o]
- */
-function run(cmd, args, o = {}) {
-  const r = spawnSync(cmd, args, {
-    cwd: o.cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 64 << 20,
-  });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0)
-    throw new Error(
-      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-4).join(' | ')}`,
-    );
-  return r.stdout;
-}
-
-/**
  * Debian's newest linux-source, downloaded and unpacked once into the cache
  * (about 1.8 GB unpacked; the .deb is removed afterwards).
  * @param {{ paths: import('./kcache.mjs').KernelCachePaths, refresh?: boolean, log?: (s: string) => void }} o
@@ -190,11 +182,7 @@ export async function debianSource({ paths, refresh = false, log = () => {} }) {
   mkdirSync(paths.sources, { recursive: true });
   const codename = systemCodename();
   if (!codename) throw new Error('cannot read VERSION_CODENAME from /etc/os-release to find the Debian archive');
-  for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb', 'tar', 'xz'])
-    if (!whichSync(tool))
-      throw new Error(
-        `fetching Debian's kernel source needs ${tool} (Debian: apt-get install ${tool === 'xz' ? 'xz-utils' : tool === 'dpkg-deb' ? 'dpkg' : tool === 'tar' ? 'tar' : 'apt'})`,
-      );
+  requireTools(['apt-get', 'apt-cache', 'dpkg-deb', 'tar', 'xz'], "fetching Debian's kernel source");
   const apt = new PrivateApt(paths.aptSid, sidSourcesText(releaseArchive(systemSources(), codename)));
   const pkg = await withLock(join(paths.sources, 'apt.lock'), { what: 'kernel source', log }, async () => {
     if (refresh || listsAge(paths.aptSid) > LISTS_MAX_AGE_MS) {
@@ -227,9 +215,7 @@ export async function debianSource({ paths, refresh = false, log = () => {} }) {
       `kernel source: downloading ${pkg.name} ${pkg.version}${pkg.size ? ` (${(pkg.size / 2 ** 20).toFixed(0)} MiB)` : ''}`,
     );
     apt.download(join(stage, 'deb'), [`${pkg.name}=${pkg.version}`]);
-    const deb = readdirSync(join(stage, 'deb')).find((f) => f.endsWith('.deb'));
-    if (!deb) throw new Error(`apt-get download gave no .deb for ${pkg.name}`);
-    run('dpkg-deb', ['-x', join(stage, 'deb', deb), join(stage, 'pkg')]);
+    unpackDebs(join(stage, 'deb'), [pkg.name], join(stage, 'pkg'));
     rmSync(join(stage, 'deb'), { recursive: true, force: true });
     const usrSrc = join(stage, 'pkg', 'usr', 'src');
     const tarball = readdirSync(usrSrc).find((f) => f.startsWith(`${pkg.name}.tar`));
@@ -245,17 +231,4 @@ export async function debianSource({ paths, refresh = false, log = () => {} }) {
     log(`kernel source: ${pkg.name} ${pkg.version} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return source();
   });
-}
-
-/** @param {string} cmd */
-export function whichSync(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const p = join(dir || '.', cmd);
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
 }

@@ -27,7 +27,6 @@
 //   builds/<key>/{qemu-10.0.2,build,build.log,manifest.json}; key = tarball hash + patch texts +
 //   configure line + compiler version.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   cpSync,
@@ -43,7 +42,8 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { PrivateApt, releaseArchive, systemCodename, systemSources, backportsSourcesText } from './apt.mjs';
+import { PrivateApt, releaseArchive, systemCodename, systemSources, backportsSourcesText, which } from './apt.mjs';
+import { cacheKey, sha256File } from './kcache.mjs';
 import { repoRoot } from './paths.mjs';
 
 /** The QEMU source iovh builds: Debian's bookworm backport of 10.0.2, upstream tarball. */
@@ -133,23 +133,6 @@ function run(cmd, args, o = {}) {
   });
   if (r.error) throw new BuildError(`${cmd}: ${r.error.message}`);
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-/** @param {string} file */
-function sha256File(file) {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-/** @param {string} cmd */
-function which(cmd) {
-  for (const d of (process.env.PATH ?? '').split(':')) {
-    try {
-      if (statSync(join(d || '.', cmd)).isFile()) return join(d || '.', cmd);
-    } catch {
-      // not here
-    }
-  }
-  return null;
 }
 
 /** Patch files of a series: DIR/series when present, else DIR's *.patch sorted. @param {string} dir */
@@ -328,12 +311,12 @@ function compilerId() {
 
 /** @param {string[]} patches */
 export function buildKey(patches, compiler = compilerId()) {
-  const h = createHash('sha256');
-  h.update(`qemu ${QEMU_SOURCE.sha256}\n`);
-  for (const p of patches) h.update(`patch ${basename(p)}\n`).update(readFileSync(p));
-  h.update(`configure ${CONFIGURE_ARGS.join(' ')}\n`);
-  h.update(`cc ${compiler}\n`);
-  return h.digest('hex').slice(0, 20);
+  return cacheKey([
+    `qemu ${QEMU_SOURCE.sha256}\n`,
+    ...patches.flatMap((p) => [`patch ${basename(p)}\n`, readFileSync(p)]),
+    `configure ${CONFIGURE_ARGS.join(' ')}\n`,
+    `cc ${compiler}\n`,
+  ]);
 }
 
 /** CPU seconds of this process's waited-for children (utime + stime, /proc/self/stat). */

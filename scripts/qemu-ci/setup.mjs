@@ -9,12 +9,10 @@
 //     depmod/modprobe, all fetched with `apt-get download` and unpacked with
 //     `dpkg-deb -x`; nothing but QEMU is installed;
 //   - modules.dep, which the modules package does not ship.
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   readFileSync,
-  readdirSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -22,7 +20,6 @@ import {
   openSync,
   closeSync,
   writeSync,
-  statSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -30,9 +27,13 @@ import {
   backportsSourcesText,
   dependsNames,
   releaseArchive,
+  requireTools,
+  run,
   sidSourcesText,
   systemCodename,
   systemSources,
+  unpackDebs,
+  which,
 } from './apt.mjs';
 
 /**
@@ -165,39 +166,6 @@ export function readManifest(paths) {
   }
 }
 
-/** @param {string} cmd */
-function which(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const p = join(dir || '.', cmd);
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      // not in this directory
-    }
-  }
-  return null;
-}
-
-/**
- * @param {string} cmd
- * @param {string[]} args
- * @param {{ cwd?: string }} [opts]
- */
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, {
-    cwd: opts.cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 64 << 20,
-  });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0)
-    throw new Error(
-      `${cmd} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-4).join(' | ')}`,
-    );
-  return r.stdout;
-}
-
 /**
  * The QEMU binary, installed when missing or older than 8.0.
  * @param {import('./paths.mjs').CachePaths} paths
@@ -277,19 +245,6 @@ function withLock(lock, fn) {
 }
 
 /**
- * Unpack every .deb in `debs` whose name starts with one of `names` into `dest`.
- * @param {string} debs @param {string[]} names @param {string} dest
- */
-function extract(debs, names, dest) {
-  const files = readdirSync(debs);
-  for (const name of names) {
-    const deb = files.find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
-    if (!deb) throw new Error(`apt-get download gave no .deb for ${name} (have: ${files.join(', ') || 'nothing'})`);
-    run('dpkg-deb', ['-x', join(debs, deb), dest]);
-  }
-}
-
-/**
  * First existing path among candidates under `root`.
  * @param {string} root @param {string[]} rels
  */
@@ -311,12 +266,7 @@ export function setup({ paths, refresh = false, log = (s) => process.stderr.writ
     const cachedManifest = refresh ? null : readManifest(paths);
     if (cachedManifest) return { manifest: cachedManifest, qemu, cached: true, seconds: (Date.now() - t0) / 1000 };
 
-    for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb', 'xz']) {
-      if (!which(tool))
-        throw new Error(
-          `setup needs ${tool} (Debian: apt-get install ${tool === 'xz' ? 'xz-utils' : tool === 'dpkg-deb' ? 'dpkg' : 'apt'})`,
-        );
-    }
+    requireTools(['apt-get', 'apt-cache', 'dpkg-deb', 'xz'], 'setup');
     const codename = systemCodename();
     if (!codename) throw new Error('cannot read VERSION_CODENAME from /etc/os-release');
     const sources = systemSources();
@@ -346,9 +296,9 @@ export function setup({ paths, refresh = false, log = (s) => process.stderr.writ
     const stage = (/** @type {string} */ p) => `${p}.new`;
     for (const p of [paths.kernel, paths.busybox, paths.kmod]) rmSync(stage(p), { recursive: true, force: true });
     log('setup: unpacking');
-    extract(paths.debs, kernel.packages, stage(paths.kernel));
-    extract(paths.debs, ['busybox-static'], stage(paths.busybox));
-    extract(paths.debs, ['kmod'], stage(paths.kmod));
+    unpackDebs(paths.debs, kernel.packages, stage(paths.kernel));
+    unpackDebs(paths.debs, ['busybox-static'], stage(paths.busybox));
+    unpackDebs(paths.debs, ['kmod'], stage(paths.kmod));
 
     const modulesRoot = join(stage(paths.kernel), 'usr');
     const kdir = join(modulesRoot, 'lib', 'modules', kernel.release);
@@ -449,9 +399,7 @@ export function setupTools({ paths, log = (s) => process.stderr.write(`${s}\n`) 
     } catch {
       // not set up yet
     }
-    for (const tool of ['apt-get', 'apt-cache', 'dpkg-deb'])
-      if (!which(tool))
-        throw new Error(`setup needs ${tool} (Debian: apt-get install ${tool === 'dpkg-deb' ? 'dpkg' : 'apt'})`);
+    requireTools(['apt-get', 'apt-cache', 'dpkg-deb'], 'setup');
     const codename = systemCodename();
     if (!codename) throw new Error('cannot read VERSION_CODENAME from /etc/os-release');
     const sid = new PrivateApt(paths.aptSid, sidSourcesText(releaseArchive(systemSources(), codename)));
@@ -465,7 +413,7 @@ export function setupTools({ paths, log = (s) => process.stderr.write(`${s}\n`) 
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(debs, { recursive: true });
     sid.download(debs, [`busybox-static=${version}`]);
-    extract(debs, ['busybox-static'], join(dir, 'busybox'));
+    unpackDebs(debs, ['busybox-static'], join(dir, 'busybox'));
     rmSync(debs, { recursive: true, force: true });
     const path = firstExisting(join(dir, 'busybox'), ['bin/busybox', 'usr/bin/busybox']);
     if (!path) throw new Error('busybox-static has no bin/busybox');

@@ -23,18 +23,9 @@ import {
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { main as cli } from '../cli/main.js';
+import { fromHarness, type GuestStep, type HarnessScenario } from './steps.js';
 
 const SYS = '/sys/bus/pci/devices';
-
-export interface GuestStep {
-  id: string;
-  title: string;
-  status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash';
-  path: string | null;
-  errno: string | null;
-  detail: string;
-  ms: number;
-}
 
 export interface GuestArgs {
   out: string;
@@ -78,30 +69,6 @@ function report(r: GuestStep): void {
   const line = `IOVH-SCENARIO ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''} :: ${r.detail}`;
   process.stdout.write(`${line}\n`);
   toChannel(line);
-}
-
-interface HarnessScenario {
-  id: string;
-  title: string;
-  status: string;
-  path: string | null;
-  reason: string;
-  error: { code: string | null } | null;
-  durationMs: number;
-}
-
-/** A harness result as a step: a timeout is a failure (the host's verdict has no per-scenario timeout). */
-export function fromHarness(s: HarnessScenario): GuestStep {
-  const status = (s.status === 'timeout' ? 'fail' : s.status) as GuestStep['status'];
-  return {
-    id: `run:${s.id}`,
-    title: s.title,
-    status,
-    path: s.path,
-    errno: s.error?.code ?? null,
-    detail: s.status === 'timeout' ? `timeout: ${s.reason}` : s.reason,
-    ms: Math.round(s.durationMs * 10) / 10,
-  };
 }
 
 export async function runGuest(a: GuestArgs): Promise<number> {

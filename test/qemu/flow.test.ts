@@ -1,45 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fromHarness, FLOW_RULES } from './guest/flow.mjs';
+import { FLOW_RULES } from './guest/flow.mjs';
 import { IOMMUFD_SCENARIOS } from './guest/iommufd.mjs';
 import { RULE_SCENARIOS } from './guest/rules.mjs';
-
-const base = {
-  id: 'export/invalid-args',
-  title: 'invalid export requests',
-  path: null,
-  reason: 'ok',
-  error: null,
-  durationMs: 12.345,
-};
-
-describe('fromHarness', () => {
-  it('keeps status, path and the errno of the error that ended the scenario', () => {
-    expect(fromHarness({ ...base, status: 'pass' })).toEqual({
-      id: 'run:export/invalid-args',
-      title: 'invalid export requests',
-      status: 'pass',
-      path: null,
-      errno: null,
-      detail: 'ok',
-      ms: 12.3,
-    });
-    const r = fromHarness({
-      ...base,
-      id: 'import/non-p2p-importer',
-      status: 'fail',
-      path: 'refused',
-      reason: 'EINVAL at import',
-      error: { code: 'EINVAL' },
-    });
-    expect([r.status, r.path, r.errno]).toEqual(['fail', 'refused', 'EINVAL']);
-  });
-
-  it('counts a harness timeout as a failure and says so', () => {
-    const r = fromHarness({ ...base, status: 'timeout', reason: 'no answer in 60 s' });
-    expect(r.status).toBe('fail');
-    expect(r.detail).toBe('timeout: no answer in 60 s');
-  });
-});
 
 describe('FLOW_RULES', () => {
   it('names a sysfs rule for every bring-up step', () => {

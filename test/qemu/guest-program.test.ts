@@ -1,7 +1,8 @@
 // The guest program of `iovh qemu` (src/qemu/guest.ts): its arguments, and
 // how the harness's results become the steps the host's verdict reads.
 import { describe, expect, it } from 'vitest';
-import { fromHarness, parseGuestArgs } from '../../src/qemu/guest.js';
+import { parseGuestArgs } from '../../src/qemu/guest.js';
+import { fromHarness } from '../../src/qemu/steps.js';
 
 describe('iovh qemu guest program', () => {
   it('takes --name value pairs from /init, --filter repeatable', () => {
@@ -58,6 +59,15 @@ describe('iovh qemu guest program', () => {
       detail: s.reason,
       ms: 1234.6,
     });
+    const refused = fromHarness({
+      ...s,
+      id: 'import/non-p2p-importer',
+      status: 'fail',
+      path: 'refused',
+      reason: 'EINVAL at import',
+      error: { code: 'EINVAL' },
+    });
+    expect([refused.status, refused.path, refused.errno]).toEqual(['fail', 'refused', 'EINVAL']);
     expect(fromHarness({ ...s, status: 'timeout', reason: 'ran 60 s' })).toMatchObject({
       status: 'fail',
       detail: 'timeout: ran 60 s',

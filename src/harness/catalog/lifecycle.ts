@@ -55,6 +55,55 @@ import { Journal, stateDir } from '../../host/journal.js';
 
 const RANGES = [{ offset: 0n, length: 4n * PAGE }];
 
+/**
+ * A machine change the scenario makes while it holds the VF: a plan applied by
+ * host/apply.ts. How it stopping is judged: refused at the first write, or the
+ * journal held by another iovh, changed nothing and skips; the kernel not doing
+ * as planned fails, and what was not rolled back is recorded as the machine
+ * left changed. `judge` sees any other error first and returns true when it
+ * judged it. Null when the change stopped.
+ */
+async function changeUnderImport(
+  ctx: ScenarioContext,
+  what: string,
+  apply: () => Promise<TemporaryChange>,
+  judge: (e: unknown) => boolean = () => false,
+): Promise<TemporaryChange | null> {
+  try {
+    return await apply();
+  } catch (e) {
+    if (e instanceof ChangeRefused)
+      ctx.skip(
+        'root',
+        `the kernel refused ${e.path} (${e.code}): nothing was changed`,
+        'run as root (sysfs SR-IOV attributes are writable by root only)',
+      );
+    if (judge(e)) return null;
+    if (e instanceof ApplyFailed) {
+      if (!e.rolledBack) ctx.record('notRestored', [e.message]);
+      ctx.fail(`${what} stopped: ${e.message}`);
+      return null;
+    }
+    if (e instanceof BringupError)
+      ctx.skip(
+        'journal',
+        `${e.message}; nothing was changed`,
+        'wait for the other iovh to finish, or run iovh restore',
+      );
+    throw e;
+  }
+}
+
+/** `fn` run at its first call only, even when that call throws (a restore both called and deferred). */
+function once(fn: () => void): () => void {
+  let ran = false;
+  return () => {
+    if (ran) return;
+    ran = true;
+    fn();
+  };
+}
+
 interface Live {
   gpu: Gpu;
   device: VfioDevice;
@@ -404,37 +453,11 @@ export const lifecycleVfDisableWhileImported: Scenario = {
     const held: Bound[] = [live.imp.bound!];
     live.bar.release();
     live.device.close();
-    let change: TemporaryChange;
-    try {
-      change = await disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', (line) =>
-        writes.push(line),
-      );
-    } catch (e) {
-      if (e instanceof ChangeRefused)
-        ctx.skip(
-          'root',
-          `the kernel refused ${e.path} (${e.code}): nothing was changed`,
-          'run as root (sysfs SR-IOV attributes are writable by root only)',
-        );
-      if (e instanceof ApplyFailed) {
-        // The kernel did not do as planned (a read-back, the state a step found): what was not rolled back is
-        // journaled, and is the machine left changed.
-        if (!e.rolledBack) ctx.record('notRestored', [e.message]);
-        ctx.fail(`disabling the VFs of ${now.bdf} stopped: ${e.message}`);
-        return;
-      }
-      if (e instanceof BringupError)
-        ctx.skip(
-          'journal',
-          `${e.message}; nothing was changed`,
-          'wait for the other iovh to finish, or run iovh restore',
-        );
-      throw e;
-    }
-    let restored = false;
-    const restore = (): void => {
-      if (restored) return;
-      restored = true;
+    const change = await changeUnderImport(ctx, `disabling the VFs of ${now.bdf}`, () =>
+      disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', (line) => writes.push(line)),
+    );
+    if (!change) return;
+    const restore = once((): void => {
       // The imports go first: nothing may hold the VF's LMEM when its quota is written back. A release the kernel
       // refuses must not keep the VFs from coming back: it is reported with what the restore leaves different.
       const problems: string[] = [];
@@ -455,7 +478,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
         ctx.record('notRestored', problems);
         throw new Error(problems.join('; '));
       }
-    };
+    });
     ctx.defer(`restore the VFs of ${now.bdf}`, restore);
     ctx.check(
       !fs.exists(`/sys/bus/pci/devices/${live.vf.bdf}`),
@@ -548,26 +571,10 @@ export async function disableVfsForScenario(ctx: ScenarioContext, command: strin
   const journal = scenarioJournal(ctx);
   const writes: string[] = [];
   ctx.record('writes', writes);
-  let change: TemporaryChange;
-  try {
-    change = await disableVfsInUse(fs, pf, journal, command, (line) => writes.push(line));
-  } catch (e) {
-    if (e instanceof ChangeRefused)
-      ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root');
-    if (e instanceof ApplyFailed) {
-      // The kernel did not do as planned: what was not rolled back is journaled, and is the machine left changed.
-      if (!e.rolledBack) ctx.record('notRestored', [e.message]);
-      ctx.fail(`disabling the VFs of ${pf.bdf} stopped: ${e.message}`);
-      return null;
-    }
-    if (e instanceof BringupError)
-      ctx.skip(
-        'journal',
-        `${e.message}; nothing was changed`,
-        'wait for the other iovh to finish, or run iovh restore',
-      );
-    throw e;
-  }
+  const change = await changeUnderImport(ctx, `disabling the VFs of ${pf.bdf}`, () =>
+    disableVfsInUse(fs, pf, journal, command, (line) => writes.push(line)),
+  );
+  if (!change) return null;
   let done: string[] | null = null;
   const restore = (): string[] => {
     if (done === null) done = change.undo((line) => writes.push(line));
@@ -640,56 +647,44 @@ export const lifecycleRequotaWhileImported: Scenario = {
     const journal = scenarioJournal(ctx);
     const writes: string[] = [];
     ctx.record('writes', writes);
-    let change: TemporaryChange;
-    try {
-      change = await setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', (line) =>
-        writes.push(line),
-      );
-    } catch (e) {
-      if (e instanceof ChangeRefused)
-        ctx.skip('root', `the kernel refused ${e.path} (${e.code}): nothing was changed`, 'run as root');
-      const code = e instanceof SystemError ? e.code : null;
-      if (code === 'EBUSY') {
-        // A kernel that will not replace an imported VF's LMEM keeps the import valid.
-        ctx.record('quotaWrite', code);
-        ctx.note("the quota write was refused with EBUSY while the VF's LMEM is imported: the import stays valid");
-        return;
-      }
-      if (code !== null) {
-        ctx.record('quotaWrite', code);
-        ctx.fail(
-          `writing VF ${vf.id}'s quota ${hex(value)} (was ${hex(before)}) failed with ${code}${code === 'ENOSPC' ? ': xe frees the old object only when nothing else holds it, and VRAM is short' : ''}`,
-        );
-        return;
-      }
-      if (e instanceof ApplyFailed) {
-        if (!e.rolledBack) ctx.record('notRestored', [e.message]);
-        ctx.fail(`changing VF ${vf.id}'s quota stopped: ${e.message}`);
-        return;
-      }
-      if (e instanceof NotAvailable || e instanceof InputError) {
-        // The PF as read now cannot be planned for (its driver or quota files are gone): nothing was changed.
-        ctx.fail(`VF ${vf.id}'s quota cannot be changed on ${pf.bdf} as read now: ${e.message}`);
-        return;
-      }
-      if (e instanceof BringupError)
-        ctx.skip(
-          'journal',
-          `${e.message}; nothing was changed`,
-          'wait for the other iovh to finish, or run iovh restore',
-        );
-      throw e;
-    }
-    let restored = false;
-    const restore = (): void => {
-      if (restored) return;
-      restored = true;
+    const change = await changeUnderImport(
+      ctx,
+      `changing VF ${vf.id}'s quota`,
+      () =>
+        setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', (line) =>
+          writes.push(line),
+        ),
+      (e) => {
+        const code = e instanceof SystemError ? e.code : null;
+        if (code === 'EBUSY') {
+          // A kernel that will not replace an imported VF's LMEM keeps the import valid.
+          ctx.record('quotaWrite', code);
+          ctx.note("the quota write was refused with EBUSY while the VF's LMEM is imported: the import stays valid");
+          return true;
+        }
+        if (code !== null) {
+          ctx.record('quotaWrite', code);
+          ctx.fail(
+            `writing VF ${vf.id}'s quota ${hex(value)} (was ${hex(before)}) failed with ${code}${code === 'ENOSPC' ? ': xe frees the old object only when nothing else holds it, and VRAM is short' : ''}`,
+          );
+          return true;
+        }
+        if (e instanceof NotAvailable || e instanceof InputError) {
+          // The PF as read now cannot be planned for (its driver or quota files are gone): nothing was changed.
+          ctx.fail(`VF ${vf.id}'s quota cannot be changed on ${pf.bdf} as read now: ${e.message}`);
+          return true;
+        }
+        return false;
+      },
+    );
+    if (!change) return;
+    const restore = once((): void => {
       const problems = change.undo((line) => writes.push(line));
       if (problems.length > 0) {
         ctx.record('notRestored', problems);
         throw new Error(problems.join('; '));
       }
-    };
+    });
     ctx.defer(`restore VF ${vf.id}'s quota`, restore);
     ctx.record('quota', { before: hex(before), during: hex(value) });
     // First the direction that cannot hurt: the CPU writes the VF's new memory, the GPU only reads through the import.

@@ -1,23 +1,5 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
 /**
- * The harness's result for one of its scenarios, as a flow result: status
- * and path as the harness judged them, errno = the code of the error that
- * ended the scenario, if any (docs/report-schema.md).
- * @param {{ id: string, title: string, status: string, path: string | null, reason: string, error: { code: string | null } | null, durationMs: number }} s
- * @returns {Result}
- */
-export function fromHarness(s: {
-    id: string;
-    title: string;
-    status: string;
-    path: string | null;
-    reason: string;
-    error: {
-        code: string | null;
-    } | null;
-    durationMs: number;
-}): Result;
-/**
  * @param {FlowOptions} o
  * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null }>}
  */
@@ -36,7 +18,12 @@ export type Result = import("./scenarios.mjs").Result;
 export type Lib = import("./iommufd.mjs").Lib;
 export type Backend = import("../../../src/backend/types.js").Backend;
 export type FlowOptions = {
-    lib: Lib;
+    /**
+     * steps: fromHarness, shared with `iovh qemu`'s guest
+     */
+    lib: Lib & {
+        steps: typeof import("../../../src/qemu/steps.js");
+    };
     /**
      * src/cli/main.ts main()
      */

@@ -26,7 +26,7 @@ import { detectorsArmed, runDetectorChecks } from './detectors.mjs';
  * @typedef {import('../../../src/backend/types.js').Backend} Backend
  *
  * @typedef {object} FlowOptions
- * @property {Lib} lib
+ * @property {Lib & { steps: typeof import('../../../src/qemu/steps.js') }} lib   steps: fromHarness, shared with `iovh qemu`'s guest
  * @property {(argv: string[]) => Promise<number>} cli   src/cli/main.ts main()
  * @property {() => Backend} open                        a backend on the same kernel the CLI acts on
  * @property {string[]} backendArgs                      what selects that kernel on the CLI
@@ -63,27 +63,6 @@ export const FLOW_RULES = {
   ...IOMMUFD_RULES,
   ...RULE_RULES,
 };
-
-/**
- * The harness's result for one of its scenarios, as a flow result: status
- * and path as the harness judged them, errno = the code of the error that
- * ended the scenario, if any (docs/report-schema.md).
- * @param {{ id: string, title: string, status: string, path: string | null, reason: string, error: { code: string | null } | null, durationMs: number }} s
- * @returns {Result}
- */
-export function fromHarness(s) {
-  // A harness timeout is a failure here: the host's verdict has no timeout status per scenario.
-  const status = /** @type {Result['status']} */ (s.status === 'timeout' ? 'fail' : s.status);
-  return {
-    id: `run:${s.id}`,
-    title: s.title,
-    status,
-    path: s.path,
-    errno: s.error?.code ?? null,
-    detail: s.status === 'timeout' ? `timeout: ${s.reason}` : s.reason,
-    ms: Math.round(s.durationMs * 10) / 10,
-  };
-}
 
 /**
  * @param {FlowOptions} o
@@ -263,9 +242,9 @@ export async function runFlow(o) {
         file,
       ]);
       const report = JSON.parse(readFileSync(file, 'utf8'));
-      const harness = /** @type {Parameters<typeof fromHarness>[0][]} */ (report.scenarios);
+      const harness = /** @type {import('../../../src/qemu/steps.js').HarnessScenario[]} */ (report.scenarios);
       for (const s of harness) {
-        const r = fromHarness(s);
+        const r = o.lib.steps.fromHarness(s);
         results.push(r);
         o.onResult?.(r);
       }

@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 export async function loadLib(repo) {
   /** @param {string} p */
   const mod = (p) => import(pathToFileURL(join(repo, 'dist', p)).href);
-  const [vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, native, addon, mock, cli, runner, timing] =
+  const [vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, native, addon, mock, cli, runner, timing, steps] =
     await Promise.all([
       /** @type {Promise<typeof import('../../../src/uapi/vfio.js')>} */ (mod('uapi/vfio.js')),
       /** @type {Promise<typeof import('../../../src/uapi/drm.js')>} */ (mod('uapi/drm.js')),
@@ -36,8 +36,9 @@ export async function loadLib(repo) {
       /** @type {Promise<CliModule>} */ (mod('cli/main.js')),
       /** @type {Promise<typeof import('../../../src/harness/runner.js')>} */ (mod('harness/runner.js')),
       /** @type {Promise<typeof import('../../../src/harness/timing.js')>} */ (mod('harness/timing.js')),
+      /** @type {Promise<typeof import('../../../src/qemu/steps.js')>} */ (mod('qemu/steps.js')),
     ]);
   /** @type {import('./detectors.mjs').Harness} */
   const harness = { runScenarios: runner.runScenarios, timingFor: timing.timingFor };
-  return { lib: { vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors }, native, addon, mock, cli, harness };
+  return { lib: { vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, steps }, native, addon, mock, cli, harness };
 }

@@ -22,18 +22,11 @@
  * the kernel does what RFC v1 7/8 does (the quirk is seen), as the rfc-v1
  * model predicts.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <unistd.h>
-#include <linux/vfio.h>
 
+#define CHECK_NAME "IC-CHECK"
+#include "check.h"
 #include "iovh_ic.h"
 
 #define PAGE 4096ull
@@ -60,53 +53,16 @@ struct vf {
 	volatile uint8_t *bar2;
 };
 
-static int failures, tests, ic;
+static int ic;
 static unsigned int pf_bus, pf_devfn, pf_domain;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests++;
-	if (!ok)
-		failures++;
-	printf("%s %d - ", ok ? "ok" : "not ok", tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void die(const char *what)
-{
-	printf("Bail out! %s: %s\nIC-CHECK FAIL\n", what, strerror(errno));
-	exit(1);
-}
 
 static void open_vf(struct vf *v)
 {
-	char path[256], link[256];
-	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct vfio_region_info reg = { .argsz = sizeof(reg), .index = VFIO_PCI_BAR2_REGION_INDEX };
-	int container, group;
-	ssize_t n;
 	void *map;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", v->bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		die(path);
-	link[n] = 0;
-	container = open("/dev/vfio/vfio", O_RDWR);
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	group = open(path, O_RDWR);
-	if (container < 0 || group < 0)
-		die(path);
-	if (ioctl(group, VFIO_GROUP_GET_STATUS, &status) || ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
-	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		die("VFIO group/container");
-	v->device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, v->bdf);
-	if (v->device < 0 || ioctl(v->device, VFIO_DEVICE_GET_REGION_INFO, &reg))
+	v->device = vfio_open_device(v->bdf);
+	if (ioctl(v->device, VFIO_DEVICE_GET_REGION_INFO, &reg))
 		die("VFIO device");
 	map = mmap(NULL, reg.size, PROT_READ | PROT_WRITE, MAP_SHARED, v->device, reg.offset);
 	if (map == MAP_FAILED)

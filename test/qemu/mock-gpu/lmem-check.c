@@ -17,43 +17,14 @@
  *
  * Output: TAP lines, then "LMEM-CHECK PASS" or "LMEM-CHECK FAIL".
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <unistd.h>
-#include <linux/vfio.h>
+
+#define CHECK_NAME "LMEM-CHECK"
+#include "check.h"
 
 #define PAGE 4096u
 #define MAX_SLOTS 4096
-
-static int failures, tests;
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests++;
-	if (!ok)
-		failures++;
-	printf("%s %d - ", ok ? "ok" : "not ok", tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void die(const char *what)
-{
-	printf("Bail out! %s: %s\nLMEM-CHECK FAIL\n", what, strerror(errno));
-	exit(1);
-}
 
 static int read_file(const char *path, char *buf, size_t len)
 {
@@ -141,34 +112,10 @@ struct geometry {
 
 static volatile uint8_t *vf_bar2(const char *vf, uint64_t *size)
 {
-	char path[256], link[256];
-	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct vfio_region_info reg = { .argsz = sizeof(reg), .index = VFIO_PCI_BAR2_REGION_INDEX };
-	int container, group, device;
-	ssize_t n;
+	int device = vfio_open_device(vf);
 	void *map;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", vf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		die(path);
-	link[n] = 0;
-	container = open("/dev/vfio/vfio", O_RDWR);
-	if (container < 0)
-		die("/dev/vfio/vfio");
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	group = open(path, O_RDWR);
-	if (group < 0)
-		die(path);
-	if (ioctl(group, VFIO_GROUP_GET_STATUS, &status) || !(status.flags & VFIO_GROUP_FLAGS_VIABLE))
-		die("VFIO group not viable");
-	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container))
-		die("VFIO_GROUP_SET_CONTAINER");
-	if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		die("VFIO_SET_IOMMU");
-	device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, vf);
-	if (device < 0)
-		die("VFIO_GROUP_GET_DEVICE_FD");
 	if (ioctl(device, VFIO_DEVICE_GET_REGION_INFO, &reg))
 		die("VFIO_DEVICE_GET_REGION_INFO");
 	result(reg.size != 0 && (reg.flags & VFIO_REGION_INFO_FLAG_MMAP), "VF %s BAR 2: %llu bytes, mmap-able (flags 0x%x)",
