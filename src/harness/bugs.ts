@@ -83,17 +83,37 @@ const KASAN_SITES: readonly { fn: RegExp; frame: RegExp; bug: BugName }[] = [
 /** `BUG: KASAN: <kind> in <fn>+0x..` of lib/kasan/report.c print_error_description / start_report. */
 const KASAN_HEAD = /\bBUG: KASAN: ([a-z-]+) in ([A-Za-z0-9_.]+)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
 
-/** The first KASAN report of `log` (kmsg texts, in order): its head line and the lines of its trace, capped. */
-export function kasanExcerpt(log: readonly string[], cap = 40): string[] {
+/**
+ * Lines a KASAN report may take before its excerpt is cut: a whole report of
+ * a 7.2 kernel (mm/kasan/report.c: the access, the call trace with the user
+ * registers, "Allocated by", "Freed by", the aux stacks, the object, the
+ * page, the shadow bytes) is 80-95 lines (85 for vfio's get_file_active
+ * use-after-free, test/harness/fixtures/kasan-opath-7.2.13.json); a deeper
+ * call trace or more aux stacks add a few dozen at most.
+ */
+export const KASAN_EXCERPT_LINES = 160;
+
+/** The report's closing line (end_report's `=====` rule). */
+const RULE = /^=+$/;
+
+/**
+ * The first KASAN report of `log` (kmsg texts, in order): its head line to
+ * its closing rule, whole, so that "Freed by" and the object's cache are in
+ * it; a report longer than `cap` lines ends with a line saying how many were
+ * left out.
+ */
+export function kasanExcerpt(log: readonly string[], cap = KASAN_EXCERPT_LINES): string[] {
   const start = log.findIndex((l) => KASAN_HEAD.test(l));
   if (start < 0) return [];
-  const out: string[] = [];
-  for (let i = start; i < log.length && out.length < cap; i++) {
-    const l = log[i]!;
-    if (i > start && /^=+$/.test(l.trim())) break;
-    out.push(l);
-  }
-  return out;
+  let end = start + 1;
+  while (end < log.length && !RULE.test(log[end]!.trim()) && !KASAN_HEAD.test(log[end]!)) end++;
+  // The closing rule belongs to the report.
+  if (end < log.length && RULE.test(log[end]!.trim())) end++;
+  const whole = log.slice(start, end);
+  if (whole.length <= cap) return whole;
+  const kept = whole.slice(0, cap - 1);
+  kept.push(`[... ${whole.length - kept.length} more lines of this KASAN report]`);
+  return kept;
 }
 
 /** Bugs named by the KASAN reports of `log`, each with its head line. */
@@ -104,8 +124,8 @@ export function bugsOfKasan(log: readonly string[]): { id: BugName; head: string
     if (!m) continue;
     // The report's call trace: the lines up to the next report or the ===== closing line.
     const trace: string[] = [log[i]!];
-    for (let j = i + 1; j < log.length && trace.length < 60; j++) {
-      if (KASAN_HEAD.test(log[j]!) || /^=+$/.test(log[j]!.trim())) break;
+    for (let j = i + 1; j < log.length && trace.length < KASAN_EXCERPT_LINES; j++) {
+      if (KASAN_HEAD.test(log[j]!) || RULE.test(log[j]!.trim())) break;
       trace.push(log[j]!);
     }
     for (const s of KASAN_SITES)

@@ -22,6 +22,10 @@ export const MODELLED_OPTIONS = [
   // objects after their grace period (mm/slub.c slab_free_after_rcu_debug; default y under KASAN_GENERIC).
   'KASAN',
   'SLUB_RCU_DEBUG',
+  // Lock debugging (lib/Kconfig.debug: PROVE_LOCKING selects DEBUG_SPINLOCK, DEBUG_MUTEXES and DEBUG_LOCK_ALLOC)
+  // and the LSM hooks (security/Kconfig) change the size of kernel objects a KASAN report prints (structFileSize).
+  'PROVE_LOCKING',
+  'SECURITY',
 ] as const;
 export type ModelledOption = (typeof MODELLED_OPTIONS)[number];
 export type KernelConfig = Partial<Record<ModelledOption, 'y' | 'n'>>;
@@ -32,6 +36,31 @@ const DEPENDS: Partial<Record<ModelledOption, ModelledOption>> = {
   // mm/Kconfig.debug: SLUB_RCU_DEBUG depends on KASAN.
   SLUB_RCU_DEBUG: 'KASAN',
 };
+
+/**
+ * sizeof(struct file) and the offset of its f_ref on x86-64 for this
+ * kernel's configuration (include/linux/fs.h struct file, 7.2): 168 bytes
+ * with a 4-byte spinlock_t and a 24-byte struct mutex
+ * (include/linux/mutex_types.h), 8 more with CONFIG_SECURITY (f_security).
+ * Lock debugging makes f_lock 64 bytes (raw_spinlock_t with magic, owner_cpu,
+ * owner and a lockdep_map) and f_pos_lock 136 (its wait_lock likewise, magic,
+ * a lockdep_map): 344 bytes, the figure the default sanitizer build
+ * (kconfig/iovh-guest.config: PROVE_LOCKING, no SECURITY) prints as "cache
+ * filp of size 344" and that a sizeof compiled against that build's objtree
+ * gives (f_ref at 336). f_ref is the last member in every configuration
+ * (no RANDSTRUCT). The `filp` cache's object size is this size.
+ */
+export function structFileSize(profile: ProfileImpl): { size: number; fRef: number } {
+  const lockDebug = optionIn(profile.config, 'PROVE_LOCKING') !== 'n';
+  const security = optionIn(profile.config, 'SECURITY') !== 'n';
+  const size = (lockDebug ? 344 : 168) + (security ? 8 : 0);
+  return { size, fRef: size - 8 };
+}
+
+/** Lockdep is on: the first report that taints turns it off and says so (kernel/locking/lockdep.c debug_locks_off). */
+export function lockdepOn(profile: ProfileImpl): boolean {
+  return optionIn(profile.config, 'PROVE_LOCKING') !== 'n';
+}
 
 export function isModelledOption(name: string): name is ModelledOption {
   return (MODELLED_OPTIONS as readonly string[]).includes(name);

@@ -12,11 +12,35 @@ import { Kmsg, type KmsgState } from './kmsg.js';
 import { Kmemleak, type KmemleakState } from './kmemleak.js';
 import { Tracefs, type TracefsState } from './tracefs.js';
 import type { ProfileImpl } from './profiles.js';
+import { lockdepOn } from './kconfig.js';
 import type { Vfs } from './vfs.js';
 import { isBdf } from '../uapi/bdf.js';
 
 /** include/linux/panic.h taint bits, in taint_flags[] order with their letters. */
 const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTNJ';
+/** include/linux/panic.h / kernel/panic.c taint_flags[] names, in the same order. */
+const TAINT_NAMES = [
+  'PROPRIETARY_MODULE',
+  'FORCED_MODULE',
+  'CPU_OUT_OF_SPEC',
+  'FORCED_RMMOD',
+  'MACHINE_CHECK',
+  'BAD_PAGE',
+  'USER',
+  'DIE',
+  'OVERRIDDEN_ACPI_TABLE',
+  'WARN',
+  'CRAP',
+  'FIRMWARE_WORKAROUND',
+  'OOT_MODULE',
+  'UNSIGNED_MODULE',
+  'SOFTLOCKUP',
+  'LIVEPATCH',
+  'AUX',
+  'RANDSTRUCT',
+  'TEST',
+  'FWCTL',
+];
 export const TAINT_DIE = 7; // D
 export const TAINT_WARN = 9; // W
 export const TAINT_BAD_PAGE = 5; // B: mm/kasan/report.c end_report adds it
@@ -64,6 +88,8 @@ export class KernelCore implements KernelServices {
   readonly tracefs: Tracefs;
   private waiters: Waiter[] = [];
   private polling = false;
+  /** debug_locks: lock debugging is on until a taint turns it off (PROVE_LOCKING kernels). */
+  lockdep: boolean;
   /** pid and comm of the calling process (the platform sets them on entry to each system call). */
   comm = 'node';
   /**
@@ -78,6 +104,7 @@ export class KernelCore implements KernelServices {
     vfs: Vfs,
     private readonly hardware: string,
   ) {
+    this.lockdep = lockdepOn(profile);
     this.kmsg = new Kmsg(() => this.now());
     const task = () => ({ comm: this.comm, pid: this.pid });
     this.kmemleak = new Kmemleak(
@@ -120,6 +147,15 @@ export class KernelCore implements KernelServices {
     for (const l of line.split('\n')) this.kmsg.append(level, l, dict);
   }
 
+  /** The taint line dump_stack prints since 6.12 (kernel/panic.c print_tainted_verbose): `[B]=BAD_PAGE, ...`. */
+  taintNames(): string {
+    const out: string[] = [];
+    for (let i = 0; i < TAINT_LETTERS.length; i++) {
+      if ((this.taint & (1 << i)) !== 0) out.push(`[${TAINT_LETTERS[i]}]=${TAINT_NAMES[i]}`);
+    }
+    return out.join(', ');
+  }
+
   taintString(): string {
     if (this.taint === 0) return 'Not tainted';
     let s = '';
@@ -159,11 +195,20 @@ export class KernelCore implements KernelServices {
   }
 
   /**
-   * A KASAN report as mm/kasan/report.c prints it (start_report,
-   * print_error_description, print_report, end_report): the access, the call
-   * trace, where the object was allocated and freed, and the object's cache.
-   * The mock's kernel is booted with kasan_multi_shot (as iovh's QEMU guests
-   * are), so every bad access is reported, not only the first of the boot.
+   * A KASAN report as mm/kasan/report.c prints it, whole, to its closing
+   * line: start_report's rule, print_error_description (the access),
+   * dump_stack_lvl (the CPU and taint lines, the call trace with the
+   * syscall's user registers), print_address_description (where the object
+   * was allocated and freed, the aux stack of a call_rcu free, the object and
+   * its cache, the page: dump_page) and print_memory_metadata (the shadow
+   * bytes around the address), then end_report's rule and the BAD_PAGE
+   * taint; the first report on a lockdep kernel turns lock debugging off
+   * (kernel/locking/lockdep.c debug_locks_off, from add_taint). The object
+   * lines are one printk each with an embedded newline, which /dev/kmsg
+   * shows as \x0a. The mock's kernel is booted with kasan_multi_shot (as
+   * iovh's QEMU guests are), so every bad access is reported, not only the
+   * first of the boot. `trace` is the call trace under the reporting frames
+   * (src/mock/frames.ts), innermost first.
    */
   kasan(r: {
     kind: string;
@@ -173,39 +218,97 @@ export class KernelCore implements KernelServices {
     trace: readonly string[];
     allocated: readonly string[];
     freed: readonly string[];
+    /** "Last potentially related work creation" (a call_rcu free's aux stack). */
+    aux?: readonly string[];
     cache: string;
     objectSize: number;
     offset: number;
+    /** The task the object was allocated and freed by (default: the caller). */
+    allocPid?: number;
+    freePid?: number;
+    /** The report comes from a system call: the user registers end the trace. */
+    syscall?: number;
   }): void {
     const L = LogLevel.ERR;
-    this.log(L, null, '==================================================================');
-    this.log(L, null, `BUG: KASAN: ${r.kind} in ${r.fn}`);
-    this.log(L, null, `${r.access} at addr ${r.addr} by task ${this.comm}/${this.pid}`);
-    this.log(L, null, '');
-    this.log(L, null, this.cpuLine());
-    this.log(L, null, `Hardware name: ${this.hardware}`);
-    this.log(L, null, 'Call Trace:');
-    this.log(L, null, ' <TASK>');
-    for (const f of r.trace) this.log(L, null, ` ${f}`);
-    this.log(L, null, ' </TASK>');
-    this.log(L, null, '');
-    this.log(L, null, `Allocated by task ${this.pid}:`);
-    for (const f of r.allocated) this.log(L, null, ` ${f}`);
-    this.log(L, null, '');
-    this.log(L, null, 'Freed by task 0:');
-    for (const f of r.freed) this.log(L, null, ` ${f}`);
-    this.log(L, null, '');
-    const base = BigInt(`0x${r.addr}`) - BigInt(r.offset);
-    this.log(L, null, `The buggy address belongs to the object at ${base.toString(16)}`);
-    this.log(L, null, ` which belongs to the cache ${r.cache} of size ${r.objectSize}`);
-    this.log(L, null, `The buggy address is located ${r.offset} bytes inside of`);
-    this.log(
-      L,
-      null,
-      ` freed ${r.objectSize}-byte region [${base.toString(16)}, ${(base + BigInt(r.objectSize)).toString(16)})`,
+    const log = (t: string) => this.kmsg.append(L, t);
+    const rule = '==================================================================';
+    log(rule);
+    log(`BUG: KASAN: ${r.kind} in ${r.fn}`);
+    log(`${r.access} at addr ${r.addr} by task ${this.comm}/${this.pid}`);
+    log('');
+    log(this.cpuLine());
+    if (this.taint !== 0) log(`Tainted: ${this.taintNames()}`);
+    log(`Hardware name: ${this.hardware}`);
+    log('Call Trace:');
+    log(' <TASK>');
+    for (const f of r.trace) log(` ${f}`);
+    if (r.syscall !== undefined) {
+      // The user registers of the syscall (arch/x86/kernel/dumpstack.c show_regs_if_on_stack), fixed values.
+      log('RIP: 0033:0x7f2c4b15ca1a');
+      log(`RSP: 002b:00007fff8b57c130 EFLAGS: 00000293 ORIG_RAX: ${r.syscall.toString(16).padStart(16, '0')}`);
+      log('RAX: ffffffffffffffda RBX: 0000000033623cb0 RCX: 00007f2c4b15ca1a');
+      log('RDX: 0000000000000000 RSI: 0000000000000000 RDI: 0000000000000015');
+      log('RBP: 0000000033623cb0 R08: 0000000000000000 R09: 0000000000000000');
+      log('R10: 00007fff8b57c160 R11: 0000000000000293 R12: 0000000000000000');
+      log('R13: 0000000000000000 R14: 0000000000c45d40 R15: 0000000033559a20');
+    }
+    log(' </TASK>');
+    log('');
+    log(`Allocated by task ${r.allocPid ?? this.pid}:`);
+    for (const f of r.allocated) log(` ${f}`);
+    log('');
+    log(`Freed by task ${r.freePid ?? this.pid}:`);
+    for (const f of r.freed) log(` ${f}`);
+    log('');
+    if (r.aux) {
+      log('Last potentially related work creation:');
+      for (const f of r.aux) log(` ${f}`);
+      log('');
+    }
+    const addr = BigInt(`0x${r.addr}`);
+    const base = addr - BigInt(r.offset);
+    const end = base + BigInt(r.objectSize);
+    log(
+      `The buggy address belongs to the object at ${base.toString(16)}\n which belongs to the cache ${r.cache} of size ${r.objectSize}`,
     );
-    this.log(L, null, '==================================================================');
+    log(
+      `The buggy address is located ${r.offset} bytes inside of\n freed ${r.objectSize}-byte region [${base.toString(16)}, ${end.toString(16)})`,
+    );
+    log('');
+    const pfn = ((base & 0xffffffffffn) >> 12n).toString(16);
+    log('The buggy address belongs to the physical page:');
+    log(`page: refcount:0 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x${pfn}`);
+    log('flags: 0x0(zone=0)');
+    log('page_type: f5(slab)');
+    log('raw: 0000000000000000 ff1100000038fdc0 dead000000000100 dead000000000122');
+    log('raw: 0000000000000000 0000000000090009 00000000f5000000 0000000000000000');
+    log('page dumped because: kasan: bad access detected');
+    log('');
+    // mm/kasan/report.c print_memory_metadata: 5 rows of 16 shadow bytes (one per 8 bytes), the buggy row marked.
+    log('Memory state around the buggy address:');
+    const row0 = (addr & ~0x7fn) - 0x100n;
+    for (let i = 0; i < 5; i++) {
+      const at = row0 + BigInt(i) * 0x80n;
+      const bytes: string[] = [];
+      for (let j = 0; j < 16; j++) {
+        const a = at + BigInt(j) * 8n;
+        // fb: freed object (KASAN_SLAB_FREE), fc: redzone after it, 00: other live memory.
+        bytes.push(a >= base && a < end ? 'fb' : a >= end && a < end + 0x68n ? 'fc' : '00');
+      }
+      const mark = i === 2 ? '>' : ' ';
+      log(`${mark}${at.toString(16)}: ${bytes.join(' ')}`);
+      if (i === 2) log(`${' '.repeat(1 + 16 + 2 + Number((addr - at) / 8n) * 3)}^`);
+    }
+    log(rule);
     this.taint |= 1 << TAINT_BAD_PAGE;
+    this.locksUnreliable();
+  }
+
+  /** kernel/panic.c add_taint(..., LOCKDEP_NOW_UNRELIABLE): the first such taint turns lock debugging off. */
+  private locksUnreliable(): void {
+    if (!this.lockdep) return;
+    this.lockdep = false;
+    this.log(LogLevel.WARNING, null, 'Disabling lock debugging due to kernel taint');
   }
 
   oops(kind: string, site: string): void {
@@ -234,6 +337,7 @@ export class KernelCore implements KernelServices {
     this.log(LogLevel.WARNING, null, 'CR2: 0000000000000000');
     this.log(LogLevel.WARNING, null, '---[ end trace 0000000000000000 ]---');
     this.taint |= 1 << TAINT_DIE;
+    this.locksUnreliable();
     this.onOops?.(`oops: ${bug}`);
   }
 
@@ -325,6 +429,8 @@ export class KernelCore implements KernelServices {
   load(s: KernelCoreState): void {
     this.usec = BigInt(s.usec);
     this.taint = s.taint;
+    // A BAD_PAGE or DIE taint turned lock debugging off for the rest of the boot.
+    this.lockdep = lockdepOn(this.profile) && (s.taint & ((1 << TAINT_BAD_PAGE) | (1 << TAINT_DIE))) === 0;
     this.oopses = s.oopses;
     this.kmsg.load(s.kmsg);
     this.kmemleak.load(s.kmemleak);

@@ -470,6 +470,8 @@ function configText(release: string, series: Series, ikconfig: boolean): string 
     'CONFIG_FTRACE=y',
     'CONFIG_DEBUG_KMEMLEAK=y',
     'CONFIG_DETECT_HUNG_TASK=y',
+    'CONFIG_SECURITY=y',
+    '# CONFIG_PROVE_LOCKING is not set',
     'CONFIG_DEFAULT_HUNG_TASK_TIMEOUT=120',
     ikconfig ? 'CONFIG_IKCONFIG=y' : '# CONFIG_IKCONFIG is not set',
     ikconfig ? 'CONFIG_IKCONFIG_PROC=y' : '',

@@ -210,8 +210,18 @@ export function defaultTopology(): Topology {
   return {
     schema: TOPOLOGY_SCHEMA,
     machine: 'iovh mock machine (Battlemage-like SR-IOV PF), BIOS 0.1 11/24/2026',
-    // A lab's own kernel build: iommufd and the VFIO cdev, unlike Debian's stock 7.2 (docs/kernel.md §4).
-    kernel: { config: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y', KASAN: 'y', SLUB_RCU_DEBUG: 'y' } },
+    // A lab's own kernel build: iommufd and the VFIO cdev, unlike Debian's stock 7.2 (docs/kernel.md §4), with the
+    // sanitizers and lock debugging of iovh's own guest build (kconfig/iovh-guest.config, tinyconfig-based: no LSMs).
+    kernel: {
+      config: {
+        IOMMUFD: 'y',
+        VFIO_DEVICE_CDEV: 'y',
+        KASAN: 'y',
+        SLUB_RCU_DEBUG: 'y',
+        PROVE_LOCKING: 'y',
+        SECURITY: 'n',
+      },
+    },
     ram: [
       { start: '0x0', size: hex(2n * GiB) },
       { start: hex(4n * GiB), size: hex(14n * GiB) },

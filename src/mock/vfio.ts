@@ -41,7 +41,16 @@ import type { Vfs } from './vfs.js';
 import { relativeLink } from './vfs.js';
 import type { IommufdFile, IommufdSubsystem } from './iommufd.js';
 import { O, VFIO } from '../uapi/constants.js';
-import { enabled } from './kconfig.js';
+import { enabled, structFileSize } from './kconfig.js';
+import {
+  DMABUF_FILE_ALLOCATED,
+  FILP_FREED_RCU,
+  FILP_FREE_QUEUED,
+  GET_FILE_ACTIVE,
+  KASAN_REPORT_FRAMES,
+  revokeFrames,
+  type RevokeTrigger,
+} from './frames.js';
 
 const SHIFT = 40n;
 const REGION_MASK = (1n << SHIFT) - 1n;
@@ -70,34 +79,6 @@ const VFIO_BIND_FLAG_TOKEN = 1;
 
 // ------------------------------------------------------------ objects
 
-/** vfio_pci_dma_buf_move's frame in a call trace (the return address of its get_file_active call). */
-const MOVE_FRAME = 'vfio_pci_dma_buf_move+0x254/0x560 [vfio_pci_core]';
-/** The last close of a VFIO device fd, below vfio_pci_core_close_device. */
-const CLOSE_FROM = [
-  'vfio_pci_core_close_device+0x188/0x310 [vfio_pci_core]',
-  'vfio_df_close+0x134/0x220 [vfio]',
-  'vfio_df_group_close+0x93/0x150 [vfio]',
-  'vfio_device_fops_release+0x72/0xc0 [vfio]',
-  '__fput+0x17b/0x690',
-  'fput_close_sync+0xd8/0x160',
-  '__x64_sys_close+0x7d/0xd0',
-  'do_syscall_64+0x46/0x340',
-  'entry_SYSCALL_64_after_hwframe+0x76/0x7e',
-];
-const PM_EXIT_FROM = [
-  'vfio_pci_runtime_pm_exit+0xc4/0x120 [vfio_pci_core]',
-  'vfio_pci_core_disable+0x4b/0x8e0 [vfio_pci_core]',
-  'vfio_pci_core_close_device+0x190/0x310 [vfio_pci_core]',
-  ...CLOSE_FROM.slice(1),
-];
-/** A device ioctl (VFIO_DEVICE_RESET, VFIO_DEVICE_FEATURE). */
-const IOCTL_FROM = [
-  'vfio_pci_core_ioctl+0x5c3/0xb90 [vfio_pci_core]',
-  'vfio_device_fops_unl_ioctl+0xcea/0x1340 [vfio]',
-  '__x64_sys_ioctl+0x94/0xd0',
-  'do_syscall_64+0x46/0x340',
-  'entry_SYSCALL_64_after_hwframe+0x76/0x7e',
-];
 /** An RCU grace period on an idle machine: a freed filp is poisoned this long after its free (SLUB_RCU_DEBUG). */
 const RCU_GRACE_USEC = 10_000n;
 
@@ -517,36 +498,28 @@ export class VfioSubsystem {
    * and KASAN reports the write. `frames` is the call chain above
    * get_file_active.
    */
-  private fileActive(p: VfioDmaBuf, frames: readonly string[]): boolean {
+  private fileActive(p: VfioDmaBuf, trigger: RevokeTrigger): boolean {
     const freed = p.dmabuf.fileFreedUsec;
     if (freed === null) return true;
     const k = this.kernel;
     if (enabled(k.profile, 'KASAN') && enabled(k.profile, 'SLUB_RCU_DEBUG') && k.now() - freed >= RCU_GRACE_USEC) {
-      // A filp is 168 bytes (struct file, 7.2 x86-64); f_ref sits 160 bytes in.
-      const filp = 0xff11000005d08500n + BigInt(p.dmabuf.ino - 30000) * 0x100n;
+      // file_ref_get writes f_ref, the last member of struct file (its size: the kernel's configuration).
+      const filp = structFileSize(k.profile);
+      const at = 0xff11000005d08500n + BigInt(p.dmabuf.ino - 30000) * 0x200n;
+      const syscall = trigger.kind === 'config' ? 18 : trigger.kind.startsWith('close') ? 3 : 16;
       k.kasan({
         kind: 'slab-use-after-free',
-        fn: 'get_file_active+0x4a/0xe0',
+        fn: GET_FILE_ACTIVE[1]!,
         access: 'Write of size 8',
-        addr: (filp + 160n).toString(16),
-        trace: [
-          'dump_stack_lvl+0x5d/0x80',
-          'kasan_report+0xb9/0xf0',
-          'kasan_check_range+0xfc/0x1a0',
-          'get_file_active+0x4a/0xe0',
-          ...frames,
-        ],
-        allocated: [
-          'kmem_cache_alloc_noprof+0x10e/0x320',
-          'alloc_empty_file+0x4c/0x170',
-          'alloc_file_pseudo+0x144/0x210',
-          'dma_buf_export+0x29c/0xa10',
-          'vfio_pci_core_feature_dma_buf+0x46e/0x9a0 [vfio_pci_core]',
-        ],
-        freed: ['__kasan_slab_free+0x3f/0x60', 'slab_free_after_rcu_debug+0xca/0x220', 'rcu_core+0x7d5/0xfe0'],
+        addr: (at + BigInt(filp.fRef)).toString(16),
+        trace: [...KASAN_REPORT_FRAMES, ...GET_FILE_ACTIVE, ...revokeFrames(trigger)],
+        allocated: DMABUF_FILE_ALLOCATED,
+        freed: FILP_FREED_RCU,
+        aux: FILP_FREE_QUEUED,
         cache: 'filp',
-        objectSize: 168,
-        offset: 160,
+        objectSize: filp.size,
+        offset: filp.fRef,
+        syscall,
       });
     }
     return false;
@@ -554,21 +527,20 @@ export class VfioSubsystem {
 
   /**
    * vfio_pci_dma_buf_move(vdev, true) for every dma-buf, or the permanent
-   * cleanup at last close (`permanent`). Returns the readiness of the wait.
+   * cleanup at last close (`close`: how the device was opened). `trigger`
+   * is what called it (the frames of a KASAN report). Returns the readiness
+   * of the wait.
    */
-  private revoke(vdev: VfioDevice, permanent: boolean, from: readonly string[] = IOCTL_FROM): () => boolean {
+  private revoke(vdev: VfioDevice, trigger: RevokeTrigger | { kind: 'close'; cdev: boolean }): () => boolean {
     const profile = this.kernel.profile;
+    const permanent = trigger.kind === 'close';
     this.kernel.trace(permanent ? 'vfio_pci_dma_buf_cleanup' : 'vfio_pci_dma_buf_move', 'entry', { arg2: 1 });
     // The cleanup drains through vfio_pci_dma_buf_move(vdev, true), then walks the list again (its own loop).
     const bufs = [...vdev.dmabufs].filter((p) => {
-      if (!permanent) return this.fileActive(p, [MOVE_FRAME, ...from]);
+      if (trigger.kind !== 'close') return this.fileActive(p, trigger);
       // Both walks happen whatever the first found (each loop does its own get_file_active).
-      const moved = this.fileActive(p, [
-        MOVE_FRAME,
-        'vfio_pci_dma_buf_cleanup+0x41/0x270 [vfio_pci_core]',
-        ...CLOSE_FROM,
-      ]);
-      const cleaned = this.fileActive(p, ['vfio_pci_dma_buf_cleanup+0xc2/0x270 [vfio_pci_core]', ...CLOSE_FROM]);
+      const moved = this.fileActive(p, { kind: 'close-move', cdev: trigger.cdev });
+      const cleaned = this.fileActive(p, { kind: 'close-cleanup', cdev: trigger.cdev });
       return moved && cleaned;
     });
     let stuck = false;
@@ -604,11 +576,11 @@ export class VfioSubsystem {
   }
 
   /** Un-revoke: invalidate while still revoked, then clear `revoked` (docs/kernel.md §3.5). */
-  private unrevoke(vdev: VfioDevice, from: readonly string[] = IOCTL_FROM): void {
+  private unrevoke(vdev: VfioDevice, trigger: RevokeTrigger): void {
     if (!vdev.memoryEnabled()) return;
     this.kernel.trace('vfio_pci_dma_buf_move', 'entry', { arg2: 0 });
     for (const p of [...vdev.dmabufs]) {
-      if (!this.fileActive(p, [MOVE_FRAME, ...from])) continue;
+      if (!this.fileActive(p, trigger)) continue;
       if (!p.revoked) continue;
       this.invalidate(p);
       p.revoked = false;
@@ -660,7 +632,8 @@ export class VfioSubsystem {
       release();
       return;
     }
-    const ready = this.revoke(vdev, true);
+    const cdev = !file.groupFile;
+    const ready = this.revoke(vdev, { kind: 'close', cdev });
     this.afterRevoke(
       vdev,
       ready,
@@ -668,7 +641,7 @@ export class VfioSubsystem {
         for (const p of [...vdev.dmabufs]) {
           // vfio_pci_core_disable -> vfio_pci_runtime_pm_exit -> vfio_pci_dma_buf_move(vdev, false): a
           // buffer the cleanup skipped (its file is gone) stays listed and is walked once more.
-          if (!this.fileActive(p, [MOVE_FRAME, ...PM_EXIT_FROM])) continue;
+          if (!this.fileActive(p, { kind: 'close-pm-exit', cdev })) continue;
           p.vdev = null;
           vdev.dmabufs.delete(p);
         }
@@ -706,13 +679,13 @@ export class VfioSubsystem {
       this.bus.invalidate();
     }
     return new Promise<void>((resolve) => {
-      const ready = this.revoke(vdev, false);
+      const ready = this.revoke(vdev, { kind: 'reset', undo: false });
       this.afterRevoke(
         vdev,
         ready,
         () => {
           this.flr(vdev);
-          this.unrevoke(vdev);
+          this.unrevoke(vdev, { kind: 'reset', undo: true });
           this.fds.unref(file);
           resolve();
         },
@@ -754,15 +727,15 @@ export class VfioSubsystem {
       // revoked), and when memory is enabled afterwards it un-revokes. A VF keeps decoding
       // (no_command_memory), so each such write invalidates its importers and un-revokes at once.
       if (!nowMem) {
-        const ready = this.revoke(vdev, false);
+        const ready = this.revoke(vdev, { kind: 'config', writer: 'command', undo: false });
         this.afterRevoke(
           vdev,
           ready,
-          () => this.unrevoke(vdev),
+          () => this.unrevoke(vdev, { kind: 'config', writer: 'command', undo: true }),
           stack('vfio_basic_config_write+0x1f4/0x2c0 [vfio_pci_core]'),
         );
       } else {
-        this.unrevoke(vdev);
+        this.unrevoke(vdev, { kind: 'config', writer: 'command', undo: true });
       }
     }
     // Only a device with a PM capability has a PMCSR (xe's VFs have none: xe_pci_sriov.c pf_enable_vfs).
@@ -771,26 +744,26 @@ export class VfioSubsystem {
       cfg.setUint16(CFG.PMCSR, (cfg.getUint16(CFG.PMCSR, true) & ~3) | state, true);
       if (state === 3 && vdev.power === 'D0') {
         vdev.power = 'D3hot';
-        const ready = this.revoke(vdev, false);
+        const ready = this.revoke(vdev, { kind: 'config', writer: 'pm', undo: false });
         this.afterRevoke(vdev, ready, () => undefined, stack('vfio_pm_config_write+0xc1/0x180 [vfio_pci_core]'));
         this.bus.invalidate();
       } else if (state === 0 && vdev.power === 'D3hot') {
         vdev.power = 'D0';
         this.bus.invalidate();
-        this.unrevoke(vdev);
+        this.unrevoke(vdev, { kind: 'config', writer: 'pm', undo: true });
       }
     }
     if (touches(CFG.DEVCTL, 2)) {
       const v = after.getUint16(CFG.DEVCTL, true);
       cfg.setUint16(CFG.DEVCTL, v & ~0x8000, true);
       if ((v & 0x8000) !== 0) {
-        const ready = this.revoke(vdev, false);
+        const ready = this.revoke(vdev, { kind: 'config', writer: 'flr', undo: false });
         this.afterRevoke(
           vdev,
           ready,
           () => {
             this.flr(vdev);
-            this.unrevoke(vdev);
+            this.unrevoke(vdev, { kind: 'config', writer: 'flr', undo: true });
           },
           stack('vfio_exp_config_write+0xd2/0x110 [vfio_pci_core]'),
         );
@@ -842,7 +815,7 @@ export class VfioSubsystem {
         if (vdev.lowPower) {
           vdev.lowPower = false;
           this.bus.invalidate();
-          this.unrevoke(vdev);
+          this.unrevoke(vdev, { kind: 'low-power', undo: true });
         }
         return 0;
       }
@@ -857,7 +830,7 @@ export class VfioSubsystem {
     if (vdev.lowPower) fail('EINVAL', 'already in low power');
     vdev.lowPower = true;
     this.bus.invalidate();
-    const ready = this.revoke(vdev, false);
+    const ready = this.revoke(vdev, { kind: 'low-power', undo: false });
     this.afterRevoke(vdev, ready, () => undefined, [
       'vfio_pci_dma_buf_move+0x13a/0x180 [vfio_pci_core]',
       'vfio_pci_runtime_pm_entry+0x52/0x90 [vfio_pci_core]',

@@ -2,7 +2,7 @@
 // baseline writer, and the documents that list it.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BUGS, bugsOfKasan, kasanExcerpt } from '../../src/harness/bugs.js';
+import { BUGS, bugsOfKasan, KASAN_EXCERPT_LINES, kasanExcerpt } from '../../src/harness/bugs.js';
 import { renderBaseline } from '../../src/report/baseline.js';
 import { renderDetails, renderSummary } from '../../src/report/human.js';
 import { renderJson } from '../../src/report/json.js';
@@ -80,9 +80,28 @@ describe('bugs named from a KASAN report', () => {
     '==================================================================',
   ];
 
-  it('get_file_active from vfio_pci_dma_buf_move is opath-stale-file; the excerpt stops at the closing line', () => {
+  it('get_file_active from vfio_pci_dma_buf_move is opath-stale-file; the excerpt ends with the closing line', () => {
     expect(bugsOfKasan(['unrelated', ...splat]).map((b) => b.id)).toEqual(['opath-stale-file']);
-    expect(kasanExcerpt(['x', ...splat, 'after'])).toEqual(splat.slice(0, -1));
+    expect(kasanExcerpt(['x', ...splat, 'after'])).toEqual(splat);
+  });
+
+  it('the excerpt keeps a whole report, "Freed by" and the cache included, and says what a bound cut', () => {
+    const real = JSON.parse(
+      readFileSync(new URL('../harness/fixtures/kasan-opath-7.2.13.json', import.meta.url), 'utf8'),
+    ) as { log: string[] };
+    const ex = kasanExcerpt(real.log);
+    expect(ex.length).toBeGreaterThan(40);
+    expect(ex.length).toBeLessThanOrEqual(KASAN_EXCERPT_LINES);
+    expect(ex.join('\n')).toMatch(
+      /Freed by task 79:[\s\S]*which belongs to the cache filp of size 344[\s\S]*Memory state/,
+    );
+    expect(ex.at(-1)).toMatch(/^\[[ 0-9.]+\] =+$/);
+    // The next report starts a new excerpt: this one is the first alone.
+    expect(ex.filter((l) => /BUG: KASAN/.test(l))).toHaveLength(1);
+    const long = [splat[0]!, ...Array.from({ length: 300 }, (_, i) => ` frame_${i}+0x1/0x10`), '====='];
+    const cut = kasanExcerpt(long);
+    expect(cut).toHaveLength(KASAN_EXCERPT_LINES);
+    expect(cut.at(-1)).toBe(`[... ${long.length - KASAN_EXCERPT_LINES + 1} more lines of this KASAN report]`);
   });
 
   it('the report a real 7.2.13 KASAN guest printed names opath-stale-file (test/harness/fixtures)', () => {
