@@ -41,12 +41,15 @@ export const BUGS = {
   'ttm-attach-uaf': {
     id: 'ttm-attach-uaf',
     title: "a failed xe import frees its BO while the delayed-delete worker still locks the exporter's reservation",
-    affected: '6.8 and later (through a VFIO dma-buf from 6.19); 7.2.13 and 7.3-rc7 have it',
-    fixed: null,
+    affected:
+      'xe since its introduction (through a VFIO dma-buf from 6.19) until the fix: 6.19, 7.0, 7.1; Debian 7.2.13 has the fix',
+    fixed:
+      '"drm/xe: Hold a dma-buf reference for imported BOs" (2026-07-10, Cc stable; xe work item 8023); in Debian\'s 7.2.13 source',
     source:
-      'drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_individualize_resv (sg BOs keep the exporter resv) after ' +
-      'drivers/gpu/drm/xe/xe_dma_buf.c xe_dma_buf_create_obj; xe work item 8023, fix posted 2026-07-01 ' +
-      '"drm/ttm: Fix UAF on dma-buf attach failure for sg BOs", not merged',
+      'drivers/gpu/drm/xe/xe_dma_buf.c xe_gem_prime_import (xe_dma_buf_create_obj makes a ttm_bo_type_sg BO on ' +
+      'dma_buf->resv before dma_buf_dynamic_attach; a failed attach puts it), drivers/gpu/drm/ttm/ttm_bo.c ' +
+      'ttm_bo_individualize_resv (keeps the shared resv for sg BOs) and ttm_bo_delayed_delete (dma_resv_lock of it later); ' +
+      'the fix: xe_bo.c xe_bo_init_locked get_dma_buf, xe_ttm_bo_destroy dma_buf_put',
   },
   'opath-stale-file': {
     id: 'opath-stale-file',

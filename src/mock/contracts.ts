@@ -126,6 +126,37 @@ export interface KernelServices {
    * kmemleak's backtrace prints it (`func+0xoff/0xsize [module]`).
    */
   alloc(what: string, size: number, frames?: readonly string[]): KernelAlloc;
+  /** A KASAN report (src/mock/kernel.ts KernelCore.kasan): only a KASAN kernel calls it. */
+  kasan(report: KasanReport): void;
+  /**
+   * queue_work(): `work` runs in a kworker, not in the caller's system call.
+   * The mock runs queued work when time passes (a sleep userspace asks for,
+   * Backend.sleep), in queue order, each as the kworker `comm`.
+   */
+  queueWork(comm: string, work: () => void): void;
+}
+
+/** What a KASAN report says (mm/kasan/report.c), the frames innermost first. */
+export interface KasanReport {
+  kind: string;
+  fn: string;
+  access: string;
+  addr: string;
+  trace: readonly string[];
+  allocated: readonly string[];
+  freed: readonly string[];
+  /** "Last potentially related work creation" (a call_rcu free's aux stack). */
+  aux?: readonly string[];
+  cache: string;
+  objectSize: number;
+  offset: number;
+  /** The task the object was allocated and freed by (default: the caller). */
+  allocPid?: number;
+  freePid?: number;
+  /** The report comes from a system call: the user registers end the trace. */
+  syscall?: number;
+  /** Reported from a work item: dump_stack's `Workqueue: <wq> <function>` line. */
+  workqueue?: string;
 }
 
 // ------------------------------------------------------------ memory
@@ -349,6 +380,8 @@ export interface DmaBufCore {
   /** Take / drop a file reference (an importer's BO holds one). */
   ref(dmabuf: DmaBufObject): void;
   unref(dmabuf: DmaBufObject): void;
+  /** dma_buf_release ran: the struct dma_buf (and the reservation object embedded after it) is freed. */
+  freed(dmabuf: DmaBufObject): boolean;
   /** dma_buf_dynamic_attach (dynamic = importer ops with invalidateMappings) or dma_buf_attach. */
   attach(dmabuf: DmaBufObject, devName: string, dev: PciDevice | null, importer: ImporterOps): Attachment;
   detach(attachment: Attachment): void;

@@ -273,6 +273,10 @@ export class DmaBufCoreImpl implements DmaBufCore {
     this.fds.unref(b.file);
   }
 
+  freed(dmabuf: DmaBufObject): boolean {
+    return this.asImpl(dmabuf).released;
+  }
+
   fileCount(buf: DmaBufImpl): number {
     return this.fds.count(buf.file);
   }

@@ -156,3 +156,65 @@ export const FILP_FREE_QUEUED = [
   '__x64_sys_close+0x7d/0xd0',
   ...ENTRY,
 ];
+
+/**
+ * The TTM delayed-delete worker locking an imported BO's reservation
+ * (drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_delayed_delete -> dma_resv_lock ->
+ * ww_mutex_lock). The first access to the lock in __ww_mutex_lock is
+ * DEBUG_MUTEXES' `lock->magic` check (kernel/locking/mutex.c
+ * __mutex_lock_common, MUTEX_WARN_ON), a read of 8 bytes 88 bytes into the
+ * mutex. The locking and workqueue frames are the guest build's; ttm is not
+ * built there (no DRM in kconfig/iovh-guest.config), so ttm_bo_delayed_delete's
+ * offset is not measured.
+ */
+export const TTM_DELAYED_DELETE = [
+  ...KASAN_REPORT_FRAMES,
+  '__ww_mutex_lock.constprop.0+0x2850/0x49d0',
+  'ww_mutex_lock+0x37/0x160',
+  'ttm_bo_delayed_delete+0x5c/0xa0 [ttm]',
+  'process_one_work+0x7d0/0x1680',
+  'worker_thread+0x5dc/0x1020',
+  'kthread+0x35d/0x480',
+  'ret_from_fork+0x57f/0x730',
+  'ret_from_fork_asm+0x11/0x20',
+];
+
+/** The access TTM_DELAYED_DELETE reports: __ww_mutex_lock's return address after its KASAN check of lock->magic. */
+export const TTM_DELAYED_DELETE_FN = '__ww_mutex_lock.constprop.0+0x2850/0x49d0';
+
+/** A VFIO dma-buf's struct dma_buf with its embedded reservation object: kzalloc in dma_buf_export (drivers/dma-buf/dma-buf.c). */
+export const DMABUF_ALLOCATED = [
+  'kasan_save_stack+0x33/0x50',
+  'kasan_save_track+0x14/0x30',
+  '__kasan_kmalloc+0x87/0x90',
+  '__kmalloc_noprof+0x26b/0x5f0',
+  'dma_buf_export+0x322/0xb00',
+  'vfio_pci_core_feature_dma_buf+0x46e/0x9c0',
+  'vfio_pci_core_ioctl_feature+0x8c/0x360',
+  UNL_IOCTL_FEATURE,
+  SYS_IOCTL,
+  ...ENTRY,
+];
+
+/** Freed by the last close of the dma-buf fd: __fput -> dput -> dentry_kill -> dma_buf_release (the dentry's d_release) -> kfree. */
+export const DMABUF_FREED = [
+  'kasan_save_stack+0x33/0x50',
+  'kasan_save_track+0x14/0x30',
+  'kasan_save_free_info+0x3b/0x60',
+  '__kasan_slab_free+0x3f/0x60',
+  'kfree+0x13c/0x510',
+  'dma_buf_release+0x1db/0x270',
+  'dentry_kill+0x241/0xa20',
+  '__fput+0x26d/0x720',
+  'fput_close_sync+0xd8/0x160',
+  '__x64_sys_close+0x7d/0xd0',
+  ...ENTRY,
+];
+
+/**
+ * sizeof(struct dma_buf) and sizeof(struct dma_resv) of the guest build
+ * (compiled against its objtree: 344 and 160); dma_buf_export allocates both
+ * in one kzalloc when the exporter brings no reservation object (vfio does
+ * not), so the object is a kmalloc-512 one and the resv starts 344 bytes in.
+ */
+export const DMABUF_ALLOC = { size: 504, cache: 'kmalloc-512', objectSize: 512, resvAt: 344, magicAt: 88 };

@@ -7,7 +7,7 @@
 // and by the length of a sleep userspace asks for (Backend.sleep), so the same
 // sequence of calls gives the same log and trace, byte for byte.
 
-import { LogLevel, type KernelAlloc, type KernelServices } from './contracts.js';
+import { LogLevel, type KasanReport, type KernelAlloc, type KernelServices } from './contracts.js';
 import { Kmsg, type KmsgState } from './kmsg.js';
 import { Kmemleak, type KmemleakState } from './kmemleak.js';
 import { Tracefs, type TracefsState } from './tracefs.js';
@@ -45,6 +45,8 @@ export const TAINT_DIE = 7; // D
 export const TAINT_WARN = 9; // W
 export const TAINT_BAD_PAGE = 5; // B: mm/kasan/report.c end_report adds it
 
+/** The pid of the kworker that runs queued work (an unbound worker of a 1-CPU machine). */
+const KWORKER_PID = 57;
 /** Boot-to-now at the first operation of a fresh mock kernel. */
 const BOOT_USEC = 12_480_000n;
 /** Per-operation step: every syscall takes a millisecond of kernel time. */
@@ -87,6 +89,9 @@ export class KernelCore implements KernelServices {
   readonly kmemleak: Kmemleak;
   readonly tracefs: Tracefs;
   private waiters: Waiter[] = [];
+  private work: { comm: string; work: () => void; by: number; calls: number }[] = [];
+  /** The kworker running queued work (its comm and pid in what the work prints), else null. */
+  private worker: { comm: string; pid: number } | null = null;
   private polling = false;
   /** debug_locks: lock debugging is on until a taint turns it off (PROVE_LOCKING kernels). */
   lockdep: boolean;
@@ -129,6 +134,7 @@ export class KernelCore implements KernelServices {
     if (!Number.isFinite(ms) || ms < 0)
       throw new RangeError(`time to pass must be a non-negative number of ms, got ${ms}`);
     this.usec += BigInt(Math.round(ms * 1000));
+    this.runWork();
   }
 
   jiffies(): bigint {
@@ -166,8 +172,48 @@ export class KernelCore implements KernelServices {
     return `Tainted: ${s}`;
   }
 
-  private cpuLine(): string {
-    return `CPU: 0 UID: 0 PID: ${this.pid} Comm: ${this.comm} ${this.taintString()} ${this.profile.release} #1 PREEMPT(lazy) `;
+  private cpuLine(task: { comm: string; pid: number } = { comm: this.comm, pid: this.pid }): string {
+    return `CPU: 0 UID: 0 PID: ${task.pid} Comm: ${task.comm} ${this.taintString()} ${this.profile.release} #1 PREEMPT(lazy) `;
+  }
+
+  /**
+   * queue_work(): the item runs in a kworker, never inside the system call
+   * that queued it. The mock's machine has one CPU and the kworker needs it:
+   * queued work runs before another process's next system call, when time
+   * passes (pass()), or before the queuing task's second system call after
+   * the one that queued it. That one call of window is the interleaving a
+   * race needs (a lazy reschedule honoured at the next tick rather than at
+   * the return to user); a real kernel usually runs the worker sooner.
+   * `comm` names the kworker in what the work prints.
+   */
+  queueWork(comm: string, work: () => void): void {
+    this.work.push({ comm, work, by: this.pid, calls: 0 });
+  }
+
+  /** A system call of process `pid` starts: queued work runs first when its task let the CPU go. */
+  schedule(pid: number): void {
+    let due = false;
+    for (const w of this.work) {
+      if (w.by !== pid || ++w.calls >= 2) due = true;
+    }
+    if (due) this.runWork();
+  }
+
+  /** Work queued and not run yet. */
+  pendingWork(): number {
+    return this.work.length;
+  }
+
+  private runWork(): void {
+    while (this.work.length > 0) {
+      const w = this.work.shift()!;
+      this.worker = { comm: w.comm, pid: KWORKER_PID };
+      try {
+        w.work();
+      } finally {
+        this.worker = null;
+      }
+    }
   }
 
   private modulesLine(): string {
@@ -210,35 +256,19 @@ export class KernelCore implements KernelServices {
    * first of the boot. `trace` is the call trace under the reporting frames
    * (src/mock/frames.ts), innermost first.
    */
-  kasan(r: {
-    kind: string;
-    fn: string;
-    access: string;
-    addr: string;
-    trace: readonly string[];
-    allocated: readonly string[];
-    freed: readonly string[];
-    /** "Last potentially related work creation" (a call_rcu free's aux stack). */
-    aux?: readonly string[];
-    cache: string;
-    objectSize: number;
-    offset: number;
-    /** The task the object was allocated and freed by (default: the caller). */
-    allocPid?: number;
-    freePid?: number;
-    /** The report comes from a system call: the user registers end the trace. */
-    syscall?: number;
-  }): void {
+  kasan(r: KasanReport): void {
     const L = LogLevel.ERR;
     const log = (t: string) => this.kmsg.append(L, t);
     const rule = '==================================================================';
     log(rule);
     log(`BUG: KASAN: ${r.kind} in ${r.fn}`);
-    log(`${r.access} at addr ${r.addr} by task ${this.comm}/${this.pid}`);
+    const task = this.worker ?? { comm: this.comm, pid: this.pid };
+    log(`${r.access} at addr ${r.addr} by task ${task.comm}/${task.pid}`);
     log('');
-    log(this.cpuLine());
+    log(this.cpuLine(task));
     if (this.taint !== 0) log(`Tainted: ${this.taintNames()}`);
     log(`Hardware name: ${this.hardware}`);
+    if (r.workqueue) log(`Workqueue: ${r.workqueue}`);
     log('Call Trace:');
     log(' <TASK>');
     for (const f of r.trace) log(` ${f}`);
@@ -254,10 +284,10 @@ export class KernelCore implements KernelServices {
     }
     log(' </TASK>');
     log('');
-    log(`Allocated by task ${r.allocPid ?? this.pid}:`);
+    log(`Allocated by task ${r.allocPid ?? task.pid}:`);
     for (const f of r.allocated) log(` ${f}`);
     log('');
-    log(`Freed by task ${r.freePid ?? this.pid}:`);
+    log(`Freed by task ${r.freePid ?? task.pid}:`);
     for (const f of r.freed) log(` ${f}`);
     log('');
     if (r.aux) {

@@ -589,6 +589,8 @@ export class MockKernel implements MockPlatform {
 
   /** A system call of `p` begins (src/mock/syscalls.ts ProcessContext). */
   enterCall(p: MockProcess): void {
+    // Outermost calls only: a kworker runs between tasks' system calls (KernelCore.queueWork).
+    if (this.inCall === 0) this.kernel.schedule(p.pid);
     this.enter(p);
     this.inCall++;
   }

@@ -80,6 +80,12 @@ export const BASES: Readonly<Record<KernelBase, { revocableGate: boolean; revoke
 
 /** The vfio close-after-revoke kref fix ("vfio/pci: fix dma-buf kref underflow after revoke", 2026-05-07), verified in 7.2.13. */
 const KREF_FIX: readonly [number, number, number] = [7, 2, 13];
+/**
+ * "drm/xe: Hold a dma-buf reference for imported BOs" (2026-07-10, Cc stable; xe work item 8023), the fix of
+ * ttm-attach-uaf: Debian's 7.2.13 source has it (drivers/gpu/drm/xe/xe_bo.c xe_bo_init_locked takes get_dma_buf,
+ * xe_ttm_bo_destroy puts it). 7.2.13 is the first 7.2 release checked, not necessarily the first that has it.
+ */
+const TTM_FIX: readonly [number, number, number] = [7, 2, 13];
 
 const RFC_V1_QUIRKS: readonly QuirkSpec[] = [
   { id: 'last-page' },
@@ -99,7 +105,7 @@ const RFC_V1_QUIRKS: readonly QuirkSpec[] = [
   { id: 'deferred-unmap-hang' },
   { id: 'kref-underflow', fixedIn: KREF_FIX },
   { id: 'opath-stale-file' },
-  { id: 'ttm-attach-uaf' },
+  { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
 ];
 
 export const PROFILES: readonly ProfileDef[] = [
@@ -110,7 +116,7 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '6.19.8',
     base: '6.19',
     series: 'none',
-    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf' }],
+    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf', fixedIn: TTM_FIX }],
     differs: [
       'vfio-pci dma-buf export and iommufd import; xe imports a VF BAR as P2P (no IOV path)',
       'attach: peer2peer, then revoked; no revocable gate',
@@ -125,7 +131,7 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '7.0.9',
     base: '7.0',
     series: 'none',
-    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf' }],
+    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf', fixedIn: TTM_FIX }],
     differs: [
       'as upstream-6.19',
       'struct dma_buf_phys_vec is struct phys_vec (no symbol changes: the release tells it from 6.19)',
@@ -143,7 +149,7 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'deferred-unmap-hang' },
       { id: 'kref-underflow', fixedIn: KREF_FIX },
       { id: 'opath-stale-file' },
-      { id: 'ttm-attach-uaf' },
+      { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
     ],
     differs: [
       'revocable gate: attach refuses an importer without invalidate_mappings (EOPNOTSUPP)',
@@ -195,7 +201,7 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'deferred-unmap-hang' },
       { id: 'kref-underflow', fixedIn: KREF_FIX },
       { id: 'opath-stale-file' },
-      { id: 'ttm-attach-uaf' },
+      { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
     ],
     differs: [
       'the IOV type is a pointer (iov_interconnect), matched by dma_buf_match_interconnects; xe offers it from supports_interconnects',
@@ -219,7 +225,7 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'deferred-unmap-hang' },
       { id: 'kref-underflow' },
       { id: 'opath-stale-file' },
-      { id: 'ttm-attach-uaf' },
+      { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
     ],
     differs: [
       'dma_buf_mapping_attach matches mapping types first: vfio offers PAL then SGT_P2P, xe asks for SGT (dma_buf_sgt_dynamic_attach)',

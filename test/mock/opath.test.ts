@@ -82,7 +82,9 @@ describe('opath-stale-file', () => {
       const b = mock({ profile: 'upstream-7.1', kernelConfig: config });
       await run(b, { holder: true, sleepMs: 100 });
       expect(kmsg(b), JSON.stringify(config)).toMatch(
-        new RegExp(`cache filp of size ${size}\\n[^]*located ${size - 8} bytes inside of\\\\x0a freed ${size}-byte`),
+        new RegExp(
+          `cache filp of size ${size}\\n[\\s\\S]*located ${size - 8} bytes inside of\\\\x0a freed ${size}-byte`,
+        ),
       );
       b.close();
     }

@@ -84,7 +84,9 @@ describe('every profile runs the whole catalog and meets its shipped baseline', 
     };
     for (const [p, r] of runs) {
       // The shipped baseline is the line at its default release (7.2.13); at 7.2.12 the kref fix is missing.
-      if (p === 'upstream-7.1@7.2.12') expect(r.json.summary.unexpected).toEqual(['lifecycle/close-while-revoked']);
+      // So is the xe dma-buf reference that fixes the failed-attach use-after-free (first seen in 7.2.13).
+      if (p === 'upstream-7.1@7.2.12')
+        expect([...r.json.summary.unexpected].sort()).toEqual(['bugs/ttm-attach-uaf', 'lifecycle/close-while-revoked']);
       else expect(r.code, `${p}: ${r.json.summary.exitReason}`).toBe(0);
       expect(r.json.kernel.shape?.name, p).toBe(shapes[p]);
       expect(r.json.scenarios.length, p).toBe(get('rfc-v1').json.scenarios.length);
@@ -145,6 +147,19 @@ describe('upstream-7.1: revoke waits for unmap with no timeout; the kref fix fro
     expect(s('upstream-7.1', 'lifecycle/requota-while-imported')).toMatchObject({ status: 'pass', path: 'p2p' });
   });
 
+  it('both sides of the xe dma-buf reference fix: a failed import, then the close, is a KASAN UAF only without it', () => {
+    for (const p of ['upstream-6.19', 'upstream-7.0', 'maptype-rfc', 'upstream-7.1@7.2.12']) {
+      expect([p, s(p, 'bugs/ttm-attach-uaf').status, quirks(p, 'bugs/ttm-attach-uaf')]).toEqual([
+        p,
+        'crash',
+        ['ttm-attach-uaf'],
+      ]);
+      expect(String(s(p, 'bugs/ttm-attach-uaf').evidence.kasanReport)).toMatch(/ttm_bo_delayed_delete/);
+    }
+    for (const p of ['upstream-7.1', 'fixed', 'rfc-v1', 'rfc-v2'])
+      expect([p, s(p, 'bugs/ttm-attach-uaf').status]).toEqual([p, 'pass']);
+  });
+
   it('both sides of the kref fix: 7.2.13 closes a revoked device cleanly, 7.2.12 underflows and hangs', () => {
     expect(s('upstream-7.1', 'lifecycle/close-while-revoked').status).toBe('pass');
     const before = s('upstream-7.1@7.2.12', 'lifecycle/close-while-revoked');
@@ -153,7 +168,7 @@ describe('upstream-7.1: revoke waits for unmap with no timeout; the kref fix fro
     expect(before.log.join('\n')).toMatch(/refcount_t: underflow; use-after-free\.[\s\S]*blocked for more than/);
     // Everything else on that line is the same at 7.2.12.
     for (const r of get('upstream-7.1').json.scenarios)
-      if (r.id !== 'lifecycle/close-while-revoked')
+      if (r.id !== 'lifecycle/close-while-revoked' && r.id !== 'bugs/ttm-attach-uaf')
         expect([r.id, s('upstream-7.1@7.2.12', r.id).status]).toEqual([r.id, r.status]);
   });
 });

@@ -9,7 +9,11 @@ import { O } from '../../uapi/constants.js';
 import { bugsOfKasan, kasanExcerpt } from '../bugs.js';
 import { DEFAULT_POLICY } from '../caps.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
+import { errnoOf, openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
+import { Gpu } from '../gpu.js';
+import { requireImport } from '../imports.js';
+import { SystemError } from '../../uapi/errors.js';
+import { VFIO } from '../../uapi/constants.js';
 import type { VfInfo } from '../../machine/topology.js';
 
 /** What the kernel's config says about KASAN seeing a use-after-free of an RCU-freed object (null: unreadable). */
@@ -98,4 +102,87 @@ export const bugsOpathStaleFile: Scenario = {
   },
 };
 
-export const bugsScenarios: Scenario[] = [bugsOpathStaleFile];
+export const bugsTtmAttachUaf: Scenario = {
+  id: 'bugs/ttm-attach-uaf',
+  title: 'failed xe import of a revoked dma-buf, then the dma-buf closed',
+  description:
+    "Exports one page of a VF's BAR, revokes it with VFIO_DEVICE_FEATURE LOW_POWER_ENTRY, imports it into the PF's xe (vfio's " +
+    'attach refuses a revoked buffer with ENODEV) and closes the dma-buf fd at once. xe_dma_buf_create_obj made a ttm_bo_type_sg ' +
+    "BO sharing the exporter's reservation object before attaching (drivers/gpu/drm/xe/xe_dma_buf.c); the failed import puts it, " +
+    'and TTM keeps the shared reservation for sg BOs and hands the BO to its delayed-delete worker, which locks that reservation ' +
+    'later (drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_individualize_resv, ttm_bo_delayed_delete). Before "drm/xe: Hold a dma-buf ' +
+    'reference for imported BOs" nothing keeps the dma-buf alive, so if the close frees it before the worker runs the worker locks ' +
+    'freed memory: with KASAN a crash naming bug ttm-attach-uaf. The worker usually runs first on real hardware: no report is not ' +
+    'proof of the fix. Without KASAN the access is silent, so the scenario skips. On a shared machine it runs only with ' +
+    '--allow-destructive.',
+  expectedPath: 'refused',
+  async run(ctx: ScenarioContext) {
+    requireImport(ctx);
+    const vf = destructiveVf(
+      ctx,
+      "on a kernel with the bug, TTM's worker locks the reservation of a freed dma-buf (a use-after-free in the kernel's memory)",
+    );
+    const bar = requireExportBar(ctx, vf);
+    const read = readKernelConfig(ctx.backend.fs, ctx.caps.release);
+    const kasan = read ? read.config.get('CONFIG_KASAN') === 'y' : null;
+    ctx.record('kasan', read ? `CONFIG_KASAN=${kasan ? 'y' : 'n'} (${read.source})` : 'kernel config unreadable');
+    if (kasan === false)
+      ctx.skip(
+        'kasan',
+        `the use-after-free is silent without KASAN: CONFIG_KASAN is not set (${read!.source})`,
+        'build the kernel with CONFIG_KASAN=y',
+      );
+    ctx.record('vf', vf.bdf);
+    const gpu = Gpu.open(ctx);
+    const device = openVf(ctx, vf.bdf);
+    const buf = device.exportDmaBuf({ region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
+    ctx.defer(`close dma-buf fd ${buf.fd}`, () => buf.close());
+    const entry = errnoOf(() => device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY));
+    if (entry.code !== null)
+      ctx.skip(
+        'lowPower',
+        `VFIO_DEVICE_FEATURE LOW_POWER_ENTRY on ${vf.bdf} failed with ${entry.code}: nothing keeps the buffer revoked`,
+        'a VF whose driver supports runtime PM through vfio-pci (docs/kernel.md §3.5)',
+      );
+    ctx.defer(`LOW_POWER_EXIT on ${vf.bdf}`, () => {
+      device.feature(VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_EXIT);
+    });
+    ctx.suspect(
+      'ttm-attach-uaf',
+      `a PRIME import of VF ${vf.bdf}'s revoked dma-buf failed, then the dma-buf was closed`,
+    );
+    let refused: string | null = null;
+    try {
+      gpu.import(buf).close();
+    } catch (e) {
+      if (!(e instanceof SystemError)) throw e;
+      refused = e.code;
+    }
+    // At once: the interleaving in which the close frees the dma-buf before TTM's worker locks its reservation.
+    buf.close();
+    ctx.record('importRefused', refused ?? 'imported');
+    if (refused === null) {
+      ctx.note('the revoked buffer was imported (no failed attach, so nothing for TTM to delete late)');
+      return;
+    }
+    ctx.check(
+      refused === 'ENODEV',
+      `the PRIME import of a revoked buffer failed with ${refused}, expected ENODEV (docs/kernel.md §3.4)`,
+    );
+    // Let the worker run (and KASAN report) inside the scenario's window.
+    await ctx.sleep(100);
+    const log = ctx.kmsgSinceStart().map((r) => r.text);
+    const found = bugsOfKasan(log).find((b) => b.id === 'ttm-attach-uaf');
+    if (found) {
+      ctx.record('kasanReport', kasanExcerpt(log));
+      ctx.bug(
+        'ttm-attach-uaf',
+        `TTM's delayed delete of the failed import's BO after the dma-buf was closed: "${found.head}"`,
+      );
+      return;
+    }
+    ctx.note('no KASAN report: the worker ran before the dma-buf was freed, or xe holds a dma-buf reference (the fix)');
+  },
+};
+
+export const bugsScenarios: Scenario[] = [bugsOpathStaleFile, bugsTtmAttachUaf];

@@ -49,7 +49,7 @@ import {
   VRAM_MIN_PAGE,
   type HwEngine,
 } from './hw.js';
-import { ImportedBo } from './import.js';
+import { failedImportTeardown, ImportedBo } from './import.js';
 import { asIoctlError, errnoOf, KernelError, kfail } from './kerror.js';
 import { XeMapping } from './mapping.js';
 import { ExecQueue } from './queue.js';
@@ -296,6 +296,7 @@ export class DrmFile implements KernelFile {
       // the half-made object is freed (xe_gem_prime_import's out_err)
       bo.get();
       bo.put();
+      failedImportTeardown(this.dev.platform, buf);
       const errno = errnoOf(e);
       if (errno !== null) k.trace('xe_gem_prime_import', 'return', { retval: BigInt.asUintN(64, BigInt(-errno)) });
       throw e;

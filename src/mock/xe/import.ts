@@ -25,6 +25,76 @@ import type { XeDevice } from './device.js';
 import { type ExtentMap, ExtentMapBuilder, pairsOf } from './extents.js';
 import { errnoOf, KernelError } from './kerror.js';
 import { LMEM_BAR, translate } from './translate.js';
+import type { MockPlatform } from '../contracts.js';
+import { enabled } from '../kconfig.js';
+import type { ProfileImpl } from '../profiles.js';
+import { DMABUF_ALLOC, DMABUF_ALLOCATED, DMABUF_FREED, TTM_DELAYED_DELETE, TTM_DELAYED_DELETE_FN } from '../frames.js';
+
+/**
+ * What TTM does with the sg BO of an import whose attach failed (xe work
+ * item 8023, docs/bugs.md `ttm-attach-uaf`). xe_dma_buf_create_obj
+ * (drivers/gpu/drm/xe/xe_dma_buf.c) made a ttm_bo_type_sg BO whose
+ * reservation object is the exporter's `dma_buf->resv` before
+ * xe_gem_prime_import attached; the attach failed (vfio: ENODEV for a
+ * revoked buffer, EOPNOTSUPP for a non-P2P or non-revocable importer) and
+ * xe_bo_put released the BO. ttm_bo_release (drivers/gpu/drm/ttm/ttm_bo.c)
+ * individualizes the resv, but ttm_bo_individualize_resv keeps the shared
+ * one for sg BOs, and an sg BO always goes to the delayed-delete worker,
+ * which later takes `dma_resv_lock(bo->base.resv)`.
+ *
+ * Before "drm/xe: Hold a dma-buf reference for imported BOs" (2026-07-10,
+ * Cc stable; Debian's 7.2.13 source has it: xe_bo_init_locked takes
+ * get_dma_buf and xe_ttm_bo_destroy puts it) nothing held the dma-buf: the
+ * import's own reference (drm_gem_prime_fd_to_handle's dma_buf_get) goes
+ * with the failed ioctl, so once userspace closes its fd the struct dma_buf
+ * with its embedded resv is freed, and the worker locks freed memory: KASAN
+ * (slab-use-after-free in __ww_mutex_lock, from ttm_bo_delayed_delete) or,
+ * with slab poisoning and no KASAN, the general protection fault in
+ * mutex_can_spin_on_owner the patch quotes. With the fix the BO's
+ * reference keeps the dma-buf until the worker has run and the BO's
+ * destroy puts it.
+ *
+ * When the worker runs against the close is a race on a real machine (a
+ * kworker on another CPU usually wins); the mock's kworkers run when time
+ * passes (KernelServices.queueWork), so a close right after the failed
+ * import always comes first: the mock shows the outcome of the race that
+ * exposes the bug.
+ */
+export function failedImportTeardown(platform: MockPlatform, buf: DmaBufObject): void {
+  const k = platform.kernel;
+  const core = platform.dmabuf;
+  const fixed = !k.profile.has('ttm-attach-uaf');
+  // xe_bo_init_locked: get_dma_buf for the BO's lifetime (the fix).
+  if (fixed) core.ref(buf);
+  const pid = k.pid;
+  k.queueWork('kworker/u4:3', () => {
+    if (fixed) {
+      // xe_ttm_bo_destroy: dma_buf_put(bo->dma_buf) after the worker's unlock.
+      core.unref(buf);
+      return;
+    }
+    if (!core.freed(buf)) return;
+    const profile = k.profile as ProfileImpl;
+    if (!enabled(profile, 'KASAN')) return;
+    const base = 0xff11000006a30000n + BigInt(buf.ino % 4096) * 0x400n;
+    const at = base + BigInt(DMABUF_ALLOC.resvAt + DMABUF_ALLOC.magicAt);
+    k.kasan({
+      kind: 'slab-use-after-free',
+      fn: TTM_DELAYED_DELETE_FN,
+      access: 'Read of size 8',
+      addr: at.toString(16),
+      trace: TTM_DELAYED_DELETE,
+      allocated: DMABUF_ALLOCATED,
+      freed: DMABUF_FREED,
+      cache: DMABUF_ALLOC.cache,
+      objectSize: DMABUF_ALLOC.objectSize,
+      offset: DMABUF_ALLOC.resvAt + DMABUF_ALLOC.magicAt,
+      allocPid: pid,
+      freePid: pid,
+      workqueue: 'ttm ttm_bo_delayed_delete [ttm]',
+    });
+  });
+}
 
 /** The call chain of an import's map: xe_bo_move under TTM validation, from VM_BIND (xe_vm.c, ttm_bo.c). */
 export const VALIDATE_FRAMES: readonly string[] = [

@@ -21,6 +21,7 @@ import type {
   InterconnectRanges,
   KernelAlloc,
   KernelFile,
+  KasanReport,
   KernelServices,
   LmemObject,
   LogLevel,
@@ -93,6 +94,8 @@ export class FakeKernel implements KernelServices {
   readonly logs: { level: LogLevel; source: string | null; text: string }[] = [];
   readonly warns: { site: string; text: string }[] = [];
   readonly oopses: { kind: string; site: string }[] = [];
+  readonly kasans: KasanReport[] = [];
+  readonly work: { comm: string; work: () => void }[] = [];
   readonly traces: Trace[] = [];
   readonly allocs: { what: string; size: number; state: 'live' | 'freed' | 'orphan' }[] = [];
   private t = 0n;
@@ -113,6 +116,16 @@ export class FakeKernel implements KernelServices {
   }
   trace(symbol: string, kind: 'entry' | 'return', values: Readonly<Record<string, bigint | number>>): void {
     this.traces.push({ symbol, kind, values });
+  }
+  kasan(report: KasanReport): void {
+    this.kasans.push(report);
+  }
+  queueWork(comm: string, work: () => void): void {
+    this.work.push({ comm, work });
+  }
+  /** Run the queued work (time passed). */
+  runWork(): void {
+    for (const w of this.work.splice(0)) w.work();
   }
   alloc(what: string, size: number): KernelAlloc {
     const rec = { what, size, state: 'live' as 'live' | 'freed' | 'orphan' };
@@ -624,6 +637,9 @@ export class FakeDmaBufCore implements DmaBufCore {
     const buf = dmabuf as FakeDmaBuf;
     if (buf.refs <= 0) throw new Error('dma-buf reference underflow');
     if (--buf.refs === 0) buf.ops.release();
+  }
+  freed(dmabuf: DmaBufObject): boolean {
+    return (dmabuf as FakeDmaBuf).refs === 0;
   }
   refsOf(dmabuf: DmaBufObject): number {
     return (dmabuf as FakeDmaBuf).refs;
