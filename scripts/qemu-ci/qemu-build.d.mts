@@ -62,3 +62,14 @@ export const MIN_MESON: number[];
 /** The configure line (the prefix only says where the firmware is: the system's QEMU data). */
 export const CONFIGURE_ARGS: readonly string[];
 export const DEFAULT_PATCHES: string;
+/**
+ * What went wrong, for callers that report it (`iovh qemu --device mock-gpu`):
+ * `input` a patch series that is missing or does not apply (the user's to
+ * fix), `deps` build dependencies missing (each named with its Debian
+ * package), `build` anything else.
+ */
+export class BuildError extends Error {
+    /** @param {string} message @param {'input' | 'deps' | 'build'} [kind] */
+    constructor(message: string, kind?: "input" | "deps" | "build");
+    kind: "build" | "input" | "deps";
+}

@@ -117,7 +117,20 @@ export function cacheRoot(env = process.env.IOVH_QEMU_BUILD_CACHE) {
   return join(xdg, 'iovh', 'qemu-build');
 }
 
-class BuildError extends Error {}
+/**
+ * What went wrong, for callers that report it (`iovh qemu --device mock-gpu`):
+ * `input` a patch series that is missing or does not apply (the user's to
+ * fix), `deps` build dependencies missing (each named with its Debian
+ * package), `build` anything else.
+ */
+export class BuildError extends Error {
+  /** @param {string} message @param {'input' | 'deps' | 'build'} [kind] */
+  constructor(message, kind = 'build') {
+    super(message);
+    this.name = 'QemuBuildError';
+    this.kind = kind;
+  }
+}
 
 /**
  * @param {string} cmd @param {string[]} args
@@ -138,7 +151,7 @@ function run(cmd, args, o = {}) {
 /** Patch files of a series: DIR/series when present, else DIR's *.patch sorted. @param {string} dir */
 export function seriesFiles(dir) {
   const st = statSync(dir, { throwIfNoEntry: false });
-  if (!st) throw new BuildError(`patches: ${dir} does not exist`);
+  if (!st) throw new BuildError(`patches: ${dir} does not exist`, 'input');
   if (st.isFile()) return [resolve(dir)];
   const series = join(dir, 'series');
   const names = existsSync(series)
@@ -151,7 +164,7 @@ export function seriesFiles(dir) {
         .sort();
   return names.map((n) => {
     const f = join(dir, n);
-    if (!existsSync(f)) throw new BuildError(`patches: ${series} names ${n}, which is not in ${dir}`);
+    if (!existsSync(f)) throw new BuildError(`patches: ${series} names ${n}, which is not in ${dir}`, 'input');
     return f;
   });
 }
@@ -214,6 +227,7 @@ function ensureDeps(root, log) {
   if (process.getuid?.() !== 0)
     throw new BuildError(
       `missing QEMU build dependencies: ${names}; install these Debian packages, or run this as root once`,
+      'deps',
     );
   const { apt, codename } = privateApt(root);
   log(`qemu-build: installing ${missing.map((d) => d.pkg).join(' ')}`);
@@ -226,6 +240,7 @@ function ensureDeps(root, log) {
   if (missing.length)
     throw new BuildError(
       `still missing after apt-get install: ${missing.map((d) => `${d.pkg} (${d.why})`).join(', ')}`,
+      'deps',
     );
 }
 
@@ -296,6 +311,7 @@ export function applyPatches(tree, patches) {
       }
       throw new BuildError(
         `${basename(p)} does not apply to ${QEMU_SOURCE.package} ${QEMU_SOURCE.upstream}: ${failed.length ? failed.join('; ') : out.trim().split('\n').slice(-3).join(' | ')}`,
+        'input',
       );
     }
     const r = run('patch', ['-p1', '--forward', '--batch', '--quiet', '-i', p], { cwd: tree });

@@ -1,4 +1,9 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
+/**
+ * The mock GPU's -device value: its defaults, then @props over them.
+ * @param {Record<string, string>} [props]
+ */
+export function mockGpuDevice(props?: Record<string, string>): string;
 /** @param {string[]} names */
 export function pickVariants(names: string[]): Variant[];
 /**
@@ -35,16 +40,39 @@ export function qemuOptValue(s: string): string;
  * @param {MachineOptions} o
  */
 export function qemuArgs(v: Variant, o: MachineOptions): string[];
-/** @typedef {'igb' | 'nvme'} DeviceKind */
+/** @typedef {'igb' | 'nvme' | 'mock-gpu'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
 /**
  * @typedef {object} Variant
  * @property {string} name
  * @property {DeviceKind} device
  * @property {IommuKind} iommu
+ * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
  */
 /** @type {Variant[]} */
 export const VARIANTS: Variant[];
+/**
+ * iovh's mock SR-IOV GPU (QEMU device iovh-mock-gpu, docs/mock-gpu.md): only
+ * iovh's own QEMU build (scripts/qemu-ci/qemu-build.mjs) has it, so it is
+ * not among VARIANTS (`all` boots the system's QEMU); `iovh qemu --device
+ * mock-gpu` picks it. The machine also carries QEMU's ivshmem-plain on a
+ * root port of its own, the memory BAR the rfc/* scenarios export, so one
+ * boot serves both.
+ * @type {Variant}
+ */
+export const MOCK_GPU_VARIANT: Variant;
+/**
+ * The mock GPU's layout (QEMU properties; docs/mock-gpu.md): 64 MiB of LMEM in
+ * 2 MiB blocks (xe's LMEM granule), 4 VFs with a 16 MiB BAR 2 each, First VF
+ * Offset 0xfd so that VFs 1-3 sit on the PF's bus and VF 4 on the next one.
+ */
+/** Where the firmware iovh's QEMU build lacks is found (SeaBIOS and the option ROMs -kernel uses). */
+export const MOCK_GPU_FIRMWARE: string[];
+export namespace MOCK_GPU {
+    let vfs: number;
+    let props: Record<string, string>;
+    let port: string;
+}
 /**
  * What CI runs by default: each device and each IOMMU once, in two VMs that
  * run side by side on two cores (research/qemu-ci.md: two -smp 1 VMs in
@@ -75,10 +103,14 @@ export type MachineOptions = {
     smp?: number | undefined;
     memory?: string | undefined;
 };
-export type DeviceKind = "igb" | "nvme";
+export type DeviceKind = "igb" | "nvme" | "mock-gpu";
 export type IommuKind = "intel" | "virtio";
 export type Variant = {
     name: string;
     device: DeviceKind;
     iommu: IommuKind;
+    /**
+     * QEMU properties of the device over its defaults (mock-gpu)
+     */
+    deviceProps?: Record<string, string> | undefined;
 };

@@ -5,7 +5,7 @@
 // root, read-only (the guest runs this machine's node and the built addon),
 // and a writable results folder. Facts from research/qemu-ci.md.
 
-/** @typedef {'igb' | 'nvme'} DeviceKind */
+/** @typedef {'igb' | 'nvme' | 'mock-gpu'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
 
 /**
@@ -13,6 +13,7 @@
  * @property {string} name
  * @property {DeviceKind} device
  * @property {IommuKind} iommu
+ * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
  */
 
 /** @type {Variant[]} */
@@ -22,6 +23,49 @@ export const VARIANTS = [
   { name: 'igb-virtio-iommu', device: 'igb', iommu: 'virtio' },
   { name: 'nvme-intel-iommu', device: 'nvme', iommu: 'intel' },
 ];
+
+/**
+ * iovh's mock SR-IOV GPU (QEMU device iovh-mock-gpu, docs/mock-gpu.md): only
+ * iovh's own QEMU build (scripts/qemu-ci/qemu-build.mjs) has it, so it is
+ * not among VARIANTS (`all` boots the system's QEMU); `iovh qemu --device
+ * mock-gpu` picks it. The machine also carries QEMU's ivshmem-plain on a
+ * root port of its own, the memory BAR the rfc/* scenarios export, so one
+ * boot serves both.
+ * @type {Variant}
+ */
+export const MOCK_GPU_VARIANT = { name: 'mock-gpu-intel-iommu', device: 'mock-gpu', iommu: 'intel' };
+
+/**
+ * The mock GPU's layout (QEMU properties; docs/mock-gpu.md): 64 MiB of LMEM in
+ * 2 MiB blocks (xe's LMEM granule), 4 VFs with a 16 MiB BAR 2 each, First VF
+ * Offset 0xfd so that VFs 1-3 sit on the PF's bus and VF 4 on the next one.
+ */
+/** Where the firmware iovh's QEMU build lacks is found (SeaBIOS and the option ROMs -kernel uses). */
+export const MOCK_GPU_FIRMWARE = ['-L', '/usr/share/qemu', '-L', '/usr/share/seabios'];
+
+export const MOCK_GPU = {
+  vfs: 4,
+  /** @type {Record<string, string>} */
+  props: {
+    'total-vfs': '4',
+    'vf-offset': '0xfd',
+    'vf-stride': '1',
+    'lmem-size': '64M',
+    'vf-lmem-size': '16M',
+    'block-size': '2M',
+  },
+  // bus-reserve: the bus after the PF's, where VF 4 is; pref64-reserve: room for the VF BARs.
+  port: 'pcie-root-port,id=rp1,chassis=1,slot=1,bus-reserve=1,pref64-reserve=512M,mem-reserve=16M',
+};
+
+/**
+ * The mock GPU's -device value: its defaults, then @props over them.
+ * @param {Record<string, string>} [props]
+ */
+export function mockGpuDevice(props = {}) {
+  const all = { ...MOCK_GPU.props, ...props };
+  return ['iovh-mock-gpu,bus=rp1,id=pf0', ...Object.entries(all).map(([k, v]) => `${k}=${qemuOptValue(v)}`)].join(',');
+}
 
 /**
  * What CI runs by default: each device and each IOMMU once, in two VMs that
@@ -60,7 +104,8 @@ export function moduleNames(v) {
     '9p',
     'vfio_iommu_type1',
     'vfio-pci',
-    v.device,
+    // The mock GPU's PF driver is out of tree (kernel/iovh-mock-gpu): loaded by /init through iovh.insmod.
+    ...(v.device === 'mock-gpu' ? [] : [v.device]),
     'vgem',
   ];
 }
@@ -94,6 +139,9 @@ export function qemuOptValue(s) {
  */
 export function qemuArgs(v, o) {
   const args = [
+    // iovh's QEMU build has no firmware of its own (Debian's +ds tarball drops it): the system's, from the
+    // packages the QEMU CI's setup installs (docs/mock-gpu.md).
+    ...(v.device === 'mock-gpu' ? MOCK_GPU_FIRMWARE : []),
     '-machine',
     'q35',
     '-accel',
@@ -145,13 +193,27 @@ export function qemuArgs(v, o) {
     // without it (EPERM, "No interrupt remapping support") unless told so.
     append.push('vfio_iommu_type1.allow_unsafe_interrupts=1');
   }
-  args.push('-device', 'pcie-root-port,id=rp1,chassis=1,slot=1');
-  if (v.device === 'igb') {
-    args.push('-device', 'igb,bus=rp1,id=pf0');
+  // A kernel with xe built in must leave the mock PF (Battlemage's IDs, docs/mock-gpu.md) to iovh's driver.
+  if (v.device === 'mock-gpu') append.push('xe.force_probe=!*');
+  if (v.device === 'mock-gpu') {
+    args.push('-device', MOCK_GPU.port, '-device', mockGpuDevice(v.deviceProps));
+    // ivshmem-plain (hw/misc/ivshmem.c): BAR 2 is 4 MiB of RAM, on a port of its own (the rfc/* scenarios' exporter).
+    args.push(
+      '-object',
+      'memory-backend-ram,id=ivshm,size=4M',
+      '-device',
+      'pcie-root-port,id=rp2,chassis=2,slot=2',
+      '-device',
+      'ivshmem-plain,memdev=ivshm,bus=rp2',
+    );
+  } else if (v.device === 'igb') {
+    args.push('-device', 'pcie-root-port,id=rp1,chassis=1,slot=1', '-device', 'igb,bus=rp1,id=pf0');
   } else {
     // QEMU requires max_ioqpairs - sriov_vq_flexible >= 2; each VF needs a
     // flexible VQ and VI resource pair (hw/nvme/ctrl.c, research/qemu-ci.md).
     args.push(
+      '-device',
+      'pcie-root-port,id=rp1,chassis=1,slot=1',
       '-device',
       'nvme-subsys,id=subsys0,nqn=subsys0',
       '-device',

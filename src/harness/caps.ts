@@ -23,6 +23,7 @@ import {
   type Readiness,
 } from '../machine/readiness.js';
 import { SysReader } from '../machine/sysfs.js';
+import { reviveProvisioning } from '../machine/provisioning.js';
 import { BUFINFO, KMEMLEAK, KmsgMonitor, codeOf } from './monitors.js';
 import { Journal, type JournalTarget } from '../host/journal.js';
 
@@ -74,6 +75,17 @@ export interface RunPolicy {
    * process the kernel killed had changed (its own cleanups died with it).
    */
   memoryJournal?: Journal;
+}
+
+/**
+ * Capabilities as a scenario process receives them (a structured clone: data
+ * only), with the machine model's objects made whole again (a PF's
+ * provisioning interface, src/machine/provisioning.ts).
+ */
+export function reviveCapabilities(caps: Capabilities): Capabilities {
+  const pfs = [...caps.pfs, ...(caps.target ? [caps.target.pf] : [])];
+  for (const pf of pfs) pf.provisioning = reviveProvisioning(pf.provisioning);
+  return caps;
 }
 
 export const DEFAULT_POLICY: RunPolicy = { allowDestructive: false, journal: null };

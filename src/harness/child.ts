@@ -15,6 +15,7 @@
 
 import type { Backend } from '../backend/types.js';
 import { errorOf, runJob, type JobReport, type ScenarioJob } from './job.js';
+import { reviveCapabilities } from './caps.js';
 import type { RecordEvent } from './record.js';
 import type { Scenario } from './scenario.js';
 
@@ -89,6 +90,7 @@ export function serveScenario(services: ChildServices): void {
     }
     let report: JobReport;
     try {
+      reviveCapabilities(job.caps);
       report = await runJob(backend, scenario, job, {
         pid: process.pid,
         sink: (e) => post({ t: 'event', e }),

@@ -4,6 +4,7 @@
 // `imports` evidence.
 
 import type { DmaBuf } from '../uapi/dmabuf.js';
+import type { IcImport } from '../uapi/iovh-ic.js';
 import type { PrimeImport } from '../uapi/drm.js';
 import { SystemError } from '../uapi/errors.js';
 import type { Json } from '../report/model.js';
@@ -28,6 +29,14 @@ export interface Imported {
   verdict: PathVerdict;
   refused: { step: string; code: string } | null;
   hits: TraceHit[];
+  /**
+   * Imported by iovh's stand-in importer instead of xe (iov-importer.ts): the
+   * import when it was mapped through the interconnect, its bytes readable
+   * through the translated addresses; null otherwise.
+   */
+  ic?: IcImport | null;
+  /** The stand-in's translation refused (its kernel log line) and the importer fell back to scatter-gather. */
+  translationFailed?: string | null;
 }
 
 /**

@@ -29,14 +29,52 @@ export interface Provisioning {
   tilePaths(vfId: number): string[];
 }
 
+/**
+ * The files as path templates ('{vf}' stands for the VF number): plain data,
+ * so that a Provisioning survives the structured clone that carries the
+ * capabilities to a scenario process (methods on the prototype do not
+ * travel; reviveProvisioning() puts them back there).
+ */
+class ProvisioningFiles implements Provisioning {
+  constructor(
+    readonly kind: ProvisioningKind,
+    readonly tiles: number,
+    readonly quotaTemplates: readonly string[],
+    readonly tileTemplates: readonly string[],
+  ) {}
+
+  quotaPaths(vfId: number): string[] {
+    return this.quotaTemplates.map((t) => t.replaceAll('{vf}', String(vfId)));
+  }
+
+  tilePaths(vfId: number): string[] {
+    return this.tileTemplates.map((t) => t.replaceAll('{vf}', String(vfId)));
+  }
+}
+
+/** A Provisioning after a structured clone (its data without its methods), made whole again. */
+export function reviveProvisioning(p: Provisioning | null | undefined): Provisioning | null {
+  if (!p) return null;
+  if (p instanceof ProvisioningFiles) return p;
+  const d = p as unknown as ProvisioningFiles;
+  return new ProvisioningFiles(d.kind, d.tiles, d.quotaTemplates, d.tileTemplates);
+}
+
 export type ProvisioningProbe = { iface: Provisioning; reason: string } | { iface: null; reason: string };
 
+/**
+ * PF drivers with xe's provisioning files: xe, and iovh's mock GPU PF driver
+ * (kernel/iovh-mock-gpu/main.c, QEMU device iovh-mock-gpu: the same
+ * sriov_admin/vfN/profile/vram_quota in bytes, kept across VF enable as xe's).
+ */
+export const XE_SHAPED_DRIVERS: readonly string[] = ['xe', 'iovh_mock_gpu'];
+
 export function probeProvisioning(r: SysReader, pf: string, driver: string | null): ProvisioningProbe {
-  if (driver !== 'xe') {
+  if (driver === null || !XE_SHAPED_DRIVERS.includes(driver)) {
     const what = driver === null ? 'no driver' : `driver ${driver}`;
     return { iface: null, reason: `not available: ${pf} has ${what}; VRAM provisioning is an xe PF feature` };
   }
-  const admin = (vf: number) => devicePath(pf, `sriov_admin/vf${vf}/profile/vram_quota`);
+  const admin = (vf: number | string) => devicePath(pf, `sriov_admin/vf${vf}/profile/vram_quota`);
   const sriov = `${DEBUGFS}/dri/${pf}/sriov`;
   const tiles = r
     .list(`${sriov}/vf1`)
@@ -44,28 +82,23 @@ export function probeProvisioning(r: SysReader, pf: string, driver: string | nul
     .map((n) => Number(n.slice(4)))
     .sort((a, b) => a - b)
     .filter((t) => r.exists(`${sriov}/vf1/tile${t}/vram_quota`));
-  const tilePaths = (vf: number) => tiles.map((t) => `${sriov}/vf${vf}/tile${t}/vram_quota`);
+  const tileTemplates = tiles.map((t) => `${sriov}/vf{vf}/tile${t}/vram_quota`);
   if (r.exists(admin(1))) {
     return {
-      iface: { kind: 'sriov_admin', tiles: Math.max(1, tiles.length), quotaPaths: (vf) => [admin(vf)], tilePaths },
+      iface: new ProvisioningFiles('sriov_admin', Math.max(1, tiles.length), [admin('{vf}')], tileTemplates),
       reason: 'sysfs sriov_admin (vfN/profile/vram_quota)',
     };
   }
   if (tiles.length > 0) {
     return {
-      iface: {
-        kind: 'debugfs',
-        tiles: tiles.length,
-        quotaPaths: tilePaths,
-        tilePaths,
-      },
+      iface: new ProvisioningFiles('debugfs', tiles.length, tileTemplates, tileTemplates),
       reason: `debugfs dri/${pf}/sriov/vfN/tileT/vram_quota (${tiles.length} tile${tiles.length > 1 ? 's' : ''})`,
     };
   }
   const dir = legacyDir(r, pf);
   if (dir !== null && r.exists(`${dir}/gt0/vf1/lmem_quota`)) {
     return {
-      iface: { kind: 'legacy', tiles: 1, quotaPaths: (vf) => [`${dir}/gt0/vf${vf}/lmem_quota`], tilePaths: () => [] },
+      iface: new ProvisioningFiles('legacy', 1, [`${dir}/gt0/vf{vf}/lmem_quota`], []),
       reason: `debugfs ${dir.slice(DEBUGFS.length + 1)}/gt0/vfN/lmem_quota (legacy)`,
     };
   }

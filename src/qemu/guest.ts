@@ -27,6 +27,44 @@ import { fromHarness, type GuestStep, type HarnessScenario } from './steps.js';
 
 const SYS = '/sys/bus/pci/devices';
 
+/** The variant whose PF is iovh's mock GPU (scripts/qemu-ci/variants.mjs MOCK_GPU_VARIANT). */
+export const MOCK_GPU_VARIANT_NAME = 'mock-gpu-intel-iommu';
+
+/**
+ * How the mock GPU's LMEM is laid out before its VFs are enabled, so that
+ * every edge/* corner has a VF (docs/mock-gpu.md; 32 blocks of 2 MiB):
+ * VF 1 gets its whole 16 MiB BAR in blocks 9, 8, 10-15 (the first two
+ * swapped: its LMEM object is not contiguous, edge/lmem-discontiguous; its
+ * last BAR page is memory, edge/last-page), VF 2 nothing
+ * (edge/unprovisioned-vf), VF 3 2 MiB (below its BAR: edge/beyond-quota),
+ * VF 4, on the next bus, 6 MiB (edge/vf-next-bus). Placement is the
+ * device's own file (lmem_blocks); quotas go through `iovh provision`.
+ */
+export const MOCK_GPU_PLAN = {
+  numvfs: 4,
+  blocks: { 1: [9, 8, 10, 11, 12, 13, 14, 15] } as Record<number, number[]>,
+  quotas: { 3: '2M', 4: '6M' } as Record<number, string>,
+  /** The VF the single-VF scenarios use. */
+  vf: 1,
+};
+
+/** The PF bound to the mock GPU's driver (kernel/iovh-mock-gpu registers as iovh_mock_gpu). */
+function mockGpuPf(): string | null {
+  for (const d of readdirSync(SYS).sort()) {
+    try {
+      if (
+        readlinkSync(join(SYS, d, 'driver'))
+          .split('/')
+          .pop() === 'iovh_mock_gpu'
+      )
+        return d;
+    } catch {
+      // no driver
+    }
+  }
+  return null;
+}
+
 export interface GuestArgs {
   out: string;
   nonce: string;
@@ -71,6 +109,29 @@ function report(r: GuestStep): void {
   toChannel(line);
 }
 
+/**
+ * The mock GPU's LMEM plan (MOCK_GPU_PLAN), before its VFs exist: block
+ * placement through the device's lmem_blocks file, quotas with `iovh provision`.
+ */
+async function provisionMockGpu(pf: string, native: string[]): Promise<Pick<GuestStep, 'status' | 'detail'>> {
+  const done: string[] = [];
+  for (const [id, blocks] of Object.entries(MOCK_GPU_PLAN.blocks)) {
+    const file = join(SYS, pf, 'sriov_admin', `vf${id}`, 'lmem_blocks');
+    try {
+      writeFileSync(file, `${blocks.join(' ')}\n`);
+    } catch (e) {
+      return { status: 'fail', detail: `writing ${file}: ${(e as Error).message}` };
+    }
+    done.push(`VF ${id} blocks ${blocks.join(' ')}`);
+  }
+  for (const [id, size] of Object.entries(MOCK_GPU_PLAN.quotas)) {
+    const code = await cli(['provision', pf, '--vf', id, '--vram', size, ...native]);
+    if (code !== 0) return { status: 'fail', detail: `iovh provision ${pf} --vf ${id} --vram ${size} exited ${code}` };
+    done.push(`VF ${id} ${size}`);
+  }
+  return { status: 'pass', detail: done.join('; ') };
+}
+
 export async function runGuest(a: GuestArgs): Promise<number> {
   const outDir = dirname(a.out);
   const steps: GuestStep[] = [];
@@ -93,33 +154,57 @@ export async function runGuest(a: GuestArgs): Promise<number> {
   };
   const native = ['--backend', 'native'];
 
-  const pf =
-    readdirSync(SYS)
-      .sort()
-      .find((d) => existsSync(join(SYS, d, 'sriov_totalvfs'))) ?? null;
+  const mockGpu = a.variant === MOCK_GPU_VARIANT_NAME;
+  const pf = mockGpu
+    ? mockGpuPf()
+    : (readdirSync(SYS)
+        .sort()
+        .find((d) => existsSync(join(SYS, d, 'sriov_totalvfs'))) ?? null);
+  const numvfs = mockGpu ? MOCK_GPU_PLAN.numvfs : a.numvfs;
+  // The VFs bound to vfio-pci: the first only, or every VF of the mock GPU (the edge/* corners are on different VFs).
+  const bindIndexes = mockGpu ? Array.from({ length: numvfs }, (_, i) => i) : [0];
+  const runIndex = mockGpu ? MOCK_GPU_PLAN.vf - 1 : 0;
   let vf: string | null = null;
   if (!pf) {
     await step('qemu.find-pf', 'an SR-IOV PF to bring up', async () => ({
       status: 'fail',
-      detail: 'no device with sriov_totalvfs under /sys/bus/pci/devices',
+      detail: mockGpu
+        ? 'no PCI device is bound to iovh_mock_gpu (was kernel/iovh-mock-gpu loaded?)'
+        : 'no device with sriov_totalvfs under /sys/bus/pci/devices',
     }));
   } else {
-    const enabled = await step('qemu.vfs-enable', `iovh vfs enable ${pf} ${a.numvfs}`, async () => {
-      const code = await cli(['vfs', 'enable', pf, String(a.numvfs), ...native]);
-      return code === 0 ? { status: 'pass', detail: `${a.numvfs} VFs` } : { status: 'fail', detail: `exited ${code}` };
+    const provisioned = mockGpu
+      ? await step('qemu.provision', `lay out ${pf}'s LMEM for the edge/* corners`, () => provisionMockGpu(pf, native))
+      : null;
+    const enabled = await step('qemu.vfs-enable', `iovh vfs enable ${pf} ${numvfs}`, async () => {
+      if (provisioned && provisioned.status !== 'pass') return { status: 'skip', detail: 'needs qemu.provision' };
+      const code = await cli(['vfs', 'enable', pf, String(numvfs), ...native]);
+      return code === 0 ? { status: 'pass', detail: `${numvfs} VFs` } : { status: 'fail', detail: `exited ${code}` };
     });
-    const bound = await step('qemu.bind', 'iovh bind VF 0 vfio-pci', async () => {
+    const bound = await step('qemu.bind', `iovh bind ${mockGpu ? 'every VF' : 'VF 0'} vfio-pci`, async () => {
       if (enabled.status !== 'pass') return { status: 'skip', detail: 'needs qemu.vfs-enable to pass' };
-      vf =
-        readlinkSync(join(SYS, pf, 'virtfn0'))
-          .split('/')
-          .pop() ?? null;
-      if (!vf) return { status: 'fail', detail: `${pf}/virtfn0 links nowhere` };
-      const code = await cli(['bind', vf, 'vfio-pci', ...native]);
-      return code === 0
-        ? { status: 'pass', detail: `${vf} bound to vfio-pci` }
-        : { status: 'fail', detail: `exited ${code}` };
+      const done: string[] = [];
+      for (const i of bindIndexes) {
+        const each =
+          readlinkSync(join(SYS, pf, `virtfn${i}`))
+            .split('/')
+            .pop() ?? null;
+        if (!each) return { status: 'fail', detail: `${pf}/virtfn${i} links nowhere` };
+        const code = await cli(['bind', each, 'vfio-pci', ...native]);
+        if (code !== 0) return { status: 'fail', detail: `iovh bind ${each} vfio-pci exited ${code}` };
+        done.push(each);
+        if (i === runIndex) vf = each;
+      }
+      return { status: 'pass', detail: `${done.join(', ')} bound to vfio-pci` };
     });
+    if (mockGpu && bound.status === 'pass')
+      // The machine as iovh sees it, for the mock to replay (test/qemu/fixtures/mock-gpu-topology.json).
+      await step('qemu.capture', 'iovh capture', async () => {
+        const code = await cli(['capture', '--out', join(outDir, 'topology.json'), ...native]);
+        return code === 0
+          ? { status: 'pass', detail: 'topology.json in the results folder' }
+          : { status: 'fail', detail: `exited ${code}` };
+      });
     if (bound.status === 'pass' && vf) {
       const file = join(outDir, 'iovh-run.json');
       const args = ['run', ...native, '--no-baseline', '--pf', pf, '--vf', vf, '--json', file];

@@ -4,7 +4,8 @@
 // emulated machine, and collect what the guest's `iovh run` reported. The
 // engine is the QEMU CI's (scripts/qemu-ci/, shipped with the package):
 // kernel source and build, QEMU and busybox setup, initramfs, boot, verdict.
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,15 @@ import { kernelCachePaths, kernelCacheRoot } from '../../scripts/qemu-ci/kcache.
 import { debianSource, userTree, type KernelSource } from '../../scripts/qemu-ci/ksource.mjs';
 import { cachePaths, checkoutProblems, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
 import { setupTools } from '../../scripts/qemu-ci/setup.mjs';
-import { pickVariants, type Variant } from '../../scripts/qemu-ci/variants.mjs';
+import { buildQemu, cacheRoot as qemuBuildCacheRoot } from '../../scripts/qemu-ci/qemu-build.mjs';
+import {
+  MOCK_GPU,
+  MOCK_GPU_FIRMWARE,
+  MOCK_GPU_VARIANT,
+  mockGpuDevice,
+  pickVariants,
+  type Variant,
+} from '../../scripts/qemu-ci/variants.mjs';
 import type { RunResult } from '../report/model.js';
 import { bzImageProblem, embeddedConfig } from './image.js';
 
@@ -32,6 +41,69 @@ export const VARIANT_SHORTHANDS: Record<string, string[]> = {
   nvme: ['nvme-virtio-iommu'],
   all: ['all'],
 };
+
+/** Devices `iovh qemu --device` puts in the guest instead of a variant's (docs/mock-gpu.md). */
+export const DEVICES = ['mock-gpu'] as const;
+export type DeviceName = (typeof DEVICES)[number];
+
+/**
+ * `--device NAME[,prop=value...]`: the device and QEMU properties over its
+ * defaults (docs/mock-gpu.md lists them; QEMU itself judges the values).
+ */
+export function parseDevice(spec: string): { name: DeviceName; props: Record<string, string> } {
+  const [name, ...rest] = spec.split(',');
+  if (!(DEVICES as readonly string[]).includes(name ?? ''))
+    throw new QemuInputError(`--device ${spec}: unknown device '${name}' (choose from ${DEVICES.join(', ')})`);
+  const props: Record<string, string> = {};
+  for (const p of rest) {
+    const m = /^([a-z][a-z0-9-]*)=([^=\s"]+)$/.exec(p);
+    if (!m) throw new QemuInputError(`--device ${spec}: '${p}' is not a property=value`);
+    if (m[1] === 'bus' || m[1] === 'id')
+      throw new QemuInputError(`--device ${spec}: '${m[1]}' is iovh's to set (the device sits behind its root port)`);
+    props[m[1]!] = m[2]!;
+  }
+  return { name: name as DeviceName, props };
+}
+
+/** The machine of a --device: one variant of its own. */
+export function deviceVariants(spec: string): Variant[] {
+  const d = parseDevice(spec);
+  return [{ ...MOCK_GPU_VARIANT, ...(Object.keys(d.props).length ? { deviceProps: d.props } : {}) }];
+}
+
+/**
+ * Does QEMU accept the device as configured? It realizes the devices before
+ * its main loop and exits with the reason when one refuses its properties
+ * (hw/misc/iovh-mock-gpu.c, qemu/patches); a machine it accepts waits,
+ * paused (-S), for the monitor's `quit`.
+ */
+export function deviceProblem(qemu: string, variant: Variant): string | null {
+  const r = spawnSync(
+    qemu,
+    [
+      ...MOCK_GPU_FIRMWARE,
+      '-machine',
+      'q35',
+      '-accel',
+      'tcg',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-S',
+      '-monitor',
+      'stdio',
+      '-device',
+      MOCK_GPU.port,
+      '-device',
+      mockGpuDevice(variant.deviceProps),
+    ],
+    { input: 'quit\n', encoding: 'utf8', timeout: 120_000 },
+  );
+  if (r.error) return `${qemu}: ${r.error.message}`;
+  if (r.status === 0) return null;
+  const line = `${r.stderr ?? ''}`.trim().split('\n').pop() ?? '';
+  return line || `QEMU exited ${r.status ?? r.signal}`;
+}
 
 export function resolveVariants(names: string[]): Variant[] {
   const expanded = names.flatMap((n) => VARIANT_SHORTHANDS[n] ?? [n]);
@@ -68,7 +140,10 @@ export function requiredBuiltins(variants: Variant[]): string[] {
   ]);
   for (const v of variants) {
     need.add(v.iommu === 'intel' ? 'INTEL_IOMMU' : 'VIRTIO_IOMMU');
-    need.add(v.device === 'igb' ? 'IGB' : 'BLK_DEV_NVME');
+    if (v.device === 'igb') need.add('IGB');
+    else if (v.device === 'nvme') need.add('BLK_DEV_NVME');
+    // The mock GPU's PF driver and the stand-in importer are modules built against the kernel.
+    else need.add('MODULES');
   }
   return [...need].sort();
 }
@@ -182,6 +257,80 @@ export interface GuestRun {
   runError: string | null;
 }
 
+/** The package's root: dist/qemu/run.js -> ../../ (kernel/, qemu/ ship next to dist/). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** What a --device mock-gpu guest needs on the host: iovh's QEMU build and the two modules built against the kernel. */
+export interface PreparedDevice {
+  qemu: string;
+  /** Loaded in this order by the guest's /init: the stand-in importer, then the PF driver (which installs its translation in it). */
+  modules: string[];
+  label: string;
+}
+
+/**
+ * Build (or take from the cache) QEMU with iovh's device patches
+ * (scripts/qemu-ci/qemu-build.mjs) and build the stand-in importer
+ * (kernel/iovh-ic-importer) and the mock GPU's PF driver
+ * (kernel/iovh-mock-gpu, with its RFC 7/8 translation for the importer)
+ * against the kernel's object tree. Bad input (a patch series that does not
+ * apply, named with its hunk) is a QemuInputError; a missing build dependency
+ * is named with its Debian package.
+ */
+export function prepareMockGpu(o: {
+  kernel: PreparedKernel;
+  variant: Variant;
+  qemuPatches?: string;
+  log?: (s: string) => void;
+}): PreparedDevice {
+  const log = o.log ?? (() => {});
+  const built = o.kernel.built;
+  if (!built)
+    throw new QemuInputError(
+      '--device mock-gpu builds its PF driver against the kernel: use a kernel built from source (drop --kernel)',
+    );
+  let q: { qemu: string; version: string; cached: boolean; timing: { wallSeconds: number; cpuSeconds: number } };
+  try {
+    q = buildQemu({ log, ...(o.qemuPatches ? { patches: resolve(o.qemuPatches) } : {}) });
+  } catch (e) {
+    const kind = (e as { kind?: string }).kind;
+    if (kind === 'input') throw new QemuInputError(`--qemu-patches: ${(e as Error).message}`);
+    throw e;
+  }
+  log(
+    `qemu: ${q.version} with iovh's device patches (${q.cached ? 'cached' : `built in ${Math.round(q.timing.wallSeconds)} s wall, ${Math.round(q.timing.cpuSeconds)} CPU-s`}): ${q.qemu}`,
+  );
+  const refused = deviceProblem(q.qemu, o.variant);
+  if (refused)
+    throw new QemuInputError(`QEMU refuses the device (${mockGpuDevice(o.variant.deviceProps)}): ${refused}`);
+  const out = join(qemuBuildCacheRoot(), 'modules', built.key);
+  const importerDir = join(PACKAGE_ROOT, 'kernel', 'iovh-ic-importer');
+  const driverDir = join(PACKAGE_ROOT, 'kernel', 'iovh-mock-gpu');
+  const make = (what: string, dir: string, mo: string, extra: string[]): string => {
+    rmSync(mo, { recursive: true, force: true });
+    mkdirSync(mo, { recursive: true });
+    const r = spawnSync(
+      'nice',
+      ['-n', '10', 'make', '-C', built.srctree, `O=${built.objtree}`, `M=${dir}`, `MO=${mo}`, ...extra, 'modules'],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
+    if (r.error) throw new Error(`make (${what}): ${r.error.message}`);
+    if (r.status !== 0)
+      throw new Error(
+        `${what} does not build against ${built.objtree}: ${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join(' | ')}`,
+      );
+    return mo;
+  };
+  const imp = join(make('kernel/iovh-ic-importer', importerDir, join(out, 'importer'), []), 'iovh_ic_importer.ko');
+  const drv = join(
+    make('kernel/iovh-mock-gpu', driverDir, join(out, 'driver'), [`IOVH_IC_IMPORTER=${importerDir}`]),
+    'iovh_mock_gpu.ko',
+  );
+  for (const ko of [imp, drv]) if (!existsSync(ko)) throw new Error(`the module build left no ${ko}`);
+  log(`qemu: modules for ${built.release}: ${imp}, ${drv}`);
+  return { qemu: q.qemu, modules: [imp, drv], label: q.version };
+}
+
 export interface BootOptions {
   kernel: PreparedKernel;
   variants: Variant[];
@@ -190,6 +339,8 @@ export interface BootOptions {
   runTimeout: string | null;
   /** Out-of-tree modules (absolute host paths) the guest's /init loads before iovh runs. */
   insmod?: string[];
+  /** A QEMU other than the system's (iovh's own build, for --device mock-gpu). */
+  qemu?: string;
   paths?: CachePaths;
   parallel?: number;
   log?: (s: string) => void;
@@ -209,7 +360,7 @@ export async function bootGuests(o: BootOptions): Promise<GuestRun[]> {
   if (o.runTimeout) guestArgs.push('--timeout', o.runTimeout);
   const parallel = Math.max(1, Math.min(o.parallel ?? 2, o.variants.length));
   log(
-    `qemu: booting ${o.kernel.built?.release ?? o.kernel.label} on ${o.variants.map((v) => v.name).join(', ')} (QEMU ${tools.qemu.version}, TCG, ${parallel} at a time)`,
+    `qemu: booting ${o.kernel.built?.release ?? o.kernel.label} on ${o.variants.map((v) => v.name).join(', ')} (QEMU ${o.qemu ?? tools.qemu.version}, TCG, ${parallel} at a time)`,
   );
   const out: GuestRun[] = new Array(o.variants.length);
   let next = 0;
@@ -219,7 +370,7 @@ export async function bootGuests(o: BootOptions): Promise<GuestRun[]> {
       const variant = o.variants[i]!;
       const b = await boot({
         variant,
-        qemu: tools.qemu.path,
+        qemu: o.qemu ?? tools.qemu.path,
         kernel: o.kernel.bzImage,
         initrd: ir.path,
         paths,

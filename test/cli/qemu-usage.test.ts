@@ -82,6 +82,25 @@ describe('iovh qemu: bad input is one line, exit 2, before anything is built', (
     [['--insmod', join(dir, 'gone.ko')], /^iovh: --insmod .*gone\.ko: no such file\n$/],
     [['--json', '-', '--ktap', '-'], /^iovh: only one report can go to stdout \(-\)\n$/],
     [['--variant', 'all', '--json', '-'], /^iovh: --json -: with several variants each report needs its own file\n$/],
+    [['--device', 'gpu'], /^iovh: --device gpu: unknown device 'gpu' \(choose from mock-gpu\)\n$/],
+    [['--device', 'mock-gpu,total-vfs'], /^iovh: --device mock-gpu,total-vfs: 'total-vfs' is not a property=value\n$/],
+    [['--device', 'mock-gpu,bus=pcie.0'], /^iovh: --device mock-gpu,bus=pcie.0: 'bus' is iovh's to set/],
+    [
+      ['--device', 'mock-gpu', '--variant', 'igb'],
+      /^iovh: --device mock-gpu is a machine of its own \(mock-gpu-intel-iommu\): drop --variant\n$/,
+    ],
+    [
+      ['--device', 'mock-gpu', '--kernel', embedded],
+      /^iovh: --device mock-gpu builds its PF driver and the stand-in importer against the kernel: use a kernel built from source, not --kernel\n$/,
+    ],
+    [
+      ['--qemu-patches', stale],
+      /^iovh: --qemu-patches patches the QEMU that iovh builds for --device: give --device mock-gpu\n$/,
+    ],
+    [
+      ['--device', 'mock-gpu', '--qemu-patches', join(dir, 'gone')],
+      /^iovh: --qemu-patches .*gone: no such file or directory\n$/,
+    ],
     [['--build-only', '--kernel', noConfig], /^iovh: --build-only builds a kernel: it does not take --kernel\n$/],
     [['--kernel-tree', join(dir, 'nope')], /^iovh: .*nope: no such directory\n$/],
     [

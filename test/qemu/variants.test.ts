@@ -7,6 +7,8 @@ import {
   qemuArgs,
   qemuOptValue,
   NUM_VFS,
+  MOCK_GPU_VARIANT,
+  mockGpuDevice,
 } from '../../scripts/qemu-ci/variants.mjs';
 
 const machine = { kernel: '/k/vmlinuz', initrd: '/k/initrd', resultsDir: '/r/run,1', append: 'iovh.variant=x' };
@@ -37,6 +39,21 @@ describe('variants', () => {
 });
 
 describe('qemuArgs', () => {
+  it("puts iovh's mock GPU behind a port reserving the next bus, ivshmem on its own port, the system's firmware", () => {
+    expect(VARIANTS).not.toContain(MOCK_GPU_VARIANT);
+    const a = qemuArgs(MOCK_GPU_VARIANT, machine);
+    expect(a.slice(0, 4)).toEqual(['-L', '/usr/share/qemu', '-L', '/usr/share/seabios']);
+    expect(arg(a, '-device', /^pcie-root-port,id=rp1,/)).toContain('bus-reserve=1');
+    expect(arg(a, '-device', /^iovh-mock-gpu,/)).toBe(
+      'iovh-mock-gpu,bus=rp1,id=pf0,total-vfs=4,vf-offset=0xfd,vf-stride=1,lmem-size=64M,vf-lmem-size=16M,block-size=2M',
+    );
+    expect(arg(a, '-device', /^ivshmem-plain,/)).toBe('ivshmem-plain,memdev=ivshm,bus=rp2');
+    expect(arg(a, '-append', /./)).toContain('xe.force_probe=!*');
+    expect(moduleNames(MOCK_GPU_VARIANT)).not.toContain('mock-gpu');
+    expect(mockGpuDevice({ 'total-vfs': '8', 'lmem-size': '1G' })).toContain('total-vfs=8,vf-offset=0xfd');
+    expect(mockGpuDevice({ 'lmem-size': '1G' })).toContain('lmem-size=1G,');
+  });
+
   it('boots q35 under TCG with panic=-1, no reboot, the serial console on stdout', () => {
     const a = qemuArgs(pickVariants(['igb-intel-iommu'])[0]!, machine);
     expect(a.join(' ')).toContain('-machine q35 -accel tcg');

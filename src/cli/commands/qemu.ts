@@ -44,6 +44,8 @@ interface QemuOptions {
   refresh?: boolean;
   buildOnly?: boolean;
   insmod: string[];
+  device?: string;
+  qemuPatches?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -95,12 +97,30 @@ function validate(o: QemuOptions, engine: Engine): Validated {
       throw new UsageError(`--insmod ${m}: the path cannot hold whitespace, commas or quotes`);
   }
   let variants: Variant[];
-  try {
-    variants = engine.resolveVariants(
-      o.variant.length ? o.variant.flatMap((v) => v.split(',')).filter(Boolean) : ['igb'],
-    );
-  } catch (e) {
-    throw new UsageError(`--variant: ${(e as Error).message} (or igb, nvme)`);
+  if (o.qemuPatches !== undefined && o.device === undefined)
+    throw new UsageError('--qemu-patches patches the QEMU that iovh builds for --device: give --device mock-gpu');
+  if (o.device !== undefined) {
+    try {
+      variants = engine.deviceVariants(o.device);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (o.variant.length)
+      throw new UsageError(`--device ${o.device} is a machine of its own (${variants[0]!.name}): drop --variant`);
+    if (o.kernel !== undefined)
+      throw new UsageError(
+        `--device ${o.device} builds its PF driver and the stand-in importer against the kernel: use a kernel built from source, not --kernel`,
+      );
+    if (o.qemuPatches !== undefined && !existsSync(o.qemuPatches))
+      throw new UsageError(`--qemu-patches ${o.qemuPatches}: no such file or directory`);
+  } else {
+    try {
+      variants = engine.resolveVariants(
+        o.variant.length ? o.variant.flatMap((v) => v.split(',')).filter(Boolean) : ['igb'],
+      );
+    } catch (e) {
+      throw new UsageError(`--variant: ${(e as Error).message} (or igb, nvme)`);
+    }
   }
   for (const f of o.filter)
     if (/[\s,"]/.test(f))
@@ -279,6 +299,19 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
       out.write(`${JSON.stringify(info, null, 2)}\n`);
       return 0;
     }
+    let device: Awaited<ReturnType<Engine['prepareMockGpu']>> | null = null;
+    if (o.device !== undefined) {
+      try {
+        device = engine.prepareMockGpu({
+          kernel,
+          variant: v.variants[0]!,
+          ...(o.qemuPatches ? { qemuPatches: o.qemuPatches } : {}),
+          log,
+        });
+      } catch (e) {
+        throw translate(e, err, engine);
+      }
+    }
     let guests: GuestRun[];
     try {
       guests = await engine.bootGuests({
@@ -287,7 +320,8 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
         timeoutSeconds: v.guestTimeoutS,
         filters: o.filter,
         runTimeout: o.timeout ?? null,
-        insmod: o.insmod.map((m) => realpathSync(m)),
+        insmod: [...(device?.modules ?? []), ...o.insmod.map((m) => realpathSync(m))],
+        ...(device ? { qemu: device.qemu } : {}),
         log,
       });
     } catch (e) {
@@ -408,6 +442,11 @@ export function registerQemu(program: Command, setStatus: (code: number) => void
         .default([]),
     )
     .option('--build-only', 'build the kernel and print where it is (bzImage, object tree for make M=), boot nothing')
+    .option(
+      '--device <name>',
+      "boot on iovh's own QEMU device instead of a variant's: mock-gpu (an SR-IOV GPU whose VF LMEM windows are slices of the PF's; builds QEMU, its PF driver and the stand-in importer)",
+    )
+    .option('--qemu-patches <dir|file>', "QEMU patch series for --device (default: the package's qemu/patches)")
     .action(async (_o: unknown, c: Command) => {
       setStatus(await qemuCommand(c.opts() as QemuOptions));
     });

@@ -15,36 +15,25 @@
 import type { DmaRange, VfioDevice } from '../../uapi/vfio.js';
 import { hex } from '../../report/model.js';
 import type { Capabilities } from '../caps.js';
-import {
-  barAccess,
-  cpuWriteGpuRead,
-  describeMismatch,
-  freshSeed,
-  rangePages,
-  type BarAccess,
-  type DataPage,
-} from '../data.js';
+import { barAccess, describeMismatch, freshSeed, rangePages, type BarAccess, type DataPage } from '../data.js';
 import { probeLmemLayout } from '../lmem.js';
-import { Gpu } from '../gpu.js';
-import { importAndBind, requireIov, type Imported } from '../imports.js';
+import type { Imported } from '../imports.js';
+import { cpuWriteImporterRead, importForIov, readable, requireIovImporter, type IovImporter } from '../iov-importer.js';
 import { isCrashLine } from '../monitors.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { exportDmaBuf, openVf, PAGE, rangesJson, requirePathTrace, skipForShape, totalLength } from '../steps.js';
+import { exportDmaBuf, openVf, PAGE, rangesJson, skipForShape, totalLength } from '../steps.js';
 import { busOf, lmemBar, type VfInfo } from '../../machine/topology.js';
-import type { TraceSession } from '../tracefs.js';
 import { expectIov, lmemSpan } from './import.js';
 
 interface Opened {
-  gpu: Gpu;
-  trace: TraceSession | null;
+  importer: IovImporter;
   bar: BarAccess;
   imp: Imported;
   ranges: DmaRange[];
 }
 
 interface Shared {
-  gpu?: Gpu;
-  trace?: TraceSession | null;
+  importer?: IovImporter;
   /** A VFIO group has one opener: a scenario importing twice from one VF reuses its device. */
   device?: VfioDevice;
 }
@@ -56,13 +45,12 @@ function openAndImport(
   label: string,
   shared: Shared = {},
 ): Opened {
-  const g = shared.gpu ?? Gpu.open(ctx);
-  const t = shared.trace === undefined ? requirePathTrace(ctx) : shared.trace;
+  const importer = shared.importer ?? requireIovImporter(ctx);
   const device = shared.device ?? openVf(ctx, vf.bdf);
   const buf = exportDmaBuf(ctx, device, { region: 2, ranges });
   ctx.append('exports', { label, vf: vf.bdf, ranges: rangesJson(ranges) });
-  const imp = importAndBind(ctx, g, t, buf, totalLength(ranges), label);
-  return { gpu: g, trace: t, bar: barAccess(ctx, device, 2), imp, ranges };
+  const imp = importForIov(ctx, importer, buf, totalLength(ranges), label);
+  return { importer, bar: barAccess(ctx, device, 2), imp, ranges };
 }
 
 /**
@@ -83,6 +71,7 @@ function suspectSilent(ctx: ScenarioContext, cause: 'last-page' | 'vf-other-bus'
  * translation fails (RFC v2 7/8) did not find the owner VF.
  */
 function fellBack(imp: Imported): boolean {
+  if (imp.translationFailed) return true;
   return imp.verdict.path === 'p2p' && (imp.verdict.negotiated || imp.verdict.mappedInterconnect);
 }
 
@@ -98,6 +87,11 @@ function untranslated(
     'silent-untranslated',
     `${imp.label}: ${imp.verdict.why}; the bind still reported success, with neither translated addresses nor a scatter-gather table`,
   );
+}
+
+/** Who reads through the import, for messages: xe's GPU copy or the stand-in importer's read. */
+function reader(importer: IovImporter): string {
+  return importer.kind === 'xe' ? 'the GPU' : 'the stand-in importer';
 }
 
 function vfWhere(caps: Capabilities, want: (vf: VfInfo) => boolean): VfInfo | null {
@@ -116,7 +110,7 @@ export const edgeLastPage: Scenario = {
     'quirks). RFC v2 falls back to P2P instead (a failure naming quirk 1).',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
-    requireIov(ctx);
+    const importer = requireIovImporter(ctx);
     const vf = vfWhere(ctx.caps, (v) => {
       const bar = lmemBar(v);
       return bar !== null && v.vramQuota !== null && v.vramQuota >= bar.size;
@@ -130,21 +124,17 @@ export const edgeLastPage: Scenario = {
       );
     }
     const size = lmemBar(vf)!.size;
-    const gpu = Gpu.open(ctx);
-    const trace = requirePathTrace(ctx);
     ctx.record('vf', vf.bdf);
     ctx.record('barSize', hex(size));
     const device = openVf(ctx, vf.bdf);
     const control = openAndImport(ctx, vf, [{ offset: size - 2n * PAGE, length: PAGE }], 'page before the last', {
-      gpu,
-      trace,
+      importer,
       device,
     });
     const controlOk = expectIov(ctx, control.imp, vf);
     suspectSilent(ctx, 'last-page', `BAR 2 offset ${hex(size - PAGE)} (the last page)`);
     const last = openAndImport(ctx, vf, [{ offset: size - PAGE, length: PAGE }], 'last page of BAR 2', {
-      gpu,
-      trace,
+      importer,
       device,
     });
     ctx.setPath(last.imp.verdict.path);
@@ -162,10 +152,10 @@ export const edgeLastPage: Scenario = {
     } else if (fellBack(last.imp)) {
       ctx.quirk(
         'last-page',
-        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated, then the translation failed and xe fell back to P2P (${last.imp.verdict.why})${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.id}` : ''}`,
+        `BAR 2 offset ${hex(size - PAGE)} (the last page) was negotiated, then the translation failed and ${importer.kind === 'xe' ? 'xe' : 'the importer'} fell back to P2P (${last.imp.verdict.why})${controlOk ? `, while offset ${hex(size - 2n * PAGE)} translated for vfid ${vf.id}` : ''}`,
       );
-    } else if (expectIov(ctx, last.imp, vf) && last.imp.bound) {
-      const check = await cpuWriteGpuRead(ctx, gpu, last.bar, last.imp.bound, rangePages(last.ranges));
+    } else if (expectIov(ctx, last.imp, vf) && readable(last.imp)) {
+      const check = await cpuWriteImporterRead(ctx, importer, last.bar, last.imp, rangePages(last.ranges));
       ctx.check(check.ok, `last page: ${describeMismatch(check)}`);
     }
     if (ctx.failures.length === 0) ctx.note('the last page of BAR 2 translates like any other, data verified');
@@ -181,7 +171,7 @@ export const edgeUnprovisionedVf: Scenario = {
     'dereferences it (RFC quirk 4: an oops).',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
-    requireIov(ctx);
+    const importer = requireIovImporter(ctx);
     const vf = vfWhere(ctx.caps, (v) => v.vramQuota === 0n && lmemBar(v) !== null);
     if (!vf) {
       ctx.skip(
@@ -191,7 +181,7 @@ export const edgeUnprovisionedVf: Scenario = {
       );
     }
     ctx.record('vf', vf.bdf);
-    const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `unprovisioned VF ${vf.bdf}`);
+    const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `unprovisioned VF ${vf.bdf}`, { importer });
     ctx.setPath(o.imp.verdict.path);
     const oops = ctx.kmsgSinceStart().find((r) => isCrashLine(r.text));
     if (oops) {
@@ -226,7 +216,7 @@ export const edgeVfNextBus: Scenario = {
     'VF (on the mock: topologies/vf-next-bus.json).',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
-    requireIov(ctx);
+    const importer = requireIovImporter(ctx);
     const pf = ctx.target!.pf;
     const vf = vfWhere(ctx.caps, (v) => busOf(v.bdf) !== busOf(pf.bdf) && lmemSpan(v) >= PAGE);
     if (!vf) {
@@ -241,12 +231,14 @@ export const edgeVfNextBus: Scenario = {
     ctx.record('pfBus', hex(busOf(pf.bdf)));
     ctx.record('vfBus', hex(busOf(vf.bdf)));
     suspectSilent(ctx, 'vf-other-bus', `VF ${vf.bdf} on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}`);
-    const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `VF ${vf.bdf} (bus ${hex(busOf(vf.bdf))})`);
+    const o = openAndImport(ctx, vf, [{ offset: 0n, length: PAGE }], `VF ${vf.bdf} (bus ${hex(busOf(vf.bdf))})`, {
+      importer,
+    });
     ctx.setPath(o.imp.verdict.path);
     if (fellBack(o.imp)) {
       ctx.quirk(
         'vf-other-bus',
-        `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated, then the owner-VF search did not find it and xe fell back to P2P (${o.imp.verdict.why})`,
+        `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated, then the owner-VF search did not find it and ${importer.kind === 'xe' ? 'xe' : 'the importer'} fell back to P2P (${o.imp.verdict.why})`,
       );
     } else if (o.imp.verdict.path === 'untranslated') {
       untranslated(
@@ -255,8 +247,8 @@ export const edgeVfNextBus: Scenario = {
         'vf-other-bus',
         `VF ${vf.bdf} is on bus ${hex(busOf(vf.bdf))}, the PF on ${hex(busOf(pf.bdf))}: negotiated and mapped, but the owner-VF search never found it`,
       );
-    } else if (expectIov(ctx, o.imp, vf) && o.imp.bound) {
-      const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, rangePages(o.ranges));
+    } else if (expectIov(ctx, o.imp, vf) && readable(o.imp)) {
+      const check = await cpuWriteImporterRead(ctx, importer, o.bar, o.imp, rangePages(o.ranges));
       if (ctx.check(check.ok, describeMismatch(check)))
         ctx.note(`VF on bus ${hex(busOf(vf.bdf))} found and translated, data verified`);
     }
@@ -274,7 +266,7 @@ export const edgeNpotRanges: Scenario = {
     'should start; that page holds its own pattern too, so the bytes say where the GPU read.',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
-    requireIov(ctx);
+    const importer = requireIovImporter(ctx);
     const vf = ctx.target!.vf;
     if (lmemSpan(vf) < 32n * PAGE)
       ctx.skip(
@@ -286,13 +278,13 @@ export const edgeNpotRanges: Scenario = {
       { offset: 0n, length: 3n * PAGE },
       { offset: 16n * PAGE, length: PAGE },
     ];
-    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} 3 + 1 pages`);
-    if (!expectIov(ctx, o.imp, vf) || !o.imp.bound) return;
+    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} 3 + 1 pages`, { importer });
+    if (!expectIov(ctx, o.imp, vf) || !readable(o.imp)) return;
     const pages = rangePages(ranges);
     // Quirk 7 walks BO offset 3 pages through range 1's entry (order: 4 pages), i.e. to range 1 + 3 pages.
     const r2 = pages.findIndex((p) => p.range === 1);
     const suspect = ranges[0]!.offset + pages[r2]!.boOffset;
-    const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages, { alsoFill: [suspect] });
+    const check = await cpuWriteImporterRead(ctx, importer, o.bar, o.imp, pages, { alsoFill: [suspect] });
     if (check.ok) {
       ctx.note('both ranges verified at their own offsets');
       return;
@@ -300,7 +292,7 @@ export const edgeNpotRanges: Scenario = {
     if (check.pages[r2]!.mismatch && check.holds(r2, suspect)) {
       ctx.quirk(
         'order-from-length',
-        `range 1 is 3 pages; the GPU read of range 2 (BAR 2 offset ${hex(check.pages[r2]!.barOffset)}) returned the bytes of ${hex(suspect)}, ` +
+        `range 1 is 3 pages; ${reader(importer)} read of range 2 (BAR 2 offset ${hex(check.pages[r2]!.barOffset)}) returned the bytes of ${hex(suspect)}, ` +
           "inside range 1's 3 pages rounded up to 4: a page that was never exported",
       );
     } else {
@@ -323,7 +315,7 @@ export const edgeLmemDiscontiguous: Scenario = {
     '2 MiB blocks.',
   expectedPath: 'iov',
   async run(ctx: ScenarioContext) {
-    requireIov(ctx);
+    const importer = requireIovImporter(ctx);
     const vf = ctx.target!.vf;
     const span = lmemSpan(vf);
     const chunk = 2n << 20n;
@@ -339,8 +331,6 @@ export const edgeLmemDiscontiguous: Scenario = {
     const ranges = [{ offset: start, length }];
     const boundaries: bigint[] = [];
     for (let b = chunk; b < start + length; b += chunk) boundaries.push(b);
-    const gpu = Gpu.open(ctx);
-    const trace = requirePathTrace(ctx);
     const device = openVf(ctx, vf.bdf);
     const bar = barAccess(ctx, device, 2);
     const probe = probeLmemLayout(ctx, ctx.target!.pf, bar, [start, ...boundaries], freshSeed());
@@ -364,15 +354,15 @@ export const edgeLmemDiscontiguous: Scenario = {
         'provision the VF while VRAM is fragmented (after other VFs or BOs took and released blocks)',
         'vram-blocks',
       );
-    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} ${length >> 20n} MiB`, { gpu, trace, device });
-    if (!expectIov(ctx, o.imp, vf) || !o.imp.bound) return;
+    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} ${length >> 20n} MiB`, { importer, device });
+    if (!expectIov(ctx, o.imp, vf) || !readable(o.imp)) return;
     const pages: DataPage[] = [];
     for (const b of boundaries) {
       pages.push({ range: 0, which: 'last', boOffset: b - PAGE - start, barOffset: b - PAGE });
       pages.push({ range: 0, which: 'first', boOffset: b - start, barOffset: b });
     }
     ctx.record('boundaries', boundaries.length);
-    const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    const check = await cpuWriteImporterRead(ctx, importer, o.bar, o.imp, pages);
     const firstBad = check.pages.find((p) => p.mismatch);
     if (!firstBad) {
       ctx.note(
@@ -385,7 +375,7 @@ export const edgeLmemDiscontiguous: Scenario = {
     if (goodBefore && firstBad.barOffset === firstBreak) {
       ctx.quirk(
         'contiguity',
-        `the GPU read the CPU's bytes up to BAR 2 offset ${hex(firstBreak - PAGE)}, not at ${hex(firstBreak)}, where the VF's LMEM object leaves the block that starts at DPA ${hex(layout.dpa - (layout.dpa % chunk))}: ` +
+        `${reader(importer)} read the CPU's bytes up to BAR 2 offset ${hex(firstBreak - PAGE)}, not at ${hex(firstBreak)}, where the VF's LMEM object leaves the block that starts at DPA ${hex(layout.dpa - (layout.dpa % chunk))}: ` +
           'the range was translated from its start alone, as if the LMEM object were contiguous',
       );
     } else {
@@ -408,7 +398,7 @@ export const edgeBeyondQuota: Scenario = {
     "system memory; the page inside the quota must hold the CPU's bytes, the page past it what the VF's BAR shows there.",
   expectedPath: null,
   async run(ctx: ScenarioContext) {
-    requireIov(ctx);
+    const importer = requireIovImporter(ctx);
     const vf = vfWhere(ctx.caps, (v) => {
       const bar = lmemBar(v);
       return bar !== null && v.vramQuota !== null && v.vramQuota > 0n && v.vramQuota + PAGE <= bar.size;
@@ -423,9 +413,11 @@ export const edgeBeyondQuota: Scenario = {
     ctx.record('vf', vf.bdf);
     ctx.record('quota', hex(quota));
     const ranges = [{ offset: quota - PAGE, length: 2n * PAGE }];
-    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} last page of the quota and the first past it`);
+    const o = openAndImport(ctx, vf, ranges, `VF ${vf.bdf} last page of the quota and the first past it`, {
+      importer,
+    });
     ctx.setPath(o.imp.verdict.path);
-    if (!o.imp.bound) {
+    if (!readable(o.imp)) {
       ctx.note(`refused: ${o.imp.verdict.why}`);
       return;
     }
@@ -433,7 +425,7 @@ export const edgeBeyondQuota: Scenario = {
       { range: 0, which: 'first', boOffset: 0n, barOffset: quota - PAGE },
       { range: 0, which: 'last', boOffset: PAGE, barOffset: quota },
     ];
-    const check = await cpuWriteGpuRead(ctx, o.gpu, o.bar, o.imp.bound, pages);
+    const check = await cpuWriteImporterRead(ctx, importer, o.bar, o.imp, pages);
     // What the VF itself shows past its quota (the CPU's write there went nowhere), against what the GPU read there.
     const cpuView = o.bar.read(quota, Number(PAGE));
     const gpuView = check.copied(1);
@@ -469,7 +461,7 @@ export const edgeBeyondQuota: Scenario = {
       const read =
         differs === null
           ? ''
-          : `, and the GPU read there ${hex(word(gpuView, differs))} where the VF's BAR shows ${hex(word(cpuView, differs))} (at +${hex(differs)})`;
+          : `, and ${reader(importer)} read there ${hex(word(gpuView, differs))} where the VF's BAR shows ${hex(word(cpuView, differs))} (at +${hex(differs)})`;
       ctx.quirk(
         'quota-unchecked',
         `BAR 2 offset ${hex(quota)} is past VF ${vf.bdf}'s quota, yet the import ${translated ? `was translated into VRAM (${o.imp.verdict.why})` : `(${o.imp.verdict.path})`}${read}: VRAM outside the VF`,
@@ -477,7 +469,7 @@ export const edgeBeyondQuota: Scenario = {
       return;
     }
     ctx.note(
-      `path ${o.imp.verdict.path}: the GPU read the CPU's bytes inside the quota and, past it, what the VF's BAR shows there`,
+      `path ${o.imp.verdict.path}: ${reader(importer)} read the CPU's bytes inside the quota and, past it, what the VF's BAR shows there`,
     );
   },
 };

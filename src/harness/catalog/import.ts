@@ -46,6 +46,8 @@ export function expectIov(ctx: ScenarioContext, imp: Imported, vf: VfInfo): bool
     !ctx.check(imp.verdict.path === 'iov', `${imp.label}: path ${imp.verdict.path}, expected iov (${imp.verdict.why})`)
   )
     return false;
+  // The stand-in importer does not report the owner VF it found; its bytes do (the data check that follows).
+  if (imp.ic !== undefined) return true;
   const vfid = vf.id;
   return ctx.check(
     imp.verdict.lookupVfids.includes(vfid),
