@@ -62,8 +62,20 @@ static int mgpu_translate(struct pci_dev *importer, const struct range *in,
 	unsigned int i;
 	int vfid;
 
-	if (!m || !n)
-		return -ENODEV;	/* not a mock PF: "if (!IS_SRIOV_PF(xe))" */
+	if (!n)
+		return -ENODEV;
+	if (!m) {
+		/*
+		 * Not a mock PF (QEMU's ivshmem-plain beside it, whose BAR is RAM
+		 * the CPU reaches at its own address): what the stand-in does
+		 * without a translation, so one guest serves both.
+		 */
+		for (i = 0; i < n; i++) {
+			out[i].addr = in[i].start;
+			out[i].len = range_len(&in[i]);
+		}
+		return 0;
+	}
 	if (page_is_ram(PFN_DOWN(in[0].start)))
 		return -EOPNOTSUPP;
 	vf = rfc_find_vf_dev(importer, in[0].start);

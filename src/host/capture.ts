@@ -37,6 +37,8 @@ export interface CapturedDevice {
   iommuGroup: number | null;
   parent?: string;
   bars: CapturedBar[];
+  /** iovh's mock GPU (docs/mock-gpu.md): its geometry and each VF's blocks, read from its driver's files. */
+  mockGpu?: { lmem: string; blockSize: string; vfLmem: string; blocks: number[][] };
   sriov: {
     totalvfs: number;
     numvfs: number;
@@ -229,6 +231,10 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
       })),
     },
   };
+  if (pf.driver === 'iovh_mock_gpu') {
+    const g = mockGpuOf(r, pf, notes);
+    if (g) dev.mockGpu = g;
+  }
   if (pf.driver === 'xe') {
     let v: { vram: bigint; tiles: number } | null = null;
     try {
@@ -246,6 +252,30 @@ function capturePf(backend: Backend, r: SysReader, pf: PfInfo, notes: string[]):
     dev.xe = { vram: hex(v.vram), tiles: v.tiles, ...(pf.provisioning ? { provisioning: pf.provisioning.kind } : {}) };
   }
   return dev;
+}
+
+/**
+ * The mock GPU's layout from its PF driver's files (kernel/iovh-mock-gpu/main.c:
+ * sriov_admin/geometry "lmem L block B blocks N vf_lmem V slots S total_vfs T",
+ * sriov_admin/vfN/lmem_blocks the PF blocks in slot order), or null with a note.
+ */
+function mockGpuOf(r: SysReader, pf: PfInfo, notes: string[]): CapturedDevice['mockGpu'] | null {
+  const geo = r.maybe(devicePath(pf.bdf, 'sriov_admin/geometry'));
+  const m = geo === null ? null : /lmem (\d+) block (\d+) blocks \d+ vf_lmem (\d+) slots \d+ total_vfs (\d+)/.exec(geo);
+  if (!m) {
+    notes.push(`${pf.bdf}: the mock GPU's sriov_admin/geometry is unreadable: its layout is not captured`);
+    return null;
+  }
+  const blocks: number[][] = [];
+  for (let vf = 1; vf <= Number(m[4]); vf++) {
+    const text = r.maybe(devicePath(pf.bdf, `sriov_admin/vf${vf}/lmem_blocks`));
+    if (text === null) {
+      notes.push(`${pf.bdf}: sriov_admin/vf${vf}/lmem_blocks is unreadable: the layout is not captured`);
+      return null;
+    }
+    blocks.push(text.trim() === '' ? [] : text.trim().split(/\s+/).map(Number));
+  }
+  return { lmem: hex(BigInt(m[1]!)), blockSize: hex(BigInt(m[2]!)), vfLmem: hex(BigInt(m[3]!)), blocks };
 }
 
 export function capture(backend: Backend): CaptureResult {

@@ -4,7 +4,10 @@
 // device as the importer device; MAP runs the interconnect map when the
 // attachment negotiated IOV and falls back to the scatter-gather map, keeping
 // the ranges as xe of the same series revision does; RW goes through the
-// ranges to the physical bus (the built-in identity translation).
+// ranges to the physical bus: the built-in identity translation, or, where
+// iovh's mock GPU PF driver is loaded, the translation it installs
+// (kernel/iovh-mock-gpu/xlate.c, src/mock/mock-gpu.ts) for imports made for
+// one of its PFs.
 //
 // Which interconnect API the module saw at build time follows the profile:
 // no series (upstream) is IOVH_IC_API_NONE and nothing negotiates; a series
@@ -26,6 +29,7 @@ import type { Vfs } from './vfs.js';
 import { IOVH_IC } from '../uapi/iovh-ic.js';
 import { O } from '../uapi/constants.js';
 import { formatBdf } from '../uapi/bdf.js';
+import { MOCK_GPU_XLATE_ID, type MockGpuPf, type XlateSeg } from './mock-gpu.js';
 
 /** misc_register() with MISC_DYNAMIC_MINOR: misc major 10, a minor from the dynamic range. */
 const MISC_MAJOR = 10;
@@ -35,6 +39,8 @@ class IcImportState {
   path: number = IOVH_IC.PATH_NONE;
   /** [start, end, ...]: interconnect ranges, or sg entries as {address, last byte} */
   ranges: BigUint64Array = new BigUint64Array(0);
+  /** what the translation step made of the ranges; null: identity (RW goes to the range addresses) */
+  segs: XlateSeg[] | null = null;
   /** the core's container, kept only when the module unmaps (IOVH_IC_KEEP_UNMAP) */
   icRanges: InterconnectRanges | null = null;
   sgt: SgTable | null = null;
@@ -62,6 +68,13 @@ class IcImportState {
 }
 
 export class IovhIcModule {
+  /** The mock GPU PF behind a PCI device, when its driver is bound (set by the platform). */
+  mockGpuOf: (pf: PciDev) => MockGpuPf | null = () => null;
+  /** The mock GPU's PF driver is loaded: its translation is installed (xlate.c mgpu_xlate_register). */
+  xlateInstalled: () => boolean = () => false;
+  /** page_is_ram() of an address (set by the platform from its RAM ranges). */
+  isRam: (addr: bigint) => boolean = () => false;
+
   constructor(
     readonly kernel: KernelCore,
     readonly fds: FdTableImpl,
@@ -92,7 +105,7 @@ export class IovhIcModule {
       // the module's #if follows the kernel's headers: v1's CREATE_IOV_INTERCONNECT, v2's MATCH_INTERCONNECT, or neither
       api: p.series === 'rfc-v1' ? IOVH_IC.API_RFC_V1 : p.series === 'rfc-v2' ? IOVH_IC.API_RFC_V2 : IOVH_IC.API_NONE,
       keep: p.has('ranges-leak') ? IOVH_IC.KEEP_LEAK : IOVH_IC.KEEP_UNMAP,
-      xlate: 0,
+      xlate: this.xlateInstalled() ? MOCK_GPU_XLATE_ID : 0,
     };
   }
 }
@@ -183,7 +196,25 @@ class IcFile implements KernelFile {
       imp.icRanges = null;
     }
     imp.ranges = new BigUint64Array(0);
+    imp.segs = null;
     imp.path = IOVH_IC.PATH_NONE;
+  }
+
+  /**
+   * The installed translation step (main.c: xlate->translate): the mock GPU's
+   * for an import made for one of its PFs, identity otherwise (null); an
+   * errno name where it refuses.
+   */
+  private translate(
+    imp: IcImportState,
+    r: BigUint64Array,
+  ): XlateSeg[] | null | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' {
+    if (!this.mod.xlateInstalled()) return null;
+    const mg = this.mod.mockGpuOf(imp.pdev);
+    if (!mg) return null;
+    const ranges: { start: bigint; end: bigint }[] = [];
+    for (let i = 0; i + 1 < r.length; i += 2) ranges.push({ start: r[i]!, end: r[i + 1]! });
+    return mg.translate(ranges, this.mod.isRam);
   }
 
   /** iovh_ic_map(): the interconnect when negotiated, else (or when that fails) scatter-gather. */
@@ -198,7 +229,15 @@ class IcFile implements KernelFile {
     if (imp.negotiated) {
       try {
         const ranges = core.mapInterconnect(imp.attachment);
-        imp.ranges = packedRanges(ranges);
+        const packed = packedRanges(ranges);
+        const segs = this.translate(imp, packed);
+        if (typeof segs === 'string') {
+          // main.c iovh_ic_map_interconnect err_unmap: the container goes back, the map falls back.
+          core.unmapInterconnect(imp.attachment, ranges);
+          fail(segs);
+        }
+        imp.segs = segs;
+        imp.ranges = packed;
         if (mod.version.keep === IOVH_IC.KEEP_LEAK) {
           // RFC v1's xe keeps only its copy: the container and the exporter's
           // range array inside it are never unmapped (RFC quirk 6).
@@ -265,11 +304,15 @@ class IcFile implements KernelFile {
     let base = 0n;
     let at = 0;
     const r = imp.ranges;
-    for (let i = 0; i + 1 < r.length && left > 0n; i += 2) {
-      const len = r[i + 1]! - r[i]! + 1n;
+    // Through the translated segments when the step made some (main.c iovh_ic_rw: segs[i].addr, segs[i].len).
+    const segs = imp.segs ?? [];
+    const count = imp.segs ? segs.length : r.length / 2;
+    for (let i = 0; i < count && left > 0n; i++) {
+      const start = imp.segs ? segs[i]!.addr : r[2 * i]!;
+      const len = imp.segs ? segs[i]!.len : r[2 * i + 1]! - r[2 * i]! + 1n;
       if (off < base + len) {
         const n = left < base + len - off ? left : base + len - off;
-        each(r[i]! + (off - base), at, Number(n));
+        each(start + (off - base), at, Number(n));
         at += Number(n);
         off += n;
         left -= n;

@@ -13,6 +13,7 @@ import type { PhysicalBus } from './contracts.js';
 import { ChunkedMemory } from './memory.js';
 import type { PciDev, PciSubsystem } from './pci.js';
 import type { XePf } from './xe-pf.js';
+import type { MockGpuPf } from './mock-gpu.js';
 
 interface Region {
   readonly start: bigint;
@@ -26,6 +27,8 @@ interface Region {
 export class PhysicalBusImpl implements PhysicalBus {
   readonly ram: ChunkedMemory;
   private regions: Region[] | null = null;
+  /** iovh's mock GPU PF behind a PF (src/mock/mock-gpu.ts), set by the platform. */
+  mockGpuOf: (pf: PciDev) => MockGpuPf | null = () => null;
   private readonly scratch = new Map<string, ChunkedMemory>();
 
   constructor(
@@ -124,6 +127,53 @@ export class PhysicalBusImpl implements PhysicalBus {
           walk(o, d.length, (dpa, at, n) => {
             const vram = this.vramOf(pf);
             if (dpa !== null && vram) vram.write(dpa, d.subarray(at, at + n));
+          }),
+      });
+    }
+    // iovh's mock GPU (hw/misc/iovh-mock-gpu.c): PF BAR 2 is the LMEM; a VF's BAR 2 slot k is the block its table names.
+    const mg = index === 2 ? this.mockGpuOf(dev.physfn ?? dev) : null;
+    if (mg && !dev.isVirtfn) {
+      return live({
+        read: (o, buf) => {
+          const inside = o >= mg.lmem.size ? 0 : Math.min(buf.length, Number(mg.lmem.size - o));
+          if (inside > 0) mg.lmem.readInto(o, buf.subarray(0, inside));
+          buf.fill(0xff, inside);
+        },
+        write: (o, d) => {
+          const inside = o >= mg.lmem.size ? 0 : Math.min(d.length, Number(mg.lmem.size - o));
+          if (inside > 0) mg.lmem.write(o, d.subarray(0, inside));
+        },
+      });
+    }
+    if (mg && dev.isVirtfn) {
+      const vfIndex = dev.vfIndex!;
+      const walk = (o: bigint, len: number, fn: (lmem: bigint | null, at: number, n: number) => void) => {
+        let done = 0;
+        while (done < len) {
+          const t = mg.slotAt(vfIndex, o + BigInt(done));
+          const n = t ? Math.min(len - done, Number(t.run)) : len - done;
+          if (!t) {
+            // An unbacked slot reads all ones up to the next slot.
+            const bs = mg.spec.blockSize;
+            const at = o + BigInt(done);
+            const gap = Math.min(len - done, Number(bs - (at % bs)));
+            fn(null, done, gap);
+            done += gap;
+            continue;
+          }
+          fn(t.lmem, done, n);
+          done += n;
+        }
+      };
+      return live({
+        read: (o, buf) =>
+          walk(o, buf.length, (lmem, at, n) => {
+            if (lmem === null) buf.fill(0xff, at, at + n);
+            else mg.lmem.readInto(lmem, buf.subarray(at, at + n));
+          }),
+        write: (o, d) =>
+          walk(o, d.length, (lmem, at, n) => {
+            if (lmem !== null) mg.lmem.write(lmem, d.subarray(at, at + n));
           }),
       });
     }

@@ -29,6 +29,7 @@ import { enabled } from './kconfig.js';
 import { Vfs } from './vfs.js';
 import { Vgem } from './vgem.js';
 import { XePf, type XePfSaved } from './xe-pf.js';
+import { MOCK_GPU_DRIVER, MockGpuPf } from './mock-gpu.js';
 import { createXeDriver, type XeDriver, type XeLiveObjects } from './xe/index.js';
 import { relativeLink } from './vfs.js';
 
@@ -108,6 +109,8 @@ export class MockKernel implements MockPlatform {
   readonly maps: MappingRegistry;
   readonly files: MockFiles;
   private readonly xePfs = new Map<PciDev, XePf>();
+  /** PFs bound to iovh's mock GPU driver (src/mock/mock-gpu.ts). */
+  private readonly mockGpus = new Map<PciDev, MockGpuPf>();
   private readonly vram = new Map<string, ChunkedMemory>();
   private readonly xeDrivers = new Map<PciDev, XeDriver>();
   private readonly xeMinors = new Map<string, number>();
@@ -177,10 +180,17 @@ export class MockKernel implements MockPlatform {
     let minor = 0;
     for (const d of topology.devices) if (d.xe) this.xeMinors.set(d.bdf, minor++);
     this.pci.registerDriver(this.xeModel());
+    if (topology.devices.some((d) => d.mockGpu)) this.pci.registerDriver(this.mockGpuModel());
+    this.bus.mockGpuOf = (pf) => this.mockGpus.get(pf) ?? null;
     this.pci.registerDriver(this.vfio.driverModel());
     for (const name of this.otherDrivers()) this.pci.registerDriver(this.genericModel(name));
     this.vgem = new Vgem(this.kernel, this.fds, this.dmabuf, this.vfs, minor);
     this.iovhIc = new IovhIcModule(this.kernel, this.fds, this.dmabuf, this.pci, this.bus, this.vfs);
+    this.iovhIc.mockGpuOf = (pf) => this.mockGpus.get(pf) ?? null;
+    // The PF driver module is loaded with the machine that has the device (its translation installed at load).
+    const hasMockGpu = topology.devices.some((d) => d.mockGpu);
+    this.iovhIc.xlateInstalled = () => hasMockGpu;
+    this.iovhIc.isRam = (addr) => this.topology.ram.some((r) => addr >= r.start && addr < r.start + r.size);
     this.staticFiles();
     buildModules(this.vfs);
     const cmdline =
@@ -249,7 +259,8 @@ export class MockKernel implements MockPlatform {
   private otherDrivers(): string[] {
     const names = new Set<string>();
     for (const d of this.topology.devices) {
-      if (d.driver && d.driver !== 'xe' && d.driver !== 'vfio-pci') names.add(d.driver);
+      if (d.driver && d.driver !== 'xe' && d.driver !== 'vfio-pci' && !(d.mockGpu && d.driver === MOCK_GPU_DRIVER))
+        names.add(d.driver);
       for (const v of d.sriov?.vfs ?? [])
         if (v.driver && v.driver !== 'xe' && v.driver !== 'vfio-pci') names.add(v.driver);
     }
@@ -282,6 +293,49 @@ export class MockKernel implements MockPlatform {
     const r = this.vfRestore.get(pf);
     this.vfRestore.delete(pf);
     return r;
+  }
+
+  /**
+   * iovh's mock GPU PF driver (kernel/iovh-mock-gpu/main.c): the topology's
+   * mock GPU PFs (its VFs share the ID; the driver takes only a PF), sysfs
+   * files and provisioning in src/mock/mock-gpu.ts.
+   */
+  private mockGpuModel(): PciDriverModel {
+    const ids = new Set<string>();
+    for (const d of this.topology.devices) if (d.mockGpu) ids.add(`${d.vendor}:${d.device}`);
+    return {
+      name: MOCK_GPU_DRIVER,
+      module: MOCK_GPU_DRIVER,
+      matchStatic: (dev) => (!dev.isVirtfn && ids.has(`${dev.vendor}:${dev.device}`) ? 'match' : 'none'),
+      probe: (dev) => {
+        const spec = dev.spec?.mockGpu;
+        if (!spec || dev.isVirtfn) fail('ENODEV');
+        const mg = new MockGpuPf(dev, spec, this.vfs, this.kernel, {
+          enable: (pf, n) => {
+            this.pci.enableVfs(pf, n, this.takeRestore(pf));
+            this.bus.invalidate();
+          },
+          disable: (pf, then) =>
+            this.pci.disableVfs(pf, () => {
+              this.bus.invalidate();
+              then();
+            }),
+        });
+        this.mockGpus.set(dev, mg);
+        this.bus.invalidate();
+      },
+      remove: (dev) => {
+        this.mockGpus.delete(dev);
+        this.vfs.remove(`${dev.sysPath}/sriov_admin`);
+        this.bus.invalidate();
+        return undefined;
+      },
+      sriovConfigure: (pf, n) => {
+        const mg = this.mockGpus.get(pf);
+        if (!mg) fail('ENODEV');
+        return mg.sriovConfigure(n);
+      },
+    };
   }
 
   /** xe (drivers/gpu/drm/xe/xe_pci.c): PFs of the topology's xe devices and their VFs (same ID lists). */
@@ -526,7 +580,9 @@ export class MockKernel implements MockPlatform {
         dev,
         vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
       );
+      const mg = this.mockGpus.get(dev);
       if (xe) xe.enableVfs(n);
+      else if (mg) mg.sriovConfigure(n);
       else this.genericModel(dev.driver).sriovConfigure!(dev, n);
       for (const [i, vf] of dev.sriov.vfs.entries()) {
         const want = vfs[i]?.driver ?? null;

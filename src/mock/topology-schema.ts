@@ -104,6 +104,23 @@ const xe: JsonSchema = {
   },
 };
 
+/** iovh's mock GPU (docs/mock-gpu.md): geometry and each VF's PF blocks, as `iovh capture` reads them. */
+const mockGpu: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['lmem', 'blockSize', 'vfLmem', 'blocks'],
+  properties: {
+    lmem: u64,
+    blockSize: u64,
+    vfLmem: u64,
+    blocks: {
+      type: 'array',
+      maxItems: 63,
+      items: { type: 'array', maxItems: 65536, items: int(0, 0xffffffff, 'a block number') },
+    },
+  },
+};
+
 const device: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -131,6 +148,7 @@ const device: JsonSchema = {
     bars: { type: 'array', items: bar(false) },
     sriov,
     xe,
+    mockGpu,
   },
 };
 

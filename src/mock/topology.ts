@@ -13,6 +13,7 @@ import { configProblem, isModelledOption, type KernelConfig } from './kconfig.js
 import { formatBdf as formatPciAddress, parseSysfsBdf } from '../uapi/bdf.js';
 import { TOPOLOGY_SCHEMA_JSON } from './topology-schema.js';
 import { schemaProblem } from '../schema/validate.js';
+import type { MockGpuSpec } from './mock-gpu.js';
 
 /**
  * A topology or state file the mock cannot use. The message is one line:
@@ -100,6 +101,17 @@ export interface TopologyDeviceJson {
   bars: TopologyBarJson[];
   sriov?: TopologySriovJson;
   xe?: TopologyXeJson;
+  /** iovh's mock GPU (QEMU device iovh-mock-gpu, docs/mock-gpu.md), as `iovh capture` reads it from its PF driver. */
+  mockGpu?: TopologyMockGpuJson;
+}
+
+export interface TopologyMockGpuJson {
+  /** LMEM bytes (PF BAR 2), block bytes, one VF's BAR 2 bytes. */
+  lmem: string;
+  blockSize: string;
+  vfLmem: string;
+  /** Per VF, in VF order: the PF blocks behind its BAR 2 slots (lmem_blocks). */
+  blocks: number[][];
 }
 
 export interface Topology {
@@ -180,6 +192,7 @@ export interface DeviceSpec {
   readonly bars: readonly BarSpec[];
   readonly sriov: SriovSpec | null;
   readonly xe: XeSpec | null;
+  readonly mockGpu: MockGpuSpec | null;
 }
 
 export interface ParsedTopology {
@@ -467,6 +480,35 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
       if (sriov && !sriov.vfBars.some((b) => b.index === 2))
         ctx.fail(`${f}.sriov.vfBars`, 'an xe PF needs VF BAR 2 (the VF LMEM BAR)');
     }
+    let mockGpu: MockGpuSpec | null = null;
+    if (d.mockGpu !== undefined) {
+      const g = d.mockGpu;
+      const gf = `${f}.mockGpu`;
+      const pow2 = (v: bigint) => v > 0n && (v & (v - 1n)) === 0n;
+      const lmem = u64(g.lmem);
+      const blockSize = u64(g.blockSize);
+      const vfLmem = u64(g.vfLmem);
+      // hw/misc/iovh-mock-gpu.c realize: powers of two, a block no larger than a VF's window, a window no larger than LMEM.
+      if (!pow2(lmem)) ctx.fail(`${gf}.lmem`, 'must be a power of two');
+      if (!pow2(blockSize) || blockSize < 4096n || blockSize > vfLmem)
+        ctx.fail(`${gf}.blockSize`, 'must be a power of two from 4 KiB to vfLmem');
+      if (!pow2(vfLmem) || vfLmem > lmem) ctx.fail(`${gf}.vfLmem`, 'must be a power of two no larger than lmem');
+      const nBlocks = blockSize > 0n ? Number(lmem / blockSize) : 0;
+      const slots = blockSize > 0n ? Number(vfLmem / blockSize) : 0;
+      const seen = new Set<number>();
+      g.blocks.forEach((list, i) => {
+        if (list.length > slots) ctx.fail(`${gf}.blocks[${i}]`, `more blocks than the ${slots} slots of a VF's BAR 2`);
+        for (const b of list) {
+          if (!Number.isInteger(b) || b < 0 || b >= nBlocks)
+            ctx.fail(`${gf}.blocks[${i}]`, `block ${b} is not one of the ${nBlocks} blocks of LMEM`);
+          if (seen.has(b)) ctx.fail(`${gf}.blocks[${i}]`, `block ${b} is held by two VFs`);
+          seen.add(b);
+        }
+      });
+      if (!sriov?.vfBars.some((b) => b.index === 2))
+        ctx.fail(`${f}.sriov.vfBars`, 'the mock GPU needs VF BAR 2 (the VF LMEM window)');
+      mockGpu = { lmem, blockSize, vfLmem, blocks: g.blocks.map((l) => [...l]) };
+    }
     devices.push({
       bdf: d.bdf,
       ...loc,
@@ -483,6 +525,7 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
       bars: bars(ctx, `${f}.bars`, d.bars, false),
       sriov,
       xe,
+      mockGpu,
     });
   }
   // Two address spaces: memory BARs (and whole VF BAR reservations) share the

@@ -1,0 +1,243 @@
+// iovh's mock SR-IOV GPU in the mock kernel: the QEMU device iovh-mock-gpu
+// (qemu/patches/0005-*.patch, hw/misc/iovh-mock-gpu.c) with its PF driver
+// (kernel/iovh-mock-gpu/main.c) and the translation step that driver installs
+// in the stand-in importer (kernel/iovh-mock-gpu/xlate.c), so that a topology
+// `iovh capture` wrote in a guest with the device replays here.
+//
+// The device: PF BAR 2 is the whole LMEM (offset X is LMEM byte X); a VF's
+// BAR 2 is cut into block-sized slots, slot k reaching the PF block the
+// per-VF table names for it, or nothing (reads all ones, writes dropped).
+// The driver: VF quotas in whole blocks through xe-shaped files, block
+// placement through lmem_blocks, xe's provisioning rules (main.c
+// mgpu_provision, mgpu_pick, mgpu_auto_provision, mgpu_release_auto).
+// The translation: RFC v1 7/8 against the table, quirks included (xlate.c
+// mgpu_translate, rfc_find_vf_dev).
+
+import { LogLevel } from './contracts.js';
+import { fail } from './errno.js';
+import type { KernelCore } from './kernel.js';
+import { kstrtoull, kstrtouint } from './kstrto.js';
+import { ChunkedMemory } from './memory.js';
+import type { PciDev } from './pci.js';
+import type { Vfs } from './vfs.js';
+
+/** The device's geometry (QEMU properties) and, from a capture, the blocks each VF held. */
+export interface MockGpuSpec {
+  readonly lmem: bigint;
+  readonly blockSize: bigint;
+  readonly vfLmem: bigint;
+  /** Per VF (index = VF number - 1): the PF blocks in slot order, as lmem_blocks showed them. */
+  readonly blocks: readonly (readonly number[])[];
+}
+
+/** The PF driver's name (main.c: `.name = "iovh_mock_gpu"`). */
+export const MOCK_GPU_DRIVER = 'iovh_mock_gpu';
+
+/** The translation's id in IOVH_IC_VERSION.xlate (xlate.c mgpu_xlate_ops.id: "mgpu"). */
+export const MOCK_GPU_XLATE_ID = 0x6d677075;
+
+const PAGE = 4096n;
+
+/** get_order(): the smallest order whose pages hold @len bytes. */
+function getOrder(len: bigint): bigint {
+  let order = 0n;
+  while (PAGE << order < len) order++;
+  return order;
+}
+
+/** One translated range (kernel/iovh-ic-importer/xlate.h struct iovh_ic_seg). */
+export interface XlateSeg {
+  addr: bigint;
+  len: bigint;
+}
+
+export class MockGpuPf {
+  readonly lmem: ChunkedMemory;
+  readonly slots: number;
+  readonly numBlocks: number;
+  private readonly totalVfs: number;
+  /** Per VF: its blocks in slot order (mgpu.blocks/nr). */
+  private readonly blocks: number[][];
+  private readonly custom: boolean[];
+  private autoProvisioned = false;
+
+  constructor(
+    readonly pf: PciDev,
+    readonly spec: MockGpuSpec,
+    private readonly vfs: Vfs,
+    private readonly kernel: KernelCore,
+    private readonly sriov: { enable(pf: PciDev, n: number): void; disable(pf: PciDev, then: () => void): void },
+  ) {
+    this.lmem = new ChunkedMemory(spec.lmem);
+    this.slots = Number(spec.vfLmem / spec.blockSize);
+    this.numBlocks = Number(spec.lmem / spec.blockSize);
+    this.totalVfs = pf.sriov?.spec.totalvfs ?? 0;
+    this.blocks = Array.from({ length: this.totalVfs }, (_, i) => [...(spec.blocks[i] ?? [])]);
+    this.custom = this.blocks.map((b) => b.length > 0);
+    this.addFiles();
+  }
+
+  private get src(): string {
+    return `iovh_mock_gpu ${this.pf.bdf}`;
+  }
+
+  private used(except: number | null = null): Set<number> {
+    const s = new Set<number>();
+    this.blocks.forEach((b, vf) => {
+      if (vf !== except) for (const x of b) s.add(x);
+    });
+    return s;
+  }
+
+  /** Blocks of VF @vfIndex (0-based), in slot order. */
+  blocksOf(vfIndex: number): readonly number[] {
+    return this.blocks[vfIndex] ?? [];
+  }
+
+  /** main.c mgpu_provision(): round up to a block, the lowest free blocks (the VF's own count as free). */
+  private provision(vf: number, bytes: bigint): void {
+    const bs = this.spec.blockSize;
+    const rounded = ((bytes + bs - 1n) / bs) * bs;
+    if (rounded / bs > BigInt(this.slots)) fail('ENOSPC', 'more than the VF BAR 2 can show');
+    const n = Number(rounded / bs);
+    const taken = this.used(vf);
+    const list: number[] = [];
+    for (let b = 0; b < this.numBlocks && list.length < n; b++) if (!taken.has(b)) list.push(b);
+    if (list.length < n) fail('ENOSPC', 'too few free blocks');
+    this.blocks[vf] = list;
+  }
+
+  /** main.c mgpu_auto_provision(): no VF custom: the free LMEM shared evenly in whole blocks. */
+  private autoProvision(numVfs: number): void {
+    if (this.custom.some((c) => c)) return;
+    const free = this.numBlocks - this.used().size;
+    const each = Math.min(Math.floor(free / numVfs), this.slots);
+    for (let vf = 0; vf < numVfs; vf++) this.provision(vf, BigInt(each) * this.spec.blockSize);
+    this.autoProvisioned = true;
+    this.kernel.log(LogLevel.INFO, this.src, `auto-provisioned ${numVfs} VFs with ${each} blocks of LMEM each`);
+  }
+
+  private releaseAuto(): void {
+    if (!this.autoProvisioned) return;
+    for (let vf = 0; vf < this.totalVfs; vf++) this.blocks[vf] = [];
+    this.autoProvisioned = false;
+  }
+
+  /** main.c mgpu_sriov_configure(). */
+  sriovConfigure(numVfs: number): number {
+    if (numVfs === 0) {
+      this.sriov.disable(this.pf, () => undefined);
+      this.releaseAuto();
+      return 0;
+    }
+    this.autoProvision(numVfs);
+    this.sriov.enable(this.pf, numVfs);
+    return numVfs;
+  }
+
+  private addFiles(): void {
+    const base = `${this.pf.sysPath}/sriov_admin`;
+    const bs = this.spec.blockSize;
+    this.vfs.addText(
+      `${base}/geometry`,
+      () =>
+        `lmem ${this.spec.lmem} block ${bs} blocks ${this.numBlocks} vf_lmem ${this.spec.vfLmem} slots ${this.slots} total_vfs ${this.totalVfs}\n`,
+    );
+    for (let vf = 0; vf < this.totalVfs; vf++) {
+      const dir = `${base}/vf${vf + 1}`;
+      this.vfs.addFile(`${dir}/profile/vram_quota`, {
+        show: () => `${BigInt(this.blocks[vf]!.length) * bs}\n`,
+        store: (data) => {
+          const bytes = kstrtoull(data);
+          this.provision(vf, bytes);
+          this.custom[vf] = bytes > 0n;
+        },
+      });
+      this.vfs.addFile(`${dir}/lmem_blocks`, {
+        show: () => `${this.blocks[vf]!.join(' ')}\n`,
+        store: (data) => {
+          // main.c lmem_blocks_store(): space or comma separated block numbers; empty releases.
+          const list: number[] = [];
+          for (const tok of data.trim().split(/[ ,\n]/)) {
+            if (!tok) continue;
+            if (list.length === this.slots) fail('ENOSPC', 'more blocks than VF BAR 2 slots');
+            const b = kstrtouint(tok);
+            if (b >= this.numBlocks || list.includes(b)) fail('EINVAL');
+            list.push(b);
+          }
+          const taken = this.used(vf);
+          if (list.some((b) => taken.has(b))) fail('EBUSY', 'another VF holds a block');
+          this.blocks[vf] = list;
+          this.custom[vf] = list.length > 0;
+        },
+      });
+    }
+  }
+
+  /** The PF LMEM offset behind VF @vfIndex's BAR 2 offset, and how far it runs in that block; null when unbacked. */
+  slotAt(vfIndex: number, offset: bigint): { lmem: bigint; run: bigint } | null {
+    const bs = this.spec.blockSize;
+    const slot = Number(offset / bs);
+    const b = this.blocks[vfIndex]?.[slot];
+    if (b === undefined) return null;
+    return { lmem: BigInt(b) * bs + (offset % bs), run: bs - (offset % bs) };
+  }
+
+  /**
+   * xlate.c mgpu_translate(): RFC v1 7/8 against the block table. Returns
+   * the segments, or the -errno name where the stand-in falls back to
+   * scatter-gather (logging the quirk as the module does).
+   */
+  translate(
+    ranges: readonly { start: bigint; end: bigint }[],
+    isRam: (addr: bigint) => boolean,
+  ): XlateSeg[] | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' {
+    if (ranges.length === 0) return 'ENODEV';
+    const first = ranges[0]!.start;
+    if (isRam(first)) return 'EOPNOTSUPP';
+    // rfc_find_vf_dev(): VFs on the PF's own bus only (quirk 5), the last page excluded (quirk 1).
+    const vf = (this.pf.sriov?.vfs ?? []).find((v) => {
+      const bar = v.bar(2);
+      return v.bus === this.pf.bus && bar !== undefined && first >= bar.start && first < bar.start + bar.size - PAGE;
+    });
+    if (!vf) {
+      this.kernel.log(
+        LogLevel.WARNING,
+        this.src,
+        `RFC 7/8: no VF on bus ${this.pf.bus.toString(16).padStart(2, '0')} owns 0x${first.toString(16).padStart(16, '0')} (a VF on another bus, RFC quirk 5, or its BAR 2's last page, quirk 1); RFC v1 leaves the import untranslated here (quirk 2)`,
+      );
+      return 'ENOENT';
+    }
+    const vfid = vf.vfIndex!;
+    const own = this.blocks[vfid]!;
+    if (own.length === 0) {
+      this.kernel.log(
+        LogLevel.WARNING,
+        this.src,
+        `RFC 7/8: VF${vfid + 1} (${vf.bdf}) has no LMEM; RFC v1 dereferences the NULL LMEM object here (quirk 4)`,
+      );
+      return 'ENXIO';
+    }
+    const ioStart = vf.bar(2)!.start;
+    const lmemStart = this.pf.bar(2)!.start;
+    const bs = this.spec.blockSize;
+    return ranges.map((r, i) => {
+      // Every range against the first's VF.
+      const offset = r.start - ioStart;
+      const len = r.end - r.start + 1n;
+      const slot = offset / bs;
+      let block: bigint;
+      if (slot < BigInt(own.length)) block = BigInt(own[Number(slot)]!);
+      else {
+        // xe_bo_addr() past the object: the blocks after its last one.
+        block = BigInt(own[own.length - 1]!) + (slot - BigInt(own.length) + 1n);
+        this.kernel.log(
+          LogLevel.WARNING,
+          this.src,
+          `RFC 7/8: range ${i} at VF${vfid + 1} BAR 2 offset 0x${offset.toString(16)} is past its ${own.length} blocks of LMEM (beyond quota); translated to PF block ${block}`,
+        );
+      }
+      return { addr: lmemStart + block * bs + (offset % bs), len: PAGE << getOrder(len) };
+    });
+  }
+}

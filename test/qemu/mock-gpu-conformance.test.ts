@@ -1,0 +1,87 @@
+// The mock against a real kernel on iovh's mock GPU, without QEMU: the edge/*
+// scenarios that `iovh qemu --device mock-gpu` ran in a guest on the RFC v1
+// kernel (test/qemu/fixtures/mock-gpu-rfc-v1.json: what iovh capture wrote
+// there, and what each scenario said) run again on the mock loaded with that
+// topology and the rfc-v1 profile, and must agree scenario by scenario:
+// status, path, and the quirks named. The mock models the device, its PF
+// driver and the translation that driver installs in the stand-in importer
+// (src/mock/mock-gpu.ts); docs/mock-gpu.md says how to record a new run.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { iovh } from '../cli/run-cli.js';
+import { scratchDir } from '../support/scratch.js';
+
+interface Recorded {
+  id: string;
+  status: string;
+  path: string | null;
+  quirks: string[];
+  reason: string;
+}
+
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'mock-gpu-rfc-v1.json');
+
+describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.json)', () => {
+  it('agrees on every edge/* scenario: status, path and the quirks named', async () => {
+    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
+      profile: string;
+      vf: string;
+      topology: unknown;
+      scenarios: Recorded[];
+    };
+    const dir = scratchDir('iovh-mock-gpu-conf-');
+    const topology = join(dir, 'topology.json');
+    writeFileSync(topology, JSON.stringify(fixture.topology));
+    const report = join(dir, 'run.json');
+    const prev = process.env.IOVH_STATE_DIR;
+    process.env.IOVH_STATE_DIR = join(dir, 'state');
+    try {
+      await iovh(
+        'run',
+        '--backend',
+        'mock',
+        '--topology',
+        topology,
+        '--profile',
+        fixture.profile,
+        '--vf',
+        fixture.vf,
+        '--no-baseline',
+        '--filter',
+        'edge/*',
+        '--json',
+        report,
+      );
+    } finally {
+      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
+      else process.env.IOVH_STATE_DIR = prev;
+    }
+    const run = JSON.parse(readFileSync(report, 'utf8')) as {
+      scenarios: { id: string; status: string; path: string | null; quirks?: { id: string }[] }[];
+    };
+    const model = new Map(run.scenarios.map((s) => [s.id, s]));
+    const edge = fixture.scenarios.filter((s) => s.id.startsWith('edge/'));
+    expect(edge.map((s) => s.id).sort()).toEqual(
+      [
+        'edge/beyond-quota',
+        'edge/last-page',
+        'edge/lmem-discontiguous',
+        'edge/npot-ranges',
+        'edge/unprovisioned-vf',
+        'edge/vf-next-bus',
+      ].sort(),
+    );
+    const disagreements: string[] = [];
+    for (const real of edge) {
+      const m = model.get(real.id);
+      const mine = m
+        ? { status: m.status, path: m.path ?? null, quirks: (m.quirks ?? []).map((q) => q.id).sort() }
+        : null;
+      const theirs = { status: real.status, path: real.path, quirks: real.quirks };
+      if (JSON.stringify(mine) !== JSON.stringify(theirs))
+        disagreements.push(`${real.id}: kernel ${JSON.stringify(theirs)}, mock ${JSON.stringify(mine)}`);
+    }
+    expect(disagreements).toEqual([]);
+  }, 120_000);
+});
