@@ -124,6 +124,8 @@ export { checkoutProblems };
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
  * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
+ * @property {boolean} [mockGpu]          also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
+ *                                        mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
  * @property {(s: string) => void} [log]
  * @property {import('./paths.mjs').CachePaths} [paths]
  *
@@ -206,6 +208,11 @@ export type CiOptions = {
      * also run `iovh qemu` as a user does (default true; needs the source kernel)
      */
     qemuCommand?: boolean | undefined;
+    /**
+     * also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
+     *           mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
+     */
+    mockGpu?: boolean | undefined;
     log?: ((s: string) => void) | undefined;
     paths?: {
         root: string;

@@ -17,6 +17,7 @@ import { buildExternalModule, buildKernel, kernelParameters, parseDotConfig, pro
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { qemuCommandChecks } from './kernel-ci.mjs';
+import { mockGpuChecks } from './mock-gpu-ci.mjs';
 import {
   compareResults,
   describeDisagreement,
@@ -46,6 +47,8 @@ import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
  * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
+ * @property {boolean} [mockGpu]          also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
+ *                                        mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
  * @property {(s: string) => void} [log]
  * @property {import('./paths.mjs').CachePaths} [paths]
  *
@@ -343,7 +346,7 @@ export async function runCi(o = {}) {
 
   const tCommand = performance.now();
   if (o.qemuCommand ?? true) {
-    if (built && sourceTree)
+    if (built && sourceTree) {
       checks.push(
         ...(await qemuCommandChecks({
           tree: sourceTree,
@@ -353,7 +356,8 @@ export async function runCi(o = {}) {
           log,
         })),
       );
-    else if (o.sourceKernel ?? true)
+      if (o.mockGpu ?? true) checks.push(...(await mockGpuChecks({ qemuCache: paths.root, log })));
+    } else if (o.sourceKernel ?? true)
       checks.push({ name: 'iovh qemu', status: 'fail', detail: 'not run: the source kernel did not build (above)' });
     else
       checks.push({

@@ -54,7 +54,10 @@ options:
   --no-source-kernel     boot only Debian's stock kernel (the sanitizer guest
                          and iovh qemu are reported as skipped)
   --no-qemu-command      do not run \`iovh qemu\` as a user does (default
-                         source, a patched tree, a panic, bad input)
+                         source, a patched tree, a panic, bad input, the
+                         mock GPU)
+  --no-mock-gpu          do not run \`iovh qemu --device mock-gpu\` on the RFC
+                         v1 kernel and its replay on the mock
   --cold                 bench: also a cold kernel build (empty ccache; about
                          25 CPU-minutes)
   --refresh              resolve and download the sid packages again
@@ -75,6 +78,7 @@ function parse(argv) {
     conformance: true,
     sourceKernel: true,
     qemuCommand: true,
+    mockGpu: true,
     cold: false,
     refresh: false,
     json: /** @type {string | null} */ (null),
@@ -103,6 +107,7 @@ function parse(argv) {
     else if (a === '--no-source-kernel') o.sourceKernel = false;
     else if (a === '--source-kernel') o.sourceKernel = true;
     else if (a === '--no-qemu-command') o.qemuCommand = false;
+    else if (a === '--no-mock-gpu') o.mockGpu = false;
     else if (a === '--cold') o.cold = true;
     else if (a === '--refresh') o.refresh = true;
     else if (a === '--json') o.json = value();
@@ -280,6 +285,7 @@ async function main() {
     conformance: o.conformance,
     sourceKernel: o.sourceKernel,
     qemuCommand: o.qemuCommand,
+    mockGpu: o.mockGpu,
     refresh: o.refresh,
   });
   const paths = cachePaths();

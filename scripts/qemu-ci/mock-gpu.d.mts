@@ -5,8 +5,6 @@ export function checkBadProperties(qemu: string): {
     ok: boolean;
     detail: string;
 }[];
-/** True when the kernel in @objtree has the IOV interconnect series (its System.map names the RFC's map call). @param {string} objtree */
-export function kernelHasRfc(objtree: string): boolean;
 /**
  * What the boot proved, one result per check.
  * @param {string} log

@@ -95,7 +95,7 @@ export function checkBadProperties(qemu) {
 }
 
 /**
- * The PF driver; with @importer, also its translation step for the stand-in importer.
+ * The PF driver (without @importer: no translation step; the catalog's edge/* run through `iovh qemu --device mock-gpu`).
  * @param {string} objtree @param {string} out @param {string | undefined} importer
  */
 function buildModule(objtree, out, importer) {
@@ -123,49 +123,6 @@ function buildModule(objtree, out, importer) {
   return join(out, 'iovh_mock_gpu.ko');
 }
 
-/**
- * The stand-in importer (its own Makefile/Kbuild) built against the same kernel.
- * @param {string} dir @param {string} objtree @param {string} out
- */
-function buildImporter(dir, objtree, out) {
-  mkdirSync(out, { recursive: true });
-  const r = run('nice', ['-n', '10', 'make', '-C', objtree, `M=${dir}`, `MO=${out}`, 'modules']);
-  if (r.status !== 0)
-    throw new Error(`${dir} does not build against ${objtree}:\n${r.out.trim().split('\n').slice(-12).join('\n')}`);
-  return join(out, 'iovh_ic_importer.ko');
-}
-
-/**
- * ic-check, against the importer's uAPI header (core/uapi/iovh_ic.h next to its directory).
- * @param {string} importerDir @param {string} out
- */
-function buildIcCheck(importerDir, out) {
-  const bin = join(out, 'ic-check');
-  const uapi = resolve(importerDir, '..', '..', 'core', 'uapi');
-  const r = run('gcc', [
-    '-static',
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    `-I${uapi}`,
-    '-o',
-    bin,
-    join(GUEST_DIR, 'ic-check.c'),
-  ]);
-  if (r.status !== 0) throw new Error(`ic-check.c: ${r.out.trim()}`);
-  return bin;
-}
-
-/** True when the kernel in @objtree has the IOV interconnect series (its System.map names the RFC's map call). @param {string} objtree */
-export function kernelHasRfc(objtree) {
-  try {
-    return /\sdma_buf_map_interconnect$/m.test(readFileSync(join(objtree, 'System.map'), 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** @param {string} out */
 function buildCheck(out) {
   const bin = join(out, 'lmem-check');
@@ -175,15 +132,12 @@ function buildCheck(out) {
 }
 
 /**
- * @param {{ busybox: string, module: string, check: string, importer?: string, icCheck?: string }} f
+ * @param {{ busybox: string, module: string, check: string }} f
  * @param {string} file
  */
 function initramfs(f, file) {
   /** @type {import('./cpio.mjs').CpioEntry[]} */
   const extra = [];
-  if (f.importer)
-    extra.push({ type: 'file', path: 'iovh_ic_importer.ko', data: readFileSync(f.importer), mode: 0o644 });
-  if (f.icCheck) extra.push({ type: 'file', path: 'ic-check', data: readFileSync(f.icCheck), mode: 0o755 });
   const data = cpioNewc([
     { type: 'dir', path: 'bin' },
     { type: 'dir', path: 'dev' },
@@ -311,19 +265,14 @@ async function main() {
   /** @type {string | undefined} */
   let qemu;
   let timeoutSeconds = 600;
-  /** @type {string | undefined} */
-  let importer = existsSync(join(repoRoot, 'kernel', 'iovh-ic-importer', 'Kbuild'))
-    ? join(repoRoot, 'kernel', 'iovh-ic-importer')
-    : undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--kernel-objtree' && args[i + 1]) objtree = resolve(args[++i]);
     else if (a === '--qemu' && args[i + 1]) qemu = resolve(args[++i]);
     else if (a === '--timeout' && args[i + 1]) timeoutSeconds = Number(args[++i]);
-    else if (a === '--importer' && args[i + 1]) importer = resolve(args[++i]);
     else {
       process.stderr.write(
-        `mock-gpu: unknown argument ${a}\nusage: mock-gpu.mjs --kernel-objtree DIR [--qemu PATH] [--importer DIR] [--timeout SECONDS]\n`,
+        `mock-gpu: unknown argument ${a}\nusage: mock-gpu.mjs --kernel-objtree DIR [--qemu PATH] [--timeout SECONDS]\n`,
       );
       process.exit(2);
     }
@@ -359,25 +308,10 @@ async function main() {
   const check = buildCheck(work);
   const { manifest } = setup({ paths: cachePaths(), log });
   const initrd = join(work, 'initramfs.cpio');
-  /** @type {{ importer?: string, icCheck?: string }} */
-  const ic = {};
-  const rfc = kernelHasRfc(objtree);
-  if (importer && rfc) {
-    ic.importer = buildImporter(importer, realpathSync(objtree), join(work, 'importer'));
-    ic.icCheck = buildIcCheck(importer, work);
-  } else {
-    log(
-      `mock-gpu: ${importer ? 'the kernel has no IOV interconnect series' : 'no stand-in importer (kernel/iovh-ic-importer)'}: the importer scenarios are skipped`,
-    );
-    results.push({
-      name: 'importer scenarios',
-      ok: true,
-      note: true,
-      detail: importer ? 'skipped: kernel without the RFC series' : 'skipped: no kernel/iovh-ic-importer',
-    });
-  }
-  const ko = buildModule(realpathSync(objtree), join(work, 'module'), ic.importer ? importer : undefined);
-  initramfs({ busybox: manifest.busybox.path, module: ko, check, ...ic }, initrd);
+  // The importer's side (RFC 7/8's translation on this device) is iovh's own catalog now: edge/* through
+  // `iovh qemu --device mock-gpu` (docs/mock-gpu.md). This boot checks the device and its driver alone.
+  const ko = buildModule(realpathSync(objtree), join(work, 'module'), undefined);
+  initramfs({ busybox: manifest.busybox.path, module: ko, check }, initrd);
   const stamp = new Date()
     .toISOString()
     .replace(/[-:]/g, '')

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the mock GPU's guest checks (ic-check.c, lmem-check.c) share: TAP
+ * What the mock GPU's guest checks (lmem-check.c; ic-check.c until the catalog took it over) share: TAP
  * result lines, a bail-out that ends the check with its verdict line, and a
  * VF's VFIO device opened the legacy way, through its IOMMU group and a type1
  * container (Documentation/driver-api/vfio.rst, "VFIO Usage Example").

@@ -1,8 +1,10 @@
 #!/bin/busybox sh
 # /init of the mock-GPU guest (scripts/qemu-ci/mock-gpu.mjs): loads the PF
-# driver (and the stand-in importer when the initramfs has it), provisions the
+# driver, provisions the
 # VFs' LMEM the way a user of xe's sriov_admin files does, enables the VFs,
-# binds each to vfio-pci, runs ic-check when present, and lmem-check on each VF.
+# binds each to vfio-pci, and runs lmem-check on each VF. (The importer's side,
+# RFC 7/8's translation on this device, is iovh's catalog: iovh qemu --device
+# mock-gpu runs edge/*.)
 # Kernel parameters: mockgpu.vfs=N (VFs to enable), mockgpu.plan=P (the
 # provisioning: "vf:blocks;vf:quota=bytes;...", blocks space separated as
 # written to lmem_blocks; "-" leaves the automatic provisioning).
@@ -28,10 +30,6 @@ for a in $(cat /proc/cmdline); do
 done
 
 step insmod
-# The stand-in importer first: the PF driver installs its translation in it when it loads.
-if [ -e /iovh_ic_importer.ko ]; then
-	insmod /iovh_ic_importer.ko || fail "insmod iovh_ic_importer.ko"
-fi
 insmod /iovh_mock_gpu.ko || fail "insmod iovh_mock_gpu.ko"
 
 PF=
@@ -79,11 +77,6 @@ while [ "$i" -lt "$VFS" ]; do
 	i=$id
 done
 
-# The importer's scenarios first: lmem-check rewrites the VFs' blocks.
-if [ -x /ic-check ]; then
-	step "ic-check"
-	/ic-check "$PF" $VFLIST || RC=1
-fi
 
 id=0
 for VF in $VFLIST; do
