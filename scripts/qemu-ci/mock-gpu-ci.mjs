@@ -69,6 +69,18 @@ export async function mockGpuChecks(o) {
   /** @type {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]} */
   const checks = [];
   try {
+    o.log('qemu-ci: iovh qemu --device mock-gpu with a property QEMU refuses');
+    const bad = await iovhCli(['qemu', '--device', 'mock-gpu,lmem-size=48M', '--build-only'], env);
+    const said = bad.stderr.trim().split('\n').pop() ?? '';
+    checks.push({
+      name: "iovh qemu --device: a property QEMU refuses is shown with QEMU's reason, exit 2, nothing built",
+      status:
+        bad.code === 2 &&
+        /^iovh: QEMU refuses the device \(.*\): iovh-mock-gpu: lmem-size=0x3000000 must be a power of two/.test(said)
+          ? 'pass'
+          : 'fail',
+      detail: `exit ${bad.code}: ${said}`,
+    });
     o.log('qemu-ci: iovh qemu --device mock-gpu on the RFC v1 kernel');
     const json = join(work, 'guest.json');
     const r = await iovhCli(

@@ -102,7 +102,8 @@ export function deviceProblem(qemu: string, variant: Variant): string | null {
   if (r.error) return `${qemu}: ${r.error.message}`;
   if (r.status === 0) return null;
   const line = `${r.stderr ?? ''}`.trim().split('\n').pop() ?? '';
-  return line || `QEMU exited ${r.status ?? r.signal}`;
+  // "qemu-system-x86_64: -device <the whole value>: iovh-mock-gpu: <why>": the why (iovh names the device itself).
+  return line.replace(/^.*?: -device [^ ]*?: /, '') || `QEMU exited ${r.status ?? r.signal}`;
 }
 
 export function resolveVariants(names: string[]): Variant[] {
@@ -270,25 +271,17 @@ export interface PreparedDevice {
 
 /**
  * Build (or take from the cache) QEMU with iovh's device patches
- * (scripts/qemu-ci/qemu-build.mjs) and build the stand-in importer
- * (kernel/iovh-ic-importer) and the mock GPU's PF driver
- * (kernel/iovh-mock-gpu, with its RFC 7/8 translation for the importer)
- * against the kernel's object tree. Bad input (a patch series that does not
- * apply, named with its hunk) is a QemuInputError; a missing build dependency
- * is named with its Debian package.
+ * (scripts/qemu-ci/qemu-build.mjs) and ask it whether it takes the device as
+ * configured, before any kernel is built. Bad input (a patch series that
+ * does not apply, named with its hunk; a property QEMU refuses, with QEMU's
+ * reason) is a QemuInputError; a missing build dependency is named with its
+ * Debian package.
  */
-export function prepareMockGpu(o: {
-  kernel: PreparedKernel;
-  variant: Variant;
-  qemuPatches?: string;
-  log?: (s: string) => void;
-}): PreparedDevice {
+export function prepareMockGpuQemu(o: { variant: Variant; qemuPatches?: string; log?: (s: string) => void }): {
+  qemu: string;
+  label: string;
+} {
   const log = o.log ?? (() => {});
-  const built = o.kernel.built;
-  if (!built)
-    throw new QemuInputError(
-      '--device mock-gpu builds its PF driver against the kernel: use a kernel built from source (drop --kernel)',
-    );
   let q: { qemu: string; version: string; cached: boolean; timing: { wallSeconds: number; cpuSeconds: number } };
   try {
     q = buildQemu({ log, ...(o.qemuPatches ? { patches: resolve(o.qemuPatches) } : {}) });
@@ -303,6 +296,25 @@ export function prepareMockGpu(o: {
   const refused = deviceProblem(q.qemu, o.variant);
   if (refused)
     throw new QemuInputError(`QEMU refuses the device (${mockGpuDevice(o.variant.deviceProps)}): ${refused}`);
+  return { qemu: q.qemu, label: q.version };
+}
+
+/**
+ * Build the stand-in importer (kernel/iovh-ic-importer) and the mock GPU's
+ * PF driver (kernel/iovh-mock-gpu, with its RFC 7/8 translation for the
+ * importer) against the kernel's object tree.
+ */
+export function prepareMockGpu(o: {
+  kernel: PreparedKernel;
+  qemu: { qemu: string; label: string };
+  log?: (s: string) => void;
+}): PreparedDevice {
+  const log = o.log ?? (() => {});
+  const built = o.kernel.built;
+  if (!built)
+    throw new QemuInputError(
+      '--device mock-gpu builds its PF driver against the kernel: use a kernel built from source (drop --kernel)',
+    );
   const out = join(qemuBuildCacheRoot(), 'modules', built.key);
   const importerDir = join(PACKAGE_ROOT, 'kernel', 'iovh-ic-importer');
   const driverDir = join(PACKAGE_ROOT, 'kernel', 'iovh-mock-gpu');
@@ -328,7 +340,7 @@ export function prepareMockGpu(o: {
   );
   for (const ko of [imp, drv]) if (!existsSync(ko)) throw new Error(`the module build left no ${ko}`);
   log(`qemu: modules for ${built.release}: ${imp}, ${drv}`);
-  return { qemu: q.qemu, modules: [imp, drv], label: q.version };
+  return { qemu: o.qemu.qemu, modules: [imp, drv], label: o.qemu.label };
 }
 
 export interface BootOptions {

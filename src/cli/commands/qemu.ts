@@ -266,6 +266,19 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
       progress.end();
       err.write(`iovh: ${s}\n`);
     };
+    // The device's QEMU first: a property QEMU refuses or a QEMU patch that does not apply stops before any kernel build.
+    let deviceQemu: ReturnType<Engine['prepareMockGpuQemu']> | null = null;
+    if (o.device !== undefined) {
+      try {
+        deviceQemu = engine.prepareMockGpuQemu({
+          variant: v.variants[0]!,
+          ...(o.qemuPatches ? { qemuPatches: o.qemuPatches } : {}),
+          log,
+        });
+      } catch (e) {
+        throw translate(e, err, engine);
+      }
+    }
     let kernel: Awaited<ReturnType<Engine['prepareKernel']>>;
     try {
       kernel = await engine.prepareKernel({
@@ -300,14 +313,9 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
       return 0;
     }
     let device: Awaited<ReturnType<Engine['prepareMockGpu']>> | null = null;
-    if (o.device !== undefined) {
+    if (deviceQemu) {
       try {
-        device = engine.prepareMockGpu({
-          kernel,
-          variant: v.variants[0]!,
-          ...(o.qemuPatches ? { qemuPatches: o.qemuPatches } : {}),
-          log,
-        });
+        device = engine.prepareMockGpu({ kernel, qemu: deviceQemu, log });
       } catch (e) {
         throw translate(e, err, engine);
       }
