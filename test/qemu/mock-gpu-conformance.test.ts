@@ -84,4 +84,28 @@ describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.js
     }
     expect(disagreements).toEqual([]);
   }, 120_000);
+
+  it("captures on the mock what the guest captured: the device, its geometry and every VF's blocks", async () => {
+    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
+      topology: { devices: { bdf: string; mockGpu?: unknown; sriov?: { vfs: { vramQuota: string | null }[] } }[] };
+    };
+    const dir = scratchDir('iovh-mock-gpu-capture-');
+    const topology = join(dir, 'topology.json');
+    writeFileSync(topology, JSON.stringify(fixture.topology));
+    const out = join(dir, 'captured.json');
+    const prev = process.env.IOVH_STATE_DIR;
+    process.env.IOVH_STATE_DIR = join(dir, 'state');
+    try {
+      const r = await iovh('capture', '--backend', 'mock', '--topology', topology, '--out', out);
+      expect(r.code).toBe(0);
+    } finally {
+      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
+      else process.env.IOVH_STATE_DIR = prev;
+    }
+    const captured = JSON.parse(readFileSync(out, 'utf8')) as typeof fixture.topology;
+    const want = fixture.topology.devices[0]!;
+    const got = captured.devices.find((d) => d.bdf === want.bdf)!;
+    expect(got.mockGpu).toEqual(want.mockGpu);
+    expect(got.sriov?.vfs.map((v) => v.vramQuota)).toEqual(want.sriov?.vfs.map((v) => v.vramQuota));
+  });
 });

@@ -1,0 +1,66 @@
+// iovh's mock GPU in the mock kernel (src/mock/mock-gpu.ts) follows its PF
+// driver (kernel/iovh-mock-gpu/main.c): quotas round up to whole blocks and
+// take the lowest free ones, a block another VF holds is EBUSY, more than a
+// VF's BAR 2 holds is ENOSPC, and enabling VFs with no quota set shares the
+// free LMEM evenly; a VF's BAR 2 reaches the PF's LMEM through its blocks.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createMockBackend } from '../../src/mock/backend.js';
+import type { Topology } from '../../src/mock/topology.js';
+
+const fixture = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', 'qemu', 'fixtures', 'mock-gpu-rfc-v1.json'), 'utf8'),
+) as { topology: Topology };
+
+/** The guest's machine with its VFs disabled and no LMEM given out. */
+function fresh(): Topology {
+  const t = structuredClone(fixture.topology) as Topology & {
+    devices: { mockGpu: { blocks: number[][] }; sriov: { numvfs: number; vfs: unknown[] } }[];
+  };
+  const d = t.devices[0]!;
+  d.mockGpu.blocks = [[], [], [], []];
+  d.sriov.numvfs = 0;
+  d.sriov.vfs = [];
+  return t;
+}
+
+const PF = '/sys/bus/pci/devices/0000:01:00.0';
+const quota = (vf: number) => `${PF}/sriov_admin/vf${vf}/profile/vram_quota`;
+const blocks = (vf: number) => `${PF}/sriov_admin/vf${vf}/lmem_blocks`;
+
+describe("the mock GPU's PF driver", () => {
+  it('provisions in whole blocks, the lowest free first, and refuses what does not fit', () => {
+    const b = createMockBackend({ topology: fresh(), profile: 'rfc-v1' });
+    try {
+      const fs = b.fs;
+      expect(fs.readText(`${PF}/sriov_admin/geometry`)).toBe(
+        'lmem 67108864 block 2097152 blocks 32 vf_lmem 16777216 slots 8 total_vfs 4\n',
+      );
+      fs.writeFile(quota(1), '3000000');
+      expect(fs.readText(quota(1))).toBe(`${4n << 20n}\n`);
+      expect(fs.readText(blocks(1))).toBe('0 1\n');
+      fs.writeFile(blocks(2), '5 4');
+      expect(() => fs.writeFile(blocks(3), '4')).toThrow(/EBUSY/);
+      expect(() => fs.writeFile(blocks(3), '32')).toThrow(/EINVAL/);
+      expect(() => fs.writeFile(quota(3), String(32n << 20n))).toThrow(/ENOSPC/);
+      fs.writeFile(quota(3), '1');
+      expect(fs.readText(blocks(3))).toBe('2\n');
+    } finally {
+      b.close();
+    }
+  });
+
+  it('shares the free LMEM evenly when VFs are enabled with no quota set', () => {
+    const b = createMockBackend({ topology: fresh(), profile: 'rfc-v1' });
+    try {
+      b.fs.writeFile(`${PF}/sriov_numvfs`, '4');
+      // 32 blocks over 4 VFs, at most a BAR's 8 slots each (main.c mgpu_auto_provision).
+      for (let vf = 1; vf <= 4; vf++) expect(b.fs.readText(quota(vf))).toBe(`${16n << 20n}\n`);
+      b.fs.writeFile(`${PF}/sriov_numvfs`, '0');
+      for (let vf = 1; vf <= 4; vf++) expect(b.fs.readText(quota(vf))).toBe('0\n');
+    } finally {
+      b.close();
+    }
+  });
+});
