@@ -98,11 +98,17 @@ describe('src/ layering', () => {
 
   it('nothing above the seam asks which backend it runs on (Backend.traits says what differs)', () => {
     const asks: string[] = [];
+    const seam = layerOf('backend/types.ts');
     for (const f of files) {
       if (f.startsWith('backend/') || f.startsWith('mock/')) continue;
       const text = readFileSync(join(SRC, f), 'utf8');
       for (const [i, line] of text.split('\n').entries())
-        if (/\.name\s*[!=]==?\s*'(mock|native)'|'(mock|native)'\s*[!=]==?\s*\w+\.name\b|isMockBackend/.test(line))
+        if (
+          /\.name\s*[!=]==?\s*'(mock|native)'|'(mock|native)'\s*[!=]==?\s*\w+\.name\b|isMockBackend/.test(line) ||
+          // The backend's identity is Backend.traits.name, for what a person reads; nothing above the seam says
+          // `backend.name` (the leaves below it, report/, print the report's own field of that name).
+          (layerOf(f) > seam && /\bbackend\.name\b/.test(line))
+        )
           asks.push(`src/${f}:${i + 1}: ${line.trim()}`);
     }
     expect(asks).toEqual([]);

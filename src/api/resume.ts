@@ -112,9 +112,11 @@ function wentDown(id: string, prev: RunResult, ctx: ResumeContext): ScenarioResu
 
 /** What to run to finish `prev`, or why it cannot be finished here (InputError). */
 export function planResume(prev: RunResult, ctx: ResumeContext): ResumePlan {
-  if (prev.backend.name !== ctx.backend)
+  // The report names the backend it was made on (iovh-run/1's backend field, filled from Backend.traits).
+  const { name: madeOn } = prev.backend;
+  if (madeOn !== ctx.backend)
     throw new InputError(
-      `the results were made on the ${prev.backend.name} backend; this run would use ${ctx.backend}: resume with --backend ${prev.backend.name}`,
+      `the results were made on the ${madeOn} backend; this run would use ${ctx.backend}: resume with --backend ${madeOn}`,
     );
   if (prev.backend.profile !== ctx.profile)
     throw new InputError(

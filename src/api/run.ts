@@ -195,7 +195,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<R
     const bootId = procLine(backend, '/proc/sys/kernel/random/boot_id');
     if (options.resume) {
       resume = planResume(options.resume, {
-        backend: backend.name,
+        backend: backend.traits.name,
         profile,
         release: procLine(backend, '/proc/sys/kernel/osrelease'),
         bootId,
@@ -263,7 +263,7 @@ export async function runScenarios(options: RunScenariosOptions = {}): Promise<R
     };
     const run = await runHarness({
       backend,
-      backendInfo: { name: backend.name, reason: backend.reason, profile },
+      backendInfo: { name: backend.traits.name, reason: backend.reason, profile },
       scenarios,
       timeoutMs: Math.round(timeoutSec * 1000),
       timing: timingFor(backend),

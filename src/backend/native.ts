@@ -95,11 +95,11 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
   const dev = new NativeDevices(root, load.addon, load.error ?? 'unknown reason');
   let closed = false;
   return {
-    name: 'native',
     reason: options.reason ?? 'native',
     dev,
     fs,
     traits: {
+      name: 'native',
       clock: 'real',
       shared: true,
       location: { backend: 'native', where: root },

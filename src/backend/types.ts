@@ -422,6 +422,12 @@ export interface Credentials {
  */
 export interface BackendTraits {
   /**
+   * Which implementation this is, for what a person reads (reports, the
+   * journal's label, the notice of a state change); shown, never branched on:
+   * what differs is said by the traits below.
+   */
+  name: BackendName;
+  /**
    * `real`: the kernel's time is wall time, a reset takes real milliseconds
    * and a wait needs a timer. `simulated`: the backend keeps the kernel's
    * clock (sleep() makes it jump) and every call that is not blocked completes
@@ -448,8 +454,6 @@ export interface ProcessBackend extends Backend {
 }
 
 export interface Backend {
-  /** Which implementation this is, for reports; code above the seam reads `traits`, never this. */
-  readonly name: BackendName;
   /** Why this backend was chosen (printed by `auto`). */
   readonly reason: string;
   readonly dev: DeviceOps;

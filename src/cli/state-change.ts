@@ -63,7 +63,7 @@ export function openJournal(backend: Backend): Journal {
   const target = backend.traits.location;
   return target
     ? Journal.open(stateDir(), target)
-    : Journal.memory({ backend: backend.name, where: '(kept in memory: the machine ends with this process)' });
+    : Journal.memory({ backend: backend.traits.name, where: '(kept in memory: the machine ends with this process)' });
 }
 
 /** The restore command line for a journal's target (auto could pick the mock on a machine without VFs). */
@@ -253,7 +253,7 @@ export function targetNote(command: string, backend: Backend, opts: GlobalOption
       ? `, profile ${backend.traits.profile}${opts.topology === undefined ? '' : `, topology ${escapeControls(resolve(opts.topology))}`}`
       : '';
   io.err(
-    `iovh: ${command}: acting on ${where} (backend ${backend.name}${kernel}: ${escapeControls(backend.reason)})${hint}\n`,
+    `iovh: ${command}: acting on ${where} (backend ${backend.traits.name}${kernel}: ${escapeControls(backend.reason)})${hint}\n`,
   );
 }
 

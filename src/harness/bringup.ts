@@ -100,7 +100,10 @@ async function bringUp(backend: Backend, want: { pf: string | null }, setup: str
   }
   const pf = pfToBringUp(machine.pfs, want.pf);
   if (!pf || pf.totalvfs === 0) return;
-  const journal = Journal.memory({ backend: backend.name, where: '(kept in memory: the machine ends with the run)' });
+  const journal = Journal.memory({
+    backend: backend.traits.name,
+    where: '(kept in memory: the machine ends with the run)',
+  });
   const bind = (n: number): SetupVf[] => Array.from({ length: n }, (_, i) => ({ vf: i + 1, driver: 'vfio-pci' }));
   if (pf.numvfs > 0) {
     // VFs present at boot (a topology that declares them): keep them as they are, only bind them.

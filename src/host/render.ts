@@ -95,7 +95,8 @@ function driverText(driver: string | null, override: string | null): string {
 }
 
 export function topologyTree(t: HostTopology, extras: TopologyExtras): string {
-  const lines: string[] = [`backend: ${extras.backend.name} (${extras.backend.reason})`];
+  const { name, reason } = extras.backend;
+  const lines: string[] = [`backend: ${name} (${reason})`];
   if (t.pfs.length === 0) {
     lines.push('no SR-IOV PF on this machine (no PCI device has sriov_totalvfs)');
   }

@@ -106,7 +106,6 @@ export interface MockControl {
 }
 
 export interface MockBackend extends ProcessBackend {
-  readonly name: 'mock';
   readonly kernel: MockControl;
   spawnProcess(comm?: string): MockBackend;
 }
@@ -206,6 +205,7 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
   const counter = new OpCounter();
   // A machine of iovh's own, on a simulated clock, whose processes are root; it persists only in a state file.
   const traits: BackendTraits = {
+    name: 'mock',
     clock: 'simulated',
     shared: false,
     location: statePath ? { backend: 'mock', where: statePath } : null,
@@ -256,7 +256,6 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
     };
 
     return {
-      name: 'mock',
       reason: options.reason ?? `mock kernel, profile ${profile.name}`,
       dev,
       fs,

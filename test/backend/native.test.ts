@@ -63,7 +63,7 @@ function caught(f: () => unknown): SystemError {
 
 describe('native FileOps under a root', () => {
   it('names itself and keeps the reason', () => {
-    expect(backend.name).toBe('native');
+    expect(backend.traits.name).toBe('native');
     expect(backend.reason).toBe('fixture');
   });
 

@@ -26,7 +26,7 @@ describe('backend selection', () => {
     expect(nativeFitness(root).ok).toBe(false);
     const be = await openBackend({ root, purpose: 'host' });
     try {
-      expect(be.name).toBe('native');
+      expect(be.traits.name).toBe('native');
       expect(be.reason).toMatch(/^auto: SR-IOV PF 0000:03:00.0/);
     } finally {
       be.close();
@@ -36,7 +36,7 @@ describe('backend selection', () => {
   it('host purpose: no SR-IOV PF means the mock, and says why', async () => {
     const be = await openBackend({ root, purpose: 'host' });
     try {
-      expect(be.name).toBe('mock');
+      expect(be.traits.name).toBe('mock');
       expect(be.reason).toContain('no SR-IOV capable PF');
     } finally {
       be.close();
@@ -47,7 +47,7 @@ describe('backend selection', () => {
     addPf('0000:03:00.0', 24, 2);
     const be = await openBackend({ root });
     try {
-      expect(be.name).toBe('mock');
+      expect(be.traits.name).toBe('mock');
       expect(be.reason).toMatch(/^auto: mock, because /);
     } finally {
       be.close();
@@ -85,7 +85,7 @@ describe('mock-only options', () => {
     addPf('0000:03:00.0', 24, 0);
     const be = await openBackend({ root, purpose: 'host', profile: 'fixed' });
     try {
-      expect(be.name).toBe('mock');
+      expect(be.traits.name).toBe('mock');
       expect(be.reason).toBe('auto: mock, because --profile was given');
     } finally {
       be.close();

@@ -66,7 +66,7 @@ export function wrapFs(fs: FileOps, o: { refuse?: Refusal; hideSymbols?: readonl
 }
 
 export function withFs(b: MockBackend, fs: FileOps): Backend {
-  return { name: b.name, reason: b.reason, dev: b.dev, fs, traits: b.traits, close: () => b.close() };
+  return { reason: b.reason, dev: b.dev, fs, traits: b.traits, close: () => b.close() };
 }
 
 export function runOptions(backend: Backend, ids: string[], over: Partial<RunnerOptions> = {}): RunnerOptions {

@@ -66,7 +66,6 @@ export class FakeKernel {
       },
     });
     return {
-      name: 'mock',
       reason: 'fake kernel for runner tests',
       dev,
       fs,

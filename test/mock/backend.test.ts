@@ -259,7 +259,7 @@ describe('options', () => {
     writeFileSync(path, JSON.stringify(topology((t) => (t.devices[0]!.sriov!.totalvfs = 4))));
     const b = createMockBackend({ topology: path, reason: 'because' });
     expect(b.reason).toBe('because');
-    expect(b.name).toBe('mock');
+    expect(b.traits.name).toBe('mock');
     expect(b.fs.readText(`${PF_DIR}/sriov_totalvfs`)).toBe('4\n');
     expect(createMockBackend().reason).toBe('mock kernel, profile rfc-v1');
     expect(() => createMockBackend({ topology: join(dir, 'missing.json') })).toThrow(

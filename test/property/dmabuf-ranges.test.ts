@@ -16,6 +16,7 @@ import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { checkRanges } from '../../src/mock/vfio.js';
 import { expectDmaBuf, type Bar, type DmaBufCase, type DmaBufOutcome } from './dmabuf-rules.js';
+import { BAD_EXPORTS, sendBadExport, type BadExportRequest } from '../../src/uapi/bad-exports.js';
 
 const U64 = 1n << 64n;
 const PAGE = 4096n;
@@ -136,6 +137,8 @@ function mockAnswer(c: DmaBufCase): DmaBufOutcome {
   return { size: info.size };
 }
 
+const hexed = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v);
+
 const same = (a: DmaBufOutcome, e: DmaBufOutcome): boolean =>
   'errno' in e ? 'errno' in a && a.errno === e.errno : 'probe' in e ? 'probe' in a : 'size' in a && a.size === e.size;
 
@@ -239,5 +242,59 @@ describe('VFIO_DEVICE_FEATURE DMA_BUF: the mock follows the docs/kernel.md §3.3
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+/** A request of the bad-export table as the rule statement takes it (what the wrappers put in the ioctl). */
+function caseOf(r: BadExportRequest): DmaBufCase {
+  if (r.kind === 'feature')
+    return {
+      featureFlags: r.flags,
+      argsz: r.argsz ?? 8 + r.payload,
+      regionIndex: 0,
+      flags: 0,
+      nrRanges: 0,
+      ranges: [],
+    };
+  const ranges = [...(r.ranges as readonly { offset: bigint; length: bigint }[])].map((x): [bigint, bigint] => [
+    BigInt(x.offset),
+    BigInt(x.length),
+  ]);
+  return {
+    featureFlags: r.featureFlags ?? 0x1000b,
+    argsz: r.argsz ?? 8 + 16 + 16 * ranges.length,
+    regionIndex: r.region,
+    flags: r.flags ?? 0,
+    nrRanges: r.nrRanges ?? ranges.length,
+    ranges,
+  };
+}
+
+describe('the bad-export table (src/uapi/bad-exports.ts), which the catalog and the QEMU guest send', () => {
+  it("every request gets the table's errno from the rule statement and from the mock", () => {
+    const bar2 = bars.find((x) => x.index === 2)!;
+    const unimplemented = bars.find((x) => x.index < 6 && x.size === 0n)!;
+    const openBefore = b.kernel.live().dmabufs;
+    const wrong: string[] = [];
+    for (const c of BAD_EXPORTS) {
+      const req = c.request(c.needs === 'emptyBar' ? { index: unimplemented.index, size: 0n } : bar2);
+      // An unknown feature index is refused before DMA_BUF's rules (vfio_pci_core_ioctl_feature): outside the statement.
+      if (req.kind === 'export' || (req.flags & 0xffff) === 0xb) {
+        const want = expectDmaBuf(caseOf(req), bars);
+        if (!('errno' in want) || want.errno !== c.errno)
+          wrong.push(`${c.id}: rule statement ${JSON.stringify(want, hexed)}`);
+      }
+      let got = 'success';
+      try {
+        const made = sendBadExport(device, req);
+        if (made && typeof made === 'object' && 'close' in made) (made as { close(): void }).close();
+      } catch (e) {
+        if (!(e instanceof SystemError)) throw e;
+        got = e.code;
+      }
+      if (got !== c.errno) wrong.push(`${c.id}: mock ${got}, table ${c.errno}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(b.kernel.live().dmabufs).toBe(openBefore);
   });
 });

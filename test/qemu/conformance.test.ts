@@ -32,7 +32,7 @@ describe('compareResults', () => {
     expect(bad[0]!.diffs).toEqual(['status: kernel pass, mock fail', 'errno: kernel EOVERFLOW, mock EINVAL']);
     const line = describeDisagreement(bad[0]!);
     expect(line).toMatch(/^errno\.offset-overflow: kernel pass EOVERFLOW vs mock fail EINVAL/);
-    expect(line).toContain('Model rule to fix: DMA_BUF BAR start + offset overflowing is EOVERFLOW');
+    expect(line).toContain('Model rule to fix: vfio_pci_core_fill_phys_vec: BAR start + offset overflows');
   });
 
   it('catches a path difference and a scenario only one side ran', () => {

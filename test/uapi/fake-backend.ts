@@ -135,6 +135,7 @@ export class FakeFiles implements FileOps {
 
 /** Traits of a test's own stand-in kernel: simulated, nobody else's, gone with the test, a root process. */
 export const FAKE_TRAITS: BackendTraits = {
+  name: 'mock',
   clock: 'simulated',
   shared: false,
   location: null,
@@ -143,7 +144,6 @@ export const FAKE_TRAITS: BackendTraits = {
 };
 
 export class FakeBackend implements Backend {
-  readonly name = 'mock' as const;
   readonly reason = 'unit test';
   readonly traits = FAKE_TRAITS;
   readonly calls: Call[] = [];

@@ -28,13 +28,13 @@ export function registerDoctor(program: Command, setStatus: (code: number) => vo
         const profile = backend.traits.profile;
         if (opts.json === true)
           stdio.out(
-            `${JSON.stringify({ backend: { name: backend.name, reason: backend.reason, profile }, checks, summary }, null, 2)}\n`,
+            `${JSON.stringify({ backend: { name: backend.traits.name, reason: backend.reason, profile }, checks, summary }, null, 2)}\n`,
           );
         else
           stdio.out(
             renderChecks(
               checks,
-              `backend: ${backend.name} (${backend.reason})${profile === null ? '' : `, kernel profile ${profile}`}`,
+              `backend: ${backend.traits.name} (${backend.reason})${profile === null ? '' : `, kernel profile ${profile}`}`,
             ),
           );
         return summary.fail > 0 ? 1 : 0;

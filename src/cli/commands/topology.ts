@@ -16,7 +16,7 @@ export function registerTopology(program: Command, setStatus: (code: number) => 
       const code = await withBackend(opts, 'read', (backend) => {
         const t = discover(backend.fs);
         const extras = {
-          backend: { name: backend.name, reason: backend.reason },
+          backend: { name: backend.traits.name, reason: backend.reason },
           pendingWrites: openJournal(backend).pending().length,
         };
         stdio.out(

@@ -497,7 +497,7 @@ export class FakePlatform implements MockPlatform {
         throw new SystemError({ errno: Errno.ENOENT, syscall: 'open' });
       },
     });
-    return { name: 'mock', reason: 'test fake', dev: this.dev, fs, traits: FAKE_TRAITS, close: () => undefined };
+    return { reason: 'test fake', dev: this.dev, fs, traits: FAKE_TRAITS, close: () => undefined };
   }
 
   // -------------------------------------------------------------- exporters

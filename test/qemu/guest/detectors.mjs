@@ -138,7 +138,7 @@ export async function runDetectorChecks(o) {
   const inWindow = async (name, body) => {
     const run = await harness.runScenarios({
       backend,
-      backendInfo: { name: backend.name, reason: 'detector checks', profile: null },
+      backendInfo: { name: backend.traits.name, reason: 'detector checks', profile: null },
       scenarios: [
         {
           id: `detector/${name}`,

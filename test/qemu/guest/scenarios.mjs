@@ -20,7 +20,14 @@
 // classified (DESIGN.md: iov, p2p, untranslated, refused, unknown).
 
 const PAGE = 4096;
-const U64_MAX = (1n << 64n) - 1n;
+
+// The bad-export table, one home for the catalog, the property tests and these steps: from dist/ (compiled by
+// `npm run build:ts`) where this runs under node (the guest, the conformance run), from src/ where vite
+// transformed this file (vitest: it gives modules an import.meta.env; node does not).
+const underVite = /** @type {{ env?: object }} */ (import.meta).env !== undefined;
+const { BAD_EXPORTS, sendBadExport } = /** @type {typeof import('../../../src/uapi/bad-exports.js')} */ (
+  await import(underVite ? '../../../src/uapi/bad-exports.ts' : '../../../dist/uapi/bad-exports.js')
+);
 
 /**
  * @typedef {object} Lib  the iovh modules the scenarios use (dist/ in the guest, src/ under vitest)
@@ -383,128 +390,21 @@ scenario('export.last-page', 'the last page of a BAR exports', ['device', 'bars'
   }
 });
 
-// ------------------------------------------------------------ errno table (kernel-abi §3.3, in kernel order)
+// ------------------------------------------------------------ errno table (src/uapi/bad-exports.ts, in kernel order)
 
-/** @param {string} id @param {string} title @param {string} code @param {(ctx: Ctx) => unknown} call @param {Scenario['needs']} [needs] */
-function errnoCase(id, title, code, call, needs = ['device', 'bars']) {
-  scenario(id, title, needs, (ctx) => expectErrno(ctx, title, code, () => call(ctx)));
-}
+/** @param {import('../../../src/uapi/bad-exports.js').BadExport['needs']} needs @returns {Scenario['needs']} */
+const needsOf = (needs) =>
+  needs === 'device' ? ['device'] : needs === 'emptyBar' ? ['device', 'emptyBar'] : ['device', 'bars'];
 
-/** @param {Lib['uapi']} u */
-const DMA_BUF_GET = (u) => u.VFIO.DEVICE_FEATURE_GET | u.VFIO.FEATURE_DMA_BUF;
-
-errnoCase(
-  'errno.argsz-below-header',
-  'argsz 4 (< 8)',
-  'EINVAL',
-  (ctx) => dev(ctx).feature(DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24), 4),
-  ['device'],
-);
-errnoCase(
-  'errno.unknown-flag',
-  'unknown flag bit 20',
-  'EINVAL',
-  (ctx) => dev(ctx).feature((1 << 20) | DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24)),
-  ['device'],
-);
-errnoCase(
-  'errno.get-and-set',
-  'GET and SET without PROBE',
-  'EINVAL',
-  (ctx) => dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | DMA_BUF_GET(ctx.lib.uapi), new Uint8Array(24)),
-  ['device'],
-);
-errnoCase(
-  'errno.unknown-feature',
-  'feature index 0x3ff',
-  'ENOTTY',
-  (ctx) => dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_GET | 0x3ff, new Uint8Array(24)),
-  ['device'],
-);
-errnoCase(
-  'errno.set',
-  'SET DMA_BUF (only GET is supported)',
-  'EINVAL',
-  (ctx) =>
-    dev(ctx).feature(ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | ctx.lib.uapi.VFIO.FEATURE_DMA_BUF, new Uint8Array(24)),
-  ['device'],
-);
-errnoCase(
-  'errno.probe-set',
-  'PROBE|SET DMA_BUF',
-  'EINVAL',
-  (ctx) =>
-    dev(ctx).feature(
-      ctx.lib.uapi.VFIO.DEVICE_FEATURE_PROBE | ctx.lib.uapi.VFIO.DEVICE_FEATURE_SET | ctx.lib.uapi.VFIO.FEATURE_DMA_BUF,
+for (const c of BAD_EXPORTS)
+  scenario(`errno.${c.id}`, c.title, needsOf(c.needs), (ctx) =>
+    expectErrno(ctx, c.title, c.errno, () =>
+      sendBadExport(
+        dev(ctx),
+        c.request(c.needs === 'emptyBar' ? { index: /** @type {number} */ (ctx.emptyBar), size: 0n } : firstBar(ctx)),
+      ),
     ),
-  ['device'],
-);
-errnoCase(
-  'errno.no-access',
-  'DMA_BUF without GET, SET or PROBE',
-  'EINVAL',
-  (ctx) => dev(ctx).feature(ctx.lib.uapi.VFIO.FEATURE_DMA_BUF, new Uint8Array(24)),
-  ['device'],
-);
-errnoCase('errno.payload-short', 'payload of 8 bytes (< 16)', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { argsz: 16 }),
-);
-errnoCase('errno.nr-ranges-zero', 'nr_ranges 0', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { nrRanges: 0 }),
-);
-errnoCase('errno.flags-nonzero', 'dma_buf flags 1', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { flags: 1 }),
-);
-errnoCase('errno.region-rom', 'region 6 (ROM)', 'ENODEV', (ctx) => exportBuf(ctx, 6, [{ offset: 0, length: PAGE }]), [
-  'device',
-]);
-errnoCase(
-  'errno.region-config',
-  'region 7 (config space)',
-  'ENODEV',
-  (ctx) => exportBuf(ctx, 7, [{ offset: 0, length: PAGE }]),
-  ['device'],
-);
-errnoCase('errno.nr-ranges-huge', 'nr_ranges 2^28 (4 GiB of ranges: kmalloc refuses)', 'ENOMEM', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: PAGE }], { nrRanges: 1 << 28 }),
-);
-errnoCase('errno.length-zero', 'range length 0', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 0 }]),
-);
-errnoCase('errno.offset-unaligned', 'offset 0x800', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0x800, length: PAGE }]),
-);
-errnoCase('errno.length-unaligned', 'length 0x800', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 0x800 }]),
-);
-errnoCase('errno.length-sum-overflow', 'two ranges of 2^63 bytes (sum overflows)', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [
-    { offset: 0, length: 1n << 63n },
-    { offset: 0, length: 1n << 63n },
-  ]),
-);
-errnoCase('errno.length-bit63', 'one range of 2^63 bytes (DMA_IOVA_USE_SWIOTLB bit)', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: 1n << 63n }]),
-);
-errnoCase(
-  'errno.bar-empty',
-  'a BAR of size 0',
-  'ENODEV',
-  (ctx) => exportBuf(ctx, /** @type {number} */ (ctx.emptyBar), [{ offset: 0, length: PAGE }]),
-  ['device', 'emptyBar'],
-);
-errnoCase('errno.offset-overflow', 'offset 2^64 - 4096 (BAR start + offset overflows)', 'EOVERFLOW', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: U64_MAX - BigInt(PAGE) + 1n, length: PAGE }]),
-);
-errnoCase('errno.past-end', 'range ending one page past the BAR', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [{ offset: 0, length: firstBar(ctx).size + BigInt(PAGE) }]),
-);
-errnoCase('errno.second-range-past-end', 'second range past the BAR', 'EINVAL', (ctx) =>
-  exportBuf(ctx, firstBar(ctx).index, [
-    { offset: 0, length: PAGE },
-    { offset: firstBar(ctx).size, length: PAGE },
-  ]),
-);
+  );
 
 // ------------------------------------------------------------ fd properties (kernel-abi §10)
 
@@ -891,6 +791,7 @@ export async function runScenarios(o) {
  * @type {Record<string, string>}
  */
 export const RULES = {
+  ...Object.fromEntries(BAD_EXPORTS.map((c) => [`errno.${c.id}`, `${c.rule}: ${c.errno}`])),
   'vfio.container': 'VFIO container: GET_API_VERSION is 0; CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU) > 0 (kernel-abi §1, §4)',
   'vfio.open':
     'VFIO group path: group VIABLE, SET_CONTAINER, SET_IOMMU(TYPE1v2), GET_DEVICE_FD(BDF); device info has FLAGS_PCI and 9 regions (kernel-abi §2, §4)',
@@ -909,33 +810,6 @@ export const RULES = {
   'export.overlapping-ranges': 'overlapping ranges are not checked (kernel-abi §3.3, "Not checked at all")',
   'export.last-page':
     'a range ending exactly at the BAR end is accepted (vfio_pci_core_fill_phys_vec: end > max is the error)',
-  'errno.argsz-below-header': 'vfio_ioctl_device_feature: argsz < 8 is EINVAL (kernel-abi §3.1 check 1)',
-  'errno.unknown-flag':
-    'vfio_ioctl_device_feature: flag bits outside mask|GET|SET|PROBE are EINVAL (kernel-abi §3.1 check 2)',
-  'errno.get-and-set': 'vfio_ioctl_device_feature: GET and SET without PROBE are EINVAL (kernel-abi §3.1 check 3)',
-  'errno.unknown-feature': 'vfio_ioctl_device_feature: an unknown feature index is ENOTTY (kernel-abi §3.1 check 4)',
-  'errno.set': 'DMA_BUF supports only GET: SET is EINVAL (vfio_check_feature; kernel-abi §3.3)',
-  'errno.probe-set': 'DMA_BUF supports only GET: PROBE|SET is EINVAL (kernel-abi §3.2)',
-  'errno.no-access': 'vfio_check_feature: without PROBE one of GET or SET is required, else EINVAL',
-  'errno.payload-short':
-    'DMA_BUF payload (argsz - 8) below 16 bytes is EINVAL (vfio_check_feature minsz; kernel-abi §3.3)',
-  'errno.nr-ranges-zero': 'DMA_BUF nr_ranges == 0 is EINVAL (kernel-abi §3.3)',
-  'errno.flags-nonzero': 'DMA_BUF flags != 0 is EINVAL (kernel-abi §3.3)',
-  'errno.region-rom': 'DMA_BUF region_index >= 6 (ROM) is ENODEV (kernel-abi §3.3)',
-  'errno.region-config': 'DMA_BUF region_index >= 6 (config) is ENODEV (kernel-abi §3.3)',
-  'errno.nr-ranges-huge':
-    'DMA_BUF ranges copy: nr_ranges * 16 above the kmalloc limit (4 MiB) is ENOMEM, before any range is read (memdup_array_user; kernel-abi §3.3)',
-  'errno.length-zero': 'DMA_BUF range of length 0 is EINVAL (validate_dmabuf_input; kernel-abi §3.3)',
-  'errno.offset-unaligned': 'DMA_BUF range offset not PAGE_SIZE aligned is EINVAL (kernel-abi §3.3)',
-  'errno.length-unaligned': 'DMA_BUF range length not PAGE_SIZE aligned is EINVAL (kernel-abi §3.3)',
-  'errno.length-sum-overflow':
-    'DMA_BUF sum of lengths overflowing size_t is EINVAL (validate_dmabuf_input; kernel-abi §3.3)',
-  'errno.length-bit63': 'DMA_BUF total length with bit 63 set is EINVAL (DMA_IOVA_USE_SWIOTLB check; kernel-abi §3.3)',
-  'errno.bar-empty': 'DMA_BUF on a BAR of size 0 (not claimed) is ENODEV in 7.2 (kernel-abi §3.3)',
-  'errno.offset-overflow':
-    'DMA_BUF BAR start + offset overflowing is EOVERFLOW (vfio_pci_core_fill_phys_vec; kernel-abi §3.3)',
-  'errno.past-end': 'DMA_BUF range ending past the BAR is EINVAL (kernel-abi §3.3)',
-  'errno.second-range-past-end': 'DMA_BUF checks every range against the BAR, not only the first (kernel-abi §3.3)',
   'fd.open-flags':
     'dma-buf file flags keep only O_ACCMODE|O_NONBLOCK of open_flags; O_CLOEXEC goes to the fd (dma_buf_getfile, dma_buf_fd; kernel-abi §3.3)',
   'fd.set-name':
