@@ -94,6 +94,16 @@ async function changeUnderImport(
   }
 }
 
+/**
+ * Where a machine change's `echo` lines go: the scenario's evidence `writes`,
+ * one append per line (evidence leaves a scenario process as it is recorded:
+ * a list recorded once and filled later arrives empty).
+ */
+function writesLog(ctx: ScenarioContext): (line: string) => void {
+  ctx.record('writes', []);
+  return (line) => ctx.append('writes', line);
+}
+
 /** `fn` run at its first call only, even when that call throws (a restore both called and deferred). */
 function once(fn: () => void): () => void {
   let ran = false;
@@ -448,13 +458,12 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       throw e;
     }
     ctx.record('journal', journal.file ?? 'in memory');
-    const writes: string[] = [];
-    ctx.record('writes', writes);
+    const logWrite = writesLog(ctx);
     const held: Bound[] = [live.imp.bound!];
     live.bar.release();
     live.device.close();
     const change = await changeUnderImport(ctx, `disabling the VFs of ${now.bdf}`, () =>
-      disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', (line) => writes.push(line)),
+      disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', logWrite),
     );
     if (!change) return;
     const restore = once((): void => {
@@ -468,7 +477,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
           problems.push(`releasing the import failed: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-      const diffs = change.undo((line) => writes.push(line));
+      const diffs = change.undo(logWrite);
       if (diffs.length > 0)
         problems.push(
           `the VFs of ${now.bdf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`,
@@ -569,15 +578,14 @@ export async function disableVfsForScenario(ctx: ScenarioContext, command: strin
   if (unreadable.length > 0)
     ctx.skip('target', `the VFs of ${pf.bdf} cannot be read: ${unreadable.join('; ')}`, 'run as root');
   const journal = scenarioJournal(ctx);
-  const writes: string[] = [];
-  ctx.record('writes', writes);
+  const logWrite = writesLog(ctx);
   const change = await changeUnderImport(ctx, `disabling the VFs of ${pf.bdf}`, () =>
-    disableVfsInUse(fs, pf, journal, command, (line) => writes.push(line)),
+    disableVfsInUse(fs, pf, journal, command, logWrite),
   );
   if (!change) return null;
   let done: string[] | null = null;
   const restore = (): string[] => {
-    if (done === null) done = change.undo((line) => writes.push(line));
+    if (done === null) done = change.undo(logWrite);
     return done;
   };
   ctx.defer(`restore the VFs of ${pf.bdf}`, () => {
@@ -645,15 +653,11 @@ export const lifecycleRequotaWhileImported: Scenario = {
       return;
     }
     const journal = scenarioJournal(ctx);
-    const writes: string[] = [];
-    ctx.record('writes', writes);
+    const logWrite = writesLog(ctx);
     const change = await changeUnderImport(
       ctx,
       `changing VF ${vf.id}'s quota`,
-      () =>
-        setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', (line) =>
-          writes.push(line),
-        ),
+      () => setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', logWrite),
       (e) => {
         const code = e instanceof SystemError ? e.code : null;
         if (code === 'EBUSY') {
@@ -679,7 +683,7 @@ export const lifecycleRequotaWhileImported: Scenario = {
     );
     if (!change) return;
     const restore = once((): void => {
-      const problems = change.undo((line) => writes.push(line));
+      const problems = change.undo(logWrite);
       if (problems.length > 0) {
         ctx.record('notRestored', problems);
         throw new Error(problems.join('; '));
