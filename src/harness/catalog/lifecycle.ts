@@ -201,6 +201,33 @@ function reportStall(ctx: ScenarioContext, r: ResetOutcome, what: string): void 
   );
 }
 
+/**
+ * Import with data, revoke the import by a VF reset while xe holds it, and
+ * bind it again (un-revoked after the reset, importers remap lazily:
+ * docs/kernel.md §3.5). Null when the scenario ended here: no import, a reset
+ * that stalled on the importer (the deferred-unmap hang of docs/kernel.md
+ * §11.6, reported with `ifStalled`), a reset that failed, or a rebind that
+ * failed.
+ */
+async function importResetRebind(
+  ctx: ScenarioContext,
+  ifStalled: string,
+): Promise<{ live: Live; again: Bound } | null> {
+  const live = await importWithData(ctx);
+  if (!live) return null;
+  const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
+  if (r.stalled) {
+    reportStall(ctx, r, ifStalled);
+    return null;
+  }
+  if (!ctx.check(r.code === null, `VFIO_DEVICE_RESET failed with ${r.code}`)) return null;
+  const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
+  ctx.record('rebind', again.code ?? 'ok');
+  if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`))
+    return null;
+  return { live, again: again.value as Bound };
+}
+
 export const lifecycleRevokeOnReset: Scenario = {
   id: 'lifecycle/revoke-on-reset',
   title: 'revoke by VF reset',
@@ -211,19 +238,10 @@ export const lifecycleRevokeOnReset: Scenario = {
     'docs/kernel.md §11.6: reported, and unblocked by releasing the import, so the harness never hangs.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
-    const live = await importWithData(ctx);
-    if (!live) return;
-    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
-    if (r.stalled) {
-      reportStall(ctx, r, '');
-      return;
-    }
-    if (!ctx.check(r.code === null, `VFIO_DEVICE_RESET failed with ${r.code}`)) return;
-    // Un-revoked after the reset: a new bind maps the import again (importers remap lazily, docs/kernel.md §3.5).
-    const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
-    ctx.record('rebind', again.code ?? 'ok');
-    if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`)) return;
-    const check = await gpuWriteCpuRead(ctx, live.gpu, live.bar, again.value as Bound, rangePages(RANGES));
+    const reset = await importResetRebind(ctx, '');
+    if (!reset) return;
+    const { live, again } = reset;
+    const check = await gpuWriteCpuRead(ctx, live.gpu, live.bar, again, rangePages(RANGES));
     if (ctx.check(check.ok, `after the reset: ${describeMismatch(check)}`))
       ctx.note('the reset completed under the import, which re-mapped and carried data again');
   },
@@ -239,15 +257,12 @@ export const lifecycleRevokeOnClose: Scenario = {
     'does, closing would hang this process in the kernel, so that is reported instead.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
-    const live = await importWithData(ctx);
-    if (!live) return;
-    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
-    if (r.stalled) {
-      reportStall(ctx, r, 'closing the VFIO device under an import would block the same way, so it was not attempted');
-      return;
-    }
-    const bound = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
-    if (!ctx.check(bound.code === null, `after the reset, binding the import again failed with ${bound.code}`)) return;
+    const reset = await importResetRebind(
+      ctx,
+      'closing the VFIO device under an import would block the same way, so it was not attempted',
+    );
+    if (!reset) return;
+    const { live } = reset;
     // The BAR mapping holds the device file: unmap it so that close() is the last close, the one that revokes.
     live.bar.release();
     live.device.close();
