@@ -457,21 +457,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       ctx.fail(`the VFs of ${now.bdf} cannot be read, so they were not disabled: ${unreadable.join('; ')}`);
       return;
     }
-    let journal: Journal;
-    try {
-      journal = policy.journal
-        ? Journal.open(stateDir(), policy.journal)
-        : (policy.memoryJournal ??
-          Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' }));
-    } catch (e) {
-      if (e instanceof BringupError)
-        ctx.skip(
-          'journal',
-          `the bring-up journal cannot record the change, so nothing was changed: ${e.message}`,
-          'fix or remove the journal it names (iovh restore first if it has changes to undo)',
-        );
-      throw e;
-    }
+    const journal = scenarioJournal(ctx);
     ctx.record('journal', journal.file ?? 'in memory');
     const logWrite = writesLog(ctx);
     const held: Bound[] = [live.imp.bound!];
