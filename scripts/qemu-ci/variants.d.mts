@@ -38,13 +38,36 @@ export function qemuArgs(v: Variant, o: MachineOptions): string[];
 /** @typedef {'igb' | 'nvme'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
 /**
+ * Devices a machine carries besides its SR-IOV device, each on a PCIe root
+ * port of its own (see EXTRA_DEVICES). The guest program binds each to the
+ * driver its entry names before iovh runs.
+ * @typedef {'ivshmem'} ExtraKind
+ */
+/**
  * @typedef {object} Variant
  * @property {string} name
  * @property {DeviceKind} device
  * @property {IommuKind} iommu
+ * @property {ExtraKind[]} [extras]
  */
 /** @type {Variant[]} */
 export const VARIANTS: Variant[];
+/**
+ * The extra devices: their QEMU arguments on the root port given, and what the
+ * guest does with them. ivshmem-plain (hw/misc/ivshmem.c): BAR 0 registers,
+ * BAR 2 the memory backend (4 MiB of host RAM), no doorbell; a function of its
+ * own, so it is its own physical function and the series' IOV match
+ * (importer device == pci_physfn(exporter), same BAR; RFC 4/8) holds for it.
+ * The guest binds it to vfio-pci (driver_override, then drivers_probe with its
+ * address) so that iovh can export its BAR 2.
+ * @type {Record<ExtraKind, { vendor: number, device: number, bind: string, args: (bus: string, id: string) => string[] }>}
+ */
+export const EXTRA_DEVICES: Record<ExtraKind, {
+    vendor: number;
+    device: number;
+    bind: string;
+    args: (bus: string, id: string) => string[];
+}>;
 /**
  * What CI runs by default: each device and each IOMMU once, in two VMs that
  * run side by side on two cores (research/qemu-ci.md: two -smp 1 VMs in
@@ -77,8 +100,15 @@ export type MachineOptions = {
 };
 export type DeviceKind = "igb" | "nvme";
 export type IommuKind = "intel" | "virtio";
+/**
+ * Devices a machine carries besides its SR-IOV device, each on a PCIe root
+ * port of its own (see EXTRA_DEVICES). The guest program binds each to the
+ * driver its entry names before iovh runs.
+ */
+export type ExtraKind = "ivshmem";
 export type Variant = {
     name: string;
     device: DeviceKind;
     iommu: IommuKind;
+    extras?: "ivshmem"[] | undefined;
 };

@@ -7,12 +7,19 @@
 
 /** @typedef {'igb' | 'nvme'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
+/**
+ * Devices a machine carries besides its SR-IOV device, each on a PCIe root
+ * port of its own (see EXTRA_DEVICES). The guest program binds each to the
+ * driver its entry names before iovh runs.
+ * @typedef {'ivshmem'} ExtraKind
+ */
 
 /**
  * @typedef {object} Variant
  * @property {string} name
  * @property {DeviceKind} device
  * @property {IommuKind} iommu
+ * @property {ExtraKind[]} [extras]
  */
 
 /** @type {Variant[]} */
@@ -21,7 +28,33 @@ export const VARIANTS = [
   { name: 'nvme-virtio-iommu', device: 'nvme', iommu: 'virtio' },
   { name: 'igb-virtio-iommu', device: 'igb', iommu: 'virtio' },
   { name: 'nvme-intel-iommu', device: 'nvme', iommu: 'intel' },
+  // The IOV interconnect series' guest (docs/rfc-kernel.md): igb's PF/VF match plus an exporter whose BAR is RAM.
+  { name: 'igb-ivshmem-intel-iommu', device: 'igb', iommu: 'intel', extras: ['ivshmem'] },
 ];
+
+/**
+ * The extra devices: their QEMU arguments on the root port given, and what the
+ * guest does with them. ivshmem-plain (hw/misc/ivshmem.c): BAR 0 registers,
+ * BAR 2 the memory backend (4 MiB of host RAM), no doorbell; a function of its
+ * own, so it is its own physical function and the series' IOV match
+ * (importer device == pci_physfn(exporter), same BAR; RFC 4/8) holds for it.
+ * The guest binds it to vfio-pci (driver_override, then drivers_probe with its
+ * address) so that iovh can export its BAR 2.
+ * @type {Record<ExtraKind, { vendor: number, device: number, bind: string, args: (bus: string, id: string) => string[] }>}
+ */
+export const EXTRA_DEVICES = {
+  ivshmem: {
+    vendor: 0x1af4,
+    device: 0x1110,
+    bind: 'vfio-pci',
+    args: (bus, id) => [
+      '-object',
+      `memory-backend-ram,id=${id}-mem,size=4M`,
+      '-device',
+      `ivshmem-plain,memdev=${id}-mem,bus=${bus},id=${id}`,
+    ],
+  },
+};
 
 /**
  * What CI runs by default: each device and each IOMMU once, in two VMs that
@@ -158,6 +191,13 @@ export function qemuArgs(v, o) {
       `nvme,bus=rp1,id=pf0,serial=iovh0001,subsys=subsys0,sriov_max_vfs=${NUM_VFS},` +
         `sriov_vq_flexible=${NUM_VFS * 2 + 2},sriov_vi_flexible=${NUM_VFS},max_ioqpairs=${NUM_VFS * 2 + 4},msix_qsize=${NUM_VFS + 2}`,
     );
+  }
+  // Extra devices after the SR-IOV device, each on its own root port (rp2, rp3, ...): a new device appends its
+  // entry to the variant's `extras` and to EXTRA_DEVICES, and takes the next port.
+  for (const [i, kind] of (v.extras ?? []).entries()) {
+    const port = `rp${i + 2}`;
+    args.push('-device', `pcie-root-port,id=${port},chassis=${i + 2},slot=${i + 2}`);
+    args.push(...EXTRA_DEVICES[kind].args(port, `${kind}${i}`));
   }
   args.push(
     '-fsdev',
