@@ -19,6 +19,19 @@ export function prepareRfcKernel(o: {
 /** The machine of this guest. */
 export function rfcVariant(): import("./variants.mjs").Variant;
 /**
+ * The boot of this guest (boot.mjs): the kernel built with the series, the
+ * importer loaded by /init, `iovh qemu`'s guest program running rfc/*.
+ * @param {{ kernel: RfcKernel, qemu: string, initrd: string, paths: import('./paths.mjs').CachePaths, timeoutSeconds: number }} o
+ * @returns {import('./boot.mjs').BootOptions}
+ */
+export function rfcBootOptions(o: {
+    kernel: RfcKernel;
+    qemu: string;
+    initrd: string;
+    paths: import("./paths.mjs").CachePaths;
+    timeoutSeconds: number;
+}): import("./boot.mjs").BootOptions;
+/**
  * @typedef {{ id: string, status: string, quirks: { id: string }[], bugs?: { id: string }[], path: string | null,
  *   reason: string, log: string[], cleanliness: { kernelComplaints: string[] },
  *   baseline: { verdict: string, expected: string, note: string | null } | null }} RunScenario

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildExternalModule, buildKernel } from './kbuild.mjs';
+import { buildExternalModule, buildKernel, kernelParameters, parseDotConfig } from './kbuild.mjs';
 import { repoRoot } from './paths.mjs';
 import { pickVariants } from './variants.mjs';
 import { parseSerial } from './verdict.mjs';
@@ -66,6 +66,32 @@ export async function prepareRfcKernel(o) {
 /** The machine of this guest. */
 export function rfcVariant() {
   return pickVariants([RFC_VARIANT])[0];
+}
+
+/**
+ * The boot of this guest (boot.mjs): the kernel built with the series, the
+ * importer loaded by /init, `iovh qemu`'s guest program running rfc/*.
+ * @param {{ kernel: RfcKernel, qemu: string, initrd: string, paths: import('./paths.mjs').CachePaths, timeoutSeconds: number }} o
+ * @returns {import('./boot.mjs').BootOptions}
+ */
+export function rfcBootOptions(o) {
+  const append = kernelParameters(parseDotConfig(readFileSync(o.kernel.built.config, 'utf8')));
+  return {
+    variant: rfcVariant(),
+    label: RFC_LABEL,
+    qemu: o.qemu,
+    kernel: o.kernel.built.bzImage,
+    initrd: o.initrd,
+    paths: o.paths,
+    timeoutSeconds: o.timeoutSeconds,
+    // KASAN's shadow is an eighth of memory; kmemleak and lockdep want their share.
+    memory: '1G',
+    ...(append ? { kernelAppend: append } : {}),
+    insmod: [o.kernel.importer],
+    entry: GUEST_PROGRAM,
+    guestArgs: ['--filter', RFC_FILTER],
+    ...(process.env.IOVH_QEMU_APPEND ? { extraAppend: process.env.IOVH_QEMU_APPEND } : {}),
+  };
 }
 
 /**

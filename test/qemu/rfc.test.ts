@@ -23,7 +23,8 @@ function row(id: string, status: string, quirks: string[], verdict = 'expected',
   };
 }
 
-const OOPS = 'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098: 0000 [#1] SMP KASAN';
+const OOPS =
+  'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098: 0000 [#1] SMP KASAN';
 
 function run(rows: Row[]): RunReport {
   return { scenarios: rows, summary: { exitCode: 0, exitReason: '' }, kernel: { shape: { name: 'rfc-v1' } } };
@@ -73,7 +74,10 @@ describe('the rfc-v1 guest against the mock', () => {
       expect(by(': rfc/ranges-leak').status).toBe('fail');
       expect(by(': rfc/multi-range').status).toBe('fail');
       expect(checks.filter((c) => c.name.includes('mock rfc-v1 agrees')).every((c) => c.status === 'pass')).toBe(true);
-      expect(rfcChecks(boot, null, 'no dist').at(-1)).toMatchObject({ status: 'fail', detail: 'the mock did not run: no dist' });
+      expect(rfcChecks(boot, null, 'no dist').at(-1)).toMatchObject({
+        status: 'fail',
+        detail: 'the mock did not run: no dist',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
