@@ -1,16 +1,12 @@
-/* The C side of the boundary-cost figures: the same C core function the
- * addon calls (core/vfio.c, core/memfd.c), in a plain C loop. bench/run.mjs
- * times the addon's call of it from JavaScript in the same run; the ratio is
- * what crossing from JS to C and back costs on top of the system call.
+/* The C loop of the boundary.syscall figure as a program of its own, for
+ * the boundary.c_process row: fcntl(F_ADD_SEALS, 0) on a memfd through
+ * __memfd_add_seals (core/memfd.c), in a single-threaded process. The
+ * boundary figures' baseline is the same loop inside the Node process
+ * (cLoop in bench/boundary.c); this one shows what a process whose one
+ * thread owns its file table saves on every fd lookup (fs/file.c
+ * __fget_light), which no Node process has.
  *
- * Usage:
- *   ioctl api-version <path> <calls> <reps>
- *       VFIO_GET_API_VERSION (_IO(';', 100), kernel-abi §1) on <path>:
- *       /dev/vfio/vfio answers 0 (the cheapest VFIO ioctl: no argument, no
- *       lock), any other file ENOTTY (the VFS's answer for an unknown ioctl)
- *   ioctl add-seals <calls> <reps>
- *       fcntl(F_ADD_SEALS, 0) on a memfd: succeeds and changes nothing, on
- *       any Linux machine (the cheapest successful call the addon makes)
+ * Usage: ioctl add-seals <calls> <reps>
  * Prints one JSON object: the best of <reps> timed loops, in ns per call, and
  * the first call's return value (>= 0, or -errno). */
 #define _GNU_SOURCE
@@ -24,11 +20,6 @@
 #include "iovh.h"
 
 typedef int (*call_fn)(int fd);
-
-static int api_version(int fd)
-{
-	return __vfio_get_api_version(fd);
-}
 
 static int add_seals(int fd)
 {
@@ -48,19 +39,11 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	int fd, first, at = 2;
+	int fd, first;
 	long calls, reps;
 	double best = 1e30;
 
-	if (argc >= 5 && strcmp(argv[1], "api-version") == 0) {
-		fd = __fd_open(argv[2], O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			fprintf(stderr, "ioctl bench: cannot open %s: %s\n", argv[2], strerror(-fd));
-			return 1;
-		}
-		do_call = api_version;
-		at = 3;
-	} else if (argc >= 4 && strcmp(argv[1], "add-seals") == 0) {
+	if (argc >= 4 && strcmp(argv[1], "add-seals") == 0) {
 		fd = __memfd_create("iovh-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0) {
 			fprintf(stderr, "ioctl bench: memfd_create: %s\n", strerror(-fd));
@@ -68,11 +51,11 @@ int main(int argc, char **argv)
 		}
 		do_call = add_seals;
 	} else {
-		fprintf(stderr, "usage: ioctl api-version <path> <calls> <reps> | add-seals <calls> <reps>\n");
+		fprintf(stderr, "usage: ioctl add-seals <calls> <reps>\n");
 		return 2;
 	}
-	calls = atol(argv[at]);
-	reps = atol(argv[at + 1]);
+	calls = atol(argv[2]);
+	reps = atol(argv[3]);
 	if (calls < 1 || reps < 1) {
 		fprintf(stderr, "ioctl bench: calls and reps must be positive\n");
 		return 2;

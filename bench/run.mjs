@@ -100,30 +100,36 @@ function buildC(name, sources) {
   return exe;
 }
 
-/** bench/napi-floor.c as a Node addon (.cache/bench/napi-floor.node), or null with why not. */
-function buildNapiFloor() {
+/** bench/boundary.c as a Node addon (.cache/bench/boundary.node) with the C core files its loop calls: {addon} or {error}. */
+function buildBoundaryAddon() {
   const headers = join(root, 'node_modules', 'node-api-headers', 'include');
   if (!existsSync(join(headers, 'node_api.h')))
     return { error: `no Node-API headers in ${headers} (npm ci installs them)` };
   mkdirSync(cache, { recursive: true });
-  const out = join(cache, 'napi-floor.node');
+  const out = join(cache, 'boundary.node');
   const cc = process.env.CC ?? 'cc';
   execFileSync(
     cc,
     [
+      '-std=gnu11',
       '-O3',
+      '-DNDEBUG',
+      '-Wall',
       '-shared',
       '-fPIC',
-      '-DNODE_GYP_MODULE_NAME=napi_floor',
+      '-DNODE_GYP_MODULE_NAME=boundary',
       '-I',
       headers,
-      join(root, 'bench', 'napi-floor.c'),
+      '-I',
+      join(root, 'core'),
+      join(root, 'bench', 'boundary.c'),
+      ...IOCTL_SOURCES.map((f) => join(root, f)),
       '-o',
       out,
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
-  return { path: out };
+  return { addon: createRequire(import.meta.url)(out) };
 }
 
 const once = new Map();
@@ -152,6 +158,14 @@ async function loadAddon() {
   } catch (e) {
     return { addon: null, error: `dist/ not built (${e.message.split('\n')[0]}); run npm run build:ts` };
   }
+}
+
+/** The addon as a figure needs it: {addon}, or {skip} saying why it is not there and how to build it. */
+async function addonOrSkip() {
+  const load = await loadAddon();
+  return load.addon
+    ? { addon: load.addon }
+    : { skip: `native addon unavailable (${load.error}); run npm rebuild iovh` };
 }
 
 function needDist() {
@@ -253,6 +267,8 @@ function alternate(n, a, b) {
 // ------------------------------------------------------------------ boundary
 
 const IOCTL_SOURCES = ['core/fd.c', 'core/vfio.c', 'core/memfd.c'];
+/** The C core calls bench/boundary.c's cLoop makes: its `kind` argument. */
+const KIND = { apiVersion: 0, addSeals: 1 };
 
 /** What the JS side of a boundary figure allocated, as the garbage collector saw it. */
 const gcNote = (r) =>
@@ -267,58 +283,82 @@ const gcNote = (r) =>
  * loops of 200,000 under a load average of 19 on 2 CPUs).
  */
 const LOOPS = 15;
+/** Calls per C loop (a JS loop has the figure's own count: a thrown Error costs a hundred C calls). */
+const C_CALLS = 5_000;
 
-/** ns per call of the fastest of LOOPS JS loops of `calls` calls. */
-function jsLoop(once, calls, loops = LOOPS) {
-  return (
-    best(() => {
-      for (let i = 0; i < calls; i++) once();
-    }, loops) *
-    (1e9 / calls)
-  );
+/**
+ * `calls` calls of `once` in a loop of its own: `new Function` gives every
+ * figure its own call site, which sees one callee and inlines it, as the C
+ * loop's indirect call always goes to one place. One loop shared by all the
+ * figures sees every figure's callee and calls through a megamorphic site
+ * (3-5 ns a call more than the call itself, measured on Node 20).
+ */
+function freshLoop(once) {
+  const loop = new Function('once', 'calls', 'for (let i = 0; i < calls; i++) once();');
+  return (calls) => {
+    const t0 = process.hrtime.bigint();
+    loop(once, calls);
+    return Number(process.hrtime.bigint() - t0) / calls;
+  };
+}
+
+/** Fastest of LOOPS loops: ns per call. */
+const fastest = (ns) => Math.min(...Array.from({ length: LOOPS }, () => ns()));
+
+/** iovh's addon and bench/boundary.c's (built once per run): {addon, bench}, or {skip}. */
+async function bothAddons() {
+  const a = await addonOrSkip();
+  if (a.skip) return a;
+  const b = memo('boundary addon', buildBoundaryAddon);
+  return b.error ? { skip: b.error } : { addon: a.addon, bench: b.addon };
 }
 
 /**
- * A boundary figure's rounds: bench/ioctl.c's C loop (the fastest of LOOPS
- * loops of `calls` calls, in its own process) and the JS loop (the same),
- * alternating which goes first.
+ * A boundary figure's rounds. Each round is LOOPS pairs of loops, the C
+ * loop (bench/boundary.c's cLoop, in this process, on the figure's fd) and
+ * the JS loop, taking turns going first pair by pair; a round's figure is
+ * the fastest loop of each side. Both sides run in the same process and
+ * thread on the same fd, so the kernel does the same work for both.
+ * `setup(addon, bench)` returns {fd, once, close, note?}.
  */
-async function boundary(cArgs, makeJs, calls) {
-  const load = await loadAddon();
-  if (!load.addon) return { skip: `native addon unavailable (${load.error}); run npm rebuild iovh` };
-  const exe = buildC('ioctl', IOCTL_SOURCES);
-  const js = await makeJs(load.addon);
-  let result = null;
-  // Garbage collections during the timed JS loops: none means the calls allocate nothing that survives... or at all.
+async function boundaryRounds(kind, calls, setup) {
+  const both = await bothAddons();
+  if (both.skip) return both;
+  const js = await setup(both.addon, both.bench);
   let gcs = 0;
+  let timing = false;
   const observer = new PerformanceObserver((list) => {
     if (timing) gcs += list.getEntries().length;
   });
-  let timing = false;
   observer.observe({ entryTypes: ['gc'] });
   try {
-    jsLoop(js.once, calls, 3); // the JIT's warm-up, untimed
-    const pairs = alternate(
-      rounds,
-      () => {
-        const r = JSON.parse(execFileSync(exe, [...cArgs, String(calls), String(LOOPS)], { encoding: 'utf8' }));
-        result = r.result;
-        return r.ns_per_call;
-      },
-      () => {
-        timing = true;
-        const ns = jsLoop(js.once, calls);
-        timing = false;
-        return ns;
-      },
-    );
-    await new Promise((resolve) => setImmediate(resolve)); // gc entries arrive asynchronously
-    return {
-      rounds: pairs.map(([c, j]) => ({ measured: j, baseline: c })),
-      result,
-      gcs,
-      calls: calls * LOOPS * rounds,
+    const result = both.bench.cLoop(kind, js.fd, 0);
+    const jsLoop = freshLoop(js.once);
+    const cLoop = () => both.bench.cLoop(kind, js.fd, C_CALLS);
+    const timed = () => {
+      timing = true;
+      const ns = jsLoop(calls);
+      timing = false;
+      return ns;
     };
+    for (let i = 0; i < 3; i++) jsLoop(calls); // the JIT's warm-up, untimed
+    const list = [];
+    for (let r = 0; r < rounds; r++) {
+      let c = Infinity;
+      let j = Infinity;
+      for (let l = 0; l < LOOPS; l++) {
+        if ((r + l) % 2 === 0) {
+          c = Math.min(c, cLoop());
+          j = Math.min(j, timed());
+        } else {
+          j = Math.min(j, timed());
+          c = Math.min(c, cLoop());
+        }
+      }
+      list.push({ measured: j, baseline: c });
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // gc entries arrive asynchronously
+    return { rounds: list, result, gcs, calls: calls * LOOPS * rounds, note: js.note ?? '' };
   } finally {
     observer.disconnect();
     js.close();
@@ -327,216 +367,219 @@ async function boundary(cArgs, makeJs, calls) {
 
 const NS = { measured: 'ns/call' };
 const O_RDWR_CLOEXEC = 2 | 0x80000;
+const MFD_CLOEXEC_ALLOW_SEALING = 1 | 2;
+const ENOTTY = 25;
 
-const boundaryFigures = [
+/** A memfd of the addon's: what the F_ADD_SEALS figures call on. */
+const memfd = (a, once) => {
+  const fd = a.memfdCreate('iovh-bench', MFD_CLOEXEC_ALLOW_SEALING);
+  return { fd, once: once(fd), close: () => a.close(fd) };
+};
+/** /dev/null opened by the addon: the failing-ioctl figures' fd. */
+const devNull = (a, once) => {
+  const fd = a.open('/dev/null', O_RDWR_CLOEXEC);
+  return { fd, once: once(fd), close: () => a.close(fd) };
+};
+/** The native backend, and a fd it opened: what the harness calls. */
+async function backendOn(open, once) {
+  needDist();
+  const { createNativeBackend } = await dist('backend/native.js');
+  const b = createNativeBackend({ reason: 'bench' });
+  const fd = open(b.dev);
+  return { fd, once: await once(b.dev, fd), close: () => b.close() };
+}
+const expectEnotty = (r) =>
+  r.result === -ENOTTY ? null : `/dev/null answered ${r.result} to VFIO_GET_API_VERSION, expected -ENOTTY`;
+
+/**
+ * The boundary figures, one row each: the C call its loop makes (`kind`),
+ * the JS calls per loop, `setup(addon, bench)` -> {fd, once, close, note?},
+ * an optional `needs()` (a reason to skip, or null) and `check(r)` on the
+ * first C call's result (a reason to skip, or null), and the detail.
+ */
+const boundaryRows = [
   {
     id: 'boundary.ioctl',
     title: 'boundary: VFIO_GET_API_VERSION on /dev/vfio/vfio, addon from JS / C loop',
     short: 'boundary: `VFIO_GET_API_VERSION` from JS / the same ioctl in a C loop',
     goal: { op: '<=', value: 1.2 },
-    async run() {
-      if (!existsSync('/dev/vfio/vfio')) {
-        return {
-          skip: 'no /dev/vfio/vfio on this machine (vfio not loaded), so the cheapest VFIO ioctl cannot succeed here; run on a machine with `modprobe vfio` (see boundary.syscall)',
-        };
-      }
-      const r = await boundary(
-        ['api-version', '/dev/vfio/vfio'],
-        (a) => {
-          const fd = a.open('/dev/vfio/vfio', O_RDWR_CLOEXEC);
-          return { once: () => a.vfioGetApiVersion(fd), close: () => a.close(fd) };
-        },
-        5_000,
-      );
-      if (r.skip) return r;
-      if (r.result !== 0) return { skip: `VFIO_GET_API_VERSION answered ${r.result}, not 0: not a VFIO container` };
-      return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail: 'ioctl(fd, 0x3B64) returning 0; both sides call __vfio_get_api_version (core/vfio.c)',
-      };
+    needs: () =>
+      existsSync('/dev/vfio/vfio')
+        ? null
+        : 'no /dev/vfio/vfio on this machine (vfio not loaded), so the cheapest VFIO ioctl cannot succeed here; run on a machine with `modprobe vfio` (see boundary.syscall)',
+    kind: KIND.apiVersion,
+    calls: 5_000,
+    setup: (a) => {
+      const fd = a.open('/dev/vfio/vfio', O_RDWR_CLOEXEC);
+      return { fd, once: () => a.vfioGetApiVersion(fd), close: () => a.close(fd) };
     },
+    check: (r) => (r.result === 0 ? null : `VFIO_GET_API_VERSION answered ${r.result}, not 0: not a VFIO container`),
+    detail: 'ioctl(fd, 0x3B64) returning 0; both sides call __vfio_get_api_version (core/vfio.c)',
   },
   {
     id: 'boundary.syscall',
     title: 'boundary: fcntl(F_ADD_SEALS, 0) on a memfd, addon from JS / C loop',
     short: 'boundary: `fcntl(F_ADD_SEALS)` on a memfd from JS / the same call in a C loop',
     goal: { op: '<=', value: 1.2 },
-    async run() {
-      const r = await boundary(
-        ['add-seals'],
-        (a) => {
-          const fd = a.memfdCreate('iovh-bench', 1 | 2);
-          return { once: () => a.addSeals(fd, 0), close: () => a.close(fd) };
-        },
-        5_000,
-      );
-      if (r.skip) return r;
-      return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail:
-          'the cheapest call the addon makes that succeeds on any Linux (same shape as an ioctl: fd, command, int result); both sides call __memfd_add_seals (core/memfd.c)',
-      };
-    },
+    kind: KIND.addSeals,
+    calls: 5_000,
+    setup: (a) => memfd(a, (fd) => () => a.addSeals(fd, 0)),
+    detail:
+      'the cheapest call the addon makes that succeeds on any Linux (same shape as an ioctl: fd, command, int result); both sides call __memfd_add_seals (core/memfd.c) on the same memfd in the same process (bench/boundary.c)',
   },
   {
     id: 'boundary.napi_floor',
-    title: 'the same fcntl from a bare Node-API function (bench/napi-floor.c: two arguments read unchecked) / C loop',
-    short: 'the same from a bare Node-API function (the floor any binding stands on) / C',
-    async run() {
-      const floor = buildNapiFloor();
-      if (floor.error) return { skip: floor.error };
-      const bare = createRequire(import.meta.url)(floor.path);
-      const r = await boundary(
-        ['add-seals'],
-        (a) => {
-          const fd = a.memfdCreate('iovh-bench', 1 | 2);
-          return {
-            once: () => bare.addSeals(fd, 0),
-            close: () => a.close(fd),
-          };
-        },
-        5_000,
-      );
-      if (r.skip) return r;
+    title: 'the same fcntl from a bare Node-API function (bench/boundary.c: two arguments read unchecked) / C loop',
+    short: 'the same from a bare Node-API function of two arguments / C',
+    kind: KIND.addSeals,
+    calls: 5_000,
+    setup: (a, bench) => memfd(a, (fd) => () => bench.addSeals(fd, 0)),
+    detail:
+      "what Node-API itself costs for a call of two arguments (V8's API call, the callback wrapper, napi_get_cb_info, two napi_get_value_int32); shown, not judged",
+  },
+  {
+    id: 'boundary.napi_call',
+    title: 'the same fcntl from a Node-API function of no arguments (bench/boundary.c) / C loop',
+    short: 'the same from a Node-API function of no arguments (the floor of any binding) / C',
+    kind: KIND.addSeals,
+    calls: 5_000,
+    setup: (a, bench) => {
+      const m = memfd(a, () => () => bench.addSealsFixed());
+      bench.setFd(m.fd);
+      const empty = freshLoop(() => bench.empty());
+      empty(C_CALLS);
       return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail:
-          "what Node-API itself costs (V8's API call, the callback wrapper, napi_get_cb_info, two napi_get_value_int32): boundary.syscall over this is the binding's own share; shown, not judged",
+        ...m,
+        note: `; a Node-API function that does nothing costs ${fastest(() => empty(C_CALLS)).toFixed(1)} ns`,
       };
     },
+    detail:
+      "the least a Node-API call making this system call costs: V8's API call and the callback wrapper, no argument read; the floor of the addon's scalar forms (core/binding.cc); shown, not judged",
   },
   {
     id: 'boundary.ioctl_error',
     title: 'boundary, a failing ioctl: VFIO_GET_API_VERSION on /dev/null (ENOTTY), errno twin from JS / C loop',
     short: 'boundary, a failing ioctl (ENOTTY), `addon.errno` from JS / C',
     goal: { op: '<=', value: 5 },
-    async run() {
-      const r = await boundary(
-        ['api-version', '/dev/null'],
-        (a) => {
-          const fd = a.open('/dev/null', O_RDWR_CLOEXEC);
-          return {
-            once: () => {
-              if (a.errno.vfioGetApiVersion(fd) !== -25) throw new Error('expected -ENOTTY');
-            },
-            close: () => a.close(fd),
-          };
-        },
-        5_000,
-      );
-      if (r.skip) return r;
-      if (r.result !== -25) return { skip: `/dev/null answered ${r.result} to VFIO_GET_API_VERSION, expected -ENOTTY` };
-      return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail:
-          'a real ioctl the kernel refuses; the errno twin returns -25 where the throwing form throws (what the native backend calls, src/backend/native.ts); the C loop gets -errno back',
-      };
-    },
+    kind: KIND.apiVersion,
+    calls: 5_000,
+    setup: (a) =>
+      devNull(a, (fd) => () => {
+        if (a.errno.vfioGetApiVersion(fd) !== -ENOTTY) throw new Error('expected -ENOTTY');
+      }),
+    check: expectEnotty,
+    detail:
+      'a real ioctl the kernel refuses; the errno twin returns -25 where the throwing form throws (what the native backend calls, src/backend/native.ts); the C loop gets -errno back',
   },
   {
     id: 'boundary.ioctl_throw',
     title: 'the same failing ioctl through the throwing entry (a Node-shaped Error per call) / C loop',
     short: 'the same, as a thrown Node-shaped Error / C',
-    async run() {
-      const r = await boundary(
-        ['api-version', '/dev/null'],
-        (a) => {
-          const fd = a.open('/dev/null', O_RDWR_CLOEXEC);
-          return {
-            once: () => {
-              try {
-                a.vfioGetApiVersion(fd);
-              } catch (e) {
-                if (e.code !== 'ENOTTY') throw e;
-              }
-            },
-            close: () => a.close(fd),
-          };
-        },
-        200,
-      );
-      if (r.skip) return r;
-      return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail:
-          'what a failure costs where nobody expected it: the addon builds the Error (stack trace, errno, code, syscall, request) and V8 throws it; shown, not judged',
-      };
-    },
+    kind: KIND.apiVersion,
+    calls: 200,
+    setup: (a) =>
+      devNull(a, (fd) => () => {
+        try {
+          a.vfioGetApiVersion(fd);
+        } catch (e) {
+          if (e.code !== 'ENOTTY') throw e;
+        }
+      }),
+    check: expectEnotty,
+    detail:
+      'what a failure costs where nobody expected it: the addon builds the Error (stack trace, errno, code, syscall, request) and V8 throws it; shown, not judged',
   },
   {
     id: 'boundary.expected_failure',
     title:
       'the same failing ioctl through the native backend inside expectingErrno (an invalid-argument sweep) / C loop',
     short: 'the same through the native backend in an expected-failure sweep / C',
-    async run() {
-      needDist();
-      const { createNativeBackend } = await dist('backend/native.js');
-      const { expectingErrno, SystemError } = await dist('uapi/errors.js');
-      const r = await boundary(
-        ['api-version', '/dev/null'],
-        () => {
-          const b = createNativeBackend({ reason: 'bench' });
-          const fd = b.dev.open('/dev/null', O_RDWR_CLOEXEC);
-          const probe = () => b.dev.vfioGetApiVersion(fd);
-          return {
-            once: () => {
-              try {
-                expectingErrno(probe);
-              } catch (e) {
-                if (!(e instanceof SystemError) || e.code !== 'ENOTTY') throw e;
-              }
-            },
-            close: () => b.close(),
+    kind: KIND.apiVersion,
+    calls: 500,
+    setup: () =>
+      backendOn(
+        (dev) => dev.open('/dev/null', O_RDWR_CLOEXEC),
+        async (dev, fd) => {
+          const { expectingErrno, SystemError } = await dist('uapi/errors.js');
+          const probe = () => dev.vfioGetApiVersion(fd);
+          return () => {
+            try {
+              expectingErrno(probe);
+            } catch (e) {
+              if (!(e instanceof SystemError) || e.code !== 'ENOTTY') throw e;
+            }
           };
         },
-        500,
-      );
-      if (r.skip) return r;
-      return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail:
-          "DeviceOps.vfioGetApiVersion as the harness's errnoOf makes it: the errno twin's -25 becomes a SystemError without a stack trace (src/uapi/errors.ts), thrown up to the sweep; shown, not judged",
-      };
-    },
+      ),
+    check: expectEnotty,
+    detail:
+      "DeviceOps.vfioGetApiVersion as the harness's errnoOf makes it: the errno twin's -25 becomes a SystemError without a stack trace (src/uapi/errors.ts), thrown up to the sweep; shown, not judged",
   },
   {
     id: 'boundary.backend_syscall',
     title: 'fcntl(F_ADD_SEALS, 0) through the native backend (DeviceOps.addSeals) / C loop',
     short: '`F_ADD_SEALS` through the native backend (DeviceOps) / C',
-    async run() {
-      needDist();
-      const { createNativeBackend } = await dist('backend/native.js');
-      const r = await boundary(
-        ['add-seals'],
-        () => {
-          const b = createNativeBackend({ reason: 'bench' });
-          const fd = b.dev.memfdCreate('iovh-bench', 1 | 2);
-          return { once: () => b.dev.addSeals(fd, 0), close: () => b.close() };
-        },
-        5_000,
-      );
-      if (r.skip) return r;
-      return {
-        rounds: r.rounds,
-        units: NS,
-        note: gcNote(r),
-        detail: 'what the harness pays per successful call: the errno twin plus NativeDevices.ok(); shown, not judged',
-      };
-    },
+    kind: KIND.addSeals,
+    calls: 5_000,
+    setup: () =>
+      backendOn(
+        (dev) => dev.memfdCreate('iovh-bench', MFD_CLOEXEC_ALLOW_SEALING),
+        (dev, fd) => () => dev.addSeals(fd, 0),
+      ),
+    detail: 'what the harness pays per successful call: the errno twin plus NativeDevices.ok(); shown, not judged',
   },
 ];
+
+/** A boundary row as a figure: its rounds, judged like any other. */
+const boundaryFigure = ({ kind, calls, setup, needs, check, detail, ...figure }) => ({
+  ...figure,
+  async run() {
+    const why = needs?.() ?? null;
+    if (why) return { skip: why };
+    const r = await boundaryRounds(kind, calls, setup);
+    if (r.skip) return r;
+    const bad = check?.(r) ?? null;
+    if (bad) return { skip: bad };
+    return { rounds: r.rounds, units: NS, note: gcNote(r) + r.note, detail };
+  },
+});
+
+/**
+ * The C loop of boundary.syscall as a program of its own (bench/ioctl.c:
+ * one thread, which owns its file table) against the same loop in Node's
+ * process: what the single-threaded process's fd lookup saves (fs/file.c
+ * __fget_light), and why the baseline runs in Node's process.
+ */
+const cProcessFigure = {
+  id: 'boundary.c_process',
+  title: 'the C loop of boundary.syscall in a single-threaded C program (bench/ioctl.c) / in the Node process',
+  short: 'the same C loop in its own single-threaded process / in the Node process',
+  async run() {
+    const both = await bothAddons();
+    if (both.skip) return both;
+    const exe = buildC('ioctl', IOCTL_SOURCES);
+    const { fd, close } = memfd(both.addon, () => null);
+    try {
+      const pairs = alternate(
+        rounds,
+        () =>
+          JSON.parse(execFileSync(exe, ['add-seals', String(C_CALLS), String(LOOPS)], { encoding: 'utf8' }))
+            .ns_per_call,
+        () => fastest(() => both.bench.cLoop(KIND.addSeals, fd, C_CALLS)),
+      );
+      return {
+        rounds: pairs.map(([own, node]) => ({ measured: own, baseline: node })),
+        units: NS,
+        detail:
+          'a process whose one thread owns its file table looks a fd up without taking a reference on the file (fs/file.c __fget_light); Node always has threads, so a C program alone would be a baseline no JS call can have; shown, not judged',
+      };
+    } finally {
+      close();
+    }
+  },
+};
+
+const boundaryFigures = [...boundaryRows.map(boundaryFigure), cProcessFigure];
 
 // ------------------------------------------------------------------ pattern
 
@@ -634,8 +677,8 @@ const patternFigures = [
     title: 'addon patternVerify / Buffer.compare, from JS',
     short: 'addon `patternVerify` / `Buffer.compare`, from JS',
     async run() {
-      const load = await loadAddon();
-      if (!load.addon) return { skip: `native addon unavailable (${load.error}); run npm rebuild iovh` };
+      const load = await addonOrSkip();
+      if (load.skip) return load;
       const len = mib << 20;
       const a = Buffer.alloc(len);
       load.addon.patternFill(a, 7n, 0n);

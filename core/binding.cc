@@ -15,6 +15,19 @@
 // hundred times the failing ioctl itself; a caller that expects the failure
 // (an invalid-argument sweep) needs only the errno.
 //
+// Entries whose arguments are all numbers (`scalar` in kEntries) have a
+// third and fourth form that take no arguments at all: src/core/addon.ts
+// stores the numbers in a Float64Array shared with the addon (one per
+// environment, `addon.scalar.args`) and calls the argument-less callback,
+// which reads them from there. That skips napi_get_cb_info and a
+// napi_get_value_double per argument: 8-10 ns of a 130 ns fcntl here, most
+// of the difference between the bench's two Node-API floors (bench/README.md,
+// "Where the boundary's time goes"). Node passes hrtime's result the same way
+// (lib/internal/process/per_thread.js reads it from a shared BigUint64Array).
+// The checks are the same code in both forms; a non-number argument never
+// takes the scalar form (the JS side calls the plain entry, which says what
+// was wrong).
+//
 // The calling convention is plain Node-API (napi_callback), not
 // node-addon-api's Napi::Function: an entry reads its arguments with one
 // napi_get_cb_info and one napi_get_value_* each, returns nullptr for
@@ -32,6 +45,7 @@
 #include <cmath>
 #include <cstring>
 #include <array>
+#include <atomic>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -112,7 +126,8 @@ struct Entry {
   Body body;
   size_t arity;
   Site site;
-  bool twin;  // has an errno-returning twin (synchronous system-call entries)
+  bool twin;    // has an errno-returning twin (synchronous system-call entries)
+  bool scalar;  // every argument is a number (fd, i32, u32, u16, size): has the argument-less forms
 };
 
 // Largest byte count accepted for a buffer we allocate on the caller's behalf.
@@ -129,9 +144,13 @@ class Call {
     napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr);
   }
 
+  // The scalar form: the arguments are the numbers in `slots` (the environment's argument slots).
+  Call(napi_env env, const double *slots, OnFail mode, const Entry *entry)
+      : env_(env), mode_(mode), entry_(entry), slots_(slots) {}
+
   Napi::Env env() const { return Napi::Env(env_); }
   napi_env raw() const { return env_; }
-  Napi::Value value(size_t i) const { return Napi::Value(env_, argv_[i]); }
+  Napi::Value value(size_t i) const { return Napi::Value(env_, arg(i)); }
 
   [[noreturn]] void typeError(size_t i, const std::string &what) const {
     throw Napi::TypeError::New(env(), std::string(entry_->name) + ": argument " + std::to_string(i + 1) + " must be " + what);
@@ -147,7 +166,7 @@ class Call {
   template <typename T>
   T integer(size_t i, double lo, double hi, const char *what) const {
     double d;
-    if (__builtin_expect(napi_get_value_double(env_, argv_[i], &d) == napi_ok && d >= lo && d <= hi, 1)) {
+    if (__builtin_expect(number(i, &d) && d >= lo && d <= hi, 1)) {
       T v = static_cast<T>(d);
       if (__builtin_expect(static_cast<double>(v) == d, 1)) return v;
     }
@@ -156,7 +175,7 @@ class Call {
 
   [[noreturn]] __attribute__((noinline, cold)) void badInteger(size_t i, double lo, double hi, const char *what) const {
     double d;
-    if (napi_get_value_double(env_, argv_[i], &d) != napi_ok) typeError(i, std::string(what) + " (a number)");
+    if (!number(i, &d)) typeError(i, std::string(what) + " (a number)");
     if (!std::isfinite(d) || d != std::trunc(d)) typeError(i, std::string(what) + " (an integer)");
     if (d < lo || d > hi) rangeError(i, "is out of range for " + std::string(what) + ": " + std::to_string(d));
     typeError(i, std::string(what) + " (an integer)");
@@ -171,7 +190,7 @@ class Call {
   uint64_t u64(size_t i) const {
     uint64_t x;
     bool lossless = false;
-    if (napi_get_value_bigint_uint64(env_, argv_[i], &x, &lossless) != napi_ok) typeError(i, "a bigint (u64)");
+    if (napi_get_value_bigint_uint64(env_, arg(i), &x, &lossless) != napi_ok) typeError(i, "a bigint (u64)");
     if (!lossless) rangeError(i, "does not fit in a u64");
     return x;
   }
@@ -179,7 +198,7 @@ class Call {
   int64_t i64(size_t i) const {
     int64_t x;
     bool lossless = false;
-    if (napi_get_value_bigint_int64(env_, argv_[i], &x, &lossless) != napi_ok) typeError(i, "a bigint (s64)");
+    if (napi_get_value_bigint_int64(env_, arg(i), &x, &lossless) != napi_ok) typeError(i, "a bigint (s64)");
     if (!lossless) rangeError(i, "does not fit in an s64");
     return x;
   }
@@ -194,11 +213,12 @@ class Call {
   template <typename T>
   T *typed(size_t i, napi_typedarray_type want, const char *what, size_t *length) const {
     bool is = false;
-    napi_is_typedarray(env_, argv_[i], &is);
+    napi_value v = arg(i);
+    napi_is_typedarray(env_, v, &is);
     if (!is) typeError(i, what);
     napi_typedarray_type type;
     void *data = nullptr;
-    napi_get_typedarray_info(env_, argv_[i], &type, length, &data, nullptr, nullptr);
+    napi_get_typedarray_info(env_, v, &type, length, &data, nullptr, nullptr);
     if (type != want) typeError(i, what);
     return static_cast<T *>(data);
   }
@@ -267,6 +287,24 @@ class Call {
   }
 
  private:
+  // Argument i as a number: from the slots in the scalar form, else from its JS value (false: not a number).
+  bool number(size_t i, double *d) const {
+    if (slots_) {
+      *d = slots_[i];
+      return true;
+    }
+    return napi_get_value_double(env_, argv_[i], d) == napi_ok;
+  }
+
+  // Argument i as a JS value; an entry marked scalar in kEntries has none (a bug in the table, said loudly).
+  napi_value arg(size_t i) const {
+    if (__builtin_expect(slots_ != nullptr, 0)) {
+      throw Napi::Error::New(env(), std::string("iovh: ") + entry_->name + " is marked scalar in kEntries but reads argument " +
+                                        std::to_string(i + 1) + " as a non-number");
+    }
+    return argv_[i];
+  }
+
   napi_value throwErrno(int err, const char *syscall, const char *request) {
     napi_value e = errnoErrorValue(env_, err, syscall, request);
     if (e) napi_throw(env_, e);
@@ -276,6 +314,7 @@ class Call {
   napi_env env_;
   OnFail mode_;
   const Entry *entry_ = nullptr;
+  const double *slots_ = nullptr;
   napi_value argv_[kMaxArgs];
 };
 
@@ -391,6 +430,10 @@ class Args {
 
 struct AddonData {
   Napi::FunctionReference mappingCtor;
+  // The scalar forms' argument slots: the backing store of `addon.scalar.args`
+  // (kMaxArgs doubles; an ArrayBuffer's store does not move), kept alive by argsRef.
+  double *args = nullptr;
+  Napi::Reference<Napi::Float64Array> argsRef;
 };
 
 // Mapping accesses run under the C core's SIGBUS guard (mem_guarded): memory
@@ -1477,83 +1520,87 @@ IOVH_BODY(IovhIcRelease) {
 // for undefined) and a row here: name, body, arity (how many arguments it
 // reads), the system call and ioctl name its failure reports, and whether it
 // gets an errno twin (every synchronous system-call entry does; async and
-// pure computations do not). src/core/addon.ts types both forms.
+// pure computations do not), and whether every argument is a number read by
+// c.fd/i32/u32/u16/size (scalar: it then also gets the argument-less forms;
+// a scalar entry that reads anything else throws an Error naming itself,
+// and test/core/scalar.test.ts calls every one). src/core/addon.ts types the
+// forms and puts the scalar ones behind the plain names.
 #define IOCTL(req) Site{"ioctl", req}
 #define SYS(name) Site{name, nullptr}
 constexpr Site kNoSite{nullptr, nullptr};
 
 constexpr Entry kEntries[] = {
-    {"open", Open, 2, SYS("open"), true},
-    {"close", Close, 1, SYS("close"), true},
-    {"pread", Pread, 3, SYS("pread"), true},
-    {"pwrite", Pwrite, 3, SYS("pwrite"), true},
-    {"ftruncate", Ftruncate, 2, SYS("ftruncate"), true},
-    {"mmap", Mmap, 4, SYS("mmap"), true},
-    {"vfioGetApiVersion", VfioGetApiVersion, 1, IOCTL("VFIO_GET_API_VERSION"), true},
-    {"vfioCheckExtension", VfioCheckExtension, 2, IOCTL("VFIO_CHECK_EXTENSION"), true},
-    {"vfioSetIommu", VfioSetIommu, 2, IOCTL("VFIO_SET_IOMMU"), true},
-    {"vfioGroupGetStatus", VfioGroupGetStatus, 1, IOCTL("VFIO_GROUP_GET_STATUS"), true},
-    {"vfioGroupSetContainer", VfioGroupSetContainer, 2, IOCTL("VFIO_GROUP_SET_CONTAINER"), true},
-    {"vfioGroupUnsetContainer", VfioGroupUnsetContainer, 1, IOCTL("VFIO_GROUP_UNSET_CONTAINER"), true},
-    {"vfioGroupGetDeviceFd", VfioGroupGetDeviceFd, 2, IOCTL("VFIO_GROUP_GET_DEVICE_FD"), true},
-    {"vfioDeviceGetInfo", VfioDeviceGetInfo, 1, IOCTL("VFIO_DEVICE_GET_INFO"), true},
-    {"vfioDeviceGetRegionInfo", VfioDeviceGetRegionInfo, 3, IOCTL("VFIO_DEVICE_GET_REGION_INFO"), true},
-    {"vfioDeviceReset", VfioDeviceReset, 1, IOCTL("VFIO_DEVICE_RESET"), false},
-    {"vfioDeviceFeature", VfioDeviceFeature, 4, IOCTL("VFIO_DEVICE_FEATURE"), true},
-    {"vfioDeviceFeatureDmaBuf", VfioDeviceFeatureDmaBuf, 8, IOCTL("VFIO_DEVICE_FEATURE"), true},
-    {"vfioDeviceBindIommufd", VfioDeviceBindIommufd, 3, IOCTL("VFIO_DEVICE_BIND_IOMMUFD"), true},
-    {"vfioDeviceAttachIommufdPt", VfioDeviceAttachIommufdPt, 2, IOCTL("VFIO_DEVICE_ATTACH_IOMMUFD_PT"), true},
-    {"vfioDeviceDetachIommufdPt", VfioDeviceDetachIommufdPt, 1, IOCTL("VFIO_DEVICE_DETACH_IOMMUFD_PT"), true},
-    {"iommuIoasAlloc", IommuIoasAlloc, 2, IOCTL("IOMMU_IOAS_ALLOC"), true},
-    {"iommuDestroy", IommuDestroy, 2, IOCTL("IOMMU_DESTROY"), true},
-    {"iommuIoasIovaRanges", IommuIoasIovaRanges, 3, IOCTL("IOMMU_IOAS_IOVA_RANGES"), true},
-    {"iommuIoasMapFile", IommuIoasMapFile, 7, IOCTL("IOMMU_IOAS_MAP_FILE"), true},
-    {"iommuIoasUnmap", IommuIoasUnmap, 4, IOCTL("IOMMU_IOAS_UNMAP"), true},
-    {"drmVersion", DrmVersion, 2, IOCTL("DRM_IOCTL_VERSION"), true},
-    {"drmGetCap", DrmGetCap, 2, IOCTL("DRM_IOCTL_GET_CAP"), true},
-    {"drmPrimeFdToHandle", DrmPrimeFdToHandle, 2, IOCTL("DRM_IOCTL_PRIME_FD_TO_HANDLE"), true},
-    {"drmPrimeHandleToFd", DrmPrimeHandleToFd, 3, IOCTL("DRM_IOCTL_PRIME_HANDLE_TO_FD"), true},
-    {"drmGemClose", DrmGemClose, 2, IOCTL("DRM_IOCTL_GEM_CLOSE"), true},
-    {"drmSyncobjCreate", DrmSyncobjCreate, 2, IOCTL("DRM_IOCTL_SYNCOBJ_CREATE"), true},
-    {"drmSyncobjDestroy", DrmSyncobjDestroy, 2, IOCTL("DRM_IOCTL_SYNCOBJ_DESTROY"), true},
-    {"drmSyncobjWait", DrmSyncobjWait, 4, IOCTL("DRM_IOCTL_SYNCOBJ_WAIT"), false},
-    {"xeDeviceQuery", XeDeviceQuery, 3, IOCTL("DRM_IOCTL_XE_DEVICE_QUERY"), true},
-    {"xeGemCreate", XeGemCreate, 6, IOCTL("DRM_IOCTL_XE_GEM_CREATE"), true},
-    {"xeGemMmapOffset", XeGemMmapOffset, 3, IOCTL("DRM_IOCTL_XE_GEM_MMAP_OFFSET"), true},
-    {"xeVmCreate", XeVmCreate, 2, IOCTL("DRM_IOCTL_XE_VM_CREATE"), true},
-    {"xeVmDestroy", XeVmDestroy, 2, IOCTL("DRM_IOCTL_XE_VM_DESTROY"), true},
-    {"xeVmBind", XeVmBind, 5, IOCTL("DRM_IOCTL_XE_VM_BIND"), true},
-    {"xeExecQueueCreate", XeExecQueueCreate, 6, IOCTL("DRM_IOCTL_XE_EXEC_QUEUE_CREATE"), true},
-    {"xeExecQueueDestroy", XeExecQueueDestroy, 2, IOCTL("DRM_IOCTL_XE_EXEC_QUEUE_DESTROY"), true},
-    {"xeExec", XeExec, 5, IOCTL("DRM_IOCTL_XE_EXEC"), true},
-    {"xeWaitUserFence", XeWaitUserFence, 8, IOCTL("DRM_IOCTL_XE_WAIT_USER_FENCE"), false},
-    {"dmaBufSetName", DmaBufSetName, 2, IOCTL("DMA_BUF_SET_NAME_B"), true},
-    {"dmaBufSync", DmaBufSync, 2, IOCTL("DMA_BUF_IOCTL_SYNC"), true},
-    {"memfdCreate", MemfdCreate, 2, SYS("memfd_create"), true},
-    {"addSeals", AddSeals, 2, SYS("fcntl"), true},
-    {"udmabufCreate", UdmabufCreate, 5, IOCTL("UDMABUF_CREATE"), true},
-    {"iovhIcVersion", IovhIcVersion, 1, IOCTL("IOVH_IC_VERSION"), true},
-    {"iovhIcImport", IovhIcImport, 7, IOCTL("IOVH_IC_IMPORT"), true},
-    {"iovhIcMap", IovhIcMap, 2, IOCTL("IOVH_IC_MAP"), true},
-    {"iovhIcInfo", IovhIcInfo, 3, IOCTL("IOVH_IC_INFO"), true},
-    {"iovhIcRead", IovhIcRead, 4, IOCTL("IOVH_IC_RW"), true},
-    {"iovhIcWrite", IovhIcWrite, 4, IOCTL("IOVH_IC_RW"), true},
-    {"iovhIcRelease", IovhIcRelease, 2, IOCTL("IOVH_IC_RELEASE"), true},
-    {"patternFill", PatternFill, 3, kNoSite, false},
-    {"patternVerify", PatternVerify, 3, kNoSite, false},
-    {"patternSelect", PatternSelect, 2, kNoSite, false},
-    {"patternKernels", PatternKernels, 0, kNoSite, false},
+    {"open", Open, 2, SYS("open"), true, false},
+    {"close", Close, 1, SYS("close"), true, true},
+    {"pread", Pread, 3, SYS("pread"), true, false},
+    {"pwrite", Pwrite, 3, SYS("pwrite"), true, false},
+    {"ftruncate", Ftruncate, 2, SYS("ftruncate"), true, false},
+    {"mmap", Mmap, 4, SYS("mmap"), true, false},
+    {"vfioGetApiVersion", VfioGetApiVersion, 1, IOCTL("VFIO_GET_API_VERSION"), true, true},
+    {"vfioCheckExtension", VfioCheckExtension, 2, IOCTL("VFIO_CHECK_EXTENSION"), true, true},
+    {"vfioSetIommu", VfioSetIommu, 2, IOCTL("VFIO_SET_IOMMU"), true, true},
+    {"vfioGroupGetStatus", VfioGroupGetStatus, 1, IOCTL("VFIO_GROUP_GET_STATUS"), true, true},
+    {"vfioGroupSetContainer", VfioGroupSetContainer, 2, IOCTL("VFIO_GROUP_SET_CONTAINER"), true, true},
+    {"vfioGroupUnsetContainer", VfioGroupUnsetContainer, 1, IOCTL("VFIO_GROUP_UNSET_CONTAINER"), true, true},
+    {"vfioGroupGetDeviceFd", VfioGroupGetDeviceFd, 2, IOCTL("VFIO_GROUP_GET_DEVICE_FD"), true, false},
+    {"vfioDeviceGetInfo", VfioDeviceGetInfo, 1, IOCTL("VFIO_DEVICE_GET_INFO"), true, true},
+    {"vfioDeviceGetRegionInfo", VfioDeviceGetRegionInfo, 3, IOCTL("VFIO_DEVICE_GET_REGION_INFO"), true, true},
+    {"vfioDeviceReset", VfioDeviceReset, 1, IOCTL("VFIO_DEVICE_RESET"), false, false},
+    {"vfioDeviceFeature", VfioDeviceFeature, 4, IOCTL("VFIO_DEVICE_FEATURE"), true, false},
+    {"vfioDeviceFeatureDmaBuf", VfioDeviceFeatureDmaBuf, 8, IOCTL("VFIO_DEVICE_FEATURE"), true, false},
+    {"vfioDeviceBindIommufd", VfioDeviceBindIommufd, 3, IOCTL("VFIO_DEVICE_BIND_IOMMUFD"), true, true},
+    {"vfioDeviceAttachIommufdPt", VfioDeviceAttachIommufdPt, 2, IOCTL("VFIO_DEVICE_ATTACH_IOMMUFD_PT"), true, true},
+    {"vfioDeviceDetachIommufdPt", VfioDeviceDetachIommufdPt, 1, IOCTL("VFIO_DEVICE_DETACH_IOMMUFD_PT"), true, true},
+    {"iommuIoasAlloc", IommuIoasAlloc, 2, IOCTL("IOMMU_IOAS_ALLOC"), true, true},
+    {"iommuDestroy", IommuDestroy, 2, IOCTL("IOMMU_DESTROY"), true, true},
+    {"iommuIoasIovaRanges", IommuIoasIovaRanges, 3, IOCTL("IOMMU_IOAS_IOVA_RANGES"), true, true},
+    {"iommuIoasMapFile", IommuIoasMapFile, 7, IOCTL("IOMMU_IOAS_MAP_FILE"), true, false},
+    {"iommuIoasUnmap", IommuIoasUnmap, 4, IOCTL("IOMMU_IOAS_UNMAP"), true, false},
+    {"drmVersion", DrmVersion, 2, IOCTL("DRM_IOCTL_VERSION"), true, true},
+    {"drmGetCap", DrmGetCap, 2, IOCTL("DRM_IOCTL_GET_CAP"), true, false},
+    {"drmPrimeFdToHandle", DrmPrimeFdToHandle, 2, IOCTL("DRM_IOCTL_PRIME_FD_TO_HANDLE"), true, true},
+    {"drmPrimeHandleToFd", DrmPrimeHandleToFd, 3, IOCTL("DRM_IOCTL_PRIME_HANDLE_TO_FD"), true, true},
+    {"drmGemClose", DrmGemClose, 2, IOCTL("DRM_IOCTL_GEM_CLOSE"), true, true},
+    {"drmSyncobjCreate", DrmSyncobjCreate, 2, IOCTL("DRM_IOCTL_SYNCOBJ_CREATE"), true, true},
+    {"drmSyncobjDestroy", DrmSyncobjDestroy, 2, IOCTL("DRM_IOCTL_SYNCOBJ_DESTROY"), true, true},
+    {"drmSyncobjWait", DrmSyncobjWait, 4, IOCTL("DRM_IOCTL_SYNCOBJ_WAIT"), false, false},
+    {"xeDeviceQuery", XeDeviceQuery, 3, IOCTL("DRM_IOCTL_XE_DEVICE_QUERY"), true, true},
+    {"xeGemCreate", XeGemCreate, 6, IOCTL("DRM_IOCTL_XE_GEM_CREATE"), true, false},
+    {"xeGemMmapOffset", XeGemMmapOffset, 3, IOCTL("DRM_IOCTL_XE_GEM_MMAP_OFFSET"), true, true},
+    {"xeVmCreate", XeVmCreate, 2, IOCTL("DRM_IOCTL_XE_VM_CREATE"), true, true},
+    {"xeVmDestroy", XeVmDestroy, 2, IOCTL("DRM_IOCTL_XE_VM_DESTROY"), true, true},
+    {"xeVmBind", XeVmBind, 5, IOCTL("DRM_IOCTL_XE_VM_BIND"), true, false},
+    {"xeExecQueueCreate", XeExecQueueCreate, 6, IOCTL("DRM_IOCTL_XE_EXEC_QUEUE_CREATE"), true, false},
+    {"xeExecQueueDestroy", XeExecQueueDestroy, 2, IOCTL("DRM_IOCTL_XE_EXEC_QUEUE_DESTROY"), true, true},
+    {"xeExec", XeExec, 5, IOCTL("DRM_IOCTL_XE_EXEC"), true, false},
+    {"xeWaitUserFence", XeWaitUserFence, 8, IOCTL("DRM_IOCTL_XE_WAIT_USER_FENCE"), false, false},
+    {"dmaBufSetName", DmaBufSetName, 2, IOCTL("DMA_BUF_SET_NAME_B"), true, false},
+    {"dmaBufSync", DmaBufSync, 2, IOCTL("DMA_BUF_IOCTL_SYNC"), true, false},
+    {"memfdCreate", MemfdCreate, 2, SYS("memfd_create"), true, false},
+    {"addSeals", AddSeals, 2, SYS("fcntl"), true, true},
+    {"udmabufCreate", UdmabufCreate, 5, IOCTL("UDMABUF_CREATE"), true, false},
+    {"iovhIcVersion", IovhIcVersion, 1, IOCTL("IOVH_IC_VERSION"), true, true},
+    {"iovhIcImport", IovhIcImport, 7, IOCTL("IOVH_IC_IMPORT"), true, true},
+    {"iovhIcMap", IovhIcMap, 2, IOCTL("IOVH_IC_MAP"), true, true},
+    {"iovhIcInfo", IovhIcInfo, 3, IOCTL("IOVH_IC_INFO"), true, true},
+    {"iovhIcRead", IovhIcRead, 4, IOCTL("IOVH_IC_RW"), true, false},
+    {"iovhIcWrite", IovhIcWrite, 4, IOCTL("IOVH_IC_RW"), true, false},
+    {"iovhIcRelease", IovhIcRelease, 2, IOCTL("IOVH_IC_RELEASE"), true, true},
+    {"patternFill", PatternFill, 3, kNoSite, false, false},
+    {"patternVerify", PatternVerify, 3, kNoSite, false, false},
+    {"patternSelect", PatternSelect, 2, kNoSite, false, false},
+    {"patternKernels", PatternKernels, 0, kNoSite, false, false},
 };
 
 // The napi_callback of entry I: one instantiation per entry and failure mode,
 // so the body is a direct call and no callback data is looked up. C++
 // exceptions (argument errors, allocation failures) become JS exceptions here.
-template <OnFail M, size_t I>
-napi_value invoke(napi_env env, napi_callback_info info) {
-  constexpr const Entry *entry = &kEntries[I];
+// Runs an entry's body; C++ exceptions (argument errors, allocation
+// failures) become JS exceptions here. Inlined, so that the body is a direct
+// call (and the small ones are inlined too).
+inline __attribute__((always_inline)) napi_value run(napi_env env, Call &c, Body body) {
   try {
-    Call c(env, info, M, entry);
-    return entry->body(c);
+    return body(c);
   } catch (const Napi::Error &e) {
     napi_throw(env, e.Value());
   } catch (const std::bad_alloc &) {
@@ -1562,6 +1609,37 @@ napi_value invoke(napi_env env, napi_callback_info info) {
     napi_throw_error(env, nullptr, (std::string("iovh: ") + e.what()).c_str());
   }
   return nullptr;
+}
+
+template <OnFail M, size_t I>
+napi_value invoke(napi_env env, napi_callback_info info) {
+  Call c(env, info, M, &kEntries[I]);
+  return run(env, c, kEntries[I].body);
+}
+
+// The argument slots of the first environment that loaded the addon (the
+// main thread's, in practice), so that its scalar calls find them without a
+// napi_get_instance_data call (a call into Node and its checks: 14 of the
+// binding's ~100 instructions per call, with callgrind). Another environment
+// (a Worker) compares unequal and asks Node. The cleanup hook clears it
+// before that environment is freed, so an environment later allocated at
+// the same address never takes another's slots; only the environment's own
+// thread writes firstArgs and reads it after a match.
+std::atomic<napi_env> firstEnv{nullptr};
+double *firstArgs = nullptr;
+
+const double *argsOf(napi_env env) {
+  if (__builtin_expect(env == firstEnv.load(std::memory_order_relaxed), 1)) return firstArgs;
+  void *data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<const AddonData *>(data)->args;
+}
+
+// The argument-less form of scalar entry I: its arguments are in the environment's slots.
+template <OnFail M, size_t I>
+napi_value invokeScalar(napi_env env, napi_callback_info) {
+  Call c(env, argsOf(env), M, &kEntries[I]);
+  return run(env, c, kEntries[I].body);
 }
 
 constexpr size_t kEntryCount = sizeof(kEntries) / sizeof(kEntries[0]);
@@ -1573,13 +1651,26 @@ constexpr bool aritiesFit() {
 }
 static_assert(aritiesFit(), "an entry reads more arguments than Call holds (kMaxArgs)");
 
+constexpr bool scalarsHaveTwins() {
+  for (const Entry &e : kEntries)
+    if (e.scalar && !e.twin) return false;
+  return true;
+}
+static_assert(scalarsHaveTwins(), "a scalar entry needs an errno twin (its argument-less forms come in both)");
+
 template <OnFail M, size_t... I>
 constexpr std::array<napi_callback, sizeof...(I)> callbacks(std::index_sequence<I...>) {
   return {&invoke<M, I>...};
 }
+template <OnFail M, size_t... I>
+constexpr std::array<napi_callback, sizeof...(I)> scalarCallbacks(std::index_sequence<I...>) {
+  return {&invokeScalar<M, I>...};
+}
 
 constexpr auto kThrowing = callbacks<OnFail::Throw>(std::make_index_sequence<kEntryCount>{});
 constexpr auto kReturning = callbacks<OnFail::Return>(std::make_index_sequence<kEntryCount>{});
+constexpr auto kScalarThrowing = scalarCallbacks<OnFail::Throw>(std::make_index_sequence<kEntryCount>{});
+constexpr auto kScalarReturning = scalarCallbacks<OnFail::Return>(std::make_index_sequence<kEntryCount>{});
 
 // addon.errnoSite(): "<syscall>[ <request>]" of the last failure an errno twin returned on this thread, or null.
 napi_value ErrnoSite(napi_env env, napi_callback_info) {
@@ -1614,12 +1705,36 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->mappingCtor = Napi::Persistent(Mapping::Define(env));
   env.SetInstanceData<AddonData>(data);
 
+  // addon.scalar: {args: Float64Array(kMaxArgs), arity: {name: n}, throwing: {name: fn}, errno: {name: fn}}.
+  Napi::ArrayBuffer argsBuffer = Napi::ArrayBuffer::New(env, kMaxArgs * sizeof(double));
+  Napi::Float64Array args = Napi::Float64Array::New(env, kMaxArgs, argsBuffer, 0);
+  data->args = static_cast<double *>(argsBuffer.Data());
+  data->argsRef = Napi::Persistent(args);
+  napi_env none = nullptr;
+  if (firstEnv.load() == nullptr && firstEnv.compare_exchange_strong(none, static_cast<napi_env>(env))) {
+    firstArgs = data->args;
+    napi_add_env_cleanup_hook(
+        env, [](void *) { firstEnv.store(nullptr); }, nullptr);
+  }
+  Napi::Object scalar = Napi::Object::New(env);
+  Napi::Object arity = Napi::Object::New(env), scalarThrowing = Napi::Object::New(env), scalarErrno = Napi::Object::New(env);
+
   Napi::Object twins = Napi::Object::New(env);
   for (size_t i = 0; i < kEntryCount; i++) {
     define(env, exports, kEntries[i].name, kThrowing[i]);
     if (kEntries[i].twin) define(env, twins, kEntries[i].name, kReturning[i]);
+    if (kEntries[i].scalar) {
+      arity.Set(kEntries[i].name, Napi::Number::New(env, static_cast<double>(kEntries[i].arity)));
+      define(env, scalarThrowing, kEntries[i].name, kScalarThrowing[i]);
+      define(env, scalarErrno, kEntries[i].name, kScalarReturning[i]);
+    }
   }
   exports.Set("errno", twins);
+  scalar.Set("args", args);
+  scalar.Set("arity", arity);
+  scalar.Set("throwing", scalarThrowing);
+  scalar.Set("errno", scalarErrno);
+  exports.Set("scalar", scalar);
   define(env, exports, "errnoSite", ErrnoSite);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;

@@ -157,188 +157,33 @@ static size_t verify_generic(const unsigned char *b, size_t n, uint64_t p, uint6
 }
 
 #if PATTERN_X86
-/* ------------------------------------------------------------------ SSE2 (x86-64 baseline) */
+/* ------------------------------------------------------------------ SSE2 and AVX2
+ * One body for both (core/pattern_vector.h), included once per vector width. */
 
-static void fill_sse2(unsigned char *b, size_t n, uint64_t p, uint64_t x, int stream)
-{
-	size_t i = 0;
+/* SSE2: the x86-64 baseline. */
+#define VEC __m128i
+#define VEC_LANES 2
+#define VEC_TARGET
+#define VEC_NAME(f) f##_sse2
+#define VEC_MM(op) _mm_##op
+#define VEC_SI(op) _mm_##op##_si128
+#define VEC_PROGRESSION(p) _mm_set_epi64x((long long)((p) + PATTERN_K), (long long)(p))
+/* SSE2 has no PTEST: not all 16 bytes equal to zero. */
+#define VEC_ANY(v) (_mm_movemask_epi8(_mm_cmpeq_epi8((v), _mm_setzero_si128())) != 0xffff)
+#include "pattern_vector.h"
 
-	stream = stream && ((uintptr_t)b & 7) == 0;
-	if (stream && ((uintptr_t)b & 15)) {
-		p = fill_words(b, 1, p, x);
-		i = 1;
-	}
-	if (n - i >= 8) {
-		const __m128i vx = _mm_set1_epi64x((long long)x);
-		const __m128i step = _mm_set1_epi64x((long long)(8 * PATTERN_K));
-		__m128i v0 = _mm_set_epi64x((long long)(p + PATTERN_K), (long long)p);
-		__m128i v1 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(2 * PATTERN_K)));
-		__m128i v2 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(4 * PATTERN_K)));
-		__m128i v3 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(6 * PATTERN_K)));
-		size_t start = i;
-
-		if (stream) {
-			for (; i + 8 <= n; i += 8) {
-				__m128i *d = (__m128i *)(b + 8 * i);
-
-				_mm_stream_si128(d, _mm_xor_si128(v0, vx));
-				_mm_stream_si128(d + 1, _mm_xor_si128(v1, vx));
-				_mm_stream_si128(d + 2, _mm_xor_si128(v2, vx));
-				_mm_stream_si128(d + 3, _mm_xor_si128(v3, vx));
-				v0 = _mm_add_epi64(v0, step);
-				v1 = _mm_add_epi64(v1, step);
-				v2 = _mm_add_epi64(v2, step);
-				v3 = _mm_add_epi64(v3, step);
-			}
-			/* Streaming stores are weakly ordered: make them visible before we return. */
-			_mm_sfence();
-		} else {
-			for (; i + 8 <= n; i += 8) {
-				__m128i *d = (__m128i *)(b + 8 * i);
-
-				_mm_storeu_si128(d, _mm_xor_si128(v0, vx));
-				_mm_storeu_si128(d + 1, _mm_xor_si128(v1, vx));
-				_mm_storeu_si128(d + 2, _mm_xor_si128(v2, vx));
-				_mm_storeu_si128(d + 3, _mm_xor_si128(v3, vx));
-				v0 = _mm_add_epi64(v0, step);
-				v1 = _mm_add_epi64(v1, step);
-				v2 = _mm_add_epi64(v2, step);
-				v3 = _mm_add_epi64(v3, step);
-			}
-		}
-		p += (i - start) * PATTERN_K;
-	}
-	fill_words(b + 8 * i, n - i, p, x);
-}
-
-static size_t verify_sse2(const unsigned char *b, size_t n, uint64_t p, uint64_t x)
-{
-	const __m128i vx = _mm_set1_epi64x((long long)x);
-	const __m128i step = _mm_set1_epi64x((long long)(8 * PATTERN_K));
-	const __m128i zero = _mm_setzero_si128();
-	__m128i v0 = _mm_set_epi64x((long long)(p + PATTERN_K), (long long)p);
-	__m128i v1 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(2 * PATTERN_K)));
-	__m128i v2 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(4 * PATTERN_K)));
-	__m128i v3 = _mm_add_epi64(v0, _mm_set1_epi64x((long long)(6 * PATTERN_K)));
-	size_t i = 0;
-
-	for (; i + VERIFY_BLOCK <= n; i += VERIFY_BLOCK) {
-		__m128i d0 = zero, d1 = zero;
-
-		for (size_t l = 0; l < 8 * VERIFY_BLOCK; l += 64)
-			_mm_prefetch((const char *)b + 8 * i + VERIFY_PREFETCH + l, _MM_HINT_T0);
-
-		for (size_t j = 0; j < VERIFY_BLOCK; j += 8) {
-			const __m128i *s = (const __m128i *)(b + 8 * (i + j));
-
-			d0 = _mm_or_si128(d0, _mm_xor_si128(_mm_loadu_si128(s), _mm_xor_si128(v0, vx)));
-			d1 = _mm_or_si128(d1, _mm_xor_si128(_mm_loadu_si128(s + 1), _mm_xor_si128(v1, vx)));
-			d0 = _mm_or_si128(d0, _mm_xor_si128(_mm_loadu_si128(s + 2), _mm_xor_si128(v2, vx)));
-			d1 = _mm_or_si128(d1, _mm_xor_si128(_mm_loadu_si128(s + 3), _mm_xor_si128(v3, vx)));
-			v0 = _mm_add_epi64(v0, step);
-			v1 = _mm_add_epi64(v1, step);
-			v2 = _mm_add_epi64(v2, step);
-			v3 = _mm_add_epi64(v3, step);
-		}
-		/* SSE2 has no PTEST: all 16 bytes equal to zero, or a difference. */
-		if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(d0, d1), zero)) != 0xffff)
-			break;
-	}
-	return i;
-}
-
-/* ------------------------------------------------------------------ AVX2 */
-
-__attribute__((target("avx2"))) static void fill_avx2(unsigned char *b, size_t n, uint64_t p, uint64_t x, int stream)
-{
-	size_t i = 0;
-
-	stream = stream && ((uintptr_t)b & 7) == 0;
-	if (stream) {
-		size_t head = ((32 - ((uintptr_t)b & 31)) & 31) / 8;
-
-		head = head < n ? head : n;
-		p = fill_words(b, head, p, x);
-		i = head;
-	}
-	if (n - i >= 16) {
-		const __m256i vx = _mm256_set1_epi64x((long long)x);
-		const __m256i step = _mm256_set1_epi64x((long long)(16 * PATTERN_K));
-		__m256i v0 = _mm256_setr_epi64x((long long)p, (long long)(p + PATTERN_K), (long long)(p + 2 * PATTERN_K),
-						(long long)(p + 3 * PATTERN_K));
-		__m256i v1 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(4 * PATTERN_K)));
-		__m256i v2 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(8 * PATTERN_K)));
-		__m256i v3 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(12 * PATTERN_K)));
-		size_t start = i;
-
-		if (stream) {
-			for (; i + 16 <= n; i += 16) {
-				__m256i *d = (__m256i *)(b + 8 * i);
-
-				_mm256_stream_si256(d, _mm256_xor_si256(v0, vx));
-				_mm256_stream_si256(d + 1, _mm256_xor_si256(v1, vx));
-				_mm256_stream_si256(d + 2, _mm256_xor_si256(v2, vx));
-				_mm256_stream_si256(d + 3, _mm256_xor_si256(v3, vx));
-				v0 = _mm256_add_epi64(v0, step);
-				v1 = _mm256_add_epi64(v1, step);
-				v2 = _mm256_add_epi64(v2, step);
-				v3 = _mm256_add_epi64(v3, step);
-			}
-			_mm_sfence();
-		} else {
-			for (; i + 16 <= n; i += 16) {
-				__m256i *d = (__m256i *)(b + 8 * i);
-
-				_mm256_storeu_si256(d, _mm256_xor_si256(v0, vx));
-				_mm256_storeu_si256(d + 1, _mm256_xor_si256(v1, vx));
-				_mm256_storeu_si256(d + 2, _mm256_xor_si256(v2, vx));
-				_mm256_storeu_si256(d + 3, _mm256_xor_si256(v3, vx));
-				v0 = _mm256_add_epi64(v0, step);
-				v1 = _mm256_add_epi64(v1, step);
-				v2 = _mm256_add_epi64(v2, step);
-				v3 = _mm256_add_epi64(v3, step);
-			}
-		}
-		p += (i - start) * PATTERN_K;
-	}
-	fill_words(b + 8 * i, n - i, p, x);
-}
-
-__attribute__((target("avx2"))) static size_t verify_avx2(const unsigned char *b, size_t n, uint64_t p, uint64_t x)
-{
-	const __m256i vx = _mm256_set1_epi64x((long long)x);
-	const __m256i step = _mm256_set1_epi64x((long long)(16 * PATTERN_K));
-	__m256i v0 = _mm256_setr_epi64x((long long)p, (long long)(p + PATTERN_K), (long long)(p + 2 * PATTERN_K),
-					(long long)(p + 3 * PATTERN_K));
-	__m256i v1 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(4 * PATTERN_K)));
-	__m256i v2 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(8 * PATTERN_K)));
-	__m256i v3 = _mm256_add_epi64(v0, _mm256_set1_epi64x((long long)(12 * PATTERN_K)));
-	size_t i = 0;
-
-	for (; i + VERIFY_BLOCK <= n; i += VERIFY_BLOCK) {
-		__m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();
-
-		for (size_t l = 0; l < 8 * VERIFY_BLOCK; l += 64)
-			_mm_prefetch((const char *)b + 8 * i + VERIFY_PREFETCH + l, _MM_HINT_T0);
-
-		for (size_t j = 0; j < VERIFY_BLOCK; j += 16) {
-			const __m256i *s = (const __m256i *)(b + 8 * (i + j));
-
-			d0 = _mm256_or_si256(d0, _mm256_xor_si256(_mm256_loadu_si256(s), _mm256_xor_si256(v0, vx)));
-			d1 = _mm256_or_si256(d1, _mm256_xor_si256(_mm256_loadu_si256(s + 1), _mm256_xor_si256(v1, vx)));
-			d0 = _mm256_or_si256(d0, _mm256_xor_si256(_mm256_loadu_si256(s + 2), _mm256_xor_si256(v2, vx)));
-			d1 = _mm256_or_si256(d1, _mm256_xor_si256(_mm256_loadu_si256(s + 3), _mm256_xor_si256(v3, vx)));
-			v0 = _mm256_add_epi64(v0, step);
-			v1 = _mm256_add_epi64(v1, step);
-			v2 = _mm256_add_epi64(v2, step);
-			v3 = _mm256_add_epi64(v3, step);
-		}
-		d0 = _mm256_or_si256(d0, d1);
-		if (!_mm256_testz_si256(d0, d0))
-			break;
-	}
-	return i;
-}
+/* AVX2, where the CPU and the OS have it (kernel_usable). */
+#define VEC __m256i
+#define VEC_LANES 4
+#define VEC_TARGET __attribute__((target("avx2")))
+#define VEC_NAME(f) f##_avx2
+#define VEC_MM(op) _mm256_##op
+#define VEC_SI(op) _mm256_##op##_si256
+#define VEC_PROGRESSION(p)                                                                           \
+	_mm256_setr_epi64x((long long)(p), (long long)((p) + PATTERN_K), (long long)((p) + 2 * PATTERN_K), \
+			   (long long)((p) + 3 * PATTERN_K))
+#define VEC_ANY(v) (!_mm256_testz_si256((v), (v)))
+#include "pattern_vector.h"
 #endif
 
 /* ------------------------------------------------------------------ dispatch */

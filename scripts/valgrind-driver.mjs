@@ -356,6 +356,42 @@ for (const [name, args, errno, site] of [
 const twinMissing = twins.filter((t) => !twinsCovered.has(t));
 ok(twinMissing.length === 0, `errno twins the driver does not call: ${twinMissing.join(', ')}`);
 
+// ------------------------------------------------------------ scalar forms
+// Entries whose arguments are all numbers also come argument-less, reading
+// them from addon.scalar.args (src/core/addon.ts puts them behind the plain
+// names): each must answer exactly as its plain form, in both failure modes.
+const scalar = addon.scalar;
+const scalarNames = Object.keys(scalar.arity);
+const viaSlots = (fn, args) => {
+  scalar.args.fill(0);
+  args.forEach((v, i) => {
+    scalar.args[i] = v;
+  });
+  return fn();
+};
+const outcome = (f) => {
+  try {
+    return `returned ${f()}`;
+  } catch (e) {
+    return `threw ${e.constructor.name} ${e.code ?? ''} ${e.message}`;
+  }
+};
+for (const name of scalarNames) {
+  const args = [name === 'close' ? -1 : devnull, ...Array(scalar.arity[name] - 1).fill(0)];
+  const plain = outcome(() => addon[name](...args));
+  const slots = outcome(() => viaSlots(scalar.throwing[name], args));
+  ok(plain === slots, `scalar.throwing.${name}: ${slots}, the plain form ${plain}`);
+  const twin = addon.errno[name](...args);
+  const twinSite = addon.errnoSite();
+  ok(viaSlots(scalar.errno[name], args) === twin, `scalar.errno.${name} returns ${twin}`);
+  ok(addon.errnoSite() === twinSite, `errnoSite() after scalar.errno.${name}: ${addon.errnoSite()}`);
+}
+ok(
+  outcome(() => viaSlots(scalar.throwing.vfioDeviceGetRegionInfo, [devnull, -1, 0])) ===
+    outcome(() => addon.vfioDeviceGetRegionInfo(devnull, -1, 0)),
+  'an out-of-range number through the slots is the plain form RangeError',
+);
+
 // ------------------------------------------------------------ blocking calls, off the JS thread
 await rejects('vfioDeviceReset', [devnull], 'ENOTTY');
 await rejects('drmSyncobjWait', [devnull, new Uint32Array([1, 2]), 0n, 0], 'ENOTTY');
@@ -369,5 +405,5 @@ fails('close', [devnull], 'EBADF');
 const missing = functions.filter((f) => !covered.has(f));
 ok(missing.length === 0, `entry points the driver does not call: ${missing.join(', ')}`);
 console.log(
-  `valgrind driver: ${functions.length} entry points, ${twins.length} errno twins and 8 Mapping members exercised, ${checks} checks passed`,
+  `valgrind driver: ${functions.length} entry points, ${twins.length} errno twins, ${scalarNames.length} scalar forms (both modes) and 8 Mapping members exercised, ${checks} checks passed`,
 );

@@ -124,6 +124,9 @@ export { checkoutProblems };
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
  * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
+ * @property {boolean} [rfc]              also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
+ *                                        ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
+ *                                        running rfc/* (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
  * @property {boolean} [mockGpu]          also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
  *                                        mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
  * @property {(s: string) => void} [log]
@@ -142,6 +145,8 @@ export { checkoutProblems };
  * @property {Check[]} checks            every counted item
  * @property {Conformance[]} conformances  one per igb guest: the stock kernel's, then the source-built one's
  * @property {SourceKernel | null} source  the source-built kernel, null when not asked for (--no-source-kernel)
+ * @property {{ status: 'built' | 'cached' | 'failed' | 'off', detail: string, cpuSeconds: number | null, buildSeconds: number | null } | null} [rfc]
+ *   the rfc-v1 kernel and its guest (scripts/qemu-ci/rfc.mjs)
  * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, kernelBuildSeconds: number, bootsSeconds: number, qemuCommandSeconds: number, totalSeconds: number }} timing
  * @property {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
  *
@@ -208,6 +213,12 @@ export type CiOptions = {
      * also run `iovh qemu` as a user does (default true; needs the source kernel)
      */
     qemuCommand?: boolean | undefined;
+    /**
+     * also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
+     *               ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
+     *               running rfc/* (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
+     */
+    rfc?: boolean | undefined;
     /**
      * also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
      *           mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
@@ -276,6 +287,15 @@ export type CiSummary = {
      * the source-built kernel, null when not asked for (--no-source-kernel)
      */
     source: SourceKernel | null;
+    /**
+     * the rfc-v1 kernel and its guest (scripts/qemu-ci/rfc.mjs)
+     */
+    rfc?: {
+        status: "built" | "cached" | "failed" | "off";
+        detail: string;
+        cpuSeconds: number | null;
+        buildSeconds: number | null;
+    } | null | undefined;
     timing: {
         setupSeconds: number;
         setupCached: boolean;

@@ -30,6 +30,7 @@ import {
   kernelConfigFrom,
 } from './conformance.mjs';
 import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
+import { RFC_LABEL, prepareRfcKernel, rfcBootOptions, rfcChecks, rfcOnMock, rfcVariant } from './rfc.mjs';
 
 /**
  * @typedef {{ kernel: string, share: number, pinned: number, total: number, counted: number, units: number, hits: number[] }} PinnedShare
@@ -47,6 +48,9 @@ import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
  * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
+ * @property {boolean} [rfc]              also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
+ *                                        ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
+ *                                        running rfc/* (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
  * @property {boolean} [mockGpu]          also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
  *                                        mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
  * @property {(s: string) => void} [log]
@@ -65,6 +69,8 @@ import { describeShare, pinnedShare, totalShare } from './coverage.mjs';
  * @property {Check[]} checks            every counted item
  * @property {Conformance[]} conformances  one per igb guest: the stock kernel's, then the source-built one's
  * @property {SourceKernel | null} source  the source-built kernel, null when not asked for (--no-source-kernel)
+ * @property {{ status: 'built' | 'cached' | 'failed' | 'off', detail: string, cpuSeconds: number | null, buildSeconds: number | null } | null} [rfc]
+ *   the rfc-v1 kernel and its guest (scripts/qemu-ci/rfc.mjs)
  * @property {{ setupSeconds: number, setupCached: boolean, initramfsSeconds: number, kernelBuildSeconds: number, bootsSeconds: number, qemuCommandSeconds: number, totalSeconds: number }} timing
  * @property {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
  *
@@ -154,12 +160,18 @@ export async function runCi(o = {}) {
   let sourceTree = null;
   /** @type {string[]} */
   let detectorModules = [];
+  /** @type {import('./ksource.mjs').KernelSource | null} */
+  let sourceObj = null;
+  /** @type {import('./kcache.mjs').KernelCachePaths | null} */
+  let sourcePaths = null;
   const tBuild0 = performance.now();
   if (o.sourceKernel ?? true) {
     const kpaths = kernelCachePaths(o.kernelCache ?? kernelCacheRoot());
     try {
       const src = await debianSource({ paths: kpaths, log, refresh: o.refresh ?? false });
       sourceTree = src.dir;
+      sourceObj = src;
+      sourcePaths = kpaths;
       let last = 0;
       built = await buildKernel({
         source: src,
@@ -214,13 +226,52 @@ export async function runCi(o = {}) {
     }
     log(`qemu-ci: source kernel: ${source.status}: ${source.detail}`);
   }
+  // The rfc-v1 kernel: after the default one, whose objects ccache then holds (a warm build of the series is about
+  // 100 CPU-seconds, a cold one like the default kernel's), and its importer.
+  /** @type {import('./rfc.mjs').RfcKernel | null} */
+  let rfcKernel = null;
+  /** @type {CiSummary['rfc']} */
+  let rfcSummary = null;
+  if ((o.rfc ?? true) && built && sourceObj && sourcePaths) {
+    const t = performance.now();
+    try {
+      let last = 0;
+      rfcKernel = await prepareRfcKernel({
+        source: sourceObj,
+        paths: sourcePaths,
+        log,
+        onProgress: (p) => {
+          if (Date.now() - last < 60_000) return;
+          last = Date.now();
+          log(progressLine(p));
+        },
+      });
+      const k = rfcKernel.built;
+      rfcSummary = {
+        status: k.cached ? 'cached' : 'built',
+        detail: `${k.release} + kernel/patches/rfc-v1 (${k.cached ? 'cached' : `built in ${k.seconds.toFixed(0)} s`}, ${rfcKernel.cpuSeconds ?? '?'} CPU-s when built); importer ${rfcKernel.importer}`,
+        cpuSeconds: rfcKernel.cpuSeconds,
+        buildSeconds: (performance.now() - t) / 1000,
+      };
+      checks.push({ name: `${RFC_LABEL}: kernel and importer build`, status: 'pass', detail: rfcSummary.detail });
+    } catch (e) {
+      const excerpt = /** @type {{ excerpt?: string[] }} */ (e).excerpt;
+      const detail = `${e instanceof Error ? e.message : String(e)}${excerpt?.length ? ` | ${excerpt.join(' | ')}` : ''}`;
+      rfcSummary = { status: 'failed', detail, cpuSeconds: null, buildSeconds: (performance.now() - t) / 1000 };
+      checks.push({ name: `${RFC_LABEL}: kernel and importer build`, status: 'fail', detail });
+    }
+    log(`qemu-ci: rfc-v1 kernel: ${rfcSummary.status}: ${rfcSummary.detail}`);
+  } else if (o.rfc ?? true) {
+    rfcSummary = { status: 'off', detail: 'not run: needs the source kernel', cpuSeconds: null, buildSeconds: null };
+    checks.push({ name: `${RFC_LABEL}: kernel and importer build`, status: 'skip', detail: rfcSummary.detail });
+  }
   const tBuilt = performance.now();
 
   prune(paths.logs, 40);
   prune(paths.results, 20);
   const parallel = o.parallel ?? Math.max(1, availableParallelism());
-  /** @type {Array<{ variant: import('./variants.mjs').Variant, kernel: 'stock' | 'source' }>} */
-  const guests = variants.map((v) => ({ variant: v, kernel: /** @type {const} */ ('stock') }));
+  /** @type {Array<{ variant: import('./variants.mjs').Variant, kernel: 'stock' | 'source' | 'rfc' }>} */
+  const guests = variants.map((v) => ({ variant: v, kernel: /** @type {'stock' | 'source' | 'rfc'} */ ('stock') }));
   /** @type {{ path: string } | null} */
   let builtinIr = null;
   /** @type {Map<string, string | null>} */
@@ -232,38 +283,69 @@ export async function runCi(o = {}) {
     builtinIr = buildInitramfs({ paths, manifest: null, busybox: s.manifest.busybox, variants: [igb] });
     sourceConfig = parseDotConfig(readFileSync(built.config, 'utf8'));
   }
+  /** @type {{ path: string } | null} */
+  let rfcIr = null;
+  if (rfcKernel) {
+    // Second: after the sanitizer guest, before the stock ones (the series' guest runs only rfc/*).
+    guests.splice(built ? 1 : 0, 0, { variant: rfcVariant(), kernel: 'rfc' });
+    rfcIr = buildInitramfs({ paths, manifest: null, busybox: s.manifest.busybox, variants: [rfcVariant()] });
+  }
   log(
-    `qemu-ci: booting ${guests.map((g) => (g.kernel === 'source' ? `${SOURCE_PREFIX}${g.variant.name}` : g.variant.name)).join(', ')} (${Math.min(parallel, guests.length)} at a time, -smp 1 each)`,
+    `qemu-ci: booting ${guests.map((g) => (g.kernel === 'source' ? `${SOURCE_PREFIX}${g.variant.name}` : g.kernel === 'rfc' ? RFC_LABEL : g.variant.name)).join(', ')} (${Math.min(parallel, guests.length)} at a time, -smp 1 each)`,
   );
   const boots = await pool(guests, parallel, (g) =>
-    g.kernel === 'stock' || !built || !builtinIr
-      ? boot({
-          variant: g.variant,
-          qemu: s.qemu.path,
-          kernel: s.manifest.kernel.vmlinuz,
-          initrd: ir.path,
-          paths,
-          timeoutSeconds: o.timeoutSeconds,
-          extraAppend: process.env.IOVH_QEMU_APPEND,
-        })
-      : boot({
-          variant: g.variant,
-          label: `${SOURCE_PREFIX}${g.variant.name}`,
-          qemu: s.qemu.path,
-          kernel: built.bzImage,
-          initrd: builtinIr.path,
-          paths,
-          timeoutSeconds: o.sourceTimeoutSeconds ?? 1500,
-          // KASAN's shadow is an eighth of memory; lockdep and kmemleak want their share.
-          memory: '1G',
-          kernelAppend: kernelParameters(sourceConfig) || undefined,
-          insmod: detectorModules,
-          extraAppend: process.env.IOVH_QEMU_APPEND,
-        }),
+    g.kernel === 'rfc' && rfcKernel && rfcIr
+      ? boot(
+          rfcBootOptions({
+            kernel: rfcKernel,
+            qemu: s.qemu.path,
+            initrd: rfcIr.path,
+            paths,
+            timeoutSeconds: o.sourceTimeoutSeconds ?? 1500,
+          }),
+        )
+      : g.kernel === 'stock' || !built || !builtinIr
+        ? boot({
+            variant: g.variant,
+            qemu: s.qemu.path,
+            kernel: s.manifest.kernel.vmlinuz,
+            initrd: ir.path,
+            paths,
+            timeoutSeconds: o.timeoutSeconds,
+            extraAppend: process.env.IOVH_QEMU_APPEND,
+          })
+        : boot({
+            variant: g.variant,
+            label: `${SOURCE_PREFIX}${g.variant.name}`,
+            qemu: s.qemu.path,
+            kernel: built.bzImage,
+            initrd: builtinIr.path,
+            paths,
+            timeoutSeconds: o.sourceTimeoutSeconds ?? 1500,
+            // KASAN's shadow is an eighth of memory; lockdep and kmemleak want their share.
+            memory: '1G',
+            kernelAppend: kernelParameters(sourceConfig) || undefined,
+            insmod: detectorModules,
+            extraAppend: process.env.IOVH_QEMU_APPEND,
+          }),
   );
   const tBoots = performance.now();
 
   for (const b of boots) {
+    if (b.variant === RFC_LABEL) {
+      // Judged by the series' baseline and compared with the mock's rfc-v1 profile (rfc.mjs): its expected failures
+      // are the point, not failures of the check.
+      /** @type {import('./rfc.mjs').RunReport | null} */
+      let model = null;
+      let modelError = null;
+      try {
+        model = rfcOnMock({ log });
+      } catch (e) {
+        modelError = e instanceof Error ? e.message : String(e);
+      }
+      checks.push(...rfcChecks(b, model, modelError));
+      continue;
+    }
     checks.push({
       name: `${b.variant}: boot and verdict`,
       status: b.status === 'pass' ? 'pass' : 'fail',
@@ -377,6 +459,7 @@ export async function runCi(o = {}) {
     conformances,
     pinned,
     source,
+    rfc: rfcSummary,
     checks,
     timing: {
       setupSeconds: (tSetup - t0) / 1000,

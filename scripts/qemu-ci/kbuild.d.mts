@@ -163,7 +163,10 @@ export function progressLine(p: BuildProgress): string;
  * module's sources (a directory with a Kbuild or Makefile) are copied under
  * the build's cache directory first, so nothing is written next to them.
  * Returns the .ko files built. Its compiles go through the same ccache.
- * @param {{ kernel: BuiltKernel, dir: string, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * `extraFiles` (headers kept elsewhere, e.g. a uAPI header shared with
+ * userspace) are copied next to the sources: a `#include "name.h"` finds
+ * them in the including file's own directory, whatever -I the Kbuild adds.
+ * @param {{ kernel: BuiltKernel, dir: string, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void, extraFiles?: string[] }} o
  * @returns {Promise<string[]>}
  */
 export function buildExternalModule(o: {
@@ -171,6 +174,7 @@ export function buildExternalModule(o: {
     dir: string;
     paths: import("./kcache.mjs").KernelCachePaths;
     log?: (s: string) => void;
+    extraFiles?: string[];
 }): Promise<string[]>;
 /**
  * Kernel parameters a kernel's own config asks for under QEMU.

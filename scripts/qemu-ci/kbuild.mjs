@@ -864,14 +864,21 @@ export function progressLine(p) {
  * module's sources (a directory with a Kbuild or Makefile) are copied under
  * the build's cache directory first, so nothing is written next to them.
  * Returns the .ko files built. Its compiles go through the same ccache.
- * @param {{ kernel: BuiltKernel, dir: string, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * `extraFiles` (headers kept elsewhere, e.g. a uAPI header shared with
+ * userspace) are copied next to the sources: a `#include "name.h"` finds
+ * them in the including file's own directory, whatever -I the Kbuild adds.
+ * @param {{ kernel: BuiltKernel, dir: string, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void, extraFiles?: string[] }} o
  * @returns {Promise<string[]>}
  */
 export async function buildExternalModule(o) {
   const src = o.dir;
   if (!existsSync(join(src, 'Kbuild')) && !existsSync(join(src, 'Makefile')))
     throw new KernelInputError(`${src} has no Kbuild or Makefile: not an out-of-tree module directory`);
-  const sources = readdirSorted(src).flatMap((name) => [name, '\0', readFileSync(join(src, name))]);
+  const files = [
+    ...readdirSorted(src).map((name) => ({ name, from: join(src, name) })),
+    ...(o.extraFiles ?? []).map((from) => ({ name: basename(from), from })),
+  ];
+  const sources = files.flatMap((f) => [f.name, '\0', readFileSync(f.from)]);
   const out = join(o.kernel.dir, 'ext', `${basename(src)}-${cacheKey(sources, 12)}`);
   const kos = () =>
     readdirSync(out)
@@ -880,7 +887,7 @@ export async function buildExternalModule(o) {
   if (existsSync(join(out, '.iovh-built'))) return kos();
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  for (const name of readdirSorted(src)) writeFileSync(join(out, name), readFileSync(join(src, name)));
+  for (const f of files) writeFileSync(join(out, f.name), readFileSync(f.from));
   const inv = makeInvocation({
     srctree: o.kernel.srctree,
     objtree: o.kernel.objtree,

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCi, measureWallTime, measureSanitizer, machine } from './ci.mjs';
-import { setup } from './setup.mjs';
+import { setup, setupTools } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
 import { describeShare } from './coverage.mjs';
@@ -26,8 +26,11 @@ import {
 import { buildKernel, progressLine } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
+import { RFC_LABEL, prepareRfcKernel, rfcBootOptions, rfcChecks, rfcOnMock, rfcVariant } from './rfc.mjs';
+import { buildInitramfs } from './initramfs.mjs';
+import { boot } from './boot.mjs';
 
-const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|bench|record|list] [options]
+const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|rfc|bench|record|list] [options]
 
   run       (default) set up (cached), build the sanitizer kernel (cached),
             boot the variants and the sanitizer guest, compare the mock
@@ -35,6 +38,9 @@ const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|bench|reco
             newest Debian sid kernel, busybox-static and kmod (cached)
   kernel    build (or find in the cache) the sanitizer kernel from Debian's
             newest linux-source with kconfig/iovh-guest.config; print where
+  rfc       only the rfc-v1 guest of \`run\` (kernel/patches/rfc-v1 and the
+            stand-in importer built, cached, booted on igb + ivshmem, rfc/*
+            judged and compared with the mock's rfc-v1); its checks
   bench     wall time from start to verdict with the packages cached, and
             the sanitizer kernel's warm build (cold with --cold), boot to
             /init and boot to verdict, with the machine (JSON)
@@ -54,6 +60,10 @@ options:
   --no-source-kernel     boot only Debian's stock kernel (the sanitizer guest
                          and iovh qemu are reported as skipped)
   --no-qemu-command      do not run \`iovh qemu\` as a user does (default
+                         source, a patched tree, a panic, bad input)
+  --no-rfc               do not build and boot the rfc-v1 kernel (the IOV
+                         interconnect series with the stand-in importer on
+                         igb + ivshmem, rfc/* against the mock's rfc-v1)
                          source, a patched tree, a panic, bad input, the
                          mock GPU)
   --no-mock-gpu          do not run \`iovh qemu --device mock-gpu\` on the RFC
@@ -78,6 +88,7 @@ function parse(argv) {
     conformance: true,
     sourceKernel: true,
     qemuCommand: true,
+    rfc: true,
     mockGpu: true,
     cold: false,
     refresh: false,
@@ -85,7 +96,7 @@ function parse(argv) {
   };
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) o.command = /** @type {string} */ (args.shift());
-  if (!['run', 'setup', 'kernel', 'bench', 'record', 'list', 'help'].includes(o.command))
+  if (!['run', 'setup', 'kernel', 'rfc', 'bench', 'record', 'list', 'help'].includes(o.command))
     throw new UsageError(`unknown command '${o.command}'`);
   while (args.length) {
     const a = /** @type {string} */ (args.shift());
@@ -107,6 +118,7 @@ function parse(argv) {
     else if (a === '--no-source-kernel') o.sourceKernel = false;
     else if (a === '--source-kernel') o.sourceKernel = true;
     else if (a === '--no-qemu-command') o.qemuCommand = false;
+    else if (a === '--no-rfc') o.rfc = false;
     else if (a === '--no-mock-gpu') o.mockGpu = false;
     else if (a === '--cold') o.cold = true;
     else if (a === '--refresh') o.refresh = true;
@@ -128,6 +140,13 @@ const secs = (/** @type {number | null} */ n) => (n === null ? '-' : `${n.toFixe
 function printSummary(s) {
   const out = (/** @type {string} */ line) => process.stdout.write(`${line}\n`);
   for (const b of s.boots) {
+    // The rfc-v1 guest is judged by its own checks (below): its expected failures are not failures.
+    if (b.variant === RFC_LABEL) {
+      out(
+        `${b.status === 'pass' || b.status === 'fail' ? 'BOOT  ' : 'FAIL  '} ${b.variant} wall ${secs(b.wallSeconds)}, verdict at ${secs(b.verdictSeconds)}; log: ${b.logPath}`,
+      );
+      continue;
+    }
     const sc = b.results?.scenarios ?? [];
     const n = (/** @type {string} */ st) => sc.filter((r) => r.status === st).length;
     out(
@@ -159,7 +178,7 @@ function printSummary(s) {
     for (const d of c.disagreements) out(`       ${d}`);
     if (c.log && c.status !== 'pass') out(`       log: ${c.log}`);
   }
-  for (const c of s.checks.filter((x) => x.name.startsWith('iovh qemu')))
+  for (const c of s.checks.filter((x) => x.name.startsWith('iovh qemu') || x.name.startsWith(RFC_LABEL)))
     out(`${c.status.toUpperCase().padEnd(6)} ${c.name}: ${c.detail}`);
   if (s.source)
     out(
@@ -226,6 +245,48 @@ async function main() {
     );
     return 0;
   }
+  if (o.command === 'rfc') {
+    const log = (/** @type {string} */ l) => process.stderr.write(`${l}\n`);
+    const paths = cachePaths();
+    // QEMU and busybox only: this guest boots no stock kernel.
+    const tools = setupTools({ paths, log });
+    const kpaths = kernelCachePaths(kernelCacheRoot());
+    const src = await debianSource({ paths: kpaths, log, refresh: o.refresh });
+    const t0 = performance.now();
+    const kernel = await prepareRfcKernel({ source: src, paths: kpaths, log });
+    const k = kernel.built;
+    log(
+      `qemu-ci: rfc-v1 kernel ${k.cached ? 'cached' : `built in ${k.seconds.toFixed(0)} s`} (${kernel.cpuSeconds ?? '?'} CPU-s when built), importer ${kernel.importer} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+    const ir = buildInitramfs({ paths, manifest: null, busybox: tools.busybox, variants: [rfcVariant()] });
+    const b = await boot(
+      rfcBootOptions({
+        kernel,
+        qemu: tools.qemu.path,
+        initrd: ir.path,
+        paths,
+        timeoutSeconds: Math.max(o.timeout, 1500),
+      }),
+    );
+    /** @type {import('./rfc.mjs').RunReport | null} */
+    let model = null;
+    let modelError = null;
+    try {
+      model = rfcOnMock({ log });
+    } catch (e) {
+      modelError = e instanceof Error ? e.message : String(e);
+    }
+    const checks = rfcChecks(b, model, modelError);
+    for (const c of checks) process.stdout.write(`${c.status.toUpperCase().padEnd(6)} ${c.name}: ${c.detail}\n`);
+    process.stdout.write(
+      `timing: boot to /init ${secs(b.initSeconds)}, verdict at ${secs(b.verdictSeconds)}, wall ${secs(b.wallSeconds)}; log ${b.logPath}\n`,
+    );
+    const failed = checks.filter((c) => c.status === 'fail').length;
+    process.stdout.write(
+      `qemu: ${checks.filter((c) => c.status === 'pass').length} passed, ${failed} failed, ${checks.filter((c) => c.status === 'skip').length} skipped\n`,
+    );
+    return failed ? 1 : 0;
+  }
   if (o.command === 'record') {
     const file = join(cachePaths().root, 'summary.json');
     /** @type {import('./ci.mjs').CiSummary} */
@@ -285,6 +346,7 @@ async function main() {
     conformance: o.conformance,
     sourceKernel: o.sourceKernel,
     qemuCommand: o.qemuCommand,
+    rfc: o.rfc,
     mockGpu: o.mockGpu,
     refresh: o.refresh,
   });

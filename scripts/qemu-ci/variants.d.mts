@@ -43,14 +43,37 @@ export function qemuArgs(v: Variant, o: MachineOptions): string[];
 /** @typedef {'igb' | 'nvme' | 'mock-gpu'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
 /**
+ * Devices a machine carries besides its SR-IOV device, each on a PCIe root
+ * port of its own (see EXTRA_DEVICES). The guest program binds each to the
+ * driver its entry names before iovh runs.
+ * @typedef {'ivshmem'} ExtraKind
+ */
+/**
  * @typedef {object} Variant
  * @property {string} name
  * @property {DeviceKind} device
  * @property {IommuKind} iommu
+ * @property {ExtraKind[]} [extras]
  * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
  */
 /** @type {Variant[]} */
 export const VARIANTS: Variant[];
+/**
+ * The extra devices: their QEMU arguments on the root port given, and what the
+ * guest does with them. ivshmem-plain (hw/misc/ivshmem.c): BAR 0 registers,
+ * BAR 2 the memory backend (4 MiB of host RAM), no doorbell; a function of its
+ * own, so it is its own physical function and the series' IOV match
+ * (importer device == pci_physfn(exporter), same BAR; RFC 4/8) holds for it.
+ * The guest binds it to vfio-pci (driver_override, then drivers_probe with its
+ * address) so that iovh can export its BAR 2.
+ * @type {Record<ExtraKind, { vendor: number, device: number, bind: string, args: (bus: string, id: string) => string[] }>}
+ */
+export const EXTRA_DEVICES: Record<ExtraKind, {
+    vendor: number;
+    device: number;
+    bind: string;
+    args: (bus: string, id: string) => string[];
+}>;
 /**
  * iovh's mock SR-IOV GPU (QEMU device iovh-mock-gpu, docs/mock-gpu.md): only
  * iovh's own QEMU build (scripts/qemu-ci/qemu-build.mjs) has it, so it is
@@ -105,10 +128,17 @@ export type MachineOptions = {
 };
 export type DeviceKind = "igb" | "nvme" | "mock-gpu";
 export type IommuKind = "intel" | "virtio";
+/**
+ * Devices a machine carries besides its SR-IOV device, each on a PCIe root
+ * port of its own (see EXTRA_DEVICES). The guest program binds each to the
+ * driver its entry names before iovh runs.
+ */
+export type ExtraKind = "ivshmem";
 export type Variant = {
     name: string;
     device: DeviceKind;
     iommu: IommuKind;
+    extras?: "ivshmem"[] | undefined;
     /**
      * QEMU properties of the device over its defaults (mock-gpu)
      */

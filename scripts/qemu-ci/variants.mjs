@@ -7,12 +7,19 @@
 
 /** @typedef {'igb' | 'nvme' | 'mock-gpu'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
+/**
+ * Devices a machine carries besides its SR-IOV device, each on a PCIe root
+ * port of its own (see EXTRA_DEVICES). The guest program binds each to the
+ * driver its entry names before iovh runs.
+ * @typedef {'ivshmem'} ExtraKind
+ */
 
 /**
  * @typedef {object} Variant
  * @property {string} name
  * @property {DeviceKind} device
  * @property {IommuKind} iommu
+ * @property {ExtraKind[]} [extras]
  * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
  */
 
@@ -22,7 +29,33 @@ export const VARIANTS = [
   { name: 'nvme-virtio-iommu', device: 'nvme', iommu: 'virtio' },
   { name: 'igb-virtio-iommu', device: 'igb', iommu: 'virtio' },
   { name: 'nvme-intel-iommu', device: 'nvme', iommu: 'intel' },
+  // The IOV interconnect series' guest (docs/rfc-kernel.md): igb's PF/VF match plus an exporter whose BAR is RAM.
+  { name: 'igb-ivshmem-intel-iommu', device: 'igb', iommu: 'intel', extras: ['ivshmem'] },
 ];
+
+/**
+ * The extra devices: their QEMU arguments on the root port given, and what the
+ * guest does with them. ivshmem-plain (hw/misc/ivshmem.c): BAR 0 registers,
+ * BAR 2 the memory backend (4 MiB of host RAM), no doorbell; a function of its
+ * own, so it is its own physical function and the series' IOV match
+ * (importer device == pci_physfn(exporter), same BAR; RFC 4/8) holds for it.
+ * The guest binds it to vfio-pci (driver_override, then drivers_probe with its
+ * address) so that iovh can export its BAR 2.
+ * @type {Record<ExtraKind, { vendor: number, device: number, bind: string, args: (bus: string, id: string) => string[] }>}
+ */
+export const EXTRA_DEVICES = {
+  ivshmem: {
+    vendor: 0x1af4,
+    device: 0x1110,
+    bind: 'vfio-pci',
+    args: (bus, id) => [
+      '-object',
+      `memory-backend-ram,id=${id}-mem,size=4M`,
+      '-device',
+      `ivshmem-plain,memdev=${id}-mem,bus=${bus},id=${id}`,
+    ],
+  },
+};
 
 /**
  * iovh's mock SR-IOV GPU (QEMU device iovh-mock-gpu, docs/mock-gpu.md): only
@@ -33,7 +66,12 @@ export const VARIANTS = [
  * boot serves both.
  * @type {Variant}
  */
-export const MOCK_GPU_VARIANT = { name: 'mock-gpu-intel-iommu', device: 'mock-gpu', iommu: 'intel' };
+export const MOCK_GPU_VARIANT = {
+  name: 'mock-gpu-intel-iommu',
+  device: 'mock-gpu',
+  iommu: 'intel',
+  extras: ['ivshmem'],
+};
 
 /**
  * The mock GPU's layout (QEMU properties; docs/mock-gpu.md): 64 MiB of LMEM in
@@ -196,16 +234,8 @@ export function qemuArgs(v, o) {
   // A kernel with xe built in must leave the mock PF (Battlemage's IDs, docs/mock-gpu.md) to iovh's driver.
   if (v.device === 'mock-gpu') append.push('xe.force_probe=!*');
   if (v.device === 'mock-gpu') {
+    // Its extras (ivshmem, the rfc/* scenarios' exporter) follow on ports of their own, as every variant's.
     args.push('-device', MOCK_GPU.port, '-device', mockGpuDevice(v.deviceProps));
-    // ivshmem-plain (hw/misc/ivshmem.c): BAR 2 is 4 MiB of RAM, on a port of its own (the rfc/* scenarios' exporter).
-    args.push(
-      '-object',
-      'memory-backend-ram,id=ivshm,size=4M',
-      '-device',
-      'pcie-root-port,id=rp2,chassis=2,slot=2',
-      '-device',
-      'ivshmem-plain,memdev=ivshm,bus=rp2',
-    );
   } else if (v.device === 'igb') {
     args.push('-device', 'pcie-root-port,id=rp1,chassis=1,slot=1', '-device', 'igb,bus=rp1,id=pf0');
   } else {
@@ -220,6 +250,13 @@ export function qemuArgs(v, o) {
       `nvme,bus=rp1,id=pf0,serial=iovh0001,subsys=subsys0,sriov_max_vfs=${NUM_VFS},` +
         `sriov_vq_flexible=${NUM_VFS * 2 + 2},sriov_vi_flexible=${NUM_VFS},max_ioqpairs=${NUM_VFS * 2 + 4},msix_qsize=${NUM_VFS + 2}`,
     );
+  }
+  // Extra devices after the SR-IOV device, each on its own root port (rp2, rp3, ...): a new device appends its
+  // entry to the variant's `extras` and to EXTRA_DEVICES, and takes the next port.
+  for (const [i, kind] of (v.extras ?? []).entries()) {
+    const port = `rp${i + 2}`;
+    args.push('-device', `pcie-root-port,id=${port},chassis=${i + 2},slot=${i + 2}`);
+    args.push(...EXTRA_DEVICES[kind].args(port, `${kind}${i}`));
   }
   args.push(
     '-fsdev',

@@ -348,11 +348,21 @@ export function loadAddonFrom(candidates: readonly string[]): AddonLoad {
         problems.push(`${file} was built from an older core/binding.cc (no errno twins)`);
         continue;
       }
+      if (!isScalarForms(addon.scalar)) {
+        problems.push(`${file} was built from an older core/binding.cc (no scalar forms)`);
+        continue;
+      }
       // Copies: the exports object gets its ~50 properties one by one through
       // Node-API, which leaves V8 holding it as a dictionary, so every
       // addon.<call> would be a hash lookup; a spread copy is a fast object.
-      const fast = { ...addon, errno: { ...addon.errno } } as Addon;
-      return { addon: fast, error: null, path: file };
+      const { scalar: forms, ...calls } = addon;
+      const scalar: ScalarForms = forms;
+      const fast = { ...calls, errno: { ...addon.errno } };
+      for (const [name, arity] of Object.entries(scalar.arity)) {
+        fast[name] = scalarCall(arity, scalar.args, scalar.throwing[name], addon[name]);
+        fast.errno[name] = scalarCall(arity, scalar.args, scalar.errno[name], addon.errno[name]);
+      }
+      return { addon: fast as Addon, error: null, path: file };
     } catch (e) {
       problems.push(`${file}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
     }
@@ -362,6 +372,55 @@ export function loadAddonFrom(candidates: readonly string[]): AddonLoad {
       ? `cannot load the native addon: ${problems.join('; ')}`
       : `native addon not built (looked for ${candidates.join(', ')})`;
   return { addon: null, error, path: null };
+}
+
+/** `addon.scalar`: the argument-less forms of the entries whose arguments are all numbers (core/binding.cc). */
+interface ScalarForms {
+  /** Where a scalar form reads its arguments: one per environment, shared with the addon. */
+  args: Float64Array;
+  arity: Record<string, number>;
+  throwing: Record<string, () => unknown>;
+  errno: Record<string, () => unknown>;
+}
+
+function isScalarForms(x: unknown): x is ScalarForms {
+  const s = x as Partial<ScalarForms> | null;
+  return typeof s === 'object' && s !== null && s.args instanceof Float64Array && typeof s.arity === 'object';
+}
+
+type Plain = (...args: unknown[]) => unknown;
+
+/**
+ * An entry whose arguments are all numbers, as callers see it: numbers go
+ * into the shared slots and the argument-less form runs (no
+ * napi_get_cb_info, no napi_get_value_double per argument: core/binding.cc
+ * says why); anything else goes to the plain entry, whose checks say what
+ * was wrong. Nothing runs between the stores and the call, so the slots
+ * cannot be overwritten in between. One closure per arity up to 4 (the hot
+ * calls), so V8 inlines the stores; longer ones take a rest array.
+ */
+function scalarCall(arity: number, args: Float64Array, fast: () => unknown, plain: Plain): Plain {
+  const num = (v: unknown): v is number => typeof v === 'number';
+  switch (arity) {
+    case 1:
+      return (a) => (num(a) ? ((args[0] = a), fast()) : plain(a));
+    case 2:
+      return (a, b) => (num(a) && num(b) ? ((args[0] = a), (args[1] = b), fast()) : plain(a, b));
+    case 3:
+      return (a, b, c) =>
+        num(a) && num(b) && num(c) ? ((args[0] = a), (args[1] = b), (args[2] = c), fast()) : plain(a, b, c);
+    case 4:
+      return (a, b, c, d) =>
+        num(a) && num(b) && num(c) && num(d)
+          ? ((args[0] = a), (args[1] = b), (args[2] = c), (args[3] = d), fast())
+          : plain(a, b, c, d);
+    default:
+      return (...xs) => {
+        for (let i = 0; i < arity; i++) if (!num(xs[i])) return plain(...xs.slice(0, arity));
+        for (let i = 0; i < arity; i++) args[i] = xs[i] as number;
+        return fast();
+      };
+  }
 }
 
 let cached: AddonLoad | undefined;

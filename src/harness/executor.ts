@@ -40,7 +40,15 @@ export type Ending =
   /** Still alive after SIGKILL: stuck in the kernel (uninterruptible sleep). */
   | { kind: 'wedged'; waitedMs: number }
   /** Ended without a report and without a signal: the process itself failed (a harness bug, the addon missing). */
-  | { kind: 'lost'; detail: string };
+  | { kind: 'lost'; detail: string }
+  /**
+   * The kernel oopsed while the scenario ran (ExecControl.watch): the oops
+   * ends only the thread in the system call (make_task_dead() -> do_exit(),
+   * kernel/exit.c), so a multi-threaded process such as node lives on with
+   * that call never returning. iovh killed it (SIGKILL) at once; `reaped`:
+   * it died, else it did not within reapMs and was left behind.
+   */
+  | { kind: 'abandoned'; line: string; reaped: boolean };
 
 export interface Execution {
   /** The scenario process's pid (its tracefs leftovers are named after it). */
@@ -62,6 +70,12 @@ export interface ExecControl {
   timeoutMs: number;
   /** Aborted with the signal's name to stop the run (the current scenario is asked to stop). */
   interrupt?: AbortSignal;
+  /**
+   * Polled every `everyMs` while the scenario runs: a line saying the kernel
+   * oopsed (null while it has not). The scenario then ends at once (Ending
+   * 'abandoned') instead of waiting for a system call that will never return.
+   */
+  watch?: { everyMs: number; check: () => string | null };
 }
 
 export interface Executor {
@@ -97,7 +111,7 @@ class Supervisor {
   constructor(
     private readonly control: ExecControl,
     private readonly killMs: number,
-    private readonly act: { stop(reason: string): void; kill(): void },
+    private readonly act: { stop(reason: string): void; kill(): void; oops?(line: string): void },
     armed = true,
   ) {
     if (armed) this.arm();
@@ -107,11 +121,29 @@ class Supervisor {
     }
   }
 
-  /** Starts the scenario's timeout (once). */
+  private poll: ReturnType<typeof setInterval> | null = null;
+
+  /** Starts the scenario's timeout (once), and the oops watch. */
   arm(): void {
     if (this.armed) return;
     this.armed = true;
     this.timers.push(setTimeout(() => this.requestStop({ kind: 'timeout' }), this.control.timeoutMs));
+    const watch = this.control.watch;
+    const oops = this.act.oops;
+    if (watch && oops) {
+      this.poll = setInterval(() => {
+        let line: string | null = null;
+        try {
+          line = watch.check();
+        } catch {
+          // A watch that cannot read leaves the scenario to its timeout, as without a watch.
+        }
+        if (line === null) return;
+        if (this.poll) clearInterval(this.poll);
+        this.poll = null;
+        oops(line);
+      }, watch.everyMs);
+    }
   }
 
   get started(): boolean {
@@ -132,6 +164,8 @@ class Supervisor {
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
     this.control.interrupt?.removeEventListener('abort', this.onInterrupt);
   }
 }
@@ -206,6 +240,7 @@ export class InProcessExecutor implements Executor {
       stop: (reason) => stopper.abort(reason),
       // In this node process "kill" is to stop waiting: the process exits below, the kernel releases what it held.
       kill: () => finish({ kind: 'killedAfterStop', waitedMs: killMs }),
+      oops: (line) => finish({ kind: 'abandoned', line, reaped: true }),
     });
     const t0 = performance.now();
     runJob(backend, scenario, job, { pid, sink, stop: stopper.signal }).then(
@@ -296,15 +331,18 @@ export class ChildProcessExecutor implements Executor {
     if (child?.connected) child.send({ t: 'exit' } satisfies ParentMessage, () => undefined);
   }
 
-  run(_machine: Backend, _scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution> {
+  run(_machine: Backend, scenario: Scenario, job: ScenarioJob, control: ExecControl): Promise<Execution> {
+    // A scenario that wants a process of its own retires the idle one first.
+    if (scenario.ownProcess === true) this.close();
     return new Promise((resolve) => {
       const { killMs, reapMs } = killTimes(job.timing);
-      const keep = this.options.fresh !== true;
+      const keep = this.options.fresh !== true && scenario.ownProcess !== true;
       const record = new ScenarioRecord();
       let report: JobReport | null = null;
       let fatal: string | null = null;
       let stderr = '';
       let killedByUs = false;
+      let oopsLine: string | null = null;
       let done = false;
       const reused = this.idle?.connected && this.idle.exitCode === null && this.idle.signalCode === null;
       const child = reused
@@ -341,7 +379,7 @@ export class ChildProcessExecutor implements Executor {
         done = true;
         sup.dispose();
         detach();
-        if (ending.kind === 'wedged') {
+        if (ending.kind === 'wedged' || (ending.kind === 'abandoned' && !ending.reaped)) {
           // It may never die: let this process end without it.
           child.stderr?.destroy();
           if (child.connected) child.disconnect();
@@ -361,6 +399,15 @@ export class ChildProcessExecutor implements Executor {
             killedByUs = true;
             child.kill(this.options.killSignal ?? 'SIGKILL');
             sup.later(reapMs, () => finish({ kind: 'wedged', waitedMs: killMs }));
+          },
+          // Its system call died in the oops: nothing it can still do is worth the wait. A process that does not die
+          // (its other threads blocked on what the dead one held) is left behind after reapMs.
+          oops: (line) => {
+            if (done) return;
+            oopsLine = line;
+            killedByUs = true;
+            child.kill(this.options.killSignal ?? 'SIGKILL');
+            sup.later(reapMs, () => finish({ kind: 'abandoned', line, reaped: false }));
           },
         },
         false,
@@ -397,6 +444,7 @@ export class ChildProcessExecutor implements Executor {
       // 'close', not 'exit': it comes after the IPC channel closed, so every message the child sent has arrived.
       const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (report) finish({ kind: 'reported', report });
+        else if (oopsLine !== null) finish({ kind: 'abandoned', line: oopsLine, reaped: true });
         else if (signal)
           finish(
             killedByUs && signal === 'SIGKILL'

@@ -106,6 +106,19 @@ export interface RunnerOptions {
 
 const LOG_CAP = 200;
 
+const OOPS_COUNT = '/sys/kernel/oops_count';
+/** How often the kernel is checked for an oops while a scenario runs. */
+const OOPS_POLL_MS = 1000;
+
+function readOopsCount(fs: Backend['fs']): number | null {
+  try {
+    const n = Number(fs.readText(OOPS_COUNT).trim());
+    return Number.isInteger(n) && n >= 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Capabilities when the probe itself failed: everything missing, citing that failure. */
 function failedCapabilities(message: string): Capabilities {
   const cap: Capability = {
@@ -161,6 +174,12 @@ type Outcome =
 function outcomeOf(x: Execution): Outcome {
   const e = x.ending;
   if (e.kind === 'killed') return { kind: 'killed', signal: e.signal, reason: e.reason };
+  if (e.kind === 'abandoned')
+    return {
+      kind: 'killed',
+      signal: 'SIGKILL',
+      reason: `by iovh as soon as the kernel oopsed: the oops ended the thread in the system call, not the process${e.reaped ? '' : `; the process did not die and was left behind`}`,
+    };
   if (e.kind === 'lost') return { kind: 'lost', detail: e.detail };
   if (x.overranMs !== undefined && e.kind === 'reported')
     return { kind: 'timeout', signal: null, after: 'overran', waitedMs: x.overranMs };
@@ -187,6 +206,8 @@ function outcomeOf(x: Execution): Outcome {
 interface Window {
   kmsgStart: number;
   taint: number | null;
+  /** /sys/kernel/oops_count at the start (Linux 6.2+), null when unreadable. */
+  oopsCount: number | null;
   bufs: Map<number, BufinfoObject> | null;
   kmemleak: boolean;
   kmemleakWhy: string | null;
@@ -217,7 +238,36 @@ class Monitors {
         }
       }
     }
-    return { kmsgStart: this.kmsg.position(), taint: readTaint(fs), bufs: readBufinfo(fs), kmemleak, kmemleakWhy };
+    return {
+      kmsgStart: this.kmsg.position(),
+      taint: readTaint(fs),
+      oopsCount: readOopsCount(fs),
+      bufs: readBufinfo(fs),
+      kmemleak,
+      kmemleakWhy,
+    };
+  }
+
+  /**
+   * Whether the kernel oopsed since the window began: the oops counter went
+   * up (make_task_dead() counts every task an oops kills, kernel/exit.c), or,
+   * without the counter, the taint gained D (oops_end() adds TAINT_DIE,
+   * arch/x86/kernel/dumpstack.c). A KASAN report alone is neither (it taints
+   * B and the task goes on), so a scenario living through one is not cut
+   * short. Returns the log's crash line, or what showed it.
+   */
+  oopsed(w: Window): string | null {
+    const fs = this.backend.fs;
+    let how: string | null = null;
+    if (w.oopsCount !== null) {
+      const now = readOopsCount(fs);
+      if (now !== null && now > w.oopsCount) how = `${OOPS_COUNT} went from ${w.oopsCount} to ${now}`;
+    } else if (w.taint !== null && !taintLetters(w.taint).includes('D')) {
+      const now = readTaint(fs);
+      if (now !== null && taintLetters(now).includes('D')) how = 'the kernel was tainted D (died: an oops)';
+    }
+    if (how === null) return null;
+    return this.kmsg.since(w.kmsgStart).find((r) => isCrashLine(r.text))?.text ?? how;
   }
 
   async end(
@@ -608,7 +658,11 @@ export async function runScenarios(o: RunnerOptions): Promise<RunResult> {
         timing: o.timing,
         kmsgStart: window.kmsgStart,
       };
-      x = await executor.run(backend, scenario, job, { timeoutMs, ...(o.interrupt ? { interrupt: o.interrupt } : {}) });
+      x = await executor.run(backend, scenario, job, {
+        timeoutMs,
+        ...(o.interrupt ? { interrupt: o.interrupt } : {}),
+        watch: { everyMs: OOPS_POLL_MS, check: () => mon.oopsed(window) },
+      });
     }
     const rec = x.record;
     const report = x.ending.kind === 'reported' ? x.ending.report : null;

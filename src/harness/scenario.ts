@@ -27,6 +27,12 @@ export interface Scenario {
   readonly expectedPath: PathClass | null;
   /** Measure kmemleak around this scenario (a scan is slow on a real kernel, so only where it is the point). */
   readonly kmemleak?: boolean;
+  /**
+   * Run in a new scenario process, never one an earlier scenario used, and
+   * retire it after: for a scenario that attributes kernel objects to its
+   * own pid (kmemleak's "comm, pid"), which must then hold nothing of anyone else's.
+   */
+  readonly ownProcess?: boolean;
   run(ctx: ScenarioContext): Promise<void>;
 }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { boot, type BootReport } from '../../scripts/qemu-ci/boot.mjs';
 import { buildInitramfs } from '../../scripts/qemu-ci/initramfs.mjs';
 import {
+  buildExternalModule,
   buildKernel,
   kernelParameters,
   parseDotConfig,
@@ -21,8 +22,10 @@ import {
 } from '../../scripts/qemu-ci/kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from '../../scripts/qemu-ci/kcache.mjs';
 import { debianSource, userTree, type KernelSource } from '../../scripts/qemu-ci/ksource.mjs';
-import { cachePaths, checkoutProblems, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
+import { cachePaths, checkoutProblems, repoRoot, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
 import { setupTools } from '../../scripts/qemu-ci/setup.mjs';
+import { parseSerial } from '../../scripts/qemu-ci/verdict.mjs';
+export { unexplained } from '../../scripts/qemu-ci/windows.mjs';
 import { buildQemu, cacheRoot as qemuBuildCacheRoot } from '../../scripts/qemu-ci/qemu-build.mjs';
 import {
   MOCK_GPU,
@@ -39,6 +42,7 @@ import { bzImageProblem, embeddedConfig } from './image.js';
 export const VARIANT_SHORTHANDS: Record<string, string[]> = {
   igb: ['igb-intel-iommu'],
   nvme: ['nvme-virtio-iommu'],
+  ivshmem: ['igb-ivshmem-intel-iommu'],
   all: ['all'],
 };
 
@@ -150,6 +154,8 @@ export function requiredBuiltins(variants: Variant[]): string[] {
 }
 
 export interface PreparedKernel {
+  /** The cache it was built in (for modules built against it). */
+  kernelCache?: string;
   bzImage: string;
   config: Map<string, string | null>;
   /** For people: where it came from. */
@@ -226,12 +232,57 @@ export async function prepareKernel(o: PrepareOptions): Promise<PreparedKernel> 
     `kernel: ${built.release} from ${source.label}${o.choice.patches.length ? ` + ${o.choice.patches.length} patch(es)` : ''} (${what}): ${built.bzImage}`,
   );
   return {
+    kernelCache: paths.root,
     bzImage: built.bzImage,
     config: parseDotConfig(readFileSync(built.config, 'utf8')),
     label: source.label,
     built,
     source,
   };
+}
+
+/** The stand-in importer's sources (kernel/iovh-ic-importer) and its uAPI header, shipped with the package. */
+export const IMPORTER_DIR = join(repoRoot, 'kernel', 'iovh-ic-importer');
+export const IMPORTER_UAPI = join(repoRoot, 'core', 'uapi', 'iovh_ic.h');
+
+/**
+ * Whether a built kernel has the IOV interconnect series: its System.map names
+ * the series' core map call (RFC 2/8 adds dma_buf_map_interconnect to
+ * drivers/dma-buf/dma-buf.c; no kernel without the series has it).
+ */
+export function kernelHasSeries(objtree: string): boolean {
+  try {
+    return /\sdma_buf_map_interconnect$/m.test(readFileSync(join(objtree, 'System.map'), 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The stand-in importer (kernel/iovh-ic-importer) built against a kernel
+ * iovh built: `make -C <srctree> O=<objtree> M=<copy of the sources>`,
+ * cached under that kernel's build directory by the sources' hash. Null when
+ * the kernel cannot load modules (CONFIG_MODULES unset) or was not built here
+ * (a prebuilt bzImage has no object tree to build against). A module that does
+ * not build throws KernelBuildError with the compiler's lines.
+ */
+export async function buildImporter(
+  kernel: PreparedKernel,
+  log: (s: string) => void = () => {},
+): Promise<{ ko: string; series: boolean } | { ko: null; why: string }> {
+  if (!kernel.built) return { ko: null, why: 'a prebuilt kernel has no object tree to build it against' };
+  if (kernel.config.get('MODULES') !== 'y') return { ko: null, why: 'the kernel was built without CONFIG_MODULES' };
+  if (!existsSync(IMPORTER_DIR)) return { ko: null, why: `its sources are missing (${IMPORTER_DIR})` };
+  const kos = await buildExternalModule({
+    kernel: kernel.built,
+    dir: IMPORTER_DIR,
+    extraFiles: [IMPORTER_UAPI],
+    paths: kernelCachePaths(kernel.kernelCache ?? kernelCacheRoot()),
+    log,
+  });
+  const ko = kos.find((k) => k.endsWith('/iovh_ic_importer.ko'));
+  if (!ko) throw new Error(`the stand-in importer's build made no iovh_ic_importer.ko (${kos.join(', ')})`);
+  return { ko, series: kernelHasSeries(kernel.built.objtree) };
 }
 
 /** Where `iovh qemu` keeps QEMU's tools, initramfs images, logs and results: $IOVH_QEMU_CACHE, else $XDG_CACHE_HOME/iovh/qemu. */
@@ -252,6 +303,16 @@ export function guestMemory(config: Map<string, string | null>): string {
   return config.get('KASAN') === 'y' || config.get('DEBUG_KMEMLEAK') === 'y' ? '1G' : '512M';
 }
 
+/**
+ * The default wall-clock limit of a guest, boot to power-off: a sanitizer
+ * kernel under TCG is several times slower (measured on a 2-core host at load
+ * 20-25: the KASAN guest's whole QEMU CI flow took 1208-1643 s), and the whole
+ * catalog runs in it.
+ */
+export function guestTimeout(config: Map<string, string | null>): number {
+  return config.get('KASAN') === 'y' || config.get('DEBUG_KMEMLEAK') === 'y' ? 2400 : 900;
+}
+
 export interface GuestRun {
   boot: BootReport;
   run: RunResult | null;
@@ -264,7 +325,7 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What a --device mock-gpu guest needs on the host: iovh's QEMU build and the two modules built against the kernel. */
 export interface PreparedDevice {
   qemu: string;
-  /** Loaded in this order by the guest's /init: the stand-in importer, then the PF driver (which installs its translation in it). */
+  /** The PF driver, loaded after the stand-in importer (it installs its translation in it). */
   modules: string[];
   label: string;
 }
@@ -333,14 +394,14 @@ export function prepareMockGpu(o: {
       );
     return mo;
   };
-  const imp = join(make('kernel/iovh-ic-importer', importerDir, join(out, 'importer'), []), 'iovh_ic_importer.ko');
+  // The stand-in importer is buildImporter's (iovh qemu loads it first); the PF driver needs only its xlate.h.
   const drv = join(
     make('kernel/iovh-mock-gpu', driverDir, join(out, 'driver'), [`IOVH_IC_IMPORTER=${importerDir}`]),
     'iovh_mock_gpu.ko',
   );
-  for (const ko of [imp, drv]) if (!existsSync(ko)) throw new Error(`the module build left no ${ko}`);
-  log(`qemu: modules for ${built.release}: ${imp}, ${drv}`);
-  return { qemu: o.qemu.qemu, modules: [imp, drv], label: o.qemu.label };
+  if (!existsSync(drv)) throw new Error(`the module build left no ${drv}`);
+  log(`qemu: the mock GPU's PF driver for ${built.release}: ${drv}`);
+  return { qemu: o.qemu.qemu, modules: [drv], label: o.qemu.label };
 }
 
 export interface BootOptions {
@@ -410,3 +471,14 @@ export async function bootGuests(o: BootOptions): Promise<GuestRun[]> {
 }
 
 export { progressLine };
+
+/** The kernel reports (BUG, Oops, WARNING, hung task) a guest's console log holds, outside the detectors' expected ones. */
+export function consoleOopses(logPath: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(logPath, 'latin1');
+  } catch {
+    return [];
+  }
+  return parseSerial(text, '').oopses;
+}

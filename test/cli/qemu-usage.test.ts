@@ -162,7 +162,8 @@ describe('iovh qemu pieces', () => {
       'nvme-virtio-iommu',
       'igb-intel-iommu',
     ]);
-    expect(resolveVariants(['all'])).toHaveLength(4);
+    expect(resolveVariants(['ivshmem']).map((v) => v.name)).toEqual(['igb-ivshmem-intel-iommu']);
+    expect(resolveVariants(['all'])).toHaveLength(5);
     expect(reportPathFor('out/run.json', 'igb-intel-iommu', false)).toBe('out/run.json');
     expect(reportPathFor('out/run.json', 'igb-intel-iommu', true)).toBe('out/run.igb-intel-iommu.json');
     expect(reportPathFor('report', 'nvme-virtio-iommu', true)).toBe('report.nvme-virtio-iommu');

@@ -11,6 +11,7 @@ import { scenarioById } from '../../src/harness/catalog/index.js';
 import { loadBaseline, shippedBaselinePath } from '../../src/harness/baseline.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
 import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
+import { TAINT_DIE } from '../../src/mock/kernel.js';
 import type { RunResult } from '../../src/report/model.js';
 
 const TRACEFS = '/sys/kernel/tracing';
@@ -167,6 +168,39 @@ describe('an oops that kills only the thread in the system call (a real node pro
       expect(r.reason).toMatch(/^kernel crashed: Oops: general protection fault/);
       expect(r.quirks.map((q) => q.id)).toEqual(['closed-vdev-oops']);
       expect(r.quirks[0]!.evidence).toMatch(/^the scenario's system call died in the oops: Oops: general protection/);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('ends the scenario as soon as the kernel shows the oops (taint D), not at its timeout', async () => {
+    const b = declaredMock('rfc-v1');
+    const k = b.kernel.platform.kernel;
+    const thread: Scenario = {
+      id: 'test/oops-thread',
+      title: 'an oops, then nothing',
+      description: 'test',
+      expectedPath: null,
+      async run() {
+        // oops_end() taints D (arch/x86/kernel/dumpstack.c) after the splat; the calling thread never returns.
+        k.log(4, null, 'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098');
+        k.log(4, null, 'RIP: 0010:vfio_pci_dma_buf_attach+0xfc/0x2b0');
+        k.taint |= 1 << TAINT_DIE;
+        await new Promise<void>(() => undefined);
+      },
+    };
+    try {
+      const run = await runScenarios(
+        scenarioOptions(b, [thread], { timeoutMs: 60_000, timing: { ...SIMULATED_KERNEL_TIMING, killMs: 60_000 } }),
+      );
+      const r = run.scenarios[1]!;
+      expect(r.status).toBe('crash');
+      expect(r.reason).toMatch(
+        /^kernel crashed: Oops: general protection fault.*killed \(SIGKILL: by iovh as soon as the kernel oopsed/,
+      );
+      expect(r.quirks.map((q) => q.id)).toEqual(['closed-vdev-oops']);
+      // Not the timeout's path (a stop request, then SIGKILL after killMs): the watch ended it.
+      expect(r.reason).not.toMatch(/no result after/);
     } finally {
       b.close();
     }

@@ -1,7 +1,11 @@
 // The guest program of `iovh qemu` (src/qemu/guest.ts): its arguments, and
 // how the harness's results become the steps the host's verdict reads.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseGuestArgs } from '../../src/qemu/guest.js';
+import { unexplained } from '../../scripts/qemu-ci/windows.mjs';
+import { bindExtras, parseGuestArgs, shapeBaseline } from '../../src/qemu/guest.js';
 import { fromHarness } from '../../src/qemu/steps.js';
 
 describe('iovh qemu guest program', () => {
@@ -72,5 +76,80 @@ describe('iovh qemu guest program', () => {
       status: 'fail',
       detail: 'timeout: ran 60 s',
     });
+  });
+});
+
+describe('the extra devices of a variant (ivshmem for the rfc/* scenarios)', () => {
+  /** A fixture /sys/bus/pci: one ivshmem function, one other; drivers_probe "binds" by making the driver link. */
+  function fixture(bound: string | null) {
+    const root = mkdtempSync(join(tmpdir(), 'iovh-test-extras-'));
+    const sys = join(root, 'devices');
+    for (const [bdf, vendor, device] of [
+      ['0000:00:00.0', '0x8086', '0x29c0'],
+      ['0000:02:00.0', '0x1af4', '0x1110'],
+    ] as const) {
+      mkdirSync(join(sys, bdf), { recursive: true });
+      writeFileSync(join(sys, bdf, 'vendor'), `${vendor}\n`);
+      writeFileSync(join(sys, bdf, 'device'), `${device}\n`);
+      writeFileSync(join(sys, bdf, 'driver_override'), '(null)\n');
+    }
+    mkdirSync(join(root, 'drivers', 'vfio-pci'), { recursive: true });
+    writeFileSync(join(root, 'drivers_probe'), '');
+    if (bound) symlinkSync(join(root, 'drivers', bound), join(sys, '0000:02:00.0', 'driver'));
+    return { root, sys };
+  }
+
+  it('binds ivshmem to vfio-pci by driver_override and drivers_probe with its address', () => {
+    const { root, sys } = fixture(null);
+    try {
+      const r = bindExtras(['ivshmem'], sys);
+      expect(readFileSync(join(sys, '0000:02:00.0', 'driver_override'), 'utf8')).toBe('vfio-pci');
+      expect(readFileSync(join(root, 'drivers_probe'), 'utf8')).toBe('0000:02:00.0');
+      // The fixture's probe binds nothing: said, not taken for a bind.
+      expect(r.bound).toEqual([]);
+      expect(r.problems).toEqual(['0000:02:00.0 (ivshmem): bound to no driver after the probe, not vfio-pci']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves a function already on vfio-pci alone, and names a missing device', () => {
+    const { root, sys } = fixture('vfio-pci');
+    try {
+      expect(bindExtras(['ivshmem'], sys)).toEqual({ bound: ['0000:02:00.0 (ivshmem) on vfio-pci'], problems: [] });
+      expect(readFileSync(join(root, 'drivers_probe'), 'utf8')).toBe('');
+      rmSync(join(sys, '0000:02:00.0'), { recursive: true });
+      expect(bindExtras(['ivshmem'], sys).problems).toEqual(['no ivshmem function (1af4:1110)']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("judges by the shipped baseline of the kernel's shape; none for an unknown shape", () => {
+    const v1 = ['ffffffff81000000 T dma_buf_map_interconnect', 'ffffffff81000100 T dma_buf_match_interconnects'];
+    const b = shapeBaseline(`${v1.join('\n')}\n`, '7.2.13');
+    expect(b?.shape).toBe('rfc-v1');
+    expect(b?.path).toMatch(/baselines\/rfc-v1\.json$/);
+    expect(shapeBaseline(null, null)).toBeNull();
+  });
+});
+
+describe('what a guest run does not explain', () => {
+  const window = (complaints: string[]) => ({ log: [], cleanliness: { kernelComplaints: complaints } });
+  it('a failed bring-up step, or a kernel report outside every scenario window', () => {
+    const run = { scenarios: [window(['[   88.100000] Oops: general protection fault, probably for non-canonical'])] };
+    const steps = [
+      { id: 'qemu.vfs-enable', status: 'pass' },
+      { id: 'run:rfc/closed-device', status: 'crash' },
+    ];
+    expect(
+      unexplained(steps, ['[   88.100000] Oops: general protection fault, probably for non-canonical'], run),
+    ).toEqual([]);
+    expect(
+      unexplained([...steps, { id: 'qemu.bind-extras', status: 'fail' }], ['WARNING: CPU: 0 PID: 1 at boot'], run),
+    ).toEqual([
+      'guest step qemu.bind-extras: fail',
+      'kernel report outside any scenario: WARNING: CPU: 0 PID: 1 at boot',
+    ]);
   });
 });

@@ -47,7 +47,7 @@ describe('qemuArgs', () => {
     expect(arg(a, '-device', /^iovh-mock-gpu,/)).toBe(
       'iovh-mock-gpu,bus=rp1,id=pf0,total-vfs=4,vf-offset=0xfd,vf-stride=1,lmem-size=64M,vf-lmem-size=16M,block-size=2M',
     );
-    expect(arg(a, '-device', /^ivshmem-plain,/)).toBe('ivshmem-plain,memdev=ivshm,bus=rp2');
+    expect(arg(a, '-device', /^ivshmem-plain,/)).toBe('ivshmem-plain,memdev=ivshmem0-mem,bus=rp2,id=ivshmem0');
     expect(arg(a, '-append', /./)).toContain('xe.force_probe=!*');
     expect(moduleNames(MOCK_GPU_VARIANT)).not.toContain('mock-gpu');
     expect(mockGpuDevice({ 'total-vfs': '8', 'lmem-size': '1G' })).toContain('total-vfs=8,vf-offset=0xfd');

@@ -94,6 +94,16 @@ async function changeUnderImport(
   }
 }
 
+/**
+ * Where a machine change's `echo` lines go: the scenario's evidence `writes`,
+ * one append per line (evidence leaves a scenario process as it is recorded:
+ * a list recorded once and filled later arrives empty).
+ */
+function writesLog(ctx: ScenarioContext): (line: string) => void {
+  ctx.record('writes', []);
+  return (line) => ctx.append('writes', line);
+}
+
 /** `fn` run at its first call only, even when that call throws (a restore both called and deferred). */
 function once(fn: () => void): () => void {
   let ran = false;
@@ -191,6 +201,33 @@ function reportStall(ctx: ScenarioContext, r: ResetOutcome, what: string): void 
   );
 }
 
+/**
+ * Import with data, revoke the import by a VF reset while xe holds it, and
+ * bind it again (un-revoked after the reset, importers remap lazily:
+ * docs/kernel.md §3.5). Null when the scenario ended here: no import, a reset
+ * that stalled on the importer (the deferred-unmap hang of docs/kernel.md
+ * §11.6, reported with `ifStalled`), a reset that failed, or a rebind that
+ * failed.
+ */
+async function importResetRebind(
+  ctx: ScenarioContext,
+  ifStalled: string,
+): Promise<{ live: Live; again: Bound } | null> {
+  const live = await importWithData(ctx);
+  if (!live) return null;
+  const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
+  if (r.stalled) {
+    reportStall(ctx, r, ifStalled);
+    return null;
+  }
+  if (!ctx.check(r.code === null, `VFIO_DEVICE_RESET failed with ${r.code}`)) return null;
+  const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
+  ctx.record('rebind', again.code ?? 'ok');
+  if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`))
+    return null;
+  return { live, again: again.value as Bound };
+}
+
 export const lifecycleRevokeOnReset: Scenario = {
   id: 'lifecycle/revoke-on-reset',
   title: 'revoke by VF reset',
@@ -201,19 +238,10 @@ export const lifecycleRevokeOnReset: Scenario = {
     'docs/kernel.md §11.6: reported, and unblocked by releasing the import, so the harness never hangs.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
-    const live = await importWithData(ctx);
-    if (!live) return;
-    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
-    if (r.stalled) {
-      reportStall(ctx, r, '');
-      return;
-    }
-    if (!ctx.check(r.code === null, `VFIO_DEVICE_RESET failed with ${r.code}`)) return;
-    // Un-revoked after the reset: a new bind maps the import again (importers remap lazily, docs/kernel.md §3.5).
-    const again = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
-    ctx.record('rebind', again.code ?? 'ok');
-    if (!ctx.check(again.code === null, `after the reset, binding the import again failed with ${again.code}`)) return;
-    const check = await gpuWriteCpuRead(ctx, live.gpu, live.bar, again.value as Bound, rangePages(RANGES));
+    const reset = await importResetRebind(ctx, '');
+    if (!reset) return;
+    const { live, again } = reset;
+    const check = await gpuWriteCpuRead(ctx, live.gpu, live.bar, again, rangePages(RANGES));
     if (ctx.check(check.ok, `after the reset: ${describeMismatch(check)}`))
       ctx.note('the reset completed under the import, which re-mapped and carried data again');
   },
@@ -229,15 +257,12 @@ export const lifecycleRevokeOnClose: Scenario = {
     'does, closing would hang this process in the kernel, so that is reported instead.',
   expectedPath: null,
   async run(ctx: ScenarioContext) {
-    const live = await importWithData(ctx);
-    if (!live) return;
-    const r = await resetWatchingStall(ctx, live.device, [live.imp.bound!]);
-    if (r.stalled) {
-      reportStall(ctx, r, 'closing the VFIO device under an import would block the same way, so it was not attempted');
-      return;
-    }
-    const bound = errnoOf(() => live.gpu.bind(live.imp.handle!, totalLength(RANGES)));
-    if (!ctx.check(bound.code === null, `after the reset, binding the import again failed with ${bound.code}`)) return;
+    const reset = await importResetRebind(
+      ctx,
+      'closing the VFIO device under an import would block the same way, so it was not attempted',
+    );
+    if (!reset) return;
+    const { live } = reset;
     // The BAR mapping holds the device file: unmap it so that close() is the last close, the one that revokes.
     live.bar.release();
     live.device.close();
@@ -432,29 +457,14 @@ export const lifecycleVfDisableWhileImported: Scenario = {
       ctx.fail(`the VFs of ${now.bdf} cannot be read, so they were not disabled: ${unreadable.join('; ')}`);
       return;
     }
-    let journal: Journal;
-    try {
-      journal = policy.journal
-        ? Journal.open(stateDir(), policy.journal)
-        : (policy.memoryJournal ??
-          Journal.memory({ backend: 'mock', where: '(kept in memory: the kernel ends with the run)' }));
-    } catch (e) {
-      if (e instanceof BringupError)
-        ctx.skip(
-          'journal',
-          `the bring-up journal cannot record the change, so nothing was changed: ${e.message}`,
-          'fix or remove the journal it names (iovh restore first if it has changes to undo)',
-        );
-      throw e;
-    }
+    const journal = scenarioJournal(ctx);
     ctx.record('journal', journal.file ?? 'in memory');
-    const writes: string[] = [];
-    ctx.record('writes', writes);
+    const logWrite = writesLog(ctx);
     const held: Bound[] = [live.imp.bound!];
     live.bar.release();
     live.device.close();
     const change = await changeUnderImport(ctx, `disabling the VFs of ${now.bdf}`, () =>
-      disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', (line) => writes.push(line)),
+      disableVfsInUse(fs, now, journal, 'run lifecycle/vf-disable-while-imported', logWrite),
     );
     if (!change) return;
     const restore = once((): void => {
@@ -468,7 +478,7 @@ export const lifecycleVfDisableWhileImported: Scenario = {
           problems.push(`releasing the import failed: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
-      const diffs = change.undo((line) => writes.push(line));
+      const diffs = change.undo(logWrite);
       if (diffs.length > 0)
         problems.push(
           `the VFs of ${now.bdf} are not as they were: ${diffs.join('; ')}${journal.file ? `; \`iovh restore\` undoes what is journaled in ${journal.file}` : ''}`,
@@ -569,15 +579,14 @@ export async function disableVfsForScenario(ctx: ScenarioContext, command: strin
   if (unreadable.length > 0)
     ctx.skip('target', `the VFs of ${pf.bdf} cannot be read: ${unreadable.join('; ')}`, 'run as root');
   const journal = scenarioJournal(ctx);
-  const writes: string[] = [];
-  ctx.record('writes', writes);
+  const logWrite = writesLog(ctx);
   const change = await changeUnderImport(ctx, `disabling the VFs of ${pf.bdf}`, () =>
-    disableVfsInUse(fs, pf, journal, command, (line) => writes.push(line)),
+    disableVfsInUse(fs, pf, journal, command, logWrite),
   );
   if (!change) return null;
   let done: string[] | null = null;
   const restore = (): string[] => {
-    if (done === null) done = change.undo((line) => writes.push(line));
+    if (done === null) done = change.undo(logWrite);
     return done;
   };
   ctx.defer(`restore the VFs of ${pf.bdf}`, () => {
@@ -645,15 +654,11 @@ export const lifecycleRequotaWhileImported: Scenario = {
       return;
     }
     const journal = scenarioJournal(ctx);
-    const writes: string[] = [];
-    ctx.record('writes', writes);
+    const logWrite = writesLog(ctx);
     const change = await changeUnderImport(
       ctx,
       `changing VF ${vf.id}'s quota`,
-      () =>
-        setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', (line) =>
-          writes.push(line),
-        ),
+      () => setQuotaInUse(fs, pf, vf.id, value, journal, 'run lifecycle/requota-while-imported', logWrite),
       (e) => {
         const code = e instanceof SystemError ? e.code : null;
         if (code === 'EBUSY') {
@@ -679,7 +684,7 @@ export const lifecycleRequotaWhileImported: Scenario = {
     );
     if (!change) return;
     const restore = once((): void => {
-      const problems = change.undo((line) => writes.push(line));
+      const problems = change.undo(logWrite);
       if (problems.length > 0) {
         ctx.record('notRestored', problems);
         throw new Error(problems.join('; '));
