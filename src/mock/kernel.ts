@@ -88,6 +88,11 @@ export class KernelCore implements KernelServices {
   private usec = BOOT_USEC;
   taint = 0;
   private oopses = 0;
+
+  /** /sys/kernel/oops_count */
+  get oopsCount(): number {
+    return this.oopses;
+  }
   readonly kmsg: Kmsg;
   readonly kmemleak: Kmemleak;
   readonly tracefs: Tracefs;

@@ -154,7 +154,9 @@ describe('the same import, per profile', () => {
     const log = parent.fs.readRecords('/dev/kmsg').join('');
     expect(log).toContain('BUG: kernel NULL pointer dereference');
     expect(log).toContain(`PID: ${b.kernel.pid} Comm: iovh-scenario`);
-    // its files went as on exit: the VF's vfio device is free again for the parent
+    // only the binding thread died: the process holds the VF until it is killed, then its files go as on exit
+    expect(parent.kernel.live()).toMatchObject({ processes: 2, vfioDevicesOpen: 1 });
+    b.close();
     expect(parent.kernel.live()).toMatchObject({ processes: 1, fds: 0, vfioDevicesOpen: 0, drmFiles: 0 });
     const again = openVfio(parent);
     expect(again.device).toBeGreaterThan(2);

@@ -161,6 +161,9 @@ describe('/dev/iovh-ic on the mock', () => {
     const ic = StandInImporter.open(child);
     expect(() => ic.import(fd, { importer: PF })).toThrow(expect.objectContaining({ name: 'TaskKilledError' }));
     expect(kmsg(parent)).toContain('RIP: 0010:vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
+    // The thread in the ioctl died; the process keeps the dma-buf until it is killed.
+    expect(parent.kernel.live()).toMatchObject({ processes: 2, dmabufs: 1, attachments: 0 });
+    child.close();
     expect(parent.kernel.live()).toMatchObject({ processes: 1, dmabufs: 0, attachments: 0 });
   });
 
