@@ -93,6 +93,17 @@ export class KernelCore implements KernelServices {
   get oopsCount(): number {
     return this.oopses;
   }
+
+  /**
+   * What oops_end does after its splat (arch/x86/kernel/dumpstack.c): taint
+   * D and make_task_dead's count (kernel/exit.c), for a caller that printed
+   * the oops's lines itself (a test's hand-made oops); nobody is killed.
+   */
+  taskDead(): void {
+    this.oopses++;
+    this.taint |= 1 << TAINT_DIE;
+    this.locksUnreliable();
+  }
   readonly kmsg: Kmsg;
   readonly kmemleak: Kmemleak;
   readonly tracefs: Tracefs;
