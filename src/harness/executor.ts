@@ -3,10 +3,11 @@
 // monitors and the report; the scenario's process runs the scenario and its
 // cleanups (job.ts). What that buys:
 //
-// - an oops in the scenario's system call kills only that process (the
-//   kernel ends the task: arch/x86/mm/fault.c page_fault_oops -> oops_end(..,
-//   SIGKILL) -> make_task_dead); the runner records a crash with the log
-//   excerpt, removes what the dead process left in tracefs, and goes on;
+// - an oops in the scenario's system call ends only that process's calling
+//   thread (arch/x86/kernel/dumpstack.c oops_end -> make_task_dead ->
+//   do_exit); the process, which can no longer report, is killed, the runner
+//   records a crash with the log excerpt, removes what the dead process left
+//   in tracefs, and goes on;
 // - a timeout or Ctrl-C can stop a scenario blocked in a synchronous kernel
 //   call: the runner asks the process to stop (its cleanups run: they are
 //   what unblocks a kernel wait), then kills it, and a process that does not
@@ -15,7 +16,9 @@
 // Two executors: ChildProcessExecutor (native: a child node process, IPC over
 // the fork channel, child.ts) and InProcessExecutor (the mock: a process of
 // the simulated kernel, MockControl.spawnProcess, in this node process so the
-// tests stay fast; the mock's TaskKilledError is that process being killed).
+// tests stay fast; the mock's TaskKilledError is that process's thread dying,
+// and the executor kills the process at once: it sees the oops the moment the
+// call returns, where a native runner has to find it in the kernel's state).
 // Without a mock kernel InProcessExecutor runs the scenario in this very
 // process (unit tests with a fake backend): nothing isolates it then.
 

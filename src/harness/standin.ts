@@ -35,8 +35,16 @@ export interface StandInTarget {
   bar: Bar;
   /** The BAR is memory, so data written through one path can be read through the other. */
   memory: string | null;
-  /** Another PCI function, neither the exporter nor the importer: the wrong importer device. */
+  /**
+   * Another PCI function, neither the exporter nor the importer: the wrong
+   * importer device. A function unrelated to the exporter (not its PF, not a
+   * VF of that PF: on a QEMU guest the host bridge 0000:00:00.0) when the
+   * machine has one; else a sibling VF (the mock's machine lists only the
+   * GPU's PF and VFs). The series' match must refuse either.
+   */
   other: string | null;
+  /** What `other` is to the exporter. */
+  otherKind: 'unrelated' | 'sibling VF' | null;
   /** How this exporter was picked. */
   how: string;
 }
@@ -72,7 +80,14 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
     return null;
   }
   const onVfio = devices.filter((d) => linkBase(fs, `${PCI_DEVICES}/${d}/driver`) === 'vfio-pci');
-  const other = (not: string[]) => devices.find((d) => !not.includes(d)) ?? null;
+  /** The first function by address that is not the exporter nor its PF, preferring one outside that PF's SR-IOV family. */
+  const other = (exporter: string, importer: string): Pick<StandInTarget, 'other' | 'otherKind'> => {
+    const rest = devices.filter((d) => d !== exporter && d !== importer);
+    const unrelated = rest.find((d) => physfnOf(fs, d) !== importer);
+    if (unrelated) return { other: unrelated, otherKind: 'unrelated' };
+    const sibling = rest[0];
+    return sibling ? { other: sibling, otherKind: 'sibling VF' } : { other: null, otherKind: null };
+  };
   for (const bdf of onVfio) {
     const vendor = Number(text(fs, `${PCI_DEVICES}/${bdf}/vendor`));
     const device = Number(text(fs, `${PCI_DEVICES}/${bdf}/device`));
@@ -94,7 +109,7 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
       importer,
       bar,
       memory: known.what,
-      other: other([bdf, importer]),
+      ...other(bdf, importer),
       how: `${bdf} (${known.what}, BAR ${known.bar}) on vfio-pci`,
     };
   }
@@ -108,7 +123,7 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
       importer,
       bar,
       memory: lmem && lmem.index === bar.index ? "the VF's LMEM BAR" : null,
-      other: other([vf.bdf, importer]),
+      ...other(vf.bdf, importer),
       how: `the run's VF ${vf.bdf}, BAR ${bar.index}`,
     };
   }

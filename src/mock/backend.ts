@@ -95,7 +95,7 @@ export interface MockControl {
   pendingFaults(): number;
   /** Live kernel objects. */
   live(): LiveCounts;
-  /** Every file under `root` (default /sys without debugfs and tracefs) as path -> content, links as `-> target`. */
+  /** Every file under `root` (default /sys without debugfs, tracefs and oops_count) as path -> content, links as `-> target`. */
   snapshotSysfs(root?: string): Map<string, string>;
   /** /proc/sys/kernel/tainted */
   readonly taint: number;

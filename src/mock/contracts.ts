@@ -110,7 +110,7 @@ export interface KernelServices {
   /**
    * An oops (e.g. a NULL dereference): BUG line, Oops, call trace; taints D.
    * Never throws: the model unwinds as it likes, and the syscall boundary then
-   * kills the calling process (TaskKilledError; src/mock/process.ts).
+   * ends the calling thread (TaskKilledError; src/mock/process.ts).
    */
   oops(kind: string, site: string): void;
   /**

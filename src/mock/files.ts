@@ -177,10 +177,15 @@ export class MockFiles implements FileOps {
     return wrap('read', path, () => fail('EINVAL'));
   }
 
-  /** Every file under `root` (not following links) as path -> content, for byte-for-byte comparisons. */
+  /**
+   * Every file under `root` (not following links) as path -> content, for
+   * byte-for-byte comparisons of the machine's state: debugfs, tracefs and
+   * the oops counter (a count of what happened, like the taint mask, not
+   * state anything puts back) are left out.
+   */
   snapshot(
     root = '/sys',
-    exclude: readonly string[] = ['/sys/kernel/debug', '/sys/kernel/tracing'],
+    exclude: readonly string[] = ['/sys/kernel/debug', '/sys/kernel/tracing', '/sys/kernel/oops_count'],
   ): Map<string, string> {
     const out = new Map<string, string>();
     for (const [p, n] of this.vfs.walk(root)) {

@@ -501,6 +501,8 @@ export class IommufdSubsystem {
 export class IommufdFile implements KernelFile {
   readonly path = '/dev/iommu';
   readonly objects = new Map<number, IommufdObject>();
+  /** ictx->vfio_ioas: the IOAS a VFIO group using this context as its container maps into (vfio_compat.c). */
+  private vfioIoas: Ioas | null = null;
   readonly handlers: KernelFile['handlers'];
   readonly ptr: bigint;
   private static nextPtr = 0n;
@@ -524,12 +526,38 @@ export class IommufdFile implements KernelFile {
       vfioCheckExtension: (ext: number) => {
         if (ext === 1 || ext === 3 || ext === 9) return 1; // TYPE1, TYPE1v2, UNMAP_ALL: not in no-IOMMU mode
         if (ext === 4) {
-          // VFIO_DMA_CC_IOMMU asks the compat IOAS, which only VFIO_SET_IOMMU makes (get_compat_ioas).
-          fail('ENODEV', 'no compat IOAS');
+          // VFIO_DMA_CC_IOMMU asks the compat IOAS (get_compat_ioas): a group's SET_CONTAINER makes it.
+          this.compatIoas();
+          return 1; // iommufd_vfio_cc_iommu: every domain of the IOAS enforces cache coherency (VT-d snoop control)
         }
         return 0; // NOIOMMU (CONFIG_VFIO_NOIOMMU not set), UPDATE_VADDR, anything else
       },
+      // iommufd_vfio_set_iommu: TYPE1 or TYPE1v2 only (EINVAL), then the compat IOAS must exist (ENODEV: no group yet).
+      vfioSetIommu: (type: number) => {
+        if (type !== 1 && type !== 3) fail('EINVAL', `IOMMU type ${type}`);
+        this.compatIoas();
+      },
     };
+  }
+
+  /**
+   * iommufd_vfio_compat_ioas_create, from vfio_group_ioctl_set_container
+   * (drivers/vfio/group.c) when the "container" fd is an iommufd: the
+   * existing compat IOAS if it still lives, else a new IOAS installed as a
+   * user object (IOMMU_VFIO_IOAS GET finds it; IOMMU_DESTROY may remove it).
+   */
+  compatIoasCreate(): void {
+    if (this.vfioIoas && this.objects.get(this.vfioIoas.id) === this.vfioIoas) return;
+    const ioas = new Ioas(this.sys);
+    this.install(ioas);
+    this.vfioIoas = ioas;
+  }
+
+  /** get_compat_ioas / iommufd_vfio_compat_ioas_get_id: ENODEV without one (never made, or destroyed). */
+  compatIoas(): number {
+    const ioas = this.vfioIoas;
+    if (!ioas || this.objects.get(ioas.id) !== ioas) fail('ENODEV', 'no compat IOAS');
+    return ioas.id;
   }
 
   /** xa_alloc with XA_FLAGS_ALLOC1: the lowest free id from 1. */

@@ -79,6 +79,8 @@ interface Tracked {
   referenced: boolean;
   /** update_checksum's last value (0 until a scan first sees the object white). */
   checksum: number;
+  /** The model dropped its last pointer without kfree (a leak), whether or not a stale copy still refers to it. */
+  orphaned?: boolean;
   /** OBJECT_REPORTED */
   reported: boolean;
   /** Painted gray for good by `clear`. */
@@ -134,6 +136,8 @@ export class Kmemleak {
     size: number,
     frames: readonly string[] = [],
     task: { comm: string; pid: number } = this.task(),
+    /** A stale copy of the address stays in memory kmemleak scans (a per-CPU sheaf slot, KernelCore.alloc): never white. */
+    staleCopy = false,
   ): KernelAlloc {
     if (!this.enabled) return untracked(size);
     // kmalloc size classes: round to 64 bytes, at least 64.
@@ -161,7 +165,9 @@ export class Kmemleak {
         objects.delete(address);
       },
       orphan() {
-        t.referenced = false;
+        t.orphaned = true;
+        // kmemleak takes any word that looks like a pointer into the object for a reference (scan_block).
+        if (!staleCopy) t.referenced = false;
       },
     };
   }
@@ -170,6 +176,13 @@ export class Kmemleak {
   unreferenced(): number {
     let n = 0;
     for (const t of this.objects.values()) if (!t.referenced) n++;
+    return n;
+  }
+
+  /** Objects leaked (orphaned), including those a stale copy of their address hides from the scan. */
+  leaked(): number {
+    let n = 0;
+    for (const t of this.objects.values()) if (t.orphaned || !t.referenced) n++;
     return n;
   }
 

@@ -203,8 +203,8 @@ export class MockKernel implements MockPlatform {
     this.initial = this.spawn('node');
     this.current = this.initial;
     this.enter(this.initial);
-    // An oops in process context kills the caller (arch/x86/mm/fault.c page_fault_oops:
-    // oops_end(..., SIGKILL)); the syscall boundary finishes its exit (src/mock/syscalls.ts).
+    // An oops in process context ends the calling thread (arch/x86/kernel/dumpstack.c oops_end ->
+    // make_task_dead -> do_exit of that task): the process and its files live on (src/mock/process.ts).
     this.kernel.onOops = (reason) => {
       const p = this.current;
       if (this.inCall > 0 && !p.exited && p.killedBy === null) p.killedBy = reason;
@@ -432,6 +432,8 @@ export class MockKernel implements MockPlatform {
     const v = this.vfs;
     v.mkdirp('/sys/kernel/debug/dri');
     v.addText('/sys/kernel/debug/dma_buf/bufinfo', () => this.dmabuf.bufinfo());
+    // kernel/exit.c oops_count_show (6.2+): oopses since boot, counted in make_task_dead.
+    v.addText('/sys/kernel/oops_count', () => `${this.kernel.oopsCount}\n`);
     // CONFIG_DEBUG_KMEMLEAK: the test kernels have it, Debian's stock kernel does not.
     if (enabled(this.profile, 'DEBUG_KMEMLEAK'))
       v.addFile('/sys/kernel/debug/kmemleak', {

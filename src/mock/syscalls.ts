@@ -3,9 +3,9 @@
 // against armed faults, ticks the kernel clock, is dispatched to the file's
 // handler (DeviceOps: missing handler = the kernel's answer for an op the file
 // does not implement), and its KernelErrno becomes the SystemError userspace
-// sees. A process the kernel killed during the call (an oops in its context)
-// gets TaskKilledError instead, from that call and every later one, and its
-// files are released as on exit (src/mock/process.ts).
+// sees. A process whose thread the kernel killed during the call (an oops in
+// its context) gets TaskKilledError instead, from that call and every later
+// one; its files stay open until the process is killed (src/mock/process.ts).
 
 import type { DeviceOps, FileOps, Mapping } from '../backend/types.js';
 import { Errno, SystemError, TaskKilledError, type ErrnoName } from '../uapi/errors.js';
@@ -195,11 +195,15 @@ export class Syscalls {
     return this.counter.armed.length;
   }
 
-  /** The process was killed: its exit is finished and the error every call now gets. */
+  /**
+   * The oops ended this process's calling thread: the error every call now
+   * gets (nothing of the process's JS runs on that thread any more). The
+   * process itself lives, with its files, until it is killed: its backend's
+   * close() (src/mock/process.ts).
+   */
   private killed(): TaskKilledError | null {
     const reason = this.proc?.process.killedBy ?? null;
     if (reason === null) return null;
-    this.proc!.reap();
     return new TaskKilledError(reason);
   }
 

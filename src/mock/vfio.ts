@@ -39,7 +39,7 @@ import type { PhysicalBusImpl } from './physbus.js';
 import type { XePf } from './xe-pf.js';
 import type { Vfs } from './vfs.js';
 import { relativeLink } from './vfs.js';
-import type { IommufdFile, IommufdSubsystem } from './iommufd.js';
+import { IommufdFile, type IommufdSubsystem } from './iommufd.js';
 import { O, VFIO } from '../uapi/constants.js';
 import { enabled, structFileSize } from './kconfig.js';
 import {
@@ -112,6 +112,8 @@ class VfioDmaBuf {
 
 class VfioDevice {
   openCount = 0;
+  /** Bound to its group's iommufd at the first open through the group (vfio_df_iommufd_bind), until the last close. */
+  compat: { ctx: IommufdFile; obj: ReturnType<IommufdSubsystem['bind']> } | null = null;
   readonly files = new Set<VfioDeviceFile>();
   readonly dmabufs = new Set<VfioDmaBuf>();
   power: Power = 'D0';
@@ -151,6 +153,8 @@ class VfioGroup {
   readonly devices = new Set<VfioDevice>();
   file: VfioGroupFile | null = null;
   container: VfioContainerFile | null = null;
+  /** group->iommufd: an iommufd given to VFIO_GROUP_SET_CONTAINER (the group maps through its compat IOAS). */
+  iommufd: IommufdFile | null = null;
   openDevices = 0;
   /** group->cdev_device_open_cnt: devices of the group bound through their cdev. */
   cdevOpen = 0;
@@ -391,35 +395,56 @@ export class VfioSubsystem {
   }
 
   groupStatus(g: VfioGroup): VfioGroupStatus {
-    if (g.container) return { flags: VFIO.GROUP_FLAGS_VIABLE | VFIO.GROUP_FLAGS_CONTAINER_SET };
+    // vfio_group_ioctl_get_status: CONTAINER_SET|VIABLE once the group has an IOMMU (a container or an iommufd).
+    if (g.container || g.iommufd) return { flags: VFIO.GROUP_FLAGS_VIABLE | VFIO.GROUP_FLAGS_CONTAINER_SET };
     return { flags: this.viable(g) ? VFIO.GROUP_FLAGS_VIABLE : 0 };
   }
 
   /**
    * group.c vfio_group_ioctl_set_container, in its order: a closed fd EBADF; a
-   * group that has one already EINVAL; a VFIO container attaches; an iommufd
-   * would make the group use iommufd's VFIO compatibility IOAS (not modelled:
-   * the mock's legacy path is the container's); any other file EBADFD.
+   * group that has an IOMMU already (a container or an iommufd) EINVAL; a VFIO
+   * container attaches (claiming the group's DMA ownership: EBUSY while a
+   * kernel driver owns a device of it); an iommufd (iommufd_ctx_from_file)
+   * makes the group use the context's VFIO compatibility IOAS
+   * (drivers/iommu/iommufd/vfio_compat.c iommufd_vfio_compat_ioas_create),
+   * the ownership claim waiting for the device's bind at GET_DEVICE_FD; any
+   * other file EBADFD. The iommufd branch needs only CONFIG_IOMMUFD:
+   * CONFIG_IOMMUFD_VFIO_CONTAINER is about who provides /dev/vfio/vfio.
    */
   setContainer(g: VfioGroup, containerFd: number): void {
     if (!this.fds.has(containerFd)) fail('EBADF');
-    if (g.container) fail('EINVAL', 'container already set');
+    if (g.container || g.iommufd) fail('EINVAL', 'container already set');
     const f = this.fds.get(containerFd);
-    if (!(f instanceof VfioContainerFile)) fail('EBADFD', 'neither a VFIO container nor an iommufd');
-    // iommu_group_claim_dma_owner: EBUSY while a kernel driver owns a device of the group.
-    if (!this.viable(g)) fail('EBUSY', 'group not viable');
-    g.container = f;
-    f.groups.add(g);
-    this.fds.ref(f);
+    if (f instanceof VfioContainerFile) {
+      // iommu_group_claim_dma_owner: EBUSY while a kernel driver owns a device of the group.
+      if (!this.viable(g)) fail('EBUSY', 'group not viable');
+      g.container = f;
+      f.groups.add(g);
+      this.fds.ref(f);
+      return;
+    }
+    if (this.hooks.iommufd && f instanceof IommufdFile) {
+      f.compatIoasCreate();
+      g.iommufd = f;
+      this.fds.ref(f); // iommufd_ctx_from_file takes a reference the group keeps
+      return;
+    }
+    fail('EBADFD', 'neither a VFIO container nor an iommufd');
   }
 
+  /** vfio_group_ioctl_unset_container: a container only with no device open (EBUSY); an iommufd is simply put. */
   unsetContainer(g: VfioGroup): void {
-    if (!g.container) fail('EINVAL', 'no container');
-    if (g.openDevices > 0) fail('EBUSY', 'device fds are open');
+    if (!g.container && !g.iommufd) fail('EINVAL', 'no container');
+    if (g.container && g.openDevices > 0) fail('EBUSY', 'device fds are open');
     this.detachContainer(g);
   }
 
   private detachContainer(g: VfioGroup): void {
+    const ictx = g.iommufd;
+    if (ictx) {
+      g.iommufd = null;
+      this.fds.unref(ictx);
+    }
     const c = g.container;
     if (!c) return;
     g.container = null;
@@ -436,7 +461,8 @@ export class VfioSubsystem {
 
   /** VFIO_GROUP_GET_DEVICE_FD: "BDF[ vf_token=UUID]" (vfio_pci_core_match). */
   getDeviceFd(g: VfioGroup, groupFile: VfioGroupFile, name: string): number {
-    if (!g.container || g.container.iommu === null) fail('EINVAL', 'no container or IOMMU set');
+    // vfio_df_group_open: no IOMMU (vfio_group_has_iommu) or a container without SET_IOMMU is EINVAL.
+    if (!g.iommufd && (!g.container || g.container.iommu === null)) fail('EINVAL', 'no container or IOMMU set');
     let vdev: VfioDevice | undefined;
     for (const d of g.devices) {
       const bdf = d.pci.bdf;
@@ -454,9 +480,27 @@ export class VfioSubsystem {
       }
     }
     if (!vdev || vdev.unregistering) fail('ENODEV', `no device ${name} in group ${g.id}`);
+    // With an iommufd for container, the first open binds the device to it (vfio_df_iommufd_bind ->
+    // iommufd_device_bind: the DMA ownership claim, EBUSY for a group a kernel driver still uses) and attaches
+    // it to the compat IOAS (vfio_iommufd_compat_attach_ioas: ENODEV once that IOAS was destroyed).
+    let compat: VfioDevice['compat'] = null;
+    if (g.iommufd && vdev.openCount === 0) {
+      const sys = this.hooks.iommufd!;
+      if (!this.viable(g)) fail('EBUSY', 'group not viable');
+      const ioasId = g.iommufd.compatIoas();
+      const obj = sys.bind(g.iommufd, { name: vdev.pci.bdf });
+      try {
+        sys.attach(g.iommufd, obj, ioasId);
+      } catch (e) {
+        sys.unbind(g.iommufd, obj);
+        throw e;
+      }
+      compat = { ctx: g.iommufd, obj };
+    }
     const file = new VfioDeviceFile(this, vdev, groupFile, 'anon_inode:[vfio-device]');
     this.fds.describe(file, { mntId: MNT.anonInode, ino: 1063, flags: O.RDWR });
     const fd = this.fds.install(file, O.CLOEXEC);
+    if (compat) vdev.compat = compat;
     if (vdev.openCount++ === 0) this.enable(vdev);
     vdev.files.add(file);
     g.openDevices++;
@@ -618,6 +662,12 @@ export class VfioSubsystem {
     const release = () => {
       const groupFile = file.groupFile;
       if (groupFile) {
+        // vfio_df_group_close -> vfio_df_close: the last close unbinds a device bound through the group's iommufd.
+        const c = vdev.openCount === 0 ? vdev.compat : null;
+        if (c) {
+          vdev.compat = null;
+          this.hooks.iommufd?.unbind(c.ctx, c.obj);
+        }
         vdev.group.openDevices--;
         this.fds.unref(groupFile);
         return;

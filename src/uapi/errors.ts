@@ -50,12 +50,15 @@ export class SystemError extends Error {
 }
 
 /**
- * The calling process was killed by the kernel while in a system call: an oops
- * in process context ends the task (arch/x86/mm/fault.c page_fault_oops ->
- * oops_end(..., SIGKILL) -> make_task_dead), so the call never returns and its
- * files are released as on exit. The mock backend throws it from the call that
- * oopsed and from every later call of that process; on the native backend the
- * process is gone and its parent sees a child killed by SIGKILL.
+ * The calling thread was ended by the kernel while in a system call: an oops
+ * in process context ends the task (arch/x86/kernel/dumpstack.c oops_end ->
+ * make_task_dead -> do_exit), so the call never returns. Only that thread
+ * dies: the process's other threads, its files and the locks the dead thread
+ * held stay until the process is killed. The mock backend throws it from the
+ * call that oopsed and from every later call of that process (its JS thread
+ * is gone) and releases the files when the process is closed (killed); on
+ * the native backend the node process whose main thread died hangs until
+ * iovh's runner kills it.
  */
 export class TaskKilledError extends Error {
   readonly signal = 'SIGKILL';

@@ -4,6 +4,7 @@
 // symbols) without changing the mock itself.
 import type { Backend, FileOps } from '../../src/backend/types.js';
 import { SystemError, errnoNumber } from '../../src/uapi/errors.js';
+import type { KernelConfig } from '../../src/mock/kconfig.js';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { declareTopology } from './declared.js';
@@ -15,8 +16,12 @@ import type { RunResult } from '../../src/report/model.js';
 
 export type Profile = import('../../src/mock/contracts.js').ProfileName;
 
-export function declaredMock(profile: Profile): MockBackend {
-  return createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });
+export function declaredMock(profile: Profile, kernelConfig?: KernelConfig): MockBackend {
+  return createMockBackend({
+    profile,
+    topology: declareTopology(defaultTopology())!.topology,
+    ...(kernelConfig ? { kernelConfig } : {}),
+  });
 }
 
 /** A FileOps call refused with an errno (null: let it through). */

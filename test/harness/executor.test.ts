@@ -11,7 +11,6 @@ import { scenarioById } from '../../src/harness/catalog/index.js';
 import { loadBaseline, shippedBaselinePath } from '../../src/harness/baseline.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
 import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
-import { TAINT_DIE } from '../../src/mock/kernel.js';
 import type { RunResult } from '../../src/report/model.js';
 
 const TRACEFS = '/sys/kernel/tracing';
@@ -173,7 +172,7 @@ describe('an oops that kills only the thread in the system call (a real node pro
     }
   });
 
-  it('ends the scenario as soon as the kernel shows the oops (taint D), not at its timeout', async () => {
+  it('ends the scenario as soon as the kernel shows the oops (oops_count), not at its timeout', async () => {
     const b = declaredMock('rfc-v1');
     const k = b.kernel.platform.kernel;
     const thread: Scenario = {
@@ -182,10 +181,11 @@ describe('an oops that kills only the thread in the system call (a real node pro
       description: 'test',
       expectedPath: null,
       async run() {
-        // oops_end() taints D (arch/x86/kernel/dumpstack.c) after the splat; the calling thread never returns.
+        // oops_end() taints D and make_task_dead() counts the oops (/sys/kernel/oops_count) after the splat
+        // (arch/x86/kernel/dumpstack.c, kernel/exit.c); the calling thread never returns.
         k.log(4, null, 'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098');
         k.log(4, null, 'RIP: 0010:vfio_pci_dma_buf_attach+0xfc/0x2b0');
-        k.taint |= 1 << TAINT_DIE;
+        k.taskDead();
         await new Promise<void>(() => undefined);
       },
     };

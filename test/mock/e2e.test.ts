@@ -154,7 +154,9 @@ describe('the same import, per profile', () => {
     const log = parent.fs.readRecords('/dev/kmsg').join('');
     expect(log).toContain('BUG: kernel NULL pointer dereference');
     expect(log).toContain(`PID: ${b.kernel.pid} Comm: iovh-scenario`);
-    // its files went as on exit: the VF's vfio device is free again for the parent
+    // only the binding thread died: the process holds the VF until it is killed, then its files go as on exit
+    expect(parent.kernel.live()).toMatchObject({ processes: 2, vfioDevicesOpen: 1 });
+    b.close();
     expect(parent.kernel.live()).toMatchObject({ processes: 1, fds: 0, vfioDevicesOpen: 0, drmFiles: 0 });
     const again = openVfio(parent);
     expect(again.device).toBeGreaterThan(2);
@@ -173,12 +175,15 @@ describe('the same import, per profile', () => {
     expect(fixed.bar.verify(Number(edge), 8192, 15n, 0n)).toBeNull();
   });
 
-  it('process exit with an IOV import under rfc-v1: no hang, the ranges leak (quirk 6) and kmemleak finds them', () => {
+  it('process exit with an IOV import under rfc-v1: no hang, the ranges leak (quirk 6), hidden from kmemleak under KASAN', () => {
     const r = rig('rfc-v1');
     r.gpuStore(16n, 4096);
     r.b.close();
     expect(r.b.kernel.live()).toMatchObject({ fds: 0, dmabufs: 0, attachments: 0, pendingWaits: 0 });
-    expect(r.b.kernel.platform.kernel.kmemleak.unreferenced()).toBeGreaterThan(0);
+    const leak = r.b.kernel.platform.kernel.kmemleak;
+    expect(leak.leaked()).toBeGreaterThan(0);
+    // The default kernel has KASAN: the small containers keep a stale sheaf reference (src/mock/kernel.ts alloc).
+    expect(leak.unreferenced()).toBe(0);
   });
 
   it('process exit with a P2P import under upstream: the deferred unmap makes the vfio close wait (a hung task), xe closing ends it', () => {

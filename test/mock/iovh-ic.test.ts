@@ -88,9 +88,18 @@ describe('/dev/iovh-ic on the mock', () => {
     expect(imp.map().path).toBe(IOVH_IC.PATH_SG);
   });
 
-  it('rfc-v1 leaks the core container once per map (kmemleak reports it); fixed unmaps it', async () => {
-    for (const p of ['rfc-v1', 'fixed'] as const) {
-      const { b, fd, ic, k } = setup(p);
+  it('rfc-v1 leaks the core container once per map (kmemleak reports it without KASAN); fixed unmaps it', async () => {
+    for (const [p, kasan] of [
+      ['rfc-v1', 'n'],
+      ['rfc-v1', 'y'],
+      ['fixed', 'n'],
+    ] as const) {
+      const b = mock({ profile: p, kernelConfig: { KASAN: kasan, SLUB_RCU_DEBUG: kasan } });
+      enableVfs(b, 2, [0, 1]);
+      const v = openVfio(b);
+      const fd = exportBar2(b, v.device);
+      const ic = StandInImporter.open(b);
+      const k = b.kernel.platform;
       const before = k.dmabuf.live().interconnectMaps;
       const imp = ic.import(fd, { importer: PF });
       imp.map();
@@ -99,9 +108,13 @@ describe('/dev/iovh-ic on the mock', () => {
       await b.sleep!(6000);
       b.fs.writeFile('/sys/kernel/debug/kmemleak', 'scan');
       const report = b.fs.readText('/sys/kernel/debug/kmemleak');
-      if (p === 'rfc-v1') expect(report).toContain('unreferenced object');
-      else expect(report).toBe('');
+      // With KASAN (7.1 line) the small containers keep a stale per-CPU sheaf reference: kmemleak stays silent,
+      // as on the real rfc-v1 KASAN guest (src/mock/kernel.ts alloc).
+      if (p === 'rfc-v1' && kasan === 'n') expect(report).toContain('unreferenced object');
+      else expect(report, `${p} KASAN=${kasan}`).toBe('');
+      expect(k.kernel.kmemleak.leaked() > 0, `${p} KASAN=${kasan}`).toBe(p === 'rfc-v1');
       expect(k.dmabuf.live().interconnectMaps).toBe(before);
+      b.close();
     }
   });
 
@@ -148,6 +161,9 @@ describe('/dev/iovh-ic on the mock', () => {
     const ic = StandInImporter.open(child);
     expect(() => ic.import(fd, { importer: PF })).toThrow(expect.objectContaining({ name: 'TaskKilledError' }));
     expect(kmsg(parent)).toContain('RIP: 0010:vfio_pci_dma_buf_attach+0x12/0x70 [vfio_pci_core]');
+    // The thread in the ioctl died; the process keeps the dma-buf until it is killed.
+    expect(parent.kernel.live()).toMatchObject({ processes: 2, dmabufs: 1, attachments: 0 });
+    child.close();
     expect(parent.kernel.live()).toMatchObject({ processes: 1, dmabufs: 0, attachments: 0 });
   });
 

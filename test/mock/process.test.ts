@@ -119,8 +119,8 @@ describe('spawnProcess', () => {
   });
 });
 
-describe('an oops in process context kills the task', () => {
-  it('the call that oopsed and every later call of that process throw TaskKilledError; its files go as on exit', async () => {
+describe('an oops in process context ends the calling thread', () => {
+  it('the call that oopsed and every later call of that process throw TaskKilledError; its files stay until it is killed', async () => {
     const { parent, child, bind, bar, device } = doomed();
     let thrown: unknown;
     try {
@@ -137,6 +137,12 @@ describe('an oops in process context kills the task', () => {
     expect(() => bar.unmap()).toThrow(expect.objectContaining(KILLED));
     // an async call answers through its promise
     await expect(child.dev.vfioDeviceReset(device)).rejects.toMatchObject(KILLED);
+    // make_task_dead ends the thread only (kernel/exit.c do_exit): the process, its fds and its VFIO device live on.
+    expect(parent.kernel.live()).toMatchObject({ processes: 2, vfioDevicesOpen: 1 });
+    expect(parent.kernel.live().fds).toBeGreaterThan(0);
+    expect(parent.fs.exists(`/proc/${child.kernel.pid}`)).toBe(true);
+    expect(parent.fs.readText('/sys/kernel/oops_count')).toBe('1\n');
+    // Killed (its close): the other threads die, exit_files releases everything.
     child.close();
     expect(parent.kernel.live()).toMatchObject({
       processes: 1,
@@ -157,9 +163,10 @@ describe('an oops in process context kills the task', () => {
     expect(() => bind()).toThrow(TaskKilledError);
     expect(sibling.fs.readlink(`/proc/self/fd/${fd}`)).toBe('/dev/null');
     expect(parent.fs.readRecords('/dev/kmsg').join('')).toMatch(/Oops: Oops: 0000 \[#1\]/);
-    expect(parent.kernel.live()).toMatchObject({ processes: 2, fds: 1 });
-    const v = openVfio(parent, VF0);
-    expect(v.device).toBeGreaterThan(2);
+    // The doomed process lives on, holding its files (VF0's device among them), until it is killed.
+    expect(parent.kernel.live().processes).toBe(3);
+    sibling.close();
+    expect(() => openVfio(parent, VF0)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
   });
 
   it('an oops outside any system call (no process context) kills nobody', () => {

@@ -294,6 +294,8 @@ export const rfcRefuseDevice: Scenario = {
     const s = open(ctx);
     const other = s.t.other;
     if (!other) return ctx.skip('target', 'no second PCI function to import for', 'any machine with two PCI functions');
+    // The machine decides: a function unrelated to the exporter where there is one, else a sibling VF (standin.ts).
+    ctx.record('otherDevice', { bdf: other, kind: s.t.otherKind });
     const ranges = [{ offset: 0n, length: PAGE }];
     const buf = exportDmaBuf(ctx, s.device, { region: s.t.bar.index, ranges });
     const got = importAndMap(ctx, s.ic, s.trace, buf, { importer: other, bar: s.t.bar.index }, 'another device');
