@@ -170,3 +170,52 @@ export async function mockGpuChecks(o) {
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * The fixture test/qemu/mock-gpu-conformance.test.ts replays, from a guest's
+ * run report and its capture:
+ *   node scripts/qemu-ci/mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report>
+ * @param {{ scenarios: { id: string, status: string, path?: string | null, quirks?: { id: string }[], reason: string }[] }} run
+ * @param {Record<string, unknown>} captured
+ * @param {{ recorded: string, kernel: string, qemu: string }} about
+ */
+export function fixtureFrom(run, captured, about) {
+  return {
+    ...about,
+    command: "iovh qemu --device mock-gpu --patches kernel/patches/rfc-v1 --filter 'edge/*'",
+    profile: 'rfc-v1',
+    vf: MOCK_GPU_VF,
+    notes: [
+      'topology: what `iovh capture` wrote in that guest, without its kernel line (boot nonce and iovh.* parameters)',
+      "topology.p2p none: the PF and its VFs sit behind a root port of QEMU's q35, whose host bridge is on no P2P whitelist (drivers/pci/p2pdma.c), and VF 4 is behind ACS redirect: the guest's scatter-gather fallbacks failed EINVAL; capture cannot see that",
+    ],
+    topology: replayTopology(captured),
+    scenarios: run.scenarios
+      .filter((s) => s.id === 'caps/kernel' || s.id.startsWith('edge/'))
+      .map((s) => ({
+        id: s.id,
+        status: s.status,
+        path: s.path ?? null,
+        quirks: (s.quirks ?? []).map((q) => q.id).sort(),
+        reason: s.reason,
+      })),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === 'record') {
+  const [dir, report] = process.argv.slice(3);
+  if (!dir || !report) {
+    process.stderr.write('usage: mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report>\n');
+    process.exit(2);
+  }
+  const run = JSON.parse(readFileSync(report, 'utf8'));
+  const captured = JSON.parse(readFileSync(join(dir, 'topology.json'), 'utf8'));
+  const fixture = fixtureFrom(run, captured, {
+    recorded: run.startedAt ?? new Date().toISOString(),
+    kernel: `${run.kernel?.release ?? '?'}: Debian linux-source-7.2 + kernel/patches/rfc-v1 + kconfig/iovh-guest.config (KASAN)`,
+    qemu: 'QEMU 10.0.2 + qemu/patches, machine mock-gpu-intel-iommu',
+  });
+  const out = join(repoRoot, 'test', 'qemu', 'fixtures', 'mock-gpu-rfc-v1.json');
+  writeFileSync(out, `${JSON.stringify(fixture, null, 2)}\n`);
+  process.stdout.write(`mock-gpu: wrote ${out}\n`);
+}
