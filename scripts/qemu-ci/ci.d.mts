@@ -1,5 +1,28 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
 /**
+ * The out-of-tree modules the sanitizer guest's /init loads, built with make M= against its kernel: the
+ * detector checks' test module (test/qemu/guest/detectors.mjs) and the stand-in importer (rules-more.mjs
+ * standin.*). A module that does not build is a failed check saying why; the guest boots without it.
+ * @param {{ built: import('./kbuild.mjs').BuiltKernel, kpaths: import('./kcache.mjs').KernelCachePaths, paths: import('./paths.mjs').CachePaths, log: (s: string) => void }} o
+ * @returns {Promise<{ ko: string[], checks: Check[] }>}
+ */
+export function guestModules(o: {
+    built: import("./kbuild.mjs").BuiltKernel;
+    kpaths: import("./kcache.mjs").KernelCachePaths;
+    paths: import("./paths.mjs").CachePaths;
+    log: (s: string) => void;
+}): Promise<{
+    ko: string[];
+    checks: Check[];
+}>;
+/**
+ * The stand-in importer's sources with its uAPI header beside them, as one
+ * directory buildExternalModule copies: its Kbuild finds the header in
+ * core/uapi of the checkout, which the copy does not have.
+ * @param {string} dir where to stage them (replaced)
+ */
+export function stageStandIn(dir: string): string;
+/**
  * @param {CiOptions} [o]
  * @returns {Promise<CiSummary>}
  */
@@ -164,6 +187,8 @@ export { checkoutProblems };
  */
 /** The test module that provokes the kernel's detectors for the detector checks. */
 export const DETECTORS_MODULE: string;
+/** iovh's stand-in importer (plain P2P on a kernel without the interconnect series; rules-more.mjs standin.*). */
+export const STANDIN_MODULE: string;
 /** The prefix of the boots of the source-built sanitizer kernel. */
 export const SOURCE_PREFIX: "kasan-";
 export type PinnedShare = {

@@ -2,7 +2,16 @@
 // The QEMU CI as a function: setup (cached), initramfs, the variants' guests
 // side by side, model conformance, and one summary with counts. main.mjs is
 // its command line; the benchmark suite imports measureWallTime().
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -89,6 +98,64 @@ import { RFC_LABEL, prepareRfcKernel, rfcBootOptions, rfcChecks, rfcOnMock, rfcV
 
 /** The test module that provokes the kernel's detectors for the detector checks. */
 export const DETECTORS_MODULE = join(repoRoot, 'test', 'qemu', 'modules', 'iovh_detectors');
+/** iovh's stand-in importer (plain P2P on a kernel without the interconnect series; rules-more.mjs standin.*). */
+export const STANDIN_MODULE = join(repoRoot, 'kernel', 'iovh-ic-importer');
+
+/**
+ * The out-of-tree modules the sanitizer guest's /init loads, built with make M= against its kernel: the
+ * detector checks' test module (test/qemu/guest/detectors.mjs) and the stand-in importer (rules-more.mjs
+ * standin.*). A module that does not build is a failed check saying why; the guest boots without it.
+ * @param {{ built: import('./kbuild.mjs').BuiltKernel, kpaths: import('./kcache.mjs').KernelCachePaths, paths: import('./paths.mjs').CachePaths, log: (s: string) => void }} o
+ * @returns {Promise<{ ko: string[], checks: Check[] }>}
+ */
+export async function guestModules(o) {
+  /** @type {string[]} */
+  const ko = [];
+  /** @type {Check[]} */
+  const checks = [];
+  /** @type {Array<[string, () => string]>} */
+  const wanted = [
+    ['iovh_detectors', () => DETECTORS_MODULE],
+    ['iovh_ic_importer', () => stageStandIn(join(o.paths.root, 'modules', 'iovh-ic-importer'))],
+  ];
+  for (const [name, dir] of wanted) {
+    const check = `source kernel: ${name} module`;
+    try {
+      const built = await buildExternalModule({ kernel: o.built, dir: dir(), paths: o.kpaths, log: o.log });
+      ko.push(...built);
+      checks.push({ name: check, status: 'pass', detail: built.join(', ') });
+    } catch (e) {
+      const excerpt = /** @type {{ excerpt?: string[] }} */ (e).excerpt;
+      checks.push({
+        name: check,
+        status: 'fail',
+        detail: `${e instanceof Error ? e.message : String(e)}${excerpt?.length ? ` | ${excerpt.join(' | ')}` : ''}`,
+      });
+    }
+  }
+  return { ko, checks };
+}
+
+/**
+ * The stand-in importer's sources with its uAPI header beside them, as one
+ * directory buildExternalModule copies: its Kbuild finds the header in
+ * core/uapi of the checkout, which the copy does not have.
+ * @param {string} dir where to stage them (replaced)
+ */
+export function stageStandIn(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(STANDIN_MODULE)) {
+    if (!/\.(c|h)$/.test(name)) continue;
+    writeFileSync(join(dir, name), readFileSync(join(STANDIN_MODULE, name)));
+  }
+  writeFileSync(join(dir, 'iovh_ic.h'), readFileSync(join(repoRoot, 'core', 'uapi', 'iovh_ic.h')));
+  const kbuild = readFileSync(join(STANDIN_MODULE, 'Kbuild'), 'utf8').replace('$(src)/../../core/uapi', '$(src)');
+  if (!kbuild.includes('-I$(src)'))
+    throw new Error(`${join(STANDIN_MODULE, 'Kbuild')}: no uAPI include path to rewrite`);
+  writeFileSync(join(dir, 'Kbuild'), kbuild);
+  return dir;
+}
 
 /** The prefix of the boots of the source-built sanitizer kernel. */
 export const SOURCE_PREFIX = 'kasan-';
@@ -194,21 +261,9 @@ export async function runCi(o = {}) {
         cpuSeconds: built.manifest.timing.cpuSeconds,
       };
       checks.push({ name: 'source kernel: build', status: 'pass', detail: source.detail });
-      // The detector checks' test module (test/qemu/guest/detectors.mjs), built with make M= against this kernel.
-      try {
-        detectorModules = await buildExternalModule({ kernel: built, dir: DETECTORS_MODULE, paths: kpaths, log });
-        checks.push({
-          name: 'source kernel: iovh_detectors module',
-          status: 'pass',
-          detail: detectorModules.join(', '),
-        });
-      } catch (e) {
-        checks.push({
-          name: 'source kernel: iovh_detectors module',
-          status: 'fail',
-          detail: `${e instanceof Error ? e.message : String(e)}${/** @type {{ excerpt?: string[] }} */ (e).excerpt?.length ? ` | ${/** @type {{ excerpt: string[] }} */ (e).excerpt.join(' | ')}` : ''}`,
-        });
-      }
+      const mods = await guestModules({ built, kpaths, paths, log });
+      detectorModules = mods.ko;
+      checks.push(...mods.checks);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       const excerpt = /** @type {{ excerpt?: string[] }} */ (e).excerpt;
@@ -528,6 +583,7 @@ async function conform(boots, variants, paths, log, kernelConfig) {
       log: mockLog,
       coverage: coverageFile,
       ...(kernelConfig ? { kernelConfig } : {}),
+      ...(real.results.modules?.length ? { modules: real.results.modules } : {}),
     });
   } catch (e) {
     return {
@@ -674,6 +730,8 @@ export async function measureSanitizer(o = {}) {
   const s = setup({ paths, log });
   const igb = pickVariants(['igb-intel-iommu'])[0];
   const ir = buildInitramfs({ paths, manifest: null, busybox: s.manifest.busybox, variants: [igb] });
+  // The guest program the CI runs, with the modules the CI loads: its detector checks need iovh_detectors.
+  const mods = await guestModules({ built, kpaths, paths, log });
   log('bench: booting the sanitizer guest');
   const b = await boot({
     variant: igb,
@@ -685,6 +743,7 @@ export async function measureSanitizer(o = {}) {
     timeoutSeconds: o.timeoutSeconds ?? 900,
     memory: '1G',
     kernelAppend: kernelParameters(parseDotConfig(readFileSync(built.config, 'utf8'))) || undefined,
+    insmod: mods.ko,
   });
   return {
     name: 'sanitizer kernel: build and boot',

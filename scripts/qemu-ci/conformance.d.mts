@@ -42,10 +42,16 @@ export function topologyDifferences(captured: {
  * The text of topology-igb.json from the topology `iovh capture` wrote in the
  * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
  * iovh.* parameters, and the mock's profile says which kernel it models.
+ * `p2p` is what the guest's kernel answered for a P2P map between the PF and a
+ * VF (rules-more.mjs standin.p2p-import), which `iovh capture` cannot see:
+ * kept from the committed file.
  * @param {{ kernel?: unknown }} captured
+ * @param {{ p2p?: string }} [committed] the topology file as committed
  */
 export function topologyFileFrom(captured: {
     kernel?: unknown;
+}, committed?: {
+    p2p?: string;
 }): string;
 /**
  * The fixture text for a passing igb guest's results: what the real kernel
@@ -78,7 +84,8 @@ export function mockUnavailable(repo?: string): string | null;
  * from a .config); absent: the profile's, Debian's stock build.
  * `coverage`: a file where the replay writes the mock's branches each step ran
  * (scripts/qemu-ci/coverage.mjs; the pinned share).
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, coverage?: string }} o
+ * `modules`: the out-of-tree modules the real guest had loaded (its results' `modules`): the mock loads them too.
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export function runOnMock(o: {
@@ -87,6 +94,7 @@ export function runOnMock(o: {
     outDir: string;
     log: string;
     kernelConfig?: Record<string, "y" | "n">;
+    modules?: string[];
     coverage?: string;
 }): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
 export const GUEST_DIR: string;

@@ -147,11 +147,16 @@ export function topologyDifferences(captured, committed) {
  * The text of topology-igb.json from the topology `iovh capture` wrote in the
  * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
  * iovh.* parameters, and the mock's profile says which kernel it models.
+ * `p2p` is what the guest's kernel answered for a P2P map between the PF and a
+ * VF (rules-more.mjs standin.p2p-import), which `iovh capture` cannot see:
+ * kept from the committed file.
  * @param {{ kernel?: unknown }} captured
+ * @param {{ p2p?: string }} [committed] the topology file as committed
  */
-export function topologyFileFrom(captured) {
-  const { kernel: _kernel, ...rest } = captured;
-  return `${JSON.stringify(rest, null, 2)}\n`;
+export function topologyFileFrom(captured, committed = {}) {
+  const { kernel: _kernel, devices, ...rest } = /** @type {{ kernel?: unknown, devices?: unknown }} */ (captured);
+  const doc = { ...rest, ...(committed.p2p ? { p2p: committed.p2p } : {}), devices };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /**
@@ -174,6 +179,8 @@ export function fixtureFrom(boot, versions, omit) {
     qemu: versions.qemu,
     // How that kernel was built, for the options the mock models: the replay gives the mock the same.
     ...(versions.kernelConfig ? { kernelConfig: versions.kernelConfig } : {}),
+    // iovh's out-of-tree modules the guest had loaded: the replay loads them on the mock too.
+    ...(boot.results.modules?.length ? { modules: boot.results.modules } : {}),
     scenarios: boot.results.scenarios
       .filter((s) => !omit?.test(s.id))
       .map((s) => ({
@@ -223,7 +230,8 @@ export function mockUnavailable(repo = repoRoot) {
  * from a .config); absent: the profile's, Debian's stock build.
  * `coverage`: a file where the replay writes the mock's branches each step ran
  * (scripts/qemu-ci/coverage.mjs; the pinned share).
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, coverage?: string }} o
+ * `modules`: the out-of-tree modules the real guest had loaded (its results' `modules`): the mock loads them too.
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export async function runOnMock(o) {
@@ -253,6 +261,7 @@ export async function runOnMock(o) {
   ];
   const config = Object.entries(o.kernelConfig ?? {});
   if (config.length) args.push('--kernel-config', config.map(([k, v]) => `${k}=${v}`).join(','));
+  if (o.modules?.length) args.push('--modules', o.modules.join(','));
   if (o.coverage) args.push('--coverage', o.coverage);
   const logFd = openSync(o.log, 'w');
   /** @type {number | null} */

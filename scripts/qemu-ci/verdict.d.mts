@@ -65,6 +65,10 @@ export type GuestResults = {
     nonce: string;
     variant?: string | undefined;
     kernel?: string | undefined;
+    /**
+     * iovh's out-of-tree modules the guest had loaded (test/qemu/guest/main.mjs)
+     */
+    modules?: string[] | undefined;
     scenarios: GuestScenario[];
 };
 export type SerialLog = {

@@ -21,6 +21,7 @@
  * @property {string} nonce
  * @property {string} [variant]
  * @property {string} [kernel]
+ * @property {string[]} [modules]  iovh's out-of-tree modules the guest had loaded (test/qemu/guest/main.mjs)
  * @property {GuestScenario[]} scenarios
  *
  * @typedef {object} SerialLog

@@ -217,8 +217,10 @@ export class DmaBufCoreImpl implements DmaBufCore {
     );
     this.fds.describe(buf.file, { mntId: MNT.dmabuf, ino, flags: buf.fFlags });
     this.bufs.push(buf);
-    this.kernel.trace('dma_buf_export', 'entry', { arg1: 0n });
+    // arg1: the exporter's struct dma_buf_export_info, on its kernel stack (DEFINE_DMA_BUF_EXPORT_INFO).
+    this.kernel.trace('dma_buf_export', 'entry', { arg1: 0xffffc90000a3fc40n });
     this.tracepoint('dma_buf_export', buf);
+    this.kernel.trace('dma_buf_export', 'return', { retval: buf.ptr });
     let fd: number;
     try {
       fd = this.fds.install(buf.file, openFlags);

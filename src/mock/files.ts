@@ -32,7 +32,9 @@ const ROOT = { uid: 0, gid: 0 } as const;
 
 function statOf(n: AnyNode): FileStat {
   if (n instanceof VDir) return { kind: 'dir', mode: n.mode, ...ROOT, size: 0 };
-  if (n instanceof VLink) return { kind: 'link', mode: 0o777, ...ROOT, size: n.target.length };
+  // A kernfs or procfs symlink's inode has no size (lstat st_size 0); elsewhere a link's size is its text's length.
+  if (n instanceof VLink)
+    return { kind: 'link', mode: 0o777, ...ROOT, size: n.fs === 'sysfs' || n.fs === 'procfs' ? 0 : n.target.length };
   if (n instanceof VChar)
     return { kind: 'chardev', mode: n.dev.mode, ...ROOT, size: 0, major: n.dev.major, minor: n.dev.minor };
   const f = n as VFile;

@@ -455,10 +455,11 @@ export class IommufdSubsystem {
       const existing = [...obj.hwpts][0];
       if (existing) hwpt = existing;
       else {
-        // iopt_table_add_domain: what is mapped must fit the domain (reserved IOVA, alignment).
+        // iopt_table_add_domain: what is mapped must fit the domain (reserved IOVA, alignment): both are
+        // EADDRINUSE (io_pagetable.c iopt_reserve_iova, iopt_check_iova_alignment).
         for (const area of obj.areas) {
-          if (area.iova % this.geometry.pageSize !== 0n)
-            fail('EINVAL', 'a mapping is not aligned to the domain page size');
+          if (area.iova % this.geometry.pageSize !== 0n || (area.last + 1n) % this.geometry.pageSize !== 0n)
+            fail('EADDRINUSE', 'a mapping is not aligned to the domain page size');
           for (const r of [...this.geometry.reserved, { start: this.geometry.apertureEnd + 1n, last: ULONG_MAX }])
             if (r.start <= area.last && area.iova <= r.last) fail('EADDRINUSE', 'a mapping lies in reserved IOVA');
         }

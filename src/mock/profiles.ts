@@ -281,7 +281,9 @@ const COMMON: readonly Sym[] = [
   ['_stext', 'T', null, 0x40],
   ['do_syscall_64', 'T', null, 0x1a0],
   ['__x64_sys_ioctl', 'T', null, 0xb0, 'do_syscall_64+0x82/0x1a0'],
-  ['dma_buf_export', 'T', null, 0x2e0],
+  // Its caller, as a return probe prints it: the VFIO export (the mock's other exporters, udmabuf and xe's
+  // PRIME export, return elsewhere on a real kernel; only the VFIO one is traced by iovh).
+  ['dma_buf_export', 'T', null, 0x2e0, 'vfio_pci_core_feature_dma_buf+0x1c9/0x310 [vfio_pci_core]'],
   ['dma_buf_fd', 'T', null, 0x70],
   ['dma_buf_get', 'T', null, 0x80],
   ['dma_buf_put', 'T', null, 0x50],

@@ -322,6 +322,10 @@ export class Syscalls {
       }
       if (fault) throw this.injected(fault, kind, path);
       const file = this.fds.get(fd);
+      // An O_PATH fd takes no file operation: ioctl, pread/pwrite and ftruncate look it up with fdget(), mmap
+      // with fget(), and both skip FMODE_PATH files (fs/file.c __fget_light, __fget); fcntl allows only
+      // F_DUPFD/F_GETFD/F_SETFD/F_GETFL on it (fs/fcntl.c check_fcntl_cmd). Each is EBADF.
+      if (file instanceof OPathFile) fail('EBADF', `${kind} on an O_PATH file`);
       const h = (file.handlers as Record<string, ((...a: unknown[]) => unknown) | undefined>)[kind];
       if (!h) fail(missing(kind));
       const r = h(...args);

@@ -117,6 +117,11 @@ function isGoodName(name: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
 }
 
+/** is_good_system_name (kernel/trace/trace.h __is_good_name with hash_ok): a group may also hold '-'. */
+function isGoodSystemName(name: string): boolean {
+  return /^[A-Za-z_-][A-Za-z0-9_-]*$/.test(name);
+}
+
 function parseType(t: string | undefined): ArgType {
   if (t === undefined) return { kind: 'x', bits: 64 };
   if (t === 'string') return { kind: 'string' };
@@ -290,7 +295,7 @@ export class Tracefs {
     const { symbol, label, offset } = this.resolve(where);
     if (kind === 'r' && offset !== 0) fail('EINVAL', 'return probe offset must be 0');
     const event = m[4] || `${kind}_${label}_${offset}`.replace(/[^A-Za-z0-9_]/g, '_');
-    if (!isGoodName(event) || !isGoodName(group)) fail('EINVAL', `bad event name ${group}/${event}`);
+    if (!isGoodName(event) || !isGoodSystemName(group)) fail('EINVAL', `bad event name ${group}/${event}`);
     if (this.probes.some((p) => p.group === group && p.event === event)) fail('EEXIST', `${group}/${event} exists`);
     if (this.tracepoints.some((t) => t.group === group && t.event === event))
       fail('EEXIST', `${group}/${event} exists`);
@@ -563,11 +568,13 @@ export class Tracefs {
       '\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n';
     const probe = this.probes.find((p) => p.group === e.group && p.event === e.event);
     if (probe) {
+      // kprobe_event_define_fields: __probe_ip; kretprobe_event_define_fields: __probe_func then __probe_ret_ip
+      // (kernel/trace/trace_kprobe.c), then the arguments (traceprobe_define_arg_fields).
+      const head8 = probe.kind === 'p' ? ['__probe_ip'] : ['__probe_func', '__probe_ret_ip'];
       let off = 8;
-      const fields = [`\tfield:unsigned long __probe_ip;\toffset:${off};\tsize:8;\tsigned:0;\n`];
-      off += 8;
-      if (probe.kind === 'r') {
-        fields.push(`\tfield:unsigned long __probe_ret_ip;\toffset:${off};\tsize:8;\tsigned:0;\n`);
+      const fields: string[] = [];
+      for (const f of head8) {
+        fields.push(`\tfield:unsigned long ${f};\toffset:${off};\tsize:8;\tsigned:0;\n`);
         off += 8;
       }
       for (const a of probe.args) {

@@ -287,3 +287,36 @@ describe('baselines', () => {
     expect(bad.summary.exitCode).toBe(1);
   });
 });
+
+describe('kmemleak window', () => {
+  it("a skipped scenario's window ends without the closing scans (nothing it made can leak); a run one scans", async () => {
+    const k = new FakeKernel();
+    const KMEMLEAK = '/sys/kernel/debug/kmemleak';
+    k.files.set(KMEMLEAK, '');
+    const writes: string[] = [];
+    const backend = k.backend();
+    const fs = backend.fs;
+    const spied = {
+      ...backend,
+      fs: {
+        ...fs,
+        writeFile: (p: string, d: string, o?: { append?: boolean }) => {
+          if (p === KMEMLEAK) writes.push(d);
+          return fs.writeFile(p, d, o);
+        },
+      },
+    };
+    const leaky = (id: string, run: (ctx: ScenarioContext) => Promise<void>): Scenario => ({
+      ...scenario(id, run),
+      kmemleak: true,
+    });
+    await runScenarios(
+      options(k, [leaky('t/skips', async (ctx) => ctx.skip('xe', 'no xe', 'a lab machine'))], { backend: spied }),
+    );
+    // The window's opening: two scans and a clear; no closing scans.
+    expect(writes).toEqual(['scan', 'scan', 'clear']);
+    writes.length = 0;
+    await runScenarios(options(k, [leaky('t/runs', async (ctx) => ctx.note('ran'))], { backend: spied }));
+    expect(writes).toEqual(['scan', 'scan', 'clear', 'scan', 'scan']);
+  });
+});

@@ -79,6 +79,27 @@ describe('objects', () => {
     b.close();
   });
 
+  it('attach refuses an IOAS holding a mapping its domain cannot take: EADDRINUSE (iopt_reserve_iova, iopt_check_iova_alignment)', () => {
+    const b = mock({ profile: 'upstream-7.1' });
+    enableVfs(b, 1, []);
+    b.fs.writeFile(`/sys/bus/pci/devices/${VF0}/driver_override`, 'vfio-pci');
+    b.fs.writeFile('/sys/bus/pci/drivers_probe', VF0);
+    const cdev = b.dev.open('/dev/vfio/devices/vfio0', O.RDWR);
+    const fd = b.dev.open('/dev/iommu', O.RDWR);
+    const memfd = b.dev.memfdCreate('m', 0);
+    b.dev.ftruncate(memfd, 8192n);
+    b.dev.vfioDeviceBindIommufd(cdev, fd);
+    const msi = b.dev.iommuIoasAlloc(fd);
+    const half = b.dev.iommuIoasAlloc(fd);
+    const fixed = RW | IOMMU.IOAS_MAP_FIXED_IOVA;
+    b.dev.iommuIoasMapFile(fd, { ioasId: msi, flags: fixed, fd: memfd, start: 0n, length: 4096n, iova: 0xfee00000n });
+    b.dev.iommuIoasMapFile(fd, { ioasId: half, flags: fixed, fd: memfd, start: 0n, length: 2048n, iova: 0x800n });
+    expectErrno(() => b.dev.vfioDeviceAttachIommufdPt(cdev, msi), 'EADDRINUSE');
+    expectErrno(() => b.dev.vfioDeviceAttachIommufdPt(cdev, half), 'EADDRINUSE');
+    for (const f of [memfd, cdev, fd]) b.dev.close(f);
+    b.close();
+  });
+
   it('IOVA ranges of an attached Intel VT-d domain: the interrupt window and beyond 48 bits are reserved', () => {
     const b = mock({ profile: 'upstream-7.1' });
     enableVfs(b, 1, []);

@@ -196,3 +196,16 @@ describe('opath-stale-file', () => {
     expect(reset.join('\n')).not.toMatch(/config/);
   });
 });
+
+describe('an O_PATH fd', () => {
+  it('takes no file operation: ioctl, mmap and pread are EBADF (fdget/fget skip FMODE_PATH, fs/file.c)', async () => {
+    const { PROT } = await import('../../src/uapi/constants.js');
+    const { expectErrno } = await import('./helpers.js');
+    const b = mock({ profile: 'upstream-7.1' });
+    const fd = b.dev.open('/dev/vfio/vfio', O.PATH | O.CLOEXEC);
+    expectErrno(() => b.dev.vfioGetApiVersion(fd), 'EBADF');
+    expectErrno(() => b.dev.mmap(fd, 0n, 4096, PROT.READ), 'EBADF');
+    b.dev.close(fd);
+    b.close();
+  });
+});

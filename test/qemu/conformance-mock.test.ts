@@ -40,6 +40,7 @@ describe.each(FIXTURES.map((f) => [f.replace(/.*\//, ''), f]))(
       const fixture = JSON.parse(readFileSync(file, 'utf8')) as {
         kernel: string;
         kernelConfig?: Record<string, 'y' | 'n'>;
+        modules?: string[];
         scenarios: Array<{ id: string; status: string; path: string | null; errno: string | null }>;
       };
       const out = join(dir, file.replace(/.*\//, '').replace(/\.json$/, ''));
@@ -49,6 +50,7 @@ describe.each(FIXTURES.map((f) => [f.replace(/.*\//, ''), f]))(
         outDir: out,
         log,
         ...(fixture.kernelConfig ? { kernelConfig: fixture.kernelConfig } : {}),
+        ...(fixture.modules ? { modules: fixture.modules } : {}),
       });
       // Harness scenarios added since the recording have no kernel answer yet; every recorded one must still run.
       const recorded = new Set(fixture.scenarios.map((s) => s.id));

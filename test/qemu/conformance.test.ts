@@ -159,5 +159,12 @@ describe('topologyDifferences', () => {
       devices: [{ bdf: '0000:01:00.0' }],
     });
     expect(topologyFileFrom(captured).endsWith('}\n')).toBe(true);
+    // The P2P answer the capture cannot see stays as committed.
+    expect(JSON.parse(topologyFileFrom(captured, { p2p: 'none' }))).toEqual({
+      schema: 'iovh-topology/1',
+      machine: 'QEMU',
+      p2p: 'none',
+      devices: [{ bdf: '0000:01:00.0' }],
+    });
   });
 });

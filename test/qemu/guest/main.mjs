@@ -10,11 +10,15 @@
 //
 //   node main.mjs --out <file> --nonce <n> --variant <v> --repo <dir> [--numvfs 2]
 //                 [--backend native | --backend mock --topology <file> --profile <name>
-//                  [--kernel-config IOMMUFD=y,VFIO_DEVICE_CDEV=y,...] [--coverage <file>]]
+//                  [--kernel-config IOMMUFD=y,VFIO_DEVICE_CDEV=y,...] [--modules iovh_ic_importer]
+//                  [--coverage <file>]]
 //
 // --kernel-config says how the real kernel was built (the options the mock
 // models, src/mock/kconfig.ts): the mock gets the topology with them as its
 // kernel.config (docs/topology.md), written next to its state file.
+// --modules names the out-of-tree modules the real guest's /init loaded (the
+// guest reports them in results.json `modules`): on the mock they are loaded
+// too; the stand-in importer's rules skip on both sides when it is not.
 // --coverage writes which branches of the mock (dist/mock) ran in each step
 // (scripts/qemu-ci/coverage.mjs): the replay side of the pinned share.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +27,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadLib } from './lib.mjs';
 import { runFlow } from './flow.mjs';
+
+/** iovh's own out-of-tree modules a guest may load (kernel/, test/qemu/modules/): reported in results.json. */
+const OUT_OF_TREE = ['iovh_ic_importer', 'iovh_detectors'];
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
@@ -42,6 +49,8 @@ function parseArgs(argv) {
   if (out.coverage !== undefined && out.backend !== 'mock') throw new Error('--coverage is for --backend mock');
   if (out['kernel-config'] !== undefined && !/^[A-Z0-9_]+=[yn](,[A-Z0-9_]+=[yn])*$/.test(out['kernel-config']))
     throw new Error(`--kernel-config takes OPTION=y|n,... (got '${out['kernel-config']}')`);
+  if (out.modules !== undefined && !/^[a-z0-9_]+(,[a-z0-9_]+)*$/.test(out.modules))
+    throw new Error(`--modules takes module names separated by commas (got '${out.modules}')`);
   if (!/^[1-9]\d*$/.test(out.numvfs)) throw new Error(`--numvfs must be a positive integer, not '${out.numvfs}'`);
   return out;
 }
@@ -73,6 +82,8 @@ async function main() {
   let pf = null;
   /** @type {string | null} */
   let vf = null;
+  /** @type {string[]} */
+  let modules = [];
   // The mock keeps its kernel in a state file between the CLI's invocations;
   // the journal of the bring-up goes to a private folder (never the host's
   // /var/lib/iovh). In the guest /init points IOVH_STATE_DIR at a tmpfs.
@@ -135,6 +146,14 @@ async function main() {
       open().close();
       backendArgs = ['--backend', 'mock', '--mock-state', statePath, '--topology', topology, '--profile', args.profile];
     }
+    // Out-of-tree modules the machine has: what the real kernel lists in /proc/modules, what the mock is told.
+    modules =
+      args.backend === 'native'
+        ? readFileSync('/proc/modules', 'utf8')
+            .split('\n')
+            .map((l) => l.split(' ')[0] ?? '')
+            .filter((m) => OUT_OF_TREE.includes(m))
+        : (args.modules ?? '').split(',').filter((m) => m !== '');
     // What ran before the first step (the modules' load, the mock's first start) is the unit `boot`.
     coverage?.mark('boot');
     const flow = await runFlow({
@@ -173,6 +192,7 @@ async function main() {
     backend: args.backend,
     pf,
     vf,
+    modules,
     startedAt,
     finishedAt: new Date().toISOString(),
     scenarios: results,
