@@ -104,6 +104,20 @@ describe('the recorded kernel results', () => {
     expect(fixture.kernel).toMatch(/^\d+\.\d+/);
     expect(fixture.scenarios.filter((s) => s.status !== 'pass' && s.status !== 'skip')).toEqual([]);
   });
+
+  it("record that iovh doctor named Debian's stock 7.2 kernel upstream-7.1 (issue 12), as the mock does", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { KERNEL_FIXTURE } = await import('../../scripts/qemu-ci/conformance.mjs');
+    const fixture = JSON.parse(readFileSync(KERNEL_FIXTURE, 'utf8')) as {
+      kernel: string;
+      scenarios: Array<{ id: string; status: string; observed?: string }>;
+    };
+    expect(fixture.kernel).toMatch(/^7\.2\./);
+    const doctor = fixture.scenarios.find((s) => s.id === 'cli.doctor');
+    expect(doctor?.status).toBe('pass');
+    // conformance-mock.test.ts replays it: the mock's doctor must observe the same shape.
+    expect(doctor?.observed).toBe('upstream-7.1');
+  });
 });
 
 describe('topologyDifferences', () => {

@@ -12,6 +12,7 @@ describe('FLOW_RULES', () => {
     ).toEqual([
       'cli.bind',
       'cli.capture',
+      'cli.doctor',
       'cli.find-pf',
       'cli.restore',
       'cli.run',

@@ -38,6 +38,10 @@ export type FlowOptions = {
     backendArgs: string[];
     numvfs: number;
     /**
+     * iovh's stand-in importer module is loaded (rules-more.mjs)
+     */
+    standIn?: boolean | undefined;
+    /**
      * where artifacts go (topology.json, iovh-run.json)
      */
     outDir: string;

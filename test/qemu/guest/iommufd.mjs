@@ -804,6 +804,76 @@ scenario(
     }),
 );
 
+scenario(
+  'errno.file-kinds',
+  'IOAS_MAP_FILE of files that are neither a memfd nor a VFIO dma-buf',
+  ['iommufd'],
+  'iopt_map_file_pages: a dma-buf goes to iopt_alloc_dmabuf_pages, which maps only a VFIO dma-buf (vfio_pci_dma_buf_iommufd_map: another exporter, here udmabuf, EOPNOTSUPP); any other file to iopt_alloc_file_pages, which takes any file and pins nothing yet (with no domain attached, /dev/null maps: its pages are read only when a domain or an access needs them); a closed fd EBADF (fget)',
+  (ctx) => {
+    const { O, MFD, F_SEAL } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    if (!ctx.backend.fs.exists('/dev/udmabuf')) return skip('no /dev/udmabuf (CONFIG_UDMABUF)');
+    const iommufd = ctx.lib.iommufd.Iommufd.open(ctx.backend);
+    const ctl = dev.open('/dev/udmabuf', O.RDWR);
+    const memfd = dev.memfdCreate('iovh-iommufd-kinds', MFD.ALLOW_SEALING);
+    const nul = dev.open('/dev/null', O.RDWR);
+    /** @type {number | null} */
+    let buf = null;
+    try {
+      dev.ftruncate(memfd, PAGE);
+      dev.addSeals(memfd, F_SEAL.SHRINK);
+      buf = dev.udmabufCreate(ctl, { memfd, offset: 0n, size: PAGE });
+      const ioas = iommufd.ioasAlloc();
+      const udmabuf = /** @type {number} */ (buf);
+      return table([
+        ['a udmabuf', 'EOPNOTSUPP', () => mapRaw(iommufd, ioas, udmabuf)],
+        ['/dev/null, no domain', 'ok', () => mapRaw(iommufd, ioas, nul)],
+        ['a closed fd', 'EBADF', () => mapRaw(iommufd, ioas, 4009)],
+        ['the memfd', 'ok', () => mapRaw(iommufd, ioas, memfd)],
+      ]);
+    } finally {
+      if (buf !== null) dev.close(buf);
+      for (const fd of [nul, memfd, ctl]) dev.close(fd);
+      iommufd.close();
+    }
+  },
+);
+
+scenario(
+  'cdev.attach-conflicts',
+  'attaching a device to an IOAS whose mappings its domain cannot hold',
+  ['iommufd', 'cdev'],
+  "iommufd_device_attach -> iopt_table_enforce_dev_resv_regions: a mapping over the device's reserved IOVA (the x86 MSI window 0xfee00000-0xfeefffff) is EADDRINUSE (iopt_reserve_iova); iopt_table_add_domain: a mapping not aligned to the domain's page size is EADDRINUSE (iopt_check_iova_alignment); the failed attach leaves the device free for an IOAS that fits",
+  (ctx) => {
+    const { O } = ctx.lib.uapi;
+    const dev = ctx.backend.dev;
+    const node = /** @type {string} */ (ctx.cdevNode);
+    const iommufd = ctx.lib.iommufd.Iommufd.open(ctx.backend);
+    const memfd = dev.memfdCreate('iovh-iommufd-conflicts', 1);
+    const d = dev.open(node, O.RDWR | O.CLOEXEC);
+    try {
+      dev.ftruncate(memfd, 2n * PAGE);
+      const msi = iommufd.ioasAlloc();
+      const half = iommufd.ioasAlloc();
+      const good = iommufd.ioasAlloc();
+      return table([
+        ['map at 0xfee00000, no domain yet', 'ok', () => mapRaw(iommufd, msi, memfd, { iova: 0xfee00000n })],
+        ['map half a page at 0x800', 'ok', () => mapRaw(iommufd, half, memfd, { length: PAGE / 2n, iova: 0x800n })],
+        ['map a page at 0x100000', 'ok', () => mapRaw(iommufd, good, memfd, { iova: 0x100000n })],
+        ['bind', 'ok', () => dev.vfioDeviceBindIommufd(d, iommufd.fd)],
+        ['attach over the MSI window', 'EADDRINUSE', () => dev.vfioDeviceAttachIommufdPt(d, msi)],
+        ['attach with an unaligned mapping', 'EADDRINUSE', () => dev.vfioDeviceAttachIommufdPt(d, half)],
+        ['attach where it fits', 'ok', () => dev.vfioDeviceAttachIommufdPt(d, good)],
+        ['detach', 'ok', () => dev.vfioDeviceDetachIommufdPt(d)],
+      ]);
+    } finally {
+      dev.close(d);
+      dev.close(memfd);
+      iommufd.close();
+    }
+  },
+);
+
 // ------------------------------------------------------------ what is left
 
 scenario(

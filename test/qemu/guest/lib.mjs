@@ -21,24 +21,47 @@ import { pathToFileURL } from 'node:url';
 export async function loadLib(repo) {
   /** @param {string} p */
   const mod = (p) => import(pathToFileURL(join(repo, 'dist', p)).href);
-  const [vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, native, addon, mock, cli, runner, timing, steps] =
-    await Promise.all([
-      /** @type {Promise<typeof import('../../../src/uapi/vfio.js')>} */ (mod('uapi/vfio.js')),
-      /** @type {Promise<typeof import('../../../src/uapi/drm.js')>} */ (mod('uapi/drm.js')),
-      /** @type {Promise<typeof import('../../../src/uapi/bufinfo.js')>} */ (mod('uapi/bufinfo.js')),
-      /** @type {Promise<typeof import('../../../src/uapi/constants.js')>} */ (mod('uapi/constants.js')),
-      /** @type {Promise<typeof import('../../../src/uapi/iommufd.js')>} */ (mod('uapi/iommufd.js')),
-      /** @type {Promise<typeof import('../../../src/harness/tracefs.js')>} */ (mod('harness/tracefs.js')),
-      /** @type {Promise<typeof import('../../../src/harness/monitors.js')>} */ (mod('harness/monitors.js')),
-      /** @type {Promise<NativeModule>} */ (mod('backend/native.js')),
-      /** @type {Promise<AddonModule>} */ (mod('core/addon.js')),
-      /** @type {Promise<MockModule>} */ (mod('mock/backend.js')),
-      /** @type {Promise<CliModule>} */ (mod('cli/main.js')),
-      /** @type {Promise<typeof import('../../../src/harness/runner.js')>} */ (mod('harness/runner.js')),
-      /** @type {Promise<typeof import('../../../src/harness/timing.js')>} */ (mod('harness/timing.js')),
-      /** @type {Promise<typeof import('../../../src/qemu/steps.js')>} */ (mod('qemu/steps.js')),
-    ]);
+  const [
+    vfio,
+    drm,
+    bufinfo,
+    uapi,
+    iommufd,
+    tracefs,
+    monitors,
+    native,
+    addon,
+    mock,
+    cli,
+    runner,
+    timing,
+    steps,
+    iovhIc,
+  ] = await Promise.all([
+    /** @type {Promise<typeof import('../../../src/uapi/vfio.js')>} */ (mod('uapi/vfio.js')),
+    /** @type {Promise<typeof import('../../../src/uapi/drm.js')>} */ (mod('uapi/drm.js')),
+    /** @type {Promise<typeof import('../../../src/uapi/bufinfo.js')>} */ (mod('uapi/bufinfo.js')),
+    /** @type {Promise<typeof import('../../../src/uapi/constants.js')>} */ (mod('uapi/constants.js')),
+    /** @type {Promise<typeof import('../../../src/uapi/iommufd.js')>} */ (mod('uapi/iommufd.js')),
+    /** @type {Promise<typeof import('../../../src/harness/tracefs.js')>} */ (mod('harness/tracefs.js')),
+    /** @type {Promise<typeof import('../../../src/harness/monitors.js')>} */ (mod('harness/monitors.js')),
+    /** @type {Promise<NativeModule>} */ (mod('backend/native.js')),
+    /** @type {Promise<AddonModule>} */ (mod('core/addon.js')),
+    /** @type {Promise<MockModule>} */ (mod('mock/backend.js')),
+    /** @type {Promise<CliModule>} */ (mod('cli/main.js')),
+    /** @type {Promise<typeof import('../../../src/harness/runner.js')>} */ (mod('harness/runner.js')),
+    /** @type {Promise<typeof import('../../../src/harness/timing.js')>} */ (mod('harness/timing.js')),
+    /** @type {Promise<typeof import('../../../src/qemu/steps.js')>} */ (mod('qemu/steps.js')),
+    /** @type {Promise<typeof import('../../../src/uapi/iovh-ic.js')>} */ (mod('uapi/iovh-ic.js')),
+  ]);
   /** @type {import('./detectors.mjs').Harness} */
   const harness = { runScenarios: runner.runScenarios, timingFor: timing.timingFor };
-  return { lib: { vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, steps }, native, addon, mock, cli, harness };
+  return {
+    lib: { vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, steps, iovhIc },
+    native,
+    addon,
+    mock,
+    cli,
+    harness,
+  };
 }

@@ -162,6 +162,7 @@ async function main() {
       open,
       backendArgs,
       numvfs: Number(args.numvfs),
+      standIn: modules.includes('iovh_ic_importer'),
       outDir,
       onResult: print,
       harness,

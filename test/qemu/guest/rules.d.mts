@@ -11,7 +11,7 @@ export function codeOf(fn: () => unknown): string;
 export function table(cases: Array<[string, string, () => unknown]>, after?: () => void): Outcome;
 /**
  * Run them, each id prefixed `rules.`.
- * @param {{ backend: import('../../../src/backend/types.js').Backend, lib: Lib, pf: string, vf: string, onResult?: (r: Result) => void }} o
+ * @param {{ backend: import('../../../src/backend/types.js').Backend, lib: Lib, pf: string, vf: string, standIn?: boolean, onResult?: (r: Result) => void }} o
  * @returns {Promise<Result[]>}
  */
 export function runRuleScenarios(o: {
@@ -19,6 +19,7 @@ export function runRuleScenarios(o: {
     lib: Lib;
     pf: string;
     vf: string;
+    standIn?: boolean;
     onResult?: (r: Result) => void;
 }): Promise<Result[]>;
 /**
@@ -31,6 +32,7 @@ export function runRuleScenarios(o: {
  * @property {Lib} lib
  * @property {string} pf
  * @property {string} vf      on vfio-pci, not open
+ * @property {boolean} [standIn]  the guest's /init loaded iovh's stand-in importer (kernel/iovh-ic-importer)
  *
  * @typedef {object} Rule
  * @property {string} id
@@ -53,6 +55,10 @@ export type Ctx = {
      * on vfio-pci, not open
      */
     vf: string;
+    /**
+     * the guest's /init loaded iovh's stand-in importer (kernel/iovh-ic-importer)
+     */
+    standIn?: boolean | undefined;
 };
 export type Rule = {
     id: string;

@@ -13,6 +13,10 @@
 // They run in the VF phase of the guest (the VF on vfio-pci, its device
 // closed) and put back what they change.
 import { expectErrno, fail, pass, skip, sysErr } from './scenarios.mjs';
+// More rules of the same kind (pseudo filesystems, more tracefs, sysfs resource mmap, sysctl, memfd sizes).
+// rules-more.mjs takes table() and codeOf() from here (function declarations: usable across the cycle);
+// import this file, not that one, first.
+import { MORE_RULES } from './rules-more.mjs';
 
 const PAGE = 4096;
 const SYS = '/sys/bus/pci/devices';
@@ -33,6 +37,7 @@ const F_SEAL_EXEC = 0x20;
  * @property {Lib} lib
  * @property {string} pf
  * @property {string} vf      on vfio-pci, not open
+ * @property {boolean} [standIn]  the guest's /init loaded iovh's stand-in importer (kernel/iovh-ic-importer)
  *
  * @typedef {object} Rule
  * @property {string} id
@@ -906,20 +911,22 @@ rule(
 rule(
   'kmemleak.control',
   'the kmemleak control file takes scan and clear, refuses other words',
-  'kmemleak_write: "scan", "clear", "stack=on|off" and "scan=on|off" are accepted, "scan=<secs>" needs a number (EINVAL), "dump=<addr>" needs a number and a known object (EINVAL), anything else EINVAL',
+  'kmemleak_write: "clear", "stack=on|off" and "scan=on|off" are accepted, "scan=<secs>" needs a number (EINVAL), "dump=<addr>" needs a number and a known object (EINVAL), anything else EINVAL',
   (ctx) => {
     if (!ctx.backend.fs.exists(KMEMLEAK)) return skip('no kmemleak (CONFIG_DEBUG_KMEMLEAK, debugfs)');
     const w = (/** @type {string} */ s) => ctx.backend.fs.writeFile(KMEMLEAK, s);
+    // Every command takes scan_mutex (kmemleak_write): a `scan=off` before `scan=on` made every later command
+    // wait for the scan the restarted thread begins at once (53 s on a KASAN guest under TCG), so `scan=on` is
+    // last. The guest's /init stopped the thread (scripts/qemu-ci/init.sh); `scan=on` starts it again.
     return table([
       ['bogus', 'EINVAL', () => w('bogus')],
       ['scan=abc', 'EINVAL', () => w('scan=abc')],
       ['dump=0x1', 'EINVAL', () => w('dump=0x1')],
+      ['dump=abc', 'EINVAL', () => w('dump=abc')],
       ['clear', 'ok', () => w('clear')],
       ['stack=off', 'ok', () => w('stack=off')],
       ['stack=on', 'ok', () => w('stack=on')],
-      ['scan=off', 'ok', () => w('scan=off')],
       ['scan=on', 'ok', () => w('scan=on')],
-      ['dump=abc', 'EINVAL', () => w('dump=abc')],
     ]);
   },
 );
@@ -941,14 +948,16 @@ rule(
   },
 );
 
+RULE_SCENARIOS.push(...MORE_RULES);
+
 /**
  * Run them, each id prefixed `rules.`.
- * @param {{ backend: import('../../../src/backend/types.js').Backend, lib: Lib, pf: string, vf: string, onResult?: (r: Result) => void }} o
+ * @param {{ backend: import('../../../src/backend/types.js').Backend, lib: Lib, pf: string, vf: string, standIn?: boolean, onResult?: (r: Result) => void }} o
  * @returns {Promise<Result[]>}
  */
 export async function runRuleScenarios(o) {
   /** @type {Ctx} */
-  const ctx = { backend: o.backend, lib: o.lib, pf: o.pf, vf: o.vf };
+  const ctx = { backend: o.backend, lib: o.lib, pf: o.pf, vf: o.vf, standIn: o.standIn ?? false };
   /** @type {Result[]} */
   const results = [];
   for (const s of RULE_SCENARIOS) {

@@ -7,6 +7,7 @@
  * @property {typeof import('../../../src/uapi/constants.js')} uapi
  * @property {typeof import('../../../src/harness/tracefs.js')} tracefs
  * @property {typeof import('../../../src/harness/monitors.js')} monitors
+ * @property {typeof import('../../../src/uapi/iovh-ic.js')} [iovhIc]  the stand-in importer's uAPI (rules-more.mjs)
  *
  * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
  *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
@@ -109,6 +110,10 @@ export type Lib = {
     uapi: typeof import("../../../src/uapi/constants.js");
     tracefs: typeof import("../../../src/harness/tracefs.js");
     monitors: typeof import("../../../src/harness/monitors.js");
+    /**
+     * the stand-in importer's uAPI (rules-more.mjs)
+     */
+    iovhIc?: typeof import("../../../src/uapi/iovh-ic.js") | undefined;
 };
 /**
  * `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set

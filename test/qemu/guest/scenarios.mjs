@@ -37,6 +37,7 @@ const { BAD_EXPORTS, sendBadExport } = /** @type {typeof import('../../../src/ua
  * @property {typeof import('../../../src/uapi/constants.js')} uapi
  * @property {typeof import('../../../src/harness/tracefs.js')} tracefs
  * @property {typeof import('../../../src/harness/monitors.js')} monitors
+ * @property {typeof import('../../../src/uapi/iovh-ic.js')} [iovhIc]  the stand-in importer's uAPI (rules-more.mjs)
  *
  * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
  *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
