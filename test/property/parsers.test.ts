@@ -147,8 +147,16 @@ describe('sizes', () => {
           const v = parseSize(s);
           if (v !== null) expect(v >= 0n && v < 1n << 64n).toBe(true);
           else {
-            expect(() => requireSize(s, '--vram')).toThrow(
-              new InputError(`--vram: '${s}' is not a size (e.g. 4G, 512MiB, 1.5G, 0x20000000, 1073741824)`),
+            // One of the three refusals src/host/size.ts words: not a size, a fraction of a byte, beyond u64.
+            let thrown: unknown;
+            try {
+              requireSize(s, '--vram');
+            } catch (e) {
+              thrown = e;
+            }
+            expect(thrown).toBeInstanceOf(InputError);
+            expect((thrown as Error).message).toMatch(
+              /^--vram: '.*' is (not a size \(e\.g\. 4G|not a whole number of bytes \(a size must be|more than 18446744073709551615 bytes)/s,
             );
             expect(
               cliLines(() => requireSize(s, '--vram')),
