@@ -29,9 +29,25 @@
  * @property {number | null} initSeconds    QEMU start to /init's first line on the channel (boot to /init;
  *                                          250 ms resolution)
  * @property {import('./verdict.mjs').GuestResults | null} results
+ * @property {{ id: string, line: string }[]} xfail  harness results the baseline of the kernel's shape expects
+ *                                          to fail (known bugs): neither passed nor failed
+ * @property {string | null} baseline       that baseline's name, or why there is none
  * @property {string} logTail
  * @property {string[]} progress
  */
+/**
+ * The judge of a guest's harness results: the shipped baseline of the kernel's
+ * shape (baselines/<shape>.json, as the guest's iovh run detected the shape)
+ * through src/harness/baseline.ts judge(), from the checkout's dist/. Null,
+ * with the reason, when there is no shape or no such baseline: then every bad
+ * status fails, as before.
+ * @param {unknown} data  results.json
+ * @returns {Promise<{ judge: ((s: import('./verdict.mjs').GuestScenario) => import('./verdict.mjs').Judgement | null) | null, baseline: string }>}
+ */
+export function baselineJudge(data: unknown): Promise<{
+    judge: ((s: import("./verdict.mjs").GuestScenario) => import("./verdict.mjs").Judgement | null) | null;
+    baseline: string;
+}>;
 /**
  * Kernel command-line values cannot hold whitespace (nor, in iovh.args, a
  * comma, which separates the arguments there); say so instead of booting a
@@ -120,6 +136,18 @@ export type BootReport = {
      */
     initSeconds: number | null;
     results: import("./verdict.mjs").GuestResults | null;
+    /**
+     * harness results the baseline of the kernel's shape expects
+     * to fail (known bugs): neither passed nor failed
+     */
+    xfail: {
+        id: string;
+        line: string;
+    }[];
+    /**
+     * that baseline's name, or why there is none
+     */
+    baseline: string | null;
     logTail: string;
     progress: string[];
 };

@@ -4,8 +4,18 @@
 // to the shared folder, and turn all of it into one verdict (verdict.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { qemuArgs, NUM_VFS } from './variants.mjs';
 import { classify, tail } from './verdict.mjs';
 import { repoRoot } from './paths.mjs';
@@ -43,9 +53,42 @@ export const GUEST_ENTRY = join(repoRoot, 'test', 'qemu', 'guest', 'main.mjs');
  * @property {number | null} initSeconds    QEMU start to /init's first line on the channel (boot to /init;
  *                                          250 ms resolution)
  * @property {import('./verdict.mjs').GuestResults | null} results
+ * @property {{ id: string, line: string }[]} xfail  harness results the baseline of the kernel's shape expects
+ *                                          to fail (known bugs): neither passed nor failed
+ * @property {string | null} baseline       that baseline's name, or why there is none
  * @property {string} logTail
  * @property {string[]} progress
  */
+
+/**
+ * The judge of a guest's harness results: the shipped baseline of the kernel's
+ * shape (baselines/<shape>.json, as the guest's iovh run detected the shape)
+ * through src/harness/baseline.ts judge(), from the checkout's dist/. Null,
+ * with the reason, when there is no shape or no such baseline: then every bad
+ * status fails, as before.
+ * @param {unknown} data  results.json
+ * @returns {Promise<{ judge: ((s: import('./verdict.mjs').GuestScenario) => import('./verdict.mjs').Judgement | null) | null, baseline: string }>}
+ */
+export async function baselineJudge(data) {
+  const shape = typeof data === 'object' && data !== null ? /** @type {{ shape?: unknown }} */ (data).shape : undefined;
+  if (typeof shape !== 'string' || !/^[a-z0-9.-]+$/.test(shape))
+    return { judge: null, baseline: 'none: the guest named no kernel shape' };
+  const file = join(repoRoot, 'baselines', `${shape}.json`);
+  if (!existsSync(file)) return { judge: null, baseline: `none: no shipped baseline for shape ${shape}` };
+  /** @type {typeof import('../../src/harness/baseline.js')} */
+  const mod = await import(pathToFileURL(join(repoRoot, 'dist', 'harness', 'baseline.js')).href);
+  const b = mod.loadBaseline(file);
+  const known = [...b.quirks, ...b.bugs];
+  return {
+    baseline: b.name,
+    judge: (s) => {
+      if (!s.id.startsWith('run:')) return null;
+      const st = /** @type {import('../../src/report/model.js').Status} */ (s.status);
+      const r = mod.judge(b.scenarios.get(s.id.slice(4)), st, [...(s.bugs ?? []), ...(s.quirks ?? [])], known);
+      return { verdict: r.verdict, expected: r.expected, bugs: r.bugs, note: r.note, baseline: b.name };
+    },
+  };
+}
 
 /**
  * Kernel command-line values cannot hold whitespace (nor, in iovh.args, a
@@ -198,6 +241,8 @@ export async function boot(o) {
       verdictSeconds,
       initSeconds,
       results: null,
+      xfail: [],
+      baseline: null,
       logTail: '',
       progress: [],
     };
@@ -211,7 +256,14 @@ export async function boot(o) {
   } catch (e) {
     resultsError = /** @type {Error} */ (e).message;
   }
+  let judged;
+  try {
+    judged = await baselineJudge(resultsData);
+  } catch (e) {
+    judged = { judge: null, baseline: `none: ${/** @type {Error} */ (e).message}` };
+  }
   const c = classify({
+    judge: judged.judge,
     log,
     channel,
     nonce,
@@ -235,6 +287,8 @@ export async function boot(o) {
     verdictSeconds,
     initSeconds,
     results: c.results,
+    xfail: c.xfail,
+    baseline: judged.baseline,
     logTail: tail(log, 40),
     progress: c.serial.progress,
   };

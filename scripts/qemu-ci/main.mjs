@@ -149,13 +149,20 @@ function printSummary(s) {
     }
     const sc = b.results?.scenarios ?? [];
     const n = (/** @type {string} */ st) => sc.filter((r) => r.status === st).length;
+    const xfail = new Map(b.xfail.map((x) => [x.id, x.line]));
     out(
       `${b.status.toUpperCase().padEnd(6)} ${b.variant.padEnd(20)} wall ${secs(b.wallSeconds)}, verdict at ${secs(b.verdictSeconds)}; ` +
-        `${n('pass')} passed, ${sc.length - n('pass') - n('skip')} failed, ${n('skip')} skipped`,
+        `${n('pass')} passed, ${sc.length - n('pass') - n('skip') - xfail.size} failed, ${n('skip')} skipped` +
+        (xfail.size ? `, ${xfail.size} expected failure(s)` : ''),
     );
     out(`       ${b.reason}`);
+    if (b.baseline) out(`       judged against baseline ${b.baseline}`);
     for (const r of sc.filter((x) => x.status !== 'pass' && x.status !== 'skip'))
-      out(`       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`);
+      out(
+        xfail.has(r.id)
+          ? `       XFAIL ${xfail.get(r.id)}: ${r.detail ?? ''}`
+          : `       ${r.status} ${r.id}${r.errno ? ` ${r.errno}` : ''}: ${r.detail ?? ''}`,
+      );
     // Skips grouped by reason: the harness skips whole families for one missing capability.
     /** @type {Map<string, string[]>} */
     const skips = new Map();
@@ -191,7 +198,9 @@ function printSummary(s) {
   out(
     `timing: setup ${secs(s.timing.setupSeconds)}${s.timing.setupCached ? ' (cached)' : ''}, initramfs ${secs(s.timing.initramfsSeconds)}, kernel build ${secs(s.timing.kernelBuildSeconds)}${s.source?.status === 'cached' ? ' (cached)' : ''}, guests ${secs(s.timing.bootsSeconds)}, iovh qemu ${secs(s.timing.qemuCommandSeconds)}, total ${secs(s.timing.totalSeconds)}`,
   );
-  out(`qemu: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
+  out(
+    `qemu: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped${s.xfailed ? `, ${s.xfailed} expected failure(s) (known bugs)` : ''}`,
+  );
 }
 
 async function main() {

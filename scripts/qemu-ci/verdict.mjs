@@ -16,13 +16,23 @@
  * @property {string} [detail]
  * @property {string | null} [observed]  a value the kernel chose, which the mock must choose too
  * @property {number} [ms]
+ * @property {string[]} [bugs]    for a harness result (`run:<id>`), the known bugs it named (src/harness/bugs.ts)
+ * @property {string[]} [quirks]  and the quirks
  *
  * @typedef {object} GuestResults
  * @property {string} nonce
  * @property {string} [variant]
  * @property {string} [kernel]
  * @property {string[]} [modules]  iovh's out-of-tree modules the guest had loaded (test/qemu/guest/main.mjs)
+ * @property {string | null} [shape]  the kernel's shape as the guest's iovh run detected it (src/shape)
  * @property {GuestScenario[]} scenarios
+ *
+ * @typedef {object} Judgement  a harness result against the shipped baseline of the kernel's shape
+ * @property {'expected' | 'regression' | 'fixed' | 'changed' | 'unlisted'} verdict  src/harness/baseline.ts judge()
+ * @property {string} expected   the status the baseline expects
+ * @property {string[]} bugs     the bugs it expects named
+ * @property {string | null} note
+ * @property {string} baseline   the baseline's name
  *
  * @typedef {object} SerialLog
  * @property {{ kind: 'rc', rc: number } | { kind: 'timeout' } | { kind: 'error', step: string } | null} verdict
@@ -33,8 +43,17 @@
  * @property {string[]} oopses        BUG:/Oops:/WARNING: lines the console printed
  * @property {string[]} expected      such lines printed between the guest's "iovh: expected kernel reports
  *                                    begin" and "end" markers (the detector checks ask for them)
+ * @property {string[]} lastRun       such lines printed between the markers of the guest's last run (bugs/*,
+ *                                    test/qemu/guest/flow.mjs LAST_BEGIN/LAST_END): expected only when every
+ *                                    failure of that run is a known bug of the kernel's baseline
  * @property {number} lines
  */
+
+/** The markers test/qemu/guest/flow.mjs writes to /dev/kmsg around its last run (LAST_BEGIN, LAST_END). */
+const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
+const LAST_END = 'iovh: kernel reports of the last run end';
+/** The harness results of that run. */
+const LAST_RUN = /^run:bugs\//;
 
 /** @param {string} line a serial line, possibly with a printk timestamp */
 function strip(line) {
@@ -56,9 +75,11 @@ export function parseSerial(text, nonce) {
     panic: null,
     oopses: [],
     expected: [],
+    lastRun: [],
     lines: 0,
   };
   let expecting = false;
+  let last = false;
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   out.lines = lines.length;
@@ -77,12 +98,14 @@ export function parseSerial(text, nonce) {
     } else if (out.panic === null && /Kernel panic - not syncing/.test(line)) out.panic = line.trim();
     else if (line.includes('iovh: expected kernel reports begin')) expecting = true;
     else if (line.includes('iovh: expected kernel reports end')) expecting = false;
+    else if (line.includes(LAST_BEGIN)) last = true;
+    else if (line.includes(LAST_END)) last = false;
     else if (
       /^(BUG: |Oops: |WARNING: |general protection fault|kernel BUG at|INFO: task .* blocked for more than)/.test(
         line.trim(),
       )
     )
-      (expecting ? out.expected : out.oopses).push(line.trim());
+      (expecting ? out.expected : last ? out.lastRun : out.oopses).push(line.trim());
   }
   return out;
 }
@@ -123,17 +146,44 @@ export function checkResults(data, nonce) {
  * @property {string} qemuStderr
  * @property {unknown} [resultsData]   parsed results.json, if the file existed and parsed
  * @property {string} [resultsError]   why it could not be read
+ * @property {((s: GuestScenario) => Judgement | null) | null} [judge]  the baseline of the kernel's shape
+ *                                 (baselineJudge): a harness result it expects to fail, naming the kernel's
+ *                                 known bugs, is an expected failure (XFAIL), counted neither passed nor failed
  */
 
 /**
+ * An expected failure: a bad status the baseline expects (src/harness/baseline.ts judge() says
+ * `expected`), never a pass.
+ * @param {GuestScenario} s @param {Judgement | null} j
+ */
+function isXfail(s, j) {
+  return (s.status === 'fail' || s.status === 'crash' || s.status === 'warn') && j?.verdict === 'expected';
+}
+
+/**
+ * What an expected failure prints: "run:bugs/opath-stale-file: crash (expected: bug opath-stale-file)".
+ * @param {GuestScenario} s @param {Judgement} j
+ */
+export function describeXfail(s, j) {
+  const named = [...(s.bugs ?? []).map((b) => `bug ${b}`), ...(s.quirks ?? []).map((q) => `quirk ${q}`)];
+  return `${s.id}: ${s.status} (expected by baseline ${j.baseline}${named.length ? `: ${named.join(', ')}` : ''})`;
+}
+
+/**
  * @param {BootOutcome} o
- * @returns {{ status: BootStatus, reason: string, serial: SerialLog, results: GuestResults | null }}
+ * @returns {{ status: BootStatus, reason: string, serial: SerialLog, results: GuestResults | null, xfail: { id: string, line: string }[] }}
  */
 export function classify(o) {
   const console = parseSerial(o.log, o.nonce);
   const chan = o.channel === undefined ? null : parseSerial(o.channel, o.nonce);
   const serial = chan
-    ? { ...chan, panic: console.panic, oopses: console.oopses, lines: console.lines + chan.lines }
+    ? {
+        ...chan,
+        panic: console.panic,
+        oopses: console.oopses,
+        lastRun: console.lastRun,
+        lines: console.lines + chan.lines,
+      }
     : console;
   const lastScenario = serial.scenarios.length
     ? `, after scenario ${serial.scenarios[serial.scenarios.length - 1].split(' :: ')[0]}`
@@ -143,23 +193,36 @@ export function classify(o) {
     : '';
   const checked = o.resultsData === undefined ? null : checkResults(o.resultsData, o.nonce);
   const results = checked?.ok ? checked.results : null;
-  const failing = results
-    ? results.scenarios.filter((s) => s.status === 'fail' || s.status === 'crash' || s.status === 'warn')
-    : [];
+  const judged = results ? results.scenarios.map((s) => ({ s, j: o.judge?.(s) ?? null })) : [];
+  const xfailing = judged.filter(({ s, j }) => isXfail(s, j));
+  const xfail = xfailing.map(({ s, j }) => ({ id: s.id, line: describeXfail(s, /** @type {Judgement} */ (j)) }));
+  const failing = judged
+    .filter(({ s, j }) => (s.status === 'fail' || s.status === 'crash' || s.status === 'warn') && !isXfail(s, j))
+    .map(({ s }) => s);
+  // The console's reports during the last run are its expected failures' own when all of its failures were expected.
+  const lastExpected = xfailing.some(({ s }) => LAST_RUN.test(s.id)) && !failing.some((s) => LAST_RUN.test(s.id));
+  const oopses = lastExpected ? serial.oopses : [...serial.oopses, ...serial.lastRun];
+  const expectedNote = xfail.length
+    ? `; ${xfail.length} expected failure(s), known bugs of this kernel: ${xfail
+        .slice(0, 4)
+        .map((x) => x.line)
+        .join('; ')}`
+    : '';
   const failText = failing
     .slice(0, 6)
     .map((s) => `${s.id}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`)
     .join('; ');
 
-  if (serial.panic) return { status: 'panic', reason: `kernel panic: ${serial.panic}${where}`, serial, results };
+  if (serial.panic) return { status: 'panic', reason: `kernel panic: ${serial.panic}${where}`, serial, results, xfail };
   if (o.timedOut) {
     if (serial.lines === 0)
-      return { status: 'silent', reason: `the guest printed nothing in ${o.timeoutSeconds} s`, serial, results };
+      return { status: 'silent', reason: `the guest printed nothing in ${o.timeoutSeconds} s`, serial, results, xfail };
     return {
       status: 'hang',
       reason: `no verdict after ${o.timeoutSeconds} s (wall-clock limit)${where}`,
       serial,
       results,
+      xfail,
     };
   }
   if (!serial.verdict) {
@@ -170,6 +233,7 @@ export function classify(o) {
         reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) and the guest printed nothing${err ? `: ${err}` : ''}`,
         serial,
         results,
+        xfail,
       };
     }
     return {
@@ -177,6 +241,7 @@ export function classify(o) {
       reason: `QEMU exited (${o.signal ?? `code ${o.exitCode}`}) without a verdict from the guest${where}`,
       serial,
       results,
+      xfail,
     };
   }
   if (serial.verdict.kind === 'timeout') {
@@ -185,6 +250,7 @@ export function classify(o) {
       reason: `the guest program did not finish within the guest watchdog${where}`,
       serial,
       results,
+      xfail,
     };
   }
   if (serial.verdict.kind === 'error') {
@@ -193,6 +259,7 @@ export function classify(o) {
       reason: `guest step '${serial.verdict.step}' failed: ${serial.errors.join(' / ') || 'no message'}`,
       serial,
       results,
+      xfail,
     };
   }
   if (!checked)
@@ -201,28 +268,39 @@ export function classify(o) {
       reason: `the guest exited rc=${serial.verdict.rc} but left no results (${o.resultsError ?? 'no results.json'})${where}`,
       serial,
       results,
+      xfail,
     };
-  if (!checked.ok) return { status: 'fail', reason: `guest results rejected: ${checked.reason}`, serial, results };
+  if (!checked.ok)
+    return { status: 'fail', reason: `guest results rejected: ${checked.reason}`, serial, results, xfail };
   if (failing.length)
-    return { status: 'fail', reason: `${failing.length} scenario(s) failed: ${failText}`, serial, results };
-  if (serial.verdict.rc !== 0)
-    return { status: 'fail', reason: `the guest program exited rc=${serial.verdict.rc}`, serial, results };
-  if (serial.oopses.length) {
     return {
       status: 'fail',
-      reason: `the kernel console printed ${serial.oopses.length} oops/warning line(s): ${serial.oopses[0]}`,
+      reason: `${failing.length} scenario(s) failed: ${failText}${expectedNote}`,
       serial,
       results,
+      xfail,
+    };
+  // The guest program exits 1 when a result is bad (test/qemu/guest/main.mjs): explained when all were expected.
+  if (serial.verdict.rc !== 0 && !(serial.verdict.rc === 1 && xfail.length > 0))
+    return { status: 'fail', reason: `the guest program exited rc=${serial.verdict.rc}`, serial, results, xfail };
+  if (oopses.length) {
+    return {
+      status: 'fail',
+      reason: `the kernel console printed ${oopses.length} oops/warning line(s): ${oopses[0]}${expectedNote}`,
+      serial,
+      results,
+      xfail,
     };
   }
   if (!checked.results.scenarios.some((s) => s.status === 'pass')) {
-    return { status: 'fail', reason: 'every scenario was skipped: nothing was proven', serial, results };
+    return { status: 'fail', reason: 'every scenario was skipped: nothing was proven', serial, results, xfail };
   }
   return {
     status: 'pass',
-    reason: `${checked.results.scenarios.filter((s) => s.status === 'pass').length} scenarios passed`,
+    reason: `${checked.results.scenarios.filter((s) => s.status === 'pass').length} scenarios passed${expectedNote}`,
     serial,
     results,
+    xfail,
   };
 }
 

@@ -11,6 +11,10 @@ export interface GuestStep {
   errno: string | null;
   detail: string;
   ms: number;
+  /** For a harness result, the known bugs it named (src/harness/bugs.ts): the host judges it against the kernel's baseline. */
+  bugs?: string[];
+  /** And the quirks. */
+  quirks?: string[];
 }
 
 /** What a guest step needs of one scenario of `iovh run --json` (docs/report-schema.md). */
@@ -22,16 +26,22 @@ export interface HarnessScenario {
   reason: string;
   error: { code: string | null } | null;
   durationMs: number;
+  bugs?: { id: string }[];
+  quirks?: { id: string }[];
 }
 
 /**
  * The harness's result for one of its scenarios as a step: status and path as
  * the harness judged them, errno the code of the error that ended the
  * scenario. A timeout is a failure: the host's verdict has no timeout status
- * per scenario.
+ * per scenario. The bugs and quirks it named go along, for the host to judge
+ * the result against the shipped baseline of the kernel's shape
+ * (scripts/qemu-ci/boot.mjs baselineJudge).
  */
 export function fromHarness(s: HarnessScenario): GuestStep {
   const status = (s.status === 'timeout' ? 'fail' : s.status) as GuestStep['status'];
+  const bugs = (s.bugs ?? []).map((b) => b.id);
+  const quirks = (s.quirks ?? []).map((q) => q.id);
   return {
     id: `run:${s.id}`,
     title: s.title,
@@ -40,5 +50,7 @@ export function fromHarness(s: HarnessScenario): GuestStep {
     errno: s.error?.code ?? null,
     detail: s.status === 'timeout' ? `timeout: ${s.reason}` : s.reason,
     ms: Math.round(s.durationMs * 10) / 10,
+    ...(bugs.length ? { bugs } : {}),
+    ...(quirks.length ? { quirks } : {}),
   };
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { classify, parseSerial, checkResults, tail, type BootOutcome } from '../../scripts/qemu-ci/verdict.mjs';
+import {
+  classify,
+  parseSerial,
+  checkResults,
+  tail,
+  type BootOutcome,
+  type GuestScenario,
+} from '../../scripts/qemu-ci/verdict.mjs';
+import { baselineJudge } from '../../scripts/qemu-ci/boot.mjs';
 
 const NONCE = '0123456789abcdef';
 
@@ -192,5 +200,77 @@ describe('classify', () => {
 describe('tail', () => {
   it('keeps the last lines without carriage returns', () => {
     expect(tail('a\r\nb\r\nc\r\n', 2)).toBe('b\nc');
+  });
+});
+
+describe('the guest judged against the baseline of its kernel shape', () => {
+  // What the KASAN 7.2.13 guest's last run reports (bugs/opath-stale-file, docs/bugs.md) and the console shows.
+  const opath = {
+    id: 'run:bugs/opath-stale-file',
+    status: 'crash',
+    path: null,
+    errno: null,
+    detail: 'BUG: KASAN: slab-use-after-free in get_file_active+0x7f/0x1e0',
+    bugs: ['opath-stale-file'],
+  };
+  const kasanLog = [
+    bootLog,
+    '[ 900.0] iovh: kernel reports of the last run (bugs/*) begin',
+    '[ 901.0] BUG: KASAN: slab-use-after-free in get_file_active+0x7f/0x1e0',
+    '[ 902.0] iovh: kernel reports of the last run end',
+    `IOVH-VERDICT ${NONCE} rc=1`,
+  ].join('\n');
+  const results = (...extra: object[]) => ({
+    nonce: NONCE,
+    shape: 'upstream-7.1',
+    scenarios: [{ id: 'a', status: 'pass', path: null, errno: null, detail: 'ok' }, ...extra],
+  });
+
+  it('takes the shipped baseline of the shape the guest named (dist/harness/baseline.js)', async () => {
+    const { judge, baseline } = await baselineJudge(results(opath));
+    expect(baseline).toBe('upstream-7.1');
+    expect(judge).not.toBeNull();
+    expect(judge!(opath as GuestScenario)).toMatchObject({ verdict: 'expected', expected: 'crash' });
+    // Flow steps are not harness scenarios: no baseline judges them.
+    expect(judge!({ id: 'cli.bind', status: 'fail' } as GuestScenario)).toBeNull();
+  });
+
+  it('counts an expected known-bug crash as XFAIL: never a pass, never a failure, its console report expected', async () => {
+    const { judge } = await baselineJudge(results(opath));
+    const c = classify(outcome(kasanLog, { resultsData: results(opath), judge }));
+    expect(c.status).toBe('pass');
+    expect(c.xfail).toEqual([
+      {
+        id: 'run:bugs/opath-stale-file',
+        line: 'run:bugs/opath-stale-file: crash (expected by baseline upstream-7.1: bug opath-stale-file)',
+      },
+    ]);
+    expect(c.reason).toBe(
+      '1 scenarios passed; 1 expected failure(s), known bugs of this kernel: run:bugs/opath-stale-file: crash (expected by baseline upstream-7.1: bug opath-stale-file)',
+    );
+  });
+
+  it('fails the same crash without a baseline, or naming no bug, or when the shape has none', async () => {
+    expect(classify(outcome(kasanLog, { resultsData: results(opath) })).status).toBe('fail');
+    const unnamed = { ...opath, bugs: [] };
+    const { judge } = await baselineJudge(results(unnamed));
+    const c = classify(outcome(kasanLog, { resultsData: results(unnamed), judge }));
+    expect(c.status).toBe('fail');
+    expect(c.xfail).toEqual([]);
+    expect(c.reason).toContain('1 scenario(s) failed: run:bugs/opath-stale-file: crash');
+    expect((await baselineJudge({ ...results(opath), shape: 'unknown' })).judge).toBeNull();
+    expect((await baselineJudge({ ...results(opath), shape: '../x' })).judge).toBeNull();
+    expect((await baselineJudge({ ...results(opath), shape: undefined })).baseline).toContain('no kernel shape');
+  });
+
+  it('keeps a console report of the last run as an oops when that run also failed unexpectedly', async () => {
+    const other = { id: 'run:bugs/other', status: 'fail', path: null, errno: null, detail: 'x' };
+    const { judge } = await baselineJudge(results(opath, other));
+    const c = classify(outcome(kasanLog, { resultsData: results(opath, other), judge }));
+    expect(c.status).toBe('fail');
+    expect(c.reason).toContain('run:bugs/other: fail');
+    const s = parseSerial(kasanLog, NONCE);
+    expect(s.lastRun).toEqual(['BUG: KASAN: slab-use-after-free in get_file_active+0x7f/0x1e0']);
+    expect(s.oopses).toEqual([]);
   });
 });

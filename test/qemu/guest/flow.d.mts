@@ -1,12 +1,13 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
 /**
  * @param {FlowOptions} o
- * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null }>}
+ * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null, shape: string | null }>}
  */
 export function runFlow(o: FlowOptions): Promise<{
     results: Result[];
     pf: string | null;
     vf: string | null;
+    shape: string | null;
 }>;
 /**
  * The kernel rule each step relies on, as the mock must model it (see RULES
@@ -14,6 +15,17 @@ export function runFlow(o: FlowOptions): Promise<{
  * @type {Record<string, string>}
  */
 export const FLOW_RULES: Record<string, string>;
+/**
+ * The scenarios that run after everything else, in a bring-up of their own:
+ * bugs/* provoke the kernel's known bugs, and on a kernel that has them they
+ * write into freed memory (bugs/opath-stale-file) or leave a task waiting in
+ * the kernel, so nothing may run on that kernel after them. Their expected
+ * crash is judged by the host against the baseline of the kernel's shape.
+ */
+export const LAST_FILTER: "bugs/*";
+/** /dev/kmsg markers around the last run: what the console prints between them belongs to it. */
+export const LAST_BEGIN: "iovh: kernel reports of the last run (bugs/*) begin";
+export const LAST_END: "iovh: kernel reports of the last run end";
 export type Result = import("./scenarios.mjs").Result;
 export type Lib = import("./iommufd.mjs").Lib;
 export type Backend = import("../../../src/backend/types.js").Backend;

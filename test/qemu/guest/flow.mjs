@@ -69,8 +69,21 @@ export const FLOW_RULES = {
 };
 
 /**
+ * The scenarios that run after everything else, in a bring-up of their own:
+ * bugs/* provoke the kernel's known bugs, and on a kernel that has them they
+ * write into freed memory (bugs/opath-stale-file) or leave a task waiting in
+ * the kernel, so nothing may run on that kernel after them. Their expected
+ * crash is judged by the host against the baseline of the kernel's shape.
+ */
+export const LAST_FILTER = 'bugs/*';
+
+/** /dev/kmsg markers around the last run: what the console prints between them belongs to it. */
+export const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
+export const LAST_END = 'iovh: kernel reports of the last run end';
+
+/**
  * @param {FlowOptions} o
- * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null }>}
+ * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null, shape: string | null }>}
  */
 export async function runFlow(o) {
   /** @type {Result[]} */
@@ -141,7 +154,7 @@ export async function runFlow(o) {
     await step('cli.find-pf', 'an SR-IOV PF to bring up', async () =>
       bad('no device with sriov_totalvfs under /sys/bus/pci/devices'),
     );
-    return { results, pf: null, vf: null };
+    return { results, pf: null, vf: null, shape: null };
   }
   const pf = before.pf;
 
@@ -230,6 +243,8 @@ export async function runFlow(o) {
 
   /** @type {string | null} */
   let vf = null;
+  /** @type {string | null} */
+  let shape = null;
   const bound = await step('cli.bind', 'iovh bind VF 0 vfio-pci', async () => {
     if (enabled.status !== 'pass') return skipped('needs cli.vfs-enable to pass');
     vf = withBackend((b) => b.fs.readlink(`${SYS}/${pf}/virtfn0`).split('/').pop() ?? null);
@@ -266,15 +281,14 @@ export async function runFlow(o) {
       const file = join(o.outDir, 'iovh-run.json');
       // --allow-destructive: the guest is a throwaway machine, so the scenarios that could wedge a shared one
       // (lifecycle/close-while-revoked on a kernel without the kref fix) run here as they do on the mock.
-      // bugs/opath-stale-file is left out here: on a kernel with the bug it writes into a freed struct file
-      // (docs/bugs.md), so every step after it would run on a kernel it has corrupted, and its expected crash
-      // needs the shape's baseline to be judged; `iovh qemu --filter bugs/opath-stale-file` runs it alone.
+      // bugs/* are left for the very end (lastPhase): on a kernel with the bug bugs/opath-stale-file writes
+      // into a freed struct file (docs/bugs.md), so every step after it would run on a kernel it corrupted.
       const code = await iovh([
         'run',
         '--no-baseline',
         '--allow-destructive',
         '--filter',
-        '!bugs/opath-stale-file',
+        `!${LAST_FILTER}`,
         '--pf',
         pf,
         '--vf',
@@ -283,6 +297,7 @@ export async function runFlow(o) {
         file,
       ]);
       const report = JSON.parse(readFileSync(file, 'utf8'));
+      shape = report.kernel?.shape?.name ?? null;
       const harness = /** @type {import('../../../src/qemu/steps.js').HarnessScenario[]} */ (report.scenarios);
       for (const s of harness) {
         const r = o.lib.steps.fromHarness(s);
@@ -332,7 +347,91 @@ export async function runFlow(o) {
     detectorBackend.close();
   }
 
-  return { results, pf, vf };
+  if (bound.status === 'pass') shape = (await lastPhase(o, pf, iovh, results)) ?? shape;
+
+  return { results, pf, vf, shape };
+}
+
+/**
+ * The last scenarios (LAST_FILTER), after the detector checks: the PF's VFs
+ * enabled and VF 0 bound again (restore took them away), one `iovh run`, and
+ * no restore after it (the machine is thrown away). Only their results are
+ * added, as `run:<id>` (a bring-up that fails is a failure of each of them),
+ * so the steps a recorded kernel answered stay the same.
+ * @param {FlowOptions} o @param {string} pf
+ * @param {(argv: string[]) => Promise<number>} iovh
+ * @param {Result[]} results
+ * @returns {Promise<string | null>} the kernel's shape, as that run detected it
+ */
+async function lastPhase(o, pf, iovh, results) {
+  const file = join(o.outDir, 'iovh-run-last.json');
+  /** @param {Result} r */
+  const add = (r) => {
+    results.push(r);
+    o.onResult?.(r);
+  };
+  const t0 = performance.now();
+  /** @type {string | null} */
+  let failed = null;
+  const mark = (/** @type {string} */ line) => {
+    const b = o.open();
+    try {
+      b.fs.writeFile('/dev/kmsg', `<5>${line}\n`);
+    } catch {
+      // the mock's /dev/kmsg may refuse writes; the markers only sort console lines
+    } finally {
+      b.close();
+    }
+  };
+  try {
+    if ((await iovh(['vfs', 'enable', pf, String(o.numvfs)])) !== 0) failed = `iovh vfs enable ${pf} failed`;
+    const b = o.open();
+    let vf = null;
+    try {
+      vf = b.fs.readlink(`${SYS}/${pf}/virtfn0`).split('/').pop() ?? null;
+    } finally {
+      b.close();
+    }
+    if (!failed && !vf) failed = `${pf}/virtfn0 links nowhere`;
+    if (!failed && (await iovh(['bind', /** @type {string} */ (vf), 'vfio-pci'])) !== 0)
+      failed = `iovh bind ${vf} vfio-pci failed`;
+    if (!failed) {
+      mark(LAST_BEGIN);
+      try {
+        await iovh([
+          'run',
+          '--no-baseline',
+          '--allow-destructive',
+          '--filter',
+          LAST_FILTER,
+          '--pf',
+          pf,
+          '--vf',
+          /** @type {string} */ (vf),
+          '--json',
+          file,
+        ]);
+      } finally {
+        mark(LAST_END);
+      }
+      const report = JSON.parse(readFileSync(file, 'utf8'));
+      for (const s of /** @type {import('../../../src/qemu/steps.js').HarnessScenario[]} */ (report.scenarios))
+        add(o.lib.steps.fromHarness(s));
+      return report.kernel?.shape?.name ?? null;
+    }
+  } catch (e) {
+    failed = `${/** @type {Error} */ (e).name}: ${/** @type {Error} */ (e).message}`;
+  }
+  add({
+    id: `run:${LAST_FILTER}`,
+    title: 'the last scenarios, in a bring-up of their own',
+    status: 'fail',
+    path: null,
+    errno: null,
+    detail: failed ?? 'no report',
+    ms: Math.round((performance.now() - t0) * 10) / 10,
+  });
+  return null;
 }
 
 /**

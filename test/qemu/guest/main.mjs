@@ -84,6 +84,8 @@ async function main() {
   let vf = null;
   /** @type {string[]} */
   let modules = [];
+  /** @type {string | null} */
+  let shape = null;
   // The mock keeps its kernel in a state file between the CLI's invocations;
   // the journal of the bring-up goes to a private folder (never the host's
   // /var/lib/iovh). In the guest /init points IOVH_STATE_DIR at a tmpfs.
@@ -167,7 +169,7 @@ async function main() {
       onResult: print,
       harness,
     });
-    ({ results, pf, vf } = flow);
+    ({ results, pf, vf, shape } = flow);
   } catch (e) {
     const fatal = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     const r = {
@@ -194,6 +196,9 @@ async function main() {
     pf,
     vf,
     modules,
+    // The kernel's shape as iovh run detected it (src/shape): the host judges the harness's results
+    // against that shape's shipped baseline (scripts/qemu-ci/verdict.mjs).
+    shape,
     startedAt,
     finishedAt: new Date().toISOString(),
     scenarios: results,

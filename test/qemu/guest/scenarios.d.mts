@@ -9,8 +9,10 @@
  * @property {typeof import('../../../src/harness/monitors.js')} monitors
  * @property {typeof import('../../../src/uapi/iovh-ic.js')} [iovhIc]  the stand-in importer's uAPI (rules-more.mjs)
  *
- * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null }} Outcome
+ * @typedef {{ status: 'pass' | 'fail' | 'skip' | 'warn' | 'crash', path?: string | null, errno?: string | null, detail: string, observed?: string | null, bugs?: string[], quirks?: string[] }} Outcome
  *   `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
+ *   `bugs`, `quirks`: for a result of the harness (`run:<id>`), the known bugs and quirks it named, which the
+ *   host judges against the shipped baseline of the kernel's shape (scripts/qemu-ci/verdict.mjs)
  * @typedef {Pick<Ctx, 'backend' | 'lib'>} Kernel  what the helpers below need of a context
  * @typedef {Outcome & { id: string, title: string, ms: number }} Result
  *
@@ -117,6 +119,8 @@ export type Lib = {
 };
 /**
  * `observed`: a value the kernel chose (an IOVA, an id, IOVA ranges) that the mock must choose too; compared when set
+ * `bugs`, `quirks`: for a result of the harness (`run:<id>`), the known bugs and quirks it named, which the
+ * host judges against the shipped baseline of the kernel's shape (scripts/qemu-ci/verdict.mjs)
  */
 export type Outcome = {
     status: "pass" | "fail" | "skip" | "warn" | "crash";
@@ -124,6 +128,8 @@ export type Outcome = {
     errno?: string | null;
     detail: string;
     observed?: string | null;
+    bugs?: string[];
+    quirks?: string[];
 };
 /**
  * what the helpers below need of a context
