@@ -43,6 +43,7 @@ const MAY_IMPORT_IMPLEMENTATIONS = new Set([
   'backend/native.ts', // the native backend is built on the addon
   'core/pattern.ts', // the pattern on plain buffers: the addon's loop when it is there
   'cli/scenario-process.ts', // the scenario process's entry opens its own native backend
+  'cli/trigger-process.ts', // so does a revoke trigger's process (src/harness/trigger.ts)
   'index.ts', // the package's face says whether the addon loaded (nativeAddon)
   'schema/index.ts', // publishes the topology file's JSON Schema, which the mock owns (plain data, no behaviour)
 ]);

@@ -472,8 +472,11 @@ export interface Backend {
    * exit. The mock has it (a scenario then runs in a process of the simulated
    * kernel); absent on a real kernel, where a new process is a new node
    * process that opens its own backend (src/harness/executor.ts).
+   * `inherit`: fds of this process the new one starts with, at 3, 4, ... in
+   * that order (the same open files, as a fork + exec that leaves them open
+   * does, and as Node's spawn() passes `stdio` fds; src/harness/trigger.ts).
    */
-  spawnProcess?(comm?: string): ProcessBackend;
+  spawnProcess?(comm?: string, inherit?: readonly Fd[]): ProcessBackend;
   /**
    * End of the process's use of the kernel: closes what is still open (the mock
    * models process exit: fds released, vfio devices closed) and, for the mock,

@@ -85,7 +85,7 @@ export interface MockControl {
    * TaskKilledError, as does every later call through its backend, and other
    * processes go on.
    */
-  spawnProcess(comm?: string): MockBackend;
+  spawnProcess(comm?: string, inherit?: readonly number[]): MockBackend;
   /** Kernel operations so far (every DeviceOps and FileOps call of every process), or those of one kind. */
   operations(kind?: OpKind): number;
   /** Arm a fault (counted over every process's operations); several may be armed at once. */
@@ -107,7 +107,7 @@ export interface MockControl {
 
 export interface MockBackend extends ProcessBackend {
   readonly kernel: MockControl;
-  spawnProcess(comm?: string): MockBackend;
+  spawnProcess(comm?: string, inherit?: readonly number[]): MockBackend;
 }
 
 const FIRST_PID = 4242;
@@ -241,7 +241,7 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
     const control: MockControl = {
       profile,
       pid: proc.pid,
-      spawnProcess: (comm) => backendOf(k.spawn(comm ?? 'node'), false),
+      spawnProcess: (comm, inherit) => backendOf(k.spawn(comm ?? 'node', inherit ?? [], proc), false),
       operations: (kind) => sys.operations(kind),
       injectFault: (f) => sys.inject(f),
       clearFaults: () => sys.clearFaults(),

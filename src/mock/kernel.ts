@@ -121,6 +121,8 @@ export class KernelCore implements KernelServices {
    * context kills the caller (src/mock/process.ts). The platform sets it.
    */
   onOops: ((reason: string) => void) | null = null;
+  /** The calling task goes to sleep in D state (the platform marks its process); returns the wake-up. */
+  onBlock: ((wchan: string, stack: readonly string[]) => () => void) | null = null;
 
   constructor(
     readonly profile: ProfileImpl,

@@ -209,6 +209,14 @@ export class MockKernel implements MockPlatform {
       const p = this.current;
       if (this.inCall > 0 && !p.exited && p.killedBy === null) p.killedBy = reason;
     };
+    // A wait in a system call (wait_for_completion: TASK_UNINTERRUPTIBLE) puts the caller in D state until it ends.
+    this.kernel.onBlock = (wchan, stack) => {
+      const p = this.current;
+      p.blocked = { wchan, stack };
+      return () => {
+        if (p.blocked?.wchan === wchan) p.blocked = null;
+      };
+    };
     this.kernel.log(LogLevel.NOTICE, null, `Linux version ${profile.release} (iovh@mock) #1 SMP PREEMPT_DYNAMIC`);
     this.kernel.log(LogLevel.INFO, null, `Command line: ${cmdline}`);
     this.kernel.log(LogLevel.INFO, null, 'DMAR: IOMMU enabled');
@@ -624,9 +632,23 @@ export class MockKernel implements MockPlatform {
 
   // ------------------------------------------------------------ processes
 
-  /** A new process on this kernel (fork + exec of another node): its own pid and empty fd table. */
-  spawn(comm: string): MockProcess {
+  /**
+   * A new process on this kernel (fork + exec of another node): its own pid
+   * and fd table, empty but for `inherit`: those fds of `parent`, at 3, 4, ...
+   * in order (the same open files: dup2 before exec, as Node's spawn() passes
+   * `stdio` fds), without close-on-exec. An fd `parent` does not have is EBADF.
+   */
+  spawn(comm: string, inherit: readonly number[] = [], parent: MockProcess = this.current): MockProcess {
+    const files = inherit.map((fd) => {
+      const e = parent.fds.get(fd);
+      if (!e) fail('EBADF', `fd ${fd} to inherit is not open`);
+      return e.file;
+    });
     const p = new MockProcess(this.pidNext++, comm);
+    files.forEach((file, i) => {
+      this.fds.ref(file);
+      p.fds.set(3 + i, { file, cloexec: false });
+    });
     this.procs.set(p.pid, p);
     this.procPids.add(p);
     return p;

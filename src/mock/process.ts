@@ -21,6 +21,12 @@ export class MockProcess {
   killedBy: string | null = null;
   /** exit_mm and exit_files ran: the process holds nothing any more. */
   exited = false;
+  /**
+   * The task sleeps uninterruptibly in the kernel (state D): where
+   * (/proc/<pid>/wchan, fs/proc/base.c proc_pid_wchan) and its stack
+   * (/proc/<pid>/stack), until the wait it is in ends. Null: running.
+   */
+  blocked: { wchan: string; stack: readonly string[] } | null = null;
 
   constructor(
     readonly pid: number,

@@ -46,10 +46,24 @@ export class ProcPids {
     const dir = `/proc/${pid}`;
     vfs.addText(`${dir}/comm`, () => `${p.comm}\n`);
     vfs.addText(`${dir}/cmdline`, () => `${p.comm}\0`);
+    // fs/proc/array.c: get_task_state() gives `R (running)` or, in an uninterruptible sleep, `D (disk sleep)`.
+    const state = () => (p.blocked ? 'D (disk sleep)' : 'R (running)');
     vfs.addText(
       `${dir}/status`,
-      () => `Name:\t${p.comm}\nUmask:\t0022\nState:\tR (running)\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t1\n`,
+      () => `Name:\t${p.comm}\nUmask:\t0022\nState:\t${state()}\nTgid:\t${pid}\nPid:\t${pid}\nPPid:\t1\n`,
     );
+    // do_task_stat: "pid (comm) state ppid pgrp session tty_nr tpgid flags ...", 52 fields.
+    vfs.addText(`${dir}/stat`, () => {
+      const rest = [1, pid, pid, 0, -1, 4194560, ...new Array<number>(44).fill(0)];
+      return `${pid} (${p.comm}) ${state()[0]} ${rest.join(' ')}\n`;
+    });
+    // proc_pid_wchan: the symbol the task sleeps in, "0" when it runs (no newline: seq_puts of the name).
+    vfs.addText(`${dir}/wchan`, () => p.blocked?.wchan ?? '0');
+    // proc_pid_stack: one "[<0>] %pB" per frame of a sleeping task; root only (mode 0400).
+    vfs.addFile(`${dir}/stack`, {
+      mode: 0o400,
+      show: () => (p.blocked ? p.blocked.stack.map((f) => `[<0>] ${f}\n`).join('') : ''),
+    });
     vfs.mkdirp(`${dir}/task/${pid}`);
     const list = () => ['0', '1', '2', ...fds.list(p.fds).map(String)];
     const fdDir = vfs.mkdirp(`${dir}/fd`);

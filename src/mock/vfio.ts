@@ -638,7 +638,13 @@ export class VfioSubsystem {
    * synchronous syscall (`stack` given) a wait that cannot finish now is
    * reported as a hung task.
    */
-  private afterRevoke(vdev: VfioDevice, ready: () => boolean, work: () => void, stack: readonly string[] | null): void {
+  private afterRevoke(
+    vdev: VfioDevice,
+    ready: () => boolean,
+    work: () => void,
+    stack: readonly string[] | null,
+    blockedIn: readonly string[] = revokeFrames({ kind: 'reset', undo: false }),
+  ): void {
     vdev.busy++;
     const done = () => {
       vdev.busy--;
@@ -649,8 +655,14 @@ export class VfioSubsystem {
       done();
       return;
     }
+    // vfio_pci_dma_buf_move's wait_for_completion: the caller sleeps in D state, its wchan the function
+    // that waits (wait_for_completion and the scheduler are __sched, which get_wchan skips).
+    const wake = this.kernel.onBlock?.('vfio_pci_dma_buf_move', stack ?? blockedIn) ?? (() => undefined);
     if (stack) this.kernel.hungTask(stack);
-    this.kernel.waitFor(ready, done);
+    this.kernel.waitFor(ready, () => {
+      wake();
+      done();
+    });
   }
 
   /** Last close of a device fd: permanent revoke, disable (with an FLR), then the fd's references go. */

@@ -272,6 +272,8 @@ export type VfioAccess = 'group' | 'cdev';
 
 export class VfioDevice {
   private open = true;
+  /** closeFd() ran: the device fd is closed, what it owns is not. */
+  private fdClosed = false;
   private readonly regions = new Map<number, VfioRegion>();
   /** Closed after the device fd, in order (group then container, or iommufd). */
   private owned: Array<{ close(): void }> = [];
@@ -407,13 +409,25 @@ export class VfioDevice {
     return this.backend.dev.mmap(this.fd, info.offset + offset, length, options.prot ?? PROT.READ | PROT.WRITE);
   }
 
+  /**
+   * Close this process's device fd only, when another process holds the same
+   * open file (a trigger process that got it at spawn): that process's close
+   * is then the last one, the one that releases the device. close() still
+   * closes the group and container (or iommufd) after. Idempotent.
+   */
+  closeFd(): void {
+    if (!this.open || this.fdClosed) return;
+    this.fdClosed = true;
+    this.backend.dev.close(this.fd);
+  }
+
   /** Closes the device fd, then what it owns: group then container, or the iommufd. Idempotent. */
   close(): void {
     if (!this.open) return;
     this.open = false;
     const owned = this.owned;
     this.owned = [];
-    closeAll([() => this.backend.dev.close(this.fd), ...owned.map((o) => () => o.close())]);
+    closeAll([...(this.fdClosed ? [] : [() => this.backend.dev.close(this.fd)]), ...owned.map((o) => () => o.close())]);
   }
 }
 

@@ -17,6 +17,7 @@ import { lifecycleCloseWhileRevoked, lifecycleScenarios } from './lifecycle.js';
 import { iommufdScenarios } from './iommufd.js';
 import { bugsScenarios } from './bugs.js';
 import { rfcScenarios } from './rfc.js';
+import { revokeControlScenarios, revokeHangScenarios } from './revoke.js';
 
 export const CATALOG: readonly Scenario[] = [
   capsKernel,
@@ -28,6 +29,8 @@ export const CATALOG: readonly Scenario[] = [
   // After lifecycle: with the interconnect RFC v1, iommufd/revoke-on-close oopses (closed-vdev-oops), and
   // the taint it leaves must not hide an earlier scenario's own oops.
   ...iommufdScenarios,
+  // The same revoke triggers as bugs/revoke-hang-*, from another process, with iommufd importing: they must complete.
+  ...revokeControlScenarios,
   ...leakScenarios,
   ...stressScenarios,
   // The series' own code with the stand-in importer; rfc/closed-device oopses on RFC v1, as
@@ -35,6 +38,9 @@ export const CATALOG: readonly Scenario[] = [
   ...rfcScenarios,
   // The merged path's known bugs: late (a use-after-free leaves the kernel's memory suspect for what comes after),
   // but before leak/lmem-object, which on a kernel that leaks LMEM references cannot give the VFs back.
+  // The revoke hangs first: each ends with its trigger complete (the import released) or abandoned; then
+  // bugs/opath-stale-file, whose use-after-free leaves nothing after it on a kernel that can be trusted.
+  ...revokeHangScenarios,
   ...bugsScenarios,
   // After everything that translates: on a kernel that leaks LMEM references, the VFs it disables come back short of VRAM.
   leakLmemObject,
