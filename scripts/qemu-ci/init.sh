@@ -52,9 +52,10 @@ step() { say "IOVH-QEMU $(cut -d' ' -f1 /proc/uptime) $*"; }
 # are printed at levels the console hides under 'quiet'; copy them to the
 # console so the host's log, and its verdict, see them.
 complaints() {
-  # The markers of the detector checks' deliberate reports come along, so the
-  # host can tell those from the rest.
-  dmesg | grep -E 'BUG: |WARNING: |Oops|general protection fault|kernel BUG at|INFO: task .* blocked for more than|possible (circular|recursive) locking|inconsistent lock state|kmemleak: [0-9]+ new suspected|UBSAN:|iovh: expected kernel reports' > /tmp/complaints 2>/dev/null
+  # The markers of the detector checks' deliberate reports, and of the last
+  # run's (bugs/*, test/qemu/guest/flow.mjs), come along, so the host can tell
+  # those from the rest.
+  dmesg | grep -E 'BUG: |WARNING: |Oops|general protection fault|kernel BUG at|INFO: task .* blocked for more than|possible (circular|recursive) locking|inconsistent lock state|kmemleak: [0-9]+ new suspected|UBSAN:|iovh: expected kernel reports|iovh: kernel reports of the last run' > /tmp/complaints 2>/dev/null
   if [ -s /tmp/complaints ]; then
     echo "--- kernel complaints in dmesg ($(wc -l < /tmp/complaints) lines; first 40):"
     head -n 40 /tmp/complaints

@@ -1325,10 +1325,14 @@ function checkFeature(flags: number, argsz: number, supported: number, minsz: nu
 /**
  * Does the device have a PCI PM capability? xe's VFs do not implement it
  * ("our VFs do not implement the PM capability", drivers/gpu/drm/xe/xe_pci_sriov.c
- * pf_enable_vfs): a display-class VF has none; other devices (the NICs and
- * NVMe drives of the QEMU topologies) do.
+ * pf_enable_vfs): a display-class VF has none. Nor has an 82576 VF (8086:10ca):
+ * its config space has the PCIe, MSI-X and ARI capabilities only (QEMU's
+ * hw/net/igbvf.c igbvf_pci_realize, which the QEMU guests run; a real
+ * 82576 VF alike), so vfio there has no D3hot to write. Other devices (igb's
+ * PF, the NVMe controller and its VFs: hw/nvme/ctrl.c nvme_add_pm_capability) do.
  */
 export function hasPmCapability(pci: PciDev): boolean {
+  if (pci.isVirtfn && pci.vendor === 0x8086 && pci.device === 0x10ca) return false;
   return !(pci.isVirtfn && pci.klass >> 16 === 0x03);
 }
 

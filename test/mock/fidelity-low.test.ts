@@ -102,18 +102,18 @@ describe('vfio-pci config space and reset (drivers/vfio/pci/vfio_pci_config.c, v
   });
 
   it('VFIO_DEVICE_RESET puts a device in D3hot back in D0 before resetting: its BARs and buffers work again', async () => {
-    // igb VFs (the QEMU topology) have a PM capability, unlike xe's.
+    // The igb PF of the QEMU topology has a PM capability (QEMU hw/net/igb.c igb_add_pm_capability); its VFs
+    // have none (hw/net/igbvf.c), nor have xe's. The PF, bound to vfio-pci, is the device here.
     const topology = JSON.parse(
       readFileSync(fileURLToPath(new URL('../cli/fixtures/qemu-igb.json', import.meta.url)), 'utf8'),
     );
     const b = mock({ topology, profile: 'upstream-7.1' });
     const pf = '0000:01:00.0';
-    b.fs.writeFile(`/sys/bus/pci/devices/${pf}/sriov_drivers_autoprobe`, '0');
-    b.fs.writeFile(`/sys/bus/pci/devices/${pf}/sriov_numvfs`, '1');
-    const vf = b.fs.readlink(`/sys/bus/pci/devices/${pf}/virtfn0`).split('/').pop()!;
-    b.fs.writeFile(`/sys/bus/pci/devices/${vf}/driver_override`, 'vfio-pci');
-    b.fs.writeFile('/sys/bus/pci/drivers_probe', vf);
-    const v = openVfio(b, vf);
+    b.fs.writeFile(`/sys/bus/pci/devices/${pf}/driver_override`, 'vfio-pci');
+    if (b.fs.exists(`/sys/bus/pci/devices/${pf}/driver`))
+      b.fs.writeFile(`/sys/bus/pci/devices/${pf}/driver/unbind`, pf);
+    b.fs.writeFile('/sys/bus/pci/drivers_probe', pf);
+    const v = openVfio(b, pf);
     const cap = b.dev.vfioRegionRead(v.device, CONFIG + 0x34n, 1)[0]!;
     expect(b.dev.vfioRegionRead(v.device, CONFIG + BigInt(cap), 1)[0]).toBe(0x01); // PCI_CAP_ID_PM
     const pmcsr = CONFIG + BigInt(cap) + 4n;

@@ -23,7 +23,10 @@ export const FLOW_RULES: Record<string, string>;
  * crash is judged by the host against the baseline of the kernel's shape.
  */
 export const LAST_FILTER: "bugs/*";
-/** /dev/kmsg markers around the last run: what the console prints between them belongs to it. */
+/**
+ * /dev/kmsg markers around the last run, at KERN_ERR so the `quiet` console shows them (init.sh copies them
+ * again with the reports): what the console prints between them belongs to it.
+ */
 export const LAST_BEGIN: "iovh: kernel reports of the last run (bugs/*) begin";
 export const LAST_END: "iovh: kernel reports of the last run end";
 export type Result = import("./scenarios.mjs").Result;

@@ -39,6 +39,7 @@ import { detectorsArmed, runDetectorChecks } from './detectors.mjs';
  */
 
 const SYS = '/sys/bus/pci/devices';
+const HUNG_TIMEOUT = '/proc/sys/kernel/hung_task_timeout_secs';
 
 /**
  * The kernel rule each step relies on, as the mock must model it (see RULES
@@ -77,7 +78,10 @@ export const FLOW_RULES = {
  */
 export const LAST_FILTER = 'bugs/*';
 
-/** /dev/kmsg markers around the last run: what the console prints between them belongs to it. */
+/**
+ * /dev/kmsg markers around the last run, at KERN_ERR so the `quiet` console shows them (init.sh copies them
+ * again with the reports): what the console prints between them belongs to it.
+ */
 export const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
 export const LAST_END = 'iovh: kernel reports of the last run end';
 
@@ -376,7 +380,7 @@ async function lastPhase(o, pf, iovh, results) {
   const mark = (/** @type {string} */ line) => {
     const b = o.open();
     try {
-      b.fs.writeFile('/dev/kmsg', `<5>${line}\n`);
+      b.fs.writeFile('/dev/kmsg', `<3>${line}\n`);
     } catch {
       // the mock's /dev/kmsg may refuse writes; the markers only sort console lines
     } finally {
@@ -396,6 +400,16 @@ async function lastPhase(o, pf, iovh, results) {
     if (!failed && (await iovh(['bind', /** @type {string} */ (vf), 'vfio-pci'])) !== 0)
       failed = `iovh bind ${vf} vfio-pci failed`;
     if (!failed) {
+      // bugs/revoke-hang-* wait up to two hung-task periods for khungtaskd's report of a stuck trigger (it checks
+      // once per timeout): 5 s here instead of the fragment's 30 keeps that wait short on a throwaway guest.
+      const w = o.open();
+      try {
+        if (w.fs.exists(HUNG_TIMEOUT)) w.fs.writeFile(HUNG_TIMEOUT, '5');
+      } catch {
+        // the mock's is read-only: its clock jumps past the timeout anyway
+      } finally {
+        w.close();
+      }
       mark(LAST_BEGIN);
       try {
         await iovh([
