@@ -55,6 +55,12 @@ export function qemuArgs(v: Variant, o: MachineOptions): string[];
  * @property {IommuKind} iommu
  * @property {ExtraKind[]} [extras]
  * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
+ * @property {boolean} [pcieSwitch]  the device sits behind a PCIe switch (an xio3130 upstream port below the
+ *                                   root port, a downstream port below it) instead of on the root port: its
+ *                                   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
+ *                                   ACS capability; its pcie-root-port has one, which Linux turns on with an
+ *                                   IOMMU), so pci_p2pdma_map_type gives a bus address between the PF and a VF
+ *                                   (drivers/pci/p2pdma.c calc_map_type_and_dist), where the root port gives none
  */
 /** @type {Variant[]} */
 export const VARIANTS: Variant[];
@@ -143,4 +149,13 @@ export type Variant = {
      * QEMU properties of the device over its defaults (mock-gpu)
      */
     deviceProps?: Record<string, string> | undefined;
+    /**
+     * the device sits behind a PCIe switch (an xio3130 upstream port below the
+     *   root port, a downstream port below it) instead of on the root port: its
+     *   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
+     *   ACS capability; its pcie-root-port has one, which Linux turns on with an
+     *   IOMMU), so pci_p2pdma_map_type gives a bus address between the PF and a VF
+     *   (drivers/pci/p2pdma.c calc_map_type_and_dist), where the root port gives none
+     */
+    pcieSwitch?: boolean | undefined;
 };

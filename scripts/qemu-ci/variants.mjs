@@ -21,6 +21,12 @@
  * @property {IommuKind} iommu
  * @property {ExtraKind[]} [extras]
  * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
+ * @property {boolean} [pcieSwitch]  the device sits behind a PCIe switch (an xio3130 upstream port below the
+ *                                   root port, a downstream port below it) instead of on the root port: its
+ *                                   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
+ *                                   ACS capability; its pcie-root-port has one, which Linux turns on with an
+ *                                   IOMMU), so pci_p2pdma_map_type gives a bus address between the PF and a VF
+ *                                   (drivers/pci/p2pdma.c calc_map_type_and_dist), where the root port gives none
  */
 
 /** @type {Variant[]} */
@@ -31,6 +37,8 @@ export const VARIANTS = [
   { name: 'nvme-intel-iommu', device: 'nvme', iommu: 'intel' },
   // The IOV interconnect series' guest (docs/rfc-kernel.md): igb's PF/VF match plus an exporter whose BAR is RAM.
   { name: 'igb-ivshmem-intel-iommu', device: 'igb', iommu: 'intel', extras: ['ivshmem'] },
+  // import/p2p-route's other outcome: the igb machine with the NIC behind a switch (not booted by default).
+  { name: 'igb-switch-intel-iommu', device: 'igb', iommu: 'intel', pcieSwitch: true },
 ];
 
 /**
@@ -237,7 +245,19 @@ export function qemuArgs(v, o) {
     // Its extras (ivshmem, the rfc/* scenarios' exporter) follow on ports of their own, as every variant's.
     args.push('-device', MOCK_GPU.port, '-device', mockGpuDevice(v.deviceProps));
   } else if (v.device === 'igb') {
-    args.push('-device', 'pcie-root-port,id=rp1,chassis=1,slot=1', '-device', 'igb,bus=rp1,id=pf0');
+    args.push('-device', 'pcie-root-port,id=rp1,chassis=1,slot=1');
+    // The NIC's port: the root port, or a switch's downstream port below it (x3130-upstream, xio3130-downstream).
+    let port = 'rp1';
+    if (v.pcieSwitch) {
+      args.push(
+        '-device',
+        'x3130-upstream,id=usp1,bus=rp1',
+        '-device',
+        'xio3130-downstream,id=dsp1,bus=usp1,chassis=2,slot=0',
+      );
+      port = 'dsp1';
+    }
+    args.push('-device', `igb,bus=${port},id=pf0`);
   } else {
     // QEMU requires max_ioqpairs - sriov_vq_flexible >= 2; each VF needs a
     // flexible VQ and VI resource pair (hw/nvme/ctrl.c, research/qemu-ci.md).

@@ -41,6 +41,7 @@ import { bzImageProblem, embeddedConfig } from './image.js';
 /** What `--variant` accepts besides full variant names. */
 export const VARIANT_SHORTHANDS: Record<string, string[]> = {
   igb: ['igb-intel-iommu'],
+  'igb-switch': ['igb-switch-intel-iommu'],
   nvme: ['nvme-virtio-iommu'],
   ivshmem: ['igb-ivshmem-intel-iommu'],
   all: ['all'],

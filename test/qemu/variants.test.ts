@@ -67,6 +67,14 @@ describe('qemuArgs', () => {
     expect(arg(a, '-device', /^igb,/)).toBe('igb,bus=rp1,id=pf0');
   });
 
+  it('puts igb behind an xio3130 switch below the root port in the switch variant (import/p2p-route)', () => {
+    const a = qemuArgs(pickVariants(['igb-switch-intel-iommu'])[0]!, machine);
+    expect(arg(a, '-device', /^x3130-upstream/)).toBe('x3130-upstream,id=usp1,bus=rp1');
+    expect(arg(a, '-device', /^xio3130-downstream/)).toBe('xio3130-downstream,id=dsp1,bus=usp1,chassis=2,slot=0');
+    expect(arg(a, '-device', /^igb,/)).toBe('igb,bus=dsp1,id=pf0');
+    expect(DEFAULT_VARIANTS).not.toContain('igb-switch-intel-iommu');
+  });
+
   it('gives virtio-iommu the unsafe-interrupts parameter type1 needs', () => {
     const a = qemuArgs(pickVariants(['nvme-virtio-iommu'])[0]!, machine);
     expect(arg(a, '-device', /^virtio-iommu/)).toBe('virtio-iommu-pci');

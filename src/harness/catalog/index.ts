@@ -18,11 +18,13 @@ import { iommufdScenarios } from './iommufd.js';
 import { bugsScenarios } from './bugs.js';
 import { rfcScenarios } from './rfc.js';
 import { revokeControlScenarios, revokeHangScenarios } from './revoke.js';
+import { importP2pRoute } from './p2p.js';
 
 export const CATALOG: readonly Scenario[] = [
   capsKernel,
   ...exportScenarios,
   ...importScenarios,
+  importP2pRoute,
   ...dataScenarios,
   ...edgeScenarios,
   ...lifecycleScenarios,
