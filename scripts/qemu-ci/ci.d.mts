@@ -145,7 +145,8 @@ export { checkoutProblems };
  * @property {boolean} [sourceKernel]     also build Debian's linux-source with kconfig/iovh-guest.config
  *                                        (KASAN, lockdep, kmemleak, ...) and boot it (default true)
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
- * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
+ * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1800: KASAN and lockdep under TCG on a loaded machine,
+ *   with the stand-in importer's revoke triggers and p2p routes in its run)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
  * @property {boolean} [rfc]              also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
  *                                        ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
@@ -233,7 +234,8 @@ export type CiOptions = {
      */
     kernelCache?: string | undefined;
     /**
-     * per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
+     * per sanitizer guest (default 1800: KASAN and lockdep under TCG on a loaded machine,
+     * with the stand-in importer's revoke triggers and p2p routes in its run)
      */
     sourceTimeoutSeconds?: number | undefined;
     /**

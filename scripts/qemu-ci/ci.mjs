@@ -55,7 +55,8 @@ import { RFC_LABEL, prepareRfcKernel, rfcBootOptions, rfcChecks, rfcOnMock, rfcV
  * @property {boolean} [sourceKernel]     also build Debian's linux-source with kconfig/iovh-guest.config
  *                                        (KASAN, lockdep, kmemleak, ...) and boot it (default true)
  * @property {string} [kernelCache]       where built kernels are kept (default kcache.mjs kernelCacheRoot())
- * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1500: KASAN and lockdep under TCG on a loaded machine)
+ * @property {number} [sourceTimeoutSeconds] per sanitizer guest (default 1800: KASAN and lockdep under TCG on a loaded machine,
+ *   with the stand-in importer's revoke triggers and p2p routes in its run)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
  * @property {boolean} [rfc]              also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
  *                                        ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
@@ -378,7 +379,7 @@ export async function runCi(o = {}) {
             kernel: built.bzImage,
             initrd: builtinIr.path,
             paths,
-            timeoutSeconds: o.sourceTimeoutSeconds ?? 1500,
+            timeoutSeconds: o.sourceTimeoutSeconds ?? 1800,
             // KASAN's shadow is an eighth of memory; lockdep and kmemleak want their share.
             memory: '1G',
             kernelAppend: kernelParameters(sourceConfig) || undefined,
