@@ -285,6 +285,10 @@ export function renderSummary(run: RunResult, style: HumanStyle, exitCode = run.
     );
   }
   lines.push(...notMeasured(run).map((l) => c.yellow(l)));
+  // A task left asleep in the kernel (bugs/revoke-hang-*: evidence.rebootNeeded) holds its device until a reboot.
+  for (const r of run.scenarios)
+    if (typeof r.evidence.rebootNeeded === 'string')
+      lines.push(c.red(`the machine needs a reboot: ${r.id}: ${r.evidence.rebootNeeded}`));
   if (run.interrupted)
     lines.push(c.yellow(`interrupted by ${run.interrupted.signal}: the results above are partial; every cleanup ran`));
   lines.push(`backend: ${run.backend.name} (${run.backend.reason}); kernel ${run.kernel.release ?? 'unknown'}`);

@@ -37,6 +37,28 @@ describe('bugs in the reports', () => {
     expect(kcidb.tests.find((t) => t.path === 'iovh.edge.unprovisioned-vf')!.misc.bugs).toEqual(['opath-stale-file']);
   });
 
+  it('every format says the machine needs a reboot when a revoke trigger was left asleep in the kernel', () => {
+    const run = mixedRun();
+    const stuck = run.scenarios.find((s) => s.id === 'edge/unprovisioned-vf')!;
+    const why = 'task 4245 stays asleep in the kernel holding VF 0000:03:00.1';
+    stuck.evidence = { ...stuck.evidence, rebootNeeded: why };
+    stuck.bugs = [
+      {
+        ...stuck.bugs[0]!,
+        evidence: `VFIO_DEVICE_RESET ... did not complete even after the mapping was released: task 4245 is abandoned, and the machine needs a reboot`,
+      },
+    ];
+    for (const [name, text] of [
+      ['ktap', renderKtap(run)],
+      ['junit', renderJunit(run)],
+      ['kcidb', renderKcidb(run)],
+      ['human', renderDetails(run, style)],
+      ['json', renderJson(run)],
+    ] as const)
+      expect(text, name).toMatch(/the machine needs a reboot/);
+    expect(renderSummary(run, style)).toContain(`the machine needs a reboot: edge/unprovisioned-vf: ${why}`);
+  });
+
   it('the schema refuses a bug without its fields, and still reads a report written before the table', () => {
     const json = JSON.parse(renderJson(mixedRun())) as { scenarios: Record<string, unknown>[] };
     const bad = structuredClone(json);
