@@ -29,7 +29,7 @@ export interface TriggerRun {
   readonly pid: number;
   /** How the operation ended, or undefined while the process is still in it. */
   outcome(): TriggerOutcome | undefined;
-  /** The process is done with: it exits (a process still in the kernel is left there, abandoned). */
+  /** The process is done with: it exits (a process still in the kernel is left there, abandoned). Idempotent. */
   finish(): void;
 }
 
@@ -73,7 +73,12 @@ export async function startTrigger(
 ): Promise<TriggerRun> {
   if (backend.spawnProcess) {
     const proc = backend.spawnProcess('iovh-trigger', [deviceFd]);
-    o.afterSpawn?.();
+    try {
+      o.afterSpawn?.();
+    } catch (e) {
+      proc.close();
+      throw e;
+    }
     return startSimulated(backend, proc, op);
   }
   return startChild(deviceFd, op, o);
@@ -134,7 +139,12 @@ async function startChild(deviceFd: Fd, op: TriggerOp, o: TriggerOptions): Promi
     stdio: ['ignore', 'pipe', 'pipe', deviceFd],
   });
   // spawn() returns once the child exists with its fds (libuv's uv_spawn waits for the exec).
-  o.afterSpawn?.();
+  try {
+    o.afterSpawn?.();
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
   let ready = false;
   let settled: TriggerOutcome | undefined;
   let exited: string | null = null;
