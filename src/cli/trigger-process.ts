@@ -25,6 +25,9 @@ async function main(): Promise<void> {
     return;
   }
   const backend = createNativeBackend({ reason: 'trigger process' });
+  // VFIO_DEVICE_RESET runs on a libuv worker thread: while it sleeps in the kernel nothing else keeps the event
+  // loop alive, and the main thread would exit, leaving a zombie whose worker thread is the task in D state.
+  const alive = setInterval(() => undefined, 1 << 30);
   say({ ready: true, pid: process.pid });
   let code: string | null = null;
   try {
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
     code = (e as { code?: string }).code ?? (e as Error).message;
   }
   say({ done: true, code });
+  clearInterval(alive);
 }
 
 void main();

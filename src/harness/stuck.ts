@@ -40,13 +40,32 @@ export function parseStat(text: string): { comm: string; state: string } | null 
   return { comm: text.slice(open + 1, close), state };
 }
 
-/** The task's state, or null when it is gone (no /proc/<pid>). */
+/**
+ * The task's state, or null when it is gone (no /proc/<pid>). A process whose
+ * system call runs on another of its threads (Node's async work: a libuv
+ * worker) has that thread asleep in the kernel, not its main one: the first
+ * thread of /proc/<pid>/task in state D is the one reported, else the process.
+ */
 export function readTask(fs: FileOps, pid: number): TaskState | null {
-  const stat = read(fs, `/proc/${pid}/stat`);
+  let tids: string[] = [];
+  try {
+    tids = fs.readdir(`/proc/${pid}/task`).filter((t) => /^\d+$/.test(t) && t !== String(pid));
+  } catch {
+    // no task directory: the process alone
+  }
+  for (const tid of tids) {
+    const t = readOne(fs, `/proc/${pid}/task/${tid}`, pid);
+    if (t?.state === 'D') return t;
+  }
+  return readOne(fs, `/proc/${pid}`, pid);
+}
+
+function readOne(fs: FileOps, dir: string, pid: number): TaskState | null {
+  const stat = read(fs, `${dir}/stat`);
   const parsed = stat === null ? null : parseStat(stat);
   if (!parsed) return null;
-  const wchan = read(fs, `/proc/${pid}/wchan`)?.trim() ?? null;
-  const stack = read(fs, `/proc/${pid}/stack`);
+  const wchan = read(fs, `${dir}/wchan`)?.trim() ?? null;
+  const stack = read(fs, `${dir}/stack`);
   return {
     pid,
     comm: parsed.comm,

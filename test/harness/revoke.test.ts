@@ -23,6 +23,30 @@ describe('the stuck-task readers', () => {
     expect(parseStat('garbage')).toBeNull();
   });
 
+  it('reports the thread asleep in the kernel when it is not the main one (a libuv worker running VFIO_DEVICE_RESET)', () => {
+    const files: Record<string, string> = {
+      '/proc/151/stat': '151 (node) Z 1 151 151 0 -1',
+      '/proc/151/task/151/stat': '151 (node) Z 1 151 151 0 -1',
+      '/proc/151/task/155/stat': '155 (libuv-worker) D 1 151 151 0 -1',
+      '/proc/151/task/155/wchan': 'vfio_pci_dma_buf_move',
+      '/proc/151/task/155/stack': '[<0>] vfio_pci_dma_buf_move+0x1c2/0x610\n[<0>] vfio_pci_core_ioctl+0xc48/0x1500\n',
+    };
+    const fs = {
+      readText: (p: string) => {
+        if (!(p in files)) throw Object.assign(new Error(p), { code: 'ENOENT' });
+        return files[p]!;
+      },
+      readdir: (p: string) => (p === '/proc/151/task' ? ['151', '155'] : []),
+    } as unknown as Parameters<typeof readTask>[0];
+    expect(readTask(fs, 151)).toEqual({
+      pid: 151,
+      comm: 'libuv-worker',
+      state: 'D',
+      wchan: 'vfio_pci_dma_buf_move',
+      stack: ['vfio_pci_dma_buf_move+0x1c2/0x610', 'vfio_pci_core_ioctl+0xc48/0x1500'],
+    });
+  });
+
   it("finds the hung-task detector's report of one pid only", () => {
     const log = [
       'INFO: task iovh-trigger:4245 blocked for more than 30 seconds.',
