@@ -259,9 +259,10 @@ async function runTrigger(ctx: ScenarioContext, name: TriggerName, importer: 'st
   ctx.defer('end the trigger process (one still asleep in the kernel is left there)', () => run?.finish());
   const device = openVf(ctx, vf.bdf);
   ctx.record('vf', vf.bdf);
+  // What the trigger needs of the VF first: a VF without it skips before anything is imported.
+  const { op, undo } = prepare(ctx, device, name);
   const holder =
     importer === 'stand-in' ? standInHolder(ctx, device, vf, bar.index) : iommufdHolder(ctx, device, bar.index);
-  const { op, undo } = prepare(ctx, device, name);
   const t = TRIGGERS[name];
   try {
     run = await startTrigger(ctx.backend, device.fd, op, {

@@ -1,13 +1,14 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
 /**
  * @param {FlowOptions} o
- * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null, shape: string | null }>}
+ * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null, shape: string | null, standIn: boolean | null }>}
  */
 export function runFlow(o: FlowOptions): Promise<{
     results: Result[];
     pf: string | null;
     vf: string | null;
     shape: string | null;
+    standIn: boolean | null;
 }>;
 /**
  * The kernel rule each step relies on, as the mock must model it (see RULES
@@ -23,6 +24,12 @@ export const FLOW_RULES: Record<string, string>;
  * crash is judged by the host against the baseline of the kernel's shape.
  */
 export const LAST_FILTER: "bugs/*";
+/**
+ * The harness scenarios that need iovh's stand-in importer module: where it is
+ * not loaded (the stock kernel's guest) they are left out of the run, on the
+ * mock too, rather than skipped on one side and run on the other.
+ */
+export const STAND_IN_SCENARIOS: string[];
 /**
  * /dev/kmsg markers around the last run, at KERN_ERR so the `quiet` console shows them (init.sh copies them
  * again with the reports): what the console prints between them belongs to it.

@@ -79,6 +79,13 @@ export const FLOW_RULES = {
 export const LAST_FILTER = 'bugs/*';
 
 /**
+ * The harness scenarios that need iovh's stand-in importer module: where it is
+ * not loaded (the stock kernel's guest) they are left out of the run, on the
+ * mock too, rather than skipped on one side and run on the other.
+ */
+export const STAND_IN_SCENARIOS = ['bugs/revoke-hang-*', 'import/p2p-route'];
+
+/**
  * /dev/kmsg markers around the last run, at KERN_ERR so the `quiet` console shows them (init.sh copies them
  * again with the reports): what the console prints between them belongs to it.
  */
@@ -87,7 +94,7 @@ export const LAST_END = 'iovh: kernel reports of the last run end';
 
 /**
  * @param {FlowOptions} o
- * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null, shape: string | null }>}
+ * @returns {Promise<{ results: Result[], pf: string | null, vf: string | null, shape: string | null, standIn: boolean | null }>}
  */
 export async function runFlow(o) {
   /** @type {Result[]} */
@@ -130,6 +137,10 @@ export async function runFlow(o) {
   };
   /** @param {string[]} argv */
   const iovh = async (argv) => o.cli([...argv, ...o.backendArgs]);
+  // The mock always has /dev/iovh-ic: main.mjs says whether the real guest had the module (its `modules`).
+  const standIn = o.standIn ?? false;
+  /** `--filter !<glob>` for each harness scenario that needs the stand-in, when it is not loaded (on both sides). */
+  const withoutStandIn = standIn ? [] : STAND_IN_SCENARIOS.flatMap((g) => ['--filter', `!${g}`]);
 
   // Before anything: are the kernel's detectors on? A kernel tainted while booting has lockdep off for the whole run.
   await step('detector.armed', "the kernel's detectors are on before the run (lockdep, no taint)", async () => {
@@ -158,7 +169,7 @@ export async function runFlow(o) {
     await step('cli.find-pf', 'an SR-IOV PF to bring up', async () =>
       bad('no device with sriov_totalvfs under /sys/bus/pci/devices'),
     );
-    return { results, pf: null, vf: null, shape: null };
+    return { results, pf: null, vf: null, shape: null, standIn: null };
   }
   const pf = before.pf;
 
@@ -293,6 +304,7 @@ export async function runFlow(o) {
         '--allow-destructive',
         '--filter',
         `!${LAST_FILTER}`,
+        ...withoutStandIn,
         '--pf',
         pf,
         '--vf',
@@ -351,9 +363,9 @@ export async function runFlow(o) {
     detectorBackend.close();
   }
 
-  if (bound.status === 'pass') shape = (await lastPhase(o, pf, iovh, results)) ?? shape;
+  if (bound.status === 'pass') shape = (await lastPhase(o, pf, iovh, results, withoutStandIn)) ?? shape;
 
-  return { results, pf, vf, shape };
+  return { results, pf, vf, shape, standIn };
 }
 
 /**
@@ -365,9 +377,10 @@ export async function runFlow(o) {
  * @param {FlowOptions} o @param {string} pf
  * @param {(argv: string[]) => Promise<number>} iovh
  * @param {Result[]} results
+ * @param {string[]} exclude  more --filter arguments (the stand-in's scenarios where it is not loaded)
  * @returns {Promise<string | null>} the kernel's shape, as that run detected it
  */
-async function lastPhase(o, pf, iovh, results) {
+async function lastPhase(o, pf, iovh, results, exclude) {
   const file = join(o.outDir, 'iovh-run-last.json');
   /** @param {Result} r */
   const add = (r) => {
@@ -418,6 +431,7 @@ async function lastPhase(o, pf, iovh, results) {
           '--allow-destructive',
           '--filter',
           LAST_FILTER,
+          ...exclude,
           '--pf',
           pf,
           '--vf',
