@@ -210,8 +210,9 @@ export async function cpuWriteGpuRead(
   };
 }
 
-function record(ctx: ScenarioContext, check: DataCheck): DataCheck {
-  const pages: Json = check.pages.map((p) => ({
+/** The evidence of each page checked: where it is, and its first mismatch (the report's `data` pages). */
+export function pageEvidence(pages: readonly PageResult[]): Json {
+  return pages.map((p) => ({
     range: p.range,
     page: p.which,
     barOffset: hex(p.barOffset),
@@ -226,6 +227,10 @@ function record(ctx: ScenarioContext, check: DataCheck): DataCheck {
         }
       : null,
   }));
+}
+
+function record(ctx: ScenarioContext, check: DataCheck): DataCheck {
+  const pages = pageEvidence(check.pages);
   ctx.append('data', { direction: check.direction, method: check.method, seed: hex(check.seed), ok: check.ok, pages });
   return check;
 }

@@ -21,9 +21,8 @@ import { IOVH_IC, icPathName, type IcImport, StandInImporter } from '../uapi/iov
 import { SystemError } from '../uapi/errors.js';
 import { patternVerify } from '../core/pattern.js';
 import { hex, type Json } from '../report/model.js';
-import { firstDifferingByte } from '../uapi/pattern.js';
 import type { BarAccess, DataPage, ReadCheck } from './data.js';
-import { cpuWriteGpuRead, freshSeed } from './data.js';
+import { cpuWriteGpuRead, freshSeed, pageEvidence } from './data.js';
 import { Gpu } from './gpu.js';
 import { importAndBind, requireIov, type Imported } from './imports.js';
 import type { ScenarioContext } from './scenario.js';
@@ -213,21 +212,7 @@ export async function cpuWriteImporterRead(
     method: `CPU write via ${bar.method}, stand-in importer read (IOVH_IC_RW) through the translated addresses`,
     seed: hex(seed),
     ok,
-    pages: results.map((p) => ({
-      range: p.range,
-      page: p.which,
-      barOffset: hex(p.barOffset),
-      boOffset: hex(p.boOffset),
-      ok: p.mismatch === null,
-      mismatch: p.mismatch
-        ? {
-            offset: hex(p.mismatch.offset),
-            byte: hex(firstDifferingByte(p.mismatch)),
-            expected: hex(p.mismatch.expected),
-            actual: hex(p.mismatch.actual),
-          }
-        : null,
-    })),
+    pages: pageEvidence(results),
   });
   return {
     direction: 'cpu-write-gpu-read',
