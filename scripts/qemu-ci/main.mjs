@@ -60,12 +60,11 @@ options:
   --no-source-kernel     boot only Debian's stock kernel (the sanitizer guest
                          and iovh qemu are reported as skipped)
   --no-qemu-command      do not run \`iovh qemu\` as a user does (default
-                         source, a patched tree, a panic, bad input)
+                         source, a patched tree, a panic, bad input, the
+                         mock GPU)
   --no-rfc               do not build and boot the rfc-v1 kernel (the IOV
                          interconnect series with the stand-in importer on
                          igb + ivshmem, rfc/* against the mock's rfc-v1)
-                         source, a patched tree, a panic, bad input, the
-                         mock GPU)
   --no-mock-gpu          do not run \`iovh qemu --device mock-gpu\` on the RFC
                          v1 kernel and its replay on the mock
   --cold                 bench: also a cold kernel build (empty ccache; about

@@ -1021,9 +1021,15 @@ export class VfioSubsystem {
         if (priv.revoked) fail('ENODEV', 'dma-buf revoked');
         // dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c) asks pci_p2pdma_map_type (drivers/pci/p2pdma.c)
         // for the route: enum pci_p2pdma_map_type NOT_SUPPORTED 2, BUS_ADDR 3, THRU_HOST_BRIDGE 4.
-        const route = this.hooks.p2p === 'none' ? 2n : this.hooks.p2p === 'host-bridge' ? 4n : 3n;
+        // The topology's p2p says what lies between two functions; a function importing its own BAR has nothing
+        // between: calc_map_type_and_dist (drivers/pci/p2pdma.c) finds provider == client on its first step, counts
+        // no ACS redirect and returns BUS_ADDR whatever the bridges above (seen on the 7.2.13 guest: an igb VF
+        // importing its own dma-buf maps where its PF cannot).
+        const own = att.dev !== null && att.dev === priv.vdev?.pci;
+        const p2p = own ? 'switch' : this.hooks.p2p;
+        const route = p2p === 'none' ? 2n : p2p === 'host-bridge' ? 4n : 3n;
         k.trace('pci_p2pdma_map_type', 'return', { retval: route });
-        if (this.hooks.p2p === 'none') {
+        if (p2p === 'none') {
           const client = att.devName;
           k.log(
             LogLevel.WARNING,
