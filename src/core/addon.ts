@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PatternMismatch } from '../backend/types.js';
+import type { IcInfo, IcMapResult, IcVersion, PatternMismatch } from '../backend/types.js';
 
 /** What the binding throws for a failed system call. */
 export interface AddonErrno extends Error {
@@ -235,7 +235,7 @@ export interface AddonCalls {
   addSeals(fd: number, seals: number): void;
   udmabufCreate(fd: number, memfd: number, flags: number, offset: bigint, size: bigint): number;
 
-  iovhIcVersion(fd: number): { abi: number; api: number; keep: number; xlate: number };
+  iovhIcVersion(fd: number): IcVersion;
   iovhIcImport(
     fd: number,
     dmabufFd: number,
@@ -245,21 +245,8 @@ export interface AddonCalls {
     devfn: number,
     bar: number,
   ): { handle: number; negotiated: number; size: bigint };
-  iovhIcMap(fd: number, handle: number): { path: number; icError: number; nrRanges: number };
-  iovhIcInfo(
-    fd: number,
-    handle: number,
-    room: number,
-  ): {
-    state: number;
-    path: number;
-    nrRanges: number;
-    ranges: BigUint64Array;
-    size: bigint;
-    maps: number;
-    invalidations: number;
-    leaked: number;
-  };
+  iovhIcMap(fd: number, handle: number): IcMapResult;
+  iovhIcInfo(fd: number, handle: number, room: number): IcInfo;
   iovhIcRead(fd: number, handle: number, offset: bigint, length: number): Uint8Array;
   iovhIcWrite(fd: number, handle: number, offset: bigint, data: Uint8Array): void;
   iovhIcRelease(fd: number, handle: number): void;
