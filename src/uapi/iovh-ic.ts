@@ -75,11 +75,20 @@ export class StandInImporter {
     readonly version: IcVersion,
   ) {}
 
-  /** Open the device; throws the SystemError of open(2) (ENOENT: the module is not loaded). */
+  /**
+   * Open the device; throws the SystemError of open(2) (ENOENT: the module is
+   * not loaded), or an Error when the module was built from another revision
+   * of core/uapi/iovh_ic.h (its ABI version differs: a struct read with
+   * another layout would be read wrongly, not refused).
+   */
   static open(backend: Backend): StandInImporter {
     const fd = backend.dev.open(IOVH_IC.DEVICE, O.RDWR | O.CLOEXEC);
     try {
       const v = backend.dev.icVersion(fd);
+      if (v.abi !== IOVH_IC.ABI_VERSION)
+        throw new Error(
+          `${IOVH_IC.DEVICE} speaks ABI ${v.abi} of core/uapi/iovh_ic.h, this iovh ABI ${IOVH_IC.ABI_VERSION}: rebuild kernel/iovh-ic-importer from this iovh and load it again`,
+        );
       return new StandInImporter(backend, fd, v);
     } catch (e) {
       backend.dev.close(fd);

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IOVH_IC } from '../../src/uapi/iovh-ic.js';
+import { IOVH_IC, StandInImporter } from '../../src/uapi/iovh-ic.js';
+import { FakeBackend } from './fake-backend.js';
 
 const header = readFileSync(join(import.meta.dirname, '../../core/uapi/iovh_ic.h'), 'utf8');
 
@@ -38,5 +39,29 @@ describe('iovh_ic uAPI', () => {
     }
     expect(IOVH_IC.IMPORT_XE).toBe(IOVH_IC.IMPORT_OFFER_IOV | IOVH_IC.IMPORT_P2P | IOVH_IC.IMPORT_REVOCABLE);
     expect(header).toContain(`#define IOVH_IC_DEVICE "${IOVH_IC.DEVICE}"`);
+  });
+});
+
+describe('StandInImporter.open', () => {
+  const module = (abi: number) =>
+    new FakeBackend(
+      { icVersion: () => ({ abi, api: IOVH_IC.API_RFC_V2, keep: IOVH_IC.KEEP_UNMAP, xlate: 0 }) },
+      { files: { [IOVH_IC.DEVICE]: '' } },
+    );
+
+  it('opens a module of this ABI version', () => {
+    const b = module(IOVH_IC.ABI_VERSION);
+    const ic = StandInImporter.open(b);
+    expect(ic.api).toBe('rfc-v2');
+    ic.close();
+    expect(b.open.size).toBe(0);
+  });
+
+  it('refuses a module built from another revision of the header, and closes the device', () => {
+    const b = module(IOVH_IC.ABI_VERSION + 1);
+    expect(() => StandInImporter.open(b)).toThrow(
+      `/dev/iovh-ic speaks ABI ${IOVH_IC.ABI_VERSION + 1} of core/uapi/iovh_ic.h, this iovh ABI ${IOVH_IC.ABI_VERSION}: rebuild kernel/iovh-ic-importer`,
+    );
+    expect(b.open.size).toBe(0);
   });
 });
