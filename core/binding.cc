@@ -1662,9 +1662,19 @@ template <OnFail M, size_t... I>
 constexpr std::array<napi_callback, sizeof...(I)> callbacks(std::index_sequence<I...>) {
   return {&invoke<M, I>...};
 }
+// Entry I's argument-less form, or nullptr: only the entries marked scalar
+// instantiate invokeScalar (the others' would be dead code, each with its
+// body inlined).
+template <OnFail M, size_t I>
+constexpr napi_callback scalarCallback() {
+  if constexpr (kEntries[I].scalar)
+    return &invokeScalar<M, I>;
+  else
+    return nullptr;
+}
 template <OnFail M, size_t... I>
 constexpr std::array<napi_callback, sizeof...(I)> scalarCallbacks(std::index_sequence<I...>) {
-  return {&invokeScalar<M, I>...};
+  return {scalarCallback<M, I>()...};
 }
 
 constexpr auto kThrowing = callbacks<OnFail::Throw>(std::make_index_sequence<kEntryCount>{});
