@@ -1247,7 +1247,7 @@ std::vector<drm_xe_sync> readSyncs(Napi::Env env, Napi::Array list) {
     std::memset(&s, 0, sizeof(s));
     s.type = f.u32("type");
     s.flags = f.u32("flags");
-    // handle and addr share one union slot (kernel-abi §7).
+    // handle and addr share one union slot (docs/kernel.md §7).
     if (f.has("addr"))
       s.addr = f.u64("addr");
     else

@@ -1,4 +1,4 @@
-/* dma-buf core calls (include/uapi/linux/dma-buf.h; kernel-abi §10). */
+/* dma-buf core calls (include/uapi/linux/dma-buf.h; docs/kernel.md §10). */
 #include "iovh.h"
 #include "sys.h"
 

@@ -1,4 +1,4 @@
-/* DRM core calls (include/uapi/drm/drm.h; kernel-abi §6). */
+/* DRM core calls (include/uapi/drm/drm.h; docs/kernel.md §6). */
 #include "iovh.h"
 #include "sys.h"
 

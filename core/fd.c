@@ -1,5 +1,5 @@
 /* Files and device nodes: open, close, pread/pwrite (VFIO region access at
- * region offset + offset, kernel-abi §2), ftruncate. */
+ * region offset + offset, docs/kernel.md §2), ftruncate. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

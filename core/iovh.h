@@ -2,7 +2,7 @@
  * result (an fd, a count, 0) or -errno. Nothing here prints, allocates
  * behind the caller's back, or decides policy; src/uapi/ and the binding
  * (binding.cc) do that. `__name` is the raw call, in the kernel selftests'
- * and IGT's convention (../shared/STYLE.md). EINTR is retried: an ioctl
+ * and IGT's convention. EINTR is retried: an ioctl
  * interrupted by a signal is not a kernel answer. */
 #ifndef IOVH_H
 #define IOVH_H
@@ -29,7 +29,7 @@ ssize_t __fd_pread(int fd, void *buf, size_t len, uint64_t offset);
 ssize_t __fd_pwrite(int fd, const void *buf, size_t len, uint64_t offset);
 int __fd_ftruncate(int fd, uint64_t size);
 
-/* vfio.c: container, group and device (kernel-abi §1-§4) */
+/* vfio.c: container, group and device (docs/kernel.md §1-§4) */
 int __vfio_get_api_version(int container);
 int __vfio_check_extension(int container, int extension);
 int __vfio_set_iommu(int container, int type);
@@ -47,7 +47,7 @@ int __vfio_device_bind_iommufd(int device, struct vfio_device_bind_iommufd *bind
 int __vfio_device_attach_iommufd_pt(int device, struct vfio_device_attach_iommufd_pt *attach);
 int __vfio_device_detach_iommufd_pt(int device, struct vfio_device_detach_iommufd_pt *detach);
 
-/* Bytes of a VFIO_DEVICE_FEATURE DMA_BUF request holding `nr_ranges` ranges (kernel-abi §3.2). */
+/* Bytes of a VFIO_DEVICE_FEATURE DMA_BUF request holding `nr_ranges` ranges (docs/kernel.md §3.2). */
 size_t vfio_dma_buf_request_size(uint64_t nr_ranges);
 /* Lay out header, dma_buf struct and `n` ranges ([offset, length] pairs) at `buf`. No syscall. */
 void vfio_dma_buf_request_fill(void *buf, uint32_t argsz, uint32_t feature_flags, uint32_t region_index,
@@ -61,7 +61,7 @@ int __iommu_ioas_iova_ranges(int iommufd, struct iommu_ioas_iova_ranges *ranges)
 int __iommu_ioas_map_file(int iommufd, struct iommu_ioas_map_file *map);
 int __iommu_ioas_unmap(int iommufd, struct iommu_ioas_unmap *unmap);
 
-/* drm.c: DRM core (kernel-abi §6) */
+/* drm.c: DRM core (docs/kernel.md §6) */
 int __drm_version(int fd, struct drm_version *version);
 int __drm_get_cap(int fd, struct drm_get_cap *cap);
 int __drm_prime_fd_to_handle(int fd, struct drm_prime_handle *prime);
@@ -71,7 +71,7 @@ int __drm_syncobj_create(int fd, struct drm_syncobj_create *create);
 int __drm_syncobj_destroy(int fd, uint32_t handle);
 int __drm_syncobj_wait(int fd, struct drm_syncobj_wait *wait);
 
-/* xe.c: Xe (kernel-abi §7) */
+/* xe.c: Xe (docs/kernel.md §7) */
 int __xe_device_query(int fd, struct drm_xe_device_query *query);
 int __xe_gem_create(int fd, struct drm_xe_gem_create *create);
 int __xe_gem_mmap_offset(int fd, struct drm_xe_gem_mmap_offset *mmo);
@@ -83,7 +83,7 @@ int __xe_exec_queue_destroy(int fd, uint32_t exec_queue_id);
 int __xe_exec(int fd, struct drm_xe_exec *exec);
 int __xe_wait_user_fence(int fd, struct drm_xe_wait_user_fence *wait);
 
-/* dmabuf.c (kernel-abi §10) */
+/* dmabuf.c (docs/kernel.md §10) */
 int __dma_buf_set_name(int fd, const char *name);
 int __dma_buf_sync(int fd, uint64_t flags);
 

@@ -1,5 +1,5 @@
 /* VFIO container, group and device calls (include/uapi/linux/vfio.h;
- * kernel-abi §1-§4). Every VFIO ioctl is _IO: the kernel reads argsz from the
+ * docs/kernel.md §1-§4). Every VFIO ioctl is _IO: the kernel reads argsz from the
  * struct, so callers set it, and invalid values reach the kernel unchanged. */
 #include <string.h>
 
@@ -58,7 +58,7 @@ int __vfio_device_reset(int device)
 	return iovh_ioctl_int(device, VFIO_DEVICE_RESET, 0);
 }
 
-/* GET DMA_BUF returns the new dma-buf fd as the ioctl's value (kernel-abi §3.2). */
+/* GET DMA_BUF returns the new dma-buf fd as the ioctl's value (docs/kernel.md §3.2). */
 int __vfio_device_feature(int device, struct vfio_device_feature *feature)
 {
 	return iovh_ioctl(device, VFIO_DEVICE_FEATURE, feature);

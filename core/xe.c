@@ -1,4 +1,4 @@
-/* Xe calls (include/uapi/drm/xe_drm.h; kernel-abi §7). */
+/* Xe calls (include/uapi/drm/xe_drm.h; docs/kernel.md §7). */
 #include "iovh.h"
 #include "sys.h"
 

@@ -1,5 +1,5 @@
 /* dma-buf and udmabuf uAPI (include/uapi/linux/dma-buf.h, udmabuf.h of Linux
- * 7.2; kernel-abi §10). */
+ * 7.2; docs/kernel.md §10). */
 #ifndef IOVH_UAPI_DMA_BUF_H
 #define IOVH_UAPI_DMA_BUF_H
 

@@ -1,4 +1,4 @@
-/* DRM core uAPI (include/uapi/drm/drm.h of Linux 7.2; kernel-abi §6), the
+/* DRM core uAPI (include/uapi/drm/drm.h of Linux 7.2; docs/kernel.md §6), the
  * calls iovh makes. Type 'd'; driver commands start at DRM_COMMAND_BASE. */
 #ifndef IOVH_UAPI_DRM_H
 #define IOVH_UAPI_DRM_H

@@ -1,5 +1,5 @@
 /* VFIO uAPI (include/uapi/linux/vfio.h of Linux 7.2), our own definitions with
- * the kernel's names. Numbers: research/kernel-abi.md §1-§4; `npm run
+ * the kernel's names. Numbers: docs/kernel.md §1-§4; `npm run
  * abi-check` compares each against the real header. */
 #ifndef IOVH_UAPI_VFIO_H
 #define IOVH_UAPI_VFIO_H
@@ -17,7 +17,7 @@
 #define VFIO_UNMAP_ALL 9
 #define VFIO_UPDATE_VADDR 10
 
-/* Every VFIO ioctl is _IO(';', 100 + n): no size, no direction (kernel-abi §1, §11.10). */
+/* Every VFIO ioctl is _IO(';', 100 + n): no size, no direction (docs/kernel.md §1, §11.10). */
 #define VFIO_TYPE (';')
 #define VFIO_BASE 100
 
@@ -201,7 +201,7 @@ struct vfio_region_dma_range {
 IOVH_ASSERT_SIZE(struct vfio_region_dma_range, 16);
 IOVH_ASSERT_OFF(struct vfio_region_dma_range, length, 8);
 
-/* kernel-abi §3.2: one buffer = vfio_device_feature header + this + ranges. */
+/* docs/kernel.md §3.2: one buffer = vfio_device_feature header + this + ranges. */
 struct vfio_device_feature_dma_buf {
 	uint32_t region_index;
 	uint32_t open_flags;

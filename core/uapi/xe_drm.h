@@ -1,4 +1,4 @@
-/* Xe uAPI (include/uapi/drm/xe_drm.h of Linux 7.2; kernel-abi §7), the
+/* Xe uAPI (include/uapi/drm/xe_drm.h of Linux 7.2; docs/kernel.md §7), the
  * structs and ioctls iovh uses, with the kernel's names. */
 #ifndef IOVH_UAPI_XE_DRM_H
 #define IOVH_UAPI_XE_DRM_H
