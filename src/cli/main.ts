@@ -34,7 +34,7 @@ export function buildProgram(setStatus: (code: number) => void = () => undefined
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let status = 0;
+  let status: number = EXIT.OK;
   const program = buildProgram((code) => {
     status = code;
   });

@@ -1,11 +1,11 @@
 // The man page iovh(1), generated from the command tree (src/cli/spec.ts)
 // like the shell completion: every command, argument and option with its
 // help text, the environment variables the options read, the exit statuses
-// (src/report/exit.ts). `npm run man` writes it to docs/iovh.1, which the
+// (src/report/exit.ts EXIT_MEANINGS). `npm run man` writes it to docs/iovh.1, which the
 // package installs as its man page (package.json "man");
 // test/cli/man.test.ts fails when the committed page is stale and checks it
 // with groff's warnings on.
-import { EXIT, KSFT_SKIP } from '../report/exit.js';
+import { EXIT_MEANINGS } from '../report/exit.js';
 import type { ArgumentSpec, CommandSpec, OptionSpec } from './spec.js';
 
 /** Text for roff: backslashes escaped, no line starting with a control character, one line. */
@@ -78,18 +78,6 @@ function commandSection(root: CommandSpec, c: CommandSpec): string[] {
   if (own.length > 0) lines.push('.RS', '.PP', 'Options:', ...options(own), '.RE');
   return [...lines, ...c.commands.flatMap((s) => commandSection(root, s))];
 }
-
-/** What each exit status means (src/report/exit.ts), in the order of the table there. */
-const EXIT_MEANINGS: readonly [number, string][] = [
-  [EXIT.OK, 'no unexpected result; for other commands, the command did what was asked'],
-  [EXIT.FAILED, 'an unexpected fail, warn, crash or timeout, or an operational failure'],
-  [EXIT.USAGE, 'usage: the input is wrong; nothing was run or changed'],
-  [KSFT_SKIP, `with --skip-exit ${KSFT_SKIP}: every scenario skipped (kselftest's KSFT_SKIP)`],
-  [EXIT.SKIPPED, 'nothing could be validated: every scenario skipped, or the machine cannot do what the command asks'],
-  [EXIT.BROKEN, 'iovh itself is broken: an internal error or a missing build artefact'],
-  [EXIT.SIGINT, 'interrupted by SIGINT (the cleanups ran; the reports hold what was collected)'],
-  [EXIT.SIGTERM, 'interrupted by SIGTERM'],
-];
 
 /** Variables iovh reads that no option declares. */
 const OTHER_ENVIRONMENT: readonly [string, string][] = [

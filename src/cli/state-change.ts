@@ -181,7 +181,7 @@ export async function runStateChange(
           ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n`
           : `${renderPlan(plan)}dry run: nothing was written\n`,
       );
-      return 0;
+      return EXIT.OK;
     }
     if (plan.steps.length === 0) {
       io.out(
@@ -189,7 +189,7 @@ export async function runStateChange(
           ? `${JSON.stringify({ ...planJson(plan), applied: 0 }, null, 2)}\n`
           : `nothing to do: ${plan.title} already holds\n`,
       );
-      return 0;
+      return EXIT.OK;
     }
     preflight(backend, plan);
     const journal = openJournal(backend);
@@ -213,7 +213,7 @@ export async function runStateChange(
           ? `${JSON.stringify({ ...planJson(plan), applied, journal: journal.file }, null, 2)}\n`
           : `done: ${applied} write${applied === 1 ? '' : 's'}, ${where}\n`,
       );
-      return 0;
+      return EXIT.OK;
     } catch (e) {
       if (e instanceof Interrupted) {
         status = 'interrupted';
@@ -268,7 +268,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
       else if (opts.dryRun)
         io.out(`${JSON.stringify({ title, writes: [], notes: [], dryRun: true, message }, null, 2)}\n`);
       else io.out(`${JSON.stringify({ restored: 0, writes: 0, target, message }, null, 2)}\n`);
-      return 0;
+      return EXIT.OK;
     };
     if (!target)
       return nothing(
@@ -296,7 +296,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
           ? `${JSON.stringify({ ...planJson(plan), dryRun: true }, null, 2)}\n`
           : `${renderPlan(plan)}dry run: nothing was written\n`,
       );
-      return 0;
+      return EXIT.OK;
     }
     preflight(backend, plan);
     journal.begin('restore');
@@ -319,7 +319,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
           ? `${JSON.stringify({ restored: pending.length, writes, target }, null, 2)}\n`
           : `restored: ${pending.length} journaled write${pending.length === 1 ? '' : 's'} undone with ${writes} write${writes === 1 ? '' : 's'}\n`,
       );
-      return 0;
+      return EXIT.OK;
     } catch (e) {
       const left = journal.pending().length;
       if (e instanceof Interrupted) {

@@ -8,6 +8,7 @@
 //
 //   node trigger-process.js '{"op":"reset"}' | '{"op":"write","offset":"...","data":"<hex>"}' | '{"op":"close"}'
 import { createNativeBackend } from '../backend/native.js';
+import { EXIT } from '../report/exit.js';
 
 const DEVICE_FD = 3;
 
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
     req = JSON.parse(process.argv[2] ?? '') as typeof req;
   } catch {
     say({ error: 'usage: trigger-process.js <JSON request>' });
-    process.exitCode = 2;
+    process.exitCode = EXIT.USAGE;
     return;
   }
   const backend = createNativeBackend({ reason: 'trigger process' });

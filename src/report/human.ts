@@ -7,6 +7,7 @@
 
 import pc from 'picocolors';
 import Table from 'cli-table3';
+import { EXIT } from './exit.js';
 import { bugLine, pathText, type RunResult, type ScenarioResult, type Status, type Verdict } from './model.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -300,7 +301,11 @@ export function renderSummary(run: RunResult, style: HumanStyle, exitCode = run.
 function exitLine(run: RunResult, c: Colors, exitCode: number): string {
   const s = run.summary;
   const verdict =
-    s.exitCode === 0 ? c.green(s.exitReason) : s.exitCode === 77 ? c.yellow(s.exitReason) : c.red(s.exitReason);
+    s.exitCode === EXIT.OK
+      ? c.green(s.exitReason)
+      : s.exitCode === EXIT.SKIPPED
+        ? c.yellow(s.exitReason)
+        : c.red(s.exitReason);
   return `exit ${exitCode}: ${verdict}`;
 }
 

@@ -64,7 +64,7 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
         const text = `${JSON.stringify(topology, null, 2)}\n`;
         if (out === undefined || mode === null) {
           stdio.out(text);
-          return 0;
+          return EXIT.OK;
         }
         try {
           writeOutput(mode, text);
@@ -74,7 +74,7 @@ export function registerCapture(program: Command, setStatus: (code: number) => v
         stdio.err(
           `iovh: capture: ${topology.devices.length} PF${topology.devices.length === 1 ? '' : 's'} written to ${escapeControls(out)} (load it with --backend mock --topology ${shellWord(out)})\n`,
         );
-        return 0;
+        return EXIT.OK;
       });
       setStatus(code);
     });

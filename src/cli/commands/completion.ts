@@ -4,6 +4,7 @@ import { Argument, type Command } from 'commander';
 import { completionScript, SHELLS } from '../completion.js';
 import { cliSpec } from '../spec.js';
 import { stdio } from '../state-change.js';
+import { EXIT } from '../../report/exit.js';
 
 export function registerCompletion(program: Command, setStatus: (code: number) => void): Command {
   return program
@@ -14,6 +15,6 @@ export function registerCompletion(program: Command, setStatus: (code: number) =
       let root = cmd;
       while (root.parent) root = root.parent;
       stdio.out(completionScript(shell, cliSpec(root)));
-      setStatus(0);
+      setStatus(EXIT.OK);
     });
 }

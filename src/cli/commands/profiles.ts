@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_PROFILE, PROFILE_ALIASES, PROFILES, type ProfileDef } from '../../backend/select.js';
 import { shippedBaselinePath } from '../../harness/baseline.js';
+import { EXIT } from '../../report/exit.js';
 import { stdio } from '../state-change.js';
 
 const fixedText = (v: readonly number[]): string => v.join('.');
@@ -55,6 +56,6 @@ export function registerProfiles(program: Command, setStatus: (code: number) => 
           ? `${JSON.stringify({ schema: 'iovh-profiles/1', profiles: PROFILES.map(profileJson) }, null, 2)}\n`
           : renderProfiles(),
       );
-      setStatus(0);
+      setStatus(EXIT.OK);
     });
 }

@@ -5,6 +5,7 @@ import { globalOptions, type GlobalOptions } from '../global.js';
 import { openJournal, stdio, withBackend } from '../state-change.js';
 import { topologyJson, topologyTree } from '../../host/render.js';
 import { discover } from '../../machine/topology.js';
+import { EXIT } from '../../report/exit.js';
 
 export function registerTopology(program: Command, setStatus: (code: number) => void): Command {
   return program
@@ -22,7 +23,7 @@ export function registerTopology(program: Command, setStatus: (code: number) => 
         stdio.out(
           opts.json === true ? `${JSON.stringify(topologyJson(t, extras), null, 2)}\n` : topologyTree(t, extras),
         );
-        return 0;
+        return EXIT.OK;
       });
       setStatus(code);
     });
