@@ -310,6 +310,22 @@ function exitLine(run: RunResult, c: Colors, exitCode: number): string {
 }
 
 /**
+ * What iovh run and iovh report print once the results are in: the table
+ * (with the evidence of each result under --verbose) and the summary, or
+ * under --quiet only what fails the run and the exit line (renderQuiet).
+ */
+export function renderVerdict(
+  run: RunResult,
+  style: HumanStyle,
+  o: { quiet?: boolean; verbose?: boolean },
+  exitCode = run.summary.exitCode,
+): string {
+  if (o.quiet) return renderQuiet(run, style, exitCode);
+  const details = o.verbose ? `\n${renderDetails(run, style)}\n` : '';
+  return `${renderTable(run, style)}${details}${renderSummary(run, style, exitCode)}`;
+}
+
+/**
  * `--quiet`: what needs a person and nothing else. One line per result that
  * makes the run fail (an unexpected status, or a skip where the baseline
  * expects a pass and --allow-skips was not given), with its reason, then the

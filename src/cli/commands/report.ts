@@ -8,16 +8,16 @@
 // gates on a run it did not start.
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { readResults } from '../../api/results.js';
 import { ReportFileError, ReportFiles } from '../../report/files.js';
-import { renderDetails, renderQuiet, renderSummary, renderTable, styleFor } from '../../report/human.js';
+import { renderVerdict, styleFor } from '../../report/human.js';
 import { kcidbOptionsProblem } from '../../report/kcidb.js';
-import { EXIT, SKIP_EXITS, withSkipExit } from '../../report/exit.js';
+import { EXIT } from '../../report/exit.js';
 import { CliError, UsageError } from '../errors.js';
 import { HumanOutput } from '../output.js';
 import { resolveOptions } from '../global.js';
-import { kcidbOptions, reportSpecs } from './run.js';
+import { checkQuiet, exitStatusOf, kcidbOptions, reportSpecs, skipExitOption } from './run.js';
 
 interface ReportOptions {
   json?: string;
@@ -71,7 +71,7 @@ function check(input: string, o: ReportOptions): void {
   }
   if (o.kcidbOrigin !== undefined && !/^[a-z0-9_]+$/.test(o.kcidbOrigin))
     throw new UsageError(`--kcidb-origin must match ^[a-z0-9_]+$, got '${o.kcidbOrigin}'`);
-  if (o.quiet && o.verbose) throw new UsageError('--quiet and --verbose contradict each other: give one of them');
+  checkQuiet(o);
   const problem = kcidbOptionsProblem(kcidbOptions(o));
   if (problem) throw new UsageError(`--kcidb-build-id: ${problem}`);
 }
@@ -82,16 +82,9 @@ export async function reportCommand(input: string, o: ReportOptions): Promise<nu
   const specs = reportSpecs(o);
   const out = new HumanOutput(process.stdout);
   try {
-    const status = withSkipExit(run.summary.exitCode, Number(o.skipExit ?? EXIT.SKIPPED));
-    if (specs.length === 0) {
-      const style = styleFor(process.stdout);
-      if (o.quiet) out.write(renderQuiet(run, style, status));
-      else {
-        out.write(renderTable(run, style));
-        if (o.verbose) out.write(`\n${renderDetails(run, style)}\n`);
-        out.write(renderSummary(run, style, status));
-      }
-    } else {
+    const status = exitStatusOf(run, o);
+    if (specs.length === 0) out.write(renderVerdict(run, styleFor(process.stdout), o, status));
+    else {
       try {
         ReportFiles.open(specs, run).write(run, (text) => out.write(text));
       } catch (e) {
@@ -123,11 +116,7 @@ export function registerReport(program: Command, setStatus: (code: number) => vo
     .option('--verbose', 'with the table: the evidence of every result that is not a plain pass')
     .option('-q, --quiet', 'instead of the table: only the results that failed the run and the exit line')
     .option('--exit-status', "exit with the run's own status (0, 1, 77, ...) instead of 0")
-    .addOption(
-      new Option('--skip-exit <status>', "the status of a run all skipped: 77, or 4 for kselftest's runner (KSFT_SKIP)")
-        .choices(SKIP_EXITS)
-        .env('IOVH_SKIP_EXIT'),
-    )
+    .addOption(skipExitOption())
     .action(async (input: string, _o: unknown, c: Command) => {
       setStatus(await reportCommand(input, resolveOptions<ReportOptions>(c)));
     });

@@ -24,15 +24,7 @@ import { BaselineError, loadBaseline, type Baseline } from '../../harness/baseli
 import type { Scenario } from '../../harness/scenario.js';
 import { CAPS_ID } from '../../harness/summary.js';
 import { normalizeBdf } from '../../uapi/bdf.js';
-import {
-  progressDone,
-  progressStart,
-  renderDetails,
-  renderSummary,
-  renderQuiet,
-  renderTable,
-  styleFor,
-} from '../../report/human.js';
+import { progressDone, progressStart, renderVerdict, styleFor } from '../../report/human.js';
 import { renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
 import { renderKtap } from '../../report/ktap.js';
@@ -133,7 +125,7 @@ export function parseTimeout(text: string): number {
 
 /** Everything the user typed, checked before any backend opens. */
 function validate(o: RunOptions, g: GlobalOptions): Validated {
-  if (o.quiet && o.verbose) throw new UsageError('--quiet and --verbose contradict each other: give one of them');
+  checkQuiet(o);
   let filter: (id: string) => boolean;
   try {
     filter = makeFilter(o.filter);
@@ -401,14 +393,9 @@ async function runWith(
   } finally {
     signals.release();
   }
-  const status = withSkipExit(run.summary.exitCode, Number(o.skipExit ?? EXIT.SKIPPED));
-  if (o.quiet) human.write(renderQuiet(run, style, status));
-  else {
-    human.write('\n');
-    human.write(renderTable(run, style));
-    if (o.verbose) human.write(`\n${renderDetails(run, style)}\n`);
-    human.write(renderSummary(run, style, status));
-  }
+  const status = exitStatusOf(run, o);
+  // After the progress lines, a blank line before the table.
+  human.write(`${o.quiet ? '' : '\n'}${renderVerdict(run, style, o, status)}`);
   // EPIPE is the reader saying it has seen enough (`| head`); anything else is worth a line where it can still go.
   if (human.lost !== null && human.lost !== 'EPIPE') {
     err.write(`iovh: the human output stopped (${human.lost}); the run went on and its reports hold every result\n`);
@@ -429,6 +416,26 @@ async function runWith(
   return status;
 }
 
+/** `--skip-exit`, which iovh run and iovh report both take: the status a run all skipped exits with. */
+export function skipExitOption(): Option {
+  return new Option(
+    '--skip-exit <status>',
+    "exit status when every scenario skipped (nothing validated): 77, or 4 for kselftest's runner (KSFT_SKIP)",
+  )
+    .choices(SKIP_EXITS)
+    .env('IOVH_SKIP_EXIT');
+}
+
+/** -q and --verbose ask opposite things of the human output (iovh run, iovh report). */
+export function checkQuiet(o: { quiet?: boolean; verbose?: boolean }): void {
+  if (o.quiet && o.verbose) throw new UsageError('--quiet and --verbose contradict each other: give one of them');
+}
+
+/** The status iovh run and iovh report exit with for a run: its own, the all-skipped one as --skip-exit says. */
+export function exitStatusOf(run: RunResult, o: { skipExit?: string }): number {
+  return withSkipExit(run.summary.exitCode, Number(o.skipExit ?? EXIT.SKIPPED));
+}
+
 export function registerRun(program: Command, setStatus: (code: number) => void): Command {
   const cmd = program
     .command('run')
@@ -446,14 +453,7 @@ export function registerRun(program: Command, setStatus: (code: number) => void)
       '-q, --quiet',
       'no progress and no table: only the results that fail the run and the exit line (the reports are complete)',
     )
-    .addOption(
-      new Option(
-        '--skip-exit <status>',
-        "exit status when every scenario skipped (nothing validated): 77, or 4 for kselftest's runner (KSFT_SKIP)",
-      )
-        .choices(SKIP_EXITS)
-        .env('IOVH_SKIP_EXIT'),
-    )
+    .addOption(skipExitOption())
     .addOption(
       new Option('--filter <glob>', 'run the scenarios matching GLOB (repeatable; a leading ! excludes)')
         .argParser(collect)
