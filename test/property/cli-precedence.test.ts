@@ -18,7 +18,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { type CliResult, iovh, readOnlyRoot, withEnv } from '../cli/helpers.js';
 import { tempDir } from '../host/helpers.js';
-import { propertySeed } from './seed.js';
 
 const dir = tempDir('iovh-precedence-');
 afterAll(() => dir.remove());
@@ -177,7 +176,6 @@ describe('the command line wins over the environment (property)', () => {
       }),
       {
         numRuns: 80,
-        seed: propertySeed(0x10a1),
         // One case per command that must reach exit 0 whatever the seed: the environment names the native root,
         // another state file and another profile; the command line says mock, state-b, rfc-v1, and --root is typed
         // too (ignored by the mock).

@@ -16,7 +16,6 @@ import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
 import { defaultTopology, loadTopologyFile } from '../../src/mock/topology.js';
 import { applyEdit, damagedFileArb, damageText, editArb, textDamageArb } from './mutate.js';
 import { scratchDir } from '../support/scratch.js';
-import { propertySeed } from './seed.js';
 
 let dir: string;
 /** Hundreds of CLI runs: under a loaded machine's 2 CPUs they take far more than vitest's default 30 s. A bound, not a speed test. */
@@ -103,7 +102,7 @@ describe('mock topology files', () => {
             b.close();
           }
         }),
-        { numRuns: 300, seed: propertySeed(0x10f1) },
+        { numRuns: 300 },
       );
     },
     PROPERTY_TIMEOUT,
@@ -118,7 +117,7 @@ describe('mock topology files', () => {
           writeFileSync(file, text);
           expectVerdict(await iovh('topology', '--backend', 'mock', '--topology', file), text);
         }),
-        { numRuns: 60, seed: propertySeed(0x10f2) },
+        { numRuns: 60 },
       );
     },
     PROPERTY_TIMEOUT,
@@ -158,7 +157,7 @@ describe('setup plans', () => {
           writeFileSync(file, text);
           expectVerdict(await iovh('setup', file, '--backend', 'mock', '--dry-run'), text);
         }),
-        { numRuns: 150, seed: propertySeed(0x10f3) },
+        { numRuns: 150 },
       );
     },
     PROPERTY_TIMEOUT,
@@ -195,7 +194,7 @@ describe('mock state files and journals', () => {
           writeFileSync(journalName, journalText);
           expectVerdict(await iovh('topology', '--backend', 'mock', '--mock-state', state), text);
         }),
-        { numRuns: 120, seed: propertySeed(0x10f4) },
+        { numRuns: 120 },
       );
     },
     PROPERTY_TIMEOUT,
@@ -246,7 +245,7 @@ describe('mock state files and journals', () => {
           const r = await iovh('topology', '--backend', 'mock', '--mock-state', state);
           expectVerdict(r, JSON.stringify(doc.devices[at].xe));
         }),
-        { numRuns: 100, seed: propertySeed(0x10f6) },
+        { numRuns: 100 },
       );
     },
     PROPERTY_TIMEOUT,
@@ -281,7 +280,7 @@ describe('mock state files and journals', () => {
             `topology with journal:\n${text}`,
           );
         }),
-        { numRuns: 120, seed: propertySeed(0x10f5) },
+        { numRuns: 120 },
       );
     },
     PROPERTY_TIMEOUT,
