@@ -4,36 +4,11 @@
 // flag beating its environment variable IOVH_SKIP_EXIT, and FORCE_COLOR.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withEnv } from './helpers.js';
-import { iovh } from './run-cli.js';
+import { ALL_SKIPPED, iovh, ONE_REGRESSION } from './run-cli.js';
 import { scratchDir } from '../support/scratch.js';
 
-const FIXED = fileURLToPath(new URL('../../baselines/fixed.json', import.meta.url));
-// The IOV scenarios alone on an upstream kernel (no interconnect): every one skips.
-const ALL_SKIPPED = [
-  'run',
-  '--backend',
-  'mock',
-  '--profile',
-  'upstream-7.1',
-  '--filter',
-  'import/iov-*',
-  '--no-baseline',
-];
-// rfc-v1's npot defect judged against the fixed kernel's baseline: one unexpected result.
-const ONE_REGRESSION = [
-  'run',
-  '--backend',
-  'mock',
-  '--profile',
-  'rfc-v1',
-  '--filter',
-  'edge/npot-ranges',
-  '--baseline',
-  FIXED,
-];
 const ANSI = /\x1b\[/;
 
 let dir = '';

@@ -1,4 +1,6 @@
-// Running `iovh run` in-process (src/cli/main.ts) with stdout and stderr captured.
+// Running `iovh run` in-process (src/cli/main.ts) with stdout and stderr captured, and two runs whose outcome
+// the exit-status tests rely on (run-mock.test.ts, conventions.test.ts).
+import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
@@ -29,3 +31,28 @@ export async function iovh(...argv: string[]): Promise<CliResult> {
     err.mockRestore();
   }
 }
+
+const FIXED = fileURLToPath(new URL('../../baselines/fixed.json', import.meta.url));
+// The IOV scenarios alone on an upstream kernel (no interconnect): every one skips.
+export const ALL_SKIPPED = [
+  'run',
+  '--backend',
+  'mock',
+  '--profile',
+  'upstream-7.1',
+  '--filter',
+  'import/iov-*',
+  '--no-baseline',
+];
+// rfc-v1's npot defect judged against the fixed kernel's baseline: one unexpected result.
+export const ONE_REGRESSION = [
+  'run',
+  '--backend',
+  'mock',
+  '--profile',
+  'rfc-v1',
+  '--filter',
+  'edge/npot-ranges',
+  '--baseline',
+  FIXED,
+];

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { iovh, type CliResult } from './run-cli.js';
+import { ALL_SKIPPED, iovh, ONE_REGRESSION, type CliResult } from './run-cli.js';
 import type { RunResult } from '../../src/report/model.js';
 import { parseKtap } from '../report/ktap-parser.js';
 import { scratchDir } from '../support/scratch.js';
@@ -282,29 +282,10 @@ describe('iovh run --json -', () => {
 
   it('exits 77 when everything was skipped, and 1 on an unexpected failure', async () => {
     // The upstream kernel has no interconnect: the IOV scenarios alone all skip.
-    const skipped = await iovh(
-      'run',
-      '--backend',
-      'mock',
-      '--profile',
-      'upstream-7.1',
-      '--filter',
-      'import/iov-*',
-      '--no-baseline',
-    );
+    const skipped = await iovh(...ALL_SKIPPED);
     expect(skipped.code).toBe(77);
     // Judged against the fixed kernel's baseline, rfc-v1's defects are regressions.
-    const regressed = await iovh(
-      'run',
-      '--backend',
-      'mock',
-      '--profile',
-      'rfc-v1',
-      '--filter',
-      'edge/npot-ranges',
-      '--baseline',
-      fileURLToPath(new URL('../../baselines/fixed.json', import.meta.url)),
-    );
+    const regressed = await iovh(...ONE_REGRESSION);
     expect(regressed.code).toBe(1);
     expect(regressed.stdout).toMatch(/exit 1: 1 unexpected result: edge\/npot-ranges/);
   });
