@@ -131,7 +131,7 @@ const BDF = '([0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])';
 
 /**
  * The attributes iovh writes and journals, with the kind of value each holds
- * (src/host/planner.ts, src/host/provisioning.ts, src/harness/sriov.ts). The
+ * (src/host/planner.ts, src/machine/provisioning.ts, src/harness/sriov.ts). The
  * captured BDFs must be canonical too (isSysfsBdf).
  */
 const JOURNALED: { re: RegExp; kind: AttrKind }[] = [

@@ -6,9 +6,10 @@
 //
 // Required are the fields every iovh-run/1 report has had and the renderers
 // read; fields added later within iovh-run/1 (kernel.shape, running, bootId,
-// a scenario's bugs and its baseline's bugs, machine.rebootNeeded) are optional, so that older files still read. Objects whose content is the
-// scenario's own (evidence, capabilities, topology) are only required to be
-// objects.
+// a scenario's bugs and its baseline's bugs) are optional, so that older
+// files still read. Objects whose content is the scenario's own (evidence,
+// with its rebootNeeded, otherDevice and routes; capabilities, topology) are
+// only required to be objects.
 import { PATHS, RUN_SCHEMA, STATUSES, VERDICTS } from '../report/model.js';
 import type { JsonSchema } from './types.js';
 

@@ -54,7 +54,7 @@ describe('bring-up on the mock', () => {
     expect(topo.pfs[0]!.vfs.map((v) => v.driver)).toEqual(['vfio-pci', 'vfio-pci', null, null]);
     expect(topo.pfs[0]!.vfs[1]!.vramQuota).toBe(2 * 1024 ** 3);
     expect(topo.pendingWrites).toBe(8);
-    // On the mock, run exits 0 when the kernel behaves as its profile's baseline says (DESIGN.md).
+    // On the mock, run exits 0 when the kernel behaves as its profile's baseline says (src/report/exit.ts).
     const run = await lab.run('run');
     expect(run.code, `${run.err}\n${run.out}`).toBe(0);
     const restored = await lab.run('restore');
