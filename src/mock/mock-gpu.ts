@@ -51,30 +51,88 @@ export interface XlateSeg {
   len: bigint;
 }
 
-export class MockGpuPf {
+/**
+ * The device (hw/misc/iovh-mock-gpu.c): its LMEM and its per-VF block table
+ * outlive a driver's binding, as a device's memory and registers do.
+ */
+export class MockGpuDevice {
   readonly lmem: ChunkedMemory;
   readonly slots: number;
   readonly numBlocks: number;
-  private readonly totalVfs: number;
-  /** Per VF: its blocks in slot order (mgpu.blocks/nr). */
-  private readonly blocks: number[][];
-  private readonly custom: boolean[];
-  private autoProvisioned = false;
+  /** Per VF: the PF blocks its BAR 2 slots reach, in slot order (the table the driver writes). */
+  readonly table: number[][];
 
   constructor(
-    readonly pf: PciDev,
     readonly spec: MockGpuSpec,
-    private readonly vfs: Vfs,
-    private readonly kernel: KernelCore,
-    private readonly sriov: { enable(pf: PciDev, n: number): void; disable(pf: PciDev, then: () => void): void },
+    totalVfs: number,
   ) {
     this.lmem = new ChunkedMemory(spec.lmem);
     this.slots = Number(spec.vfLmem / spec.blockSize);
     this.numBlocks = Number(spec.lmem / spec.blockSize);
-    this.totalVfs = pf.sriov?.spec.totalvfs ?? 0;
-    this.blocks = Array.from({ length: this.totalVfs }, (_, i) => [...(spec.blocks[i] ?? [])]);
-    this.custom = this.blocks.map((b) => b.length > 0);
+    this.table = Array.from({ length: totalVfs }, () => []);
+  }
+
+  /** The PF LMEM offset behind VF @vfIndex's BAR 2 offset, and how far it runs in that block; null when unbacked. */
+  slotAt(vfIndex: number, offset: bigint): { lmem: bigint; run: bigint } | null {
+    const bs = this.spec.blockSize;
+    const b = this.table[vfIndex]?.[Number(offset / bs)];
+    if (b === undefined) return null;
+    return { lmem: BigInt(b) * bs + (offset % bs), run: bs - (offset % bs) };
+  }
+}
+
+export class MockGpuPf {
+  private readonly totalVfs: number;
+  /** Per VF: its blocks in slot order (mgpu.blocks/nr): the device's table, which the driver writes. */
+  private readonly blocks: number[][];
+  private readonly custom: boolean[];
+  private autoProvisioned = false;
+
+  /** main.c mgpu_probe(): the files, and an empty table whatever the device held. */
+  constructor(
+    readonly pf: PciDev,
+    readonly hw: MockGpuDevice,
+    private readonly vfs: Vfs,
+    private readonly kernel: KernelCore,
+    private readonly sriov: { enable(pf: PciDev, n: number): void; disable(pf: PciDev, then: () => void): void },
+  ) {
+    this.totalVfs = hw.table.length;
+    this.blocks = hw.table;
+    this.clear();
+    this.custom = this.blocks.map(() => false);
     this.addFiles();
+  }
+
+  private get spec(): MockGpuSpec {
+    return this.hw.spec;
+  }
+
+  private get slots(): number {
+    return this.hw.slots;
+  }
+
+  private get numBlocks(): number {
+    return this.hw.numBlocks;
+  }
+
+  /**
+   * The provisioning a capture saw (lmem_blocks per VF), put back at boot as
+   * lmem_blocks writes would: a VF given blocks is custom.
+   */
+  restore(blocks: readonly (readonly number[])[]): void {
+    for (let vf = 0; vf < this.totalVfs; vf++) {
+      this.blocks[vf] = [...(blocks[vf] ?? [])];
+      this.custom[vf] = this.blocks[vf].length > 0;
+    }
+  }
+
+  /** main.c mgpu_remove(): SR-IOV off, the files gone, the table emptied. */
+  remove(then: () => void): void {
+    this.sriov.disable(this.pf, () => {
+      this.vfs.remove(`${this.pf.sysPath}/sriov_admin`);
+      this.clear();
+      then();
+    });
   }
 
   private get src(): string {
@@ -87,11 +145,6 @@ export class MockGpuPf {
       if (vf !== except) for (const x of b) s.add(x);
     });
     return s;
-  }
-
-  /** Blocks of VF @vfIndex (0-based), in slot order. */
-  blocksOf(vfIndex: number): readonly number[] {
-    return this.blocks[vfIndex] ?? [];
   }
 
   /** main.c mgpu_provision(): round up to a block, the lowest free blocks (the VF's own count as free). */
@@ -117,9 +170,13 @@ export class MockGpuPf {
     this.kernel.log(LogLevel.INFO, this.src, `auto-provisioned ${numVfs} VFs with ${each} blocks of LMEM each`);
   }
 
+  private clear(): void {
+    for (let vf = 0; vf < this.totalVfs; vf++) this.blocks[vf] = [];
+  }
+
   private releaseAuto(): void {
     if (!this.autoProvisioned) return;
-    for (let vf = 0; vf < this.totalVfs; vf++) this.blocks[vf] = [];
+    this.clear();
     this.autoProvisioned = false;
   }
 
@@ -172,15 +229,6 @@ export class MockGpuPf {
         },
       });
     }
-  }
-
-  /** The PF LMEM offset behind VF @vfIndex's BAR 2 offset, and how far it runs in that block; null when unbacked. */
-  slotAt(vfIndex: number, offset: bigint): { lmem: bigint; run: bigint } | null {
-    const bs = this.spec.blockSize;
-    const slot = Number(offset / bs);
-    const b = this.blocks[vfIndex]?.[slot];
-    if (b === undefined) return null;
-    return { lmem: BigInt(b) * bs + (offset % bs), run: bs - (offset % bs) };
   }
 
   /**

@@ -13,7 +13,7 @@ import type { PhysicalBus } from './contracts.js';
 import { ChunkedMemory } from './memory.js';
 import type { PciDev, PciSubsystem } from './pci.js';
 import type { XePf } from './xe-pf.js';
-import type { MockGpuPf } from './mock-gpu.js';
+import type { MockGpuDevice } from './mock-gpu.js';
 
 interface Region {
   readonly start: bigint;
@@ -27,8 +27,8 @@ interface Region {
 export class PhysicalBusImpl implements PhysicalBus {
   readonly ram: ChunkedMemory;
   private regions: Region[] | null = null;
-  /** iovh's mock GPU PF behind a PF (src/mock/mock-gpu.ts), set by the platform. */
-  mockGpuOf: (pf: PciDev) => MockGpuPf | null = () => null;
+  /** iovh's mock GPU device behind a PF, bound to its driver or not (src/mock/mock-gpu.ts), set by the platform. */
+  mockGpuOf: (pf: PciDev) => MockGpuDevice | null = () => null;
   private readonly scratch = new Map<string, ChunkedMemory>();
 
   constructor(

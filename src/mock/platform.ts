@@ -29,7 +29,7 @@ import { enabled } from './kconfig.js';
 import { Vfs } from './vfs.js';
 import { Vgem } from './vgem.js';
 import { XePf, type XePfSaved } from './xe-pf.js';
-import { MOCK_GPU_DRIVER, MockGpuPf } from './mock-gpu.js';
+import { MOCK_GPU_DRIVER, MockGpuDevice, MockGpuPf } from './mock-gpu.js';
 import { createXeDriver, type XeDriver, type XeLiveObjects } from './xe/index.js';
 import { relativeLink } from './vfs.js';
 
@@ -111,6 +111,8 @@ export class MockKernel implements MockPlatform {
   private readonly xePfs = new Map<PciDev, XePf>();
   /** PFs bound to iovh's mock GPU driver (src/mock/mock-gpu.ts). */
   private readonly mockGpus = new Map<PciDev, MockGpuPf>();
+  /** The mock GPU devices themselves (LMEM, block table), bound or not. */
+  private readonly mockGpuHw = new Map<PciDev, MockGpuDevice>();
   private readonly vram = new Map<string, ChunkedMemory>();
   private readonly xeDrivers = new Map<PciDev, XeDriver>();
   private readonly xeMinors = new Map<string, number>();
@@ -181,7 +183,7 @@ export class MockKernel implements MockPlatform {
     for (const d of topology.devices) if (d.xe) this.xeMinors.set(d.bdf, minor++);
     this.pci.registerDriver(this.xeModel());
     if (topology.devices.some((d) => d.mockGpu)) this.pci.registerDriver(this.mockGpuModel());
-    this.bus.mockGpuOf = (pf) => this.mockGpus.get(pf) ?? null;
+    this.bus.mockGpuOf = (pf) => this.mockGpuDevice(pf);
     this.pci.registerDriver(this.vfio.driverModel());
     for (const name of this.otherDrivers()) this.pci.registerDriver(this.genericModel(name));
     this.vgem = new Vgem(this.kernel, this.fds, this.dmabuf, this.vfs, minor);
@@ -297,6 +299,18 @@ export class MockKernel implements MockPlatform {
     };
   }
 
+  /** The mock GPU device behind a PF of the topology's (its LMEM and table live as long as the machine). */
+  private mockGpuDevice(pf: PciDev): MockGpuDevice | null {
+    const spec = pf.spec?.mockGpu;
+    if (!spec || pf.isVirtfn) return null;
+    let hw = this.mockGpuHw.get(pf);
+    if (!hw) {
+      hw = new MockGpuDevice(spec, pf.sriov?.spec.totalvfs ?? 0);
+      this.mockGpuHw.set(pf, hw);
+    }
+    return hw;
+  }
+
   private takeRestore(pf: PciDev) {
     const r = this.vfRestore.get(pf);
     this.vfRestore.delete(pf);
@@ -316,9 +330,8 @@ export class MockKernel implements MockPlatform {
       module: MOCK_GPU_DRIVER,
       matchStatic: (dev) => (!dev.isVirtfn && ids.has(`${dev.vendor}:${dev.device}`) ? 'match' : 'none'),
       probe: (dev) => {
-        const spec = dev.spec?.mockGpu;
-        if (!spec || dev.isVirtfn) fail('ENODEV');
-        const mg = new MockGpuPf(dev, spec, this.vfs, this.kernel, {
+        if (!dev.spec?.mockGpu || dev.isVirtfn) fail('ENODEV');
+        const mg = new MockGpuPf(dev, this.mockGpuDevice(dev)!, this.vfs, this.kernel, {
           enable: (pf, n) => {
             this.pci.enableVfs(pf, n, this.takeRestore(pf));
             this.bus.invalidate();
@@ -333,10 +346,16 @@ export class MockKernel implements MockPlatform {
         this.bus.invalidate();
       },
       remove: (dev) => {
-        this.mockGpus.delete(dev);
-        this.vfs.remove(`${dev.sysPath}/sriov_admin`);
-        this.bus.invalidate();
-        return undefined;
+        const mg = this.mockGpus.get(dev);
+        if (!mg) return;
+        let done = false;
+        // A VF's open vfio device makes the removal wait, as it makes sriov_numvfs wait.
+        mg.remove(() => {
+          this.mockGpus.delete(dev);
+          this.bus.invalidate();
+          done = true;
+        });
+        if (!done) return () => done;
       },
       sriovConfigure: (pf, n) => {
         const mg = this.mockGpus.get(pf);
@@ -584,13 +603,14 @@ export class MockKernel implements MockPlatform {
           if (v.vramQuota !== null && v.vramQuota > 0n)
             for (let t = 0; t < spec.xe!.tiles; t++) xe.setQuota(v.index + 1, t, v.vramQuota / BigInt(spec.xe!.tiles));
       }
+      const mg = this.mockGpus.get(dev);
+      if (mg && spec.mockGpu) mg.restore(spec.mockGpu.blocks);
       if (n === 0) continue;
       if (dev.driver === null) throw new Error(`${dev.bdf} has ${n} VFs but no driver to enable them`);
       this.vfRestore.set(
         dev,
         vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
       );
-      const mg = this.mockGpus.get(dev);
       if (xe) xe.enableVfs(n);
       else if (mg) mg.sriovConfigure(n);
       else this.genericModel(dev.driver).sriovConfigure!(dev, n);
@@ -748,6 +768,7 @@ export class MockKernel implements MockPlatform {
   residentBytes(): number {
     let n = this.bus.residentBytes();
     for (const m of this.vram.values()) n += m.residentBytes();
+    for (const hw of this.mockGpuHw.values()) n += hw.lmem.residentBytes();
     return n;
   }
 

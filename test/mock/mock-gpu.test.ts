@@ -64,3 +64,26 @@ describe("the mock GPU's PF driver", () => {
     }
   });
 });
+
+describe("the mock GPU's device outlives its driver", () => {
+  // The LMEM and the block table are the device's (hw/misc/iovh-mock-gpu.c); the driver's remove turns SR-IOV off
+  // and empties the table, and its probe starts from an empty table whatever the device held (main.c mgpu_remove,
+  // mgpu_probe).
+  it('keeps the LMEM across an unbind and a bind, and the driver comes back with no VF provisioned', () => {
+    const b = createMockBackend({ topology: structuredClone(fixture.topology), profile: 'rfc-v1' });
+    try {
+      const bar2 = b.kernel.platform.pci.device('0000:01:00.0')!.bar(2)!.start;
+      const data = Uint8Array.from([1, 2, 3, 4]);
+      b.kernel.platform.bus.write(bar2 + 0x1000n, data);
+      expect(b.fs.readText(blocks(1))).not.toBe('\n');
+      b.fs.writeFile('/sys/bus/pci/drivers/iovh_mock_gpu/unbind', '0000:01:00.0');
+      expect(b.fs.readText(`${PF}/sriov_numvfs`)).toBe('0\n');
+      expect(b.kernel.platform.bus.read(bar2 + 0x1000n, 4)).toEqual(data);
+      b.fs.writeFile('/sys/bus/pci/drivers/iovh_mock_gpu/bind', '0000:01:00.0');
+      for (let vf = 1; vf <= 4; vf++) expect(b.fs.readText(blocks(vf))).toBe('\n');
+      expect(b.kernel.platform.bus.read(bar2 + 0x1000n, 4)).toEqual(data);
+    } finally {
+      b.close();
+    }
+  });
+});
