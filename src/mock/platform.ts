@@ -311,6 +311,21 @@ export class MockKernel implements MockPlatform {
     return hw;
   }
 
+  /** pci_enable_sriov / pci_disable_sriov for a PF driver, the bus routing rebuilt after each. */
+  private sriovOps(added: (vfs: PciDev[]) => void = () => undefined) {
+    return {
+      enable: (pf: PciDev, n: number) => {
+        added(this.pci.enableVfs(pf, n, this.takeRestore(pf)));
+        this.bus.invalidate();
+      },
+      disable: (pf: PciDev, then: () => void) =>
+        this.pci.disableVfs(pf, () => {
+          this.bus.invalidate();
+          then();
+        }),
+    };
+  }
+
   private takeRestore(pf: PciDev) {
     const r = this.vfRestore.get(pf);
     this.vfRestore.delete(pf);
@@ -331,17 +346,7 @@ export class MockKernel implements MockPlatform {
       matchStatic: (dev) => (!dev.isVirtfn && ids.has(`${dev.vendor}:${dev.device}`) ? 'match' : 'none'),
       probe: (dev) => {
         if (!dev.spec?.mockGpu || dev.isVirtfn) fail('ENODEV');
-        const mg = new MockGpuPf(dev, this.mockGpuDevice(dev)!, this.vfs, this.kernel, {
-          enable: (pf, n) => {
-            this.pci.enableVfs(pf, n, this.takeRestore(pf));
-            this.bus.invalidate();
-          },
-          disable: (pf, then) =>
-            this.pci.disableVfs(pf, () => {
-              this.bus.invalidate();
-              then();
-            }),
-        });
+        const mg = new MockGpuPf(dev, this.mockGpuDevice(dev)!, this.vfs, this.kernel, this.sriovOps());
         this.mockGpus.set(dev, mg);
         this.bus.invalidate();
       },
@@ -414,18 +419,14 @@ export class MockKernel implements MockPlatform {
       src,
       `[drm] Found battlemage (device ID ${dev.device.toString(16)}) discrete display version 14.01 stepping B0`,
     );
-    const xe = new XePf(dev, spec, vram, this.vfs, this.kernel, {
-      enable: (pf, n) => {
-        const vfs = this.pci.enableVfs(pf, n, this.takeRestore(pf));
-        xe.linkVfs(vfs);
-        this.bus.invalidate();
-      },
-      disable: (pf, then) =>
-        this.pci.disableVfs(pf, () => {
-          this.bus.invalidate();
-          then();
-        }),
-    });
+    const xe = new XePf(
+      dev,
+      spec,
+      vram,
+      this.vfs,
+      this.kernel,
+      this.sriovOps((vfs) => xe.linkVfs(vfs)),
+    );
     this.xePfs.set(dev, xe);
     this.kernel.log(LogLevel.INFO, src, `[drm] Initialized xe 1.1.0 for ${dev.bdf} on minor ${minor}`);
     const drm = createXeDriver(this, dev, { minor });
