@@ -11,7 +11,8 @@ import { scenarioById } from '../../src/harness/catalog/index.js';
 import { loadBaseline, shippedBaselinePath } from '../../src/harness/baseline.js';
 import type { Scenario, ScenarioContext } from '../../src/harness/scenario.js';
 import { SIMULATED_KERNEL_TIMING } from '../../src/harness/timing.js';
-import type { RunResult } from '../../src/report/model.js';
+import type { RunResult, ScenarioResult } from '../../src/report/model.js';
+import type { MockBackend } from '../../src/mock/backend.js';
 
 const TRACEFS = '/sys/kernel/tracing';
 
@@ -135,6 +136,38 @@ describe('a scenario process that does not stop', () => {
 });
 
 describe('an oops that kills only the thread in the system call (a real node process lives on)', () => {
+  /**
+   * A scenario whose system call died in an oops: the oops's lines in the log, with `dead` what oops_end() does after
+   * the splat (taint D, and make_task_dead() counts it in /sys/kernel/oops_count: arch/x86/kernel/dumpstack.c,
+   * kernel/exit.c); the calling thread never returns.
+   */
+  const oopsThread = (b: MockBackend, lines: string[], dead: boolean): Scenario => ({
+    id: 'test/oops-thread',
+    title: 'an oops, then nothing',
+    description: 'test',
+    expectedPath: null,
+    async run() {
+      const k = b.kernel.platform.kernel;
+      for (const l of lines) k.log(4, null, l);
+      if (dead) k.taskDead();
+      await new Promise<void>(() => undefined);
+    },
+  });
+  const SHORT_OOPS = [
+    'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098',
+    'RIP: 0010:vfio_pci_dma_buf_attach+0xfc/0x2b0',
+  ];
+  /** The oops thread's result with a timeout and kill time far beyond the test's: only the oops watch can end it. */
+  const watched = async (b: MockBackend): Promise<ScenarioResult> => {
+    const run = await runScenarios(
+      scenarioOptions(b, [oopsThread(b, SHORT_OOPS, true)], {
+        timeoutMs: 60_000,
+        timing: { ...SIMULATED_KERNEL_TIMING, killMs: 60_000 },
+      }),
+    );
+    return run.scenarios[1]!;
+  };
+
   it('is a crash naming the quirk of the oops site, after the timeout ends the process', async () => {
     const b = declaredMock('rfc-v1');
     // What RFC v1's closed-device import printed on the KASAN 7.2.13 guest: the thread died in the ioctl, and node's
@@ -145,19 +178,9 @@ describe('an oops that kills only the thread in the system call (a real node pro
       'RIP: 0010:vfio_pci_dma_buf_attach+0xfc/0x2b0',
       '---[ end trace 0000000000000000 ]---',
     ];
-    const thread: Scenario = {
-      id: 'test/oops-thread',
-      title: 'an oops, then nothing',
-      description: 'test',
-      expectedPath: null,
-      async run() {
-        for (const l of lines) b.kernel.platform.kernel.log(4, null, l);
-        await new Promise<void>(() => undefined);
-      },
-    };
     try {
       const run = await runScenarios(
-        scenarioOptions(b, [thread], {
+        scenarioOptions(b, [oopsThread(b, lines, false)], {
           timeoutMs: 1000,
           timing: { ...SIMULATED_KERNEL_TIMING, graceMs: 20, killMs: 100 },
         }),
@@ -174,32 +197,30 @@ describe('an oops that kills only the thread in the system call (a real node pro
 
   it('ends the scenario as soon as the kernel shows the oops (oops_count), not at its timeout', async () => {
     const b = declaredMock('rfc-v1');
-    const k = b.kernel.platform.kernel;
-    const thread: Scenario = {
-      id: 'test/oops-thread',
-      title: 'an oops, then nothing',
-      description: 'test',
-      expectedPath: null,
-      async run() {
-        // oops_end() taints D and make_task_dead() counts the oops (/sys/kernel/oops_count) after the splat
-        // (arch/x86/kernel/dumpstack.c, kernel/exit.c); the calling thread never returns.
-        k.log(4, null, 'Oops: general protection fault, probably for non-canonical address 0xdffffc0000000098');
-        k.log(4, null, 'RIP: 0010:vfio_pci_dma_buf_attach+0xfc/0x2b0');
-        k.taskDead();
-        await new Promise<void>(() => undefined);
-      },
-    };
     try {
-      const run = await runScenarios(
-        scenarioOptions(b, [thread], { timeoutMs: 60_000, timing: { ...SIMULATED_KERNEL_TIMING, killMs: 60_000 } }),
-      );
-      const r = run.scenarios[1]!;
+      const r = await watched(b);
       expect(r.status).toBe('crash');
       expect(r.reason).toMatch(
         /^kernel crashed: Oops: general protection fault.*killed \(SIGKILL: by iovh as soon as the kernel oopsed/,
       );
       expect(r.quirks.map((q) => q.id)).toEqual(['closed-vdev-oops']);
       // Not the timeout's path (a stop request, then SIGKILL after killMs): the watch ended it.
+      expect(r.reason).not.toMatch(/no result after/);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('without /sys/kernel/oops_count (before Linux 6.2), ends it as soon as the taint gains D', async () => {
+    const b = declaredMock('rfc-v1');
+    b.kernel.platform.removeFile('/sys/kernel/oops_count');
+    try {
+      const r = await watched(b);
+      expect(r.status).toBe('crash');
+      expect(r.reason).toMatch(
+        /^kernel crashed: Oops: general protection fault.*killed \(SIGKILL: by iovh as soon as the kernel oopsed/,
+      );
+      expect(r.quirks.map((q) => q.id)).toEqual(['closed-vdev-oops']);
       expect(r.reason).not.toMatch(/no result after/);
     } finally {
       b.close();
