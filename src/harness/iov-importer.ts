@@ -17,8 +17,8 @@
 // map, as RFC v2 does. The scenarios read that fallback as they read RFC v2's.
 
 import type { DmaBuf } from '../uapi/dmabuf.js';
-import { IOVH_IC, icPathName, type IcImport, StandInImporter } from '../uapi/iovh-ic.js';
-import { SystemError } from '../uapi/errors.js';
+import { IOVH_IC, icPathName, type IcImport, type StandInImporter } from '../uapi/iovh-ic.js';
+import { openStandIn } from './standin.js';
 import { patternVerify } from '../core/pattern.js';
 import { hex, type Json } from '../report/model.js';
 import type { BarAccess, DataPage, ReadCheck } from './data.js';
@@ -58,25 +58,12 @@ export function requireIovImporter(ctx: ScenarioContext): IovImporter {
     return { kind: 'xe' };
   }
   requireCaps(ctx, 'target', 'dmaBufExport', 'lmemBar', 'interconnect');
-  let ic: StandInImporter;
-  try {
-    ic = StandInImporter.open(ctx.backend);
-  } catch (e) {
-    if (e instanceof SystemError && ['ENOENT', 'ENODEV', 'ENXIO'].includes(e.code))
-      ctx.skip(
-        'standIn',
-        `PF ${pf.bdf} is driven by ${pf.driver}, whose importer is iovh's stand-in, and the stand-in is not loaded (${e.code} opening ${IOVH_IC.DEVICE})`,
-        'insmod iovh_ic_importer.ko before the PF driver (`iovh qemu --device mock-gpu` does both)',
-      );
-    throw e;
-  }
-  ctx.defer(`close ${IOVH_IC.DEVICE}`, () => ic.close());
-  if (ic.api === 'none')
-    ctx.skip(
-      'standIn',
-      `the stand-in importer was built without the series, but this kernel has it (${ctx.caps.shape.summary})`,
-      'rebuild kernel/iovh-ic-importer against this kernel and load it again',
-    );
+  const ic = openStandIn(ctx, {
+    why: (code) =>
+      `PF ${pf.bdf} is driven by ${pf.driver}, whose importer is iovh's stand-in, and the stand-in is not loaded (${code} opening ${IOVH_IC.DEVICE})`,
+    enable: 'insmod iovh_ic_importer.ko before the PF driver (`iovh qemu --device mock-gpu` does both)',
+    series: true,
+  });
   if (ic.version.xlate === 0)
     ctx.skip(
       'standIn',

@@ -15,7 +15,7 @@
 import { basename } from 'node:path';
 import type { Backend, FileOps } from '../backend/types.js';
 import { SystemError } from '../uapi/errors.js';
-import { StandInImporter } from '../uapi/iovh-ic.js';
+import { IOVH_IC, StandInImporter } from '../uapi/iovh-ic.js';
 import type { ScenarioContext } from './scenario.js';
 import { exportBar, PAGE, requireCaps } from './steps.js';
 import { barKind, IORESOURCE_MEM, IORESOURCE_PREFETCH, parseResource, PCI_DEVICES } from '../machine/sysfs.js';
@@ -130,6 +130,43 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
   return null;
 }
 
+/** How to get the stand-in importer loaded, for a skip that lacks it. */
+const LOAD_STAND_IN =
+  'build kernel/iovh-ic-importer against this kernel and insmod it (kernel/iovh-ic-importer/README.md); `iovh qemu` does both';
+
+/**
+ * Open the stand-in importer (/dev/iovh-ic) for a scenario, closed by its
+ * cleanup stack, or skip when the module is not loaded (ENOENT, ENODEV,
+ * ENXIO): `why` says so given the errno, `enable` how to load it. With
+ * `series`, also skip when it was built without the IOV interconnect series
+ * on a kernel that has it (its IOV ioctls would not be there).
+ */
+export function openStandIn(
+  ctx: ScenarioContext,
+  o: { why?: (code: string) => string; enable?: string; series?: boolean } = {},
+): StandInImporter {
+  let ic: StandInImporter;
+  try {
+    ic = StandInImporter.open(ctx.backend);
+  } catch (e) {
+    if (e instanceof SystemError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO'))
+      ctx.skip(
+        'standIn',
+        o.why?.(e.code) ?? `the stand-in importer module is not loaded (${e.code} opening ${IOVH_IC.DEVICE})`,
+        o.enable ?? LOAD_STAND_IN,
+      );
+    throw e;
+  }
+  ctx.defer(`close ${IOVH_IC.DEVICE}`, () => ic.close());
+  if (o.series && ic.api === 'none')
+    ctx.skip(
+      'standIn',
+      `the stand-in importer was built without the series, but this kernel has it (${ctx.caps.shape.summary})`,
+      'rebuild kernel/iovh-ic-importer against this kernel and load it again',
+    );
+  return ic;
+}
+
 /**
  * Open the stand-in importer for a scenario (closed by the cleanup stack), or
  * skip: the module not loaded, or built without the series (the kernel's
@@ -138,25 +175,7 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
 export function requireStandIn(ctx: ScenarioContext): { ic: StandInImporter; target: StandInTarget } {
   // The kernel's shape first: on a kernel without the series this names it, as every IOV scenario's skip does.
   requireCaps(ctx, 'interconnect');
-  let ic: StandInImporter;
-  try {
-    ic = StandInImporter.open(ctx.backend);
-  } catch (e) {
-    if (e instanceof SystemError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO'))
-      ctx.skip(
-        'standIn',
-        `the stand-in importer module is not loaded (${e.code} opening /dev/iovh-ic)`,
-        'build kernel/iovh-ic-importer against this kernel and insmod it (kernel/iovh-ic-importer/README.md); `iovh qemu` does both',
-      );
-    throw e;
-  }
-  ctx.defer('close /dev/iovh-ic', () => ic.close());
-  if (ic.api === 'none')
-    ctx.skip(
-      'standIn',
-      `the stand-in importer was built without the series, but this kernel has it (${ctx.caps.shape.summary})`,
-      'rebuild kernel/iovh-ic-importer against this kernel and load it again',
-    );
+  const ic = openStandIn(ctx, { series: true });
   const target = findStandInTarget(ctx.backend, ctx.target?.vf ?? null);
   if (!target)
     ctx.skip(

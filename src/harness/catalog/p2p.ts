@@ -18,7 +18,7 @@
 
 import { basename } from 'node:path';
 import { SystemError } from '../../uapi/errors.js';
-import { IOVH_IC, StandInImporter } from '../../uapi/iovh-ic.js';
+import { IOVH_IC } from '../../uapi/iovh-ic.js';
 import { PCI_DEVICES } from '../../machine/sysfs.js';
 import { classifyPath } from '../path.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -32,7 +32,7 @@ import {
   requirePathTrace,
   requireTarget,
 } from '../steps.js';
-import { physfnOf } from '../standin.js';
+import { openStandIn, physfnOf } from '../standin.js';
 
 /** The chain of PCI functions from the root bus down to `bdf` (its sysfs device path), `bdf` last. */
 function pciChain(ctx: ScenarioContext, bdf: string): string[] {
@@ -99,19 +99,10 @@ export const importP2pRoute: Scenario = {
     requireCaps(ctx, 'dmaBufExport');
     const vf = target.vf;
     const bar = requireExportBar(ctx, vf);
-    let ic: StandInImporter;
-    try {
-      ic = StandInImporter.open(ctx.backend);
-    } catch (e) {
-      if (e instanceof SystemError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO'))
-        ctx.skip(
-          'standIn',
-          `the stand-in importer module is not loaded (${e.code} opening ${IOVH_IC.DEVICE}): it maps for any importer device`,
-          'build kernel/iovh-ic-importer against this kernel and load it (`iovh qemu --insmod`; kernel/iovh-ic-importer/README.md)',
-        );
-      throw e;
-    }
-    ctx.defer(`close ${IOVH_IC.DEVICE}`, () => ic.close());
+    const ic = openStandIn(ctx, {
+      why: (code) =>
+        `the stand-in importer module is not loaded (${code} opening ${IOVH_IC.DEVICE}): it maps for any importer device`,
+    });
     const trace = requirePathTrace(ctx);
     if (!armedKeys(trace).has('p2pRoute'))
       ctx.skip(

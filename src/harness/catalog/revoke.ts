@@ -23,7 +23,8 @@
 
 import { VFIO } from '../../uapi/constants.js';
 import { SystemError } from '../../uapi/errors.js';
-import { IOVH_IC, type IcImport, StandInImporter } from '../../uapi/iovh-ic.js';
+import { IOVH_IC, type IcImport } from '../../uapi/iovh-ic.js';
+import { openStandIn } from '../standin.js';
 import type { VfioDevice } from '../../uapi/vfio.js';
 import type { VfInfo } from '../../machine/topology.js';
 import { DEFAULT_POLICY } from '../caps.js';
@@ -159,19 +160,10 @@ interface Holder {
 
 /** The stand-in importer, importing as xe does on invalidation: the unmap deferred. Skips when it is not loaded. */
 function standInHolder(ctx: ScenarioContext, device: VfioDevice, vf: VfInfo, barIndex: number): Holder {
-  let ic: StandInImporter;
-  try {
-    ic = StandInImporter.open(ctx.backend);
-  } catch (e) {
-    if (e instanceof SystemError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO'))
-      ctx.skip(
-        'standIn',
-        `the stand-in importer module is not loaded (${e.code} opening ${IOVH_IC.DEVICE}): it plays xe's deferred unmap`,
-        'build kernel/iovh-ic-importer against this kernel and load it (`iovh qemu --insmod`; kernel/iovh-ic-importer/README.md)',
-      );
-    throw e;
-  }
-  ctx.defer(`close ${IOVH_IC.DEVICE}`, () => ic.close());
+  const ic = openStandIn(ctx, {
+    why: (code) =>
+      `the stand-in importer module is not loaded (${code} opening ${IOVH_IC.DEVICE}): it plays xe's deferred unmap`,
+  });
   const buf = exportDmaBuf(ctx, device, { region: barIndex, ranges: [{ offset: 0n, length: PAGE }] });
   // The VF itself as the importer device: pci_p2pdma_map_type of a function to itself is a bus address
   // (drivers/pci/p2pdma.c calc_map_type_and_dist, distance 0), whatever the machine's switches and ACS.
