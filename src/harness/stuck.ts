@@ -45,6 +45,8 @@ export function parseStat(text: string): { comm: string; state: string } | null 
  * system call runs on another of its threads (Node's async work: a libuv
  * worker) has that thread asleep in the kernel, not its main one: the first
  * thread of /proc/<pid>/task in state D is the one reported, else the process.
+ * Only the reported task's wchan and stack are read: a watcher polls this,
+ * and node has a dozen threads that run.
  */
 export function readTask(fs: FileOps, pid: number): TaskState | null {
   let tids: string[] = [];
@@ -54,22 +56,26 @@ export function readTask(fs: FileOps, pid: number): TaskState | null {
     // no task directory: the process alone
   }
   for (const tid of tids) {
-    const t = readOne(fs, `/proc/${pid}/task/${tid}`, pid);
-    if (t?.state === 'D') return t;
+    const dir = `/proc/${pid}/task/${tid}`;
+    const stat = statOf(fs, dir);
+    if (stat?.state === 'D') return taskAt(fs, dir, pid, stat);
   }
-  return readOne(fs, `/proc/${pid}`, pid);
+  const stat = statOf(fs, `/proc/${pid}`);
+  return stat ? taskAt(fs, `/proc/${pid}`, pid, stat) : null;
 }
 
-function readOne(fs: FileOps, dir: string, pid: number): TaskState | null {
+function statOf(fs: FileOps, dir: string): { comm: string; state: string } | null {
   const stat = read(fs, `${dir}/stat`);
-  const parsed = stat === null ? null : parseStat(stat);
-  if (!parsed) return null;
+  return stat === null ? null : parseStat(stat);
+}
+
+function taskAt(fs: FileOps, dir: string, pid: number, stat: { comm: string; state: string }): TaskState {
   const wchan = read(fs, `${dir}/wchan`)?.trim() ?? null;
   const stack = read(fs, `${dir}/stack`);
   return {
     pid,
-    comm: parsed.comm,
-    state: parsed.state,
+    comm: stat.comm,
+    state: stat.state,
     wchan: wchan && wchan !== '0' ? wchan : null,
     stack:
       stack === null
@@ -79,6 +85,15 @@ function readOne(fs: FileOps, dir: string, pid: number): TaskState | null {
             .map((l) => l.replace(/^\[<[0-9a-f]+>\]\s*/, '').trim())
             .filter((l) => l !== ''),
   };
+}
+
+/**
+ * Asleep in the kernel in `waiter`: state D with `waiter` as its wchan or on
+ * its stack (get_wchan skips the scheduler's __sched functions, so a task in
+ * wait_for_completion shows its caller).
+ */
+export function sleepsIn(task: TaskState | null, waiter: string): boolean {
+  return task?.state === 'D' && (task.wchan === waiter || (task.stack ?? []).some((f) => f.startsWith(`${waiter}+`)));
 }
 
 /** The hung-task detector's lines about `pid` in `log` (kmsg texts). */

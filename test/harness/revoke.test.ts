@@ -47,6 +47,38 @@ describe('the stuck-task readers', () => {
     });
   });
 
+  it('reads wchan and stack of the reported task only, not of the threads that run (it is polled)', () => {
+    const files: Record<string, string> = {
+      '/proc/151/stat': '151 (node) S 1 151 151 0 -1',
+      '/proc/151/wchan': 'do_epoll_wait',
+      '/proc/151/stack': '[<0>] do_epoll_wait+0x4c0/0x5a0\n',
+    };
+    const tids = ['151'];
+    for (let t = 152; t < 164; t++) {
+      tids.push(String(t));
+      files[`/proc/151/task/${t}/stat`] = `${t} (node) S 1 151 151 0 -1`;
+      files[`/proc/151/task/${t}/wchan`] = 'futex_wait_queue';
+      files[`/proc/151/task/${t}/stack`] = '[<0>] futex_wait_queue+0x60/0x90\n';
+    }
+    const reads: string[] = [];
+    const fs = {
+      readText: (p: string) => {
+        reads.push(p);
+        if (!(p in files)) throw Object.assign(new Error(p), { code: 'ENOENT' });
+        return files[p]!;
+      },
+      readdir: (p: string) => (p === '/proc/151/task' ? tids : []),
+    } as unknown as Parameters<typeof readTask>[0];
+    expect(readTask(fs, 151)).toEqual({
+      pid: 151,
+      comm: 'node',
+      state: 'S',
+      wchan: 'do_epoll_wait',
+      stack: ['do_epoll_wait+0x4c0/0x5a0'],
+    });
+    expect(reads.filter((p) => /\/(wchan|stack)$/.test(p))).toEqual(['/proc/151/wchan', '/proc/151/stack']);
+  });
+
   it("finds the hung-task detector's report of one pid only", () => {
     const log = [
       'INFO: task iovh-trigger:4245 blocked for more than 30 seconds.',

@@ -31,7 +31,7 @@ import { DEFAULT_POLICY } from '../caps.js';
 import { IommufdImporter } from '../iommufd.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { exportDmaBuf, openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
-import { hungTaskReports, hungTaskTimeout, readTask, type TaskState } from '../stuck.js';
+import { hungTaskReports, hungTaskTimeout, readTask, sleepsIn, type TaskState } from '../stuck.js';
 import { startTrigger, type TriggerOp, type TriggerRun, TriggerStartError } from '../trigger.js';
 
 type TriggerName = 'reset' | 'flr' | 'close' | 'd3hot' | 'memory';
@@ -46,7 +46,7 @@ const PCI_PM_CTRL = 4;
 const PCI_COMMAND = 4;
 const PCI_COMMAND_MEMORY = 2;
 
-/** The function that waits (get_wchan skips wait_for_completion and the scheduler: __sched). */
+/** The function that waits (get_wchan skips wait_for_completion and the scheduler: __sched; stuck.ts sleepsIn). */
 const WAITER = 'vfio_pci_dma_buf_move';
 
 const TRIGGERS: Record<TriggerName, { what: string; source: string }> = {
@@ -218,9 +218,7 @@ async function watch(ctx: ScenarioContext, run: TriggerRun, stallMs: number, lim
     if (out) return { done: true, code: out.code, waitedMs: waited, task: null };
     if (waited >= stallMs) {
       const task = readTask(ctx.backend.fs, run.pid);
-      const inRevoke =
-        task?.state === 'D' && (task.wchan === WAITER || (task.stack ?? []).some((f) => f.startsWith(`${WAITER}+`)));
-      if (inRevoke || waited >= limitMs) return { done: false, code: null, waitedMs: waited, task };
+      if (sleepsIn(task, WAITER) || waited >= limitMs) return { done: false, code: null, waitedMs: waited, task };
     }
     await ctx.sleep(step);
     waited += step;
@@ -307,8 +305,7 @@ async function runTrigger(ctx: ScenarioContext, name: TriggerName, importer: 'st
   const evidence =
     `${t.what}, from process ${run.pid}, was still pending ${first.waitedMs} ms later while ${holder.who} held a mapping: ` +
     `${describeTask(task)}${hung.length ? `; the kernel: "${hung[0]}"` : ''}`;
-  const inRevoke =
-    task?.state === 'D' && (task.wchan === WAITER || (task.stack ?? []).some((f) => f.startsWith(`${WAITER}+`)));
+  const inRevoke = sleepsIn(task, WAITER);
   // Let go of the mapping, as the importer's owner exiting would (xe: the BO destroyed; the stand-in: RELEASE).
   holder.release();
   const second = await watch(ctx, run, ctx.timing.stallMs, ctx.timing.stallMs * 10);
