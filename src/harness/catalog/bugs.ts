@@ -6,7 +6,7 @@
 
 import { readKernelConfig } from '../../host/doctor.js';
 import { O } from '../../uapi/constants.js';
-import { bugsOfKasan, kasanExcerpt } from '../bugs.js';
+import { type BugName, bugsOfKasan, kasanExcerpt } from '../bugs.js';
 import { DEFAULT_POLICY } from '../caps.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { errnoOf, openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
@@ -40,6 +40,14 @@ function destructiveVf(ctx: ScenarioContext, what: string): VfInfo {
       'run with --allow-destructive (on a machine you can reboot: a QEMU guest, a lab box)',
     );
   return [...target.vfioVfs].reverse().find((v) => v.bdf !== target.vf.bdf) ?? target.vf;
+}
+
+/** The KASAN report of bug `id` in the scenario's kernel log so far, its excerpt recorded; null without one. */
+function kasanReport(ctx: ScenarioContext, id: BugName): { head: string } | null {
+  const log = ctx.kmsgSinceStart().map((r) => r.text);
+  const found = bugsOfKasan(log).find((b) => b.id === id);
+  if (found) ctx.record('kasanReport', kasanExcerpt(log));
+  return found ?? null;
 }
 
 export const bugsOpathStaleFile: Scenario = {
@@ -82,10 +90,8 @@ export const bugsOpathStaleFile: Scenario = {
     await ctx.sleep(100);
     ctx.suspect('opath-stale-file', `VF ${vf.bdf}'s VFIO device closed while an O_PATH fd held its closed dma-buf`);
     device.close();
-    const log = ctx.kmsgSinceStart().map((r) => r.text);
-    const found = bugsOfKasan(log).find((b) => b.id === 'opath-stale-file');
+    const found = kasanReport(ctx, 'opath-stale-file');
     if (found) {
-      ctx.record('kasanReport', kasanExcerpt(log));
       ctx.bug(
         'opath-stale-file',
         `closing VF ${vf.bdf}'s VFIO device after its dma-buf fd was closed under an O_PATH holder: "${found.head}"`,
@@ -171,10 +177,8 @@ export const bugsTtmAttachUaf: Scenario = {
     );
     // Let the worker run (and KASAN report) inside the scenario's window.
     await ctx.sleep(100);
-    const log = ctx.kmsgSinceStart().map((r) => r.text);
-    const found = bugsOfKasan(log).find((b) => b.id === 'ttm-attach-uaf');
+    const found = kasanReport(ctx, 'ttm-attach-uaf');
     if (found) {
-      ctx.record('kasanReport', kasanExcerpt(log));
       ctx.bug(
         'ttm-attach-uaf',
         `TTM's delayed delete of the failed import's BO after the dma-buf was closed: "${found.head}"`,
