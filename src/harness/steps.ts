@@ -15,7 +15,7 @@ import type { DmaBuf } from '../uapi/dmabuf.js';
 import { expectingErrno, SystemError } from '../uapi/errors.js';
 import { PAGE_SIZE } from '../uapi/constants.js';
 import { hex, type Json } from '../report/model.js';
-import type { CapabilityName } from './caps.js';
+import { type CapabilityName, DEFAULT_POLICY } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
 import type { ProbeKey } from './symbols.js';
 import { TraceSession } from './tracefs.js';
@@ -36,6 +36,27 @@ export function requireCaps(ctx: ScenarioContext, ...names: CapabilityName[]): v
 export function requireTarget(ctx: ScenarioContext): Target {
   requireCaps(ctx, 'target');
   return ctx.target!;
+}
+
+/**
+ * Skip on a shared machine (the native backend) without --allow-destructive:
+ * for a scenario that, on a kernel with the defect it looks for, leaves a
+ * task asleep in the kernel holding a VF until reboot. `what` says what
+ * happens there.
+ */
+export function requireDestructiveConsent(ctx: ScenarioContext, what: string): void {
+  const policy = ctx.caps.policy ?? DEFAULT_POLICY;
+  if (ctx.backend.traits.shared && !policy.allowDestructive)
+    ctx.skip(
+      'destructive',
+      what,
+      'run with --allow-destructive (on a machine you can reboot: a QEMU guest, a lab box)',
+    );
+}
+
+/** The VF a destructive scenario spends: the last on vfio-pci other than the target, else the target. */
+export function spareVf(target: Target): VfInfo {
+  return [...target.vfioVfs].reverse().find((v) => v.bdf !== target.vf.bdf) ?? target.vf;
 }
 
 /**

@@ -7,9 +7,17 @@
 import { readKernelConfig } from '../../host/doctor.js';
 import { O } from '../../uapi/constants.js';
 import { type BugName, bugsOfKasan, kasanExcerpt } from '../bugs.js';
-import { DEFAULT_POLICY } from '../caps.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { errnoOf, openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
+import {
+  errnoOf,
+  openVf,
+  PAGE,
+  requireCaps,
+  requireDestructiveConsent,
+  requireExportBar,
+  requireTarget,
+  spareVf,
+} from '../steps.js';
 import { Gpu } from '../gpu.js';
 import { requireImport } from '../imports.js';
 import { SystemError } from '../../uapi/errors.js';
@@ -32,14 +40,8 @@ function kasanSees(ctx: ScenarioContext): { on: boolean; why: string } | null {
 /** Skip on a shared machine unless --allow-destructive; pick a VF other than the target when there is one. */
 function destructiveVf(ctx: ScenarioContext, what: string): VfInfo {
   const target = requireTarget(ctx);
-  const policy = ctx.caps.policy ?? DEFAULT_POLICY;
-  if (ctx.backend.traits.shared && !policy.allowDestructive)
-    ctx.skip(
-      'destructive',
-      what,
-      'run with --allow-destructive (on a machine you can reboot: a QEMU guest, a lab box)',
-    );
-  return [...target.vfioVfs].reverse().find((v) => v.bdf !== target.vf.bdf) ?? target.vf;
+  requireDestructiveConsent(ctx, what);
+  return spareVf(target);
 }
 
 /** The KASAN report of bug `id` in the scenario's kernel log so far, its excerpt recorded; null without one. */

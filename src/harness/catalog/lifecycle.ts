@@ -38,8 +38,10 @@ import {
   PAGE,
   rangesJson,
   requireCaps,
+  requireDestructiveConsent,
   requireExportBar,
   requireTarget,
+  spareVf,
   startTrace,
   totalLength,
 } from '../steps.js';
@@ -732,14 +734,11 @@ export const lifecycleCloseWhileRevoked: Scenario = {
   async run(ctx: ScenarioContext) {
     const target = requireTarget(ctx);
     requireCaps(ctx, 'dmaBufExport');
-    const policy = ctx.caps.policy ?? DEFAULT_POLICY;
-    if (ctx.backend.traits.shared && !policy.allowDestructive)
-      ctx.skip(
-        'destructive',
-        'on a 7.1 kernel without the 2026-05 kref fix, closing a revoked VFIO device hangs the closing task until reboot',
-        'run with --allow-destructive (on a lab machine you can reboot)',
-      );
-    const vf = [...target.vfioVfs].reverse().find((v) => v.bdf !== target.vf.bdf) ?? target.vf;
+    requireDestructiveConsent(
+      ctx,
+      'on a 7.1 kernel without the 2026-05 kref fix, closing a revoked VFIO device hangs the closing task until reboot',
+    );
+    const vf = spareVf(target);
     const bar = requireExportBar(ctx, vf);
     ctx.record('vf', vf.bdf);
     // It runs last: a scenario before it that took the VFs away and could not give them back (on a kernel that

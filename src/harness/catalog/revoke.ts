@@ -27,10 +27,17 @@ import { IOVH_IC, type IcImport } from '../../uapi/iovh-ic.js';
 import { openStandIn } from '../standin.js';
 import type { VfioDevice } from '../../uapi/vfio.js';
 import type { VfInfo } from '../../machine/topology.js';
-import { DEFAULT_POLICY } from '../caps.js';
 import { IommufdImporter } from '../iommufd.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
-import { exportDmaBuf, openVf, PAGE, requireCaps, requireExportBar, requireTarget } from '../steps.js';
+import {
+  exportDmaBuf,
+  openVf,
+  PAGE,
+  requireCaps,
+  requireDestructiveConsent,
+  requireExportBar,
+  requireTarget,
+} from '../steps.js';
 import { hungTaskReports, hungTaskTimeout, readTask, sleepsIn, type TaskState } from '../stuck.js';
 import { startTrigger, type TriggerOp, type TriggerRun, TriggerStartError } from '../trigger.js';
 
@@ -234,12 +241,10 @@ function describeTask(t: TaskState | null): string {
 async function runTrigger(ctx: ScenarioContext, name: TriggerName, importer: 'stand-in' | 'iommufd'): Promise<void> {
   const target = requireTarget(ctx);
   requireCaps(ctx, 'dmaBufExport');
-  const policy = ctx.caps.policy ?? DEFAULT_POLICY;
-  if (importer === 'stand-in' && ctx.backend.traits.shared && !policy.allowDestructive)
-    ctx.skip(
-      'destructive',
+  if (importer === 'stand-in')
+    requireDestructiveConsent(
+      ctx,
       'on a kernel with the bug the trigger sleeps in the kernel until the importer lets go, holding the VF',
-      'run with --allow-destructive (on a machine you can reboot: a QEMU guest, a lab box)',
     );
   const vf = target.vf;
   const bar = requireExportBar(ctx, vf);
