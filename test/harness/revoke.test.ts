@@ -16,6 +16,18 @@ import { defaultTopology } from '../../src/mock/topology.js';
 const machine = (profile: 'upstream-7.0' | 'upstream-7.1') =>
   createMockBackend({ profile, topology: declareTopology(defaultTopology())!.topology });
 
+/** /proc of process 151 as `files` (path -> text) and its threads `tids`; each read path is pushed to `reads`. */
+function procFs(files: Record<string, string>, tids: string[], reads: string[] = []): Parameters<typeof readTask>[0] {
+  return {
+    readText: (p: string) => {
+      reads.push(p);
+      if (!(p in files)) throw Object.assign(new Error(p), { code: 'ENOENT' });
+      return files[p]!;
+    },
+    readdir: (p: string) => (p === '/proc/151/task' ? tids : []),
+  } as unknown as Parameters<typeof readTask>[0];
+}
+
 describe('the stuck-task readers', () => {
   it('reads the state after the last parenthesis of /proc/<pid>/stat (a comm may hold both)', () => {
     expect(parseStat('4245 (iovh-trigger) D 1 4245 4245 0 -1')).toEqual({ comm: 'iovh-trigger', state: 'D' });
@@ -31,14 +43,7 @@ describe('the stuck-task readers', () => {
       '/proc/151/task/155/wchan': 'vfio_pci_dma_buf_move',
       '/proc/151/task/155/stack': '[<0>] vfio_pci_dma_buf_move+0x1c2/0x610\n[<0>] vfio_pci_core_ioctl+0xc48/0x1500\n',
     };
-    const fs = {
-      readText: (p: string) => {
-        if (!(p in files)) throw Object.assign(new Error(p), { code: 'ENOENT' });
-        return files[p]!;
-      },
-      readdir: (p: string) => (p === '/proc/151/task' ? ['151', '155'] : []),
-    } as unknown as Parameters<typeof readTask>[0];
-    expect(readTask(fs, 151)).toEqual({
+    expect(readTask(procFs(files, ['151', '155']), 151)).toEqual({
       pid: 151,
       comm: 'libuv-worker',
       state: 'D',
@@ -61,15 +66,7 @@ describe('the stuck-task readers', () => {
       files[`/proc/151/task/${t}/stack`] = '[<0>] futex_wait_queue+0x60/0x90\n';
     }
     const reads: string[] = [];
-    const fs = {
-      readText: (p: string) => {
-        reads.push(p);
-        if (!(p in files)) throw Object.assign(new Error(p), { code: 'ENOENT' });
-        return files[p]!;
-      },
-      readdir: (p: string) => (p === '/proc/151/task' ? tids : []),
-    } as unknown as Parameters<typeof readTask>[0];
-    expect(readTask(fs, 151)).toEqual({
+    expect(readTask(procFs(files, tids, reads), 151)).toEqual({
       pid: 151,
       comm: 'node',
       state: 'S',
