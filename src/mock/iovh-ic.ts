@@ -214,7 +214,7 @@ class IcFile implements KernelFile {
     if (!mg) return null;
     const ranges: { start: bigint; end: bigint }[] = [];
     for (let i = 0; i + 1 < r.length; i += 2) ranges.push({ start: r[i]!, end: r[i + 1]! });
-    return mg.translate(ranges, this.mod.isRam);
+    return mg.translate(ranges, this.mod.isRam, this.mod.pci.devicesOnBus(imp.pdev.domain, imp.pdev.bus));
   }
 
   /** iovh_ic_map(): the interconnect when negotiated, else (or when that fails) scatter-gather. */

@@ -81,6 +81,29 @@ export class MockGpuDevice {
   }
 }
 
+const U64 = (1n << 64n) - 1n;
+
+/**
+ * xlate.c rfc_find_vf_dev() (RFC v1's xe_find_vf_dev()): the first device on
+ * the PF's bus (@onBus: pf->bus->devices, boot-time devices before VFs, which
+ * are added as they are enabled) that is not a PF and whose BAR 2, its last
+ * page excluded (quirk 1), holds @phys; a VF on another bus is never found
+ * (quirk 5). The bound is resource_size_t arithmetic: a device without a BAR 2
+ * (start 0, length 0) has start + size - PAGE_SIZE wrap to nearly 2^64, so it
+ * matches any address.
+ */
+function rfcFindVfDev(onBus: readonly PciDev[], phys: bigint): PciDev | null {
+  const order = [...onBus.filter((d) => !d.isVirtfn), ...onBus.filter((d) => d.isVirtfn)];
+  for (const d of order) {
+    if (d.sriov) continue; // is_physfn: an SR-IOV capable device
+    const bar = d.bar(2);
+    const start = bar?.start ?? 0n;
+    const size = bar?.size ?? 0n;
+    if (phys >= start && phys < ((start + size - PAGE) & U64)) return d;
+  }
+  return null;
+}
+
 export class MockGpuPf {
   private readonly totalVfs: number;
   /** Per VF: its blocks in slot order (mgpu.blocks/nr): the device's table, which the driver writes. */
@@ -239,15 +262,13 @@ export class MockGpuPf {
   translate(
     ranges: readonly { start: bigint; end: bigint }[],
     isRam: (addr: bigint) => boolean,
+    onBus: readonly PciDev[],
   ): XlateSeg[] | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' {
     if (ranges.length === 0) return 'ENODEV';
     const first = ranges[0]!.start;
     if (isRam(first)) return 'EOPNOTSUPP';
-    // rfc_find_vf_dev(): VFs on the PF's own bus only (quirk 5), the last page excluded (quirk 1).
-    const vf = (this.pf.sriov?.vfs ?? []).find((v) => {
-      const bar = v.bar(2);
-      return v.bus === this.pf.bus && bar !== undefined && first >= bar.start && first < bar.start + bar.size - PAGE;
-    });
+    const vf = rfcFindVfDev(onBus, first);
+    if (vf && !vf.isVirtfn) return 'ENOENT'; // pci_iov_vf_id(): -EINVAL for a device that is not a VF, no message
     if (!vf) {
       this.kernel.log(
         LogLevel.WARNING,
@@ -256,8 +277,10 @@ export class MockGpuPf {
       );
       return 'ENOENT';
     }
+    // pci_iov_vf_id(): the VF's number at its own PF, which may be another PF on this bus; past this PF's table
+    // the module reads out of bounds, the mock takes the VF as unprovisioned.
     const vfid = vf.vfIndex!;
-    const own = this.blocks[vfid]!;
+    const own = this.blocks[vfid] ?? [];
     if (own.length === 0) {
       this.kernel.log(
         LogLevel.WARNING,

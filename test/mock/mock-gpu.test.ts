@@ -87,3 +87,49 @@ describe("the mock GPU's device outlives its driver", () => {
     }
   });
 });
+
+describe('the RFC 7/8 translation looks for the owning VF as rfc_find_vf_dev() does', () => {
+  // xlate.c rfc_find_vf_dev walks every device on the PF's bus that is not a PF, boot-time devices first; one
+  // without a BAR 2 has start + len - PAGE_SIZE wrap to nearly 2^64 and matches any address, and
+  // pci_iov_vf_id() then refuses it (-EINVAL): the translation fails ENOENT without its quirk message.
+  it('a function on the bus without a BAR 2 is found first: ENOENT, nothing logged; without it the VF is found', () => {
+    const t = structuredClone(fixture.topology) as Topology & { devices: unknown[] };
+    t.devices.push({
+      bdf: '0000:01:00.1',
+      vendor: '0x8086',
+      device: '0x4f90',
+      class: '0x040300',
+      subsystemVendor: '0x8086',
+      subsystemDevice: '0x1100',
+      revision: '0x00',
+      driver: null,
+      driverOverride: null,
+      iommuGroup: 7,
+      parent: 'pci0000:00/0000:00:01.0',
+      bars: [{ index: 0, start: '0xfd808000', size: '0x4000', kind: 'mem64', prefetchable: false }],
+    });
+    const b = createMockBackend({ topology: t, profile: 'rfc-v1' });
+    try {
+      const k = b.kernel.platform;
+      const pf = k.pci.device('0000:01:00.0')!;
+      const mg = k.iovhIc.mockGpuOf(pf)!;
+      const at = pf.sriov!.vfs[0]!.bar(2)!.start;
+      const ranges = [{ start: at, end: at + 4095n }];
+      const onBus = k.pci.devicesOnBus(0, 1);
+      const kmsg = () => b.fs.readRecords('/dev/kmsg').join('');
+      const logged = kmsg();
+      expect(mg.translate(ranges, () => false, onBus)).toBe('ENOENT');
+      expect(kmsg()).toBe(logged);
+      // VF 1's first block is PF block 9 (the capture's lmem_blocks).
+      expect(
+        mg.translate(
+          ranges,
+          () => false,
+          onBus.filter((d) => d.bdf !== '0000:01:00.1'),
+        ),
+      ).toEqual([{ addr: pf.bar(2)!.start + 9n * (2n << 20n), len: 4096n }]);
+    } finally {
+      b.close();
+    }
+  });
+});
