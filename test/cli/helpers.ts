@@ -1,14 +1,13 @@
-// Running iovh in the test process (main(argv), output captured) and, where a
+// Running iovh in the test process (main(argv), output captured: run-cli.ts) and, where a
 // real kill is needed, as a child process from a one-file bundle of the CLI.
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { createMockBackend } from '../../src/mock/backend.js';
 import type { ProfileName } from '../../src/mock/contracts.js';
 import { FixtureTree, resourceText } from '../host/fixture-tree.js';
 import { scratchDir } from '../support/scratch.js';
+import { iovh as runInProcess } from './run-cli.js';
 
 export interface CliResult {
   code: number;
@@ -16,25 +15,10 @@ export interface CliResult {
   err: string;
 }
 
-/** Runs `iovh argv` in this process and returns its exit status and output. */
+/** Runs `iovh argv` in this process and returns its exit status and output (run-cli.ts, as out/err). */
 export async function iovh(...argv: string[]): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  });
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await runInProcess(...argv);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** A scratch directory for one test: the journal's state dir and the mock's state file. */

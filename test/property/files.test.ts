@@ -8,13 +8,14 @@
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main, oneLine } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneLine } from '../../src/cli/main.js';
 import { declareTopology } from '../harness/declared.js';
 import { discover } from '../../src/machine/topology.js';
 import { createMockBackend, MockConfigError } from '../../src/mock/backend.js';
 import { defaultTopology, loadTopologyFile } from '../../src/mock/topology.js';
 import { applyEdit, damagedFileArb, damageText, editArb, textDamageArb } from './mutate.js';
+import { type CliResult, iovh } from '../cli/helpers.js';
 import { scratchDir } from '../support/scratch.js';
 
 let dir: string;
@@ -33,34 +34,11 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** `iovh ...` in this process, its output captured. */
-async function iovh(...argv: string[]): Promise<CliRun> {
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(argv);
-    return {
-      code,
-      out: out.mock.calls.map((c) => String(c[0])).join(''),
-      err: err.mock.calls.map((c) => String(c[0])).join(''),
-    };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
-
 /**
  * A verdict of the CLI's: 0, or 1/2 with one `iovh: ` line; never 99 (internal error) or a stack trace. The
  * line a state-changing command prints before it acts (which machine, which backend) is not part of it.
  */
-function expectVerdict(r: CliRun, what: string): void {
+function expectVerdict(r: CliResult, what: string): void {
   const lines = r.err.split('\n').filter((l) => l !== '' && !/^iovh: [a-z]+: acting on /.test(l));
   if (![0, 1, 2].includes(r.code) || (r.code !== 0 && (lines.length !== 1 || !lines[0]!.startsWith('iovh: ')))) {
     throw new Error(`${what}: exit ${r.code}, stderr:\n${r.err}`);
