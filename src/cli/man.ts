@@ -79,7 +79,7 @@ function commandSection(root: CommandSpec, c: CommandSpec): string[] {
   return [...lines, ...c.commands.flatMap((s) => commandSection(root, s))];
 }
 
-/** Variables iovh reads that no option declares. */
+/** Variables iovh reads that no option declares (test/cli/man.test.ts finds any that is missing). */
 const OTHER_ENVIRONMENT: readonly [string, string][] = [
   ['IOVH_STATE_DIR', 'where the bring-up journal is kept (default /var/lib/iovh as root, else $XDG_STATE_HOME/iovh)'],
   [
@@ -87,6 +87,12 @@ const OTHER_ENVIRONMENT: readonly [string, string][] = [
     'seconds to wait for another iovh holding the mock state or journal lock (default 60, 0: do not wait)',
   ],
   ['IOVH_READ_WAIT', 'seconds a pipe or FIFO given as an input file may stay silent before the read is given up'],
+  [
+    'IOVH_QEMU_CACHE',
+    "where iovh qemu keeps QEMU's tools, initramfs images, serial logs and results (default $XDG_CACHE_HOME/iovh/qemu)",
+  ],
+  ['IOVH_QEMU_APPEND', "extra kernel parameters for iovh qemu's guests, for debugging (loglevel=7)"],
+  ['IOVH_ADDON', 'the native addon file to load instead of build/Release/iovh.node (a sanitizer build, say)'],
   ['FORCE_COLOR', "colour on for '', 1, 2, 3 or true whatever the output and NO_COLOR say; off for any other value"],
   ['NO_COLOR', 'set and not empty: no colour on a terminal (https://no-color.org)'],
   ['IOVH_DEBUG', '1: print the stack of an internal error'],

@@ -3,7 +3,7 @@
 // gives today, name every command and option, and format under groff with
 // its warnings on (-ww) without one.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -49,5 +49,23 @@ describe('the man page (docs/iovh.1)', () => {
     expect(text).toMatch(/^ {7}4\b/m);
     for (const env of ['IOVH_BACKEND', 'IOVH_SKIP_EXIT', 'IOVH_STATE_DIR', 'FORCE_COLOR', 'NO_COLOR'])
       expect(text).toContain(env);
+  });
+
+  it("names every IOVH_ variable src/ reads, but the test suite's hooks and the guest's own channel", () => {
+    const read = new Set<string>();
+    const src = join(ROOT, 'src');
+    for (const f of readdirSync(src, { recursive: true, encoding: 'utf8' })) {
+      if (!f.endsWith('.ts')) continue;
+      const text = readFileSync(join(src, f), 'utf8');
+      for (const m of text.matchAll(/(?:env\.|env\[')(IOVH_\w+)|\.env\(\s*'(IOVH_\w+)'/g)) read.add((m[1] ?? m[2])!);
+    }
+    // IOVH_TEST_*: the kill and signal sweeps' hooks; IOVH_QEMU_CHANNEL: set by the guest's /init
+    // (scripts/qemu-ci/init.sh); IOVH_ROOT: the hidden --root's (fixture trees; docs/safety.md).
+    const internal = (v: string): boolean =>
+      v.startsWith('IOVH_TEST_') || v === 'IOVH_QEMU_CHANNEL' || v === 'IOVH_ROOT';
+    expect(read.size).toBeGreaterThan(10);
+    const page = manPage(cliSpec(buildProgram()), VERSION);
+    const missing = [...read].filter((v) => !internal(v) && !page.includes(`\\fB${v}\\fR`));
+    expect(missing, 'add them to OTHER_ENVIRONMENT in src/cli/man.ts').toEqual([]);
   });
 });
