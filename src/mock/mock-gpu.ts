@@ -30,6 +30,13 @@ export interface MockGpuSpec {
   readonly blocks: readonly (readonly number[])[];
 }
 
+/** What a state file keeps of the PF driver (mgpu.blocks/nr, custom, auto_provisioned). */
+export interface MockGpuSaved {
+  blocks: number[][];
+  custom: boolean[];
+  auto: boolean;
+}
+
 /** The PF driver's name (main.c: `.name = "iovh_mock_gpu"`). */
 export const MOCK_GPU_DRIVER = 'iovh_mock_gpu';
 
@@ -138,15 +145,38 @@ export class MockGpuPf {
     return this.hw.numBlocks;
   }
 
+  /** The driver's provisioning, for a state file. */
+  save(): MockGpuSaved {
+    return { blocks: this.blocks.map((b) => [...b]), custom: [...this.custom], auto: this.autoProvisioned };
+  }
+
   /**
-   * The provisioning a capture saw (lmem_blocks per VF), put back at boot as
-   * lmem_blocks writes would: a VF given blocks is custom.
+   * Provisioning from a state file, or (no `custom`, `auto`) what a capture's
+   * lmem_blocks showed, put back as lmem_blocks writes would: a VF given
+   * blocks is custom. False when it does not fit this device (a block out of
+   * range or held twice, more blocks than a VF's BAR 2 slots, another VF count).
    */
-  restore(blocks: readonly (readonly number[])[]): void {
-    for (let vf = 0; vf < this.totalVfs; vf++) {
-      this.blocks[vf] = [...(blocks[vf] ?? [])];
-      this.custom[vf] = this.blocks[vf].length > 0;
+  load(saved: {
+    readonly blocks: readonly (readonly number[])[];
+    readonly custom?: readonly boolean[];
+    readonly auto?: boolean;
+  }): boolean {
+    const seen = new Set<number>();
+    if (saved.blocks.length > this.totalVfs || (saved.custom && saved.custom.length !== saved.blocks.length))
+      return false;
+    for (const list of saved.blocks) {
+      if (list.length > this.slots) return false;
+      for (const b of list) {
+        if (!Number.isInteger(b) || b < 0 || b >= this.numBlocks || seen.has(b)) return false;
+        seen.add(b);
+      }
     }
+    for (let vf = 0; vf < this.totalVfs; vf++) {
+      this.blocks[vf] = [...(saved.blocks[vf] ?? [])];
+      this.custom[vf] = saved.custom?.[vf] ?? this.blocks[vf].length > 0;
+    }
+    this.autoProvisioned = saved.auto ?? false;
+    return true;
   }
 
   /** main.c mgpu_remove(): SR-IOV off, the files gone, the table emptied. */
@@ -201,6 +231,11 @@ export class MockGpuPf {
     if (!this.autoProvisioned) return;
     this.clear();
     this.autoProvisioned = false;
+  }
+
+  /** VFs that were enabled before (a state file, a capture): their provisioning is already what load() put back. */
+  enableLoaded(numVfs: number): void {
+    this.sriov.enable(this.pf, numVfs);
   }
 
   /** main.c mgpu_sriov_configure(). */

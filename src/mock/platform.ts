@@ -29,7 +29,7 @@ import { enabled } from './kconfig.js';
 import { Vfs } from './vfs.js';
 import { Vgem } from './vgem.js';
 import { XePf, type XePfSaved } from './xe-pf.js';
-import { MOCK_GPU_DRIVER, MockGpuDevice, MockGpuPf } from './mock-gpu.js';
+import { MOCK_GPU_DRIVER, MockGpuDevice, MockGpuPf, type MockGpuSaved } from './mock-gpu.js';
 import { createXeDriver, type XeDriver, type XeLiveObjects } from './xe/index.js';
 import { relativeLink } from './vfs.js';
 
@@ -44,6 +44,7 @@ export interface DeviceState {
     vfs: { driver: string | null; driverOverride: string | null; iommuGroup: number | null }[];
   };
   xe?: XePfSaved;
+  mockGpu?: MockGpuSaved;
 }
 
 export interface LiveCounts {
@@ -605,7 +606,8 @@ export class MockKernel implements MockPlatform {
             for (let t = 0; t < spec.xe!.tiles; t++) xe.setQuota(v.index + 1, t, v.vramQuota / BigInt(spec.xe!.tiles));
       }
       const mg = this.mockGpus.get(dev);
-      if (mg && spec.mockGpu) mg.restore(spec.mockGpu.blocks);
+      if (mg && !mg.load(s?.mockGpu ?? spec.mockGpu!))
+        throw new Error(`saved provisioning of ${dev.bdf} does not fit its mock GPU`);
       if (n === 0) continue;
       if (dev.driver === null) throw new Error(`${dev.bdf} has ${n} VFs but no driver to enable them`);
       this.vfRestore.set(
@@ -613,7 +615,7 @@ export class MockKernel implements MockPlatform {
         vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
       );
       if (xe) xe.enableVfs(n);
-      else if (mg) mg.sriovConfigure(n);
+      else if (mg) mg.enableLoaded(n);
       else this.genericModel(dev.driver).sriovConfigure!(dev, n);
       for (const [i, vf] of dev.sriov.vfs.entries()) {
         const want = vfs[i]?.driver ?? null;
@@ -646,6 +648,8 @@ export class MockKernel implements MockPlatform {
       }
       const xe = this.xePfs.get(dev);
       if (xe) s.xe = xe.save();
+      const mg = this.mockGpus.get(dev);
+      if (mg) s.mockGpu = mg.save();
       out.push(s);
     }
     return out;

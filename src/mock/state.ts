@@ -242,6 +242,18 @@ export function loadState(path: string): MockState | null {
       const problem = xeProblem(d.xe);
       if (problem) return bad(`devices[${i}].xe${problem[0]}`, problem[1]);
     }
+    if (d.mockGpu !== undefined) {
+      const g = d.mockGpu;
+      if (
+        !isObj(g) ||
+        !Array.isArray(g.blocks) ||
+        !g.blocks.every((l) => Array.isArray(l) && l.every((b) => Number.isSafeInteger(b) && b >= 0)) ||
+        !Array.isArray(g.custom) ||
+        !g.custom.every((c) => typeof c === 'boolean') ||
+        typeof g.auto !== 'boolean'
+      )
+        return bad(`devices[${i}].mockGpu`, 'expected {blocks: count[][], custom: boolean[], auto: boolean}');
+    }
   }
   const k = json.kernel;
   if (

@@ -3,11 +3,12 @@
 // take the lowest free ones, a block another VF holds is EBUSY, more than a
 // VF's BAR 2 holds is ENOSPC, and enabling VFs with no quota set shares the
 // free LMEM evenly; a VF's BAR 2 reaches the PF's LMEM through its blocks.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMockBackend } from '../../src/mock/backend.js';
 import type { Topology } from '../../src/mock/topology.js';
+import { scratchDir } from '../support/scratch.js';
 
 const fixture = JSON.parse(
   readFileSync(join(import.meta.dirname, '..', 'qemu', 'fixtures', 'mock-gpu-rfc-v1.json'), 'utf8'),
@@ -131,5 +132,55 @@ describe('the RFC 7/8 translation looks for the owning VF as rfc_find_vf_dev() d
     } finally {
       b.close();
     }
+  });
+});
+
+describe("the mock GPU's provisioning in the state file", () => {
+  // The driver's provisioning is kernel state, kept across invocations as xe's is; a state file without it
+  // (written before) boots with the topology's lmem_blocks.
+  it('keeps the blocks, the custom quotas and the automatic provisioning from one invocation to the next', () => {
+    const dir = scratchDir('iovh-mock-gpu-state-');
+    const statePath = join(dir, 'state.json');
+    const topology = fresh();
+    const a = createMockBackend({ topology, profile: 'rfc-v1', statePath });
+    a.fs.writeFile(blocks(2), '7 3');
+    a.fs.writeFile(`${PF}/sriov_numvfs`, '2');
+    a.close();
+    const b = createMockBackend({ topology, statePath });
+    try {
+      expect(b.fs.readText(`${PF}/sriov_numvfs`)).toBe('2\n');
+      expect(b.fs.readText(blocks(1))).toBe('\n');
+      expect(b.fs.readText(blocks(2))).toBe('7 3\n');
+      // Still custom: disabling VFs keeps VF 2's blocks (main.c mgpu_release_auto only undoes auto provisioning).
+      b.fs.writeFile(`${PF}/sriov_numvfs`, '0');
+      expect(b.fs.readText(blocks(2))).toBe('7 3\n');
+      b.fs.writeFile(blocks(2), '');
+      b.fs.writeFile(`${PF}/sriov_numvfs`, '4');
+    } finally {
+      b.close();
+    }
+    const c = createMockBackend({ topology, statePath });
+    try {
+      for (let vf = 1; vf <= 4; vf++) expect(c.fs.readText(quota(vf))).toBe(`${16n << 20n}\n`);
+      // Automatic: disabling VFs gives the LMEM back.
+      c.fs.writeFile(`${PF}/sriov_numvfs`, '0');
+      for (let vf = 1; vf <= 4; vf++) expect(c.fs.readText(quota(vf))).toBe('0\n');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('refuses a state file whose mock GPU provisioning is malformed or does not fit the device', () => {
+    const dir = scratchDir('iovh-mock-gpu-state-');
+    const statePath = join(dir, 'state.json');
+    const topology = fresh();
+    createMockBackend({ topology, profile: 'rfc-v1', statePath }).close();
+    const saved = JSON.parse(readFileSync(statePath, 'utf8')) as { devices: { mockGpu: { blocks: unknown } }[] };
+    saved.devices[0]!.mockGpu.blocks = [[-1]];
+    writeFileSync(statePath, JSON.stringify(saved));
+    expect(() => createMockBackend({ topology, statePath })).toThrow(/devices\[0\]\.mockGpu/);
+    saved.devices[0]!.mockGpu.blocks = [[32]];
+    writeFileSync(statePath, JSON.stringify(saved));
+    expect(() => createMockBackend({ topology, statePath })).toThrow(/does not fit its mock GPU/);
   });
 });
