@@ -4,7 +4,7 @@
 // (--backend, --profile, --skip-exit), files where a file is asked for, and
 // PCI addresses from /sys/bus/pci/devices where a PF or VF is. Installing:
 // README ("Shell completion and the man page").
-import { allCommands, type CommandSpec, type OptionSpec, type ValueKind } from './spec.js';
+import { allCommands, isGlobalOption, type CommandSpec, type OptionSpec, type ValueKind } from './spec.js';
 
 const key = (c: CommandSpec): string => c.path.join(' ');
 
@@ -41,9 +41,7 @@ export function bashCompletion(root: CommandSpec): string {
   const options = cmds.map((c) => `    ${sq(key(c))}) echo ${sq(c.options.flatMap(flagsOf).join(' '))} ;;`);
   // The global options are declared on every command alike (src/cli/global.ts): one pattern for all, `*|--backend`;
   // an option of a command is listed on its own only where it is not one of those.
-  const same = (a: OptionSpec, b: OptionSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
-  const own = (c: CommandSpec): OptionSpec[] =>
-    c === root ? [] : c.options.filter((o) => !root.options.some((g) => same(g, o)));
+  const own = (c: CommandSpec): OptionSpec[] => (c === root ? [] : c.options.filter((o) => !isGlobalOption(root, o)));
   const rows = (c: CommandSpec | null, pick: (o: OptionSpec) => boolean): [string, OptionSpec][] =>
     (c ? own(c) : root.options)
       .filter((o) => o.value && pick(o))
@@ -185,14 +183,17 @@ function zshOption(o: OptionSpec): string {
   return flags.map((f) => sq(`${excl}${star}${body(f)}`)).join(' \\\n    ');
 }
 
+/** `_iovh_vfs_enable` for `iovh vfs enable`: the function that completes a command's words. */
+function zshFunctionName(c: CommandSpec): string {
+  return `_iovh${c.path.map((p) => `_${p.replace(/-/g, '_')}`).join('')}`;
+}
+
 function zshFunction(c: CommandSpec): string {
-  const name = `_iovh${c.path.map((p) => `_${p.replace(/-/g, '_')}`).join('')}`;
+  const name = zshFunctionName(c);
   const specs = c.options.map(zshOption);
   if (c.commands.length > 0) {
     const list = c.commands.map((s) => sq(`${s.path.at(-1)}:${zq(s.description)}`));
-    const cases = c.commands.map(
-      (s) => `      ${s.path.at(-1)}) _iovh${s.path.map((p) => `_${p.replace(/-/g, '_')}`).join('')} ;;`,
-    );
+    const cases = c.commands.map((s) => `      ${s.path.at(-1)}) ${zshFunctionName(s)} ;;`);
     return `${name}() {
   local curcontext=$curcontext state line ret=1
   typeset -A opt_args

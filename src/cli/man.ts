@@ -6,7 +6,7 @@
 // test/cli/man.test.ts fails when the committed page is stale and checks it
 // with groff's warnings on.
 import { EXIT_MEANINGS } from '../report/exit.js';
-import type { ArgumentSpec, CommandSpec, OptionSpec } from './spec.js';
+import { isGlobalOption, type ArgumentSpec, type CommandSpec, type OptionSpec } from './spec.js';
 
 /** Text for roff: backslashes escaped, no line starting with a control character, one line. */
 function text(s: string): string {
@@ -62,11 +62,6 @@ function options(list: readonly OptionSpec[]): string[] {
   return list.flatMap((o) => ['.TP', optionHead(o), optionBody(o)]);
 }
 
-/** Options every command takes (declared on each): documented once, under GLOBAL OPTIONS. */
-function isGlobal(root: CommandSpec, o: OptionSpec): boolean {
-  return root.options.some((g) => JSON.stringify(g) === JSON.stringify(o));
-}
-
 function commandSection(root: CommandSpec, c: CommandSpec): string[] {
   const lines = ['.SS', usage(c), text(sentence(c.description))];
   if (c.arguments.length > 0) {
@@ -74,7 +69,7 @@ function commandSection(root: CommandSpec, c: CommandSpec): string[] {
     for (const a of c.arguments) lines.push('.TP', italic(a.name), text(a.description));
     lines.push('.RE');
   }
-  const own = c.options.filter((o) => !isGlobal(root, o));
+  const own = c.options.filter((o) => !isGlobalOption(root, o));
   if (own.length > 0) lines.push('.RS', '.PP', 'Options:', ...options(own), '.RE');
   return [...lines, ...c.commands.flatMap((s) => commandSection(root, s))];
 }

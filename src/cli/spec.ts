@@ -118,3 +118,12 @@ export function cliSpec(cmd: Command, path: string[] = []): CommandSpec {
 export function allCommands(spec: CommandSpec): CommandSpec[] {
   return [spec, ...spec.commands.flatMap(allCommands)];
 }
+
+/**
+ * An option every command declares alike (src/cli/global.ts): one of the
+ * root's, found again on a command. Completion offers and the man page
+ * documents it once, as a global option.
+ */
+export function isGlobalOption(root: CommandSpec, o: OptionSpec): boolean {
+  return root.options.some((g) => JSON.stringify(g) === JSON.stringify(o));
+}
