@@ -61,11 +61,18 @@ const ARTICLE: Record<string, string> = {
   null: 'null',
 };
 
+/** The keys of a JSON pointer (RFC 6901), unescaped: /a~1b/0 -> ['a/b', '0']. */
+function pointerKeys(pointer: string): string[] {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((raw) => raw.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
 /** A JSON pointer as a reader writes the field: /devices/0/sriov/vfBars/1/size -> devices[0].sriov.vfBars[1].size. */
 export function fieldOf(pointer: string): string {
   let out = '';
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of pointerKeys(pointer)) {
     out += /^\d+$/.test(key) ? `[${key}]` : out === '' ? key : `.${key}`;
   }
   return out;
@@ -77,8 +84,7 @@ function child(parent: string, key: string): string {
 
 function valueAt(data: unknown, pointer: string): unknown {
   let v = data;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+  for (const key of pointerKeys(pointer)) {
     if (v === null || typeof v !== 'object') return undefined;
     v = (v as Record<string, unknown>)[key];
   }
