@@ -52,6 +52,9 @@ describe.each(FIXTURES.map((f) => [f.replace(/.*\//, ''), f]))(
         ...(fixture.kernelConfig ? { kernelConfig: fixture.kernelConfig } : {}),
         ...(fixture.modules ? { modules: fixture.modules } : {}),
       });
+      // Each step once (both harness runs of the flow probe caps/kernel first).
+      const ids = model.map((m) => m.id);
+      expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
       // Harness scenarios added since the recording have no kernel answer yet; every recorded one must still run.
       const recorded = new Set(fixture.scenarios.map((s) => s.id));
       const rows = compareResults(
