@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unexplained } from '../../scripts/qemu-ci/windows.mjs';
 import { bindExtras, parseGuestArgs, shapeBaseline } from '../../src/qemu/guest.js';
+import { guestOutcome } from '../../src/cli/commands/qemu.js';
 import { fromHarness } from '../../src/qemu/steps.js';
 
 describe('iovh qemu guest program', () => {
@@ -151,5 +152,25 @@ describe('what a guest run does not explain', () => {
       'guest step qemu.bind-extras: fail',
       'kernel report outside any scenario: WARNING: CPU: 0 PID: 1 at boot',
     ]);
+  });
+});
+
+describe("a guest's line and exit status", () => {
+  it("says PASS when the host failed it for failures the run's baseline expects, as the exit status does", () => {
+    // The rfc-v1 kernel's known defects: the host's verdict fails the guest, the run's baseline expects them all.
+    expect(guestOutcome('fail', 0, [])).toEqual({ code: 0, shown: 'PASS', expected: true });
+    expect(guestOutcome('fail', 77, [])).toEqual({ code: 77, shown: 'PASS', expected: true });
+    // The baseline does not expect everything: the run's own exit status, and FAIL.
+    expect(guestOutcome('fail', 1, [])).toEqual({ code: 1, shown: 'FAIL', expected: true });
+    // Something no baseline speaks for: the host's verdict stands.
+    expect(guestOutcome('fail', 0, ['guest step qemu.bind: fail'])).toEqual({
+      code: 1,
+      shown: 'FAIL',
+      expected: false,
+    });
+    // Not asked: as guestExitCode, the status word as the host gave it.
+    expect(guestOutcome('pass', 0, null)).toEqual({ code: 0, shown: 'PASS', expected: false });
+    expect(guestOutcome('panic', null, null)).toEqual({ code: 1, shown: 'PANIC', expected: false });
+    expect(guestOutcome('fail', null, null)).toEqual({ code: 1, shown: 'FAIL', expected: false });
   });
 });
