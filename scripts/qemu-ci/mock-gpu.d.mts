@@ -1,5 +1,9 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
-/** QEMU's verdict on one bad property set: refused, with the expected words. @param {string} qemu */
+/**
+ * QEMU's verdict on one bad property set: refused, with the expected words. A
+ * property set QEMU accepts is a failure ("QEMU started"), not a machine left waiting.
+ * @param {string} qemu
+ */
 export function checkBadProperties(qemu: string): {
     name: string;
     ok: boolean;
@@ -10,11 +14,6 @@ export function checkBadProperties(qemu: string): {
  * @param {string} log
  */
 export function judgeBoot(log: string): Result[];
-/**
- * Firmware (SeaBIOS, the option ROMs -kernel uses): the source tarball has none, so the
- * system's, from the qemu-system-x86 package the QEMU CI's setup installs (qemu-system-data, seabios).
- */
-export const FIRMWARE_ARGS: string[];
 export namespace MACHINE {
     let vfs: number;
     let device: string;

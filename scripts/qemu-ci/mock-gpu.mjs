@@ -24,6 +24,7 @@ import { cpioNewc } from './cpio.mjs';
 import { cachePaths, repoRoot } from './paths.mjs';
 import { buildQemu, cacheRoot } from './qemu-build.mjs';
 import { setup } from './setup.mjs';
+import { MOCK_GPU, MOCK_GPU_FIRMWARE, mockGpuRefusal } from './variants.mjs';
 
 /**
  * One checked fact; a note is reported and not counted.
@@ -32,12 +33,6 @@ import { setup } from './setup.mjs';
 
 const MODULE_DIR = join(repoRoot, 'kernel', 'iovh-mock-gpu');
 const GUEST_DIR = join(repoRoot, 'test', 'qemu', 'mock-gpu');
-/**
- * Firmware (SeaBIOS, the option ROMs -kernel uses): the source tarball has none, so the
- * system's, from the qemu-system-x86 package the QEMU CI's setup installs (qemu-system-data, seabios).
- */
-export const FIRMWARE_ARGS = ['-L', '/usr/share/qemu', '-L', '/usr/share/seabios'];
-
 /** The machine: what the device test boots. */
 export const MACHINE = {
   vfs: 4,
@@ -69,28 +64,18 @@ function run(cmd, args, o = {}) {
   return { status: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
-/** QEMU's verdict on one bad property set: refused, with the expected words. @param {string} qemu */
+/**
+ * QEMU's verdict on one bad property set: refused, with the expected words. A
+ * property set QEMU accepts is a failure ("QEMU started"), not a machine left waiting.
+ * @param {string} qemu
+ */
 export function checkBadProperties(qemu) {
   return BAD_PROPERTIES.map((b) => {
-    const port = b.port ?? ',bus-reserve=1';
-    const r = run(qemu, [
-      ...FIRMWARE_ARGS,
-      '-machine',
-      'q35',
-      '-accel',
-      'tcg',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-S',
-      '-device',
-      `pcie-root-port,id=rp1,chassis=1,slot=1${port}`,
-      '-device',
-      `iovh-mock-gpu,bus=rp1,${b.device}`,
-    ]);
-    const line = r.out.trim().split('\n').pop() ?? '';
-    const ok = r.status !== 0 && line.includes(b.says);
-    return { name: b.name, ok, detail: r.status === 0 ? 'QEMU started' : line };
+    const refused = mockGpuRefusal(qemu, {
+      port: `pcie-root-port,id=rp1,chassis=1,slot=1${b.port ?? ',bus-reserve=1'}`,
+      device: `iovh-mock-gpu,bus=rp1,${b.device}`,
+    });
+    return { name: b.name, ok: refused?.includes(b.says) === true, detail: refused ?? 'QEMU started' };
   });
 }
 
@@ -159,7 +144,7 @@ function initramfs(f, file) {
  */
 function bootGuest(o) {
   const args = [
-    ...FIRMWARE_ARGS,
+    ...MOCK_GPU_FIRMWARE,
     '-machine',
     'q35',
     '-accel',
@@ -190,8 +175,7 @@ function bootGuest(o) {
     '-device',
     'intel-iommu',
     '-device',
-    // bus-reserve: the bus after the PF's, where VF 4 is; pref64-reserve: room for the VF BARs.
-    'pcie-root-port,id=rp1,chassis=1,slot=1,bus-reserve=1,pref64-reserve=512M,mem-reserve=16M',
+    MOCK_GPU.port,
     '-device',
     MACHINE.device,
   ];

@@ -4,6 +4,20 @@
  * @param {Record<string, string>} [props]
  */
 export function mockGpuDevice(props?: Record<string, string>): string;
+/**
+ * Does QEMU accept the mock GPU as configured? It realizes the devices before
+ * its main loop and exits with the reason when one refuses its properties
+ * (hw/misc/iovh-mock-gpu.c, qemu/patches); a machine it accepts waits,
+ * paused (-S), for the monitor's `quit`. No guest boots.
+ * @param {string} qemu
+ * @param {{ port?: string, device?: string }} [o]  the root port's and the device's -device values
+ *   (default: MOCK_GPU.port and mockGpuDevice())
+ * @returns {string | null} why QEMU refuses (its message without its own prefix), or null when it accepts
+ */
+export function mockGpuRefusal(qemu: string, o?: {
+    port?: string;
+    device?: string;
+}): string | null;
 /** @param {string[]} names */
 export function pickVariants(names: string[]): Variant[];
 /**
@@ -91,11 +105,9 @@ export const EXTRA_DEVICES: Record<ExtraKind, {
  */
 export const MOCK_GPU_VARIANT: Variant;
 /**
- * The mock GPU's layout (QEMU properties; docs/mock-gpu.md): 64 MiB of LMEM in
- * 2 MiB blocks (xe's LMEM granule), 4 VFs with a 16 MiB BAR 2 each, First VF
- * Offset 0xfd so that VFs 1-3 sit on the PF's bus and VF 4 on the next one.
+ * Where the firmware iovh's QEMU build lacks is found (SeaBIOS and the option ROMs -kernel uses): the system's,
+ * from the qemu-system-x86 package the QEMU CI's setup installs (qemu-system-data, seabios).
  */
-/** Where the firmware iovh's QEMU build lacks is found (SeaBIOS and the option ROMs -kernel uses). */
 export const MOCK_GPU_FIRMWARE: string[];
 export namespace MOCK_GPU {
     let vfs: number;

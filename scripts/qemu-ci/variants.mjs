@@ -4,6 +4,7 @@
 // controller) behind a PCIe root port, plus two virtio-9p shares: this host's
 // root, read-only (the guest runs this machine's node and the built addon),
 // and a writable results folder. Facts from research/qemu-ci.md.
+import { spawnSync } from 'node:child_process';
 
 /** @typedef {'igb' | 'nvme' | 'mock-gpu'} DeviceKind */
 /** @typedef {'intel' | 'virtio'} IommuKind */
@@ -82,13 +83,16 @@ export const MOCK_GPU_VARIANT = {
 };
 
 /**
+ * Where the firmware iovh's QEMU build lacks is found (SeaBIOS and the option ROMs -kernel uses): the system's,
+ * from the qemu-system-x86 package the QEMU CI's setup installs (qemu-system-data, seabios).
+ */
+export const MOCK_GPU_FIRMWARE = ['-L', '/usr/share/qemu', '-L', '/usr/share/seabios'];
+
+/**
  * The mock GPU's layout (QEMU properties; docs/mock-gpu.md): 64 MiB of LMEM in
  * 2 MiB blocks (xe's LMEM granule), 4 VFs with a 16 MiB BAR 2 each, First VF
  * Offset 0xfd so that VFs 1-3 sit on the PF's bus and VF 4 on the next one.
  */
-/** Where the firmware iovh's QEMU build lacks is found (SeaBIOS and the option ROMs -kernel uses). */
-export const MOCK_GPU_FIRMWARE = ['-L', '/usr/share/qemu', '-L', '/usr/share/seabios'];
-
 export const MOCK_GPU = {
   vfs: 4,
   /** @type {Record<string, string>} */
@@ -111,6 +115,46 @@ export const MOCK_GPU = {
 export function mockGpuDevice(props = {}) {
   const all = { ...MOCK_GPU.props, ...props };
   return ['iovh-mock-gpu,bus=rp1,id=pf0', ...Object.entries(all).map(([k, v]) => `${k}=${qemuOptValue(v)}`)].join(',');
+}
+
+/**
+ * Does QEMU accept the mock GPU as configured? It realizes the devices before
+ * its main loop and exits with the reason when one refuses its properties
+ * (hw/misc/iovh-mock-gpu.c, qemu/patches); a machine it accepts waits,
+ * paused (-S), for the monitor's `quit`. No guest boots.
+ * @param {string} qemu
+ * @param {{ port?: string, device?: string }} [o]  the root port's and the device's -device values
+ *   (default: MOCK_GPU.port and mockGpuDevice())
+ * @returns {string | null} why QEMU refuses (its message without its own prefix), or null when it accepts
+ */
+export function mockGpuRefusal(qemu, o = {}) {
+  const r = spawnSync(
+    qemu,
+    [
+      ...MOCK_GPU_FIRMWARE,
+      '-machine',
+      'q35',
+      '-accel',
+      'tcg',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-S',
+      '-monitor',
+      'stdio',
+      '-device',
+      o.port ?? MOCK_GPU.port,
+      '-device',
+      o.device ?? mockGpuDevice(),
+    ],
+    { input: 'quit\n', encoding: 'utf8', timeout: 120_000 },
+  );
+  // A QEMU that refuses may exit before it reads its `quit` (EPIPE): its status and message stand.
+  if (r.error && r.status === null) return `${qemu}: ${r.error.message}`;
+  if (r.status === 0) return null;
+  const line = `${r.stderr ?? ''}`.trim().split('\n').pop() ?? '';
+  // "qemu-system-x86_64: -device <the whole value>: iovh-mock-gpu: <why>": the why (iovh names the device itself).
+  return line.replace(/^.*?: -device [^ ]*?: /, '') || `QEMU exited ${r.status ?? r.signal}`;
 }
 
 /**

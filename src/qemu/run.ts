@@ -28,10 +28,9 @@ import { parseSerial } from '../../scripts/qemu-ci/verdict.mjs';
 export { unexplained } from '../../scripts/qemu-ci/windows.mjs';
 import { buildQemu, cacheRoot as qemuBuildCacheRoot } from '../../scripts/qemu-ci/qemu-build.mjs';
 import {
-  MOCK_GPU,
-  MOCK_GPU_FIRMWARE,
   MOCK_GPU_VARIANT,
   mockGpuDevice,
+  mockGpuRefusal,
   pickVariants,
   type Variant,
 } from '../../scripts/qemu-ci/variants.mjs';
@@ -76,39 +75,9 @@ export function deviceVariants(spec: string): Variant[] {
   return [{ ...MOCK_GPU_VARIANT, ...(Object.keys(d.props).length ? { deviceProps: d.props } : {}) }];
 }
 
-/**
- * Does QEMU accept the device as configured? It realizes the devices before
- * its main loop and exits with the reason when one refuses its properties
- * (hw/misc/iovh-mock-gpu.c, qemu/patches); a machine it accepts waits,
- * paused (-S), for the monitor's `quit`.
- */
+/** Does QEMU accept the device as configured? Null, or QEMU's reason (variants.mjs mockGpuRefusal). */
 export function deviceProblem(qemu: string, variant: Variant): string | null {
-  const r = spawnSync(
-    qemu,
-    [
-      ...MOCK_GPU_FIRMWARE,
-      '-machine',
-      'q35',
-      '-accel',
-      'tcg',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-S',
-      '-monitor',
-      'stdio',
-      '-device',
-      MOCK_GPU.port,
-      '-device',
-      mockGpuDevice(variant.deviceProps),
-    ],
-    { input: 'quit\n', encoding: 'utf8', timeout: 120_000 },
-  );
-  if (r.error) return `${qemu}: ${r.error.message}`;
-  if (r.status === 0) return null;
-  const line = `${r.stderr ?? ''}`.trim().split('\n').pop() ?? '';
-  // "qemu-system-x86_64: -device <the whole value>: iovh-mock-gpu: <why>": the why (iovh names the device itself).
-  return line.replace(/^.*?: -device [^ ]*?: /, '') || `QEMU exited ${r.status ?? r.signal}`;
+  return mockGpuRefusal(qemu, { device: mockGpuDevice(variant.deviceProps) });
 }
 
 export function resolveVariants(names: string[]): Variant[] {

@@ -1,10 +1,10 @@
 // The mock-GPU QEMU build and guest check, without building or booting
 // anything: the patch series, the cache key, how a patch that does not apply
 // is reported, and how a guest's console is judged.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BAD_PROPERTIES, judgeBoot } from '../../scripts/qemu-ci/mock-gpu.mjs';
+import { BAD_PROPERTIES, checkBadProperties, judgeBoot } from '../../scripts/qemu-ci/mock-gpu.mjs';
 import {
   CONFIGURE_ARGS,
   DEFAULT_PATCHES,
@@ -12,6 +12,8 @@ import {
   buildKey,
   seriesFiles,
 } from '../../scripts/qemu-ci/qemu-build.mjs';
+import { MOCK_GPU_VARIANT } from '../../scripts/qemu-ci/variants.mjs';
+import { deviceProblem } from '../../src/qemu/run.js';
 import { scratchDir } from '../support/scratch.js';
 
 describe('qemu-build', () => {
@@ -118,5 +120,47 @@ describe('mock-gpu guest verdict', () => {
   it('expects QEMU to refuse each bad property set with words of its own message', () => {
     for (const b of BAD_PROPERTIES) expect(b.says.length).toBeGreaterThan(5);
     expect(new Set(BAD_PROPERTIES.map((b) => b.device)).size).toBe(BAD_PROPERTIES.length);
+  });
+});
+
+describe('asking QEMU about the device (one probe: the CI check and iovh qemu --device)', () => {
+  // A stand-in for qemu-system-x86_64: refuses lmem-size=48M with QEMU's words; accepts the rest and then, as
+  // QEMU paused by -S, runs until its monitor says quit (-monitor stdio), else 3 s more.
+  const fakeQemu = (): string => {
+    const f = join(scratchDir('iovh-fake-qemu-'), 'qemu-system-x86_64');
+    writeFileSync(
+      f,
+      [
+        '#!/bin/sh',
+        'for a in "$@"; do case "$a" in *lmem-size=48M*)',
+        '  echo "qemu-system-x86_64: -device $a: iovh-mock-gpu: lmem-size=0x3000000 must be a power of two" >&2; exit 1;;',
+        'esac; done',
+        'while read -r l; do [ "$l" = quit ] && exit 0; done',
+        'sleep 3',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(f, 0o755);
+    return f;
+  };
+
+  it("returns QEMU's reason without its prefix, or null; an accepted machine is told to quit", () => {
+    const qemu = fakeQemu();
+    const t0 = Date.now();
+    expect(deviceProblem(qemu, { ...MOCK_GPU_VARIANT, deviceProps: { 'lmem-size': '48M' } })).toBe(
+      'iovh-mock-gpu: lmem-size=0x3000000 must be a power of two',
+    );
+    expect(deviceProblem(qemu, MOCK_GPU_VARIANT)).toBeNull();
+    const bad = checkBadProperties(qemu);
+    expect(bad.find((b) => b.name === 'lmem-size not a power of two')).toEqual({
+      name: 'lmem-size not a power of two',
+      ok: true,
+      detail: 'iovh-mock-gpu: lmem-size=0x3000000 must be a power of two',
+    });
+    // The others this stand-in accepts: failures, at once (not a paused QEMU waiting on nobody).
+    expect(bad.filter((b) => !b.ok).map((b) => b.detail)).toEqual(
+      Array(BAD_PROPERTIES.length - 1).fill('QEMU started'),
+    );
+    expect(Date.now() - t0).toBeLessThan(2500);
   });
 });
