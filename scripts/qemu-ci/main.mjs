@@ -26,7 +26,7 @@ import {
 import { buildKernel, progressLine } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
-import { RFC_LABEL, prepareRfcKernel, rfcBootOptions, rfcChecks, rfcOnMock, rfcVariant } from './rfc.mjs';
+import { RFC_LABEL, judgeRfcBoot, prepareRfcKernel, rfcBootOptions, rfcVariant } from './rfc.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 
@@ -276,15 +276,7 @@ async function main() {
         timeoutSeconds: Math.max(o.timeout, 1500),
       }),
     );
-    /** @type {import('./rfc.mjs').RunReport | null} */
-    let model = null;
-    let modelError = null;
-    try {
-      model = rfcOnMock({ log });
-    } catch (e) {
-      modelError = e instanceof Error ? e.message : String(e);
-    }
-    const checks = rfcChecks(b, model, modelError);
+    const checks = judgeRfcBoot(b, { log });
     for (const c of checks) process.stdout.write(`${c.status.toUpperCase().padEnd(6)} ${c.name}: ${c.detail}\n`);
     process.stdout.write(
       `timing: boot to /init ${secs(b.initSeconds)}, verdict at ${secs(b.verdictSeconds)}, wall ${secs(b.wallSeconds)}; log ${b.logPath}\n`,

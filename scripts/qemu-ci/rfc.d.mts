@@ -73,6 +73,16 @@ export function compareRfc(real: RunReport, model: RunReport): {
  * @returns {import('./ci.mjs').Check[]}
  */
 export function rfcChecks(b: import("./boot.mjs").BootReport, model: RunReport | null, modelError?: string | null): import("./ci.mjs").Check[];
+/**
+ * The checks of a boot of this guest (rfcChecks), against the mock's rfc-v1
+ * run (rfcOnMock), whose failure to run is a failed check.
+ * @param {import('./boot.mjs').BootReport} b
+ * @param {{ log?: (s: string) => void }} [o]
+ * @returns {import('./ci.mjs').Check[]}
+ */
+export function judgeRfcBoot(b: import("./boot.mjs").BootReport, o?: {
+    log?: (s: string) => void;
+}): import("./ci.mjs").Check[];
 export const RFC_SERIES: string;
 /** The mock profile (and shipped baseline) of the same series. */
 export const RFC_PROFILE: "rfc-v1";

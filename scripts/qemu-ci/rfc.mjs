@@ -250,3 +250,22 @@ export function rfcChecks(b, model, modelError = null) {
     });
   return checks;
 }
+
+/**
+ * The checks of a boot of this guest (rfcChecks), against the mock's rfc-v1
+ * run (rfcOnMock), whose failure to run is a failed check.
+ * @param {import('./boot.mjs').BootReport} b
+ * @param {{ log?: (s: string) => void }} [o]
+ * @returns {import('./ci.mjs').Check[]}
+ */
+export function judgeRfcBoot(b, o = {}) {
+  /** @type {RunReport | null} */
+  let model = null;
+  let modelError = null;
+  try {
+    model = rfcOnMock(o);
+  } catch (e) {
+    modelError = e instanceof Error ? e.message : String(e);
+  }
+  return rfcChecks(b, model, modelError);
+}
