@@ -16,13 +16,6 @@ export function guestModules(o: {
     checks: Check[];
 }>;
 /**
- * The stand-in importer's sources with its uAPI header beside them, as one
- * directory buildExternalModule copies: its Kbuild finds the header in
- * core/uapi of the checkout, which the copy does not have.
- * @param {string} dir where to stage them (replaced)
- */
-export function stageStandIn(dir: string): string;
-/**
  * @param {CiOptions} [o]
  * @returns {Promise<CiSummary>}
  */
@@ -190,8 +183,6 @@ export { checkoutProblems };
  */
 /** The test module that provokes the kernel's detectors for the detector checks. */
 export const DETECTORS_MODULE: string;
-/** iovh's stand-in importer (plain P2P on a kernel without the interconnect series; rules-more.mjs standin.*). */
-export const STANDIN_MODULE: string;
 /** The prefix of the boots of the source-built sanitizer kernel. */
 export const SOURCE_PREFIX: "kasan-";
 export type PinnedShare = {

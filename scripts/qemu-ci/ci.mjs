@@ -2,16 +2,7 @@
 // The QEMU CI as a function: setup (cached), initramfs, the variants' guests
 // side by side, model conformance, and one summary with counts. main.mjs is
 // its command line; the benchmark suite imports measureWallTime().
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,7 +13,14 @@ import { setup } from './setup.mjs';
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 import { pickVariants, DEFAULT_VARIANTS } from './variants.mjs';
-import { buildExternalModule, buildKernel, kernelParameters, parseDotConfig, progressLine } from './kbuild.mjs';
+import {
+  buildExternalModule,
+  buildKernel,
+  buildStandIn,
+  kernelParameters,
+  parseDotConfig,
+  progressLine,
+} from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { qemuCommandChecks } from './kernel-ci.mjs';
@@ -101,9 +99,6 @@ import { RFC_LABEL, judgeRfcBoot, prepareRfcKernel, rfcBootOptions, rfcVariant }
 
 /** The test module that provokes the kernel's detectors for the detector checks. */
 export const DETECTORS_MODULE = join(repoRoot, 'test', 'qemu', 'modules', 'iovh_detectors');
-/** iovh's stand-in importer (plain P2P on a kernel without the interconnect series; rules-more.mjs standin.*). */
-export const STANDIN_MODULE = join(repoRoot, 'kernel', 'iovh-ic-importer');
-
 /**
  * The out-of-tree modules the sanitizer guest's /init loads, built with make M= against its kernel: the
  * detector checks' test module (test/qemu/guest/detectors.mjs) and the stand-in importer (rules-more.mjs
@@ -116,15 +111,18 @@ export async function guestModules(o) {
   const ko = [];
   /** @type {Check[]} */
   const checks = [];
-  /** @type {Array<[string, () => string]>} */
+  /** @type {Array<[string, () => Promise<string[]>]>} */
   const wanted = [
-    ['iovh_detectors', () => DETECTORS_MODULE],
-    ['iovh_ic_importer', () => stageStandIn(join(o.paths.root, 'modules', 'iovh-ic-importer'))],
+    [
+      'iovh_detectors',
+      () => buildExternalModule({ kernel: o.built, dir: DETECTORS_MODULE, paths: o.kpaths, log: o.log }),
+    ],
+    ['iovh_ic_importer', async () => [await buildStandIn({ kernel: o.built, paths: o.kpaths, log: o.log })]],
   ];
-  for (const [name, dir] of wanted) {
+  for (const [name, build] of wanted) {
     const check = `source kernel: ${name} module`;
     try {
-      const built = await buildExternalModule({ kernel: o.built, dir: dir(), paths: o.kpaths, log: o.log });
+      const built = await build();
       ko.push(...built);
       checks.push({ name: check, status: 'pass', detail: built.join(', ') });
     } catch (e) {
@@ -137,27 +135,6 @@ export async function guestModules(o) {
     }
   }
   return { ko, checks };
-}
-
-/**
- * The stand-in importer's sources with its uAPI header beside them, as one
- * directory buildExternalModule copies: its Kbuild finds the header in
- * core/uapi of the checkout, which the copy does not have.
- * @param {string} dir where to stage them (replaced)
- */
-export function stageStandIn(dir) {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  for (const name of readdirSync(STANDIN_MODULE)) {
-    if (!/\.(c|h)$/.test(name)) continue;
-    writeFileSync(join(dir, name), readFileSync(join(STANDIN_MODULE, name)));
-  }
-  writeFileSync(join(dir, 'iovh_ic.h'), readFileSync(join(repoRoot, 'core', 'uapi', 'iovh_ic.h')));
-  const kbuild = readFileSync(join(STANDIN_MODULE, 'Kbuild'), 'utf8').replace('$(src)/../../core/uapi', '$(src)');
-  if (!kbuild.includes('-I$(src)'))
-    throw new Error(`${join(STANDIN_MODULE, 'Kbuild')}: no uAPI include path to rewrite`);
-  writeFileSync(join(dir, 'Kbuild'), kbuild);
-  return dir;
 }
 
 /** The prefix of the boots of the source-built sanitizer kernel. */

@@ -191,6 +191,20 @@ export function buildExternalModule(o: {
  * @returns {string}
  */
 export function kernelParameters(config: Map<string, string | null>): string;
+/**
+ * The stand-in importer (kernel/iovh-ic-importer, its uAPI header copied
+ * beside it) built against a kernel with make M=, cached under that kernel's
+ * build by the sources' hash: the one build of it that the CI's guests and
+ * `iovh qemu` (src/qemu/run.ts buildImporter) load. Throws KernelBuildError
+ * with the compiler's lines when it does not build.
+ * @param {{ kernel: import('./kbuild.mjs').BuiltKernel, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * @returns {Promise<string>} its .ko
+ */
+export function buildStandIn(o: {
+    kernel: import("./kbuild.mjs").BuiltKernel;
+    paths: import("./kcache.mjs").KernelCachePaths;
+    log?: (s: string) => void;
+}): Promise<string>;
 /** The fragment shipped with iovh: what the guest needs, the sanitizers, tracing. */
 export const DEFAULT_FRAGMENT: string;
 /** Bumped when the build recipe changes in a way that changes the output. */
@@ -251,6 +265,9 @@ export class KernelBuildError extends Error {
 }
 /** Build tools the kernel's make needs, with the Debian package that provides each. */
 export const BUILD_TOOLS: readonly [readonly ["make", "make"], readonly ["gcc", "gcc"], readonly ["ld", "binutils"], readonly ["bc", "bc"], readonly ["bison", "bison"], readonly ["flex", "flex"], readonly ["perl", "perl"], readonly ["patch", "patch"]];
+/** The stand-in importer's sources (kernel/iovh-ic-importer) and its uAPI header, shipped with the package. */
+export const IMPORTER_DIR: string;
+export const IMPORTER_UAPI: string;
 /**
  * value null: "# CONFIG_X is not set"
  */

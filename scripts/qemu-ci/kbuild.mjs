@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { which } from './apt.mjs';
 import { NoSpaceError, cacheKey, pruneBuilds, requireSpace, sha256File, withLock } from './kcache.mjs';
 import { KernelInputError } from './ksource.mjs';
+import { repoRoot } from './paths.mjs';
 
 /** The fragment shipped with iovh: what the guest needs, the sanitizers, tracing. */
 export const DEFAULT_FRAGMENT = fileURLToPath(new URL('../../kconfig/iovh-guest.config', import.meta.url));
@@ -934,4 +935,30 @@ export function kernelParameters(config) {
     if (config.get('PGTABLE_LEVELS') === '5' || config.get('X86_5LEVEL') === 'y') out.push('no5lvl');
   }
   return out.join(' ');
+}
+
+/** The stand-in importer's sources (kernel/iovh-ic-importer) and its uAPI header, shipped with the package. */
+export const IMPORTER_DIR = join(repoRoot, 'kernel', 'iovh-ic-importer');
+export const IMPORTER_UAPI = join(repoRoot, 'core', 'uapi', 'iovh_ic.h');
+
+/**
+ * The stand-in importer (kernel/iovh-ic-importer, its uAPI header copied
+ * beside it) built against a kernel with make M=, cached under that kernel's
+ * build by the sources' hash: the one build of it that the CI's guests and
+ * `iovh qemu` (src/qemu/run.ts buildImporter) load. Throws KernelBuildError
+ * with the compiler's lines when it does not build.
+ * @param {{ kernel: import('./kbuild.mjs').BuiltKernel, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * @returns {Promise<string>} its .ko
+ */
+export async function buildStandIn(o) {
+  const kos = await buildExternalModule({
+    kernel: o.kernel,
+    dir: IMPORTER_DIR,
+    extraFiles: [IMPORTER_UAPI],
+    paths: o.paths,
+    ...(o.log ? { log: o.log } : {}),
+  });
+  const ko = kos.find((k) => k.endsWith('/iovh_ic_importer.ko'));
+  if (!ko) throw new Error(`the stand-in importer's build made no iovh_ic_importer.ko (${kos.join(', ')})`);
+  return ko;
 }

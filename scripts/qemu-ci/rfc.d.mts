@@ -90,8 +90,6 @@ export const RFC_VARIANT: "igb-ivshmem-intel-iommu";
 export const RFC_FILTER: "rfc/*";
 /** Boot labels of this guest (not `kasan-`: the conformance and `record` take those as the default kernel's). */
 export const RFC_LABEL: "rfc-v1-igb-ivshmem-intel-iommu";
-export const IMPORTER_DIR: string;
-export const IMPORTER_UAPI: string;
 /** `iovh qemu`'s guest program: brings up the VFs, binds the extras, runs iovh run with the shape's baseline. */
 export const GUEST_PROGRAM: string;
 export type RfcKernel = {

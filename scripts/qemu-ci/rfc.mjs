@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildExternalModule, buildKernel, kernelParameters, parseDotConfig } from './kbuild.mjs';
+import { buildKernel, buildStandIn, kernelParameters, parseDotConfig } from './kbuild.mjs';
 import { repoRoot } from './paths.mjs';
 import { pickVariants } from './variants.mjs';
 import { parseSerial } from './verdict.mjs';
@@ -26,8 +26,6 @@ export const RFC_VARIANT = 'igb-ivshmem-intel-iommu';
 export const RFC_FILTER = 'rfc/*';
 /** Boot labels of this guest (not `kasan-`: the conformance and `record` take those as the default kernel's). */
 export const RFC_LABEL = `rfc-v1-${RFC_VARIANT}`;
-export const IMPORTER_DIR = join(repoRoot, 'kernel', 'iovh-ic-importer');
-export const IMPORTER_UAPI = join(repoRoot, 'core', 'uapi', 'iovh_ic.h');
 /** `iovh qemu`'s guest program: brings up the VFs, binds the extras, runs iovh run with the shape's baseline. */
 export const GUEST_PROGRAM = join(repoRoot, 'dist', 'qemu', 'guest.js');
 
@@ -51,15 +49,7 @@ export async function prepareRfcKernel(o) {
     ...(o.log ? { log: o.log } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
-  const kos = await buildExternalModule({
-    kernel: built,
-    dir: IMPORTER_DIR,
-    extraFiles: [IMPORTER_UAPI],
-    paths: o.paths,
-    ...(o.log ? { log: o.log } : {}),
-  });
-  const importer = kos.find((k) => k.endsWith('/iovh_ic_importer.ko'));
-  if (!importer) throw new Error(`the importer's build made no iovh_ic_importer.ko (${kos.join(', ')})`);
+  const importer = await buildStandIn({ kernel: built, paths: o.paths, ...(o.log ? { log: o.log } : {}) });
   return { built, importer, cpuSeconds: built.manifest.timing.cpuSeconds ?? null };
 }
 

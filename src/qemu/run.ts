@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { boot, type BootReport } from '../../scripts/qemu-ci/boot.mjs';
 import { buildInitramfs } from '../../scripts/qemu-ci/initramfs.mjs';
 import {
-  buildExternalModule,
+  IMPORTER_DIR,
   buildKernel,
+  buildStandIn,
   kernelParameters,
   parseDotConfig,
   progressLine,
@@ -22,7 +23,7 @@ import {
 } from '../../scripts/qemu-ci/kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from '../../scripts/qemu-ci/kcache.mjs';
 import { debianSource, userTree, type KernelSource } from '../../scripts/qemu-ci/ksource.mjs';
-import { cachePaths, checkoutProblems, repoRoot, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
+import { cachePaths, checkoutProblems, type CachePaths } from '../../scripts/qemu-ci/paths.mjs';
 import { setupTools } from '../../scripts/qemu-ci/setup.mjs';
 import { parseSerial } from '../../scripts/qemu-ci/verdict.mjs';
 export { unexplained } from '../../scripts/qemu-ci/windows.mjs';
@@ -211,10 +212,6 @@ export async function prepareKernel(o: PrepareOptions): Promise<PreparedKernel> 
   };
 }
 
-/** The stand-in importer's sources (kernel/iovh-ic-importer) and its uAPI header, shipped with the package. */
-export const IMPORTER_DIR = join(repoRoot, 'kernel', 'iovh-ic-importer');
-export const IMPORTER_UAPI = join(repoRoot, 'core', 'uapi', 'iovh_ic.h');
-
 /**
  * Whether a built kernel has the IOV interconnect series: its System.map names
  * the series' core map call (RFC 2/8 adds dma_buf_map_interconnect to
@@ -243,15 +240,11 @@ export async function buildImporter(
   if (!kernel.built) return { ko: null, why: 'a prebuilt kernel has no object tree to build it against' };
   if (kernel.config.get('MODULES') !== 'y') return { ko: null, why: 'the kernel was built without CONFIG_MODULES' };
   if (!existsSync(IMPORTER_DIR)) return { ko: null, why: `its sources are missing (${IMPORTER_DIR})` };
-  const kos = await buildExternalModule({
+  const ko = await buildStandIn({
     kernel: kernel.built,
-    dir: IMPORTER_DIR,
-    extraFiles: [IMPORTER_UAPI],
     paths: kernelCachePaths(kernel.kernelCache ?? kernelCacheRoot()),
     log,
   });
-  const ko = kos.find((k) => k.endsWith('/iovh_ic_importer.ko'));
-  if (!ko) throw new Error(`the stand-in importer's build made no iovh_ic_importer.ko (${kos.join(', ')})`);
   return { ko, series: kernelHasSeries(kernel.built.objtree) };
 }
 
