@@ -38,6 +38,22 @@ export function resolveSourcePackage(show: (pkg: string) => Record<string, strin
     size: number;
 };
 /**
+ * The newest linux-source as the private lists in `dir` say, remembered
+ * beside them: asking costs two apt-cache runs of seconds each (apt builds
+ * its cache of sid's lists in memory every time: PrivateApt keeps none), and
+ * every kernel-source step asks (the CI, each `iovh qemu`). The answer stands
+ * while the lists are the same files (names, sizes, mtimes).
+ * @param {{ show: (pkg: string) => Record<string, string> }} apt @param {string} dir
+ * @returns {{ name: string, version: string, size: number }}
+ */
+export function newestSource(apt: {
+    show: (pkg: string) => Record<string, string>;
+}, dir: string): {
+    name: string;
+    version: string;
+    size: number;
+};
+/**
  * Debian's newest linux-source, downloaded and unpacked once into the cache
  * (about 1.8 GB unpacked; the .deb is removed afterwards).
  * @param {{ paths: import('./kcache.mjs').KernelCachePaths, refresh?: boolean, log?: (s: string) => void }} o

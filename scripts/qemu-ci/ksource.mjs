@@ -173,6 +173,41 @@ function listsAge(dir) {
 }
 
 /**
+ * The newest linux-source as the private lists in `dir` say, remembered
+ * beside them: asking costs two apt-cache runs of seconds each (apt builds
+ * its cache of sid's lists in memory every time: PrivateApt keeps none), and
+ * every kernel-source step asks (the CI, each `iovh qemu`). The answer stands
+ * while the lists are the same files (names, sizes, mtimes).
+ * @param {{ show: (pkg: string) => Record<string, string> }} apt @param {string} dir
+ * @returns {{ name: string, version: string, size: number }}
+ */
+export function newestSource(apt, dir) {
+  let stamp = '';
+  try {
+    const lists = join(dir, 'lists');
+    stamp = readdirSync(lists)
+      .sort()
+      .map((n) => {
+        const st = statSync(join(lists, n));
+        return st.isFile() ? `${n} ${st.size} ${st.mtimeMs}` : '';
+      })
+      .join('\n');
+  } catch {
+    // no lists: nothing to remember by
+  }
+  const memo = join(dir, 'linux-source.json');
+  try {
+    const m = JSON.parse(readFileSync(memo, 'utf8'));
+    if (stamp && m.stamp === stamp) return m.pkg;
+  } catch {
+    // not asked yet
+  }
+  const pkg = resolveSourcePackage((p) => apt.show(p));
+  if (stamp) writeFileSync(memo, `${JSON.stringify({ stamp, pkg })}\n`);
+  return pkg;
+}
+
+/**
  * Debian's newest linux-source, downloaded and unpacked once into the cache
  * (about 1.8 GB unpacked; the .deb is removed afterwards).
  * @param {{ paths: import('./kcache.mjs').KernelCachePaths, refresh?: boolean, log?: (s: string) => void }} o
@@ -189,7 +224,7 @@ export async function debianSource({ paths, refresh = false, log = () => {} }) {
       log('kernel source: updating a private package list for Debian sid');
       apt.update();
     }
-    return resolveSourcePackage((p) => apt.show(p));
+    return newestSource(apt, paths.aptSid);
   });
   const slot = join(paths.sources, `${pkg.name}_${pkg.version}`);
   const tree = join(slot, pkg.name);

@@ -49,6 +49,7 @@ import { extraversionPatch } from '../../scripts/qemu-ci/kernel-ci.mjs';
 import {
   KernelInputError,
   makefileVersion,
+  newestSource,
   resolveSourcePackage,
   treeIdentity,
   treeProblem,
@@ -492,6 +493,32 @@ describe('kernel trees', () => {
     expect(() => resolveSourcePackage(() => ({ Version: '1', Depends: 'linux-doc' }))).toThrow(
       /depends on no linux-source-<version>/,
     );
+  });
+
+  it('asks apt again only when its lists changed', () => {
+    const shown: string[] = [];
+    const apt = {
+      show: (p: string): Record<string, string> => {
+        shown.push(p);
+        return p === 'linux-source'
+          ? { Version: '7.2.14-1', Depends: 'linux-source-7.2 (= 7.2.14-1)' }
+          : { Version: '7.2.14-1', Size: '1' };
+      },
+    };
+    const lists = join(dir, 'apt', 'lists');
+    mkdirSync(join(lists, 'partial'), { recursive: true });
+    writeFileSync(join(lists, 'deb.debian.org_debian_dists_sid_main_binary-amd64_Packages'), 'Package: a\n');
+    const want = { name: 'linux-source-7.2', version: '7.2.14-1', size: 1 };
+    expect(newestSource(apt, join(dir, 'apt'))).toEqual(want);
+    expect(newestSource(apt, join(dir, 'apt'))).toEqual(want);
+    expect(shown).toEqual(['linux-source', 'linux-source-7.2']);
+    // An update that rewrote the lists: asked again.
+    writeFileSync(
+      join(lists, 'deb.debian.org_debian_dists_sid_main_binary-amd64_Packages'),
+      'Package: a\nPackage: b\n',
+    );
+    expect(newestSource(apt, join(dir, 'apt'))).toEqual(want);
+    expect(shown).toHaveLength(4);
   });
 });
 
