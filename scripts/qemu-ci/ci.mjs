@@ -19,7 +19,7 @@ import {
   buildStandIn,
   kernelParameters,
   parseDotConfig,
-  progressLine,
+  progressEvery,
 } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
@@ -219,16 +219,11 @@ export async function runCi(o = {}) {
       sourceTree = src.dir;
       sourceObj = src;
       sourcePaths = kpaths;
-      let last = 0;
       built = await buildKernel({
         source: src,
         paths: kpaths,
         log,
-        onProgress: (p) => {
-          if (Date.now() - last < 60_000) return;
-          last = Date.now();
-          log(progressLine(p));
-        },
+        onProgress: progressEvery(log, 60_000),
       });
       source = {
         status: built.cached ? 'cached' : 'built',
@@ -270,16 +265,11 @@ export async function runCi(o = {}) {
   if ((o.rfc ?? true) && built && sourceObj && sourcePaths) {
     const t = performance.now();
     try {
-      let last = 0;
       rfcKernel = await prepareRfcKernel({
         source: sourceObj,
         paths: sourcePaths,
         log,
-        onProgress: (p) => {
-          if (Date.now() - last < 60_000) return;
-          last = Date.now();
-          log(progressLine(p));
-        },
+        onProgress: progressEvery(log, 60_000),
       });
       const k = rfcKernel.built;
       rfcSummary = {

@@ -159,6 +159,12 @@ export function buildKernel(o: {
  */
 export function progressLine(p: BuildProgress): string;
 /**
+ * An onProgress for a log that is not a terminal: progressLine at most once per `ms`.
+ * @param {(s: string) => void} log @param {number} ms
+ * @returns {(p: BuildProgress) => void}
+ */
+export function progressEvery(log: (s: string) => void, ms: number): (p: BuildProgress) => void;
+/**
  * Build an out-of-tree module against a built kernel (`make M=`): the
  * module's sources (a directory with a Kbuild or Makefile) are copied under
  * the build's cache directory first, so nothing is written next to them.

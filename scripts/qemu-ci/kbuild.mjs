@@ -861,6 +861,20 @@ export function progressLine(p) {
 }
 
 /**
+ * An onProgress for a log that is not a terminal: progressLine at most once per `ms`.
+ * @param {(s: string) => void} log @param {number} ms
+ * @returns {(p: BuildProgress) => void}
+ */
+export function progressEvery(log, ms) {
+  let last = 0;
+  return (p) => {
+    if (Date.now() - last < ms) return;
+    last = Date.now();
+    log(progressLine(p));
+  };
+}
+
+/**
  * Build an out-of-tree module against a built kernel (`make M=`): the
  * module's sources (a directory with a Kbuild or Makefile) are copied under
  * the build's cache directory first, so nothing is written next to them.

@@ -23,7 +23,7 @@ import {
   kernelConfigFrom,
   topologyFileFrom,
 } from './conformance.mjs';
-import { buildKernel, progressLine } from './kbuild.mjs';
+import { buildKernel, progressEvery } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { RFC_LABEL, judgeRfcBoot, prepareRfcKernel, rfcBootOptions, rfcVariant } from './rfc.mjs';
@@ -237,16 +237,11 @@ async function main() {
     const paths = kernelCachePaths(kernelCacheRoot());
     const log = (/** @type {string} */ l) => process.stderr.write(`${l}\n`);
     const src = await debianSource({ paths, log, refresh: o.refresh });
-    let last = 0;
     const k = await buildKernel({
       source: src,
       paths,
       log,
-      onProgress: (p) => {
-        if (Date.now() - last < 30_000) return;
-        last = Date.now();
-        log(progressLine(p));
-      },
+      onProgress: progressEvery(log, 30_000),
     });
     process.stdout.write(
       `${JSON.stringify({ release: k.release, bzImage: k.bzImage, vmlinux: k.vmlinux, config: k.config, objtree: k.objtree, srctree: k.srctree, cached: k.cached, seconds: k.seconds, timing: k.manifest.timing, objects: k.manifest.objects }, null, 2)}\n`,
