@@ -12,14 +12,13 @@
 // docs/rfc-kernel.md) and an xe VF's LMEM BAR 2. Any other BAR (an igb VF's
 // registers) is used for negotiation only.
 
-import { basename } from 'node:path';
 import type { Backend, FileOps } from '../backend/types.js';
 import { SystemError } from '../uapi/errors.js';
 import { IOVH_IC, StandInImporter } from '../uapi/iovh-ic.js';
 import type { ScenarioContext } from './scenario.js';
 import { exportBar, PAGE, requireCaps } from './steps.js';
-import { barKind, IORESOURCE_MEM, IORESOURCE_PREFETCH, parseResource, PCI_DEVICES } from '../machine/sysfs.js';
-import { lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
+import { devicePath, PCI_DEVICES, SysReader } from '../machine/sysfs.js';
+import { barsOf, lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
 
 /** PCI functions whose BAR is plain memory behind the device (vendor, device, BAR, what it is). */
 export const MEMORY_BARS: readonly { vendor: number; device: number; bar: number; what: string }[] = [
@@ -49,37 +48,17 @@ export interface StandInTarget {
   how: string;
 }
 
-function text(fs: FileOps, path: string): string | null {
-  try {
-    return fs.readText(path).trim();
-  } catch {
-    return null;
-  }
-}
-
-function linkBase(fs: FileOps, path: string): string | null {
-  try {
-    return basename(fs.readlink(path));
-  } catch {
-    return null;
-  }
-}
-
 /** pci_physfn(): the PF of a VF (its `physfn` link), else the function itself. */
 export function physfnOf(fs: FileOps, bdf: string): string {
-  return linkBase(fs, `${PCI_DEVICES}/${bdf}/physfn`) ?? bdf;
+  return new SysReader(fs).linkName(devicePath(bdf, 'physfn')) ?? bdf;
 }
 
 /** Find the stand-in's exporter: a memory-BAR function on vfio-pci first, else the run's VF. */
 export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInTarget | null {
   const fs = backend.fs;
-  let devices: string[];
-  try {
-    devices = fs.readdir(PCI_DEVICES).sort();
-  } catch {
-    return null;
-  }
-  const onVfio = devices.filter((d) => linkBase(fs, `${PCI_DEVICES}/${d}/driver`) === 'vfio-pci');
+  const r = new SysReader(fs);
+  const devices = r.list(PCI_DEVICES).sort();
+  const onVfio = devices.filter((d) => r.driverOf(d) === 'vfio-pci');
   /** The first function by address that is not the exporter nor its PF, preferring one outside that PF's SR-IOV family. */
   const other = (exporter: string, importer: string): Pick<StandInTarget, 'other' | 'otherKind'> => {
     const rest = devices.filter((d) => d !== exporter && d !== importer);
@@ -89,20 +68,12 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
     return sibling ? { other: sibling, otherKind: 'sibling VF' } : { other: null, otherKind: null };
   };
   for (const bdf of onVfio) {
-    const vendor = Number(text(fs, `${PCI_DEVICES}/${bdf}/vendor`));
-    const device = Number(text(fs, `${PCI_DEVICES}/${bdf}/device`));
+    const vendor = Number(r.maybe(devicePath(bdf, 'vendor')));
+    const device = Number(r.maybe(devicePath(bdf, 'device')));
     const known = MEMORY_BARS.find((m) => m.vendor === vendor && m.device === device);
     if (!known) continue;
-    const res = text(fs, `${PCI_DEVICES}/${bdf}/resource`);
-    const line = res ? parseResource(res)[known.bar] : undefined;
-    if (!line || line.size < 4n * PAGE || (line.flags & IORESOURCE_MEM) === 0) continue;
-    const bar: Bar = {
-      index: line.index,
-      start: line.start,
-      size: line.size,
-      kind: barKind(line),
-      prefetchable: (line.flags & IORESOURCE_PREFETCH) !== 0,
-    };
+    const bar = barsOf(r, bdf).std.find((b) => b.index === known.bar);
+    if (!bar || bar.size < 4n * PAGE || (bar.kind !== 'mem32' && bar.kind !== 'mem64')) continue;
     const importer = physfnOf(fs, bdf);
     return {
       exporter: bdf,

@@ -103,7 +103,8 @@ export interface HostTopology {
 /** The machine model's name for what discover() returns. */
 export type Machine = HostTopology;
 
-function bars(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
+/** A function's BARs (0-5) and, on a PF, its VF BARs (the IOV resources 7-12, indexed 0-5), from its `resource` file. */
+export function barsOf(r: SysReader, bdf: string): { std: Bar[]; iov: Bar[] } {
   const raw = r.maybe(devicePath(bdf, 'resource'));
   if (raw === null) return { std: [], iov: [] };
   const lines = parseResource(raw);
@@ -130,7 +131,7 @@ function readVf(r: SysReader, id: number, bdf: string, quota: bigint | null, til
     driver: r.driverOf(bdf),
     override: r.overrideOf(bdf),
     iommuGroup: r.iommuGroupOf(bdf),
-    bars: bars(r, bdf).std,
+    bars: barsOf(r, bdf).std,
     vramQuota: quota,
     vramQuotaTiles: tiles,
   };
@@ -183,7 +184,7 @@ export function readPf(r: SysReader, bdf: string): PfInfo | null {
   if (totalRaw === null) return null;
   const driver = r.driverOf(bdf);
   const probe = probeProvisioning(r, bdf, driver);
-  const b = bars(r, bdf);
+  const b = barsOf(r, bdf);
   const totalvfs = decOr(totalRaw, 0);
   const numvfs = decOr(r.maybe(devicePath(bdf, 'sriov_numvfs')), 0);
   const autoRaw = r.maybe(devicePath(bdf, 'sriov_drivers_autoprobe'));
