@@ -15,7 +15,7 @@ import type { Journal } from '../host/journal.js';
 import type { Plan } from '../host/plan.js';
 import { planProvision, planVfsDisableInUse } from '../host/planner.js';
 import { PlanState } from '../host/state.js';
-import { devicePath, parseU64, SysReader } from '../machine/sysfs.js';
+import { devicePath, parseOverride, parseU64, SysReader } from '../machine/sysfs.js';
 import type { PfInfo } from '../machine/topology.js';
 
 /**
@@ -58,12 +58,11 @@ export function unreadableState(fs: FileOps, pf: PfInfo): string[] {
     if (driver !== undefined && driver !== v.driver)
       out.push(`${devicePath(v.bdf, 'driver')} is ${driver ?? 'none'}, discovery read ${v.driver ?? 'none'}`);
     const ov = strict(devicePath(v.bdf, 'driver_override'), () =>
-      fs.readText(devicePath(v.bdf, 'driver_override')).trim(),
+      parseOverride(fs.readText(devicePath(v.bdf, 'driver_override'))),
     );
-    const override = ov === null || ov === undefined || ov === '(null)' || ov === '' ? null : ov;
-    if (ov !== undefined && override !== v.override)
+    if (ov !== undefined && ov !== v.override)
       out.push(
-        `${devicePath(v.bdf, 'driver_override')} is ${override ?? '(null)'}, discovery read ${v.override ?? '(null)'}`,
+        `${devicePath(v.bdf, 'driver_override')} is ${ov ?? '(null)'}, discovery read ${v.override ?? '(null)'}`,
       );
     // The quota too: one discovery lost to a read error would not be journaled, and after a kill (when the
     // scenario's own comparison never runs) nobody would notice it missing.
