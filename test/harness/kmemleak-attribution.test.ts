@@ -96,6 +96,16 @@ describe('kmemleak attribution', () => {
     b.close();
   });
 
+  it('leak/map-ranges skips citing kmemleak when kmemleak was turned off (echo off: its commands fail, clear aside)', async () => {
+    const b = declaredMock('upstream-7.1', NO_KASAN);
+    b.fs.writeFile('/sys/kernel/debug/kmemleak', 'off');
+    const run = await runScenarios(scenarioOptions(b, [leakMapRanges]));
+    const r = run.scenarios.find((s) => s.id === 'leak/map-ranges')!;
+    expect([r.status, r.skip?.capability]).toEqual(['skip', 'kmemleak']);
+    expect(r.reason).toMatch(/kmemleak is disabled/);
+    b.close();
+  });
+
   it('rfc-v1 leak/map-ranges still names quirk 6 with the noise around', async () => {
     const b = declaredMock('rfc-v1', NO_KASAN);
     b.kernel.platform.kernel.alloc('noise', 21, ['kvasprintf+0x6a/0xd0', 'kobject_set_name_vargs+0x1a/0x90']).orphan();
