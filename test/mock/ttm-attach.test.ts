@@ -18,14 +18,20 @@ function texts(b: MockBackend): string[] {
   });
 }
 
-/** A VF dma-buf revoked by LOW_POWER_ENTRY, imported into the PF's xe (refused), then closed; then time passes. */
-async function failedImport(b: MockBackend): Promise<{ before: number; after: number }> {
+/** A VF dma-buf revoked by LOW_POWER_ENTRY, imported into the PF's xe: refused (ENODEV) at attach. */
+function refusedImport(b: MockBackend): { v: ReturnType<typeof openVfio>; buf: number; xe: number } {
   enableVfs(b, 2, [0]);
   const v = openVfio(b);
   const buf = exportBar2(b, v.device);
   b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY, new Uint8Array(0));
   const xe = b.dev.open('/dev/dri/renderD128', O.RDWR);
   expectErrno(() => b.dev.drmPrimeFdToHandle(xe, buf), 'ENODEV');
+  return { v, buf, xe };
+}
+
+/** refusedImport, then the dma-buf closed; then time passes. */
+async function failedImport(b: MockBackend): Promise<{ before: number; after: number }> {
+  const { v, buf, xe } = refusedImport(b);
   b.dev.close(buf);
   const live = () => b.kernel.live().dmabufs;
   const before = live();
@@ -64,12 +70,7 @@ describe('ttm-attach-uaf', () => {
 
   it('the worker is a kworker after the failing ioctl: queued by it, run one system call later', () => {
     const b = mock({ profile: 'upstream-7.0' });
-    enableVfs(b, 2, [0]);
-    const v = openVfio(b);
-    const buf = exportBar2(b, v.device);
-    b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY, new Uint8Array(0));
-    const xe = b.dev.open('/dev/dri/renderD128', O.RDWR);
-    expectErrno(() => b.dev.drmPrimeFdToHandle(xe, buf), 'ENODEV');
+    const { buf } = refusedImport(b);
     const k = b.kernel.platform.kernel;
     expect(k.pendingWork()).toBe(1);
     b.dev.close(buf); // the task's next call: the kworker has not had the CPU yet
@@ -82,12 +83,7 @@ describe('ttm-attach-uaf', () => {
 
   it('a close later than the window comes after the worker: no report, even without the fix', () => {
     const b = mock({ profile: 'upstream-7.0' });
-    enableVfs(b, 2, [0]);
-    const v = openVfio(b);
-    const buf = exportBar2(b, v.device);
-    b.dev.vfioDeviceFeature(v.device, VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_LOW_POWER_ENTRY, new Uint8Array(0));
-    const xe = b.dev.open('/dev/dri/renderD128', O.RDWR);
-    expectErrno(() => b.dev.drmPrimeFdToHandle(xe, buf), 'ENODEV');
+    const { v, buf, xe } = refusedImport(b);
     b.dev.close(xe);
     b.dev.close(v.device);
     b.dev.close(buf);
