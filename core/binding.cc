@@ -1443,11 +1443,13 @@ IOVH_BODY(IovhIcMap) {
 }
 
 // Ranges come back as [start, end, ...] in a BigUint64Array of 2 * min(held, room).
+// The room goes to the module as given: it copies at most IOVH_IC_INFO_MAX
+// (kernel/iovh-ic-importer/main.c iovh_ic_info), and src/uapi/iovh-ic.ts asks
+// for no more than that.
 IOVH_BODY(IovhIcInfo) {
   int fd = c.fd(0);
   uint32_t handle = c.u32(1);
   uint32_t room = c.u32(2);
-  if (room > (1u << 20)) c.rangeError(2, "exceeds 1048576 ranges");
   std::vector<iovh_ic_range> ranges(room ? room : 1);
   iovh_ic_info in{};
   in.handle = handle;
@@ -1480,8 +1482,9 @@ IOVH_BODY(IovhIcRead) {
   rw.handle = c.u32(1);
   rw.op = IOVH_IC_RW_READ;
   rw.offset = c.u64(2);
+  // The length goes to the module, which refuses 0 and more than IOVH_IC_RW_MAX
+  // with EINVAL before touching the buffer (main.c iovh_ic_rw).
   size_t length = c.size(3);
-  if (length > IOVH_IC_RW_MAX) c.rangeError(3, "exceeds IOVH_IC_RW_MAX (1 MiB)");
   Napi::Uint8Array out = Napi::Uint8Array::New(c.env(), length);
   rw.len = length;
   rw.buf_ptr = reinterpret_cast<uintptr_t>(out.Data());
@@ -1498,7 +1501,6 @@ IOVH_BODY(IovhIcWrite) {
   rw.offset = c.u64(2);
   size_t length;
   unsigned char *data = c.bytes(3, &length);
-  if (length > IOVH_IC_RW_MAX) c.rangeError(3, "exceeds IOVH_IC_RW_MAX (1 MiB)");
   rw.len = length;
   rw.buf_ptr = reinterpret_cast<uintptr_t>(data);
   int ret = __iovh_ic_rw(fd, &rw);

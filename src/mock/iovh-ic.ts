@@ -282,7 +282,8 @@ class IcFile implements KernelFile {
       state,
       path: imp.path,
       nrRanges: n,
-      ranges: imp.ranges.slice(0, 2 * Math.min(n, room)),
+      // main.c iovh_ic_info: min3(held, room, IOVH_IC_INFO_MAX) copied, nr_ranges = held
+      ranges: imp.ranges.slice(0, 2 * Math.min(n, room, IOVH_IC.INFO_MAX)),
       size: imp.dmabuf.size,
       maps: imp.maps,
       invalidations: imp.invalidations,

@@ -37,6 +37,12 @@ export const IOVH_IC = {
   RW_READ: 0,
   RW_WRITE: 1,
   RW_MAX: 1 << 20,
+  /**
+   * Ranges IOVH_IC_INFO copies out at most, whatever the room given: the
+   * module's own limit (kernel/iovh-ic-importer/main.c IOVH_IC_INFO_MAX,
+   * iovh_ic_info: min3(held, room, IOVH_IC_INFO_MAX)), not part of the header.
+   */
+  INFO_MAX: 1 << 20,
 } as const;
 
 export type IcApi = 'none' | 'rfc-v1' | 'rfc-v2';
@@ -146,8 +152,14 @@ export class IcImport {
     return this.dev.icMap(this.importer.fd, this.handle);
   }
 
+  /**
+   * IOVH_IC_INFO with room for `room` ranges. The one size rule userspace
+   * keeps: room beyond IOVH_IC.INFO_MAX is never filled (the module copies
+   * at most that many), so none is asked for; the buffer for it would be
+   * 16 bytes a range for nothing. Everything else is the module's to refuse.
+   */
   info(room = 64): IcInfo {
-    return this.dev.icInfo(this.importer.fd, this.handle, room);
+    return this.dev.icInfo(this.importer.fd, this.handle, Math.min(room, IOVH_IC.INFO_MAX));
   }
 
   /** The held ranges as {start, end} (end inclusive). */

@@ -7,6 +7,7 @@ import { createNativeBackend } from '../../src/backend/native.js';
 import type { Backend, DeviceOps } from '../../src/backend/types.js';
 import { expectingErrno, SystemError } from '../../src/uapi/errors.js';
 import { F_SEAL, MFD, O, VFIO } from '../../src/uapi/constants.js';
+import { IOVH_IC } from '../../src/uapi/iovh-ic.js';
 import { itNative } from './support.js';
 
 let backend: Backend;
@@ -100,6 +101,22 @@ const ioctls: Call[] = [
   ['DMA_BUF_SET_NAME_B', (d, fd) => d.dmaBufSetName(fd, 'iovh')],
   ['DMA_BUF_IOCTL_SYNC', (d, fd) => d.dmaBufSync(fd, 0n)],
   ['UDMABUF_CREATE', (d, fd) => d.udmabufCreate(fd, { memfd: fd, offset: 0n, size: 4096n })],
+  ['IOVH_IC_VERSION', (d, fd) => d.icVersion(fd)],
+  [
+    'IOVH_IC_IMPORT',
+    (d, fd) => d.icImport(fd, { dmabufFd: fd, flags: IOVH_IC.IMPORT_XE, segment: 0, bus: 3, devfn: 1, bar: 2 }),
+  ],
+  ['IOVH_IC_MAP', (d, fd) => d.icMap(fd, 1)],
+  ['IOVH_IC_INFO', (d, fd) => d.icInfo(fd, 1, 64)],
+  ['IOVH_IC_RW', (d, fd) => d.icRead(fd, 1, 0n, 4096)],
+  ['IOVH_IC_RW', (d, fd) => d.icWrite(fd, 1, 0n, new Uint8Array(4096))],
+  ['IOVH_IC_RELEASE', (d, fd) => d.icRelease(fd, 1)],
+  // Sizes are the module's to refuse (main.c iovh_ic_rw: EINVAL for 0 or more than
+  // IOVH_IC_RW_MAX; iovh_ic_info copies at most IOVH_IC_INFO_MAX): they reach it.
+  ['IOVH_IC_RW', (d, fd) => d.icRead(fd, 1, 0n, IOVH_IC.RW_MAX + 1)],
+  ['IOVH_IC_RW', (d, fd) => d.icWrite(fd, 1, 0n, new Uint8Array(IOVH_IC.RW_MAX + 1))],
+  ['IOVH_IC_RW', (d, fd) => d.icRead(fd, 1, 0n, 0)],
+  ['IOVH_IC_INFO', (d, fd) => d.icInfo(fd, 1, IOVH_IC.INFO_MAX + 1)],
 ];
 
 function caught(f: () => unknown): SystemError {

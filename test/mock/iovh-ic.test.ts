@@ -58,6 +58,10 @@ describe('/dev/iovh-ic on the mock', () => {
     imp.write(0n, Uint8Array.from([9, 8]));
     expect([...m.read(0, 2)]).toEqual([9, 8]);
     expectErrno(() => imp.read(64n * 1024n + 8192n, 1), 'EINVAL');
+    // main.c iovh_ic_rw: a length of 0 or more than IOVH_IC_RW_MAX is EINVAL (the native binding passes it through)
+    expectErrno(() => imp.read(0n, 0), 'EINVAL');
+    expectErrno(() => imp.read(0n, IOVH_IC.RW_MAX + 1), 'EINVAL');
+    expectErrno(() => imp.write(0n, new Uint8Array(IOVH_IC.RW_MAX + 1)), 'EINVAL');
     expect(imp.info()).toMatchObject({ state: IOVH_IC.STATE_NEGOTIATED | IOVH_IC.STATE_MAPPED, maps: 1, leaked: 1 });
   });
 

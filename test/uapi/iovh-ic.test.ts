@@ -8,6 +8,7 @@ import { IOVH_IC, StandInImporter } from '../../src/uapi/iovh-ic.js';
 import { FakeBackend } from './fake-backend.js';
 
 const header = readFileSync(join(import.meta.dirname, '../../core/uapi/iovh_ic.h'), 'utf8');
+const moduleSource = readFileSync(join(import.meta.dirname, '../../kernel/iovh-ic-importer/main.c'), 'utf8');
 
 /** `#define IOVH_IC_NAME value` with a plain or shifted integer value. */
 function defines(text: string): Map<string, number> {
@@ -35,8 +36,10 @@ describe('iovh_ic uAPI', () => {
     }
     for (const name of Object.keys(IOVH_IC)) {
       if (name === 'DEVICE' || name === 'IMPORT_XE' || name === 'IMPORT_FLAGS') continue;
+      if (name === 'INFO_MAX') continue; // the module's own limit, below
       expect(h.has(name), `IOVH_IC_${name} in the header`).toBe(true);
     }
+    expect(defines(moduleSource).get('INFO_MAX'), 'IOVH_IC_INFO_MAX in main.c').toBe(IOVH_IC.INFO_MAX);
     expect(IOVH_IC.IMPORT_XE).toBe(IOVH_IC.IMPORT_OFFER_IOV | IOVH_IC.IMPORT_P2P | IOVH_IC.IMPORT_REVOCABLE);
     expect(header).toContain(`#define IOVH_IC_DEVICE "${IOVH_IC.DEVICE}"`);
   });
@@ -63,5 +66,39 @@ describe('StandInImporter.open', () => {
       `/dev/iovh-ic speaks ABI ${IOVH_IC.ABI_VERSION + 1} of core/uapi/iovh_ic.h, this iovh ABI ${IOVH_IC.ABI_VERSION}: rebuild kernel/iovh-ic-importer`,
     );
     expect(b.open.size).toBe(0);
+  });
+});
+
+describe('IcImport.info', () => {
+  it('asks for no more room than the module fills (main.c iovh_ic_info copies at most IOVH_IC_INFO_MAX)', () => {
+    const rooms: number[] = [];
+    const b = new FakeBackend(
+      {
+        icVersion: () => ({ abi: IOVH_IC.ABI_VERSION, api: IOVH_IC.API_RFC_V2, keep: IOVH_IC.KEEP_UNMAP, xlate: 0 }),
+        icImport: () => ({ handle: 1, negotiated: true, size: 8192n }),
+        icInfo: (_fd, _handle, room) => {
+          rooms.push(room ?? -1);
+          return {
+            state: 0,
+            path: 0,
+            nrRanges: 0,
+            ranges: new BigUint64Array(0),
+            size: 8192n,
+            maps: 0,
+            invalidations: 0,
+            leaked: 0,
+          };
+        },
+      },
+      { files: { [IOVH_IC.DEVICE]: '' } },
+    );
+    const ic = StandInImporter.open(b);
+    const imp = ic.import(3, { importer: '0000:03:00.0' });
+    imp.info();
+    imp.info(IOVH_IC.INFO_MAX);
+    imp.info(IOVH_IC.INFO_MAX + 1);
+    imp.info(0xffffffff);
+    expect(rooms).toEqual([64, IOVH_IC.INFO_MAX, IOVH_IC.INFO_MAX, IOVH_IC.INFO_MAX]);
+    ic.close();
   });
 });
