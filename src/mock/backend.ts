@@ -23,6 +23,7 @@ import { checkStateWritable, loadState, saveState, stateFilePath, topologyKey, t
 import { acquireLock, lockWaitMs, type Lock } from '../lockfile.js';
 import { OpCounter, Syscalls, type OpKind } from './syscalls.js';
 import type { MockProcess } from './process.js';
+import type { StoreFault } from './files.js';
 import { defaultTopology, MockConfigError, parseTopology, readTopologyFile, type Topology } from './topology.js';
 
 export {
@@ -36,7 +37,7 @@ export {
   MockConfigError,
 };
 export type { ProfileDef };
-export type { LiveCounts, OpKind, Topology };
+export type { LiveCounts, OpKind, StoreFault, Topology };
 
 export interface MockOptions {
   /** Kernel profile (default `rfc-v1`, or the state file's). */
@@ -63,7 +64,8 @@ export interface MockOptions {
   kernelConfig?: KernelConfig;
 }
 
-export interface FaultSpec {
+/** A system call that fails before it reaches the kernel object (the fault sweep's kind of fault). */
+export interface SyscallFault {
   /** Fail the nth matching operation from now (1 = the next one). */
   nth: number;
   /** Count only operations of this kind: a DeviceOps or FileOps method name. */
@@ -71,6 +73,13 @@ export interface FaultSpec {
   /** The errno it fails with (name or number). */
   errno: ErrnoName | number;
 }
+
+/**
+ * What `injectFault` arms: a failing system call (`SyscallFault`), or a sysfs
+ * attribute whose store fails, clamps or ignores a write (`StoreFault`,
+ * src/mock/files.ts: `{ nth, store: path, errno | takes | ignores }`).
+ */
+export type FaultSpec = SyscallFault | StoreFault;
 
 /** The mock kernel's control surface: fault injection, counts, snapshots, processes. */
 export interface MockControl {
@@ -88,7 +97,7 @@ export interface MockControl {
   spawnProcess(comm?: string, inherit?: readonly number[]): MockBackend;
   /** Kernel operations so far (every DeviceOps and FileOps call of every process), or those of one kind. */
   operations(kind?: OpKind): number;
-  /** Arm a fault (counted over every process's operations); several may be armed at once. */
+  /** Arm a fault (counted over every process's operations, or every write to the attribute); several may be armed at once. */
   injectFault(fault: FaultSpec): void;
   clearFaults(): void;
   /** Armed faults that have not fired yet. */
@@ -243,9 +252,12 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
       pid: proc.pid,
       spawnProcess: (comm, inherit) => backendOf(k.spawn(comm ?? 'node', inherit ?? [], proc), false),
       operations: (kind) => sys.operations(kind),
-      injectFault: (f) => sys.inject(f),
-      clearFaults: () => sys.clearFaults(),
-      pendingFaults: () => sys.pendingFaults(),
+      injectFault: (f) => ('store' in f ? k.files.injectStore(f) : sys.inject(f)),
+      clearFaults: () => {
+        sys.clearFaults();
+        k.files.clearStoreFaults();
+      },
+      pendingFaults: () => sys.pendingFaults() + k.files.pendingStoreFaults(),
       live: () => k.live(),
       snapshotSysfs: (root) => k.files.snapshot(root ?? '/sys'),
       get taint() {

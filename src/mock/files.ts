@@ -5,9 +5,46 @@
 
 import type { FileKind, FileOps, FileStat, WriteOptions } from '../backend/types.js';
 import { SystemError } from '../uapi/errors.js';
-import { isKernelErrno, fail } from './errno.js';
+import { isKernelErrno, fail, KernelErrno } from './errno.js';
 import { O } from '../uapi/constants.js';
 import { VChar, VDir, VFile, VLink, type AnyNode, type Vfs } from './vfs.js';
+import { Errno, type ErrnoName } from '../uapi/errors.js';
+
+/**
+ * A sysfs (or debugfs) attribute whose store misbehaves, from its `nth` write
+ * on (1 = the next write(2) that reaches the store; opens refused before the
+ * store, ENOENT or EACCES, do not count). It models the attribute's store
+ * function at the kernel's own interface (fs/kernfs/file.c
+ * kernfs_fop_write_iter hands write(2) whatever the store returns), exactly one of:
+ *
+ * - `errno`: the store returns -errno and changes nothing, as
+ *   sriov_numvfs_store (drivers/pci/iov.c) returns the PF driver's
+ *   sriov_configure error (ENOMEM from pci_enable_sriov), driver_override_store
+ *   (drivers/pci/pci-sysfs.c, driver_set_override in drivers/base/driver.c)
+ *   ENOMEM, bind_store (drivers/base/bus.c) the probe's error, or xe's
+ *   vram_quota store the GuC's EIO (drivers/gpu/drm/xe/xe_sriov_pf_sysfs.c).
+ * - `takes`: the store runs on this text instead of what was written (a store
+ *   that clamps or rounds the value, then returns the full count).
+ * - `ignores`: the store returns the full count having done nothing (a store
+ *   that drops the value, as drivers_probe_store in drivers/base/bus.c
+ *   returns success when no driver bound).
+ */
+export interface StoreFault {
+  nth: number;
+  /** The attribute, by any path that resolves to it (links followed) when the write happens. */
+  store: string;
+  errno?: ErrnoName | number;
+  takes?: string;
+  ignores?: true;
+}
+
+interface ArmedStore {
+  left: number;
+  store: string;
+  errno: number;
+  takes: string | undefined;
+  ignores: boolean;
+}
 
 function wrap<T>(syscall: string, path: string, fn: () => T): T {
   try {
@@ -50,7 +87,48 @@ function statOf(n: AnyNode): FileStat {
 }
 
 export class MockFiles implements FileOps {
+  private storeFaults: ArmedStore[] = [];
+
   constructor(private readonly vfs: Vfs) {}
+
+  /** Arm a store fault (src/mock/backend.ts injectFault); several may be armed, on one attribute or many. */
+  injectStore(f: StoreFault): void {
+    if (!Number.isInteger(f.nth) || f.nth < 1)
+      throw new RangeError(`fault nth must be a positive integer, got ${f.nth}`);
+    const how = [f.errno !== undefined, f.takes !== undefined, f.ignores === true].filter(Boolean).length;
+    if (how !== 1) throw new RangeError(`store fault on ${f.store}: give exactly one of errno, takes, ignores`);
+    let errno = 0;
+    if (f.errno !== undefined) {
+      errno = typeof f.errno === 'number' ? Math.abs(f.errno) : Errno[f.errno];
+      if (!errno) throw new RangeError(`unknown errno ${String(f.errno)}`);
+    }
+    this.storeFaults.push({ left: f.nth, store: f.store, errno, takes: f.takes, ignores: f.ignores === true });
+  }
+
+  clearStoreFaults(): void {
+    this.storeFaults = [];
+  }
+
+  pendingStoreFaults(): number {
+    return this.storeFaults.length;
+  }
+
+  /** Count a write that reached `node`'s store; the armed fault that fires on it, if any. */
+  private storeFault(node: VFile): ArmedStore | null {
+    let fire: ArmedStore | null = null;
+    for (const a of this.storeFaults) {
+      let target: AnyNode | null = null;
+      try {
+        target = this.vfs.lookup(a.store, true);
+      } catch (e) {
+        if (!isKernelErrno(e)) throw e;
+      }
+      if (target !== node) continue;
+      if (--a.left === 0 && fire === null) fire = a;
+    }
+    this.storeFaults = this.storeFaults.filter((a) => a.left > 0);
+    return fire;
+  }
 
   private bytes(path: string): Uint8Array {
     const node = wrap('open', path, () => this.vfs.lookup(path, true));
@@ -111,7 +189,15 @@ export class MockFiles implements FileOps {
     }
     const truncate = f.spec.truncate;
     if (!options?.append && truncate) wrap('open', path, () => truncate());
-    wrap('write', path, () => store(data));
+    const fault = this.storeFault(f);
+    if (fault?.ignores) return;
+    if (fault && fault.errno !== 0) {
+      const errno = fault.errno;
+      return wrap('write', path, () => {
+        throw new KernelErrno(errno, 'injected store fault');
+      });
+    }
+    wrap('write', path, () => store(fault?.takes ?? data));
   }
 
   readdir(path: string): string[] {

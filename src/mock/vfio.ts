@@ -178,6 +178,8 @@ export class VfioSubsystem {
     readonly maps: MappingRegistry,
   ) {
     vfs.mkdirp('/dev/vfio');
+    // vfio_main.c vfio_init: class_create("vfio-dev") at module init, whether or not a device cdev is ever added.
+    vfs.mkdirp('/sys/class/vfio-dev');
     vfs.addChar('/dev/vfio/vfio', {
       path: '/dev/vfio/vfio',
       major: 10,

@@ -418,9 +418,14 @@ export class XePf implements XePfState {
     return n;
   }
 
-  /** xe_pci_sriov_configure(pdev, 0): pci_disable_sriov, then release every VF's provisioning. */
+  /**
+   * xe_pci_sriov_configure(pdev, 0): the sriov_admin/vfN/device links go
+   * (pf_disable_vfs -> xe_sriov_pf_sysfs_unlink_vfs, before pci_disable_sriov),
+   * then pci_disable_sriov, then every VF's provisioning is released.
+   */
   disableVfs(then: () => void = () => undefined): void {
     const n = this.pf.sriov?.numvfs ?? 0;
+    for (let vfid = 1; vfid <= n; vfid++) this.vfs.remove(`${this.pf.sysPath}/sriov_admin/vf${vfid}/device`);
     this.sriov.disable(this.pf, () => {
       this.unprovisionAll();
       this.kernel.log(LogLevel.INFO, this.src, `[drm] PF: Disabled ${n} VF${n === 1 ? '' : 's'}`);
@@ -550,10 +555,6 @@ export class XePf implements XePfState {
       const d = `${this.pf.sysPath}/sriov_admin/vf${vf.vfIndex! + 1}`;
       this.vfs.addLink(`${d}/device`, relativeLink(d, vf.sysPath), true);
     }
-  }
-
-  unlinkVf(vf: PciDev): void {
-    this.vfs.remove(`${this.pf.sysPath}/sriov_admin/vf${vf.vfIndex! + 1}/device`);
   }
 
   // ------------------------------------------------------------ debugfs

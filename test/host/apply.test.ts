@@ -6,14 +6,36 @@ import { formatStep, stepWrite } from '../../src/host/plan.js';
 import { planBind, planProvision, planSetup, planVfsDisable, planVfsEnable } from '../../src/host/planner.js';
 import { planRestore, undoRecords } from '../../src/host/restore.js';
 import { SysReader } from '../../src/machine/sysfs.js';
-import { contextOf, fakeMachine, tempDir } from './helpers.js';
-import type { FakeKernel } from './fake-kernel.js';
+import type { MockBackend } from '../../src/mock/backend.js';
+import { contextOf, mockMachine, recording, snapshot, tempDir, type Recorded } from './helpers.js';
 
 const PF = '0000:03:00.0';
 const dev = (bdf: string, attr: string) => `/sys/bus/pci/devices/${bdf}/${attr}`;
 const quiet = { out: { step: () => undefined } };
 const dirs: { remove(): void }[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+/** The mock machine, its FileOps recording every write (`writes`), and a text snapshot of its sysfs. */
+interface Machine extends Recorded {
+  b: MockBackend;
+  snapshot(): string;
+}
+
+function machine(): Machine {
+  const b = mockMachine();
+  return Object.assign(recording(b.fs), { b, snapshot: () => snapshot(b) });
+}
+
+/** The driver a device is bound to, as sysfs says. */
+function driverOf(k: Machine, bdf: string): string | null {
+  const p = dev(bdf, 'driver');
+  return k.b.fs.exists(p) ? k.b.fs.readlink(p).split('/').pop()! : null;
+}
+
+/** VF `vf`'s VRAM quota (1-based), as sriov_admin says. */
+function quotaOf(k: Machine, vf: number): bigint {
+  return BigInt(k.b.fs.readText(dev(PF, `sriov_admin/vf${vf}/profile/vram_quota`)).trim());
+}
 
 function journalIn(): Journal {
   const d = tempDir('iovh-apply-');
@@ -22,7 +44,7 @@ function journalIn(): Journal {
 }
 
 async function run(
-  k: FakeKernel,
+  k: Machine,
   j: Journal,
   build: Parameters<typeof planSetup>[0] extends infer C ? (ctx: C) => ReturnType<typeof planSetup> : never,
 ) {
@@ -35,13 +57,13 @@ async function run(
   }
 }
 
-function restoreAll(k: FakeKernel, j: Journal): number {
+function restoreAll(k: Machine, j: Journal): number {
   return undoRecords(new SysReader(k), j, j.pending(), undefined, () => undefined);
 }
 
 describe('apply', () => {
   it('makes exactly the planned writes, journaling each one before it', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const j = journalIn();
     const { plan, applied } = await run(k, j, (ctx) =>
       planSetup(ctx, {
@@ -67,13 +89,13 @@ describe('apply', () => {
     const befores = (lines.filter((l) => l.t === 'write') as { before: string }[]).map((l) => l.before);
     // VF 1's quota is set before the VFs exist (so xe keeps it), then autoprobe, then the count.
     expect(befores).toEqual(['0', '1', '0', '', '', '', '']);
-    expect(k.devs.get('0000:03:00.1')!.driver).toBe('vfio-pci');
-    expect(k.devs.get('0000:03:00.2')!.driver).toBe('vfio-pci');
-    expect(k.pfs.get(PF)!.quotas[0]).toBe(1n << 30n);
+    expect(driverOf(k, '0000:03:00.1')).toBe('vfio-pci');
+    expect(driverOf(k, '0000:03:00.2')).toBe('vfio-pci');
+    expect(quotaOf(k, 1)).toBe(1n << 30n);
   });
 
   it('restore after a normal run puts every attribute back, and a second restore has nothing to do', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const before = k.snapshot();
     const j = journalIn();
     await run(k, j, (ctx) =>
@@ -100,20 +122,20 @@ describe('apply', () => {
   });
 
   it('restores a VF that was bound to xe back to xe (override restored before the rebind)', async () => {
-    const k = fakeMachine();
+    const k = machine();
     k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
     k.writeFile(dev('0000:03:00.1', 'driver_override'), 'xe\n');
     const before = k.snapshot();
     k.writes.length = 0;
     const j = journalIn();
     await run(k, j, (ctx) => planBind(ctx, '0000:03:00.1', 'vfio-pci'));
-    expect(k.devs.get('0000:03:00.1')!.driver).toBe('vfio-pci');
+    expect(driverOf(k, '0000:03:00.1')).toBe('vfio-pci');
     restoreAll(k, j);
     expect(k.snapshot()).toBe(before);
   });
 
   it('a second run of the same command changes nothing', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const j = journalIn();
     await run(k, j, (ctx) => planVfsEnable(ctx, PF, '2'));
     const n = k.writes.length;
@@ -123,13 +145,13 @@ describe('apply', () => {
   });
 
   it('fails when the kernel clamps a write, and rolls the command back', async () => {
-    const k = fakeMachine();
+    const k = machine();
     k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
     k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
     const before = k.snapshot();
     const quota = dev(PF, 'sriov_admin/vf2/profile/vram_quota');
-    let once = true;
-    k.clamp.set(quota, (v) => (once ? ((once = false), String(512n << 20n)) : v));
+    // xe's store takes 512 MiB of the 2 GiB asked (a clamp), and says it took the write
+    k.b.kernel.injectFault({ nth: 1, store: quota, takes: String(512n << 20n) });
     const j = journalIn();
     const err = await run(k, j, (ctx) =>
       planSetup(ctx, {
@@ -154,10 +176,10 @@ describe('apply', () => {
   });
 
   it('fails when the kernel ignores a write (driver_override that does not stick)', async () => {
-    const k = fakeMachine();
+    const k = machine();
     k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
     k.writeFile(dev(PF, 'sriov_numvfs'), '1\n');
-    k.ignore.add(dev('0000:03:00.1', 'driver_override'));
+    k.b.kernel.injectFault({ nth: 1, store: dev('0000:03:00.1', 'driver_override'), ignores: true });
     const j = journalIn();
     const err = await run(k, j, (ctx) => planBind(ctx, '0000:03:00.1', 'vfio-pci')).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/driver_override reads \(null\), expected 'vfio-pci'/);
@@ -165,9 +187,10 @@ describe('apply', () => {
   });
 
   it("reports a write's errno and rolls back what came before it", async () => {
-    const k = fakeMachine();
+    const k = machine();
     const before = k.snapshot();
-    k.failWrite = { nth: 2, code: 'ENOMEM' };
+    // sriov_numvfs_store returns the PF driver's sriov_configure error (drivers/pci/iov.c)
+    k.b.kernel.injectFault({ nth: 1, store: dev(PF, 'sriov_numvfs'), errno: 'ENOMEM' });
     const j = journalIn();
     const err = await run(k, j, (ctx) => planVfsEnable(ctx, PF, '4')).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
@@ -177,7 +200,7 @@ describe('apply', () => {
   });
 
   it('refuses to write when the machine changed since the plan was made', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const plan = planVfsEnable(contextOf(k), PF, '2');
     k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
     k.writes.length = 0;
@@ -189,7 +212,7 @@ describe('apply', () => {
   });
 
   it('stops between two writes when interrupted (the CLI aborts on SIGINT) and leaves the journal for restore', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const before = k.snapshot();
     const j = journalIn();
     const plan = planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, driver: 'vfio-pci' }] }] });
@@ -214,7 +237,7 @@ describe('apply', () => {
 
 describe('restore', () => {
   it('skips records whose target already holds what they replaced (a kill before the write)', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const before = k.snapshot();
     const j = journalIn();
     const plan = planVfsEnable(contextOf(k), PF, '2');
@@ -229,7 +252,7 @@ describe('restore', () => {
   });
 
   it('--dry-run predicts the writes restore then makes', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const j = journalIn();
     await run(k, j, (ctx) =>
       planSetup(ctx, { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 1, vram: 2n << 30n, driver: 'vfio-pci' }] }] }),
@@ -246,7 +269,7 @@ describe('restore', () => {
   });
 
   it('does not preset the quota of a VF that someone else removed meanwhile (xe released it with the VF)', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const j = journalIn();
     await run(k, j, (ctx) => planVfsEnable(ctx, PF, '2'));
     await run(k, j, (ctx) => planProvision(ctx, PF, '2', 2n << 30n));
@@ -255,21 +278,21 @@ describe('restore', () => {
     k.writes.length = 0;
     restoreAll(k, j);
     expect(k.writes).toEqual([{ path: dev(PF, 'sriov_drivers_autoprobe'), data: '1\n' }]);
-    expect(k.pfs.get(PF)!.quotas[1]).toBe(0n);
+    expect(quotaOf(k, 2)).toBe(0n);
     // A quota journaled for a VF that was not enabled is restored even with no VFs.
     await run(k, j, (ctx) => planProvision(ctx, PF, '3', 2n << 30n));
     restoreAll(k, j);
-    expect(k.pfs.get(PF)!.quotas[2]).toBe(0n);
+    expect(quotaOf(k, 3)).toBe(0n);
   });
 
   it('writes back the quotas of VFs it re-creates before the count, and a restore killed after any write is finished by the next', async () => {
     // A PF set up with VF 1 at 2 GiB (preset: xe then gives VFs 2-4 nothing), then disabled.
     const bringUp = async () => {
-      const k = fakeMachine();
+      const k = machine();
       const before = k.snapshot();
       const j = journalIn();
       await run(k, j, (ctx) => planSetup(ctx, { pfs: [{ pf: PF, numvfs: 4, vfs: [{ vf: 1, vram: 2n << 30n }] }] }));
-      expect(k.pfs.get(PF)!.quotas.slice(0, 4)).toEqual([2n << 30n, 0n, 0n, 0n]);
+      expect([1, 2, 3, 4].map((vf) => quotaOf(k, vf))).toEqual([2n << 30n, 0n, 0n, 0n]);
       await run(k, j, (ctx) => planVfsDisable(ctx, PF));
       k.writes.length = 0;
       return { k, j, before };
@@ -305,10 +328,11 @@ describe('restore', () => {
   });
 
   it('says which record it could not undo, and leaves it pending', async () => {
-    const k = fakeMachine();
+    const k = machine();
     const j = journalIn();
     await run(k, j, (ctx) => planProvision(ctx, PF, '1', 2n << 30n));
-    k.failWrite = { nth: k.writes.length + 1, code: 'EIO' };
+    // xe's vram_quota store fails with the GuC's EIO
+    k.b.kernel.injectFault({ nth: 1, store: dev(PF, 'sriov_admin/vf1/profile/vram_quota'), errno: 'EIO' });
     expect(() => restoreAll(k, j)).toThrow(/EIO/);
     expect(j.pending().length).toBe(1);
     expect((j.pending()[0] as WriteRecord).step.op).toBe('set');

@@ -11,15 +11,15 @@ import {
   planVfsEnable,
 } from '../../src/host/planner.js';
 import type { VramBudget } from '../../src/machine/vram.js';
-import { contextOf, fakeMachine, IGB_PF, XE_PF } from './helpers.js';
+import { contextOf, IGB_PF, mockMachine, withVfs } from './helpers.js';
 
 const PF = '0000:03:00.0';
 const dev = (bdf: string, attr: string) => `/sys/bus/pci/devices/${bdf}/${attr}`;
 
 describe('plans', () => {
   it('turns autoprobe off before writing sriov_numvfs (anchors "Pitfalls")', () => {
-    const k = fakeMachine();
-    const plan = planVfsEnable(contextOf(k), '03:00.0', '2');
+    const k = mockMachine();
+    const plan = planVfsEnable(contextOf(k.fs), '03:00.0', '2');
     expect(plan.steps.map(formatStep)).toEqual([
       `echo 0 > ${dev(PF, 'sriov_drivers_autoprobe')}`,
       `echo 2 > ${dev(PF, 'sriov_numvfs')}`,
@@ -28,10 +28,10 @@ describe('plans', () => {
   });
 
   it('goes through 0 to change a count, releasing each VF first so the journal holds it', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // autoprobe on: xe binds both VFs
-    k.writeFile(dev('0000:03:00.1', 'driver_override'), 'xe\n');
-    const lines = planVfsEnable(contextOf(k), PF, '4').steps.map(formatStep);
+    const k = mockMachine();
+    k.fs.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // autoprobe on: xe binds both VFs
+    k.fs.writeFile(dev('0000:03:00.1', 'driver_override'), 'xe\n');
+    const lines = planVfsEnable(contextOf(k.fs), PF, '4').steps.map(formatStep);
     expect(lines).toEqual([
       'echo 0000:03:00.1 > /sys/bus/pci/drivers/xe/unbind',
       `echo > ${dev('0000:03:00.1', 'driver_override')}`,
@@ -45,36 +45,35 @@ describe('plans', () => {
   });
 
   it('is empty when the machine already is as asked (idempotence)', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
-    k.writeFile(dev(PF, 'sriov_numvfs'), '3\n');
-    expect(planVfsEnable(contextOf(k), PF, '3').steps).toEqual([]);
-    expect(planVfsDisable(contextOf(fakeMachine()), PF).steps).toEqual([]);
-    k.writeFile(dev('0000:03:00.2', 'driver_override'), 'vfio-pci\n');
-    k.writeFile('/sys/bus/pci/drivers_probe', '0000:03:00.2\n');
-    expect(planBind(contextOf(k), '0000:03:00.2', 'vfio-pci').steps).toEqual([]);
-    expect(planProvision(contextOf(k), PF, '1', 1n << 30n).steps).toEqual([]);
-    expect(planUnbind(contextOf(k), '0000:03:00.1').steps).toEqual([]);
+    const k = mockMachine();
+    withVfs(k, 3); // autoprobe off, 1 GiB of VRAM each
+    expect(planVfsEnable(contextOf(k.fs), PF, '3').steps).toEqual([]);
+    expect(planVfsDisable(contextOf(mockMachine().fs), PF).steps).toEqual([]);
+    k.fs.writeFile(dev('0000:03:00.2', 'driver_override'), 'vfio-pci\n');
+    k.fs.writeFile('/sys/bus/pci/drivers_probe', '0000:03:00.2\n');
+    expect(planBind(contextOf(k.fs), '0000:03:00.2', 'vfio-pci').steps).toEqual([]);
+    expect(planProvision(contextOf(k.fs), PF, '1', 1n << 30n).steps).toEqual([]);
+    expect(planUnbind(contextOf(k.fs), '0000:03:00.1').steps).toEqual([]);
   });
 
   it('binds by override then drivers_probe of exactly that VF', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // bound to xe by autoprobe
-    const lines = planBind(contextOf(k), '0000:03:00.2', 'vfio-pci').steps.map(formatStep);
+    const k = mockMachine();
+    k.fs.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // bound to xe by autoprobe
+    const lines = planBind(contextOf(k.fs), '0000:03:00.2', 'vfio-pci').steps.map(formatStep);
     expect(lines).toEqual([
       'echo 0000:03:00.2 > /sys/bus/pci/drivers/xe/unbind',
       `echo vfio-pci > ${dev('0000:03:00.2', 'driver_override')}`,
       'echo 0000:03:00.2 > /sys/bus/pci/drivers_probe',
     ]);
-    expect(planUnbind(contextOf(k), '0000:03:00.2').steps.map(formatStep)).toEqual([
+    expect(planUnbind(contextOf(k.fs), '0000:03:00.2').steps.map(formatStep)).toEqual([
       'echo 0000:03:00.2 > /sys/bus/pci/drivers/xe/unbind',
     ]);
   });
 
   it('rejects bad input before planning a single write', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
-    const ctx = contextOf(k);
+    const k = mockMachine();
+    k.fs.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    const ctx = contextOf(k.fs);
     expect(() => planVfsEnable(ctx, '0000:09:00.0', '2')).toThrow(
       new InputError('no PCI device 0000:09:00.0 on this machine (see `iovh topology`)'),
     );
@@ -99,26 +98,25 @@ describe('plans', () => {
   });
 
   it('answers "not available" for provisioning on a PF that is not xe', () => {
-    const ctx = contextOf(fakeMachine());
-    expect(() => planProvision(ctx, IGB_PF.bdf, '1', 1n << 30n)).toThrow(NotAvailable);
-    expect(() => planProvision(ctx, IGB_PF.bdf, '1', 1n << 30n)).toThrow(
+    const ctx = contextOf(mockMachine().fs);
+    expect(() => planProvision(ctx, IGB_PF, '1', 1n << 30n)).toThrow(NotAvailable);
+    expect(() => planProvision(ctx, IGB_PF, '1', 1n << 30n)).toThrow(
       /driver igb; VRAM provisioning is an xe PF feature/,
     );
   });
 
   it('refuses vfio-pci for a VF without an IOMMU group, and VFs of a PF without a driver', () => {
-    const k = fakeMachine([{ ...XE_PF, iommuGroup: null }]);
-    k.writeFile(dev(PF, 'sriov_numvfs'), '1\n');
-    expect(() => planBind(contextOf(k), '0000:03:00.1', 'vfio-pci')).toThrow(/no IOMMU group/);
-    const k2 = fakeMachine([{ ...XE_PF, driver: null }]);
-    expect(() => planVfsEnable(contextOf(k2), PF, '1')).toThrow(/has no driver bound/);
+    const k = mockMachine({ xeGroup: null });
+    k.fs.writeFile(dev(PF, 'sriov_numvfs'), '1\n');
+    expect(() => planBind(contextOf(k.fs), '0000:03:00.1', 'vfio-pci')).toThrow(/no IOMMU group/);
+    const k2 = mockMachine({ xeDriver: null });
+    expect(() => planVfsEnable(contextOf(k2.fs), PF, '1')).toThrow(/has no driver bound/);
   });
 
   it('writes shrinking quotas of enabled VFs before growing ones, and says when the growth may not fit', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // xe auto-provisions 1 GiB each
-    const grow = planSetup(contextOf(k), {
+    const k = mockMachine();
+    withVfs(k, 2); // autoprobe off, 1 GiB of VRAM each
+    const grow = planSetup(contextOf(k.fs), {
       pfs: [
         {
           pf: PF,
@@ -140,7 +138,7 @@ describe('plans', () => {
       ),
       '0000:03:00.0: the VRAM quotas were not checked against what xe can give (no VRAM query here); if they do not fit, xe answers ENOSPC at the write and the plan rolls back',
     ]);
-    const even = planSetup(contextOf(k), {
+    const even = planSetup(contextOf(k.fs), {
       pfs: [
         {
           pf: PF,
@@ -155,22 +153,22 @@ describe('plans', () => {
   });
 
   it('says what xe does with VRAM when VFs appear: auto-provisioning, or none for VFs without a preset quota', () => {
-    const k = fakeMachine();
-    expect(planVfsEnable(contextOf(k), PF, '4').notes).toEqual([
+    const k = mockMachine();
+    expect(planVfsEnable(contextOf(k.fs), PF, '4').notes).toEqual([
       '0000:03:00.0: xe auto-provisions VRAM for the new VFs (an equal share each); see `iovh topology`',
     ]);
-    k.writeFile(dev(PF, 'sriov_admin/vf3/profile/vram_quota'), `${1n << 30n}\n`);
-    const plan = planVfsEnable(contextOf(k), PF, '4');
+    k.fs.writeFile(dev(PF, 'sriov_admin/vf3/profile/vram_quota'), `${1n << 30n}\n`);
+    const plan = planVfsEnable(contextOf(k.fs), PF, '4');
     expect(plan.notes).toEqual([expect.stringMatching(/turns xe's auto-provisioning off: VFs 1-2, 4 get no VRAM/)]);
-    expect(planProvision(contextOf(k), PF, '5', 1n << 30n).notes).toEqual([
+    expect(planProvision(contextOf(k.fs), PF, '5', 1n << 30n).notes).toEqual([
       expect.stringMatching(/^VF 5 is not enabled yet: .* \(VFs without a quota then get no VRAM\)$/),
       expect.stringMatching(/quotas were not checked/),
     ]);
   });
 
   it('plans a whole setup against the predicted state: VFs that do not exist yet get bound', () => {
-    const k = fakeMachine();
-    const plan = planSetup(contextOf(k), {
+    const k = mockMachine();
+    const plan = planSetup(contextOf(k.fs), {
       pfs: [
         {
           pf: PF,
@@ -192,12 +190,12 @@ describe('plans', () => {
       'echo 0000:03:00.1 > /sys/bus/pci/drivers_probe',
     ]);
     expect(() =>
-      planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 3, driver: 'vfio-pci' }] }] }, 'p.json'),
+      planSetup(contextOf(k.fs), { pfs: [{ pf: PF, numvfs: 2, vfs: [{ vf: 3, driver: 'vfio-pci' }] }] }, 'p.json'),
     ).toThrow('p.json: pfs[0].vfs[0].vf: VF 3 does not exist with 2 VFs on 0000:03:00.0');
-    expect(() => planSetup(contextOf(k), { pfs: [{ pf: '0000:03:00.1', vfs: [] }] }, 'p.json')).toThrow(
+    expect(() => planSetup(contextOf(k.fs), { pfs: [{ pf: '0000:03:00.1', vfs: [] }] }, 'p.json')).toThrow(
       /^p.json: pfs\[0\].pf: no PCI device/,
     );
-    expect(() => planSetup(contextOf(k), { pfs: [{ pf: PF, numvfs: 99, vfs: [] }] }, 'p.json')).toThrow(
+    expect(() => planSetup(contextOf(k.fs), { pfs: [{ pf: PF, numvfs: 99, vfs: [] }] }, 'p.json')).toThrow(
       /^p.json: pfs\[0\].numvfs: 99 VFs exceeds/,
     );
   });
@@ -207,16 +205,18 @@ describe('VRAM that cannot fit is refused before anything is written (xe pf_quer
   const GiB = 1n << 30n;
   const MiB = 1n << 20n;
   /** A 16 GiB PF: what xe reports free now (total_size - used), and a 128 MiB spare. */
-  const withBudget = (k: ReturnType<typeof fakeMachine>, free: bigint, spare: bigint | null = 128n * MiB) => {
+  const withBudget = (k: ReturnType<typeof mockMachine>, free: bigint, spare: bigint | null = 128n * MiB) => {
     const asked: string[] = [];
-    const ctx = { ...contextOf(k), vram: (pf: string): VramBudget => (asked.push(pf), { known: true, free, spare }) };
+    const ctx = {
+      ...contextOf(k.fs),
+      vram: (pf: string): VramBudget => (asked.push(pf), { known: true, free, spare }),
+    };
     return { ctx, asked };
   };
 
   it('refuses a quota larger than the free VRAM plus what the VF gives back, minus the spare', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n'); // auto-provisioned: 1 GiB each, 14 GiB left free
+    const k = mockMachine();
+    withVfs(k, 2); // autoprobe off, 1 GiB of VRAM each
     const { ctx } = withBudget(k, 14n * GiB);
     expect(() => planProvision(ctx, PF, '1', 100n * GiB)).toThrow(
       new InputError(
@@ -233,7 +233,7 @@ describe('VRAM that cannot fit is refused before anything is written (xe pf_quer
   });
 
   it('refuses a setup whose VFs together do not fit, counting the VFs that keep their quota', () => {
-    const fresh = fakeMachine();
+    const fresh = mockMachine();
     const { ctx } = withBudget(fresh, 16n * GiB);
     const twoNine = {
       pfs: [
@@ -251,9 +251,8 @@ describe('VRAM that cannot fit is refused before anything is written (xe pf_quer
       /^p.json: pfs\[0\].vfs: the VRAM quotas of 0000:03:00.0 would add up to 18 GiB \(VF 1 9 GiB, VF 2 9 GiB\), more than the 16256 MiB xe can give/,
     );
     // Count unchanged: VF 2 keeps its 1 GiB, so VF 1 may take 15 GiB less the spare, not 16.
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    const k = mockMachine();
+    withVfs(k, 2); // autoprobe off, 1 GiB of VRAM each
     expect(() =>
       planSetup(withBudget(k, 14n * GiB).ctx, { pfs: [{ pf: PF, vfs: [{ vf: 1, vram: 15n * GiB }] }] }),
     ).toThrow(/VF 1 15 GiB, VF 2 1 GiB/);
@@ -278,14 +277,13 @@ describe('VRAM that cannot fit is refused before anything is written (xe pf_quer
   });
 
   it('checks nothing when a plan holds no more VRAM than before, and says so when it cannot check', () => {
-    const k = fakeMachine();
-    k.writeFile(dev(PF, 'sriov_drivers_autoprobe'), '0\n');
-    k.writeFile(dev(PF, 'sriov_numvfs'), '2\n');
+    const k = mockMachine();
+    withVfs(k, 2); // autoprobe off, 1 GiB of VRAM each
     const { ctx, asked } = withBudget(k, 0n);
     expect(planProvision(ctx, PF, '1', 512n * MiB).notes).toEqual([]);
     expect(asked).toEqual([]);
     const unknown = {
-      ...contextOf(k),
+      ...contextOf(k.fs),
       vram: (): VramBudget => ({
         known: false,
         why: 'no render node of 0000:03:00.0 under /dev/dri to ask DRM_XE_DEVICE_QUERY_MEM_REGIONS',

@@ -5,7 +5,7 @@ import { discover, perVfBarSize, roleOf } from '../../src/machine/topology.js';
 import { SysReader, parseOverride, parseResource, barKind } from '../../src/machine/sysfs.js';
 import { topologyJson, topologyTree } from '../../src/host/render.js';
 import { FixtureTree, igbTree, resourceText } from './fixture-tree.js';
-import { fakeMachine, tempDir } from './helpers.js';
+import { mockMachine, tempDir } from './helpers.js';
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;
@@ -170,8 +170,8 @@ describe('topology discovery', () => {
     ]);
   });
 
-  it('says "not available" for provisioning on a PF without xe, and works the same over the fake kernel', () => {
-    const t = discover(fakeMachine());
+  it('says "not available" for provisioning on a PF without xe, and works the same over the mock kernel', () => {
+    const t = discover(mockMachine().fs);
     const igb = t.pfs.find((p) => p.driver === 'igb')!;
     expect(igb.provisioning).toBeNull();
     expect(igb.provisioningNote).toMatch(/^not available: 0000:01:00.0 has driver igb/);

@@ -59,6 +59,55 @@ describe('fault injection', () => {
   });
 });
 
+describe('store faults: a sysfs attribute whose store fails, clamps or ignores a write', () => {
+  const VF0_DIR = `/sys/bus/pci/devices/${VF0}`;
+
+  it('errno: the nth write reaching the store fails with it and changes nothing; refused opens do not count', () => {
+    const b = mock();
+    // by the real path under /sys/devices: the write through the /sys/bus/pci/devices link is the same attribute
+    const real = `/sys/devices/${b.fs.readlink(PF_DIR).replace(/^(\.\.\/)+devices\//, '')}/sriov_numvfs`;
+    b.kernel.injectFault({ nth: 2, store: real, errno: 'ENOMEM' });
+    expectErrno(() => b.fs.writeFile(`${PF_DIR}/sriov_totalvfs`, '3'), 'EACCES'); // no store: refused at open
+    b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0'); // the first write to it
+    expect(b.kernel.pendingFaults()).toBe(1);
+    const e = expectErrno(() => b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '2'), 'ENOMEM');
+    expect(e.syscall).toBe('write');
+    expect(e.message).toContain('injected store fault');
+    expect(b.fs.readText(`${PF_DIR}/sriov_numvfs`)).toBe('0\n');
+    expect(b.fs.exists(`${PF_DIR}/virtfn0`)).toBe(false);
+    expect(b.kernel.pendingFaults()).toBe(0);
+    b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '2');
+    expect(b.fs.readText(`${PF_DIR}/sriov_numvfs`)).toBe('2\n');
+  });
+
+  it('takes: the store runs on another value; ignores: it returns success having done nothing', () => {
+    const b = mock();
+    const quota = `${PF_DIR}/sriov_admin/vf1/profile/vram_quota`;
+    b.kernel.injectFault({ nth: 1, store: quota, takes: String(512n << 20n) });
+    b.fs.writeFile(quota, String(2n * GiB));
+    expect(b.fs.readText(quota)).toBe(`${512n << 20n}\n`);
+    enableVfs(b, 1, []);
+    // armed before the VF's attribute exists: it is resolved at the write
+    b.kernel.injectFault({ nth: 1, store: `${VF0_DIR}/driver_override`, ignores: true });
+    b.fs.writeFile(`${VF0_DIR}/driver_override`, 'vfio-pci');
+    expect(b.fs.readText(`${VF0_DIR}/driver_override`)).toBe('(null)\n');
+    b.fs.writeFile(`${VF0_DIR}/driver_override`, 'vfio-pci');
+    expect(b.fs.readText(`${VF0_DIR}/driver_override`)).toBe('vfio-pci\n');
+  });
+
+  it('refuses a fault that says neither or two of errno, takes, ignores; clearFaults drops store faults too', () => {
+    const b = mock();
+    const attr = `${PF_DIR}/sriov_numvfs`;
+    expect(() => b.kernel.injectFault({ nth: 1, store: attr })).toThrow(RangeError);
+    expect(() => b.kernel.injectFault({ nth: 1, store: attr, errno: 'EIO', ignores: true })).toThrow(RangeError);
+    expect(() => b.kernel.injectFault({ nth: 0, store: attr, errno: 'EIO' })).toThrow(RangeError);
+    b.kernel.injectFault({ nth: 1, store: attr, errno: 'EIO' });
+    b.kernel.clearFaults();
+    expect(b.kernel.pendingFaults()).toBe(0);
+    b.fs.writeFile(attr, '1');
+  });
+});
+
 describe('process exit and live counts', () => {
   it('close() releases every fd and mapping and leaves nothing live; further calls fail', () => {
     const b = mock();

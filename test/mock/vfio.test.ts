@@ -347,3 +347,10 @@ describe('range checks: the Number fast path agrees with the BigInt reference', 
     );
   });
 });
+
+describe('the vfio-dev class', () => {
+  it('exists from boot, before any device cdev is added (vfio_main.c vfio_init: class_create)', () => {
+    const b = mock();
+    expect(b.fs.readdir('/sys/class/vfio-dev')).toEqual([]);
+  });
+});

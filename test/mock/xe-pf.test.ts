@@ -110,6 +110,11 @@ describe('quota writes', () => {
     expect(b.fs.readlink(`${ADMIN}/vf2/device`)).toBe('../../../0000:03:00.2');
     expect(b.fs.readText(`${ADMIN}/vf2/device/vendor`)).toBe('0x8086\n');
     expect(b.fs.readlink(`${ADMIN}/pf/device`)).toBe(`../../../${PF}`);
+    // and only while it exists: disabling the VFs takes the links away (xe_sriov_pf_sysfs_unlink_vfs)
+    b.fs.writeFile(`${PF_DIR}/sriov_numvfs`, '0');
+    expect(b.fs.exists(`${ADMIN}/vf1`)).toBe(true);
+    expectErrno(() => b.fs.readlink(`${ADMIN}/vf1/device`), 'ENOENT');
+    expectErrno(() => b.fs.readlink(`${ADMIN}/vf2/device`), 'ENOENT');
   });
 });
 
