@@ -42,6 +42,12 @@ export function classify(o: BootOutcome): {
  * @param {string} text @param {number} [n]
  */
 export function tail(text: string, n?: number): string;
+/**
+ * The markers a guest writes to /dev/kmsg around its last run (src/qemu/last.ts runLast, for `iovh qemu`'s guest
+ * program and the CI's test/qemu/guest/flow.mjs alike), at KERN_ERR so that a `quiet` console shows them.
+ */
+export const LAST_BEGIN: "iovh: kernel reports of the last run (bugs/*) begin";
+export const LAST_END: "iovh: kernel reports of the last run end";
 export type BootOutcome = {
     /**
      * the kernel console (ttyS0)
@@ -174,7 +180,7 @@ export type SerialLog = {
     expected: string[];
     /**
      * such lines printed between the markers of the guest's last run (bugs/*,
-     * test/qemu/guest/flow.mjs LAST_BEGIN/LAST_END): expected only when every
+     * src/qemu/last.ts): expected only when every
      * failure of that run is a known bug of the kernel's baseline
      */
     lastRun: string[];

@@ -44,16 +44,20 @@
  * @property {string[]} expected      such lines printed between the guest's "iovh: expected kernel reports
  *                                    begin" and "end" markers (the detector checks ask for them)
  * @property {string[]} lastRun       such lines printed between the markers of the guest's last run (bugs/*,
- *                                    test/qemu/guest/flow.mjs LAST_BEGIN/LAST_END): expected only when every
+ *                                    src/qemu/last.ts): expected only when every
  *                                    failure of that run is a known bug of the kernel's baseline
  * @property {number} lines
  */
 
-/** The markers test/qemu/guest/flow.mjs writes to /dev/kmsg around its last run (LAST_BEGIN, LAST_END). */
-const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
-const LAST_END = 'iovh: kernel reports of the last run end';
 /** The harness results of that run. */
 const LAST_RUN = /^run:bugs\//;
+
+/**
+ * The markers a guest writes to /dev/kmsg around its last run (src/qemu/last.ts runLast, for `iovh qemu`'s guest
+ * program and the CI's test/qemu/guest/flow.mjs alike), at KERN_ERR so that a `quiet` console shows them.
+ */
+export const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
+export const LAST_END = 'iovh: kernel reports of the last run end';
 
 /** @param {string} line a serial line, possibly with a printk timestamp */
 function strip(line) {

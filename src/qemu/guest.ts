@@ -1,9 +1,12 @@
 // The program `iovh qemu` runs inside its guest (scripts/qemu-ci/init.sh
 // starts it with this host's node, in a chroot of the host's root shared over
 // 9p, against the guest's kernel): it brings the PF's VFs up with iovh's own
-// commands, runs `iovh run --backend native` on the PF and VF 0, and puts the
-// PF back with `iovh restore`. The run's JSON report lands in the results
-// folder the host shares; the host prints it as `iovh run` would.
+// commands, runs `iovh run --backend native --allow-destructive` on the PF
+// and VF 0 (every scenario but bugs/*), puts the PF back with `iovh
+// restore`, and then runs the bugs/* scenarios last, in a bring-up of their
+// own, as the CI's guest does (src/qemu/last.ts). The runs' JSON reports land
+// in the results folder the host shares; the host prints them as one, as
+// `iovh run` would.
 //
 //   node dist/qemu/guest.js --out <dir>/results.json --nonce N --variant V --repo R
 //        [--numvfs 2] [--filter GLOB]... [--timeout S]
@@ -23,9 +26,12 @@ import {
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EXTRA_DEVICES, MOCK_GPU_VARIANT, pickVariants, type ExtraKind } from '../../scripts/qemu-ci/variants.mjs';
+import { openBackend } from '../backend/select.js';
+import type { Backend } from '../backend/types.js';
 import { main as cli } from '../cli/main.js';
 import { shippedBaselinePath } from '../harness/baseline.js';
 import { detectShape } from '../shape/index.js';
+import { LAST_REPORT, runLast, splitFilters } from './last.js';
 import { fromHarness, type GuestStep, type HarnessScenario } from './steps.js';
 
 const SYS = '/sys/bus/pci/devices';
@@ -185,9 +191,20 @@ export function shapeBaseline(
   return existsSync(path) ? { shape: shape.name, path } : null;
 }
 
-function readOrNull(path: string): string | null {
+function readOrNull(b: Backend, path: string): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    return b.fs.readText(path);
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel's shape a run's report names (null: none, or no readable report). */
+function runShape(file: string): string | null {
+  try {
+    const name = (JSON.parse(readFileSync(file, 'utf8')) as { kernel?: { shape?: { name?: unknown } } }).kernel?.shape
+      ?.name;
+    return typeof name === 'string' ? name : null;
   } catch {
     return null;
   }
@@ -216,7 +233,23 @@ async function provisionMockGpu(pf: string, native: string[]): Promise<Pick<Gues
   return { status: 'pass', detail: done.join('; ') };
 }
 
-export async function runGuest(a: GuestArgs): Promise<number> {
+/**
+ * The kernel the guest program acts on: the guest's own (native), or the
+ * mock for the tests of this program (test/qemu/guest-program.test.ts).
+ */
+export interface GuestKernel {
+  /** A backend on that kernel, opened for each use: the CLI's commands change it in between. */
+  open: () => Promise<Backend>;
+  /** What selects it on the CLI. */
+  backendArgs: string[];
+}
+
+const NATIVE: GuestKernel = {
+  open: () => openBackend({ backend: 'native', purpose: 'host' }),
+  backendArgs: ['--backend', 'native'],
+};
+
+export async function runGuest(a: GuestArgs, kernel: GuestKernel = NATIVE): Promise<number> {
   const outDir = dirname(a.out);
   const steps: GuestStep[] = [];
   const step = async (
@@ -236,15 +269,30 @@ export async function runGuest(a: GuestArgs): Promise<number> {
     report(s);
     return s;
   };
-  const native = ['--backend', 'native'];
+  const native = kernel.backendArgs;
+  const use = async <T>(fn: (b: Backend) => T): Promise<T> => {
+    const b = await kernel.open();
+    try {
+      return fn(b);
+    } finally {
+      b.close();
+    }
+  };
+  // bugs/* run last (src/qemu/last.ts): cut the user's filters in two.
+  const filters = splitFilters(a.filters);
 
   const mockGpu = a.variant === MOCK_GPU_VARIANT_NAME;
   const pf = mockGpu
     ? mockGpuPf()
-    : (readdirSync(SYS)
-        .sort()
-        .find((d) => existsSync(join(SYS, d, 'sriov_totalvfs'))) ?? null);
+    : await use(
+        (b) =>
+          b.fs
+            .readdir(SYS)
+            .sort()
+            .find((d) => b.fs.exists(`${SYS}/${d}/sriov_totalvfs`)) ?? null,
+      );
   const numvfs = mockGpu ? MOCK_GPU_PLAN.numvfs : a.numvfs;
+  let shape: string | null = null;
   // The VFs bound to vfio-pci: the first only, or every VF of the mock GPU (the edge/* corners are on different VFs).
   const bindIndexes = mockGpu ? Array.from({ length: numvfs }, (_, i) => i) : [0];
   const runIndex = mockGpu ? MOCK_GPU_PLAN.vf - 1 : 0;
@@ -269,10 +317,7 @@ export async function runGuest(a: GuestArgs): Promise<number> {
       if (enabled.status !== 'pass') return { status: 'skip', detail: 'needs qemu.vfs-enable to pass' };
       const done: string[] = [];
       for (const i of bindIndexes) {
-        const each =
-          readlinkSync(join(SYS, pf, `virtfn${i}`))
-            .split('/')
-            .pop() ?? null;
+        const each = await use((b) => b.fs.readlink(`${SYS}/${pf}/virtfn${i}`).split('/').pop() ?? null);
         if (!each) return { status: 'fail', detail: `${pf}/virtfn${i} links nowhere` };
         const code = await cli(['bind', each, 'vfio-pci', ...native]);
         if (code !== 0) return { status: 'fail', detail: `iovh bind ${each} vfio-pci exited ${code}` };
@@ -297,18 +342,21 @@ export async function runGuest(a: GuestArgs): Promise<number> {
           ? { status: 'pass', detail: 'topology.json in the results folder' }
           : { status: 'fail', detail: `exited ${code}` };
       });
+    // Judged by the shipped baseline of the kernel's shape; --allow-skips: this machine has no xe, so the
+    // scenarios that need one skip where the baseline (written for the whole catalog) expects them to pass.
+    const baseline = await use((b) =>
+      shapeBaseline(readOrNull(b, '/proc/kallsyms'), readOrNull(b, '/proc/sys/kernel/osrelease')?.trim() ?? null),
+    );
+    const judging = [
+      ...(baseline ? ['--baseline', baseline.path, '--allow-skips'] : ['--no-baseline']),
+      ...(a.timeout ? ['--timeout', a.timeout] : []),
+    ];
     if (bound.status === 'pass' && vf) {
       const file = join(outDir, 'iovh-run.json');
-      // Judged by the shipped baseline of the kernel's shape; --allow-skips: this machine has no xe, so the
-      // scenarios that need one skip where the baseline (written for the whole catalog) expects them to pass.
-      const baseline = shapeBaseline(
-        readOrNull('/proc/kallsyms'),
-        readOrNull('/proc/sys/kernel/osrelease')?.trim() ?? null,
-      );
-      const judging = baseline ? ['--baseline', baseline.path, '--allow-skips'] : ['--no-baseline'];
-      const args = ['run', ...native, ...judging, '--pf', pf, '--vf', vf, '--json', file];
-      for (const f of a.filters) args.push('--filter', f);
-      if (a.timeout) args.push('--timeout', a.timeout);
+      // --allow-destructive: the guest is a throwaway machine, so the scenarios that could wedge a shared one
+      // (lifecycle/close-while-revoked on a kernel without the kref fix) run here, as in the CI's guest.
+      const args = ['run', ...native, ...judging, '--allow-destructive', '--pf', pf, '--vf', vf, '--json', file];
+      for (const f of filters.first) args.push('--filter', f);
       const code = await cli(args);
       let harness: HarnessScenario[] = [];
       let exitReason = '';
@@ -327,14 +375,61 @@ export async function runGuest(a: GuestArgs): Promise<number> {
         steps.push(r);
         report(r);
       }
+      shape = runShape(file) ?? shape;
       toChannel(`IOVH-RUN exit=${code} ${exitReason}`);
     }
     await step('qemu.restore', 'iovh restore', async () => {
       const code = await cli(['restore', ...native]);
       return code === 0 ? { status: 'pass', detail: 'put back' } : { status: 'fail', detail: `exited ${code}` };
     });
+    if (filters.last.length > 0 && bound.status === 'pass')
+      await step(
+        'qemu.last',
+        `the last scenarios (${filters.last.join(' ')}), in a bring-up of their own`,
+        async () => {
+          // The mock GPU's VFs are laid out for edge/* (MOCK_GPU_PLAN) and restore took that layout away.
+          if (mockGpu)
+            return {
+              status: 'skip',
+              detail: "not on the mock GPU's machine: run bugs/* on the igb machine (iovh qemu without --device)",
+            };
+          const file = join(outDir, LAST_REPORT);
+          const { report: last, failed } = await runLast({
+            cli,
+            open: kernel.open,
+            backendArgs: native,
+            pf,
+            numvfs,
+            filters: filters.last,
+            runArgs: judging,
+            file,
+          });
+          if (!last) return { status: 'fail', detail: failed ?? 'no report' };
+          const seen = new Set(steps.map((r) => r.id));
+          for (const s of last.scenarios as HarnessScenario[]) {
+            const r = fromHarness(s);
+            if (seen.has(r.id)) continue;
+            steps.push(r);
+            report(r);
+          }
+          shape = runShape(file) ?? shape;
+          toChannel(`IOVH-RUN-LAST exit=${last.summary.exitCode} ${last.summary.exitReason}`);
+          return { status: 'pass', detail: `${last.scenarios.length} results in ${LAST_REPORT}` };
+        },
+      );
   }
-  const doc = { nonce: a.nonce, variant: a.variant, kernel: release(), backend: 'native', pf, vf, scenarios: steps };
+  // The kernel's shape as iovh run detected it: the host judges the harness's results against its shipped baseline
+  // (scripts/qemu-ci/boot.mjs baselineJudge), so that a known bug is an expected failure there too.
+  const doc = {
+    nonce: a.nonce,
+    variant: a.variant,
+    kernel: release(),
+    backend: kernel.backendArgs[1] ?? 'native',
+    pf,
+    vf,
+    shape,
+    scenarios: steps,
+  };
   const tmp = `${a.out}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
   renameSync(tmp, a.out);

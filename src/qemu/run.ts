@@ -37,6 +37,7 @@ import {
 } from '../../scripts/qemu-ci/variants.mjs';
 import type { RunResult } from '../report/model.js';
 import { bzImageProblem, embeddedConfig } from './image.js';
+import { LAST_REPORT, withLastRun } from './last.js';
 
 /** What `--variant` accepts besides full variant names. */
 export const VARIANT_SHORTHANDS: Record<string, string[]> = {
@@ -418,19 +419,34 @@ export async function bootGuests(o: BootOptions): Promise<GuestRun[]> {
         insmod: o.insmod ?? [],
         extraAppend: process.env.IOVH_QEMU_APPEND,
       });
-      let run: RunResult | null = null;
-      let runError: string | null = null;
-      try {
-        run = JSON.parse(readFileSync(join(b.resultsDir, 'iovh-run.json'), 'utf8')) as RunResult;
-      } catch (e) {
-        runError =
-          (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the guest wrote no iovh run report' : (e as Error).message;
-      }
-      out[i] = { boot: b, run, runError };
+      out[i] = { boot: b, ...readGuestRun(b.resultsDir) };
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return out;
+}
+
+/**
+ * What the guest's runs reported, as one run: its main `iovh run`
+ * (iovh-run.json) and, when it got that far, the last one of bugs/*
+ * (src/qemu/last.ts), whose report says so itself when the guest died in it.
+ */
+export function readGuestRun(resultsDir: string): { run: RunResult | null; runError: string | null } {
+  const read = (name: string): RunResult => JSON.parse(readFileSync(join(resultsDir, name), 'utf8')) as RunResult;
+  let run: RunResult | null;
+  try {
+    run = read('iovh-run.json');
+  } catch (e) {
+    const why =
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the guest wrote no iovh run report' : (e as Error).message;
+    return { run: null, runError: why };
+  }
+  if (!existsSync(join(resultsDir, LAST_REPORT))) return { run, runError: null };
+  try {
+    return { run: withLastRun(run, read(LAST_REPORT)), runError: null };
+  } catch (e) {
+    return { run, runError: `${LAST_REPORT}: ${(e as Error).message}` };
+  }
 }
 
 export { progressLine };

@@ -17,34 +17,21 @@ export function runFlow(o: FlowOptions): Promise<{
  */
 export const FLOW_RULES: Record<string, string>;
 /**
- * The scenarios that run after everything else, in a bring-up of their own:
- * bugs/* provoke the kernel's known bugs, and on a kernel that has them they
- * write into freed memory (bugs/opath-stale-file) or leave a task waiting in
- * the kernel, so nothing may run on that kernel after them. Their expected
- * crash is judged by the host against the baseline of the kernel's shape.
- */
-export const LAST_FILTER: "bugs/*";
-/**
  * The harness scenarios that need iovh's stand-in importer module: where it is
  * not loaded (the stock kernel's guest) they are left out of the run, on the
  * mock too, rather than skipped on one side and run on the other.
  */
 export const STAND_IN_SCENARIOS: string[];
-/**
- * /dev/kmsg markers around the last run, at KERN_ERR so the `quiet` console shows them (init.sh copies them
- * again with the reports): what the console prints between them belongs to it.
- */
-export const LAST_BEGIN: "iovh: kernel reports of the last run (bugs/*) begin";
-export const LAST_END: "iovh: kernel reports of the last run end";
 export type Result = import("./scenarios.mjs").Result;
 export type Lib = import("./iommufd.mjs").Lib;
 export type Backend = import("../../../src/backend/types.js").Backend;
 export type FlowOptions = {
     /**
-     * steps: fromHarness, shared with `iovh qemu`'s guest
+     * steps: fromHarness; last: the last run (bugs/*); both shared with `iovh qemu`'s guest (src/qemu/guest.ts)
      */
     lib: Lib & {
         steps: typeof import("../../../src/qemu/steps.js");
+        last: typeof import("../../../src/qemu/last.js");
     };
     /**
      * src/cli/main.ts main()

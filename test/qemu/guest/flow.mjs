@@ -27,7 +27,7 @@ import { detectorsArmed, runDetectorChecks } from './detectors.mjs';
  * @typedef {import('../../../src/backend/types.js').Backend} Backend
  *
  * @typedef {object} FlowOptions
- * @property {Lib & { steps: typeof import('../../../src/qemu/steps.js') }} lib   steps: fromHarness, shared with `iovh qemu`'s guest
+ * @property {Lib & { steps: typeof import('../../../src/qemu/steps.js'), last: typeof import('../../../src/qemu/last.js') }} lib  steps: fromHarness; last: the last run (bugs/*); both shared with `iovh qemu`'s guest (src/qemu/guest.ts)
  * @property {(argv: string[]) => Promise<number>} cli   src/cli/main.ts main()
  * @property {() => Backend} open                        a backend on the same kernel the CLI acts on
  * @property {string[]} backendArgs                      what selects that kernel on the CLI
@@ -39,7 +39,6 @@ import { detectorsArmed, runDetectorChecks } from './detectors.mjs';
  */
 
 const SYS = '/sys/bus/pci/devices';
-const HUNG_TIMEOUT = '/proc/sys/kernel/hung_task_timeout_secs';
 
 /**
  * The kernel rule each step relies on, as the mock must model it (see RULES
@@ -70,27 +69,11 @@ export const FLOW_RULES = {
 };
 
 /**
- * The scenarios that run after everything else, in a bring-up of their own:
- * bugs/* provoke the kernel's known bugs, and on a kernel that has them they
- * write into freed memory (bugs/opath-stale-file) or leave a task waiting in
- * the kernel, so nothing may run on that kernel after them. Their expected
- * crash is judged by the host against the baseline of the kernel's shape.
- */
-export const LAST_FILTER = 'bugs/*';
-
-/**
  * The harness scenarios that need iovh's stand-in importer module: where it is
  * not loaded (the stock kernel's guest) they are left out of the run, on the
  * mock too, rather than skipped on one side and run on the other.
  */
 export const STAND_IN_SCENARIOS = ['bugs/revoke-hang-*', 'import/p2p-route'];
-
-/**
- * /dev/kmsg markers around the last run, at KERN_ERR so the `quiet` console shows them (init.sh copies them
- * again with the reports): what the console prints between them belongs to it.
- */
-export const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
-export const LAST_END = 'iovh: kernel reports of the last run end';
 
 /**
  * @param {FlowOptions} o
@@ -303,7 +286,7 @@ export async function runFlow(o) {
         '--no-baseline',
         '--allow-destructive',
         '--filter',
-        `!${LAST_FILTER}`,
+        `!${o.lib.last.LAST_FILTER}`,
         ...withoutStandIn,
         '--pf',
         pf,
@@ -363,107 +346,63 @@ export async function runFlow(o) {
     detectorBackend.close();
   }
 
-  if (bound.status === 'pass') shape = (await lastPhase(o, pf, iovh, results, withoutStandIn)) ?? shape;
+  if (bound.status === 'pass') {
+    const excludes = standIn ? [] : STAND_IN_SCENARIOS.map((g) => `!${g}`);
+    shape = (await lastPhase(o, pf, results, o.lib.last.splitFilters(excludes).last)) ?? shape;
+  }
 
   return { results, pf, vf, shape, standIn };
 }
 
 /**
- * The last scenarios (LAST_FILTER), after the detector checks: the PF's VFs
- * enabled and VF 0 bound again (restore took them away), one `iovh run`, and
- * no restore after it (the machine is thrown away). Only their results are
- * added, as `run:<id>` (a bring-up that fails is a failure of each of them),
- * so the steps a recorded kernel answered stay the same.
+ * The last scenarios (bugs/*), after the detector checks, as `iovh qemu`'s
+ * guest runs them (src/qemu/last.ts runLast: the PF's VFs enabled and VF 0
+ * bound again, restore took them away; one `iovh run`; no restore after it).
+ * Only their results are added, as `run:<id>` (a bring-up that fails is a
+ * failure of each of them), so the steps a recorded kernel answered stay the
+ * same.
  * @param {FlowOptions} o @param {string} pf
- * @param {(argv: string[]) => Promise<number>} iovh
  * @param {Result[]} results
- * @param {string[]} exclude  more --filter arguments (the stand-in's scenarios where it is not loaded)
+ * @param {string[]} filters  splitFilters(...).last: bugs/* but the stand-in's scenarios where it is not loaded
  * @returns {Promise<string | null>} the kernel's shape, as that run detected it
  */
-async function lastPhase(o, pf, iovh, results, exclude) {
-  const file = join(o.outDir, 'iovh-run-last.json');
-  /** @param {Result} r */
-  const add = (r) => {
-    results.push(r);
-    o.onResult?.(r);
-  };
+async function lastPhase(o, pf, results, filters) {
   const t0 = performance.now();
-  /** @type {string | null} */
-  let failed = null;
-  const mark = (/** @type {string} */ line) => {
-    const b = o.open();
-    try {
-      b.fs.writeFile('/dev/kmsg', `<3>${line}\n`);
-    } catch {
-      // the mock's /dev/kmsg may refuse writes; the markers only sort console lines
-    } finally {
-      b.close();
-    }
-  };
-  try {
-    if ((await iovh(['vfs', 'enable', pf, String(o.numvfs)])) !== 0) failed = `iovh vfs enable ${pf} failed`;
-    const b = o.open();
-    let vf = null;
-    try {
-      vf = b.fs.readlink(`${SYS}/${pf}/virtfn0`).split('/').pop() ?? null;
-    } finally {
-      b.close();
-    }
-    if (!failed && !vf) failed = `${pf}/virtfn0 links nowhere`;
-    if (!failed && (await iovh(['bind', /** @type {string} */ (vf), 'vfio-pci'])) !== 0)
-      failed = `iovh bind ${vf} vfio-pci failed`;
-    if (!failed) {
-      // bugs/revoke-hang-* wait up to two hung-task periods for khungtaskd's report of a stuck trigger (it checks
-      // once per timeout): 5 s here instead of the fragment's 30 keeps that wait short on a throwaway guest.
-      const w = o.open();
-      try {
-        if (w.fs.exists(HUNG_TIMEOUT)) w.fs.writeFile(HUNG_TIMEOUT, '5');
-      } catch {
-        // the mock's is read-only: its clock jumps past the timeout anyway
-      } finally {
-        w.close();
+  const { report, failed } = await o.lib.last.runLast({
+    cli: o.cli,
+    open: o.open,
+    backendArgs: o.backendArgs,
+    pf,
+    numvfs: o.numvfs,
+    filters,
+    runArgs: ['--no-baseline'],
+    file: join(o.outDir, 'iovh-run-last.json'),
+  });
+  if (report) {
+    // Every `iovh run` probes first (caps/kernel, whatever the filter): the first run's result stands, so that
+    // each step is one result and one line on the channel.
+    const seen = new Set(results.map((r) => r.id));
+    for (const s of /** @type {import('../../../src/qemu/steps.js').HarnessScenario[]} */ (report.scenarios)) {
+      const r = o.lib.steps.fromHarness(s);
+      if (!seen.has(r.id)) {
+        results.push(r);
+        o.onResult?.(r);
       }
-      mark(LAST_BEGIN);
-      try {
-        await iovh([
-          'run',
-          '--no-baseline',
-          '--allow-destructive',
-          '--filter',
-          LAST_FILTER,
-          ...exclude,
-          '--pf',
-          pf,
-          '--vf',
-          /** @type {string} */ (vf),
-          '--json',
-          file,
-        ]);
-      } finally {
-        mark(LAST_END);
-      }
-      const report = JSON.parse(readFileSync(file, 'utf8'));
-      // Every `iovh run` probes first (caps/kernel, whatever the filter): the first run's result stands, so that
-      // each step is one result and one line on the channel.
-      const seen = new Set(results.map((r) => r.id));
-      for (const s of /** @type {import('../../../src/qemu/steps.js').HarnessScenario[]} */ (report.scenarios)) {
-        const r = o.lib.steps.fromHarness(s);
-        if (!seen.has(r.id)) add(r);
-      }
-      return report.kernel?.shape?.name ?? null;
     }
-  } catch (e) {
-    failed = `${/** @type {Error} */ (e).name}: ${/** @type {Error} */ (e).message}`;
+    return report.kernel?.shape?.name ?? null;
   }
-  add({
-    id: `run:${LAST_FILTER}`,
+  /** @type {Result} */
+  const r = {
+    id: `run:${o.lib.last.LAST_FILTER}`,
     title: 'the last scenarios, in a bring-up of their own',
     status: 'fail',
     path: null,
     errno: null,
     detail: failed ?? 'no report',
     ms: Math.round((performance.now() - t0) * 10) / 10,
-  });
+  };
+  results.push(r);
+  o.onResult?.(r);
   return null;
 }
 

@@ -37,6 +37,7 @@ export async function loadLib(repo) {
     timing,
     steps,
     iovhIc,
+    last,
   ] = await Promise.all([
     /** @type {Promise<typeof import('../../../src/uapi/vfio.js')>} */ (mod('uapi/vfio.js')),
     /** @type {Promise<typeof import('../../../src/uapi/drm.js')>} */ (mod('uapi/drm.js')),
@@ -53,11 +54,12 @@ export async function loadLib(repo) {
     /** @type {Promise<typeof import('../../../src/harness/timing.js')>} */ (mod('harness/timing.js')),
     /** @type {Promise<typeof import('../../../src/qemu/steps.js')>} */ (mod('qemu/steps.js')),
     /** @type {Promise<typeof import('../../../src/uapi/iovh-ic.js')>} */ (mod('uapi/iovh-ic.js')),
+    /** @type {Promise<typeof import('../../../src/qemu/last.js')>} */ (mod('qemu/last.js')),
   ]);
   /** @type {import('./detectors.mjs').Harness} */
   const harness = { runScenarios: runner.runScenarios, timingFor: timing.timingFor };
   return {
-    lib: { vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, steps, iovhIc },
+    lib: { vfio, drm, bufinfo, uapi, iommufd, tracefs, monitors, steps, iovhIc, last },
     native,
     addon,
     mock,

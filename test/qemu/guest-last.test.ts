@@ -1,0 +1,123 @@
+// `iovh qemu`'s guest program (src/qemu/guest.ts) on the mock: bugs/* run last,
+// in a bring-up of their own after restore, with --allow-destructive (the guest
+// is a machine thrown away), as the CI's guest runs them (src/qemu/last.ts);
+// the host reads both runs as one report (src/qemu/run.ts readGuestRun), and a
+// known bug the kernel's baseline expects is an expected failure there and in
+// the host's verdict, never a pass.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baselineJudge } from '../../scripts/qemu-ci/boot.mjs';
+import { IGB_TOPOLOGY } from '../../scripts/qemu-ci/conformance.mjs';
+import { openBackend } from '../../src/backend/select.js';
+import { runGuest } from '../../src/qemu/guest.js';
+import { LAST_REPORT, splitFilters } from '../../src/qemu/last.js';
+import { readGuestRun } from '../../src/qemu/run.js';
+import { scratchDir } from '../support/scratch.js';
+
+let dir = '';
+const env = process.env.IOVH_STATE_DIR;
+beforeAll(() => {
+  dir = scratchDir('iovh-guest-last-');
+  process.env.IOVH_STATE_DIR = join(dir, 'state');
+});
+afterAll(() => {
+  if (env === undefined) delete process.env.IOVH_STATE_DIR;
+  else process.env.IOVH_STATE_DIR = env;
+});
+
+describe('the guest filters cut in two', () => {
+  it('keeps bugs/* for the last run, with the user includes matching one by one', () => {
+    expect(splitFilters([])).toEqual({ first: ['!bugs/*'], last: ['bugs/*'] });
+    // Excludes only: bugs/* and the excludes.
+    expect(splitFilters(['!bugs/revoke-hang-*'])).toEqual({
+      first: ['!bugs/revoke-hang-*', '!bugs/*'],
+      last: ['bugs/*', '!bugs/revoke-hang-*'],
+    });
+    // Includes OR (src/harness/filter.ts): bugs/* with export/* would run every export/* scenario last.
+    expect(splitFilters(['export/*']).last).toEqual([]);
+    expect(splitFilters(['export/*', 'bugs/opath*']).last).toEqual(['bugs/opath-stale-file']);
+    // The way to leave them out.
+    expect(splitFilters(['!bugs/*']).last).toEqual([]);
+  });
+});
+
+describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
+  it('runs the kref scenario destructively, bugs/* last, and a known bug is an expected crash', async () => {
+    // The sanitizer guest's build: KASAN with SLUB_RCU_DEBUG sees bugs/opath-stale-file's write (docs/bugs.md).
+    const t = JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8'));
+    t.kernel = { ...t.kernel, config: { ...t.kernel?.config, KASAN: 'y', SLUB_RCU_DEBUG: 'y' } };
+    const topology = join(dir, 'topology.json');
+    writeFileSync(topology, `${JSON.stringify(t, null, 2)}\n`);
+    const mock = {
+      backend: 'mock' as const,
+      mockState: join(dir, 'mock-state.json'),
+      topology,
+      profile: 'upstream-7.1',
+    };
+    (await openBackend(mock)).close();
+    const out = join(dir, 'results', 'results.json');
+    mkdirSync(join(dir, 'results'));
+    const code = await runGuest(
+      {
+        out,
+        nonce: 'n0',
+        variant: 'igb-intel-iommu',
+        numvfs: 2,
+        filters: ['export/single-range', 'lifecycle/close-while-revoked', 'bugs/opath-stale-file'],
+        timeout: null,
+      },
+      {
+        open: () => openBackend(mock),
+        backendArgs: [
+          '--backend',
+          'mock',
+          '--mock-state',
+          mock.mockState,
+          '--topology',
+          topology,
+          '--profile',
+          mock.profile,
+        ],
+      },
+    );
+    const results = JSON.parse(readFileSync(out, 'utf8'));
+    const steps = Object.fromEntries(
+      (results.scenarios as { id: string; status: string; bugs?: string[] }[]).map((s) => [s.id, s]),
+    );
+    expect(Object.keys(steps)).toEqual([
+      'qemu.vfs-enable',
+      'qemu.bind',
+      'run:caps/kernel',
+      'run:export/single-range',
+      'run:lifecycle/close-while-revoked',
+      'qemu.restore',
+      // The last run's results, then the step that ran it.
+      'run:bugs/opath-stale-file',
+      'qemu.last',
+    ]);
+    // With consent the kref scenario runs (7.2.13 has the fix): without it, it would skip.
+    expect(steps['run:lifecycle/close-while-revoked']?.status).toBe('pass');
+    expect(steps['run:bugs/opath-stale-file']).toMatchObject({ status: 'crash', bugs: ['opath-stale-file'] });
+    expect(results.shape).toBe('upstream-7.1');
+    // The guest program's own exit: a crash is a bad result (the host's verdict judges it).
+    expect(code).toBe(1);
+
+    // The host's verdict: the crash is an expected failure of the shape's baseline (XFAIL), never a pass.
+    const { judge } = await baselineJudge(results);
+    expect(judge?.(steps['run:bugs/opath-stale-file'] as never)).toMatchObject({ verdict: 'expected' });
+
+    // The report `iovh qemu` prints: both runs as one, the last run's probe dropped.
+    const { run, runError } = readGuestRun(join(dir, 'results'));
+    expect(runError).toBeNull();
+    expect(run?.scenarios.map((s) => [s.id, s.status, s.baseline?.verdict])).toEqual([
+      ['caps/kernel', 'pass', 'expected'],
+      ['export/single-range', 'pass', 'expected'],
+      ['lifecycle/close-while-revoked', 'pass', 'expected'],
+      ['bugs/opath-stale-file', 'crash', 'expected'],
+    ]);
+    expect(run?.summary).toMatchObject({ exitCode: 0, unexpected: [] });
+    expect(run?.summary.exitReason).toMatch(/no unexpected result \(1 known failure/);
+    expect(readFileSync(join(dir, 'results', LAST_REPORT), 'utf8')).toContain('"bugs/opath-stale-file"');
+  }, 120_000);
+});
