@@ -10,7 +10,8 @@ import { fail, isKernelErrno, KernelErrno } from './errno.js';
 import { kstrtobool, kstrtouint, sysfsStreq } from './kstrto.js';
 import type { KernelCore } from './kernel.js';
 import { relativeLink, type AttrSpec, type Vfs } from './vfs.js';
-import { formatBdf, vfBarSize, vfBdf, type BarSpec, type DeviceSpec, type SriovSpec } from './topology.js';
+import { vfBarSize, type BarSpec, type DeviceSpec, type SriovSpec } from './topology.js';
+import { formatBdf as formatPciAddress, parseSysfsBdf, vfAddress } from '../uapi/bdf.js';
 
 const PCI_ANY_ID = 0xffffffff;
 
@@ -625,9 +626,11 @@ export class PciSubsystem implements PciBus {
     const s = pf.sriov!;
     s.vfBarSizes = new Map(s.spec.vfBars.map((b) => [b.index, this.vfBarSizeFor(pf, b, n)]));
     const created: PciDev[] = [];
+    const pfAt = parseSysfsBdf(pf.bdf)!;
     for (let i = 0; i < n; i++) {
-      const at = vfBdf(pf, s.spec.offset, s.spec.stride, i)!;
-      const bdf = formatBdf(pf.domain, at.bus, at.devfn);
+      // virtfn<i>: drivers/pci/iov.c pci_iov_virtfn_bus/devfn (the topology checked that every VF fits)
+      const at = vfAddress(pfAt, s.spec.offset, s.spec.stride, i + 1)!;
+      const bdf = formatPciAddress(at);
       const bars: PciBar[] = s.spec.vfBars.map((b) => {
         const size = s.vfBarSizes.get(b.index)!;
         return { index: b.index, start: b.start + size * BigInt(i), size, kind: b.kind, prefetchable: b.prefetchable };
@@ -638,7 +641,7 @@ export class PciSubsystem implements PciBus {
         bdf,
         pf.domain,
         at.bus,
-        at.devfn,
+        (at.slot << 3) | at.fn,
         pf.vendor,
         s.spec.vfDevice,
         pf.klass,

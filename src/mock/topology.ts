@@ -10,7 +10,7 @@
 
 import { LIMITS, parseUserJson, readUserFile, UserFileError } from '../userfile.js';
 import { configProblem, isModelledOption, type KernelConfig } from './kconfig.js';
-import { formatBdf as formatPciAddress, parseSysfsBdf } from '../uapi/bdf.js';
+import { formatBdf as formatPciAddress, parseSysfsBdf, vfAddress } from '../uapi/bdf.js';
 import { TOPOLOGY_SCHEMA_JSON } from './topology-schema.js';
 import { schemaProblem } from '../schema/validate.js';
 import type { MockGpuSpec } from './mock-gpu.js';
@@ -360,18 +360,6 @@ export function vfBarSize(bar: BarSpec, totalvfs: number, numVfs: number): bigin
   return MiB << bit;
 }
 
-/** BDF of VF `index` (0-based): routing ID = PF RID + offset + stride * index (PCIe SR-IOV §9.3.3.9/10). */
-export function vfBdf(
-  pf: { domain: number; bus: number; devfn: number },
-  offset: number,
-  stride: number,
-  index: number,
-): { bus: number; devfn: number } | null {
-  const rid = ((pf.bus << 8) | pf.devfn) + offset + stride * index;
-  if (rid > 0xffff) return null;
-  return { bus: rid >> 8, devfn: rid & 0xff };
-}
-
 export function parseTopology(data: unknown, source = 'topology'): ParsedTopology {
   const ctx: Ctx = new Ctx(source);
   const problem = schemaProblem(TOPOLOGY_SCHEMA_JSON, data);
@@ -418,10 +406,11 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
       if (numvfs > totalvfs) ctx.fail(`${sf}.numvfs`, `must be at most totalvfs (${totalvfs}), got ${numvfs}`);
       const { offset, stride } = s;
       if (stride === 0 && totalvfs > 1) ctx.fail(`${sf}.stride`, 'must be non-zero with more than one VF');
+      const pfAt = parseSysfsBdf(d.bdf)!;
       for (let n = 0; n < totalvfs; n++) {
-        const at = vfBdf(loc, offset, stride, n);
+        const at = vfAddress(pfAt, offset, stride, n + 1);
         if (!at) ctx.fail(`${sf}.offset`, `VF ${n} would land beyond bus 0xff`);
-        const b = formatBdf(loc.domain, at.bus, at.devfn);
+        const b = formatPciAddress(at);
         if (named.has(b)) ctx.fail(`${sf}.offset`, `VF ${n} would be ${b}, which is another device`);
       }
       const vfBars = bars(ctx, `${sf}.vfBars`, s.vfBars, true);

@@ -82,9 +82,12 @@ export function routingId(a: PciAddress): number {
 
 /**
  * The address of VF `vfId` (1-based, xe's `vfN`; virtfn(vfId-1)) of a PF: its
- * routing ID is the PF's + First VF Offset + (vfId-1) * VF Stride, which can
- * carry into the next bus number (drivers/pci/iov.c pci_iov_virtfn_bus,
- * RFC quirk 5). Null when it would leave the 16-bit routing ID space.
+ * routing ID is the PF's + First VF Offset + (vfId-1) * VF Stride (PCIe
+ * SR-IOV), and devfn + offset + stride * (vfId-1) can carry into the next
+ * bus number (drivers/pci/iov.c pci_iov_virtfn_bus: bus + (that >> 8);
+ * pci_iov_virtfn_devfn: that & 0xff; RFC quirk 5). Null past bus 0xff, where
+ * sriov_enable() refuses ("can't enable %d VFs (bus %02x out of range ...)").
+ * The one place of this rule (the mock places its VFs with it too).
  */
 export function vfAddress(pf: PciAddress, offset: number, stride: number, vfId: number): PciAddress | null {
   const rid = routingId(pf) + offset + (vfId - 1) * stride;
