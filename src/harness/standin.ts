@@ -14,7 +14,7 @@
 
 import type { Backend, FileOps } from '../backend/types.js';
 import { SystemError } from '../uapi/errors.js';
-import { IOVH_IC, StandInImporter } from '../uapi/iovh-ic.js';
+import { IcAbiMismatch, IOVH_IC, StandInImporter } from '../uapi/iovh-ic.js';
 import type { ScenarioContext } from './scenario.js';
 import { exportBar, PAGE, requireCaps } from './steps.js';
 import { devicePath, PCI_DEVICES, SysReader } from '../machine/sysfs.js';
@@ -105,10 +105,17 @@ export function findStandInTarget(backend: Backend, vf: VfInfo | null): StandInT
 const LOAD_STAND_IN =
   'build kernel/iovh-ic-importer against this kernel and insmod it (kernel/iovh-ic-importer/README.md); `iovh qemu` does both';
 
+/** How to replace a stand-in importer built from another iovh. */
+const RELOAD_STAND_IN =
+  "rmmod iovh_ic_importer, build this iovh's kernel/iovh-ic-importer against this kernel and insmod it (kernel/iovh-ic-importer/README.md); `iovh qemu` builds the module from this iovh and loads it";
+
 /**
  * Open the stand-in importer (/dev/iovh-ic) for a scenario, closed by its
  * cleanup stack, or skip when the module is not loaded (ENOENT, ENODEV,
- * ENXIO): `why` says so given the errno, `enable` how to load it. With
+ * ENXIO): `why` says so given the errno, `enable` how to load it. Also skip
+ * when the loaded module was built from another iovh (another ABI version
+ * of core/uapi/iovh_ic.h): a stale module is a capability this machine
+ * lacks until it is rebuilt, not a wrong answer of the kernel. With
  * `series`, also skip when it was built without the IOV interconnect series
  * on a kernel that has it (its IOV ioctls would not be there).
  */
@@ -125,6 +132,12 @@ export function openStandIn(
         'standIn',
         o.why?.(e.code) ?? `the stand-in importer module is not loaded (${e.code} opening ${IOVH_IC.DEVICE})`,
         o.enable ?? LOAD_STAND_IN,
+      );
+    if (e instanceof IcAbiMismatch)
+      ctx.skip(
+        'standIn',
+        `the stand-in importer module was built from another iovh: its ${IOVH_IC.DEVICE} speaks ABI ${e.moduleAbi} of core/uapi/iovh_ic.h, this iovh ABI ${IOVH_IC.ABI_VERSION}`,
+        RELOAD_STAND_IN,
       );
     throw e;
   }

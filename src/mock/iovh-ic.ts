@@ -68,6 +68,11 @@ class IcImportState {
 }
 
 export class IovhIcModule {
+  /**
+   * The ABI version IOVH_IC_VERSION reports: this iovh's, unless a test plays
+   * a module built from another revision of core/uapi/iovh_ic.h.
+   */
+  abi: number = IOVH_IC.ABI_VERSION;
   /** The mock GPU PF behind a PCI device, when its driver is bound (set by the platform). */
   mockGpuOf: (pf: PciDev) => MockGpuPf | null = () => null;
   /** The mock GPU's PF driver is loaded: its translation is installed (xlate.c mgpu_xlate_register). */
@@ -101,7 +106,7 @@ export class IovhIcModule {
   get version(): IcVersion {
     const p = this.kernel.profile;
     return {
-      abi: IOVH_IC.ABI_VERSION,
+      abi: this.abi,
       // the module's #if follows the kernel's headers: v1's CREATE_IOV_INTERCONNECT, v2's MATCH_INTERCONNECT, or neither
       api: p.series === 'rfc-v1' ? IOVH_IC.API_RFC_V1 : p.series === 'rfc-v2' ? IOVH_IC.API_RFC_V2 : IOVH_IC.API_NONE,
       keep: p.has('ranges-leak') ? IOVH_IC.KEEP_LEAK : IOVH_IC.KEEP_UNMAP,

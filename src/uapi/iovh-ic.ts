@@ -71,6 +71,24 @@ export interface IcImportOptions {
   flags?: number;
 }
 
+/**
+ * /dev/iovh-ic answers IOVH_IC_VERSION with another ABI version than this
+ * iovh's: the module was built from another revision of core/uapi/iovh_ic.h
+ * (another iovh), so its structs would be read with the wrong layout.
+ */
+export class IcAbiMismatch extends Error {
+  override readonly name = 'IcAbiMismatch';
+
+  constructor(
+    /** What the loaded module speaks. */
+    readonly moduleAbi: number,
+  ) {
+    super(
+      `${IOVH_IC.DEVICE} speaks ABI ${moduleAbi} of core/uapi/iovh_ic.h, this iovh ABI ${IOVH_IC.ABI_VERSION}: rebuild kernel/iovh-ic-importer from this iovh and load it again`,
+    );
+  }
+}
+
 /** One open of /dev/iovh-ic; its imports end with it. */
 export class StandInImporter {
   private open = true;
@@ -83,18 +101,15 @@ export class StandInImporter {
 
   /**
    * Open the device; throws the SystemError of open(2) (ENOENT: the module is
-   * not loaded), or an Error when the module was built from another revision
-   * of core/uapi/iovh_ic.h (its ABI version differs: a struct read with
-   * another layout would be read wrongly, not refused).
+   * not loaded), or an IcAbiMismatch when the module was built from another
+   * revision of core/uapi/iovh_ic.h (its ABI version differs: a struct read
+   * with another layout would be read wrongly, not refused).
    */
   static open(backend: Backend): StandInImporter {
     const fd = backend.dev.open(IOVH_IC.DEVICE, O.RDWR | O.CLOEXEC);
     try {
       const v = backend.dev.icVersion(fd);
-      if (v.abi !== IOVH_IC.ABI_VERSION)
-        throw new Error(
-          `${IOVH_IC.DEVICE} speaks ABI ${v.abi} of core/uapi/iovh_ic.h, this iovh ABI ${IOVH_IC.ABI_VERSION}: rebuild kernel/iovh-ic-importer from this iovh and load it again`,
-        );
+      if (v.abi !== IOVH_IC.ABI_VERSION) throw new IcAbiMismatch(v.abi);
       return new StandInImporter(backend, fd, v);
     } catch (e) {
       backend.dev.close(fd);
