@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unexplained } from '../../scripts/qemu-ci/windows.mjs';
 import { bindExtras, parseGuestArgs, shapeBaseline } from '../../src/qemu/guest.js';
-import { guestOutcome } from '../../src/cli/commands/qemu.js';
+import { guestLine, guestOutcome } from '../../src/cli/commands/qemu.js';
 import { fromHarness } from '../../src/qemu/steps.js';
 
 describe('iovh qemu guest program', () => {
@@ -172,5 +172,19 @@ describe("a guest's line and exit status", () => {
     expect(guestOutcome('pass', 0, null)).toEqual({ code: 0, shown: 'PASS', expected: false });
     expect(guestOutcome('panic', null, null)).toEqual({ code: 1, shown: 'PANIC', expected: false });
     expect(guestOutcome('fail', null, null)).toEqual({ code: 1, shown: 'FAIL', expected: false });
+  });
+});
+
+describe("README's rfc-v1 sample", () => {
+  it("shows the guest's line as iovh prints it for that run (the host failed it, the baseline expects every failure, exit 0)", () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+    const m =
+      /^qemu (igb-ivshmem-intel-iommu): kernel (\S+), \w+ \(verdict at ([\d.]+) s, wall ([\d.]+) s\): every failure is expected by the run's baseline \(the host's verdict: (4 scenario\(s\) failed: .*)\)$/m.exec(
+        readme,
+      );
+    expect(m, 'the sample line').not.toBeNull();
+    const [line, variant, release, verdict, wall, reason] = m as unknown as string[];
+    const boot = { variant: variant!, reason: reason!, verdictSeconds: Number(verdict), wallSeconds: Number(wall) };
+    expect(guestLine(boot, release!, guestOutcome('fail', 0, []))).toBe(line);
   });
 });

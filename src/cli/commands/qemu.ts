@@ -251,6 +251,22 @@ export function guestOutcome(
   return { code: runCode, shown: runCode === 0 || runCode === 77 ? 'PASS' : 'FAIL', expected };
 }
 
+/**
+ * A guest's first line: its status as the exit status has it (guestOutcome),
+ * its timings and the reason, which says so when the run's baseline expects
+ * every failure the host's verdict counted.
+ */
+export function guestLine(
+  b: { variant: string; reason: string; verdictSeconds: number | null; wallSeconds: number | null },
+  release: string,
+  outcome: { shown: string; expected: boolean },
+): string {
+  const reason = outcome.expected
+    ? `every failure is expected by the run's baseline (the host's verdict: ${b.reason})`
+    : b.reason;
+  return `qemu ${b.variant}: kernel ${release}, ${outcome.shown} (verdict at ${secs(b.verdictSeconds)}, wall ${secs(b.wallSeconds)}): ${reason}`;
+}
+
 /** Several guests: the worst; 77 (everything skipped) only when every guest skipped everything. */
 export function combineExitCodes(codes: number[]): number {
   const bad = codes.filter((c) => c !== 0 && c !== 77);
@@ -404,12 +420,7 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
           ? engine.unexplained(b.results?.scenarios ?? [], engine.consoleOopses(b.logPath), g.run)
           : null;
       const outcome = guestOutcome(b.status, g.run?.summary.exitCode ?? null, why);
-      const reason = outcome.expected
-        ? `every failure is expected by the run's baseline (the host's verdict: ${b.reason})`
-        : b.reason;
-      human.write(
-        `\nqemu ${b.variant}: kernel ${release}, ${outcome.shown} (verdict at ${secs(b.verdictSeconds)}, wall ${secs(b.wallSeconds)}): ${reason}\n`,
-      );
+      human.write(`\n${guestLine(b, release, outcome)}\n`);
       human.write(`qemu ${b.variant}: serial log ${b.logPath}\n`);
       const reportFiles = reports.get(b.variant);
       if (g.run) {
