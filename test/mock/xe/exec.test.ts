@@ -5,16 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../src/mock/contracts.js';
 import { BatchBuilder } from '../../../src/uapi/batch.js';
 import { DRM, XE } from '../../../src/uapi/constants.js';
-import { expectErrno, expectErrnoAsync, PAT_WB, rig, runner, sysBo, u64, WB, SYS } from './setup.js';
+import { expectErrno, expectErrnoAsync, kmsg, logText, PAT_WB, rig, runner, sysBo, u64, WB, SYS } from './setup.js';
 
 const RCS = { engineClass: XE.ENGINE_CLASS_RENDER, engineInstance: 0, gtId: 0 };
 
 describe('DRM_IOCTL_XE_EXEC_QUEUE_CREATE / DESTROY', () => {
   it('validates flags, width x placements, engines, and the VM', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const vm = xe.vmCreate().id;
-    const create = (a: Partial<Parameters<typeof p.dev.xeExecQueueCreate>[1]>) =>
-      p.dev.xeExecQueueCreate(xe.fd, { vmId: vm, width: 1, instances: [RCS], ...a });
+    const create = (a: Partial<Parameters<typeof mk.dev.xeExecQueueCreate>[1]>) =>
+      mk.dev.xeExecQueueCreate(xe.fd, { vmId: vm, width: 1, instances: [RCS], ...a });
     expectErrno(() => create({ flags: 2 }), 'EINVAL');
     expectErrno(() => create({ width: 0 }), 'EINVAL');
     expectErrno(() => create({ instances: [] }), 'EINVAL');
@@ -38,9 +39,9 @@ describe('DRM_IOCTL_XE_EXEC_QUEUE_CREATE / DESTROY', () => {
     expect(create({ vmId: 0, instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }] })).toBe(
       2,
     );
-    expectErrno(() => p.dev.xeExecQueueDestroy(xe.fd, 9), 'ENOENT');
-    p.dev.xeExecQueueDestroy(xe.fd, 2);
-    expectErrno(() => p.dev.xeExecQueueDestroy(xe.fd, 2), 'ENOENT');
+    expectErrno(() => mk.dev.xeExecQueueDestroy(xe.fd, 9), 'ENOENT');
+    mk.dev.xeExecQueueDestroy(xe.fd, 2);
+    expectErrno(() => mk.dev.xeExecQueueDestroy(xe.fd, 2), 'ENOENT');
   });
 });
 
@@ -64,23 +65,25 @@ describe('DRM_IOCTL_XE_EXEC', () => {
   });
 
   it('checks the queue (ENOENT), bind queues (EINVAL), num_batch_buffer == width (EINVAL)', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const r = runner(xe);
-    expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: 50, address: 0n }), 'ENOENT');
-    expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0n, numBatchBuffer: 2 }), 'EINVAL');
-    const bq = p.dev.xeExecQueueCreate(xe.fd, {
+    expectErrno(() => mk.dev.xeExec(xe.fd, { execQueueId: 50, address: 0n }), 'ENOENT');
+    expectErrno(() => mk.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0n, numBatchBuffer: 2 }), 'EINVAL');
+    const bq = mk.dev.xeExecQueueCreate(xe.fd, {
       vmId: 0,
       width: 1,
       instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }],
     });
-    expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: bq, address: 0n }), 'EINVAL');
+    expectErrno(() => mk.dev.xeExec(xe.fd, { execQueueId: bq, address: 0n }), 'EINVAL');
   });
 
   it('a page fault resets the engine, bans the queue (ECANCELED) and stops the batch', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const r = runner(xe);
     const { map } = sysBo(xe, r.vm, 0x10_0000n);
-    const so = p.dev.drmSyncobjCreate(xe.fd, 0);
+    const so = mk.dev.drmSyncobjCreate(xe.fd, 0);
     const batch = new BatchBuilder()
       .storeDword(0x10_0000n, 1)
       .storeDword(0x6000_0000n, 2)
@@ -89,30 +92,32 @@ describe('DRM_IOCTL_XE_EXEC', () => {
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     r.vm.map(bo, 0x20_0000n, 0x10000n, { patIndex: PAT_WB });
     bo.mmap().write(0, batch);
-    p.dev.xeExec(xe.fd, {
+    mk.dev.xeExec(xe.fd, {
       execQueueId: r.queue.id,
       address: 0x20_0000n,
       syncs: [{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 1, handle: so }],
     });
     // the ioctl succeeded; the job's effects stop at the fault
     expect(new DataView(map.read(0, 8).buffer).getBigUint64(0, true)).toBe(1n);
-    const lines = p.kernel.logs.filter((l) => l.source === 'xe 0000:03:00.0');
+    const lines = kmsg(rg).filter((l) => l.source === 'xe 0000:03:00.0');
+    const task = `${mk.fs.readText('/proc/self/comm').trim()} [${mk.kernel.pid}]`;
     expect(lines.map((l) => l.text)).toEqual([
       '[drm] GT0: Engine reset: engine_class=bcs, logical_mask: 0x1, guc_id=0',
-      '[drm] GT0: Timedout job: seqno=4294967169, lrc_seqno=4294967169, guc_id=0, flags=0x0 in iovh [4242]',
+      `[drm] GT0: Timedout job: seqno=4294967169, lrc_seqno=4294967169, guc_id=0, flags=0x0 in ${task}`,
       '[drm] Xe device coredump has been created',
       '[drm] Check your /sys/class/drm/card0/device/devcoredump/data',
     ]);
     expect(lines[1]!.level).toBe(LogLevel.NOTICE);
     // the fence signalled (with an error): the syncobj wait returns
-    return p.dev.drmSyncobjWait(xe.fd, [so], 0n, 0).then((first) => {
+    return mk.dev.drmSyncobjWait(xe.fd, [so], 0n, 0).then((first) => {
       expect(first).toBe(0);
-      expectErrno(() => p.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0x20_0000n }), 'ECANCELED');
+      expectErrno(() => mk.dev.xeExec(xe.fd, { execQueueId: r.queue.id, address: 0x20_0000n }), 'ECANCELED');
     });
   });
 
   it('an unknown command hangs the engine; GGTT stores from a PPGTT batch too', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     for (const word of [0x7a000003, 0x10400002]) {
       const r = runner(xe);
       const bytes = new Uint8Array(16);
@@ -120,33 +125,35 @@ describe('DRM_IOCTL_XE_EXEC', () => {
       r.run(bytes);
       expectErrno(() => r.queue.exec(0n), 'ECANCELED');
     }
-    expect(p.kernel.logText().filter((t) => t.includes('Engine reset')).length).toBe(2);
+    expect(logText(rg).filter((t) => t.includes('Engine reset')).length).toBe(2);
   });
 
   it('a scratch-page VM turns unmapped accesses into the scratch page instead of faults', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     const r = runner(xe, xe.vmCreate(XE.VM_CREATE_FLAG_SCRATCH_PAGE));
     const { map } = sysBo(xe, r.vm, 0x10_0000n);
     r.run(new BatchBuilder().storeDword(0x5000_0010n, 77).copyDword(0x10_0000n, 0x9000_0010n).end());
     // the store landed in the one scratch page; the copy read it back from another unmapped address
     expect(new DataView(map.read(0, 4).buffer).getUint32(0, true)).toBe(77);
-    expect(p.kernel.logText().some((t) => t.includes('Engine reset'))).toBe(false);
+    expect(logText(rg).some((t) => t.includes('Engine reset'))).toBe(false);
   });
 
   it('writes the exec user fence through the GPU after the batch, and WAIT_USER_FENCE sees it', async () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const r = runner(xe);
     const { map } = sysBo(xe, r.vm, 0x10_0000n);
     const batchBo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     r.vm.map(batchBo, 0x30_0000n, 0x10000n, { patIndex: PAT_WB });
     batchBo.mmap().write(0, new BatchBuilder().storeDword(0x10_0010n, 9).end());
-    p.dev.xeExec(xe.fd, {
+    mk.dev.xeExec(xe.fd, {
       execQueueId: r.queue.id,
       address: 0x30_0000n,
       syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x10_0040n, timelineValue: 5n }],
     });
     expect(u64(map.read(0x40, 8))).toBe(5n);
-    const left = await p.dev.xeWaitUserFence(xe.fd, {
+    const left = await mk.dev.xeWaitUserFence(xe.fd, {
       addr: map.address + 0x40n,
       op: XE.UFENCE_WAIT_OP_GTE,
       value: 5n,
@@ -161,30 +168,37 @@ describe('DRM_IOCTL_XE_EXEC', () => {
 
 describe('waits', () => {
   it('SYNCOBJ_WAIT: EINVAL flags, EINVAL empty, ENOENT handle, EINVAL without a fence, ETIME when it passes', async () => {
-    const { p, xe } = rig();
-    const a = p.dev.drmSyncobjCreate(xe.fd, 0);
-    const b = p.dev.drmSyncobjCreate(xe.fd, DRM.SYNCOBJ_CREATE_SIGNALED);
-    expectErrno(() => p.dev.drmSyncobjCreate(xe.fd, 2), 'EINVAL');
-    await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [a], 0n, 4), 'EINVAL');
-    await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [], 0n, 0), 'EINVAL');
-    await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [a, 44], 0n, 0), 'ENOENT');
-    await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [a], 0n, 0), 'EINVAL');
-    await expectErrnoAsync(p.dev.drmSyncobjWait(xe.fd, [a], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT), 'ETIME');
+    const rg = rig();
+    const { b: mk, xe } = rg;
+    const a = mk.dev.drmSyncobjCreate(xe.fd, 0);
+    const b = mk.dev.drmSyncobjCreate(xe.fd, DRM.SYNCOBJ_CREATE_SIGNALED);
+    expectErrno(() => mk.dev.drmSyncobjCreate(xe.fd, 2), 'EINVAL');
+    await expectErrnoAsync(mk.dev.drmSyncobjWait(xe.fd, [a], 0n, 4), 'EINVAL');
+    await expectErrnoAsync(mk.dev.drmSyncobjWait(xe.fd, [], 0n, 0), 'EINVAL');
+    await expectErrnoAsync(mk.dev.drmSyncobjWait(xe.fd, [a, 44], 0n, 0), 'ENOENT');
+    await expectErrnoAsync(mk.dev.drmSyncobjWait(xe.fd, [a], 0n, 0), 'EINVAL');
+    await expectErrnoAsync(mk.dev.drmSyncobjWait(xe.fd, [a], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT), 'ETIME');
     // any: the signalled one is first_signaled; all: not until both
-    await expect(p.dev.drmSyncobjWait(xe.fd, [a, b], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT)).resolves.toBe(1);
+    await expect(mk.dev.drmSyncobjWait(xe.fd, [a, b], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT)).resolves.toBe(1);
     await expectErrnoAsync(
-      p.dev.drmSyncobjWait(xe.fd, [a, b], 0n, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT | DRM.SYNCOBJ_WAIT_FLAGS_WAIT_ALL),
+      mk.dev.drmSyncobjWait(
+        xe.fd,
+        [a, b],
+        0n,
+        DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT | DRM.SYNCOBJ_WAIT_FLAGS_WAIT_ALL,
+      ),
       'ETIME',
     );
-    p.dev.drmSyncobjDestroy(xe.fd, a);
-    expectErrno(() => p.dev.drmSyncobjDestroy(xe.fd, a), 'EINVAL');
+    mk.dev.drmSyncobjDestroy(xe.fd, a);
+    expectErrno(() => mk.dev.drmSyncobjDestroy(xe.fd, a), 'EINVAL');
   });
 
   it('SYNCOBJ_WAIT with WAIT_FOR_SUBMIT returns once a bind attaches a fence', async () => {
-    const { p, xe } = rig();
-    const so = p.dev.drmSyncobjCreate(xe.fd, 0);
+    const rg = rig();
+    const { b: mk, xe } = rg;
+    const so = mk.dev.drmSyncobjCreate(xe.fd, 0);
     const deadline = process.hrtime.bigint() + 60_000_000_000n;
-    const waiting = p.dev.drmSyncobjWait(xe.fd, [so], deadline, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT);
+    const waiting = mk.dev.drmSyncobjWait(xe.fd, [so], deadline, DRM.SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT);
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     vm.map(bo, 0x100000n, 0x10000n, {
@@ -195,11 +209,12 @@ describe('waits', () => {
   });
 
   it('WAIT_USER_FENCE: validation, EFAULT for memory the model cannot see, ETIME, EIO after a reset', async () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const r = runner(xe);
     const { map } = sysBo(xe, r.vm, 0x10_0000n);
-    const w = (a: Partial<Parameters<typeof p.dev.xeWaitUserFence>[1]>) =>
-      p.dev.xeWaitUserFence(xe.fd, {
+    const w = (a: Partial<Parameters<typeof mk.dev.xeWaitUserFence>[1]>) =>
+      mk.dev.xeWaitUserFence(xe.fd, {
         addr: map.address,
         op: XE.UFENCE_WAIT_OP_EQ,
         value: 1n,
@@ -220,6 +235,6 @@ describe('waits', () => {
     // a queue that was reset: EIO and "exec queue reset detected"
     r.run(new BatchBuilder().storeDword(0x7777_0000n, 1).end());
     await expectErrnoAsync(w({ value: 99n, execQueueId: r.queue.id, timeout: 60_000_000_000n }), 'EIO');
-    expect(p.kernel.logText()).toContain('[drm] exec queue reset detected');
+    expect(logText(rg)).toContain('[drm] exec queue reset detected');
   });
 });

@@ -8,7 +8,7 @@
 // lands (a store straddling the BO's end lands up to it), nothing after it.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { rig, runner, sysBo } from './setup.js';
+import { logText, rig, runner, sysBo } from './setup.js';
 
 const TARGET = 0x10_0000;
 const SIZE = 0x4000;
@@ -97,7 +97,8 @@ function filled(seed: number): Uint8Array {
 
 describe('the mock command streamer', () => {
   it('agrees with a reference interpreter on random batches straddling pages and the BO end', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: PAGE / 4 + 8 }),
@@ -108,12 +109,12 @@ describe('the mock command streamer', () => {
           const r = runner(xe);
           const { bo, map } = sysBo(xe, r.vm, BigInt(TARGET), BigInt(SIZE));
           map.write(0, initial);
-          const resets = p.kernel.logText().filter((t) => t.includes('Engine reset')).length;
+          const resets = logText(rg).filter((t) => t.includes('Engine reset')).length;
           r.run(encode(lead, cmds));
           const want = new Uint8Array(initial);
           const faulted = reference(want, cmds);
           expect(Buffer.from(map.read(0, SIZE)).equals(Buffer.from(want))).toBe(true);
-          expect(p.kernel.logText().filter((t) => t.includes('Engine reset')).length - resets).toBe(faulted ? 1 : 0);
+          expect(logText(rg).filter((t) => t.includes('Engine reset')).length - resets).toBe(faulted ? 1 : 0);
           map.unmap();
           bo.close();
           r.queue.close();

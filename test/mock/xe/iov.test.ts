@@ -8,7 +8,7 @@ import { patternVerifyTs } from '../../../src/uapi/pattern.js';
 import { BatchBuilder } from '../../../src/uapi/batch.js';
 import type { QuirkId } from '../../../src/mock/contracts.js';
 import { MiB, PAGE, profile, type FakePlatform, type TopologyOptions } from './fake-platform.js';
-import { expectErrno, PAT_WB, rig, runner, type Rig } from './setup.js';
+import { expectErrno, PAT_WB, fakeRig as rig, runner, type FakeRig as Rig } from './setup.js';
 
 const IMPORT_VA = 0x1_0000_0000n;
 const SEED = 0x5eedn;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchBuilder } from '../../../src/uapi/batch.js';
 import { patternVerifyTs } from '../../../src/uapi/pattern.js';
 import { MiB, PAGE, profile } from './fake-platform.js';
-import { expectErrno, PAT_WB, rig, runner } from './setup.js';
+import { expectErrno, PAT_WB, fakeRig as rig, runner } from './setup.js';
 
 const VA = 0x1_0000_0000n;
 

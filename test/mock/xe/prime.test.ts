@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { DRM } from '../../../src/uapi/constants.js';
 import { MiB } from './fake-platform.js';
-import { expectErrno, rig, SYS, VRAM, WB, WC } from './setup.js';
+import { expectErrno, fakeRig as rig, SYS, VRAM, WB, WC } from './setup.js';
 
 describe('DRM_IOCTL_PRIME_HANDLE_TO_FD', () => {
   it('exports through the dma-buf core with exp_name xe and the BO size', () => {

@@ -1,9 +1,12 @@
-// Shared set-up for the xe device tests: a fake platform with the xe PF bound,
-// the render node opened through the harness's own wrapper (src/uapi/xe.ts),
-// and small helpers to run a batch and to import a VF export.
+// Shared set-up for the xe device tests: the mock kernel (src/mock/) with its
+// xe PF bound, the render node opened through the harness's own wrapper
+// (src/uapi/xe.ts), what the kernel logged since (read from /dev/kmsg), and
+// small helpers to run a batch and to import a VF export.
 
 import { expect } from 'vitest';
-import type { Profile } from '../../../src/mock/contracts.js';
+import type { Profile, ProfileName } from '../../../src/mock/contracts.js';
+import { createMockBackend, type MockBackend, type Topology } from '../../../src/mock/backend.js';
+import type { XeDriver } from '../../../src/mock/xe/index.js';
 import { XE, PROT } from '../../../src/uapi/constants.js';
 import { XeDevice, type XeBo, type XeVm, type XeExecQueue } from '../../../src/uapi/xe.js';
 import { FakePlatform, profile, type TopologyOptions } from './fake-platform.js';
@@ -16,12 +19,86 @@ export const WC = XE.GEM_CPU_CACHING_WC;
 /** Xe2 2-way coherent WB (IGT intel_get_pat_idx_wb): what imports must use. */
 export const PAT_WB = XE.PAT_INDEX_WB_2WAY_XE2;
 
+export const PF = '0000:03:00.0';
+
 export interface Rig {
+  /** the mock kernel: DeviceOps and FileOps as the harness uses them */
+  b: MockBackend;
+  /** the render node of the PF, opened with src/uapi/xe.ts */
+  xe: XeDevice;
+  /** the xe model of the PF, for what only a model test can read (live objects, bind and unbind) */
+  drv: XeDriver;
+  /** /dev/kmsg records before the rig existed (boot): kmsg() leaves them out */
+  since: number;
+}
+
+export function rig(profile: ProfileName = 'fixed', topology?: Topology): Rig {
+  const b = createMockBackend({ profile, ...(topology ? { topology } : {}) });
+  const since = b.fs.readRecords('/dev/kmsg').length;
+  const xe = XeDevice.open(b, RENDER);
+  return { b, xe, drv: b.kernel.platform.xeDriver(PF)!, since };
+}
+
+export interface KmsgLine {
+  level: number;
+  /** `xe 0000:03:00.0` for a dev_printk line, null for the kernel's own */
+  source: string | null;
+  text: string;
+}
+
+/** What the kernel logged since the rig was made, from /dev/kmsg as any reader sees it. */
+export function kmsg(r: Rig): KmsgLine[] {
+  return r.b.fs
+    .readRecords('/dev/kmsg')
+    .slice(r.since)
+    .map((rec) => {
+      const head = rec.split('\n')[0]!;
+      const semi = head.indexOf(';');
+      const level = Number(head.slice(0, head.indexOf(','))) & 7;
+      const body = head
+        .slice(semi + 1)
+        .replace(/\\x([0-9a-f]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+      const m = /^(\S+ [0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): (.*)$/.exec(body);
+      return m ? { level, source: m[1]!, text: m[2]! } : { level, source: null, text: body };
+    });
+}
+
+/** The texts logged since the rig was made. */
+export function logText(r: Rig): string[] {
+  return kmsg(r).map((l) => l.text);
+}
+
+/** Sites of the WARNs since the rig was made (`WARNING: CPU: 0 PID: N at <site>`). */
+export function warnSites(r: Rig): string[] {
+  return logText(r).flatMap((t) => {
+    const m = /^WARNING: CPU: \d+ PID: \d+ at (.*)$/.exec(t);
+    return m ? [m[1]!] : [];
+  });
+}
+
+/** The oopses since the rig was made: the BUG line's kind and the RIP that follows it. */
+export function oopses(r: Rig): { kind: string; site: string }[] {
+  const lines = logText(r);
+  const out: { kind: string; site: string }[] = [];
+  lines.forEach((t, i) => {
+    const m = /^BUG: (kernel NULL pointer dereference|.*)(?:, address: .*)?$/.exec(t);
+    if (!m) return;
+    const rip = lines.slice(i).find((l) => l.startsWith('RIP: 0010:'));
+    out.push({
+      kind: m[1] === 'kernel NULL pointer dereference' ? 'NULL pointer dereference' : m[1]!,
+      site: rip ? rip.slice('RIP: 0010:'.length) : '',
+    });
+  });
+  return out;
+}
+
+export interface FakeRig {
   p: FakePlatform;
   xe: XeDevice;
 }
 
-export function rig(prof: Profile | Parameters<typeof profile>[0] = 'fixed', topo: TopologyOptions = {}): Rig {
+/** The stand-in platform of ./fake-platform.ts, for the tests not yet on the mock. */
+export function fakeRig(prof: Profile | Parameters<typeof profile>[0] = 'fixed', topo: TopologyOptions = {}): FakeRig {
   const p = new FakePlatform(typeof prof === 'string' ? profile(prof) : prof, topo);
   const xe = XeDevice.open(p.backend(), RENDER);
   return { p, xe };

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { XeBindOp } from '../../../src/backend/types.js';
 import { XE } from '../../../src/uapi/constants.js';
 import { BatchBuilder } from '../../../src/uapi/batch.js';
-import { MiB } from './fake-platform.js';
-import { expectErrno, PAT_WB, rig, runner, SYS, sysBo, u64, VRAM, WB, WC } from './setup.js';
+import { exportBar2, enableVfs, openVfio } from '../helpers.js';
+import { expectErrno, PAT_WB, rig, runner, SYS, sysBo, u64, VRAM, WB, WC, warnSites, logText } from './setup.js';
 
 const MAP = XE.VM_BIND_OP_MAP;
 const op = (o: Partial<XeBindOp>): XeBindOp => ({
@@ -22,24 +22,26 @@ const op = (o: Partial<XeBindOp>): XeBindOp => ({
 
 describe('DRM_IOCTL_XE_VM_CREATE / DESTROY', () => {
   it('validates flags and hands out ids from 1', () => {
-    const { p, xe } = rig();
-    expect(p.dev.xeVmCreate(xe.fd, 0)).toBe(1);
-    expect(p.dev.xeVmCreate(xe.fd, XE.VM_CREATE_FLAG_SCRATCH_PAGE)).toBe(2);
-    expectErrno(() => p.dev.xeVmCreate(xe.fd, 0x10), 'EINVAL');
-    expectErrno(() => p.dev.xeVmCreate(xe.fd, XE.VM_CREATE_FLAG_FAULT_MODE), 'EINVAL');
-    expect(p.dev.xeVmCreate(xe.fd, XE.VM_CREATE_FLAG_FAULT_MODE | XE.VM_CREATE_FLAG_LR_MODE)).toBe(3);
-    expectErrno(() => p.dev.xeVmDestroy(xe.fd, 9), 'ENOENT');
-    p.dev.xeVmDestroy(xe.fd, 1);
-    expectErrno(() => p.dev.xeVmDestroy(xe.fd, 1), 'ENOENT');
+    const rg = rig();
+    const { b: mk, xe } = rg;
+    expect(mk.dev.xeVmCreate(xe.fd, 0)).toBe(1);
+    expect(mk.dev.xeVmCreate(xe.fd, XE.VM_CREATE_FLAG_SCRATCH_PAGE)).toBe(2);
+    expectErrno(() => mk.dev.xeVmCreate(xe.fd, 0x10), 'EINVAL');
+    expectErrno(() => mk.dev.xeVmCreate(xe.fd, XE.VM_CREATE_FLAG_FAULT_MODE), 'EINVAL');
+    expect(mk.dev.xeVmCreate(xe.fd, XE.VM_CREATE_FLAG_FAULT_MODE | XE.VM_CREATE_FLAG_LR_MODE)).toBe(3);
+    expectErrno(() => mk.dev.xeVmDestroy(xe.fd, 9), 'ENOENT');
+    mk.dev.xeVmDestroy(xe.fd, 1);
+    expectErrno(() => mk.dev.xeVmDestroy(xe.fd, 1), 'ENOENT');
   });
 
   it('refuses to destroy an LR VM with exec queues (EBUSY)', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const vm = xe.vmCreate(XE.VM_CREATE_FLAG_LR_MODE);
     const q = xe.execQueueCreate(vm, [xe.engineOfClass(XE.ENGINE_CLASS_COMPUTE)!]);
-    expectErrno(() => p.dev.xeVmDestroy(xe.fd, vm.id), 'EBUSY');
+    expectErrno(() => mk.dev.xeVmDestroy(xe.fd, vm.id), 'EBUSY');
     q.close();
-    p.dev.xeVmDestroy(xe.fd, vm.id);
+    mk.dev.xeVmDestroy(xe.fd, vm.id);
   });
 });
 
@@ -49,15 +51,16 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
     const vm = r.xe.vmCreate();
     const sys = r.xe.gemCreate({ size: 0x40000n, placement: SYS, cpuCaching: WB });
     const vram = r.xe.gemCreate({ size: 0x40000n, placement: VRAM, cpuCaching: WC });
-    const v = r.p.exportVf(0, [[0n, 2n * MiB]]);
-    const imp = r.xe.primeImport(v.fd);
-    const bind = (b: XeBindOp) => r.p.dev.xeVmBind(r.xe.fd, { vmId: vm.id, binds: [b] });
+    // a real vfio-pci export of VF 0's BAR 2 (first 2 MiB)
+    enableVfs(r.b, 1);
+    const imp = r.xe.primeImport(exportBar2(r.b, openVfio(r.b).device));
+    const bind = (b: XeBindOp) => r.b.dev.xeVmBind(r.xe.fd, { vmId: vm.id, binds: [b] });
     return { ...r, vm, sys, vram, imp, bind };
   }
 
   it('an unknown VM is EINVAL (xe_vm_lookup before check_args)', () => {
-    const { p, xe, sys } = setup();
-    expectErrno(() => p.dev.xeVmBind(xe.fd, { vmId: 42, binds: [op({ obj: sys.handle })] }), 'EINVAL');
+    const { b: mk, xe, sys } = setup();
+    expectErrno(() => mk.dev.xeVmBind(xe.fd, { vmId: 42, binds: [op({ obj: sys.handle })] }), 'EINVAL');
   });
 
   const checks: [string, (s: ReturnType<typeof setup>) => XeBindOp, string][] = [
@@ -110,19 +113,19 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
 
   it('a VM_BIND queue is the only queue a bind accepts', () => {
     const s = setup();
-    const bindQ = s.p.dev.xeExecQueueCreate(s.xe.fd, {
+    const bindQ = s.b.dev.xeExecQueueCreate(s.xe.fd, {
       vmId: 0,
       width: 1,
       instances: [{ engineClass: XE.ENGINE_CLASS_VM_BIND, engineInstance: 0, gtId: 0 }],
     });
     const renderQ = s.xe.execQueueCreate(s.vm, [s.xe.engineOfClass(XE.ENGINE_CLASS_RENDER)!]);
-    s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: bindQ, binds: [op({ obj: s.sys.handle })] });
+    s.b.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: bindQ, binds: [op({ obj: s.sys.handle })] });
     expectErrno(
-      () => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: renderQ.id, binds: [op({ obj: s.sys.handle })] }),
+      () => s.b.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: renderQ.id, binds: [op({ obj: s.sys.handle })] }),
       'EINVAL',
     );
     expectErrno(
-      () => s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: 77, binds: [op({ obj: s.sys.handle })] }),
+      () => s.b.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, execQueueId: 77, binds: [op({ obj: s.sys.handle })] }),
       'ENOENT',
     );
   });
@@ -130,9 +133,9 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
   it('validates syncs: flags, types, handles, user-fence alignment and count', () => {
     const s = setup();
     const b = [op({ obj: s.sys.handle })];
-    const bind = (syncs: Parameters<typeof s.p.dev.xeVmBind>[1]['syncs']) =>
-      s.p.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, binds: b, syncs });
-    const so = s.p.dev.drmSyncobjCreate(s.xe.fd, 0);
+    const bind = (syncs: Parameters<typeof s.b.dev.xeVmBind>[1]['syncs']) =>
+      s.b.dev.xeVmBind(s.xe.fd, { vmId: s.vm.id, binds: b, syncs });
+    const so = s.b.dev.drmSyncobjCreate(s.xe.fd, 0);
     expectErrno(() => bind([{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 2, handle: so }]), 'EINVAL');
     expectErrno(() => bind([{ type: 7, flags: 1, handle: so }]), 'EINVAL');
     expectErrno(() => bind([{ type: XE.SYNC_TYPE_SYNCOBJ, flags: 1, handle: 55 }]), 'ENOENT');
@@ -152,7 +155,7 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
     // no binds: a user fence is not allowed, syncobjs are signalled
     expectErrno(
       () =>
-        s.p.dev.xeVmBind(s.xe.fd, {
+        s.b.dev.xeVmBind(s.xe.fd, {
           vmId: s.vm.id,
           binds: [],
           syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n }],
@@ -164,11 +167,12 @@ describe('DRM_IOCTL_XE_VM_BIND validation', () => {
 
 describe('VM_BIND effects', () => {
   it('signals syncobjs and writes the user fence value into process memory', async () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const vm = xe.vmCreate();
     const fenceBo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     const fenceMap = fenceBo.mmap();
-    const so = p.dev.drmSyncobjCreate(xe.fd, 0);
+    const so = mk.dev.drmSyncobjCreate(xe.fd, 0);
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     vm.map(bo, 0x200000n, 0x10000n, {
       patIndex: PAT_WB,
@@ -183,9 +187,9 @@ describe('VM_BIND effects', () => {
       ],
     });
     expect(u64(fenceMap.read(0x40, 8))).toBe(0xabcn);
-    await expect(p.dev.drmSyncobjWait(xe.fd, [so], 0n, 0)).resolves.toBe(0);
+    await expect(mk.dev.drmSyncobjWait(xe.fd, [so], 0n, 0)).resolves.toBe(0);
     await expect(
-      p.dev.xeWaitUserFence(xe.fd, {
+      mk.dev.xeWaitUserFence(xe.fd, {
         addr: fenceMap.address + 0x40n,
         op: XE.UFENCE_WAIT_OP_EQ,
         value: 0xabcn,
@@ -196,18 +200,20 @@ describe('VM_BIND effects', () => {
   });
 
   it('a user fence the model cannot reach is a WARN (copy to user failed)', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     vm.map(bo, 0x200000n, 0x10000n, {
       patIndex: PAT_WB,
       syncs: [{ type: XE.SYNC_TYPE_USER_FENCE, flags: 1, addr: 0x1000n, timelineValue: 1n }],
     });
-    expect(p.kernel.warns.map((w) => w.site)).toEqual([expect.stringMatching(/^user_fence_worker/)]);
+    expect(warnSites(rg)).toEqual([expect.stringMatching(/^user_fence_worker/)]);
   });
 
   it('maps over, splits and unmaps VMAs the way drm_gpuvm does', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     const r = runner(xe);
     const a = sysBo(xe, r.vm, 0x1000000n, 0x40000n);
     const b = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
@@ -229,44 +235,47 @@ describe('VM_BIND effects', () => {
     r.run(new BatchBuilder().storeDword(0x1020004n, 5).storeDword(0x1010000n, 4).end());
     expect(new DataView(a.map.read(0x20004, 4).buffer).getUint32(0, true)).toBe(5);
     expect(new DataView(bm.read(0, 4).buffer).getUint32(0, true)).toBe(2);
-    expect(p.kernel.logText().some((t) => t.includes('Engine reset: engine_class=bcs'))).toBe(true);
+    expect(logText(rg).some((t) => t.includes('Engine reset: engine_class=bcs'))).toBe(true);
   });
 
   it('UNMAP_ALL removes every VMA of a BO; the BO dies when nothing holds it', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     vm.map(bo, 0x100000n, 0x10000n, { patIndex: PAT_WB });
     vm.map(bo, 0x300000n, 0x10000n, { patIndex: PAT_WB });
     vm.bindOps([op({ obj: bo.handle, op: XE.VM_BIND_OP_UNMAP_ALL, addr: 0n, range: 0n })]);
-    expect(p.xe.liveObjects().bos).toBe(1);
+    expect(rg.drv.liveObjects().bos).toBe(1);
     bo.close();
-    expect(p.xe.liveObjects().bos).toBe(0);
+    expect(rg.drv.liveObjects().bos).toBe(0);
   });
 
   it('closing a VM drops the references of its VMAs', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { xe } = rg;
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     vm.map(bo, 0x100000n, 0x10000n, { patIndex: PAT_WB });
     bo.close();
-    expect(p.xe.liveObjects().bos).toBe(1);
+    expect(rg.drv.liveObjects().bos).toBe(1);
     vm.close();
-    expect(p.xe.liveObjects()).toMatchObject({ bos: 0, vms: 0 });
+    expect(rg.drv.liveObjects()).toMatchObject({ bos: 0, vms: 0 });
   });
 });
 
 describe('VM_BIND reads the fields as the kernel does', () => {
   it('a negative address is a u64 past the VM (EINVAL), a pat_index above u16 wraps', () => {
-    const { p, xe } = rig();
+    const rg = rig();
+    const { b: mk, xe } = rg;
     const vm = xe.vmCreate();
     const bo = xe.gemCreate({ size: 0x10000n, placement: SYS, cpuCaching: WB });
     expectErrno(
-      () => p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, addr: -0x10000n })] }),
+      () => mk.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, addr: -0x10000n })] }),
       'EINVAL',
     );
     // 0x10002 as a u16 is 2: a valid coherent index, and the BO is mapped
-    p.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, patIndex: 0x10002 })] });
+    mk.dev.xeVmBind(xe.fd, { vmId: vm.id, binds: [op({ obj: bo.handle, patIndex: 0x10002 })] });
     runner(xe, vm).run(new BatchBuilder().storeDword(0x100000n, 0xabcd).end());
     expect(new DataView(bo.mmap().read(0, 4).buffer).getUint32(0, true)).toBe(0xabcd);
   });
