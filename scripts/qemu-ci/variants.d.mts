@@ -73,8 +73,11 @@ export function qemuArgs(v: Variant, o: MachineOptions): string[];
  *                                   root port, a downstream port below it) instead of on the root port: its
  *                                   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
  *                                   ACS capability; its pcie-root-port has one, which Linux turns on with an
- *                                   IOMMU), so pci_p2pdma_map_type gives a bus address between the PF and a VF
- *                                   (drivers/pci/p2pdma.c calc_map_type_and_dist), where the root port gives none
+ *                                   IOMMU). That would make the route between the PF and a VF a bus address
+ *                                   (drivers/pci/p2pdma.c calc_map_type_and_dist), but the same missing ACS
+ *                                   puts the VFs in the PF's IOMMU group (drivers/iommu/iommu.c
+ *                                   pci_device_group), which igb on the PF makes unusable for VFIO: measured on
+ *                                   7.2.13, the VF cannot be opened (docs/kernels.md "The switch machine")
  */
 /** @type {Variant[]} */
 export const VARIANTS: Variant[];
@@ -166,8 +169,11 @@ export type Variant = {
      *   root port, a downstream port below it) instead of on the root port: its
      *   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
      *   ACS capability; its pcie-root-port has one, which Linux turns on with an
-     *   IOMMU), so pci_p2pdma_map_type gives a bus address between the PF and a VF
-     *   (drivers/pci/p2pdma.c calc_map_type_and_dist), where the root port gives none
+     *   IOMMU). That would make the route between the PF and a VF a bus address
+     *   (drivers/pci/p2pdma.c calc_map_type_and_dist), but the same missing ACS
+     *   puts the VFs in the PF's IOMMU group (drivers/iommu/iommu.c
+     *   pci_device_group), which igb on the PF makes unusable for VFIO: measured on
+     *   7.2.13, the VF cannot be opened (docs/kernels.md "The switch machine")
      */
     pcieSwitch?: boolean | undefined;
 };

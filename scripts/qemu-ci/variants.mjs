@@ -26,8 +26,11 @@ import { spawnSync } from 'node:child_process';
  *                                   root port, a downstream port below it) instead of on the root port: its
  *                                   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
  *                                   ACS capability; its pcie-root-port has one, which Linux turns on with an
- *                                   IOMMU), so pci_p2pdma_map_type gives a bus address between the PF and a VF
- *                                   (drivers/pci/p2pdma.c calc_map_type_and_dist), where the root port gives none
+ *                                   IOMMU). That would make the route between the PF and a VF a bus address
+ *                                   (drivers/pci/p2pdma.c calc_map_type_and_dist), but the same missing ACS
+ *                                   puts the VFs in the PF's IOMMU group (drivers/iommu/iommu.c
+ *                                   pci_device_group), which igb on the PF makes unusable for VFIO: measured on
+ *                                   7.2.13, the VF cannot be opened (docs/kernels.md "The switch machine")
  */
 
 /** @type {Variant[]} */
@@ -38,7 +41,8 @@ export const VARIANTS = [
   { name: 'nvme-intel-iommu', device: 'nvme', iommu: 'intel' },
   // The IOV interconnect series' guest (docs/rfc-kernel.md): igb's PF/VF match plus an exporter whose BAR is RAM.
   { name: 'igb-ivshmem-intel-iommu', device: 'igb', iommu: 'intel', extras: ['ivshmem'] },
-  // import/p2p-route's other outcome: the igb machine with the NIC behind a switch (not booted by default).
+  // The igb machine with the NIC behind a switch (not booted by default: its VFs share the PF's IOMMU group, so
+  // VFIO cannot open them while igb holds the PF; docs/kernels.md "The switch machine").
   { name: 'igb-switch-intel-iommu', device: 'igb', iommu: 'intel', pcieSwitch: true },
 ];
 

@@ -636,7 +636,12 @@ export class PciSubsystem implements PciBus {
         return { index: b.index, start: b.start + size * BigInt(i), size, kind: b.kind, prefetchable: b.prefetchable };
       });
       const r = restore?.[i];
-      const group = r?.iommuGroup ?? (pf.iommuGroup === null ? null : this.allocGroup());
+      // iommu_group_get_for_dev -> pci_device_group (drivers/iommu/iommu.c): from the VF's bus upward, the first
+      // bridge whose ACS path isolates it (pci_acs_path_enabled) ends the walk; a bridge without ACS above it makes
+      // the VF join that bridge's group, where its PF already is. A new group otherwise.
+      const group =
+        r?.iommuGroup ??
+        (pf.iommuGroup === null ? null : s.spec.vfIommuGroup === 'pf' ? pf.iommuGroup : this.allocGroup());
       const vf = new PciDev(
         bdf,
         pf.domain,

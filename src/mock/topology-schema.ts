@@ -70,6 +70,7 @@ const sriov: JsonSchema = {
     stride: int(0, 0xffff, 'a routing ID stride'),
     vfDevice: hexUpTo(4, 'a PCI device ID'),
     autoprobe: { type: 'boolean' },
+    vfIommuGroup: { enum: ['own', 'pf'] },
     vfBars: { type: 'array', items: bar(true) },
     vfs: {
       type: 'array',

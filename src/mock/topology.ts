@@ -67,6 +67,8 @@ export interface TopologySriovJson {
   stride: number;
   vfDevice: string;
   autoprobe?: boolean;
+  /** The IOMMU group of a VF created at run time: one of its own, or its PF's (a port without ACS above them). */
+  vfIommuGroup?: 'own' | 'pf';
   vfBars: TopologyBarJson[];
   vfs?: TopologyVfJson[];
 }
@@ -160,6 +162,7 @@ export interface SriovSpec {
   readonly stride: number;
   readonly vfDevice: number;
   readonly autoprobe: boolean;
+  readonly vfIommuGroup: 'own' | 'pf';
   readonly vfBars: readonly BarSpec[];
   readonly vfs: readonly VfSpec[];
 }
@@ -433,6 +436,7 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
         stride,
         vfDevice: hexNum(s.vfDevice),
         autoprobe: s.autoprobe ?? true,
+        vfIommuGroup: s.vfIommuGroup ?? 'own',
         vfBars,
         vfs,
       };

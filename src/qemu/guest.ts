@@ -334,8 +334,9 @@ export async function runGuest(a: GuestArgs, kernel: GuestKernel = NATIVE): Prom
           ? { status: 'fail', detail: [...r.problems, ...r.bound].join('; ') }
           : { status: 'pass', detail: r.bound.join('; ') };
       });
-    if (mockGpu && bound.status === 'pass')
-      // The machine as iovh sees it, for the mock to replay (test/qemu/fixtures/mock-gpu-topology.json).
+    if (bound.status === 'pass')
+      // The machine as iovh sees it, its VFs' IOMMU groups included, for the mock to replay
+      // (test/qemu/fixtures/mock-gpu-topology.json, topology-igb-switch.json).
       await step('qemu.capture', 'iovh capture', async () => {
         const code = await cli(['capture', '--out', join(outDir, 'topology.json'), ...native]);
         return code === 0

@@ -88,6 +88,7 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     expect(Object.keys(steps)).toEqual([
       'qemu.vfs-enable',
       'qemu.bind',
+      'qemu.capture',
       'run:caps/kernel',
       'run:export/single-range',
       'run:lifecycle/close-while-revoked',
