@@ -18,7 +18,8 @@
 // Entries whose arguments are all numbers (`scalar` in kEntries) have a
 // third and fourth form that take no arguments at all: src/core/addon.ts
 // stores the numbers in a Float64Array shared with the addon (one per
-// environment, `addon.scalar.args`) and calls the argument-less callback,
+// environment, handed out once by `addon.scalar.takeArgs()`) and calls the
+// argument-less callback,
 // which reads them from there. That skips napi_get_cb_info and a
 // napi_get_value_double per argument: 8-10 ns of a 130 ns fcntl here, most
 // of the difference between the bench's two Node-API floors (bench/README.md,
@@ -430,10 +431,14 @@ class Args {
 
 struct AddonData {
   Napi::FunctionReference mappingCtor;
-  // The scalar forms' argument slots: the backing store of `addon.scalar.args`
-  // (kMaxArgs doubles; an ArrayBuffer's store does not move), kept alive by argsRef.
-  double *args = nullptr;
-  Napi::Reference<Napi::Float64Array> argsRef;
+  // The scalar forms' argument slots, owned here for the environment's
+  // lifetime. JS writes them through the Float64Array that
+  // `addon.scalar.takeArgs()` hands out once (src/core/addon.ts takes it when
+  // it loads the addon, so no other caller of the raw exports can reach it).
+  // The array's ArrayBuffer is external with no finalizer: detaching it
+  // (transfer, postMessage) cannot free the slots under a scalar call.
+  double args[kMaxArgs] = {};
+  bool argsTaken = false;
 };
 
 // Mapping accesses run under the C core's SIGBUS guard (mem_guarded): memory
@@ -1706,6 +1711,24 @@ void define(Napi::Env env, napi_value target, const char *name, napi_callback cb
   }
 }
 
+// addon.scalar.takeArgs(): the Float64Array over this environment's argument
+// slots, the first time; an Error after (the slots have one writer).
+napi_value TakeArgs(napi_env env, napi_callback_info) {
+  void *raw = nullptr;
+  napi_get_instance_data(env, &raw);
+  auto *data = static_cast<AddonData *>(raw);
+  if (data->argsTaken) {
+    napi_throw_error(env, nullptr, "iovh: the scalar forms' argument slots were handed out already");
+    return nullptr;
+  }
+  napi_value buffer = nullptr, array = nullptr;
+  if (napi_create_external_arraybuffer(env, data->args, sizeof(data->args), nullptr, nullptr, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, kMaxArgs, buffer, 0, &array) != napi_ok)
+    return nullptr;  // the pending exception says why
+  data->argsTaken = true;
+  return array;
+}
+
 std::once_flag guardOnce;
 int guardInstalled = 0;
 
@@ -1717,11 +1740,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->mappingCtor = Napi::Persistent(Mapping::Define(env));
   env.SetInstanceData<AddonData>(data);
 
-  // addon.scalar: {args: Float64Array(kMaxArgs), arity: {name: n}, throwing: {name: fn}, errno: {name: fn}}.
-  Napi::ArrayBuffer argsBuffer = Napi::ArrayBuffer::New(env, kMaxArgs * sizeof(double));
-  Napi::Float64Array args = Napi::Float64Array::New(env, kMaxArgs, argsBuffer, 0);
-  data->args = static_cast<double *>(argsBuffer.Data());
-  data->argsRef = Napi::Persistent(args);
+  // addon.scalar: {takeArgs(), arity: {name: n}, throwing: {name: fn}, errno: {name: fn}}.
   napi_env none = nullptr;
   if (firstEnv.load() == nullptr && firstEnv.compare_exchange_strong(none, static_cast<napi_env>(env))) {
     firstArgs = data->args;
@@ -1742,7 +1761,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     }
   }
   exports.Set("errno", twins);
-  scalar.Set("args", args);
+  define(env, scalar, "takeArgs", TakeArgs);
   scalar.Set("arity", arity);
   scalar.Set("throwing", scalarThrowing);
   scalar.Set("errno", scalarErrno);

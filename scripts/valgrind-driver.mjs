@@ -358,14 +358,16 @@ ok(twinMissing.length === 0, `errno twins the driver does not call: ${twinMissin
 
 // ------------------------------------------------------------ scalar forms
 // Entries whose arguments are all numbers also come argument-less, reading
-// them from addon.scalar.args (src/core/addon.ts puts them behind the plain
-// names): each must answer exactly as its plain form, in both failure modes.
+// them from the slots addon.scalar.takeArgs() hands out once (src/core/addon.ts
+// takes them and puts the forms behind the plain names): each must answer
+// exactly as its plain form, in both failure modes.
 const scalar = addon.scalar;
 const scalarNames = Object.keys(scalar.arity);
+const argSlots = scalar.takeArgs();
 const viaSlots = (fn, args) => {
-  scalar.args.fill(0);
+  argSlots.fill(0);
   args.forEach((v, i) => {
-    scalar.args[i] = v;
+    argSlots[i] = v;
   });
   return fn();
 };
@@ -376,6 +378,7 @@ const outcome = (f) => {
     return `threw ${e.constructor.name} ${e.code ?? ''} ${e.message}`;
   }
 };
+ok(outcome(() => scalar.takeArgs()).startsWith('threw Error'), 'scalar.takeArgs() hands the slots out once');
 for (const name of scalarNames) {
   const args = [name === 'close' ? -1 : devnull, ...Array(scalar.arity[name] - 1).fill(0)];
   const plain = outcome(() => addon[name](...args));

@@ -345,10 +345,13 @@ export function loadAddonFrom(candidates: readonly string[]): AddonLoad {
       const { scalar: forms, ...calls } = addon;
       const scalar: ScalarForms = forms;
       const fast = { ...calls, errno: { ...addon.errno } };
-      for (const [name, arity] of Object.entries(scalar.arity)) {
-        fast[name] = scalarCall(arity, scalar.args, scalar.throwing[name], addon[name]);
-        fast.errno[name] = scalarCall(arity, scalar.args, scalar.errno[name], addon.errno[name]);
-      }
+      const args = argsOf(addon, scalar);
+      // Without the slots (another caller of the raw exports took them first) the plain forms serve: same results.
+      if (args)
+        for (const [name, arity] of Object.entries(scalar.arity)) {
+          fast[name] = scalarCall(arity, args, scalar.throwing[name], addon[name]);
+          fast.errno[name] = scalarCall(arity, args, scalar.errno[name], addon.errno[name]);
+        }
       return { addon: fast as Addon, error: null, path: file };
     } catch (e) {
       problems.push(`${file}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
@@ -363,8 +366,13 @@ export function loadAddonFrom(candidates: readonly string[]): AddonLoad {
 
 /** `addon.scalar`: the argument-less forms of the entries whose arguments are all numbers (core/binding.cc). */
 interface ScalarForms {
-  /** Where a scalar form reads its arguments: one per environment, shared with the addon. */
-  args: Float64Array;
+  /**
+   * Where a scalar form reads its arguments: one Float64Array per
+   * environment, handed out once (then it throws), so that only this module
+   * holds it: no caller of the raw exports can detach it or write into it
+   * between a wrapper's stores and its call.
+   */
+  takeArgs(): Float64Array;
   arity: Record<string, number>;
   throwing: Record<string, () => unknown>;
   errno: Record<string, () => unknown>;
@@ -372,7 +380,24 @@ interface ScalarForms {
 
 function isScalarForms(x: unknown): x is ScalarForms {
   const s = x as Partial<ScalarForms> | null;
-  return typeof s === 'object' && s !== null && s.args instanceof Float64Array && typeof s.arity === 'object';
+  return typeof s === 'object' && s !== null && typeof s.takeArgs === 'function' && typeof s.arity === 'object';
+}
+
+/** The slots taken from each raw exports object (require() returns the same one to every loader of a file). */
+const slots = new WeakMap<object, Float64Array | null>();
+
+/** The argument slots of these exports, taken once; null when someone else took them. */
+function argsOf(addon: object, scalar: ScalarForms): Float64Array | null {
+  let args = slots.get(addon);
+  if (args === undefined) {
+    try {
+      args = scalar.takeArgs();
+    } catch {
+      args = null;
+    }
+    slots.set(addon, args);
+  }
+  return args;
 }
 
 type Plain = (...args: unknown[]) => unknown;

@@ -14,7 +14,7 @@ import { itNative } from './support.js';
 type Fn = (...args: unknown[]) => unknown;
 interface Raw {
   scalar: {
-    args: Float64Array;
+    takeArgs: () => Float64Array;
     arity: Record<string, number>;
     throwing: Record<string, Fn>;
     errno: Record<string, Fn>;
@@ -85,7 +85,23 @@ describe('scalar forms', () => {
     expect(r.scalar.arity).toEqual(scalarEntries);
     expect(Object.keys(r.scalar.throwing).sort()).toEqual(Object.keys(scalarEntries).sort());
     expect(Object.keys(r.scalar.errno).sort()).toEqual(Object.keys(scalarEntries).sort());
-    expect(r.scalar.args.length).toBeGreaterThanOrEqual(Math.max(...Object.values(scalarEntries)));
+  });
+
+  itNative("the raw exports reach no argument slots: src/core/addon.ts took this environment's", () => {
+    const r = raw();
+    // Nothing a caller of the raw exports can detach, replace or write between a wrapper's stores and its call.
+    const views: string[] = [];
+    const walk = (o: object, at: string, seen: Set<object>) => {
+      if (seen.has(o)) return;
+      seen.add(o);
+      for (const [k, v] of Object.entries(o)) {
+        if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) views.push(`${at}.${k}`);
+        else if (typeof v === 'object' && v !== null) walk(v, `${at}.${k}`, seen);
+      }
+    };
+    walk(r, 'addon', new Set());
+    expect(views).toEqual([]);
+    expect(() => r.scalar.takeArgs()).toThrow("iovh: the scalar forms' argument slots were handed out already");
   });
 
   itNative('every one answers as its plain form does, on /dev/null (both forms, both twins)', (a) => {
@@ -125,13 +141,13 @@ describe('scalar forms', () => {
   });
 
   itNative('a call never sees the numbers of the one before (the slots are rewritten every call)', (a) => {
-    const r = raw();
     // A failing call leaves fd in slot 0; the next, with its own fd, must use its own.
     const other = openSync('/dev/null', 'r');
     try {
       expect(a.errno.vfioGetApiVersion(fd)).toBe(-25);
       expect(a.errno.vfioGetApiVersion(-1)).toBe(-9);
-      expect(r.scalar.args[0]).toBe(-1);
+      // the argument-less form reads what the last call left: -1
+      expect(raw().scalar.errno.vfioGetApiVersion()).toBe(-9);
       expect(a.errno.vfioGetApiVersion(other)).toBe(-25);
     } finally {
       closeSync(other);
@@ -145,17 +161,22 @@ describe('scalar forms', () => {
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');
       const raw = require(workerData.path);
-      raw.scalar.args[0] = workerData.fd;
-      parentPort.postMessage([raw.scalar.errno.vfioGetApiVersion(), raw.scalar.args === null]);`;
+      const args = raw.scalar.takeArgs();
+      args[0] = workerData.fd;
+      let again = 'handed out';
+      try { raw.scalar.takeArgs(); again = 'twice'; } catch {}
+      parentPort.postMessage([raw.scalar.errno.vfioGetApiVersion(), args.length, again]);`;
     const w = new Worker(code, { eval: true, workerData: { path, fd } });
     const answer = await new Promise((resolve, reject) => {
       w.once('message', resolve);
       w.once('error', reject);
     });
     await w.terminate();
-    expect(answer).toEqual([-25, false]);
-    // The main thread's slots are still its own: the Worker's store went to its own.
-    expect(raw().scalar.args[0]).toBe(-1);
+    // Room for the longest scalar entry's arguments; each environment takes its slots once.
+    expect(answer).toEqual([-25, expect.any(Number), 'handed out']);
+    expect((answer as number[])[1]).toBeGreaterThanOrEqual(Math.max(...Object.values(scalarEntries)));
+    // The main thread's slots are still its own: slot 0 still holds -1, not the Worker's fd.
+    expect(raw().scalar.errno.vfioGetApiVersion()).toBe(-9);
     expect(loadAddon().addon?.errno.vfioGetApiVersion(fd)).toBe(-25);
   });
 });
