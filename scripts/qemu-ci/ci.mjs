@@ -356,11 +356,23 @@ export async function runCi(o = {}) {
   );
   const tBoots = performance.now();
 
+  /** Pinned shares of the guests that run `iovh run` itself (the rfc-v1 guest, the mock GPU's): coverage.mjs. */
+  /** @type {PinnedShare[]} */
+  const runShares = [];
+  /** @param {import('./coverage.mjs').Share | null} share */
+  const addShare = (share) => {
+    if (!share) return;
+    runShares.push({ ...share, hits: [...share.hits] });
+    log(`qemu-ci: pinned share (${share.kernel}): ${describeShare(share)}, from ${share.counted} agreeing steps`);
+  };
   for (const b of boots) {
     if (b.variant === RFC_LABEL) {
       // Judged by the series' baseline and compared with the mock's rfc-v1 profile (rfc.mjs): its expected failures
       // are the point, not failures of the check.
-      checks.push(...judgeRfcBoot(b, { log }));
+      const coverage = join(b.resultsDir, 'mock-coverage.json');
+      const judged = judgeRfcBoot(b, { log, coverage });
+      checks.push(...judged.checks);
+      addShare(judged.pinned);
       continue;
     }
     checks.push({
@@ -437,15 +449,6 @@ export async function runCi(o = {}) {
     }
   }
 
-  // How much of the mock each kernel pins (scripts/qemu-ci/coverage.mjs), and their union.
-  const shares = conformances.flatMap((c) => (c.pinned ? [c.pinned] : []));
-  const pinned = {
-    kernels: shares,
-    total: shares.length
-      ? totalShare(shares.map((p) => ({ ...p, hits: new Set(p.hits), units: p.units, kernel: p.kernel })))
-      : null,
-  };
-
   const tCommand = performance.now();
   if (o.qemuCommand ?? true) {
     if (built && sourceTree) {
@@ -458,7 +461,11 @@ export async function runCi(o = {}) {
           log,
         })),
       );
-      if (o.mockGpu ?? true) checks.push(...(await mockGpuChecks({ qemuCache: paths.root, log })));
+      if (o.mockGpu ?? true) {
+        const gpu = await mockGpuChecks({ qemuCache: paths.root, log });
+        checks.push(...gpu.checks);
+        addShare(gpu.pinned);
+      }
     } else if (o.sourceKernel ?? true)
       checks.push({ name: 'iovh qemu', status: 'fail', detail: 'not run: the source kernel did not build (above)' });
     else
@@ -468,6 +475,15 @@ export async function runCi(o = {}) {
         detail: 'not run: the source kernel was turned off (--no-source-kernel)',
       });
   }
+
+  // How much of the mock each kernel pins (scripts/qemu-ci/coverage.mjs), and their union.
+  const shares = [...conformances.flatMap((c) => (c.pinned ? [c.pinned] : [])), ...runShares];
+  const pinned = {
+    kernels: shares,
+    total: shares.length
+      ? totalShare(shares.map((p) => ({ ...p, hits: new Set(p.hits), units: p.units, kernel: p.kernel })))
+      : null,
+  };
 
   const count = (/** @type {Check['status']} */ st) => checks.filter((c) => c.status === st).length;
   return {

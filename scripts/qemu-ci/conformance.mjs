@@ -239,7 +239,8 @@ export function mockUnavailable(repo = repoRoot) {
  * `coverage`: a file where the replay writes the mock's branches each step ran
  * (scripts/qemu-ci/coverage.mjs; the pinned share).
  * `modules`: the out-of-tree modules the real guest had loaded (its results' `modules`): the mock loads them too.
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string }} o
+ * `topology`: another machine than the igb-like one (a guest's own capture).
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string, topology?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export async function runOnMock(o) {
@@ -255,7 +256,7 @@ export async function runOnMock(o) {
     '--backend',
     'mock',
     '--topology',
-    fileURLToPath(IGB_TOPOLOGY),
+    o.topology ?? fileURLToPath(IGB_TOPOLOGY),
     '--profile',
     o.profile ?? 'upstream-7.1',
     '--out',

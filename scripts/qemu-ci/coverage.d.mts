@@ -41,6 +41,19 @@ export function startReplayCoverage(distMock: string): Promise<{
  */
 export function countedUnits(rows: Row[]): Set<string>;
 /**
+ * @typedef {{ id: string, status: string, path?: string | null, quirks?: Array<{ id: string } | string>, bugs?: Array<{ id: string } | string> }} RunScenario
+ */
+/**
+ * Rows for pinnedShare from two `iovh run` reports of the same scenarios, a
+ * real kernel's and the mock's replay of it (replay-run.mjs, whose units are
+ * `run:<id>`): a scenario agrees when its status, its path and the defects it
+ * names (quirk and bug ids) are the same. Only the scenarios `only` accepts
+ * are compared (the ones the CI judges), when given.
+ * @param {RunScenario[]} real @param {RunScenario[]} model @param {(id: string) => boolean} [only]
+ * @returns {Row[]}
+ */
+export function runRows(real: RunScenario[], model: RunScenario[], only?: (id: string) => boolean): Row[];
+/**
  * The pinned share of one kernel's replay.
  * @param {string} kernel @param {ReplayCoverage} cov @param {Row[]} rows
  * @returns {Share}
@@ -123,4 +136,15 @@ export type Share = {
     units: number;
     counted: number;
     hits: Set<number>;
+};
+export type RunScenario = {
+    id: string;
+    status: string;
+    path?: string | null;
+    quirks?: Array<{
+        id: string;
+    } | string>;
+    bugs?: Array<{
+        id: string;
+    } | string>;
 };

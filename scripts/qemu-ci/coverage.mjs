@@ -222,6 +222,35 @@ export function countedUnits(rows) {
 }
 
 /**
+ * @typedef {{ id: string, status: string, path?: string | null, quirks?: Array<{ id: string } | string>, bugs?: Array<{ id: string } | string> }} RunScenario
+ */
+
+/**
+ * Rows for pinnedShare from two `iovh run` reports of the same scenarios, a
+ * real kernel's and the mock's replay of it (replay-run.mjs, whose units are
+ * `run:<id>`): a scenario agrees when its status, its path and the defects it
+ * names (quirk and bug ids) are the same. Only the scenarios `only` accepts
+ * are compared (the ones the CI judges), when given.
+ * @param {RunScenario[]} real @param {RunScenario[]} model @param {(id: string) => boolean} [only]
+ * @returns {Row[]}
+ */
+export function runRows(real, model, only = () => true) {
+  // A report names defects as objects, a fixture by id.
+  const ids = (/** @type {Array<{ id: string } | string> | undefined} */ list) =>
+    (list ?? []).map((x) => (typeof x === 'string' ? x : x.id));
+  /** @param {RunScenario} s */
+  const key = (s) =>
+    JSON.stringify({ status: s.status, path: s.path ?? null, defects: [...ids(s.quirks), ...ids(s.bugs)].sort() });
+  const mine = new Map(model.map((s) => [s.id, s]));
+  return real
+    .filter((s) => only(s.id))
+    .map((s) => {
+      const m = mine.get(s.id);
+      return { id: `run:${s.id}`, agree: m !== undefined && key(m) === key(s), real: { status: s.status } };
+    });
+}
+
+/**
  * The pinned share of one kernel's replay.
  * @param {string} kernel @param {ReplayCoverage} cov @param {Row[]} rows
  * @returns {Share}

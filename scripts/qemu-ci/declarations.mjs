@@ -39,6 +39,7 @@ export const DECLARED = [
   'scripts/qemu-ci/mock-gpu.mjs',
   'scripts/qemu-ci/paths.mjs',
   'scripts/qemu-ci/qemu-build.mjs',
+  'scripts/qemu-ci/replay-run.mjs',
   'scripts/qemu-ci/rfc.mjs',
   'scripts/qemu-ci/setup.mjs',
   'scripts/qemu-ci/variants.mjs',

@@ -5,14 +5,15 @@
 // that the mock agrees with that kernel, and ends with one line
 // "qemu: N passed, N failed, N skipped". Exit 0 only when nothing failed.
 // See scripts/qemu-ci/README.md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCi, measureWallTime, measureSanitizer, machine } from './ci.mjs';
 import { setup, setupTools } from './setup.mjs';
 import { cachePaths } from './paths.mjs';
 import { VARIANTS, DEFAULT_VARIANTS, pickVariants } from './variants.mjs';
-import { describeShare } from './coverage.mjs';
+import { describeShare, totalShare } from './coverage.mjs';
+import { pinnedFromFixtures, pinnedFromRun } from './pinned.mjs';
 import {
   CONFORMANCE_DEVICE,
   IGB_TOPOLOGY,
@@ -30,7 +31,7 @@ import { RFC_LABEL, judgeRfcBoot, prepareRfcKernel, rfcBootOptions, rfcVariant }
 import { buildInitramfs } from './initramfs.mjs';
 import { boot } from './boot.mjs';
 
-const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|rfc|bench|record|list] [options]
+const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|rfc|bench|record|pinned|list] [options]
 
   run       (default) set up (cached), build the sanitizer kernel (cached),
             boot the variants and the sanitizer guest, compare the mock
@@ -48,6 +49,10 @@ const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|rfc|bench|
             is compared with in npm test (test/qemu/fixtures/kernel-igb.json)
             and the topology the guest captured as topology-igb.json; the
             sanitizer kernel's igb guest, when booted, as kernel-kasan-igb.json
+  pinned    how much of the mock real kernels pin, without booting: the
+            recorded answers (test/qemu/fixtures/, or a CI run's results
+            with --from) replayed on the mock under coverage; per guest and
+            their union
   list      the variants
 
 options:
@@ -70,6 +75,7 @@ options:
   --cold                 bench: also a cold kernel build (empty ccache; about
                          25 CPU-minutes)
   --refresh              resolve and download the sid packages again
+  --from <dir>           pinned: a CI run's cache (its .cache/qemu-ci)
   --json <file>          also write the summary there (always written to
                          .cache/qemu-ci/summary.json)`;
 
@@ -92,10 +98,11 @@ function parse(argv) {
     cold: false,
     refresh: false,
     json: /** @type {string | null} */ (null),
+    from: /** @type {string | null} */ (null),
   };
   const args = [...argv];
   if (args[0] && !args[0].startsWith('-')) o.command = /** @type {string} */ (args.shift());
-  if (!['run', 'setup', 'kernel', 'rfc', 'bench', 'record', 'list', 'help'].includes(o.command))
+  if (!['run', 'setup', 'kernel', 'rfc', 'bench', 'record', 'pinned', 'list', 'help'].includes(o.command))
     throw new UsageError(`unknown command '${o.command}'`);
   while (args.length) {
     const a = /** @type {string} */ (args.shift());
@@ -122,6 +129,7 @@ function parse(argv) {
     else if (a === '--cold') o.cold = true;
     else if (a === '--refresh') o.refresh = true;
     else if (a === '--json') o.json = value();
+    else if (a === '--from') o.from = value();
     else if (a === '--help' || a === '-h') o.command = 'help';
     else throw new UsageError(`unknown option '${a}'`);
   }
@@ -271,8 +279,14 @@ async function main() {
         timeoutSeconds: Math.max(o.timeout, 1500),
       }),
     );
-    const checks = judgeRfcBoot(b, { log });
+    const coverage = join(paths.results, `${RFC_LABEL}-mock-coverage.json`);
+    const { checks, pinned } = judgeRfcBoot(b, { log, coverage });
+    rmSync(coverage, { force: true });
     for (const c of checks) process.stdout.write(`${c.status.toUpperCase().padEnd(6)} ${c.name}: ${c.detail}\n`);
+    if (pinned)
+      process.stdout.write(
+        `pinned share of the mock, kernel ${pinned.kernel}: ${describeShare(pinned)} (${pinned.counted} agreeing steps)\n`,
+      );
     process.stdout.write(
       `timing: boot to /init ${secs(b.initSeconds)}, verdict at ${secs(b.verdictSeconds)}, wall ${secs(b.wallSeconds)}; log ${b.logPath}\n`,
     );
@@ -330,6 +344,16 @@ async function main() {
       );
     }
     return 0;
+  }
+  if (o.command === 'pinned') {
+    const shares = o.from ? await pinnedFromRun(o.from) : await pinnedFromFixtures();
+    const out = (/** @type {string} */ line) => process.stdout.write(`${line}\n`);
+    for (const k of shares) {
+      out(`pinned share of the mock, kernel ${k.kernel}: ${describeShare(k)} (${k.counted} agreeing steps)`);
+      out(`       from ${k.source}${k.disagree.length ? `; not counted (disagree): ${k.disagree.join(', ')}` : ''}`);
+    }
+    if (shares.length) out(`pinned share of the mock, all kernels: ${describeShare(totalShare(shares))}`);
+    return shares.length ? 0 : 1;
   }
   if (o.command === 'bench') {
     const log = (/** @type {string} */ l) => process.stderr.write(`${l}\n`);

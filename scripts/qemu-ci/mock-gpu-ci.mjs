@@ -11,8 +11,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pinnedShare, runRows } from './coverage.mjs';
 import { iovhCli } from './kernel-ci.mjs';
 import { repoRoot } from './paths.mjs';
+import { replayRun } from './replay-run.mjs';
 
 export const EDGE = [
   'edge/last-page',
@@ -60,10 +62,25 @@ export function edgeDisagreements(real, model) {
 }
 
 /**
+ * The checks, and the pinned share of this kernel: the branches of the mock
+ * its edge/* replay (under coverage, replay-run.mjs) ran in the scenarios the
+ * guest answered (not skipped) and the mock agreed with (coverage.mjs runRows).
  * @param {{ qemuCache: string, log: (s: string) => void }} o
- * @returns {Promise<{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]>}
+ * @returns {Promise<{ checks: { name: string, status: 'pass' | 'fail' | 'skip', detail: string }[], pinned: import('./coverage.mjs').Share | null }>}
  */
 export async function mockGpuChecks(o) {
+  /** @type {{ pinned: import('./coverage.mjs').Share | null }} */
+  const share = { pinned: null };
+  const checks = await mockGpuRun(o, share);
+  return { checks, pinned: share.pinned };
+}
+
+/**
+ * @param {{ qemuCache: string, log: (s: string) => void }} o
+ * @param {{ pinned: import('./coverage.mjs').Share | null }} share
+ * @returns {Promise<{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]>}
+ */
+async function mockGpuRun(o, share) {
   const work = mkdtempSync(join(tmpdir(), 'iovh-mock-gpu-ci-'));
   const env = { ...process.env, IOVH_QEMU_CACHE: o.qemuCache, NO_COLOR: '1' };
   /** @type {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]} */
@@ -129,8 +146,9 @@ export async function mockGpuChecks(o) {
     const topology = join(work, 'topology.json');
     writeFileSync(topology, JSON.stringify(replayTopology(JSON.parse(readFileSync(captured, 'utf8')))));
     const mockJson = join(work, 'mock.json');
-    const m = await iovhCli(
-      [
+    const coverage = join(work, 'coverage.json');
+    const m = replayRun({
+      args: [
         'run',
         '--backend',
         'mock',
@@ -146,16 +164,26 @@ export async function mockGpuChecks(o) {
         '--json',
         mockJson,
       ],
-      { ...env, IOVH_STATE_DIR: join(work, 'state') },
-    );
+      env: { ...env, IOVH_STATE_DIR: join(work, 'state') },
+      coverage,
+    });
     const model = JSON.parse(readFileSync(mockJson, 'utf8'));
     const diffs = edgeDisagreements(run.scenarios, model.scenarios);
+    try {
+      share.pinned = pinnedShare(
+        `${run.kernel?.release ?? 'unknown'} (rfc-v1, mock-gpu-intel-iommu)`,
+        JSON.parse(readFileSync(coverage, 'utf8')),
+        runRows(run.scenarios, model.scenarios, (id) => EDGE.includes(id)),
+      );
+    } catch (e) {
+      o.log(`qemu-ci: no pinned share for the mock GPU: ${e instanceof Error ? e.message : String(e)}`);
+    }
     checks.push({
       name: 'the mock agrees with the guest on edge/* (status, path, quirks)',
       status: diffs.length === 0 ? 'pass' : 'fail',
       detail:
         diffs.length === 0
-          ? `${EDGE.length} scenarios agree (mock exit ${m.code}; capture ${captured})`
+          ? `${EDGE.length} scenarios agree (mock exit ${m.status}; capture ${captured})`
           : diffs.join('; '),
     });
     return checks;

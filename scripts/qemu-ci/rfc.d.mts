@@ -38,20 +38,34 @@ export function rfcBootOptions(o: {
  * @typedef {{ scenarios: RunScenario[], summary: { exitCode: number, exitReason: string }, kernel: { shape?: { name: string } | null } }} RunReport
  */
 /**
- * The rfc/* scenarios on the mock's rfc-v1 profile (its own machine, the
- * default topology): what the model predicts for this kernel.
- * @param {{ log?: (s: string) => void }} [o]
+ * The rfc-v1 guest's machine as the mock's topology (docs/topology.md): the
+ * igb guest's, as `iovh capture` saw it there (topology-igb.json; this guest
+ * has the same igb on the same root port), plus what variants.mjs adds:
+ * q35's host bridge (the "other device" rfc/refuse-device offers, as in the
+ * guest) and QEMU's ivshmem-plain on a root port of its own, bound to vfio-pci
+ * as the guest program binds it: BAR 0 its registers (IVSHMEM_REG_BAR_SIZE,
+ * 256 bytes), BAR 2 the 4 MiB memory backend, 64-bit prefetchable
+ * (hw/misc/ivshmem.c ivshmem_common_realize). The addresses are the mock's
+ * own; the scenarios compare ranges with the BAR's start, whatever it is.
+ * @returns {Record<string, unknown> & { devices: Record<string, unknown>[] }}
+ */
+export function rfcTopology(): Record<string, unknown> & {
+    devices: Record<string, unknown>[];
+};
+/**
+ * The rfc/* scenarios on the mock's rfc-v1 profile, on the guest's machine
+ * (rfcTopology): what the model predicts for this kernel. With `coverage`,
+ * the run is under V8 coverage per scenario (replay-run.mjs; the pinned share).
+ * @param {{ log?: (s: string) => void, coverage?: string | null }} [o]
  * @returns {RunReport}
  */
 export function rfcOnMock(o?: {
     log?: (s: string) => void;
+    coverage?: string | null;
 }): RunReport;
 /**
- * Scenario by scenario: the same status and the same defects named. The path
- * is shown, not compared: the machines differ in the function the stand-in
- * offers as "another device" (the guest's host bridge, which vfio refuses
- * outright; the mock's other VF, which it maps scatter-gather), and the
- * scenario accepts either.
+ * Scenario by scenario: the same status, the same path and the same defects
+ * named (the mock replays the guest's machine, rfcTopology).
  * @param {RunReport} real @param {RunReport} model
  * @returns {{ id: string, agree: boolean, line: string }[]}
  */
@@ -75,14 +89,52 @@ export function compareRfc(real: RunReport, model: RunReport): {
 export function rfcChecks(b: import("./boot.mjs").BootReport, model: RunReport | null, modelError?: string | null): import("./ci.mjs").Check[];
 /**
  * The checks of a boot of this guest (rfcChecks), against the mock's rfc-v1
- * run (rfcOnMock), whose failure to run is a failed check.
+ * run (rfcOnMock), whose failure to run is a failed check; with `coverage` (a
+ * file for the replay's coverage), also the pinned share of this kernel: the
+ * branches of the mock its rfc/* replay ran in the scenarios the kernel
+ * answered (not skipped) and the mock agreed with (coverage.mjs runRows).
  * @param {import('./boot.mjs').BootReport} b
- * @param {{ log?: (s: string) => void }} [o]
- * @returns {import('./ci.mjs').Check[]}
+ * @param {{ log?: (s: string) => void, coverage?: string | null }} [o]
+ * @returns {{ checks: import('./ci.mjs').Check[], pinned: import('./coverage.mjs').Share | null }}
  */
 export function judgeRfcBoot(b: import("./boot.mjs").BootReport, o?: {
     log?: (s: string) => void;
-}): import("./ci.mjs").Check[];
+    coverage?: string | null;
+}): {
+    checks: import("./ci.mjs").Check[];
+    pinned: import("./coverage.mjs").Share | null;
+};
+/**
+ * The fixture test/qemu/rfc-conformance.test.ts and the pinned share replay
+ * (pinned.mjs), from the rfc-v1 guest's run report:
+ *   node scripts/qemu-ci/rfc.mjs record <its results folder>/iovh-run.json
+ * @param {RunReport & { startedAt?: string, kernel: { release?: string } }} run
+ * @param {{ recorded: string, kernel: string }} about
+ */
+export function rfcFixtureFrom(run: RunReport & {
+    startedAt?: string;
+    kernel: {
+        release?: string;
+    };
+}, about: {
+    recorded: string;
+    kernel: string;
+}): {
+    variant: string;
+    command: string;
+    profile: string;
+    notes: string[];
+    scenarios: {
+        id: string;
+        status: string;
+        path: string | null;
+        quirks: string[];
+        bugs: string[];
+        reason: string;
+    }[];
+    recorded: string;
+    kernel: string;
+};
 export const RFC_SERIES: string;
 /** The mock profile (and shipped baseline) of the same series. */
 export const RFC_PROFILE: "rfc-v1";

@@ -6,16 +6,18 @@
 // one guest on igb + ivshmem running `iovh run --filter 'rfc/*'` through the
 // guest program of `iovh qemu` (dist/qemu/guest.js), judged by the shipped
 // baseline of the kernel's shape, and compared scenario by scenario with the
-// mock's rfc-v1 profile. Devices are the variant's (variants.mjs extras): a
+// mock's rfc-v1 profile on the same machine (rfcTopology). Devices are the variant's (variants.mjs extras): a
 // machine carrying more (another QEMU build with more devices) changes
 // RFC_VARIANT and the boot's qemu, nothing here.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IGB_TOPOLOGY } from './conformance.mjs';
+import { pinnedShare, runRows } from './coverage.mjs';
 import { buildKernel, buildStandIn, kernelParameters, parseDotConfig } from './kbuild.mjs';
 import { repoRoot } from './paths.mjs';
-import { pickVariants } from './variants.mjs';
+import { replayRun } from './replay-run.mjs';
+import { EXTRA_DEVICES, pickVariants } from './variants.mjs';
 import { parseSerial } from './verdict.mjs';
 import { unexplained } from './windows.mjs';
 
@@ -92,22 +94,80 @@ export function rfcBootOptions(o) {
  */
 
 /**
- * The rfc/* scenarios on the mock's rfc-v1 profile (its own machine, the
- * default topology): what the model predicts for this kernel.
- * @param {{ log?: (s: string) => void }} [o]
+ * The rfc-v1 guest's machine as the mock's topology (docs/topology.md): the
+ * igb guest's, as `iovh capture` saw it there (topology-igb.json; this guest
+ * has the same igb on the same root port), plus what variants.mjs adds:
+ * q35's host bridge (the "other device" rfc/refuse-device offers, as in the
+ * guest) and QEMU's ivshmem-plain on a root port of its own, bound to vfio-pci
+ * as the guest program binds it: BAR 0 its registers (IVSHMEM_REG_BAR_SIZE,
+ * 256 bytes), BAR 2 the 4 MiB memory backend, 64-bit prefetchable
+ * (hw/misc/ivshmem.c ivshmem_common_realize). The addresses are the mock's
+ * own; the scenarios compare ranges with the BAR's start, whatever it is.
+ * @returns {Record<string, unknown> & { devices: Record<string, unknown>[] }}
+ */
+export function rfcTopology() {
+  const igb = JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8'));
+  const ivshmem = EXTRA_DEVICES.ivshmem;
+  const hex = (/** @type {number} */ n) => `0x${n.toString(16).padStart(4, '0')}`;
+  return {
+    ...igb,
+    devices: [
+      {
+        bdf: '0000:00:00.0',
+        vendor: '0x8086',
+        device: '0x29c0',
+        class: '0x060000',
+        subsystemVendor: '0x1af4',
+        subsystemDevice: '0x1100',
+        revision: '0x00',
+        driver: null,
+        driverOverride: null,
+        iommuGroup: 0,
+        parent: 'pci0000:00',
+        bars: [],
+      },
+      ...igb.devices,
+      {
+        bdf: '0000:02:00.0',
+        vendor: hex(ivshmem.vendor),
+        device: hex(ivshmem.device),
+        class: '0x050000',
+        subsystemVendor: '0x1af4',
+        subsystemDevice: '0x1100',
+        revision: '0x01',
+        driver: ivshmem.bind,
+        driverOverride: ivshmem.bind,
+        iommuGroup: 20,
+        parent: 'pci0000:00/0000:00:02.0',
+        bars: [
+          { index: 0, start: '0xfe600000', size: '0x100', kind: 'mem32', prefetchable: false },
+          { index: 2, start: '0xfc000000', size: '0x400000', kind: 'mem64', prefetchable: true },
+        ],
+      },
+    ],
+  };
+}
+
+/**
+ * The rfc/* scenarios on the mock's rfc-v1 profile, on the guest's machine
+ * (rfcTopology): what the model predicts for this kernel. With `coverage`,
+ * the run is under V8 coverage per scenario (replay-run.mjs; the pinned share).
+ * @param {{ log?: (s: string) => void, coverage?: string | null }} [o]
  * @returns {RunReport}
  */
 export function rfcOnMock(o = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iovh-rfc-mock-'));
   try {
     const out = join(dir, 'run.json');
-    const r = spawnSync(
-      process.execPath,
-      [
-        join(repoRoot, 'bin', 'iovh.js'),
+    const topology = join(dir, 'topology.json');
+    writeFileSync(topology, `${JSON.stringify(rfcTopology(), null, 2)}\n`);
+    const r = replayRun({
+      args: [
         'run',
         '--backend',
         'mock',
+        '--topology',
+        topology,
         '--profile',
         RFC_PROFILE,
         '--filter',
@@ -115,8 +175,9 @@ export function rfcOnMock(o = {}) {
         '--json',
         out,
       ],
-      { encoding: 'utf8', env: { ...process.env, IOVH_STATE_DIR: join(dir, 'state'), NO_COLOR: '1' } },
-    );
+      env: { ...process.env, IOVH_STATE_DIR: join(dir, 'state'), NO_COLOR: '1' },
+      coverage: o.coverage ?? null,
+    });
     if (!existsSync(out))
       throw new Error(
         `iovh run on the mock (${RFC_PROFILE}) exited ${r.status} without a report: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`,
@@ -134,11 +195,8 @@ function defects(r) {
 }
 
 /**
- * Scenario by scenario: the same status and the same defects named. The path
- * is shown, not compared: the machines differ in the function the stand-in
- * offers as "another device" (the guest's host bridge, which vfio refuses
- * outright; the mock's other VF, which it maps scatter-gather), and the
- * scenario accepts either.
+ * Scenario by scenario: the same status, the same path and the same defects
+ * named (the mock replays the guest's machine, rfcTopology).
  * @param {RunReport} real @param {RunReport} model
  * @returns {{ id: string, agree: boolean, line: string }[]}
  */
@@ -153,7 +211,7 @@ export function compareRfc(real, model) {
     if (!r || !m) return { id, agree: false, line: `${id}: ${r ? 'the mock' : 'the kernel'} did not run it` };
     const dr = defects(r);
     const dm = defects(m);
-    const agree = r.status === m.status && dr.join() === dm.join();
+    const agree = r.status === m.status && (r.path ?? null) === (m.path ?? null) && dr.join() === dm.join();
     const show = (/** @type {RunScenario} */ s, /** @type {string[]} */ d) =>
       `${s.status}${d.length ? ` naming ${d.join(', ')}` : ''}${s.path ? ` (path ${s.path})` : ''}`;
     return {
@@ -243,10 +301,13 @@ export function rfcChecks(b, model, modelError = null) {
 
 /**
  * The checks of a boot of this guest (rfcChecks), against the mock's rfc-v1
- * run (rfcOnMock), whose failure to run is a failed check.
+ * run (rfcOnMock), whose failure to run is a failed check; with `coverage` (a
+ * file for the replay's coverage), also the pinned share of this kernel: the
+ * branches of the mock its rfc/* replay ran in the scenarios the kernel
+ * answered (not skipped) and the mock agreed with (coverage.mjs runRows).
  * @param {import('./boot.mjs').BootReport} b
- * @param {{ log?: (s: string) => void }} [o]
- * @returns {import('./ci.mjs').Check[]}
+ * @param {{ log?: (s: string) => void, coverage?: string | null }} [o]
+ * @returns {{ checks: import('./ci.mjs').Check[], pinned: import('./coverage.mjs').Share | null }}
  */
 export function judgeRfcBoot(b, o = {}) {
   /** @type {RunReport | null} */
@@ -257,5 +318,66 @@ export function judgeRfcBoot(b, o = {}) {
   } catch (e) {
     modelError = e instanceof Error ? e.message : String(e);
   }
-  return rfcChecks(b, model, modelError);
+  const checks = rfcChecks(b, model, modelError);
+  let pinned = null;
+  if (model && o.coverage && existsSync(o.coverage)) {
+    try {
+      /** @type {RunReport} */
+      const real = JSON.parse(readFileSync(join(b.resultsDir, 'iovh-run.json'), 'utf8'));
+      const kernel = `${b.results?.kernel ?? 'unknown'} (${RFC_PROFILE}, ${RFC_VARIANT})`;
+      pinned = pinnedShare(
+        kernel,
+        JSON.parse(readFileSync(o.coverage, 'utf8')),
+        runRows(real.scenarios, model.scenarios, (id) => id.startsWith('rfc/')),
+      );
+    } catch (e) {
+      o.log?.(`qemu-ci: no pinned share for ${RFC_LABEL}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return { checks, pinned };
+}
+
+/**
+ * The fixture test/qemu/rfc-conformance.test.ts and the pinned share replay
+ * (pinned.mjs), from the rfc-v1 guest's run report:
+ *   node scripts/qemu-ci/rfc.mjs record <its results folder>/iovh-run.json
+ * @param {RunReport & { startedAt?: string, kernel: { release?: string } }} run
+ * @param {{ recorded: string, kernel: string }} about
+ */
+export function rfcFixtureFrom(run, about) {
+  return {
+    ...about,
+    variant: RFC_LABEL,
+    command: `iovh run --filter '${RFC_FILTER}' (dist/qemu/guest.js in the ${RFC_VARIANT} guest)`,
+    profile: RFC_PROFILE,
+    notes: [
+      "the mock replays these on rfcTopology() (scripts/qemu-ci/rfc.mjs): the igb guest's capture, q35's host bridge and ivshmem-plain on vfio-pci",
+    ],
+    scenarios: run.scenarios
+      .filter((s) => s.id === 'caps/kernel' || s.id.startsWith('rfc/'))
+      .map((s) => ({
+        id: s.id,
+        status: s.status,
+        path: s.path ?? null,
+        quirks: s.quirks.map((q) => q.id).sort(),
+        bugs: (s.bugs ?? []).map((b) => b.id).sort(),
+        reason: s.reason,
+      })),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === 'record') {
+  const report = process.argv[3];
+  if (!report) {
+    process.stderr.write("usage: rfc.mjs record <the rfc-v1 guest's iovh-run.json>\n");
+    process.exit(2);
+  }
+  const run = JSON.parse(readFileSync(report, 'utf8'));
+  const fixture = rfcFixtureFrom(run, {
+    recorded: run.startedAt ?? new Date().toISOString(),
+    kernel: `${run.kernel?.release ?? '?'}: Debian linux-source-7.2 + kernel/patches/rfc-v1 + kconfig/iovh-guest.config (KASAN)`,
+  });
+  const out = join(repoRoot, 'test', 'qemu', 'fixtures', 'rfc-v1-ivshmem.json');
+  writeFileSync(out, `${JSON.stringify(fixture, null, 2)}\n`);
+  process.stdout.write(`rfc: wrote ${out}\n`);
 }

@@ -180,7 +180,12 @@ export class PhysicalBusImpl implements PhysicalBus {
     if (dev.removing) return dead;
     const key = `${dev.bdf}/${index}`;
     return live({
-      read: (o, buf) => this.scratch.get(key)?.readInto(o, buf) ?? buf.fill(0),
+      // readInto returns nothing: `?.readInto(...) ?? fill(0)` would zero what was just read.
+      read: (o, buf) => {
+        const m = this.scratch.get(key);
+        if (m) m.readInto(o, buf);
+        else buf.fill(0);
+      },
       write: (o, d) => {
         let m = this.scratch.get(key);
         if (!m) {

@@ -990,8 +990,10 @@ export class VfioSubsystem {
           // vfio_pci_match_interconnects -> the importer's supports_interconnects -> dma_buf_match_interconnects.
           matched = this.dmabuf.matchInterconnects(a, offer(), (exp, imp) => {
             k.trace('vfio_pci_match_interconnect', 'entry', {});
-            // vfio_pci_match_iov_interconnect: importer is the VF's physfn, same BAR.
-            const ok = imp.dev === (exp.dev.physfn ?? null) && imp.bar === exp.bar;
+            // vfio_pci_match_iov_interconnect: imp->pdev == pci_physfn(exp->pdev), same BAR. pci_physfn()
+            // (include/linux/pci.h) is a VF's PF and any other function itself: a PF exporting its own BAR
+            // (QEMU's ivshmem-plain on the rfc-v1 guest) negotiates with itself as the importer device.
+            const ok = imp.dev === (exp.dev.physfn ?? exp.dev) && imp.bar === exp.bar;
             k.trace('vfio_pci_match_interconnect', 'return', { retval: boolRax(ok, a.ptr) });
             return ok;
           });

@@ -2,12 +2,13 @@
 // table of a JavaScript file, and which branches a V8 precise-coverage take
 // says ran; then which steps count.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { branchTable, countedUnits, pinnedShare, totalShare } from '../../scripts/qemu-ci/coverage.mjs';
+import { branchTable, countedUnits, pinnedShare, runRows, totalShare } from '../../scripts/qemu-ci/coverage.mjs';
+import { replayRun } from '../../scripts/qemu-ci/replay-run.mjs';
 
 const COVERAGE = join(import.meta.dirname, '..', '..', 'scripts', 'qemu-ci', 'coverage.mjs');
 
@@ -114,4 +115,62 @@ describe('which steps count', () => {
     const other = pinnedShare('k2', { ...cov, units: [{ id: 'b', hits: [5, 6] }] }, [row('b', true)]);
     expect(totalShare([s, other])).toEqual({ total: 10, pinned: 5, share: 0.5 });
   });
+});
+
+describe('an iovh run report against its replay', () => {
+  it('counts a scenario whose status, path and defects agree, the real kernel not having skipped it', () => {
+    const real = [
+      { id: 'rfc/a', status: 'pass', path: 'iov', quirks: [] },
+      { id: 'rfc/b', status: 'fail', path: 'iov', quirks: [{ id: 'q1' }], bugs: [{ id: 'b1' }] },
+      { id: 'rfc/c', status: 'pass', path: 'refused', quirks: [] },
+      { id: 'rfc/d', status: 'skip', path: null, quirks: [] },
+      { id: 'caps/kernel', status: 'pass', path: null, quirks: [] },
+    ];
+    const model = [
+      { id: 'rfc/a', status: 'pass', path: 'iov', quirks: [] },
+      // A fixture names defects by id.
+      { id: 'rfc/b', status: 'fail', path: 'iov', quirks: ['q1'], bugs: ['b1'] },
+      { id: 'rfc/c', status: 'pass', path: 'p2p', quirks: [] },
+      { id: 'rfc/d', status: 'skip', path: null, quirks: [] },
+      { id: 'caps/kernel', status: 'pass', path: null, quirks: [] },
+    ];
+    const rows = runRows(real, model, (id) => id.startsWith('rfc/'));
+    expect(rows.map((r) => [r.id, r.agree])).toEqual([
+      ['run:rfc/a', true],
+      ['run:rfc/b', true],
+      ['run:rfc/c', false],
+      ['run:rfc/d', true],
+    ]);
+    expect([...countedUnits(rows)].sort()).toEqual(['run:rfc/a', 'run:rfc/b']);
+  });
+
+  it('takes the coverage of `iovh run` on the mock per harness scenario', () => {
+    const sub = join(dir, 'run');
+    mkdirSync(sub);
+    const coverage = join(sub, 'coverage.json');
+    const r = replayRun({
+      args: [
+        'run',
+        '--backend',
+        'mock',
+        '--profile',
+        'rfc-v1',
+        '--filter',
+        'rfc/negotiate',
+        '--json',
+        join(sub, 'run.json'),
+      ],
+      env: { ...process.env, IOVH_STATE_DIR: join(sub, 'state'), NO_COLOR: '1' },
+      coverage,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const cov = JSON.parse(readFileSync(coverage, 'utf8')) as {
+      total: number;
+      units: { id: string; hits: number[] }[];
+    };
+    const units = new Map(cov.units.map((u) => [u.id, u.hits.length]));
+    expect([...units.keys()]).toEqual(['boot', 'cli.run', 'run:caps/kernel', 'run:rfc/negotiate', 'cli.end']);
+    expect(units.get('run:rfc/negotiate')).toBeGreaterThan(0);
+    expect(cov.total).toBeGreaterThan(1000);
+  }, 60_000);
 });

@@ -31,15 +31,26 @@ function run(rows: Row[]): RunReport {
 }
 
 describe('the rfc-v1 guest against the mock', () => {
-  it('agrees on status and the defects named; the path is shown, not compared', () => {
-    const real = run([row('rfc/negotiate', 'pass', []), row('rfc/closed-device', 'crash', ['closed-vdev-oops'])]);
-    const model = run([row('rfc/negotiate', 'pass', []), row('rfc/closed-device', 'fail', ['revoked-attach-bypass'])]);
+  it('agrees on status, path and the defects named (the mock replays the guest machine)', () => {
+    const refused = { ...row('rfc/refuse-device', 'pass', []), path: 'refused' };
+    const real = run([
+      row('rfc/negotiate', 'pass', []),
+      row('rfc/closed-device', 'crash', ['closed-vdev-oops']),
+      refused,
+    ]);
+    const model = run([
+      row('rfc/negotiate', 'pass', []),
+      row('rfc/closed-device', 'fail', ['revoked-attach-bypass']),
+      { ...refused, path: 'p2p' },
+    ]);
     const rows = compareRfc(real, model);
     expect(rows.map((r) => [r.id, r.agree])).toEqual([
       ['rfc/negotiate', true],
       ['rfc/closed-device', false],
+      ['rfc/refuse-device', false],
     ]);
     expect(rows[1]!.line).toMatch(/kernel crash naming closed-vdev-oops, mock fail naming revoked-attach-bypass/);
+    expect(rows[2]!.line).toMatch(/kernel pass \(path refused\), mock pass \(path p2p\)/);
   });
 
   it('passes expected failures, fails a skip, a "fixed" defect and a report outside the scenarios', () => {

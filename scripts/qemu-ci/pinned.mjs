@@ -1,0 +1,287 @@
+// @ts-check
+// The pinned share (coverage.mjs) without booting: what real kernels answered,
+// replayed on the mock under V8 coverage, counting only the steps the kernel
+// answered (not skipped) and the mock matched. Four guests, each replayed the
+// way the CI replays it:
+//   - Debian's stock kernel and the source-built sanitizer kernel on igb: the
+//     CI's guest program on the mock (conformance.mjs runOnMock), step by step;
+//   - the rfc-v1 kernel on igb + ivshmem: `iovh run --filter 'rfc/*'` on the
+//     mock's rfc-v1 profile on that machine (rfc.mjs rfcOnMock);
+//   - the rfc-v1 kernel on iovh's mock GPU: `iovh run --filter 'edge/*'` on the
+//     mock loaded with the guest's capture (mock-gpu-ci.mjs).
+// From the fixtures the tests replay (test/qemu/fixtures/), or from the
+// results of a CI run (`--from <its .cache/qemu-ci>`):
+//   node scripts/qemu-ci/main.mjs pinned [--from DIR]
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  compareResults,
+  GUEST_DIR,
+  IGB_TOPOLOGY,
+  KASAN_FIXTURE,
+  KERNEL_FIXTURE,
+  kernelConfigFrom,
+  runOnMock,
+  topologyDifferences,
+} from './conformance.mjs';
+import { pinnedShare, runRows } from './coverage.mjs';
+import { EDGE, MOCK_GPU_VF, replayTopology } from './mock-gpu-ci.mjs';
+import { repoRoot } from './paths.mjs';
+import { RFC_PROFILE, rfcOnMock } from './rfc.mjs';
+import { replayRun } from './replay-run.mjs';
+
+export const RFC_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'rfc-v1-ivshmem.json');
+export const MOCK_GPU_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'mock-gpu-rfc-v1.json');
+
+/**
+ * @typedef {import('./coverage.mjs').Share & { source: string, disagree: string[] }} Measured
+ * @typedef {import('./coverage.mjs').RunScenario} RunScenario
+ */
+
+/** @param {string} file */
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+
+/**
+ * The CI's guest program on the mock against one kernel's step results.
+ * `topology`: the guest's captured topology, compared with topology-igb.json
+ * as the CI does (the `boot` unit counts only when they agree); null: not
+ * compared, `boot` not counted.
+ * `machine`: the topology file the mock loads, when not topology-igb.json.
+ * @param {{ kernel: string, source: string, scenarios: import('./conformance.mjs').ScenarioResult[], kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], topology: { devices: import('./conformance.mjs').TopoDevice[] } | null, machine?: string, work: string }} o
+ * @returns {Promise<Measured>}
+ */
+async function guestProgramShare(o) {
+  const { RULES } = await import(pathToFileURL(join(GUEST_DIR, 'scenarios.mjs')).href);
+  const { FLOW_RULES } = await import(pathToFileURL(join(GUEST_DIR, 'flow.mjs')).href);
+  const coverage = join(o.work, 'coverage.json');
+  const model = await runOnMock({
+    outDir: o.work,
+    log: join(o.work, 'mock.log'),
+    coverage,
+    ...(o.kernelConfig ? { kernelConfig: o.kernelConfig } : {}),
+    ...(o.modules?.length ? { modules: o.modules } : {}),
+    ...(o.machine ? { topology: o.machine } : {}),
+  });
+  /** @type {import('./coverage.mjs').Row[]} */
+  const rows = compareResults(o.scenarios, model, { ...FLOW_RULES, ...RULES });
+  if (o.topology)
+    rows.push({
+      id: 'topology',
+      agree: topologyDifferences(o.topology, readJson(fileURLToPath(IGB_TOPOLOGY))).length === 0,
+      real: null,
+    });
+  const share = pinnedShare(o.kernel, readJson(coverage), rows);
+  return { ...share, source: o.source, disagree: rows.filter((r) => !r.agree).map((r) => r.id) };
+}
+
+/**
+ * The rfc-v1 guest's rfc/* on the mock (its machine, its profile).
+ * @param {{ kernel: string, source: string, scenarios: RunScenario[], work: string }} o
+ * @returns {Measured}
+ */
+function rfcShare(o) {
+  const coverage = join(o.work, 'coverage.json');
+  const model = rfcOnMock({ coverage });
+  const rows = runRows(o.scenarios, model.scenarios, (id) => id.startsWith('rfc/'));
+  const share = pinnedShare(o.kernel, readJson(coverage), rows);
+  return { ...share, source: o.source, disagree: rows.filter((r) => !r.agree).map((r) => r.id) };
+}
+
+/**
+ * The mock GPU guest's edge/* on the mock loaded with its capture.
+ * @param {{ kernel: string, source: string, scenarios: RunScenario[], topology: Record<string, unknown>, work: string }} o
+ * @returns {Measured}
+ */
+function mockGpuShare(o) {
+  const coverage = join(o.work, 'coverage.json');
+  const topology = join(o.work, 'topology.json');
+  const out = join(o.work, 'mock.json');
+  writeFileSync(topology, JSON.stringify(o.topology));
+  replayRun({
+    args: [
+      'run',
+      '--backend',
+      'mock',
+      '--topology',
+      topology,
+      '--profile',
+      RFC_PROFILE,
+      '--vf',
+      MOCK_GPU_VF,
+      '--no-baseline',
+      '--filter',
+      'edge/*',
+      '--json',
+      out,
+    ],
+    env: { ...process.env, IOVH_STATE_DIR: join(o.work, 'state'), NO_COLOR: '1' },
+    coverage,
+  });
+  const rows = runRows(o.scenarios, readJson(out).scenarios, (id) => EDGE.includes(id));
+  const share = pinnedShare(o.kernel, readJson(coverage), rows);
+  return { ...share, source: o.source, disagree: rows.filter((r) => !r.agree).map((r) => r.id) };
+}
+
+/**
+ * The shares of the four fixtures (test/qemu/fixtures/): what each real
+ * kernel answered in its last recorded run.
+ * @returns {Promise<Measured[]>}
+ */
+export async function pinnedFromFixtures() {
+  const work = mkdtempSync(join(tmpdir(), 'iovh-pinned-'));
+  try {
+    /** @type {Measured[]} */
+    const out = [];
+    for (const [name, file] of /** @type {const} */ ([
+      ['stock', KERNEL_FIXTURE],
+      ['kasan', KASAN_FIXTURE],
+    ])) {
+      const f = readJson(file);
+      const dir = join(work, name);
+      mkdirSync(dir);
+      out.push(
+        await guestProgramShare({
+          kernel: `${f.kernel} (${f.variant})`,
+          source: `${file.replace(`${repoRoot}/`, '')}, recorded ${f.recordedAt}`,
+          scenarios: f.scenarios,
+          ...(f.kernelConfig ? { kernelConfig: f.kernelConfig } : {}),
+          ...(f.modules ? { modules: f.modules } : {}),
+          topology: null,
+          work: dir,
+        }),
+      );
+    }
+    const rfc = readJson(RFC_FIXTURE);
+    mkdirSync(join(work, 'rfc'));
+    out.push(
+      rfcShare({
+        kernel: `${rfc.kernel.split(':')[0]} (${rfc.variant})`,
+        source: `${RFC_FIXTURE.replace(`${repoRoot}/`, '')}, recorded ${rfc.recorded}`,
+        scenarios: rfc.scenarios,
+        work: join(work, 'rfc'),
+      }),
+    );
+    const gpu = readJson(MOCK_GPU_FIXTURE);
+    mkdirSync(join(work, 'gpu'));
+    out.push(
+      mockGpuShare({
+        kernel: `${gpu.kernel.split(':')[0]} (rfc-v1, mock-gpu-intel-iommu)`,
+        source: `${MOCK_GPU_FIXTURE.replace(`${repoRoot}/`, '')}, recorded ${gpu.recorded}`,
+        scenarios: gpu.scenarios,
+        topology: gpu.topology,
+        work: join(work, 'gpu'),
+      }),
+    );
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The shares of a CI run's guests, from its cache (`.cache/qemu-ci` of the
+ * checkout that ran it): summary.json names the boots; the mock GPU guest's
+ * results are the newest mock-gpu-intel-iommu-* folder with a report and a
+ * capture. A guest the run did not boot is left out.
+ * @param {string} root
+ * @returns {Promise<Measured[]>}
+ */
+export async function pinnedFromRun(root) {
+  /** @type {import('./ci.mjs').CiSummary} */
+  const summary = readJson(join(root, 'summary.json'));
+  const work = mkdtempSync(join(tmpdir(), 'iovh-pinned-'));
+  try {
+    /** @type {Measured[]} */
+    const out = [];
+    const ran = (/** @type {import('./boot.mjs').BootReport} */ b) => `${b.resultsDir} (${b.variant})`;
+    const stock = summary.boots.find((b) => b.variant === 'igb-intel-iommu' && b.results);
+    const kasan = summary.boots.find((b) => b.variant === 'kasan-igb-intel-iommu' && b.results);
+    const topo = (/** @type {string} */ dir) =>
+      existsSync(join(dir, 'topology.json')) ? readJson(join(dir, 'topology.json')) : null;
+    if (stock?.results) {
+      mkdirSync(join(work, 'stock'));
+      out.push(
+        await guestProgramShare({
+          kernel: `${stock.results.kernel ?? summary.versions.kernel} (${stock.variant})`,
+          source: ran(stock),
+          scenarios: stock.results.scenarios,
+          ...(summary.versions.kernelConfig ? { kernelConfig: summary.versions.kernelConfig } : {}),
+          ...(stock.results.modules?.length ? { modules: stock.results.modules } : {}),
+          topology: topo(stock.resultsDir),
+          work: join(work, 'stock'),
+        }),
+      );
+    }
+    if (kasan?.results && summary.source?.objtree) {
+      mkdirSync(join(work, 'kasan'));
+      out.push(
+        await guestProgramShare({
+          kernel: `${kasan.results.kernel ?? summary.source.release} (${kasan.variant})`,
+          source: ran(kasan),
+          scenarios: kasan.results.scenarios,
+          kernelConfig: kernelConfigFrom(readFileSync(join(summary.source.objtree, '.config'), 'utf8')),
+          ...(kasan.results.modules?.length ? { modules: kasan.results.modules } : {}),
+          topology: topo(kasan.resultsDir),
+          work: join(work, 'kasan'),
+        }),
+      );
+    }
+    // The other stock-kernel guests (nvme): the guest program on the mock loaded with the guest's own capture.
+    for (const b of summary.boots.filter(
+      (x) => x.results && x.variant.startsWith('nvme-') && existsSync(join(x.resultsDir, 'topology.json')),
+    )) {
+      const dir = join(work, b.variant);
+      mkdirSync(dir);
+      const { kernel: _kernel, ...machine } = readJson(join(b.resultsDir, 'topology.json'));
+      writeFileSync(join(dir, 'topology.json'), JSON.stringify(machine));
+      out.push(
+        await guestProgramShare({
+          kernel: `${b.results?.kernel ?? summary.versions.kernel} (${b.variant})`,
+          source: ran(b),
+          scenarios: b.results?.scenarios ?? [],
+          ...(summary.versions.kernelConfig ? { kernelConfig: summary.versions.kernelConfig } : {}),
+          machine: join(dir, 'topology.json'),
+          topology: null,
+          work: dir,
+        }),
+      );
+    }
+    const rfc = summary.boots.find((b) => b.variant.startsWith(`${RFC_PROFILE}-`) && b.results);
+    if (rfc && existsSync(join(rfc.resultsDir, 'iovh-run.json'))) {
+      mkdirSync(join(work, 'rfc'));
+      out.push(
+        rfcShare({
+          kernel: `${rfc.results?.kernel ?? 'unknown'} (${rfc.variant})`,
+          source: ran(rfc),
+          scenarios: readJson(join(rfc.resultsDir, 'iovh-run.json')).scenarios,
+          work: join(work, 'rfc'),
+        }),
+      );
+    }
+    const results = join(root, 'results');
+    const gpuDir = (existsSync(results) ? readdirSync(results) : [])
+      .filter((d) => d.startsWith('mock-gpu-intel-iommu-'))
+      .sort()
+      .reverse()
+      .map((d) => join(results, d))
+      .find((d) => existsSync(join(d, 'iovh-run.json')) && existsSync(join(d, 'topology.json')));
+    if (gpuDir) {
+      const run = readJson(join(gpuDir, 'iovh-run.json'));
+      mkdirSync(join(work, 'gpu'));
+      out.push(
+        mockGpuShare({
+          kernel: `${run.kernel?.release ?? 'unknown'} (rfc-v1, mock-gpu-intel-iommu)`,
+          source: `${gpuDir} (mock-gpu-intel-iommu)`,
+          scenarios: run.scenarios,
+          topology: replayTopology(readJson(join(gpuDir, 'topology.json'))),
+          work: join(work, 'gpu'),
+        }),
+      );
+    }
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
