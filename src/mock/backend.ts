@@ -5,7 +5,7 @@
 
 import type { BackendTraits, DeviceOps, FileOps, ProcessBackend } from '../backend/types.js';
 import { TaskKilledError, type ErrnoName } from '../uapi/errors.js';
-import type { Profile, ProfileName } from './contracts.js';
+import type { Profile, ProfileName, QuirkId } from './contracts.js';
 import { MockKernel, type LiveCounts } from './platform.js';
 import {
   DEFAULT_PROFILE,
@@ -17,6 +17,7 @@ import {
   profileChoices,
   resolveProfileName,
   type ProfileDef,
+  type ProfileImpl,
 } from './profiles.js';
 import { configureProfile, type KernelConfig } from './kconfig.js';
 import { checkStateWritable, loadState, saveState, stateFilePath, topologyKey, type MockState } from './state.js';
@@ -62,6 +63,13 @@ export interface MockOptions {
    * for a kernel built with the QEMU guest fragment.
    */
   kernelConfig?: KernelConfig;
+  /**
+   * The defects this kernel carries (docs/profiles.md), replacing the
+   * profile's: the driver misbehaviour option, for a kernel with only some of
+   * a series' defects or with one of them fixed (e.g. `fixed` without xe's
+   * deferred unmap). Not kept in the state file.
+   */
+  quirks?: readonly QuirkId[];
 }
 
 /** A system call that fails before it reaches the kernel object (the fault sweep's kind of fault). */
@@ -183,7 +191,9 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
     given?.source ?? (state ? `state file ${statePath}: topology` : 'default topology'),
   );
   const profileName = state?.profile ?? options.profile ?? DEFAULT_PROFILE;
-  const profile = configureProfile(getProfile(profileName, parsed.release ?? undefined), parsed.config);
+  const configured = configureProfile(getProfile(profileName, parsed.release ?? undefined), parsed.config);
+  const quirks = options.quirks ? new Set<QuirkId>(options.quirks) : null;
+  const profile: ProfileImpl = quirks ? { ...configured, quirks, has: (q) => quirks.has(q) } : configured;
   const pid = state?.nextPid ?? FIRST_PID;
 
   const k = new MockKernel(profile, parsed, pid);

@@ -108,6 +108,18 @@ describe('store faults: a sysfs attribute whose store fails, clamps or ignores a
   });
 });
 
+describe("quirks: the defects the kernel carries, replacing the profile's", () => {
+  it('a profile without one of its defects, or with only some', () => {
+    expect(mock({ profile: 'upstream-7.1' }).kernel.profile.has('deferred-unmap-hang')).toBe(true);
+    const fixed = mock({ profile: 'upstream-7.1', quirks: [] }).kernel.profile;
+    expect(fixed.has('deferred-unmap-hang')).toBe(false);
+    const some = mock({ profile: 'fixed', quirks: ['contiguity'] }).kernel.profile;
+    expect(some.has('contiguity')).toBe(true);
+    expect(some.has('deferred-unmap-hang')).toBe(false);
+    expect(some.name).toBe('fixed');
+  });
+});
+
 describe('process exit and live counts', () => {
   it('close() releases every fd and mapping and leaves nothing live; further calls fail', () => {
     const b = mock();

@@ -5,8 +5,9 @@
 
 import { expect } from 'vitest';
 import type { Profile, ProfileName } from '../../../src/mock/contracts.js';
-import { createMockBackend, type MockBackend, type Topology } from '../../../src/mock/backend.js';
+import { createMockBackend, type MockBackend, type MockOptions } from '../../../src/mock/backend.js';
 import type { XeDriver } from '../../../src/mock/xe/index.js';
+import { parseTraceLine } from '../../../src/harness/tracefs.js';
 import { XE, PROT } from '../../../src/uapi/constants.js';
 import { XeDevice, type XeBo, type XeVm, type XeExecQueue } from '../../../src/uapi/xe.js';
 import { FakePlatform, profile, type TopologyOptions } from './fake-platform.js';
@@ -32,8 +33,8 @@ export interface Rig {
   since: number;
 }
 
-export function rig(profile: ProfileName = 'fixed', topology?: Topology): Rig {
-  const b = createMockBackend({ profile, ...(topology ? { topology } : {}) });
+export function rig(profile: ProfileName = 'fixed', options: Omit<MockOptions, 'profile'> = {}): Rig {
+  const b = createMockBackend({ profile, ...options });
   const since = b.fs.readRecords('/dev/kmsg').length;
   const xe = XeDevice.open(b, RENDER);
   return { b, xe, drv: b.kernel.platform.xeDriver(PF)!, since };
@@ -90,6 +91,56 @@ export function oopses(r: Rig): { kind: string; site: string }[] {
     });
   });
   return out;
+}
+
+export interface Probe {
+  /** Each hit since the probe was armed: its fetch args as tracefs prints them. */
+  hits(): Record<string, string>[];
+}
+
+/**
+ * A kprobe (`p`) or kretprobe (`r`) on `symbol` with fetch args (e.g.
+ * `ret=$retval:s64`), defined through kprobe_events and enabled in the top
+ * instance (Documentation/trace/kprobetrace.rst), its hits read from `trace`:
+ * the evidence the harness gathers, from the same files.
+ */
+export function kprobe(b: MockBackend, kind: 'p' | 'r', symbol: string, args = ''): Probe {
+  const T = '/sys/kernel/tracing';
+  const event = `${kind}_${symbol}`;
+  b.fs.writeFile(`${T}/kprobe_events`, `${kind}:iovh_test/${event} ${symbol} ${args}\n`, { append: true });
+  b.fs.writeFile(`${T}/events/iovh_test/${event}/enable`, '1');
+  return {
+    hits: () =>
+      b.fs
+        .readText(`${T}/trace`)
+        .split('\n')
+        .map(parseTraceLine)
+        .filter((h) => h !== null && h.event === event)
+        .map((h) => h!.args),
+  };
+}
+
+/**
+ * What kmemleak reports after a scan (/sys/kernel/debug/kmemleak), one entry
+ * per unreferenced object: the frame that called the allocator (which names
+ * the object: `xe_bo_move+0x4c1/0x9a0 [xe]` is the drm_pagemap_addr array).
+ * The clock first passes kmemleak's minimum age of 5 s; two scans, as a white
+ * object's first checksum keeps it gray until the next (mm/kmemleak.c
+ * update_checksum).
+ */
+export async function leaks(b: MockBackend): Promise<string[]> {
+  const K = '/sys/kernel/debug/kmemleak';
+  await b.sleep!(6000);
+  b.fs.writeFile(K, 'scan');
+  b.fs.writeFile(K, 'scan');
+  return b.fs
+    .readText(K)
+    .split(/^unreferenced object /m)
+    .slice(1)
+    .map((o) => {
+      const frames = o.split(/ {2}backtrace[^\n]*\n/)[1]!.split('\n');
+      return frames[1]!.trim();
+    });
 }
 
 export interface FakeRig {
