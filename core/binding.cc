@@ -1450,11 +1450,13 @@ IOVH_BODY(IovhIcMap) {
 // Ranges come back as [start, end, ...] in a BigUint64Array of 2 * min(held, room).
 // The room goes to the module as given: it copies at most IOVH_IC_INFO_MAX
 // (kernel/iovh-ic-importer/main.c iovh_ic_info), and src/uapi/iovh-ic.ts asks
-// for no more than that.
+// for no more than that. The buffer for it is ours: the 1 GiB limit of every
+// buffer allocated for the caller (kMaxTransfer), not the module's.
 IOVH_BODY(IovhIcInfo) {
   int fd = c.fd(0);
   uint32_t handle = c.u32(1);
   uint32_t room = c.u32(2);
+  if (size_t(room) * sizeof(iovh_ic_range) > kMaxTransfer) c.rangeError(2, "needs more than the 1 GiB buffer limit");
   std::vector<iovh_ic_range> ranges(room ? room : 1);
   iovh_ic_info in{};
   in.handle = handle;
@@ -1488,8 +1490,11 @@ IOVH_BODY(IovhIcRead) {
   rw.op = IOVH_IC_RW_READ;
   rw.offset = c.u64(2);
   // The length goes to the module, which refuses 0 and more than IOVH_IC_RW_MAX
-  // with EINVAL before touching the buffer (main.c iovh_ic_rw).
+  // with EINVAL before touching the buffer (main.c iovh_ic_rw). The buffer is
+  // ours, and V8 ends the process when it cannot allocate one: the limit every
+  // buffer allocated for the caller has (kMaxTransfer), not the module's.
   size_t length = c.size(3);
+  if (length > kMaxTransfer) c.rangeError(3, "exceeds the 1 GiB read limit");
   Napi::Uint8Array out = Napi::Uint8Array::New(c.env(), length);
   rw.len = length;
   rw.buf_ptr = reinterpret_cast<uintptr_t>(out.Data());

@@ -180,6 +180,21 @@ describe('other syscalls', () => {
     expect(caught(() => backend.dev.close(fd))).toMatchObject({ code: 'EBADF', syscall: 'close' });
   });
 
+  itNative(
+    "stand-in buffers larger than any the addon allocates are a RangeError, not V8's fatal out-of-memory",
+    () => {
+      const fd = backend.dev.open('/dev/null', O.RDWR);
+      // kMaxTransfer (core/binding.cc), as for pread; 2^40 bytes used to end the process
+      expect(() => backend.dev.icRead(fd, 1, 0n, 2 ** 40)).toThrow(
+        /iovhIcRead: argument 4 exceeds the 1 GiB read limit/,
+      );
+      // IOVH_IC_INFO's room likewise (16 bytes a range): 2^32 - 1 ranges would be 64 GiB, zeroed
+      expect(() => backend.dev.icInfo(fd, 1, 2 ** 32 - 1)).toThrow(
+        /iovhIcInfo: argument 3 needs more than the 1 GiB buffer limit/,
+      );
+    },
+  );
+
   itNative('mmap of /dev/null is ENODEV (it has no mmap)', () => {
     const fd = backend.dev.open('/dev/null', O.RDWR);
     expect(caught(() => backend.dev.mmap(fd, 0n, 4096, 3))).toMatchObject({
