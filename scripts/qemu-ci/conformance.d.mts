@@ -85,8 +85,7 @@ export function mockUnavailable(repo?: string): string | null;
  * `coverage`: a file where the replay writes the mock's branches each step ran
  * (scripts/qemu-ci/coverage.mjs; the pinned share).
  * `modules`: the out-of-tree modules the real guest had loaded (its results' `modules`): the mock loads them too.
- * `topology`: another machine than the igb-like one (a guest's own capture).
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string, topology?: string }} o
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export function runOnMock(o: {
@@ -97,7 +96,6 @@ export function runOnMock(o: {
     kernelConfig?: Record<string, "y" | "n">;
     modules?: string[];
     coverage?: string;
-    topology?: string;
 }): Promise<import("../../test/qemu/guest/scenarios.mjs").Result[]>;
 export const GUEST_DIR: string;
 export const IGB_TOPOLOGY: import("url").URL;

@@ -239,8 +239,7 @@ export function mockUnavailable(repo = repoRoot) {
  * `coverage`: a file where the replay writes the mock's branches each step ran
  * (scripts/qemu-ci/coverage.mjs; the pinned share).
  * `modules`: the out-of-tree modules the real guest had loaded (its results' `modules`): the mock loads them too.
- * `topology`: another machine than the igb-like one (a guest's own capture).
- * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string, topology?: string }} o
+ * @param {{ repo?: string, profile?: string, outDir: string, log: string, kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], coverage?: string }} o
  * @returns {Promise<import('../../test/qemu/guest/scenarios.mjs').Result[]>}
  */
 export async function runOnMock(o) {
@@ -256,7 +255,7 @@ export async function runOnMock(o) {
     '--backend',
     'mock',
     '--topology',
-    o.topology ?? fileURLToPath(IGB_TOPOLOGY),
+    fileURLToPath(IGB_TOPOLOGY),
     '--profile',
     o.profile ?? 'upstream-7.1',
     '--out',

@@ -48,8 +48,7 @@ const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
  * `topology`: the guest's captured topology, compared with topology-igb.json
  * as the CI does (the `boot` unit counts only when they agree); null: not
  * compared, `boot` not counted.
- * `machine`: the topology file the mock loads, when not topology-igb.json.
- * @param {{ kernel: string, source: string, scenarios: import('./conformance.mjs').ScenarioResult[], kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], topology: { devices: import('./conformance.mjs').TopoDevice[] } | null, machine?: string, work: string }} o
+ * @param {{ kernel: string, source: string, scenarios: import('./conformance.mjs').ScenarioResult[], kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], topology: { devices: import('./conformance.mjs').TopoDevice[] } | null, work: string }} o
  * @returns {Promise<Measured>}
  */
 async function guestProgramShare(o) {
@@ -62,7 +61,6 @@ async function guestProgramShare(o) {
     coverage,
     ...(o.kernelConfig ? { kernelConfig: o.kernelConfig } : {}),
     ...(o.modules?.length ? { modules: o.modules } : {}),
-    ...(o.machine ? { topology: o.machine } : {}),
   });
   /** @type {import('./coverage.mjs').Row[]} */
   const rows = compareResults(o.scenarios, model, { ...FLOW_RULES, ...RULES });
@@ -225,26 +223,6 @@ export async function pinnedFromRun(root) {
           ...(kasan.results.modules?.length ? { modules: kasan.results.modules } : {}),
           topology: topo(kasan.resultsDir),
           work: join(work, 'kasan'),
-        }),
-      );
-    }
-    // The other stock-kernel guests (nvme): the guest program on the mock loaded with the guest's own capture.
-    for (const b of summary.boots.filter(
-      (x) => x.results && x.variant.startsWith('nvme-') && existsSync(join(x.resultsDir, 'topology.json')),
-    )) {
-      const dir = join(work, b.variant);
-      mkdirSync(dir);
-      const { kernel: _kernel, ...machine } = readJson(join(b.resultsDir, 'topology.json'));
-      writeFileSync(join(dir, 'topology.json'), JSON.stringify(machine));
-      out.push(
-        await guestProgramShare({
-          kernel: `${b.results?.kernel ?? summary.versions.kernel} (${b.variant})`,
-          source: ran(b),
-          scenarios: b.results?.scenarios ?? [],
-          ...(summary.versions.kernelConfig ? { kernelConfig: summary.versions.kernelConfig } : {}),
-          machine: join(dir, 'topology.json'),
-          topology: null,
-          work: dir,
         }),
       );
     }
