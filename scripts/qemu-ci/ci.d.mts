@@ -41,6 +41,8 @@ export function measureWallTime(o?: {
         status: import("./verdict.mjs").BootStatus;
         wallSeconds: number;
         verdictSeconds: number | null;
+        resultsDir: string;
+        xfail: string[];
     }[];
     ok: boolean;
 }>;
@@ -105,6 +107,8 @@ export function measureSanitizer(o?: {
         toVerdictSeconds: number | null;
         wallSeconds: number;
         scenarios: number;
+        resultsDir: string;
+        xfail: string[];
     };
     machine: {
         before: {

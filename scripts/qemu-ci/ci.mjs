@@ -656,6 +656,9 @@ export async function measureWallTime(o = {}) {
       status: b.status,
       wallSeconds: b.wallSeconds,
       verdictSeconds: b.verdictSeconds,
+      // Where the guest's results are, and the failures its baseline expects: what `record` needs.
+      resultsDir: b.resultsDir,
+      xfail: b.xfail.map((x) => x.id),
     })),
     ok: summary.failed === 0,
   };
@@ -748,6 +751,8 @@ export async function measureSanitizer(o = {}) {
       toVerdictSeconds: b.verdictSeconds,
       wallSeconds: b.wallSeconds,
       scenarios: b.results?.scenarios.length ?? 0,
+      resultsDir: b.resultsDir,
+      xfail: b.xfail.map((x) => x.id),
     },
     machine: { before, after: machine() },
     ok: b.status === 'pass',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareResults, describeDisagreement, ruleFor } from '../../scripts/qemu-ci/conformance.mjs';
+import { compareResults, describeDisagreement, fixtureFrom, ruleFor } from '../../scripts/qemu-ci/conformance.mjs';
+import type { BootReport } from '../../scripts/qemu-ci/boot.mjs';
 import { SCENARIOS, RULES } from './guest/scenarios.mjs';
 import { FLOW_RULES } from './guest/flow.mjs';
 import { IOMMUFD_SCENARIOS } from './guest/iommufd.mjs';
@@ -180,5 +181,38 @@ describe('topologyDifferences', () => {
       p2p: 'none',
       devices: [{ bdf: '0000:01:00.0' }],
     });
+  });
+});
+
+describe('fixtureFrom (main.mjs record)', () => {
+  const boot = (scenarios: { id: string; status: string }[], xfail: string[] = []) =>
+    ({
+      variant: 'kasan-igb-intel-iommu',
+      status: 'pass',
+      reason: 'verdict',
+      results: { scenarios: scenarios.map((s) => ({ ...s, path: null, errno: null, detail: '' })) },
+      xfail: xfail.map((id) => ({ id, line: `${id}: expected` })),
+    }) as unknown as BootReport;
+  const versions = { kernel: '7.2.13', qemu: '10.0.2' };
+
+  it("records a failure the shape's baseline expects (a known bug) as the kernel's answer", () => {
+    const b = boot(
+      [
+        { id: 'rules.a', status: 'pass' },
+        { id: 'run:bugs/revoke-hang-flr', status: 'fail' },
+        { id: 'detector.kasan', status: 'fail' },
+      ],
+      ['run:bugs/revoke-hang-flr'],
+    );
+    const doc = JSON.parse(fixtureFrom(b, versions, /^detector\./)) as { scenarios: { id: string; status: string }[] };
+    expect(doc.scenarios.map((s) => [s.id, s.status])).toEqual([
+      ['rules.a', 'pass'],
+      ['run:bugs/revoke-hang-flr', 'fail'],
+    ]);
+  });
+
+  it('refuses a run with a failure nothing expects', () => {
+    const b = boot([{ id: 'rules.a', status: 'fail' }], ['run:bugs/revoke-hang-flr']);
+    expect(() => fixtureFrom(b, versions, /^detector\./)).toThrow(/did not pass/);
   });
 });
