@@ -4,13 +4,12 @@
 // small helpers to run a batch and to import a VF export.
 
 import { expect } from 'vitest';
-import type { Profile, ProfileName } from '../../../src/mock/contracts.js';
+import type { ProfileName } from '../../../src/mock/contracts.js';
 import { createMockBackend, type MockBackend, type MockOptions } from '../../../src/mock/backend.js';
 import type { XeDriver } from '../../../src/mock/xe/index.js';
 import { parseTraceLine } from '../../../src/harness/tracefs.js';
 import { XE, PROT } from '../../../src/uapi/constants.js';
 import { XeDevice, type XeBo, type XeVm, type XeExecQueue } from '../../../src/uapi/xe.js';
-import { FakePlatform, profile, type TopologyOptions } from './fake-platform.js';
 
 export const RENDER = '/dev/dri/renderD128';
 export const SYS = 1 << 0;
@@ -77,6 +76,17 @@ export function warnSites(r: Rig): string[] {
   });
 }
 
+/** The WARNs since the rig was made: the site and the line before the WARNING line (its text, if any). */
+export function warns(r: Rig): { site: string; text: string }[] {
+  const lines = logText(r);
+  const out: { site: string; text: string }[] = [];
+  lines.forEach((t, i) => {
+    const m = /^WARNING: CPU: \d+ PID: \d+ at (.*)$/.exec(t);
+    if (m) out.push({ site: m[1]!, text: lines[i - 1]!.startsWith('------------[ cut here ]') ? '' : lines[i - 1]! });
+  });
+  return out;
+}
+
 /** The oopses since the rig was made: the BUG line's kind and the RIP that follows it. */
 export function oopses(r: Rig): { kind: string; site: string }[] {
   const lines = logText(r);
@@ -107,6 +117,12 @@ export interface Probe {
 export function kprobe(b: MockBackend, kind: 'p' | 'r', symbol: string, args = ''): Probe {
   const T = '/sys/kernel/tracing';
   const event = `${kind}_${symbol}`;
+  // a function /proc/kallsyms does not list is not armed: no hit, "no evidence", as the harness reads it
+  const listed = b.fs
+    .readText('/proc/kallsyms')
+    .split('\n')
+    .some((l) => l.split(/\s+/)[2] === symbol);
+  if (!listed) return { hits: () => [] };
   b.fs.writeFile(`${T}/kprobe_events`, `${kind}:iovh_test/${event} ${symbol} ${args}\n`, { append: true });
   b.fs.writeFile(`${T}/events/iovh_test/${event}/enable`, '1');
   return {
@@ -141,18 +157,6 @@ export async function leaks(b: MockBackend): Promise<string[]> {
       const frames = o.split(/ {2}backtrace[^\n]*\n/)[1]!.split('\n');
       return frames[1]!.trim();
     });
-}
-
-export interface FakeRig {
-  p: FakePlatform;
-  xe: XeDevice;
-}
-
-/** The stand-in platform of ./fake-platform.ts, for the tests not yet on the mock. */
-export function fakeRig(prof: Profile | Parameters<typeof profile>[0] = 'fixed', topo: TopologyOptions = {}): FakeRig {
-  const p = new FakePlatform(typeof prof === 'string' ? profile(prof) : prof, topo);
-  const xe = XeDevice.open(p.backend(), RENDER);
-  return { p, xe };
 }
 
 /** Expect `fn` to throw a SystemError with this errno name. */
