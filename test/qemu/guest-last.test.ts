@@ -120,5 +120,22 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     expect(run?.summary).toMatchObject({ exitCode: 0, unexpected: [] });
     expect(run?.summary.exitReason).toMatch(/no unexpected result \(1 known failure/);
     expect(readFileSync(join(dir, 'results', LAST_REPORT), 'utf8')).toContain('"bugs/opath-stale-file"');
+
+    // A guest that died in the last run leaves its report incomplete (iovh run rewrites it as it goes): so is the
+    // whole, and it fails, naming the scenario without a result.
+    const lastFile = join(dir, 'results', LAST_REPORT);
+    const last = JSON.parse(readFileSync(lastFile, 'utf8'));
+    writeFileSync(
+      lastFile,
+      JSON.stringify({
+        ...last,
+        complete: false,
+        pending: ['bugs/revoke-hang-reset'],
+        running: 'bugs/revoke-hang-reset',
+      }),
+    );
+    const died = readGuestRun(join(dir, 'results')).run!;
+    expect([died.complete, died.running, died.summary.exitCode]).toEqual([false, 'bugs/revoke-hang-reset', 1]);
+    expect(died.summary.exitReason).toMatch(/^incomplete: 1 of 5 scenarios have no result/);
   }, 120_000);
 });
