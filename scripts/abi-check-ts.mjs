@@ -31,11 +31,11 @@ const layout = await load('layout');
 
 /** Constants that are not kernel uapi, and where their value comes from instead. */
 const notUapi = {
-  PAGE_SIZE: 'the x86_64 base page size (kernel-abi §3.3 alignment rule), not a header constant',
-  'VFIO.PCI_OFFSET_SHIFT': 'drivers/vfio/pci/vfio_pci_priv.h (kernel-internal; kernel-abi §2)',
-  'XE.PAT_INDEX_WB_2WAY_XE2': 'the Xe2 PAT table (kernel xe_pat.c, IGT intel_get_pat_idx_wb; kernel-abi §7)',
-  'XE.PAT_INDEX_UC_XE2': 'the Xe2 PAT table (kernel xe_pat.c; kernel-abi §7)',
-  MI: 'xe/instructions/xe_mi_commands.h (kernel-internal; kernel-abi §8, recomputed by research/kernel-abi-probe/mi.c)',
+  PAGE_SIZE: 'the x86_64 base page size (the page alignment rule of docs/kernel.md §3.3), not a header constant',
+  'VFIO.PCI_OFFSET_SHIFT': 'drivers/vfio/pci/vfio_pci_priv.h (kernel-internal; docs/kernel.md §2)',
+  'XE.PAT_INDEX_WB_2WAY_XE2': 'the Xe2 PAT table (kernel xe_pat.c, IGT intel_get_pat_idx_wb; docs/kernel.md §7)',
+  'XE.PAT_INDEX_UC_XE2': 'the Xe2 PAT table (kernel xe_pat.c; docs/kernel.md §7)',
+  MI: 'xe/instructions/xe_mi_commands.h (kernel-internal; docs/kernel.md §8)',
 };
 
 /** Kernel names a TS constant may have, most specific first. */

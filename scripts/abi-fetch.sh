@@ -4,7 +4,7 @@
 # whose archive URI and keyring are taken from this system's own apt sources,
 # then `apt-get download` and `dpkg-deb -x`. Prints the extracted include dir.
 #
-# Same approach as ../shared/qemu-recipe/setup.sh, without naming a mirror.
+# The same approach as scripts/qemu-ci/apt.mjs, without naming a mirror.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${IOVH_ABI_CACHE:-$PWD/.cache/abi}

@@ -4,8 +4,7 @@
 // lava-test-case. Plain JavaScript with no dependency, so that it runs on a
 // device under test before (or without) anything else of iovh.
 //
-// LAVA results are pass, fail, skip and unknown (lava_results_app; research:
-// anchors.md A6.2). Mapping: pass -> pass; fail, warn, crash, timeout -> fail
+// LAVA results are pass, fail, skip and unknown (LAVA's lava_results_app). Mapping: pass -> pass; fail, warn, crash, timeout -> fail
 // (LAVA has no "expected failure": a known kernel defect stays a fail there,
 // and the `iovh-verdict` case says whether the run matched its baseline);
 // skip -> skip; a scenario the run never reached (interrupted, or pending in a

@@ -96,7 +96,7 @@ export function setupTools({ paths, log }: {
     seconds: number;
 };
 /**
- * Kernel options the guest needs (research/qemu-ci.md, "Kernel config"); a sid
+ * Kernel options the guest needs (README.md, "What it does", step 1); a sid
  * kernel that drops one fails setup with its name instead of a confusing boot.
  * `m` accepts y or m.
  */

@@ -2,7 +2,7 @@
 // One-time setup of the QEMU CI, cached under .cache/qemu-ci/:
 //   - qemu-system-x86 >= 8.0 (igb arrived in QEMU 8.0; bookworm has 7.2, its
 //     backports 10.x), installed with apt through a private configuration when
-//     missing (research/qemu-ci.md, "Exact versions used");
+//     missing (README.md, "What it does");
 //   - the newest Debian sid amd64 kernel, resolved at run time through the
 //     `linux-image-amd64` metapackage (never a version written here), its
 //     modules, busybox-static from sid, and this system's kmod for
@@ -48,7 +48,7 @@ import {
 const MANIFEST_FORMAT = 1;
 
 /**
- * Kernel options the guest needs (research/qemu-ci.md, "Kernel config"); a sid
+ * Kernel options the guest needs (README.md, "What it does", step 1); a sid
  * kernel that drops one fails setup with its name instead of a confusing boot.
  * `m` accepts y or m.
  */

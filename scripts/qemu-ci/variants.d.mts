@@ -24,7 +24,7 @@ export function pickVariants(names: string[]): Variant[];
  * Modules the guest loads, in this order, by name (modprobe resolves their
  * dependencies). virtio_iommu goes first: the device drivers must find their
  * IOMMU at probe time, or igb's probe is deferred and SR-IOV cannot be
- * configured (research/qemu-ci.md, "What failed"). vfio_iommu_type1 is a
+ * configured (seen on the sid guest with igb loaded first). vfio_iommu_type1 is a
  * soft dependency of vfio that modprobe would load on demand; there is no
  * modprobe in the guest, so it is named. udmabuf is built in (CONFIG_UDMABUF=y).
  * @param {Variant} v
@@ -119,7 +119,7 @@ export namespace MOCK_GPU {
 }
 /**
  * What CI runs by default: each device and each IOMMU once, in two VMs that
- * run side by side on two cores (research/qemu-ci.md: two -smp 1 VMs in
+ * run side by side on two cores (measured: two -smp 1 VMs in
  * parallel take about the time of one).
  */
 export const DEFAULT_VARIANTS: string[];

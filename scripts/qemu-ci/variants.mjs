@@ -3,7 +3,7 @@
 // (Intel VT-d or virtio-iommu) and an emulated SR-IOV device (igb NIC or NVMe
 // controller) behind a PCIe root port, plus two virtio-9p shares: this host's
 // root, read-only (the guest runs this machine's node and the built addon),
-// and a writable results folder. Facts from research/qemu-ci.md.
+// and a writable results folder (README.md, "Variants").
 import { spawnSync } from 'node:child_process';
 
 /** @typedef {'igb' | 'nvme' | 'mock-gpu'} DeviceKind */
@@ -163,7 +163,7 @@ export function mockGpuRefusal(qemu, o = {}) {
 
 /**
  * What CI runs by default: each device and each IOMMU once, in two VMs that
- * run side by side on two cores (research/qemu-ci.md: two -smp 1 VMs in
+ * run side by side on two cores (measured: two -smp 1 VMs in
  * parallel take about the time of one).
  */
 export const DEFAULT_VARIANTS = ['igb-intel-iommu', 'nvme-virtio-iommu'];
@@ -186,7 +186,7 @@ export const NUM_VFS = 2;
  * Modules the guest loads, in this order, by name (modprobe resolves their
  * dependencies). virtio_iommu goes first: the device drivers must find their
  * IOMMU at probe time, or igb's probe is deferred and SR-IOV cannot be
- * configured (research/qemu-ci.md, "What failed"). vfio_iommu_type1 is a
+ * configured (seen on the sid guest with igb loaded first). vfio_iommu_type1 is a
  * soft dependency of vfio that modprobe would load on demand; there is no
  * modprobe in the guest, so it is named. udmabuf is built in (CONFIG_UDMABUF=y).
  * @param {Variant} v
@@ -308,7 +308,7 @@ export function qemuArgs(v, o) {
     args.push('-device', `igb,bus=${port},id=pf0`);
   } else {
     // QEMU requires max_ioqpairs - sriov_vq_flexible >= 2; each VF needs a
-    // flexible VQ and VI resource pair (hw/nvme/ctrl.c, research/qemu-ci.md).
+    // flexible VQ and VI resource pair (QEMU hw/nvme/ctrl.c).
     args.push(
       '-device',
       'pcie-root-port,id=rp1,chassis=1,slot=1',

@@ -46,22 +46,22 @@ const SYS = '/sys/bus/pci/devices';
  * @type {Record<string, string>}
  */
 export const FLOW_RULES = {
-  'cli.find-pf': 'an SR-IOV PF has sriov_totalvfs in /sys/bus/pci/devices/<PF> (kernel-abi §9)',
+  'cli.find-pf': 'an SR-IOV PF has sriov_totalvfs in /sys/bus/pci/devices/<PF> (docs/kernel.md §9)',
   'cli.capture':
-    "an SR-IOV PF's sysfs: vendor, device, class, resource, driver and iommu_group links, sriov_{totalvfs,numvfs,offset,stride,vf_device} (kernel-abi §9)",
+    "an SR-IOV PF's sysfs: vendor, device, class, resource, driver and iommu_group links, sriov_{totalvfs,numvfs,offset,stride,vf_device} (docs/kernel.md §9)",
   'cli.vfs-enable':
-    'sriov_drivers_autoprobe=0 then sriov_numvfs=N creates N VFs and sriov_numvfs reads N back (kernel-abi §9)',
+    'sriov_drivers_autoprobe=0 then sriov_numvfs=N creates N VFs and sriov_numvfs reads N back (docs/kernel.md §9)',
   'cli.topology':
-    'after sriov_numvfs=N, the PF lists N virtfnK links and its sriov_* files read back what iovh wrote (kernel-abi §9)',
+    'after sriov_numvfs=N, the PF lists N virtfnK links and its sriov_* files read back what iovh wrote (docs/kernel.md §9)',
   'cli.doctor':
     "iovh doctor names the kernel's shape from /proc/kallsyms and the release (src/shape/table.ts): 7.1's dma_buf_invalidate_mappings and dma_buf_attach_revocable without the RFC's symbols is upstream-7.1 (docs/profiles.md)",
   'cli.bind':
-    'driver_override=vfio-pci then drivers_probe=<VF> binds exactly that VF; its driver link names vfio-pci (kernel-abi §4, §9)',
+    'driver_override=vfio-pci then drivers_probe=<VF> binds exactly that VF; its driver link names vfio-pci (docs/kernel.md §4, §9)',
   'cli.run': 'iovh run ends with exit 0 (nothing unexpected) or 77 (everything skipped) on a kernel that behaves',
   'cli.restore':
-    "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (kernel-abi §9)",
+    "unbind, driver_override cleared, sriov_numvfs=0, sriov_drivers_autoprobe back: the PF's files read as before the bring-up (docs/kernel.md §9)",
   'pf.bind-vfio':
-    'driver_override=vfio-pci, unbind from the PF driver, drivers_probe: the PF is bound to vfio-pci (drivers/base/bus.c, dd.c; kernel-abi §4)',
+    'driver_override=vfio-pci, unbind from the PF driver, drivers_probe: the PF is bound to vfio-pci (drivers/base/bus.c, dd.c; docs/kernel.md §4)',
   'pf.rebind':
     'unbind from vfio-pci, driver_override cleared, drivers_probe: the PF is back on the driver it had (drivers/base/dd.c)',
   ...IOMMUFD_RULES,
@@ -131,7 +131,7 @@ export async function runFlow(o) {
     return { ...r, path: null, errno: null };
   });
 
-  // The PF: the first device with sriov_totalvfs (kernel-abi §9), and what
+  // The PF: the first device with sriov_totalvfs (docs/kernel.md §9), and what
   // its SR-IOV files say before iovh touches anything.
   const before = withBackend((b) => {
     const pf =
@@ -303,7 +303,7 @@ export async function runFlow(o) {
         results.push(r);
         o.onResult?.(r);
       }
-      // 0: nothing unexpected; 77: everything skipped (DESIGN.md "Exit status").
+      // 0: nothing unexpected; 77: everything skipped (README.md, exit status).
       if (code !== 0 && code !== 77) return bad(`exited ${code}: ${report.summary?.exitReason ?? 'no summary'}`);
       return ok(`exit ${code}: ${harness.length} scenarios, ${report.summary?.exitReason ?? ''}`);
     });

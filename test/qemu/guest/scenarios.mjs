@@ -4,20 +4,20 @@
 // topology): same code, same Backend seam, so their results compare one to
 // one (status, path, errno).
 //
-// What a Debian sid kernel under QEMU can show (research/qemu-ci.md): an
+// What a Debian sid kernel under QEMU can show (scripts/qemu-ci/README.md): an
 // emulated SR-IOV device's VF bound to vfio-pci, opened through the legacy
-// group/container path, exporting its BARs as dma-bufs (kernel-abi §3), the
-// errno of every invalid request in the order vfio checks them (kernel-abi
+// group/container path, exporting its BARs as dma-bufs (docs/kernel.md §3), the
+// errno of every invalid request in the order vfio checks them (docs/kernel.md
 // §3.3 and drivers/vfio/pci/vfio_pci_dmabuf.c, vfio_pci_core_feature_dma_buf,
 // validate_dmabuf_input, vfio_pci_core_fill_phys_vec; drivers/vfio/vfio_main.c,
 // vfio_ioctl_device_feature and vfio_check_feature), the dma-buf's fd
-// properties (kernel-abi §10), refusal by a non-P2P importer (vgem), the
+// properties (docs/kernel.md §10), refusal by a non-P2P importer (vgem), the
 // udmabuf -> vgem control import, and lifecycle (reset, close after export).
 // There is no xe and no LMEM here, so no IOV path and no data check.
 //
 // Each scenario returns { status, path, errno, detail }. `errno` is the code
 // the kernel returned (null on success), `path` the import path where one is
-// classified (DESIGN.md: iov, p2p, untranslated, refused, unknown).
+// classified (docs/internals.md: iov, p2p, untranslated, refused, unknown).
 
 const PAGE = 4096;
 
@@ -213,7 +213,7 @@ function scenario(id, title, needs, run) {
   SCENARIOS.push({ id, title, needs, run });
 }
 
-// ------------------------------------------------------------ VFIO, legacy path (kernel-abi §4)
+// ------------------------------------------------------------ VFIO, legacy path (docs/kernel.md §4)
 
 scenario('vfio.container', 'container: API version 0, TYPE1v2 offered', [], (ctx) => {
   const { VFIO } = ctx.lib.uapi;
@@ -259,7 +259,7 @@ scenario('vfio.regions', 'region info: BARs, ROM, config space', ['device'], (ct
     if (r.offset !== ctx.lib.uapi.vfioRegionOffset(i))
       return fail(`${barName(i)} offset 0x${r.offset.toString(16)}, expected index << 40`);
     if (r.size === 0n) {
-      // kernel-abi §2: an unimplemented BAR reports flags 0 and size 0.
+      // docs/kernel.md §2: an unimplemented BAR reports flags 0 and size 0.
       if (r.flags !== 0) return fail(`${barName(i)} has size 0 but flags 0x${r.flags.toString(16)}`);
       if (ctx.emptyBar === null) ctx.emptyBar = i;
       continue;
@@ -301,7 +301,7 @@ scenario('vfio.region-mmap', 'mmap of a memory BAR reads what pread reads', ['de
   }
 });
 
-// ------------------------------------------------------------ DMA_BUF export (kernel-abi §3)
+// ------------------------------------------------------------ DMA_BUF export (docs/kernel.md §3)
 
 scenario('export.probe', 'PROBE|GET DMA_BUF returns 0', ['device'], (ctx) => {
   const { VFIO } = ctx.lib.uapi;
@@ -364,7 +364,7 @@ scenario('export.two-ranges', 'two disjoint ranges: size is their sum', ['device
 
 scenario(
   'export.overlapping-ranges',
-  'overlapping ranges are accepted (not checked, kernel-abi §3.3)',
+  'overlapping ranges are accepted (not checked, docs/kernel.md §3.3)',
   ['device', 'bars'],
   (ctx) => {
     const bar = firstBar(ctx);
@@ -409,7 +409,7 @@ for (const c of BAD_EXPORTS)
     ),
   );
 
-// ------------------------------------------------------------ fd properties (kernel-abi §10)
+// ------------------------------------------------------------ fd properties (docs/kernel.md §10)
 
 scenario(
   'fd.open-flags',
@@ -487,7 +487,7 @@ scenario('fd.mmap-refused', 'mmap of the dma-buf (vfio has no mmap op)', ['devic
   }
 });
 
-// ------------------------------------------------------------ importers (kernel-abi §3.4)
+// ------------------------------------------------------------ importers (docs/kernel.md §3.4)
 
 scenario('import.find-vgem', 'vgem render node present', [], (ctx) => {
   const nodes = ctx.lib.drm.findRenderNodes(ctx.backend, 'vgem');
@@ -581,7 +581,7 @@ scenario(
   },
 );
 
-// ------------------------------------------------------------ lifecycle (kernel-abi §3.5)
+// ------------------------------------------------------------ lifecycle (docs/kernel.md §3.5)
 
 scenario('lifecycle.reset-with-export', 'VFIO_DEVICE_RESET with a live export', ['device', 'bars'], async (ctx) => {
   const { VFIO } = ctx.lib.uapi;
@@ -795,45 +795,47 @@ export async function runScenarios(o) {
  */
 export const RULES = {
   ...Object.fromEntries(BAD_EXPORTS.map((c) => [`errno.${c.id}`, `${c.rule}: ${c.errno}`])),
-  'vfio.container': 'VFIO container: GET_API_VERSION is 0; CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU) > 0 (kernel-abi §1, §4)',
+  'vfio.container':
+    'VFIO container: GET_API_VERSION is 0; CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU) > 0 (docs/kernel.md §1, §4)',
   'vfio.open':
-    'VFIO group path: group VIABLE, SET_CONTAINER, SET_IOMMU(TYPE1v2), GET_DEVICE_FD(BDF); device info has FLAGS_PCI and 9 regions (kernel-abi §2, §4)',
+    'VFIO group path: group VIABLE, SET_CONTAINER, SET_IOMMU(TYPE1v2), GET_DEVICE_FD(BDF); device info has FLAGS_PCI and 9 regions (docs/kernel.md §2, §4)',
   'vfio.regions':
-    'vfio-pci region info: BARn at index << 40, empty BAR flags 0 size 0, memory BAR READ|WRITE|MMAP, CONFIG 4096 bytes READ|WRITE (kernel-abi §2)',
+    'vfio-pci region info: BARn at index << 40, empty BAR flags 0 size 0, memory BAR READ|WRITE|MMAP, CONFIG 4096 bytes READ|WRITE (docs/kernel.md §2)',
   'vfio.region-vga':
     'vfio-pci GET_REGION_INFO of the VGA region (8) is EINVAL when the device has no VGA (vfio_pci_ioctl_get_region_info: !vdev->has_vga)',
-  'vfio.region-mmap': 'vfio-pci region mmap and pread read the same BAR bytes (kernel-abi §2)',
-  'export.probe': 'VFIO_DEVICE_FEATURE PROBE|GET DMA_BUF returns 0 on plain vfio-pci (kernel-abi §3.2)',
+  'vfio.region-mmap': 'vfio-pci region mmap and pread read the same BAR bytes (docs/kernel.md §2)',
+  'export.probe': 'VFIO_DEVICE_FEATURE PROBE|GET DMA_BUF returns 0 on plain vfio-pci (docs/kernel.md §3.2)',
   'export.probe-bare': 'vfio_check_feature: PROBE returns 0 before GET/SET are looked at (drivers/vfio/vfio_main.c)',
   'export.first-page':
-    'DMA_BUF GET returns a new fd; fdinfo size = sum of lengths, exp_name vfio_pci_core, count 1 (kernel-abi §3.2, §10)',
+    'DMA_BUF GET returns a new fd; fdinfo size = sum of lengths, exp_name vfio_pci_core, count 1 (docs/kernel.md §3.2, §10)',
   'export.whole-bar':
-    'a range covering the whole BAR is accepted; size = BAR size (kernel-abi §3.3: bounds are the whole BAR)',
-  'export.two-ranges': 'several ranges: the dma-buf size is the sum of their lengths (kernel-abi §3.2)',
-  'export.overlapping-ranges': 'overlapping ranges are not checked (kernel-abi §3.3, "Not checked at all")',
+    'a range covering the whole BAR is accepted; size = BAR size (docs/kernel.md §3.3: bounds are the whole BAR)',
+  'export.two-ranges': 'several ranges: the dma-buf size is the sum of their lengths (docs/kernel.md §3.2)',
+  'export.overlapping-ranges': 'overlapping ranges are not checked (docs/kernel.md §3.3, "Not checked at all")',
   'export.last-page':
     'a range ending exactly at the BAR end is accepted (vfio_pci_core_fill_phys_vec: end > max is the error)',
   'fd.open-flags':
-    'dma-buf file flags keep only O_ACCMODE|O_NONBLOCK of open_flags; O_CLOEXEC goes to the fd (dma_buf_getfile, dma_buf_fd; kernel-abi §3.3)',
+    'dma-buf file flags keep only O_ACCMODE|O_NONBLOCK of open_flags; O_CLOEXEC goes to the fd (dma_buf_getfile, dma_buf_fd; docs/kernel.md §3.3)',
   'fd.set-name':
-    'DMA_BUF_SET_NAME sets the name shown by fdinfo and bufinfo; bufinfo lists the object with exp_name, size, inode (kernel-abi §10)',
+    'DMA_BUF_SET_NAME sets the name shown by fdinfo and bufinfo; bufinfo lists the object with exp_name, size, inode (docs/kernel.md §10)',
   'fd.set-name-too-long':
     'DMA_BUF_SET_NAME copies at most 32 bytes including the NUL: 32 characters is EINVAL (strndup_user)',
   'fd.sync':
     'DMA_BUF_IOCTL_SYNC accepts START/END with READ/WRITE; other flag bits are EINVAL (drivers/dma-buf/dma-buf.c)',
-  'fd.mmap-refused': 'mmap of a vfio dma-buf is EINVAL: the exporter has no mmap op (kernel-abi §3.3)',
+  'fd.mmap-refused': 'mmap of a vfio dma-buf is EINVAL: the exporter has no mmap op (docs/kernel.md §3.3)',
   'import.find-vgem': 'vgem registers a render node whose DRM_IOCTL_VERSION name is "vgem"',
   'import.vgem-refused':
-    'vfio attach refuses an importer without peer2peer (vgem) with EOPNOTSUPP at PRIME import (kernel-abi §3.4)',
+    'vfio attach refuses an importer without peer2peer (vgem) with EOPNOTSUPP at PRIME import (docs/kernel.md §3.4)',
   'control.udmabuf-vgem':
-    'udmabuf exports sealed memfd pages (exp_name udmabuf) and vgem imports them (research/qemu-ci.md)',
+    'udmabuf exports sealed memfd pages (exp_name udmabuf) and vgem imports them (drivers/dma-buf/udmabuf.c, drivers/gpu/drm/vgem/vgem_drv.c)',
   'lifecycle.reset-with-export':
-    'VFIO_DEVICE_RESET revokes exports only for its duration; the fd stays valid and exports work after (kernel-abi §3.5)',
+    'VFIO_DEVICE_RESET revokes exports only for its duration; the fd stays valid and exports work after (docs/kernel.md §3.5)',
   'lifecycle.close-device-after-export':
-    'last close of the vfio device revokes for good but the dma-buf fd stays valid; attach checks peer2peer before revoked (kernel-abi §3.4, §3.5)',
-  'lifecycle.reopen': 'after the last close the group can be opened again and the device exports again (kernel-abi §4)',
+    'last close of the vfio device revokes for good but the dma-buf fd stays valid; attach checks peer2peer before revoked (docs/kernel.md §3.4, §3.5)',
+  'lifecycle.reopen':
+    'after the last close the group can be opened again and the device exports again (docs/kernel.md §4)',
   'leak.fds': 'every fd the scenarios opened is closed (the mock releases fds on close like the kernel)',
-  'leak.bufinfo': 'a dma-buf disappears from bufinfo when its last fd is closed (kernel-abi §10)',
+  'leak.bufinfo': 'a dma-buf disappears from bufinfo when its last fd is closed (docs/kernel.md §10)',
   'trace.kprobe-export':
     "an entry kprobe defined in kprobe_events and enabled in an ftrace instance records a line per call in that instance's trace, naming the task and the site sym+off/size (Documentation/trace/kprobetrace.rst); with IBT the entry is +0x4",
   'kernel.clean': 'no WARN/BUG/oops in /dev/kmsg and no taint change during the run',
