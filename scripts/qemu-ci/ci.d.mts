@@ -146,10 +146,12 @@ export { checkoutProblems };
  *   with the stand-in importer's revoke triggers and p2p routes in its run)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
  * @property {boolean} [rfc]              also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
- *                                        ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
- *                                        running rfc/* (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
- * @property {boolean} [mockGpu]          also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
- *                                        mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
+ *                                        ccache is warm), the stand-in importer and the mock GPU's PF driver, and boot
+ *                                        it on the mock GPU machine (iovh's QEMU build) running rfc/* and edge/*
+ *                                        (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
+ * @property {boolean} [mockGpu]          the mock GPU's checks: edge/* in the rfc-v1 guest, judged and replayed on the
+ *                                        mock, and `iovh qemu --device` refusing a bad property (default true;
+ *                                        scripts/qemu-ci/mock-gpu-ci.mjs); false: that guest runs rfc/* alone
  * @property {(s: string) => void} [log]
  * @property {import('./paths.mjs').CachePaths} [paths]
  *
@@ -239,13 +241,15 @@ export type CiOptions = {
     qemuCommand?: boolean | undefined;
     /**
      * also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
-     *               ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
-     *               running rfc/* (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
+     *               ccache is warm), the stand-in importer and the mock GPU's PF driver, and boot
+     *               it on the mock GPU machine (iovh's QEMU build) running rfc/* and edge/*
+     *               (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
      */
     rfc?: boolean | undefined;
     /**
-     * also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
-     *           mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
+     * the mock GPU's checks: edge/* in the rfc-v1 guest, judged and replayed on the
+     *           mock, and `iovh qemu --device` refusing a bad property (default true;
+     *           scripts/qemu-ci/mock-gpu-ci.mjs); false: that guest runs rfc/* alone
      */
     mockGpu?: boolean | undefined;
     log?: ((s: string) => void) | undefined;

@@ -24,7 +24,8 @@ import {
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { qemuCommandChecks } from './kernel-ci.mjs';
-import { mockGpuChecks } from './mock-gpu-ci.mjs';
+import { edgeChecks, mockGpuChecks } from './mock-gpu-ci.mjs';
+import { buildQemu } from './qemu-build.mjs';
 import {
   compareResults,
   describeDisagreement,
@@ -57,10 +58,12 @@ import { RFC_LABEL, judgeRfcBoot, prepareRfcKernel, rfcBootOptions, rfcVariant }
  *   with the stand-in importer's revoke triggers and p2p routes in its run)
  * @property {boolean} [qemuCommand]      also run `iovh qemu` as a user does (default true; needs the source kernel)
  * @property {boolean} [rfc]              also build the rfc-v1 kernel (kernel/patches/rfc-v1, after the default one so
- *                                        ccache is warm) and boot it on igb + ivshmem with the stand-in importer,
- *                                        running rfc/* (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
- * @property {boolean} [mockGpu]          also run `iovh qemu --device mock-gpu` on the RFC v1 kernel and replay it on the
- *                                        mock (default true; with qemuCommand; scripts/qemu-ci/mock-gpu-ci.mjs)
+ *                                        ccache is warm), the stand-in importer and the mock GPU's PF driver, and boot
+ *                                        it on the mock GPU machine (iovh's QEMU build) running rfc/* and edge/*
+ *                                        (scripts/qemu-ci/rfc.mjs; default true; needs the source kernel)
+ * @property {boolean} [mockGpu]          the mock GPU's checks: edge/* in the rfc-v1 guest, judged and replayed on the
+ *                                        mock, and `iovh qemu --device` refusing a bad property (default true;
+ *                                        scripts/qemu-ci/mock-gpu-ci.mjs); false: that guest runs rfc/* alone
  * @property {(s: string) => void} [log]
  * @property {import('./paths.mjs').CachePaths} [paths]
  *
@@ -260,11 +263,16 @@ export async function runCi(o = {}) {
   // 100 CPU-seconds, a cold one like the default kernel's), and its importer.
   /** @type {import('./rfc.mjs').RfcKernel | null} */
   let rfcKernel = null;
+  /** @type {string | null} */
+  let rfcQemu = null;
   /** @type {CiSummary['rfc']} */
   let rfcSummary = null;
   if ((o.rfc ?? true) && built && sourceObj && sourcePaths) {
     const t = performance.now();
     try {
+      // Its machine is the mock GPU's, which only iovh's QEMU build has (cached; on a fresh machine about 409 CPU-s).
+      const q = buildQemu({ log });
+      rfcQemu = q.qemu;
       rfcKernel = await prepareRfcKernel({
         source: sourceObj,
         paths: sourcePaths,
@@ -274,7 +282,7 @@ export async function runCi(o = {}) {
       const k = rfcKernel.built;
       rfcSummary = {
         status: k.cached ? 'cached' : 'built',
-        detail: `${k.release} + kernel/patches/rfc-v1 (${k.cached ? 'cached' : `built in ${k.seconds.toFixed(0)} s`}, ${rfcKernel.cpuSeconds ?? '?'} CPU-s when built); importer ${rfcKernel.importer}`,
+        detail: `${k.release} + kernel/patches/rfc-v1 (${k.cached ? 'cached' : `built in ${k.seconds.toFixed(0)} s`}, ${rfcKernel.cpuSeconds ?? '?'} CPU-s when built); importer ${rfcKernel.importer}; PF driver ${rfcKernel.driver}; QEMU ${q.version} with iovh's device patches (${q.cached ? 'cached' : `built in ${Math.round(q.timing.wallSeconds)} s, ${Math.round(q.timing.cpuSeconds)} CPU-s`})`,
         cpuSeconds: rfcKernel.cpuSeconds,
         buildSeconds: (performance.now() - t) / 1000,
       };
@@ -282,6 +290,7 @@ export async function runCi(o = {}) {
     } catch (e) {
       const excerpt = /** @type {{ excerpt?: string[] }} */ (e).excerpt;
       const detail = `${e instanceof Error ? e.message : String(e)}${excerpt?.length ? ` | ${excerpt.join(' | ')}` : ''}`;
+      rfcKernel = null;
       rfcSummary = { status: 'failed', detail, cpuSeconds: null, buildSeconds: (performance.now() - t) / 1000 };
       checks.push({ name: `${RFC_LABEL}: kernel and importer build`, status: 'fail', detail });
     }
@@ -311,7 +320,7 @@ export async function runCi(o = {}) {
   /** @type {{ path: string } | null} */
   let rfcIr = null;
   if (rfcKernel) {
-    // Second: after the sanitizer guest, before the stock ones (the series' guest runs only rfc/*).
+    // Second: after the sanitizer guest, before the stock ones (the series' guest runs only rfc/* and edge/*).
     guests.splice(built ? 1 : 0, 0, { variant: rfcVariant(), kernel: 'rfc' });
     rfcIr = buildInitramfs({ paths, manifest: null, busybox: s.manifest.busybox, variants: [rfcVariant()] });
   }
@@ -319,14 +328,15 @@ export async function runCi(o = {}) {
     `qemu-ci: booting ${guests.map((g) => (g.kernel === 'source' ? `${SOURCE_PREFIX}${g.variant.name}` : g.kernel === 'rfc' ? RFC_LABEL : g.variant.name)).join(', ')} (${Math.min(parallel, guests.length)} at a time, -smp 1 each)`,
   );
   const boots = await pool(guests, parallel, (g) =>
-    g.kernel === 'rfc' && rfcKernel && rfcIr
+    g.kernel === 'rfc' && rfcKernel && rfcIr && rfcQemu
       ? boot(
           rfcBootOptions({
             kernel: rfcKernel,
-            qemu: s.qemu.path,
+            qemu: rfcQemu,
             initrd: rfcIr.path,
             paths,
             timeoutSeconds: o.sourceTimeoutSeconds ?? 1500,
+            edge: o.mockGpu ?? true,
           }),
         )
       : g.kernel === 'stock' || !built || !builtinIr
@@ -368,11 +378,16 @@ export async function runCi(o = {}) {
   for (const b of boots) {
     if (b.variant === RFC_LABEL) {
       // Judged by the series' baseline and compared with the mock's rfc-v1 profile (rfc.mjs): its expected failures
-      // are the point, not failures of the check.
-      const coverage = join(b.resultsDir, 'mock-coverage.json');
-      const judged = judgeRfcBoot(b, { log, coverage });
+      // are the point, not failures of the check. Its edge/* (real bytes through the mock GPU) against the mock
+      // replaying the guest's capture (mock-gpu-ci.mjs); both replays under coverage for the pinned share.
+      const judged = judgeRfcBoot(b, { log, coverage: join(b.resultsDir, 'mock-coverage.json') });
       checks.push(...judged.checks);
       addShare(judged.pinned);
+      if (o.mockGpu ?? true) {
+        const edge = await edgeChecks(b, { log, coverage: join(b.resultsDir, 'mock-gpu-coverage.json') });
+        checks.push(...edge.checks);
+        addShare(edge.pinned);
+      }
       continue;
     }
     checks.push({
@@ -461,11 +476,7 @@ export async function runCi(o = {}) {
           log,
         })),
       );
-      if (o.mockGpu ?? true) {
-        const gpu = await mockGpuChecks({ qemuCache: paths.root, log });
-        checks.push(...gpu.checks);
-        addShare(gpu.pinned);
-      }
+      if (o.mockGpu ?? true) checks.push(...(await mockGpuChecks({ qemuCache: paths.root, log })));
     } else if (o.sourceKernel ?? true)
       checks.push({ name: 'iovh qemu', status: 'fail', detail: 'not run: the source kernel did not build (above)' });
     else

@@ -37,6 +37,7 @@ export const DECLARED = [
   'scripts/qemu-ci/kernel-ci.mjs',
   'scripts/qemu-ci/ksource.mjs',
   'scripts/qemu-ci/mock-gpu.mjs',
+  'scripts/qemu-ci/mock-gpu-ci.mjs',
   'scripts/qemu-ci/paths.mjs',
   'scripts/qemu-ci/qemu-build.mjs',
   'scripts/qemu-ci/replay-run.mjs',

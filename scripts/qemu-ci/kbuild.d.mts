@@ -211,6 +211,21 @@ export function buildStandIn(o: {
     paths: import("./kcache.mjs").KernelCachePaths;
     log?: (s: string) => void;
 }): Promise<string>;
+/**
+ * The mock GPU's PF driver with its translation step (xlate.c, built because
+ * the importer's xlate.h is copied beside it), built against a kernel with
+ * make M= and cached under that kernel's build by the sources' hash, like
+ * buildStandIn: the one build the CI's mock GPU guest and `iovh qemu
+ * --device mock-gpu` (src/qemu/run.ts prepareMockGpu) load, after the
+ * importer. Throws KernelBuildError with the compiler's lines.
+ * @param {{ kernel: import('./kbuild.mjs').BuiltKernel, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * @returns {Promise<string>} its .ko
+ */
+export function buildMockGpuDriver(o: {
+    kernel: import("./kbuild.mjs").BuiltKernel;
+    paths: import("./kcache.mjs").KernelCachePaths;
+    log?: (s: string) => void;
+}): Promise<string>;
 /** The fragment shipped with iovh: what the guest needs, the sanitizers, tracing. */
 export const DEFAULT_FRAGMENT: string;
 /** Bumped when the build recipe changes in a way that changes the output. */
@@ -274,6 +289,9 @@ export const BUILD_TOOLS: readonly [readonly ["make", "make"], readonly ["gcc", 
 /** The stand-in importer's sources (kernel/iovh-ic-importer) and its uAPI header, shipped with the package. */
 export const IMPORTER_DIR: string;
 export const IMPORTER_UAPI: string;
+/** The mock GPU's PF driver (kernel/iovh-mock-gpu, docs/mock-gpu.md) and the importer's header its translation step includes. */
+export const MOCK_GPU_DRIVER_DIR: string;
+export const IMPORTER_XLATE_H: string;
 /**
  * value null: "# CONFIG_X is not set"
  */

@@ -976,3 +976,30 @@ export async function buildStandIn(o) {
   if (!ko) throw new Error(`the stand-in importer's build made no iovh_ic_importer.ko (${kos.join(', ')})`);
   return ko;
 }
+
+/** The mock GPU's PF driver (kernel/iovh-mock-gpu, docs/mock-gpu.md) and the importer's header its translation step includes. */
+export const MOCK_GPU_DRIVER_DIR = join(repoRoot, 'kernel', 'iovh-mock-gpu');
+export const IMPORTER_XLATE_H = join(IMPORTER_DIR, 'xlate.h');
+
+/**
+ * The mock GPU's PF driver with its translation step (xlate.c, built because
+ * the importer's xlate.h is copied beside it), built against a kernel with
+ * make M= and cached under that kernel's build by the sources' hash, like
+ * buildStandIn: the one build the CI's mock GPU guest and `iovh qemu
+ * --device mock-gpu` (src/qemu/run.ts prepareMockGpu) load, after the
+ * importer. Throws KernelBuildError with the compiler's lines.
+ * @param {{ kernel: import('./kbuild.mjs').BuiltKernel, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void }} o
+ * @returns {Promise<string>} its .ko
+ */
+export async function buildMockGpuDriver(o) {
+  const kos = await buildExternalModule({
+    kernel: o.kernel,
+    dir: MOCK_GPU_DRIVER_DIR,
+    extraFiles: [IMPORTER_XLATE_H],
+    paths: o.paths,
+    ...(o.log ? { log: o.log } : {}),
+  });
+  const ko = kos.find((k) => k.endsWith('/iovh_mock_gpu.ko'));
+  if (!ko) throw new Error(`the mock GPU PF driver's build made no iovh_mock_gpu.ko (${kos.join(', ')})`);
+  return ko;
+}

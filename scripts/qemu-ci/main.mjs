@@ -29,6 +29,8 @@ import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
 import { RFC_LABEL, judgeRfcBoot, prepareRfcKernel, rfcBootOptions, rfcVariant } from './rfc.mjs';
 import { buildInitramfs } from './initramfs.mjs';
+import { edgeChecks } from './mock-gpu-ci.mjs';
+import { buildQemu } from './qemu-build.mjs';
 import { boot } from './boot.mjs';
 
 const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|rfc|bench|record|pinned|list] [options]
@@ -39,9 +41,11 @@ const USAGE = `usage: node scripts/qemu-ci/main.mjs [run|setup|kernel|rfc|bench|
             newest Debian sid kernel, busybox-static and kmod (cached)
   kernel    build (or find in the cache) the sanitizer kernel from Debian's
             newest linux-source with kconfig/iovh-guest.config; print where
-  rfc       only the rfc-v1 guest of \`run\` (kernel/patches/rfc-v1 and the
-            stand-in importer built, cached, booted on igb + ivshmem, rfc/*
-            judged and compared with the mock's rfc-v1); its checks
+  rfc       only the rfc-v1 guest of \`run\` (kernel/patches/rfc-v1, the
+            stand-in importer and the mock GPU's PF driver built, cached,
+            booted on the mock GPU machine with iovh's QEMU build; rfc/*
+            judged and compared with the mock's rfc-v1, edge/* replayed on
+            the mock); its checks
   bench     wall time from start to verdict with the packages cached, and
             the sanitizer kernel's warm build (cold with --cold), boot to
             /init and boot to verdict, with the machine (JSON)
@@ -69,9 +73,10 @@ options:
                          mock GPU)
   --no-rfc               do not build and boot the rfc-v1 kernel (the IOV
                          interconnect series with the stand-in importer on
-                         igb + ivshmem, rfc/* against the mock's rfc-v1)
-  --no-mock-gpu          do not run \`iovh qemu --device mock-gpu\` on the RFC
-                         v1 kernel and its replay on the mock
+                         the mock GPU machine: rfc/* against the mock's
+                         rfc-v1, edge/* with real bytes against its replay)
+  --no-mock-gpu          the rfc-v1 guest runs rfc/* alone (no edge/*, no
+                         replay), and \`iovh qemu --device\` is not checked
   --cold                 bench: also a cold kernel build (empty ccache; about
                          25 CPU-minutes)
   --refresh              resolve and download the sid packages again
@@ -259,31 +264,38 @@ async function main() {
   if (o.command === 'rfc') {
     const log = (/** @type {string} */ l) => process.stderr.write(`${l}\n`);
     const paths = cachePaths();
-    // QEMU and busybox only: this guest boots no stock kernel.
+    // QEMU and busybox only: this guest boots no stock kernel. Its machine is the mock GPU's: iovh's QEMU build.
     const tools = setupTools({ paths, log });
+    const q = buildQemu({ log });
     const kpaths = kernelCachePaths(kernelCacheRoot());
     const src = await debianSource({ paths: kpaths, log, refresh: o.refresh });
     const t0 = performance.now();
     const kernel = await prepareRfcKernel({ source: src, paths: kpaths, log });
     const k = kernel.built;
     log(
-      `qemu-ci: rfc-v1 kernel ${k.cached ? 'cached' : `built in ${k.seconds.toFixed(0)} s`} (${kernel.cpuSeconds ?? '?'} CPU-s when built), importer ${kernel.importer} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      `qemu-ci: rfc-v1 kernel ${k.cached ? 'cached' : `built in ${k.seconds.toFixed(0)} s`} (${kernel.cpuSeconds ?? '?'} CPU-s when built), importer ${kernel.importer}, PF driver ${kernel.driver} (${((performance.now() - t0) / 1000).toFixed(1)} s); QEMU ${q.qemu}`,
     );
     const ir = buildInitramfs({ paths, manifest: null, busybox: tools.busybox, variants: [rfcVariant()] });
     const b = await boot(
       rfcBootOptions({
         kernel,
-        qemu: tools.qemu.path,
+        qemu: q.qemu,
         initrd: ir.path,
         paths,
         timeoutSeconds: Math.max(o.timeout, 1500),
+        edge: o.mockGpu,
       }),
     );
     const coverage = join(paths.results, `${RFC_LABEL}-mock-coverage.json`);
-    const { checks, pinned } = judgeRfcBoot(b, { log, coverage });
+    const judged = judgeRfcBoot(b, { log, coverage });
     rmSync(coverage, { force: true });
+    const gpuCoverage = join(paths.results, `${RFC_LABEL}-mock-gpu-coverage.json`);
+    const edge = o.mockGpu ? await edgeChecks(b, { log, coverage: gpuCoverage }) : { checks: [], pinned: null };
+    rmSync(gpuCoverage, { force: true });
+    const checks = [...judged.checks, ...edge.checks];
+    const shares = [judged.pinned, edge.pinned].filter((p) => p !== null);
     for (const c of checks) process.stdout.write(`${c.status.toUpperCase().padEnd(6)} ${c.name}: ${c.detail}\n`);
-    if (pinned)
+    for (const pinned of shares)
       process.stdout.write(
         `pinned share of the mock, kernel ${pinned.kernel}: ${describeShare(pinned)} (${pinned.counted} agreeing steps)\n`,
       );

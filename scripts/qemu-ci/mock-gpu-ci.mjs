@@ -1,13 +1,14 @@
 // @ts-check
-// The CI's mock GPU step (npm run test:qemu, after the `iovh qemu` checks):
-// `iovh qemu --device mock-gpu` on the RFC v1 kernel (Debian's source +
-// kernel/patches/rfc-v1, the default fragment; cached like every kernel) runs
-// the six edge/* scenarios in the guest with the stand-in importer, real
-// bytes through the device, and captures the topology; the mock then replays
-// that capture under the rfc-v1 profile and must agree with the guest,
-// scenario by scenario, on status, path and the quirks named
-// (docs/mock-gpu.md). QEMU with iovh's device patches is built once and
-// cached (scripts/qemu-ci/qemu-build.mjs).
+// The CI's mock GPU checks (npm run test:qemu). The guest of the RFC v1
+// kernel (rfc.mjs: Debian's source + kernel/patches/rfc-v1, the default
+// fragment, cached like every kernel) boots on the mock GPU machine and runs
+// the six edge/* scenarios beside rfc/*, with the stand-in importer, real
+// bytes through the device, and captures the topology; edgeChecks judges
+// that boot: the mock replays the capture under the rfc-v1 profile and must
+// agree with the guest, scenario by scenario, on status, path and the quirks
+// named (docs/mock-gpu.md). mockGpuChecks is the CLI's refusal of a bad
+// device property. QEMU with iovh's device patches is built once and cached
+// (scripts/qemu-ci/qemu-build.mjs).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,91 +63,92 @@ export function edgeDisagreements(real, model) {
 }
 
 /**
- * The checks, and the pinned share of this kernel: the branches of the mock
- * its edge/* replay (under coverage, replay-run.mjs) ran in the scenarios the
- * guest answered (not skipped) and the mock agreed with (coverage.mjs runRows).
+ * What the CLI does with a bad device property, as a user meets it: `iovh
+ * qemu --device mock-gpu,lmem-size=48M` is refused with QEMU's reason, exit
+ * 2, before any kernel is built (QEMU's build is cached by then: the guest
+ * of the series booted on this device).
  * @param {{ qemuCache: string, log: (s: string) => void }} o
- * @returns {Promise<{ checks: { name: string, status: 'pass' | 'fail' | 'skip', detail: string }[], pinned: import('./coverage.mjs').Share | null }>}
- */
-export async function mockGpuChecks(o) {
-  /** @type {{ pinned: import('./coverage.mjs').Share | null }} */
-  const share = { pinned: null };
-  const checks = await mockGpuRun(o, share);
-  return { checks, pinned: share.pinned };
-}
-
-/**
- * @param {{ qemuCache: string, log: (s: string) => void }} o
- * @param {{ pinned: import('./coverage.mjs').Share | null }} share
  * @returns {Promise<{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]>}
  */
-async function mockGpuRun(o, share) {
-  const work = mkdtempSync(join(tmpdir(), 'iovh-mock-gpu-ci-'));
+export async function mockGpuChecks(o) {
   const env = { ...process.env, IOVH_QEMU_CACHE: o.qemuCache, NO_COLOR: '1' };
-  /** @type {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]} */
-  const checks = [];
+  const name = "iovh qemu --device: a property QEMU refuses is shown with QEMU's reason, exit 2, nothing built";
   try {
     o.log('qemu-ci: iovh qemu --device mock-gpu with a property QEMU refuses');
     const bad = await iovhCli(['qemu', '--device', 'mock-gpu,lmem-size=48M', '--build-only'], env);
     const said = bad.stderr.trim().split('\n').pop() ?? '';
+    return [
+      {
+        name,
+        status:
+          bad.code === 2 &&
+          /^iovh: QEMU refuses the device \(.*\): iovh-mock-gpu: lmem-size=0x3000000 must be a power of two/.test(said)
+            ? 'pass'
+            : 'fail',
+        detail: `exit ${bad.code}: ${said}`,
+      },
+    ];
+  } catch (e) {
+    return [{ name, status: 'fail', detail: e instanceof Error ? e.message : String(e) }];
+  }
+}
+
+/**
+ * The edge/* side of the series' guest on the mock GPU (rfc.mjs boots it,
+ * running rfc/* and edge/*): every edge/* scenario ran in the guest (none
+ * skipped: the guest program lays the LMEM out so that each corner has its
+ * VF), and the mock, replaying the topology the guest captured under the
+ * `profile` (rfc-v1), agrees scenario by scenario on status, path and
+ * quirks. With `coverage` (a file for the replay's V8 coverage,
+ * replay-run.mjs), also the pinned share of this kernel: the branches of the
+ * mock its edge/* replay ran in the scenarios the guest answered (not
+ * skipped) and the mock agreed with (coverage.mjs runRows).
+ * @param {import('./boot.mjs').BootReport} b
+ * @param {{ log: (s: string) => void, profile?: string, coverage?: string | null }} o
+ * @returns {Promise<{ checks: { name: string, status: 'pass' | 'fail' | 'skip', detail: string }[], pinned: import('./coverage.mjs').Share | null }>}
+ */
+export async function edgeChecks(b, o) {
+  const profile = o.profile ?? 'rfc-v1';
+  const name = (/** @type {string} */ s) => `${b.variant}: ${s}`;
+  /** @type {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }[]} */
+  const checks = [];
+  /** @type {import('./coverage.mjs').Share | null} */
+  let pinned = null;
+  /** @type {any} */
+  let run = null;
+  try {
+    run = JSON.parse(readFileSync(join(b.resultsDir, 'iovh-run.json'), 'utf8'));
+  } catch (e) {
     checks.push({
-      name: "iovh qemu --device: a property QEMU refuses is shown with QEMU's reason, exit 2, nothing built",
-      status:
-        bad.code === 2 &&
-        /^iovh: QEMU refuses the device \(.*\): iovh-mock-gpu: lmem-size=0x3000000 must be a power of two/.test(said)
-          ? 'pass'
-          : 'fail',
-      detail: `exit ${bad.code}: ${said}`,
+      name: name('edge/* on the mock GPU'),
+      status: 'fail',
+      detail: `no run report (${b.status}: ${b.reason}): ${/** @type {Error} */ (e).message}`,
     });
-    o.log('qemu-ci: iovh qemu --device mock-gpu on the RFC v1 kernel');
-    const json = join(work, 'guest.json');
-    const r = await iovhCli(
-      [
-        'qemu',
-        '--device',
-        'mock-gpu',
-        '--patches',
-        join(repoRoot, 'kernel', 'patches', 'rfc-v1'),
-        '--filter',
-        'edge/*',
-        '--guest-timeout',
-        '1500',
-        '--json',
-        json,
-      ],
-      env,
-    );
-    const head = /qemu mock-gpu-intel-iommu: kernel (\S+), (\w+) \(verdict at ([\d.]+) s/.exec(r.stdout);
-    const logPath = /qemu mock-gpu-intel-iommu: serial log (\S+)/.exec(r.stdout)?.[1] ?? null;
-    /** @type {any} */
-    let run = null;
-    try {
-      run = JSON.parse(readFileSync(json, 'utf8'));
-    } catch {
-      // reported below
-    }
-    const ran = run?.complete === true && Array.isArray(run.scenarios);
-    checks.push({
-      name: 'iovh qemu --device mock-gpu: the RFC v1 kernel runs edge/* on the mock GPU',
-      status: ran && head ? 'pass' : 'fail',
-      detail: `exit ${r.code} in ${r.seconds} s; guest ${head?.[2] ?? 'no verdict line'}${head ? ` at ${head[3]} s` : ''}; ${run?.summary?.exitReason ?? r.stderr.trim().split('\n').pop() ?? ''}`,
-    });
-    if (!ran || !logPath) return checks;
-    // The results folder of that boot: <cache>/results/<run id>, the log being <cache>/logs/<run id>.log.
-    const runId = logPath.replace(/^.*\//, '').replace(/\.log$/, '');
-    const captured = join(o.qemuCache, 'results', runId, 'topology.json');
-    if (!existsSync(captured)) {
-      checks.push({
-        name: 'the mock agrees with the guest on edge/*',
-        status: 'fail',
-        detail: `no capture at ${captured}`,
-      });
-      return checks;
-    }
+    return { checks, pinned };
+  }
+  /** @type {{ id: string, status: string }[]} */
+  const scenarios = Array.isArray(run?.scenarios) ? run.scenarios : [];
+  const missing = EDGE.filter((id) => !scenarios.some((s) => s.id === id && s.status !== 'skip'));
+  checks.push({
+    name: name('edge/* ran on the mock GPU with real bytes'),
+    status: run?.complete === true && missing.length === 0 ? 'pass' : 'fail',
+    detail:
+      missing.length === 0
+        ? `${EDGE.map((id) => `${id.slice(5)} ${scenarios.find((s) => s.id === id)?.status}`).join(', ')} (run ${run?.complete === true ? 'complete' : 'incomplete'})`
+        : `not run or skipped: ${missing.map((id) => `${id} (${scenarios.find((s) => s.id === id)?.status ?? 'absent'})`).join(', ')}`,
+  });
+  const agrees = name(`the mock (${profile}) agrees on edge/* (status, path, quirks)`);
+  const captured = join(b.resultsDir, 'topology.json');
+  if (!existsSync(captured)) {
+    checks.push({ name: agrees, status: 'fail', detail: `no capture at ${captured}` });
+    return { checks, pinned };
+  }
+  const work = mkdtempSync(join(tmpdir(), 'iovh-mock-gpu-ci-'));
+  try {
     const topology = join(work, 'topology.json');
     writeFileSync(topology, JSON.stringify(replayTopology(JSON.parse(readFileSync(captured, 'utf8')))));
     const mockJson = join(work, 'mock.json');
-    const coverage = join(work, 'coverage.json');
+    o.log(`qemu-ci: the mock (${profile}) replays the mock GPU guest's capture`);
     const m = replayRun({
       args: [
         'run',
@@ -155,7 +157,7 @@ async function mockGpuRun(o, share) {
         '--topology',
         topology,
         '--profile',
-        'rfc-v1',
+        profile,
         '--vf',
         MOCK_GPU_VF,
         '--no-baseline',
@@ -164,39 +166,41 @@ async function mockGpuRun(o, share) {
         '--json',
         mockJson,
       ],
-      env: { ...env, IOVH_STATE_DIR: join(work, 'state') },
-      coverage,
+      env: { ...process.env, NO_COLOR: '1', IOVH_STATE_DIR: join(work, 'state') },
+      coverage: o.coverage ?? null,
     });
-    const model = JSON.parse(readFileSync(mockJson, 'utf8'));
-    const diffs = edgeDisagreements(run.scenarios, model.scenarios);
+    /** @type {any} */
+    let model = null;
     try {
-      share.pinned = pinnedShare(
-        `${run.kernel?.release ?? 'unknown'} (rfc-v1, mock-gpu-intel-iommu)`,
-        JSON.parse(readFileSync(coverage, 'utf8')),
-        runRows(run.scenarios, model.scenarios, (id) => EDGE.includes(id)),
-      );
-    } catch (e) {
-      o.log(`qemu-ci: no pinned share for the mock GPU: ${e instanceof Error ? e.message : String(e)}`);
+      model = JSON.parse(readFileSync(mockJson, 'utf8'));
+    } catch {
+      // reported below
+    }
+    const diffs = model
+      ? edgeDisagreements(scenarios, model.scenarios)
+      : [`the mock wrote no report (exit ${m.status}): ${m.stderr.trim().split('\n').pop() ?? ''}`];
+    if (model && o.coverage) {
+      try {
+        pinned = pinnedShare(
+          `${run.kernel?.release ?? 'unknown'} (${profile}, mock-gpu-intel-iommu)`,
+          JSON.parse(readFileSync(o.coverage, 'utf8')),
+          runRows(run.scenarios, model.scenarios, (id) => EDGE.includes(id)),
+        );
+      } catch (e) {
+        o.log(`qemu-ci: no pinned share for the mock GPU: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
     checks.push({
-      name: 'the mock agrees with the guest on edge/* (status, path, quirks)',
+      name: agrees,
       status: diffs.length === 0 ? 'pass' : 'fail',
-      detail:
-        diffs.length === 0
-          ? `${EDGE.length} scenarios agree (mock exit ${m.status}; capture ${captured})`
-          : diffs.join('; '),
+      detail: diffs.length === 0 ? `${EDGE.length} scenarios agree (capture ${captured})` : diffs.join('; '),
     });
-    return checks;
   } catch (e) {
-    checks.push({
-      name: 'iovh qemu --device mock-gpu',
-      status: 'fail',
-      detail: e instanceof Error ? e.message : String(e),
-    });
-    return checks;
+    checks.push({ name: agrees, status: 'fail', detail: e instanceof Error ? e.message : String(e) });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+  return { checks, pinned };
 }
 
 /**

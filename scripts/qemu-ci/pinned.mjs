@@ -5,10 +5,12 @@
 // way the CI replays it:
 //   - Debian's stock kernel and the source-built sanitizer kernel on igb: the
 //     CI's guest program on the mock (conformance.mjs runOnMock), step by step;
-//   - the rfc-v1 kernel on igb + ivshmem: `iovh run --filter 'rfc/*'` on the
-//     mock's rfc-v1 profile on that machine (rfc.mjs rfcOnMock);
-//   - the rfc-v1 kernel on iovh's mock GPU: `iovh run --filter 'edge/*'` on the
-//     mock loaded with the guest's capture (mock-gpu-ci.mjs).
+//   - the rfc-v1 kernel's rfc/*: `iovh run --filter 'rfc/*'` on the mock's
+//     rfc-v1 profile on igb + ivshmem (rfc.mjs rfcOnMock: the functions rfc/*
+//     uses are the same on the mock GPU machine the CI boots it on);
+//   - the rfc-v1 kernel's edge/* on iovh's mock GPU (the same guest): `iovh
+//     run --filter 'edge/*'` on the mock loaded with the guest's capture
+//     (mock-gpu-ci.mjs).
 // From the fixtures the tests replay (test/qemu/fixtures/), or from the
 // results of a CI run (`--from <its .cache/qemu-ci>`):
 //   node scripts/qemu-ci/main.mjs pinned [--from DIR]
@@ -238,13 +240,20 @@ export async function pinnedFromRun(root) {
         }),
       );
     }
+    // The rfc-v1 guest runs edge/* on the mock GPU too (rfc.mjs); a run from before that booted
+    // `iovh qemu --device mock-gpu` for them, whose results are the newest mock-gpu-intel-iommu-* folder.
     const results = join(root, 'results');
-    const gpuDir = (existsSync(results) ? readdirSync(results) : [])
-      .filter((d) => d.startsWith('mock-gpu-intel-iommu-'))
-      .sort()
-      .reverse()
-      .map((d) => join(results, d))
-      .find((d) => existsSync(join(d, 'iovh-run.json')) && existsSync(join(d, 'topology.json')));
+    const usable = (/** @type {string} */ d) =>
+      existsSync(join(d, 'iovh-run.json')) && existsSync(join(d, 'topology.json'));
+    const gpuDir =
+      rfc && usable(rfc.resultsDir)
+        ? rfc.resultsDir
+        : (existsSync(results) ? readdirSync(results) : [])
+            .filter((d) => d.startsWith('mock-gpu-intel-iommu-'))
+            .sort()
+            .reverse()
+            .map((d) => join(results, d))
+            .find(usable);
     if (gpuDir) {
       const run = readJson(join(gpuDir, 'iovh-run.json'));
       mkdirSync(join(work, 'gpu'));

@@ -3,10 +3,12 @@
  * @typedef {object} RfcKernel
  * @property {import('./kbuild.mjs').BuiltKernel} built
  * @property {string} importer      the stand-in importer's .ko
+ * @property {string} driver        the mock GPU's PF driver's .ko (loaded after the importer: it installs its
+ *                                  translation there)
  * @property {number | null} cpuSeconds  the kernel build's (as recorded when it was built)
  */
 /**
- * Build (or take from the cache) the rfc-v1 kernel and the importer against it.
+ * Build (or take from the cache) the rfc-v1 kernel, the importer and the mock GPU's PF driver against it.
  * @param {{ source: import('./ksource.mjs').KernelSource, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void, onProgress?: (p: import('./kbuild.mjs').BuildProgress) => void }} o
  * @returns {Promise<RfcKernel>}
  */
@@ -16,12 +18,19 @@ export function prepareRfcKernel(o: {
     log?: (s: string) => void;
     onProgress?: (p: import("./kbuild.mjs").BuildProgress) => void;
 }): Promise<RfcKernel>;
-/** The machine of this guest. */
+/**
+ * The machine of this guest: the mock GPU (only iovh's QEMU build has it,
+ * scripts/qemu-ci/qemu-build.mjs) with ivshmem-plain beside it.
+ * @returns {import('./variants.mjs').Variant}
+ */
 export function rfcVariant(): import("./variants.mjs").Variant;
 /**
  * The boot of this guest (boot.mjs): the kernel built with the series, the
- * importer loaded by /init, `iovh qemu`'s guest program running rfc/*.
- * @param {{ kernel: RfcKernel, qemu: string, initrd: string, paths: import('./paths.mjs').CachePaths, timeoutSeconds: number }} o
+ * importer then the PF driver loaded by /init (as `iovh qemu --device
+ * mock-gpu` loads them), `iovh qemu`'s guest program running rfc/* and
+ * edge/* (rfc/* alone with `edge: false`). `qemu` is iovh's QEMU build (the
+ * mock GPU is not in Debian's).
+ * @param {{ kernel: RfcKernel, qemu: string, initrd: string, paths: import('./paths.mjs').CachePaths, timeoutSeconds: number, edge?: boolean }} o
  * @returns {import('./boot.mjs').BootOptions}
  */
 export function rfcBootOptions(o: {
@@ -30,6 +39,7 @@ export function rfcBootOptions(o: {
     initrd: string;
     paths: import("./paths.mjs").CachePaths;
     timeoutSeconds: number;
+    edge?: boolean;
 }): import("./boot.mjs").BootOptions;
 /**
  * @typedef {{ id: string, status: string, quirks: { id: string }[], bugs?: { id: string }[], path: string | null,
@@ -47,6 +57,10 @@ export function rfcBootOptions(o: {
  * 256 bytes), BAR 2 the 4 MiB memory backend, 64-bit prefetchable
  * (hw/misc/ivshmem.c ivshmem_common_realize). The addresses are the mock's
  * own; the scenarios compare ranges with the BAR's start, whatever it is.
+ * The CI boots this guest on the mock GPU machine (RFC_VARIANT), not on igb:
+ * rfc/* uses only ivshmem-plain (the exporter, and its own importer) and the
+ * first other function by address (src/harness/standin.ts: q35's host
+ * bridge, 00:00.0, on either machine), which both machines have alike.
  * @returns {Record<string, unknown> & { devices: Record<string, unknown>[] }}
  */
 export function rfcTopology(): Record<string, unknown> & {
@@ -138,10 +152,12 @@ export function rfcFixtureFrom(run: RunReport & {
 export const RFC_SERIES: string;
 /** The mock profile (and shipped baseline) of the same series. */
 export const RFC_PROFILE: "rfc-v1";
-export const RFC_VARIANT: "igb-ivshmem-intel-iommu";
+export const RFC_VARIANT: "mock-gpu-intel-iommu";
 export const RFC_FILTER: "rfc/*";
+/** What the same boot runs besides rfc/*: the translation's corners on the mock GPU (mock-gpu-ci.mjs edgeChecks). */
+export const EDGE_FILTER: "edge/*";
 /** Boot labels of this guest (not `kasan-`: the conformance and `record` take those as the default kernel's). */
-export const RFC_LABEL: "rfc-v1-igb-ivshmem-intel-iommu";
+export const RFC_LABEL: "rfc-v1-mock-gpu-intel-iommu";
 /** `iovh qemu`'s guest program: brings up the VFs, binds the extras, runs iovh run with the shape's baseline. */
 export const GUEST_PROGRAM: string;
 export type RfcKernel = {
@@ -150,6 +166,11 @@ export type RfcKernel = {
      * the stand-in importer's .ko
      */
     importer: string;
+    /**
+     * the mock GPU's PF driver's .ko (loaded after the importer: it installs its
+     * translation there)
+     */
+    driver: string;
     /**
      * the kernel build's (as recorded when it was built)
      */

@@ -2,30 +2,35 @@
 // The IOV interconnect series in the QEMU CI (docs/rfc-kernel.md): the
 // kernel with kernel/patches/rfc-v1 applied (cached like every built kernel;
 // on a fresh machine built after the default kernel, so ccache serves every
-// object the series does not touch), the stand-in importer built against it,
-// one guest on igb + ivshmem running `iovh run --filter 'rfc/*'` through the
-// guest program of `iovh qemu` (dist/qemu/guest.js), judged by the shipped
-// baseline of the kernel's shape, and compared scenario by scenario with the
-// mock's rfc-v1 profile on the same machine (rfcTopology). Devices are the variant's (variants.mjs extras): a
-// machine carrying more (another QEMU build with more devices) changes
-// RFC_VARIANT and the boot's qemu, nothing here.
+// object the series does not touch), the stand-in importer and the mock
+// GPU's PF driver built against it, and one guest on iovh's mock GPU machine
+// (mock-gpu-intel-iommu: iovh's QEMU build, the mock SR-IOV GPU and QEMU's
+// ivshmem-plain) running `iovh run --filter 'rfc/*' --filter 'edge/*'`
+// through the guest program of `iovh qemu` (dist/qemu/guest.js). rfc/* is
+// judged here by the shipped baseline of the kernel's shape and compared
+// scenario by scenario with the mock's rfc-v1 profile on a machine with the
+// functions rfc/* uses (rfcTopology); edge/* (real bytes through the mock
+// GPU) by scripts/qemu-ci/mock-gpu-ci.mjs edgeChecks, the mock replaying the
+// guest's capture. One boot of the series serves both.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IGB_TOPOLOGY } from './conformance.mjs';
 import { pinnedShare, runRows } from './coverage.mjs';
-import { buildKernel, buildStandIn, kernelParameters, parseDotConfig } from './kbuild.mjs';
+import { buildKernel, buildMockGpuDriver, buildStandIn, kernelParameters, parseDotConfig } from './kbuild.mjs';
 import { repoRoot } from './paths.mjs';
 import { replayRun } from './replay-run.mjs';
-import { EXTRA_DEVICES, pickVariants } from './variants.mjs';
+import { EXTRA_DEVICES, MOCK_GPU_VARIANT } from './variants.mjs';
 import { parseSerial } from './verdict.mjs';
 import { unexplained } from './windows.mjs';
 
 export const RFC_SERIES = join(repoRoot, 'kernel', 'patches', 'rfc-v1');
 /** The mock profile (and shipped baseline) of the same series. */
 export const RFC_PROFILE = 'rfc-v1';
-export const RFC_VARIANT = 'igb-ivshmem-intel-iommu';
+export const RFC_VARIANT = 'mock-gpu-intel-iommu';
 export const RFC_FILTER = 'rfc/*';
+/** What the same boot runs besides rfc/*: the translation's corners on the mock GPU (mock-gpu-ci.mjs edgeChecks). */
+export const EDGE_FILTER = 'edge/*';
 /** Boot labels of this guest (not `kasan-`: the conformance and `record` take those as the default kernel's). */
 export const RFC_LABEL = `rfc-v1-${RFC_VARIANT}`;
 /** `iovh qemu`'s guest program: brings up the VFs, binds the extras, runs iovh run with the shape's baseline. */
@@ -35,11 +40,13 @@ export const GUEST_PROGRAM = join(repoRoot, 'dist', 'qemu', 'guest.js');
  * @typedef {object} RfcKernel
  * @property {import('./kbuild.mjs').BuiltKernel} built
  * @property {string} importer      the stand-in importer's .ko
+ * @property {string} driver        the mock GPU's PF driver's .ko (loaded after the importer: it installs its
+ *                                  translation there)
  * @property {number | null} cpuSeconds  the kernel build's (as recorded when it was built)
  */
 
 /**
- * Build (or take from the cache) the rfc-v1 kernel and the importer against it.
+ * Build (or take from the cache) the rfc-v1 kernel, the importer and the mock GPU's PF driver against it.
  * @param {{ source: import('./ksource.mjs').KernelSource, paths: import('./kcache.mjs').KernelCachePaths, log?: (s: string) => void, onProgress?: (p: import('./kbuild.mjs').BuildProgress) => void }} o
  * @returns {Promise<RfcKernel>}
  */
@@ -52,18 +59,26 @@ export async function prepareRfcKernel(o) {
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   const importer = await buildStandIn({ kernel: built, paths: o.paths, ...(o.log ? { log: o.log } : {}) });
-  return { built, importer, cpuSeconds: built.manifest.timing.cpuSeconds ?? null };
+  const driver = await buildMockGpuDriver({ kernel: built, paths: o.paths, ...(o.log ? { log: o.log } : {}) });
+  return { built, importer, driver, cpuSeconds: built.manifest.timing.cpuSeconds ?? null };
 }
 
-/** The machine of this guest. */
+/**
+ * The machine of this guest: the mock GPU (only iovh's QEMU build has it,
+ * scripts/qemu-ci/qemu-build.mjs) with ivshmem-plain beside it.
+ * @returns {import('./variants.mjs').Variant}
+ */
 export function rfcVariant() {
-  return pickVariants([RFC_VARIANT])[0];
+  return MOCK_GPU_VARIANT;
 }
 
 /**
  * The boot of this guest (boot.mjs): the kernel built with the series, the
- * importer loaded by /init, `iovh qemu`'s guest program running rfc/*.
- * @param {{ kernel: RfcKernel, qemu: string, initrd: string, paths: import('./paths.mjs').CachePaths, timeoutSeconds: number }} o
+ * importer then the PF driver loaded by /init (as `iovh qemu --device
+ * mock-gpu` loads them), `iovh qemu`'s guest program running rfc/* and
+ * edge/* (rfc/* alone with `edge: false`). `qemu` is iovh's QEMU build (the
+ * mock GPU is not in Debian's).
+ * @param {{ kernel: RfcKernel, qemu: string, initrd: string, paths: import('./paths.mjs').CachePaths, timeoutSeconds: number, edge?: boolean }} o
  * @returns {import('./boot.mjs').BootOptions}
  */
 export function rfcBootOptions(o) {
@@ -79,9 +94,9 @@ export function rfcBootOptions(o) {
     // KASAN's shadow is an eighth of memory; kmemleak and lockdep want their share.
     memory: '1G',
     ...(append ? { kernelAppend: append } : {}),
-    insmod: [o.kernel.importer],
+    insmod: [o.kernel.importer, o.kernel.driver],
     entry: GUEST_PROGRAM,
-    guestArgs: ['--filter', RFC_FILTER],
+    guestArgs: ['--filter', RFC_FILTER, ...(o.edge === false ? [] : ['--filter', EDGE_FILTER])],
     ...(process.env.IOVH_QEMU_APPEND ? { extraAppend: process.env.IOVH_QEMU_APPEND } : {}),
   };
 }
@@ -103,6 +118,10 @@ export function rfcBootOptions(o) {
  * 256 bytes), BAR 2 the 4 MiB memory backend, 64-bit prefetchable
  * (hw/misc/ivshmem.c ivshmem_common_realize). The addresses are the mock's
  * own; the scenarios compare ranges with the BAR's start, whatever it is.
+ * The CI boots this guest on the mock GPU machine (RFC_VARIANT), not on igb:
+ * rfc/* uses only ivshmem-plain (the exporter, and its own importer) and the
+ * first other function by address (src/harness/standin.ts: q35's host
+ * bridge, 00:00.0, on either machine), which both machines have alike.
  * @returns {Record<string, unknown> & { devices: Record<string, unknown>[] }}
  */
 export function rfcTopology() {

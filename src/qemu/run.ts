@@ -4,8 +4,7 @@
 // emulated machine, and collect what the guest's `iovh run` reported. The
 // engine is the QEMU CI's (scripts/qemu-ci/, shipped with the package):
 // kernel source and build, QEMU and busybox setup, initramfs, boot, verdict.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { buildInitramfs } from '../../scripts/qemu-ci/initramfs.mjs';
 import {
   IMPORTER_DIR,
   buildKernel,
+  buildMockGpuDriver,
   buildStandIn,
   kernelParameters,
   parseDotConfig,
@@ -27,7 +27,7 @@ import { cachePaths, checkoutProblems, type CachePaths } from '../../scripts/qem
 import { setupTools } from '../../scripts/qemu-ci/setup.mjs';
 import { parseSerial } from '../../scripts/qemu-ci/verdict.mjs';
 export { unexplained } from '../../scripts/qemu-ci/windows.mjs';
-import { buildQemu, cacheRoot as qemuBuildCacheRoot } from '../../scripts/qemu-ci/qemu-build.mjs';
+import { buildQemu } from '../../scripts/qemu-ci/qemu-build.mjs';
 import {
   MOCK_GPU_VARIANT,
   mockGpuDevice,
@@ -283,9 +283,6 @@ export interface GuestRun {
   runError: string | null;
 }
 
-/** The package's root: dist/qemu/run.js -> ../../ (kernel/, qemu/ ship next to dist/). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
 /** What a --device mock-gpu guest needs on the host: iovh's QEMU build and the two modules built against the kernel. */
 export interface PreparedDevice {
   qemu: string;
@@ -325,45 +322,28 @@ export function prepareMockGpuQemu(o: { variant: Variant; qemuPatches?: string; 
 }
 
 /**
- * Build the stand-in importer (kernel/iovh-ic-importer) and the mock GPU's
- * PF driver (kernel/iovh-mock-gpu, with its RFC 7/8 translation for the
- * importer) against the kernel's object tree.
+ * The mock GPU's PF driver (kernel/iovh-mock-gpu, with its RFC 7/8
+ * translation for the importer) built against the kernel's object tree
+ * (scripts/qemu-ci/kbuild.mjs buildMockGpuDriver: cached under the kernel's
+ * build by the sources' hash, the build the QEMU CI's guest loads too). The
+ * stand-in importer is buildImporter's; iovh qemu loads it first.
  */
-export function prepareMockGpu(o: {
+export async function prepareMockGpu(o: {
   kernel: PreparedKernel;
   qemu: { qemu: string; label: string };
   log?: (s: string) => void;
-}): PreparedDevice {
+}): Promise<PreparedDevice> {
   const log = o.log ?? (() => {});
   const built = o.kernel.built;
   if (!built)
     throw new QemuInputError(
       '--device mock-gpu builds its PF driver against the kernel: use a kernel built from source (drop --kernel)',
     );
-  const out = join(qemuBuildCacheRoot(), 'modules', built.key);
-  const importerDir = join(PACKAGE_ROOT, 'kernel', 'iovh-ic-importer');
-  const driverDir = join(PACKAGE_ROOT, 'kernel', 'iovh-mock-gpu');
-  const make = (what: string, dir: string, mo: string, extra: string[]): string => {
-    rmSync(mo, { recursive: true, force: true });
-    mkdirSync(mo, { recursive: true });
-    const r = spawnSync(
-      'nice',
-      ['-n', '10', 'make', '-C', built.srctree, `O=${built.objtree}`, `M=${dir}`, `MO=${mo}`, ...extra, 'modules'],
-      { encoding: 'utf8', maxBuffer: 64 << 20 },
-    );
-    if (r.error) throw new Error(`make (${what}): ${r.error.message}`);
-    if (r.status !== 0)
-      throw new Error(
-        `${what} does not build against ${built.objtree}: ${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-6).join(' | ')}`,
-      );
-    return mo;
-  };
-  // The stand-in importer is buildImporter's (iovh qemu loads it first); the PF driver needs only its xlate.h.
-  const drv = join(
-    make('kernel/iovh-mock-gpu', driverDir, join(out, 'driver'), [`IOVH_IC_IMPORTER=${importerDir}`]),
-    'iovh_mock_gpu.ko',
-  );
-  if (!existsSync(drv)) throw new Error(`the module build left no ${drv}`);
+  const drv = await buildMockGpuDriver({
+    kernel: built,
+    paths: kernelCachePaths(o.kernel.kernelCache ?? kernelCacheRoot()),
+    log,
+  });
   log(`qemu: the mock GPU's PF driver for ${built.release}: ${drv}`);
   return { qemu: o.qemu.qemu, modules: [drv], label: o.qemu.label };
 }

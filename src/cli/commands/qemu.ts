@@ -384,7 +384,7 @@ export async function qemuCommand(o: QemuOptions): Promise<number> {
     let device: Awaited<ReturnType<Engine['prepareMockGpu']>> | null = null;
     if (deviceQemu) {
       try {
-        device = engine.prepareMockGpu({ kernel, qemu: deviceQemu, log });
+        device = await engine.prepareMockGpu({ kernel, qemu: deviceQemu, log });
       } catch (e) {
         throw translate(e, err, engine);
       }
