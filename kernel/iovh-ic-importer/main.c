@@ -81,8 +81,9 @@ struct iovh_ic_imp {
 	/* What the import holds: the ranges (IOV) or sg entries (SG), as ranges. */
 	struct range *ranges;
 	unsigned int nr_ranges;
-	/* IOV: the translated ranges and the translation that made them. */
+	/* IOV: the translated segments (kvcalloc'd by the translation) and the translation that made them. */
 	struct iovh_ic_seg *segs;
+	unsigned int nr_segs;
 	const struct iovh_ic_xlate_ops *xlate;
 	u32 maps;
 	u32 leaked;
@@ -168,8 +169,9 @@ static void iovh_ic_drop_ranges(struct iovh_ic_imp *imp)
 	kfree(imp->ranges);
 	imp->ranges = NULL;
 	imp->nr_ranges = 0;
-	kfree(imp->segs);
+	kvfree(imp->segs);
 	imp->segs = NULL;
+	imp->nr_segs = 0;
 	if (imp->xlate) {
 		iovh_ic_xlate_put(imp->xlate);
 		imp->xlate = NULL;
@@ -205,7 +207,7 @@ static int iovh_ic_map_interconnect(struct iovh_ic_imp *imp)
 	struct dma_buf_ranges *ranges;
 	const struct iovh_ic_xlate_ops *xlate;
 	struct range *copy;
-	struct iovh_ic_seg *segs;
+	struct iovh_ic_seg *segs = NULL;
 	unsigned long i;
 	void *entry;
 	int ret;
@@ -215,9 +217,8 @@ static int iovh_ic_map_interconnect(struct iovh_ic_imp *imp)
 		return PTR_ERR(ranges);
 
 	copy = kcalloc(ranges->nranges ?: 1, sizeof(*copy), GFP_KERNEL);
-	segs = kcalloc(ranges->nranges ?: 1, sizeof(*segs), GFP_KERNEL);
 	ret = -ENOMEM;
-	if (!copy || !segs)
+	if (!copy)
 		goto err_unmap;
 	ret = -EINVAL;
 	xa_for_each(&ranges->ranges, i, entry) {
@@ -226,14 +227,15 @@ static int iovh_ic_map_interconnect(struct iovh_ic_imp *imp)
 		copy[i] = *(struct range *)entry;
 	}
 	xlate = iovh_ic_xlate_get();
-	ret = xlate->translate(imp->pdev, copy, ranges->nranges, segs);
-	if (ret) {
+	ret = xlate->translate(imp->pdev, copy, ranges->nranges, &segs);
+	if (ret < 0) {
 		iovh_ic_xlate_put(xlate);
 		goto err_unmap;
 	}
 
 	imp->ranges = copy;
 	imp->segs = segs;
+	imp->nr_segs = ret;
 	imp->nr_ranges = ranges->nranges;
 	imp->xlate = xlate;
 #if IOVH_IC_KEEP == IOVH_IC_KEEP_LEAK
@@ -252,7 +254,6 @@ static int iovh_ic_map_interconnect(struct iovh_ic_imp *imp)
 err_unmap:
 	/* xe: "if (xe_bo_xarray_to_dma_addr(...)) dma_buf_unmap_interconnect(...)" */
 	kfree(copy);
-	kfree(segs);
 	dma_buf_unmap_interconnect(imp->attach, ranges);
 	return ret;
 }
@@ -337,7 +338,7 @@ static int iovh_ic_rw(struct iovh_ic_imp *imp, const struct iovh_ic_rw *arg)
 	if (!bounce)
 		return -ENOMEM;
 
-	for (i = 0; i < imp->nr_ranges && left; i++) {
+	for (i = 0; i < imp->nr_segs && left; i++) {
 		const struct iovh_ic_seg *seg = &imp->segs[i];
 
 		while (left && off < base + seg->len) {

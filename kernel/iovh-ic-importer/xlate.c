@@ -6,19 +6,24 @@
  */
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/slab.h>
 
 #include "xlate.h"
 
 static int identity_translate(struct pci_dev *importer, const struct range *in,
-			      unsigned int n, struct iovh_ic_seg *out)
+			      unsigned int n, struct iovh_ic_seg **out)
 {
+	struct iovh_ic_seg *seg = kvcalloc(n ?: 1, sizeof(*seg), GFP_KERNEL);
 	unsigned int i;
 
+	if (!seg)
+		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		out[i].addr = in[i].start;
-		out[i].len = range_len(&in[i]);
+		seg[i].addr = in[i].start;
+		seg[i].len = range_len(&in[i]);
 	}
-	return 0;
+	*out = seg;
+	return n;
 }
 
 static const struct iovh_ic_xlate_ops identity = {

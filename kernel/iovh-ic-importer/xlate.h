@@ -29,12 +29,17 @@ struct iovh_ic_xlate_ops {
 	u32 id;
 	const char *name;
 	/*
-	 * Translate @n ranges the exporter handed to @importer; fill @out[0..n).
-	 * A negative errno makes the importer fall back to the scatter-gather
-	 * path, as xe does when its translation fails.
+	 * Translate @n ranges the exporter handed to @importer into segments,
+	 * in order: *@out is an array the step allocated with kvcalloc() (the
+	 * importer kvfree()s it) and the return value its number of segments.
+	 * There may be more segments than ranges: a range over device memory
+	 * made of blocks becomes one segment per piece, as xe's translation of
+	 * a BO in several VRAM blocks yields one address per piece. A negative
+	 * errno makes the importer fall back to the scatter-gather path, as xe
+	 * does when its translation fails.
 	 */
 	int (*translate)(struct pci_dev *importer, const struct range *in,
-			 unsigned int n, struct iovh_ic_seg *out);
+			 unsigned int n, struct iovh_ic_seg **out);
 };
 
 /*

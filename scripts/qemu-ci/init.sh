@@ -105,10 +105,18 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none results "/h
 [ -n "$REPO" ] && [ -d "/host$REPO" ] || die params "no checkout '$REPO' in the host root"
 step "shares mounted"
 
-# Out-of-tree modules asked for (iovh qemu --insmod), read from the host root.
+# Out-of-tree modules asked for (iovh qemu --insmod), read from the host root,
+# with their "<module>.<param>=<value>" arguments from the command line, as
+# above (e.g. iovh_mock_gpu.translation=fixed: iovh qemu --device
+# mock-gpu,translation=fixed).
 for ko in $INSMOD; do
-  out=$(insmod "/host$ko" 2>&1) || die insmod "insmod $ko: $out"
-  step "insmod $ko"
+  mod=${ko##*/}
+  mod=$(echo "${mod%.ko}" | tr - _)
+  params=
+  for a in $CMDLINE; do case $a in "$mod".*) params="$params ${a#$mod.}" ;; esac; done
+  # shellcheck disable=SC2086
+  out=$(insmod "/host$ko" $params 2>&1) || die insmod "insmod $ko$params: $out"
+  step "insmod $ko$params"
 done
 
 [ -n "$NODE" ] && [ -n "$RUN" ] || die params "no iovh.node or iovh.run"

@@ -69,6 +69,8 @@ export function qemuArgs(v: Variant, o: MachineOptions): string[];
  * @property {IommuKind} iommu
  * @property {ExtraKind[]} [extras]
  * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
+ * @property {string[]} [moduleParams] `<module>.<param>=<value>` for the guest's out-of-tree modules (the mock GPU PF
+ *                                   driver's translation), on the kernel command line: /init hands them to insmod
  * @property {boolean} [pcieSwitch]  the device sits behind a PCIe switch (an xio3130 upstream port below the
  *                                   root port, a downstream port below it) instead of on the root port: its
  *                                   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no
@@ -164,6 +166,11 @@ export type Variant = {
      * QEMU properties of the device over its defaults (mock-gpu)
      */
     deviceProps?: Record<string, string> | undefined;
+    /**
+     * `<module>.<param>=<value>` for the guest's out-of-tree modules (the mock GPU PF
+     * driver's translation), on the kernel command line: /init hands them to insmod
+     */
+    moduleParams?: string[] | undefined;
     /**
      * the device sits behind a PCIe switch (an xio3130 upstream port below the
      *   root port, a downstream port below it) instead of on the root port: its

@@ -22,6 +22,8 @@ import { spawnSync } from 'node:child_process';
  * @property {IommuKind} iommu
  * @property {ExtraKind[]} [extras]
  * @property {Record<string, string>} [deviceProps] QEMU properties of the device over its defaults (mock-gpu)
+ * @property {string[]} [moduleParams] `<module>.<param>=<value>` for the guest's out-of-tree modules (the mock GPU PF
+ *                                   driver's translation), on the kernel command line: /init hands them to insmod
  * @property {boolean} [pcieSwitch]  the device sits behind a PCIe switch (an xio3130 upstream port below the
  *                                   root port, a downstream port below it) instead of on the root port: its
  *                                   functions then meet at a bridge with no ACS (QEMU's xio3130 ports have no

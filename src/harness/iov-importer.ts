@@ -75,14 +75,15 @@ export function requireIovImporter(ctx: ScenarioContext): IovImporter {
   return { kind: 'stand-in', ic, pf: pf.bdf, translation };
 }
 
-/** Kernel log lines of the mock GPU's translation (kernel/iovh-mock-gpu/xlate.c: "RFC 7/8: ..."). */
+/** Kernel log lines of the mock GPU's translation (kernel/iovh-mock-gpu/xlate.c: "RFC 7/8: ...", "RFC 7/8 (fixed): ..."). */
 function translationLines(ctx: ScenarioContext, from: number): string[] {
+  const line = /^.*?RFC 7\/8(?: \(fixed\))?: /;
   return ctx
     .kmsgSinceStart()
     .slice(from)
     .map((r) => r.text)
-    .filter((t) => t.includes('RFC 7/8:'))
-    .map((t) => t.replace(/^.*?RFC 7\/8: /, ''));
+    .filter((t) => line.test(t))
+    .map((t) => t.replace(line, ''));
 }
 
 /**

@@ -29,7 +29,13 @@ import type { Vfs } from './vfs.js';
 import { IOVH_IC } from '../uapi/iovh-ic.js';
 import { O } from '../uapi/constants.js';
 import { formatBdf } from '../uapi/bdf.js';
-import { MOCK_GPU_XLATE_ID, type MockGpuPf, type XlateSeg } from './mock-gpu.js';
+import {
+  MOCK_GPU_XLATE_FIXED_ID,
+  MOCK_GPU_XLATE_ID,
+  translationForm,
+  type MockGpuPf,
+  type XlateSeg,
+} from './mock-gpu.js';
 
 /** misc_register() with MISC_DYNAMIC_MINOR: misc major 10, a minor from the dynamic range. */
 const MISC_MAJOR = 10;
@@ -103,6 +109,12 @@ export class IovhIcModule {
     vfs.addText(`/sys/class/misc/iovh-ic/dev`, () => `${MISC_MAJOR}:${IOVH_IC_MINOR}\n`);
   }
 
+  /** Which form of the mock GPU's translation this kernel's profile stands for (mock-gpu.ts translationForm). */
+  get xlateForm(): 'rfc-v1' | 'fixed' {
+    const p = this.kernel.profile;
+    return translationForm((q) => p.has(q));
+  }
+
   get version(): IcVersion {
     const p = this.kernel.profile;
     return {
@@ -110,7 +122,7 @@ export class IovhIcModule {
       // the module's #if follows the kernel's headers: v1's CREATE_IOV_INTERCONNECT, v2's MATCH_INTERCONNECT, or neither
       api: p.series === 'rfc-v1' ? IOVH_IC.API_RFC_V1 : p.series === 'rfc-v2' ? IOVH_IC.API_RFC_V2 : IOVH_IC.API_NONE,
       keep: p.has('ranges-leak') ? IOVH_IC.KEEP_LEAK : IOVH_IC.KEEP_UNMAP,
-      xlate: this.xlateInstalled() ? MOCK_GPU_XLATE_ID : 0,
+      xlate: !this.xlateInstalled() ? 0 : this.xlateForm === 'fixed' ? MOCK_GPU_XLATE_FIXED_ID : MOCK_GPU_XLATE_ID,
     };
   }
 }
@@ -213,13 +225,18 @@ class IcFile implements KernelFile {
   private translate(
     imp: IcImportState,
     r: BigUint64Array,
-  ): XlateSeg[] | null | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' {
+  ): XlateSeg[] | null | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' | 'EPERM' | 'EINVAL' {
     if (!this.mod.xlateInstalled()) return null;
     const mg = this.mod.mockGpuOf(imp.pdev);
     if (!mg) return null;
     const ranges: { start: bigint; end: bigint }[] = [];
     for (let i = 0; i + 1 < r.length; i += 2) ranges.push({ start: r[i]!, end: r[i + 1]! });
-    return mg.translate(ranges, this.mod.isRam, this.mod.pci.devicesOnBus(imp.pdev.domain, imp.pdev.bus));
+    return mg.translate(
+      ranges,
+      this.mod.isRam,
+      this.mod.pci.devicesOnBus(imp.pdev.domain, imp.pdev.bus),
+      this.mod.xlateForm,
+    );
   }
 
   /** iovh_ic_map(): the interconnect when negotiated, else (or when that fails) scatter-gather. */

@@ -11,7 +11,9 @@
 // placement through lmem_blocks, xe's provisioning rules (main.c
 // mgpu_provision, mgpu_pick, mgpu_auto_provision, mgpu_release_auto).
 // The translation: RFC v1 7/8 against the table, quirks included (xlate.c
-// mgpu_translate, rfc_find_vf_dev).
+// rfc_translate, rfc_find_vf_dev), or the same with each quirk corrected
+// (xlate.c fixed_translate, the module's translation=fixed), which a
+// profile carrying none of the translation's quirks (`fixed`) gets.
 
 import { LogLevel } from './contracts.js';
 import { fail } from './errno.js';
@@ -40,8 +42,30 @@ export interface MockGpuSaved {
 /** The PF driver's name (main.c: `.name = "iovh_mock_gpu"`). */
 export const MOCK_GPU_DRIVER = 'iovh_mock_gpu';
 
-/** The translation's id in IOVH_IC_VERSION.xlate (xlate.c mgpu_xlate_ops.id: "mgpu"). */
+/** The translation's id in IOVH_IC_VERSION.xlate (xlate.c rfc_v1_ops.id: "mgpu"). */
 export const MOCK_GPU_XLATE_ID = 0x6d677075;
+/** The corrected translation's (xlate.c fixed_ops.id: "mgpf", the module loaded with translation=fixed). */
+export const MOCK_GPU_XLATE_FIXED_ID = 0x6d677066;
+
+/**
+ * The quirks of RFC 7/8 that live in the translation (xlate.c): the module's
+ * rfc-v1 form has them all, its fixed form none. Quirks 2 and 4 (going on
+ * untranslated, the NULL LMEM object) are not among them: neither form
+ * reproduces them (both refuse, and the importer falls back).
+ */
+export const TRANSLATION_QUIRKS = [
+  'last-page',
+  'vf-other-bus',
+  'first-range-vf',
+  'order-from-length',
+  'contiguity',
+  'quota-unchecked',
+] as const;
+
+/** The module's form a kernel profile stands for: fixed when it carries none of the translation's quirks. */
+export function translationForm(has: (q: (typeof TRANSLATION_QUIRKS)[number]) => boolean): 'rfc-v1' | 'fixed' {
+  return TRANSLATION_QUIRKS.some((q) => has(q)) ? 'rfc-v1' : 'fixed';
+}
 
 const PAGE = 4096n;
 
@@ -298,10 +322,12 @@ export class MockGpuPf {
     ranges: readonly { start: bigint; end: bigint }[],
     isRam: (addr: bigint) => boolean,
     onBus: readonly PciDev[],
-  ): XlateSeg[] | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' {
+    form: 'rfc-v1' | 'fixed' = 'rfc-v1',
+  ): XlateSeg[] | 'ENOENT' | 'ENXIO' | 'EOPNOTSUPP' | 'ENODEV' | 'EPERM' | 'EINVAL' {
     if (ranges.length === 0) return 'ENODEV';
     const first = ranges[0]!.start;
     if (isRam(first)) return 'EOPNOTSUPP';
+    if (form === 'fixed') return this.translateFixed(ranges);
     const vf = rfcFindVfDev(onBus, first);
     if (vf && !vf.isVirtfn) return 'ENOENT'; // pci_iov_vf_id(): -EINVAL for a device that is not a VF, no message
     if (!vf) {
@@ -345,5 +371,84 @@ export class MockGpuPf {
       }
       return { addr: lmemStart + block * bs + (offset % bs), len: PAGE << getOrder(len) };
     });
+  }
+
+  /**
+   * xlate.c fixed_find_vf_dev(): the VF of this PF (wherever its routing ID
+   * puts it) whose whole BAR 2 holds @phys.
+   */
+  private fixedFindVf(phys: bigint): PciDev | null {
+    for (const vf of this.pf.sriov?.vfs ?? []) {
+      const bar = vf.bar(2);
+      if (bar && bar.size > 0n && phys >= bar.start && phys - bar.start < bar.size) return vf;
+    }
+    return null;
+  }
+
+  /**
+   * xlate.c fixed_translate(): every range owned by the first's VF (EPERM),
+   * inside its LMEM (EINVAL), walked block by block through its table with
+   * its exact length: one segment per run of physically adjacent blocks.
+   */
+  private translateFixed(
+    ranges: readonly { start: bigint; end: bigint }[],
+  ): XlateSeg[] | 'ENOENT' | 'ENXIO' | 'EPERM' | 'EINVAL' {
+    const first = ranges[0]!.start;
+    const hex = (n: bigint) => `0x${n.toString(16).padStart(16, '0')}`;
+    const owner = this.fixedFindVf(first);
+    if (!owner) {
+      this.kernel.log(LogLevel.WARNING, this.src, `RFC 7/8 (fixed): no VF of this PF owns ${hex(first)}: refused`);
+      return 'ENOENT';
+    }
+    const vfid = owner.vfIndex!;
+    for (const [i, r] of ranges.entries()) {
+      if (i > 0 && this.fixedFindVf(r.start) !== owner) {
+        this.kernel.log(
+          LogLevel.WARNING,
+          this.src,
+          `RFC 7/8 (fixed): range ${i} (${hex(r.start)}) is not in the BAR 2 of VF${vfid + 1}, which owns range 0: refused`,
+        );
+        return 'EPERM';
+      }
+    }
+    const own = this.blocks[vfid] ?? [];
+    if (own.length === 0) {
+      this.kernel.log(LogLevel.WARNING, this.src, `RFC 7/8 (fixed): VF${vfid + 1} (${owner.bdf}) has no LMEM: refused`);
+      return 'ENXIO';
+    }
+    const ioStart = owner.bar(2)!.start;
+    const lmemStart = this.pf.bar(2)!.start;
+    const bs = this.spec.blockSize;
+    for (const [i, r] of ranges.entries()) {
+      const offset = r.start - ioStart;
+      const len = r.end - r.start + 1n;
+      if (offset + len > BigInt(own.length) * bs) {
+        this.kernel.log(
+          LogLevel.WARNING,
+          this.src,
+          `RFC 7/8 (fixed): range ${i} at VF${vfid + 1} BAR 2 offset 0x${offset.toString(16)}, 0x${len.toString(16)} bytes, is past its ${own.length} blocks of LMEM: refused`,
+        );
+        return 'EINVAL';
+      }
+    }
+    const segs: XlateSeg[] = [];
+    for (const r of ranges) {
+      let offset = r.start - ioStart;
+      let left = r.end - r.start + 1n;
+      let firstPiece = true;
+      while (left > 0n) {
+        const inBlock = bs - (offset % bs);
+        const len = left < inBlock ? left : inBlock;
+        const addr = lmemStart + BigInt(own[Number(offset / bs)]!) * bs + (offset % bs);
+        const prev = segs[segs.length - 1];
+        // Within one range, a piece that follows the last one in the PF's LMEM extends it.
+        if (prev && !firstPiece && prev.addr + prev.len === addr) prev.len += len;
+        else segs.push({ addr, len });
+        firstPiece = false;
+        offset += len;
+        left -= len;
+      }
+    }
+    return segs;
   }
 }

@@ -53,28 +53,55 @@ export const DEVICES = ['mock-gpu'] as const;
 export type DeviceName = (typeof DEVICES)[number];
 
 /**
- * `--device NAME[,prop=value...]`: the device and QEMU properties over its
- * defaults (docs/mock-gpu.md lists them; QEMU itself judges the values).
+ * Settings of a --device that belong to its guest driver, not to QEMU: the
+ * mock GPU PF driver's translation step (kernel/iovh-mock-gpu/xlate.c,
+ * module parameter `translation`): RFC v1 7/8 as posted, or each of its
+ * quirks corrected (docs/mock-gpu.md).
  */
-export function parseDevice(spec: string): { name: DeviceName; props: Record<string, string> } {
+export const DEVICE_DRIVER_SETTINGS: Record<string, { module: string; values: readonly string[] }> = {
+  translation: { module: 'iovh_mock_gpu', values: ['rfc-v1', 'fixed'] },
+};
+
+/**
+ * `--device NAME[,prop=value...]`: the device, QEMU properties over its
+ * defaults (docs/mock-gpu.md lists them; QEMU itself judges the values), and
+ * its driver's settings (DEVICE_DRIVER_SETTINGS), as module parameters.
+ */
+export function parseDevice(spec: string): {
+  name: DeviceName;
+  props: Record<string, string>;
+  moduleParams: string[];
+} {
   const [name, ...rest] = spec.split(',');
   if (!(DEVICES as readonly string[]).includes(name ?? ''))
     throw new QemuInputError(`--device ${spec}: unknown device '${name}' (choose from ${DEVICES.join(', ')})`);
   const props: Record<string, string> = {};
+  const moduleParams: string[] = [];
   for (const p of rest) {
-    const m = /^([a-z][a-z0-9-]*)=([^=\s"]+)$/.exec(p);
+    const m = /^([a-z][a-z0-9-]*)=([^=\s",]+)$/.exec(p);
     if (!m) throw new QemuInputError(`--device ${spec}: '${p}' is not a property=value`);
     if (m[1] === 'bus' || m[1] === 'id')
       throw new QemuInputError(`--device ${spec}: '${m[1]}' is iovh's to set (the device sits behind its root port)`);
-    props[m[1]!] = m[2]!;
+    const driver = Object.hasOwn(DEVICE_DRIVER_SETTINGS, m[1]!) ? DEVICE_DRIVER_SETTINGS[m[1]!]! : null;
+    if (driver) {
+      if (!driver.values.includes(m[2]!))
+        throw new QemuInputError(`--device ${spec}: ${m[1]} must be one of ${driver.values.join(', ')}`);
+      moduleParams.push(`${driver.module}.${m[1]}=${m[2]}`);
+    } else props[m[1]!] = m[2]!;
   }
-  return { name: name as DeviceName, props };
+  return { name: name as DeviceName, props, moduleParams };
 }
 
 /** The machine of a --device: one variant of its own. */
 export function deviceVariants(spec: string): Variant[] {
   const d = parseDevice(spec);
-  return [{ ...MOCK_GPU_VARIANT, ...(Object.keys(d.props).length ? { deviceProps: d.props } : {}) }];
+  return [
+    {
+      ...MOCK_GPU_VARIANT,
+      ...(Object.keys(d.props).length ? { deviceProps: d.props } : {}),
+      ...(d.moduleParams.length ? { moduleParams: d.moduleParams } : {}),
+    },
+  ];
 }
 
 /** Does QEMU accept the device as configured? Null, or QEMU's reason (variants.mjs mockGpuRefusal). */
@@ -394,7 +421,8 @@ export async function bootGuests(o: BootOptions): Promise<GuestRun[]> {
         timeoutSeconds: o.timeoutSeconds,
         memory: guestMemory(o.kernel.config),
         entry: GUEST_PROGRAM,
-        kernelAppend: kernelParameters(o.kernel.config),
+        // The variant's module parameters ride on the command line; the guest's /init hands them to insmod.
+        kernelAppend: [kernelParameters(o.kernel.config), ...(variant.moduleParams ?? [])].filter(Boolean).join(' '),
         guestArgs,
         insmod: o.insmod ?? [],
         extraAppend: process.env.IOVH_QEMU_APPEND,

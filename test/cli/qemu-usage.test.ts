@@ -86,6 +86,10 @@ describe('iovh qemu: bad input is one line, exit 2, before anything is built', (
     [['--device', 'mock-gpu,total-vfs'], /^iovh: --device mock-gpu,total-vfs: 'total-vfs' is not a property=value\n$/],
     [['--device', 'mock-gpu,bus=pcie.0'], /^iovh: --device mock-gpu,bus=pcie.0: 'bus' is iovh's to set/],
     [
+      ['--device', 'mock-gpu,translation=v2'],
+      /^iovh: --device mock-gpu,translation=v2: translation must be one of rfc-v1, fixed\n$/,
+    ],
+    [
       ['--device', 'mock-gpu', '--variant', 'igb'],
       /^iovh: --device mock-gpu is a machine of its own \(mock-gpu-intel-iommu\): drop --variant\n$/,
     ],

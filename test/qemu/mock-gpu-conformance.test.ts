@@ -85,6 +85,51 @@ describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.js
     expect(disagreements).toEqual([]);
   }, 120_000);
 
+  it('on the fixed profile (the PF driver loaded with translation=fixed) every edge/* passes on that machine', async () => {
+    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { vf: string; topology: unknown };
+    const dir = scratchDir('iovh-mock-gpu-fixed-');
+    const topology = join(dir, 'topology.json');
+    writeFileSync(topology, JSON.stringify(fixture.topology));
+    const report = join(dir, 'run.json');
+    const prev = process.env.IOVH_STATE_DIR;
+    process.env.IOVH_STATE_DIR = join(dir, 'state');
+    try {
+      await iovh(
+        'run',
+        '--backend',
+        'mock',
+        '--topology',
+        topology,
+        '--profile',
+        'fixed',
+        '--vf',
+        fixture.vf,
+        '--no-baseline',
+        '--filter',
+        'edge/*',
+        '--json',
+        report,
+      );
+    } finally {
+      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
+      else process.env.IOVH_STATE_DIR = prev;
+    }
+    const run = JSON.parse(readFileSync(report, 'utf8')) as {
+      scenarios: { id: string; status: string; path: string | null; quirks?: { id: string }[] }[];
+    };
+    const edge = run.scenarios.filter((s) => s.id.startsWith('edge/'));
+    expect(edge.map((s) => [s.id, s.status, s.path, (s.quirks ?? []).length])).toEqual([
+      ['edge/last-page', 'pass', 'iov', 0],
+      // Both forms refuse a VF without LMEM (RFC v1's xe would oops, quirk 4): the importer falls back and P2P is refused.
+      ['edge/unprovisioned-vf', 'pass', 'refused', 0],
+      ['edge/vf-next-bus', 'pass', 'iov', 0],
+      ['edge/npot-ranges', 'pass', 'iov', 0],
+      ['edge/lmem-discontiguous', 'pass', 'iov', 0],
+      // Past the quota the corrected translation refuses, where RFC v1's reads another VF's memory.
+      ['edge/beyond-quota', 'pass', 'refused', 0],
+    ]);
+  }, 120_000);
+
   it("captures on the mock what the guest captured: the device, its geometry and every VF's blocks", async () => {
     const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
       topology: { devices: { bdf: string; mockGpu?: unknown; sriov?: { vfs: { vramQuota: string | null }[] } }[] };

@@ -13,7 +13,7 @@ import {
   seriesFiles,
 } from '../../scripts/qemu-ci/qemu-build.mjs';
 import { MOCK_GPU_VARIANT } from '../../scripts/qemu-ci/variants.mjs';
-import { deviceProblem } from '../../src/qemu/run.js';
+import { deviceProblem, deviceVariants } from '../../src/qemu/run.js';
 import { scratchDir } from '../support/scratch.js';
 
 describe('qemu-build', () => {
@@ -162,5 +162,13 @@ describe('asking QEMU about the device (one probe: the CI check and iovh qemu --
       Array(BAD_PROPERTIES.length - 1).fill('QEMU started'),
     );
     expect(Date.now() - t0).toBeLessThan(2500);
+  });
+});
+
+describe('--device mock-gpu,translation=...: a setting of the PF driver, not of QEMU', () => {
+  it('becomes the module parameter /init hands to insmod, and no QEMU property', () => {
+    const [v] = deviceVariants('mock-gpu,block-size=1M,translation=fixed');
+    expect(v).toMatchObject({ deviceProps: { 'block-size': '1M' }, moduleParams: ['iovh_mock_gpu.translation=fixed'] });
+    expect(deviceVariants('mock-gpu')[0]).not.toHaveProperty('moduleParams');
   });
 });
