@@ -57,13 +57,16 @@ export function topologyFileFrom(captured: {
  * The fixture text for a passing igb guest's results: what the real kernel
  * said per scenario, with the kernel and QEMU it came from.
  * @param {import('./boot.mjs').BootReport} boot
- * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
+ * `topologyDifferences`: where the guest's capture differs from topology-igb.json (topologyDifferences), as
+ * the CI's conformance row `topology` says; the pinned share counts the mock's start (`boot`) only when none.
+ * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'>, topologyDifferences?: string[] }} versions
  * @param {RegExp} [omit] ids of results to leave out (and whose failure does not stop the recording)
  */
 export function fixtureFrom(boot: import("./boot.mjs").BootReport, versions: {
     kernel: string;
     qemu: string;
     kernelConfig?: Record<string, "y" | "n">;
+    topologyDifferences?: string[];
 }, omit?: RegExp): string;
 /**
  * The modelled options as the text of a .config (or /proc/config.gz) says:

@@ -163,7 +163,9 @@ export function topologyFileFrom(captured, committed = {}) {
  * The fixture text for a passing igb guest's results: what the real kernel
  * said per scenario, with the kernel and QEMU it came from.
  * @param {import('./boot.mjs').BootReport} boot
- * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'> }} versions
+ * `topologyDifferences`: where the guest's capture differs from topology-igb.json (topologyDifferences), as
+ * the CI's conformance row `topology` says; the pinned share counts the mock's start (`boot`) only when none.
+ * @param {{ kernel: string, qemu: string, kernelConfig?: Record<string, 'y' | 'n'>, topologyDifferences?: string[] }} versions
  * @param {RegExp} [omit] ids of results to leave out (and whose failure does not stop the recording)
  */
 export function fixtureFrom(boot, versions, omit) {
@@ -186,6 +188,7 @@ export function fixtureFrom(boot, versions, omit) {
     ...(versions.kernelConfig ? { kernelConfig: versions.kernelConfig } : {}),
     // iovh's out-of-tree modules the guest had loaded: the replay loads them on the mock too.
     ...(boot.results.modules?.length ? { modules: boot.results.modules } : {}),
+    ...(versions.topologyDifferences ? { topologyDifferences: versions.topologyDifferences } : {}),
     scenarios: boot.results.scenarios
       .filter((s) => !omit?.test(s.id))
       .map((s) => ({

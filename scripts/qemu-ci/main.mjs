@@ -5,7 +5,7 @@
 // that the mock agrees with that kernel, and ends with one line
 // "qemu: N passed, N failed, N skipped". Exit 0 only when nothing failed.
 // See scripts/qemu-ci/README.md.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCi, measureWallTime, measureSanitizer, machine } from './ci.mjs';
@@ -22,6 +22,7 @@ import {
   NOT_MODELLED,
   fixtureFrom,
   kernelConfigFrom,
+  topologyDifferences,
   topologyFileFrom,
 } from './conformance.mjs';
 import { buildKernel, progressEvery } from './kbuild.mjs';
@@ -326,13 +327,14 @@ async function main() {
     );
     if (!boot && !kasan) throw new Error(`the last run booted no ${CONFORMANCE_DEVICE} variant`);
     if (boot) {
-      // The detector checks skip on the stock kernel; they are the kernel's detectors, not rules of the mock.
-      const fixture = fixtureFrom(boot, last.versions, NOT_MODELLED);
-      // The machine those results came from, as the guest's `iovh capture` saw it: the mock replays it.
+      // The machine those results came from, as the guest's `iovh capture` saw it: the mock replays it, so
+      // the capture and the topology agree.
       const topology = topologyFileFrom(
         JSON.parse(readFileSync(join(boot.resultsDir, 'topology.json'), 'utf8')),
         JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8')),
       );
+      // The detector checks skip on the stock kernel; they are the kernel's detectors, not rules of the mock.
+      const fixture = fixtureFrom(boot, { ...last.versions, topologyDifferences: [] }, NOT_MODELLED);
       mkdirSync(dirname(KERNEL_FIXTURE), { recursive: true });
       writeFileSync(KERNEL_FIXTURE, fixture);
       writeFileSync(IGB_TOPOLOGY, topology);
@@ -347,9 +349,21 @@ async function main() {
     if (kasan && objtree) {
       const kernelConfig = kernelConfigFrom(readFileSync(join(objtree, '.config'), 'utf8'));
       const release = kasan.results?.kernel ?? last.source?.release ?? 'unknown';
+      // Its capture against the igb topology the mock replays (written above when the stock guest ran too).
+      const captured = join(kasan.resultsDir, 'topology.json');
+      const differences = existsSync(captured)
+        ? topologyDifferences(
+            JSON.parse(readFileSync(captured, 'utf8')),
+            JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8')),
+          )
+        : ['the guest left no capture'];
       writeFileSync(
         KASAN_FIXTURE,
-        fixtureFrom(kasan, { kernel: release, qemu: last.versions.qemu, kernelConfig }, NOT_MODELLED),
+        fixtureFrom(
+          kasan,
+          { kernel: release, qemu: last.versions.qemu, kernelConfig, topologyDifferences: differences },
+          NOT_MODELLED,
+        ),
       );
       process.stdout.write(
         `qemu-ci: recorded the results of ${kasan.variant} (kernel ${release}) in ${KASAN_FIXTURE}\n`,

@@ -49,8 +49,8 @@ const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
  * The CI's guest program on the mock against one kernel's step results.
  * `topology`: the guest's captured topology, compared with topology-igb.json
  * as the CI does (the `boot` unit counts only when they agree); null: not
- * compared, `boot` not counted.
- * @param {{ kernel: string, source: string, scenarios: import('./conformance.mjs').ScenarioResult[], kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], topology: { devices: import('./conformance.mjs').TopoDevice[] } | null, work: string }} o
+ * compared, `boot` not counted, unless a fixture recorded the comparison (`topologyDifferences`).
+ * @param {{ kernel: string, source: string, scenarios: import('./conformance.mjs').ScenarioResult[], kernelConfig?: Record<string, 'y' | 'n'>, modules?: string[], topology: { devices: import('./conformance.mjs').TopoDevice[] } | null, topologyDifferences?: string[] | null, work: string }} o
  * @returns {Promise<Measured>}
  */
 async function guestProgramShare(o) {
@@ -66,12 +66,10 @@ async function guestProgramShare(o) {
   });
   /** @type {import('./coverage.mjs').Row[]} */
   const rows = compareResults(o.scenarios, model, { ...FLOW_RULES, ...RULES });
-  if (o.topology)
-    rows.push({
-      id: 'topology',
-      agree: topologyDifferences(o.topology, readJson(fileURLToPath(IGB_TOPOLOGY))).length === 0,
-      real: null,
-    });
+  const differences = o.topology
+    ? topologyDifferences(o.topology, readJson(fileURLToPath(IGB_TOPOLOGY)))
+    : (o.topologyDifferences ?? null);
+  if (differences) rows.push({ id: 'topology', agree: differences.length === 0, real: null });
   const share = pinnedShare(o.kernel, readJson(coverage), rows);
   return { ...share, source: o.source, disagree: rows.filter((r) => !r.agree).map((r) => r.id) };
 }
@@ -148,6 +146,7 @@ export async function pinnedFromFixtures() {
           scenarios: f.scenarios,
           ...(f.kernelConfig ? { kernelConfig: f.kernelConfig } : {}),
           ...(f.modules ? { modules: f.modules } : {}),
+          topologyDifferences: f.topologyDifferences ?? null,
           topology: null,
           work: dir,
         }),
