@@ -16,7 +16,7 @@ import { scratchDir } from '../support/scratch.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const real = JSON.parse(readFileSync(join(fixtures, 'igb-switch-7.2.13.json'), 'utf8')) as {
-  pf: { bdf: string };
+  pf: { bdf: string; iommuGroup: number };
   vfs: { bdf: string; iommuGroup: number }[];
   scenarios: { id: string; status: string; reason: string }[];
 };
@@ -70,6 +70,8 @@ describe('the igb-switch machine: the mock against the real 7.2.13 guest', () =>
     const { run } = readGuestRun(join(dir, 'results'));
     const pf = (run!.topology as { pfs: { bdf: string; vfs: { bdf: string; iommuGroup: number }[] }[] }).pfs[0]!;
     expect(pf.bdf).toBe(real.pf.bdf);
+    // The real guest's capture: the PF and its VFs in one group.
+    expect(real.vfs.map((v) => v.iommuGroup)).toEqual(real.vfs.map(() => real.pf.iommuGroup));
     // The capture of the bring-up: the VFs' groups, which the run's topology records before the last run.
     expect(pf.vfs.map((v) => ({ bdf: v.bdf, iommuGroup: v.iommuGroup }))).toEqual(real.vfs);
     const got = new Map(run!.scenarios.map((s) => [s.id, s]));
