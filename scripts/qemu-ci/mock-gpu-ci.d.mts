@@ -72,12 +72,15 @@ export function edgeChecks(b: import("./boot.mjs").BootReport, o: {
     pinned: import("./coverage.mjs").Share | null;
 }>;
 /**
- * The fixture test/qemu/mock-gpu-conformance.test.ts replays, from a guest's
- * run report and its capture:
- *   node scripts/qemu-ci/mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report>
+ * The fixtures test/qemu/mock-gpu-conformance.test.ts replays, from a guest's
+ * run report and its capture (the PF driver's translation: rfc-v1, the
+ * default, replayed under the rfc-v1 profile; or fixed, `--device
+ * mock-gpu,translation=fixed`, under the fixed profile):
+ *   node scripts/qemu-ci/mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report> [rfc-v1|fixed]
  * @param {{ scenarios: { id: string, status: string, path?: string | null, quirks?: { id: string }[], reason: string }[] }} run
  * @param {Record<string, unknown>} captured
  * @param {{ recorded: string, kernel: string, qemu: string }} about
+ * @param {'rfc-v1' | 'fixed'} [translation]
  */
 export function fixtureFrom(run: {
     scenarios: {
@@ -93,9 +96,9 @@ export function fixtureFrom(run: {
     recorded: string;
     kernel: string;
     qemu: string;
-}): {
+}, translation?: "rfc-v1" | "fixed"): {
     command: string;
-    profile: string;
+    profile: "fixed" | "rfc-v1";
     vf: string;
     notes: string[];
     topology: {

@@ -204,18 +204,21 @@ export async function edgeChecks(b, o) {
 }
 
 /**
- * The fixture test/qemu/mock-gpu-conformance.test.ts replays, from a guest's
- * run report and its capture:
- *   node scripts/qemu-ci/mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report>
+ * The fixtures test/qemu/mock-gpu-conformance.test.ts replays, from a guest's
+ * run report and its capture (the PF driver's translation: rfc-v1, the
+ * default, replayed under the rfc-v1 profile; or fixed, `--device
+ * mock-gpu,translation=fixed`, under the fixed profile):
+ *   node scripts/qemu-ci/mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report> [rfc-v1|fixed]
  * @param {{ scenarios: { id: string, status: string, path?: string | null, quirks?: { id: string }[], reason: string }[] }} run
  * @param {Record<string, unknown>} captured
  * @param {{ recorded: string, kernel: string, qemu: string }} about
+ * @param {'rfc-v1' | 'fixed'} [translation]
  */
-export function fixtureFrom(run, captured, about) {
+export function fixtureFrom(run, captured, about, translation = 'rfc-v1') {
   return {
     ...about,
-    command: "iovh qemu --device mock-gpu --patches kernel/patches/rfc-v1 --filter 'edge/*'",
-    profile: 'rfc-v1',
+    command: `iovh qemu --device mock-gpu${translation === 'fixed' ? ',translation=fixed' : ''} --patches kernel/patches/rfc-v1 --filter 'edge/*'`,
+    profile: translation,
     vf: MOCK_GPU_VF,
     notes: [
       'topology: what `iovh capture` wrote in that guest, without its kernel line (boot nonce and iovh.* parameters)',
@@ -235,19 +238,26 @@ export function fixtureFrom(run, captured, about) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === 'record') {
-  const [dir, report] = process.argv.slice(3);
-  if (!dir || !report) {
-    process.stderr.write('usage: mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report>\n');
+  const [dir, report, translation = 'rfc-v1'] = process.argv.slice(3);
+  if (!dir || !report || (translation !== 'rfc-v1' && translation !== 'fixed')) {
+    process.stderr.write(
+      'usage: mock-gpu-ci.mjs record <guest results folder> <iovh qemu --json report> [rfc-v1|fixed]\n',
+    );
     process.exit(2);
   }
   const run = JSON.parse(readFileSync(report, 'utf8'));
   const captured = JSON.parse(readFileSync(join(dir, 'topology.json'), 'utf8'));
-  const fixture = fixtureFrom(run, captured, {
-    recorded: run.startedAt ?? new Date().toISOString(),
-    kernel: `${run.kernel?.release ?? '?'}: Debian linux-source-7.2 + kernel/patches/rfc-v1 + kconfig/iovh-guest.config (KASAN)`,
-    qemu: 'QEMU 10.0.2 + qemu/patches, machine mock-gpu-intel-iommu',
-  });
-  const out = join(repoRoot, 'test', 'qemu', 'fixtures', 'mock-gpu-rfc-v1.json');
+  const fixture = fixtureFrom(
+    run,
+    captured,
+    {
+      recorded: run.startedAt ?? new Date().toISOString(),
+      kernel: `${run.kernel?.release ?? '?'}: Debian linux-source-7.2 + kernel/patches/rfc-v1 + kconfig/iovh-guest.config (KASAN)${translation === 'fixed' ? ', the PF driver loaded with translation=fixed' : ''}`,
+      qemu: 'QEMU 10.0.2 + qemu/patches, machine mock-gpu-intel-iommu',
+    },
+    translation,
+  );
+  const out = join(repoRoot, 'test', 'qemu', 'fixtures', `mock-gpu-${translation}.json`);
   writeFileSync(out, `${JSON.stringify(fixture, null, 2)}\n`);
   process.stdout.write(`mock-gpu: wrote ${out}\n`);
 }

@@ -21,114 +21,78 @@ interface Recorded {
 }
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'mock-gpu-rfc-v1.json');
+/** The same kernel with the PF driver's corrected translation (--device mock-gpu,translation=fixed), profile fixed. */
+const FIXED_FIXTURE = join(import.meta.dirname, 'fixtures', 'mock-gpu-fixed.json');
 
-describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.json)', () => {
-  it('agrees on every edge/* scenario: status, path and the quirks named', async () => {
-    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
-      profile: string;
-      vf: string;
-      topology: unknown;
-      scenarios: Recorded[];
-    };
-    const dir = scratchDir('iovh-mock-gpu-conf-');
-    const topology = join(dir, 'topology.json');
-    writeFileSync(topology, JSON.stringify(fixture.topology));
-    const report = join(dir, 'run.json');
-    const prev = process.env.IOVH_STATE_DIR;
-    process.env.IOVH_STATE_DIR = join(dir, 'state');
-    try {
-      await iovh(
-        'run',
-        '--backend',
-        'mock',
-        '--topology',
-        topology,
-        '--profile',
-        fixture.profile,
-        '--vf',
-        fixture.vf,
-        '--no-baseline',
-        '--filter',
-        'edge/*',
-        '--json',
-        report,
+describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.json, mock-gpu-fixed.json)', () => {
+  it.each([
+    ['RFC v1 translation, profile rfc-v1', FIXTURE],
+    ['fixed translation, profile fixed', FIXED_FIXTURE],
+  ])(
+    '%s: agrees on every edge/* scenario: status, path and the quirks named',
+    async (_, file) => {
+      const fixture = JSON.parse(readFileSync(file, 'utf8')) as {
+        profile: string;
+        vf: string;
+        topology: unknown;
+        scenarios: Recorded[];
+      };
+      const dir = scratchDir('iovh-mock-gpu-conf-');
+      const topology = join(dir, 'topology.json');
+      writeFileSync(topology, JSON.stringify(fixture.topology));
+      const report = join(dir, 'run.json');
+      const prev = process.env.IOVH_STATE_DIR;
+      process.env.IOVH_STATE_DIR = join(dir, 'state');
+      try {
+        await iovh(
+          'run',
+          '--backend',
+          'mock',
+          '--topology',
+          topology,
+          '--profile',
+          fixture.profile,
+          '--vf',
+          fixture.vf,
+          '--no-baseline',
+          '--filter',
+          'edge/*',
+          '--json',
+          report,
+        );
+      } finally {
+        if (prev === undefined) delete process.env.IOVH_STATE_DIR;
+        else process.env.IOVH_STATE_DIR = prev;
+      }
+      const run = JSON.parse(readFileSync(report, 'utf8')) as {
+        scenarios: { id: string; status: string; path: string | null; quirks?: { id: string }[] }[];
+      };
+      const model = new Map(run.scenarios.map((s) => [s.id, s]));
+      const edge = fixture.scenarios.filter((s) => s.id.startsWith('edge/'));
+      expect(edge.map((s) => s.id).sort()).toEqual(
+        [
+          'edge/beyond-quota',
+          'edge/last-page',
+          'edge/lmem-discontiguous',
+          'edge/npot-ranges',
+          'edge/unprovisioned-vf',
+          'edge/vf-next-bus',
+        ].sort(),
       );
-    } finally {
-      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
-      else process.env.IOVH_STATE_DIR = prev;
-    }
-    const run = JSON.parse(readFileSync(report, 'utf8')) as {
-      scenarios: { id: string; status: string; path: string | null; quirks?: { id: string }[] }[];
-    };
-    const model = new Map(run.scenarios.map((s) => [s.id, s]));
-    const edge = fixture.scenarios.filter((s) => s.id.startsWith('edge/'));
-    expect(edge.map((s) => s.id).sort()).toEqual(
-      [
-        'edge/beyond-quota',
-        'edge/last-page',
-        'edge/lmem-discontiguous',
-        'edge/npot-ranges',
-        'edge/unprovisioned-vf',
-        'edge/vf-next-bus',
-      ].sort(),
-    );
-    const disagreements: string[] = [];
-    for (const real of edge) {
-      const m = model.get(real.id);
-      const mine = m
-        ? { status: m.status, path: m.path ?? null, quirks: (m.quirks ?? []).map((q) => q.id).sort() }
-        : null;
-      const theirs = { status: real.status, path: real.path, quirks: real.quirks };
-      if (JSON.stringify(mine) !== JSON.stringify(theirs))
-        disagreements.push(`${real.id}: kernel ${JSON.stringify(theirs)}, mock ${JSON.stringify(mine)}`);
-    }
-    expect(disagreements).toEqual([]);
-  }, 120_000);
-
-  it('on the fixed profile (the PF driver loaded with translation=fixed) every edge/* passes on that machine', async () => {
-    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { vf: string; topology: unknown };
-    const dir = scratchDir('iovh-mock-gpu-fixed-');
-    const topology = join(dir, 'topology.json');
-    writeFileSync(topology, JSON.stringify(fixture.topology));
-    const report = join(dir, 'run.json');
-    const prev = process.env.IOVH_STATE_DIR;
-    process.env.IOVH_STATE_DIR = join(dir, 'state');
-    try {
-      await iovh(
-        'run',
-        '--backend',
-        'mock',
-        '--topology',
-        topology,
-        '--profile',
-        'fixed',
-        '--vf',
-        fixture.vf,
-        '--no-baseline',
-        '--filter',
-        'edge/*',
-        '--json',
-        report,
-      );
-    } finally {
-      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
-      else process.env.IOVH_STATE_DIR = prev;
-    }
-    const run = JSON.parse(readFileSync(report, 'utf8')) as {
-      scenarios: { id: string; status: string; path: string | null; quirks?: { id: string }[] }[];
-    };
-    const edge = run.scenarios.filter((s) => s.id.startsWith('edge/'));
-    expect(edge.map((s) => [s.id, s.status, s.path, (s.quirks ?? []).length])).toEqual([
-      ['edge/last-page', 'pass', 'iov', 0],
-      // Both forms refuse a VF without LMEM (RFC v1's xe would oops, quirk 4): the importer falls back and P2P is refused.
-      ['edge/unprovisioned-vf', 'pass', 'refused', 0],
-      ['edge/vf-next-bus', 'pass', 'iov', 0],
-      ['edge/npot-ranges', 'pass', 'iov', 0],
-      ['edge/lmem-discontiguous', 'pass', 'iov', 0],
-      // Past the quota the corrected translation refuses, where RFC v1's reads another VF's memory.
-      ['edge/beyond-quota', 'pass', 'refused', 0],
-    ]);
-  }, 120_000);
+      const disagreements: string[] = [];
+      for (const real of edge) {
+        const m = model.get(real.id);
+        const mine = m
+          ? { status: m.status, path: m.path ?? null, quirks: (m.quirks ?? []).map((q) => q.id).sort() }
+          : null;
+        const theirs = { status: real.status, path: real.path, quirks: real.quirks };
+        if (JSON.stringify(mine) !== JSON.stringify(theirs))
+          disagreements.push(`${real.id}: kernel ${JSON.stringify(theirs)}, mock ${JSON.stringify(mine)}`);
+      }
+      expect(disagreements).toEqual([]);
+    },
+    120_000,
+  );
 
   it("captures on the mock what the guest captured: the device, its geometry and every VF's blocks", async () => {
     const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
