@@ -514,7 +514,8 @@ function make(o) {
         for (const l of parts) {
           const t = /^IOVH-TIME ([\d.]+) ([\d.]+)$/.exec(l);
           if (t) {
-            cpu = Number(t[1]) + Number(t[2]);
+            // user + sys of the make, to the hundredth (two floats' sum prints as 88.72999999999999 otherwise).
+            cpu = Math.round((Number(t[1]) + Number(t[2])) * 100) / 100;
             continue;
           }
           if (OBJECT_LINE.test(l)) o.onObject?.();
