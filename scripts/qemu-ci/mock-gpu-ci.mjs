@@ -182,7 +182,7 @@ export async function edgeChecks(b, o) {
     if (model && o.coverage) {
       try {
         pinned = pinnedShare(
-          `${run.kernel?.release ?? 'unknown'} (${profile}, mock-gpu-intel-iommu)`,
+          `${run.kernel?.release ?? 'unknown'} (${profile}, mock-gpu-intel-iommu, edge/*)`,
           JSON.parse(readFileSync(o.coverage, 'utf8')),
           runRows(run.scenarios, model.scenarios, (id) => EDGE.includes(id)),
         );

@@ -156,7 +156,7 @@ export async function pinnedFromFixtures() {
     mkdirSync(join(work, 'rfc'));
     out.push(
       rfcShare({
-        kernel: `${rfc.kernel.split(':')[0]} (${rfc.variant})`,
+        kernel: `${rfc.kernel.split(':')[0]} (${rfc.variant}, rfc/*)`,
         source: `${RFC_FIXTURE.replace(`${repoRoot}/`, '')}, recorded ${rfc.recorded}`,
         scenarios: rfc.scenarios,
         work: join(work, 'rfc'),
@@ -166,7 +166,7 @@ export async function pinnedFromFixtures() {
     mkdirSync(join(work, 'gpu'));
     out.push(
       mockGpuShare({
-        kernel: `${gpu.kernel.split(':')[0]} (rfc-v1, mock-gpu-intel-iommu)`,
+        kernel: `${gpu.kernel.split(':')[0]} (rfc-v1, mock-gpu-intel-iommu, edge/*)`,
         source: `${MOCK_GPU_FIXTURE.replace(`${repoRoot}/`, '')}, recorded ${gpu.recorded}`,
         scenarios: gpu.scenarios,
         topology: gpu.topology,
@@ -232,7 +232,7 @@ export async function pinnedFromRun(root) {
       mkdirSync(join(work, 'rfc'));
       out.push(
         rfcShare({
-          kernel: `${rfc.results?.kernel ?? 'unknown'} (${rfc.variant})`,
+          kernel: `${rfc.results?.kernel ?? 'unknown'} (${rfc.variant}, rfc/*)`,
           source: ran(rfc),
           scenarios: readJson(join(rfc.resultsDir, 'iovh-run.json')).scenarios,
           work: join(work, 'rfc'),
@@ -258,7 +258,7 @@ export async function pinnedFromRun(root) {
       mkdirSync(join(work, 'gpu'));
       out.push(
         mockGpuShare({
-          kernel: `${run.kernel?.release ?? 'unknown'} (rfc-v1, mock-gpu-intel-iommu)`,
+          kernel: `${run.kernel?.release ?? 'unknown'} (rfc-v1, mock-gpu-intel-iommu, edge/*)`,
           source: `${gpuDir} (mock-gpu-intel-iommu)`,
           scenarios: run.scenarios,
           topology: replayTopology(readJson(join(gpuDir, 'topology.json'))),

@@ -345,7 +345,8 @@ export function judgeRfcBoot(b, o = {}) {
     try {
       /** @type {RunReport} */
       const real = JSON.parse(readFileSync(join(b.resultsDir, 'iovh-run.json'), 'utf8'));
-      const kernel = `${b.results?.kernel ?? 'unknown'} (${RFC_PROFILE}, ${RFC_VARIANT})`;
+      // The same guest runs edge/* too (mockGpuChecks): each share names the scenarios it replays.
+      const kernel = `${b.results?.kernel ?? 'unknown'} (${RFC_PROFILE}, ${RFC_VARIANT}, rfc/*)`;
       pinned = pinnedShare(
         kernel,
         JSON.parse(readFileSync(o.coverage, 'utf8')),
