@@ -51,7 +51,8 @@ export function machine(): {
     cpus: number;
     model: string;
     memoryGiB: number;
-    kvm: boolean;
+    accel: string;
+    devKvm: boolean;
     loadAverage: number[];
 };
 /**
@@ -115,14 +116,16 @@ export function measureSanitizer(o?: {
             cpus: number;
             model: string;
             memoryGiB: number;
-            kvm: boolean;
+            accel: string;
+            devKvm: boolean;
             loadAverage: number[];
         };
         after: {
             cpus: number;
             model: string;
             memoryGiB: number;
-            kvm: boolean;
+            accel: string;
+            devKvm: boolean;
             loadAverage: number[];
         };
     };
