@@ -1,5 +1,21 @@
 // Generated from the JSDoc of the .mjs next to this file by scripts/qemu-ci/declarations.mjs; do not edit.
 /**
+ * edge/* of the mock GPU guest replayed on the mock loaded with the guest's capture (replayTopology), on the VF the
+ * guest tested: the check of the CI guest (mockGpuChecks) and the pinned share (pinned.mjs) run this one replay.
+ * @param {{ work: string, topology: unknown, profile: string, coverage?: string | null }} o
+ */
+export function edgeOnMock(o: {
+    work: string;
+    topology: unknown;
+    profile: string;
+    coverage?: string | null;
+}): {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    report: any;
+};
+/**
  * What the guest's capture misses for the mock: P2P between the PF and its
  * VFs. They sit behind a root port of QEMU's q35, whose host bridge is on no
  * P2P whitelist (drivers/pci/p2pdma.c), and VF 4 is behind ACS redirect: the

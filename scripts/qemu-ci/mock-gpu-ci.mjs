@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pinnedShare, runRows } from './coverage.mjs';
 import { iovhCli } from './kernel-ci.mjs';
 import { repoRoot } from './paths.mjs';
-import { replayRun } from './replay-run.mjs';
+import { replayOnMock } from './replay-run.mjs';
 
 export const EDGE = [
   'edge/last-page',
@@ -28,6 +28,15 @@ export const EDGE = [
 
 /** The run's VF: VF 1 of the guest's plan (src/qemu/guest.ts MOCK_GPU_PLAN). */
 export const MOCK_GPU_VF = '0000:01:1f.5';
+
+/**
+ * edge/* of the mock GPU guest replayed on the mock loaded with the guest's capture (replayTopology), on the VF the
+ * guest tested: the check of the CI guest (mockGpuChecks) and the pinned share (pinned.mjs) run this one replay.
+ * @param {{ work: string, topology: unknown, profile: string, coverage?: string | null }} o
+ */
+export function edgeOnMock(o) {
+  return replayOnMock({ ...o, args: ['--vf', MOCK_GPU_VF, '--no-baseline', '--filter', 'edge/*'] });
+}
 
 /**
  * What the guest's capture misses for the mock: P2P between the PF and its
@@ -145,37 +154,14 @@ export async function edgeChecks(b, o) {
   }
   const work = mkdtempSync(join(tmpdir(), 'iovh-mock-gpu-ci-'));
   try {
-    const topology = join(work, 'topology.json');
-    writeFileSync(topology, JSON.stringify(replayTopology(JSON.parse(readFileSync(captured, 'utf8')))));
-    const mockJson = join(work, 'mock.json');
     o.log(`qemu-ci: the mock (${profile}) replays the mock GPU guest's capture`);
-    const m = replayRun({
-      args: [
-        'run',
-        '--backend',
-        'mock',
-        '--topology',
-        topology,
-        '--profile',
-        profile,
-        '--vf',
-        MOCK_GPU_VF,
-        '--no-baseline',
-        '--filter',
-        'edge/*',
-        '--json',
-        mockJson,
-      ],
-      env: { ...process.env, NO_COLOR: '1', IOVH_STATE_DIR: join(work, 'state') },
+    const m = edgeOnMock({
+      work,
+      topology: replayTopology(JSON.parse(readFileSync(captured, 'utf8'))),
+      profile,
       coverage: o.coverage ?? null,
     });
-    /** @type {any} */
-    let model = null;
-    try {
-      model = JSON.parse(readFileSync(mockJson, 'utf8'));
-    } catch {
-      // reported below
-    }
+    const model = m.report;
     const diffs = model
       ? edgeDisagreements(scenarios, model.scenarios)
       : [`the mock wrote no report (exit ${m.status}): ${m.stderr.trim().split('\n').pop() ?? ''}`];

@@ -14,7 +14,7 @@
 // From the fixtures the tests replay (test/qemu/fixtures/), or from the
 // results of a CI run (`--from <its .cache/qemu-ci>`):
 //   node scripts/qemu-ci/main.mjs pinned [--from DIR]
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,10 +29,9 @@ import {
   topologyDifferences,
 } from './conformance.mjs';
 import { pinnedShare, runRows } from './coverage.mjs';
-import { EDGE, MOCK_GPU_VF, replayTopology } from './mock-gpu-ci.mjs';
+import { EDGE, edgeOnMock, replayTopology } from './mock-gpu-ci.mjs';
 import { repoRoot } from './paths.mjs';
 import { RFC_PROFILE, rfcOnMock } from './rfc.mjs';
-import { replayRun } from './replay-run.mjs';
 
 export const RFC_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'rfc-v1-ivshmem.json');
 export const MOCK_GPU_FIXTURE = join(repoRoot, 'test', 'qemu', 'fixtures', 'mock-gpu-rfc-v1.json');
@@ -94,30 +93,9 @@ function rfcShare(o) {
  */
 function mockGpuShare(o) {
   const coverage = join(o.work, 'coverage.json');
-  const topology = join(o.work, 'topology.json');
-  const out = join(o.work, 'mock.json');
-  writeFileSync(topology, JSON.stringify(o.topology));
-  replayRun({
-    args: [
-      'run',
-      '--backend',
-      'mock',
-      '--topology',
-      topology,
-      '--profile',
-      RFC_PROFILE,
-      '--vf',
-      MOCK_GPU_VF,
-      '--no-baseline',
-      '--filter',
-      'edge/*',
-      '--json',
-      out,
-    ],
-    env: { ...process.env, IOVH_STATE_DIR: join(o.work, 'state'), NO_COLOR: '1' },
-    coverage,
-  });
-  const rows = runRows(o.scenarios, readJson(out).scenarios, (id) => EDGE.includes(id));
+  const m = edgeOnMock({ work: o.work, topology: o.topology, profile: RFC_PROFILE, coverage });
+  if (!m.report) throw new Error(`iovh run on the mock wrote no report (exit ${m.status}): ${m.stderr.trim()}`);
+  const rows = runRows(o.scenarios, m.report.scenarios, (id) => EDGE.includes(id));
   const share = pinnedShare(o.kernel, readJson(coverage), rows);
   return { ...share, source: o.source, disagree: rows.filter((r) => !r.agree).map((r) => r.id) };
 }

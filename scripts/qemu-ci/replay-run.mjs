@@ -13,7 +13,7 @@
 // Exit: the CLI's.
 import { spawnSync } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startReplayCoverage } from './coverage.mjs';
@@ -55,6 +55,26 @@ export function replayRun(o) {
   const r = spawnSync(process.execPath, argv, { encoding: 'utf8', env: o.env, maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A guest's run replayed on the mock: the topology written into `work`, `iovh run --backend mock --topology ...
+ * --profile <profile> <args> --json` with its own state directory there, and the report read back (null when the run
+ * wrote none: the caller says so with the exit status and stderr). The one way the CI replays `iovh run` on the mock
+ * (rfc.mjs rfcOnMock, mock-gpu-ci.mjs edgeOnMock).
+ * @param {{ work: string, topology: unknown, profile: string, args: string[], coverage?: string | null }} o
+ * @returns {{ status: number | null, stdout: string, stderr: string, report: any }}
+ */
+export function replayOnMock(o) {
+  const topology = join(o.work, 'topology.json');
+  const out = join(o.work, 'mock.json');
+  writeFileSync(topology, `${JSON.stringify(o.topology, null, 2)}\n`);
+  const r = replayRun({
+    args: ['run', '--backend', 'mock', '--topology', topology, '--profile', o.profile, ...o.args, '--json', out],
+    env: { ...process.env, IOVH_STATE_DIR: join(o.work, 'state'), NO_COLOR: '1' },
+    coverage: o.coverage ?? null,
+  });
+  return { ...r, report: existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : null };
 }
 
 async function main() {

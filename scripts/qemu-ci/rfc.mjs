@@ -19,7 +19,7 @@ import { IGB_TOPOLOGY } from './conformance.mjs';
 import { pinnedShare, runRows } from './coverage.mjs';
 import { buildKernel, buildMockGpuDriver, buildStandIn, kernelParameters, parseDotConfig } from './kbuild.mjs';
 import { repoRoot } from './paths.mjs';
-import { replayRun } from './replay-run.mjs';
+import { replayOnMock } from './replay-run.mjs';
 import { EXTRA_DEVICES, MOCK_GPU_VARIANT } from './variants.mjs';
 import { parseSerial } from './verdict.mjs';
 import { unexplained } from './windows.mjs';
@@ -179,32 +179,19 @@ export function rfcTopology() {
 export function rfcOnMock(o = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'iovh-rfc-mock-'));
   try {
-    const out = join(dir, 'run.json');
-    const topology = join(dir, 'topology.json');
-    writeFileSync(topology, `${JSON.stringify(rfcTopology(), null, 2)}\n`);
-    const r = replayRun({
-      args: [
-        'run',
-        '--backend',
-        'mock',
-        '--topology',
-        topology,
-        '--profile',
-        RFC_PROFILE,
-        '--filter',
-        RFC_FILTER,
-        '--json',
-        out,
-      ],
-      env: { ...process.env, IOVH_STATE_DIR: join(dir, 'state'), NO_COLOR: '1' },
+    const r = replayOnMock({
+      work: dir,
+      topology: rfcTopology(),
+      profile: RFC_PROFILE,
+      args: ['--filter', RFC_FILTER],
       coverage: o.coverage ?? null,
     });
-    if (!existsSync(out))
+    if (!r.report)
       throw new Error(
         `iovh run on the mock (${RFC_PROFILE}) exited ${r.status} without a report: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`,
       );
     o.log?.(`qemu-ci: rfc-v1 on the mock: exit ${r.status}`);
-    return JSON.parse(readFileSync(out, 'utf8'));
+    return r.report;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
