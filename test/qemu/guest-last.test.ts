@@ -4,16 +4,15 @@
 // the host reads both runs as one report (src/qemu/run.ts readGuestRun), and a
 // known bug the kernel's baseline expects is an expected failure there and in
 // the host's verdict, never a pass.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baselineJudge } from '../../scripts/qemu-ci/boot.mjs';
 import { IGB_TOPOLOGY } from '../../scripts/qemu-ci/conformance.mjs';
-import { openBackend } from '../../src/backend/select.js';
-import { runGuest } from '../../src/qemu/guest.js';
 import { LAST_REPORT, splitFilters } from '../../src/qemu/last.js';
 import { readGuestRun } from '../../src/qemu/run.js';
 import { scratchDir } from '../support/scratch.js';
+import { runGuestOnMock } from './guest-on-mock.js';
 
 let dir = '';
 const env = process.env.IOVH_STATE_DIR;
@@ -49,39 +48,14 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     t.kernel = { ...t.kernel, config: { ...t.kernel?.config, KASAN: 'y', SLUB_RCU_DEBUG: 'y' } };
     const topology = join(dir, 'topology.json');
     writeFileSync(topology, `${JSON.stringify(t, null, 2)}\n`);
-    const mock = {
-      backend: 'mock' as const,
-      mockState: join(dir, 'mock-state.json'),
+    const { code, results: resultsDir } = await runGuestOnMock(dir, {
       topology,
       profile: 'upstream-7.1',
-    };
-    (await openBackend(mock)).close();
-    const out = join(dir, 'results', 'results.json');
-    mkdirSync(join(dir, 'results'));
-    const code = await runGuest(
-      {
-        out,
-        nonce: 'n0',
-        variant: 'igb-intel-iommu',
-        numvfs: 2,
-        filters: ['export/single-range', 'lifecycle/close-while-revoked', 'bugs/opath-stale-file'],
-        timeout: null,
-      },
-      {
-        open: () => openBackend(mock),
-        backendArgs: [
-          '--backend',
-          'mock',
-          '--mock-state',
-          mock.mockState,
-          '--topology',
-          topology,
-          '--profile',
-          mock.profile,
-        ],
-      },
-    );
-    const results = JSON.parse(readFileSync(out, 'utf8'));
+      variant: 'igb-intel-iommu',
+      numvfs: 2,
+      filters: ['export/single-range', 'lifecycle/close-while-revoked', 'bugs/opath-stale-file'],
+    });
+    const results = JSON.parse(readFileSync(join(resultsDir, 'results.json'), 'utf8'));
     const steps = Object.fromEntries(
       (results.scenarios as { id: string; status: string; bugs?: string[] }[]).map((s) => [s.id, s]),
     );

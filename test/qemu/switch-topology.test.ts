@@ -6,13 +6,12 @@
 // (drivers/iommu/iommu.c pci_device_group), and with igb owning the PF that
 // group is not viable for VFIO: every scenario that opens the VF skips, on
 // both sides.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBackend } from '../../src/backend/select.js';
-import { runGuest } from '../../src/qemu/guest.js';
 import { readGuestRun } from '../../src/qemu/run.js';
 import { scratchDir } from '../support/scratch.js';
+import { runGuestOnMock } from './guest-on-mock.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const real = JSON.parse(readFileSync(join(fixtures, 'igb-switch-7.2.13.json'), 'utf8')) as {
@@ -35,39 +34,15 @@ afterAll(() => {
 describe('the igb-switch machine: the mock against the real 7.2.13 guest', () => {
   it("puts the VFs in their PF's IOMMU group and skips every scenario that opens the VF, as the kernel did", async () => {
     const topology = join(fixtures, 'topology-igb-switch.json');
-    const mock = {
-      backend: 'mock' as const,
-      mockState: join(dir, 'mock-state.json'),
+    const ids = real.scenarios.map((s) => s.id).filter((id) => id !== 'caps/kernel');
+    const { results } = await runGuestOnMock(dir, {
       topology,
       profile: 'upstream-7.1',
-    };
-    (await openBackend(mock)).close();
-    mkdirSync(join(dir, 'results'));
-    const ids = real.scenarios.map((s) => s.id).filter((id) => id !== 'caps/kernel');
-    await runGuest(
-      {
-        out: join(dir, 'results', 'results.json'),
-        nonce: 'n0',
-        variant: 'igb-switch-intel-iommu',
-        numvfs: real.vfs.length,
-        filters: ids,
-        timeout: null,
-      },
-      {
-        open: () => openBackend(mock),
-        backendArgs: [
-          '--backend',
-          'mock',
-          '--mock-state',
-          mock.mockState,
-          '--topology',
-          topology,
-          '--profile',
-          mock.profile,
-        ],
-      },
-    );
-    const { run } = readGuestRun(join(dir, 'results'));
+      variant: 'igb-switch-intel-iommu',
+      numvfs: real.vfs.length,
+      filters: ids,
+    });
+    const { run } = readGuestRun(results);
     const pf = (run!.topology as { pfs: { bdf: string; vfs: { bdf: string; iommuGroup: number }[] }[] }).pfs[0]!;
     expect(pf.bdf).toBe(real.pf.bdf);
     // The real guest's capture: the PF and its VFs in one group.
