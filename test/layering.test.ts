@@ -48,6 +48,18 @@ const MAY_IMPORT_IMPLEMENTATIONS = new Set([
   'schema/index.ts', // publishes the topology file's JSON Schema, which the mock owns (plain data, no behaviour)
 ]);
 
+/**
+ * The files of src/ that may import scripts/, and why: `iovh qemu` on the host drives the QEMU CI's engine
+ * (scripts/qemu-ci/, shipped with the package): the command's options, the boot, and the guest program's list of the
+ * CI's machine variants. Nothing else
+ * in src/ does: a script is built on the library (it takes src from dist/), not the other way round.
+ */
+const MAY_IMPORT_SCRIPTS = new Map([
+  ['cli/commands/qemu.ts', "`iovh qemu`'s options: the variants, kernel sources and builds of the engine"],
+  ['qemu/run.ts', 'boots guests with the engine'],
+  ['qemu/guest.ts', 'the variants table (scripts/qemu-ci/variants.mjs)'],
+]);
+
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
@@ -74,16 +86,25 @@ function layerOf(f: string): number {
   return i;
 }
 
-/** The files of src/ that `f` imports (static and literal dynamic imports). */
-function importsOf(f: string): string[] {
+/** What `f` imports by relative path (static and literal dynamic imports), relative to src/: `../x` is outside it. */
+function relativeImportsOf(f: string): string[] {
   const text = readFileSync(join(SRC, f), 'utf8');
-  const out: string[] = [];
-  for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)) {
-    const target = relative(SRC, resolve(SRC, dirname(f), m[1]!)).replace(/\.js$/, '.ts');
-    // Outside src/ (the QEMU engine's scripts/qemu-ci): not a layer of the library.
-    if (!target.startsWith('..')) out.push(target);
-  }
-  return out;
+  return [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)].map((m) =>
+    relative(SRC, resolve(SRC, dirname(f), m[1]!)).replace(/\.js$/, '.ts'),
+  );
+}
+
+/** The files of src/ that `f` imports. */
+function importsOf(f: string): string[] {
+  // Outside src/ (the QEMU engine's scripts/qemu-ci): not a layer of the library; MAY_IMPORT_SCRIPTS says who may.
+  return relativeImportsOf(f).filter((t) => !t.startsWith('..'));
+}
+
+/** The files outside src/ that `f` imports (scripts/, test/, ...), relative to the checkout. */
+function outsideImportsOf(f: string): string[] {
+  return relativeImportsOf(f)
+    .filter((t) => t.startsWith('..'))
+    .map((t) => relative(resolve(SRC, '..'), resolve(SRC, t)));
 }
 
 describe('src/ layering', () => {
@@ -106,6 +127,14 @@ describe('src/ layering', () => {
       if (IMPLEMENTATIONS(f) || MAY_IMPORT_IMPLEMENTATIONS.has(f)) continue;
       for (const t of importsOf(f)) if (IMPLEMENTATIONS(t)) bad.push(`src/${f} imports src/${t}`);
     }
+    expect(bad).toEqual([]);
+  });
+
+  it('src/ imports nothing outside it but the QEMU engine, in the files of `iovh qemu` that drive it', () => {
+    const bad: string[] = [];
+    for (const f of files)
+      for (const t of outsideImportsOf(f))
+        if (!MAY_IMPORT_SCRIPTS.has(f) || !t.startsWith('scripts/qemu-ci/')) bad.push(`src/${f} imports ${t}`);
     expect(bad).toEqual([]);
   });
 
@@ -151,6 +180,7 @@ describe('src/ layering', () => {
     expect(layerOf('backend/select.ts')).toBeGreaterThan(layerOf('machine/topology.ts'));
     expect(importsOf('harness/executor.ts')).toContain('harness/job.ts');
     expect(importsOf('backend/select.ts')).toContain('mock/backend.ts');
+    expect(outsideImportsOf('qemu/run.ts')).toContain('scripts/qemu-ci/boot.mjs');
     for (const line of ['(kernel-abi §3.3)', 'see ../shared/DESIGN.md', 'research/qemu-ci.md', 'anchors.md A6.2'])
       expect(OUTSIDE.test(line), line).toBe(true);
     expect(OUTSIDE.test('docs/kernel.md §3.3, drivers/pci/iov.c sriov_numvfs_store')).toBe(false);

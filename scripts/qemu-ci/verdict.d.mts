@@ -42,12 +42,6 @@ export function classify(o: BootOutcome): {
  * @param {string} text @param {number} [n]
  */
 export function tail(text: string, n?: number): string;
-/**
- * The markers a guest writes to /dev/kmsg around its last run (src/qemu/last.ts runLast, for `iovh qemu`'s guest
- * program and the CI's test/qemu/guest/flow.mjs alike), at KERN_ERR so that a `quiet` console shows them.
- */
-export const LAST_BEGIN: "iovh: kernel reports of the last run (bugs/*) begin";
-export const LAST_END: "iovh: kernel reports of the last run end";
 export type BootOutcome = {
     /**
      * the kernel console (ttyS0)

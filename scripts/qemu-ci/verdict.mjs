@@ -53,11 +53,14 @@
 const LAST_RUN = /^run:bugs\//;
 
 /**
- * The markers a guest writes to /dev/kmsg around its last run (src/qemu/last.ts runLast, for `iovh qemu`'s guest
- * program and the CI's test/qemu/guest/flow.mjs alike), at KERN_ERR so that a `quiet` console shows them.
+ * The markers a guest writes to /dev/kmsg around its last run: src/qemu/markers.ts, from the checkout's dist/ as
+ * boot.mjs takes the baselines' judge (the guest writes them through the same module).
+ * @type {typeof import('../../src/qemu/markers.js')}
  */
-export const LAST_BEGIN = 'iovh: kernel reports of the last run (bugs/*) begin';
-export const LAST_END = 'iovh: kernel reports of the last run end';
+const markers = await import(new URL('../../dist/qemu/markers.js', import.meta.url).href).catch((e) => {
+  throw new Error(`dist/ is not built (no dist/qemu/markers.js: run \`npm run build:ts\`): ${e.message}`);
+});
+const { LAST_BEGIN, LAST_END } = markers;
 
 /** @param {string} line a serial line, possibly with a printk timestamp */
 function strip(line) {

@@ -30,6 +30,8 @@ import { openBackend } from '../backend/select.js';
 import type { Backend } from '../backend/types.js';
 import { main as cli } from '../cli/main.js';
 import { shippedBaselinePath } from '../harness/baseline.js';
+import { SysReader } from '../machine/sysfs.js';
+import { readPf } from '../machine/topology.js';
 import { detectShape } from '../shape/index.js';
 import { LAST_REPORT, runLast, splitFilters } from './last.js';
 import { fromHarness, type GuestStep, type HarnessScenario } from './steps.js';
@@ -317,8 +319,8 @@ export async function runGuest(a: GuestArgs, kernel: GuestKernel = NATIVE): Prom
       if (enabled.status !== 'pass') return { status: 'skip', detail: 'needs qemu.vfs-enable to pass' };
       const done: string[] = [];
       for (const i of bindIndexes) {
-        const each = await use((b) => b.fs.readlink(`${SYS}/${pf}/virtfn${i}`).split('/').pop() ?? null);
-        if (!each) return { status: 'fail', detail: `${pf}/virtfn${i} links nowhere` };
+        const each = await use((b) => readPf(new SysReader(b.fs), pf)?.vfs.find((v) => v.id === i + 1)?.bdf ?? null);
+        if (!each) return { status: 'fail', detail: `${pf} shows no VF ${i + 1} (virtfn${i})` };
         const code = await cli(['bind', each, 'vfio-pci', ...native]);
         if (code !== 0) return { status: 'fail', detail: `iovh bind ${each} vfio-pci exited ${code}` };
         done.push(each);

@@ -6,18 +6,17 @@
 // everything else, in a bring-up of their own (the guest's restore took the
 // VFs away), with --allow-destructive (a guest is a machine thrown away after
 // the run) and with no restore after them. The console's kernel reports of
-// that run are set apart by kmsg markers (scripts/qemu-ci/verdict.mjs): they
-// are expected only when every failure of the run is a known bug of the
-// kernel's baseline.
+// that run are set apart by kmsg markers (./markers.ts): they are expected
+// only when every failure of the run is a known bug of the kernel's baseline.
 import { readFileSync } from 'node:fs';
-import { LAST_BEGIN, LAST_END } from '../../scripts/qemu-ci/verdict.mjs';
 import type { Backend } from '../backend/types.js';
 import { CATALOG } from '../harness/catalog/index.js';
 import { makeFilter } from '../harness/filter.js';
 import { summarize } from '../harness/summary.js';
+import { SysReader } from '../machine/sysfs.js';
+import { readPf } from '../machine/topology.js';
 import type { RunResult } from '../report/model.js';
-
-export { LAST_BEGIN, LAST_END };
+import { LAST_BEGIN, LAST_END } from './markers.js';
 
 /** The last run's report, next to the main run's iovh-run.json (src/qemu/run.ts readGuestRun reads both as one). */
 export const LAST_REPORT = 'iovh-run-last.json';
@@ -25,7 +24,6 @@ export const LAST_REPORT = 'iovh-run-last.json';
 /** The scenarios that run last. */
 export const LAST_FILTER = 'bugs/*';
 
-const SYS = '/sys/bus/pci/devices';
 const HUNG_TIMEOUT = '/proc/sys/kernel/hung_task_timeout_secs';
 
 /**
@@ -91,8 +89,8 @@ export async function runLast(o: LastRunOptions): Promise<{ report: RunResult | 
   try {
     if ((await iovh(['vfs', 'enable', o.pf, String(o.numvfs)])) !== 0)
       return { report: null, failed: `iovh vfs enable ${o.pf} ${o.numvfs} failed` };
-    const vf = await use((b) => b.fs.readlink(`${SYS}/${o.pf}/virtfn0`).split('/').pop() ?? null);
-    if (!vf) return { report: null, failed: `${o.pf}/virtfn0 links nowhere` };
+    const vf = await use((b) => readPf(new SysReader(b.fs), o.pf)?.vfs.find((v) => v.id === 1)?.bdf ?? null);
+    if (!vf) return { report: null, failed: `${o.pf} shows no VF 1 (virtfn0) after iovh vfs enable` };
     if ((await iovh(['bind', vf, 'vfio-pci'])) !== 0)
       return { report: null, failed: `iovh bind ${vf} vfio-pci failed` };
     // bugs/revoke-hang-* wait up to two hung-task periods for khungtaskd's report of a stuck trigger (it checks once
