@@ -48,6 +48,7 @@ export const DECLARED = [
   'scripts/qemu-ci/windows.mjs',
   'test/qemu/guest/flow.mjs',
   'test/qemu/guest/iommufd.mjs',
+  'test/qemu/guest/rule-table.mjs',
   'test/qemu/guest/rules.mjs',
   'test/qemu/guest/scenarios.mjs',
 ];

@@ -12,7 +12,7 @@
 // Without /dev/iommu (Debian's stock kernel is built without CONFIG_IOMMUFD)
 // every scenario skips and says so.
 import { bufinfoObjects, expectErrno, fail, fdTable, newKernelFds, pass, skip, sysErr } from './scenarios.mjs';
-import { table } from './rules.mjs';
+import { codeOf, table } from './rule-table.mjs';
 
 const PAGE = 4096n;
 const U64_MAX = (1n << 64n) - 1n;
@@ -529,21 +529,12 @@ scenario(
       try {
         mapRaw(iommufd, ioas, before.fd);
         const n = await revokeNotifications(ctx, () => write(command & ~2));
-        const code = (/** @type {() => unknown} */ fn) => {
-          try {
-            fn();
-            return 'ok';
-          } catch (e) {
-            if (!sysErr(e)) throw e;
-            return e.code;
-          }
-        };
-        const old = code(() => mapRaw(iommufd, ioas, before.fd));
+        const old = codeOf(() => mapRaw(iommufd, ioas, before.fd));
         during = exportPages(ctx, device, 1);
-        const fresh = code(() => mapRaw(iommufd, ioas, /** @type {DmaBuf} */ (during).fd));
+        const fresh = codeOf(() => mapRaw(iommufd, ioas, /** @type {DmaBuf} */ (during).fd));
         write(command);
-        const back = code(() => mapRaw(iommufd, ioas, before.fd));
-        const backFresh = code(() => mapRaw(iommufd, ioas, /** @type {DmaBuf} */ (during).fd));
+        const back = codeOf(() => mapRaw(iommufd, ioas, before.fd));
+        const backFresh = codeOf(() => mapRaw(iommufd, ioas, /** @type {DmaBuf} */ (during).fd));
         const text = `MEMORY off: old ${old}, exported then ${fresh}; MEMORY on: ${back}, ${backFresh}; ${notifications(n)}`;
         const want = ctx.role === 'pf' ? 'ENODEV' : 'ok';
         const ok = old === want && fresh === want && back === 'ok' && backFresh === 'ok';

@@ -7,24 +7,19 @@
 // /proc/sys/kernel writes (kernel/sysctl.c, kernel/panic.c) and memfd sizes
 // (mm/shmem.c). Each case names the kernel function that decides it; where the
 // answer is a value it goes into `observed`, which the mock must give too.
+import { codeOf, ruleTable, table } from './rule-table.mjs';
+import { fireExports, kprobeGroup, kprobesMissing } from './probes.mjs';
 import { fail, pass, skip } from './scenarios.mjs';
-import { codeOf, table } from './rules.mjs';
 
 const PAGE = 4096;
 const SYS = '/sys/bus/pci/devices';
 const T = '/sys/kernel/tracing';
 
-/**
- * @typedef {import('./rules.mjs').Rule} Rule
- * @typedef {import('./rules.mjs').Ctx} Ctx
- */
+/** @typedef {import('./rule-table.mjs').Ctx} Ctx */
 
-/** @type {Rule[]} */
-export const MORE_RULES = [];
-/** @param {string} id @param {string} title @param {string} rule @param {Rule['run']} run */
-function rule(id, title, rule, run) {
-  MORE_RULES.push({ id, title, rule, run });
-}
+const { rules, rule } = ruleTable();
+/** This file's rules, in order: rules.mjs runs them after its own. */
+export const MORE_RULES = rules;
 
 /** The second VF of the PF (enabled, no driver: the bring-up turned autoprobe off), or null. @param {Ctx} ctx */
 function secondVf(ctx) {
@@ -170,11 +165,10 @@ rule(
   'kprobe names: defaults, clashes with tracepoints, too many arguments, the format file',
   "trace_kprobe.c __trace_kprobe_create: no EVENT gives p_<symbol>_<offset> in group kprobes; more than MAX_TRACE_ARGS (128) arguments E2BIG; an event name that is not a C identifier EINVAL (is_good_name), while a group may also hold '-' (is_good_system_name); trace_probe_register_event_call: a GROUP/EVENT a tracepoint already has (dma_buf/dma_buf_put) EEXIST; the format file: common fields, then __probe_ip for an entry probe, __probe_func and __probe_ret_ip for a return probe (kprobe_event_define_fields, kretprobe_event_define_fields), then each argument (x64: u64, 0x%Lx), and the print fmt of __set_print_fmt; an instance's tracing_on reads what was written (rb_simple_write); filter reads none and takes 0 (apply_event_filter)",
   (ctx) => {
+    const why = kprobesMissing(ctx);
+    if (why) return skip(why);
     const fs = ctx.backend.fs;
-    if (!fs.exists(`${T}/kprobe_events`)) return skip('no kprobe_events (tracefs)');
-    const g = `iovh_names_${process.pid}`;
-    const def = (/** @type {string} */ s) => fs.writeFile(`${T}/kprobe_events`, s, { append: true });
-    const inst = `${T}/instances/${g}`;
+    const { g, def, inst } = kprobeGroup(ctx, 'names');
     const many = Array.from({ length: 129 }, (_, i) => `a${i}=$arg1`).join(' ');
     /** @type {string[]} */
     const made = [];
@@ -242,11 +236,10 @@ rule(
   'what $comm, a register and $retval fetch when dma_buf_export fires',
   'trace_probe.c: $comm fetches current->comm as a string ("node" here, as /proc/self/comm says); %di on x86-64 is the first argument (struct dma_buf_export_info *, a kernel pointer); a return probe prints (CALLER+off/size <- SYMBOL) with CALLER the function dma_buf_export returned to (vfio_pci_core_feature_dma_buf, drivers/vfio/pci/vfio_pci_dmabuf.c), and $retval is the struct dma_buf * it returned',
   (ctx) => {
+    const why = kprobesMissing(ctx);
+    if (why) return skip(why);
     const fs = ctx.backend.fs;
-    if (!fs.exists(`${T}/kprobe_events`)) return skip('no kprobe_events (tracefs)');
-    const g = `iovh_values_${process.pid}`;
-    const def = (/** @type {string} */ s) => fs.writeFile(`${T}/kprobe_events`, s, { append: true });
-    const inst = `${T}/instances/${g}`;
+    const { g, def, inst } = kprobeGroup(ctx, 'values');
     def(`p:${g}/c dma_buf_export comm=$comm info=%di`);
     def(`r:${g}/r dma_buf_export ret=$retval`);
     let made = false;
@@ -254,13 +247,7 @@ rule(
       fs.mkdir(inst);
       made = true;
       fs.writeFile(`${inst}/events/${g}/enable`, '1');
-      const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
-      try {
-        const bar = [0, 1, 2, 3, 4, 5].find((i) => device.regionInfo(i).size >= BigInt(PAGE));
-        device.exportDmaBuf({ region: /** @type {number} */ (bar), ranges: [{ offset: 0, length: PAGE }] }).close();
-      } finally {
-        device.close();
-      }
+      fireExports(ctx);
       fs.writeFile(`${inst}/events/${g}/enable`, '0');
       const lines = fs.readText(`${inst}/trace`).split('\n');
       const c = lines.find((l) => l.includes(' c: ('));

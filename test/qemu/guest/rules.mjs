@@ -12,10 +12,10 @@
 //
 // They run in the VF phase of the guest (the VF on vfio-pci, its device
 // closed) and put back what they change.
+import { codeOf, ruleTable, table } from './rule-table.mjs';
+import { fireExports, kprobeGroup, kprobesMissing } from './probes.mjs';
 import { expectErrno, fail, pass, skip, sysErr } from './scenarios.mjs';
-// More rules of the same kind (pseudo filesystems, more tracefs, sysfs resource mmap, sysctl, memfd sizes).
-// rules-more.mjs takes table() and codeOf() from here (function declarations: usable across the cycle);
-// import this file, not that one, first.
+// More rules of the same kind (pseudo filesystems, more tracefs, sysfs resource mmap, sysctl, memfd sizes), run after these.
 import { MORE_RULES } from './rules-more.mjs';
 
 const PAGE = 4096;
@@ -31,63 +31,11 @@ const F_SEAL_EXEC = 0x20;
  * @typedef {import('./scenarios.mjs').Outcome} Outcome
  * @typedef {import('./scenarios.mjs').Result} Result
  * @typedef {import('./iommufd.mjs').Lib} Lib
- *
- * @typedef {object} Ctx
- * @property {import('../../../src/backend/types.js').Backend} backend
- * @property {Lib} lib
- * @property {string} pf
- * @property {string} vf      on vfio-pci, not open
- * @property {boolean} [standIn]  the guest's /init loaded iovh's stand-in importer (kernel/iovh-ic-importer)
- *
- * @typedef {object} Rule
- * @property {string} id
- * @property {string} title
- * @property {string} rule
- * @property {(ctx: Ctx) => Outcome | Promise<Outcome>} run
+ * @typedef {import('./rule-table.mjs').Ctx} Ctx
+ * @typedef {import('./rule-table.mjs').Rule} Rule
  */
 
-/** @type {Rule[]} */
-export const RULE_SCENARIOS = [];
-/** @param {string} id @param {string} title @param {string} rule @param {Rule['run']} run */
-function rule(id, title, rule, run) {
-  RULE_SCENARIOS.push({ id, title, rule, run });
-}
-
-/** The errno name of `fn`'s failure, or 'ok'. @param {() => unknown} fn */
-export function codeOf(fn) {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (!sysErr(e)) throw e;
-    return e.code;
-  }
-}
-
-/**
- * Several calls, each with the errno the kernel's source gives: pass when all
- * match; `observed` lists what came back, in order.
- * @param {Array<[string, string, () => unknown]>} cases [what, expected, call]
- * @param {() => void} [after] put back what the calls changed
- * @returns {Outcome}
- */
-export function table(cases, after) {
-  /** @type {string[]} */
-  const got = [];
-  /** @type {string[]} */
-  const wrong = [];
-  try {
-    for (const [what, want, call] of cases) {
-      const c = codeOf(call);
-      got.push(`${what}:${c}`);
-      if (c !== want) wrong.push(`${what}: ${c}, expected ${want}`);
-    }
-  } finally {
-    after?.();
-  }
-  const observed = got.join(' ');
-  return wrong.length ? fail(wrong.join('; '), { observed }) : pass(observed, { observed });
-}
+const { rules: OWN_RULES, rule } = ruleTable();
 
 /** @param {Ctx} ctx @param {string} path */
 const read = (ctx, path) => ctx.backend.fs.readText(path).trim();
@@ -260,19 +208,14 @@ rule(
 
 // ------------------------------------------------------------ tracefs (kernel/trace/trace_kprobe.c)
 
-/** @param {Ctx} ctx */
-const tracefsMissing = (ctx) => (ctx.backend.fs.exists(`${T}/kprobe_events`) ? null : 'no kprobe_events (tracefs)');
-
 rule(
   'tracefs.kprobe-errors',
   'kprobe_events refuses bad definitions with their errno',
   '__trace_kprobe_create: an unknown symbol is EINVAL (validate_probe_symbol ENOENT reported as BAD_PROBE_ADDR); a malformed command, MAXACTIVE on an entry probe, $retval on an entry probe, a bad argument name or a duplicated one EINVAL; the same probe twice EEXIST; removing what is not there ENOENT, what is enabled EBUSY',
   (ctx) => {
-    const why = tracefsMissing(ctx);
+    const why = kprobesMissing(ctx);
     if (why) return skip(why);
-    const g = `iovh_rules_${process.pid}`;
-    const def = (/** @type {string} */ s) => ctx.backend.fs.writeFile(`${T}/kprobe_events`, s, { append: true });
-    const inst = `${T}/instances/${g}`;
+    const { g, def, inst } = kprobeGroup(ctx, 'rules');
     let made = false;
     try {
       return table(
@@ -329,7 +272,7 @@ rule(
   'removing an instance that does not exist',
   'instance_rmdir: no such instance is ENOENT',
   (ctx) => {
-    const why = tracefsMissing(ctx);
+    const why = kprobesMissing(ctx);
     if (why) return skip(why);
     return expectErrno(ctx, 'rmdir instances/iovh_absent', 'ENOENT', () =>
       ctx.backend.fs.rmdir(`${T}/instances/iovh_absent_${process.pid}`),
@@ -342,25 +285,16 @@ rule(
   'an entry probe with fetch arguments records one hit per export',
   'a kprobe on dma_buf_export fires once per VFIO_DEVICE_FEATURE DMA_BUF export, in the instance it is enabled in only',
   (ctx) => {
-    const why = tracefsMissing(ctx);
+    const why = kprobesMissing(ctx);
     if (why) return skip(why);
-    const g = `iovh_hits_${process.pid}`;
-    const def = (/** @type {string} */ s) => ctx.backend.fs.writeFile(`${T}/kprobe_events`, s, { append: true });
-    const inst = `${T}/instances/${g}`;
+    const { g, def, inst } = kprobeGroup(ctx, 'hits');
     const other = `${T}/instances/${g}_other`;
     def(`p:${g}/export dma_buf_export info=$arg1:x64`);
     ctx.backend.fs.mkdir(inst);
     ctx.backend.fs.mkdir(other);
     try {
       ctx.backend.fs.writeFile(`${inst}/events/${g}/export/enable`, '1');
-      const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
-      try {
-        const bar = [0, 1, 2, 3, 4, 5].find((i) => device.regionInfo(i).size >= BigInt(PAGE));
-        for (let i = 0; i < 3; i++)
-          device.exportDmaBuf({ region: /** @type {number} */ (bar), ranges: [{ offset: 0, length: PAGE }] }).close();
-      } finally {
-        device.close();
-      }
+      fireExports(ctx, 3);
       ctx.backend.fs.writeFile(`${inst}/events/${g}/export/enable`, '0');
       const lines = (/** @type {string} */ dir) =>
         ctx.backend.fs
@@ -387,12 +321,10 @@ rule(
   'kprobe fetch types and immediates, set_event, and a group enable that reads X',
   'trace_probe.c: an immediate (\\N) is fetched as written, its type decides the print (x: 0x%x of the low bits, u: %u, s: %d; no type: x64); kprobe_events shows each definition as written, a return probe with its MAXACTIVE (trace_kprobe_show); set_event takes GROUP:EVENT, ! before it disables, no match is EINVAL (ftrace_set_clr_event); events/GROUP/enable reads X when some of its events are enabled (system_enable_read)',
   (ctx) => {
-    const why = tracefsMissing(ctx);
+    const why = kprobesMissing(ctx);
     if (why) return skip(why);
     const fs = ctx.backend.fs;
-    const g = `iovh_types_${process.pid}`;
-    const def = (/** @type {string} */ s) => fs.writeFile(`${T}/kprobe_events`, s, { append: true });
-    const inst = `${T}/instances/${g}`;
+    const { g, def, inst } = kprobeGroup(ctx, 'types');
     const entry = `p:${g}/t dma_buf_export a=\\123 b=\\123:u32 c=\\-1:s8 d=\\0x1ff:x8 e=\\-2:u16`;
     const ret = `r4:${g}/r dma_buf_export rv=$retval:x64`;
     def(entry);
@@ -413,13 +345,7 @@ rule(
         .split('\n')
         .filter((l) => l.startsWith(`${g}:`));
       const noMatch = codeOf(() => setEvent(`${g}:nope`));
-      const device = ctx.lib.vfio.openVfioDevice(ctx.backend, ctx.vf, { access: 'group' });
-      try {
-        const bar = [0, 1, 2, 3, 4, 5].find((i) => device.regionInfo(i).size >= BigInt(PAGE));
-        device.exportDmaBuf({ region: /** @type {number} */ (bar), ranges: [{ offset: 0, length: PAGE }] }).close();
-      } finally {
-        device.close();
-      }
+      fireExports(ctx);
       setEvent(`!${g}:t`);
       const after = fs.readText(`${inst}/events/${g}/t/enable`).trim();
       const hit = fs
@@ -948,7 +874,8 @@ rule(
   },
 );
 
-RULE_SCENARIOS.push(...MORE_RULES);
+/** Every rule, in the order the guest runs them: this file's, then rules-more.mjs's. @type {Rule[]} */
+export const RULE_SCENARIOS = [...OWN_RULES, ...MORE_RULES];
 
 /**
  * Run them, each id prefixed `rules.`.
