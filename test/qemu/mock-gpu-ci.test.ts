@@ -3,34 +3,22 @@
 // (the run report and the topology the guest captured), every edge/*
 // scenario must have run, and the mock, replaying the capture, must agree.
 // The boot here is the recorded one (test/qemu/fixtures/mock-gpu-rfc-v1.json).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { edgeChecks } from '../../scripts/qemu-ci/mock-gpu-ci.mjs';
 import type { BootReport } from '../../scripts/qemu-ci/boot.mjs';
 import { scratchDir } from '../support/scratch.js';
-
-interface Recorded {
-  id: string;
-  status: string;
-  path: string | null;
-  quirks: string[];
-  reason: string;
-}
-
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'mock-gpu-rfc-v1.json');
+import { loadMockGpuFixture, type RecordedScenario } from './mock-gpu-fixture.js';
 
 /** A results folder as the guest leaves it, from the recorded run; `edit` changes its scenarios. */
-function recordedBoot(edit: (s: Recorded) => Recorded = (s) => s): BootReport {
-  const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { topology: unknown; scenarios: Recorded[] };
+function recordedBoot(edit: (s: RecordedScenario) => RecordedScenario = (s) => s): BootReport {
+  const fixture = loadMockGpuFixture();
   const dir = scratchDir('iovh-test-edge-');
   const scenarios = fixture.scenarios.map(edit).map((s) => ({ ...s, quirks: s.quirks.map((id) => ({ id })) }));
   writeFileSync(join(dir, 'iovh-run.json'), JSON.stringify({ complete: true, scenarios }));
   // What the guest captured carries its kernel line; the replay drops it (replayTopology).
-  writeFileSync(
-    join(dir, 'topology.json'),
-    JSON.stringify({ ...(fixture.topology as object), kernel: { release: 'x' } }),
-  );
+  writeFileSync(join(dir, 'topology.json'), JSON.stringify({ ...fixture.topology, kernel: { release: 'x' } }));
   return { variant: 'rfc-v1-mock-gpu-intel-iommu', status: 'fail', reason: 'r', resultsDir: dir } as BootReport;
 }
 

@@ -9,61 +9,58 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { iovh } from '../cli/run-cli.js';
+import { type CliResult, iovh } from '../cli/run-cli.js';
 import { scratchDir } from '../support/scratch.js';
+import { loadMockGpuFixture, MOCK_GPU_FIXED_FIXTURE, MOCK_GPU_FIXTURE } from './mock-gpu-fixture.js';
 
-interface Recorded {
-  id: string;
-  status: string;
-  path: string | null;
-  quirks: string[];
-  reason: string;
+/** The fixture's topology in a scratch folder, and `iovh` there with a state directory of its own. */
+function onFixtureTopology(fixture: { topology: unknown }): {
+  dir: string;
+  topology: string;
+  run: (...argv: string[]) => Promise<CliResult>;
+} {
+  const dir = scratchDir('iovh-mock-gpu-conf-');
+  const topology = join(dir, 'topology.json');
+  writeFileSync(topology, JSON.stringify(fixture.topology));
+  const run = async (...argv: string[]) => {
+    const prev = process.env.IOVH_STATE_DIR;
+    process.env.IOVH_STATE_DIR = join(dir, 'state');
+    try {
+      return await iovh(...argv);
+    } finally {
+      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
+      else process.env.IOVH_STATE_DIR = prev;
+    }
+  };
+  return { dir, topology, run };
 }
-
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'mock-gpu-rfc-v1.json');
-/** The same kernel with the PF driver's corrected translation (--device mock-gpu,translation=fixed), profile fixed. */
-const FIXED_FIXTURE = join(import.meta.dirname, 'fixtures', 'mock-gpu-fixed.json');
 
 describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.json, mock-gpu-fixed.json)', () => {
   it.each([
-    ['RFC v1 translation, profile rfc-v1', FIXTURE],
-    ['fixed translation, profile fixed', FIXED_FIXTURE],
+    ['RFC v1 translation, profile rfc-v1', MOCK_GPU_FIXTURE],
+    ['fixed translation, profile fixed', MOCK_GPU_FIXED_FIXTURE],
   ])(
     '%s: agrees on every edge/* scenario: status, path and the quirks named',
     async (_, file) => {
-      const fixture = JSON.parse(readFileSync(file, 'utf8')) as {
-        profile: string;
-        vf: string;
-        topology: unknown;
-        scenarios: Recorded[];
-      };
-      const dir = scratchDir('iovh-mock-gpu-conf-');
-      const topology = join(dir, 'topology.json');
-      writeFileSync(topology, JSON.stringify(fixture.topology));
+      const fixture = loadMockGpuFixture(file);
+      const { dir, topology, run: cli } = onFixtureTopology(fixture);
       const report = join(dir, 'run.json');
-      const prev = process.env.IOVH_STATE_DIR;
-      process.env.IOVH_STATE_DIR = join(dir, 'state');
-      try {
-        await iovh(
-          'run',
-          '--backend',
-          'mock',
-          '--topology',
-          topology,
-          '--profile',
-          fixture.profile,
-          '--vf',
-          fixture.vf,
-          '--no-baseline',
-          '--filter',
-          'edge/*',
-          '--json',
-          report,
-        );
-      } finally {
-        if (prev === undefined) delete process.env.IOVH_STATE_DIR;
-        else process.env.IOVH_STATE_DIR = prev;
-      }
+      await cli(
+        'run',
+        '--backend',
+        'mock',
+        '--topology',
+        topology,
+        '--profile',
+        fixture.profile,
+        '--vf',
+        fixture.vf,
+        '--no-baseline',
+        '--filter',
+        'edge/*',
+        '--json',
+        report,
+      );
       const run = JSON.parse(readFileSync(report, 'utf8')) as {
         scenarios: { id: string; status: string; path: string | null; quirks?: { id: string }[] }[];
       };
@@ -95,22 +92,11 @@ describe('the mock against the RFC v1 kernel on the mock GPU (mock-gpu-rfc-v1.js
   );
 
   it("captures on the mock what the guest captured: the device, its geometry and every VF's blocks", async () => {
-    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as {
-      topology: { devices: { bdf: string; mockGpu?: unknown; sriov?: { vfs: { vramQuota: string | null }[] } }[] };
-    };
-    const dir = scratchDir('iovh-mock-gpu-capture-');
-    const topology = join(dir, 'topology.json');
-    writeFileSync(topology, JSON.stringify(fixture.topology));
+    const fixture = loadMockGpuFixture();
+    const { dir, topology, run: cli } = onFixtureTopology(fixture);
     const out = join(dir, 'captured.json');
-    const prev = process.env.IOVH_STATE_DIR;
-    process.env.IOVH_STATE_DIR = join(dir, 'state');
-    try {
-      const r = await iovh('capture', '--backend', 'mock', '--topology', topology, '--out', out);
-      expect(r.code).toBe(0);
-    } finally {
-      if (prev === undefined) delete process.env.IOVH_STATE_DIR;
-      else process.env.IOVH_STATE_DIR = prev;
-    }
+    const r = await cli('capture', '--backend', 'mock', '--topology', topology, '--out', out);
+    expect(r.code).toBe(0);
     const captured = JSON.parse(readFileSync(out, 'utf8')) as typeof fixture.topology;
     const want = fixture.topology.devices[0]!;
     const got = captured.devices.find((d) => d.bdf === want.bdf)!;
