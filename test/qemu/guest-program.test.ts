@@ -159,7 +159,8 @@ describe("a guest's line and exit status", () => {
   it("says PASS when the host failed it for failures the run's baseline expects, as the exit status does", () => {
     // The rfc-v1 kernel's known defects: the host's verdict fails the guest, the run's baseline expects them all.
     expect(guestOutcome('fail', 0, [])).toEqual({ code: 0, shown: 'PASS', expected: true });
-    expect(guestOutcome('fail', 77, [])).toEqual({ code: 77, shown: 'PASS', expected: true });
+    // ... and the run skipped every scenario: SKIP, as its exit status 77 says.
+    expect(guestOutcome('fail', 77, [])).toEqual({ code: 77, shown: 'SKIP', expected: true });
     // The baseline does not expect everything: the run's own exit status, and FAIL.
     expect(guestOutcome('fail', 1, [])).toEqual({ code: 1, shown: 'FAIL', expected: true });
     // Something no baseline speaks for: the host's verdict stands.
@@ -172,6 +173,24 @@ describe("a guest's line and exit status", () => {
     expect(guestOutcome('pass', 0, null)).toEqual({ code: 0, shown: 'PASS', expected: false });
     expect(guestOutcome('panic', null, null)).toEqual({ code: 1, shown: 'PANIC', expected: false });
     expect(guestOutcome('fail', null, null)).toEqual({ code: 1, shown: 'FAIL', expected: false });
+  });
+
+  it('says SKIP, never PASS, when the run skipped every scenario (exit 77) and only the bring-up steps passed', () => {
+    // The default KASAN kernel on the mock GPU: the six edge/* skip naming upstream-7.1, the host's verdict passes
+    // the guest on its qemu.* steps.
+    const outcome = guestOutcome('pass', 77, null);
+    expect(outcome).toEqual({ code: 77, shown: 'SKIP', expected: false });
+    const boot = {
+      variant: 'mock-gpu-intel-iommu',
+      reason: '5 scenarios passed',
+      verdictSeconds: 60.5,
+      wallSeconds: 70,
+    };
+    expect(guestLine(boot, '7.2.13', outcome)).toBe(
+      "qemu mock-gpu-intel-iommu: kernel 7.2.13, SKIP (verdict at 60.5 s, wall 70.0 s): every scenario of the run was skipped: nothing was validated (the host's verdict, which counts the guest's bring-up steps: 5 scenarios passed)",
+    );
+    // A failed guest whose run skipped everything still fails (guestExitCode: 1).
+    expect(guestOutcome('fail', 77, null)).toEqual({ code: 1, shown: 'FAIL', expected: false });
   });
 });
 

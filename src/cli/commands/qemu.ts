@@ -24,6 +24,7 @@ import type { Variant } from '../../../scripts/qemu-ci/variants.mjs';
 import { renderSummary, renderTable, styleFor } from '../../report/human.js';
 import { renderJson } from '../../report/json.js';
 import { renderJunit } from '../../report/junit.js';
+import { EXIT } from '../../report/exit.js';
 import { renderKtap } from '../../report/ktap.js';
 import type { RunResult } from '../../report/model.js';
 import { ReportFileError, ReportFiles, type ReportSpec } from '../../report/files.js';
@@ -239,7 +240,10 @@ export function guestExitCode(status: string, runCode: number | null): number {
  * left that the run's baseline does not speak for (`unexplained` is empty:
  * scripts/qemu-ci/windows.mjs), the run's own judgement stands, and the line
  * says what the exit status says. `unexplained` is null when not asked (the
- * guest did not fail, or left no run report).
+ * guest did not fail, or left no run report). A guest whose run skipped every
+ * scenario (exit 77) shows SKIP, never PASS: the host's verdict passes such a
+ * guest on its bring-up steps (qemu.vfs-enable, qemu.bind, ...), which
+ * validate nothing of the kernel's dma-buf path.
  */
 export function guestOutcome(
   status: string,
@@ -247,23 +251,36 @@ export function guestOutcome(
   unexplained: readonly string[] | null,
 ): { code: number; shown: string; expected: boolean } {
   const expected = status === 'fail' && runCode !== null && unexplained !== null && unexplained.length === 0;
-  if (!expected) return { code: guestExitCode(status, runCode), shown: status.toUpperCase(), expected };
-  return { code: runCode, shown: runCode === 0 || runCode === 77 ? 'PASS' : 'FAIL', expected };
+  const code = expected ? (runCode as number) : guestExitCode(status, runCode);
+  const shown =
+    code === EXIT.SKIPPED && (expected || status === 'pass')
+      ? 'SKIP'
+      : expected
+        ? code === EXIT.OK
+          ? 'PASS'
+          : 'FAIL'
+        : status.toUpperCase();
+  return { code, shown, expected };
 }
 
 /**
  * A guest's first line: its status as the exit status has it (guestOutcome),
  * its timings and the reason, which says so when the run's baseline expects
- * every failure the host's verdict counted.
+ * every failure the host's verdict counted, and when the run validated
+ * nothing (the host's count of passes is then the guest's bring-up steps).
  */
 export function guestLine(
   b: { variant: string; reason: string; verdictSeconds: number | null; wallSeconds: number | null },
   release: string,
   outcome: { shown: string; expected: boolean },
 ): string {
-  const reason = outcome.expected
+  const host = outcome.expected
     ? `every failure is expected by the run's baseline (the host's verdict: ${b.reason})`
     : b.reason;
+  const reason =
+    outcome.shown === 'SKIP'
+      ? `every scenario of the run was skipped: nothing was validated (the host's verdict, which counts the guest's bring-up steps: ${host})`
+      : host;
   return `qemu ${b.variant}: kernel ${release}, ${outcome.shown} (verdict at ${secs(b.verdictSeconds)}, wall ${secs(b.wallSeconds)}): ${reason}`;
 }
 
