@@ -932,6 +932,23 @@ IOVH_BODY(VfioDeviceBindIommufd) {
   return c.u32v(bind.out_devid);
 }
 
+// BIND_IOMMUFD with VFIO_DEVICE_BIND_FLAG_TOKEN: token_uuid_ptr points at the 16-byte uuid_t given (a VF whose PF is
+// on vfio-pci, drivers/vfio/device_cdev.c vfio_df_check_token); an empty buffer passes a null pointer (EFAULT).
+IOVH_BODY(VfioDeviceBindIommufdToken) {
+  int fd = c.fd(0);
+  vfio_device_bind_iommufd bind{};
+  bind.argsz = sizeof(bind);
+  bind.iommufd = c.fd(1);
+  bind.flags = c.u32(2);
+  size_t length;
+  unsigned char *token = c.bytes(3, &length);
+  if (length != 0 && length != 16) c.rangeError(3, "a VF token is a 16-byte uuid_t (or empty for a null pointer)");
+  bind.token_uuid_ptr = length ? static_cast<uint64_t>(reinterpret_cast<uintptr_t>(token)) : 0;
+  int ret = __vfio_device_bind_iommufd(fd, &bind);
+  if (ret < 0) return c.fail(ret);
+  return c.u32v(bind.out_devid);
+}
+
 IOVH_BODY(VfioDeviceAttachIommufdPt) {
   int fd = c.fd(0);
   vfio_device_attach_iommufd_pt attach{};
@@ -1561,6 +1578,7 @@ constexpr Entry kEntries[] = {
     {"vfioDeviceFeature", VfioDeviceFeature, 4, IOCTL("VFIO_DEVICE_FEATURE"), true, false},
     {"vfioDeviceFeatureDmaBuf", VfioDeviceFeatureDmaBuf, 8, IOCTL("VFIO_DEVICE_FEATURE"), true, false},
     {"vfioDeviceBindIommufd", VfioDeviceBindIommufd, 3, IOCTL("VFIO_DEVICE_BIND_IOMMUFD"), true, true},
+    {"vfioDeviceBindIommufdToken", VfioDeviceBindIommufdToken, 4, IOCTL("VFIO_DEVICE_BIND_IOMMUFD"), true, false},
     {"vfioDeviceAttachIommufdPt", VfioDeviceAttachIommufdPt, 2, IOCTL("VFIO_DEVICE_ATTACH_IOMMUFD_PT"), true, true},
     {"vfioDeviceDetachIommufdPt", VfioDeviceDetachIommufdPt, 1, IOCTL("VFIO_DEVICE_DETACH_IOMMUFD_PT"), true, true},
     {"iommuIoasAlloc", IommuIoasAlloc, 2, IOCTL("IOMMU_IOAS_ALLOC"), true, true},

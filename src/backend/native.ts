@@ -609,8 +609,9 @@ class NativeDevices implements DeviceOps {
     return this.remember(dmabuf, `dmabuf:${this.pathOf(fd) ?? `fd ${fd}`}`);
   }
 
-  vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags = 0): number {
-    return this.ok(fd, this.calls.vfioDeviceBindIommufd(fd, iommufd, flags));
+  vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags = 0, token?: Uint8Array): number {
+    if (token === undefined) return this.ok(fd, this.calls.vfioDeviceBindIommufd(fd, iommufd, flags));
+    return this.ok(fd, this.calls.vfioDeviceBindIommufdToken(fd, iommufd, flags, token));
   }
 
   iommuIoasAlloc(iommufd: Fd, flags = 0): number {

@@ -323,7 +323,11 @@ export interface DeviceOps {
   /** VFIO_DEVICE_FEATURE GET DMA_BUF; returns the new dma-buf fd. */
   vfioDmaBufGet(fd: Fd, request: VfioDmaBufRequest): Fd;
   // VFIO cdev + iommufd (docs/kernel.md §4); absent on Debian's 7.2 (no IOMMUFD)
-  vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags?: number): number;
+  /**
+   * VFIO_DEVICE_BIND_IOMMUFD; `token` is the uuid_t token_uuid_ptr points at (with VFIO.DEVICE_BIND_FLAG_TOKEN in
+   * `flags`: a VF whose PF is on vfio-pci), absent for a null pointer.
+   */
+  vfioDeviceBindIommufd(fd: Fd, iommufd: Fd, flags?: number, token?: Uint8Array): number;
   vfioDeviceAttachIommufdPt(fd: Fd, ptId: number): void;
   vfioDeviceDetachIommufdPt(fd: Fd): void;
   // iommufd (/dev/iommu; docs/iommufd.md), also a dma-buf importer through IOMMU_IOAS_MAP_FILE

@@ -160,6 +160,8 @@ export interface AddonCalls {
   ): number;
   /** Returns out_devid. */
   vfioDeviceBindIommufd(fd: number, iommufd: number, flags: number): number;
+  /** BIND_IOMMUFD with token_uuid_ptr at `token` (16 bytes; empty: a null pointer). */
+  vfioDeviceBindIommufdToken(fd: number, iommufd: number, flags: number, token: Uint8Array): number;
   vfioDeviceAttachIommufdPt(fd: number, ptId: number): number;
   vfioDeviceDetachIommufdPt(fd: number): void;
   /** Returns out_ioas_id. */

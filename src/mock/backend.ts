@@ -200,6 +200,7 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
   if (state) {
     try {
       k.pci.load(state.pci);
+      if (state.pci.vfioEnableSriov !== undefined) k.vfio.enableSriov = state.pci.vfioEnableSriov;
       k.boot(state.devices, state.pci.autoprobe);
       k.kernel.load(state.kernel);
     } catch (e) {
@@ -238,7 +239,7 @@ function openMock(options: MockOptions, statePath: string | undefined, lock: Loc
       profile: profile.name,
       topology: topoJson,
       nextPid: k.nextPid,
-      pci: k.pci.save(),
+      pci: { ...k.pci.save(), vfioEnableSriov: k.vfio.enableSriov },
       devices: k.deviceStates(),
       kernel: k.kernel.save(),
     });

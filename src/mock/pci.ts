@@ -137,6 +137,8 @@ interface Driver {
 export interface PciState {
   autoprobe: boolean;
   dynIds: Record<string, DynId[]>;
+  /** /sys/module/vfio_pci/parameters/enable_sriov (writable at run time; src/mock/vfio.ts). */
+  vfioEnableSriov?: boolean;
 }
 
 export class PciSubsystem implements PciBus {
@@ -622,6 +624,8 @@ export class PciSubsystem implements PciBus {
     pf: PciDev,
     n: number,
     restore?: readonly { driverOverride: string | null; iommuGroup: number | null }[],
+    /** A bus notifier's BUS_NOTIFY_ADD_DEVICE, before the VF is probed (vfio_pci_bus_notifier sets driver_override). */
+    onAdd?: (vf: PciDev) => void,
   ): PciDev[] {
     const s = pf.sriov!;
     s.vfBarSizes = new Map(s.spec.vfBars.map((b) => [b.index, this.vfBarSizeFor(pf, b, n)]));
@@ -673,6 +677,7 @@ export class PciSubsystem implements PciBus {
         `[${hex4(vf.vendor)}:${hex4(vf.device)}] type 00 class 0x${vf.klass.toString(16).padStart(6, '0')} PCIe Endpoint`,
       );
       if (group !== null) this.kernel.log(LogLevel.INFO, `pci ${bdf}`, `Adding to iommu group ${group}`);
+      onAdd?.(vf);
     }
     s.numvfs = n;
     if (this.autoprobe) for (const vf of created) this.attach(vf);

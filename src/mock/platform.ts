@@ -23,7 +23,7 @@ import { buildModules, buildProcfs, ProcPids } from './procfs.js';
 import type { ProfileImpl } from './profiles.js';
 import { SysMem, SystemRamImpl } from './sysmem.js';
 import type { BarSpec, DeviceSpec, ParsedTopology } from './topology.js';
-import { VfioSubsystem } from './vfio.js';
+import { cmdlineEnableSriov, VfioSubsystem } from './vfio.js';
 import { IommufdSubsystem } from './iommufd.js';
 import { enabled } from './kconfig.js';
 import { Vfs } from './vfs.js';
@@ -45,6 +45,8 @@ export interface DeviceState {
   };
   xe?: XePfSaved;
   mockGpu?: MockGpuSaved;
+  /** A PF on vfio-pci: its VF token (vfio_pci_core.c keeps it as long as the PF stays registered). */
+  vfToken?: string;
 }
 
 export interface LiveCounts {
@@ -162,6 +164,7 @@ export class MockKernel implements MockPlatform {
         xeOfPf: (pf) => this.xePfs.get(pf) ?? null,
         p2p: topology.p2p,
         iommufd: enabled(profile, 'VFIO_DEVICE_CDEV') ? this.iommufd : null,
+        enableSriov: cmdlineEnableSriov(topology.cmdline ?? ''),
       },
       this.maps,
     );
@@ -614,6 +617,8 @@ export class MockKernel implements MockPlatform {
         dev,
         vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
       );
+      // A PF on vfio-pci had created its VFs through vfio_pci_core_sriov_configure: its VFs need its token again.
+      if (dev.driver === 'vfio-pci') this.vfio.restoreSriovPf(dev, s?.vfToken ?? null);
       if (xe) xe.enableVfs(n);
       else if (mg) mg.enableLoaded(n);
       else this.genericModel(dev.driver).sriovConfigure!(dev, n);
@@ -650,6 +655,8 @@ export class MockKernel implements MockPlatform {
       if (xe) s.xe = xe.save();
       const mg = this.mockGpus.get(dev);
       if (mg) s.mockGpu = mg.save();
+      const token = dev.driver === 'vfio-pci' ? this.vfio.savedVfToken(dev) : null;
+      if (token) s.vfToken = token;
       out.push(s);
     }
     return out;

@@ -26,6 +26,7 @@ import type { PciState } from './pci.js';
 import type { DeviceState } from './platform.js';
 import { resolveProfileName } from './profiles.js';
 import { MockConfigError, type Topology } from './topology.js';
+import { parseUuid } from './vfio.js';
 
 export const STATE_SCHEMA = 'iovh-mock-state/1';
 
@@ -219,6 +220,8 @@ export function loadState(path: string): MockState | null {
     return bad('nextPid', 'expected an integer >= 2');
   if (!isObj(json.pci) || typeof json.pci.autoprobe !== 'boolean' || !isObj(json.pci.dynIds))
     return bad('pci', 'expected {autoprobe, dynIds}');
+  if (json.pci.vfioEnableSriov !== undefined && typeof json.pci.vfioEnableSriov !== 'boolean')
+    return bad('pci.vfioEnableSriov', 'expected a boolean');
   if (!Array.isArray(json.devices)) return bad('devices', 'expected an array');
   for (const [i, d] of (json.devices as unknown[]).entries()) {
     if (!isObj(d) || typeof d.bdf !== 'string') return bad(`devices[${i}]`, 'expected an object with a bdf');
@@ -242,6 +245,8 @@ export function loadState(path: string): MockState | null {
       const problem = xeProblem(d.xe);
       if (problem) return bad(`devices[${i}].xe${problem[0]}`, problem[1]);
     }
+    if (d.vfToken !== undefined && (typeof d.vfToken !== 'string' || parseUuid(d.vfToken) !== d.vfToken))
+      return bad(`devices[${i}].vfToken`, 'expected a lower-case UUID');
     if (d.mockGpu !== undefined) {
       const g = d.mockGpu;
       if (

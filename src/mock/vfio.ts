@@ -42,6 +42,8 @@ import { relativeLink } from './vfs.js';
 import { IommufdFile, type IommufdSubsystem } from './iommufd.js';
 import { O, VFIO } from '../uapi/constants.js';
 import { enabled, structFileSize } from './kconfig.js';
+import { kstrtobool } from './kstrto.js';
+import { randomUUID } from 'node:crypto';
 import {
   DMABUF_FILE_ALLOCATED,
   FILP_FREED_RCU,
@@ -71,11 +73,65 @@ export interface VfioHooks {
   p2p: 'switch' | 'host-bridge' | 'none';
   /** CONFIG_VFIO_DEVICE_CDEV with CONFIG_IOMMUFD: the device cdev and iommufd binding (null: not built). */
   iommufd: IommufdSubsystem | null;
+  /** vfio_pci.enable_sriov at boot (the kernel command line; the parameter stays writable, 0644). */
+  enableSriov: boolean;
+}
+
+/**
+ * vfio_pci.enable_sriov from a kernel command line (kernel/params.c: '-' and
+ * '_' are alike in a parameter name; a bool given without a value is true).
+ */
+export function cmdlineEnableSriov(cmdline: string): boolean {
+  let on = false;
+  for (const word of cmdline.split(/\s+/)) {
+    const m = /^vfio[-_]pci\.enable[-_]sriov(?:=(.*))?$/.exec(word);
+    if (!m) continue;
+    if (m[1] === undefined || m[1] === '') on = true;
+    else {
+      try {
+        on = kstrtobool(m[1]);
+      } catch {
+        // param_set_bool refuses it; the kernel keeps the default and says so at boot
+      }
+    }
+  }
+  return on;
+}
+
+/**
+ * A UUID as uuid_parse reads it (lib/uuid.c uuid_is_valid: 36 characters,
+ * '-' at 8, 13, 18 and 23, hex digits elsewhere, either case); null when it
+ * is not one. The canonical form (lower case) is what uuid_equal compares.
+ */
+export function parseUuid(text: string): string | null {
+  if (text.length < 36) return null;
+  const t = text.slice(0, 36);
+  for (let i = 0; i < 36; i++) {
+    const c = t[i]!;
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== '-') return null;
+    } else if (!/[0-9a-fA-F]/.test(c)) return null;
+  }
+  return t.toLowerCase();
+}
+
+/** The 16 bytes of a uuid_t (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN, token_uuid_ptr) in the string's order. */
+export function uuidFromBytes(b: Uint8Array): string {
+  const h = Buffer.from(b.subarray(0, 16)).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** struct vfio_pci_vf_token (drivers/vfio/pci/vfio_pci_core.c): a PF's, made by vfio_pci_vf_init. */
+interface VfToken {
+  /** canonical lower-case form */
+  uuid: string;
+  /** VFs of this PF open through vfio-pci (vfio_pci_core_finish_enable ++, vfio_pci_core_close_device --). */
+  users: number;
 }
 
 /** The dynamic char major of the vfio-dev region (device_cdev.c vfio_cdev_init: alloc_chrdev_region). */
 const VFIO_CDEV_MAJOR = 238;
-const VFIO_BIND_FLAG_TOKEN = 1;
+const VFIO_BIND_FLAG_TOKEN = VFIO.DEVICE_BIND_FLAG_TOKEN;
 
 // ------------------------------------------------------------ objects
 
@@ -127,6 +183,12 @@ class VfioDevice {
   busy = 0;
   /** vfio_device.index (vfio_init_device: ida_alloc), naming /dev/vfio/devices/vfio<index>. */
   index = -1;
+  /** A PF's VF token (vfio_pci_vf_init: a random uuid_gen at registration); null for any other function. */
+  vfToken: VfToken | null = null;
+  /** A VF's sriov_pf_core_dev: its PF's vfio device, when that PF created it through vfio-pci. */
+  sriovPf: VfioDevice | null = null;
+  /** A PF on vfio_pci_sriov_pfs: vfio_pci_core_sriov_configure enabled its VFs (until it disables them). */
+  sriovActive = false;
 
   constructor(
     readonly pci: PciDev,
@@ -166,6 +228,8 @@ class VfioGroup {
 export class VfioSubsystem {
   private readonly groups = new Map<number, VfioGroup>();
   private readonly devices = new Map<PciDev, VfioDevice>();
+  /** /sys/module/vfio_pci/parameters/enable_sriov (drivers/vfio/pci/vfio_pci.c: module_param(enable_sriov, bool, 0644)). */
+  enableSriov: boolean;
 
   constructor(
     readonly kernel: KernelCore,
@@ -177,6 +241,14 @@ export class VfioSubsystem {
     readonly hooks: VfioHooks,
     readonly maps: MappingRegistry,
   ) {
+    this.enableSriov = hooks.enableSriov;
+    vfs.addFile('/sys/module/vfio_pci/parameters/enable_sriov', {
+      show: () => (this.enableSriov ? 'Y\n' : 'N\n'),
+      // param_set_bool: kstrtobool, EINVAL for anything else.
+      store: (d) => {
+        this.enableSriov = kstrtobool(d);
+      },
+    });
     vfs.mkdirp('/dev/vfio');
     // vfio_main.c vfio_init: class_create("vfio-dev") at module init, whether or not a device cdev is ever added.
     vfs.mkdirp('/sys/class/vfio-dev');
@@ -222,16 +294,123 @@ export class VfioSubsystem {
       matchStatic: () => 'override-only',
       probe: (dev) => this.probe(dev),
       remove: (dev) => this.remove(dev),
-      sriovConfigure: (pf, n) => {
-        // vfio_pci_core_sriov_configure: plain pci_enable_sriov / pci_disable_sriov.
-        if (n === 0) {
-          this.pci.disableVfs(pf, () => undefined);
-          return 0;
-        }
-        this.pci.enableVfs(pf, n);
-        return n;
-      },
+      sriovConfigure: (pf, n) => this.sriovConfigure(pf, n),
     };
+  }
+
+  /**
+   * vfio_pci_sriov_configure (drivers/vfio/pci/vfio_pci.c): ENOENT unless
+   * enable_sriov; then vfio_pci_core_sriov_configure: the PF joins
+   * vfio_pci_sriov_pfs (once: EINVAL while it is on it) before
+   * pci_enable_sriov, so that each new VF finds it at its own registration
+   * (vfio_pci_vf_init) and needs its VF token; the PF's bus notifier
+   * (vfio_pci_bus_notifier) sets driver_override = vfio-pci on every VF it
+   * adds, before the VF is probed. 0 disables the VFs and leaves the list.
+   */
+  private sriovConfigure(pf: PciDev, n: number): number {
+    if (!this.enableSriov) fail('ENOENT', 'vfio_pci.enable_sriov is off');
+    const vdev = this.devices.get(pf);
+    if (!vdev) fail('ENODEV');
+    if (n === 0) {
+      this.pci.disableVfs(pf, () => {
+        vdev.sriovActive = false;
+      });
+      return 0;
+    }
+    if (vdev.sriovActive) fail('EINVAL', 'already on vfio_pci_sriov_pfs');
+    vdev.sriovActive = true;
+    this.pci.enableVfs(pf, n, undefined, (vf) => this.captureVf(pf, vf));
+    return n;
+  }
+
+  /** vfio_pci_bus_notifier, BUS_NOTIFY_ADD_DEVICE of a VF of this PF. */
+  private captureVf(pf: PciDev, vf: PciDev): void {
+    this.kernel.log(LogLevel.INFO, `vfio-pci ${pf.bdf}`, `Captured SR-IOV VF ${vf.bdf} driver_override`);
+    vf.driverOverride = 'vfio-pci';
+  }
+
+  /**
+   * A state file's PF on vfio-pci whose VFs are being re-created at boot
+   * (platform.ts boot): it had enabled them through vfio_pci_core_sriov_configure,
+   * so it is on vfio_pci_sriov_pfs again, with the VF token it had.
+   */
+  restoreSriovPf(pf: PciDev, vfToken: string | null): void {
+    const vdev = this.devices.get(pf);
+    if (!vdev) return;
+    vdev.sriovActive = true;
+    if (vdev.vfToken && vfToken) vdev.vfToken.uuid = vfToken;
+  }
+
+  /** The VF token a state file keeps for a PF on vfio-pci (null: none). */
+  savedVfToken(pf: PciDev): string | null {
+    return this.devices.get(pf)?.vfToken?.uuid ?? null;
+  }
+
+  /**
+   * vfio_pci_core_match_token_uuid (drivers/vfio/pci/vfio_pci_core.c), for
+   * every open of a device (the group's name match, the cdev's bind): a VF
+   * whose PF created it through vfio-pci needs the PF's token (none or
+   * another: EACCES); a PF whose VFs are in use needs its current token
+   * (EACCES), and a PF with no VF in use takes the token given as its new
+   * one; a token anywhere else is EINVAL. Each refusal says why in the log
+   * (pci_info_ratelimited).
+   */
+  private matchToken(vdev: VfioDevice, uuid: string | null): void {
+    const src = `vfio-pci ${vdev.pci.bdf}`;
+    const refuse = (errno: 'EACCES' | 'EINVAL', line: string): never => {
+      this.kernel.log(LogLevel.INFO, src, line);
+      fail(errno, line);
+    };
+    if (vdev.pci.isVirtfn) {
+      const pf = vdev.sriovPf;
+      if (!pf) {
+        if (uuid === null) return; // PF is not vfio-pci, no VF token
+        refuse('EINVAL', 'VF token incorrectly provided, PF not bound to vfio-pci');
+      }
+      if (uuid === null) refuse('EACCES', 'VF token required to access device');
+      if (uuid !== pf!.vfToken!.uuid) refuse('EACCES', 'Incorrect VF token provided for device');
+      return;
+    }
+    const token = vdev.vfToken;
+    if (token) {
+      if (token.users > 0) {
+        if (uuid === null) refuse('EACCES', 'VF token required to access device');
+        if (uuid !== token.uuid) refuse('EACCES', 'Incorrect VF token provided for device');
+      } else if (uuid !== null) token.uuid = uuid;
+      return;
+    }
+    if (uuid !== null) refuse('EINVAL', 'VF token incorrectly provided, not a PF or VF');
+  }
+
+  /**
+   * vfio_pci_core_match: `buf` names this device ("BDF", or "BDF" and
+   * options after a space: one "vf_token=UUID"); false when it names another,
+   * EINVAL for a short or malformed UUID and for any other or a second
+   * option; then the token rule (matchToken).
+   */
+  private matchName(vdev: VfioDevice, buf: string): boolean {
+    const name = vdev.pci.bdf;
+    if (!buf.startsWith(name)) return false;
+    let uuid: string | null = null;
+    if (buf.length > name.length) {
+      let rest = buf.slice(name.length);
+      if (rest[0] !== ' ') return false; // non-whitespace after the name
+      while (rest.length > 0) {
+        if (rest[0] === ' ') {
+          rest = rest.slice(1);
+          continue;
+        }
+        if (uuid === null && rest.startsWith('vf_token=')) {
+          rest = rest.slice('vf_token='.length);
+          if (rest.length < 36) fail('EINVAL', 'vf_token shorter than a UUID');
+          uuid = parseUuid(rest);
+          if (uuid === null) fail('EINVAL', 'vf_token is not a UUID (uuid_parse)');
+          rest = rest.slice(36);
+        } else fail('EINVAL', 'unknown or duplicate option after the device name');
+      }
+    }
+    this.matchToken(vdev, uuid);
+    return true;
   }
 
   /** vfio_pci_probe -> vfio_pci_core_register_device -> vfio_register_group_dev. */
@@ -253,6 +432,11 @@ export class VfioSubsystem {
       });
     }
     const vdev = new VfioDevice(dev, group);
+    // vfio_pci_vf_init: a VF finds its PF on vfio_pci_sriov_pfs; an SR-IOV PF (is_physfn) gets a random token.
+    if (dev.physfn) {
+      const pf = this.devices.get(dev.physfn);
+      vdev.sriovPf = pf?.sriovActive ? pf : null;
+    } else if (dev.sriov) vdev.vfToken = { uuid: randomUUID(), users: 0 };
     group.devices.add(vdev);
     this.devices.set(dev, vdev);
     vdev.index = this.allocIndex();
@@ -302,7 +486,7 @@ export class VfioSubsystem {
   }
 
   /** vfio_df_ioctl_bind_iommufd, in its order; returns out_devid. */
-  bindIommufd(file: VfioDeviceFile, iommufdFd: number, flags: number): number {
+  bindIommufd(file: VfioDeviceFile, iommufdFd: number, flags: number, token: Uint8Array | null = null): number {
     const vdev = file.vdev;
     const sys = this.hooks.iommufd;
     if (!sys) fail('ENOTTY');
@@ -314,8 +498,12 @@ export class VfioSubsystem {
     vdev.group.cdevOpen++;
     try {
       if (file.bound) fail('EINVAL', 'already bound');
-      // vfio_pci_core_match_token_uuid: a token only for a VF of a PF on vfio-pci (none modelled here).
-      if (flags & VFIO_BIND_FLAG_TOKEN) fail('EINVAL', 'VF token given but the PF is not bound to vfio-pci');
+      // vfio_df_check_token: the token at token_uuid_ptr (EFAULT when it points nowhere) or none, then
+      // vfio_pci_core_match_token_uuid, before the iommufd is looked at.
+      if (flags & VFIO_BIND_FLAG_TOKEN) {
+        if (!token || token.length < 16) fail('EFAULT', 'token_uuid_ptr');
+        this.matchToken(vdev, uuidFromBytes(token));
+      } else this.matchToken(vdev, null);
       const ctx = sys.ctxFromFd(iommufdFd);
       // vfio_df_open: the cdev path cannot share an open device.
       if (vdev.openCount !== 0) fail('EINVAL', 'device already open');
@@ -349,6 +537,15 @@ export class VfioSubsystem {
   private remove(dev: PciDev): (() => boolean) | undefined {
     const vdev = this.devices.get(dev);
     if (!vdev) return;
+    // vfio_pci_core_unregister_device: vfio_pci_core_sriov_configure(vdev, 0) first, which waits for the VFs to go.
+    let vfsGone = true;
+    if (vdev.sriovActive && dev.sriov && dev.sriov.numvfs > 0) {
+      vfsGone = false;
+      this.pci.disableVfs(dev, () => {
+        vdev.sriovActive = false;
+        vfsGone = true;
+      });
+    } else vdev.sriovActive = false;
     vdev.unregistering = true;
     const finish = () => {
       const g = vdev.group;
@@ -360,10 +557,16 @@ export class VfioSubsystem {
         this.vfs.remove(`/dev/vfio/${g.id}`);
       }
     };
-    if (vdev.openCount === 0 && vdev.busy === 0) {
+    if (vfsGone && vdev.openCount === 0 && vdev.busy === 0) {
       finish();
       return;
     }
+    if (!vfsGone && vdev.openCount === 0 && vdev.busy === 0)
+      return () => {
+        if (!vfsGone) return false;
+        if (this.devices.has(dev)) finish();
+        return true;
+      };
     this.kernel.log(LogLevel.INFO, `vfio-pci ${dev.bdf}`, 'Relaying device request to user (#0)');
     this.kernel.log(
       LogLevel.INFO,
@@ -371,7 +574,7 @@ export class VfioSubsystem {
       `Device is currently in use, task "${this.kernel.comm}" (${this.kernel.pid}) blocked until device is released`,
     );
     return () => {
-      if (vdev.openCount > 0 || vdev.busy > 0) return false;
+      if (!vfsGone || vdev.openCount > 0 || vdev.busy > 0) return false;
       if (this.devices.has(dev)) finish();
       return true;
     };
@@ -463,25 +666,18 @@ export class VfioSubsystem {
 
   /** VFIO_GROUP_GET_DEVICE_FD: "BDF[ vf_token=UUID]" (vfio_pci_core_match). */
   getDeviceFd(g: VfioGroup, groupFile: VfioGroupFile, name: string): number {
-    // vfio_df_group_open: no IOMMU (vfio_group_has_iommu) or a container without SET_IOMMU is EINVAL.
-    if (!g.iommufd && (!g.container || g.container.iommu === null)) fail('EINVAL', 'no container or IOMMU set');
+    // vfio_device_get_from_name (group.c): each device of the group in turn is asked (vfio_pci_core_match);
+    // an error ends the search, a device being unregistered is passed over.
     let vdev: VfioDevice | undefined;
     for (const d of g.devices) {
-      const bdf = d.pci.bdf;
-      if (name === bdf) vdev = d;
-      else if (name.startsWith(`${bdf} `)) {
-        const rest = name.slice(bdf.length + 1);
-        const m = /^vf_token=([0-9a-fA-F-]{36})$/.exec(rest);
-        if (!m) fail('EINVAL', 'bad vf_token');
-        // vfio_pci_validate_vf_token: a VF whose PF is not on vfio-pci takes no token.
-        if (d.pci.physfn && d.pci.physfn.driver !== 'vfio-pci') {
-          this.kernel.log(LogLevel.INFO, `vfio-pci ${bdf}`, 'VF token incorrectly provided, PF not bound to vfio-pci');
-          fail('EINVAL', 'VF token given but the PF is not bound to vfio-pci');
-        }
+      if (this.matchName(d, name) && !d.unregistering) {
         vdev = d;
+        break;
       }
     }
-    if (!vdev || vdev.unregistering) fail('ENODEV', `no device ${name} in group ${g.id}`);
+    if (!vdev) fail('ENODEV', `no device ${name} in group ${g.id}`);
+    // vfio_df_group_open: no IOMMU (vfio_group_has_iommu) or a container without SET_IOMMU is EINVAL.
+    if (!g.iommufd && (!g.container || g.container.iommu === null)) fail('EINVAL', 'no container or IOMMU set');
     // With an iommufd for container, the first open binds the device to it (vfio_df_iommufd_bind ->
     // iommufd_device_bind: the DMA ownership claim, EBUSY for a group a kernel driver still uses) and attaches
     // it to the compat IOAS (vfio_iommufd_compat_attach_ioas: ENODEV once that IOAS was destroyed).
@@ -518,6 +714,9 @@ export class VfioSubsystem {
     vdev.power = 'D0';
     vdev.lowPower = false;
     vdev.commandMemory = true;
+    // vfio_pci_core_finish_enable: one more user of the PF's VF token.
+    const pf = vdev.sriovPf;
+    if (pf?.vfToken) pf.vfToken.users++;
   }
 
   /** pci_try_reset_function on a VF: FLR, which xe handles by sanitizing the VF's LMEM. */
@@ -696,6 +895,9 @@ export class VfioSubsystem {
       release();
       return;
     }
+    // vfio_pci_core_close_device: the PF's VF token has one user less, first.
+    const pf = vdev.sriovPf;
+    if (pf?.vfToken && pf.vfToken.users > 0) pf.vfToken.users--;
     const cdev = !file.groupFile;
     const ready = this.revoke(vdev, { kind: 'close', cdev });
     this.afterRevoke(
@@ -856,9 +1058,17 @@ export class VfioSubsystem {
     // No migration or DMA logging ops on vfio-pci.
     if (FEATURE_MIGRATION_SET.has(index)) fail('ENOTTY');
     switch (index) {
-      case VFIO.FEATURE_PCI_VF_TOKEN:
-        // Only a PF bound to vfio-pci with SR-IOV has a vf_token.
-        fail('ENOTTY');
+      case VFIO.FEATURE_PCI_VF_TOKEN: {
+        // vfio_pci_core_feature_token: only an SR-IOV PF on vfio-pci has a token (ENOTTY elsewhere); SET only (no GET:
+        // it could show the previous user's token), a 16-byte uuid_t, taken whether or not VFs are in use.
+        const token = vdev.vfToken;
+        if (!token) fail('ENOTTY');
+        const r = checkFeature(flags, size, VFIO.DEVICE_FEATURE_SET, 16);
+        if (r !== 1) return r;
+        if (payload.length < 16) fail('EFAULT');
+        token.uuid = uuidFromBytes(payload);
+        return 0;
+      }
       case VFIO.FEATURE_LOW_POWER_ENTRY: {
         const r = checkFeature(flags, size, VFIO.DEVICE_FEATURE_SET, 0);
         if (r !== 1) return r;
@@ -1494,7 +1704,8 @@ export class VfioDeviceFile implements KernelFile {
     if (sys.hooks.iommufd) {
       // With VFIO_DEVICE_CDEV the device fd knows BIND (EINVAL on a group fd); ATTACH/DETACH are
       // cdev-only ioctls, so a group fd passes them to vfio-pci, which does not know them (ENOTTY).
-      this.handlers.vfioDeviceBindIommufd = (iommufd: number, flags = 0) => sys.bindIommufd(this, iommufd, flags);
+      this.handlers.vfioDeviceBindIommufd = (iommufd: number, flags = 0, token?: Uint8Array) =>
+        sys.bindIommufd(this, iommufd, flags, token ?? null);
       this.handlers.vfioDeviceAttachIommufdPt = granted((ptId: number) => {
         if (groupFile) fail('ENOTTY');
         sys.attachPt(this, ptId);

@@ -36,6 +36,8 @@ export const VFIO = {
   DEVICE_FEATURE_SET: 0x20000,
   DEVICE_FEATURE_PROBE: 0x40000,
   FEATURE_PCI_VF_TOKEN: 0,
+  /** struct vfio_device_bind_iommufd flags: token_uuid_ptr is valid (include/uapi/linux/vfio.h). */
+  DEVICE_BIND_FLAG_TOKEN: 1,
   FEATURE_MIGRATION: 1,
   FEATURE_LOW_POWER_ENTRY: 3,
   FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP: 4,

@@ -50,6 +50,7 @@ const ioctls: Call[] = [
       }),
   ],
   ['VFIO_DEVICE_BIND_IOMMUFD', (d, fd) => d.vfioDeviceBindIommufd(fd, fd)],
+  ['VFIO_DEVICE_BIND_IOMMUFD', (d, fd) => d.vfioDeviceBindIommufd(fd, fd, 1, new Uint8Array(16))],
   ['IOMMU_IOAS_ALLOC', (d, fd) => d.iommuIoasAlloc(fd)],
   ['IOMMU_DESTROY', (d, fd) => d.iommuDestroy(fd, 1)],
   ['IOMMU_IOAS_IOVA_RANGES', (d, fd) => d.iommuIoasIovaRanges(fd, 1)],

@@ -116,6 +116,7 @@ const signatures: Array<[keyof Addon, Kind[]]> = [
   ['vfioDeviceFeature', ['fd', 'u32', 'bytes', 'u32']],
   ['vfioDeviceFeatureDmaBuf', ['fd', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'big64']],
   ['vfioDeviceBindIommufd', ['fd', 'fd', 'u32']],
+  ['vfioDeviceBindIommufdToken', ['fd', 'fd', 'u32', 'bytes']],
   ['vfioDeviceAttachIommufdPt', ['fd', 'u32']],
   ['vfioDeviceDetachIommufdPt', ['fd']],
   ['iommuIoasAlloc', ['fd', 'u32']],
@@ -269,7 +270,8 @@ describe('errno twins', () => {
     itNative(`errno.${name} returns what ${name} throws, and errnoSite() names its call`, (a) => {
       const throwing = (a as unknown as Record<string, Fn>)[name]!;
       const twin = (a.errno as unknown as Record<string, Fn>)[name]!;
-      const args = kinds.map(valid);
+      // A VF token is a 16-byte uuid_t: a shorter buffer is a RangeError before any call.
+      const args = name === 'vfioDeviceBindIommufdToken' ? [fd, fd, 1, new Uint8Array(16)] : kinds.map(valid);
       let thrown: { errno: number; syscall: string; request?: string } | null = null;
       let value: unknown;
       try {
