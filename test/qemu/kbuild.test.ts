@@ -27,6 +27,7 @@ import {
   failureExcerpt,
   kconfigDependencies,
   KernelConfigError,
+  missingBuildTools,
   kernelParameters,
   mergeConfig,
   parseDotConfig,
@@ -439,6 +440,60 @@ describe('the cache', () => {
     expect(existsSync(join(paths.builds, 'c'))).toBe(true);
     expect(existsSync(join(paths.builds, 'busy'))).toBe(true);
   });
+});
+
+describe('a build that failed', () => {
+  // A stand-in for the kernel's top Makefile: the targets buildKernel runs, writing into O= as kbuild does. `all`
+  // leaves a bzImage and a vmlinux before it fails while `fail` exists: a half-built tree that has an image.
+  const stand = (fail: string) =>
+    [
+      'tinyconfig:',
+      '\t@mkdir -p $(O) && : > $(O)/.config',
+      'kvm_guest.config olddefconfig:',
+      '\t@true',
+      'all:',
+      '\t@mkdir -p $(O)/arch/x86/boot && echo image > $(O)/arch/x86/boot/bzImage && : > $(O)/vmlinux',
+      `\t@if [ -e ${fail} ]; then echo 'drivers/vfio/pci.c:1:1: error: broken' >&2; exit 2; fi`,
+      'kernelrelease:',
+      '\t@echo 7.2.13',
+      '.PHONY: tinyconfig kvm_guest.config olddefconfig all kernelrelease',
+      '',
+    ].join('\n');
+
+  // buildKernel asks for the kernel's build tools before it runs make (CI installs them: .ci/run).
+  it.skipIf(missingBuildTools().length > 0)(
+    'is never taken for a built kernel: no manifest, so the next run builds again, in the same directory',
+    async () => {
+      const tree = fakeTree(join(dir, 'tree'));
+      const fail = join(dir, 'fail');
+      writeFileSync(fail, '');
+      writeFileSync(join(tree, 'Makefile'), `${readFileSync(join(tree, 'Makefile'), 'utf8')}${stand(fail)}`);
+      const paths = kernelCachePaths(join(dir, 'cache'));
+      const source = userTree(tree);
+      const build = () => buildKernel({ source, paths, ccache: false, jobs: 1 });
+      await expect(build()).rejects.toThrow(
+        /kernel build failed compiling at all: drivers\/vfio\/pci.c:1:1: error: broken/,
+      );
+      const [key] = readdirNoLocks(paths.builds).filter((n) => n !== 'objects.json');
+      const built = join(paths.builds, key!);
+      // What the failed attempt left: the copy, the config, an image; not the manifest, written last.
+      expect(existsSync(join(built, 'obj', 'arch', 'x86', 'boot', 'bzImage'))).toBe(true);
+      expect(existsSync(join(built, 'config.done'))).toBe(true);
+      expect(existsSync(join(built, 'manifest.json'))).toBe(false);
+      // Still broken: it runs make again and fails again, rather than booting the half-built image.
+      await expect(build()).rejects.toThrow(/kernel build failed compiling/);
+      // Mended: the same directory goes on from where it stopped and is complete; then a cache hit.
+      rmSync(fail);
+      const done = await build();
+      expect({ cached: done.cached, dir: done.dir, release: done.release }).toEqual({
+        cached: false,
+        dir: built,
+        release: '7.2.13',
+      });
+      expect(existsSync(join(built, 'manifest.json'))).toBe(true);
+      expect((await build()).cached).toBe(true);
+    },
+  );
 });
 
 describe('kernel trees', () => {
