@@ -33,7 +33,7 @@ import { shippedBaselinePath } from '../harness/baseline.js';
 import { SysReader } from '../machine/sysfs.js';
 import { readPf } from '../machine/topology.js';
 import { detectShape } from '../shape/index.js';
-import { LAST_REPORT, runLast, splitFilters } from './last.js';
+import { LAST_REPORT, runLast, splitFilters, withOpened } from './last.js';
 import { fromHarness, type GuestStep, type HarnessScenario } from './steps.js';
 
 const SYS = '/sys/bus/pci/devices';
@@ -272,14 +272,7 @@ export async function runGuest(a: GuestArgs, kernel: GuestKernel = NATIVE): Prom
     return s;
   };
   const native = kernel.backendArgs;
-  const use = async <T>(fn: (b: Backend) => T): Promise<T> => {
-    const b = await kernel.open();
-    try {
-      return fn(b);
-    } finally {
-      b.close();
-    }
-  };
+  const use = <T>(fn: (b: Backend) => T) => withOpened(kernel.open, fn);
   // bugs/* run last (src/qemu/last.ts): cut the user's filters in two.
   const filters = splitFilters(a.filters);
 

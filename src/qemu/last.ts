@@ -43,6 +43,20 @@ export function splitFilters(filters: readonly string[]): { first: string[]; las
   return { first: [...filters, `!${LAST_FILTER}`], last };
 }
 
+/**
+ * `fn` on a backend opened for it and closed after: the guest programs open
+ * one for each look at the machine, since the mock's state changes under the
+ * CLI they run in the same process.
+ */
+export async function withOpened<T>(open: () => Backend | Promise<Backend>, fn: (b: Backend) => T): Promise<T> {
+  const b = await open();
+  try {
+    return fn(b);
+  } finally {
+    b.close();
+  }
+}
+
 export interface LastRunOptions {
   /** src/cli/main.ts main(), in this process. */
   cli: (argv: string[]) => Promise<number>;
@@ -68,14 +82,7 @@ export interface LastRunOptions {
  */
 export async function runLast(o: LastRunOptions): Promise<{ report: RunResult | null; failed: string | null }> {
   const iovh = (argv: string[]) => o.cli([...argv, ...o.backendArgs]);
-  const use = async <T>(fn: (b: Backend) => T): Promise<T> => {
-    const b = await o.open();
-    try {
-      return fn(b);
-    } finally {
-      b.close();
-    }
-  };
+  const use = <T>(fn: (b: Backend) => T) => withOpened(o.open, fn);
   const mark = (line: string) =>
     use((b) => {
       try {
