@@ -15,10 +15,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { qemuArgs, NUM_VFS } from './variants.mjs';
 import { classify, tail } from './verdict.mjs';
-import { repoRoot } from './paths.mjs';
+import { fromDist, repoRoot } from './paths.mjs';
 
 /** The guest program /init runs with this host's node (inside the chroot of the host root). */
 export const GUEST_ENTRY = join(repoRoot, 'test', 'qemu', 'guest', 'main.mjs');
@@ -75,8 +74,7 @@ export async function baselineJudge(data) {
     return { judge: null, baseline: 'none: the guest named no kernel shape' };
   const file = join(repoRoot, 'baselines', `${shape}.json`);
   if (!existsSync(file)) return { judge: null, baseline: `none: no shipped baseline for shape ${shape}` };
-  /** @type {typeof import('../../src/harness/baseline.js')} */
-  const mod = await import(pathToFileURL(join(repoRoot, 'dist', 'harness', 'baseline.js')).href);
+  const mod = /** @type {typeof import('../../src/harness/baseline.js')} */ (await fromDist('harness/baseline.js'));
   const b = mod.loadBaseline(file);
   const known = [...b.quirks, ...b.bugs];
   return {

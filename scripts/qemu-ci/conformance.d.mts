@@ -121,8 +121,12 @@ export const KASAN_FIXTURE: string;
 export const NOT_MODELLED: RegExp;
 /** Variants whose device the igb-like topology models. */
 export const CONFORMANCE_DEVICE: "igb";
-/** The build options the mock models (src/mock/kconfig.ts MODELLED_OPTIONS), as a kernel's .config sets them. */
-export const MODELLED_KCONFIG: string[];
+/**
+ * The build options the mock models, which a kernel's .config sets for it: src/mock/kconfig.ts MODELLED_OPTIONS,
+ * from the checkout's dist/ (a copy here had lost PROVE_LOCKING and SECURITY, so the sanitizer guest's mock ran
+ * without the lock debugging its build has).
+ */
+export const MODELLED_KCONFIG: readonly ["IOMMUFD", "VFIO_DEVICE_CDEV", "TRANSPARENT_HUGEPAGE", "DEBUG_KMEMLEAK", "KASAN", "SLUB_RCU_DEBUG", "PROVE_LOCKING", "SECURITY"];
 export type ScenarioResult = {
     id: string;
     status: string;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { repoRoot } from './paths.mjs';
+import { fromDist, repoRoot } from './paths.mjs';
 
 export const GUEST_DIR = join(repoRoot, 'test', 'qemu', 'guest');
 export const IGB_TOPOLOGY = new URL('./topology-igb.json', import.meta.url);
@@ -203,16 +203,14 @@ export function fixtureFrom(boot, versions, omit) {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-/** The build options the mock models (src/mock/kconfig.ts MODELLED_OPTIONS), as a kernel's .config sets them. */
-export const MODELLED_KCONFIG = [
-  'IOMMUFD',
-  'VFIO_DEVICE_CDEV',
-  'TRANSPARENT_HUGEPAGE',
-  'DEBUG_KMEMLEAK',
-  // Whether KASAN sees bugs/opath-stale-file's use-after-free (a crash on the sanitizer kernel, a skip without).
-  'KASAN',
-  'SLUB_RCU_DEBUG',
-];
+/**
+ * The build options the mock models, which a kernel's .config sets for it: src/mock/kconfig.ts MODELLED_OPTIONS,
+ * from the checkout's dist/ (a copy here had lost PROVE_LOCKING and SECURITY, so the sanitizer guest's mock ran
+ * without the lock debugging its build has).
+ */
+export const MODELLED_KCONFIG = /** @type {typeof import('../../src/mock/kconfig.js')} */ (
+  await fromDist('mock/kconfig.js')
+).MODELLED_OPTIONS;
 
 /**
  * The modelled options as the text of a .config (or /proc/config.gz) says:

@@ -20,6 +20,14 @@ export function cachePaths(cache?: string): {
     lock: string;
 };
 /** @typedef {ReturnType<typeof cachePaths>} CachePaths */
+/**
+ * A module of the library as the checkout built it (`dist/<rel>`, from
+ * src/): the scripts are built on the library, never the other way round. A
+ * checkout without dist/ gets one line saying how to build it.
+ * @param {string} rel  e.g. 'qemu/markers.js'
+ * @returns {Promise<unknown>}
+ */
+export function fromDist(rel: string): Promise<unknown>;
 /** What must be built in the checkout before a guest can use it. */
 export function checkoutProblems(repo?: string): string[];
 /** The checkout's root (this file is scripts/qemu-ci/paths.mjs). */

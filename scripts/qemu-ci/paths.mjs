@@ -4,7 +4,7 @@
 // or $IOVH_QEMU_CACHE), so a second run reuses it and `rm -rf` resets it.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The checkout's root (this file is scripts/qemu-ci/paths.mjs). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,6 +34,23 @@ export function cachePaths(cache = process.env.IOVH_QEMU_CACHE || join(repoRoot,
 }
 
 /** @typedef {ReturnType<typeof cachePaths>} CachePaths */
+
+/**
+ * A module of the library as the checkout built it (`dist/<rel>`, from
+ * src/): the scripts are built on the library, never the other way round. A
+ * checkout without dist/ gets one line saying how to build it.
+ * @param {string} rel  e.g. 'qemu/markers.js'
+ * @returns {Promise<unknown>}
+ */
+export async function fromDist(rel) {
+  try {
+    return await import(pathToFileURL(join(repoRoot, 'dist', rel)).href);
+  } catch (e) {
+    throw new Error(
+      `dist/ is not built (no dist/${rel}: run \`npm run build:ts\`): ${/** @type {Error} */ (e).message}`,
+    );
+  }
+}
 
 /** What must be built in the checkout before a guest can use it. */
 export function checkoutProblems(repo = repoRoot) {

@@ -4,6 +4,7 @@
 // nonce is random per boot and appears nowhere else, so an echoed command line
 // or an old log cannot pass for a verdict. A guest that panics, hangs, exits
 // without a verdict or prints nothing gets a verdict that says so, never a pass.
+import { fromDist } from './paths.mjs';
 
 /**
  * @typedef {'pass' | 'fail' | 'panic' | 'hang' | 'silent' | 'crash' | 'error'} BootStatus
@@ -53,13 +54,10 @@
 const LAST_RUN = /^run:bugs\//;
 
 /**
- * The markers a guest writes to /dev/kmsg around its last run: src/qemu/markers.ts, from the checkout's dist/ as
- * boot.mjs takes the baselines' judge (the guest writes them through the same module).
- * @type {typeof import('../../src/qemu/markers.js')}
+ * The markers a guest writes to /dev/kmsg around its last run: src/qemu/markers.ts, from the checkout's dist/ (the
+ * guest writes them through the same module).
  */
-const markers = await import(new URL('../../dist/qemu/markers.js', import.meta.url).href).catch((e) => {
-  throw new Error(`dist/ is not built (no dist/qemu/markers.js: run \`npm run build:ts\`): ${e.message}`);
-});
+const markers = /** @type {typeof import('../../src/qemu/markers.js')} */ (await fromDist('qemu/markers.js'));
 const { LAST_BEGIN, LAST_END } = markers;
 
 /** @param {string} line a serial line, possibly with a printk timestamp */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { compareResults, describeDisagreement, fixtureFrom, ruleFor } from '../../scripts/qemu-ci/conformance.mjs';
+import {
+  compareResults,
+  describeDisagreement,
+  fixtureFrom,
+  kernelConfigFrom,
+  ruleFor,
+} from '../../scripts/qemu-ci/conformance.mjs';
+import { MODELLED_OPTIONS } from '../../src/mock/kconfig.js';
 import type { BootReport } from '../../scripts/qemu-ci/boot.mjs';
 import { SCENARIOS, RULES } from './guest/scenarios.mjs';
 import { FLOW_RULES } from './guest/flow.mjs';
@@ -118,6 +125,17 @@ describe('the recorded kernel results', () => {
     expect(doctor?.status).toBe('pass');
     // conformance-mock.test.ts replays it: the mock's doctor must observe the same shape.
     expect(doctor?.observed).toBe('upstream-7.1');
+  });
+});
+
+describe('kernelConfigFrom', () => {
+  it("reads from a kernel's .config every build option the mock models (src/mock/kconfig.ts), y for built in or a module", () => {
+    const text = ['CONFIG_KASAN=y', 'CONFIG_PROVE_LOCKING=y', 'CONFIG_IOMMUFD=m', '# CONFIG_SECURITY is not set'].join(
+      '\n',
+    );
+    const config = kernelConfigFrom(text);
+    expect(Object.keys(config)).toEqual([...MODELLED_OPTIONS]);
+    expect(config).toMatchObject({ KASAN: 'y', PROVE_LOCKING: 'y', IOMMUFD: 'y', SECURITY: 'n', DEBUG_KMEMLEAK: 'n' });
   });
 });
 
