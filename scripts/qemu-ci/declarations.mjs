@@ -1,5 +1,5 @@
 // @ts-check
-// The QEMU CI is plain JavaScript (it runs before anything is built, and the
+// The QEMU CI is plain JavaScript (it needs no build step of its own, and the
 // guest has no TypeScript loader), typed with JSDoc and checked with
 // scripts/qemu-ci/tsconfig.json (by generate() below: `tsc -p` in place would
 // read the committed declarations instead of the JSDoc). The TypeScript tests import it through

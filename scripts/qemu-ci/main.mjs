@@ -5,6 +5,8 @@
 // that the mock agrees with that kernel, and ends with one line
 // "qemu: N passed, N failed, N skipped". Exit 0 only when nothing failed.
 // See scripts/qemu-ci/README.md.
+// First: a checkout without dist/ stops here with one line (need-dist.mjs).
+import './need-dist.mjs';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
