@@ -59,7 +59,8 @@ export function requireSpace(dir: string, need: number, what: string): void;
 /**
  * Remove the oldest complete builds beyond `keep` (by last use: the
  * manifest's mtime, touched on every cache hit). Builds in progress (a lock
- * file) and incomplete ones younger than a day are left alone.
+ * file) and incomplete ones used in the last day (created, or retried: their
+ * build.log written) are left alone.
  * @param {KernelCachePaths} paths @param {number} keep @param {string[]} [protect] keys never removed
  */
 export function pruneBuilds(paths: KernelCachePaths, keep: number, protect?: string[]): string[];

@@ -205,10 +205,20 @@ export class NoSpaceError extends Error {
   }
 }
 
+/** @param {string} file @param {number} fallback */
+function mtimeOr(file, fallback) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return fallback;
+  }
+}
+
 /**
  * Remove the oldest complete builds beyond `keep` (by last use: the
  * manifest's mtime, touched on every cache hit). Builds in progress (a lock
- * file) and incomplete ones younger than a day are left alone.
+ * file) and incomplete ones used in the last day (created, or retried: their
+ * build.log written) are left alone.
  * @param {KernelCachePaths} paths @param {number} keep @param {string[]} [protect] keys never removed
  */
 export function pruneBuilds(paths, keep, protect = []) {
@@ -230,7 +240,10 @@ export function pruneBuilds(paths, keep, protect = []) {
       complete.push({ key, used: statSync(join(dir, 'manifest.json')).mtimeMs });
     } catch {
       try {
-        if (now - statSync(dir).mtimeMs > 86_400_000) {
+        // Incomplete (failed or stopped): a retry resumes it and appends to its build.log without touching the
+        // directory itself, so the newer of the two says when it was last used.
+        const used = Math.max(statSync(dir).mtimeMs, mtimeOr(join(dir, 'build.log'), 0));
+        if (now - used > 86_400_000) {
           rmSync(dir, { recursive: true, force: true });
           removed.push(key);
         }

@@ -421,7 +421,7 @@ describe('the cache', () => {
     );
   });
 
-  it('prunes the least recently used complete builds, never one in progress', () => {
+  it('prunes the least recently used complete builds, never one in progress, and incomplete ones unused for a day', () => {
     const paths = kernelCachePaths(dir);
     for (const [k, age] of [
       ['a', 3],
@@ -436,9 +436,21 @@ describe('the cache', () => {
     }
     mkdirSync(join(paths.builds, 'busy'));
     writeFileSync(join(paths.builds, 'busy.lock'), `${process.pid}\n`);
-    expect(pruneBuilds(paths, 1).sort()).toEqual(['a', 'b']);
+    // Incomplete builds (no manifest): one failed two days ago and left alone since, one made two days ago and
+    // retried an hour ago (the retry appends to its build.log, the directory's own mtime stays).
+    const twoDays = new Date(Date.now() - 48 * 3600_000);
+    for (const k of ['stale', 'retried']) {
+      mkdirSync(join(paths.builds, k));
+      writeFileSync(join(paths.builds, k, 'build.log'), 'make\n');
+      utimesSync(join(paths.builds, k, 'build.log'), twoDays, twoDays);
+      utimesSync(join(paths.builds, k), twoDays, twoDays);
+    }
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(join(paths.builds, 'retried', 'build.log'), hourAgo, hourAgo);
+    expect(pruneBuilds(paths, 1).sort()).toEqual(['a', 'b', 'stale']);
     expect(existsSync(join(paths.builds, 'c'))).toBe(true);
     expect(existsSync(join(paths.builds, 'busy'))).toBe(true);
+    expect(existsSync(join(paths.builds, 'retried'))).toBe(true);
   });
 });
 
