@@ -61,12 +61,38 @@ export const BUGS = {
       'file on the dentry, drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_move and vfio_pci_dma_buf_cleanup ' +
       'call get_file_active on priv->dmabuf->file, which nothing clears; KASAN slab-use-after-free in get_file_active',
   },
+  'p2p-sgt-leak': {
+    id: 'p2p-sgt-leak',
+    title: "every P2P map of a vfio dma-buf leaks its scatterlist: dma_buf_free_sgt frees none of the table's entries",
+    affected:
+      'every kernel with dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c, the vfio dma-buf export from 6.19): 7.2.13 has it',
+    fixed: null,
+    source:
+      'drivers/dma-buf/dma-buf-mapping.c dma_buf_phys_vec_to_sgt sets sgt.orig_nents = 0 after sg_alloc_table, and ' +
+      'dma_buf_free_sgt calls sg_free_table, which frees orig_nents entries (lib/scatterlist.c __sg_free_table): none; ' +
+      'in "dma-buf: provide phys_vec to scatter-gather mapping routine" as posted (v9, 2025-11-20) and in 7.2.13; ' +
+      'kmemleak: unreferenced object (size 32) from __sg_alloc_table <- dma_buf_phys_vec_to_sgt <- vfio_pci_dma_buf_map',
+  },
 } as const satisfies Record<string, BugInfo>;
 
 export type BugName = keyof typeof BUGS;
 
 export function isBugName(id: string): id is BugName {
   return Object.hasOwn(BUGS, id);
+}
+
+/**
+ * The bug a kmemleak object is, by its allocation backtrace (function names,
+ * innermost first: monitors.ts KmemleakObject.functions), or null. A
+ * scatterlist chunk that sg_alloc_table allocated (sg_kmalloc: kmalloc, or a
+ * page tracked with kmemleak_alloc above SG_MAX_SINGLE_ALLOC entries;
+ * lib/scatterlist.c) for dma_buf_phys_vec_to_sgt is p2p-sgt-leak: nothing
+ * else frees it once the helper zeroed orig_nents.
+ */
+export function bugOfKmemleak(functions: readonly string[]): BugName | null {
+  const sg = functions.findIndex((f) => f === '__sg_alloc_table' || f === 'sg_alloc_table' || f === 'sg_kmalloc');
+  if (sg >= 0 && functions.indexOf('dma_buf_phys_vec_to_sgt', sg) > sg) return 'p2p-sgt-leak';
+  return null;
 }
 
 /**

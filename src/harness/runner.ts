@@ -532,7 +532,12 @@ function compose(
     complaints.push(
       `left ${c.dmabufsLeft.length} dma-buf${c.dmabufsLeft.length > 1 ? 's' : ''} behind (${c.dmabufsLeft.join('; ')})`,
     );
-  if (c.kmemleak.measured && (c.kmemleak.newObjects ?? 0) > 0 && rec.quirks.every((q) => q.id !== 'ranges-leak')) {
+  if (
+    c.kmemleak.measured &&
+    (c.kmemleak.newObjects ?? 0) > 0 &&
+    rec.quirks.every((q) => q.id !== 'ranges-leak') &&
+    rec.bugs.every((b) => b.id !== 'p2p-sgt-leak')
+  ) {
     complaints.push(`kmemleak reports ${c.kmemleak.newObjects} new unreferenced objects`);
   }
   if (cleanupFailures.length > 0) complaints.push(`cleanup failed: ${cleanupFailures[0]}`);

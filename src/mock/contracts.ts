@@ -35,7 +35,8 @@ export type QuirkId =
   | 'root-tile-only' // RFC v1 translates through the root tile's LMEM object only, for a VF whose LMEM spans tiles
   | 'kref-underflow' // 7.1 vfio: closing a device whose buffers are revoked puts a kref already at 0, then waits forever
   | 'opath-stale-file' // 6.19+: an O_PATH holder keeps the dma-buf's dentry, its file is freed, vfio's revoke touches it
-  | 'ttm-attach-uaf'; // 6.8+ TTM: a failed sg-BO import is freed while the delayed-delete worker locks the exporter resv
+  | 'ttm-attach-uaf' // 6.8+ TTM: a failed sg-BO import is freed while the delayed-delete worker locks the exporter resv
+  | 'p2p-sgt-leak'; // 6.19+ dma-buf-mapping.c: dma_buf_free_sgt frees none of the P2P map's scatterlist (orig_nents 0)
 
 /** Profiles: one per kernel line and revision a lab runs (docs/profiles.md). */
 export type ProfileName =
@@ -349,7 +350,8 @@ export interface DmaBufObject {
 export interface ExporterOps {
   attach(attachment: Attachment & { interconnectAllowed: boolean }): InterconnectOffer | null;
   detach?(attachment: Attachment): void;
-  map(attachment: Attachment): SgTable;
+  /** `caller`: the importer's frames below dma_buf_map_attachment, for what the map allocates (kmemleak's backtrace). */
+  map(attachment: Attachment, caller?: readonly string[]): SgTable;
   unmap(attachment: Attachment, sgt: SgTable): void;
   mapInterconnect?(attachment: Attachment): InterconnectRanges;
   unmapInterconnect?(attachment: Attachment, ranges: InterconnectRanges): void;
@@ -385,7 +387,7 @@ export interface DmaBufCore {
   /** dma_buf_dynamic_attach (dynamic = importer ops with invalidateMappings) or dma_buf_attach. */
   attach(dmabuf: DmaBufObject, devName: string, dev: PciDevice | null, importer: ImporterOps): Attachment;
   detach(attachment: Attachment): void;
-  mapAttachment(attachment: Attachment): SgTable;
+  mapAttachment(attachment: Attachment, caller?: readonly string[]): SgTable;
   unmapAttachment(attachment: Attachment, sgt: SgTable): void;
   /** RFC: EINVAL non-dynamic, EOPNOTSUPP without interconnect allowed (docs/profiles.md, rfc-v1 "Map"). */
   mapInterconnect(attachment: Attachment): InterconnectRanges;

@@ -406,12 +406,12 @@ export class DmaBufCoreImpl implements DmaBufCore {
     this.kernel.poll();
   }
 
-  mapAttachment(attachment: Attachment): SgTable {
+  mapAttachment(attachment: Attachment, caller: readonly string[] = []): SgTable {
     const att = this.asAtt(attachment);
     this.kernel.trace('dma_buf_map_attachment', 'entry', { arg1: att.ptr, arg2: 0n });
     let sgt: SgTable;
     try {
-      sgt = att.dmabuf.ops.map(att);
+      sgt = att.dmabuf.ops.map(att, caller);
     } catch (e) {
       this.kernel.trace('dma_buf_map_attachment', 'return', { retval: errPtr(errnoOfAny(e) ?? 0) });
       throw e;

@@ -37,6 +37,9 @@ import {
   type XlateSeg,
 } from './mock-gpu.js';
 
+/** The stand-in's map below dma_buf_map_attachment, as the 7.2.13 KASAN guest's kmemleak printed it (IOVH_IC_MAP). */
+const STAND_IN_MAP_FRAMES: readonly string[] = ['iovh_ic_ioctl+0x1288/0x1de0 [iovh_ic_importer]'];
+
 /** misc_register() with MISC_DYNAMIC_MINOR: misc major 10, a minor from the dynamic range. */
 const MISC_MAJOR = 10;
 const IOVH_IC_MINOR = 123;
@@ -280,7 +283,7 @@ class IcFile implements KernelFile {
       }
     }
     if (imp.path === IOVH_IC.PATH_NONE) {
-      const sgt = core.mapAttachment(imp.attachment);
+      const sgt = core.mapAttachment(imp.attachment, STAND_IN_MAP_FRAMES);
       const out = new BigUint64Array(sgt.entries.length * 2);
       sgt.entries.forEach((e, i) => {
         out[2 * i] = e.address;

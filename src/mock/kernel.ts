@@ -428,7 +428,7 @@ export class KernelCore implements KernelServices {
 
   /**
    * A tracked kmalloc. Why a small one leaked on a KASAN kernel of the 7.1
-   * line is never reported (mm/slub.c and mm/kmemleak.c of 7.2.13): kmalloc
+   * line is hidden from kmemleak for a while (mm/slub.c and mm/kmemleak.c of 7.2.13): kmalloc
    * caches up to KMALLOC_MAX_CACHE_SIZE (8 KiB) serve allocations from
    * per-CPU sheaves, arrays of object pointers that are themselves kmalloc'd
    * (__alloc_empty_sheaf -> kmalloc_flags) and so tracked and scanned by
@@ -437,8 +437,10 @@ export class KernelCore implements KernelServices {
    * object there (free_to_pcs). KASAN_GENERIC sends every free to its
    * quarantine first (kasan_slab_free; slab_free_hook returns false) and
    * the quarantine gives objects back to the slabs, not to the sheaves, so
-   * on a KASAN kernel nothing overwrites the slot: kmemleak's scan_block
-   * finds the stale address and the leak stays gray. Larger kmallocs come
+   * on a KASAN kernel no free overwrites the slot: kmemleak's scan_block
+   * finds the stale address and the leak stays gray until the emptied sheaf
+   * is refilled (refill_sheaf writes new pointers over the old ones), after
+   * the allocations of that size that follow it (Kmemleak STALE_SLOTS). Larger kmallocs come
    * from the page allocator (kmalloc_large), with no sheaf: reported. The 5 s
    * minimum age, the checksum's second scan and min_count (1 for kmalloc)
    * play no part in it; the quarantine holds only freed objects, which
@@ -448,6 +450,15 @@ export class KernelCore implements KernelServices {
   alloc(what: string, size: number, frames?: readonly string[]): KernelAlloc {
     const staleCopy = this.profile.base === '7.1' && enabled(this.profile, 'KASAN') && size <= KMALLOC_MAX_CACHE_SIZE;
     return this.kmemleak.alloc(what, size, frames, undefined, staleCopy);
+  }
+
+  /**
+   * A page from the page allocator that its user tells kmemleak about
+   * (kmemleak_alloc with min_count 1, as lib/scatterlist.c sg_kmalloc does
+   * for a full chunk): no slab, no sheaf, so no stale copy hides it.
+   */
+  allocPage(what: string, frames?: readonly string[]): KernelAlloc {
+    return this.kmemleak.alloc(what, 4096, frames, undefined, false);
   }
 
   /**

@@ -81,6 +81,8 @@ interface Tracked {
   checksum: number;
   /** The model dropped its last pointer without kfree (a leak), whether or not a stale copy still refers to it. */
   orphaned?: boolean;
+  /** A stale copy of its address is still in a per-CPU sheaf slot (KernelCore.alloc): kmemleak's scan finds it. */
+  stale?: boolean;
   /** OBJECT_REPORTED */
   reported: boolean;
   /** Painted gray for good by `clear`. */
@@ -100,6 +102,8 @@ export interface KmemleakState {
     what: string;
     /** Absent in state files written before allocations kept their call chain. */
     frames?: string[];
+    /** Orphaned while a stale sheaf slot still held its address (absent: unreferenced). */
+    stale?: boolean;
     comm: string;
     pid: number;
     jiffies: string;
@@ -116,8 +120,25 @@ function untracked(size: number): KernelAlloc {
   return { size, free: () => undefined, orphan: () => undefined };
 }
 
+/**
+ * How many of the mock's tracked allocations of one kmalloc size keep a
+ * stale copy of their address in a sheaf slot (KernelCore.alloc says why
+ * there is one). On the real kernel a slot is overwritten when its sheaf is
+ * refilled, after the CPU's sheaves (calculate_sheaf_capacity, mm/slub.c:
+ * about 120 pointers each for a small KASAN cache) have been drained by
+ * every allocation of that size in the kernel; the mock tracks only the
+ * path's own allocations, so this window is a measurement, not the sheaf's
+ * capacity: 64 P2P maps of a vfio dma-buf on the 7.2.13 KASAN guest (igb VF,
+ * iovh's stand-in importer) left 37 scatterlists reported and the 27 most
+ * recent hidden, two tracked kmalloc-32 allocations per map here
+ * (dma_buf_phys_vec_to_sgt's struct dma_buf_dma and the scatterlist).
+ */
+export const STALE_SLOTS = 54;
+
 export class Kmemleak {
   private objects = new Map<bigint, Tracked>();
+  /** Per kmalloc size: the tracked allocations whose sheaf slot still holds their address, oldest first. */
+  private sheaves = new Map<number, Tracked[]>();
   private nextAddress = 0xffff888104000000n;
   private enabled = true;
   /** kmemleak_found_leaks: a scan reported something since the last clear. */
@@ -158,6 +179,7 @@ export class Kmemleak {
       ignored: false,
     };
     this.objects.set(address, t);
+    if (staleCopy) this.takeSlot(t);
     const objects = this.objects;
     return {
       size,
@@ -167,9 +189,23 @@ export class Kmemleak {
       orphan() {
         t.orphaned = true;
         // kmemleak takes any word that looks like a pointer into the object for a reference (scan_block).
-        if (!staleCopy) t.referenced = false;
+        if (!t.stale) t.referenced = false;
       },
     };
+  }
+
+  /** `t` was handed out from a sheaf: its slot keeps the address until STALE_SLOTS later allocations of its size. */
+  private takeSlot(t: Tracked): void {
+    t.stale = true;
+    const ring = this.sheaves.get(t.size) ?? [];
+    this.sheaves.set(t.size, ring);
+    ring.push(t);
+    while (ring.length > STALE_SLOTS) {
+      const old = ring.shift()!;
+      old.stale = false;
+      // The refill overwrote the last copy of a leaked object's address: from now on it is white.
+      if (old.orphaned) old.referenced = false;
+    }
   }
 
   /** Objects left unreferenced (reported or not), for MockControl and tests. */
@@ -314,8 +350,9 @@ export class Kmemleak {
       lastScan: this.lastScan.toString(),
       // What a process still references ends with it (its objects are freed at exit).
       objects: [...this.objects.values()]
-        .filter((t) => !t.referenced)
+        .filter((t) => !t.referenced || t.orphaned)
         .map((t) => ({
+          ...(t.referenced ? { stale: true } : {}),
           address: t.address.toString(),
           size: t.size,
           what: t.what,
@@ -349,13 +386,19 @@ export class Kmemleak {
         comm: o.comm,
         pid: o.pid,
         jiffies: BigInt(o.jiffies),
-        referenced: false,
+        referenced: o.stale === true,
+        orphaned: true,
         checksum: o.checksum ?? 0,
         reported,
         ignored,
       };
       this.objects.set(address, t);
     }
+    // The slots still holding a leaked object's address, in allocation order (the others' allocations are gone
+    // with the process that made them: their slots count no more).
+    this.sheaves.clear();
+    const stale = [...this.objects.values()].filter((t) => t.referenced).sort((a, b) => Number(a.jiffies - b.jiffies));
+    for (const t of stale) this.takeSlot(t);
   }
 }
 

@@ -106,6 +106,7 @@ const RFC_V1_QUIRKS: readonly QuirkSpec[] = [
   { id: 'kref-underflow', fixedIn: KREF_FIX },
   { id: 'opath-stale-file' },
   { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
+  { id: 'p2p-sgt-leak' },
 ];
 
 export const PROFILES: readonly ProfileDef[] = [
@@ -116,7 +117,7 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '6.19.8',
     base: '6.19',
     series: 'none',
-    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf', fixedIn: TTM_FIX }],
+    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf', fixedIn: TTM_FIX }, { id: 'p2p-sgt-leak' }],
     differs: [
       'vfio-pci dma-buf export and iommufd import; xe imports a VF BAR as P2P (no IOV path)',
       'attach: peer2peer, then revoked; no revocable gate',
@@ -131,7 +132,7 @@ export const PROFILES: readonly ProfileDef[] = [
     release: '7.0.9',
     base: '7.0',
     series: 'none',
-    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf', fixedIn: TTM_FIX }],
+    quirks: [{ id: 'opath-stale-file' }, { id: 'ttm-attach-uaf', fixedIn: TTM_FIX }, { id: 'p2p-sgt-leak' }],
     differs: [
       'as upstream-6.19',
       'struct dma_buf_phys_vec is struct phys_vec (no symbol changes: the release tells it from 6.19)',
@@ -150,6 +151,7 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'kref-underflow', fixedIn: KREF_FIX },
       { id: 'opath-stale-file' },
       { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
+      { id: 'p2p-sgt-leak' },
     ],
     differs: [
       'revocable gate: attach refuses an importer without invalidate_mappings (EOPNOTSUPP)',
@@ -202,6 +204,7 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'kref-underflow', fixedIn: KREF_FIX },
       { id: 'opath-stale-file' },
       { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
+      { id: 'p2p-sgt-leak' },
     ],
     differs: [
       'the IOV type is a pointer (iov_interconnect), matched by dma_buf_match_interconnects; xe offers it from supports_interconnects',
@@ -226,6 +229,7 @@ export const PROFILES: readonly ProfileDef[] = [
       { id: 'kref-underflow' },
       { id: 'opath-stale-file' },
       { id: 'ttm-attach-uaf', fixedIn: TTM_FIX },
+      { id: 'p2p-sgt-leak' },
     ],
     differs: [
       'dma_buf_mapping_attach matches mapping types first: vfio offers PAL then SGT_P2P, xe asks for SGT (dma_buf_sgt_dynamic_attach)',

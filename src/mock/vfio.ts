@@ -23,6 +23,7 @@ import {
   type Attachment,
   type InterconnectOffer,
   type InterconnectRanges,
+  type KernelAlloc,
   type KernelFile,
   type SgTable,
 } from './contracts.js';
@@ -1153,6 +1154,8 @@ export class VfioSubsystem {
     const k = this.kernel;
     const profile = k.profile;
     const bypass = profile.has('revoked-attach-bypass');
+    // The scatterlist chunks of each sg table this buffer's P2P maps returned (dma_buf_phys_vec_to_sgt).
+    const sgChunks = new Map<SgTable, KernelAlloc[]>();
     // RFC v1 builds its offer from priv->vdev at every attach; v2 from the match data copied at export (4/8).
     const offer = (): InterconnectOffer[] => {
       const dev = profile.series === 'rfc-v2' ? priv.icDev : priv.vdev?.pci;
@@ -1230,7 +1233,7 @@ export class VfioSubsystem {
         k.trace('vfio_pci_dma_buf_attach', 'return', { retval: 0n });
         return null;
       },
-      map: (att: Attachment): SgTable => {
+      map: (att: Attachment, caller: readonly string[] = []): SgTable => {
         k.trace('vfio_pci_dma_buf_map', 'entry', { arg1: (att as AttachmentImpl).ptr });
         if (priv.revoked) fail('ENODEV', 'dma-buf revoked');
         // dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c) asks pci_p2pdma_map_type (drivers/pci/p2pdma.c)
@@ -1261,10 +1264,29 @@ export class VfioSubsystem {
         // maps an IOVA (dma_iova_link) that the IOMMU translates to the same BAR addresses: the mock's GPU reaches
         // the BAR through the physical addresses either way.
         priv.outstanding++;
-        return sgFromPacked(priv.phys.slice());
+        const sgt = sgFromPacked(priv.phys.slice());
+        // kzalloc_obj(*dma), then sg_alloc_table of calc_sg_nents entries.
+        const frames = [...SG_MAP_FRAMES, ...caller];
+        const dma = k.alloc('struct dma_buf_dma', DMA_BUF_DMA_SIZE, [
+          '__kmalloc_cache_noprof+0x316/0x540',
+          'dma_buf_phys_vec_to_sgt+0xdc/0xd80',
+          ...frames.slice(3),
+        ]);
+        sgChunks.set(sgt, [dma, ...allocSgTable(k, sgNents(priv.phys, route === 4n), frames)]);
+        return sgt;
       },
-      unmap: (): void => {
+      unmap: (_att: Attachment, sgt: SgTable): void => {
         if (priv.outstanding > 0) priv.outstanding--;
+        // dma_buf_free_sgt -> sg_free_table frees sgt->orig_nents entries; dma_buf_phys_vec_to_sgt zeroed it
+        // (drivers/dma-buf/dma-buf-mapping.c), so with p2p-sgt-leak every chunk stays allocated with nothing
+        // pointing at it: kfree(dma) takes the table's last pointer with it.
+        const [dma, ...chunks] = sgChunks.get(sgt) ?? [];
+        sgChunks.delete(sgt);
+        for (const c of chunks) {
+          if (profile.has('p2p-sgt-leak')) c.orphan();
+          else c.free();
+        }
+        dma?.free();
       },
       mapInterconnect: (att: Attachment): InterconnectRanges => {
         k.trace('vfio_pci_map_interconnect', 'entry', { arg1: (att as AttachmentImpl).ptr });
@@ -1742,4 +1764,71 @@ export function encodeDmaBufRequest(req: VfioDmaBufRequest): { payload: Uint8Arr
     argsz: req.argsz ?? 8 + 16 + 16 * given,
     flags: req.featureFlags ?? VFIO.DEVICE_FEATURE_GET | VFIO.FEATURE_DMA_BUF,
   };
+}
+
+// ------------------------------------------------------------ P2P sg tables
+
+/** sizeof(struct scatterlist) on x86-64 with NEED_SG_DMA_LENGTH and NEED_SG_DMA_FLAGS, without DEBUG_SG (include/linux/scatterlist.h). */
+const SCATTERLIST_SIZE = 32;
+/** include/linux/scatterlist.h SG_MAX_SINGLE_ALLOC: the entries of one page. */
+const SG_MAX_SINGLE_ALLOC = 4096 / SCATTERLIST_SIZE;
+/** drivers/dma-buf/dma-buf-mapping.c MAX_SG_ENT_SZ: ALIGN_DOWN(UINT_MAX, PAGE_SIZE). */
+const MAX_SG_ENT_SZ = 0xffff_f000n;
+
+/**
+ * calc_sg_nents (drivers/dma-buf/dma-buf-mapping.c): one entry per
+ * MAX_SG_ENT_SZ of each range, or, when the map links one IOVA range through
+ * the host bridge (dma_use_iova: the importer is behind an IOMMU, as on every
+ * machine the mock models with a host-bridge route), per MAX_SG_ENT_SZ of the
+ * whole size.
+ */
+function sgNents(phys: BigUint64Array, iova: boolean): number {
+  const up = (n: bigint) => Number((n + MAX_SG_ENT_SZ - 1n) / MAX_SG_ENT_SZ);
+  if (iova) {
+    let size = 0n;
+    for (let i = 1; i < phys.length; i += 2) size += phys[i]!;
+    return up(size);
+  }
+  let n = 0;
+  for (let i = 1; i < phys.length; i += 2) n += up(phys[i]!);
+  return n;
+}
+
+/** sizeof(struct dma_buf_dma): the sg_table (16 bytes), the IOVA state pointer and the size (drivers/dma-buf/dma-buf-mapping.c). */
+const DMA_BUF_DMA_SIZE = 32;
+
+/**
+ * A P2P map's scatterlist allocation from __sg_alloc_table's call to its
+ * allocator down to dma_buf_map_attachment, as kmemleak printed it on the
+ * 7.2.13 KASAN guest: sg_kmalloc leaves no frame for a kmalloc (a tail call
+ * to __kmalloc_noprof), it does for a page (its call to kmemleak_alloc,
+ * sg_kmalloc+0x3d in that build's vmlinux).
+ */
+const SG_MAP_FRAMES = [
+  '__sg_alloc_table+0x234/0x400',
+  'sg_alloc_table+0x28/0x170',
+  'dma_buf_phys_vec_to_sgt+0x397/0xd80',
+  'vfio_pci_dma_buf_map+0x17d/0x2f0',
+  'dma_buf_map_attachment+0x131/0x520',
+];
+
+/**
+ * sg_alloc_table (lib/scatterlist.c __sg_alloc_table with sg_kmalloc): chunks
+ * of SG_MAX_SINGLE_ALLOC entries, each a page that sg_kmalloc tells kmemleak
+ * about (kmemleak_alloc) and whose last entry chains to the next, the last
+ * chunk a kmalloc of what is left (a page again when exactly full).
+ */
+function allocSgTable(k: KernelCore, nents: number, frames: readonly string[]): KernelAlloc[] {
+  const out: KernelAlloc[] = [];
+  let left = nents;
+  while (left > 0) {
+    const size = left > SG_MAX_SINGLE_ALLOC ? SG_MAX_SINGLE_ALLOC : left;
+    left -= left > SG_MAX_SINGLE_ALLOC ? SG_MAX_SINGLE_ALLOC - 1 : left;
+    out.push(
+      size === SG_MAX_SINGLE_ALLOC
+        ? k.allocPage('scatterlist chunk (a page)', ['sg_kmalloc+0x3d/0x50', ...frames])
+        : k.alloc('scatterlist array', size * SCATTERLIST_SIZE, ['__kmalloc_noprof+0x2ea/0x5f0', ...frames]),
+    );
+  }
+  return out;
 }

@@ -143,7 +143,11 @@ export async function runLast(o: LastRunOptions): Promise<{ report: RunResult | 
 export function withLastRun(first: RunResult, last: RunResult): RunResult {
   const seen = new Set(first.scenarios.map((s) => s.id));
   const scenarios = [...first.scenarios, ...last.scenarios.filter((s) => !seen.has(s.id))];
-  const pending = [...first.pending, ...last.pending];
+  // A first run that selected nothing but caps/kernel (every filter a bugs/* one) stops at "no scenario matches"
+  // with caps/kernel pending; the last run answers it.
+  const answered = new Set(last.scenarios.map((s) => s.id));
+  const firstPending = first.pending.filter((id) => !answered.has(id));
+  const pending = [...firstPending, ...last.pending];
   const interrupted = first.interrupted ?? last.interrupted;
   return {
     ...first,
@@ -153,7 +157,7 @@ export function withLastRun(first: RunResult, last: RunResult): RunResult {
     scenarios,
     summary: summarize(scenarios, interrupted, { pending, allowSkips: first.summary.skipsAllowed }),
     interrupted,
-    complete: first.complete && last.complete,
+    complete: (first.complete || (firstPending.length === 0 && !first.interrupted)) && last.complete,
     pending,
     ...(last.running ? { running: last.running } : {}),
     kernelLog: [...first.kernelLog, ...last.kernelLog],

@@ -5,7 +5,7 @@
 import type { Backend, FileOps } from '../../src/backend/types.js';
 import { SystemError, errnoNumber } from '../../src/uapi/errors.js';
 import type { KernelConfig } from '../../src/mock/kconfig.js';
-import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
+import { createMockBackend, type MockBackend, type MockOptions } from '../../src/mock/backend.js';
 import { defaultTopology } from '../../src/mock/topology.js';
 import { declareTopology } from './declared.js';
 import { runScenarios, type RunnerOptions } from '../../src/harness/runner.js';
@@ -16,11 +16,16 @@ import type { RunResult } from '../../src/report/model.js';
 
 export type Profile = import('../../src/mock/contracts.js').ProfileName;
 
-export function declaredMock(profile: Profile, kernelConfig?: KernelConfig): MockBackend {
+export function declaredMock(
+  profile: Profile,
+  kernelConfig?: KernelConfig,
+  quirks?: MockOptions['quirks'],
+): MockBackend {
   return createMockBackend({
     profile,
     topology: declareTopology(defaultTopology())!.topology,
     ...(kernelConfig ? { kernelConfig } : {}),
+    ...(quirks ? { quirks } : {}),
   });
 }
 

@@ -95,6 +95,17 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     expect(run?.summary.exitReason).toMatch(/no unexpected result \(1 known failure/);
     expect(readFileSync(join(dir, 'results', LAST_REPORT), 'utf8')).toContain('"bugs/opath-stale-file"');
 
+    // Every filter a bugs/* one: the first run selects nothing and stops with caps/kernel pending ("no scenario
+    // matches"); the last run answers it, and the whole is complete.
+    const firstFile = join(dir, 'results', 'iovh-run.json');
+    const firstRun = readFileSync(firstFile, 'utf8');
+    const empty = JSON.parse(firstRun);
+    writeFileSync(firstFile, JSON.stringify({ ...empty, scenarios: [], complete: false, pending: ['caps/kernel'] }));
+    const onlyBugs = readGuestRun(join(dir, 'results')).run!;
+    expect(onlyBugs.scenarios.map((s) => s.id)).toEqual(['caps/kernel', 'bugs/opath-stale-file']);
+    expect([onlyBugs.complete, onlyBugs.pending, onlyBugs.summary.exitCode]).toEqual([true, [], 0]);
+    writeFileSync(firstFile, firstRun);
+
     // A guest that died in the last run leaves its report incomplete (iovh run rewrites it as it goes): so is the
     // whole, and it fails, naming the scenario without a result.
     const lastFile = join(dir, 'results', LAST_REPORT);

@@ -207,7 +207,8 @@ export class ImportedBo {
     }
     if ((this.mapped as Mapped | null)?.kind === 'nowhere') this.nullSgBind();
     if (!allowIc) {
-      const sgt = core.mapAttachment(att);
+      // xe_bo_move_dmabuf, inlined into xe_bo_move, maps under the validate.
+      const sgt = core.mapAttachment(att, ['xe_bo_move+0x3c4/0x9a0 [xe]', ...VALIDATE_FRAMES.slice(1)]);
       const pairs = pairsOf(sgt.packed, () => sgt.entries.map((e) => [e.address, e.length] as const), 'sg entry');
       const b = new ExtentMapBuilder();
       for (let i = 0; i < pairs.length; i += 2) b.add(pairs[i]!, pairs[i + 1]!);

@@ -73,7 +73,7 @@ export const FLOW_RULES = {
  * not loaded (the stock kernel's guest) they are left out of the run, on the
  * mock too, rather than skipped on one side and run on the other.
  */
-export const STAND_IN_SCENARIOS = ['bugs/revoke-hang-*', 'import/p2p-route'];
+export const STAND_IN_SCENARIOS = ['bugs/revoke-hang-*', 'bugs/p2p-sgt-leak', 'import/p2p-route'];
 
 /**
  * @param {FlowOptions} o
