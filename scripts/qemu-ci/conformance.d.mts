@@ -42,16 +42,16 @@ export function topologyDifferences(captured: {
  * The text of topology-igb.json from the topology `iovh capture` wrote in the
  * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
  * iovh.* parameters, and the mock's profile says which kernel it models.
- * `p2p` is what the guest's kernel answered for a P2P map between the PF and a
- * VF (rules-more.mjs standin.p2p-import), which `iovh capture` cannot see:
- * kept from the committed file.
+ * `bridges` (q35's host bridge, the root port's ACS: what the P2P route
+ * between the PF and a VF follows, rules-more.mjs standin.p2p-import), which
+ * `iovh capture` cannot see: kept from the committed file.
  * @param {{ kernel?: unknown }} captured
- * @param {{ p2p?: string }} [committed] the topology file as committed
+ * @param {{ bridges?: unknown[] }} [committed] the topology file as committed
  */
 export function topologyFileFrom(captured: {
     kernel?: unknown;
 }, committed?: {
-    p2p?: string;
+    bridges?: unknown[];
 }): string;
 /**
  * The fixture text for a passing igb guest's results: what the real kernel

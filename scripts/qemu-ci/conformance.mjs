@@ -147,15 +147,15 @@ export function topologyDifferences(captured, committed) {
  * The text of topology-igb.json from the topology `iovh capture` wrote in the
  * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
  * iovh.* parameters, and the mock's profile says which kernel it models.
- * `p2p` is what the guest's kernel answered for a P2P map between the PF and a
- * VF (rules-more.mjs standin.p2p-import), which `iovh capture` cannot see:
- * kept from the committed file.
+ * `bridges` (q35's host bridge, the root port's ACS: what the P2P route
+ * between the PF and a VF follows, rules-more.mjs standin.p2p-import), which
+ * `iovh capture` cannot see: kept from the committed file.
  * @param {{ kernel?: unknown }} captured
- * @param {{ p2p?: string }} [committed] the topology file as committed
+ * @param {{ bridges?: unknown[] }} [committed] the topology file as committed
  */
 export function topologyFileFrom(captured, committed = {}) {
   const { kernel: _kernel, devices, ...rest } = /** @type {{ kernel?: unknown, devices?: unknown }} */ (captured);
-  const doc = { ...rest, ...(committed.p2p ? { p2p: committed.p2p } : {}), devices };
+  const doc = { ...rest, ...(committed.bridges ? { bridges: committed.bridges } : {}), devices };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 

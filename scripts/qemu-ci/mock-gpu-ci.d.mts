@@ -16,14 +16,20 @@ export function edgeOnMock(o: {
     report: any;
 };
 /**
- * What the guest's capture misses for the mock: P2P between the PF and its
- * VFs. They sit behind a root port of QEMU's q35, whose host bridge is on no
- * P2P whitelist (drivers/pci/p2pdma.c), and VF 4 is behind ACS redirect: the
- * guest's scatter-gather fallbacks fail EINVAL, as the mock's `none`.
+ * What the guest's capture misses for the mock: the host bridge, q35's
+ * 8086:29c0, which is on no P2P whitelist (drivers/pci/p2pdma.c). The PF and
+ * its VFs sit below a QEMU root port, whose ACS (SV TB RR CR UF DT, QEMU's
+ * pcie_acs_init) the mock's default for an unlisted root port matches: ACS
+ * redirect between them, so the P2P route goes through that host bridge and
+ * the guest's scatter-gather fallbacks fail EINVAL (src/mock/pcie.ts).
  * @param {Record<string, unknown>} captured
  */
 export function replayTopology(captured: Record<string, unknown>): {
-    p2p: string;
+    bridges: {
+        bdf: string;
+        vendor: string;
+        device: string;
+    }[];
 };
 /**
  * Per scenario: status, path and the quirk ids; a line for each difference.
@@ -118,7 +124,11 @@ export function fixtureFrom(run: {
     vf: string;
     notes: string[];
     topology: {
-        p2p: string;
+        bridges: {
+            bdf: string;
+            vendor: string;
+            device: string;
+        }[];
     };
     scenarios: {
         id: string;

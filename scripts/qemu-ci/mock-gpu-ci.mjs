@@ -39,15 +39,17 @@ export function edgeOnMock(o) {
 }
 
 /**
- * What the guest's capture misses for the mock: P2P between the PF and its
- * VFs. They sit behind a root port of QEMU's q35, whose host bridge is on no
- * P2P whitelist (drivers/pci/p2pdma.c), and VF 4 is behind ACS redirect: the
- * guest's scatter-gather fallbacks fail EINVAL, as the mock's `none`.
+ * What the guest's capture misses for the mock: the host bridge, q35's
+ * 8086:29c0, which is on no P2P whitelist (drivers/pci/p2pdma.c). The PF and
+ * its VFs sit below a QEMU root port, whose ACS (SV TB RR CR UF DT, QEMU's
+ * pcie_acs_init) the mock's default for an unlisted root port matches: ACS
+ * redirect between them, so the P2P route goes through that host bridge and
+ * the guest's scatter-gather fallbacks fail EINVAL (src/mock/pcie.ts).
  * @param {Record<string, unknown>} captured
  */
 export function replayTopology(captured) {
   const { kernel: _kernel, ...rest } = captured;
-  return { ...rest, p2p: 'none' };
+  return { ...rest, bridges: [{ bdf: '0000:00:00.0', vendor: '0x8086', device: '0x29c0' }] };
 }
 
 /**

@@ -132,6 +132,8 @@ export function rfcTopology() {
   const hex = (/** @type {number} */ n) => `0x${n.toString(16).padStart(4, '0')}`;
   return {
     ...igb,
+    // q35's host bridge is a device of this machine: it leaves the bridges list, which names it for the igb machine.
+    bridges: (igb.bridges ?? []).filter((/** @type {{ bdf: string }} */ b) => b.bdf !== '0000:00:00.0'),
     devices: [
       {
         bdf: '0000:00:00.0',

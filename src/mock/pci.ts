@@ -11,6 +11,7 @@ import { kstrtobool, kstrtouint, sysfsStreq } from './kstrto.js';
 import type { KernelCore } from './kernel.js';
 import { relativeLink, type AttrSpec, type Vfs } from './vfs.js';
 import { vfBarSize, type BarSpec, type DeviceSpec, type SriovSpec } from './topology.js';
+import type { PcieFabric } from './pcie.js';
 import { formatBdf as formatPciAddress, parseSysfsBdf, vfAddress } from '../uapi/bdf.js';
 
 const PCI_ANY_ID = 0xffffffff;
@@ -157,6 +158,8 @@ export class PciSubsystem implements PciBus {
   constructor(
     private readonly vfs: Vfs,
     private readonly kernel: KernelCore,
+    /** The ports above the devices: their ACS decides a new VF's IOMMU group (src/mock/pcie.ts). */
+    readonly fabric: PcieFabric,
   ) {
     vfs.mkdirp('/sys/bus/pci/devices');
     vfs.mkdirp('/sys/bus/pci/drivers');
@@ -640,12 +643,16 @@ export class PciSubsystem implements PciBus {
         return { index: b.index, start: b.start + size * BigInt(i), size, kind: b.kind, prefetchable: b.prefetchable };
       });
       const r = restore?.[i];
-      // iommu_group_get_for_dev -> pci_device_group (drivers/iommu/iommu.c): from the VF's bus upward, the first
-      // bridge whose ACS path isolates it (pci_acs_path_enabled) ends the walk; a bridge without ACS above it makes
-      // the VF join that bridge's group, where its PF already is. A new group otherwise.
+      // iommu_group_get_for_dev -> pci_device_group (drivers/iommu/iommu.c; src/mock/pcie.ts sharesBridgeGroup): a
+      // bridge above the VF (on its PF's path) without an ACS-isolated path to the root bus makes the VF join that
+      // bridge's group, where its PF already is. A new group otherwise.
       const group =
         r?.iommuGroup ??
-        (pf.iommuGroup === null ? null : s.spec.vfIommuGroup === 'pf' ? pf.iommuGroup : this.allocGroup());
+        (pf.iommuGroup === null
+          ? null
+          : this.fabric.sharesBridgeGroup(pf.parentPath)
+            ? pf.iommuGroup
+            : this.allocGroup());
       const vf = new PciDev(
         bdf,
         pf.domain,

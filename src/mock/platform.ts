@@ -17,6 +17,7 @@ import { KernelCore } from './kernel.js';
 import { MappingRegistry } from './mapping.js';
 import { ChunkedMemory } from './memory.js';
 import { PciDev, PciSubsystem, type PciDriverModel } from './pci.js';
+import { PcieFabric } from './pcie.js';
 import { PhysicalBusImpl } from './physbus.js';
 import { MockProcess } from './process.js';
 import { buildModules, buildProcfs, ProcPids } from './procfs.js';
@@ -140,7 +141,7 @@ export class MockKernel implements MockPlatform {
     this.kernel = new KernelCore(profile, pid, this.vfs, topology.machine);
     this.maps = new MappingRegistry(() => this.current.pid);
     this.files = new MockFiles(this.vfs);
-    this.pci = new PciSubsystem(this.vfs, this.kernel);
+    this.pci = new PciSubsystem(this.vfs, this.kernel, new PcieFabric(topology));
     this.bus = new PhysicalBusImpl(
       topology.ram,
       this.pci,
@@ -162,7 +163,6 @@ export class MockKernel implements MockPlatform {
       this.bus,
       {
         xeOfPf: (pf) => this.xePfs.get(pf) ?? null,
-        p2p: topology.p2p,
         iommufd: enabled(profile, 'VFIO_DEVICE_CDEV') ? this.iommufd : null,
         enableSriov: cmdlineEnableSriov(topology.cmdline ?? ''),
       },

@@ -70,7 +70,6 @@ const sriov: JsonSchema = {
     stride: int(0, 0xffff, 'a routing ID stride'),
     vfDevice: hexUpTo(4, 'a PCI device ID'),
     autoprobe: { type: 'boolean' },
-    vfIommuGroup: { enum: ['own', 'pf'] },
     vfBars: { type: 'array', items: bar(true) },
     vfs: {
       type: 'array',
@@ -158,7 +157,7 @@ export const TOPOLOGY_SCHEMA_JSON: JsonSchema = {
   $id: 'iovh-topology.schema.json',
   title: 'iovh mock machine topology (iovh-topology/1)',
   description:
-    'A machine for the mock kernel: PCI devices with SR-IOV and xe data, system RAM, P2P routing, kernel build options. Written by `iovh capture`, loaded with --topology. Field by field: docs/topology.md.',
+    'A machine for the mock kernel: PCI devices with SR-IOV and xe data, system RAM, the bridges above the devices (ACS), kernel build options. Written by `iovh capture`, loaded with --topology. Field by field: docs/topology.md.',
   type: 'object',
   additionalProperties: false,
   required: ['schema', 'devices'],
@@ -198,7 +197,29 @@ export const TOPOLOGY_SCHEMA_JSON: JsonSchema = {
         properties: { start: u64, size: u64 },
       },
     },
-    p2p: { enum: ['switch', 'host-bridge', 'none'] },
+    bridges: {
+      type: 'array',
+      description: 'the bridges above the devices: root and switch ports (with their ACS capability), host bridges',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['bdf'],
+        properties: {
+          bdf: {
+            type: 'string',
+            pattern: `^${BDF_PATTERN}$`,
+            description: 'a BDF as the kernel names it, like "0000:02:01.0" (lowercase)',
+          },
+          vendor: hexUpTo(4, 'a PCI vendor ID'),
+          device: hexUpTo(4, 'a PCI device ID'),
+          acs: {
+            type: ['string', 'null'],
+            pattern: '^0x0*[0-9a-fA-F]{1,4}$',
+            description: 'the ACS Capability register as a hex string like "0x1f", or null for a port without ACS',
+          },
+        },
+      },
+    },
     devices: { type: 'array', minItems: 1, description: 'a non-empty array of devices', items: device },
   },
 };

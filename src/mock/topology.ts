@@ -1,5 +1,5 @@
 // The machine the mock kernel runs on: PCI devices (with SR-IOV and xe data),
-// system RAM, and how P2P between them is routed. docs/topology.md documents
+// system RAM, and the bridges above them (ACS). docs/topology.md documents
 // the JSON format (`iovh-topology/1`); `iovh capture` writes it from a real
 // machine's sysfs and the mock loads it with --topology.
 //
@@ -67,8 +67,6 @@ export interface TopologySriovJson {
   stride: number;
   vfDevice: string;
   autoprobe?: boolean;
-  /** The IOMMU group of a VF created at run time: one of its own, or its PF's (a port without ACS above them). */
-  vfIommuGroup?: 'own' | 'pf';
   vfBars: TopologyBarJson[];
   vfs?: TopologyVfJson[];
 }
@@ -129,11 +127,20 @@ export interface Topology {
   /** System RAM ranges (page_is_ram). */
   ram?: { start: string; size: string }[];
   /**
-   * P2P between a PF and its VFs: `switch` (bus addresses), `host-bridge`
-   * (through a whitelisted host bridge: an IOVA) or `none` (pci_p2pdma refuses).
+   * The bridges on the devices' parent paths (root ports, switch ports) with
+   * their ACS capability, and host bridges (00.0 of a root bus) with their IDs:
+   * what decides VF IOMMU groups and P2P routes (src/mock/pcie.ts).
    */
-  p2p?: 'switch' | 'host-bridge' | 'none';
+  bridges?: TopologyBridgeJson[];
   devices: TopologyDeviceJson[];
+}
+
+export interface TopologyBridgeJson {
+  bdf: string;
+  vendor?: string;
+  device?: string;
+  /** The ACS Capability register (hex), null for a port without an ACS Extended Capability. */
+  acs?: string | null;
 }
 
 // ------------------------------------------------------------ typed form
@@ -162,7 +169,6 @@ export interface SriovSpec {
   readonly stride: number;
   readonly vfDevice: number;
   readonly autoprobe: boolean;
-  readonly vfIommuGroup: 'own' | 'pf';
   readonly vfBars: readonly BarSpec[];
   readonly vfs: readonly VfSpec[];
 }
@@ -205,8 +211,18 @@ export interface ParsedTopology {
   /** Build options over the profile's (docs/topology.md `kernel.config`). */
   readonly config: KernelConfig;
   readonly ram: readonly { start: bigint; size: bigint }[];
-  readonly p2p: 'switch' | 'host-bridge' | 'none';
+  readonly bridges: readonly BridgeSpec[];
   readonly devices: readonly DeviceSpec[];
+}
+
+export interface BridgeSpec {
+  readonly bdf: string;
+  /** Its root bus, `pciDDDD:BB`. */
+  readonly root: string;
+  readonly vendor: number | null;
+  readonly device: number | null;
+  /** ACS Capability register; null: none; undefined: the default for its kind (src/mock/pcie.ts). */
+  readonly acs: number | null | undefined;
 }
 
 // ------------------------------------------------------------ default
@@ -242,7 +258,15 @@ export function defaultTopology(): Topology {
       { start: '0x0', size: hex(2n * GiB) },
       { start: hex(4n * GiB), size: hex(14n * GiB) },
     ],
-    p2p: 'switch',
+    // A Xeon host (the host bridge at 00.0 is a whitelisted P2PDMA host bridge) with the card's own switch below a
+    // root port; the root port and the card's downstream port have ACS, which gives each VF an IOMMU group of its own
+    // and routes PF<->VF P2P through the host bridge (docs/topology.md "The default machine").
+    bridges: [
+      { bdf: '0000:00:00.0', vendor: '0x8086', device: '0x09a2' },
+      { bdf: '0000:00:01.0', acs: '0x1f' },
+      { bdf: '0000:01:00.0', acs: null },
+      { bdf: '0000:02:01.0', acs: '0x1f' },
+    ],
     devices: [
       {
         bdf: '0000:03:00.0',
@@ -365,6 +389,8 @@ export function vfBarSize(bar: BarSpec, totalvfs: number, numVfs: number): bigin
 
 export function parseTopology(data: unknown, source = 'topology'): ParsedTopology {
   const ctx: Ctx = new Ctx(source);
+  const replaced = replacedField(data);
+  if (replaced) throw new MockConfigError(`${source}: ${replaced}`);
   const problem = schemaProblem(TOPOLOGY_SCHEMA_JSON, data);
   if (problem) throw new MockConfigError(`${source}: ${problem}`);
   const input = data as Topology;
@@ -379,7 +405,6 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
   const configIssue = configProblem(config);
   if (configIssue) ctx.fail('kernel.config', configIssue);
   const machine = input.machine ?? 'iovh mock machine, BIOS 0.1 11/24/2026';
-  const p2p = input.p2p ?? 'switch';
   const ramIn = input.ram ?? [
     { start: '0x0', size: '0x80000000' },
     { start: '0x100000000', size: '0x380000000' },
@@ -436,7 +461,6 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
         stride,
         vfDevice: hexNum(s.vfDevice),
         autoprobe: s.autoprobe ?? true,
-        vfIommuGroup: s.vfIommuGroup ?? 'own',
         vfBars,
         vfs,
       };
@@ -554,7 +578,69 @@ export function parseTopology(data: unknown, source = 'topology'): ParsedTopolog
       if (spans[i]!.start < spans[i - 1]!.end) ctx.fail(spans[i]!.what, `overlaps ${spans[i - 1]!.what}`);
     }
   }
-  return { machine, release, cmdline, config, ram, p2p, devices };
+  const bridges = parseBridges(ctx, input.bridges ?? [], devices);
+  return { machine, release, cmdline, config, ram, bridges, devices };
+}
+
+/**
+ * Each listed bridge is on some device's parent path (a root or switch port)
+ * or is the host bridge at 00.0 of a root bus some device sits on; a host
+ * bridge has no ACS here (the kernel reads ACS only on ports).
+ */
+function parseBridges(ctx: Ctx, list: readonly TopologyBridgeJson[], devices: readonly DeviceSpec[]): BridgeSpec[] {
+  const onPath = new Map<string, string>();
+  const roots = new Set<string>();
+  for (const d of devices) {
+    const [root, ...path] = d.parent.split('/');
+    roots.add(root!);
+    for (const b of path) onPath.set(b, root!);
+  }
+  const names = new Set(devices.map((d) => d.bdf));
+  const seen = new Set<string>();
+  return list.map((b, i) => {
+    const f = `bridges[${i}]`;
+    if (seen.has(b.bdf)) ctx.fail(`${f}.bdf`, `${b.bdf} listed twice`);
+    seen.add(b.bdf);
+    if (names.has(b.bdf)) ctx.fail(`${f}.bdf`, `${b.bdf} is also in devices`);
+    let root = onPath.get(b.bdf);
+    if (root === undefined) {
+      const at = parseSysfsBdf(b.bdf)!;
+      const own = `pci${b.bdf.slice(0, b.bdf.indexOf(':'))}:${at.bus.toString(16).padStart(2, '0')}`;
+      if (!roots.has(own) || at.slot !== 0 || at.fn !== 0)
+        ctx.fail(
+          `${f}.bdf`,
+          `${b.bdf} is on no device's parent path and is not a host bridge (00.0 of a root bus a device sits on)`,
+        );
+      if (b.acs !== undefined)
+        ctx.fail(`${f}.acs`, `${b.bdf} is a host bridge: ACS is a port's (give it only vendor and device)`);
+      root = own;
+    }
+    return {
+      bdf: b.bdf,
+      root,
+      vendor: b.vendor === undefined ? null : hexNum(b.vendor),
+      device: b.device === undefined ? null : hexNum(b.device),
+      acs: b.acs === undefined ? undefined : b.acs === null ? null : hexNum(b.acs),
+    };
+  });
+}
+
+/**
+ * Fields earlier versions of the format had, refused by name with what replaces them: each was one setting for the
+ * whole machine where the kernel derives the answer per device from the ports' ACS (src/mock/pcie.ts).
+ */
+function replacedField(data: unknown): string | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const t = data as { p2p?: unknown; devices?: unknown };
+  if (t.p2p !== undefined)
+    return "p2p: no longer a setting: the P2P route is derived per pair of devices from the ports' ACS and the host bridge (bridges[], docs/topology.md); remove the field";
+  if (Array.isArray(t.devices))
+    for (const [i, d] of t.devices.entries()) {
+      const s = (d as { sriov?: { vfIommuGroup?: unknown } } | null)?.sriov;
+      if (s && typeof s === 'object' && s.vfIommuGroup !== undefined)
+        return `devices[${i}].sriov.vfIommuGroup: no longer a setting: a VF's IOMMU group follows the ACS of the ports above its PF; for "pf" list those ports in bridges[] with "acs": null, for "own" remove the field (docs/topology.md)`;
+    }
+  return null;
 }
 
 /** Read and validate a topology file. */

@@ -37,6 +37,7 @@ import { rangesFromPacked, sgFromPacked, type AttachmentImpl } from './dmabuf.js
 import type { MappingRegistry } from './mapping.js';
 import type { PciDev, PciDriverModel, PciSubsystem } from './pci.js';
 import type { PhysicalBusImpl } from './physbus.js';
+import { P2P_MAP } from './pcie.js';
 import type { XePf } from './xe-pf.js';
 import type { Vfs } from './vfs.js';
 import { relativeLink } from './vfs.js';
@@ -70,8 +71,6 @@ type Power = 'D0' | 'D3hot';
 export interface VfioHooks {
   /** The xe PF of a VF, for the FLR's LMEM sanitize (null when xe does not drive the PF). */
   xeOfPf(pf: PciDev): XePf | null;
-  /** PCI P2P between this VF and an importer: `switch` gives bus addresses, `none` refuses. */
-  p2p: 'switch' | 'host-bridge' | 'none';
   /** CONFIG_VFIO_DEVICE_CDEV with CONFIG_IOMMUFD: the device cdev and iommufd binding (null: not built). */
   iommufd: IommufdSubsystem | null;
   /** vfio_pci.enable_sriov at boot (the kernel command line; the parameter stays writable, 0644). */
@@ -1237,29 +1236,20 @@ export class VfioSubsystem {
         k.trace('vfio_pci_dma_buf_map', 'entry', { arg1: (att as AttachmentImpl).ptr });
         if (priv.revoked) fail('ENODEV', 'dma-buf revoked');
         // dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c) asks pci_p2pdma_map_type (drivers/pci/p2pdma.c)
-        // for the route: enum pci_p2pdma_map_type NOT_SUPPORTED 2, BUS_ADDR 3, THRU_HOST_BRIDGE 4.
-        // The topology's p2p says what lies between two functions; a function importing its own BAR has nothing
-        // between: calc_map_type_and_dist (drivers/pci/p2pdma.c) finds provider == client on its first step, counts
-        // no ACS redirect and returns BUS_ADDR whatever the bridges above (seen on the 7.2.13 guest: an igb VF
-        // importing its own dma-buf maps where its PF cannot).
-        const own = att.dev !== null && att.dev === priv.vdev?.pci;
-        const p2p = own ? 'switch' : this.hooks.p2p;
-        const route = p2p === 'none' ? 2n : p2p === 'host-bridge' ? 4n : 3n;
-        k.trace('pci_p2pdma_map_type', 'return', { retval: route });
-        if (p2p === 'none') {
-          const client = att.devName;
-          k.log(
-            LogLevel.WARNING,
-            `vfio-pci ${priv.vdev?.pci.bdf ?? '?'}`,
-            `cannot be used for peer-to-peer DMA as the client and provider (${client}) do not share an upstream bridge or whitelisted host bridge`,
-          );
-          k.log(
-            LogLevel.WARNING,
-            null,
-            `pci:${client}: to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=${client}`,
-          );
-          fail('EINVAL', 'pci_p2pdma_map_type: NOT_SUPPORTED');
+        // for the route from the exporting function to the importer's device, derived per pair from the ports'
+        // ACS and the host bridge (src/mock/pcie.ts route: calc_map_type_and_dist). A function importing its own
+        // BAR meets itself on the first step: BUS_ADDR whatever lies above (seen on the 7.2.13 guest: an igb VF
+        // maps its own dma-buf where its PF cannot).
+        const provider = priv.vdev?.pci ?? priv.icDev;
+        const client = att.dev === null ? null : (this.pci.device(att.dev.bdf) ?? null);
+        const { type, warnings } = this.pci.fabric.route(provider, client);
+        for (const [on, text] of warnings) {
+          // pci_warn(client, ...): "<driver> <BDF>: ...", "pci <BDF>" for a device no driver holds.
+          const dev = this.pci.device(on);
+          k.log(LogLevel.WARNING, `${dev?.driver ?? 'pci'} ${on}`, text);
         }
+        k.trace('pci_p2pdma_map_type', 'return', { retval: BigInt(type) });
+        if (type === P2P_MAP.NOT_SUPPORTED) fail('EINVAL', 'pci_p2pdma_map_type: NOT_SUPPORTED');
         // PCI_P2PDMA_MAP_BUS_ADDR: bus addresses = CPU physical addresses on x86 (no bus offset). THRU_HOST_BRIDGE
         // maps an IOVA (dma_iova_link) that the IOMMU translates to the same BAR addresses: the mock's GPU reaches
         // the BAR through the physical addresses either way.
@@ -1272,7 +1262,7 @@ export class VfioSubsystem {
           'dma_buf_phys_vec_to_sgt+0xdc/0xd80',
           ...frames.slice(3),
         ]);
-        sgChunks.set(sgt, [dma, ...allocSgTable(k, sgNents(priv.phys, route === 4n), frames)]);
+        sgChunks.set(sgt, [dma, ...allocSgTable(k, sgNents(priv.phys, type === P2P_MAP.THRU_HOST_BRIDGE), frames)]);
         return sgt;
       },
       unmap: (_att: Attachment, sgt: SgTable): void => {
@@ -1350,8 +1340,13 @@ export class VfioSubsystem {
       fail('ENODEV', 'the VFIO device was closed: the dma-buf is never usable again');
     }
     // PAL: only an importer that asks for it (iommufd in the branch); SGT_P2P: a P2P importer the PCI topology lets reach the BAR.
-    const sgtP2p = a.peer2peer && this.hooks.p2p !== 'none';
-    if (!sgtP2p) {
+    // iommufd attaches with its misc device, no PCI function: it takes PAL, which no P2P route decides. A PCI
+    // importer's SGT_P2P needs a route (pci_p2pdma_distance, src/mock/pcie.ts).
+    const client = a.dev === null ? null : (this.pci.device(a.dev.bdf) ?? null);
+    const pal = a.peer2peer && client === null;
+    const sgtP2p =
+      a.peer2peer && client !== null && this.pci.fabric.route(priv.icDev, client).type !== P2P_MAP.NOT_SUPPORTED;
+    if (!pal && !sgtP2p) {
       done(22);
       fail('EINVAL', 'no mapping type both sides support (dma_buf_match_mapping)');
     }

@@ -19,6 +19,8 @@ function vmdTopology(): string {
   const pf = t.devices[0]!;
   pf.bdf = PF;
   pf.parent = 'pci10000:e0/10000:e0:00.0';
+  // VMD's root port, with ACS as the default machine's (the default's bridges sit on a path no device has now).
+  t.bridges = [{ bdf: '10000:e0:00.0', acs: '0x1f' }];
   const file = join(scratchDir('iovh-vmd-'), 'topology.json');
   writeFileSync(file, JSON.stringify(t));
   return file;

@@ -62,6 +62,9 @@ export function hostTopology(shape: MachineShape = {}): Topology {
       bars: [{ index: 0, start: '0xd2000000', size: '0x1000000', kind: 'mem32', prefetchable: false }],
     },
   );
+  // The igb PF takes the BDF of the card's upstream port on the xe PF's path: a bridge entry may not name a device,
+  // so that port goes unlisted (an upstream port's default, no ACS, is what the entry said).
+  t.bridges = t.bridges!.filter((b) => !t.devices.some((d) => d.bdf === b.bdf));
   return t;
 }
 

@@ -69,8 +69,29 @@ describe('topology validation', () => {
     expect(bad((t) => (t.devices[0]!.driver = 'bad driver'))).toMatch(
       /devices\[0\]\.driver: expected a driver name such as "vfio-pci"/,
     );
-    expect(bad((t) => (t.p2p = 'maybe' as 'none'))).toBe(
-      'topology t.json: p2p: expected one of switch, host-bridge, none, got "maybe"',
+    expect(bad((t) => (t.bridges![1]!.acs = 'maybe'))).toMatch(/^topology t\.json: bridges\[1\]\.acs: /);
+  });
+
+  it('refuses the per-machine P2P and VF-group settings by name, saying what replaces them', () => {
+    const loose = (t: Topology) => t as unknown as Record<string, unknown> & { devices: { sriov: object }[] };
+    expect(bad((t) => (loose(t).p2p = 'switch'))).toBe(
+      "topology t.json: p2p: no longer a setting: the P2P route is derived per pair of devices from the ports' ACS and the host bridge (bridges[], docs/topology.md); remove the field",
+    );
+    expect(bad((t) => Object.assign(loose(t).devices[0]!.sriov, { vfIommuGroup: 'pf' }))).toMatch(
+      /^topology t\.json: devices\[0\]\.sriov\.vfIommuGroup: no longer a setting: .* for "pf" list those ports in bridges\[\] with "acs": null/,
+    );
+  });
+
+  it("bridges: each is on a device's parent path or is the host bridge at 00.0 of a root bus, listed once", () => {
+    expect(bad((t) => t.bridges!.push({ bdf: '0000:09:00.0', acs: null }))).toBe(
+      "topology t.json: bridges[4].bdf: 0000:09:00.0 is on no device's parent path and is not a host bridge (00.0 of a root bus a device sits on)",
+    );
+    expect(bad((t) => (t.bridges![0]!.acs = '0x1f'))).toMatch(/bridges\[0\]\.acs: 0000:00:00\.0 is a host bridge/);
+    expect(bad((t) => t.bridges!.push({ bdf: '0000:00:01.0' }))).toMatch(
+      /bridges\[4\]\.bdf: 0000:00:01\.0 listed twice/,
+    );
+    expect(bad((t) => t.bridges!.push({ bdf: '0000:03:00.0' }))).toMatch(
+      /bridges\[4\]\.bdf: 0000:03:00\.0 is also in devices/,
     );
   });
 
@@ -79,7 +100,7 @@ describe('topology validation', () => {
       bad((t) => edit(t as unknown as Record<string, unknown>));
     const at = (o: unknown) => o as Record<string, unknown>;
     expect(unknown((t) => (t.comment = 'lab 1'))).toMatch(
-      /^topology t\.json: comment: unknown field \(expected one of schema, machine, kernel, ram, p2p, devices\)$/,
+      /^topology t\.json: comment: unknown field \(expected one of schema, machine, kernel, ram, bridges, devices\)$/,
     );
     expect(unknown((t) => (at(t.kernel ?? (t.kernel = {})).version = '7.2'))).toMatch(
       /^topology t\.json: kernel\.version: unknown field/,
@@ -118,6 +139,8 @@ describe('topology validation', () => {
       d.sriov!.vfBars = [{ index: 0, start: '0x8000000000', size: '0x4000', kind: 'mem64', prefetchable: true }];
       delete d.xe;
       d.driver = 'ice';
+      // A function the devices list names is not also a bridge.
+      t.bridges = t.bridges!.filter((b) => b.bdf !== bdf);
       return t;
     };
     expect(parseTopology(nic(256, '0000:03:00.0')).devices[0]!.sriov!.totalvfs).toBe(256);

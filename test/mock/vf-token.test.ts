@@ -34,7 +34,8 @@ function switchTopology(o: { enableSriov: boolean; ownGroups?: boolean }): Topol
     ...t.kernel,
     cmdline: `BOOT_IMAGE=/vmlinuz root=/dev/vda intel_iommu=on${o.enableSriov ? ' vfio_pci.enable_sriov=1' : ''}`,
   };
-  if (o.ownGroups) t.devices[0]!.sriov!.vfIommuGroup = 'own';
+  // Own groups: ACS on the switch's downstream port above the PF (src/mock/pcie.ts), which QEMU's xio3130 lacks.
+  if (o.ownGroups) t.bridges!.find((x) => x.bdf === '0000:02:00.0')!.acs = '0x5f';
   return t;
 }
 

@@ -192,11 +192,12 @@ describe('topologyDifferences', () => {
       devices: [{ bdf: '0000:01:00.0' }],
     });
     expect(topologyFileFrom(captured).endsWith('}\n')).toBe(true);
-    // The P2P answer the capture cannot see stays as committed.
-    expect(JSON.parse(topologyFileFrom(captured, { p2p: 'none' }))).toEqual({
+    // The bridges the capture cannot see stay as committed.
+    const bridges = [{ bdf: '0000:00:00.0', vendor: '0x8086', device: '0x29c0' }];
+    expect(JSON.parse(topologyFileFrom(captured, { bridges }))).toEqual({
       schema: 'iovh-topology/1',
       machine: 'QEMU',
-      p2p: 'none',
+      bridges,
       devices: [{ bdf: '0000:01:00.0' }],
     });
   });

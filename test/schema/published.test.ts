@@ -42,7 +42,7 @@ describe('docs/schemas/', () => {
   it('the validators compiled ahead give the messages a compile at run time gives', () => {
     const bad: [JsonSchema, unknown][] = [
       [TOPOLOGY_SCHEMA_JSON, { schema: 'iovh-topology/1', devices: [{ bdf: '3:0.0' }] }],
-      [TOPOLOGY_SCHEMA_JSON, { ...defaultTopology(), p2p: 'maybe' }],
+      [TOPOLOGY_SCHEMA_JSON, { ...defaultTopology(), bridges: [{ bdf: '0000:00:01.0', acs: 'maybe' }] }],
       [SETUP_SCHEMA_JSON, { schema: 'iovh-setup/1', pfs: [{ pf: '03:00.0', vfs: [{ vf: 1, drvier: 'x' }] }] }],
       [RESULTS_SCHEMA, JSON.parse(renderJson(mixedRun()).replace('"status": "pass"', '"status": "ok"'))],
     ];

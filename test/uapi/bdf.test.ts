@@ -64,6 +64,7 @@ describe('PCI addresses', () => {
     const t = defaultTopology();
     t.devices[0]!.bdf = '10000:e1:00.0';
     t.devices[0]!.parent = 'pci10000:e0/10000:e0:00.0';
+    t.bridges = [{ bdf: '10000:e0:00.0', acs: '0x1f' }]; // VMD's root port; the default's bridges are on no path now
     const b = createMockBackend({ topology: t });
     try {
       // The xe PF's card and render node; vgem's are platform devices (no PCI parent).
