@@ -28,6 +28,9 @@ export const ACS = { SV: 0x01, TB: 0x02, RR: 0x04, CR: 0x08, UF: 0x10, EC: 0x20,
 /** drivers/iommu/iommu.c REQ_ACS_FLAGS: what isolates a device for IOMMU grouping. */
 const REQ_ACS_FLAGS = ACS.SV | ACS.RR | ACS.CR | ACS.UF;
 
+/** The ACS Control bits firmware leaves before the kernel's (caps.fw_ctrl): the mock models none. */
+const FIRMWARE_ACS_CTRL = 0;
+
 /** The ACS capability a root or downstream port the topology does not list is given (docs/topology.md). */
 export const DEFAULT_PORT_ACS = ACS.SV | ACS.TB | ACS.RR | ACS.CR | ACS.UF;
 
@@ -109,7 +112,12 @@ export class PcieFabric {
   /** Per root bus (`pci0000:00`): the first device on it, whose IDs the whitelist is checked against. */
   private readonly hostBridges = new Map<string, RootBusDevice | null>();
 
-  constructor(topology: Pick<ParsedTopology, 'devices' | 'bridges'>) {
+  /** Per port, the ACS Control register after pci_enable_acs. */
+  private readonly ctrl = new Map<string, number>();
+  /** The ports `pci=disable_acs_redir=` matched, with the control register it left (pci_info at enumeration). */
+  readonly configured: readonly { bdf: string; ctrl: number }[];
+
+  constructor(topology: Pick<ParsedTopology, 'devices' | 'bridges'>, cmdline = '') {
     const listed = new Map(topology.bridges.map((b) => [b.bdf, b]));
     const rootBusDevices = new Map<string, RootBusDevice[]>();
     const onRoot = (root: string, e: RootBusDevice) => {
@@ -148,6 +156,21 @@ export class PcieFabric {
       // Not on any device's path: the host bridge at 00.0 of a root bus (parseTopology checked where it sits).
       onRoot(b.root, { bdf: b.bdf, devfn: devfnOf(b.bdf), vendor: b.vendor, device: b.device, rootPort: false });
     }
+    // pci_enable_acs, with an IOMMU (pci_acs_enable): the capability's SV RR CR UF over the firmware's control bits
+    // (none in the mock), then pci=disable_acs_redir= (__pci_config_acs with mask RR|CR|EC and no flags: the
+    // firmware's bits without those three, so the kernel's own SV and UF go too).
+    const redir = disableAcsRedir(cmdline);
+    const configured: { bdf: string; ctrl: number }[] = [];
+    for (const p of this.ports.values()) {
+      if (p.acsCap === null) continue;
+      let ctrl = p.acsCap & REQ_ACS_FLAGS;
+      if (redir.some((m) => m(p))) {
+        ctrl = FIRMWARE_ACS_CTRL & ~(ACS.RR | ACS.CR | ACS.EC);
+        configured.push({ bdf: p.bdf, ctrl });
+      }
+      this.ctrl.set(p.bdf, ctrl);
+    }
+    this.configured = configured;
     // pci_host_bridge_dev: the first device on the root bus (bus order is devfn order) if it is 00.0 or a root port.
     for (const [root, list] of rootBusDevices) {
       list.sort((a, b) => a.devfn - b.devfn);
@@ -160,9 +183,9 @@ export class PcieFabric {
     return this.ports.get(bdf);
   }
 
-  /** The ACS Control register pci_enable_acs leaves: the capability's SV, RR, CR and UF (pci_std_enable_acs). */
+  /** The ACS Control register pci_enable_acs left (0 for a port without ACS: no register). */
   private acsCtrl(p: Port): number {
-    return (p.acsCap ?? 0) & REQ_ACS_FLAGS;
+    return this.ctrl.get(p.bdf) ?? 0;
   }
 
   /** drivers/pci/pci.c pci_acs_enabled for a port (the mock's ports are single-function, PCIe). */
@@ -281,4 +304,42 @@ export class PcieFabric {
 function devfnOf(bdf: string): number {
   const m = /([0-9a-f]{2})\.([0-7])$/.exec(bdf)!;
   return (Number.parseInt(m[1]!, 16) << 3) | Number(m[2]);
+}
+
+/**
+ * The ports `pci=disable_acs_redir=` names (drivers/pci/pci.c pci_setup splits
+ * `pci=` at commas, the last disable_acs_redir= wins; __pci_config_acs splits it
+ * at semicolons and pci_dev_str_match matches each entry): `[<domain>:]<bus>:<dev>.<fn>`
+ * or `pci:<vendor>:<device>[:<subvendor>:<subdevice>]` (0 matches any; a port
+ * whose IDs the topology does not give matches only 0:0). The path form
+ * (`.../<dev>.<fn>`) is not modelled and matches nothing.
+ */
+function disableAcsRedir(cmdline: string): ((p: Port) => boolean)[] {
+  let param: string | null = null;
+  for (const word of cmdline.split(/\s+/)) {
+    if (!word.startsWith('pci=')) continue;
+    for (const opt of word.slice(4).split(','))
+      if (opt.startsWith('disable_acs_redir=')) param = opt.slice('disable_acs_redir='.length);
+  }
+  if (!param) return [];
+  return param
+    .split(';')
+    .filter((e) => e !== '')
+    .map((e): ((p: Port) => boolean) => {
+      const ids = /^pci:([0-9a-f]{1,4}):([0-9a-f]{1,4})(?::[0-9a-f]{1,4}:[0-9a-f]{1,4})?$/i.exec(e);
+      if (ids) {
+        const vendor = Number.parseInt(ids[1]!, 16);
+        const device = Number.parseInt(ids[2]!, 16);
+        return (p) => (vendor === 0 || vendor === p.vendor) && (device === 0 || device === p.device);
+      }
+      const at = /^(?:([0-9a-f]+):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])$/i.exec(e);
+      if (!at) return () => false;
+      const domain = Number.parseInt(at[1] ?? '0', 16);
+      const bus = Number.parseInt(at[2]!, 16);
+      const devfn = (Number.parseInt(at[3]!, 16) << 3) | Number(at[4]);
+      return (p) => {
+        const m = /^([0-9a-f]+):([0-9a-f]{2}):/.exec(p.bdf)!;
+        return Number.parseInt(m[1]!, 16) === domain && Number.parseInt(m[2]!, 16) === bus && devfnOf(p.bdf) === devfn;
+      };
+    });
 }

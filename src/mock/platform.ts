@@ -141,7 +141,10 @@ export class MockKernel implements MockPlatform {
     this.kernel = new KernelCore(profile, pid, this.vfs, topology.machine);
     this.maps = new MappingRegistry(() => this.current.pid);
     this.files = new MockFiles(this.vfs);
-    this.pci = new PciSubsystem(this.vfs, this.kernel, new PcieFabric(topology));
+    const cmdline =
+      topology.cmdline ??
+      `BOOT_IMAGE=/boot/vmlinuz-${profile.release} root=UUID=6f1c2e0a-5b1d-4c7e-9a0e-1f0c2b3d4e5f ro quiet intel_iommu=on`;
+    this.pci = new PciSubsystem(this.vfs, this.kernel, new PcieFabric(topology, cmdline));
     this.bus = new PhysicalBusImpl(
       topology.ram,
       this.pci,
@@ -199,9 +202,6 @@ export class MockKernel implements MockPlatform {
     this.iovhIc.isRam = (addr) => this.topology.ram.some((r) => addr >= r.start && addr < r.start + r.size);
     this.staticFiles();
     buildModules(this.vfs);
-    const cmdline =
-      topology.cmdline ??
-      `BOOT_IMAGE=/boot/vmlinuz-${profile.release} root=UUID=6f1c2e0a-5b1d-4c7e-9a0e-1f0c2b3d4e5f ro quiet intel_iommu=on`;
     buildProcfs(this.vfs, this.kernel, profile, cmdline);
     this.procPids = new ProcPids(this.vfs, this.fds);
     this.procPids.selfLinks(() => this.current);
@@ -226,6 +226,13 @@ export class MockKernel implements MockPlatform {
     this.kernel.log(LogLevel.NOTICE, null, `Linux version ${profile.release} (iovh@mock) #1 SMP PREEMPT_DYNAMIC`);
     this.kernel.log(LogLevel.INFO, null, `Command line: ${cmdline}`);
     this.kernel.log(LogLevel.INFO, null, 'DMAR: IOMMU enabled');
+    // __pci_config_acs's pci_info for each port pci=disable_acs_redir= named: "%#06x", which prints 0 as 000000.
+    for (const { bdf, ctrl } of this.pci.fabric.configured)
+      this.kernel.log(
+        LogLevel.INFO,
+        `pci ${bdf}`,
+        `Configured ACS to ${ctrl === 0 ? '000000' : `0x${ctrl.toString(16).padStart(4, '0')}`}`,
+      );
   }
 
   // ------------------------------------------------------------ MockPlatform

@@ -152,3 +152,36 @@ describe('the P2P route is derived per pair of devices (calc_map_type_and_dist)'
     }
   });
 });
+
+describe('pci=disable_acs_redir= (the hint the kernel prints) clears the redirect, and with it the isolation', () => {
+  const booted = (param: string) => {
+    const t = machine(true, '0x09a2');
+    t.kernel = {
+      ...t.kernel,
+      cmdline: `BOOT_IMAGE=/vmlinuz root=/dev/vda intel_iommu=on pci=noaer,disable_acs_redir=${param}`,
+    };
+    return withVfs(t);
+  };
+
+  it("naming the card's downstream port: PF<->VF by bus address, and the VFs in the PF's group", () => {
+    const b = booted('02:01.0');
+    expect(CLIENTS.map((c) => [c, routeOf(b, c)])).toEqual(
+      CLIENTS.map((c, i) => [c, [BUS, BUS, BUS, HOST, HOST, HOST][i]]),
+    );
+    expect([groupOf(b, VF0), groupOf(b, VF1)]).toEqual([groupOf(b, PF), groupOf(b, PF)]);
+    expect(kmsg(b)).toContain('pci 0000:02:01.0: Configured ACS to 000000');
+  });
+
+  it('by IDs (pci:<vendor>:<device>), or a device it does not name: only the ports it matches', () => {
+    const t = machine(true, '0x09a2');
+    t.bridges!.find((x) => x.bdf === '0000:02:02.0')!.vendor = '0x8086';
+    t.bridges!.find((x) => x.bdf === '0000:02:02.0')!.device = '0xe2f1';
+    t.kernel = { ...t.kernel, cmdline: 'intel_iommu=on pci=disable_acs_redir=pci:8086:e2f1;0000:09:00.0' };
+    const b = withVfs(t);
+    // VF 0 -> the same switch's other port: the redirect on VF 0's downstream port (02:01.0) remains.
+    expect(routeOf(b, SAME_SWITCH)).toBe(HOST);
+    expect(kmsg(b)).toContain('pci 0000:02:02.0: Configured ACS to 000000');
+    expect(kmsg(b)).not.toContain('pci 0000:02:01.0: Configured ACS');
+    expect(groupOf(b, VF0)).not.toBe(groupOf(b, PF));
+  });
+});

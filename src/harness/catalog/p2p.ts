@@ -12,9 +12,10 @@
 // else PCI_P2PDMA_MAP_NOT_SUPPORTED and the map fails with EINVAL. The answer is
 // read with a return probe on pci_p2pdma_map_type (P2P_ROUTE_PROBE), so no GPU
 // is needed: iovh's stand-in importer maps the dma-buf for each device asked.
-// A QEMU machine shows both outcomes: with igb behind an xio3130 switch (no
-// ACS), its PF reaches its VF by bus address; a device on the root bus, across
-// the root port (ACS redirection on, with an IOMMU), does not.
+// The same ACS that routes a VF's P2P with its PF through the host bridge gives
+// the VF an IOMMU group of its own (docs/topology.md "Bridges and ACS"): behind
+// QEMU's xio3130 switch (no ACS) the route would be a bus address, but the VFs
+// share the PF's group and VFIO cannot open them while igb holds the PF.
 
 import { basename } from 'node:path';
 import { SystemError } from '../../uapi/errors.js';
