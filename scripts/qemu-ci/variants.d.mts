@@ -80,6 +80,10 @@ export function qemuArgs(v: Variant, o: MachineOptions): string[];
  *                                   puts the VFs in the PF's IOMMU group (drivers/iommu/iommu.c
  *                                   pci_device_group), which igb on the PF makes unusable for VFIO: measured on
  *                                   7.2.13, the VF cannot be opened (docs/kernels.md "The switch machine")
+ * @property {'vfio-pci'} [pfDriver]   the guest binds the PF to this driver before it creates the VFs (`iovh bind
+ *                                   PF vfio-pci`): vfio-pci creates them (vfio_pci.enable_sriov=1 on the command
+ *                                   line), they join its IOMMU group on vfio-pci and open with its VF token, so the
+ *                                   group is viable below a switch (drivers/vfio/pci/vfio_pci_core.c)
  */
 /** @type {Variant[]} */
 export const VARIANTS: Variant[];
@@ -183,4 +187,11 @@ export type Variant = {
      *   7.2.13, the VF cannot be opened (docs/kernels.md "The switch machine")
      */
     pcieSwitch?: boolean | undefined;
+    /**
+     * the guest binds the PF to this driver before it creates the VFs (`iovh bind
+     *  PF vfio-pci`): vfio-pci creates them (vfio_pci.enable_sriov=1 on the command
+     *  line), they join its IOMMU group on vfio-pci and open with its VF token, so the
+     *  group is viable below a switch (drivers/vfio/pci/vfio_pci_core.c)
+     */
+    pfDriver?: "vfio-pci" | undefined;
 };

@@ -33,6 +33,10 @@ import { spawnSync } from 'node:child_process';
  *                                   puts the VFs in the PF's IOMMU group (drivers/iommu/iommu.c
  *                                   pci_device_group), which igb on the PF makes unusable for VFIO: measured on
  *                                   7.2.13, the VF cannot be opened (docs/kernels.md "The switch machine")
+ * @property {'vfio-pci'} [pfDriver]   the guest binds the PF to this driver before it creates the VFs (`iovh bind
+ *                                   PF vfio-pci`): vfio-pci creates them (vfio_pci.enable_sriov=1 on the command
+ *                                   line), they join its IOMMU group on vfio-pci and open with its VF token, so the
+ *                                   group is viable below a switch (drivers/vfio/pci/vfio_pci_core.c)
  */
 
 /** @type {Variant[]} */
@@ -46,6 +50,9 @@ export const VARIANTS = [
   // The igb machine with the NIC behind a switch (not booted by default: its VFs share the PF's IOMMU group, so
   // VFIO cannot open them while igb holds the PF; docs/kernels.md "The switch machine").
   { name: 'igb-switch-intel-iommu', device: 'igb', iommu: 'intel', pcieSwitch: true },
+  // The same machine with the PF on vfio-pci: every function below the switch on VFIO, the VFs opened with the PF's
+  // VF token, so that P2P between two functions takes the switch (docs/kernels.md "The switch machine").
+  { name: 'igb-switch-vfio-intel-iommu', device: 'igb', iommu: 'intel', pcieSwitch: true, pfDriver: 'vfio-pci' },
 ];
 
 /**
@@ -289,6 +296,9 @@ export function qemuArgs(v, o) {
     // without it (EPERM, "No interrupt remapping support") unless told so.
     append.push('vfio_iommu_type1.allow_unsafe_interrupts=1');
   }
+  // vfio_pci_sriov_configure refuses (ENOENT) unless enable_sriov (drivers/vfio/pci/vfio_pci.c); built in, the
+  // kernel takes it from here; as a module, /init hands it to insmod (init.sh).
+  if (v.pfDriver === 'vfio-pci') append.push('vfio_pci.enable_sriov=1');
   // A kernel with xe built in must leave the mock PF (Battlemage's IDs, docs/mock-gpu.md) to iovh's driver.
   if (v.device === 'mock-gpu') append.push('xe.force_probe=!*');
   if (v.device === 'mock-gpu') {

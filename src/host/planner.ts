@@ -91,6 +91,23 @@ function requireSrIovDriver(pf: PfState): void {
     );
 }
 
+/** /sys/module/vfio_pci/parameters/enable_sriov (drivers/vfio/pci/vfio_pci.c: bool, 0644). */
+export const VFIO_ENABLE_SRIOV = '/sys/module/vfio_pci/parameters/enable_sriov';
+
+/**
+ * vfio-pci creates a PF's VFs only with its enable_sriov parameter on
+ * (vfio_pci_sriov_configure answers ENOENT otherwise, the same errno as a PF
+ * without a driver): said before anything is written.
+ */
+function requireVfioSriov(ctx: PlanContext, pf: PfState): void {
+  if (pf.driver !== 'vfio-pci') return;
+  const v = ctx.reader.maybe(VFIO_ENABLE_SRIOV)?.trim() ?? null;
+  if (v === 'Y' || v === '1') return;
+  throw new BringupError(
+    `${pf.bdf} is bound to vfio-pci, which creates VFs only with vfio_pci.enable_sriov=1 (${VFIO_ENABLE_SRIOV} reads ${v ?? 'nothing'}): boot with vfio_pci.enable_sriov=1 on the kernel command line (vfio-pci built in) or load it with modprobe vfio-pci enable_sriov=1`,
+  );
+}
+
 // ------------------------------------------------------------ steps
 
 function setAutoprobe(pf: PfState, on: boolean, why: string): Step {
@@ -173,9 +190,10 @@ function releaseVf(pf: PfState, vf: VfState, quota: boolean): Step[] {
  * before enabling (xe_sriov_pf_sysfs.c pf_setup_tree), and so do the debugfs
  * sriov/vfN directories (xe_sriov_pf_debugfs.c makes vf1..vfN at probe).
  */
-function changeCount(pf: PfState, n: number, presets: () => Step[] = () => []): Step[] {
+function changeCount(ctx: PlanContext, pf: PfState, n: number, presets: () => Step[] = () => []): Step[] {
   if (pf.numvfs === n) return [];
   requireSrIovDriver(pf);
+  requireVfioSriov(ctx, pf);
   const steps: Step[] = [];
   if (pf.numvfs > 0) {
     for (const vf of [...pf.vfs.values()]) steps.push(...releaseVf(pf, vf, pf.provisioning !== null));
@@ -394,7 +412,7 @@ export function planVfsEnable(ctx: PlanContext, pfText: string, countText: strin
   requireCount(pf, n, 'vfs enable');
   if (n === 0)
     throw new InputError('vfs enable: the count must be at least 1 (use `iovh vfs disable PF` to remove VFs)');
-  const steps = changeCount(pf, n);
+  const steps = changeCount(ctx, pf, n);
   return {
     title: `enable ${n} VF${n > 1 ? 's' : ''} on ${pf.bdf}`,
     steps,
@@ -404,7 +422,7 @@ export function planVfsEnable(ctx: PlanContext, pfText: string, countText: strin
 
 export function planVfsDisable(ctx: PlanContext, pfText: string): Plan {
   const pf = requirePf(ctx, pfText);
-  return { title: `disable the VFs of ${pf.bdf}`, steps: changeCount(pf, 0), notes: [] };
+  return { title: `disable the VFs of ${pf.bdf}`, steps: changeCount(ctx, pf, 0), notes: [] };
 }
 
 /**
@@ -472,10 +490,58 @@ export function planProvision(ctx: PlanContext, pfText: string, vfText: string, 
 }
 
 export function planBind(ctx: PlanContext, vfText: string, driver: string): Plan {
+  const bdf = requireBdf(vfText, 'VF');
+  const pf = ctx.state.pf(bdf);
+  if (pf) return planBindPf(ctx, pf, driver);
   const { vf } = requireVf(ctx, vfText);
   requireDriverLoaded(ctx, driver);
   requireIommu(vf, driver);
   return { title: `bind ${vf.bdf} to ${driver}`, steps: bindSteps(vf, driver), notes: [] };
+}
+
+/**
+ * A PF to another driver (vfio-pci: the PF's VFs then need its VF token,
+ * docs/kernels.md "The switch machine"), only while it has no VFs: its
+ * driver's remove would take them away unjournaled. Unbind, driver_override,
+ * probe of that PF alone; restore undoes them newest first (the PF leaves
+ * the new driver, its override goes, its old driver binds it again).
+ */
+function planBindPf(ctx: PlanContext, pf: PfState, driver: string): Plan {
+  requireDriverLoaded(ctx, driver);
+  if (pf.numvfs > 0)
+    throw new InputError(
+      `${pf.bdf} has ${pf.numvfs} VF${pf.numvfs > 1 ? 's' : ''} enabled: a PF changes driver only without VFs (\`iovh vfs disable ${pf.bdf}\` first)`,
+    );
+  if (driver === 'vfio-pci' && pf.iommuGroup === null)
+    throw new BringupError(
+      `${pf.bdf} has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on iommu=pt; see \`iovh doctor\`)`,
+    );
+  const steps: Step[] = [];
+  const override = ctx.reader.overrideOf(pf.bdf);
+  if (pf.driver !== null && pf.driver !== driver) {
+    steps.push({ op: 'unbind', bdf: pf.bdf, driver: pf.driver, why: `release PF ${pf.bdf} from ${pf.driver}` });
+    pf.driver = null;
+  }
+  if (override !== driver)
+    steps.push({
+      op: 'set',
+      path: devicePath(pf.bdf, 'driver_override'),
+      kind: 'override',
+      value: driver,
+      before: override ?? '',
+      why: `only ${driver} may bind PF ${pf.bdf}`,
+    });
+  if (pf.driver !== driver) {
+    pf.driver = driver;
+    steps.push({ op: 'probe', bdf: pf.bdf, driver, why: `probe exactly PF ${pf.bdf}: it binds to ${driver}` });
+  }
+  const notes =
+    driver === 'vfio-pci' && steps.length > 0
+      ? [
+          `${pf.bdf} on vfio-pci: VFs it creates (vfio_pci.enable_sriov=1) get driver_override vfio-pci and open only with its VF token, which iovh run sets`,
+        ]
+      : [];
+  return { title: `bind PF ${pf.bdf} to ${driver}`, steps, notes };
 }
 
 function requireIommu(vf: VfState, driver: string): void {
@@ -548,7 +614,7 @@ export function planSetup(ctx: PlanContext, spec: SetupSpec, where = 'plan'): Pl
       // The quotas of a new set of VFs are written before it exists (changeCount), except where the
       // kernel replaces them when it enables VFs (legacy: no custom mode, see presetsKept).
       const preset = presetsKept(pf);
-      steps.push(...changeCount(pf, p.numvfs, preset ? () => quotaPlan(pf, wants) : undefined));
+      steps.push(...changeCount(ctx, pf, p.numvfs, preset ? () => quotaPlan(pf, wants) : undefined));
       if (p.numvfs > 0) notes.push(...enableNotes(pf, p.numvfs));
       if (!preset) {
         raises.push(...raiseNotes(pf, wants));

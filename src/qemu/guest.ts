@@ -33,6 +33,7 @@ import { shippedBaselinePath } from '../harness/baseline.js';
 import { SysReader } from '../machine/sysfs.js';
 import { readPf } from '../machine/topology.js';
 import { detectShape } from '../shape/index.js';
+import { VFIO_ENABLE_SRIOV } from '../host/planner.js';
 import { LAST_REPORT, runLast, splitFilters, withOpened } from './last.js';
 import { fromHarness, type GuestStep, type HarnessScenario } from './steps.js';
 
@@ -127,6 +128,15 @@ function extrasOf(variant: string): ExtraKind[] {
     return pickVariants([variant])[0]?.extras ?? [];
   } catch {
     return [];
+  }
+}
+
+/** The driver the variant puts its PF on before the VFs are created (scripts/qemu-ci/variants.mjs pfDriver), or null. */
+export function pfDriverOf(variant: string): string | null {
+  try {
+    return pickVariants([variant])[0]?.pfDriver ?? null;
+  } catch {
+    return null;
   }
 }
 
@@ -303,8 +313,27 @@ export async function runGuest(a: GuestArgs, kernel: GuestKernel = NATIVE): Prom
     const provisioned = mockGpu
       ? await step('qemu.provision', `lay out ${pf}'s LMEM for the edge/* corners`, () => provisionMockGpu(pf, native))
       : null;
+    // The PF on vfio-pci (the igb-switch-vfio machine): journaled like the rest, so `iovh restore` puts igb back.
+    const pfDriver = mockGpu ? null : pfDriverOf(a.variant);
+    const pfBound = pfDriver
+      ? await step('qemu.pf-bind', `iovh bind ${pf} ${pfDriver}`, async () => {
+          const code = await cli(['bind', pf, pfDriver, ...native]);
+          return code === 0
+            ? { status: 'pass', detail: `PF ${pf} on ${pfDriver}` }
+            : { status: 'fail', detail: `exited ${code}` };
+        })
+      : null;
     const enabled = await step('qemu.vfs-enable', `iovh vfs enable ${pf} ${numvfs}`, async () => {
       if (provisioned && provisioned.status !== 'pass') return { status: 'skip', detail: 'needs qemu.provision' };
+      if (pfBound && pfBound.status !== 'pass') return { status: 'skip', detail: 'needs qemu.pf-bind' };
+      if (pfDriver === 'vfio-pci') {
+        const param = (await use((b) => readOrNull(b, VFIO_ENABLE_SRIOV)))?.trim() ?? null;
+        if (param !== 'Y' && param !== '1')
+          return {
+            status: 'fail',
+            detail: `the PF is on vfio-pci, which creates VFs only with vfio_pci.enable_sriov=1 on the kernel command line (${VFIO_ENABLE_SRIOV} reads ${param ?? 'nothing'})`,
+          };
+      }
       const code = await cli(['vfs', 'enable', pf, String(numvfs), ...native]);
       return code === 0 ? { status: 'pass', detail: `${numvfs} VFs` } : { status: 'fail', detail: `exited ${code}` };
     });

@@ -43,6 +43,7 @@ import { LAST_REPORT, withLastRun } from './last.js';
 export const VARIANT_SHORTHANDS: Record<string, string[]> = {
   igb: ['igb-intel-iommu'],
   'igb-switch': ['igb-switch-intel-iommu'],
+  'igb-switch-vfio': ['igb-switch-vfio-intel-iommu'],
   nvme: ['nvme-virtio-iommu'],
   ivshmem: ['igb-ivshmem-intel-iommu'],
   all: ['all'],

@@ -5,6 +5,7 @@
 // when a step fails.
 //
 // Works on any Backend: the same code drives a real kernel and the mock.
+import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Backend, Fd, Mapping, VfioDeviceInfo, VfioGroupStatus, VfioRegionInfo } from '../backend/types.js';
 import { isErrno, SystemError } from './errors.js';
@@ -256,9 +257,10 @@ export class VfioGroup {
     this.backend.dev.vfioGroupUnsetContainer(this.fd);
   }
 
-  /** VFIO_GROUP_GET_DEVICE_FD; the device does not own the group. */
-  device(bdf: string): VfioDevice {
-    return new VfioDevice(this.backend, this.backend.dev.vfioGroupGetDeviceFd(this.fd, bdf), bdf, 'group');
+  /** VFIO_GROUP_GET_DEVICE_FD ("BDF vf_token=UUID" with a VF token); the device does not own the group. */
+  device(bdf: string, vfToken: string | null = null): VfioDevice {
+    const name = vfToken === null ? bdf : `${bdf} vf_token=${vfToken}`;
+    return new VfioDevice(this.backend, this.backend.dev.vfioGroupGetDeviceFd(this.fd, name), bdf, 'group');
   }
 
   close(): void {
@@ -436,6 +438,76 @@ export class VfioDevice {
 export interface OpenVfioOptions {
   /** `auto` (default): the group path when the device has an IOMMU group node, else cdev + iommufd. */
   access?: VfioAccess | 'auto';
+  /**
+   * The VF token to open with ("BDF vf_token=UUID" on the group path, VFIO_DEVICE_BIND_FLAG_TOKEN on the
+   * cdev). Absent: the backend's run token for a VF whose PF is on vfio-pci (vfTokenFor), none otherwise;
+   * null: none.
+   */
+  vfToken?: string | null;
+}
+
+/**
+ * One VF token per backend (a run), set on each PF it is needed for once: a VF
+ * whose PF is bound to vfio-pci (and created its VFs, vfio_pci.enable_sriov=1)
+ * opens only with the PF's token, which is random until someone sets it
+ * (drivers/vfio/pci/vfio_pci_core.c vfio_pci_vf_init, vfio_pci_core_match_token_uuid;
+ * docs/kernels.md "The switch machine").
+ */
+const runTokens = new WeakMap<Backend, { uuid: string; pfs: Set<string> }>();
+
+/** The run's VF token on this backend (a random UUID, made at the first use). */
+export function vfTokenFor(backend: Backend): string {
+  let t = runTokens.get(backend);
+  if (!t) {
+    t = { uuid: randomUUID(), pfs: new Set() };
+    runTokens.set(backend, t);
+  }
+  return t.uuid;
+}
+
+/** The PF of a VF when that PF is bound to vfio-pci (its VFs then need its VF token); null otherwise. */
+export function vfioPfOf(backend: Backend, bdf: string): string | null {
+  let pf: string;
+  try {
+    pf = basename(backend.fs.readlink(`${sysfsDevice(bdf)}/physfn`));
+  } catch {
+    return null;
+  }
+  return driverOf(backend, pf) === 'vfio-pci' ? pf : null;
+}
+
+/** The bytes of a uuid_t as the kernel holds it (uuid_parse: the string's order). */
+export function uuidBytes(uuid: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(uuid.replace(/-/g, ''), 'hex'));
+}
+
+/**
+ * Makes `uuid` the VF token of `pf` (on vfio-pci) by opening the PF with it and
+ * closing it again: with no VF of it open, a PF opened with a token takes that
+ * token (vfio_pci_core_match_token_uuid); with VFs open, the open succeeds only
+ * when it is already the token. Done once per PF and backend.
+ */
+function setPfToken(backend: Backend, pf: string, uuid: string, access: VfioAccess | 'auto'): void {
+  const t = runTokens.get(backend);
+  if (t?.uuid === uuid && t.pfs.has(pf)) return;
+  let device: VfioDevice;
+  try {
+    device = openVfioDevice(backend, pf, { access, vfToken: uuid });
+  } catch (e) {
+    if (isErrno(e, 'EACCES'))
+      throw new VfioSetupError(
+        `cannot set the VF token of PF ${pf} (on vfio-pci): some of its VFs are open with another token (another VFIO user); close them first`,
+        e,
+      );
+    if (e instanceof VfioSetupError || e instanceof SystemError)
+      throw new VfioSetupError(
+        `cannot set the VF token of PF ${pf} (on vfio-pci; its VFs open only with it): ${e.message}`,
+        e,
+      );
+    throw e;
+  }
+  device.close();
+  if (t?.uuid === uuid) t.pfs.add(pf);
 }
 
 function sysfsDevice(bdf: string): string {
@@ -498,15 +570,32 @@ export function vfioCdevOf(backend: Backend, bdf: string): string | null {
 export function openVfioDevice(backend: Backend, bdf: string, options: OpenVfioOptions = {}): VfioDevice {
   if (!isBdf(bdf)) throw new RangeError(`not a PCI address: '${bdf}' (expected the sysfs form, e.g. 0000:03:00.1)`);
   const access = options.access ?? 'auto';
-  if (access === 'cdev') return openCdev(backend, bdf);
-  if (access === 'group') return openGroup(backend, bdf);
-  const hasGroup = backend.fs.exists(`${sysfsDevice(bdf)}/iommu_group`);
-  const cdev = vfioCdevOf(backend, bdf);
-  if (!hasGroup && cdev && backend.fs.exists(cdev)) return openCdev(backend, bdf);
-  return openGroup(backend, bdf);
+  let token = options.vfToken ?? null;
+  if (options.vfToken === undefined) {
+    const pf = vfioPfOf(backend, bdf);
+    if (pf) {
+      token = vfTokenFor(backend);
+      setPfToken(backend, pf, token, access);
+    }
+  }
+  try {
+    if (access === 'cdev') return openCdev(backend, bdf, token);
+    if (access === 'group') return openGroup(backend, bdf, token);
+    const hasGroup = backend.fs.exists(`${sysfsDevice(bdf)}/iommu_group`);
+    const cdev = vfioCdevOf(backend, bdf);
+    if (!hasGroup && cdev && backend.fs.exists(cdev)) return openCdev(backend, bdf, token);
+    return openGroup(backend, bdf, token);
+  } catch (e) {
+    if (options.vfToken === undefined && token !== null && isErrno(e, 'EACCES'))
+      throw new VfioSetupError(
+        `${bdf} refused its VF token (EACCES): its PF's token changed since iovh set it (another VFIO user of the PF)`,
+        e,
+      );
+    throw e;
+  }
 }
 
-function openGroup(backend: Backend, bdf: string): VfioDevice {
+function openGroup(backend: Backend, bdf: string, token: string | null = null): VfioDevice {
   const n = iommuGroupOf(backend, bdf);
   // noiommu groups get their own node name (drivers/vfio/group.c, vfio_group_alloc; docs/kernel.md §4).
   let groupPath = `/dev/vfio/${n}`;
@@ -568,7 +657,7 @@ function openGroup(backend: Backend, bdf: string): VfioDevice {
     container.setIommu(type);
     let device: VfioDevice;
     try {
-      device = group.device(bdf);
+      device = group.device(bdf, token);
     } catch (e) {
       const hint = notBoundHint(backend, bdf);
       if (hint && e instanceof SystemError) throw new VfioSetupError(`${e.message}${hint}`, e);
@@ -582,7 +671,7 @@ function openGroup(backend: Backend, bdf: string): VfioDevice {
   }
 }
 
-function openCdev(backend: Backend, bdf: string): VfioDevice {
+function openCdev(backend: Backend, bdf: string, token: string | null = null): VfioDevice {
   const node = vfioCdevOf(backend, bdf);
   if (!node)
     throw new VfioSetupError(
@@ -601,7 +690,11 @@ function openCdev(backend: Backend, bdf: string): VfioDevice {
     }
     device.adopt({ iommufd });
     // Before BIND every other ioctl on the cdev fd is EINVAL (docs/kernel.md §4).
-    device.devid = backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, 0);
+    // A VF token goes with VFIO_DEVICE_BIND_FLAG_TOKEN (drivers/vfio/device_cdev.c vfio_df_check_token).
+    device.devid =
+      token === null
+        ? backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, 0)
+        : backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, VFIO.DEVICE_BIND_FLAG_TOKEN, uuidBytes(token));
     device.ioasId = iommufd.ioasAlloc();
     backend.dev.vfioDeviceAttachIommufdPt(fd, device.ioasId);
     return device;

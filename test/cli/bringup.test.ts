@@ -251,7 +251,8 @@ describe('bad input: one line, exit 2, nothing written', () => {
     [['provision', PF, '--vf', '1', '--vram', '1.001G'], /^iovh: --vram: '1.001G' is not a whole number of bytes/],
     [['provision', PF, '--vf', '25', '--vram', '1G'], /^iovh: --vf: VF 25 does not exist on 0000:03:00.0/],
     [['provision', PF, '--vram', '1G'], /required option '--vf <K>'/],
-    [['bind', PF, 'vfio-pci'], /^iovh: 0000:03:00.0 is a PF; this command takes a VF/],
+    // A PF changes driver only without VFs (src/host/planner.ts planBindPf).
+    [['bind', PF, 'vfio-pci'], /^iovh: 0000:03:00.0 has 1 VF enabled: a PF changes driver only without VFs/],
     [['bind', '0000:03:00.1', 'vfio pci'], /^iovh: 'vfio pci' is not a driver name/],
     [['unbind', '0000:03:00.7'], /^iovh: no PCI device 0000:03:00.7/],
     [['setup', '/nonexistent/plan.json'], /^iovh: \/nonexistent\/plan.json: cannot read it \(ENOENT\)/],

@@ -168,7 +168,8 @@ describe('iovh qemu pieces', () => {
     ]);
     expect(resolveVariants(['ivshmem']).map((v) => v.name)).toEqual(['igb-ivshmem-intel-iommu']);
     expect(resolveVariants(['igb-switch']).map((v) => v.name)).toEqual(['igb-switch-intel-iommu']);
-    expect(resolveVariants(['all'])).toHaveLength(6);
+    expect(resolveVariants(['igb-switch-vfio']).map((v) => v.name)).toEqual(['igb-switch-vfio-intel-iommu']);
+    expect(resolveVariants(['all'])).toHaveLength(7);
     expect(reportPathFor('out/run.json', 'igb-intel-iommu', false)).toBe('out/run.json');
     expect(reportPathFor('out/run.json', 'igb-intel-iommu', true)).toBe('out/run.igb-intel-iommu.json');
     expect(reportPathFor('report', 'nvme-virtio-iommu', true)).toBe('report.nvme-virtio-iommu');

@@ -89,7 +89,7 @@ describe('plans', () => {
     expect(() => planProvision(ctx, PF, '1x', 1n << 30n)).toThrow(new InputError("--vf: '1x' is not a VF number"));
     expect(() => planVfsEnable(ctx, PF, '0')).toThrow(/vfs disable/);
     expect(() => planBind(ctx, PF, 'vfio-pci')).toThrow(
-      /is a PF; this command takes a VF \(its VFs start at 0000:03:00.1\)/,
+      /has 2 VFs enabled: a PF changes driver only without VFs \(`iovh vfs disable 0000:03:00.0` first\)/,
     );
     expect(() => planProvision(ctx, PF, '9', 1n << 30n)).toThrow(/VF 9 does not exist/);
     expect(() => planProvision(ctx, PF, '1', (1n << 30n) + 4096n)).toThrow(/not a multiple of 2 MiB/);

@@ -14,8 +14,10 @@
 // is needed: iovh's stand-in importer maps the dma-buf for each device asked.
 // The same ACS that routes a VF's P2P with its PF through the host bridge gives
 // the VF an IOMMU group of its own (docs/topology.md "Bridges and ACS"): behind
-// QEMU's xio3130 switch (no ACS) the route would be a bus address, but the VFs
-// share the PF's group and VFIO cannot open them while igb holds the PF.
+// QEMU's xio3130 switch (no ACS) the PF and its other VF are reached by bus
+// address, but the VFs share the PF's group, so the PF must be on vfio-pci for
+// VFIO to open a VF, and then the VF opens only with the PF's VF token
+// (openVfioDevice passes the run's; docs/kernels.md "The switch machine").
 
 import { basename } from 'node:path';
 import { SystemError } from '../../uapi/errors.js';
@@ -34,6 +36,7 @@ import {
   requireTarget,
 } from '../steps.js';
 import { openStandIn, physfnOf } from '../standin.js';
+import { vfioPfOf } from '../../uapi/vfio.js';
 
 /** The chain of PCI functions from the root bus down to `bdf` (its sysfs device path), `bdf` last. */
 function pciChain(ctx: ScenarioContext, bdf: string): string[] {
@@ -56,6 +59,26 @@ function pathBetween(ctx: ScenarioContext, provider: string, client: string): st
   const down = b.slice(common);
   const meet = common > 0 ? a[common - 1]! : 'the host bridge';
   return [...up, meet, ...down].join(' -> ');
+}
+
+/** Another VF of the PF (its first virtfnN that is not `vf`), or null. */
+function siblingVf(ctx: ScenarioContext, pf: string, vf: string): string | null {
+  let names: string[];
+  try {
+    names = ctx.backend.fs.readdir(`${PCI_DEVICES}/${pf}`).filter((n) => /^virtfn\d+$/.test(n));
+  } catch {
+    return null;
+  }
+  names.sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+  for (const n of names) {
+    try {
+      const bdf = basename(ctx.backend.fs.readlink(`${PCI_DEVICES}/${pf}/${n}`));
+      if (bdf !== vf) return bdf;
+    } catch {
+      // a VF going away: the next
+    }
+  }
+  return null;
 }
 
 /** A device on the root bus that is neither on the provider's chain nor a bridge: the far importer. */
@@ -89,7 +112,8 @@ export const importP2pRoute: Scenario = {
   title: "the P2P map's route to each importer device, with the PCI path",
   description:
     "Exports a page of the VF's BAR and maps it with iovh's stand-in importer (plain P2P: IOVH_IC_IMPORT_P2P | REVOCABLE) for " +
-    'three importer devices in turn: the VF itself, its PF, and a device on the root bus outside its hierarchy. For each, a return ' +
+    'each importer device in turn: the VF itself, its PF, another VF of that PF, and a device on the root bus outside its ' +
+    "hierarchy (those the machine has). With the PF on vfio-pci the VF is opened with the run's VF token. For each, a return " +
     "probe on pci_p2pdma_map_type (drivers/pci/p2pdma.c) gives the route the kernel chose: 'bus address' (a common upstream " +
     "bridge with no ACS redirection: the same function, or two functions below one PCIe switch), 'host bridge' (a whitelisted " +
     "host bridge or an AMD Zen CPU) or 'not supported', reported with the PCI path between the two. The map must agree with the " +
@@ -115,11 +139,15 @@ export const importP2pRoute: Scenario = {
     const buf = exportDmaBuf(ctx, device, { region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
     const pf = physfnOf(ctx.backend.fs, vf.bdf);
     const far = farDevice(ctx, vf.bdf);
+    const sibling = pf !== vf.bdf ? siblingVf(ctx, pf, vf.bdf) : null;
     const clients: { role: string; bdf: string }[] = [
       { role: 'the VF itself', bdf: vf.bdf },
       ...(pf !== vf.bdf ? [{ role: 'its PF', bdf: pf }] : []),
+      ...(sibling ? [{ role: 'another VF of its PF', bdf: sibling }] : []),
       ...(far ? [{ role: 'a device on the root bus', bdf: far }] : []),
     ];
+    const tokenPf = vfioPfOf(ctx.backend, vf.bdf);
+    if (tokenPf) ctx.evidence.vfToken = `PF ${tokenPf} is on vfio-pci: the VF was opened with the run's VF token`;
     const lines: string[] = [];
     for (const c of clients) {
       trace.clear();
@@ -164,6 +192,8 @@ export const importP2pRoute: Scenario = {
     }
     const routes = (ctx.evidence.routes as { map: string }[] | undefined) ?? [];
     ctx.setPath(routes.some((r) => r.map === 'mapped') ? 'p2p' : 'refused');
-    ctx.note(lines.join('; '));
+    ctx.note(
+      `${lines.join('; ')}${tokenPf ? `; VF opened with the VF token of PF ${basename(tokenPf)} (on vfio-pci)` : ''}`,
+    );
   },
 };

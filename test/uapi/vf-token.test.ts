@@ -1,0 +1,126 @@
+// openVfioDevice and the VF token (src/uapi/vfio.ts): a VF whose PF is on
+// vfio-pci opens with the run's token, on the group path ("BDF vf_token=UUID")
+// and on the cdev (VFIO_DEVICE_BIND_FLAG_TOKEN), the PF's token set once by
+// opening the PF with it; and the bring-up commands around a PF on vfio-pci
+// (src/host/planner.ts planBind of a PF, planVfsEnable and enable_sriov).
+// On the mock's igb-switch machine (test/qemu/fixtures/topology-igb-switch.json).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
+import type { Topology } from '../../src/mock/topology.js';
+import { BringupError, InputError } from '../../src/host/errors.js';
+import { planBind, planVfsEnable, type PlanContext } from '../../src/host/planner.js';
+import { PlanState } from '../../src/host/state.js';
+import { SysReader } from '../../src/machine/sysfs.js';
+import { discover } from '../../src/machine/topology.js';
+import { O } from '../../src/uapi/constants.js';
+import { openVfioDevice, uuidBytes, VfioSetupError, vfTokenFor } from '../../src/uapi/vfio.js';
+
+const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
+const PF = '0000:03:00.0';
+const VF0 = '0000:03:10.0';
+const VF1 = '0000:03:10.2';
+const SYS = '/sys/bus/pci/devices';
+
+function machine(enableSriov: boolean): MockBackend {
+  const t = JSON.parse(readFileSync(SWITCH, 'utf8')) as Topology;
+  t.kernel = { ...t.kernel, cmdline: `intel_iommu=on${enableSriov ? ' vfio_pci.enable_sriov=1' : ''}` };
+  // ACS on the switch's downstream port: each VF in a group of its own (pci_device_group).
+  t.bridges!.find((x) => x.bdf === '0000:02:00.0')!.acs = '0x5f';
+  return createMockBackend({
+    topology: t,
+    profile: 'upstream-7.1',
+    kernelConfig: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' },
+  });
+}
+
+function pfOnVfio(b: MockBackend): void {
+  b.fs.writeFile(`${SYS}/${PF}/driver/unbind`, PF);
+  b.fs.writeFile(`${SYS}/${PF}/driver_override`, 'vfio-pci');
+  b.fs.writeFile('/sys/bus/pci/drivers_probe', PF);
+}
+
+function ctx(b: MockBackend): PlanContext {
+  return { state: PlanState.from(discover(b.fs)), reader: new SysReader(b.fs) };
+}
+
+describe('openVfioDevice with a PF on vfio-pci', () => {
+  it('opens each VF with the run token on the group path and the cdev; one token per backend', () => {
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+      const token = vfTokenFor(b);
+      expect(vfTokenFor(b)).toBe(token);
+      const g = openVfioDevice(b, VF0, { access: 'group' });
+      g.close();
+      const c = openVfioDevice(b, VF1, { access: 'cdev' });
+      c.close();
+      // No token asked for: the kernel's refusal comes through.
+      expect(() => openVfioDevice(b, VF0, { access: 'group', vfToken: null })).toThrow(/EACCES/);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('a VF held open under another token: the PF cannot take the run token, and the error says why', () => {
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+      const other = 'bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3';
+      // Another user: sets its token through the PF's cdev and keeps VF1 open with it.
+      const iommufd = b.dev.open('/dev/iommu', O.RDWR);
+      const cdev = (bdf: string) => `/dev/vfio/devices/${b.fs.readdir(`${SYS}/${bdf}/vfio-dev`)[0]}`;
+      const pf = b.dev.open(cdev(PF), O.RDWR);
+      b.dev.vfioDeviceBindIommufd(pf, iommufd, 1, uuidBytes(other));
+      b.dev.close(pf);
+      const vf1 = b.dev.open(cdev(VF1), O.RDWR);
+      b.dev.vfioDeviceBindIommufd(vf1, iommufd, 1, uuidBytes(other));
+      const e = (() => {
+        try {
+          openVfioDevice(b, VF0);
+        } catch (err) {
+          return err;
+        }
+        return null;
+      })();
+      expect(e).toBeInstanceOf(VfioSetupError);
+      expect((e as Error).message).toMatch(/cannot set the VF token of PF 0000:03:00\.0.*open with another token/);
+      b.dev.close(vf1);
+      b.dev.close(iommufd);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+describe('bring-up of a PF on vfio-pci', () => {
+  it('iovh bind takes a PF without VFs (unbind, override, probe), not one with VFs', () => {
+    const b = machine(true);
+    try {
+      const plan = planBind(ctx(b), PF, 'vfio-pci');
+      expect(plan.steps.map((s) => s.op)).toEqual(['unbind', 'set', 'probe']);
+      expect(plan.title).toBe(`bind PF ${PF} to vfio-pci`);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '1');
+      expect(() => planBind(ctx(b), PF, 'vfio-pci')).toThrow(InputError);
+      expect(() => planBind(ctx(b), PF, 'vfio-pci')).toThrow(/1 VF enabled: .*iovh vfs disable 0000:03:00\.0/);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('iovh vfs enable on a PF on vfio-pci needs vfio_pci.enable_sriov=1, said before any write', () => {
+    const b = machine(false);
+    try {
+      pfOnVfio(b);
+      expect(() => planVfsEnable(ctx(b), PF, '2')).toThrow(BringupError);
+      expect(() => planVfsEnable(ctx(b), PF, '2')).toThrow(/vfio_pci\.enable_sriov=1 .*reads N/);
+      b.fs.writeFile('/sys/module/vfio_pci/parameters/enable_sriov', '1');
+      expect(planVfsEnable(ctx(b), PF, '2').steps.length).toBeGreaterThan(0);
+    } finally {
+      b.close();
+    }
+  });
+});
