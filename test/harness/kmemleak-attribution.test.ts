@@ -5,7 +5,7 @@
 // object's allocation backtrace and pid; the rest neither fails it nor hides
 // its own (fidelity audit row 83).
 import { describe, expect, it } from 'vitest';
-import { attributeKmemleak, kmemleakObject, parseKmemleak } from '../../src/harness/monitors.js';
+import { attributeKmemleak, KmemleakMonitor, kmemleakObject, parseKmemleak } from '../../src/harness/monitors.js';
 import { leakMapRanges } from '../../src/harness/catalog/leak.js';
 import { createMockBackend } from '../../src/mock/backend.js';
 import { runScenarios } from '../../src/harness/runner.js';
@@ -111,6 +111,51 @@ describe('kmemleak attribution', () => {
     // The runner's own window sees them too: no second complaint for the bug the scenario named.
     expect(r.cleanliness.kmemleak.newObjects).toBe(8);
     expect(r.reason).not.toMatch(/new unreferenced objects/);
+    b.close();
+  });
+
+  it('endAged waits the minimum age between its two scans, only what the first scan did not use up', async () => {
+    const b = createMockBackend({ profile: 'upstream-7.1', kernelConfig: NO_KASAN });
+    const KL = '/sys/kernel/debug/kmemleak';
+    const monitor = KmemleakMonitor.open(b.fs);
+    monitor.begin({ scans: 0 });
+    b.kernel.platform.kernel
+      .alloc('struct dma_buf_ranges', 24, ['__kmalloc_cache_noprof+0x2f1/0x3c0', 'dma_buf_map_interconnect+0x4e/0xe0'])
+      .orphan();
+    // A first scan that takes 4 s of the clock the wait runs on: 1.5 s left of 5.5 s.
+    let clock = 0;
+    const slept: number[] = [];
+    const fs = b.fs;
+    const scanning = new Proxy(fs, {
+      get: (t, k) =>
+        k === 'writeFile'
+          ? (path: string, data: string) => {
+              fs.writeFile(path, data);
+              if (path === KL && data === 'scan') clock += 4000;
+            }
+          : Reflect.get(t, k),
+    });
+    const slow = KmemleakMonitor.open(scanning);
+    const report = await slow.endAged(
+      5500,
+      async (ms) => {
+        slept.push(ms);
+        await b.sleep!(ms + 4000);
+      },
+      () => clock,
+    );
+    expect(slept).toEqual([1500]);
+    expect(report.map((r) => kmemleakObject(r).functions[1])).toContain('dma_buf_map_interconnect');
+    // A first scan longer than the age: no wait at all.
+    slept.length = 0;
+    clock = 0;
+    await slow.endAged(
+      3000,
+      async (ms) => void slept.push(ms),
+      () => clock,
+    );
+    expect(slept).toEqual([]);
+    expect(monitor.available).toBe(true);
     b.close();
   });
 
