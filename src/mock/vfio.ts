@@ -418,6 +418,11 @@ export class VfioSubsystem {
     // Without an IOMMU group (and no VFIO_NOIOMMU) vfio_group_find_or_alloc fails (drivers/vfio/group.c).
     if (dev.iommuGroup === null) fail('EINVAL', 'no iommu_group');
     if (dev.klass >> 8 === 0x0604) fail('EINVAL', 'bridges are not supported');
+    // vfio_pci_core_register_device: a PF whose VFs exist cannot have them captured or their users tracked.
+    if (dev.sriov && dev.sriov.numvfs > 0) {
+      this.kernel.log(LogLevel.WARNING, `vfio-pci ${dev.bdf}`, 'Cannot bind to PF with SR-IOV enabled');
+      fail('EBUSY', 'PF with SR-IOV enabled');
+    }
     let group = this.groups.get(dev.iommuGroup);
     if (!group) {
       group = new VfioGroup(dev.iommuGroup);

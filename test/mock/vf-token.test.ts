@@ -230,6 +230,18 @@ describe('the PF leaves vfio-pci', () => {
     expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`)).toBe('0\n');
     expect(b.fs.exists(`${SYS}/${VF0}`)).toBe(false);
   });
+
+  it('vfio-pci does not take a PF whose VFs are enabled (vfio_pci_core_register_device: EBUSY)', () => {
+    const b = machine({ enableSriov: true });
+    write(b, `${SYS}/${PF}/sriov_numvfs`, '2'); // by igb
+    write(b, `${SYS}/${PF}/driver/unbind`, PF);
+    expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`)).toBe('2\n'); // igb's remove leaves them (the mock's igb)
+    write(b, `${SYS}/${PF}/driver_override`, 'vfio-pci');
+    write(b, '/sys/bus/pci/drivers_probe', PF);
+    expect(b.fs.exists(`${SYS}/${PF}/driver`)).toBe(false);
+    expect(kmsg(b)).toContain(`vfio-pci ${PF}: Cannot bind to PF with SR-IOV enabled`);
+    expect(kmsg(b)).toContain(`vfio-pci ${PF}: probe with driver vfio-pci failed with error -16`);
+  });
 });
 
 describe('the state file', () => {
