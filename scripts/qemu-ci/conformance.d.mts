@@ -43,13 +43,15 @@ export function topologyDifferences(captured: {
  * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
  * iovh.* parameters, and the mock's profile says which kernel it models.
  * `bridges` (q35's host bridge, the root port's ACS: what the P2P route
- * between the PF and a VF follows, rules-more.mjs standin.p2p-import), which
- * `iovh capture` cannot see: kept from the committed file.
- * @param {{ kernel?: unknown }} captured
+ * between the PF and a VF follows, rules-more.mjs standin.p2p-import) as the
+ * guest's capture read them; from the committed file when a capture of an
+ * older iovh has none.
+ * @param {{ kernel?: unknown, bridges?: unknown[] }} captured
  * @param {{ bridges?: unknown[] }} [committed] the topology file as committed
  */
 export function topologyFileFrom(captured: {
     kernel?: unknown;
+    bridges?: unknown[];
 }, committed?: {
     bridges?: unknown[];
 }): string;

@@ -148,14 +148,21 @@ export function topologyDifferences(captured, committed) {
  * igb guest, as is but for `kernel`: its cmdline carries the boot's nonce and
  * iovh.* parameters, and the mock's profile says which kernel it models.
  * `bridges` (q35's host bridge, the root port's ACS: what the P2P route
- * between the PF and a VF follows, rules-more.mjs standin.p2p-import), which
- * `iovh capture` cannot see: kept from the committed file.
- * @param {{ kernel?: unknown }} captured
+ * between the PF and a VF follows, rules-more.mjs standin.p2p-import) as the
+ * guest's capture read them; from the committed file when a capture of an
+ * older iovh has none.
+ * @param {{ kernel?: unknown, bridges?: unknown[] }} captured
  * @param {{ bridges?: unknown[] }} [committed] the topology file as committed
  */
 export function topologyFileFrom(captured, committed = {}) {
-  const { kernel: _kernel, devices, ...rest } = /** @type {{ kernel?: unknown, devices?: unknown }} */ (captured);
-  const doc = { ...rest, ...(committed.bridges ? { bridges: committed.bridges } : {}), devices };
+  const {
+    kernel: _kernel,
+    devices,
+    bridges: seen,
+    ...rest
+  } = /** @type {{ kernel?: unknown, devices?: unknown, bridges?: unknown[] }} */ (captured);
+  const bridges = seen ?? committed.bridges;
+  const doc = { ...rest, ...(bridges ? { bridges } : {}), devices };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 

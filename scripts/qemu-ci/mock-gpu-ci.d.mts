@@ -16,7 +16,8 @@ export function edgeOnMock(o: {
     report: any;
 };
 /**
- * What the guest's capture misses for the mock: the host bridge, q35's
+ * What a guest's capture of an older iovh misses for the mock (a newer one
+ * captures its bridges): the host bridge, q35's
  * 8086:29c0, which is on no P2P whitelist (drivers/pci/p2pdma.c). The PF and
  * its VFs sit below a QEMU root port, whose ACS (SV TB RR CR UF DT, QEMU's
  * pcie_acs_init) the mock's default for an unlisted root port matches: ACS
@@ -25,11 +26,7 @@ export function edgeOnMock(o: {
  * @param {Record<string, unknown>} captured
  */
 export function replayTopology(captured: Record<string, unknown>): {
-    bridges: {
-        bdf: string;
-        vendor: string;
-        device: string;
-    }[];
+    bridges: {};
 };
 /**
  * Per scenario: status, path and the quirk ids; a line for each difference.
@@ -124,11 +121,7 @@ export function fixtureFrom(run: {
     vf: string;
     notes: string[];
     topology: {
-        bridges: {
-            bdf: string;
-            vendor: string;
-            device: string;
-        }[];
+        bridges: {};
     };
     scenarios: {
         id: string;

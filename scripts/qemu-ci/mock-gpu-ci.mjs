@@ -39,7 +39,8 @@ export function edgeOnMock(o) {
 }
 
 /**
- * What the guest's capture misses for the mock: the host bridge, q35's
+ * What a guest's capture of an older iovh misses for the mock (a newer one
+ * captures its bridges): the host bridge, q35's
  * 8086:29c0, which is on no P2P whitelist (drivers/pci/p2pdma.c). The PF and
  * its VFs sit below a QEMU root port, whose ACS (SV TB RR CR UF DT, QEMU's
  * pcie_acs_init) the mock's default for an unlisted root port matches: ACS
@@ -49,7 +50,7 @@ export function edgeOnMock(o) {
  */
 export function replayTopology(captured) {
   const { kernel: _kernel, ...rest } = captured;
-  return { ...rest, bridges: [{ bdf: '0000:00:00.0', vendor: '0x8086', device: '0x29c0' }] };
+  return { ...rest, bridges: rest.bridges ?? [{ bdf: '0000:00:00.0', vendor: '0x8086', device: '0x29c0' }] };
 }
 
 /**

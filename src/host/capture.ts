@@ -3,7 +3,8 @@
 // --topology, so a lab machine can be replayed in CI. Reads only: sysfs for
 // the PCI side (resource, sriov_*, config space for the VF Resizable BAR),
 // debugfs/sysfs for the provisioning interface, /proc/iomem for RAM, and one
-// DRM_XE_DEVICE_QUERY for an xe PF's VRAM size.
+// DRM_XE_DEVICE_QUERY for an xe PF's VRAM size. Also the bridges above the
+// PFs: their IDs and ACS capability (config space), and the host bridge.
 import type { Backend } from '../backend/types.js';
 import { isErrno } from '../uapi/errors.js';
 import { XE } from '../uapi/constants.js';
@@ -22,6 +23,14 @@ export interface CapturedBar {
   kind: 'mem64' | 'mem32' | 'io';
   prefetchable: boolean;
   resizableSizes?: string;
+}
+
+/** A bridge above the captured PFs (docs/topology.md "Bridges and ACS"). */
+export interface CapturedBridge {
+  bdf: string;
+  vendor?: string;
+  device?: string;
+  acs?: string | null;
 }
 
 export interface CapturedDevice {
@@ -63,6 +72,7 @@ export interface CapturedTopology {
   machine?: string;
   kernel?: { release?: string; cmdline?: string };
   ram?: { start: string; size: string }[];
+  bridges?: CapturedBridge[];
   devices: CapturedDevice[];
 }
 
@@ -105,6 +115,25 @@ export function vfRebarSizes(config: Uint8Array, index: number): bigint | null {
       }
       return null;
     }
+    at = header >>> 20;
+  }
+  return null;
+}
+
+/**
+ * The ACS Capability register in a function's config space (PCI_EXT_CAP_ID_ACS
+ * 0x000d, register at +4: drivers/pci/pci.c pci_acs_init); null when the
+ * extended list has none, undefined when the config space past 256 bytes
+ * could not be read (it needs root).
+ */
+export function acsCapability(config: Uint8Array | null): number | null | undefined {
+  if (config === null || config.length < 0x104) return undefined;
+  const dv = new DataView(config.buffer, config.byteOffset, config.byteLength);
+  let at = 0x100;
+  for (let hops = 0; hops < 64 && at >= 0x100 && at + 8 <= config.length; hops++) {
+    const header = dv.getUint32(at, true);
+    if (header === 0 || header === 0xffffffff) return null;
+    if ((header & 0xffff) === 0x000d) return dv.getUint16(at + 4, true);
     at = header >>> 20;
   }
   return null;
@@ -278,6 +307,55 @@ function mockGpuOf(r: SysReader, pf: PfInfo, notes: string[]): CapturedDevice['m
   return { lmem: hex(BigInt(m[1]!)), blockSize: hex(BigInt(m[2]!)), vfLmem: hex(BigInt(m[3]!)), blocks };
 }
 
+/**
+ * The ports on the captured PFs' paths with their IDs and ACS capability, and
+ * each root bus's 00.0 (the host bridge the P2P whitelist is checked against):
+ * what the mock derives VF IOMMU groups and P2P routes from. A port whose
+ * config space past 256 bytes cannot be read is listed without `acs` (the
+ * mock then assumes its kind's default) and noted.
+ */
+function captureBridges(r: SysReader, devices: readonly CapturedDevice[], notes: string[]): CapturedBridge[] {
+  const taken = new Set(devices.map((d) => d.bdf));
+  const out: CapturedBridge[] = [];
+  const ids = (bdf: string) => {
+    const v = parseHex(r.maybe(devicePath(bdf, 'vendor')) ?? '');
+    const d = parseHex(r.maybe(devicePath(bdf, 'device')) ?? '');
+    return { ...(v !== null ? { vendor: hex4(v) } : {}), ...(d !== null ? { device: hex4(d) } : {}) };
+  };
+  const roots = new Set<string>();
+  const ports: string[] = [];
+  for (const d of devices) {
+    const [root, ...path] = (d.parent ?? '').split('/');
+    if (root) roots.add(root);
+    for (const p of path) if (!ports.includes(p) && !taken.has(p)) ports.push(p);
+  }
+  for (const root of roots) {
+    // pciDDDD:BB -> DDDD:BB:00.0, when the machine has one there and it is not on a path or captured already.
+    const host = `${root.slice(3)}:00.0`;
+    if (taken.has(host) || ports.includes(host) || r.maybe(devicePath(host, 'vendor')) === null) continue;
+    out.push({ bdf: host, ...ids(host) });
+  }
+  let unread = 0;
+  for (const bdf of ports) {
+    // A port sysfs does not show (the mock's machine has none) is left to the mock's default.
+    if (r.maybe(devicePath(bdf, 'vendor')) === null) continue;
+    let config: Uint8Array | null = null;
+    try {
+      config = r.fs.readFile(devicePath(bdf, 'config'));
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT') && !isErrno(e, 'EACCES') && !isErrno(e, 'EPERM')) throw e;
+    }
+    const acs = acsCapability(config);
+    if (acs === undefined) unread++;
+    out.push({ bdf, ...ids(bdf), ...(acs === undefined ? {} : { acs: acs === null ? null : hex4(acs) }) });
+  }
+  if (unread > 0)
+    notes.push(
+      `ACS of ${unread} bridge${unread === 1 ? '' : 's'} not captured (config space past 256 bytes needs root): the mock assumes ACS on root and downstream ports, none on upstream ports`,
+    );
+  return out;
+}
+
 export function capture(backend: Backend): CaptureResult {
   const r = new SysReader(backend.fs);
   const notes: string[] = [];
@@ -292,6 +370,7 @@ export function capture(backend: Backend): CaptureResult {
       'System RAM ranges not captured (/proc/iomem shows addresses to root only): the mock assumes its default RAM map',
     );
   const devices = t.pfs.map((pf) => capturePf(backend, r, pf, notes));
+  const bridges = captureBridges(r, devices, notes);
   // Keys in the order docs/topology.md lists them, for people reading the file.
   return {
     topology: {
@@ -299,6 +378,7 @@ export function capture(backend: Backend): CaptureResult {
       ...(machine ? { machine } : {}),
       ...(release || cmdline ? { kernel: { ...(release ? { release } : {}), ...(cmdline ? { cmdline } : {}) } } : {}),
       ...(ram ? { ram: ram.map((x) => ({ start: hex(x.start), size: hex(x.size) })) } : {}),
+      ...(bridges.length > 0 ? { bridges } : {}),
       devices,
     },
     notes,

@@ -177,3 +177,73 @@ describe('capture of a PF with an I/O-port BAR (QEMU igb: BAR 2, 32 ports at 0xc
     ]);
   });
 });
+
+describe('capture of the bridges above a PF (docs/topology.md "Bridges and ACS")', () => {
+  /** Config space whose extended list holds ARI at 0x100, then ACS at 0x140 with capability `cap`. */
+  const withAcs = (cap: number | null): Uint8Array => {
+    const b = new Uint8Array(4096);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0x100, ((cap === null ? 0 : 0x140) << 20) | (1 << 16) | 0x000e, true);
+    if (cap !== null) {
+      dv.setUint32(0x140, (1 << 16) | 0x000d, true);
+      dv.setUint16(0x144, cap, true);
+    }
+    return b;
+  };
+
+  it('reads the ACS capability and IDs of each port on the path and the host bridge, and the mock loads them', () => {
+    const d = tempDir('iovh-capture-acs-');
+    dirs.push(d);
+    const t = new FixtureTree(d.path);
+    // q35: host bridge 00:00.0, root port 00:01.0 (ACS), an xio3130 switch (no ACS), igb below it.
+    const port = (bdf: string, dir: string, vendor: string, device: string, config: Uint8Array | null) => {
+      t.file(`${dir}/vendor`, `${vendor}\n`).file(`${dir}/device`, `${device}\n`).file(`${dir}/class`, '0x060400\n');
+      if (config) t.file(`${dir}/config`, config);
+      t.link(`/sys/bus/pci/devices/${bdf}`, `../../..${dir.slice(4)}`);
+    };
+    t.device('0000:00:00.0', { vendor: '0x8086', device: '0x29c0', class: '0x060000' });
+    const rp = '/sys/devices/pci0000:00/0000:00:01.0';
+    port('0000:00:01.0', rp, '0x1b36', '0x000c', withAcs(0x5f));
+    port('0000:01:00.0', `${rp}/0000:01:00.0`, '0x104c', '0x8232', withAcs(null));
+    // The downstream port's config as a user without root reads it: the first 256 bytes.
+    port('0000:02:00.0', `${rp}/0000:01:00.0/0000:02:00.0`, '0x104c', '0x8233', new Uint8Array(256));
+    const dir = `${rp}/0000:01:00.0/0000:02:00.0/0000:03:00.0`;
+    for (const [k, v] of Object.entries({
+      vendor: '0x8086',
+      device: '0x10c9',
+      class: '0x020000',
+      sriov_totalvfs: '7',
+      sriov_numvfs: '0',
+      sriov_offset: '128',
+      sriov_stride: '2',
+      sriov_vf_device: '10ca',
+      sriov_drivers_autoprobe: '1',
+      driver_override: '(null)',
+    }))
+      t.file(`${dir}/${k}`, `${v}\n`);
+    t.file(
+      `${dir}/resource`,
+      resourceText({ 0: [0xfe400000n, 128n * 1024n, 0x40200], 7: [0xfe800000n, 8n * 16n * 1024n, 0x14220c] }),
+    );
+    t.link('/sys/bus/pci/devices/0000:03:00.0', `../../..${dir.slice(4)}`);
+    const { topology, notes } = capture(createNativeBackend({ root: d.path }));
+    expect(topology.devices.map((x) => [x.bdf, x.parent])).toEqual([
+      ['0000:03:00.0', 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0'],
+    ]);
+    expect(topology.bridges).toEqual([
+      { bdf: '0000:00:00.0', vendor: '0x8086', device: '0x29c0' },
+      { bdf: '0000:00:01.0', vendor: '0x1b36', device: '0x000c', acs: '0x005f' },
+      { bdf: '0000:01:00.0', vendor: '0x104c', device: '0x8232', acs: null },
+      { bdf: '0000:02:00.0', vendor: '0x104c', device: '0x8233' },
+    ]);
+    expect(notes).toContain(
+      'ACS of 1 bridge not captured (config space past 256 bytes needs root): the mock assumes ACS on root and downstream ports, none on upstream ports',
+    );
+    expect(parseTopology(topology, 'captured').bridges.map((b) => [b.bdf, b.acs])).toEqual([
+      ['0000:00:00.0', undefined],
+      ['0000:00:01.0', 0x5f],
+      ['0000:01:00.0', null],
+      ['0000:02:00.0', undefined],
+    ]);
+  });
+});

@@ -192,12 +192,19 @@ describe('topologyDifferences', () => {
       devices: [{ bdf: '0000:01:00.0' }],
     });
     expect(topologyFileFrom(captured).endsWith('}\n')).toBe(true);
-    // The bridges the capture cannot see stay as committed.
+    // The bridges: the capture's, else (a capture of an older iovh) as committed.
     const bridges = [{ bdf: '0000:00:00.0', vendor: '0x8086', device: '0x29c0' }];
     expect(JSON.parse(topologyFileFrom(captured, { bridges }))).toEqual({
       schema: 'iovh-topology/1',
       machine: 'QEMU',
       bridges,
+      devices: [{ bdf: '0000:01:00.0' }],
+    });
+    const seen = [...bridges, { bdf: '0000:00:01.0', acs: '0x005f' }];
+    expect(JSON.parse(topologyFileFrom({ ...captured, bridges: seen }, { bridges }))).toEqual({
+      schema: 'iovh-topology/1',
+      machine: 'QEMU',
+      bridges: seen,
       devices: [{ bdf: '0000:01:00.0' }],
     });
   });
