@@ -37,7 +37,7 @@ import { rangesFromPacked, sgFromPacked, type AttachmentImpl } from './dmabuf.js
 import type { MappingRegistry } from './mapping.js';
 import type { PciDev, PciDriverModel, PciSubsystem } from './pci.js';
 import type { PhysicalBusImpl } from './physbus.js';
-import { P2P_MAP } from './pcie.js';
+import { P2P_MAP, type P2pMapType } from './pcie.js';
 import type { XePf } from './xe-pf.js';
 import type { Vfs } from './vfs.js';
 import { relativeLink } from './vfs.js';
@@ -189,6 +189,11 @@ class VfioDevice {
   sriovPf: VfioDevice | null = null;
   /** A PF on vfio_pci_sriov_pfs: vfio_pci_core_sriov_configure enabled its VFs (until it disables them). */
   sriovActive = false;
+  /**
+   * The provider's p2pdma map_types (drivers/pci/p2pdma.c): the route of each client already asked, by BDF.
+   * vfio_pci_core_init_dev's pcim_p2pdma_init made it at probe; its devres goes when vfio-pci unbinds the device.
+   */
+  readonly p2pMapTypes = new Map<string, P2pMapType>();
 
   constructor(
     readonly pci: PciDev,
@@ -1247,11 +1252,19 @@ export class VfioSubsystem {
         // maps its own dma-buf where its PF cannot).
         const provider = priv.vdev?.pci ?? priv.icDev;
         const client = att.dev === null ? null : (this.pci.device(att.dev.bdf) ?? null);
-        const { type, warnings } = this.pci.fabric.route(provider, client);
-        for (const [on, text] of warnings) {
-          // pci_warn(client, ...): "<driver> <BDF>: ...", "pci <BDF>" for a device no driver holds.
-          const dev = this.pci.device(on);
-          k.log(LogLevel.WARNING, `${dev?.driver ?? 'pci'} ${on}`, text);
+        // pci_p2pdma_map_type asks calc_map_type_and_dist (verbose: its warnings) only for a client the provider's
+        // map_types does not know yet, and stores the answer there, whatever it is.
+        const cache = this.devices.get(provider)?.p2pMapTypes;
+        let type = client === null ? undefined : cache?.get(client.bdf);
+        if (type === undefined) {
+          const r = this.pci.fabric.route(provider, client);
+          type = r.type;
+          for (const [on, text] of r.warnings) {
+            // pci_warn(client, ...): "<driver> <BDF>: ...", "pci <BDF>" for a device no driver holds.
+            const dev = this.pci.device(on);
+            k.log(LogLevel.WARNING, `${dev?.driver ?? 'pci'} ${on}`, text);
+          }
+          if (client !== null) cache?.set(client.bdf, type);
         }
         k.trace('pci_p2pdma_map_type', 'return', { retval: BigInt(type) });
         if (type === P2P_MAP.NOT_SUPPORTED) fail('EINVAL', 'pci_p2pdma_map_type: NOT_SUPPORTED');

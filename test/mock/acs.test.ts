@@ -19,7 +19,20 @@ import { describe, expect, it } from 'vitest';
 import { IOVH_IC, StandInImporter } from '../../src/uapi/iovh-ic.js';
 import type { Topology, TopologyDeviceJson } from '../../src/mock/topology.js';
 import type { MockBackend } from '../../src/mock/backend.js';
-import { errOf, exportBar2, groupOf, kmsg, mock, openVfio, PF, PF_DIR, topology, VF0, VF1 } from './helpers.js';
+import {
+  closeVfio,
+  errOf,
+  exportBar2,
+  groupOf,
+  kmsg,
+  mock,
+  openVfio,
+  PF,
+  PF_DIR,
+  topology,
+  VF0,
+  VF1,
+} from './helpers.js';
 
 const T = '/sys/kernel/tracing';
 const ROOT_BUS = '0000:00:02.0';
@@ -150,6 +163,38 @@ describe('the P2P route is derived per pair of devices (calc_map_type_and_dist)'
         expect(log).toContain(`cannot be used for peer-to-peer DMA as the client and provider (${VF0})`);
       }
     }
+  });
+});
+
+describe("the provider's p2pdma caches each client's route (pci_p2pdma_map_type: map_types)", () => {
+  it('only the first map for a client computes the route and warns; the provider leaving vfio-pci forgets it', () => {
+    const b = withVfs(machine(true, '0x29c0'));
+    b.fs.writeFile(`/sys/bus/pci/devices/${VF0}/driver_override`, 'vfio-pci');
+    b.fs.writeFile('/sys/bus/pci/drivers_probe', VF0);
+    const hint = `ACS redirect is set between the client and provider (${VF0})`;
+    const count = () => kmsg(b).split(hint).length - 1;
+    const mapTwice = () => {
+      const v = openVfio(b);
+      const fd = exportBar2(b, v.device);
+      const ic = StandInImporter.open(b);
+      for (let i = 0; i < 2; i++) {
+        const imp = ic.import(fd, { importer: PF, flags: IOVH_IC.IMPORT_P2P | IOVH_IC.IMPORT_REVOCABLE });
+        expect(errOf(() => imp.map()).code).toBe('EINVAL');
+        imp.release();
+      }
+      ic.close();
+      b.dev.close(fd);
+      closeVfio(b, v);
+    };
+    mapTwice();
+    expect(count()).toBe(1);
+    mapTwice();
+    expect(count()).toBe(1);
+    // pcim_p2pdma_init's devres goes with the driver (pci_p2pdma_release: xa_destroy of map_types).
+    b.fs.writeFile(`/sys/bus/pci/drivers/vfio-pci/unbind`, VF0);
+    b.fs.writeFile('/sys/bus/pci/drivers_probe', VF0);
+    mapTwice();
+    expect(count()).toBe(2);
   });
 });
 
