@@ -54,16 +54,20 @@ export function kstrtoll(s: string): bigint {
   return v;
 }
 
-/** kstrtobool: looks only at the first one or two characters. */
+/** kstrtobool (lib/kstrtox.c): looks only at the first one or two characters; e/d (enable, disable) too. */
 export function kstrtobool(s: string): boolean {
   const c0 = s[0];
   switch (c0) {
+    case 'e':
+    case 'E':
     case 'y':
     case 'Y':
     case 't':
     case 'T':
     case '1':
       return true;
+    case 'd':
+    case 'D':
     case 'n':
     case 'N':
     case 'f':

@@ -79,14 +79,16 @@ export interface VfioHooks {
 
 /**
  * vfio_pci.enable_sriov from a kernel command line (kernel/params.c: '-' and
- * '_' are alike in a parameter name; a bool given without a value is true).
+ * '_' are alike in a parameter name; a bool given without '=' is true,
+ * param_set_bool; "name=" gives it "" (lib/cmdline.c next_arg), which
+ * kstrtobool refuses).
  */
 export function cmdlineEnableSriov(cmdline: string): boolean {
   let on = false;
   for (const word of cmdline.split(/\s+/)) {
     const m = /^vfio[-_]pci\.enable[-_]sriov(?:=(.*))?$/.exec(word);
     if (!m) continue;
-    if (m[1] === undefined || m[1] === '') on = true;
+    if (m[1] === undefined) on = true;
     else {
       try {
         on = kstrtobool(m[1]);

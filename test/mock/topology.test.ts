@@ -228,10 +228,11 @@ describe('kstrto parsers', () => {
     );
   });
   it('kstrtobool looks at the first characters only', () => {
-    for (const s of ['1', 'y', 'Yes', 'true', 'on\n']) expect(kstrtobool(s)).toBe(true);
-    for (const s of ['0', 'n', 'No', 'false', 'off']) expect(kstrtobool(s)).toBe(false);
+    for (const s of ['1', 'y', 'Yes', 'true', 'on\n', 'enable', 'E']) expect(kstrtobool(s)).toBe(true);
+    for (const s of ['0', 'n', 'No', 'false', 'off', 'disable', 'D']) expect(kstrtobool(s)).toBe(false);
     expect(errno(() => kstrtobool('o'))).toBe(22);
     expect(errno(() => kstrtobool('2'))).toBe(22);
+    expect(errno(() => kstrtobool(''))).toBe(22);
   });
 });
 

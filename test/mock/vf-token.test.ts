@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { MockBackend } from '../../src/mock/backend.js';
 import type { Topology } from '../../src/mock/topology.js';
 import { O, VFIO } from '../../src/uapi/constants.js';
+import { cmdlineEnableSriov } from '../../src/mock/vfio.js';
 import { errOf, expectErrno, mock } from './helpers.js';
 
 const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
@@ -77,6 +78,15 @@ function kmsg(b: MockBackend): string {
 }
 
 describe('vfio_pci.enable_sriov', () => {
+  it('from the command line as kernel/params.c parses it: no value is true, an empty or bad value keeps the default', () => {
+    expect(cmdlineEnableSriov('root=/dev/vda vfio_pci.enable_sriov')).toBe(true);
+    expect(cmdlineEnableSriov('vfio-pci.enable-sriov=enable')).toBe(true);
+    // next_arg gives "" (not NULL) for "name=": param_set_bool's kstrtobool("") is EINVAL, the default stays.
+    expect(cmdlineEnableSriov('vfio_pci.enable_sriov=')).toBe(false);
+    expect(cmdlineEnableSriov('vfio_pci.enable_sriov=1 vfio_pci.enable_sriov=x')).toBe(true);
+    expect(cmdlineEnableSriov('vfio_pci.enable_sriov=1 vfio_pci.enable_sriov=disable')).toBe(false);
+  });
+
   it('off: the PF on vfio-pci refuses sriov_numvfs with ENOENT; the parameter is writable (0644) and on enables VFs', () => {
     const b = machine({ enableSriov: false });
     expect(b.fs.readText(PARAM)).toBe('N\n');
