@@ -226,13 +226,10 @@ export class MockKernel implements MockPlatform {
     this.kernel.log(LogLevel.NOTICE, null, `Linux version ${profile.release} (iovh@mock) #1 SMP PREEMPT_DYNAMIC`);
     this.kernel.log(LogLevel.INFO, null, `Command line: ${cmdline}`);
     this.kernel.log(LogLevel.INFO, null, 'DMAR: IOMMU enabled');
-    // __pci_config_acs's pci_info for each port pci=disable_acs_redir= named: "%#06x", which prints 0 as 000000.
+    // __pci_config_acs's pci_info for each port pci=disable_acs_redir= named: "%#06x". The kernel's vsprintf
+    // (lib/vsprintf.c number) gives 0 its 0x prefix too, unlike C's printf: 0 prints as 0x0000.
     for (const { bdf, ctrl } of this.pci.fabric.configured)
-      this.kernel.log(
-        LogLevel.INFO,
-        `pci ${bdf}`,
-        `Configured ACS to ${ctrl === 0 ? '000000' : `0x${ctrl.toString(16).padStart(4, '0')}`}`,
-      );
+      this.kernel.log(LogLevel.INFO, `pci ${bdf}`, `Configured ACS to 0x${ctrl.toString(16).padStart(4, '0')}`);
   }
 
   // ------------------------------------------------------------ MockPlatform
