@@ -116,6 +116,8 @@ export class PcieFabric {
   private readonly ctrl = new Map<string, number>();
   /** The ports `pci=disable_acs_redir=` matched, with the control register it left (pci_info at enumeration). */
   readonly configured: readonly { bdf: string; ctrl: number }[];
+  /** A port with ACS reached an entry of `pci=disable_acs_redir=` the kernel cannot parse (its pr_warn_once). */
+  readonly cannotParse: boolean;
 
   constructor(topology: Pick<ParsedTopology, 'devices' | 'bridges'>, cmdline = '') {
     const listed = new Map(topology.bridges.map((b) => [b.bdf, b]));
@@ -161,16 +163,18 @@ export class PcieFabric {
     // firmware's bits without those three, so the kernel's own SV and UF go too).
     const redir = disableAcsRedir(cmdline);
     const configured: { bdf: string; ctrl: number }[] = [];
+    let cannotParse = false;
     for (const p of this.ports.values()) {
       if (p.acsCap === null) continue;
       let ctrl = p.acsCap & REQ_ACS_FLAGS;
-      if (redir.some((m) => m(p))) {
+      if (redir.entries.some((m) => m(p))) {
         ctrl = FIRMWARE_ACS_CTRL & ~(ACS.RR | ACS.CR | ACS.EC);
         configured.push({ bdf: p.bdf, ctrl });
-      }
+      } else if (redir.unparsable) cannotParse = true;
       this.ctrl.set(p.bdf, ctrl);
     }
     this.configured = configured;
+    this.cannotParse = cannotParse;
     // pci_host_bridge_dev: the first device on the root bus (bus order is devfn order) if it is 00.0 or a root port.
     for (const [root, list] of rootBusDevices) {
       list.sort((a, b) => a.devfn - b.devfn);
@@ -312,34 +316,46 @@ function devfnOf(bdf: string): number {
  * at semicolons and pci_dev_str_match matches each entry): `[<domain>:]<bus>:<dev>.<fn>`
  * or `pci:<vendor>:<device>[:<subvendor>:<subdevice>]` (0 matches any; a port
  * whose IDs the topology does not give matches only 0:0). The path form
- * (`.../<dev>.<fn>`) is not modelled and matches nothing.
+ * (`<bdf>/<dev>.<fn>...`) is not modelled and matches nothing. An entry
+ * pci_dev_str_match cannot parse (-EINVAL) ends the list for every port that
+ * did not match before it (`unparsable`: "Can't parse ACS command line
+ * parameter", pr_warn_once).
  */
-function disableAcsRedir(cmdline: string): ((p: Port) => boolean)[] {
+function disableAcsRedir(cmdline: string): { entries: ((p: Port) => boolean)[]; unparsable: boolean } {
   let param: string | null = null;
   for (const word of cmdline.split(/\s+/)) {
     if (!word.startsWith('pci=')) continue;
     for (const opt of word.slice(4).split(','))
       if (opt.startsWith('disable_acs_redir=')) param = opt.slice('disable_acs_redir='.length);
   }
-  if (!param) return [];
-  return param
-    .split(';')
-    .filter((e) => e !== '')
-    .map((e): ((p: Port) => boolean) => {
-      const ids = /^pci:([0-9a-f]{1,4}):([0-9a-f]{1,4})(?::[0-9a-f]{1,4}:[0-9a-f]{1,4})?$/i.exec(e);
-      if (ids) {
-        const vendor = Number.parseInt(ids[1]!, 16);
-        const device = Number.parseInt(ids[2]!, 16);
-        return (p) => (vendor === 0 || vendor === p.vendor) && (device === 0 || device === p.device);
-      }
-      const at = /^(?:([0-9a-f]+):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])$/i.exec(e);
-      if (!at) return () => false;
-      const domain = Number.parseInt(at[1] ?? '0', 16);
-      const bus = Number.parseInt(at[2]!, 16);
-      const devfn = (Number.parseInt(at[3]!, 16) << 3) | Number(at[4]);
-      return (p) => {
-        const m = /^([0-9a-f]+):([0-9a-f]{2}):/.exec(p.bdf)!;
-        return Number.parseInt(m[1]!, 16) === domain && Number.parseInt(m[2]!, 16) === bus && devfnOf(p.bdf) === devfn;
-      };
-    });
+  const entries: ((p: Port) => boolean)[] = [];
+  if (!param) return { entries, unparsable: false };
+  for (const e of param.split(';').filter((x) => x !== '')) {
+    const m = acsRedirEntry(e);
+    if (m === null) return { entries, unparsable: true };
+    entries.push(m);
+  }
+  return { entries, unparsable: false };
+}
+
+/** One `pci=disable_acs_redir=` entry as a port matcher; null when pci_dev_str_match cannot parse it. */
+function acsRedirEntry(e: string): ((p: Port) => boolean) | null {
+  const ids = /^pci:([0-9a-f]{1,4}):([0-9a-f]{1,4})(?::[0-9a-f]{1,4}:[0-9a-f]{1,4})?$/i.exec(e);
+  if (ids) {
+    const vendor = Number.parseInt(ids[1]!, 16);
+    const device = Number.parseInt(ids[2]!, 16);
+    return (p) => (vendor === 0 || vendor === p.vendor) && (device === 0 || device === p.device);
+  }
+  // pci_dev_str_match_path: the path form (devfns below a BDF) is not modelled: no port matches it.
+  if (/^(?:[0-9a-f]+:)?[0-9a-f]+:[0-9a-f]+\.[0-9a-f]+(?:\/[0-9a-f]+\.[0-9a-f]+)+$/i.test(e)) return () => false;
+  // sscanf "%x:%x:%x.%x", else "%x:%x.%x" with segment 0; PCI_DEVFN keeps 5 bits of the slot, 3 of the function.
+  const at = /^(?:([0-9a-f]+):)?([0-9a-f]+):([0-9a-f]+)\.([0-9a-f]+)$/i.exec(e);
+  if (!at) return null;
+  const domain = Number.parseInt(at[1] ?? '0', 16);
+  const bus = Number.parseInt(at[2]!, 16);
+  const devfn = ((Number.parseInt(at[3]!, 16) & 0x1f) << 3) | (Number.parseInt(at[4]!, 16) & 0x07);
+  return (p) => {
+    const m = /^([0-9a-f]+):([0-9a-f]{2}):/.exec(p.bdf)!;
+    return Number.parseInt(m[1]!, 16) === domain && Number.parseInt(m[2]!, 16) === bus && devfnOf(p.bdf) === devfn;
+  };
 }

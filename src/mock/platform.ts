@@ -228,6 +228,8 @@ export class MockKernel implements MockPlatform {
     this.kernel.log(LogLevel.INFO, null, 'DMAR: IOMMU enabled');
     // __pci_config_acs's pci_info for each port pci=disable_acs_redir= named: "%#06x". The kernel's vsprintf
     // (lib/vsprintf.c number) gives 0 its 0x prefix too, unlike C's printf: 0 prints as 0x0000.
+    if (this.pci.fabric.cannotParse)
+      this.kernel.log(LogLevel.WARNING, null, "PCI: Can't parse ACS command line parameter");
     for (const { bdf, ctrl } of this.pci.fabric.configured)
       this.kernel.log(LogLevel.INFO, `pci ${bdf}`, `Configured ACS to 0x${ctrl.toString(16).padStart(4, '0')}`);
   }

@@ -229,4 +229,17 @@ describe('pci=disable_acs_redir= (the hint the kernel prints) clears the redirec
     expect(kmsg(b)).not.toContain('pci 0000:02:01.0: Configured ACS');
     expect(groupOf(b, VF0)).not.toBe(groupOf(b, PF));
   });
+
+  it('an entry it cannot parse ends the list: the entries after it are not applied, and the kernel says so', () => {
+    const cant = "PCI: Can't parse ACS command line parameter";
+    const after = booted('bogus;0000:02:01.0');
+    expect(kmsg(after)).toContain(cant);
+    expect(kmsg(after)).not.toContain('Configured ACS');
+    expect(groupOf(after, VF0)).not.toBe(groupOf(after, PF));
+    // Before it: applied (__pci_config_acs stops at the first match, then at the entry it cannot parse).
+    const before = booted('0000:02:01.0;bogus');
+    expect(kmsg(before)).toContain('pci 0000:02:01.0: Configured ACS to 0x0000');
+    expect(kmsg(before)).toContain(cant);
+    expect(groupOf(before, VF0)).toBe(groupOf(before, PF));
+  });
 });
