@@ -265,7 +265,7 @@ export function defaultTopology(): Topology {
       { bdf: '0000:00:00.0', vendor: '0x8086', device: '0x09a2' },
       { bdf: '0000:00:01.0', acs: '0x1f' },
       { bdf: '0000:01:00.0', acs: null },
-      { bdf: '0000:02:01.0', acs: '0x1f' },
+      { bdf: '0000:02:01.0', vendor: '0x8086', device: '0xe2f0', acs: '0x1f' },
     ],
     devices: [
       {
