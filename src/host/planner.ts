@@ -508,6 +508,10 @@ export function planBind(ctx: PlanContext, vfText: string, driver: string): Plan
  */
 function planBindPf(ctx: PlanContext, pf: PfState, driver: string): Plan {
   requireDriverLoaded(ctx, driver);
+  const override = ctx.reader.overrideOf(pf.bdf);
+  // Already there (its VFs made by that driver, say): nothing to do.
+  if (pf.driver === driver && override === driver)
+    return { title: `bind PF ${pf.bdf} to ${driver}`, steps: [], notes: [] };
   if (pf.numvfs > 0)
     throw new InputError(
       `${pf.bdf} has ${pf.numvfs} VF${pf.numvfs > 1 ? 's' : ''} enabled: a PF changes driver only without VFs (\`iovh vfs disable ${pf.bdf}\` first)`,
@@ -517,7 +521,6 @@ function planBindPf(ctx: PlanContext, pf: PfState, driver: string): Plan {
       `${pf.bdf} has no IOMMU group: vfio-pci needs an IOMMU (boot with intel_iommu=on iommu=pt; see \`iovh doctor\`)`,
     );
   const steps: Step[] = [];
-  const override = ctx.reader.overrideOf(pf.bdf);
   if (pf.driver !== null && pf.driver !== driver) {
     steps.push({ op: 'unbind', bdf: pf.bdf, driver: pf.driver, why: `release PF ${pf.bdf} from ${pf.driver}` });
     pf.driver = null;

@@ -105,6 +105,16 @@ describe('bring-up of a PF on vfio-pci', () => {
       expect(plan.title).toBe(`bind PF ${PF} to vfio-pci`);
       b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '1');
       expect(() => planBind(ctx(b), PF, 'vfio-pci')).toThrow(InputError);
+      // A PF on vfio-pci with the VFs it made: already as asked, no steps.
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '0');
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+      expect(planBind(ctx(b), PF, 'vfio-pci').steps).toEqual([]);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '0');
+      b.fs.writeFile(`${SYS}/${PF}/driver/unbind`, PF);
+      b.fs.writeFile(`${SYS}/${PF}/driver_override`, '\n');
+      b.fs.writeFile('/sys/bus/pci/drivers_probe', PF);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '1');
       expect(() => planBind(ctx(b), PF, 'vfio-pci')).toThrow(/1 VF enabled: .*iovh vfs disable 0000:03:00\.0/);
     } finally {
       b.close();
