@@ -19,6 +19,7 @@ import { type CapabilityName, DEFAULT_POLICY } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
 import type { ProbeKey } from './symbols.js';
 import { TraceSession } from './tracefs.js';
+import { kmemleakFailure } from './monitors.js';
 import { SHAPE_CAPABILITY } from './summary.js';
 import { lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
 import type { Target } from '../machine/target.js';
@@ -224,4 +225,20 @@ export function skipForShape(ctx: ScenarioContext, why: string, hardware: string
     why,
     `${hardware}; on the mock: iovh run --topology topologies/${topology}.json (shipped with iovh)`,
   );
+}
+
+/**
+ * A kmemleak command of a scenario's own measurement failed: skip when
+ * kmemleak is off (monitors.ts kmemleakFailure: booted without it, or it
+ * turned itself off after an error), else the error goes on.
+ */
+export function skipIfKmemleakOff(ctx: ScenarioContext, e: unknown): never {
+  const failure = kmemleakFailure(e);
+  if (failure.disabled)
+    ctx.skip(
+      'kmemleak',
+      failure.why,
+      'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y); a kmemleak that turned itself off comes back only with a reboot',
+    );
+  throw e;
 }

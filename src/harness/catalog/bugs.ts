@@ -7,7 +7,7 @@
 import { readKernelConfig } from '../../host/doctor.js';
 import { O } from '../../uapi/constants.js';
 import { type BugName, bugOfKmemleak, bugsOfKasan, kasanExcerpt } from '../bugs.js';
-import { attributeKmemleak, KmemleakMonitor, kmemleakFailure } from '../monitors.js';
+import { attributeKmemleak, KmemleakMonitor } from '../monitors.js';
 import { ownTasks } from '../tracefs.js';
 import { IOVH_IC } from '../../uapi/iovh-ic.js';
 import { openStandIn } from '../standin.js';
@@ -22,6 +22,7 @@ import {
   requireExportBar,
   requireTarget,
   spareVf,
+  skipIfKmemleakOff,
 } from '../steps.js';
 import { Gpu } from '../gpu.js';
 import { requireImport } from '../imports.js';
@@ -229,20 +230,10 @@ export const bugsP2pSgtLeak: Scenario = {
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
     const kmemleak = KmemleakMonitor.open(ctx.backend.fs);
-    const skipIfOff: (e: unknown) => never = (e) => {
-      const failure = kmemleakFailure(e);
-      if (failure.disabled)
-        ctx.skip(
-          'kmemleak',
-          failure.why,
-          'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y); a kmemleak that turned itself off comes back only with a reboot',
-        );
-      throw e;
-    };
     try {
       kmemleak.begin({ scans: 0 });
     } catch (e) {
-      skipIfOff(e);
+      skipIfKmemleakOff(ctx, e);
     }
     let maps = 0;
     const refused = new Map<string, number>();
@@ -278,7 +269,7 @@ export const bugsP2pSgtLeak: Scenario = {
       report = await kmemleak.endAged(ctx.timing.kmemleakAgeMs, (ms) => ctx.sleep(ms));
     } catch (e) {
       // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
-      skipIfOff(e);
+      skipIfKmemleakOff(ctx, e);
     }
     const who = attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
     const sgt = who.ours.filter((o) => bugOfKmemleak(o.functions) === 'p2p-sgt-leak');

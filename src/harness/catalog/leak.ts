@@ -9,14 +9,7 @@ import { hex } from '../../report/model.js';
 import { readVramBudget } from '../../machine/vram.js';
 import { SysReader } from '../../machine/sysfs.js';
 import { disableVfsForScenario } from './lifecycle.js';
-import {
-  attributeKmemleak,
-  describeBuffer,
-  KmemleakMonitor,
-  kmemleakFailure,
-  openKernelFds,
-  readBufinfo,
-} from '../monitors.js';
+import { attributeKmemleak, describeBuffer, KmemleakMonitor, openKernelFds, readBufinfo } from '../monitors.js';
 import { ownTasks } from '../tracefs.js';
 import { bugOfKmemleak } from '../bugs.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -29,6 +22,7 @@ import {
   requirePathTrace,
   requireTarget,
   startTrace,
+  skipIfKmemleakOff,
 } from '../steps.js';
 import { lmemSpan } from './import.js';
 
@@ -63,20 +57,10 @@ export const leakMapRanges: Scenario = {
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
     const kmemleak = KmemleakMonitor.open(ctx.backend.fs);
-    const skipIfOff: (e: unknown) => never = (e) => {
-      const failure = kmemleakFailure(e);
-      if (failure.disabled)
-        ctx.skip(
-          'kmemleak',
-          failure.why,
-          'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y); a kmemleak that turned itself off comes back only with a reboot',
-        );
-      throw e;
-    };
     try {
       kmemleak.begin({ scans: 0 });
     } catch (e) {
-      skipIfOff(e);
+      skipIfKmemleakOff(ctx, e);
     }
     let maps = 0;
     let unmaps = 0;
@@ -99,7 +83,7 @@ export const leakMapRanges: Scenario = {
       report = kmemleak.end();
     } catch (e) {
       // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
-      skipIfOff(e);
+      skipIfKmemleakOff(ctx, e);
     }
     const who = attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
     // The P2P map's own scatterlists are a known bug of the merged path (every P2P import hits it), named apart.

@@ -23,10 +23,19 @@ import type { DmaRange, VfioDevice } from '../../uapi/vfio.js';
 import { VFIO } from '../../uapi/constants.js';
 import { barAccess, freshSeed, rangePages, type BarAccess, type DataPage } from '../data.js';
 import type { PatternMismatch } from '../../backend/types.js';
-import { attributeKmemleak, KmemleakMonitor, kmemleakFailure } from '../monitors.js';
+import { attributeKmemleak, KmemleakMonitor } from '../monitors.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { requireStandIn, type StandInTarget } from '../standin.js';
-import { errnoOf, exportDmaBuf, openVf, PAGE, rangesJson, requireCaps, startTrace } from '../steps.js';
+import {
+  errnoOf,
+  exportDmaBuf,
+  openVf,
+  PAGE,
+  rangesJson,
+  requireCaps,
+  skipIfKmemleakOff,
+  startTrace,
+} from '../steps.js';
 import type { TraceSession } from '../tracefs.js';
 import { argValue, isErrValue, ownTasks } from '../tracefs.js';
 import type { ProbeKey } from '../symbols.js';
@@ -401,9 +410,7 @@ export const rfcRangesLeak: Scenario = {
     try {
       kmemleak.begin({ scans: 0 });
     } catch (e) {
-      const failure = kmemleakFailure(e);
-      if (failure.disabled) ctx.skip('kmemleak', failure.why, 'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y)');
-      throw e;
+      skipIfKmemleakOff(ctx, e);
     }
     let maps = 0;
     let unmaps = 0;
@@ -439,9 +446,7 @@ export const rfcRangesLeak: Scenario = {
       report = kmemleak.end();
     } catch (e) {
       // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
-      const failure = kmemleakFailure(e);
-      if (failure.disabled) ctx.skip('kmemleak', failure.why, 'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y)');
-      throw e;
+      skipIfKmemleakOff(ctx, e);
     }
     const who = attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
     const leaked = who.ours.map((o) => o.lines);
