@@ -185,8 +185,35 @@ export async function qemuCommandChecks(o) {
         /^iovh: kernel build failed .*kernel\/bounds\.s/m.test(r.stderr);
       return { ok, detail: `exit ${r.code}: ${lastLine(r.stderr)}` };
     });
-    // A guest that panics at once and two builds that stop early, side by side.
-    checks.push(...(await Promise.all([c3, c4, c5])));
+    // The switch machine with the PF on vfio-pci (docs/kernels.md "The switch machine with the PF on vfio-pci"):
+    // the VF opened with the run's VF token, its PF and the other VF reached by bus address through the switch,
+    // the root-bus device not. One more guest of the cached kernel, beside the short ones below.
+    const c6 = check('iovh qemu --variant igb-switch-vfio: P2P through the switch by bus address', async () => {
+      const json = join(work, 'switch-vfio.json');
+      const r = await iovhCli(
+        ['qemu', '--variant', 'igb-switch-vfio', '--filter', 'import/p2p-route', '--json', json],
+        env,
+      );
+      const run = JSON.parse(readFileSync(json, 'utf8'));
+      const s = (run.scenarios ?? []).find((/** @type {{ id: string }} */ x) => x.id === 'import/p2p-route');
+      /** @type {{ role: string, route: string, map: string }[]} */
+      const routes = s?.evidence?.routes ?? [];
+      const of = (/** @type {string} */ role) => routes.find((x) => x.role === role);
+      const ok =
+        r.code === 0 &&
+        s?.status === 'pass' &&
+        typeof s?.evidence?.vfToken === 'string' &&
+        of('its PF')?.route === 'bus address' &&
+        of('another VF of its PF')?.route === 'bus address' &&
+        of('a device on the root bus')?.map === 'EINVAL';
+      const said = routes.map((x) => `${x.role}: ${x.route}`).join(', ');
+      return {
+        ok,
+        detail: `exit ${r.code} in ${r.seconds} s; ${s ? `${s.status}: ${said}` : 'no import/p2p-route result'}${ok ? '' : ` | ${lastLine(r.stderr)}`}`,
+      };
+    });
+    // A guest that panics at once, two builds that stop early and the switch guest, side by side.
+    checks.push(...(await Promise.all([c3, c4, c5, c6])));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

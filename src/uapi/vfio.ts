@@ -576,6 +576,11 @@ export function openVfioDevice(backend: Backend, bdf: string, options: OpenVfioO
     if (pf) {
       token = vfTokenFor(backend);
       setPfToken(backend, pf, token, access);
+    } else if (driverOf(backend, bdf) === 'vfio-pci' && backend.fs.exists(`${sysfsDevice(bdf)}/sriov_totalvfs`)) {
+      // An SR-IOV PF on vfio-pci: while VFs are open it needs its current token, which is the run's once
+      // iovh opened one; with none open the run's token becomes its token. Either way the run's is right.
+      token = vfTokenFor(backend);
+      runTokens.get(backend)!.pfs.add(bdf);
     }
   }
   try {

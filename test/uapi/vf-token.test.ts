@@ -56,6 +56,10 @@ describe('openVfioDevice with a PF on vfio-pci', () => {
       const g = openVfioDevice(b, VF0, { access: 'group' });
       g.close();
       const c = openVfioDevice(b, VF1, { access: 'cdev' });
+      // The PF itself while a VF is open: it needs the current token, the run's.
+      const pf = openVfioDevice(b, PF, { access: 'group' });
+      pf.close();
+      expect(() => openVfioDevice(b, PF, { access: 'group', vfToken: null })).toThrow(/EACCES/);
       c.close();
       // No token asked for: the kernel's refusal comes through.
       expect(() => openVfioDevice(b, VF0, { access: 'group', vfToken: null })).toThrow(/EACCES/);
