@@ -30,7 +30,12 @@ const real = JSON.parse(readFileSync(join(fixtures, 'igb-switch-vfio-7.2.13.json
   scenarios: { id: string; status: string; path: string | null }[];
   routes: Route[];
   vfToken: string;
+  cdevRun: { scenarios: { id: string; status: string; path: string | null }[] };
 };
+/** How the sanitizer kernel was built, for the options the mock models (the KASAN guest's fixture). */
+const kasanConfig = (
+  JSON.parse(readFileSync(join(fixtures, 'kernel-kasan-igb.json'), 'utf8')) as { kernelConfig: Record<string, string> }
+).kernelConfig;
 
 let dir = '';
 const env = process.env.IOVH_STATE_DIR;
@@ -45,10 +50,11 @@ afterAll(() => {
 });
 
 /** The switch machine's topology with (or without) vfio_pci.enable_sriov=1 on its command line. */
-function topology(name: string, enableSriov: boolean): string {
+function topology(name: string, enableSriov: boolean, config?: Record<string, string>): string {
   const t = JSON.parse(readFileSync(join(fixtures, 'topology-igb-switch.json'), 'utf8'));
   t.kernel = {
     ...t.kernel,
+    ...(config ? { config: { ...t.kernel?.config, ...config } } : {}),
     // The real guest's command line as far as the kernel's vfio and IOMMU are concerned (the fixture's).
     cmdline: enableSriov ? real.cmdline : real.cmdline.replace(/\s*vfio_pci\.enable_sriov=1/, ''),
   };
@@ -112,6 +118,26 @@ describe('the igb-switch-vfio machine on the mock', () => {
     } finally {
       b.close();
     }
+  });
+
+  it('binds the VF through its cdev with the VF token and imports into iommufd, as on the real guest', async () => {
+    const sub = join(dir, 'cdev');
+    mkdirSync(sub);
+    const { code, results } = await runGuestOnMock(sub, {
+      topology: topology('cdev', true, kasanConfig),
+      profile: 'upstream-7.1',
+      variant: 'igb-switch-vfio-intel-iommu',
+      numvfs: 2,
+      filters: real.cdevRun.scenarios.map((x) => x.id).filter((id) => id !== 'caps/kernel'),
+    });
+    const { run } = readGuestRun(results);
+    const got = new Map(run!.scenarios.map((x) => [x.id, x]));
+    for (const want of real.cdevRun.scenarios) {
+      if (want.id === 'caps/kernel') continue;
+      const x = got.get(want.id);
+      expect([want.id, x?.status, x?.path ?? null]).toEqual([want.id, want.status, want.path]);
+    }
+    expect(code).toBe(0);
   });
 
   it('without vfio_pci.enable_sriov=1 the VFs are not created, and the step names the parameter', async () => {
