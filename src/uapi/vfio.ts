@@ -32,6 +32,20 @@ export class VfioSetupError extends Error {
   }
 }
 
+/**
+ * The kernel refused the VF token an open gave: EACCES from
+ * VFIO_GROUP_GET_DEVICE_FD or VFIO_DEVICE_BIND_IOMMUFD
+ * (drivers/vfio/pci/vfio_pci_core.c vfio_pci_core_match_token_uuid), told
+ * apart from an EACCES of opening /dev/vfio/vfio, a group node or a cdev,
+ * which is a permission.
+ */
+class VfTokenRefused extends VfioSetupError {
+  constructor(bdf: string, cause: SystemError) {
+    super(`${bdf}: the kernel refused the VF token given (${cause.message})`, cause);
+    this.name = 'VfTokenRefused';
+  }
+}
+
 /** Close each, in order, even if one throws; rethrow the first error afterwards. */
 function closeAll(closers: Array<(() => void) | undefined>): void {
   let first: unknown;
@@ -494,7 +508,7 @@ function setPfToken(backend: Backend, pf: string, uuid: string, access: VfioAcce
   try {
     device = openVfioDevice(backend, pf, { access, vfToken: uuid });
   } catch (e) {
-    if (isErrno(e, 'EACCES'))
+    if (e instanceof VfTokenRefused)
       throw new VfioSetupError(
         `cannot set the VF token of PF ${pf} (on vfio-pci): some of its VFs are open with another token (another VFIO user); close them first`,
         e,
@@ -591,7 +605,7 @@ export function openVfioDevice(backend: Backend, bdf: string, options: OpenVfioO
     if (!hasGroup && cdev && backend.fs.exists(cdev)) return openCdev(backend, bdf, token);
     return openGroup(backend, bdf, token);
   } catch (e) {
-    if (options.vfToken === undefined && token !== null && isErrno(e, 'EACCES'))
+    if (options.vfToken === undefined && e instanceof VfTokenRefused)
       throw new VfioSetupError(
         `${bdf} refused its VF token (EACCES): its PF's token changed since iovh set it (another VFIO user of the PF)`,
         e,
@@ -664,6 +678,7 @@ function openGroup(backend: Backend, bdf: string, token: string | null = null): 
     try {
       device = group.device(bdf, token);
     } catch (e) {
+      if (token !== null && e instanceof SystemError && e.code === 'EACCES') throw new VfTokenRefused(bdf, e);
       const hint = notBoundHint(backend, bdf);
       if (hint && e instanceof SystemError) throw new VfioSetupError(`${e.message}${hint}`, e);
       throw e;
@@ -696,10 +711,15 @@ function openCdev(backend: Backend, bdf: string, token: string | null = null): V
     device.adopt({ iommufd });
     // Before BIND every other ioctl on the cdev fd is EINVAL (docs/kernel.md §4).
     // A VF token goes with VFIO_DEVICE_BIND_FLAG_TOKEN (drivers/vfio/device_cdev.c vfio_df_check_token).
-    device.devid =
-      token === null
-        ? backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, 0)
-        : backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, VFIO.DEVICE_BIND_FLAG_TOKEN, uuidBytes(token));
+    if (token === null) device.devid = backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, 0);
+    else {
+      try {
+        device.devid = backend.dev.vfioDeviceBindIommufd(fd, iommufd.fd, VFIO.DEVICE_BIND_FLAG_TOKEN, uuidBytes(token));
+      } catch (e) {
+        if (e instanceof SystemError && e.code === 'EACCES') throw new VfTokenRefused(bdf, e);
+        throw e;
+      }
+    }
     device.ioasId = iommufd.ioasAlloc();
     backend.dev.vfioDeviceAttachIommufdPt(fd, device.ioasId);
     return device;
