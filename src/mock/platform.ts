@@ -617,6 +617,8 @@ export class MockKernel implements MockPlatform {
       const mg = this.mockGpus.get(dev);
       if (mg && !mg.load(s?.mockGpu ?? spec.mockGpu!))
         throw new Error(`saved provisioning of ${dev.bdf} does not fit its mock GPU`);
+      // A PF on vfio-pci keeps its VF token for as long as it stays bound (vfio_pci_vf_init made it), VFs or not.
+      if (dev.driver === 'vfio-pci' && s?.vfToken) this.vfio.restoreVfToken(dev, s.vfToken);
       if (n === 0) continue;
       if (dev.driver === null) throw new Error(`${dev.bdf} has ${n} VFs but no driver to enable them`);
       this.vfRestore.set(
@@ -624,7 +626,7 @@ export class MockKernel implements MockPlatform {
         vfs.map((v) => ({ driverOverride: v.driverOverride, iommuGroup: v.iommuGroup })),
       );
       // A PF on vfio-pci had created its VFs through vfio_pci_core_sriov_configure: its VFs need its token again.
-      if (dev.driver === 'vfio-pci') this.vfio.restoreSriovPf(dev, s?.vfToken ?? null);
+      if (dev.driver === 'vfio-pci') this.vfio.restoreSriovPf(dev);
       if (xe) xe.enableVfs(n);
       else if (mg) mg.enableLoaded(n);
       else this.genericModel(dev.driver).sriovConfigure!(dev, n);

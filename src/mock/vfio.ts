@@ -339,13 +339,17 @@ export class VfioSubsystem {
   /**
    * A state file's PF on vfio-pci whose VFs are being re-created at boot
    * (platform.ts boot): it had enabled them through vfio_pci_core_sriov_configure,
-   * so it is on vfio_pci_sriov_pfs again, with the VF token it had.
+   * so it is on vfio_pci_sriov_pfs again.
    */
-  restoreSriovPf(pf: PciDev, vfToken: string | null): void {
+  restoreSriovPf(pf: PciDev): void {
     const vdev = this.devices.get(pf);
-    if (!vdev) return;
-    vdev.sriovActive = true;
-    if (vdev.vfToken && vfToken) vdev.vfToken.uuid = vfToken;
+    if (vdev) vdev.sriovActive = true;
+  }
+
+  /** A state file's PF on vfio-pci gets back the VF token it had (with or without VFs). */
+  restoreVfToken(pf: PciDev, vfToken: string): void {
+    const t = this.devices.get(pf)?.vfToken;
+    if (t) t.uuid = vfToken;
   }
 
   /** The VF token a state file keeps for a PF on vfio-pci (null: none). */

@@ -255,6 +255,30 @@ describe('the PF leaves vfio-pci', () => {
 });
 
 describe('the state file', () => {
+  it("keeps a PF's token set while it had no VFs (the token lives as long as the PF stays on vfio-pci)", () => {
+    const dir = scratchDir('iovh-vf-token-');
+    try {
+      const statePath = join(dir, 'state.json');
+      const topology = switchTopology({ enableSriov: true });
+      const a = createMockBackend({ topology, profile: 'upstream-7.1', statePath });
+      pfOnVfio(a, 0);
+      const ga = group(a, PF);
+      a.dev.close(a.dev.vfioGroupGetDeviceFd(ga.group, `${PF} vf_token=${TOKEN}`));
+      a.close();
+      const b = createMockBackend({ topology, statePath });
+      try {
+        write(b, `${SYS}/${PF}/sriov_numvfs`, '2');
+        const { group: g } = group(b, VF0);
+        b.dev.close(b.dev.vfioGroupGetDeviceFd(g, `${VF0} vf_token=${TOKEN}`));
+        write(b, `${SYS}/${PF}/sriov_numvfs`, '0');
+      } finally {
+        b.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps enable_sriov written at run time, the PF token, and the VFs needing it', () => {
     const dir = scratchDir('iovh-vf-token-');
     try {
