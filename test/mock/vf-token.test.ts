@@ -255,54 +255,57 @@ describe('the PF leaves vfio-pci', () => {
 });
 
 describe('the state file', () => {
-  it("keeps a PF's token set while it had no VFs (the token lives as long as the PF stays on vfio-pci)", () => {
+  /** `before` on a backend with a state file, closed (saved); then `after` on a new backend loading it. */
+  function reloaded(enableSriov: boolean, before: (a: MockBackend) => void, after: (b: MockBackend) => void): void {
     const dir = scratchDir('iovh-vf-token-');
     try {
       const statePath = join(dir, 'state.json');
-      const topology = switchTopology({ enableSriov: true });
+      const topology = switchTopology({ enableSriov });
       const a = createMockBackend({ topology, profile: 'upstream-7.1', statePath });
-      pfOnVfio(a, 0);
-      const ga = group(a, PF);
-      a.dev.close(a.dev.vfioGroupGetDeviceFd(ga.group, `${PF} vf_token=${TOKEN}`));
+      before(a);
       a.close();
       const b = createMockBackend({ topology, statePath });
       try {
-        write(b, `${SYS}/${PF}/sriov_numvfs`, '2');
-        const { group: g } = group(b, VF0);
-        b.dev.close(b.dev.vfioGroupGetDeviceFd(g, `${VF0} vf_token=${TOKEN}`));
-        write(b, `${SYS}/${PF}/sriov_numvfs`, '0');
+        after(b);
       } finally {
         b.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  it("keeps a PF's token set while it had no VFs (the token lives as long as the PF stays on vfio-pci)", () => {
+    reloaded(
+      true,
+      (a) => {
+        pfOnVfio(a, 0);
+        a.dev.close(a.dev.vfioGroupGetDeviceFd(group(a, PF).group, `${PF} vf_token=${TOKEN}`));
+      },
+      (b) => {
+        write(b, `${SYS}/${PF}/sriov_numvfs`, '2');
+        b.dev.close(b.dev.vfioGroupGetDeviceFd(group(b, VF0).group, `${VF0} vf_token=${TOKEN}`));
+        write(b, `${SYS}/${PF}/sriov_numvfs`, '0');
+      },
+    );
   });
 
   it('keeps enable_sriov written at run time, the PF token, and the VFs needing it', () => {
-    const dir = scratchDir('iovh-vf-token-');
-    try {
-      const statePath = join(dir, 'state.json');
-      const topology = switchTopology({ enableSriov: false });
-      const a = createMockBackend({ topology, profile: 'upstream-7.1', statePath });
-      write(a, PARAM, 'Y');
-      pfOnVfio(a);
-      const ga = group(a, VF0);
-      a.dev.close(a.dev.vfioGroupGetDeviceFd(ga.group, `${PF} vf_token=${TOKEN}`));
-      a.close();
-      const b = createMockBackend({ topology, statePath });
-      try {
+    reloaded(
+      false,
+      (a) => {
+        write(a, PARAM, 'Y');
+        pfOnVfio(a);
+        a.dev.close(a.dev.vfioGroupGetDeviceFd(group(a, VF0).group, `${PF} vf_token=${TOKEN}`));
+      },
+      (b) => {
         expect(b.fs.readText(PARAM)).toBe('Y\n');
         const { group: g } = group(b, VF0);
         expectErrno(() => b.dev.vfioGroupGetDeviceFd(g, VF0), 'EACCES');
         b.dev.close(b.dev.vfioGroupGetDeviceFd(g, `${VF0} vf_token=${TOKEN}`));
         // vfio-pci disables them again (its sriov_configure, enable_sriov on).
         write(b, `${SYS}/${PF}/sriov_numvfs`, '0');
-      } finally {
-        b.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 });
