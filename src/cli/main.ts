@@ -15,6 +15,7 @@ import { BrokenInstallError } from '../api/run.js';
 import { VERSION } from '../version.js';
 import { clip } from '../host/quote.js';
 import { LockError } from '../lockfile.js';
+import { envVfToken } from '../uapi/vfio.js';
 import { stdoutLost, watchStdout } from './output.js';
 
 /**
@@ -41,6 +42,12 @@ export async function main(argv: string[]): Promise<number> {
   trackOptions(program);
   watchStdout();
   try {
+    // The environment's VF token is checked before any command runs, not at the first VF open mid-run.
+    try {
+      envVfToken();
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     status = reportError(e);

@@ -81,6 +81,10 @@ const OTHER_ENVIRONMENT: readonly [string, string][] = [
     'IOVH_LOCK_WAIT',
     'seconds to wait for another iovh holding the mock state or journal lock (default 60, 0: do not wait)',
   ],
+  [
+    'IOVH_VF_TOKEN',
+    'the VF token (a UUID) to open VFs with when their PF is on vfio-pci, such as the one your VM manager uses (default: a random one per run, which the PF then keeps)',
+  ],
   ['IOVH_READ_WAIT', 'seconds a pipe or FIFO given as an input file may stay silent before the read is given up'],
   [
     'IOVH_QEMU_CACHE',

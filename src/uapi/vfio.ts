@@ -469,11 +469,31 @@ export interface OpenVfioOptions {
  */
 const runTokens = new WeakMap<Backend, { uuid: string; pfs: Set<string> }>();
 
-/** The run's VF token on this backend (a random UUID, made at the first use). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The VF token the user gives in IOVH_VF_TOKEN, or null. A PF whose VFs are
+ * not open takes the token the next open of it brings (vfio_pci_core_match_token_uuid),
+ * and the kernel has no way to read the old one back: a user whose VM manager
+ * opens these VFs with a token of its own names it here, so that iovh opens
+ * with that token instead of replacing it with a random one (docs/kernels.md
+ * "A PF on vfio-pci").
+ */
+export function envVfToken(env: NodeJS.ProcessEnv = process.env): string | null {
+  const v = env.IOVH_VF_TOKEN;
+  if (v === undefined) return null;
+  if (!UUID.test(v))
+    throw new VfioSetupError(
+      `IOVH_VF_TOKEN '${v}' is not a UUID (32 hex digits as 8-4-4-4-12, such as bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3)`,
+    );
+  return v.toLowerCase();
+}
+
+/** The run's VF token on this backend: IOVH_VF_TOKEN, else a random UUID made at the first use. */
 export function vfTokenFor(backend: Backend): string {
   let t = runTokens.get(backend);
   if (!t) {
-    t = { uuid: randomUUID(), pfs: new Set() };
+    t = { uuid: envVfToken() ?? randomUUID(), pfs: new Set() };
     runTokens.set(backend, t);
   }
   return t.uuid;

@@ -52,3 +52,24 @@ describe('iovh run: bad input is a one-line usage error, exit 2, before anything
     expect(r.code).toBe(2);
   });
 });
+
+describe('a malformed IOVH_VF_TOKEN is a one-line usage error before any command runs', () => {
+  it.each([
+    ['run', '--backend', 'mock', '--filter', 'caps/*'],
+    ['doctor', '--backend', 'mock'],
+  ])('%j', async (...args) => {
+    const saved = process.env.IOVH_VF_TOKEN;
+    process.env.IOVH_VF_TOKEN = 'not-a-uuid';
+    try {
+      const r = await iovh(...args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(
+        "iovh: IOVH_VF_TOKEN 'not-a-uuid' is not a UUID (32 hex digits as 8-4-4-4-12, such as bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3)\n",
+      );
+    } finally {
+      if (saved === undefined) delete process.env.IOVH_VF_TOKEN;
+      else process.env.IOVH_VF_TOKEN = saved;
+    }
+  });
+});

@@ -15,7 +15,7 @@ import { PlanState } from '../../src/host/state.js';
 import { SysReader } from '../../src/machine/sysfs.js';
 import { discover } from '../../src/machine/topology.js';
 import { O } from '../../src/uapi/constants.js';
-import { openVfioDevice, uuidBytes, VfioSetupError, vfTokenFor } from '../../src/uapi/vfio.js';
+import { envVfToken, openVfioDevice, uuidBytes, VfioSetupError, vfTokenFor } from '../../src/uapi/vfio.js';
 
 const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
 const PF = '0000:03:00.0';
@@ -97,6 +97,38 @@ describe('openVfioDevice with a PF on vfio-pci', () => {
     } finally {
       b.close();
     }
+  });
+});
+
+describe("IOVH_VF_TOKEN: the user's own VF token", () => {
+  const mine = 'BD8D9D2B-5A5F-4F5A-A211-F591514BA1F3';
+
+  it('is the token iovh sets on the PF and opens VFs with, so a VM manager holding it still opens them', () => {
+    const saved = process.env.IOVH_VF_TOKEN;
+    process.env.IOVH_VF_TOKEN = mine;
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+      expect(vfTokenFor(b)).toBe(mine.toLowerCase());
+      openVfioDevice(b, VF0, { access: 'group' }).close();
+      // No VF open now: the PF keeps the token iovh set, the user's (a random one would refuse this open).
+      openVfioDevice(b, VF1, { access: 'cdev', vfToken: mine.toLowerCase() }).close();
+      expect(() =>
+        openVfioDevice(b, VF0, { access: 'group', vfToken: '2ab74924-c335-45f4-9b16-8569e5b08258' }),
+      ).toThrow(/EACCES/);
+    } finally {
+      b.close();
+      if (saved === undefined) delete process.env.IOVH_VF_TOKEN;
+      else process.env.IOVH_VF_TOKEN = saved;
+    }
+  });
+
+  it('is refused in one line when it is not a UUID', () => {
+    expect(envVfToken({ IOVH_VF_TOKEN: mine })).toBe(mine.toLowerCase());
+    expect(envVfToken({})).toBeNull();
+    for (const bad of ['', 'bd8d9d2b', `${mine}0`, 'bd8d9d2b-5a5f-4f5a-a211-f591514ba1fg', ` ${mine}`])
+      expect(() => envVfToken({ IOVH_VF_TOKEN: bad })).toThrow(/^IOVH_VF_TOKEN '.*' is not a UUID/);
   });
 });
 
