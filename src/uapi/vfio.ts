@@ -610,11 +610,12 @@ export function openVfioDevice(backend: Backend, bdf: string, options: OpenVfioO
     if (pf) {
       token = vfTokenFor(backend);
       setPfToken(backend, pf, token, access);
-    } else if (driverOf(backend, bdf) === 'vfio-pci' && backend.fs.exists(`${sysfsDevice(bdf)}/sriov_totalvfs`)) {
-      // An SR-IOV PF on vfio-pci: while VFs are open it needs its current token, which is the run's once
-      // iovh opened one; with none open the run's token becomes its token. Either way the run's is right.
+    } else if (runTokens.get(backend)?.pfs.has(bdf) === true) {
+      // A PF this run set its token on (to open its VFs): while they are open it needs that token again. Any
+      // other PF opens without one: with none of its VFs open a token would replace the PF's (a VM manager's
+      // included, which the kernel cannot give back: vfio_pci_core_match_token_uuid), and with VFs open under
+      // another user's token ours would be refused anyway.
       token = vfTokenFor(backend);
-      runTokens.get(backend)!.pfs.add(bdf);
     }
   }
   try {

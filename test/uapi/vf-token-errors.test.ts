@@ -78,3 +78,31 @@ describe('VF token diagnoses', () => {
     }
   });
 });
+
+describe('opening the PF itself leaves its VF token alone unless this run set it', () => {
+  const theirs = 'bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3';
+
+  it("a VM manager's token survives iovh opening the PF (no VF of it opened by iovh)", () => {
+    const b = machine();
+    try {
+      // The VM manager's token, set on the PF while none of its VFs is open.
+      openVfioDevice(b, PF, { access: 'group', vfToken: theirs }).close();
+      openVfioDevice(b, PF, { access: 'group' }).close();
+      // Still theirs: their VF open with it succeeds.
+      openVfioDevice(b, VF0, { access: 'group', vfToken: theirs }).close();
+    } finally {
+      b.close();
+    }
+  });
+
+  it("after iovh opened a VF with the run's token, the PF opens with that token while the VF is open", () => {
+    const b = machine();
+    try {
+      const vf = openVfioDevice(b, VF0, { access: 'group' });
+      openVfioDevice(b, PF, { access: 'group' }).close();
+      vf.close();
+    } finally {
+      b.close();
+    }
+  });
+});
