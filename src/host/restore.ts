@@ -11,6 +11,7 @@ import { BringupError } from './errors.js';
 import type { Journal, WriteRecord } from './journal.js';
 import { canonical, formatStep, stepWrite, type AttrKind, type Plan, type Step } from './plan.js';
 import { SysReader, devicePath, parseDecimal } from '../machine/sysfs.js';
+import { VFIO_ENABLE_SRIOV } from './planner.js';
 import { Interrupted, countWrite, stopRequested, verify, type ApplyHooks } from './writes.js';
 
 /** What undo needs to know about the machine: the live kernel, or a prediction on top of it (--dry-run). */
@@ -164,9 +165,16 @@ export class PredictedView implements StateView {
         if (step.kind === 'count' && step.path.endsWith('/sriov_numvfs'))
           this.numvfs(step.path.split('/')[5]!, Number(step.value));
         return;
-      case 'unbind':
+      case 'unbind': {
+        // vfio_pci_remove disables the PF's VFs first (vfio_pci_core_unregister_device).
+        const count = devicePath(step.bdf, 'sriov_numvfs');
+        if (step.driver === 'vfio-pci' && (this.attr(count, 'count') ?? '0') !== '0') {
+          this.attrs.set(count, '0');
+          this.numvfs(step.bdf, 0);
+        }
         this.drivers.set(step.bdf, '');
         return;
+      }
       case 'bind':
       case 'probe':
         this.drivers.set(step.bdf, step.driver);
@@ -263,6 +271,8 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
     const { implied: _, ...written } = step;
     const back: Step = { ...written, value: rec.before, before: now, why };
     const pf = numvfsPf(step);
+    if (pf !== null && view.driver(pf) === 'vfio-pci' && view.attr(VFIO_ENABLE_SRIOV, 'bool') !== '1')
+      return vfioPfCount(pf, now, rec, older, why);
     if (pf === null || rec.before === '0') return [back];
     // A VF count changes only through 0 (EBUSY otherwise, docs/kernel.md §9); the quotas go in while it is 0.
     const first: Step[] = now === '0' ? [] : [{ ...step, value: '0', before: now, why }];
@@ -279,6 +289,33 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
   if (now !== '') out.push({ op: 'unbind', bdf: step.bdf, driver: now, why });
   if (rec.before !== '') out.push({ op: 'bind', bdf: step.bdf, driver: rec.before, why });
   return out;
+}
+
+/**
+ * A VF count of a PF on vfio-pci while vfio_pci.enable_sriov is off:
+ * vfio_pci_sriov_configure answers every sriov_numvfs write, 0 too, with
+ * ENOENT (drivers/vfio/pci/vfio_pci.c). Unbinding the PF still disables its
+ * VFs (vfio_pci_remove -> vfio_pci_core_unregister_device ->
+ * vfio_pci_core_sriov_configure(vdev, 0)), so when this journal moved the PF
+ * onto vfio-pci (its oldest pending driver record found another driver, or
+ * none) the unbind that undo makes anyway comes first. Otherwise the PF was
+ * the user's on vfio-pci, which iovh does not take away: one line on how to
+ * finish, the journal kept.
+ */
+function vfioPfCount(pf: string, now: string, rec: WriteRecord, older: readonly WriteRecord[], why: string): Step[] {
+  const moved = older.filter((o) => o.step.op !== 'set' && o.step.bdf === pf).at(-1);
+  if (rec.before === '0' && moved !== undefined && moved.before !== 'vfio-pci')
+    return [
+      {
+        op: 'unbind',
+        bdf: pf,
+        driver: 'vfio-pci',
+        why: `${why}: vfio-pci refuses sriov_numvfs with vfio_pci.enable_sriov off; unbinding the PF disables its VFs`,
+      },
+    ];
+  throw new BringupError(
+    `${pf} keeps its ${now} VF${now === '1' ? '' : 's'}: it is on vfio-pci and vfio_pci.enable_sriov is off, so vfio-pci refuses sriov_numvfs (ENOENT); finish with \`echo 1 > ${VFIO_ENABLE_SRIOV}\` then \`iovh restore\` (the journal is kept)`,
+  );
 }
 
 /** The restore plan as --dry-run prints it: the writes undo would make if the kernel does as predicted. */

@@ -10,7 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
 import type { Topology } from '../../src/mock/topology.js';
 import { BringupError, InputError } from '../../src/host/errors.js';
-import { planBind, planVfsEnable, type PlanContext } from '../../src/host/planner.js';
+import { applyPlan } from '../../src/host/apply.js';
+import { Journal } from '../../src/host/journal.js';
+import { planBind, planVfsEnable, VFIO_ENABLE_SRIOV, type PlanContext } from '../../src/host/planner.js';
+import { planRestore, undoRecords } from '../../src/host/restore.js';
+import { stepWrite } from '../../src/host/plan.js';
 import { PlanState } from '../../src/host/state.js';
 import { SysReader } from '../../src/machine/sysfs.js';
 import { discover } from '../../src/machine/topology.js';
@@ -165,6 +169,63 @@ describe('bring-up of a PF on vfio-pci', () => {
       expect(() => planVfsEnable(ctx(b), PF, '2')).toThrow(/vfio_pci\.enable_sriov=1 .*reads N/);
       b.fs.writeFile('/sys/module/vfio_pci/parameters/enable_sriov', '1');
       expect(planVfsEnable(ctx(b), PF, '2').steps.length).toBeGreaterThan(0);
+    } finally {
+      b.close();
+    }
+  });
+
+  // vfio_pci_sriov_configure (drivers/vfio/pci/vfio_pci.c) answers ENOENT to every sriov_numvfs write, 0 too,
+  // once enable_sriov is off; vfio_pci_remove's vfio_pci_core_unregister_device disables the VFs regardless.
+  it('restore after vfio_pci.enable_sriov went off: unbinding the PF from vfio-pci disables its VFs', async () => {
+    const b = machine(true);
+    try {
+      const j = Journal.memory({ backend: 'mock', where: '/test/state.json' });
+      const out = { out: { step: () => undefined } };
+      for (const plan of [() => planBind(ctx(b), PF, 'vfio-pci'), () => planVfsEnable(ctx(b), PF, '2')]) {
+        j.begin('x');
+        await applyPlan(b.fs, plan(), j, out);
+        j.end('ok');
+      }
+      expect(b.fs.readText(`${SYS}/${VF0}/driver_override`).trim()).toBe('vfio-pci');
+      b.fs.writeFile(VFIO_ENABLE_SRIOV, '0');
+      const predicted = planRestore(b.fs, j.pending(), 'x').steps.map(stepWrite);
+      const made: string[] = [];
+      undoRecords(new SysReader(b.fs), j, j.pending(), undefined, (l) => made.push(l));
+      expect(made[0]).toBe(`+ echo ${PF} > /sys/bus/pci/drivers/vfio-pci/unbind`);
+      expect(predicted.length).toBe(made.length);
+      expect(j.pending()).toEqual([]);
+      expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`).trim()).toBe('0');
+      expect(new SysReader(b.fs).driverOf(PF)).toBe('igb');
+    } finally {
+      b.close();
+    }
+  });
+
+  it('restore of VFs of a PF that was on vfio-pci before: one line on how to finish, journal kept', async () => {
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      const j = Journal.memory({ backend: 'mock', where: '/test/state.json' });
+      j.begin('x');
+      await applyPlan(b.fs, planVfsEnable(ctx(b), PF, '2'), j, { out: { step: () => undefined } });
+      j.end('ok');
+      b.fs.writeFile(VFIO_ENABLE_SRIOV, 'N');
+      const n = j.pending().length;
+      const err = (() => {
+        try {
+          undoRecords(new SysReader(b.fs), j, j.pending(), undefined, () => undefined);
+        } catch (e) {
+          return e as Error;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(BringupError);
+      expect(err!.message).not.toContain('\n');
+      expect(err!.message).toMatch(
+        /0000:03:00\.0 keeps its 2 VFs: .*vfio_pci\.enable_sriov is off.*echo 1 > \/sys\/module\/vfio_pci\/parameters\/enable_sriov.*iovh restore/,
+      );
+      expect(j.pending().length).toBe(n);
+      expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`).trim()).toBe('2');
     } finally {
       b.close();
     }
