@@ -121,23 +121,28 @@ function report(r: GuestStep): void {
   toChannel(line);
 }
 
+/**
+ * The variant of that name (scripts/qemu-ci/variants.mjs), or null for a name
+ * this build does not know (pickVariants' RangeError); any other failure is reported.
+ */
+function variantOf(variant: string): ReturnType<typeof pickVariants>[number] | null {
+  try {
+    return pickVariants([variant])[0] ?? null;
+  } catch (e) {
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
+}
+
 /** The variant's extra devices (scripts/qemu-ci/variants.mjs); none for a name this build does not know. */
 function extrasOf(variant: string): ExtraKind[] {
-  try {
-    if (variant === MOCK_GPU_VARIANT.name) return MOCK_GPU_VARIANT.extras ?? [];
-    return pickVariants([variant])[0]?.extras ?? [];
-  } catch {
-    return [];
-  }
+  if (variant === MOCK_GPU_VARIANT.name) return MOCK_GPU_VARIANT.extras ?? [];
+  return variantOf(variant)?.extras ?? [];
 }
 
 /** The driver the variant puts its PF on before the VFs are created (scripts/qemu-ci/variants.mjs pfDriver), or null. */
 export function pfDriverOf(variant: string): string | null {
-  try {
-    return pickVariants([variant])[0]?.pfDriver ?? null;
-  } catch {
-    return null;
-  }
+  return variantOf(variant)?.pfDriver ?? null;
 }
 
 /**

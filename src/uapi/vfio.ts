@@ -504,8 +504,10 @@ export function vfioPfOf(backend: Backend, bdf: string): string | null {
   let pf: string;
   try {
     pf = basename(backend.fs.readlink(`${sysfsDevice(bdf)}/physfn`));
-  } catch {
-    return null;
+  } catch (e) {
+    // No physfn link: not a VF. EACCES or EIO must not pass for that (the VF would open without its token).
+    if (isErrno(e, 'ENOENT')) return null;
+    throw e;
   }
   return driverOf(backend, pf) === 'vfio-pci' ? pf : null;
 }
@@ -551,8 +553,10 @@ function sysfsDevice(bdf: string): string {
 function driverOf(backend: Backend, bdf: string): string | null {
   try {
     return basename(backend.fs.readlink(`${sysfsDevice(bdf)}/driver`));
-  } catch {
-    return null;
+  } catch (e) {
+    // No driver link: unbound (drivers/base/bus.c removes it at unbind); any other failure is reported.
+    if (isErrno(e, 'ENOENT')) return null;
+    throw e;
   }
 }
 

@@ -19,7 +19,9 @@ import { PlanState } from '../../src/host/state.js';
 import { SysReader } from '../../src/machine/sysfs.js';
 import { discover } from '../../src/machine/topology.js';
 import { O } from '../../src/uapi/constants.js';
-import { envVfToken, openVfioDevice, uuidBytes, VfioSetupError, vfTokenFor } from '../../src/uapi/vfio.js';
+import { SystemError } from '../../src/uapi/errors.js';
+import type { Backend } from '../../src/backend/types.js';
+import { envVfToken, openVfioDevice, uuidBytes, VfioSetupError, vfioPfOf, vfTokenFor } from '../../src/uapi/vfio.js';
 
 const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
 const PF = '0000:03:00.0';
@@ -226,6 +228,35 @@ describe('bring-up of a PF on vfio-pci', () => {
       );
       expect(j.pending().length).toBe(n);
       expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`).trim()).toBe('2');
+    } finally {
+      b.close();
+    }
+  });
+});
+
+describe('vfioPfOf', () => {
+  it('is null only when the link is not there (ENOENT); EACCES or EIO on physfn or driver is reported', () => {
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '1');
+      expect(vfioPfOf(b, VF0)).toBe(PF);
+      expect(vfioPfOf(b, PF)).toBeNull();
+      for (const [link, errno] of [
+        ['/physfn', 13],
+        ['/driver', 5],
+      ] as const) {
+        const fs = new Proxy(b.fs, {
+          get(target, key, receiver) {
+            if (key !== 'readlink') return Reflect.get(target, key, receiver);
+            return (path: string) => {
+              if (path.endsWith(link)) throw new SystemError({ errno, syscall: 'readlink', path });
+              return target.readlink(path);
+            };
+          },
+        });
+        expect(() => vfioPfOf({ fs } as unknown as Backend, VF0)).toThrow(errno === 13 ? /^EACCES/ : /^EIO/);
+      }
     } finally {
       b.close();
     }
