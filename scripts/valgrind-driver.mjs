@@ -240,6 +240,8 @@ const ioctls = [
   ['vfioDeviceFeatureDmaBuf', [devnull, 0x1000b, 8 + 16 + 32, 2, O_RDWR, 0, 1000, ranges]],
   ['vfioDeviceFeatureDmaBuf', [devnull, 0x1000b, 8 + 16 + 16 * 262_144, 2, O_RDWR, 0, 262_144, many]],
   ['vfioDeviceBindIommufd', [devnull, devnull, 0]],
+  // VFIO_DEVICE_BIND_FLAG_TOKEN: token_uuid_ptr points into the 16 bytes given.
+  ['vfioDeviceBindIommufdToken', [devnull, devnull, 1, new Uint8Array(16)]],
   ['vfioDeviceAttachIommufdPt', [devnull, 1]],
   ['vfioDeviceDetachIommufdPt', [devnull]],
   ['iommuIoasAlloc', [devnull, 0]],
