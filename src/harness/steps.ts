@@ -18,8 +18,8 @@ import { hex, type Json } from '../report/model.js';
 import { type CapabilityName, DEFAULT_POLICY } from './caps.js';
 import type { ScenarioContext } from './scenario.js';
 import type { ProbeKey } from './symbols.js';
-import { TraceSession } from './tracefs.js';
-import { kmemleakFailure } from './monitors.js';
+import { ownTasks, TraceSession } from './tracefs.js';
+import { attributeKmemleak, type KmemleakAttribution, KmemleakMonitor, kmemleakFailure } from './monitors.js';
 import { SHAPE_CAPABILITY } from './summary.js';
 import { lmemBar, type Bar, type VfInfo } from '../machine/topology.js';
 import type { Target } from '../machine/target.js';
@@ -241,4 +241,37 @@ export function skipIfKmemleakOff(ctx: ScenarioContext, e: unknown): never {
       'boot with kmemleak=on (CONFIG_DEBUG_KMEMLEAK=y); a kmemleak that turned itself off comes back only with a reboot',
     );
   throw e;
+}
+
+/**
+ * Start a scenario's own kmemleak window without scans (KmemleakMonitor.begin
+ * scans 0): for a scenario in a process of its own, whose objects only it
+ * allocated; skips when kmemleak is off.
+ */
+export function beginOwnKmemleak(ctx: ScenarioContext): KmemleakMonitor {
+  const kmemleak = KmemleakMonitor.open(ctx.backend.fs);
+  try {
+    kmemleak.begin({ scans: 0 });
+  } catch (e) {
+    skipIfKmemleakOff(ctx, e);
+  }
+  return kmemleak;
+}
+
+/**
+ * End that window with `scan` (kmemleak.end() or endAged()) and attribute
+ * what it reports to this scenario's process and its threads.
+ */
+export async function endOwnKmemleak(
+  ctx: ScenarioContext,
+  scan: () => string[][] | Promise<string[][]>,
+): Promise<KmemleakAttribution> {
+  let report: string[][];
+  try {
+    report = await scan();
+  } catch (e) {
+    // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
+    skipIfKmemleakOff(ctx, e);
+  }
+  return attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
 }

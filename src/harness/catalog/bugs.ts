@@ -7,8 +7,6 @@
 import { readKernelConfig } from '../../host/doctor.js';
 import { O } from '../../uapi/constants.js';
 import { type BugName, bugOfKmemleak, bugsOfKasan, kasanExcerpt } from '../bugs.js';
-import { attributeKmemleak, KmemleakMonitor } from '../monitors.js';
-import { ownTasks } from '../tracefs.js';
 import { IOVH_IC } from '../../uapi/iovh-ic.js';
 import { openStandIn } from '../standin.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -22,7 +20,8 @@ import {
   requireExportBar,
   requireTarget,
   spareVf,
-  skipIfKmemleakOff,
+  beginOwnKmemleak,
+  endOwnKmemleak,
 } from '../steps.js';
 import { Gpu } from '../gpu.js';
 import { requireImport } from '../imports.js';
@@ -229,12 +228,7 @@ export const bugsP2pSgtLeak: Scenario = {
     });
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
-    const kmemleak = KmemleakMonitor.open(ctx.backend.fs);
-    try {
-      kmemleak.begin({ scans: 0 });
-    } catch (e) {
-      skipIfKmemleakOff(ctx, e);
-    }
+    const kmemleak = beginOwnKmemleak(ctx);
     let maps = 0;
     const refused = new Map<string, number>();
     for (let i = 0; i < SGT_LEAK_ROUNDS; i++) {
@@ -263,15 +257,8 @@ export const bugsP2pSgtLeak: Scenario = {
         'a VF whose P2P map to itself is a bus address (import/p2p-route shows the route)',
       );
     ctx.setPath('p2p');
-    let report: string[][];
-    try {
-      // The minimum age waited between the scans: the first one takes most of it on a sanitizer kernel.
-      report = await kmemleak.endAged(ctx.timing.kmemleakAgeMs, (ms) => ctx.sleep(ms));
-    } catch (e) {
-      // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
-      skipIfKmemleakOff(ctx, e);
-    }
-    const who = attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
+    // The minimum age waited between the scans: the first one takes most of it on a sanitizer kernel.
+    const who = await endOwnKmemleak(ctx, () => kmemleak.endAged(ctx.timing.kmemleakAgeMs, (ms) => ctx.sleep(ms)));
     const sgt = who.ours.filter((o) => bugOfKmemleak(o.functions) === 'p2p-sgt-leak');
     const other = who.ours.filter((o) => bugOfKmemleak(o.functions) === null);
     ctx.record('kmemleak', {

@@ -9,8 +9,7 @@ import { hex } from '../../report/model.js';
 import { readVramBudget } from '../../machine/vram.js';
 import { SysReader } from '../../machine/sysfs.js';
 import { disableVfsForScenario } from './lifecycle.js';
-import { attributeKmemleak, describeBuffer, KmemleakMonitor, openKernelFds, readBufinfo } from '../monitors.js';
-import { ownTasks } from '../tracefs.js';
+import { describeBuffer, openKernelFds, readBufinfo } from '../monitors.js';
 import { bugOfKmemleak } from '../bugs.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import {
@@ -22,7 +21,8 @@ import {
   requirePathTrace,
   requireTarget,
   startTrace,
-  skipIfKmemleakOff,
+  beginOwnKmemleak,
+  endOwnKmemleak,
 } from '../steps.js';
 import { lmemSpan } from './import.js';
 
@@ -56,12 +56,7 @@ export const leakMapRanges: Scenario = {
     const gpu = Gpu.open(ctx);
     const trace = startTrace(ctx);
     const device = openVf(ctx, vf.bdf);
-    const kmemleak = KmemleakMonitor.open(ctx.backend.fs);
-    try {
-      kmemleak.begin({ scans: 0 });
-    } catch (e) {
-      skipIfKmemleakOff(ctx, e);
-    }
+    const kmemleak = beginOwnKmemleak(ctx);
     let maps = 0;
     let unmaps = 0;
     const paths: string[] = [];
@@ -78,14 +73,7 @@ export const leakMapRanges: Scenario = {
       if (trace) unmaps += trace.hits().filter((h) => h.key === 'unmapInterconnect').length;
     }
     await ctx.sleep(ctx.timing.kmemleakAgeMs);
-    let report: string[][];
-    try {
-      report = kmemleak.end();
-    } catch (e) {
-      // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
-      skipIfKmemleakOff(ctx, e);
-    }
-    const who = attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
+    const who = await endOwnKmemleak(ctx, () => kmemleak.end());
     // The P2P map's own scatterlists are a known bug of the merged path (every P2P import hits it), named apart.
     const sgt = who.ours.filter((o) => bugOfKmemleak(o.functions) === 'p2p-sgt-leak');
     const leaked = who.ours.filter((o) => !sgt.includes(o)).map((o) => o.lines);

@@ -23,7 +23,6 @@ import type { DmaRange, VfioDevice } from '../../uapi/vfio.js';
 import { VFIO } from '../../uapi/constants.js';
 import { barAccess, freshSeed, rangePages, type BarAccess, type DataPage } from '../data.js';
 import type { PatternMismatch } from '../../backend/types.js';
-import { attributeKmemleak, KmemleakMonitor } from '../monitors.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { requireStandIn, type StandInTarget } from '../standin.js';
 import {
@@ -33,11 +32,12 @@ import {
   PAGE,
   rangesJson,
   requireCaps,
-  skipIfKmemleakOff,
+  beginOwnKmemleak,
+  endOwnKmemleak,
   startTrace,
 } from '../steps.js';
 import type { TraceSession } from '../tracefs.js';
-import { argValue, isErrValue, ownTasks } from '../tracefs.js';
+import { argValue, isErrValue } from '../tracefs.js';
 import type { ProbeKey } from '../symbols.js';
 
 /** What the trace says one import did (null: the probe that would tell was not armed). */
@@ -406,12 +406,7 @@ export const rfcRangesLeak: Scenario = {
   async run(ctx) {
     requireCaps(ctx, 'kmemleak');
     const s = open(ctx);
-    const kmemleak = KmemleakMonitor.open(ctx.backend.fs);
-    try {
-      kmemleak.begin({ scans: 0 });
-    } catch (e) {
-      skipIfKmemleakOff(ctx, e);
-    }
+    const kmemleak = beginOwnKmemleak(ctx);
     let maps = 0;
     let unmaps = 0;
     let leakedByModule = 0;
@@ -441,14 +436,7 @@ export const rfcRangesLeak: Scenario = {
     if (maps === 0) ctx.skip('interconnect', 'no round mapped through the interconnect', 'see rfc/negotiate');
     await ctx.sleep(ctx.timing.kmemleakAgeMs);
     // Only objects allocated on the path by this scenario's tasks count (a real kernel reports other leaks too).
-    let report: string[][];
-    try {
-      report = kmemleak.end();
-    } catch (e) {
-      // Without scans at the start, a kmemleak turned off is first seen here (`clear` succeeds on it: kmemleak_write).
-      skipIfKmemleakOff(ctx, e);
-    }
-    const who = attributeKmemleak(report, new Set([ctx.pid, ...ownTasks(ctx.backend.fs).tids]));
+    const who = await endOwnKmemleak(ctx, () => kmemleak.end());
     const leaked = who.ours.map((o) => o.lines);
     ctx.record('rounds', LEAK_ROUNDS);
     ctx.record('interconnectMaps', maps);
