@@ -65,20 +65,32 @@ function topology(name: string, enableSriov: boolean, config?: Record<string, st
 
 type Step = { id: string; status: string; detail: string };
 
+/**
+ * The guest program of the switch machine on the mock, in a directory `name` of
+ * its own: import/p2p-route unless `filters` says otherwise. `steps` are the
+ * rows of its results.json (the guest's steps and `run:` rows) by id.
+ */
+async function runSwitch(
+  name: string,
+  o: { enableSriov?: boolean; config?: Record<string, string>; filters?: string[] } = {},
+): Promise<{ code: number; results: string; sub: string; topo: string; steps: Map<string, Step> }> {
+  const sub = join(dir, name);
+  mkdirSync(sub);
+  const topo = topology(name, o.enableSriov ?? true, o.config);
+  const { code, results } = await runGuestOnMock(sub, {
+    topology: topo,
+    profile: 'upstream-7.1',
+    variant: 'igb-switch-vfio-intel-iommu',
+    numvfs: 2,
+    filters: o.filters ?? ['import/p2p-route'],
+  });
+  const doc = JSON.parse(readFileSync(join(results, 'results.json'), 'utf8')) as { scenarios: Step[] };
+  return { code, results, sub, topo, steps: new Map(doc.scenarios.map((s) => [s.id, s])) };
+}
+
 describe('the igb-switch-vfio machine on the mock', () => {
   it('puts the PF on vfio-pci, opens the VF with the VF token, routes PF and other VF by bus address, restores igb', async () => {
-    const sub = join(dir, 'on');
-    mkdirSync(sub);
-    const topo = topology('on', true);
-    const { code, results } = await runGuestOnMock(sub, {
-      topology: topo,
-      profile: 'upstream-7.1',
-      variant: 'igb-switch-vfio-intel-iommu',
-      numvfs: 2,
-      filters: ['import/p2p-route'],
-    });
-    const doc = JSON.parse(readFileSync(join(results, 'results.json'), 'utf8')) as { scenarios: Step[] };
-    const byId = new Map(doc.scenarios.map((s) => [s.id, s]));
+    const { code, results, sub, topo, steps: byId } = await runSwitch('on');
     // The guest program's own steps, as on the real guest.
     for (const want of real.steps) expect([want.id, byId.get(want.id)?.status]).toEqual([want.id, want.status]);
     const route = byId.get('run:import/p2p-route');
@@ -121,13 +133,8 @@ describe('the igb-switch-vfio machine on the mock', () => {
   });
 
   it('binds the VF through its cdev with the VF token and imports into iommufd, as on the real guest', async () => {
-    const sub = join(dir, 'cdev');
-    mkdirSync(sub);
-    const { code, results } = await runGuestOnMock(sub, {
-      topology: topology('cdev', true, kasanConfig),
-      profile: 'upstream-7.1',
-      variant: 'igb-switch-vfio-intel-iommu',
-      numvfs: 2,
+    const { code, results } = await runSwitch('cdev', {
+      config: kasanConfig,
       filters: real.cdevRun.scenarios.map((x) => x.id).filter((id) => id !== 'caps/kernel'),
     });
     const { run } = readGuestRun(results);
@@ -141,17 +148,7 @@ describe('the igb-switch-vfio machine on the mock', () => {
   });
 
   it('without vfio_pci.enable_sriov=1 the VFs are not created, and the step names the parameter', async () => {
-    const sub = join(dir, 'off');
-    mkdirSync(sub);
-    const { code, results } = await runGuestOnMock(sub, {
-      topology: topology('off', false),
-      profile: 'upstream-7.1',
-      variant: 'igb-switch-vfio-intel-iommu',
-      numvfs: 2,
-      filters: ['import/p2p-route'],
-    });
-    const doc = JSON.parse(readFileSync(join(results, 'results.json'), 'utf8')) as { scenarios: Step[] };
-    const byId = new Map(doc.scenarios.map((s) => [s.id, s]));
+    const { code, steps: byId } = await runSwitch('off', { enableSriov: false });
     expect(byId.get('qemu.pf-bind')?.status).toBe('pass');
     const enable = byId.get('qemu.vfs-enable');
     expect(enable?.status).toBe('fail');
