@@ -95,16 +95,23 @@ function requireSrIovDriver(pf: PfState): void {
 export const VFIO_ENABLE_SRIOV = '/sys/module/vfio_pci/parameters/enable_sriov';
 
 /**
- * vfio-pci creates a PF's VFs only with its enable_sriov parameter on
- * (vfio_pci_sriov_configure answers ENOENT otherwise, the same errno as a PF
- * without a driver): said before anything is written.
+ * vfio-pci changes a PF's VF count only with its enable_sriov parameter on:
+ * vfio_pci_sriov_configure answers every sriov_numvfs write, 0 too, with
+ * ENOENT otherwise (drivers/vfio/pci/vfio_pci.c), the same errno as a PF
+ * without a driver. Said before anything is written, creating or removing.
  */
-function requireVfioSriov(ctx: PlanContext, pf: PfState): void {
+function requireVfioSriov(ctx: PlanContext, pf: PfState, n: number): void {
   if (pf.driver !== 'vfio-pci') return;
   const v = ctx.reader.maybe(VFIO_ENABLE_SRIOV)?.trim() ?? null;
   if (v === 'Y' || v === '1') return;
+  const reads = `(${VFIO_ENABLE_SRIOV} reads ${v ?? 'nothing'})`;
+  if (n > 0)
+    throw new BringupError(
+      `${pf.bdf} is bound to vfio-pci, which creates VFs only with vfio_pci.enable_sriov=1 ${reads}: boot with vfio_pci.enable_sriov=1 on the kernel command line (vfio-pci built in) or load it with modprobe vfio-pci enable_sriov=1`,
+    );
+  // The parameter is writable at run time (module_param 0644), so the VFs can go without a reboot.
   throw new BringupError(
-    `${pf.bdf} is bound to vfio-pci, which creates VFs only with vfio_pci.enable_sriov=1 (${VFIO_ENABLE_SRIOV} reads ${v ?? 'nothing'}): boot with vfio_pci.enable_sriov=1 on the kernel command line (vfio-pci built in) or load it with modprobe vfio-pci enable_sriov=1`,
+    `${pf.bdf} is bound to vfio-pci, which removes VFs only with vfio_pci.enable_sriov=1 ${reads}, so its ${pf.numvfs} VF${pf.numvfs === 1 ? '' : 's'} stay: \`echo 1 > ${VFIO_ENABLE_SRIOV}\` first (nothing was written)`,
   );
 }
 
@@ -193,7 +200,7 @@ function releaseVf(pf: PfState, vf: VfState, quota: boolean): Step[] {
 function changeCount(ctx: PlanContext, pf: PfState, n: number, presets: () => Step[] = () => []): Step[] {
   if (pf.numvfs === n) return [];
   requireSrIovDriver(pf);
-  requireVfioSriov(ctx, pf);
+  requireVfioSriov(ctx, pf, n);
   const steps: Step[] = [];
   if (pf.numvfs > 0) {
     for (const vf of [...pf.vfs.values()]) steps.push(...releaseVf(pf, vf, pf.provisioning !== null));

@@ -12,7 +12,13 @@ import type { Topology } from '../../src/mock/topology.js';
 import { BringupError, InputError } from '../../src/host/errors.js';
 import { applyPlan } from '../../src/host/apply.js';
 import { Journal } from '../../src/host/journal.js';
-import { planBind, planVfsEnable, VFIO_ENABLE_SRIOV, type PlanContext } from '../../src/host/planner.js';
+import {
+  planBind,
+  planVfsDisable,
+  planVfsEnable,
+  VFIO_ENABLE_SRIOV,
+  type PlanContext,
+} from '../../src/host/planner.js';
 import { planRestore, undoRecords } from '../../src/host/restore.js';
 import { stepWrite } from '../../src/host/plan.js';
 import { PlanState } from '../../src/host/state.js';
@@ -171,6 +177,23 @@ describe('bring-up of a PF on vfio-pci', () => {
       expect(() => planVfsEnable(ctx(b), PF, '2')).toThrow(/vfio_pci\.enable_sriov=1 .*reads N/);
       b.fs.writeFile('/sys/module/vfio_pci/parameters/enable_sriov', '1');
       expect(planVfsEnable(ctx(b), PF, '2').steps.length).toBeGreaterThan(0);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('iovh vfs disable on a PF on vfio-pci with enable_sriov off: refused before any write, said as removing', () => {
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+      b.fs.writeFile(VFIO_ENABLE_SRIOV, 'N');
+      expect(() => planVfsDisable(ctx(b), PF)).toThrow(BringupError);
+      expect(() => planVfsDisable(ctx(b), PF)).toThrow(
+        /^0000:03:00\.0 is bound to vfio-pci, which removes VFs only with vfio_pci\.enable_sriov=1 .*reads N\), so its 2 VFs stay: `echo 1 > \/sys\/module\/vfio_pci\/parameters\/enable_sriov` first/,
+      );
+      b.fs.writeFile(VFIO_ENABLE_SRIOV, '1');
+      expect(planVfsDisable(ctx(b), PF).steps.length).toBeGreaterThan(0);
     } finally {
       b.close();
     }
