@@ -111,7 +111,7 @@ function requireVfioSriov(ctx: PlanContext, pf: PfState, n: number): void {
     );
   // The parameter is writable at run time (module_param 0644), so the VFs can go without a reboot.
   throw new BringupError(
-    `${pf.bdf} is bound to vfio-pci, which removes VFs only with vfio_pci.enable_sriov=1 ${reads}, so its ${pf.numvfs} VF${pf.numvfs === 1 ? '' : 's'} stay: \`echo 1 > ${VFIO_ENABLE_SRIOV}\` first (nothing was written)`,
+    `${pf.bdf} is bound to vfio-pci, which removes VFs only with vfio_pci.enable_sriov=1 ${reads}, so its ${pf.numvfs} VF${pf.numvfs === 1 ? '' : 's'} stay: \`echo 1 > ${VFIO_ENABLE_SRIOV}\` first`,
   );
 }
 
@@ -449,6 +449,8 @@ export function planVfsDisableInUse(ctx: PlanContext, pfText: string, why: strin
   const pf = requirePf(ctx, pfText);
   if (pf.numvfs === 0) return { title: `disable the VFs of ${pf.bdf}`, steps: [], notes: [] };
   requireSrIovDriver(pf);
+  // Before the autoprobe write: vfio-pci would refuse the count after it (ENOENT).
+  requireVfioSriov(ctx, pf, 0);
   const implied = <T extends Step>(step: T): T => ({ ...step, implied: true });
   const vfs = [...pf.vfs.values()];
   // Restore binds newest record first: the highest VF is journaled first so that VF 1 is bound first again, and

@@ -15,6 +15,7 @@ import { Journal } from '../../src/host/journal.js';
 import {
   planBind,
   planVfsDisable,
+  planVfsDisableInUse,
   planVfsEnable,
   VFIO_ENABLE_SRIOV,
   type PlanContext,
@@ -25,6 +26,7 @@ import { PlanState } from '../../src/host/state.js';
 import { SysReader } from '../../src/machine/sysfs.js';
 import { discover } from '../../src/machine/topology.js';
 import { O } from '../../src/uapi/constants.js';
+import { disableVfsInUse } from '../../src/harness/sriov.js';
 import { SystemError } from '../../src/uapi/errors.js';
 import type { Backend } from '../../src/backend/types.js';
 import { envVfToken, openVfioDevice, uuidBytes, VfioSetupError, vfioPfOf, vfTokenFor } from '../../src/uapi/vfio.js';
@@ -194,6 +196,27 @@ describe('bring-up of a PF on vfio-pci', () => {
       );
       b.fs.writeFile(VFIO_ENABLE_SRIOV, '1');
       expect(planVfsDisable(ctx(b), PF).steps.length).toBeGreaterThan(0);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('disabling VFs under an import (planVfsDisableInUse) on such a PF: refused before any write, journal empty', async () => {
+    const b = machine(true);
+    try {
+      pfOnVfio(b);
+      b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+      b.fs.writeFile(VFIO_ENABLE_SRIOV, 'N');
+      expect(() => planVfsDisableInUse(ctx(b), PF, 'run x')).toThrow(/removes VFs only with vfio_pci\.enable_sriov=1/);
+      const j = Journal.memory({ backend: 'mock', where: '/test/state.json' });
+      const pf = discover(b.fs).pfs.find((p) => p.bdf === PF)!;
+      const autoprobe = b.fs.readText(`${SYS}/${PF}/sriov_drivers_autoprobe`);
+      const lines: string[] = [];
+      await expect(disableVfsInUse(b.fs, pf, j, 'run x', (l) => lines.push(l))).rejects.toThrow(BringupError);
+      expect(lines).toEqual([]);
+      expect(j.pending()).toEqual([]);
+      expect(b.fs.readText(`${SYS}/${PF}/sriov_drivers_autoprobe`)).toBe(autoprobe);
+      expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`).trim()).toBe('2');
     } finally {
       b.close();
     }
