@@ -5,40 +5,20 @@
 // machine behind a switch (test/qemu/fixtures/topology-igb-switch.json: PF and VFs in
 // one IOMMU group) and with the PF and its VFs each in a group of their own.
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createMockBackend } from '../../src/mock/backend.js';
 import { scratchDir } from '../support/scratch.js';
 import { describe, expect, it } from 'vitest';
 import type { MockBackend } from '../../src/mock/backend.js';
-import type { Topology } from '../../src/mock/topology.js';
 import { O, VFIO } from '../../src/uapi/constants.js';
 import { cmdlineEnableSriov } from '../../src/mock/vfio.js';
+import { uuidBytes } from '../../src/uapi/vfio.js';
+import { PF, pfOnVfio, SYS, switchTopology, VF0, VF1 } from '../support/switch-machine.js';
 import { errOf, expectErrno, mock } from './helpers.js';
 
-const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
-const PF = '0000:03:00.0';
-const VF0 = '0000:03:10.0';
-const VF1 = '0000:03:10.2';
-const SYS = '/sys/bus/pci/devices';
 const PARAM = '/sys/module/vfio_pci/parameters/enable_sriov';
 const TOKEN = '2ab74924-c335-45f4-9b16-8569e5b08258';
 const OTHER = 'bd8d9d2b-5a5f-4f5a-a211-f591514ba1f3';
-
-function uuidBytes(u: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(u.replace(/-/g, ''), 'hex'));
-}
-
-/** The switch machine, its cmdline with or without vfio_pci.enable_sriov=1, PF and VFs in one group or not. */
-function switchTopology(o: { enableSriov: boolean; ownGroups?: boolean }): Topology {
-  const t = JSON.parse(readFileSync(SWITCH, 'utf8')) as Topology;
-  t.kernel = {
-    ...t.kernel,
-    cmdline: `BOOT_IMAGE=/vmlinuz root=/dev/vda intel_iommu=on${o.enableSriov ? ' vfio_pci.enable_sriov=1' : ''}`,
-  };
-  // Own groups: ACS on the switch's downstream port above the PF (src/mock/pcie.ts), which QEMU's xio3130 lacks.
-  if (o.ownGroups) t.bridges!.find((x) => x.bdf === '0000:02:00.0')!.acs = '0x5f';
-  return t;
-}
 
 function machine(o: { enableSriov: boolean; ownGroups?: boolean; cdev?: boolean }): MockBackend {
   return mock({
@@ -50,14 +30,6 @@ function machine(o: { enableSriov: boolean; ownGroups?: boolean; cdev?: boolean 
 
 function write(b: MockBackend, path: string, text: string): void {
   b.fs.writeFile(path, text);
-}
-
-/** PF from igb to vfio-pci, then N VFs through vfio-pci's sriov_configure (the bus notifier binds them). */
-function pfOnVfio(b: MockBackend, n = 2): void {
-  write(b, `${SYS}/${PF}/driver/unbind`, PF);
-  write(b, `${SYS}/${PF}/driver_override`, 'vfio-pci');
-  write(b, '/sys/bus/pci/drivers_probe', PF);
-  write(b, `${SYS}/${PF}/sriov_numvfs`, String(n));
 }
 
 function groupOf(b: MockBackend, bdf: string): number {
@@ -105,7 +77,7 @@ describe('vfio_pci.enable_sriov', () => {
   it('on the command line: the VFs get driver_override vfio-pci from the PF (bus notifier) and bind to it', () => {
     const b = machine({ enableSriov: true });
     expect(b.fs.readText(PARAM)).toBe('Y\n');
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     for (const vf of [VF0, VF1]) {
       expect(b.fs.readText(`${SYS}/${vf}/driver_override`)).toBe('vfio-pci\n');
       expect(b.fs.readlink(`${SYS}/${vf}/driver`)).toMatch(/vfio-pci$/);
@@ -117,7 +89,7 @@ describe('vfio_pci.enable_sriov', () => {
 describe('vfio_pci_core_match_token_uuid through VFIO_GROUP_GET_DEVICE_FD', () => {
   it('a VF of a PF on vfio-pci: no token or a wrong one EACCES, the PF token opens it', () => {
     const b = machine({ enableSriov: true });
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     const { group: g } = group(b, VF0);
     expectErrno(() => b.dev.vfioGroupGetDeviceFd(g, VF0), 'EACCES');
     expect(kmsg(b)).toContain(`vfio-pci ${VF0}: VF token required to access device`);
@@ -134,7 +106,7 @@ describe('vfio_pci_core_match_token_uuid through VFIO_GROUP_GET_DEVICE_FD', () =
 
   it('the name: a short or malformed UUID, another option or a second token is EINVAL; a longer BDF is no match', () => {
     const b = machine({ enableSriov: true });
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     const { group: g } = group(b, VF0);
     expectErrno(() => b.dev.vfioGroupGetDeviceFd(g, `${VF0} vf_token=${TOKEN.slice(0, 35)}`), 'EINVAL');
     expectErrno(() => b.dev.vfioGroupGetDeviceFd(g, `${VF0} vf_token=${TOKEN.replace(/-/g, 'x')}`), 'EINVAL');
@@ -148,7 +120,7 @@ describe('vfio_pci_core_match_token_uuid through VFIO_GROUP_GET_DEVICE_FD', () =
 
   it('a PF with VFs in use needs the current token; without VFs in use a PF token resets it; users count opens', () => {
     const b = machine({ enableSriov: true });
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     const { group: g } = group(b, VF0);
     b.dev.close(b.dev.vfioGroupGetDeviceFd(g, `${PF} vf_token=${TOKEN}`));
     const vf = b.dev.vfioGroupGetDeviceFd(g, `${VF0} vf_token=${TOKEN}`);
@@ -183,7 +155,7 @@ describe('vfio_pci_core_match_token_uuid through VFIO_GROUP_GET_DEVICE_FD', () =
 describe('VFIO_DEVICE_FEATURE_PCI_VF_TOKEN', () => {
   it('SET on the PF (16 bytes; PROBE answers 0; GET EINVAL) replaces the token, VFs in use or not; ENOTTY on a VF', () => {
     const b = machine({ enableSriov: true });
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     const { group: g } = group(b, VF0);
     const pf = b.dev.vfioGroupGetDeviceFd(g, PF);
     const SET = VFIO.DEVICE_FEATURE_SET | VFIO.FEATURE_PCI_VF_TOKEN;
@@ -208,7 +180,7 @@ describe('VFIO_DEVICE_FEATURE_PCI_VF_TOKEN', () => {
 describe('the cdev: VFIO_DEVICE_BIND_IOMMUFD with VFIO_DEVICE_BIND_FLAG_TOKEN', () => {
   it('checks the token before the iommufd; a null token_uuid_ptr is EFAULT', () => {
     const b = machine({ enableSriov: true, ownGroups: true, cdev: true });
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     const cdevOf = (bdf: string) => `/dev/vfio/devices/${b.fs.readdir(`${SYS}/${bdf}/vfio-dev`)[0]}`;
     const iommufd = b.dev.open('/dev/iommu', O.RDWR);
     const T = VFIO.DEVICE_BIND_FLAG_TOKEN;
@@ -235,7 +207,7 @@ describe('the cdev: VFIO_DEVICE_BIND_IOMMUFD with VFIO_DEVICE_BIND_FLAG_TOKEN', 
 describe('the PF leaves vfio-pci', () => {
   it('unbinding the PF from vfio-pci disables its VFs first (vfio_pci_core_unregister_device)', () => {
     const b = machine({ enableSriov: true });
-    pfOnVfio(b);
+    pfOnVfio(b, 2);
     write(b, `${SYS}/${PF}/driver/unbind`, PF);
     expect(b.fs.readText(`${SYS}/${PF}/sriov_numvfs`)).toBe('0\n');
     expect(b.fs.exists(`${SYS}/${VF0}`)).toBe(false);
@@ -295,7 +267,7 @@ describe('the state file', () => {
       false,
       (a) => {
         write(a, PARAM, 'Y');
-        pfOnVfio(a);
+        pfOnVfio(a, 2);
         a.dev.close(a.dev.vfioGroupGetDeviceFd(group(a, VF0).group, `${PF} vf_token=${TOKEN}`));
       },
       (b) => {

@@ -3,28 +3,18 @@
 // or VFIO_DEVICE_BIND_IOMMUFD (drivers/vfio/pci/vfio_pci_core.c
 // vfio_pci_core_match_token_uuid). An EACCES from opening /dev/vfio/vfio or a
 // group node (a user without access to it) is a permission, said as such.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
-import type { Topology } from '../../src/mock/topology.js';
 import { openVfioDevice } from '../../src/uapi/vfio.js';
-
-const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
-const PF = '0000:03:00.0';
-const VF0 = '0000:03:10.0';
-const SYS = '/sys/bus/pci/devices';
+import { PF, pfOnVfio, switchTopology, VF0 } from '../support/switch-machine.js';
 
 /** The igb switch machine, ACS on the switch's downstream port (PF and VFs each in a group), PF on vfio-pci with 2 VFs. */
 function machine(): MockBackend {
-  const t = JSON.parse(readFileSync(SWITCH, 'utf8')) as Topology;
-  t.kernel = { ...t.kernel, cmdline: 'intel_iommu=on vfio_pci.enable_sriov=1' };
-  t.bridges!.find((x) => x.bdf === '0000:02:00.0')!.acs = '0x5f';
-  const b = createMockBackend({ topology: t, profile: 'upstream-7.1' });
-  b.fs.writeFile(`${SYS}/${PF}/driver/unbind`, PF);
-  b.fs.writeFile(`${SYS}/${PF}/driver_override`, 'vfio-pci');
-  b.fs.writeFile('/sys/bus/pci/drivers_probe', PF);
-  b.fs.writeFile(`${SYS}/${PF}/sriov_numvfs`, '2');
+  const b = createMockBackend({
+    topology: switchTopology({ enableSriov: true, ownGroups: true }),
+    profile: 'upstream-7.1',
+  });
+  pfOnVfio(b, 2);
   return b;
 }
 

@@ -4,11 +4,8 @@
 // opening the PF with it; and the bring-up commands around a PF on vfio-pci
 // (src/host/planner.ts planBind of a PF, planVfsEnable and enable_sriov).
 // On the mock's igb-switch machine (test/qemu/fixtures/topology-igb-switch.json).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMockBackend, type MockBackend } from '../../src/mock/backend.js';
-import type { Topology } from '../../src/mock/topology.js';
 import { BringupError, InputError } from '../../src/host/errors.js';
 import { applyPlan } from '../../src/host/apply.js';
 import { Journal } from '../../src/host/journal.js';
@@ -29,30 +26,16 @@ import { O } from '../../src/uapi/constants.js';
 import { disableVfsInUse } from '../../src/harness/sriov.js';
 import { SystemError } from '../../src/uapi/errors.js';
 import type { Backend } from '../../src/backend/types.js';
+import { PF, pfOnVfio, SYS, switchTopology, VF0, VF1 } from '../support/switch-machine.js';
 import { envVfToken, openVfioDevice, uuidBytes, VfioSetupError, vfioPfOf, vfTokenFor } from '../../src/uapi/vfio.js';
 
-const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
-const PF = '0000:03:00.0';
-const VF0 = '0000:03:10.0';
-const VF1 = '0000:03:10.2';
-const SYS = '/sys/bus/pci/devices';
-
 function machine(enableSriov: boolean): MockBackend {
-  const t = JSON.parse(readFileSync(SWITCH, 'utf8')) as Topology;
-  t.kernel = { ...t.kernel, cmdline: `intel_iommu=on${enableSriov ? ' vfio_pci.enable_sriov=1' : ''}` };
-  // ACS on the switch's downstream port: each VF in a group of its own (pci_device_group).
-  t.bridges!.find((x) => x.bdf === '0000:02:00.0')!.acs = '0x5f';
   return createMockBackend({
-    topology: t,
+    // ACS on the switch's downstream port: each VF in a group of its own (pci_device_group).
+    topology: switchTopology({ enableSriov, ownGroups: true }),
     profile: 'upstream-7.1',
     kernelConfig: { IOMMUFD: 'y', VFIO_DEVICE_CDEV: 'y' },
   });
-}
-
-function pfOnVfio(b: MockBackend): void {
-  b.fs.writeFile(`${SYS}/${PF}/driver/unbind`, PF);
-  b.fs.writeFile(`${SYS}/${PF}/driver_override`, 'vfio-pci');
-  b.fs.writeFile('/sys/bus/pci/drivers_probe', PF);
 }
 
 function ctx(b: MockBackend): PlanContext {
