@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { Backend } from '../backend/types.js';
 import { openBackend } from '../backend/select.js';
 import { CliError } from './errors.js';
+import { BringupError } from '../host/errors.js';
 import type { GlobalOptions } from './global.js';
 import { trapSignals } from './signals.js';
 import { ApplyFailed, Interrupted, applyPlan } from '../host/apply.js';
@@ -203,6 +204,7 @@ export async function runStateChange(
         out: { step: (line) => (json ? undefined : io.out(`${line}\n`)) },
         rollbackNote: (line) => (json ? undefined : io.out(`rollback: ${line}\n`)),
         interrupt: signals.signal,
+        ...(journal.file ? { restoreCommand: restoreCommand(journal.target) } : {}),
       });
       status = 'ok';
       const where = journal.file
@@ -288,7 +290,22 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
       }
       return nothing(`nothing to restore on ${label}`, label);
     }
-    const plan = planRestore(backend.fs, pending, label);
+    // One stop line whether planning or undoing stopped, naming the restore command for this target.
+    const stopped = (e: unknown): CliError => {
+      const why = e instanceof Error ? e.message : String(e);
+      const left = journal.pending().length;
+      return new CliError(
+        `restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`${restoreCommand(target)}\` again)`,
+        1,
+      );
+    };
+    let plan: ReturnType<typeof planRestore>;
+    try {
+      plan = planRestore(backend.fs, pending, label);
+    } catch (e) {
+      if (e instanceof BringupError) throw stopped(e);
+      throw e;
+    }
     targetNote('restore', backend, opts, io);
     if (opts.dryRun) {
       io.out(
@@ -327,11 +344,7 @@ export async function runRestore(opts: StateChangeOptions, io: CommandIo = stdio
         io.err(`iovh: restore: ${e.message}; run \`${restoreCommand(target)}\` again to undo the ${left} left\n`);
         return signalExit(e.signal);
       }
-      const why = e instanceof Error ? e.message : String(e);
-      throw new CliError(
-        `restore stopped: ${why}; ${left} journaled write${left === 1 ? '' : 's'} still to undo (fix the cause and run \`iovh restore\` again)`,
-        1,
-      );
+      throw stopped(e);
     } finally {
       signals.release();
       journal.end(status);

@@ -83,6 +83,8 @@ export interface ApplyOptions {
   rollbackNote?(line: string): void;
   /** Aborted (with the signal's name) to stop between two writes: Interrupted, the journal left for restore. */
   interrupt?: AbortSignal;
+  /** The restore command for the journal's target (default \`iovh restore\`): named when rolling back fails. */
+  restoreCommand?: string;
 }
 
 /**
@@ -112,7 +114,7 @@ export async function applyPlan(fs: FileOps, plan: Plan, journal: Journal, optio
       } catch (u) {
         const uwhy = u instanceof Error ? u.message : String(u);
         throw new ApplyFailed(
-          `${failedAt}; rolling back also failed (${uwhy}); run \`iovh restore\``,
+          `${failedAt}; rolling back also failed (${uwhy}); run \`${options.restoreCommand ?? 'iovh restore'}\``,
           false,
           code,
           0,

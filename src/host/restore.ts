@@ -299,8 +299,9 @@ export function undoSteps(view: StateView, rec: WriteRecord, older: readonly Wri
  * vfio_pci_core_sriov_configure(vdev, 0)), so when this journal moved the PF
  * onto vfio-pci (its oldest pending driver record found another driver, or
  * none) the unbind that undo makes anyway comes first. Otherwise the PF was
- * the user's on vfio-pci, which iovh does not take away: one line on how to
- * finish, the journal kept.
+ * the user's on vfio-pci, which iovh does not take away: one line on what to
+ * do first, the journal kept (the caller names the restore command for its
+ * target: src/cli/state-change.ts restoreCommand).
  */
 function vfioPfCount(pf: string, now: string, rec: WriteRecord, older: readonly WriteRecord[], why: string): Step[] {
   const moved = older.filter((o) => o.step.op !== 'set' && o.step.bdf === pf).at(-1);
@@ -314,7 +315,7 @@ function vfioPfCount(pf: string, now: string, rec: WriteRecord, older: readonly 
       },
     ];
   throw new BringupError(
-    `${pf} keeps its ${now} VF${now === '1' ? '' : 's'}: it is on vfio-pci and vfio_pci.enable_sriov is off, so vfio-pci refuses sriov_numvfs (ENOENT); finish with \`echo 1 > ${VFIO_ENABLE_SRIOV}\` then \`iovh restore\` (the journal is kept)`,
+    `${pf} keeps its ${now} VF${now === '1' ? '' : 's'}: it is on vfio-pci and vfio_pci.enable_sriov is off, so vfio-pci refuses sriov_numvfs (ENOENT): \`echo 1 > ${VFIO_ENABLE_SRIOV}\` first (the journal is kept)`,
   );
 }
 

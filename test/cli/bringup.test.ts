@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shellWord } from '../../src/host/quote.js';
+import { createMockBackend } from '../../src/mock/backend.js';
 import { Lab, attr, diffSnapshots, iovh } from './helpers.js';
 
 const PF = '0000:03:00.0';
@@ -402,6 +403,41 @@ describe('paths with spaces, quotes and newlines', () => {
     const r = await iovh(...argv);
     expect(r.code, r.err).toBe(0);
     expect((await run('topology', '--json')).out).toBe(before);
+  });
+});
+
+describe('restore that stops', () => {
+  // vfio_pci_sriov_configure (drivers/vfio/pci/vfio_pci.c) refuses sriov_numvfs, 0 too, with enable_sriov off: the
+  // VFs of a PF the user had on vfio-pci stay, and the line names the restore command that works for this target.
+  it('names the restore command of its target (the mock: --mock-state FILE)', async () => {
+    const SWITCH = join(import.meta.dirname, '..', 'qemu', 'fixtures', 'topology-igb-switch.json');
+    const PARAM = '/sys/module/vfio_pci/parameters/enable_sriov';
+    const SW_PF = '0000:03:00.0';
+    const raw = (writes: [string, string][]): void => {
+      const b = createMockBackend({ statePath: lab.state, topology: SWITCH });
+      try {
+        for (const [path, text] of writes) b.fs.writeFile(path, text);
+      } finally {
+        b.close();
+      }
+    };
+    const dev = `/sys/bus/pci/devices/${SW_PF}`;
+    raw([
+      [`${dev}/driver/unbind`, SW_PF],
+      [`${dev}/driver_override`, 'vfio-pci'],
+      ['/sys/bus/pci/drivers_probe', SW_PF],
+      [PARAM, 'Y'],
+    ]);
+    const en = await iovh('--backend', 'mock', '--mock-state', lab.state, 'vfs', 'enable', SW_PF, '2');
+    expect(en.code, en.err).toBe(0);
+    raw([[PARAM, 'N']]);
+    const r = await iovh('--backend', 'mock', '--mock-state', lab.state, 'restore');
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toContain(`\`echo 1 > ${PARAM}\` first`);
+    expect(r.err).toContain(
+      `still to undo (fix the cause and run \`iovh restore --backend mock --mock-state ${shellWord(lab.state)}\` again)`,
+    );
   });
 });
 
