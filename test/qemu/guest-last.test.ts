@@ -6,24 +6,15 @@
 // the host's verdict, never a pass.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { baselineJudge } from '../../scripts/qemu-ci/boot.mjs';
 import { IGB_TOPOLOGY } from '../../scripts/qemu-ci/conformance.mjs';
 import { LAST_REPORT, splitFilters } from '../../src/qemu/last.js';
 import { readGuestRun } from '../../src/qemu/run.js';
-import { scratchDir } from '../support/scratch.js';
+import { stateScratchDir } from '../support/scratch.js';
 import { runGuestOnMock } from './guest-on-mock.js';
 
-let dir = '';
-const env = process.env.IOVH_STATE_DIR;
-beforeAll(() => {
-  dir = scratchDir('iovh-guest-last-');
-  process.env.IOVH_STATE_DIR = join(dir, 'state');
-});
-afterAll(() => {
-  if (env === undefined) delete process.env.IOVH_STATE_DIR;
-  else process.env.IOVH_STATE_DIR = env;
-});
+const dir = stateScratchDir('iovh-guest-last-');
 
 describe('the guest filters cut in two', () => {
   it('keeps bugs/* for the last run, with the user includes matching one by one', () => {
@@ -46,9 +37,9 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     // The sanitizer guest's build: KASAN with SLUB_RCU_DEBUG sees bugs/opath-stale-file's write (docs/bugs.md).
     const t = JSON.parse(readFileSync(IGB_TOPOLOGY, 'utf8'));
     t.kernel = { ...t.kernel, config: { ...t.kernel?.config, KASAN: 'y', SLUB_RCU_DEBUG: 'y' } };
-    const topology = join(dir, 'topology.json');
+    const topology = join(dir(), 'topology.json');
     writeFileSync(topology, `${JSON.stringify(t, null, 2)}\n`);
-    const { code, results: resultsDir } = await runGuestOnMock(dir, {
+    const { code, results: resultsDir } = await runGuestOnMock(dir(), {
       topology,
       profile: 'upstream-7.1',
       variant: 'igb-intel-iommu',
@@ -83,7 +74,7 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     expect(judge?.(steps['run:bugs/opath-stale-file'] as never)).toMatchObject({ verdict: 'expected' });
 
     // The report `iovh qemu` prints: both runs as one, the last run's probe dropped.
-    const { run, runError } = readGuestRun(join(dir, 'results'));
+    const { run, runError } = readGuestRun(join(dir(), 'results'));
     expect(runError).toBeNull();
     expect(run?.scenarios.map((s) => [s.id, s.status, s.baseline?.verdict])).toEqual([
       ['caps/kernel', 'pass', 'expected'],
@@ -93,22 +84,22 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
     ]);
     expect(run?.summary).toMatchObject({ exitCode: 0, unexpected: [] });
     expect(run?.summary.exitReason).toMatch(/no unexpected result \(1 known failure/);
-    expect(readFileSync(join(dir, 'results', LAST_REPORT), 'utf8')).toContain('"bugs/opath-stale-file"');
+    expect(readFileSync(join(dir(), 'results', LAST_REPORT), 'utf8')).toContain('"bugs/opath-stale-file"');
 
     // Every filter a bugs/* one: the first run selects nothing and stops with caps/kernel pending ("no scenario
     // matches"); the last run answers it, and the whole is complete.
-    const firstFile = join(dir, 'results', 'iovh-run.json');
+    const firstFile = join(dir(), 'results', 'iovh-run.json');
     const firstRun = readFileSync(firstFile, 'utf8');
     const empty = JSON.parse(firstRun);
     writeFileSync(firstFile, JSON.stringify({ ...empty, scenarios: [], complete: false, pending: ['caps/kernel'] }));
-    const onlyBugs = readGuestRun(join(dir, 'results')).run!;
+    const onlyBugs = readGuestRun(join(dir(), 'results')).run!;
     expect(onlyBugs.scenarios.map((s) => s.id)).toEqual(['caps/kernel', 'bugs/opath-stale-file']);
     expect([onlyBugs.complete, onlyBugs.pending, onlyBugs.summary.exitCode]).toEqual([true, [], 0]);
     writeFileSync(firstFile, firstRun);
 
     // A guest that died in the last run leaves its report incomplete (iovh run rewrites it as it goes): so is the
     // whole, and it fails, naming the scenario without a result.
-    const lastFile = join(dir, 'results', LAST_REPORT);
+    const lastFile = join(dir(), 'results', LAST_REPORT);
     const last = JSON.parse(readFileSync(lastFile, 'utf8'));
     writeFileSync(
       lastFile,
@@ -119,7 +110,7 @@ describe("iovh qemu's guest program on the mock (upstream-7.1, KASAN)", () => {
         running: 'bugs/revoke-hang-reset',
       }),
     );
-    const died = readGuestRun(join(dir, 'results')).run!;
+    const died = readGuestRun(join(dir(), 'results')).run!;
     expect([died.complete, died.running, died.summary.exitCode]).toEqual([false, 'bugs/revoke-hang-reset', 1]);
     expect(died.summary.exitReason).toMatch(/^incomplete: 1 of 5 scenarios have no result/);
   }, 120_000);

@@ -8,9 +8,9 @@
 // both sides.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readGuestRun } from '../../src/qemu/run.js';
-import { scratchDir } from '../support/scratch.js';
+import { stateScratchDir } from '../support/scratch.js';
 import { runGuestOnMock } from './guest-on-mock.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -20,22 +20,13 @@ const real = JSON.parse(readFileSync(join(fixtures, 'igb-switch-7.2.13.json'), '
   scenarios: { id: string; status: string; reason: string }[];
 };
 
-let dir = '';
-const env = process.env.IOVH_STATE_DIR;
-beforeAll(() => {
-  dir = scratchDir('iovh-switch-');
-  process.env.IOVH_STATE_DIR = join(dir, 'state');
-});
-afterAll(() => {
-  if (env === undefined) delete process.env.IOVH_STATE_DIR;
-  else process.env.IOVH_STATE_DIR = env;
-});
+const dir = stateScratchDir('iovh-switch-');
 
 describe('the igb-switch machine: the mock against the real 7.2.13 guest', () => {
   it("puts the VFs in their PF's IOMMU group and skips every scenario that opens the VF, as the kernel did", async () => {
     const topology = join(fixtures, 'topology-igb-switch.json');
     const ids = real.scenarios.map((s) => s.id).filter((id) => id !== 'caps/kernel');
-    const { results } = await runGuestOnMock(dir, {
+    const { results } = await runGuestOnMock(dir(), {
       topology,
       profile: 'upstream-7.1',
       variant: 'igb-switch-intel-iommu',

@@ -12,12 +12,12 @@
 // (test/qemu/fixtures/igb-switch-vfio-7.2.13.json): the same steps, and the same
 // route and map for each importer the mock's machine has (the real one also
 // had QEMU's virtio-9p function on the root bus: not supported, EINVAL).
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backend/select.js';
 import { readGuestRun } from '../../src/qemu/run.js';
-import { scratchDir } from '../support/scratch.js';
+import { stateScratchDir } from '../support/scratch.js';
 import { runGuestOnMock } from './guest-on-mock.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -37,17 +37,7 @@ const kasanConfig = (
   JSON.parse(readFileSync(join(fixtures, 'kernel-kasan-igb.json'), 'utf8')) as { kernelConfig: Record<string, string> }
 ).kernelConfig;
 
-let dir = '';
-const env = process.env.IOVH_STATE_DIR;
-beforeAll(() => {
-  dir = scratchDir('iovh-switch-vfio-');
-  process.env.IOVH_STATE_DIR = join(dir, 'state');
-});
-afterAll(() => {
-  if (env === undefined) delete process.env.IOVH_STATE_DIR;
-  else process.env.IOVH_STATE_DIR = env;
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = stateScratchDir('iovh-switch-vfio-');
 
 /** The switch machine's topology with (or without) vfio_pci.enable_sriov=1 on its command line. */
 function topology(name: string, enableSriov: boolean, config?: Record<string, string>): string {
@@ -58,7 +48,7 @@ function topology(name: string, enableSriov: boolean, config?: Record<string, st
     // The real guest's command line as far as the kernel's vfio and IOMMU are concerned (the fixture's).
     cmdline: enableSriov ? real.cmdline : real.cmdline.replace(/\s*vfio_pci\.enable_sriov=1/, ''),
   };
-  const path = join(dir, `${name}.json`);
+  const path = join(dir(), `${name}.json`);
   writeFileSync(path, `${JSON.stringify(t, null, 2)}\n`);
   return path;
 }
@@ -74,7 +64,7 @@ async function runSwitch(
   name: string,
   o: { enableSriov?: boolean; config?: Record<string, string>; filters?: string[] } = {},
 ): Promise<{ code: number; results: string; sub: string; topo: string; steps: Map<string, Step> }> {
-  const sub = join(dir, name);
+  const sub = join(dir(), name);
   mkdirSync(sub);
   const topo = topology(name, o.enableSriov ?? true, o.config);
   const { code, results } = await runGuestOnMock(sub, {

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 const made: string[] = [];
 
@@ -19,4 +20,24 @@ export function scratchDir(prefix: string): string {
 /** Removes every scratch directory made so far in this test file. */
 export function removeScratch(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * For a whole test file, called at its top level: a scratch directory made
+ * before its tests, whose `state` is IOVH_STATE_DIR until the file's tests
+ * end (then put back), so that iovh's journal and lock stay in it. The
+ * returned function gives the directory from beforeAll on.
+ */
+export function stateScratchDir(prefix: string): () => string {
+  let dir = '';
+  const saved = process.env.IOVH_STATE_DIR;
+  beforeAll(() => {
+    dir = scratchDir(prefix);
+    process.env.IOVH_STATE_DIR = join(dir, 'state');
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.IOVH_STATE_DIR;
+    else process.env.IOVH_STATE_DIR = saved;
+  });
+  return () => dir;
 }
