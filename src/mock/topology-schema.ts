@@ -21,6 +21,13 @@ const hexUpTo = (digits: number, what: string): JsonSchema => ({
   description: `${what} as a hex string of at most ${digits} digits, like "0x${'1'.padStart(digits, '0')}"`,
 });
 
+/** A PCI address in the kernel's form (lowercase), `example` the one the description shows. */
+const bdf = (example: string): JsonSchema => ({
+  type: 'string',
+  pattern: `^${BDF_PATTERN}$`,
+  description: `a BDF as the kernel names it, like ${example} (lowercase)`,
+});
+
 const int = (minimum: number, maximum: number, what = 'an integer'): JsonSchema => ({
   type: 'integer',
   minimum,
@@ -126,11 +133,7 @@ const device: JsonSchema = {
   additionalProperties: false,
   required: ['bdf', 'vendor', 'device', 'class', 'bars'],
   properties: {
-    bdf: {
-      type: 'string',
-      pattern: `^${BDF_PATTERN}$`,
-      description: 'a BDF as the kernel names it, like "0000:03:00.0" or "10000:e0:00.0" (lowercase)',
-    },
+    bdf: bdf('"0000:03:00.0" or "10000:e0:00.0"'),
     vendor: hexUpTo(4, 'a PCI vendor ID'),
     device: hexUpTo(4, 'a PCI device ID'),
     class: hexUpTo(6, 'a PCI class code'),
@@ -205,11 +208,7 @@ export const TOPOLOGY_SCHEMA_JSON: JsonSchema = {
         additionalProperties: false,
         required: ['bdf'],
         properties: {
-          bdf: {
-            type: 'string',
-            pattern: `^${BDF_PATTERN}$`,
-            description: 'a BDF as the kernel names it, like "0000:02:01.0" (lowercase)',
-          },
+          bdf: bdf('"0000:02:01.0"'),
           vendor: hexUpTo(4, 'a PCI vendor ID'),
           device: hexUpTo(4, 'a PCI device ID'),
           acs: {
