@@ -112,7 +112,8 @@ const RELOAD_STAND_IN =
 /**
  * Open the stand-in importer (/dev/iovh-ic) for a scenario, closed by its
  * cleanup stack, or skip when the module is not loaded (ENOENT, ENODEV,
- * ENXIO): `why` says so given the errno, `enable` how to load it. Also skip
+ * ENXIO): `why` says so given the errno (or `role`, what the scenario needs
+ * it for, follows the usual reason), `enable` how to load it. Also skip
  * when the loaded module was built from another iovh (another ABI version
  * of core/uapi/iovh_ic.h): a stale module is a capability this machine
  * lacks until it is rebuilt, not a wrong answer of the kernel. With
@@ -121,7 +122,7 @@ const RELOAD_STAND_IN =
  */
 export function openStandIn(
   ctx: ScenarioContext,
-  o: { why?: (code: string) => string; enable?: string; series?: boolean } = {},
+  o: { why?: (code: string) => string; role?: string; enable?: string; series?: boolean } = {},
 ): StandInImporter {
   let ic: StandInImporter;
   try {
@@ -130,7 +131,8 @@ export function openStandIn(
     if (e instanceof SystemError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO'))
       ctx.skip(
         'standIn',
-        o.why?.(e.code) ?? `the stand-in importer module is not loaded (${e.code} opening ${IOVH_IC.DEVICE})`,
+        o.why?.(e.code) ??
+          `the stand-in importer module is not loaded (${e.code} opening ${IOVH_IC.DEVICE})${o.role ? `: ${o.role}` : ''}`,
         o.enable ?? LOAD_STAND_IN,
       );
     if (e instanceof IcAbiMismatch)

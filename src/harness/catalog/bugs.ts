@@ -222,10 +222,7 @@ export const bugsP2pSgtLeak: Scenario = {
     requireCaps(ctx, 'dmaBufExport', 'kmemleak');
     const vf = target.vf;
     const bar = requireExportBar(ctx, vf);
-    const ic = openStandIn(ctx, {
-      why: (code) =>
-        `the stand-in importer module is not loaded (${code} opening ${IOVH_IC.DEVICE}): it maps the dma-buf as a P2P importer`,
-    });
+    const ic = openStandIn(ctx, { role: 'it maps the dma-buf as a P2P importer' });
     const device = openVf(ctx, vf.bdf);
     const buf = exportDmaBuf(ctx, device, { region: bar.index, ranges: [{ offset: 0n, length: PAGE }] });
     const kmemleak = beginOwnKmemleak(ctx);

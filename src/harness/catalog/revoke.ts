@@ -167,10 +167,7 @@ interface Holder {
 
 /** The stand-in importer, importing as xe does on invalidation: the unmap deferred. Skips when it is not loaded. */
 function standInHolder(ctx: ScenarioContext, device: VfioDevice, vf: VfInfo, barIndex: number): Holder {
-  const ic = openStandIn(ctx, {
-    why: (code) =>
-      `the stand-in importer module is not loaded (${code} opening ${IOVH_IC.DEVICE}): it plays xe's deferred unmap`,
-  });
+  const ic = openStandIn(ctx, { role: "it plays xe's deferred unmap" });
   const buf = exportDmaBuf(ctx, device, { region: barIndex, ranges: [{ offset: 0n, length: PAGE }] });
   // The VF itself as the importer device: pci_p2pdma_map_type of a function to itself is a bus address
   // (drivers/pci/p2pdma.c calc_map_type_and_dist, distance 0), whatever the machine's switches and ACS.
