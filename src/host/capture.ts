@@ -307,6 +307,74 @@ function mockGpuOf(r: SysReader, pf: PfInfo, notes: string[]): CapturedDevice['m
   return { lmem: hex(BigInt(m[1]!)), blockSize: hex(BigInt(m[2]!)), vfLmem: hex(BigInt(m[3]!)), blocks };
 }
 
+const ON_BUS = new RegExp(`^${BDF_PATTERN}$`);
+
+const devfnOf = (bdf: string): number => {
+  const m = /([0-9a-f]{2})\.([0-7])$/i.exec(bdf)!;
+  return (Number.parseInt(m[1]!, 16) << 3) | Number(m[2]);
+};
+
+/**
+ * Whether a device is a PCIe root port (PCI_EXP_TYPE_ROOT_PORT in its PCI
+ * Express capability), from config space; from its class (a PCI-to-PCI
+ * bridge, 0x0604) when the capability list lies past what is readable.
+ */
+function isRootPort(r: SysReader, bdf: string): boolean {
+  let config: Uint8Array | null = null;
+  try {
+    config = r.fs.readFile(devicePath(bdf, 'config'));
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT') && !isErrno(e, 'EACCES') && !isErrno(e, 'EPERM')) throw e;
+  }
+  if (config !== null && config.length >= 0x40 && (config[0x06]! & 0x10) !== 0) {
+    // The standard capability list from PCI_CAPABILITY_LIST; at most 48 entries (drivers/pci/pci.c PCI_FIND_CAP_TTL).
+    let at = config[0x34]! & 0xfc;
+    for (let ttl = 48; ttl > 0 && at >= 0x40 && at + 4 <= config.length; ttl--) {
+      if (config[at] === 0x10) return ((config[at + 2]! >> 4) & 0xf) === 0x4;
+      at = config[at + 1]! & 0xfc;
+    }
+  }
+  return (parseHex(r.maybe(devicePath(bdf, 'class')) ?? '') ?? 0) >> 8 === 0x0604;
+}
+
+/**
+ * The kernel checks the P2PDMA host-bridge whitelist against the first device
+ * on the root bus, when it is 00.0 or a root port, else against nothing
+ * (drivers/pci/p2pdma.c pci_host_bridge_dev: list_first_entry of the bus's
+ * devices, in scan order, which is devfn order at boot). The topology format
+ * holds 00.0 and the ports on the PFs' paths, from which the mock picks the
+ * same way (src/mock/pcie.ts); when the root bus has no 00.0 and its first
+ * device is not one of those, the mock would check another device: said in a
+ * note rather than captured wrong.
+ */
+function hostBridgeNote(
+  r: SysReader,
+  root: string,
+  devices: readonly CapturedDevice[],
+  ports: readonly string[],
+  notes: string[],
+): void {
+  const onBus = r
+    .list(`/sys/devices/${root}`)
+    // A directory without IDs is no device sysfs shows (the mock's bridges): left to the mock's own default.
+    .filter((n) => ON_BUS.test(n) && r.maybe(devicePath(n, 'vendor')) !== null)
+    .sort((a, b) => devfnOf(a) - devfnOf(b));
+  const first = onBus[0];
+  if (first === undefined || devfnOf(first) === 0) return;
+  const known = [
+    ...ports.filter((p) => onBus.includes(p)),
+    ...devices.filter((d) => d.parent === root).map((d) => d.bdf),
+  ].sort((a, b) => devfnOf(a) - devfnOf(b));
+  // The mock's ports on a root bus are root ports; a PF there is an endpoint, which picks nothing.
+  const mock = known[0] !== undefined && ports.includes(known[0]) ? known[0] : null;
+  const kernel = isRootPort(r, first) ? first : null;
+  if (mock === kernel) return;
+  const what = (bdf: string | null) => (bdf === null ? 'no device (no P2P through that host bridge)' : bdf);
+  notes.push(
+    `${root} has no device at 00.0: the kernel checks the P2PDMA host-bridge whitelist against ${what(kernel)} (pci_host_bridge_dev: the first device on the bus, ${first}, if a root port); the topology format cannot hold that, so the mock checks ${what(mock)} and its routes through that host bridge may differ (docs/topology.md "Bridges and ACS")`,
+  );
+}
+
 /**
  * The ports on the captured PFs' paths with their IDs and ACS capability, and
  * each root bus's 00.0 (the host bridge the P2P whitelist is checked against):
@@ -332,6 +400,7 @@ function captureBridges(r: SysReader, devices: readonly CapturedDevice[], notes:
   for (const root of roots) {
     // pciDDDD:BB -> DDDD:BB:00.0, when the machine has one there and it is not on a path or captured already.
     const host = `${root.slice(3)}:00.0`;
+    hostBridgeNote(r, root, devices, ports, notes);
     if (taken.has(host) || ports.includes(host) || r.maybe(devicePath(host, 'vendor')) === null) continue;
     out.push({ bdf: host, ...ids(host) });
   }

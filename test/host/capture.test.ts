@@ -246,4 +246,64 @@ describe('capture of the bridges above a PF (docs/topology.md "Bridges and ACS")
       ['0000:02:00.0', undefined],
     ]);
   });
+
+  /** Config space of a PCIe device of `type` (PCI_EXP_TYPE_*): status has a capability list, PCIe cap at 0x40. */
+  const pcie = (type: number): Uint8Array => {
+    const b = new Uint8Array(256);
+    b[0x06] = 0x10;
+    b[0x34] = 0x40;
+    b[0x40] = 0x10;
+    b[0x42] = (type << 4) | 2;
+    return b;
+  };
+
+  /** A root bus without 00.0: `first` is on it before the root port 00:1c.0 above an igb PF. */
+  const noHostBridge = (first: { bdf: string; class: string; config: Uint8Array }) => {
+    const d = tempDir('iovh-capture-hb-');
+    dirs.push(d);
+    const t = new FixtureTree(d.path);
+    const at = (bdf: string, dir: string, klass: string, config: Uint8Array) => {
+      t.file(`${dir}/vendor`, '0x8086\n').file(`${dir}/device`, '0x1234\n').file(`${dir}/class`, `${klass}\n`);
+      t.file(`${dir}/config`, config).link(`/sys/bus/pci/devices/${bdf}`, `../../..${dir.slice(4)}`);
+    };
+    at(first.bdf, `/sys/devices/pci0000:00/${first.bdf}`, first.class, first.config);
+    const rp = '/sys/devices/pci0000:00/0000:00:1c.0';
+    at('0000:00:1c.0', rp, '0x060400', pcie(4));
+    const dir = `${rp}/0000:03:00.0`;
+    for (const [k, v] of Object.entries({
+      vendor: '0x8086',
+      device: '0x10c9',
+      class: '0x020000',
+      sriov_totalvfs: '7',
+      sriov_numvfs: '0',
+      sriov_offset: '128',
+      sriov_stride: '2',
+      sriov_vf_device: '10ca',
+      sriov_drivers_autoprobe: '1',
+      driver_override: '(null)',
+    }))
+      t.file(`${dir}/${k}`, `${v}\n`);
+    t.file(`${dir}/resource`, resourceText({ 0: [0xfe400000n, 128n * 1024n, 0x40200] }));
+    t.link('/sys/bus/pci/devices/0000:03:00.0', `../../..${dir.slice(4)}`);
+    return capture(createNativeBackend({ root: d.path }));
+  };
+
+  // drivers/pci/p2pdma.c pci_host_bridge_dev: the first device of the root bus if 00.0 or a root port, else none.
+  it('says when the kernel checks the whitelist against another device than the mock could (no 00.0)', () => {
+    const other = noHostBridge({ bdf: '0000:00:01.0', class: '0x060400', config: pcie(4) });
+    expect(other.topology.bridges?.map((b) => b.bdf)).toEqual(['0000:00:1c.0']);
+    expect(other.notes).toContainEqual(
+      expect.stringMatching(
+        /^pci0000:00 has no device at 00\.0: the kernel checks the P2PDMA host-bridge whitelist against 0000:00:01\.0 .*the mock checks 0000:00:1c\.0 /,
+      ),
+    );
+    // An endpoint first (an IOMMU at 00.2): the kernel checks nothing.
+    const none = noHostBridge({ bdf: '0000:00:00.2', class: '0x080600', config: pcie(9) });
+    expect(none.notes).toContainEqual(
+      expect.stringMatching(/against no device \(no P2P through that host bridge\) .*the mock checks 0000:00:1c\.0 /),
+    );
+    // The path's own root port first: both pick it, nothing to say.
+    const same = noHostBridge({ bdf: '0000:00:1d.0', class: '0x060400', config: pcie(4) });
+    expect(same.notes.filter((n) => n.includes('00.0'))).toEqual([]);
+  });
 });
