@@ -31,6 +31,8 @@ export interface CapturedBridge {
   vendor?: string;
   device?: string;
   acs?: string | null;
+  /** A root-bus device off the PFs' paths that is not 00.0: whether it is a root port (src/mock/topology.ts). */
+  rootPort?: boolean;
 }
 
 export interface CapturedDevice {
@@ -341,43 +343,34 @@ function isRootPort(r: SysReader, bdf: string): boolean {
  * The kernel checks the P2PDMA host-bridge whitelist against the first device
  * on the root bus, when it is 00.0 or a root port, else against nothing
  * (drivers/pci/p2pdma.c pci_host_bridge_dev: list_first_entry of the bus's
- * devices, in scan order, which is devfn order at boot). The topology format
- * holds 00.0 and the ports on the PFs' paths, from which the mock picks the
- * same way (src/mock/pcie.ts); when the root bus has no 00.0 and its first
- * device is not one of those, the mock would check another device: said in a
- * note rather than captured wrong.
+ * devices, in scan order, which is devfn order at boot). The mock picks the
+ * same way from what the topology holds (src/mock/pcie.ts): 00.0, the ports
+ * on the PFs' paths, the PFs on the root bus. When the root bus has no 00.0
+ * and its first device is none of those (a root port off the paths, an
+ * endpoint such as an IOMMU function), that device with its kind, so that
+ * the mock picks it too.
  */
-function hostBridgeNote(
+function firstOnRootBus(
   r: SysReader,
   root: string,
   devices: readonly CapturedDevice[],
   ports: readonly string[],
-  notes: string[],
-): void {
+): { bdf: string; rootPort: boolean } | null {
   const onBus = r
     .list(`/sys/devices/${root}`)
     // A directory without IDs is no device sysfs shows (the mock's bridges): left to the mock's own default.
     .filter((n) => ON_BUS.test(n) && r.maybe(devicePath(n, 'vendor')) !== null)
     .sort((a, b) => devfnOf(a) - devfnOf(b));
   const first = onBus[0];
-  if (first === undefined || devfnOf(first) === 0) return;
-  const known = [
-    ...ports.filter((p) => onBus.includes(p)),
-    ...devices.filter((d) => d.parent === root).map((d) => d.bdf),
-  ].sort((a, b) => devfnOf(a) - devfnOf(b));
-  // The mock's ports on a root bus are root ports; a PF there is an endpoint, which picks nothing.
-  const mock = known[0] !== undefined && ports.includes(known[0]) ? known[0] : null;
-  const kernel = isRootPort(r, first) ? first : null;
-  if (mock === kernel) return;
-  const what = (bdf: string | null) => (bdf === null ? 'no device (no P2P through that host bridge)' : bdf);
-  notes.push(
-    `${root} has no device at 00.0: the kernel checks the P2PDMA host-bridge whitelist against ${what(kernel)} (pci_host_bridge_dev: the first device on the bus, ${first}, if a root port); the topology format cannot hold that, so the mock checks ${what(mock)} and its routes through that host bridge may differ (docs/topology.md "Bridges and ACS")`,
-  );
+  if (first === undefined || devfnOf(first) === 0) return null;
+  if (ports.includes(first) || devices.some((d) => d.bdf === first)) return null;
+  return { bdf: first, rootPort: isRootPort(r, first) };
 }
 
 /**
  * The ports on the captured PFs' paths with their IDs and ACS capability, and
- * each root bus's 00.0 (the host bridge the P2P whitelist is checked against):
+ * each root bus's 00.0 (the host bridge the P2P whitelist is checked against)
+ * or, without one, its first device when it is off the paths:
  * what the mock derives VF IOMMU groups and P2P routes from. A port whose
  * config space past 256 bytes cannot be read is listed without `acs` (the
  * mock then assumes its kind's default) and noted.
@@ -400,7 +393,8 @@ function captureBridges(r: SysReader, devices: readonly CapturedDevice[], notes:
   for (const root of roots) {
     // pciDDDD:BB -> DDDD:BB:00.0, when the machine has one there and it is not on a path or captured already.
     const host = `${root.slice(3)}:00.0`;
-    hostBridgeNote(r, root, devices, ports, notes);
+    const first = firstOnRootBus(r, root, devices, ports);
+    if (first !== null) out.push({ bdf: first.bdf, ...ids(first.bdf), rootPort: first.rootPort });
     if (taken.has(host) || ports.includes(host) || r.maybe(devicePath(host, 'vendor')) === null) continue;
     out.push({ bdf: host, ...ids(host) });
   }

@@ -155,8 +155,9 @@ export class PcieFabric {
     }
     for (const b of topology.bridges) {
       if (this.ports.has(b.bdf)) continue;
-      // Not on any device's path: the host bridge at 00.0 of a root bus (parseTopology checked where it sits).
-      onRoot(b.root, { bdf: b.bdf, devfn: devfnOf(b.bdf), vendor: b.vendor, device: b.device, rootPort: false });
+      // Not on any device's path: the host bridge at 00.0 of a root bus, or another root-bus device with its kind
+      // (parseTopology checked where it sits).
+      onRoot(b.root, { bdf: b.bdf, devfn: devfnOf(b.bdf), vendor: b.vendor, device: b.device, rootPort: b.rootPort });
     }
     // pci_enable_acs, with an IOMMU (pci_acs_enable): the capability's SV RR CR UF over the firmware's control bits
     // (none in the mock), then pci=disable_acs_redir= (__pci_config_acs with mask RR|CR|EC and no flags: the

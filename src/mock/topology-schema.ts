@@ -216,6 +216,10 @@ export const TOPOLOGY_SCHEMA_JSON: JsonSchema = {
             pattern: '^0x0*[0-9a-fA-F]{1,4}$',
             description: 'the ACS Capability register as a hex string like "0x1f", or null for a port without ACS',
           },
+          rootPort: {
+            type: 'boolean',
+            description: 'a root-bus device off every path (not 00.0): whether it is a root port (pci_host_bridge_dev)',
+          },
         },
       },
     },

@@ -141,6 +141,13 @@ export interface TopologyBridgeJson {
   device?: string;
   /** The ACS Capability register (hex), null for a port without an ACS Extended Capability. */
   acs?: string | null;
+  /**
+   * Only for a device on a root bus off every device's path: whether it is a
+   * root port. Required there unless it is 00.0 (the host bridge): it decides
+   * whether the kernel checks the P2PDMA whitelist against it when it is the
+   * first device on the bus (drivers/pci/p2pdma.c pci_host_bridge_dev).
+   */
+  rootPort?: boolean;
 }
 
 // ------------------------------------------------------------ typed form
@@ -223,6 +230,8 @@ export interface BridgeSpec {
   readonly device: number | null;
   /** ACS Capability register; null: none; undefined: the default for its kind (src/mock/pcie.ts). */
   readonly acs: number | null | undefined;
+  /** Off every path: a root port (true) or not; on a path: its kind follows its depth (src/mock/pcie.ts portKind). */
+  readonly rootPort: boolean;
 }
 
 // ------------------------------------------------------------ default
@@ -606,21 +615,27 @@ function parseBridges(ctx: Ctx, list: readonly TopologyBridgeJson[], devices: re
     if (root === undefined) {
       const at = parseSysfsBdf(b.bdf)!;
       const own = `pci${b.bdf.slice(0, b.bdf.indexOf(':'))}:${at.bus.toString(16).padStart(2, '0')}`;
-      if (!roots.has(own) || at.slot !== 0 || at.fn !== 0)
+      const hostBridge = at.slot === 0 && at.fn === 0;
+      if (!roots.has(own) || (!hostBridge && b.rootPort === undefined))
         ctx.fail(
           `${f}.bdf`,
-          `${b.bdf} is on no device's parent path and is not a host bridge (00.0 of a root bus a device sits on)`,
+          `${b.bdf} is on no device's parent path and is not a host bridge (00.0 of a root bus a device sits on) or a root-bus device with "rootPort"`,
         );
       if (b.acs !== undefined)
-        ctx.fail(`${f}.acs`, `${b.bdf} is a host bridge: ACS is a port's (give it only vendor and device)`);
+        ctx.fail(
+          `${f}.acs`,
+          `${b.bdf} is ${hostBridge ? 'a host bridge' : "off every device's path"}: ACS is a port's (give it only vendor and device)`,
+        );
       root = own;
-    }
+    } else if (b.rootPort !== undefined)
+      ctx.fail(`${f}.rootPort`, `${b.bdf} is on a device's parent path: its kind follows its depth (remove the field)`);
     return {
       bdf: b.bdf,
       root,
       vendor: b.vendor === undefined ? null : hexNum(b.vendor),
       device: b.device === undefined ? null : hexNum(b.device),
       acs: b.acs === undefined ? undefined : b.acs === null ? null : hexNum(b.acs),
+      rootPort: b.rootPort === true,
     };
   });
 }

@@ -3,6 +3,7 @@ import { createNativeBackend } from '../../src/backend/native.js';
 import { capture, parseIomemRam, vfRebarSizes } from '../../src/host/capture.js';
 import { FixtureTree, igbTree, resourceText } from './fixture-tree.js';
 import { parseTopology } from '../../src/mock/topology.js';
+import { PcieFabric } from '../../src/mock/pcie.js';
 import { tempDir } from './helpers.js';
 
 const GiB = 1n << 30n;
@@ -289,21 +290,36 @@ describe('capture of the bridges above a PF (docs/topology.md "Bridges and ACS")
   };
 
   // drivers/pci/p2pdma.c pci_host_bridge_dev: the first device of the root bus if 00.0 or a root port, else none.
-  it('says when the kernel checks the whitelist against another device than the mock could (no 00.0)', () => {
+  it('records the first device of a root bus without 00.0 and its kind: the mock checks the whitelist against it', () => {
+    /** The device whose IDs the mock's PF<->VF map (through the host bridge: ACS redirect on 00:1c.0) names. */
+    const checked = (topology: ReturnType<typeof capture>['topology']): string | null => {
+      const parsed = parseTopology(topology, 'captured');
+      const pf = { bdf: '0000:03:00.0', parentPath: 'pci0000:00/0000:00:1c.0', physfn: null };
+      const vf = { bdf: '0000:03:10.0', parentPath: pf.parentPath, physfn: pf };
+      const warned = new PcieFabric(parsed).route(pf, vf).warnings.find(([, w]) => w.startsWith('Host bridge not in'));
+      return warned?.[0] ?? null;
+    };
     const other = noHostBridge({ bdf: '0000:00:01.0', class: '0x060400', config: pcie(4) });
-    expect(other.topology.bridges?.map((b) => b.bdf)).toEqual(['0000:00:1c.0']);
-    expect(other.notes).toContainEqual(
-      expect.stringMatching(
-        /^pci0000:00 has no device at 00\.0: the kernel checks the P2PDMA host-bridge whitelist against 0000:00:01\.0 .*the mock checks 0000:00:1c\.0 /,
-      ),
-    );
-    // An endpoint first (an IOMMU at 00.2): the kernel checks nothing.
+    expect(other.topology.bridges).toEqual([
+      { bdf: '0000:00:01.0', vendor: '0x8086', device: '0x1234', rootPort: true },
+      { bdf: '0000:00:1c.0', vendor: '0x8086', device: '0x1234' },
+    ]);
+    expect(checked(other.topology)).toBe('0000:00:01.0');
+    // An endpoint first (an IOMMU at 00.2): the kernel checks nothing, and neither does the mock.
     const none = noHostBridge({ bdf: '0000:00:00.2', class: '0x080600', config: pcie(9) });
-    expect(none.notes).toContainEqual(
-      expect.stringMatching(/against no device \(no P2P through that host bridge\) .*the mock checks 0000:00:1c\.0 /),
-    );
-    // The path's own root port first: both pick it, nothing to say.
+    expect(none.topology.bridges?.[0]).toEqual({
+      bdf: '0000:00:00.2',
+      vendor: '0x8086',
+      device: '0x1234',
+      rootPort: false,
+    });
+    expect(checked(none.topology)).toBeNull();
+    // Without root the config stops at 64 bytes: the class (PCI-to-PCI bridge) tells a root port.
+    const unread = noHostBridge({ bdf: '0000:00:01.0', class: '0x060400', config: new Uint8Array(64) });
+    expect(unread.topology.bridges?.[0]?.rootPort).toBe(true);
+    // The path's own root port first: both pick it, nothing more to record.
     const same = noHostBridge({ bdf: '0000:00:1d.0', class: '0x060400', config: pcie(4) });
-    expect(same.notes.filter((n) => n.includes('00.0'))).toEqual([]);
+    expect(same.topology.bridges?.map((b) => b.bdf)).toEqual(['0000:00:1c.0']);
+    expect(checked(same.topology)).toBe('0000:00:1c.0');
   });
 });

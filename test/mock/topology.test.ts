@@ -84,8 +84,23 @@ describe('topology validation', () => {
 
   it("bridges: each is on a device's parent path or is the host bridge at 00.0 of a root bus, listed once", () => {
     expect(bad((t) => t.bridges!.push({ bdf: '0000:09:00.0', acs: null }))).toBe(
-      "topology t.json: bridges[4].bdf: 0000:09:00.0 is on no device's parent path and is not a host bridge (00.0 of a root bus a device sits on)",
+      'topology t.json: bridges[4].bdf: 0000:09:00.0 is on no device\'s parent path and is not a host bridge (00.0 of a root bus a device sits on) or a root-bus device with "rootPort"',
     );
+    // Another device of a root bus (pci_host_bridge_dev's first device when there is no 00.0) says what it is.
+    expect(bad((t) => t.bridges!.push({ bdf: '0000:00:02.0' }))).toMatch(/bridges\[4\]\.bdf: 0000:00:02\.0 is on no/);
+    expect(bad((t) => t.bridges!.push({ bdf: '0000:00:02.0', rootPort: true, acs: null }))).toMatch(
+      /bridges\[4\]\.acs: 0000:00:02\.0 is off every device's path/,
+    );
+    expect(bad((t) => (t.bridges![1]!.rootPort = true))).toMatch(
+      /bridges\[1\]\.rootPort: 0000:00:01\.0 is on a device's parent path: its kind follows its depth/,
+    );
+    const t = defaultTopology();
+    t.bridges!.push({ bdf: '0000:00:02.0', vendor: '0x8086', device: '0x3456', rootPort: false });
+    expect(parseTopology(t, 't').bridges.at(-1)).toMatchObject({
+      bdf: '0000:00:02.0',
+      root: 'pci0000:00',
+      rootPort: false,
+    });
     expect(bad((t) => (t.bridges![0]!.acs = '0x1f'))).toMatch(/bridges\[0\]\.acs: 0000:00:00\.0 is a host bridge/);
     expect(bad((t) => t.bridges!.push({ bdf: '0000:00:01.0' }))).toMatch(
       /bridges\[4\]\.bdf: 0000:00:01\.0 listed twice/,
