@@ -23,7 +23,7 @@ import {
 } from './kbuild.mjs';
 import { kernelCachePaths, kernelCacheRoot } from './kcache.mjs';
 import { debianSource } from './ksource.mjs';
-import { qemuCommandChecks } from './kernel-ci.mjs';
+import { qemuCommandChecks, switchVfioCheck } from './kernel-ci.mjs';
 import { edgeChecks, mockGpuChecks } from './mock-gpu-ci.mjs';
 import { buildQemu } from './qemu-build.mjs';
 import {
@@ -324,11 +324,28 @@ export async function runCi(o = {}) {
     guests.splice(built ? 1 : 0, 0, { variant: rfcVariant(), kernel: 'rfc' });
     rfcIr = buildInitramfs({ paths, manifest: null, busybox: s.manifest.busybox, variants: [rfcVariant()] });
   }
+  // The `iovh qemu` step's switch guest (kernel-ci.mjs switchVfioCheck) runs as the pool's last job: the slot that
+  // ran the rfc-v1 and stock guests frees up about 100 s before the sanitizer guest ends, and the switch boot fits
+  // there instead of lengthening the step after the pool.
+  /** @type {import('./kernel-ci.mjs').Check | null} */
+  let switchCheck = null;
+  const switchJob = (o.qemuCommand ?? true) && built && sourceTree && parallel > 1;
   log(
-    `qemu-ci: booting ${guests.map((g) => (g.kernel === 'source' ? `${SOURCE_PREFIX}${g.variant.name}` : g.kernel === 'rfc' ? RFC_LABEL : g.variant.name)).join(', ')} (${Math.min(parallel, guests.length)} at a time, -smp 1 each)`,
+    `qemu-ci: booting ${guests.map((g) => (g.kernel === 'source' ? `${SOURCE_PREFIX}${g.variant.name}` : g.kernel === 'rfc' ? RFC_LABEL : g.variant.name)).join(', ')}${switchJob ? ', then iovh qemu --variant igb-switch-vfio' : ''} (${Math.min(parallel, guests.length)} at a time, -smp 1 each)`,
   );
-  const boots = await pool(guests, parallel, (g) =>
-    g.kernel === 'rfc' && rfcKernel && rfcIr && rfcQemu
+  /** @type {Array<(typeof guests)[number] | 'switch'>} */
+  const jobs = switchJob ? [...guests, 'switch'] : guests;
+  const ran = await pool(jobs, parallel, async (g) => {
+    if (g === 'switch') {
+      switchCheck = await switchVfioCheck({ qemuCache: paths.root, log });
+      return null;
+    }
+    return bootGuest(g);
+  });
+  const boots = ran.filter((b) => b !== null);
+  /** @param {(typeof guests)[number]} g */
+  function bootGuest(g) {
+    return g.kernel === 'rfc' && rfcKernel && rfcIr && rfcQemu
       ? boot(
           rfcBootOptions({
             kernel: rfcKernel,
@@ -362,8 +379,8 @@ export async function runCi(o = {}) {
             kernelAppend: kernelParameters(sourceConfig) || undefined,
             insmod: detectorModules,
             extraAppend: process.env.IOVH_QEMU_APPEND,
-          }),
-  );
+          });
+  }
   const tBoots = performance.now();
 
   /** Pinned shares of the guests that run `iovh run` itself (the rfc-v1 guest, the mock GPU's): coverage.mjs. */
@@ -475,6 +492,8 @@ export async function runCi(o = {}) {
           qemuCache: paths.root,
           log,
         })),
+        // Ran in the guest pool when there was a second slot; else here, after the other iovh qemu checks.
+        switchCheck ?? (await switchVfioCheck({ qemuCache: paths.root, log })),
       );
       if (o.mockGpu ?? true) checks.push(...(await mockGpuChecks({ qemuCache: paths.root, log })));
     } else if (o.sourceKernel ?? true)

@@ -27,6 +27,18 @@ export function qemuCommandChecks(o: {
     qemuCache: string;
     log: (s: string) => void;
 }): Promise<Check[]>;
+/**
+ * The switch machine with the PF on vfio-pci (docs/kernels.md "The switch machine with the PF on vfio-pci"):
+ * the VF opened with the run's VF token, its PF and the other VF reached by bus address through the switch, the
+ * root-bus device not. One guest of the cached source kernel; ci.mjs runs it in the guest pool's slot that frees
+ * up before the sanitizer guest ends, not after the pool.
+ * @param {{ qemuCache: string, log: (s: string) => void }} o
+ * @returns {Promise<Check>}
+ */
+export function switchVfioCheck(o: {
+    qemuCache: string;
+    log: (s: string) => void;
+}): Promise<Check>;
 /** @typedef {{ name: string, status: 'pass' | 'fail' | 'skip', detail: string }} Check */
 /**
  * The scenarios the `iovh qemu` runs here keep to: these checks prove the
