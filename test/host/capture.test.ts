@@ -22,6 +22,25 @@ function configWithVfRebar(): Uint8Array {
   return b;
 }
 
+/** An igb PF (no VFs, no driver) at 0000:03:00.0 under the sysfs directory `dir`, with the BARs given. */
+function igbPfAt(t: FixtureTree, dir: string, resources: Record<number, [bigint, bigint, number]>): void {
+  for (const [k, v] of Object.entries({
+    vendor: '0x8086',
+    device: '0x10c9',
+    class: '0x020000',
+    sriov_totalvfs: '7',
+    sriov_numvfs: '0',
+    sriov_offset: '128',
+    sriov_stride: '2',
+    sriov_vf_device: '10ca',
+    sriov_drivers_autoprobe: '1',
+    driver_override: '(null)',
+  }))
+    t.file(`${dir}/${k}`, `${v}\n`);
+  t.file(`${dir}/resource`, resourceText(resources));
+  t.link('/sys/bus/pci/devices/0000:03:00.0', `../../..${dir.slice(4)}`);
+}
+
 describe('capture', () => {
   it('finds the VF Resizable BAR sizes in config space (PCI_EXT_CAP_ID_VF_REBAR)', () => {
     expect(vfRebarSizes(configWithVfRebar(), 2)).toBe(0x7ffen);
@@ -208,25 +227,10 @@ describe('capture of the bridges above a PF (docs/topology.md "Bridges and ACS")
     port('0000:01:00.0', `${rp}/0000:01:00.0`, '0x104c', '0x8232', withAcs(null));
     // The downstream port's config as a user without root reads it: the first 256 bytes.
     port('0000:02:00.0', `${rp}/0000:01:00.0/0000:02:00.0`, '0x104c', '0x8233', new Uint8Array(256));
-    const dir = `${rp}/0000:01:00.0/0000:02:00.0/0000:03:00.0`;
-    for (const [k, v] of Object.entries({
-      vendor: '0x8086',
-      device: '0x10c9',
-      class: '0x020000',
-      sriov_totalvfs: '7',
-      sriov_numvfs: '0',
-      sriov_offset: '128',
-      sriov_stride: '2',
-      sriov_vf_device: '10ca',
-      sriov_drivers_autoprobe: '1',
-      driver_override: '(null)',
-    }))
-      t.file(`${dir}/${k}`, `${v}\n`);
-    t.file(
-      `${dir}/resource`,
-      resourceText({ 0: [0xfe400000n, 128n * 1024n, 0x40200], 7: [0xfe800000n, 8n * 16n * 1024n, 0x14220c] }),
-    );
-    t.link('/sys/bus/pci/devices/0000:03:00.0', `../../..${dir.slice(4)}`);
+    igbPfAt(t, `${rp}/0000:01:00.0/0000:02:00.0/0000:03:00.0`, {
+      0: [0xfe400000n, 128n * 1024n, 0x40200],
+      7: [0xfe800000n, 8n * 16n * 1024n, 0x14220c],
+    });
     const { topology, notes } = capture(createNativeBackend({ root: d.path }));
     expect(topology.devices.map((x) => [x.bdf, x.parent])).toEqual([
       ['0000:03:00.0', 'pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0'],
@@ -270,22 +274,7 @@ describe('capture of the bridges above a PF (docs/topology.md "Bridges and ACS")
     at(first.bdf, `/sys/devices/pci0000:00/${first.bdf}`, first.class, first.config);
     const rp = '/sys/devices/pci0000:00/0000:00:1c.0';
     at('0000:00:1c.0', rp, '0x060400', pcie(4));
-    const dir = `${rp}/0000:03:00.0`;
-    for (const [k, v] of Object.entries({
-      vendor: '0x8086',
-      device: '0x10c9',
-      class: '0x020000',
-      sriov_totalvfs: '7',
-      sriov_numvfs: '0',
-      sriov_offset: '128',
-      sriov_stride: '2',
-      sriov_vf_device: '10ca',
-      sriov_drivers_autoprobe: '1',
-      driver_override: '(null)',
-    }))
-      t.file(`${dir}/${k}`, `${v}\n`);
-    t.file(`${dir}/resource`, resourceText({ 0: [0xfe400000n, 128n * 1024n, 0x40200] }));
-    t.link('/sys/bus/pci/devices/0000:03:00.0', `../../..${dir.slice(4)}`);
+    igbPfAt(t, `${rp}/0000:03:00.0`, { 0: [0xfe400000n, 128n * 1024n, 0x40200] });
     return capture(createNativeBackend({ root: d.path }));
   };
 
